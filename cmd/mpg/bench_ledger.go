@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"mpg/ledger"
+)
+
+func (a *app) benchLedgerCmd() *cobra.Command {
+	var accounts, transfers, clients int
+	var keep bool
+	c := &cobra.Command{
+		Use:   "ledger",
+		Short: "Drive the ledger alone with concurrent clients and report throughput and latency",
+		Long: `bench ledger creates a new ledger file, opens --accounts purses funded from the float,
+then --clients goroutines submit --transfers single transfers between random purses,
+each waiting for its commit (fsync on). It then closes and reopens the file to time a
+cold open. The last line is:
+  transfers_per_s=<n> p50_ms=<x> p99_ms=<y> per_fsync=<z>`,
+		Example: "  mpg bench ledger --db /tmp/bench.db --accounts 100000 --transfers 2000000 --clients 2048",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if accounts < 2 || transfers < 1 || clients < 1 || clients > 65536 {
+				return fmt.Errorf("need --accounts >= 2, --transfers >= 1, --clients 1..65536")
+			}
+			if _, err := os.Stat(a.dbPath); err == nil {
+				return fmt.Errorf("%s exists: bench ledger writes a new file (pass another --db)", a.dbPath)
+			}
+			if !keep {
+				defer os.Remove(a.dbPath)
+			}
+			return benchLedger(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), a.dbPath, a.ledgerOptions(), accounts, transfers, clients)
+		},
+	}
+	c.Flags().IntVar(&accounts, "accounts", 100000, "purses to open")
+	c.Flags().IntVar(&transfers, "transfers", 1000000, "transfers to submit")
+	c.Flags().IntVar(&clients, "clients", 2048, "concurrent submitters")
+	c.Flags().BoolVar(&keep, "keep", false, "keep the file afterwards")
+	return c
+}
+
+func benchLedger(ctx context.Context, out, errw io.Writer, path string, opt *ledger.Options, nAcc, nTr, nCli int) error {
+	l, err := ledger.Create(path, opt)
+	if err != nil {
+		return err
+	}
+	defer func() { l.Close() }()
+	res, err := l.Submit(ctx, ledger.Job{Open: []ledger.AccountSpec{{Currency: "EUR", Kind: ledger.KindFloat, Owner: ownerFloat}}})
+	if err != nil {
+		return err
+	}
+	float := res.Accounts[0].ID
+	// Open and fund the purses in parallel jobs of 64.
+	start := time.Now()
+	ids := make([]uint64, nAcc)
+	var next atomic.Int64
+	err = parallel(64, func() error {
+		for {
+			lo := int(next.Add(64)) - 64
+			if lo >= nAcc {
+				return nil
+			}
+			hi := min(lo+64, nAcc)
+			var specs []ledger.AccountSpec
+			for i := lo; i < hi; i++ {
+				specs = append(specs, ledger.AccountSpec{Currency: "EUR", Kind: ledger.KindPurse, Owner: fmt.Sprintf("+3361%08d", i)})
+			}
+			r, err := l.Submit(ctx, ledger.Job{Open: specs})
+			if err != nil {
+				return err
+			}
+			var fund []ledger.Transfer
+			for i, acc := range r.Accounts {
+				ids[lo+i] = acc.ID
+				fund = append(fund, ledger.Transfer{ID: ledger.NewID(), Debit: float, Credit: acc.ID, Amount: 1_000_000_00})
+			}
+			if _, err := l.Submit(ctx, ledger.Job{Transfers: fund}); err != nil {
+				return err
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "setup: %d accounts opened and funded in %s\n", nAcc, time.Since(start).Round(time.Millisecond))
+
+	commits0 := l.Stats().Commits.Load()
+	lat := make([][]time.Duration, nCli)
+	var done, refused atomic.Int64
+	var issued atomic.Int64
+	stop := make(chan struct{})
+	go reportProgress(errw, &done, nTr, stop)
+	start = time.Now()
+	err = parallelN(nCli, func(c int) error {
+		rng := rand.New(rand.NewPCG(uint64(c), 42))
+		mine := make([]time.Duration, 0, nTr/nCli+1)
+		for issued.Add(1) <= int64(nTr) {
+			d := ids[rng.IntN(nAcc)]
+			cr := ids[rng.IntN(nAcc)]
+			if cr == d {
+				cr = float
+			}
+			t0 := time.Now()
+			_, err := l.Submit(ctx, ledger.Job{Transfers: []ledger.Transfer{{ID: ledger.NewID(), Debit: d, Credit: cr, Amount: 1 + uint64(rng.IntN(500))}}})
+			mine = append(mine, time.Since(t0))
+			if err != nil {
+				if _, ok := err.(*ledger.RefusedError); !ok {
+					return err
+				}
+				refused.Add(1)
+			}
+			done.Add(1)
+		}
+		lat[c] = mine
+		return nil
+	})
+	elapsed := time.Since(start)
+	close(stop)
+	if err != nil {
+		return err
+	}
+	commits := l.Stats().Commits.Load() - commits0
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	if err := l.Close(); err != nil {
+		return err
+	}
+	// Cold open: load the checkpoint, replay, and be ready for work.
+	t0 := time.Now()
+	l2, err := ledger.Open(path, opt)
+	if err != nil {
+		return err
+	}
+	openTime := time.Since(t0)
+	l = l2
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fi, _ := os.Stat(path)
+	fmt.Fprintf(out, "accounts=%d transfers=%d clients=%d refused=%d elapsed=%s fsyncs=%d file_mb=%d\n",
+		nAcc, nTr, nCli, refused.Load(), elapsed.Round(time.Millisecond), commits, fi.Size()>>20)
+	fmt.Fprintf(out, "open_ms=%.1f rss_mb=%d heap_mb=%d\n", float64(openTime.Microseconds())/1000, rssMB(), ms.HeapAlloc>>20)
+	fmt.Fprintf(out, "transfers_per_s=%.0f p50_ms=%.2f p99_ms=%.2f per_fsync=%.1f\n",
+		float64(len(all))/elapsed.Seconds(), ms2(pct(all, 0.50)), ms2(pct(all, 0.99)), float64(len(all))/float64(max(commits, 1)))
+	return nil
+}
+
+func pct(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(float64(len(sorted))*p))]
+}
+
+func ms2(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// rssMB reads the resident set size of this process from /proc (Linux).
+func rssMB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "VmRSS:")), "%d", &kb)
+			return kb >> 10
+		}
+	}
+	return -1
+}
+
+func reportProgress(w io.Writer, done *atomic.Int64, total int, stop chan struct{}) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var last int64
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			d := done.Load()
+			fmt.Fprintf(w, "bench: %d/%d transfers, %d/s\n", d, total, d-last)
+			last = d
+		}
+	}
+}
+
+func parallel(n int, f func() error) error {
+	return parallelN(n, func(int) error { return f() })
+}
+
+// parallelN runs f(0..n-1) on n goroutines and returns the first error.
+func parallelN(n int, f func(i int) error) error {
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = f(i)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,127 @@
+// Command mpg is the SMS-command payment engine: the daemon, the admin CLI and the tools.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"mpg/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// app is what every command shares: flags, the configuration and the one logger.
+type app struct {
+	configPath string
+	dbPath     string
+	logFormat  string
+	logLevel   string
+	cfg        config.Config
+	log        *zap.Logger
+}
+
+func main() {
+	a := &app{}
+	root := a.rootCmd()
+	err := root.Execute()
+	if a.log != nil {
+		_ = a.log.Sync()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mpg: "+err.Error())
+		os.Exit(exitCode(err))
+	}
+}
+
+// exitError carries a specific exit status (verify uses 2 for "not clean").
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func exitCode(err error) int {
+	if e, ok := err.(*exitError); ok {
+		return e.code
+	}
+	return 1
+}
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "mpg",
+		Short: "mpg: SMS-command payment engine (e-purse, P2P, direct debit, credit) over SMPP",
+		Long: `mpg binds to an operator's SMSC over SMPP 3.4, turns SMS commands sent to a short
+code ("PAY SHOP42 12.50 1234") into transfers on a double-entry ledger kept in one
+bbolt file, and answers with confirmation SMS.`,
+		Example: `  mpg ledger init --currency EUR
+  mpg account open +33612345678 --name Alice
+  mpg account topup +33612345678 50.00
+  mpg ledger verify`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return a.setup(cmd)
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.configPath, "config", "mpg.toml", "configuration file (optional for admin commands)")
+	pf.StringVar(&a.dbPath, "db", "", "ledger file (default: ledger.path from the config, else ./mpg.db)")
+	pf.StringVar(&a.logFormat, "log-format", "console", "log format: console or json")
+	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	root.AddCommand(a.versionCmd(), a.ledgerCmd(), a.accountCmd(), a.merchantCmd(), a.benchCmd())
+	return root
+}
+
+// setup reads the configuration and builds the logger, once, before any command runs.
+func (a *app) setup(cmd *cobra.Command) error {
+	cfg, err := config.Load(a.configPath, cmd.Flags().Changed("config"))
+	if err != nil {
+		return err
+	}
+	a.cfg = cfg
+	if a.dbPath == "" {
+		a.dbPath = cfg.Ledger.Path
+	}
+	a.log, err = newLogger(a.logFormat, a.logLevel)
+	return err
+}
+
+func newLogger(format, level string) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	var zc zap.Config
+	switch format {
+	case "json":
+		zc = zap.NewProductionConfig()
+	case "console":
+		zc = zap.NewDevelopmentConfig()
+		zc.DisableStacktrace = true
+	default:
+		return nil, fmt.Errorf("--log-format %q: want console or json", format)
+	}
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	zc.OutputPaths = []string{"stderr"}
+	return zc.Build()
+}
+
+func (a *app) versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "Print mpg's version",
+		Example: "  mpg version",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(cmd.OutOrStdout(), "mpg %s\n", version)
+			return nil
+		},
+	}
+}

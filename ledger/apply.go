@@ -1,0 +1,562 @@
+package ledger
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"math"
+	"time"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func be64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
+
+// expiryID is the id of the void the ledger writes when a pending transfer times out;
+// derived from the pending id so that a replayed expiry is the same transfer.
+func expiryID(pending ID) ID {
+	h := sha256.Sum256(append([]byte("mpg-expire:"), pending[:]...))
+	var id ID
+	copy(id[:], h[:16])
+	return id
+}
+
+// DefaultFlags are the balance constraints an account of a kind always has.
+func DefaultFlags(k Kind) AccountFlags {
+	switch k {
+	case KindFloat, KindBankClearing:
+		return 0 // money enters the books here: these go negative by design
+	default:
+		return DebitsMustNotExceedCredits
+	}
+}
+
+// undo remembers what one job changed in memory so that a refused job leaves no trace.
+type undo struct {
+	balances []undoBalance
+	pendAdd  []ID
+	pendDel  []*pendingRec
+	status   []undoStatus
+	accounts int // len(l.accounts) before the job
+	dirty    int
+	touched  int
+	seq      uint64
+	hash     [32]byte
+	ts       int64
+	nextMsg  uint64
+}
+
+type undoBalance struct {
+	a    *account
+	bal  Balances
+	last uint64
+}
+
+type undoStatus struct {
+	a *account
+	s Status
+}
+
+// put is a write the job makes to the file if it commits.
+type put struct {
+	bucket []byte
+	key    []byte
+	val    []byte
+	del    bool
+}
+
+// jobApply is the writer's scratch for one job.
+type jobApply struct {
+	w    *batchWriter
+	u    undo
+	puts []put
+	now  int64
+	ts   int64 // timestamp of the entry being journaled
+}
+
+func (w *batchWriter) apply(job *Job) (Result, error) {
+	l, st := w.l, w.l.st
+	if len(job.Transfers) > MaxJobTransfers || len(job.Open) > MaxJobAccounts ||
+		len(job.Messages) > MaxJobMessages || len(job.Status) > MaxJobStatus {
+		return Result{}, refuse(ErrJobTooLarge, -1, "at most %d transfers, %d accounts, %d messages, %d status changes",
+			MaxJobTransfers, MaxJobAccounts, MaxJobMessages, MaxJobStatus)
+	}
+	ja := &jobApply{w: w, now: l.opt.Now().UnixNano()}
+	ja.u = undo{accounts: len(l.accounts), dirty: len(st.dirty), touched: len(w.touched),
+		seq: st.lastSeq, hash: st.lastHash, ts: st.lastTS, nextMsg: st.nextMsg}
+	if d := job.Dedupe; d != nil {
+		if len(d.Key) == 0 || len(d.Key) > MaxDedupeKeyLen || len(d.Result) > MaxDedupeResultLen || d.TTL <= 0 {
+			return Result{}, refuse(ErrInvalid, -1, "dedupe key 1..%d bytes, result at most %d bytes, positive TTL", MaxDedupeKeyLen, MaxDedupeResultLen)
+		}
+		if rec, ok := st.dedupe[d.Key]; ok && rec.expires > ja.now {
+			return Result{}, &DuplicateError{Key: d.Key, Result: rec.result}
+		}
+	}
+	res, err := ja.run(job)
+	if err != nil {
+		ja.rollback()
+		return Result{}, err
+	}
+	for _, p := range ja.puts {
+		b := w.tx.Bucket(p.bucket)
+		var err error
+		if p.del {
+			err = b.Delete(p.key)
+		} else {
+			err = b.Put(p.key, p.val)
+		}
+		if err != nil {
+			// A bbolt write error is not the job's fault; the batch fails as a whole.
+			w.ioErr = err
+			return Result{}, err
+		}
+	}
+	w.outIDs = append(w.outIDs, res.Messages...)
+	res.Seq = st.lastSeq
+	return res, nil
+}
+
+func (ja *jobApply) run(job *Job) (Result, error) {
+	l, st := ja.w.l, ja.w.l.st
+	var res Result
+	for i, spec := range job.Open {
+		a, err := ja.open(i, spec)
+		if err != nil {
+			return res, err
+		}
+		res.Accounts = append(res.Accounts, a.Account)
+	}
+	for i, sc := range job.Status {
+		if err := ja.setStatus(i, sc); err != nil {
+			return res, err
+		}
+	}
+	for i := range job.Transfers {
+		t := job.Transfers[i]
+		if len(job.Transfers) > 1 && i < len(job.Transfers)-1 {
+			t.Flags |= Linked
+		}
+		stored, existed, err := ja.transfer(i, t)
+		if err != nil {
+			return res, err
+		}
+		res.Transfers = append(res.Transfers, stored)
+		res.Existed = append(res.Existed, existed)
+	}
+	msgs := job.Messages
+	if job.Compose != nil {
+		more, err := job.Compose(writerView{l}, &res)
+		if err != nil {
+			return res, &RefusedError{Reason: ErrInvalid, Index: -1, Detail: err.Error()}
+		}
+		msgs = append(append([]Message(nil), msgs...), more...)
+	}
+	if len(msgs) > MaxJobMessages {
+		return res, refuse(ErrJobTooLarge, -1, "at most %d messages", MaxJobMessages)
+	}
+	for i, m := range msgs {
+		if m.To == "" || len(m.To) > maxStringLen || len(m.From) > maxStringLen || len(m.Text) > MaxMessageBytes {
+			return res, refuse(ErrInvalid, i, "message needs a recipient of at most %d bytes and text of at most %d bytes", maxStringLen, MaxMessageBytes)
+		}
+		st.nextMsg++
+		m.ID, m.Created, m.Status, m.Attempts, m.SMSCID, m.Reason = st.nextMsg, ja.now, MsgQueued, 0, "", ""
+		e := enc{}
+		e.message(&m)
+		ja.puts = append(ja.puts, put{bucket: bktOutbox, key: u64key(m.ID), val: e.b},
+			put{bucket: bktOutQueue, key: u64key(m.ID), val: []byte{}})
+		res.Messages = append(res.Messages, m.ID)
+	}
+	if a := job.Audit; a != nil {
+		if len(a.Actor) > maxStringLen || len(a.Action) > maxStringLen || len(a.Detail) > maxAuditLen || a.Action == "" {
+			return res, refuse(ErrInvalid, -1, "audit needs an action; actor and action at most %d bytes, detail %d", maxStringLen, maxAuditLen)
+		}
+		ja.journal(entAudit, func(e *enc) { e.str(a.Actor); e.str(a.Action); e.str(a.Detail) })
+	}
+	if d := job.Dedupe; d != nil {
+		exp := ja.now + int64(d.TTL)
+		if d.TTL > time.Duration(math.MaxInt64-ja.now) {
+			exp = math.MaxInt64
+		}
+		k := binary.BigEndian.AppendUint64(u64key(uint64(exp)), st.lastSeq)
+		k = binary.BigEndian.AppendUint64(k, st.nextMsg) // unique even for a job with no entries
+		e := enc{}
+		e.str(d.Key)
+		e.b = append(e.b, d.Result...)
+		ja.puts = append(ja.puts, put{bucket: bktDedupe, key: k, val: e.b})
+		if old, ok := st.dedupe[d.Key]; ok {
+			ja.puts = append(ja.puts, put{bucket: bktDedupe, key: old.dbKey, del: true})
+		}
+		// Applied to memory last: nothing after this can refuse the job.
+		st.dedupe[d.Key] = &dedupeRec{expires: exp, dbKey: k, result: append([]byte(nil), d.Result...)}
+	}
+	return res, nil
+}
+
+// journal appends one entry to the chain and returns its sequence number.
+func (ja *jobApply) journal(typ byte, fill func(e *enc)) uint64 {
+	st := ja.w.l.st
+	ts := ja.now
+	if ts <= st.lastTS {
+		ts = st.lastTS + 1
+	}
+	seq := st.lastSeq + 1
+	ja.ts = ts
+	v, h := sealEntry(nil, st.lastHash, seq, typ, ts, fill)
+	st.lastSeq, st.lastHash, st.lastTS = seq, h, ts
+	ja.puts = append(ja.puts, put{bucket: bktJournal, key: u64key(seq), val: v})
+	return seq
+}
+
+func (ja *jobApply) rollback() {
+	l, st, w := ja.w.l, ja.w.l.st, ja.w
+	u := &ja.u
+	for i := len(u.balances) - 1; i >= 0; i-- {
+		b := u.balances[i]
+		b.a.wBal, b.a.wLast = b.bal, b.last
+	}
+	for i := len(u.status) - 1; i >= 0; i-- {
+		u.status[i].a.wStatus = u.status[i].s
+	}
+	for _, id := range u.pendAdd {
+		delete(st.pending, id)
+	}
+	for _, p := range u.pendDel {
+		st.pending[p.t.ID] = p
+	}
+	if len(l.accounts) > u.accounts {
+		l.viewMu.Lock()
+		for _, a := range l.accounts[u.accounts:] {
+			if ids := l.owners[a.Owner]; len(ids) > 0 && ids[len(ids)-1] == a.ID {
+				if len(ids) == 1 {
+					delete(l.owners, a.Owner)
+				} else {
+					l.owners[a.Owner] = ids[:len(ids)-1]
+				}
+			}
+		}
+		clear(l.accounts[u.accounts:])
+		l.accounts = l.accounts[:u.accounts]
+		l.viewMu.Unlock()
+	}
+	for _, a := range st.dirty[u.dirty:] {
+		a.dirty = false
+	}
+	st.dirty = st.dirty[:u.dirty]
+	for _, a := range w.touched[u.touched:] {
+		a.inBatch = false
+	}
+	w.touched = w.touched[:u.touched]
+	for _, t := range ja.puts {
+		if string(t.bucket) == string(bktIDs) {
+			var id ID
+			copy(id[:], t.key)
+			delete(w.ids, id)
+		}
+	}
+	st.lastSeq, st.lastHash, st.lastTS, st.nextMsg = u.seq, u.hash, u.ts, u.nextMsg
+}
+
+func (ja *jobApply) saveBalance(a *account) {
+	ja.u.balances = append(ja.u.balances, undoBalance{a: a, bal: a.wBal, last: a.wLast})
+	ja.w.touch(a)
+}
+
+func validText(s string, max int) bool { return len(s) <= max && utf8.ValidString(s) }
+
+func (ja *jobApply) open(i int, spec AccountSpec) (*account, error) {
+	l := ja.w.l
+	if _, err := Exponent(spec.Currency); err != nil {
+		return nil, refuse(ErrInvalid, i, "%v", err)
+	}
+	if _, ok := kindNames[spec.Kind]; !ok {
+		return nil, refuse(ErrInvalid, i, "unknown account kind %d", spec.Kind)
+	}
+	if !validText(spec.Owner, maxStringLen) || !validText(spec.Name, maxStringLen) || !validText(spec.Phone, maxStringLen) {
+		return nil, refuse(ErrInvalid, i, "owner, name and phone: UTF-8, at most %d bytes", maxStringLen)
+	}
+	if spec.Limit != 0 && spec.Kind != KindCreditLine {
+		return nil, refuse(ErrInvalid, i, "only a credit line has a limit")
+	}
+	if spec.Owner != "" {
+		for _, id := range l.owners[spec.Owner] {
+			o := l.accounts[id]
+			if o.Kind == spec.Kind && o.Currency == spec.Currency {
+				return nil, refuse(ErrAccountExists, i, "%s already has %s account %d in %s", spec.Owner, spec.Kind, id, spec.Currency)
+			}
+		}
+	}
+	a := &account{Account: Account{
+		ID: uint64(len(l.accounts)), Currency: spec.Currency, Kind: spec.Kind, Owner: spec.Owner,
+		Name: spec.Name, Phone: spec.Phone, Tier: spec.Tier, Flags: DefaultFlags(spec.Kind), Limit: spec.Limit,
+		Status: StatusActive,
+	}, wStatus: StatusActive}
+	seq := ja.journal(entAccount, func(e *enc) {
+		a.Created = ja.ts
+		e.accountStatic(&a.Account)
+	})
+	a.wLast = seq
+	l.addAccount(a)
+	ja.w.touch(a)
+	// The record goes with the job, so an acknowledged account is in the file whatever the
+	// checkpoint rounds do.
+	ja.putAccountRecord(a)
+	return a, nil
+}
+
+// putAccountRecord writes the account as it is now, correct as of the last journal entry.
+func (ja *jobApply) putAccountRecord(a *account) {
+	rec := a.Account
+	rec.Balances, rec.Status, rec.LastSeq = a.wBal, a.wStatus, a.wLast
+	ja.puts = append(ja.puts, put{bucket: bktAccounts, key: u64key(a.ID), val: encodeAccountRecord(&rec, ja.w.l.st.lastSeq)})
+}
+
+func (ja *jobApply) account(i int, id uint64, role string) (*account, error) {
+	l := ja.w.l
+	if id == 0 || id >= uint64(len(l.accounts)) {
+		return nil, refuse(ErrAccountNotFound, i, "%s account %d", role, id)
+	}
+	return l.accounts[id], nil
+}
+
+func (ja *jobApply) setStatus(i int, sc StatusChange) error {
+	a, err := ja.account(i, sc.Account, "")
+	if err != nil {
+		return err
+	}
+	if sc.Status < StatusActive || sc.Status > StatusClosed {
+		return refuse(ErrInvalid, i, "unknown status %d", sc.Status)
+	}
+	if a.wStatus == StatusClosed {
+		return refuse(ErrAccountClosed, i, "account %d", a.ID)
+	}
+	if sc.Status == StatusClosed && a.wBal != (Balances{}) && a.wBal.CreditsPosted-a.wBal.DebitsPosted != 0 {
+		return refuse(ErrInvalid, i, "account %d still holds money; move it out first", a.ID)
+	}
+	if sc.Status == StatusClosed && (a.wBal.DebitsPending != 0 || a.wBal.CreditsPending != 0) {
+		return refuse(ErrInvalid, i, "account %d has pending transfers", a.ID)
+	}
+	old := a.wStatus
+	ja.u.status = append(ja.u.status, undoStatus{a: a, s: old})
+	a.wStatus = sc.Status
+	ja.journal(entStatus, func(e *enc) { e.u64(a.ID); e.u8(uint8(old)); e.u8(uint8(sc.Status)) })
+	ja.w.touch(a)
+	ja.putAccountRecord(a)
+	return nil
+}
+
+// sameBody says whether a retried transfer asks for what the stored one did.
+func sameBody(t, s *Transfer) bool {
+	return (t.Debit == 0 || t.Debit == s.Debit) && (t.Credit == 0 || t.Credit == s.Credit) &&
+		(t.Amount == s.Amount || (t.Amount == 0 && t.Flags&(PostPending|VoidPending) != 0)) &&
+		t.PendingID == s.PendingID && t.Timeout == s.Timeout && t.Code == s.Code &&
+		t.Flags&^Linked == s.Flags&^Linked && t.Ref == s.Ref
+}
+
+// lookup finds a committed or in-batch transfer by id.
+func (w *batchWriter) lookup(id ID) (Transfer, bool, error) {
+	if t, ok := w.ids[id]; ok {
+		return t, true, nil
+	}
+	v := w.tx.Bucket(bktIDs).Get(id[:])
+	if v == nil {
+		return Transfer{}, false, nil
+	}
+	t, err := readTransfer(w.tx, be64(v))
+	return t, err == nil, err
+}
+
+func readTransfer(tx *bolt.Tx, seq uint64) (Transfer, error) {
+	en, err := splitEntry(tx.Bucket(bktJournal).Get(u64key(seq)))
+	if err != nil || en.typ != entTransfer {
+		return Transfer{}, errCorrupt
+	}
+	d := dec{b: en.body}
+	r := d.transfer()
+	r.Seq, r.Timestamp = seq, en.ts
+	return r.Transfer, d.err
+}
+
+func (ja *jobApply) transfer(i int, t Transfer) (Transfer, bool, error) {
+	w, st := ja.w, ja.w.l.st
+	if t.ID.IsZero() {
+		return t, false, refuse(ErrZeroID, i, "")
+	}
+	if t.Flags&Expired != 0 && t.Flags&VoidPending == 0 {
+		return t, false, refuse(ErrInvalid, i, "only the ledger expires transfers")
+	}
+	kinds := 0
+	for _, f := range []TransferFlags{Pending, PostPending, VoidPending} {
+		if t.Flags&f != 0 {
+			kinds++
+		}
+	}
+	if kinds > 1 {
+		return t, false, refuse(ErrInvalid, i, "a transfer is single, pending, post or void, not several")
+	}
+	if t.Flags&Pending == 0 {
+		t.Timeout = 0
+	}
+	if t.Flags&VoidPending != 0 && t.Amount != 0 {
+		return t, false, refuse(ErrInvalid, i, "a void releases the whole pending amount: leave the amount 0")
+	}
+	if len(t.Ref) > MaxRefLen {
+		return t, false, refuse(ErrInvalid, i, "reference longer than %d bytes", MaxRefLen)
+	}
+	stored, exists, err := w.lookup(t.ID)
+	if err != nil {
+		return t, false, refuse(ErrInvalid, i, "reading transfer %s: %v", t.ID, err)
+	}
+	if exists {
+		if !sameBody(&t, &stored) {
+			return t, false, refuse(ErrIDReused, i, "transfer %s", t.ID)
+		}
+		return stored, true, nil
+	}
+	var dr, cr *account
+	if t.Flags&(PostPending|VoidPending) != 0 {
+		p, ok := st.pending[t.PendingID]
+		if !ok {
+			if _, done, _ := w.lookup(t.PendingID); done {
+				return t, false, refuse(ErrPendingResolved, i, "pending %s", t.PendingID)
+			}
+			return t, false, refuse(ErrPendingNotFound, i, "pending %s", t.PendingID)
+		}
+		if p.expires != 0 && ja.now >= p.expires && t.Flags&Expired == 0 {
+			return t, false, refuse(ErrPendingExpired, i, "pending %s", t.PendingID)
+		}
+		if (t.Debit != 0 && t.Debit != p.t.Debit) || (t.Credit != 0 && t.Credit != p.t.Credit) {
+			return t, false, refuse(ErrInvalid, i, "accounts differ from pending %s", t.PendingID)
+		}
+		t.Debit, t.Credit, t.Currency, t.PendingAmount = p.t.Debit, p.t.Credit, p.t.Currency, p.t.Amount
+		if t.Flags&VoidPending != 0 {
+			t.Amount = 0
+		} else if t.Amount == 0 {
+			t.Amount = p.t.Amount
+		} else if t.Amount > p.t.Amount {
+			return t, false, refuse(ErrAmountExceedsPending, i, "%d > %d", t.Amount, p.t.Amount)
+		}
+		dr, cr = ja.w.l.accounts[t.Debit], ja.w.l.accounts[t.Credit]
+		if t.Flags&PostPending != 0 {
+			if err := checkPosted(i, dr, cr, t.Amount); err != nil {
+				return t, false, err
+			}
+		}
+		delete(st.pending, t.PendingID)
+		ja.u.pendDel = append(ja.u.pendDel, p)
+		ja.puts = append(ja.puts, put{bucket: bktPending, key: u64key(p.t.Seq), del: true})
+	} else {
+		if t.PendingID != (ID{}) {
+			return t, false, refuse(ErrInvalid, i, "pending id only on post or void")
+		}
+		if dr, err = ja.account(i, t.Debit, "debit"); err != nil {
+			return t, false, err
+		}
+		if cr, err = ja.account(i, t.Credit, "credit"); err != nil {
+			return t, false, err
+		}
+		if err := checkNew(i, &t, dr, cr); err != nil {
+			return t, false, err
+		}
+		t.Currency = dr.Currency
+	}
+	ja.saveBalance(dr)
+	ja.saveBalance(cr)
+	rec := transferRec{Transfer: t, prevDebit: dr.wLast, prevCredit: cr.wLast}
+	seq := ja.journal(entTransfer, func(e *enc) { e.transfer(&rec) })
+	t.Seq, t.Timestamp = seq, st.lastTS
+	applyDebit(&dr.wBal, &t)
+	applyCredit(&cr.wBal, &t)
+	dr.wLast, cr.wLast = seq, seq
+	if t.Flags&Pending != 0 {
+		p := &pendingRec{t: t}
+		if t.Timeout > 0 {
+			p.expires = t.Timestamp + int64(t.Timeout)
+		}
+		st.pending[t.ID] = p
+		ja.u.pendAdd = append(ja.u.pendAdd, t.ID)
+		ja.puts = append(ja.puts, put{bucket: bktPending, key: u64key(seq), val: []byte{}})
+	}
+	w.ids[t.ID] = t
+	ja.puts = append(ja.puts, put{bucket: bktIDs, key: append([]byte(nil), t.ID[:]...), val: u64key(seq)})
+	return t, false, nil
+}
+
+// checkNew applies every rule a new single or pending transfer must pass.
+func checkNew(i int, t *Transfer, dr, cr *account) error {
+	switch {
+	case dr == cr:
+		return refuse(ErrSameAccount, i, "account %d", dr.ID)
+	case t.Amount == 0:
+		return refuse(ErrZeroAmount, i, "")
+	case dr.Currency != cr.Currency:
+		return refuse(ErrCurrencyMismatch, i, "%s account %d to %s account %d", dr.Currency, dr.ID, cr.Currency, cr.ID)
+	case dr.wStatus == StatusClosed:
+		return refuse(ErrAccountClosed, i, "debit account %d", dr.ID)
+	case cr.wStatus == StatusClosed:
+		return refuse(ErrAccountClosed, i, "credit account %d", cr.ID)
+	case dr.wStatus == StatusBlocked:
+		return refuse(ErrAccountBlocked, i, "debit account %d", dr.ID)
+	case t.Timeout < 0:
+		return refuse(ErrInvalid, i, "negative timeout")
+	}
+	db, cb := dr.wBal, cr.wBal
+	debits, ok1 := add3(db.DebitsPosted, db.DebitsPending, t.Amount)
+	credits, ok2 := add3(cb.CreditsPosted, cb.CreditsPending, t.Amount)
+	if !ok1 || !ok2 {
+		return refuse(ErrOverflow, i, "amount %d", t.Amount)
+	}
+	return checkLimits(i, dr, cr, debits, credits)
+}
+
+// checkPosted checks a post: it moves at most the pending amount from pending to posted,
+// so only the posted sums can overflow.
+func checkPosted(i int, dr, cr *account, amount uint64) error {
+	if _, ok := add3(dr.wBal.DebitsPosted, amount, 0); !ok {
+		return refuse(ErrOverflow, i, "amount %d", amount)
+	}
+	if _, ok := add3(cr.wBal.CreditsPosted, amount, 0); !ok {
+		return refuse(ErrOverflow, i, "amount %d", amount)
+	}
+	return nil
+}
+
+func checkLimits(i int, dr, cr *account, debits, credits uint64) error {
+	if dr.Flags&DebitsMustNotExceedCredits != 0 {
+		room, ok := add3(dr.wBal.CreditsPosted, dr.Limit, 0)
+		if ok && debits > room {
+			if dr.Limit > 0 {
+				return refuse(ErrLimitExceeded, i, "account %d", dr.ID)
+			}
+			return refuse(ErrInsufficientFunds, i, "account %d", dr.ID)
+		}
+	}
+	if cr.Flags&CreditsMustNotExceedDebits != 0 {
+		room, ok := add3(cr.wBal.DebitsPosted, cr.Limit, 0)
+		if ok && credits > room {
+			return refuse(ErrLimitExceeded, i, "account %d", cr.ID)
+		}
+	}
+	return nil
+}
+
+func add3(a, b, c uint64) (uint64, bool) {
+	s := a + b
+	if s < a {
+		return 0, false
+	}
+	t := s + c
+	return t, t >= s
+}
+
+// writerView gives Compose the writer's working balances.
+type writerView struct{ l *Ledger }
+
+func (v writerView) Account(id uint64) (Account, bool) {
+	if id == 0 || id >= uint64(len(v.l.accounts)) {
+		return Account{}, false
+	}
+	a := v.l.accounts[id]
+	out := a.Account
+	out.Balances, out.Status, out.LastSeq = a.wBal, a.wStatus, a.wLast
+	return out, true
+}

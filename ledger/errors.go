@@ -1,0 +1,105 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Reason is why the ledger refused a job. Every refusal has one; callers match it with
+// errors.Is(err, ledger.ErrInsufficientFunds) and the like.
+type Reason uint8
+
+const (
+	ErrInsufficientFunds Reason = iota + 1
+	ErrLimitExceeded
+	ErrAccountBlocked
+	ErrAccountClosed
+	ErrCurrencyMismatch
+	ErrSameAccount
+	ErrAccountNotFound
+	ErrAccountExists
+	ErrZeroAmount
+	ErrOverflow
+	ErrIDReused
+	ErrZeroID
+	ErrPendingNotFound
+	ErrPendingResolved
+	ErrPendingExpired
+	ErrAmountExceedsPending
+	ErrInvalid
+	ErrDuplicate
+	ErrJobTooLarge
+)
+
+var reasonText = map[Reason]string{
+	ErrInsufficientFunds:    "insufficient funds",
+	ErrLimitExceeded:        "limit exceeded",
+	ErrAccountBlocked:       "account blocked",
+	ErrAccountClosed:        "account closed",
+	ErrCurrencyMismatch:     "currency mismatch",
+	ErrSameAccount:          "debit and credit are the same account",
+	ErrAccountNotFound:      "account not found",
+	ErrAccountExists:        "account already exists",
+	ErrZeroAmount:           "amount must be positive",
+	ErrOverflow:             "amount overflows the balance",
+	ErrIDReused:             "transfer id already used with a different body",
+	ErrZeroID:               "transfer id must not be zero",
+	ErrPendingNotFound:      "pending transfer not found",
+	ErrPendingResolved:      "pending transfer already posted or voided",
+	ErrPendingExpired:       "pending transfer expired",
+	ErrAmountExceedsPending: "amount exceeds the pending amount",
+	ErrInvalid:              "invalid request",
+	ErrDuplicate:            "duplicate message",
+	ErrJobTooLarge:          "job too large",
+}
+
+func (r Reason) Error() string {
+	if s, ok := reasonText[r]; ok {
+		return s
+	}
+	return fmt.Sprintf("refused (%d)", uint8(r))
+}
+
+// RefusedError says which part of a job was refused and why. Nothing of the job was applied.
+type RefusedError struct {
+	Reason Reason
+	Index  int    // index of the transfer (or account spec) in the job; -1 for the job itself
+	Detail string // precise, for logs and the CLI; never carries secrets
+}
+
+func (e *RefusedError) Error() string {
+	if e.Detail == "" {
+		return e.Reason.Error()
+	}
+	return e.Reason.Error() + ": " + e.Detail
+}
+
+func (e *RefusedError) Unwrap() error { return e.Reason }
+
+// DuplicateError is returned when a job's dedupe key was already taken inside its window.
+// Result is what the first job stored; nothing moved the second time.
+type DuplicateError struct {
+	Key    string
+	Result []byte
+}
+
+func (e *DuplicateError) Error() string { return "duplicate message " + e.Key }
+func (e *DuplicateError) Unwrap() error { return ErrDuplicate }
+
+var (
+	// ErrClosed is returned for work submitted after Close.
+	ErrClosed = errors.New("ledger is closed")
+	// ErrFailed is returned after a write to the file failed: the in-memory state may be ahead
+	// of the disk, so the ledger stops taking work until it is reopened from the file.
+	ErrFailed = errors.New("ledger stopped after a write error; reopen it")
+	// ErrSchema is returned when the file's schema version is not one this mpg knows.
+	ErrSchema = errors.New("unknown ledger schema version")
+	// ErrNotLedger is returned when the file is a bbolt file but not an mpg ledger.
+	ErrNotLedger = errors.New("not an mpg ledger file (run `mpg ledger init`)")
+	// ErrInUse is returned when another process holds the file.
+	ErrInUse = errors.New("database is in use by another mpg process")
+)
+
+func refuse(r Reason, index int, format string, args ...any) *RefusedError {
+	return &RefusedError{Reason: r, Index: index, Detail: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,42 @@
+package ledger
+
+// Limits on one job, so that one caller cannot hold the writer.
+const (
+	MaxJobTransfers = 64
+	MaxJobAccounts  = 64
+	MaxJobMessages  = 16
+	MaxJobStatus    = 16
+	MaxMessageBytes = 1600
+	maxStringLen    = 64
+	maxAuditLen     = 1024
+)
+
+// Job is one unit of work, applied all or nothing in one commit: accounts opened, status
+// changes, transfers (a linked chain: every one or none), the replies to send, the dedupe
+// record of the inbound message and an audit entry.
+type Job struct {
+	Open      []AccountSpec
+	Status    []StatusChange
+	Transfers []Transfer
+	Messages  []Message
+	// Compose, if set, runs on the writer after the job's money is applied and returns more
+	// messages; it sees balances as they will be after this job (for "new balance" replies).
+	// It must be quick and must not call the Ledger. An error refuses the whole job.
+	Compose func(v View, r *Result) ([]Message, error)
+	Dedupe  *Dedupe
+	Audit   *Audit
+}
+
+// Result is what a committed job did.
+type Result struct {
+	Accounts  []Account  // opened
+	Transfers []Transfer // as stored (with Seq, Timestamp); an idempotent retry returns the first
+	Existed   []bool     // per transfer: true when it was already in the ledger
+	Messages  []uint64   // outbox ids
+	Seq       uint64     // journal position of the job's last entry
+}
+
+// View lets Compose read balances on the writer while a job is applied.
+type View interface {
+	Account(id uint64) (Account, bool)
+}

@@ -1,0 +1,249 @@
+// Package ledger is mpg's double-entry e-purse: accounts, transfers, a hash-chained journal,
+// the outbox of replies and the dedupe records of inbound messages, in one bbolt file.
+//
+// One writer goroutine owns the state in memory and commits jobs in groups: one bbolt
+// transaction and one fsync for up to Options.MaxBatchJobs jobs. Balances live in memory
+// and are checkpointed into the file in chunks; opening loads the checkpoint and replays the
+// journal after it. Reads never wait for the writer's disk work.
+package ledger
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// SchemaVersion is the layout of the file this mpg writes.
+const SchemaVersion = 1
+
+var (
+	bktMeta     = []byte("meta")
+	bktJournal  = []byte("journal")  // seq -> entry
+	bktIDs      = []byte("ids")      // transfer id -> seq
+	bktAccounts = []byte("accounts") // account id -> checkpoint record
+	bktPending  = []byte("pending")  // seq of the pending transfer -> empty (open pending transfers)
+	bktDedupe   = []byte("dedupe")   // expiry nanos | seq -> key | result
+	bktOutbox   = []byte("outbox")   // message id -> message
+	bktOutQueue = []byte("outq")     // message id -> empty (still to send)
+	bktSMSCIDs  = []byte("smscids")  // SMSC message id -> message id
+
+	keySchema     = []byte("schema")
+	keyReplayFrom = []byte("replay_from")
+)
+
+// Options tune a Ledger. Zero values take the defaults.
+type Options struct {
+	MaxBatchJobs    int           // jobs per commit (default 4096)
+	MaxBatchWait    time.Duration // how long the first job of a batch waits for company (default 500µs)
+	QueueLen        int           // jobs waiting for the writer before Submit blocks (default 16384)
+	CheckpointEvery time.Duration // start a balance checkpoint round this often (default 5s)
+	CheckpointChunk int           // account records written per commit during a round (default 8192)
+	ExpiryEvery     time.Duration // scan for expired pending transfers and dedupe keys (default 1s)
+	LockTimeout     time.Duration // wait for another process's lock this long (default 1s)
+	// Now is the clock (tests move it); default time.Now.
+	Now func() time.Time
+	// NoSync skips fsync. Only for tests of logic that do not care about durability.
+	NoSync bool
+}
+
+func (o *Options) withDefaults() Options {
+	v := Options{}
+	if o != nil {
+		v = *o
+	}
+	if v.MaxBatchJobs <= 0 {
+		v.MaxBatchJobs = 4096
+	}
+	if v.MaxBatchWait <= 0 {
+		v.MaxBatchWait = 500 * time.Microsecond
+	}
+	if v.QueueLen <= 0 {
+		v.QueueLen = 16384
+	}
+	if v.CheckpointEvery <= 0 {
+		v.CheckpointEvery = 5 * time.Second
+	}
+	if v.CheckpointChunk <= 0 {
+		v.CheckpointChunk = 8192
+	}
+	if v.ExpiryEvery <= 0 {
+		v.ExpiryEvery = time.Second
+	}
+	if v.LockTimeout <= 0 {
+		v.LockTimeout = time.Second
+	}
+	if v.Now == nil {
+		v.Now = time.Now
+	}
+	return v
+}
+
+// Ledger is an open ledger file.
+type Ledger struct {
+	db   *bolt.DB
+	path string
+	opt  Options
+
+	jobs    chan *jobReq
+	closing chan struct{}
+	done    chan struct{}
+	closeMu sync.Mutex
+	closed  bool
+	failed  atomic.Pointer[error]
+
+	// Writer-owned state; only the writer goroutine touches it after Open returns.
+	st *state
+
+	// The committed view readers see, published after each commit.
+	viewMu   sync.RWMutex
+	visible  uint64 // accounts with id <= visible are committed
+	owners   map[string][]uint64
+	accounts []*account // index = id; [0] unused
+
+	// Outbox messages committed and still to hand to a sender.
+	outMu    sync.Mutex
+	outQueue []uint64
+	outWake  chan struct{}
+
+	stats Stats
+}
+
+// Stats are counters for metrics and benchmarks.
+type Stats struct {
+	Commits   atomic.Uint64 // bbolt transactions with an fsync
+	Jobs      atomic.Uint64 // jobs answered OK
+	Refused   atomic.Uint64 // jobs refused
+	Transfers atomic.Uint64 // transfers committed
+	Expired   atomic.Uint64 // pending transfers voided by expiry
+	LastSeq   atomic.Uint64 // journal position committed
+}
+
+// Create makes a new, empty ledger file. It fails if the file exists.
+func Create(path string, opt *Options) (*Ledger, error) {
+	if _, err := os.Stat(path); err == nil {
+		return nil, fmt.Errorf("%s already exists", path)
+	}
+	return open(path, opt, true)
+}
+
+// Open opens an existing ledger file.
+func Open(path string, opt *Options) (*Ledger, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open ledger %s: %w", path, errors.Unwrap(err))
+	}
+	return open(path, opt, false)
+}
+
+func open(path string, opt *Options, create bool) (*Ledger, error) {
+	o := opt.withDefaults()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:         o.LockTimeout,
+		NoSync:          o.NoSync,
+		FreelistType:    bolt.FreelistMapType,
+		InitialMmapSize: 1 << 30,
+	})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, inUseError(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open ledger %s: %w", path, err)
+	}
+	l := &Ledger{
+		db: db, path: path, opt: o,
+		jobs:     make(chan *jobReq, o.QueueLen),
+		closing:  make(chan struct{}),
+		done:     make(chan struct{}),
+		owners:   map[string][]uint64{},
+		accounts: []*account{nil},
+		outWake:  make(chan struct{}, 1),
+	}
+	if create {
+		err = l.initFile()
+	}
+	if err == nil {
+		err = l.load()
+	}
+	if err != nil {
+		db.Close()
+		if create {
+			os.Remove(path)
+		}
+		return nil, err
+	}
+	writePIDFile(path)
+	go l.writer()
+	return l, nil
+}
+
+// inUseError names the process holding the file, from the pid file it left beside it.
+func inUseError(path string) error {
+	b, err := os.ReadFile(path + ".pid")
+	pid := strings.TrimSpace(string(b))
+	if err != nil || pid == "" {
+		return fmt.Errorf("%w (%s)", ErrInUse, path)
+	}
+	if _, err := strconv.Atoi(pid); err != nil {
+		return fmt.Errorf("%w (%s)", ErrInUse, path)
+	}
+	return fmt.Errorf("%w (pid %s): %s", ErrInUse, pid, path)
+}
+
+func writePIDFile(path string) {
+	_ = os.WriteFile(path+".pid", []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
+}
+
+func (l *Ledger) initFile() error {
+	return l.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bktMeta, bktJournal, bktIDs, bktAccounts, bktPending, bktDedupe, bktOutbox, bktOutQueue, bktSMSCIDs} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		m := tx.Bucket(bktMeta)
+		if err := m.Put(keySchema, u64key(SchemaVersion)); err != nil {
+			return err
+		}
+		return m.Put(keyReplayFrom, u64key(1))
+	})
+}
+
+// Path is the file the ledger lives in.
+func (l *Ledger) Path() string { return l.path }
+
+// Stats returns the ledger's counters.
+func (l *Ledger) Stats() *Stats { return &l.stats }
+
+// Close stops the writer after the jobs already queued, and closes the file.
+func (l *Ledger) Close() error {
+	l.closeMu.Lock()
+	if l.closed {
+		l.closeMu.Unlock()
+		return nil
+	}
+	l.closed = true
+	close(l.closing)
+	l.closeMu.Unlock()
+	<-l.done
+	os.Remove(l.path + ".pid")
+	return l.db.Close()
+}
+
+func (l *Ledger) schemaCheck(tx *bolt.Tx) error {
+	m := tx.Bucket(bktMeta)
+	if m == nil || m.Get(keySchema) == nil {
+		return fmt.Errorf("%s: %w", l.path, ErrNotLedger)
+	}
+	if v := binary.BigEndian.Uint64(m.Get(keySchema)); v != SchemaVersion {
+		return fmt.Errorf("%s: %w %d (this mpg reads version %d)", l.path, ErrSchema, v, SchemaVersion)
+	}
+	return nil
+}

@@ -1,0 +1,286 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// testLedger creates a ledger in a temporary directory with a float, a purse and a merchant.
+func testLedger(t *testing.T, opt *Options) (*Ledger, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "mpg.db")
+	l, err := Create(path, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, path
+}
+
+func mustOpen(t *testing.T, l *Ledger, specs ...AccountSpec) []Account {
+	t.Helper()
+	res, err := l.Submit(context.Background(), Job{Open: specs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Accounts
+}
+
+func mustVerify(t *testing.T, l *Ledger) *Report {
+	t.Helper()
+	rep, err := l.Verify(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("verify: %s", rep.Problem)
+	}
+	return rep
+}
+
+func transfer(dr, cr, amount uint64) Transfer {
+	return Transfer{ID: NewID(), Debit: dr, Credit: cr, Amount: amount}
+}
+
+func TestTransferRulesAndRefusals(t *testing.T) {
+	l, _ := testLedger(t, nil)
+	ctx := context.Background()
+	acc := mustOpen(t, l,
+		AccountSpec{Currency: "EUR", Kind: KindFloat, Owner: "float"},
+		AccountSpec{Currency: "EUR", Kind: KindPurse, Owner: "+33612345678", Name: "Alice"},
+		AccountSpec{Currency: "EUR", Kind: KindMerchant, Owner: "SHOP42", Name: "Shop"},
+		AccountSpec{Currency: "XOF", Kind: KindPurse, Owner: "+221770000000"},
+	)
+	float, alice, shop, xof := acc[0].ID, acc[1].ID, acc[2].ID, acc[3].ID
+	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(float, alice, 10_000)}}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		tr   Transfer
+		want Reason
+	}{
+		{"insufficient", transfer(alice, shop, 10_001), ErrInsufficientFunds},
+		{"same account", transfer(alice, alice, 1), ErrSameAccount},
+		{"zero", transfer(alice, shop, 0), ErrZeroAmount},
+		{"currency", transfer(alice, xof, 1), ErrCurrencyMismatch},
+		{"unknown", transfer(alice, 999, 1), ErrAccountNotFound},
+		{"zero id", Transfer{Debit: alice, Credit: shop, Amount: 1}, ErrZeroID},
+		{"overflow", transfer(float, alice, ^uint64(0)), ErrOverflow},
+	}
+	for _, c := range cases {
+		_, err := l.Submit(ctx, Job{Transfers: []Transfer{c.tr}})
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
+		}
+	}
+	// Idempotency: same id and body returns the first result; another body is refused.
+	tr := transfer(alice, shop, 1250)
+	r1, err := l.Submit(ctx, Job{Transfers: []Transfer{tr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := l.Submit(ctx, Job{Transfers: []Transfer{tr}})
+	if err != nil || !r2.Existed[0] || r2.Transfers[0].Seq != r1.Transfers[0].Seq {
+		t.Fatalf("retry: %v %+v", err, r2)
+	}
+	tr.Amount = 1
+	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{tr}}); !errors.Is(err, ErrIDReused) {
+		t.Fatalf("reuse: %v", err)
+	}
+	a, _ := l.Account(alice)
+	if a.Available() != 10_000-1250 {
+		t.Fatalf("alice: %+v", a)
+	}
+	// Blocked: no debits, credits still arrive.
+	if _, err := l.Submit(ctx, Job{Status: []StatusChange{{alice, StatusBlocked}}, Audit: &Audit{Actor: "test", Action: "block"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(alice, shop, 1)}}); !errors.Is(err, ErrAccountBlocked) {
+		t.Fatalf("blocked debit: %v", err)
+	}
+	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(float, alice, 1)}}); err != nil {
+		t.Fatalf("blocked credit: %v", err)
+	}
+	mustVerify(t, l)
+}
+
+func TestLinkedChainAllOrNothing(t *testing.T) {
+	l, _ := testLedger(t, nil)
+	ctx := context.Background()
+	acc := mustOpen(t, l,
+		AccountSpec{Currency: "EUR", Kind: KindFloat, Owner: "float"},
+		AccountSpec{Currency: "EUR", Kind: KindPurse, Owner: "a"},
+		AccountSpec{Currency: "EUR", Kind: KindMerchant, Owner: "m"},
+		AccountSpec{Currency: "EUR", Kind: KindFees, Owner: "fees"},
+	)
+	float, a, m, fees := acc[0].ID, acc[1].ID, acc[2].ID, acc[3].ID
+	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(float, a, 100)}}); err != nil {
+		t.Fatal(err)
+	}
+	// Payment 90 plus fee 20 exceeds 100: the first transfer must not stay.
+	_, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(a, m, 90), transfer(a, fees, 20)},
+		Messages: []Message{{To: "a", Text: "paid"}}})
+	var re *RefusedError
+	if !errors.As(err, &re) || re.Reason != ErrInsufficientFunds || re.Index != 1 {
+		t.Fatalf("chain: %v", err)
+	}
+	for _, id := range []uint64{a, m, fees} {
+		acct, _ := l.Account(id)
+		if acct.DebitsPosted+acct.DebitsPending+acct.CreditsPending != 0 && id != a {
+			t.Fatalf("account %d moved: %+v", id, acct)
+		}
+	}
+	if acct, _ := l.Account(a); acct.Available() != 100 {
+		t.Fatalf("payer moved: %+v", acct)
+	}
+	if msgs, _ := l.Messages(10, 0); len(msgs) != 0 {
+		t.Fatalf("refused job left messages: %+v", msgs)
+	}
+	res, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(a, m, 80), transfer(a, fees, 20)}})
+	if err != nil || res.Transfers[0].Flags&Linked == 0 || res.Transfers[1].Flags&Linked != 0 {
+		t.Fatalf("chain ok: %v %+v", err, res)
+	}
+	mustVerify(t, l)
+}
+
+func TestPendingPostVoidExpiry(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	var clock = func() time.Time { return now }
+	l, path := testLedger(t, &Options{Now: func() time.Time { return clock() }, ExpiryEvery: time.Hour})
+	ctx := context.Background()
+	acc := mustOpen(t, l,
+		AccountSpec{Currency: "EUR", Kind: KindFloat, Owner: "float"},
+		AccountSpec{Currency: "EUR", Kind: KindPurse, Owner: "a"},
+		AccountSpec{Currency: "EUR", Kind: KindMerchant, Owner: "m"},
+	)
+	float, a, m := acc[0].ID, acc[1].ID, acc[2].ID
+	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(float, a, 1000)}}); err != nil {
+		t.Fatal(err)
+	}
+	p1 := Transfer{ID: NewID(), Debit: a, Credit: m, Amount: 600, Flags: Pending, Timeout: time.Minute}
+	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{p1}}); err != nil {
+		t.Fatal(err)
+	}
+	// The reservation counts: 600 pending leaves 400.
+	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(a, m, 401)}}); !errors.Is(err, ErrInsufficientFunds) {
+		t.Fatalf("pending not reserved: %v", err)
+	}
+	post := Transfer{ID: NewID(), PendingID: p1.ID, Amount: 500, Flags: PostPending}
+	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{{ID: NewID(), PendingID: p1.ID, Amount: 601, Flags: PostPending}}}); !errors.Is(err, ErrAmountExceedsPending) {
+		t.Fatalf("over-post: %v", err)
+	}
+	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{post}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{{ID: NewID(), PendingID: p1.ID, Flags: VoidPending}}}); !errors.Is(err, ErrPendingResolved) {
+		t.Fatalf("void after post: %v", err)
+	}
+	if acct, _ := l.Account(a); acct.Available() != 500 || acct.DebitsPending != 0 {
+		t.Fatalf("after partial post: %+v", acct)
+	}
+	// A second pending expires; after reopen the expiry runs at start.
+	p2 := Transfer{ID: NewID(), Debit: a, Credit: m, Amount: 300, Flags: Pending, Timeout: time.Minute}
+	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{p2}}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	now = now.Add(2 * time.Minute)
+	l2, err := Open(path, &Options{Now: clock, ExpiryEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if _, err := l2.Submit(ctx, Job{Transfers: []Transfer{{ID: NewID(), PendingID: p2.ID, Flags: PostPending}}}); !errors.Is(err, ErrPendingResolved) {
+		t.Fatalf("post after expiry: %v", err)
+	}
+	if acct, _ := l2.Account(a); acct.Available() != 500 || acct.DebitsPending != 0 {
+		t.Fatalf("after expiry: %+v", acct)
+	}
+	if t2, err := l2.Transfer(expiryID(p2.ID)); err != nil || t2.Flags&Expired == 0 {
+		t.Fatalf("expiry transfer: %v %+v", err, t2)
+	}
+	mustVerify(t, l2)
+}
+
+func TestDedupeAndOutbox(t *testing.T) {
+	l, _ := testLedger(t, nil)
+	ctx := context.Background()
+	job := Job{
+		Messages: []Message{{From: "1234", To: "+33612345678", Text: "hello"}},
+		Dedupe:   &Dedupe{Key: "+33612345678|abc", TTL: time.Minute, Result: []byte("first reply")},
+	}
+	res, err := l.Submit(ctx, job)
+	if err != nil || len(res.Messages) != 1 {
+		t.Fatal(err, res)
+	}
+	_, err = l.Submit(ctx, job)
+	var dup *DuplicateError
+	if !errors.As(err, &dup) || string(dup.Result) != "first reply" {
+		t.Fatalf("duplicate: %v", err)
+	}
+	msgs, err := l.NextMessages(ctx, 10)
+	if err != nil || len(msgs) != 1 || msgs[0].Text != "hello" || msgs[0].Status != MsgQueued {
+		t.Fatalf("next: %v %+v", err, msgs)
+	}
+	if err := l.MarkSent(ctx, msgs[0].ID, "abc123"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.MarkReceipt(ctx, "abc123", true, "DELIVRD"); err != nil {
+		t.Fatal(err)
+	}
+	m, err := l.Message(msgs[0].ID)
+	if err != nil || m.Status != MsgDelivered || m.SMSCID != "abc123" || m.Attempts != 1 {
+		t.Fatalf("message: %v %+v", err, m)
+	}
+	if err := l.MarkReceipt(ctx, "nope", true, ""); !errors.Is(err, ErrMessageNotFound) {
+		t.Fatalf("unknown receipt: %v", err)
+	}
+}
+
+func TestHistoryAndReopen(t *testing.T) {
+	l, path := testLedger(t, &Options{CheckpointEvery: time.Millisecond, CheckpointChunk: 2})
+	ctx := context.Background()
+	acc := mustOpen(t, l,
+		AccountSpec{Currency: "EUR", Kind: KindFloat, Owner: "float"},
+		AccountSpec{Currency: "EUR", Kind: KindPurse, Owner: "a"},
+		AccountSpec{Currency: "EUR", Kind: KindPurse, Owner: "b"},
+	)
+	float, a, b := acc[0].ID, acc[1].ID, acc[2].ID
+	for i := range 20 {
+		if _, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(float, a, 100), transfer(a, b, uint64(i+1))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := l.History(b, 5, 0)
+	if err != nil || len(h) != 5 || h[0].Amount != 20 || h[4].Amount != 16 {
+		t.Fatalf("history: %v %+v", err, h)
+	}
+	older, err := l.History(b, 100, h[4].Seq)
+	if err != nil || len(older) != 15 || older[0].Amount != 15 {
+		t.Fatalf("older: %v %d", err, len(older))
+	}
+	before, _ := l.Account(a)
+	l.Close()
+	l2, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	after, _ := l2.Account(a)
+	if after != before {
+		t.Fatalf("reopen: %+v != %+v", after, before)
+	}
+	mustVerify(t, l2)
+}
+
+func TestSecondOpenerIsToldWho(t *testing.T) {
+	_, path := testLedger(t, nil)
+	_, err := Open(path, &Options{LockTimeout: 50 * time.Millisecond})
+	if !errors.Is(err, ErrInUse) {
+		t.Fatalf("second open: %v", err)
+	}
+}

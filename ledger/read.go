@@ -1,0 +1,144 @@
+package ledger
+
+import (
+	"fmt"
+	"strconv"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Reads see committed state only and never wait for the writer's disk work: balances come
+// from the view published after each commit, history and transfers from bbolt read
+// transactions.
+
+// Account returns a committed account.
+func (l *Ledger) Account(id uint64) (Account, error) {
+	l.viewMu.RLock()
+	defer l.viewMu.RUnlock()
+	if id == 0 || id > l.visible {
+		return Account{}, fmt.Errorf("%w: %d", ErrAccountNotFound, id)
+	}
+	return l.accounts[id].Account, nil
+}
+
+// AccountsOf returns the committed accounts of an owner (MSISDN or merchant code).
+func (l *Ledger) AccountsOf(owner string) []Account {
+	l.viewMu.RLock()
+	defer l.viewMu.RUnlock()
+	var out []Account
+	for _, id := range l.owners[owner] {
+		if id <= l.visible {
+			out = append(out, l.accounts[id].Account)
+		}
+	}
+	return out
+}
+
+// Filter selects accounts; zero fields match everything.
+type Filter struct {
+	Kind     Kind
+	Owner    string
+	Currency string
+	Limit    int // 0: no limit
+}
+
+// Accounts lists committed accounts matching f in id order.
+func (l *Ledger) Accounts(f Filter) []Account {
+	if f.Owner != "" {
+		var out []Account
+		for _, a := range l.AccountsOf(f.Owner) {
+			if (f.Kind == 0 || a.Kind == f.Kind) && (f.Currency == "" || a.Currency == f.Currency) {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	l.viewMu.RLock()
+	defer l.viewMu.RUnlock()
+	var out []Account
+	for id := uint64(1); id <= l.visible; id++ {
+		a := &l.accounts[id].Account
+		if (f.Kind == 0 || a.Kind == f.Kind) && (f.Currency == "" || a.Currency == f.Currency) {
+			out = append(out, *a)
+			if f.Limit > 0 && len(out) >= f.Limit {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Find resolves what an admin types: an account id, or an owner (MSISDN, merchant code).
+// An owner with several accounts resolves to its first purse or merchant account.
+func (l *Ledger) Find(ref string) (Account, error) {
+	if id, err := strconv.ParseUint(ref, 10, 64); err == nil && len(ref) < 9 {
+		return l.Account(id)
+	}
+	accs := l.AccountsOf(ref)
+	if len(accs) == 0 {
+		return Account{}, fmt.Errorf("%w: no account for %q", ErrAccountNotFound, ref)
+	}
+	for _, a := range accs {
+		if a.Kind == KindPurse || a.Kind == KindMerchant || a.Kind == KindBiller {
+			return a, nil
+		}
+	}
+	return accs[0], nil
+}
+
+// ErrTransferNotFound is returned for an id the ledger does not hold.
+var ErrTransferNotFound = fmt.Errorf("transfer not found")
+
+// Transfer returns a committed transfer by id.
+func (l *Ledger) Transfer(id ID) (Transfer, error) {
+	var t Transfer
+	err := l.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bktIDs).Get(id[:])
+		if v == nil {
+			return fmt.Errorf("%w: %s", ErrTransferNotFound, id)
+		}
+		var err error
+		t, err = readTransfer(tx, be64(v))
+		return err
+	})
+	return t, err
+}
+
+// History returns an account's transfers newest first: at most limit, older than journal
+// position before (0: from the newest). It follows the chain of links each transfer keeps
+// to the account's previous entry, so it costs one lookup per transfer returned.
+func (l *Ledger) History(account uint64, limit int, before uint64) ([]Transfer, error) {
+	a, err := l.Account(account)
+	if err != nil {
+		return nil, err
+	}
+	var out []Transfer
+	err = l.db.View(func(tx *bolt.Tx) error {
+		j := tx.Bucket(bktJournal)
+		for seq := a.LastSeq; seq != 0 && len(out) < limit; {
+			en, err := splitEntry(j.Get(u64key(seq)))
+			if err != nil {
+				return fmt.Errorf("journal entry %d: %w", seq, err)
+			}
+			if en.typ != entTransfer {
+				return nil // the account's open entry: the start of its history
+			}
+			d := dec{b: en.body}
+			r := d.transfer()
+			if d.err != nil {
+				return fmt.Errorf("journal entry %d: %w", seq, d.err)
+			}
+			r.Seq, r.Timestamp = seq, en.ts
+			if before == 0 || seq < before {
+				out = append(out, r.Transfer)
+			}
+			if r.Debit == account {
+				seq = r.prevDebit
+			} else {
+				seq = r.prevCredit
+			}
+		}
+		return nil
+	})
+	return out, err
+}

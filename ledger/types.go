@@ -1,0 +1,280 @@
+package ledger
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// ID is a caller-chosen 128-bit transfer id. The same id with the same body is the same
+// transfer (idempotent retry); the same id with another body is refused with ErrIDReused.
+type ID [16]byte
+
+var idCounter atomic.Uint64
+
+// NewID returns a time-ordered id: 8 bytes of unix nanoseconds then 8 random-ish bytes.
+// Time order matters for speed: the id index is a B+tree, and ids that grow append at its
+// right edge instead of rewriting pages all over the file.
+func NewID() ID {
+	var id ID
+	binary.BigEndian.PutUint64(id[:8], uint64(time.Now().UnixNano()))
+	if _, err := rand.Read(id[8:]); err != nil {
+		binary.BigEndian.PutUint64(id[8:], idCounter.Add(1))
+	}
+	return id
+}
+
+// IsZero reports whether the id is unset.
+func (id ID) IsZero() bool { return id == ID{} }
+
+func (id ID) String() string { return hex.EncodeToString(id[:]) }
+
+// ParseID reads the 32 hex digits that String writes.
+func ParseID(s string) (ID, error) {
+	var id ID
+	b, err := hex.DecodeString(strings.TrimSpace(s))
+	if err != nil || len(b) != len(id) {
+		return id, fmt.Errorf("transfer id %q: want 32 hex digits", s)
+	}
+	copy(id[:], b)
+	return id, nil
+}
+
+// Kind says what an account is for.
+type Kind uint8
+
+const (
+	KindPurse Kind = iota + 1
+	KindMerchant
+	KindBiller
+	KindCreditLine
+	KindFloat
+	KindFees
+	KindEscrow
+	KindBankClearing
+)
+
+var kindNames = map[Kind]string{
+	KindPurse: "purse", KindMerchant: "merchant", KindBiller: "biller",
+	KindCreditLine: "credit_line", KindFloat: "float", KindFees: "fees",
+	KindEscrow: "escrow", KindBankClearing: "bank_clearing",
+}
+
+func (k Kind) String() string {
+	if n, ok := kindNames[k]; ok {
+		return n
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// ParseKind reads a kind name as String writes it.
+func ParseKind(s string) (Kind, error) {
+	for k, n := range kindNames {
+		if strings.EqualFold(n, s) || (k == KindCreditLine && strings.EqualFold(s, "credit-line")) ||
+			(k == KindBankClearing && strings.EqualFold(s, "bank-clearing")) {
+			return k, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown account kind %q (purse, merchant, biller, credit_line, float, fees, escrow, bank_clearing)", s)
+}
+
+// Status of an account. A blocked account refuses debits but may still receive money
+// (a refund must never bounce); a closed account refuses both.
+type Status uint8
+
+const (
+	StatusActive Status = iota + 1
+	StatusBlocked
+	StatusClosed
+)
+
+func (s Status) String() string {
+	switch s {
+	case StatusActive:
+		return "active"
+	case StatusBlocked:
+		return "blocked"
+	case StatusClosed:
+		return "closed"
+	}
+	return fmt.Sprintf("status(%d)", uint8(s))
+}
+
+// AccountFlags are balance constraints checked on every transfer.
+type AccountFlags uint8
+
+const (
+	// DebitsMustNotExceedCredits: posted+pending debits <= posted credits + Limit.
+	// A purse (Limit 0) never goes below zero; a credit line never beyond its limit.
+	DebitsMustNotExceedCredits AccountFlags = 1 << iota
+	// CreditsMustNotExceedDebits: posted+pending credits <= posted debits + Limit.
+	CreditsMustNotExceedDebits
+)
+
+// Balances are the four running sums of an account, in minor units.
+type Balances struct {
+	DebitsPending  uint64 `json:"debits_pending"`
+	DebitsPosted   uint64 `json:"debits_posted"`
+	CreditsPending uint64 `json:"credits_pending"`
+	CreditsPosted  uint64 `json:"credits_posted"`
+}
+
+// Available is what a credit-normal account (purse, merchant) can still spend:
+// credits posted minus debits posted and pending. It may be negative for debit-normal kinds.
+func (b Balances) Available() int64 {
+	return int64(b.CreditsPosted) - int64(b.DebitsPosted) - int64(b.DebitsPending)
+}
+
+// Account is one book in the ledger.
+type Account struct {
+	ID       uint64       `json:"id"`
+	Currency string       `json:"currency"`
+	Kind     Kind         `json:"-"`
+	Owner    string       `json:"owner"`
+	Name     string       `json:"name,omitempty"`
+	Phone    string       `json:"phone,omitempty"` // a merchant's number for payment notices
+	Tier     uint8        `json:"tier"`
+	Status   Status       `json:"-"`
+	Flags    AccountFlags `json:"flags"`
+	Limit    uint64       `json:"limit"`
+	Created  int64        `json:"created_unix_nano"`
+	Balances
+	// LastSeq is the journal position of the newest entry touching the account; the
+	// history is a chain backwards from it.
+	LastSeq uint64 `json:"last_seq"`
+}
+
+// AccountSpec asks for a new account. The ledger assigns the id.
+type AccountSpec struct {
+	Currency string
+	Kind     Kind
+	Owner    string
+	Name     string
+	Phone    string
+	Tier     uint8
+	Limit    uint64 // credit lines only: how far debits may exceed credits
+}
+
+// TransferFlags say what a transfer does.
+type TransferFlags uint16
+
+const (
+	// Pending reserves the amount (pending debit and credit) until posted, voided or expired.
+	Pending TransferFlags = 1 << iota
+	// PostPending posts a pending transfer, fully (Amount 0) or partly.
+	PostPending
+	// VoidPending releases a pending transfer.
+	VoidPending
+	// Linked marks a transfer that is part of a job's chain: it and the others stand or fall together.
+	Linked
+	// Expired is set by the ledger on the void it writes when a pending transfer times out.
+	Expired
+)
+
+func (f TransferFlags) String() string {
+	var parts []string
+	for _, x := range []struct {
+		f TransferFlags
+		n string
+	}{{Pending, "pending"}, {PostPending, "post"}, {VoidPending, "void"}, {Linked, "linked"}, {Expired, "expired"}} {
+		if f&x.f != 0 {
+			parts = append(parts, x.n)
+		}
+	}
+	if len(parts) == 0 {
+		return "single"
+	}
+	return strings.Join(parts, "|")
+}
+
+// MaxRefLen bounds the user data a transfer carries (merchant reference, bill account, SMS id).
+const MaxRefLen = 64
+
+// Transfer moves Amount minor units from Debit to Credit (same currency).
+type Transfer struct {
+	ID        ID            `json:"id"`
+	Debit     uint64        `json:"debit"`
+	Credit    uint64        `json:"credit"`
+	Amount    uint64        `json:"amount"`
+	PendingID ID            `json:"pending_id"`
+	Timeout   time.Duration `json:"timeout"`
+	Code      uint16        `json:"code"`
+	Flags     TransferFlags `json:"flags"`
+	Ref       string        `json:"ref,omitempty"`
+
+	// Set by the ledger.
+	Timestamp     int64  `json:"timestamp"`
+	Seq           uint64 `json:"seq"`
+	PendingAmount uint64 `json:"pending_amount,omitempty"` // for post/void: the amount that was reserved
+	Currency      string `json:"currency"`
+}
+
+// Message is one outbound SMS written to the outbox in the same commit as the money.
+type Message struct {
+	ID      uint64 `json:"id"` // assigned by the ledger
+	From    string `json:"from"`
+	To      string `json:"to"`
+	Text    string `json:"text"`
+	Created int64  `json:"created"`
+	// Set as the message goes out.
+	Status   MessageStatus `json:"status"`
+	Attempts uint16        `json:"attempts"`
+	SMSCID   string        `json:"smsc_id,omitempty"`
+	Reason   string        `json:"reason,omitempty"`
+}
+
+// MessageStatus is where an outbound message is.
+type MessageStatus uint8
+
+const (
+	MsgQueued MessageStatus = iota + 1
+	MsgSent
+	MsgFailed
+	MsgDelivered
+	MsgUndeliverable
+)
+
+func (s MessageStatus) String() string {
+	switch s {
+	case MsgQueued:
+		return "queued"
+	case MsgSent:
+		return "sent"
+	case MsgFailed:
+		return "failed"
+	case MsgDelivered:
+		return "delivered"
+	case MsgUndeliverable:
+		return "undeliverable"
+	}
+	return fmt.Sprintf("msgstatus(%d)", uint8(s))
+}
+
+// Dedupe records that an inbound message was taken, so a redelivered copy moves no money.
+type Dedupe struct {
+	Key    string        // e.g. sender + hash of text; at most MaxDedupeKeyLen bytes
+	TTL    time.Duration // how long a copy counts as the same message
+	Result []byte        // what the caller wants back on a duplicate (e.g. the first reply); at most MaxDedupeResultLen bytes
+}
+
+const (
+	MaxDedupeKeyLen    = 128
+	MaxDedupeResultLen = 2048
+)
+
+// Audit is an admin or system action recorded in the hash chain.
+type Audit struct {
+	Actor  string `json:"actor"`
+	Action string `json:"action"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// StatusChange blocks, unblocks or closes an account.
+type StatusChange struct {
+	Account uint64
+	Status  Status
+}

@@ -1,0 +1,326 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// jobReq is one request to the writer: a job, or an outbox status update.
+type jobReq struct {
+	job  *Job
+	upd  *msgUpdate
+	res  Result
+	err  error
+	done chan struct{}
+}
+
+// Submit queues a job and waits until it is durable (nil error) or refused. A refused job
+// changed nothing. If ctx ends while the job waits in the queue, Submit returns ctx.Err()
+// and the job may still be applied later: callers that must know use transfer ids (an
+// idempotent retry tells) or a dedupe key.
+func (l *Ledger) Submit(ctx context.Context, job Job) (Result, error) {
+	r := &jobReq{job: &job, done: make(chan struct{})}
+	if err := l.enqueue(ctx, r); err != nil {
+		return Result{}, err
+	}
+	select {
+	case <-r.done:
+		return r.res, r.err
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+}
+
+func (l *Ledger) enqueue(ctx context.Context, r *jobReq) error {
+	if p := l.failed.Load(); p != nil {
+		return *p
+	}
+	l.closeMu.Lock()
+	closed := l.closed
+	l.closeMu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	select {
+	case l.jobs <- r:
+		return nil
+	case <-l.closing:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// writer is the one goroutine that changes the ledger.
+func (l *Ledger) writer() {
+	defer close(l.done)
+	expiry := time.NewTicker(l.opt.ExpiryEvery)
+	defer expiry.Stop()
+	w := &batchWriter{l: l, lastRound: time.Now()}
+	w.expireDue = true
+	w.commit(nil) // the expiry scan at start
+	reqs := make([]*jobReq, 0, l.opt.MaxBatchJobs)
+	for {
+		reqs = reqs[:0]
+		select {
+		case r := <-l.jobs:
+			reqs = append(reqs, r)
+		case <-expiry.C:
+			w.expireDue = true
+		case <-l.closing:
+			// Finish what is queued, then write a full checkpoint so the next open replays nothing.
+			for {
+				select {
+				case r := <-l.jobs:
+					reqs = append(reqs, r)
+					if len(reqs) < l.opt.MaxBatchJobs {
+						continue
+					}
+					w.commit(reqs)
+					reqs = reqs[:0]
+					continue
+				default:
+				}
+				break
+			}
+			w.final = true
+			w.commit(reqs)
+			return
+		}
+		reqs = l.gather(reqs)
+		w.commit(reqs)
+	}
+}
+
+// gather adds queued jobs to the batch: all that are waiting, then more for up to
+// MaxBatchWait, never more than MaxBatchJobs.
+func (l *Ledger) gather(reqs []*jobReq) []*jobReq {
+	var deadline <-chan time.Time
+	for len(reqs) < l.opt.MaxBatchJobs {
+		select {
+		case r := <-l.jobs:
+			reqs = append(reqs, r)
+			continue
+		default:
+		}
+		if len(reqs) == 0 {
+			return reqs
+		}
+		if deadline == nil {
+			t := time.NewTimer(l.opt.MaxBatchWait)
+			defer t.Stop()
+			deadline = t.C
+		}
+		select {
+		case r := <-l.jobs:
+			reqs = append(reqs, r)
+		case <-deadline:
+			return reqs
+		}
+	}
+	return reqs
+}
+
+// batchWriter holds the writer's per-commit machinery.
+type batchWriter struct {
+	l         *Ledger
+	tx        *bolt.Tx
+	touched   []*account
+	ids       map[ID]Transfer // transfers of this batch, for idempotency inside it
+	outIDs    []uint64
+	expireDue bool
+	final     bool
+	ioErr     error // a bbolt write failed while applying: the batch cannot commit
+
+	round      []*account // checkpoint round being written
+	roundStart uint64
+	lastRound  time.Time
+}
+
+func (w *batchWriter) commit(reqs []*jobReq) {
+	l := w.l
+	if p := l.failed.Load(); p != nil {
+		for _, r := range reqs {
+			r.err = *p
+			close(r.done)
+		}
+		return
+	}
+	if len(reqs) == 0 && !w.expireDue && !w.final {
+		return
+	}
+	tx, err := l.db.Begin(true)
+	if err != nil {
+		w.fail(reqs, err)
+		return
+	}
+	w.tx = tx
+	if w.ids == nil {
+		w.ids = make(map[ID]Transfer, 1024)
+	}
+	// Expiry first: a post that arrives after its pending transfer timed out must not win.
+	if w.expireDue {
+		w.expireDue = false
+		err = w.expire()
+	}
+	for _, r := range reqs {
+		if r.upd != nil {
+			r.err = w.applyUpdate(r.upd)
+			continue
+		}
+		r.res, r.err = w.apply(r.job)
+	}
+	if err == nil {
+		err = w.ioErr
+	}
+	if err == nil {
+		err = w.checkpoint()
+	}
+	if err == nil {
+		err = tx.Commit()
+	} else {
+		tx.Rollback()
+	}
+	w.tx, w.ioErr = nil, nil
+	clear(w.ids)
+	if err != nil {
+		w.fail(reqs, err)
+		return
+	}
+	l.stats.Commits.Add(1)
+	l.stats.LastSeq.Store(l.st.lastSeq)
+	w.publish()
+	for _, r := range reqs {
+		if r.err != nil {
+			l.stats.Refused.Add(1)
+		} else if r.job != nil {
+			l.stats.Jobs.Add(1)
+			l.stats.Transfers.Add(uint64(len(r.res.Transfers)))
+		}
+		close(r.done)
+	}
+}
+
+// fail stops the ledger: memory may now be ahead of the file, so nothing more is accepted
+// until the file is reopened (which rebuilds memory from the file).
+func (w *batchWriter) fail(reqs []*jobReq, cause error) {
+	err := fmt.Errorf("%w: %v", ErrFailed, cause)
+	w.l.failed.Store(&err)
+	for _, r := range reqs {
+		r.err = err
+		close(r.done)
+	}
+}
+
+// publish makes the batch visible to readers and to the outbox sender.
+func (w *batchWriter) publish() {
+	l := w.l
+	l.viewMu.Lock()
+	for _, a := range w.touched {
+		a.Balances, a.Status, a.LastSeq = a.wBal, a.wStatus, a.wLast
+		a.inBatch = false
+	}
+	l.visible = uint64(len(l.accounts) - 1)
+	l.viewMu.Unlock()
+	w.touched = w.touched[:0]
+	if len(w.outIDs) > 0 {
+		l.outMu.Lock()
+		l.outQueue = append(l.outQueue, w.outIDs...)
+		l.outMu.Unlock()
+		w.outIDs = w.outIDs[:0]
+		select {
+		case l.outWake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (w *batchWriter) touch(a *account) {
+	if !a.inBatch {
+		a.inBatch = true
+		w.touched = append(w.touched, a)
+	}
+	w.l.markDirty(a)
+}
+
+// checkpoint writes balance records in chunks. A round takes every account changed since the
+// last round; when its last chunk is written, replay can start after the round's start.
+func (w *batchWriter) checkpoint() error {
+	l, st := w.l, w.l.st
+	if len(w.round) == 0 && (w.final || time.Since(w.lastRound) >= l.opt.CheckpointEvery) {
+		w.round, st.dirty = st.dirty, nil
+		for _, a := range w.round {
+			a.dirty = false
+		}
+		w.roundStart = st.lastSeq
+		w.lastRound = time.Now()
+		if len(w.round) == 0 {
+			return l.setReplayFrom(w.tx, w.roundStart+1)
+		}
+	}
+	if len(w.round) == 0 {
+		return nil
+	}
+	n := l.opt.CheckpointChunk
+	if w.final || n > len(w.round) {
+		n = len(w.round)
+	}
+	b := w.tx.Bucket(bktAccounts)
+	for _, a := range w.round[:n] {
+		if err := w.putAccount(b, a); err != nil {
+			return err
+		}
+	}
+	w.round = w.round[n:]
+	if len(w.round) == 0 {
+		w.round = nil
+		return l.setReplayFrom(w.tx, w.roundStart+1)
+	}
+	return nil
+}
+
+func (w *batchWriter) putAccount(b *bolt.Bucket, a *account) error {
+	rec := a.Account
+	rec.Balances, rec.Status, rec.LastSeq = a.wBal, a.wStatus, a.wLast
+	return b.Put(u64key(a.ID), encodeAccountRecord(&rec, w.l.st.lastSeq))
+}
+
+func (l *Ledger) setReplayFrom(tx *bolt.Tx, seq uint64) error {
+	return tx.Bucket(bktMeta).Put(keyReplayFrom, u64key(seq))
+}
+
+// expire voids pending transfers past their timeout and forgets dedupe keys past their window.
+func (w *batchWriter) expire() error {
+	l, st := w.l, w.l.st
+	now := l.opt.Now().UnixNano()
+	for _, p := range st.pending {
+		if p.expires == 0 || p.expires > now {
+			continue
+		}
+		void := Transfer{ID: expiryID(p.t.ID), PendingID: p.t.ID, Flags: VoidPending | Expired}
+		if _, err := w.apply(&Job{Transfers: []Transfer{void}}); err != nil {
+			var re *RefusedError
+			if errors.As(err, &re) {
+				return fmt.Errorf("expire %s: %w", p.t.ID, err)
+			}
+			return err
+		}
+		l.stats.Expired.Add(1)
+	}
+	c := w.tx.Bucket(bktDedupe).Cursor()
+	for k, v := c.First(); k != nil && int64(be64(k)) <= now; k, v = c.First() {
+		d := dec{b: v}
+		key := d.str()
+		if rec, ok := st.dedupe[key]; ok && string(rec.dbKey) == string(k) {
+			delete(st.dedupe, key)
+		}
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
