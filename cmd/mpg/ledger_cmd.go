@@ -347,7 +347,9 @@ type progress struct {
 	shown bool
 }
 
-func newProgress(w io.Writer, what string) *progress { return &progress{w: w, what: what, last: time.Now()} }
+func newProgress(w io.Writer, what string) *progress {
+	return &progress{w: w, what: what, last: time.Now()}
+}
 
 func (p *progress) update(done, total uint64) {
 	if time.Since(p.last) < 200*time.Millisecond || total == 0 {
