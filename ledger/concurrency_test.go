@@ -1,0 +1,97 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestConcurrentSubmitters has many goroutines move money between a few purses at once while
+// readers watch; the total never changes and nothing is lost or doubled.
+func TestConcurrentSubmitters(t *testing.T) {
+	l, _ := testLedger(t, &Options{MaxBatchJobs: 64, CheckpointEvery: 5 * time.Millisecond, CheckpointChunk: 3})
+	ctx := context.Background()
+	const purses, each = 10, 1000
+	specs := []AccountSpec{{Currency: "EUR", Kind: KindFloat, Owner: "@float"}}
+	for i := range purses {
+		specs = append(specs, AccountSpec{Currency: "EUR", Kind: KindPurse, Owner: string(rune('a' + i))})
+	}
+	mustOpen(t, l, specs...)
+	var fund []Transfer
+	for i := range purses {
+		fund = append(fund, transfer(1, uint64(2+i), each))
+	}
+	if _, err := l.Submit(ctx, Job{Transfers: fund}); err != nil {
+		t.Fatal(err)
+	}
+	var ok, refused atomic.Int64
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	// Readers: balances always sum to the funded total (a commit is published whole).
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				// One Accounts call reads one published state.
+				var sum int64
+				for _, a := range l.Accounts(Filter{Kind: KindPurse}) {
+					sum += a.Available() + int64(a.DebitsPending)
+				}
+				if sum != purses*each {
+					t.Errorf("readers saw %d in the purses, want %d", sum, purses*each)
+					return
+				}
+				if _, err := l.History(2, 5, 0); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	var writers sync.WaitGroup
+	for g := range 64 {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for i := range 50 {
+				dr := uint64(2 + (g+i)%purses)
+				cr := uint64(2 + (g+2*i+1)%purses)
+				if dr == cr {
+					continue
+				}
+				_, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(dr, cr, uint64(1+i%300))}})
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case errors.Is(err, ErrInsufficientFunds):
+					refused.Add(1)
+				default:
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	writers.Wait()
+	close(stop)
+	wg.Wait()
+	rep := mustVerify(t, l)
+	if rep.Transfers != uint64(ok.Load())+purses {
+		t.Fatalf("%d transfers in the journal, %d acknowledged", rep.Transfers, ok.Load()+purses)
+	}
+	if l.Stats().Commits.Load() >= uint64(ok.Load()+refused.Load()) {
+		t.Logf("no grouping happened: %d commits for %d jobs", l.Stats().Commits.Load(), ok.Load()+refused.Load())
+	}
+}

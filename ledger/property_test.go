@@ -1,0 +1,266 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+)
+
+// model is the ledger as a plain in-memory reference: the property test checks that the real
+// ledger, through random operations and reopens, agrees with it on every outcome and balance.
+type model struct {
+	accts   []*modelAcct // index = id
+	pending map[ID]*modelPending
+	done    map[ID]Transfer // committed transfers as submitted
+	now     time.Time
+	clock   atomic.Int64 // m.now for the ledger's writer goroutine
+}
+
+func (m *model) advance(d time.Duration) {
+	m.now = m.now.Add(d)
+	m.clock.Store(m.now.UnixNano())
+}
+
+type modelAcct struct {
+	currency string
+	kind     Kind
+	status   Status
+	bal      Balances
+}
+
+type modelPending struct {
+	dr, cr  uint64
+	amount  uint64
+	expires time.Time
+}
+
+func (m *model) acct(id uint64) *modelAcct {
+	if id == 0 || id >= uint64(len(m.accts)) {
+		return nil
+	}
+	return m.accts[id]
+}
+
+// check predicts the refusal of a new single or pending transfer, or 0.
+func (m *model) check(t Transfer, debits, credits map[uint64]uint64) Reason {
+	dr, cr := m.acct(t.Debit), m.acct(t.Credit)
+	switch {
+	case dr == nil || cr == nil:
+		return ErrAccountNotFound
+	case t.Debit == t.Credit:
+		return ErrSameAccount
+	case t.Amount == 0:
+		return ErrZeroAmount
+	case dr.currency != cr.currency:
+		return ErrCurrencyMismatch
+	case dr.status == StatusBlocked:
+		return ErrAccountBlocked
+	}
+	d, ok1 := add3(dr.bal.DebitsPosted+debits[t.Debit], dr.bal.DebitsPending, t.Amount)
+	_, ok2 := add3(cr.bal.CreditsPosted+credits[t.Credit], cr.bal.CreditsPending, t.Amount)
+	if !ok1 || !ok2 {
+		return ErrOverflow
+	}
+	if DefaultFlags(dr.kind)&DebitsMustNotExceedCredits != 0 && d > dr.bal.CreditsPosted+credits[t.Debit] {
+		return ErrInsufficientFunds
+	}
+	return 0
+}
+
+func TestPropertyLedgerAgreesWithModel(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "p.db")
+		m := &model{accts: []*modelAcct{nil}, pending: map[ID]*modelPending{}, done: map[ID]Transfer{}, now: time.Unix(1_800_000_000, 0)}
+		m.advance(0)
+		clock := func() time.Time { return time.Unix(0, m.clock.Load()) }
+		opt := &Options{Now: clock, ExpiryEvery: time.Hour, NoSync: true, CheckpointEvery: time.Millisecond, CheckpointChunk: 3}
+		l, err := Create(path, opt)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		defer func() { l.Close() }()
+		ctx := context.Background()
+		var ids []ID
+
+		anyAccount := func(rt *rapid.T) uint64 { return rapid.Uint64Range(0, uint64(len(m.accts))).Draw(rt, "account") }
+		amount := func(rt *rapid.T) uint64 {
+			return rapid.OneOf(rapid.Uint64Range(0, 2000), rapid.Just(^uint64(0)-5)).Draw(rt, "amount")
+		}
+		expect := func(rt *rapid.T, what string, err error, want Reason) {
+			if want == 0 && err != nil {
+				rt.Fatalf("%s: unexpected refusal %v", what, err)
+			}
+			if want != 0 && !errors.Is(err, want) {
+				rt.Fatalf("%s: got %v, want %v", what, err, want)
+			}
+		}
+		apply := func(t Transfer) {
+			applyDebit(&m.accts[t.Debit].bal, &t)
+			applyCredit(&m.accts[t.Credit].bal, &t)
+		}
+
+		rt.Repeat(map[string]func(*rapid.T){
+			"open": func(rt *rapid.T) {
+				kind := rapid.SampledFrom([]Kind{KindPurse, KindMerchant, KindFloat}).Draw(rt, "kind")
+				cur := rapid.SampledFrom([]string{"EUR", "XOF"}).Draw(rt, "currency")
+				res, err := l.Submit(ctx, Job{Open: []AccountSpec{{Currency: cur, Kind: kind}}})
+				if err != nil || res.Accounts[0].ID != uint64(len(m.accts)) {
+					rt.Fatalf("open: %v %+v", err, res)
+				}
+				m.accts = append(m.accts, &modelAcct{currency: cur, kind: kind, status: StatusActive})
+			},
+			"transfer": func(rt *rapid.T) {
+				n := rapid.IntRange(1, 3).Draw(rt, "chain")
+				var ts []Transfer
+				debits, credits := map[uint64]uint64{}, map[uint64]uint64{}
+				var want Reason
+				for range n {
+					tr := Transfer{ID: NewID(), Debit: anyAccount(rt), Credit: anyAccount(rt), Amount: amount(rt)}
+					if rapid.Bool().Draw(rt, "pending") {
+						tr.Flags = Pending
+						tr.Timeout = time.Duration(rapid.IntRange(0, 3).Draw(rt, "timeout_min")) * time.Minute
+					}
+					if want == 0 {
+						want = m.check(tr, debits, credits)
+						if want == 0 {
+							if tr.Flags&Pending == 0 {
+								debits[tr.Debit] += tr.Amount
+								credits[tr.Credit] += tr.Amount
+							} else {
+								// Pending amounts count against the debit side at once.
+								debits[tr.Debit] += tr.Amount
+							}
+						}
+					}
+					ts = append(ts, tr)
+				}
+				_, err := l.Submit(ctx, Job{Transfers: ts})
+				expect(rt, "transfer", err, want)
+				if want != 0 {
+					return
+				}
+				for _, tr := range ts {
+					apply(tr)
+					m.done[tr.ID] = tr
+					ids = append(ids, tr.ID)
+					if tr.Flags&Pending != 0 {
+						p := &modelPending{dr: tr.Debit, cr: tr.Credit, amount: tr.Amount}
+						if tr.Timeout > 0 {
+							p.expires = m.now.Add(tr.Timeout)
+						}
+						m.pending[tr.ID] = p
+					}
+				}
+			},
+			"resolve": func(rt *rapid.T) {
+				if len(ids) == 0 {
+					rt.Skip("nothing to resolve")
+				}
+				pid := rapid.SampledFrom(ids).Draw(rt, "pending")
+				void := rapid.Bool().Draw(rt, "void")
+				tr := Transfer{ID: NewID(), PendingID: pid, Flags: PostPending}
+				if void {
+					tr.Flags = VoidPending
+				} else {
+					tr.Amount = rapid.Uint64Range(0, 1200).Draw(rt, "post_amount")
+				}
+				p := m.pending[pid]
+				var want Reason
+				switch {
+				case p == nil:
+					want = ErrPendingResolved
+				case !p.expires.IsZero() && !m.now.Before(p.expires):
+					want = ErrPendingExpired
+				case !void && tr.Amount > p.amount:
+					want = ErrAmountExceedsPending
+				}
+				_, err := l.Submit(ctx, Job{Transfers: []Transfer{tr}})
+				expect(rt, "resolve", err, want)
+				if want != 0 {
+					return
+				}
+				tr.Debit, tr.Credit, tr.PendingAmount = p.dr, p.cr, p.amount
+				if void {
+					tr.Amount = 0
+				} else if tr.Amount == 0 {
+					tr.Amount = p.amount
+				}
+				apply(tr)
+				delete(m.pending, pid)
+				m.done[tr.ID] = tr
+				ids = append(ids, tr.ID)
+			},
+			"retry": func(rt *rapid.T) {
+				if len(ids) == 0 {
+					rt.Skip("nothing to retry")
+				}
+				id := rapid.SampledFrom(ids).Draw(rt, "id")
+				tr := m.done[id]
+				if tr.Flags&(PostPending|VoidPending) != 0 {
+					tr.Debit, tr.Credit = 0, 0 // as submitted
+				}
+				changed := rapid.Bool().Draw(rt, "changed")
+				if changed {
+					tr.Code++
+				}
+				res, err := l.Submit(ctx, Job{Transfers: []Transfer{tr}})
+				if changed {
+					expect(rt, "retry changed", err, ErrIDReused)
+				} else if err != nil || !res.Existed[0] {
+					rt.Fatalf("retry: %v %+v", err, res)
+				}
+			},
+			"status": func(rt *rapid.T) {
+				id := anyAccount(rt)
+				s := rapid.SampledFrom([]Status{StatusActive, StatusBlocked}).Draw(rt, "status")
+				_, err := l.Submit(ctx, Job{Status: []StatusChange{{id, s}}, Audit: &Audit{Action: "status"}})
+				if m.acct(id) == nil {
+					expect(rt, "status", err, ErrAccountNotFound)
+					return
+				}
+				expect(rt, "status", err, 0)
+				m.accts[id].status = s
+			},
+			"time": func(rt *rapid.T) {
+				m.advance(time.Duration(rapid.IntRange(1, 90).Draw(rt, "seconds")) * time.Second)
+			},
+			"reopen": func(rt *rapid.T) {
+				if err := l.Close(); err != nil {
+					rt.Fatal(err)
+				}
+				if l, err = Open(path, opt); err != nil {
+					rt.Fatal(err)
+				}
+				// Opening scans for expired pending transfers and voids them.
+				for id, p := range m.pending {
+					if !p.expires.IsZero() && !m.now.Before(p.expires) {
+						apply(Transfer{Debit: p.dr, Credit: p.cr, PendingAmount: p.amount, Flags: VoidPending})
+						delete(m.pending, id)
+					}
+				}
+				// The writer's start-up scan commits before any job; wait for it.
+				if _, err := l.Submit(ctx, Job{}); err != nil {
+					rt.Fatal(err)
+				}
+			},
+			"": func(rt *rapid.T) {
+				for id := uint64(1); id < uint64(len(m.accts)); id++ {
+					a, err := l.Account(id)
+					if err != nil || a.Balances != m.accts[id].bal || a.Status != m.accts[id].status {
+						rt.Fatalf("account %d: ledger %+v %v, model %+v %v", id, a.Balances, err, m.accts[id].bal, m.accts[id].status)
+					}
+				}
+				rep, err := l.Verify(ctx, nil)
+				if err != nil || !rep.OK() {
+					rt.Fatalf("verify: %v %s", err, rep.Problem)
+				}
+			},
+		})
+	})
+}
