@@ -38,7 +38,6 @@ type undo struct {
 	pendDel  []*pendingRec
 	status   []undoStatus
 	accounts int // len(l.accounts) before the job
-	dirty    int
 	touched  int
 	seq      uint64
 	hash     [32]byte
@@ -82,7 +81,7 @@ func (w *batchWriter) apply(job *Job) (Result, error) {
 			MaxJobTransfers, MaxJobAccounts, MaxJobMessages, MaxJobStatus)
 	}
 	ja := &jobApply{w: w, now: l.opt.Now().UnixNano()}
-	ja.u = undo{accounts: len(l.accounts), dirty: len(st.dirty), touched: len(w.touched),
+	ja.u = undo{accounts: len(l.accounts), touched: len(w.touched),
 		seq: st.lastSeq, hash: st.lastHash, ts: st.lastTS, nextMsg: st.nextMsg}
 	if d := job.Dedupe; d != nil {
 		if len(d.Key) == 0 || len(d.Key) > MaxDedupeKeyLen || len(d.Result) > MaxDedupeResultLen || d.TTL <= 0 {
@@ -238,10 +237,7 @@ func (ja *jobApply) rollback() {
 		l.accounts = l.accounts[:u.accounts]
 		l.viewMu.Unlock()
 	}
-	for _, a := range st.dirty[u.dirty:] {
-		a.dirty = false
-	}
-	st.dirty = st.dirty[:u.dirty]
+	// Accounts marked dirty stay so: one checkpoint write too many is harmless.
 	for _, a := range w.touched[u.touched:] {
 		a.inBatch = false
 	}

@@ -38,7 +38,6 @@ type state struct {
 	lastHash [32]byte
 	lastTS   int64
 	nextMsg  uint64
-	dirty    []*account // accounts changed since the current checkpoint round was planned
 }
 
 // load reads the checkpoint and replays the journal after it.
@@ -203,12 +202,7 @@ func (l *Ledger) addAccount(a *account) {
 	l.viewMu.Unlock()
 }
 
-func (l *Ledger) markDirty(a *account) {
-	if !a.dirty {
-		a.dirty = true
-		l.st.dirty = append(l.st.dirty, a)
-	}
-}
+func (l *Ledger) markDirty(a *account) { a.dirty = true }
 
 func (l *Ledger) loadPending(tx *bolt.Tx) error {
 	j := tx.Bucket(bktJournal)

@@ -136,8 +136,8 @@ type batchWriter struct {
 	final     bool
 	ioErr     error // a bbolt write failed while applying: the batch cannot commit
 
-	round      []*account // checkpoint round being written
-	roundStart uint64
+	roundNext  uint64 // next account id the checkpoint round looks at; 0: no round running
+	roundStart uint64 // journal position the round started at
 	lastRound  time.Time
 }
 
@@ -159,6 +159,10 @@ func (w *batchWriter) commit(reqs []*jobReq) {
 		return
 	}
 	w.tx = tx
+	// Keys that only grow fill their pages; bbolt's default half-fills on every split.
+	for _, name := range [][]byte{bktJournal, bktOutbox, bktOutQueue, bktDedupe, bktPending, bktAccounts, bktIDs} {
+		tx.Bucket(name).FillPercent = 1.0
+	}
 	if w.ids == nil {
 		w.ids = make(map[ID]Transfer, 1024)
 	}
@@ -247,40 +251,37 @@ func (w *batchWriter) touch(a *account) {
 	w.l.markDirty(a)
 }
 
-// checkpoint writes balance records in chunks. A round takes every account changed since the
-// last round; when its last chunk is written, replay can start after the round's start.
+// checkpoint writes balance records in chunks, in account id order so that a chunk rewrites
+// few bbolt pages. A round starts at journal position R and walks every account once,
+// writing those changed since their last record; when it reaches the end, every change up
+// to R is in a record and replay can start after R.
 func (w *batchWriter) checkpoint() error {
 	l, st := w.l, w.l.st
-	if len(w.round) == 0 && (w.final || time.Since(w.lastRound) >= l.opt.CheckpointEvery) {
-		w.round, st.dirty = st.dirty, nil
-		for _, a := range w.round {
-			a.dirty = false
+	if w.roundNext == 0 {
+		if !w.final && time.Since(w.lastRound) < l.opt.CheckpointEvery {
+			return nil
 		}
-		w.roundStart = st.lastSeq
-		w.lastRound = time.Now()
-		if len(w.round) == 0 {
-			return l.setReplayFrom(w.tx, w.roundStart+1)
-		}
-	}
-	if len(w.round) == 0 {
-		return nil
-	}
-	n := l.opt.CheckpointChunk
-	if w.final || n > len(w.round) {
-		n = len(w.round)
+		w.roundNext, w.roundStart, w.lastRound = 1, st.lastSeq, time.Now()
 	}
 	b := w.tx.Bucket(bktAccounts)
-	for _, a := range w.round[:n] {
-		if err := w.putAccount(b, a); err != nil {
-			return err
+	chunk := l.opt.CheckpointChunk
+	written, scanned := 0, 0
+	for id := w.roundNext; id < uint64(len(l.accounts)); id++ {
+		if !w.final && (written >= chunk || scanned >= 16*chunk) {
+			w.roundNext = id
+			return nil
+		}
+		scanned++
+		if a := l.accounts[id]; a.dirty {
+			a.dirty = false
+			if err := w.putAccount(b, a); err != nil {
+				return err
+			}
+			written++
 		}
 	}
-	w.round = w.round[n:]
-	if len(w.round) == 0 {
-		w.round = nil
-		return l.setReplayFrom(w.tx, w.roundStart+1)
-	}
-	return nil
+	w.roundNext = 0
+	return l.setReplayFrom(w.tx, w.roundStart+1)
 }
 
 func (w *batchWriter) putAccount(b *bolt.Bucket, a *account) error {

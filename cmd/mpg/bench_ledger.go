@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 func (a *app) benchLedgerCmd() *cobra.Command {
 	var accounts, transfers, clients int
 	var keep bool
+	var cpuprofile string
 	c := &cobra.Command{
 		Use:   "ledger",
 		Short: "Drive the ledger alone with concurrent clients and report throughput and latency",
@@ -41,6 +43,17 @@ cold open. The last line is:
 			if !keep {
 				defer os.Remove(a.dbPath)
 			}
+			if cpuprofile != "" {
+				f, err := os.Create(cpuprofile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			return benchLedger(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), a.dbPath, a.ledgerOptions(), accounts, transfers, clients)
 		},
 	}
@@ -48,6 +61,7 @@ cold open. The last line is:
 	c.Flags().IntVar(&transfers, "transfers", 1000000, "transfers to submit")
 	c.Flags().IntVar(&clients, "clients", 2048, "concurrent submitters")
 	c.Flags().BoolVar(&keep, "keep", false, "keep the file afterwards")
+	c.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	return c
 }
 
