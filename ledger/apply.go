@@ -80,9 +80,8 @@ func (w *batchWriter) apply(job *Job) (Result, error) {
 		return Result{}, refuse(ErrJobTooLarge, -1, "at most %d transfers, %d accounts, %d messages, %d status changes",
 			MaxJobTransfers, MaxJobAccounts, MaxJobMessages, MaxJobStatus)
 	}
-	ja := &jobApply{w: w, now: l.opt.Now().UnixNano()}
-	ja.u = undo{accounts: len(l.accounts), touched: len(w.touched),
-		seq: st.lastSeq, hash: st.lastHash, ts: st.lastTS, nextMsg: st.nextMsg}
+	ja := &w.ja
+	ja.reset(w, l.opt.Now().UnixNano())
 	if d := job.Dedupe; d != nil {
 		if len(d.Key) == 0 || len(d.Key) > MaxDedupeKeyLen || len(d.Result) > MaxDedupeResultLen || d.TTL <= 0 {
 			return Result{}, refuse(ErrInvalid, -1, "dedupe key 1..%d bytes, result at most %d bytes, positive TTL", MaxDedupeKeyLen, MaxDedupeResultLen)
@@ -200,10 +199,21 @@ func (ja *jobApply) journal(typ byte, fill func(e *enc)) uint64 {
 	}
 	seq := st.lastSeq + 1
 	ja.ts = ts
-	v, h := sealEntry(nil, st.lastHash, seq, typ, ts, fill)
+	v, h := sealEntry(ja.w.scratch[:0], st.lastHash, seq, typ, ts, fill)
+	ja.w.scratch = v
 	st.lastSeq, st.lastHash, st.lastTS = seq, h, ts
-	ja.puts = append(ja.puts, put{bucket: bktJournal, key: u64key(seq), val: v})
+	ja.puts = append(ja.puts, put{bucket: bktJournal, key: ja.w.keep8(seq), val: ja.w.keep(v)})
 	return seq
+}
+
+func (ja *jobApply) reset(w *batchWriter, now int64) {
+	st := w.l.st
+	u := &ja.u
+	*u = undo{balances: u.balances[:0], pendAdd: u.pendAdd[:0], pendDel: u.pendDel[:0], status: u.status[:0],
+		accounts: len(w.l.accounts), touched: len(w.touched),
+		seq: st.lastSeq, hash: st.lastHash, ts: st.lastTS, nextMsg: st.nextMsg}
+	clear(ja.puts)
+	ja.w, ja.puts, ja.now, ja.ts = w, ja.puts[:0], now, 0
 }
 
 func (ja *jobApply) rollback() {
@@ -470,10 +480,10 @@ func (ja *jobApply) transfer(i int, t Transfer) (Transfer, bool, error) {
 		}
 		st.pending[t.ID] = p
 		ja.u.pendAdd = append(ja.u.pendAdd, t.ID)
-		ja.puts = append(ja.puts, put{bucket: bktPending, key: u64key(seq), val: []byte{}})
+		ja.puts = append(ja.puts, put{bucket: bktPending, key: w.keep8(seq), val: []byte{}})
 	}
 	w.ids[t.ID] = t
-	ja.puts = append(ja.puts, put{bucket: bktIDs, key: append([]byte(nil), t.ID[:]...), val: u64key(seq)})
+	ja.puts = append(ja.puts, put{bucket: bktIDs, key: w.keep(t.ID[:]), val: w.keep8(seq)})
 	return t, false, nil
 }
 

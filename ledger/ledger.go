@@ -46,7 +46,7 @@ type Options struct {
 	MaxBatchWait    time.Duration // how long the first job of a batch waits for company (default 500µs)
 	QueueLen        int           // jobs waiting for the writer before Submit blocks (default 16384)
 	CheckpointEvery time.Duration // start a balance checkpoint round this often (default 5s)
-	CheckpointChunk int           // account records written per commit during a round (default 8192)
+	CheckpointChunk int           // account records written per commit during a round (default 1024)
 	ExpiryEvery     time.Duration // scan for expired pending transfers and dedupe keys (default 1s)
 	LockTimeout     time.Duration // wait for another process's lock this long (default 1s)
 	// Now is the clock (tests move it); default time.Now.
@@ -73,7 +73,7 @@ func (o *Options) withDefaults() Options {
 		v.CheckpointEvery = 5 * time.Second
 	}
 	if v.CheckpointChunk <= 0 {
-		v.CheckpointChunk = 8192
+		v.CheckpointChunk = 1024
 	}
 	if v.ExpiryEvery <= 0 {
 		v.ExpiryEvery = time.Second

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -135,6 +136,12 @@ type batchWriter struct {
 	expireDue bool
 	final     bool
 	ioErr     error // a bbolt write failed while applying: the batch cannot commit
+	ja        jobApply
+	scratch   []byte
+	// arena holds the keys and values of the batch's puts: bbolt keeps them until the
+	// commit, after which the memory is reused for the next batch.
+	arena     [][]byte
+	arenaUsed int
 
 	roundNext  uint64 // next account id the checkpoint round looks at; 0: no round running
 	roundStart uint64 // journal position the round started at
@@ -191,6 +198,7 @@ func (w *batchWriter) commit(reqs []*jobReq) {
 	}
 	w.tx, w.ioErr = nil, nil
 	clear(w.ids)
+	w.resetArena()
 	if err != nil {
 		w.fail(reqs, err)
 		return
@@ -324,4 +332,39 @@ func (w *batchWriter) expire() error {
 		}
 	}
 	return nil
+}
+
+const arenaChunk = 1 << 20
+
+// keep copies b into the batch arena.
+func (w *batchWriter) keep(b []byte) []byte {
+	if len(b) > arenaChunk/4 {
+		return append([]byte(nil), b...)
+	}
+	if len(w.arena) == 0 || len(w.arena[w.arenaUsed])+len(b) > arenaChunk {
+		if len(w.arena) > 0 && w.arenaUsed+1 < len(w.arena) {
+			w.arenaUsed++
+		} else {
+			w.arena = append(w.arena, make([]byte, 0, arenaChunk))
+			w.arenaUsed = len(w.arena) - 1
+		}
+	}
+	cur := w.arena[w.arenaUsed]
+	n := len(cur)
+	cur = append(cur, b...)
+	w.arena[w.arenaUsed] = cur
+	return cur[n:len(cur):len(cur)]
+}
+
+func (w *batchWriter) keep8(v uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return w.keep(b[:])
+}
+
+func (w *batchWriter) resetArena() {
+	for i := range w.arena {
+		w.arena[i] = w.arena[i][:0]
+	}
+	w.arenaUsed = 0
 }

@@ -20,7 +20,7 @@ import (
 )
 
 func (a *app) benchLedgerCmd() *cobra.Command {
-	var accounts, transfers, clients int
+	var accounts, transfers, clients, rate int
 	var keep bool
 	var cpuprofile string
 	c := &cobra.Command{
@@ -30,7 +30,8 @@ func (a *app) benchLedgerCmd() *cobra.Command {
 then --clients goroutines submit --transfers single transfers between random purses,
 each waiting for its commit (fsync on). It then closes and reopens the file to time a
 cold open. The last line is:
-  transfers_per_s=<n> p50_ms=<x> p99_ms=<y> per_fsync=<z>`,
+  transfers_per_s=<n> p50_ms=<x> p99_ms=<y> per_fsync=<z>
+With --rate, transfers are scheduled at that rate and latency counts from when each was due.`,
 		Example: "  mpg bench ledger --db /tmp/bench.db --accounts 100000 --transfers 2000000 --clients 2048",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -54,18 +55,19 @@ cold open. The last line is:
 				}
 				defer pprof.StopCPUProfile()
 			}
-			return benchLedger(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), a.dbPath, a.ledgerOptions(), accounts, transfers, clients)
+			return benchLedger(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), a.dbPath, a.ledgerOptions(), accounts, transfers, clients, rate)
 		},
 	}
 	c.Flags().IntVar(&accounts, "accounts", 100000, "purses to open")
 	c.Flags().IntVar(&transfers, "transfers", 1000000, "transfers to submit")
 	c.Flags().IntVar(&clients, "clients", 2048, "concurrent submitters")
+	c.Flags().IntVar(&rate, "rate", 0, "target transfers per second over all clients (0: as fast as commits allow)")
 	c.Flags().BoolVar(&keep, "keep", false, "keep the file afterwards")
 	c.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	return c
 }
 
-func benchLedger(ctx context.Context, out, errw io.Writer, path string, opt *ledger.Options, nAcc, nTr, nCli int) error {
+func benchLedger(ctx context.Context, out, errw io.Writer, path string, opt *ledger.Options, nAcc, nTr, nCli, rate int) error {
 	l, err := ledger.Create(path, opt)
 	if err != nil {
 		return err
@@ -120,13 +122,29 @@ func benchLedger(ctx context.Context, out, errw io.Writer, path string, opt *led
 	err = parallelN(nCli, func(c int) error {
 		rng := rand.New(rand.NewPCG(uint64(c), 42))
 		mine := make([]time.Duration, 0, nTr/nCli+1)
-		for issued.Add(1) <= int64(nTr) {
+		// With a rate, transfer k is due at start + k/rate: an open-loop schedule, so a
+		// slow commit shows as latency instead of silently lowering the load.
+		for {
+			k := issued.Add(1)
+			if k > int64(nTr) {
+				break
+			}
+			due := start
+			if rate > 0 {
+				due = start.Add(time.Duration(float64(k) / float64(rate) * float64(time.Second)))
+				if d := time.Until(due); d > 0 {
+					time.Sleep(d)
+				}
+			}
 			d := ids[rng.IntN(nAcc)]
 			cr := ids[rng.IntN(nAcc)]
 			if cr == d {
 				cr = float
 			}
 			t0 := time.Now()
+			if rate > 0 && due.Before(t0) {
+				t0 = due // latency counts from when the transfer was due
+			}
 			_, err := l.Submit(ctx, ledger.Job{Transfers: []ledger.Transfer{{ID: ledger.NewID(), Debit: d, Credit: cr, Amount: 1 + uint64(rng.IntN(500))}}})
 			mine = append(mine, time.Since(t0))
 			if err != nil {
