@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+	bolt "go.etcd.io/bbolt"
+
+	"mpg/ledger"
+)
+
+// run executes the CLI in-process as a user would type it.
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	a := &app{}
+	root := a.rootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	cfg := filepath.Join(t.TempDir(), "mpg.toml")
+	if err := os.WriteFile(cfg, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	root.SetArgs(append([]string{"--config", cfg}, args...))
+	root.SetContext(context.Background())
+	err := root.Execute()
+	if a.log != nil {
+		a.log.Sync()
+	}
+	return out.String(), err
+}
+
+func mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := run(t, args...)
+	if err != nil {
+		t.Fatalf("mpg %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func TestAdminCLI(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "mpg.db")
+	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
+	mustRun(t, "--db", db, "account", "open", "+33612345678", "--name", "Alice", "--tier", "2")
+	mustRun(t, "--db", db, "merchant", "add", "shop42", "--name", "Corner Shop", "--msisdn", "+33698765432")
+	if out := mustRun(t, "--db", db, "account", "topup", "+33612345678", "12.50"); !strings.Contains(out, "balance 12.50 EUR") {
+		t.Fatalf("topup: %s", out)
+	}
+	// Amounts follow the currency's decimals; errors are one line and a non-zero exit.
+	for _, bad := range [][]string{
+		{"account", "topup", "+33612345678", "1.234"},
+		{"account", "topup", "+33612345678", "-5"},
+		{"account", "open", "0612"},
+		{"account", "open", "+33612345678"},
+		{"merchant", "add", "SHOP42", "--name", "Again"},
+		{"ledger", "show", "+33999999999"},
+		{"ledger", "transfer", "nothex"},
+	} {
+		_, err := run(t, append([]string{"--db", db}, bad...)...)
+		if err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("mpg %v: want a one-line error, got %v", bad, err)
+		}
+	}
+	out := mustRun(t, "--db", db, "ledger", "show", "+33612345678", "-o", "json")
+	var accs []map[string]any
+	if err := json.Unmarshal([]byte(out), &accs); err != nil || accs[0]["available"] != "12.50 EUR" || accs[0]["kind"] != "purse" {
+		t.Fatalf("show json: %v %s", err, out)
+	}
+	if out := mustRun(t, "--db", db, "ledger", "accounts", "--kind", "merchant"); !strings.Contains(out, "SHOP42") || strings.Contains(out, "Alice") {
+		t.Fatalf("accounts --kind: %s", out)
+	}
+	mustRun(t, "--db", db, "account", "block", "+33612345678")
+	if out := mustRun(t, "--db", db, "ledger", "show", "+33612345678"); !strings.Contains(out, "blocked") {
+		t.Fatalf("block: %s", out)
+	}
+	hist := mustRun(t, "--db", db, "ledger", "history", "+33612345678", "-o", "json")
+	var ts []ledger.Transfer
+	if err := json.Unmarshal([]byte(hist), &ts); err != nil || len(ts) != 1 || ts[0].Amount != 1250 {
+		t.Fatalf("history: %v %s", err, hist)
+	}
+	if out := mustRun(t, "--db", db, "ledger", "transfer", ts[0].ID.String()); !strings.Contains(out, "12.50 EUR") {
+		t.Fatalf("transfer: %s", out)
+	}
+	if out := mustRun(t, "--db", db, "ledger", "verify"); !strings.Contains(out, "ledger verify: ok") {
+		t.Fatalf("verify: %s", out)
+	}
+	backup := filepath.Join(t.TempDir(), "copy.db")
+	mustRun(t, "--db", db, "ledger", "backup", backup)
+	if out := mustRun(t, "--db", backup, "ledger", "verify"); !strings.Contains(out, "ok") {
+		t.Fatalf("verify backup: %s", out)
+	}
+
+	// A second process is told who holds the file instead of hanging.
+	l, err := ledger.Open(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = run(t, "--db", db, "ledger", "accounts")
+	l.Close()
+	if !errors.Is(err, ledger.ErrInUse) || !strings.Contains(err.Error(), "pid") {
+		t.Fatalf("in use: %v", err)
+	}
+
+	// Tampering with one journal entry is found, and verify exits 2.
+	bdb, err := bolt.Open(db, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdb.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("journal"))
+		k := binary.BigEndian.AppendUint64(nil, ts[0].Seq)
+		v := append([]byte(nil), b.Get(k)...)
+		v[len(v)-30] ^= 1
+		return b.Put(k, v)
+	})
+	bdb.Close()
+	_, err = run(t, "--db", db, "ledger", "verify")
+	if exitCode(err) != 2 || !strings.Contains(err.Error(), "hash chain broken") {
+		t.Fatalf("tampered verify: %v (exit %d)", err, exitCode(err))
+	}
+}
+
+func TestHelpListsEveryCommandWithExample(t *testing.T) {
+	a := &app{}
+	root := a.rootCmd()
+	for _, c := range allCommands(root) {
+		if c.Short == "" {
+			t.Errorf("%s has no one-line purpose", c.CommandPath())
+		}
+		if c.Example == "" && c.Name() != "help" && !strings.HasPrefix(c.CommandPath(), "mpg completion") {
+			t.Errorf("%s has no example", c.CommandPath())
+		}
+	}
+	if out := mustRun(t, "version"); !strings.HasPrefix(out, "mpg ") {
+		t.Fatalf("version: %q", out)
+	}
+}
+
+func allCommands(c *cobra.Command) []*cobra.Command {
+	out := []*cobra.Command{c}
+	for _, sub := range c.Commands() {
+		out = append(out, allCommands(sub)...)
+	}
+	return out
+}
