@@ -234,13 +234,15 @@ func (ja *jobApply) rollback() {
 	}
 	if len(l.accounts) > u.accounts {
 		l.viewMu.Lock()
-		for _, a := range l.accounts[u.accounts:] {
-			if ids := l.owners[a.Owner]; len(ids) > 0 && ids[len(ids)-1] == a.ID {
-				if len(ids) == 1 {
-					delete(l.owners, a.Owner)
-				} else {
-					l.owners[a.Owner] = ids[:len(ids)-1]
-				}
+		for i := len(l.accounts) - 1; i >= u.accounts; i-- {
+			a := l.accounts[i]
+			if a.Owner == "" {
+				continue
+			}
+			if k := ownerKey(a.Owner); a.prevOwned == 0 {
+				delete(l.owners, k)
+			} else {
+				l.owners[k] = a.prevOwned
 			}
 		}
 		clear(l.accounts[u.accounts:])
@@ -284,7 +286,7 @@ func (ja *jobApply) open(i int, spec AccountSpec) (*account, error) {
 		return nil, refuse(ErrInvalid, i, "only a credit line has a limit")
 	}
 	if spec.Owner != "" {
-		for _, id := range l.owners[spec.Owner] {
+		for _, id := range l.owned(spec.Owner) {
 			o := l.accounts[id]
 			if o.Kind == spec.Kind && o.Currency == spec.Currency {
 				return nil, refuse(ErrAccountExists, i, "%s already has %s account %d in %s", spec.Owner, spec.Kind, id, spec.Currency)

@@ -157,7 +157,7 @@ func (e *enc) accountStatic(a *Account) {
 func (d *dec) accountStatic() Account {
 	var a Account
 	a.ID = d.u64()
-	a.Currency = d.str()
+	a.Currency = d.currency()
 	a.Kind = Kind(d.u8())
 	a.Owner = d.str()
 	a.Name = d.str()
@@ -222,4 +222,22 @@ func decodeMessage(v []byte) (Message, error) {
 	m.SMSCID = d.str()
 	m.Reason = d.str()
 	return m, d.err
+}
+
+// currencyNames holds one copy of each known code, shared by every account.
+var currencyNames = func() map[string]string {
+	m := make(map[string]string, len(exponents))
+	for k := range exponents {
+		m[k] = k
+	}
+	return m
+}()
+
+func (d *dec) currency() string {
+	n := d.u16()
+	b := d.take(int(n))
+	if s, ok := currencyNames[string(b)]; ok {
+		return s
+	}
+	return string(b)
 }

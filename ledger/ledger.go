@@ -105,9 +105,9 @@ type Ledger struct {
 
 	// The committed view readers see, published after each commit.
 	viewMu   sync.RWMutex
-	visible  uint64 // accounts with id <= visible are committed
-	owners   map[string][]uint64
-	accounts []*account // index = id; [0] unused
+	visible  uint64            // accounts with id <= visible are committed
+	owners   map[uint64]uint64 // ownerKey -> newest account; older ones chain through prevOwned
+	accounts []*account        // index = id; [0] unused
 
 	// Outbox messages committed and still to hand to a sender.
 	outMu    sync.Mutex
@@ -162,7 +162,7 @@ func open(path string, opt *Options, create bool) (*Ledger, error) {
 		jobs:     make(chan *jobReq, o.QueueLen),
 		closing:  make(chan struct{}),
 		done:     make(chan struct{}),
-		owners:   map[string][]uint64{},
+		owners:   map[uint64]uint64{},
 		accounts: []*account{nil},
 		outWake:  make(chan struct{}, 1),
 	}

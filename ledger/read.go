@@ -26,7 +26,7 @@ func (l *Ledger) AccountsOf(owner string) []Account {
 	l.viewMu.RLock()
 	defer l.viewMu.RUnlock()
 	var out []Account
-	for _, id := range l.owners[owner] {
+	for _, id := range l.owned(owner) {
 		if id <= l.visible {
 			out = append(out, l.accounts[id].Account)
 		}

@@ -3,6 +3,9 @@ package ledger
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
+	"runtime/debug"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -15,7 +18,10 @@ type account struct {
 	wStatus Status
 	wLast   uint64
 	dirty   bool // changed since its last checkpoint record (writer only)
-	inBatch bool // changed in the batch being committed (writer only)
+	// prevOwned is the previous account with the same owner key (0: none): the owner index
+	// keeps only the newest id per key, which costs no allocation per account.
+	prevOwned uint64
+	inBatch   bool // changed in the batch being committed (writer only)
 }
 
 // pendingRec is an open pending transfer.
@@ -44,17 +50,30 @@ type state struct {
 func (l *Ledger) load() error {
 	st := &state{pending: map[ID]*pendingRec{}, dedupe: map[string]*dedupeRec{}}
 	l.st = st
+	// Loading builds a large heap from nothing; collecting while it grows only rescans what
+	// is being built. One collection after is enough.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	return l.db.View(func(tx *bolt.Tx) error {
 		if err := l.schemaCheck(tx); err != nil {
 			return err
 		}
-		asOf := []uint64{0}
+		// Size everything once from the highest account id; accounts come in slabs.
+		var n uint64
+		if k, _ := tx.Bucket(bktAccounts).Cursor().Last(); k != nil {
+			n = binary.BigEndian.Uint64(k)
+		}
+		asOf := make([]uint64, 1, n+1)
+		l.accounts = slices.Grow(l.accounts, int(n))
+		l.owners = make(map[uint64]uint64, n)
+		slab := make([]account, n)
 		err := tx.Bucket(bktAccounts).ForEach(func(k, v []byte) error {
 			a, at, err := decodeAccountRecord(v)
-			if err != nil {
-				return fmt.Errorf("account record %d: %w", binary.BigEndian.Uint64(k), err)
+			if err != nil || a.ID != uint64(len(l.accounts)) || a.ID > n {
+				return fmt.Errorf("account record %d: unreadable or out of order", binary.BigEndian.Uint64(k))
 			}
-			l.addAccount(&account{Account: a, wBal: a.Balances, wStatus: a.Status, wLast: a.LastSeq})
+			acc := &slab[a.ID-1]
+			*acc = account{Account: a, wBal: a.Balances, wStatus: a.Status, wLast: a.LastSeq}
+			l.addAccount(acc)
 			asOf = append(asOf, at)
 			return nil
 		})
@@ -197,9 +216,29 @@ func (l *Ledger) addAccount(a *account) {
 	l.viewMu.Lock()
 	l.accounts = append(l.accounts, a)
 	if a.Owner != "" {
-		l.owners[a.Owner] = append(l.owners[a.Owner], a.ID)
+		k := ownerKey(a.Owner)
+		a.prevOwned = l.owners[k]
+		l.owners[k] = a.ID
 	}
 	l.viewMu.Unlock()
+}
+
+var ownerSeed = maphash.MakeSeed()
+
+// ownerKey is the owner index's key: a hash, so the index holds no strings. Owners whose
+// hashes collide share one chain, and owned filters by the owner itself.
+func ownerKey(owner string) uint64 { return maphash.String(ownerSeed, owner) }
+
+// owned lists an owner's account ids, oldest first. Callers hold viewMu or are the writer.
+func (l *Ledger) owned(owner string) []uint64 {
+	var ids []uint64
+	for id := l.owners[ownerKey(owner)]; id != 0; id = l.accounts[id].prevOwned {
+		if l.accounts[id].Owner == owner {
+			ids = append(ids, id)
+		}
+	}
+	slices.Reverse(ids)
+	return ids
 }
 
 func (l *Ledger) markDirty(a *account) { a.dirty = true }
