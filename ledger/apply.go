@@ -3,7 +3,9 @@ package ledger
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"math"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -115,7 +117,7 @@ func (w *batchWriter) apply(job *Job) (Result, error) {
 }
 
 func (ja *jobApply) run(job *Job) (Result, error) {
-	l, st := ja.w.l, ja.w.l.st
+	st := ja.w.l.st
 	var res Result
 	for i, spec := range job.Open {
 		a, err := ja.open(i, spec)
@@ -143,7 +145,7 @@ func (ja *jobApply) run(job *Job) (Result, error) {
 	}
 	msgs := job.Messages
 	if job.Compose != nil {
-		more, err := job.Compose(writerView{l}, &res)
+		more, err := job.Compose(writerView{ja.w}, &res)
 		if err != nil {
 			return res, &RefusedError{Reason: ErrInvalid, Index: -1, Detail: err.Error()}
 		}
@@ -234,17 +236,6 @@ func (ja *jobApply) rollback() {
 	}
 	if len(l.accounts) > u.accounts {
 		l.viewMu.Lock()
-		for i := len(l.accounts) - 1; i >= u.accounts; i-- {
-			a := l.accounts[i]
-			if a.Owner == "" {
-				continue
-			}
-			if k := ownerKey(a.Owner); a.prevOwned == 0 {
-				delete(l.owners, k)
-			} else {
-				l.owners[k] = a.prevOwned
-			}
-		}
 		clear(l.accounts[u.accounts:])
 		l.accounts = l.accounts[:u.accounts]
 		l.viewMu.Unlock()
@@ -285,10 +276,20 @@ func (ja *jobApply) open(i int, spec AccountSpec) (*account, error) {
 	if spec.Limit != 0 && spec.Kind != KindCreditLine {
 		return nil, refuse(ErrInvalid, i, "only a credit line has a limit")
 	}
+	if strings.IndexByte(spec.Owner, 0) >= 0 {
+		return nil, refuse(ErrInvalid, i, "owner must not contain a NUL byte")
+	}
 	if spec.Owner != "" {
-		for _, id := range l.owned(spec.Owner) {
-			o := l.accounts[id]
-			if o.Kind == spec.Kind && o.Currency == spec.Currency {
+		// Earlier jobs of the batch are in the transaction; this job's own opens are not yet.
+		ids := ownedIDs(ja.w.tx, spec.Owner)
+		for _, a := range l.accounts[ja.u.accounts:] {
+			if a.Owner == spec.Owner {
+				ids = append(ids, a.ID)
+			}
+		}
+		for _, id := range ids {
+			o, err := ja.w.get(id)
+			if err == nil && o.Kind == spec.Kind && o.Currency == spec.Currency {
 				return nil, refuse(ErrAccountExists, i, "%s already has %s account %d in %s", spec.Owner, spec.Kind, id, spec.Currency)
 			}
 		}
@@ -303,8 +304,13 @@ func (ja *jobApply) open(i int, spec AccountSpec) (*account, error) {
 		e.accountStatic(&a.Account)
 	})
 	a.wLast = seq
-	l.addAccount(a)
+	l.viewMu.Lock()
+	l.accounts = append(l.accounts, a)
+	l.viewMu.Unlock()
 	ja.w.touch(a)
+	if a.Owner != "" {
+		ja.puts = append(ja.puts, put{bucket: bktOwners, key: ownerIndexKey(a.Owner, a.ID), val: []byte{}})
+	}
 	// The record goes with the job, so an acknowledged account is in the file whatever the
 	// checkpoint rounds do.
 	ja.putAccountRecord(a)
@@ -319,11 +325,28 @@ func (ja *jobApply) putAccountRecord(a *account) {
 }
 
 func (ja *jobApply) account(i int, id uint64, role string) (*account, error) {
-	l := ja.w.l
-	if id == 0 || id >= uint64(len(l.accounts)) {
+	a, err := ja.w.get(id)
+	if err != nil {
 		return nil, refuse(ErrAccountNotFound, i, "%s account %d", role, id)
 	}
-	return l.accounts[id], nil
+	return a, nil
+}
+
+// get returns an account for the writer, reading its checkpoint record on first use.
+func (w *batchWriter) get(id uint64) (*account, error) {
+	l := w.l
+	if id == 0 || id >= uint64(len(l.accounts)) {
+		return nil, fmt.Errorf("%w: %d", ErrAccountNotFound, id)
+	}
+	if a := l.accounts[id]; a != nil {
+		return a, nil
+	}
+	a, _, err := readAccount(w.tx, id)
+	if err != nil {
+		return nil, err
+	}
+	l.install(a)
+	return a, nil
 }
 
 func (ja *jobApply) setStatus(i int, sc StatusChange) error {
@@ -443,7 +466,12 @@ func (ja *jobApply) transfer(i int, t Transfer) (Transfer, bool, error) {
 		} else if t.Amount > p.t.Amount {
 			return t, false, refuse(ErrAmountExceedsPending, i, "%d > %d", t.Amount, p.t.Amount)
 		}
-		dr, cr = ja.w.l.accounts[t.Debit], ja.w.l.accounts[t.Credit]
+		if dr, err = ja.account(i, t.Debit, "debit"); err != nil {
+			return t, false, err
+		}
+		if cr, err = ja.account(i, t.Credit, "credit"); err != nil {
+			return t, false, err
+		}
 		if t.Flags&PostPending != 0 {
 			if err := checkPosted(i, dr, cr, t.Amount); err != nil {
 				return t, false, err
@@ -557,13 +585,13 @@ func add3(a, b, c uint64) (uint64, bool) {
 }
 
 // writerView gives Compose the writer's working balances.
-type writerView struct{ l *Ledger }
+type writerView struct{ w *batchWriter }
 
 func (v writerView) Account(id uint64) (Account, bool) {
-	if id == 0 || id >= uint64(len(v.l.accounts)) {
+	a, err := v.w.get(id)
+	if err != nil {
 		return Account{}, false
 	}
-	a := v.l.accounts[id]
 	out := a.Account
 	out.Balances, out.Status, out.LastSeq = a.wBal, a.wStatus, a.wLast
 	return out, true

@@ -35,6 +35,9 @@ var (
 	bktOutbox   = []byte("outbox")   // message id -> message
 	bktOutQueue = []byte("outq")     // message id -> empty (still to send)
 	bktSMSCIDs  = []byte("smscids")  // SMSC message id -> message id
+	bktOwners   = []byte("owners")   // owner | 0 | account id -> empty
+
+	allBuckets = [][]byte{bktMeta, bktJournal, bktIDs, bktAccounts, bktPending, bktDedupe, bktOutbox, bktOutQueue, bktSMSCIDs, bktOwners}
 
 	keySchema     = []byte("schema")
 	keyReplayFrom = []byte("replay_from")
@@ -162,7 +165,6 @@ func open(path string, opt *Options, create bool) (*Ledger, error) {
 		jobs:     make(chan *jobReq, o.QueueLen),
 		closing:  make(chan struct{}),
 		done:     make(chan struct{}),
-		owners:   map[uint64]uint64{},
 		accounts: []*account{nil},
 		outWake:  make(chan struct{}, 1),
 	}
@@ -203,7 +205,7 @@ func writePIDFile(path string) {
 
 func (l *Ledger) initFile() error {
 	return l.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bktMeta, bktJournal, bktIDs, bktAccounts, bktPending, bktDedupe, bktOutbox, bktOutQueue, bktSMSCIDs} {
+		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -244,6 +246,11 @@ func (l *Ledger) schemaCheck(tx *bolt.Tx) error {
 	}
 	if v := binary.BigEndian.Uint64(m.Get(keySchema)); v != SchemaVersion {
 		return fmt.Errorf("%s: %w %d (this mpg reads version %d)", l.path, ErrSchema, v, SchemaVersion)
+	}
+	for _, name := range allBuckets {
+		if tx.Bucket(name) == nil {
+			return fmt.Errorf("%s: %w: bucket %q missing", l.path, ErrSchema, name)
+		}
 	}
 	return nil
 }

@@ -13,24 +13,47 @@ import (
 
 // Account returns a committed account.
 func (l *Ledger) Account(id uint64) (Account, error) {
-	l.viewMu.RLock()
-	defer l.viewMu.RUnlock()
+	var out Account
+	err := l.db.View(func(tx *bolt.Tx) error {
+		l.viewMu.RLock()
+		defer l.viewMu.RUnlock()
+		var err error
+		out, err = l.accountLocked(tx, id)
+		return err
+	})
+	return out, err
+}
+
+// accountLocked reads a committed account: the published copy when the writer has loaded
+// it, else its checkpoint record, which is current for an account untouched since open.
+// The caller holds viewMu for reading, so the writer cannot load it meanwhile.
+func (l *Ledger) accountLocked(tx *bolt.Tx, id uint64) (Account, error) {
 	if id == 0 || id > l.visible {
 		return Account{}, fmt.Errorf("%w: %d", ErrAccountNotFound, id)
 	}
-	return l.accounts[id].Account, nil
+	if a := l.accounts[id]; a != nil {
+		return a.Account, nil
+	}
+	a, _, err := readAccount(tx, id)
+	if err != nil {
+		return Account{}, err
+	}
+	return a.Account, nil
 }
 
 // AccountsOf returns the committed accounts of an owner (MSISDN or merchant code).
 func (l *Ledger) AccountsOf(owner string) []Account {
-	l.viewMu.RLock()
-	defer l.viewMu.RUnlock()
 	var out []Account
-	for _, id := range l.owned(owner) {
-		if id <= l.visible {
-			out = append(out, l.accounts[id].Account)
+	l.db.View(func(tx *bolt.Tx) error {
+		l.viewMu.RLock()
+		defer l.viewMu.RUnlock()
+		for _, id := range ownedIDs(tx, owner) {
+			if a, err := l.accountLocked(tx, id); err == nil {
+				out = append(out, a)
+			}
 		}
-	}
+		return nil
+	})
 	return out
 }
 
@@ -42,29 +65,36 @@ type Filter struct {
 	Limit    int // 0: no limit
 }
 
-// Accounts lists committed accounts matching f in id order.
+// Accounts lists committed accounts matching f in id order, all as of one commit.
 func (l *Ledger) Accounts(f Filter) []Account {
+	match := func(a *Account) bool {
+		return (f.Kind == 0 || a.Kind == f.Kind) && (f.Currency == "" || a.Currency == f.Currency) &&
+			(f.Owner == "" || a.Owner == f.Owner)
+	}
 	if f.Owner != "" {
 		var out []Account
 		for _, a := range l.AccountsOf(f.Owner) {
-			if (f.Kind == 0 || a.Kind == f.Kind) && (f.Currency == "" || a.Currency == f.Currency) {
+			if match(&a) {
 				out = append(out, a)
 			}
 		}
 		return out
 	}
-	l.viewMu.RLock()
-	defer l.viewMu.RUnlock()
 	var out []Account
-	for id := uint64(1); id <= l.visible; id++ {
-		a := &l.accounts[id].Account
-		if (f.Kind == 0 || a.Kind == f.Kind) && (f.Currency == "" || a.Currency == f.Currency) {
-			out = append(out, *a)
-			if f.Limit > 0 && len(out) >= f.Limit {
-				break
+	l.db.View(func(tx *bolt.Tx) error {
+		l.viewMu.RLock()
+		defer l.viewMu.RUnlock()
+		for id := uint64(1); id <= l.visible; id++ {
+			a, err := l.accountLocked(tx, id)
+			if err == nil && match(&a) {
+				out = append(out, a)
+				if f.Limit > 0 && len(out) >= f.Limit {
+					break
+				}
 			}
 		}
-	}
+		return nil
+	})
 	return out
 }
 

@@ -1,11 +1,9 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
-	"hash/maphash"
-	"runtime/debug"
-	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -18,10 +16,7 @@ type account struct {
 	wStatus Status
 	wLast   uint64
 	dirty   bool // changed since its last checkpoint record (writer only)
-	// prevOwned is the previous account with the same owner key (0: none): the owner index
-	// keeps only the newest id per key, which costs no allocation per account.
-	prevOwned uint64
-	inBatch   bool // changed in the batch being committed (writer only)
+	inBatch bool // changed in the batch being committed (writer only)
 }
 
 // pendingRec is an open pending transfer.
@@ -46,40 +41,21 @@ type state struct {
 	nextMsg  uint64
 }
 
-// load reads the checkpoint and replays the journal after it.
+// load finds the journal's end, replays the entries after the last complete checkpoint
+// round, and loads only the accounts that replay touches. Every other account is read from
+// its checkpoint record when it is first used, so opening costs nothing per account.
 func (l *Ledger) load() error {
 	st := &state{pending: map[ID]*pendingRec{}, dedupe: map[string]*dedupeRec{}}
 	l.st = st
-	// Loading builds a large heap from nothing; collecting while it grows only rescans what
-	// is being built. One collection after is enough.
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	return l.db.View(func(tx *bolt.Tx) error {
 		if err := l.schemaCheck(tx); err != nil {
 			return err
 		}
-		// Size everything once from the highest account id; accounts come in slabs.
 		var n uint64
 		if k, _ := tx.Bucket(bktAccounts).Cursor().Last(); k != nil {
 			n = binary.BigEndian.Uint64(k)
 		}
-		asOf := make([]uint64, 1, n+1)
-		l.accounts = slices.Grow(l.accounts, int(n))
-		l.owners = make(map[uint64]uint64, n)
-		slab := make([]account, n)
-		err := tx.Bucket(bktAccounts).ForEach(func(k, v []byte) error {
-			a, at, err := decodeAccountRecord(v)
-			if err != nil || a.ID != uint64(len(l.accounts)) || a.ID > n {
-				return fmt.Errorf("account record %d: unreadable or out of order", binary.BigEndian.Uint64(k))
-			}
-			acc := &slab[a.ID-1]
-			*acc = account{Account: a, wBal: a.Balances, wStatus: a.Status, wLast: a.LastSeq}
-			l.addAccount(acc)
-			asOf = append(asOf, at)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
+		l.accounts = make([]*account, n+1, n+1+n/8)
 		from := binary.BigEndian.Uint64(tx.Bucket(bktMeta).Get(keyReplayFrom))
 		c := tx.Bucket(bktJournal).Cursor()
 		// The chain continues from the entry before the replay point.
@@ -90,13 +66,14 @@ func (l *Ledger) load() error {
 			}
 			st.lastHash, st.lastSeq, st.lastTS = en.hash, binary.BigEndian.Uint64(k), en.ts
 		}
+		asOf := map[uint64]uint64{} // checkpoint position of each account replay loaded
 		for k, v := c.Seek(u64key(from)); k != nil; k, v = c.Next() {
 			seq := binary.BigEndian.Uint64(k)
 			en, err := splitEntry(v)
 			if err != nil {
 				return fmt.Errorf("journal entry %d: %w", seq, err)
 			}
-			if err := l.replay(seq, en, &asOf); err != nil {
+			if err := l.replay(tx, seq, en, asOf); err != nil {
 				return fmt.Errorf("journal entry %d: %w", seq, err)
 			}
 			st.lastHash, st.lastSeq, st.lastTS = en.hash, seq, en.ts
@@ -120,14 +97,51 @@ func (l *Ledger) publishAll() {
 	l.viewMu.Lock()
 	defer l.viewMu.Unlock()
 	for _, a := range l.accounts[1:] {
-		a.Balances, a.Status, a.LastSeq = a.wBal, a.wStatus, a.wLast
+		if a != nil {
+			a.Balances, a.Status, a.LastSeq = a.wBal, a.wStatus, a.wLast
+		}
 	}
 	l.visible = uint64(len(l.accounts) - 1)
 	l.stats.LastSeq.Store(l.st.lastSeq)
 }
 
-// replay applies one journal entry to accounts whose checkpoint is older than it.
-func (l *Ledger) replay(seq uint64, en entry, asOf *[]uint64) error {
+// readAccount decodes an account's checkpoint record.
+func readAccount(tx *bolt.Tx, id uint64) (*account, uint64, error) {
+	v := tx.Bucket(bktAccounts).Get(u64key(id))
+	if v == nil {
+		return nil, 0, fmt.Errorf("account record %d missing", id)
+	}
+	a, asOf, err := decodeAccountRecord(v)
+	if err != nil || a.ID != id {
+		return nil, 0, fmt.Errorf("account record %d unreadable", id)
+	}
+	return &account{Account: a, wBal: a.Balances, wStatus: a.Status, wLast: a.LastSeq}, asOf, nil
+}
+
+// install puts a loaded account in the table, where readers find it.
+func (l *Ledger) install(a *account) {
+	l.viewMu.Lock()
+	l.accounts[a.ID] = a
+	l.viewMu.Unlock()
+}
+
+// replay applies one journal entry to accounts whose checkpoint record is older than it.
+func (l *Ledger) replay(tx *bolt.Tx, seq uint64, en entry, asOf map[uint64]uint64) error {
+	get := func(id uint64) (*account, uint64, error) {
+		if id == 0 || id >= uint64(len(l.accounts)) {
+			return nil, 0, fmt.Errorf("unknown account %d", id)
+		}
+		if a := l.accounts[id]; a != nil {
+			return a, asOf[id], nil
+		}
+		a, at, err := readAccount(tx, id)
+		if err != nil {
+			return nil, 0, err
+		}
+		l.install(a)
+		asOf[id] = at
+		return a, at, nil
+	}
 	d := dec{b: en.body}
 	switch en.typ {
 	case entAccount:
@@ -135,35 +149,29 @@ func (l *Ledger) replay(seq uint64, en entry, asOf *[]uint64) error {
 		if d.err != nil {
 			return d.err
 		}
-		if a.ID < uint64(len(l.accounts)) {
-			return nil // already in the checkpoint
+		// The record is written with the open entry, so it exists and is at least as new.
+		if a.ID == 0 || a.ID >= uint64(len(l.accounts)) {
+			return fmt.Errorf("account %d opened but has no record", a.ID)
 		}
-		if a.ID != uint64(len(l.accounts)) {
-			return fmt.Errorf("account %d opened out of order", a.ID)
-		}
-		a.Status = StatusActive
-		a.LastSeq = seq
-		acc := &account{Account: a, wStatus: StatusActive, wLast: seq}
-		l.addAccount(acc)
-		*asOf = append(*asOf, seq)
-		l.markDirty(acc)
 	case entTransfer:
 		t := d.transfer()
 		if d.err != nil {
 			return d.err
 		}
-		for _, id := range []uint64{t.Debit, t.Credit} {
-			if id == 0 || id >= uint64(len(l.accounts)) {
-				return fmt.Errorf("transfer %s names unknown account %d", t.ID, id)
-			}
+		dr, drAt, err := get(t.Debit)
+		if err != nil {
+			return err
 		}
-		dr, cr := l.accounts[t.Debit], l.accounts[t.Credit]
-		if seq > (*asOf)[t.Debit] {
+		cr, crAt, err := get(t.Credit)
+		if err != nil {
+			return err
+		}
+		if seq > drAt {
 			applyDebit(&dr.wBal, &t.Transfer)
 			dr.wLast = seq
 			l.markDirty(dr)
 		}
-		if seq > (*asOf)[t.Credit] {
+		if seq > crAt {
 			applyCredit(&cr.wBal, &t.Transfer)
 			cr.wLast = seq
 			l.markDirty(cr)
@@ -172,12 +180,16 @@ func (l *Ledger) replay(seq uint64, en entry, asOf *[]uint64) error {
 		id := d.u64()
 		_ = d.u8()
 		s := Status(d.u8())
-		if d.err != nil || id == 0 || id >= uint64(len(l.accounts)) {
+		if d.err != nil {
 			return fmt.Errorf("bad status entry")
 		}
-		if seq > (*asOf)[id] {
-			l.accounts[id].wStatus = s
-			l.markDirty(l.accounts[id])
+		a, at, err := get(id)
+		if err != nil {
+			return err
+		}
+		if seq > at {
+			a.wStatus = s
+			l.markDirty(a)
 		}
 	case entAudit:
 	default:
@@ -212,32 +224,21 @@ func applyCredit(b *Balances, t *Transfer) {
 	}
 }
 
-func (l *Ledger) addAccount(a *account) {
-	l.viewMu.Lock()
-	l.accounts = append(l.accounts, a)
-	if a.Owner != "" {
-		k := ownerKey(a.Owner)
-		a.prevOwned = l.owners[k]
-		l.owners[k] = a.ID
-	}
-	l.viewMu.Unlock()
+// ownerIndexKey is the owners bucket key: owner, a zero byte, account id.
+func ownerIndexKey(owner string, id uint64) []byte {
+	k := make([]byte, 0, len(owner)+9)
+	k = append(append(k, owner...), 0)
+	return binary.BigEndian.AppendUint64(k, id)
 }
 
-var ownerSeed = maphash.MakeSeed()
-
-// ownerKey is the owner index's key: a hash, so the index holds no strings. Owners whose
-// hashes collide share one chain, and owned filters by the owner itself.
-func ownerKey(owner string) uint64 { return maphash.String(ownerSeed, owner) }
-
-// owned lists an owner's account ids, oldest first. Callers hold viewMu or are the writer.
-func (l *Ledger) owned(owner string) []uint64 {
+// ownedIDs lists an owner's account ids in id order from the owners bucket.
+func ownedIDs(tx *bolt.Tx, owner string) []uint64 {
+	prefix := append([]byte(owner), 0)
 	var ids []uint64
-	for id := l.owners[ownerKey(owner)]; id != 0; id = l.accounts[id].prevOwned {
-		if l.accounts[id].Owner == owner {
-			ids = append(ids, id)
-		}
+	c := tx.Bucket(bktOwners).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, _ = c.Next() {
+		ids = append(ids, binary.BigEndian.Uint64(k[len(prefix):]))
 	}
-	slices.Reverse(ids)
 	return ids
 }
 

@@ -233,6 +233,9 @@ func verifyTx(ctx context.Context, tx *bolt.Tx, l *Ledger, rep *Report, progress
 		defer l.viewMu.RUnlock()
 		if l.stats.LastSeq.Load() == rep.Entries {
 			for id := uint64(1); id <= l.visible && id < uint64(len(accts)); id++ {
+				if l.accounts[id] == nil {
+					continue // never loaded: its record was checked above
+				}
 				live := &l.accounts[id].Account
 				if live.Balances != accts[id].bal || live.Status != accts[id].a.Status {
 					return bad("account %d: ledger holds %+v %s, transfers give %+v %s", id, live.Balances, live.Status, accts[id].bal, accts[id].a.Status)

@@ -280,7 +280,7 @@ func (w *batchWriter) checkpoint() error {
 			return nil
 		}
 		scanned++
-		if a := l.accounts[id]; a.dirty {
+		if a := l.accounts[id]; a != nil && a.dirty {
 			a.dirty = false
 			if err := w.putAccount(b, a); err != nil {
 				return err
