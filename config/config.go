@@ -26,11 +26,16 @@ type Ledger struct {
 	// Group commit: at most this many jobs per commit, waiting at most this long for company.
 	MaxBatchJobs   int `toml:"max_batch_jobs"`
 	MaxBatchWaitUs int `toml:"max_batch_wait_us"`
+	// Balance checkpoints: a round starts this often and writes this many account records
+	// per commit. More often means a shorter replay after a crash and more pages written.
+	CheckpointEveryMs int `toml:"checkpoint_every_ms"`
+	CheckpointChunk   int `toml:"checkpoint_chunk"`
 }
 
 // Default is the configuration used when no file is given.
 func Default() Config {
-	return Config{Ledger: Ledger{Path: "mpg.db", Currency: "EUR", MaxBatchJobs: 4096, MaxBatchWaitUs: 500}}
+	return Config{Ledger: Ledger{Path: "mpg.db", Currency: "EUR", MaxBatchJobs: 4096, MaxBatchWaitUs: 500,
+		CheckpointEveryMs: 5000, CheckpointChunk: 1024}}
 }
 
 // Load reads path over the defaults. A missing file is an error only when required.
@@ -68,6 +73,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("config: ledger.max_batch_jobs must be 1..65536, got %d", c.Ledger.MaxBatchJobs)
 	case c.Ledger.MaxBatchWaitUs < 0 || c.Ledger.MaxBatchWaitUs > 100000:
 		return fmt.Errorf("config: ledger.max_batch_wait_us must be 0..100000, got %d", c.Ledger.MaxBatchWaitUs)
+	case c.Ledger.CheckpointEveryMs < 100 || c.Ledger.CheckpointEveryMs > 3600000:
+		return fmt.Errorf("config: ledger.checkpoint_every_ms must be 100..3600000, got %d", c.Ledger.CheckpointEveryMs)
+	case c.Ledger.CheckpointChunk < 64 || c.Ledger.CheckpointChunk > 1<<20:
+		return fmt.Errorf("config: ledger.checkpoint_chunk must be 64..1048576, got %d", c.Ledger.CheckpointChunk)
 	case len(c.Ledger.Currency) != 3:
 		return fmt.Errorf("config: ledger.currency must be an ISO 4217 code like EUR, got %q", c.Ledger.Currency)
 	}

@@ -45,7 +45,7 @@ var (
 
 // Options tune a Ledger. Zero values take the defaults.
 type Options struct {
-	MaxBatchJobs    int           // jobs per commit (default 4096)
+	MaxBatchJobs    int           // jobs per commit (default 1024)
 	MaxBatchWait    time.Duration // how long the first job of a batch waits for company (default 500µs)
 	QueueLen        int           // jobs waiting for the writer before Submit blocks (default 16384)
 	CheckpointEvery time.Duration // start a balance checkpoint round this often (default 5s)

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // testLedger creates a ledger in a temporary directory with a float, a purse and a merchant.
@@ -282,5 +285,22 @@ func TestSecondOpenerIsToldWho(t *testing.T) {
 	_, err := Open(path, &Options{LockTimeout: 50 * time.Millisecond})
 	if !errors.Is(err, ErrInUse) {
 		t.Fatalf("second open: %v", err)
+	}
+}
+
+func TestUnknownSchemaIsAClearError(t *testing.T) {
+	l, path := testLedger(t, nil)
+	l.Close()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bktMeta).Put(keySchema, u64key(99)) })
+	db.Close()
+	if _, err := Open(path, nil); !errors.Is(err, ErrSchema) || !strings.Contains(err.Error(), "99") {
+		t.Fatalf("open v99: %v", err)
+	}
+	if _, err := Open(filepath.Join(t.TempDir(), "none.db"), nil); err == nil {
+		t.Fatal("opening a missing file must fail, not create it")
 	}
 }

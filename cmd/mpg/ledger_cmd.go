@@ -23,8 +23,10 @@ const (
 
 func (a *app) ledgerOptions() *ledger.Options {
 	return &ledger.Options{
-		MaxBatchJobs: a.cfg.Ledger.MaxBatchJobs,
-		MaxBatchWait: time.Duration(a.cfg.Ledger.MaxBatchWaitUs) * time.Microsecond,
+		MaxBatchJobs:    a.cfg.Ledger.MaxBatchJobs,
+		MaxBatchWait:    time.Duration(a.cfg.Ledger.MaxBatchWaitUs) * time.Microsecond,
+		CheckpointEvery: time.Duration(a.cfg.Ledger.CheckpointEveryMs) * time.Millisecond,
+		CheckpointChunk: a.cfg.Ledger.CheckpointChunk,
 	}
 }
 
