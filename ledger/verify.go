@@ -183,7 +183,9 @@ func verifyTx(ctx context.Context, tx *bolt.Tx, l *Ledger, rep *Report, progress
 			if err := checkFlags(&cr.a, cr.bal); err != "" {
 				return bad("journal entry %d: transfer %s leaves account %d %s", seq, t.ID, t.Credit, err)
 			}
-			rep.Currencies[t.Currency] += t.Amount
+			if t.Flags&Pending == 0 {
+				rep.Currencies[t.Currency] += t.Amount // posted: single transfers and posts
+			}
 		default:
 			return bad("journal entry %d: unknown type %d", seq, en.typ)
 		}

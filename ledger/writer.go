@@ -3,7 +3,6 @@ package ledger
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
@@ -312,11 +311,9 @@ func (w *batchWriter) expire() error {
 		}
 		void := Transfer{ID: expiryID(p.t.ID), PendingID: p.t.ID, Flags: VoidPending | Expired}
 		if _, err := w.apply(&Job{Transfers: []Transfer{void}}); err != nil {
-			var re *RefusedError
-			if errors.As(err, &re) {
-				return fmt.Errorf("expire %s: %w", p.t.ID, err)
-			}
-			return err
+			// The void of an open pending transfer cannot be refused; if it is, the state is
+			// not what the ledger believes, and stopping is safer than going on.
+			return fmt.Errorf("expire %s: %w", p.t.ID, err)
 		}
 		l.stats.Expired.Add(1)
 	}
