@@ -5,15 +5,23 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 DEMO_DB := demo/mpg-demo.db
 
-.PHONY: build test test-short race vet fmt-check demo bench clean
+.PHONY: build test test-short race vet fmt-check fuzz demo bench clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mpg
 
-# Everything: formatting, vet, unit and property tests, crash tests, and the whole suite again under -race.
+# Everything: formatting, vet, unit and property tests, crash tests, the whole suite again
+# under -race, then each fuzz target for a short time.
 test: fmt-check vet
 	$(GO) test -count=1 -timeout 15m ./...
 	$(GO) test -race -count=1 -timeout 15m ./...
+	$(MAKE) fuzz FUZZTIME=10s
+
+# Each fuzz target for a while (CI: 10s each; releases: longer, e.g. FUZZTIME=10m).
+FUZZTIME ?= 1m
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./smpp
+	$(GO) test -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime $(FUZZTIME) ./smpp
 
 test-short:
 	$(GO) test -short -count=1 ./...
