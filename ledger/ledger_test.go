@@ -304,3 +304,26 @@ func TestUnknownSchemaIsAClearError(t *testing.T) {
 		t.Fatal("opening a missing file must fail, not create it")
 	}
 }
+
+func TestMessagesPageNewestFirst(t *testing.T) {
+	l, _ := testLedger(t, nil)
+	var ids []uint64
+	for i := range 5 {
+		res, err := l.Submit(context.Background(), Job{Messages: []Message{{To: "+33612345678", Text: string(rune('a' + i))}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.Messages[0])
+	}
+	page, err := l.Messages(2, 0)
+	if err != nil || len(page) != 2 || page[0].ID != ids[4] || page[1].ID != ids[3] {
+		t.Fatalf("first page: %v %+v", err, page)
+	}
+	page, err = l.Messages(10, page[1].ID)
+	if err != nil || len(page) != 3 || page[0].ID != ids[2] || page[2].ID != ids[0] {
+		t.Fatalf("next page: %v %+v", err, page)
+	}
+	if page, _ := l.Messages(10, ids[4]+100); len(page) != 5 {
+		t.Fatalf("before beyond the newest: %d", len(page))
+	}
+}

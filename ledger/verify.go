@@ -52,25 +52,20 @@ func verifyTx(ctx context.Context, tx *bolt.Tx, l *Ledger, rep *Report, progress
 		return nil
 	}
 	// Checkpoint records are checked when the scan reaches the position they are correct as of.
-	type ckpt struct {
-		a    Account
-		asOf uint64
-	}
-	due := map[uint64][]ckpt{}
+	due := map[uint64][]Account{}
 	ab := tx.Bucket(bktAccounts)
 	if err := ab.ForEach(func(k, v []byte) error {
 		a, asOf, err := decodeAccountRecord(v)
 		if err != nil || a.ID != be64(k) {
 			return bad("account record %d: unreadable", be64(k))
 		}
-		due[asOf] = append(due[asOf], ckpt{a, asOf})
+		due[asOf] = append(due[asOf], a)
 		return nil
 	}); err != nil || rep.Problem != "" {
 		return err
 	}
 	checkDue := func(seq uint64) error {
-		for _, c := range due[seq] {
-			a := c.a
+		for _, a := range due[seq] {
 			if a.ID >= uint64(len(accts)) {
 				return bad("account record %d: as of entry %d, but the account was not opened by then", a.ID, seq)
 			}
@@ -86,7 +81,10 @@ func verifyTx(ctx context.Context, tx *bolt.Tx, l *Ledger, rep *Report, progress
 		return nil
 	}
 	j := tx.Bucket(bktJournal)
-	total := uint64(j.Stats().KeyN)
+	var total uint64 // the journal is dense: its last key is its length
+	if k, _ := j.Cursor().Last(); k != nil {
+		total = be64(k)
+	}
 	ids := tx.Bucket(bktIDs)
 	c := j.Cursor()
 	var want uint64 = 1

@@ -203,7 +203,6 @@ func (w *batchWriter) commit(reqs []*jobReq) {
 		return
 	}
 	l.stats.Commits.Add(1)
-	l.stats.LastSeq.Store(l.st.lastSeq)
 	w.publish()
 	for _, r := range reqs {
 		if r.err != nil {
@@ -236,6 +235,7 @@ func (w *batchWriter) publish() {
 		a.inBatch = false
 	}
 	l.visible = uint64(len(l.accounts) - 1)
+	l.stats.LastSeq.Store(l.st.lastSeq) // under viewMu: readers pair it with the balances
 	l.viewMu.Unlock()
 	w.touched = w.touched[:0]
 	if len(w.outIDs) > 0 {

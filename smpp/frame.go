@@ -34,6 +34,7 @@ func ReadFrame(r io.Reader) (Frame, error) {
 	if _, err := io.ReadFull(r, h[:]); err != nil {
 		return Frame{}, err
 	}
+	// The whole frame goes in one buffer: the codec reads it from there, Raw is its body.
 	f := Frame{Header: pdu.Header{
 		Len:    binary.BigEndian.Uint32(h[0:4]),
 		ID:     pdu.ID(binary.BigEndian.Uint32(h[4:8])),
@@ -43,24 +44,26 @@ func ReadFrame(r io.Reader) (Frame, error) {
 	if f.Header.Len < pdu.HeaderLen || f.Header.Len > MaxPDULen {
 		return f, fmt.Errorf("%w: command_length %d", ErrFraming, f.Header.Len)
 	}
-	f.Raw = make([]byte, f.Header.Len-pdu.HeaderLen)
-	if _, err := io.ReadFull(r, f.Raw); err != nil {
+	buf := make([]byte, f.Header.Len)
+	copy(buf, h[:])
+	if _, err := io.ReadFull(r, buf[pdu.HeaderLen:]); err != nil {
 		return f, err
 	}
-	f.Body, f.DecodeErr = decodeBody(h[:], f.Raw)
+	f.Raw = buf[pdu.HeaderLen:]
+	f.Body, f.DecodeErr = decodeFrame(buf)
 	return f, nil
 }
 
-// decodeBody hands a whole frame to go-smpp's codec, which must not take down the session
+// decodeFrame hands a whole frame to go-smpp's codec, which must not take down the session
 // whatever the bytes: its panics become decode errors.
-func decodeBody(header, raw []byte) (body pdu.Body, err error) {
-	if len(header)+len(raw) > int(pdu.MaxSize) {
-		return nil, fmt.Errorf("PDU of %d bytes is beyond the codec's %d", len(header)+len(raw), pdu.MaxSize)
+func decodeFrame(frame []byte) (body pdu.Body, err error) {
+	if len(frame) > int(pdu.MaxSize) {
+		return nil, fmt.Errorf("PDU of %d bytes is beyond the codec's %d", len(frame), pdu.MaxSize)
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			body, err = nil, fmt.Errorf("undecodable %s: %v", pdu.ID(binary.BigEndian.Uint32(header[4:8])), p)
+			body, err = nil, fmt.Errorf("undecodable %s: %v", pdu.ID(binary.BigEndian.Uint32(frame[4:8])), p)
 		}
 	}()
-	return pdu.Decode(bytes.NewReader(append(append(make([]byte, 0, len(header)+len(raw)), header...), raw...)))
+	return pdu.Decode(bytes.NewReader(frame))
 }

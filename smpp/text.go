@@ -16,6 +16,7 @@ type Coding uint8
 
 const (
 	CodingGSM7   Coding = 0x00 // SMSC default alphabet: GSM 03.38, one septet per octet
+	CodingASCII  Coding = 0x01 // IA5 / ASCII, accepted inbound
 	CodingLatin1 Coding = 0x03 // ISO 8859-1
 	CodingUCS2   Coding = 0x08 // UCS-2 (UTF-16BE; surrogate pairs kept whole)
 )
@@ -24,6 +25,8 @@ func (c Coding) String() string {
 	switch c {
 	case CodingGSM7:
 		return "GSM-7"
+	case CodingASCII:
+		return "ASCII"
 	case CodingLatin1:
 		return "Latin-1"
 	case CodingUCS2:
@@ -157,7 +160,7 @@ func Decode(c Coding, b []byte) (string, error) {
 	switch c {
 	case CodingGSM7:
 		return DecodeGSM7(b)
-	case 0x01: // IA5/ASCII
+	case CodingASCII:
 		for i, x := range b {
 			if x > 0x7F {
 				return "", fmt.Errorf("ASCII: octet 0x%02x at %d", x, i)

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
 	"mpg/ledger"
 )
@@ -15,8 +14,6 @@ var (
 	e164         = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
 	merchantCode = regexp.MustCompile(`^[A-Z0-9]{2,20}$`)
 )
-
-func zapPath(p string) zap.Field { return zap.String("db", p) }
 
 // checkMSISDN accepts an international number (+ and 8 to 15 digits).
 func checkMSISDN(s string) (string, error) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
 	"mpg/ledger"
 )
@@ -35,7 +36,7 @@ func (a *app) openLedger() (*ledger.Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.log.Debug("ledger opened", zapPath(a.dbPath))
+	a.log.Debug("ledger opened", zap.String("db", a.dbPath))
 	return l, nil
 }
 
