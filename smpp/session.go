@@ -1,0 +1,679 @@
+package smpp
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fiorix/go-smpp/smpp/pdu"
+	"golang.org/x/time/rate"
+)
+
+// Config is the ESME side of the SMPP link.
+type Config struct {
+	Addr string
+	TLS  *tls.Config // nil: plain TCP; set ServerName when used
+	Bind Bind
+	// Transceiver binds one connection both ways; otherwise a receiver + transmitter pair.
+	Transceiver bool
+	Binds       int           // links per daemon, sharing one outbound rate (default 1)
+	Window      int           // unanswered requests per connection (default 10)
+	EnquireLink time.Duration // keepalive interval; a link silent for 2 intervals is dead (default 30s)
+	RespTimeout time.Duration // for any request we send (default 10s)
+	MaxInflight int           // MO handlers running per connection (default 256)
+	BackoffMin  time.Duration // reconnect backoff, doubled up to BackoffMax, with jitter (1s, 60s)
+	BackoffMax  time.Duration
+	MaxAuthFail int           // consecutive bad-credential binds before giving up (default 3)
+	Rate        float64       // submit_sm per second over all binds (default 100)
+	Retries     int           // attempts for a temporary submit error (default 5)
+	// RetryUnknown is how often a submit whose response never came is sent again (default 1):
+	// a reply may then rarely arrive twice, never zero times.
+	RetryUnknown int
+	StopTimeout  time.Duration // how long a graceful stop waits for MO handlers (default 10s)
+	Logf         func(format string, args ...any)
+}
+
+func (c Config) withDefaults() Config {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defD := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.Binds, 1)
+	def(&c.Window, 10)
+	def(&c.MaxInflight, 256)
+	def(&c.MaxAuthFail, 3)
+	def(&c.Retries, 5)
+	if c.RetryUnknown < 0 {
+		c.RetryUnknown = 0
+	} else if c.RetryUnknown == 0 {
+		c.RetryUnknown = 1
+	}
+	defD(&c.EnquireLink, 30*time.Second)
+	defD(&c.RespTimeout, 10*time.Second)
+	defD(&c.BackoffMin, time.Second)
+	defD(&c.BackoffMax, time.Minute)
+	defD(&c.StopTimeout, 10*time.Second)
+	if c.Rate <= 0 {
+		c.Rate = 100
+	}
+	if c.Logf == nil {
+		c.Logf = func(string, ...any) {}
+	}
+	return c
+}
+
+// MO is one inbound message, reassembled and decoded.
+type MO struct {
+	From, To string
+	Text     string
+	Received time.Time
+}
+
+// Handler takes an MO. It returns nil only when the message is durably taken (the SMSC then
+// gets ESME_ROK); an error wrapping ErrPermanent means it can never be taken; any other
+// error is temporary (ESME_RX_T_APPN: the SMSC delivers it again later).
+type Handler func(ctx context.Context, mo MO) error
+
+// ReceiptHandler takes a delivery receipt; errors are temporary.
+type ReceiptHandler func(ctx context.Context, r Receipt) error
+
+// ErrPermanent marks a handler error for a message that can never be taken.
+var ErrPermanent = errors.New("permanent")
+
+var (
+	// ErrBadCredentials: the SMSC refused our system_id or password MaxAuthFail times in a row.
+	ErrBadCredentials = errors.New("SMSC refuses our credentials")
+	// ErrUnknownOutcome: a submit_sm got no response; it may or may not have been taken.
+	ErrUnknownOutcome = errors.New("submit outcome unknown")
+	errConnClosed     = errors.New("connection closed")
+)
+
+// SubmitError is a submit_sm refused by the SMSC for good.
+type SubmitError struct{ Status pdu.Status }
+
+func (e *SubmitError) Error() string { return fmt.Sprintf("submit_sm refused: %v", e.Status) }
+
+// Metrics are the session's counters and gauges, for Prometheus.
+type Metrics struct {
+	Binds, Reconnects, AuthFailures atomic.Int64
+	MOIn, MORejected, MTOut         atomic.Int64
+	Receipts, Throttles, Retries    atomic.Int64
+	WindowInUse                     atomic.Int64
+	mu                              sync.Mutex
+	errors                          map[pdu.Status]int64
+}
+
+func (m *Metrics) countError(s pdu.Status) {
+	m.mu.Lock()
+	if m.errors == nil {
+		m.errors = map[pdu.Status]int64{}
+	}
+	m.errors[s]++
+	m.mu.Unlock()
+}
+
+// ErrorsByStatus returns how many responses carried each non-OK status.
+func (m *Metrics) ErrorsByStatus() map[pdu.Status]int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[pdu.Status]int64, len(m.errors))
+	for k, v := range m.errors {
+		out[k] = v
+	}
+	return out
+}
+
+// Client is mpg's ESME: it keeps its binds up, hands MO to the handler and submits MT.
+type Client struct {
+	cfg       Config
+	handle    Handler
+	onReceipt ReceiptHandler
+	limiter   *rate.Limiter
+	re        *Reassembler
+	Metrics   Metrics
+
+	mu       sync.Mutex
+	tx       []*conn // bound connections that may submit
+	txWake   chan struct{}
+	rxBound  int
+	draining atomic.Bool
+	authErr  atomic.Pointer[error]
+	ref      atomic.Uint32
+}
+
+// NewClient makes a client; Run connects it.
+func NewClient(cfg Config, h Handler, r ReceiptHandler) *Client {
+	cfg = cfg.withDefaults()
+	if r == nil {
+		r = func(context.Context, Receipt) error { return nil }
+	}
+	return &Client{cfg: cfg, handle: h, onReceipt: r, limiter: rate.NewLimiter(rate.Limit(cfg.Rate), max(1, int(cfg.Rate/10))),
+		re: NewReassembler(2*time.Minute, 10000, nil), txWake: make(chan struct{})}
+}
+
+// Ready reports whether the client can both receive and send.
+func (c *Client) Ready() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.authErr.Load() == nil && c.rxBound > 0 && len(c.tx) > 0
+}
+
+// Run keeps every link bound until ctx ends, then stops gracefully: no new MO are taken,
+// handlers in flight get StopTimeout to finish, and every link unbinds. It returns
+// ErrBadCredentials if the SMSC kept refusing the credentials.
+func (c *Client) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	kinds := []pdu.ID{pdu.BindTransceiverID}
+	if !c.cfg.Transceiver {
+		kinds = []pdu.ID{pdu.BindReceiverID, pdu.BindTransmitterID}
+	}
+	for range c.cfg.Binds {
+		for _, k := range kinds {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c.link(ctx, k)
+			}()
+		}
+	}
+	wg.Wait()
+	if p := c.authErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// link binds one connection of one kind and rebinds it with backoff until ctx ends.
+func (c *Client) link(ctx context.Context, kind pdu.ID) {
+	backoff, authFails := c.cfg.BackoffMin, 0
+	for ctx.Err() == nil && c.authErr.Load() == nil {
+		cn, err := c.dial(ctx, kind)
+		if err == nil {
+			authFails, backoff = 0, c.cfg.BackoffMin
+			c.Metrics.Binds.Add(1)
+			c.attach(cn)
+			cn.serve(ctx)
+			c.detach(cn)
+			if ctx.Err() != nil {
+				return
+			}
+			c.Metrics.Reconnects.Add(1)
+			c.cfg.Logf("smpp: %s link to %s lost: %v; reconnecting", kind, c.cfg.Addr, cn.err())
+		} else {
+			var se *statusError
+			if errors.As(err, &se) && (se.status == StatusInvPaswd || se.status == StatusInvSysID) {
+				authFails++
+				c.Metrics.AuthFailures.Add(1)
+				if authFails >= c.cfg.MaxAuthFail {
+					e := fmt.Errorf("%w: %v after %d binds; not retrying", ErrBadCredentials, se.status, authFails)
+					c.authErr.Store(&e)
+					c.cfg.Logf("smpp: ERROR %v", e)
+					c.mu.Lock()
+					close(c.txWake) // wake submitters so they see the error
+					c.txWake = make(chan struct{})
+					c.mu.Unlock()
+					return
+				}
+			}
+			c.cfg.Logf("smpp: %s bind to %s failed: %v; retry in about %s", kind, c.cfg.Addr, err, backoff)
+		}
+		// Jitter in [backoff/2, backoff] so that many daemons do not come back in step.
+		d := backoff/2 + rand.N(backoff/2+1)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(d):
+		}
+		backoff = min(2*backoff, c.cfg.BackoffMax)
+	}
+}
+
+type statusError struct{ status pdu.Status }
+
+func (e *statusError) Error() string { return fmt.Sprintf("bind refused: %v", e.status) }
+
+func (c *Client) dial(ctx context.Context, kind pdu.ID) (*conn, error) {
+	d := net.Dialer{Timeout: c.cfg.RespTimeout}
+	var nc net.Conn
+	var err error
+	if c.cfg.TLS != nil {
+		td := tls.Dialer{NetDialer: &d, Config: c.cfg.TLS}
+		nc, err = td.DialContext(ctx, "tcp", c.cfg.Addr)
+	} else {
+		nc, err = d.DialContext(ctx, "tcp", c.cfg.Addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	cn := newConn(c, nc, kind)
+	go cn.readLoop()
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.RespTimeout)
+	defer cancel()
+	f, err := cn.request(rctx, kind, c.cfg.Bind.encode())
+	if err == nil && f.Header.Status != StatusOK {
+		err = &statusError{f.Header.Status}
+	}
+	if err != nil {
+		cn.close(err)
+		<-cn.done
+		return nil, err
+	}
+	return cn, nil
+}
+
+func (c *Client) attach(cn *conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cn.rx {
+		c.rxBound++
+	}
+	if cn.tx {
+		c.tx = append(c.tx, cn)
+		close(c.txWake)
+		c.txWake = make(chan struct{})
+	}
+}
+
+func (c *Client) detach(cn *conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cn.rx {
+		c.rxBound--
+	}
+	for i, x := range c.tx {
+		if x == cn {
+			c.tx = append(c.tx[:i], c.tx[i+1:]...)
+			break
+		}
+	}
+}
+
+// pickTx waits for a bound transmitter and returns the one with the most free window.
+func (c *Client) pickTx(ctx context.Context) (*conn, error) {
+	for {
+		c.mu.Lock()
+		var best *conn
+		for _, x := range c.tx {
+			if best == nil || len(x.window) < len(best.window) {
+				best = x
+			}
+		}
+		wake := c.txWake
+		c.mu.Unlock()
+		if p := c.authErr.Load(); p != nil {
+			return nil, *p
+		}
+		if best != nil {
+			return best, nil
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// Submit sends text from one address to another, split into parts when long, under the
+// window and the shared rate. It returns the SMSC message id of every part. Temporary
+// refusals are retried with backoff (ESME_RTHROTTLED also lowers the rate); a part whose
+// response never came is sent again RetryUnknown times, then ErrUnknownOutcome is returned.
+func (c *Client) Submit(ctx context.Context, from, to, text string, receipt bool) ([]string, error) {
+	parts, err := Split(text, byte(c.ref.Add(1)), 3)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, p := range parts {
+		m := &SM{SrcTON: 0, SrcNPI: 1, Src: from, DstTON: 1, DstNPI: 1, Dst: to, Coding: p.Coding, Message: p.Message}
+		if p.UDH {
+			m.ESMClass = esmUDHI
+		}
+		if receipt {
+			m.RegisteredDelivery = 1
+		}
+		id, err := c.submitPart(ctx, m.encode())
+		if err != nil {
+			return ids, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+func (c *Client) submitPart(ctx context.Context, body []byte) (string, error) {
+	backoff := 100 * time.Millisecond
+	unknown, temp := 0, 0
+	for {
+		if err := c.limiter.Wait(ctx); err != nil {
+			return "", err
+		}
+		cn, err := c.pickTx(ctx)
+		if err != nil {
+			return "", err
+		}
+		f, err := cn.request(ctx, pdu.SubmitSMID, body)
+		switch {
+		case err == nil && f.Header.Status == StatusOK:
+			c.Metrics.MTOut.Add(1)
+			if temp > 0 && c.limiter.Limit() < rate.Limit(c.cfg.Rate) {
+				c.limiter.SetLimit(min(rate.Limit(c.cfg.Rate), c.limiter.Limit()*1.1))
+			}
+			return parseResp(f.Raw), nil
+		case err != nil && ctx.Err() != nil:
+			return "", ctx.Err()
+		case err != nil:
+			// Sent and unanswered, or lost with its connection: the SMSC may have it.
+			if unknown >= c.cfg.RetryUnknown {
+				return "", fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
+			}
+			unknown++
+		default:
+			st := f.Header.Status
+			c.Metrics.countError(st)
+			switch st {
+			case StatusThrottled:
+				c.Metrics.Throttles.Add(1)
+				c.limiter.SetLimit(max(1, c.limiter.Limit()*0.7))
+			case StatusMsgQFul, StatusSysErr, StatusTempAppErr:
+			default:
+				return "", &SubmitError{st}
+			}
+			if temp >= c.cfg.Retries {
+				return "", fmt.Errorf("after %d attempts: %w", temp+1, &SubmitError{st})
+			}
+			temp++
+		}
+		c.Metrics.Retries.Add(1)
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// conn is one bound SMPP connection.
+type conn struct {
+	c        *Client
+	nc       net.Conn
+	kind     pdu.ID
+	rx, tx   bool
+	wmu      sync.Mutex
+	seq      atomic.Uint32
+	window   chan struct{}
+	inflight chan struct{}
+	handlers sync.WaitGroup
+
+	pmu     sync.Mutex
+	pending map[uint32]*waiter // by sequence number; the response id must match too
+	done    chan struct{}
+	errMu   sync.Mutex
+	cause   error
+}
+
+type waiter struct {
+	want pdu.ID
+	ch   chan Frame
+}
+
+func newConn(c *Client, nc net.Conn, kind pdu.ID) *conn {
+	return &conn{c: c, nc: nc, kind: kind, rx: kind != pdu.BindTransmitterID, tx: kind != pdu.BindReceiverID,
+		window: make(chan struct{}, c.cfg.Window), inflight: make(chan struct{}, c.cfg.MaxInflight),
+		pending: map[uint32]*waiter{}, done: make(chan struct{})}
+}
+
+func (cn *conn) err() error {
+	cn.errMu.Lock()
+	defer cn.errMu.Unlock()
+	return cn.cause
+}
+
+func (cn *conn) close(cause error) {
+	cn.errMu.Lock()
+	if cn.cause == nil {
+		cn.cause = cause
+	}
+	cn.errMu.Unlock()
+	cn.nc.Close()
+}
+
+func (cn *conn) write(b []byte) error {
+	cn.wmu.Lock()
+	defer cn.wmu.Unlock()
+	cn.nc.SetWriteDeadline(time.Now().Add(cn.c.cfg.RespTimeout))
+	_, err := cn.nc.Write(b)
+	if err != nil {
+		cn.close(err)
+	}
+	return err
+}
+
+// request sends a PDU under the window and waits for its response: same sequence number
+// and the matching response id (or generic_nack).
+func (cn *conn) request(ctx context.Context, id pdu.ID, body []byte) (Frame, error) {
+	select {
+	case cn.window <- struct{}{}:
+	case <-ctx.Done():
+		return Frame{}, ctx.Err()
+	case <-cn.done:
+		return Frame{}, errConnClosed
+	}
+	cn.c.Metrics.WindowInUse.Add(1)
+	defer func() {
+		<-cn.window
+		cn.c.Metrics.WindowInUse.Add(-1)
+	}()
+	seq := cn.seq.Add(1)
+	w := &waiter{want: id | 0x80000000, ch: make(chan Frame, 1)}
+	cn.pmu.Lock()
+	cn.pending[seq] = w
+	cn.pmu.Unlock()
+	defer func() {
+		cn.pmu.Lock()
+		delete(cn.pending, seq)
+		cn.pmu.Unlock()
+	}()
+	if err := cn.write(encodePDU(id, StatusOK, seq, body)); err != nil {
+		return Frame{}, err
+	}
+	t := time.NewTimer(cn.c.cfg.RespTimeout)
+	defer t.Stop()
+	select {
+	case f := <-w.ch:
+		return f, nil
+	case <-t.C:
+		return Frame{}, fmt.Errorf("no response to %s %d within %s", id, seq, cn.c.cfg.RespTimeout)
+	case <-ctx.Done():
+		return Frame{}, ctx.Err()
+	case <-cn.done:
+		return Frame{}, errConnClosed
+	}
+}
+
+func (cn *conn) readLoop() {
+	defer close(cn.done)
+	for {
+		cn.nc.SetReadDeadline(time.Now().Add(2 * cn.c.cfg.EnquireLink))
+		f, err := ReadFrame(cn.nc)
+		if err != nil {
+			cn.close(err)
+			return
+		}
+		h := f.Header
+		if h.ID&0x80000000 != 0 {
+			cn.pmu.Lock()
+			w := cn.pending[h.Seq]
+			if w != nil && (w.want == h.ID || h.ID == pdu.GenericNACKID) {
+				delete(cn.pending, h.Seq)
+				w.ch <- f
+			}
+			cn.pmu.Unlock()
+			if h.Status != StatusOK && h.ID != pdu.BindTransceiverRespID && h.ID != pdu.BindReceiverRespID && h.ID != pdu.BindTransmitterRespID {
+				if h.ID != pdu.SubmitSMRespID { // submit errors are counted where they are handled
+					cn.c.Metrics.countError(h.Status)
+				}
+			}
+			continue
+		}
+		switch h.ID {
+		case pdu.DeliverSMID, pdu.DataSMID:
+			cn.inbound(f)
+		case pdu.EnquireLinkID:
+			cn.write(encodePDU(pdu.EnquireLinkRespID, StatusOK, h.Seq, nil))
+		case pdu.UnbindID:
+			cn.write(encodePDU(pdu.UnbindRespID, StatusOK, h.Seq, nil))
+			cn.close(errors.New("SMSC unbound"))
+			return
+		case pdu.AlertNotificationID, pdu.OutbindID:
+			cn.c.cfg.Logf("smpp: %s from the SMSC ignored", h.ID)
+		default:
+			cn.write(encodePDU(pdu.GenericNACKID, StatusInvCmdID, h.Seq, nil))
+		}
+	}
+}
+
+// serve runs the keepalive until the connection closes or ctx ends, then stops gracefully.
+func (cn *conn) serve(ctx context.Context) {
+	t := time.NewTicker(cn.c.cfg.EnquireLink)
+	defer t.Stop()
+	for {
+		select {
+		case <-cn.done:
+			cn.handlers.Wait()
+			return
+		case <-ctx.Done():
+			cn.stop()
+			return
+		case <-t.C:
+			go func() {
+				rctx, cancel := context.WithTimeout(context.Background(), cn.c.cfg.RespTimeout)
+				defer cancel()
+				if _, err := cn.request(rctx, pdu.EnquireLinkID, nil); err != nil {
+					cn.close(fmt.Errorf("enquire_link: %w", err))
+				}
+			}()
+		}
+	}
+}
+
+// stop takes no new MO, waits for handlers up to StopTimeout, unbinds and closes.
+func (cn *conn) stop() {
+	cn.c.draining.Store(true)
+	waited := make(chan struct{})
+	go func() { cn.handlers.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(cn.c.cfg.StopTimeout):
+		cn.c.cfg.Logf("smpp: stop: MO handlers still running after %s", cn.c.cfg.StopTimeout)
+	}
+	rctx, cancel := context.WithTimeout(context.Background(), min(cn.c.cfg.RespTimeout, 2*time.Second))
+	cn.request(rctx, pdu.UnbindID, nil)
+	cancel()
+	cn.close(errors.New("stopped"))
+	<-cn.done
+	cn.handlers.Wait()
+}
+
+// inbound hands deliver_sm and data_sm to a handler goroutine; the response is written when
+// the handler returns, so the read loop never waits and ESME_ROK means "durably taken".
+func (cn *conn) inbound(f Frame) {
+	respID := f.Header.ID | 0x80000000
+	if cn.c.draining.Load() {
+		cn.write(encodePDU(respID, StatusTempAppErr, f.Header.Seq, respBody("")))
+		return
+	}
+	select {
+	case cn.inflight <- struct{}{}:
+	default:
+		cn.c.Metrics.MORejected.Add(1)
+		cn.write(encodePDU(respID, StatusTempAppErr, f.Header.Seq, respBody("")))
+		return
+	}
+	cn.handlers.Add(1)
+	go func() {
+		defer cn.handlers.Done()
+		defer func() { <-cn.inflight }()
+		st := cn.c.take(f)
+		cn.write(encodePDU(respID, st, f.Header.Seq, respBody("")))
+	}()
+}
+
+// take decodes one inbound PDU and runs the right handler; it returns the response status.
+func (c *Client) take(f Frame) pdu.Status {
+	var m *SM
+	var err error
+	if f.Header.ID == pdu.DataSMID {
+		m, err = parseDataSM(f.Raw)
+	} else {
+		m, err = parseSM(f.Raw)
+	}
+	if err != nil {
+		return StatusInvMsgLen
+	}
+	ctx := context.Background()
+	if m.ESMClass&0x3C == esmReceipt {
+		r, err := c.receiptOf(m)
+		if err != nil {
+			return StatusPermAppErr
+		}
+		c.Metrics.Receipts.Add(1)
+		if c.onReceipt(ctx, r) != nil {
+			return StatusTempAppErr
+		}
+		return StatusOK
+	}
+	seg, payload, concat, err := m.Segment()
+	if err != nil {
+		return StatusPermAppErr
+	}
+	coding := m.Coding
+	if concat {
+		whole, cd, done, err := c.re.Add(m.Src, seg, coding, payload)
+		if err != nil {
+			return StatusPermAppErr
+		}
+		if !done {
+			return StatusOK // held until the other parts come
+		}
+		payload, coding = whole, cd
+	}
+	text, err := Decode(coding, payload)
+	if err != nil {
+		return StatusPermAppErr
+	}
+	c.Metrics.MOIn.Add(1)
+	if err := c.handle(ctx, MO{From: m.Src, To: m.Dst, Text: text, Received: time.Now()}); err != nil {
+		if errors.Is(err, ErrPermanent) {
+			return StatusPermAppErr
+		}
+		return StatusTempAppErr
+	}
+	return StatusOK
+}
+
+func (c *Client) receiptOf(m *SM) (Receipt, error) {
+	if id, ok := m.TLVs[tagReceiptedMsgID]; ok {
+		if st, ok := m.TLVs[tagMessageState]; ok && len(st) == 1 {
+			return ReceiptFromTLV(parseResp(id), st[0])
+		}
+	}
+	text, err := Decode(m.Coding, m.Message)
+	if err != nil {
+		return Receipt{}, err
+	}
+	return ParseReceiptText(text)
+}

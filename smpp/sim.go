@@ -1,0 +1,363 @@
+package smpp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fiorix/go-smpp/smpp/pdu"
+)
+
+// Sim is an SMSC simulator for the demo, the tests and the benchmarks. It accepts binds with
+// the configured credentials, delivers MO from simulated phones to bound receivers (round
+// robin), records every MT per phone, answers submit_sm with message ids, sends delivery
+// receipts when asked, and injects faults on demand.
+type Sim struct {
+	systemID, password string
+	ln                 net.Listener
+
+	mu      sync.Mutex
+	conns   map[*simConn]bool
+	rr      int
+	mt      map[string][]string // phone -> texts received (reassembled)
+	mtWake  chan struct{}
+	re      *Reassembler
+	nextID  atomic.Uint64
+	closing atomic.Bool
+	wg      sync.WaitGroup
+
+	// Faults.
+	refuseBinds atomic.Uint32 // a status to answer binds with; 0: accept
+	throttleN   atomic.Int32  // answer this many submit_sm with ESME_RTHROTTLED
+	queueFullN  atomic.Int32  // answer this many submit_sm with ESME_RMSGQFUL
+	dropSubmitN atomic.Int32  // leave this many submit_sm unanswered
+	delay       atomic.Int64  // nanoseconds before each submit_sm_resp
+
+	// Counters.
+	Binds, Submits, MOSent atomic.Int64
+}
+
+type simConn struct {
+	c       net.Conn
+	wmu     sync.Mutex
+	seq     atomic.Uint32
+	rx, tx  bool // may receive MO / may submit
+	pending sync.Map // seq -> chan pdu.Status
+}
+
+// NewSim listens on addr (e.g. "127.0.0.1:0") and serves until Close.
+func NewSim(addr, systemID, password string) (*Sim, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sim{systemID: systemID, password: password, ln: ln, conns: map[*simConn]bool{},
+		mt: map[string][]string{}, mtWake: make(chan struct{}), re: NewReassembler(time.Minute, 10000, nil)}
+	s.wg.Add(1)
+	go s.accept()
+	return s, nil
+}
+
+// Addr is where the simulator listens.
+func (s *Sim) Addr() string { return s.ln.Addr().String() }
+
+// Close stops listening, drops every connection and waits for its goroutines.
+func (s *Sim) Close() error {
+	s.closing.Store(true)
+	err := s.ln.Close()
+	s.DropConnections()
+	s.wg.Wait()
+	return err
+}
+
+// RefuseBinds makes binds fail with status (0 to accept again).
+func (s *Sim) RefuseBinds(status pdu.Status) { s.refuseBinds.Store(uint32(status)) }
+
+// Throttle answers the next n submit_sm with ESME_RTHROTTLED.
+func (s *Sim) Throttle(n int) { s.throttleN.Store(int32(n)) }
+
+// QueueFull answers the next n submit_sm with ESME_RMSGQFUL.
+func (s *Sim) QueueFull(n int) { s.queueFullN.Store(int32(n)) }
+
+// DropSubmits leaves the next n submit_sm without a response.
+func (s *Sim) DropSubmits(n int) { s.dropSubmitN.Store(int32(n)) }
+
+// Delay holds every submit_sm_resp for d.
+func (s *Sim) Delay(d time.Duration) { s.delay.Store(int64(d)) }
+
+// DropConnections closes every bound connection at once.
+func (s *Sim) DropConnections() {
+	s.mu.Lock()
+	for c := range s.conns {
+		c.c.Close()
+	}
+	s.mu.Unlock()
+}
+
+// SendGarbage writes bytes that are not a PDU to every connection.
+func (s *Sim) SendGarbage() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.wmu.Lock()
+		c.c.Write([]byte{0xff, 0xff, 0xff, 0xff, 'g', 'a', 'r', 'b', 'a', 'g', 'e', 0, 0, 0, 0, 0})
+		c.wmu.Unlock()
+	}
+}
+
+// Bound is the number of connections bound able to receive MO.
+func (s *Sim) Bound() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for c := range s.conns {
+		if c.rx {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Sim) accept() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		sc := &simConn{c: c}
+		s.wg.Add(1)
+		go s.serve(sc)
+	}
+}
+
+func (s *Sim) serve(c *simConn) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.c.Close()
+	}()
+	bound := false
+	for {
+		f, err := ReadFrame(c.c)
+		if err != nil {
+			return
+		}
+		h := f.Header
+		switch h.ID {
+		case pdu.BindTransceiverID, pdu.BindReceiverID, pdu.BindTransmitterID:
+			b, err := parseBind(f.Raw)
+			status := pdu.Status(s.refuseBinds.Load())
+			switch {
+			case err != nil:
+				status = StatusInvCmdLen
+			case status != 0:
+			case b.SystemID != s.systemID:
+				status = StatusInvSysID
+			case b.Password != s.password:
+				status = StatusInvPaswd
+			case bound:
+				status = pdu.Status(0x05) // ESME_RALYBND
+			}
+			c.write(encodePDU(h.ID|0x80000000, status, h.Seq, respBody("mpgsim")))
+			if status == StatusOK {
+				bound = true
+				c.rx = h.ID != pdu.BindTransmitterID
+				c.tx = h.ID != pdu.BindReceiverID
+				s.Binds.Add(1)
+				s.mu.Lock()
+				s.conns[c] = true
+				s.mu.Unlock()
+			}
+		case pdu.SubmitSMID:
+			if !bound || !c.tx {
+				c.write(encodePDU(pdu.SubmitSMRespID, StatusInvBndSts, h.Seq, respBody("")))
+				continue
+			}
+			s.wg.Add(1)
+			go s.submit(c, h.Seq, f.Raw)
+		case pdu.EnquireLinkID:
+			c.write(encodePDU(pdu.EnquireLinkRespID, StatusOK, h.Seq, nil))
+		case pdu.UnbindID:
+			c.write(encodePDU(pdu.UnbindRespID, StatusOK, h.Seq, nil))
+			return
+		case pdu.DeliverSMRespID, pdu.DataSMRespID, pdu.GenericNACKID:
+			if ch, ok := c.pending.LoadAndDelete(h.Seq); ok {
+				ch.(chan pdu.Status) <- h.Status
+			}
+		case pdu.EnquireLinkRespID, pdu.UnbindRespID:
+		default:
+			c.write(encodePDU(pdu.GenericNACKID, StatusInvCmdID, h.Seq, nil))
+		}
+	}
+}
+
+func (c *simConn) write(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_, err := c.c.Write(b)
+	return err
+}
+
+func take(n *atomic.Int32) bool {
+	for {
+		v := n.Load()
+		if v <= 0 {
+			return false
+		}
+		if n.CompareAndSwap(v, v-1) {
+			return true
+		}
+	}
+}
+
+func (s *Sim) submit(c *simConn, seq uint32, raw []byte) {
+	defer s.wg.Done()
+	if d := time.Duration(s.delay.Load()); d > 0 {
+		time.Sleep(d)
+	}
+	if take(&s.dropSubmitN) {
+		return
+	}
+	status := StatusOK
+	switch {
+	case take(&s.throttleN):
+		status = StatusThrottled
+	case take(&s.queueFullN):
+		status = StatusMsgQFul
+	}
+	m, err := parseSM(raw)
+	if err != nil {
+		status = StatusInvMsgLen
+	}
+	if status != StatusOK {
+		c.write(encodePDU(pdu.SubmitSMRespID, status, seq, respBody("")))
+		return
+	}
+	id := strconv.FormatUint(s.nextID.Add(1), 16)
+	s.Submits.Add(1)
+	s.recordMT(m)
+	c.write(encodePDU(pdu.SubmitSMRespID, StatusOK, seq, respBody(id)))
+	if m.RegisteredDelivery&1 != 0 {
+		s.receipt(c, m, id)
+	}
+}
+
+func (s *Sim) recordMT(m *SM) {
+	text := ""
+	seg, payload, ok, err := m.Segment()
+	if err != nil {
+		return
+	}
+	if ok {
+		whole, c, done, err := s.re.Add(m.Src+">"+m.Dst, seg, m.Coding, payload)
+		if err != nil || !done {
+			return
+		}
+		text, err = Decode(c, whole)
+		if err != nil {
+			return
+		}
+	} else if text, err = Decode(m.Coding, payload); err != nil {
+		return
+	}
+	s.mu.Lock()
+	s.mt[m.Dst] = append(s.mt[m.Dst], text)
+	close(s.mtWake)
+	s.mtWake = make(chan struct{})
+	s.mu.Unlock()
+}
+
+func (s *Sim) receipt(c *simConn, m *SM, id string) {
+	now := time.Now().UTC().Format("0601021504")
+	text := fmt.Sprintf("id:%s sub:001 dlvrd:001 submit date:%s done date:%s stat:DELIVRD err:000 text:", id, now, now)
+	r := &SM{Src: m.Dst, Dst: m.Src, ESMClass: esmReceipt, Coding: CodingGSM7, Message: []byte(text),
+		TLVs: map[uint16][]byte{tagReceiptedMsgID: append([]byte(id), 0), tagMessageState: {2}}}
+	seq := c.seq.Add(1)
+	c.write(encodePDU(pdu.DeliverSMID, StatusOK, seq, r.encode()))
+}
+
+// MT returns the texts a phone has received so far.
+func (s *Sim) MT(phone string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.mt[phone]...)
+}
+
+// WaitMT waits until phone has received at least n texts.
+func (s *Sim) WaitMT(ctx context.Context, phone string, n int) ([]string, error) {
+	for {
+		s.mu.Lock()
+		got, wake := append([]string(nil), s.mt[phone]...), s.mtWake
+		s.mu.Unlock()
+		if len(got) >= n {
+			return got, nil
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return got, fmt.Errorf("phone %s: %d of %d texts: %w", phone, len(got), n, ctx.Err())
+		}
+	}
+}
+
+// ErrNoReceiver is returned by SendMO when no ESME is bound to receive.
+var ErrNoReceiver = errors.New("no ESME bound to receive")
+
+// SendMO texts the short code as a phone: it sends deliver_sm (several with a UDH when the
+// text is long) to the next bound receiver and returns the status of the last response.
+func (s *Sim) SendMO(ctx context.Context, from, to, text string) (pdu.Status, error) {
+	parts, err := Split(text, byte(s.nextID.Add(1)), MaxParts)
+	if err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	var rx []*simConn
+	for c := range s.conns {
+		if c.rx {
+			rx = append(rx, c)
+		}
+	}
+	var c *simConn
+	if len(rx) > 0 {
+		s.rr++
+		c = rx[s.rr%len(rx)]
+	}
+	s.mu.Unlock()
+	if c == nil {
+		return 0, ErrNoReceiver
+	}
+	var status pdu.Status
+	for _, p := range parts {
+		m := &SM{SrcTON: 1, SrcNPI: 1, Src: from, Dst: to, Coding: p.Coding, Message: p.Message}
+		if p.UDH {
+			m.ESMClass = esmUDHI
+		}
+		seq := c.seq.Add(1)
+		ch := make(chan pdu.Status, 1)
+		c.pending.Store(seq, ch)
+		if err := c.write(encodePDU(pdu.DeliverSMID, StatusOK, seq, m.encode())); err != nil {
+			c.pending.Delete(seq)
+			return 0, err
+		}
+		select {
+		case status = <-ch:
+		case <-ctx.Done():
+			c.pending.Delete(seq)
+			return 0, ctx.Err()
+		}
+		if status != StatusOK {
+			return status, nil
+		}
+	}
+	s.MOSent.Add(1)
+	return status, nil
+}
