@@ -29,9 +29,9 @@ type Config struct {
 	MaxInflight int           // MO handlers running per connection (default 256)
 	BackoffMin  time.Duration // reconnect backoff, doubled up to BackoffMax, with jitter (1s, 60s)
 	BackoffMax  time.Duration
-	MaxAuthFail int           // consecutive bad-credential binds before giving up (default 3)
-	Rate        float64       // submit_sm per second over all binds (default 100)
-	Retries     int           // attempts for a temporary submit error (default 5)
+	MaxAuthFail int     // consecutive bad-credential binds before giving up (default 3)
+	Rate        float64 // submit_sm per second over all binds (default 100)
+	Retries     int     // attempts for a temporary submit error (default 5)
 	// RetryUnknown is how often a submit whose response never came is sent again (default 1):
 	// a reply may then rarely arrive twice, never zero times.
 	RetryUnknown int

@@ -46,7 +46,7 @@ type simConn struct {
 	c       net.Conn
 	wmu     sync.Mutex
 	seq     atomic.Uint32
-	rx, tx  bool // may receive MO / may submit
+	rx, tx  bool     // may receive MO / may submit
 	pending sync.Map // seq -> chan pdu.Status
 }
 
