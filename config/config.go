@@ -15,7 +15,30 @@ import (
 // Config is the whole of mpg.toml.
 type Config struct {
 	Ledger Ledger `toml:"ledger"`
+	SMPP   SMPP   `toml:"smpp"`
 }
+
+// SMPP configures the link to the operator's SMSC.
+type SMPP struct {
+	Addr         string `toml:"addr"`          // host:port of the SMSC
+	TLS          bool   `toml:"tls"`           // TLS, with server name from addr
+	SystemID     string `toml:"system_id"`     // bind credentials
+	Password     string `toml:"password"`      // secret: prefer MPG_SMPP_PASSWORD
+	SystemType   string `toml:"system_type"`   // often empty
+	AddressRange string `toml:"address_range"` // often empty
+	SourceTON    uint8  `toml:"source_ton"`
+	SourceNPI    uint8  `toml:"source_npi"`
+	Transceiver  bool   `toml:"transceiver"` // one connection both ways, else a receiver + transmitter pair
+	Binds        int    `toml:"binds"`       // links, sharing one rate
+	Window       int    `toml:"window"`      // unanswered requests per connection
+	EnquireLinkS int    `toml:"enquire_link_s"`
+	RespTimeoutS int    `toml:"response_timeout_s"`
+	RatePerS     int    `toml:"rate_per_s"` // submit_sm per second over all binds
+	RetryUnknown int    `toml:"retry_unknown"`
+}
+
+// PasswordEnv overrides smpp.password, so the secret need not sit in a file.
+const PasswordEnv = "MPG_SMPP_PASSWORD"
 
 // Ledger configures the ledger file.
 type Ledger struct {
@@ -34,8 +57,12 @@ type Ledger struct {
 
 // Default is the configuration used when no file is given.
 func Default() Config {
-	return Config{Ledger: Ledger{Path: "mpg.db", Currency: "EUR", MaxBatchJobs: 4096, MaxBatchWaitUs: 500,
-		CheckpointEveryMs: 5000, CheckpointChunk: 1024}}
+	return Config{
+		Ledger: Ledger{Path: "mpg.db", Currency: "EUR", MaxBatchJobs: 4096, MaxBatchWaitUs: 500,
+			CheckpointEveryMs: 5000, CheckpointChunk: 1024},
+		SMPP: SMPP{Addr: "127.0.0.1:2775", SystemID: "mpg", Transceiver: true, Binds: 1, Window: 10,
+			EnquireLinkS: 30, RespTimeoutS: 10, RatePerS: 100, RetryUnknown: 1, SourceNPI: 1},
+	}
 }
 
 // Load reads path over the defaults. A missing file is an error only when required.
@@ -62,6 +89,9 @@ func Load(path string, required bool) (Config, error) {
 		}
 		return c, fmt.Errorf("config %s: %w", path, err)
 	}
+	if pw := os.Getenv(PasswordEnv); pw != "" {
+		c.SMPP.Password = pw
+	}
 	return c, c.validate()
 }
 
@@ -77,6 +107,20 @@ func (c Config) validate() error {
 		return fmt.Errorf("config: ledger.checkpoint_every_ms must be 100..3600000, got %d", c.Ledger.CheckpointEveryMs)
 	case c.Ledger.CheckpointChunk < 64 || c.Ledger.CheckpointChunk > 1<<20:
 		return fmt.Errorf("config: ledger.checkpoint_chunk must be 64..1048576, got %d", c.Ledger.CheckpointChunk)
+	case c.SMPP.Binds < 1 || c.SMPP.Binds > 64:
+		return fmt.Errorf("config: smpp.binds must be 1..64, got %d", c.SMPP.Binds)
+	case c.SMPP.Window < 1 || c.SMPP.Window > 1000:
+		return fmt.Errorf("config: smpp.window must be 1..1000, got %d", c.SMPP.Window)
+	case c.SMPP.EnquireLinkS < 1 || c.SMPP.EnquireLinkS > 3600:
+		return fmt.Errorf("config: smpp.enquire_link_s must be 1..3600, got %d", c.SMPP.EnquireLinkS)
+	case c.SMPP.RespTimeoutS < 1 || c.SMPP.RespTimeoutS > 300:
+		return fmt.Errorf("config: smpp.response_timeout_s must be 1..300, got %d", c.SMPP.RespTimeoutS)
+	case c.SMPP.RatePerS < 1 || c.SMPP.RatePerS > 100000:
+		return fmt.Errorf("config: smpp.rate_per_s must be 1..100000, got %d", c.SMPP.RatePerS)
+	case c.SMPP.RetryUnknown < 0 || c.SMPP.RetryUnknown > 5:
+		return fmt.Errorf("config: smpp.retry_unknown must be 0..5, got %d", c.SMPP.RetryUnknown)
+	case len(c.SMPP.SystemID) > 15 || len(c.SMPP.Password) > 8:
+		return fmt.Errorf("config: smpp.system_id is at most 15 characters and smpp.password at most 8 (SMPP 3.4)")
 	case len(c.Ledger.Currency) != 3:
 		return fmt.Errorf("config: ledger.currency must be an ISO 4217 code like EUR, got %q", c.Ledger.Currency)
 	}

@@ -16,6 +16,8 @@ func TestLoadStrict(t *testing.T) {
 		{"[ledger]\npaht = \"x.db\"\n", "ledger.paht"},
 		{"[ledger]\nmax_batch_jobs = \"many\"\n", "max_batch_jobs"},
 		{"[ledger]\nmax_batch_jobs = 0\n", "max_batch_jobs"},
+		{"[smpp]\nwindow = 0\n", "smpp.window"},
+		{"[smpp]\nwindw = 5\n", "smpp.windw"},
 	}
 	for i, c := range cases {
 		p := filepath.Join(dir, "c.toml")
@@ -38,5 +40,15 @@ func TestLoadStrict(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(dir, "none.toml"), true); err == nil {
 		t.Error("missing required file: no error")
+	}
+}
+
+func TestSMPPPasswordFromEnvironment(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.toml")
+	os.WriteFile(p, []byte("[smpp]\npassword = \"infile\"\n"), 0o600)
+	t.Setenv(PasswordEnv, "fromenv")
+	c, err := Load(p, true)
+	if err != nil || c.SMPP.Password != "fromenv" {
+		t.Fatalf("%v %q", err, c.SMPP.Password)
 	}
 }

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"mpg/smpp"
+)
+
+func TestSimulatorPhoneInterface(t *testing.T) {
+	sim, err := smpp.NewSim("127.0.0.1:0", "mpg", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	srv := httptest.NewServer(simHandler(sim))
+	defer srv.Close()
+	post := func(body string) int {
+		resp, err := http.Post(srv.URL+"/mo", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(`{"from":"+33612345678","to":"1234","text":"BAL"}`); code != http.StatusServiceUnavailable {
+		t.Fatalf("no ESME bound: %d", code)
+	}
+	if code := post(`{"text":"x"}`); code != http.StatusBadRequest {
+		t.Fatalf("bad body: %d", code)
+	}
+	var cl *smpp.Client
+	cl = smpp.NewClient(smpp.Config{Addr: sim.Addr(), Bind: smpp.Bind{SystemID: "mpg", Password: "pw"}, Transceiver: true},
+		func(ctx context.Context, mo smpp.MO) error {
+			_, err := cl.Submit(ctx, mo.To, mo.From, "you said "+mo.Text, false)
+			return err
+		}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cl.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for deadline := time.Now().Add(5 * time.Second); !cl.Ready(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not bound")
+		}
+	}
+	if code := post(`{"from":"+33612345678","to":"1234","text":"BAL"}`); code != http.StatusOK {
+		t.Fatalf("MO: %d", code)
+	}
+	resp, err := http.Get(srv.URL + "/mt?phone=%2B33612345678")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var texts []string
+	if err := json.NewDecoder(resp.Body).Decode(&texts); err != nil || len(texts) != 1 || texts[0] != "you said BAL" {
+		t.Fatalf("MT: %v %q", err, texts)
+	}
+}
+
+func TestBenchSMPPLastLine(t *testing.T) {
+	out := mustRun(t, "bench", "smpp", "--messages", "300", "--clients", "4")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if !regexp.MustCompile(`^mo_per_s=\d+ mt_per_s=\d+ p99_ms=[\d.]+$`).MatchString(lines[len(lines)-1]) {
+		t.Fatalf("last line: %q", lines[len(lines)-1])
+	}
+}
