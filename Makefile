@@ -50,10 +50,11 @@ demo: build
 	@echo
 	@echo "Try it yourself:  ./$(BIN) --db $(DEMO_DB) --help"
 
-# The ledger alone, durable (fsync on), at the issue's target size.
+# The ledger alone, durable (fsync on), at the target size; then the SMPP session.
 bench: build
 	@rm -f /tmp/mpg-bench.db
 	./$(BIN) bench ledger --db /tmp/mpg-bench.db --accounts 100000 --transfers 2000000 --clients 2048
+	./$(BIN) bench smpp --messages 50000 --clients 64
 
 clean:
 	rm -rf bin demo
