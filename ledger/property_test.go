@@ -47,7 +47,9 @@ func (m *model) acct(id uint64) *modelAcct {
 }
 
 // check predicts the refusal of a new single or pending transfer, or 0.
-func (m *model) check(t Transfer, debits, credits map[uint64]uint64) Reason {
+// debits holds the chain's earlier debits (posted and pending) per account, credits its
+// posted credits, pendingIn its pending credits.
+func (m *model) check(t Transfer, debits, credits, pendingIn map[uint64]uint64) Reason {
 	dr, cr := m.acct(t.Debit), m.acct(t.Credit)
 	switch {
 	case dr == nil || cr == nil:
@@ -61,9 +63,13 @@ func (m *model) check(t Transfer, debits, credits map[uint64]uint64) Reason {
 	case dr.status == StatusBlocked:
 		return ErrAccountBlocked
 	}
-	d, ok1 := add3(dr.bal.DebitsPosted+debits[t.Debit], dr.bal.DebitsPending, t.Amount)
-	_, ok2 := add3(cr.bal.CreditsPosted+credits[t.Credit], cr.bal.CreditsPending, t.Amount)
-	if !ok1 || !ok2 {
+	// Every sum is checked, including the chain's earlier amounts, as the ledger's are.
+	dPosted, ok0 := add3(dr.bal.DebitsPosted, debits[t.Debit], 0)
+	cPosted, ok3 := add3(cr.bal.CreditsPosted, credits[t.Credit], 0)
+	d, ok1 := add3(dPosted, dr.bal.DebitsPending, t.Amount)
+	cPending, ok4 := add3(cr.bal.CreditsPending, pendingIn[t.Credit], 0)
+	_, ok2 := add3(cPosted, cPending, t.Amount)
+	if !ok0 || !ok1 || !ok2 || !ok3 || !ok4 {
 		return ErrOverflow
 	}
 	if DefaultFlags(dr.kind)&DebitsMustNotExceedCredits != 0 && d > dr.bal.CreditsPosted+credits[t.Debit] {
@@ -118,7 +124,7 @@ func TestPropertyLedgerAgreesWithModel(t *testing.T) {
 			"transfer": func(rt *rapid.T) {
 				n := rapid.IntRange(1, 3).Draw(rt, "chain")
 				var ts []Transfer
-				debits, credits := map[uint64]uint64{}, map[uint64]uint64{}
+				debits, credits, pendingIn := map[uint64]uint64{}, map[uint64]uint64{}, map[uint64]uint64{}
 				var want Reason
 				for range n {
 					tr := Transfer{ID: NewID(), Debit: anyAccount(rt), Credit: anyAccount(rt), Amount: amount(rt)}
@@ -127,7 +133,7 @@ func TestPropertyLedgerAgreesWithModel(t *testing.T) {
 						tr.Timeout = time.Duration(rapid.IntRange(0, 3).Draw(rt, "timeout_min")) * time.Minute
 					}
 					if want == 0 {
-						want = m.check(tr, debits, credits)
+						want = m.check(tr, debits, credits, pendingIn)
 						if want == 0 {
 							if tr.Flags&Pending == 0 {
 								debits[tr.Debit] += tr.Amount
@@ -135,6 +141,7 @@ func TestPropertyLedgerAgreesWithModel(t *testing.T) {
 							} else {
 								// Pending amounts count against the debit side at once.
 								debits[tr.Debit] += tr.Amount
+								pendingIn[tr.Credit] += tr.Amount
 							}
 						}
 					}
