@@ -20,6 +20,8 @@ type Config struct {
 	Addr string
 	TLS  *tls.Config // nil: plain TCP; set ServerName when used
 	Bind Bind
+	// SourceTON and SourceNPI go on every submit_sm (the short code's type and plan).
+	SourceTON, SourceNPI uint8
 	// Transceiver binds one connection both ways; otherwise a receiver + transmitter pair.
 	Transceiver bool
 	Binds       int           // links per daemon, sharing one outbound rate (default 1)
@@ -150,6 +152,8 @@ type Client struct {
 	rxBound  int
 	draining atomic.Bool
 	authErr  atomic.Pointer[error]
+	lmu      sync.Mutex
+	links    map[*conn]bool
 	ref      atomic.Uint32
 }
 
@@ -274,6 +278,12 @@ func (c *Client) dial(ctx context.Context, kind pdu.ID) (*conn, error) {
 }
 
 func (c *Client) attach(cn *conn) {
+	c.lmu.Lock()
+	if c.links == nil {
+		c.links = map[*conn]bool{}
+	}
+	c.links[cn] = true
+	c.lmu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cn.rx {
@@ -287,6 +297,9 @@ func (c *Client) attach(cn *conn) {
 }
 
 func (c *Client) detach(cn *conn) {
+	c.lmu.Lock()
+	delete(c.links, cn)
+	c.lmu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cn.rx {
@@ -337,7 +350,7 @@ func (c *Client) Submit(ctx context.Context, from, to, text string, receipt bool
 	}
 	var ids []string
 	for _, p := range parts {
-		m := &SM{SrcTON: 0, SrcNPI: 1, Src: from, DstTON: 1, DstNPI: 1, Dst: to, Coding: p.Coding, Message: p.Message}
+		m := &SM{SrcTON: c.cfg.SourceTON, SrcNPI: c.cfg.SourceNPI, Src: from, DstTON: 1, DstNPI: 1, Dst: to, Coding: p.Coding, Message: p.Message}
 		if p.UDH {
 			m.ESMClass = esmUDHI
 		}
@@ -368,6 +381,7 @@ func (c *Client) submitPart(ctx context.Context, body []byte) (string, error) {
 		switch {
 		case err == nil && f.Header.Status == StatusOK:
 			c.Metrics.MTOut.Add(1)
+			cn.mtOut.Add(1)
 			if temp > 0 && c.limiter.Limit() < rate.Limit(c.cfg.Rate) {
 				c.limiter.SetLimit(min(rate.Limit(c.cfg.Rate), c.limiter.Limit()*1.1))
 			}
@@ -418,11 +432,13 @@ type conn struct {
 	inflight chan struct{}
 	handlers sync.WaitGroup
 
-	pmu     sync.Mutex
-	pending map[uint32]*waiter // by sequence number; the response id must match too
-	done    chan struct{}
-	errMu   sync.Mutex
-	cause   error
+	since       time.Time
+	moIn, mtOut atomic.Int64
+	pmu         sync.Mutex
+	pending     map[uint32]*waiter // by sequence number; the response id must match too
+	done        chan struct{}
+	errMu       sync.Mutex
+	cause       error
 }
 
 type waiter struct {
@@ -433,7 +449,27 @@ type waiter struct {
 func newConn(c *Client, nc net.Conn, kind pdu.ID) *conn {
 	return &conn{c: c, nc: nc, kind: kind, rx: kind != pdu.BindTransmitterID, tx: kind != pdu.BindReceiverID,
 		window: make(chan struct{}, c.cfg.Window), inflight: make(chan struct{}, c.cfg.MaxInflight),
-		pending: map[uint32]*waiter{}, done: make(chan struct{})}
+		pending: map[uint32]*waiter{}, done: make(chan struct{}), since: time.Now()}
+}
+
+// Link is the state of one bound connection, for metrics and health pages.
+type Link struct {
+	Kind        string // bind_transceiver, bind_receiver or bind_transmitter
+	BoundSince  time.Time
+	WindowInUse int
+	MOIn, MTOut int64
+}
+
+// Links describes every bound connection.
+func (c *Client) Links() []Link {
+	c.lmu.Lock()
+	defer c.lmu.Unlock()
+	out := make([]Link, 0, len(c.links))
+	for cn := range c.links {
+		out = append(out, Link{Kind: cn.kind.String(), BoundSince: cn.since, WindowInUse: len(cn.window),
+			MOIn: cn.moIn.Load(), MTOut: cn.mtOut.Load()})
+	}
+	return out
 }
 
 func (cn *conn) err() error {
@@ -607,13 +643,13 @@ func (cn *conn) inbound(f Frame) {
 	go func() {
 		defer cn.handlers.Done()
 		defer func() { <-cn.inflight }()
-		st := cn.c.take(f)
+		st := cn.c.take(cn, f)
 		cn.write(encodePDU(respID, st, f.Header.Seq, respBody("")))
 	}()
 }
 
 // take decodes one inbound PDU and runs the right handler; it returns the response status.
-func (c *Client) take(f Frame) pdu.Status {
+func (c *Client) take(cn *conn, f Frame) pdu.Status {
 	var m *SM
 	var err error
 	if f.Header.ID == pdu.DataSMID {
@@ -656,6 +692,7 @@ func (c *Client) take(f Frame) pdu.Status {
 		return StatusPermAppErr
 	}
 	c.Metrics.MOIn.Add(1)
+	cn.moIn.Add(1)
 	if err := c.handle(ctx, MO{From: m.Src, To: m.Dst, Text: text, Received: time.Now()}); err != nil {
 		if errors.Is(err, ErrPermanent) {
 			return StatusPermAppErr

@@ -97,6 +97,18 @@ func TestEveryMOGetsExactlyOneAnswer(t *testing.T) {
 					t.Fatalf("phone %d: %q %v", i, got, err)
 				}
 			}
+			var moIn, mtOut int64
+			for _, l := range c.Links() {
+				moIn += l.MOIn
+				mtOut += l.MTOut
+			}
+			wantLinks := 2
+			if !trx {
+				wantLinks = 4
+			}
+			if len(c.Links()) != wantLinks || moIn != phones || mtOut != phones {
+				t.Fatalf("links %d (want %d), per-link MO %d MT %d", len(c.Links()), wantLinks, moIn, mtOut)
+			}
 			time.Sleep(50 * time.Millisecond) // nothing more may arrive
 			for i := range phones {
 				if got := sim.MT(fmt.Sprintf("+3361000%04d", i)); len(got) != 1 {

@@ -56,11 +56,16 @@ func NewSim(addr, systemID, password string) (*Sim, error) {
 	if err != nil {
 		return nil, err
 	}
+	return NewSimOn(ln, systemID, password), nil
+}
+
+// NewSimOn serves on a listener the caller made (a TLS one, for instance).
+func NewSimOn(ln net.Listener, systemID, password string) *Sim {
 	s := &Sim{systemID: systemID, password: password, ln: ln, conns: map[*simConn]bool{},
 		mt: map[string][]string{}, mtWake: make(chan struct{}), re: NewReassembler(time.Minute, 10000, nil)}
 	s.wg.Add(1)
 	go s.accept()
-	return s, nil
+	return s
 }
 
 // Addr is where the simulator listens.
