@@ -1,0 +1,486 @@
+// Package commands turns the text of an SMS into a typed command, and typed outcomes into
+// reply texts. It is pure: no I/O, no clock, no ledger. A command is never half understood:
+// anything that does not parse completely is a ParseError with a precise reason.
+package commands
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Lang is a reply language.
+type Lang uint8
+
+const (
+	EN Lang = iota
+	FR
+	ZH
+)
+
+func (l Lang) String() string { return [...]string{"EN", "FR", "ZH"}[l] }
+
+// Kind is what a command asks for.
+type Kind uint8
+
+const (
+	Help Kind = iota + 1
+	Reg
+	Bal
+	Mini
+	Pay
+	Bill
+	Send
+	Debit
+	Credit    // pay on the credit line
+	Statement // CREDIT <pin>: the credit line's statement
+	Repay
+	Yes
+	No
+	PIN
+	Language
+	Block
+	Check
+	Promo
+)
+
+var kindNames = [...]string{"", "HELP", "REG", "BAL", "MINI", "PAY", "BILL", "SEND", "DEBIT", "CREDIT", "CREDIT", "REPAY", "YES", "NO", "PIN", "LANG", "BLOCK", "CHECK", "PROMO"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// keywords maps every accepted keyword (upper case, accents kept and dropped) to its kind
+// and language, from SPEC.md's table.
+var keywords = map[string]struct {
+	kind Kind
+	lang Lang
+}{
+	"HELP": {Help, EN}, "AIDE": {Help, FR}, "帮助": {Help, ZH},
+	"REG": {Reg, EN}, "INSCRIRE": {Reg, FR}, "注册": {Reg, ZH},
+	"BAL": {Bal, EN}, "SOLDE": {Bal, FR}, "余额": {Bal, ZH},
+	"MINI": {Mini, EN}, "RELEVE": {Mini, FR}, "RELEVÉ": {Mini, FR}, "明细": {Mini, ZH},
+	"PAY": {Pay, EN}, "PAYER": {Pay, FR}, "付款": {Pay, ZH},
+	"BILL": {Bill, EN}, "FACTURE": {Bill, FR}, "缴费": {Bill, ZH},
+	"SEND": {Send, EN}, "ENVOYER": {Send, FR}, "转账": {Send, ZH},
+	"DEBIT": {Debit, EN}, "DÉBIT": {Debit, FR}, "借记": {Debit, ZH},
+	"CREDIT": {Credit, EN}, "CRÉDIT": {Credit, FR}, "信用": {Credit, ZH},
+	"REPAY": {Repay, EN}, "REMBOURSER": {Repay, FR}, "还款": {Repay, ZH},
+	"YES": {Yes, EN}, "OUI": {Yes, FR}, "是": {Yes, ZH},
+	"NO": {No, EN}, "NON": {No, FR}, "否": {No, ZH},
+	"PIN": {PIN, EN}, "密码": {PIN, ZH},
+	"LANG": {Language, EN}, "LANGUE": {Language, FR}, "语言": {Language, ZH},
+	"BLOCK": {Block, EN}, "BLOQUER": {Block, FR}, "冻结": {Block, ZH},
+	"CHECK": {Check, EN}, "VERIFIER": {Check, FR}, "VÉRIFIER": {Check, FR}, "验证": {Check, ZH},
+	"PROMO": {Promo, EN}, "促销": {Promo, ZH},
+}
+
+// Command is one parsed SMS. Only the fields its Kind uses are set.
+type Command struct {
+	Kind     Kind
+	Lang     Lang   // language of the keyword, the reply language unless the subscriber set one
+	PIN      string // never logged: see Redact
+	NewPIN   string
+	Merchant string // PAY, BILL, DEBIT, CREDIT: merchant or biller code, upper case
+	Account  string // BILL: the customer's account at the biller
+	Ref      string // PAY: the subscriber's reference
+	Phone    string // SEND: payee in E.164
+	Amount   uint64 // minor units of Options.Currency
+	Name     string // REG
+	Code     string // YES, NO: confirmation code; CHECK: receipt code
+	Target   Lang   // LANG
+	On       bool   // PROMO
+	Topic    Kind   // HELP <cmd>
+}
+
+// Options are what parsing needs to know of the deployment.
+type Options struct {
+	Currency string // ISO code of the purse currency, e.g. "EUR"
+	Exponent uint8  // its decimals
+	Region   string // default region for national phone numbers, e.g. "FR"
+}
+
+// Problem says what is wrong with an SMS.
+type Problem uint8
+
+const (
+	Empty Problem = iota + 1
+	UnknownKeyword
+	Arity
+	BadAmount
+	BadCurrency
+	BadPhone
+	BadPIN
+	BadMerchant
+	BadCode
+	BadLanguage
+	BadSwitch
+	TooLong
+)
+
+// ParseError is a precise reason an SMS is not a command. Arg is the offending token (never
+// a PIN: a bad PIN is reported without it).
+type ParseError struct {
+	Problem Problem
+	Kind    Kind // the command it looked like, when the keyword was understood
+	Lang    Lang
+	Arg     string
+}
+
+func (e *ParseError) Error() string {
+	what := map[Problem]string{Empty: "empty message", UnknownKeyword: "unknown keyword", Arity: "wrong number of words",
+		BadAmount: "bad amount", BadCurrency: "wrong currency", BadPhone: "bad phone number", BadPIN: "PIN must be 4 to 6 digits",
+		BadMerchant: "bad merchant code", BadCode: "bad code", BadLanguage: "unknown language", BadSwitch: "want ON or OFF",
+		TooLong: "message too long"}[e.Problem]
+	if e.Kind != 0 {
+		what = e.Kind.String() + ": " + what
+	}
+	if e.Arg != "" {
+		what += " " + strconv.Quote(e.Arg)
+	}
+	return what
+}
+
+// MaxTextLen bounds the SMS text parsed (a long concatenated message is not a command).
+const MaxTextLen = 480
+
+var (
+	pinRe      = regexp.MustCompile(`^[0-9]{4,6}$`)
+	merchantRe = regexp.MustCompile(`^[A-Z0-9]{2,20}$`)
+	codeRe     = regexp.MustCompile(`^[A-Z0-9-]{4,24}$`)
+	refRe      = regexp.MustCompile(`^[\p{L}\p{N}\-_/.#]{1,32}$`)
+)
+
+// tokens splits on spaces and '*' (USSD-style typing), dropping empties.
+func tokens(text string) []string {
+	return strings.FieldsFunc(text, func(r rune) bool { return unicode.IsSpace(r) || r == '*' })
+}
+
+// Parse reads one SMS.
+func Parse(text string, opt Options) (Command, error) {
+	if len(text) > MaxTextLen || !utf8.ValidString(text) {
+		return Command{}, &ParseError{Problem: TooLong}
+	}
+	toks := tokens(text)
+	if len(toks) == 0 {
+		return Command{}, &ParseError{Problem: Empty}
+	}
+	kw, ok := keywords[strings.ToUpper(toks[0])]
+	if !ok {
+		return Command{}, &ParseError{Problem: UnknownKeyword, Arg: clip(toks[0])}
+	}
+	c := Command{Kind: kw.kind, Lang: kw.lang}
+	p := parser{c: &c, opt: opt, args: toks[1:]}
+	if err := p.parse(); err != nil {
+		err.Kind, err.Lang = c.Kind, c.Lang
+		return Command{}, err
+	}
+	return c, nil
+}
+
+func clip(s string) string {
+	if utf8.RuneCountInString(s) > 20 {
+		return string([]rune(s)[:20]) + "…"
+	}
+	return s
+}
+
+type parser struct {
+	c    *Command
+	opt  Options
+	args []string
+}
+
+func (p *parser) arity(ok bool) *ParseError {
+	if !ok {
+		return &ParseError{Problem: Arity}
+	}
+	return nil
+}
+
+func (p *parser) parse() *ParseError {
+	c, a := p.c, p.args
+	// An amount may come with its currency as a separate word: "EUR 12.50", "12.50 EUR".
+	if c.Kind == Pay || c.Kind == Bill || c.Kind == Send || c.Kind == Debit || c.Kind == Credit || c.Kind == Repay {
+		var err *ParseError
+		if a, err = p.joinCurrency(a); err != nil {
+			return err
+		}
+	}
+	switch c.Kind {
+	case Help:
+		if len(a) > 1 {
+			return p.arity(false)
+		}
+		if len(a) == 1 {
+			kw, ok := keywords[strings.ToUpper(a[0])]
+			if !ok {
+				return &ParseError{Problem: UnknownKeyword, Arg: clip(a[0])}
+			}
+			c.Topic = kw.kind
+		}
+		return nil
+	case Reg:
+		if len(a) < 1 {
+			return p.arity(false)
+		}
+		if err := p.pin(a[0], &c.PIN); err != nil {
+			return err
+		}
+		c.Name = clip(strings.Join(a[1:], " "))
+		return nil
+	case Bal, Mini:
+		if err := p.arity(len(a) == 1); err != nil {
+			return err
+		}
+		return p.pin(a[0], &c.PIN)
+	case Pay, Debit:
+		if err := p.arity(len(a) == 3 || (len(a) == 4 && c.Kind == Pay)); err != nil {
+			return err
+		}
+		if len(a) == 4 {
+			if !refRe.MatchString(a[2]) {
+				return &ParseError{Problem: Arity, Arg: clip(a[2])}
+			}
+			c.Ref = a[2]
+		}
+		return p.all(p.merchant(a[0]), p.amount(a[1]), p.pin(a[len(a)-1], &c.PIN))
+	case Credit:
+		if len(a) == 1 {
+			c.Kind = Statement
+			return p.pin(a[0], &c.PIN)
+		}
+		if err := p.arity(len(a) == 3); err != nil {
+			return err
+		}
+		return p.all(p.merchant(a[0]), p.amount(a[1]), p.pin(a[2], &c.PIN))
+	case Bill:
+		if err := p.arity(len(a) == 4); err != nil {
+			return err
+		}
+		if !refRe.MatchString(a[1]) {
+			return &ParseError{Problem: BadCode, Arg: clip(a[1])}
+		}
+		c.Account = a[1]
+		return p.all(p.merchant(a[0]), p.amount(a[2]), p.pin(a[3], &c.PIN))
+	case Send:
+		if err := p.arity(len(a) == 3); err != nil {
+			return err
+		}
+		return p.all(p.phone(a[0]), p.amount(a[1]), p.pin(a[2], &c.PIN))
+	case Repay:
+		if err := p.arity(len(a) == 2); err != nil {
+			return err
+		}
+		return p.all(p.amount(a[0]), p.pin(a[1], &c.PIN))
+	case Yes, No:
+		if err := p.arity(len(a) == 1); err != nil {
+			return err
+		}
+		code := strings.ToUpper(a[0])
+		if !codeRe.MatchString(code) {
+			return &ParseError{Problem: BadCode, Arg: clip(a[0])}
+		}
+		c.Code = code
+		return nil
+	case PIN:
+		if err := p.arity(len(a) == 2); err != nil {
+			return err
+		}
+		return p.all(p.pin(a[0], &c.PIN), p.pin(a[1], &c.NewPIN))
+	case Language:
+		if err := p.arity(len(a) == 1); err != nil {
+			return err
+		}
+		switch strings.ToUpper(a[0]) {
+		case "EN", "ENGLISH", "ANGLAIS", "英文", "英语":
+			c.Target = EN
+		case "FR", "FRANCAIS", "FRANÇAIS", "FRENCH", "法语", "法文":
+			c.Target = FR
+		case "ZH", "CN", "中文", "CHINOIS", "CHINESE":
+			c.Target = ZH
+		default:
+			return &ParseError{Problem: BadLanguage, Arg: clip(a[0])}
+		}
+		return nil
+	case Block:
+		return p.arity(len(a) == 0)
+	case Check:
+		if err := p.arity(len(a) == 1); err != nil {
+			return err
+		}
+		code := strings.ToUpper(a[0])
+		if !codeRe.MatchString(code) {
+			return &ParseError{Problem: BadCode, Arg: clip(a[0])}
+		}
+		c.Code = code
+		return nil
+	case Promo:
+		if err := p.arity(len(a) == 1); err != nil {
+			return err
+		}
+		switch strings.ToUpper(a[0]) {
+		case "ON", "OUI", "YES", "开":
+			c.On = true
+		case "OFF", "NON", "NO", "关":
+		default:
+			return &ParseError{Problem: BadSwitch, Arg: clip(a[0])}
+		}
+		return nil
+	}
+	return &ParseError{Problem: UnknownKeyword}
+}
+
+// all returns the first error of checks made in order (arguments left to right).
+func (p *parser) all(errs ...*ParseError) *ParseError {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+func (p *parser) pin(s string, dst *string) *ParseError {
+	if !pinRe.MatchString(s) {
+		return &ParseError{Problem: BadPIN} // the token is not echoed: it may be a PIN
+	}
+	*dst = s
+	return nil
+}
+
+func (p *parser) merchant(s string) *ParseError {
+	code := strings.ToUpper(s)
+	if !merchantRe.MatchString(code) {
+		return &ParseError{Problem: BadMerchant, Arg: clip(s)}
+	}
+	p.c.Merchant = code
+	return nil
+}
+
+func (p *parser) phone(s string) *ParseError {
+	n, err := phonenumbers.Parse(s, p.opt.Region)
+	if err != nil || !phonenumbers.IsValidNumber(n) {
+		return &ParseError{Problem: BadPhone, Arg: clip(s)}
+	}
+	p.c.Phone = phonenumbers.Format(n, phonenumbers.E164)
+	return nil
+}
+
+// currencyWords are the ways a subscriber writes the purse currency.
+func (p *parser) currencyWords() []string {
+	words := []string{p.opt.Currency}
+	if sym, ok := symbols[p.opt.Currency]; ok {
+		words = append(words, sym...)
+	}
+	return words
+}
+
+// isoCodes are currency codes a subscriber might write; one that is not the purse's is an
+// error (mpg never converts), a word that is no currency is not.
+var isoCodes = map[string]bool{"EUR": true, "USD": true, "GBP": true, "CHF": true, "CNY": true, "RMB": true,
+	"INR": true, "KES": true, "NGN": true, "GHS": true, "ZAR": true, "TZS": true, "MAD": true, "EGP": true,
+	"PHP": true, "BRL": true, "XOF": true, "XAF": true, "JPY": true, "KRW": true, "UGX": true, "RWF": true,
+	"GNF": true, "VND": true, "BHD": true, "KWD": true, "TND": true}
+
+var symbols = map[string][]string{"EUR": {"€"}, "USD": {"$"}, "GBP": {"£"}, "CNY": {"¥", "元", "RMB"}, "XOF": {"CFA", "FCFA"}, "XAF": {"CFA", "FCFA"}}
+
+// isCurrencyWord reports whether s names a currency: the purse's (ok) or another (foreign).
+func (p *parser) isCurrencyWord(s string) (ok, foreign bool) {
+	u := strings.ToUpper(s)
+	for _, w := range p.currencyWords() {
+		if u == strings.ToUpper(w) {
+			return true, false
+		}
+	}
+	if isoCodes[u] {
+		return false, true
+	}
+	for _, syms := range symbols {
+		for _, w := range syms {
+			if u == strings.ToUpper(w) {
+				return false, true
+			}
+		}
+	}
+	return false, false
+}
+
+// joinCurrency removes a currency word standing next to an amount; another currency is an
+// error, not something to convert.
+func (p *parser) joinCurrency(a []string) ([]string, *ParseError) {
+	out := make([]string, 0, len(a))
+	for i, t := range a {
+		ok, foreign := p.isCurrencyWord(t)
+		nextNum := i+1 < len(a) && startsWithDigit(a[i+1])
+		prevNum := i > 0 && startsWithDigit(a[i-1])
+		if (ok || foreign) && (nextNum || prevNum) && i < len(a)-1 { // never the last word: that is the PIN
+			if foreign {
+				return nil, &ParseError{Problem: BadCurrency, Arg: clip(t)}
+			}
+			continue
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func startsWithDigit(s string) bool { return s != "" && s[0] >= '0' && s[0] <= '9' }
+
+// amount reads 12, 12.5, 12.50, 12,50, with a currency sign or code stuck to either end.
+func (p *parser) amount(s string) *ParseError {
+	t := s
+	for _, w := range p.currencyWords() {
+		if len(t) > len(w) && strings.HasSuffix(strings.ToUpper(t), strings.ToUpper(w)) {
+			t = t[:len(t)-len(w)]
+		} else if len(t) > len(w) && strings.HasPrefix(strings.ToUpper(t), strings.ToUpper(w)) {
+			t = t[len(w):]
+		}
+	}
+	v, err := ParseAmount(t, p.opt.Exponent)
+	if err != nil {
+		if _, foreign := p.isCurrencyWord(strings.Trim(t, "0123456789.,")); foreign {
+			return &ParseError{Problem: BadCurrency, Arg: clip(s)}
+		}
+		return &ParseError{Problem: BadAmount, Arg: clip(s)}
+	}
+	p.c.Amount = v
+	return nil
+}
+
+// ParseAmount reads "12", "12.5", "12.50" or "12,50" into minor units with e decimals.
+// Signs, more decimals than e, zero, and overflow are errors.
+func ParseAmount(s string, e uint8) (uint64, error) {
+	whole, frac, hasFrac := strings.Cut(strings.Replace(s, ",", ".", 1), ".")
+	if whole == "" || !digits(whole) || (hasFrac && (frac == "" || !digits(frac))) {
+		return 0, fmt.Errorf("amount %q: want digits like 12 or 12.50", s)
+	}
+	if len(frac) > int(e) {
+		return 0, fmt.Errorf("amount %q: at most %d decimals", s, e)
+	}
+	v, err := strconv.ParseUint(whole+frac+strings.Repeat("0", int(e)-len(frac)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("amount %q is too large", s)
+	}
+	if v == 0 {
+		return 0, fmt.Errorf("amount %q must be positive", s)
+	}
+	return v, nil
+}
+
+func digits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}

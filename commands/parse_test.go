@@ -1,0 +1,165 @@
+package commands
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+var eur = Options{Currency: "EUR", Exponent: 2, Region: "FR"}
+
+func TestParseCommands(t *testing.T) {
+	cases := []struct {
+		text string
+		want Command
+	}{
+		{"PAY SHOP42 12.50 1234", Command{Kind: Pay, Lang: EN, Merchant: "SHOP42", Amount: 1250, PIN: "1234"}},
+		{"pay shop42 12,5 1234", Command{Kind: Pay, Lang: EN, Merchant: "SHOP42", Amount: 1250, PIN: "1234"}},
+		{"PAY SHOP42 EUR 12.50 1234", Command{Kind: Pay, Lang: EN, Merchant: "SHOP42", Amount: 1250, PIN: "1234"}},
+		{"PAY SHOP42 12.50€ INV-77 1234", Command{Kind: Pay, Lang: EN, Merchant: "SHOP42", Amount: 1250, Ref: "INV-77", PIN: "1234"}},
+		{"PAY*SHOP42*12*1234", Command{Kind: Pay, Lang: EN, Merchant: "SHOP42", Amount: 1200, PIN: "1234"}},
+		{"PAYER SHOP42 3 EUR 123456", Command{Kind: Pay, Lang: FR, Merchant: "SHOP42", Amount: 300, PIN: "123456"}},
+		{"付款 SHOP42 12.50 1234", Command{Kind: Pay, Lang: ZH, Merchant: "SHOP42", Amount: 1250, PIN: "1234"}},
+		{"BILL EDF 0042-77 60 1234", Command{Kind: Bill, Lang: EN, Merchant: "EDF", Account: "0042-77", Amount: 6000, PIN: "1234"}},
+		{"SEND 0612345678 5 1234", Command{Kind: Send, Lang: EN, Phone: "+33612345678", Amount: 500, PIN: "1234"}},
+		{"ENVOYER +33 6 12 34 56 78 5 1234", Command{}}, // spaces inside a number split it: an arity error
+		{"转账 +8613812345678 100 1234", Command{Kind: Send, Lang: ZH, Phone: "+8613812345678", Amount: 10000, PIN: "1234"}},
+		{"BAL 1234", Command{Kind: Bal, Lang: EN, PIN: "1234"}},
+		{"solde 1234", Command{Kind: Bal, Lang: FR, PIN: "1234"}},
+		{"余额 1234", Command{Kind: Bal, Lang: ZH, PIN: "1234"}},
+		{"MINI 1234", Command{Kind: Mini, Lang: EN, PIN: "1234"}},
+		{"RELEVÉ 1234", Command{Kind: Mini, Lang: FR, PIN: "1234"}},
+		{"REG 1234 Alice Martin", Command{Kind: Reg, Lang: EN, PIN: "1234", Name: "Alice Martin"}},
+		{"INSCRIRE 1234", Command{Kind: Reg, Lang: FR, PIN: "1234"}},
+		{"YES k4p9", Command{Kind: Yes, Lang: EN, Code: "K4P9"}},
+		{"NON K4P9", Command{Kind: No, Lang: FR, Code: "K4P9"}},
+		{"PIN 1234 5678", Command{Kind: PIN, Lang: EN, PIN: "1234", NewPIN: "5678"}},
+		{"LANG fr", Command{Kind: Language, Lang: EN, Target: FR}},
+		{"语言 中文", Command{Kind: Language, Lang: ZH, Target: ZH}},
+		{"BLOCK", Command{Kind: Block, Lang: EN}},
+		{"冻结", Command{Kind: Block, Lang: ZH}},
+		{"CHECK 7QX2-K4P9M", Command{Kind: Check, Lang: EN, Code: "7QX2-K4P9M"}},
+		{"VERIFIER 7QX2-K4P9M", Command{Kind: Check, Lang: FR, Code: "7QX2-K4P9M"}},
+		{"PROMO off", Command{Kind: Promo, Lang: EN}},
+		{"PROMO OUI", Command{Kind: Promo, Lang: EN, On: true}},
+		{"HELP", Command{Kind: Help, Lang: EN}},
+		{"AIDE payer", Command{Kind: Help, Lang: FR, Topic: Pay}},
+		{"DEBIT SHOP42 20 1234", Command{Kind: Debit, Lang: EN, Merchant: "SHOP42", Amount: 2000, PIN: "1234"}},
+		{"CREDIT SHOP42 20 1234", Command{Kind: Credit, Lang: EN, Merchant: "SHOP42", Amount: 2000, PIN: "1234"}},
+		{"CREDIT 1234", Command{Kind: Statement, Lang: EN, PIN: "1234"}},
+		{"REMBOURSER 20 1234", Command{Kind: Repay, Lang: FR, Amount: 2000, PIN: "1234"}},
+	}
+	for _, c := range cases {
+		got, err := Parse(c.text, eur)
+		if c.want.Kind == 0 {
+			if err == nil {
+				t.Errorf("%q: parsed as %+v, want an error", c.text, got)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("%q:\n got %+v %v\nwant %+v", c.text, got, err, c.want)
+		}
+	}
+}
+
+func TestParseErrorsArePrecise(t *testing.T) {
+	cases := []struct {
+		text    string
+		problem Problem
+		arg     string
+	}{
+		{"", Empty, ""},
+		{"   ", Empty, ""},
+		{"PAYY SHOP42 12 1234", UnknownKeyword, "PAYY"},
+		{"PAY SHOP42 12", Arity, ""},
+		{"PAY SHOP42 12.505 1234", BadAmount, "12.505"},
+		{"PAY SHOP42 -5 1234", BadAmount, "-5"},
+		{"PAY SHOP42 0 1234", BadAmount, "0"},
+		{"PAY SHOP42 99999999999999999999 1234", BadAmount, "99999999999999999999"},
+		{"PAY SHOP42 USD 12 1234", BadCurrency, "USD"},
+		{"PAY SHOP42 12USD 1234", BadCurrency, "12USD"},
+		{"PAY SHOP-42 12 1234", BadMerchant, "SHOP-42"},
+		{"PAY SHOP42 12 12a4", BadPIN, ""},
+		{"SEND 12 5 1234", BadPhone, "12"},
+		{"BAL", Arity, ""},
+		{"BAL 12", BadPIN, ""},
+		{"LANG DE", BadLanguage, "DE"},
+		{"PROMO MAYBE", BadSwitch, "MAYBE"},
+		{"YES !", BadCode, "!"},
+		{"BLOCK now", Arity, ""},
+		{strings.Repeat("PAY ", 200), TooLong, ""},
+	}
+	for _, c := range cases {
+		_, err := Parse(c.text, eur)
+		var pe *ParseError
+		if !errors.As(err, &pe) || pe.Problem != c.problem || pe.Arg != c.arg {
+			t.Errorf("%q: got %v (%+v), want problem %d arg %q", c.text, err, pe, c.problem, c.arg)
+		}
+	}
+	// A XOF purse has no decimals.
+	xof := Options{Currency: "XOF", Exponent: 0, Region: "SN"}
+	if c, err := Parse("PAY SHOP42 1500 FCFA 1234", xof); err != nil || c.Amount != 1500 {
+		t.Errorf("XOF: %+v %v", c, err)
+	}
+	if _, err := Parse("PAY SHOP42 1500.5 1234", xof); err == nil {
+		t.Error("XOF with decimals accepted")
+	}
+}
+
+func TestRedactMasksEveryPIN(t *testing.T) {
+	cases := map[string]string{
+		"PAY SHOP42 12.50 1234":     "PAY SHOP42 12.50 ****",
+		"PAY*SHOP42*12.50*9876":     "PAY*SHOP42*12.50*****",
+		"PIN 1234 567890":           "PIN **** ****",
+		"REG 4321 Alice":            "REG **** Alice",
+		"BAL 12":                    "BAL ****", // a malformed PIN is still masked
+		"bal 1234 extra":            "bal **** ****",
+		"PAY SHOP42 1500 FCFA 1234": "PAY SHOP42 **** FCFA ****", // over-masking is the safe side
+		"SEND +33612345678 5 1234":  "SEND +33612345678 5 ****",
+		"HELLO 5555":                "HELLO ****",
+		"BLOCK":                     "BLOCK",
+		"":                          "",
+	}
+	for in, want := range cases {
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"PAY SHOP42 12.50 1234", "SEND 0612345678 5 1234", "PIN 1234 5678", "REG 1234 Zoé",
+		"付款 SHOP42 12.50 1234", "BILL EDF 0042 60 1234", "PAY SHOP42 EUR 1,5 1234", "LANG ZH", "PROMO ON", "*"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		c, err := Parse(text, eur)
+		red := Redact(text)
+		if err != nil {
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("error of type %T", err)
+			}
+			return
+		}
+		for _, pin := range []string{c.PIN, c.NewPIN} {
+			if pin == "" {
+				continue
+			}
+			for _, tok := range tokens(red) {
+				if tok == pin {
+					t.Fatalf("Redact(%q) = %q still holds the PIN", text, red)
+				}
+			}
+		}
+	})
+}
+
+func BenchmarkParse(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		if _, err := Parse("PAY SHOP42 12.50 INV-77 1234", eur); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
