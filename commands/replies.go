@@ -1,0 +1,319 @@
+package commands
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Reply names an outcome the subscriber (or merchant) is told about.
+type Reply uint8
+
+const (
+	RHelp Reply = iota + 1
+	RHelpTopic
+	RUsage // wrong arity: the command's syntax
+	RBadAmount
+	RBadCurrency
+	RBadPhone
+	RBadPIN
+	RBadMerchant
+	RBadCode
+	RBadLanguage
+	RBadSwitch
+	RTooLong
+	RNotAvailable
+	RWelcome
+	RAlreadyRegistered
+	RNotRegistered
+	RBalance
+	RMini
+	RMiniEmpty
+	RPaid
+	RMerchantPaid
+	RBillPaid
+	RSent
+	RReceived
+	RSentHeld // to a number not registered yet: held until the payee registers
+	RInvite   // to that payee
+	RClaimed  // to the payee when they register
+	RRefunded // to the sender when the claim window passed
+	RConfirmAsk
+	RConfirmExpired
+	RConfirmWrong
+	RCancelled
+	RWrongPIN
+	RLocked
+	RAccountBlocked
+	RInsufficient
+	RLimitExceeded
+	RTierCannotSend
+	RUnknownMerchant
+	RUnknownBiller
+	RSelfTransfer
+	RPINChanged
+	RLangSet
+	RBlocked
+	RPromoOn
+	RPromoOff
+	RReceiptValid
+	RReceiptInvalid
+	RBusy
+	replyCount
+)
+
+// Money is an amount with what it takes to write it.
+type Money struct {
+	Minor    uint64
+	Currency string
+	Exponent uint8
+}
+
+// Format writes the amount with the language's decimal mark: 12.50 EUR, 12,50 EUR.
+func (m Money) Format(l Lang) string {
+	s := strconv.FormatUint(m.Minor, 10)
+	if e := int(m.Exponent); e > 0 {
+		for len(s) <= e {
+			s = "0" + s
+		}
+		mark := "."
+		if l == FR {
+			mark = ","
+		}
+		s = s[:len(s)-e] + mark + s[len(s)-e:]
+	}
+	return s + " " + m.Currency
+}
+
+// Args fill a reply's blanks; each reply uses some of them.
+type Args struct {
+	Amount, Fee, Balance, Limit Money
+	Party                       string // merchant name, or masked number, of the other side
+	Name                        string // a registered name
+	Account                     string // a bill account
+	Ref                         string // short transaction reference
+	Receipt                     string // code CHECK verifies
+	Code                        string // confirmation code
+	N                           int    // tries left, minutes, days
+	Topic                       Kind   // HELP topic or usage
+	Lines                       []string
+	Arg                         string // the offending word of a bad command
+	Currency                    string // the purse currency, for a wrong-currency reply
+}
+
+// templates[reply][lang]; blanks are {amount} {fee} {balance} {limit} {party} {name} {account}
+// {ref} {receipt} {code} {n} {usage} {lines} {arg} {currency}. EN and FR are written in GSM 03.38 (no ç,
+// ê, â, î, ô, û in French), so one SMS holds 160 characters; ZH is UCS-2.
+var templates = [replyCount][3]string{
+	RHelp: {
+		"mPurse: BAL pin | PAY shop amount pin | SEND phone amount pin | BILL biller account amount pin | MINI pin | PIN old new | LANG EN/FR/ZH | BLOCK. HELP PAY for more.",
+		"mPurse: SOLDE pin | PAYER code montant pin | ENVOYER tel montant pin | FACTURE code compte montant pin | RELEVE pin | PIN ancien nouveau | LANGUE FR | BLOQUER. AIDE PAYER",
+		"钱包:余额 密码|付款 商户 金额 密码|转账 手机 金额 密码|缴费 机构 账号 金额 密码|明细 密码|密码 旧 新|语言 ZH|冻结。帮助 付款 查看详情",
+	},
+	RHelpTopic: {"{usage}", "{usage}", "{usage}"},
+	RUsage: {
+		"Not understood. Send: {usage}",
+		"Message incomplet. Envoyez: {usage}",
+		"格式不对。请发送:{usage}",
+	},
+	RBadAmount:   {"Amount {arg} not understood. Write it like 12.50", "Montant {arg} incorrect. Ecrivez-le comme 12,50", "金额 {arg} 无效。请写成 12.50"},
+	RBadCurrency: {"Amount in {arg}: only {currency} is accepted here. No conversion.", "Montant en {arg}: seule la devise {currency} est acceptée.", "不接受 {arg}:只能使用 {currency}。"},
+	RBadPhone:    {"Phone number {arg} not understood. Use e.g. 0612345678 or +33612345678.", "Numéro {arg} incorrect. Ex: 0612345678 ou +33612345678.", "手机号 {arg} 无效。例如 +8613812345678。"},
+	RBadPIN:      {"Your PIN is 4 to 6 digits, last in the message. Nothing was done.", "Le code PIN a 4 à 6 chiffres, en fin de message. Rien n'a été fait.", "密码为4至6位数字,放在最后。未执行任何操作。"},
+	RBadMerchant: {"Unknown merchant {arg}. Check the code on the till.", "Marchand {arg} inconnu. Vérifiez le code affiché en caisse.", "未知商户 {arg}。请核对收银台上的代码。"},
+	RBadCode:     {"Code {arg} not understood.", "Code {arg} incorrect.", "代码 {arg} 无效。"},
+	RBadLanguage: {"Language {arg} unknown. Send LANG EN, LANG FR or LANG ZH.", "Langue {arg} inconnue. Envoyez LANGUE FR, EN ou ZH.", "未知语言 {arg}。请发送 语言 ZH、EN 或 FR。"},
+	RBadSwitch:   {"Send PROMO ON or PROMO OFF.", "Envoyez PROMO OUI ou PROMO NON.", "请发送 促销 开 或 促销 关。"},
+	RTooLong:     {"Message too long to be a command. Send HELP.", "Message trop long. Envoyez AIDE.", "信息太长。请发送 帮助。"},
+	RNotAvailable: {
+		"{arg} is not available yet. Nothing was done.",
+		"{arg} n'est pas encore disponible. Rien n'a été fait.",
+		"{arg} 功能暂未开放。未执行任何操作。",
+	},
+	RWelcome:           {"Welcome {name}! Your e-purse is open. Balance {balance}. Send HELP for commands.", "Bienvenue {name}! Votre porte-monnaie est ouvert. Solde {balance}. Envoyez AIDE.", "欢迎{name}!钱包已开通,余额 {balance}。发送 帮助 查看命令。"},
+	RAlreadyRegistered: {"This number already has an e-purse. Send BAL pin for your balance.", "Ce numéro a déjà un porte-monnaie. Envoyez SOLDE pin.", "该号码已开通钱包。发送 余额 密码 查询。"},
+	RNotRegistered:     {"No e-purse for this number. Send REG pin name to open one.", "Pas de porte-monnaie pour ce numéro. Envoyez INSCRIRE pin nom.", "该号码未开通钱包。发送 注册 密码 姓名 开通。"},
+	RBalance:           {"Balance {balance}. Today you can still spend {limit}.", "Solde {balance}. Encore {limit} utilisables aujourd'hui.", "余额 {balance}。今日剩余额度 {limit}。"},
+	RMini:              {"Last operations:\n{lines}\nBalance {balance}", "Dernières opérations:\n{lines}\nSolde {balance}", "最近交易:\n{lines}\n余额 {balance}"},
+	RMiniEmpty:         {"No operations yet. Balance {balance}.", "Aucune opération. Solde {balance}.", "暂无交易。余额 {balance}。"},
+	RPaid: {
+		"Paid {amount} to {party}. Fee {fee}. Balance {balance}. Ref {ref}. Receipt {receipt}",
+		"Payé {amount} à {party}. Frais {fee}. Solde {balance}. Réf {ref}. Preuve {receipt}",
+		"已向{party}付款 {amount}。手续费 {fee}。余额 {balance}。编号 {ref}。凭证 {receipt}",
+	},
+	RMerchantPaid: {
+		"Payment received: {amount} from {party}. Ref {ref}. Receipt {receipt}",
+		"Paiement de {amount} par {party}. Réf {ref}. Preuve {receipt}",
+		"收到{party}付款 {amount}。编号 {ref}。凭证 {receipt}",
+	},
+	RBillPaid: {
+		"Bill paid: {amount} to {party}, account {account}. Fee {fee}. Balance {balance}. Ref {ref}. Receipt {receipt}",
+		"Facture payée: {amount} à {party}, compte {account}. Frais {fee}. Solde {balance}. Réf {ref}. Preuve {receipt}",
+		"已缴费 {amount} 给{party},账号 {account}。手续费 {fee}。余额 {balance}。编号 {ref}。凭证 {receipt}",
+	},
+	RSent: {
+		"Sent {amount} to {name} {party}. Fee {fee}. Balance {balance}. Ref {ref}. Receipt {receipt}",
+		"Envoyé {amount} à {name} {party}. Frais {fee}. Solde {balance}. Réf {ref}. Preuve {receipt}",
+		"已向{name} {party}转账 {amount}。手续费 {fee}。余额 {balance}。编号 {ref}。凭证 {receipt}",
+	},
+	RReceived: {
+		"You received {amount} from {name} {party}. Balance {balance}. Ref {ref}. Receipt {receipt}",
+		"Virement de {amount} de {name} {party}. Solde {balance}. Réf {ref}. Preuve {receipt}",
+		"您收到{name} {party}转账 {amount}。余额 {balance}。编号 {ref}。凭证 {receipt}",
+	},
+	RSentHeld: {
+		"{amount} held for {party}, who has no e-purse yet. If not claimed in {n} days it comes back to you. Fee {fee}. Balance {balance}. Ref {ref}",
+		"{amount} réservés pour {party}, sans porte-monnaie. Sans retrait sous {n} jours, ils vous reviennent. Frais {fee}. Solde {balance}. Réf {ref}",
+		"{amount} 已为{party}保留(对方未开通钱包)。{n}天内未领取将退回。手续费 {fee}。余额 {balance}。编号 {ref}",
+	},
+	RInvite: {
+		"{party} sent you {amount}. Reply REG pin name within {n} days to open an e-purse and receive it.",
+		"{party} vous envoie {amount}. Répondez INSCRIRE pin nom sous {n} jours pour le recevoir.",
+		"{party}向您转账 {amount}。请在{n}天内回复 注册 密码 姓名 领取。",
+	},
+	RClaimed: {
+		"{amount} from {party} is now in your e-purse. Balance {balance}. Ref {ref}",
+		"{amount} de {party} versés sur votre porte-monnaie. Solde {balance}. Réf {ref}",
+		"来自{party}的 {amount} 已到账。余额 {balance}。编号 {ref}",
+	},
+	RRefunded: {
+		"{party} did not claim {amount}: it is back in your e-purse. Balance {balance}. Ref {ref}",
+		"{party} n'a pas retiré {amount}: montant rendu. Solde {balance}. Réf {ref}",
+		"{party}未领取 {amount},已退回。余额 {balance}。编号 {ref}",
+	},
+	RConfirmAsk: {
+		"Confirm {arg} of {amount} to {party}: reply YES {code} within {n} min, or NO {code}.",
+		"Confirmez {arg} de {amount} à {party}: répondez OUI {code} sous {n} min, ou NON {code}.",
+		"请确认向{party}{arg} {amount}:{n}分钟内回复 是 {code},或 否 {code}。",
+	},
+	RConfirmExpired: {"Code {code} has expired. Nothing was done; send the command again.", "Le code {code} a expiré. Rien n'a été fait.", "确认码 {code} 已过期。未执行任何操作。"},
+	RConfirmWrong:   {"Code not recognised. {n} tries left.", "Code non reconnu. Encore {n} essais.", "确认码错误。还可尝试{n}次。"},
+	RCancelled:      {"Cancelled. Nothing was done.", "Annulé. Rien n'a été fait.", "已取消。未执行任何操作。"},
+	RWrongPIN:       {"Wrong PIN. {n} tries left before your e-purse is locked.", "Code PIN erroné. Encore {n} essais avant blocage.", "密码错误。还可尝试{n}次,之后将锁定。"},
+	RLocked:         {"Too many wrong PINs: your e-purse is locked for {n} min.", "Trop d'erreurs de PIN: porte-monnaie bloqué {n} min.", "密码错误次数过多,钱包锁定{n}分钟。"},
+	RAccountBlocked: {"Your e-purse is blocked. Call customer care to unblock it.", "Votre porte-monnaie est bloqué. Appelez le service client.", "您的钱包已冻结。请联系客服解冻。"},
+	RInsufficient:   {"Not enough money: balance {balance}, needed {amount}. Nothing was done.", "Solde insuffisant: {balance}, il faut {amount}. Rien n'a été fait.", "余额不足:余额 {balance},需要 {amount}。未执行任何操作。"},
+	RLimitExceeded:  {"Over your limit: {amount} left for today. Nothing was done.", "Plafond atteint: reste {amount} aujourd'hui. Rien n'a été fait.", "超出限额:今日剩余 {amount}。未执行任何操作。"},
+	RTierCannotSend: {"Your e-purse cannot send money to people yet. Ask an agent to verify your ID.", "Votre porte-monnaie ne peut pas encore envoyer d'argent. Faites vérifier votre identité.", "您的钱包暂不能转账。请到网点验证身份。"},
+	RUnknownMerchant: {
+		"Unknown merchant {arg}. Check the code on the till.",
+		"Marchand {arg} inconnu. Vérifiez le code affiché en caisse.",
+		"未知商户 {arg}。请核对收银台上的代码。",
+	},
+	RUnknownBiller: {"Unknown biller {arg}. Check the code on your bill.", "Organisme {arg} inconnu. Vérifiez le code sur la facture.", "未知缴费机构 {arg}。请核对账单上的代码。"},
+	RSelfTransfer:  {"You cannot send money to yourself.", "Envoi impossible vers votre propre numéro.", "不能向自己转账。"},
+	RPINChanged:    {"Your PIN has been changed.", "Votre code PIN a été changé.", "密码已修改。"},
+	RLangSet:       {"Replies will now be in English.", "Les réponses seront désormais en FR.", "今后将以中文回复。"},
+	RBlocked:       {"Your e-purse is blocked: no payment can leave it. Call customer care to unblock.", "Porte-monnaie bloqué: aucun paiement possible. Appelez le service client.", "钱包已冻结,无法付款。请联系客服解冻。"},
+	RPromoOn:       {"You will receive offers. Send PROMO OFF to stop.", "Vous recevrez des offres. Envoyez PROMO NON pour ne plus en recevoir.", "您将收到优惠信息。发送 促销 关 退订。"},
+	RPromoOff:      {"You will not receive offers any more.", "Vous ne recevrez plus d'offres.", "您将不再收到优惠信息。"},
+	RReceiptValid:  {"Receipt {receipt} is genuine: {amount} to {party}, ref {ref}.", "Preuve {receipt} authentique: {amount} à {party}, réf {ref}.", "凭证 {receipt} 真实有效:{amount} 给{party},编号 {ref}。"},
+	RReceiptInvalid: {
+		"Receipt {receipt} is NOT genuine. Do not trust the message that showed it.",
+		"Preuve {receipt} NON authentique. Ne vous fiez pas au message.",
+		"凭证 {receipt} 无效,请勿相信该信息。",
+	},
+	RBusy: {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
+}
+
+// usage is each command's syntax in each language.
+var usage = map[Kind][3]string{
+	Help:      {"HELP [command]", "AIDE [commande]", "帮助 [命令]"},
+	Reg:       {"REG pin [name]", "INSCRIRE pin [nom]", "注册 密码 [姓名]"},
+	Bal:       {"BAL pin", "SOLDE pin", "余额 密码"},
+	Mini:      {"MINI pin", "RELEVE pin", "明细 密码"},
+	Pay:       {"PAY merchant amount [ref] pin, e.g. PAY SHOP42 12.50 1234", "PAYER code montant [réf] pin, ex: PAYER SHOP42 12,50 1234", "付款 商户 金额 [备注] 密码,例如 付款 SHOP42 12.50 1234"},
+	Bill:      {"BILL biller account amount pin", "FACTURE code compte montant pin", "缴费 机构 账号 金额 密码"},
+	Send:      {"SEND phone amount pin, e.g. SEND 0612345678 5 1234", "ENVOYER tel montant pin, ex: ENVOYER 0612345678 5 1234", "转账 手机 金额 密码"},
+	Debit:     {"DEBIT merchant amount pin", "DEBIT code montant pin", "借记 商户 金额 密码"},
+	Credit:    {"CREDIT merchant amount pin, or CREDIT pin", "CREDIT code montant pin, ou CREDIT pin", "信用 商户 金额 密码,或 信用 密码"},
+	Statement: {"CREDIT pin", "CREDIT pin", "信用 密码"},
+	Repay:     {"REPAY amount pin", "REMBOURSER montant pin", "还款 金额 密码"},
+	Yes:       {"YES code", "OUI code", "是 确认码"},
+	No:        {"NO code", "NON code", "否 确认码"},
+	PIN:       {"PIN old new", "PIN ancien nouveau", "密码 旧密码 新密码"},
+	Language:  {"LANG EN, FR or ZH", "LANGUE FR, EN ou ZH", "语言 ZH、EN 或 FR"},
+	Block:     {"BLOCK (no PIN needed)", "BLOQUER (sans PIN)", "冻结(无需密码)"},
+	Check:     {"CHECK receipt", "VERIFIER preuve", "验证 凭证"},
+	Promo:     {"PROMO ON or OFF", "PROMO OUI ou NON", "促销 开 或 关"},
+}
+
+// Usage is a command's syntax in a language.
+func Usage(k Kind, l Lang) string { return usage[k][l] }
+
+// Render writes a reply in a language.
+func Render(l Lang, r Reply, a Args) string {
+	if r == 0 || r >= replyCount {
+		panic(fmt.Sprintf("commands: no reply %d", r))
+	}
+	money := func(m Money) string {
+		if m.Currency == "" {
+			return ""
+		}
+		return m.Format(l)
+	}
+	return strings.NewReplacer(
+		"{amount}", money(a.Amount), "{fee}", money(a.Fee), "{balance}", money(a.Balance), "{limit}", money(a.Limit),
+		"{party}", a.Party, "{name}", a.Name, "{account}", a.Account, "{ref}", a.Ref, "{receipt}", a.Receipt,
+		"{code}", a.Code, "{n}", strconv.Itoa(a.N), "{usage}", Usage(a.Topic, l), "{lines}", strings.Join(a.Lines, "\n"),
+		"{arg}", a.Arg, "{currency}", a.Currency,
+	).Replace(templates[r][l])
+}
+
+// ForParseError is the reply to an SMS that did not parse, and its arguments.
+func ForParseError(e *ParseError) (Reply, Args) {
+	a := Args{Arg: e.Arg, Topic: e.Kind}
+	switch e.Problem {
+	case Empty, UnknownKeyword:
+		return RHelp, a
+	case Arity:
+		return RUsage, a
+	case BadAmount:
+		return RBadAmount, a
+	case BadCurrency:
+		return RBadCurrency, a
+	case BadPhone:
+		return RBadPhone, a
+	case BadPIN:
+		return RBadPIN, a
+	case BadMerchant:
+		return RBadMerchant, a
+	case BadCode:
+		return RBadCode, a
+	case BadLanguage:
+		return RBadLanguage, a
+	case BadSwitch:
+		return RBadSwitch, a
+	}
+	return RTooLong, a
+}
+
+// SampleArgs fills every blank with a realistic, long value, so that the golden file and the
+// length checks see replies at their longest.
+func SampleArgs() Args {
+	eur := func(v uint64) Money { return Money{Minor: v, Currency: "EUR", Exponent: 2} }
+	return Args{Amount: eur(125050), Fee: eur(150), Balance: eur(1234567), Limit: eur(50000),
+		Party: "Boulangerie du Centre", Name: "Alice Martin", Account: "0042-7789-12", Ref: "7QX2K9",
+		Receipt: "K4P9-2M7X-QT", Code: "483920", N: 3, Topic: Pay, Arg: "SHOP4", Currency: "EUR",
+		Lines: []string{"24/11 PAY SHOP42 -12.50", "23/11 SEND +336****678 -5.00", "22/11 TOPUP +50.00",
+			"21/11 BILL EDF -60.00", "20/11 RECV +3.00"}}
+}
+
+// Rendered is one reply in one language.
+type Rendered struct {
+	Lang  Lang
+	Reply Reply
+	Text  string
+}
+
+// Catalogue renders every reply in every language with SampleArgs, in a stable order: the
+// golden file, and the check that each fits its encoding and the part cap, read it.
+func Catalogue() []Rendered {
+	var out []Rendered
+	for r := Reply(1); r < replyCount; r++ {
+		for _, l := range []Lang{EN, FR, ZH} {
+			out = append(out, Rendered{l, r, Render(l, r, SampleArgs())})
+		}
+	}
+	return out
+}

@@ -1,0 +1,54 @@
+package commands
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func TestRepliesGolden(t *testing.T) {
+	var b strings.Builder
+	for _, x := range Catalogue() {
+		if x.Text == "" || strings.ContainsAny(x.Text, "{}") {
+			t.Errorf("reply %d %s: empty or with an unfilled blank: %q", x.Reply, x.Lang, x.Text)
+		}
+		fmt.Fprintf(&b, "== %d %s\n%s\n", x.Reply, x.Lang, x.Text)
+	}
+	path := filepath.Join("testdata", "replies.golden")
+	if *update {
+		os.MkdirAll("testdata", 0o755)
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./commands -update)", err)
+	}
+	if string(want) != b.String() {
+		t.Fatalf("replies differ from %s; review and run go test ./commands -update", path)
+	}
+}
+
+func TestEveryParseErrorHasAReply(t *testing.T) {
+	for p := Empty; p <= TooLong; p++ {
+		r, a := ForParseError(&ParseError{Problem: p, Kind: Pay, Arg: "X"})
+		if text := Render(FR, r, a); text == "" || strings.Contains(text, "{") {
+			t.Errorf("problem %d: %q", p, text)
+		}
+	}
+	if got := (Money{Minor: 1250, Currency: "EUR", Exponent: 2}).Format(FR); got != "12,50 EUR" {
+		t.Errorf("FR money: %q", got)
+	}
+	if got := (Money{Minor: 5, Currency: "EUR", Exponent: 2}).Format(EN); got != "0.05 EUR" {
+		t.Errorf("EN money: %q", got)
+	}
+	if got := (Money{Minor: 1500, Currency: "XOF"}).Format(FR); got != "1500 XOF" {
+		t.Errorf("XOF money: %q", got)
+	}
+}
