@@ -89,6 +89,13 @@ func (w *batchWriter) apply(job *Job) (Result, error) {
 			return Result{}, refuse(ErrInvalid, -1, "dedupe key 1..%d bytes, result at most %d bytes, positive TTL", MaxDedupeKeyLen, MaxDedupeResultLen)
 		}
 		if rec, ok := st.dedupe[d.Key]; ok && rec.expires > ja.now {
+			if d.StoreMessages {
+				msgs, err := decodeMessages(rec.result)
+				if err != nil {
+					return Result{}, refuse(ErrInvalid, -1, "stored replies of %s unreadable", d.Key)
+				}
+				return Result{}, &DuplicateError{Key: d.Key, Messages: msgs}
+			}
 			return Result{}, &DuplicateError{Key: d.Key, Result: rec.result}
 		}
 	}
@@ -154,6 +161,7 @@ func (ja *jobApply) run(job *Job) (Result, error) {
 	if len(msgs) > MaxJobMessages {
 		return res, refuse(ErrJobTooLarge, -1, "at most %d messages", MaxJobMessages)
 	}
+	var stored []Message
 	for i, m := range msgs {
 		if m.To == "" || len(m.To) > maxStringLen || len(m.From) > maxStringLen || len(m.Text) > MaxMessageBytes {
 			return res, refuse(ErrInvalid, i, "message needs a recipient of at most %d bytes and text of at most %d bytes", maxStringLen, MaxMessageBytes)
@@ -165,6 +173,13 @@ func (ja *jobApply) run(job *Job) (Result, error) {
 		ja.puts = append(ja.puts, put{bucket: bktOutbox, key: u64key(m.ID), val: e.b},
 			put{bucket: bktOutQueue, key: u64key(m.ID), val: []byte{}})
 		res.Messages = append(res.Messages, m.ID)
+		stored = append(stored, m)
+	}
+	for i, p := range job.Profiles {
+		if p.Owner == "" || len(p.Owner) > maxStringLen || len(p.Data) > MaxProfileLen {
+			return res, refuse(ErrInvalid, i, "profile owner 1..%d bytes, data at most %d", maxStringLen, MaxProfileLen)
+		}
+		ja.puts = append(ja.puts, put{bucket: bktProfiles, key: []byte(p.Owner), val: append([]byte{}, p.Data...)})
 	}
 	if a := job.Audit; a != nil {
 		if len(a.Actor) > maxStringLen || len(a.Action) > maxStringLen || len(a.Detail) > maxAuditLen || a.Action == "" {
@@ -173,6 +188,12 @@ func (ja *jobApply) run(job *Job) (Result, error) {
 		ja.journal(entAudit, func(e *enc) { e.str(a.Actor); e.str(a.Action); e.str(a.Detail) })
 	}
 	if d := job.Dedupe; d != nil {
+		result := d.Result
+		if d.StoreMessages {
+			if result = encodeMessages(stored); len(result) > MaxDedupeResultLen {
+				return res, refuse(ErrInvalid, -1, "replies too long to keep for duplicates (%d bytes)", len(result))
+			}
+		}
 		exp := ja.now + int64(d.TTL)
 		if d.TTL > time.Duration(math.MaxInt64-ja.now) {
 			exp = math.MaxInt64
@@ -181,13 +202,13 @@ func (ja *jobApply) run(job *Job) (Result, error) {
 		k = binary.BigEndian.AppendUint64(k, st.nextMsg) // unique even for a job with no entries
 		e := enc{}
 		e.str(d.Key)
-		e.b = append(e.b, d.Result...)
+		e.b = append(e.b, result...)
 		ja.puts = append(ja.puts, put{bucket: bktDedupe, key: k, val: e.b})
 		if old, ok := st.dedupe[d.Key]; ok {
 			ja.puts = append(ja.puts, put{bucket: bktDedupe, key: old.dbKey, del: true})
 		}
 		// Applied to memory last: nothing after this can refuse the job.
-		st.dedupe[d.Key] = &dedupeRec{expires: exp, dbKey: k, result: append([]byte(nil), d.Result...)}
+		st.dedupe[d.Key] = &dedupeRec{expires: exp, dbKey: k, result: append([]byte(nil), result...)}
 	}
 	return res, nil
 }

@@ -209,8 +209,7 @@ func (e *enc) message(m *Message) {
 	e.str(m.Reason)
 }
 
-func decodeMessage(v []byte) (Message, error) {
-	d := dec{b: v}
+func (d *dec) message() Message {
 	var m Message
 	m.ID = d.u64()
 	m.From = d.str()
@@ -221,6 +220,12 @@ func decodeMessage(v []byte) (Message, error) {
 	m.Attempts = d.u16()
 	m.SMSCID = d.str()
 	m.Reason = d.str()
+	return m
+}
+
+func decodeMessage(v []byte) (Message, error) {
+	d := dec{b: v}
+	m := d.message()
 	return m, d.err
 }
 
@@ -240,4 +245,23 @@ func (d *dec) currency() string {
 		return s
 	}
 	return string(b)
+}
+
+func encodeMessages(ms []Message) []byte {
+	e := enc{}
+	e.u16(uint16(len(ms)))
+	for i := range ms {
+		e.message(&ms[i])
+	}
+	return e.b
+}
+
+func decodeMessages(b []byte) ([]Message, error) {
+	d := dec{b: b}
+	n := int(d.u16())
+	out := make([]Message, 0, n)
+	for range n {
+		out = append(out, d.message())
+	}
+	return out, d.err
 }

@@ -79,8 +79,9 @@ func (e *RefusedError) Unwrap() error { return e.Reason }
 // DuplicateError is returned when a job's dedupe key was already taken inside its window.
 // Result is what the first job stored; nothing moved the second time.
 type DuplicateError struct {
-	Key    string
-	Result []byte
+	Key      string
+	Result   []byte
+	Messages []Message // the first job's messages, when it asked to store them
 }
 
 func (e *DuplicateError) Error() string { return "duplicate message " + e.Key }

@@ -25,7 +25,19 @@ type Job struct {
 	Compose func(v View, r *Result) ([]Message, error)
 	Dedupe  *Dedupe
 	Audit   *Audit
+	// Profiles replaces small records kept per owner for the engine (language, PIN hash,
+	// lockout state): written in the same commit as the rest, never in the hash chain.
+	Profiles []Profile
 }
+
+// Profile is an owner's engine record; Data is opaque to the ledger and at most MaxProfileLen.
+type Profile struct {
+	Owner string
+	Data  []byte
+}
+
+// MaxProfileLen bounds one profile record.
+const MaxProfileLen = 1024
 
 // Result is what a committed job did.
 type Result struct {

@@ -36,8 +36,9 @@ var (
 	bktOutQueue = []byte("outq")     // message id -> empty (still to send)
 	bktSMSCIDs  = []byte("smscids")  // SMSC message id -> message id
 	bktOwners   = []byte("owners")   // owner | 0 | account id -> empty
+	bktProfiles = []byte("profiles") // owner -> engine profile
 
-	allBuckets = [][]byte{bktMeta, bktJournal, bktIDs, bktAccounts, bktPending, bktDedupe, bktOutbox, bktOutQueue, bktSMSCIDs, bktOwners}
+	allBuckets = [][]byte{bktMeta, bktJournal, bktIDs, bktAccounts, bktPending, bktDedupe, bktOutbox, bktOutQueue, bktSMSCIDs, bktOwners, bktProfiles}
 
 	keySchema     = []byte("schema")
 	keyReplayFrom = []byte("replay_from")

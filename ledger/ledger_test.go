@@ -327,3 +327,54 @@ func TestMessagesPageNewestFirst(t *testing.T) {
 		t.Fatalf("before beyond the newest: %d", len(page))
 	}
 }
+
+func TestProfilesAndTransferAt(t *testing.T) {
+	l, path := testLedger(t, nil)
+	ctx := context.Background()
+	acc := mustOpen(t, l, AccountSpec{Currency: "EUR", Kind: KindFloat, Owner: "@float"}, AccountSpec{Currency: "EUR", Kind: KindPurse, Owner: "+331"})
+	res, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(acc[0].ID, acc[1].ID, 10)}, Profiles: []Profile{{Owner: "+331", Data: []byte("v1")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A refused job leaves the profile as it was.
+	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(acc[1].ID, acc[0].ID, 11)}, Profiles: []Profile{{Owner: "+331", Data: []byte("v2")}}}); !errors.Is(err, ErrInsufficientFunds) {
+		t.Fatal(err)
+	}
+	if p, _ := l.Profile("+331"); string(p) != "v1" {
+		t.Fatalf("profile %q", p)
+	}
+	if tr, err := l.TransferAt(res.Transfers[0].Seq); err != nil || tr.ID != res.Transfers[0].ID {
+		t.Fatalf("TransferAt: %v %+v", err, tr)
+	}
+	if _, err := l.TransferAt(1); !errors.Is(err, ErrTransferNotFound) {
+		t.Fatalf("TransferAt of an account entry: %v", err)
+	}
+	l.Close()
+	l2, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if p, _ := l2.Profile("+331"); string(p) != "v1" {
+		t.Fatalf("profile after reopen %q", p)
+	}
+}
+
+func TestDedupeKeepsComposedReplies(t *testing.T) {
+	l, _ := testLedger(t, nil)
+	ctx := context.Background()
+	job := Job{
+		Dedupe: &Dedupe{Key: "k", TTL: time.Minute, StoreMessages: true},
+		Compose: func(View, *Result) ([]Message, error) {
+			return []Message{{To: "+331", Text: "composed"}}, nil
+		},
+	}
+	if _, err := l.Submit(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	_, err := l.Submit(ctx, job)
+	var dup *DuplicateError
+	if !errors.As(err, &dup) || len(dup.Messages) != 1 || dup.Messages[0].Text != "composed" {
+		t.Fatalf("duplicate: %v %+v", err, dup)
+	}
+}

@@ -172,3 +172,31 @@ func (l *Ledger) History(account uint64, limit int, before uint64) ([]Transfer, 
 	})
 	return out, err
 }
+
+// Profile returns an owner's committed engine profile, or nil.
+func (l *Ledger) Profile(owner string) ([]byte, error) {
+	var out []byte
+	err := l.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bktProfiles).Get([]byte(owner)); v != nil {
+			out = append([]byte{}, v...)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// TransferAt returns the committed transfer at a journal position.
+func (l *Ledger) TransferAt(seq uint64) (Transfer, error) {
+	var t Transfer
+	err := l.db.View(func(tx *bolt.Tx) error {
+		if seq == 0 || seq > l.stats.LastSeq.Load() {
+			return fmt.Errorf("%w: entry %d", ErrTransferNotFound, seq)
+		}
+		var err error
+		if t, err = readTransfer(tx, seq); err != nil {
+			return fmt.Errorf("%w: entry %d", ErrTransferNotFound, seq)
+		}
+		return nil
+	})
+	return t, err
+}

@@ -258,12 +258,15 @@ func (s MessageStatus) String() string {
 type Dedupe struct {
 	Key    string        // e.g. sender + hash of text; at most MaxDedupeKeyLen bytes
 	TTL    time.Duration // how long a copy counts as the same message
-	Result []byte        // what the caller wants back on a duplicate (e.g. the first reply); at most MaxDedupeResultLen bytes
+	Result []byte        // what the caller wants back on a duplicate; at most MaxDedupeResultLen bytes
+	// StoreMessages keeps the job's messages (composed ones included) as the result, so a
+	// duplicate can be answered with exactly the first replies (DuplicateError.Messages).
+	StoreMessages bool
 }
 
 const (
 	MaxDedupeKeyLen    = 128
-	MaxDedupeResultLen = 2048
+	MaxDedupeResultLen = 8192
 )
 
 // Audit is an admin or system action recorded in the hash chain.

@@ -1,0 +1,653 @@
+// Package engine turns one inbound SMS into one ledger job: it parses the text with
+// commands, authenticates the subscriber (PIN as a keyed HMAC, lockout), applies limits and
+// fees, and submits the transfers, every reply, the dedupe record and the audit entry as one
+// job. Handle returns nil only when that job is durable.
+package engine
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"sync"
+	"time"
+
+	"mpg/commands"
+	"mpg/ledger"
+)
+
+// Ledger is what the engine needs of the books.
+type Ledger interface {
+	Submit(ctx context.Context, job ledger.Job) (ledger.Result, error)
+	Account(id uint64) (ledger.Account, error)
+	AccountsOf(owner string) []ledger.Account
+	History(account uint64, limit int, before uint64) ([]ledger.Transfer, error)
+	Profile(owner string) ([]byte, error)
+	TransferAt(seq uint64) (ledger.Transfer, error)
+}
+
+// Inbound is one SMS from a subscriber.
+type Inbound struct {
+	From, To string
+	Text     string
+	Received time.Time
+}
+
+// Transfer codes the engine writes (the CLI's top-up is 1).
+const (
+	CodeTopup uint16 = 1
+	CodePay   uint16 = 2
+	CodeBill  uint16 = 3
+	CodeSend  uint16 = 4
+	CodeFee   uint16 = 5
+)
+
+// Limits of one KYC tier, in minor units.
+type Limits struct {
+	PerTx, Daily, MaxBalance uint64
+	CanSend                  bool
+}
+
+// Band is one line of a fee table: amounts up to UpTo pay Fee.
+type Band struct{ UpTo, Fee uint64 }
+
+// Config is what the engine needs to know.
+type Config struct {
+	ShortCode  string
+	Currency   string
+	Exponent   uint8
+	Region     string
+	PINKey     []byte // from config or environment, never the ledger file
+	ReceiptKey []byte
+	LockAfter  int           // wrong PINs before lockout (default 3)
+	LockFor    time.Duration // (default 30m)
+	Dedupe     time.Duration // identical SMS inside this window are the same (default 2m)
+	Tiers      map[uint8]Limits
+	Fees       map[uint16][]Band // by transfer code; no table: no fee
+	Now        func() time.Time
+}
+
+// Engine handles inbound SMS.
+type Engine struct {
+	cfg   Config
+	l     Ledger
+	locks [256]sync.Mutex // one subscriber's messages are handled one at a time
+}
+
+// New makes an engine; keys must be set.
+func New(cfg Config, l Ledger) (*Engine, error) {
+	if len(cfg.PINKey) < 16 || len(cfg.ReceiptKey) < 16 {
+		return nil, errors.New("engine: PIN and receipt keys must be at least 16 bytes")
+	}
+	if cfg.LockAfter <= 0 {
+		cfg.LockAfter = 3
+	}
+	if cfg.LockFor <= 0 {
+		cfg.LockFor = 30 * time.Minute
+	}
+	if cfg.Dedupe <= 0 {
+		cfg.Dedupe = 2 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Tiers == nil {
+		cfg.Tiers = map[uint8]Limits{
+			1: {PerTx: 10000, Daily: 20000, MaxBalance: 50000},
+			2: {PerTx: 50000, Daily: 100000, MaxBalance: 200000, CanSend: true},
+			3: {PerTx: 200000, Daily: 500000, MaxBalance: 1000000, CanSend: true},
+		}
+	}
+	return &Engine{cfg: cfg, l: l}, nil
+}
+
+// profile is the engine's per-subscriber record, kept in the ledger file.
+type profile struct {
+	PINMAC      string        `json:"pin_mac"`
+	Lang        commands.Lang `json:"lang"`
+	LangSet     bool          `json:"lang_set"`
+	Promo       bool          `json:"promo"`
+	Fails       int           `json:"fails"`
+	LockedUntil int64         `json:"locked_until"`
+}
+
+func (e *Engine) lock(msisdn string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(msisdn))
+	return &e.locks[h.Sum32()%uint32(len(e.locks))]
+}
+
+// ErrBusy is a temporary failure: the SMSC should deliver the message again later.
+var ErrBusy = errors.New("engine busy")
+
+// Handle runs one SMS. It returns nil only when its effect and replies are durable.
+func (e *Engine) Handle(ctx context.Context, in Inbound) error {
+	mu := e.lock(in.From)
+	mu.Lock()
+	defer mu.Unlock()
+	sum := sha256.Sum256([]byte(in.Text))
+	t := &turn{e: e, in: in, dedupeKey: in.From + "|" + in.To + "|" + hex.EncodeToString(sum[:12])}
+	if err := t.load(); err != nil {
+		return fmt.Errorf("%w: %v", ErrBusy, err)
+	}
+	job := t.run()
+	return t.submit(ctx, job)
+}
+
+// turn is the handling of one SMS.
+type turn struct {
+	e         *Engine
+	in        Inbound
+	dedupeKey string
+	purse     *ledger.Account
+	prof      profile
+	hasProf   bool
+	lang      commands.Lang
+	cmd       commands.Command
+	replies   []ledger.Message
+	profDirty bool
+	audit     *ledger.Audit
+}
+
+func (t *turn) load() error {
+	for _, a := range t.e.l.AccountsOf(t.in.From) {
+		if a.Kind == ledger.KindPurse {
+			t.purse = &a
+			break
+		}
+	}
+	b, err := t.e.l.Profile(t.in.From)
+	if err != nil {
+		return err
+	}
+	if b != nil {
+		if err := json.Unmarshal(b, &t.prof); err != nil {
+			return fmt.Errorf("profile of %s: %w", t.in.From, err)
+		}
+		t.hasProf = true
+	}
+	return nil
+}
+
+func (t *turn) money(v uint64) commands.Money {
+	return commands.Money{Minor: v, Currency: t.e.cfg.Currency, Exponent: t.e.cfg.Exponent}
+}
+
+// reply queues a reply to the sender in their language.
+func (t *turn) reply(r commands.Reply, a commands.Args) {
+	t.replyTo(t.in.From, t.lang, r, a)
+}
+
+func (t *turn) replyTo(to string, l commands.Lang, r commands.Reply, a commands.Args) {
+	if a.Currency == "" {
+		a.Currency = t.e.cfg.Currency
+	}
+	t.replies = append(t.replies, ledger.Message{From: t.e.cfg.ShortCode, To: to, Text: commands.Render(l, r, a)})
+}
+
+// run decides what the SMS does and returns the job that does it.
+func (t *turn) run() ledger.Job {
+	c, err := commands.Parse(t.in.Text, commands.Options{Currency: t.e.cfg.Currency, Exponent: t.e.cfg.Exponent, Region: t.e.cfg.Region})
+	t.lang = t.prof.Lang
+	var pe *commands.ParseError
+	if errors.As(err, &pe) {
+		if !t.prof.LangSet && pe.Kind != 0 {
+			t.lang = pe.Lang
+		}
+		r, a := commands.ForParseError(pe)
+		t.reply(r, a)
+		return ledger.Job{}
+	}
+	t.cmd = c
+	if !t.prof.LangSet {
+		t.lang = c.Lang
+	}
+	switch c.Kind {
+	case commands.Help:
+		if c.Topic != 0 {
+			t.reply(commands.RHelpTopic, commands.Args{Topic: c.Topic})
+		} else {
+			t.reply(commands.RHelp, commands.Args{})
+		}
+		return ledger.Job{}
+	case commands.Check:
+		return t.check()
+	case commands.Reg:
+		return t.register()
+	case commands.Debit, commands.Credit, commands.Statement, commands.Repay:
+		t.reply(commands.RNotAvailable, commands.Args{Arg: c.Kind.String()})
+		return ledger.Job{}
+	}
+	if t.purse == nil {
+		t.reply(commands.RNotRegistered, commands.Args{})
+		return ledger.Job{}
+	}
+	if c.Kind == commands.Block { // no PIN: a stolen phone must be stoppable at once
+		if t.purse.Status != ledger.StatusBlocked {
+			t.audit = &ledger.Audit{Actor: t.in.From, Action: "subscriber block"}
+			t.reply(commands.RBlocked, commands.Args{})
+			return t.withProfile(ledger.Job{Status: []ledger.StatusChange{{Account: t.purse.ID, Status: ledger.StatusBlocked}}})
+		}
+		t.reply(commands.RBlocked, commands.Args{})
+		return ledger.Job{}
+	}
+	if c.Kind == commands.Language {
+		t.prof.Lang, t.prof.LangSet, t.profDirty = c.Target, true, true
+		t.lang = c.Target
+		t.reply(commands.RLangSet, commands.Args{})
+		return t.withProfile(ledger.Job{})
+	}
+	if c.Kind == commands.Promo {
+		t.prof.Promo, t.profDirty = c.On, true
+		if c.On {
+			t.reply(commands.RPromoOn, commands.Args{})
+		} else {
+			t.reply(commands.RPromoOff, commands.Args{})
+		}
+		return t.withProfile(ledger.Job{})
+	}
+	if c.Kind == commands.Yes || c.Kind == commands.No {
+		t.reply(commands.RConfirmExpired, commands.Args{Code: c.Code})
+		return ledger.Job{}
+	}
+	if !t.authenticate() {
+		return t.withProfile(ledger.Job{})
+	}
+	switch c.Kind {
+	case commands.Bal:
+		return t.balance()
+	case commands.Mini:
+		return t.mini()
+	case commands.PIN:
+		t.prof.PINMAC, t.profDirty = t.e.pinMAC(t.in.From, c.NewPIN), true
+		t.audit = &ledger.Audit{Actor: t.in.From, Action: "pin change"}
+		t.reply(commands.RPINChanged, commands.Args{})
+		return t.withProfile(ledger.Job{})
+	case commands.Pay, commands.Bill:
+		return t.pay()
+	case commands.Send:
+		return t.send()
+	}
+	t.reply(commands.RHelp, commands.Args{})
+	return ledger.Job{}
+}
+
+func (t *turn) withProfile(j ledger.Job) ledger.Job {
+	if t.profDirty {
+		b, _ := json.Marshal(t.prof)
+		j.Profiles = append(j.Profiles, ledger.Profile{Owner: t.in.From, Data: b})
+	}
+	return j
+}
+
+func (e *Engine) pinMAC(msisdn, pin string) string {
+	m := hmac.New(sha256.New, e.cfg.PINKey)
+	m.Write([]byte(msisdn + ":" + pin))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// authenticate checks the PIN, counts failures and locks after LockAfter of them.
+func (t *turn) authenticate() bool {
+	now := t.e.cfg.Now().UnixNano()
+	if t.prof.LockedUntil > now {
+		t.reply(commands.RLocked, commands.Args{N: int(time.Duration(t.prof.LockedUntil-now).Minutes()) + 1})
+		return false
+	}
+	if t.purse.Status == ledger.StatusBlocked && t.cmd.Kind != commands.Bal && t.cmd.Kind != commands.Mini {
+		t.reply(commands.RAccountBlocked, commands.Args{})
+		return false
+	}
+	want, _ := hex.DecodeString(t.prof.PINMAC)
+	got, _ := hex.DecodeString(t.e.pinMAC(t.in.From, t.cmd.PIN))
+	if len(want) > 0 && hmac.Equal(want, got) {
+		if t.prof.Fails != 0 || t.prof.LockedUntil != 0 {
+			t.prof.Fails, t.prof.LockedUntil, t.profDirty = 0, 0, true
+		}
+		return true
+	}
+	t.prof.Fails++
+	t.profDirty = true
+	if t.prof.Fails >= t.e.cfg.LockAfter {
+		t.prof.Fails, t.prof.LockedUntil = 0, now+int64(t.e.cfg.LockFor)
+		t.audit = &ledger.Audit{Actor: t.in.From, Action: "pin lockout", Detail: t.e.cfg.LockFor.String()}
+		t.reply(commands.RLocked, commands.Args{N: int(t.e.cfg.LockFor.Minutes())})
+		return false
+	}
+	t.reply(commands.RWrongPIN, commands.Args{N: t.e.cfg.LockAfter - t.prof.Fails})
+	return false
+}
+
+func (t *turn) register() ledger.Job {
+	if t.purse != nil {
+		t.reply(commands.RAlreadyRegistered, commands.Args{})
+		return ledger.Job{}
+	}
+	t.prof = profile{PINMAC: t.e.pinMAC(t.in.From, t.cmd.PIN), Lang: t.lang, LangSet: t.hasProf && t.prof.LangSet}
+	t.profDirty = true
+	t.reply(commands.RWelcome, commands.Args{Name: t.cmd.Name, Balance: t.money(0)})
+	t.audit = &ledger.Audit{Actor: t.in.From, Action: "register"}
+	return t.withProfile(ledger.Job{Open: []ledger.AccountSpec{{Currency: t.e.cfg.Currency, Kind: ledger.KindPurse,
+		Owner: t.in.From, Name: t.cmd.Name, Tier: 1}}})
+}
+
+func (t *turn) balance() ledger.Job {
+	lim := t.e.cfg.Tiers[t.purse.Tier]
+	spent, _ := t.spentToday()
+	left := uint64(0)
+	if lim.Daily > spent {
+		left = lim.Daily - spent
+	}
+	t.reply(commands.RBalance, commands.Args{Balance: t.money(uint64(max(0, t.purse.Available()))), Limit: t.money(left)})
+	return t.withProfile(ledger.Job{})
+}
+
+func (t *turn) mini() ledger.Job {
+	h, err := t.e.l.History(t.purse.ID, 5, 0)
+	if err != nil || len(h) == 0 {
+		t.reply(commands.RMiniEmpty, commands.Args{Balance: t.money(uint64(max(0, t.purse.Available())))})
+		return t.withProfile(ledger.Job{})
+	}
+	var lines []string
+	for _, tr := range h {
+		sign := "+"
+		if tr.Debit == t.purse.ID {
+			sign = "-"
+		}
+		amt := t.money(tr.Amount).Format(t.lang)
+		lines = append(lines, fmt.Sprintf("%s %s%s", time.Unix(0, tr.Timestamp).UTC().Format("02/01"), sign, amt))
+	}
+	t.reply(commands.RMini, commands.Args{Lines: lines, Balance: t.money(uint64(max(0, t.purse.Available())))})
+	return t.withProfile(ledger.Job{})
+}
+
+// spentToday sums the purse's payments out over the last 24 hours.
+func (t *turn) spentToday() (uint64, error) {
+	since := t.e.cfg.Now().Add(-24 * time.Hour).UnixNano()
+	h, err := t.e.l.History(t.purse.ID, 500, 0)
+	var sum uint64
+	for _, tr := range h {
+		if tr.Timestamp < since {
+			break
+		}
+		if tr.Debit == t.purse.ID && tr.Code != CodeFee {
+			sum += tr.Amount
+		}
+	}
+	return sum, err
+}
+
+func (t *turn) fee(code uint16, amount uint64) uint64 {
+	for _, b := range t.e.cfg.Fees[code] {
+		if amount <= b.UpTo {
+			return b.Fee
+		}
+	}
+	return 0
+}
+
+// limitsOK applies the payer's tier; it queues the refusal reply when not.
+func (t *turn) limitsOK(amount uint64) bool {
+	lim, ok := t.e.cfg.Tiers[t.purse.Tier]
+	if !ok {
+		t.reply(commands.RLimitExceeded, commands.Args{Amount: t.money(0)})
+		return false
+	}
+	spent, err := t.spentToday()
+	if err != nil {
+		t.reply(commands.RBusy, commands.Args{})
+		return false
+	}
+	if amount > lim.PerTx || spent+amount > lim.Daily {
+		left := uint64(0)
+		if lim.Daily > spent {
+			left = min(lim.Daily-spent, lim.PerTx)
+		}
+		t.reply(commands.RLimitExceeded, commands.Args{Amount: t.money(left)})
+		return false
+	}
+	return true
+}
+
+func (t *turn) system(owner string) *ledger.Account {
+	for _, a := range t.e.l.AccountsOf(owner) {
+		if a.Currency == t.e.cfg.Currency {
+			return &a
+		}
+	}
+	return nil
+}
+
+func (t *turn) pay() ledger.Job {
+	c := t.cmd
+	kind, code, unknown := ledger.KindMerchant, CodePay, commands.RUnknownMerchant
+	if c.Kind == commands.Bill {
+		kind, code, unknown = ledger.KindBiller, CodeBill, commands.RUnknownBiller
+	}
+	var payee *ledger.Account
+	for _, a := range t.e.l.AccountsOf(c.Merchant) {
+		if a.Kind == kind && a.Currency == t.e.cfg.Currency {
+			payee = &a
+		}
+	}
+	if payee == nil || payee.Status != ledger.StatusActive {
+		t.reply(unknown, commands.Args{Arg: c.Merchant})
+		return t.withProfile(ledger.Job{})
+	}
+	if !t.limitsOK(c.Amount) {
+		return t.withProfile(ledger.Job{})
+	}
+	ref := c.Ref
+	if c.Kind == commands.Bill {
+		ref = c.Account
+	}
+	return t.move(code, payee, c.Amount, ref)
+}
+
+func (t *turn) send() ledger.Job {
+	c := t.cmd
+	if c.Phone == t.in.From {
+		t.reply(commands.RSelfTransfer, commands.Args{})
+		return t.withProfile(ledger.Job{})
+	}
+	if lim := t.e.cfg.Tiers[t.purse.Tier]; !lim.CanSend {
+		t.reply(commands.RTierCannotSend, commands.Args{})
+		return t.withProfile(ledger.Job{})
+	}
+	var payee *ledger.Account
+	for _, a := range t.e.l.AccountsOf(c.Phone) {
+		if a.Kind == ledger.KindPurse && a.Currency == t.e.cfg.Currency {
+			payee = &a
+		}
+	}
+	if payee == nil {
+		// Held in escrow for an unregistered payee is not built yet: refuse plainly.
+		t.reply(commands.RNotAvailable, commands.Args{Arg: "SEND " + mask(c.Phone)})
+		return t.withProfile(ledger.Job{})
+	}
+	if !t.limitsOK(c.Amount) {
+		return t.withProfile(ledger.Job{})
+	}
+	if lim := t.e.cfg.Tiers[payee.Tier]; lim.MaxBalance > 0 && uint64(max(0, payee.Available()))+c.Amount > lim.MaxBalance {
+		t.reply(commands.RLimitExceeded, commands.Args{Amount: t.money(lim.MaxBalance - min(lim.MaxBalance, uint64(max(0, payee.Available()))))})
+		return t.withProfile(ledger.Job{})
+	}
+	return t.move(CodeSend, payee, c.Amount, "")
+}
+
+// mask hides the middle of a number: +336****678.
+func mask(msisdn string) string {
+	if len(msisdn) < 8 {
+		return msisdn
+	}
+	return msisdn[:4] + "****" + msisdn[len(msisdn)-3:]
+}
+
+// move builds the job of a payment: the amount to the payee and the fee to the fees
+// account as one chain, with the payer's and the payee's replies composed after the money
+// moved (so they carry the new balances) and a receipt code derived from the transfer.
+func (t *turn) move(code uint16, payee *ledger.Account, amount uint64, ref string) ledger.Job {
+	fee := t.fee(code, amount)
+	ts := []ledger.Transfer{{ID: ledger.NewID(), Debit: t.purse.ID, Credit: payee.ID, Amount: amount, Code: code, Ref: ref}}
+	if fee > 0 {
+		fees := t.system("@fees")
+		if fees == nil {
+			t.reply(commands.RBusy, commands.Args{})
+			return t.withProfile(ledger.Job{})
+		}
+		ts = append(ts, ledger.Transfer{ID: ledger.NewID(), Debit: t.purse.ID, Credit: fees.ID, Amount: fee, Code: CodeFee})
+	}
+	payerLang, e := t.lang, t.e
+	from := t.in.From
+	job := t.withProfile(ledger.Job{Transfers: ts})
+	job.Compose = func(v ledger.View, r *ledger.Result) ([]ledger.Message, error) {
+		main := r.Transfers[0]
+		payer, _ := v.Account(t.purse.ID)
+		after, _ := v.Account(payee.ID)
+		rc := e.receipt(main)
+		args := commands.Args{Amount: t.money(amount), Fee: t.money(fee), Balance: t.money(uint64(max(0, payer.Available()))),
+			Ref: shortRef(main), Receipt: rc, Party: payee.Name, Account: ref, Name: payee.Name, Currency: e.cfg.Currency}
+		var msgs []ledger.Message
+		add := func(to string, l commands.Lang, rep commands.Reply, a commands.Args) {
+			msgs = append(msgs, ledger.Message{From: e.cfg.ShortCode, To: to, Text: commands.Render(l, rep, a)})
+		}
+		switch code {
+		case CodePay:
+			add(from, payerLang, commands.RPaid, args)
+			if payee.Phone != "" {
+				add(payee.Phone, commands.EN, commands.RMerchantPaid, commands.Args{Amount: args.Amount, Party: mask(from), Ref: args.Ref, Receipt: rc})
+			}
+		case CodeBill:
+			add(from, payerLang, commands.RBillPaid, args)
+		case CodeSend:
+			args.Party = mask(payee.Owner)
+			add(from, payerLang, commands.RSent, args)
+			payeeLang := commands.EN
+			if b, err := e.l.Profile(payee.Owner); err == nil && b != nil {
+				var p profile
+				if json.Unmarshal(b, &p) == nil {
+					payeeLang = p.Lang
+				}
+			}
+			add(payee.Owner, payeeLang, commands.RReceived, commands.Args{Amount: args.Amount, Party: mask(from), Name: t.purse.Name,
+				Balance: t.money(uint64(max(0, after.Available()))), Ref: args.Ref, Receipt: rc})
+		}
+		return msgs, nil
+	}
+	return job
+}
+
+// receipt is the code CHECK verifies: the transfer's journal position and a MAC over it,
+// its id and amount, with the server's receipt key. A forged or altered code fails.
+func (e *Engine) receipt(tr ledger.Transfer) string {
+	pos := strings.TrimLeft(strings.ToUpper(fmt.Sprintf("%x", tr.Seq)), "0")
+	return pos + "-" + e.receiptMAC(tr)
+}
+
+func (e *Engine) receiptMAC(tr ledger.Transfer) string {
+	m := hmac.New(sha256.New, e.cfg.ReceiptKey)
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], tr.Seq)
+	m.Write(b[:])
+	m.Write(tr.ID[:])
+	binary.BigEndian.PutUint64(b[:], tr.Amount)
+	m.Write(b[:])
+	return base32.StdEncoding.EncodeToString(m.Sum(nil))[:8]
+}
+
+func shortRef(tr ledger.Transfer) string { return strings.ToUpper(tr.ID.String()[26:]) }
+
+func (t *turn) check() ledger.Job {
+	pos, mac, ok := strings.Cut(t.cmd.Code, "-")
+	var seq uint64
+	if _, err := fmt.Sscanf(pos, "%X", &seq); !ok || err != nil {
+		t.reply(commands.RReceiptInvalid, commands.Args{Receipt: t.cmd.Code})
+		return ledger.Job{}
+	}
+	tr, err := t.e.l.TransferAt(seq)
+	if err != nil || !hmac.Equal([]byte(t.e.receiptMAC(tr)), []byte(mac)) || tr.Code == CodeFee {
+		t.reply(commands.RReceiptInvalid, commands.Args{Receipt: t.cmd.Code})
+		return ledger.Job{}
+	}
+	t.reply(commands.RReceiptValid, commands.Args{Receipt: t.cmd.Code, Amount: t.money(tr.Amount), Party: t.nameOf(tr.Credit), Ref: shortRef(tr)})
+	return ledger.Job{}
+}
+
+func (t *turn) nameOf(id uint64) string {
+	acc, err := t.e.l.Account(id)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("account %d", id)
+	case acc.Kind == ledger.KindPurse:
+		return mask(acc.Owner)
+	}
+	return acc.Name
+}
+
+// submit commits the job with the SMS's dedupe record and replies. A refused transfer turns
+// into its refusal reply, committed the same way; a duplicate SMS gets the first replies again
+// and moves nothing.
+func (t *turn) submit(ctx context.Context, job ledger.Job) error {
+	job.Audit = t.audit
+	job.Messages = append(job.Messages, t.replies...)
+	job.Dedupe = &ledger.Dedupe{Key: t.dedupeKey, TTL: t.e.cfg.Dedupe, StoreMessages: true}
+	_, err := t.e.l.Submit(ctx, job)
+	var ref *ledger.RefusedError
+	if errors.As(err, &ref) && ref.Reason != ledger.ErrInvalid && ref.Reason != ledger.ErrJobTooLarge {
+		t.replies = nil
+		t.refusal(ref)
+		job = ledger.Job{Messages: t.replies, Profiles: job.Profiles, Dedupe: job.Dedupe}
+		_, err = t.e.l.Submit(ctx, job)
+	}
+	var dup *ledger.DuplicateError
+	if errors.As(err, &dup) {
+		if len(dup.Messages) == 0 {
+			return nil
+		}
+		for i := range dup.Messages {
+			dup.Messages[i].ID = 0
+		}
+		_, err = t.e.l.Submit(ctx, ledger.Job{Messages: dup.Messages})
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBusy, err)
+	}
+	return nil
+}
+
+func (t *turn) refusal(ref *ledger.RefusedError) {
+	bal := t.money(0)
+	if t.purse != nil {
+		bal = t.money(uint64(max(0, t.purse.Available())))
+	}
+	switch ref.Reason {
+	case ledger.ErrInsufficientFunds:
+		t.reply(commands.RInsufficient, commands.Args{Balance: bal, Amount: t.money(t.cmd.Amount + t.fee(codeOf(t.cmd.Kind), t.cmd.Amount))})
+	case ledger.ErrAccountBlocked, ledger.ErrAccountClosed:
+		t.reply(commands.RAccountBlocked, commands.Args{})
+	case ledger.ErrAccountExists:
+		t.reply(commands.RAlreadyRegistered, commands.Args{})
+	case ledger.ErrLimitExceeded:
+		t.reply(commands.RLimitExceeded, commands.Args{Amount: t.money(0)})
+	default:
+		t.reply(commands.RBusy, commands.Args{})
+	}
+}
+
+func codeOf(k commands.Kind) uint16 {
+	switch k {
+	case commands.Pay:
+		return CodePay
+	case commands.Bill:
+		return CodeBill
+	case commands.Send:
+		return CodeSend
+	}
+	return 0
+}

@@ -1,0 +1,196 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"mpg/ledger"
+)
+
+type world struct {
+	t     *testing.T
+	l     *ledger.Ledger
+	e     *Engine
+	path  string
+	seen  uint64 // last outbox id read
+	now   time.Time
+	float uint64
+}
+
+func newWorld(t *testing.T) *world { return newWorldTiers(t, nil) }
+
+func newWorldTiers(t *testing.T, tiers map[uint8]Limits) *world {
+	path := filepath.Join(t.TempDir(), "mpg.db")
+	l, err := ledger.Create(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	w := &world{t: t, l: l, path: path, now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	res, err := l.Submit(context.Background(), ledger.Job{Open: []ledger.AccountSpec{
+		{Currency: "EUR", Kind: ledger.KindFloat, Owner: "@float"},
+		{Currency: "EUR", Kind: ledger.KindFees, Owner: "@fees"},
+		{Currency: "EUR", Kind: ledger.KindMerchant, Owner: "SHOP42", Name: "Corner Shop", Phone: "+33698765432"},
+		{Currency: "EUR", Kind: ledger.KindBiller, Owner: "EDF", Name: "EDF"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.float = res.Accounts[0].ID
+	w.e, err = New(Config{ShortCode: "1234", Currency: "EUR", Exponent: 2, Region: "FR",
+		PINKey: []byte("pin-key-for-tests-only"), ReceiptKey: []byte("receipt-key-for-tests"),
+		Fees:  map[uint16][]Band{CodePay: {{UpTo: 1000, Fee: 0}, {UpTo: 1 << 62, Fee: 10}}},
+		Tiers: tiers,
+		Now:  func() time.Time { return w.now }}, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// sms texts the short code and returns the replies it caused, by recipient.
+func (w *world) sms(from, text string) map[string][]string {
+	w.t.Helper()
+	if err := w.e.Handle(context.Background(), Inbound{From: from, To: "1234", Text: text}); err != nil {
+		w.t.Fatalf("%s %q: %v", from, text, err)
+	}
+	msgs, err := w.l.Messages(100, 0)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].ID > w.seen {
+			out[msgs[i].To] = append(out[msgs[i].To], msgs[i].Text)
+			w.seen = msgs[i].ID
+		}
+	}
+	return out
+}
+
+func (w *world) expect(from, text, contains string) string {
+	w.t.Helper()
+	got := w.sms(from, text)[from]
+	if len(got) != 1 || !strings.Contains(got[0], contains) {
+		w.t.Fatalf("%s %q: replies %q, want one containing %q", from, text, got, contains)
+	}
+	return got[0]
+}
+
+func (w *world) topup(msisdn string, minor uint64, tier uint8) {
+	acc := w.l.AccountsOf(msisdn)
+	if _, err := w.l.Submit(context.Background(), ledger.Job{Transfers: []ledger.Transfer{{ID: ledger.NewID(), Debit: w.float, Credit: acc[0].ID, Amount: minor, Code: CodeTopup}}}); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *world) available(owner string) int64 {
+	return w.l.AccountsOf(owner)[0].Available()
+}
+
+const alice, bob = "+33612345678", "+33687654321"
+
+func TestConversation(t *testing.T) {
+	w := newWorld(t)
+	// Identical SMS within the dedupe window are one message, so each step below texts
+	// something new (case and spacing count).
+	w.expect(alice, "bal 739164", "No e-purse")
+	w.expect(alice, "REG 739164 Alice", "Welcome Alice")
+	w.expect(alice, "REG 739164 Alice again", "already has an e-purse")
+	w.topup(alice, 5000, 1)
+	w.expect(alice, "BAL 739164", "Balance 50.00 EUR")
+
+	// A payment moves the money and the fee in one commit, and tells the merchant.
+	got := w.sms(alice, "PAY SHOP42 12.50 739164")
+	if len(got[alice]) != 1 || !strings.Contains(got[alice][0], "Paid 12.50 EUR to Corner Shop. Fee 0.10 EUR. Balance 37.40 EUR") {
+		t.Fatalf("payer: %q", got[alice])
+	}
+	if len(got["+33698765432"]) != 1 || !strings.Contains(got["+33698765432"][0], "Payment received: 12.50 EUR from +336****678") {
+		t.Fatalf("merchant: %q", got)
+	}
+	if w.available("SHOP42") != 1250 || w.available("@fees") != 10 || w.available(alice) != 3740 {
+		t.Fatal("balances after PAY")
+	}
+	receipt := got[alice][0][strings.LastIndex(got[alice][0], " ")+1:]
+
+	// The same SMS again (a redelivery) is answered the same and moves nothing.
+	again := w.sms(alice, "PAY SHOP42 12.50 739164")
+	if len(again[alice]) != 1 || again[alice][0] != got[alice][0] || w.available(alice) != 3740 {
+		t.Fatalf("duplicate: %q, balance %d", again, w.available(alice))
+	}
+
+	// Receipts: genuine, then altered.
+	w.expect(bob, "CHECK "+receipt, "is genuine: 12.50 EUR to Corner Shop")
+	w.expect(bob, "CHECK "+receipt[:len(receipt)-1]+"X", "is NOT genuine")
+
+	// Refusals: a precise reply, no money moved.
+	w.expect(alice, "PAY SHOP4 1 739164", "Unknown merchant SHOP4")
+	w.expect(alice, "PAY SHOP42 101 739164", "Over your limit") // tier 1: 100.00 per payment
+	w.expect(alice, "PAY SHOP42 1.234 739164", "Amount 1.234 not understood")
+	w.expect(alice, "BILL EDF 0042-77 30 739164", "Bill paid: 30.00 EUR to EDF, account 0042-77")
+	w.expect(alice, "PAY SHOP42 7.41 739164", "Not enough money")
+	if w.available(alice) != 740 {
+		t.Fatalf("alice %d", w.available(alice))
+	}
+	w.expect(alice, "DEBIT SHOP42 5 739164", "DEBIT is not available yet")
+	w.expect(alice, "BLAH", "mPurse: BAL pin")
+
+	// Tier 1 may not SEND; a registered payee at tier 2 is paid and told.
+	w.expect(bob, "REG 246810 Bob", "Welcome Bob")
+	w.expect(alice, "SEND 0687654321 1 739164", "cannot send money")
+	w.expect(alice, "MINI 739164", "-12.50 EUR")
+
+	// LANG switches the replies; French amounts use a comma.
+	w.expect(alice, "LANG FR", "désormais en FR")
+	w.expect(alice, "BAL *739164", "Solde 7,40 EUR")
+
+	// Three wrong PINs lock the purse; then even the right PIN is refused.
+	w.expect(alice, "BAL 000000", "Encore 2 essais")
+	w.expect(alice, "BAL 000001", "Encore 1 essais")
+	w.expect(alice, "BAL 000002", "bloqué 30 min")
+	w.expect(alice, "Bal 739164", "bloqué")
+	w.now = w.now.Add(31 * time.Minute)
+	w.expect(alice, "SOLDE 739164", "Solde 7,40 EUR")
+
+	// PIN change, then BLOCK without a PIN.
+	w.expect(alice, "PIN 739164 582047", "code PIN a été changé")
+	w.expect(alice, "BAL  739164", "Encore 2 essais")
+	w.expect(alice, "BLOQUER", "bloqué")
+	w.expect(alice, "PAY SHOP42 1 582047", "bloqué")
+
+	// No PIN ever reaches the file.
+	w.l.Close()
+	b, err := os.ReadFile(w.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pin := range []string{"739164", "246810", "582047", "000001"} {
+		if bytes.Contains(b, []byte(pin)) {
+			t.Errorf("PIN %s found in the ledger file", pin)
+		}
+	}
+}
+
+func TestSendBetweenSubscribers(t *testing.T) {
+	w := newWorldTiers(t, map[uint8]Limits{1: {PerTx: 10000, Daily: 20000, MaxBalance: 5000, CanSend: true}})
+	w.expect(alice, "REG 739164 Alice", "Welcome")
+	w.expect(bob, "REG 246810 Bob", "Welcome")
+	w.expect(bob, "LANG ZH", "中文")
+	w.topup(alice, 10000, 1)
+	got := w.sms(alice, "SEND 0687654321 25 739164")
+	if len(got[alice]) != 1 || !strings.Contains(got[alice][0], "Sent 25.00 EUR to Bob +336****321. Fee 0.00 EUR. Balance 75.00 EUR") {
+		t.Fatalf("payer: %q", got)
+	}
+	if len(got[bob]) != 1 || !strings.Contains(got[bob][0], "您收到Alice +336****678转账 25.00 EUR。余额 25.00 EUR") {
+		t.Fatalf("payee: %q", got[bob])
+	}
+	w.expect(alice, "SEND "+alice+" 1 739164", "yourself")
+	w.expect(alice, "SEND 0699999999 1 739164", "not available yet")
+	// The payee's maximum balance (50.00 here) caps what may be sent.
+	w.expect(alice, "SEND 0687654321 26 739164", "Over your limit")
+}
