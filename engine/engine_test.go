@@ -46,7 +46,7 @@ func newWorldTiers(t *testing.T, tiers map[uint8]Limits) *world {
 		PINKey: []byte("pin-key-for-tests-only"), ReceiptKey: []byte("receipt-key-for-tests"),
 		Fees:  map[uint16][]Band{CodePay: {{UpTo: 1000, Fee: 0}, {UpTo: 1 << 62, Fee: 10}}},
 		Tiers: tiers,
-		Now:  func() time.Time { return w.now }}, l)
+		Now:   func() time.Time { return w.now }}, l)
 	if err != nil {
 		t.Fatal(err)
 	}
