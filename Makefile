@@ -35,21 +35,10 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-# Until the engine and SMPP side exist, the demo shows the admin CLI on a fresh demo ledger.
+# The simulator, the daemon bound to it over SMPP, demo accounts and a phone prompt (a short
+# scripted conversation when there is no terminal).
 demo: build
-	@rm -rf demo && mkdir -p demo
-	./$(BIN) --db $(DEMO_DB) ledger init --currency EUR
-	./$(BIN) --db $(DEMO_DB) account open +33612345678 --name Alice --tier 2
-	./$(BIN) --db $(DEMO_DB) account open +33687654321 --name Bob
-	./$(BIN) --db $(DEMO_DB) merchant add SHOP42 --name "Corner Shop" --msisdn +33698765432
-	./$(BIN) --db $(DEMO_DB) merchant add EDF --name "EDF Electricity" --biller
-	./$(BIN) --db $(DEMO_DB) account topup +33612345678 50.00
-	./$(BIN) --db $(DEMO_DB) account topup +33687654321 12.50
-	./$(BIN) --db $(DEMO_DB) ledger accounts
-	./$(BIN) --db $(DEMO_DB) ledger history +33612345678
-	./$(BIN) --db $(DEMO_DB) ledger verify
-	@echo
-	@echo "Try it yourself:  ./$(BIN) --db $(DEMO_DB) --help"
+	./$(BIN) demo
 
 # The ledger alone, durable (fsync on), at the target size; then the SMPP session.
 bench: build

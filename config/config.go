@@ -16,7 +16,35 @@ import (
 type Config struct {
 	Ledger Ledger `toml:"ledger"`
 	SMPP   SMPP   `toml:"smpp"`
+	Engine Engine `toml:"engine"`
+	HTTP   HTTP   `toml:"http"`
 }
+
+// Engine configures the SMS commands.
+type Engine struct {
+	ShortCode    string `toml:"short_code"`    // the number subscribers text
+	Region       string `toml:"region"`        // default country for national numbers, e.g. "FR"
+	PINKey       string `toml:"pin_key"`       // secret: prefer MPG_PIN_KEY
+	ReceiptKey   string `toml:"receipt_key"`   // secret: prefer MPG_RECEIPT_KEY
+	DedupeS      int    `toml:"dedupe_s"`      // identical SMS within this window are one
+	LockAfter    int    `toml:"lock_after"`    // wrong PINs before lockout
+	LockMinutes  int    `toml:"lock_minutes"`  // how long a lockout lasts
+	PayFeeMinor  uint64 `toml:"pay_fee_minor"` // fee on PAY above pay_fee_from_minor
+	PayFeeFrom   uint64 `toml:"pay_fee_from_minor"`
+	SendFeeMinor uint64 `toml:"send_fee_minor"` // fee on SEND above send_fee_from_minor
+	SendFeeFrom  uint64 `toml:"send_fee_from_minor"`
+}
+
+// HTTP configures the local operator endpoints: /metrics, /healthz, /readyz.
+type HTTP struct {
+	Addr string `toml:"addr"`
+}
+
+// Secret environment variables override the file.
+const (
+	PINKeyEnv     = "MPG_PIN_KEY"
+	ReceiptKeyEnv = "MPG_RECEIPT_KEY"
+)
 
 // SMPP configures the link to the operator's SMSC.
 type SMPP struct {
@@ -60,6 +88,8 @@ func Default() Config {
 	return Config{
 		Ledger: Ledger{Path: "mpg.db", Currency: "EUR", MaxBatchJobs: 4096, MaxBatchWaitUs: 500,
 			CheckpointEveryMs: 5000, CheckpointChunk: 1024},
+		Engine: Engine{ShortCode: "1234", Region: "FR", DedupeS: 120, LockAfter: 3, LockMinutes: 30},
+		HTTP:   HTTP{Addr: "127.0.0.1:9464"},
 		SMPP: SMPP{Addr: "127.0.0.1:2775", SystemID: "mpg", Transceiver: true, Binds: 1, Window: 10,
 			EnquireLinkS: 30, RespTimeoutS: 10, RatePerS: 100, RetryUnknown: 1, SourceNPI: 1},
 	}
@@ -69,10 +99,10 @@ func Default() Config {
 func Load(path string, required bool) (Config, error) {
 	c := Default()
 	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) && !required {
-		return c, nil
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, os.ErrNotExist) && !required:
+		b = nil // defaults, then the environment
+	case err != nil:
 		return c, fmt.Errorf("config: %w", err)
 	}
 	d := toml.NewDecoder(bytes.NewReader(b))
@@ -89,8 +119,10 @@ func Load(path string, required bool) (Config, error) {
 		}
 		return c, fmt.Errorf("config %s: %w", path, err)
 	}
-	if pw := os.Getenv(PasswordEnv); pw != "" {
-		c.SMPP.Password = pw
+	for env, dst := range map[string]*string{PasswordEnv: &c.SMPP.Password, PINKeyEnv: &c.Engine.PINKey, ReceiptKeyEnv: &c.Engine.ReceiptKey} {
+		if v := os.Getenv(env); v != "" {
+			*dst = v
+		}
 	}
 	return c, c.validate()
 }
@@ -121,8 +153,23 @@ func (c Config) validate() error {
 		return fmt.Errorf("config: smpp.retry_unknown must be 0..5, got %d", c.SMPP.RetryUnknown)
 	case len(c.SMPP.SystemID) > 15 || len(c.SMPP.Password) > 8:
 		return fmt.Errorf("config: smpp.system_id is at most 15 characters and smpp.password at most 8 (SMPP 3.4)")
+	case c.Engine.ShortCode == "" || len(c.Engine.Region) != 2:
+		return fmt.Errorf("config: engine.short_code must be set and engine.region be a 2-letter country code")
+	case c.Engine.DedupeS < 1 || c.Engine.LockAfter < 1 || c.Engine.LockMinutes < 1:
+		return fmt.Errorf("config: engine.dedupe_s, engine.lock_after and engine.lock_minutes must be positive")
 	case len(c.Ledger.Currency) != 3:
 		return fmt.Errorf("config: ledger.currency must be an ISO 4217 code like EUR, got %q", c.Ledger.Currency)
+	}
+	return nil
+}
+
+// Secrets says whether the keys `mpg serve` needs are set, naming the first missing one.
+func (c Config) Secrets() error {
+	if len(c.Engine.PINKey) < 16 {
+		return fmt.Errorf("config: engine.pin_key must be at least 16 characters (set %s)", PINKeyEnv)
+	}
+	if len(c.Engine.ReceiptKey) < 16 {
+		return fmt.Errorf("config: engine.receipt_key must be at least 16 characters (set %s)", ReceiptKeyEnv)
 	}
 	return nil
 }

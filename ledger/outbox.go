@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -15,6 +16,7 @@ import (
 type msgUpdate struct {
 	id      uint64 // outbox id, or 0 to find the message by smscID
 	smscID  string
+	parts   []string // every part's SMSC id, each indexed for receipts
 	status  MessageStatus
 	reason  string
 	attempt bool
@@ -68,9 +70,17 @@ func (l *Ledger) Requeue(id uint64) {
 	}
 }
 
-// MarkSent records that the SMSC accepted message id under smscID.
-func (l *Ledger) MarkSent(ctx context.Context, id uint64, smscID string) error {
-	return l.update(ctx, &msgUpdate{id: id, smscID: smscID, status: MsgSent, attempt: true})
+// MarkSent records that the SMSC accepted message id; a long message has one SMSC id per part.
+func (l *Ledger) MarkSent(ctx context.Context, id uint64, smscIDs ...string) error {
+	if len(smscIDs) == 0 || len(smscIDs) > 16 {
+		return fmt.Errorf("MarkSent: 1 to 16 SMSC ids, got %d", len(smscIDs))
+	}
+	for _, s := range smscIDs {
+		if s == "" || len(s) > maxStringLen {
+			return fmt.Errorf("MarkSent: SMSC id of 1..%d bytes", maxStringLen)
+		}
+	}
+	return l.update(ctx, &msgUpdate{id: id, smscID: strings.Join(smscIDs, ","), parts: smscIDs, status: MsgSent, attempt: true})
 }
 
 // MarkFailed records that message id can never be sent, and why.
@@ -88,7 +98,7 @@ func (l *Ledger) MarkReceipt(ctx context.Context, smscID string, delivered bool,
 }
 
 func (l *Ledger) update(ctx context.Context, u *msgUpdate) error {
-	if len(u.smscID) > maxStringLen || len(u.reason) > maxAuditLen {
+	if len(u.reason) > maxAuditLen || (u.parts == nil && len(u.smscID) > maxStringLen) {
 		return fmt.Errorf("SMSC id at most %d bytes, reason at most %d", maxStringLen, maxAuditLen)
 	}
 	r := &jobReq{upd: u, done: make(chan struct{})}
@@ -140,8 +150,10 @@ func (w *batchWriter) applyUpdate(u *msgUpdate) error {
 	if err := w.tx.Bucket(bktOutQueue).Delete(u64key(id)); err != nil {
 		return err
 	}
-	if u.status == MsgSent && u.smscID != "" {
-		return ids.Put([]byte(u.smscID), u64key(id))
+	for _, part := range u.parts {
+		if err := ids.Put([]byte(part), u64key(id)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"mpg/config"
+	"mpg/ledger"
+	"mpg/smpp"
+)
+
+func TestDemoPlaysAConversationOverSMPP(t *testing.T) {
+	a := &app{cfg: config.Default(), log: zap.NewNop()}
+	var out bytes.Buffer
+	if err := a.demo(context.Background(), strings.NewReader(""), &out, demoAlice, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"+33612345678 < Balance 50.00 EUR",
+		"+33612345678 < Paid 12.50 EUR to Corner Shop. Fee 0.10 EUR. Balance 37.40 EUR",
+		"+33698765432 < Payment received: 12.50 EUR from +336****678",
+		"Unknown merchant SHOP4",
+		"+33687654321 < Solde 50,00 EUR",
+		"Wrong PIN. 2 tries left",
+		"+33687654321 < 余额 50.00 EUR",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// syncBuffer is a log sink tests can read while the daemon writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) Sync() error    { return nil }
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestServeEndpointsAndNoPINAnywhere runs the daemon against the simulator with debug logs,
+// texts commands with PINs (right and wrong, changed), then checks the health and metrics
+// endpoints and greps the log and the ledger file for every PIN used: none may be there.
+func TestServeEndpointsAndNoPINAnywhere(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "mpg.db")
+	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
+	mustRun(t, "--db", db, "merchant", "add", "SHOP42", "--name", "Corner Shop")
+	sim, err := smpp.NewSim("127.0.0.1:0", "mpg", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	var logs syncBuffer
+	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), &logs, zapcore.DebugLevel))
+	cfg := config.Default()
+	cfg.SMPP.Addr, cfg.SMPP.Password = sim.Addr(), "pw"
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.Engine.PINKey, cfg.Engine.ReceiptKey = "test-pin-key-0123456789", "test-receipt-key-0123456789"
+	l, err := ledger.Open(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := newDaemon(cfg, l, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	addr := make(chan string, 1)
+	go func() { done <- d.run(ctx, addr) }()
+	base := "http://" + <-addr
+	for deadline := time.Now().Add(5 * time.Second); !d.cl.Ready(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not bound")
+		}
+	}
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz %d", code)
+	}
+	pins := []string{"739164", "582047", "000001"}
+	ph := &phone{sim: sim, out: io.Discard}
+	for _, text := range []string{"REG 739164 Zoe", "BAL 739164", "BAL 000001", "PAY SHOP42 1 739164", "PIN 739164 582047", "BAL 582047"} {
+		if err := ph.text(ctx, "+33655555555", text, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := sim.MT("+33655555555"); len(got) != 6 || !strings.Contains(got[5], "Balance 0.00 EUR") {
+		t.Fatalf("replies: %q", got)
+	}
+	if code, body := get("/metrics"); code != http.StatusOK || !strings.Contains(body, "mpg_smpp_mo_total 6") || !strings.Contains(body, "mpg_ledger_commits_total") {
+		t.Fatalf("/metrics %d:\n%s", code, body)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	file, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), `"text":"BAL ****"`) {
+		t.Fatalf("debug log has no redacted MO:\n%s", logs.String())
+	}
+	for _, pin := range pins {
+		if strings.Contains(logs.String(), pin) {
+			t.Errorf("PIN %s in the log", pin)
+		}
+		if bytes.Contains(file, []byte(pin)) {
+			t.Errorf("PIN %s in the ledger file", pin)
+		}
+	}
+}

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"mpg/ledger"
+	"mpg/smpp"
+)
+
+// demoScript is what `mpg demo` shows when nobody is at the keyboard.
+var demoScript = []struct{ from, text string }{
+	{demoAlice, "BAL 1234"},
+	{demoAlice, "PAY SHOP42 12.50 1234"},
+	{demoAlice, "PAY SHOP4 3 1234"},
+	{demoAlice, "SEND 0687654321 5 1234"},
+	{demoBob, "SOLDE 5678"},
+	{demoAlice, "BAL 0000"},
+	{demoAlice, "MINI 1234"},
+	{demoBob, "LANG ZH"},
+	{demoBob, "余额 5678"},
+	{demoAlice, "HELP"},
+}
+
+const (
+	demoAlice = "+33612345678"
+	demoBob   = "+33687654321"
+	demoShop  = "+33698765432"
+)
+
+func (a *app) demoCmd() *cobra.Command {
+	var as string
+	c := &cobra.Command{
+		Use:   "demo",
+		Short: "Try mpg on this machine: simulator, daemon, demo accounts and a phone prompt",
+		Long: `demo starts the SMSC simulator and the daemon (bound to it over real SMPP on loopback) on a
+temporary ledger, registers Alice (+33612345678, PIN 1234) and Bob (+33687654321, PIN 5678)
+by SMS, tops them up, adds the merchant SHOP42 and the biller EDF, and opens a phone prompt
+where you text the short code 1234 as Alice. With no terminal it plays a short conversation.`,
+		Example: "  mpg demo\n  mpg demo --as +33687654321",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.demo(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), as, isTerminal(cmd.InOrStdin()))
+		},
+	}
+	c.Flags().StringVar(&as, "as", demoAlice, "the phone you text as")
+	return c
+}
+
+// isTerminal says whether r is a terminal someone types at (not /dev/null, a pipe or a file).
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+func randomKey() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, interactive bool) error {
+	dir, err := os.MkdirTemp("", "mpg-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	l, err := ledger.Create(filepath.Join(dir, "mpg.db"), nil)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	res, err := l.Submit(ctx, ledger.Job{Open: []ledger.AccountSpec{
+		{Currency: "EUR", Kind: ledger.KindFloat, Owner: ownerFloat, Name: "Float"},
+		{Currency: "EUR", Kind: ledger.KindFees, Owner: ownerFees, Name: "Fees"},
+		{Currency: "EUR", Kind: ledger.KindEscrow, Owner: ownerEscrow, Name: "Escrow"},
+		{Currency: "EUR", Kind: ledger.KindMerchant, Owner: "SHOP42", Name: "Corner Shop", Phone: demoShop},
+		{Currency: "EUR", Kind: ledger.KindBiller, Owner: "EDF", Name: "EDF"},
+	}})
+	if err != nil {
+		return err
+	}
+	float := res.Accounts[0].ID
+	password := randomKey()[:8]
+	sim, err := smpp.NewSim("127.0.0.1:0", "mpg", password)
+	if err != nil {
+		return err
+	}
+	defer sim.Close()
+
+	cfg := a.cfg
+	cfg.SMPP.Addr, cfg.SMPP.SystemID, cfg.SMPP.Password = sim.Addr(), "mpg", password
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.Engine.ShortCode, cfg.Engine.Region = "1234", "FR"
+	cfg.Engine.PINKey, cfg.Engine.ReceiptKey = randomKey(), randomKey()
+	cfg.Engine.DedupeS = 3 // so that retyping a command in the demo is a new command
+	cfg.Engine.PayFeeMinor, cfg.Engine.PayFeeFrom = 10, 1000
+	d, err := newDaemon(cfg, l, a.log.Named("daemon"))
+	if err != nil {
+		return err
+	}
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	httpAddr := make(chan string, 1)
+	go func() { done <- d.run(rctx, httpAddr) }()
+	defer func() { stop(); <-done }()
+	metrics := <-httpAddr
+	for deadline := time.Now().Add(10 * time.Second); !d.cl.Ready(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the daemon did not bind to the simulator")
+		}
+	}
+	ph := &phone{sim: sim, out: out}
+	for _, u := range []struct{ msisdn, pin, name string }{{demoAlice, "1234", "Alice"}, {demoBob, "5678", "Bob"}} {
+		if err := ph.text(ctx, u.msisdn, "REG "+u.pin+" "+u.name, false); err != nil {
+			return err
+		}
+		acc := l.AccountsOf(u.msisdn)
+		if len(acc) == 0 {
+			return fmt.Errorf("demo: %s did not register", u.msisdn)
+		}
+		if _, err := l.Submit(ctx, ledger.Job{Transfers: []ledger.Transfer{{ID: ledger.NewID(), Debit: float, Credit: acc[0].ID, Amount: 5000, Code: CodeTopup}}}); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, `mpg demo: SMSC simulator on %s, daemon bound to it over SMPP, metrics on http://%s/metrics
+Subscribers: Alice %s (PIN 1234), Bob %s (PIN 5678), 50.00 EUR each.
+Merchant SHOP42 "Corner Shop" (told on %s), biller EDF. Short code 1234.
+Try: BAL 1234 | PAY SHOP42 12.50 1234 | SEND 0687654321 5 1234 | MINI 1234 | LANG FR | HELP
+
+`, sim.Addr(), metrics, demoAlice, demoBob, demoShop)
+	if !interactive {
+		for _, s := range demoScript {
+			if err := ph.text(ctx, s.from, s.text, true); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	fmt.Fprintf(out, "You are %s. Type a message and Enter (empty line or Ctrl-D to quit).\n", as)
+	sc := bufio.NewScanner(in)
+	for fmt.Fprint(out, "> "); sc.Scan(); fmt.Fprint(out, "> ") {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" {
+			break
+		}
+		if err := ph.text(ctx, as, text, false); err != nil {
+			fmt.Fprintln(out, "!", err)
+		}
+	}
+	return nil
+}
+
+// phone texts the simulator and prints what comes back to every phone.
+type phone struct {
+	sim  *smpp.Sim
+	out  io.Writer
+	seen map[string]int
+}
+
+func (p *phone) text(ctx context.Context, from, text string, echo bool) error {
+	if p.seen == nil {
+		p.seen = map[string]int{}
+	}
+	if echo {
+		fmt.Fprintf(p.out, "%s > %s\n", from, text)
+	}
+	before := map[string]int{}
+	for _, ph := range []string{from, demoAlice, demoBob, demoShop} {
+		before[ph] = len(p.sim.MT(ph))
+	}
+	st, err := p.sim.SendMO(ctx, from, "1234", text)
+	if err != nil {
+		return err
+	}
+	if st != smpp.StatusOK {
+		return fmt.Errorf("the daemon answered %v", st)
+	}
+	// Replies leave the outbox right after the commit; give them a moment to arrive.
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	p.sim.WaitMT(wctx, from, before[from]+1)
+	time.Sleep(50 * time.Millisecond)
+	for ph, n := range before {
+		for _, m := range p.sim.MT(ph)[n:] {
+			if strings.HasPrefix(text, "REG ") && !echo {
+				continue
+			}
+			fmt.Fprintf(p.out, "  %s < %s\n", ph, strings.ReplaceAll(m, "\n", "\n      "))
+		}
+	}
+	return nil
+}
+
+func (a *app) phoneCmd() *cobra.Command {
+	var as, smscHTTP string
+	c := &cobra.Command{
+		Use:     "phone",
+		Short:   "Text the short code as a subscriber through a running simulator",
+		Long:    "phone reads lines from the terminal, texts each through `mpg smsc`'s phone interface, and prints the replies as they arrive.",
+		Example: "  mpg phone --as +33612345678 --smsc-http 127.0.0.1:2776",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return phoneOverHTTP(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), "http://"+smscHTTP, as)
+		},
+	}
+	c.Flags().StringVar(&as, "as", demoAlice, "the phone number you text as")
+	c.Flags().StringVar(&smscHTTP, "smsc-http", "127.0.0.1:2776", "the simulator's phone interface (mpg smsc --http)")
+	return c
+}
+
+func phoneOverHTTP(ctx context.Context, in io.Reader, out io.Writer, base, as string) error {
+	mt := func() ([]string, error) {
+		resp, err := http.Get(base + "/mt?phone=" + url.QueryEscape(as))
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		var texts []string
+		return texts, json.NewDecoder(resp.Body).Decode(&texts)
+	}
+	sc := bufio.NewScanner(in)
+	for fmt.Fprint(out, "> "); sc.Scan(); fmt.Fprint(out, "> ") {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" {
+			return nil
+		}
+		before, err := mt()
+		if err != nil {
+			return fmt.Errorf("simulator at %s: %w", base, err)
+		}
+		body, _ := json.Marshal(map[string]string{"from": as, "to": "1234", "text": text})
+		resp, err := http.Post(base+"/mo", "application/json", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		msg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			fmt.Fprintf(out, "! %s", msg)
+			continue
+		}
+		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			now, err := mt()
+			if err == nil && len(now) > len(before) {
+				for _, m := range now[len(before):] {
+					fmt.Fprintf(out, "< %s\n", m)
+				}
+				break
+			}
+		}
+	}
+	return sc.Err()
+}

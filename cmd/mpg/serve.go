@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"mpg/commands"
+	"mpg/config"
+	"mpg/engine"
+	"mpg/ledger"
+	"mpg/smpp"
+)
+
+func (a *app) serveCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the daemon: bound to the SMSC, answering SMS commands",
+		Long: `serve opens the ledger, binds to the SMSC over SMPP, turns every SMS into a ledger job and
+sends the replies from the outbox. It serves /metrics, /healthz and /readyz on http.addr.
+SIGINT or SIGTERM stops it gracefully: no new MO, handlers finish, replies drain, unbind.
+Secrets come from the environment: MPG_SMPP_PASSWORD, MPG_PIN_KEY, MPG_RECEIPT_KEY.`,
+		Example: "  MPG_PIN_KEY=... MPG_RECEIPT_KEY=... mpg serve --config /etc/mpg/mpg.toml",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.cfg.Secrets(); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			l, err := a.openLedger()
+			if err != nil {
+				return err
+			}
+			d, err := newDaemon(a.cfg, l, a.log)
+			if err != nil {
+				l.Close()
+				return err
+			}
+			err = d.run(ctx, nil)
+			if cerr := l.Close(); err == nil {
+				err = cerr
+			}
+			return err
+		},
+	}
+}
+
+// daemon wires the ledger, the engine and the SMPP session.
+type daemon struct {
+	cfg config.Config
+	l   *ledger.Ledger
+	eng *engine.Engine
+	cl  *smpp.Client
+	log *zap.Logger
+}
+
+func newDaemon(cfg config.Config, l *ledger.Ledger, log *zap.Logger) (*daemon, error) {
+	var float *ledger.Account
+	for _, f := range l.AccountsOf(ownerFloat) {
+		float = &f
+	}
+	if float == nil {
+		return nil, fmt.Errorf("%s has no float account: run `mpg ledger init` first", l.Path())
+	}
+	exp, _ := ledger.Exponent(float.Currency)
+	fees := map[uint16][]engine.Band{}
+	if e := cfg.Engine; e.PayFeeMinor > 0 {
+		fees[engine.CodePay] = []engine.Band{{UpTo: e.PayFeeFrom, Fee: 0}, {UpTo: ^uint64(0), Fee: e.PayFeeMinor}}
+	}
+	if e := cfg.Engine; e.SendFeeMinor > 0 {
+		fees[engine.CodeSend] = []engine.Band{{UpTo: e.SendFeeFrom, Fee: 0}, {UpTo: ^uint64(0), Fee: e.SendFeeMinor}}
+	}
+	eng, err := engine.New(engine.Config{ShortCode: cfg.Engine.ShortCode, Currency: float.Currency, Exponent: exp,
+		Region: cfg.Engine.Region, PINKey: []byte(cfg.Engine.PINKey), ReceiptKey: []byte(cfg.Engine.ReceiptKey),
+		LockAfter: cfg.Engine.LockAfter, LockFor: time.Duration(cfg.Engine.LockMinutes) * time.Minute,
+		Dedupe: time.Duration(cfg.Engine.DedupeS) * time.Second, Fees: fees}, l)
+	if err != nil {
+		return nil, err
+	}
+	d := &daemon{cfg: cfg, l: l, eng: eng, log: log}
+	s := cfg.SMPP
+	sc := smpp.Config{Addr: s.Addr, Bind: smpp.Bind{SystemID: s.SystemID, Password: s.Password, SystemType: s.SystemType,
+		AddrTON: s.SourceTON, AddrNPI: s.SourceNPI, AddressRange: s.AddressRange},
+		SourceTON: s.SourceTON, SourceNPI: s.SourceNPI, Transceiver: s.Transceiver, Binds: s.Binds, Window: s.Window,
+		EnquireLink: time.Duration(s.EnquireLinkS) * time.Second, RespTimeout: time.Duration(s.RespTimeoutS) * time.Second,
+		Rate: float64(s.RatePerS), RetryUnknown: s.RetryUnknown,
+		Logf: func(format string, args ...any) { log.Named("smpp").Warn(fmt.Sprintf(format, args...)) }}
+	if s.RetryUnknown == 0 {
+		sc.RetryUnknown = -1
+	}
+	if s.TLS {
+		host, _, _ := net.SplitHostPort(s.Addr)
+		sc.TLS = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	}
+	d.cl = smpp.NewClient(sc, d.handleMO, d.handleReceipt)
+	return d, nil
+}
+
+func (d *daemon) handleMO(ctx context.Context, mo smpp.MO) error {
+	err := d.eng.Handle(ctx, engine.Inbound{From: mo.From, To: mo.To, Text: mo.Text, Received: mo.Received})
+	// The text is logged only with its PINs masked.
+	if err != nil {
+		d.log.Warn("MO not taken, the SMSC will redeliver", zap.String("from", mo.From), zap.String("text", commands.Redact(mo.Text)), zap.Error(err))
+		return err
+	}
+	d.log.Debug("MO", zap.String("from", mo.From), zap.String("text", commands.Redact(mo.Text)))
+	return nil
+}
+
+func (d *daemon) handleReceipt(ctx context.Context, r smpp.Receipt) error {
+	if !r.Final {
+		return nil
+	}
+	err := d.l.MarkReceipt(ctx, r.ID, r.Delivered, r.State)
+	if errors.Is(err, ledger.ErrMessageNotFound) {
+		return nil // a receipt for something we do not track: taken, nothing to do
+	}
+	return err
+}
+
+// run serves until ctx ends; ready, if set, is closed once the HTTP endpoints listen.
+func (d *daemon) run(ctx context.Context, ready chan<- string) error {
+	reg := prometheus.NewRegistry()
+	d.register(reg)
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !d.cl.Ready() {
+			http.Error(w, "not bound to the SMSC", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	ln, err := net.Listen("tcp", d.cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("http.addr: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	d.log.Info("mpg serving", zap.String("smsc", d.cfg.SMPP.Addr), zap.String("http", ln.Addr().String()), zap.String("db", d.l.Path()))
+
+	sendCtx, stopSend := context.WithCancel(context.Background())
+	sent := make(chan error, 1)
+	go func() { sent <- d.cl.RunSender(sendCtx, outbox{d.l}) }()
+	runErr := d.cl.Run(ctx) // returns after a graceful stop: no new MO, handlers done, unbound
+	stopSend()
+	<-sent
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	d.log.Info("mpg stopped")
+	return runErr
+}
+
+func (d *daemon) register(reg *prometheus.Registry) {
+	m := &d.cl.Metrics
+	counter := func(name, help string, f func() int64) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) }))
+	}
+	gauge := func(name, help string, f func() float64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+	}
+	counter("mpg_smpp_binds_total", "Successful binds.", m.Binds.Load)
+	counter("mpg_smpp_reconnects_total", "Links lost and rebound.", m.Reconnects.Load)
+	counter("mpg_smpp_auth_failures_total", "Binds refused for credentials.", m.AuthFailures.Load)
+	counter("mpg_smpp_mo_total", "MO taken.", m.MOIn.Load)
+	counter("mpg_smpp_mo_rejected_total", "MO answered ESME_RX_T_APPN because too many were in flight.", m.MORejected.Load)
+	counter("mpg_smpp_mt_total", "submit_sm accepted by the SMSC.", m.MTOut.Load)
+	counter("mpg_smpp_throttles_total", "ESME_RTHROTTLED answers.", m.Throttles.Load)
+	counter("mpg_smpp_receipts_total", "Delivery receipts.", m.Receipts.Load)
+	gauge("mpg_smpp_window_in_use", "Requests awaiting a response.", func() float64 { return float64(m.WindowInUse.Load()) })
+	gauge("mpg_smpp_links", "Bound connections.", func() float64 { return float64(len(d.cl.Links())) })
+	st := d.l.Stats()
+	counter("mpg_ledger_commits_total", "Ledger commits (one fsync each).", func() int64 { return int64(st.Commits.Load()) })
+	counter("mpg_ledger_jobs_total", "Ledger jobs committed.", func() int64 { return int64(st.Jobs.Load()) })
+	counter("mpg_ledger_refused_total", "Ledger jobs refused.", func() int64 { return int64(st.Refused.Load()) })
+	counter("mpg_ledger_transfers_total", "Transfers committed.", func() int64 { return int64(st.Transfers.Load()) })
+}
+
+// outbox adapts the ledger's outbox to the SMPP sender.
+type outbox struct{ l *ledger.Ledger }
+
+func (o outbox) Next(ctx context.Context, max int) ([]smpp.Outgoing, error) {
+	msgs, err := o.l.NextMessages(ctx, max)
+	out := make([]smpp.Outgoing, len(msgs))
+	for i, m := range msgs {
+		out[i] = smpp.Outgoing{ID: m.ID, From: m.From, To: m.To, Text: m.Text, Receipt: true}
+	}
+	return out, err
+}
+
+func (o outbox) Sent(ctx context.Context, id uint64, ids []string) error {
+	return o.l.MarkSent(ctx, id, ids...)
+}
+
+func (o outbox) Failed(ctx context.Context, id uint64, reason string) error {
+	return o.l.MarkFailed(ctx, id, reason)
+}
+
+func (o outbox) Retry(id uint64) { o.l.Requeue(id) }
