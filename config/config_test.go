@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -51,4 +52,35 @@ func TestSMPPPasswordFromEnvironment(t *testing.T) {
 	if err != nil || c.SMPP.Password != "fromenv" {
 		t.Fatalf("%v %q", err, c.SMPP.Password)
 	}
+}
+
+// The example file in the repository is the reference: it must load, and it must show every
+// key the configuration has.
+func TestExampleCoversEveryKey(t *testing.T) {
+	c, err := Load(filepath.Join("..", "mpg.example.toml"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c != Default() {
+		t.Fatalf("the example's values differ from the defaults:\n%+v\n%+v", c, Default())
+	}
+	b, _ := os.ReadFile(filepath.Join("..", "mpg.example.toml"))
+	var walk func(rt reflect.Type, prefix string)
+	walk = func(rt reflect.Type, prefix string) {
+		for i := range rt.NumField() {
+			f := rt.Field(i)
+			key := f.Tag.Get("toml")
+			if f.Type.Kind() == reflect.Struct {
+				if !strings.Contains(string(b), "["+key+"]") {
+					t.Errorf("mpg.example.toml has no [%s] section", key)
+				}
+				walk(f.Type, key)
+				continue
+			}
+			if !strings.Contains(string(b), "\n"+key+" = ") {
+				t.Errorf("mpg.example.toml does not show %s.%s", prefix, key)
+			}
+		}
+	}
+	walk(reflect.TypeOf(c), "")
 }
