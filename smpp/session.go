@@ -642,8 +642,8 @@ func (cn *conn) inbound(f Frame) {
 	cn.handlers.Add(1)
 	go func() {
 		defer cn.handlers.Done()
-		defer func() { <-cn.inflight }()
 		st := cn.c.take(cn, f)
+		<-cn.inflight // free before answering: the SMSC may send the next one at once
 		cn.write(encodePDU(respID, st, f.Header.Seq, respBody("")))
 	}()
 }

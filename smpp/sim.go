@@ -24,8 +24,8 @@ type Sim struct {
 	mu      sync.Mutex
 	conns   map[*simConn]bool
 	rr      int
-	mt      map[string][]string // phone -> texts received (reassembled)
-	mtWake  chan struct{}
+	mt      map[string][]string      // phone -> texts received (reassembled)
+	mtWake  map[string]chan struct{} // phone -> closed when it receives a text
 	re      *Reassembler
 	nextID  atomic.Uint64
 	closing atomic.Bool
@@ -62,7 +62,7 @@ func NewSim(addr, systemID, password string) (*Sim, error) {
 // NewSimOn serves on a listener the caller made (a TLS one, for instance).
 func NewSimOn(ln net.Listener, systemID, password string) *Sim {
 	s := &Sim{systemID: systemID, password: password, ln: ln, conns: map[*simConn]bool{},
-		mt: map[string][]string{}, mtWake: make(chan struct{}), re: NewReassembler(time.Minute, 10000, nil)}
+		mt: map[string][]string{}, mtWake: map[string]chan struct{}{}, re: NewReassembler(time.Minute, 10000, nil)}
 	s.wg.Add(1)
 	go s.accept()
 	return s
@@ -276,8 +276,10 @@ func (s *Sim) recordMT(m *SM) {
 	}
 	s.mu.Lock()
 	s.mt[m.Dst] = append(s.mt[m.Dst], text)
-	close(s.mtWake)
-	s.mtWake = make(chan struct{})
+	if ch, ok := s.mtWake[m.Dst]; ok {
+		close(ch)
+		delete(s.mtWake, m.Dst)
+	}
 	s.mu.Unlock()
 }
 
@@ -301,7 +303,12 @@ func (s *Sim) MT(phone string) []string {
 func (s *Sim) WaitMT(ctx context.Context, phone string, n int) ([]string, error) {
 	for {
 		s.mu.Lock()
-		got, wake := append([]string(nil), s.mt[phone]...), s.mtWake
+		got := append([]string(nil), s.mt[phone]...)
+		wake, ok := s.mtWake[phone]
+		if !ok {
+			wake = make(chan struct{})
+			s.mtWake[phone] = wake
+		}
 		s.mu.Unlock()
 		if len(got) >= n {
 			return got, nil
@@ -318,8 +325,25 @@ func (s *Sim) WaitMT(ctx context.Context, phone string, n int) ([]string, error)
 var ErrNoReceiver = errors.New("no ESME bound to receive")
 
 // SendMO texts the short code as a phone: it sends deliver_sm (several with a UDH when the
-// text is long) to the next bound receiver and returns the status of the last response.
+// text is long) to the next bound receiver and returns the status of the last response. Like
+// an SMSC, it delivers again after ESME_RX_T_APPN, a few times with backoff.
 func (s *Sim) SendMO(ctx context.Context, from, to, text string) (pdu.Status, error) {
+	backoff := 5 * time.Millisecond
+	for try := 0; ; try++ {
+		st, err := s.sendMOOnce(ctx, from, to, text)
+		if err != nil || st != StatusTempAppErr || try == 6 {
+			return st, err
+		}
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff *= 2
+	}
+}
+
+func (s *Sim) sendMOOnce(ctx context.Context, from, to, text string) (pdu.Status, error) {
 	parts, err := Split(text, byte(s.nextID.Add(1)), MaxParts)
 	if err != nil {
 		return 0, err

@@ -71,3 +71,12 @@ func TestBenchSMPPLastLine(t *testing.T) {
 		t.Fatalf("last line: %q", lines[len(lines)-1])
 	}
 }
+
+func TestBenchEndToEndAnswersEverything(t *testing.T) {
+	out := mustRun(t, "bench", "--subscribers", "100", "--merchants", "5", "--commands", "600", "--clients", "16")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	last := lines[len(lines)-1]
+	if !regexp.MustCompile(`^cmds_per_s=\d+ p50_ms=[\d.]+ p99_ms=[\d.]+ answered=600/600 verify=ok$`).MatchString(last) {
+		t.Fatalf("last line: %q", last)
+	}
+}
