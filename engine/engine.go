@@ -116,6 +116,40 @@ type profile struct {
 	Promo       bool          `json:"promo"`
 	Fails       int           `json:"fails"`
 	LockedUntil int64         `json:"locked_until"`
+	// Spent is what the purse paid out in each of the last 24 hours (Spent[h%24] for unix
+	// hour h), SpentHour the hour of the newest entry: the rolling 24-hour limit without
+	// reading the history.
+	Spent     [24]uint64 `json:"spent"`
+	SpentHour int64      `json:"spent_hour"`
+}
+
+// roll forgets the hours that left the 24-hour window ending at hour now.
+func (p *profile) roll(now int64) {
+	if now-p.SpentHour >= 24 {
+		p.Spent = [24]uint64{}
+	} else {
+		for h := p.SpentHour + 1; h <= now; h++ {
+			p.Spent[h%24] = 0
+		}
+	}
+	if now > p.SpentHour {
+		p.SpentHour = now
+	}
+}
+
+func (p *profile) spent(now int64) uint64 {
+	q := *p
+	q.roll(now)
+	var sum uint64
+	for _, v := range q.Spent {
+		sum += v
+	}
+	return sum
+}
+
+func (p *profile) addSpend(now int64, amount uint64) {
+	p.roll(now)
+	p.Spent[now%24] += amount
 }
 
 func (e *Engine) lock(msisdn string) *sync.Mutex {
@@ -143,17 +177,18 @@ func (e *Engine) Handle(ctx context.Context, in Inbound) error {
 
 // turn is the handling of one SMS.
 type turn struct {
-	e         *Engine
-	in        Inbound
-	dedupeKey string
-	purse     *ledger.Account
-	prof      profile
-	hasProf   bool
-	lang      commands.Lang
-	cmd       commands.Command
-	replies   []ledger.Message
-	profDirty bool
-	audit     *ledger.Audit
+	e           *Engine
+	in          Inbound
+	dedupeKey   string
+	purse       *ledger.Account
+	prof        profile
+	hasProf     bool
+	lang        commands.Lang
+	cmd         commands.Command
+	replies     []ledger.Message
+	profDirty   bool
+	beforeSpend []ledger.Profile
+	audit       *ledger.Audit
 }
 
 func (t *turn) load() error {
@@ -367,21 +402,12 @@ func (t *turn) mini() ledger.Job {
 	return t.withProfile(ledger.Job{})
 }
 
-// spentToday sums the purse's payments out over the last 24 hours.
+// spentToday is what the purse paid out over the last 24 hours (fees not counted).
 func (t *turn) spentToday() (uint64, error) {
-	since := t.e.cfg.Now().Add(-24 * time.Hour).UnixNano()
-	h, err := t.e.l.History(t.purse.ID, 500, 0)
-	var sum uint64
-	for _, tr := range h {
-		if tr.Timestamp < since {
-			break
-		}
-		if tr.Debit == t.purse.ID && tr.Code != CodeFee {
-			sum += tr.Amount
-		}
-	}
-	return sum, err
+	return t.prof.spent(t.hour()), nil
 }
+
+func (t *turn) hour() int64 { return t.e.cfg.Now().Unix() / 3600 }
 
 func (t *turn) fee(code uint16, amount uint64) uint64 {
 	for _, b := range t.e.cfg.Fees[code] {
@@ -505,6 +531,10 @@ func (t *turn) move(code uint16, payee *ledger.Account, amount uint64, ref strin
 	}
 	payerLang, e := t.lang, t.e
 	from := t.in.From
+	// If the ledger refuses the payment, the profile is written as it was before the spend.
+	t.beforeSpend = t.withProfile(ledger.Job{}).Profiles
+	t.prof.addSpend(t.hour(), amount)
+	t.profDirty = true
 	job := t.withProfile(ledger.Job{Transfers: ts})
 	job.Compose = func(v ledger.View, r *ledger.Result) ([]ledger.Message, error) {
 		main := r.Transfers[0]
@@ -602,7 +632,11 @@ func (t *turn) submit(ctx context.Context, job ledger.Job) error {
 	if errors.As(err, &ref) && ref.Reason != ledger.ErrInvalid && ref.Reason != ledger.ErrJobTooLarge {
 		t.replies = nil
 		t.refusal(ref)
-		job = ledger.Job{Messages: t.replies, Profiles: job.Profiles, Dedupe: job.Dedupe}
+		profiles := job.Profiles
+		if job.Compose != nil {
+			profiles = t.beforeSpend
+		}
+		job = ledger.Job{Messages: t.replies, Profiles: profiles, Dedupe: job.Dedupe}
 		_, err = t.e.l.Submit(ctx, job)
 	}
 	var dup *ledger.DuplicateError

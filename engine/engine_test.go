@@ -194,3 +194,19 @@ func TestSendBetweenSubscribers(t *testing.T) {
 	// The payee's maximum balance (50.00 here) caps what may be sent.
 	w.expect(alice, "SEND 0687654321 26 739164", "Over your limit")
 }
+
+func TestRollingDailyLimit(t *testing.T) {
+	w := newWorldTiers(t, map[uint8]Limits{1: {PerTx: 10000, Daily: 15000, MaxBalance: 100000}})
+	w.expect(alice, "REG 739164", "Welcome")
+	w.topup(alice, 30000, 1)
+	w.expect(alice, "PAY SHOP42 100 739164", "Paid 100.00 EUR")
+	w.expect(alice, "PAY SHOP42 60 739164", "Over your limit: 50.00 EUR left")
+	// A refused payment does not count against the limit.
+	w.expect(alice, "PAY SHOP4 50 739164", "Unknown merchant")
+	w.now = w.now.Add(23 * time.Hour)
+	w.expect(alice, "PAY SHOP42 50 739164", "Paid 50.00 EUR")
+	w.expect(alice, "PAY SHOP42 0.01 739164", "Over your limit: 0.00 EUR left")
+	// The first 100.00 leaves the window 24 hours after it was paid.
+	w.now = w.now.Add(90 * time.Minute)
+	w.expect(alice, "PAY SHOP42 99.99 739164", "Paid 99.99 EUR")
+}

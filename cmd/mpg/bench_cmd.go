@@ -2,12 +2,15 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 )
 
 func (a *app) benchCmd() *cobra.Command {
 	var subscribers, merchants, cmds, clients int
+	var cpuprofile string
 	c := &cobra.Command{
 		Use:     "bench",
 		Short:   "Measure throughput and latency: the ledger alone, or the SMPP session",
@@ -24,8 +27,18 @@ Latency is MO sent to reply received. bench ledger and bench smpp measure one pa
 		if merchants < 1 || cmds < 1 || clients < 1 || clients >= subscribers {
 			return fmt.Errorf("need --merchants, --commands >= 1 and 1 <= --clients < --subscribers")
 		}
+		if cpuprofile != "" {
+			f, err := os.Create(cpuprofile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
 		return a.benchE2E(cmd, subscribers, merchants, cmds, clients)
 	}
+	c.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	c.Flags().IntVar(&subscribers, "subscribers", 2000, "subscribers (registered by SMS)")
 	c.Flags().IntVar(&merchants, "merchants", 50, "merchants")
 	c.Flags().IntVar(&cmds, "commands", 50000, "commands to text")

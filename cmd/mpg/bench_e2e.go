@@ -143,8 +143,9 @@ func (a *app) benchE2E(cmd *cobra.Command, subscribers, merchants, commands, cli
 	if err != nil || !rep.OK() {
 		verify = "FAILED"
 	}
-	fmt.Fprintf(out, "subscribers=%d merchants=%d clients=%d elapsed=%s fsyncs=%d cmds_per_fsync=%.1f rss_mb=%d\n",
-		subscribers, merchants, clients, elapsed.Round(time.Millisecond), commits, float64(sent.Load())/float64(max(1, commits)), rssMB())
+	fmt.Fprintf(out, "subscribers=%d merchants=%d clients=%d elapsed=%s fsyncs=%d cmds_per_fsync=%.1f mo_redelivered=%d rss_mb=%d\n",
+		subscribers, merchants, clients, elapsed.Round(time.Millisecond), commits, float64(sent.Load())/float64(max(1, commits)),
+		d.cl.Metrics.MORejected.Load(), rssMB())
 	fmt.Fprintf(out, "cmds_per_s=%.0f p50_ms=%.2f p99_ms=%.2f answered=%d/%d verify=%s\n",
 		float64(len(all))/elapsed.Seconds(), ms2(pct(all, 0.5)), ms2(pct(all, 0.99)), answered.Load(), sent.Load(), verify)
 	if verify != "ok" {
