@@ -38,6 +38,7 @@ const (
 	RInvite   // to that payee
 	RClaimed  // to the payee when they register
 	RRefunded // to the sender when the claim window passed
+	RLapsed   // to the payee then
 	RConfirmAsk
 	RConfirmExpired
 	RConfirmWrong
@@ -180,6 +181,11 @@ var templates = [replyCount][3]string{
 		"{party} did not claim {amount}: it is back in your e-purse. Balance {balance}. Ref {ref}",
 		"{party} n'a pas retiré {amount}: montant rendu. Solde {balance}. Réf {ref}",
 		"{party}未领取 {amount},已退回。余额 {balance}。编号 {ref}",
+	},
+	RLapsed: {
+		"The {amount} {party} sent you was not claimed in time and went back to them.",
+		"Les {amount} envoyés par {party} n'ont pas été retirés à temps: ils lui sont rendus.",
+		"{party}转给您的 {amount} 未在期限内领取,已退回。",
 	},
 	RConfirmAsk: {
 		"Confirm {arg} of {amount} to {party}: reply YES {code} within {n} min, or NO {code}.",

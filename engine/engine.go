@@ -31,6 +31,7 @@ type Ledger interface {
 	History(account uint64, limit int, before uint64) ([]ledger.Transfer, error)
 	Profile(owner string) ([]byte, error)
 	TransferAt(seq uint64) (ledger.Transfer, error)
+	Transfer(id ledger.ID) (ledger.Transfer, error)
 }
 
 // Inbound is one SMS from a subscriber.
@@ -47,6 +48,8 @@ const (
 	CodeBill  uint16 = 3
 	CodeSend  uint16 = 4
 	CodeFee   uint16 = 5
+	CodeHold  uint16 = 6 // SEND to a number with no purse: pending to escrow until claimed
+	CodeClaim uint16 = 7 // escrow to the new purse when the payee registers
 )
 
 // Limits of one KYC tier, in minor units.
@@ -71,6 +74,7 @@ type Config struct {
 	Dedupe     time.Duration // identical SMS inside this window are the same (default 2m)
 	Tiers      map[uint8]Limits
 	Fees       map[uint16][]Band // by transfer code; no table: no fee
+	ClaimFor   time.Duration     // how long money sent to an unregistered number waits (default 7 days)
 	Now        func() time.Time
 }
 
@@ -98,6 +102,9 @@ func New(cfg Config, l Ledger) (*Engine, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.ClaimFor <= 0 {
+		cfg.ClaimFor = 7 * 24 * time.Hour
+	}
 	if cfg.Tiers == nil {
 		cfg.Tiers = map[uint8]Limits{
 			1: {PerTx: 10000, Daily: 20000, MaxBalance: 50000},
@@ -121,7 +128,12 @@ type profile struct {
 	// reading the history.
 	Spent     [24]uint64 `json:"spent"`
 	SpentHour int64      `json:"spent_hour"`
+	// Holds are payments waiting for this number to register (pending transfer ids).
+	Holds []string `json:"holds,omitempty"`
 }
+
+// maxHolds bounds the payments one unregistered number can be waiting for.
+const maxHolds = 8
 
 // roll forgets the hours that left the 24-hour window ending at hour now.
 func (p *profile) roll(now int64) {
@@ -172,7 +184,15 @@ func (e *Engine) Handle(ctx context.Context, in Inbound) error {
 		return fmt.Errorf("%w: %v", ErrBusy, err)
 	}
 	job := t.run()
-	return t.submit(ctx, job)
+	if err := t.submit(ctx, job); err != nil {
+		return err
+	}
+	// Money held for this number goes to its purse once it has one. A claim that fails now
+	// is retried with the subscriber's next message; the SMS itself is already durable.
+	if t.purse != nil || t.cmd.Kind == commands.Reg {
+		_ = e.claim(ctx, in.From)
+	}
+	return nil
 }
 
 // turn is the handling of one SMS.
@@ -364,7 +384,8 @@ func (t *turn) register() ledger.Job {
 		t.reply(commands.RAlreadyRegistered, commands.Args{})
 		return ledger.Job{}
 	}
-	t.prof = profile{PINMAC: t.e.pinMAC(t.in.From, t.cmd.PIN), Lang: t.lang, LangSet: t.hasProf && t.prof.LangSet}
+	// A number that was sent money before registering keeps its holds: they are claimed next.
+	t.prof = profile{PINMAC: t.e.pinMAC(t.in.From, t.cmd.PIN), Lang: t.lang, LangSet: t.hasProf && t.prof.LangSet, Holds: t.prof.Holds}
 	t.profDirty = true
 	t.reply(commands.RWelcome, commands.Args{Name: t.cmd.Name, Balance: t.money(0)})
 	t.audit = &ledger.Audit{Actor: t.in.From, Action: "register"}
@@ -493,9 +514,7 @@ func (t *turn) send() ledger.Job {
 		}
 	}
 	if payee == nil {
-		// Held in escrow for an unregistered payee is not built yet: refuse plainly.
-		t.reply(commands.RNotAvailable, commands.Args{Arg: "SEND " + mask(c.Phone)})
-		return t.withProfile(ledger.Job{})
+		return t.hold(c.Phone, c.Amount)
 	}
 	if !t.limitsOK(c.Amount) {
 		return t.withProfile(ledger.Job{})
@@ -505,6 +524,156 @@ func (t *turn) send() ledger.Job {
 		return t.withProfile(ledger.Job{})
 	}
 	return t.move(CodeSend, payee, c.Amount, "")
+}
+
+// hold sends to a number with no purse: the amount waits in escrow as a pending transfer
+// that times out after ClaimFor (the ledger then voids it, the money is the payer's again and
+// both are told); the payee is invited to register and claim it.
+func (t *turn) hold(payeeNumber string, amount uint64) ledger.Job {
+	escrow := t.system("@escrow")
+	var payeeProf profile
+	if b, err := t.e.l.Profile(payeeNumber); err == nil && b != nil {
+		json.Unmarshal(b, &payeeProf)
+	}
+	if escrow == nil {
+		t.reply(commands.RBusy, commands.Args{})
+		return t.withProfile(ledger.Job{})
+	}
+	if len(payeeProf.Holds) >= maxHolds {
+		t.reply(commands.RLimitExceeded, commands.Args{Amount: t.money(0)})
+		return t.withProfile(ledger.Job{})
+	}
+	if !t.limitsOK(amount) {
+		return t.withProfile(ledger.Job{})
+	}
+	fee := t.fee(CodeSend, amount)
+	id := ledger.NewID()
+	ts := []ledger.Transfer{{ID: id, Debit: t.purse.ID, Credit: escrow.ID, Amount: amount, Code: CodeHold,
+		Flags: ledger.Pending, Timeout: t.e.cfg.ClaimFor, Ref: payeeNumber + " " + t.lang.String()}}
+	if fee > 0 {
+		fees := t.system("@fees")
+		if fees == nil {
+			t.reply(commands.RBusy, commands.Args{})
+			return t.withProfile(ledger.Job{})
+		}
+		ts = append(ts, ledger.Transfer{ID: ledger.NewID(), Debit: t.purse.ID, Credit: fees.ID, Amount: fee, Code: CodeFee})
+	}
+	t.beforeSpend = t.withProfile(ledger.Job{}).Profiles
+	t.prof.addSpend(t.hour(), amount)
+	t.profDirty = true
+	job := t.withProfile(ledger.Job{Transfers: ts})
+	payeeProf.Holds = append(payeeProf.Holds, id.String())
+	pb, _ := json.Marshal(payeeProf)
+	job.Profiles = append(job.Profiles, ledger.Profile{Owner: payeeNumber, Data: pb})
+	e, lang, days := t.e, t.lang, int(t.e.cfg.ClaimFor.Hours()/24)
+	purse, from := t.purse.ID, t.in.From
+	job.Compose = func(v ledger.View, r *ledger.Result) ([]ledger.Message, error) {
+		payer, _ := v.Account(purse)
+		a := commands.Args{Amount: t.money(amount), Fee: t.money(fee), Balance: t.money(uint64(max(0, payer.Available()))),
+			Party: mask(payeeNumber), Ref: shortRef(r.Transfers[0]), N: max(1, days)}
+		return []ledger.Message{
+			{From: e.cfg.ShortCode, To: from, Text: commands.Render(lang, commands.RSentHeld, a)},
+			{From: e.cfg.ShortCode, To: payeeNumber, Text: commands.Render(lang, commands.RInvite, commands.Args{Amount: a.Amount, Party: mask(from), N: a.N})},
+		}, nil
+	}
+	return job
+}
+
+// claim moves every payment held for this new subscriber into their purse, each as a
+// linked post of the hold and a transfer from escrow, and tells them. A hold that lapsed
+// (the ledger voided it) is dropped.
+func (e *Engine) claim(ctx context.Context, msisdn string) error {
+	b, err := e.l.Profile(msisdn)
+	if err != nil || b == nil {
+		return err
+	}
+	var p profile
+	if err := json.Unmarshal(b, &p); err != nil || len(p.Holds) == 0 {
+		return err
+	}
+	var purse *ledger.Account
+	for _, a := range e.l.AccountsOf(msisdn) {
+		if a.Kind == ledger.KindPurse {
+			purse = &a
+		}
+	}
+	if purse == nil {
+		return nil
+	}
+	holds := p.Holds
+	p.Holds = nil
+	pb, _ := json.Marshal(p)
+	for _, h := range holds {
+		pid, err := ledger.ParseID(h)
+		if err != nil {
+			continue
+		}
+		held, err := e.l.Transfer(pid)
+		if err != nil {
+			continue
+		}
+		payer, _ := e.l.Account(held.Debit)
+		money := commands.Money{Minor: held.Amount, Currency: e.cfg.Currency, Exponent: e.cfg.Exponent}
+		job := ledger.Job{Transfers: []ledger.Transfer{
+			{ID: claimID(pid, 0), PendingID: pid, Flags: ledger.PostPending},
+			{ID: claimID(pid, 1), Debit: held.Credit, Credit: purse.ID, Amount: held.Amount, Code: CodeClaim, Ref: h[:16]},
+		}, Profiles: []ledger.Profile{{Owner: msisdn, Data: pb}}}
+		job.Compose = func(v ledger.View, r *ledger.Result) ([]ledger.Message, error) {
+			after, _ := v.Account(purse.ID)
+			return []ledger.Message{{From: e.cfg.ShortCode, To: msisdn, Text: commands.Render(p.Lang, commands.RClaimed,
+				commands.Args{Amount: money, Party: mask(payer.Owner), Balance: commands.Money{Minor: uint64(max(0, after.Available())),
+					Currency: e.cfg.Currency, Exponent: e.cfg.Exponent}, Ref: shortRef(r.Transfers[1])})}}, nil
+		}
+		_, err = e.l.Submit(ctx, job)
+		var ref *ledger.RefusedError
+		if err != nil && !errors.As(err, &ref) {
+			return err // the hold stays listed; the next message from this number claims it
+		}
+	}
+	if len(holds) > 0 {
+		_, err = e.l.Submit(ctx, ledger.Job{Profiles: []ledger.Profile{{Owner: msisdn, Data: pb}}})
+	}
+	return err
+}
+
+// claimID derives the ids of a claim from the hold, so a claim retried after a crash is the
+// same transfers (the ledger answers them as already done).
+func claimID(pending ledger.ID, n byte) ledger.ID {
+	h := sha256.Sum256(append([]byte{'c', n}, pending[:]...))
+	var id ledger.ID
+	copy(id[:], h[:16])
+	return id
+}
+
+// ExpiryNotices is the ledger's expiry hook: when a hold lapses, the payer is told the money
+// is back and the would-be payee that it is gone. It needs nothing but the configuration,
+// so the ledger can have it from the moment it opens.
+func ExpiryNotices(cfg Config) ledger.ExpiryHook {
+	return func(p ledger.Transfer, v ledger.View) []ledger.Message {
+		if p.Code != CodeHold {
+			return nil
+		}
+		payee, lang, _ := strings.Cut(p.Ref, " ")
+		l := commands.EN
+		switch lang {
+		case "FR":
+			l = commands.FR
+		case "ZH":
+			l = commands.ZH
+		}
+		payer, ok := v.Account(p.Debit)
+		if !ok {
+			return nil
+		}
+		m := func(v uint64) commands.Money {
+			return commands.Money{Minor: v, Currency: cfg.Currency, Exponent: cfg.Exponent}
+		}
+		return []ledger.Message{
+			{From: cfg.ShortCode, To: payer.Owner, Text: commands.Render(l, commands.RRefunded, commands.Args{Amount: m(p.Amount),
+				Party: mask(payee), Balance: m(uint64(max(0, payer.Available()))), Ref: shortRef(p)})},
+			{From: cfg.ShortCode, To: payee, Text: commands.Render(l, commands.RLapsed, commands.Args{Amount: m(p.Amount), Party: mask(payer.Owner)})},
+		}
+	}
 }
 
 // mask hides the middle of a number: +336****678.

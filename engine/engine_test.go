@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,22 +20,32 @@ type world struct {
 	path  string
 	seen  uint64 // last outbox id read
 	now   time.Time
+	clock *atomic.Int64
 	float uint64
 }
 
 func newWorld(t *testing.T) *world { return newWorldTiers(t, nil) }
 
 func newWorldTiers(t *testing.T, tiers map[uint8]Limits) *world {
-	path := filepath.Join(t.TempDir(), "mpg.db")
-	l, err := ledger.Create(path, nil)
+	w := &world{t: t, path: filepath.Join(t.TempDir(), "mpg.db"), now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	var clock atomic.Int64
+	clock.Store(w.now.UnixNano())
+	w.clock = &clock
+	cfg := Config{ShortCode: "1234", Currency: "EUR", Exponent: 2, Region: "FR",
+		PINKey: []byte("pin-key-for-tests-only"), ReceiptKey: []byte("receipt-key-for-tests"),
+		Fees:  map[uint16][]Band{CodePay: {{UpTo: 1000, Fee: 0}, {UpTo: 1 << 62, Fee: 10}}},
+		Tiers: tiers, ClaimFor: 48 * time.Hour,
+		Now: func() time.Time { return time.Unix(0, clock.Load()) }}
+	l, err := ledger.Create(w.path, &ledger.Options{Now: cfg.Now, ExpiryEvery: 10 * time.Millisecond, ExpiryHook: ExpiryNotices(cfg)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	w := &world{t: t, l: l, path: path, now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	w.l = l
 	res, err := l.Submit(context.Background(), ledger.Job{Open: []ledger.AccountSpec{
 		{Currency: "EUR", Kind: ledger.KindFloat, Owner: "@float"},
 		{Currency: "EUR", Kind: ledger.KindFees, Owner: "@fees"},
+		{Currency: "EUR", Kind: ledger.KindEscrow, Owner: "@escrow"},
 		{Currency: "EUR", Kind: ledger.KindMerchant, Owner: "SHOP42", Name: "Corner Shop", Phone: "+33698765432"},
 		{Currency: "EUR", Kind: ledger.KindBiller, Owner: "EDF", Name: "EDF"},
 	}})
@@ -42,15 +53,16 @@ func newWorldTiers(t *testing.T, tiers map[uint8]Limits) *world {
 		t.Fatal(err)
 	}
 	w.float = res.Accounts[0].ID
-	w.e, err = New(Config{ShortCode: "1234", Currency: "EUR", Exponent: 2, Region: "FR",
-		PINKey: []byte("pin-key-for-tests-only"), ReceiptKey: []byte("receipt-key-for-tests"),
-		Fees:  map[uint16][]Band{CodePay: {{UpTo: 1000, Fee: 0}, {UpTo: 1 << 62, Fee: 10}}},
-		Tiers: tiers,
-		Now:   func() time.Time { return w.now }}, l)
-	if err != nil {
+	if w.e, err = New(cfg, l); err != nil {
 		t.Fatal(err)
 	}
 	return w
+}
+
+// advance moves the clock the engine and the ledger share.
+func (w *world) advance(d time.Duration) {
+	w.now = w.now.Add(d)
+	w.clock.Store(w.now.UnixNano())
 }
 
 // sms texts the short code and returns the replies it caused, by recipient.
@@ -126,7 +138,8 @@ func TestConversation(t *testing.T) {
 
 	// Receipts: genuine, then altered.
 	w.expect(bob, "CHECK "+receipt, "is genuine: 12.50 EUR to Corner Shop")
-	w.expect(bob, "CHECK "+receipt[:len(receipt)-1]+"X", "is NOT genuine")
+	altered := receipt[:len(receipt)-1] + map[bool]string{true: "A", false: "B"}[receipt[len(receipt)-1] != 'A']
+	w.expect(bob, "CHECK "+altered, "is NOT genuine")
 
 	// Refusals: a precise reply, no money moved.
 	w.expect(alice, "PAY SHOP4 1 739164", "Unknown merchant SHOP4")
@@ -154,7 +167,7 @@ func TestConversation(t *testing.T) {
 	w.expect(alice, "BAL 000001", "Encore 1 essais")
 	w.expect(alice, "BAL 000002", "bloqué 30 min")
 	w.expect(alice, "Bal 739164", "bloqué")
-	w.now = w.now.Add(31 * time.Minute)
+	w.advance(31 * time.Minute)
 	w.expect(alice, "SOLDE 739164", "Solde 7,40 EUR")
 
 	// PIN change, then BLOCK without a PIN.
@@ -190,7 +203,6 @@ func TestSendBetweenSubscribers(t *testing.T) {
 		t.Fatalf("payee: %q", got[bob])
 	}
 	w.expect(alice, "SEND "+alice+" 1 739164", "yourself")
-	w.expect(alice, "SEND 0699999999 1 739164", "not available yet")
 	// The payee's maximum balance (50.00 here) caps what may be sent.
 	w.expect(alice, "SEND 0687654321 26 739164", "Over your limit")
 }
@@ -203,10 +215,61 @@ func TestRollingDailyLimit(t *testing.T) {
 	w.expect(alice, "PAY SHOP42 60 739164", "Over your limit: 50.00 EUR left")
 	// A refused payment does not count against the limit.
 	w.expect(alice, "PAY SHOP4 50 739164", "Unknown merchant")
-	w.now = w.now.Add(23 * time.Hour)
+	w.advance(23 * time.Hour)
 	w.expect(alice, "PAY SHOP42 50 739164", "Paid 50.00 EUR")
 	w.expect(alice, "PAY SHOP42 0.01 739164", "Over your limit: 0.00 EUR left")
 	// The first 100.00 leaves the window 24 hours after it was paid.
-	w.now = w.now.Add(90 * time.Minute)
+	w.advance(90 * time.Minute)
 	w.expect(alice, "PAY SHOP42 99.99 739164", "Paid 99.99 EUR")
+}
+
+func TestSendToUnregisteredIsHeldThenClaimedOrRefunded(t *testing.T) {
+	w := newWorldTiers(t, map[uint8]Limits{1: {PerTx: 10000, Daily: 20000, MaxBalance: 50000, CanSend: true}})
+	w.expect(alice, "REG 739164 Alice", "Welcome")
+	w.topup(alice, 10000, 1)
+	const carol, dave = "+33611111111", "+33622222222"
+
+	got := w.sms(alice, "SEND 0611111111 20 739164")
+	if len(got[alice]) != 1 || !strings.Contains(got[alice][0], "20.00 EUR held for +336****111") || !strings.Contains(got[alice][0], "Balance 80.00 EUR") {
+		t.Fatalf("payer: %q", got)
+	}
+	if len(got[carol]) != 1 || !strings.Contains(got[carol][0], "+336****678 sent you 20.00 EUR. Reply REG pin name within 2 days") {
+		t.Fatalf("invite: %q", got[carol])
+	}
+	// Carol registers: the held money arrives, in one claim, and is hers.
+	got = w.sms(carol, "REG 135790 Carol")
+	if len(got[carol]) != 2 || !strings.Contains(got[carol][1], "20.00 EUR from +336****678 is now in your e-purse. Balance 20.00 EUR") {
+		t.Fatalf("claim: %q", got[carol])
+	}
+	if w.available(carol) != 2000 || w.available("@escrow") != 0 || w.available(alice) != 8000 {
+		t.Fatalf("after claim: carol %d escrow %d alice %d", w.available(carol), w.available("@escrow"), w.available(alice))
+	}
+
+	// Dave never registers: after the claim window the ledger voids the hold and both hear.
+	w.expect(alice, "SEND 0622222222 30 739164", "30.00 EUR held")
+	if w.available(alice) != 5000 {
+		t.Fatalf("held money still counts as the payer's? %d", w.available(alice))
+	}
+	w.advance(49 * time.Hour)
+	deadline := time.Now().Add(5 * time.Second)
+	var notices map[string][]string
+	for time.Now().Before(deadline) {
+		if notices = w.sms(bob, "HELP"); len(notices[alice]) > 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(notices[alice]) != 1 || !strings.Contains(notices[alice][0], "+336****222 did not claim 30.00 EUR: it is back in your e-purse. Balance 80.00 EUR") {
+		t.Fatalf("refund notice: %q", notices)
+	}
+	if len(notices[dave]) != 1 || !strings.Contains(notices[dave][0], "went back to them") {
+		t.Fatalf("lapse notice: %q", notices[dave])
+	}
+	if w.available(alice) != 8000 {
+		t.Fatalf("after refund: %d", w.available(alice))
+	}
+	rep, err := w.l.Verify(context.Background(), nil)
+	if err != nil || !rep.OK() {
+		t.Fatalf("verify: %v %s", err, rep.Problem)
+	}
 }

@@ -57,6 +57,8 @@ type Options struct {
 	Now func() time.Time
 	// NoSync skips fsync. Only for tests of logic that do not care about durability.
 	NoSync bool
+	// ExpiryHook, if set, composes the notices sent when a pending transfer times out.
+	ExpiryHook ExpiryHook
 }
 
 func (o *Options) withDefaults() Options {
@@ -120,6 +122,11 @@ type Ledger struct {
 
 	stats Stats
 }
+
+// ExpiryHook composes the messages that go out, in the same commit, when the ledger voids a
+// pending transfer that timed out (the refund notices of an unclaimed payment). It runs on
+// the writer: it must be quick and must not call the Ledger.
+type ExpiryHook func(pending Transfer, v View) []Message
 
 // Stats are counters for metrics and benchmarks.
 type Stats struct {

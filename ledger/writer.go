@@ -310,7 +310,12 @@ func (w *batchWriter) expire() error {
 			continue
 		}
 		void := Transfer{ID: expiryID(p.t.ID), PendingID: p.t.ID, Flags: VoidPending | Expired}
-		if _, err := w.apply(&Job{Transfers: []Transfer{void}}); err != nil {
+		job := &Job{Transfers: []Transfer{void}}
+		if hook := l.opt.ExpiryHook; hook != nil {
+			pending := p.t
+			job.Compose = func(v View, _ *Result) ([]Message, error) { return hook(pending, v), nil }
+		}
+		if _, err := w.apply(job); err != nil {
 			// The void of an open pending transfer cannot be refused; if it is, the state is
 			// not what the ledger believes, and stopping is safer than going on.
 			return fmt.Errorf("expire %s: %w", p.t.ID, err)

@@ -24,7 +24,10 @@ func (a *app) benchE2E(cmd *cobra.Command, subscribers, merchants, commands, cli
 		return err
 	}
 	defer os.RemoveAll(dir)
-	l, err := ledger.Create(filepath.Join(dir, "mpg.db"), a.ledgerOptions())
+	cfg := a.cfg
+	cfg.Ledger.Currency = "EUR"
+	cfg.Engine.PINKey, cfg.Engine.ReceiptKey = randomKey(), randomKey()
+	l, err := ledger.Create(filepath.Join(dir, "mpg.db"), a.daemonLedgerOptions(cfg))
 	if err != nil {
 		return err
 	}
@@ -44,11 +47,9 @@ func (a *app) benchE2E(cmd *cobra.Command, subscribers, merchants, commands, cli
 		return err
 	}
 	defer sim.Close()
-	cfg := a.cfg
 	cfg.SMPP.Addr, cfg.SMPP.SystemID, cfg.SMPP.Password = sim.Addr(), "mpg", "bench"
 	cfg.SMPP.Window, cfg.SMPP.RatePerS, cfg.SMPP.Binds = 256, 100000, 2
 	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.Engine.PINKey, cfg.Engine.ReceiptKey = randomKey(), randomKey()
 	d, err := newDaemon(cfg, l, a.log.Named("daemon"))
 	if err != nil {
 		return err

@@ -84,7 +84,13 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 		return err
 	}
 	defer os.RemoveAll(dir)
-	l, err := ledger.Create(filepath.Join(dir, "mpg.db"), nil)
+	cfg := a.cfg
+	cfg.Ledger.Currency = "EUR"
+	cfg.Engine.ShortCode, cfg.Engine.Region = "1234", "FR"
+	cfg.Engine.PINKey, cfg.Engine.ReceiptKey = randomKey(), randomKey()
+	cfg.Engine.DedupeS = 3 // so that retyping a command in the demo is a new command
+	cfg.Engine.PayFeeMinor, cfg.Engine.PayFeeFrom = 10, 1000
+	l, err := ledger.Create(filepath.Join(dir, "mpg.db"), a.daemonLedgerOptions(cfg))
 	if err != nil {
 		return err
 	}
@@ -107,13 +113,8 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 	}
 	defer sim.Close()
 
-	cfg := a.cfg
 	cfg.SMPP.Addr, cfg.SMPP.SystemID, cfg.SMPP.Password = sim.Addr(), "mpg", password
 	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.Engine.ShortCode, cfg.Engine.Region = "1234", "FR"
-	cfg.Engine.PINKey, cfg.Engine.ReceiptKey = randomKey(), randomKey()
-	cfg.Engine.DedupeS = 3 // so that retyping a command in the demo is a new command
-	cfg.Engine.PayFeeMinor, cfg.Engine.PayFeeFrom = 10, 1000
 	d, err := newDaemon(cfg, l, a.log.Named("daemon"))
 	if err != nil {
 		return err

@@ -39,7 +39,7 @@ Secrets come from the environment: MPG_SMPP_PASSWORD, MPG_PIN_KEY, MPG_RECEIPT_K
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			l, err := a.openLedger()
+			l, err := ledger.Open(a.dbPath, a.daemonLedgerOptions(a.cfg))
 			if err != nil {
 				return err
 			}
@@ -55,6 +55,31 @@ Secrets come from the environment: MPG_SMPP_PASSWORD, MPG_PIN_KEY, MPG_RECEIPT_K
 			return err
 		},
 	}
+}
+
+// engineConfig is the engine's part of the configuration.
+func engineConfig(cfg config.Config) engine.Config {
+	exp, _ := ledger.Exponent(cfg.Ledger.Currency)
+	fees := map[uint16][]engine.Band{}
+	if e := cfg.Engine; e.PayFeeMinor > 0 {
+		fees[engine.CodePay] = []engine.Band{{UpTo: e.PayFeeFrom, Fee: 0}, {UpTo: ^uint64(0), Fee: e.PayFeeMinor}}
+	}
+	if e := cfg.Engine; e.SendFeeMinor > 0 {
+		fees[engine.CodeSend] = []engine.Band{{UpTo: e.SendFeeFrom, Fee: 0}, {UpTo: ^uint64(0), Fee: e.SendFeeMinor}}
+	}
+	return engine.Config{ShortCode: cfg.Engine.ShortCode, Currency: cfg.Ledger.Currency, Exponent: exp,
+		Region: cfg.Engine.Region, PINKey: []byte(cfg.Engine.PINKey), ReceiptKey: []byte(cfg.Engine.ReceiptKey),
+		LockAfter: cfg.Engine.LockAfter, LockFor: time.Duration(cfg.Engine.LockMinutes) * time.Minute,
+		Dedupe: time.Duration(cfg.Engine.DedupeS) * time.Second, Fees: fees,
+		ClaimFor: time.Duration(cfg.Engine.ClaimDays) * 24 * time.Hour}
+}
+
+// daemonLedgerOptions are the ledger options of a daemon: the app's, plus the engine's
+// expiry notices, present from the moment the file opens (the first expiry scan runs then).
+func (a *app) daemonLedgerOptions(cfg config.Config) *ledger.Options {
+	o := a.ledgerOptions()
+	o.ExpiryHook = engine.ExpiryNotices(engineConfig(cfg))
+	return o
 }
 
 // daemon wires the ledger, the engine and the SMPP session.
@@ -74,18 +99,10 @@ func newDaemon(cfg config.Config, l *ledger.Ledger, log *zap.Logger) (*daemon, e
 	if float == nil {
 		return nil, fmt.Errorf("%s has no float account: run `mpg ledger init` first", l.Path())
 	}
-	exp, _ := ledger.Exponent(float.Currency)
-	fees := map[uint16][]engine.Band{}
-	if e := cfg.Engine; e.PayFeeMinor > 0 {
-		fees[engine.CodePay] = []engine.Band{{UpTo: e.PayFeeFrom, Fee: 0}, {UpTo: ^uint64(0), Fee: e.PayFeeMinor}}
+	if float.Currency != cfg.Ledger.Currency {
+		return nil, fmt.Errorf("ledger.currency is %s but %s keeps %s: set ledger.currency = %q", cfg.Ledger.Currency, l.Path(), float.Currency, float.Currency)
 	}
-	if e := cfg.Engine; e.SendFeeMinor > 0 {
-		fees[engine.CodeSend] = []engine.Band{{UpTo: e.SendFeeFrom, Fee: 0}, {UpTo: ^uint64(0), Fee: e.SendFeeMinor}}
-	}
-	eng, err := engine.New(engine.Config{ShortCode: cfg.Engine.ShortCode, Currency: float.Currency, Exponent: exp,
-		Region: cfg.Engine.Region, PINKey: []byte(cfg.Engine.PINKey), ReceiptKey: []byte(cfg.Engine.ReceiptKey),
-		LockAfter: cfg.Engine.LockAfter, LockFor: time.Duration(cfg.Engine.LockMinutes) * time.Minute,
-		Dedupe: time.Duration(cfg.Engine.DedupeS) * time.Second, Fees: fees}, l)
+	eng, err := engine.New(engineConfig(cfg), l)
 	if err != nil {
 		return nil, err
 	}
