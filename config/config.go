@@ -33,7 +33,9 @@ type Engine struct {
 	PayFeeFrom   uint64 `toml:"pay_fee_from_minor"`
 	SendFeeMinor uint64 `toml:"send_fee_minor"` // fee on SEND above send_fee_from_minor
 	SendFeeFrom  uint64 `toml:"send_fee_from_minor"`
-	ClaimDays    int    `toml:"claim_days"` // money sent to an unregistered number waits this long
+	ClaimDays    int    `toml:"claim_days"`          // money sent to an unregistered number waits this long
+	ConfirmAbove int    `toml:"confirm_above_minor"` // payments above this ask YES <code> (0: never)
+	ConfirmMin   int    `toml:"confirm_minutes"`     // how long a confirmation code lives
 }
 
 // HTTP configures the local operator endpoints: /metrics, /healthz, /readyz.
@@ -89,7 +91,7 @@ func Default() Config {
 	return Config{
 		Ledger: Ledger{Path: "mpg.db", Currency: "EUR", MaxBatchJobs: 4096, MaxBatchWaitUs: 500,
 			CheckpointEveryMs: 5000, CheckpointChunk: 1024},
-		Engine: Engine{ShortCode: "1234", Region: "FR", DedupeS: 120, LockAfter: 3, LockMinutes: 30, ClaimDays: 7},
+		Engine: Engine{ShortCode: "1234", Region: "FR", DedupeS: 120, LockAfter: 3, LockMinutes: 30, ClaimDays: 7, ConfirmMin: 5},
 		HTTP:   HTTP{Addr: "127.0.0.1:9464"},
 		SMPP: SMPP{Addr: "127.0.0.1:2775", SystemID: "mpg", Transceiver: true, Binds: 1, Window: 10,
 			EnquireLinkS: 30, RespTimeoutS: 10, RatePerS: 100, RetryUnknown: 1, SourceNPI: 1},
@@ -156,8 +158,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("config: smpp.system_id is at most 15 characters and smpp.password at most 8 (SMPP 3.4)")
 	case c.Engine.ShortCode == "" || len(c.Engine.Region) != 2:
 		return fmt.Errorf("config: engine.short_code must be set and engine.region be a 2-letter country code")
-	case c.Engine.DedupeS < 1 || c.Engine.LockAfter < 1 || c.Engine.LockMinutes < 1 || c.Engine.ClaimDays < 1:
-		return fmt.Errorf("config: engine.dedupe_s, lock_after, lock_minutes and claim_days must be positive")
+	case c.Engine.DedupeS < 1 || c.Engine.LockAfter < 1 || c.Engine.LockMinutes < 1 || c.Engine.ClaimDays < 1 || c.Engine.ConfirmMin < 1 || c.Engine.ConfirmAbove < 0:
+		return fmt.Errorf("config: engine.dedupe_s, lock_after, lock_minutes, claim_days and confirm_minutes must be positive")
 	case len(c.Ledger.Currency) != 3:
 		return fmt.Errorf("config: ledger.currency must be an ISO 4217 code like EUR, got %q", c.Ledger.Currency)
 	}

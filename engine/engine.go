@@ -75,7 +75,10 @@ type Config struct {
 	Tiers      map[uint8]Limits
 	Fees       map[uint16][]Band // by transfer code; no table: no fee
 	ClaimFor   time.Duration     // how long money sent to an unregistered number waits (default 7 days)
-	Now        func() time.Time
+	// ConfirmAbove asks for YES <code> before paying more than this (minor units; 0: never).
+	ConfirmAbove uint64
+	ConfirmFor   time.Duration // how long a confirmation code lives (default 5 min)
+	Now          func() time.Time
 }
 
 // Engine handles inbound SMS.
@@ -105,6 +108,9 @@ func New(cfg Config, l Ledger) (*Engine, error) {
 	if cfg.ClaimFor <= 0 {
 		cfg.ClaimFor = 7 * 24 * time.Hour
 	}
+	if cfg.ConfirmFor <= 0 {
+		cfg.ConfirmFor = 5 * time.Minute
+	}
 	if cfg.Tiers == nil {
 		cfg.Tiers = map[uint8]Limits{
 			1: {PerTx: 10000, Daily: 20000, MaxBalance: 50000},
@@ -130,6 +136,8 @@ type profile struct {
 	SpentHour int64      `json:"spent_hour"`
 	// Holds are payments waiting for this number to register (pending transfer ids).
 	Holds []string `json:"holds,omitempty"`
+	// Confirm is the payment waiting for YES <code> from this number.
+	Confirm *confirmation `json:"confirm,omitempty"`
 }
 
 // maxHolds bounds the payments one unregistered number can be waiting for.
@@ -197,18 +205,26 @@ func (e *Engine) Handle(ctx context.Context, in Inbound) error {
 
 // turn is the handling of one SMS.
 type turn struct {
-	e           *Engine
-	in          Inbound
-	dedupeKey   string
-	purse       *ledger.Account
-	prof        profile
-	hasProf     bool
-	lang        commands.Lang
-	cmd         commands.Command
-	replies     []ledger.Message
-	profDirty   bool
-	beforeSpend []ledger.Profile
-	audit       *ledger.Audit
+	e         *Engine
+	in        Inbound
+	dedupeKey string
+	purse     *ledger.Account
+	prof      profile
+	hasProf   bool
+	lang      commands.Lang
+	cmd       commands.Command
+	replies   []ledger.Message
+	profDirty bool
+	// onRefusal, when set, is the profile to write if the ledger refuses the job: the profile
+	// as it was before the job counted a spend or recorded a confirmation.
+	onRefusal *[]ledger.Profile
+	audit     *ledger.Audit
+}
+
+// keepForRefusal remembers the profile as it is now, for the refusal path.
+func (t *turn) keepForRefusal() {
+	p := t.withProfile(ledger.Job{}).Profiles
+	t.onRefusal = &p
 }
 
 func (t *turn) load() error {
@@ -309,8 +325,7 @@ func (t *turn) run() ledger.Job {
 		return t.withProfile(ledger.Job{})
 	}
 	if c.Kind == commands.Yes || c.Kind == commands.No {
-		t.reply(commands.RConfirmExpired, commands.Args{Code: c.Code})
-		return ledger.Job{}
+		return t.confirm(c.Kind == commands.Yes)
 	}
 	if !t.authenticate() {
 		return t.withProfile(ledger.Job{})
@@ -558,7 +573,7 @@ func (t *turn) hold(payeeNumber string, amount uint64) ledger.Job {
 		}
 		ts = append(ts, ledger.Transfer{ID: ledger.NewID(), Debit: t.purse.ID, Credit: fees.ID, Amount: fee, Code: CodeFee})
 	}
-	t.beforeSpend = t.withProfile(ledger.Job{}).Profiles
+	t.keepForRefusal()
 	t.prof.addSpend(t.hour(), amount)
 	t.profDirty = true
 	job := t.withProfile(ledger.Job{Transfers: ts})
@@ -698,14 +713,24 @@ func (t *turn) move(code uint16, payee *ledger.Account, amount uint64, ref strin
 		}
 		ts = append(ts, ledger.Transfer{ID: ledger.NewID(), Debit: t.purse.ID, Credit: fees.ID, Amount: fee, Code: CodeFee})
 	}
-	payerLang, e := t.lang, t.e
-	from := t.in.From
+	if above := t.e.cfg.ConfirmAbove; above > 0 && amount > above {
+		return t.askConfirm(code, payee, amount, fee, ref, ts)
+	}
 	// If the ledger refuses the payment, the profile is written as it was before the spend.
-	t.beforeSpend = t.withProfile(ledger.Job{}).Profiles
+	t.keepForRefusal()
 	t.prof.addSpend(t.hour(), amount)
 	t.profDirty = true
 	job := t.withProfile(ledger.Job{Transfers: ts})
-	job.Compose = func(v ledger.View, r *ledger.Result) ([]ledger.Message, error) {
+	job.Compose = t.notices(code, payee, amount, fee, ref)
+	return job
+}
+
+// notices composes, after the money moved, the payer's reply and the payee's or merchant's
+// notice, with the new balances and a receipt derived from the first transfer.
+func (t *turn) notices(code uint16, payee *ledger.Account, amount, fee uint64, ref string) func(ledger.View, *ledger.Result) ([]ledger.Message, error) {
+	payerLang, e := t.lang, t.e
+	from := t.in.From
+	return func(v ledger.View, r *ledger.Result) ([]ledger.Message, error) {
 		main := r.Transfers[0]
 		payer, _ := v.Account(t.purse.ID)
 		after, _ := v.Account(payee.ID)
@@ -739,7 +764,6 @@ func (t *turn) move(code uint16, payee *ledger.Account, amount uint64, ref strin
 		}
 		return msgs, nil
 	}
-	return job
 }
 
 // receipt is the code CHECK verifies: the transfer's journal position and a MAC over it,
@@ -802,8 +826,8 @@ func (t *turn) submit(ctx context.Context, job ledger.Job) error {
 		t.replies = nil
 		t.refusal(ref)
 		profiles := job.Profiles
-		if job.Compose != nil {
-			profiles = t.beforeSpend
+		if t.onRefusal != nil {
+			profiles = *t.onRefusal
 		}
 		job = ledger.Job{Messages: t.replies, Profiles: profiles, Dedupe: job.Dedupe}
 		_, err = t.e.l.Submit(ctx, job)
@@ -830,6 +854,8 @@ func (t *turn) refusal(ref *ledger.RefusedError) {
 		bal = t.money(uint64(max(0, t.purse.Available())))
 	}
 	switch ref.Reason {
+	case ledger.ErrPendingExpired, ledger.ErrPendingResolved, ledger.ErrPendingNotFound:
+		t.reply(commands.RConfirmExpired, commands.Args{Code: t.cmd.Code})
 	case ledger.ErrInsufficientFunds:
 		t.reply(commands.RInsufficient, commands.Args{Balance: bal, Amount: t.money(t.cmd.Amount + t.fee(codeOf(t.cmd.Kind), t.cmd.Amount))})
 	case ledger.ErrAccountBlocked, ledger.ErrAccountClosed:

@@ -26,7 +26,9 @@ type world struct {
 
 func newWorld(t *testing.T) *world { return newWorldTiers(t, nil) }
 
-func newWorldTiers(t *testing.T, tiers map[uint8]Limits) *world {
+func newWorldTiers(t *testing.T, tiers map[uint8]Limits) *world { return newWorldWith(t, tiers, 0) }
+
+func newWorldWith(t *testing.T, tiers map[uint8]Limits, confirmAbove uint64) *world {
 	w := &world{t: t, path: filepath.Join(t.TempDir(), "mpg.db"), now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	var clock atomic.Int64
 	clock.Store(w.now.UnixNano())
@@ -34,7 +36,7 @@ func newWorldTiers(t *testing.T, tiers map[uint8]Limits) *world {
 	cfg := Config{ShortCode: "1234", Currency: "EUR", Exponent: 2, Region: "FR",
 		PINKey: []byte("pin-key-for-tests-only"), ReceiptKey: []byte("receipt-key-for-tests"),
 		Fees:  map[uint16][]Band{CodePay: {{UpTo: 1000, Fee: 0}, {UpTo: 1 << 62, Fee: 10}}},
-		Tiers: tiers, ClaimFor: 48 * time.Hour,
+		Tiers: tiers, ClaimFor: 48 * time.Hour, ConfirmAbove: confirmAbove,
 		Now: func() time.Time { return time.Unix(0, clock.Load()) }}
 	l, err := ledger.Create(w.path, &ledger.Options{Now: cfg.Now, ExpiryEvery: 10 * time.Millisecond, ExpiryHook: ExpiryNotices(cfg)})
 	if err != nil {
@@ -267,6 +269,66 @@ func TestSendToUnregisteredIsHeldThenClaimedOrRefunded(t *testing.T) {
 	}
 	if w.available(alice) != 8000 {
 		t.Fatalf("after refund: %d", w.available(alice))
+	}
+	rep, err := w.l.Verify(context.Background(), nil)
+	if err != nil || !rep.OK() {
+		t.Fatalf("verify: %v %s", err, rep.Problem)
+	}
+}
+
+func TestTwoStepConfirmation(t *testing.T) {
+	w := newWorldWith(t, nil, 5000)
+	w.expect(alice, "REG 739164", "Welcome")
+	w.expect(bob, "REG 246810", "Welcome")
+	w.topup(alice, 10000, 1)
+	codeOf := func(reply string) string {
+		i := strings.Index(reply, "YES ")
+		return reply[i+4 : i+10]
+	}
+	ask := w.expect(alice, "PAY SHOP42 60 739164", "Confirm PAY of 60.10 EUR to Corner Shop: reply YES")
+	code := codeOf(ask)
+	if w.available(alice) != 10000-6010 || w.available("SHOP42") != 0 {
+		t.Fatalf("reserved: alice %d shop %d", w.available(alice), w.available("SHOP42"))
+	}
+	w.expect(bob, "YES "+code, "has expired") // bound to Alice's number
+	wrong := "000000"
+	if code == wrong {
+		wrong = "000001"
+	}
+	w.expect(alice, "YES "+wrong, "2 tries left")
+	got := w.sms(alice, "YES "+code)
+	if !strings.Contains(got[alice][0], "Paid 60.00 EUR to Corner Shop. Fee 0.10 EUR. Balance 39.90 EUR") || len(got["+33698765432"]) != 1 {
+		t.Fatalf("confirmed: %q", got)
+	}
+	w.expect(alice, "YES  "+code, "has expired") // single use
+	if w.available("SHOP42") != 6000 {
+		t.Fatalf("shop %d", w.available("SHOP42"))
+	}
+
+	// NO releases the reservation.
+	w.topup(alice, 5000, 1)
+	code = codeOf(w.expect(alice, "PAY SHOP42 51 739164", "Confirm PAY"))
+	w.expect(alice, "NO "+code, "Cancelled")
+	if w.available(alice) != 8990 {
+		t.Fatalf("after NO: %d", w.available(alice))
+	}
+	// Three wrong codes cancel too.
+	w.expect(alice, "PAY SHOP42 52 739164", "Confirm PAY")
+	w.expect(alice, "YES 111111", "2 tries left")
+	w.expect(alice, "YES 222222", "1 tries left")
+	w.expect(alice, "YES 333333", "Cancelled")
+	if w.available(alice) != 8990 {
+		t.Fatalf("after 3 wrong codes: %d", w.available(alice))
+	}
+	// A code that outlives its window is refused, and the reservation ends.
+	code = codeOf(w.expect(alice, "PAY SHOP42 53 739164", "Confirm PAY"))
+	w.advance(6 * time.Minute)
+	w.expect(alice, "YES "+code, "has expired")
+	for deadline := time.Now().Add(5 * time.Second); w.available(alice) != 8990 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if w.available(alice) != 8990 {
+		t.Fatalf("after expiry: %d", w.available(alice))
 	}
 	rep, err := w.l.Verify(context.Background(), nil)
 	if err != nil || !rep.OK() {

@@ -71,7 +71,8 @@ func engineConfig(cfg config.Config) engine.Config {
 		Region: cfg.Engine.Region, PINKey: []byte(cfg.Engine.PINKey), ReceiptKey: []byte(cfg.Engine.ReceiptKey),
 		LockAfter: cfg.Engine.LockAfter, LockFor: time.Duration(cfg.Engine.LockMinutes) * time.Minute,
 		Dedupe: time.Duration(cfg.Engine.DedupeS) * time.Second, Fees: fees,
-		ClaimFor: time.Duration(cfg.Engine.ClaimDays) * 24 * time.Hour}
+		ClaimFor:     time.Duration(cfg.Engine.ClaimDays) * 24 * time.Hour,
+		ConfirmAbove: uint64(cfg.Engine.ConfirmAbove), ConfirmFor: time.Duration(cfg.Engine.ConfirmMin) * time.Minute}
 }
 
 // daemonLedgerOptions are the ledger options of a daemon: the app's, plus the engine's
