@@ -48,6 +48,7 @@ type simConn struct {
 	seq     atomic.Uint32
 	rx, tx  bool     // may receive MO / may submit
 	pending sync.Map // seq -> chan pdu.Status
+	gone    chan struct{}
 }
 
 // NewSim listens on addr (e.g. "127.0.0.1:0") and serves until Close.
@@ -135,7 +136,7 @@ func (s *Sim) accept() {
 		if err != nil {
 			return
 		}
-		sc := &simConn{c: c}
+		sc := &simConn{c: c, gone: make(chan struct{})}
 		s.wg.Add(1)
 		go s.serve(sc)
 	}
@@ -148,6 +149,7 @@ func (s *Sim) serve(c *simConn) {
 		delete(s.conns, c)
 		s.mu.Unlock()
 		c.c.Close()
+		close(c.gone) // MO waiting for a response on this connection get an error
 	}()
 	bound := false
 	for {
@@ -379,6 +381,8 @@ func (s *Sim) sendMOOnce(ctx context.Context, from, to, text string) (pdu.Status
 		}
 		select {
 		case status = <-ch:
+		case <-c.gone:
+			return 0, errors.New("connection to the ESME lost before its response")
 		case <-ctx.Done():
 			c.pending.Delete(seq)
 			return 0, ctx.Err()

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"mpg/config"
+	"mpg/ledger"
+	"mpg/smpp"
+)
+
+// TestCrashChildDaemon is the daemon TestCrashDaemonUnderLoad kills: it serves until killed.
+func TestCrashChildDaemon(t *testing.T) {
+	db, smsc := os.Getenv("MPG_CRASH_DB"), os.Getenv("MPG_CRASH_SMSC")
+	if db == "" {
+		t.Skip("run by TestCrashDaemonUnderLoad")
+	}
+	cfg := crashConfig(smsc)
+	a := &app{cfg: cfg, log: zap.NewNop()}
+	l, err := ledger.Open(db, a.daemonLedgerOptions(cfg))
+	if err != nil {
+		fmt.Println("open:", err)
+		os.Exit(3)
+	}
+	d, err := newDaemon(cfg, l, zap.NewNop())
+	if err != nil {
+		fmt.Println("daemon:", err)
+		os.Exit(3)
+	}
+	d.run(context.Background(), nil) // until SIGKILL
+}
+
+func crashConfig(smsc string) config.Config {
+	cfg := config.Default()
+	cfg.SMPP.Addr, cfg.SMPP.Password = smsc, "pw"
+	cfg.SMPP.EnquireLinkS, cfg.SMPP.RespTimeoutS = 1, 2
+	cfg.SMPP.RatePerS, cfg.SMPP.Window = 20000, 64
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.Engine.PINKey, cfg.Engine.ReceiptKey = "crash-test-pin-key-0123", "crash-test-receipt-key-0"
+	return cfg
+}
+
+// TestCrashDaemonUnderLoad kills the daemon with SIGKILL at random moments while phones pay,
+// 10 times, and redelivers what was not acknowledged, as an SMSC does. Afterwards every
+// payment acknowledged took effect exactly once, every one got its reply, and the books verify.
+func TestCrashDaemonUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash loop is not short")
+	}
+	dir := t.TempDir()
+	db := filepath.Join(dir, "mpg.db")
+	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
+	mustRun(t, "--db", db, "merchant", "add", "SHOP42", "--name", "Corner Shop")
+	sim, err := smpp.NewSim("127.0.0.1:0", "mpg", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	phones := []string{"+33610000001", "+33610000002", "+33610000003", "+33610000004"}
+
+	start := func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChildDaemon$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "MPG_CRASH_DB="+db, "MPG_CRASH_SMSC="+sim.Addr())
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for sim.Bound() == 0 {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatal("daemon did not bind")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		return cmd
+	}
+	kill := func(cmd *exec.Cmd) {
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		for deadline := time.Now().Add(5 * time.Second); sim.Bound() > 0 && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	// Register and fund the phones first.
+	cmd := start()
+	ctx := context.Background()
+	for _, p := range phones {
+		if st, err := sim.SendMO(ctx, p, "1234", "REG 1234"); err != nil || st != smpp.StatusOK {
+			t.Fatalf("REG %s: %v %v", p, st, err)
+		}
+	}
+	kill(cmd)
+	for _, p := range phones {
+		mustRun(t, "--db", db, "account", "topup", p, "1000")
+	}
+
+	var mu sync.Mutex
+	acked := map[string]string{} // ref -> phone
+	pending := map[string]string{}
+	next := 0
+	for round := range 10 {
+		cmd := start()
+		// Redeliver what the last daemon did not acknowledge, then load until the kill.
+		mu.Lock()
+		redo := pending
+		pending = map[string]string{}
+		mu.Unlock()
+		stopAt := time.Now().Add(time.Duration(200+rand.IntN(600)) * time.Millisecond)
+		var wg sync.WaitGroup
+		send := func(ref, phone string) {
+			st, err := sim.SendMO(ctx, phone, "1234", "PAY SHOP42 0.01 "+ref+" 1234")
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil && st == smpp.StatusOK {
+				acked[ref] = phone
+			} else {
+				pending[ref] = phone
+			}
+		}
+		for ref, phone := range redo {
+			wg.Add(1)
+			go func() { defer wg.Done(); send(ref, phone) }()
+		}
+		for _, phone := range phones {
+			wg.Add(1)
+			mu.Lock()
+			base := next
+			next += 10000
+			mu.Unlock()
+			go func() {
+				defer wg.Done()
+				for k := base; time.Now().Before(stopAt); k++ {
+					send(fmt.Sprintf("R%d", k), phone)
+				}
+			}()
+		}
+		time.Sleep(time.Until(stopAt))
+		kill(cmd)
+		wg.Wait()
+		t.Logf("round %d: %d acknowledged so far, %d to redeliver", round, len(acked), len(pending))
+	}
+	// A last daemon takes the redeliveries and drains the outbox.
+	cmd = start()
+	for ref, phone := range pending {
+		if st, err := sim.SendMO(ctx, phone, "1234", "PAY SHOP42 0.01 "+ref+" 1234"); err != nil || st != smpp.StatusOK {
+			t.Fatalf("final redelivery %s: %v %v", ref, st, err)
+		}
+		acked[ref] = phone
+	}
+
+	// Wait for every acknowledged payment's reply to arrive, then stop the daemon.
+	count := func() map[string]int {
+		seen := map[string]int{}
+		for _, p := range phones {
+			for _, m := range sim.MT(p) {
+				if i := strings.Index(m, "Ref "); i >= 0 && strings.HasPrefix(m, "Paid") {
+					seen[m[i+4:i+10]]++
+				}
+			}
+		}
+		return seen
+	}
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if n := len(count()); n >= len(acked) {
+			break
+		}
+	}
+	kill(cmd)
+
+	l, err := ledger.Open(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	rep, err := l.Verify(ctx, nil)
+	if err != nil || !rep.OK() {
+		t.Fatalf("verify: %v %s", err, rep.Problem)
+	}
+	shop := l.AccountsOf("SHOP42")[0]
+	hist, err := l.History(shop.ID, 1<<20, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byRef := map[string]int{}
+	short := map[string]string{}
+	for _, tr := range hist {
+		byRef[tr.Ref]++
+		short[tr.Ref] = strings.ToUpper(tr.ID.String()[26:])
+	}
+	replies := count()
+	for ref := range acked {
+		if byRef[ref] != 1 {
+			t.Errorf("acknowledged payment %s took effect %d times", ref, byRef[ref])
+		}
+		if replies[short[ref]] < 1 {
+			t.Errorf("acknowledged payment %s (ref %s) got no reply", ref, short[ref])
+		}
+	}
+	for ref, n := range byRef {
+		if n > 1 {
+			t.Errorf("payment %s took effect %d times", ref, n)
+		}
+	}
+	if len(acked) < 20 {
+		t.Fatalf("only %d payments acknowledged: the test proved little", len(acked))
+	}
+	t.Logf("%d payments acknowledged, each applied once and answered; verify clean", len(acked))
+}
