@@ -138,3 +138,71 @@ func TestServeEndpointsAndNoPINAnywhere(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminWhileServing runs admin commands while the daemon holds the file: they go through
+// its socket, and their effect is the daemon's.
+func TestAdminWhileServing(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "mpg.db")
+	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
+	sim, err := smpp.NewSim("127.0.0.1:0", "mpg", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	cfg := config.Default()
+	cfg.SMPP.Addr, cfg.SMPP.Password = sim.Addr(), "pw"
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.Engine.PINKey, cfg.Engine.ReceiptKey = "test-pin-key-0123456789", "test-receipt-key-0123456789"
+	l, err := ledger.Open(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	d, err := newDaemon(cfg, l, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	addr := make(chan string, 1)
+	go func() { done <- d.run(ctx, addr) }()
+	<-addr
+	defer func() { stop(); <-done }()
+	for deadline := time.Now().Add(5 * time.Second); !d.cl.Ready(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not bound")
+		}
+	}
+	if fi, err := os.Stat(socketPath(db)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("admin socket: %v %v", err, fi)
+	}
+	mustRun(t, "--db", db, "merchant", "add", "SHOP42", "--name", "Corner Shop")
+	ph := &phone{sim: sim, out: io.Discard}
+	if err := ph.text(ctx, "+33655555555", "REG 739164", false); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustRun(t, "--db", db, "account", "topup", "+33655555555", "20"); !strings.Contains(out, "balance 20.00 EUR") {
+		t.Fatalf("topup through the daemon: %q", out)
+	}
+	if err := ph.text(ctx, "+33655555555", "PAY SHOP42 5 739164", false); err != nil {
+		t.Fatal(err)
+	}
+	if got := sim.MT("+33655555555"); !strings.Contains(got[len(got)-1], "Balance 15.00 EUR") {
+		t.Fatalf("after PAY: %q", got)
+	}
+	if out := mustRun(t, "--db", db, "ledger", "show", "SHOP42", "-o", "json"); !strings.Contains(out, `"available": "5.00 EUR"`) {
+		t.Fatalf("show through the daemon: %s", out)
+	}
+	if out := mustRun(t, "--db", db, "ledger", "verify"); !strings.Contains(out, "ledger verify: ok") {
+		t.Fatalf("verify through the daemon: %s", out)
+	}
+	backup := filepath.Join(dir, "copy.db")
+	mustRun(t, "--db", db, "ledger", "backup", backup)
+	if _, err := os.Stat(backup); err != nil {
+		t.Fatalf("backup through the daemon: %v", err)
+	}
+	if _, err := run(t, "--db", db, "ledger", "init"); err == nil || !strings.Contains(err.Error(), "daemon holds") {
+		t.Fatalf("init through the daemon: %v", err)
+	}
+}

@@ -42,6 +42,9 @@ func (a *app) openLedger() (*ledger.Ledger, error) {
 
 // withLedger runs f on the open ledger and closes it after.
 func (a *app) withLedger(f func(l *ledger.Ledger) error) error {
+	if a.shared != nil {
+		return f(a.shared) // the daemon's ledger: it stays open
+	}
 	l, err := a.openLedger()
 	if err != nil {
 		return err
@@ -79,6 +82,9 @@ func (a *app) ledgerInitCmd() *cobra.Command {
 			}
 			if _, err := ledger.Exponent(currency); err != nil {
 				return err
+			}
+			if a.shared != nil {
+				return errInit
 			}
 			l, err := ledger.Create(a.dbPath, a.ledgerOptions())
 			if err != nil {

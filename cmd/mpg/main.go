@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"mpg/config"
+	"mpg/ledger"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -24,6 +25,8 @@ type app struct {
 	logLevel   string
 	cfg        config.Config
 	log        *zap.Logger
+	// shared is the daemon's open ledger when this app runs a command for the admin socket.
+	shared *ledger.Ledger
 }
 
 func main() {
@@ -32,6 +35,10 @@ func main() {
 	err := root.Execute()
 	if a.log != nil {
 		_ = a.log.Sync()
+	}
+	var fwd *forwardedError
+	if errors.As(err, &fwd) {
+		os.Exit(fwd.code)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mpg: "+err.Error())
@@ -68,8 +75,18 @@ bbolt file, and answers with confirmation SMS.`,
   mpg ledger verify`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return a.setup(cmd)
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.setup(cmd); err != nil {
+				return err
+			}
+			// With a daemon running, admin commands go through its socket.
+			if ok, err := a.forward(cmd, args); ok {
+				if err == nil {
+					err = &forwardedError{}
+				}
+				return err
+			}
+			return nil
 		},
 	}
 	pf := root.PersistentFlags()

@@ -173,6 +173,12 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 	}
 	d.log.Info("mpg serving", zap.String("smsc", d.cfg.SMPP.Addr), zap.String("http", ln.Addr().String()), zap.String("db", d.l.Path()))
 
+	closeAdmin, err := serveAdmin(ctx, d.cfg, d.l, d.log)
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	defer closeAdmin()
 	sendCtx, stopSend := context.WithCancel(context.Background())
 	sent := make(chan error, 1)
 	go func() { sent <- d.cl.RunSender(sendCtx, outbox{d.l}) }()

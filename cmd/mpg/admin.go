@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+
+	"mpg/config"
+	"mpg/ledger"
+)
+
+// The admin socket lets `mpg ledger|account|merchant …` work while `mpg serve` holds the
+// file: the CLI sends its arguments over a unix socket beside the ledger file (mode 0600,
+// so only the daemon's user can use it), the daemon runs the same command against its open
+// ledger and sends back the output and the exit status.
+
+func socketPath(db string) string { return db + ".sock" }
+
+// adminCommands are the commands the daemon runs for the CLI.
+var adminCommands = map[string]bool{"ledger": true, "account": true, "merchant": true}
+
+type adminRequest struct {
+	Args []string `json:"args"`
+}
+
+type adminResponse struct {
+	Output string `json:"output"`
+	Error  string `json:"error,omitempty"`
+	Code   int    `json:"code"`
+}
+
+// forwardedError ends a CLI run whose command the daemon executed; main exits with Code.
+type forwardedError struct{ code int }
+
+func (e *forwardedError) Error() string { return "" }
+
+// forward sends the command to a running daemon, if there is one. ok is false when no
+// daemon listens, and the CLI then opens the file itself.
+func (a *app) forward(cmd *cobra.Command, args []string) (bool, error) {
+	top := cmd
+	for top.HasParent() && top.Parent().HasParent() {
+		top = top.Parent()
+	}
+	if !adminCommands[top.Name()] || a.shared != nil {
+		return false, nil
+	}
+	c, err := net.DialTimeout("unix", socketPath(a.dbPath), time.Second)
+	if err != nil {
+		return false, nil
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Minute)) // verify of a large file takes a while
+	if cmd.Name() == "backup" && len(args) == 1 {
+		if abs, err := filepath.Abs(args[0]); err == nil {
+			args = []string{abs} // the daemon runs elsewhere: the file is where the user meant
+		}
+	}
+	full := append(strings.Fields(cmd.CommandPath())[1:], args...)
+	full = append(full, flagArgs(cmd)...)
+	if err := json.NewEncoder(c).Encode(adminRequest{Args: full}); err != nil {
+		return true, fmt.Errorf("admin socket: %w", err)
+	}
+	var resp adminResponse
+	if err := json.NewDecoder(io.LimitReader(c, 64<<20)).Decode(&resp); err != nil {
+		return true, fmt.Errorf("admin socket: %w", err)
+	}
+	io.WriteString(cmd.OutOrStdout(), resp.Output)
+	if resp.Error != "" {
+		return true, &exitError{code: max(1, resp.Code), msg: resp.Error}
+	}
+	return true, nil
+}
+
+// flagArgs are the command's own flags the user set, as --name=value (the global ones are
+// the daemon's business: its file, its config, its logs).
+func flagArgs(cmd *cobra.Command) []string {
+	var out []string
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if cmd.Root().PersistentFlags().Lookup(f.Name) == nil {
+			out = append(out, "--"+f.Name+"="+f.Value.String())
+		}
+	})
+	return out
+}
+
+// serveAdmin answers CLI requests on the socket until ctx ends.
+func serveAdmin(ctx context.Context, cfg config.Config, l *ledger.Ledger, log *zap.Logger) (func(), error) {
+	path := socketPath(l.Path())
+	os.Remove(path) // a socket left by a daemon that was killed
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go handleAdmin(ctx, c, cfg, l, log)
+		}
+	}()
+	return func() { ln.Close(); <-done; os.Remove(path) }, nil
+}
+
+func handleAdmin(ctx context.Context, c net.Conn, cfg config.Config, l *ledger.Ledger, log *zap.Logger) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Minute))
+	var req adminRequest
+	if err := json.NewDecoder(io.LimitReader(c, 64<<10)).Decode(&req); err != nil || len(req.Args) == 0 || !adminCommands[req.Args[0]] {
+		json.NewEncoder(c).Encode(adminResponse{Error: "admin socket: only ledger, account and merchant commands", Code: 1})
+		return
+	}
+	a := &app{cfg: cfg, log: log.Named("admin"), shared: l, dbPath: l.Path()}
+	root := a.rootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(req.Args)
+	root.SetContext(ctx)
+	err := root.Execute()
+	resp := adminResponse{Output: out.String()}
+	if err != nil {
+		resp.Error, resp.Code = err.Error(), exitCode(err)
+	}
+	log.Info("admin command", zap.Strings("args", req.Args), zap.Int("code", resp.Code))
+	json.NewEncoder(c).Encode(resp)
+}
+
+var errInit = errors.New("the daemon holds this file: `ledger init` makes a new file, stop the daemon or use another --db")
