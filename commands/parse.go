@@ -281,7 +281,7 @@ func (p *parser) parse() *ParseError {
 			return err
 		}
 		return p.all(p.amount(a[0]), p.pin(a[1], &c.PIN))
-	case Yes, No:
+	case Yes, No, Check:
 		if err := p.arity(len(a) == 1); err != nil {
 			return err
 		}
@@ -313,16 +313,6 @@ func (p *parser) parse() *ParseError {
 		return nil
 	case Block:
 		return p.arity(len(a) == 0)
-	case Check:
-		if err := p.arity(len(a) == 1); err != nil {
-			return err
-		}
-		code := strings.ToUpper(a[0])
-		if !codeRe.MatchString(code) {
-			return &ParseError{Problem: BadCode, Arg: clip(a[0])}
-		}
-		c.Code = code
-		return nil
 	case Promo:
 		if err := p.arity(len(a) == 1); err != nil {
 			return err

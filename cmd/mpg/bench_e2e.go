@@ -50,21 +50,11 @@ func (a *app) benchE2E(cmd *cobra.Command, subscribers, merchants, commands, cli
 	cfg.SMPP.Addr, cfg.SMPP.SystemID, cfg.SMPP.Password = sim.Addr(), "mpg", "bench"
 	cfg.SMPP.Window, cfg.SMPP.RatePerS, cfg.SMPP.Binds = 256, 100000, 2
 	cfg.HTTP.Addr = "127.0.0.1:0"
-	d, err := newDaemon(cfg, l, a.log.Named("daemon"))
+	d, _, stop, err := startDaemon(ctx, cfg, l, a.log.Named("daemon"))
 	if err != nil {
 		return err
 	}
-	rctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	addr := make(chan string, 1)
-	go func() { done <- d.run(rctx, addr) }()
-	defer func() { stop(); <-done }()
-	<-addr
-	for deadline := time.Now().Add(10 * time.Second); !d.cl.Ready(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the daemon did not bind")
-		}
-	}
+	defer stop()
 	phoneOf := func(i int) string { return fmt.Sprintf("+336%08d", i) }
 	// Subscribers register by SMS (their PIN is only known to the engine as an HMAC), then
 	// get a top-up from the float.

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -78,20 +77,12 @@ func TestServeEndpointsAndNoPINAnywhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := newDaemon(cfg, l, log)
+	_, httpAddr, stopDaemon, err := startDaemon(context.Background(), cfg, l, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	addr := make(chan string, 1)
-	go func() { done <- d.run(ctx, addr) }()
-	base := "http://" + <-addr
-	for deadline := time.Now().Add(5 * time.Second); !d.cl.Ready(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("not bound")
-		}
-	}
+	ctx := context.Background()
+	base := "http://" + httpAddr
 	get := func(path string) (int, string) {
 		resp, err := http.Get(base + path)
 		if err != nil {
@@ -117,8 +108,7 @@ func TestServeEndpointsAndNoPINAnywhere(t *testing.T) {
 	if code, body := get("/metrics"); code != http.StatusOK || !strings.Contains(body, "mpg_smpp_mo_total 6") || !strings.Contains(body, "mpg_ledger_commits_total") {
 		t.Fatalf("/metrics %d:\n%s", code, body)
 	}
-	stop()
-	if err := <-done; err != nil {
+	if err := stopDaemon(); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
@@ -159,21 +149,12 @@ func TestAdminWhileServing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	d, err := newDaemon(cfg, l, zap.NewNop())
+	_, _, stopDaemon, err := startDaemon(context.Background(), cfg, l, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	addr := make(chan string, 1)
-	go func() { done <- d.run(ctx, addr) }()
-	<-addr
-	defer func() { stop(); <-done }()
-	for deadline := time.Now().Add(5 * time.Second); !d.cl.Ready(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("not bound")
-		}
-	}
+	defer stopDaemon()
+	ctx := context.Background()
 	if fi, err := os.Stat(socketPath(db)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("admin socket: %v %v", err, fi)
 	}

@@ -115,21 +115,11 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 
 	cfg.SMPP.Addr, cfg.SMPP.SystemID, cfg.SMPP.Password = sim.Addr(), "mpg", password
 	cfg.HTTP.Addr = "127.0.0.1:0"
-	d, err := newDaemon(cfg, l, a.log.Named("daemon"))
+	_, metrics, stop, err := startDaemon(ctx, cfg, l, a.log.Named("daemon"))
 	if err != nil {
 		return err
 	}
-	rctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	httpAddr := make(chan string, 1)
-	go func() { done <- d.run(rctx, httpAddr) }()
-	defer func() { stop(); <-done }()
-	metrics := <-httpAddr
-	for deadline := time.Now().Add(10 * time.Second); !d.cl.Ready(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the daemon did not bind to the simulator")
-		}
-	}
+	defer stop()
 	ph := &phone{sim: sim, out: out}
 	for _, u := range []struct{ msisdn, pin, name string }{{demoAlice, "1234", "Alice"}, {demoBob, "5678", "Bob"}} {
 		if err := ph.text(ctx, u.msisdn, "REG "+u.pin+" "+u.name, false); err != nil {

@@ -126,6 +126,32 @@ func newDaemon(cfg config.Config, l *ledger.Ledger, log *zap.Logger) (*daemon, e
 	return d, nil
 }
 
+// startDaemon runs a daemon in the background and returns once it is bound to the SMSC;
+// stop ends it gracefully and returns what run returned.
+func startDaemon(ctx context.Context, cfg config.Config, l *ledger.Ledger, log *zap.Logger) (d *daemon, httpAddr string, stop func() error, err error) {
+	if d, err = newDaemon(cfg, l, log); err != nil {
+		return nil, "", nil, err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	addr := make(chan string, 1)
+	go func() { done <- d.run(rctx, addr) }()
+	stop = func() error { cancel(); return <-done }
+	select {
+	case httpAddr = <-addr:
+	case err = <-done:
+		cancel()
+		return nil, "", nil, err
+	}
+	for deadline := time.Now().Add(10 * time.Second); !d.cl.Ready(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			stop()
+			return nil, "", nil, fmt.Errorf("the daemon did not bind to %s", cfg.SMPP.Addr)
+		}
+	}
+	return d, httpAddr, stop, nil
+}
+
 func (d *daemon) handleMO(ctx context.Context, mo smpp.MO) error {
 	err := d.eng.Handle(ctx, engine.Inbound{From: mo.From, To: mo.To, Text: mo.Text, Received: mo.Received})
 	// The text is logged only with its PINs masked.
