@@ -120,7 +120,7 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 		return err
 	}
 	defer stop()
-	ph := &phone{sim: sim, out: out}
+	ph := &phone{sim: sim, out: out, quiet: true}
 	for _, u := range []struct{ msisdn, pin, name string }{{demoAlice, "1234", "Alice"}, {demoBob, "5678", "Bob"}} {
 		if err := ph.text(ctx, u.msisdn, "REG "+u.pin+" "+u.name, false); err != nil {
 			return err
@@ -133,6 +133,7 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 			return err
 		}
 	}
+	ph.quiet = false
 	fmt.Fprintf(out, `mpg demo: SMSC simulator on %s, daemon bound to it over SMPP, metrics on http://%s/metrics
 Subscribers: Alice %s (PIN 1234), Bob %s (PIN 5678), 50.00 EUR each.
 Merchant SHOP42 "Corner Shop" (told on %s), biller EDF. Short code 1234.
@@ -163,15 +164,12 @@ Try: BAL 1234 | PAY SHOP42 12.50 1234 | SEND 0687654321 5 1234 | MINI 1234 | LAN
 
 // phone texts the simulator and prints what comes back to every phone.
 type phone struct {
-	sim  *smpp.Sim
-	out  io.Writer
-	seen map[string]int
+	sim   *smpp.Sim
+	out   io.Writer
+	quiet bool // texts without printing what comes back (the demo's own set-up)
 }
 
 func (p *phone) text(ctx context.Context, from, text string, echo bool) error {
-	if p.seen == nil {
-		p.seen = map[string]int{}
-	}
 	if echo {
 		fmt.Fprintf(p.out, "%s > %s\n", from, text)
 	}
@@ -193,7 +191,7 @@ func (p *phone) text(ctx context.Context, from, text string, echo bool) error {
 	time.Sleep(50 * time.Millisecond)
 	for ph, n := range before {
 		for _, m := range p.sim.MT(ph)[n:] {
-			if strings.HasPrefix(text, "REG ") && !echo {
+			if p.quiet {
 				continue
 			}
 			fmt.Fprintf(p.out, "  %s < %s\n", ph, strings.ReplaceAll(m, "\n", "\n      "))

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"mpg/config"
+	"mpg/ledger"
+	"mpg/smpp"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// conversation is texted over real SMPP (simulator ↔ daemon on loopback) and its replies are
+// compared with testdata/conversation.golden. Transaction references, receipt codes,
+// confirmation codes and dates change from run to run and are written as <ref>, <receipt>,
+// <code> and <date>.
+var conversation = []struct{ from, text string }{
+	{"+33611000001", "HELP"},
+	{"+33611000001", "BAL 1234"},
+	{"+33611000001", "REG 1234 Alice"},
+	{"+33611000001", "REG 1234 Alice"}, // the same SMS again (a redelivery): the first reply again
+	{"+33611000001", "INSCRIRE 1234 Alice"},
+	{"+33611000002", "注册 5678 Bob"},
+	{"+33611000001", "!topup 100"},
+	{"+33611000001", "bal 1234"},
+	{"+33611000001", "PAY SHOP42 12.50 INV-7 1234"},
+	{"+33611000001", "PAY SHOP4 1 1234"},
+	{"+33611000001", "PAY SHOP42 1.234 1234"},
+	{"+33611000001", "PAY SHOP42 USD 3 1234"},
+	{"+33611000001", "PAY SHOP42 12"},
+	{"+33611000001", "PAY SHOP42 500 1234"},
+	{"+33611000001", "BILL EDF 0042-77 20 1234"},
+	{"+33611000001", "SEND 0611000001 1 1234"},
+	{"+33611000001", "SEND 0611000002 5 1234"},
+	{"+33611000001", "SEND 12 5 1234"},
+	{"+33611000001", "PAY SHOP42 70 1234"},
+	{"+33611000001", "!topup 100"},
+	{"+33611000001", "PAY SHOP42 60 1234"},
+	{"+33611000001", "YES 000000"},
+	{"+33611000001", "NO <code>"},
+	{"+33611000001", "PAY SHOP42 55 R2 1234"},
+	{"+33611000001", "YES <code>"},
+	{"+33611000001", "YES <code>"}, // a redelivered copy: the same answer, nothing moves
+	{"+33611000001", "yes <code>"}, // the code again, as a new SMS: single use
+	{"+33611000001", "MINI 1234"},
+	{"+33611000001", "CHECK <receipt>"},
+	{"+33611000001", "CHECK 1-AAAAAAAA"},
+	{"+33611000001", "DEBIT SHOP42 5 1234"},
+	{"+33611000001", "CREDIT 1234"},
+	{"+33611000001", "REPAY 5 1234"},
+	{"+33611000001", "PROMO ON"},
+	{"+33611000001", "LANG FR"},
+	{"+33611000001", "SOLDE 1234"},
+	{"+33611000001", "PAYER SHOP42 2,50 1234"},
+	{"+33611000002", "余额 5678"},
+	{"+33611000002", "明细 5678"},
+	{"+33611000002", "付款 SHOP42 1 5678"},
+	{"+33611000002", "帮助"},
+	{"+33611000001", "PIN 1234 2468"},
+	{"+33611000001", "solde 1234"},
+	{"+33611000001", "SOLDE 1111"},
+	{"+33611000001", "SOLDE 1112"},
+	{"+33611000001", "SOLDE 2468"},
+	{"+33611000001", "SOLDE 1113"},
+	{"+33611000001", "SOLDE  2468"},
+	{"+33611000002", "冻结"},
+	{"+33611000002", "付款 SHOP42 2 5678"},
+	{"+33611000004", "HELLO"},
+	{"+33611000004", ""},
+}
+
+var (
+	refRe     = regexp.MustCompile(`(Ref|Réf|编号|ref|réf) [0-9A-F]{6}`)
+	receiptRe = regexp.MustCompile(`[0-9A-F]+-[A-Z2-7]{8}`)
+	codeRe    = regexp.MustCompile(`(YES|NO|OUI|NON|是|否|Code|code|确认码) [0-9]{6}`)
+	dateRe    = regexp.MustCompile(`\b[0-3][0-9]/[01][0-9]\b`)
+)
+
+func TestConversationGolden(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "mpg.db")
+	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
+	mustRun(t, "--db", db, "merchant", "add", "SHOP42", "--name", "Corner Shop", "--msisdn", "+33699000000")
+	mustRun(t, "--db", db, "merchant", "add", "EDF", "--name", "EDF", "--biller")
+	sim, err := smpp.NewSim("127.0.0.1:0", "mpg", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	cfg := config.Default()
+	cfg.SMPP.Addr, cfg.SMPP.Password = sim.Addr(), "pw"
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.Engine.PINKey, cfg.Engine.ReceiptKey = "golden-pin-key-0123456", "golden-receipt-key-012345"
+	cfg.Engine.ConfirmAbove, cfg.Engine.PayFeeMinor, cfg.Engine.PayFeeFrom = 5000, 10, 1000
+	a := &app{cfg: cfg, log: zap.NewNop()}
+	l, err := ledger.Open(db, a.daemonLedgerOptions(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, _, stop, err := startDaemon(context.Background(), cfg, l, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+
+	var b strings.Builder
+	ph := &phone{sim: sim, out: &b}
+	var lastCode, lastReceipt string
+	ctx := context.Background()
+	for _, step := range conversation {
+		text := strings.ReplaceAll(strings.ReplaceAll(step.text, "<code>", lastCode), "<receipt>", lastReceipt)
+		if amount, ok := strings.CutPrefix(step.text, "!topup "); ok {
+			// An agent's cash-in through the admin CLI, which goes through the daemon's socket.
+			fmt.Fprintf(&b, "(agent tops up %s with %s EUR)\n", step.from, amount)
+			mustRun(t, "--db", db, "account", "topup", step.from, amount)
+			continue
+		}
+		fmt.Fprintf(&b, "%s > %s\n", step.from, step.text)
+		if err := ph.text(ctx, step.from, text, false); err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+		for _, m := range sim.MT(step.from) {
+			if c := codeRe.FindString(m); c != "" {
+				lastCode = c[len(c)-6:]
+			}
+			if r := receiptRe.FindString(m); r != "" && strings.Contains(m, "Receipt") {
+				lastReceipt = r
+			}
+		}
+	}
+	got := b.String()
+	got = codeRe.ReplaceAllString(got, "$1 <code>")
+	got = refRe.ReplaceAllString(got, "$1 <ref>")
+	got = receiptRe.ReplaceAllString(got, "<receipt>")
+	got = dateRe.ReplaceAllString(got, "<date>")
+	path := filepath.Join("testdata", "conversation.golden")
+	if *update {
+		os.MkdirAll("testdata", 0o755)
+		os.WriteFile(path, []byte(got), 0o644)
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd/mpg -run Golden -update)", err)
+	}
+	if got != string(want) {
+		g, w := strings.Split(got, "\n"), strings.Split(string(want), "\n")
+		for i := range min(len(g), len(w)) {
+			if g[i] != w[i] {
+				t.Fatalf("conversation differs from %s at line %d:\n got %q\nwant %q", path, i+1, g[i], w[i])
+			}
+		}
+		t.Fatalf("conversation differs from %s in length: %d lines, want %d", path, len(g), len(w))
+	}
+}
