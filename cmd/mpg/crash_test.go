@@ -166,15 +166,24 @@ func TestCrashDaemonUnderLoad(t *testing.T) {
 		seen := map[string]int{}
 		for _, p := range phones {
 			for _, m := range sim.MT(p) {
-				if i := strings.Index(m, "Ref "); i >= 0 && strings.HasPrefix(m, "Paid") {
-					seen[m[i+4:i+10]]++
+				if i := strings.Index(m, "Receipt "); i >= 0 && strings.HasPrefix(m, "Paid") {
+					if j := strings.IndexByte(m[i:], '-'); j > 0 {
+						seen[m[i:i+j+1]]++
+					}
 				}
 			}
 		}
 		return seen
 	}
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if n := len(count()); n >= len(acked) {
+	// Wait until the outbox is drained: at least one reply per acknowledged payment has gone
+	// out and nothing more arrives for half a second.
+	last, stable := int64(-1), time.Now()
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		n := sim.Submits.Load()
+		if n != last {
+			last, stable = n, time.Now()
+		}
+		if n >= int64(len(acked)) && time.Since(stable) > 500*time.Millisecond {
 			break
 		}
 	}
@@ -194,19 +203,21 @@ func TestCrashDaemonUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Each reply carries a receipt that starts with the payment's journal position in hex:
+	// unique, unlike the 6-digit short reference.
 	byRef := map[string]int{}
-	short := map[string]string{}
+	receipt := map[string]string{}
 	for _, tr := range hist {
 		byRef[tr.Ref]++
-		short[tr.Ref] = strings.ToUpper(tr.ID.String()[26:])
+		receipt[tr.Ref] = fmt.Sprintf("Receipt %X-", tr.Seq)
 	}
 	replies := count()
 	for ref := range acked {
 		if byRef[ref] != 1 {
 			t.Errorf("acknowledged payment %s took effect %d times", ref, byRef[ref])
 		}
-		if replies[short[ref]] < 1 {
-			t.Errorf("acknowledged payment %s (ref %s) got no reply", ref, short[ref])
+		if replies[receipt[ref]] < 1 {
+			t.Errorf("acknowledged payment %s (%s) got no reply", ref, receipt[ref])
 		}
 	}
 	for ref, n := range byRef {
