@@ -12,9 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"mpg/config"
 	"mpg/ledger"
-	"mpg/smpp"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -86,20 +84,9 @@ var (
 )
 
 func TestConversationGolden(t *testing.T) {
-	dir := t.TempDir()
-	db := filepath.Join(dir, "mpg.db")
-	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
-	mustRun(t, "--db", db, "merchant", "add", "SHOP42", "--name", "Corner Shop", "--msisdn", "+33699000000")
-	mustRun(t, "--db", db, "merchant", "add", "EDF", "--name", "EDF", "--biller")
-	sim, err := smpp.NewSim("127.0.0.1:0", "mpg", "pw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	cfg := config.Default()
-	cfg.SMPP.Addr, cfg.SMPP.Password = sim.Addr(), "pw"
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.Engine.PINKey, cfg.Engine.ReceiptKey = "golden-pin-key-0123456", "golden-receipt-key-012345"
+	db, sim, cfg := testSetup(t,
+		[]string{"merchant", "add", "SHOP42", "--name", "Corner Shop", "--msisdn", "+33699000000"},
+		[]string{"merchant", "add", "EDF", "--name", "EDF", "--biller"})
 	cfg.Engine.ConfirmAbove, cfg.Engine.PayFeeMinor, cfg.Engine.PayFeeFrom = 5000, 10, 1000
 	a := &app{cfg: cfg, log: zap.NewNop()}
 	l, err := ledger.Open(db, a.daemonLedgerOptions(cfg))

@@ -42,12 +42,9 @@ func TestCrashChildDaemon(t *testing.T) {
 }
 
 func crashConfig(smsc string) config.Config {
-	cfg := config.Default()
-	cfg.SMPP.Addr, cfg.SMPP.Password = smsc, "pw"
+	cfg := testServeConfig(smsc)
 	cfg.SMPP.EnquireLinkS, cfg.SMPP.RespTimeoutS = 1, 2
 	cfg.SMPP.RatePerS, cfg.SMPP.Window = 20000, 64
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.Engine.PINKey, cfg.Engine.ReceiptKey = "crash-test-pin-key-0123", "crash-test-receipt-key-0"
 	return cfg
 }
 

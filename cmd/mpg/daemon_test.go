@@ -54,25 +54,39 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func (s *syncBuffer) Sync() error    { return nil }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-// TestServeEndpointsAndNoPINAnywhere runs the daemon against the simulator with debug logs,
-// texts commands with PINs (right and wrong, changed), then checks the health and metrics
-// endpoints and greps the log and the ledger file for every PIN used: none may be there.
-func TestServeEndpointsAndNoPINAnywhere(t *testing.T) {
-	dir := t.TempDir()
-	db := filepath.Join(dir, "mpg.db")
+// testServeConfig is a daemon's configuration bound to a simulator at smsc, with test keys.
+func testServeConfig(smsc string) config.Config {
+	cfg := config.Default()
+	cfg.SMPP.Addr, cfg.SMPP.Password = smsc, "pw"
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.Engine.PINKey, cfg.Engine.ReceiptKey = "test-pin-key-0123456789", "test-receipt-key-0123456789"
+	return cfg
+}
+
+// testSetup makes a ledger file (init, then the given admin commands) and a simulator, and
+// returns them with the configuration of a daemon bound to that simulator.
+func testSetup(t *testing.T, admin ...[]string) (db string, sim *smpp.Sim, cfg config.Config) {
+	t.Helper()
+	db = filepath.Join(t.TempDir(), "mpg.db")
 	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
-	mustRun(t, "--db", db, "merchant", "add", "SHOP42", "--name", "Corner Shop")
+	for _, args := range admin {
+		mustRun(t, append([]string{"--db", db}, args...)...)
+	}
 	sim, err := smpp.NewSim("127.0.0.1:0", "mpg", "pw")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sim.Close()
+	t.Cleanup(func() { sim.Close() })
+	return db, sim, testServeConfig(sim.Addr())
+}
+
+// TestServeEndpointsAndNoPINAnywhere runs the daemon against the simulator with debug logs,
+// texts commands with PINs (right and wrong, changed), then checks the health and metrics
+// endpoints and greps the log and the ledger file for every PIN used: none may be there.
+func TestServeEndpointsAndNoPINAnywhere(t *testing.T) {
+	db, sim, cfg := testSetup(t, []string{"merchant", "add", "SHOP42", "--name", "Corner Shop"})
 	var logs syncBuffer
 	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), &logs, zapcore.DebugLevel))
-	cfg := config.Default()
-	cfg.SMPP.Addr, cfg.SMPP.Password = sim.Addr(), "pw"
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.Engine.PINKey, cfg.Engine.ReceiptKey = "test-pin-key-0123456789", "test-receipt-key-0123456789"
 	l, err := ledger.Open(db, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -132,18 +146,8 @@ func TestServeEndpointsAndNoPINAnywhere(t *testing.T) {
 // TestAdminWhileServing runs admin commands while the daemon holds the file: they go through
 // its socket, and their effect is the daemon's.
 func TestAdminWhileServing(t *testing.T) {
-	dir := t.TempDir()
-	db := filepath.Join(dir, "mpg.db")
-	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
-	sim, err := smpp.NewSim("127.0.0.1:0", "mpg", "pw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	cfg := config.Default()
-	cfg.SMPP.Addr, cfg.SMPP.Password = sim.Addr(), "pw"
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	cfg.Engine.PINKey, cfg.Engine.ReceiptKey = "test-pin-key-0123456789", "test-receipt-key-0123456789"
+	db, sim, cfg := testSetup(t)
+	dir := filepath.Dir(db)
 	l, err := ledger.Open(db, nil)
 	if err != nil {
 		t.Fatal(err)
