@@ -48,14 +48,16 @@ type undo struct {
 }
 
 type undoBalance struct {
-	a    *account
-	bal  Balances
-	last uint64
+	a     *account
+	bal   Balances
+	spend []Spend
+	last  uint64
 }
 
 type undoStatus struct {
-	a *account
-	s Status
+	a    *account
+	s    Status
+	tier uint8
 }
 
 // put is a write the job makes to the file if it commits.
@@ -88,15 +90,8 @@ func (w *batchWriter) apply(job *Job) (Result, error) {
 		if len(d.Key) == 0 || len(d.Key) > MaxDedupeKeyLen || len(d.Result) > MaxDedupeResultLen || d.TTL <= 0 {
 			return Result{}, refuse(ErrInvalid, -1, "dedupe key 1..%d bytes, result at most %d bytes, positive TTL", MaxDedupeKeyLen, MaxDedupeResultLen)
 		}
-		if rec, ok := st.dedupe[d.Key]; ok && rec.expires > ja.now {
-			if d.StoreMessages {
-				msgs, err := decodeMessages(rec.result)
-				if err != nil {
-					return Result{}, refuse(ErrInvalid, -1, "stored replies of %s unreadable", d.Key)
-				}
-				return Result{}, &DuplicateError{Key: d.Key, Messages: msgs}
-			}
-			return Result{}, &DuplicateError{Key: d.Key, Result: rec.result}
+		if dup := w.findDedupe(d.Key, ja.now); dup != nil {
+			return Result{}, dup
 		}
 	}
 	res, err := ja.run(job)
@@ -123,6 +118,26 @@ func (w *batchWriter) apply(job *Job) (Result, error) {
 	return res, nil
 }
 
+// findDedupe looks a key up on disk: earlier jobs of this batch are already in the
+// transaction, so a copy that arrives in the same batch is caught too.
+func (w *batchWriter) findDedupe(key string, now int64) *DuplicateError {
+	rk := w.tx.Bucket(bktDedupeIdx).Get([]byte(key))
+	if rk == nil || len(rk) < 8 || int64(be64(rk)) <= now {
+		return nil
+	}
+	v := w.tx.Bucket(bktDedupe).Get(rk)
+	if v == nil {
+		return nil
+	}
+	d := dec{b: v}
+	d.take(int(d.u16()))
+	at := int64(0)
+	if len(rk) >= 24 {
+		at = int64(be64(rk[16:24]))
+	}
+	return &DuplicateError{Key: key, Result: append([]byte(nil), d.b...), At: at}
+}
+
 func (ja *jobApply) run(job *Job) (Result, error) {
 	st := ja.w.l.st
 	var res Result
@@ -135,6 +150,11 @@ func (ja *jobApply) run(job *Job) (Result, error) {
 	}
 	for i, sc := range job.Status {
 		if err := ja.setStatus(i, sc); err != nil {
+			return res, err
+		}
+	}
+	for i, tc := range job.Tiers {
+		if err := ja.setTier(i, tc); err != nil {
 			return res, err
 		}
 	}
@@ -175,11 +195,8 @@ func (ja *jobApply) run(job *Job) (Result, error) {
 		res.Messages = append(res.Messages, m.ID)
 		stored = append(stored, m)
 	}
-	for i, p := range job.Profiles {
-		if p.Owner == "" || len(p.Owner) > maxStringLen || len(p.Data) > MaxProfileLen {
-			return res, refuse(ErrInvalid, i, "profile owner 1..%d bytes, data at most %d", maxStringLen, MaxProfileLen)
-		}
-		ja.puts = append(ja.puts, put{bucket: bktProfiles, key: []byte(p.Owner), val: append([]byte{}, p.Data...)})
+	if err := ja.profiles(job.Profiles); err != nil {
+		return res, err
 	}
 	if a := job.Audit; a != nil {
 		if len(a.Actor) > maxStringLen || len(a.Action) > maxStringLen || len(a.Detail) > maxAuditLen || a.Action == "" {
@@ -188,29 +205,65 @@ func (ja *jobApply) run(job *Job) (Result, error) {
 		ja.journal(entAudit, func(e *enc) { e.str(a.Actor); e.str(a.Action); e.str(a.Detail) })
 	}
 	if d := job.Dedupe; d != nil {
-		result := d.Result
-		if d.StoreMessages {
-			if result = encodeMessages(stored); len(result) > MaxDedupeResultLen {
-				return res, refuse(ErrInvalid, -1, "replies too long to keep for duplicates (%d bytes)", len(result))
-			}
-		}
 		exp := ja.now + int64(d.TTL)
 		if d.TTL > time.Duration(math.MaxInt64-ja.now) {
 			exp = math.MaxInt64
 		}
+		// expiry | journal position | time taken: unique, and in expiry order for the scan.
 		k := binary.BigEndian.AppendUint64(u64key(uint64(exp)), st.lastSeq)
-		k = binary.BigEndian.AppendUint64(k, st.nextMsg) // unique even for a job with no entries
+		k = binary.BigEndian.AppendUint64(k, uint64(ja.now))
+		ja.w.dedupeN++
+		k = binary.BigEndian.AppendUint32(k, ja.w.dedupeN)
 		e := enc{}
 		e.str(d.Key)
-		e.b = append(e.b, result...)
-		ja.puts = append(ja.puts, put{bucket: bktDedupe, key: k, val: e.b})
-		if old, ok := st.dedupe[d.Key]; ok {
-			ja.puts = append(ja.puts, put{bucket: bktDedupe, key: old.dbKey, del: true})
+		e.b = append(e.b, d.Result...)
+		idx := ja.w.tx.Bucket(bktDedupeIdx)
+		if old := idx.Get([]byte(d.Key)); old != nil { // a record whose window ended, not yet swept
+			ja.puts = append(ja.puts, put{bucket: bktDedupe, key: append([]byte(nil), old...), del: true})
 		}
-		// Applied to memory last: nothing after this can refuse the job.
-		st.dedupe[d.Key] = &dedupeRec{expires: exp, dbKey: k, result: append([]byte(nil), result...)}
+		ja.puts = append(ja.puts, put{bucket: bktDedupe, key: k, val: e.b},
+			put{bucket: bktDedupeIdx, key: []byte(d.Key), val: k})
 	}
 	return res, nil
+}
+
+// profiles writes engine records, each only if it is still the version its writer read.
+func (ja *jobApply) profiles(ps []Profile) error {
+	b := ja.w.tx.Bucket(bktProfiles)
+	for i, p := range ps {
+		if p.Owner == "" || len(p.Owner) > maxStringLen || len(p.Data) > MaxProfileLen {
+			return refuse(ErrInvalid, i, "profile owner 1..%d bytes, data at most %d", maxStringLen, MaxProfileLen)
+		}
+		for _, q := range ps[:i] {
+			if q.Owner == p.Owner {
+				return refuse(ErrInvalid, i, "profile of %s written twice in one job", p.Owner)
+			}
+		}
+		_, cur := decodeProfile(b.Get([]byte(p.Owner)))
+		if cur != p.Version {
+			return refuse(ErrConflict, i, "profile of %s is at version %d, the job was computed from %d", p.Owner, cur, p.Version)
+		}
+		ja.puts = append(ja.puts, put{bucket: bktProfiles, key: []byte(p.Owner), val: encodeProfile(p.Data, cur+1)})
+	}
+	return nil
+}
+
+// A profile record is its version then the data. Records from before versions existed
+// start with '{' (the engine's JSON) and count as version 0.
+func encodeProfile(data []byte, version uint64) []byte {
+	return append(binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(data)), version), data...)
+}
+
+func decodeProfile(v []byte) ([]byte, uint64) {
+	switch {
+	case v == nil:
+		return nil, 0
+	case len(v) > 0 && v[0] == '{':
+		return v, 0
+	case len(v) < 8:
+		return nil, 0
+	}
+	return v[8:], be64(v)
 }
 
 // journal appends one entry to the chain and returns its sequence number.
@@ -244,10 +297,10 @@ func (ja *jobApply) rollback() {
 	u := &ja.u
 	for i := len(u.balances) - 1; i >= 0; i-- {
 		b := u.balances[i]
-		b.a.wBal, b.a.wLast = b.bal, b.last
+		b.a.wBal, b.a.wLast, b.a.wSpend = b.bal, b.last, b.spend
 	}
 	for i := len(u.status) - 1; i >= 0; i-- {
-		u.status[i].a.wStatus = u.status[i].s
+		u.status[i].a.wStatus, u.status[i].a.wTier = u.status[i].s, u.status[i].tier
 	}
 	for _, id := range u.pendAdd {
 		delete(st.pending, id)
@@ -257,6 +310,11 @@ func (ja *jobApply) rollback() {
 	}
 	if len(l.accounts) > u.accounts {
 		l.viewMu.Lock()
+		for k, id := range st.system {
+			if id >= uint64(u.accounts) {
+				delete(st.system, k)
+			}
+		}
 		clear(l.accounts[u.accounts:])
 		l.accounts = l.accounts[:u.accounts]
 		l.viewMu.Unlock()
@@ -277,7 +335,7 @@ func (ja *jobApply) rollback() {
 }
 
 func (ja *jobApply) saveBalance(a *account) {
-	ja.u.balances = append(ja.u.balances, undoBalance{a: a, bal: a.wBal, last: a.wLast})
+	ja.u.balances = append(ja.u.balances, undoBalance{a: a, bal: a.wBal, spend: a.wSpend, last: a.wLast})
 	ja.w.touch(a)
 }
 
@@ -300,6 +358,15 @@ func (ja *jobApply) open(i int, spec AccountSpec) (*account, error) {
 	if strings.IndexByte(spec.Owner, 0) >= 0 {
 		return nil, refuse(ErrInvalid, i, "owner must not contain a NUL byte")
 	}
+	// System accounts are found by kind; their owners, and only theirs, begin with '@', so no
+	// subscriber or merchant can ever be taken for one.
+	sys := IsSystem(spec.Kind)
+	if sys != strings.HasPrefix(spec.Owner, "@") {
+		return nil, refuse(ErrInvalid, i, "owners beginning with @ are for system accounts (float, fees, escrow, bank clearing), and theirs must")
+	}
+	if id, ok := ja.w.l.st.system[systemKey{spec.Kind, spec.Currency}]; sys && ok {
+		return nil, refuse(ErrAccountExists, i, "the %s account in %s is already account %d", spec.Kind, spec.Currency, id)
+	}
 	if spec.Owner != "" {
 		// Earlier jobs of the batch are in the transaction; this job's own opens are not yet.
 		ids := ownedIDs(ja.w.tx, spec.Owner)
@@ -319,7 +386,7 @@ func (ja *jobApply) open(i int, spec AccountSpec) (*account, error) {
 		ID: uint64(len(l.accounts)), Currency: spec.Currency, Kind: spec.Kind, Owner: spec.Owner,
 		Name: spec.Name, Phone: spec.Phone, Tier: spec.Tier, Flags: DefaultFlags(spec.Kind), Limit: spec.Limit,
 		Status: StatusActive,
-	}, wStatus: StatusActive}
+	}, wStatus: StatusActive, wTier: spec.Tier}
 	seq := ja.journal(entAccount, func(e *enc) {
 		a.Created = ja.ts
 		e.accountStatic(&a.Account)
@@ -327,6 +394,9 @@ func (ja *jobApply) open(i int, spec AccountSpec) (*account, error) {
 	a.wLast = seq
 	l.viewMu.Lock()
 	l.accounts = append(l.accounts, a)
+	if sys {
+		l.st.system[systemKey{a.Kind, a.Currency}] = a.ID
+	}
 	l.viewMu.Unlock()
 	ja.w.touch(a)
 	if a.Owner != "" {
@@ -340,8 +410,7 @@ func (ja *jobApply) open(i int, spec AccountSpec) (*account, error) {
 
 // putAccountRecord writes the account as it is now, correct as of the last journal entry.
 func (ja *jobApply) putAccountRecord(a *account) {
-	rec := a.Account
-	rec.Balances, rec.Status, rec.LastSeq = a.wBal, a.wStatus, a.wLast
+	rec := a.record()
 	ja.puts = append(ja.puts, put{bucket: bktAccounts, key: u64key(a.ID), val: encodeAccountRecord(&rec, ja.w.l.st.lastSeq)})
 }
 
@@ -388,9 +457,34 @@ func (ja *jobApply) setStatus(i int, sc StatusChange) error {
 		return refuse(ErrInvalid, i, "account %d has pending transfers", a.ID)
 	}
 	old := a.wStatus
-	ja.u.status = append(ja.u.status, undoStatus{a: a, s: old})
+	ja.u.status = append(ja.u.status, undoStatus{a: a, s: old, tier: a.wTier})
 	a.wStatus = sc.Status
 	ja.journal(entStatus, func(e *enc) { e.u64(a.ID); e.u8(uint8(old)); e.u8(uint8(sc.Status)) })
+	ja.w.touch(a)
+	ja.putAccountRecord(a)
+	return nil
+}
+
+func (ja *jobApply) setTier(i int, tc TierChange) error {
+	a, err := ja.account(i, tc.Account, "")
+	if err != nil {
+		return err
+	}
+	if a.Kind != KindPurse {
+		return refuse(ErrInvalid, i, "account %d is a %s: only purses have a tier", a.ID, a.Kind)
+	}
+	if tiers := ja.w.l.opt.Tiers; tiers != nil {
+		if _, ok := tiers[tc.Tier]; !ok {
+			return refuse(ErrInvalid, i, "tier %d is not configured", tc.Tier)
+		}
+	}
+	if a.wStatus == StatusClosed {
+		return refuse(ErrAccountClosed, i, "account %d", a.ID)
+	}
+	old := a.wTier
+	ja.u.status = append(ja.u.status, undoStatus{a: a, s: a.wStatus, tier: old})
+	a.wTier = tc.Tier
+	ja.journal(entTier, func(e *enc) { e.u64(a.ID); e.u8(old); e.u8(tc.Tier) })
 	ja.w.touch(a)
 	ja.putAccountRecord(a)
 	return nil
@@ -401,7 +495,7 @@ func sameBody(t, s *Transfer) bool {
 	return (t.Debit == 0 || t.Debit == s.Debit) && (t.Credit == 0 || t.Credit == s.Credit) &&
 		(t.Amount == s.Amount || (t.Amount == 0 && t.Flags&(PostPending|VoidPending) != 0)) &&
 		t.PendingID == s.PendingID && t.Timeout == s.Timeout && t.Code == s.Code &&
-		t.Flags&^Linked == s.Flags&^Linked && t.Ref == s.Ref
+		t.Flags&^(Linked|Counted) == s.Flags&^(Linked|Counted) && t.Ref == s.Ref && t.For == s.For
 }
 
 // lookup finds a committed or in-batch transfer by id.
@@ -435,6 +529,10 @@ func (ja *jobApply) transfer(i int, t Transfer) (Transfer, bool, error) {
 	}
 	if t.Flags&Expired != 0 && t.Flags&VoidPending == 0 {
 		return t, false, refuse(ErrInvalid, i, "only the ledger expires transfers")
+	}
+	t.Flags &^= Counted // the ledger's to set
+	if t.For != "" && (t.Flags&Pending == 0 || !validText(t.For, maxStringLen) || strings.IndexByte(t.For, 0) >= 0) {
+		return t, false, refuse(ErrInvalid, i, "only a pending transfer holds money for someone (at most %d bytes)", maxStringLen)
 	}
 	kinds := 0
 	for _, f := range []TransferFlags{Pending, PostPending, VoidPending} {
@@ -494,13 +592,30 @@ func (ja *jobApply) transfer(i int, t Transfer) (Transfer, bool, error) {
 			return t, false, err
 		}
 		if t.Flags&PostPending != 0 {
+			// A reservation is posted only from a purse that may still pay, to one still open.
+			switch {
+			case dr.wStatus == StatusClosed:
+				return t, false, refuse(ErrAccountClosed, i, "debit account %d", dr.ID)
+			case dr.wStatus == StatusBlocked:
+				return t, false, refuse(ErrAccountBlocked, i, "debit account %d", dr.ID)
+			case cr.wStatus == StatusClosed:
+				return t, false, refuse(ErrAccountClosed, i, "credit account %d", cr.ID)
+			}
 			if err := checkPosted(i, dr, cr, t.Amount); err != nil {
 				return t, false, err
 			}
 		}
+		if p.t.Flags&Counted != 0 && t.Flags&VoidPending != 0 {
+			t.Flags |= Counted // the reservation leaves the 24-hour window
+			ja.saveBalance(dr)
+			dr.wSpend = releaseSpend(dr.wSpend, p.t.Timestamp, p.t.Amount)
+		}
 		delete(st.pending, t.PendingID)
 		ja.u.pendDel = append(ja.u.pendDel, p)
 		ja.puts = append(ja.puts, put{bucket: bktPending, key: u64key(p.t.Seq), del: true})
+		if p.t.For != "" {
+			ja.puts = append(ja.puts, put{bucket: bktHolds, key: holdKey(p.t.For, p.t.Seq), del: true})
+		}
 	} else {
 		if t.PendingID != (ID{}) {
 			return t, false, refuse(ErrInvalid, i, "pending id only on post or void")
@@ -514,6 +629,18 @@ func (ja *jobApply) transfer(i int, t Transfer) (Transfer, bool, error) {
 		if err := checkNew(i, &t, dr, cr); err != nil {
 			return t, false, err
 		}
+		counted, err := ja.checkRules(i, &t, dr, cr)
+		if err != nil {
+			return t, false, err
+		}
+		if counted {
+			t.Flags |= Counted
+		}
+		if t.For != "" {
+			if n := countHolds(w.tx, t.For); n >= w.l.opt.MaxHoldsPerOwner {
+				return t, false, refuse(ErrTooManyHolds, i, "%d payments already held for %s", n, t.For)
+			}
+		}
 		t.Currency = dr.Currency
 	}
 	ja.saveBalance(dr)
@@ -523,6 +650,9 @@ func (ja *jobApply) transfer(i int, t Transfer) (Transfer, bool, error) {
 	t.Seq, t.Timestamp = seq, st.lastTS
 	applyDebit(&dr.wBal, &t)
 	applyCredit(&cr.wBal, &t)
+	if t.Flags&Counted != 0 && t.Flags&VoidPending == 0 {
+		dr.wSpend = addSpend(dr.wSpend, t.Timestamp, t.Amount)
+	}
 	dr.wLast, cr.wLast = seq, seq
 	if t.Flags&Pending != 0 {
 		p := &pendingRec{t: t}
@@ -532,6 +662,9 @@ func (ja *jobApply) transfer(i int, t Transfer) (Transfer, bool, error) {
 		st.pending[t.ID] = p
 		ja.u.pendAdd = append(ja.u.pendAdd, t.ID)
 		ja.puts = append(ja.puts, put{bucket: bktPending, key: w.keep8(seq), val: []byte{}})
+		if t.For != "" {
+			ja.puts = append(ja.puts, put{bucket: bktHolds, key: holdKey(t.For, seq), val: []byte{}})
+		}
 	}
 	w.ids[t.ID] = t
 	ja.puts = append(ja.puts, put{bucket: bktIDs, key: w.keep(t.ID[:]), val: w.keep8(seq)})
@@ -613,7 +746,20 @@ func (v writerView) Account(id uint64) (Account, bool) {
 	if err != nil {
 		return Account{}, false
 	}
-	out := a.Account
-	out.Balances, out.Status, out.LastSeq = a.wBal, a.wStatus, a.wLast
-	return out, true
+	return a.record(), true
+}
+
+// holdKey is the holds index key: the owner held for, a zero byte, the pending's position.
+func holdKey(owner string, seq uint64) []byte { return ownerIndexKey(owner, seq) }
+
+// countHolds counts the open holds for an owner (earlier jobs of the batch included: their
+// writes are in the transaction).
+func countHolds(tx *bolt.Tx, owner string) int {
+	prefix := append([]byte(owner), 0)
+	n := 0
+	c := tx.Bucket(bktHolds).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && len(k) == len(prefix)+8 && string(k[:len(prefix)]) == string(prefix); k, _ = c.Next() {
+		n++
+	}
+	return n
 }

@@ -18,6 +18,7 @@ const (
 	entTransfer byte = 2 // money moved (single, pending, post, void, expiry void)
 	entStatus   byte = 3 // an account was blocked, unblocked or closed
 	entAudit    byte = 4 // an admin or system action
+	entTier     byte = 5 // a purse moved to another KYC tier
 )
 
 const entHeader = 32 + 1 + 8
@@ -120,6 +121,9 @@ func (e *enc) transfer(t *transferRec) {
 	e.u64(t.prevCredit)
 	e.str(t.Currency)
 	e.str(t.Ref)
+	if t.For != "" {
+		e.str(t.For) // absent in entries written before holds were indexed
+	}
 }
 
 func (d *dec) transfer() transferRec {
@@ -135,8 +139,11 @@ func (d *dec) transfer() transferRec {
 	t.Flags = TransferFlags(d.u16())
 	t.prevDebit = d.u64()
 	t.prevCredit = d.u64()
-	t.Currency = d.str()
+	t.Currency = d.currency()
 	t.Ref = d.str()
+	if len(d.b) > 0 {
+		t.For = d.str()
+	}
 	return t
 }
 
@@ -181,6 +188,11 @@ func encodeAccountRecord(a *Account, asOf uint64) []byte {
 	e.u64(a.CreditsPosted)
 	e.u64(a.LastSeq)
 	e.u64(asOf)
+	e.u16(uint16(len(a.Spends)))
+	for _, sp := range a.Spends {
+		e.u64(uint64(sp.At))
+		e.u64(sp.Amount)
+	}
 	return e.b
 }
 
@@ -194,6 +206,15 @@ func decodeAccountRecord(v []byte) (Account, uint64, error) {
 	a.CreditsPosted = d.u64()
 	a.LastSeq = d.u64()
 	asOf := d.u64()
+	if len(d.b) > 0 { // records written before the 24-hour window was kept have none
+		n := int(d.u16())
+		if n > 0 {
+			a.Spends = make([]Spend, n)
+			for i := range a.Spends {
+				a.Spends[i] = Spend{At: int64(d.u64()), Amount: d.u64()}
+			}
+		}
+	}
 	return a, asOf, d.err
 }
 

@@ -29,6 +29,11 @@ const (
 	ErrInvalid
 	ErrDuplicate
 	ErrJobTooLarge
+	ErrLimitPerPayment // above the tier's per-payment limit (Room: the limit)
+	ErrLimitDaily      // above what is left of the rolling 24-hour limit (Room: what is left)
+	ErrLimitBalance    // the payee's purse would hold more than its tier allows (Room: what fits)
+	ErrTooManyHolds    // too many payments already held for this payee
+	ErrConflict        // a profile changed since the caller read it: read again and retry
 )
 
 var reasonText = map[Reason]string{
@@ -51,6 +56,11 @@ var reasonText = map[Reason]string{
 	ErrInvalid:              "invalid request",
 	ErrDuplicate:            "duplicate message",
 	ErrJobTooLarge:          "job too large",
+	ErrLimitPerPayment:      "above the per-payment limit",
+	ErrLimitDaily:           "above the 24-hour limit",
+	ErrLimitBalance:         "above the maximum balance",
+	ErrTooManyHolds:         "too many payments held for this payee",
+	ErrConflict:             "changed meanwhile",
 }
 
 func (r Reason) Error() string {
@@ -65,6 +75,8 @@ type RefusedError struct {
 	Reason Reason
 	Index  int    // index of the transfer (or account spec) in the job; -1 for the job itself
 	Detail string // precise, for logs and the CLI; never carries secrets
+	// Room is, for a limit refusal, what would still have been accepted (minor units).
+	Room uint64
 }
 
 func (e *RefusedError) Error() string {
@@ -79,9 +91,9 @@ func (e *RefusedError) Unwrap() error { return e.Reason }
 // DuplicateError is returned when a job's dedupe key was already taken inside its window.
 // Result is what the first job stored; nothing moved the second time.
 type DuplicateError struct {
-	Key      string
-	Result   []byte
-	Messages []Message // the first job's messages, when it asked to store them
+	Key    string
+	Result []byte
+	At     int64 // when the first was taken (unix nanos)
 }
 
 func (e *DuplicateError) Error() string { return "duplicate message " + e.Key }

@@ -17,6 +17,7 @@ const (
 type Job struct {
 	Open      []AccountSpec
 	Status    []StatusChange
+	Tiers     []TierChange
 	Transfers []Transfer
 	Messages  []Message
 	// Compose, if set, runs on the writer after the job's money is applied and returns more
@@ -31,9 +32,12 @@ type Job struct {
 }
 
 // Profile is an owner's engine record; Data is opaque to the ledger and at most MaxProfileLen.
+// A write names the Version it was computed from (0: there was none); if the record changed
+// since, the job is refused with ErrConflict, so no write is ever based on a stale read.
 type Profile struct {
-	Owner string
-	Data  []byte
+	Owner   string
+	Data    []byte
+	Version uint64
 }
 
 // MaxProfileLen bounds one profile record.

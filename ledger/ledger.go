@@ -26,19 +26,23 @@ import (
 const SchemaVersion = 1
 
 var (
-	bktMeta     = []byte("meta")
-	bktJournal  = []byte("journal")  // seq -> entry
-	bktIDs      = []byte("ids")      // transfer id -> seq
-	bktAccounts = []byte("accounts") // account id -> checkpoint record
-	bktPending  = []byte("pending")  // seq of the pending transfer -> empty (open pending transfers)
-	bktDedupe   = []byte("dedupe")   // expiry nanos | seq -> key | result
-	bktOutbox   = []byte("outbox")   // message id -> message
-	bktOutQueue = []byte("outq")     // message id -> empty (still to send)
-	bktSMSCIDs  = []byte("smscids")  // SMSC message id -> message id
-	bktOwners   = []byte("owners")   // owner | 0 | account id -> empty
-	bktProfiles = []byte("profiles") // owner -> engine profile
+	bktMeta      = []byte("meta")
+	bktJournal   = []byte("journal")     // seq -> entry
+	bktIDs       = []byte("ids")         // transfer id -> seq
+	bktAccounts  = []byte("accounts")    // account id -> checkpoint record
+	bktPending   = []byte("pending")     // seq of the pending transfer -> empty (open pending transfers)
+	bktDedupe    = []byte("dedupe")      // expiry nanos | seq | n -> key | result (time order, for expiry)
+	bktDedupeIdx = []byte("dedupe_keys") // key -> its record's key in bktDedupe
+	bktOutbox    = []byte("outbox")      // message id -> message
+	bktOutQueue  = []byte("outq")        // message id -> empty (still to send)
+	bktSMSCIDs   = []byte("smscids")     // SMSC message id -> message id
+	bktOwners    = []byte("owners")      // owner | 0 | account id -> empty
+	bktProfiles  = []byte("profiles")    // owner -> version | engine profile
+	bktHolds     = []byte("holds")       // owner held for | 0 | seq of the pending transfer -> empty
 
 	allBuckets = [][]byte{bktMeta, bktJournal, bktIDs, bktAccounts, bktPending, bktDedupe, bktOutbox, bktOutQueue, bktSMSCIDs, bktOwners, bktProfiles}
+	// Buckets added since schema 1 was first written; opening a file creates them.
+	laterBuckets = [][]byte{bktDedupeIdx, bktHolds}
 
 	keySchema     = []byte("schema")
 	keyReplayFrom = []byte("replay_from")
@@ -53,6 +57,11 @@ type Options struct {
 	CheckpointChunk int           // account records written per commit during a round (default 1024)
 	ExpiryEvery     time.Duration // scan for expired pending transfers and dedupe keys (default 1s)
 	LockTimeout     time.Duration // wait for another process's lock this long (default 1s)
+	// Tiers are the KYC tiers' limits, applied to every purse in the writer. Nil: no tier
+	// rules (tools and tests of the books alone); a purse whose tier is missing cannot pay.
+	Tiers map[uint8]TierLimits
+	// MaxHoldsPerOwner bounds the open holds (pending transfers with For) for one payee (default 8).
+	MaxHoldsPerOwner int
 	// Now is the clock (tests move it); default time.Now.
 	Now func() time.Time
 	// NoSync skips fsync. Only for tests of logic that do not care about durability.
@@ -86,6 +95,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if v.LockTimeout <= 0 {
 		v.LockTimeout = time.Second
+	}
+	if v.MaxHoldsPerOwner <= 0 {
+		v.MaxHoldsPerOwner = 8
 	}
 	if v.Now == nil {
 		v.Now = time.Now
@@ -178,6 +190,8 @@ func open(path string, opt *Options, create bool) (*Ledger, error) {
 	}
 	if create {
 		err = l.initFile()
+	} else {
+		err = l.upgradeFile()
 	}
 	if err == nil {
 		err = l.load()
@@ -211,9 +225,43 @@ func writePIDFile(path string) {
 	_ = os.WriteFile(path+".pid", []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
 }
 
+// upgradeFile adds the buckets later versions of mpg keep to a file written before them.
+func (l *Ledger) upgradeFile() error {
+	missing := false
+	l.db.View(func(tx *bolt.Tx) error {
+		for _, name := range laterBuckets {
+			missing = missing || tx.Bucket(name) == nil
+		}
+		return nil
+	})
+	if !missing {
+		return nil
+	}
+	return l.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bktMeta) == nil || tx.Bucket(bktMeta).Get(keySchema) == nil {
+			return nil // not a ledger: load says so
+		}
+		for _, name := range laterBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		// Index the dedupe records an older file kept only in time order.
+		idx := tx.Bucket(bktDedupeIdx)
+		return tx.Bucket(bktDedupe).ForEach(func(k, v []byte) error {
+			d := dec{b: v}
+			key := d.take(int(d.u16()))
+			if d.err != nil {
+				return nil
+			}
+			return idx.Put(append([]byte(nil), key...), append([]byte(nil), k...))
+		})
+	})
+}
+
 func (l *Ledger) initFile() error {
 	return l.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range allBuckets {
+		for _, name := range append(allBuckets, laterBuckets...) {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -255,7 +303,7 @@ func (l *Ledger) schemaCheck(tx *bolt.Tx) error {
 	if v := binary.BigEndian.Uint64(m.Get(keySchema)); v != SchemaVersion {
 		return fmt.Errorf("%s: %w %d (this mpg reads version %d)", l.path, ErrSchema, v, SchemaVersion)
 	}
-	for _, name := range allBuckets {
+	for _, name := range append(allBuckets, laterBuckets...) {
 		if tx.Bucket(name) == nil {
 			return fmt.Errorf("%s: %w: bucket %q missing", l.path, ErrSchema, name)
 		}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,7 +54,7 @@ func TestTransferRulesAndRefusals(t *testing.T) {
 	l, _ := testLedger(t, nil)
 	ctx := context.Background()
 	acc := mustOpen(t, l,
-		AccountSpec{Currency: "EUR", Kind: KindFloat, Owner: "float"},
+		AccountSpec{Currency: "EUR", Kind: KindFloat, Owner: "@float"},
 		AccountSpec{Currency: "EUR", Kind: KindPurse, Owner: "+33612345678", Name: "Alice"},
 		AccountSpec{Currency: "EUR", Kind: KindMerchant, Owner: "SHOP42", Name: "Shop"},
 		AccountSpec{Currency: "XOF", Kind: KindPurse, Owner: "+221770000000"},
@@ -115,10 +117,10 @@ func TestLinkedChainAllOrNothing(t *testing.T) {
 	l, _ := testLedger(t, nil)
 	ctx := context.Background()
 	acc := mustOpen(t, l,
-		AccountSpec{Currency: "EUR", Kind: KindFloat, Owner: "float"},
+		AccountSpec{Currency: "EUR", Kind: KindFloat, Owner: "@float"},
 		AccountSpec{Currency: "EUR", Kind: KindPurse, Owner: "a"},
 		AccountSpec{Currency: "EUR", Kind: KindMerchant, Owner: "m"},
-		AccountSpec{Currency: "EUR", Kind: KindFees, Owner: "fees"},
+		AccountSpec{Currency: "EUR", Kind: KindFees, Owner: "@fees"},
 	)
 	float, a, m, fees := acc[0].ID, acc[1].ID, acc[2].ID, acc[3].ID
 	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(float, a, 100)}}); err != nil {
@@ -156,7 +158,7 @@ func TestPendingPostVoidExpiry(t *testing.T) {
 	l, path := testLedger(t, &Options{Now: func() time.Time { return clock() }, ExpiryEvery: time.Hour})
 	ctx := context.Background()
 	acc := mustOpen(t, l,
-		AccountSpec{Currency: "EUR", Kind: KindFloat, Owner: "float"},
+		AccountSpec{Currency: "EUR", Kind: KindFloat, Owner: "@float"},
 		AccountSpec{Currency: "EUR", Kind: KindPurse, Owner: "a"},
 		AccountSpec{Currency: "EUR", Kind: KindMerchant, Owner: "m"},
 	)
@@ -248,7 +250,7 @@ func TestHistoryAndReopen(t *testing.T) {
 	l, path := testLedger(t, &Options{CheckpointEvery: time.Millisecond, CheckpointChunk: 2})
 	ctx := context.Background()
 	acc := mustOpen(t, l,
-		AccountSpec{Currency: "EUR", Kind: KindFloat, Owner: "float"},
+		AccountSpec{Currency: "EUR", Kind: KindFloat, Owner: "@float"},
 		AccountSpec{Currency: "EUR", Kind: KindPurse, Owner: "a"},
 		AccountSpec{Currency: "EUR", Kind: KindPurse, Owner: "b"},
 	)
@@ -274,7 +276,7 @@ func TestHistoryAndReopen(t *testing.T) {
 	}
 	defer l2.Close()
 	after, _ := l2.Account(a)
-	if after != before {
+	if !reflect.DeepEqual(after, before) {
 		t.Fatalf("reopen: %+v != %+v", after, before)
 	}
 	mustVerify(t, l2)
@@ -337,11 +339,18 @@ func TestProfilesAndTransferAt(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A refused job leaves the profile as it was.
-	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(acc[1].ID, acc[0].ID, 11)}, Profiles: []Profile{{Owner: "+331", Data: []byte("v2")}}}); !errors.Is(err, ErrInsufficientFunds) {
+	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(acc[1].ID, acc[0].ID, 11)}, Profiles: []Profile{{Owner: "+331", Data: []byte("v2"), Version: 1}}}); !errors.Is(err, ErrInsufficientFunds) {
 		t.Fatal(err)
 	}
-	if p, _ := l.Profile("+331"); string(p) != "v1" {
-		t.Fatalf("profile %q", p)
+	if p, v, _ := l.Profile("+331"); string(p) != "v1" || v != 1 {
+		t.Fatalf("profile %q version %d", p, v)
+	}
+	// A write computed from an older read is refused: nothing overwrites what it did not see.
+	if _, err := l.Submit(ctx, Job{Profiles: []Profile{{Owner: "+331", Data: []byte("stale"), Version: 0}}}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("stale profile write: %v", err)
+	}
+	if _, err := l.Submit(ctx, Job{Profiles: []Profile{{Owner: "+331", Data: []byte("v1"), Version: 1}}}); err != nil {
+		t.Fatal(err)
 	}
 	if tr, err := l.TransferAt(res.Transfers[0].Seq); err != nil || tr.ID != res.Transfers[0].ID {
 		t.Fatalf("TransferAt: %v %+v", err, tr)
@@ -355,26 +364,58 @@ func TestProfilesAndTransferAt(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l2.Close()
-	if p, _ := l2.Profile("+331"); string(p) != "v1" {
+	if p, v, _ := l2.Profile("+331"); string(p) != "v1" || v != 2 {
 		t.Fatalf("profile after reopen %q", p)
 	}
 }
 
-func TestDedupeKeepsComposedReplies(t *testing.T) {
-	l, _ := testLedger(t, nil)
-	ctx := context.Background()
-	job := Job{
-		Dedupe: &Dedupe{Key: "k", TTL: time.Minute, StoreMessages: true},
-		Compose: func(View, *Result) ([]Message, error) {
-			return []Message{{To: "+331", Text: "composed"}}, nil
-		},
+func TestDedupeOnDisk(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "d.db")
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	opt := &Options{Now: func() time.Time { return time.Unix(0, clock.Load()) }, ExpiryEvery: 5 * time.Millisecond}
+	l, err := Create(path, opt)
+	if err != nil {
+		t.Fatal(err)
 	}
+	ctx := context.Background()
+	job := Job{Dedupe: &Dedupe{Key: "k", TTL: 6 * time.Hour, Result: []byte("first")}}
 	if _, err := l.Submit(ctx, job); err != nil {
 		t.Fatal(err)
 	}
-	_, err := l.Submit(ctx, job)
-	var dup *DuplicateError
-	if !errors.As(err, &dup) || len(dup.Messages) != 1 || dup.Messages[0].Text != "composed" {
-		t.Fatalf("duplicate: %v %+v", err, dup)
+	// Copies in one batch: the second sees the first's record in the transaction.
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, err := l.Submit(ctx, Job{Dedupe: &Dedupe{Key: "same-batch", TTL: time.Hour}})
+			errs <- err
+		}()
 	}
+	ok := 0
+	for range 8 {
+		if <-errs == nil {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of 8 concurrent copies taken, want 1", ok)
+	}
+	l.Close()
+	// Five hours later, after a restart, the copy is still a duplicate, with the first result.
+	clock.Add(int64(5 * time.Hour))
+	if l, err = Open(path, opt); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { l.Close() }()
+	var dup *DuplicateError
+	if _, err := l.Submit(ctx, job); !errors.As(err, &dup) || string(dup.Result) != "first" || dup.At == 0 {
+		t.Fatalf("copy after 5 h and a restart: %v %+v", err, dup)
+	}
+	// Past its window the key is new again, and the swept record leaves no index entry.
+	clock.Add(int64(2 * time.Hour))
+	time.Sleep(50 * time.Millisecond)
+	if _, err := l.Submit(ctx, job); err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+	mustVerify(t, l)
 }

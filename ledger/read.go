@@ -173,16 +173,51 @@ func (l *Ledger) History(account uint64, limit int, before uint64) ([]Transfer, 
 	return out, err
 }
 
-// Profile returns an owner's committed engine profile, or nil.
-func (l *Ledger) Profile(owner string) ([]byte, error) {
+// Profile returns an owner's committed engine profile (nil if none) and its version, which a
+// job writing the profile back must name (Profile.Version).
+func (l *Ledger) Profile(owner string) ([]byte, uint64, error) {
 	var out []byte
+	var version uint64
 	err := l.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bktProfiles).Get([]byte(owner)); v != nil {
-			out = append([]byte{}, v...)
+		data, v := decodeProfile(tx.Bucket(bktProfiles).Get([]byte(owner)))
+		if data != nil {
+			out = append([]byte{}, data...)
+		}
+		version = v
+		return nil
+	})
+	return out, version, err
+}
+
+// HoldsFor returns the open pending transfers that hold money for an owner (Transfer.For),
+// oldest first.
+func (l *Ledger) HoldsFor(owner string) ([]Transfer, error) {
+	var out []Transfer
+	err := l.db.View(func(tx *bolt.Tx) error {
+		prefix := append([]byte(owner), 0)
+		c := tx.Bucket(bktHolds).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && len(k) == len(prefix)+8 && string(k[:len(prefix)]) == string(prefix); k, _ = c.Next() {
+			t, err := readTransfer(tx, be64(k[len(prefix):]))
+			if err != nil {
+				return err
+			}
+			out = append(out, t)
 		}
 		return nil
 	})
 	return out, err
+}
+
+// System returns the system account of a kind (float, fees, escrow, bank clearing) in a
+// currency. System accounts are found by kind, never by an owner string.
+func (l *Ledger) System(kind Kind, currency string) (Account, error) {
+	l.viewMu.RLock()
+	id, ok := l.st.system[systemKey{kind, currency}]
+	l.viewMu.RUnlock()
+	if !ok {
+		return Account{}, fmt.Errorf("%w: no %s account in %s (run `mpg ledger init`)", ErrAccountNotFound, kind, currency)
+	}
+	return l.Account(id)
 }
 
 // TransferAt returns the committed transfer at a journal position.

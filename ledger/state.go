@@ -14,6 +14,8 @@ type account struct {
 	Account
 	wBal    Balances
 	wStatus Status
+	wTier   uint8
+	wSpend  []Spend // never changed in place: a change makes a new slice, so readers may share it
 	wLast   uint64
 	dirty   bool // changed since its last checkpoint record (writer only)
 	inBatch bool // changed in the batch being committed (writer only)
@@ -25,16 +27,21 @@ type pendingRec struct {
 	expires int64 // unix nanos; 0 never
 }
 
-type dedupeRec struct {
-	expires int64
-	dbKey   []byte
-	result  []byte
+// systemKey names a system account: one per kind and currency.
+type systemKey struct {
+	kind     Kind
+	currency string
+}
+
+// IsSystem says whether a kind is a system account (found by kind, never by owner).
+func IsSystem(k Kind) bool {
+	return k == KindFloat || k == KindFees || k == KindEscrow || k == KindBankClearing
 }
 
 // state is what the writer owns.
 type state struct {
 	pending  map[ID]*pendingRec
-	dedupe   map[string]*dedupeRec
+	system   map[systemKey]uint64 // the float, fees, escrow and clearing account of each currency
 	lastSeq  uint64
 	lastHash [32]byte
 	lastTS   int64
@@ -45,7 +52,7 @@ type state struct {
 // round, and loads only the accounts that replay touches. Every other account is read from
 // its checkpoint record when it is first used, so opening costs nothing per account.
 func (l *Ledger) load() error {
-	st := &state{pending: map[ID]*pendingRec{}, dedupe: map[string]*dedupeRec{}}
+	st := &state{pending: map[ID]*pendingRec{}, system: map[systemKey]uint64{}}
 	l.st = st
 	return l.db.View(func(tx *bolt.Tx) error {
 		if err := l.schemaCheck(tx); err != nil {
@@ -81,7 +88,7 @@ func (l *Ledger) load() error {
 		if err := l.loadPending(tx); err != nil {
 			return err
 		}
-		if err := l.loadDedupe(tx); err != nil {
+		if err := l.loadSystem(tx); err != nil {
 			return err
 		}
 		if err := l.loadOutbox(tx); err != nil {
@@ -98,7 +105,7 @@ func (l *Ledger) publishAll() {
 	defer l.viewMu.Unlock()
 	for _, a := range l.accounts[1:] {
 		if a != nil {
-			a.Balances, a.Status, a.LastSeq = a.wBal, a.wStatus, a.wLast
+			a.publish()
 		}
 	}
 	l.visible = uint64(len(l.accounts) - 1)
@@ -115,7 +122,19 @@ func readAccount(tx *bolt.Tx, id uint64) (*account, uint64, error) {
 	if err != nil || a.ID != id {
 		return nil, 0, fmt.Errorf("account record %d unreadable", id)
 	}
-	return &account{Account: a, wBal: a.Balances, wStatus: a.Status, wLast: a.LastSeq}, asOf, nil
+	return &account{Account: a, wBal: a.Balances, wStatus: a.Status, wTier: a.Tier, wSpend: a.Spends, wLast: a.LastSeq}, asOf, nil
+}
+
+// publish copies the writer's working state into what readers see (under viewMu).
+func (a *account) publish() {
+	a.Balances, a.Status, a.Tier, a.Spends, a.LastSeq = a.wBal, a.wStatus, a.wTier, a.wSpend, a.wLast
+}
+
+// record is the account as its checkpoint record holds it: the working state.
+func (a *account) record() Account {
+	rec := a.Account
+	rec.Balances, rec.Status, rec.Tier, rec.Spends, rec.LastSeq = a.wBal, a.wStatus, a.wTier, a.wSpend, a.wLast
+	return rec
 }
 
 // install puts a loaded account in the table, where readers find it.
@@ -168,6 +187,17 @@ func (l *Ledger) replay(tx *bolt.Tx, seq uint64, en entry, asOf map[uint64]uint6
 		}
 		if seq > drAt {
 			applyDebit(&dr.wBal, &t.Transfer)
+			if t.Flags&Counted != 0 {
+				if t.Flags&(VoidPending) != 0 {
+					p, err := l.pendingOf(tx, t.PendingID)
+					if err != nil {
+						return err
+					}
+					dr.wSpend = releaseSpend(dr.wSpend, p.Timestamp, p.Amount)
+				} else {
+					dr.wSpend = addSpend(dr.wSpend, en.ts, t.Amount)
+				}
+			}
 			dr.wLast = seq
 			l.markDirty(dr)
 		}
@@ -191,11 +221,35 @@ func (l *Ledger) replay(tx *bolt.Tx, seq uint64, en entry, asOf map[uint64]uint6
 			a.wStatus = s
 			l.markDirty(a)
 		}
+	case entTier:
+		id := d.u64()
+		_ = d.u8()
+		tier := d.u8()
+		if d.err != nil {
+			return fmt.Errorf("bad tier entry")
+		}
+		a, at, err := get(id)
+		if err != nil {
+			return err
+		}
+		if seq > at {
+			a.wTier = tier
+			l.markDirty(a)
+		}
 	case entAudit:
 	default:
 		return fmt.Errorf("unknown entry type %d", en.typ)
 	}
 	return nil
+}
+
+// pendingOf reads the pending transfer a post or void resolved, from the journal.
+func (l *Ledger) pendingOf(tx *bolt.Tx, id ID) (Transfer, error) {
+	v := tx.Bucket(bktIDs).Get(id[:])
+	if v == nil {
+		return Transfer{}, fmt.Errorf("pending transfer %s not in the id index", id)
+	}
+	return readTransfer(tx, be64(v))
 }
 
 // The balance effect of a transfer, shared by the writer, replay and Verify so that all
@@ -264,21 +318,26 @@ func (l *Ledger) loadPending(tx *bolt.Tx) error {
 	})
 }
 
-func (l *Ledger) loadDedupe(tx *bolt.Tx) error {
-	return tx.Bucket(bktDedupe).ForEach(func(k, v []byte) error {
-		d := dec{b: v}
-		key := d.str()
-		res := d.take(len(d.b))
-		if d.err != nil {
-			return fmt.Errorf("dedupe record: %w", d.err)
+// loadSystem finds the system accounts by their kind. Their owners all begin with '@'
+// (the ledger refuses that prefix for any other kind), so a prefix scan of the owner index
+// finds every one of them.
+func (l *Ledger) loadSystem(tx *bolt.Tx) error {
+	c := tx.Bucket(bktOwners).Cursor()
+	for k, _ := c.Seek([]byte("@")); k != nil && k[0] == '@'; k, _ = c.Next() {
+		if len(k) < 9 {
+			continue
 		}
-		l.st.dedupe[key] = &dedupeRec{
-			expires: int64(binary.BigEndian.Uint64(k[:8])),
-			dbKey:   append([]byte(nil), k...),
-			result:  append([]byte(nil), res...),
+		id := binary.BigEndian.Uint64(k[len(k)-8:])
+		a, _, err := readAccount(tx, id)
+		if err != nil {
+			return err
 		}
-		return nil
-	})
+		key := systemKey{a.Kind, a.Currency}
+		if _, dup := l.st.system[key]; IsSystem(a.Kind) && !dup {
+			l.st.system[key] = id
+		}
+	}
+	return nil
 }
 
 func (l *Ledger) loadOutbox(tx *bolt.Tx) error {

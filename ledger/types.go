@@ -146,6 +146,8 @@ type Account struct {
 	// LastSeq is the journal position of the newest entry touching the account; the
 	// history is a chain backwards from it.
 	LastSeq uint64 `json:"last_seq"`
+	// Spends are the purse's debits still inside the rolling 24-hour window (tiered purses).
+	Spends []Spend `json:"spends,omitempty"`
 }
 
 // AccountSpec asks for a new account. The ledger assigns the id.
@@ -173,6 +175,12 @@ const (
 	Linked
 	// Expired is set by the ledger on the void it writes when a pending transfer times out.
 	Expired
+	// Exempt marks a debit that is not a subscriber's spend (a fee, a payout on closing, a
+	// reversal): the tier's per-payment and 24-hour limits do not apply. Balance rules do.
+	Exempt
+	// Counted is set by the ledger on a debit it counted against the 24-hour limit, and on the
+	// void that released such a reservation, so that replay rebuilds the window exactly.
+	Counted
 )
 
 func (f TransferFlags) String() string {
@@ -180,7 +188,8 @@ func (f TransferFlags) String() string {
 	for _, x := range []struct {
 		f TransferFlags
 		n string
-	}{{Pending, "pending"}, {PostPending, "post"}, {VoidPending, "void"}, {Linked, "linked"}, {Expired, "expired"}} {
+	}{{Pending, "pending"}, {PostPending, "post"}, {VoidPending, "void"}, {Linked, "linked"}, {Expired, "expired"},
+		{Exempt, "exempt"}, {Counted, "counted"}} {
 		if f&x.f != 0 {
 			parts = append(parts, x.n)
 		}
@@ -205,6 +214,9 @@ type Transfer struct {
 	Code      uint16        `json:"code"`
 	Flags     TransferFlags `json:"flags"`
 	Ref       string        `json:"ref,omitempty"`
+	// For names whom a pending transfer holds money for (a payee with no purse yet): the
+	// ledger indexes open holds by it (HoldsFor), so a claim finds exactly its own.
+	For string `json:"for,omitempty"`
 
 	// Set by the ledger.
 	Timestamp     int64  `json:"timestamp"`
@@ -255,18 +267,17 @@ func (s MessageStatus) String() string {
 }
 
 // Dedupe records that an inbound message was taken, so a redelivered copy moves no money.
+// Records live on disk only (an index by key and a time-ordered list for expiry), so the
+// window can span the SMSC's redelivery period (hours) without memory growing with it.
 type Dedupe struct {
-	Key    string        // e.g. sender + hash of text; at most MaxDedupeKeyLen bytes
+	Key    string        // a keyed MAC of sender and text; at most MaxDedupeKeyLen bytes
 	TTL    time.Duration // how long a copy counts as the same message
 	Result []byte        // what the caller wants back on a duplicate; at most MaxDedupeResultLen bytes
-	// StoreMessages keeps the job's messages (composed ones included) as the result, so a
-	// duplicate can be answered with exactly the first replies (DuplicateError.Messages).
-	StoreMessages bool
 }
 
 const (
 	MaxDedupeKeyLen    = 128
-	MaxDedupeResultLen = 8192
+	MaxDedupeResultLen = 512
 )
 
 // Audit is an admin or system action recorded in the hash chain.

@@ -132,6 +132,12 @@ func verifyTx(ctx context.Context, tx *bolt.Tx, l *Ledger, rep *Report, progress
 				return bad("journal entry %d: status change for unknown account", seq)
 			}
 			accts[id].a.Status = s
+		case entTier:
+			id, _, tier := d.u64(), d.u8(), d.u8()
+			if d.err != nil || id == 0 || id >= uint64(len(accts)) || accts[id].a.Kind != KindPurse {
+				return bad("journal entry %d: tier change for an account that is no purse", seq)
+			}
+			accts[id].a.Tier = tier
 		case entAudit:
 			d.str()
 			d.str()

@@ -134,7 +134,8 @@ type batchWriter struct {
 	outIDs    []uint64
 	expireDue bool
 	final     bool
-	ioErr     error // a bbolt write failed while applying: the batch cannot commit
+	dedupeN   uint32 // makes dedupe record keys unique among jobs with the same position and time
+	ioErr     error  // a bbolt write failed while applying: the batch cannot commit
 	ja        jobApply
 	scratch   []byte
 	// arena holds the keys and values of the batch's puts: bbolt keeps them until the
@@ -166,7 +167,7 @@ func (w *batchWriter) commit(reqs []*jobReq) {
 	}
 	w.tx = tx
 	// Keys that only grow fill their pages; bbolt's default half-fills on every split.
-	for _, name := range [][]byte{bktJournal, bktOutbox, bktOutQueue, bktDedupe, bktPending, bktAccounts, bktIDs} {
+	for _, name := range [][]byte{bktJournal, bktOutbox, bktOutQueue, bktDedupe, bktPending, bktAccounts, bktIDs, bktHolds} {
 		tx.Bucket(name).FillPercent = 1.0
 	}
 	if w.ids == nil {
@@ -231,7 +232,7 @@ func (w *batchWriter) publish() {
 	l := w.l
 	l.viewMu.Lock()
 	for _, a := range w.touched {
-		a.Balances, a.Status, a.LastSeq = a.wBal, a.wStatus, a.wLast
+		a.publish()
 		a.inBatch = false
 	}
 	l.visible = uint64(len(l.accounts) - 1)
@@ -292,8 +293,7 @@ func (w *batchWriter) checkpoint() error {
 }
 
 func (w *batchWriter) putAccount(b *bolt.Bucket, a *account) error {
-	rec := a.Account
-	rec.Balances, rec.Status, rec.LastSeq = a.wBal, a.wStatus, a.wLast
+	rec := a.record()
 	return b.Put(u64key(a.ID), encodeAccountRecord(&rec, w.l.st.lastSeq))
 }
 
@@ -322,16 +322,35 @@ func (w *batchWriter) expire() error {
 		}
 		l.stats.Expired.Add(1)
 	}
+	return w.expireDedupe(now)
+}
+
+// maxDedupeExpiryPerCommit bounds the dedupe records one commit deletes, so that a window
+// ending for many messages at once never makes one commit long.
+const maxDedupeExpiryPerCommit = 20000
+
+// expireDedupe deletes dedupe records whose window ended, oldest first, with their index.
+func (w *batchWriter) expireDedupe(now int64) error {
+	idx := w.tx.Bucket(bktDedupeIdx)
 	c := w.tx.Bucket(bktDedupe).Cursor()
-	for k, v := c.First(); k != nil && int64(be64(k)) <= now; k, v = c.First() {
+	n := 0
+	for k, v := c.First(); k != nil && int64(be64(k)) <= now && n < maxDedupeExpiryPerCommit; k, v = c.First() {
 		d := dec{b: v}
-		key := d.str()
-		if rec, ok := st.dedupe[key]; ok && string(rec.dbKey) == string(k) {
-			delete(st.dedupe, key)
+		key := d.take(int(d.u16()))
+		if d.err == nil {
+			if cur := idx.Get(key); cur != nil && string(cur) == string(k) {
+				if err := idx.Delete(key); err != nil {
+					return err
+				}
+			}
 		}
 		if err := c.Delete(); err != nil {
 			return err
 		}
+		n++
+	}
+	if n == maxDedupeExpiryPerCommit {
+		w.expireDue = true // more are due: the next commit goes on
 	}
 	return nil
 }

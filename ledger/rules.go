@@ -1,0 +1,153 @@
+package ledger
+
+import "time"
+
+// The rules that protect a subscriber's purse are checked by the writer in the same step as
+// the transfer they judge, against the working balances of that moment: never from a
+// snapshot a caller took earlier. Concurrent payments, registrations and admin actions
+// therefore cannot walk around them.
+
+// TierLimits are the rules of one KYC tier, in minor units (0: no limit).
+type TierLimits struct {
+	PerPayment uint64 // one debit from the purse
+	Daily      uint64 // debits over any rolling 24 hours, reservations included
+	MaxBalance uint64 // what the purse may hold, money on its way in included
+}
+
+// Spend is a debit counted against the rolling 24-hour limit: its time and amount.
+type Spend struct {
+	At     int64  `json:"at_unix_nano"`
+	Amount uint64 `json:"amount"`
+}
+
+// SpendWindow is how long a debit counts against the daily limit.
+const SpendWindow = 24 * time.Hour
+
+// maxSpends bounds the entries kept per purse; beyond it the two oldest merge into the later
+// one, so money counts a little longer than 24 hours, never less.
+const maxSpends = 48
+
+// SpentSince sums the debits in the window ending at now.
+func SpentSince(spends []Spend, now int64) uint64 {
+	var sum uint64
+	from := now - int64(SpendWindow)
+	for _, s := range spends {
+		if s.At > from {
+			sum += s.Amount
+		}
+	}
+	return sum
+}
+
+// addSpend returns a new slice (the old one may be published to readers or kept for undo)
+// without entries that left the window, with the debit added.
+func addSpend(spends []Spend, now int64, amount uint64) []Spend {
+	from := now - int64(SpendWindow)
+	out := make([]Spend, 0, len(spends)+1)
+	for _, s := range spends {
+		if s.At > from {
+			out = append(out, s)
+		}
+	}
+	if n := len(out); n > 0 && now-out[n-1].At < int64(time.Minute) && out[n-1].At <= now {
+		out[n-1].Amount += amount // same minute: one entry
+		out[n-1].At = now
+		return out
+	}
+	out = append(out, Spend{At: now, Amount: amount})
+	for len(out) > maxSpends {
+		out[1].Amount += out[0].Amount
+		out = out[1:]
+	}
+	return out
+}
+
+// releaseSpend takes a released reservation (made at `at`) out of the window: from the
+// entry that holds it, the first at or after its time (entries only ever merge forwards).
+func releaseSpend(spends []Spend, at int64, amount uint64) []Spend {
+	out := append([]Spend(nil), spends...)
+	for i := range out {
+		if out[i].At >= at {
+			out[i].Amount -= min(out[i].Amount, amount)
+			break
+		}
+	}
+	return out
+}
+
+// tierOf returns the rules of a purse, and whether any apply.
+func (w *batchWriter) tierOf(a *account) (TierLimits, bool, error) {
+	tiers := w.l.opt.Tiers
+	if tiers == nil || a.Kind != KindPurse {
+		return TierLimits{}, false, nil
+	}
+	t, ok := tiers[a.wTier]
+	if !ok {
+		return TierLimits{}, false, refuse(ErrInvalid, -1, "tier %d of account %d is not configured", a.wTier, a.ID)
+	}
+	return t, true, nil
+}
+
+// checkRules applies the tier rules to a new single or pending transfer: the debit side's
+// per-payment and rolling 24-hour limits (unless the transfer is Exempt), and the credit
+// side's maximum balance. It returns whether the debit counts as a spend.
+func (ja *jobApply) checkRules(i int, t *Transfer, dr, cr *account) (bool, error) {
+	spend := false
+	if lim, ok, err := ja.w.tierOf(dr); err != nil {
+		return false, withIndex(err, i)
+	} else if ok && t.Flags&Exempt == 0 {
+		if lim.PerPayment > 0 && t.Amount > lim.PerPayment {
+			return false, &RefusedError{Reason: ErrLimitPerPayment, Index: i, Room: lim.PerPayment,
+				Detail: "account " + itoa(dr.ID)}
+		}
+		if lim.Daily > 0 {
+			spent := SpentSince(dr.wSpend, ja.now)
+			if spent+t.Amount > lim.Daily || spent+t.Amount < spent {
+				return false, &RefusedError{Reason: ErrLimitDaily, Index: i, Room: lim.Daily - min(lim.Daily, spent),
+					Detail: "account " + itoa(dr.ID)}
+			}
+		}
+		spend = true
+	}
+	if lim, ok, err := ja.w.tierOf(cr); err != nil {
+		return false, withIndex(err, i)
+	} else if ok && lim.MaxBalance > 0 {
+		// Money on its way in (pending credits) counts; money on its way out does not.
+		in, ok1 := add3(cr.wBal.CreditsPosted, cr.wBal.CreditsPending, t.Amount)
+		held := in - min(in, cr.wBal.DebitsPosted)
+		if !ok1 || held > lim.MaxBalance {
+			before := cr.wBal.CreditsPosted + cr.wBal.CreditsPending - min(cr.wBal.CreditsPosted+cr.wBal.CreditsPending, cr.wBal.DebitsPosted)
+			return false, &RefusedError{Reason: ErrLimitBalance, Index: i, Room: lim.MaxBalance - min(lim.MaxBalance, before),
+				Detail: "account " + itoa(cr.ID)}
+		}
+	}
+	return spend, nil
+}
+
+func withIndex(err error, i int) error {
+	if r, ok := err.(*RefusedError); ok {
+		c := *r
+		c.Index = i
+		return &c
+	}
+	return err
+}
+
+func itoa(v uint64) string {
+	var b [20]byte
+	n := len(b)
+	for {
+		n--
+		b[n] = byte('0' + v%10)
+		v /= 10
+		if v == 0 {
+			return string(b[n:])
+		}
+	}
+}
+
+// TierChange moves a purse to another KYC tier.
+type TierChange struct {
+	Account uint64
+	Tier    uint8
+}
