@@ -10,8 +10,6 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/nyaruka/phonenumbers"
 )
 
 // Lang is a reply language.
@@ -91,7 +89,7 @@ type Command struct {
 	NewPIN   string
 	Merchant string // PAY, BILL, DEBIT, CREDIT: merchant or biller code, upper case
 	Account  string // BILL: the customer's account at the biller
-	Ref      string // PAY: the subscriber's reference
+	Ref      string // PAY, SEND: the subscriber's reference (a repeated payment on purpose)
 	Phone    string // SEND: payee in E.164
 	Amount   uint64 // minor units of Options.Currency
 	Name     string // REG
@@ -124,6 +122,7 @@ const (
 	BadLanguage
 	BadSwitch
 	TooLong
+	BadRef
 )
 
 // ParseError is a precise reason an SMS is not a command. Arg is the offending token (never
@@ -139,7 +138,7 @@ func (e *ParseError) Error() string {
 	what := map[Problem]string{Empty: "empty message", UnknownKeyword: "unknown keyword", Arity: "wrong number of words",
 		BadAmount: "bad amount", BadCurrency: "wrong currency", BadPhone: "bad phone number", BadPIN: "PIN must be 4 to 6 digits",
 		BadMerchant: "bad merchant code", BadCode: "bad code", BadLanguage: "unknown language", BadSwitch: "want ON or OFF",
-		TooLong: "message too long"}[e.Problem]
+		TooLong: "message too long", BadRef: "bad reference"}[e.Problem]
 	if e.Kind != 0 {
 		what = e.Kind.String() + ": " + what
 	}
@@ -156,12 +155,45 @@ var (
 	pinRe      = regexp.MustCompile(`^[0-9]{4,6}$`)
 	merchantRe = regexp.MustCompile(`^[A-Z0-9]{2,20}$`)
 	codeRe     = regexp.MustCompile(`^[A-Z0-9-]{4,24}$`)
-	refRe      = regexp.MustCompile(`^[\p{L}\p{N}\-_/.#]{1,32}$`)
+	refRe      = regexp.MustCompile(`^[\p{L}\p{N}\-_/.#]+$`)
 )
 
-// tokens splits on spaces and '*' (USSD-style typing), dropping empties.
+// Limits in bytes, the unit the ledger counts in, so that whatever parses can be stored.
+const (
+	MaxRefBytes  = 32 // a PAY or SEND reference, a bill account
+	MaxNameBytes = 40 // a registered name (longer is cut at a character boundary)
+)
+
+func validRef(s string) bool { return len(s) <= MaxRefBytes && refRe.MatchString(s) }
+
+// clipBytes cuts s to at most n bytes without splitting a character.
+func clipBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// isSep separates words: spaces, '*' (USSD-style typing), ':' and ';' (BAL:1234).
+func isSep(r rune) bool { return unicode.IsSpace(r) || r == '*' || r == ':' || r == ';' }
+
+// tokens splits the text into words, dropping empties. A keyword glued to its first
+// argument ("REG1234 Alice", "BAL1234") is split from it, as subscribers type it so.
 func tokens(text string) []string {
-	return strings.FieldsFunc(text, func(r rune) bool { return unicode.IsSpace(r) || r == '*' })
+	toks := strings.FieldsFunc(text, isSep)
+	if len(toks) > 0 {
+		if _, ok := keywords[strings.ToUpper(toks[0])]; !ok {
+			if i := strings.IndexAny(toks[0], "0123456789"); i > 0 {
+				if _, ok := keywords[strings.ToUpper(toks[0][:i])]; ok {
+					toks = append([]string{toks[0][:i], toks[0][i:]}, toks[1:]...)
+				}
+			}
+		}
+	}
+	return toks
 }
 
 // Parse reads one SMS.
@@ -235,7 +267,7 @@ func (p *parser) parse() *ParseError {
 		if err := p.pin(a[0], &c.PIN); err != nil {
 			return err
 		}
-		c.Name = clip(strings.Join(a[1:], " "))
+		c.Name = clipBytes(strings.Join(a[1:], " "), MaxNameBytes)
 		return nil
 	case Bal, Mini:
 		if err := p.arity(len(a) == 1); err != nil {
@@ -247,8 +279,8 @@ func (p *parser) parse() *ParseError {
 			return err
 		}
 		if len(a) == 4 {
-			if !refRe.MatchString(a[2]) {
-				return &ParseError{Problem: Arity, Arg: clip(a[2])}
+			if !validRef(a[2]) {
+				return &ParseError{Problem: BadRef, Arg: clip(a[2])}
 			}
 			c.Ref = a[2]
 		}
@@ -266,16 +298,22 @@ func (p *parser) parse() *ParseError {
 		if err := p.arity(len(a) == 4); err != nil {
 			return err
 		}
-		if !refRe.MatchString(a[1]) {
-			return &ParseError{Problem: BadCode, Arg: clip(a[1])}
+		if !validRef(a[1]) {
+			return &ParseError{Problem: BadRef, Arg: clip(a[1])}
 		}
 		c.Account = a[1]
 		return p.all(p.merchant(a[0]), p.amount(a[2]), p.pin(a[3], &c.PIN))
 	case Send:
-		if err := p.arity(len(a) == 3); err != nil {
+		if err := p.arity(len(a) == 3 || len(a) == 4); err != nil {
 			return err
 		}
-		return p.all(p.phone(a[0]), p.amount(a[1]), p.pin(a[2], &c.PIN))
+		if len(a) == 4 {
+			if !validRef(a[2]) {
+				return &ParseError{Problem: BadRef, Arg: clip(a[2])}
+			}
+			c.Ref = a[2]
+		}
+		return p.all(p.phone(a[0]), p.amount(a[1]), p.pin(a[len(a)-1], &c.PIN))
 	case Repay:
 		if err := p.arity(len(a) == 2); err != nil {
 			return err
@@ -357,11 +395,11 @@ func (p *parser) merchant(s string) *ParseError {
 }
 
 func (p *parser) phone(s string) *ParseError {
-	n, err := phonenumbers.Parse(s, p.opt.Region)
-	if err != nil || !phonenumbers.IsValidNumber(n) {
+	m, err := ParseMSISDN(s, p.opt.Region)
+	if err != nil {
 		return &ParseError{Problem: BadPhone, Arg: clip(s)}
 	}
-	p.c.Phone = phonenumbers.Format(n, phonenumbers.E164)
+	p.c.Phone = m
 	return nil
 }
 

@@ -163,3 +163,46 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+func TestGluedPINsAndByteLimits(t *testing.T) {
+	opt := Options{Currency: "EUR", Exponent: 2, Region: "FR"}
+	for text, want := range map[string]Command{
+		"REG1234 Alice": {Kind: Reg, PIN: "1234", Name: "Alice"},
+		"BAL:1234":      {Kind: Bal, PIN: "1234"},
+		"bal1234":       {Kind: Bal, PIN: "1234"},
+		"SEND 0611110001 5 GIFT2 1234": {Kind: Send, Phone: "+33611110001", Amount: 500, Ref: "GIFT2", PIN: "1234"},
+	} {
+		c, err := Parse(text, opt)
+		if err != nil || c.Kind != want.Kind || c.PIN != want.PIN || c.Name != want.Name || c.Phone != want.Phone || c.Ref != want.Ref {
+			t.Errorf("Parse(%q) = %+v, %v", text, c, err)
+		}
+	}
+	// 22 Chinese characters are 66 bytes: refused by the parser, never by the ledger.
+	_, err := Parse("PAY SHOP42 4 "+strings.Repeat("订", 22)+" 1234", opt)
+	var pe *ParseError
+	if !errors.As(err, &pe) || pe.Problem != BadRef {
+		t.Fatalf("long reference: %v", err)
+	}
+	c, err := Parse("REG 1234 "+strings.Repeat("名", 30), opt)
+	if err != nil || len(c.Name) > MaxNameBytes {
+		t.Fatalf("long name: %d bytes, %v", len(c.Name), err)
+	}
+	for in, want := range map[string]string{
+		"REG1234 Alice":         "REG**** Alice",
+		"BAL:1234":              "BAL:****",
+		"PIN 1234 98765":        "PIN **** ****",
+		"SEND +33611110001 5 1": "SEND +33611110001 5 ****",
+		"HELLO 0042":            "HELLO ****",
+	} {
+		if got := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// No reply echoes a 4-6 digit token the subscriber typed.
+	_, err = Parse("REG12a4X9876", opt)
+	errors.As(err, &pe)
+	r, a := ForParseError(pe)
+	if got := Render(EN, r, a); strings.Contains(got, "9876") {
+		t.Fatalf("reply echoes digits: %q", got)
+	}
+}

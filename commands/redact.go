@@ -2,7 +2,6 @@ package commands
 
 import (
 	"strings"
-	"unicode"
 )
 
 // Masked replaces a PIN in redacted text.
@@ -17,7 +16,7 @@ func Redact(text string) string {
 	var spans []span
 	start := -1
 	for i, r := range text {
-		sep := unicode.IsSpace(r) || r == '*'
+		sep := isSep(r)
 		if !sep && start < 0 {
 			start = i
 		}
@@ -35,6 +34,7 @@ func Redact(text string) string {
 	mask := make([]bool, len(spans))
 	last := len(spans) - 1
 	if kw, ok := keywords[strings.ToUpper(text[spans[0].start:spans[0].end])]; ok && last > 0 {
+		// A PIN in a position is masked whatever it looks like (a mistyped "12a4" too).
 		switch kw.kind {
 		case Reg:
 			mask[1] = true
@@ -44,11 +44,6 @@ func Redact(text string) string {
 			}
 		case Bal, Mini, Pay, Bill, Send, Debit, Credit, Repay:
 			mask[last] = true
-		}
-	}
-	for i, sp := range spans {
-		if w := text[sp.start:sp.end]; len(w) >= 4 && len(w) <= 6 && digits(w) {
-			mask[i] = true
 		}
 	}
 	var b strings.Builder
@@ -63,5 +58,35 @@ func Redact(text string) string {
 		prev = sp.end
 	}
 	b.WriteString(text[prev:])
+	return MaskDigits(b.String())
+}
+
+// MaskDigits masks every run of 4 to 6 digits, wherever it stands: alone, glued to a word
+// ("REG1234"), after a colon ("BAL:1234"). Longer runs (phone numbers) and shorter ones
+// stay. Replies pass what a subscriber typed through it, so no PIN is ever echoed.
+func MaskDigits(s string) string {
+	var b strings.Builder
+	run := 0
+	flush := func(end int) {
+		if run >= 4 && run <= 6 {
+			b.WriteString(Masked)
+		} else {
+			b.WriteString(s[end-run : end])
+		}
+		run = 0
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			run++
+			continue
+		}
+		if run > 0 {
+			flush(i)
+		}
+		b.WriteByte(s[i])
+	}
+	if run > 0 {
+		flush(len(s))
+	}
 	return b.String()
 }

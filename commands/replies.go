@@ -60,6 +60,30 @@ const (
 	RReceiptValid
 	RReceiptInvalid
 	RBusy
+	RBadRef
+	RRepeatPaid      // a redelivered payment: nothing moved again
+	RRepeatSent      // a redelivered SEND
+	RRepeat          // any other redelivered message
+	RLimitPerPayment // above the tier's per-payment limit
+	RLimitDaily      // above what is left of the 24-hour limit
+	RLimitBalance    // the payee's purse cannot hold that much
+	RTooManyHolds    // too many payments already wait for that number
+	RBalanceBlocked  // BAL on a blocked purse
+	RNotActivated    // REG on a purse opened by an agent, not yet activated
+	RActivate        // the one-time code to set a PIN (activation or reset)
+	RActivated       // PIN set with the one-time code
+	RLockedAdmin     // locked until customer care unlocks
+	RUnlocked        // customer care unlocked the PIN
+	RTierChanged     // customer care changed the KYC tier
+	RReceiptFromYou  // CHECK: a genuine receipt of a payment from the checker
+	RReceiptToYou    // CHECK: a genuine receipt of a payment to the checker
+	RReceiptNotYours // CHECK: genuine, but neither from nor to the checker's number
+	RNotPossible     // a request that can never be done as written
+	RAccountClosed
+	RClosedNotice // customer care closed the purse
+	RReversedIn   // a payment reversed: money back to this purse
+	RReversedOut  // a payment reversed: money taken back from this purse
+	RClaimWaiting // a hold this purse cannot take yet (its tier's maximum balance)
 	replyCount
 )
 
@@ -100,6 +124,7 @@ type Args struct {
 	Lines                       []string
 	Arg                         string // the offending word of a bad command
 	Currency                    string // the purse currency, for a wrong-currency reply
+	Time                        string // when something happened, HH:MM
 }
 
 // templates[reply][lang]; blanks are {amount} {fee} {balance} {limit} {party} {name} {account}
@@ -134,7 +159,7 @@ var templates = [replyCount][3]string{
 	RWelcome:           {"Welcome {name}! Your e-purse is open. Balance {balance}. Send HELP for commands.", "Bienvenue {name}! Votre porte-monnaie est ouvert. Solde {balance}. Envoyez AIDE.", "欢迎{name}!钱包已开通,余额 {balance}。发送 帮助 查看命令。"},
 	RAlreadyRegistered: {"This number already has an e-purse. Send BAL pin for your balance.", "Ce numéro a déjà un porte-monnaie. Envoyez SOLDE pin.", "该号码已开通钱包。发送 余额 密码 查询。"},
 	RNotRegistered:     {"No e-purse for this number. Send REG pin name to open one.", "Pas de porte-monnaie pour ce numéro. Envoyez INSCRIRE pin nom.", "该号码未开通钱包。发送 注册 密码 姓名 开通。"},
-	RBalance:           {"Balance {balance}. Today you can still spend {limit}.", "Solde {balance}. Encore {limit} utilisables aujourd'hui.", "余额 {balance}。今日剩余额度 {limit}。"},
+	RBalance:           {"Balance {balance}. You can pay up to {limit} now; {amount} left of your 24-hour limit.", "Solde {balance}. Paiement possible jusqu'à {limit}; reste {amount} sur 24 h.", "余额 {balance}。目前单笔最多可付 {limit};24小时剩余额度 {amount}。"},
 	RMini:              {"Last operations:\n{lines}\nBalance {balance}", "Dernières opérations:\n{lines}\nSolde {balance}", "最近交易:\n{lines}\n余额 {balance}"},
 	RMiniEmpty:         {"No operations yet. Balance {balance}.", "Aucune opération. Solde {balance}.", "暂无交易。余额 {balance}。"},
 	RPaid: {
@@ -192,7 +217,7 @@ var templates = [replyCount][3]string{
 		"Confirmez {arg} de {amount} à {party}: répondez OUI {code} sous {n} min, ou NON {code}.",
 		"请确认向{party}{arg} {amount}:{n}分钟内回复 是 {code},或 否 {code}。",
 	},
-	RConfirmExpired: {"Code {code} has expired. Nothing was done; send the command again.", "Le code {code} a expiré. Rien n'a été fait.", "确认码 {code} 已过期。未执行任何操作。"},
+	RConfirmExpired: {"No payment is waiting for this code (it expired or was used). Nothing was done; send the command again.", "Aucun paiement n'attend ce code (expiré ou déjà utilisé). Rien n'a été fait.", "没有待确认的付款(确认码已过期或已使用)。未执行任何操作。"},
 	RConfirmWrong:   {"Code not recognised. {n} tries left.", "Code non reconnu. Encore {n} essais.", "确认码错误。还可尝试{n}次。"},
 	RCancelled:      {"Cancelled. Nothing was done.", "Annulé. Rien n'a été fait.", "已取消。未执行任何操作。"},
 	RWrongPIN:       {"Wrong PIN. {n} tries left before your e-purse is locked.", "Code PIN erroné. Encore {n} essais avant blocage.", "密码错误。还可尝试{n}次,之后将锁定。"},
@@ -219,6 +244,74 @@ var templates = [replyCount][3]string{
 		"Preuve {receipt} NON authentique. Ne vous fiez pas au message.",
 		"凭证 {receipt} 无效,请勿相信该信息。",
 	},
+	RBadRef: {"Reference {arg} not accepted: letters and digits, at most 32 bytes. Nothing was done.", "Référence {arg} refusée: lettres et chiffres, 32 octets au plus. Rien n'a été fait.", "备注 {arg} 无效:仅限字母数字,最多32字节。未执行任何操作。"},
+	RRepeatPaid: {
+		"You already paid {amount} to {party} at {time}, Ref {ref}. Nothing moved again. To pay again add a reference: PAY shop amount ref pin",
+		"Vous avez deja payé {amount} à {party} à {time}, Réf {ref}. Rien n'a bougé. Pour payer encore, ajoutez une référence: PAYER code montant réf pin",
+		"您已于{time}向{party}付款 {amount},编号 {ref}。本次未重复扣款。如需再次付款,请加备注:付款 商户 金额 备注 密码",
+	},
+	RRepeatSent: {
+		"You already sent {amount} to {party} at {time}, Ref {ref}. Nothing moved again. To send again add a reference: SEND phone amount ref pin",
+		"Vous avez deja envoyé {amount} à {party} à {time}, Réf {ref}. Rien n'a bougé. Pour renvoyer, ajoutez une référence: ENVOYER tel montant réf pin",
+		"您已于{time}向{party}转账 {amount},编号 {ref}。本次未重复转账。如需再次转账,请加备注:转账 手机 金额 备注 密码",
+	},
+	RRepeat: {"We already answered this message at {time}. Nothing was done again.", "Nous avons deja répondu à ce message à {time}. Rien n'a été refait.", "此信息已于{time}处理。未重复执行。"},
+	RLimitPerPayment: {
+		"Above your limit of {limit} per payment. Nothing was done.",
+		"Au-dessus de votre plafond de {limit} par paiement. Rien n'a été fait.",
+		"超出单笔限额 {limit}。未执行任何操作。",
+	},
+	RLimitDaily: {
+		"Over your 24-hour limit: you can still spend {limit} now. Nothing was done.",
+		"Plafond sur 24 h atteint: encore {limit} utilisables. Rien n'a été fait.",
+		"超出24小时限额:目前还可使用 {limit}。未执行任何操作。",
+	},
+	RLimitBalance: {
+		"The e-purse of {party} cannot hold that much: it can receive {limit} more. Nothing was done.",
+		"Le porte-monnaie de {party} ne peut pas recevoir autant: encore {limit} au plus. Rien n'a été fait.",
+		"{party}的钱包余额将超出上限:最多还可收 {limit}。未执行任何操作。",
+	},
+	RTooManyHolds: {
+		"Too many payments are already waiting for {party}. Nothing was done.",
+		"Trop de paiements attendent deja {party}. Rien n'a été fait.",
+		"等待{party}领取的款项过多。未执行任何操作。",
+	},
+	RBalanceBlocked: {
+		"Balance {balance}. Your e-purse is BLOCKED: no payment can leave it. Call customer care to unblock it.",
+		"Solde {balance}. Votre porte-monnaie est BLOQUE: aucun paiement possible. Appelez le service client.",
+		"余额 {balance}。您的钱包已冻结,无法付款。请联系客服解冻。",
+	},
+	RNotActivated: {
+		"Your e-purse was opened by an agent. Reply PIN code newpin with the code we sent you, or ask the agent for a new code.",
+		"Votre porte-monnaie a été ouvert par un agent. Répondez PIN code nouveau avec le code reçu, ou demandez un nouveau code.",
+		"您的钱包已由网点开通。请回复 密码 验证码 新密码 设置密码,或向网点索取新验证码。",
+	},
+	RActivate: {
+		"Your e-purse is ready. To choose your PIN reply PIN {code} newpin within {n} hours. Never share this code.",
+		"Votre porte-monnaie est prêt. Pour choisir votre PIN répondez PIN {code} nouveau sous {n} h. Ne donnez jamais ce code.",
+		"您的钱包已就绪。请在{n}小时内回复 密码 {code} 新密码 设置密码。切勿泄露此验证码。",
+	},
+	RActivated:   {"Your PIN is set and your e-purse is active. Balance {balance}. Send HELP for commands.", "Votre PIN est enregistré, porte-monnaie actif. Solde {balance}. Envoyez AIDE.", "密码已设置,钱包已启用。余额 {balance}。发送 帮助 查看命令。"},
+	RLockedAdmin: {"Too many wrong PINs: your e-purse is locked. Call customer care to unlock it.", "Trop d'erreurs de PIN: porte-monnaie bloqué. Appelez le service client.", "密码错误次数过多,钱包已锁定。请联系客服解锁。"},
+	RUnlocked:    {"Your e-purse is unlocked: you can use your PIN again.", "Votre porte-monnaie est débloqué: votre PIN fonctionne de nouveau.", "您的钱包已解锁,可以再次使用密码。"},
+	RTierChanged: {
+		"Your e-purse is now level {n}: up to {limit} per payment, {amount} per 24 hours.",
+		"Votre porte-monnaie passe au niveau {n}: {limit} par paiement, {amount} par 24 h.",
+		"您的钱包已升级为{n}级:单笔最多 {limit},24小时最多 {amount}。",
+	},
+	RReceiptFromYou:  {"Receipt {receipt} is genuine: {amount} from you to {party}, ref {ref}.", "Preuve {receipt} authentique: {amount} de vous à {party}, réf {ref}.", "凭证 {receipt} 真实:您向{party}支付 {amount},编号 {ref}。"},
+	RReceiptToYou:    {"Receipt {receipt} is genuine: {amount} to you from {party}, ref {ref}.", "Preuve {receipt} authentique: {amount} pour vous de {party}, réf {ref}.", "凭证 {receipt} 真实:{party}向您支付 {amount},编号 {ref}。"},
+	RReceiptNotYours: {"Receipt {receipt} is genuine but NOT for your number: {amount} to {party}. Do not trust a message saying it is yours.", "Preuve {receipt} authentique mais PAS pour votre numéro: {amount} à {party}. Méfiez-vous.", "凭证 {receipt} 真实,但与您的号码无关:{amount} 给{party}。请勿轻信。"},
+	RNotPossible:     {"This request cannot be done as written. Nothing was done. Send HELP.", "Cette demande ne peut pas être faite telle quelle. Rien n'a été fait. Envoyez AIDE.", "该请求无法执行。未执行任何操作。发送 帮助。"},
+	RAccountClosed:   {"This e-purse is closed. Call customer care.", "Ce porte-monnaie est fermé. Appelez le service client.", "该钱包已注销。请联系客服。"},
+	RClosedNotice:    {"Your e-purse has been closed; {amount} was paid out to you. Thank you.", "Votre porte-monnaie est fermé; {amount} vous ont été versés. Merci.", "您的钱包已注销,已向您支付 {amount}。谢谢。"},
+	RReversedIn:      {"Payment Ref {ref} was reversed: {amount} is back in your e-purse. Balance {balance}.", "Paiement Réf {ref} annulé: {amount} rendus. Solde {balance}.", "编号 {ref} 的付款已撤销:{amount} 已退回。余额 {balance}。"},
+	RReversedOut:     {"Payment Ref {ref} was reversed: {amount} was taken back from your e-purse. Balance {balance}.", "Paiement Réf {ref} annulé: {amount} repris. Solde {balance}.", "编号 {ref} 的付款已撤销:已扣回 {amount}。余额 {balance}。"},
+	RClaimWaiting: {
+		"{amount} from {party} waits for you, but your e-purse level cannot hold it. Ask an agent to raise your level within {n} days.",
+		"{amount} de {party} vous attendent, mais votre niveau ne permet pas de les recevoir. Demandez à un agent sous {n} jours.",
+		"{party}转给您的 {amount} 待领取,但您的钱包等级上限不足。请在{n}天内到网点升级。",
+	},
 	RBusy: {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
 }
 
@@ -230,7 +323,7 @@ var usage = map[Kind][3]string{
 	Mini:      {"MINI pin", "RELEVE pin", "明细 密码"},
 	Pay:       {"PAY merchant amount [ref] pin, e.g. PAY SHOP42 12.50 1234", "PAYER code montant [réf] pin, ex: PAYER SHOP42 12,50 1234", "付款 商户 金额 [备注] 密码,例如 付款 SHOP42 12.50 1234"},
 	Bill:      {"BILL biller account amount pin", "FACTURE code compte montant pin", "缴费 机构 账号 金额 密码"},
-	Send:      {"SEND phone amount pin, e.g. SEND 0612345678 5 1234", "ENVOYER tel montant pin, ex: ENVOYER 0612345678 5 1234", "转账 手机 金额 密码"},
+	Send:      {"SEND phone amount [ref] pin, e.g. SEND 0612345678 5 1234", "ENVOYER tel montant [réf] pin, ex: ENVOYER 0612345678 5 1234", "转账 手机 金额 [备注] 密码"},
 	Debit:     {"DEBIT merchant amount pin", "DEBIT code montant pin", "借记 商户 金额 密码"},
 	Credit:    {"CREDIT merchant amount pin, or CREDIT pin", "CREDIT code montant pin, ou CREDIT pin", "信用 商户 金额 密码,或 信用 密码"},
 	Statement: {"CREDIT pin", "CREDIT pin", "信用 密码"},
@@ -262,7 +355,7 @@ func Render(l Lang, r Reply, a Args) string {
 		"{amount}", money(a.Amount), "{fee}", money(a.Fee), "{balance}", money(a.Balance), "{limit}", money(a.Limit),
 		"{party}", a.Party, "{name}", a.Name, "{account}", a.Account, "{ref}", a.Ref, "{receipt}", a.Receipt,
 		"{code}", a.Code, "{n}", strconv.Itoa(a.N), "{usage}", Usage(a.Topic, l), "{lines}", strings.Join(a.Lines, "\n"),
-		"{arg}", a.Arg, "{currency}", a.Currency,
+		"{arg}", MaskDigits(a.Arg), "{currency}", a.Currency, "{time}", a.Time,
 	).Replace(templates[r][l])
 }
 
@@ -286,6 +379,8 @@ func ForParseError(e *ParseError) (Reply, Args) {
 		return RBadMerchant, a
 	case BadCode:
 		return RBadCode, a
+	case BadRef:
+		return RBadRef, a
 	case BadLanguage:
 		return RBadLanguage, a
 	case BadSwitch:
@@ -300,7 +395,7 @@ func SampleArgs() Args {
 	eur := func(v uint64) Money { return Money{Minor: v, Currency: "EUR", Exponent: 2} }
 	return Args{Amount: eur(125050), Fee: eur(150), Balance: eur(1234567), Limit: eur(50000),
 		Party: "Boulangerie du Centre", Name: "Alice Martin", Account: "0042-7789-12", Ref: "7QX2K9",
-		Receipt: "K4P9-2M7X-QT", Code: "483920", N: 3, Topic: Pay, Arg: "SHOP4", Currency: "EUR",
+		Receipt: "K4P9-2M7X-QT", Code: "483920", N: 3, Topic: Pay, Arg: "SHOP4", Currency: "EUR", Time: "23:59",
 		Lines: []string{"24/11 PAY SHOP42 -12.50", "23/11 SEND +336****678 -5.00", "22/11 TOPUP +50.00",
 			"21/11 BILL EDF -60.00", "20/11 RECV +3.00"}}
 }

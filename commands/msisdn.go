@@ -1,0 +1,121 @@
+package commands
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// One subscriber, one identity: the E.164 number (+ and 8 to 15 digits). Every way a number
+// reaches mpg (an SMSC's source_addr with its TON/NPI, a SEND payee, what an admin types)
+// goes through this file, so that the purse, the profile, dedupe, payees and the CLI all
+// name a subscriber the same way.
+
+// Type of number (SMPP 3.4, 5.2.5).
+const (
+	TONUnknown       uint8 = 0
+	TONInternational uint8 = 1
+	TONNational      uint8 = 2
+	TONNetwork       uint8 = 3
+	TONSubscriber    uint8 = 4
+	TONAlphanumeric  uint8 = 5
+	TONAbbreviated   uint8 = 6
+)
+
+// ErrNotMSISDN is returned for a sender that is not a phone number: alphanumeric, empty,
+// too short or too long. Such a sender never owns money.
+var ErrNotMSISDN = errors.New("not a phone number")
+
+// Sender derives the subscriber's E.164 identity from an SMPP source address and its TON.
+// International numbers come as digits (TON 1, usually without '+'); national ones (TON 2,
+// or 4) are read with region; TON 0 is tried as written ('+' or 00 prefix), then as national.
+func Sender(addr string, ton uint8, region string) (string, error) {
+	addr = strings.TrimSpace(addr)
+	if addr == "" || len(addr) > 21 {
+		return "", fmt.Errorf("%w: %q", ErrNotMSISDN, clip(addr))
+	}
+	switch ton {
+	case TONAlphanumeric, TONAbbreviated:
+		return "", fmt.Errorf("%w: %q (TON %d)", ErrNotMSISDN, clip(addr), ton)
+	case TONInternational:
+		return canonical("+"+strings.TrimPrefix(addr, "+"), "")
+	case TONNational, TONSubscriber:
+		return canonical(addr, region)
+	}
+	if m, err := canonical(addr, region); err == nil {
+		return m, nil
+	}
+	return canonical("+"+strings.TrimPrefix(addr, "+"), "")
+}
+
+// ParseMSISDN reads a number as people type it: +33612345678, 0033612345678, 0612345678
+// (national, with region), 33612345678 (international digits without +, with region),
+// with spaces, dots or dashes between digits.
+func ParseMSISDN(s, region string) (string, error) {
+	s = strings.Map(func(r rune) rune {
+		if r == ' ' || r == '.' || r == '-' || r == '(' || r == ')' {
+			return -1
+		}
+		return r
+	}, s)
+	if m, err := canonical(s, region); err == nil {
+		return m, nil
+	}
+	if !strings.HasPrefix(s, "+") && !strings.HasPrefix(s, "0") {
+		return canonical("+"+s, "")
+	}
+	return "", fmt.Errorf("%w: %q", ErrNotMSISDN, clip(s))
+}
+
+// canonical parses and formats in E.164, accepting only numbers that can exist.
+func canonical(s, region string) (string, error) {
+	for _, r := range strings.TrimPrefix(s, "+") {
+		if r < '0' || r > '9' {
+			return "", fmt.Errorf("%w: %q", ErrNotMSISDN, clip(s))
+		}
+	}
+	if region == "" && !strings.HasPrefix(s, "+") {
+		return "", fmt.Errorf("%w: %q", ErrNotMSISDN, clip(s))
+	}
+	n, err := phonenumbers.Parse(s, region)
+	if err != nil || !phonenumbers.IsValidNumber(n) {
+		return "", fmt.Errorf("%w: %q", ErrNotMSISDN, clip(s))
+	}
+	out := phonenumbers.Format(n, phonenumbers.E164)
+	if !IsMSISDN(out) {
+		return "", fmt.Errorf("%w: %q", ErrNotMSISDN, clip(s))
+	}
+	return out, nil
+}
+
+// IsMSISDN says whether s is in the canonical form: + and 8 to 15 digits, no leading zero.
+func IsMSISDN(s string) bool {
+	if len(s) < 9 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
+		return false
+	}
+	for _, r := range s[1:] {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// SMPPAddress is how mpg writes a canonical number as a destination: international digits
+// without '+', TON 1, NPI 1 (E.164), as SMSCs expect.
+func SMPPAddress(msisdn string) (addr string, ton, npi uint8) {
+	if IsMSISDN(msisdn) {
+		return msisdn[1:], TONInternational, 1
+	}
+	return msisdn, TONUnknown, 1
+}
+
+// Mask hides the middle of a number for the other party of a payment: +336****678.
+func Mask(msisdn string) string {
+	if len(msisdn) < 8 {
+		return msisdn
+	}
+	return msisdn[:4] + "****" + msisdn[len(msisdn)-3:]
+}

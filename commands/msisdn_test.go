@@ -1,0 +1,55 @@
+package commands
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestSenderFromSMPPAddress(t *testing.T) {
+	for _, c := range []struct {
+		addr string
+		ton  uint8
+		want string
+	}{
+		{"33611110001", TONInternational, "+33611110001"}, // what real SMSCs send
+		{"+33611110001", TONInternational, "+33611110001"},
+		{"0611110001", TONNational, "+33611110001"},
+		{"611110001", TONNational, "+33611110001"},
+		{"0611110001", TONUnknown, "+33611110001"},
+		{"33611110001", TONUnknown, "+33611110001"},
+		{"+33611110001", TONUnknown, "+33611110001"},
+		{"447911123456", TONInternational, "+447911123456"},
+		{"8613812345678", TONInternational, "+8613812345678"},
+		{"0611110001", TONSubscriber, "+33611110001"},
+	} {
+		got, err := Sender(c.addr, c.ton, "FR")
+		if err != nil || got != c.want {
+			t.Errorf("Sender(%q, TON %d) = %q, %v; want %q", c.addr, c.ton, got, err, c.want)
+		}
+	}
+	for _, c := range []struct {
+		addr string
+		ton  uint8
+	}{
+		{"@float", TONUnknown}, {"@float", TONAlphanumeric}, {"MYBANK", TONAlphanumeric},
+		{"", TONInternational}, {"1234567890123456789012", TONInternational}, {"12", TONInternational},
+		{"33611110001", TONAlphanumeric}, {"+33 6 11", TONUnknown}, {"3361111000199999", TONInternational},
+	} {
+		if got, err := Sender(c.addr, c.ton, "FR"); !errors.Is(err, ErrNotMSISDN) {
+			t.Errorf("Sender(%q, TON %d) = %q, %v; want ErrNotMSISDN", c.addr, c.ton, got, err)
+		}
+	}
+}
+
+func TestParseMSISDNAsPeopleType(t *testing.T) {
+	for _, in := range []string{"+33611110001", "0033611110001", "0611110001", "06 11 11 00 01", "06.11.11.00.01", "33611110001", "+33 6 11 11 00 01"} {
+		if got, err := ParseMSISDN(in, "FR"); err != nil || got != "+33611110001" {
+			t.Errorf("ParseMSISDN(%q) = %q, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"SHOP42", "@float", "1234", "", "+0611110001"} {
+		if got, err := ParseMSISDN(in, "FR"); err == nil {
+			t.Errorf("ParseMSISDN(%q) = %q, want an error", in, got)
+		}
+	}
+}
