@@ -84,6 +84,7 @@ const (
 	RReversedIn   // a payment reversed: money back to this purse
 	RReversedOut  // a payment reversed: money taken back from this purse
 	RClaimWaiting // a hold this purse cannot take yet (its tier's maximum balance)
+	RToppedUp     // cash-in at an agent
 	replyCount
 )
 
@@ -283,12 +284,12 @@ var templates = [replyCount][3]string{
 	},
 	RNotActivated: {
 		"Your e-purse was opened by an agent. Reply PIN code newpin with the code we sent you, or ask the agent for a new code.",
-		"Votre porte-monnaie a été ouvert par un agent. Répondez PIN code nouveau avec le code reçu, ou demandez un nouveau code.",
+		"Votre porte-monnaie a été ouvert par un agent. Répondez PIN code nouveau avec le code envoyé, ou demandez un nouveau code.",
 		"您的钱包已由网点开通。请回复 密码 验证码 新密码 设置密码,或向网点索取新验证码。",
 	},
 	RActivate: {
 		"Your e-purse is ready. To choose your PIN reply PIN {code} newpin within {n} hours. Never share this code.",
-		"Votre porte-monnaie est prêt. Pour choisir votre PIN répondez PIN {code} nouveau sous {n} h. Ne donnez jamais ce code.",
+		"Votre porte-monnaie est ouvert. Pour choisir votre PIN répondez PIN {code} nouveau sous {n} h. Ne donnez jamais ce code.",
 		"您的钱包已就绪。请在{n}小时内回复 密码 {code} 新密码 设置密码。切勿泄露此验证码。",
 	},
 	RActivated:   {"Your PIN is set and your e-purse is active. Balance {balance}. Send HELP for commands.", "Votre PIN est enregistré, porte-monnaie actif. Solde {balance}. Envoyez AIDE.", "密码已设置,钱包已启用。余额 {balance}。发送 帮助 查看命令。"},
@@ -302,7 +303,7 @@ var templates = [replyCount][3]string{
 	RReceiptFromYou:  {"Receipt {receipt} is genuine: {amount} from you to {party}, ref {ref}.", "Preuve {receipt} authentique: {amount} de vous à {party}, réf {ref}.", "凭证 {receipt} 真实:您向{party}支付 {amount},编号 {ref}。"},
 	RReceiptToYou:    {"Receipt {receipt} is genuine: {amount} to you from {party}, ref {ref}.", "Preuve {receipt} authentique: {amount} pour vous de {party}, réf {ref}.", "凭证 {receipt} 真实:{party}向您支付 {amount},编号 {ref}。"},
 	RReceiptNotYours: {"Receipt {receipt} is genuine but NOT for your number: {amount} to {party}. Do not trust a message saying it is yours.", "Preuve {receipt} authentique mais PAS pour votre numéro: {amount} à {party}. Méfiez-vous.", "凭证 {receipt} 真实,但与您的号码无关:{amount} 给{party}。请勿轻信。"},
-	RNotPossible:     {"This request cannot be done as written. Nothing was done. Send HELP.", "Cette demande ne peut pas être faite telle quelle. Rien n'a été fait. Envoyez AIDE.", "该请求无法执行。未执行任何操作。发送 帮助。"},
+	RNotPossible:     {"This request cannot be done as written. Nothing was done. Send HELP.", "Cette demande est impossible telle quelle. Rien n'a été fait. Envoyez AIDE.", "该请求无法执行。未执行任何操作。发送 帮助。"},
 	RAccountClosed:   {"This e-purse is closed. Call customer care.", "Ce porte-monnaie est fermé. Appelez le service client.", "该钱包已注销。请联系客服。"},
 	RClosedNotice:    {"Your e-purse has been closed; {amount} was paid out to you. Thank you.", "Votre porte-monnaie est fermé; {amount} vous ont été versés. Merci.", "您的钱包已注销,已向您支付 {amount}。谢谢。"},
 	RReversedIn:      {"Payment Ref {ref} was reversed: {amount} is back in your e-purse. Balance {balance}.", "Paiement Réf {ref} annulé: {amount} rendus. Solde {balance}.", "编号 {ref} 的付款已撤销:{amount} 已退回。余额 {balance}。"},
@@ -312,6 +313,7 @@ var templates = [replyCount][3]string{
 		"{amount} de {party} vous attendent, mais votre niveau ne permet pas de les recevoir. Demandez à un agent sous {n} jours.",
 		"{party}转给您的 {amount} 待领取,但您的钱包等级上限不足。请在{n}天内到网点升级。",
 	},
+	RToppedUp: {"Cash-in: {amount} added to your e-purse. Balance {balance}. Ref {ref}", "Versement: {amount} ajoutés à votre porte-monnaie. Solde {balance}. Réf {ref}", "充值:{amount} 已存入钱包。余额 {balance}。编号 {ref}"},
 	RBusy: {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
 }
 
@@ -351,12 +353,16 @@ func Render(l Lang, r Reply, a Args) string {
 		}
 		return m.Format(l)
 	}
+	tmpl := templates[r][l]
+	if a.Name == "" { // "Welcome Alice!", or "Welcome!" for a subscriber who gave no name
+		tmpl = strings.ReplaceAll(tmpl, " {name}", "")
+	}
 	return strings.NewReplacer(
 		"{amount}", money(a.Amount), "{fee}", money(a.Fee), "{balance}", money(a.Balance), "{limit}", money(a.Limit),
 		"{party}", a.Party, "{name}", a.Name, "{account}", a.Account, "{ref}", a.Ref, "{receipt}", a.Receipt,
 		"{code}", a.Code, "{n}", strconv.Itoa(a.N), "{usage}", Usage(a.Topic, l), "{lines}", strings.Join(a.Lines, "\n"),
 		"{arg}", MaskDigits(a.Arg), "{currency}", a.Currency, "{time}", a.Time,
-	).Replace(templates[r][l])
+	).Replace(tmpl)
 }
 
 // ForParseError is the reply to an SMS that did not parse, and its arguments.

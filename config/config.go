@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/pelletier/go-toml/v2"
 )
@@ -22,20 +23,45 @@ type Config struct {
 
 // Engine configures the SMS commands.
 type Engine struct {
-	ShortCode    string `toml:"short_code"`    // the number subscribers text
-	Region       string `toml:"region"`        // default country for national numbers, e.g. "FR"
-	PINKey       string `toml:"pin_key"`       // secret: prefer MPG_PIN_KEY
-	ReceiptKey   string `toml:"receipt_key"`   // secret: prefer MPG_RECEIPT_KEY
-	DedupeS      int    `toml:"dedupe_s"`      // identical SMS within this window are one
-	LockAfter    int    `toml:"lock_after"`    // wrong PINs before lockout
-	LockMinutes  int    `toml:"lock_minutes"`  // how long a lockout lasts
-	PayFeeMinor  uint64 `toml:"pay_fee_minor"` // fee on PAY above pay_fee_from_minor
-	PayFeeFrom   uint64 `toml:"pay_fee_from_minor"`
-	SendFeeMinor uint64 `toml:"send_fee_minor"` // fee on SEND above send_fee_from_minor
-	SendFeeFrom  uint64 `toml:"send_fee_from_minor"`
+	ShortCode    string `toml:"short_code"`          // the number subscribers text
+	Region       string `toml:"region"`              // default country for national numbers, e.g. "FR"
+	PINKey       string `toml:"pin_key"`             // secret: prefer MPG_PIN_KEY
+	ReceiptKey   string `toml:"receipt_key"`         // secret: prefer MPG_RECEIPT_KEY
+	DedupeS      int    `toml:"dedupe_s"`            // identical SMS within this window are one (the SMSC's redelivery period)
+	LockAfter    int    `toml:"lock_after"`          // wrong PINs before lockout
+	LockMinutes  int    `toml:"lock_minutes"`        // how long the first lockout lasts; each next one twice as long
+	LockForever  int    `toml:"lock_forever_after"`  // lockouts in a row after which only an operator unlocks
 	ClaimDays    int    `toml:"claim_days"`          // money sent to an unregistered number waits this long
+	MaxHolds     int    `toml:"max_holds_per_payee"` // payments that may wait for one unregistered number
 	ConfirmAbove int    `toml:"confirm_above_minor"` // payments above this ask YES <code> (0: never)
 	ConfirmMin   int    `toml:"confirm_minutes"`     // how long a confirmation code lives
+	ActivationH  int    `toml:"activation_hours"`    // how long a one-time code to set a PIN lives
+	TimeZone     string `toml:"time_zone"`           // for times in replies, e.g. "Europe/Paris"
+	Tiers        []Tier `toml:"tiers"`               // KYC tiers; a purse's tier must be one of them
+	Fees         Fees   `toml:"fees"`                // banded fee tables per product
+}
+
+// Tier is one KYC tier's limits, in minor units (0: no limit).
+type Tier struct {
+	Tier       uint8  `toml:"tier"`
+	PerPayment uint64 `toml:"per_payment_minor"` // one payment out of the purse
+	Daily      uint64 `toml:"daily_minor"`       // over any rolling 24 hours, reservations included
+	MaxBalance uint64 `toml:"max_balance_minor"` // what the purse may hold
+	CanSend    bool   `toml:"can_send"`          // may SEND to other people
+}
+
+// Fees are the fee tables of each product: a payment pays the fee of the first band whose
+// up_to_minor is at least its amount (0: no upper bound). No band: no fee.
+type Fees struct {
+	Pay  []Band `toml:"pay"`
+	Bill []Band `toml:"bill"`
+	Send []Band `toml:"send"`
+}
+
+// Band is one line of a fee table.
+type Band struct {
+	UpTo uint64 `toml:"up_to_minor"`
+	Fee  uint64 `toml:"fee_minor"`
 }
 
 // HTTP configures the local operator endpoints: /metrics, /healthz, /readyz.
@@ -91,8 +117,15 @@ func Default() Config {
 	return Config{
 		Ledger: Ledger{Path: "mpg.db", Currency: "EUR", MaxBatchJobs: 4096, MaxBatchWaitUs: 500,
 			CheckpointEveryMs: 5000, CheckpointChunk: 1024},
-		Engine: Engine{ShortCode: "1234", Region: "FR", DedupeS: 120, LockAfter: 3, LockMinutes: 30, ClaimDays: 7, ConfirmMin: 5},
-		HTTP:   HTTP{Addr: "127.0.0.1:9464"},
+		Engine: Engine{ShortCode: "1234", Region: "FR", DedupeS: 21600, LockAfter: 3, LockMinutes: 30, LockForever: 5,
+			ClaimDays: 7, MaxHolds: 8, ConfirmMin: 5, ActivationH: 24, TimeZone: "UTC",
+			Tiers: []Tier{
+				{Tier: 1, PerPayment: 10000, Daily: 20000, MaxBalance: 50000},
+				{Tier: 2, PerPayment: 50000, Daily: 100000, MaxBalance: 200000, CanSend: true},
+				{Tier: 3, PerPayment: 200000, Daily: 500000, MaxBalance: 1000000, CanSend: true},
+			},
+			Fees: Fees{Pay: []Band{}, Bill: []Band{}, Send: []Band{}}},
+		HTTP: HTTP{Addr: "127.0.0.1:9464"},
 		SMPP: SMPP{Addr: "127.0.0.1:2775", SystemID: "mpg", Transceiver: true, Binds: 1, Window: 10,
 			EnquireLinkS: 30, RespTimeoutS: 10, RatePerS: 100, RetryUnknown: 1, SourceNPI: 1},
 	}
@@ -158,10 +191,36 @@ func (c Config) validate() error {
 		return fmt.Errorf("config: smpp.system_id is at most 15 characters and smpp.password at most 8 (SMPP 3.4)")
 	case c.Engine.ShortCode == "" || len(c.Engine.Region) != 2:
 		return fmt.Errorf("config: engine.short_code must be set and engine.region be a 2-letter country code")
-	case c.Engine.DedupeS < 1 || c.Engine.LockAfter < 1 || c.Engine.LockMinutes < 1 || c.Engine.ClaimDays < 1 || c.Engine.ConfirmMin < 1 || c.Engine.ConfirmAbove < 0:
-		return fmt.Errorf("config: engine.dedupe_s, lock_after, lock_minutes, claim_days and confirm_minutes must be positive")
+	case c.Engine.DedupeS < 1 || c.Engine.LockAfter < 1 || c.Engine.LockMinutes < 1 || c.Engine.ClaimDays < 1 || c.Engine.ConfirmMin < 1 || c.Engine.ConfirmAbove < 0 ||
+		c.Engine.LockForever < 1 || c.Engine.MaxHolds < 1 || c.Engine.ActivationH < 1:
+		return fmt.Errorf("config: engine.dedupe_s, lock_after, lock_minutes, lock_forever_after, claim_days, max_holds_per_payee, confirm_minutes and activation_hours must be positive")
+	case c.Engine.DedupeS > 7*24*3600:
+		return fmt.Errorf("config: engine.dedupe_s is at most a week (604800), got %d", c.Engine.DedupeS)
 	case len(c.Ledger.Currency) != 3:
 		return fmt.Errorf("config: ledger.currency must be an ISO 4217 code like EUR, got %q", c.Ledger.Currency)
+	}
+	if _, err := time.LoadLocation(c.Engine.TimeZone); err != nil {
+		return fmt.Errorf("config: engine.time_zone %q: %v", c.Engine.TimeZone, err)
+	}
+	if len(c.Engine.Tiers) == 0 {
+		return fmt.Errorf("config: engine.tiers: at least one tier (tier 1 is what REG opens)")
+	}
+	seen := map[uint8]bool{}
+	for _, t := range c.Engine.Tiers {
+		if t.Tier == 0 || seen[t.Tier] {
+			return fmt.Errorf("config: engine.tiers: tier numbers must be 1..255 and each once, got %d", t.Tier)
+		}
+		seen[t.Tier] = true
+	}
+	if !seen[1] {
+		return fmt.Errorf("config: engine.tiers: tier 1 is required (REG opens purses at tier 1)")
+	}
+	for name, bands := range map[string][]Band{"pay": c.Engine.Fees.Pay, "bill": c.Engine.Fees.Bill, "send": c.Engine.Fees.Send} {
+		for i, b := range bands {
+			if i > 0 && b.UpTo != 0 && (bands[i-1].UpTo == 0 || b.UpTo <= bands[i-1].UpTo) {
+				return fmt.Errorf("config: engine.fees.%s: bands must be in increasing up_to_minor, the unbounded one (0) last", name)
+			}
+		}
 	}
 	return nil
 }

@@ -61,26 +61,58 @@ func TestExampleCoversEveryKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c != Default() {
+	if !reflect.DeepEqual(c, Default()) {
 		t.Fatalf("the example's values differ from the defaults:\n%+v\n%+v", c, Default())
 	}
 	b, _ := os.ReadFile(filepath.Join("..", "mpg.example.toml"))
-	var walk func(rt reflect.Type, prefix string)
-	walk = func(rt reflect.Type, prefix string) {
+	var walk func(rt reflect.Type, path string)
+	walk = func(rt reflect.Type, path string) {
 		for i := range rt.NumField() {
 			f := rt.Field(i)
 			key := f.Tag.Get("toml")
-			if f.Type.Kind() == reflect.Struct {
-				if !strings.Contains(string(b), "["+key+"]") {
-					t.Errorf("mpg.example.toml has no [%s] section", key)
+			full := strings.TrimPrefix(path+"."+key, ".")
+			switch {
+			case f.Type.Kind() == reflect.Struct:
+				if !strings.Contains(string(b), "["+full+"]") {
+					t.Errorf("mpg.example.toml has no [%s] section", full)
 				}
-				walk(f.Type, key)
-				continue
-			}
-			if !strings.Contains(string(b), "\n"+key+" = ") {
-				t.Errorf("mpg.example.toml does not show %s.%s", prefix, key)
+				walk(f.Type, full)
+			case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+				if !strings.Contains(string(b), "[["+full+"]]") && !strings.Contains(string(b), "\n"+key+" = [") {
+					t.Errorf("mpg.example.toml does not show %s", full)
+				}
+				walk(f.Type.Elem(), full)
+			default:
+				if !strings.Contains(string(b), "\n"+key+" = ") && !strings.Contains(string(b), "{ "+key+" = ") && !strings.Contains(string(b), ", "+key+" = ") {
+					t.Errorf("mpg.example.toml does not show %s", full)
+				}
 			}
 		}
 	}
 	walk(reflect.TypeOf(c), "")
+}
+
+func TestTiersAndFees(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.toml")
+	os.WriteFile(p, []byte(`[engine]
+tiers = [ { tier = 1, per_payment_minor = 500, daily_minor = 1000, max_balance_minor = 2000 },
+          { tier = 2, per_payment_minor = 5000, daily_minor = 10000, max_balance_minor = 20000, can_send = true } ]
+[engine.fees]
+send = [ { up_to_minor = 1000, fee_minor = 0 }, { up_to_minor = 0, fee_minor = 25 } ]
+`), 0o600)
+	c, err := Load(p, true)
+	if err != nil || len(c.Engine.Tiers) != 2 || !c.Engine.Tiers[1].CanSend || len(c.Engine.Fees.Send) != 2 || c.Engine.Fees.Send[1].Fee != 25 {
+		t.Fatalf("%v %+v", err, c.Engine)
+	}
+	for body, want := range map[string]string{
+		"[engine]\ntiers = [ { tier = 2 } ]\n":                                               "tier 1 is required",
+		"[engine]\ntiers = [ { tier = 1 }, { tier = 1 } ]\n":                                 "each once",
+		"[engine.fees]\npay = [ { up_to_minor = 0, fee_minor = 1 }, { up_to_minor = 5 } ]\n": "increasing",
+		"[engine]\ntime_zone = \"Mars/Olympus\"\n":                                           "time_zone",
+	} {
+		os.WriteFile(p, []byte(body), 0o600)
+		if _, err := Load(p, true); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", body, err, want)
+		}
+	}
 }

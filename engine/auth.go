@@ -16,47 +16,124 @@ func (e *Engine) pinMAC(msisdn, pin string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
+func (e *Engine) macEqual(want, msisdn, secret string) bool {
+	w, _ := hex.DecodeString(want)
+	g, _ := hex.DecodeString(e.pinMAC(msisdn, secret))
+	return len(w) > 0 && hmac.Equal(w, g)
+}
+
+// lockFor is how long the n-th lockout in a row lasts: twice the one before.
+func (e *Engine) lockFor(n int) time.Duration {
+	d := e.cfg.LockFor
+	for i := 1; i < n && d < 30*24*time.Hour; i++ {
+		d *= 2
+	}
+	return d
+}
+
 // authenticate checks the PIN, counts failures and locks after LockAfter of them.
 func (t *turn) authenticate() bool {
 	now := t.e.cfg.Now().UnixNano()
 	if t.prof.LockedUntil > now {
-		t.reply(commands.RLocked, commands.Args{N: int(time.Duration(t.prof.LockedUntil-now).Minutes()) + 1})
+		t.lockedReply(now)
 		return false
 	}
 	if t.purse.Status == ledger.StatusBlocked && t.cmd.Kind != commands.Bal && t.cmd.Kind != commands.Mini {
 		t.reply(commands.RAccountBlocked, commands.Args{})
 		return false
 	}
-	want, _ := hex.DecodeString(t.prof.PINMAC)
-	got, _ := hex.DecodeString(t.e.pinMAC(t.in.From, t.cmd.PIN))
-	if len(want) > 0 && hmac.Equal(want, got) {
-		if t.prof.Fails != 0 || t.prof.LockedUntil != 0 {
-			t.prof.Fails, t.prof.LockedUntil, t.profDirty = 0, 0, true
+	if t.e.macEqual(t.prof.PINMAC, t.in.From, t.cmd.PIN) {
+		if t.prof.Fails != 0 || t.prof.LockedUntil != 0 || t.prof.Lockouts != 0 {
+			t.prof.Fails, t.prof.LockedUntil, t.prof.Lockouts, t.profDirty = 0, 0, 0, true
 		}
 		return true
 	}
+	t.wrongPIN(now)
+	return false
+}
+
+// wrongPIN counts a failure; the LockAfter-th locks the purse, for longer each time.
+func (t *turn) wrongPIN(now int64) {
 	t.prof.Fails++
 	t.profDirty = true
-	if t.prof.Fails >= t.e.cfg.LockAfter {
-		t.prof.Fails, t.prof.LockedUntil = 0, now+int64(t.e.cfg.LockFor)
-		t.audit = &ledger.Audit{Actor: t.in.From, Action: "pin lockout", Detail: t.e.cfg.LockFor.String()}
-		t.reply(commands.RLocked, commands.Args{N: int(t.e.cfg.LockFor.Minutes())})
-		return false
+	if t.prof.Fails < t.e.cfg.LockAfter {
+		t.reply(commands.RWrongPIN, commands.Args{N: t.e.cfg.LockAfter - t.prof.Fails})
+		return
 	}
-	t.reply(commands.RWrongPIN, commands.Args{N: t.e.cfg.LockAfter - t.prof.Fails})
-	return false
+	t.prof.Fails = 0
+	t.prof.Lockouts++
+	if t.prof.Lockouts >= t.e.cfg.LockForever {
+		t.prof.LockedUntil = lockedForever
+		t.audit = &ledger.Audit{Actor: t.in.From, Action: "pin lockout", Detail: "until an operator unlocks"}
+	} else {
+		d := t.e.lockFor(t.prof.Lockouts)
+		t.prof.LockedUntil = now + int64(d)
+		t.audit = &ledger.Audit{Actor: t.in.From, Action: "pin lockout", Detail: d.String()}
+	}
+	t.lockedReply(now)
+}
+
+func (t *turn) lockedReply(now int64) {
+	if t.prof.LockedUntil == lockedForever {
+		t.reply(commands.RLockedAdmin, commands.Args{})
+		return
+	}
+	t.reply(commands.RLocked, commands.Args{N: int(time.Duration(t.prof.LockedUntil-now).Minutes()+0.999)})
 }
 
 func (t *turn) register() ledger.Job {
 	if t.purse != nil {
-		t.reply(commands.RAlreadyRegistered, commands.Args{})
+		if t.prof.PINMAC == "" && t.purse.Status == ledger.StatusActive {
+			t.reply(commands.RNotActivated, commands.Args{})
+		} else {
+			t.reply(commands.RAlreadyRegistered, commands.Args{})
+		}
 		return ledger.Job{}
 	}
-	// A number that was sent money before registering keeps its holds: they are claimed next.
-	t.prof = profile{PINMAC: t.e.pinMAC(t.in.From, t.cmd.PIN), Lang: t.lang, LangSet: t.hasProf && t.prof.LangSet, Holds: t.prof.Holds}
+	// Only this number's own record is written; money held for it stays in the ledger's
+	// holds and is claimed after the purse exists.
+	t.prof = profile{PINMAC: t.e.pinMAC(t.in.From, t.cmd.PIN), Lang: t.lang, LangSet: t.hasProf && t.prof.LangSet, Promo: t.prof.Promo}
 	t.profDirty = true
 	t.reply(commands.RWelcome, commands.Args{Name: t.cmd.Name, Balance: t.money(0)})
 	t.audit = &ledger.Audit{Actor: t.in.From, Action: "register"}
 	return t.withProfile(ledger.Job{Open: []ledger.AccountSpec{{Currency: t.e.cfg.Currency, Kind: ledger.KindPurse,
 		Owner: t.in.From, Name: t.cmd.Name, Tier: 1}}})
+}
+
+// activate sets the PIN with the one-time code an operator had sent (`PIN <code> <new>`).
+// A wrong code counts as a wrong PIN; an expired one is refused.
+func (t *turn) activate() ledger.Job {
+	now := t.e.cfg.Now().UnixNano()
+	if t.prof.LockedUntil > now {
+		t.lockedReply(now)
+		return ledger.Job{}
+	}
+	act := t.prof.Activation
+	if act.Expires <= now {
+		if t.prof.PINMAC != "" { // a reset nobody used: the old PIN works again
+			t.prof.Activation, t.profDirty = nil, true
+			if t.authenticate() {
+				return t.changePIN()
+			}
+			return t.withProfile(ledger.Job{})
+		}
+		t.reply(commands.RNotActivated, commands.Args{})
+		return ledger.Job{}
+	}
+	if !t.e.macEqual(act.CodeMAC, t.in.From, "activate:"+t.cmd.PIN) {
+		t.wrongPIN(now)
+		return t.withProfile(ledger.Job{})
+	}
+	t.prof.PINMAC, t.prof.Activation, t.prof.Fails, t.prof.Lockouts, t.prof.LockedUntil = t.e.pinMAC(t.in.From, t.cmd.NewPIN), nil, 0, 0, 0
+	t.profDirty = true
+	t.audit = &ledger.Audit{Actor: t.in.From, Action: "pin set with a one-time code"}
+	t.reply(commands.RActivated, commands.Args{Balance: t.money(uint64(max(0, t.purse.Available())))})
+	return t.withProfile(ledger.Job{})
+}
+
+func (t *turn) changePIN() ledger.Job {
+	t.prof.PINMAC, t.profDirty = t.e.pinMAC(t.in.From, t.cmd.NewPIN), true
+	t.audit = &ledger.Audit{Actor: t.in.From, Action: "pin change"}
+	t.reply(commands.RPINChanged, commands.Args{})
+	return t.withProfile(ledger.Job{})
 }

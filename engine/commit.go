@@ -2,46 +2,101 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"mpg/commands"
 	"mpg/ledger"
 )
 
+// repeatRecord is what the dedupe record keeps of an SMS, so that a redelivered copy is
+// answered to its sender only, saying it is a repeat: no receipt, no notice to anyone else.
+type repeatRecord struct {
+	Kind   string `json:"k"`           // repeatPaid, repeatSent, repeatQuery, or "" (anything else)
+	Amount uint64 `json:"a,omitempty"` // minor units
+	Party  string `json:"p,omitempty"` // merchant name or masked number
+	Ref    string `json:"r,omitempty"` // short transaction reference
+}
+
+const (
+	repeatPaid  = "paid"
+	repeatSent  = "sent"
+	repeatQuery = "query" // BAL, MINI: a copy is answered with the current state
+)
+
 // submit commits the job with the SMS's dedupe record and replies. A refused transfer turns
-// into its refusal reply, committed the same way; a duplicate SMS gets the first replies again
-// and moves nothing.
+// into its refusal reply, committed the same way; a duplicate SMS is told it is one and moves
+// nothing.
 func (t *turn) submit(ctx context.Context, job ledger.Job) error {
 	job.Audit = t.audit
 	job.Messages = append(job.Messages, t.replies...)
-	job.Dedupe = &ledger.Dedupe{Key: t.dedupeKey, TTL: t.e.cfg.Dedupe, StoreMessages: true}
+	job.Dedupe = t.dedupe()
 	_, err := t.e.l.Submit(ctx, job)
 	var ref *ledger.RefusedError
-	if errors.As(err, &ref) && ref.Reason != ledger.ErrInvalid && ref.Reason != ledger.ErrJobTooLarge {
+	if errors.As(err, &ref) && ref.Reason == ledger.ErrConflict {
+		return errConflict
+	}
+	if errors.As(err, &ref) && ref.Reason != ledger.ErrDuplicate {
+		// Every other refusal is an answer, committed with the dedupe record, so that a
+		// redelivered copy does not run again and nothing is left unanswered.
 		t.replies = nil
 		t.refusal(ref)
 		profiles := job.Profiles
 		if t.onRefusal != nil {
 			profiles = *t.onRefusal
 		}
-		job = ledger.Job{Messages: t.replies, Profiles: profiles, Dedupe: job.Dedupe}
+		t.repeat = repeatRecord{}
+		job = ledger.Job{Messages: t.replies, Profiles: profiles, Dedupe: t.dedupe()}
 		_, err = t.e.l.Submit(ctx, job)
+		if errors.As(err, &ref) && ref.Reason == ledger.ErrConflict {
+			return errConflict
+		}
+		if errors.As(err, &ref) && ref.Reason != ledger.ErrDuplicate {
+			job.Profiles = nil // even the profile cannot be written: answer without it
+			_, err = t.e.l.Submit(ctx, job)
+		}
 	}
 	var dup *ledger.DuplicateError
 	if errors.As(err, &dup) {
-		if len(dup.Messages) == 0 {
-			return nil
-		}
-		for i := range dup.Messages {
-			dup.Messages[i].ID = 0
-		}
-		_, err = t.e.l.Submit(ctx, ledger.Job{Messages: dup.Messages})
+		err = t.answerRepeat(ctx, dup)
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBusy, err)
 	}
 	return nil
+}
+
+func (t *turn) dedupe() *ledger.Dedupe {
+	b, _ := json.Marshal(t.repeat)
+	return &ledger.Dedupe{Key: t.dedupeKey, TTL: t.e.cfg.Dedupe, Result: b}
+}
+
+// answerRepeat tells the sender of a redelivered copy what the first one did. A balance or a
+// statement is answered with the current state.
+func (t *turn) answerRepeat(ctx context.Context, dup *ledger.DuplicateError) error {
+	var r repeatRecord
+	json.Unmarshal(dup.Result, &r)
+	at := time.Unix(0, dup.At).In(t.e.cfg.Location).Format("15:04")
+	t.replies = nil
+	a := commands.Args{Amount: t.money(r.Amount), Party: r.Party, Ref: r.Ref, Time: at}
+	switch {
+	case r.Kind == repeatQuery && t.purse != nil && t.purse.Status != ledger.StatusClosed:
+		if t.cmd.Kind == commands.Mini {
+			t.mini()
+		} else {
+			t.balance()
+		}
+	case r.Kind == repeatPaid:
+		t.reply(commands.RRepeatPaid, a)
+	case r.Kind == repeatSent:
+		t.reply(commands.RRepeatSent, a)
+	default:
+		t.reply(commands.RRepeat, a)
+	}
+	_, err := t.e.l.Submit(ctx, ledger.Job{Messages: t.replies})
+	return err
 }
 
 func (t *turn) refusal(ref *ledger.RefusedError) {
@@ -51,15 +106,27 @@ func (t *turn) refusal(ref *ledger.RefusedError) {
 	}
 	switch ref.Reason {
 	case ledger.ErrPendingExpired, ledger.ErrPendingResolved, ledger.ErrPendingNotFound:
-		t.reply(commands.RConfirmExpired, commands.Args{Code: t.cmd.Code})
+		t.reply(commands.RConfirmExpired, commands.Args{})
 	case ledger.ErrInsufficientFunds:
 		t.reply(commands.RInsufficient, commands.Args{Balance: bal, Amount: t.money(t.cmd.Amount + t.fee(codeOf(t.cmd.Kind), t.cmd.Amount))})
-	case ledger.ErrAccountBlocked, ledger.ErrAccountClosed:
+	case ledger.ErrAccountBlocked:
 		t.reply(commands.RAccountBlocked, commands.Args{})
+	case ledger.ErrAccountClosed:
+		t.reply(commands.RAccountClosed, commands.Args{})
 	case ledger.ErrAccountExists:
 		t.reply(commands.RAlreadyRegistered, commands.Args{})
+	case ledger.ErrLimitPerPayment:
+		t.reply(commands.RLimitPerPayment, commands.Args{Limit: t.money(ref.Room)})
+	case ledger.ErrLimitDaily:
+		t.reply(commands.RLimitDaily, commands.Args{Limit: t.money(ref.Room)})
+	case ledger.ErrLimitBalance:
+		t.reply(commands.RLimitBalance, commands.Args{Limit: t.money(ref.Room), Party: t.payeeName})
+	case ledger.ErrTooManyHolds:
+		t.reply(commands.RTooManyHolds, commands.Args{Party: t.payeeName})
 	case ledger.ErrLimitExceeded:
 		t.reply(commands.RLimitExceeded, commands.Args{Amount: t.money(0)})
+	case ledger.ErrInvalid, ledger.ErrJobTooLarge, ledger.ErrIDReused, ledger.ErrZeroAmount, ledger.ErrOverflow, ledger.ErrSameAccount:
+		t.reply(commands.RNotPossible, commands.Args{})
 	default:
 		t.reply(commands.RBusy, commands.Args{})
 	}

@@ -1,9 +1,7 @@
 package engine
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"math/big"
 
@@ -12,9 +10,11 @@ import (
 )
 
 // confirmation is a payment above the confirmation threshold, reserved as pending transfers
-// until the payer answers YES <code> (post) or NO <code> (void). The code is single use,
-// bound to the payer's number (it lives in their profile), stored only as an HMAC, expires
-// with the pending transfers, and allows maxConfirmTries wrong answers.
+// until the payer answers YES <code> (post) or NO <code> (void). The reservation counts
+// against the payer's 24-hour limit from the moment it is made (the ledger counts pending
+// debits) and the posts are refused if the purse was blocked meanwhile. The code is single
+// use, bound to the payer's number (it lives in their profile), stored only as an HMAC,
+// expires with the pending transfers, and allows maxConfirmTries wrong answers.
 type confirmation struct {
 	CodeMAC string   `json:"code_mac"`
 	Pending []string `json:"pending"` // pending transfer ids: the payment, then the fee
@@ -23,8 +23,11 @@ type confirmation struct {
 	Amount  uint64   `json:"amount"`
 	Fee     uint64   `json:"fee"`
 	Ref     string   `json:"ref,omitempty"`
-	Expires int64    `json:"expires"`
-	Tries   int      `json:"tries"`
+	// For is set when the payment goes to a number with no purse: YES turns the reservation
+	// into a hold for that number.
+	For     string `json:"for,omitempty"`
+	Expires int64  `json:"expires"`
+	Tries   int    `json:"tries"`
 }
 
 const maxConfirmTries = 3
@@ -33,16 +36,24 @@ func (e *Engine) codeMAC(msisdn, code string) string {
 	return e.pinMAC(msisdn, "confirm:"+code)
 }
 
-// askConfirm reserves the payment and asks for YES <code>.
-func (t *turn) askConfirm(code uint16, payee *ledger.Account, amount, fee uint64, ref string, ts []ledger.Transfer) ledger.Job {
+// oneTimeCode draws 6 digits from the system's random source.
+func oneTimeCode() (string, error) {
 	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%06d", n.Int64()), nil
+}
+
+// askConfirm reserves the payment and asks for YES <code>.
+func (t *turn) askConfirm(code uint16, payee *ledger.Account, amount, fee uint64, ref, holdFor string, ts []ledger.Transfer) ledger.Job {
+	secret, err := oneTimeCode()
 	if err != nil {
 		t.reply(commands.RBusy, commands.Args{})
 		return t.withProfile(ledger.Job{})
 	}
-	secret := fmt.Sprintf("%06d", n.Int64())
 	c := &confirmation{CodeMAC: t.e.codeMAC(t.in.From, secret), Code: code, Payee: payee.ID, Amount: amount, Fee: fee,
-		Ref: ref, Expires: t.e.cfg.Now().Add(t.e.cfg.ConfirmFor).UnixNano()}
+		Ref: ref, For: holdFor, Expires: t.e.cfg.Now().Add(t.e.cfg.ConfirmFor).UnixNano()}
 	t.keepForRefusal()
 	// A new request replaces one still waiting: release that one in the same job.
 	var release []ledger.Transfer
@@ -52,13 +63,17 @@ func (t *turn) askConfirm(code uint16, payee *ledger.Account, amount, fee uint64
 	for i := range ts {
 		ts[i].Flags |= ledger.Pending
 		ts[i].Timeout = t.e.cfg.ConfirmFor
+		ts[i].For = "" // a reservation, not yet a hold: nobody can claim it
 		c.Pending = append(c.Pending, ts[i].ID.String())
 	}
 	t.prof.Confirm, t.profDirty = c, true
-	what := map[uint16]string{CodePay: "PAY", CodeBill: "BILL", CodeSend: "SEND"}[code]
+	what := map[uint16]string{CodePay: "PAY", CodeBill: "BILL", CodeSend: "SEND", CodeHold: "SEND"}[code]
 	party := payee.Name
 	if payee.Kind == ledger.KindPurse {
-		party = mask(payee.Owner)
+		party = commands.Mask(payee.Owner)
+	}
+	if holdFor != "" {
+		party = commands.Mask(holdFor)
 	}
 	t.reply(commands.RConfirmAsk, commands.Args{Arg: what, Amount: t.money(amount + fee), Party: party, Code: secret,
 		N: int(t.e.cfg.ConfirmFor.Minutes())})
@@ -86,12 +101,10 @@ func (t *turn) confirm(yes bool) ledger.Job {
 		if c != nil {
 			t.prof.Confirm, t.profDirty = nil, true
 		}
-		t.reply(commands.RConfirmExpired, commands.Args{Code: t.cmd.Code})
+		t.reply(commands.RConfirmExpired, commands.Args{})
 		return t.withProfile(ledger.Job{})
 	}
-	want, _ := hex.DecodeString(c.CodeMAC)
-	got, _ := hex.DecodeString(t.e.codeMAC(t.in.From, t.cmd.Code))
-	if !hmac.Equal(want, got) {
+	if !t.e.macEqual(c.CodeMAC, t.in.From, "confirm:"+t.cmd.Code) {
 		c.Tries++
 		t.profDirty = true
 		if c.Tries >= maxConfirmTries {
@@ -102,6 +115,7 @@ func (t *turn) confirm(yes bool) ledger.Job {
 		t.reply(commands.RConfirmWrong, commands.Args{N: maxConfirmTries - c.Tries})
 		return t.withProfile(ledger.Job{})
 	}
+	t.keepForRefusal()
 	t.prof.Confirm, t.profDirty = nil, true
 	if !yes {
 		t.reply(commands.RCancelled, commands.Args{})
@@ -113,14 +127,39 @@ func (t *turn) confirm(yes bool) ledger.Job {
 		return t.withProfile(ledger.Job{})
 	}
 	var posts []ledger.Transfer
-	for _, p := range c.Pending {
-		if id, err := ledger.ParseID(p); err == nil {
-			posts = append(posts, ledger.Transfer{ID: derive(id, 'p'), PendingID: id, Flags: ledger.PostPending})
+	for i, p := range c.Pending {
+		id, err := ledger.ParseID(p)
+		if err != nil {
+			continue
 		}
+		if i == 0 && c.For != "" {
+			// The reservation becomes a hold for the payee: released and reserved again in one
+			// step, now findable by the payee's number and lasting the claim window.
+			held, err := t.e.l.Transfer(id)
+			if err != nil {
+				t.reply(commands.RBusy, commands.Args{})
+				return t.withProfile(ledger.Job{})
+			}
+			posts = append(posts, ledger.Transfer{ID: derive(id, 'v'), PendingID: id, Flags: ledger.VoidPending},
+				ledger.Transfer{ID: derive(id, 'h'), Debit: held.Debit, Credit: held.Credit, Amount: held.Amount, Code: CodeHold,
+					Flags: ledger.Pending, Timeout: t.e.cfg.ClaimFor, For: c.For, Ref: holdRef(t.lang, c.Ref)})
+			continue
+		}
+		posts = append(posts, ledger.Transfer{ID: derive(id, 'p'), PendingID: id, Flags: ledger.PostPending})
 	}
-	t.keepForRefusal()
-	t.prof.addSpend(t.hour(), c.Amount)
 	job := t.withProfile(ledger.Job{Transfers: posts})
-	job.Compose = t.notices(c.Code, &payee, c.Amount, c.Fee, c.Ref)
+	if c.For != "" {
+		t.payeeName = commands.Mask(c.For)
+		t.repeat = repeatRecord{Kind: repeatSent, Amount: c.Amount, Party: commands.Mask(c.For)}
+		job.Compose = t.heldNotices(c.For, c.Amount, c.Fee)
+		return job
+	}
+	t.repeat = t.paidRecord(c.Code, &payee, c.Amount, ledger.Transfer{ID: derive(mustID(c.Pending[0]), 'p')})
+	job.Compose = t.notices(c.Code, &payee, c.Amount, c.Fee, c.Ref, t.payeeLang(&payee))
 	return job
+}
+
+func mustID(s string) ledger.ID {
+	id, _ := ledger.ParseID(s)
+	return id
 }

@@ -6,6 +6,7 @@ package engine
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -24,34 +25,61 @@ type Ledger interface {
 	Submit(ctx context.Context, job ledger.Job) (ledger.Result, error)
 	Account(id uint64) (ledger.Account, error)
 	AccountsOf(owner string) []ledger.Account
+	System(kind ledger.Kind, currency string) (ledger.Account, error)
 	History(account uint64, limit int, before uint64) ([]ledger.Transfer, error)
-	Profile(owner string) ([]byte, error)
+	Profile(owner string) ([]byte, uint64, error)
+	HoldsFor(owner string) ([]ledger.Transfer, error)
 	TransferAt(seq uint64) (ledger.Transfer, error)
 	Transfer(id ledger.ID) (ledger.Transfer, error)
 }
 
-// Inbound is one SMS from a subscriber.
+// Inbound is one SMS from a subscriber. From is the canonical E.164 identity
+// (commands.Sender derives it from the SMSC's address and TON before the engine).
 type Inbound struct {
 	From, To string
 	Text     string
 	Received time.Time
 }
 
-// Transfer codes the engine writes (the CLI's top-up is 1).
+// Transfer codes the engine writes.
 const (
-	CodeTopup uint16 = 1
-	CodePay   uint16 = 2
-	CodeBill  uint16 = 3
-	CodeSend  uint16 = 4
-	CodeFee   uint16 = 5
-	CodeHold  uint16 = 6 // SEND to a number with no purse: pending to escrow until claimed
-	CodeClaim uint16 = 7 // escrow to the new purse when the payee registers
+	CodeTopup    uint16 = 1
+	CodePay      uint16 = 2
+	CodeBill     uint16 = 3
+	CodeSend     uint16 = 4
+	CodeFee      uint16 = 5
+	CodeHold     uint16 = 6 // SEND to a number with no purse: pending to escrow until claimed
+	CodeClaim    uint16 = 7 // escrow to the new purse when the payee registers
+	CodeReversal uint16 = 8 // an operator's compensating transfer
+	CodePayout   uint16 = 9 // the balance paid out when a purse is closed
 )
 
-// Limits of one KYC tier, in minor units.
+// Limits of one KYC tier, in minor units (0: no limit). The ledger enforces the amounts;
+// the engine reads them to answer BAL and to refuse SEND for tiers that may not.
 type Limits struct {
 	PerTx, Daily, MaxBalance uint64
 	CanSend                  bool
+}
+
+// DefaultTiers are the tiers when the configuration names none.
+func DefaultTiers() map[uint8]Limits {
+	return map[uint8]Limits{
+		1: {PerTx: 10000, Daily: 20000, MaxBalance: 50000},
+		2: {PerTx: 50000, Daily: 100000, MaxBalance: 200000, CanSend: true},
+		3: {PerTx: 200000, Daily: 500000, MaxBalance: 1000000, CanSend: true},
+	}
+}
+
+// LedgerTiers are the tiers as the ledger writer enforces them.
+func LedgerTiers(tiers map[uint8]Limits) map[uint8]ledger.TierLimits {
+	if tiers == nil {
+		tiers = DefaultTiers()
+	}
+	out := make(map[uint8]ledger.TierLimits, len(tiers))
+	for k, v := range tiers {
+		out[k] = ledger.TierLimits{PerPayment: v.PerTx, Daily: v.Daily, MaxBalance: v.MaxBalance}
+	}
+	return out
 }
 
 // Band is one line of a fee table: amounts up to UpTo pay Fee.
@@ -66,15 +94,21 @@ type Config struct {
 	PINKey     []byte // from config or environment, never the ledger file
 	ReceiptKey []byte
 	LockAfter  int           // wrong PINs before lockout (default 3)
-	LockFor    time.Duration // (default 30m)
-	Dedupe     time.Duration // identical SMS inside this window are the same (default 2m)
-	Tiers      map[uint8]Limits
-	Fees       map[uint16][]Band // by transfer code; no table: no fee
-	ClaimFor   time.Duration     // how long money sent to an unregistered number waits (default 7 days)
+	LockFor    time.Duration // the first lockout (default 30m); each next one lasts twice as long
+	// LockForever: after this many lockouts in a row the purse stays locked until an operator
+	// unlocks it (default 5).
+	LockForever int
+	Dedupe      time.Duration // identical SMS inside this window are the same (default 6h)
+	Tiers       map[uint8]Limits
+	Fees        map[uint16][]Band // by transfer code; no table: no fee
+	ClaimFor    time.Duration     // how long money sent to an unregistered number waits (default 7 days)
 	// ConfirmAbove asks for YES <code> before paying more than this (minor units; 0: never).
 	ConfirmAbove uint64
 	ConfirmFor   time.Duration // how long a confirmation code lives (default 5 min)
-	Now          func() time.Time
+	// ActivationFor is how long a one-time code to set a PIN lives (default 24h).
+	ActivationFor time.Duration
+	Location      *time.Location // for times in replies (default UTC)
+	Now           func() time.Time
 }
 
 // Engine handles inbound SMS.
@@ -84,19 +118,28 @@ type Engine struct {
 	locks [256]sync.Mutex // one subscriber's messages are handled one at a time
 }
 
-// New makes an engine; keys must be set.
+// New makes an engine for the daemon; the keys must be set.
 func New(cfg Config, l Ledger) (*Engine, error) {
 	if len(cfg.PINKey) < 16 || len(cfg.ReceiptKey) < 16 {
 		return nil, errors.New("engine: PIN and receipt keys must be at least 16 bytes")
 	}
+	return NewAdmin(cfg, l), nil
+}
+
+// NewAdmin makes an engine for operator commands run without the daemon, where the keys may
+// be missing: the commands that need one say so.
+func NewAdmin(cfg Config, l Ledger) *Engine {
 	if cfg.LockAfter <= 0 {
 		cfg.LockAfter = 3
 	}
 	if cfg.LockFor <= 0 {
 		cfg.LockFor = 30 * time.Minute
 	}
+	if cfg.LockForever <= 0 {
+		cfg.LockForever = 5
+	}
 	if cfg.Dedupe <= 0 {
-		cfg.Dedupe = 2 * time.Minute
+		cfg.Dedupe = 6 * time.Hour
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -107,14 +150,16 @@ func New(cfg Config, l Ledger) (*Engine, error) {
 	if cfg.ConfirmFor <= 0 {
 		cfg.ConfirmFor = 5 * time.Minute
 	}
-	if cfg.Tiers == nil {
-		cfg.Tiers = map[uint8]Limits{
-			1: {PerTx: 10000, Daily: 20000, MaxBalance: 50000},
-			2: {PerTx: 50000, Daily: 100000, MaxBalance: 200000, CanSend: true},
-			3: {PerTx: 200000, Daily: 500000, MaxBalance: 1000000, CanSend: true},
-		}
+	if cfg.ActivationFor <= 0 {
+		cfg.ActivationFor = 24 * time.Hour
 	}
-	return &Engine{cfg: cfg, l: l}, nil
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if cfg.Tiers == nil {
+		cfg.Tiers = DefaultTiers()
+	}
+	return &Engine{cfg: cfg, l: l}
 }
 
 func (e *Engine) lock(msisdn string) *sync.Mutex {
@@ -126,26 +171,60 @@ func (e *Engine) lock(msisdn string) *sync.Mutex {
 // ErrBusy is a temporary failure: the SMSC should deliver the message again later.
 var ErrBusy = errors.New("engine busy")
 
+// ErrNotSubscriber is returned for an SMS whose sender is not a canonical phone number: it
+// never owns money and gets no command run. The caller acknowledges it (redelivering it
+// would change nothing) and counts it.
+var ErrNotSubscriber = errors.New("sender is not a phone number")
+
+// errConflict: the ledger refused a profile write computed from a read that is now stale
+// (an operator or another daemon changed it); the turn is computed again.
+var errConflict = errors.New("profile changed meanwhile")
+
+// maxTurns bounds how often one SMS is computed again after a conflict.
+const maxTurns = 4
+
 // Handle runs one SMS. It returns nil only when its effect and replies are durable.
 func (e *Engine) Handle(ctx context.Context, in Inbound) error {
+	if !commands.IsMSISDN(in.From) {
+		return fmt.Errorf("%w: %q", ErrNotSubscriber, in.From)
+	}
+	if len(e.cfg.PINKey) < 16 {
+		return fmt.Errorf("%w: no PIN key", ErrBusy)
+	}
 	mu := e.lock(in.From)
 	mu.Lock()
 	defer mu.Unlock()
-	sum := sha256.Sum256([]byte(in.Text))
-	t := &turn{e: e, in: in, dedupeKey: in.From + "|" + in.To + "|" + hex.EncodeToString(sum[:12])}
-	if err := t.load(); err != nil {
-		return fmt.Errorf("%w: %v", ErrBusy, err)
-	}
-	job := t.run()
-	if err := t.submit(ctx, job); err != nil {
-		return err
+	key := e.dedupeKey(in)
+	var t *turn
+	for try := 0; ; try++ {
+		t = &turn{e: e, in: in, dedupeKey: key}
+		if err := t.load(); err != nil {
+			return fmt.Errorf("%w: %v", ErrBusy, err)
+		}
+		job := t.run()
+		err := t.submit(ctx, job)
+		if errors.Is(err, errConflict) && try < maxTurns {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		break
 	}
 	// Money held for this number goes to its purse once it has one. A claim that fails now
-	// is retried with the subscriber's next message; the SMS itself is already durable.
+	// is tried again with the subscriber's next message; the SMS itself is already durable.
 	if t.purse != nil || t.cmd.Kind == commands.Reg {
-		_ = e.claim(ctx, in.From)
+		_ = e.claim(ctx, in.From, t.cmd.Kind == commands.Reg)
 	}
 	return nil
+}
+
+// dedupeKey identifies a message by sender, recipient and text with a keyed MAC: nothing in
+// the file lets anyone recover a text (and the PIN in it) by trying candidates.
+func (e *Engine) dedupeKey(in Inbound) string {
+	m := hmac.New(sha256.New, e.cfg.PINKey)
+	m.Write([]byte("dedupe\x00" + in.From + "\x00" + in.To + "\x00" + in.Text))
+	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
 // turn is the handling of one SMS.
@@ -155,15 +234,20 @@ type turn struct {
 	dedupeKey string
 	purse     *ledger.Account
 	prof      profile
+	profVer   uint64 // the version of the profile read: the write names it
 	hasProf   bool
 	lang      commands.Lang
 	cmd       commands.Command
 	replies   []ledger.Message
 	profDirty bool
 	// onRefusal, when set, is the profile to write if the ledger refuses the job: the profile
-	// as it was before the job counted a spend or recorded a confirmation.
+	// as it was before the job recorded a confirmation.
 	onRefusal *[]ledger.Profile
 	audit     *ledger.Audit
+	// repeat is what a redelivered copy of this SMS will be told (the dedupe record).
+	repeat repeatRecord
+	// payee of a payment, for a refusal naming whose limit it is.
+	payeeName string
 }
 
 func (t *turn) load() error {
@@ -173,10 +257,11 @@ func (t *turn) load() error {
 			break
 		}
 	}
-	b, err := t.e.l.Profile(t.in.From)
+	b, v, err := t.e.l.Profile(t.in.From)
 	if err != nil {
 		return err
 	}
+	t.profVer = v
 	if b != nil {
 		if err := json.Unmarshal(b, &t.prof); err != nil {
 			return fmt.Errorf("profile of %s: %w", t.in.From, err)
@@ -239,6 +324,13 @@ func (t *turn) run() ledger.Job {
 		t.reply(commands.RNotRegistered, commands.Args{})
 		return ledger.Job{}
 	}
+	if t.purse.Status == ledger.StatusClosed {
+		t.reply(commands.RAccountClosed, commands.Args{})
+		return ledger.Job{}
+	}
+	if c.Kind == commands.PIN && t.prof.Activation != nil {
+		return t.activate()
+	}
 	if c.Kind == commands.Block { // no PIN: a stolen phone must be stoppable at once
 		if t.purse.Status != ledger.StatusBlocked {
 			t.audit = &ledger.Audit{Actor: t.in.From, Action: "subscriber block"}
@@ -271,14 +363,13 @@ func (t *turn) run() ledger.Job {
 	}
 	switch c.Kind {
 	case commands.Bal:
+		t.repeat.Kind = repeatQuery
 		return t.balance()
 	case commands.Mini:
+		t.repeat.Kind = repeatQuery
 		return t.mini()
 	case commands.PIN:
-		t.prof.PINMAC, t.profDirty = t.e.pinMAC(t.in.From, c.NewPIN), true
-		t.audit = &ledger.Audit{Actor: t.in.From, Action: "pin change"}
-		t.reply(commands.RPINChanged, commands.Args{})
-		return t.withProfile(ledger.Job{})
+		return t.changePIN()
 	case commands.Pay, commands.Bill:
 		return t.pay()
 	case commands.Send:

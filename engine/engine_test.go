@@ -38,7 +38,8 @@ func newWorldWith(t *testing.T, tiers map[uint8]Limits, confirmAbove uint64) *wo
 		Fees:  map[uint16][]Band{CodePay: {{UpTo: 1000, Fee: 0}, {UpTo: 1 << 62, Fee: 10}}},
 		Tiers: tiers, ClaimFor: 48 * time.Hour, ConfirmAbove: confirmAbove,
 		Now: func() time.Time { return time.Unix(0, clock.Load()) }}
-	l, err := ledger.Create(w.path, &ledger.Options{Now: cfg.Now, ExpiryEvery: 10 * time.Millisecond, ExpiryHook: ExpiryNotices(cfg)})
+	l, err := ledger.Create(w.path, &ledger.Options{Now: cfg.Now, ExpiryEvery: 10 * time.Millisecond, ExpiryHook: ExpiryNotices(cfg),
+		Tiers: LedgerTiers(tiers)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +99,11 @@ func (w *world) expect(from, text, contains string) string {
 
 func (w *world) topup(msisdn string, minor uint64, tier uint8) {
 	acc := w.l.AccountsOf(msisdn)
+	if acc[0].Tier != tier {
+		if _, err := w.l.Submit(context.Background(), ledger.Job{Tiers: []ledger.TierChange{{Account: acc[0].ID, Tier: tier}}}); err != nil {
+			w.t.Fatal(err)
+		}
+	}
 	if _, err := w.l.Submit(context.Background(), ledger.Job{Transfers: []ledger.Transfer{{ID: ledger.NewID(), Debit: w.float, Credit: acc[0].ID, Amount: minor, Code: CodeTopup}}}); err != nil {
 		w.t.Fatal(err)
 	}
@@ -132,20 +138,23 @@ func TestConversation(t *testing.T) {
 	}
 	receipt := got[alice][0][strings.LastIndex(got[alice][0], " ")+1:]
 
-	// The same SMS again (a redelivery) is answered the same and moves nothing.
+	// The same SMS again (a redelivery) is answered to the sender only, as a repeat, and
+	// moves nothing; the merchant is not told again.
 	again := w.sms(alice, "PAY SHOP42 12.50 739164")
-	if len(again[alice]) != 1 || again[alice][0] != got[alice][0] || w.available(alice) != 3740 {
+	if len(again) != 1 || len(again[alice]) != 1 || !strings.Contains(again[alice][0], "You already paid 12.50 EUR to Corner Shop at 12:00") ||
+		!strings.Contains(again[alice][0], "Nothing moved again") || strings.Contains(again[alice][0], receipt) || w.available(alice) != 3740 {
 		t.Fatalf("duplicate: %q, balance %d", again, w.available(alice))
 	}
 
-	// Receipts: genuine, then altered.
-	w.expect(bob, "CHECK "+receipt, "is genuine: 12.50 EUR to Corner Shop")
+	// Receipts: genuine for the payer, genuine but not theirs for anyone else, then altered.
+	w.expect(alice, "CHECK "+receipt, "is genuine: 12.50 EUR from you to Corner Shop")
+	w.expect(bob, "CHECK "+receipt, "genuine but NOT for your number")
 	altered := receipt[:len(receipt)-1] + map[bool]string{true: "A", false: "B"}[receipt[len(receipt)-1] != 'A']
 	w.expect(bob, "CHECK "+altered, "is NOT genuine")
 
 	// Refusals: a precise reply, no money moved.
 	w.expect(alice, "PAY SHOP4 1 739164", "Unknown merchant SHOP4")
-	w.expect(alice, "PAY SHOP42 101 739164", "Over your limit") // tier 1: 100.00 per payment
+	w.expect(alice, "PAY SHOP42 101 739164", "Above your limit of 100.00 EUR per payment") // tier 1
 	w.expect(alice, "PAY SHOP42 1.234 739164", "Amount 1.234 not understood")
 	w.expect(alice, "BILL EDF 0042-77 30 739164", "Bill paid: 30.00 EUR to EDF, account 0042-77")
 	w.expect(alice, "PAY SHOP42 7.41 739164", "Not enough money")
@@ -192,11 +201,12 @@ func TestConversation(t *testing.T) {
 }
 
 func TestSendBetweenSubscribers(t *testing.T) {
-	w := newWorldTiers(t, map[uint8]Limits{1: {PerTx: 10000, Daily: 20000, MaxBalance: 5000, CanSend: true}})
+	w := newWorldTiers(t, map[uint8]Limits{1: {PerTx: 10000, Daily: 20000, MaxBalance: 5000, CanSend: true},
+		2: {PerTx: 10000, Daily: 20000, MaxBalance: 50000, CanSend: true}})
 	w.expect(alice, "REG 739164 Alice", "Welcome")
 	w.expect(bob, "REG 246810 Bob", "Welcome")
 	w.expect(bob, "LANG ZH", "中文")
-	w.topup(alice, 10000, 1)
+	w.topup(alice, 10000, 2)
 	got := w.sms(alice, "SEND 0687654321 25 739164")
 	if len(got[alice]) != 1 || !strings.Contains(got[alice][0], "Sent 25.00 EUR to Bob +336****321. Fee 0.00 EUR. Balance 75.00 EUR") {
 		t.Fatalf("payer: %q", got)
@@ -205,23 +215,29 @@ func TestSendBetweenSubscribers(t *testing.T) {
 		t.Fatalf("payee: %q", got[bob])
 	}
 	w.expect(alice, "SEND "+alice+" 1 739164", "yourself")
-	// The payee's maximum balance (50.00 here) caps what may be sent.
-	w.expect(alice, "SEND 0687654321 26 739164", "Over your limit")
+	// The payee's maximum balance (50.00 here) caps what may be sent, and the refusal says so.
+	w.expect(alice, "SEND 0687654321 26 739164", "The e-purse of +336****321 cannot hold that much: it can receive 25.00 EUR more")
 }
 
 func TestRollingDailyLimit(t *testing.T) {
 	w := newWorldTiers(t, map[uint8]Limits{1: {PerTx: 10000, Daily: 15000, MaxBalance: 100000}})
 	w.expect(alice, "REG 739164", "Welcome")
 	w.topup(alice, 30000, 1)
+	w.advance(59 * time.Minute) // 12:59: late in its hour
 	w.expect(alice, "PAY SHOP42 100 739164", "Paid 100.00 EUR")
-	w.expect(alice, "PAY SHOP42 60 739164", "Over your limit: 50.00 EUR left")
+	w.expect(alice, "BAL 739164", "You can pay up to 50.00 EUR now; 50.00 EUR left of your 24-hour limit")
+	w.expect(alice, "PAY SHOP42 60 739164", "Over your 24-hour limit: you can still spend 50.00 EUR now")
 	// A refused payment does not count against the limit.
 	w.expect(alice, "PAY SHOP4 50 739164", "Unknown merchant")
 	w.advance(23 * time.Hour)
 	w.expect(alice, "PAY SHOP42 50 739164", "Paid 50.00 EUR")
-	w.expect(alice, "PAY SHOP42 0.01 739164", "Over your limit: 0.00 EUR left")
+	w.expect(alice, "PAY SHOP42 0.01 739164", "you can still spend 0.00 EUR now")
+	// 23 h 30 min after the first payment it still counts (the window is 24 hours, not the
+	// hours a clock shows).
+	w.advance(30 * time.Minute)
+	w.expect(alice, "PAY SHOP42 0.02 739164", "you can still spend 0.00 EUR now")
 	// The first 100.00 leaves the window 24 hours after it was paid.
-	w.advance(90 * time.Minute)
+	w.advance(31 * time.Minute)
 	w.expect(alice, "PAY SHOP42 99.99 739164", "Paid 99.99 EUR")
 }
 
@@ -290,7 +306,7 @@ func TestTwoStepConfirmation(t *testing.T) {
 	if w.available(alice) != 10000-6010 || w.available("SHOP42") != 0 {
 		t.Fatalf("reserved: alice %d shop %d", w.available(alice), w.available("SHOP42"))
 	}
-	w.expect(bob, "YES "+code, "has expired") // bound to Alice's number
+	w.expect(bob, "YES "+code, "No payment is waiting") // bound to Alice's number
 	wrong := "000000"
 	if code == wrong {
 		wrong = "000001"
@@ -300,7 +316,7 @@ func TestTwoStepConfirmation(t *testing.T) {
 	if !strings.Contains(got[alice][0], "Paid 60.00 EUR to Corner Shop. Fee 0.10 EUR. Balance 39.90 EUR") || len(got["+33698765432"]) != 1 {
 		t.Fatalf("confirmed: %q", got)
 	}
-	w.expect(alice, "YES  "+code, "has expired") // single use
+	w.expect(alice, "YES  "+code, "No payment is waiting") // single use
 	if w.available("SHOP42") != 6000 {
 		t.Fatalf("shop %d", w.available("SHOP42"))
 	}
@@ -323,7 +339,7 @@ func TestTwoStepConfirmation(t *testing.T) {
 	// A code that outlives its window is refused, and the reservation ends.
 	code = codeOf(w.expect(alice, "PAY SHOP42 53 739164", "Confirm PAY"))
 	w.advance(6 * time.Minute)
-	w.expect(alice, "YES "+code, "has expired")
+	w.expect(alice, "YES "+code, "No payment is waiting")
 	for deadline := time.Now().Add(5 * time.Second); w.available(alice) != 8990 && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -1,25 +1,17 @@
 package engine
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
-	"strings"
 
 	"mpg/commands"
 	"mpg/ledger"
 )
 
-// spentToday is what the purse paid out over the last 24 hours (fees not counted).
-func (t *turn) spentToday() (uint64, error) {
-	return t.prof.spent(t.hour()), nil
-}
+func (t *turn) fee(code uint16, amount uint64) uint64 { return t.e.fee(code, amount) }
 
-func (t *turn) hour() int64 { return t.e.cfg.Now().Unix() / 3600 }
-
-func (t *turn) fee(code uint16, amount uint64) uint64 {
-	for _, b := range t.e.cfg.Fees[code] {
+func (e *Engine) fee(code uint16, amount uint64) uint64 {
+	for _, b := range e.cfg.Fees[code] {
 		if amount <= b.UpTo {
 			return b.Fee
 		}
@@ -27,36 +19,18 @@ func (t *turn) fee(code uint16, amount uint64) uint64 {
 	return 0
 }
 
-// limitsOK applies the payer's tier; it queues the refusal reply when not.
-func (t *turn) limitsOK(amount uint64) bool {
-	lim, ok := t.e.cfg.Tiers[t.purse.Tier]
-	if !ok {
-		t.reply(commands.RLimitExceeded, commands.Args{Amount: t.money(0)})
-		return false
-	}
-	spent, err := t.spentToday()
+func (t *turn) system(kind ledger.Kind) *ledger.Account {
+	a, err := t.e.l.System(kind, t.e.cfg.Currency)
 	if err != nil {
-		t.reply(commands.RBusy, commands.Args{})
-		return false
+		return nil
 	}
-	if amount > lim.PerTx || spent+amount > lim.Daily {
-		left := uint64(0)
-		if lim.Daily > spent {
-			left = min(lim.Daily-spent, lim.PerTx)
-		}
-		t.reply(commands.RLimitExceeded, commands.Args{Amount: t.money(left)})
-		return false
-	}
-	return true
+	return &a
 }
 
-func (t *turn) system(owner string) *ledger.Account {
-	for _, a := range t.e.l.AccountsOf(owner) {
-		if a.Currency == t.e.cfg.Currency {
-			return &a
-		}
-	}
-	return nil
+// feeTransfer is the fee of a payment: exempt from the tier's limits (those count what the
+// subscriber pays, not what it costs), never from the balance.
+func feeTransfer(purse, fees, fee uint64) ledger.Transfer {
+	return ledger.Transfer{ID: ledger.NewID(), Debit: purse, Credit: fees, Amount: fee, Code: CodeFee, Flags: ledger.Exempt}
 }
 
 func (t *turn) pay() ledger.Job {
@@ -75,13 +49,11 @@ func (t *turn) pay() ledger.Job {
 		t.reply(unknown, commands.Args{Arg: c.Merchant})
 		return t.withProfile(ledger.Job{})
 	}
-	if !t.limitsOK(c.Amount) {
-		return t.withProfile(ledger.Job{})
-	}
 	ref := c.Ref
 	if c.Kind == commands.Bill {
 		ref = c.Account
 	}
+	t.payeeName = payee.Name
 	return t.move(code, payee, c.Amount, ref)
 }
 
@@ -95,6 +67,7 @@ func (t *turn) send() ledger.Job {
 		t.reply(commands.RTierCannotSend, commands.Args{})
 		return t.withProfile(ledger.Job{})
 	}
+	t.payeeName = commands.Mask(c.Phone)
 	var payee *ledger.Account
 	for _, a := range t.e.l.AccountsOf(c.Phone) {
 		if a.Kind == ledger.KindPurse && a.Currency == t.e.cfg.Currency {
@@ -104,124 +77,71 @@ func (t *turn) send() ledger.Job {
 	if payee == nil {
 		return t.hold(c.Phone, c.Amount)
 	}
-	if !t.limitsOK(c.Amount) {
+	if payee.Status == ledger.StatusClosed {
+		t.reply(commands.RLimitBalance, commands.Args{Limit: t.money(0), Party: t.payeeName})
 		return t.withProfile(ledger.Job{})
 	}
-	if lim := t.e.cfg.Tiers[payee.Tier]; lim.MaxBalance > 0 && uint64(max(0, payee.Available()))+c.Amount > lim.MaxBalance {
-		t.reply(commands.RLimitExceeded, commands.Args{Amount: t.money(lim.MaxBalance - min(lim.MaxBalance, uint64(max(0, payee.Available()))))})
-		return t.withProfile(ledger.Job{})
+	return t.move(CodeSend, payee, c.Amount, c.Ref)
+}
+
+// holdRef is what a hold carries for its expiry notices: the payer's language and reference.
+func holdRef(l commands.Lang, ref string) string {
+	if ref == "" {
+		return l.String()
 	}
-	return t.move(CodeSend, payee, c.Amount, "")
+	return l.String() + " " + ref
 }
 
 // hold sends to a number with no purse: the amount waits in escrow as a pending transfer
-// that times out after ClaimFor (the ledger then voids it, the money is the payer's again and
-// both are told); the payee is invited to register and claim it.
+// held for that number (the ledger indexes it by the payee, caps the holds per payee, and
+// voids it after ClaimFor: the money is the payer's again and both are told); the payee is
+// invited to register and claims it then. Above the confirmation threshold it is confirmed
+// with YES first, like any payment.
 func (t *turn) hold(payeeNumber string, amount uint64) ledger.Job {
-	escrow := t.system("@escrow")
-	var payeeProf profile
-	if b, err := t.e.l.Profile(payeeNumber); err == nil && b != nil {
-		json.Unmarshal(b, &payeeProf)
-	}
+	escrow := t.system(ledger.KindEscrow)
 	if escrow == nil {
 		t.reply(commands.RBusy, commands.Args{})
 		return t.withProfile(ledger.Job{})
 	}
-	if len(payeeProf.Holds) >= maxHolds {
-		t.reply(commands.RLimitExceeded, commands.Args{Amount: t.money(0)})
-		return t.withProfile(ledger.Job{})
-	}
-	if !t.limitsOK(amount) {
-		return t.withProfile(ledger.Job{})
-	}
 	fee := t.fee(CodeSend, amount)
-	id := ledger.NewID()
-	ts := []ledger.Transfer{{ID: id, Debit: t.purse.ID, Credit: escrow.ID, Amount: amount, Code: CodeHold,
-		Flags: ledger.Pending, Timeout: t.e.cfg.ClaimFor, Ref: payeeNumber + " " + t.lang.String()}}
+	ts := []ledger.Transfer{{ID: ledger.NewID(), Debit: t.purse.ID, Credit: escrow.ID, Amount: amount, Code: CodeHold,
+		Flags: ledger.Pending, Timeout: t.e.cfg.ClaimFor, For: payeeNumber, Ref: holdRef(t.lang, t.cmd.Ref)}}
 	if fee > 0 {
-		fees := t.system("@fees")
+		fees := t.system(ledger.KindFees)
 		if fees == nil {
 			t.reply(commands.RBusy, commands.Args{})
 			return t.withProfile(ledger.Job{})
 		}
-		ts = append(ts, ledger.Transfer{ID: ledger.NewID(), Debit: t.purse.ID, Credit: fees.ID, Amount: fee, Code: CodeFee})
+		ts = append(ts, feeTransfer(t.purse.ID, fees.ID, fee))
 	}
-	t.keepForRefusal()
-	t.prof.addSpend(t.hour(), amount)
-	t.profDirty = true
+	if above := t.e.cfg.ConfirmAbove; above > 0 && amount > above {
+		return t.askConfirm(CodeHold, escrow, amount, fee, t.cmd.Ref, payeeNumber, ts)
+	}
+	t.repeat = repeatRecord{Kind: repeatSent, Amount: amount, Party: commands.Mask(payeeNumber), Ref: shortRef(ts[0])}
 	job := t.withProfile(ledger.Job{Transfers: ts})
-	payeeProf.Holds = append(payeeProf.Holds, id.String())
-	pb, _ := json.Marshal(payeeProf)
-	job.Profiles = append(job.Profiles, ledger.Profile{Owner: payeeNumber, Data: pb})
-	e, lang, days := t.e, t.lang, int(t.e.cfg.ClaimFor.Hours()/24)
-	purse, from := t.purse.ID, t.in.From
-	job.Compose = func(v ledger.View, r *ledger.Result) ([]ledger.Message, error) {
-		payer, _ := v.Account(purse)
-		a := commands.Args{Amount: t.money(amount), Fee: t.money(fee), Balance: t.money(uint64(max(0, payer.Available()))),
-			Party: mask(payeeNumber), Ref: shortRef(r.Transfers[0]), N: max(1, days)}
-		return []ledger.Message{
-			{From: e.cfg.ShortCode, To: from, Text: commands.Render(lang, commands.RSentHeld, a)},
-			{From: e.cfg.ShortCode, To: payeeNumber, Text: commands.Render(lang, commands.RInvite, commands.Args{Amount: a.Amount, Party: mask(from), N: a.N})},
-		}, nil
-	}
+	job.Compose = t.heldNotices(payeeNumber, amount, fee)
 	return job
 }
 
-// claim moves every payment held for this new subscriber into their purse, each as a
-// linked post of the hold and a transfer from escrow, and tells them. A hold that lapsed
-// (the ledger voided it) is dropped.
-func (e *Engine) claim(ctx context.Context, msisdn string) error {
-	b, err := e.l.Profile(msisdn)
-	if err != nil || b == nil {
-		return err
-	}
-	var p profile
-	if err := json.Unmarshal(b, &p); err != nil || len(p.Holds) == 0 {
-		return err
-	}
-	var purse *ledger.Account
-	for _, a := range e.l.AccountsOf(msisdn) {
-		if a.Kind == ledger.KindPurse {
-			purse = &a
+// heldNotices tell the payer the money is held and the payee how to claim it.
+func (t *turn) heldNotices(payeeNumber string, amount, fee uint64) func(ledger.View, *ledger.Result) ([]ledger.Message, error) {
+	e, lang, days := t.e, t.lang, int(t.e.cfg.ClaimFor.Hours()/24)
+	purse, from := t.purse.ID, t.in.From
+	return func(v ledger.View, r *ledger.Result) ([]ledger.Message, error) {
+		var held ledger.Transfer
+		for _, tr := range r.Transfers {
+			if tr.Flags&ledger.Pending != 0 && tr.For != "" {
+				held = tr
+			}
 		}
+		payer, _ := v.Account(purse)
+		a := commands.Args{Amount: t.money(amount), Fee: t.money(fee), Balance: t.money(uint64(max(0, payer.Available()))),
+			Party: commands.Mask(payeeNumber), Ref: shortRef(held), N: max(1, days)}
+		return []ledger.Message{
+			{From: e.cfg.ShortCode, To: from, Text: commands.Render(lang, commands.RSentHeld, a)},
+			{From: e.cfg.ShortCode, To: payeeNumber, Text: commands.Render(lang, commands.RInvite, commands.Args{Amount: a.Amount, Party: commands.Mask(from), N: a.N})},
+		}, nil
 	}
-	if purse == nil {
-		return nil
-	}
-	holds := p.Holds
-	p.Holds = nil
-	pb, _ := json.Marshal(p)
-	for _, h := range holds {
-		pid, err := ledger.ParseID(h)
-		if err != nil {
-			continue
-		}
-		held, err := e.l.Transfer(pid)
-		if err != nil {
-			continue
-		}
-		payer, _ := e.l.Account(held.Debit)
-		money := commands.Money{Minor: held.Amount, Currency: e.cfg.Currency, Exponent: e.cfg.Exponent}
-		job := ledger.Job{Transfers: []ledger.Transfer{
-			{ID: claimID(pid, 0), PendingID: pid, Flags: ledger.PostPending},
-			{ID: claimID(pid, 1), Debit: held.Credit, Credit: purse.ID, Amount: held.Amount, Code: CodeClaim, Ref: h[:16]},
-		}, Profiles: []ledger.Profile{{Owner: msisdn, Data: pb}}}
-		job.Compose = func(v ledger.View, r *ledger.Result) ([]ledger.Message, error) {
-			after, _ := v.Account(purse.ID)
-			return []ledger.Message{{From: e.cfg.ShortCode, To: msisdn, Text: commands.Render(p.Lang, commands.RClaimed,
-				commands.Args{Amount: money, Party: mask(payer.Owner), Balance: commands.Money{Minor: uint64(max(0, after.Available())),
-					Currency: e.cfg.Currency, Exponent: e.cfg.Exponent}, Ref: shortRef(r.Transfers[1])})}}, nil
-		}
-		_, err = e.l.Submit(ctx, job)
-		var ref *ledger.RefusedError
-		if err != nil && !errors.As(err, &ref) {
-			return err // the hold stays listed; the next message from this number claims it
-		}
-	}
-	if len(holds) > 0 {
-		_, err = e.l.Submit(ctx, ledger.Job{Profiles: []ledger.Profile{{Owner: msisdn, Data: pb}}})
-	}
-	return err
 }
 
 // claimID derives the ids of a claim from the hold, so a claim retried after a crash is the
@@ -233,45 +153,6 @@ func claimID(pending ledger.ID, n byte) ledger.ID {
 	return id
 }
 
-// ExpiryNotices is the ledger's expiry hook: when a hold lapses, the payer is told the money
-// is back and the would-be payee that it is gone. It needs nothing but the configuration,
-// so the ledger can have it from the moment it opens.
-func ExpiryNotices(cfg Config) ledger.ExpiryHook {
-	return func(p ledger.Transfer, v ledger.View) []ledger.Message {
-		if p.Code != CodeHold {
-			return nil
-		}
-		payee, lang, _ := strings.Cut(p.Ref, " ")
-		l := commands.EN
-		switch lang {
-		case "FR":
-			l = commands.FR
-		case "ZH":
-			l = commands.ZH
-		}
-		payer, ok := v.Account(p.Debit)
-		if !ok {
-			return nil
-		}
-		m := func(v uint64) commands.Money {
-			return commands.Money{Minor: v, Currency: cfg.Currency, Exponent: cfg.Exponent}
-		}
-		return []ledger.Message{
-			{From: cfg.ShortCode, To: payer.Owner, Text: commands.Render(l, commands.RRefunded, commands.Args{Amount: m(p.Amount),
-				Party: mask(payee), Balance: m(uint64(max(0, payer.Available()))), Ref: shortRef(p)})},
-			{From: cfg.ShortCode, To: payee, Text: commands.Render(l, commands.RLapsed, commands.Args{Amount: m(p.Amount), Party: mask(payer.Owner)})},
-		}
-	}
-}
-
-// mask hides the middle of a number: +336****678.
-func mask(msisdn string) string {
-	if len(msisdn) < 8 {
-		return msisdn
-	}
-	return msisdn[:4] + "****" + msisdn[len(msisdn)-3:]
-}
-
 // move builds the job of a payment: the amount to the payee and the fee to the fees
 // account as one chain, with the payer's and the payee's replies composed after the money
 // moved (so they carry the new balances) and a receipt code derived from the transfer.
@@ -279,33 +160,59 @@ func (t *turn) move(code uint16, payee *ledger.Account, amount uint64, ref strin
 	fee := t.fee(code, amount)
 	ts := []ledger.Transfer{{ID: ledger.NewID(), Debit: t.purse.ID, Credit: payee.ID, Amount: amount, Code: code, Ref: ref}}
 	if fee > 0 {
-		fees := t.system("@fees")
+		fees := t.system(ledger.KindFees)
 		if fees == nil {
 			t.reply(commands.RBusy, commands.Args{})
 			return t.withProfile(ledger.Job{})
 		}
-		ts = append(ts, ledger.Transfer{ID: ledger.NewID(), Debit: t.purse.ID, Credit: fees.ID, Amount: fee, Code: CodeFee})
+		ts = append(ts, feeTransfer(t.purse.ID, fees.ID, fee))
 	}
 	if above := t.e.cfg.ConfirmAbove; above > 0 && amount > above {
-		return t.askConfirm(code, payee, amount, fee, ref, ts)
+		return t.askConfirm(code, payee, amount, fee, ref, "", ts)
 	}
-	// If the ledger refuses the payment, the profile is written as it was before the spend.
-	t.keepForRefusal()
-	t.prof.addSpend(t.hour(), amount)
-	t.profDirty = true
+	t.repeat = t.paidRecord(code, payee, amount, ts[0])
 	job := t.withProfile(ledger.Job{Transfers: ts})
-	job.Compose = t.notices(code, payee, amount, fee, ref)
+	job.Compose = t.notices(code, payee, amount, fee, ref, t.payeeLang(payee))
 	return job
+}
+
+func (t *turn) paidRecord(code uint16, payee *ledger.Account, amount uint64, tr ledger.Transfer) repeatRecord {
+	if code == CodeSend {
+		return repeatRecord{Kind: repeatSent, Amount: amount, Party: commands.Mask(payee.Owner), Ref: shortRef(tr)}
+	}
+	return repeatRecord{Kind: repeatPaid, Amount: amount, Party: payee.Name, Ref: shortRef(tr)}
+}
+
+// payeeLang is the language a payee subscriber reads (read before the job: Compose runs on
+// the ledger's writer and must not read the ledger).
+func (t *turn) payeeLang(payee *ledger.Account) commands.Lang {
+	return t.e.langOf(payee.Owner)
+}
+
+func (e *Engine) langOf(msisdn string) commands.Lang {
+	if b, _, err := e.l.Profile(msisdn); err == nil && b != nil {
+		var p profile
+		if json.Unmarshal(b, &p) == nil {
+			return p.Lang
+		}
+	}
+	return commands.EN
 }
 
 // notices composes, after the money moved, the payer's reply and the payee's or merchant's
 // notice, with the new balances and a receipt derived from the first transfer.
-func (t *turn) notices(code uint16, payee *ledger.Account, amount, fee uint64, ref string) func(ledger.View, *ledger.Result) ([]ledger.Message, error) {
+func (t *turn) notices(code uint16, payee *ledger.Account, amount, fee uint64, ref string, payeeLang commands.Lang) func(ledger.View, *ledger.Result) ([]ledger.Message, error) {
 	payerLang, e := t.lang, t.e
-	from := t.in.From
+	from, purse, payerName := t.in.From, t.purse.ID, t.purse.Name
 	return func(v ledger.View, r *ledger.Result) ([]ledger.Message, error) {
-		main := r.Transfers[0]
-		payer, _ := v.Account(t.purse.ID)
+		main := r.Transfers[0] // a post of a confirmed payment carries no code
+		for _, tr := range r.Transfers {
+			if tr.Code == code && tr.Flags&ledger.VoidPending == 0 {
+				main = tr
+				break
+			}
+		}
+		payer, _ := v.Account(purse)
 		after, _ := v.Account(payee.ID)
 		rc := e.receipt(main)
 		args := commands.Args{Amount: t.money(amount), Fee: t.money(fee), Balance: t.money(uint64(max(0, payer.Available()))),
@@ -318,21 +225,14 @@ func (t *turn) notices(code uint16, payee *ledger.Account, amount, fee uint64, r
 		case CodePay:
 			add(from, payerLang, commands.RPaid, args)
 			if payee.Phone != "" {
-				add(payee.Phone, commands.EN, commands.RMerchantPaid, commands.Args{Amount: args.Amount, Party: mask(from), Ref: args.Ref, Receipt: rc})
+				add(payee.Phone, commands.EN, commands.RMerchantPaid, commands.Args{Amount: args.Amount, Party: commands.Mask(from), Ref: args.Ref, Receipt: rc})
 			}
 		case CodeBill:
 			add(from, payerLang, commands.RBillPaid, args)
 		case CodeSend:
-			args.Party = mask(payee.Owner)
+			args.Party = commands.Mask(payee.Owner)
 			add(from, payerLang, commands.RSent, args)
-			payeeLang := commands.EN
-			if b, err := e.l.Profile(payee.Owner); err == nil && b != nil {
-				var p profile
-				if json.Unmarshal(b, &p) == nil {
-					payeeLang = p.Lang
-				}
-			}
-			add(payee.Owner, payeeLang, commands.RReceived, commands.Args{Amount: args.Amount, Party: mask(from), Name: t.purse.Name,
+			add(payee.Owner, payeeLang, commands.RReceived, commands.Args{Amount: args.Amount, Party: commands.Mask(from), Name: payerName,
 				Balance: t.money(uint64(max(0, after.Available()))), Ref: args.Ref, Receipt: rc})
 		}
 		return msgs, nil

@@ -7,7 +7,10 @@ import (
 	"mpg/ledger"
 )
 
-// profile is the engine's per-subscriber record, kept in the ledger file.
+// profile is the engine's per-subscriber record, kept in the ledger file. It is written only
+// by its own subscriber's turns and by operator commands, each naming the version it read,
+// so no write is ever based on a stale read. Money rules are not here: the ledger enforces
+// them with the transfers.
 type profile struct {
 	PINMAC      string        `json:"pin_mac"`
 	Lang        commands.Lang `json:"lang"`
@@ -15,59 +18,38 @@ type profile struct {
 	Promo       bool          `json:"promo"`
 	Fails       int           `json:"fails"`
 	LockedUntil int64         `json:"locked_until"`
-	// Spent is what the purse paid out in each of the last 24 hours (Spent[h%24] for unix
-	// hour h), SpentHour the hour of the newest entry: the rolling 24-hour limit without
-	// reading the history.
-	Spent     [24]uint64 `json:"spent"`
-	SpentHour int64      `json:"spent_hour"`
-	// Holds are payments waiting for this number to register (pending transfer ids).
-	Holds []string `json:"holds,omitempty"`
+	// Lockouts counts lockouts since the last right PIN: each lasts twice as long as the one
+	// before, and after Config.LockForever of them only an operator unlocks.
+	Lockouts int `json:"lockouts,omitempty"`
 	// Confirm is the payment waiting for YES <code> from this number.
 	Confirm *confirmation `json:"confirm,omitempty"`
+	// Activation is a one-time code to set a PIN (purse opened by an agent, or PIN reset).
+	Activation *activation `json:"activation,omitempty"`
 }
 
-// maxHolds bounds the payments one unregistered number can be waiting for.
-const maxHolds = 8
-
-// roll forgets the hours that left the 24-hour window ending at hour now.
-func (p *profile) roll(now int64) {
-	if now-p.SpentHour >= 24 {
-		p.Spent = [24]uint64{}
-	} else {
-		for h := p.SpentHour + 1; h <= now; h++ {
-			p.Spent[h%24] = 0
-		}
-	}
-	if now > p.SpentHour {
-		p.SpentHour = now
-	}
+// activation is a one-time code, kept only as an HMAC, that lets the subscriber set a PIN
+// with `PIN <code> <new pin>`.
+type activation struct {
+	CodeMAC string `json:"code_mac"`
+	Expires int64  `json:"expires"`
 }
 
-func (p *profile) spent(now int64) uint64 {
-	q := *p
-	q.roll(now)
-	var sum uint64
-	for _, v := range q.Spent {
-		sum += v
-	}
-	return sum
-}
-
-func (p *profile) addSpend(now int64, amount uint64) {
-	p.roll(now)
-	p.Spent[now%24] += amount
-}
+// lockedForever marks a lockout only an operator lifts.
+const lockedForever = int64(^uint64(0) >> 1)
 
 // keepForRefusal remembers the profile as it is now, for the refusal path.
 func (t *turn) keepForRefusal() {
 	p := t.withProfile(ledger.Job{}).Profiles
+	if p == nil {
+		p = []ledger.Profile{}
+	}
 	t.onRefusal = &p
 }
 
 func (t *turn) withProfile(j ledger.Job) ledger.Job {
 	if t.profDirty {
 		b, _ := json.Marshal(t.prof)
-		j.Profiles = append(j.Profiles, ledger.Profile{Owner: t.in.From, Data: b})
+		j.Profiles = append(j.Profiles, ledger.Profile{Owner: t.in.From, Data: b, Version: t.profVer})
 	}
 	return j
 }

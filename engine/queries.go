@@ -8,14 +8,31 @@ import (
 	"mpg/ledger"
 )
 
-func (t *turn) balance() ledger.Job {
-	lim := t.e.cfg.Tiers[t.purse.Tier]
-	spent, _ := t.spentToday()
-	left := uint64(0)
-	if lim.Daily > spent {
-		left = lim.Daily - spent
+// canPay is what the purse can pay now: its balance, its tier's per-payment limit and what is
+// left of its 24-hour limit (reservations count), the smallest of the three; and that last.
+func (e *Engine) canPay(purse *ledger.Account) (now, today uint64) {
+	lim := e.cfg.Tiers[purse.Tier]
+	avail := uint64(max(0, purse.Available()))
+	today = avail
+	if lim.Daily > 0 {
+		spent := ledger.SpentSince(purse.Spends, e.cfg.Now().UnixNano())
+		today = lim.Daily - min(lim.Daily, spent)
 	}
-	t.reply(commands.RBalance, commands.Args{Balance: t.money(uint64(max(0, t.purse.Available()))), Limit: t.money(left)})
+	now = min(avail, today)
+	if lim.PerTx > 0 {
+		now = min(now, lim.PerTx)
+	}
+	return now, today
+}
+
+func (t *turn) balance() ledger.Job {
+	bal := t.money(uint64(max(0, t.purse.Available())))
+	if t.purse.Status == ledger.StatusBlocked {
+		t.reply(commands.RBalanceBlocked, commands.Args{Balance: bal})
+		return t.withProfile(ledger.Job{})
+	}
+	now, today := t.e.canPay(t.purse)
+	t.reply(commands.RBalance, commands.Args{Balance: bal, Limit: t.money(now), Amount: t.money(today)})
 	return t.withProfile(ledger.Job{})
 }
 
@@ -36,7 +53,7 @@ func (t *turn) mini() ledger.Job {
 			sign = "-"
 		}
 		amt := t.money(tr.Amount).Format(t.lang)
-		lines = append(lines, fmt.Sprintf("%s %s%s", time.Unix(0, tr.Timestamp).UTC().Format("02/01"), sign, amt))
+		lines = append(lines, fmt.Sprintf("%s %s%s", time.Unix(0, tr.Timestamp).In(t.e.cfg.Location).Format("02/01"), sign, amt))
 	}
 	if err != nil || len(lines) == 0 {
 		t.reply(commands.RMiniEmpty, commands.Args{Balance: t.money(uint64(max(0, t.purse.Available())))})

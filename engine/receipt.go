@@ -32,20 +32,45 @@ func (e *Engine) receiptMAC(tr ledger.Transfer) string {
 
 func shortRef(tr ledger.Transfer) string { return strings.ToUpper(tr.ID.String()[26:]) }
 
+// check tells whoever texts CHECK whether a receipt is genuine, and whether the payment was
+// from or to their own number: a genuine receipt of someone else's payment (a look-alike
+// number, a copied SMS) must not vouch for a forged "you received money" message.
 func (t *turn) check() ledger.Job {
-	pos, mac, ok := strings.Cut(t.cmd.Code, "-")
-	var seq uint64
-	if _, err := fmt.Sscanf(pos, "%X", &seq); !ok || err != nil {
-		t.reply(commands.RReceiptInvalid, commands.Args{Receipt: t.cmd.Code})
+	shown := commands.MaskDigits(t.cmd.Code)
+	tr, ok := t.e.verifyReceipt(t.cmd.Code)
+	if !ok {
+		t.reply(commands.RReceiptInvalid, commands.Args{Receipt: shown})
 		return ledger.Job{}
 	}
-	tr, err := t.e.l.TransferAt(seq)
-	if err != nil || !hmac.Equal([]byte(t.e.receiptMAC(tr)), []byte(mac)) || tr.Code == CodeFee {
-		t.reply(commands.RReceiptInvalid, commands.Args{Receipt: t.cmd.Code})
-		return ledger.Job{}
+	dr, _ := t.e.l.Account(tr.Debit)
+	cr, _ := t.e.l.Account(tr.Credit)
+	a := commands.Args{Receipt: shown, Amount: t.money(tr.Amount), Ref: shortRef(tr)}
+	switch {
+	case dr.Owner == t.in.From:
+		a.Party = t.nameOf(tr.Credit)
+		t.reply(commands.RReceiptFromYou, a)
+	case cr.Owner == t.in.From || cr.Phone == t.in.From:
+		a.Party = t.nameOf(tr.Debit)
+		t.reply(commands.RReceiptToYou, a)
+	default:
+		a.Party = t.nameOf(tr.Credit)
+		t.reply(commands.RReceiptNotYours, a)
 	}
-	t.reply(commands.RReceiptValid, commands.Args{Receipt: t.cmd.Code, Amount: t.money(tr.Amount), Party: t.nameOf(tr.Credit), Ref: shortRef(tr)})
 	return ledger.Job{}
+}
+
+// verifyReceipt finds the transfer a receipt code names and checks its MAC.
+func (e *Engine) verifyReceipt(code string) (ledger.Transfer, bool) {
+	pos, mac, ok := strings.Cut(strings.ToUpper(strings.TrimSpace(code)), "-")
+	var seq uint64
+	if _, err := fmt.Sscanf(pos, "%X", &seq); !ok || err != nil || len(e.cfg.ReceiptKey) == 0 {
+		return ledger.Transfer{}, false
+	}
+	tr, err := e.l.TransferAt(seq)
+	if err != nil || !hmac.Equal([]byte(e.receiptMAC(tr)), []byte(mac)) || tr.Code == CodeFee {
+		return ledger.Transfer{}, false
+	}
+	return tr, true
 }
 
 func (t *turn) nameOf(id uint64) string {
@@ -54,7 +79,7 @@ func (t *turn) nameOf(id uint64) string {
 	case err != nil:
 		return fmt.Sprintf("account %d", id)
 	case acc.Kind == ledger.KindPurse:
-		return mask(acc.Owner)
+		return commands.Mask(acc.Owner)
 	}
 	return acc.Name
 }

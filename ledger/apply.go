@@ -148,7 +148,12 @@ func (ja *jobApply) run(job *Job) (Result, error) {
 		}
 		res.Accounts = append(res.Accounts, a.Account)
 	}
+	// Status changes come before the transfers, except a close, which comes after them: a
+	// payout and the close of the purse it empties are one step.
 	for i, sc := range job.Status {
+		if sc.Status == StatusClosed {
+			continue
+		}
 		if err := ja.setStatus(i, sc); err != nil {
 			return res, err
 		}
@@ -169,6 +174,14 @@ func (ja *jobApply) run(job *Job) (Result, error) {
 		}
 		res.Transfers = append(res.Transfers, stored)
 		res.Existed = append(res.Existed, existed)
+	}
+	for i, sc := range job.Status {
+		if sc.Status != StatusClosed {
+			continue
+		}
+		if err := ja.setStatus(i, sc); err != nil {
+			return res, err
+		}
 	}
 	msgs := job.Messages
 	if job.Compose != nil {
@@ -633,6 +646,9 @@ func (ja *jobApply) transfer(i int, t Transfer) (Transfer, bool, error) {
 		if err != nil {
 			return t, false, err
 		}
+		if err := checkBalances(i, &t, dr, cr); err != nil {
+			return t, false, err
+		}
 		if counted {
 			t.Flags |= Counted
 		}
@@ -671,7 +687,8 @@ func (ja *jobApply) transfer(i int, t Transfer) (Transfer, bool, error) {
 	return t, false, nil
 }
 
-// checkNew applies every rule a new single or pending transfer must pass.
+// checkNew applies the validity and status rules a new single or pending transfer must
+// pass; the tier rules and then the balance constraints follow.
 func checkNew(i int, t *Transfer, dr, cr *account) error {
 	switch {
 	case dr == cr:
@@ -689,6 +706,11 @@ func checkNew(i int, t *Transfer, dr, cr *account) error {
 	case t.Timeout < 0:
 		return refuse(ErrInvalid, i, "negative timeout")
 	}
+	return nil
+}
+
+// checkBalances applies the accounts' balance constraints to a new transfer.
+func checkBalances(i int, t *Transfer, dr, cr *account) error {
 	db, cb := dr.wBal, cr.wBal
 	debits, ok1 := add3(db.DebitsPosted, db.DebitsPending, t.Amount)
 	credits, ok2 := add3(cb.CreditsPosted, cb.CreditsPending, t.Amount)

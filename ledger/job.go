@@ -12,7 +12,7 @@ const (
 )
 
 // Job is one unit of work, applied all or nothing in one commit: accounts opened, status
-// changes, transfers (a linked chain: every one or none), the replies to send, the dedupe
+// changes (a close after the transfers, every other one before), tier changes, transfers (a linked chain: every one or none), the replies to send, the dedupe
 // record of the inbound message and an audit entry.
 type Job struct {
 	Open      []AccountSpec

@@ -107,7 +107,7 @@ func (ja *jobApply) checkRules(i int, t *Transfer, dr, cr *account) (bool, error
 					Detail: "account " + itoa(dr.ID)}
 			}
 		}
-		spend = true
+		spend = lim.Daily > 0 // only a daily limit needs the window
 	}
 	if lim, ok, err := ja.w.tierOf(cr); err != nil {
 		return false, withIndex(err, i)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,8 +80,12 @@ func (c Config) withDefaults() Config {
 // MO is one inbound message, reassembled and decoded.
 type MO struct {
 	From, To string
-	Text     string
-	Received time.Time
+	// FromTON and FromNPI are the type of number and numbering plan of From as the SMSC sent
+	// them (international digits usually come with TON 1 and no '+'): the handler derives
+	// the subscriber's identity from the three.
+	FromTON, FromNPI uint8
+	Text             string
+	Received         time.Time
 }
 
 // Handler takes an MO. It returns nil only when the message is durably taken (the SMSC then
@@ -350,7 +355,8 @@ func (c *Client) Submit(ctx context.Context, from, to, text string, receipt bool
 	}
 	var ids []string
 	for _, p := range parts {
-		m := &SM{SrcTON: c.cfg.SourceTON, SrcNPI: c.cfg.SourceNPI, Src: from, DstTON: 1, DstNPI: 1, Dst: to, Coding: p.Coding, Message: p.Message}
+		// An E.164 destination goes as SMSCs expect it: international digits, TON 1, NPI 1.
+		m := &SM{SrcTON: c.cfg.SourceTON, SrcNPI: c.cfg.SourceNPI, Src: from, DstTON: 1, DstNPI: 1, Dst: strings.TrimPrefix(to, "+"), Coding: p.Coding, Message: p.Message}
 		if p.UDH {
 			m.ESMClass = esmUDHI
 		}
@@ -693,7 +699,7 @@ func (c *Client) take(cn *conn, f Frame) pdu.Status {
 	}
 	c.Metrics.MOIn.Add(1)
 	cn.moIn.Add(1)
-	if err := c.handle(ctx, MO{From: m.Src, To: m.Dst, Text: text, Received: time.Now()}); err != nil {
+	if err := c.handle(ctx, MO{From: m.Src, FromTON: m.SrcTON, FromNPI: m.SrcNPI, To: m.Dst, Text: text, Received: time.Now()}); err != nil {
 		if errors.Is(err, ErrPermanent) {
 			return StatusPermAppErr
 		}

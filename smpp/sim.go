@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -276,11 +277,15 @@ func (s *Sim) recordMT(m *SM) {
 	} else if text, err = Decode(m.Coding, payload); err != nil {
 		return
 	}
+	phone := m.Dst
+	if m.DstTON == 1 && !strings.HasPrefix(phone, "+") {
+		phone = "+" + phone // phones are named in E.164, as the tests and the phone interface do
+	}
 	s.mu.Lock()
-	s.mt[m.Dst] = append(s.mt[m.Dst], text)
-	if ch, ok := s.mtWake[m.Dst]; ok {
+	s.mt[phone] = append(s.mt[phone], text)
+	if ch, ok := s.mtWake[phone]; ok {
 		close(ch)
-		delete(s.mtWake, m.Dst)
+		delete(s.mtWake, phone)
 	}
 	s.mu.Unlock()
 }
@@ -345,6 +350,23 @@ func (s *Sim) SendMO(ctx context.Context, from, to, text string) (pdu.Status, er
 	}
 }
 
+// AddressOf is how a real SMSC writes a sender: "+33612345678" as international digits
+// without '+' and TON 1; a national form ("0612345678") with TON 2; anything that is not
+// digits (an alphanumeric sender) with TON 5, NPI 0.
+func AddressOf(phone string) (ton, npi uint8, addr string) {
+	digits := strings.TrimPrefix(phone, "+")
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return 5, 0, phone
+	}
+	if strings.HasPrefix(phone, "+") {
+		return 1, 1, digits
+	}
+	if strings.HasPrefix(phone, "0") {
+		return 2, 1, phone
+	}
+	return 0, 1, phone
+}
+
 func (s *Sim) sendMOOnce(ctx context.Context, from, to, text string) (pdu.Status, error) {
 	parts, err := Split(text, byte(s.nextID.Add(1)), MaxParts)
 	if err != nil {
@@ -368,7 +390,8 @@ func (s *Sim) sendMOOnce(ctx context.Context, from, to, text string) (pdu.Status
 	}
 	var status pdu.Status
 	for _, p := range parts {
-		m := &SM{SrcTON: 1, SrcNPI: 1, Src: from, Dst: to, Coding: p.Coding, Message: p.Message}
+		ton, npi, src := AddressOf(from)
+		m := &SM{SrcTON: ton, SrcNPI: npi, Src: src, Dst: to, Coding: p.Coding, Message: p.Message}
 		if p.UDH {
 			m.ESMClass = esmUDHI
 		}

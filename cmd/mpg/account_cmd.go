@@ -1,83 +1,109 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"mpg/commands"
+	"mpg/engine"
 	"mpg/ledger"
 )
 
-var (
-	e164         = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
-	merchantCode = regexp.MustCompile(`^[A-Z0-9]{2,20}$`)
-)
+var merchantCode = regexp.MustCompile(`^[A-Z0-9]{2,20}$`)
 
-// checkMSISDN accepts an international number (+ and 8 to 15 digits).
-func checkMSISDN(s string) (string, error) {
-	s = strings.ReplaceAll(s, " ", "")
-	if !e164.MatchString(s) {
-		return "", fmt.Errorf("phone number %q: want international form like +33612345678", s)
+// msisdn reads a phone number as an operator types it (+33…, 0033…, 06…, 33…), with the
+// region from --region or engine.region, into the one identity the engine uses.
+func (a *app) msisdn(s string) (string, error) {
+	m, err := commands.ParseMSISDN(s, a.region())
+	if err != nil {
+		return "", fmt.Errorf("phone number %q: not a number of region %s (write it as +33612345678, or set --region)", s, a.region())
 	}
-	return s, nil
+	return m, nil
+}
+
+func (a *app) region() string {
+	if a.regionFlag != "" {
+		return strings.ToUpper(a.regionFlag)
+	}
+	return a.cfg.Engine.Region
+}
+
+// engine is the engine operator commands run through: the daemon's own (same locks as the
+// SMS it handles) when the command came over the admin socket, else one on this ledger.
+func (a *app) engine(l *ledger.Ledger) *engine.Engine {
+	if a.eng != nil {
+		return a.eng
+	}
+	cfg := engineConfig(a.cfg)
+	cfg.Currency = floatCurrency(l, cfg.Currency)
+	cfg.Exponent, _ = ledger.Exponent(cfg.Currency)
+	return engine.NewAdmin(cfg, l)
 }
 
 func (a *app) accountCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "account",
-		Short: "Open, top up, block and unblock subscriber e-purses",
-		Example: `  mpg account open +33612345678 --name Alice --tier 1
+		Short: "Subscriber e-purses: open, top up, tier, block, unlock, reset PIN, close",
+		Long: `account manages subscribers' e-purses. Every command is audited with the operator's
+identity, and the subscriber is told by SMS. Numbers may be typed as +33612345678,
+0033612345678, 0612345678 or 33612345678 (national forms use --region, default engine.region).`,
+		Example: `  mpg account open 0612345678 --name Alice --tier 1
   mpg account topup +33612345678 25.00
-  mpg account block +33612345678`,
+  mpg account tier +33612345678 2
+  mpg account unlock +33612345678
+  mpg account close +33612345678 --payout`,
 	}
+	c.PersistentFlags().StringVar(&a.regionFlag, "region", "", "country of national numbers (default engine.region)")
 	c.AddCommand(a.accountOpenCmd(), a.accountTopupCmd(), a.accountStatusCmd("block", ledger.StatusBlocked),
-		a.accountStatusCmd("unblock", ledger.StatusActive))
+		a.accountStatusCmd("unblock", ledger.StatusActive), a.accountTierCmd(), a.accountUnlockCmd(),
+		a.accountResetPINCmd(), a.accountCloseCmd())
 	return c
 }
 
 func (a *app) accountOpenCmd() *cobra.Command {
-	var name, currency string
+	var name string
 	var tier uint8
 	c := &cobra.Command{
-		Use:     "open <msisdn>",
-		Short:   "Open an e-purse for a phone number",
-		Example: "  mpg account open +33612345678 --name Alice --tier 2 --currency EUR",
+		Use:   "open <msisdn>",
+		Short: "Open an e-purse at the counter; the subscriber gets a one-time code by SMS to set a PIN",
+		Long: `open opens an e-purse for a phone number and texts its owner a one-time code (valid
+engine.activation_hours) with which they choose their own PIN: PIN <code> <new pin>.
+Needs MPG_PIN_KEY when no daemon runs.`,
+		Example: "  mpg account open 0612345678 --name Alice --tier 2",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			msisdn, err := checkMSISDN(args[0])
+			msisdn, err := a.msisdn(args[0])
 			if err != nil {
 				return err
 			}
-			if tier < 1 || tier > 3 {
-				return fmt.Errorf("--tier must be 1, 2 or 3")
+			if _, ok := engineConfig(a.cfg).Tiers[tier]; !ok {
+				return fmt.Errorf("--tier %d is not configured (engine.tiers)", tier)
 			}
 			return a.withLedger(func(l *ledger.Ledger) error {
-				if currency == "" {
-					currency = floatCurrency(l, a.cfg.Ledger.Currency)
-				}
-				res, err := l.Submit(cmd.Context(), ledger.Job{
-					Open:  []ledger.AccountSpec{{Currency: currency, Kind: ledger.KindPurse, Owner: msisdn, Name: name, Tier: tier}},
-					Audit: &ledger.Audit{Actor: actor(), Action: "account open", Detail: msisdn},
-				})
+				acc, err := a.engine(l).OpenPurse(cmd.Context(), a.actor(), msisdn, name, tier)
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "opened purse %d for %s (%s, tier %d)\n", res.Accounts[0].ID, msisdn, currency, tier)
+				fmt.Fprintf(cmd.OutOrStdout(), "opened purse %d for %s (%s, tier %d); the one-time code to set a PIN went by SMS\n", acc.ID, msisdn, acc.Currency, tier)
 				return nil
 			})
 		},
 	}
 	c.Flags().StringVar(&name, "name", "", "registered name, shown to payers")
-	c.Flags().Uint8Var(&tier, "tier", 1, "KYC tier 1 (lowest), 2 or 3")
-	c.Flags().StringVar(&currency, "currency", "", "purse currency (default: the float's)")
+	c.Flags().Uint8Var(&tier, "tier", 1, "KYC tier (engine.tiers)")
 	return c
 }
 
 // floatCurrency is the currency of the ledger's float account, the natural default.
 func floatCurrency(l *ledger.Ledger, fallback string) string {
-	if fs := l.AccountsOf(ownerFloat); len(fs) > 0 {
+	if _, err := l.System(ledger.KindFloat, fallback); err == nil {
+		return fallback
+	}
+	if fs := l.Accounts(ledger.Filter{Kind: ledger.KindFloat, Limit: 1}); len(fs) > 0 {
 		return fs[0].Currency
 	}
 	return fallback
@@ -87,11 +113,11 @@ func (a *app) accountTopupCmd() *cobra.Command {
 	var ref string
 	c := &cobra.Command{
 		Use:     "topup <msisdn> <amount>",
-		Short:   "Credit a purse from the float account (cash-in)",
+		Short:   "Credit a purse from the float account (cash-in); the tier's maximum balance applies",
 		Example: "  mpg account topup +33612345678 25.00 --ref AGENT7-0042",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			msisdn, err := checkMSISDN(args[0])
+			msisdn, err := a.msisdn(args[0])
 			if err != nil {
 				return err
 			}
@@ -104,25 +130,13 @@ func (a *app) accountTopupCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				var float *ledger.Account
-				for _, f := range l.AccountsOf(ownerFloat) {
-					if f.Currency == purse.Currency {
-						float = &f
-					}
-				}
-				if float == nil {
-					return fmt.Errorf("no float account in %s (run `mpg ledger init --currency %s` on a new file)", purse.Currency, purse.Currency)
-				}
-				res, err := l.Submit(cmd.Context(), ledger.Job{
-					Transfers: []ledger.Transfer{{ID: ledger.NewID(), Debit: float.ID, Credit: purse.ID, Amount: amount, Code: CodeTopup, Ref: ref}},
-					Audit:     &ledger.Audit{Actor: actor(), Action: "account topup", Detail: msisdn + " " + ledger.FormatAmount(amount, purse.Currency)},
-				})
+				tr, err := a.engine(l).Topup(cmd.Context(), a.actor(), msisdn, amount, ref)
 				if err != nil {
-					return err
+					return refusalError(err)
 				}
 				after, _ := l.Account(purse.ID)
 				fmt.Fprintf(cmd.OutOrStdout(), "topped up %s with %s: balance %s (transfer %s)\n", msisdn,
-					ledger.FormatAmount(amount, purse.Currency), formatSigned(after.Available(), after.Currency), res.Transfers[0].ID)
+					ledger.FormatAmount(amount, purse.Currency), formatSigned(after.Available(), after.Currency), tr.ID)
 				return nil
 			})
 		},
@@ -131,8 +145,20 @@ func (a *app) accountTopupCmd() *cobra.Command {
 	return c
 }
 
-// Transfer codes the CLI writes; the engine defines the rest.
-const CodeTopup uint16 = 1
+// refusalError words a ledger refusal for an operator: which rule, and what would fit.
+func refusalError(err error) error {
+	var ref *ledger.RefusedError
+	if !errors.As(err, &ref) {
+		return err
+	}
+	switch ref.Reason {
+	case ledger.ErrLimitBalance:
+		return fmt.Errorf("refused: the purse's tier allows at most %d minor units more (maximum balance); raise its tier with `mpg account tier`", ref.Room)
+	case ledger.ErrLimitDaily, ledger.ErrLimitPerPayment:
+		return fmt.Errorf("refused: %v (room %d minor units)", ref.Reason, ref.Room)
+	}
+	return fmt.Errorf("refused: %w", err)
+}
 
 func findKind(l *ledger.Ledger, owner string, kinds ...ledger.Kind) (ledger.Account, error) {
 	for _, acc := range l.AccountsOf(owner) {
@@ -152,7 +178,7 @@ func (a *app) accountStatusCmd(verb string, to ledger.Status) *cobra.Command {
 		Example: "  mpg account " + verb + " +33612345678",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			msisdn, err := checkMSISDN(args[0])
+			msisdn, err := a.msisdn(args[0])
 			if err != nil {
 				return err
 			}
@@ -167,7 +193,7 @@ func (a *app) accountStatusCmd(verb string, to ledger.Status) *cobra.Command {
 				}
 				_, err = l.Submit(cmd.Context(), ledger.Job{
 					Status: []ledger.StatusChange{{Account: purse.ID, Status: to}},
-					Audit:  &ledger.Audit{Actor: actor(), Action: "account " + verb, Detail: msisdn},
+					Audit:  &ledger.Audit{Actor: a.actor(), Action: "account " + verb, Detail: msisdn},
 				})
 				if err != nil {
 					return err
@@ -209,7 +235,7 @@ func (a *app) merchantAddCmd() *cobra.Command {
 			}
 			if msisdn != "" {
 				var err error
-				if msisdn, err = checkMSISDN(msisdn); err != nil {
+				if msisdn, err = a.msisdn(msisdn); err != nil {
 					return err
 				}
 			}
@@ -228,7 +254,7 @@ func (a *app) merchantAddCmd() *cobra.Command {
 				}
 				res, err := l.Submit(cmd.Context(), ledger.Job{
 					Open:  []ledger.AccountSpec{{Currency: currency, Kind: kind, Owner: code, Name: name, Phone: msisdn}},
-					Audit: &ledger.Audit{Actor: actor(), Action: "merchant add", Detail: code},
+					Audit: &ledger.Audit{Actor: a.actor(), Action: "merchant add", Detail: code},
 				})
 				if err != nil {
 					return err

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"mpg/config"
+	"mpg/engine"
 	"mpg/ledger"
 )
 
@@ -96,7 +98,7 @@ func flagArgs(cmd *cobra.Command) []string {
 }
 
 // serveAdmin answers CLI requests on the socket until ctx ends.
-func serveAdmin(ctx context.Context, cfg config.Config, l *ledger.Ledger, log *zap.Logger) (func(), error) {
+func serveAdmin(ctx context.Context, cfg config.Config, l *ledger.Ledger, eng *engine.Engine, log *zap.Logger) (func(), error) {
 	path := socketPath(l.Path())
 	os.Remove(path) // a socket left by a daemon that was killed
 	ln, err := net.Listen("unix", path)
@@ -115,34 +117,63 @@ func serveAdmin(ctx context.Context, cfg config.Config, l *ledger.Ledger, log *z
 			if err != nil {
 				return
 			}
-			go handleAdmin(ctx, c, cfg, l, log)
+			go handleAdmin(ctx, c, cfg, l, eng, log)
 		}
 	}()
 	return func() { ln.Close(); <-done; os.Remove(path) }, nil
 }
 
-func handleAdmin(ctx context.Context, c net.Conn, cfg config.Config, l *ledger.Ledger, log *zap.Logger) {
+func handleAdmin(ctx context.Context, c net.Conn, cfg config.Config, l *ledger.Ledger, eng *engine.Engine, log *zap.Logger) {
 	defer c.Close()
+	operator, err := peerOperator(c)
+	if err != nil {
+		json.NewEncoder(c).Encode(adminResponse{Error: "admin socket: " + err.Error(), Code: 1})
+		return
+	}
 	c.SetDeadline(time.Now().Add(5 * time.Minute))
 	var req adminRequest
 	if err := json.NewDecoder(io.LimitReader(c, 64<<10)).Decode(&req); err != nil || len(req.Args) == 0 || !adminCommands[req.Args[0]] {
 		json.NewEncoder(c).Encode(adminResponse{Error: "admin socket: only ledger, account and merchant commands", Code: 1})
 		return
 	}
-	a := &app{cfg: cfg, log: log.Named("admin"), shared: l, dbPath: l.Path()}
+	a := &app{cfg: cfg, log: log.Named("admin"), shared: l, eng: eng, operator: operator, dbPath: l.Path()}
 	root := a.rootCmd()
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&out)
 	root.SetArgs(req.Args)
 	root.SetContext(ctx)
-	err := root.Execute()
+	err = root.Execute()
 	resp := adminResponse{Output: out.String()}
 	if err != nil {
 		resp.Error, resp.Code = err.Error(), exitCode(err)
 	}
-	log.Info("admin command", zap.Strings("args", req.Args), zap.Int("code", resp.Code))
+	log.Info("admin command", zap.String("operator", operator), zap.Strings("args", req.Args), zap.Int("code", resp.Code))
 	json.NewEncoder(c).Encode(resp)
+}
+
+// peerOperator names the process at the other end of the admin socket by its uid, as the
+// kernel reports it (SO_PEERCRED): the audit trail never takes the client's word for it.
+func peerOperator(c net.Conn) (string, error) {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return "", errors.New("not a unix socket")
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return "", err
+	}
+	var cred *syscall.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	}); err != nil {
+		return "", err
+	}
+	if cerr != nil {
+		return "", fmt.Errorf("peer credentials: %w", cerr)
+	}
+	return operatorName("socket", int(cred.Uid)), nil
 }
 
 var errInit = errors.New("the daemon holds this file: `ledger init` makes a new file, stop the daemon or use another --db")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"mpg/engine"
 	"mpg/ledger"
 	"mpg/smpp"
 )
@@ -76,7 +77,7 @@ func (a *app) benchE2E(cmd *cobra.Command, subscribers, merchants, commands, cli
 		if len(accs) == 0 {
 			return fmt.Errorf("subscriber %s did not register", phoneOf(i))
 		}
-		fund = append(fund, ledger.Transfer{ID: ledger.NewID(), Debit: float, Credit: accs[0].ID, Amount: 20000, Code: CodeTopup})
+		fund = append(fund, ledger.Transfer{ID: ledger.NewID(), Debit: float, Credit: accs[0].ID, Amount: 20000, Code: engine.CodeTopup})
 		if len(fund) == ledger.MaxJobTransfers || i == subscribers-1 {
 			if _, err := l.Submit(ctx, ledger.Job{Transfers: fund}); err != nil {
 				return err

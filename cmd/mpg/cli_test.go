@@ -52,6 +52,8 @@ func mustRun(t *testing.T, args ...string) string {
 }
 
 func TestAdminCLI(t *testing.T) {
+	t.Setenv("MPG_PIN_KEY", "cli-test-pin-key-0123")
+	t.Setenv("MPG_RECEIPT_KEY", "cli-test-receipt-key-01")
 	db := filepath.Join(t.TempDir(), "mpg.db")
 	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
 	mustRun(t, "--db", db, "account", "open", "+33612345678", "--name", "Alice", "--tier", "2")
@@ -75,8 +77,8 @@ func TestAdminCLI(t *testing.T) {
 		}
 	}
 	out := mustRun(t, "--db", db, "ledger", "show", "+33612345678", "-o", "json")
-	var accs []map[string]any
-	if err := json.Unmarshal([]byte(out), &accs); err != nil || accs[0]["available"] != "12.50 EUR" || accs[0]["kind"] != "purse" {
+	var acc map[string]any
+	if err := json.Unmarshal([]byte(out), &acc); err != nil || acc["available"] != "12.50 EUR" || acc["kind"] != "purse" {
 		t.Fatalf("show json: %v %s", err, out)
 	}
 	if out := mustRun(t, "--db", db, "ledger", "accounts", "--kind", "merchant"); !strings.Contains(out, "SHOP42") || strings.Contains(out, "Alice") {

@@ -9,9 +9,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 
+	"mpg/config"
 	"mpg/ledger"
 )
 
@@ -30,6 +32,7 @@ var conversation = []struct{ from, text string }{
 	{"+33611000002", "注册 5678 Bob"},
 	{"+33611000001", "!topup 100"},
 	{"+33611000001", "bal 1234"},
+	{"+33611000001", "!tier 2"}, // an agent checked Alice's ID: she may SEND now
 	{"+33611000001", "PAY SHOP42 12.50 INV-7 1234"},
 	{"+33611000001", "PAY SHOP4 1 1234"},
 	{"+33611000001", "PAY SHOP42 1.234 1234"},
@@ -40,6 +43,10 @@ var conversation = []struct{ from, text string }{
 	{"+33611000001", "SEND 0611000001 1 1234"},
 	{"+33611000001", "SEND 0611000002 5 1234"},
 	{"+33611000001", "SEND 12 5 1234"},
+	{"+33611000001", "SEND +33611000003 4 1234"}, // Carol has no e-purse yet: held, she is invited
+	{"0611000003", "REG 4321 Carol"},             // a national sender (TON 2): the same Carol, who claims it
+	{"MYBANK", "BAL 1234"},                       // an alphanumeric sender: no command, no reply
+	{"+33611000001", "BAL1234"},                  // a PIN glued to the keyword
 	{"+33611000001", "PAY SHOP42 70 1234"},
 	{"+33611000001", "!topup 100"},
 	{"+33611000001", "PAY SHOP42 60 1234"},
@@ -81,13 +88,14 @@ var (
 	receiptRe = regexp.MustCompile(`[0-9A-F]+-[A-Z2-7]{8}`)
 	codeRe    = regexp.MustCompile(`(YES|NO|OUI|NON|是|否|Code|code|确认码) [0-9]{6}`)
 	dateRe    = regexp.MustCompile(`\b[0-3][0-9]/[01][0-9]\b`)
+	timeRe    = regexp.MustCompile(`\b[0-2][0-9]:[0-5][0-9]\b`)
 )
 
 func TestConversationGolden(t *testing.T) {
 	db, sim, cfg := testSetup(t,
 		[]string{"merchant", "add", "SHOP42", "--name", "Corner Shop", "--msisdn", "+33699000000"},
 		[]string{"merchant", "add", "EDF", "--name", "EDF", "--biller"})
-	cfg.Engine.ConfirmAbove, cfg.Engine.PayFeeMinor, cfg.Engine.PayFeeFrom = 5000, 10, 1000
+	cfg.Engine.ConfirmAbove, cfg.Engine.Fees.Pay = 5000, []config.Band{{UpTo: 1000, Fee: 0}, {UpTo: 0, Fee: 10}}
 	a := &app{cfg: cfg, log: zap.NewNop()}
 	l, err := ledger.Open(db, a.daemonLedgerOptions(cfg))
 	if err != nil {
@@ -101,15 +109,30 @@ func TestConversationGolden(t *testing.T) {
 	defer stop()
 
 	var b strings.Builder
-	ph := &phone{sim: sim, out: &b}
+	ph := &phone{sim: sim, out: &b, watch: []string{"+33611000002", "+33611000003", "+33699000000"}}
 	var lastCode, lastReceipt string
 	ctx := context.Background()
 	for _, step := range conversation {
 		text := strings.ReplaceAll(strings.ReplaceAll(step.text, "<code>", lastCode), "<receipt>", lastReceipt)
+		// An agent's command through the admin CLI, which goes through the daemon's socket;
+		// the subscriber's notice is awaited so that it is read here, not with a later reply.
+		agent := func(what string, args ...string) {
+			fmt.Fprintf(&b, "(agent %s)\n", what)
+			n := len(sim.MT(step.from))
+			mustRun(t, append([]string{"--db", db}, args...)...)
+			wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			defer cancel()
+			msgs, _ := sim.WaitMT(wctx, step.from, n+1)
+			for _, m := range msgs[min(n, len(msgs)):] {
+				fmt.Fprintf(&b, "  %s < %s\n", step.from, m)
+			}
+		}
 		if amount, ok := strings.CutPrefix(step.text, "!topup "); ok {
-			// An agent's cash-in through the admin CLI, which goes through the daemon's socket.
-			fmt.Fprintf(&b, "(agent tops up %s with %s EUR)\n", step.from, amount)
-			mustRun(t, "--db", db, "account", "topup", step.from, amount)
+			agent("tops up "+step.from+" with "+amount+" EUR", "account", "topup", step.from, amount)
+			continue
+		}
+		if tier, ok := strings.CutPrefix(step.text, "!tier "); ok {
+			agent("raises "+step.from+" to tier "+tier, "account", "tier", step.from, tier)
 			continue
 		}
 		fmt.Fprintf(&b, "%s > %s\n", step.from, step.text)
@@ -125,11 +148,16 @@ func TestConversationGolden(t *testing.T) {
 			}
 		}
 	}
+	// The books balance after the whole conversation.
+	if rep, err := l.Verify(ctx, nil); err != nil || !rep.OK() {
+		t.Fatalf("verify: %v %s", err, rep.Problem)
+	}
 	got := b.String()
 	got = codeRe.ReplaceAllString(got, "$1 <code>")
 	got = refRe.ReplaceAllString(got, "$1 <ref>")
 	got = receiptRe.ReplaceAllString(got, "<receipt>")
 	got = dateRe.ReplaceAllString(got, "<date>")
+	got = timeRe.ReplaceAllString(got, "<time>")
 	path := filepath.Join("testdata", "conversation.golden")
 	if *update {
 		os.MkdirAll("testdata", 0o755)

@@ -101,7 +101,7 @@ func TestCrashDaemonUnderLoad(t *testing.T) {
 	}
 	kill(cmd)
 	for _, p := range phones {
-		mustRun(t, "--db", db, "account", "topup", p, "1000")
+		mustRun(t, "--db", db, "account", "topup", p, "400")
 	}
 
 	var mu sync.Mutex

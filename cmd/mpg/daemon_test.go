@@ -87,7 +87,7 @@ func TestServeEndpointsAndNoPINAnywhere(t *testing.T) {
 	db, sim, cfg := testSetup(t, []string{"merchant", "add", "SHOP42", "--name", "Corner Shop"})
 	var logs syncBuffer
 	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), &logs, zapcore.DebugLevel))
-	l, err := ledger.Open(db, nil)
+	l, err := ledger.Open(db, (&app{cfg: cfg}).daemonLedgerOptions(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestServeEndpointsAndNoPINAnywhere(t *testing.T) {
 func TestAdminWhileServing(t *testing.T) {
 	db, sim, cfg := testSetup(t)
 	dir := filepath.Dir(db)
-	l, err := ledger.Open(db, nil)
+	l, err := ledger.Open(db, (&app{cfg: cfg}).daemonLedgerOptions(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,12 +13,16 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"mpg/commands"
+	"mpg/config"
+	"mpg/engine"
 	"mpg/ledger"
 	"mpg/smpp"
 )
@@ -89,7 +93,7 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 	cfg.Engine.ShortCode, cfg.Engine.Region = "1234", "FR"
 	cfg.Engine.PINKey, cfg.Engine.ReceiptKey = randomKey(), randomKey()
 	cfg.Engine.DedupeS = 3 // so that retyping a command in the demo is a new command
-	cfg.Engine.PayFeeMinor, cfg.Engine.PayFeeFrom = 10, 1000
+	cfg.Engine.Fees.Pay = []config.Band{{UpTo: 1000, Fee: 0}, {UpTo: 0, Fee: 10}}
 	l, err := ledger.Create(filepath.Join(dir, "mpg.db"), a.daemonLedgerOptions(cfg))
 	if err != nil {
 		return err
@@ -129,7 +133,7 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 		if len(acc) == 0 {
 			return fmt.Errorf("demo: %s did not register", u.msisdn)
 		}
-		if _, err := l.Submit(ctx, ledger.Job{Transfers: []ledger.Transfer{{ID: ledger.NewID(), Debit: float, Credit: acc[0].ID, Amount: 5000, Code: CodeTopup}}}); err != nil {
+		if _, err := l.Submit(ctx, ledger.Job{Transfers: []ledger.Transfer{{ID: ledger.NewID(), Debit: float, Credit: acc[0].ID, Amount: 5000, Code: engine.CodeTopup}}}); err != nil {
 			return err
 		}
 	}
@@ -166,16 +170,23 @@ Try: BAL 1234 | PAY SHOP42 12.50 1234 | SEND 0687654321 5 1234 | MINI 1234 | LAN
 type phone struct {
 	sim   *smpp.Sim
 	out   io.Writer
-	quiet bool // texts without printing what comes back (the demo's own set-up)
+	quiet bool     // texts without printing what comes back (the demo's own set-up)
+	watch []string // more phones whose messages to print (a payee who has not texted yet)
 }
 
 func (p *phone) text(ctx context.Context, from, text string, echo bool) error {
 	if echo {
 		fmt.Fprintf(p.out, "%s > %s\n", from, text)
 	}
+	// Replies go to the sender's E.164 number whatever form the SMSC gave it in; a sender
+	// that is no number (alphanumeric) gets none.
+	to, _ := commands.ParseMSISDN(from, "FR")
 	before := map[string]int{}
-	for _, ph := range []string{from, demoAlice, demoBob, demoShop} {
+	for _, ph := range append([]string{demoAlice, demoBob, demoShop}, p.watch...) {
 		before[ph] = len(p.sim.MT(ph))
+	}
+	if to != "" {
+		before[to] = len(p.sim.MT(to))
 	}
 	st, err := p.sim.SendMO(ctx, from, "1234", text)
 	if err != nil {
@@ -187,9 +198,17 @@ func (p *phone) text(ctx context.Context, from, text string, echo bool) error {
 	// Replies leave the outbox right after the commit; give them a moment to arrive.
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	p.sim.WaitMT(wctx, from, before[from]+1)
+	if to != "" {
+		p.sim.WaitMT(wctx, to, before[to]+1)
+	}
 	time.Sleep(50 * time.Millisecond)
-	for ph, n := range before {
+	phones := make([]string, 0, len(before))
+	for ph := range before {
+		phones = append(phones, ph)
+	}
+	sort.Strings(phones) // a stable order: the golden conversation reads it
+	for _, ph := range phones {
+		n := before[ph]
 		for _, m := range p.sim.MT(ph)[n:] {
 			if p.quiet {
 				continue

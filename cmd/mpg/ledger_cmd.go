@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"mpg/engine"
 	"mpg/ledger"
 )
 
@@ -22,12 +25,16 @@ const (
 	ownerEscrow = "@escrow"
 )
 
+// ledgerOptions are the ledger's options from the configuration: the same tier rules for
+// the daemon and for a CLI that opens the file itself.
 func (a *app) ledgerOptions() *ledger.Options {
 	return &ledger.Options{
-		MaxBatchJobs:    a.cfg.Ledger.MaxBatchJobs,
-		MaxBatchWait:    time.Duration(a.cfg.Ledger.MaxBatchWaitUs) * time.Microsecond,
-		CheckpointEvery: time.Duration(a.cfg.Ledger.CheckpointEveryMs) * time.Millisecond,
-		CheckpointChunk: a.cfg.Ledger.CheckpointChunk,
+		Tiers:            engine.LedgerTiers(engineConfig(a.cfg).Tiers),
+		MaxHoldsPerOwner: a.cfg.Engine.MaxHolds,
+		MaxBatchJobs:     a.cfg.Ledger.MaxBatchJobs,
+		MaxBatchWait:     time.Duration(a.cfg.Ledger.MaxBatchWaitUs) * time.Microsecond,
+		CheckpointEvery:  time.Duration(a.cfg.Ledger.CheckpointEveryMs) * time.Millisecond,
+		CheckpointChunk:  a.cfg.Ledger.CheckpointChunk,
 	}
 }
 
@@ -65,7 +72,7 @@ func (a *app) ledgerCmd() *cobra.Command {
   mpg ledger verify`,
 	}
 	c.AddCommand(a.ledgerInitCmd(), a.ledgerAccountsCmd(), a.ledgerShowCmd(), a.ledgerHistoryCmd(),
-		a.ledgerTransferCmd(), a.ledgerVerifyCmd(), a.ledgerBackupCmd())
+		a.ledgerTransferCmd(), a.ledgerVerifyCmd(), a.ledgerBackupCmd(), a.ledgerFindCmd(), a.ledgerReverseCmd(), a.ledgerCheckCmd())
 	return c
 }
 
@@ -97,7 +104,7 @@ func (a *app) ledgerInitCmd() *cobra.Command {
 					{Currency: currency, Kind: ledger.KindFees, Owner: ownerFees, Name: "Fees"},
 					{Currency: currency, Kind: ledger.KindEscrow, Owner: ownerEscrow, Name: "Escrow"},
 				},
-				Audit: &ledger.Audit{Actor: actor(), Action: "ledger init", Detail: currency},
+				Audit: &ledger.Audit{Actor: a.actor(), Action: "ledger init", Detail: currency},
 			})
 			if err != nil {
 				return err
@@ -120,7 +127,11 @@ func (a *app) ledgerAccountsCmd() *cobra.Command {
 		Example: "  mpg ledger accounts --kind merchant --currency EUR -o table",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f := ledger.Filter{Owner: owner, Currency: currency, Limit: limit}
+			o, err := a.ownerArg(owner)
+			if err != nil {
+				return err
+			}
+			f := ledger.Filter{Owner: o, Currency: currency, Limit: limit}
 			if kind != "" {
 				k, err := ledger.ParseKind(kind)
 				if err != nil {
@@ -134,7 +145,8 @@ func (a *app) ledgerAccountsCmd() *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&kind, "kind", "", "only this kind (purse, merchant, biller, credit_line, float, fees, escrow, bank_clearing)")
-	c.Flags().StringVar(&owner, "owner", "", "only this owner (MSISDN or merchant code)")
+	c.Flags().StringVar(&owner, "owner", "", "only this owner: a number in any form (+33…, 06…) or a merchant code")
+	c.Flags().StringVar(&a.regionFlag, "region", "", "country of national numbers (default engine.region)")
 	c.Flags().StringVar(&currency, "currency", "", "only this currency")
 	c.Flags().IntVar(&limit, "limit", 1000, "at most this many (0: all)")
 	c.Flags().StringVarP(&output, "output", "o", "table", "output: table or json")
@@ -150,16 +162,73 @@ func (a *app) ledgerShowCmd() *cobra.Command {
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withLedger(func(l *ledger.Ledger) error {
-				acc, err := l.Find(args[0])
+				acc, err := a.find(l, args[0])
 				if err != nil {
 					return err
 				}
-				return printAccounts(cmd.OutOrStdout(), output, []ledger.Account{acc})
+				st, has, err := a.engine(l).StateOf(acc.Owner)
+				if err != nil {
+					return err
+				}
+				if output == "json" {
+					out := struct {
+						accountJSON
+						Subscriber *engine.State `json:"subscriber,omitempty"`
+					}{accountJSON: toJSON(acc)}
+					if has {
+						out.Subscriber = &st
+					}
+					return writeJSON(cmd.OutOrStdout(), out)
+				}
+				if err := printAccounts(cmd.OutOrStdout(), output, []ledger.Account{acc}); err != nil {
+					return err
+				}
+				if has {
+					fmt.Fprintln(cmd.OutOrStdout(), describeState(st))
+				}
+				return nil
 			})
 		},
 	}
 	c.Flags().StringVarP(&output, "output", "o", "table", "output: table or json")
+	c.Flags().StringVar(&a.regionFlag, "region", "", "country of national numbers (default engine.region)")
 	return c
+}
+
+// find resolves what an admin types: an account id, a number in any form, a merchant code.
+func (a *app) find(l *ledger.Ledger, ref string) (ledger.Account, error) {
+	if _, err := strconv.ParseUint(ref, 10, 64); err == nil && len(ref) < 9 {
+		return l.Find(ref)
+	}
+	o, err := a.ownerArg(ref)
+	if err != nil {
+		return ledger.Account{}, err
+	}
+	return l.Find(o)
+}
+
+// describeState is the subscriber's PIN and lockout state in words.
+func describeState(st engine.State) string {
+	parts := []string{"PIN: not set"}
+	if st.HasPIN {
+		parts[0] = "PIN: set"
+	}
+	if st.AwaitingCode {
+		parts = append(parts, "one-time code sent, not used yet")
+	}
+	switch {
+	case st.LockedForever:
+		parts = append(parts, fmt.Sprintf("LOCKED until an operator unlocks (after %d lockouts)", st.Lockouts))
+	case st.LockedUntil > 0:
+		parts = append(parts, "LOCKED until "+time.Unix(0, st.LockedUntil).UTC().Format(time.RFC3339))
+	}
+	if st.Fails > 0 {
+		parts = append(parts, fmt.Sprintf("%d wrong PIN(s) since the last right one", st.Fails))
+	}
+	if st.PendingConfirm {
+		parts = append(parts, "a payment waits for YES")
+	}
+	return "subscriber: " + strings.Join(parts, "; ") + "; language " + st.Lang
 }
 
 func (a *app) ledgerHistoryCmd() *cobra.Command {
@@ -176,7 +245,7 @@ func (a *app) ledgerHistoryCmd() *cobra.Command {
 				return fmt.Errorf("--limit must be 1..10000")
 			}
 			return a.withLedger(func(l *ledger.Ledger) error {
-				acc, err := l.Find(args[0])
+				acc, err := a.find(l, args[0])
 				if err != nil {
 					return err
 				}
@@ -279,11 +348,21 @@ func (a *app) ledgerBackupCmd() *cobra.Command {
 	}
 }
 
-func actor() string {
-	if u := os.Getenv("USER"); u != "" {
-		return "cli:" + u
+// actor is the operator an audit entry names: the peer of the admin socket (its uid, read
+// from the socket by the daemon, not what the client says), or the local user.
+func (a *app) actor() string {
+	if a.operator != "" {
+		return a.operator
 	}
-	return "cli"
+	return operatorName("cli", os.Getuid())
+}
+
+func operatorName(via string, uid int) string {
+	name := strconv.Itoa(uid)
+	if u, err := user.LookupId(name); err == nil {
+		name = u.Username + "(" + name + ")"
+	}
+	return via + ":uid " + name
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -300,12 +379,16 @@ type accountJSON struct {
 	Available string `json:"available"`
 }
 
+func toJSON(x ledger.Account) accountJSON {
+	return accountJSON{x, x.Kind.String(), x.Status.String(), formatSigned(x.Available(), x.Currency)}
+}
+
 func printAccounts(w io.Writer, output string, accs []ledger.Account) error {
 	switch output {
 	case "json":
 		out := make([]accountJSON, len(accs))
 		for i, x := range accs {
-			out[i] = accountJSON{x, x.Kind.String(), x.Status.String(), formatSigned(x.Available(), x.Currency)}
+			out[i] = toJSON(x)
 		}
 		return writeJSON(w, out)
 	case "table":

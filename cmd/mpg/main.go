@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"mpg/config"
+	"mpg/engine"
 	"mpg/ledger"
 )
 
@@ -25,8 +26,12 @@ type app struct {
 	logLevel   string
 	cfg        config.Config
 	log        *zap.Logger
-	// shared is the daemon's open ledger when this app runs a command for the admin socket.
-	shared *ledger.Ledger
+	// shared is the daemon's open ledger when this app runs a command for the admin socket,
+	// eng the daemon's engine and operator the socket peer's identity.
+	shared     *ledger.Ledger
+	eng        *engine.Engine
+	operator   string
+	regionFlag string
 }
 
 func main() {

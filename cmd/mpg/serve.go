@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -59,20 +60,35 @@ Secrets come from the environment: MPG_SMPP_PASSWORD, MPG_PIN_KEY, MPG_RECEIPT_K
 
 // engineConfig is the engine's part of the configuration.
 func engineConfig(cfg config.Config) engine.Config {
+	e := cfg.Engine
 	exp, _ := ledger.Exponent(cfg.Ledger.Currency)
-	fees := map[uint16][]engine.Band{}
-	if e := cfg.Engine; e.PayFeeMinor > 0 {
-		fees[engine.CodePay] = []engine.Band{{UpTo: e.PayFeeFrom, Fee: 0}, {UpTo: ^uint64(0), Fee: e.PayFeeMinor}}
+	bands := func(in []config.Band) []engine.Band {
+		var out []engine.Band
+		for _, b := range in {
+			up := b.UpTo
+			if up == 0 {
+				up = ^uint64(0)
+			}
+			out = append(out, engine.Band{UpTo: up, Fee: b.Fee})
+		}
+		return out
 	}
-	if e := cfg.Engine; e.SendFeeMinor > 0 {
-		fees[engine.CodeSend] = []engine.Band{{UpTo: e.SendFeeFrom, Fee: 0}, {UpTo: ^uint64(0), Fee: e.SendFeeMinor}}
+	fees := map[uint16][]engine.Band{engine.CodePay: bands(e.Fees.Pay), engine.CodeBill: bands(e.Fees.Bill), engine.CodeSend: bands(e.Fees.Send)}
+	tiers := map[uint8]engine.Limits{}
+	for _, t := range e.Tiers {
+		tiers[t.Tier] = engine.Limits{PerTx: t.PerPayment, Daily: t.Daily, MaxBalance: t.MaxBalance, CanSend: t.CanSend}
 	}
-	return engine.Config{ShortCode: cfg.Engine.ShortCode, Currency: cfg.Ledger.Currency, Exponent: exp,
-		Region: cfg.Engine.Region, PINKey: []byte(cfg.Engine.PINKey), ReceiptKey: []byte(cfg.Engine.ReceiptKey),
-		LockAfter: cfg.Engine.LockAfter, LockFor: time.Duration(cfg.Engine.LockMinutes) * time.Minute,
-		Dedupe: time.Duration(cfg.Engine.DedupeS) * time.Second, Fees: fees,
-		ClaimFor:     time.Duration(cfg.Engine.ClaimDays) * 24 * time.Hour,
-		ConfirmAbove: uint64(cfg.Engine.ConfirmAbove), ConfirmFor: time.Duration(cfg.Engine.ConfirmMin) * time.Minute}
+	loc, err := time.LoadLocation(e.TimeZone)
+	if err != nil {
+		loc = time.UTC // validated when the configuration was read
+	}
+	return engine.Config{ShortCode: e.ShortCode, Currency: cfg.Ledger.Currency, Exponent: exp,
+		Region: e.Region, PINKey: []byte(e.PINKey), ReceiptKey: []byte(e.ReceiptKey),
+		LockAfter: e.LockAfter, LockFor: time.Duration(e.LockMinutes) * time.Minute, LockForever: e.LockForever,
+		Dedupe: time.Duration(e.DedupeS) * time.Second, Fees: fees, Tiers: tiers,
+		ClaimFor:     time.Duration(e.ClaimDays) * 24 * time.Hour,
+		ConfirmAbove: uint64(e.ConfirmAbove), ConfirmFor: time.Duration(e.ConfirmMin) * time.Minute,
+		ActivationFor: time.Duration(e.ActivationH) * time.Hour, Location: loc}
 }
 
 // daemonLedgerOptions are the ledger options of a daemon: the app's, plus the engine's
@@ -90,18 +106,16 @@ type daemon struct {
 	eng *engine.Engine
 	cl  *smpp.Client
 	log *zap.Logger
+	// notSubscriber counts MO from senders that are no phone number.
+	notSubscriber atomic.Int64
 }
 
 func newDaemon(cfg config.Config, l *ledger.Ledger, log *zap.Logger) (*daemon, error) {
-	var float *ledger.Account
-	for _, f := range l.AccountsOf(ownerFloat) {
-		float = &f
-	}
-	if float == nil {
+	if _, err := l.System(ledger.KindFloat, cfg.Ledger.Currency); err != nil {
+		if fs := l.Accounts(ledger.Filter{Kind: ledger.KindFloat, Limit: 1}); len(fs) > 0 {
+			return nil, fmt.Errorf("ledger.currency is %s but %s keeps %s: set ledger.currency = %q", cfg.Ledger.Currency, l.Path(), fs[0].Currency, fs[0].Currency)
+		}
 		return nil, fmt.Errorf("%s has no float account: run `mpg ledger init` first", l.Path())
-	}
-	if float.Currency != cfg.Ledger.Currency {
-		return nil, fmt.Errorf("ledger.currency is %s but %s keeps %s: set ledger.currency = %q", cfg.Ledger.Currency, l.Path(), float.Currency, float.Currency)
 	}
 	eng, err := engine.New(engineConfig(cfg), l)
 	if err != nil {
@@ -152,8 +166,21 @@ func startDaemon(ctx context.Context, cfg config.Config, l *ledger.Ledger, log *
 	return d, httpAddr, stop, nil
 }
 
+// handleMO derives the subscriber's identity from the SMSC's address and its TON, in this
+// one place, and hands the SMS to the engine. A sender that is no phone number (an
+// alphanumeric sender, an empty or overlong address) gets no command run and no reply (it
+// cannot receive one); the SMSC gets ESME_ROK, since delivering it again changes nothing.
 func (d *daemon) handleMO(ctx context.Context, mo smpp.MO) error {
-	err := d.eng.Handle(ctx, engine.Inbound{From: mo.From, To: mo.To, Text: mo.Text, Received: mo.Received})
+	from, err := commands.Sender(mo.From, mo.FromTON, d.cfg.Engine.Region)
+	if err == nil {
+		err = d.eng.Handle(ctx, engine.Inbound{From: from, To: mo.To, Text: mo.Text, Received: mo.Received})
+	}
+	if errors.Is(err, commands.ErrNotMSISDN) || errors.Is(err, engine.ErrNotSubscriber) {
+		d.notSubscriber.Add(1)
+		d.log.Info("MO from a sender that is no phone number: taken, not run", zap.String("from", commands.MaskDigits(mo.From)),
+			zap.Uint8("ton", mo.FromTON), zap.String("text", commands.Redact(mo.Text)))
+		return nil
+	}
 	// The text is logged only with its PINs masked.
 	if err != nil {
 		d.log.Warn("MO not taken, the SMSC will redeliver", zap.String("from", mo.From), zap.String("text", commands.Redact(mo.Text)), zap.Error(err))
@@ -199,7 +226,7 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 	}
 	d.log.Info("mpg serving", zap.String("smsc", d.cfg.SMPP.Addr), zap.String("http", ln.Addr().String()), zap.String("db", d.l.Path()))
 
-	closeAdmin, err := serveAdmin(ctx, d.cfg, d.l, d.log)
+	closeAdmin, err := serveAdmin(ctx, d.cfg, d.l, d.eng, d.log)
 	if err != nil {
 		srv.Close()
 		return err
@@ -234,6 +261,7 @@ func (d *daemon) register(reg *prometheus.Registry) {
 	counter("mpg_smpp_mt_total", "submit_sm accepted by the SMSC.", m.MTOut.Load)
 	counter("mpg_smpp_throttles_total", "ESME_RTHROTTLED answers.", m.Throttles.Load)
 	counter("mpg_smpp_receipts_total", "Delivery receipts.", m.Receipts.Load)
+	counter("mpg_mo_not_subscriber_total", "MO from senders that are no phone number (alphanumeric, empty, too long): taken, not run.", d.notSubscriber.Load)
 	gauge("mpg_smpp_window_in_use", "Requests awaiting a response.", func() float64 { return float64(m.WindowInUse.Load()) })
 	gauge("mpg_smpp_links", "Bound connections.", func() float64 { return float64(len(d.cl.Links())) })
 	st := d.l.Stats()

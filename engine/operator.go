@@ -1,0 +1,384 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"mpg/commands"
+	"mpg/ledger"
+)
+
+// Operator commands: what customer care does to a subscriber's purse. Each is one ledger
+// job with an audit entry naming the operator, runs under the subscriber's lock like an SMS
+// of theirs, writes the profile only at the version it read, and tells the subscriber by SMS.
+
+// ErrNoKey is returned by an operator command that needs a server key the configuration
+// does not hold.
+var ErrNoKey = errors.New("this command needs MPG_PIN_KEY and MPG_RECEIPT_KEY (or the running daemon)")
+
+// Operator errors the CLI shows as they are.
+var (
+	ErrNoPurse     = errors.New("no e-purse for this number")
+	ErrHasBalance  = errors.New("the purse still holds money: close it with --payout to pay it out first")
+	ErrNotReversed = errors.New("this transfer cannot be reversed")
+)
+
+// opTurn runs an operator change on one subscriber: read purse and profile, let f build
+// the job, submit it; a profile changed meanwhile is read again.
+func (e *Engine) opTurn(ctx context.Context, msisdn string, f func(purse *ledger.Account, p *profile, ver uint64) (ledger.Job, error)) (ledger.Result, error) {
+	mu := e.lock(msisdn)
+	mu.Lock()
+	defer mu.Unlock()
+	for try := 0; ; try++ {
+		var purse *ledger.Account
+		for _, a := range e.l.AccountsOf(msisdn) {
+			if a.Kind == ledger.KindPurse && a.Currency == e.cfg.Currency {
+				purse = &a
+			}
+		}
+		b, ver, err := e.l.Profile(msisdn)
+		if err != nil {
+			return ledger.Result{}, err
+		}
+		var p profile
+		if b != nil {
+			if err := json.Unmarshal(b, &p); err != nil {
+				return ledger.Result{}, fmt.Errorf("profile of %s: %w", msisdn, err)
+			}
+		}
+		job, err := f(purse, &p, ver)
+		if err != nil {
+			return ledger.Result{}, err
+		}
+		res, err := e.l.Submit(ctx, job)
+		if errors.Is(err, ledger.ErrConflict) && try < maxTurns {
+			continue
+		}
+		return res, err
+	}
+}
+
+func (e *Engine) profileWrite(msisdn string, p *profile, ver uint64) ledger.Profile {
+	b, _ := json.Marshal(p)
+	return ledger.Profile{Owner: msisdn, Data: b, Version: ver}
+}
+
+func (e *Engine) sms(to string, l commands.Lang, r commands.Reply, a commands.Args) ledger.Message {
+	if a.Currency == "" {
+		a.Currency = e.cfg.Currency
+	}
+	return ledger.Message{From: e.cfg.ShortCode, To: to, Text: commands.Render(l, r, a)}
+}
+
+func (e *Engine) money(v uint64) commands.Money {
+	return commands.Money{Minor: v, Currency: e.cfg.Currency, Exponent: e.cfg.Exponent}
+}
+
+// activationFor draws a one-time code to set a PIN and the record that checks it.
+func (e *Engine) activationFor(msisdn string) (string, *activation, error) {
+	if len(e.cfg.PINKey) < 16 {
+		return "", nil, ErrNoKey
+	}
+	code, err := oneTimeCode()
+	if err != nil {
+		return "", nil, err
+	}
+	return code, &activation{CodeMAC: e.pinMAC(msisdn, "activate:"+code), Expires: e.cfg.Now().Add(e.cfg.ActivationFor).UnixNano()}, nil
+}
+
+// OpenPurse opens a purse at the counter and texts the subscriber a one-time code with which
+// they set their own PIN (`PIN <code> <new pin>`): the agent never knows the PIN.
+func (e *Engine) OpenPurse(ctx context.Context, actor, msisdn, name string, tier uint8) (ledger.Account, error) {
+	res, err := e.opTurn(ctx, msisdn, func(purse *ledger.Account, p *profile, ver uint64) (ledger.Job, error) {
+		if purse != nil {
+			return ledger.Job{}, fmt.Errorf("%s already has purse %d", msisdn, purse.ID)
+		}
+		code, act, err := e.activationFor(msisdn)
+		if err != nil {
+			return ledger.Job{}, err
+		}
+		p.Activation, p.PINMAC, p.Fails, p.LockedUntil, p.Lockouts = act, "", 0, 0, 0
+		return ledger.Job{
+			Open:     []ledger.AccountSpec{{Currency: e.cfg.Currency, Kind: ledger.KindPurse, Owner: msisdn, Name: name, Tier: tier}},
+			Profiles: []ledger.Profile{e.profileWrite(msisdn, p, ver)},
+			Messages: []ledger.Message{e.sms(msisdn, p.Lang, commands.RActivate, commands.Args{Code: code, N: int(e.cfg.ActivationFor.Hours())})},
+			Audit:    &ledger.Audit{Actor: actor, Action: "account open", Detail: fmt.Sprintf("%s tier %d", msisdn, tier)},
+		}, nil
+	})
+	if err != nil {
+		return ledger.Account{}, err
+	}
+	return res.Accounts[0], nil
+}
+
+// ResetPIN replaces a forgotten PIN: the old one stops working at once, the subscriber gets a
+// one-time code to set a new one, and any lockout ends.
+func (e *Engine) ResetPIN(ctx context.Context, actor, msisdn string) error {
+	_, err := e.opTurn(ctx, msisdn, func(purse *ledger.Account, p *profile, ver uint64) (ledger.Job, error) {
+		if purse == nil {
+			return ledger.Job{}, ErrNoPurse
+		}
+		code, act, err := e.activationFor(msisdn)
+		if err != nil {
+			return ledger.Job{}, err
+		}
+		p.Activation, p.PINMAC, p.Fails, p.LockedUntil, p.Lockouts = act, "", 0, 0, 0
+		return ledger.Job{
+			Profiles: []ledger.Profile{e.profileWrite(msisdn, p, ver)},
+			Messages: []ledger.Message{e.sms(msisdn, p.Lang, commands.RActivate, commands.Args{Code: code, N: int(e.cfg.ActivationFor.Hours())})},
+			Audit:    &ledger.Audit{Actor: actor, Action: "pin reset", Detail: msisdn},
+		}, nil
+	})
+	return err
+}
+
+// Unlock ends a PIN lockout, the permanent one too.
+func (e *Engine) Unlock(ctx context.Context, actor, msisdn string) error {
+	_, err := e.opTurn(ctx, msisdn, func(purse *ledger.Account, p *profile, ver uint64) (ledger.Job, error) {
+		if purse == nil {
+			return ledger.Job{}, ErrNoPurse
+		}
+		p.Fails, p.LockedUntil, p.Lockouts = 0, 0, 0
+		return ledger.Job{
+			Profiles: []ledger.Profile{e.profileWrite(msisdn, p, ver)},
+			Messages: []ledger.Message{e.sms(msisdn, p.Lang, commands.RUnlocked, commands.Args{})},
+			Audit:    &ledger.Audit{Actor: actor, Action: "pin unlock", Detail: msisdn},
+		}, nil
+	})
+	return err
+}
+
+// SetTier moves a purse to another KYC tier (the ledger applies the new limits from the
+// next transfer), tells the subscriber, and claims what was held for them and now fits.
+func (e *Engine) SetTier(ctx context.Context, actor, msisdn string, tier uint8) error {
+	lim, ok := e.cfg.Tiers[tier]
+	if !ok {
+		return fmt.Errorf("tier %d is not configured (engine.tiers)", tier)
+	}
+	_, err := e.opTurn(ctx, msisdn, func(purse *ledger.Account, p *profile, _ uint64) (ledger.Job, error) {
+		if purse == nil {
+			return ledger.Job{}, ErrNoPurse
+		}
+		return ledger.Job{
+			Tiers:    []ledger.TierChange{{Account: purse.ID, Tier: tier}},
+			Messages: []ledger.Message{e.sms(msisdn, p.Lang, commands.RTierChanged, commands.Args{N: int(tier), Limit: e.money(lim.PerTx), Amount: e.money(lim.Daily)})},
+			Audit:    &ledger.Audit{Actor: actor, Action: "account tier", Detail: fmt.Sprintf("%s tier %d", msisdn, tier)},
+		}, nil
+	})
+	if err != nil {
+		return err
+	}
+	return e.Claim(ctx, msisdn)
+}
+
+// Topup credits a purse from the float (cash-in); the tier's maximum balance applies.
+func (e *Engine) Topup(ctx context.Context, actor, msisdn string, amount uint64, ref string) (ledger.Transfer, error) {
+	float, err := e.l.System(ledger.KindFloat, e.cfg.Currency)
+	if err != nil {
+		return ledger.Transfer{}, err
+	}
+	res, err := e.opTurn(ctx, msisdn, func(purse *ledger.Account, p *profile, _ uint64) (ledger.Job, error) {
+		if purse == nil {
+			return ledger.Job{}, ErrNoPurse
+		}
+		lang, id := p.Lang, purse.ID
+		return ledger.Job{
+			Transfers: []ledger.Transfer{{ID: ledger.NewID(), Debit: float.ID, Credit: purse.ID, Amount: amount, Code: CodeTopup, Ref: ref}},
+			Audit:     &ledger.Audit{Actor: actor, Action: "account topup", Detail: msisdn + " " + ledger.FormatAmount(amount, e.cfg.Currency)},
+			Compose: func(v ledger.View, r *ledger.Result) ([]ledger.Message, error) {
+				after, _ := v.Account(id)
+				return []ledger.Message{e.sms(msisdn, lang, commands.RToppedUp, commands.Args{Amount: e.money(amount),
+					Balance: e.money(uint64(max(0, after.Available()))), Ref: shortRef(r.Transfers[0])})}, nil
+			},
+		}, nil
+	})
+	if err != nil {
+		return ledger.Transfer{}, err
+	}
+	return res.Transfers[0], nil
+}
+
+// ClosePurse closes a purse for good. With payout the balance goes back to the float (the
+// cash handed over at the counter) in the same step; without, a purse holding money is
+// refused. Pending transfers (a reservation, a hold) must end first: the ledger refuses.
+func (e *Engine) ClosePurse(ctx context.Context, actor, msisdn string, payout bool) (uint64, error) {
+	float, err := e.l.System(ledger.KindFloat, e.cfg.Currency)
+	if err != nil {
+		return 0, err
+	}
+	var paid uint64
+	_, err = e.opTurn(ctx, msisdn, func(purse *ledger.Account, p *profile, _ uint64) (ledger.Job, error) {
+		if purse == nil {
+			return ledger.Job{}, ErrNoPurse
+		}
+		job := ledger.Job{Audit: &ledger.Audit{Actor: actor, Action: "account close", Detail: msisdn}}
+		paid = uint64(max(0, purse.Available()))
+		if paid > 0 {
+			if !payout {
+				return ledger.Job{}, fmt.Errorf("%w (%s)", ErrHasBalance, ledger.FormatAmount(paid, e.cfg.Currency))
+			}
+			job.Transfers = []ledger.Transfer{{ID: ledger.NewID(), Debit: purse.ID, Credit: float.ID, Amount: paid, Code: CodePayout, Flags: ledger.Exempt}}
+		}
+		// Unblocked (a payout may leave a blocked purse), paid out, closed: one job (the
+		// ledger applies a close after the job's transfers).
+		job.Status = []ledger.StatusChange{{Account: purse.ID, Status: ledger.StatusClosed}}
+		if purse.Status == ledger.StatusBlocked && paid > 0 {
+			job.Status = append([]ledger.StatusChange{{Account: purse.ID, Status: ledger.StatusActive}}, job.Status...)
+		}
+		job.Messages = []ledger.Message{e.sms(msisdn, p.Lang, commands.RClosedNotice, commands.Args{Amount: e.money(paid)})}
+		return job, nil
+	})
+	return paid, err
+}
+
+// reversalID derives the id of a reversal from the transfer it reverses: reversing twice is
+// the same transfer, which the ledger answers as already done.
+func reversalID(of ledger.ID) ledger.ID { return claimID(of, 'r') }
+
+// Reverse undoes a payment by a compensating transfer (never an edit): the payee gives the
+// amount back to the payer. The payer's maximum balance applies; the limits do not (it is
+// not a spend). Both sides are told.
+func (e *Engine) Reverse(ctx context.Context, actor string, tr ledger.Transfer) (ledger.Transfer, error) {
+	if tr.Flags&(ledger.Pending|ledger.VoidPending) != 0 || tr.Code == CodeReversal || tr.Amount == 0 {
+		return ledger.Transfer{}, fmt.Errorf("%w: %s is a %s transfer", ErrNotReversed, tr.ID, tr.Flags)
+	}
+	payer, err := e.l.Account(tr.Debit)
+	if err != nil {
+		return ledger.Transfer{}, err
+	}
+	payee, err := e.l.Account(tr.Credit)
+	if err != nil {
+		return ledger.Transfer{}, err
+	}
+	rev := ledger.Transfer{ID: reversalID(tr.ID), Debit: tr.Credit, Credit: tr.Debit, Amount: tr.Amount, Code: CodeReversal,
+		Flags: ledger.Exempt, Ref: "rev " + shortRef(tr)}
+	payerLang, payeeLang := e.langOf(payer.Owner), e.langOf(payee.Owner)
+	job := ledger.Job{Transfers: []ledger.Transfer{rev},
+		Audit: &ledger.Audit{Actor: actor, Action: "transfer reverse", Detail: tr.ID.String()}}
+	job.Compose = func(v ledger.View, r *ledger.Result) ([]ledger.Message, error) {
+		if r.Existed[0] {
+			return nil, nil // reversed before: nobody is told twice
+		}
+		var out []ledger.Message
+		a := commands.Args{Amount: e.money(tr.Amount), Ref: shortRef(tr)}
+		if after, ok := v.Account(payer.ID); ok && after.Kind == ledger.KindPurse {
+			a.Balance = e.money(uint64(max(0, after.Available())))
+			out = append(out, e.sms(payer.Owner, payerLang, commands.RReversedIn, a))
+		}
+		if after, ok := v.Account(payee.ID); ok && after.Kind == ledger.KindPurse {
+			a.Balance = e.money(uint64(max(0, after.Available())))
+			out = append(out, e.sms(payee.Owner, payeeLang, commands.RReversedOut, a))
+		} else if payee.Phone != "" {
+			a.Balance = e.money(uint64(max(0, after.Available())))
+			out = append(out, e.sms(payee.Phone, commands.EN, commands.RReversedOut, a))
+		}
+		return out, nil
+	}
+	res, err := e.l.Submit(ctx, job)
+	if err != nil {
+		return ledger.Transfer{}, err
+	}
+	return res.Transfers[0], nil
+}
+
+// Found is a transfer found by what a subscriber reads out.
+type Found struct {
+	Transfer ledger.Transfer
+	Receipt  string // its receipt code, when the key is at hand
+	How      string // what matched: receipt, ref, id
+}
+
+// maxFindScan bounds the history read when searching by reference.
+const maxFindScan = 10000
+
+// Find looks a transfer up by a receipt code (checked with the key), a transfer id, the short
+// reference from a reply, or a merchant reference; the last two within the history of the
+// owner (a number or a merchant code), newest first, at most maxFindScan transfers.
+func (e *Engine) Find(what, owner string) ([]Found, error) {
+	what = strings.TrimSpace(what)
+	if tr, ok := e.verifyReceipt(what); ok {
+		return []Found{{Transfer: tr, Receipt: e.receipt(tr), How: "receipt"}}, nil
+	}
+	if id, err := ledger.ParseID(what); err == nil {
+		tr, err := e.l.Transfer(id)
+		if err != nil {
+			return nil, err
+		}
+		return []Found{e.found(tr, "id")}, nil
+	}
+	if owner == "" {
+		return nil, errors.New("not a genuine receipt code: to search by reference, name the subscriber or merchant (--owner)")
+	}
+	var out []Found
+	for _, a := range e.l.AccountsOf(owner) {
+		h, err := e.l.History(a.ID, maxFindScan, 0)
+		if err != nil {
+			return nil, err
+		}
+		for _, tr := range h {
+			switch {
+			case strings.EqualFold(shortRef(tr), what):
+				out = append(out, e.found(tr, "ref"))
+			case tr.Ref != "" && strings.EqualFold(tr.Ref, what):
+				out = append(out, e.found(tr, "merchant ref"))
+			}
+		}
+	}
+	return out, nil
+}
+
+func (e *Engine) found(tr ledger.Transfer, how string) Found {
+	f := Found{Transfer: tr, How: how}
+	if len(e.cfg.ReceiptKey) >= 16 {
+		f.Receipt = e.receipt(tr)
+	}
+	return f
+}
+
+// CheckReceipt says whether a receipt code is genuine, and which transfer it names.
+func (e *Engine) CheckReceipt(code string) (ledger.Transfer, bool, error) {
+	if len(e.cfg.ReceiptKey) < 16 {
+		return ledger.Transfer{}, false, ErrNoKey
+	}
+	tr, ok := e.verifyReceipt(code)
+	return tr, ok, nil
+}
+
+// State is what an operator sees of a subscriber's profile: never the PIN's MAC.
+type State struct {
+	HasPIN         bool   `json:"has_pin"`
+	Lang           string `json:"lang"`
+	Fails          int    `json:"wrong_pins"`
+	LockedUntil    int64  `json:"locked_until_unix_nano,omitempty"`
+	LockedForever  bool   `json:"locked_until_unlocked,omitempty"`
+	Lockouts       int    `json:"lockouts,omitempty"`
+	AwaitingCode   bool   `json:"awaiting_one_time_code,omitempty"`
+	PendingConfirm bool   `json:"payment_awaiting_yes,omitempty"`
+}
+
+// StateOf reads a subscriber's profile for `ledger show`.
+func (e *Engine) StateOf(msisdn string) (State, bool, error) {
+	b, _, err := e.l.Profile(msisdn)
+	if err != nil || b == nil {
+		return State{}, false, err
+	}
+	var p profile
+	if err := json.Unmarshal(b, &p); err != nil {
+		return State{}, false, err
+	}
+	now := e.cfg.Now().UnixNano()
+	st := State{HasPIN: p.PINMAC != "", Lang: p.Lang.String(), Fails: p.Fails, Lockouts: p.Lockouts,
+		AwaitingCode: p.Activation != nil && p.Activation.Expires > now, PendingConfirm: p.Confirm != nil && p.Confirm.Expires > now}
+	if p.LockedUntil == lockedForever {
+		st.LockedForever = true
+	} else if p.LockedUntil > now {
+		st.LockedUntil = p.LockedUntil
+	}
+	return st, true, nil
+}
+
+// ReceiptOf is the receipt code of a transfer (for the CLI's `find`).
+func (e *Engine) ReceiptOf(tr ledger.Transfer) string { return e.receipt(tr) }
