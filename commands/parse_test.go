@@ -167,9 +167,9 @@ func BenchmarkParse(b *testing.B) {
 func TestGluedPINsAndByteLimits(t *testing.T) {
 	opt := Options{Currency: "EUR", Exponent: 2, Region: "FR"}
 	for text, want := range map[string]Command{
-		"REG1234 Alice": {Kind: Reg, PIN: "1234", Name: "Alice"},
-		"BAL:1234":      {Kind: Bal, PIN: "1234"},
-		"bal1234":       {Kind: Bal, PIN: "1234"},
+		"REG1234 Alice":                {Kind: Reg, PIN: "1234", Name: "Alice"},
+		"BAL:1234":                     {Kind: Bal, PIN: "1234"},
+		"bal1234":                      {Kind: Bal, PIN: "1234"},
 		"SEND 0611110001 5 GIFT2 1234": {Kind: Send, Phone: "+33611110001", Amount: 500, Ref: "GIFT2", PIN: "1234"},
 	} {
 		c, err := Parse(text, opt)

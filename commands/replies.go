@@ -314,7 +314,7 @@ var templates = [replyCount][3]string{
 		"{party}转给您的 {amount} 待领取,但您的钱包等级上限不足。请在{n}天内到网点升级。",
 	},
 	RToppedUp: {"Cash-in: {amount} added to your e-purse. Balance {balance}. Ref {ref}", "Versement: {amount} ajoutés à votre porte-monnaie. Solde {balance}. Réf {ref}", "充值:{amount} 已存入钱包。余额 {balance}。编号 {ref}"},
-	RBusy: {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
+	RBusy:     {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
 }
 
 // usage is each command's syntax in each language.

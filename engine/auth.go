@@ -78,7 +78,7 @@ func (t *turn) lockedReply(now int64) {
 		t.reply(commands.RLockedAdmin, commands.Args{})
 		return
 	}
-	t.reply(commands.RLocked, commands.Args{N: int(time.Duration(t.prof.LockedUntil-now).Minutes()+0.999)})
+	t.reply(commands.RLocked, commands.Args{N: int(time.Duration(t.prof.LockedUntil-now).Minutes() + 0.999)})
 }
 
 func (t *turn) register() ledger.Job {
