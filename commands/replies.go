@@ -248,15 +248,15 @@ var templates = [replyCount][3]string{
 	RBadRef: {"Reference {arg} not accepted: letters and digits, at most 32 bytes. Nothing was done.", "Référence {arg} refusée: lettres et chiffres, 32 octets au plus. Rien n'a été fait.", "备注 {arg} 无效:仅限字母数字,最多32字节。未执行任何操作。"},
 	RRepeatPaid: {
 		"You already paid {amount} to {party} at {time}, Ref {ref}. Nothing moved again. To pay again add a reference: PAY shop amount ref pin",
-		"Vous avez deja payé {amount} à {party} à {time}, Réf {ref}. Rien n'a bougé. Pour payer encore, ajoutez une référence: PAYER code montant réf pin",
+		"Vous avez déjà payé {amount} à {party} à {time}, Réf {ref}. Rien n'a bougé. Pour payer encore, ajoutez une référence: PAYER code montant réf pin",
 		"您已于{time}向{party}付款 {amount},编号 {ref}。本次未重复扣款。如需再次付款,请加备注:付款 商户 金额 备注 密码",
 	},
 	RRepeatSent: {
 		"You already sent {amount} to {party} at {time}, Ref {ref}. Nothing moved again. To send again add a reference: SEND phone amount ref pin",
-		"Vous avez deja envoyé {amount} à {party} à {time}, Réf {ref}. Rien n'a bougé. Pour renvoyer, ajoutez une référence: ENVOYER tel montant réf pin",
+		"Vous avez déjà envoyé {amount} à {party} à {time}, Réf {ref}. Rien n'a bougé. Pour renvoyer, ajoutez une référence: ENVOYER tel montant réf pin",
 		"您已于{time}向{party}转账 {amount},编号 {ref}。本次未重复转账。如需再次转账,请加备注:转账 手机 金额 备注 密码",
 	},
-	RRepeat: {"We already answered this message at {time}. Nothing was done again.", "Nous avons deja répondu à ce message à {time}. Rien n'a été refait.", "此信息已于{time}处理。未重复执行。"},
+	RRepeat: {"We already answered this message at {time}; nothing was done again. To repeat a payment on purpose, add a reference.", "Nous avons déjà répondu à ce message à {time}; rien n'a été refait. Pour refaire un paiement, ajoutez une référence.", "此信息已于{time}处理,未重复执行。如需再次付款,请加备注。"},
 	RLimitPerPayment: {
 		"Above your limit of {limit} per payment. Nothing was done.",
 		"Au-dessus de votre plafond de {limit} par paiement. Rien n'a été fait.",
@@ -274,7 +274,7 @@ var templates = [replyCount][3]string{
 	},
 	RTooManyHolds: {
 		"Too many payments are already waiting for {party}. Nothing was done.",
-		"Trop de paiements attendent deja {party}. Rien n'a été fait.",
+		"Trop de paiements attendent déjà {party}. Rien n'a été fait.",
 		"等待{party}领取的款项过多。未执行任何操作。",
 	},
 	RBalanceBlocked: {

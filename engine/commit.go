@@ -30,6 +30,7 @@ const (
 // into its refusal reply, committed the same way; a duplicate SMS is told it is one and moves
 // nothing.
 func (t *turn) submit(ctx context.Context, job ledger.Job) error {
+	computed := t.replies
 	job.Audit = t.audit
 	job.Messages = append(job.Messages, t.replies...)
 	job.Dedupe = t.dedupe()
@@ -60,7 +61,7 @@ func (t *turn) submit(ctx context.Context, job ledger.Job) error {
 	}
 	var dup *ledger.DuplicateError
 	if errors.As(err, &dup) {
-		err = t.answerRepeat(ctx, dup)
+		err = t.answerRepeat(ctx, dup, computed)
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBusy, err)
@@ -73,30 +74,58 @@ func (t *turn) dedupe() *ledger.Dedupe {
 	return &ledger.Dedupe{Key: t.dedupeKey, TTL: t.e.cfg.Dedupe, Result: b}
 }
 
-// answerRepeat tells the sender of a redelivered copy what the first one did. A balance or a
-// statement is answered with the current state.
-func (t *turn) answerRepeat(ctx context.Context, dup *ledger.DuplicateError) error {
+// answerRepeat tells the sender of a copy of an SMS taken before what the first one did,
+// and moves nothing. A copy of a payment says it was paid and how to pay again on purpose;
+// a balance or statement is answered with the current state (its PIN checked, a wrong one
+// not counted twice); help and receipt checks, which change nothing, are answered anew.
+func (t *turn) answerRepeat(ctx context.Context, dup *ledger.DuplicateError, computed []ledger.Message) error {
 	var r repeatRecord
 	json.Unmarshal(dup.Result, &r)
 	at := time.Unix(0, dup.At).In(t.e.cfg.Location).Format("15:04")
 	t.replies = nil
 	a := commands.Args{Amount: t.money(r.Amount), Party: r.Party, Ref: r.Ref, Time: at}
 	switch {
-	case r.Kind == repeatQuery && t.purse != nil && t.purse.Status != ledger.StatusClosed:
-		if t.cmd.Kind == commands.Mini {
-			t.mini()
-		} else {
-			t.balance()
-		}
 	case r.Kind == repeatPaid:
 		t.reply(commands.RRepeatPaid, a)
 	case r.Kind == repeatSent:
 		t.reply(commands.RRepeatSent, a)
+	case t.cmd.Kind == 0 || t.cmd.Kind == commands.Help || t.cmd.Kind == commands.Check:
+		t.replies = computed
+	case (t.cmd.Kind == commands.Bal || t.cmd.Kind == commands.Mini) && t.purse != nil && t.purse.Status != ledger.StatusClosed:
+		if t.pinHolds() {
+			if t.cmd.Kind == commands.Mini {
+				t.mini()
+			} else {
+				t.balance()
+			}
+		}
 	default:
 		t.reply(commands.RRepeat, a)
 	}
 	_, err := t.e.l.Submit(ctx, ledger.Job{Messages: t.replies})
 	return err
+}
+
+// pinHolds checks the PIN of a repeated query without counting a failure: the copy of a
+// wrong guess is the same guess. It replies when the PIN does not hold.
+func (t *turn) pinHolds() bool {
+	// The turn changed its copy of the profile before the ledger said "duplicate": read it
+	// again, as committed (the first copy's failure counted in it).
+	t.prof, t.purse = profile{}, nil
+	if err := t.load(); err != nil || t.purse == nil {
+		t.reply(commands.RBusy, commands.Args{})
+		return false
+	}
+	now := t.e.cfg.Now().UnixNano()
+	switch {
+	case t.prof.LockedUntil > now:
+		t.lockedReply(now)
+	case t.e.macEqual(t.prof.PINMAC, t.in.From, t.cmd.PIN):
+		return true
+	default:
+		t.reply(commands.RWrongPIN, commands.Args{N: max(1, t.e.cfg.LockAfter-t.prof.Fails)})
+	}
+	return false
 }
 
 func (t *turn) refusal(ref *ledger.RefusedError) {

@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -224,7 +223,7 @@ func (e *Engine) Handle(ctx context.Context, in Inbound) error {
 func (e *Engine) dedupeKey(in Inbound) string {
 	m := hmac.New(sha256.New, e.cfg.PINKey)
 	m.Write([]byte("dedupe\x00" + in.From + "\x00" + in.To + "\x00" + in.Text))
-	return hex.EncodeToString(m.Sum(nil)[:16])
+	return string(m.Sum(nil)[:16]) // 16 raw bytes: the key is stored twice per message
 }
 
 // turn is the handling of one SMS.

@@ -235,3 +235,48 @@ func (l *Ledger) TransferAt(seq uint64) (Transfer, error) {
 	})
 	return t, err
 }
+
+// AuditEntry is an audit record of the journal with its position and time.
+type AuditEntry struct {
+	Seq  uint64 `json:"seq"`
+	Time int64  `json:"time_unix_nano"`
+	Audit
+}
+
+// MaxAuditScan bounds the journal entries one AuditLog call reads.
+const MaxAuditScan = 1 << 20
+
+// AuditLog returns the newest audit entries (at most limit), newest first, from journal
+// positions before `before` (0: the end), reading at most MaxAuditScan entries.
+func (l *Ledger) AuditLog(limit int, before uint64) ([]AuditEntry, error) {
+	var out []AuditEntry
+	err := l.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bktJournal).Cursor()
+		var k, v []byte
+		if before == 0 {
+			k, v = c.Last()
+		} else if sk, _ := c.Seek(u64key(before)); sk == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+		for n := 0; k != nil && len(out) < limit && n < MaxAuditScan; k, v = c.Prev() {
+			n++
+			en, err := splitEntry(v)
+			if err != nil {
+				return fmt.Errorf("journal entry %d: %w", be64(k), err)
+			}
+			if en.typ != entAudit {
+				continue
+			}
+			d := dec{b: en.body}
+			a := Audit{Actor: d.str(), Action: d.str(), Detail: d.str()}
+			if d.err != nil {
+				return fmt.Errorf("journal entry %d: %w", be64(k), d.err)
+			}
+			out = append(out, AuditEntry{Seq: be64(k), Time: en.ts, Audit: a})
+		}
+		return nil
+	})
+	return out, err
+}

@@ -72,7 +72,7 @@ func (a *app) ledgerCmd() *cobra.Command {
   mpg ledger verify`,
 	}
 	c.AddCommand(a.ledgerInitCmd(), a.ledgerAccountsCmd(), a.ledgerShowCmd(), a.ledgerHistoryCmd(),
-		a.ledgerTransferCmd(), a.ledgerVerifyCmd(), a.ledgerBackupCmd(), a.ledgerFindCmd(), a.ledgerReverseCmd(), a.ledgerCheckCmd())
+		a.ledgerTransferCmd(), a.ledgerVerifyCmd(), a.ledgerBackupCmd(), a.ledgerFindCmd(), a.ledgerReverseCmd(), a.ledgerCheckCmd(), a.ledgerAuditCmd())
 	return c
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -255,4 +256,40 @@ func (a *app) ledgerCheckCmd() *cobra.Command {
 			})
 		},
 	}
+}
+
+func (a *app) ledgerAuditCmd() *cobra.Command {
+	var output string
+	var limit int
+	var before uint64
+	c := &cobra.Command{
+		Use:     "audit",
+		Short:   "List the audit trail, newest first: who did what (operators by uid, subscribers by number)",
+		Example: "  mpg ledger audit --limit 50\n  mpg ledger audit --before 1200 -o json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if limit < 1 || limit > 10000 {
+				return fmt.Errorf("--limit must be 1..10000")
+			}
+			return a.withLedger(func(l *ledger.Ledger) error {
+				entries, err := l.AuditLog(limit, before)
+				if err != nil {
+					return err
+				}
+				if output == "json" {
+					return writeJSON(cmd.OutOrStdout(), entries)
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "SEQ\tTIME\tACTOR\tACTION\tDETAIL")
+				for _, e := range entries {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", e.Seq, time.Unix(0, e.Time).UTC().Format(time.RFC3339), e.Actor, e.Action, e.Detail)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	c.Flags().IntVar(&limit, "limit", 20, "at most this many entries")
+	c.Flags().Uint64Var(&before, "before", 0, "only entries older than this journal position")
+	c.Flags().StringVarP(&output, "output", "o", "table", "output: table or json")
+	return c
 }
