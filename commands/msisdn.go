@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -69,8 +70,38 @@ func ParseMSISDN(s, region string) (string, error) {
 	return "", fmt.Errorf("%w: %q", ErrNotMSISDN, clip(s))
 }
 
+// canonicalCache remembers numbers already read: phonenumbers costs tens of microseconds a
+// number, and every SMS needs its sender's. Bounded: cleared when full.
+var canonicalCache = struct {
+	sync.Mutex
+	m map[[2]string]string
+}{m: map[[2]string]string{}}
+
+const canonicalCacheMax = 1 << 16
+
 // canonical parses and formats in E.164, accepting only numbers that can exist.
 func canonical(s, region string) (string, error) {
+	k := [2]string{s, region}
+	canonicalCache.Lock()
+	out, ok := canonicalCache.m[k]
+	canonicalCache.Unlock()
+	if ok {
+		return out, nil
+	}
+	out, err := parseCanonical(s, region)
+	if err != nil {
+		return "", err
+	}
+	canonicalCache.Lock()
+	if len(canonicalCache.m) >= canonicalCacheMax {
+		clear(canonicalCache.m)
+	}
+	canonicalCache.m[k] = out
+	canonicalCache.Unlock()
+	return out, nil
+}
+
+func parseCanonical(s, region string) (string, error) {
 	for _, r := range strings.TrimPrefix(s, "+") {
 		if r < '0' || r > '9' {
 			return "", fmt.Errorf("%w: %q", ErrNotMSISDN, clip(s))

@@ -27,6 +27,7 @@ type Ledger interface {
 	System(kind ledger.Kind, currency string) (ledger.Account, error)
 	History(account uint64, limit int, before uint64) ([]ledger.Transfer, error)
 	Profile(owner string) ([]byte, uint64, error)
+	Owner(owner string) (ledger.OwnerState, error)
 	HoldsFor(owner string) ([]ledger.Transfer, error)
 	TransferAt(seq uint64) (ledger.Transfer, error)
 	Transfer(id ledger.ID) (ledger.Transfer, error)
@@ -212,7 +213,7 @@ func (e *Engine) Handle(ctx context.Context, in Inbound) error {
 	}
 	// Money held for this number goes to its purse once it has one. A claim that fails now
 	// is tried again with the subscriber's next message; the SMS itself is already durable.
-	if t.purse != nil || t.cmd.Kind == commands.Reg {
+	if t.holds > 0 && (t.purse != nil || t.cmd.Kind == commands.Reg) {
 		_ = e.claim(ctx, in.From, t.cmd.Kind == commands.Reg)
 	}
 	return nil
@@ -247,20 +248,23 @@ type turn struct {
 	repeat repeatRecord
 	// payee of a payment, for a refusal naming whose limit it is.
 	payeeName string
+	holds     int // money held for this number when the SMS came
 }
 
 func (t *turn) load() error {
-	for _, a := range t.e.l.AccountsOf(t.in.From) {
+	st, err := t.e.l.Owner(t.in.From)
+	if err != nil {
+		return err
+	}
+	for _, a := range st.Accounts {
 		if a.Kind == ledger.KindPurse {
 			t.purse = &a
 			break
 		}
 	}
-	b, v, err := t.e.l.Profile(t.in.From)
-	if err != nil {
-		return err
-	}
-	t.profVer = v
+	t.holds = st.Holds
+	b := st.Profile
+	t.profVer = st.ProfileVersion
 	if b != nil {
 		if err := json.Unmarshal(b, &t.prof); err != nil {
 			return fmt.Errorf("profile of %s: %w", t.in.From, err)

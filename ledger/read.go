@@ -280,3 +280,35 @@ func (l *Ledger) AuditLog(limit int, before uint64) ([]AuditEntry, error) {
 	})
 	return out, err
 }
+
+// OwnerState is what the engine reads of one owner before handling their SMS, in one read
+// transaction: their accounts, their profile and its version, and whether money is held
+// for them.
+type OwnerState struct {
+	Accounts       []Account
+	Profile        []byte
+	ProfileVersion uint64
+	Holds          int // open holds for this owner
+}
+
+// Owner reads an owner's state as of one commit.
+func (l *Ledger) Owner(owner string) (OwnerState, error) {
+	var st OwnerState
+	err := l.db.View(func(tx *bolt.Tx) error {
+		l.viewMu.RLock()
+		for _, id := range ownedIDs(tx, owner) {
+			if a, err := l.accountLocked(tx, id); err == nil {
+				st.Accounts = append(st.Accounts, a)
+			}
+		}
+		l.viewMu.RUnlock()
+		data, v := decodeProfile(tx.Bucket(bktProfiles).Get([]byte(owner)))
+		if data != nil {
+			st.Profile = append([]byte{}, data...)
+		}
+		st.ProfileVersion = v
+		st.Holds = countHolds(tx, owner)
+		return nil
+	})
+	return st, err
+}
