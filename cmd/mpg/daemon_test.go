@@ -30,9 +30,11 @@ func TestDemoPlaysAConversationOverSMPP(t *testing.T) {
 		"+33612345678 < Paid 12.50 EUR to Corner Shop. Fee 0.10 EUR. Balance 37.40 EUR",
 		"+33698765432 < Payment received: 12.50 EUR from +336****678",
 		"Unknown merchant SHOP4",
-		"+33687654321 < Solde 50,00 EUR",
+		"+33687654321 < Solde 55,00 EUR",
+		"You already sent 5.00 EUR to +336****321",
+		"+33611223344 < 2.00 EUR from +336****678 is now in your e-purse",
 		"Wrong PIN. 2 tries left",
-		"+33687654321 < 余额 50.00 EUR",
+		"+33687654321 < 余额 55.00 EUR",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())

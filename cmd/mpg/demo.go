@@ -33,7 +33,10 @@ var demoScript = []struct{ from, text string }{
 	{demoAlice, "PAY SHOP42 12.50 1234"},
 	{demoAlice, "PAY SHOP4 3 1234"},
 	{demoAlice, "SEND 0687654321 5 1234"},
+	{demoAlice, "SEND 0687654321 5 1234"}, // the same SMS again: a repeat, nothing moves
 	{demoBob, "SOLDE 5678"},
+	{demoAlice, "SEND 0611223344 2 1234"}, // Carol has no e-purse yet: held, she is invited
+	{demoCarol, "REG 4321 Carol"},         // she registers and the money is hers
 	{demoAlice, "BAL 0000"},
 	{demoAlice, "MINI 1234"},
 	{demoBob, "LANG ZH"},
@@ -45,6 +48,7 @@ const (
 	demoAlice = "+33612345678"
 	demoBob   = "+33687654321"
 	demoShop  = "+33698765432"
+	demoCarol = "+33611223344"
 )
 
 func (a *app) demoCmd() *cobra.Command {
@@ -124,7 +128,7 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 		return err
 	}
 	defer stop()
-	ph := &phone{sim: sim, out: out, quiet: true}
+	ph := &phone{sim: sim, out: out, quiet: true, watch: []string{demoCarol}}
 	for _, u := range []struct{ msisdn, pin, name string }{{demoAlice, "1234", "Alice"}, {demoBob, "5678", "Bob"}} {
 		if err := ph.text(ctx, u.msisdn, "REG "+u.pin+" "+u.name, false); err != nil {
 			return err
@@ -133,13 +137,15 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 		if len(acc) == 0 {
 			return fmt.Errorf("demo: %s did not register", u.msisdn)
 		}
-		if _, err := l.Submit(ctx, ledger.Job{Transfers: []ledger.Transfer{{ID: ledger.NewID(), Debit: float, Credit: acc[0].ID, Amount: 5000, Code: engine.CodeTopup}}}); err != nil {
+		// An agent checked their ID (tier 2: they may SEND) and they cashed in 50.00.
+		if _, err := l.Submit(ctx, ledger.Job{Tiers: []ledger.TierChange{{Account: acc[0].ID, Tier: 2}},
+			Transfers: []ledger.Transfer{{ID: ledger.NewID(), Debit: float, Credit: acc[0].ID, Amount: 5000, Code: engine.CodeTopup}}}); err != nil {
 			return err
 		}
 	}
 	ph.quiet = false
 	fmt.Fprintf(out, `mpg demo: SMSC simulator on %s, daemon bound to it over SMPP, metrics on http://%s/metrics
-Subscribers: Alice %s (PIN 1234), Bob %s (PIN 5678), 50.00 EUR each.
+Subscribers: Alice %s (PIN 1234), Bob %s (PIN 5678), tier 2, 50.00 EUR each.
 Merchant SHOP42 "Corner Shop" (told on %s), biller EDF. Short code 1234.
 Try: BAL 1234 | PAY SHOP42 12.50 1234 | SEND 0687654321 5 1234 | MINI 1234 | LANG FR | HELP
 
