@@ -267,7 +267,9 @@ func (p *parser) parse() *ParseError {
 		if err := p.pin(a[0], &c.PIN); err != nil {
 			return err
 		}
-		c.Name = clipBytes(strings.Join(a[1:], " "), MaxNameBytes)
+		// A name never keeps a run of 4-6 digits: it is shown to payers and echoed in
+		// replies, and such a run is likely a PIN typed twice.
+		c.Name = clipBytes(MaskDigits(strings.Join(a[1:], " ")), MaxNameBytes)
 		return nil
 	case Bal, Mini:
 		if err := p.arity(len(a) == 1); err != nil {

@@ -183,6 +183,9 @@ func TestGluedPINsAndByteLimits(t *testing.T) {
 	if !errors.As(err, &pe) || pe.Problem != BadRef {
 		t.Fatalf("long reference: %v", err)
 	}
+	if c, err := Parse("REG 1234 Alice 1234", opt); err != nil || c.Name != "Alice ****" {
+		t.Fatalf("a PIN in the name: %q %v", c.Name, err)
+	}
 	c, err := Parse("REG 1234 "+strings.Repeat("名", 30), opt)
 	if err != nil || len(c.Name) > MaxNameBytes {
 		t.Fatalf("long name: %d bytes, %v", len(c.Name), err)

@@ -142,6 +142,31 @@ func TestConcurrentSendsNeverPushAPayeeAboveItsMaximumBalance(t *testing.T) {
 	w.verify()
 }
 
+func TestConcurrentPaymentsFromOnePayerStopAtTheDailyLimit(t *testing.T) {
+	w := newWorldTiers(t, map[uint8]Limits{1: {PerTx: 1000, Daily: 3000, MaxBalance: 100000}})
+	w.expect(alice, "REG 739164", "Welcome")
+	w.topup(alice, 50000, 1)
+	var sms [][2]string
+	for i := range 16 {
+		sms = append(sms, [2]string{alice, fmt.Sprintf("PAY SHOP42 10 R%d 739164", i)})
+	}
+	w.texts(sms...)
+	if got := w.available("SHOP42"); got != 3000 {
+		t.Fatalf("merchant got %d, the daily limit is 3000", got)
+	}
+	limited := 0
+	for _, s := range w.inbox()[alice] {
+		if strings.Contains(s, "Over your 24-hour limit") {
+			limited++
+		}
+	}
+	if limited != 13 {
+		t.Fatalf("%d refusals naming the 24-hour limit, want 13", limited)
+	}
+	w.expect(alice, "PAY SHOP42 10.01 X 739164", "Above your limit of 10.00 EUR per payment")
+	w.verify()
+}
+
 func TestClaimAndTopupRespectTheMaximumBalance(t *testing.T) {
 	w := newWorldTiers(t, sendTiers)
 	w.payers(2, 10000)

@@ -618,10 +618,10 @@ func (ja *jobApply) transfer(i int, t Transfer) (Transfer, bool, error) {
 				return t, false, err
 			}
 		}
-		if p.t.Flags&Counted != 0 && t.Flags&VoidPending != 0 {
-			t.Flags |= Counted // the reservation leaves the 24-hour window
+		if release := released(&t, &p.t); release > 0 {
+			t.Flags |= Counted // what was reserved and not taken leaves the 24-hour window
 			ja.saveBalance(dr)
-			dr.wSpend = releaseSpend(dr.wSpend, p.t.Timestamp, p.t.Amount)
+			dr.wSpend = releaseSpend(dr.wSpend, p.t.Timestamp, release)
 		}
 		delete(st.pending, t.PendingID)
 		ja.u.pendDel = append(ja.u.pendDel, p)
@@ -666,7 +666,7 @@ func (ja *jobApply) transfer(i int, t Transfer) (Transfer, bool, error) {
 	t.Seq, t.Timestamp = seq, st.lastTS
 	applyDebit(&dr.wBal, &t)
 	applyCredit(&cr.wBal, &t)
-	if t.Flags&Counted != 0 && t.Flags&VoidPending == 0 {
+	if t.Flags&Counted != 0 && t.Flags&(VoidPending|PostPending) == 0 {
 		dr.wSpend = addSpend(dr.wSpend, t.Timestamp, t.Amount)
 	}
 	dr.wLast, cr.wLast = seq, seq
@@ -685,6 +685,20 @@ func (ja *jobApply) transfer(i int, t Transfer) (Transfer, bool, error) {
 	w.ids[t.ID] = t
 	ja.puts = append(ja.puts, put{bucket: bktIDs, key: w.keep(t.ID[:]), val: w.keep8(seq)})
 	return t, false, nil
+}
+
+// released is how much of a counted reservation a void or a partial post gives back to the
+// 24-hour window: all of it for a void, the part not taken for a post.
+func released(t, pending *Transfer) uint64 {
+	switch {
+	case pending.Flags&Counted == 0:
+		return 0
+	case t.Flags&VoidPending != 0:
+		return pending.Amount
+	case t.Flags&PostPending != 0 && t.Amount < pending.Amount:
+		return pending.Amount - t.Amount
+	}
+	return 0
 }
 
 // checkNew applies the validity and status rules a new single or pending transfer must

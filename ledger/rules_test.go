@@ -152,6 +152,9 @@ func TestReservationCountsUntilReleased(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	// A partial post keeps only what it took in the window.
+	p4 := pend(1000, 0)
+	mustSubmit(t, w.l, Job{Transfers: []Transfer{{ID: NewID(), PendingID: p4, Flags: PostPending, Amount: 400}}})
 	// A purse blocked meanwhile: its reservation cannot be posted, only released.
 	p3 := pend(500, 0)
 	mustSubmit(t, w.l, Job{Status: []StatusChange{{Account: w.a, Status: StatusBlocked}}})
@@ -172,7 +175,7 @@ func TestReservationCountsUntilReleased(t *testing.T) {
 		t.Fatal(err)
 	}
 	ra, _ := replayed.Account(w.a)
-	if got := SpentSince(ra.Spends, w.clock.Load()); got != 2000 {
+	if got := SpentSince(ra.Spends, w.clock.Load()); got != 2400 {
 		t.Fatalf("spent after replay %d, want 2000 (%+v)", got, ra.Spends)
 	}
 	replayed.Close()
@@ -184,8 +187,8 @@ func TestReservationCountsUntilReleased(t *testing.T) {
 	}
 	w.l = l
 	after, _ := l.Account(w.a)
-	if got, want := SpentSince(after.Spends, w.clock.Load()), SpentSince(before.Spends, w.clock.Load()); got != want || got != 2000 {
-		t.Fatalf("spent after reopen %d, before %d, want 2000", got, want)
+	if got, want := SpentSince(after.Spends, w.clock.Load()), SpentSince(before.Spends, w.clock.Load()); got != want || got != 2400 {
+		t.Fatalf("spent after reopen %d, before %d, want 2400", got, want)
 	}
 	mustVerify(t, l)
 }

@@ -188,12 +188,12 @@ func (l *Ledger) replay(tx *bolt.Tx, seq uint64, en entry, asOf map[uint64]uint6
 		if seq > drAt {
 			applyDebit(&dr.wBal, &t.Transfer)
 			if t.Flags&Counted != 0 {
-				if t.Flags&(VoidPending) != 0 {
+				if t.Flags&(VoidPending|PostPending) != 0 {
 					p, err := l.pendingOf(tx, t.PendingID)
 					if err != nil {
 						return err
 					}
-					dr.wSpend = releaseSpend(dr.wSpend, p.Timestamp, p.Amount)
+					dr.wSpend = releaseSpend(dr.wSpend, p.Timestamp, released(&t.Transfer, &p))
 				} else {
 					dr.wSpend = addSpend(dr.wSpend, en.ts, t.Amount)
 				}
