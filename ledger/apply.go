@@ -618,10 +618,8 @@ func (ja *jobApply) transfer(i int, t Transfer) (Transfer, bool, error) {
 				return t, false, err
 			}
 		}
-		if release := released(&t, &p.t); release > 0 {
+		if released(&t, &p.t) > 0 {
 			t.Flags |= Counted // what was reserved and not taken leaves the 24-hour window
-			ja.saveBalance(dr)
-			dr.wSpend = releaseSpend(dr.wSpend, p.t.Timestamp, release)
 		}
 		delete(st.pending, t.PendingID)
 		ja.u.pendDel = append(ja.u.pendDel, p)
@@ -666,8 +664,13 @@ func (ja *jobApply) transfer(i int, t Transfer) (Transfer, bool, error) {
 	t.Seq, t.Timestamp = seq, st.lastTS
 	applyDebit(&dr.wBal, &t)
 	applyCredit(&cr.wBal, &t)
-	if t.Flags&Counted != 0 && t.Flags&(VoidPending|PostPending) == 0 {
-		dr.wSpend = addSpend(dr.wSpend, t.Timestamp, t.Amount)
+	if t.Flags&Counted != 0 {
+		// At the entry's own time, as replay does it, so both build the same window.
+		if t.Flags&(VoidPending|PostPending) == 0 {
+			dr.wSpend = addSpend(dr.wSpend, t.Timestamp, t.Amount)
+		} else if p := ja.u.pendDel[len(ja.u.pendDel)-1]; p.t.ID == t.PendingID {
+			dr.wSpend = releaseSpend(dr.wSpend, p.t.Timestamp, released(&t, &p.t), t.Timestamp)
+		}
 	}
 	dr.wLast, cr.wLast = seq, seq
 	if t.Flags&Pending != 0 {

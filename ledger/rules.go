@@ -62,9 +62,14 @@ func addSpend(spends []Spend, now int64, amount uint64) []Spend {
 	return out
 }
 
-// releaseSpend takes a released reservation (made at `at`) out of the window: from the
-// entry that holds it, the first at or after its time (entries only ever merge forwards).
-func releaseSpend(spends []Spend, at int64, amount uint64) []Spend {
+// releaseSpend takes a released reservation (made at `at`) out of the window at time now:
+// from the entry that holds it, the first at or after its time (entries only ever merge
+// forwards). A reservation older than the window has left it already; if it was merged into
+// a later entry, that entry keeps counting it a little longer, never shorter.
+func releaseSpend(spends []Spend, at int64, amount uint64, now int64) []Spend {
+	if amount == 0 || at <= now-int64(SpendWindow) {
+		return spends
+	}
 	out := append([]Spend(nil), spends...)
 	for i := range out {
 		if out[i].At >= at {

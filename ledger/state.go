@@ -193,7 +193,7 @@ func (l *Ledger) replay(tx *bolt.Tx, seq uint64, en entry, asOf map[uint64]uint6
 					if err != nil {
 						return err
 					}
-					dr.wSpend = releaseSpend(dr.wSpend, p.Timestamp, released(&t.Transfer, &p))
+					dr.wSpend = releaseSpend(dr.wSpend, p.Timestamp, released(&t.Transfer, &p), en.ts)
 				} else {
 					dr.wSpend = addSpend(dr.wSpend, en.ts, t.Amount)
 				}
