@@ -150,7 +150,8 @@ func (t *turn) confirm(yes bool) ledger.Job {
 	job := t.withProfile(ledger.Job{Transfers: posts})
 	if c.For != "" {
 		t.payeeName = commands.Mask(c.For)
-		t.repeat = repeatRecord{Kind: repeatSent, Amount: c.Amount, Party: commands.Mask(c.For)}
+		t.repeat = repeatRecord{Kind: repeatSent, Amount: c.Amount, Party: commands.Mask(c.For),
+			Ref: shortRef(ledger.Transfer{ID: derive(mustID(c.Pending[0]), 'h')})}
 		job.Compose = t.heldNotices(c.For, c.Amount, c.Fee)
 		return job
 	}
