@@ -75,8 +75,13 @@ func (t *turn) askConfirm(code uint16, payee *ledger.Account, amount, fee uint64
 	if holdFor != "" {
 		party = commands.Mask(holdFor)
 	}
-	t.reply(commands.RConfirmAsk, commands.Args{Arg: what, Amount: t.money(amount + fee), Party: party, Code: secret,
+	t.reply(commands.RConfirmAsk, commands.Args{Arg: what, Amount: t.money(amount + fee), Party: party, Code: secretMark,
 		N: int(t.e.cfg.ConfirmFor.Minutes())})
+	if t.replies[len(t.replies)-1], err = t.e.sealedMessage(t.replies[len(t.replies)-1], secret); err != nil {
+		t.replies = nil
+		t.reply(commands.RBusy, commands.Args{})
+		return t.withProfile(ledger.Job{})
+	}
 	t.audit = &ledger.Audit{Actor: t.in.From, Action: "confirmation asked", Detail: what}
 	return t.withProfile(ledger.Job{Transfers: append(release, ts...)})
 }

@@ -81,7 +81,11 @@ func (w *world) sms(from, text string) map[string][]string {
 	out := map[string][]string{}
 	for i := len(msgs) - 1; i >= 0; i-- {
 		if msgs[i].ID > w.seen {
-			out[msgs[i].To] = append(out[msgs[i].To], msgs[i].Text)
+			text, err := w.e.DeliverText(msgs[i]) // what the phone reads: a sealed code opened
+			if err != nil {
+				w.t.Fatal(err)
+			}
+			out[msgs[i].To] = append(out[msgs[i].To], text)
 			w.seen = msgs[i].ID
 		}
 	}

@@ -101,10 +101,14 @@ func (e *Engine) OpenPurse(ctx context.Context, actor, msisdn, name string, tier
 			return ledger.Job{}, err
 		}
 		p.Activation, p.PINMAC, p.Fails, p.LockedUntil, p.Lockouts = act, "", 0, 0, 0
+		msg, err := e.sealedMessage(e.sms(msisdn, p.Lang, commands.RActivate, commands.Args{Code: secretMark, N: int(e.cfg.ActivationFor.Hours())}), code)
+		if err != nil {
+			return ledger.Job{}, err
+		}
 		return ledger.Job{
 			Open:     []ledger.AccountSpec{{Currency: e.cfg.Currency, Kind: ledger.KindPurse, Owner: msisdn, Name: name, Tier: tier}},
 			Profiles: []ledger.Profile{e.profileWrite(msisdn, p, ver)},
-			Messages: []ledger.Message{e.sms(msisdn, p.Lang, commands.RActivate, commands.Args{Code: code, N: int(e.cfg.ActivationFor.Hours())})},
+			Messages: []ledger.Message{msg},
 			Audit:    &ledger.Audit{Actor: actor, Action: "account open", Detail: fmt.Sprintf("%s tier %d", msisdn, tier)},
 		}, nil
 	})
@@ -126,9 +130,13 @@ func (e *Engine) ResetPIN(ctx context.Context, actor, msisdn string) error {
 			return ledger.Job{}, err
 		}
 		p.Activation, p.PINMAC, p.Fails, p.LockedUntil, p.Lockouts = act, "", 0, 0, 0
+		msg, err := e.sealedMessage(e.sms(msisdn, p.Lang, commands.RActivate, commands.Args{Code: secretMark, N: int(e.cfg.ActivationFor.Hours())}), code)
+		if err != nil {
+			return ledger.Job{}, err
+		}
 		return ledger.Job{
 			Profiles: []ledger.Profile{e.profileWrite(msisdn, p, ver)},
-			Messages: []ledger.Message{e.sms(msisdn, p.Lang, commands.RActivate, commands.Args{Code: code, N: int(e.cfg.ActivationFor.Hours())})},
+			Messages: []ledger.Message{msg},
 			Audit:    &ledger.Audit{Actor: actor, Action: "pin reset", Detail: msisdn},
 		}, nil
 	})

@@ -196,7 +196,7 @@ func (ja *jobApply) run(job *Job) (Result, error) {
 	}
 	var stored []Message
 	for i, m := range msgs {
-		if m.To == "" || len(m.To) > maxStringLen || len(m.From) > maxStringLen || len(m.Text) > MaxMessageBytes {
+		if m.To == "" || len(m.To) > maxStringLen || len(m.From) > maxStringLen || len(m.Text) > MaxMessageBytes || len(m.Sealed) > 128 {
 			return res, refuse(ErrInvalid, i, "message needs a recipient of at most %d bytes and text of at most %d bytes", maxStringLen, MaxMessageBytes)
 		}
 		st.nextMsg++

@@ -228,6 +228,9 @@ func (e *enc) message(m *Message) {
 	e.u16(m.Attempts)
 	e.str(m.SMSCID)
 	e.str(m.Reason)
+	if m.Sealed != "" {
+		e.str(m.Sealed) // absent in messages written before secrets were sealed
+	}
 }
 
 func (d *dec) message() Message {
@@ -241,6 +244,9 @@ func (d *dec) message() Message {
 	m.Attempts = d.u16()
 	m.SMSCID = d.str()
 	m.Reason = d.str()
+	if len(d.b) > 0 {
+		m.Sealed = d.str()
+	}
 	return m
 }
 
@@ -266,23 +272,4 @@ func (d *dec) currency() string {
 		return s
 	}
 	return string(b)
-}
-
-func encodeMessages(ms []Message) []byte {
-	e := enc{}
-	e.u16(uint16(len(ms)))
-	for i := range ms {
-		e.message(&ms[i])
-	}
-	return e.b
-}
-
-func decodeMessages(b []byte) ([]Message, error) {
-	d := dec{b: b}
-	n := int(d.u16())
-	out := make([]Message, 0, n)
-	for range n {
-		out = append(out, d.message())
-	}
-	return out, d.err
 }

@@ -227,10 +227,14 @@ type Transfer struct {
 
 // Message is one outbound SMS written to the outbox in the same commit as the money.
 type Message struct {
-	ID      uint64 `json:"id"` // assigned by the ledger
-	From    string `json:"from"`
-	To      string `json:"to"`
-	Text    string `json:"text"`
+	ID   uint64 `json:"id"` // assigned by the ledger
+	From string `json:"from"`
+	To   string `json:"to"`
+	Text string `json:"text"`
+	// Sealed is a secret the text stands in for with {secret} (a one-time code), sealed by
+	// the caller with a key the ledger never holds: the file never has it in clear. The
+	// sender unseals it just before the SMS leaves. At most 128 bytes.
+	Sealed  string `json:"-"`
 	Created int64  `json:"created"`
 	// Set as the message goes out.
 	Status   MessageStatus `json:"status"`

@@ -234,7 +234,7 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 	defer closeAdmin()
 	sendCtx, stopSend := context.WithCancel(context.Background())
 	sent := make(chan error, 1)
-	go func() { sent <- d.cl.RunSender(sendCtx, outbox{d.l}) }()
+	go func() { sent <- d.cl.RunSender(sendCtx, outbox{d.l, d.eng, d.log.Named("outbox")}) }()
 	runErr := d.cl.Run(ctx) // returns after a graceful stop: no new MO, handlers done, unbound
 	stopSend()
 	<-sent
@@ -271,14 +271,25 @@ func (d *daemon) register(reg *prometheus.Registry) {
 	counter("mpg_ledger_transfers_total", "Transfers committed.", func() int64 { return int64(st.Transfers.Load()) })
 }
 
-// outbox adapts the ledger's outbox to the SMPP sender.
-type outbox struct{ l *ledger.Ledger }
+// outbox adapts the ledger's outbox to the SMPP sender; a one-time code sealed in a message
+// is opened by the engine just before the SMS leaves.
+type outbox struct {
+	l   *ledger.Ledger
+	eng *engine.Engine
+	log *zap.Logger
+}
 
 func (o outbox) Next(ctx context.Context, max int) ([]smpp.Outgoing, error) {
 	msgs, err := o.l.NextMessages(ctx, max)
-	out := make([]smpp.Outgoing, len(msgs))
-	for i, m := range msgs {
-		out[i] = smpp.Outgoing{ID: m.ID, From: m.From, To: m.To, Text: m.Text, Receipt: true}
+	out := make([]smpp.Outgoing, 0, len(msgs))
+	for _, m := range msgs {
+		text, uerr := o.eng.DeliverText(m)
+		if uerr != nil {
+			o.log.Warn("outbox message cannot be sent", zap.Uint64("id", m.ID), zap.Error(uerr))
+			o.l.MarkFailed(ctx, m.ID, uerr.Error())
+			continue
+		}
+		out = append(out, smpp.Outgoing{ID: m.ID, From: m.From, To: m.To, Text: text, Receipt: true})
 	}
 	return out, err
 }
