@@ -150,6 +150,8 @@ func (t *turn) refusal(ref *ledger.RefusedError) {
 		t.reply(commands.RLimitDaily, commands.Args{Limit: t.money(ref.Room)})
 	case ledger.ErrLimitBalance:
 		t.reply(commands.RLimitBalance, commands.Args{Limit: t.money(ref.Room), Party: t.payeeName})
+	case ledger.ErrTierCannotSend:
+		t.reply(commands.RTierCannotSend, commands.Args{})
 	case ledger.ErrTooManyHolds:
 		t.reply(commands.RTooManyHolds, commands.Args{Party: t.payeeName})
 	case ledger.ErrLimitExceeded:

@@ -54,8 +54,8 @@ const (
 	CodePayout   uint16 = 9 // the balance paid out when a purse is closed
 )
 
-// Limits of one KYC tier, in minor units (0: no limit). The ledger enforces the amounts;
-// the engine reads them to answer BAL and to refuse SEND for tiers that may not.
+// Limits of one KYC tier, in minor units (0: no limit). The ledger enforces them all with
+// the transfers; the engine reads them to answer BAL and to word a SEND refusal early.
 type Limits struct {
 	PerTx, Daily, MaxBalance uint64
 	CanSend                  bool
@@ -77,7 +77,7 @@ func LedgerTiers(tiers map[uint8]Limits) map[uint8]ledger.TierLimits {
 	}
 	out := make(map[uint8]ledger.TierLimits, len(tiers))
 	for k, v := range tiers {
-		out[k] = ledger.TierLimits{PerPayment: v.PerTx, Daily: v.Daily, MaxBalance: v.MaxBalance}
+		out[k] = ledger.TierLimits{PerPayment: v.PerTx, Daily: v.Daily, MaxBalance: v.MaxBalance, MaySend: v.CanSend}
 	}
 	return out
 }

@@ -34,6 +34,7 @@ const (
 	ErrLimitBalance    // the payee's purse would hold more than its tier allows (Room: what fits)
 	ErrTooManyHolds    // too many payments already held for this payee
 	ErrConflict        // a profile changed since the caller read it: read again and retry
+	ErrTierCannotSend  // the purse's tier may not pay other people
 )
 
 var reasonText = map[Reason]string{
@@ -61,6 +62,7 @@ var reasonText = map[Reason]string{
 	ErrLimitBalance:         "above the maximum balance",
 	ErrTooManyHolds:         "too many payments held for this payee",
 	ErrConflict:             "changed meanwhile",
+	ErrTierCannotSend:       "the purse's tier may not send to people",
 }
 
 func (r Reason) Error() string {

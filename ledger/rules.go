@@ -12,6 +12,9 @@ type TierLimits struct {
 	PerPayment uint64 // one debit from the purse
 	Daily      uint64 // debits over any rolling 24 hours, reservations included
 	MaxBalance uint64 // what the purse may hold, money on its way in included
+	// MaySend lets the purse pay other people: another purse, or a hold for someone
+	// (Transfer.For). Without it only merchants, billers and the like may be paid.
+	MaySend bool
 }
 
 // Spend is a debit counted against the rolling 24-hour limit: its time and amount.
@@ -101,6 +104,9 @@ func (ja *jobApply) checkRules(i int, t *Transfer, dr, cr *account) (bool, error
 	if lim, ok, err := ja.w.tierOf(dr); err != nil {
 		return false, withIndex(err, i)
 	} else if ok && t.Flags&Exempt == 0 {
+		if !lim.MaySend && (cr.Kind == KindPurse || t.For != "") {
+			return false, &RefusedError{Reason: ErrTierCannotSend, Index: i, Detail: "account " + itoa(dr.ID) + " tier " + itoa(uint64(dr.wTier))}
+		}
 		if lim.PerPayment > 0 && t.Amount > lim.PerPayment {
 			return false, &RefusedError{Reason: ErrLimitPerPayment, Index: i, Room: lim.PerPayment,
 				Detail: "account " + itoa(dr.ID)}

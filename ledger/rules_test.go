@@ -196,7 +196,7 @@ func TestReservationCountsUntilReleased(t *testing.T) {
 func TestHoldsIndexedByPayee(t *testing.T) {
 	w := newRulesWorld(t)
 	w.l.Close()
-	w.opt.Tiers = map[uint8]TierLimits{1: {}} // no limits: this test is about the holds
+	w.opt.Tiers = map[uint8]TierLimits{1: {MaySend: true}} // no limits: this test is about the holds
 	l, err := Open(w.path, w.opt)
 	if err != nil {
 		t.Fatal(err)
@@ -229,6 +229,17 @@ func TestHoldsIndexedByPayee(t *testing.T) {
 		t.Fatalf("a single transfer holding money: %v", err)
 	}
 	mustVerify(t, l)
+}
+
+func TestTierThatMayNotSend(t *testing.T) {
+	w := newRulesWorld(t) // tier 1 may not send; tier 2 in testTiers neither
+	mustSubmit(t, w.l, Job{Transfers: []Transfer{transfer(w.float, w.a, 3000)}})
+	for _, tr := range []Transfer{transfer(w.a, w.b, 100), {ID: NewID(), Debit: w.a, Credit: w.escrow, Amount: 100, Flags: Pending, For: "+33699990000"}} {
+		if _, err := w.l.Submit(context.Background(), Job{Transfers: []Transfer{tr}}); !errors.Is(err, ErrTierCannotSend) {
+			t.Fatalf("%+v: %v", tr, err)
+		}
+	}
+	mustSubmit(t, w.l, Job{Transfers: []Transfer{transfer(w.a, w.shop, 100)}}) // a merchant: yes
 }
 
 func TestTierChangeAndSystemAccounts(t *testing.T) {

@@ -58,7 +58,7 @@ With --rate, transfers are scheduled at that rate and latency counts from when e
 			// The purses get a tier whose limits never bind but whose 24-hour window is kept,
 			// so the rules' cost is measured with the transfers.
 			opt := a.ledgerOptions()
-			opt.Tiers = map[uint8]ledger.TierLimits{1: {Daily: 1 << 62}}
+			opt.Tiers = map[uint8]ledger.TierLimits{1: {Daily: 1 << 62, MaySend: true}}
 			return benchLedger(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), a.dbPath, opt, accounts, transfers, clients, rate)
 		},
 	}
