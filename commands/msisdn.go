@@ -31,7 +31,9 @@ var ErrNotMSISDN = errors.New("not a phone number")
 
 // Sender derives the subscriber's E.164 identity from an SMPP source address and its TON.
 // International numbers come as digits (TON 1, usually without '+'); national ones (TON 2,
-// or 4) are read with region; TON 0 is tried as written ('+' or 00 prefix), then as national.
+// or 4) are read with region; TON 0 is read as written ('+', 00, national, or international
+// digits). An SMSC that mislabels a number (national digits with TON 1, a 00 prefix) is read
+// the other way when the labelled one gives no valid number.
 func Sender(addr string, ton uint8, region string) (string, error) {
 	addr = strings.TrimSpace(addr)
 	if addr == "" || len(addr) > 21 {
@@ -41,14 +43,16 @@ func Sender(addr string, ton uint8, region string) (string, error) {
 	case TONAlphanumeric, TONAbbreviated:
 		return "", fmt.Errorf("%w: %q (TON %d)", ErrNotMSISDN, clip(addr), ton)
 	case TONInternational:
-		return canonical("+"+strings.TrimPrefix(addr, "+"), "")
+		digits := strings.TrimPrefix(strings.TrimPrefix(addr, "+"), "00")
+		if m, err := canonical("+"+digits, ""); err == nil {
+			return m, nil
+		}
 	case TONNational, TONSubscriber:
-		return canonical(addr, region)
+		if m, err := canonical(addr, region); err == nil {
+			return m, nil
+		}
 	}
-	if m, err := canonical(addr, region); err == nil {
-		return m, nil
-	}
-	return canonical("+"+strings.TrimPrefix(addr, "+"), "")
+	return ParseMSISDN(addr, region)
 }
 
 // ParseMSISDN reads a number as people type it: +33612345678, 0033612345678, 0612345678

@@ -21,6 +21,9 @@ func TestSenderFromSMPPAddress(t *testing.T) {
 		{"447911123456", TONInternational, "+447911123456"},
 		{"8613812345678", TONInternational, "+8613812345678"},
 		{"0611110001", TONSubscriber, "+33611110001"},
+		{"0033611110001", TONInternational, "+33611110001"}, // mislabelled: 00 with TON 1
+		{"0611110001", TONInternational, "+33611110001"},    // mislabelled: national with TON 1
+		{"33611110001", TONNational, "+33611110001"},        // mislabelled: international with TON 2
 	} {
 		got, err := Sender(c.addr, c.ton, "FR")
 		if err != nil || got != c.want {

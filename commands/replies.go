@@ -85,6 +85,7 @@ const (
 	RReversedOut  // a payment reversed: money taken back from this purse
 	RClaimWaiting // a hold this purse cannot take yet (its tier's maximum balance)
 	RToppedUp     // cash-in at an agent
+	RPayeeClosed  // the payee's purse or the merchant's account is closed
 	replyCount
 )
 
@@ -313,8 +314,9 @@ var templates = [replyCount][3]string{
 		"{amount} de {party} vous attendent, mais votre niveau ne permet pas de les recevoir. Demandez à un agent sous {n} jours.",
 		"{party}转给您的 {amount} 待领取,但您的钱包等级上限不足。请在{n}天内到网点升级。",
 	},
-	RToppedUp: {"Cash-in: {amount} added to your e-purse. Balance {balance}. Ref {ref}", "Versement: {amount} ajoutés à votre porte-monnaie. Solde {balance}. Réf {ref}", "充值:{amount} 已存入钱包。余额 {balance}。编号 {ref}"},
-	RBusy:     {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
+	RToppedUp:    {"Cash-in: {amount} added to your e-purse. Balance {balance}. Ref {ref}", "Versement: {amount} ajoutés à votre porte-monnaie. Solde {balance}. Réf {ref}", "充值:{amount} 已存入钱包。余额 {balance}。编号 {ref}"},
+	RPayeeClosed: {"The account of {party} is closed: nothing was paid.", "Le compte de {party} est fermé: rien n'a été payé.", "{party}的账户已注销,未付款。"},
+	RBusy:        {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
 }
 
 // usage is each command's syntax in each language.

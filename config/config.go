@@ -131,6 +131,14 @@ func Default() Config {
 	}
 }
 
+// replacedKeys are keys earlier versions read, and what took their place.
+var replacedKeys = map[string]string{
+	"engine.pay_fee_minor":       "fees are banded tables per product, engine.fees.pay",
+	"engine.pay_fee_from_minor":  "fees are banded tables per product, engine.fees.pay",
+	"engine.send_fee_minor":      "fees are banded tables per product, engine.fees.send",
+	"engine.send_fee_from_minor": "fees are banded tables per product, engine.fees.send",
+}
+
 // Load reads path over the defaults. A missing file is an error only when required.
 func Load(path string, required bool) (Config, error) {
 	c := Default()
@@ -146,7 +154,11 @@ func Load(path string, required bool) (Config, error) {
 	if err := d.Decode(&c); err != nil {
 		var sm *toml.StrictMissingError
 		if errors.As(err, &sm) {
-			return c, fmt.Errorf("config %s: unknown key %s", path, strings.Join(sm.Errors[0].Key(), "."))
+			key := strings.Join(sm.Errors[0].Key(), ".")
+			if now, ok := replacedKeys[key]; ok {
+				return c, fmt.Errorf("config %s: %s is no longer read: %s (see mpg.example.toml)", path, key, now)
+			}
+			return c, fmt.Errorf("config %s: unknown key %s", path, key)
 		}
 		var de *toml.DecodeError
 		if errors.As(err, &de) {

@@ -19,6 +19,7 @@ func TestLoadStrict(t *testing.T) {
 		{"[ledger]\nmax_batch_jobs = 0\n", "max_batch_jobs"},
 		{"[smpp]\nwindow = 0\n", "smpp.window"},
 		{"[smpp]\nwindw = 5\n", "smpp.windw"},
+		{"[engine]\npay_fee_minor = 10\n", "engine.fees.pay"},
 	}
 	for i, c := range cases {
 		p := filepath.Join(dir, "c.toml")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"mpg/commands"
@@ -141,7 +142,11 @@ func (t *turn) refusal(ref *ledger.RefusedError) {
 	case ledger.ErrAccountBlocked:
 		t.reply(commands.RAccountBlocked, commands.Args{})
 	case ledger.ErrAccountClosed:
-		t.reply(commands.RAccountClosed, commands.Args{})
+		if strings.HasPrefix(ref.Detail, "credit") && t.payeeName != "" {
+			t.reply(commands.RPayeeClosed, commands.Args{Party: t.payeeName})
+		} else {
+			t.reply(commands.RAccountClosed, commands.Args{})
+		}
 	case ledger.ErrAccountExists:
 		t.reply(commands.RAlreadyRegistered, commands.Args{})
 	case ledger.ErrLimitPerPayment:

@@ -70,7 +70,7 @@ func TestResetPINUnlocksAndReplacesThePIN(t *testing.T) {
 }
 
 func TestClosePaysOutAndRefusesAfter(t *testing.T) {
-	w := newWorld(t)
+	w := newWorldTiers(t, sendTiers)
 	ctx := context.Background()
 	w.expect(alice, "REG 739164", "Welcome")
 	w.topup(alice, 4200, 1)
@@ -87,6 +87,8 @@ func TestClosePaysOutAndRefusesAfter(t *testing.T) {
 	}
 	w.expect(alice, "BAL 739164", "closed")
 	w.expect(bob, "REG 246810", "Welcome")
+	w.topup(bob, 1000, 2)
+	w.expect(bob, "SEND "+alice+" 1 246810", "The account of +336****678 is closed: nothing was paid")
 	if _, err := w.e.Topup(ctx, "care:1", alice, 100, ""); !errors.Is(err, ledger.ErrAccountClosed) {
 		t.Fatalf("top-up of a closed purse: %v", err)
 	}

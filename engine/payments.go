@@ -78,7 +78,7 @@ func (t *turn) send() ledger.Job {
 		return t.hold(c.Phone, c.Amount)
 	}
 	if payee.Status == ledger.StatusClosed {
-		t.reply(commands.RLimitBalance, commands.Args{Limit: t.money(0), Party: t.payeeName})
+		t.reply(commands.RPayeeClosed, commands.Args{Party: t.payeeName})
 		return t.withProfile(ledger.Job{})
 	}
 	return t.move(CodeSend, payee, c.Amount, c.Ref)
