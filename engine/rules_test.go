@@ -210,6 +210,27 @@ func TestYesAfterBlockAndReservationsCountAgainstTheDailyLimit(t *testing.T) {
 	w.verify()
 }
 
+func TestNoAndExpiryGiveTheReservationBackToTheDailyLimit(t *testing.T) {
+	w := newWorldWith(t, map[uint8]Limits{1: {PerTx: 10000, Daily: 10000, MaxBalance: 100000}}, 5000)
+	w.expect(alice, "REG 739164", "Welcome")
+	w.topup(alice, 50000, 1)
+	codeOf := func(s string) string { return s[strings.Index(s, "YES ")+4:][:6] }
+	code := codeOf(w.expect(alice, "PAY SHOP42 60 739164", "reply YES"))
+	w.expect(alice, "PAY SHOP42 45 A 739164", "Over your 24-hour limit")
+	w.expect(alice, "NO "+code, "Cancelled")
+	w.expect(alice, "PAY SHOP42 45 B 739164", "Paid 45.00 EUR")
+	w.expect(alice, "PAY SHOP42 51 C 739164", "reply YES") // 45 + 51 fits 100
+	w.expect(alice, "PAY SHOP42 5 D 739164", "Over your 24-hour limit")
+	w.advance(6 * time.Minute) // the code expires: the ledger voids the reservation
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if a := w.l.AccountsOf(alice)[0]; a.DebitsPending == 0 {
+			break
+		}
+	}
+	w.expect(alice, "PAY SHOP42 5 E 739164", "Paid 5.00 EUR")
+	w.verify()
+}
+
 func TestSendAboveTheThresholdToAnUnregisteredNumberAsksYES(t *testing.T) {
 	w := newWorldWith(t, sendTiers, 2000)
 	w.payers(1, 10000)
