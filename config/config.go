@@ -92,6 +92,8 @@ type SMPP struct {
 	RespTimeoutS int    `toml:"response_timeout_s"`
 	RatePerS     int    `toml:"rate_per_s"` // submit_sm per second over all binds
 	RetryUnknown int    `toml:"retry_unknown"`
+	AuthRetryS   int    `toml:"auth_retry_s"` // after 3 refused binds in a row, try again this often
+	DrainS       int    `toml:"drain_s"`      // a graceful stop waits this long for replies to leave before unbinding
 }
 
 // PasswordEnv overrides smpp.password, so the secret need not sit in a file.
@@ -127,7 +129,7 @@ func Default() Config {
 			Fees: Fees{Pay: []Band{}, Bill: []Band{}, Send: []Band{}}},
 		HTTP: HTTP{Addr: "127.0.0.1:9464"},
 		SMPP: SMPP{Addr: "127.0.0.1:2775", SystemID: "mpg", Transceiver: true, Binds: 1, Window: 10,
-			EnquireLinkS: 30, RespTimeoutS: 10, RatePerS: 100, RetryUnknown: 1, SourceNPI: 1},
+			EnquireLinkS: 30, RespTimeoutS: 10, RatePerS: 100, RetryUnknown: 1, SourceNPI: 1, AuthRetryS: 600, DrainS: 5},
 	}
 }
 
@@ -197,6 +199,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("config: smpp.response_timeout_s must be 1..300, got %d", c.SMPP.RespTimeoutS)
 	case c.SMPP.RatePerS < 1 || c.SMPP.RatePerS > 100000:
 		return fmt.Errorf("config: smpp.rate_per_s must be 1..100000, got %d", c.SMPP.RatePerS)
+	case c.SMPP.DrainS < 0 || c.SMPP.DrainS > 300:
+		return fmt.Errorf("config: smpp.drain_s must be 0..300, got %d", c.SMPP.DrainS)
+	case c.SMPP.AuthRetryS < 1 || c.SMPP.AuthRetryS > 86400:
+		return fmt.Errorf("config: smpp.auth_retry_s must be 1..86400, got %d", c.SMPP.AuthRetryS)
 	case c.SMPP.RetryUnknown < 0 || c.SMPP.RetryUnknown > 5:
 		return fmt.Errorf("config: smpp.retry_unknown must be 0..5, got %d", c.SMPP.RetryUnknown)
 	case len(c.SMPP.SystemID) > 15 || len(c.SMPP.Password) > 8:

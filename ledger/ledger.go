@@ -68,6 +68,9 @@ type Options struct {
 	NoSync bool
 	// ExpiryHook, if set, composes the notices sent when a pending transfer times out.
 	ExpiryHook ExpiryHook
+	// CommitFault, if set, is called before each commit; an error fails the commit as a disk
+	// write error would (fault injection for tests of the fail-stop path).
+	CommitFault func() error
 }
 
 func (o *Options) withDefaults() Options {
@@ -272,6 +275,15 @@ func (l *Ledger) initFile() error {
 		}
 		return m.Put(keyReplayFrom, u64key(1))
 	})
+}
+
+// Err is nil while the ledger takes work, and the reason once it stopped itself after a
+// write error (it takes no more until reopened).
+func (l *Ledger) Err() error {
+	if p := l.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Path is the file the ledger lives in.

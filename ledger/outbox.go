@@ -158,6 +158,17 @@ func (w *batchWriter) applyUpdate(u *msgUpdate) error {
 	return nil
 }
 
+// Unsent counts the outbox messages not yet accepted by the SMSC nor failed: queued, or
+// handed to a sender and not yet marked.
+func (l *Ledger) Unsent() (int, error) {
+	n := 0
+	err := l.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bktOutQueue).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
 // Message reads one outbox message.
 func (l *Ledger) Message(id uint64) (Message, error) {
 	var m Message

@@ -191,6 +191,9 @@ func (w *batchWriter) commit(reqs []*jobReq) {
 	if err == nil {
 		err = w.checkpoint()
 	}
+	if err == nil && l.opt.CommitFault != nil {
+		err = l.opt.CommitFault()
+	}
 	if err == nil {
 		err = tx.Commit()
 	} else {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 )
 
 // Outgoing is one reply waiting in the outbox.
@@ -36,7 +37,7 @@ func (c *Client) RunSender(ctx context.Context, ob Outbox) error {
 	slots := make(chan struct{}, limit)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	for {
+	for ctx.Err() == nil { // checked here too: Next returns at once while messages are queued
 		msgs, err := ob.Next(ctx, limit)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -59,6 +60,7 @@ func (c *Client) RunSender(ctx context.Context, ob Outbox) error {
 			}()
 		}
 	}
+	return nil
 }
 
 func (c *Client) send(ctx context.Context, ob Outbox, m Outgoing) {
@@ -76,5 +78,12 @@ func (c *Client) send(ctx context.Context, ob Outbox, m Outgoing) {
 	default:
 		c.cfg.Logf("smpp: outbox message %d not sent yet: %v", m.ID, err)
 		ob.Retry(m.ID)
+		if errors.Is(err, ErrBadCredentials) {
+			// Refused credentials last minutes: hold this slot a while rather than spin.
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
 	}
 }

@@ -32,9 +32,13 @@ type Config struct {
 	MaxInflight int           // MO handlers running per connection (default 256)
 	BackoffMin  time.Duration // reconnect backoff, doubled up to BackoffMax, with jitter (1s, 60s)
 	BackoffMax  time.Duration
-	MaxAuthFail int     // consecutive bad-credential binds before giving up (default 3)
-	Rate        float64 // submit_sm per second over all binds (default 100)
-	Retries     int     // attempts for a temporary submit error (default 5)
+	MaxAuthFail int // consecutive bad-credential binds before waiting AuthRetry between tries (default 3)
+	// AuthRetry is the wait between binds once the SMSC has refused the credentials
+	// MaxAuthFail times in a row (default 10 min): the daemon keeps trying, slowly, instead of
+	// exiting (a supervisor restarting it would hammer the SMSC with bad binds).
+	AuthRetry time.Duration
+	Rate      float64 // submit_sm per second over all binds (default 100)
+	Retries   int     // attempts for a temporary submit error (default 5)
 	// RetryUnknown is how often a submit whose response never came is sent again (default 1):
 	// a reply may then rarely arrive twice, never zero times.
 	RetryUnknown int
@@ -68,6 +72,7 @@ func (c Config) withDefaults() Config {
 	defD(&c.BackoffMin, time.Second)
 	defD(&c.BackoffMax, time.Minute)
 	defD(&c.StopTimeout, 10*time.Second)
+	defD(&c.AuthRetry, 10*time.Minute)
 	if c.Rate <= 0 {
 		c.Rate = 100
 	}
@@ -172,6 +177,30 @@ func NewClient(cfg Config, h Handler, r ReceiptHandler) *Client {
 		re: NewReassembler(2*time.Minute, 10000, nil), txWake: make(chan struct{})}
 }
 
+// Quiesce takes no new MO (they get ESME_RX_T_APPN: the SMSC keeps them) and waits, until
+// ctx ends, for the handlers in flight; the links stay bound, so replies can still leave.
+// The daemon calls it before a graceful stop to drain the outbox while it can still send.
+func (c *Client) Quiesce(ctx context.Context) {
+	c.draining.Store(true)
+	c.lmu.Lock()
+	conns := make([]*conn, 0, len(c.links))
+	for cn := range c.links {
+		conns = append(conns, cn)
+	}
+	c.lmu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		for _, cn := range conns {
+			cn.handlers.Wait()
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
 // Ready reports whether the client can both receive and send.
 func (c *Client) Ready() bool {
 	c.mu.Lock()
@@ -180,8 +209,8 @@ func (c *Client) Ready() bool {
 }
 
 // Run keeps every link bound until ctx ends, then stops gracefully: no new MO are taken,
-// handlers in flight get StopTimeout to finish, and every link unbinds. It returns
-// ErrBadCredentials if the SMSC kept refusing the credentials.
+// handlers in flight get StopTimeout to finish, and every link unbinds. Refused credentials
+// do not end it: it keeps trying every AuthRetry (Ready is false meanwhile).
 func (c *Client) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	kinds := []pdu.ID{pdu.BindTransceiverID}
@@ -198,19 +227,24 @@ func (c *Client) Run(ctx context.Context) error {
 		}
 	}
 	wg.Wait()
-	if p := c.authErr.Load(); p != nil {
-		return *p
-	}
 	return nil
 }
 
-// link binds one connection of one kind and rebinds it with backoff until ctx ends.
+// link binds one connection of one kind and rebinds it with backoff until ctx ends. After
+// MaxAuthFail refusals of the credentials in a row it waits AuthRetry between binds, Ready
+// is false and submits fail with ErrBadCredentials, until a bind succeeds again.
 func (c *Client) link(ctx context.Context, kind pdu.ID) {
 	backoff, authFails := c.cfg.BackoffMin, 0
-	for ctx.Err() == nil && c.authErr.Load() == nil {
+	for ctx.Err() == nil {
 		cn, err := c.dial(ctx, kind)
 		if err == nil {
+			if authFails > 0 || c.authErr.Load() != nil {
+				c.cfg.Logf("smpp: %s bound to %s again after %d refused binds", kind, c.cfg.Addr, authFails)
+			} else if c.Metrics.Binds.Load() > 0 {
+				c.cfg.Logf("smpp: %s bound to %s", kind, c.cfg.Addr)
+			}
 			authFails, backoff = 0, c.cfg.BackoffMin
+			c.authErr.Store(nil)
 			c.Metrics.Binds.Add(1)
 			c.attach(cn)
 			cn.serve(ctx)
@@ -221,22 +255,34 @@ func (c *Client) link(ctx context.Context, kind pdu.ID) {
 			c.Metrics.Reconnects.Add(1)
 			c.cfg.Logf("smpp: %s link to %s lost: %v; reconnecting", kind, c.cfg.Addr, cn.err())
 		} else {
+			wait := time.Duration(0)
 			var se *statusError
 			if errors.As(err, &se) && (se.status == StatusInvPaswd || se.status == StatusInvSysID) {
 				authFails++
 				c.Metrics.AuthFailures.Add(1)
 				if authFails >= c.cfg.MaxAuthFail {
-					e := fmt.Errorf("%w: %v after %d binds; not retrying", ErrBadCredentials, se.status, authFails)
+					e := fmt.Errorf("%w: %v after %d binds; next try in %s", ErrBadCredentials, se.status, authFails, c.cfg.AuthRetry)
 					c.authErr.Store(&e)
-					c.cfg.Logf("smpp: ERROR %v", e)
+					c.cfg.Logf("smpp: ERROR %v (check smpp.system_id and MPG_SMPP_PASSWORD)", e)
 					c.mu.Lock()
 					close(c.txWake) // wake submitters so they see the error
 					c.txWake = make(chan struct{})
 					c.mu.Unlock()
-					return
+					wait = c.cfg.AuthRetry
 				}
 			}
-			c.cfg.Logf("smpp: %s bind to %s failed: %v; retry in about %s", kind, c.cfg.Addr, err, backoff)
+			if wait == 0 {
+				c.cfg.Logf("smpp: %s bind to %s failed: %v; retry in about %s", kind, c.cfg.Addr, err, backoff)
+				// Jitter in [backoff/2, backoff] so that many daemons do not come back in step.
+				wait = backoff/2 + rand.N(backoff/2+1)
+				backoff = min(2*backoff, c.cfg.BackoffMax)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			continue
 		}
 		// Jitter in [backoff/2, backoff] so that many daemons do not come back in step.
 		d := backoff/2 + rand.N(backoff/2+1)

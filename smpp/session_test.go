@@ -207,20 +207,46 @@ func TestReconnectAfterDropAndGarbage(t *testing.T) {
 	}
 }
 
-func TestBadCredentialsStopRetrying(t *testing.T) {
+func TestBadCredentialsRetrySlowlyUntilFixed(t *testing.T) {
 	sim := newSim(t)
 	cfg := testConfig(sim.Addr())
-	cfg.Bind.Password = "wrong"
-	cfg.MaxAuthFail = 3
+	sim.SetPassword("other")
+	cfg.MaxAuthFail, cfg.AuthRetry = 3, 200*time.Millisecond
 	c := NewClient(cfg, func(context.Context, MO) error { return nil }, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := c.Run(ctx)
-	if !errors.Is(err, ErrBadCredentials) || c.Metrics.AuthFailures.Load() != 3 || c.Ready() {
-		t.Fatalf("Run: %v after %d failures", err, c.Metrics.AuthFailures.Load())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	for deadline := time.Now().Add(5 * time.Second); c.Metrics.AuthFailures.Load() < 3; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d auth failures", c.Metrics.AuthFailures.Load())
+		}
+	}
+	if c.Ready() {
+		t.Fatal("ready with refused credentials")
 	}
 	if _, err := c.Submit(ctx, "1234", "+33617", "x", false); !errors.Is(err, ErrBadCredentials) {
-		t.Fatalf("Submit after giving up: %v", err)
+		t.Fatalf("Submit while refused: %v", err)
+	}
+	// Slowly: no burst of binds while the credentials are wrong.
+	n := c.Metrics.AuthFailures.Load()
+	time.Sleep(100 * time.Millisecond)
+	if got := c.Metrics.AuthFailures.Load(); got > n+1 {
+		t.Fatalf("%d binds in 100 ms after giving up for %s", got-n, cfg.AuthRetry)
+	}
+	// The operator fixes the SMSC side: the link comes back by itself.
+	sim.SetPassword(cfg.Bind.Password)
+	for deadline := time.Now().Add(5 * time.Second); !c.Ready(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("never bound after the credentials were fixed")
+		}
+	}
+	if _, err := c.Submit(ctx, "1234", "+33617", "x", false); err != nil {
+		t.Fatalf("Submit after the fix: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 }
 

@@ -169,7 +169,7 @@ func (s *Sim) serve(c *simConn) {
 			case status != 0:
 			case b.SystemID != s.systemID:
 				status = StatusInvSysID
-			case b.Password != s.password:
+			case b.Password != s.currentPassword():
 				status = StatusInvPaswd
 			case bound:
 				status = pdu.Status(0x05) // ESME_RALYBND
@@ -297,6 +297,19 @@ func (s *Sim) receipt(c *simConn, m *SM, id string) {
 		TLVs: map[uint16][]byte{tagReceiptedMsgID: append([]byte(id), 0), tagMessageState: {2}}}
 	seq := c.seq.Add(1)
 	c.write(encodePDU(pdu.DeliverSMID, StatusOK, seq, r.encode()))
+}
+
+func (s *Sim) currentPassword() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.password
+}
+
+// SetPassword changes the password binds must give (an operator fixing a credential).
+func (s *Sim) SetPassword(pw string) {
+	s.mu.Lock()
+	s.password = pw
+	s.mu.Unlock()
 }
 
 // MT returns the texts a phone has received so far.

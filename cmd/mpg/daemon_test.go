@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -10,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -229,5 +232,90 @@ func TestAdminWhileServing(t *testing.T) {
 	}
 	if _, err := run(t, "--db", db, "ledger", "init"); err == nil || !strings.Contains(err.Error(), "daemon holds") {
 		t.Fatalf("init through the daemon: %v", err)
+	}
+}
+
+// TestReadyzWhenTheLedgerStops: after a write error the ledger takes no more work; the daemon
+// says so on /readyz and in a metric, and MO get a temporary error (the SMSC keeps them).
+func TestReadyzWhenTheLedgerStops(t *testing.T) {
+	db, sim, cfg := testSetup(t)
+	var broken atomic.Bool
+	opt := (&app{cfg: cfg}).daemonLedgerOptions(cfg)
+	opt.CommitFault = func() error {
+		if broken.Load() {
+			return errors.New("no space left on device")
+		}
+		return nil
+	}
+	l, err := ledger.Open(db, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, httpAddr, stop, err := startDaemon(context.Background(), cfg, l, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + httpAddr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz before: %d", code)
+	}
+	broken.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if st, _ := sim.SendMO(ctx, "+33655555555", "1234", "REG 739164"); st != smpp.StatusTempAppErr {
+		t.Fatalf("MO while the ledger is stopped: %v, want ESME_RX_T_APPN", st)
+	}
+	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "ledger stopped") {
+		t.Fatalf("/readyz after a write error: %d %s", code, body)
+	}
+	if _, body := get("/metrics"); !strings.Contains(body, "mpg_ledger_stopped 1") {
+		t.Fatalf("metrics:\n%s", body)
+	}
+}
+
+// TestGracefulStopDrainsTheOutbox: replies still queued when the daemon is told to stop
+// leave before the links unbind (within smpp.drain_s), even from a slow SMSC.
+func TestGracefulStopDrainsTheOutbox(t *testing.T) {
+	db, sim, cfg := testSetup(t)
+	cfg.SMPP.DrainS = 10
+	l, err := ledger.Open(db, (&app{cfg: cfg}).daemonLedgerOptions(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, _, stop, err := startDaemon(context.Background(), cfg, l, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.Delay(150 * time.Millisecond) // each submit_sm_resp comes late
+	ctx := context.Background()
+	const n = 30
+	for i := range n {
+		if st, err := sim.SendMO(ctx, fmt.Sprintf("+336555500%02d", i), "1234", "HELP"); err != nil || st != smpp.StatusOK {
+			t.Fatalf("MO %d: %v %v", i, st, err)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for i := range n {
+		got += len(sim.MT(fmt.Sprintf("+336555500%02d", i)))
+	}
+	if got != n {
+		t.Fatalf("%d of %d replies left before the unbind", got, n)
+	}
+	if left, _ := l.Unsent(); left != 0 {
+		t.Fatalf("%d replies still unsent", left)
 	}
 }

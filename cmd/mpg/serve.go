@@ -108,6 +108,7 @@ type daemon struct {
 	log *zap.Logger
 	// notSubscriber counts MO from senders that are no phone number.
 	notSubscriber atomic.Int64
+	ledgerDown    atomic.Bool // the ledger's stop was logged
 }
 
 func newDaemon(cfg config.Config, l *ledger.Ledger, log *zap.Logger) (*daemon, error) {
@@ -127,7 +128,7 @@ func newDaemon(cfg config.Config, l *ledger.Ledger, log *zap.Logger) (*daemon, e
 		AddrTON: s.SourceTON, AddrNPI: s.SourceNPI, AddressRange: s.AddressRange},
 		SourceTON: s.SourceTON, SourceNPI: s.SourceNPI, Transceiver: s.Transceiver, Binds: s.Binds, Window: s.Window,
 		EnquireLink: time.Duration(s.EnquireLinkS) * time.Second, RespTimeout: time.Duration(s.RespTimeoutS) * time.Second,
-		Rate: float64(s.RatePerS), RetryUnknown: s.RetryUnknown,
+		Rate: float64(s.RatePerS), RetryUnknown: s.RetryUnknown, AuthRetry: time.Duration(s.AuthRetryS) * time.Second,
 		Logf: func(format string, args ...any) { log.Named("smpp").Warn(fmt.Sprintf(format, args...)) }}
 	if s.RetryUnknown == 0 {
 		sc.RetryUnknown = -1
@@ -181,6 +182,9 @@ func (d *daemon) handleMO(ctx context.Context, mo smpp.MO) error {
 			zap.Uint8("ton", mo.FromTON), zap.String("text", commands.Redact(mo.Text)))
 		return nil
 	}
+	if errors.Is(err, ledger.ErrFailed) && d.ledgerDown.CompareAndSwap(false, true) {
+		d.log.Error("the ledger stopped itself after a write error: no MO is taken until mpg is restarted (check the disk)", zap.Error(err))
+	}
 	// The text is logged only with its PINs masked.
 	if err != nil {
 		d.log.Warn("MO not taken, the SMSC will redeliver", zap.String("from", mo.From), zap.String("text", commands.Redact(mo.Text)), zap.Error(err))
@@ -209,6 +213,10 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := d.l.Err(); err != nil {
+			http.Error(w, "ledger stopped: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 		if !d.cl.Ready() {
 			http.Error(w, "not bound to the SMSC", http.StatusServiceUnavailable)
 			return
@@ -235,7 +243,16 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 	sendCtx, stopSend := context.WithCancel(context.Background())
 	sent := make(chan error, 1)
 	go func() { sent <- d.cl.RunSender(sendCtx, outbox{d.l, d.eng, d.log.Named("outbox")}) }()
-	runErr := d.cl.Run(ctx) // returns after a graceful stop: no new MO, handlers done, unbound
+	// A graceful stop: no new MO, handlers finish, then the replies still in the outbox get
+	// up to smpp.drain_s to leave while the links are bound; only then the links unbind.
+	linkCtx, unbind := context.WithCancel(context.Background())
+	go func() {
+		<-ctx.Done()
+		d.drain()
+		unbind()
+	}()
+	runErr := d.cl.Run(linkCtx) // returns after the unbind
+	unbind()
 	stopSend()
 	<-sent
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -243,6 +260,26 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 	srv.Shutdown(sctx)
 	d.log.Info("mpg stopped")
 	return runErr
+}
+
+// drain waits, bounded by smpp.drain_s, for MO handlers in flight and then for the outbox to
+// empty, logging what was left for the next start.
+func (d *daemon) drain() {
+	dctx, cancel := context.WithTimeout(context.Background(), time.Duration(d.cfg.SMPP.DrainS)*time.Second)
+	defer cancel()
+	d.cl.Quiesce(dctx)
+	for {
+		n, err := d.l.Unsent()
+		if err != nil || n == 0 {
+			return
+		}
+		select {
+		case <-dctx.Done():
+			d.log.Warn("stopping with replies not yet sent: they go out after the next start", zap.Int("unsent", n))
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func (d *daemon) register(reg *prometheus.Registry) {
@@ -269,6 +306,12 @@ func (d *daemon) register(reg *prometheus.Registry) {
 	counter("mpg_ledger_jobs_total", "Ledger jobs committed.", func() int64 { return int64(st.Jobs.Load()) })
 	counter("mpg_ledger_refused_total", "Ledger jobs refused.", func() int64 { return int64(st.Refused.Load()) })
 	counter("mpg_ledger_transfers_total", "Transfers committed.", func() int64 { return int64(st.Transfers.Load()) })
+	gauge("mpg_ledger_stopped", "1 when the ledger stopped itself after a write error (restart the daemon).", func() float64 {
+		if d.l.Err() != nil {
+			return 1
+		}
+		return 0
+	})
 }
 
 // outbox adapts the ledger's outbox to the SMPP sender; a one-time code sealed in a message
