@@ -101,7 +101,11 @@ func flagArgs(cmd *cobra.Command) []string {
 func serveAdmin(ctx context.Context, cfg config.Config, l *ledger.Ledger, eng *engine.Engine, log *zap.Logger) (func(), error) {
 	path := socketPath(l.Path())
 	os.Remove(path) // a socket left by a daemon that was killed
+	// The socket is created 0600 (umask set around the bind, so there is no moment when it
+	// is open to others), and every peer is checked by uid when it connects.
+	old := syscall.Umask(0o177)
 	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("admin socket: %w", err)
 	}
@@ -127,6 +131,7 @@ func handleAdmin(ctx context.Context, c net.Conn, cfg config.Config, l *ledger.L
 	defer c.Close()
 	operator, err := peerOperator(c)
 	if err != nil {
+		log.Warn("admin socket: peer refused", zap.Error(err))
 		json.NewEncoder(c).Encode(adminResponse{Error: "admin socket: " + err.Error(), Code: 1})
 		return
 	}
@@ -172,6 +177,10 @@ func peerOperator(c net.Conn) (string, error) {
 	}
 	if cerr != nil {
 		return "", fmt.Errorf("peer credentials: %w", cerr)
+	}
+	// Only the daemon's own user (and root) may run commands in it.
+	if int(cred.Uid) != os.Getuid() && cred.Uid != 0 {
+		return "", fmt.Errorf("uid %d may not use this daemon's socket (it runs as uid %d)", cred.Uid, os.Getuid())
 	}
 	return operatorName("socket", int(cred.Uid)), nil
 }

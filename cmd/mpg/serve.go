@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os/signal"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -129,7 +130,7 @@ func newDaemon(cfg config.Config, l *ledger.Ledger, log *zap.Logger) (*daemon, e
 		SourceTON: s.SourceTON, SourceNPI: s.SourceNPI, Transceiver: s.Transceiver, Binds: s.Binds, Window: s.Window,
 		EnquireLink: time.Duration(s.EnquireLinkS) * time.Second, RespTimeout: time.Duration(s.RespTimeoutS) * time.Second,
 		Rate: float64(s.RatePerS), RetryUnknown: s.RetryUnknown, AuthRetry: time.Duration(s.AuthRetryS) * time.Second,
-		Logf: func(format string, args ...any) { log.Named("smpp").Warn(fmt.Sprintf(format, args...)) }}
+		Logf: smppLogf(log.Named("smpp"))}
 	if s.RetryUnknown == 0 {
 		sc.RetryUnknown = -1
 	}
@@ -139,6 +140,24 @@ func newDaemon(cfg config.Config, l *ledger.Ledger, log *zap.Logger) (*daemon, e
 	}
 	d.cl = smpp.NewClient(sc, d.handleMO, d.handleReceipt)
 	return d, nil
+}
+
+// smppLogf logs the session's lines with the caller in the smpp package (not this file), at
+// the level their words call for: a failure that needs an operator is an error, a link bound
+// again is news, the rest a warning.
+func smppLogf(log *zap.Logger) func(string, ...any) {
+	log = log.WithOptions(zap.AddCallerSkip(1))
+	return func(format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		switch {
+		case strings.Contains(msg, "ERROR"):
+			log.Error(msg)
+		case strings.Contains(msg, " bound to "):
+			log.Info(msg)
+		default:
+			log.Warn(msg)
+		}
+	}
 }
 
 // startDaemon runs a daemon in the background and returns once it is bound to the SMSC;
