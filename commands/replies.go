@@ -86,6 +86,7 @@ const (
 	RClaimWaiting // a hold this purse cannot take yet (its tier's maximum balance)
 	RToppedUp     // cash-in at an agent
 	RPayeeClosed  // the payee's purse or the merchant's account is closed
+	RFlood        // too many messages from one number: they wait
 	replyCount
 )
 
@@ -316,6 +317,7 @@ var templates = [replyCount][3]string{
 	},
 	RToppedUp:    {"Cash-in: {amount} added to your e-purse. Balance {balance}. Ref {ref}", "Versement: {amount} ajoutés à votre porte-monnaie. Solde {balance}. Réf {ref}", "充值:{amount} 已存入钱包。余额 {balance}。编号 {ref}"},
 	RPayeeClosed: {"The account of {party} is closed: nothing was paid.", "Le compte de {party} est fermé: rien n'a été payé.", "{party}的账户已注销,未付款。"},
+	RFlood:       {"Too many messages from your number. Wait a minute: messages sent meanwhile are answered later.", "Trop de messages de votre numéro. Patientez une minute: les messages envoyés entre-temps seront traités plus tard.", "您发送的信息过多。请稍候一分钟,之后的信息将陆续处理。"},
 	RBusy:        {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
 }
 

@@ -37,6 +37,8 @@ type Engine struct {
 	ConfirmMin   int    `toml:"confirm_minutes"`     // how long a confirmation code lives
 	ActivationH  int    `toml:"activation_hours"`    // how long a one-time code to set a PIN lives
 	TimeZone     string `toml:"time_zone"`           // for times in replies, e.g. "Europe/Paris"
+	MOPerMinute  int    `toml:"mo_per_minute"`       // what one number may text per minute (0: no limit)
+	MOBurst      int    `toml:"mo_burst"`            // and in a burst
 	Tiers        []Tier `toml:"tiers"`               // KYC tiers; a purse's tier must be one of them
 	Fees         Fees   `toml:"fees"`                // banded fee tables per product
 }
@@ -120,7 +122,7 @@ func Default() Config {
 		Ledger: Ledger{Path: "mpg.db", Currency: "EUR", MaxBatchJobs: 4096, MaxBatchWaitUs: 500,
 			CheckpointEveryMs: 5000, CheckpointChunk: 1024},
 		Engine: Engine{ShortCode: "1234", Region: "FR", DedupeS: 21600, LockAfter: 3, LockMinutes: 30, LockForever: 5,
-			ClaimDays: 7, MaxHolds: 8, ConfirmMin: 5, ActivationH: 24, TimeZone: "UTC",
+			ClaimDays: 7, MaxHolds: 8, ConfirmMin: 5, ActivationH: 24, TimeZone: "UTC", MOPerMinute: 30, MOBurst: 10,
 			Tiers: []Tier{
 				{Tier: 1, PerPayment: 10000, Daily: 20000, MaxBalance: 50000},
 				{Tier: 2, PerPayment: 50000, Daily: 100000, MaxBalance: 200000, CanSend: true},
@@ -212,6 +214,8 @@ func (c Config) validate() error {
 	case c.Engine.DedupeS < 1 || c.Engine.LockAfter < 1 || c.Engine.LockMinutes < 1 || c.Engine.ClaimDays < 1 || c.Engine.ConfirmMin < 1 || c.Engine.ConfirmAbove < 0 ||
 		c.Engine.LockForever < 1 || c.Engine.MaxHolds < 1 || c.Engine.ActivationH < 1:
 		return fmt.Errorf("config: engine.dedupe_s, lock_after, lock_minutes, lock_forever_after, claim_days, max_holds_per_payee, confirm_minutes and activation_hours must be positive")
+	case c.Engine.MOPerMinute < 0 || c.Engine.MOBurst < 0 || (c.Engine.MOPerMinute > 0 && c.Engine.MOBurst < 1):
+		return fmt.Errorf("config: engine.mo_per_minute must be 0 (no limit) or more, with engine.mo_burst at least 1")
 	case c.Engine.DedupeS > 7*24*3600:
 		return fmt.Errorf("config: engine.dedupe_s is at most a week (604800), got %d", c.Engine.DedupeS)
 	case len(c.Ledger.Currency) != 3:

@@ -108,7 +108,10 @@ type Config struct {
 	// ActivationFor is how long a one-time code to set a PIN lives (default 24h).
 	ActivationFor time.Duration
 	Location      *time.Location // for times in replies (default UTC)
-	Now           func() time.Time
+	// MOPerMinute and MOBurst limit what one number may text (0: no limit); beyond them its
+	// MO wait at the SMSC (a temporary error) and it is told once a minute.
+	MOPerMinute, MOBurst int
+	Now                  func() time.Time
 }
 
 // Engine handles inbound SMS.
@@ -116,6 +119,7 @@ type Engine struct {
 	cfg   Config
 	l     Ledger
 	locks [256]sync.Mutex // one subscriber's messages are handled one at a time
+	flood floodGate
 }
 
 // New makes an engine for the daemon; the keys must be set.
@@ -190,6 +194,14 @@ func (e *Engine) Handle(ctx context.Context, in Inbound) error {
 	}
 	if len(e.cfg.PINKey) < 16 {
 		return fmt.Errorf("%w: no PIN key", ErrBusy)
+	}
+	if ferr := e.admit(in.From); ferr != nil {
+		if ferr.First {
+			if err := e.floodNotice(ctx, in.From); err != nil {
+				return fmt.Errorf("%w: %v", ErrBusy, err)
+			}
+		}
+		return ferr
 	}
 	mu := e.lock(in.From)
 	mu.Lock()

@@ -341,3 +341,42 @@ func TestLockoutsEscalateUntilAnOperatorUnlocks(t *testing.T) {
 		t.Fatalf("after unlock: %q", got[alice])
 	}
 }
+
+func TestFloodFromOneNumberWaitsAtTheSMSCAndIsToldOnce(t *testing.T) {
+	w := newWorld(t)
+	w.e.cfg.MOPerMinute, w.e.cfg.MOBurst = 6, 3
+	w.expect(alice, "REG 739164", "Welcome")
+	w.expect(alice, "BAL 739164", "Balance")
+	w.expect(alice, "HELP", "mPurse")
+	refused, first := 0, 0
+	for i := range 10 {
+		err := w.e.Handle(context.Background(), Inbound{From: alice, To: "1234", Text: fmt.Sprintf("HELP %d", i)})
+		var fe *FloodError
+		switch {
+		case errors.As(err, &fe):
+			refused++
+			if fe.First {
+				first++
+			}
+			if !errors.Is(err, ErrBusy) {
+				t.Fatal("a flood refusal must be temporary")
+			}
+		case err != nil:
+			t.Fatal(err)
+		}
+	}
+	got := w.inbox()[alice]
+	notices := 0
+	for _, s := range got {
+		if strings.Contains(s, "Too many messages") {
+			notices++
+		}
+	}
+	if refused != 10 || first != 1 || notices != 1 {
+		t.Fatalf("%d refused (%d first), %d notices in %q", refused, first, notices, got)
+	}
+	// Others are not held up, and after the burst refills the number is answered again.
+	w.expect(bob, "HELP", "mPurse")
+	w.advance(31 * time.Second) // 6 a minute: 3 tokens back
+	w.expect(alice, "BAL  739164", "Balance")
+}

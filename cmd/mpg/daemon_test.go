@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fiorix/go-smpp/smpp/pdu"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -67,6 +68,7 @@ func testServeConfig(smsc string) config.Config {
 	cfg.SMPP.Addr, cfg.SMPP.Password = smsc, "pw"
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.Engine.PINKey, cfg.Engine.ReceiptKey = "test-pin-key-0123456789", "test-receipt-key-0123456789"
+	cfg.Engine.MOPerMinute = 0 // these tests text fast from few numbers; flood control has its own
 	return cfg
 }
 
@@ -317,5 +319,60 @@ func TestGracefulStopDrainsTheOutbox(t *testing.T) {
 	}
 	if left, _ := l.Unsent(); left != 0 {
 		t.Fatalf("%d replies still unsent", left)
+	}
+}
+
+// TestFloodControlOverSMPP: a number texting faster than engine.mo_per_minute gets
+// ESME_RX_T_APPN (its MO wait at the SMSC), one notice, and a metric counts the refusals.
+func TestFloodControlOverSMPP(t *testing.T) {
+	db, sim, cfg := testSetup(t)
+	cfg.Engine.MOPerMinute, cfg.Engine.MOBurst = 2, 2
+	l, err := ledger.Open(db, (&app{cfg: cfg}).daemonLedgerOptions(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, httpAddr, stop, err := startDaemon(context.Background(), cfg, l, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	ctx := context.Background()
+	const flooder = "+33655551111"
+	var statuses []pdu.Status
+	for i := range 4 {
+		st, err := sim.SendMO(ctx, flooder, "1234", fmt.Sprintf("HELP %d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		statuses = append(statuses, st)
+	}
+	if statuses[0] != smpp.StatusOK || statuses[1] != smpp.StatusOK || statuses[3] != smpp.StatusTempAppErr {
+		t.Fatalf("statuses %v", statuses)
+	}
+	if st, _ := sim.SendMO(ctx, "+33655552222", "1234", "HELP"); st != smpp.StatusOK {
+		t.Fatalf("another number held up: %v", st)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	got, _ := sim.WaitMT(wctx, flooder, 3)
+	time.Sleep(100 * time.Millisecond)
+	notices := 0
+	for _, m := range sim.MT(flooder) {
+		if strings.Contains(m, "Too many messages") {
+			notices++
+		}
+	}
+	if notices != 1 {
+		t.Fatalf("%d notices in %q", notices, got)
+	}
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), "mpg_mo_flood_refused_total") || strings.Contains(string(b), "mpg_mo_flood_refused_total 0") {
+		t.Fatalf("metrics:\n%s", b)
 	}
 }

@@ -96,7 +96,8 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 	cfg.Ledger.Currency = "EUR"
 	cfg.Engine.ShortCode, cfg.Engine.Region = "1234", "FR"
 	cfg.Engine.PINKey, cfg.Engine.ReceiptKey = randomKey(), randomKey()
-	cfg.Engine.DedupeS = 3 // so that retyping a command in the demo is a new command
+	cfg.Engine.DedupeS = 3  // so that retyping a command in the demo is a new command
+	cfg.Engine.MOBurst = 30 // the scripted conversation texts quickly
 	cfg.Engine.Fees.Pay = []config.Band{{UpTo: 1000, Fee: 0}, {UpTo: 0, Fee: 10}}
 	l, err := ledger.Create(filepath.Join(dir, "mpg.db"), a.daemonLedgerOptions(cfg))
 	if err != nil {

@@ -89,7 +89,7 @@ func engineConfig(cfg config.Config) engine.Config {
 		Dedupe: time.Duration(e.DedupeS) * time.Second, Fees: fees, Tiers: tiers,
 		ClaimFor:     time.Duration(e.ClaimDays) * 24 * time.Hour,
 		ConfirmAbove: uint64(e.ConfirmAbove), ConfirmFor: time.Duration(e.ConfirmMin) * time.Minute,
-		ActivationFor: time.Duration(e.ActivationH) * time.Hour, Location: loc}
+		ActivationFor: time.Duration(e.ActivationH) * time.Hour, Location: loc, MOPerMinute: e.MOPerMinute, MOBurst: e.MOBurst}
 }
 
 // daemonLedgerOptions are the ledger options of a daemon: the app's, plus the engine's
@@ -109,7 +109,8 @@ type daemon struct {
 	log *zap.Logger
 	// notSubscriber counts MO from senders that are no phone number.
 	notSubscriber atomic.Int64
-	ledgerDown    atomic.Bool // the ledger's stop was logged
+	ledgerDown    atomic.Bool  // the ledger's stop was logged
+	flooded       atomic.Int64 // MO refused for now: their number texted too fast
 }
 
 func newDaemon(cfg config.Config, l *ledger.Ledger, log *zap.Logger) (*daemon, error) {
@@ -200,6 +201,15 @@ func (d *daemon) handleMO(ctx context.Context, mo smpp.MO) error {
 		d.log.Info("MO from a sender that is no phone number: taken, not run", zap.String("from", commands.MaskDigits(mo.From)),
 			zap.Uint8("ton", mo.FromTON), zap.String("text", commands.Redact(mo.Text)))
 		return nil
+	}
+	var flood *engine.FloodError
+	if errors.As(err, &flood) {
+		d.flooded.Add(1)
+		if flood.First {
+			d.log.Warn("MO refused for now: the number texts faster than engine.mo_per_minute; told once a minute, the SMSC redelivers",
+				zap.String("from", from))
+		}
+		return err
 	}
 	if errors.Is(err, ledger.ErrFailed) && d.ledgerDown.CompareAndSwap(false, true) {
 		d.log.Error("the ledger stopped itself after a write error: no MO is taken until mpg is restarted (check the disk)", zap.Error(err))
@@ -317,6 +327,7 @@ func (d *daemon) register(reg *prometheus.Registry) {
 	counter("mpg_smpp_mt_total", "submit_sm accepted by the SMSC.", m.MTOut.Load)
 	counter("mpg_smpp_throttles_total", "ESME_RTHROTTLED answers.", m.Throttles.Load)
 	counter("mpg_smpp_receipts_total", "Delivery receipts.", m.Receipts.Load)
+	counter("mpg_mo_flood_refused_total", "MO answered ESME_RX_T_APPN because their number texted faster than engine.mo_per_minute.", d.flooded.Load)
 	counter("mpg_mo_not_subscriber_total", "MO from senders that are no phone number (alphanumeric, empty, too long): taken, not run.", d.notSubscriber.Load)
 	gauge("mpg_smpp_window_in_use", "Requests awaiting a response.", func() float64 { return float64(m.WindowInUse.Load()) })
 	gauge("mpg_smpp_links", "Bound connections.", func() float64 { return float64(len(d.cl.Links())) })
