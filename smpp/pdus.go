@@ -127,8 +127,8 @@ func appendTLV(b []byte, tag uint16, v []byte) []byte {
 func parseSM(raw []byte) (*SM, error) {
 	r := reader{b: raw}
 	m := &SM{ServiceType: r.cstr(6)}
-	m.SrcTON, m.SrcNPI, m.Src = r.u8(), r.u8(), r.cstr(21)
-	m.DstTON, m.DstNPI, m.Dst = r.u8(), r.u8(), r.cstr(21)
+	m.SrcTON, m.SrcNPI, m.Src = r.u8(), r.u8(), r.addr()
+	m.DstTON, m.DstNPI, m.Dst = r.u8(), r.u8(), r.addr()
 	m.ESMClass = r.u8()
 	r.u8()
 	r.u8()
@@ -157,8 +157,8 @@ func parseSM(raw []byte) (*SM, error) {
 func parseDataSM(raw []byte) (*SM, error) {
 	r := reader{b: raw}
 	m := &SM{ServiceType: r.cstr(6)}
-	m.SrcTON, m.SrcNPI, m.Src = r.u8(), r.u8(), r.cstr(65)
-	m.DstTON, m.DstNPI, m.Dst = r.u8(), r.u8(), r.cstr(65)
+	m.SrcTON, m.SrcNPI, m.Src = r.u8(), r.u8(), r.addr()
+	m.DstTON, m.DstNPI, m.Dst = r.u8(), r.u8(), r.addr()
 	m.ESMClass = r.u8()
 	m.RegisteredDelivery = r.u8()
 	m.Coding = Coding(r.u8())
@@ -229,6 +229,14 @@ func (r *reader) cstr(max int) string {
 	r.b = r.b[i+1:]
 	return s
 }
+
+// maxAddrOctets bounds an address as read: SMPP 3.4 allows 21 octets in deliver_sm and 65
+// in data_sm, but SMSCs send longer ones; such a message is still read (its sender is then
+// no phone number, which the handler answers for) rather than refused for ever.
+const maxAddrOctets = 256
+
+// addr reads an address C-string leniently (see maxAddrOctets).
+func (r *reader) addr() string { return r.cstr(maxAddrOctets) }
 
 func (r *reader) tlvs() map[uint16][]byte {
 	var m map[uint16][]byte

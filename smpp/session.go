@@ -120,11 +120,13 @@ func (e *SubmitError) Error() string { return fmt.Sprintf("submit_sm refused: %v
 // Metrics are the session's counters and gauges, for Prometheus.
 type Metrics struct {
 	Binds, Reconnects, AuthFailures atomic.Int64
-	MOIn, MORejected, MTOut         atomic.Int64
-	Receipts, Throttles, Retries    atomic.Int64
-	WindowInUse                     atomic.Int64
-	mu                              sync.Mutex
-	errors                          map[pdu.Status]int64
+	// MOUndecodable counts MO whose text had to be guessed (a coding or octets that do not match).
+	MOUndecodable                atomic.Int64
+	MOIn, MORejected, MTOut      atomic.Int64
+	Receipts, Throttles, Retries atomic.Int64
+	WindowInUse                  atomic.Int64
+	mu                           sync.Mutex
+	errors                       map[pdu.Status]int64
 }
 
 func (m *Metrics) countError(s pdu.Status) {
@@ -725,8 +727,9 @@ func (c *Client) take(cn *conn, f Frame) pdu.Status {
 		return StatusOK
 	}
 	seg, payload, concat, err := m.Segment()
-	if err != nil {
-		return StatusPermAppErr
+	if err != nil { // a UDH that does not parse: read the octets as one plain message
+		payload, concat = m.Message, false
+		c.Metrics.MOUndecodable.Add(1)
 	}
 	coding := m.Coding
 	if concat {
@@ -739,9 +742,11 @@ func (c *Client) take(cn *conn, f Frame) pdu.Status {
 		}
 		payload, coding = whole, cd
 	}
-	text, err := Decode(coding, payload)
-	if err != nil {
-		return StatusPermAppErr
+	// Whatever the coding, the subscriber gets an answer (help, for what cannot be read): a
+	// permanent error would leave them with none, and the SMSC would drop the message.
+	text, exact := DecodeLenient(coding, payload)
+	if !exact {
+		c.Metrics.MOUndecodable.Add(1)
 	}
 	c.Metrics.MOIn.Add(1)
 	cn.moIn.Add(1)

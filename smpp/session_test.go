@@ -334,3 +334,66 @@ func TestUnknownPDUsAndDeadLinks(t *testing.T) {
 	waitFor(t, "dead link noticed", func() bool { return c.Metrics.Reconnects.Load() > before })
 	<-conns // it bound again
 }
+
+// TestOddInboundIsReadNotRefused: what an SMSC sends that does not match its labels (Latin-1
+// octets under the default coding, an unknown GSM escape, an unsupported coding, a sender
+// longer than SMPP allows, a data_sm with 65-octet addresses, a UDH that does not parse) is
+// answered ESME_ROK and handed to the handler, never refused for ever with no reply.
+func TestOddInboundIsReadNotRefused(t *testing.T) {
+	addr, conns := rawSMSC(t)
+	got := make(chan MO, 16)
+	c := start(t, testConfig(addr), func(_ context.Context, mo MO) error { got <- mo; return nil }, nil)
+	nc := <-conns
+	long := strings.Repeat("9", 30)
+	cases := []struct {
+		name     string
+		id       pdu.ID
+		body     []byte
+		from     string
+		wantText string
+	}{
+		{"latin-1 octets under GSM-7", pdu.DeliverSMID, (&SM{SrcTON: 1, Src: "33611110001", Dst: "1234", Coding: CodingGSM7, Message: []byte("PAY caf\xe9 1")}).encode(), "33611110001", "PAY café 1"},
+		{"unknown escape", pdu.DeliverSMID, (&SM{SrcTON: 1, Src: "33611110002", Dst: "1234", Coding: CodingGSM7, Message: []byte{'B', 'A', 'L', 0x1b, 0x7f}}).encode(), "33611110002", "BAL\uFFFD"},
+		{"unsupported coding", pdu.DeliverSMID, (&SM{SrcTON: 1, Src: "33611110003", Dst: "1234", Coding: 0x04, Message: []byte{1, 2, 3}}).encode(), "33611110003", ""},
+		{"sender too long", pdu.DeliverSMID, (&SM{SrcTON: 1, Src: long, Dst: "1234", Coding: CodingGSM7, Message: []byte("HELP")}).encode(), long, "HELP"},
+		{"bad UDH", pdu.DeliverSMID, (&SM{SrcTON: 1, Src: "33611110004", Dst: "1234", ESMClass: esmUDHI, Coding: CodingGSM7, Message: []byte{9, 'H', 'I'}}).encode(), "33611110004", ""},
+		{"data_sm, 65-octet addresses", pdu.DataSMID, dataSMBody(strings.Repeat("1", 65), strings.Repeat("2", 65), "BAL 1234"), strings.Repeat("1", 65), "BAL 1234"},
+	}
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for i, tc := range cases {
+		seq := uint32(100 + i)
+		nc.Write(encodePDU(tc.id, StatusOK, seq, tc.body))
+		for {
+			f, err := ReadFrame(nc)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			if f.Header.ID == pdu.EnquireLinkID {
+				nc.Write(encodePDU(pdu.EnquireLinkRespID, StatusOK, f.Header.Seq, nil))
+				continue
+			}
+			if f.Header.Seq != seq || f.Header.Status != StatusOK {
+				t.Fatalf("%s: answered %v seq %d", tc.name, f.Header.Status, f.Header.Seq)
+			}
+			break
+		}
+		mo := <-got
+		if mo.From != tc.from || (tc.wantText != "" && mo.Text != tc.wantText) {
+			t.Fatalf("%s: handler got %+v", tc.name, mo)
+		}
+	}
+	if c.Metrics.MOUndecodable.Load() < 4 {
+		t.Fatalf("%d undecodable counted", c.Metrics.MOUndecodable.Load())
+	}
+}
+
+// dataSMBody is a data_sm with the text in message_payload.
+func dataSMBody(src, dst, text string) []byte {
+	b := cstr(nil, "")
+	b = append(b, 1, 1)
+	b = cstr(b, src)
+	b = append(b, 0, 1)
+	b = cstr(b, dst)
+	b = append(b, 0, 0, byte(CodingGSM7))
+	return appendTLV(b, tagMessagePayload, []byte(text))
+}

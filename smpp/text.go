@@ -178,3 +178,54 @@ func Decode(c Coding, b []byte) (string, error) {
 	}
 	return "", fmt.Errorf("unsupported %s", c)
 }
+
+// DecodeLenient reads inbound text whatever it holds, for a subscriber's message: it never
+// fails. GSM-7 with octets above 0x7F is read as Latin-1 (the "SMSC default alphabet" of many
+// SMSCs), an unknown escape or a broken UCS-2 unit becomes U+FFFD, an odd UCS-2 length drops
+// the last octet. exact is false when anything had to be guessed; an unsupported coding
+// (8-bit binary, say) gives "" (an unreadable message, answered with help).
+func DecodeLenient(c Coding, b []byte) (text string, exact bool) {
+	if t, err := Decode(c, b); err == nil {
+		return t, true
+	}
+	switch c {
+	case CodingGSM7:
+		high := false
+		for _, x := range b {
+			high = high || x > 0x7F
+		}
+		if high {
+			t, _ := Decode(CodingLatin1, b)
+			return t, false
+		}
+		var sb strings.Builder
+		for i := 0; i < len(b); i++ {
+			if b[i] != esc {
+				sb.WriteRune(gsmBasic[b[i]])
+				continue
+			}
+			if i+1 < len(b) {
+				if r, ok := gsmExt[b[i+1]]; ok {
+					sb.WriteRune(r)
+				} else {
+					sb.WriteRune(utf8.RuneError) // the escape and the octet it escapes are one character
+				}
+				i++
+				continue
+			}
+			sb.WriteRune(utf8.RuneError)
+		}
+		return sb.String(), false
+	case CodingASCII:
+		t, _ := Decode(CodingLatin1, b)
+		return t, false
+	case CodingUCS2:
+		b = b[:len(b)&^1]
+		u := make([]uint16, len(b)/2)
+		for i := range u {
+			u[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
+		}
+		return string(utf16.Decode(u)), false // broken surrogates decode as U+FFFD
+	}
+	return "", false
+}

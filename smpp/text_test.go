@@ -156,9 +156,16 @@ func FuzzDecode(f *testing.F) {
 	f.Add(byte(3), []byte("Pay\xe9"))
 	f.Add(byte(0), []byte{esc, 0x65})
 	f.Fuzz(func(t *testing.T, dc byte, b []byte) {
+		// The lenient reading of a subscriber's message never fails and is always UTF-8.
+		if l, _ := DecodeLenient(Coding(dc), b); !utf8.ValidString(l) {
+			t.Fatalf("lenient decode to invalid UTF-8: %q", l)
+		}
 		s, err := Decode(Coding(dc), b)
 		if err != nil {
 			return
+		}
+		if l, exact := DecodeLenient(Coding(dc), b); !exact || l != s {
+			t.Fatalf("lenient decode of decodable text: %q, want %q", l, s)
 		}
 		if !utf8.ValidString(s) {
 			t.Fatalf("decoded to invalid UTF-8: %q", s)

@@ -327,6 +327,7 @@ func (d *daemon) register(reg *prometheus.Registry) {
 	counter("mpg_smpp_mt_total", "submit_sm accepted by the SMSC.", m.MTOut.Load)
 	counter("mpg_smpp_throttles_total", "ESME_RTHROTTLED answers.", m.Throttles.Load)
 	counter("mpg_smpp_receipts_total", "Delivery receipts.", m.Receipts.Load)
+	counter("mpg_smpp_mo_undecodable_total", "MO whose text did not match its coding (read leniently, answered).", m.MOUndecodable.Load)
 	counter("mpg_mo_flood_refused_total", "MO answered ESME_RX_T_APPN because their number texted faster than engine.mo_per_minute.", d.flooded.Load)
 	counter("mpg_mo_not_subscriber_total", "MO from senders that are no phone number (alphanumeric, empty, too long): taken, not run.", d.notSubscriber.Load)
 	gauge("mpg_smpp_window_in_use", "Requests awaiting a response.", func() float64 { return float64(m.WindowInUse.Load()) })
