@@ -40,6 +40,7 @@ type undo struct {
 	pendDel  []*pendingRec
 	status   []undoStatus
 	accounts int // len(l.accounts) before the job
+	parts    int // change in the count of parts held
 	touched  int
 	seq      uint64
 	hash     [32]byte
@@ -211,6 +212,14 @@ func (ja *jobApply) run(job *Job) (Result, error) {
 	if err := ja.profiles(job.Profiles); err != nil {
 		return res, err
 	}
+	if job.Part != nil {
+		if err := ja.keepPart(job.Part); err != nil {
+			return res, err
+		}
+	}
+	if job.ReleaseParts != nil {
+		ja.releaseParts(job.ReleaseParts)
+	}
 	if a := job.Audit; a != nil {
 		if len(a.Actor) > maxStringLen || len(a.Action) > maxStringLen || len(a.Detail) > maxAuditLen || a.Action == "" {
 			return res, refuse(ErrInvalid, -1, "audit needs an action; actor and action at most %d bytes, detail %d", maxStringLen, maxAuditLen)
@@ -345,6 +354,7 @@ func (ja *jobApply) rollback() {
 		}
 	}
 	st.lastSeq, st.lastHash, st.lastTS, st.nextMsg = u.seq, u.hash, u.ts, u.nextMsg
+	st.parts -= u.parts
 }
 
 func (ja *jobApply) saveBalance(a *account) {

@@ -29,6 +29,9 @@ type Job struct {
 	// Profiles replaces small records kept per owner for the engine (language, PIN hash,
 	// lockout state): written in the same commit as the rest, never in the hash chain.
 	Profiles []Profile
+	// Part keeps one part of a long inbound SMS; ReleaseParts drops a message's parts.
+	Part         *PartWrite
+	ReleaseParts *PartWrite
 }
 
 // Profile is an owner's engine record; Data is opaque to the ledger and at most MaxProfileLen.

@@ -39,10 +39,11 @@ var (
 	bktOwners    = []byte("owners")      // owner | 0 | account id -> empty
 	bktProfiles  = []byte("profiles")    // owner -> version | engine profile
 	bktHolds     = []byte("holds")       // owner held for | 0 | seq of the pending transfer -> empty
+	bktParts     = []byte("parts")       // sender | 0 | message | 0 | part seq -> expiry | coding | payload
 
 	allBuckets = [][]byte{bktMeta, bktJournal, bktIDs, bktAccounts, bktPending, bktDedupe, bktOutbox, bktOutQueue, bktSMSCIDs, bktOwners, bktProfiles}
 	// Buckets added since schema 1 was first written; opening a file creates them.
-	laterBuckets = [][]byte{bktDedupeIdx, bktHolds}
+	laterBuckets = [][]byte{bktDedupeIdx, bktHolds, bktParts}
 
 	keySchema     = []byte("schema")
 	keyReplayFrom = []byte("replay_from")
@@ -150,7 +151,9 @@ type Stats struct {
 	Refused   atomic.Uint64 // jobs refused
 	Transfers atomic.Uint64 // transfers committed
 	Expired   atomic.Uint64 // pending transfers voided by expiry
-	LastSeq   atomic.Uint64 // journal position committed
+	// PartsExpired counts parts of long messages dropped because their message never completed.
+	PartsExpired atomic.Uint64
+	LastSeq      atomic.Uint64 // journal position committed
 }
 
 // Create makes a new, empty ledger file. It fails if the file exists.

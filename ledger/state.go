@@ -42,6 +42,7 @@ func IsSystem(k Kind) bool {
 type state struct {
 	pending  map[ID]*pendingRec
 	system   map[systemKey]uint64 // the float, fees, escrow and clearing account of each currency
+	parts    int                  // parts of long messages held
 	lastSeq  uint64
 	lastHash [32]byte
 	lastTS   int64
@@ -91,6 +92,7 @@ func (l *Ledger) load() error {
 		if err := l.loadSystem(tx); err != nil {
 			return err
 		}
+		st.parts = tx.Bucket(bktParts).Stats().KeyN
 		if err := l.loadOutbox(tx); err != nil {
 			return err
 		}

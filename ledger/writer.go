@@ -127,17 +127,18 @@ func (l *Ledger) gather(reqs []*jobReq) []*jobReq {
 
 // batchWriter holds the writer's per-commit machinery.
 type batchWriter struct {
-	l         *Ledger
-	tx        *bolt.Tx
-	touched   []*account
-	ids       map[ID]Transfer // transfers of this batch, for idempotency inside it
-	outIDs    []uint64
-	expireDue bool
-	final     bool
-	dedupeN   uint32 // makes dedupe record keys unique among jobs with the same position and time
-	ioErr     error  // a bbolt write failed while applying: the batch cannot commit
-	ja        jobApply
-	scratch   []byte
+	l             *Ledger
+	tx            *bolt.Tx
+	touched       []*account
+	ids           map[ID]Transfer // transfers of this batch, for idempotency inside it
+	outIDs        []uint64
+	expireDue     bool
+	final         bool
+	dedupeN       uint32 // makes dedupe record keys unique among jobs with the same position and time
+	lastPartSweep int64
+	ioErr         error // a bbolt write failed while applying: the batch cannot commit
+	ja            jobApply
+	scratch       []byte
 	// arena holds the keys and values of the batch's puts: bbolt keeps them until the
 	// commit, after which the memory is reused for the next batch.
 	arena     [][]byte
@@ -324,6 +325,9 @@ func (w *batchWriter) expire() error {
 			return fmt.Errorf("expire %s: %w", p.t.ID, err)
 		}
 		l.stats.Expired.Add(1)
+	}
+	if err := w.sweepParts(now); err != nil {
+		return err
 	}
 	return w.expireDedupe(now)
 }

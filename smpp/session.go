@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -43,7 +44,11 @@ type Config struct {
 	// a reply may then rarely arrive twice, never zero times.
 	RetryUnknown int
 	StopTimeout  time.Duration // how long a graceful stop waits for MO handlers (default 10s)
-	Logf         func(format string, args ...any)
+	// Parts, if set, keeps the parts of long MO durably (the ledger's, wired by cmd): a part is
+	// acknowledged only once kept, and released once its whole message was taken. Without it
+	// parts are held in memory (tests, the simulator's own reassembly).
+	Parts PartStore
+	Logf  func(format string, args ...any)
 }
 
 func (c Config) withDefaults() Config {
@@ -149,6 +154,24 @@ func (m *Metrics) ErrorsByStatus() map[pdu.Status]int64 {
 	return out
 }
 
+// PartStore keeps parts of long MO until their message is taken.
+type PartStore interface {
+	// Keep stores one part durably (a part already kept is kept once) and returns every part
+	// kept for the message so far, in order.
+	Keep(ctx context.Context, sender, msg string, seq uint8, coding Coding, payload []byte) ([]StoredPart, error)
+	// Release drops a message's parts once the handler has taken it.
+	Release(ctx context.Context, sender, msg string) error
+}
+
+// StoredPart is one kept part.
+type StoredPart struct {
+	Seq     uint8
+	Coding  Coding
+	Payload []byte
+}
+
+const partStripes = 64
+
 // Client is mpg's ESME: it keeps its binds up, hands MO to the handler and submits MT.
 type Client struct {
 	cfg       Config
@@ -167,6 +190,8 @@ type Client struct {
 	lmu      sync.Mutex
 	links    map[*conn]bool
 	ref      atomic.Uint32
+	// partLocks serialise the parts of one long message (keep, read, take).
+	partLocks [partStripes]sync.Mutex
 }
 
 // NewClient makes a client; Run connects it.
@@ -732,10 +757,29 @@ func (c *Client) take(cn *conn, f Frame) pdu.Status {
 		c.Metrics.MOUndecodable.Add(1)
 	}
 	coding := m.Coding
-	if concat {
+	var release func()
+	if concat && c.cfg.Parts != nil {
+		msg := fmt.Sprintf("%s/%d/%d", m.Dst, seg.Ref, seg.Total)
+		mu := &c.partLocks[partStripe(m.Src+msg)]
+		mu.Lock() // the parts of one message are taken one at a time
+		defer mu.Unlock()
+		whole, cd, done, st := c.keepPart(ctx, m.Src, msg, seg, coding, payload)
+		if !done {
+			return st
+		}
+		payload, coding = whole, cd
+		release = func() {
+			if err := c.cfg.Parts.Release(ctx, m.Src, msg); err != nil {
+				c.cfg.Logf("smpp: parts of a long MO from %s kept after it was taken (they expire): %v", m.Src, err)
+			}
+		}
+	} else if concat {
 		whole, cd, done, err := c.re.Add(m.Src, seg, coding, payload)
-		if err != nil {
+		if err != nil && seg.Total > MaxSegments {
 			return StatusPermAppErr
+		}
+		if err != nil {
+			return StatusTempAppErr // full: the SMSC delivers the part again later
 		}
 		if !done {
 			return StatusOK // held until the other parts come
@@ -754,9 +798,45 @@ func (c *Client) take(cn *conn, f Frame) pdu.Status {
 		if errors.Is(err, ErrPermanent) {
 			return StatusPermAppErr
 		}
-		return StatusTempAppErr
+		return StatusTempAppErr // the parts stay kept: the last one redelivered completes it again
+	}
+	if release != nil {
+		release()
 	}
 	return StatusOK
+}
+
+// keepPart keeps one part durably and reports whether its message is now whole. It answers
+// ESME_ROK only once the part is kept, and a temporary error when it cannot be (the store is
+// full or busy): never a permanent one, which would lose the message.
+func (c *Client) keepPart(ctx context.Context, from, msg string, seg Segment, coding Coding, payload []byte) (whole []byte, cd Coding, done bool, st pdu.Status) {
+	if seg.Total > MaxSegments {
+		c.cfg.Logf("smpp: long MO from %s of %d parts refused (at most %d)", from, seg.Total, MaxSegments)
+		return nil, 0, false, StatusPermAppErr
+	}
+	parts, err := c.cfg.Parts.Keep(ctx, from, msg, seg.Seq, coding, payload)
+	if err != nil {
+		c.Metrics.MORejected.Add(1)
+		c.cfg.Logf("smpp: part %d/%d of a long MO from %s not kept, the SMSC will redeliver: %v", seg.Seq, seg.Total, from, err)
+		return nil, 0, false, StatusTempAppErr
+	}
+	if len(parts) < int(seg.Total) {
+		return nil, 0, false, StatusOK
+	}
+	cd = parts[0].Coding
+	for i, p := range parts {
+		if p.Seq != uint8(i+1) || p.Coding != cd {
+			return nil, 0, false, StatusOK // parts of another shape under the same reference: wait
+		}
+		whole = append(whole, p.Payload...)
+	}
+	return whole, cd, true, StatusOK
+}
+
+func partStripe(s string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return h.Sum32() % partStripes
 }
 
 func (c *Client) receiptOf(m *SM) (Receipt, error) {

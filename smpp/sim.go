@@ -381,9 +381,25 @@ func AddressOf(phone string) (ton, npi uint8, addr string) {
 }
 
 func (s *Sim) sendMOOnce(ctx context.Context, from, to, text string) (pdu.Status, error) {
-	parts, err := Split(text, byte(s.nextID.Add(1)), MaxParts)
+	return s.SendParts(ctx, from, to, text, byte(s.nextID.Add(1)))
+}
+
+// SendParts delivers only the given parts (1-based; none: all) of text split under the
+// concatenation reference ref, once each, as a real SMSC does when it redelivers a single
+// part of a long message. It returns the status of the last response.
+func (s *Sim) SendParts(ctx context.Context, from, to, text string, ref byte, only ...int) (pdu.Status, error) {
+	parts, err := Split(text, ref, MaxParts)
 	if err != nil {
 		return 0, err
+	}
+	if len(only) > 0 {
+		var sel []Part
+		for _, n := range only {
+			if n >= 1 && n <= len(parts) {
+				sel = append(sel, parts[n-1])
+			}
+		}
+		parts = sel
 	}
 	s.mu.Lock()
 	var rx []*simConn

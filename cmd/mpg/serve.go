@@ -139,6 +139,7 @@ func newDaemon(cfg config.Config, l *ledger.Ledger, log *zap.Logger) (*daemon, e
 		host, _, _ := net.SplitHostPort(s.Addr)
 		sc.TLS = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 	}
+	sc.Parts = partStore{l: l, ttl: time.Duration(cfg.Engine.DedupeS) * time.Second}
 	d.cl = smpp.NewClient(sc, d.handleMO, d.handleReceipt)
 	return d, nil
 }
@@ -337,12 +338,36 @@ func (d *daemon) register(reg *prometheus.Registry) {
 	counter("mpg_ledger_jobs_total", "Ledger jobs committed.", func() int64 { return int64(st.Jobs.Load()) })
 	counter("mpg_ledger_refused_total", "Ledger jobs refused.", func() int64 { return int64(st.Refused.Load()) })
 	counter("mpg_ledger_transfers_total", "Transfers committed.", func() int64 { return int64(st.Transfers.Load()) })
+	counter("mpg_mo_parts_expired_total", "Parts of long MO dropped because their message never completed.", func() int64 { return int64(st.PartsExpired.Load()) })
 	gauge("mpg_ledger_stopped", "1 when the ledger stopped itself after a write error (restart the daemon).", func() float64 {
 		if d.l.Err() != nil {
 			return 1
 		}
 		return 0
 	})
+}
+
+// partStore keeps the parts of long MO in the ledger file, for the dedupe window (the SMSC's
+// redelivery period): a part is acknowledged only once it is there.
+type partStore struct {
+	l   *ledger.Ledger
+	ttl time.Duration
+}
+
+func (p partStore) Keep(ctx context.Context, sender, msg string, seq uint8, coding smpp.Coding, payload []byte) ([]smpp.StoredPart, error) {
+	if err := p.l.KeepPart(ctx, ledger.PartWrite{Sender: sender, Msg: msg, Seq: seq, Coding: uint8(coding), Data: payload, TTL: p.ttl}); err != nil {
+		return nil, err
+	}
+	parts, err := p.l.Parts(sender, msg)
+	out := make([]smpp.StoredPart, len(parts))
+	for i, x := range parts {
+		out[i] = smpp.StoredPart{Seq: x.Seq, Coding: smpp.Coding(x.Coding), Payload: x.Data}
+	}
+	return out, err
+}
+
+func (p partStore) Release(ctx context.Context, sender, msg string) error {
+	return p.l.ReleaseParts(ctx, sender, msg)
 }
 
 // outbox adapts the ledger's outbox to the SMPP sender; a one-time code sealed in a message
