@@ -199,6 +199,12 @@ func TestPropertyLedgerAgreesWithModel(t *testing.T) {
 					want = ErrPendingExpired
 				case !void && tr.Amount > p.amount:
 					want = ErrAmountExceedsPending
+				case !void && m.accts[p.dr].status == StatusClosed:
+					want = ErrAccountClosed
+				case !void && m.accts[p.dr].status == StatusBlocked: // a reservation is posted only from a purse that may pay
+					want = ErrAccountBlocked
+				case !void && m.accts[p.cr].status == StatusClosed:
+					want = ErrAccountClosed
 				}
 				_, err := l.Submit(ctx, Job{Transfers: []Transfer{tr}})
 				expect(rt, "resolve", err, want)
