@@ -36,12 +36,13 @@ func shortRef(tr ledger.Transfer) string { return strings.ToUpper(tr.ID.String()
 // from or to their own number: a genuine receipt of someone else's payment (a look-alike
 // number, a copied SMS) must not vouch for a forged "you received money" message.
 func (t *turn) check() ledger.Job {
-	shown := commands.MaskDigits(t.cmd.Code)
 	tr, ok := t.e.verifyReceipt(t.cmd.Code)
 	if !ok {
-		t.reply(commands.RReceiptInvalid, commands.Args{Receipt: shown})
+		// What was typed is echoed with any 4-6 digit run masked: it may be a PIN.
+		t.reply(commands.RReceiptInvalid, commands.Args{Receipt: commands.MaskDigits(t.cmd.Code)})
 		return ledger.Job{}
 	}
+	shown := t.cmd.Code // genuine: one of our codes, not something secret
 	dr, _ := t.e.l.Account(tr.Debit)
 	cr, _ := t.e.l.Account(tr.Credit)
 	a := commands.Args{Receipt: shown, Amount: t.money(tr.Amount), Ref: shortRef(tr)}
