@@ -1,6 +1,9 @@
 package ledger
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // The rules that protect a subscriber's purse are checked by the writer in the same step as
 // the transfer they judge, against the working balances of that moment: never from a
@@ -105,17 +108,17 @@ func (ja *jobApply) checkRules(i int, t *Transfer, dr, cr *account) (bool, error
 		return false, withIndex(err, i)
 	} else if ok && t.Flags&Exempt == 0 {
 		if !lim.MaySend && (cr.Kind == KindPurse || t.For != "") {
-			return false, &RefusedError{Reason: ErrTierCannotSend, Index: i, Detail: "account " + itoa(dr.ID) + " tier " + itoa(uint64(dr.wTier))}
+			return false, &RefusedError{Reason: ErrTierCannotSend, Index: i, Detail: "account " + strconv.FormatUint(dr.ID, 10) + " tier " + strconv.FormatUint(uint64(dr.wTier), 10)}
 		}
 		if lim.PerPayment > 0 && t.Amount > lim.PerPayment {
 			return false, &RefusedError{Reason: ErrLimitPerPayment, Index: i, Room: lim.PerPayment,
-				Detail: "account " + itoa(dr.ID)}
+				Detail: "account " + strconv.FormatUint(dr.ID, 10)}
 		}
 		if lim.Daily > 0 {
 			spent := SpentSince(dr.wSpend, ja.now)
 			if spent+t.Amount > lim.Daily || spent+t.Amount < spent {
 				return false, &RefusedError{Reason: ErrLimitDaily, Index: i, Room: lim.Daily - min(lim.Daily, spent),
-					Detail: "account " + itoa(dr.ID)}
+					Detail: "account " + strconv.FormatUint(dr.ID, 10)}
 			}
 		}
 		spend = lim.Daily > 0 // only a daily limit needs the window
@@ -129,7 +132,7 @@ func (ja *jobApply) checkRules(i int, t *Transfer, dr, cr *account) (bool, error
 		if !ok1 || held > lim.MaxBalance {
 			before := cr.wBal.CreditsPosted + cr.wBal.CreditsPending - min(cr.wBal.CreditsPosted+cr.wBal.CreditsPending, cr.wBal.DebitsPosted)
 			return false, &RefusedError{Reason: ErrLimitBalance, Index: i, Room: lim.MaxBalance - min(lim.MaxBalance, before),
-				Detail: "account " + itoa(cr.ID)}
+				Detail: "account " + strconv.FormatUint(cr.ID, 10)}
 		}
 	}
 	return spend, nil
@@ -142,19 +145,6 @@ func withIndex(err error, i int) error {
 		return &c
 	}
 	return err
-}
-
-func itoa(v uint64) string {
-	var b [20]byte
-	n := len(b)
-	for {
-		n--
-		b[n] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			return string(b[n:])
-		}
-	}
 }
 
 // TierChange moves a purse to another KYC tier.

@@ -76,15 +76,11 @@ Needs MPG_PIN_KEY when no daemon runs.`,
 		Example: "  mpg account open 0612345678 --name Alice --tier 2",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			msisdn, err := a.msisdn(args[0])
-			if err != nil {
-				return err
-			}
 			if _, ok := engineConfig(a.cfg).Tiers[tier]; !ok {
 				return fmt.Errorf("--tier %d is not configured (engine.tiers)", tier)
 			}
-			return a.withLedger(func(l *ledger.Ledger) error {
-				acc, err := a.engine(l).OpenPurse(cmd.Context(), a.actor(), msisdn, name, tier)
+			return a.onSubscriber(args[0], func(_ *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+				acc, err := eng.OpenPurse(cmd.Context(), a.actor(), msisdn, name, tier)
 				if err != nil {
 					return err
 				}
@@ -117,11 +113,7 @@ func (a *app) accountTopupCmd() *cobra.Command {
 		Example: "  mpg account topup +33612345678 25.00 --ref AGENT7-0042",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			msisdn, err := a.msisdn(args[0])
-			if err != nil {
-				return err
-			}
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.onSubscriber(args[0], func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error {
 				purse, err := findKind(l, msisdn, ledger.KindPurse)
 				if err != nil {
 					return err
@@ -130,7 +122,7 @@ func (a *app) accountTopupCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				tr, err := a.engine(l).Topup(cmd.Context(), a.actor(), msisdn, amount, ref)
+				tr, err := eng.Topup(cmd.Context(), a.actor(), msisdn, amount, ref)
 				if err != nil {
 					return refusalError(err)
 				}

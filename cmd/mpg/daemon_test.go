@@ -72,6 +72,27 @@ func testServeConfig(smsc string) config.Config {
 	return cfg
 }
 
+// serveTest opens the ledger as the daemon does (opt may adjust its options) and starts the
+// daemon on it; both end with the test.
+func serveTest(t *testing.T, db string, cfg config.Config, opt func(*ledger.Options)) (l *ledger.Ledger, httpAddr string, stop func() error) {
+	t.Helper()
+	o := (&app{cfg: cfg}).daemonLedgerOptions(cfg)
+	if opt != nil {
+		opt(o)
+	}
+	l, err := ledger.Open(db, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	_, httpAddr, stop, err = startDaemon(context.Background(), cfg, l, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stop() })
+	return l, httpAddr, stop
+}
+
 // testSetup makes a ledger file (init, then the given admin commands) and a simulator, and
 // returns them with the configuration of a daemon bound to that simulator.
 func testSetup(t *testing.T, admin ...[]string) (db string, sim *smpp.Sim, cfg config.Config) {
@@ -242,23 +263,14 @@ func TestAdminWhileServing(t *testing.T) {
 func TestReadyzWhenTheLedgerStops(t *testing.T) {
 	db, sim, cfg := testSetup(t)
 	var broken atomic.Bool
-	opt := (&app{cfg: cfg}).daemonLedgerOptions(cfg)
-	opt.CommitFault = func() error {
-		if broken.Load() {
-			return errors.New("no space left on device")
+	_, httpAddr, _ := serveTest(t, db, cfg, func(o *ledger.Options) {
+		o.CommitFault = func() error {
+			if broken.Load() {
+				return errors.New("no space left on device")
+			}
+			return nil
 		}
-		return nil
-	}
-	l, err := ledger.Open(db, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, httpAddr, stop, err := startDaemon(context.Background(), cfg, l, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	})
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + httpAddr + path)
 		if err != nil {
@@ -290,15 +302,7 @@ func TestReadyzWhenTheLedgerStops(t *testing.T) {
 func TestGracefulStopDrainsTheOutbox(t *testing.T) {
 	db, sim, cfg := testSetup(t)
 	cfg.SMPP.DrainS = 10
-	l, err := ledger.Open(db, (&app{cfg: cfg}).daemonLedgerOptions(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, _, stop, err := startDaemon(context.Background(), cfg, l, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, _, stop := serveTest(t, db, cfg, nil)
 	sim.Delay(150 * time.Millisecond) // each submit_sm_resp comes late
 	ctx := context.Background()
 	const n = 30
@@ -327,16 +331,7 @@ func TestGracefulStopDrainsTheOutbox(t *testing.T) {
 func TestFloodControlOverSMPP(t *testing.T) {
 	db, sim, cfg := testSetup(t)
 	cfg.Engine.MOPerMinute, cfg.Engine.MOBurst = 2, 2
-	l, err := ledger.Open(db, (&app{cfg: cfg}).daemonLedgerOptions(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, httpAddr, stop, err := startDaemon(context.Background(), cfg, l, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	_, httpAddr, _ := serveTest(t, db, cfg, nil)
 	ctx := context.Background()
 	const flooder = "+33655551111"
 	var statuses []pdu.Status

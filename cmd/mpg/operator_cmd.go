@@ -17,6 +17,16 @@ import (
 // and locks as the subscriber's own SMS), is audited with the operator's identity, and tells
 // the subscriber by SMS.
 
+// onSubscriber runs an operator command on one subscriber: the number read as people type
+// it, the ledger (the daemon's when it runs) and its engine.
+func (a *app) onSubscriber(number string, f func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error) error {
+	msisdn, err := a.msisdn(number)
+	if err != nil {
+		return err
+	}
+	return a.withLedger(func(l *ledger.Ledger) error { return f(l, a.engine(l), msisdn) })
+}
+
 func (a *app) accountTierCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "tier <msisdn> <tier>",
@@ -26,16 +36,12 @@ the subscriber is told them by SMS, and money held for them that now fits is cla
 		Example: "  mpg account tier +33612345678 2",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			msisdn, err := a.msisdn(args[0])
-			if err != nil {
-				return err
-			}
 			tier, err := strconv.ParseUint(args[1], 10, 8)
 			if err != nil {
 				return fmt.Errorf("tier %q: want a number of engine.tiers", args[1])
 			}
-			return a.withLedger(func(l *ledger.Ledger) error {
-				if err := a.engine(l).SetTier(cmd.Context(), a.actor(), msisdn, uint8(tier)); err != nil {
+			return a.onSubscriber(args[0], func(_ *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+				if err := eng.SetTier(cmd.Context(), a.actor(), msisdn, uint8(tier)); err != nil {
 					return refusalError(err)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s is now tier %d\n", msisdn, tier)
@@ -52,12 +58,8 @@ func (a *app) accountUnlockCmd() *cobra.Command {
 		Example: "  mpg account unlock +33612345678",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			msisdn, err := a.msisdn(args[0])
-			if err != nil {
-				return err
-			}
-			return a.withLedger(func(l *ledger.Ledger) error {
-				if err := a.engine(l).Unlock(cmd.Context(), a.actor(), msisdn); err != nil {
+			return a.onSubscriber(args[0], func(_ *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+				if err := eng.Unlock(cmd.Context(), a.actor(), msisdn); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s is unlocked\n", msisdn)
@@ -77,12 +79,8 @@ Needs MPG_PIN_KEY when no daemon runs.`,
 		Example: "  mpg account reset-pin +33612345678",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			msisdn, err := a.msisdn(args[0])
-			if err != nil {
-				return err
-			}
-			return a.withLedger(func(l *ledger.Ledger) error {
-				if err := a.engine(l).ResetPIN(cmd.Context(), a.actor(), msisdn); err != nil {
+			return a.onSubscriber(args[0], func(_ *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+				if err := eng.ResetPIN(cmd.Context(), a.actor(), msisdn); err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: PIN reset, one-time code sent by SMS\n", msisdn)
@@ -104,12 +102,8 @@ waiting for YES is refused until it ends.`,
 		Example: "  mpg account close +33612345678 --payout",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			msisdn, err := a.msisdn(args[0])
-			if err != nil {
-				return err
-			}
-			return a.withLedger(func(l *ledger.Ledger) error {
-				paid, err := a.engine(l).ClosePurse(cmd.Context(), a.actor(), msisdn, payout)
+			return a.onSubscriber(args[0], func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+				paid, err := eng.ClosePurse(cmd.Context(), a.actor(), msisdn, payout)
 				if err != nil {
 					return refusalError(err)
 				}

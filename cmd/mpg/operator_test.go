@@ -12,10 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"go.uber.org/zap"
-
-	"mpg/ledger"
 )
 
 // TestOperatorLifecycleThroughTheDaemon is what customer care does, through the admin socket
@@ -24,16 +20,7 @@ import (
 // tier, find, check, reverse, close; every step audited with the operator's uid.
 func TestOperatorLifecycleThroughTheDaemon(t *testing.T) {
 	db, sim, cfg := testSetup(t, []string{"merchant", "add", "SHOP42", "--name", "Corner Shop", "--msisdn", "0699000000"})
-	l, err := ledger.Open(db, (&app{cfg: cfg}).daemonLedgerOptions(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, httpAddr, stop, err := startDaemon(context.Background(), cfg, l, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	_, httpAddr, _ := serveTest(t, db, cfg, nil)
 	ctx := context.Background()
 	const alice = "+33611110001"
 	// waitText waits for the n-th text to a phone and returns it.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os/signal"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -172,7 +173,12 @@ func startDaemon(ctx context.Context, cfg config.Config, l *ledger.Ledger, log *
 	done := make(chan error, 1)
 	addr := make(chan string, 1)
 	go func() { done <- d.run(rctx, addr) }()
-	stop = func() error { cancel(); return <-done }
+	var once sync.Once
+	var stopErr error
+	stop = func() error { // safe to call more than once: the first call stops the daemon
+		once.Do(func() { cancel(); stopErr = <-done })
+		return stopErr
+	}
 	select {
 	case httpAddr = <-addr:
 	case err = <-done:
