@@ -92,10 +92,12 @@ type SMPP struct {
 	Window       int    `toml:"window"`      // unanswered requests per connection
 	EnquireLinkS int    `toml:"enquire_link_s"`
 	RespTimeoutS int    `toml:"response_timeout_s"`
-	RatePerS     int    `toml:"rate_per_s"` // submit_sm per second over all binds
-	RetryUnknown int    `toml:"retry_unknown"`
-	AuthRetryS   int    `toml:"auth_retry_s"` // after 3 refused binds in a row, try again this often
-	DrainS       int    `toml:"drain_s"`      // a graceful stop waits this long for replies to leave before unbinding
+	RatePerS     int    `toml:"rate_per_s"`       // submit_sm per second over all binds
+	RetryUnknown int    `toml:"retry_unknown"`    // resends, with backoff, of a reply whose submit got no response
+	ValidityS    int    `toml:"validity_s"`       // a reply refused temporarily this long fails with its reason
+	RetryMs      int    `toml:"retry_backoff_ms"` // first wait after a temporary refusal, doubled per attempt up to 10 min
+	AuthRetryS   int    `toml:"auth_retry_s"`     // after 3 refused binds in a row, try again this often
+	DrainS       int    `toml:"drain_s"`          // a graceful stop waits this long for replies to leave before unbinding
 }
 
 // PasswordEnv overrides smpp.password, so the secret need not sit in a file.
@@ -114,13 +116,15 @@ type Ledger struct {
 	// per commit. More often means a shorter replay after a crash and more pages written.
 	CheckpointEveryMs int `toml:"checkpoint_every_ms"`
 	CheckpointChunk   int `toml:"checkpoint_chunk"`
+	// Sent, delivered and failed replies (and their SMSC ids) are kept this long.
+	OutboxRetentionDays int `toml:"outbox_retention_days"`
 }
 
 // Default is the configuration used when no file is given.
 func Default() Config {
 	return Config{
 		Ledger: Ledger{Path: "mpg.db", Currency: "EUR", MaxBatchJobs: 4096, MaxBatchWaitUs: 500,
-			CheckpointEveryMs: 5000, CheckpointChunk: 1024},
+			CheckpointEveryMs: 5000, CheckpointChunk: 1024, OutboxRetentionDays: 30},
 		Engine: Engine{ShortCode: "1234", Region: "FR", DedupeS: 21600, LockAfter: 3, LockMinutes: 30, LockForever: 5,
 			ClaimDays: 7, MaxHolds: 8, ConfirmMin: 5, ActivationH: 24, TimeZone: "UTC", MOPerMinute: 30, MOBurst: 10,
 			Tiers: []Tier{
@@ -131,7 +135,7 @@ func Default() Config {
 			Fees: Fees{Pay: []Band{}, Bill: []Band{}, Send: []Band{}}},
 		HTTP: HTTP{Addr: "127.0.0.1:9464"},
 		SMPP: SMPP{Addr: "127.0.0.1:2775", SystemID: "mpg", Transceiver: true, Binds: 1, Window: 10,
-			EnquireLinkS: 30, RespTimeoutS: 10, RatePerS: 100, RetryUnknown: 1, SourceNPI: 1, AuthRetryS: 600, DrainS: 5},
+			EnquireLinkS: 30, RespTimeoutS: 10, RatePerS: 100, RetryUnknown: 3, ValidityS: 86400, RetryMs: 5000, SourceNPI: 1, AuthRetryS: 600, DrainS: 5},
 	}
 }
 
@@ -205,8 +209,14 @@ func (c Config) validate() error {
 		return fmt.Errorf("config: smpp.drain_s must be 0..300, got %d", c.SMPP.DrainS)
 	case c.SMPP.AuthRetryS < 1 || c.SMPP.AuthRetryS > 86400:
 		return fmt.Errorf("config: smpp.auth_retry_s must be 1..86400, got %d", c.SMPP.AuthRetryS)
-	case c.SMPP.RetryUnknown < 0 || c.SMPP.RetryUnknown > 5:
-		return fmt.Errorf("config: smpp.retry_unknown must be 0..5, got %d", c.SMPP.RetryUnknown)
+	case c.SMPP.RetryUnknown < 0 || c.SMPP.RetryUnknown > 10:
+		return fmt.Errorf("config: smpp.retry_unknown must be 0..10, got %d", c.SMPP.RetryUnknown)
+	case c.SMPP.RetryMs < 10 || c.SMPP.RetryMs > 600000:
+		return fmt.Errorf("config: smpp.retry_backoff_ms must be 10..600000, got %d", c.SMPP.RetryMs)
+	case c.SMPP.ValidityS < 60 || c.SMPP.ValidityS > 7*86400:
+		return fmt.Errorf("config: smpp.validity_s must be 60..604800, got %d", c.SMPP.ValidityS)
+	case c.Ledger.OutboxRetentionDays < 1 || c.Ledger.OutboxRetentionDays > 3650:
+		return fmt.Errorf("config: ledger.outbox_retention_days must be 1..3650, got %d", c.Ledger.OutboxRetentionDays)
 	case len(c.SMPP.SystemID) > 15 || len(c.SMPP.Password) > 8:
 		return fmt.Errorf("config: smpp.system_id is at most 15 characters and smpp.password at most 8 (SMPP 3.4)")
 	case c.Engine.ShortCode == "" || len(c.Engine.Region) != 2:

@@ -74,7 +74,7 @@ func (w *world) sms(from, text string) map[string][]string {
 	if err := w.e.Handle(context.Background(), Inbound{From: from, To: "1234", Text: text}); err != nil {
 		w.t.Fatalf("%s %q: %v", from, text, err)
 	}
-	msgs, err := w.l.Messages(100, 0)
+	msgs, err := w.l.Messages(100, 0, 0)
 	if err != nil {
 		w.t.Fatal(err)
 	}

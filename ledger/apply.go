@@ -76,6 +76,7 @@ type jobApply struct {
 	puts []put
 	now  int64
 	ts   int64 // timestamp of the entry being journaled
+	out  []laterItem
 }
 
 func (w *batchWriter) apply(job *Job) (Result, error) {
@@ -114,7 +115,7 @@ func (w *batchWriter) apply(job *Job) (Result, error) {
 			return Result{}, err
 		}
 	}
-	w.outIDs = append(w.outIDs, res.Messages...)
+	w.outIDs = append(w.outIDs, ja.out...)
 	res.Seq = st.lastSeq
 	return res, nil
 }
@@ -202,11 +203,14 @@ func (ja *jobApply) run(job *Job) (Result, error) {
 		}
 		st.nextMsg++
 		m.ID, m.Created, m.Status, m.Attempts, m.SMSCID, m.Reason = st.nextMsg, ja.now, MsgQueued, 0, "", ""
+		m.NextAt, m.Unknowns = 0, 0
+		m.Urgent = m.Urgent || len(job.Transfers) > 0
 		e := enc{}
 		e.message(&m)
 		ja.puts = append(ja.puts, put{bucket: bktOutbox, key: u64key(m.ID), val: e.b},
 			put{bucket: bktOutQueue, key: u64key(m.ID), val: []byte{}})
 		res.Messages = append(res.Messages, m.ID)
+		ja.out = append(ja.out, laterItem{id: m.ID, urgent: m.Urgent})
 		stored = append(stored, m)
 	}
 	if err := ja.profiles(job.Profiles); err != nil {
@@ -311,7 +315,7 @@ func (ja *jobApply) reset(w *batchWriter, now int64) {
 		accounts: len(w.l.accounts), touched: len(w.touched),
 		seq: st.lastSeq, hash: st.lastHash, ts: st.lastTS, nextMsg: st.nextMsg}
 	clear(ja.puts)
-	ja.w, ja.puts, ja.now, ja.ts = w, ja.puts[:0], now, 0
+	ja.w, ja.puts, ja.now, ja.ts, ja.out = w, ja.puts[:0], now, 0, ja.out[:0]
 }
 
 func (ja *jobApply) rollback() {

@@ -228,9 +228,15 @@ func (e *enc) message(m *Message) {
 	e.u16(m.Attempts)
 	e.str(m.SMSCID)
 	e.str(m.Reason)
-	if m.Sealed != "" {
-		e.str(m.Sealed) // absent in messages written before secrets were sealed
+	// Absent in messages written before secrets were sealed, and before retries were kept.
+	e.str(m.Sealed)
+	var flags uint8
+	if m.Urgent {
+		flags |= 1
 	}
+	e.u8(flags)
+	e.u64(uint64(m.NextAt))
+	e.u8(m.Unknowns)
 }
 
 func (d *dec) message() Message {
@@ -246,6 +252,11 @@ func (d *dec) message() Message {
 	m.Reason = d.str()
 	if len(d.b) > 0 {
 		m.Sealed = d.str()
+	}
+	if len(d.b) > 0 {
+		m.Urgent = d.u8()&1 != 0
+		m.NextAt = int64(d.u64())
+		m.Unknowns = d.u8()
 	}
 	return m
 }

@@ -27,23 +27,24 @@ const SchemaVersion = 1
 
 var (
 	bktMeta      = []byte("meta")
-	bktJournal   = []byte("journal")     // seq -> entry
-	bktIDs       = []byte("ids")         // transfer id -> seq
-	bktAccounts  = []byte("accounts")    // account id -> checkpoint record
-	bktPending   = []byte("pending")     // seq of the pending transfer -> empty (open pending transfers)
-	bktDedupe    = []byte("dedupe")      // expiry nanos | seq | n -> key | result (time order, for expiry)
-	bktDedupeIdx = []byte("dedupe_keys") // key -> its record's key in bktDedupe
-	bktOutbox    = []byte("outbox")      // message id -> message
-	bktOutQueue  = []byte("outq")        // message id -> empty (still to send)
-	bktSMSCIDs   = []byte("smscids")     // SMSC message id -> message id
-	bktOwners    = []byte("owners")      // owner | 0 | account id -> empty
-	bktProfiles  = []byte("profiles")    // owner -> version | engine profile
-	bktHolds     = []byte("holds")       // owner held for | 0 | seq of the pending transfer -> empty
-	bktParts     = []byte("parts")       // sender | 0 | message | 0 | part seq -> expiry | coding | payload
+	bktJournal   = []byte("journal")        // seq -> entry
+	bktIDs       = []byte("ids")            // transfer id -> seq
+	bktAccounts  = []byte("accounts")       // account id -> checkpoint record
+	bktPending   = []byte("pending")        // seq of the pending transfer -> empty (open pending transfers)
+	bktDedupe    = []byte("dedupe")         // expiry nanos | seq | n -> key | result (time order, for expiry)
+	bktDedupeIdx = []byte("dedupe_keys")    // key -> its record's key in bktDedupe
+	bktOutbox    = []byte("outbox")         // message id -> message
+	bktOutQueue  = []byte("outq")           // message id -> empty (still to send)
+	bktSMSCIDs   = []byte("smscids")        // SMSC message id -> message id
+	bktOwners    = []byte("owners")         // owner | 0 | account id -> empty
+	bktProfiles  = []byte("profiles")       // owner -> version | engine profile
+	bktHolds     = []byte("holds")          // owner held for | 0 | seq of the pending transfer -> empty
+	bktParts     = []byte("parts")          // sender | 0 | message | 0 | part seq -> expiry | coding | payload
+	bktEarly     = []byte("early_receipts") // SMSC message id -> time | status | state: receipts that came before the submit was recorded
 
 	allBuckets = [][]byte{bktMeta, bktJournal, bktIDs, bktAccounts, bktPending, bktDedupe, bktOutbox, bktOutQueue, bktSMSCIDs, bktOwners, bktProfiles}
 	// Buckets added since schema 1 was first written; opening a file creates them.
-	laterBuckets = [][]byte{bktDedupeIdx, bktHolds, bktParts}
+	laterBuckets = [][]byte{bktDedupeIdx, bktHolds, bktParts, bktEarly}
 
 	keySchema     = []byte("schema")
 	keyReplayFrom = []byte("replay_from")
@@ -69,6 +70,9 @@ type Options struct {
 	NoSync bool
 	// ExpiryHook, if set, composes the notices sent when a pending transfer times out.
 	ExpiryHook ExpiryHook
+	// OutboxRetention is how long sent, delivered and failed messages (with their SMSC ids)
+	// stay in the outbox before they are pruned (default 30 days).
+	OutboxRetention time.Duration
 	// CommitFault, if set, is called before each commit; an error fails the commit as a disk
 	// write error would (fault injection for tests of the fail-stop path).
 	CommitFault func() error
@@ -99,6 +103,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if v.LockTimeout <= 0 {
 		v.LockTimeout = time.Second
+	}
+	if v.OutboxRetention <= 0 {
+		v.OutboxRetention = 30 * 24 * time.Hour
 	}
 	if v.MaxHoldsPerOwner <= 0 {
 		v.MaxHoldsPerOwner = 8
@@ -132,9 +139,7 @@ type Ledger struct {
 	accounts []*account        // index = id; [0] unused
 
 	// Outbox messages committed and still to hand to a sender.
-	outMu    sync.Mutex
-	outQueue []uint64
-	outWake  chan struct{}
+	out *outQueue
 
 	stats Stats
 }
@@ -153,7 +158,11 @@ type Stats struct {
 	Expired   atomic.Uint64 // pending transfers voided by expiry
 	// PartsExpired counts parts of long messages dropped because their message never completed.
 	PartsExpired atomic.Uint64
-	LastSeq      atomic.Uint64 // journal position committed
+	// OutboxPruned counts outbox messages deleted after the retention.
+	OutboxPruned atomic.Uint64
+	// EarlyReceipts counts delivery receipts kept because they came before their submit was recorded.
+	EarlyReceipts atomic.Uint64
+	LastSeq       atomic.Uint64 // journal position committed
 }
 
 // Create makes a new, empty ledger file. It fails if the file exists.
@@ -192,7 +201,7 @@ func open(path string, opt *Options, create bool) (*Ledger, error) {
 		closing:  make(chan struct{}),
 		done:     make(chan struct{}),
 		accounts: []*account{nil},
-		outWake:  make(chan struct{}, 1),
+		out:      newOutQueue(),
 	}
 	if create {
 		err = l.initFile()

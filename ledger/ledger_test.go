@@ -142,7 +142,7 @@ func TestLinkedChainAllOrNothing(t *testing.T) {
 	if acct, _ := l.Account(a); acct.Available() != 100 {
 		t.Fatalf("payer moved: %+v", acct)
 	}
-	if msgs, _ := l.Messages(10, 0); len(msgs) != 0 {
+	if msgs, _ := l.Messages(10, 0, 0); len(msgs) != 0 {
 		t.Fatalf("refused job left messages: %+v", msgs)
 	}
 	res, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(a, m, 80), transfer(a, fees, 20)}})
@@ -241,8 +241,8 @@ func TestDedupeAndOutbox(t *testing.T) {
 	if err != nil || m.Status != MsgDelivered || m.SMSCID != "abc123" || m.Attempts != 1 {
 		t.Fatalf("message: %v %+v", err, m)
 	}
-	if err := l.MarkReceipt(ctx, "nope", true, ""); !errors.Is(err, ErrMessageNotFound) {
-		t.Fatalf("unknown receipt: %v", err)
+	if err := l.MarkSent(ctx, 999, "x"); !errors.Is(err, ErrMessageNotFound) {
+		t.Fatalf("unknown message: %v", err)
 	}
 }
 
@@ -317,15 +317,15 @@ func TestMessagesPageNewestFirst(t *testing.T) {
 		}
 		ids = append(ids, res.Messages[0])
 	}
-	page, err := l.Messages(2, 0)
+	page, err := l.Messages(2, 0, 0)
 	if err != nil || len(page) != 2 || page[0].ID != ids[4] || page[1].ID != ids[3] {
 		t.Fatalf("first page: %v %+v", err, page)
 	}
-	page, err = l.Messages(10, page[1].ID)
+	page, err = l.Messages(10, page[1].ID, 0)
 	if err != nil || len(page) != 3 || page[0].ID != ids[2] || page[2].ID != ids[0] {
 		t.Fatalf("next page: %v %+v", err, page)
 	}
-	if page, _ := l.Messages(10, ids[4]+100); len(page) != 5 {
+	if page, _ := l.Messages(10, ids[4]+100, 0); len(page) != 5 {
 		t.Fatalf("before beyond the newest: %d", len(page))
 	}
 }

@@ -346,8 +346,14 @@ func (l *Ledger) loadOutbox(tx *bolt.Tx) error {
 	if k, _ := tx.Bucket(bktOutbox).Cursor().Last(); k != nil {
 		l.st.nextMsg = binary.BigEndian.Uint64(k)
 	}
+	out := tx.Bucket(bktOutbox)
+	now := l.opt.Now().UnixNano()
 	return tx.Bucket(bktOutQueue).ForEach(func(k, _ []byte) error {
-		l.outQueue = append(l.outQueue, binary.BigEndian.Uint64(k))
+		m, err := decodeMessage(out.Get(k))
+		if err != nil {
+			return fmt.Errorf("outbox message %d: %w", binary.BigEndian.Uint64(k), err)
+		}
+		l.out.push(m.ID, m.Urgent, m.NextAt, now)
 		return nil
 	})
 }

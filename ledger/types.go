@@ -241,6 +241,14 @@ type Message struct {
 	Attempts uint16        `json:"attempts"`
 	SMSCID   string        `json:"smsc_id,omitempty"`
 	Reason   string        `json:"reason,omitempty"`
+	// Urgent messages leave before the others when the outbox is behind. A message written
+	// by a job that moves or reserves money is urgent; help and refusals are not.
+	Urgent bool `json:"urgent,omitempty"`
+	// NextAt is when the sender tries again (unix nanos) after a temporary refusal or an
+	// unanswered submit; 0: as soon as it can.
+	NextAt int64 `json:"next_at,omitempty"`
+	// Unknowns counts the submits that got no answer: the SMSC may have taken them.
+	Unknowns uint8 `json:"unknowns,omitempty"`
 }
 
 // MessageStatus is where an outbound message is.
@@ -252,7 +260,23 @@ const (
 	MsgFailed
 	MsgDelivered
 	MsgUndeliverable
+	// MsgUnknown: a submit got no answer, so the SMSC may or may not have the message. It is
+	// resent with backoff a few times; a late answer or a delivery receipt settles it.
+	MsgUnknown
 )
+
+// ParseMessageStatus reads a status by its name.
+func ParseMessageStatus(name string) (MessageStatus, error) {
+	for s := MsgQueued; s <= MsgUnknown; s++ {
+		if s.String() == name {
+			return s, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown message state %q (queued, sent, failed, delivered, undeliverable, unknown)", name)
+}
+
+// Final reports whether nothing more will happen to a message by itself.
+func (s MessageStatus) Final() bool { return s != MsgQueued && s != MsgUnknown }
 
 func (s MessageStatus) String() string {
 	switch s {
@@ -266,6 +290,8 @@ func (s MessageStatus) String() string {
 		return "delivered"
 	case MsgUndeliverable:
 		return "undeliverable"
+	case MsgUnknown:
+		return "unknown"
 	}
 	return fmt.Sprintf("msgstatus(%d)", uint8(s))
 }

@@ -131,11 +131,12 @@ type batchWriter struct {
 	tx            *bolt.Tx
 	touched       []*account
 	ids           map[ID]Transfer // transfers of this batch, for idempotency inside it
-	outIDs        []uint64
+	outIDs        []laterItem     // messages committed in this batch, for the sender once published
 	expireDue     bool
 	final         bool
 	dedupeN       uint32 // makes dedupe record keys unique among jobs with the same position and time
 	lastPartSweep int64
+	lastPrune     int64
 	ioErr         error // a bbolt write failed while applying: the batch cannot commit
 	ja            jobApply
 	scratch       []byte
@@ -244,14 +245,11 @@ func (w *batchWriter) publish() {
 	l.viewMu.Unlock()
 	w.touched = w.touched[:0]
 	if len(w.outIDs) > 0 {
-		l.outMu.Lock()
-		l.outQueue = append(l.outQueue, w.outIDs...)
-		l.outMu.Unlock()
-		w.outIDs = w.outIDs[:0]
-		select {
-		case l.outWake <- struct{}{}:
-		default:
+		now := l.opt.Now().UnixNano()
+		for _, it := range w.outIDs {
+			l.out.push(it.id, it.urgent, 0, now)
 		}
+		w.outIDs = w.outIDs[:0]
 	}
 }
 
@@ -327,6 +325,9 @@ func (w *batchWriter) expire() error {
 		l.stats.Expired.Add(1)
 	}
 	if err := w.sweepParts(now); err != nil {
+		return err
+	}
+	if err := w.pruneOutbox(now); err != nil {
 		return err
 	}
 	return w.expireDedupe(now)

@@ -39,11 +39,22 @@ type Config struct {
 	// exiting (a supervisor restarting it would hammer the SMSC with bad binds).
 	AuthRetry time.Duration
 	Rate      float64 // submit_sm per second over all binds (default 100)
-	Retries   int     // attempts for a temporary submit error (default 5)
-	// RetryUnknown is how often a submit whose response never came is sent again (default 1):
-	// a reply may then rarely arrive twice, never zero times.
+	Retries   int     // quick retries of a temporary submit refusal before the outbox takes over (default 2)
+	// RetryUnknown is how often the sender resends a message whose submit got no response,
+	// with backoff (default 3): a reply may then rarely arrive twice, never zero times. After
+	// that it stays "unknown" in the outbox for the operator (0: never resent).
 	RetryUnknown int
-	StopTimeout  time.Duration // how long a graceful stop waits for MO handlers (default 10s)
+	// RetryBackoff is the first wait before the outbox tries a temporarily refused message
+	// again, doubled per attempt up to RetryBackoffMax (5s, 10 min); UnknownBackoff the first
+	// wait before resending an unanswered one (default 3×RespTimeout), doubled the same way.
+	RetryBackoff, RetryBackoffMax, UnknownBackoff time.Duration
+	// Validity is how long a reply may keep being refused temporarily before it fails with
+	// its last reason (default 24h).
+	Validity time.Duration
+	// LateAnswers is how long after RespTimeout a submit_sm_resp is still matched to its
+	// message, which it then settles as sent (default 10 min).
+	LateAnswers time.Duration
+	StopTimeout time.Duration // how long a graceful stop waits for MO handlers (default 10s)
 	// Parts, if set, keeps the parts of long MO durably (the ledger's, wired by cmd): a part is
 	// acknowledged only once kept, and released once its whole message was taken. Without it
 	// parts are held in memory (tests, the simulator's own reassembly).
@@ -66,14 +77,19 @@ func (c Config) withDefaults() Config {
 	def(&c.Window, 10)
 	def(&c.MaxInflight, 256)
 	def(&c.MaxAuthFail, 3)
-	def(&c.Retries, 5)
+	def(&c.Retries, 2)
 	if c.RetryUnknown < 0 {
 		c.RetryUnknown = 0
 	} else if c.RetryUnknown == 0 {
-		c.RetryUnknown = 1
+		c.RetryUnknown = 3
 	}
 	defD(&c.EnquireLink, 30*time.Second)
 	defD(&c.RespTimeout, 10*time.Second)
+	defD(&c.RetryBackoff, 5*time.Second)
+	defD(&c.RetryBackoffMax, 10*time.Minute)
+	defD(&c.UnknownBackoff, 3*c.RespTimeout)
+	defD(&c.Validity, 24*time.Hour)
+	defD(&c.LateAnswers, 10*time.Minute)
 	defD(&c.BackoffMin, time.Second)
 	defD(&c.BackoffMax, time.Minute)
 	defD(&c.StopTimeout, 10*time.Second)
@@ -115,12 +131,52 @@ var (
 	// ErrUnknownOutcome: a submit_sm got no response; it may or may not have been taken.
 	ErrUnknownOutcome = errors.New("submit outcome unknown")
 	errConnClosed     = errors.New("connection closed")
+	// errNotSent: the request never left (the link went first): nothing to be unsure about.
+	errNotSent = errors.New("not sent")
 )
 
-// SubmitError is a submit_sm refused by the SMSC for good.
+// SubmitError is a submit_sm the SMSC refused; Permanent says whether for good.
 type SubmitError struct{ Status pdu.Status }
 
-func (e *SubmitError) Error() string { return fmt.Sprintf("submit_sm refused: %v", e.Status) }
+func (e *SubmitError) Error() string {
+	return fmt.Sprintf("submit_sm refused: %v (0x%02X)", e.Status, uint32(e.Status))
+}
+
+// Permanent reports whether the status says this message, as written, can never be taken.
+func (e *SubmitError) Permanent() bool { return PermanentSubmit[e.Status] }
+
+// PermanentSubmit are the submit_sm_resp statuses after which a message is failed at once:
+// the message itself is wrong for the SMSC (length, addresses, flags, parameters). Every
+// other status, including ESME_RSUBMITFAIL, ESME_RUNKNOWNERR, ESME_RINVBNDSTS, ESME_RSYSERR,
+// ESME_RMSGQFUL, ESME_RTHROTTLED, ESME_RX_T_APPN and vendor codes, is temporary: the reply
+// waits and is tried again with backoff until its validity ends.
+var PermanentSubmit = map[pdu.Status]bool{
+	0x01: true, // ESME_RINVMSGLEN
+	0x02: true, // ESME_RINVCMDLEN
+	0x03: true, // ESME_RINVCMDID
+	0x06: true, // ESME_RINVPRTFLG
+	0x07: true, // ESME_RINVREGDLVFLG
+	0x0A: true, // ESME_RINVSRCADR
+	0x0B: true, // ESME_RINVDSTADR
+	0x15: true, // ESME_RINVSERTYP
+	0x43: true, // ESME_RINVESMCLASS
+	0x48: true, // ESME_RINVSRCTON
+	0x49: true, // ESME_RINVSRCNPI
+	0x50: true, // ESME_RINVDSTTON
+	0x51: true, // ESME_RINVDSTNPI
+	0x53: true, // ESME_RINVSYSTYP
+	0x54: true, // ESME_RINVREPFLAG
+	0x61: true, // ESME_RINVSCHED
+	0x62: true, // ESME_RINVEXPIRY
+	0x63: true, // ESME_RINVDFTMSGID
+	0x65: true, // ESME_RX_P_APPN
+	0x66: true, // ESME_RX_R_APPN
+	0xC0: true, // ESME_RINVOPTPARSTREAM
+	0xC1: true, // ESME_ROPTPARNOTALLWD
+	0xC2: true, // ESME_RINVPARLEN
+	0xC3: true, // ESME_RMISSINGOPTPARAM
+	0xC4: true, // ESME_RINVOPTPARAMVAL
+}
 
 // Metrics are the session's counters and gauges, for Prometheus.
 type Metrics struct {
@@ -129,9 +185,13 @@ type Metrics struct {
 	MOUndecodable                atomic.Int64
 	MOIn, MORejected, MTOut      atomic.Int64
 	Receipts, Throttles, Retries atomic.Int64
-	WindowInUse                  atomic.Int64
-	mu                           sync.Mutex
-	errors                       map[pdu.Status]int64
+	// Outbox outcomes: replies refused for good, handed back after temporary refusals,
+	// whose submit got no answer, settled by an answer that came late, and failed because
+	// their validity ended.
+	SubmitFailed, SubmitLater, SubmitUnknown, LateAnswers, ValidityEnded atomic.Int64
+	WindowInUse                                                          atomic.Int64
+	mu                                                                   sync.Mutex
+	errors                                                               map[pdu.Status]int64
 }
 
 func (m *Metrics) countError(s pdu.Status) {
@@ -178,6 +238,8 @@ type Client struct {
 	handle    Handler
 	onReceipt ReceiptHandler
 	limiter   *rate.Limiter
+	rateMu    sync.Mutex
+	slowedAt  time.Time // the last time a throttle lowered the rate
 	re        *Reassembler
 	Metrics   Metrics
 
@@ -343,7 +405,7 @@ func (c *Client) dial(ctx context.Context, kind pdu.ID) (*conn, error) {
 	go cn.readLoop()
 	rctx, cancel := context.WithTimeout(ctx, c.cfg.RespTimeout)
 	defer cancel()
-	f, err := cn.request(rctx, kind, c.cfg.Bind.encode())
+	f, err := cn.request(rctx, kind, c.cfg.Bind.encode(), nil)
 	if err == nil && f.Header.Status != StatusOK {
 		err = &statusError{f.Header.Status}
 	}
@@ -418,13 +480,23 @@ func (c *Client) pickTx(ctx context.Context) (*conn, error) {
 }
 
 // Submit sends text from one address to another, split into parts when long, under the
-// window and the shared rate. It returns the SMSC message id of every part. Temporary
-// refusals are retried with backoff (ESME_RTHROTTLED also lowers the rate); a part whose
-// response never came is sent again RetryUnknown times, then ErrUnknownOutcome is returned.
+// window and the shared rate. It returns the SMSC message id of every part. A temporary
+// refusal is retried Retries times with a short backoff (ESME_RTHROTTLED also lowers the
+// rate) and then returned as a *SubmitError that is not Permanent, for the caller to try
+// later; a part whose response never came returns ErrUnknownOutcome at once.
 func (c *Client) Submit(ctx context.Context, from, to, text string, receipt bool) ([]string, error) {
+	return c.submit(ctx, from, to, text, receipt, nil)
+}
+
+// submit is Submit; late, if set, is told the SMSC id of a one-part message whose response
+// came after RespTimeout (up to LateAnswers later).
+func (c *Client) submit(ctx context.Context, from, to, text string, receipt bool, late func(smscID string)) ([]string, error) {
 	parts, err := Split(text, byte(c.ref.Add(1)), 3)
 	if err != nil {
 		return nil, err
+	}
+	if len(parts) > 1 {
+		late = nil // a late part alone does not settle the message: it is resent whole
 	}
 	var ids []string
 	for _, p := range parts {
@@ -436,7 +508,7 @@ func (c *Client) Submit(ctx context.Context, from, to, text string, receipt bool
 		if receipt {
 			m.RegisteredDelivery = 1
 		}
-		id, err := c.submitPart(ctx, m.encode())
+		id, err := c.submitPart(ctx, m.encode(), late)
 		if err != nil {
 			return ids, err
 		}
@@ -445,9 +517,18 @@ func (c *Client) Submit(ctx context.Context, from, to, text string, receipt bool
 	return ids, nil
 }
 
-func (c *Client) submitPart(ctx context.Context, body []byte) (string, error) {
+func (c *Client) submitPart(ctx context.Context, body []byte, late func(string)) (string, error) {
+	var onLate func(Frame)
+	if late != nil {
+		onLate = func(f Frame) {
+			if f.Header.Status == StatusOK {
+				c.Metrics.LateAnswers.Add(1)
+				late(parseResp(f.Raw))
+			}
+		}
+	}
 	backoff := 100 * time.Millisecond
-	unknown, temp := 0, 0
+	temp := 0
 	for {
 		if err := c.limiter.Wait(ctx); err != nil {
 			return "", err
@@ -456,36 +537,33 @@ func (c *Client) submitPart(ctx context.Context, body []byte) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		f, err := cn.request(ctx, pdu.SubmitSMID, body)
+		f, err := cn.request(ctx, pdu.SubmitSMID, body, onLate)
 		switch {
 		case err == nil && f.Header.Status == StatusOK:
 			c.Metrics.MTOut.Add(1)
 			cn.mtOut.Add(1)
-			if temp > 0 && c.limiter.Limit() < rate.Limit(c.cfg.Rate) {
-				c.limiter.SetLimit(min(rate.Limit(c.cfg.Rate), c.limiter.Limit()*1.1))
-			}
+			c.recoverRate()
 			return parseResp(f.Raw), nil
 		case err != nil && ctx.Err() != nil:
 			return "", ctx.Err()
+		case errors.Is(err, errNotSent):
+			// The link went before the PDU left: another link (or this one, rebound) takes it.
 		case err != nil:
 			// Sent and unanswered, or lost with its connection: the SMSC may have it.
-			if unknown >= c.cfg.RetryUnknown {
-				return "", fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
-			}
-			unknown++
+			return "", fmt.Errorf("%w: %v", ErrUnknownOutcome, err)
 		default:
 			st := f.Header.Status
 			c.Metrics.countError(st)
-			switch st {
-			case StatusThrottled:
+			se := &SubmitError{st}
+			if st == StatusThrottled {
 				c.Metrics.Throttles.Add(1)
-				c.limiter.SetLimit(max(1, c.limiter.Limit()*0.7))
-			case StatusMsgQFul, StatusSysErr, StatusTempAppErr:
-			default:
-				return "", &SubmitError{st}
+				c.slowDown()
+			}
+			if se.Permanent() {
+				return "", se
 			}
 			if temp >= c.cfg.Retries {
-				return "", fmt.Errorf("after %d attempts: %w", temp+1, &SubmitError{st})
+				return "", se
 			}
 			temp++
 		}
@@ -495,8 +573,31 @@ func (c *Client) submitPart(ctx context.Context, body []byte) (string, error) {
 			return "", ctx.Err()
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 5*time.Second)
+		backoff = min(2*backoff, 2*time.Second)
 	}
+}
+
+// slowDown lowers the submit rate by 30% after ESME_RTHROTTLED, at most once per 200 ms: a
+// window of submits throttled at once is one signal, not ten.
+func (c *Client) slowDown() {
+	c.rateMu.Lock()
+	defer c.rateMu.Unlock()
+	if time.Since(c.slowedAt) < 200*time.Millisecond {
+		return
+	}
+	c.slowedAt = time.Now()
+	c.limiter.SetLimit(max(1, c.limiter.Limit()*0.7))
+}
+
+// recoverRate raises a lowered rate after each accepted submit (5% plus one per second), so
+// the rate comes back once the SMSC stops throttling.
+func (c *Client) recoverRate() {
+	if c.limiter.Limit() >= rate.Limit(c.cfg.Rate) {
+		return
+	}
+	c.rateMu.Lock()
+	c.limiter.SetLimit(min(rate.Limit(c.cfg.Rate), c.limiter.Limit()*1.05+1))
+	c.rateMu.Unlock()
 }
 
 // conn is one bound SMPP connection.
@@ -515,6 +616,7 @@ type conn struct {
 	moIn, mtOut atomic.Int64
 	pmu         sync.Mutex
 	pending     map[uint32]*waiter // by sequence number; the response id must match too
+	late        int                // of which timed out, waiting for a late answer
 	done        chan struct{}
 	errMu       sync.Mutex
 	cause       error
@@ -523,7 +625,13 @@ type conn struct {
 type waiter struct {
 	want pdu.ID
 	ch   chan Frame
+	// late, once the request timed out, takes a response that still comes, until until.
+	late  func(Frame)
+	until time.Time
 }
+
+// maxLatePerConn bounds the timed-out requests a connection still waits answers for.
+const maxLatePerConn = 1024
 
 func newConn(c *Client, nc net.Conn, kind pdu.ID) *conn {
 	return &conn{c: c, nc: nc, kind: kind, rx: kind != pdu.BindTransmitterID, tx: kind != pdu.BindReceiverID,
@@ -578,14 +686,16 @@ func (cn *conn) write(b []byte) error {
 }
 
 // request sends a PDU under the window and waits for its response: same sequence number
-// and the matching response id (or generic_nack).
-func (cn *conn) request(ctx context.Context, id pdu.ID, body []byte) (Frame, error) {
+// and the matching response id (or generic_nack). An error wrapping errNotSent means the PDU
+// never left. If late is set and the response does not come in time, a response that still
+// comes within LateAnswers goes to late.
+func (cn *conn) request(ctx context.Context, id pdu.ID, body []byte, late func(Frame)) (Frame, error) {
 	select {
 	case cn.window <- struct{}{}:
 	case <-ctx.Done():
 		return Frame{}, ctx.Err()
 	case <-cn.done:
-		return Frame{}, errConnClosed
+		return Frame{}, fmt.Errorf("%w: %w", errNotSent, errConnClosed)
 	}
 	cn.c.Metrics.WindowInUse.Add(1)
 	defer func() {
@@ -597,13 +707,18 @@ func (cn *conn) request(ctx context.Context, id pdu.ID, body []byte) (Frame, err
 	cn.pmu.Lock()
 	cn.pending[seq] = w
 	cn.pmu.Unlock()
+	keep := false
 	defer func() {
-		cn.pmu.Lock()
-		delete(cn.pending, seq)
-		cn.pmu.Unlock()
+		if !keep {
+			cn.pmu.Lock()
+			if cn.pending[seq] == w {
+				delete(cn.pending, seq)
+			}
+			cn.pmu.Unlock()
+		}
 	}()
 	if err := cn.write(encodePDU(id, StatusOK, seq, body)); err != nil {
-		return Frame{}, err
+		return Frame{}, fmt.Errorf("%w: %w", errNotSent, err)
 	}
 	t := time.NewTimer(cn.c.cfg.RespTimeout)
 	defer t.Stop()
@@ -611,12 +726,33 @@ func (cn *conn) request(ctx context.Context, id pdu.ID, body []byte) (Frame, err
 	case f := <-w.ch:
 		return f, nil
 	case <-t.C:
+		cn.pmu.Lock()
+		defer cn.pmu.Unlock()
+		if cn.pending[seq] != w { // the answer came as the timer fired
+			return <-w.ch, nil
+		}
+		if late != nil && cn.late < maxLatePerConn {
+			w.late, w.until, keep = late, time.Now().Add(cn.c.cfg.LateAnswers), true
+			cn.late++
+		}
 		return Frame{}, fmt.Errorf("no response to %s %d within %s", id, seq, cn.c.cfg.RespTimeout)
 	case <-ctx.Done():
 		return Frame{}, ctx.Err()
 	case <-cn.done:
 		return Frame{}, errConnClosed
 	}
+}
+
+// sweepLate stops waiting for late answers past their time.
+func (cn *conn) sweepLate(now time.Time) {
+	cn.pmu.Lock()
+	for seq, w := range cn.pending {
+		if w.late != nil && now.After(w.until) {
+			delete(cn.pending, seq)
+			cn.late--
+		}
+	}
+	cn.pmu.Unlock()
 }
 
 func (cn *conn) readLoop() {
@@ -634,7 +770,12 @@ func (cn *conn) readLoop() {
 			w := cn.pending[h.Seq]
 			if w != nil && (w.want == h.ID || h.ID == pdu.GenericNACKID) {
 				delete(cn.pending, h.Seq)
-				w.ch <- f
+				if w.late != nil {
+					cn.late--
+					go w.late(f)
+				} else {
+					w.ch <- f
+				}
 			}
 			cn.pmu.Unlock()
 			if h.Status != StatusOK && h.ID != pdu.BindTransceiverRespID && h.ID != pdu.BindReceiverRespID && h.ID != pdu.BindTransmitterRespID {
@@ -673,11 +814,12 @@ func (cn *conn) serve(ctx context.Context) {
 		case <-ctx.Done():
 			cn.stop()
 			return
-		case <-t.C:
+		case now := <-t.C:
+			cn.sweepLate(now)
 			go func() {
 				rctx, cancel := context.WithTimeout(context.Background(), cn.c.cfg.RespTimeout)
 				defer cancel()
-				if _, err := cn.request(rctx, pdu.EnquireLinkID, nil); err != nil {
+				if _, err := cn.request(rctx, pdu.EnquireLinkID, nil, nil); err != nil {
 					cn.close(fmt.Errorf("enquire_link: %w", err))
 				}
 			}()
@@ -696,7 +838,7 @@ func (cn *conn) stop() {
 		cn.c.cfg.Logf("smpp: stop: MO handlers still running after %s", cn.c.cfg.StopTimeout)
 	}
 	rctx, cancel := context.WithTimeout(context.Background(), min(cn.c.cfg.RespTimeout, 2*time.Second))
-	cn.request(rctx, pdu.UnbindID, nil)
+	cn.request(rctx, pdu.UnbindID, nil, nil)
 	cancel()
 	cn.close(errors.New("stopped"))
 	<-cn.done

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fiorix/go-smpp/smpp/pdu"
 	"go.uber.org/goleak"
+	"golang.org/x/time/rate"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -160,29 +161,42 @@ func TestThrottleQueueFullAndUnknownOutcome(t *testing.T) {
 	cfg.RespTimeout = 200 * time.Millisecond
 	c := start(t, cfg, func(context.Context, MO) error { return nil }, nil)
 	ctx := context.Background()
-	sim.Throttle(3)
+	sim.Throttle(1)
 	sim.QueueFull(1)
 	if _, err := c.Submit(ctx, "1234", "+33613", "after throttling", false); err != nil {
 		t.Fatal(err)
 	}
-	if c.Metrics.Throttles.Load() != 3 || c.Metrics.ErrorsByStatus()[StatusMsgQFul] != 1 {
+	if c.Metrics.Throttles.Load() != 1 || c.Metrics.ErrorsByStatus()[StatusMsgQFul] != 1 {
 		t.Fatalf("throttles %d, errors %v", c.Metrics.Throttles.Load(), c.Metrics.ErrorsByStatus())
 	}
-	// One lost response: sent again once, arrives once.
+	// Refused more often than the quick retries: handed back as temporary, not permanent.
+	sim.Throttle(3)
+	var se *SubmitError
+	if _, err := c.Submit(ctx, "1234", "+33614", "later", false); !errors.As(err, &se) || se.Permanent() {
+		t.Fatalf("want a temporary SubmitError, got %v", err)
+	}
+	// A lost response: the outcome is unknown and said so at once, not sent again blindly
+	// (the outbox resends with backoff).
 	sim.DropSubmits(1)
-	if _, err := c.Submit(ctx, "1234", "+33614", "retried", false); err != nil {
-		t.Fatal(err)
-	}
-	if got := sim.MT("+33614"); len(got) != 1 {
-		t.Fatalf("retried message arrived %d times", len(got))
-	}
-	// Two lost responses: the outcome is unknown and said so.
-	sim.DropSubmits(2)
 	if _, err := c.Submit(ctx, "1234", "+33615", "lost", false); !errors.Is(err, ErrUnknownOutcome) {
 		t.Fatalf("want ErrUnknownOutcome, got %v", err)
 	}
+	if n := sim.Dropped.Load(); n != 1 {
+		t.Fatalf("the unanswered message was sent %d times", n)
+	}
+	// A throttle storm lowers the rate; accepted submits bring it back.
+	if c.limiter.Limit() >= rate.Limit(cfg.Rate) {
+		t.Fatalf("rate %v not lowered by throttling", c.limiter.Limit())
+	}
+	for i := range 60 {
+		if _, err := c.Submit(ctx, "1234", "+33617", fmt.Sprint(i), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.limiter.Limit() != rate.Limit(c.cfg.Rate) {
+		t.Fatalf("rate %v after 60 accepted submits, configured %v", c.limiter.Limit(), c.cfg.Rate)
+	}
 	// A permanent refusal is not retried.
-	var se *SubmitError
 	if _, err := c.Submit(ctx, "1234", "+33616", strings.Repeat("x", 153*3+1), false); err == nil || errors.As(err, &se) {
 		t.Fatalf("over the part cap: %v", err)
 	}

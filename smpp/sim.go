@@ -33,14 +33,20 @@ type Sim struct {
 	wg      sync.WaitGroup
 
 	// Faults.
-	refuseBinds atomic.Uint32 // a status to answer binds with; 0: accept
-	throttleN   atomic.Int32  // answer this many submit_sm with ESME_RTHROTTLED
-	queueFullN  atomic.Int32  // answer this many submit_sm with ESME_RMSGQFUL
-	dropSubmitN atomic.Int32  // leave this many submit_sm unanswered
-	delay       atomic.Int64  // nanoseconds before each submit_sm_resp
+	refuseBinds   atomic.Uint32 // a status to answer binds with; 0: accept
+	throttleN     atomic.Int32  // answer this many submit_sm with ESME_RTHROTTLED
+	queueFullN    atomic.Int32  // answer this many submit_sm with ESME_RMSGQFUL
+	dropSubmitN   atomic.Int32  // leave this many submit_sm unanswered
+	delay         atomic.Int64  // nanoseconds before each submit_sm_resp
+	refuseN       atomic.Int32  // answer this many submit_sm with refuseWith
+	refuseWith    atomic.Uint32
+	lateN         atomic.Int32 // take this many submit_sm but answer them lateBy later
+	lateBy        atomic.Int64
+	receiptFirstN atomic.Int32 // send this many receipts before the submit_sm_resp
 
 	// Counters.
 	Binds, Submits, MOSent atomic.Int64
+	Dropped                atomic.Int64 // submit_sm left unanswered on purpose
 }
 
 type simConn struct {
@@ -96,6 +102,22 @@ func (s *Sim) DropSubmits(n int) { s.dropSubmitN.Store(int32(n)) }
 
 // Delay holds every submit_sm_resp for d.
 func (s *Sim) Delay(d time.Duration) { s.delay.Store(int64(d)) }
+
+// RefuseSubmits answers the next n submit_sm with status.
+func (s *Sim) RefuseSubmits(status pdu.Status, n int) {
+	s.refuseWith.Store(uint32(status))
+	s.refuseN.Store(int32(n))
+}
+
+// AnswerLate takes the next n submit_sm but answers each only after d (an SMSC slower than
+// the ESME's response timeout).
+func (s *Sim) AnswerLate(d time.Duration, n int) {
+	s.lateBy.Store(int64(d))
+	s.lateN.Store(int32(n))
+}
+
+// ReceiptFirst sends the delivery receipt of the next n submit_sm before their response.
+func (s *Sim) ReceiptFirst(n int) { s.receiptFirstN.Store(int32(n)) }
 
 // DropConnections closes every bound connection at once.
 func (s *Sim) DropConnections() {
@@ -233,6 +255,7 @@ func (s *Sim) submit(c *simConn, seq uint32, raw []byte) {
 		time.Sleep(d)
 	}
 	if take(&s.dropSubmitN) {
+		s.Dropped.Add(1)
 		return
 	}
 	status := StatusOK
@@ -241,6 +264,8 @@ func (s *Sim) submit(c *simConn, seq uint32, raw []byte) {
 		status = StatusThrottled
 	case take(&s.queueFullN):
 		status = StatusMsgQFul
+	case take(&s.refuseN):
+		status = pdu.Status(s.refuseWith.Load())
 	}
 	m, err := parseSM(raw)
 	if err != nil {
@@ -253,8 +278,15 @@ func (s *Sim) submit(c *simConn, seq uint32, raw []byte) {
 	id := strconv.FormatUint(s.nextID.Add(1), 16)
 	s.Submits.Add(1)
 	s.recordMT(m)
+	first := m.RegisteredDelivery&1 != 0 && take(&s.receiptFirstN)
+	if first {
+		s.receipt(c, m, id)
+	}
+	if take(&s.lateN) {
+		time.Sleep(time.Duration(s.lateBy.Load()))
+	}
 	c.write(encodePDU(pdu.SubmitSMRespID, StatusOK, seq, respBody(id)))
-	if m.RegisteredDelivery&1 != 0 {
+	if m.RegisteredDelivery&1 != 0 && !first {
 		s.receipt(c, m, id)
 	}
 }

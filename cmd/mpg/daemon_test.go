@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -369,5 +370,87 @@ func TestFloodControlOverSMPP(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(string(b), "mpg_mo_flood_refused_total") || strings.Contains(string(b), "mpg_mo_flood_refused_total 0") {
 		t.Fatalf("metrics:\n%s", b)
+	}
+}
+
+// TestRepliesThroughAnAwkwardSMSC: an SMSC that throttles longer than a few retries, answers
+// with statuses outside the usual list and sends a receipt before the submit's response;
+// every reply arrives exactly once, and the operator sees, counts and resends them through
+// the admin socket.
+func TestRepliesThroughAnAwkwardSMSC(t *testing.T) {
+	db, sim, cfg := testSetup(t)
+	cfg.SMPP.RetryMs = 20
+	l, _, _ := serveTest(t, db, cfg, nil)
+	ctx := context.Background()
+	phones := []string{"+33655550001", "+33655550002", "+33655550003"}
+	for _, fault := range []func(){
+		func() { sim.Throttle(12) },                            // twice the old "failed for ever" limit
+		func() { sim.RefuseSubmits(0x45, 6) },                  // ESME_RSUBMITFAIL
+		func() { sim.RefuseSubmits(smpp.StatusUnknownErr, 6) }, // ESME_RUNKNOWNERR
+		func() { sim.RefuseSubmits(smpp.StatusInvBndSts, 6) },  // ESME_RINVBNDSTS, as during a rebind
+		func() { sim.ReceiptFirst(3) },
+	} {
+		before := make([]int, len(phones))
+		for i, p := range phones {
+			before[i] = len(sim.MT(p))
+		}
+		fault()
+		for _, p := range phones {
+			if st, err := sim.SendMO(ctx, p, "1234", "HELP"); err != nil || st != smpp.StatusOK {
+				t.Fatalf("MO: %v %v", st, err)
+			}
+		}
+		for i, p := range phones {
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			_, err := sim.WaitMT(wctx, p, before[i]+1)
+			cancel()
+			if err != nil {
+				t.Fatalf("%s: no reply through the fault: %v", p, err)
+			}
+		}
+	}
+	waitFor(t, "outbox settled", func() bool { n, _ := l.Unsent(); return n == 0 })
+	time.Sleep(200 * time.Millisecond) // receipts
+	for _, p := range phones {
+		if got := sim.MT(p); len(got) != 5 {
+			t.Fatalf("%s got %d replies for 5 HELP: %q", p, len(got), got)
+		}
+	}
+	counts := mustRun(t, "--db", db, "outbox", "count", "-o", "json")
+	if !strings.Contains(counts, `"failed": 0`) || !strings.Contains(counts, `"delivered": 15`) {
+		t.Fatalf("outbox count: %s", counts)
+	}
+	list := mustRun(t, "--db", db, "outbox", "list", "--state", "delivered", "--limit", "1")
+	id := strings.Fields(strings.Split(list, "\n")[1])[0]
+	show := mustRun(t, "--db", db, "outbox", "show", id)
+	if !strings.Contains(show, "state:     delivered") || !strings.Contains(show, "attempts:") {
+		t.Fatalf("outbox show: %s", show)
+	}
+	m, _ := strconv.ParseUint(id, 10, 64)
+	msg, _ := l.Message(m)
+	before := len(sim.MT(msg.To))
+	out := mustRun(t, "--db", db, "outbox", "resend", id)
+	if !strings.Contains(out, "queued again as") {
+		t.Fatalf("resend: %s", out)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := sim.WaitMT(wctx, msg.To, before+1); err != nil {
+		t.Fatalf("the resent reply did not arrive: %v", err)
+	}
+	if audit := mustRun(t, "--db", db, "ledger", "audit"); !strings.Contains(audit, "outbox resend") || !strings.Contains(audit, "socket:uid") {
+		t.Fatalf("audit: %s", audit)
+	}
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -35,6 +35,7 @@ func (a *app) ledgerOptions() *ledger.Options {
 		MaxBatchWait:     time.Duration(a.cfg.Ledger.MaxBatchWaitUs) * time.Microsecond,
 		CheckpointEvery:  time.Duration(a.cfg.Ledger.CheckpointEveryMs) * time.Millisecond,
 		CheckpointChunk:  a.cfg.Ledger.CheckpointChunk,
+		OutboxRetention:  time.Duration(a.cfg.Ledger.OutboxRetentionDays) * 24 * time.Hour,
 	}
 }
 

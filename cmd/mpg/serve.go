@@ -132,7 +132,7 @@ func newDaemon(cfg config.Config, l *ledger.Ledger, log *zap.Logger) (*daemon, e
 		SourceTON: s.SourceTON, SourceNPI: s.SourceNPI, Transceiver: s.Transceiver, Binds: s.Binds, Window: s.Window,
 		EnquireLink: time.Duration(s.EnquireLinkS) * time.Second, RespTimeout: time.Duration(s.RespTimeoutS) * time.Second,
 		Rate: float64(s.RatePerS), RetryUnknown: s.RetryUnknown, AuthRetry: time.Duration(s.AuthRetryS) * time.Second,
-		Logf: smppLogf(log.Named("smpp"))}
+		Validity: time.Duration(s.ValidityS) * time.Second, RetryBackoff: time.Duration(s.RetryMs) * time.Millisecond, Logf: smppLogf(log.Named("smpp"))}
 	if s.RetryUnknown == 0 {
 		sc.RetryUnknown = -1
 	}
@@ -305,8 +305,8 @@ func (d *daemon) drain() {
 	defer cancel()
 	d.cl.Quiesce(dctx)
 	for {
-		n, err := d.l.Unsent()
-		if err != nil || n == 0 {
+		n := d.l.OutboxDue() // replies waiting for a retry time are not waited for
+		if n == 0 {
 			return
 		}
 		select {
@@ -334,6 +334,13 @@ func (d *daemon) register(reg *prometheus.Registry) {
 	counter("mpg_smpp_mt_total", "submit_sm accepted by the SMSC.", m.MTOut.Load)
 	counter("mpg_smpp_throttles_total", "ESME_RTHROTTLED answers.", m.Throttles.Load)
 	counter("mpg_smpp_receipts_total", "Delivery receipts.", m.Receipts.Load)
+	counter("mpg_outbox_failed_total", "Replies failed for good: a permanent submit_sm status (see the README's list) or too long.", m.SubmitFailed.Load)
+	counter("mpg_outbox_refused_total", "Submits refused temporarily and scheduled again with backoff.", m.SubmitLater.Load)
+	counter("mpg_outbox_unanswered_total", "Submits that got no response in time: the message became unknown.", m.SubmitUnknown.Load)
+	counter("mpg_outbox_late_answers_total", "Responses that came after the timeout and settled their message as sent.", m.LateAnswers.Load)
+	counter("mpg_outbox_validity_ended_total", "Replies failed because smpp.validity_s ended while they were refused.", m.ValidityEnded.Load)
+	gauge("mpg_outbox_due", "Replies that could leave now or are being submitted.", func() float64 { return float64(d.l.OutboxDue()) })
+	gauge("mpg_outbox_waiting", "Replies waiting for a retry time.", func() float64 { return float64(d.l.OutboxWaiting()) })
 	counter("mpg_smpp_mo_undecodable_total", "MO whose text did not match its coding (read leniently, answered).", m.MOUndecodable.Load)
 	counter("mpg_mo_flood_refused_total", "MO answered ESME_RX_T_APPN because their number texted faster than engine.mo_per_minute.", d.flooded.Load)
 	counter("mpg_mo_not_subscriber_total", "MO from senders that are no phone number (alphanumeric, empty, too long): taken, not run.", d.notSubscriber.Load)
@@ -344,6 +351,8 @@ func (d *daemon) register(reg *prometheus.Registry) {
 	counter("mpg_ledger_jobs_total", "Ledger jobs committed.", func() int64 { return int64(st.Jobs.Load()) })
 	counter("mpg_ledger_refused_total", "Ledger jobs refused.", func() int64 { return int64(st.Refused.Load()) })
 	counter("mpg_ledger_transfers_total", "Transfers committed.", func() int64 { return int64(st.Transfers.Load()) })
+	counter("mpg_outbox_pruned_total", "Settled outbox messages deleted after ledger.outbox_retention_days.", func() int64 { return int64(st.OutboxPruned.Load()) })
+	counter("mpg_outbox_early_receipts_total", "Delivery receipts that came before their submit was recorded (kept, then applied).", func() int64 { return int64(st.EarlyReceipts.Load()) })
 	counter("mpg_mo_parts_expired_total", "Parts of long MO dropped because their message never completed.", func() int64 { return int64(st.PartsExpired.Load()) })
 	gauge("mpg_ledger_stopped", "1 when the ledger stopped itself after a write error (restart the daemon).", func() float64 {
 		if d.l.Err() != nil {
@@ -394,7 +403,8 @@ func (o outbox) Next(ctx context.Context, max int) ([]smpp.Outgoing, error) {
 			o.l.MarkFailed(ctx, m.ID, uerr.Error())
 			continue
 		}
-		out = append(out, smpp.Outgoing{ID: m.ID, From: m.From, To: m.To, Text: text, Receipt: true})
+		out = append(out, smpp.Outgoing{ID: m.ID, From: m.From, To: m.To, Text: text, Receipt: true,
+			Created: time.Unix(0, m.Created), Attempts: int(m.Attempts), Unknowns: int(m.Unknowns)})
 	}
 	return out, err
 }
@@ -405,6 +415,10 @@ func (o outbox) Sent(ctx context.Context, id uint64, ids []string) error {
 
 func (o outbox) Failed(ctx context.Context, id uint64, reason string) error {
 	return o.l.MarkFailed(ctx, id, reason)
+}
+
+func (o outbox) Later(ctx context.Context, id uint64, unknown bool, reason string, at time.Time) error {
+	return o.l.MarkRetry(ctx, id, ledger.Retry{Unknown: unknown, Reason: reason, At: at})
 }
 
 func (o outbox) Retry(id uint64) { o.l.Requeue(id) }
