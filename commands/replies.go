@@ -361,12 +361,63 @@ func Render(l Lang, r Reply, a Args) string {
 	if a.Name == "" { // "Welcome Alice!", or "Welcome!" for a subscriber who gave no name
 		tmpl = strings.ReplaceAll(tmpl, " {name}", "")
 	}
-	return strings.NewReplacer(
-		"{amount}", money(a.Amount), "{fee}", money(a.Fee), "{balance}", money(a.Balance), "{limit}", money(a.Limit),
-		"{party}", a.Party, "{name}", a.Name, "{account}", a.Account, "{ref}", a.Ref, "{receipt}", a.Receipt,
-		"{code}", a.Code, "{n}", strconv.Itoa(a.N), "{usage}", Usage(a.Topic, l), "{lines}", strings.Join(a.Lines, "\n"),
-		"{arg}", MaskDigits(a.Arg), "{currency}", a.Currency, "{time}", a.Time,
-	).Replace(tmpl)
+	// One pass over the template; each value is computed only if its placeholder is there
+	// (an SMS is rendered on the ledger's writer for the notices composed after the money).
+	var b strings.Builder
+	b.Grow(len(tmpl) + 64)
+	for {
+		i := strings.IndexByte(tmpl, '{')
+		if i < 0 {
+			b.WriteString(tmpl)
+			return b.String()
+		}
+		j := strings.IndexByte(tmpl[i:], '}')
+		if j < 0 {
+			b.WriteString(tmpl)
+			return b.String()
+		}
+		b.WriteString(tmpl[:i])
+		name := tmpl[i+1 : i+j]
+		switch name {
+		case "amount":
+			b.WriteString(money(a.Amount))
+		case "fee":
+			b.WriteString(money(a.Fee))
+		case "balance":
+			b.WriteString(money(a.Balance))
+		case "limit":
+			b.WriteString(money(a.Limit))
+		case "party":
+			b.WriteString(a.Party)
+		case "name":
+			b.WriteString(a.Name)
+		case "account":
+			b.WriteString(a.Account)
+		case "ref":
+			b.WriteString(a.Ref)
+		case "receipt":
+			b.WriteString(a.Receipt)
+		case "code":
+			b.WriteString(a.Code)
+		case "n":
+			b.WriteString(strconv.Itoa(a.N))
+		case "usage":
+			b.WriteString(Usage(a.Topic, l))
+		case "lines":
+			b.WriteString(strings.Join(a.Lines, "\n"))
+		case "arg":
+			b.WriteString(MaskDigits(a.Arg))
+		case "currency":
+			b.WriteString(a.Currency)
+		case "time":
+			b.WriteString(a.Time)
+		default: // not a placeholder: the brace is kept as written and the scan goes on after it
+			b.WriteByte('{')
+			tmpl = tmpl[i+1:]
+			continue
+		}
+		tmpl = tmpl[i+j+1:]
+	}
 }
 
 // ForParseError is the reply to an SMS that did not parse, and its arguments.

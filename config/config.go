@@ -87,9 +87,10 @@ type SMPP struct {
 	AddressRange string `toml:"address_range"` // often empty
 	SourceTON    uint8  `toml:"source_ton"`
 	SourceNPI    uint8  `toml:"source_npi"`
-	Transceiver  bool   `toml:"transceiver"` // one connection both ways, else a receiver + transmitter pair
-	Binds        int    `toml:"binds"`       // links, sharing one rate
-	Window       int    `toml:"window"`      // unanswered requests per connection
+	Transceiver  bool   `toml:"transceiver"`  // one connection both ways, else a receiver + transmitter pair
+	Binds        int    `toml:"binds"`        // links, sharing one rate
+	Window       int    `toml:"window"`       // unanswered requests per connection
+	MaxInflight  int    `toml:"max_inflight"` // MO handlers running per connection; beyond, ESME_RX_T_APPN
 	EnquireLinkS int    `toml:"enquire_link_s"`
 	RespTimeoutS int    `toml:"response_timeout_s"`
 	RatePerS     int    `toml:"rate_per_s"`       // submit_sm per second over all binds
@@ -134,7 +135,7 @@ func Default() Config {
 			},
 			Fees: Fees{Pay: []Band{}, Bill: []Band{}, Send: []Band{}}},
 		HTTP: HTTP{Addr: "127.0.0.1:9464"},
-		SMPP: SMPP{Addr: "127.0.0.1:2775", SystemID: "mpg", Transceiver: true, Binds: 1, Window: 10,
+		SMPP: SMPP{Addr: "127.0.0.1:2775", SystemID: "mpg", Transceiver: true, Binds: 1, Window: 10, MaxInflight: 1024,
 			EnquireLinkS: 30, RespTimeoutS: 10, RatePerS: 100, RetryUnknown: 3, ValidityS: 86400, RetryMs: 5000, SourceNPI: 1, AuthRetryS: 600, DrainS: 5},
 	}
 }
@@ -211,6 +212,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("config: smpp.auth_retry_s must be 1..86400, got %d", c.SMPP.AuthRetryS)
 	case c.SMPP.RetryUnknown < 0 || c.SMPP.RetryUnknown > 10:
 		return fmt.Errorf("config: smpp.retry_unknown must be 0..10, got %d", c.SMPP.RetryUnknown)
+	case c.SMPP.MaxInflight < 1 || c.SMPP.MaxInflight > 65536:
+		return fmt.Errorf("config: smpp.max_inflight must be 1..65536, got %d", c.SMPP.MaxInflight)
 	case c.SMPP.RetryMs < 10 || c.SMPP.RetryMs > 600000:
 		return fmt.Errorf("config: smpp.retry_backoff_ms must be 10..600000, got %d", c.SMPP.RetryMs)
 	case c.SMPP.ValidityS < 60 || c.SMPP.ValidityS > 7*86400:

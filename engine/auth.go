@@ -2,7 +2,6 @@ package engine
 
 import (
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"time"
 
@@ -11,9 +10,7 @@ import (
 )
 
 func (e *Engine) pinMAC(msisdn, pin string) string {
-	m := hmac.New(sha256.New, e.cfg.PINKey)
-	m.Write([]byte(msisdn + ":" + pin))
-	return hex.EncodeToString(m.Sum(nil))
+	return hex.EncodeToString(e.pinMACs.sum([]byte(msisdn), []byte{':'}, []byte(pin)))
 }
 
 func (e *Engine) macEqual(want, msisdn, secret string) bool {

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base32"
 	"encoding/binary"
 	"fmt"
@@ -20,14 +19,10 @@ func (e *Engine) receipt(tr ledger.Transfer) string {
 }
 
 func (e *Engine) receiptMAC(tr ledger.Transfer) string {
-	m := hmac.New(sha256.New, e.cfg.ReceiptKey)
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], tr.Seq)
-	m.Write(b[:])
-	m.Write(tr.ID[:])
-	binary.BigEndian.PutUint64(b[:], tr.Amount)
-	m.Write(b[:])
-	return base32.StdEncoding.EncodeToString(m.Sum(nil))[:8]
+	var seq, amount [8]byte
+	binary.BigEndian.PutUint64(seq[:], tr.Seq)
+	binary.BigEndian.PutUint64(amount[:], tr.Amount)
+	return base32.StdEncoding.EncodeToString(e.receiptMACs.sum(seq[:], tr.ID[:], amount[:]))[:8]
 }
 
 func shortRef(tr ledger.Transfer) string { return strings.ToUpper(tr.ID.String()[26:]) }

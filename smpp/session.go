@@ -30,7 +30,7 @@ type Config struct {
 	Window      int           // unanswered requests per connection (default 10)
 	EnquireLink time.Duration // keepalive interval; a link silent for 2 intervals is dead (default 30s)
 	RespTimeout time.Duration // for any request we send (default 10s)
-	MaxInflight int           // MO handlers running per connection (default 256)
+	MaxInflight int           // MO handlers running per connection (default 1024)
 	BackoffMin  time.Duration // reconnect backoff, doubled up to BackoffMax, with jitter (1s, 60s)
 	BackoffMax  time.Duration
 	MaxAuthFail int // consecutive bad-credential binds before waiting AuthRetry between tries (default 3)
@@ -75,7 +75,7 @@ func (c Config) withDefaults() Config {
 	}
 	def(&c.Binds, 1)
 	def(&c.Window, 10)
-	def(&c.MaxInflight, 256)
+	def(&c.MaxInflight, 1024)
 	def(&c.MaxAuthFail, 3)
 	def(&c.Retries, 2)
 	if c.RetryUnknown < 0 {
@@ -239,7 +239,9 @@ type Client struct {
 	onReceipt ReceiptHandler
 	limiter   *rate.Limiter
 	rateMu    sync.Mutex
-	slowedAt  time.Time // the last time a throttle lowered the rate
+	rejected  atomic.Int64 // MO refused for too many handlers, since the last log line
+	rejectLog atomic.Int64 // unix nanos of that line
+	slowedAt  time.Time    // the last time a throttle lowered the rate
 	re        *Reassembler
 	Metrics   Metrics
 
@@ -577,6 +579,13 @@ func (c *Client) submitPart(ctx context.Context, body []byte, late func(string))
 	}
 }
 
+// logEvery reports whether a rate-limited log line may be written now (at most once per
+// every), recording the time in last.
+func (c *Client) logEvery(last *atomic.Int64, every time.Duration) bool {
+	now, prev := time.Now().UnixNano(), last.Load()
+	return now-prev >= int64(every) && last.CompareAndSwap(prev, now)
+}
+
 // slowDown lowers the submit rate by 30% after ESME_RTHROTTLED, at most once per 200 ms: a
 // window of submits throttled at once is one signal, not ten.
 func (c *Client) slowDown() {
@@ -857,6 +866,10 @@ func (cn *conn) inbound(f Frame) {
 	case cn.inflight <- struct{}{}:
 	default:
 		cn.c.Metrics.MORejected.Add(1)
+		if n := cn.c.rejected.Add(1); cn.c.logEvery(&cn.c.rejectLog, time.Second) {
+			cn.c.rejected.Add(-n)
+			cn.c.cfg.Logf("smpp: %d MO answered ESME_RX_T_APPN (the SMSC redelivers them): %d handlers already running on this link (MaxInflight)", n, cap(cn.inflight))
+		}
 		cn.write(encodePDU(respID, StatusTempAppErr, f.Header.Seq, respBody("")))
 		return
 	}

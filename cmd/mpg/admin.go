@@ -138,7 +138,7 @@ func handleAdmin(ctx context.Context, c net.Conn, cfg config.Config, l *ledger.L
 	c.SetDeadline(time.Now().Add(5 * time.Minute))
 	var req adminRequest
 	if err := json.NewDecoder(io.LimitReader(c, 64<<10)).Decode(&req); err != nil || len(req.Args) == 0 || !adminCommands[req.Args[0]] {
-		json.NewEncoder(c).Encode(adminResponse{Error: "admin socket: only ledger, account and merchant commands", Code: 1})
+		json.NewEncoder(c).Encode(adminResponse{Error: "admin socket: only ledger, account, merchant and outbox commands", Code: 1})
 		return
 	}
 	a := &app{cfg: cfg, log: log.Named("admin"), shared: l, eng: eng, operator: operator, dbPath: l.Path()}

@@ -2,47 +2,54 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 )
 
 func (a *app) benchCmd() *cobra.Command {
-	var subscribers, merchants, cmds, clients int
+	var opt benchE2EOptions
 	var cpuprofile string
 	c := &cobra.Command{
-		Use:     "bench",
-		Short:   "Measure throughput and latency: the ledger alone, or the SMPP session",
-		Example: "  mpg bench ledger --db /tmp/bench.db --accounts 100000 --transfers 2000000 --clients 2048\n  mpg bench smpp --messages 50000",
+		Use:   "bench",
+		Short: "Measure throughput and latency end to end, or the ledger or the SMPP session alone",
+		Example: `  mpg bench --subscribers 2000 --commands 100000 --outstanding 200
+  mpg bench --outstanding 100 --rate 5000 --commands 50000
+  mpg bench ledger --db /tmp/bench.db --accounts 100000 --transfers 2000000 --clients 2048
+  mpg bench smpp --messages 50000`,
 	}
-	c.Long = `bench alone runs mpg end to end: the SMSC simulator and the daemon bound to it over SMPP
-on loopback, with a temporary ledger (fsync on). Subscribers register by SMS and are topped
-up; --clients phones then text a mix of PAY, SEND and BAL, each waiting for its reply.
-The last line is:
-  cmds_per_s=<n> p50_ms=<x> p99_ms=<y> answered=<k>/<n> verify=ok|FAILED
+	c.Long = `bench alone measures mpg from outside. This process is the SMSC: the simulator, driving
+the load over real SMPP on loopback. The daemon runs as its own process (mpg serve, with
+--binds links of --window) on a fresh ledger file with fsync on. Subscribers register by SMS
+and are topped up through the daemon's admin socket; then --outstanding phones each text
+"PAY SHOP42 0.01 R<i> 1234" (unique references; --mix mixed adds SEND and BAL) and wait for
+the reply, so that --outstanding MO are in flight, optionally paced to --rate MO/s. It
+reports CPU per process, fsyncs, every MO the daemon refused with its reason, and runs
+ledger verify on the file after the daemon stopped. The last line is:
+  mo_mt_per_s=<n> p50_ms=<x> p99_ms=<y> p999_ms=<z> answered=<k>/<n> verify=ok|FAILED
 Latency is MO sent to reply received. bench ledger and bench smpp measure one part each.`
 	c.Args = cobra.NoArgs
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
-		if merchants < 1 || cmds < 1 || clients < 1 || clients >= subscribers {
-			return fmt.Errorf("need --merchants, --commands >= 1 and 1 <= --clients < --subscribers")
+		if opt.merchants < 1 || opt.commands < 1 || opt.outstanding < 1 || opt.outstanding > opt.subscribers {
+			return fmt.Errorf("need --merchants, --commands >= 1 and 1 <= --outstanding <= --subscribers")
 		}
-		if cpuprofile != "" {
-			f, err := os.Create(cpuprofile)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			pprof.StartCPUProfile(f)
-			defer pprof.StopCPUProfile()
+		if opt.mix != "pay" && opt.mix != "mixed" {
+			return fmt.Errorf("--mix is pay or mixed")
 		}
-		return a.benchE2E(cmd, subscribers, merchants, cmds, clients)
+		if opt.binds < 1 || opt.binds > 16 || opt.window < 1 || opt.window > 1024 {
+			return fmt.Errorf("--binds must be 1..16 and --window 1..1024")
+		}
+		opt.profile = cpuprofile
+		return a.benchE2E(cmd, opt)
 	}
-	c.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
-	c.Flags().IntVar(&subscribers, "subscribers", 2000, "subscribers (registered by SMS)")
-	c.Flags().IntVar(&merchants, "merchants", 50, "merchants")
-	c.Flags().IntVar(&cmds, "commands", 50000, "commands to text")
-	c.Flags().IntVar(&clients, "clients", 256, "phones texting at once")
+	c.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write the daemon's CPU profile (go tool pprof) to this file")
+	c.Flags().IntVar(&opt.subscribers, "subscribers", 2000, "subscribers (registered by SMS)")
+	c.Flags().IntVar(&opt.merchants, "merchants", 1, "merchants (SHOP42, SHOP43, …), paid in turn")
+	c.Flags().IntVar(&opt.commands, "commands", 50000, "commands to text")
+	c.Flags().IntVar(&opt.outstanding, "outstanding", 200, "MO in flight: phones texting at once, each waiting for its reply")
+	c.Flags().Float64Var(&opt.rate, "rate", 0, "pace the MO to this many per second (0: as fast as answered)")
+	c.Flags().StringVar(&opt.mix, "mix", "pay", "pay: unique PAY only; mixed: 70% PAY, 20% SEND, 10% BAL")
+	c.Flags().IntVar(&opt.binds, "binds", 2, "the daemon's SMPP links")
+	c.Flags().IntVar(&opt.window, "window", 256, "unanswered requests per link")
 	c.AddCommand(a.benchLedgerCmd(), a.benchSMPPCmd())
 	return c
 }

@@ -1,23 +1,47 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
-	"math/rand/v2"
+	"io"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"sort"
+	"strconv"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/fiorix/go-smpp/smpp/pdu"
+	"github.com/pelletier/go-toml/v2"
 	"github.com/spf13/cobra"
+	"golang.org/x/time/rate"
 
-	"mpg/engine"
 	"mpg/ledger"
 	"mpg/smpp"
 )
 
-func (a *app) benchE2E(cmd *cobra.Command, subscribers, merchants, commands, clients int) error {
+// benchE2EOptions shape one end-to-end run.
+type benchE2EOptions struct {
+	subscribers, merchants, commands, outstanding int
+	binds, window                                 int
+	rate                                          float64
+	mix, profile                                  string
+}
+
+// benchE2E measures mpg from outside: this process is the SMSC (the simulator, driving the
+// load over real SMPP on loopback) and `mpg serve` runs as its own process on a fresh ledger
+// file with fsync on, exactly as in production. Subscribers register by SMS and are topped
+// up through the daemon's admin socket; then opt.outstanding phones each text a command and
+// wait for its reply, so that many MO are outstanding at any time.
+func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
 	dir, err := os.MkdirTemp("", "mpg-bench-")
@@ -25,88 +49,147 @@ func (a *app) benchE2E(cmd *cobra.Command, subscribers, merchants, commands, cli
 		return err
 	}
 	defer os.RemoveAll(dir)
-	cfg := a.cfg
-	cfg.Ledger.Currency = "EUR"
-	cfg.Engine.PINKey, cfg.Engine.ReceiptKey = randomKey(), randomKey()
-	cfg.Engine.MOPerMinute = 0 // each bench phone texts as fast as it is answered: no flood control
-	l, err := ledger.Create(filepath.Join(dir, "mpg.db"), a.daemonLedgerOptions(cfg))
-	if err != nil {
+	db := filepath.Join(dir, "mpg.db")
+	if err := a.benchBooks(ctx, db, opt.merchants); err != nil {
 		return err
 	}
-	defer l.Close()
-	specs := []ledger.AccountSpec{{Currency: "EUR", Kind: ledger.KindFloat, Owner: ownerFloat}, {Currency: "EUR", Kind: ledger.KindFees, Owner: ownerFees}}
-	for m := range merchants {
-		specs = append(specs, ledger.AccountSpec{Currency: "EUR", Kind: ledger.KindMerchant, Owner: fmt.Sprintf("SHOP%d", m), Name: fmt.Sprintf("Shop %d", m)})
-	}
-	for i := 0; i < len(specs); i += ledger.MaxJobAccounts {
-		if _, err := l.Submit(ctx, ledger.Job{Open: specs[i:min(i+ledger.MaxJobAccounts, len(specs))]}); err != nil {
-			return err
-		}
-	}
-	float := l.AccountsOf(ownerFloat)[0].ID
-	sim, err := smpp.NewSim("127.0.0.1:0", "mpg", "bench")
+	password := randomKey()[:8]
+	sim, err := smpp.NewSim("127.0.0.1:0", "mpg", password)
 	if err != nil {
 		return err
 	}
 	defer sim.Close()
-	cfg.SMPP.Addr, cfg.SMPP.SystemID, cfg.SMPP.Password = sim.Addr(), "mpg", "bench"
-	cfg.SMPP.Window, cfg.SMPP.RatePerS, cfg.SMPP.Binds = 256, 100000, 2
-	cfg.HTTP.Addr = "127.0.0.1:0"
-	d, _, stop, err := startDaemon(ctx, cfg, l, a.log.Named("daemon"))
+	httpAddr, err := freeLoopbackAddr()
 	if err != nil {
 		return err
 	}
-	defer stop()
+	cfg := a.cfg
+	cfg.Ledger.Path, cfg.Ledger.Currency = db, "EUR"
+	cfg.Engine.PINKey, cfg.Engine.ReceiptKey = "", "" // in the daemon's environment, not the file
+	cfg.Engine.MOPerMinute = 0                        // bench phones text as fast as they are answered
+	cfg.SMPP.Addr, cfg.SMPP.SystemID, cfg.SMPP.Password = sim.Addr(), "mpg", ""
+	cfg.SMPP.Window, cfg.SMPP.RatePerS, cfg.SMPP.Binds = opt.window, 100000, opt.binds
+	cfg.HTTP.Addr = httpAddr
+	conf, err := toml.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	confPath := filepath.Join(dir, "mpg.toml")
+	if err := os.WriteFile(confPath, conf, 0o600); err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	args := []string{"serve", "--config", confPath, "--log-level", "warn"}
+	if opt.profile != "" {
+		args = append(args, "--cpuprofile", opt.profile)
+	}
+	logf, err := os.Create(filepath.Join(dir, "daemon.log"))
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	daemon := exec.Command(exe, args...)
+	daemon.Env = append(os.Environ(), "MPG_PIN_KEY="+randomKey(), "MPG_RECEIPT_KEY="+randomKey(), "MPG_SMPP_PASSWORD="+password)
+	daemon.Stdout, daemon.Stderr = logf, logf
+	if err := daemon.Start(); err != nil {
+		return err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- daemon.Wait() }()
+	defer func() {
+		if daemon.ProcessState == nil {
+			daemon.Process.Kill() // our own child, by its handle
+			<-exited
+		}
+	}()
+	fail := func(err error) error {
+		b, _ := os.ReadFile(logf.Name())
+		return fmt.Errorf("%w\ndaemon log:\n%s", err, tail(string(b), 20))
+	}
+	metricsURL := "http://" + httpAddr + "/metrics"
+	if err := waitReady(ctx, "http://"+httpAddr+"/readyz", exited); err != nil {
+		return fail(err)
+	}
+	fmt.Fprintf(out, "daemon: pid %d, %d binds of window %d, ledger %s (fsync on)\n", daemon.Process.Pid, opt.binds, opt.window, db)
+
 	phoneOf := func(i int) string { return fmt.Sprintf("+336%08d", i) }
-	// Subscribers register by SMS (their PIN is only known to the engine as an HMAC), then
-	// get a top-up from the float.
 	start := time.Now()
 	var next atomic.Int64
-	if err := parallelN(clients, func(int) error {
-		for i := int(next.Add(1)) - 1; i < subscribers; i = int(next.Add(1)) - 1 {
+	if err := parallelN(64, func(int) error {
+		for i := int(next.Add(1)) - 1; i < opt.subscribers; i = int(next.Add(1)) - 1 {
 			if st, err := sim.SendMO(ctx, phoneOf(i), "1234", "REG 1234"); err != nil || st != smpp.StatusOK {
 				return fmt.Errorf("REG from %s: %v %v", phoneOf(i), st, err)
 			}
 		}
 		return nil
 	}); err != nil {
-		return err
+		return fail(err)
 	}
-	var fund []ledger.Transfer
-	for i := range subscribers {
-		accs := l.AccountsOf(phoneOf(i))
-		if len(accs) == 0 {
-			return fmt.Errorf("subscriber %s did not register", phoneOf(i))
-		}
-		fund = append(fund, ledger.Transfer{ID: ledger.NewID(), Debit: float, Credit: accs[0].ID, Amount: 20000, Code: engine.CodeTopup})
-		if len(fund) == ledger.MaxJobTransfers || i == subscribers-1 {
-			if _, err := l.Submit(ctx, ledger.Job{Transfers: fund}); err != nil {
-				return err
-			}
-			fund = nil
-		}
-	}
-	fmt.Fprintf(out, "setup: %d subscribers registered by SMS and funded, %d merchants, in %s\n", subscribers, merchants, time.Since(start).Round(time.Millisecond))
-
-	// The load: client c texts as phone c and waits for its reply; SEND pays phones beyond the
-	// clients', so that a payee's notice never lands on a phone that waits for an answer.
-	lat := make([][]time.Duration, clients)
-	var answered, sent atomic.Int64
-	commits0 := l.Stats().Commits.Load()
+	sock := socketPath(db)
 	next.Store(0)
+	if err := parallelN(32, func(int) error {
+		for i := int(next.Add(1)) - 1; i < opt.subscribers; i = int(next.Add(1)) - 1 {
+			if err := adminCall(sock, "account", "topup", phoneOf(i), "200"); err != nil {
+				return fmt.Errorf("top-up of %s: %w", phoneOf(i), err)
+			}
+		}
+		return nil
+	}); err != nil {
+		return fail(err)
+	}
+	// Let the setup's replies leave before the load starts.
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if m, err := scrape(metricsURL); err == nil && m["mpg_outbox_due"] == 0 {
+			break
+		}
+	}
+	fmt.Fprintf(out, "setup: %d subscribers registered by SMS and topped up through the admin socket, %d merchants, in %s\n",
+		opt.subscribers, opt.merchants, time.Since(start).Round(time.Millisecond))
+
+	before, err := scrape(metricsURL)
+	if err != nil {
+		return fail(err)
+	}
+	refused0 := sim.MORefusals()
+	var pace *rate.Limiter
+	if opt.rate > 0 {
+		pace = rate.NewLimiter(rate.Limit(opt.rate), max(1, int(opt.rate/100)))
+	}
+	lat := make([][]time.Duration, opt.outstanding)
+	var answered, sent, lost atomic.Int64
+	next.Store(0)
+	cpu0, self0 := procCPU(daemon.Process.Pid), selfCPU()
+	stopProgress := make(chan struct{})
+	go reportE2EProgress(out, &answered, opt.commands, stopProgress)
 	start = time.Now()
-	err = parallelN(clients, func(c int) error {
-		rng := rand.New(rand.NewPCG(uint64(c), 7))
-		me := phoneOf(c)
-		for k := next.Add(1); k <= int64(commands); k = next.Add(1) {
-			var text string
-			switch r := rng.IntN(100); {
-			case r < 70:
-				text = fmt.Sprintf("PAY SHOP%d 0.%02d R%d 1234", rng.IntN(merchants), 1+rng.IntN(99), k)
-			case r < 85:
-				text = fmt.Sprintf("SEND %s 0.01 1234", phoneOf(clients+rng.IntN(subscribers-clients)))
-			default:
-				text = "BAL 1234"
+	// Phones below texters text; with SEND in the mix the others only receive, so that a
+	// payee's notice never lands on a phone that waits for its own reply.
+	texters := opt.subscribers
+	if opt.mix == "mixed" {
+		texters = max(opt.outstanding, opt.subscribers*9/10)
+	}
+	err = parallelN(opt.outstanding, func(c int) error {
+		turn := 0
+		for k := next.Add(1); k <= int64(opt.commands); k = next.Add(1) {
+			// Client c owns phones c, c+outstanding, …: one MO outstanding per phone at most.
+			me := phoneOf(c + opt.outstanding*(turn%max(1, texters/opt.outstanding)))
+			turn++
+			text := fmt.Sprintf("PAY SHOP%d 0.01 R%d 1234", 42+int(k)%opt.merchants, k)
+			if opt.mix == "mixed" {
+				switch k % 10 {
+				case 7, 8:
+					text = fmt.Sprintf("SEND %s 0.01 R%d 1234", phoneOf(texters+int(k)%max(1, opt.subscribers-texters)), k)
+				case 9:
+					text = "BAL 1234"
+				}
+			}
+			if pace != nil {
+				if err := pace.Wait(ctx); err != nil {
+					return err
+				}
 			}
 			have := len(sim.MT(me))
 			t0 := time.Now()
@@ -117,32 +200,232 @@ func (a *app) benchE2E(cmd *cobra.Command, subscribers, merchants, commands, cli
 			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			_, err := sim.WaitMT(wctx, me, have+1)
 			cancel()
-			if err == nil {
-				answered.Add(1)
-				lat[c] = append(lat[c], time.Since(t0))
+			if err != nil {
+				lost.Add(1)
+				continue
 			}
+			answered.Add(1)
+			lat[c] = append(lat[c], time.Since(t0))
 		}
 		return nil
 	})
 	elapsed := time.Since(start)
+	close(stopProgress)
+	cpu1, self1 := procCPU(daemon.Process.Pid), selfCPU()
+	if err != nil {
+		return fail(err)
+	}
+	after, err := scrape(metricsURL)
+	if err != nil {
+		return fail(err)
+	}
+	daemonRSS := procRSSMB(daemon.Process.Pid)
+	daemon.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		return fail(fmt.Errorf("the daemon did not stop within 30 s of SIGTERM"))
+	}
+	verify := "ok"
+	l, err := ledger.Open(db, a.ledgerOptions())
 	if err != nil {
 		return err
 	}
-	commits := l.Stats().Commits.Load() - commits0
-	all := slices.Concat(lat...)
-	slices.Sort(all)
 	rep, err := l.Verify(ctx, nil)
-	verify := "ok"
+	l.Close()
 	if err != nil || !rep.OK() {
 		verify = "FAILED"
 	}
-	fmt.Fprintf(out, "subscribers=%d merchants=%d clients=%d elapsed=%s fsyncs=%d cmds_per_fsync=%.1f mo_redelivered=%d rss_mb=%d\n",
-		subscribers, merchants, clients, elapsed.Round(time.Millisecond), commits, float64(sent.Load())/float64(max(1, commits)),
-		d.cl.Metrics.MORejected.Load(), rssMB())
-	fmt.Fprintf(out, "cmds_per_s=%.0f p50_ms=%.2f p99_ms=%.2f answered=%d/%d verify=%s\n",
-		float64(len(all))/elapsed.Seconds(), ms2(pct(all, 0.5)), ms2(pct(all, 0.99)), answered.Load(), sent.Load(), verify)
+
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	fsyncs := after["mpg_ledger_commits_total"] - before["mpg_ledger_commits_total"]
+	secs := elapsed.Seconds()
+	fmt.Fprintf(out, "outstanding=%d rate=%s elapsed=%s fsyncs=%.0f cmds_per_fsync=%.1f cpu_daemon=%.2f cpu_driver=%.2f (cores) rss_daemon_mb=%d\n",
+		opt.outstanding, rateName(opt.rate), elapsed.Round(time.Millisecond), fsyncs, float64(sent.Load())/max(1, fsyncs),
+		(cpu1-cpu0)/secs, (self1-self0)/secs, daemonRSS)
+	fmt.Fprintf(out, "refused: %s\n", refusals(refused0, sim.MORefusals(), before, after))
+	fmt.Fprintf(out, "mo_mt_per_s=%.0f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f answered=%d/%d verify=%s\n",
+		float64(len(all))/secs, ms2(pct(all, 0.5)), ms2(pct(all, 0.99)), ms2(pct(all, 0.999)), answered.Load(), sent.Load(), verify)
 	if verify != "ok" {
 		return &exitError{code: 2, msg: "ledger verify FAILED after the run"}
 	}
 	return nil
+}
+
+// benchBooks makes the ledger file: system accounts and merchants SHOP42, SHOP43, …
+func (a *app) benchBooks(ctx context.Context, db string, merchants int) error {
+	l, err := ledger.Create(db, a.ledgerOptions())
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	specs := []ledger.AccountSpec{{Currency: "EUR", Kind: ledger.KindFloat, Owner: ownerFloat}, {Currency: "EUR", Kind: ledger.KindFees, Owner: ownerFees},
+		{Currency: "EUR", Kind: ledger.KindEscrow, Owner: ownerEscrow}}
+	for m := range merchants {
+		specs = append(specs, ledger.AccountSpec{Currency: "EUR", Kind: ledger.KindMerchant, Owner: fmt.Sprintf("SHOP%d", 42+m), Name: fmt.Sprintf("Shop %d", 42+m)})
+	}
+	for i := 0; i < len(specs); i += ledger.MaxJobAccounts {
+		if _, err := l.Submit(ctx, ledger.Job{Open: specs[i:min(i+ledger.MaxJobAccounts, len(specs))]}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// adminCall runs one CLI command through the daemon's admin socket.
+func adminCall(sock string, args ...string) error {
+	c, err := net.DialTimeout("unix", sock, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := json.NewEncoder(c).Encode(adminRequest{Args: args}); err != nil {
+		return err
+	}
+	var resp adminResponse
+	if err := json.NewDecoder(io.LimitReader(c, 1<<20)).Decode(&resp); err != nil {
+		return err
+	}
+	if resp.Code != 0 {
+		return fmt.Errorf("%s", resp.Error)
+	}
+	return nil
+}
+
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// waitReady polls /readyz until it answers 200, the daemon exits, or 30 s pass.
+func waitReady(ctx context.Context, url string, exited <-chan error) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case err := <-exited:
+			return fmt.Errorf("the daemon exited: %v", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("the daemon was not ready within 30 s")
+}
+
+// scrape reads the daemon's counters and gauges (label-less ones) from /metrics.
+func scrape(url string) (map[string]float64, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	m := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 2 && !strings.HasPrefix(f[0], "#") {
+			if v, err := strconv.ParseFloat(f[1], 64); err == nil {
+				m[f[0]] = v
+			}
+		}
+	}
+	return m, sc.Err()
+}
+
+// procCPU is a process's user+system CPU seconds, from /proc (Linux; clock ticks of 1/100 s).
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	k, _ := strconv.ParseFloat(f[12], 64)
+	return (u + k) / 100
+}
+
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+func procRSSMB(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(v), "%d", &kb)
+			return kb >> 10
+		}
+	}
+	return -1
+}
+
+// refusals lists the MO the daemon refused during the run, by SMPP status, and the daemon's
+// own reasons (its metrics).
+func refusals(before, after map[pdu.Status]int64, mBefore, mAfter map[string]float64) string {
+	var parts []string
+	for st, n := range after {
+		if d := n - before[st]; d > 0 {
+			parts = append(parts, fmt.Sprintf("status_0x%02X=%d", uint32(st), d))
+		}
+	}
+	for _, name := range []string{"mpg_smpp_mo_rejected_total", "mpg_mo_flood_refused_total", "mpg_mo_not_taken_total"} {
+		if d := mAfter[name] - mBefore[name]; d > 0 {
+			parts = append(parts, fmt.Sprintf("%s=%.0f", strings.TrimPrefix(name, "mpg_"), d))
+		}
+	}
+	sort.Strings(parts)
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, " ")
+}
+
+func rateName(r float64) string {
+	if r <= 0 {
+		return "max"
+	}
+	return fmt.Sprintf("%.0f/s", r)
+}
+
+func reportE2EProgress(w io.Writer, done *atomic.Int64, total int, stop chan struct{}) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	var last int64
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			d := done.Load()
+			fmt.Fprintf(w, "bench: %d/%d answered, %d/s\n", d, total, (d-last)/2)
+			last = d
+		}
+	}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

@@ -72,11 +72,19 @@ func TestBenchSMPPLastLine(t *testing.T) {
 	}
 }
 
+// TestBenchEndToEndAnswersEverything runs `mpg bench` as operators do: the daemon in its own
+// process (this test binary, run as mpg), the load from this one, both mixes.
 func TestBenchEndToEndAnswersEverything(t *testing.T) {
-	out := mustRun(t, "bench", "--subscribers", "100", "--merchants", "5", "--commands", "600", "--clients", "16")
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	last := lines[len(lines)-1]
-	if !regexp.MustCompile(`^cmds_per_s=\d+ p50_ms=[\d.]+ p99_ms=[\d.]+ answered=600/600 verify=ok$`).MatchString(last) {
-		t.Fatalf("last line: %q", last)
+	t.Setenv("MPG_TEST_AS_MPG", "1")
+	for _, mix := range []string{"pay", "mixed"} {
+		out := mustRun(t, "bench", "--subscribers", "100", "--merchants", "5", "--commands", "600", "--outstanding", "16", "--mix", mix)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		last := lines[len(lines)-1]
+		if !regexp.MustCompile(`^mo_mt_per_s=\d+ p50_ms=[\d.]+ p99_ms=[\d.]+ p999_ms=[\d.]+ answered=600/600 verify=ok$`).MatchString(last) {
+			t.Fatalf("%s: last line: %q\n%s", mix, last, out)
+		}
+		if !strings.Contains(out, "refused: none") || !regexp.MustCompile(`cpu_daemon=[\d.]+ cpu_driver=[\d.]+`).MatchString(out) {
+			t.Fatalf("%s: report: %s", mix, out)
+		}
 	}
 }
