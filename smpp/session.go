@@ -1,6 +1,7 @@
 package smpp
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -615,7 +616,8 @@ type conn struct {
 	nc       net.Conn
 	kind     pdu.ID
 	rx, tx   bool
-	wmu      sync.Mutex
+	w        *pduWriter
+	rd       *bufio.Reader // many PDUs per read under load
 	seq      atomic.Uint32
 	window   chan struct{}
 	inflight chan struct{}
@@ -643,7 +645,7 @@ type waiter struct {
 const maxLatePerConn = 1024
 
 func newConn(c *Client, nc net.Conn, kind pdu.ID) *conn {
-	return &conn{c: c, nc: nc, kind: kind, rx: kind != pdu.BindTransmitterID, tx: kind != pdu.BindReceiverID,
+	return &conn{c: c, nc: nc, kind: kind, w: &pduWriter{nc: nc, timeout: c.cfg.RespTimeout}, rd: bufio.NewReaderSize(nc, 64<<10), rx: kind != pdu.BindTransmitterID, tx: kind != pdu.BindReceiverID,
 		window: make(chan struct{}, c.cfg.Window), inflight: make(chan struct{}, c.cfg.MaxInflight),
 		pending: map[uint32]*waiter{}, done: make(chan struct{}), since: time.Now()}
 }
@@ -684,10 +686,7 @@ func (cn *conn) close(cause error) {
 }
 
 func (cn *conn) write(b []byte) error {
-	cn.wmu.Lock()
-	defer cn.wmu.Unlock()
-	cn.nc.SetWriteDeadline(time.Now().Add(cn.c.cfg.RespTimeout))
-	_, err := cn.nc.Write(b)
+	err := cn.w.write(b)
 	if err != nil {
 		cn.close(err)
 	}
@@ -768,7 +767,7 @@ func (cn *conn) readLoop() {
 	defer close(cn.done)
 	for {
 		cn.nc.SetReadDeadline(time.Now().Add(2 * cn.c.cfg.EnquireLink))
-		f, err := ReadFrame(cn.nc)
+		f, err := ReadFrame(cn.rd)
 		if err != nil {
 			cn.close(err)
 			return

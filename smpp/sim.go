@@ -1,6 +1,7 @@
 package smpp
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -52,7 +53,8 @@ type Sim struct {
 
 type simConn struct {
 	c       net.Conn
-	wmu     sync.Mutex
+	w       *pduWriter
+	rd      *bufio.Reader
 	seq     atomic.Uint32
 	rx, tx  bool     // may receive MO / may submit
 	pending sync.Map // seq -> chan pdu.Status
@@ -134,9 +136,7 @@ func (s *Sim) SendGarbage() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		c.wmu.Lock()
-		c.c.Write([]byte{0xff, 0xff, 0xff, 0xff, 'g', 'a', 'r', 'b', 'a', 'g', 'e', 0, 0, 0, 0, 0})
-		c.wmu.Unlock()
+		c.write([]byte{0xff, 0xff, 0xff, 0xff, 'g', 'a', 'r', 'b', 'a', 'g', 'e', 0, 0, 0, 0, 0})
 	}
 }
 
@@ -160,7 +160,7 @@ func (s *Sim) accept() {
 		if err != nil {
 			return
 		}
-		sc := &simConn{c: c, gone: make(chan struct{})}
+		sc := &simConn{c: c, gone: make(chan struct{}), w: &pduWriter{nc: c, timeout: 5 * time.Second}, rd: bufio.NewReaderSize(c, 64<<10)}
 		s.wg.Add(1)
 		go s.serve(sc)
 	}
@@ -177,7 +177,7 @@ func (s *Sim) serve(c *simConn) {
 	}()
 	bound := false
 	for {
-		f, err := ReadFrame(c.c)
+		f, err := ReadFrame(c.rd)
 		if err != nil {
 			return
 		}
@@ -230,13 +230,7 @@ func (s *Sim) serve(c *simConn) {
 	}
 }
 
-func (c *simConn) write(b []byte) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	_, err := c.c.Write(b)
-	return err
-}
+func (c *simConn) write(b []byte) error { return c.w.write(b) }
 
 func take(n *atomic.Int32) bool {
 	for {
