@@ -191,29 +191,39 @@ type Metrics struct {
 	// their validity ended.
 	SubmitFailed, SubmitLater, SubmitUnknown, LateAnswers, ValidityEnded atomic.Int64
 	WindowInUse                                                          atomic.Int64
-	mu                                                                   sync.Mutex
-	errors                                                               map[pdu.Status]int64
+	errors                                                               statusCounts
 }
 
-func (m *Metrics) countError(s pdu.Status) {
-	m.mu.Lock()
-	if m.errors == nil {
-		m.errors = map[pdu.Status]int64{}
+// statusCounts counts PDUs by status, safe for concurrent use.
+type statusCounts struct {
+	mu sync.Mutex
+	n  map[pdu.Status]int64
+}
+
+func (c *statusCounts) add(s pdu.Status) {
+	c.mu.Lock()
+	if c.n == nil {
+		c.n = map[pdu.Status]int64{}
 	}
-	m.errors[s]++
-	m.mu.Unlock()
+	c.n[s]++
+	c.mu.Unlock()
 }
 
-// ErrorsByStatus returns how many responses carried each non-OK status.
-func (m *Metrics) ErrorsByStatus() map[pdu.Status]int64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make(map[pdu.Status]int64, len(m.errors))
-	for k, v := range m.errors {
+// snapshot returns a copy of the counts.
+func (c *statusCounts) snapshot() map[pdu.Status]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[pdu.Status]int64, len(c.n))
+	for k, v := range c.n {
 		out[k] = v
 	}
 	return out
 }
+
+func (m *Metrics) countError(s pdu.Status) { m.errors.add(s) }
+
+// ErrorsByStatus returns how many responses carried each non-OK status.
+func (m *Metrics) ErrorsByStatus() map[pdu.Status]int64 { return m.errors.snapshot() }
 
 // PartStore keeps parts of long MO until their message is taken.
 type PartStore interface {

@@ -48,7 +48,7 @@ type Sim struct {
 	// Counters.
 	Binds, Submits, MOSent atomic.Int64
 	Dropped                atomic.Int64 // submit_sm left unanswered on purpose
-	refusals               map[pdu.Status]int64
+	refusals               statusCounts
 }
 
 type simConn struct {
@@ -390,26 +390,9 @@ func (s *Sim) SendMO(ctx context.Context, from, to, text string) (pdu.Status, er
 	}
 }
 
-func (s *Sim) countRefusal(st pdu.Status) {
-	s.mu.Lock()
-	if s.refusals == nil {
-		s.refusals = map[pdu.Status]int64{}
-	}
-	s.refusals[st]++
-	s.mu.Unlock()
-}
-
 // MORefusals counts the deliver_sm the ESME answered with an error, by status (each try of
 // a redelivered MO counts).
-func (s *Sim) MORefusals() map[pdu.Status]int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[pdu.Status]int64, len(s.refusals))
-	for k, v := range s.refusals {
-		out[k] = v
-	}
-	return out
-}
+func (s *Sim) MORefusals() map[pdu.Status]int64 { return s.refusals.snapshot() }
 
 // AddressOf is how a real SMSC writes a sender: "+33612345678" as international digits
 // without '+' and TON 1; a national form ("0612345678") with TON 2; anything that is not
@@ -488,7 +471,7 @@ func (s *Sim) SendParts(ctx context.Context, from, to, text string, ref byte, on
 			return 0, ctx.Err()
 		}
 		if status != StatusOK {
-			s.countRefusal(status)
+			s.refusals.add(status)
 			return status, nil
 		}
 	}

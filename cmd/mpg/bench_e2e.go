@@ -163,7 +163,7 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 	next.Store(0)
 	cpu0, self0 := procCPU(daemon.Process.Pid), selfCPU()
 	stopProgress := make(chan struct{})
-	go reportE2EProgress(out, &answered, opt.commands, stopProgress)
+	go reportProgress(out, &answered, opt.commands, "answered", 2*time.Second, stopProgress)
 	start = time.Now()
 	// Phones below texters text; with SEND in the mix the others only receive, so that a
 	// payee's notice never lands on a phone that waits for its own reply.
@@ -366,8 +366,9 @@ func selfCPU() float64 {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
-func procRSSMB(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+// procRSSMB reads a process's resident set size from /proc (Linux); pid is a number or "self".
+func procRSSMB[P int | string](pid P) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%v/status", pid))
 	if err != nil {
 		return -1
 	}
@@ -407,22 +408,6 @@ func rateName(r float64) string {
 		return "max"
 	}
 	return fmt.Sprintf("%.0f/s", r)
-}
-
-func reportE2EProgress(w io.Writer, done *atomic.Int64, total int, stop chan struct{}) {
-	t := time.NewTicker(2 * time.Second)
-	defer t.Stop()
-	var last int64
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			d := done.Load()
-			fmt.Fprintf(w, "bench: %d/%d answered, %d/s\n", d, total, (d-last)/2)
-			last = d
-		}
-	}
 }
 
 func tail(s string, n int) string {

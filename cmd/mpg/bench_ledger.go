@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,17 +43,11 @@ With --rate, transfers are scheduled at that rate and latency counts from when e
 			if !keep {
 				defer os.Remove(a.dbPath)
 			}
-			if cpuprofile != "" {
-				f, err := os.Create(cpuprofile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stopProfile, err := startCPUProfile(cpuprofile)
+			if err != nil {
+				return err
 			}
+			defer stopProfile()
 			// The purses get a tier whose limits never bind but whose 24-hour window is kept,
 			// so the rules' cost is measured with the transfers.
 			opt := a.ledgerOptions()
@@ -121,7 +114,7 @@ func benchLedger(ctx context.Context, out, errw io.Writer, path string, opt *led
 	var done, refused atomic.Int64
 	var issued atomic.Int64
 	stop := make(chan struct{})
-	go reportProgress(errw, &done, nTr, stop)
+	go reportProgress(errw, &done, nTr, "transfers", time.Second, stop)
 	start = time.Now()
 	err = parallelN(nCli, func(c int) error {
 		rng := rand.New(rand.NewPCG(uint64(c), 42))
@@ -208,23 +201,11 @@ func pct(sorted []time.Duration, p float64) time.Duration {
 func ms2(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // rssMB reads the resident set size of this process from /proc (Linux).
-func rssMB() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return -1
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			var kb int64
-			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "VmRSS:")), "%d", &kb)
-			return kb >> 10
-		}
-	}
-	return -1
-}
+func rssMB() int64 { return procRSSMB("self") }
 
-func reportProgress(w io.Writer, done *atomic.Int64, total int, stop chan struct{}) {
-	t := time.NewTicker(time.Second)
+// reportProgress prints done/total and the rate every interval until stop closes.
+func reportProgress(w io.Writer, done *atomic.Int64, total int, what string, every time.Duration, stop chan struct{}) {
+	t := time.NewTicker(every)
 	defer t.Stop()
 	var last int64
 	for {
@@ -233,7 +214,7 @@ func reportProgress(w io.Writer, done *atomic.Int64, total int, stop chan struct
 			return
 		case <-t.C:
 			d := done.Load()
-			fmt.Fprintf(w, "bench: %d/%d transfers, %d/s\n", d, total, d-last)
+			fmt.Fprintf(w, "bench: %d/%d %s, %.0f/s\n", d, total, what, float64(d-last)/every.Seconds())
 			last = d
 		}
 	}
@@ -261,4 +242,20 @@ func parallelN(n int, f func(i int) error) error {
 		}
 	}
 	return nil
+}
+
+// startCPUProfile writes a CPU profile to path (none when empty) until the returned stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,17 +49,11 @@ Secrets come from the environment: MPG_SMPP_PASSWORD, MPG_PIN_KEY, MPG_RECEIPT_K
 				// GOGC and GOMEMLIMIT still rule when set.
 				debug.SetGCPercent(400)
 			}
-			if cpuprofile != "" {
-				f, err := os.Create(cpuprofile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+			stopProfile, err := startCPUProfile(cpuprofile)
+			if err != nil {
+				return err
 			}
+			defer stopProfile()
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			l, err := ledger.Open(a.dbPath, a.daemonLedgerOptions(a.cfg))
