@@ -5,6 +5,7 @@ package commands
 
 import (
 	"fmt"
+	"mpg/domain"
 	"regexp"
 	"strconv"
 	"strings"
@@ -207,7 +208,7 @@ func Parse(text string, opt Options) (Command, error) {
 	}
 	kw, ok := keywords[strings.ToUpper(toks[0])]
 	if !ok {
-		return Command{}, &ParseError{Problem: UnknownKeyword, Arg: clip(toks[0])}
+		return Command{}, &ParseError{Problem: UnknownKeyword, Arg: domain.Clip(toks[0])}
 	}
 	c := Command{Kind: kw.kind, Lang: kw.lang}
 	p := parser{c: &c, opt: opt, args: toks[1:]}
@@ -216,13 +217,6 @@ func Parse(text string, opt Options) (Command, error) {
 		return Command{}, err
 	}
 	return c, nil
-}
-
-func clip(s string) string {
-	if utf8.RuneCountInString(s) > 20 {
-		return string([]rune(s)[:20]) + "…"
-	}
-	return s
 }
 
 type parser struct {
@@ -255,7 +249,7 @@ func (p *parser) parse() *ParseError {
 		if len(a) == 1 {
 			kw, ok := keywords[strings.ToUpper(a[0])]
 			if !ok {
-				return &ParseError{Problem: UnknownKeyword, Arg: clip(a[0])}
+				return &ParseError{Problem: UnknownKeyword, Arg: domain.Clip(a[0])}
 			}
 			c.Topic = kw.kind
 		}
@@ -282,7 +276,7 @@ func (p *parser) parse() *ParseError {
 		}
 		if len(a) == 4 {
 			if !validRef(a[2]) {
-				return &ParseError{Problem: BadRef, Arg: clip(a[2])}
+				return &ParseError{Problem: BadRef, Arg: domain.Clip(a[2])}
 			}
 			c.Ref = a[2]
 		}
@@ -301,7 +295,7 @@ func (p *parser) parse() *ParseError {
 			return err
 		}
 		if !validRef(a[1]) {
-			return &ParseError{Problem: BadRef, Arg: clip(a[1])}
+			return &ParseError{Problem: BadRef, Arg: domain.Clip(a[1])}
 		}
 		c.Account = a[1]
 		return p.all(p.merchant(a[0]), p.amount(a[2]), p.pin(a[3], &c.PIN))
@@ -311,7 +305,7 @@ func (p *parser) parse() *ParseError {
 		}
 		if len(a) == 4 {
 			if !validRef(a[2]) {
-				return &ParseError{Problem: BadRef, Arg: clip(a[2])}
+				return &ParseError{Problem: BadRef, Arg: domain.Clip(a[2])}
 			}
 			c.Ref = a[2]
 		}
@@ -327,7 +321,7 @@ func (p *parser) parse() *ParseError {
 		}
 		code := strings.ToUpper(a[0])
 		if !codeRe.MatchString(code) {
-			return &ParseError{Problem: BadCode, Arg: clip(a[0])}
+			return &ParseError{Problem: BadCode, Arg: domain.Clip(a[0])}
 		}
 		c.Code = code
 		return nil
@@ -348,7 +342,7 @@ func (p *parser) parse() *ParseError {
 		case "ZH", "CN", "中文", "CHINOIS", "CHINESE":
 			c.Target = ZH
 		default:
-			return &ParseError{Problem: BadLanguage, Arg: clip(a[0])}
+			return &ParseError{Problem: BadLanguage, Arg: domain.Clip(a[0])}
 		}
 		return nil
 	case Block:
@@ -362,7 +356,7 @@ func (p *parser) parse() *ParseError {
 			c.On = true
 		case "OFF", "NON", "NO", "关":
 		default:
-			return &ParseError{Problem: BadSwitch, Arg: clip(a[0])}
+			return &ParseError{Problem: BadSwitch, Arg: domain.Clip(a[0])}
 		}
 		return nil
 	}
@@ -390,16 +384,16 @@ func (p *parser) pin(s string, dst *string) *ParseError {
 func (p *parser) merchant(s string) *ParseError {
 	code := strings.ToUpper(s)
 	if !merchantRe.MatchString(code) {
-		return &ParseError{Problem: BadMerchant, Arg: clip(s)}
+		return &ParseError{Problem: BadMerchant, Arg: domain.Clip(s)}
 	}
 	p.c.Merchant = code
 	return nil
 }
 
 func (p *parser) phone(s string) *ParseError {
-	m, err := ParseMSISDN(s, p.opt.Region)
+	m, err := domain.ParseMSISDN(s, p.opt.Region)
 	if err != nil {
-		return &ParseError{Problem: BadPhone, Arg: clip(s)}
+		return &ParseError{Problem: BadPhone, Arg: domain.Clip(s)}
 	}
 	p.c.Phone = m
 	return nil
@@ -454,7 +448,7 @@ func (p *parser) joinCurrency(a []string) ([]string, *ParseError) {
 		prevNum := i > 0 && startsWithDigit(a[i-1])
 		if (ok || foreign) && (nextNum || prevNum) && i < len(a)-1 { // never the last word: that is the PIN
 			if foreign {
-				return nil, &ParseError{Problem: BadCurrency, Arg: clip(t)}
+				return nil, &ParseError{Problem: BadCurrency, Arg: domain.Clip(t)}
 			}
 			continue
 		}
@@ -475,35 +469,15 @@ func (p *parser) amount(s string) *ParseError {
 			t = t[len(w):]
 		}
 	}
-	v, err := ParseAmount(t, p.opt.Exponent)
+	v, err := domain.ParseAmount(t, p.opt.Exponent)
 	if err != nil {
 		if _, foreign := p.isCurrencyWord(strings.Trim(t, "0123456789.,")); foreign {
-			return &ParseError{Problem: BadCurrency, Arg: clip(s)}
+			return &ParseError{Problem: BadCurrency, Arg: domain.Clip(s)}
 		}
-		return &ParseError{Problem: BadAmount, Arg: clip(s)}
+		return &ParseError{Problem: BadAmount, Arg: domain.Clip(s)}
 	}
 	p.c.Amount = v
 	return nil
-}
-
-// ParseAmount reads "12", "12.5", "12.50" or "12,50" into minor units with e decimals.
-// Signs, more decimals than e, zero, and overflow are errors.
-func ParseAmount(s string, e uint8) (uint64, error) {
-	whole, frac, hasFrac := strings.Cut(strings.Replace(s, ",", ".", 1), ".")
-	if whole == "" || !digits(whole) || (hasFrac && (frac == "" || !digits(frac))) {
-		return 0, fmt.Errorf("amount %q: want digits like 12 or 12.50", s)
-	}
-	if len(frac) > int(e) {
-		return 0, fmt.Errorf("amount %q: at most %d decimals", s, e)
-	}
-	v, err := strconv.ParseUint(whole+frac+strings.Repeat("0", int(e)-len(frac)), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("amount %q is too large", s)
-	}
-	if v == 0 {
-		return 0, fmt.Errorf("amount %q must be positive", s)
-	}
-	return v, nil
 }
 
 func digits(s string) bool {

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"fmt"
+	"mpg/domain"
 	"strconv"
 	"strings"
 )
@@ -90,32 +91,17 @@ const (
 	replyCount
 )
 
-// Money is an amount with what it takes to write it.
-type Money struct {
-	Minor    uint64
-	Currency string
-	Exponent uint8
-}
-
-// Format writes the amount with the language's decimal mark: 12.50 EUR, 12,50 EUR.
-func (m Money) Format(l Lang) string {
-	s := strconv.FormatUint(m.Minor, 10)
-	if e := int(m.Exponent); e > 0 {
-		for len(s) <= e {
-			s = "0" + s
-		}
-		mark := "."
-		if l == FR {
-			mark = ","
-		}
-		s = s[:len(s)-e] + mark + s[len(s)-e:]
+// DecimalMark is how the language writes the decimal point of an amount: 12.50, 12,50.
+func (l Lang) DecimalMark() byte {
+	if l == FR {
+		return ','
 	}
-	return s + " " + m.Currency
+	return '.'
 }
 
 // Args fill a reply's blanks; each reply uses some of them.
 type Args struct {
-	Amount, Fee, Balance, Limit Money
+	Amount, Fee, Balance, Limit domain.Money
 	Party                       string // merchant name, or masked number, of the other side
 	Name                        string // a registered name
 	Account                     string // a bill account
@@ -351,11 +337,11 @@ func Render(l Lang, r Reply, a Args) string {
 	if r == 0 || r >= replyCount {
 		panic(fmt.Sprintf("commands: no reply %d", r))
 	}
-	money := func(m Money) string {
+	money := func(m domain.Money) string {
 		if m.Currency == "" {
 			return ""
 		}
-		return m.Format(l)
+		return m.Format(l.DecimalMark())
 	}
 	tmpl := templates[r][l]
 	if a.Name == "" { // "Welcome Alice!", or "Welcome!" for a subscriber who gave no name
@@ -453,7 +439,7 @@ func ForParseError(e *ParseError) (Reply, Args) {
 // SampleArgs fills every blank with a realistic, long value, so that the golden file and the
 // length checks see replies at their longest.
 func SampleArgs() Args {
-	eur := func(v uint64) Money { return Money{Minor: v, Currency: "EUR", Exponent: 2} }
+	eur := func(v uint64) domain.Money { return domain.Money{Minor: v, Currency: "EUR", Exponent: 2} }
 	return Args{Amount: eur(125050), Fee: eur(150), Balance: eur(1234567), Limit: eur(50000),
 		Party: "Boulangerie du Centre", Name: "Alice Martin", Account: "0042-7789-12", Ref: "7QX2K9",
 		Receipt: "K4P9-2M7X-QT", Code: "483920", N: 3, Topic: Pay, Arg: "SHOP4", Currency: "EUR", Time: "23:59",

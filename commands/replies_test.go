@@ -3,6 +3,7 @@ package commands
 import (
 	"flag"
 	"fmt"
+	"mpg/domain"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,13 +43,13 @@ func TestEveryParseErrorHasAReply(t *testing.T) {
 			t.Errorf("problem %d: %q", p, text)
 		}
 	}
-	if got := (Money{Minor: 1250, Currency: "EUR", Exponent: 2}).Format(FR); got != "12,50 EUR" {
+	if got := (domain.Money{Minor: 1250, Currency: "EUR", Exponent: 2}).Format(FR.DecimalMark()); got != "12,50 EUR" {
 		t.Errorf("FR money: %q", got)
 	}
-	if got := (Money{Minor: 5, Currency: "EUR", Exponent: 2}).Format(EN); got != "0.05 EUR" {
+	if got := (domain.Money{Minor: 5, Currency: "EUR", Exponent: 2}).Format(EN.DecimalMark()); got != "0.05 EUR" {
 		t.Errorf("EN money: %q", got)
 	}
-	if got := (Money{Minor: 1500, Currency: "XOF"}).Format(FR); got != "1500 XOF" {
+	if got := (domain.Money{Minor: 1500, Currency: "XOF"}).Format(FR.DecimalMark()); got != "1500 XOF" {
 		t.Errorf("XOF money: %q", got)
 	}
 }

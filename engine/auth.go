@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"mpg/commands"
-	"mpg/ledger"
+	"mpg/domain"
 )
 
 func (e *Engine) pinMAC(msisdn, pin string) string {
@@ -35,7 +35,7 @@ func (t *turn) authenticate() bool {
 		t.lockedReply(now)
 		return false
 	}
-	if t.purse.Status == ledger.StatusBlocked && t.cmd.Kind != commands.Bal && t.cmd.Kind != commands.Mini {
+	if t.purse.Status == domain.StatusBlocked && t.cmd.Kind != commands.Bal && t.cmd.Kind != commands.Mini {
 		t.reply(commands.RAccountBlocked, commands.Args{})
 		return false
 	}
@@ -61,11 +61,11 @@ func (t *turn) wrongPIN(now int64) {
 	t.prof.Lockouts++
 	if t.prof.Lockouts >= t.e.cfg.LockForever {
 		t.prof.LockedUntil = lockedForever
-		t.audit = &ledger.Audit{Actor: t.in.From, Action: "pin lockout", Detail: "until an operator unlocks"}
+		t.audit = &domain.Audit{Actor: t.in.From, Action: "pin lockout", Detail: "until an operator unlocks"}
 	} else {
 		d := t.e.lockFor(t.prof.Lockouts)
 		t.prof.LockedUntil = now + int64(d)
-		t.audit = &ledger.Audit{Actor: t.in.From, Action: "pin lockout", Detail: d.String()}
+		t.audit = &domain.Audit{Actor: t.in.From, Action: "pin lockout", Detail: d.String()}
 	}
 	t.lockedReply(now)
 }
@@ -78,32 +78,32 @@ func (t *turn) lockedReply(now int64) {
 	t.reply(commands.RLocked, commands.Args{N: int(time.Duration(t.prof.LockedUntil-now).Minutes() + 0.999)})
 }
 
-func (t *turn) register() ledger.Job {
+func (t *turn) register() domain.Job {
 	if t.purse != nil {
-		if t.prof.PINMAC == "" && t.purse.Status == ledger.StatusActive {
+		if t.prof.PINMAC == "" && t.purse.Status == domain.StatusActive {
 			t.reply(commands.RNotActivated, commands.Args{})
 		} else {
 			t.reply(commands.RAlreadyRegistered, commands.Args{})
 		}
-		return ledger.Job{}
+		return domain.Job{}
 	}
 	// Only this number's own record is written; money held for it stays in the ledger's
 	// holds and is claimed after the purse exists.
 	t.prof = profile{PINMAC: t.e.pinMAC(t.in.From, t.cmd.PIN), Lang: t.lang, LangSet: t.hasProf && t.prof.LangSet, Promo: t.prof.Promo}
 	t.profDirty = true
 	t.reply(commands.RWelcome, commands.Args{Name: t.cmd.Name, Balance: t.money(0)})
-	t.audit = &ledger.Audit{Actor: t.in.From, Action: "register"}
-	return t.withProfile(ledger.Job{Open: []ledger.AccountSpec{{Currency: t.e.cfg.Currency, Kind: ledger.KindPurse,
+	t.audit = &domain.Audit{Actor: t.in.From, Action: "register"}
+	return t.withProfile(domain.Job{Open: []domain.AccountSpec{{Currency: t.e.cfg.Currency, Kind: domain.KindPurse,
 		Owner: t.in.From, Name: t.cmd.Name, Tier: 1}}})
 }
 
 // activate sets the PIN with the one-time code an operator had sent (`PIN <code> <new>`).
 // A wrong code counts as a wrong PIN; an expired one is refused.
-func (t *turn) activate() ledger.Job {
+func (t *turn) activate() domain.Job {
 	now := t.e.cfg.Now().UnixNano()
 	if t.prof.LockedUntil > now {
 		t.lockedReply(now)
-		return ledger.Job{}
+		return domain.Job{}
 	}
 	act := t.prof.Activation
 	if act.Expires <= now {
@@ -112,25 +112,25 @@ func (t *turn) activate() ledger.Job {
 			if t.authenticate() {
 				return t.changePIN()
 			}
-			return t.withProfile(ledger.Job{})
+			return t.withProfile(domain.Job{})
 		}
 		t.reply(commands.RNotActivated, commands.Args{})
-		return ledger.Job{}
+		return domain.Job{}
 	}
 	if !t.e.macEqual(act.CodeMAC, t.in.From, "activate:"+t.cmd.PIN) {
 		t.wrongPIN(now)
-		return t.withProfile(ledger.Job{})
+		return t.withProfile(domain.Job{})
 	}
 	t.prof.PINMAC, t.prof.Activation, t.prof.Fails, t.prof.Lockouts, t.prof.LockedUntil = t.e.pinMAC(t.in.From, t.cmd.NewPIN), nil, 0, 0, 0
 	t.profDirty = true
-	t.audit = &ledger.Audit{Actor: t.in.From, Action: "pin set with a one-time code"}
+	t.audit = &domain.Audit{Actor: t.in.From, Action: "pin set with a one-time code"}
 	t.reply(commands.RActivated, commands.Args{Balance: t.money(uint64(max(0, t.purse.Available())))})
-	return t.withProfile(ledger.Job{})
+	return t.withProfile(domain.Job{})
 }
 
-func (t *turn) changePIN() ledger.Job {
+func (t *turn) changePIN() domain.Job {
 	t.prof.PINMAC, t.profDirty = t.e.pinMAC(t.in.From, t.cmd.NewPIN), true
-	t.audit = &ledger.Audit{Actor: t.in.From, Action: "pin change"}
+	t.audit = &domain.Audit{Actor: t.in.From, Action: "pin change"}
 	t.reply(commands.RPINChanged, commands.Args{})
-	return t.withProfile(ledger.Job{})
+	return t.withProfile(domain.Job{})
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"mpg/commands"
-	"mpg/ledger"
+	"mpg/domain"
 )
 
 // repeatRecord is what the dedupe record keeps of an SMS, so that a redelivered copy is
@@ -30,17 +30,17 @@ const (
 // submit commits the job with the SMS's dedupe record and replies. A refused transfer turns
 // into its refusal reply, committed the same way; a duplicate SMS is told it is one and moves
 // nothing.
-func (t *turn) submit(ctx context.Context, job ledger.Job) error {
+func (t *turn) submit(ctx context.Context, job domain.Job) error {
 	computed := t.replies
 	job.Audit = t.audit
 	job.Messages = append(job.Messages, t.replies...)
 	job.Dedupe = t.dedupe()
 	_, err := t.e.l.Submit(ctx, job)
-	var ref *ledger.RefusedError
-	if errors.As(err, &ref) && ref.Reason == ledger.ErrConflict {
+	var ref *domain.RefusedError
+	if errors.As(err, &ref) && ref.Reason == domain.ErrConflict {
 		return errConflict
 	}
-	if errors.As(err, &ref) && ref.Reason != ledger.ErrDuplicate {
+	if errors.As(err, &ref) && ref.Reason != domain.ErrDuplicate {
 		// Every other refusal is an answer, committed with the dedupe record, so that a
 		// redelivered copy does not run again and nothing is left unanswered.
 		t.replies = nil
@@ -50,17 +50,17 @@ func (t *turn) submit(ctx context.Context, job ledger.Job) error {
 			profiles = *t.onRefusal
 		}
 		t.repeat = repeatRecord{}
-		job = ledger.Job{Messages: t.replies, Profiles: profiles, Dedupe: t.dedupe()}
+		job = domain.Job{Messages: t.replies, Profiles: profiles, Dedupe: t.dedupe()}
 		_, err = t.e.l.Submit(ctx, job)
-		if errors.As(err, &ref) && ref.Reason == ledger.ErrConflict {
+		if errors.As(err, &ref) && ref.Reason == domain.ErrConflict {
 			return errConflict
 		}
-		if errors.As(err, &ref) && ref.Reason != ledger.ErrDuplicate {
+		if errors.As(err, &ref) && ref.Reason != domain.ErrDuplicate {
 			job.Profiles = nil // even the profile cannot be written: answer without it
 			_, err = t.e.l.Submit(ctx, job)
 		}
 	}
-	var dup *ledger.DuplicateError
+	var dup *domain.DuplicateError
 	if errors.As(err, &dup) {
 		err = t.answerRepeat(ctx, dup, computed)
 	}
@@ -70,16 +70,16 @@ func (t *turn) submit(ctx context.Context, job ledger.Job) error {
 	return nil
 }
 
-func (t *turn) dedupe() *ledger.Dedupe {
+func (t *turn) dedupe() *domain.Dedupe {
 	b, _ := json.Marshal(t.repeat)
-	return &ledger.Dedupe{Key: t.dedupeKey, TTL: t.e.cfg.Dedupe, Result: b}
+	return &domain.Dedupe{Key: t.dedupeKey, TTL: t.e.cfg.Dedupe, Result: b}
 }
 
 // answerRepeat tells the sender of a copy of an SMS taken before what the first one did,
 // and moves nothing. A copy of a payment says it was paid and how to pay again on purpose;
 // a balance or statement is answered with the current state (its PIN checked, a wrong one
 // not counted twice); help and receipt checks, which change nothing, are answered anew.
-func (t *turn) answerRepeat(ctx context.Context, dup *ledger.DuplicateError, computed []ledger.Message) error {
+func (t *turn) answerRepeat(ctx context.Context, dup *domain.DuplicateError, computed []domain.Message) error {
 	var r repeatRecord
 	json.Unmarshal(dup.Result, &r)
 	at := time.Unix(0, dup.At).In(t.e.cfg.Location).Format("15:04")
@@ -92,7 +92,7 @@ func (t *turn) answerRepeat(ctx context.Context, dup *ledger.DuplicateError, com
 		t.reply(commands.RRepeatSent, a)
 	case t.cmd.Kind == 0 || t.cmd.Kind == commands.Help || t.cmd.Kind == commands.Check:
 		t.replies = computed
-	case (t.cmd.Kind == commands.Bal || t.cmd.Kind == commands.Mini) && t.purse != nil && t.purse.Status != ledger.StatusClosed:
+	case (t.cmd.Kind == commands.Bal || t.cmd.Kind == commands.Mini) && t.purse != nil && t.purse.Status != domain.StatusClosed:
 		if t.pinHolds() {
 			if t.cmd.Kind == commands.Mini {
 				t.mini()
@@ -103,7 +103,7 @@ func (t *turn) answerRepeat(ctx context.Context, dup *ledger.DuplicateError, com
 	default:
 		t.reply(commands.RRepeat, a)
 	}
-	_, err := t.e.l.Submit(ctx, ledger.Job{Messages: t.replies})
+	_, err := t.e.l.Submit(ctx, domain.Job{Messages: t.replies})
 	return err
 }
 
@@ -129,39 +129,39 @@ func (t *turn) pinHolds() bool {
 	return false
 }
 
-func (t *turn) refusal(ref *ledger.RefusedError) {
+func (t *turn) refusal(ref *domain.RefusedError) {
 	bal := t.money(0)
 	if t.purse != nil {
 		bal = t.money(uint64(max(0, t.purse.Available())))
 	}
 	switch ref.Reason {
-	case ledger.ErrPendingExpired, ledger.ErrPendingResolved, ledger.ErrPendingNotFound:
+	case domain.ErrPendingExpired, domain.ErrPendingResolved, domain.ErrPendingNotFound:
 		t.reply(commands.RConfirmExpired, commands.Args{})
-	case ledger.ErrInsufficientFunds:
+	case domain.ErrInsufficientFunds:
 		t.reply(commands.RInsufficient, commands.Args{Balance: bal, Amount: t.money(t.cmd.Amount + t.fee(codeOf(t.cmd.Kind), t.cmd.Amount))})
-	case ledger.ErrAccountBlocked:
+	case domain.ErrAccountBlocked:
 		t.reply(commands.RAccountBlocked, commands.Args{})
-	case ledger.ErrAccountClosed:
+	case domain.ErrAccountClosed:
 		if strings.HasPrefix(ref.Detail, "credit") && t.payeeName != "" {
 			t.reply(commands.RPayeeClosed, commands.Args{Party: t.payeeName})
 		} else {
 			t.reply(commands.RAccountClosed, commands.Args{})
 		}
-	case ledger.ErrAccountExists:
+	case domain.ErrAccountExists:
 		t.reply(commands.RAlreadyRegistered, commands.Args{})
-	case ledger.ErrLimitPerPayment:
+	case domain.ErrLimitPerPayment:
 		t.reply(commands.RLimitPerPayment, commands.Args{Limit: t.money(ref.Room)})
-	case ledger.ErrLimitDaily:
+	case domain.ErrLimitDaily:
 		t.reply(commands.RLimitDaily, commands.Args{Limit: t.money(ref.Room)})
-	case ledger.ErrLimitBalance:
+	case domain.ErrLimitBalance:
 		t.reply(commands.RLimitBalance, commands.Args{Limit: t.money(ref.Room), Party: t.payeeName})
-	case ledger.ErrTierCannotSend:
+	case domain.ErrTierCannotSend:
 		t.reply(commands.RTierCannotSend, commands.Args{})
-	case ledger.ErrTooManyHolds:
+	case domain.ErrTooManyHolds:
 		t.reply(commands.RTooManyHolds, commands.Args{Party: t.payeeName})
-	case ledger.ErrLimitExceeded:
+	case domain.ErrLimitExceeded:
 		t.reply(commands.RLimitExceeded, commands.Args{Amount: t.money(0)})
-	case ledger.ErrInvalid, ledger.ErrJobTooLarge, ledger.ErrIDReused, ledger.ErrZeroAmount, ledger.ErrOverflow, ledger.ErrSameAccount:
+	case domain.ErrInvalid, domain.ErrJobTooLarge, domain.ErrIDReused, domain.ErrZeroAmount, domain.ErrOverflow, domain.ErrSameAccount:
 		t.reply(commands.RNotPossible, commands.Args{})
 	default:
 		t.reply(commands.RBusy, commands.Args{})

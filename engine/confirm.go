@@ -6,7 +6,7 @@ import (
 	"math/big"
 
 	"mpg/commands"
-	"mpg/ledger"
+	"mpg/domain"
 )
 
 // confirmation is a payment above the confirmation threshold, reserved as pending transfers
@@ -46,68 +46,68 @@ func oneTimeCode() (string, error) {
 }
 
 // askConfirm reserves the payment and asks for YES <code>.
-func (t *turn) askConfirm(code uint16, payee *ledger.Account, amount, fee uint64, ref, holdFor string, ts []ledger.Transfer) ledger.Job {
+func (t *turn) askConfirm(code uint16, payee *domain.Account, amount, fee uint64, ref, holdFor string, ts []domain.Transfer) domain.Job {
 	secret, err := oneTimeCode()
 	if err != nil {
 		t.reply(commands.RBusy, commands.Args{})
-		return t.withProfile(ledger.Job{})
+		return t.withProfile(domain.Job{})
 	}
 	c := &confirmation{CodeMAC: t.e.codeMAC(t.in.From, secret), Code: code, Payee: payee.ID, Amount: amount, Fee: fee,
 		Ref: ref, For: holdFor, Expires: t.e.cfg.Now().Add(t.e.cfg.ConfirmFor).UnixNano()}
 	t.keepForRefusal()
 	// A new request replaces one still waiting: release that one in the same job.
-	var release []ledger.Transfer
+	var release []domain.Transfer
 	if old := t.prof.Confirm; old != nil && t.e.cfg.Now().UnixNano() < old.Expires {
 		release = voids(old)
 	}
 	for i := range ts {
-		ts[i].Flags |= ledger.Pending
+		ts[i].Flags |= domain.Pending
 		ts[i].Timeout = t.e.cfg.ConfirmFor
 		ts[i].For = "" // a reservation, not yet a hold: nobody can claim it
 		c.Pending = append(c.Pending, ts[i].ID.String())
 	}
 	t.prof.Confirm, t.profDirty = c, true
-	what := map[uint16]string{CodePay: "PAY", CodeBill: "BILL", CodeSend: "SEND", CodeHold: "SEND"}[code]
+	what := map[uint16]string{domain.CodePay: "PAY", domain.CodeBill: "BILL", domain.CodeSend: "SEND", domain.CodeHold: "SEND"}[code]
 	party := payee.Name
-	if payee.Kind == ledger.KindPurse {
-		party = commands.Mask(payee.Owner)
+	if payee.Kind == domain.KindPurse {
+		party = domain.Mask(payee.Owner)
 	}
 	if holdFor != "" {
-		party = commands.Mask(holdFor)
+		party = domain.Mask(holdFor)
 	}
 	t.reply(commands.RConfirmAsk, commands.Args{Arg: what, Amount: t.money(amount + fee), Party: party, Code: secretMark,
 		N: int(t.e.cfg.ConfirmFor.Minutes())})
 	if t.replies[len(t.replies)-1], err = t.e.sealedMessage(t.replies[len(t.replies)-1], secret); err != nil {
 		t.replies = nil
 		t.reply(commands.RBusy, commands.Args{})
-		return t.withProfile(ledger.Job{})
+		return t.withProfile(domain.Job{})
 	}
-	t.audit = &ledger.Audit{Actor: t.in.From, Action: "confirmation asked", Detail: what}
-	return t.withProfile(ledger.Job{Transfers: append(release, ts...)})
+	t.audit = &domain.Audit{Actor: t.in.From, Action: "confirmation asked", Detail: what}
+	return t.withProfile(domain.Job{Transfers: append(release, ts...)})
 }
 
-func voids(c *confirmation) []ledger.Transfer {
-	var out []ledger.Transfer
+func voids(c *confirmation) []domain.Transfer {
+	var out []domain.Transfer
 	for _, p := range c.Pending {
-		if id, err := ledger.ParseID(p); err == nil {
-			out = append(out, ledger.Transfer{ID: derive(id, 'v'), PendingID: id, Flags: ledger.VoidPending})
+		if id, err := domain.ParseID(p); err == nil {
+			out = append(out, domain.Transfer{ID: derive(id, 'v'), PendingID: id, Flags: domain.VoidPending})
 		}
 	}
 	return out
 }
 
 // derive makes the id of a post or void from the pending id, so a retried answer is the same.
-func derive(pending ledger.ID, tag byte) ledger.ID { return claimID(pending, tag) }
+func derive(pending domain.ID, tag byte) domain.ID { return claimID(pending, tag) }
 
 // confirm answers YES (post) or NO (void) for the waiting payment.
-func (t *turn) confirm(yes bool) ledger.Job {
+func (t *turn) confirm(yes bool) domain.Job {
 	c := t.prof.Confirm
 	if c == nil || t.e.cfg.Now().UnixNano() >= c.Expires {
 		if c != nil {
 			t.prof.Confirm, t.profDirty = nil, true
 		}
 		t.reply(commands.RConfirmExpired, commands.Args{})
-		return t.withProfile(ledger.Job{})
+		return t.withProfile(domain.Job{})
 	}
 	if !t.e.macEqual(c.CodeMAC, t.in.From, "confirm:"+t.cmd.Code) {
 		c.Tries++
@@ -115,25 +115,25 @@ func (t *turn) confirm(yes bool) ledger.Job {
 		if c.Tries >= maxConfirmTries {
 			t.prof.Confirm = nil
 			t.reply(commands.RCancelled, commands.Args{})
-			return t.withProfile(ledger.Job{Transfers: voids(c)})
+			return t.withProfile(domain.Job{Transfers: voids(c)})
 		}
 		t.reply(commands.RConfirmWrong, commands.Args{N: maxConfirmTries - c.Tries})
-		return t.withProfile(ledger.Job{})
+		return t.withProfile(domain.Job{})
 	}
 	t.keepForRefusal()
 	t.prof.Confirm, t.profDirty = nil, true
 	if !yes {
 		t.reply(commands.RCancelled, commands.Args{})
-		return t.withProfile(ledger.Job{Transfers: voids(c)})
+		return t.withProfile(domain.Job{Transfers: voids(c)})
 	}
 	payee, err := t.e.l.Account(c.Payee)
 	if err != nil {
 		t.reply(commands.RBusy, commands.Args{})
-		return t.withProfile(ledger.Job{})
+		return t.withProfile(domain.Job{})
 	}
-	var posts []ledger.Transfer
+	var posts []domain.Transfer
 	for i, p := range c.Pending {
-		id, err := ledger.ParseID(p)
+		id, err := domain.ParseID(p)
 		if err != nil {
 			continue
 		}
@@ -143,29 +143,29 @@ func (t *turn) confirm(yes bool) ledger.Job {
 			held, err := t.e.l.Transfer(id)
 			if err != nil {
 				t.reply(commands.RBusy, commands.Args{})
-				return t.withProfile(ledger.Job{})
+				return t.withProfile(domain.Job{})
 			}
-			posts = append(posts, ledger.Transfer{ID: derive(id, 'v'), PendingID: id, Flags: ledger.VoidPending},
-				ledger.Transfer{ID: derive(id, 'h'), Debit: held.Debit, Credit: held.Credit, Amount: held.Amount, Code: CodeHold,
-					Flags: ledger.Pending, Timeout: t.e.cfg.ClaimFor, For: c.For, Ref: holdRef(t.lang, c.Ref)})
+			posts = append(posts, domain.Transfer{ID: derive(id, 'v'), PendingID: id, Flags: domain.VoidPending},
+				domain.Transfer{ID: derive(id, 'h'), Debit: held.Debit, Credit: held.Credit, Amount: held.Amount, Code: domain.CodeHold,
+					Flags: domain.Pending, Timeout: t.e.cfg.ClaimFor, For: c.For, Ref: holdRef(t.lang, c.Ref)})
 			continue
 		}
-		posts = append(posts, ledger.Transfer{ID: derive(id, 'p'), PendingID: id, Flags: ledger.PostPending})
+		posts = append(posts, domain.Transfer{ID: derive(id, 'p'), PendingID: id, Flags: domain.PostPending})
 	}
-	job := t.withProfile(ledger.Job{Transfers: posts})
+	job := t.withProfile(domain.Job{Transfers: posts})
 	if c.For != "" {
-		t.payeeName = commands.Mask(c.For)
-		t.repeat = repeatRecord{Kind: repeatSent, Amount: c.Amount, Party: commands.Mask(c.For),
-			Ref: shortRef(ledger.Transfer{ID: derive(mustID(c.Pending[0]), 'h')})}
+		t.payeeName = domain.Mask(c.For)
+		t.repeat = repeatRecord{Kind: repeatSent, Amount: c.Amount, Party: domain.Mask(c.For),
+			Ref: shortRef(domain.Transfer{ID: derive(mustID(c.Pending[0]), 'h')})}
 		job.Compose = t.heldNotices(c.For, c.Amount, c.Fee)
 		return job
 	}
-	t.repeat = t.paidRecord(c.Code, &payee, c.Amount, ledger.Transfer{ID: derive(mustID(c.Pending[0]), 'p')})
+	t.repeat = t.paidRecord(c.Code, &payee, c.Amount, domain.Transfer{ID: derive(mustID(c.Pending[0]), 'p')})
 	job.Compose = t.notices(c.Code, &payee, c.Amount, c.Fee, c.Ref, t.payeeLang(&payee))
 	return job
 }
 
-func mustID(s string) ledger.ID {
-	id, _ := ledger.ParseID(s)
+func mustID(s string) domain.ID {
+	id, _ := domain.ParseID(s)
 	return id
 }

@@ -14,21 +14,21 @@ import (
 	"time"
 
 	"mpg/commands"
-	"mpg/ledger"
+	"mpg/domain"
 )
 
 // Ledger is what the engine needs of the books.
 type Ledger interface {
-	Submit(ctx context.Context, job ledger.Job) (ledger.Result, error)
-	Account(id uint64) (ledger.Account, error)
-	AccountsOf(owner string) []ledger.Account
-	System(kind ledger.Kind, currency string) (ledger.Account, error)
-	History(account uint64, limit int, before uint64) ([]ledger.Transfer, error)
+	Submit(ctx context.Context, job domain.Job) (domain.Result, error)
+	Account(id uint64) (domain.Account, error)
+	AccountsOf(owner string) []domain.Account
+	System(kind domain.Kind, currency string) (domain.Account, error)
+	History(account uint64, limit int, before uint64) ([]domain.Transfer, error)
 	Profile(owner string) ([]byte, uint64, error)
-	Owner(owner string) (ledger.OwnerState, error)
-	HoldsFor(owner string) ([]ledger.Transfer, error)
-	TransferAt(seq uint64) (ledger.Transfer, error)
-	Transfer(id ledger.ID) (ledger.Transfer, error)
+	Owner(owner string) (domain.OwnerState, error)
+	HoldsFor(owner string) ([]domain.Transfer, error)
+	TransferAt(seq uint64) (domain.Transfer, error)
+	Transfer(id domain.ID) (domain.Transfer, error)
 }
 
 // Inbound is one SMS from a subscriber. From is the canonical E.164 identity
@@ -38,19 +38,6 @@ type Inbound struct {
 	Text     string
 	Received time.Time
 }
-
-// Transfer codes the engine writes.
-const (
-	CodeTopup    uint16 = 1
-	CodePay      uint16 = 2
-	CodeBill     uint16 = 3
-	CodeSend     uint16 = 4
-	CodeFee      uint16 = 5
-	CodeHold     uint16 = 6 // SEND to a number with no purse: pending to escrow until claimed
-	CodeClaim    uint16 = 7 // escrow to the new purse when the payee registers
-	CodeReversal uint16 = 8 // an operator's compensating transfer
-	CodePayout   uint16 = 9 // the balance paid out when a purse is closed
-)
 
 // Limits of one KYC tier, in minor units (0: no limit). The ledger enforces them all with
 // the transfers; the engine reads them to answer BAL and to word a SEND refusal early.
@@ -69,13 +56,13 @@ func DefaultTiers() map[uint8]Limits {
 }
 
 // LedgerTiers are the tiers as the ledger writer enforces them.
-func LedgerTiers(tiers map[uint8]Limits) map[uint8]ledger.TierLimits {
+func LedgerTiers(tiers map[uint8]Limits) map[uint8]domain.TierLimits {
 	if tiers == nil {
 		tiers = DefaultTiers()
 	}
-	out := make(map[uint8]ledger.TierLimits, len(tiers))
+	out := make(map[uint8]domain.TierLimits, len(tiers))
 	for k, v := range tiers {
-		out[k] = ledger.TierLimits{PerPayment: v.PerTx, Daily: v.Daily, MaxBalance: v.MaxBalance, MaySend: v.CanSend}
+		out[k] = domain.TierLimits{PerPayment: v.PerTx, Daily: v.Daily, MaxBalance: v.MaxBalance, MaySend: v.CanSend}
 	}
 	return out
 }
@@ -189,7 +176,7 @@ const maxTurns = 4
 
 // Handle runs one SMS. It returns nil only when its effect and replies are durable.
 func (e *Engine) Handle(ctx context.Context, in Inbound) error {
-	if !commands.IsMSISDN(in.From) {
+	if !domain.IsMSISDN(in.From) {
 		return fmt.Errorf("%w: %q", ErrNotSubscriber, in.From)
 	}
 	if len(e.cfg.PINKey) < 16 {
@@ -243,18 +230,18 @@ type turn struct {
 	e         *Engine
 	in        Inbound
 	dedupeKey string
-	purse     *ledger.Account
+	purse     *domain.Account
 	prof      profile
 	profVer   uint64 // the version of the profile read: the write names it
 	hasProf   bool
 	lang      commands.Lang
 	cmd       commands.Command
-	replies   []ledger.Message
+	replies   []domain.Message
 	profDirty bool
 	// onRefusal, when set, is the profile to write if the ledger refuses the job: the profile
 	// as it was before the job recorded a confirmation.
-	onRefusal *[]ledger.Profile
-	audit     *ledger.Audit
+	onRefusal *[]domain.Profile
+	audit     *domain.Audit
 	// repeat is what a redelivered copy of this SMS will be told (the dedupe record).
 	repeat repeatRecord
 	// payee of a payment, for a refusal naming whose limit it is.
@@ -268,7 +255,7 @@ func (t *turn) load() error {
 		return err
 	}
 	for _, a := range st.Accounts {
-		if a.Kind == ledger.KindPurse {
+		if a.Kind == domain.KindPurse {
 			t.purse = &a
 			break
 		}
@@ -285,8 +272,8 @@ func (t *turn) load() error {
 	return nil
 }
 
-func (t *turn) money(v uint64) commands.Money {
-	return commands.Money{Minor: v, Currency: t.e.cfg.Currency, Exponent: t.e.cfg.Exponent}
+func (t *turn) money(v uint64) domain.Money {
+	return domain.Money{Minor: v, Currency: t.e.cfg.Currency, Exponent: t.e.cfg.Exponent}
 }
 
 // reply queues a reply to the sender in their language.
@@ -298,11 +285,11 @@ func (t *turn) replyTo(to string, l commands.Lang, r commands.Reply, a commands.
 	if a.Currency == "" {
 		a.Currency = t.e.cfg.Currency
 	}
-	t.replies = append(t.replies, ledger.Message{From: t.e.cfg.ShortCode, To: to, Text: commands.Render(l, r, a)})
+	t.replies = append(t.replies, domain.Message{From: t.e.cfg.ShortCode, To: to, Text: commands.Render(l, r, a)})
 }
 
 // run decides what the SMS does and returns the job that does it.
-func (t *turn) run() ledger.Job {
+func (t *turn) run() domain.Job {
 	c, err := commands.Parse(t.in.Text, commands.Options{Currency: t.e.cfg.Currency, Exponent: t.e.cfg.Exponent, Region: t.e.cfg.Region})
 	t.lang = t.prof.Lang
 	var pe *commands.ParseError
@@ -312,7 +299,7 @@ func (t *turn) run() ledger.Job {
 		}
 		r, a := commands.ForParseError(pe)
 		t.reply(r, a)
-		return ledger.Job{}
+		return domain.Job{}
 	}
 	t.cmd = c
 	if !t.prof.LangSet {
@@ -325,40 +312,40 @@ func (t *turn) run() ledger.Job {
 		} else {
 			t.reply(commands.RHelp, commands.Args{})
 		}
-		return ledger.Job{}
+		return domain.Job{}
 	case commands.Check:
 		return t.check()
 	case commands.Reg:
 		return t.register()
 	case commands.Debit, commands.Credit, commands.Statement, commands.Repay:
 		t.reply(commands.RNotAvailable, commands.Args{Arg: c.Kind.String()})
-		return ledger.Job{}
+		return domain.Job{}
 	}
 	if t.purse == nil {
 		t.reply(commands.RNotRegistered, commands.Args{})
-		return ledger.Job{}
+		return domain.Job{}
 	}
-	if t.purse.Status == ledger.StatusClosed {
+	if t.purse.Status == domain.StatusClosed {
 		t.reply(commands.RAccountClosed, commands.Args{})
-		return ledger.Job{}
+		return domain.Job{}
 	}
 	if c.Kind == commands.PIN && t.prof.Activation != nil {
 		return t.activate()
 	}
 	if c.Kind == commands.Block { // no PIN: a stolen phone must be stoppable at once
-		if t.purse.Status != ledger.StatusBlocked {
-			t.audit = &ledger.Audit{Actor: t.in.From, Action: "subscriber block"}
+		if t.purse.Status != domain.StatusBlocked {
+			t.audit = &domain.Audit{Actor: t.in.From, Action: "subscriber block"}
 			t.reply(commands.RBlocked, commands.Args{})
-			return t.withProfile(ledger.Job{Status: []ledger.StatusChange{{Account: t.purse.ID, Status: ledger.StatusBlocked}}})
+			return t.withProfile(domain.Job{Status: []domain.StatusChange{{Account: t.purse.ID, Status: domain.StatusBlocked}}})
 		}
 		t.reply(commands.RBlocked, commands.Args{})
-		return ledger.Job{}
+		return domain.Job{}
 	}
 	if c.Kind == commands.Language {
 		t.prof.Lang, t.prof.LangSet, t.profDirty = c.Target, true, true
 		t.lang = c.Target
 		t.reply(commands.RLangSet, commands.Args{})
-		return t.withProfile(ledger.Job{})
+		return t.withProfile(domain.Job{})
 	}
 	if c.Kind == commands.Promo {
 		t.prof.Promo, t.profDirty = c.On, true
@@ -367,13 +354,13 @@ func (t *turn) run() ledger.Job {
 		} else {
 			t.reply(commands.RPromoOff, commands.Args{})
 		}
-		return t.withProfile(ledger.Job{})
+		return t.withProfile(domain.Job{})
 	}
 	if c.Kind == commands.Yes || c.Kind == commands.No {
 		return t.confirm(c.Kind == commands.Yes)
 	}
 	if !t.authenticate() {
-		return t.withProfile(ledger.Job{})
+		return t.withProfile(domain.Job{})
 	}
 	switch c.Kind {
 	case commands.Bal:
@@ -390,5 +377,5 @@ func (t *turn) run() ledger.Job {
 		return t.send()
 	}
 	t.reply(commands.RHelp, commands.Args{})
-	return ledger.Job{}
+	return domain.Job{}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"mpg/domain"
 	"mpg/ledger"
 )
 
@@ -35,7 +36,7 @@ func newWorldWith(t *testing.T, tiers map[uint8]Limits, confirmAbove uint64) *wo
 	w.clock = &clock
 	cfg := Config{ShortCode: "1234", Currency: "EUR", Exponent: 2, Region: "FR",
 		PINKey: []byte("pin-key-for-tests-only"), ReceiptKey: []byte("receipt-key-for-tests"),
-		Fees:  map[uint16][]Band{CodePay: {{UpTo: 1000, Fee: 0}, {UpTo: 1 << 62, Fee: 10}}},
+		Fees:  map[uint16][]Band{domain.CodePay: {{UpTo: 1000, Fee: 0}, {UpTo: 1 << 62, Fee: 10}}},
 		Tiers: tiers, ClaimFor: 48 * time.Hour, ConfirmAbove: confirmAbove,
 		Now: func() time.Time { return time.Unix(0, clock.Load()) }}
 	l, err := ledger.Create(w.path, &ledger.Options{Now: cfg.Now, ExpiryEvery: 10 * time.Millisecond, ExpiryHook: ExpiryNotices(cfg),
@@ -45,12 +46,12 @@ func newWorldWith(t *testing.T, tiers map[uint8]Limits, confirmAbove uint64) *wo
 	}
 	t.Cleanup(func() { l.Close() })
 	w.l = l
-	res, err := l.Submit(context.Background(), ledger.Job{Open: []ledger.AccountSpec{
-		{Currency: "EUR", Kind: ledger.KindFloat, Owner: "@float"},
-		{Currency: "EUR", Kind: ledger.KindFees, Owner: "@fees"},
-		{Currency: "EUR", Kind: ledger.KindEscrow, Owner: "@escrow"},
-		{Currency: "EUR", Kind: ledger.KindMerchant, Owner: "SHOP42", Name: "Corner Shop", Phone: "+33698765432"},
-		{Currency: "EUR", Kind: ledger.KindBiller, Owner: "EDF", Name: "EDF"},
+	res, err := l.Submit(context.Background(), domain.Job{Open: []domain.AccountSpec{
+		{Currency: "EUR", Kind: domain.KindFloat, Owner: "@float"},
+		{Currency: "EUR", Kind: domain.KindFees, Owner: "@fees"},
+		{Currency: "EUR", Kind: domain.KindEscrow, Owner: "@escrow"},
+		{Currency: "EUR", Kind: domain.KindMerchant, Owner: "SHOP42", Name: "Corner Shop", Phone: "+33698765432"},
+		{Currency: "EUR", Kind: domain.KindBiller, Owner: "EDF", Name: "EDF"},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -104,11 +105,11 @@ func (w *world) expect(from, text, contains string) string {
 func (w *world) topup(msisdn string, minor uint64, tier uint8) {
 	acc := w.l.AccountsOf(msisdn)
 	if acc[0].Tier != tier {
-		if _, err := w.l.Submit(context.Background(), ledger.Job{Tiers: []ledger.TierChange{{Account: acc[0].ID, Tier: tier}}}); err != nil {
+		if _, err := w.l.Submit(context.Background(), domain.Job{Tiers: []domain.TierChange{{Account: acc[0].ID, Tier: tier}}}); err != nil {
 			w.t.Fatal(err)
 		}
 	}
-	if _, err := w.l.Submit(context.Background(), ledger.Job{Transfers: []ledger.Transfer{{ID: ledger.NewID(), Debit: w.float, Credit: acc[0].ID, Amount: minor, Code: CodeTopup}}}); err != nil {
+	if _, err := w.l.Submit(context.Background(), domain.Job{Transfers: []domain.Transfer{{ID: domain.NewID(), Debit: w.float, Credit: acc[0].ID, Amount: minor, Code: domain.CodeTopup}}}); err != nil {
 		w.t.Fatal(err)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"mpg/commands"
-	"mpg/ledger"
+	"mpg/domain"
 )
 
 // Flood control: each number may text at most Config.MOPerMinute, with bursts of
@@ -78,7 +78,7 @@ func (e *Engine) admit(msisdn string) *FloodError {
 
 // floodNotice tells the number, once a minute, that its messages wait.
 func (e *Engine) floodNotice(ctx context.Context, msisdn string) error {
-	_, err := e.l.Submit(ctx, ledger.Job{Messages: []ledger.Message{e.sms(msisdn, e.langOf(msisdn), commands.RFlood, commands.Args{})}})
+	_, err := e.l.Submit(ctx, domain.Job{Messages: []domain.Message{e.sms(msisdn, e.langOf(msisdn), commands.RFlood, commands.Args{})}})
 	if err != nil {
 		return fmt.Errorf("flood notice: %w", err)
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"mpg/commands"
-	"mpg/ledger"
+	"mpg/domain"
 )
 
 // Claim moves the money held for a subscriber into their purse (after REG, after an operator
@@ -23,9 +23,9 @@ func (e *Engine) claim(ctx context.Context, msisdn string, tell bool) error {
 	if err != nil || len(holds) == 0 {
 		return err
 	}
-	var purse *ledger.Account
+	var purse *domain.Account
 	for _, a := range e.l.AccountsOf(msisdn) {
-		if a.Kind == ledger.KindPurse && a.Currency == e.cfg.Currency && a.Status != ledger.StatusClosed {
+		if a.Kind == domain.KindPurse && a.Currency == e.cfg.Currency && a.Status != domain.StatusClosed {
 			purse = &a
 		}
 	}
@@ -33,28 +33,28 @@ func (e *Engine) claim(ctx context.Context, msisdn string, tell bool) error {
 		return nil
 	}
 	lang := e.langOf(msisdn)
-	money := func(v uint64) commands.Money {
-		return commands.Money{Minor: v, Currency: e.cfg.Currency, Exponent: e.cfg.Exponent}
+	money := func(v uint64) domain.Money {
+		return domain.Money{Minor: v, Currency: e.cfg.Currency, Exponent: e.cfg.Exponent}
 	}
 	for _, held := range holds {
 		payer, _ := e.l.Account(held.Debit)
-		job := ledger.Job{Transfers: []ledger.Transfer{
-			{ID: claimID(held.ID, 0), PendingID: held.ID, Flags: ledger.PostPending},
-			{ID: claimID(held.ID, 1), Debit: held.Credit, Credit: purse.ID, Amount: held.Amount, Code: CodeClaim, Ref: held.ID.String()[:16]},
+		job := domain.Job{Transfers: []domain.Transfer{
+			{ID: claimID(held.ID, 0), PendingID: held.ID, Flags: domain.PostPending},
+			{ID: claimID(held.ID, 1), Debit: held.Credit, Credit: purse.ID, Amount: held.Amount, Code: domain.CodeClaim, Ref: held.ID.String()[:16]},
 		}}
-		job.Compose = func(v ledger.View, r *ledger.Result) ([]ledger.Message, error) {
+		job.Compose = func(v domain.View, r *domain.Result) ([]domain.Message, error) {
 			after, _ := v.Account(purse.ID)
-			return []ledger.Message{{From: e.cfg.ShortCode, To: msisdn, Text: commands.Render(lang, commands.RClaimed,
-				commands.Args{Amount: money(held.Amount), Party: commands.Mask(payer.Owner), Balance: money(uint64(max(0, after.Available()))),
+			return []domain.Message{{From: e.cfg.ShortCode, To: msisdn, Text: commands.Render(lang, commands.RClaimed,
+				commands.Args{Amount: money(held.Amount), Party: domain.Mask(payer.Owner), Balance: money(uint64(max(0, after.Available()))),
 					Ref: shortRef(r.Transfers[1])})}}, nil
 		}
 		_, err = e.l.Submit(ctx, job)
-		var ref *ledger.RefusedError
+		var ref *domain.RefusedError
 		if errors.As(err, &ref) {
-			if tell && ref.Reason == ledger.ErrLimitBalance {
+			if tell && ref.Reason == domain.ErrLimitBalance {
 				left := int(max(1, (held.Timestamp+int64(held.Timeout)-e.cfg.Now().UnixNano())/int64(24*3600e9)))
-				e.l.Submit(ctx, ledger.Job{Messages: []ledger.Message{{From: e.cfg.ShortCode, To: msisdn, Text: commands.Render(lang, commands.RClaimWaiting,
-					commands.Args{Amount: money(held.Amount), Party: commands.Mask(payer.Owner), N: left})}}})
+				e.l.Submit(ctx, domain.Job{Messages: []domain.Message{{From: e.cfg.ShortCode, To: msisdn, Text: commands.Render(lang, commands.RClaimWaiting,
+					commands.Args{Amount: money(held.Amount), Party: domain.Mask(payer.Owner), N: left})}}})
 			}
 			continue
 		}
@@ -68,9 +68,9 @@ func (e *Engine) claim(ctx context.Context, msisdn string, tell bool) error {
 // ExpiryNotices is the ledger's expiry hook: when a hold lapses, the payer is told the money
 // is back and the would-be payee that it is gone. It needs nothing but the configuration,
 // so the ledger can have it from the moment it opens.
-func ExpiryNotices(cfg Config) ledger.ExpiryHook {
-	return func(p ledger.Transfer, v ledger.View) []ledger.Message {
-		if p.Code != CodeHold || p.For == "" {
+func ExpiryNotices(cfg Config) domain.ExpiryHook {
+	return func(p domain.Transfer, v domain.View) []domain.Message {
+		if p.Code != domain.CodeHold || p.For == "" {
 			return nil
 		}
 		lang, _, _ := strings.Cut(p.Ref, " ")
@@ -85,13 +85,13 @@ func ExpiryNotices(cfg Config) ledger.ExpiryHook {
 		if !ok {
 			return nil
 		}
-		m := func(v uint64) commands.Money {
-			return commands.Money{Minor: v, Currency: cfg.Currency, Exponent: cfg.Exponent}
+		m := func(v uint64) domain.Money {
+			return domain.Money{Minor: v, Currency: cfg.Currency, Exponent: cfg.Exponent}
 		}
-		return []ledger.Message{
+		return []domain.Message{
 			{From: cfg.ShortCode, To: payer.Owner, Text: commands.Render(l, commands.RRefunded, commands.Args{Amount: m(p.Amount),
-				Party: commands.Mask(p.For), Balance: m(uint64(max(0, payer.Available()))), Ref: shortRef(p)})},
-			{From: cfg.ShortCode, To: p.For, Text: commands.Render(l, commands.RLapsed, commands.Args{Amount: m(p.Amount), Party: commands.Mask(payer.Owner)})},
+				Party: domain.Mask(p.For), Balance: m(uint64(max(0, payer.Available()))), Ref: shortRef(p)})},
+			{From: cfg.ShortCode, To: p.For, Text: commands.Render(l, commands.RLapsed, commands.Args{Amount: m(p.Amount), Party: domain.Mask(payer.Owner)})},
 		}
 	}
 }

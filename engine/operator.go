@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"mpg/commands"
-	"mpg/ledger"
+	"mpg/domain"
 )
 
 // Operator commands: what customer care does to a subscriber's purse. Each is one ledger
@@ -28,53 +28,53 @@ var (
 
 // opTurn runs an operator change on one subscriber: read purse and profile, let f build
 // the job, submit it; a profile changed meanwhile is read again.
-func (e *Engine) opTurn(ctx context.Context, msisdn string, f func(purse *ledger.Account, p *profile, ver uint64) (ledger.Job, error)) (ledger.Result, error) {
+func (e *Engine) opTurn(ctx context.Context, msisdn string, f func(purse *domain.Account, p *profile, ver uint64) (domain.Job, error)) (domain.Result, error) {
 	mu := e.lock(msisdn)
 	mu.Lock()
 	defer mu.Unlock()
 	for try := 0; ; try++ {
-		var purse *ledger.Account
+		var purse *domain.Account
 		for _, a := range e.l.AccountsOf(msisdn) {
-			if a.Kind == ledger.KindPurse && a.Currency == e.cfg.Currency {
+			if a.Kind == domain.KindPurse && a.Currency == e.cfg.Currency {
 				purse = &a
 			}
 		}
 		b, ver, err := e.l.Profile(msisdn)
 		if err != nil {
-			return ledger.Result{}, err
+			return domain.Result{}, err
 		}
 		var p profile
 		if b != nil {
 			if err := json.Unmarshal(b, &p); err != nil {
-				return ledger.Result{}, fmt.Errorf("profile of %s: %w", msisdn, err)
+				return domain.Result{}, fmt.Errorf("profile of %s: %w", msisdn, err)
 			}
 		}
 		job, err := f(purse, &p, ver)
 		if err != nil {
-			return ledger.Result{}, err
+			return domain.Result{}, err
 		}
 		res, err := e.l.Submit(ctx, job)
-		if errors.Is(err, ledger.ErrConflict) && try < maxTurns {
+		if errors.Is(err, domain.ErrConflict) && try < maxTurns {
 			continue
 		}
 		return res, err
 	}
 }
 
-func (e *Engine) profileWrite(msisdn string, p *profile, ver uint64) ledger.Profile {
+func (e *Engine) profileWrite(msisdn string, p *profile, ver uint64) domain.Profile {
 	b, _ := json.Marshal(p)
-	return ledger.Profile{Owner: msisdn, Data: b, Version: ver}
+	return domain.Profile{Owner: msisdn, Data: b, Version: ver}
 }
 
-func (e *Engine) sms(to string, l commands.Lang, r commands.Reply, a commands.Args) ledger.Message {
+func (e *Engine) sms(to string, l commands.Lang, r commands.Reply, a commands.Args) domain.Message {
 	if a.Currency == "" {
 		a.Currency = e.cfg.Currency
 	}
-	return ledger.Message{From: e.cfg.ShortCode, To: to, Text: commands.Render(l, r, a)}
+	return domain.Message{From: e.cfg.ShortCode, To: to, Text: commands.Render(l, r, a)}
 }
 
-func (e *Engine) money(v uint64) commands.Money {
-	return commands.Money{Minor: v, Currency: e.cfg.Currency, Exponent: e.cfg.Exponent}
+func (e *Engine) money(v uint64) domain.Money {
+	return domain.Money{Minor: v, Currency: e.cfg.Currency, Exponent: e.cfg.Exponent}
 }
 
 // activationFor draws a one-time code to set a PIN and the record that checks it.
@@ -91,29 +91,29 @@ func (e *Engine) activationFor(msisdn string) (string, *activation, error) {
 
 // OpenPurse opens a purse at the counter and texts the subscriber a one-time code with which
 // they set their own PIN (`PIN <code> <new pin>`): the agent never knows the PIN.
-func (e *Engine) OpenPurse(ctx context.Context, actor, msisdn, name string, tier uint8) (ledger.Account, error) {
-	res, err := e.opTurn(ctx, msisdn, func(purse *ledger.Account, p *profile, ver uint64) (ledger.Job, error) {
+func (e *Engine) OpenPurse(ctx context.Context, actor, msisdn, name string, tier uint8) (domain.Account, error) {
+	res, err := e.opTurn(ctx, msisdn, func(purse *domain.Account, p *profile, ver uint64) (domain.Job, error) {
 		if purse != nil {
-			return ledger.Job{}, fmt.Errorf("%s already has purse %d", msisdn, purse.ID)
+			return domain.Job{}, fmt.Errorf("%s already has purse %d", msisdn, purse.ID)
 		}
 		code, act, err := e.activationFor(msisdn)
 		if err != nil {
-			return ledger.Job{}, err
+			return domain.Job{}, err
 		}
 		p.Activation, p.PINMAC, p.Fails, p.LockedUntil, p.Lockouts = act, "", 0, 0, 0
 		msg, err := e.sealedMessage(e.sms(msisdn, p.Lang, commands.RActivate, commands.Args{Code: secretMark, N: int(e.cfg.ActivationFor.Hours())}), code)
 		if err != nil {
-			return ledger.Job{}, err
+			return domain.Job{}, err
 		}
-		return ledger.Job{
-			Open:     []ledger.AccountSpec{{Currency: e.cfg.Currency, Kind: ledger.KindPurse, Owner: msisdn, Name: name, Tier: tier}},
-			Profiles: []ledger.Profile{e.profileWrite(msisdn, p, ver)},
-			Messages: []ledger.Message{msg},
-			Audit:    &ledger.Audit{Actor: actor, Action: "account open", Detail: fmt.Sprintf("%s tier %d", msisdn, tier)},
+		return domain.Job{
+			Open:     []domain.AccountSpec{{Currency: e.cfg.Currency, Kind: domain.KindPurse, Owner: msisdn, Name: name, Tier: tier}},
+			Profiles: []domain.Profile{e.profileWrite(msisdn, p, ver)},
+			Messages: []domain.Message{msg},
+			Audit:    &domain.Audit{Actor: actor, Action: "account open", Detail: fmt.Sprintf("%s tier %d", msisdn, tier)},
 		}, nil
 	})
 	if err != nil {
-		return ledger.Account{}, err
+		return domain.Account{}, err
 	}
 	return res.Accounts[0], nil
 }
@@ -121,23 +121,23 @@ func (e *Engine) OpenPurse(ctx context.Context, actor, msisdn, name string, tier
 // ResetPIN replaces a forgotten PIN: the old one stops working at once, the subscriber gets a
 // one-time code to set a new one, and any lockout ends.
 func (e *Engine) ResetPIN(ctx context.Context, actor, msisdn string) error {
-	_, err := e.opTurn(ctx, msisdn, func(purse *ledger.Account, p *profile, ver uint64) (ledger.Job, error) {
+	_, err := e.opTurn(ctx, msisdn, func(purse *domain.Account, p *profile, ver uint64) (domain.Job, error) {
 		if purse == nil {
-			return ledger.Job{}, ErrNoPurse
+			return domain.Job{}, ErrNoPurse
 		}
 		code, act, err := e.activationFor(msisdn)
 		if err != nil {
-			return ledger.Job{}, err
+			return domain.Job{}, err
 		}
 		p.Activation, p.PINMAC, p.Fails, p.LockedUntil, p.Lockouts = act, "", 0, 0, 0
 		msg, err := e.sealedMessage(e.sms(msisdn, p.Lang, commands.RActivate, commands.Args{Code: secretMark, N: int(e.cfg.ActivationFor.Hours())}), code)
 		if err != nil {
-			return ledger.Job{}, err
+			return domain.Job{}, err
 		}
-		return ledger.Job{
-			Profiles: []ledger.Profile{e.profileWrite(msisdn, p, ver)},
-			Messages: []ledger.Message{msg},
-			Audit:    &ledger.Audit{Actor: actor, Action: "pin reset", Detail: msisdn},
+		return domain.Job{
+			Profiles: []domain.Profile{e.profileWrite(msisdn, p, ver)},
+			Messages: []domain.Message{msg},
+			Audit:    &domain.Audit{Actor: actor, Action: "pin reset", Detail: msisdn},
 		}, nil
 	})
 	return err
@@ -145,15 +145,15 @@ func (e *Engine) ResetPIN(ctx context.Context, actor, msisdn string) error {
 
 // Unlock ends a PIN lockout, the permanent one too.
 func (e *Engine) Unlock(ctx context.Context, actor, msisdn string) error {
-	_, err := e.opTurn(ctx, msisdn, func(purse *ledger.Account, p *profile, ver uint64) (ledger.Job, error) {
+	_, err := e.opTurn(ctx, msisdn, func(purse *domain.Account, p *profile, ver uint64) (domain.Job, error) {
 		if purse == nil {
-			return ledger.Job{}, ErrNoPurse
+			return domain.Job{}, ErrNoPurse
 		}
 		p.Fails, p.LockedUntil, p.Lockouts = 0, 0, 0
-		return ledger.Job{
-			Profiles: []ledger.Profile{e.profileWrite(msisdn, p, ver)},
-			Messages: []ledger.Message{e.sms(msisdn, p.Lang, commands.RUnlocked, commands.Args{})},
-			Audit:    &ledger.Audit{Actor: actor, Action: "pin unlock", Detail: msisdn},
+		return domain.Job{
+			Profiles: []domain.Profile{e.profileWrite(msisdn, p, ver)},
+			Messages: []domain.Message{e.sms(msisdn, p.Lang, commands.RUnlocked, commands.Args{})},
+			Audit:    &domain.Audit{Actor: actor, Action: "pin unlock", Detail: msisdn},
 		}, nil
 	})
 	return err
@@ -166,14 +166,14 @@ func (e *Engine) SetTier(ctx context.Context, actor, msisdn string, tier uint8) 
 	if !ok {
 		return fmt.Errorf("tier %d is not configured (engine.tiers)", tier)
 	}
-	_, err := e.opTurn(ctx, msisdn, func(purse *ledger.Account, p *profile, _ uint64) (ledger.Job, error) {
+	_, err := e.opTurn(ctx, msisdn, func(purse *domain.Account, p *profile, _ uint64) (domain.Job, error) {
 		if purse == nil {
-			return ledger.Job{}, ErrNoPurse
+			return domain.Job{}, ErrNoPurse
 		}
-		return ledger.Job{
-			Tiers:    []ledger.TierChange{{Account: purse.ID, Tier: tier}},
-			Messages: []ledger.Message{e.sms(msisdn, p.Lang, commands.RTierChanged, commands.Args{N: int(tier), Limit: e.money(lim.PerTx), Amount: e.money(lim.Daily)})},
-			Audit:    &ledger.Audit{Actor: actor, Action: "account tier", Detail: fmt.Sprintf("%s tier %d", msisdn, tier)},
+		return domain.Job{
+			Tiers:    []domain.TierChange{{Account: purse.ID, Tier: tier}},
+			Messages: []domain.Message{e.sms(msisdn, p.Lang, commands.RTierChanged, commands.Args{N: int(tier), Limit: e.money(lim.PerTx), Amount: e.money(lim.Daily)})},
+			Audit:    &domain.Audit{Actor: actor, Action: "account tier", Detail: fmt.Sprintf("%s tier %d", msisdn, tier)},
 		}, nil
 	})
 	if err != nil {
@@ -183,28 +183,28 @@ func (e *Engine) SetTier(ctx context.Context, actor, msisdn string, tier uint8) 
 }
 
 // Topup credits a purse from the float (cash-in); the tier's maximum balance applies.
-func (e *Engine) Topup(ctx context.Context, actor, msisdn string, amount uint64, ref string) (ledger.Transfer, error) {
-	float, err := e.l.System(ledger.KindFloat, e.cfg.Currency)
+func (e *Engine) Topup(ctx context.Context, actor, msisdn string, amount uint64, ref string) (domain.Transfer, error) {
+	float, err := e.l.System(domain.KindFloat, e.cfg.Currency)
 	if err != nil {
-		return ledger.Transfer{}, err
+		return domain.Transfer{}, err
 	}
-	res, err := e.opTurn(ctx, msisdn, func(purse *ledger.Account, p *profile, _ uint64) (ledger.Job, error) {
+	res, err := e.opTurn(ctx, msisdn, func(purse *domain.Account, p *profile, _ uint64) (domain.Job, error) {
 		if purse == nil {
-			return ledger.Job{}, ErrNoPurse
+			return domain.Job{}, ErrNoPurse
 		}
 		lang, id := p.Lang, purse.ID
-		return ledger.Job{
-			Transfers: []ledger.Transfer{{ID: ledger.NewID(), Debit: float.ID, Credit: purse.ID, Amount: amount, Code: CodeTopup, Ref: ref}},
-			Audit:     &ledger.Audit{Actor: actor, Action: "account topup", Detail: msisdn + " " + ledger.FormatAmount(amount, e.cfg.Currency)},
-			Compose: func(v ledger.View, r *ledger.Result) ([]ledger.Message, error) {
+		return domain.Job{
+			Transfers: []domain.Transfer{{ID: domain.NewID(), Debit: float.ID, Credit: purse.ID, Amount: amount, Code: domain.CodeTopup, Ref: ref}},
+			Audit:     &domain.Audit{Actor: actor, Action: "account topup", Detail: msisdn + " " + domain.FormatAmount(amount, e.cfg.Currency)},
+			Compose: func(v domain.View, r *domain.Result) ([]domain.Message, error) {
 				after, _ := v.Account(id)
-				return []ledger.Message{e.sms(msisdn, lang, commands.RToppedUp, commands.Args{Amount: e.money(amount),
+				return []domain.Message{e.sms(msisdn, lang, commands.RToppedUp, commands.Args{Amount: e.money(amount),
 					Balance: e.money(uint64(max(0, after.Available()))), Ref: shortRef(r.Transfers[0])})}, nil
 			},
 		}, nil
 	})
 	if err != nil {
-		return ledger.Transfer{}, err
+		return domain.Transfer{}, err
 	}
 	return res.Transfers[0], nil
 }
@@ -213,30 +213,30 @@ func (e *Engine) Topup(ctx context.Context, actor, msisdn string, amount uint64,
 // cash handed over at the counter) in the same step; without, a purse holding money is
 // refused. Pending transfers (a reservation, a hold) must end first: the ledger refuses.
 func (e *Engine) ClosePurse(ctx context.Context, actor, msisdn string, payout bool) (uint64, error) {
-	float, err := e.l.System(ledger.KindFloat, e.cfg.Currency)
+	float, err := e.l.System(domain.KindFloat, e.cfg.Currency)
 	if err != nil {
 		return 0, err
 	}
 	var paid uint64
-	_, err = e.opTurn(ctx, msisdn, func(purse *ledger.Account, p *profile, _ uint64) (ledger.Job, error) {
+	_, err = e.opTurn(ctx, msisdn, func(purse *domain.Account, p *profile, _ uint64) (domain.Job, error) {
 		if purse == nil {
-			return ledger.Job{}, ErrNoPurse
+			return domain.Job{}, ErrNoPurse
 		}
-		job := ledger.Job{Audit: &ledger.Audit{Actor: actor, Action: "account close", Detail: msisdn}}
+		job := domain.Job{Audit: &domain.Audit{Actor: actor, Action: "account close", Detail: msisdn}}
 		paid = uint64(max(0, purse.Available()))
 		if paid > 0 {
 			if !payout {
-				return ledger.Job{}, fmt.Errorf("%w (%s)", ErrHasBalance, ledger.FormatAmount(paid, e.cfg.Currency))
+				return domain.Job{}, fmt.Errorf("%w (%s)", ErrHasBalance, domain.FormatAmount(paid, e.cfg.Currency))
 			}
-			job.Transfers = []ledger.Transfer{{ID: ledger.NewID(), Debit: purse.ID, Credit: float.ID, Amount: paid, Code: CodePayout, Flags: ledger.Exempt}}
+			job.Transfers = []domain.Transfer{{ID: domain.NewID(), Debit: purse.ID, Credit: float.ID, Amount: paid, Code: domain.CodePayout, Flags: domain.Exempt}}
 		}
 		// Unblocked (a payout may leave a blocked purse), paid out, closed: one job (the
 		// ledger applies a close after the job's transfers).
-		job.Status = []ledger.StatusChange{{Account: purse.ID, Status: ledger.StatusClosed}}
-		if purse.Status == ledger.StatusBlocked && paid > 0 {
-			job.Status = append([]ledger.StatusChange{{Account: purse.ID, Status: ledger.StatusActive}}, job.Status...)
+		job.Status = []domain.StatusChange{{Account: purse.ID, Status: domain.StatusClosed}}
+		if purse.Status == domain.StatusBlocked && paid > 0 {
+			job.Status = append([]domain.StatusChange{{Account: purse.ID, Status: domain.StatusActive}}, job.Status...)
 		}
-		job.Messages = []ledger.Message{e.sms(msisdn, p.Lang, commands.RClosedNotice, commands.Args{Amount: e.money(paid)})}
+		job.Messages = []domain.Message{e.sms(msisdn, p.Lang, commands.RClosedNotice, commands.Args{Amount: e.money(paid)})}
 		return job, nil
 	})
 	return paid, err
@@ -244,39 +244,39 @@ func (e *Engine) ClosePurse(ctx context.Context, actor, msisdn string, payout bo
 
 // reversalID derives the id of a reversal from the transfer it reverses: reversing twice is
 // the same transfer, which the ledger answers as already done.
-func reversalID(of ledger.ID) ledger.ID { return claimID(of, 'r') }
+func reversalID(of domain.ID) domain.ID { return claimID(of, 'r') }
 
 // Reverse undoes a payment by a compensating transfer (never an edit): the payee gives the
 // amount back to the payer. The payer's maximum balance applies; the limits do not (it is
 // not a spend). Both sides are told.
-func (e *Engine) Reverse(ctx context.Context, actor string, tr ledger.Transfer) (ledger.Transfer, error) {
-	if tr.Flags&(ledger.Pending|ledger.VoidPending) != 0 || tr.Code == CodeReversal || tr.Amount == 0 {
-		return ledger.Transfer{}, fmt.Errorf("%w: %s is a %s transfer", ErrNotReversed, tr.ID, tr.Flags)
+func (e *Engine) Reverse(ctx context.Context, actor string, tr domain.Transfer) (domain.Transfer, error) {
+	if tr.Flags&(domain.Pending|domain.VoidPending) != 0 || tr.Code == domain.CodeReversal || tr.Amount == 0 {
+		return domain.Transfer{}, fmt.Errorf("%w: %s is a %s transfer", ErrNotReversed, tr.ID, tr.Flags)
 	}
 	payer, err := e.l.Account(tr.Debit)
 	if err != nil {
-		return ledger.Transfer{}, err
+		return domain.Transfer{}, err
 	}
 	payee, err := e.l.Account(tr.Credit)
 	if err != nil {
-		return ledger.Transfer{}, err
+		return domain.Transfer{}, err
 	}
-	rev := ledger.Transfer{ID: reversalID(tr.ID), Debit: tr.Credit, Credit: tr.Debit, Amount: tr.Amount, Code: CodeReversal,
-		Flags: ledger.Exempt, Ref: "rev " + shortRef(tr)}
+	rev := domain.Transfer{ID: reversalID(tr.ID), Debit: tr.Credit, Credit: tr.Debit, Amount: tr.Amount, Code: domain.CodeReversal,
+		Flags: domain.Exempt, Ref: "rev " + shortRef(tr)}
 	payerLang, payeeLang := e.langOf(payer.Owner), e.langOf(payee.Owner)
-	job := ledger.Job{Transfers: []ledger.Transfer{rev},
-		Audit: &ledger.Audit{Actor: actor, Action: "transfer reverse", Detail: tr.ID.String()}}
-	job.Compose = func(v ledger.View, r *ledger.Result) ([]ledger.Message, error) {
+	job := domain.Job{Transfers: []domain.Transfer{rev},
+		Audit: &domain.Audit{Actor: actor, Action: "transfer reverse", Detail: tr.ID.String()}}
+	job.Compose = func(v domain.View, r *domain.Result) ([]domain.Message, error) {
 		if r.Existed[0] {
 			return nil, nil // reversed before: nobody is told twice
 		}
-		var out []ledger.Message
+		var out []domain.Message
 		a := commands.Args{Amount: e.money(tr.Amount), Ref: shortRef(tr)}
-		if after, ok := v.Account(payer.ID); ok && after.Kind == ledger.KindPurse {
+		if after, ok := v.Account(payer.ID); ok && after.Kind == domain.KindPurse {
 			a.Balance = e.money(uint64(max(0, after.Available())))
 			out = append(out, e.sms(payer.Owner, payerLang, commands.RReversedIn, a))
 		}
-		if after, ok := v.Account(payee.ID); ok && after.Kind == ledger.KindPurse {
+		if after, ok := v.Account(payee.ID); ok && after.Kind == domain.KindPurse {
 			a.Balance = e.money(uint64(max(0, after.Available())))
 			out = append(out, e.sms(payee.Owner, payeeLang, commands.RReversedOut, a))
 		} else if payee.Phone != "" {
@@ -287,14 +287,14 @@ func (e *Engine) Reverse(ctx context.Context, actor string, tr ledger.Transfer) 
 	}
 	res, err := e.l.Submit(ctx, job)
 	if err != nil {
-		return ledger.Transfer{}, err
+		return domain.Transfer{}, err
 	}
 	return res.Transfers[0], nil
 }
 
 // Found is a transfer found by what a subscriber reads out.
 type Found struct {
-	Transfer ledger.Transfer
+	Transfer domain.Transfer
 	Receipt  string // its receipt code, when the key is at hand
 	How      string // what matched: receipt, ref, id
 }
@@ -310,7 +310,7 @@ func (e *Engine) Find(what, owner string) ([]Found, error) {
 	if tr, ok := e.verifyReceipt(what); ok {
 		return []Found{{Transfer: tr, Receipt: e.receipt(tr), How: "receipt"}}, nil
 	}
-	if id, err := ledger.ParseID(what); err == nil {
+	if id, err := domain.ParseID(what); err == nil {
 		tr, err := e.l.Transfer(id)
 		if err != nil {
 			return nil, err
@@ -338,7 +338,7 @@ func (e *Engine) Find(what, owner string) ([]Found, error) {
 	return out, nil
 }
 
-func (e *Engine) found(tr ledger.Transfer, how string) Found {
+func (e *Engine) found(tr domain.Transfer, how string) Found {
 	f := Found{Transfer: tr, How: how}
 	if len(e.cfg.ReceiptKey) >= 16 {
 		f.Receipt = e.receipt(tr)
@@ -347,9 +347,9 @@ func (e *Engine) found(tr ledger.Transfer, how string) Found {
 }
 
 // CheckReceipt says whether a receipt code is genuine, and which transfer it names.
-func (e *Engine) CheckReceipt(code string) (ledger.Transfer, bool, error) {
+func (e *Engine) CheckReceipt(code string) (domain.Transfer, bool, error) {
 	if len(e.cfg.ReceiptKey) < 16 {
-		return ledger.Transfer{}, false, ErrNoKey
+		return domain.Transfer{}, false, ErrNoKey
 	}
 	tr, ok := e.verifyReceipt(code)
 	return tr, ok, nil
@@ -389,4 +389,4 @@ func (e *Engine) StateOf(msisdn string) (State, bool, error) {
 }
 
 // ReceiptOf is the receipt code of a transfer (for the CLI's `find`).
-func (e *Engine) ReceiptOf(tr ledger.Transfer) string { return e.receipt(tr) }
+func (e *Engine) ReceiptOf(tr domain.Transfer) string { return e.receipt(tr) }

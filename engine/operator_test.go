@@ -3,11 +3,10 @@ package engine
 import (
 	"context"
 	"errors"
+	"mpg/domain"
 	"strings"
 	"testing"
 	"time"
-
-	"mpg/ledger"
 )
 
 // codeIn returns the 6-digit one-time code of an activation SMS.
@@ -89,7 +88,7 @@ func TestClosePaysOutAndRefusesAfter(t *testing.T) {
 	w.expect(bob, "REG 246810", "Welcome")
 	w.topup(bob, 1000, 2)
 	w.expect(bob, "SEND "+alice+" 1 246810", "The account of +336****678 is closed: nothing was paid")
-	if _, err := w.e.Topup(ctx, "care:1", alice, 100, ""); !errors.Is(err, ledger.ErrAccountClosed) {
+	if _, err := w.e.Topup(ctx, "care:1", alice, 100, ""); !errors.Is(err, domain.ErrAccountClosed) {
 		t.Fatalf("top-up of a closed purse: %v", err)
 	}
 	w.verify()

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 
 	"mpg/commands"
-	"mpg/ledger"
+	"mpg/domain"
 )
 
 func (t *turn) fee(code uint16, amount uint64) uint64 { return t.e.fee(code, amount) }
@@ -19,7 +19,7 @@ func (e *Engine) fee(code uint16, amount uint64) uint64 {
 	return 0
 }
 
-func (t *turn) system(kind ledger.Kind) *ledger.Account {
+func (t *turn) system(kind domain.Kind) *domain.Account {
 	a, err := t.e.l.System(kind, t.e.cfg.Currency)
 	if err != nil {
 		return nil
@@ -29,25 +29,25 @@ func (t *turn) system(kind ledger.Kind) *ledger.Account {
 
 // feeTransfer is the fee of a payment: exempt from the tier's limits (those count what the
 // subscriber pays, not what it costs), never from the balance.
-func feeTransfer(purse, fees, fee uint64) ledger.Transfer {
-	return ledger.Transfer{ID: ledger.NewID(), Debit: purse, Credit: fees, Amount: fee, Code: CodeFee, Flags: ledger.Exempt}
+func feeTransfer(purse, fees, fee uint64) domain.Transfer {
+	return domain.Transfer{ID: domain.NewID(), Debit: purse, Credit: fees, Amount: fee, Code: domain.CodeFee, Flags: domain.Exempt}
 }
 
-func (t *turn) pay() ledger.Job {
+func (t *turn) pay() domain.Job {
 	c := t.cmd
-	kind, code, unknown := ledger.KindMerchant, CodePay, commands.RUnknownMerchant
+	kind, code, unknown := domain.KindMerchant, domain.CodePay, commands.RUnknownMerchant
 	if c.Kind == commands.Bill {
-		kind, code, unknown = ledger.KindBiller, CodeBill, commands.RUnknownBiller
+		kind, code, unknown = domain.KindBiller, domain.CodeBill, commands.RUnknownBiller
 	}
-	var payee *ledger.Account
+	var payee *domain.Account
 	for _, a := range t.e.l.AccountsOf(c.Merchant) {
 		if a.Kind == kind && a.Currency == t.e.cfg.Currency {
 			payee = &a
 		}
 	}
-	if payee == nil || payee.Status != ledger.StatusActive {
+	if payee == nil || payee.Status != domain.StatusActive {
 		t.reply(unknown, commands.Args{Arg: c.Merchant})
-		return t.withProfile(ledger.Job{})
+		return t.withProfile(domain.Job{})
 	}
 	ref := c.Ref
 	if c.Kind == commands.Bill {
@@ -57,31 +57,31 @@ func (t *turn) pay() ledger.Job {
 	return t.move(code, payee, c.Amount, ref)
 }
 
-func (t *turn) send() ledger.Job {
+func (t *turn) send() domain.Job {
 	c := t.cmd
 	if c.Phone == t.in.From {
 		t.reply(commands.RSelfTransfer, commands.Args{})
-		return t.withProfile(ledger.Job{})
+		return t.withProfile(domain.Job{})
 	}
 	if lim := t.e.cfg.Tiers[t.purse.Tier]; !lim.CanSend {
 		t.reply(commands.RTierCannotSend, commands.Args{})
-		return t.withProfile(ledger.Job{})
+		return t.withProfile(domain.Job{})
 	}
-	t.payeeName = commands.Mask(c.Phone)
-	var payee *ledger.Account
+	t.payeeName = domain.Mask(c.Phone)
+	var payee *domain.Account
 	for _, a := range t.e.l.AccountsOf(c.Phone) {
-		if a.Kind == ledger.KindPurse && a.Currency == t.e.cfg.Currency {
+		if a.Kind == domain.KindPurse && a.Currency == t.e.cfg.Currency {
 			payee = &a
 		}
 	}
 	if payee == nil {
 		return t.hold(c.Phone, c.Amount)
 	}
-	if payee.Status == ledger.StatusClosed {
+	if payee.Status == domain.StatusClosed {
 		t.reply(commands.RPayeeClosed, commands.Args{Party: t.payeeName})
-		return t.withProfile(ledger.Job{})
+		return t.withProfile(domain.Job{})
 	}
-	return t.move(CodeSend, payee, c.Amount, c.Ref)
+	return t.move(domain.CodeSend, payee, c.Amount, c.Ref)
 }
 
 // holdRef is what a hold carries for its expiry notices: the payer's language and reference.
@@ -97,58 +97,58 @@ func holdRef(l commands.Lang, ref string) string {
 // voids it after ClaimFor: the money is the payer's again and both are told); the payee is
 // invited to register and claims it then. Above the confirmation threshold it is confirmed
 // with YES first, like any payment.
-func (t *turn) hold(payeeNumber string, amount uint64) ledger.Job {
-	escrow := t.system(ledger.KindEscrow)
+func (t *turn) hold(payeeNumber string, amount uint64) domain.Job {
+	escrow := t.system(domain.KindEscrow)
 	if escrow == nil {
 		t.reply(commands.RBusy, commands.Args{})
-		return t.withProfile(ledger.Job{})
+		return t.withProfile(domain.Job{})
 	}
-	fee := t.fee(CodeSend, amount)
-	ts := []ledger.Transfer{{ID: ledger.NewID(), Debit: t.purse.ID, Credit: escrow.ID, Amount: amount, Code: CodeHold,
-		Flags: ledger.Pending, Timeout: t.e.cfg.ClaimFor, For: payeeNumber, Ref: holdRef(t.lang, t.cmd.Ref)}}
+	fee := t.fee(domain.CodeSend, amount)
+	ts := []domain.Transfer{{ID: domain.NewID(), Debit: t.purse.ID, Credit: escrow.ID, Amount: amount, Code: domain.CodeHold,
+		Flags: domain.Pending, Timeout: t.e.cfg.ClaimFor, For: payeeNumber, Ref: holdRef(t.lang, t.cmd.Ref)}}
 	if fee > 0 {
-		fees := t.system(ledger.KindFees)
+		fees := t.system(domain.KindFees)
 		if fees == nil {
 			t.reply(commands.RBusy, commands.Args{})
-			return t.withProfile(ledger.Job{})
+			return t.withProfile(domain.Job{})
 		}
 		ts = append(ts, feeTransfer(t.purse.ID, fees.ID, fee))
 	}
 	if above := t.e.cfg.ConfirmAbove; above > 0 && amount > above {
-		return t.askConfirm(CodeHold, escrow, amount, fee, t.cmd.Ref, payeeNumber, ts)
+		return t.askConfirm(domain.CodeHold, escrow, amount, fee, t.cmd.Ref, payeeNumber, ts)
 	}
-	t.repeat = repeatRecord{Kind: repeatSent, Amount: amount, Party: commands.Mask(payeeNumber), Ref: shortRef(ts[0])}
-	job := t.withProfile(ledger.Job{Transfers: ts})
+	t.repeat = repeatRecord{Kind: repeatSent, Amount: amount, Party: domain.Mask(payeeNumber), Ref: shortRef(ts[0])}
+	job := t.withProfile(domain.Job{Transfers: ts})
 	job.Compose = t.heldNotices(payeeNumber, amount, fee)
 	return job
 }
 
 // heldNotices tell the payer the money is held and the payee how to claim it.
-func (t *turn) heldNotices(payeeNumber string, amount, fee uint64) func(ledger.View, *ledger.Result) ([]ledger.Message, error) {
+func (t *turn) heldNotices(payeeNumber string, amount, fee uint64) func(domain.View, *domain.Result) ([]domain.Message, error) {
 	e, lang, days := t.e, t.lang, int(t.e.cfg.ClaimFor.Hours()/24)
 	purse, from := t.purse.ID, t.in.From
-	return func(v ledger.View, r *ledger.Result) ([]ledger.Message, error) {
-		var held ledger.Transfer
+	return func(v domain.View, r *domain.Result) ([]domain.Message, error) {
+		var held domain.Transfer
 		for _, tr := range r.Transfers {
-			if tr.Flags&ledger.Pending != 0 && tr.For != "" {
+			if tr.Flags&domain.Pending != 0 && tr.For != "" {
 				held = tr
 			}
 		}
 		payer, _ := v.Account(purse)
 		a := commands.Args{Amount: t.money(amount), Fee: t.money(fee), Balance: t.money(uint64(max(0, payer.Available()))),
-			Party: commands.Mask(payeeNumber), Ref: shortRef(held), N: max(1, days)}
-		return []ledger.Message{
+			Party: domain.Mask(payeeNumber), Ref: shortRef(held), N: max(1, days)}
+		return []domain.Message{
 			{From: e.cfg.ShortCode, To: from, Text: commands.Render(lang, commands.RSentHeld, a)},
-			{From: e.cfg.ShortCode, To: payeeNumber, Text: commands.Render(lang, commands.RInvite, commands.Args{Amount: a.Amount, Party: commands.Mask(from), N: a.N})},
+			{From: e.cfg.ShortCode, To: payeeNumber, Text: commands.Render(lang, commands.RInvite, commands.Args{Amount: a.Amount, Party: domain.Mask(from), N: a.N})},
 		}, nil
 	}
 }
 
 // claimID derives the ids of a claim from the hold, so a claim retried after a crash is the
 // same transfers (the ledger answers them as already done).
-func claimID(pending ledger.ID, n byte) ledger.ID {
+func claimID(pending domain.ID, n byte) domain.ID {
 	h := sha256.Sum256(append([]byte{'c', n}, pending[:]...))
-	var id ledger.ID
+	var id domain.ID
 	copy(id[:], h[:16])
 	return id
 }
@@ -156,14 +156,14 @@ func claimID(pending ledger.ID, n byte) ledger.ID {
 // move builds the job of a payment: the amount to the payee and the fee to the fees
 // account as one chain, with the payer's and the payee's replies composed after the money
 // moved (so they carry the new balances) and a receipt code derived from the transfer.
-func (t *turn) move(code uint16, payee *ledger.Account, amount uint64, ref string) ledger.Job {
+func (t *turn) move(code uint16, payee *domain.Account, amount uint64, ref string) domain.Job {
 	fee := t.fee(code, amount)
-	ts := []ledger.Transfer{{ID: ledger.NewID(), Debit: t.purse.ID, Credit: payee.ID, Amount: amount, Code: code, Ref: ref}}
+	ts := []domain.Transfer{{ID: domain.NewID(), Debit: t.purse.ID, Credit: payee.ID, Amount: amount, Code: code, Ref: ref}}
 	if fee > 0 {
-		fees := t.system(ledger.KindFees)
+		fees := t.system(domain.KindFees)
 		if fees == nil {
 			t.reply(commands.RBusy, commands.Args{})
-			return t.withProfile(ledger.Job{})
+			return t.withProfile(domain.Job{})
 		}
 		ts = append(ts, feeTransfer(t.purse.ID, fees.ID, fee))
 	}
@@ -171,21 +171,21 @@ func (t *turn) move(code uint16, payee *ledger.Account, amount uint64, ref strin
 		return t.askConfirm(code, payee, amount, fee, ref, "", ts)
 	}
 	t.repeat = t.paidRecord(code, payee, amount, ts[0])
-	job := t.withProfile(ledger.Job{Transfers: ts})
+	job := t.withProfile(domain.Job{Transfers: ts})
 	job.Compose = t.notices(code, payee, amount, fee, ref, t.payeeLang(payee))
 	return job
 }
 
-func (t *turn) paidRecord(code uint16, payee *ledger.Account, amount uint64, tr ledger.Transfer) repeatRecord {
-	if code == CodeSend {
-		return repeatRecord{Kind: repeatSent, Amount: amount, Party: commands.Mask(payee.Owner), Ref: shortRef(tr)}
+func (t *turn) paidRecord(code uint16, payee *domain.Account, amount uint64, tr domain.Transfer) repeatRecord {
+	if code == domain.CodeSend {
+		return repeatRecord{Kind: repeatSent, Amount: amount, Party: domain.Mask(payee.Owner), Ref: shortRef(tr)}
 	}
 	return repeatRecord{Kind: repeatPaid, Amount: amount, Party: payee.Name, Ref: shortRef(tr)}
 }
 
 // payeeLang is the language a payee subscriber reads (read before the job: Compose runs on
 // the ledger's writer and must not read the ledger).
-func (t *turn) payeeLang(payee *ledger.Account) commands.Lang {
+func (t *turn) payeeLang(payee *domain.Account) commands.Lang {
 	return t.e.langOf(payee.Owner)
 }
 
@@ -201,13 +201,13 @@ func (e *Engine) langOf(msisdn string) commands.Lang {
 
 // notices composes, after the money moved, the payer's reply and the payee's or merchant's
 // notice, with the new balances and a receipt derived from the first transfer.
-func (t *turn) notices(code uint16, payee *ledger.Account, amount, fee uint64, ref string, payeeLang commands.Lang) func(ledger.View, *ledger.Result) ([]ledger.Message, error) {
+func (t *turn) notices(code uint16, payee *domain.Account, amount, fee uint64, ref string, payeeLang commands.Lang) func(domain.View, *domain.Result) ([]domain.Message, error) {
 	payerLang, e := t.lang, t.e
 	from, purse, payerName := t.in.From, t.purse.ID, t.purse.Name
-	return func(v ledger.View, r *ledger.Result) ([]ledger.Message, error) {
+	return func(v domain.View, r *domain.Result) ([]domain.Message, error) {
 		main := r.Transfers[0] // a post of a confirmed payment carries no code
 		for _, tr := range r.Transfers {
-			if tr.Code == code && tr.Flags&ledger.VoidPending == 0 {
+			if tr.Code == code && tr.Flags&domain.VoidPending == 0 {
 				main = tr
 				break
 			}
@@ -217,22 +217,22 @@ func (t *turn) notices(code uint16, payee *ledger.Account, amount, fee uint64, r
 		rc := e.receipt(main)
 		args := commands.Args{Amount: t.money(amount), Fee: t.money(fee), Balance: t.money(uint64(max(0, payer.Available()))),
 			Ref: shortRef(main), Receipt: rc, Party: payee.Name, Account: ref, Name: payee.Name, Currency: e.cfg.Currency}
-		var msgs []ledger.Message
+		var msgs []domain.Message
 		add := func(to string, l commands.Lang, rep commands.Reply, a commands.Args) {
-			msgs = append(msgs, ledger.Message{From: e.cfg.ShortCode, To: to, Text: commands.Render(l, rep, a)})
+			msgs = append(msgs, domain.Message{From: e.cfg.ShortCode, To: to, Text: commands.Render(l, rep, a)})
 		}
 		switch code {
-		case CodePay:
+		case domain.CodePay:
 			add(from, payerLang, commands.RPaid, args)
 			if payee.Phone != "" {
-				add(payee.Phone, commands.EN, commands.RMerchantPaid, commands.Args{Amount: args.Amount, Party: commands.Mask(from), Ref: args.Ref, Receipt: rc})
+				add(payee.Phone, commands.EN, commands.RMerchantPaid, commands.Args{Amount: args.Amount, Party: domain.Mask(from), Ref: args.Ref, Receipt: rc})
 			}
-		case CodeBill:
+		case domain.CodeBill:
 			add(from, payerLang, commands.RBillPaid, args)
-		case CodeSend:
-			args.Party = commands.Mask(payee.Owner)
+		case domain.CodeSend:
+			args.Party = domain.Mask(payee.Owner)
 			add(from, payerLang, commands.RSent, args)
-			add(payee.Owner, payeeLang, commands.RReceived, commands.Args{Amount: args.Amount, Party: commands.Mask(from), Name: payerName,
+			add(payee.Owner, payeeLang, commands.RReceived, commands.Args{Amount: args.Amount, Party: domain.Mask(from), Name: payerName,
 				Balance: t.money(uint64(max(0, after.Available()))), Ref: args.Ref, Receipt: rc})
 		}
 		return msgs, nil
@@ -242,11 +242,11 @@ func (t *turn) notices(code uint16, payee *ledger.Account, amount, fee uint64, r
 func codeOf(k commands.Kind) uint16 {
 	switch k {
 	case commands.Pay:
-		return CodePay
+		return domain.CodePay
 	case commands.Bill:
-		return CodeBill
+		return domain.CodeBill
 	case commands.Send:
-		return CodeSend
+		return domain.CodeSend
 	}
 	return 0
 }

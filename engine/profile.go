@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 
 	"mpg/commands"
-	"mpg/ledger"
+	"mpg/domain"
 )
 
 // profile is the engine's per-subscriber record, kept in the ledger file. It is written only
@@ -39,17 +39,17 @@ const lockedForever = int64(^uint64(0) >> 1)
 
 // keepForRefusal remembers the profile as it is now, for the refusal path.
 func (t *turn) keepForRefusal() {
-	p := t.withProfile(ledger.Job{}).Profiles
+	p := t.withProfile(domain.Job{}).Profiles
 	if p == nil {
-		p = []ledger.Profile{}
+		p = []domain.Profile{}
 	}
 	t.onRefusal = &p
 }
 
-func (t *turn) withProfile(j ledger.Job) ledger.Job {
+func (t *turn) withProfile(j domain.Job) domain.Job {
 	if t.profDirty {
 		b, _ := json.Marshal(t.prof)
-		j.Profiles = append(j.Profiles, ledger.Profile{Owner: t.in.From, Data: b, Version: t.profVer})
+		j.Profiles = append(j.Profiles, domain.Profile{Owner: t.in.From, Data: b, Version: t.profVer})
 	}
 	return j
 }

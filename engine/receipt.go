@@ -8,34 +8,34 @@ import (
 	"strings"
 
 	"mpg/commands"
-	"mpg/ledger"
+	"mpg/domain"
 )
 
 // receipt is the code CHECK verifies: the transfer's journal position and a MAC over it,
 // its id and amount, with the server's receipt key. A forged or altered code fails.
-func (e *Engine) receipt(tr ledger.Transfer) string {
+func (e *Engine) receipt(tr domain.Transfer) string {
 	pos := strings.TrimLeft(strings.ToUpper(fmt.Sprintf("%x", tr.Seq)), "0")
 	return pos + "-" + e.receiptMAC(tr)
 }
 
-func (e *Engine) receiptMAC(tr ledger.Transfer) string {
+func (e *Engine) receiptMAC(tr domain.Transfer) string {
 	var seq, amount [8]byte
 	binary.BigEndian.PutUint64(seq[:], tr.Seq)
 	binary.BigEndian.PutUint64(amount[:], tr.Amount)
 	return base32.StdEncoding.EncodeToString(e.receiptMACs.sum(seq[:], tr.ID[:], amount[:]))[:8]
 }
 
-func shortRef(tr ledger.Transfer) string { return strings.ToUpper(tr.ID.String()[26:]) }
+func shortRef(tr domain.Transfer) string { return strings.ToUpper(tr.ID.String()[26:]) }
 
 // check tells whoever texts CHECK whether a receipt is genuine, and whether the payment was
 // from or to their own number: a genuine receipt of someone else's payment (a look-alike
 // number, a copied SMS) must not vouch for a forged "you received money" message.
-func (t *turn) check() ledger.Job {
+func (t *turn) check() domain.Job {
 	tr, ok := t.e.verifyReceipt(t.cmd.Code)
 	if !ok {
 		// What was typed is echoed with any 4-6 digit run masked: it may be a PIN.
 		t.reply(commands.RReceiptInvalid, commands.Args{Receipt: commands.MaskDigits(t.cmd.Code)})
-		return ledger.Job{}
+		return domain.Job{}
 	}
 	shown := t.cmd.Code // genuine: one of our codes, not something secret
 	dr, _ := t.e.l.Account(tr.Debit)
@@ -52,19 +52,19 @@ func (t *turn) check() ledger.Job {
 		a.Party = t.nameOf(tr.Credit)
 		t.reply(commands.RReceiptNotYours, a)
 	}
-	return ledger.Job{}
+	return domain.Job{}
 }
 
 // verifyReceipt finds the transfer a receipt code names and checks its MAC.
-func (e *Engine) verifyReceipt(code string) (ledger.Transfer, bool) {
+func (e *Engine) verifyReceipt(code string) (domain.Transfer, bool) {
 	pos, mac, ok := strings.Cut(strings.ToUpper(strings.TrimSpace(code)), "-")
 	var seq uint64
 	if _, err := fmt.Sscanf(pos, "%X", &seq); !ok || err != nil || len(e.cfg.ReceiptKey) == 0 {
-		return ledger.Transfer{}, false
+		return domain.Transfer{}, false
 	}
 	tr, err := e.l.TransferAt(seq)
-	if err != nil || !hmac.Equal([]byte(e.receiptMAC(tr)), []byte(mac)) || tr.Code == CodeFee {
-		return ledger.Transfer{}, false
+	if err != nil || !hmac.Equal([]byte(e.receiptMAC(tr)), []byte(mac)) || tr.Code == domain.CodeFee {
+		return domain.Transfer{}, false
 	}
 	return tr, true
 }
@@ -74,8 +74,8 @@ func (t *turn) nameOf(id uint64) string {
 	switch {
 	case err != nil:
 		return fmt.Sprintf("account %d", id)
-	case acc.Kind == ledger.KindPurse:
-		return commands.Mask(acc.Owner)
+	case acc.Kind == domain.KindPurse:
+		return domain.Mask(acc.Owner)
 	}
 	return acc.Name
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"mpg/domain"
 	"mpg/ledger"
 )
 
@@ -181,7 +182,7 @@ func TestClaimAndTopupRespectTheMaximumBalance(t *testing.T) {
 		t.Fatalf("the hold that did not fit is gone: %d left", len(left))
 	}
 	// A top-up beyond the maximum is refused by the ledger, not just by a check before it.
-	if _, err := w.e.Topup(context.Background(), "test", erin, 2001, ""); !errors.Is(err, ledger.ErrLimitBalance) {
+	if _, err := w.e.Topup(context.Background(), "test", erin, 2001, ""); !errors.Is(err, domain.ErrLimitBalance) {
 		t.Fatalf("top-up beyond the maximum balance: %v", err)
 	}
 	// Raised to tier 2 by an operator, the rest is claimed.
@@ -307,7 +308,7 @@ func TestSenderThatIsNoPhoneNumberOwnsNothing(t *testing.T) {
 			t.Fatalf("%q: %v", from, err)
 		}
 	}
-	if accs := w.l.Accounts(ledger.Filter{Kind: ledger.KindPurse}); len(accs) != 0 {
+	if accs := w.l.Accounts(ledger.Filter{Kind: domain.KindPurse}); len(accs) != 0 {
 		t.Fatalf("purses opened: %+v", accs)
 	}
 	w.expect(alice, "REG 739164", "Welcome")

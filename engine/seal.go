@@ -8,9 +8,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"mpg/domain"
 	"strings"
-
-	"mpg/ledger"
 )
 
 // A one-time code (a confirmation code, the code that sets a PIN) is a secret until it is
@@ -51,7 +50,7 @@ var ErrUnseal = errors.New("the SMS's one-time code was sealed with another PIN 
 
 // DeliverText is the text an outbox message goes out with: its sealed secret, if any, in
 // place of {secret}.
-func (e *Engine) DeliverText(m ledger.Message) (string, error) {
+func (e *Engine) DeliverText(m domain.Message) (string, error) {
 	if m.Sealed == "" {
 		return m.Text, nil
 	}
@@ -75,7 +74,7 @@ func (e *Engine) DeliverText(m ledger.Message) (string, error) {
 }
 
 // sealedMessage is a message whose text names the code as {secret}, the code sealed.
-func (e *Engine) sealedMessage(m ledger.Message, code string) (ledger.Message, error) {
+func (e *Engine) sealedMessage(m domain.Message, code string) (domain.Message, error) {
 	sealed, err := e.seal(code)
 	if err != nil {
 		return m, err

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"mpg/domain"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -16,27 +17,17 @@ func be64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
 
 // expiryID is the id of the void the ledger writes when a pending transfer times out;
 // derived from the pending id so that a replayed expiry is the same transfer.
-func expiryID(pending ID) ID {
+func expiryID(pending domain.ID) domain.ID {
 	h := sha256.Sum256(append([]byte("mpg-expire:"), pending[:]...))
-	var id ID
+	var id domain.ID
 	copy(id[:], h[:16])
 	return id
-}
-
-// DefaultFlags are the balance constraints an account of a kind always has.
-func DefaultFlags(k Kind) AccountFlags {
-	switch k {
-	case KindFloat, KindBankClearing:
-		return 0 // money enters the books here: these go negative by design
-	default:
-		return DebitsMustNotExceedCredits
-	}
 }
 
 // undo remembers what one job changed in memory so that a refused job leaves no trace.
 type undo struct {
 	balances []undoBalance
-	pendAdd  []ID
+	pendAdd  []domain.ID
 	pendDel  []*pendingRec
 	status   []undoStatus
 	accounts int // len(l.accounts) before the job
@@ -50,14 +41,14 @@ type undo struct {
 
 type undoBalance struct {
 	a     *account
-	bal   Balances
-	spend []Spend
+	bal   domain.Balances
+	spend []domain.Spend
 	last  uint64
 }
 
 type undoStatus struct {
 	a    *account
-	s    Status
+	s    domain.Status
 	tier uint8
 }
 
@@ -79,27 +70,27 @@ type jobApply struct {
 	out  []laterItem
 }
 
-func (w *batchWriter) apply(job *Job) (Result, error) {
+func (w *batchWriter) apply(job *domain.Job) (domain.Result, error) {
 	l, st := w.l, w.l.st
-	if len(job.Transfers) > MaxJobTransfers || len(job.Open) > MaxJobAccounts ||
-		len(job.Messages) > MaxJobMessages || len(job.Status) > MaxJobStatus {
-		return Result{}, refuse(ErrJobTooLarge, -1, "at most %d transfers, %d accounts, %d messages, %d status changes",
-			MaxJobTransfers, MaxJobAccounts, MaxJobMessages, MaxJobStatus)
+	if len(job.Transfers) > domain.MaxJobTransfers || len(job.Open) > domain.MaxJobAccounts ||
+		len(job.Messages) > domain.MaxJobMessages || len(job.Status) > domain.MaxJobStatus {
+		return domain.Result{}, refuse(domain.ErrJobTooLarge, -1, "at most %d transfers, %d accounts, %d messages, %d status changes",
+			domain.MaxJobTransfers, domain.MaxJobAccounts, domain.MaxJobMessages, domain.MaxJobStatus)
 	}
 	ja := &w.ja
 	ja.reset(w, l.opt.Now().UnixNano())
 	if d := job.Dedupe; d != nil {
-		if len(d.Key) == 0 || len(d.Key) > MaxDedupeKeyLen || len(d.Result) > MaxDedupeResultLen || d.TTL <= 0 {
-			return Result{}, refuse(ErrInvalid, -1, "dedupe key 1..%d bytes, result at most %d bytes, positive TTL", MaxDedupeKeyLen, MaxDedupeResultLen)
+		if len(d.Key) == 0 || len(d.Key) > domain.MaxDedupeKeyLen || len(d.Result) > domain.MaxDedupeResultLen || d.TTL <= 0 {
+			return domain.Result{}, refuse(domain.ErrInvalid, -1, "dedupe key 1..%d bytes, result at most %d bytes, positive TTL", domain.MaxDedupeKeyLen, domain.MaxDedupeResultLen)
 		}
 		if dup := w.findDedupe(d.Key, ja.now); dup != nil {
-			return Result{}, dup
+			return domain.Result{}, dup
 		}
 	}
 	res, err := ja.run(job)
 	if err != nil {
 		ja.rollback()
-		return Result{}, err
+		return domain.Result{}, err
 	}
 	for _, p := range ja.puts {
 		b := w.tx.Bucket(p.bucket)
@@ -112,7 +103,7 @@ func (w *batchWriter) apply(job *Job) (Result, error) {
 		if err != nil {
 			// A bbolt write error is not the job's fault; the batch fails as a whole.
 			w.ioErr = err
-			return Result{}, err
+			return domain.Result{}, err
 		}
 	}
 	w.outIDs = append(w.outIDs, ja.out...)
@@ -122,7 +113,7 @@ func (w *batchWriter) apply(job *Job) (Result, error) {
 
 // findDedupe looks a key up on disk: earlier jobs of this batch are already in the
 // transaction, so a copy that arrives in the same batch is caught too.
-func (w *batchWriter) findDedupe(key string, now int64) *DuplicateError {
+func (w *batchWriter) findDedupe(key string, now int64) *domain.DuplicateError {
 	rk := w.tx.Bucket(bktDedupeIdx).Get([]byte(key))
 	if rk == nil || len(rk) < 8 || int64(be64(rk)) <= now {
 		return nil
@@ -137,12 +128,12 @@ func (w *batchWriter) findDedupe(key string, now int64) *DuplicateError {
 	if len(rk) >= 24 {
 		at = int64(be64(rk[16:24]))
 	}
-	return &DuplicateError{Key: key, Result: append([]byte(nil), d.b...), At: at}
+	return &domain.DuplicateError{Key: key, Result: append([]byte(nil), d.b...), At: at}
 }
 
-func (ja *jobApply) run(job *Job) (Result, error) {
+func (ja *jobApply) run(job *domain.Job) (domain.Result, error) {
 	st := ja.w.l.st
-	var res Result
+	var res domain.Result
 	for i, spec := range job.Open {
 		a, err := ja.open(i, spec)
 		if err != nil {
@@ -153,7 +144,7 @@ func (ja *jobApply) run(job *Job) (Result, error) {
 	// Status changes come before the transfers, except a close, which comes after them: a
 	// payout and the close of the purse it empties are one step.
 	for i, sc := range job.Status {
-		if sc.Status == StatusClosed {
+		if sc.Status == domain.StatusClosed {
 			continue
 		}
 		if err := ja.setStatus(i, sc); err != nil {
@@ -168,7 +159,7 @@ func (ja *jobApply) run(job *Job) (Result, error) {
 	for i := range job.Transfers {
 		t := job.Transfers[i]
 		if len(job.Transfers) > 1 && i < len(job.Transfers)-1 {
-			t.Flags |= Linked
+			t.Flags |= domain.Linked
 		}
 		stored, existed, err := ja.transfer(i, t)
 		if err != nil {
@@ -178,7 +169,7 @@ func (ja *jobApply) run(job *Job) (Result, error) {
 		res.Existed = append(res.Existed, existed)
 	}
 	for i, sc := range job.Status {
-		if sc.Status != StatusClosed {
+		if sc.Status != domain.StatusClosed {
 			continue
 		}
 		if err := ja.setStatus(i, sc); err != nil {
@@ -189,20 +180,20 @@ func (ja *jobApply) run(job *Job) (Result, error) {
 	if job.Compose != nil {
 		more, err := job.Compose(writerView{ja.w}, &res)
 		if err != nil {
-			return res, &RefusedError{Reason: ErrInvalid, Index: -1, Detail: err.Error()}
+			return res, &domain.RefusedError{Reason: domain.ErrInvalid, Index: -1, Detail: err.Error()}
 		}
-		msgs = append(append([]Message(nil), msgs...), more...)
+		msgs = append(append([]domain.Message(nil), msgs...), more...)
 	}
-	if len(msgs) > MaxJobMessages {
-		return res, refuse(ErrJobTooLarge, -1, "at most %d messages", MaxJobMessages)
+	if len(msgs) > domain.MaxJobMessages {
+		return res, refuse(domain.ErrJobTooLarge, -1, "at most %d messages", domain.MaxJobMessages)
 	}
-	var stored []Message
+	var stored []domain.Message
 	for i, m := range msgs {
-		if m.To == "" || len(m.To) > maxStringLen || len(m.From) > maxStringLen || len(m.Text) > MaxMessageBytes || len(m.Sealed) > 128 {
-			return res, refuse(ErrInvalid, i, "message needs a recipient of at most %d bytes and text of at most %d bytes", maxStringLen, MaxMessageBytes)
+		if m.To == "" || len(m.To) > domain.MaxStringLen || len(m.From) > domain.MaxStringLen || len(m.Text) > domain.MaxMessageBytes || len(m.Sealed) > 128 {
+			return res, refuse(domain.ErrInvalid, i, "message needs a recipient of at most %d bytes and text of at most %d bytes", domain.MaxStringLen, domain.MaxMessageBytes)
 		}
 		st.nextMsg++
-		m.ID, m.Created, m.Status, m.Attempts, m.SMSCID, m.Reason = st.nextMsg, ja.now, MsgQueued, 0, "", ""
+		m.ID, m.Created, m.Status, m.Attempts, m.SMSCID, m.Reason = st.nextMsg, ja.now, domain.MsgQueued, 0, "", ""
 		m.NextAt, m.Unknowns = 0, 0
 		m.Urgent = m.Urgent || len(job.Transfers) > 0
 		e := enc{}
@@ -225,8 +216,8 @@ func (ja *jobApply) run(job *Job) (Result, error) {
 		ja.releaseParts(job.ReleaseParts)
 	}
 	if a := job.Audit; a != nil {
-		if len(a.Actor) > maxStringLen || len(a.Action) > maxStringLen || len(a.Detail) > maxAuditLen || a.Action == "" {
-			return res, refuse(ErrInvalid, -1, "audit needs an action; actor and action at most %d bytes, detail %d", maxStringLen, maxAuditLen)
+		if len(a.Actor) > domain.MaxStringLen || len(a.Action) > domain.MaxStringLen || len(a.Detail) > domain.MaxAuditLen || a.Action == "" {
+			return res, refuse(domain.ErrInvalid, -1, "audit needs an action; actor and action at most %d bytes, detail %d", domain.MaxStringLen, domain.MaxAuditLen)
 		}
 		ja.journal(entAudit, func(e *enc) { e.str(a.Actor); e.str(a.Action); e.str(a.Detail) })
 	}
@@ -254,20 +245,20 @@ func (ja *jobApply) run(job *Job) (Result, error) {
 }
 
 // profiles writes engine records, each only if it is still the version its writer read.
-func (ja *jobApply) profiles(ps []Profile) error {
+func (ja *jobApply) profiles(ps []domain.Profile) error {
 	b := ja.w.tx.Bucket(bktProfiles)
 	for i, p := range ps {
-		if p.Owner == "" || len(p.Owner) > maxStringLen || len(p.Data) > MaxProfileLen {
-			return refuse(ErrInvalid, i, "profile owner 1..%d bytes, data at most %d", maxStringLen, MaxProfileLen)
+		if p.Owner == "" || len(p.Owner) > domain.MaxStringLen || len(p.Data) > domain.MaxProfileLen {
+			return refuse(domain.ErrInvalid, i, "profile owner 1..%d bytes, data at most %d", domain.MaxStringLen, domain.MaxProfileLen)
 		}
 		for _, q := range ps[:i] {
 			if q.Owner == p.Owner {
-				return refuse(ErrInvalid, i, "profile of %s written twice in one job", p.Owner)
+				return refuse(domain.ErrInvalid, i, "profile of %s written twice in one job", p.Owner)
 			}
 		}
 		_, cur := decodeProfile(b.Get([]byte(p.Owner)))
 		if cur != p.Version {
-			return refuse(ErrConflict, i, "profile of %s is at version %d, the job was computed from %d", p.Owner, cur, p.Version)
+			return refuse(domain.ErrConflict, i, "profile of %s is at version %d, the job was computed from %d", p.Owner, cur, p.Version)
 		}
 		ja.puts = append(ja.puts, put{bucket: bktProfiles, key: []byte(p.Owner), val: encodeProfile(p.Data, cur+1)})
 	}
@@ -352,7 +343,7 @@ func (ja *jobApply) rollback() {
 	w.touched = w.touched[:u.touched]
 	for _, t := range ja.puts {
 		if string(t.bucket) == string(bktIDs) {
-			var id ID
+			var id domain.ID
 			copy(id[:], t.key)
 			delete(w.ids, id)
 		}
@@ -368,31 +359,31 @@ func (ja *jobApply) saveBalance(a *account) {
 
 func validText(s string, max int) bool { return len(s) <= max && utf8.ValidString(s) }
 
-func (ja *jobApply) open(i int, spec AccountSpec) (*account, error) {
+func (ja *jobApply) open(i int, spec domain.AccountSpec) (*account, error) {
 	l := ja.w.l
-	if _, err := Exponent(spec.Currency); err != nil {
-		return nil, refuse(ErrInvalid, i, "%v", err)
+	if _, err := domain.Exponent(spec.Currency); err != nil {
+		return nil, refuse(domain.ErrInvalid, i, "%v", err)
 	}
-	if _, ok := kindNames[spec.Kind]; !ok {
-		return nil, refuse(ErrInvalid, i, "unknown account kind %d", spec.Kind)
+	if !spec.Kind.Valid() {
+		return nil, refuse(domain.ErrInvalid, i, "unknown account kind %d", spec.Kind)
 	}
-	if !validText(spec.Owner, maxStringLen) || !validText(spec.Name, maxStringLen) || !validText(spec.Phone, maxStringLen) {
-		return nil, refuse(ErrInvalid, i, "owner, name and phone: UTF-8, at most %d bytes", maxStringLen)
+	if !validText(spec.Owner, domain.MaxStringLen) || !validText(spec.Name, domain.MaxStringLen) || !validText(spec.Phone, domain.MaxStringLen) {
+		return nil, refuse(domain.ErrInvalid, i, "owner, name and phone: UTF-8, at most %d bytes", domain.MaxStringLen)
 	}
-	if spec.Limit != 0 && spec.Kind != KindCreditLine {
-		return nil, refuse(ErrInvalid, i, "only a credit line has a limit")
+	if spec.Limit != 0 && spec.Kind != domain.KindCreditLine {
+		return nil, refuse(domain.ErrInvalid, i, "only a credit line has a limit")
 	}
 	if strings.IndexByte(spec.Owner, 0) >= 0 {
-		return nil, refuse(ErrInvalid, i, "owner must not contain a NUL byte")
+		return nil, refuse(domain.ErrInvalid, i, "owner must not contain a NUL byte")
 	}
 	// System accounts are found by kind; their owners, and only theirs, begin with '@', so no
 	// subscriber or merchant can ever be taken for one.
-	sys := IsSystem(spec.Kind)
+	sys := domain.IsSystem(spec.Kind)
 	if sys != strings.HasPrefix(spec.Owner, "@") {
-		return nil, refuse(ErrInvalid, i, "owners beginning with @ are for system accounts (float, fees, escrow, bank clearing), and theirs must")
+		return nil, refuse(domain.ErrInvalid, i, "owners beginning with @ are for system accounts (float, fees, escrow, bank clearing), and theirs must")
 	}
 	if id, ok := ja.w.l.st.system[systemKey{spec.Kind, spec.Currency}]; sys && ok {
-		return nil, refuse(ErrAccountExists, i, "the %s account in %s is already account %d", spec.Kind, spec.Currency, id)
+		return nil, refuse(domain.ErrAccountExists, i, "the %s account in %s is already account %d", spec.Kind, spec.Currency, id)
 	}
 	if spec.Owner != "" {
 		// Earlier jobs of the batch are in the transaction; this job's own opens are not yet.
@@ -405,15 +396,15 @@ func (ja *jobApply) open(i int, spec AccountSpec) (*account, error) {
 		for _, id := range ids {
 			o, err := ja.w.get(id)
 			if err == nil && o.Kind == spec.Kind && o.Currency == spec.Currency {
-				return nil, refuse(ErrAccountExists, i, "%s already has %s account %d in %s", spec.Owner, spec.Kind, id, spec.Currency)
+				return nil, refuse(domain.ErrAccountExists, i, "%s already has %s account %d in %s", spec.Owner, spec.Kind, id, spec.Currency)
 			}
 		}
 	}
-	a := &account{Account: Account{
+	a := &account{Account: domain.Account{
 		ID: uint64(len(l.accounts)), Currency: spec.Currency, Kind: spec.Kind, Owner: spec.Owner,
-		Name: spec.Name, Phone: spec.Phone, Tier: spec.Tier, Flags: DefaultFlags(spec.Kind), Limit: spec.Limit,
-		Status: StatusActive,
-	}, wStatus: StatusActive, wTier: spec.Tier}
+		Name: spec.Name, Phone: spec.Phone, Tier: spec.Tier, Flags: domain.DefaultFlags(spec.Kind), Limit: spec.Limit,
+		Status: domain.StatusActive,
+	}, wStatus: domain.StatusActive, wTier: spec.Tier}
 	seq := ja.journal(entAccount, func(e *enc) {
 		a.Created = ja.ts
 		e.accountStatic(&a.Account)
@@ -444,7 +435,7 @@ func (ja *jobApply) putAccountRecord(a *account) {
 func (ja *jobApply) account(i int, id uint64, role string) (*account, error) {
 	a, err := ja.w.get(id)
 	if err != nil {
-		return nil, refuse(ErrAccountNotFound, i, "%s account %d", role, id)
+		return nil, refuse(domain.ErrAccountNotFound, i, "%s account %d", role, id)
 	}
 	return a, nil
 }
@@ -453,7 +444,7 @@ func (ja *jobApply) account(i int, id uint64, role string) (*account, error) {
 func (w *batchWriter) get(id uint64) (*account, error) {
 	l := w.l
 	if id == 0 || id >= uint64(len(l.accounts)) {
-		return nil, fmt.Errorf("%w: %d", ErrAccountNotFound, id)
+		return nil, fmt.Errorf("%w: %d", domain.ErrAccountNotFound, id)
 	}
 	if a := l.accounts[id]; a != nil {
 		return a, nil
@@ -466,22 +457,22 @@ func (w *batchWriter) get(id uint64) (*account, error) {
 	return a, nil
 }
 
-func (ja *jobApply) setStatus(i int, sc StatusChange) error {
+func (ja *jobApply) setStatus(i int, sc domain.StatusChange) error {
 	a, err := ja.account(i, sc.Account, "")
 	if err != nil {
 		return err
 	}
-	if sc.Status < StatusActive || sc.Status > StatusClosed {
-		return refuse(ErrInvalid, i, "unknown status %d", sc.Status)
+	if sc.Status < domain.StatusActive || sc.Status > domain.StatusClosed {
+		return refuse(domain.ErrInvalid, i, "unknown status %d", sc.Status)
 	}
-	if a.wStatus == StatusClosed {
-		return refuse(ErrAccountClosed, i, "account %d", a.ID)
+	if a.wStatus == domain.StatusClosed {
+		return refuse(domain.ErrAccountClosed, i, "account %d", a.ID)
 	}
-	if sc.Status == StatusClosed && a.wBal != (Balances{}) && a.wBal.CreditsPosted-a.wBal.DebitsPosted != 0 {
-		return refuse(ErrInvalid, i, "account %d still holds money; move it out first", a.ID)
+	if sc.Status == domain.StatusClosed && a.wBal != (domain.Balances{}) && a.wBal.CreditsPosted-a.wBal.DebitsPosted != 0 {
+		return refuse(domain.ErrInvalid, i, "account %d still holds money; move it out first", a.ID)
 	}
-	if sc.Status == StatusClosed && (a.wBal.DebitsPending != 0 || a.wBal.CreditsPending != 0) {
-		return refuse(ErrInvalid, i, "account %d has pending transfers", a.ID)
+	if sc.Status == domain.StatusClosed && (a.wBal.DebitsPending != 0 || a.wBal.CreditsPending != 0) {
+		return refuse(domain.ErrInvalid, i, "account %d has pending transfers", a.ID)
 	}
 	old := a.wStatus
 	ja.u.status = append(ja.u.status, undoStatus{a: a, s: old, tier: a.wTier})
@@ -492,21 +483,21 @@ func (ja *jobApply) setStatus(i int, sc StatusChange) error {
 	return nil
 }
 
-func (ja *jobApply) setTier(i int, tc TierChange) error {
+func (ja *jobApply) setTier(i int, tc domain.TierChange) error {
 	a, err := ja.account(i, tc.Account, "")
 	if err != nil {
 		return err
 	}
-	if a.Kind != KindPurse {
-		return refuse(ErrInvalid, i, "account %d is a %s: only purses have a tier", a.ID, a.Kind)
+	if a.Kind != domain.KindPurse {
+		return refuse(domain.ErrInvalid, i, "account %d is a %s: only purses have a tier", a.ID, a.Kind)
 	}
 	if tiers := ja.w.l.opt.Tiers; tiers != nil {
 		if _, ok := tiers[tc.Tier]; !ok {
-			return refuse(ErrInvalid, i, "tier %d is not configured", tc.Tier)
+			return refuse(domain.ErrInvalid, i, "tier %d is not configured", tc.Tier)
 		}
 	}
-	if a.wStatus == StatusClosed {
-		return refuse(ErrAccountClosed, i, "account %d", a.ID)
+	if a.wStatus == domain.StatusClosed {
+		return refuse(domain.ErrAccountClosed, i, "account %d", a.ID)
 	}
 	old := a.wTier
 	ja.u.status = append(ja.u.status, undoStatus{a: a, s: a.wStatus, tier: old})
@@ -518,30 +509,30 @@ func (ja *jobApply) setTier(i int, tc TierChange) error {
 }
 
 // sameBody says whether a retried transfer asks for what the stored one did.
-func sameBody(t, s *Transfer) bool {
+func sameBody(t, s *domain.Transfer) bool {
 	return (t.Debit == 0 || t.Debit == s.Debit) && (t.Credit == 0 || t.Credit == s.Credit) &&
-		(t.Amount == s.Amount || (t.Amount == 0 && t.Flags&(PostPending|VoidPending) != 0)) &&
+		(t.Amount == s.Amount || (t.Amount == 0 && t.Flags&(domain.PostPending|domain.VoidPending) != 0)) &&
 		t.PendingID == s.PendingID && t.Timeout == s.Timeout && t.Code == s.Code &&
-		t.Flags&^(Linked|Counted) == s.Flags&^(Linked|Counted) && t.Ref == s.Ref && t.For == s.For
+		t.Flags&^(domain.Linked|domain.Counted) == s.Flags&^(domain.Linked|domain.Counted) && t.Ref == s.Ref && t.For == s.For
 }
 
 // lookup finds a committed or in-batch transfer by id.
-func (w *batchWriter) lookup(id ID) (Transfer, bool, error) {
+func (w *batchWriter) lookup(id domain.ID) (domain.Transfer, bool, error) {
 	if t, ok := w.ids[id]; ok {
 		return t, true, nil
 	}
 	v := w.tx.Bucket(bktIDs).Get(id[:])
 	if v == nil {
-		return Transfer{}, false, nil
+		return domain.Transfer{}, false, nil
 	}
 	t, err := readTransfer(w.tx, be64(v))
 	return t, err == nil, err
 }
 
-func readTransfer(tx *bolt.Tx, seq uint64) (Transfer, error) {
+func readTransfer(tx *bolt.Tx, seq uint64) (domain.Transfer, error) {
 	en, err := splitEntry(tx.Bucket(bktJournal).Get(u64key(seq)))
 	if err != nil || en.typ != entTransfer {
-		return Transfer{}, errCorrupt
+		return domain.Transfer{}, errCorrupt
 	}
 	d := dec{b: en.body}
 	r := d.transfer()
@@ -549,68 +540,68 @@ func readTransfer(tx *bolt.Tx, seq uint64) (Transfer, error) {
 	return r.Transfer, d.err
 }
 
-func (ja *jobApply) transfer(i int, t Transfer) (Transfer, bool, error) {
+func (ja *jobApply) transfer(i int, t domain.Transfer) (domain.Transfer, bool, error) {
 	w, st := ja.w, ja.w.l.st
 	if t.ID.IsZero() {
-		return t, false, refuse(ErrZeroID, i, "")
+		return t, false, refuse(domain.ErrZeroID, i, "")
 	}
-	if t.Flags&Expired != 0 && t.Flags&VoidPending == 0 {
-		return t, false, refuse(ErrInvalid, i, "only the ledger expires transfers")
+	if t.Flags&domain.Expired != 0 && t.Flags&domain.VoidPending == 0 {
+		return t, false, refuse(domain.ErrInvalid, i, "only the ledger expires transfers")
 	}
-	t.Flags &^= Counted // the ledger's to set
-	if t.For != "" && (t.Flags&Pending == 0 || !validText(t.For, maxStringLen) || strings.IndexByte(t.For, 0) >= 0) {
-		return t, false, refuse(ErrInvalid, i, "only a pending transfer holds money for someone (at most %d bytes)", maxStringLen)
+	t.Flags &^= domain.Counted // the ledger's to set
+	if t.For != "" && (t.Flags&domain.Pending == 0 || !validText(t.For, domain.MaxStringLen) || strings.IndexByte(t.For, 0) >= 0) {
+		return t, false, refuse(domain.ErrInvalid, i, "only a pending transfer holds money for someone (at most %d bytes)", domain.MaxStringLen)
 	}
 	kinds := 0
-	for _, f := range []TransferFlags{Pending, PostPending, VoidPending} {
+	for _, f := range []domain.TransferFlags{domain.Pending, domain.PostPending, domain.VoidPending} {
 		if t.Flags&f != 0 {
 			kinds++
 		}
 	}
 	if kinds > 1 {
-		return t, false, refuse(ErrInvalid, i, "a transfer is single, pending, post or void, not several")
+		return t, false, refuse(domain.ErrInvalid, i, "a transfer is single, pending, post or void, not several")
 	}
-	if t.Flags&Pending == 0 {
+	if t.Flags&domain.Pending == 0 {
 		t.Timeout = 0
 	}
-	if t.Flags&VoidPending != 0 && t.Amount != 0 {
-		return t, false, refuse(ErrInvalid, i, "a void releases the whole pending amount: leave the amount 0")
+	if t.Flags&domain.VoidPending != 0 && t.Amount != 0 {
+		return t, false, refuse(domain.ErrInvalid, i, "a void releases the whole pending amount: leave the amount 0")
 	}
-	if len(t.Ref) > MaxRefLen {
-		return t, false, refuse(ErrInvalid, i, "reference longer than %d bytes", MaxRefLen)
+	if len(t.Ref) > domain.MaxRefLen {
+		return t, false, refuse(domain.ErrInvalid, i, "reference longer than %d bytes", domain.MaxRefLen)
 	}
 	stored, exists, err := w.lookup(t.ID)
 	if err != nil {
-		return t, false, refuse(ErrInvalid, i, "reading transfer %s: %v", t.ID, err)
+		return t, false, refuse(domain.ErrInvalid, i, "reading transfer %s: %v", t.ID, err)
 	}
 	if exists {
 		if !sameBody(&t, &stored) {
-			return t, false, refuse(ErrIDReused, i, "transfer %s", t.ID)
+			return t, false, refuse(domain.ErrIDReused, i, "transfer %s", t.ID)
 		}
 		return stored, true, nil
 	}
 	var dr, cr *account
-	if t.Flags&(PostPending|VoidPending) != 0 {
+	if t.Flags&(domain.PostPending|domain.VoidPending) != 0 {
 		p, ok := st.pending[t.PendingID]
 		if !ok {
 			if _, done, _ := w.lookup(t.PendingID); done {
-				return t, false, refuse(ErrPendingResolved, i, "pending %s", t.PendingID)
+				return t, false, refuse(domain.ErrPendingResolved, i, "pending %s", t.PendingID)
 			}
-			return t, false, refuse(ErrPendingNotFound, i, "pending %s", t.PendingID)
+			return t, false, refuse(domain.ErrPendingNotFound, i, "pending %s", t.PendingID)
 		}
-		if p.expires != 0 && ja.now >= p.expires && t.Flags&Expired == 0 {
-			return t, false, refuse(ErrPendingExpired, i, "pending %s", t.PendingID)
+		if p.expires != 0 && ja.now >= p.expires && t.Flags&domain.Expired == 0 {
+			return t, false, refuse(domain.ErrPendingExpired, i, "pending %s", t.PendingID)
 		}
 		if (t.Debit != 0 && t.Debit != p.t.Debit) || (t.Credit != 0 && t.Credit != p.t.Credit) {
-			return t, false, refuse(ErrInvalid, i, "accounts differ from pending %s", t.PendingID)
+			return t, false, refuse(domain.ErrInvalid, i, "accounts differ from pending %s", t.PendingID)
 		}
 		t.Debit, t.Credit, t.Currency, t.PendingAmount = p.t.Debit, p.t.Credit, p.t.Currency, p.t.Amount
-		if t.Flags&VoidPending != 0 {
+		if t.Flags&domain.VoidPending != 0 {
 			t.Amount = 0
 		} else if t.Amount == 0 {
 			t.Amount = p.t.Amount
 		} else if t.Amount > p.t.Amount {
-			return t, false, refuse(ErrAmountExceedsPending, i, "%d > %d", t.Amount, p.t.Amount)
+			return t, false, refuse(domain.ErrAmountExceedsPending, i, "%d > %d", t.Amount, p.t.Amount)
 		}
 		if dr, err = ja.account(i, t.Debit, "debit"); err != nil {
 			return t, false, err
@@ -618,22 +609,22 @@ func (ja *jobApply) transfer(i int, t Transfer) (Transfer, bool, error) {
 		if cr, err = ja.account(i, t.Credit, "credit"); err != nil {
 			return t, false, err
 		}
-		if t.Flags&PostPending != 0 {
+		if t.Flags&domain.PostPending != 0 {
 			// A reservation is posted only from a purse that may still pay, to one still open.
 			switch {
-			case dr.wStatus == StatusClosed:
-				return t, false, refuse(ErrAccountClosed, i, "debit account %d", dr.ID)
-			case dr.wStatus == StatusBlocked:
-				return t, false, refuse(ErrAccountBlocked, i, "debit account %d", dr.ID)
-			case cr.wStatus == StatusClosed:
-				return t, false, refuse(ErrAccountClosed, i, "credit account %d", cr.ID)
+			case dr.wStatus == domain.StatusClosed:
+				return t, false, refuse(domain.ErrAccountClosed, i, "debit account %d", dr.ID)
+			case dr.wStatus == domain.StatusBlocked:
+				return t, false, refuse(domain.ErrAccountBlocked, i, "debit account %d", dr.ID)
+			case cr.wStatus == domain.StatusClosed:
+				return t, false, refuse(domain.ErrAccountClosed, i, "credit account %d", cr.ID)
 			}
 			if err := checkPosted(i, dr, cr, t.Amount); err != nil {
 				return t, false, err
 			}
 		}
 		if released(&t, &p.t) > 0 {
-			t.Flags |= Counted // what was reserved and not taken leaves the 24-hour window
+			t.Flags |= domain.Counted // what was reserved and not taken leaves the 24-hour window
 		}
 		delete(st.pending, t.PendingID)
 		ja.u.pendDel = append(ja.u.pendDel, p)
@@ -642,8 +633,8 @@ func (ja *jobApply) transfer(i int, t Transfer) (Transfer, bool, error) {
 			ja.puts = append(ja.puts, put{bucket: bktHolds, key: holdKey(p.t.For, p.t.Seq), del: true})
 		}
 	} else {
-		if t.PendingID != (ID{}) {
-			return t, false, refuse(ErrInvalid, i, "pending id only on post or void")
+		if t.PendingID != (domain.ID{}) {
+			return t, false, refuse(domain.ErrInvalid, i, "pending id only on post or void")
 		}
 		if dr, err = ja.account(i, t.Debit, "debit"); err != nil {
 			return t, false, err
@@ -662,11 +653,11 @@ func (ja *jobApply) transfer(i int, t Transfer) (Transfer, bool, error) {
 			return t, false, err
 		}
 		if counted {
-			t.Flags |= Counted
+			t.Flags |= domain.Counted
 		}
 		if t.For != "" {
 			if n := countHolds(w.tx, t.For); n >= w.l.opt.MaxHoldsPerOwner {
-				return t, false, refuse(ErrTooManyHolds, i, "%d payments already held for %s", n, t.For)
+				return t, false, refuse(domain.ErrTooManyHolds, i, "%d payments already held for %s", n, t.For)
 			}
 		}
 		t.Currency = dr.Currency
@@ -678,16 +669,16 @@ func (ja *jobApply) transfer(i int, t Transfer) (Transfer, bool, error) {
 	t.Seq, t.Timestamp = seq, st.lastTS
 	applyDebit(&dr.wBal, &t)
 	applyCredit(&cr.wBal, &t)
-	if t.Flags&Counted != 0 {
+	if t.Flags&domain.Counted != 0 {
 		// At the entry's own time, as replay does it, so both build the same window.
-		if t.Flags&(VoidPending|PostPending) == 0 {
+		if t.Flags&(domain.VoidPending|domain.PostPending) == 0 {
 			dr.wSpend = addSpend(dr.wSpend, t.Timestamp, t.Amount)
 		} else if p := ja.u.pendDel[len(ja.u.pendDel)-1]; p.t.ID == t.PendingID {
 			dr.wSpend = releaseSpend(dr.wSpend, p.t.Timestamp, released(&t, &p.t), t.Timestamp)
 		}
 	}
 	dr.wLast, cr.wLast = seq, seq
-	if t.Flags&Pending != 0 {
+	if t.Flags&domain.Pending != 0 {
 		p := &pendingRec{t: t}
 		if t.Timeout > 0 {
 			p.expires = t.Timestamp + int64(t.Timeout)
@@ -706,13 +697,13 @@ func (ja *jobApply) transfer(i int, t Transfer) (Transfer, bool, error) {
 
 // released is how much of a counted reservation a void or a partial post gives back to the
 // 24-hour window: all of it for a void, the part not taken for a post.
-func released(t, pending *Transfer) uint64 {
+func released(t, pending *domain.Transfer) uint64 {
 	switch {
-	case pending.Flags&Counted == 0:
+	case pending.Flags&domain.Counted == 0:
 		return 0
-	case t.Flags&VoidPending != 0:
+	case t.Flags&domain.VoidPending != 0:
 		return pending.Amount
-	case t.Flags&PostPending != 0 && t.Amount < pending.Amount:
+	case t.Flags&domain.PostPending != 0 && t.Amount < pending.Amount:
 		return pending.Amount - t.Amount
 	}
 	return 0
@@ -720,33 +711,33 @@ func released(t, pending *Transfer) uint64 {
 
 // checkNew applies the validity and status rules a new single or pending transfer must
 // pass; the tier rules and then the balance constraints follow.
-func checkNew(i int, t *Transfer, dr, cr *account) error {
+func checkNew(i int, t *domain.Transfer, dr, cr *account) error {
 	switch {
 	case dr == cr:
-		return refuse(ErrSameAccount, i, "account %d", dr.ID)
+		return refuse(domain.ErrSameAccount, i, "account %d", dr.ID)
 	case t.Amount == 0:
-		return refuse(ErrZeroAmount, i, "")
+		return refuse(domain.ErrZeroAmount, i, "")
 	case dr.Currency != cr.Currency:
-		return refuse(ErrCurrencyMismatch, i, "%s account %d to %s account %d", dr.Currency, dr.ID, cr.Currency, cr.ID)
-	case dr.wStatus == StatusClosed:
-		return refuse(ErrAccountClosed, i, "debit account %d", dr.ID)
-	case cr.wStatus == StatusClosed:
-		return refuse(ErrAccountClosed, i, "credit account %d", cr.ID)
-	case dr.wStatus == StatusBlocked:
-		return refuse(ErrAccountBlocked, i, "debit account %d", dr.ID)
+		return refuse(domain.ErrCurrencyMismatch, i, "%s account %d to %s account %d", dr.Currency, dr.ID, cr.Currency, cr.ID)
+	case dr.wStatus == domain.StatusClosed:
+		return refuse(domain.ErrAccountClosed, i, "debit account %d", dr.ID)
+	case cr.wStatus == domain.StatusClosed:
+		return refuse(domain.ErrAccountClosed, i, "credit account %d", cr.ID)
+	case dr.wStatus == domain.StatusBlocked:
+		return refuse(domain.ErrAccountBlocked, i, "debit account %d", dr.ID)
 	case t.Timeout < 0:
-		return refuse(ErrInvalid, i, "negative timeout")
+		return refuse(domain.ErrInvalid, i, "negative timeout")
 	}
 	return nil
 }
 
 // checkBalances applies the accounts' balance constraints to a new transfer.
-func checkBalances(i int, t *Transfer, dr, cr *account) error {
+func checkBalances(i int, t *domain.Transfer, dr, cr *account) error {
 	db, cb := dr.wBal, cr.wBal
 	debits, ok1 := add3(db.DebitsPosted, db.DebitsPending, t.Amount)
 	credits, ok2 := add3(cb.CreditsPosted, cb.CreditsPending, t.Amount)
 	if !ok1 || !ok2 {
-		return refuse(ErrOverflow, i, "amount %d", t.Amount)
+		return refuse(domain.ErrOverflow, i, "amount %d", t.Amount)
 	}
 	return checkLimits(i, dr, cr, debits, credits)
 }
@@ -755,28 +746,28 @@ func checkBalances(i int, t *Transfer, dr, cr *account) error {
 // so only the posted sums can overflow.
 func checkPosted(i int, dr, cr *account, amount uint64) error {
 	if _, ok := add3(dr.wBal.DebitsPosted, amount, 0); !ok {
-		return refuse(ErrOverflow, i, "amount %d", amount)
+		return refuse(domain.ErrOverflow, i, "amount %d", amount)
 	}
 	if _, ok := add3(cr.wBal.CreditsPosted, amount, 0); !ok {
-		return refuse(ErrOverflow, i, "amount %d", amount)
+		return refuse(domain.ErrOverflow, i, "amount %d", amount)
 	}
 	return nil
 }
 
 func checkLimits(i int, dr, cr *account, debits, credits uint64) error {
-	if dr.Flags&DebitsMustNotExceedCredits != 0 {
+	if dr.Flags&domain.DebitsMustNotExceedCredits != 0 {
 		room, ok := add3(dr.wBal.CreditsPosted, dr.Limit, 0)
 		if ok && debits > room {
 			if dr.Limit > 0 {
-				return refuse(ErrLimitExceeded, i, "account %d", dr.ID)
+				return refuse(domain.ErrLimitExceeded, i, "account %d", dr.ID)
 			}
-			return refuse(ErrInsufficientFunds, i, "account %d", dr.ID)
+			return refuse(domain.ErrInsufficientFunds, i, "account %d", dr.ID)
 		}
 	}
-	if cr.Flags&CreditsMustNotExceedDebits != 0 {
+	if cr.Flags&domain.CreditsMustNotExceedDebits != 0 {
 		room, ok := add3(cr.wBal.DebitsPosted, cr.Limit, 0)
 		if ok && credits > room {
-			return refuse(ErrLimitExceeded, i, "account %d", cr.ID)
+			return refuse(domain.ErrLimitExceeded, i, "account %d", cr.ID)
 		}
 	}
 	return nil
@@ -794,10 +785,10 @@ func add3(a, b, c uint64) (uint64, bool) {
 // writerView gives Compose the writer's working balances.
 type writerView struct{ w *batchWriter }
 
-func (v writerView) Account(id uint64) (Account, bool) {
+func (v writerView) Account(id uint64) (domain.Account, bool) {
 	a, err := v.w.get(id)
 	if err != nil {
-		return Account{}, false
+		return domain.Account{}, false
 	}
 	return a.record(), true
 }

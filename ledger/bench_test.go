@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"crypto/rand"
+	"mpg/domain"
 	"os"
 	"path/filepath"
 	"sync"
@@ -36,7 +37,7 @@ func BenchmarkDedupeRecord(b *testing.B) {
 			for range jobs {
 				var key [16]byte
 				rand.Read(key[:])
-				if _, err := l.Submit(ctx, Job{Dedupe: &Dedupe{Key: string(key[:]), TTL: 6 * time.Hour, Result: result}}); err != nil {
+				if _, err := l.Submit(ctx, domain.Job{Dedupe: &domain.Dedupe{Key: string(key[:]), TTL: 6 * time.Hour, Result: result}}); err != nil {
 					b.Error(err)
 				}
 			}
@@ -76,7 +77,7 @@ func BenchmarkEmptyJob(b *testing.B) {
 		go func() {
 			defer wg.Done()
 			for range jobs {
-				if _, err := l.Submit(context.Background(), Job{Messages: []Message{{To: "+33611110001", Text: "x"}}}); err != nil {
+				if _, err := l.Submit(context.Background(), domain.Job{Messages: []domain.Message{{To: "+33611110001", Text: "x"}}}); err != nil {
 					b.Error(err)
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"mpg/domain"
 	"time"
 )
 
@@ -27,11 +28,11 @@ var errCorrupt = errors.New("corrupt record")
 
 type enc struct{ b []byte }
 
-func (e *enc) u8(v uint8)   { e.b = append(e.b, v) }
-func (e *enc) u16(v uint16) { e.b = binary.BigEndian.AppendUint16(e.b, v) }
-func (e *enc) u64(v uint64) { e.b = binary.BigEndian.AppendUint64(e.b, v) }
-func (e *enc) id(v ID)      { e.b = append(e.b, v[:]...) }
-func (e *enc) str(s string) { e.u16(uint16(len(s))); e.b = append(e.b, s...) }
+func (e *enc) u8(v uint8)     { e.b = append(e.b, v) }
+func (e *enc) u16(v uint16)   { e.b = binary.BigEndian.AppendUint16(e.b, v) }
+func (e *enc) u64(v uint64)   { e.b = binary.BigEndian.AppendUint64(e.b, v) }
+func (e *enc) id(v domain.ID) { e.b = append(e.b, v[:]...) }
+func (e *enc) str(s string)   { e.u16(uint16(len(s))); e.b = append(e.b, s...) }
 
 type dec struct {
 	b   []byte
@@ -47,11 +48,11 @@ func (d *dec) take(n int) []byte {
 	d.b = d.b[n:]
 	return v
 }
-func (d *dec) u8() uint8   { return d.take(1)[0] }
-func (d *dec) u16() uint16 { return binary.BigEndian.Uint16(d.take(2)) }
-func (d *dec) u64() uint64 { return binary.BigEndian.Uint64(d.take(8)) }
-func (d *dec) id() (v ID)  { copy(v[:], d.take(16)); return v }
-func (d *dec) str() string { n := d.u16(); return string(d.take(int(n))) }
+func (d *dec) u8() uint8         { return d.take(1)[0] }
+func (d *dec) u16() uint16       { return binary.BigEndian.Uint16(d.take(2)) }
+func (d *dec) u64() uint64       { return binary.BigEndian.Uint64(d.take(8)) }
+func (d *dec) id() (v domain.ID) { copy(v[:], d.take(16)); return v }
+func (d *dec) str() string       { n := d.u16(); return string(d.take(int(n))) }
 
 func u64key(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
@@ -103,7 +104,7 @@ func splitEntry(v []byte) (entry, error) {
 // transferRec is a transfer as the journal holds it: the transfer plus the backwards links
 // of the debit and credit accounts' histories.
 type transferRec struct {
-	Transfer
+	domain.Transfer
 	prevDebit, prevCredit uint64
 }
 
@@ -136,7 +137,7 @@ func (d *dec) transfer() transferRec {
 	t.PendingID = d.id()
 	t.Timeout = time.Duration(d.u64())
 	t.Code = d.u16()
-	t.Flags = TransferFlags(d.u16())
+	t.Flags = domain.TransferFlags(d.u16())
 	t.prevDebit = d.u64()
 	t.prevCredit = d.u64()
 	t.Currency = d.currency()
@@ -148,7 +149,7 @@ func (d *dec) transfer() transferRec {
 }
 
 // accountStatic is the part of an account that the journal's open entry carries.
-func (e *enc) accountStatic(a *Account) {
+func (e *enc) accountStatic(a *domain.Account) {
 	e.u64(a.ID)
 	e.str(a.Currency)
 	e.u8(uint8(a.Kind))
@@ -161,16 +162,16 @@ func (e *enc) accountStatic(a *Account) {
 	e.u64(uint64(a.Created))
 }
 
-func (d *dec) accountStatic() Account {
-	var a Account
+func (d *dec) accountStatic() domain.Account {
+	var a domain.Account
 	a.ID = d.u64()
 	a.Currency = d.currency()
-	a.Kind = Kind(d.u8())
+	a.Kind = domain.Kind(d.u8())
 	a.Owner = d.str()
 	a.Name = d.str()
 	a.Phone = d.str()
 	a.Tier = d.u8()
-	a.Flags = AccountFlags(d.u8())
+	a.Flags = domain.AccountFlags(d.u8())
 	a.Limit = d.u64()
 	a.Created = int64(d.u64())
 	return a
@@ -178,7 +179,7 @@ func (d *dec) accountStatic() Account {
 
 // accountRecord is the checkpoint of one account: static part, status, balances, and the
 // journal position they are correct as of. Replay applies only entries after asOf.
-func encodeAccountRecord(a *Account, asOf uint64) []byte {
+func encodeAccountRecord(a *domain.Account, asOf uint64) []byte {
 	e := enc{b: make([]byte, 0, 128)}
 	e.accountStatic(a)
 	e.u8(uint8(a.Status))
@@ -196,10 +197,10 @@ func encodeAccountRecord(a *Account, asOf uint64) []byte {
 	return e.b
 }
 
-func decodeAccountRecord(v []byte) (Account, uint64, error) {
+func decodeAccountRecord(v []byte) (domain.Account, uint64, error) {
 	d := dec{b: v}
 	a := d.accountStatic()
-	a.Status = Status(d.u8())
+	a.Status = domain.Status(d.u8())
 	a.DebitsPending = d.u64()
 	a.DebitsPosted = d.u64()
 	a.CreditsPending = d.u64()
@@ -209,16 +210,16 @@ func decodeAccountRecord(v []byte) (Account, uint64, error) {
 	if len(d.b) > 0 { // records written before the 24-hour window was kept have none
 		n := int(d.u16())
 		if n > 0 {
-			a.Spends = make([]Spend, n)
+			a.Spends = make([]domain.Spend, n)
 			for i := range a.Spends {
-				a.Spends[i] = Spend{At: int64(d.u64()), Amount: d.u64()}
+				a.Spends[i] = domain.Spend{At: int64(d.u64()), Amount: d.u64()}
 			}
 		}
 	}
 	return a, asOf, d.err
 }
 
-func (e *enc) message(m *Message) {
+func (e *enc) message(m *domain.Message) {
 	e.u64(m.ID)
 	e.str(m.From)
 	e.str(m.To)
@@ -239,14 +240,14 @@ func (e *enc) message(m *Message) {
 	e.u8(m.Unknowns)
 }
 
-func (d *dec) message() Message {
-	var m Message
+func (d *dec) message() domain.Message {
+	var m domain.Message
 	m.ID = d.u64()
 	m.From = d.str()
 	m.To = d.str()
 	m.Text = d.str()
 	m.Created = int64(d.u64())
-	m.Status = MessageStatus(d.u8())
+	m.Status = domain.MessageStatus(d.u8())
 	m.Attempts = d.u16()
 	m.SMSCID = d.str()
 	m.Reason = d.str()
@@ -261,7 +262,7 @@ func (d *dec) message() Message {
 	return m
 }
 
-func decodeMessage(v []byte) (Message, error) {
+func decodeMessage(v []byte) (domain.Message, error) {
 	d := dec{b: v}
 	m := d.message()
 	return m, d.err
@@ -269,8 +270,8 @@ func decodeMessage(v []byte) (Message, error) {
 
 // currencyNames holds one copy of each known code, shared by every account.
 var currencyNames = func() map[string]string {
-	m := make(map[string]string, len(exponents))
-	for k := range exponents {
+	m := map[string]string{}
+	for _, k := range domain.Currencies() {
 		m[k] = k
 	}
 	return m

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"mpg/domain"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,16 +20,16 @@ func TestConcurrentSubmitters(t *testing.T) {
 	l, _ := testLedger(t, &Options{MaxBatchJobs: 64, CheckpointEvery: 5 * time.Millisecond, CheckpointChunk: 3})
 	ctx := context.Background()
 	const purses, each = 10, 1000
-	specs := []AccountSpec{{Currency: "EUR", Kind: KindFloat, Owner: "@float"}}
+	specs := []domain.AccountSpec{{Currency: "EUR", Kind: domain.KindFloat, Owner: "@float"}}
 	for i := range purses {
-		specs = append(specs, AccountSpec{Currency: "EUR", Kind: KindPurse, Owner: string(rune('a' + i))})
+		specs = append(specs, domain.AccountSpec{Currency: "EUR", Kind: domain.KindPurse, Owner: string(rune('a' + i))})
 	}
 	mustOpen(t, l, specs...)
-	var fund []Transfer
+	var fund []domain.Transfer
 	for i := range purses {
 		fund = append(fund, transfer(1, uint64(2+i), each))
 	}
-	if _, err := l.Submit(ctx, Job{Transfers: fund}); err != nil {
+	if _, err := l.Submit(ctx, domain.Job{Transfers: fund}); err != nil {
 		t.Fatal(err)
 	}
 	var ok, refused atomic.Int64
@@ -47,7 +48,7 @@ func TestConcurrentSubmitters(t *testing.T) {
 				}
 				// One Accounts call reads one published state.
 				var sum int64
-				for _, a := range l.Accounts(Filter{Kind: KindPurse}) {
+				for _, a := range l.Accounts(Filter{Kind: domain.KindPurse}) {
 					sum += a.Available() + int64(a.DebitsPending)
 				}
 				if sum != purses*each {
@@ -90,11 +91,11 @@ func TestConcurrentSubmitters(t *testing.T) {
 				if dr == cr {
 					continue
 				}
-				_, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(dr, cr, uint64(1+i%300))}})
+				_, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{transfer(dr, cr, uint64(1+i%300))}})
 				switch {
 				case err == nil:
 					ok.Add(1)
-				case errors.Is(err, ErrInsufficientFunds):
+				case errors.Is(err, domain.ErrInsufficientFunds):
 					refused.Add(1)
 				default:
 					t.Error(err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"mpg/domain"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,9 +44,9 @@ func TestCrashChild(t *testing.T) {
 				if cr == dr {
 					cr = 1
 				}
-				job := Job{Transfers: []Transfer{{ID: NewID(), Debit: dr, Credit: cr, Amount: 1 + rng.Uint64N(50)}}}
+				job := domain.Job{Transfers: []domain.Transfer{{ID: domain.NewID(), Debit: dr, Credit: cr, Amount: 1 + rng.Uint64N(50)}}}
 				if rng.IntN(4) == 0 { // a linked chain now and then
-					job.Transfers = append(job.Transfers, Transfer{ID: NewID(), Debit: cr, Credit: dr, Amount: 1})
+					job.Transfers = append(job.Transfers, domain.Transfer{ID: domain.NewID(), Debit: cr, Credit: dr, Amount: 1})
 				}
 				res, err := l.Submit(context.Background(), job)
 				if err != nil {
@@ -72,19 +73,19 @@ func TestCrashSIGKILL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	specs := []AccountSpec{{Currency: "EUR", Kind: KindFloat, Owner: "@float"}}
+	specs := []domain.AccountSpec{{Currency: "EUR", Kind: domain.KindFloat, Owner: "@float"}}
 	for i := range crashAccounts {
-		specs = append(specs, AccountSpec{Currency: "EUR", Kind: KindPurse, Owner: fmt.Sprint("p", i)})
+		specs = append(specs, domain.AccountSpec{Currency: "EUR", Kind: domain.KindPurse, Owner: fmt.Sprint("p", i)})
 	}
 	ctx := context.Background()
-	if _, err := l.Submit(ctx, Job{Open: specs}); err != nil {
+	if _, err := l.Submit(ctx, domain.Job{Open: specs}); err != nil {
 		t.Fatal(err)
 	}
-	var fund []Transfer
+	var fund []domain.Transfer
 	for i := range crashAccounts {
-		fund = append(fund, Transfer{ID: NewID(), Debit: 1, Credit: uint64(2 + i), Amount: 10_000})
+		fund = append(fund, domain.Transfer{ID: domain.NewID(), Debit: 1, Credit: uint64(2 + i), Amount: 10_000})
 	}
-	if _, err := l.Submit(ctx, Job{Transfers: fund}); err != nil {
+	if _, err := l.Submit(ctx, domain.Job{Transfers: fund}); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
@@ -132,7 +133,7 @@ func TestCrashSIGKILL(t *testing.T) {
 			t.Fatalf("round %d: verify: %v %s", round, err, rep.Problem)
 		}
 		for id := range acked {
-			tid, _ := ParseID(id)
+			tid, _ := domain.ParseID(id)
 			if _, err := l.Transfer(tid); err != nil {
 				t.Fatalf("round %d: acknowledged transfer %s lost: %v", round, id, err)
 			}

@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"mpg/domain"
 	"os"
 	"strconv"
 	"strings"
@@ -61,7 +62,7 @@ type Options struct {
 	LockTimeout     time.Duration // wait for another process's lock this long (default 1s)
 	// Tiers are the KYC tiers' limits, applied to every purse in the writer. Nil: no tier
 	// rules (tools and tests of the books alone); a purse whose tier is missing cannot pay.
-	Tiers map[uint8]TierLimits
+	Tiers map[uint8]domain.TierLimits
 	// MaxHoldsPerOwner bounds the open holds (pending transfers with For) for one payee (default 8).
 	MaxHoldsPerOwner int
 	// Now is the clock (tests move it); default time.Now.
@@ -69,7 +70,7 @@ type Options struct {
 	// NoSync skips fsync. Only for tests of logic that do not care about durability.
 	NoSync bool
 	// ExpiryHook, if set, composes the notices sent when a pending transfer times out.
-	ExpiryHook ExpiryHook
+	ExpiryHook domain.ExpiryHook
 	// OutboxRetention is how long sent, delivered and failed messages (with their SMSC ids)
 	// stay in the outbox before they are pruned (default 30 days).
 	OutboxRetention time.Duration
@@ -143,11 +144,6 @@ type Ledger struct {
 
 	stats Stats
 }
-
-// ExpiryHook composes the messages that go out, in the same commit, when the ledger voids a
-// pending transfer that timed out (the refund notices of an unclaimed payment). It runs on
-// the writer: it must be quick and must not call the Ledger.
-type ExpiryHook func(pending Transfer, v View) []Message
 
 // Stats are counters for metrics and benchmarks.
 type Stats struct {

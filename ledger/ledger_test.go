@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"mpg/domain"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -25,9 +26,9 @@ func testLedger(t *testing.T, opt *Options) (*Ledger, string) {
 	return l, path
 }
 
-func mustOpen(t *testing.T, l *Ledger, specs ...AccountSpec) []Account {
+func mustOpen(t *testing.T, l *Ledger, specs ...domain.AccountSpec) []domain.Account {
 	t.Helper()
-	res, err := l.Submit(context.Background(), Job{Open: specs})
+	res, err := l.Submit(context.Background(), domain.Job{Open: specs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,54 +47,54 @@ func mustVerify(t *testing.T, l *Ledger) *Report {
 	return rep
 }
 
-func transfer(dr, cr, amount uint64) Transfer {
-	return Transfer{ID: NewID(), Debit: dr, Credit: cr, Amount: amount}
+func transfer(dr, cr, amount uint64) domain.Transfer {
+	return domain.Transfer{ID: domain.NewID(), Debit: dr, Credit: cr, Amount: amount}
 }
 
 func TestTransferRulesAndRefusals(t *testing.T) {
 	l, _ := testLedger(t, nil)
 	ctx := context.Background()
 	acc := mustOpen(t, l,
-		AccountSpec{Currency: "EUR", Kind: KindFloat, Owner: "@float"},
-		AccountSpec{Currency: "EUR", Kind: KindPurse, Owner: "+33612345678", Name: "Alice"},
-		AccountSpec{Currency: "EUR", Kind: KindMerchant, Owner: "SHOP42", Name: "Shop"},
-		AccountSpec{Currency: "XOF", Kind: KindPurse, Owner: "+221770000000"},
+		domain.AccountSpec{Currency: "EUR", Kind: domain.KindFloat, Owner: "@float"},
+		domain.AccountSpec{Currency: "EUR", Kind: domain.KindPurse, Owner: "+33612345678", Name: "Alice"},
+		domain.AccountSpec{Currency: "EUR", Kind: domain.KindMerchant, Owner: "SHOP42", Name: "Shop"},
+		domain.AccountSpec{Currency: "XOF", Kind: domain.KindPurse, Owner: "+221770000000"},
 	)
 	float, alice, shop, xof := acc[0].ID, acc[1].ID, acc[2].ID, acc[3].ID
-	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(float, alice, 10_000)}}); err != nil {
+	if _, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{transfer(float, alice, 10_000)}}); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
 		name string
-		tr   Transfer
-		want Reason
+		tr   domain.Transfer
+		want domain.Reason
 	}{
-		{"insufficient", transfer(alice, shop, 10_001), ErrInsufficientFunds},
-		{"same account", transfer(alice, alice, 1), ErrSameAccount},
-		{"zero", transfer(alice, shop, 0), ErrZeroAmount},
-		{"currency", transfer(alice, xof, 1), ErrCurrencyMismatch},
-		{"unknown", transfer(alice, 999, 1), ErrAccountNotFound},
-		{"zero id", Transfer{Debit: alice, Credit: shop, Amount: 1}, ErrZeroID},
-		{"overflow", transfer(float, alice, ^uint64(0)), ErrOverflow},
+		{"insufficient", transfer(alice, shop, 10_001), domain.ErrInsufficientFunds},
+		{"same account", transfer(alice, alice, 1), domain.ErrSameAccount},
+		{"zero", transfer(alice, shop, 0), domain.ErrZeroAmount},
+		{"currency", transfer(alice, xof, 1), domain.ErrCurrencyMismatch},
+		{"unknown", transfer(alice, 999, 1), domain.ErrAccountNotFound},
+		{"zero id", domain.Transfer{Debit: alice, Credit: shop, Amount: 1}, domain.ErrZeroID},
+		{"overflow", transfer(float, alice, ^uint64(0)), domain.ErrOverflow},
 	}
 	for _, c := range cases {
-		_, err := l.Submit(ctx, Job{Transfers: []Transfer{c.tr}})
+		_, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{c.tr}})
 		if !errors.Is(err, c.want) {
 			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
 		}
 	}
 	// Idempotency: same id and body returns the first result; another body is refused.
 	tr := transfer(alice, shop, 1250)
-	r1, err := l.Submit(ctx, Job{Transfers: []Transfer{tr}})
+	r1, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{tr}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r2, err := l.Submit(ctx, Job{Transfers: []Transfer{tr}})
+	r2, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{tr}})
 	if err != nil || !r2.Existed[0] || r2.Transfers[0].Seq != r1.Transfers[0].Seq {
 		t.Fatalf("retry: %v %+v", err, r2)
 	}
 	tr.Amount = 1
-	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{tr}}); !errors.Is(err, ErrIDReused) {
+	if _, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{tr}}); !errors.Is(err, domain.ErrIDReused) {
 		t.Fatalf("reuse: %v", err)
 	}
 	a, _ := l.Account(alice)
@@ -101,13 +102,13 @@ func TestTransferRulesAndRefusals(t *testing.T) {
 		t.Fatalf("alice: %+v", a)
 	}
 	// Blocked: no debits, credits still arrive.
-	if _, err := l.Submit(ctx, Job{Status: []StatusChange{{alice, StatusBlocked}}, Audit: &Audit{Actor: "test", Action: "block"}}); err != nil {
+	if _, err := l.Submit(ctx, domain.Job{Status: []domain.StatusChange{{Account: alice, Status: domain.StatusBlocked}}, Audit: &domain.Audit{Actor: "test", Action: "block"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(alice, shop, 1)}}); !errors.Is(err, ErrAccountBlocked) {
+	if _, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{transfer(alice, shop, 1)}}); !errors.Is(err, domain.ErrAccountBlocked) {
 		t.Fatalf("blocked debit: %v", err)
 	}
-	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(float, alice, 1)}}); err != nil {
+	if _, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{transfer(float, alice, 1)}}); err != nil {
 		t.Fatalf("blocked credit: %v", err)
 	}
 	mustVerify(t, l)
@@ -117,20 +118,20 @@ func TestLinkedChainAllOrNothing(t *testing.T) {
 	l, _ := testLedger(t, nil)
 	ctx := context.Background()
 	acc := mustOpen(t, l,
-		AccountSpec{Currency: "EUR", Kind: KindFloat, Owner: "@float"},
-		AccountSpec{Currency: "EUR", Kind: KindPurse, Owner: "a"},
-		AccountSpec{Currency: "EUR", Kind: KindMerchant, Owner: "m"},
-		AccountSpec{Currency: "EUR", Kind: KindFees, Owner: "@fees"},
+		domain.AccountSpec{Currency: "EUR", Kind: domain.KindFloat, Owner: "@float"},
+		domain.AccountSpec{Currency: "EUR", Kind: domain.KindPurse, Owner: "a"},
+		domain.AccountSpec{Currency: "EUR", Kind: domain.KindMerchant, Owner: "m"},
+		domain.AccountSpec{Currency: "EUR", Kind: domain.KindFees, Owner: "@fees"},
 	)
 	float, a, m, fees := acc[0].ID, acc[1].ID, acc[2].ID, acc[3].ID
-	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(float, a, 100)}}); err != nil {
+	if _, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{transfer(float, a, 100)}}); err != nil {
 		t.Fatal(err)
 	}
 	// Payment 90 plus fee 20 exceeds 100: the first transfer must not stay.
-	_, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(a, m, 90), transfer(a, fees, 20)},
-		Messages: []Message{{To: "a", Text: "paid"}}})
-	var re *RefusedError
-	if !errors.As(err, &re) || re.Reason != ErrInsufficientFunds || re.Index != 1 {
+	_, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{transfer(a, m, 90), transfer(a, fees, 20)},
+		Messages: []domain.Message{{To: "a", Text: "paid"}}})
+	var re *domain.RefusedError
+	if !errors.As(err, &re) || re.Reason != domain.ErrInsufficientFunds || re.Index != 1 {
 		t.Fatalf("chain: %v", err)
 	}
 	for _, id := range []uint64{a, m, fees} {
@@ -145,8 +146,8 @@ func TestLinkedChainAllOrNothing(t *testing.T) {
 	if msgs, _ := l.Messages(10, 0, 0); len(msgs) != 0 {
 		t.Fatalf("refused job left messages: %+v", msgs)
 	}
-	res, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(a, m, 80), transfer(a, fees, 20)}})
-	if err != nil || res.Transfers[0].Flags&Linked == 0 || res.Transfers[1].Flags&Linked != 0 {
+	res, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{transfer(a, m, 80), transfer(a, fees, 20)}})
+	if err != nil || res.Transfers[0].Flags&domain.Linked == 0 || res.Transfers[1].Flags&domain.Linked != 0 {
 		t.Fatalf("chain ok: %v %+v", err, res)
 	}
 	mustVerify(t, l)
@@ -158,38 +159,38 @@ func TestPendingPostVoidExpiry(t *testing.T) {
 	l, path := testLedger(t, &Options{Now: func() time.Time { return clock() }, ExpiryEvery: time.Hour})
 	ctx := context.Background()
 	acc := mustOpen(t, l,
-		AccountSpec{Currency: "EUR", Kind: KindFloat, Owner: "@float"},
-		AccountSpec{Currency: "EUR", Kind: KindPurse, Owner: "a"},
-		AccountSpec{Currency: "EUR", Kind: KindMerchant, Owner: "m"},
+		domain.AccountSpec{Currency: "EUR", Kind: domain.KindFloat, Owner: "@float"},
+		domain.AccountSpec{Currency: "EUR", Kind: domain.KindPurse, Owner: "a"},
+		domain.AccountSpec{Currency: "EUR", Kind: domain.KindMerchant, Owner: "m"},
 	)
 	float, a, m := acc[0].ID, acc[1].ID, acc[2].ID
-	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(float, a, 1000)}}); err != nil {
+	if _, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{transfer(float, a, 1000)}}); err != nil {
 		t.Fatal(err)
 	}
-	p1 := Transfer{ID: NewID(), Debit: a, Credit: m, Amount: 600, Flags: Pending, Timeout: time.Minute}
-	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{p1}}); err != nil {
+	p1 := domain.Transfer{ID: domain.NewID(), Debit: a, Credit: m, Amount: 600, Flags: domain.Pending, Timeout: time.Minute}
+	if _, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{p1}}); err != nil {
 		t.Fatal(err)
 	}
 	// The reservation counts: 600 pending leaves 400.
-	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(a, m, 401)}}); !errors.Is(err, ErrInsufficientFunds) {
+	if _, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{transfer(a, m, 401)}}); !errors.Is(err, domain.ErrInsufficientFunds) {
 		t.Fatalf("pending not reserved: %v", err)
 	}
-	post := Transfer{ID: NewID(), PendingID: p1.ID, Amount: 500, Flags: PostPending}
-	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{{ID: NewID(), PendingID: p1.ID, Amount: 601, Flags: PostPending}}}); !errors.Is(err, ErrAmountExceedsPending) {
+	post := domain.Transfer{ID: domain.NewID(), PendingID: p1.ID, Amount: 500, Flags: domain.PostPending}
+	if _, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{{ID: domain.NewID(), PendingID: p1.ID, Amount: 601, Flags: domain.PostPending}}}); !errors.Is(err, domain.ErrAmountExceedsPending) {
 		t.Fatalf("over-post: %v", err)
 	}
-	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{post}}); err != nil {
+	if _, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{post}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{{ID: NewID(), PendingID: p1.ID, Flags: VoidPending}}}); !errors.Is(err, ErrPendingResolved) {
+	if _, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{{ID: domain.NewID(), PendingID: p1.ID, Flags: domain.VoidPending}}}); !errors.Is(err, domain.ErrPendingResolved) {
 		t.Fatalf("void after post: %v", err)
 	}
 	if acct, _ := l.Account(a); acct.Available() != 500 || acct.DebitsPending != 0 {
 		t.Fatalf("after partial post: %+v", acct)
 	}
 	// A second pending expires; after reopen the expiry runs at start.
-	p2 := Transfer{ID: NewID(), Debit: a, Credit: m, Amount: 300, Flags: Pending, Timeout: time.Minute}
-	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{p2}}); err != nil {
+	p2 := domain.Transfer{ID: domain.NewID(), Debit: a, Credit: m, Amount: 300, Flags: domain.Pending, Timeout: time.Minute}
+	if _, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{p2}}); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
@@ -199,13 +200,13 @@ func TestPendingPostVoidExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l2.Close()
-	if _, err := l2.Submit(ctx, Job{Transfers: []Transfer{{ID: NewID(), PendingID: p2.ID, Flags: PostPending}}}); !errors.Is(err, ErrPendingResolved) {
+	if _, err := l2.Submit(ctx, domain.Job{Transfers: []domain.Transfer{{ID: domain.NewID(), PendingID: p2.ID, Flags: domain.PostPending}}}); !errors.Is(err, domain.ErrPendingResolved) {
 		t.Fatalf("post after expiry: %v", err)
 	}
 	if acct, _ := l2.Account(a); acct.Available() != 500 || acct.DebitsPending != 0 {
 		t.Fatalf("after expiry: %+v", acct)
 	}
-	if t2, err := l2.Transfer(expiryID(p2.ID)); err != nil || t2.Flags&Expired == 0 {
+	if t2, err := l2.Transfer(expiryID(p2.ID)); err != nil || t2.Flags&domain.Expired == 0 {
 		t.Fatalf("expiry transfer: %v %+v", err, t2)
 	}
 	mustVerify(t, l2)
@@ -214,21 +215,21 @@ func TestPendingPostVoidExpiry(t *testing.T) {
 func TestDedupeAndOutbox(t *testing.T) {
 	l, _ := testLedger(t, nil)
 	ctx := context.Background()
-	job := Job{
-		Messages: []Message{{From: "1234", To: "+33612345678", Text: "hello"}},
-		Dedupe:   &Dedupe{Key: "+33612345678|abc", TTL: time.Minute, Result: []byte("first reply")},
+	job := domain.Job{
+		Messages: []domain.Message{{From: "1234", To: "+33612345678", Text: "hello"}},
+		Dedupe:   &domain.Dedupe{Key: "+33612345678|abc", TTL: time.Minute, Result: []byte("first reply")},
 	}
 	res, err := l.Submit(ctx, job)
 	if err != nil || len(res.Messages) != 1 {
 		t.Fatal(err, res)
 	}
 	_, err = l.Submit(ctx, job)
-	var dup *DuplicateError
+	var dup *domain.DuplicateError
 	if !errors.As(err, &dup) || string(dup.Result) != "first reply" {
 		t.Fatalf("duplicate: %v", err)
 	}
 	msgs, err := l.NextMessages(ctx, 10)
-	if err != nil || len(msgs) != 1 || msgs[0].Text != "hello" || msgs[0].Status != MsgQueued {
+	if err != nil || len(msgs) != 1 || msgs[0].Text != "hello" || msgs[0].Status != domain.MsgQueued {
 		t.Fatalf("next: %v %+v", err, msgs)
 	}
 	if err := l.MarkSent(ctx, msgs[0].ID, "abc123"); err != nil {
@@ -238,10 +239,10 @@ func TestDedupeAndOutbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, err := l.Message(msgs[0].ID)
-	if err != nil || m.Status != MsgDelivered || m.SMSCID != "abc123" || m.Attempts != 1 {
+	if err != nil || m.Status != domain.MsgDelivered || m.SMSCID != "abc123" || m.Attempts != 1 {
 		t.Fatalf("message: %v %+v", err, m)
 	}
-	if err := l.MarkSent(ctx, 999, "x"); !errors.Is(err, ErrMessageNotFound) {
+	if err := l.MarkSent(ctx, 999, "x"); !errors.Is(err, domain.ErrMessageNotFound) {
 		t.Fatalf("unknown message: %v", err)
 	}
 }
@@ -250,13 +251,13 @@ func TestHistoryAndReopen(t *testing.T) {
 	l, path := testLedger(t, &Options{CheckpointEvery: time.Millisecond, CheckpointChunk: 2})
 	ctx := context.Background()
 	acc := mustOpen(t, l,
-		AccountSpec{Currency: "EUR", Kind: KindFloat, Owner: "@float"},
-		AccountSpec{Currency: "EUR", Kind: KindPurse, Owner: "a"},
-		AccountSpec{Currency: "EUR", Kind: KindPurse, Owner: "b"},
+		domain.AccountSpec{Currency: "EUR", Kind: domain.KindFloat, Owner: "@float"},
+		domain.AccountSpec{Currency: "EUR", Kind: domain.KindPurse, Owner: "a"},
+		domain.AccountSpec{Currency: "EUR", Kind: domain.KindPurse, Owner: "b"},
 	)
 	float, a, b := acc[0].ID, acc[1].ID, acc[2].ID
 	for i := range 20 {
-		if _, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(float, a, 100), transfer(a, b, uint64(i+1))}}); err != nil {
+		if _, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{transfer(float, a, 100), transfer(a, b, uint64(i+1))}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -311,7 +312,7 @@ func TestMessagesPageNewestFirst(t *testing.T) {
 	l, _ := testLedger(t, nil)
 	var ids []uint64
 	for i := range 5 {
-		res, err := l.Submit(context.Background(), Job{Messages: []Message{{To: "+33612345678", Text: string(rune('a' + i))}}})
+		res, err := l.Submit(context.Background(), domain.Job{Messages: []domain.Message{{To: "+33612345678", Text: string(rune('a' + i))}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -333,29 +334,29 @@ func TestMessagesPageNewestFirst(t *testing.T) {
 func TestProfilesAndTransferAt(t *testing.T) {
 	l, path := testLedger(t, nil)
 	ctx := context.Background()
-	acc := mustOpen(t, l, AccountSpec{Currency: "EUR", Kind: KindFloat, Owner: "@float"}, AccountSpec{Currency: "EUR", Kind: KindPurse, Owner: "+331"})
-	res, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(acc[0].ID, acc[1].ID, 10)}, Profiles: []Profile{{Owner: "+331", Data: []byte("v1")}}})
+	acc := mustOpen(t, l, domain.AccountSpec{Currency: "EUR", Kind: domain.KindFloat, Owner: "@float"}, domain.AccountSpec{Currency: "EUR", Kind: domain.KindPurse, Owner: "+331"})
+	res, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{transfer(acc[0].ID, acc[1].ID, 10)}, Profiles: []domain.Profile{{Owner: "+331", Data: []byte("v1")}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A refused job leaves the profile as it was.
-	if _, err := l.Submit(ctx, Job{Transfers: []Transfer{transfer(acc[1].ID, acc[0].ID, 11)}, Profiles: []Profile{{Owner: "+331", Data: []byte("v2"), Version: 1}}}); !errors.Is(err, ErrInsufficientFunds) {
+	if _, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{transfer(acc[1].ID, acc[0].ID, 11)}, Profiles: []domain.Profile{{Owner: "+331", Data: []byte("v2"), Version: 1}}}); !errors.Is(err, domain.ErrInsufficientFunds) {
 		t.Fatal(err)
 	}
 	if p, v, _ := l.Profile("+331"); string(p) != "v1" || v != 1 {
 		t.Fatalf("profile %q version %d", p, v)
 	}
 	// A write computed from an older read is refused: nothing overwrites what it did not see.
-	if _, err := l.Submit(ctx, Job{Profiles: []Profile{{Owner: "+331", Data: []byte("stale"), Version: 0}}}); !errors.Is(err, ErrConflict) {
+	if _, err := l.Submit(ctx, domain.Job{Profiles: []domain.Profile{{Owner: "+331", Data: []byte("stale"), Version: 0}}}); !errors.Is(err, domain.ErrConflict) {
 		t.Fatalf("stale profile write: %v", err)
 	}
-	if _, err := l.Submit(ctx, Job{Profiles: []Profile{{Owner: "+331", Data: []byte("v1"), Version: 1}}}); err != nil {
+	if _, err := l.Submit(ctx, domain.Job{Profiles: []domain.Profile{{Owner: "+331", Data: []byte("v1"), Version: 1}}}); err != nil {
 		t.Fatal(err)
 	}
 	if tr, err := l.TransferAt(res.Transfers[0].Seq); err != nil || tr.ID != res.Transfers[0].ID {
 		t.Fatalf("TransferAt: %v %+v", err, tr)
 	}
-	if _, err := l.TransferAt(1); !errors.Is(err, ErrTransferNotFound) {
+	if _, err := l.TransferAt(1); !errors.Is(err, domain.ErrTransferNotFound) {
 		t.Fatalf("TransferAt of an account entry: %v", err)
 	}
 	l.Close()
@@ -379,7 +380,7 @@ func TestDedupeOnDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	job := Job{Dedupe: &Dedupe{Key: "k", TTL: 6 * time.Hour, Result: []byte("first")}}
+	job := domain.Job{Dedupe: &domain.Dedupe{Key: "k", TTL: 6 * time.Hour, Result: []byte("first")}}
 	if _, err := l.Submit(ctx, job); err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +388,7 @@ func TestDedupeOnDisk(t *testing.T) {
 	errs := make(chan error, 8)
 	for range 8 {
 		go func() {
-			_, err := l.Submit(ctx, Job{Dedupe: &Dedupe{Key: "same-batch", TTL: time.Hour}})
+			_, err := l.Submit(ctx, domain.Job{Dedupe: &domain.Dedupe{Key: "same-batch", TTL: time.Hour}})
 			errs <- err
 		}()
 	}
@@ -407,7 +408,7 @@ func TestDedupeOnDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { l.Close() }()
-	var dup *DuplicateError
+	var dup *domain.DuplicateError
 	if _, err := l.Submit(ctx, job); !errors.As(err, &dup) || string(dup.Result) != "first" || dup.At == 0 {
 		t.Fatalf("copy after 5 h and a restart: %v %+v", err, dup)
 	}

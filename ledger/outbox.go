@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"mpg/domain"
 	"strings"
 	"time"
 
@@ -23,12 +24,12 @@ type msgUpdate struct {
 	id      uint64 // outbox id, or 0 to find the message by smscID
 	smscID  string
 	parts   []string // every part's SMSC id, each indexed for receipts
-	status  MessageStatus
+	status  domain.MessageStatus
 	reason  string
 	attempt bool
 	retry   *Retry
 	receipt bool
-	result  Message // the message as written (zero when the update changed nothing)
+	result  domain.Message // the message as written (zero when the update changed nothing)
 }
 
 // Retry is what MarkRetry records about a message that could not be sent now.
@@ -41,16 +42,13 @@ type Retry struct {
 	At time.Time
 }
 
-// ErrMessageNotFound is returned for an unknown outbox id or SMSC message id.
-var ErrMessageNotFound = fmt.Errorf("message not found")
-
 // NextMessages waits until due messages are there (or ctx ends) and returns up to max of
 // them, urgent ones first. Each is handed out once until it is marked (or requeued).
-func (l *Ledger) NextMessages(ctx context.Context, max int) ([]Message, error) {
+func (l *Ledger) NextMessages(ctx context.Context, max int) ([]domain.Message, error) {
 	for {
 		ids, next := l.out.take(max, l.opt.Now().UnixNano())
 		if len(ids) > 0 {
-			out := make([]Message, 0, len(ids))
+			out := make([]domain.Message, 0, len(ids))
 			err := l.db.View(func(tx *bolt.Tx) error {
 				b, q := tx.Bucket(bktOutbox), tx.Bucket(bktOutQueue)
 				for _, id := range ids {
@@ -101,18 +99,18 @@ func (l *Ledger) MarkSent(ctx context.Context, id uint64, smscIDs ...string) err
 		return fmt.Errorf("MarkSent: 1 to 16 SMSC ids, got %d", len(smscIDs))
 	}
 	for _, s := range smscIDs {
-		if s == "" || len(s) > maxStringLen || strings.Contains(s, ",") {
-			return fmt.Errorf("MarkSent: SMSC id of 1..%d bytes without a comma", maxStringLen)
+		if s == "" || len(s) > domain.MaxStringLen || strings.Contains(s, ",") {
+			return fmt.Errorf("MarkSent: SMSC id of 1..%d bytes without a comma", domain.MaxStringLen)
 		}
 	}
-	_, err := l.update(ctx, &msgUpdate{id: id, smscID: strings.Join(smscIDs, ","), parts: smscIDs, status: MsgSent, attempt: true})
+	_, err := l.update(ctx, &msgUpdate{id: id, smscID: strings.Join(smscIDs, ","), parts: smscIDs, status: domain.MsgSent, attempt: true})
 	l.out.release(id)
 	return err
 }
 
 // MarkFailed records that message id can never be sent, and why.
 func (l *Ledger) MarkFailed(ctx context.Context, id uint64, reason string) error {
-	_, err := l.update(ctx, &msgUpdate{id: id, status: MsgFailed, reason: reason, attempt: true})
+	_, err := l.update(ctx, &msgUpdate{id: id, status: domain.MsgFailed, reason: reason, attempt: true})
 	l.out.release(id)
 	return err
 }
@@ -124,9 +122,9 @@ func (l *Ledger) MarkRetry(ctx context.Context, id uint64, r Retry) error {
 	if !r.Unknown && r.At.IsZero() {
 		return fmt.Errorf("MarkRetry: a queued message needs a time to try again")
 	}
-	st := MsgQueued
+	st := domain.MsgQueued
 	if r.Unknown {
-		st = MsgUnknown
+		st = domain.MsgUnknown
 	}
 	m, err := l.update(ctx, &msgUpdate{id: id, status: st, reason: r.Reason, attempt: true, retry: &r})
 	if err == nil && m.ID != 0 && m.NextAt != 0 {
@@ -140,30 +138,30 @@ func (l *Ledger) MarkRetry(ctx context.Context, id uint64, r Retry) error {
 // MarkReceipt records a delivery receipt for the message the SMSC knows as smscID. A receipt
 // that comes before its submit was recorded is kept and applied when it is (for a day).
 func (l *Ledger) MarkReceipt(ctx context.Context, smscID string, delivered bool, state string) error {
-	s := MsgUndeliverable
+	s := domain.MsgUndeliverable
 	if delivered {
-		s = MsgDelivered
+		s = domain.MsgDelivered
 	}
 	_, err := l.update(ctx, &msgUpdate{smscID: smscID, status: s, reason: state, receipt: true})
 	return err
 }
 
-func (l *Ledger) update(ctx context.Context, u *msgUpdate) (Message, error) {
-	if len(u.reason) > maxAuditLen {
-		u.reason = u.reason[:maxAuditLen]
+func (l *Ledger) update(ctx context.Context, u *msgUpdate) (domain.Message, error) {
+	if len(u.reason) > domain.MaxAuditLen {
+		u.reason = u.reason[:domain.MaxAuditLen]
 	}
-	if u.smscID == "" && u.id == 0 || u.parts == nil && len(u.smscID) > maxStringLen {
-		return Message{}, fmt.Errorf("an outbox id, or an SMSC id of at most %d bytes", maxStringLen)
+	if u.smscID == "" && u.id == 0 || u.parts == nil && len(u.smscID) > domain.MaxStringLen {
+		return domain.Message{}, fmt.Errorf("an outbox id, or an SMSC id of at most %d bytes", domain.MaxStringLen)
 	}
 	r := &jobReq{upd: u, done: make(chan struct{})}
 	if err := l.enqueue(ctx, r); err != nil {
-		return Message{}, err
+		return domain.Message{}, err
 	}
 	select {
 	case <-r.done:
 		return u.result, r.err
 	case <-ctx.Done():
-		return Message{}, ctx.Err()
+		return domain.Message{}, ctx.Err()
 	}
 }
 
@@ -178,7 +176,7 @@ func (w *batchWriter) applyUpdate(u *msgUpdate) error {
 		v := ids.Get([]byte(u.smscID))
 		if v == nil {
 			if !u.receipt {
-				return fmt.Errorf("%w: SMSC id %q", ErrMessageNotFound, u.smscID)
+				return fmt.Errorf("%w: SMSC id %q", domain.ErrMessageNotFound, u.smscID)
 			}
 			// The receipt beat the record of its submit (or is for a message pruned or never
 			// ours): keep it, MarkSent applies it.
@@ -193,7 +191,7 @@ func (w *batchWriter) applyUpdate(u *msgUpdate) error {
 	}
 	v := out.Get(u64key(id))
 	if v == nil {
-		return fmt.Errorf("%w: %d", ErrMessageNotFound, id)
+		return fmt.Errorf("%w: %d", domain.ErrMessageNotFound, id)
 	}
 	m, err := decodeMessage(v)
 	if err != nil {
@@ -202,7 +200,7 @@ func (w *batchWriter) applyUpdate(u *msgUpdate) error {
 	q := w.tx.Bucket(bktOutQueue)
 	switch {
 	case u.retry != nil:
-		if m.Status != MsgQueued && m.Status != MsgUnknown {
+		if m.Status != domain.MsgQueued && m.Status != domain.MsgUnknown {
 			return nil // settled meanwhile: a late answer, a receipt
 		}
 		if u.retry.Unknown && m.Unknowns < 255 {
@@ -212,9 +210,9 @@ func (w *batchWriter) applyUpdate(u *msgUpdate) error {
 		if !u.retry.At.IsZero() {
 			m.NextAt = max(1, u.retry.At.UnixNano())
 		}
-	case u.status == MsgFailed && (m.Status == MsgSent || m.Status == MsgDelivered || m.Status == MsgUndeliverable):
+	case u.status == domain.MsgFailed && (m.Status == domain.MsgSent || m.Status == domain.MsgDelivered || m.Status == domain.MsgUndeliverable):
 		return nil // a late answer said the SMSC has it
-	case u.status == MsgSent && (m.Status == MsgDelivered || m.Status == MsgUndeliverable):
+	case u.status == domain.MsgSent && (m.Status == domain.MsgDelivered || m.Status == domain.MsgUndeliverable):
 		return nil // a receipt came first
 	}
 	m.Status = u.status
@@ -235,8 +233,8 @@ func (w *batchWriter) applyUpdate(u *msgUpdate) error {
 		if r := early.Get([]byte(part)); r != nil {
 			d := dec{b: r}
 			d.u64()
-			st, state := MessageStatus(d.u8()), d.str()
-			if d.err == nil && (m.Status == MsgSent || m.Status == MsgDelivered) {
+			st, state := domain.MessageStatus(d.u8()), d.str()
+			if d.err == nil && (m.Status == domain.MsgSent || m.Status == domain.MsgDelivered) {
 				m.Status, m.Reason = st, state
 			}
 			if err := early.Delete([]byte(part)); err != nil {
@@ -250,7 +248,7 @@ func (w *batchWriter) applyUpdate(u *msgUpdate) error {
 		return err
 	}
 	// Still to send: queued, or unknown with a resend scheduled.
-	if m.Status == MsgQueued || m.Status == MsgUnknown && m.NextAt != 0 {
+	if m.Status == domain.MsgQueued || m.Status == domain.MsgUnknown && m.NextAt != 0 {
 		err = q.Put(u64key(id), []byte{})
 	} else {
 		err = q.Delete(u64key(id))
@@ -281,12 +279,12 @@ func (l *Ledger) OutboxDue() int { return l.out.due(l.opt.Now().UnixNano()) }
 func (l *Ledger) OutboxWaiting() int { return l.out.waiting() }
 
 // Message reads one outbox message.
-func (l *Ledger) Message(id uint64) (Message, error) {
-	var m Message
+func (l *Ledger) Message(id uint64) (domain.Message, error) {
+	var m domain.Message
 	err := l.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bktOutbox).Get(u64key(id))
 		if v == nil {
-			return fmt.Errorf("%w: %d", ErrMessageNotFound, id)
+			return fmt.Errorf("%w: %d", domain.ErrMessageNotFound, id)
 		}
 		var err error
 		m, err = decodeMessage(v)
@@ -297,8 +295,8 @@ func (l *Ledger) Message(id uint64) (Message, error) {
 
 // Messages lists outbox messages newest first, at most limit, with ids below before (0: all),
 // only those in state (0: any).
-func (l *Ledger) Messages(limit int, before uint64, state MessageStatus) ([]Message, error) {
-	var out []Message
+func (l *Ledger) Messages(limit int, before uint64, state domain.MessageStatus) ([]domain.Message, error) {
+	var out []domain.Message
 	err := l.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bktOutbox).Cursor()
 		var k, v []byte
@@ -324,8 +322,8 @@ func (l *Ledger) Messages(limit int, before uint64, state MessageStatus) ([]Mess
 
 // MessageCounts counts the outbox messages by state (one read of the whole outbox: the
 // retention bounds it).
-func (l *Ledger) MessageCounts() (map[MessageStatus]int, error) {
-	n := map[MessageStatus]int{}
+func (l *Ledger) MessageCounts() (map[domain.MessageStatus]int, error) {
+	n := map[domain.MessageStatus]int{}
 	err := l.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bktOutbox).ForEach(func(_, v []byte) error {
 			m, err := decodeMessage(v)
@@ -409,12 +407,12 @@ func (l *Ledger) Resend(ctx context.Context, id uint64, actor string) (uint64, e
 	if err != nil {
 		return 0, err
 	}
-	if m.Status == MsgQueued {
+	if m.Status == domain.MsgQueued {
 		return 0, fmt.Errorf("message %d is still queued (attempt %d): it goes out on its own", id, m.Attempts)
 	}
-	cp := Message{From: m.From, To: m.To, Text: m.Text, Sealed: m.Sealed, Urgent: m.Urgent}
-	res, err := l.Submit(ctx, Job{Messages: []Message{cp},
-		Audit: &Audit{Actor: actor, Action: "outbox resend", Detail: fmt.Sprintf("message %d (%s) resent", id, m.Status)}})
+	cp := domain.Message{From: m.From, To: m.To, Text: m.Text, Sealed: m.Sealed, Urgent: m.Urgent}
+	res, err := l.Submit(ctx, domain.Job{Messages: []domain.Message{cp},
+		Audit: &domain.Audit{Actor: actor, Action: "outbox resend", Detail: fmt.Sprintf("message %d (%s) resent", id, m.Status)}})
 	if err != nil {
 		return 0, err
 	}

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"mpg/domain"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ func newClock() *clock {
 func (c *clock) now() time.Time      { return time.Unix(0, c.ns.Load()) }
 func (c *clock) add(d time.Duration) { c.ns.Add(int64(d)) }
 
-func queue(t *testing.T, l *Ledger, job Job) uint64 {
+func queue(t *testing.T, l *Ledger, job domain.Job) uint64 {
 	t.Helper()
 	res, err := l.Submit(context.Background(), job)
 	if err != nil || len(res.Messages) != 1 {
@@ -27,7 +28,7 @@ func queue(t *testing.T, l *Ledger, job Job) uint64 {
 	return res.Messages[0]
 }
 
-func next(t *testing.T, l *Ledger, wait time.Duration) []Message {
+func next(t *testing.T, l *Ledger, wait time.Duration) []domain.Message {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
@@ -38,10 +39,10 @@ func next(t *testing.T, l *Ledger, wait time.Duration) []Message {
 // Replies written with money leave first when the outbox is behind.
 func TestOutboxUrgentFirst(t *testing.T) {
 	l, _ := testLedger(t, nil)
-	acc := mustOpen(t, l, AccountSpec{Currency: "EUR", Kind: KindFloat, Owner: "@float"}, AccountSpec{Currency: "EUR", Kind: KindPurse, Owner: "a"})
-	help := queue(t, l, Job{Messages: []Message{{From: "1", To: "+1", Text: "help"}}})
-	paid := queue(t, l, Job{Transfers: []Transfer{transfer(acc[0].ID, acc[1].ID, 100)}, Messages: []Message{{From: "1", To: "+2", Text: "paid"}}})
-	flagged := queue(t, l, Job{Messages: []Message{{From: "1", To: "+3", Text: "code", Urgent: true}}})
+	acc := mustOpen(t, l, domain.AccountSpec{Currency: "EUR", Kind: domain.KindFloat, Owner: "@float"}, domain.AccountSpec{Currency: "EUR", Kind: domain.KindPurse, Owner: "a"})
+	help := queue(t, l, domain.Job{Messages: []domain.Message{{From: "1", To: "+1", Text: "help"}}})
+	paid := queue(t, l, domain.Job{Transfers: []domain.Transfer{transfer(acc[0].ID, acc[1].ID, 100)}, Messages: []domain.Message{{From: "1", To: "+2", Text: "paid"}}})
+	flagged := queue(t, l, domain.Job{Messages: []domain.Message{{From: "1", To: "+3", Text: "code", Urgent: true}}})
 	msgs := next(t, l, time.Second)
 	if len(msgs) != 3 || msgs[0].ID != paid || msgs[1].ID != flagged || msgs[2].ID != help {
 		t.Fatalf("order %+v, want %d %d %d", msgs, paid, flagged, help)
@@ -57,7 +58,7 @@ func TestOutboxRetryTimes(t *testing.T) {
 	c := newClock()
 	l, path := testLedger(t, &Options{Now: c.now})
 	ctx := context.Background()
-	id := queue(t, l, Job{Messages: []Message{{From: "1", To: "+1", Text: "hi"}}})
+	id := queue(t, l, domain.Job{Messages: []domain.Message{{From: "1", To: "+1", Text: "hi"}}})
 	if m := next(t, l, time.Second); len(m) != 1 {
 		t.Fatalf("first take %+v", m)
 	}
@@ -77,7 +78,7 @@ func TestOutboxRetryTimes(t *testing.T) {
 		t.Fatalf("handed out before its time: %+v", m)
 	}
 	m, _ := l.Message(id)
-	if m.Status != MsgQueued || m.Attempts != 1 || m.Reason != "ESME_RTHROTTLED" || m.NextAt != c.now().Add(time.Minute).UnixNano() {
+	if m.Status != domain.MsgQueued || m.Attempts != 1 || m.Reason != "ESME_RTHROTTLED" || m.NextAt != c.now().Add(time.Minute).UnixNano() {
 		t.Fatalf("after retry %+v", m)
 	}
 	// The schedule survives a restart.
@@ -102,7 +103,7 @@ func TestOutboxRetryTimes(t *testing.T) {
 	if err := l.MarkRetry(ctx, id, Retry{Reason: "late", At: c.now()}); err != nil {
 		t.Fatal(err)
 	}
-	if m, _ := l.Message(id); m.Status != MsgSent || m.Attempts != 2 {
+	if m, _ := l.Message(id); m.Status != domain.MsgSent || m.Attempts != 2 {
 		t.Fatalf("sent then retried: %+v", m)
 	}
 	if n, _ := l.Unsent(); n != 0 || l.OutboxDue() != 0 {
@@ -115,16 +116,16 @@ func TestOutboxRetryTimes(t *testing.T) {
 func TestOutboxUnknown(t *testing.T) {
 	l, _ := testLedger(t, nil)
 	ctx := context.Background()
-	id := queue(t, l, Job{Messages: []Message{{From: "1", To: "+1", Text: "hi"}}})
+	id := queue(t, l, domain.Job{Messages: []domain.Message{{From: "1", To: "+1", Text: "hi"}}})
 	next(t, l, time.Second)
 	if err := l.MarkRetry(ctx, id, Retry{Unknown: true, Reason: "no response", At: time.Now().Add(20 * time.Millisecond)}); err != nil {
 		t.Fatal(err)
 	}
-	if m, _ := l.Message(id); m.Status != MsgUnknown || m.Unknowns != 1 {
+	if m, _ := l.Message(id); m.Status != domain.MsgUnknown || m.Unknowns != 1 {
 		t.Fatalf("%+v", m)
 	}
 	got := next(t, l, 2*time.Second)
-	if len(got) != 1 || got[0].Status != MsgUnknown {
+	if len(got) != 1 || got[0].Status != domain.MsgUnknown {
 		t.Fatalf("resend %+v", got)
 	}
 	// No resends left: unknown, no longer to send.
@@ -134,7 +135,7 @@ func TestOutboxUnknown(t *testing.T) {
 	if n, _ := l.Unsent(); n != 0 {
 		t.Fatalf("a parked unknown message is still to send: %d", n)
 	}
-	if m, _ := l.Messages(10, 0, MsgUnknown); len(m) != 1 || m[0].Unknowns != 2 {
+	if m, _ := l.Messages(10, 0, domain.MsgUnknown); len(m) != 1 || m[0].Unknowns != 2 {
 		t.Fatalf("unknown list %+v", m)
 	}
 	// The SMSC's late answer settles it.
@@ -144,11 +145,11 @@ func TestOutboxUnknown(t *testing.T) {
 	if err := l.MarkFailed(ctx, id, "too late"); err != nil {
 		t.Fatal(err)
 	}
-	if m, _ := l.Message(id); m.Status != MsgSent || m.SMSCID != "late-1" {
+	if m, _ := l.Message(id); m.Status != domain.MsgSent || m.SMSCID != "late-1" {
 		t.Fatalf("after the late answer %+v", m)
 	}
 	counts, err := l.MessageCounts()
-	if err != nil || counts[MsgSent] != 1 || len(counts) != 1 {
+	if err != nil || counts[domain.MsgSent] != 1 || len(counts) != 1 {
 		t.Fatalf("counts %v %v", counts, err)
 	}
 }
@@ -157,7 +158,7 @@ func TestOutboxUnknown(t *testing.T) {
 func TestOutboxEarlyReceipt(t *testing.T) {
 	l, _ := testLedger(t, nil)
 	ctx := context.Background()
-	id := queue(t, l, Job{Messages: []Message{{From: "1", To: "+1", Text: "hi"}}})
+	id := queue(t, l, domain.Job{Messages: []domain.Message{{From: "1", To: "+1", Text: "hi"}}})
 	next(t, l, time.Second)
 	if err := l.MarkReceipt(ctx, "e-1", true, "DELIVRD"); err != nil {
 		t.Fatal(err)
@@ -165,18 +166,18 @@ func TestOutboxEarlyReceipt(t *testing.T) {
 	if err := l.MarkSent(ctx, id, "e-1"); err != nil {
 		t.Fatal(err)
 	}
-	if m, _ := l.Message(id); m.Status != MsgDelivered || m.Reason != "DELIVRD" {
+	if m, _ := l.Message(id); m.Status != domain.MsgDelivered || m.Reason != "DELIVRD" {
 		t.Fatalf("%+v", m)
 	}
 	// A long message: the receipt of its second part came first.
-	id2 := queue(t, l, Job{Messages: []Message{{From: "1", To: "+1", Text: "again"}}})
+	id2 := queue(t, l, domain.Job{Messages: []domain.Message{{From: "1", To: "+1", Text: "again"}}})
 	if err := l.MarkReceipt(ctx, "e-3", false, "UNDELIV"); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.MarkSent(ctx, id2, "e-2", "e-3"); err != nil {
 		t.Fatal(err)
 	}
-	if m, _ := l.Message(id2); m.Status != MsgUndeliverable {
+	if m, _ := l.Message(id2); m.Status != domain.MsgUndeliverable {
 		t.Fatalf("%+v", m)
 	}
 }
@@ -186,19 +187,19 @@ func TestOutboxPrune(t *testing.T) {
 	c := newClock()
 	l, _ := testLedger(t, &Options{Now: c.now, OutboxRetention: 48 * time.Hour, ExpiryEvery: time.Millisecond})
 	ctx := context.Background()
-	sent := queue(t, l, Job{Messages: []Message{{From: "1", To: "+1", Text: "old"}}})
-	waiting := queue(t, l, Job{Messages: []Message{{From: "1", To: "+1", Text: "still queued"}}})
+	sent := queue(t, l, domain.Job{Messages: []domain.Message{{From: "1", To: "+1", Text: "old"}}})
+	waiting := queue(t, l, domain.Job{Messages: []domain.Message{{From: "1", To: "+1", Text: "still queued"}}})
 	next(t, l, time.Second)
 	if err := l.MarkSent(ctx, sent, "p-1"); err != nil {
 		t.Fatal(err)
 	}
 	l.Requeue(waiting)
 	c.add(47 * time.Hour)
-	fresh := queue(t, l, Job{Messages: []Message{{From: "1", To: "+1", Text: "new"}}})
+	fresh := queue(t, l, domain.Job{Messages: []domain.Message{{From: "1", To: "+1", Text: "new"}}})
 	c.add(2 * time.Hour)
 	deadline := time.Now().Add(5 * time.Second)
 	for l.Stats().OutboxPruned.Load() == 0 && time.Now().Before(deadline) {
-		queue(t, l, Job{Messages: []Message{{From: "1", To: "+1", Text: "tick"}}})
+		queue(t, l, domain.Job{Messages: []domain.Message{{From: "1", To: "+1", Text: "tick"}}})
 		time.Sleep(10 * time.Millisecond)
 	}
 	if _, err := l.Message(sent); err == nil {

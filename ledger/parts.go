@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"mpg/domain"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -21,16 +22,6 @@ const (
 	MaxPartsHeld     = 100000 // parts held in all
 )
 
-// PartWrite keeps one part of a long SMS.
-type PartWrite struct {
-	Sender string // who sent it: the per-sender cap counts by it
-	Msg    string // which message of theirs (reference and part count)
-	Seq    uint8
-	Coding uint8
-	Data   []byte
-	TTL    time.Duration // how long an incomplete message is kept
-}
-
 // Part is one kept part.
 type Part struct {
 	Seq    uint8
@@ -46,14 +37,14 @@ func partPrefix(sender, msg string) []byte {
 // KeepPart stores a part durably; a part already kept is kept once. It is refused with
 // ErrLimitExceeded (a temporary condition: parts expire) when the sender or the file holds
 // too many.
-func (l *Ledger) KeepPart(ctx context.Context, p PartWrite) error {
-	_, err := l.Submit(ctx, Job{Part: &p})
+func (l *Ledger) KeepPart(ctx context.Context, p domain.PartWrite) error {
+	_, err := l.Submit(ctx, domain.Job{Part: &p})
 	return err
 }
 
 // ReleaseParts drops the parts of a message that was taken.
 func (l *Ledger) ReleaseParts(ctx context.Context, sender, msg string) error {
-	_, err := l.Submit(ctx, Job{ReleaseParts: &PartWrite{Sender: sender, Msg: msg}})
+	_, err := l.Submit(ctx, domain.Job{ReleaseParts: &domain.PartWrite{Sender: sender, Msg: msg}})
 	return err
 }
 
@@ -75,24 +66,24 @@ func (l *Ledger) Parts(sender, msg string) ([]Part, error) {
 }
 
 // keepPart applies a PartWrite in the writer.
-func (ja *jobApply) keepPart(p *PartWrite) error {
+func (ja *jobApply) keepPart(p *domain.PartWrite) error {
 	st, b := ja.w.l.st, ja.w.tx.Bucket(bktParts)
 	if p.Sender == "" || len(p.Sender) > 256 || len(p.Msg) > 64 || len(p.Data) > MaxPartBytes || p.Seq == 0 || p.TTL <= 0 {
-		return refuse(ErrInvalid, -1, "part: sender, message of at most 64 bytes, sequence from 1, payload at most %d bytes, positive TTL", MaxPartBytes)
+		return refuse(domain.ErrInvalid, -1, "part: sender, message of at most 64 bytes, sequence from 1, payload at most %d bytes, positive TTL", MaxPartBytes)
 	}
 	k := append(partPrefix(p.Sender, p.Msg), p.Seq)
 	if b.Get(k) != nil {
 		return nil // a repeat of a part kept: the first copy counts
 	}
 	if st.parts >= MaxPartsHeld {
-		return refuse(ErrLimitExceeded, -1, "%d parts of long messages held", st.parts)
+		return refuse(domain.ErrLimitExceeded, -1, "%d parts of long messages held", st.parts)
 	}
 	n := 0
 	sp := append([]byte(p.Sender), 0)
 	c := b.Cursor()
 	for ck, _ := c.Seek(sp); ck != nil && bytes.HasPrefix(ck, sp); ck, _ = c.Next() {
 		if n++; n >= MaxPartsOfSender {
-			return refuse(ErrLimitExceeded, -1, "%d parts held for %s", n, p.Sender)
+			return refuse(domain.ErrLimitExceeded, -1, "%d parts held for %s", n, p.Sender)
 		}
 	}
 	v := binary.BigEndian.AppendUint64(nil, uint64(ja.now+int64(p.TTL)))
@@ -103,7 +94,7 @@ func (ja *jobApply) keepPart(p *PartWrite) error {
 	return nil
 }
 
-func (ja *jobApply) releaseParts(p *PartWrite) {
+func (ja *jobApply) releaseParts(p *domain.PartWrite) {
 	prefix := partPrefix(p.Sender, p.Msg)
 	c := ja.w.tx.Bucket(bktParts).Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+1; k, _ = c.Next() {

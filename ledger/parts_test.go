@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"mpg/domain"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -20,8 +21,8 @@ func TestPartsOfLongMessagesAreDurableCappedAndSwept(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	part := func(sender, msg string, seq uint8) PartWrite {
-		return PartWrite{Sender: sender, Msg: msg, Seq: seq, Coding: 8, Data: []byte{0, byte(seq)}, TTL: time.Hour}
+	part := func(sender, msg string, seq uint8) domain.PartWrite {
+		return domain.PartWrite{Sender: sender, Msg: msg, Seq: seq, Coding: 8, Data: []byte{0, byte(seq)}, TTL: time.Hour}
 	}
 	for _, seq := range []uint8{2, 1, 2} { // the repeat of part 2 is kept once
 		if err := l.KeepPart(ctx, part("+33611110001", "7/3", seq)); err != nil {
@@ -49,7 +50,7 @@ func TestPartsOfLongMessagesAreDurableCappedAndSwept(t *testing.T) {
 			t.Fatal(i, err)
 		}
 	}
-	if err := l.KeepPart(ctx, part("+33611110002", "x/16", 1)); !errors.Is(err, ErrLimitExceeded) {
+	if err := l.KeepPart(ctx, part("+33611110002", "x/16", 1)); !errors.Is(err, domain.ErrLimitExceeded) {
 		t.Fatalf("part beyond the sender's cap: %v", err)
 	}
 	if err := l.KeepPart(ctx, part("+33611110003", "1/2", 1)); err != nil {

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"mpg/domain"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -15,8 +16,8 @@ import (
 // ledger, through random operations and reopens, agrees with it on every outcome and balance.
 type model struct {
 	accts   []*modelAcct // index = id
-	pending map[ID]*modelPending
-	done    map[ID]Transfer // committed transfers as submitted
+	pending map[domain.ID]*modelPending
+	done    map[domain.ID]domain.Transfer // committed transfers as submitted
 	now     time.Time
 	clock   atomic.Int64 // m.now for the ledger's writer goroutine
 }
@@ -28,9 +29,9 @@ func (m *model) advance(d time.Duration) {
 
 type modelAcct struct {
 	currency string
-	kind     Kind
-	status   Status
-	bal      Balances
+	kind     domain.Kind
+	status   domain.Status
+	bal      domain.Balances
 }
 
 type modelPending struct {
@@ -49,19 +50,19 @@ func (m *model) acct(id uint64) *modelAcct {
 // check predicts the refusal of a new single or pending transfer, or 0.
 // debits holds the chain's earlier debits (posted and pending) per account, credits its
 // posted credits, pendingIn its pending credits.
-func (m *model) check(t Transfer, debits, credits, pendingIn map[uint64]uint64) Reason {
+func (m *model) check(t domain.Transfer, debits, credits, pendingIn map[uint64]uint64) domain.Reason {
 	dr, cr := m.acct(t.Debit), m.acct(t.Credit)
 	switch {
 	case dr == nil || cr == nil:
-		return ErrAccountNotFound
+		return domain.ErrAccountNotFound
 	case t.Debit == t.Credit:
-		return ErrSameAccount
+		return domain.ErrSameAccount
 	case t.Amount == 0:
-		return ErrZeroAmount
+		return domain.ErrZeroAmount
 	case dr.currency != cr.currency:
-		return ErrCurrencyMismatch
-	case dr.status == StatusBlocked:
-		return ErrAccountBlocked
+		return domain.ErrCurrencyMismatch
+	case dr.status == domain.StatusBlocked:
+		return domain.ErrAccountBlocked
 	}
 	// Every sum is checked, including the chain's earlier amounts, as the ledger's are.
 	dPosted, ok0 := add3(dr.bal.DebitsPosted, debits[t.Debit], 0)
@@ -70,10 +71,10 @@ func (m *model) check(t Transfer, debits, credits, pendingIn map[uint64]uint64) 
 	cPending, ok4 := add3(cr.bal.CreditsPending, pendingIn[t.Credit], 0)
 	_, ok2 := add3(cPosted, cPending, t.Amount)
 	if !ok0 || !ok1 || !ok2 || !ok3 || !ok4 {
-		return ErrOverflow
+		return domain.ErrOverflow
 	}
-	if DefaultFlags(dr.kind)&DebitsMustNotExceedCredits != 0 && d > dr.bal.CreditsPosted+credits[t.Debit] {
-		return ErrInsufficientFunds
+	if domain.DefaultFlags(dr.kind)&domain.DebitsMustNotExceedCredits != 0 && d > dr.bal.CreditsPosted+credits[t.Debit] {
+		return domain.ErrInsufficientFunds
 	}
 	return 0
 }
@@ -82,7 +83,7 @@ func TestPropertyLedgerAgreesWithModel(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "p.db")
-		m := &model{accts: []*modelAcct{nil}, pending: map[ID]*modelPending{}, done: map[ID]Transfer{}, now: time.Unix(1_800_000_000, 0)}
+		m := &model{accts: []*modelAcct{nil}, pending: map[domain.ID]*modelPending{}, done: map[domain.ID]domain.Transfer{}, now: time.Unix(1_800_000_000, 0)}
 		m.advance(0)
 		clock := func() time.Time { return time.Unix(0, m.clock.Load()) }
 		opt := &Options{Now: clock, ExpiryEvery: time.Hour, NoSync: true, CheckpointEvery: time.Millisecond, CheckpointChunk: 3}
@@ -92,13 +93,13 @@ func TestPropertyLedgerAgreesWithModel(t *testing.T) {
 		}
 		defer func() { l.Close() }()
 		ctx := context.Background()
-		var ids []ID
+		var ids []domain.ID
 
 		anyAccount := func(rt *rapid.T) uint64 { return rapid.Uint64Range(0, uint64(len(m.accts))).Draw(rt, "account") }
 		amount := func(rt *rapid.T) uint64 {
 			return rapid.OneOf(rapid.Uint64Range(0, 2000), rapid.Just(^uint64(0)-5)).Draw(rt, "amount")
 		}
-		expect := func(rt *rapid.T, what string, err error, want Reason) {
+		expect := func(rt *rapid.T, what string, err error, want domain.Reason) {
 			if want == 0 && err != nil {
 				rt.Fatalf("%s: unexpected refusal %v", what, err)
 			}
@@ -106,49 +107,49 @@ func TestPropertyLedgerAgreesWithModel(t *testing.T) {
 				rt.Fatalf("%s: got %v, want %v", what, err, want)
 			}
 		}
-		apply := func(t Transfer) {
+		apply := func(t domain.Transfer) {
 			applyDebit(&m.accts[t.Debit].bal, &t)
 			applyCredit(&m.accts[t.Credit].bal, &t)
 		}
 
 		rt.Repeat(map[string]func(*rapid.T){
 			"open": func(rt *rapid.T) {
-				kind := rapid.SampledFrom([]Kind{KindPurse, KindMerchant, KindFloat}).Draw(rt, "kind")
+				kind := rapid.SampledFrom([]domain.Kind{domain.KindPurse, domain.KindMerchant, domain.KindFloat}).Draw(rt, "kind")
 				cur := rapid.SampledFrom([]string{"EUR", "XOF"}).Draw(rt, "currency")
 				owner := ""
-				if kind == KindFloat {
+				if kind == domain.KindFloat {
 					owner = "@float"
 					for _, a := range m.accts[1:] {
-						if a.kind == KindFloat && a.currency == cur {
+						if a.kind == domain.KindFloat && a.currency == cur {
 							// One float per currency: system accounts are found by kind.
-							if _, err := l.Submit(ctx, Job{Open: []AccountSpec{{Currency: cur, Kind: kind, Owner: owner}}}); !errors.Is(err, ErrAccountExists) {
+							if _, err := l.Submit(ctx, domain.Job{Open: []domain.AccountSpec{{Currency: cur, Kind: kind, Owner: owner}}}); !errors.Is(err, domain.ErrAccountExists) {
 								rt.Fatalf("second %s float: %v", cur, err)
 							}
 							return
 						}
 					}
 				}
-				res, err := l.Submit(ctx, Job{Open: []AccountSpec{{Currency: cur, Kind: kind, Owner: owner}}})
+				res, err := l.Submit(ctx, domain.Job{Open: []domain.AccountSpec{{Currency: cur, Kind: kind, Owner: owner}}})
 				if err != nil || res.Accounts[0].ID != uint64(len(m.accts)) {
 					rt.Fatalf("open: %v %+v", err, res)
 				}
-				m.accts = append(m.accts, &modelAcct{currency: cur, kind: kind, status: StatusActive})
+				m.accts = append(m.accts, &modelAcct{currency: cur, kind: kind, status: domain.StatusActive})
 			},
 			"transfer": func(rt *rapid.T) {
 				n := rapid.IntRange(1, 3).Draw(rt, "chain")
-				var ts []Transfer
+				var ts []domain.Transfer
 				debits, credits, pendingIn := map[uint64]uint64{}, map[uint64]uint64{}, map[uint64]uint64{}
-				var want Reason
+				var want domain.Reason
 				for range n {
-					tr := Transfer{ID: NewID(), Debit: anyAccount(rt), Credit: anyAccount(rt), Amount: amount(rt)}
+					tr := domain.Transfer{ID: domain.NewID(), Debit: anyAccount(rt), Credit: anyAccount(rt), Amount: amount(rt)}
 					if rapid.Bool().Draw(rt, "pending") {
-						tr.Flags = Pending
+						tr.Flags = domain.Pending
 						tr.Timeout = time.Duration(rapid.IntRange(0, 3).Draw(rt, "timeout_min")) * time.Minute
 					}
 					if want == 0 {
 						want = m.check(tr, debits, credits, pendingIn)
 						if want == 0 {
-							if tr.Flags&Pending == 0 {
+							if tr.Flags&domain.Pending == 0 {
 								debits[tr.Debit] += tr.Amount
 								credits[tr.Credit] += tr.Amount
 							} else {
@@ -160,7 +161,7 @@ func TestPropertyLedgerAgreesWithModel(t *testing.T) {
 					}
 					ts = append(ts, tr)
 				}
-				_, err := l.Submit(ctx, Job{Transfers: ts})
+				_, err := l.Submit(ctx, domain.Job{Transfers: ts})
 				expect(rt, "transfer", err, want)
 				if want != 0 {
 					return
@@ -169,7 +170,7 @@ func TestPropertyLedgerAgreesWithModel(t *testing.T) {
 					apply(tr)
 					m.done[tr.ID] = tr
 					ids = append(ids, tr.ID)
-					if tr.Flags&Pending != 0 {
+					if tr.Flags&domain.Pending != 0 {
 						p := &modelPending{dr: tr.Debit, cr: tr.Credit, amount: tr.Amount}
 						if tr.Timeout > 0 {
 							p.expires = m.now.Add(tr.Timeout)
@@ -184,29 +185,29 @@ func TestPropertyLedgerAgreesWithModel(t *testing.T) {
 				}
 				pid := rapid.SampledFrom(ids).Draw(rt, "pending")
 				void := rapid.Bool().Draw(rt, "void")
-				tr := Transfer{ID: NewID(), PendingID: pid, Flags: PostPending}
+				tr := domain.Transfer{ID: domain.NewID(), PendingID: pid, Flags: domain.PostPending}
 				if void {
-					tr.Flags = VoidPending
+					tr.Flags = domain.VoidPending
 				} else {
 					tr.Amount = rapid.Uint64Range(0, 1200).Draw(rt, "post_amount")
 				}
 				p := m.pending[pid]
-				var want Reason
+				var want domain.Reason
 				switch {
 				case p == nil:
-					want = ErrPendingResolved
+					want = domain.ErrPendingResolved
 				case !p.expires.IsZero() && !m.now.Before(p.expires):
-					want = ErrPendingExpired
+					want = domain.ErrPendingExpired
 				case !void && tr.Amount > p.amount:
-					want = ErrAmountExceedsPending
-				case !void && m.accts[p.dr].status == StatusClosed:
-					want = ErrAccountClosed
-				case !void && m.accts[p.dr].status == StatusBlocked: // a reservation is posted only from a purse that may pay
-					want = ErrAccountBlocked
-				case !void && m.accts[p.cr].status == StatusClosed:
-					want = ErrAccountClosed
+					want = domain.ErrAmountExceedsPending
+				case !void && m.accts[p.dr].status == domain.StatusClosed:
+					want = domain.ErrAccountClosed
+				case !void && m.accts[p.dr].status == domain.StatusBlocked: // a reservation is posted only from a purse that may pay
+					want = domain.ErrAccountBlocked
+				case !void && m.accts[p.cr].status == domain.StatusClosed:
+					want = domain.ErrAccountClosed
 				}
-				_, err := l.Submit(ctx, Job{Transfers: []Transfer{tr}})
+				_, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{tr}})
 				expect(rt, "resolve", err, want)
 				if want != 0 {
 					return
@@ -228,26 +229,26 @@ func TestPropertyLedgerAgreesWithModel(t *testing.T) {
 				}
 				id := rapid.SampledFrom(ids).Draw(rt, "id")
 				tr := m.done[id]
-				if tr.Flags&(PostPending|VoidPending) != 0 {
+				if tr.Flags&(domain.PostPending|domain.VoidPending) != 0 {
 					tr.Debit, tr.Credit = 0, 0 // as submitted
 				}
 				changed := rapid.Bool().Draw(rt, "changed")
 				if changed {
 					tr.Code++
 				}
-				res, err := l.Submit(ctx, Job{Transfers: []Transfer{tr}})
+				res, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{tr}})
 				if changed {
-					expect(rt, "retry changed", err, ErrIDReused)
+					expect(rt, "retry changed", err, domain.ErrIDReused)
 				} else if err != nil || !res.Existed[0] {
 					rt.Fatalf("retry: %v %+v", err, res)
 				}
 			},
 			"status": func(rt *rapid.T) {
 				id := anyAccount(rt)
-				s := rapid.SampledFrom([]Status{StatusActive, StatusBlocked}).Draw(rt, "status")
-				_, err := l.Submit(ctx, Job{Status: []StatusChange{{id, s}}, Audit: &Audit{Action: "status"}})
+				s := rapid.SampledFrom([]domain.Status{domain.StatusActive, domain.StatusBlocked}).Draw(rt, "status")
+				_, err := l.Submit(ctx, domain.Job{Status: []domain.StatusChange{{Account: id, Status: s}}, Audit: &domain.Audit{Action: "status"}})
 				if m.acct(id) == nil {
-					expect(rt, "status", err, ErrAccountNotFound)
+					expect(rt, "status", err, domain.ErrAccountNotFound)
 					return
 				}
 				expect(rt, "status", err, 0)
@@ -266,12 +267,12 @@ func TestPropertyLedgerAgreesWithModel(t *testing.T) {
 				// Opening scans for expired pending transfers and voids them.
 				for id, p := range m.pending {
 					if !p.expires.IsZero() && !m.now.Before(p.expires) {
-						apply(Transfer{Debit: p.dr, Credit: p.cr, PendingAmount: p.amount, Flags: VoidPending})
+						apply(domain.Transfer{Debit: p.dr, Credit: p.cr, PendingAmount: p.amount, Flags: domain.VoidPending})
 						delete(m.pending, id)
 					}
 				}
 				// The writer's start-up scan commits before any job; wait for it.
-				if _, err := l.Submit(ctx, Job{}); err != nil {
+				if _, err := l.Submit(ctx, domain.Job{}); err != nil {
 					rt.Fatal(err)
 				}
 			},

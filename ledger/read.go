@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"fmt"
+	"mpg/domain"
 	"strconv"
 
 	bolt "go.etcd.io/bbolt"
@@ -12,8 +13,8 @@ import (
 // transactions.
 
 // Account returns a committed account.
-func (l *Ledger) Account(id uint64) (Account, error) {
-	var out Account
+func (l *Ledger) Account(id uint64) (domain.Account, error) {
+	var out domain.Account
 	err := l.db.View(func(tx *bolt.Tx) error {
 		l.viewMu.RLock()
 		defer l.viewMu.RUnlock()
@@ -27,23 +28,23 @@ func (l *Ledger) Account(id uint64) (Account, error) {
 // accountLocked reads a committed account: the published copy when the writer has loaded
 // it, else its checkpoint record, which is current for an account untouched since open.
 // The caller holds viewMu for reading, so the writer cannot load it meanwhile.
-func (l *Ledger) accountLocked(tx *bolt.Tx, id uint64) (Account, error) {
+func (l *Ledger) accountLocked(tx *bolt.Tx, id uint64) (domain.Account, error) {
 	if id == 0 || id > l.visible {
-		return Account{}, fmt.Errorf("%w: %d", ErrAccountNotFound, id)
+		return domain.Account{}, fmt.Errorf("%w: %d", domain.ErrAccountNotFound, id)
 	}
 	if a := l.accounts[id]; a != nil {
 		return a.Account, nil
 	}
 	a, _, err := readAccount(tx, id)
 	if err != nil {
-		return Account{}, err
+		return domain.Account{}, err
 	}
 	return a.Account, nil
 }
 
 // AccountsOf returns the committed accounts of an owner (MSISDN or merchant code).
-func (l *Ledger) AccountsOf(owner string) []Account {
-	var out []Account
+func (l *Ledger) AccountsOf(owner string) []domain.Account {
+	var out []domain.Account
 	l.db.View(func(tx *bolt.Tx) error {
 		l.viewMu.RLock()
 		defer l.viewMu.RUnlock()
@@ -59,20 +60,20 @@ func (l *Ledger) AccountsOf(owner string) []Account {
 
 // Filter selects accounts; zero fields match everything.
 type Filter struct {
-	Kind     Kind
+	Kind     domain.Kind
 	Owner    string
 	Currency string
 	Limit    int // 0: no limit
 }
 
 // Accounts lists committed accounts matching f in id order, all as of one commit.
-func (l *Ledger) Accounts(f Filter) []Account {
-	match := func(a *Account) bool {
+func (l *Ledger) Accounts(f Filter) []domain.Account {
+	match := func(a *domain.Account) bool {
 		return (f.Kind == 0 || a.Kind == f.Kind) && (f.Currency == "" || a.Currency == f.Currency) &&
 			(f.Owner == "" || a.Owner == f.Owner)
 	}
 	if f.Owner != "" {
-		var out []Account
+		var out []domain.Account
 		for _, a := range l.AccountsOf(f.Owner) {
 			if match(&a) {
 				out = append(out, a)
@@ -80,7 +81,7 @@ func (l *Ledger) Accounts(f Filter) []Account {
 		}
 		return out
 	}
-	var out []Account
+	var out []domain.Account
 	l.db.View(func(tx *bolt.Tx) error {
 		l.viewMu.RLock()
 		defer l.viewMu.RUnlock()
@@ -100,32 +101,29 @@ func (l *Ledger) Accounts(f Filter) []Account {
 
 // Find resolves what an admin types: an account id, or an owner (MSISDN, merchant code).
 // An owner with several accounts resolves to its first purse or merchant account.
-func (l *Ledger) Find(ref string) (Account, error) {
+func (l *Ledger) Find(ref string) (domain.Account, error) {
 	if id, err := strconv.ParseUint(ref, 10, 64); err == nil && len(ref) < 9 {
 		return l.Account(id)
 	}
 	accs := l.AccountsOf(ref)
 	if len(accs) == 0 {
-		return Account{}, fmt.Errorf("%w: no account for %q", ErrAccountNotFound, ref)
+		return domain.Account{}, fmt.Errorf("%w: no account for %q", domain.ErrAccountNotFound, ref)
 	}
 	for _, a := range accs {
-		if a.Kind == KindPurse || a.Kind == KindMerchant || a.Kind == KindBiller {
+		if a.Kind == domain.KindPurse || a.Kind == domain.KindMerchant || a.Kind == domain.KindBiller {
 			return a, nil
 		}
 	}
 	return accs[0], nil
 }
 
-// ErrTransferNotFound is returned for an id the ledger does not hold.
-var ErrTransferNotFound = fmt.Errorf("transfer not found")
-
 // Transfer returns a committed transfer by id.
-func (l *Ledger) Transfer(id ID) (Transfer, error) {
-	var t Transfer
+func (l *Ledger) Transfer(id domain.ID) (domain.Transfer, error) {
+	var t domain.Transfer
 	err := l.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bktIDs).Get(id[:])
 		if v == nil {
-			return fmt.Errorf("%w: %s", ErrTransferNotFound, id)
+			return fmt.Errorf("%w: %s", domain.ErrTransferNotFound, id)
 		}
 		var err error
 		t, err = readTransfer(tx, be64(v))
@@ -137,12 +135,12 @@ func (l *Ledger) Transfer(id ID) (Transfer, error) {
 // History returns an account's transfers newest first: at most limit, older than journal
 // position before (0: from the newest). It follows the chain of links each transfer keeps
 // to the account's previous entry, so it costs one lookup per transfer returned.
-func (l *Ledger) History(account uint64, limit int, before uint64) ([]Transfer, error) {
+func (l *Ledger) History(account uint64, limit int, before uint64) ([]domain.Transfer, error) {
 	a, err := l.Account(account)
 	if err != nil {
 		return nil, err
 	}
-	var out []Transfer
+	var out []domain.Transfer
 	err = l.db.View(func(tx *bolt.Tx) error {
 		j := tx.Bucket(bktJournal)
 		for seq := a.LastSeq; seq != 0 && len(out) < limit; {
@@ -191,8 +189,8 @@ func (l *Ledger) Profile(owner string) ([]byte, uint64, error) {
 
 // HoldsFor returns the open pending transfers that hold money for an owner (Transfer.For),
 // oldest first.
-func (l *Ledger) HoldsFor(owner string) ([]Transfer, error) {
-	var out []Transfer
+func (l *Ledger) HoldsFor(owner string) ([]domain.Transfer, error) {
+	var out []domain.Transfer
 	err := l.db.View(func(tx *bolt.Tx) error {
 		prefix := append([]byte(owner), 0)
 		c := tx.Bucket(bktHolds).Cursor()
@@ -210,26 +208,26 @@ func (l *Ledger) HoldsFor(owner string) ([]Transfer, error) {
 
 // System returns the system account of a kind (float, fees, escrow, bank clearing) in a
 // currency. System accounts are found by kind, never by an owner string.
-func (l *Ledger) System(kind Kind, currency string) (Account, error) {
+func (l *Ledger) System(kind domain.Kind, currency string) (domain.Account, error) {
 	l.viewMu.RLock()
 	id, ok := l.st.system[systemKey{kind, currency}]
 	l.viewMu.RUnlock()
 	if !ok {
-		return Account{}, fmt.Errorf("%w: no %s account in %s (run `mpg ledger init`)", ErrAccountNotFound, kind, currency)
+		return domain.Account{}, fmt.Errorf("%w: no %s account in %s (run `mpg ledger init`)", domain.ErrAccountNotFound, kind, currency)
 	}
 	return l.Account(id)
 }
 
 // TransferAt returns the committed transfer at a journal position.
-func (l *Ledger) TransferAt(seq uint64) (Transfer, error) {
-	var t Transfer
+func (l *Ledger) TransferAt(seq uint64) (domain.Transfer, error) {
+	var t domain.Transfer
 	err := l.db.View(func(tx *bolt.Tx) error {
 		if seq == 0 || seq > l.stats.LastSeq.Load() {
-			return fmt.Errorf("%w: entry %d", ErrTransferNotFound, seq)
+			return fmt.Errorf("%w: entry %d", domain.ErrTransferNotFound, seq)
 		}
 		var err error
 		if t, err = readTransfer(tx, seq); err != nil {
-			return fmt.Errorf("%w: entry %d", ErrTransferNotFound, seq)
+			return fmt.Errorf("%w: entry %d", domain.ErrTransferNotFound, seq)
 		}
 		return nil
 	})
@@ -240,7 +238,7 @@ func (l *Ledger) TransferAt(seq uint64) (Transfer, error) {
 type AuditEntry struct {
 	Seq  uint64 `json:"seq"`
 	Time int64  `json:"time_unix_nano"`
-	Audit
+	domain.Audit
 }
 
 // MaxAuditScan bounds the journal entries one AuditLog call reads.
@@ -270,7 +268,7 @@ func (l *Ledger) AuditLog(limit int, before uint64) ([]AuditEntry, error) {
 				continue
 			}
 			d := dec{b: en.body}
-			a := Audit{Actor: d.str(), Action: d.str(), Detail: d.str()}
+			a := domain.Audit{Actor: d.str(), Action: d.str(), Detail: d.str()}
 			if d.err != nil {
 				return fmt.Errorf("journal entry %d: %w", be64(k), d.err)
 			}
@@ -281,19 +279,9 @@ func (l *Ledger) AuditLog(limit int, before uint64) ([]AuditEntry, error) {
 	return out, err
 }
 
-// OwnerState is what the engine reads of one owner before handling their SMS, in one read
-// transaction: their accounts, their profile and its version, and whether money is held
-// for them.
-type OwnerState struct {
-	Accounts       []Account
-	Profile        []byte
-	ProfileVersion uint64
-	Holds          int // open holds for this owner
-}
-
 // Owner reads an owner's state as of one commit.
-func (l *Ledger) Owner(owner string) (OwnerState, error) {
-	var st OwnerState
+func (l *Ledger) Owner(owner string) (domain.OwnerState, error) {
+	var st domain.OwnerState
 	err := l.db.View(func(tx *bolt.Tx) error {
 		l.viewMu.RLock()
 		for _, id := range ownedIDs(tx, owner) {

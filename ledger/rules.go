@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"mpg/domain"
 	"strconv"
 	"time"
 )
@@ -10,46 +11,15 @@ import (
 // snapshot a caller took earlier. Concurrent payments, registrations and admin actions
 // therefore cannot walk around them.
 
-// TierLimits are the rules of one KYC tier, in minor units (0: no limit).
-type TierLimits struct {
-	PerPayment uint64 // one debit from the purse
-	Daily      uint64 // debits over any rolling 24 hours, reservations included
-	MaxBalance uint64 // what the purse may hold, money on its way in included
-	// MaySend lets the purse pay other people: another purse, or a hold for someone
-	// (Transfer.For). Without it only merchants, billers and the like may be paid.
-	MaySend bool
-}
-
-// Spend is a debit counted against the rolling 24-hour limit: its time and amount.
-type Spend struct {
-	At     int64  `json:"at_unix_nano"`
-	Amount uint64 `json:"amount"`
-}
-
-// SpendWindow is how long a debit counts against the daily limit.
-const SpendWindow = 24 * time.Hour
-
 // maxSpends bounds the entries kept per purse; beyond it the two oldest merge into the later
 // one, so money counts a little longer than 24 hours, never less.
 const maxSpends = 48
 
-// SpentSince sums the debits in the window ending at now.
-func SpentSince(spends []Spend, now int64) uint64 {
-	var sum uint64
-	from := now - int64(SpendWindow)
-	for _, s := range spends {
-		if s.At > from {
-			sum += s.Amount
-		}
-	}
-	return sum
-}
-
 // addSpend returns a new slice (the old one may be published to readers or kept for undo)
 // without entries that left the window, with the debit added.
-func addSpend(spends []Spend, now int64, amount uint64) []Spend {
-	from := now - int64(SpendWindow)
-	out := make([]Spend, 0, len(spends)+1)
+func addSpend(spends []domain.Spend, now int64, amount uint64) []domain.Spend {
+	from := now - int64(domain.SpendWindow)
+	out := make([]domain.Spend, 0, len(spends)+1)
 	for _, s := range spends {
 		if s.At > from {
 			out = append(out, s)
@@ -60,7 +30,7 @@ func addSpend(spends []Spend, now int64, amount uint64) []Spend {
 		out[n-1].At = now
 		return out
 	}
-	out = append(out, Spend{At: now, Amount: amount})
+	out = append(out, domain.Spend{At: now, Amount: amount})
 	for len(out) > maxSpends {
 		out[1].Amount += out[0].Amount
 		out = out[1:]
@@ -72,11 +42,11 @@ func addSpend(spends []Spend, now int64, amount uint64) []Spend {
 // from the entry that holds it, the first at or after its time (entries only ever merge
 // forwards). A reservation older than the window has left it already; if it was merged into
 // a later entry, that entry keeps counting it a little longer, never shorter.
-func releaseSpend(spends []Spend, at int64, amount uint64, now int64) []Spend {
-	if amount == 0 || at <= now-int64(SpendWindow) {
+func releaseSpend(spends []domain.Spend, at int64, amount uint64, now int64) []domain.Spend {
+	if amount == 0 || at <= now-int64(domain.SpendWindow) {
 		return spends
 	}
-	out := append([]Spend(nil), spends...)
+	out := append([]domain.Spend(nil), spends...)
 	for i := range out {
 		if out[i].At >= at {
 			out[i].Amount -= min(out[i].Amount, amount)
@@ -87,14 +57,14 @@ func releaseSpend(spends []Spend, at int64, amount uint64, now int64) []Spend {
 }
 
 // tierOf returns the rules of a purse, and whether any apply.
-func (w *batchWriter) tierOf(a *account) (TierLimits, bool, error) {
+func (w *batchWriter) tierOf(a *account) (domain.TierLimits, bool, error) {
 	tiers := w.l.opt.Tiers
-	if tiers == nil || a.Kind != KindPurse {
-		return TierLimits{}, false, nil
+	if tiers == nil || a.Kind != domain.KindPurse {
+		return domain.TierLimits{}, false, nil
 	}
 	t, ok := tiers[a.wTier]
 	if !ok {
-		return TierLimits{}, false, refuse(ErrInvalid, -1, "tier %d of account %d is not configured", a.wTier, a.ID)
+		return domain.TierLimits{}, false, refuse(domain.ErrInvalid, -1, "tier %d of account %d is not configured", a.wTier, a.ID)
 	}
 	return t, true, nil
 }
@@ -102,22 +72,22 @@ func (w *batchWriter) tierOf(a *account) (TierLimits, bool, error) {
 // checkRules applies the tier rules to a new single or pending transfer: the debit side's
 // per-payment and rolling 24-hour limits (unless the transfer is Exempt), and the credit
 // side's maximum balance. It returns whether the debit counts as a spend.
-func (ja *jobApply) checkRules(i int, t *Transfer, dr, cr *account) (bool, error) {
+func (ja *jobApply) checkRules(i int, t *domain.Transfer, dr, cr *account) (bool, error) {
 	spend := false
 	if lim, ok, err := ja.w.tierOf(dr); err != nil {
 		return false, withIndex(err, i)
-	} else if ok && t.Flags&Exempt == 0 {
-		if !lim.MaySend && (cr.Kind == KindPurse || t.For != "") {
-			return false, &RefusedError{Reason: ErrTierCannotSend, Index: i, Detail: "account " + strconv.FormatUint(dr.ID, 10) + " tier " + strconv.FormatUint(uint64(dr.wTier), 10)}
+	} else if ok && t.Flags&domain.Exempt == 0 {
+		if !lim.MaySend && (cr.Kind == domain.KindPurse || t.For != "") {
+			return false, &domain.RefusedError{Reason: domain.ErrTierCannotSend, Index: i, Detail: "account " + strconv.FormatUint(dr.ID, 10) + " tier " + strconv.FormatUint(uint64(dr.wTier), 10)}
 		}
 		if lim.PerPayment > 0 && t.Amount > lim.PerPayment {
-			return false, &RefusedError{Reason: ErrLimitPerPayment, Index: i, Room: lim.PerPayment,
+			return false, &domain.RefusedError{Reason: domain.ErrLimitPerPayment, Index: i, Room: lim.PerPayment,
 				Detail: "account " + strconv.FormatUint(dr.ID, 10)}
 		}
 		if lim.Daily > 0 {
-			spent := SpentSince(dr.wSpend, ja.now)
+			spent := domain.SpentSince(dr.wSpend, ja.now)
 			if spent+t.Amount > lim.Daily || spent+t.Amount < spent {
-				return false, &RefusedError{Reason: ErrLimitDaily, Index: i, Room: lim.Daily - min(lim.Daily, spent),
+				return false, &domain.RefusedError{Reason: domain.ErrLimitDaily, Index: i, Room: lim.Daily - min(lim.Daily, spent),
 					Detail: "account " + strconv.FormatUint(dr.ID, 10)}
 			}
 		}
@@ -131,7 +101,7 @@ func (ja *jobApply) checkRules(i int, t *Transfer, dr, cr *account) (bool, error
 		held := in - min(in, cr.wBal.DebitsPosted)
 		if !ok1 || held > lim.MaxBalance {
 			before := cr.wBal.CreditsPosted + cr.wBal.CreditsPending - min(cr.wBal.CreditsPosted+cr.wBal.CreditsPending, cr.wBal.DebitsPosted)
-			return false, &RefusedError{Reason: ErrLimitBalance, Index: i, Room: lim.MaxBalance - min(lim.MaxBalance, before),
+			return false, &domain.RefusedError{Reason: domain.ErrLimitBalance, Index: i, Room: lim.MaxBalance - min(lim.MaxBalance, before),
 				Detail: "account " + strconv.FormatUint(cr.ID, 10)}
 		}
 	}
@@ -139,16 +109,10 @@ func (ja *jobApply) checkRules(i int, t *Transfer, dr, cr *account) (bool, error
 }
 
 func withIndex(err error, i int) error {
-	if r, ok := err.(*RefusedError); ok {
+	if r, ok := err.(*domain.RefusedError); ok {
 		c := *r
 		c.Index = i
 		return &c
 	}
 	return err
-}
-
-// TierChange moves a purse to another KYC tier.
-type TierChange struct {
-	Account uint64
-	Tier    uint8
 }

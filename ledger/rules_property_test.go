@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"mpg/domain"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -18,7 +19,7 @@ import (
 // what was spent when, reservations counted from when they were made.
 func TestPropertyTierRulesAgreeWithModel(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
-		lim := TierLimits{
+		lim := domain.TierLimits{
 			PerPayment: rapid.Uint64Range(1, 3000).Draw(rt, "per_payment"),
 			Daily:      rapid.Uint64Range(1, 8000).Draw(rt, "daily"),
 			MaxBalance: rapid.Uint64Range(1, 20000).Draw(rt, "max_balance"),
@@ -26,7 +27,7 @@ func TestPropertyTierRulesAgreeWithModel(t *testing.T) {
 		var clock atomic.Int64
 		clock.Store(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 		dir := t.TempDir()
-		opt := &Options{Tiers: map[uint8]TierLimits{1: lim}, NoSync: true, ExpiryEvery: time.Hour, CheckpointEvery: time.Hour,
+		opt := &Options{Tiers: map[uint8]domain.TierLimits{1: lim}, NoSync: true, ExpiryEvery: time.Hour, CheckpointEvery: time.Hour,
 			Now: func() time.Time { return time.Unix(0, clock.Load()) }}
 		l, err := Create(filepath.Join(dir, "p.db"), opt)
 		if err != nil {
@@ -34,10 +35,10 @@ func TestPropertyTierRulesAgreeWithModel(t *testing.T) {
 		}
 		defer func() { l.Close() }()
 		ctx := context.Background()
-		res, err := l.Submit(ctx, Job{Open: []AccountSpec{
-			{Currency: "EUR", Kind: KindFloat, Owner: "@float"},
-			{Currency: "EUR", Kind: KindPurse, Owner: "+33611110001", Tier: 1},
-			{Currency: "EUR", Kind: KindMerchant, Owner: "SHOP42"},
+		res, err := l.Submit(ctx, domain.Job{Open: []domain.AccountSpec{
+			{Currency: "EUR", Kind: domain.KindFloat, Owner: "@float"},
+			{Currency: "EUR", Kind: domain.KindPurse, Owner: "+33611110001", Tier: 1},
+			{Currency: "EUR", Kind: domain.KindMerchant, Owner: "SHOP42"},
 		}})
 		if err != nil {
 			rt.Fatal(err)
@@ -49,19 +50,19 @@ func TestPropertyTierRulesAgreeWithModel(t *testing.T) {
 			amount uint64
 		}
 		var spends []*spend
-		open := map[ID]*spend{} // reservations not yet resolved, and the spend each counted
-		openAmount := map[ID]uint64{}
+		open := map[domain.ID]*spend{} // reservations not yet resolved, and the spend each counted
+		openAmount := map[domain.ID]uint64{}
 		var balance, pendingOut uint64 // what the purse holds; what is reserved out of it
 		spent := func() uint64 {
 			var s uint64
 			for _, x := range spends {
-				if x.at > clock.Load()-int64(SpendWindow) {
+				if x.at > clock.Load()-int64(domain.SpendWindow) {
 					s += x.amount
 				}
 			}
 			return s
 		}
-		expect := func(what string, err error, want Reason) {
+		expect := func(what string, err error, want domain.Reason) {
 			if want == 0 && err != nil {
 				rt.Fatalf("%s: %v, want success", what, err)
 			}
@@ -69,14 +70,14 @@ func TestPropertyTierRulesAgreeWithModel(t *testing.T) {
 				rt.Fatalf("%s: %v, want %v", what, err, want)
 			}
 		}
-		debitRule := func(amount uint64) Reason {
+		debitRule := func(amount uint64) domain.Reason {
 			switch {
 			case amount > lim.PerPayment:
-				return ErrLimitPerPayment
+				return domain.ErrLimitPerPayment
 			case spent()+amount > lim.Daily:
-				return ErrLimitDaily
+				return domain.ErrLimitDaily
 			case amount > balance-pendingOut:
-				return ErrInsufficientFunds
+				return domain.ErrInsufficientFunds
 			}
 			return 0
 		}
@@ -87,11 +88,11 @@ func TestPropertyTierRulesAgreeWithModel(t *testing.T) {
 			switch rapid.IntRange(0, 5).Draw(rt, "op") {
 			case 0: // top-up
 				amount := rapid.Uint64Range(1, 10000).Draw(rt, "topup")
-				want := Reason(0)
+				want := domain.Reason(0)
 				if balance+amount > lim.MaxBalance {
-					want = ErrLimitBalance
+					want = domain.ErrLimitBalance
 				}
-				_, err := l.Submit(ctx, Job{Transfers: []Transfer{{ID: NewID(), Debit: float, Credit: purse, Amount: amount}}})
+				_, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{{ID: domain.NewID(), Debit: float, Credit: purse, Amount: amount}}})
 				expect("top-up", err, want)
 				if want == 0 {
 					balance += amount
@@ -99,7 +100,7 @@ func TestPropertyTierRulesAgreeWithModel(t *testing.T) {
 			case 1: // payment
 				amount := rapid.Uint64Range(1, 4000).Draw(rt, "pay")
 				want := debitRule(amount)
-				_, err := l.Submit(ctx, Job{Transfers: []Transfer{{ID: NewID(), Debit: purse, Credit: shop, Amount: amount}}})
+				_, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{{ID: domain.NewID(), Debit: purse, Credit: shop, Amount: amount}}})
 				expect("pay", err, want)
 				if want == 0 {
 					balance -= amount
@@ -108,8 +109,8 @@ func TestPropertyTierRulesAgreeWithModel(t *testing.T) {
 			case 2: // reservation
 				amount := rapid.Uint64Range(1, 4000).Draw(rt, "reserve")
 				want := debitRule(amount)
-				id := NewID()
-				_, err := l.Submit(ctx, Job{Transfers: []Transfer{{ID: id, Debit: purse, Credit: shop, Amount: amount, Flags: Pending}}})
+				id := domain.NewID()
+				_, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{{ID: id, Debit: purse, Credit: shop, Amount: amount, Flags: domain.Pending}}})
 				expect("reserve", err, want)
 				if want == 0 {
 					s := &spend{clock.Load(), amount}
@@ -121,7 +122,7 @@ func TestPropertyTierRulesAgreeWithModel(t *testing.T) {
 				if len(open) == 0 {
 					continue
 				}
-				var id ID
+				var id domain.ID
 				for k := range open {
 					id = k
 					break
@@ -129,11 +130,11 @@ func TestPropertyTierRulesAgreeWithModel(t *testing.T) {
 				amount := openAmount[id]
 				s := open[id]
 				if rapid.Bool().Draw(rt, "void") {
-					mustSubmitRT(rt, l, Job{Transfers: []Transfer{{ID: NewID(), PendingID: id, Flags: VoidPending}}})
+					mustSubmitRT(rt, l, domain.Job{Transfers: []domain.Transfer{{ID: domain.NewID(), PendingID: id, Flags: domain.VoidPending}}})
 					s.amount -= min(s.amount, amount)
 				} else {
 					take := rapid.Uint64Range(1, amount).Draw(rt, "take")
-					mustSubmitRT(rt, l, Job{Transfers: []Transfer{{ID: NewID(), PendingID: id, Flags: PostPending, Amount: take}}})
+					mustSubmitRT(rt, l, domain.Job{Transfers: []domain.Transfer{{ID: domain.NewID(), PendingID: id, Flags: domain.PostPending, Amount: take}}})
 					s.amount -= min(s.amount, amount-take)
 					balance -= take
 				}
@@ -152,7 +153,7 @@ func TestPropertyTierRulesAgreeWithModel(t *testing.T) {
 				a, _ := l2.Account(purse)
 				l2.Close()
 				removeDB(cp)
-				if got := SpentSince(a.Spends, clock.Load()); got != spent() {
+				if got := domain.SpentSince(a.Spends, clock.Load()); got != spent() {
 					rt.Fatalf("replayed window %d, model %d", got, spent())
 				}
 			}
@@ -160,7 +161,7 @@ func TestPropertyTierRulesAgreeWithModel(t *testing.T) {
 			if err != nil {
 				rt.Fatal(err)
 			}
-			if got := SpentSince(a.Spends, clock.Load()); got != spent() {
+			if got := domain.SpentSince(a.Spends, clock.Load()); got != spent() {
 				rt.Fatalf("window %d, model %d (%+v)", got, spent(), a.Spends)
 			}
 			if a.Available() != int64(balance-pendingOut) {
@@ -174,7 +175,7 @@ func TestPropertyTierRulesAgreeWithModel(t *testing.T) {
 	})
 }
 
-func mustSubmitRT(rt *rapid.T, l *Ledger, job Job) {
+func mustSubmitRT(rt *rapid.T, l *Ledger, job domain.Job) {
 	if _, err := l.Submit(context.Background(), job); err != nil {
 		rt.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"mpg/domain"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -11,11 +12,11 @@ import (
 // account holds both what readers see (the embedded Account, guarded by Ledger.viewMu and
 // updated only after a commit) and the writer's working copy (w*, writer only).
 type account struct {
-	Account
-	wBal    Balances
-	wStatus Status
+	domain.Account
+	wBal    domain.Balances
+	wStatus domain.Status
 	wTier   uint8
-	wSpend  []Spend // never changed in place: a change makes a new slice, so readers may share it
+	wSpend  []domain.Spend // never changed in place: a change makes a new slice, so readers may share it
 	wLast   uint64
 	dirty   bool // changed since its last checkpoint record (writer only)
 	inBatch bool // changed in the batch being committed (writer only)
@@ -23,24 +24,19 @@ type account struct {
 
 // pendingRec is an open pending transfer.
 type pendingRec struct {
-	t       Transfer
+	t       domain.Transfer
 	expires int64 // unix nanos; 0 never
 }
 
 // systemKey names a system account: one per kind and currency.
 type systemKey struct {
-	kind     Kind
+	kind     domain.Kind
 	currency string
-}
-
-// IsSystem says whether a kind is a system account (found by kind, never by owner).
-func IsSystem(k Kind) bool {
-	return k == KindFloat || k == KindFees || k == KindEscrow || k == KindBankClearing
 }
 
 // state is what the writer owns.
 type state struct {
-	pending  map[ID]*pendingRec
+	pending  map[domain.ID]*pendingRec
 	system   map[systemKey]uint64 // the float, fees, escrow and clearing account of each currency
 	parts    int                  // parts of long messages held
 	lastSeq  uint64
@@ -53,7 +49,7 @@ type state struct {
 // round, and loads only the accounts that replay touches. Every other account is read from
 // its checkpoint record when it is first used, so opening costs nothing per account.
 func (l *Ledger) load() error {
-	st := &state{pending: map[ID]*pendingRec{}, system: map[systemKey]uint64{}}
+	st := &state{pending: map[domain.ID]*pendingRec{}, system: map[systemKey]uint64{}}
 	l.st = st
 	return l.db.View(func(tx *bolt.Tx) error {
 		if err := l.schemaCheck(tx); err != nil {
@@ -133,7 +129,7 @@ func (a *account) publish() {
 }
 
 // record is the account as its checkpoint record holds it: the working state.
-func (a *account) record() Account {
+func (a *account) record() domain.Account {
 	rec := a.Account
 	rec.Balances, rec.Status, rec.Tier, rec.Spends, rec.LastSeq = a.wBal, a.wStatus, a.wTier, a.wSpend, a.wLast
 	return rec
@@ -189,8 +185,8 @@ func (l *Ledger) replay(tx *bolt.Tx, seq uint64, en entry, asOf map[uint64]uint6
 		}
 		if seq > drAt {
 			applyDebit(&dr.wBal, &t.Transfer)
-			if t.Flags&Counted != 0 {
-				if t.Flags&(VoidPending|PostPending) != 0 {
+			if t.Flags&domain.Counted != 0 {
+				if t.Flags&(domain.VoidPending|domain.PostPending) != 0 {
 					p, err := l.pendingOf(tx, t.PendingID)
 					if err != nil {
 						return err
@@ -211,7 +207,7 @@ func (l *Ledger) replay(tx *bolt.Tx, seq uint64, en entry, asOf map[uint64]uint6
 	case entStatus:
 		id := d.u64()
 		_ = d.u8()
-		s := Status(d.u8())
+		s := domain.Status(d.u8())
 		if d.err != nil {
 			return fmt.Errorf("bad status entry")
 		}
@@ -246,21 +242,21 @@ func (l *Ledger) replay(tx *bolt.Tx, seq uint64, en entry, asOf map[uint64]uint6
 }
 
 // pendingOf reads the pending transfer a post or void resolved, from the journal.
-func (l *Ledger) pendingOf(tx *bolt.Tx, id ID) (Transfer, error) {
+func (l *Ledger) pendingOf(tx *bolt.Tx, id domain.ID) (domain.Transfer, error) {
 	v := tx.Bucket(bktIDs).Get(id[:])
 	if v == nil {
-		return Transfer{}, fmt.Errorf("pending transfer %s not in the id index", id)
+		return domain.Transfer{}, fmt.Errorf("pending transfer %s not in the id index", id)
 	}
 	return readTransfer(tx, be64(v))
 }
 
 // The balance effect of a transfer, shared by the writer, replay and Verify so that all
 // three agree by construction. Overflow was checked when the transfer was accepted.
-func applyDebit(b *Balances, t *Transfer) {
+func applyDebit(b *domain.Balances, t *domain.Transfer) {
 	switch {
-	case t.Flags&Pending != 0:
+	case t.Flags&domain.Pending != 0:
 		b.DebitsPending += t.Amount
-	case t.Flags&(PostPending|VoidPending) != 0:
+	case t.Flags&(domain.PostPending|domain.VoidPending) != 0:
 		b.DebitsPending -= t.PendingAmount
 		b.DebitsPosted += t.Amount
 	default:
@@ -268,11 +264,11 @@ func applyDebit(b *Balances, t *Transfer) {
 	}
 }
 
-func applyCredit(b *Balances, t *Transfer) {
+func applyCredit(b *domain.Balances, t *domain.Transfer) {
 	switch {
-	case t.Flags&Pending != 0:
+	case t.Flags&domain.Pending != 0:
 		b.CreditsPending += t.Amount
-	case t.Flags&(PostPending|VoidPending) != 0:
+	case t.Flags&(domain.PostPending|domain.VoidPending) != 0:
 		b.CreditsPending -= t.PendingAmount
 		b.CreditsPosted += t.Amount
 	default:
@@ -335,7 +331,7 @@ func (l *Ledger) loadSystem(tx *bolt.Tx) error {
 			return err
 		}
 		key := systemKey{a.Kind, a.Currency}
-		if _, dup := l.st.system[key]; IsSystem(a.Kind) && !dup {
+		if _, dup := l.st.system[key]; domain.IsSystem(a.Kind) && !dup {
 			l.st.system[key] = id
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"mpg/domain"
 	"os"
 	"path/filepath"
 
@@ -40,11 +41,11 @@ func (l *Ledger) Verify(ctx context.Context, progress func(done, total uint64)) 
 
 func verifyTx(ctx context.Context, tx *bolt.Tx, l *Ledger, rep *Report, progress func(done, total uint64)) error {
 	type acct struct {
-		a   Account
-		bal Balances
+		a   domain.Account
+		bal domain.Balances
 	}
 	accts := []*acct{nil}
-	pending := map[ID]Transfer{}
+	pending := map[domain.ID]domain.Transfer{}
 	var prev [32]byte
 	var lastTS int64
 	bad := func(format string, args ...any) error {
@@ -52,7 +53,7 @@ func verifyTx(ctx context.Context, tx *bolt.Tx, l *Ledger, rep *Report, progress
 		return nil
 	}
 	// Checkpoint records are checked when the scan reaches the position they are correct as of.
-	due := map[uint64][]Account{}
+	due := map[uint64][]domain.Account{}
 	ab := tx.Bucket(bktAccounts)
 	if err := ab.ForEach(func(k, v []byte) error {
 		a, asOf, err := decodeAccountRecord(v)
@@ -120,21 +121,21 @@ func verifyTx(ctx context.Context, tx *bolt.Tx, l *Ledger, rep *Report, progress
 			if d.err != nil || a.ID != uint64(len(accts)) {
 				return bad("journal entry %d: account entry unreadable or out of order", seq)
 			}
-			if a.Flags != DefaultFlags(a.Kind) {
-				return bad("journal entry %d: account %d has flags %d, its kind %s requires %d", seq, a.ID, a.Flags, a.Kind, DefaultFlags(a.Kind))
+			if a.Flags != domain.DefaultFlags(a.Kind) {
+				return bad("journal entry %d: account %d has flags %d, its kind %s requires %d", seq, a.ID, a.Flags, a.Kind, domain.DefaultFlags(a.Kind))
 			}
-			a.Status = StatusActive
+			a.Status = domain.StatusActive
 			accts = append(accts, &acct{a: a})
 			rep.Accounts++
 		case entStatus:
-			id, _, s := d.u64(), d.u8(), Status(d.u8())
+			id, _, s := d.u64(), d.u8(), domain.Status(d.u8())
 			if d.err != nil || id == 0 || id >= uint64(len(accts)) {
 				return bad("journal entry %d: status change for unknown account", seq)
 			}
 			accts[id].a.Status = s
 		case entTier:
 			id, _, tier := d.u64(), d.u8(), d.u8()
-			if d.err != nil || id == 0 || id >= uint64(len(accts)) || accts[id].a.Kind != KindPurse {
+			if d.err != nil || id == 0 || id >= uint64(len(accts)) || accts[id].a.Kind != domain.KindPurse {
 				return bad("journal entry %d: tier change for an account that is no purse", seq)
 			}
 			accts[id].a.Tier = tier
@@ -163,7 +164,7 @@ func verifyTx(ctx context.Context, tx *bolt.Tx, l *Ledger, rep *Report, progress
 			if dr.a.Currency != cr.a.Currency || t.Currency != dr.a.Currency {
 				return bad("journal entry %d: transfer %s mixes currencies", seq, t.ID)
 			}
-			if t.Flags&(PostPending|VoidPending) != 0 {
+			if t.Flags&(domain.PostPending|domain.VoidPending) != 0 {
 				p, ok := pending[t.PendingID]
 				if !ok {
 					return bad("journal entry %d: transfer %s resolves pending %s, which is not open", seq, t.ID, t.PendingID)
@@ -175,7 +176,7 @@ func verifyTx(ctx context.Context, tx *bolt.Tx, l *Ledger, rep *Report, progress
 			} else if t.Amount == 0 {
 				return bad("journal entry %d: transfer %s has no amount", seq, t.ID)
 			}
-			if t.Flags&Pending != 0 {
+			if t.Flags&domain.Pending != 0 {
 				t.Seq = seq
 				pending[t.ID] = t
 			}
@@ -187,7 +188,7 @@ func verifyTx(ctx context.Context, tx *bolt.Tx, l *Ledger, rep *Report, progress
 			if err := checkFlags(&cr.a, cr.bal); err != "" {
 				return bad("journal entry %d: transfer %s leaves account %d %s", seq, t.ID, t.Credit, err)
 			}
-			if t.Flags&Pending == 0 {
+			if t.Flags&domain.Pending == 0 {
 				rep.Currencies[t.Currency] += t.Amount // posted: single transfers and posts
 			}
 		default:
@@ -253,13 +254,13 @@ func verifyTx(ctx context.Context, tx *bolt.Tx, l *Ledger, rep *Report, progress
 }
 
 // checkFlags says how an account breaks its balance constraints, or "".
-func checkFlags(a *Account, b Balances) string {
-	if a.Flags&DebitsMustNotExceedCredits != 0 {
+func checkFlags(a *domain.Account, b domain.Balances) string {
+	if a.Flags&domain.DebitsMustNotExceedCredits != 0 {
 		if d, ok := add3(b.DebitsPosted, b.DebitsPending, 0); !ok || d > b.CreditsPosted+a.Limit {
 			return fmt.Sprintf("with debits %d above credits %d plus limit %d", d, b.CreditsPosted, a.Limit)
 		}
 	}
-	if a.Flags&CreditsMustNotExceedDebits != 0 {
+	if a.Flags&domain.CreditsMustNotExceedDebits != 0 {
 		if c, ok := add3(b.CreditsPosted, b.CreditsPending, 0); !ok || c > b.DebitsPosted+a.Limit {
 			return fmt.Sprintf("with credits %d above debits %d plus limit %d", c, b.DebitsPosted, a.Limit)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"mpg/domain"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -11,9 +12,9 @@ import (
 
 // jobReq is one request to the writer: a job, or an outbox status update.
 type jobReq struct {
-	job  *Job
+	job  *domain.Job
 	upd  *msgUpdate
-	res  Result
+	res  domain.Result
 	err  error
 	done chan struct{}
 }
@@ -22,16 +23,16 @@ type jobReq struct {
 // changed nothing. If ctx ends while the job waits in the queue, Submit returns ctx.Err()
 // and the job may still be applied later: callers that must know use transfer ids (an
 // idempotent retry tells) or a dedupe key.
-func (l *Ledger) Submit(ctx context.Context, job Job) (Result, error) {
+func (l *Ledger) Submit(ctx context.Context, job domain.Job) (domain.Result, error) {
 	r := &jobReq{job: &job, done: make(chan struct{})}
 	if err := l.enqueue(ctx, r); err != nil {
-		return Result{}, err
+		return domain.Result{}, err
 	}
 	select {
 	case <-r.done:
 		return r.res, r.err
 	case <-ctx.Done():
-		return Result{}, ctx.Err()
+		return domain.Result{}, ctx.Err()
 	}
 }
 
@@ -130,8 +131,8 @@ type batchWriter struct {
 	l             *Ledger
 	tx            *bolt.Tx
 	touched       []*account
-	ids           map[ID]Transfer // transfers of this batch, for idempotency inside it
-	outIDs        []laterItem     // messages committed in this batch, for the sender once published
+	ids           map[domain.ID]domain.Transfer // transfers of this batch, for idempotency inside it
+	outIDs        []laterItem                   // messages committed in this batch, for the sender once published
 	expireDue     bool
 	final         bool
 	dedupeN       uint32 // makes dedupe record keys unique among jobs with the same position and time
@@ -173,7 +174,7 @@ func (w *batchWriter) commit(reqs []*jobReq) {
 		tx.Bucket(name).FillPercent = 1.0
 	}
 	if w.ids == nil {
-		w.ids = make(map[ID]Transfer, 1024)
+		w.ids = make(map[domain.ID]domain.Transfer, 1024)
 	}
 	// Expiry first: a post that arrives after its pending transfer timed out must not win.
 	if w.expireDue {
@@ -311,11 +312,11 @@ func (w *batchWriter) expire() error {
 		if p.expires == 0 || p.expires > now {
 			continue
 		}
-		void := Transfer{ID: expiryID(p.t.ID), PendingID: p.t.ID, Flags: VoidPending | Expired}
-		job := &Job{Transfers: []Transfer{void}}
+		void := domain.Transfer{ID: expiryID(p.t.ID), PendingID: p.t.ID, Flags: domain.VoidPending | domain.Expired}
+		job := &domain.Job{Transfers: []domain.Transfer{void}}
 		if hook := l.opt.ExpiryHook; hook != nil {
 			pending := p.t
-			job.Compose = func(v View, _ *Result) ([]Message, error) { return hook(pending, v), nil }
+			job.Compose = func(v domain.View, _ *domain.Result) ([]domain.Message, error) { return hook(pending, v), nil }
 		}
 		if _, err := w.apply(job); err != nil {
 			// The void of an open pending transfer cannot be refused; if it is, the state is

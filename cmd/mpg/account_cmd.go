@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"mpg/commands"
+	"mpg/domain"
 	"mpg/engine"
 	"mpg/ledger"
 )
@@ -18,7 +18,7 @@ var merchantCode = regexp.MustCompile(`^[A-Z0-9]{2,20}$`)
 // msisdn reads a phone number as an operator types it (+33…, 0033…, 06…, 33…), with the
 // region from --region or engine.region, into the one identity the engine uses.
 func (a *app) msisdn(s string) (string, error) {
-	m, err := commands.ParseMSISDN(s, a.region())
+	m, err := domain.ParseMSISDN(s, a.region())
 	if err != nil {
 		return "", fmt.Errorf("phone number %q: not a number of region %s (write it as +33612345678, or set --region)", s, a.region())
 	}
@@ -40,7 +40,7 @@ func (a *app) engine(l *ledger.Ledger) *engine.Engine {
 	}
 	cfg := engineConfig(a.cfg)
 	cfg.Currency = floatCurrency(l, cfg.Currency)
-	cfg.Exponent, _ = ledger.Exponent(cfg.Currency)
+	cfg.Exponent, _ = domain.Exponent(cfg.Currency)
 	return engine.NewAdmin(cfg, l)
 }
 
@@ -58,8 +58,8 @@ identity, and the subscriber is told by SMS. Numbers may be typed as +3361234567
   mpg account close +33612345678 --payout`,
 	}
 	c.PersistentFlags().StringVar(&a.regionFlag, "region", "", "country of national numbers (default engine.region)")
-	c.AddCommand(a.accountOpenCmd(), a.accountTopupCmd(), a.accountStatusCmd("block", ledger.StatusBlocked),
-		a.accountStatusCmd("unblock", ledger.StatusActive), a.accountTierCmd(), a.accountUnlockCmd(),
+	c.AddCommand(a.accountOpenCmd(), a.accountTopupCmd(), a.accountStatusCmd("block", domain.StatusBlocked),
+		a.accountStatusCmd("unblock", domain.StatusActive), a.accountTierCmd(), a.accountUnlockCmd(),
 		a.accountResetPINCmd(), a.accountCloseCmd())
 	return c
 }
@@ -96,10 +96,10 @@ Needs MPG_PIN_KEY when no daemon runs.`,
 
 // floatCurrency is the currency of the ledger's float account, the natural default.
 func floatCurrency(l *ledger.Ledger, fallback string) string {
-	if _, err := l.System(ledger.KindFloat, fallback); err == nil {
+	if _, err := l.System(domain.KindFloat, fallback); err == nil {
 		return fallback
 	}
-	if fs := l.Accounts(ledger.Filter{Kind: ledger.KindFloat, Limit: 1}); len(fs) > 0 {
+	if fs := l.Accounts(ledger.Filter{Kind: domain.KindFloat, Limit: 1}); len(fs) > 0 {
 		return fs[0].Currency
 	}
 	return fallback
@@ -114,11 +114,11 @@ func (a *app) accountTopupCmd() *cobra.Command {
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.onSubscriber(args[0], func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error {
-				purse, err := findKind(l, msisdn, ledger.KindPurse)
+				purse, err := findKind(l, msisdn, domain.KindPurse)
 				if err != nil {
 					return err
 				}
-				amount, err := ledger.ParseAmount(args[1], purse.Currency)
+				amount, err := domain.ParseAmountIn(args[1], purse.Currency)
 				if err != nil {
 					return err
 				}
@@ -128,7 +128,7 @@ func (a *app) accountTopupCmd() *cobra.Command {
 				}
 				after, _ := l.Account(purse.ID)
 				fmt.Fprintf(cmd.OutOrStdout(), "topped up %s with %s: balance %s (transfer %s)\n", msisdn,
-					ledger.FormatAmount(amount, purse.Currency), formatSigned(after.Available(), after.Currency), tr.ID)
+					domain.FormatAmount(amount, purse.Currency), formatSigned(after.Available(), after.Currency), tr.ID)
 				return nil
 			})
 		},
@@ -139,20 +139,20 @@ func (a *app) accountTopupCmd() *cobra.Command {
 
 // refusalError words a ledger refusal for an operator: which rule, and what would fit.
 func refusalError(err error) error {
-	var ref *ledger.RefusedError
+	var ref *domain.RefusedError
 	if !errors.As(err, &ref) {
 		return err
 	}
 	switch ref.Reason {
-	case ledger.ErrLimitBalance:
+	case domain.ErrLimitBalance:
 		return fmt.Errorf("refused: the purse's tier allows at most %d minor units more (maximum balance); raise its tier with `mpg account tier`", ref.Room)
-	case ledger.ErrLimitDaily, ledger.ErrLimitPerPayment:
+	case domain.ErrLimitDaily, domain.ErrLimitPerPayment:
 		return fmt.Errorf("refused: %v (room %d minor units)", ref.Reason, ref.Room)
 	}
 	return fmt.Errorf("refused: %w", err)
 }
 
-func findKind(l *ledger.Ledger, owner string, kinds ...ledger.Kind) (ledger.Account, error) {
+func findKind(l *ledger.Ledger, owner string, kinds ...domain.Kind) (domain.Account, error) {
 	for _, acc := range l.AccountsOf(owner) {
 		for _, k := range kinds {
 			if acc.Kind == k {
@@ -160,10 +160,10 @@ func findKind(l *ledger.Ledger, owner string, kinds ...ledger.Kind) (ledger.Acco
 			}
 		}
 	}
-	return ledger.Account{}, fmt.Errorf("no %s account for %s", kinds[0], owner)
+	return domain.Account{}, fmt.Errorf("no %s account for %s", kinds[0], owner)
 }
 
-func (a *app) accountStatusCmd(verb string, to ledger.Status) *cobra.Command {
+func (a *app) accountStatusCmd(verb string, to domain.Status) *cobra.Command {
 	return &cobra.Command{
 		Use:     verb + " <msisdn>",
 		Short:   map[string]string{"block": "Block a purse: no payments out until unblocked", "unblock": "Unblock a blocked purse"}[verb],
@@ -175,7 +175,7 @@ func (a *app) accountStatusCmd(verb string, to ledger.Status) *cobra.Command {
 				return err
 			}
 			return a.withLedger(func(l *ledger.Ledger) error {
-				purse, err := findKind(l, msisdn, ledger.KindPurse)
+				purse, err := findKind(l, msisdn, domain.KindPurse)
 				if err != nil {
 					return err
 				}
@@ -183,9 +183,9 @@ func (a *app) accountStatusCmd(verb string, to ledger.Status) *cobra.Command {
 					fmt.Fprintf(cmd.OutOrStdout(), "%s is already %s\n", msisdn, to)
 					return nil
 				}
-				_, err = l.Submit(cmd.Context(), ledger.Job{
-					Status: []ledger.StatusChange{{Account: purse.ID, Status: to}},
-					Audit:  &ledger.Audit{Actor: a.actor(), Action: "account " + verb, Detail: msisdn},
+				_, err = l.Submit(cmd.Context(), domain.Job{
+					Status: []domain.StatusChange{{Account: purse.ID, Status: to}},
+					Audit:  &domain.Audit{Actor: a.actor(), Action: "account " + verb, Detail: msisdn},
 				})
 				if err != nil {
 					return err
@@ -231,22 +231,22 @@ func (a *app) merchantAddCmd() *cobra.Command {
 					return err
 				}
 			}
-			kind := ledger.KindMerchant
+			kind := domain.KindMerchant
 			if biller {
-				kind = ledger.KindBiller
+				kind = domain.KindBiller
 			}
 			return a.withLedger(func(l *ledger.Ledger) error {
 				if currency == "" {
 					currency = floatCurrency(l, a.cfg.Ledger.Currency)
 				}
 				for _, other := range l.AccountsOf(code) {
-					if other.Kind == ledger.KindMerchant || other.Kind == ledger.KindBiller {
+					if other.Kind == domain.KindMerchant || other.Kind == domain.KindBiller {
 						return fmt.Errorf("%s is already a %s (account %d)", code, other.Kind, other.ID)
 					}
 				}
-				res, err := l.Submit(cmd.Context(), ledger.Job{
-					Open:  []ledger.AccountSpec{{Currency: currency, Kind: kind, Owner: code, Name: name, Phone: msisdn}},
-					Audit: &ledger.Audit{Actor: a.actor(), Action: "merchant add", Detail: code},
+				res, err := l.Submit(cmd.Context(), domain.Job{
+					Open:  []domain.AccountSpec{{Currency: currency, Kind: kind, Owner: code, Name: name, Phone: msisdn}},
+					Audit: &domain.Audit{Actor: a.actor(), Action: "merchant add", Detail: code},
 				})
 				if err != nil {
 					return err
@@ -272,7 +272,7 @@ func (a *app) merchantListCmd() *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.withLedger(func(l *ledger.Ledger) error {
-				accs := append(l.Accounts(ledger.Filter{Kind: ledger.KindMerchant}), l.Accounts(ledger.Filter{Kind: ledger.KindBiller})...)
+				accs := append(l.Accounts(ledger.Filter{Kind: domain.KindMerchant}), l.Accounts(ledger.Filter{Kind: domain.KindBiller})...)
 				return printAccounts(cmd.OutOrStdout(), output, accs)
 			})
 		},

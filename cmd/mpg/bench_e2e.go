@@ -24,6 +24,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/time/rate"
 
+	"mpg/domain"
 	"mpg/ledger"
 	"mpg/smpp"
 )
@@ -260,13 +261,13 @@ func (a *app) benchBooks(ctx context.Context, db string, merchants int) error {
 		return err
 	}
 	defer l.Close()
-	specs := []ledger.AccountSpec{{Currency: "EUR", Kind: ledger.KindFloat, Owner: ownerFloat}, {Currency: "EUR", Kind: ledger.KindFees, Owner: ownerFees},
-		{Currency: "EUR", Kind: ledger.KindEscrow, Owner: ownerEscrow}}
+	specs := []domain.AccountSpec{{Currency: "EUR", Kind: domain.KindFloat, Owner: ownerFloat}, {Currency: "EUR", Kind: domain.KindFees, Owner: ownerFees},
+		{Currency: "EUR", Kind: domain.KindEscrow, Owner: ownerEscrow}}
 	for m := range merchants {
-		specs = append(specs, ledger.AccountSpec{Currency: "EUR", Kind: ledger.KindMerchant, Owner: fmt.Sprintf("SHOP%d", 42+m), Name: fmt.Sprintf("Shop %d", 42+m)})
+		specs = append(specs, domain.AccountSpec{Currency: "EUR", Kind: domain.KindMerchant, Owner: fmt.Sprintf("SHOP%d", 42+m), Name: fmt.Sprintf("Shop %d", 42+m)})
 	}
-	for i := 0; i < len(specs); i += ledger.MaxJobAccounts {
-		if _, err := l.Submit(ctx, ledger.Job{Open: specs[i:min(i+ledger.MaxJobAccounts, len(specs))]}); err != nil {
+	for i := 0; i < len(specs); i += domain.MaxJobAccounts {
+		if _, err := l.Submit(ctx, domain.Job{Open: specs[i:min(i+domain.MaxJobAccounts, len(specs))]}); err != nil {
 			return err
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"mpg/domain"
 	"mpg/ledger"
 )
 
@@ -51,7 +52,7 @@ With --rate, transfers are scheduled at that rate and latency counts from when e
 			// The purses get a tier whose limits never bind but whose 24-hour window is kept,
 			// so the rules' cost is measured with the transfers.
 			opt := a.ledgerOptions()
-			opt.Tiers = map[uint8]ledger.TierLimits{1: {Daily: 1 << 62, MaySend: true}}
+			opt.Tiers = map[uint8]domain.TierLimits{1: {Daily: 1 << 62, MaySend: true}}
 			return benchLedger(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), a.dbPath, opt, accounts, transfers, clients, rate)
 		},
 	}
@@ -70,7 +71,7 @@ func benchLedger(ctx context.Context, out, errw io.Writer, path string, opt *led
 		return err
 	}
 	defer func() { l.Close() }()
-	res, err := l.Submit(ctx, ledger.Job{Open: []ledger.AccountSpec{{Currency: "EUR", Kind: ledger.KindFloat, Owner: ownerFloat}}})
+	res, err := l.Submit(ctx, domain.Job{Open: []domain.AccountSpec{{Currency: "EUR", Kind: domain.KindFloat, Owner: ownerFloat}}})
 	if err != nil {
 		return err
 	}
@@ -86,20 +87,20 @@ func benchLedger(ctx context.Context, out, errw io.Writer, path string, opt *led
 				return nil
 			}
 			hi := min(lo+64, nAcc)
-			var specs []ledger.AccountSpec
+			var specs []domain.AccountSpec
 			for i := lo; i < hi; i++ {
-				specs = append(specs, ledger.AccountSpec{Currency: "EUR", Kind: ledger.KindPurse, Owner: fmt.Sprintf("+3361%08d", i), Tier: 1})
+				specs = append(specs, domain.AccountSpec{Currency: "EUR", Kind: domain.KindPurse, Owner: fmt.Sprintf("+3361%08d", i), Tier: 1})
 			}
-			r, err := l.Submit(ctx, ledger.Job{Open: specs})
+			r, err := l.Submit(ctx, domain.Job{Open: specs})
 			if err != nil {
 				return err
 			}
-			var fund []ledger.Transfer
+			var fund []domain.Transfer
 			for i, acc := range r.Accounts {
 				ids[lo+i] = acc.ID
-				fund = append(fund, ledger.Transfer{ID: ledger.NewID(), Debit: float, Credit: acc.ID, Amount: 1_000_000_00})
+				fund = append(fund, domain.Transfer{ID: domain.NewID(), Debit: float, Credit: acc.ID, Amount: 1_000_000_00})
 			}
-			if _, err := l.Submit(ctx, ledger.Job{Transfers: fund}); err != nil {
+			if _, err := l.Submit(ctx, domain.Job{Transfers: fund}); err != nil {
 				return err
 			}
 		}
@@ -142,10 +143,10 @@ func benchLedger(ctx context.Context, out, errw io.Writer, path string, opt *led
 			if rate > 0 && due.Before(t0) {
 				t0 = due // latency counts from when the transfer was due
 			}
-			_, err := l.Submit(ctx, ledger.Job{Transfers: []ledger.Transfer{{ID: ledger.NewID(), Debit: d, Credit: cr, Amount: 1 + uint64(rng.IntN(500))}}})
+			_, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{{ID: domain.NewID(), Debit: d, Credit: cr, Amount: 1 + uint64(rng.IntN(500))}}})
 			mine = append(mine, time.Since(t0))
 			if err != nil {
-				if _, ok := err.(*ledger.RefusedError); !ok {
+				if _, ok := err.(*domain.RefusedError); !ok {
 					return err
 				}
 				refused.Add(1)
@@ -178,7 +179,7 @@ func benchLedger(ctx context.Context, out, errw io.Writer, path string, opt *led
 	}
 	l = l2
 	openTime := time.Since(t0)
-	if _, err := l.Submit(ctx, ledger.Job{Transfers: []ledger.Transfer{{ID: ledger.NewID(), Debit: float, Credit: float + 1, Amount: 1}}}); err != nil {
+	if _, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{{ID: domain.NewID(), Debit: float, Credit: float + 1, Amount: 1}}}); err != nil {
 		return err
 	}
 	firstCommit := time.Since(t0)

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	bolt "go.etcd.io/bbolt"
 
+	"mpg/domain"
 	"mpg/ledger"
 )
 
@@ -89,7 +90,7 @@ func TestAdminCLI(t *testing.T) {
 		t.Fatalf("block: %s", out)
 	}
 	hist := mustRun(t, "--db", db, "ledger", "history", "+33612345678", "-o", "json")
-	var ts []ledger.Transfer
+	var ts []domain.Transfer
 	if err := json.Unmarshal([]byte(hist), &ts); err != nil || len(ts) != 1 || ts[0].Amount != 1250 {
 		t.Fatalf("history: %v %s", err, hist)
 	}

@@ -20,9 +20,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
-	"mpg/commands"
 	"mpg/config"
-	"mpg/engine"
+	"mpg/domain"
 	"mpg/ledger"
 	"mpg/smpp"
 )
@@ -104,12 +103,12 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 		return err
 	}
 	defer l.Close()
-	res, err := l.Submit(ctx, ledger.Job{Open: []ledger.AccountSpec{
-		{Currency: "EUR", Kind: ledger.KindFloat, Owner: ownerFloat, Name: "Float"},
-		{Currency: "EUR", Kind: ledger.KindFees, Owner: ownerFees, Name: "Fees"},
-		{Currency: "EUR", Kind: ledger.KindEscrow, Owner: ownerEscrow, Name: "Escrow"},
-		{Currency: "EUR", Kind: ledger.KindMerchant, Owner: "SHOP42", Name: "Corner Shop", Phone: demoShop},
-		{Currency: "EUR", Kind: ledger.KindBiller, Owner: "EDF", Name: "EDF"},
+	res, err := l.Submit(ctx, domain.Job{Open: []domain.AccountSpec{
+		{Currency: "EUR", Kind: domain.KindFloat, Owner: ownerFloat, Name: "Float"},
+		{Currency: "EUR", Kind: domain.KindFees, Owner: ownerFees, Name: "Fees"},
+		{Currency: "EUR", Kind: domain.KindEscrow, Owner: ownerEscrow, Name: "Escrow"},
+		{Currency: "EUR", Kind: domain.KindMerchant, Owner: "SHOP42", Name: "Corner Shop", Phone: demoShop},
+		{Currency: "EUR", Kind: domain.KindBiller, Owner: "EDF", Name: "EDF"},
 	}})
 	if err != nil {
 		return err
@@ -139,8 +138,8 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 			return fmt.Errorf("demo: %s did not register", u.msisdn)
 		}
 		// An agent checked their ID (tier 2: they may SEND) and they cashed in 50.00.
-		if _, err := l.Submit(ctx, ledger.Job{Tiers: []ledger.TierChange{{Account: acc[0].ID, Tier: 2}},
-			Transfers: []ledger.Transfer{{ID: ledger.NewID(), Debit: float, Credit: acc[0].ID, Amount: 5000, Code: engine.CodeTopup}}}); err != nil {
+		if _, err := l.Submit(ctx, domain.Job{Tiers: []domain.TierChange{{Account: acc[0].ID, Tier: 2}},
+			Transfers: []domain.Transfer{{ID: domain.NewID(), Debit: float, Credit: acc[0].ID, Amount: 5000, Code: domain.CodeTopup}}}); err != nil {
 			return err
 		}
 	}
@@ -187,7 +186,7 @@ func (p *phone) text(ctx context.Context, from, text string, echo bool) error {
 	}
 	// Replies go to the sender's E.164 number whatever form the SMSC gave it in; a sender
 	// that is no number (alphanumeric) gets none.
-	to, _ := commands.ParseMSISDN(from, "FR")
+	to, _ := domain.ParseMSISDN(from, "FR")
 	before := map[string]int{}
 	for _, ph := range append([]string{demoAlice, demoBob, demoShop}, p.watch...) {
 		before[ph] = len(p.sim.MT(ph))

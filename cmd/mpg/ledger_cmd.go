@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"mpg/domain"
 	"mpg/engine"
 	"mpg/ledger"
 )
@@ -88,7 +89,7 @@ func (a *app) ledgerInitCmd() *cobra.Command {
 			if currency == "" {
 				currency = a.cfg.Ledger.Currency
 			}
-			if _, err := ledger.Exponent(currency); err != nil {
+			if _, err := domain.Exponent(currency); err != nil {
 				return err
 			}
 			if a.shared != nil {
@@ -99,13 +100,13 @@ func (a *app) ledgerInitCmd() *cobra.Command {
 				return err
 			}
 			defer l.Close()
-			res, err := l.Submit(cmd.Context(), ledger.Job{
-				Open: []ledger.AccountSpec{
-					{Currency: currency, Kind: ledger.KindFloat, Owner: ownerFloat, Name: "Float"},
-					{Currency: currency, Kind: ledger.KindFees, Owner: ownerFees, Name: "Fees"},
-					{Currency: currency, Kind: ledger.KindEscrow, Owner: ownerEscrow, Name: "Escrow"},
+			res, err := l.Submit(cmd.Context(), domain.Job{
+				Open: []domain.AccountSpec{
+					{Currency: currency, Kind: domain.KindFloat, Owner: ownerFloat, Name: "Float"},
+					{Currency: currency, Kind: domain.KindFees, Owner: ownerFees, Name: "Fees"},
+					{Currency: currency, Kind: domain.KindEscrow, Owner: ownerEscrow, Name: "Escrow"},
 				},
-				Audit: &ledger.Audit{Actor: a.actor(), Action: "ledger init", Detail: currency},
+				Audit: &domain.Audit{Actor: a.actor(), Action: "ledger init", Detail: currency},
 			})
 			if err != nil {
 				return err
@@ -134,7 +135,7 @@ func (a *app) ledgerAccountsCmd() *cobra.Command {
 			}
 			f := ledger.Filter{Owner: o, Currency: currency, Limit: limit}
 			if kind != "" {
-				k, err := ledger.ParseKind(kind)
+				k, err := domain.ParseKind(kind)
 				if err != nil {
 					return err
 				}
@@ -181,7 +182,7 @@ func (a *app) ledgerShowCmd() *cobra.Command {
 					}
 					return writeJSON(cmd.OutOrStdout(), out)
 				}
-				if err := printAccounts(cmd.OutOrStdout(), output, []ledger.Account{acc}); err != nil {
+				if err := printAccounts(cmd.OutOrStdout(), output, []domain.Account{acc}); err != nil {
 					return err
 				}
 				if has {
@@ -197,13 +198,13 @@ func (a *app) ledgerShowCmd() *cobra.Command {
 }
 
 // find resolves what an admin types: an account id, a number in any form, a merchant code.
-func (a *app) find(l *ledger.Ledger, ref string) (ledger.Account, error) {
+func (a *app) find(l *ledger.Ledger, ref string) (domain.Account, error) {
 	if _, err := strconv.ParseUint(ref, 10, 64); err == nil && len(ref) < 9 {
 		return l.Find(ref)
 	}
 	o, err := a.ownerArg(ref)
 	if err != nil {
-		return ledger.Account{}, err
+		return domain.Account{}, err
 	}
 	return l.Find(o)
 }
@@ -272,7 +273,7 @@ func (a *app) ledgerTransferCmd() *cobra.Command {
 		Example: "  mpg ledger transfer 18eb57471bfc623b6f7aaf883250f230",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := ledger.ParseID(args[0])
+			id, err := domain.ParseID(args[0])
 			if err != nil {
 				return err
 			}
@@ -281,7 +282,7 @@ func (a *app) ledgerTransferCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return printTransfers(cmd.OutOrStdout(), output, 0, []ledger.Transfer{t})
+				return printTransfers(cmd.OutOrStdout(), output, 0, []domain.Transfer{t})
 			})
 		},
 	}
@@ -374,17 +375,17 @@ func writeJSON(w io.Writer, v any) error {
 
 // accountJSON is an account as the CLI prints it: names instead of codes, formatted amounts.
 type accountJSON struct {
-	ledger.Account
+	domain.Account
 	Kind      string `json:"kind"`
 	Status    string `json:"status"`
 	Available string `json:"available"`
 }
 
-func toJSON(x ledger.Account) accountJSON {
+func toJSON(x domain.Account) accountJSON {
 	return accountJSON{x, x.Kind.String(), x.Status.String(), formatSigned(x.Available(), x.Currency)}
 }
 
-func printAccounts(w io.Writer, output string, accs []ledger.Account) error {
+func printAccounts(w io.Writer, output string, accs []domain.Account) error {
 	switch output {
 	case "json":
 		out := make([]accountJSON, len(accs))
@@ -397,8 +398,8 @@ func printAccounts(w io.Writer, output string, accs []ledger.Account) error {
 		fmt.Fprintln(tw, "ID\tKIND\tOWNER\tNAME\tSTATUS\tTIER\tAVAILABLE\tPENDING OUT\tPENDING IN")
 		for _, x := range accs {
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", x.ID, x.Kind, x.Owner, x.Name, x.Status, x.Tier,
-				formatSigned(x.Available(), x.Currency), ledger.FormatAmount(x.DebitsPending, x.Currency),
-				ledger.FormatAmount(x.CreditsPending, x.Currency))
+				formatSigned(x.Available(), x.Currency), domain.FormatAmount(x.DebitsPending, x.Currency),
+				domain.FormatAmount(x.CreditsPending, x.Currency))
 		}
 		return tw.Flush()
 	}
@@ -407,12 +408,12 @@ func printAccounts(w io.Writer, output string, accs []ledger.Account) error {
 
 func formatSigned(v int64, currency string) string {
 	if v < 0 {
-		return "-" + ledger.FormatAmount(uint64(-v), currency)
+		return "-" + domain.FormatAmount(uint64(-v), currency)
 	}
-	return ledger.FormatAmount(uint64(v), currency)
+	return domain.FormatAmount(uint64(v), currency)
 }
 
-func printTransfers(w io.Writer, output string, account uint64, ts []ledger.Transfer) error {
+func printTransfers(w io.Writer, output string, account uint64, ts []domain.Transfer) error {
 	switch output {
 	case "json":
 		return writeJSON(w, ts)
@@ -420,7 +421,7 @@ func printTransfers(w io.Writer, output string, account uint64, ts []ledger.Tran
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "SEQ\tTIME\tID\tTYPE\tDEBIT\tCREDIT\tAMOUNT\tREF")
 		for _, t := range ts {
-			amount := ledger.FormatAmount(t.Amount, t.Currency)
+			amount := domain.FormatAmount(t.Amount, t.Currency)
 			if account != 0 && t.Debit == account {
 				amount = "-" + amount
 			}

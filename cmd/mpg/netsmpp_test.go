@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"mpg/domain"
 	"os"
 	"os/exec"
 	"strconv"
@@ -13,8 +14,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"mpg/ledger"
 )
 
 // netsmppPeer is the SMSC of testdata/netsmpp_smsc.pl, built on Debian's libnet-smpp-perl:
@@ -304,6 +303,6 @@ func TestNetSMPPPeer(t *testing.T) {
 	waitFor(t, "receipts applied", func() bool {
 		peer.poll(10 * time.Millisecond)
 		n, _ := l.MessageCounts()
-		return n[ledger.MsgSent] == 0 && n[ledger.MsgDelivered] == 8
+		return n[domain.MsgSent] == 0 && n[domain.MsgDelivered] == 8
 	})
 }

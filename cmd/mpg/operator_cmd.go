@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"mpg/domain"
 	"mpg/engine"
 	"mpg/ledger"
 )
@@ -107,7 +108,7 @@ waiting for YES is refused until it ends.`,
 				if err != nil {
 					return refusalError(err)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s is closed; paid out %s\n", msisdn, ledger.FormatAmount(paid, floatCurrency(l, a.cfg.Ledger.Currency)))
+				fmt.Fprintf(cmd.OutOrStdout(), "%s is closed; paid out %s\n", msisdn, domain.FormatAmount(paid, floatCurrency(l, a.cfg.Ledger.Currency)))
 				return nil
 			})
 		},
@@ -154,7 +155,7 @@ func printFound(cmd *cobra.Command, l *ledger.Ledger, output string, found []eng
 	if output == "json" {
 		return writeJSON(cmd.OutOrStdout(), found)
 	}
-	var ts []ledger.Transfer
+	var ts []domain.Transfer
 	for _, f := range found {
 		ts = append(ts, f.Transfer)
 	}
@@ -217,7 +218,7 @@ maximum balance applies.`,
 					return refusalError(err)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "reversed %s with transfer %s (%s back to account %d)\n", found[0].Transfer.ID, rev.ID,
-					ledger.FormatAmount(rev.Amount, rev.Currency), rev.Credit)
+					domain.FormatAmount(rev.Amount, rev.Currency), rev.Credit)
 				return nil
 			})
 		},
@@ -245,7 +246,7 @@ func (a *app) ledgerCheckCmd() *cobra.Command {
 				dr, _ := l.Account(tr.Debit)
 				cr, _ := l.Account(tr.Credit)
 				fmt.Fprintf(cmd.OutOrStdout(), "receipt %s is genuine: %s from %s to %s at %s (transfer %s)\n", args[0],
-					ledger.FormatAmount(tr.Amount, tr.Currency), dr.Owner, cr.Owner, time.Unix(0, tr.Timestamp).UTC().Format(time.RFC3339), tr.ID)
+					domain.FormatAmount(tr.Amount, tr.Currency), dr.Owner, cr.Owner, time.Unix(0, tr.Timestamp).UTC().Format(time.RFC3339), tr.ID)
 				return nil
 			})
 		},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"mpg/domain"
 	"mpg/ledger"
 )
 
@@ -41,10 +42,10 @@ func (a *app) outboxListCmd() *cobra.Command {
 			if limit < 1 || limit > 10000 {
 				return fmt.Errorf("--limit must be 1..10000")
 			}
-			var st ledger.MessageStatus
+			var st domain.MessageStatus
 			if state != "" {
 				var err error
-				if st, err = ledger.ParseMessageStatus(state); err != nil {
+				if st, err = domain.ParseMessageStatus(state); err != nil {
 					return err
 				}
 			}
@@ -117,7 +118,7 @@ func (a *app) outboxCountCmd() *cobra.Command {
 					return err
 				}
 				byName := map[string]int{}
-				for s := ledger.MsgQueued; s <= ledger.MsgUnknown; s++ {
+				for s := domain.MsgQueued; s <= domain.MsgUnknown; s++ {
 					byName[s.String()] = counts[s]
 				}
 				if output == "json" {
@@ -125,7 +126,7 @@ func (a *app) outboxCountCmd() *cobra.Command {
 				}
 				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "STATE\tMESSAGES")
-				for s := ledger.MsgQueued; s <= ledger.MsgUnknown; s++ {
+				for s := domain.MsgQueued; s <= domain.MsgUnknown; s++ {
 					fmt.Fprintf(tw, "%s\t%d\n", s, counts[s])
 				}
 				return tw.Flush()
@@ -163,9 +164,9 @@ asked in the audit trail. A message still queued is refused: it goes out on its 
 
 func stamp(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339) }
 
-func nextTry(m ledger.Message) string {
+func nextTry(m domain.Message) string {
 	switch {
-	case m.Status == ledger.MsgUnknown && m.NextAt == 0:
+	case m.Status == domain.MsgUnknown && m.NextAt == 0:
 		return "none left"
 	case m.Status.Final():
 		return "-"

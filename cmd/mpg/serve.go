@@ -23,6 +23,7 @@ import (
 
 	"mpg/commands"
 	"mpg/config"
+	"mpg/domain"
 	"mpg/engine"
 	"mpg/ledger"
 	"mpg/smpp"
@@ -79,7 +80,7 @@ Secrets come from the environment: MPG_SMPP_PASSWORD, MPG_PIN_KEY, MPG_RECEIPT_K
 // engineConfig is the engine's part of the configuration.
 func engineConfig(cfg config.Config) engine.Config {
 	e := cfg.Engine
-	exp, _ := ledger.Exponent(cfg.Ledger.Currency)
+	exp, _ := domain.Exponent(cfg.Ledger.Currency)
 	bands := func(in []config.Band) []engine.Band {
 		var out []engine.Band
 		for _, b := range in {
@@ -91,7 +92,7 @@ func engineConfig(cfg config.Config) engine.Config {
 		}
 		return out
 	}
-	fees := map[uint16][]engine.Band{engine.CodePay: bands(e.Fees.Pay), engine.CodeBill: bands(e.Fees.Bill), engine.CodeSend: bands(e.Fees.Send)}
+	fees := map[uint16][]engine.Band{domain.CodePay: bands(e.Fees.Pay), domain.CodeBill: bands(e.Fees.Bill), domain.CodeSend: bands(e.Fees.Send)}
 	tiers := map[uint8]engine.Limits{}
 	for _, t := range e.Tiers {
 		tiers[t.Tier] = engine.Limits{PerTx: t.PerPayment, Daily: t.Daily, MaxBalance: t.MaxBalance, CanSend: t.CanSend}
@@ -132,8 +133,8 @@ type daemon struct {
 }
 
 func newDaemon(cfg config.Config, l *ledger.Ledger, log *zap.Logger) (*daemon, error) {
-	if _, err := l.System(ledger.KindFloat, cfg.Ledger.Currency); err != nil {
-		if fs := l.Accounts(ledger.Filter{Kind: ledger.KindFloat, Limit: 1}); len(fs) > 0 {
+	if _, err := l.System(domain.KindFloat, cfg.Ledger.Currency); err != nil {
+		if fs := l.Accounts(ledger.Filter{Kind: domain.KindFloat, Limit: 1}); len(fs) > 0 {
 			return nil, fmt.Errorf("ledger.currency is %s but %s keeps %s: set ledger.currency = %q", cfg.Ledger.Currency, l.Path(), fs[0].Currency, fs[0].Currency)
 		}
 		return nil, fmt.Errorf("%s has no float account: run `mpg ledger init` first", l.Path())
@@ -216,11 +217,11 @@ func startDaemon(ctx context.Context, cfg config.Config, l *ledger.Ledger, log *
 // alphanumeric sender, an empty or overlong address) gets no command run and no reply (it
 // cannot receive one); the SMSC gets ESME_ROK, since delivering it again changes nothing.
 func (d *daemon) handleMO(ctx context.Context, mo smpp.MO) error {
-	from, err := commands.Sender(mo.From, mo.FromTON, d.cfg.Engine.Region)
+	from, err := domain.Sender(mo.From, mo.FromTON, d.cfg.Engine.Region)
 	if err == nil {
 		err = d.eng.Handle(ctx, engine.Inbound{From: from, To: mo.To, Text: mo.Text, Received: mo.Received})
 	}
-	if errors.Is(err, commands.ErrNotMSISDN) || errors.Is(err, engine.ErrNotSubscriber) {
+	if errors.Is(err, domain.ErrNotMSISDN) || errors.Is(err, engine.ErrNotSubscriber) {
 		d.notSubscriber.Add(1)
 		d.log.Info("MO from a sender that is no phone number: taken, not run", zap.String("from", commands.MaskDigits(mo.From)),
 			zap.Uint8("ton", mo.FromTON), zap.String("text", commands.Redact(mo.Text)))
@@ -253,7 +254,7 @@ func (d *daemon) handleReceipt(ctx context.Context, r smpp.Receipt) error {
 		return nil
 	}
 	err := d.l.MarkReceipt(ctx, r.ID, r.Delivered, r.State)
-	if errors.Is(err, ledger.ErrMessageNotFound) {
+	if errors.Is(err, domain.ErrMessageNotFound) {
 		return nil // a receipt for something we do not track: taken, nothing to do
 	}
 	return err
@@ -389,7 +390,7 @@ type partStore struct {
 }
 
 func (p partStore) Keep(ctx context.Context, sender, msg string, seq uint8, coding smpp.Coding, payload []byte) ([]smpp.StoredPart, error) {
-	if err := p.l.KeepPart(ctx, ledger.PartWrite{Sender: sender, Msg: msg, Seq: seq, Coding: uint8(coding), Data: payload, TTL: p.ttl}); err != nil {
+	if err := p.l.KeepPart(ctx, domain.PartWrite{Sender: sender, Msg: msg, Seq: seq, Coding: uint8(coding), Data: payload, TTL: p.ttl}); err != nil {
 		return nil, err
 	}
 	parts, err := p.l.Parts(sender, msg)

@@ -1,4 +1,4 @@
-package ledger
+package domain
 
 import (
 	"fmt"
@@ -14,6 +14,15 @@ var exponents = map[string]uint8{
 	"BHD": 3, "KWD": 3, "TND": 3,
 }
 
+// Currencies lists the codes mpg knows.
+func Currencies() []string {
+	out := make([]string, 0, len(exponents))
+	for k := range exponents {
+		out = append(out, k)
+	}
+	return out
+}
+
 // Exponent returns the number of decimals of a currency code, or an error for an unknown one.
 func Exponent(currency string) (uint8, error) {
 	e, ok := exponents[currency]
@@ -25,8 +34,7 @@ func Exponent(currency string) (uint8, error) {
 
 // FormatAmount writes minor units with the currency's decimals: 1250 EUR is "12.50 EUR".
 func FormatAmount(minor uint64, currency string) string {
-	e := exponents[currency]
-	return FormatMinor(minor, e) + " " + currency
+	return Money{Minor: minor, Currency: currency, Exponent: exponents[currency]}.Format('.')
 }
 
 // FormatMinor writes minor units with e decimals.
@@ -41,30 +49,13 @@ func FormatMinor(minor uint64, e uint8) string {
 	return s[:len(s)-int(e)] + "." + s[len(s)-int(e):]
 }
 
-// ParseAmount reads "12", "12.5", "12.50" or "12,50" into minor units of the currency.
-// More decimals than the currency has, signs, and overflow are errors.
-func ParseAmount(s, currency string) (uint64, error) {
+// ParseAmountIn reads an amount in a currency's decimals ("12", "12.5", "12.50", "12,50").
+func ParseAmountIn(s, currency string) (uint64, error) {
 	e, err := Exponent(currency)
 	if err != nil {
 		return 0, err
 	}
-	s = strings.TrimSpace(strings.Replace(s, ",", ".", 1))
-	whole, frac, hasFrac := strings.Cut(s, ".")
-	if whole == "" || !digitsOnly(whole) || (hasFrac && (frac == "" || !digitsOnly(frac))) {
-		return 0, fmt.Errorf("amount %q: want digits like 12 or 12.50", s)
-	}
-	if len(frac) > int(e) {
-		return 0, fmt.Errorf("amount %q: %s has %d decimals", s, currency, e)
-	}
-	frac += strings.Repeat("0", int(e)-len(frac))
-	v, err := strconv.ParseUint(whole+frac, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("amount %q is too large", s)
-	}
-	if v == 0 {
-		return 0, fmt.Errorf("amount %q must be positive", s)
-	}
-	return v, nil
+	return ParseAmount(strings.TrimSpace(s), e)
 }
 
 func digitsOnly(s string) bool {
@@ -74,4 +65,40 @@ func digitsOnly(s string) bool {
 		}
 	}
 	return true
+}
+
+// Money is an amount with what it takes to write it.
+type Money struct {
+	Minor    uint64
+	Currency string
+	Exponent uint8
+}
+
+// ParseAmount reads "12", "12.5", "12.50" or "12,50" into minor units with e decimals.
+// Signs, more decimals than e, zero, and overflow are errors.
+func ParseAmount(s string, e uint8) (uint64, error) {
+	whole, frac, hasFrac := strings.Cut(strings.Replace(s, ",", ".", 1), ".")
+	if whole == "" || !digitsOnly(whole) || (hasFrac && (frac == "" || !digitsOnly(frac))) {
+		return 0, fmt.Errorf("amount %q: want digits like 12 or 12.50", s)
+	}
+	if len(frac) > int(e) {
+		return 0, fmt.Errorf("amount %q: at most %d decimals", s, e)
+	}
+	v, err := strconv.ParseUint(whole+frac+strings.Repeat("0", int(e)-len(frac)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("amount %q is too large", s)
+	}
+	if v == 0 {
+		return 0, fmt.Errorf("amount %q must be positive", s)
+	}
+	return v, nil
+}
+
+// Format writes the amount with the given decimal mark: "12.50 EUR", or "12,50 EUR".
+func (m Money) Format(mark byte) string {
+	s := FormatMinor(m.Minor, m.Exponent)
+	if mark != '.' {
+		s = strings.Replace(s, ".", string(mark), 1)
+	}
+	return s + " " + m.Currency
 }

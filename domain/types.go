@@ -1,4 +1,4 @@
-package ledger
+package domain
 
 import (
 	"crypto/rand"
@@ -63,6 +63,9 @@ var kindNames = map[Kind]string{
 	KindCreditLine: "credit_line", KindFloat: "float", KindFees: "fees",
 	KindEscrow: "escrow", KindBankClearing: "bank_clearing",
 }
+
+// Valid reports whether k is one of the kinds above.
+func (k Kind) Valid() bool { _, ok := kindNames[k]; return ok }
 
 func (k Kind) String() string {
 	if n, ok := kindNames[k]; ok {
@@ -322,3 +325,6 @@ type StatusChange struct {
 	Account uint64
 	Status  Status
 }
+
+// ErrMessageNotFound is returned for an unknown outbox id or SMSC message id.
+var ErrMessageNotFound = fmt.Errorf("message not found")

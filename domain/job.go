@@ -1,4 +1,6 @@
-package ledger
+package domain
+
+import "time"
 
 // Limits on one job, so that one caller cannot hold the writer.
 const (
@@ -7,8 +9,8 @@ const (
 	MaxJobMessages  = 16
 	MaxJobStatus    = 16
 	MaxMessageBytes = 1600
-	maxStringLen    = 64
-	maxAuditLen     = 1024
+	MaxStringLen    = 64   // an owner, a name, a phone number, an audit actor
+	MaxAuditLen     = 1024 // an audit entry's detail
 )
 
 // Job is one unit of work, applied all or nothing in one commit: accounts opened, status
@@ -58,4 +60,19 @@ type Result struct {
 // View lets Compose read balances on the writer while a job is applied.
 type View interface {
 	Account(id uint64) (Account, bool)
+}
+
+// ExpiryHook composes the messages that go out, in the same commit, when the ledger voids a
+// pending transfer that timed out (the refund notices of an unclaimed payment). It runs on
+// the writer: it must be quick and must not call the Ledger.
+type ExpiryHook func(pending Transfer, v View) []Message
+
+// PartWrite keeps one part of a long SMS.
+type PartWrite struct {
+	Sender string // who sent it: the per-sender cap counts by it
+	Msg    string // which message of theirs (reference and part count)
+	Seq    uint8
+	Coding uint8
+	Data   []byte
+	TTL    time.Duration // how long an incomplete message is kept
 }

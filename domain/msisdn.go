@@ -1,10 +1,11 @@
-package commands
+package domain
 
 import (
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -37,11 +38,11 @@ var ErrNotMSISDN = errors.New("not a phone number")
 func Sender(addr string, ton uint8, region string) (string, error) {
 	addr = strings.TrimSpace(addr)
 	if addr == "" || len(addr) > 21 {
-		return "", fmt.Errorf("%w: %q", ErrNotMSISDN, clip(addr))
+		return "", fmt.Errorf("%w: %q", ErrNotMSISDN, Clip(addr))
 	}
 	switch ton {
 	case TONAlphanumeric, TONAbbreviated:
-		return "", fmt.Errorf("%w: %q (TON %d)", ErrNotMSISDN, clip(addr), ton)
+		return "", fmt.Errorf("%w: %q (TON %d)", ErrNotMSISDN, Clip(addr), ton)
 	case TONInternational:
 		digits := strings.TrimPrefix(strings.TrimPrefix(addr, "+"), "00")
 		if m, err := canonical("+"+digits, ""); err == nil {
@@ -71,7 +72,7 @@ func ParseMSISDN(s, region string) (string, error) {
 	if !strings.HasPrefix(s, "+") && !strings.HasPrefix(s, "0") {
 		return canonical("+"+s, "")
 	}
-	return "", fmt.Errorf("%w: %q", ErrNotMSISDN, clip(s))
+	return "", fmt.Errorf("%w: %q", ErrNotMSISDN, Clip(s))
 }
 
 // canonicalCache remembers numbers already read: phonenumbers costs tens of microseconds a
@@ -108,19 +109,19 @@ func canonical(s, region string) (string, error) {
 func parseCanonical(s, region string) (string, error) {
 	for _, r := range strings.TrimPrefix(s, "+") {
 		if r < '0' || r > '9' {
-			return "", fmt.Errorf("%w: %q", ErrNotMSISDN, clip(s))
+			return "", fmt.Errorf("%w: %q", ErrNotMSISDN, Clip(s))
 		}
 	}
 	if region == "" && !strings.HasPrefix(s, "+") {
-		return "", fmt.Errorf("%w: %q", ErrNotMSISDN, clip(s))
+		return "", fmt.Errorf("%w: %q", ErrNotMSISDN, Clip(s))
 	}
 	n, err := phonenumbers.Parse(s, region)
 	if err != nil || !phonenumbers.IsValidNumber(n) {
-		return "", fmt.Errorf("%w: %q", ErrNotMSISDN, clip(s))
+		return "", fmt.Errorf("%w: %q", ErrNotMSISDN, Clip(s))
 	}
 	out := phonenumbers.Format(n, phonenumbers.E164)
 	if !IsMSISDN(out) {
-		return "", fmt.Errorf("%w: %q", ErrNotMSISDN, clip(s))
+		return "", fmt.Errorf("%w: %q", ErrNotMSISDN, Clip(s))
 	}
 	return out, nil
 }
@@ -153,4 +154,12 @@ func Mask(msisdn string) string {
 		return msisdn
 	}
 	return msisdn[:4] + "****" + msisdn[len(msisdn)-3:]
+}
+
+// Clip cuts what a user typed to 20 characters before it is quoted back in an error.
+func Clip(s string) string {
+	if utf8.RuneCountInString(s) > 20 {
+		return string([]rune(s)[:20]) + "…"
+	}
+	return s
 }

@@ -1,0 +1,14 @@
+package domain
+
+// Transfer codes the engine writes.
+const (
+	CodeTopup    uint16 = 1
+	CodePay      uint16 = 2
+	CodeBill     uint16 = 3
+	CodeSend     uint16 = 4
+	CodeFee      uint16 = 5
+	CodeHold     uint16 = 6 // SEND to a number with no purse: pending to escrow until claimed
+	CodeClaim    uint16 = 7 // escrow to the new purse when the payee registers
+	CodeReversal uint16 = 8 // an operator's compensating transfer
+	CodePayout   uint16 = 9 // the balance paid out when a purse is closed
+)
