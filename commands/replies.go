@@ -81,13 +81,17 @@ const (
 	RReceiptNotYours // CHECK: genuine, but neither from nor to the checker's number
 	RNotPossible     // a request that can never be done as written
 	RAccountClosed
-	RClosedNotice // customer care closed the purse
-	RReversedIn   // a payment reversed: money back to this purse
-	RReversedOut  // a payment reversed: money taken back from this purse
-	RClaimWaiting // a hold this purse cannot take yet (its tier's maximum balance)
-	RToppedUp     // cash-in at an agent
-	RPayeeClosed  // the payee's purse or the merchant's account is closed
-	RFlood        // too many messages from one number: they wait
+	RClosedNotice   // customer care closed the purse
+	RReversedIn     // a payment reversed: money back to this purse
+	RReversedOut    // a payment reversed: money taken back from this purse
+	RClaimWaiting   // a hold this purse cannot take yet (its tier's maximum balance)
+	RToppedUp       // cash-in at an agent
+	RPayeeClosed    // the payee's purse or the merchant's account is closed
+	RFlood          // too many messages from one number: they wait
+	RPayRequest     // a merchant asks this number to pay: YES <code> pays
+	RCheckoutCode   // the security code to type on a web checkout page
+	RMerchantRefund // a merchant refunded (part of) a payment
+	RPayDeclined    // the subscriber answered NO to a merchant's request
 	replyCount
 )
 
@@ -303,6 +307,22 @@ var templates = [replyCount][3]string{
 	},
 	RToppedUp:    {"Cash-in: {amount} added to your e-purse. Balance {balance}. Ref {ref}", "Versement: {amount} ajoutés à votre porte-monnaie. Solde {balance}. Réf {ref}", "充值:{amount} 已存入钱包。余额 {balance}。编号 {ref}"},
 	RPayeeClosed: {"The account of {party} is closed: nothing was paid.", "Le compte de {party} est fermé: rien n'a été payé.", "{party}的账户已注销,未付款。"},
+	RPayRequest: {
+		"{party} asks {amount} for {account}: reply YES {code} to pay, NO {code} to refuse. Valid {n} min.",
+		"{party} demande {amount} pour {account}: répondez OUI {code} pour payer, NON {code} pour refuser. Valable {n} min.",
+		"{party}请求为{account}付款 {amount}:回复 是 {code} 付款,否 {code} 拒绝。{n}分钟内有效。",
+	},
+	RCheckoutCode: {
+		"Code {code} to pay {amount} to {party} on its web page. Valid {n} min. Never give it to anyone by phone.",
+		"Code {code} pour payer {amount} à {party} sur sa page web. Valable {n} min. Ne le donnez jamais par téléphone.",
+		"验证码 {code}:在{party}网页上支付 {amount}。{n}分钟内有效。切勿在电话中告诉他人。",
+	},
+	RMerchantRefund: {
+		"{party} refunded {amount} to your e-purse. Balance {balance}. Ref {ref}",
+		"{party} vous a remboursé {amount}. Solde {balance}. Réf {ref}",
+		"{party}已退款 {amount} 至您的钱包。余额 {balance}。参考号 {ref}",
+	},
+	RPayDeclined: {"You refused the payment to {party}. Nothing was paid.", "Vous avez refusé le paiement à {party}. Rien n'a été payé.", "您已拒绝向{party}付款。未支付任何款项。"},
 	RFlood:       {"Too many messages from your number. Wait a minute: messages sent meanwhile are answered later.", "Trop de messages de votre numéro. Patientez une minute: les messages envoyés entre-temps seront traités plus tard.", "您发送的信息过多。请稍候一分钟,之后的信息将陆续处理。"},
 	RBusy:        {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
 }

@@ -12,3 +12,7 @@ const (
 	CodeReversal uint16 = 8 // an operator's compensating transfer
 	CodePayout   uint16 = 9 // the balance paid out when a purse is closed
 )
+
+// CodeRefund is a merchant's refund of a payment (merchant to purse): a new transfer that
+// never exceeds what is left of the payment.
+const CodeRefund uint16 = 10

@@ -34,19 +34,31 @@ type Job struct {
 	// Part keeps one part of a long inbound SMS; ReleaseParts drops a message's parts.
 	Part         *PartWrite
 	ReleaseParts *PartWrite
+	// NotAfter, if set, is a deadline (unix nanos): the writer refuses the job with
+	// ErrPendingExpired when its clock has passed it, so a confirmation that arrives as its
+	// payment times out can never move money after the deadline.
+	NotAfter int64
 }
 
-// Profile is an owner's engine record; Data is opaque to the ledger and at most MaxProfileLen.
-// A write names the Version it was computed from (0: there was none); if the record changed
-// since, the job is refused with ErrConflict, so no write is ever based on a stale read.
+// Profile is a small versioned record the engine keeps in the books: a subscriber's profile
+// (keyed by the number), and, under keys beginning with '@', the records of the payment state
+// machine (payments, their indexes, idempotency keys, merchant settings, API key hashes,
+// webhook deliveries). Data is opaque to the ledger and at most MaxProfileLen. A write names
+// the Version it was computed from (0: there was none); if the record changed since, the job
+// is refused with ErrConflict, so no write is ever based on a stale read and two racing
+// transitions of one payment cannot both happen. Delete removes the record (an index entry).
 type Profile struct {
 	Owner   string
 	Data    []byte
 	Version uint64
+	Delete  bool
 }
 
+// MaxProfileScan bounds the records one read of a key range returns.
+const MaxProfileScan = 1000
+
 // MaxProfileLen bounds one profile record.
-const MaxProfileLen = 1024
+const MaxProfileLen = 4096
 
 // Result is what a committed job did.
 type Result struct {

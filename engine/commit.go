@@ -49,8 +49,14 @@ func (t *turn) submit(ctx context.Context, job domain.Job) error {
 		if t.onRefusal != nil {
 			profiles = *t.onRefusal
 		}
+		if t.onRefused != nil {
+			profiles = t.onRefused(ref)
+		}
 		t.repeat = repeatRecord{}
 		job = domain.Job{Messages: t.replies, Profiles: profiles, Dedupe: t.dedupe()}
+		if t.onRefused != nil {
+			job.Audit = t.audit // a merchant's payment refused: a transition like any other
+		}
 		_, err = t.e.l.Submit(ctx, job)
 		if errors.As(err, &ref) && ref.Reason == domain.ErrConflict {
 			return errConflict
@@ -71,6 +77,9 @@ func (t *turn) submit(ctx context.Context, job domain.Job) error {
 }
 
 func (t *turn) dedupe() *domain.Dedupe {
+	if t.dedupeKey == "" {
+		return nil // not an SMS (the checkout page): nothing to recognise a copy of
+	}
 	b, _ := json.Marshal(t.repeat)
 	return &domain.Dedupe{Key: t.dedupeKey, TTL: t.e.cfg.Dedupe, Result: b}
 }

@@ -102,6 +102,11 @@ func derive(pending domain.ID, tag byte) domain.ID { return claimID(pending, tag
 // confirm answers YES (post) or NO (void) for the waiting payment.
 func (t *turn) confirm(yes bool) domain.Job {
 	c := t.prof.Confirm
+	if c == nil || t.e.cfg.Now().UnixNano() >= c.Expires || !t.e.macEqual(c.CodeMAC, t.in.From, "confirm:"+t.cmd.Code) {
+		if job, ok := t.answerRequests(yes); ok {
+			return job
+		}
+	}
 	if c == nil || t.e.cfg.Now().UnixNano() >= c.Expires {
 		if c != nil {
 			t.prof.Confirm, t.profDirty = nil, true

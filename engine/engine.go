@@ -29,6 +29,7 @@ type Ledger interface {
 	HoldsFor(owner string) ([]domain.Transfer, error)
 	TransferAt(seq uint64) (domain.Transfer, error)
 	Transfer(id domain.ID) (domain.Transfer, error)
+	ProfilesFrom(prefix, from string, limit int) ([]domain.Profile, error)
 }
 
 // Inbound is one SMS from a subscriber. From is the canonical E.164 identity
@@ -96,7 +97,15 @@ type Config struct {
 	// MOPerMinute and MOBurst limit what one number may text (0: no limit); beyond them its
 	// MO wait at the SMSC (a temporary error) and it is told once a minute.
 	MOPerMinute, MOBurst int
-	Now                  func() time.Time
+	// Merchants' payments: how long a request to pay and a web checkout wait (default 15
+	// min each), the most one checkout charges and one number pays by checkout in a calendar
+	// month (minor units; 0: no cap), the checkout codes one number gets per hour (default
+	// 5), and the public base URL of the checkout pages.
+	RequestFor, CheckoutFor      time.Duration
+	CheckoutMax, CheckoutMonthly uint64
+	CodesPerHour                 int
+	CheckoutURL                  string
+	Now                          func() time.Time
 }
 
 // Engine handles inbound SMS.
@@ -149,6 +158,15 @@ func NewAdmin(cfg Config, l Ledger) *Engine {
 	}
 	if cfg.Tiers == nil {
 		cfg.Tiers = DefaultTiers()
+	}
+	if cfg.RequestFor <= 0 {
+		cfg.RequestFor = 15 * time.Minute
+	}
+	if cfg.CheckoutFor <= 0 {
+		cfg.CheckoutFor = 15 * time.Minute
+	}
+	if cfg.CodesPerHour == 0 {
+		cfg.CodesPerHour = 5
 	}
 	return &Engine{cfg: cfg, l: l, pinMACs: newMACPool(cfg.PINKey), receiptMACs: newMACPool(cfg.ReceiptKey)}
 }
@@ -241,6 +259,9 @@ type turn struct {
 	// onRefusal, when set, is the profile to write if the ledger refuses the job: the profile
 	// as it was before the job recorded a confirmation.
 	onRefusal *[]domain.Profile
+	// onRefused, when set, takes the place of onRefusal and knows the ledger's reason (a
+	// merchant's payment is refused with it).
+	onRefused func(*domain.RefusedError) []domain.Profile
 	audit     *domain.Audit
 	// repeat is what a redelivered copy of this SMS will be told (the dedupe record).
 	repeat repeatRecord

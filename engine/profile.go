@@ -25,6 +25,14 @@ type profile struct {
 	Confirm *confirmation `json:"confirm,omitempty"`
 	// Activation is a one-time code to set a PIN (purse opened by an agent, or PIN reset).
 	Activation *activation `json:"activation,omitempty"`
+	// Requests are merchants' payments waiting for this number's YES <code>.
+	Requests []string `json:"requests,omitempty"`
+	// WebSpent is what web checkouts took in WebMonth (YYYY-MM), for the monthly cap.
+	WebMonth string `json:"web_month,omitempty"`
+	WebSpent uint64 `json:"web_spent,omitempty"`
+	// CodesInHour counts checkout codes texted in the hour starting at CodeHour (unix nanos).
+	CodeHour    int64 `json:"code_hour,omitempty"`
+	CodesInHour int   `json:"codes_in_hour,omitempty"`
 }
 
 // activation is a one-time code, kept only as an HMAC, that lets the subscriber set a PIN

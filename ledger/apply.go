@@ -134,6 +134,9 @@ func (w *batchWriter) findDedupe(key string, now int64) *domain.DuplicateError {
 func (ja *jobApply) run(job *domain.Job) (domain.Result, error) {
 	st := ja.w.l.st
 	var res domain.Result
+	if job.NotAfter != 0 && ja.now > job.NotAfter {
+		return res, refuse(domain.ErrPendingExpired, -1, "the job's deadline passed")
+	}
 	for i, spec := range job.Open {
 		a, err := ja.open(i, spec)
 		if err != nil {
@@ -259,6 +262,10 @@ func (ja *jobApply) profiles(ps []domain.Profile) error {
 		_, cur := decodeProfile(b.Get([]byte(p.Owner)))
 		if cur != p.Version {
 			return refuse(domain.ErrConflict, i, "profile of %s is at version %d, the job was computed from %d", p.Owner, cur, p.Version)
+		}
+		if p.Delete {
+			ja.puts = append(ja.puts, put{bucket: bktProfiles, key: []byte(p.Owner), del: true})
+			continue
 		}
 		ja.puts = append(ja.puts, put{bucket: bktProfiles, key: []byte(p.Owner), val: encodeProfile(p.Data, cur+1)})
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"mpg/domain"
 	"strconv"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -185,6 +186,27 @@ func (l *Ledger) Profile(owner string) ([]byte, uint64, error) {
 		return nil
 	})
 	return out, version, err
+}
+
+// ProfilesFrom returns up to limit records whose key begins with prefix, in key order,
+// starting at the key from (inclusive; "" for the first).
+func (l *Ledger) ProfilesFrom(prefix, from string, limit int) ([]domain.Profile, error) {
+	if limit <= 0 || limit > domain.MaxProfileScan {
+		limit = domain.MaxProfileScan
+	}
+	if from < prefix {
+		from = prefix
+	}
+	var out []domain.Profile
+	err := l.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bktProfiles).Cursor()
+		for k, v := c.Seek([]byte(from)); k != nil && strings.HasPrefix(string(k), prefix) && len(out) < limit; k, v = c.Next() {
+			data, ver := decodeProfile(v)
+			out = append(out, domain.Profile{Owner: string(k), Data: append([]byte{}, data...), Version: ver})
+		}
+		return nil
+	})
+	return out, err
 }
 
 // HoldsFor returns the open pending transfers that hold money for an owner (Transfer.For),

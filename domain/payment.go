@@ -1,0 +1,148 @@
+package domain
+
+import "errors"
+
+// A payment is what a merchant asks a subscriber to pay, by SMS (a request to pay) or on
+// the hosted web checkout. It is one durable record moving through explicit states; every
+// move is one ledger job (the record, the money, the replies, the webhook event and the
+// audit entry together), so the SMS path, the merchant API and the checkout page cannot
+// disagree on what happened.
+//
+//	created ──(buyer's number)──> awaiting_confirmation ──(code / YES)──> completed ──> partially_refunded ──> refunded
+//	   │                               │                                       └──────────────────────────────────┘
+//	   └──> cancelled | expired        └──> refused | cancelled | expired
+type PaymentState string
+
+const (
+	PaymentCreated           PaymentState = "created"               // a checkout waiting for the buyer's number
+	PaymentAwaiting          PaymentState = "awaiting_confirmation" // a code was sent; YES <code> or the page confirms
+	PaymentCompleted         PaymentState = "completed"
+	PaymentRefused           PaymentState = "refused" // the money rules said no, the subscriber said NO, or 3 wrong codes
+	PaymentExpired           PaymentState = "expired"
+	PaymentCancelled         PaymentState = "cancelled"
+	PaymentPartiallyRefunded PaymentState = "partially_refunded"
+	PaymentRefunded          PaymentState = "refunded"
+)
+
+// Open reports whether the payment can still be confirmed, cancelled or expire.
+func (s PaymentState) Open() bool { return s == PaymentCreated || s == PaymentAwaiting }
+
+// Refundable reports whether money was paid that can go back.
+func (s PaymentState) Refundable() bool {
+	return s == PaymentCompleted || s == PaymentPartiallyRefunded
+}
+
+// Channels a payment is confirmed on.
+const (
+	ChannelSMS = "sms" // a request to pay: the subscriber answers YES <code> by SMS
+	ChannelWeb = "web" // a checkout: the buyer types the texted code on the hosted page
+)
+
+// Payment is the record of one payment.
+type Payment struct {
+	ID           string       `json:"id"`
+	Merchant     uint64       `json:"merchant"` // the merchant's account
+	MerchantName string       `json:"merchant_name"`
+	Channel      string       `json:"channel"`
+	MSISDN       string       `json:"msisdn,omitempty"` // the payer, once known
+	Amount       uint64       `json:"amount"`           // minor units
+	Fee          uint64       `json:"fee,omitempty"`    // paid by the subscriber on completion
+	Currency     string       `json:"currency"`
+	Reference    string       `json:"reference"`
+	Description  string       `json:"description,omitempty"`
+	ReturnURL    string       `json:"return_url,omitempty"`
+	State        PaymentState `json:"state"`
+	Reason       string       `json:"reason,omitempty"` // an ErrorCode when refused or cancelled
+	Created      int64        `json:"created"`          // unix nanos
+	Updated      int64        `json:"updated"`
+	Expires      int64        `json:"expires"`
+	// CodeMAC is the HMAC of the one-time code, bound to the payment and the number; the
+	// code itself is never stored.
+	CodeMAC   string   `json:"code_mac,omitempty"`
+	Tries     int      `json:"tries,omitempty"`      // wrong codes so far
+	CodesSent int      `json:"codes_sent,omitempty"` // codes texted for this payment
+	Transfer  string   `json:"transfer,omitempty"`   // the completed payment's transfer id
+	Debited   uint64   `json:"debited,omitempty"`    // the account that paid: refunds go back there
+	Refunded  uint64   `json:"refunded,omitempty"`
+	Refunds   []Refund `json:"refunds,omitempty"`
+}
+
+// Refund is money a merchant gave back on a payment: a new transfer, never an edit.
+type Refund struct {
+	ID       string `json:"id"`
+	Amount   uint64 `json:"amount"`
+	At       int64  `json:"at"`
+	Transfer string `json:"transfer"`
+}
+
+// Limits of the payment records.
+const (
+	MaxRefunds        = 10  // refunds per payment
+	MaxDescriptionLen = 140 // bytes
+	MaxReturnURLLen   = 512
+	MaxPaymentTries   = 3 // wrong codes before the payment is refused
+)
+
+// ErrorCode is the stable code the merchant API answers with, and a refused payment's reason.
+type ErrorCode string
+
+const (
+	CodeInsufficientFunds   ErrorCode = "insufficient_funds"
+	CodeLimitExceeded       ErrorCode = "limit_exceeded"
+	CodeSubscriberNotFound  ErrorCode = "subscriber_not_found"
+	CodeDuplicateRequest    ErrorCode = "duplicate_request"
+	CodeIdempotencyMismatch ErrorCode = "idempotency_key_reused"
+	CodeInvalidState        ErrorCode = "invalid_state"
+	CodeRateLimited         ErrorCode = "rate_limited"
+	CodeInvalidRequest      ErrorCode = "invalid_request"
+	CodeNotFound            ErrorCode = "not_found"
+	CodeUnauthorized        ErrorCode = "unauthorized"
+	CodeWrongCode           ErrorCode = "wrong_code"
+	CodeTooManyCodes        ErrorCode = "too_many_codes"
+	CodeDeclined            ErrorCode = "declined_by_subscriber"
+	CodeAccountBlocked      ErrorCode = "account_blocked"
+	CodeRefundTooLarge      ErrorCode = "refund_exceeds_payment"
+	CodeNotAuthorised       ErrorCode = "employee_not_authorised"
+	CodeUnavailable         ErrorCode = "temporarily_unavailable"
+)
+
+// PaymentError is a refusal of a payment operation with its stable code.
+type PaymentError struct {
+	Code   ErrorCode
+	Detail string // for the merchant; never a secret
+	Left   int    // wrong_code: tries left
+}
+
+func (e *PaymentError) Error() string {
+	if e.Detail == "" {
+		return string(e.Code)
+	}
+	return string(e.Code) + ": " + e.Detail
+}
+
+// PaymentErr makes a PaymentError.
+func PaymentErr(code ErrorCode, detail string) error { return &PaymentError{Code: code, Detail: detail} }
+
+// CodeOf is the stable code of an error: a PaymentError's, or the one a ledger refusal
+// stands for; "" for anything else (a failure, not a refusal).
+func CodeOf(err error) ErrorCode {
+	var pe *PaymentError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	var re *RefusedError
+	if errors.As(err, &re) {
+		switch re.Reason {
+		case ErrInsufficientFunds:
+			return CodeInsufficientFunds
+		case ErrLimitExceeded, ErrLimitPerPayment, ErrLimitDaily, ErrLimitBalance:
+			return CodeLimitExceeded
+		case ErrAccountBlocked, ErrAccountClosed:
+			return CodeAccountBlocked
+		case ErrPendingExpired:
+			return CodeInvalidState
+		}
+		return CodeInvalidRequest
+	}
+	return ""
+}

@@ -1,0 +1,295 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"mpg/commands"
+	"mpg/domain"
+)
+
+// The subscriber's side of a merchant's payment: YES <code> or NO <code> by SMS, or the
+// number and then the code typed on the checkout page. Both run as a turn of the
+// subscriber's (under the subscriber's lock, the profile written at the version read), and
+// both end in answerPayment, so the money rules, the caps, the code checks and the replies
+// are the same whatever the channel.
+
+// answerRequests answers the merchant's payment whose code the subscriber sent. It reports
+// false when the code is not one of them and the subscriber has a confirmation of his own
+// waiting (the YES/NO of a large PAY or SEND), which then decides.
+func (t *turn) answerRequests(yes bool) (domain.Job, bool) {
+	if len(t.prof.Requests) == 0 {
+		return domain.Job{}, false
+	}
+	var open []string
+	for _, id := range t.prof.Requests {
+		p, ver, err := t.e.payment(id)
+		if err != nil || p.State != domain.PaymentAwaiting || p.MSISDN != t.in.From {
+			continue
+		}
+		if t.e.macEqual(p.CodeMAC, t.in.From, "pay:"+p.ID+":"+t.cmd.Code) {
+			return t.answerPayment(&p, ver, yes), true
+		}
+		open = append(open, id)
+	}
+	if own := t.prof.Confirm; own != nil && t.e.cfg.Now().UnixNano() < own.Expires || len(open) == 0 {
+		return domain.Job{}, false
+	}
+	// A wrong code counts against every request waiting for this number: we cannot know
+	// which one was meant, and each allows only MaxPaymentTries.
+	job := domain.Job{}
+	left := domain.MaxPaymentTries
+	for _, id := range open {
+		p, ver, err := t.e.payment(id)
+		if err != nil {
+			continue
+		}
+		was := p.State
+		p.Tries++
+		if p.Tries >= domain.MaxPaymentTries {
+			p.State, p.Reason = domain.PaymentRefused, string(domain.CodeWrongCode)
+			t.dropRequest(id)
+		}
+		left = min(left, domain.MaxPaymentTries-p.Tries)
+		var err2 error
+		if job, err2 = t.e.paymentJob(&p, ver, was, job, t.in.From, false); err2 != nil {
+			t.reply(commands.RBusy, commands.Args{})
+			return t.withProfile(domain.Job{}), true
+		}
+	}
+	if left <= 0 {
+		t.reply(commands.RCancelled, commands.Args{})
+	} else {
+		t.reply(commands.RConfirmWrong, commands.Args{N: left})
+	}
+	return t.withProfile(job), true
+}
+
+// answerPayment builds the job of the subscriber's answer to one payment: the money and
+// the completed record, or the refusal, with the replies and the merchant's webhook.
+func (t *turn) answerPayment(p *domain.Payment, ver uint64, yes bool) domain.Job {
+	e := t.e
+	was := p.State
+	now := e.cfg.Now()
+	t.dropRequest(p.ID)
+	t.audit = &domain.Audit{Actor: t.in.From, Action: "payment answered", Detail: p.ID}
+	refuse := func(code domain.ErrorCode, r commands.Reply, a commands.Args) domain.Job {
+		p.State, p.Reason = domain.PaymentRefused, string(code)
+		job, err := e.paymentJob(p, ver, was, domain.Job{}, t.in.From, false)
+		if err != nil {
+			t.reply(commands.RBusy, commands.Args{})
+			return t.withProfile(domain.Job{})
+		}
+		t.reply(r, a)
+		return t.withProfile(job)
+	}
+	if now.UnixNano() >= p.Expires {
+		p.State = domain.PaymentExpired
+		job, _ := e.paymentJob(p, ver, was, domain.Job{}, t.in.From, false)
+		t.reply(commands.RConfirmExpired, commands.Args{})
+		return t.withProfile(job)
+	}
+	if !yes {
+		return refuse(domain.CodeDeclined, commands.RPayDeclined, commands.Args{Party: p.MerchantName})
+	}
+	if t.purse == nil || t.purse.Status == domain.StatusClosed {
+		return refuse(domain.CodeSubscriberNotFound, commands.RNotRegistered, commands.Args{})
+	}
+	beforeProfile := t.prof
+	if p.Channel == domain.ChannelWeb && e.cfg.CheckoutMonthly > 0 {
+		month := now.In(e.cfg.Location).Format("2006-01")
+		if t.prof.WebMonth != month {
+			t.prof.WebMonth, t.prof.WebSpent = month, 0
+		}
+		if t.prof.WebSpent+p.Amount > e.cfg.CheckoutMonthly {
+			return refuse(domain.CodeLimitExceeded, commands.RLimitExceeded, commands.Args{Amount: t.money(e.cfg.CheckoutMonthly - min(t.prof.WebSpent, e.cfg.CheckoutMonthly))})
+		}
+		// Counted in the profile written with the money, at the version read: two checkouts
+		// racing cannot both fit under the cap.
+		t.prof.WebSpent += p.Amount
+		t.profDirty = true
+	}
+	merchant, err := e.l.Account(p.Merchant)
+	if err != nil {
+		t.reply(commands.RBusy, commands.Args{})
+		return t.withProfile(domain.Job{})
+	}
+	pid, _ := domain.ParseID(p.ID)
+	fee := t.fee(domain.CodePay, p.Amount)
+	ts := []domain.Transfer{{ID: claimID(pid, 'P'), Debit: t.purse.ID, Credit: merchant.ID, Amount: p.Amount, Code: domain.CodePay, Ref: p.Reference}}
+	if fee > 0 {
+		fees := t.system(domain.KindFees)
+		if fees == nil {
+			t.reply(commands.RBusy, commands.Args{})
+			return t.withProfile(domain.Job{})
+		}
+		fr := feeTransfer(t.purse.ID, fees.ID, fee)
+		fr.ID = claimID(pid, 'F')
+		ts = append(ts, fr)
+	}
+	t.cmd.Kind, t.cmd.Amount = commands.Pay, p.Amount // for the wording of a refusal
+	t.payeeName = merchant.Name
+	// If the ledger refuses the money, the payment is refused with the ledger's reason, in
+	// the job that carries the refusal reply.
+	refused := *p
+	t.onRefused = func(ref *domain.RefusedError) []domain.Profile {
+		r := refused
+		r.State, r.Reason = domain.PaymentRefused, string(domain.CodeOf(ref))
+		t.prof, t.profDirty = beforeProfile, true
+		job, err := e.paymentJob(&r, ver, was, t.withProfile(domain.Job{}), t.in.From, false)
+		if err != nil {
+			return nil
+		}
+		return job.Profiles
+	}
+	p.State, p.Reason, p.Fee, p.Transfer, p.Debited = domain.PaymentCompleted, "", fee, ts[0].ID.String(), t.purse.ID
+	job, err := e.paymentJob(p, ver, was, domain.Job{Transfers: ts, NotAfter: p.Expires}, t.in.From, false)
+	if err != nil {
+		t.reply(commands.RBusy, commands.Args{})
+		return t.withProfile(domain.Job{})
+	}
+	t.repeat = t.paidRecord(domain.CodePay, &merchant, p.Amount, ts[0])
+	job.Compose = t.notices(domain.CodePay, &merchant, p.Amount, fee, p.Reference, commands.EN)
+	return t.withProfile(job)
+}
+
+func boolInt(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// webTurn runs f as a turn of the subscriber's that did not come by SMS (the checkout
+// page): under his lock, computed again if his profile changed meanwhile. It has no dedupe
+// record: the page's steps are idempotent by the payment record's version.
+func (e *Engine) webTurn(ctx context.Context, msisdn string, f func(t *turn) (domain.Job, error)) error {
+	mu := e.lock(msisdn)
+	mu.Lock()
+	defer mu.Unlock()
+	for try := 0; ; try++ {
+		t := &turn{e: e, in: Inbound{From: msisdn, Received: e.cfg.Now()}}
+		if err := t.load(); err != nil {
+			return fmt.Errorf("%w: %v", ErrBusy, err)
+		}
+		t.lang = t.prof.Lang
+		job, err := f(t)
+		if err != nil {
+			return err
+		}
+		err = t.submit(ctx, job)
+		if errors.Is(err, errConflict) && try < maxTurns {
+			continue
+		}
+		return err
+	}
+}
+
+// CheckoutPhone binds a web checkout to the buyer's number and texts him the code. Typing
+// a number again (a typo) sends a new code to the new number; the old code stops working.
+func (e *Engine) CheckoutPhone(ctx context.Context, id, number string) (domain.Payment, error) {
+	msisdn, err := domain.ParseMSISDN(number, e.cfg.Region)
+	if err != nil {
+		return domain.Payment{}, domain.PaymentErr(domain.CodeInvalidRequest, "not a phone number")
+	}
+	var out domain.Payment
+	err = e.webTurn(ctx, msisdn, func(t *turn) (domain.Job, error) {
+		p, ver, err := e.merchantPayment(0, id)
+		if err != nil {
+			return domain.Job{}, err
+		}
+		now := e.cfg.Now()
+		switch {
+		case p.Channel != domain.ChannelWeb || !p.State.Open():
+			return domain.Job{}, domain.PaymentErr(domain.CodeInvalidState, "the payment is "+string(p.State))
+		case now.UnixNano() >= p.Expires:
+			return domain.Job{}, domain.PaymentErr(domain.CodeInvalidState, "the checkout expired")
+		case p.CodesSent >= domain.MaxPaymentTries:
+			return domain.Job{}, domain.PaymentErr(domain.CodeTooManyCodes, "too many codes were sent for this payment")
+		case t.purse == nil || t.purse.Status == domain.StatusClosed:
+			return domain.Job{}, domain.PaymentErr(domain.CodeSubscriberNotFound, "this number has no e-purse")
+		case t.purse.Status == domain.StatusBlocked:
+			return domain.Job{}, domain.PaymentErr(domain.CodeAccountBlocked, "this e-purse is blocked")
+		}
+		month := now.In(e.cfg.Location).Format("2006-01")
+		if spent := t.prof.WebSpent * boolInt(t.prof.WebMonth == month); e.cfg.CheckoutMonthly > 0 && spent+p.Amount > e.cfg.CheckoutMonthly {
+			return domain.Job{}, domain.PaymentErr(domain.CodeLimitExceeded, "above this number's monthly limit for web payments")
+		}
+		hour := now.Truncate(time.Hour).UnixNano()
+		if t.prof.CodeHour != hour {
+			t.prof.CodeHour, t.prof.CodesInHour = hour, 0
+		}
+		if e.cfg.CodesPerHour > 0 && t.prof.CodesInHour >= e.cfg.CodesPerHour {
+			return domain.Job{}, domain.PaymentErr(domain.CodeTooManyCodes, "too many codes sent to this number this hour")
+		}
+		if err := t.addRequest(p.ID); err != nil {
+			return domain.Job{}, err
+		}
+		t.prof.CodesInHour++
+		code, err := oneTimeCode()
+		if err != nil {
+			return domain.Job{}, err
+		}
+		was := p.State
+		p.MSISDN, p.State, p.Tries = msisdn, domain.PaymentAwaiting, 0
+		p.CodeMAC = e.codeMACFor(&p, code)
+		p.CodesSent++
+		left := time.Duration(p.Expires - now.UnixNano())
+		msg, err := e.sealedMessage(e.sms(msisdn, t.lang, commands.RCheckoutCode, commands.Args{Code: secretMark,
+			Amount: e.money(p.Amount + e.fee(domain.CodePay, p.Amount)), Party: p.MerchantName, N: max(1, int(left.Minutes()))}), code)
+		if err != nil {
+			return domain.Job{}, err
+		}
+		msg.Urgent = true
+		t.audit = &domain.Audit{Actor: msisdn, Action: "checkout code sent", Detail: p.ID}
+		job, err := e.paymentJob(&p, ver, was, domain.Job{Messages: []domain.Message{msg}}, msisdn, was != p.State)
+		out = p
+		return t.withProfile(job), err
+	})
+	return out, err
+}
+
+// CheckoutCode confirms a web checkout with the code the buyer typed. A wrong code returns
+// a PaymentError with the tries left; the third refuses the payment.
+func (e *Engine) CheckoutCode(ctx context.Context, id, code string) (domain.Payment, error) {
+	p, err := e.GetPayment(0, id)
+	if err != nil {
+		return p, err
+	}
+	if p.Channel != domain.ChannelWeb || p.State != domain.PaymentAwaiting || p.MSISDN == "" {
+		return p, domain.PaymentErr(domain.CodeInvalidState, "the payment is "+string(p.State))
+	}
+	var wrong *domain.PaymentError
+	err = e.webTurn(ctx, p.MSISDN, func(t *turn) (domain.Job, error) {
+		p, ver, err := e.merchantPayment(0, id)
+		if err != nil {
+			return domain.Job{}, err
+		}
+		if p.State != domain.PaymentAwaiting || p.MSISDN != t.in.From {
+			return domain.Job{}, domain.PaymentErr(domain.CodeInvalidState, "the payment is "+string(p.State))
+		}
+		if len(code) == 6 && e.macEqual(p.CodeMAC, p.MSISDN, "pay:"+p.ID+":"+code) {
+			wrong = nil
+			return t.answerPayment(&p, ver, true), nil
+		}
+		was := p.State
+		p.Tries++
+		wrong = &domain.PaymentError{Code: domain.CodeWrongCode, Detail: "wrong code", Left: domain.MaxPaymentTries - p.Tries}
+		if p.Tries >= domain.MaxPaymentTries {
+			p.State, p.Reason = domain.PaymentRefused, string(domain.CodeWrongCode)
+			t.dropRequest(p.ID)
+		}
+		job, err := e.paymentJob(&p, ver, was, domain.Job{}, p.MSISDN, false)
+		return t.withProfile(job), err
+	})
+	if err != nil {
+		return p, err
+	}
+	p, err = e.GetPayment(0, id)
+	if err == nil && wrong != nil {
+		err = wrong
+	}
+	return p, err
+}

@@ -1,0 +1,441 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"mpg/domain"
+)
+
+var sixDigits = regexp.MustCompile(`\b(\d{6})\b`)
+
+// merchantWorld is a world with a registered, funded alice and SHOP42's account id.
+func merchantWorld(t *testing.T) (*world, uint64) {
+	w := newWorld(t)
+	w.e.cfg.CheckoutMax, w.e.cfg.CheckoutMonthly = 1000, 3000
+	w.expect(alice, "REG 739164 Alice", "Welcome Alice")
+	w.topup(alice, 5000, 1)
+	return w, w.l.AccountsOf("SHOP42")[0].ID
+}
+
+// outbox returns what reached each phone since the last look.
+func (w *world) outbox() map[string][]string {
+	w.t.Helper()
+	msgs, err := w.l.Messages(100, 0, 0)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].ID > w.seen {
+			text, err := w.e.DeliverText(msgs[i])
+			if err != nil {
+				w.t.Fatal(err)
+			}
+			out[msgs[i].To] = append(out[msgs[i].To], text)
+			w.seen = msgs[i].ID
+		}
+	}
+	return out
+}
+
+func payCode(t *testing.T, texts []string) string {
+	t.Helper()
+	if len(texts) != 1 {
+		t.Fatalf("want one SMS with a code, got %q", texts)
+	}
+	m := sixDigits.FindStringSubmatch(texts[0])
+	if m == nil {
+		t.Fatalf("no code in %q", texts[0])
+	}
+	return m[1]
+}
+
+func wantCode(t *testing.T, err error, code domain.ErrorCode) {
+	t.Helper()
+	if got := domain.CodeOf(err); got != code {
+		t.Fatalf("error %v: code %q, want %q", err, got, code)
+	}
+}
+
+func TestRequestToPayIsConfirmedBySMSOnce(t *testing.T) {
+	w, shop := merchantWorld(t)
+	ctx := context.Background()
+	if _, err := w.e.SetWebhook(ctx, "test", shop, "https://shop.example/hook", false); err != nil {
+		t.Fatal(err)
+	}
+	req := CreatePayment{Merchant: shop, MSISDN: "0612345678", Amount: 450, Reference: "order-1234", Idempotency: Idempotency{Key: "k1", BodyHash: "h1"}}
+	p, replay, err := w.e.CreatePayment(ctx, req)
+	if err != nil || replay || p.State != domain.PaymentAwaiting || p.MSISDN != alice {
+		t.Fatalf("create: %+v %v %v", p, replay, err)
+	}
+	sms := w.outbox()[alice]
+	if !strings.Contains(strings.Join(sms, ""), "Corner Shop asks 4.50 EUR for order-1234: reply YES ") {
+		t.Fatalf("request SMS %q", sms)
+	}
+	code := payCode(t, sms)
+
+	// The same key and body is the first answer; the same key with another body is refused.
+	again, replay, err := w.e.CreatePayment(ctx, req)
+	if err != nil || !replay || again.ID != p.ID {
+		t.Fatalf("replay: %+v %v %v", again, replay, err)
+	}
+	other := req
+	other.BodyHash = "h2"
+	_, _, err = w.e.CreatePayment(ctx, other)
+	wantCode(t, err, domain.CodeIdempotencyMismatch)
+	if got := w.outbox(); len(got) != 0 {
+		t.Fatalf("a replay texted %q", got)
+	}
+
+	w.expect(alice, "YES "+code, "Paid 4.50 EUR to Corner Shop")
+	if got, _ := w.e.GetPayment(shop, p.ID); got.State != domain.PaymentCompleted || got.Debited == 0 {
+		t.Fatalf("after YES: %+v", got)
+	}
+	if w.available(alice) != 4550 || w.available("SHOP42") != 450 {
+		t.Fatalf("balances %d %d", w.available(alice), w.available("SHOP42"))
+	}
+	// The code is single use: a second YES pays nothing.
+	w.expect(alice, "YES  "+code, "No payment is waiting")
+	if w.available(alice) != 4550 {
+		t.Fatal("paid twice")
+	}
+	// Webhooks: created (awaiting) then completed, in order, each signed with the secret.
+	ds, err := w.e.Deliveries("", "", 10)
+	if err != nil || len(ds) != 2 || ds[0].Type != "payment.awaiting_confirmation" || ds[1].Type != "payment.completed" {
+		t.Fatalf("deliveries %+v %v", ds, err)
+	}
+	if !strings.Contains(string(ds[1].Body), `"state":"completed"`) || strings.Contains(string(ds[1].Body), "code_mac") {
+		t.Fatalf("body %s", ds[1].Body)
+	}
+	// Another merchant cannot see it.
+	_, err = w.e.GetPayment(shop+100, p.ID)
+	wantCode(t, err, domain.CodeNotFound)
+}
+
+func TestRequestRefusals(t *testing.T) {
+	w, shop := merchantWorld(t)
+	ctx := context.Background()
+	_, _, err := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, MSISDN: "0600000001", Amount: 100, Reference: "r"})
+	wantCode(t, err, domain.CodeSubscriberNotFound)
+	_, _, err = w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, MSISDN: alice, Amount: 100, Reference: "bad\nref"})
+	wantCode(t, err, domain.CodeInvalidRequest)
+	_, _, err = w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, MSISDN: alice, Amount: 20000, Reference: "r"})
+	wantCode(t, err, domain.CodeLimitExceeded) // tier 1 pays at most 100.00
+
+	// Three wrong codes refuse it.
+	p, _, err := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, MSISDN: alice, Amount: 100, Reference: "r1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := payCode(t, w.outbox()[alice])
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	w.expect(alice, "YES "+wrong, "2 tries left")
+	w.expect(alice, "YES  "+wrong, "1 tries left")
+	w.expect(alice, "YES   "+wrong, "Cancelled")
+	if got, _ := w.e.GetPayment(shop, p.ID); got.State != domain.PaymentRefused || got.Reason != string(domain.CodeWrongCode) {
+		t.Fatalf("after 3 wrong codes: %+v", got)
+	}
+	w.expect(alice, "YES "+code, "No payment is waiting")
+
+	// NO refuses; cancel and expiry end the others; money never moves.
+	p2, _, _ := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, MSISDN: alice, Amount: 100, Reference: "r2"})
+	w.expect(alice, "NO "+payCode(t, w.outbox()[alice]), "You refused the payment to Corner Shop")
+	if got, _ := w.e.GetPayment(shop, p2.ID); got.State != domain.PaymentRefused || got.Reason != string(domain.CodeDeclined) {
+		t.Fatalf("after NO: %+v", got)
+	}
+	p3, _, _ := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, MSISDN: alice, Amount: 100, Reference: "r3"})
+	c3 := payCode(t, w.outbox()[alice])
+	if got, err := w.e.CancelPayment(ctx, "test", shop, p3.ID); err != nil || got.State != domain.PaymentCancelled {
+		t.Fatalf("cancel: %+v %v", got, err)
+	}
+	if got, err := w.e.CancelPayment(ctx, "test", shop, p3.ID); err != nil || got.State != domain.PaymentCancelled {
+		t.Fatalf("cancel twice: %+v %v", got, err)
+	}
+	w.expect(alice, "YES "+c3, "No payment is waiting")
+	p4, _, _ := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, MSISDN: alice, Amount: 100, Reference: "r4"})
+	c4 := payCode(t, w.outbox()[alice])
+	w.advance(16 * time.Minute)
+	if n, err := w.e.ExpirePayments(ctx); err != nil || n != 1 {
+		t.Fatalf("expired %d %v", n, err)
+	}
+	if got, _ := w.e.GetPayment(shop, p4.ID); got.State != domain.PaymentExpired {
+		t.Fatalf("after expiry: %+v", got)
+	}
+	_, err = w.e.CancelPayment(ctx, "test", shop, p4.ID)
+	wantCode(t, err, domain.CodeInvalidState)
+	w.expect(alice, "YES "+c4, "No payment is waiting")
+	if w.available(alice) != 5000 || w.available("SHOP42") != 0 {
+		t.Fatalf("money moved: %d %d", w.available(alice), w.available("SHOP42"))
+	}
+
+	// Not enough money at YES: refused with the ledger's reason, and told.
+	p5, _, _ := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, MSISDN: alice, Amount: 6000, Reference: "r5"})
+	w.expect(alice, "YES "+payCode(t, w.outbox()[alice]), "Not enough money")
+	if got, _ := w.e.GetPayment(shop, p5.ID); got.State != domain.PaymentRefused || got.Reason != string(domain.CodeInsufficientFunds) {
+		t.Fatalf("after insufficient funds: %+v", got)
+	}
+}
+
+func TestRefundsNeverExceedThePayment(t *testing.T) {
+	w, shop := merchantWorld(t)
+	ctx := context.Background()
+	p, _, err := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, MSISDN: alice, Amount: 1000, Reference: "o1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, err = w.e.RefundPayment(ctx, RefundRequest{Merchant: shop, PaymentID: p.ID, Amount: 100})
+	wantCode(t, err, domain.CodeInvalidState) // not paid yet
+	w.expect(alice, "YES "+payCode(t, w.outbox()[alice]), "Paid 10.00 EUR")
+
+	// Racing partial refunds: whatever the interleaving, never more than was paid.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, _, err := w.e.RefundPayment(ctx, RefundRequest{Merchant: shop, PaymentID: p.ID, Amount: 300})
+			if err == nil {
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			} else if c := domain.CodeOf(err); c != domain.CodeRefundTooLarge {
+				t.Errorf("refund: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	got, _ := w.e.GetPayment(shop, p.ID)
+	if ok != 3 || got.Refunded != 900 || got.State != domain.PaymentPartiallyRefunded || w.available("SHOP42") != 100 {
+		t.Fatalf("%d refunds, %+v, shop %d", ok, got, w.available("SHOP42"))
+	}
+	// The rest (amount 0), with a key: a retry is the same refund.
+	req := RefundRequest{Merchant: shop, PaymentID: p.ID, Idempotency: Idempotency{Key: "rf", BodyHash: "x"}}
+	_, r1, _, err := w.e.RefundPayment(ctx, req)
+	if err != nil || r1.Amount != 100 {
+		t.Fatalf("refund rest: %+v %v", r1, err)
+	}
+	after, r2, replay, err := w.e.RefundPayment(ctx, req)
+	if err != nil || !replay || r2.ID != r1.ID || after.State != domain.PaymentRefunded {
+		t.Fatalf("replay: %+v %+v %v %v", after, r2, replay, err)
+	}
+	_, _, _, err = w.e.RefundPayment(ctx, RefundRequest{Merchant: shop, PaymentID: p.ID, Amount: 1})
+	wantCode(t, err, domain.CodeInvalidState)
+	// The purse has its 10.00 back (no fee up to 10.00).
+	if w.available(alice) != 5000 || w.available("SHOP42") != 0 {
+		t.Fatalf("alice %d shop %d", w.available(alice), w.available("SHOP42"))
+	}
+	if sms := w.outbox()[alice]; len(sms) == 0 || !strings.Contains(sms[len(sms)-1], "Corner Shop refunded 1.00 EUR") {
+		t.Fatalf("refund SMS %q", sms)
+	}
+}
+
+func TestCheckoutIsConfirmedByTheTextedCodeOnce(t *testing.T) {
+	w, shop := merchantWorld(t)
+	ctx := context.Background()
+	_, _, err := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 1001, Reference: "big"})
+	wantCode(t, err, domain.CodeLimitExceeded) // the per-charge cap
+	p, _, err := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 800, Reference: "web-1", ReturnURL: "https://shop.example/done"})
+	if err != nil || p.State != domain.PaymentCreated {
+		t.Fatalf("checkout: %+v %v", p, err)
+	}
+	_, err = w.e.CheckoutPhone(ctx, p.ID, "0600000009")
+	wantCode(t, err, domain.CodeSubscriberNotFound)
+	if _, err = w.e.CheckoutPhone(ctx, p.ID, "06 12 34 56 78"); err != nil {
+		t.Fatal(err)
+	}
+	sms := w.outbox()[alice]
+	if !strings.Contains(strings.Join(sms, ""), "to pay 8.00 EUR to Corner Shop on its web page") {
+		t.Fatalf("code SMS %q", sms)
+	}
+	code := payCode(t, sms)
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	var pe *domain.PaymentError
+	if _, err := w.e.CheckoutCode(ctx, p.ID, wrong); !errors.As(err, &pe) || pe.Code != domain.CodeWrongCode || pe.Left != 2 {
+		t.Fatalf("wrong code: %v", err)
+	}
+
+	// Eight tabs submit the right code at once, with a cancel racing them: one outcome.
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.e.CheckoutCode(ctx, p.ID, code)
+		}()
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); w.e.CancelPayment(ctx, "race", shop, p.ID) }()
+	wg.Wait()
+	got, _ := w.e.GetPayment(shop, p.ID)
+	w.outbox()
+	switch got.State {
+	case domain.PaymentCompleted:
+		if w.available(alice) != 5000-800 || w.available("SHOP42") != 800 {
+			t.Fatalf("completed but alice %d shop %d", w.available(alice), w.available("SHOP42"))
+		}
+	case domain.PaymentCancelled:
+		if w.available(alice) != 5000 {
+			t.Fatal("cancelled but money moved")
+		}
+	default:
+		t.Fatalf("state %s", got.State)
+	}
+
+	// The monthly cap counts checkouts in the profile written with the money.
+	spent := uint64(0)
+	if got.State == domain.PaymentCompleted {
+		spent = 800
+	}
+	for i := 0; spent+800 <= 3000; i++ {
+		q, _, err := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 800, Reference: "m"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.e.CheckoutPhone(ctx, q.ID, alice); err != nil {
+			t.Fatal(err)
+		}
+		if q, err = w.e.CheckoutCode(ctx, q.ID, payCode(t, w.outbox()[alice])); err != nil || q.State != domain.PaymentCompleted {
+			t.Fatalf("checkout %d: %+v %v", i, q, err)
+		}
+		w.outbox()
+		spent += 800
+	}
+	q, _, _ := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 800, Reference: "over"})
+	_, err = w.e.CheckoutPhone(ctx, q.ID, alice)
+	wantCode(t, err, domain.CodeLimitExceeded)
+	w.advance(31 * 24 * time.Hour) // next month
+	w.outbox()
+	q, _, _ = w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 100, Reference: "next month"})
+	if _, err := w.e.CheckoutPhone(ctx, q.ID, alice); err != nil {
+		t.Fatalf("next month: %v", err)
+	}
+}
+
+func TestCheckoutCodesPerNumberPerHourAreLimited(t *testing.T) {
+	w, shop := merchantWorld(t)
+	ctx := context.Background()
+	for i := 0; i < 5; i++ {
+		q, _, err := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 100, Reference: "c"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err = w.e.CheckoutPhone(ctx, q.ID, alice); err != nil {
+			t.Fatalf("code %d: %v", i, err)
+		}
+	}
+	q, _, _ := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 100, Reference: "c"})
+	_, err := w.e.CheckoutPhone(ctx, q.ID, alice)
+	wantCode(t, err, domain.CodeTooManyCodes)
+	w.advance(time.Hour)
+	q, _, _ = w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 100, Reference: "c"})
+	if _, err := w.e.CheckoutPhone(ctx, q.ID, alice); err != nil {
+		t.Fatalf("an hour later: %v", err)
+	}
+}
+
+func TestWebhookAttemptsBackOffAnd410TurnsTheEndpointOff(t *testing.T) {
+	w, shop := merchantWorld(t)
+	ctx := context.Background()
+	secret, err := w.e.SetWebhook(ctx, "test", shop, "https://shop.example/hook", false)
+	if err != nil || !strings.HasPrefix(secret, "whsec_") {
+		t.Fatalf("secret %q %v", secret, err)
+	}
+	w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 100, Reference: "a"})
+	due, err := w.e.DueWebhooks(ctx, 10)
+	if err != nil || len(due) != 1 || due[0].URL != "https://shop.example/hook" || due[0].Secret != secret {
+		t.Fatalf("due %+v %v", due, err)
+	}
+	id := due[0].ID
+	if err := w.e.WebhookAttempt(ctx, id, 500, "server error"); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := w.e.DueWebhooks(ctx, 10); len(due) != 0 {
+		t.Fatal("due again at once after a failure")
+	}
+	w.advance(6 * time.Second)
+	if due, _ := w.e.DueWebhooks(ctx, 10); len(due) != 1 {
+		t.Fatal("not due after the first backoff")
+	}
+	if err := w.e.WebhookAttempt(ctx, id, 200, ""); err != nil {
+		t.Fatal(err)
+	}
+	if d, _, _ := w.e.Delivery(id); d.State != DeliveryDelivered || d.Attempts != 2 {
+		t.Fatalf("delivered: %+v", d)
+	}
+	// A 410 turns the endpoint off; what was queued closes as disabled; replay re-queues.
+	w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 100, Reference: "b"})
+	w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 100, Reference: "c"})
+	due, _ = w.e.DueWebhooks(ctx, 1)
+	if err := w.e.WebhookAttempt(ctx, due[0].ID, 410, ""); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := w.e.DueWebhooks(ctx, 10); len(due) != 0 {
+		t.Fatalf("an endpoint that is off got %d deliveries", len(due))
+	}
+	if ds, _ := w.e.Deliveries("", DeliveryDisabled, 10); len(ds) != 1 {
+		t.Fatalf("disabled: %+v", ds)
+	}
+	if _, err := w.e.SetWebhook(ctx, "test", shop, "https://shop.example/hook2", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.e.ReplayWebhook(ctx, "test", due[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if due2, _ := w.e.DueWebhooks(ctx, 10); len(due2) != 1 || due2[0].URL != "https://shop.example/hook2" {
+		t.Fatalf("after replay: %+v", due2)
+	}
+	// Signatures follow Standard Webhooks: v1,base64(HMAC-SHA256(id.ts.body)).
+	sig, err := SignWebhook(secret, "msg_1", 1700000000, []byte(`{"a":1}`))
+	if err != nil || !strings.HasPrefix(sig, "v1,") || len(sig) != 3+44 {
+		t.Fatalf("signature %q %v", sig, err)
+	}
+}
+
+func TestAPIKeysAreStoredAsHashesAndRevokedAtOnce(t *testing.T) {
+	w, shop := merchantWorld(t)
+	ctx := context.Background()
+	key, info, err := w.e.CreateAPIKey(ctx, "ops", shop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := w.e.Authenticate(key); err != nil || m.ID != shop {
+		t.Fatalf("auth: %+v %v", m, err)
+	}
+	if _, err := w.e.Authenticate(key + "x"); !errors.Is(err, ErrBadKey) {
+		t.Fatalf("altered key: %v", err)
+	}
+	if err := w.e.RevokeAPIKey(ctx, "ops", shop, info.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.e.Authenticate(key); !errors.Is(err, ErrBadKey) {
+		t.Fatalf("revoked key: %v", err)
+	}
+	w.l.Close()
+	if b := readFile(t, w.path); strings.Contains(string(b), key) || strings.Contains(string(b), key[13:]) {
+		t.Fatal("the API key is in the ledger file")
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -1,0 +1,67 @@
+package engine
+
+import (
+	"time"
+
+	"mpg/domain"
+)
+
+// PaymentView is a payment as merchants see it, in the API and in webhooks: amounts as
+// decimal strings in the currency's digits, times in RFC 3339, no code or MAC. A buyer's
+// number on a web checkout is masked: the merchant never needed it.
+type PaymentView struct {
+	ID          string       `json:"id"`
+	State       string       `json:"state"`
+	Reason      string       `json:"reason,omitempty"`
+	Channel     string       `json:"channel"`
+	Merchant    string       `json:"merchant"`
+	MSISDN      string       `json:"msisdn,omitempty"`
+	Amount      string       `json:"amount"`
+	Currency    string       `json:"currency"`
+	Reference   string       `json:"reference"`
+	Description string       `json:"description,omitempty"`
+	Refunded    string       `json:"refunded"`
+	Refunds     []RefundView `json:"refunds,omitempty"`
+	Receipt     string       `json:"receipt,omitempty"`
+	CheckoutURL string       `json:"checkout_url,omitempty"`
+	ReturnURL   string       `json:"return_url,omitempty"`
+	Created     string       `json:"created"`
+	Updated     string       `json:"updated"`
+	Expires     string       `json:"expires"`
+}
+
+// RefundView is one refund as merchants see it.
+type RefundView struct {
+	ID     string `json:"id"`
+	Amount string `json:"amount"`
+	At     string `json:"at"`
+}
+
+func rfc3339(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }
+
+// View renders a payment for merchants.
+func (e *Engine) View(p domain.Payment) PaymentView {
+	f := func(v uint64) string { return domain.FormatMinor(v, e.cfg.Exponent) }
+	v := PaymentView{ID: p.ID, State: string(p.State), Reason: p.Reason, Channel: p.Channel, Merchant: p.MerchantName,
+		MSISDN: p.MSISDN, Amount: f(p.Amount), Currency: p.Currency, Reference: p.Reference, Description: p.Description,
+		Refunded: f(p.Refunded), ReturnURL: p.ReturnURL,
+		Created: rfc3339(p.Created), Updated: rfc3339(p.Updated), Expires: rfc3339(p.Expires)}
+	if p.Channel == domain.ChannelWeb {
+		v.MSISDN = ""
+		if p.MSISDN != "" {
+			v.MSISDN = domain.Mask(p.MSISDN)
+		}
+		if e.cfg.CheckoutURL != "" {
+			v.CheckoutURL = e.cfg.CheckoutURL + "/checkout/" + p.ID
+		}
+	}
+	if id, err := domain.ParseID(p.Transfer); err == nil && e.l != nil {
+		if tr, err := e.l.Transfer(id); err == nil {
+			v.Receipt = e.receipt(tr)
+		}
+	}
+	for _, r := range p.Refunds {
+		v.Refunds = append(v.Refunds, RefundView{ID: r.ID, Amount: f(r.Amount), At: rfc3339(r.At)})
+	}
+	return v
+}

@@ -1,0 +1,70 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"mpg/domain"
+)
+
+// The payment state machine keeps its records in the books as versioned records (see
+// domain.Profile) under keys that cannot be phone numbers. Every write names the version it
+// was computed from, so two racing transitions of one record cannot both commit. Keys stay
+// under domain.MaxStringLen bytes.
+const (
+	keyPayment  = "@p:"  // + payment id: the payment record
+	keyOpen     = "@pa:" // + payment id: index of payments that can still expire
+	keyMerchant = "@pm:" // + merchant %016x + ":" + payment id: a merchant's payments in time order
+	keyIdem     = "@pi:" // + merchant %016x + ":" + hash of the client's key: idempotency
+	keySettings = "@m:"  // + merchant %016x: API key list, webhook endpoint
+	keyAPIKey   = "@k:"  // + hash of an API key: whose key it is
+	keyEvent    = "@w:"  // + event id: a webhook delivery
+	keyQueued   = "@wq:" // + event id: index of deliveries still to make
+)
+
+func merchantKey(m uint64, id string) string { return fmt.Sprintf("%s%016x:%s", keyMerchant, m, id) }
+func settingsKey(m uint64) string            { return fmt.Sprintf("%s%016x", keySettings, m) }
+
+// record reads one record into v; found is false when there is none.
+func (e *Engine) record(key string, v any) (ver uint64, found bool, err error) {
+	b, ver, err := e.l.Profile(key)
+	if err != nil || b == nil {
+		return ver, false, err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return 0, false, fmt.Errorf("record %s: %w", key, err)
+	}
+	return ver, true, nil
+}
+
+// write is a record write at the version read.
+func write(key string, v any, ver uint64) domain.Profile {
+	b, _ := json.Marshal(v)
+	return domain.Profile{Owner: key, Data: b, Version: ver}
+}
+
+// merchantSettings are what a merchant configured: API keys (hashes only) and the webhook
+// endpoint. The webhook signing secret is never stored: it is derived from the server's
+// key and the merchant's secret generation, so the file and its backups cannot sign.
+type merchantSettings struct {
+	Keys          []apiKeyInfo `json:"keys,omitempty"`
+	WebhookURL    string       `json:"webhook_url,omitempty"`
+	WebhookOff    bool         `json:"webhook_off,omitempty"` // the endpoint answered 410 Gone
+	SecretVersion int          `json:"secret_version,omitempty"`
+}
+
+func (e *Engine) settings(m uint64) (merchantSettings, uint64, error) {
+	var s merchantSettings
+	ver, _, err := e.record(settingsKey(m), &s)
+	return s, ver, err
+}
+
+// payment reads a payment record.
+func (e *Engine) payment(id string) (domain.Payment, uint64, error) {
+	var p domain.Payment
+	ver, found, err := e.record(keyPayment+id, &p)
+	if err == nil && !found {
+		err = domain.PaymentErr(domain.CodeNotFound, "no payment "+id)
+	}
+	return p, ver, err
+}

@@ -1,0 +1,326 @@
+package engine
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"mpg/domain"
+)
+
+// Webhooks: every state change of a payment is written, in the same job as the change, as a
+// delivery record in the books and an entry in the queue of deliveries to make. The HTTP
+// side sends them (Standard Webhooks signatures) and reports each attempt here; a failed one
+// waits longer each time, for about three days, and a 410 Gone turns the endpoint off.
+
+// Delivery states.
+const (
+	DeliveryPending   = "pending"
+	DeliveryDelivered = "delivered"
+	DeliveryFailed    = "failed"   // every attempt failed, or the endpoint said 410 Gone
+	DeliveryDisabled  = "disabled" // the endpoint was off when its turn came
+)
+
+// retrySchedule is the wait before each next attempt: about three days in all.
+var retrySchedule = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour,
+	5 * time.Hour, 10 * time.Hour, 10 * time.Hour, 14 * time.Hour, 24 * time.Hour}
+
+// Delivery is one webhook message: what is sent, where, and how it went.
+type Delivery struct {
+	ID         string          `json:"id"` // the webhook-id header: the same on every attempt
+	Merchant   uint64          `json:"merchant"`
+	Type       string          `json:"type"`
+	Payment    string          `json:"payment"`
+	Body       json.RawMessage `json:"body"` // the exact bytes signed and sent
+	Created    int64           `json:"created"`
+	State      string          `json:"state"`
+	Attempts   int             `json:"attempts"`
+	NextAt     int64           `json:"next_at,omitempty"`
+	LastStatus int             `json:"last_status,omitempty"`
+	LastError  string          `json:"last_error,omitempty"`
+	Done       int64           `json:"done,omitempty"`
+	// Set when handed to the sender, never stored.
+	URL    string `json:"-"`
+	Secret string `json:"-"`
+}
+
+// queued is the queue entry of a delivery: enough to know when it is due without reading it.
+type queued struct {
+	NextAt int64 `json:"n"`
+}
+
+// event writes the delivery of a payment's new state, if the merchant has an endpoint.
+func (e *Engine) event(p *domain.Payment, s merchantSettings) ([]domain.Profile, error) {
+	if s.WebhookURL == "" || s.WebhookOff {
+		return nil, nil
+	}
+	id := domain.NewID().String()
+	typ := "payment." + string(p.State)
+	body, err := json.Marshal(struct {
+		Type      string      `json:"type"`
+		Timestamp string      `json:"timestamp"`
+		Data      PaymentView `json:"data"`
+	}{typ, rfc3339(p.Updated), e.View(*p)})
+	if err != nil {
+		return nil, err
+	}
+	d := Delivery{ID: "msg_" + id, Merchant: p.Merchant, Type: typ, Payment: p.ID, Body: body, Created: p.Updated, State: DeliveryPending}
+	return []domain.Profile{write(keyEvent+d.ID, d, 0), write(keyQueued+d.ID, queued{}, 0)}, nil
+}
+
+// WebhookSecret is the merchant's signing secret in the Standard Webhooks form (whsec_ and
+// base64), derived from the server's PIN key, the merchant and its secret generation.
+func (e *Engine) WebhookSecret(merchant uint64, generation int) (string, error) {
+	if len(e.cfg.PINKey) < 16 {
+		return "", ErrNoKey
+	}
+	m := hmac.New(sha256.New, e.cfg.PINKey)
+	fmt.Fprintf(m, "mpg webhook secret %d %d", merchant, generation)
+	return "whsec_" + base64.StdEncoding.EncodeToString(m.Sum(nil)), nil
+}
+
+// SignWebhook is the webhook-signature header of a body: v1, then the base64 HMAC-SHA256 of
+// "id.timestamp.body" under the secret's bytes.
+func SignWebhook(secret, id string, ts int64, body []byte) (string, error) {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	if err != nil {
+		return "", fmt.Errorf("webhook secret: %w", err)
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(id + "." + strconv.FormatInt(ts, 10) + "."))
+	m.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil)), nil
+}
+
+// SetWebhook sets (or, with "", removes) a merchant's endpoint and turns it on again. With
+// rotate the signing secret changes. It returns the secret to give the merchant.
+func (e *Engine) SetWebhook(ctx context.Context, actor string, merchant uint64, endpoint string, rotate bool) (string, error) {
+	if _, err := e.l.Account(merchant); err != nil {
+		return "", err
+	}
+	if endpoint != "" && !strings.HasPrefix(endpoint, "https://") && !strings.HasPrefix(endpoint, "http://") {
+		return "", errors.New("the webhook URL must be http(s)")
+	}
+	if len(endpoint) > domain.MaxReturnURLLen {
+		return "", errors.New("the webhook URL is too long")
+	}
+	for try := 0; ; try++ {
+		s, ver, err := e.settings(merchant)
+		if err != nil {
+			return "", err
+		}
+		s.WebhookURL, s.WebhookOff = endpoint, false
+		if rotate {
+			s.SecretVersion++
+		}
+		secret, err := e.WebhookSecret(merchant, s.SecretVersion)
+		if err != nil {
+			return "", err
+		}
+		_, err = e.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{write(settingsKey(merchant), s, ver)},
+			Audit: &domain.Audit{Actor: actor, Action: "merchant webhook", Detail: fmt.Sprintf("%d %s", merchant, endpoint)}})
+		if errors.Is(err, domain.ErrConflict) && try < maxTurns {
+			continue
+		}
+		return secret, err
+	}
+}
+
+// DueWebhooks returns up to limit deliveries whose time has come, with their endpoint and
+// secret. Deliveries for an endpoint that is off are closed as disabled on the way.
+func (e *Engine) DueWebhooks(ctx context.Context, limit int) ([]Delivery, error) {
+	now := e.cfg.Now().UnixNano()
+	var out []Delivery
+	from := keyQueued
+	for scanned := 0; scanned < 10*domain.MaxProfileScan && len(out) < limit; {
+		recs, err := e.l.ProfilesFrom(keyQueued, from, domain.MaxProfileScan)
+		if err != nil {
+			return out, err
+		}
+		for _, r := range recs {
+			scanned++
+			var q queued
+			if json.Unmarshal(r.Data, &q) != nil || q.NextAt > now {
+				continue
+			}
+			d, _, err := e.Delivery(strings.TrimPrefix(r.Owner, keyQueued))
+			if err != nil {
+				continue
+			}
+			s, _, err := e.settings(d.Merchant)
+			if err != nil {
+				return out, err
+			}
+			if s.WebhookURL == "" || s.WebhookOff {
+				if err := e.closeDelivery(ctx, d.ID, DeliveryDisabled, 0, "the endpoint is off"); err != nil {
+					return out, err
+				}
+				continue
+			}
+			if d.Secret, err = e.WebhookSecret(d.Merchant, s.SecretVersion); err != nil {
+				return out, err
+			}
+			d.URL = s.WebhookURL
+			out = append(out, d)
+			if len(out) == limit {
+				break
+			}
+		}
+		if len(recs) < domain.MaxProfileScan {
+			break
+		}
+		from = recs[len(recs)-1].Owner + "\x00"
+	}
+	return out, nil
+}
+
+// Delivery reads one delivery.
+func (e *Engine) Delivery(id string) (Delivery, uint64, error) {
+	var d Delivery
+	ver, found, err := e.record(keyEvent+id, &d)
+	if err == nil && !found {
+		err = fmt.Errorf("no webhook delivery %s", id)
+	}
+	return d, ver, err
+}
+
+// WebhookAttempt records how one attempt went: the HTTP status (0: no answer) and the error.
+func (e *Engine) WebhookAttempt(ctx context.Context, id string, status int, failure string) error {
+	switch {
+	case status >= 200 && status < 300:
+		return e.closeDelivery(ctx, id, DeliveryDelivered, status, "")
+	case status == 410:
+		// Gone: the merchant retired the endpoint. Turn it off; an operator turns it on again.
+		d, _, err := e.Delivery(id)
+		if err != nil {
+			return err
+		}
+		if err := e.disableEndpoint(ctx, d.Merchant); err != nil {
+			return err
+		}
+		return e.closeDelivery(ctx, id, DeliveryFailed, status, "410 Gone: endpoint turned off")
+	}
+	for try := 0; ; try++ {
+		d, ver, err := e.Delivery(id)
+		if err != nil || d.State != DeliveryPending {
+			return err
+		}
+		d.Attempts++
+		d.LastStatus, d.LastError = status, clipError(failure)
+		var profiles []domain.Profile
+		if d.Attempts > len(retrySchedule) {
+			d.State, d.Done = DeliveryFailed, e.cfg.Now().UnixNano()
+			profiles = []domain.Profile{write(keyEvent+id, d, ver), {Owner: keyQueued + id, Delete: true, Version: e.queuedVersion(id)}}
+		} else {
+			d.NextAt = e.cfg.Now().Add(retrySchedule[d.Attempts-1]).UnixNano()
+			profiles = []domain.Profile{write(keyEvent+id, d, ver), write(keyQueued+id, queued{NextAt: d.NextAt}, e.queuedVersion(id))}
+		}
+		_, err = e.l.Submit(ctx, domain.Job{Profiles: profiles})
+		if errors.Is(err, domain.ErrConflict) && try < maxTurns {
+			continue
+		}
+		return err
+	}
+}
+
+func clipError(s string) string {
+	if len(s) > 200 {
+		return s[:200]
+	}
+	return s
+}
+
+func (e *Engine) queuedVersion(id string) uint64 {
+	_, v, _ := e.l.Profile(keyQueued + id)
+	return v
+}
+
+func (e *Engine) closeDelivery(ctx context.Context, id, state string, status int, why string) error {
+	for try := 0; ; try++ {
+		d, ver, err := e.Delivery(id)
+		if err != nil || d.State != DeliveryPending {
+			return err
+		}
+		if status != 0 || state == DeliveryDelivered {
+			d.Attempts++
+		}
+		d.State, d.LastStatus, d.LastError, d.Done, d.NextAt = state, status, why, e.cfg.Now().UnixNano(), 0
+		_, err = e.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{write(keyEvent+id, d, ver),
+			{Owner: keyQueued + id, Delete: true, Version: e.queuedVersion(id)}}})
+		if errors.Is(err, domain.ErrConflict) && try < maxTurns {
+			continue
+		}
+		return err
+	}
+}
+
+func (e *Engine) disableEndpoint(ctx context.Context, merchant uint64) error {
+	for try := 0; ; try++ {
+		s, ver, err := e.settings(merchant)
+		if err != nil || s.WebhookOff {
+			return err
+		}
+		s.WebhookOff = true
+		_, err = e.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{write(settingsKey(merchant), s, ver)},
+			Audit: &domain.Audit{Actor: "system", Action: "merchant webhook off", Detail: fmt.Sprintf("%d answered 410 Gone", merchant)}})
+		if errors.Is(err, domain.ErrConflict) && try < maxTurns {
+			continue
+		}
+		return err
+	}
+}
+
+// ReplayWebhook queues a delivery again, whatever became of it, with its attempts reset.
+// The id and body stay the same, so a receiver that already has it can tell.
+func (e *Engine) ReplayWebhook(ctx context.Context, actor, id string) error {
+	for try := 0; ; try++ {
+		d, ver, err := e.Delivery(id)
+		if err != nil {
+			return err
+		}
+		d.State, d.Attempts, d.NextAt, d.Done, d.LastError, d.LastStatus = DeliveryPending, 0, 0, 0, "", 0
+		_, err = e.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{write(keyEvent+id, d, ver), write(keyQueued+id, queued{}, e.queuedVersion(id))},
+			Audit: &domain.Audit{Actor: actor, Action: "webhook replay", Detail: id}})
+		if errors.Is(err, domain.ErrConflict) && try < maxTurns {
+			continue
+		}
+		return err
+	}
+}
+
+// Deliveries lists deliveries newest last, after the id given ("" from the first), with
+// the state given ("" for any).
+func (e *Engine) Deliveries(after, state string, limit int) ([]Delivery, error) {
+	from := keyEvent
+	if after != "" {
+		from = keyEvent + after + "\x00"
+	}
+	var out []Delivery
+	for len(out) < limit {
+		recs, err := e.l.ProfilesFrom(keyEvent, from, domain.MaxProfileScan)
+		if err != nil {
+			return out, err
+		}
+		for _, r := range recs {
+			var d Delivery
+			if json.Unmarshal(r.Data, &d) == nil && (state == "" || d.State == state) {
+				out = append(out, d)
+				if len(out) == limit {
+					break
+				}
+			}
+		}
+		if len(recs) < domain.MaxProfileScan {
+			break
+		}
+		from = recs[len(recs)-1].Owner + "\x00"
+	}
+	return out, nil
+}
