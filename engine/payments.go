@@ -250,3 +250,6 @@ func codeOf(k commands.Kind) uint16 {
 	}
 	return 0
 }
+
+// FeeOf is the fee a payment of the product pays, for pages that show it before it is paid.
+func (e *Engine) FeeOf(code uint16, amount uint64) uint64 { return e.fee(code, amount) }

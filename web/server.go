@@ -1,0 +1,148 @@
+// Package web is mpg's HTTP side for merchants and their buyers: the merchant API (requests
+// to pay, checkouts, refunds, reconciliation), the hosted checkout pages where a buyer pays
+// with a code texted to his phone, and the sender of signed webhooks. It holds no rules of
+// its own: every step is a call into the engine's payment state machine, which the SMS path
+// drives too.
+package web
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+
+	"mpg/engine"
+)
+
+// Config is what the HTTP side needs.
+type Config struct {
+	Addr             string // listen address of the API and the checkout pages
+	PublicURL        string // how buyers reach the pages, e.g. https://pay.example.com
+	TLSCert, TLSKey  string // both set: HTTPS
+	RatePerS, Burst  int    // per merchant (default 20 and 40)
+	Exponent         uint8  // of the currency
+	Currency         string
+	WebhookTimeout   time.Duration // one delivery attempt (default 10s)
+	WebhookEvery     time.Duration // how often the queue is looked at (default 1s)
+	WebhookWorkers   int           // deliveries in flight (default 8)
+	MaxBodyBytes     int64         // request bodies (default 16 KiB)
+	ExpiryEvery      time.Duration // how often payments whose time ran out are expired (default 1s)
+	DisableTLSVerify bool          // tests only: webhook receivers with self-signed certificates
+}
+
+// Server serves the merchant API and the checkout pages.
+type Server struct {
+	cfg Config
+	e   *engine.Engine
+	log *zap.Logger
+
+	mu       sync.Mutex
+	limiters map[uint64]*rate.Limiter
+	inflight map[string]bool // idempotency keys whose first request is running
+}
+
+// New makes the HTTP side.
+func New(cfg Config, e *engine.Engine, log *zap.Logger) *Server {
+	if cfg.RatePerS <= 0 {
+		cfg.RatePerS = 20
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = 2 * cfg.RatePerS
+	}
+	if cfg.WebhookTimeout <= 0 {
+		cfg.WebhookTimeout = 10 * time.Second
+	}
+	if cfg.WebhookEvery <= 0 {
+		cfg.WebhookEvery = time.Second
+	}
+	if cfg.WebhookWorkers <= 0 {
+		cfg.WebhookWorkers = 8
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 16 << 10
+	}
+	if cfg.ExpiryEvery <= 0 {
+		cfg.ExpiryEvery = time.Second
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Server{cfg: cfg, e: e, log: log, limiters: map[uint64]*rate.Limiter{}, inflight: map[string]bool{}}
+}
+
+// Handler routes every endpoint.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /openapi.yaml", s.openAPI)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.Handle("POST /v1/payments", s.merchant(s.createPayment))
+	mux.Handle("POST /v1/checkouts", s.merchant(s.createCheckout))
+	mux.Handle("GET /v1/payments", s.merchant(s.listPayments))
+	mux.Handle("GET /v1/payments/{id}", s.merchant(s.getPayment))
+	mux.Handle("POST /v1/payments/{id}/cancel", s.merchant(s.cancelPayment))
+	mux.Handle("POST /v1/payments/{id}/refunds", s.merchant(s.refundPayment))
+	mux.HandleFunc("GET /checkout/style.css", s.checkoutStyle)
+	mux.HandleFunc("GET /checkout/{id}", s.checkoutPage)
+	mux.HandleFunc("POST /checkout/{id}/phone", s.checkoutPhone)
+	mux.HandleFunc("POST /checkout/{id}/code", s.checkoutCode)
+	return mux
+}
+
+// Serve listens on cfg.Addr until ctx ends, with the webhook sender and the expiry of
+// payments running beside it. It returns when all of them have stopped.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 32 << 10,
+		ErrorLog: zap.NewStdLog(s.log.Named("http"))}
+	if s.cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			return err
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.RunWebhooks(ctx) }()
+	go func() { defer wg.Done(); s.runExpiry(ctx) }()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var err error
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = srv.Shutdown(sctx)
+		cancel()
+	case err = <-errc:
+	}
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// runExpiry moves payments whose time ran out to expired, and tells their merchants.
+func (s *Server) runExpiry(ctx context.Context) {
+	t := time.NewTicker(s.cfg.ExpiryEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.e.ExpirePayments(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("expiring payments", zap.Error(err))
+			} else if n > 0 {
+				s.log.Info("payments expired", zap.Int("n", n))
+			}
+		}
+	}
+}

@@ -1,0 +1,115 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"mpg/engine"
+)
+
+// RunWebhooks delivers the queued webhooks until ctx ends: each signed as Standard Webhooks
+// says (webhook-id, webhook-timestamp, webhook-signature: v1,<base64 HMAC-SHA256 of
+// "id.timestamp.body">), at most WebhookWorkers at a time, each attempt bounded by
+// WebhookTimeout. The engine decides what an answer means (2xx delivered, 410 endpoint
+// off, anything else: try again later); redirects are not followed.
+func (s *Server) RunWebhooks(ctx context.Context) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if s.cfg.DisableTLSVerify {
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+	}
+	client := &http.Client{Transport: tr, Timeout: s.cfg.WebhookTimeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	defer tr.CloseIdleConnections()
+	var (
+		mu      sync.Mutex
+		running = map[string]bool{} // deliveries being attempted: never two attempts at once
+		wg      sync.WaitGroup
+		slots   = make(chan struct{}, s.cfg.WebhookWorkers)
+	)
+	t := time.NewTicker(s.cfg.WebhookEvery)
+	defer t.Stop()
+	defer wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		due, err := s.e.DueWebhooks(ctx, 4*s.cfg.WebhookWorkers)
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("webhook queue", zap.Error(err))
+		}
+		for _, d := range due {
+			mu.Lock()
+			busy := running[d.ID]
+			running[d.ID] = true
+			mu.Unlock()
+			if busy {
+				continue
+			}
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			wg.Add(1)
+			go func(d engine.Delivery) {
+				defer wg.Done()
+				s.deliver(ctx, client, d)
+				<-slots
+				mu.Lock()
+				delete(running, d.ID)
+				mu.Unlock()
+			}(d)
+		}
+	}
+}
+
+// deliver makes one attempt and records it.
+func (s *Server) deliver(ctx context.Context, client *http.Client, d engine.Delivery) {
+	ts := time.Now().Unix()
+	sig, err := engine.SignWebhook(d.Secret, d.ID, ts, d.Body)
+	if err != nil {
+		s.log.Error("webhook signature", zap.String("id", d.ID), zap.Error(err))
+		return
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(d.Body))
+	status, failure := 0, ""
+	if err == nil {
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("User-Agent", "mpg-webhooks/1")
+		req.Header.Set("webhook-id", d.ID)
+		req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
+		req.Header.Set("webhook-signature", sig)
+		var resp *http.Response
+		if resp, err = client.Do(req); err == nil {
+			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+			resp.Body.Close()
+			status = resp.StatusCode
+			if status < 200 || status >= 300 {
+				failure = resp.Status
+			}
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return // stopping: the delivery stays queued and is made after the restart
+		}
+		failure = err.Error()
+	}
+	if err := s.e.WebhookAttempt(context.WithoutCancel(ctx), d.ID, status, failure); err != nil {
+		s.log.Warn("webhook attempt not recorded", zap.String("id", d.ID), zap.Error(err))
+		return
+	}
+	if failure != "" {
+		s.log.Info("webhook attempt failed", zap.String("id", d.ID), zap.Uint64("merchant", d.Merchant), zap.Int("status", status), zap.String("error", failure))
+	}
+}
