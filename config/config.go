@@ -15,10 +15,29 @@ import (
 
 // Config is the whole of mpg.toml.
 type Config struct {
-	Ledger Ledger `toml:"ledger"`
-	SMPP   SMPP   `toml:"smpp"`
-	Engine Engine `toml:"engine"`
-	HTTP   HTTP   `toml:"http"`
+	Ledger   Ledger   `toml:"ledger"`
+	SMPP     SMPP     `toml:"smpp"`
+	Engine   Engine   `toml:"engine"`
+	HTTP     HTTP     `toml:"http"`
+	Merchant Merchant `toml:"merchant"`
+}
+
+// Merchant configures the merchant API, the hosted checkout pages and their rules.
+type Merchant struct {
+	Addr      string `toml:"addr"`       // listen address of the API and the pages ("": off)
+	PublicURL string `toml:"public_url"` // how buyers reach the pages (default http://addr)
+	TLSCert   string `toml:"tls_cert"`   // PEM files: both set serves HTTPS
+	TLSKey    string `toml:"tls_key"`
+	RatePerS  int    `toml:"rate_per_s"` // API requests per second per merchant
+	Burst     int    `toml:"burst"`
+	// How long a request to pay and a checkout wait for the subscriber.
+	RequestMin  int `toml:"request_minutes"`
+	CheckoutMin int `toml:"checkout_minutes"`
+	// The caps of web checkouts: one charge, and what one number pays by checkout in a
+	// calendar month (the EU's carrier-billing ceilings are 50 EUR and 300 EUR).
+	CheckoutMax     uint64 `toml:"checkout_max_minor"`
+	CheckoutMonthly uint64 `toml:"checkout_monthly_minor"`
+	CodesPerHour    int    `toml:"codes_per_hour"` // checkout codes texted to one number per hour
 }
 
 // Engine configures the SMS commands.
@@ -135,6 +154,8 @@ func Default() Config {
 			},
 			Fees: Fees{Pay: []Band{}, Bill: []Band{}, Send: []Band{}}},
 		HTTP: HTTP{Addr: "127.0.0.1:9464"},
+		Merchant: Merchant{RatePerS: 20, Burst: 40, RequestMin: 15, CheckoutMin: 15, CheckoutMax: 1000,
+			CheckoutMonthly: 30000, CodesPerHour: 5},
 		SMPP: SMPP{Addr: "127.0.0.1:2775", SystemID: "mpg", Transceiver: true, Binds: 1, Window: 10, MaxInflight: 1024,
 			EnquireLinkS: 30, RespTimeoutS: 10, RatePerS: 100, RetryUnknown: 3, ValidityS: 86400, RetryMs: 5000, SourceNPI: 1, AuthRetryS: 600, DrainS: 5},
 	}
@@ -231,6 +252,16 @@ func (c Config) validate() error {
 		return fmt.Errorf("config: engine.mo_per_minute must be 0 (no limit) or more, with engine.mo_burst at least 1")
 	case c.Engine.DedupeS > 7*24*3600:
 		return fmt.Errorf("config: engine.dedupe_s is at most a week (604800), got %d", c.Engine.DedupeS)
+	case c.Merchant.RatePerS < 1 || c.Merchant.RatePerS > 10000 || c.Merchant.Burst < 1 || c.Merchant.Burst > 100000:
+		return fmt.Errorf("config: merchant.rate_per_s must be 1..10000 and merchant.burst 1..100000")
+	case c.Merchant.RequestMin < 1 || c.Merchant.RequestMin > 1440 || c.Merchant.CheckoutMin < 1 || c.Merchant.CheckoutMin > 1440:
+		return fmt.Errorf("config: merchant.request_minutes and merchant.checkout_minutes must be 1..1440")
+	case c.Merchant.CodesPerHour < 1 || c.Merchant.CodesPerHour > 100:
+		return fmt.Errorf("config: merchant.codes_per_hour must be 1..100, got %d", c.Merchant.CodesPerHour)
+	case (c.Merchant.TLSCert == "") != (c.Merchant.TLSKey == ""):
+		return fmt.Errorf("config: merchant.tls_cert and merchant.tls_key go together")
+	case c.Merchant.PublicURL != "" && !strings.HasPrefix(c.Merchant.PublicURL, "https://") && !strings.HasPrefix(c.Merchant.PublicURL, "http://"):
+		return fmt.Errorf("config: merchant.public_url must be an http(s) URL, got %q", c.Merchant.PublicURL)
 	case len(c.Ledger.Currency) != 3:
 		return fmt.Errorf("config: ledger.currency must be an ISO 4217 code like EUR, got %q", c.Ledger.Currency)
 	}

@@ -523,3 +523,7 @@ func (e *Engine) ExpirePayments(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// SetCheckoutURL sets the public base URL of the checkout pages once the listener is known
+// (a daemon started on port 0). Call it before serving.
+func (e *Engine) SetCheckoutURL(u string) { e.cfg.CheckoutURL = u }

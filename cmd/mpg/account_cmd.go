@@ -200,12 +200,14 @@ func (a *app) accountStatusCmd(verb string, to domain.Status) *cobra.Command {
 func (a *app) merchantCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "merchant",
-		Short: "Add and list merchants and billers",
+		Short: "Add and list merchants and billers; their API keys and webhook endpoint",
 		Example: `  mpg merchant add SHOP42 --name "Corner Shop" --msisdn +33698765432
   mpg merchant add EDF --name "EDF" --biller
-  mpg merchant list`,
+  mpg merchant list
+  mpg merchant key create SHOP42
+  mpg merchant webhook SHOP42 --url https://shop.example/mpg-hook`,
 	}
-	c.AddCommand(a.merchantAddCmd(), a.merchantListCmd())
+	c.AddCommand(a.merchantAddCmd(), a.merchantListCmd(), a.merchantKeyCmd(), a.merchantWebhookCmd())
 	return c
 }
 

@@ -42,6 +42,9 @@ func TestDemoPlaysAConversationOverSMPP(t *testing.T) {
 		"+33611223344 < 2.00 EUR from +336****678 is now in your e-purse",
 		"Wrong PIN. 2 tries left",
 		"+33687654321 < 余额 55.00 EUR",
+		"to pay 4.50 EUR to Corner Shop on its web page",
+		"+33612345678 < Paid 4.50 EUR to Corner Shop",
+		"page  : Paid. Thank you.",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())

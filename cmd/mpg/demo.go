@@ -10,11 +10,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,6 +26,7 @@ import (
 
 	"mpg/config"
 	"mpg/domain"
+	"mpg/engine"
 	"mpg/ledger"
 	"mpg/smpp"
 )
@@ -123,7 +128,8 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 
 	cfg.SMPP.Addr, cfg.SMPP.SystemID, cfg.SMPP.Password = sim.Addr(), "mpg", password
 	cfg.HTTP.Addr = "127.0.0.1:0"
-	_, metrics, stop, err := startDaemon(ctx, cfg, l, a.log.Named("daemon"))
+	cfg.Merchant.Addr, cfg.Merchant.PublicURL = "127.0.0.1:0", ""
+	d, metrics, stop, err := startDaemon(ctx, cfg, l, a.log.Named("daemon"))
 	if err != nil {
 		return err
 	}
@@ -143,21 +149,47 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 			return err
 		}
 	}
+	ph.show()
 	ph.quiet = false
+	shop := res.Accounts[3].ID
+	key, _, err := d.eng.CreateAPIKey(ctx, "demo", shop)
+	if err != nil {
+		return err
+	}
+	co, _, err := d.eng.CreatePayment(ctx, engine.CreatePayment{Merchant: shop, Amount: 450, Reference: "order-1234",
+		Description: "2 croissants and a coffee", ReturnURL: "https://shop.example/thanks", Actor: "demo"})
+	if err != nil {
+		return err
+	}
+	checkoutURL := d.eng.View(co).CheckoutURL
+	api := "http://" + d.merchantAddr
 	fmt.Fprintf(out, `mpg demo: SMSC simulator on %s, daemon bound to it over SMPP, metrics on http://%s/metrics
 Subscribers: Alice %s (PIN 1234), Bob %s (PIN 5678), tier 2, 50.00 EUR each.
 Merchant SHOP42 "Corner Shop" (told on %s), biller EDF. Short code 1234.
 Try: BAL 1234 | PAY SHOP42 12.50 1234 | SEND 0687654321 5 1234 | MINI 1234 | LANG FR | HELP
 
-`, sim.Addr(), metrics, demoAlice, demoBob, demoShop)
+Web checkout: open %s in a browser, type Alice's number 06 12 34 56 78, then the code
+texted to her (it shows here). Merchant API (key of SHOP42: %s):
+  curl -s -H 'Authorization: Bearer %s' -d '{"msisdn":"0687654321","amount":"3.20","reference":"order-7"}' %s/v1/payments
+  (Bob is texted a code: answer YES <code> with --as %s)
+
+`, sim.Addr(), metrics, demoAlice, demoBob, demoShop, checkoutURL, key, key, api, demoBob)
 	if !interactive {
 		for _, s := range demoScript {
 			if err := ph.text(ctx, s.from, s.text, true); err != nil {
 				return err
 			}
 		}
-		return nil
+		return demoCheckout(ctx, out, ph, checkoutURL)
 	}
+	// Codes for the web checkout arrive while nobody types: show them as they come.
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	go func() {
+		for range tick.C {
+			ph.show()
+		}
+	}()
 	fmt.Fprintf(out, "You are %s. Type a message and Enter (empty line or Ctrl-D to quit).\n", as)
 	sc := bufio.NewScanner(in)
 	for fmt.Fprint(out, "> "); sc.Scan(); fmt.Fprint(out, "> ") {
@@ -172,12 +204,90 @@ Try: BAL 1234 | PAY SHOP42 12.50 1234 | SEND 0687654321 5 1234 | MINI 1234 | LAN
 	return nil
 }
 
-// phone texts the simulator and prints what comes back to every phone.
+// demoCheckout plays a buyer on the checkout page without a browser: the page, his number,
+// the code from his phone, the confirmation.
+func demoCheckout(ctx context.Context, out io.Writer, ph *phone, page string) error {
+	jar, _ := cookiejar.New(nil)
+	buyer := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	get := func(method, u string, form url.Values) (string, error) {
+		var resp *http.Response
+		var err error
+		if form == nil {
+			resp, err = buyer.Get(u)
+		} else {
+			resp, err = buyer.PostForm(u, form)
+		}
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		return string(b), err
+	}
+	body, err := get("GET", page, nil)
+	if err != nil {
+		return err
+	}
+	m := regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`).FindStringSubmatch(body)
+	if m == nil {
+		return fmt.Errorf("demo: the checkout page has no form")
+	}
+	fmt.Fprintf(out, "buyer > opens %s: Corner Shop asks 4.50 EUR\nbuyer > types 06 12 34 56 78\n", page)
+	before := len(ph.sim.MT(demoAlice))
+	if _, err := get("POST", page+"/phone", url.Values{"csrf": {m[1]}, "phone": {"06 12 34 56 78"}}); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ph.sim.WaitMT(wctx, demoAlice, before+1)
+	ph.show()
+	code := regexp.MustCompile(`Code (\d{6})`).FindStringSubmatch(strings.Join(ph.sim.MT(demoAlice)[before:], " "))
+	if code == nil {
+		return fmt.Errorf("demo: no code reached Alice's phone")
+	}
+	fmt.Fprintf(out, "buyer > types the code %s\n", code[1])
+	body, err = get("POST", page+"/code", url.Values{"csrf": {m[1]}, "code": {code[1]}})
+	if err != nil {
+		return err
+	}
+	time.Sleep(100 * time.Millisecond)
+	ph.show()
+	if !strings.Contains(body, "Paid. Thank you.") {
+		return fmt.Errorf("demo: the checkout did not complete")
+	}
+	fmt.Fprintln(out, "page  : Paid. Thank you. (and a link back to the shop)")
+	return nil
+}
+
+// phone texts the simulator and prints what comes back to every phone, each message once.
 type phone struct {
 	sim   *smpp.Sim
 	out   io.Writer
 	quiet bool     // texts without printing what comes back (the demo's own set-up)
 	watch []string // more phones whose messages to print (a payee who has not texted yet)
+	mu    sync.Mutex
+	seen  map[string]int // messages already printed, per phone
+}
+
+// show prints what reached the phones since the last look (a checkout code texted while
+// nobody was typing, too).
+func (p *phone) show() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.seen == nil {
+		p.seen = map[string]int{}
+	}
+	phones := append([]string{demoAlice, demoBob, demoShop}, p.watch...)
+	sort.Strings(phones) // a stable order: the golden conversation reads it
+	for _, ph := range phones {
+		msgs := p.sim.MT(ph)
+		for _, m := range msgs[min(p.seen[ph], len(msgs)):] {
+			if !p.quiet {
+				fmt.Fprintf(p.out, "  %s < %s\n", ph, strings.ReplaceAll(m, "\n", "\n      "))
+			}
+		}
+		p.seen[ph] = len(msgs)
+	}
 }
 
 func (p *phone) text(ctx context.Context, from, text string, echo bool) error {
@@ -187,13 +297,11 @@ func (p *phone) text(ctx context.Context, from, text string, echo bool) error {
 	// Replies go to the sender's E.164 number whatever form the SMSC gave it in; a sender
 	// that is no number (alphanumeric) gets none.
 	to, _ := domain.ParseMSISDN(from, "FR")
-	before := map[string]int{}
-	for _, ph := range append([]string{demoAlice, demoBob, demoShop}, p.watch...) {
-		before[ph] = len(p.sim.MT(ph))
+	if to != "" && !slices.Contains(p.watch, to) && to != demoAlice && to != demoBob && to != demoShop {
+		p.watch = append(p.watch, to)
 	}
-	if to != "" {
-		before[to] = len(p.sim.MT(to))
-	}
+	p.show()
+	before := len(p.sim.MT(to))
 	st, err := p.sim.SendMO(ctx, from, "1234", text)
 	if err != nil {
 		return err
@@ -205,23 +313,10 @@ func (p *phone) text(ctx context.Context, from, text string, echo bool) error {
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if to != "" {
-		p.sim.WaitMT(wctx, to, before[to]+1)
+		p.sim.WaitMT(wctx, to, before+1)
 	}
 	time.Sleep(50 * time.Millisecond)
-	phones := make([]string, 0, len(before))
-	for ph := range before {
-		phones = append(phones, ph)
-	}
-	sort.Strings(phones) // a stable order: the golden conversation reads it
-	for _, ph := range phones {
-		n := before[ph]
-		for _, m := range p.sim.MT(ph)[n:] {
-			if p.quiet {
-				continue
-			}
-			fmt.Fprintf(p.out, "  %s < %s\n", ph, strings.ReplaceAll(m, "\n", "\n      "))
-		}
-	}
+	p.show()
 	return nil
 }
 

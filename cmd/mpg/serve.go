@@ -27,6 +27,7 @@ import (
 	"mpg/engine"
 	"mpg/ledger"
 	"mpg/smpp"
+	"mpg/web"
 )
 
 func (a *app) serveCmd() *cobra.Command {
@@ -107,7 +108,53 @@ func engineConfig(cfg config.Config) engine.Config {
 		Dedupe: time.Duration(e.DedupeS) * time.Second, Fees: fees, Tiers: tiers,
 		ClaimFor:     time.Duration(e.ClaimDays) * 24 * time.Hour,
 		ConfirmAbove: uint64(e.ConfirmAbove), ConfirmFor: time.Duration(e.ConfirmMin) * time.Minute,
-		ActivationFor: time.Duration(e.ActivationH) * time.Hour, Location: loc, MOPerMinute: e.MOPerMinute, MOBurst: e.MOBurst}
+		ActivationFor: time.Duration(e.ActivationH) * time.Hour, Location: loc, MOPerMinute: e.MOPerMinute, MOBurst: e.MOBurst,
+		RequestFor: time.Duration(cfg.Merchant.RequestMin) * time.Minute, CheckoutFor: time.Duration(cfg.Merchant.CheckoutMin) * time.Minute,
+		CheckoutMax: cfg.Merchant.CheckoutMax, CheckoutMonthly: cfg.Merchant.CheckoutMonthly, CodesPerHour: cfg.Merchant.CodesPerHour,
+		CheckoutURL: publicURL(cfg.Merchant)}
+}
+
+// publicURL is where buyers reach the checkout pages.
+func publicURL(m config.Merchant) string {
+	switch {
+	case m.PublicURL != "":
+		return strings.TrimRight(m.PublicURL, "/")
+	case m.Addr == "":
+		return ""
+	case m.TLSCert != "":
+		return "https://" + m.Addr
+	}
+	return "http://" + m.Addr
+}
+
+// serveMerchants starts the merchant API and the checkout pages, if configured; they stop
+// when ctx ends and done is closed then.
+func (d *daemon) serveMerchants(ctx context.Context) (done <-chan struct{}, err error) {
+	c := make(chan struct{})
+	m := d.cfg.Merchant
+	if m.Addr == "" {
+		close(c)
+		return c, nil
+	}
+	ln, err := net.Listen("tcp", m.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("merchant.addr: %w", err)
+	}
+	d.merchantAddr = ln.Addr().String()
+	if m.PublicURL == "" && strings.HasSuffix(m.Addr, ":0") { // a test's port: the one it got
+		d.eng.SetCheckoutURL(strings.Replace(publicURL(m), m.Addr, d.merchantAddr, 1))
+	}
+	exp, _ := domain.Exponent(d.cfg.Ledger.Currency)
+	srv := web.New(web.Config{Addr: m.Addr, PublicURL: publicURL(m), TLSCert: m.TLSCert, TLSKey: m.TLSKey, RatePerS: m.RatePerS,
+		Burst: m.Burst, Currency: d.cfg.Ledger.Currency, Exponent: exp}, d.eng, d.log.Named("web"))
+	go func() {
+		defer close(c)
+		if err := srv.Serve(ctx, ln); err != nil {
+			d.log.Error("merchant API stopped", zap.Error(err))
+		}
+	}()
+	d.log.Info("merchant API and checkout pages", zap.String("addr", d.merchantAddr), zap.String("public_url", publicURL(m)))
+	return c, nil
 }
 
 // daemonLedgerOptions are the ledger options of a daemon: the app's, plus the engine's
@@ -130,6 +177,7 @@ type daemon struct {
 	ledgerDown    atomic.Bool  // the ledger's stop was logged
 	flooded       atomic.Int64 // MO refused for now: their number texted too fast
 	notTaken      atomic.Int64 // MO refused for now for any other reason (ledger busy or stopped)
+	merchantAddr  string       // where the merchant API listens, once it does
 }
 
 func newDaemon(cfg config.Config, l *ledger.Ledger, log *zap.Logger) (*daemon, error) {
@@ -284,6 +332,13 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
+	webCtx, stopWeb := context.WithCancel(context.Background())
+	defer stopWeb()
+	webDone, err := d.serveMerchants(webCtx)
+	if err != nil {
+		srv.Close()
+		return err
+	}
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -303,11 +358,14 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 	linkCtx, unbind := context.WithCancel(context.Background())
 	go func() {
 		<-ctx.Done()
+		stopWeb() // no new payments while the replies drain
 		d.drain()
 		unbind()
 	}()
 	runErr := d.cl.Run(linkCtx) // returns after the unbind
 	unbind()
+	stopWeb()
+	<-webDone
 	stopSend()
 	<-sent
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
