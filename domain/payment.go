@@ -121,7 +121,9 @@ func (e *PaymentError) Error() string {
 }
 
 // PaymentErr makes a PaymentError.
-func PaymentErr(code ErrorCode, detail string) error { return &PaymentError{Code: code, Detail: detail} }
+func PaymentErr(code ErrorCode, detail string) error {
+	return &PaymentError{Code: code, Detail: detail}
+}
 
 // CodeOf is the stable code of an error: a PaymentError's, or the one a ledger refusal
 // stands for; "" for anything else (a failure, not a refusal).
