@@ -126,6 +126,7 @@ func TestConversationGolden(t *testing.T) {
 			for _, m := range msgs[min(n, len(msgs)):] {
 				fmt.Fprintf(&b, "  %s < %s\n", step.from, m)
 			}
+			ph.markSeen()
 		}
 		if amount, ok := strings.CutPrefix(step.text, "!topup "); ok {
 			agent("tops up "+step.from+" with "+amount+" EUR", "account", "topup", step.from, amount)

@@ -290,6 +290,14 @@ func (p *phone) show() {
 	}
 }
 
+// markSeen counts what reached the phones as printed (someone else printed it).
+func (p *phone) markSeen() {
+	quiet := p.quiet
+	p.quiet = true
+	p.show()
+	p.quiet = quiet
+}
+
 func (p *phone) text(ctx context.Context, from, text string, echo bool) error {
 	if echo {
 		fmt.Fprintf(p.out, "%s > %s\n", from, text)

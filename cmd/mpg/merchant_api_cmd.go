@@ -35,9 +35,10 @@ func (a *app) merchantKeyCmd() *cobra.Command {
   mpg merchant key revoke SHOP42 3f9a0c21`,
 	}
 	create := &cobra.Command{
-		Use:   "create <merchant>",
-		Short: "Make an API key; it is shown once and kept only as a hash",
-		Args:  cobra.ExactArgs(1),
+		Use:     "create <merchant>",
+		Example: "  mpg merchant key create SHOP42",
+		Short:   "Make an API key; it is shown once and kept only as a hash",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withLedger(func(l *ledger.Ledger) error {
 				m, err := merchantAccount(l, args[0])
@@ -54,9 +55,10 @@ func (a *app) merchantKeyCmd() *cobra.Command {
 		},
 	}
 	list := &cobra.Command{
-		Use:   "list <merchant>",
-		Short: "List a merchant's keys (ids, never the keys)",
-		Args:  cobra.ExactArgs(1),
+		Use:     "list <merchant>",
+		Short:   "List a merchant's keys (ids, never the keys)",
+		Example: "  mpg merchant key list SHOP42",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withLedger(func(l *ledger.Ledger) error {
 				m, err := merchantAccount(l, args[0])
@@ -81,9 +83,10 @@ func (a *app) merchantKeyCmd() *cobra.Command {
 		},
 	}
 	revoke := &cobra.Command{
-		Use:   "revoke <merchant> <key id>",
-		Short: "Revoke a key: it stops at once",
-		Args:  cobra.ExactArgs(2),
+		Use:     "revoke <merchant> <key id>",
+		Example: "  mpg merchant key revoke SHOP42 3f9a0c21",
+		Short:   "Revoke a key: it stops at once",
+		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withLedger(func(l *ledger.Ledger) error {
 				m, err := merchantAccount(l, args[0])
@@ -151,9 +154,10 @@ func (a *app) webhookCmd() *cobra.Command {
 	var state, after, output string
 	var limit int
 	list := &cobra.Command{
-		Use:   "list",
-		Short: "List deliveries, oldest first",
-		Args:  cobra.NoArgs,
+		Use:     "list",
+		Short:   "List deliveries, oldest first",
+		Example: "  mpg webhook list --state failed -o json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if limit < 1 || limit > 10000 {
 				return fmt.Errorf("--limit must be 1..10000")
@@ -184,9 +188,10 @@ func (a *app) webhookCmd() *cobra.Command {
 	list.Flags().IntVar(&limit, "limit", 50, "at most this many")
 	list.Flags().StringVarP(&output, "output", "o", "table", "output: table or json")
 	show := &cobra.Command{
-		Use:   "show <id>",
-		Short: "Show one delivery with its body",
-		Args:  cobra.ExactArgs(1),
+		Use:     "show <id>",
+		Short:   "Show one delivery with its body",
+		Example: "  mpg webhook show msg_0187c3e2a1b4c5d6e7f8091a2b3c4d5e",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withLedger(func(l *ledger.Ledger) error {
 				d, _, err := a.engine(l).Delivery(args[0])
@@ -200,9 +205,10 @@ func (a *app) webhookCmd() *cobra.Command {
 		},
 	}
 	replay := &cobra.Command{
-		Use:   "replay <id>",
-		Short: "Queue a delivery again now (same id and body), whatever became of it",
-		Args:  cobra.ExactArgs(1),
+		Use:     "replay <id>",
+		Example: "  mpg webhook replay msg_0187c3e2a1b4c5d6e7f8091a2b3c4d5e",
+		Short:   "Queue a delivery again now (same id and body), whatever became of it",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withLedger(func(l *ledger.Ledger) error {
 				if err := a.engine(l).ReplayWebhook(cmd.Context(), a.actor(), args[0]); err != nil {
@@ -237,9 +243,10 @@ func (a *app) paymentCmd() *cobra.Command {
 	var from, to, reference, output string
 	var limit int
 	list := &cobra.Command{
-		Use:   "list <merchant>",
-		Short: "A merchant's payments, oldest first",
-		Args:  cobra.ExactArgs(1),
+		Use:     "list <merchant>",
+		Short:   "A merchant's payments, oldest first",
+		Example: "  mpg payment list SHOP42 --from 2026-12-01T00:00:00Z --reference order-1234",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var f engine.PaymentFilter
 			for _, x := range []struct {
@@ -290,9 +297,10 @@ func (a *app) paymentCmd() *cobra.Command {
 	list.Flags().IntVar(&limit, "limit", 100, "at most this many (1..1000)")
 	list.Flags().StringVarP(&output, "output", "o", "table", "output: table or json")
 	show := &cobra.Command{
-		Use:   "show <id>",
-		Short: "One payment, as its merchant sees it",
-		Args:  cobra.ExactArgs(1),
+		Use:     "show <id>",
+		Short:   "One payment, as its merchant sees it",
+		Example: "  mpg payment show 0187c3e2a1b4c5d6e7f8091a2b3c4d5e",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withLedger(func(l *ledger.Ledger) error {
 				eng := a.engine(l)
