@@ -356,7 +356,7 @@ func TestWebhookAttemptsBackOffAnd410TurnsTheEndpointOff(t *testing.T) {
 		t.Fatalf("secret %q %v", secret, err)
 	}
 	w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 100, Reference: "a"})
-	due, err := w.e.DueWebhooks(ctx, 10)
+	due, err := w.e.DueWebhooks(ctx, 10, nil)
 	if err != nil || len(due) != 1 || due[0].URL != "https://shop.example/hook" || due[0].Secret != secret {
 		t.Fatalf("due %+v %v", due, err)
 	}
@@ -364,11 +364,11 @@ func TestWebhookAttemptsBackOffAnd410TurnsTheEndpointOff(t *testing.T) {
 	if err := w.e.WebhookAttempt(ctx, id, 500, "server error"); err != nil {
 		t.Fatal(err)
 	}
-	if due, _ := w.e.DueWebhooks(ctx, 10); len(due) != 0 {
+	if due, _ := w.e.DueWebhooks(ctx, 10, nil); len(due) != 0 {
 		t.Fatal("due again at once after a failure")
 	}
 	w.advance(6 * time.Second)
-	if due, _ := w.e.DueWebhooks(ctx, 10); len(due) != 1 {
+	if due, _ := w.e.DueWebhooks(ctx, 10, nil); len(due) != 1 {
 		t.Fatal("not due after the first backoff")
 	}
 	if err := w.e.WebhookAttempt(ctx, id, 200, ""); err != nil {
@@ -380,11 +380,11 @@ func TestWebhookAttemptsBackOffAnd410TurnsTheEndpointOff(t *testing.T) {
 	// A 410 turns the endpoint off; what was queued closes as disabled; replay re-queues.
 	w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 100, Reference: "b"})
 	w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 100, Reference: "c"})
-	due, _ = w.e.DueWebhooks(ctx, 1)
+	due, _ = w.e.DueWebhooks(ctx, 1, nil)
 	if err := w.e.WebhookAttempt(ctx, due[0].ID, 410, ""); err != nil {
 		t.Fatal(err)
 	}
-	if due, _ := w.e.DueWebhooks(ctx, 10); len(due) != 0 {
+	if due, _ := w.e.DueWebhooks(ctx, 10, nil); len(due) != 0 {
 		t.Fatalf("an endpoint that is off got %d deliveries", len(due))
 	}
 	if ds, _ := w.e.Deliveries("", DeliveryDisabled, 10); len(ds) != 1 {
@@ -396,7 +396,7 @@ func TestWebhookAttemptsBackOffAnd410TurnsTheEndpointOff(t *testing.T) {
 	if err := w.e.ReplayWebhook(ctx, "test", due[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	if due2, _ := w.e.DueWebhooks(ctx, 10); len(due2) != 1 || due2[0].URL != "https://shop.example/hook2" {
+	if due2, _ := w.e.DueWebhooks(ctx, 10, nil); len(due2) != 1 || due2[0].URL != "https://shop.example/hook2" {
 		t.Fatalf("after replay: %+v", due2)
 	}
 	// Signatures follow Standard Webhooks: v1,base64(HMAC-SHA256(id.ts.body)).

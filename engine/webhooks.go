@@ -134,8 +134,9 @@ func (e *Engine) SetWebhook(ctx context.Context, actor string, merchant uint64, 
 }
 
 // DueWebhooks returns up to limit deliveries whose time has come, with their endpoint and
-// secret. Deliveries for an endpoint that is off are closed as disabled on the way.
-func (e *Engine) DueWebhooks(ctx context.Context, limit int) ([]Delivery, error) {
+// secret, leaving out those skip names (attempts still running). Deliveries for an
+// endpoint that is off are closed as disabled on the way.
+func (e *Engine) DueWebhooks(ctx context.Context, limit int, skip func(id string) bool) ([]Delivery, error) {
 	now := e.cfg.Now().UnixNano()
 	var out []Delivery
 	from := keyQueued
@@ -147,7 +148,7 @@ func (e *Engine) DueWebhooks(ctx context.Context, limit int) ([]Delivery, error)
 		for _, r := range recs {
 			scanned++
 			var q queued
-			if json.Unmarshal(r.Data, &q) != nil || q.NextAt > now {
+			if json.Unmarshal(r.Data, &q) != nil || q.NextAt > now || (skip != nil && skip(strings.TrimPrefix(r.Owner, keyQueued))) {
 				continue
 			}
 			d, _, err := e.Delivery(strings.TrimPrefix(r.Owner, keyQueued))

@@ -37,38 +37,43 @@ func (s *Server) RunWebhooks(ctx context.Context) {
 	t := time.NewTicker(s.cfg.WebhookEvery)
 	defer t.Stop()
 	defer wg.Wait()
+	limit := 4 * s.cfg.WebhookWorkers
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		busy := func(id string) bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return running[id]
 		}
-		due, err := s.e.DueWebhooks(ctx, 4*s.cfg.WebhookWorkers)
+		due, err := s.e.DueWebhooks(ctx, limit, busy)
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("webhook queue", zap.Error(err))
 		}
 		for _, d := range due {
-			mu.Lock()
-			busy := running[d.ID]
-			running[d.ID] = true
-			mu.Unlock()
-			if busy {
-				continue
-			}
 			select {
-			case slots <- struct{}{}:
+			case slots <- struct{}{}: // all workers busy: wait for one (the queue waits in the ledger)
 			case <-ctx.Done():
 				return
 			}
+			mu.Lock()
+			running[d.ID] = true
+			mu.Unlock()
 			wg.Add(1)
 			go func(d engine.Delivery) {
 				defer wg.Done()
 				s.deliver(ctx, client, d)
-				<-slots
 				mu.Lock()
 				delete(running, d.ID)
 				mu.Unlock()
+				<-slots
 			}(d)
+		}
+		if len(due) == limit && err == nil {
+			continue // a backlog: take the next batch as soon as a worker is free
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }
