@@ -26,14 +26,17 @@ the reply, so that --outstanding MO are in flight, optionally paced to --rate MO
 reports CPU per process, fsyncs, every MO the daemon refused with its reason, and runs
 ledger verify on the file after the daemon stopped. The last line is:
   mo_mt_per_s=<n> p50_ms=<x> p99_ms=<y> p999_ms=<z> answered=<k>/<n> verify=ok|FAILED
-Latency is MO sent to reply received. bench ledger and bench smpp measure one part each.`
+Latency is MO sent to reply received. With --mix http each "command" is a request to pay
+made through the merchant API (POST /v1/payments), whose code the phone reads and answers
+with YES <code> by SMS; the last line starts paid_per_s= and latency is from the POST to
+the "Paid" reply. bench ledger and bench smpp measure one part each.`
 	c.Args = cobra.NoArgs
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		if opt.merchants < 1 || opt.commands < 1 || opt.outstanding < 1 || opt.outstanding > opt.subscribers {
 			return fmt.Errorf("need --merchants, --commands >= 1 and 1 <= --outstanding <= --subscribers")
 		}
-		if opt.mix != "pay" && opt.mix != "mixed" {
-			return fmt.Errorf("--mix is pay or mixed")
+		if opt.mix != "pay" && opt.mix != "mixed" && opt.mix != "http" {
+			return fmt.Errorf("--mix is pay, mixed or http")
 		}
 		if opt.binds < 1 || opt.binds > 16 || opt.window < 1 || opt.window > 1024 {
 			return fmt.Errorf("--binds must be 1..16 and --window 1..1024")
@@ -47,7 +50,7 @@ Latency is MO sent to reply received. bench ledger and bench smpp measure one pa
 	c.Flags().IntVar(&opt.commands, "commands", 50000, "commands to text")
 	c.Flags().IntVar(&opt.outstanding, "outstanding", 200, "MO in flight: phones texting at once, each waiting for its reply")
 	c.Flags().Float64Var(&opt.rate, "rate", 0, "pace the MO to this many per second (0: as fast as answered)")
-	c.Flags().StringVar(&opt.mix, "mix", "pay", "pay: unique PAY only; mixed: 70% PAY, 20% SEND, 10% BAL")
+	c.Flags().StringVar(&opt.mix, "mix", "pay", "pay: unique PAY only; mixed: 70% PAY, 20% SEND, 10% BAL; http: requests to pay by the merchant API, each confirmed by YES <code>")
 	c.Flags().IntVar(&opt.binds, "binds", 2, "the daemon's SMPP links")
 	c.Flags().IntVar(&opt.window, "window", 256, "unanswered requests per link")
 	c.AddCommand(a.benchLedgerCmd(), a.benchSMPPCmd())

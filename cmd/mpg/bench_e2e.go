@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -71,6 +72,13 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 	cfg.SMPP.Addr, cfg.SMPP.SystemID, cfg.SMPP.Password = sim.Addr(), "mpg", ""
 	cfg.SMPP.Window, cfg.SMPP.RatePerS, cfg.SMPP.Binds = opt.window, 100000, opt.binds
 	cfg.HTTP.Addr = httpAddr
+	apiAddr := ""
+	if opt.mix == "http" {
+		if apiAddr, err = freeLoopbackAddr(); err != nil {
+			return err
+		}
+		cfg.Merchant.Addr, cfg.Merchant.RatePerS, cfg.Merchant.Burst = apiAddr, 10000, 10000
+	}
 	conf, err := toml.Marshal(cfg)
 	if err != nil {
 		return err
@@ -150,6 +158,14 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 	fmt.Fprintf(out, "setup: %d subscribers registered by SMS and topped up through the admin socket, %d merchants, in %s\n",
 		opt.subscribers, opt.merchants, time.Since(start).Round(time.Millisecond))
 
+	var pay *requestToPay
+	if opt.mix == "http" {
+		out, err := adminOutput(sock, "merchant", "key", "create", "SHOP42")
+		if err != nil {
+			return fail(err)
+		}
+		pay = newRequestToPay("http://"+apiAddr, strings.Fields(out)[0], opt.outstanding, sim)
+	}
 	before, err := scrape(metricsURL)
 	if err != nil {
 		return fail(err)
@@ -191,6 +207,17 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 				if err := pace.Wait(ctx); err != nil {
 					return err
 				}
+			}
+			if pay != nil {
+				t0 := time.Now()
+				sent.Add(1)
+				if err := pay.run(ctx, me, fmt.Sprintf("R%d", k)); err != nil {
+					lost.Add(1)
+					continue
+				}
+				answered.Add(1)
+				lat[c] = append(lat[c], time.Since(t0))
+				continue
 			}
 			have := len(sim.MT(me))
 			t0 := time.Now()
@@ -246,7 +273,11 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 		opt.outstanding, rateName(opt.rate), elapsed.Round(time.Millisecond), fsyncs, float64(sent.Load())/max(1, fsyncs),
 		(cpu1-cpu0)/secs, (self1-self0)/secs, daemonRSS)
 	fmt.Fprintf(out, "refused: %s\n", refusals(refused0, sim.MORefusals(), before, after))
-	fmt.Fprintf(out, "mo_mt_per_s=%.0f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f answered=%d/%d verify=%s\n",
+	first := "mo_mt_per_s"
+	if pay != nil {
+		first = "paid_per_s"
+	}
+	fmt.Fprintf(out, first+"=%.0f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f answered=%d/%d verify=%s\n",
 		float64(len(all))/secs, ms2(pct(all, 0.5)), ms2(pct(all, 0.99)), ms2(pct(all, 0.999)), answered.Load(), sent.Load(), verify)
 	if verify != "ok" {
 		return &exitError{code: 2, msg: "ledger verify FAILED after the run"}
@@ -276,23 +307,29 @@ func (a *app) benchBooks(ctx context.Context, db string, merchants int) error {
 
 // adminCall runs one CLI command through the daemon's admin socket.
 func adminCall(sock string, args ...string) error {
+	_, err := adminOutput(sock, args...)
+	return err
+}
+
+// adminOutput runs an admin command through the daemon's socket and returns its output.
+func adminOutput(sock string, args ...string) (string, error) {
 	c, err := net.DialTimeout("unix", sock, time.Second)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(30 * time.Second))
 	if err := json.NewEncoder(c).Encode(adminRequest{Args: args}); err != nil {
-		return err
+		return "", err
 	}
 	var resp adminResponse
 	if err := json.NewDecoder(io.LimitReader(c, 1<<20)).Decode(&resp); err != nil {
-		return err
+		return "", err
 	}
 	if resp.Code != 0 {
-		return fmt.Errorf("%s", resp.Error)
+		return resp.Output, fmt.Errorf("%s", resp.Error)
 	}
-	return nil
+	return resp.Output, nil
 }
 
 func freeLoopbackAddr() (string, error) {
@@ -414,4 +451,58 @@ func rateName(r float64) string {
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// requestToPay is one bench client of the merchant API: it asks a subscriber to pay, reads
+// the code on his phone, answers YES <code> by SMS and waits for the "Paid" reply.
+type requestToPay struct {
+	api, key string
+	client   *http.Client
+	sim      *smpp.Sim
+}
+
+func newRequestToPay(api, key string, conns int, sim *smpp.Sim) *requestToPay {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = conns
+	return &requestToPay{api: api, key: key, client: &http.Client{Transport: tr, Timeout: 10 * time.Second}, sim: sim}
+}
+
+var yesCode = regexp.MustCompile(`reply YES (\d{6})`)
+
+func (r *requestToPay) run(ctx context.Context, msisdn, ref string) error {
+	have := len(r.sim.MT(msisdn))
+	req, _ := http.NewRequestWithContext(ctx, "POST", r.api+"/v1/payments",
+		strings.NewReader(`{"msisdn":"`+msisdn+`","amount":"0.01","reference":"`+ref+`"}`))
+	req.Header.Set("Authorization", "Bearer "+r.key)
+	req.Header.Set("Idempotency-Key", ref)
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("create: HTTP %d", resp.StatusCode)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	msgs, err := r.sim.WaitMT(wctx, msisdn, have+1)
+	if err != nil {
+		return err
+	}
+	m := yesCode.FindStringSubmatch(msgs[len(msgs)-1])
+	if m == nil {
+		return fmt.Errorf("no code in %q", msgs[len(msgs)-1])
+	}
+	if st, err := r.sim.SendMO(ctx, msisdn, "1234", "YES "+m[1]); err != nil || st != smpp.StatusOK {
+		return fmt.Errorf("YES: %v %v", st, err)
+	}
+	msgs, err = r.sim.WaitMT(wctx, msisdn, len(msgs)+1)
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(msgs[len(msgs)-1], "Paid") {
+		return fmt.Errorf("after YES: %q", msgs[len(msgs)-1])
+	}
+	return nil
 }

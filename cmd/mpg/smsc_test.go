@@ -73,14 +73,15 @@ func TestBenchSMPPLastLine(t *testing.T) {
 }
 
 // TestBenchEndToEndAnswersEverything runs `mpg bench` as operators do: the daemon in its own
-// process (this test binary, run as mpg), the load from this one, both mixes.
+// process (this test binary, run as mpg), the load from this one, every mix (http: requests
+// to pay through the merchant API, each confirmed by YES <code>).
 func TestBenchEndToEndAnswersEverything(t *testing.T) {
 	t.Setenv("MPG_TEST_AS_MPG", "1")
-	for _, mix := range []string{"pay", "mixed"} {
+	for _, mix := range []string{"pay", "mixed", "http"} {
 		out := mustRun(t, "bench", "--subscribers", "100", "--merchants", "5", "--commands", "600", "--outstanding", "16", "--mix", mix)
 		lines := strings.Split(strings.TrimSpace(out), "\n")
 		last := lines[len(lines)-1]
-		if !regexp.MustCompile(`^mo_mt_per_s=\d+ p50_ms=[\d.]+ p99_ms=[\d.]+ p999_ms=[\d.]+ answered=600/600 verify=ok$`).MatchString(last) {
+		if !regexp.MustCompile(`^(mo_mt|paid)_per_s=\d+ p50_ms=[\d.]+ p99_ms=[\d.]+ p999_ms=[\d.]+ answered=600/600 verify=ok$`).MatchString(last) {
 			t.Fatalf("%s: last line: %q\n%s", mix, last, out)
 		}
 		if !strings.Contains(out, "refused: none") || !regexp.MustCompile(`cpu_daemon=[\d.]+ cpu_driver=[\d.]+`).MatchString(out) {
