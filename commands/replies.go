@@ -92,6 +92,9 @@ const (
 	RCheckoutCode   // the security code to type on a web checkout page
 	RMerchantRefund // a merchant refunded (part of) a payment
 	RPayDeclined    // the subscriber answered NO to a merchant's request
+	RCompanyPaid    // an employee paid on his company's account
+	RCompanyNo      // he may not (not authorised, not at this merchant, company blocked)
+	RCompanyLimit   // above his limit on the company's account
 	replyCount
 )
 
@@ -323,8 +326,23 @@ var templates = [replyCount][3]string{
 		"{party}已退款 {amount} 至您的钱包。余额 {balance}。参考号 {ref}",
 	},
 	RPayDeclined: {"You refused the payment to {party}. Nothing was paid.", "Vous avez refusé le paiement à {party}. Rien n'a été payé.", "您已拒绝向{party}付款。未支付任何款项。"},
-	RFlood:       {"Too many messages from your number. Wait a minute: messages sent meanwhile are answered later.", "Trop de messages de votre numéro. Patientez une minute: les messages envoyés entre-temps seront traités plus tard.", "您发送的信息过多。请稍候一分钟,之后的信息将陆续处理。"},
-	RBusy:        {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
+	RCompanyPaid: {
+		"Paid {amount} to {name} on {party}'s account. Fee {fee}. Ref {ref}. Receipt {receipt}",
+		"Payé {amount} à {name} sur le compte de {party}. Frais {fee}. Réf {ref}. Reçu {receipt}",
+		"已用{party}的账户向{name}支付 {amount}。手续费 {fee}。参考号 {ref}。收据 {receipt}",
+	},
+	RCompanyNo: {
+		"You may not pay {arg} on {party}'s account. Nothing was paid.",
+		"Vous ne pouvez pas payer {arg} sur le compte de {party}. Rien n'a été payé.",
+		"您不能用{party}的账户支付{arg}。未支付任何款项。",
+	},
+	RCompanyLimit: {
+		"Above your limit on {party}'s account: {limit} left. Nothing was paid.",
+		"Au-delà de votre plafond sur le compte de {party}: reste {limit}. Rien n'a été payé.",
+		"超出您在{party}账户的限额:剩余 {limit}。未支付任何款项。",
+	},
+	RFlood: {"Too many messages from your number. Wait a minute: messages sent meanwhile are answered later.", "Trop de messages de votre numéro. Patientez une minute: les messages envoyés entre-temps seront traités plus tard.", "您发送的信息过多。请稍候一分钟,之后的信息将陆续处理。"},
+	RBusy:  {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
 }
 
 // usage is each command's syntax in each language.

@@ -16,3 +16,6 @@ const (
 // CodeRefund is a merchant's refund of a payment (merchant to purse): a new transfer that
 // never exceeds what is left of the payment.
 const CodeRefund uint16 = 10
+
+// CodeCompanyPay is an employee's payment on his company's account (Internet+ Pro).
+const CodeCompanyPay uint16 = 11

@@ -58,13 +58,15 @@ type Payment struct {
 	Expires      int64        `json:"expires"`
 	// CodeMAC is the HMAC of the one-time code, bound to the payment and the number; the
 	// code itself is never stored.
-	CodeMAC   string   `json:"code_mac,omitempty"`
-	Tries     int      `json:"tries,omitempty"`      // wrong codes so far
-	CodesSent int      `json:"codes_sent,omitempty"` // codes texted for this payment
-	Transfer  string   `json:"transfer,omitempty"`   // the completed payment's transfer id
-	Debited   uint64   `json:"debited,omitempty"`    // the account that paid: refunds go back there
-	Refunded  uint64   `json:"refunded,omitempty"`
-	Refunds   []Refund `json:"refunds,omitempty"`
+	CodeMAC   string `json:"code_mac,omitempty"`
+	Tries     int    `json:"tries,omitempty"`      // wrong codes so far
+	CodesSent int    `json:"codes_sent,omitempty"` // codes texted for this payment
+	Transfer  string `json:"transfer,omitempty"`   // the completed payment's transfer id
+	Debited   uint64 `json:"debited,omitempty"`    // the account that paid: refunds go back there
+	// Payer is the company account an employee pays on (Internet+ Pro); 0: his own purse.
+	Payer    uint64   `json:"payer,omitempty"`
+	Refunded uint64   `json:"refunded,omitempty"`
+	Refunds  []Refund `json:"refunds,omitempty"`
 }
 
 // Refund is money a merchant gave back on a payment: a new transfer, never an edit.

@@ -56,12 +56,15 @@ const (
 	KindFees
 	KindEscrow
 	KindBankClearing
+	// KindCompany is a company's purse (Internet+ Pro): its authorised employees pay
+	// merchants from it, each within his own limits.
+	KindCompany
 )
 
 var kindNames = map[Kind]string{
 	KindPurse: "purse", KindMerchant: "merchant", KindBiller: "biller",
 	KindCreditLine: "credit_line", KindFloat: "float", KindFees: "fees",
-	KindEscrow: "escrow", KindBankClearing: "bank_clearing",
+	KindEscrow: "escrow", KindBankClearing: "bank_clearing", KindCompany: "company",
 }
 
 // Valid reports whether k is one of the kinds above.
@@ -82,7 +85,7 @@ func ParseKind(s string) (Kind, error) {
 			return k, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown account kind %q (purse, merchant, biller, credit_line, float, fees, escrow, bank_clearing)", s)
+	return 0, fmt.Errorf("unknown account kind %q (purse, merchant, biller, credit_line, float, fees, escrow, bank_clearing, company)", s)
 }
 
 // Status of an account. A blocked account refuses debits but may still receive money

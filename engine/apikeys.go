@@ -52,8 +52,8 @@ type APIKey struct {
 // CreateAPIKey makes a key for a merchant and returns it: the only time it is seen.
 func (e *Engine) CreateAPIKey(ctx context.Context, actor string, merchant uint64) (string, APIKey, error) {
 	m, err := e.l.Account(merchant)
-	if err != nil || m.Kind != domain.KindMerchant {
-		return "", APIKey{}, fmt.Errorf("account %d is not a merchant", merchant)
+	if err != nil || (m.Kind != domain.KindMerchant && m.Kind != domain.KindCompany) {
+		return "", APIKey{}, fmt.Errorf("account %d is not a merchant or a company", merchant)
 	}
 	for try := 0; ; try++ {
 		s, ver, err := e.settings(merchant)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"mpg/commands"
@@ -94,11 +95,22 @@ func (t *turn) answerPayment(p *domain.Payment, ver uint64, yes bool) domain.Job
 	if !yes {
 		return refuse(domain.CodeDeclined, commands.RPayDeclined, commands.Args{Party: p.MerchantName})
 	}
-	if t.purse == nil || t.purse.Status == domain.StatusClosed {
+	// The account that pays: the subscriber's purse, or his company's (Internet+ Pro).
+	var payer *domain.Account
+	if p.Payer != 0 {
+		c, err := e.l.Account(p.Payer)
+		if err != nil {
+			t.reply(commands.RBusy, commands.Args{})
+			return t.withProfile(domain.Job{})
+		}
+		payer = &c
+	} else if t.purse == nil || t.purse.Status == domain.StatusClosed {
 		return refuse(domain.CodeSubscriberNotFound, commands.RNotRegistered, commands.Args{})
+	} else {
+		payer = t.purse
 	}
 	beforeProfile := t.prof
-	if p.Channel == domain.ChannelWeb && e.cfg.CheckoutMonthly > 0 {
+	if p.Channel == domain.ChannelWeb && e.cfg.CheckoutMonthly > 0 && p.Payer == 0 {
 		month := now.In(e.cfg.Location).Format("2006-01")
 		if t.prof.WebMonth != month {
 			t.prof.WebMonth, t.prof.WebSpent = month, 0
@@ -118,14 +130,28 @@ func (t *turn) answerPayment(p *domain.Payment, ver uint64, yes bool) domain.Job
 	}
 	pid, _ := domain.ParseID(p.ID)
 	fee := t.fee(domain.CodePay, p.Amount)
-	ts := []domain.Transfer{{ID: claimID(pid, 'P'), Debit: t.purse.ID, Credit: merchant.ID, Amount: p.Amount, Code: domain.CodePay, Ref: p.Reference}}
+	code := domain.CodePay
+	var employee []domain.Profile
+	if p.Payer != 0 {
+		code = domain.CodeCompanyPay
+		// The employee's limits, counted in the job that moves the money.
+		if employee, err = e.companyCharge(*payer, t.in.From, merchant, p.Amount, fee, claimID(pid, 'P'), p.Reference, p.Channel, p.ID); err != nil {
+			c := domain.CodeOf(err)
+			if c == "" {
+				t.reply(commands.RBusy, commands.Args{})
+				return t.withProfile(domain.Job{})
+			}
+			return refuse(c, commands.RCompanyNo, commands.Args{Party: payer.Name, Arg: merchant.Name})
+		}
+	}
+	ts := []domain.Transfer{{ID: claimID(pid, 'P'), Debit: payer.ID, Credit: merchant.ID, Amount: p.Amount, Code: code, Ref: p.Reference}}
 	if fee > 0 {
 		fees := t.system(domain.KindFees)
 		if fees == nil {
 			t.reply(commands.RBusy, commands.Args{})
 			return t.withProfile(domain.Job{})
 		}
-		fr := feeTransfer(t.purse.ID, fees.ID, fee)
+		fr := feeTransfer(payer.ID, fees.ID, fee)
 		fr.ID = claimID(pid, 'F')
 		ts = append(ts, fr)
 	}
@@ -144,14 +170,18 @@ func (t *turn) answerPayment(p *domain.Payment, ver uint64, yes bool) domain.Job
 		}
 		return job.Profiles
 	}
-	p.State, p.Reason, p.Fee, p.Transfer, p.Debited = domain.PaymentCompleted, "", fee, ts[0].ID.String(), t.purse.ID
-	job, err := e.paymentJob(p, ver, was, domain.Job{Transfers: ts, NotAfter: p.Expires}, t.in.From, false)
+	p.State, p.Reason, p.Fee, p.Transfer, p.Debited = domain.PaymentCompleted, "", fee, ts[0].ID.String(), payer.ID
+	job, err := e.paymentJob(p, ver, was, domain.Job{Transfers: ts, NotAfter: p.Expires, Profiles: employee}, t.in.From, false)
 	if err != nil {
 		t.reply(commands.RBusy, commands.Args{})
 		return t.withProfile(domain.Job{})
 	}
 	t.repeat = t.paidRecord(domain.CodePay, &merchant, p.Amount, ts[0])
-	job.Compose = t.notices(domain.CodePay, &merchant, p.Amount, fee, p.Reference, commands.EN)
+	if p.Payer != 0 {
+		job.Compose = t.companyNotices(payer, &merchant, p.Amount, fee)
+	} else {
+		job.Compose = t.notices(domain.CodePay, &merchant, p.Amount, fee, p.Reference, commands.EN)
+	}
 	return t.withProfile(job)
 }
 
@@ -189,10 +219,21 @@ func (e *Engine) webTurn(ctx context.Context, msisdn string, f func(t *turn) (do
 
 // CheckoutPhone binds a web checkout to the buyer's number and texts him the code. Typing
 // a number again (a typo) sends a new code to the new number; the old code stops working.
-func (e *Engine) CheckoutPhone(ctx context.Context, id, number string) (domain.Payment, error) {
+//
+// company, if not "", is the code of the company the buyer pays for (Internet+ Pro): he
+// must be one of its employees, allowed there and within his limits.
+func (e *Engine) CheckoutPhone(ctx context.Context, id, number, company string) (domain.Payment, error) {
 	msisdn, err := domain.ParseMSISDN(number, e.cfg.Region)
 	if err != nil {
 		return domain.Payment{}, domain.PaymentErr(domain.CodeInvalidRequest, "not a phone number")
+	}
+	var payer *domain.Account
+	if company = strings.TrimSpace(company); company != "" {
+		c, ok := e.employerOf(msisdn, company)
+		if !ok {
+			return domain.Payment{}, domain.PaymentErr(domain.CodeNotAuthorised, "this number may not pay on that company's account")
+		}
+		payer = &c
 	}
 	var out domain.Payment
 	err = e.webTurn(ctx, msisdn, func(t *turn) (domain.Job, error) {
@@ -208,14 +249,26 @@ func (e *Engine) CheckoutPhone(ctx context.Context, id, number string) (domain.P
 			return domain.Job{}, domain.PaymentErr(domain.CodeInvalidState, "the checkout expired")
 		case p.CodesSent >= domain.MaxPaymentTries:
 			return domain.Job{}, domain.PaymentErr(domain.CodeTooManyCodes, "too many codes were sent for this payment")
-		case t.purse == nil || t.purse.Status == domain.StatusClosed:
+		case payer == nil && (t.purse == nil || t.purse.Status == domain.StatusClosed):
 			return domain.Job{}, domain.PaymentErr(domain.CodeSubscriberNotFound, "this number has no e-purse")
-		case t.purse.Status == domain.StatusBlocked:
+		case payer == nil && t.purse.Status == domain.StatusBlocked:
 			return domain.Job{}, domain.PaymentErr(domain.CodeAccountBlocked, "this e-purse is blocked")
 		}
 		month := now.In(e.cfg.Location).Format("2006-01")
-		if spent := t.prof.WebSpent * boolInt(t.prof.WebMonth == month); e.cfg.CheckoutMonthly > 0 && spent+p.Amount > e.cfg.CheckoutMonthly {
+		if spent := t.prof.WebSpent * boolInt(t.prof.WebMonth == month); payer == nil && e.cfg.CheckoutMonthly > 0 && spent+p.Amount > e.cfg.CheckoutMonthly {
 			return domain.Job{}, domain.PaymentErr(domain.CodeLimitExceeded, "above this number's monthly limit for web payments")
+		}
+		p.Payer = 0
+		if payer != nil {
+			// Told now, before a code is sent; checked again with the money.
+			merchant, err := e.l.Account(p.Merchant)
+			if err != nil {
+				return domain.Job{}, err
+			}
+			if _, err := e.companyCharge(*payer, msisdn, merchant, p.Amount, 0, domain.ID{}, "", "", ""); err != nil {
+				return domain.Job{}, err
+			}
+			p.Payer = payer.ID
 		}
 		hour := now.Truncate(time.Hour).UnixNano()
 		if t.prof.CodeHour != hour {

@@ -250,9 +250,9 @@ func TestCheckoutIsConfirmedByTheTextedCodeOnce(t *testing.T) {
 	if err != nil || p.State != domain.PaymentCreated {
 		t.Fatalf("checkout: %+v %v", p, err)
 	}
-	_, err = w.e.CheckoutPhone(ctx, p.ID, "0600000009")
+	_, err = w.e.CheckoutPhone(ctx, p.ID, "0600000009", "")
 	wantCode(t, err, domain.CodeSubscriberNotFound)
-	if _, err = w.e.CheckoutPhone(ctx, p.ID, "06 12 34 56 78"); err != nil {
+	if _, err = w.e.CheckoutPhone(ctx, p.ID, "06 12 34 56 78", ""); err != nil {
 		t.Fatal(err)
 	}
 	sms := w.outbox()[alice]
@@ -306,7 +306,7 @@ func TestCheckoutIsConfirmedByTheTextedCodeOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.e.CheckoutPhone(ctx, q.ID, alice); err != nil {
+		if _, err := w.e.CheckoutPhone(ctx, q.ID, alice, ""); err != nil {
 			t.Fatal(err)
 		}
 		if q, err = w.e.CheckoutCode(ctx, q.ID, payCode(t, w.outbox()[alice])); err != nil || q.State != domain.PaymentCompleted {
@@ -316,12 +316,12 @@ func TestCheckoutIsConfirmedByTheTextedCodeOnce(t *testing.T) {
 		spent += 800
 	}
 	q, _, _ := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 800, Reference: "over"})
-	_, err = w.e.CheckoutPhone(ctx, q.ID, alice)
+	_, err = w.e.CheckoutPhone(ctx, q.ID, alice, "")
 	wantCode(t, err, domain.CodeLimitExceeded)
 	w.advance(31 * 24 * time.Hour) // next month
 	w.outbox()
 	q, _, _ = w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 100, Reference: "next month"})
-	if _, err := w.e.CheckoutPhone(ctx, q.ID, alice); err != nil {
+	if _, err := w.e.CheckoutPhone(ctx, q.ID, alice, ""); err != nil {
 		t.Fatalf("next month: %v", err)
 	}
 }
@@ -334,16 +334,16 @@ func TestCheckoutCodesPerNumberPerHourAreLimited(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err = w.e.CheckoutPhone(ctx, q.ID, alice); err != nil {
+		if _, err = w.e.CheckoutPhone(ctx, q.ID, alice, ""); err != nil {
 			t.Fatalf("code %d: %v", i, err)
 		}
 	}
 	q, _, _ := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 100, Reference: "c"})
-	_, err := w.e.CheckoutPhone(ctx, q.ID, alice)
+	_, err := w.e.CheckoutPhone(ctx, q.ID, alice, "")
 	wantCode(t, err, domain.CodeTooManyCodes)
 	w.advance(time.Hour)
 	q, _, _ = w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 100, Reference: "c"})
-	if _, err := w.e.CheckoutPhone(ctx, q.ID, alice); err != nil {
+	if _, err := w.e.CheckoutPhone(ctx, q.ID, alice, ""); err != nil {
 		t.Fatalf("an hour later: %v", err)
 	}
 }

@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"time"
-
 	"mpg/domain"
 )
 
@@ -28,6 +26,7 @@ type PaymentView struct {
 	Created     string       `json:"created"`
 	Updated     string       `json:"updated"`
 	Expires     string       `json:"expires"`
+	Company     string       `json:"company,omitempty"` // the company that paid (Internet+ Pro)
 }
 
 // RefundView is one refund as merchants see it.
@@ -37,15 +36,13 @@ type RefundView struct {
 	At     string `json:"at"`
 }
 
-func rfc3339(ns int64) string { return time.Unix(0, ns).UTC().Format(time.RFC3339Nano) }
-
 // View renders a payment for merchants.
 func (e *Engine) View(p domain.Payment) PaymentView {
 	f := func(v uint64) string { return domain.FormatMinor(v, e.cfg.Exponent) }
 	v := PaymentView{ID: p.ID, State: string(p.State), Reason: p.Reason, Channel: p.Channel, Merchant: p.MerchantName,
 		MSISDN: p.MSISDN, Amount: f(p.Amount), Currency: p.Currency, Reference: p.Reference, Description: p.Description,
 		Refunded: f(p.Refunded), ReturnURL: p.ReturnURL,
-		Created: rfc3339(p.Created), Updated: rfc3339(p.Updated), Expires: rfc3339(p.Expires)}
+		Created: domain.FormatTime(p.Created), Updated: domain.FormatTime(p.Updated), Expires: domain.FormatTime(p.Expires)}
 	if p.Channel == domain.ChannelWeb {
 		v.MSISDN = ""
 		if p.MSISDN != "" {
@@ -60,8 +57,13 @@ func (e *Engine) View(p domain.Payment) PaymentView {
 			v.Receipt = e.receipt(tr)
 		}
 	}
+	if p.Payer != 0 && e.l != nil {
+		if c, err := e.l.Account(p.Payer); err == nil {
+			v.Company = c.Owner
+		}
+	}
 	for _, r := range p.Refunds {
-		v.Refunds = append(v.Refunds, RefundView{ID: r.ID, Amount: f(r.Amount), At: rfc3339(r.At)})
+		v.Refunds = append(v.Refunds, RefundView{ID: r.ID, Amount: f(r.Amount), At: domain.FormatTime(r.At)})
 	}
 	return v
 }

@@ -54,6 +54,11 @@ func (t *turn) pay() domain.Job {
 		ref = c.Account
 	}
 	t.payeeName = payee.Name
+	if c.Kind == commands.Pay && c.Ref != "" {
+		if company, ok := t.e.employerOf(t.in.From, c.Ref); ok {
+			return t.companyPay(&company, payee)
+		}
+	}
 	return t.move(code, payee, c.Amount, ref)
 }
 

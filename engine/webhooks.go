@@ -67,7 +67,7 @@ func (e *Engine) event(p *domain.Payment, s merchantSettings) ([]domain.Profile,
 		Type      string      `json:"type"`
 		Timestamp string      `json:"timestamp"`
 		Data      PaymentView `json:"data"`
-	}{typ, rfc3339(p.Updated), e.View(*p)})
+	}{typ, domain.FormatTime(p.Updated), e.View(*p)})
 	if err != nil {
 		return nil, err
 	}

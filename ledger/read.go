@@ -111,7 +111,7 @@ func (l *Ledger) Find(ref string) (domain.Account, error) {
 		return domain.Account{}, fmt.Errorf("%w: no account for %q", domain.ErrAccountNotFound, ref)
 	}
 	for _, a := range accs {
-		if a.Kind == domain.KindPurse || a.Kind == domain.KindMerchant || a.Kind == domain.KindBiller {
+		if a.Kind == domain.KindPurse || a.Kind == domain.KindMerchant || a.Kind == domain.KindBiller || a.Kind == domain.KindCompany {
 			return a, nil
 		}
 	}

@@ -23,8 +23,19 @@ import (
 
 type merchantKey struct{}
 
-// merchant authenticates the request by its API key and applies the merchant's rate.
+// merchant authenticates the request by a merchant's API key and applies its rate.
 func (s *Server) merchant(h func(http.ResponseWriter, *http.Request, domain.Account)) http.Handler {
+	return s.keyed(domain.KindMerchant, h)
+}
+
+// company authenticates the request by a company's own API key (Internet+ Pro).
+func (s *Server) company(h func(http.ResponseWriter, *http.Request, domain.Account)) http.Handler {
+	return s.keyed(domain.KindCompany, h)
+}
+
+// keyed authenticates the request by its API key, which must be of an account of kind, and
+// applies that account's rate.
+func (s *Server) keyed(kind domain.Kind, h func(http.ResponseWriter, *http.Request, domain.Account)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -38,6 +49,10 @@ func (s *Server) merchant(h func(http.ResponseWriter, *http.Request, domain.Acco
 				err = domain.PaymentErr(domain.CodeUnauthorized, "invalid or revoked API key")
 			}
 			s.fail(w, r, err)
+			return
+		}
+		if m.Kind != kind {
+			s.fail(w, r, domain.PaymentErr(domain.CodeUnauthorized, "this endpoint needs the key of a "+kind.String()))
 			return
 		}
 		if !s.limiter(m.ID).Allow() {
@@ -398,13 +413,17 @@ var csvHeader = []string{"id", "created", "updated", "state", "reason", "channel
 
 func writeCSV(w http.ResponseWriter, views []engine.PaymentView) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	c := csv.NewWriter(w)
-	c.Write(csvHeader)
+	rows := [][]string{csvHeader}
 	for _, v := range views {
-		c.Write([]string{v.ID, v.Created, v.Updated, v.State, v.Reason, v.Channel, v.MSISDN, v.Amount, v.Currency, v.Refunded,
+		rows = append(rows, []string{v.ID, v.Created, v.Updated, v.State, v.Reason, v.Channel, v.MSISDN, v.Amount, v.Currency, v.Refunded,
 			csvSafe(v.Reference), v.Receipt})
 	}
-	c.Flush()
+	writeRows(w, rows)
+}
+
+func writeRows(w http.ResponseWriter, rows [][]string) {
+	c := csv.NewWriter(w)
+	c.WriteAll(rows)
 }
 
 // csvSafe keeps a merchant's reference from being read as a formula by a spreadsheet.

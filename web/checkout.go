@@ -179,7 +179,7 @@ func money(amount, currency, l string) string {
 
 func (s *Server) checkoutPhone(w http.ResponseWriter, r *http.Request) {
 	s.post(w, r, func(id string) error {
-		_, err := s.e.CheckoutPhone(r.Context(), id, r.PostFormValue("phone"))
+		_, err := s.e.CheckoutPhone(r.Context(), id, r.PostFormValue("phone"), r.PostFormValue("company"))
 		return err
 	})
 }
