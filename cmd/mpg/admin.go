@@ -31,7 +31,7 @@ import (
 func socketPath(db string) string { return db + ".sock" }
 
 // adminCommands are the commands the daemon runs for the CLI.
-var adminCommands = map[string]bool{"ledger": true, "account": true, "merchant": true, "outbox": true, "payment": true, "webhook": true}
+var adminCommands = map[string]bool{"ledger": true, "account": true, "merchant": true, "outbox": true, "payment": true, "webhook": true, "company": true}
 
 type adminRequest struct {
 	Args []string `json:"args"`

@@ -26,6 +26,14 @@ func merchantAccount(l *ledger.Ledger, code string) (domain.Account, error) {
 	return domain.Account{}, fmt.Errorf("no merchant %s (mpg merchant list)", strings.ToUpper(code))
 }
 
+// keyAccount finds the merchant or company whose API keys are meant.
+func keyAccount(l *ledger.Ledger, code string) (domain.Account, error) {
+	if co, err := companyAccount(l, code); err == nil {
+		return co, nil
+	}
+	return merchantAccount(l, code)
+}
+
 func (a *app) merchantKeyCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "key",
@@ -41,7 +49,7 @@ func (a *app) merchantKeyCmd() *cobra.Command {
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withLedger(func(l *ledger.Ledger) error {
-				m, err := merchantAccount(l, args[0])
+				m, err := keyAccount(l, args[0])
 				if err != nil {
 					return err
 				}
@@ -61,7 +69,7 @@ func (a *app) merchantKeyCmd() *cobra.Command {
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withLedger(func(l *ledger.Ledger) error {
-				m, err := merchantAccount(l, args[0])
+				m, err := keyAccount(l, args[0])
 				if err != nil {
 					return err
 				}
@@ -89,7 +97,7 @@ func (a *app) merchantKeyCmd() *cobra.Command {
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withLedger(func(l *ledger.Ledger) error {
-				m, err := merchantAccount(l, args[0])
+				m, err := keyAccount(l, args[0])
 				if err != nil {
 					return err
 				}
