@@ -81,21 +81,35 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /openapi.yaml", s.openAPI)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
-	mux.Handle("POST /v1/payments", s.merchant(s.createPayment))
-	mux.Handle("POST /v1/checkouts", s.merchant(s.createCheckout))
-	mux.Handle("GET /v1/payments", s.merchant(s.listPayments))
-	mux.Handle("GET /v1/payments/{id}", s.merchant(s.getPayment))
-	mux.Handle("POST /v1/payments/{id}/cancel", s.merchant(s.cancelPayment))
-	mux.Handle("POST /v1/payments/{id}/refunds", s.merchant(s.refundPayment))
-	mux.Handle("GET /v1/company/employees", s.company(s.listEmployees))
-	mux.Handle("PUT /v1/company/employees/{msisdn}", s.company(s.putEmployee))
-	mux.Handle("DELETE /v1/company/employees/{msisdn}", s.company(s.deleteEmployee))
-	mux.Handle("GET /v1/company/payments", s.company(s.companyPayments))
+	for _, r := range s.apiRoutes() {
+		mux.Handle(r.pattern, r.h)
+	}
 	mux.HandleFunc("GET /checkout/style.css", s.checkoutStyle)
 	mux.HandleFunc("GET /checkout/{id}", s.checkoutPage)
 	mux.HandleFunc("POST /checkout/{id}/phone", s.checkoutPhone)
 	mux.HandleFunc("POST /checkout/{id}/code", s.checkoutCode)
 	return mux
+}
+
+type route struct {
+	pattern string // method and path, as net/http routes them; each is in openapi.yaml
+	h       http.Handler
+}
+
+// apiRoutes are the API's endpoints, each authenticated by a merchant's or a company's key.
+func (s *Server) apiRoutes() []route {
+	return []route{
+		{"POST /v1/payments", s.merchant(s.createPayment)},
+		{"POST /v1/checkouts", s.merchant(s.createCheckout)},
+		{"GET /v1/payments", s.merchant(s.listPayments)},
+		{"GET /v1/payments/{id}", s.merchant(s.getPayment)},
+		{"POST /v1/payments/{id}/cancel", s.merchant(s.cancelPayment)},
+		{"POST /v1/payments/{id}/refunds", s.merchant(s.refundPayment)},
+		{"GET /v1/company/employees", s.company(s.listEmployees)},
+		{"PUT /v1/company/employees/{msisdn}", s.company(s.putEmployee)},
+		{"DELETE /v1/company/employees/{msisdn}", s.company(s.deleteEmployee)},
+		{"GET /v1/company/payments", s.company(s.companyPayments)},
+	}
 }
 
 // Serve listens on cfg.Addr until ctx ends, with the webhook sender and the expiry of

@@ -493,3 +493,27 @@ func postForm(t *testing.T, c *http.Client, u string, v url.Values) page {
 	b, _ := io.ReadAll(resp.Body)
 	return page{resp, string(b)}
 }
+
+// TestOpenAPIDescribesEveryRoute: the served description names every endpoint and method.
+func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	f := newFixture(t, Config{})
+	doc := get(t, http.DefaultClient, f.srv.URL+"/openapi.yaml")
+	if doc.StatusCode != 200 || !strings.HasPrefix(doc.body, "openapi: 3.1.0") {
+		t.Fatalf("openapi: %d", doc.StatusCode)
+	}
+	for _, r := range New(Config{}, f.e, nil).apiRoutes() {
+		method, path, _ := strings.Cut(r.pattern, " ")
+		i := strings.Index(doc.body, "\n  "+path+":\n")
+		if i < 0 {
+			t.Errorf("%s is not in openapi.yaml", path)
+			continue
+		}
+		rest := doc.body[i+len(path)+4:] // from the newline before the first method
+		if j := strings.Index(rest, "\n  /"); j >= 0 {
+			rest = rest[:j]
+		}
+		if !strings.Contains(rest, "\n    "+strings.ToLower(method)+":") {
+			t.Errorf("%s %s is not in openapi.yaml", method, path)
+		}
+	}
+}
