@@ -161,28 +161,22 @@ func (e *Engine) CompanyPayments(company uint64, employee, after string, limit i
 		from = prefix + after + "\x00"
 	}
 	var out []CompanyPayment
-	for scanned := 0; scanned < maxListScan; {
-		recs, err := e.l.ProfilesFrom(prefix, from, 500)
-		if err != nil {
-			return nil, "", err
+	next := ""
+	capped, err := e.scan(prefix, from, maxListScan, func(r domain.Profile) (bool, error) {
+		var cp CompanyPayment
+		if json.Unmarshal(r.Data, &cp) != nil || (employee != "" && cp.Employee != employee) {
+			return true, nil
 		}
-		for _, r := range recs {
-			scanned++
-			var cp CompanyPayment
-			if json.Unmarshal(r.Data, &cp) != nil || (employee != "" && cp.Employee != employee) {
-				continue
-			}
-			out = append(out, cp)
-			if len(out) == limit {
-				return out, cp.Transfer, nil
-			}
+		out = append(out, cp)
+		if len(out) == limit {
+			next = cp.Transfer
 		}
-		if len(recs) < 500 {
-			break
-		}
-		from = recs[len(recs)-1].Owner + "\x00"
+		return len(out) < limit, nil
+	})
+	if capped && len(out) > 0 {
+		next = out[len(out)-1].Transfer // the scan's bound: the caller goes on from here
 	}
-	return out, "", nil
+	return out, next, err
 }
 
 // companyCharge checks that the number may pay amount at the merchant on the company's

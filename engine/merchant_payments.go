@@ -450,39 +450,32 @@ func (e *Engine) ListPayments(merchant uint64, f PaymentFilter) ([]domain.Paymen
 		from = max(from, prefix+f.After+"\x00")
 	}
 	var out []domain.Payment
-	for scanned := 0; scanned < maxListScan; {
-		recs, err := e.l.ProfilesFrom(prefix, from, 500)
+	next := ""
+	capped, err := e.scan(prefix, from, maxListScan, func(r domain.Profile) (bool, error) {
+		id := strings.TrimPrefix(r.Owner, prefix)
+		if pid, err := domain.ParseID(id); err == nil && f.To > 0 && int64(binaryTime(pid)) > f.To {
+			return false, nil
+		}
+		p, _, err := e.payment(id)
 		if err != nil {
-			return nil, "", err
+			return false, err
 		}
-		for _, r := range recs {
-			scanned++
-			id := strings.TrimPrefix(r.Owner, prefix)
-			if pid, err := domain.ParseID(id); err == nil && f.To > 0 && int64(binaryTime(pid)) > f.To {
-				return out, "", nil
-			}
-			p, _, err := e.payment(id)
-			if err != nil {
-				return nil, "", err
-			}
-			if f.Reference != "" && p.Reference != f.Reference {
-				continue
-			}
-			out = append(out, p)
-			if len(out) == f.Limit {
-				return out, id, nil
-			}
+		if f.Reference != "" && p.Reference != f.Reference {
+			return true, nil
 		}
-		if len(recs) < 500 {
-			return out, "", nil
+		out = append(out, p)
+		if len(out) == f.Limit {
+			next = id
 		}
-		from = recs[len(recs)-1].Owner + "\x00"
+		return len(out) < f.Limit, nil
+	})
+	if err != nil {
+		return nil, "", err
 	}
-	// The scan stopped at its bound: the caller continues from where it stopped.
-	if len(out) > 0 {
-		return out, out[len(out)-1].ID, nil
+	if capped && len(out) > 0 {
+		next = out[len(out)-1].ID // the scan's bound: the caller goes on from here
 	}
-	return out, "", nil
+	return out, next, nil
 }
 
 // binaryTime is the creation time written in a time-ordered id.

@@ -68,3 +68,30 @@ func (e *Engine) payment(id string) (domain.Payment, uint64, error) {
 	}
 	return p, ver, err
 }
+
+// scan calls f with each record whose key begins with prefix, in key order, from the key
+// from on (inclusive; "" for the first), until f says to stop, the range ends, or max
+// records were read. It reports whether it stopped at max (more may follow).
+func (e *Engine) scan(prefix, from string, max int, f func(r domain.Profile) (more bool, err error)) (bool, error) {
+	if from < prefix {
+		from = prefix
+	}
+	for read := 0; read < max; {
+		n := min(domain.MaxProfileScan, max-read)
+		recs, err := e.l.ProfilesFrom(prefix, from, n)
+		if err != nil {
+			return false, err
+		}
+		for _, r := range recs {
+			read++
+			if more, err := f(r); err != nil || !more {
+				return false, err
+			}
+		}
+		if len(recs) < n {
+			return false, nil
+		}
+		from = recs[len(recs)-1].Owner + "\x00"
+	}
+	return true, nil
+}

@@ -139,48 +139,36 @@ func (e *Engine) SetWebhook(ctx context.Context, actor string, merchant uint64, 
 func (e *Engine) DueWebhooks(ctx context.Context, limit int, skip func(id string) bool) ([]Delivery, error) {
 	now := e.cfg.Now().UnixNano()
 	var out []Delivery
-	from := keyQueued
-	for scanned := 0; scanned < 10*domain.MaxProfileScan && len(out) < limit; {
-		recs, err := e.l.ProfilesFrom(keyQueued, from, domain.MaxProfileScan)
+	_, err := e.scan(keyQueued, "", maxQueueScan, func(r domain.Profile) (bool, error) {
+		var q queued
+		id := strings.TrimPrefix(r.Owner, keyQueued)
+		if json.Unmarshal(r.Data, &q) != nil || q.NextAt > now || (skip != nil && skip(id)) {
+			return true, nil
+		}
+		d, _, err := e.Delivery(id)
 		if err != nil {
-			return out, err
+			return true, nil
 		}
-		for _, r := range recs {
-			scanned++
-			var q queued
-			if json.Unmarshal(r.Data, &q) != nil || q.NextAt > now || (skip != nil && skip(strings.TrimPrefix(r.Owner, keyQueued))) {
-				continue
-			}
-			d, _, err := e.Delivery(strings.TrimPrefix(r.Owner, keyQueued))
-			if err != nil {
-				continue
-			}
-			s, _, err := e.settings(d.Merchant)
-			if err != nil {
-				return out, err
-			}
-			if s.WebhookURL == "" || s.WebhookOff {
-				if err := e.closeDelivery(ctx, d.ID, DeliveryDisabled, 0, "the endpoint is off"); err != nil {
-					return out, err
-				}
-				continue
-			}
-			if d.Secret, err = e.WebhookSecret(d.Merchant, s.SecretVersion); err != nil {
-				return out, err
-			}
-			d.URL = s.WebhookURL
-			out = append(out, d)
-			if len(out) == limit {
-				break
-			}
+		s, _, err := e.settings(d.Merchant)
+		if err != nil {
+			return false, err
 		}
-		if len(recs) < domain.MaxProfileScan {
-			break
+		if s.WebhookURL == "" || s.WebhookOff {
+			return true, e.closeDelivery(ctx, d.ID, DeliveryDisabled, 0, "the endpoint is off")
 		}
-		from = recs[len(recs)-1].Owner + "\x00"
-	}
-	return out, nil
+		if d.Secret, err = e.WebhookSecret(d.Merchant, s.SecretVersion); err != nil {
+			return false, err
+		}
+		d.URL = s.WebhookURL
+		out = append(out, d)
+		return len(out) < limit, nil
+	})
+	return out, err
 }
+
+// maxQueueScan bounds the queue entries one look reads (those waiting for a later retry
+// are read and passed over).
+const maxQueueScan = 10 * domain.MaxProfileScan
 
 // Delivery reads one delivery.
 func (e *Engine) Delivery(id string) (Delivery, uint64, error) {
@@ -299,29 +287,17 @@ func (e *Engine) ReplayWebhook(ctx context.Context, actor, id string) error {
 // Deliveries lists deliveries newest last, after the id given ("" from the first), with
 // the state given ("" for any).
 func (e *Engine) Deliveries(after, state string, limit int) ([]Delivery, error) {
-	from := keyEvent
+	from := ""
 	if after != "" {
 		from = keyEvent + after + "\x00"
 	}
 	var out []Delivery
-	for len(out) < limit {
-		recs, err := e.l.ProfilesFrom(keyEvent, from, domain.MaxProfileScan)
-		if err != nil {
-			return out, err
+	_, err := e.scan(keyEvent, from, maxListScan, func(r domain.Profile) (bool, error) {
+		var d Delivery
+		if json.Unmarshal(r.Data, &d) == nil && (state == "" || d.State == state) {
+			out = append(out, d)
 		}
-		for _, r := range recs {
-			var d Delivery
-			if json.Unmarshal(r.Data, &d) == nil && (state == "" || d.State == state) {
-				out = append(out, d)
-				if len(out) == limit {
-					break
-				}
-			}
-		}
-		if len(recs) < domain.MaxProfileScan {
-			break
-		}
-		from = recs[len(recs)-1].Owner + "\x00"
-	}
-	return out, nil
+		return len(out) < limit, nil
+	})
+	return out, err
 }
