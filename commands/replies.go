@@ -328,7 +328,7 @@ var templates = [replyCount][3]string{
 	RPayDeclined: {"You refused the payment to {party}. Nothing was paid.", "Vous avez refusé le paiement à {party}. Rien n'a été payé.", "您已拒绝向{party}付款。未支付任何款项。"},
 	RCompanyPaid: {
 		"Paid {amount} to {name} on {party}'s account. Fee {fee}. Ref {ref}. Receipt {receipt}",
-		"Payé {amount} à {name} sur le compte de {party}. Frais {fee}. Réf {ref}. Reçu {receipt}",
+		"Payé {amount} à {name} sur le compte de {party}. Frais {fee}. Réf {ref}. Recu {receipt}",
 		"已用{party}的账户向{name}支付 {amount}。手续费 {fee}。参考号 {ref}。收据 {receipt}",
 	},
 	RCompanyNo: {
