@@ -163,6 +163,9 @@ func (t *turn) answerPayment(p *domain.Payment, ver uint64, yes bool) domain.Job
 	t.onRefused = func(ref *domain.RefusedError) []domain.Profile {
 		r := refused
 		r.State, r.Reason = domain.PaymentRefused, string(domain.CodeOf(ref))
+		if ref.Reason == domain.ErrPendingExpired { // the ledger's clock passed the deadline
+			r.State, r.Reason = domain.PaymentExpired, ""
+		}
 		t.prof, t.profDirty = beforeProfile, true
 		job, err := e.paymentJob(&r, ver, was, t.withProfile(domain.Job{}), t.in.From, false)
 		if err != nil {

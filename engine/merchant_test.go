@@ -439,3 +439,21 @@ func readFile(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// TestConfirmationAtTheDeadlineIsRefusedByTheLedger: the engine reads the payment just
+// before its deadline, the ledger's clock passes it before the job commits: no money moves
+// and the payment ends expired.
+func TestConfirmationAtTheDeadlineIsRefusedByTheLedger(t *testing.T) {
+	w, shop := merchantWorld(t)
+	ctx := context.Background()
+	p, _, _ := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 300, Reference: "late"})
+	w.e.CheckoutPhone(ctx, p.ID, alice, "")
+	code := payCode(t, w.outbox()[alice])
+	// The engine's clock says 1 ns before the deadline; the ledger's is past it.
+	w.e.cfg.Now = func() time.Time { return time.Unix(0, p.Expires-1) }
+	w.clock.Store(p.Expires + 1)
+	got, _ := w.e.CheckoutCode(ctx, p.ID, code)
+	if got.State != domain.PaymentExpired || w.available(alice) != 5000 || w.available("SHOP42") != 0 {
+		t.Fatalf("state %s, alice %d, shop %d", got.State, w.available(alice), w.available("SHOP42"))
+	}
+}
