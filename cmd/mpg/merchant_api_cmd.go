@@ -185,7 +185,7 @@ func (a *app) webhookCmd() *cobra.Command {
 					if d.State == engine.DeliveryPending && d.NextAt > 0 {
 						next = stamp(d.NextAt)
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\n", d.ID, stamp(d.Created), d.Merchant, d.Type, d.State, d.Attempts, next, cut(lastAttempt(d), 50))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, stamp(d.Created), ownerOf(l, d.Merchant), d.Type, d.State, d.Attempts, next, cut(lastAttempt(d), 50))
 				}
 				return tw.Flush()
 			})
@@ -206,8 +206,8 @@ func (a *app) webhookCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "id:        %s\nmerchant:  %d\ntype:      %s\npayment:   %s\ncreated:   %s\nstate:     %s\nattempts:  %d\nlast:      %s\nbody:      %s\n",
-					d.ID, d.Merchant, d.Type, d.Payment, stamp(d.Created), d.State, d.Attempts, lastAttempt(d), d.Body)
+				fmt.Fprintf(cmd.OutOrStdout(), "id:        %s\nmerchant:  %s\ntype:      %s\npayment:   %s\ncreated:   %s\nstate:     %s\nattempts:  %d\nlast:      %s\nbody:      %s\n",
+					d.ID, ownerOf(l, d.Merchant), d.Type, d.Payment, stamp(d.Created), d.State, d.Attempts, lastAttempt(d), d.Body)
 				return nil
 			})
 		},
@@ -229,6 +229,14 @@ func (a *app) webhookCmd() *cobra.Command {
 	}
 	c.AddCommand(list, show, replay)
 	return c
+}
+
+// ownerOf names an account by its owner (a merchant's code), or by its id if it has none.
+func ownerOf(l *ledger.Ledger, id uint64) string {
+	if a, err := l.Account(id); err == nil && a.Owner != "" {
+		return a.Owner
+	}
+	return fmt.Sprint(id)
 }
 
 func lastAttempt(d engine.Delivery) string {
