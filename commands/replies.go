@@ -95,6 +95,13 @@ const (
 	RCompanyPaid    // an employee paid on his company's account
 	RCompanyNo      // he may not (not authorised, not at this merchant, company blocked)
 	RCompanyLimit   // above his limit on the company's account
+	RDebitAsk       // DEBIT: confirm with YES <code>; irreversible
+	RDebitPending   // YES taken: the bank is asked; the result follows by SMS
+	RDebitPaid      // the bank approved: paid
+	RDebitDeclined  // the bank declined
+	RDebitReversed  // the bank did not answer: reversed, nothing taken
+	RBankNotLinked  // DEBIT without a linked bank account
+	RBankLinked     // an operator linked (or unlinked) a bank account
 	replyCount
 )
 
@@ -340,6 +347,41 @@ var templates = [replyCount][3]string{
 		"Above your limit on {party}'s account: {limit} left. Nothing was paid.",
 		"Au-delà de votre plafond sur le compte de {party}: reste {limit}. Rien n'a été payé.",
 		"超出您在{party}账户的限额:剩余 {limit}。未支付任何款项。",
+	},
+	RDebitAsk: {
+		"DEBIT {amount} to {party} from your bank account {account}. Irreversible. Reply YES {code} to pay, NO {code} to cancel. Valid {n} min.",
+		"DEBIT {amount} à {party} depuis votre compte {account}. Irréversible. Répondez OUI {code} pour payer, NON {code} pour annuler. Valable {n} min.",
+		"从您的银行账户 {account} 向{party}直接付款 {amount},不可撤销。回复 是 {code} 付款,否 {code} 取消。{n}分钟内有效。",
+	},
+	RDebitPending: {
+		"Sent to your bank: {amount} to {party}. We will confirm by SMS.",
+		"Transmis à votre banque: {amount} à {party}. Confirmation par SMS.",
+		"已发送至您的银行:向{party}付款 {amount}。结果将以短信通知。",
+	},
+	RDebitPaid: {
+		"Paid {amount} to {party} from your bank account {account}. Bank approval {arg}. Ref {ref}. Receipt {receipt}",
+		"Payé {amount} à {party} depuis votre compte {account}. Autorisation {arg}. Réf {ref}. Recu {receipt}",
+		"已从银行账户 {account} 向{party}支付 {amount}。银行授权 {arg}。参考号 {ref}。收据 {receipt}",
+	},
+	RDebitDeclined: {
+		"Your bank declined the DEBIT of {amount} to {party} ({arg}). Nothing was paid.",
+		"Votre banque a refusé le DEBIT de {amount} à {party} ({arg}). Rien n'a été payé.",
+		"您的银行拒绝了向{party}的付款 {amount}({arg})。未支付任何款项。",
+	},
+	RDebitReversed: {
+		"Your bank did not answer in time: the DEBIT of {amount} to {party} is cancelled and nothing is taken.",
+		"Votre banque n'a pas répondu à temps: le DEBIT de {amount} à {party} est annulé, rien n'est prélevé.",
+		"您的银行未及时回复:向{party}的付款 {amount} 已取消,未扣任何款项。",
+	},
+	RBankNotLinked: {
+		"No bank account is linked to your e-purse. Ask an agent to link one, then send DEBIT again.",
+		"Aucun compte bancaire n'est lié à votre porte-monnaie. Demandez à un agent de le lier.",
+		"您的钱包未关联银行账户。请联系代理人关联后再发送。",
+	},
+	RBankLinked: {
+		"Bank account {account} is now linked to your e-purse: DEBIT pays from it.",
+		"Le compte {account} est lié à votre porte-monnaie: DEBIT paie depuis ce compte.",
+		"银行账户 {account} 已关联到您的钱包。",
 	},
 	RFlood: {"Too many messages from your number. Wait a minute: messages sent meanwhile are answered later.", "Trop de messages de votre numéro. Patientez une minute: les messages envoyés entre-temps seront traités plus tard.", "您发送的信息过多。请稍候一分钟,之后的信息将陆续处理。"},
 	RBusy:  {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},

@@ -19,3 +19,6 @@ const CodeRefund uint16 = 10
 
 // CodeCompanyPay is an employee's payment on his company's account (Internet+ Pro).
 const CodeCompanyPay uint16 = 11
+
+// CodeDebit is an mDebit the bank approved: bank clearing to the merchant.
+const CodeDebit uint16 = 12

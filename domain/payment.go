@@ -22,6 +22,10 @@ const (
 	PaymentCancelled         PaymentState = "cancelled"
 	PaymentPartiallyRefunded PaymentState = "partially_refunded"
 	PaymentRefunded          PaymentState = "refunded"
+	// PaymentSentToBank: an mDebit the subscriber confirmed; the bank was or is being
+	// asked. Until it answers for sure the outcome is unknown, and no clock ends it: it is
+	// resolved by asking the bank again with the same key, or by a reversal.
+	PaymentSentToBank PaymentState = "sent_to_bank"
 )
 
 // Open reports whether the payment can still be confirmed, cancelled or expire.
@@ -36,6 +40,8 @@ func (s PaymentState) Refundable() bool {
 const (
 	ChannelSMS = "sms" // a request to pay: the subscriber answers YES <code> by SMS
 	ChannelWeb = "web" // a checkout: the buyer types the texted code on the hosted page
+	// ChannelBank is an mDebit: confirmed by YES <code>, paid by the subscriber's bank.
+	ChannelBank = "bank"
 )
 
 // Payment is the record of one payment.
@@ -67,6 +73,22 @@ type Payment struct {
 	Payer    uint64   `json:"payer,omitempty"`
 	Refunded uint64   `json:"refunded,omitempty"`
 	Refunds  []Refund `json:"refunds,omitempty"`
+	// Bank is the state of an mDebit's request to the bank.
+	Bank *BankState `json:"bank,omitempty"`
+}
+
+// BankState is where an mDebit's bank request is.
+type BankState struct {
+	Account   string `json:"account"` // the subscriber's IBAN
+	Key       string `json:"key"`     // the retrieval reference number: the bank's idempotency key
+	Trace     string `json:"trace"`
+	At        int64  `json:"at,omitempty"`    // first attempt
+	Tries     int    `json:"tries,omitempty"` // attempts without a sure answer
+	Next      int64  `json:"next,omitempty"`  // when to ask again
+	LastError string `json:"last_error,omitempty"`
+	Reversing bool   `json:"reversing,omitempty"` // the debit is being reversed
+	Auth      string `json:"auth,omitempty"`      // the bank's approval code
+	Code      string `json:"code,omitempty"`      // the bank's last response code
 }
 
 // Refund is money a merchant gave back on a payment: a new transfer, never an edit.

@@ -105,7 +105,10 @@ type Config struct {
 	CheckoutMax, CheckoutMonthly uint64
 	CodesPerHour                 int
 	CheckoutURL                  string
-	Now                          func() time.Time
+	// BankTries is how many attempts without a sure answer an mDebit gets before it is
+	// reversed (default 5).
+	BankTries int
+	Now       func() time.Time
 }
 
 // Engine handles inbound SMS.
@@ -116,6 +119,7 @@ type Engine struct {
 	flood floodGate
 	// Keyed HMAC states, reused.
 	pinMACs, receiptMACs *macPool
+	bank                 Bank // nil: DEBIT is not available
 }
 
 // New makes an engine for the daemon; the keys must be set.
@@ -167,6 +171,9 @@ func NewAdmin(cfg Config, l Ledger) *Engine {
 	}
 	if cfg.CodesPerHour == 0 {
 		cfg.CodesPerHour = 5
+	}
+	if cfg.BankTries <= 0 {
+		cfg.BankTries = 5
 	}
 	return &Engine{cfg: cfg, l: l, pinMACs: newMACPool(cfg.PINKey), receiptMACs: newMACPool(cfg.ReceiptKey)}
 }
@@ -338,7 +345,7 @@ func (t *turn) run() domain.Job {
 		return t.check()
 	case commands.Reg:
 		return t.register()
-	case commands.Debit, commands.Credit, commands.Statement, commands.Repay:
+	case commands.Credit, commands.Statement, commands.Repay:
 		t.reply(commands.RNotAvailable, commands.Args{Arg: c.Kind.String()})
 		return domain.Job{}
 	}
@@ -396,6 +403,8 @@ func (t *turn) run() domain.Job {
 		return t.pay()
 	case commands.Send:
 		return t.send()
+	case commands.Debit:
+		return t.debit()
 	}
 	t.reply(commands.RHelp, commands.Args{})
 	return domain.Job{}

@@ -95,6 +95,9 @@ func (t *turn) answerPayment(p *domain.Payment, ver uint64, yes bool) domain.Job
 	if !yes {
 		return refuse(domain.CodeDeclined, commands.RPayDeclined, commands.Args{Party: p.MerchantName})
 	}
+	if p.Channel == domain.ChannelBank {
+		return t.sendToBank(p, ver, was)
+	}
 	// The account that pays: the subscriber's purse, or his company's (Internet+ Pro).
 	var payer *domain.Account
 	if p.Payer != 0 {

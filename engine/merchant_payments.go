@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"mpg/commands"
@@ -520,3 +521,19 @@ func (e *Engine) ExpirePayments(ctx context.Context) (int, error) {
 // SetCheckoutURL sets the public base URL of the checkout pages once the listener is known
 // (a daemon started on port 0). Call it before serving.
 func (e *Engine) SetCheckoutURL(u string) { e.cfg.CheckoutURL = u }
+
+// RunExpiry expires payments whose time ran out, every so often, until ctx ends.
+func (e *Engine) RunExpiry(ctx context.Context, every time.Duration, logf func(string, ...any)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := e.ExpirePayments(ctx); err != nil && ctx.Err() == nil {
+				logf("expiring payments: %v", err)
+			}
+		}
+	}
+}

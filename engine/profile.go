@@ -33,6 +33,8 @@ type profile struct {
 	// CodesInHour counts checkout codes texted in the hour starting at CodeHour (unix nanos).
 	CodeHour    int64 `json:"code_hour,omitempty"`
 	CodesInHour int   `json:"codes_in_hour,omitempty"`
+	// BankIBAN is the bank account DEBIT pays from (linked by an operator).
+	BankIBAN string `json:"bank_iban,omitempty"`
 }
 
 // activation is a one-time code, kept only as an HMAC, that lets the subscriber set a PIN

@@ -32,7 +32,6 @@ type Config struct {
 	WebhookEvery     time.Duration // how often the queue is looked at (default 1s)
 	WebhookWorkers   int           // deliveries in flight (default 8)
 	MaxBodyBytes     int64         // request bodies (default 16 KiB)
-	ExpiryEvery      time.Duration // how often payments whose time ran out are expired (default 1s)
 	DisableTLSVerify bool          // tests only: webhook receivers with self-signed certificates
 }
 
@@ -66,9 +65,6 @@ func New(cfg Config, e *engine.Engine, log *zap.Logger) *Server {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 16 << 10
-	}
-	if cfg.ExpiryEvery <= 0 {
-		cfg.ExpiryEvery = time.Second
 	}
 	if log == nil {
 		log = zap.NewNop()
@@ -112,8 +108,7 @@ func (s *Server) apiRoutes() []route {
 	}
 }
 
-// Serve listens on cfg.Addr until ctx ends, with the webhook sender and the expiry of
-// payments running beside it. It returns when all of them have stopped.
+// Serve listens on cfg.Addr until ctx ends, with the webhook sender running beside it. It returns when all of them have stopped.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 32 << 10,
@@ -127,9 +122,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(1)
 	go func() { defer wg.Done(); s.RunWebhooks(ctx) }()
-	go func() { defer wg.Done(); s.runExpiry(ctx) }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var err error
@@ -145,22 +139,4 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		err = nil
 	}
 	return err
-}
-
-// runExpiry moves payments whose time ran out to expired, and tells their merchants.
-func (s *Server) runExpiry(ctx context.Context) {
-	t := time.NewTicker(s.cfg.ExpiryEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := s.e.ExpirePayments(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("expiring payments", zap.Error(err))
-			} else if n > 0 {
-				s.log.Info("payments expired", zap.Int("n", n))
-			}
-		}
-	}
 }

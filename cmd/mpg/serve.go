@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"mpg/bank"
 	"mpg/commands"
 	"mpg/config"
 	"mpg/domain"
@@ -111,7 +112,7 @@ func engineConfig(cfg config.Config) engine.Config {
 		ActivationFor: time.Duration(e.ActivationH) * time.Hour, Location: loc, MOPerMinute: e.MOPerMinute, MOBurst: e.MOBurst,
 		RequestFor: time.Duration(cfg.Merchant.RequestMin) * time.Minute, CheckoutFor: time.Duration(cfg.Merchant.CheckoutMin) * time.Minute,
 		CheckoutMax: cfg.Merchant.CheckoutMax, CheckoutMonthly: cfg.Merchant.CheckoutMonthly, CodesPerHour: cfg.Merchant.CodesPerHour,
-		CheckoutURL: publicURL(cfg.Merchant)}
+		CheckoutURL: publicURL(cfg.Merchant), BankTries: cfg.Bank.Tries}
 }
 
 // publicURL is where buyers reach the checkout pages.
@@ -332,6 +333,30 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
+	workCtx, stopWork := context.WithCancel(context.Background())
+	var work sync.WaitGroup
+	defer func() { stopWork(); work.Wait() }()
+	work.Add(1)
+	go func() {
+		defer work.Done()
+		d.eng.RunExpiry(workCtx, time.Second, d.log.Sugar().Warnf)
+	}()
+	if b := d.cfg.Bank; b.Addr != "" {
+		bc := bank.Config{Addr: b.Addr, Timeout: time.Duration(b.TimeoutMs) * time.Millisecond}
+		if b.TLS {
+			host, _, _ := net.SplitHostPort(b.Addr)
+			bc.TLS = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+		}
+		client := bank.NewClient(bc)
+		d.eng.SetBank(client)
+		work.Add(1)
+		go func() {
+			defer work.Done()
+			defer client.Close()
+			d.eng.RunBank(workCtx, 200*time.Millisecond, 8)
+		}()
+		d.log.Info("bank connector", zap.String("addr", b.Addr))
+	}
 	webCtx, stopWeb := context.WithCancel(context.Background())
 	defer stopWeb()
 	webDone, err := d.serveMerchants(webCtx)

@@ -1,0 +1,204 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"mpg/commands"
+	"mpg/domain"
+)
+
+// mDebit: DEBIT <merchant> <amount> <pin> pays a merchant straight from the subscriber's
+// linked bank account. It always asks YES <code> and says the payment is irreversible; the
+// bank is asked only after YES, by the bank worker (debit_worker.go), never during the SMS.
+// The payment is a record of the state machine with channel "bank".
+
+// Bank is what the engine needs of a bank's back end. An error is an outcome the engine
+// must not guess: domain.ErrBankUnknown (the bank may have acted) or ErrBankUnreachable.
+type Bank interface {
+	Debit(ctx context.Context, d domain.BankDebit) (domain.BankAnswer, error)
+	// Status asks again with the same key: the bank answers its first outcome, and debits
+	// only if it never got the request.
+	Status(ctx context.Context, d domain.BankDebit) (domain.BankAnswer, error)
+	// Reverse undoes the debit with that key; approved means no money stays taken.
+	Reverse(ctx context.Context, d domain.BankDebit, again bool) (domain.BankAnswer, error)
+}
+
+// SetBank gives the engine its bank connector (before it serves); without one DEBIT
+// answers that it is not available.
+func (e *Engine) SetBank(b Bank) { e.bank = b }
+
+const (
+	keyBankQueue = "@pb:"  // + payment id: mDebits sent to the bank and not settled
+	keyBankKey   = "@pbk:" // + RRN: the payment of a bank key, for reconciliation
+)
+
+// bankKeys derives the RRN (12 base-36 characters from the id's 62 random bits: unique
+// among billions) and the trace number of a payment.
+func bankKeys(id string) (rrn, trace string) {
+	pid, _ := domain.ParseID(id)
+	r := binary.BigEndian.Uint64(pid[8:]) >> 2
+	rrn = strings.ToUpper(strconv.FormatUint(r, 36))
+	rrn = strings.Repeat("0", max(0, 12-len(rrn))) + rrn
+	h := sha256.Sum256(pid[:])
+	trace = fmt.Sprintf("%06d", binary.BigEndian.Uint32(h[:4])%1000000)
+	return rrn, trace
+}
+
+// debitOf is the bank request of a payment.
+func debitOf(p *domain.Payment, merchantCode string) domain.BankDebit {
+	return domain.BankDebit{Key: p.Bank.Key, Trace: p.Bank.Trace, Account: p.Bank.Account, Amount: p.Amount,
+		Currency: p.Currency, Merchant: merchantCode, At: p.Bank.At}
+}
+
+// debit handles DEBIT: it asks for YES <code>, and nothing goes to the bank before it.
+func (t *turn) debit() domain.Job {
+	e, c := t.e, t.cmd
+	if e.bank == nil {
+		t.reply(commands.RNotAvailable, commands.Args{Arg: c.Kind.String()})
+		return t.withProfile(domain.Job{})
+	}
+	if t.prof.BankIBAN == "" {
+		t.reply(commands.RBankNotLinked, commands.Args{})
+		return t.withProfile(domain.Job{})
+	}
+	var merchant *domain.Account
+	for _, a := range e.l.AccountsOf(c.Merchant) {
+		if a.Kind == domain.KindMerchant && a.Currency == e.cfg.Currency && a.Status == domain.StatusActive {
+			merchant = &a
+		}
+	}
+	if merchant == nil {
+		t.reply(commands.RUnknownMerchant, commands.Args{Arg: c.Merchant})
+		return t.withProfile(domain.Job{})
+	}
+	if lim, ok := e.cfg.Tiers[t.purse.Tier]; ok && lim.PerTx > 0 && c.Amount > lim.PerTx {
+		t.reply(commands.RLimitPerPayment, commands.Args{Limit: t.money(lim.PerTx)})
+		return t.withProfile(domain.Job{})
+	}
+	now := e.cfg.Now().UnixNano()
+	ref := c.Ref
+	if ref == "" {
+		ref = "DEBIT"
+	}
+	p := &domain.Payment{ID: domain.NewID().String(), Merchant: merchant.ID, MerchantName: merchantName(*merchant), Channel: domain.ChannelBank,
+		MSISDN: t.in.From, Amount: c.Amount, Currency: e.cfg.Currency, Reference: ref, State: domain.PaymentAwaiting,
+		Created: now, Expires: now + int64(e.cfg.ConfirmFor)}
+	rrn, trace := bankKeys(p.ID)
+	p.Bank = &domain.BankState{Account: t.prof.BankIBAN, Key: rrn, Trace: trace}
+	if err := t.addRequest(p.ID); err != nil {
+		t.reply(commands.RTooManyHolds, commands.Args{Party: merchant.Name})
+		return t.withProfile(domain.Job{})
+	}
+	code, err := oneTimeCode()
+	if err != nil {
+		t.reply(commands.RBusy, commands.Args{})
+		return t.withProfile(domain.Job{})
+	}
+	p.CodeMAC, p.CodesSent = e.codeMACFor(p, code), 1
+	msg, err := e.sealedMessage(e.sms(t.in.From, t.lang, commands.RDebitAsk, commands.Args{Amount: t.money(c.Amount), Party: merchant.Name,
+		Account: domain.MaskIBAN(t.prof.BankIBAN), Code: secretMark, N: int(e.cfg.ConfirmFor.Minutes())}), code)
+	if err != nil {
+		t.reply(commands.RBusy, commands.Args{})
+		return t.withProfile(domain.Job{})
+	}
+	msg.Urgent = true
+	t.replies = append(t.replies, msg)
+	t.audit = &domain.Audit{Actor: t.in.From, Action: "debit asked", Detail: p.ID + " " + domain.FormatAmount(c.Amount, e.cfg.Currency) + " " + merchant.Owner}
+	job, err := e.paymentJob(p, 0, "", domain.Job{Profiles: []domain.Profile{write(keyBankKey+rrn, p.ID, 0)}}, t.in.From, false)
+	if err != nil {
+		t.replies = nil
+		t.reply(commands.RBusy, commands.Args{})
+		return t.withProfile(domain.Job{})
+	}
+	job.Audit = nil // the turn's audit entry says it
+	return t.withProfile(job)
+}
+
+// sendToBank is YES to an mDebit: the payment goes to the bank queue, in the job that
+// answers the subscriber "pending"; the worker asks the bank after this commit.
+func (t *turn) sendToBank(p *domain.Payment, ver uint64, was domain.PaymentState) domain.Job {
+	p.State = domain.PaymentSentToBank
+	p.Bank.At = t.e.cfg.Now().UnixNano()
+	job, err := t.e.paymentJob(p, ver, was, domain.Job{NotAfter: p.Expires,
+		Profiles: []domain.Profile{write(keyBankQueue+p.ID, struct{}{}, 0)}}, t.in.From, false)
+	if err != nil {
+		t.reply(commands.RBusy, commands.Args{})
+		return t.withProfile(domain.Job{})
+	}
+	t.reply(commands.RDebitPending, commands.Args{Amount: t.money(p.Amount), Party: p.MerchantName})
+	return t.withProfile(job)
+}
+
+// LinkBank links a bank account (an IBAN, checked) to a subscriber's purse, or with ""
+// unlinks it; the subscriber is told by SMS.
+func (e *Engine) LinkBank(ctx context.Context, actor, msisdn, account string) (string, error) {
+	ibanCode := ""
+	if account != "" {
+		var err error
+		if ibanCode, err = domain.ParseIBAN(account); err != nil {
+			return "", err
+		}
+	}
+	_, err := e.opTurn(ctx, msisdn, func(purse *domain.Account, p *profile, ver uint64) (domain.Job, error) {
+		if purse == nil {
+			return domain.Job{}, ErrNoPurse
+		}
+		was := p.BankIBAN
+		p.BankIBAN = ibanCode
+		job := domain.Job{Profiles: []domain.Profile{e.profileWrite(msisdn, p, ver)},
+			Audit: &domain.Audit{Actor: actor, Action: "bank link", Detail: msisdn + " " + domain.MaskIBAN(ibanCode)}}
+		if ibanCode != "" {
+			job.Messages = []domain.Message{e.sms(msisdn, p.Lang, commands.RBankLinked, commands.Args{Account: domain.MaskIBAN(ibanCode)})}
+		} else {
+			job.Audit.Action, job.Audit.Detail = "bank unlink", msisdn+" "+domain.MaskIBAN(was)
+		}
+		return job, nil
+	})
+	return ibanCode, err
+}
+
+// LinkedBank returns the bank account linked to a subscriber ("" for none).
+func (e *Engine) LinkedBank(msisdn string) (string, error) {
+	b, _, err := e.l.Profile(msisdn)
+	if err != nil || b == nil {
+		return "", err
+	}
+	var p profile
+	return p.BankIBAN, json.Unmarshal(b, &p)
+}
+
+// bankReason is the stable reason of a bank's decline.
+func bankReason(code string) (domain.ErrorCode, string) {
+	switch code {
+	case "51":
+		return domain.CodeInsufficientFunds, "insufficient funds"
+	case "61":
+		return domain.CodeLimitExceeded, "limit exceeded"
+	case "14", "62":
+		return domain.CodeAccountBlocked, "account closed or unknown"
+	}
+	return "bank_declined", "declined, code " + code
+}
+
+// errNoClearing: the ledger has no bank-clearing account and it could not be opened.
+var errNoClearing = errors.New("no bank clearing account")
+
+// clearing is the bank-clearing account of the currency, opened the first time.
+func (e *Engine) clearing(ctx context.Context) (domain.Account, error) {
+	if a, err := e.l.System(domain.KindBankClearing, e.cfg.Currency); err == nil {
+		return a, nil
+	}
+	_, err := e.l.Submit(ctx, domain.Job{Open: []domain.AccountSpec{{Currency: e.cfg.Currency, Kind: domain.KindBankClearing,
+		Owner: "@clearing", Name: "Bank clearing"}}, Audit: &domain.Audit{Actor: "system", Action: "open bank clearing", Detail: e.cfg.Currency}})
+	if err != nil && !errors.Is(err, domain.ErrAccountExists) {
+		return domain.Account{}, fmt.Errorf("%w: %v", errNoClearing, err)
+	}
+	return e.l.System(domain.KindBankClearing, e.cfg.Currency)
+}

@@ -1,0 +1,201 @@
+package engine
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"mpg/bank"
+	"mpg/domain"
+	"mpg/ledger"
+)
+
+const aliceIBAN = "FR7630006000011234567890189"
+
+// debitWorld is a world whose engine talks ISO 8583 to a real bank simulator, with alice's
+// bank account linked.
+func debitWorld(t *testing.T) (*world, *bank.Sim) {
+	w := newWorld(t)
+	sim, err := bank.NewSim("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.Late, sim.Slow = 400*time.Millisecond, 30*time.Millisecond
+	sim.Open(aliceIBAN, bank.SimAccount{Balance: 100000})
+	client := bank.NewClient(bank.Config{Addr: sim.Addr(), Timeout: 200 * time.Millisecond})
+	t.Cleanup(func() { client.Close(); sim.Close() })
+	w.e.SetBank(client)
+	w.expect(alice, "REG 739164 Alice", "Welcome Alice")
+	if _, err := w.e.LinkBank(context.Background(), "ops", alice, "FR76 3000 6000 0112 3456 7890 189"); err != nil {
+		t.Fatal(err)
+	}
+	w.outbox()
+	return w, sim
+}
+
+// debitAndConfirm texts DEBIT and YES and returns the payment waiting for the bank.
+func (w *world) debitAndConfirm(amount string) domain.Payment {
+	w.t.Helper()
+	ask := w.expect(alice, "DEBIT SHOP42 "+amount+" 739164", "Irreversible")
+	code := sixDigits.FindStringSubmatch(ask[strings.Index(ask, "YES"):])[1]
+	w.expect(alice, "YES "+code, "Sent to your bank")
+	recs, _ := w.l.ProfilesFrom(keyBankQueue, "", 10)
+	if len(recs) != 1 {
+		w.t.Fatalf("bank queue: %d", len(recs))
+	}
+	p, _ := w.e.GetPayment(0, strings.TrimPrefix(recs[0].Owner, keyBankQueue))
+	return p
+}
+
+// settle runs the bank worker's steps until the payment ends, moving the clock past each
+// backoff; it returns the final payment.
+func (w *world) settle(id string) domain.Payment {
+	w.t.Helper()
+	for i := 0; i < 40; i++ {
+		done, err := w.e.BankStep(context.Background(), id)
+		if err != nil {
+			w.t.Fatalf("step %d: %v", i, err)
+		}
+		if done {
+			p, _ := w.e.GetPayment(0, id)
+			return p
+		}
+		w.advance(11 * time.Minute)
+	}
+	w.t.Fatal("the payment never ended")
+	return domain.Payment{}
+}
+
+// TestDebitUnderEveryFaultLedgerAndBankAgree: whatever the bank does, the payment ends
+// once, the merchant is paid exactly when the bank's account was debited (and not
+// reversed), and bank clearing equals what the bank settled.
+func TestDebitUnderEveryFaultLedgerAndBankAgree(t *testing.T) {
+	cases := []struct {
+		name   string
+		faults map[bank.Fault]int
+		paid   bool
+		reply  string
+	}{
+		{"approved", nil, true, "Paid 2.00 EUR to Corner Shop from your bank account FR76 **** 0189"},
+		{"no answer once", map[bank.Fault]int{bank.FaultNoAnswer: 1}, true, "Paid"},
+		{"late answer", map[bank.Fault]int{bank.FaultLate: 1}, true, "Paid"},
+		{"approve then drop", map[bank.Fault]int{bank.FaultApproveThenDrop: 1}, true, "Paid"},
+		{"duplicate answers", map[bank.Fault]int{bank.FaultDuplicate: 1}, true, "Paid"},
+		{"refused connections", map[bank.Fault]int{bank.FaultRefuse: 2}, true, "Paid"},
+		{"slow", map[bank.Fault]int{bank.FaultSlow: 1}, true, "Paid"},
+		{"never answers: reversed", map[bank.Fault]int{bank.FaultNoAnswer: 5}, false, "did not answer in time"},
+		{"debited, never answers: reversed", map[bank.Fault]int{bank.FaultApproveThenDrop: 5}, false, "did not answer in time"},
+		{"reversal declined: the debit stands", map[bank.Fault]int{bank.FaultApproveThenDrop: 5, bank.FaultDeclineReversal: 1}, true, "Paid"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w, sim := debitWorld(t)
+			p := w.debitAndConfirm("2")
+			for f, n := range c.faults {
+				sim.Inject(f, n)
+			}
+			end := w.settle(p.ID)
+			time.Sleep(sim.Late) // a late answer arrives and changes nothing
+			msgs := w.outbox()[alice]
+			if len(msgs) != 1 || !strings.Contains(msgs[0], c.reply) {
+				t.Fatalf("replies %q, want one with %q", msgs, c.reply)
+			}
+			debited := 100000 - sim.Balance(aliceIBAN)
+			clr, _ := w.l.System(domain.KindBankClearing, "EUR")
+			if c.paid != (end.State == domain.PaymentCompleted) || debited != int64(200)*boolToInt(c.paid) ||
+				w.available("SHOP42") != debited || -clr.Available() != debited {
+				t.Fatalf("state %s (%s), bank debited %d, shop %d, clearing %d", end.State, end.Reason, debited, w.available("SHOP42"), clr.Available())
+			}
+			// The queue is empty and another step changes nothing.
+			if done, err := w.e.BankStep(context.Background(), p.ID); !done || err != nil || sim.Debits.Load() > 1 {
+				t.Fatalf("after the end: %v %v, %d debits", done, err, sim.Debits.Load())
+			}
+		})
+	}
+}
+
+func boolToInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func TestDebitDeclinesAndNeedsALinkedAccountAndYES(t *testing.T) {
+	w, sim := debitWorld(t)
+	w.expect(alice, "DEBIT SHOP4 2 739164", "Unknown merchant SHOP4")
+	// NO: the bank is never asked.
+	ask := w.expect(alice, "DEBIT SHOP42 3 739164", "Irreversible")
+	w.expect(alice, "NO "+sixDigits.FindStringSubmatch(ask[strings.Index(ask, "YES"):])[1], "You refused the payment")
+	if sim.Requests.Load() != 0 {
+		t.Fatal("the bank was asked before YES")
+	}
+	// Declined by the bank: told with the reason; nothing moves.
+	p := w.debitAndConfirm("90")
+	sim.Open(aliceIBAN, bank.SimAccount{Balance: 5000})
+	end := w.settle(p.ID)
+	if end.State != domain.PaymentRefused || end.Reason != string(domain.CodeInsufficientFunds) || w.available("SHOP42") != 0 {
+		t.Fatalf("declined: %+v", end)
+	}
+	if msgs := w.outbox()[alice]; len(msgs) != 1 || !strings.Contains(msgs[0], "Your bank declined the DEBIT of 90.00 EUR") {
+		t.Fatalf("%q", msgs)
+	}
+	// Unlinked: DEBIT says so.
+	if _, err := w.e.LinkBank(context.Background(), "ops", alice, ""); err != nil {
+		t.Fatal(err)
+	}
+	w.expect(alice, "DEBIT SHOP42 1 739164", "No bank account is linked")
+	if _, err := w.e.LinkBank(context.Background(), "ops", alice, "FR7630006000011234567890180"); err == nil {
+		t.Fatal("a wrong IBAN check digit was accepted")
+	}
+}
+
+// TestBankWorkerResumesAfterARestart: a debit sent to the bank whose answer was lost stays
+// queued in the ledger file; a new engine on the reopened file settles it once.
+func TestBankWorkerResumesAfterARestart(t *testing.T) {
+	w, sim := debitWorld(t)
+	p := w.debitAndConfirm("5")
+	sim.Inject(bank.FaultApproveThenDrop, 1)
+	if done, _ := w.e.BankStep(context.Background(), p.ID); done {
+		t.Fatal("ended without an answer")
+	}
+	cfg := w.e.cfg
+	w.l.Close()
+	w2 := reopen(t, w, cfg)
+	w2.e.SetBank(bank.NewClient(bank.Config{Addr: sim.Addr(), Timeout: time.Second}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w2.e.RunBank(ctx, 10*time.Millisecond, 2); close(done) }()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		w2.advance(2 * time.Second)
+		if got, _ := w2.e.GetPayment(0, p.ID); got.State == domain.PaymentCompleted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not settled after the restart")
+		}
+	}
+	cancel()
+	<-done
+	if sim.Debits.Load() != 1 || sim.Balance(aliceIBAN) != 100000-500 || w2.available("SHOP42") != 500 {
+		t.Fatalf("%d debits, bank %d, shop %d", sim.Debits.Load(), sim.Balance(aliceIBAN), w2.available("SHOP42"))
+	}
+}
+
+// reopen opens the world's ledger file again, as a restarted daemon does, with a new engine.
+func reopen(t *testing.T, w *world, cfg Config) *world {
+	t.Helper()
+	l, err := ledger.Open(w.path, &ledger.Options{Now: cfg.Now, ExpiryEvery: 10 * time.Millisecond, ExpiryHook: ExpiryNotices(cfg),
+		Tiers: LedgerTiers(cfg.Tiers)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	w2 := *w
+	w2.l = l
+	if w2.e, err = New(cfg, l); err != nil {
+		t.Fatal(err)
+	}
+	return &w2
+}
