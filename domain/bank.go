@@ -63,3 +63,11 @@ func MaskIBAN(s string) string {
 	}
 	return s[:4] + " **** " + s[len(s)-4:]
 }
+
+// BankSettled is one line of a bank's settlement file: a debit the bank approved.
+type BankSettled struct {
+	Key      string
+	Account  string
+	Amount   uint64
+	Reversed bool
+}

@@ -60,7 +60,71 @@ identity, and the subscriber is told by SMS. Numbers may be typed as +3361234567
 	c.PersistentFlags().StringVar(&a.regionFlag, "region", "", "country of national numbers (default engine.region)")
 	c.AddCommand(a.accountOpenCmd(), a.accountTopupCmd(), a.accountStatusCmd("block", domain.StatusBlocked),
 		a.accountStatusCmd("unblock", domain.StatusActive), a.accountTierCmd(), a.accountUnlockCmd(),
-		a.accountResetPINCmd(), a.accountCloseCmd())
+		a.accountResetPINCmd(), a.accountCloseCmd(), a.accountBankCmd())
+	return c
+}
+
+// accountBankCmd links, shows and unlinks the bank account DEBIT pays from.
+func (a *app) accountBankCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "bank",
+		Short: "Link, show or unlink the bank account a subscriber's DEBIT pays from",
+		Example: `  mpg account bank link 0612345678 "FR76 3000 6000 0112 3456 7890 189"
+  mpg account bank show 0612345678
+  mpg account bank unlink 0612345678`,
+	}
+	link := &cobra.Command{
+		Use:     "link <msisdn> <iban>",
+		Short:   "Link an IBAN (its check digits and country format checked); the subscriber is told",
+		Example: `  mpg account bank link 0612345678 FR7630006000011234567890189`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.onSubscriber(args[0], func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+				code, err := eng.LinkBank(cmd.Context(), a.actor(), msisdn, args[1])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: DEBIT pays from %s\n", msisdn, domain.MaskIBAN(code))
+				return nil
+			})
+		},
+	}
+	show := &cobra.Command{
+		Use:     "show <msisdn>",
+		Short:   "The linked bank account, masked",
+		Example: "  mpg account bank show 0612345678",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.onSubscriber(args[0], func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+				code, err := eng.LinkedBank(msisdn)
+				if err != nil {
+					return err
+				}
+				if code == "" {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: no bank account linked\n", msisdn)
+					return nil
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n", msisdn, domain.MaskIBAN(code))
+				return nil
+			})
+		},
+	}
+	unlink := &cobra.Command{
+		Use:     "unlink <msisdn>",
+		Short:   "Unlink the bank account: DEBIT stops at once",
+		Example: "  mpg account bank unlink 0612345678",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.onSubscriber(args[0], func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+				if _, err := eng.LinkBank(cmd.Context(), a.actor(), msisdn, ""); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: bank account unlinked\n", msisdn)
+				return nil
+			})
+		},
+	}
+	c.AddCommand(link, show, unlink)
 	return c
 }
 

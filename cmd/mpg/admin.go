@@ -33,6 +33,12 @@ func socketPath(db string) string { return db + ".sock" }
 // adminCommands are the commands the daemon runs for the CLI.
 var adminCommands = map[string]bool{"ledger": true, "account": true, "merchant": true, "outbox": true, "payment": true, "webhook": true, "company": true}
 
+// forwarded says whether a command (its words after mpg) runs in the daemon when it runs.
+// `mpg bank` is the bank simulator; only its reconcile reads the ledger.
+func forwarded(args []string) bool {
+	return len(args) > 0 && (adminCommands[args[0]] || (args[0] == "bank" && len(args) > 1 && args[1] == "reconcile"))
+}
+
 type adminRequest struct {
 	Args []string `json:"args"`
 }
@@ -55,7 +61,7 @@ func (a *app) forward(cmd *cobra.Command, args []string) (bool, error) {
 	for top.HasParent() && top.Parent().HasParent() {
 		top = top.Parent()
 	}
-	if !adminCommands[top.Name()] || a.shared != nil {
+	if !forwarded(strings.Fields(cmd.CommandPath())[1:]) || a.shared != nil {
 		return false, nil
 	}
 	c, err := net.DialTimeout("unix", socketPath(a.dbPath), time.Second)
@@ -64,7 +70,7 @@ func (a *app) forward(cmd *cobra.Command, args []string) (bool, error) {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Minute)) // verify of a large file takes a while
-	if cmd.Name() == "backup" && len(args) == 1 {
+	if (cmd.Name() == "backup" || cmd.Name() == "reconcile") && len(args) == 1 {
 		if abs, err := filepath.Abs(args[0]); err == nil {
 			args = []string{abs} // the daemon runs elsewhere: the file is where the user meant
 		}
@@ -137,8 +143,8 @@ func handleAdmin(ctx context.Context, c net.Conn, cfg config.Config, l *ledger.L
 	}
 	c.SetDeadline(time.Now().Add(5 * time.Minute))
 	var req adminRequest
-	if err := json.NewDecoder(io.LimitReader(c, 64<<10)).Decode(&req); err != nil || len(req.Args) == 0 || !adminCommands[req.Args[0]] {
-		json.NewEncoder(c).Encode(adminResponse{Error: "admin socket: only ledger, account, merchant and outbox commands", Code: 1})
+	if err := json.NewDecoder(io.LimitReader(c, 64<<10)).Decode(&req); err != nil || len(req.Args) == 0 || !forwarded(req.Args) {
+		json.NewEncoder(c).Encode(adminResponse{Error: "admin socket: only the admin commands (ledger, account, merchant, outbox, payment, webhook, company, bank reconcile)", Code: 1})
 		return
 	}
 	a := &app{cfg: cfg, log: log.Named("admin"), shared: l, eng: eng, operator: operator, dbPath: l.Path()}

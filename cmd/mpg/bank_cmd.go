@@ -1,0 +1,215 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"mpg/bank"
+	"mpg/domain"
+	"mpg/ledger"
+)
+
+// `mpg bank` runs the bank simulator as its own process; `mpg bank reconcile` compares the
+// bank's settlement file with the ledger.
+
+func (a *app) bankCmd() *cobra.Command {
+	var listen, control, settlement string
+	var accounts, faults []string
+	var late, slow time.Duration
+	c := &cobra.Command{
+		Use:   "bank",
+		Short: "Run a bank simulator (ISO 8583 over TCP) with accounts and faults on demand",
+		Long: `bank runs a simulated bank back end for mDebit: accounts with balances, approvals and
+declines (insufficient funds 51, limit 61, account closed 62, unknown account 14), each RRN
+debited at most once, reversals, and faults on demand. Faults (--fault NAME[=N], or POST
+/fault?name=NAME&n=N on --http; N=-1 for all requests, 0 to clear): ` + faultNames() + `.
+On SIGTERM it writes its settlement file (--settlement), the input of mpg bank reconcile.`,
+		Example: `  mpg bank --listen 127.0.0.1:8583 --account FR7630006000011234567890189=50000 --http 127.0.0.1:8584
+  mpg bank --fault no-answer=3 --fault late=1 --settlement /tmp/settle.csv
+  curl -X POST '127.0.0.1:8584/fault?name=approve-then-drop&n=1'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			sim, err := bank.NewSim(listen)
+			if err != nil {
+				return err
+			}
+			defer sim.Close()
+			sim.Late, sim.Slow = late, slow
+			for _, acc := range accounts {
+				iban, bal, ok := strings.Cut(acc, "=")
+				code, err := domain.ParseIBAN(iban)
+				if err != nil || !ok {
+					return fmt.Errorf("--account %q: want IBAN=balance_minor (%v)", acc, err)
+				}
+				n, err := strconv.ParseInt(bal, 10, 64)
+				if err != nil {
+					return fmt.Errorf("--account %q: balance in minor units", acc)
+				}
+				sim.Open(code, bank.SimAccount{Balance: n})
+			}
+			for _, f := range faults {
+				name, n, err := parseFault(f)
+				if err != nil {
+					return err
+				}
+				sim.Inject(name, n)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "mpg bank: ISO 8583 on %s\n", sim.Addr())
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if control != "" {
+				ln, err := net.Listen("tcp", control)
+				if err != nil {
+					return err
+				}
+				srv := &http.Server{Handler: bankControl(sim), ReadHeaderTimeout: 5 * time.Second}
+				go srv.Serve(ln)
+				defer srv.Close()
+				fmt.Fprintf(out, "mpg bank: control on http://%s (POST /fault, POST /account, GET /balance, GET /settlement)\n", ln.Addr())
+			}
+			<-ctx.Done()
+			if settlement != "" {
+				f, err := os.Create(settlement)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				return sim.WriteSettlement(f)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&listen, "listen", "127.0.0.1:8583", "ISO 8583 address")
+	c.Flags().StringVar(&control, "http", "", "control address (faults, accounts, settlement)")
+	c.Flags().StringVar(&settlement, "settlement", "", "write the settlement file here on exit")
+	c.Flags().StringArrayVar(&accounts, "account", nil, "an account: IBAN=balance_minor (repeatable)")
+	c.Flags().StringArrayVar(&faults, "fault", nil, "a fault for the next N requests: NAME[=N] (repeatable)")
+	c.Flags().DurationVar(&late, "late", 8*time.Second, "how late the late fault answers")
+	c.Flags().DurationVar(&slow, "slow", 300*time.Millisecond, "how slow the slow fault answers")
+	c.AddCommand(a.bankReconcileCmd())
+	return c
+}
+
+func faultNames() string {
+	var s []string
+	for _, f := range bank.Faults {
+		s = append(s, string(f))
+	}
+	return strings.Join(s, ", ")
+}
+
+func parseFault(s string) (bank.Fault, int, error) {
+	name, count, has := strings.Cut(s, "=")
+	n := 1
+	if has {
+		var err error
+		if n, err = strconv.Atoi(count); err != nil {
+			return "", 0, fmt.Errorf("fault %q: N must be a number", s)
+		}
+	}
+	for _, f := range bank.Faults {
+		if string(f) == name {
+			return f, n, nil
+		}
+	}
+	return "", 0, fmt.Errorf("unknown fault %q (%s)", name, faultNames())
+}
+
+// bankControl is the simulator's HTTP control, for tests and people trying faults.
+func bankControl(sim *bank.Sim) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /fault", func(w http.ResponseWriter, r *http.Request) {
+		f, n, err := parseFault(r.URL.Query().Get("name") + "=" + r.URL.Query().Get("n"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		sim.Inject(f, n)
+	})
+	mux.HandleFunc("POST /account", func(w http.ResponseWriter, r *http.Request) {
+		iban, err := domain.ParseIBAN(r.URL.Query().Get("iban"))
+		bal, perr := strconv.ParseInt(r.URL.Query().Get("balance"), 10, 64)
+		if err != nil || perr != nil {
+			http.Error(w, "want iban= and balance= (minor units)", http.StatusBadRequest)
+			return
+		}
+		sim.Open(iban, bank.SimAccount{Balance: bal, Closed: r.URL.Query().Get("closed") == "1"})
+	})
+	mux.HandleFunc("GET /balance", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]int64{"balance": sim.Balance(r.URL.Query().Get("iban")), "debits": sim.Debits.Load(),
+			"reversals": sim.Reversals.Load(), "requests": sim.Requests.Load()})
+	})
+	mux.HandleFunc("GET /settlement", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/csv")
+		sim.WriteSettlement(w)
+	})
+	return mux
+}
+
+func (a *app) bankReconcileCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "reconcile <settlement.csv>",
+		Short: "Compare the bank's settlement file with the ledger and list every difference",
+		Long: `reconcile reads the bank's settlement file (CSV: rrn, account, amount_minor, currency,
+status settled|reversed, auth_code, time; what mpg bank writes) and the ledger's mDebits,
+and lists every difference: a debit the bank settled that the ledger did not pay, one the
+ledger paid that the bank did not settle (or reversed), and amounts that differ. Exit 0
+when they agree, 2 when they do not.`,
+		Example: "  mpg bank reconcile /tmp/settle.csv",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := os.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			rows, err := csv.NewReader(io.LimitReader(f, 1<<30)).ReadAll()
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			if len(rows) == 0 || strings.Join(rows[0], ",") != strings.Join(bank.SettlementHeader, ",") {
+				return fmt.Errorf("%s: not a settlement file (first line %s)", args[0], strings.Join(bank.SettlementHeader, ","))
+			}
+			var settled []domain.BankSettled
+			for i, r := range rows[1:] {
+				amount, err := strconv.ParseUint(r[2], 10, 64)
+				if len(r) != len(bank.SettlementHeader) || err != nil {
+					return fmt.Errorf("%s line %d: bad row", args[0], i+2)
+				}
+				settled = append(settled, domain.BankSettled{Key: r[0], Account: r[1], Amount: amount, Reversed: r[4] == "reversed"})
+			}
+			return a.withLedger(func(l *ledger.Ledger) error {
+				diffs, checked, err := a.engine(l).ReconcileBank(settled)
+				if err != nil {
+					return err
+				}
+				w := cmd.OutOrStdout()
+				if len(diffs) == 0 {
+					fmt.Fprintf(w, "bank reconcile: %d debits, ledger and bank agree\n", checked)
+					return nil
+				}
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "RRN\tPAYMENT\tBANK\tLEDGER\tDIFFERENCE")
+				for _, d := range diffs {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Key, d.Payment, d.Bank, d.Ledger, d.What)
+				}
+				tw.Flush()
+				return &exitError{code: 2, msg: fmt.Sprintf("bank reconcile: %d differences in %d debits", len(diffs), checked)}
+			})
+		},
+	}
+}
