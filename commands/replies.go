@@ -359,9 +359,9 @@ var templates = [replyCount][3]string{
 		"已发送至您的银行:向{party}付款 {amount}。结果将以短信通知。",
 	},
 	RDebitPaid: {
-		"Paid {amount} to {party} from your bank account {account}. Bank approval {arg}. Ref {ref}. Receipt {receipt}",
-		"Payé {amount} à {party} depuis votre compte {account}. Autorisation {arg}. Réf {ref}. Recu {receipt}",
-		"已从银行账户 {account} 向{party}支付 {amount}。银行授权 {arg}。参考号 {ref}。收据 {receipt}",
+		"Paid {amount} to {party} from your bank account {account}. Bank approval {name}. Ref {ref}. Receipt {receipt}",
+		"Payé {amount} à {party} depuis votre compte {account}. Autorisation {name}. Réf {ref}. Recu {receipt}",
+		"已从银行账户 {account} 向{party}支付 {amount}。银行授权 {name}。参考号 {ref}。收据 {receipt}",
 	},
 	RDebitDeclined: {
 		"Your bank declined the DEBIT of {amount} to {party} ({arg}). Nothing was paid.",

@@ -161,7 +161,7 @@ func (e *Engine) completeDebit(ctx context.Context, p *domain.Payment, ver uint6
 	job.Compose = func(v domain.View, r *domain.Result) ([]domain.Message, error) {
 		rc := e.receipt(r.Transfers[0])
 		msgs := []domain.Message{e.sms(msisdn, lang, commands.RDebitPaid, commands.Args{Amount: e.money(amount), Party: name,
-			Account: account, Arg: auth, Ref: shortRef(r.Transfers[0]), Receipt: rc})}
+			Account: account, Name: auth, Ref: shortRef(r.Transfers[0]), Receipt: rc})}
 		if merchant.Phone != "" {
 			msgs = append(msgs, e.sms(merchant.Phone, commands.EN, commands.RMerchantPaid, commands.Args{Amount: e.money(amount),
 				Party: domain.Mask(msisdn), Ref: shortRef(r.Transfers[0]), Receipt: rc}))

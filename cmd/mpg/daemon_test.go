@@ -45,6 +45,8 @@ func TestDemoPlaysAConversationOverSMPP(t *testing.T) {
 		"to pay 4.50 EUR to Corner Shop on its web page",
 		"+33612345678 < Paid 4.50 EUR to Corner Shop",
 		"page  : Paid. Thank you.",
+		"+33612345678 < Sent to your bank: 20.00 EUR to Corner Shop",
+		"+33612345678 < Paid 20.00 EUR to Corner Shop from your bank account FR76 **** 0189. Bank approval 000001",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())

@@ -24,6 +24,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"mpg/bank"
 	"mpg/config"
 	"mpg/domain"
 	"mpg/engine"
@@ -49,6 +50,7 @@ var demoScript = []struct{ from, text string }{
 }
 
 const (
+	demoIBAN  = "FR7630006000011234567890189"
 	demoAlice = "+33612345678"
 	demoBob   = "+33687654321"
 	demoShop  = "+33698765432"
@@ -127,6 +129,14 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 	defer sim.Close()
 
 	cfg.SMPP.Addr, cfg.SMPP.SystemID, cfg.SMPP.Password = sim.Addr(), "mpg", password
+	// A bank with Alice's account, for DEBIT.
+	bk, err := bank.NewSim("127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer bk.Close()
+	bk.Open(demoIBAN, bank.SimAccount{Balance: 50000})
+	cfg.Bank.Addr, cfg.Bank.TimeoutMs, cfg.Bank.Tries = bk.Addr(), 2000, 3
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.Merchant.Addr, cfg.Merchant.PublicURL = "127.0.0.1:0", ""
 	d, metrics, stop, err := startDaemon(ctx, cfg, l, a.log.Named("daemon"))
@@ -149,6 +159,10 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 			return err
 		}
 	}
+	if _, err := d.eng.LinkBank(ctx, "demo", demoAlice, demoIBAN); err != nil {
+		return err
+	}
+	time.Sleep(100 * time.Millisecond) // the link notice reaches Alice's phone before the prompt
 	ph.show()
 	ph.quiet = false
 	shop := res.Accounts[3].ID
@@ -167,18 +181,23 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 Subscribers: Alice %s (PIN 1234), Bob %s (PIN 5678), tier 2, 50.00 EUR each.
 Merchant SHOP42 "Corner Shop" (told on %s), biller EDF. Short code 1234.
 Try: BAL 1234 | PAY SHOP42 12.50 1234 | SEND 0687654321 5 1234 | MINI 1234 | LANG FR | HELP
+Alice's bank account FR76 **** 0189 (500.00 EUR at the simulated bank on %s) is linked:
+  DEBIT SHOP42 20 1234, then YES <code> from the SMS
 
 Web checkout: open %s in a browser, type Alice's number 06 12 34 56 78, then the code
 texted to her (it shows here). Merchant API (key of SHOP42: %s):
   curl -s -H 'Authorization: Bearer %s' -d '{"msisdn":"0687654321","amount":"3.20","reference":"order-7"}' %s/v1/payments
   (Bob is texted a code: answer YES <code> with --as %s)
 
-`, sim.Addr(), metrics, demoAlice, demoBob, demoShop, checkoutURL, key, key, api, demoBob)
+`, sim.Addr(), metrics, demoAlice, demoBob, demoShop, bk.Addr(), checkoutURL, key, key, api, demoBob)
 	if !interactive {
 		for _, s := range demoScript {
 			if err := ph.text(ctx, s.from, s.text, true); err != nil {
 				return err
 			}
+		}
+		if err := demoDebit(ctx, out, ph); err != nil {
+			return err
 		}
 		return demoCheckout(ctx, out, ph, checkoutURL)
 	}
@@ -201,6 +220,28 @@ texted to her (it shows here). Merchant API (key of SHOP42: %s):
 			fmt.Fprintln(out, "!", err)
 		}
 	}
+	return nil
+}
+
+// demoDebit plays Alice paying by DEBIT from her bank account: the ask, YES, the bank's answer.
+func demoDebit(ctx context.Context, out io.Writer, ph *phone) error {
+	before := len(ph.sim.MT(demoAlice))
+	if err := ph.text(ctx, demoAlice, "DEBIT SHOP42 20 1234", true); err != nil {
+		return err
+	}
+	code := regexp.MustCompile(`YES (\d{6})`).FindStringSubmatch(strings.Join(ph.sim.MT(demoAlice)[before:], " "))
+	if code == nil {
+		return fmt.Errorf("demo: no DEBIT code reached Alice")
+	}
+	before = len(ph.sim.MT(demoAlice))
+	if err := ph.text(ctx, demoAlice, "YES "+code[1], true); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ph.sim.WaitMT(wctx, demoAlice, before+2) // "sent to your bank", then the bank's answer
+	time.Sleep(100 * time.Millisecond)
+	ph.show()
 	return nil
 }
 
