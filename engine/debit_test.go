@@ -199,3 +199,28 @@ func reopen(t *testing.T, w *world, cfg Config) *world {
 	}
 	return &w2
 }
+
+// TestMerchantAsksForADebit: a request to pay by bank from the merchant API is confirmed by
+// YES <code> like a DEBIT, and paid by the bank worker.
+func TestMerchantAsksForADebit(t *testing.T) {
+	w, sim := debitWorld(t)
+	ctx := context.Background()
+	shop := w.l.AccountsOf("SHOP42")[0].ID
+	p, _, err := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, MSISDN: alice, Amount: 1500, Reference: "inv-9", Bank: true})
+	if err != nil || p.Channel != domain.ChannelBank {
+		t.Fatalf("%+v %v", p, err)
+	}
+	ask := w.outbox()[alice]
+	if len(ask) != 1 || !strings.Contains(ask[0], "Irreversible") {
+		t.Fatalf("%q", ask)
+	}
+	w.expect(alice, "YES "+sixDigits.FindStringSubmatch(ask[0][strings.Index(ask[0], "YES"):])[1], "Sent to your bank")
+	end := w.settle(p.ID)
+	if end.State != domain.PaymentCompleted || sim.Balance(aliceIBAN) != 100000-1500 || w.available("SHOP42") != 1500 {
+		t.Fatalf("%+v", end)
+	}
+	// Without a linked account the merchant is told at once.
+	w.e.LinkBank(ctx, "ops", alice, "")
+	_, _, err = w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, MSISDN: alice, Amount: 100, Reference: "inv-10", Bank: true})
+	wantCode(t, err, domain.CodeSubscriberNotFound)
+}

@@ -28,6 +28,9 @@ type CreatePayment struct {
 	// buyer back.
 	Description, ReturnURL string
 	Actor                  string // who asks, for the audit trail
+	// Bank makes a request to pay an mDebit: from the subscriber's linked bank account,
+	// confirmed by YES <code> like any DEBIT.
+	Bank bool
 	Idempotency
 }
 
@@ -183,6 +186,18 @@ func (e *Engine) createRequest(ctx context.Context, p *domain.Payment, req Creat
 		return domain.PaymentErr(domain.CodeLimitExceeded, "above the subscriber's per-payment limit")
 	}
 	t.lang = t.prof.Lang
+	var extra []domain.Profile
+	if req.Bank {
+		switch {
+		case e.bank == nil:
+			return domain.PaymentErr(domain.CodeUnavailable, "DEBIT is not available: no bank connector")
+		case t.prof.BankIBAN == "":
+			return domain.PaymentErr(domain.CodeSubscriberNotFound, "this subscriber has no linked bank account")
+		}
+		rrn, trace := bankKeys(p.ID)
+		p.Channel, p.Bank = domain.ChannelBank, &domain.BankState{Account: t.prof.BankIBAN, Key: rrn, Trace: trace}
+		extra = append(extra, write(keyBankKey+rrn, p.ID, 0))
+	}
 	if err := t.addRequest(p.ID); err != nil {
 		return err
 	}
@@ -191,13 +206,18 @@ func (e *Engine) createRequest(ctx context.Context, p *domain.Payment, req Creat
 		return err
 	}
 	p.CodeMAC, p.CodesSent = e.codeMACFor(p, code), 1
-	msg, err := e.sealedMessage(e.sms(msisdn, t.lang, commands.RPayRequest, commands.Args{Party: p.MerchantName,
-		Amount: e.money(p.Amount + e.fee(domain.CodePay, p.Amount)), Account: p.Reference, Code: secretMark, N: int(e.cfg.RequestFor.Minutes())}), code)
+	ask := e.sms(msisdn, t.lang, commands.RPayRequest, commands.Args{Party: p.MerchantName,
+		Amount: e.money(p.Amount + e.fee(domain.CodePay, p.Amount)), Account: p.Reference, Code: secretMark, N: int(e.cfg.RequestFor.Minutes())})
+	if req.Bank {
+		ask = e.sms(msisdn, t.lang, commands.RDebitAsk, commands.Args{Amount: e.money(p.Amount), Party: p.MerchantName,
+			Account: domain.MaskIBAN(p.Bank.Account), Code: secretMark, N: int(e.cfg.RequestFor.Minutes())})
+	}
+	msg, err := e.sealedMessage(ask, code)
 	if err != nil {
 		return err
 	}
 	msg.Urgent = true
-	job, err := e.paymentJob(p, 0, "", t.withProfile(domain.Job{Messages: []domain.Message{msg}}), req.Actor, false)
+	job, err := e.paymentJob(p, 0, "", t.withProfile(domain.Job{Messages: []domain.Message{msg}, Profiles: extra}), req.Actor, false)
 	if err != nil {
 		return err
 	}

@@ -240,6 +240,8 @@ type createRequest struct {
 	Reference   string      `json:"reference"`
 	Description string      `json:"description"`
 	ReturnURL   string      `json:"return_url"`
+	// Method "bank" asks the subscriber to pay from his linked bank account (mDebit).
+	Method string `json:"method"`
 }
 
 func (s *Server) createPayment(w http.ResponseWriter, r *http.Request, m domain.Account) {
@@ -264,6 +266,8 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, m domain.Account
 		err = domain.PaymentErr(domain.CodeInvalidRequest, "msisdn: the subscriber to ask")
 	case !checkout && req.ReturnURL != "":
 		err = domain.PaymentErr(domain.CodeInvalidRequest, "return_url is for checkouts")
+	case req.Method != "" && req.Method != "purse" && (checkout || req.Method != "bank"):
+		err = domain.PaymentErr(domain.CodeInvalidRequest, `method: "purse" (default), or "bank" for a request to pay`)
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -281,7 +285,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, m domain.Account
 	}
 	defer done()
 	p, replay, err := s.e.CreatePayment(r.Context(), engine.CreatePayment{Merchant: m.ID, MSISDN: req.MSISDN, Amount: amount,
-		Reference: req.Reference, Description: req.Description, ReturnURL: req.ReturnURL, Actor: actor(m), Idempotency: idem})
+		Reference: req.Reference, Description: req.Description, ReturnURL: req.ReturnURL, Actor: actor(m), Bank: req.Method == "bank", Idempotency: idem})
 	if err != nil {
 		s.fail(w, r, err)
 		return
