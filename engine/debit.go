@@ -133,6 +133,7 @@ func (t *turn) sendToBank(p *domain.Payment, ver uint64, was domain.PaymentState
 		return t.withProfile(domain.Job{})
 	}
 	t.reply(commands.RDebitPending, commands.Args{Amount: t.money(p.Amount), Party: p.MerchantName})
+	t.toBank = true
 	return t.withProfile(job)
 }
 

@@ -69,7 +69,16 @@ func (e *Engine) RunBank(ctx context.Context, every time.Duration, workers int) 
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-e.bankWake:
 		}
+	}
+}
+
+// wakeBank tells the bank worker a request was queued (it also looks every so often).
+func (e *Engine) wakeBank() {
+	select {
+	case e.bankWake <- struct{}{}:
+	default:
 	}
 }
 

@@ -119,7 +119,8 @@ type Engine struct {
 	flood floodGate
 	// Keyed HMAC states, reused.
 	pinMACs, receiptMACs *macPool
-	bank                 Bank // nil: DEBIT is not available
+	bank                 Bank          // nil: DEBIT is not available
+	bankWake             chan struct{} // a DEBIT was confirmed: the bank worker looks now
 }
 
 // New makes an engine for the daemon; the keys must be set.
@@ -175,7 +176,7 @@ func NewAdmin(cfg Config, l Ledger) *Engine {
 	if cfg.BankTries <= 0 {
 		cfg.BankTries = 5
 	}
-	return &Engine{cfg: cfg, l: l, pinMACs: newMACPool(cfg.PINKey), receiptMACs: newMACPool(cfg.ReceiptKey)}
+	return &Engine{cfg: cfg, l: l, pinMACs: newMACPool(cfg.PINKey), receiptMACs: newMACPool(cfg.ReceiptKey), bankWake: make(chan struct{}, 1)}
 }
 
 func (e *Engine) lock(msisdn string) *sync.Mutex {
@@ -235,6 +236,9 @@ func (e *Engine) Handle(ctx context.Context, in Inbound) error {
 		}
 		break
 	}
+	if t.toBank {
+		e.wakeBank()
+	}
 	// Money held for this number goes to its purse once it has one. A claim that fails now
 	// is tried again with the subscriber's next message; the SMS itself is already durable.
 	if t.holds > 0 && (t.purse != nil || t.cmd.Kind == commands.Reg) {
@@ -275,6 +279,7 @@ type turn struct {
 	// payee of a payment, for a refusal naming whose limit it is.
 	payeeName string
 	holds     int // money held for this number when the SMS came
+	toBank    bool // the job queues an mDebit: wake the bank worker once it is durable
 }
 
 func (t *turn) load() error {

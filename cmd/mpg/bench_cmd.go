@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -29,14 +30,16 @@ ledger verify on the file after the daemon stopped. The last line is:
 Latency is MO sent to reply received. With --mix http each "command" is a request to pay
 made through the merchant API (POST /v1/payments), whose code the phone reads and answers
 with YES <code> by SMS; the last line starts paid_per_s= and latency is from the POST to
-the "Paid" reply. bench ledger and bench smpp measure one part each.`
+the "Paid" reply. With --mix debit each is a DEBIT, its YES <code>, and the simulated bank
+(in this process, answering after --bank-latency) approving it; latency is from the DEBIT
+to the "Paid" reply. bench ledger and bench smpp measure one part each.`
 	c.Args = cobra.NoArgs
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		if opt.merchants < 1 || opt.commands < 1 || opt.outstanding < 1 || opt.outstanding > opt.subscribers {
 			return fmt.Errorf("need --merchants, --commands >= 1 and 1 <= --outstanding <= --subscribers")
 		}
-		if opt.mix != "pay" && opt.mix != "mixed" && opt.mix != "http" {
-			return fmt.Errorf("--mix is pay, mixed or http")
+		if opt.mix != "pay" && opt.mix != "mixed" && opt.mix != "http" && opt.mix != "debit" {
+			return fmt.Errorf("--mix is pay, mixed, http or debit")
 		}
 		if opt.binds < 1 || opt.binds > 16 || opt.window < 1 || opt.window > 1024 {
 			return fmt.Errorf("--binds must be 1..16 and --window 1..1024")
@@ -50,7 +53,8 @@ the "Paid" reply. bench ledger and bench smpp measure one part each.`
 	c.Flags().IntVar(&opt.commands, "commands", 50000, "commands to text")
 	c.Flags().IntVar(&opt.outstanding, "outstanding", 200, "MO in flight: phones texting at once, each waiting for its reply")
 	c.Flags().Float64Var(&opt.rate, "rate", 0, "pace the MO to this many per second (0: as fast as answered)")
-	c.Flags().StringVar(&opt.mix, "mix", "pay", "pay: unique PAY only; mixed: 70% PAY, 20% SEND, 10% BAL; http: requests to pay by the merchant API, each confirmed by YES <code>")
+	c.Flags().StringVar(&opt.mix, "mix", "pay", "pay: unique PAY only; mixed: 70% PAY, 20% SEND, 10% BAL; http: requests to pay by the merchant API, each confirmed by YES <code>; debit: DEBIT then YES <code>, paid by a simulated bank")
+	c.Flags().DurationVar(&opt.bankLatency, "bank-latency", 20*time.Millisecond, "--mix debit: how long the simulated bank takes to answer")
 	c.Flags().IntVar(&opt.binds, "binds", 2, "the daemon's SMPP links")
 	c.Flags().IntVar(&opt.window, "window", 256, "unanswered requests per link")
 	c.AddCommand(a.benchLedgerCmd(), a.benchSMPPCmd())

@@ -25,6 +25,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/time/rate"
 
+	"mpg/bank"
 	"mpg/domain"
 	"mpg/ledger"
 	"mpg/smpp"
@@ -36,6 +37,7 @@ type benchE2EOptions struct {
 	binds, window                                 int
 	rate                                          float64
 	mix, profile                                  string
+	bankLatency                                   time.Duration
 }
 
 // benchE2E measures mpg from outside: this process is the SMSC (the simulator, driving the
@@ -78,6 +80,21 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 			return err
 		}
 		cfg.Merchant.Addr, cfg.Merchant.RatePerS, cfg.Merchant.Burst = apiAddr, 10000, 10000
+	}
+	var bk *bank.Sim
+	if opt.mix == "debit" {
+		// This process is the bank too, answering after --bank-latency.
+		if bk, err = bank.NewSim("127.0.0.1:0"); err != nil {
+			return err
+		}
+		defer bk.Close()
+		bk.Open(benchIBAN, bank.SimAccount{Balance: 1 << 50})
+		if opt.bankLatency > 0 {
+			bk.Slow = opt.bankLatency
+			bk.Inject(bank.FaultSlow, -1)
+		}
+		cfg.Bank.Addr = bk.Addr()
+		cfg.Engine.DedupeS = 1 // DEBIT has no reference: a phone's next DEBIT is the same text
 	}
 	conf, err := toml.Marshal(cfg)
 	if err != nil {
@@ -158,13 +175,27 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 	fmt.Fprintf(out, "setup: %d subscribers registered by SMS and topped up through the admin socket, %d merchants, in %s\n",
 		opt.subscribers, opt.merchants, time.Since(start).Round(time.Millisecond))
 
-	var pay *requestToPay
-	if opt.mix == "http" {
+	var pay flow
+	switch opt.mix {
+	case "http":
 		out, err := adminOutput(sock, "merchant", "key", "create", "SHOP42")
 		if err != nil {
 			return fail(err)
 		}
 		pay = newRequestToPay("http://"+apiAddr, strings.Fields(out)[0], opt.outstanding, sim)
+	case "debit":
+		next.Store(0)
+		if err := parallelN(32, func(int) error {
+			for i := int(next.Add(1)) - 1; i < opt.subscribers; i = int(next.Add(1)) - 1 {
+				if err := adminCall(sock, "account", "bank", "link", phoneOf(i), benchIBAN); err != nil {
+					return fmt.Errorf("bank link of %s: %w", phoneOf(i), err)
+				}
+			}
+			return nil
+		}); err != nil {
+			return fail(err)
+		}
+		pay = debitFlow{sim: sim}
 	}
 	before, err := scrape(metricsURL)
 	if err != nil {
@@ -211,7 +242,7 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 			if pay != nil {
 				t0 := time.Now()
 				sent.Add(1)
-				if err := pay.run(ctx, me, fmt.Sprintf("R%d", k)); err != nil {
+				if err := pay.run(ctx, me, k); err != nil {
 					lost.Add(1)
 					continue
 				}
@@ -276,6 +307,9 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 	first := "mo_mt_per_s"
 	if pay != nil {
 		first = "paid_per_s"
+	}
+	if bk != nil {
+		fmt.Fprintf(out, "bank: %d debits, latency %s\n", bk.Debits.Load(), opt.bankLatency)
 	}
 	fmt.Fprintf(out, first+"=%.0f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f answered=%d/%d verify=%s\n",
 		float64(len(all))/secs, ms2(pct(all, 0.5)), ms2(pct(all, 0.99)), ms2(pct(all, 0.999)), answered.Load(), sent.Load(), verify)
@@ -453,6 +487,54 @@ func tail(s string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
+// flow is one paid payment of a mix that takes more than one message.
+type flow interface {
+	run(ctx context.Context, msisdn string, k int64) error
+}
+
+// benchIBAN is the bench subscribers' (shared) account at the simulated bank.
+const benchIBAN = "FR7630006000011234567890189"
+
+// debitFlow is a phone paying by DEBIT: the ask, YES <code>, the bank's answer.
+type debitFlow struct{ sim *smpp.Sim }
+
+var debitAsk = regexp.MustCompile(`Reply YES (\d{6})`)
+
+func (f debitFlow) run(ctx context.Context, msisdn string, k int64) error {
+	have := len(f.sim.MT(msisdn))
+	c := 1 + k%9999 // a phone's DEBITs inside the dedupe window differ by their amount
+	amount := fmt.Sprintf("%d.%02d", c/100, c%100)
+	if _, err := f.sim.SendMO(ctx, msisdn, "1234", "DEBIT SHOP42 "+amount+" 1234"); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	msgs, err := f.sim.WaitMT(wctx, msisdn, have+1)
+	if err != nil {
+		return err
+	}
+	m := debitAsk.FindStringSubmatch(msgs[len(msgs)-1])
+	if m == nil {
+		return fmt.Errorf("no code in %q", msgs[len(msgs)-1])
+	}
+	if _, err := f.sim.SendMO(ctx, msisdn, "1234", "YES "+m[1]); err != nil {
+		return err
+	}
+	for {
+		n := len(msgs)
+		if msgs, err = f.sim.WaitMT(wctx, msisdn, n+1); err != nil {
+			return err
+		}
+		last := msgs[len(msgs)-1]
+		if strings.HasPrefix(last, "Paid") {
+			return nil
+		}
+		if !strings.HasPrefix(last, "Sent to your bank") {
+			return fmt.Errorf("after YES: %q", last)
+		}
+	}
+}
+
 // requestToPay is one bench client of the merchant API: it asks a subscriber to pay, reads
 // the code on his phone, answers YES <code> by SMS and waits for the "Paid" reply.
 type requestToPay struct {
@@ -469,7 +551,8 @@ func newRequestToPay(api, key string, conns int, sim *smpp.Sim) *requestToPay {
 
 var yesCode = regexp.MustCompile(`reply YES (\d{6})`)
 
-func (r *requestToPay) run(ctx context.Context, msisdn, ref string) error {
+func (r *requestToPay) run(ctx context.Context, msisdn string, k int64) error {
+	ref := fmt.Sprintf("R%d", k)
 	have := len(r.sim.MT(msisdn))
 	req, _ := http.NewRequestWithContext(ctx, "POST", r.api+"/v1/payments",
 		strings.NewReader(`{"msisdn":"`+msisdn+`","amount":"0.01","reference":"`+ref+`"}`))

@@ -353,7 +353,7 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 		go func() {
 			defer work.Done()
 			defer client.Close()
-			d.eng.RunBank(workCtx, 200*time.Millisecond, 8)
+			d.eng.RunBank(workCtx, 200*time.Millisecond, b.MaxInflight)
 		}()
 		d.log.Info("bank connector", zap.String("addr", b.Addr))
 	}
