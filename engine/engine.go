@@ -278,7 +278,7 @@ type turn struct {
 	repeat repeatRecord
 	// payee of a payment, for a refusal naming whose limit it is.
 	payeeName string
-	holds     int // money held for this number when the SMS came
+	holds     int  // money held for this number when the SMS came
 	toBank    bool // the job queues an mDebit: wake the bank worker once it is durable
 }
 
