@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"mpg/commands"
@@ -17,6 +18,14 @@ import (
 // reversal, repeated until the bank answers it. Each answer is one ledger job: approved
 // moves the money from bank clearing to the merchant; declined or reversed ends the
 // payment with its reason. The queue is in the ledger: a restart resumes every request.
+
+// BankStats count what the bank worker saw, for the daemon's metrics.
+type BankStats struct {
+	Approved, Declined, Unknown, Reversed, ReversalDeclined atomic.Int64
+}
+
+// BankStats are the bank worker's counters.
+func (e *Engine) BankStats() *BankStats { return &e.bankStats }
 
 // RunBank works the queue until ctx ends.
 func (e *Engine) RunBank(ctx context.Context, every time.Duration, workers int) {
@@ -120,6 +129,7 @@ func (e *Engine) BankStep(ctx context.Context, id string) (bool, error) {
 	switch {
 	case err != nil:
 		// Unsure: ask again later with the same key; after BankTries, reverse.
+		e.bankStats.Unknown.Add(1)
 		p.Bank.Tries++
 		p.Bank.LastError = clipError(err.Error())
 		if !p.Bank.Reversing && p.Bank.Tries >= e.cfg.BankTries {
@@ -129,17 +139,21 @@ func (e *Engine) BankStep(ctx context.Context, id string) (bool, error) {
 		}
 		return false, e.saveBank(ctx, &p, ver, domain.Job{Audit: &domain.Audit{Actor: "bank", Action: "debit unknown", Detail: p.ID + " " + p.Bank.LastError}})
 	case p.Bank.Reversing && a.Outcome == domain.BankApproved:
+		e.bankStats.Reversed.Add(1)
 		p.Bank.Code = a.Code
 		p.State, p.Reason = domain.PaymentRefused, "bank_no_answer"
 		job := e.bankEnd(&p, e.sms(p.MSISDN, e.langOf(p.MSISDN), commands.RDebitReversed, commands.Args{Amount: e.money(p.Amount), Party: p.MerchantName}))
 		return true, e.submitBank(ctx, &p, ver, was, job)
 	case p.Bank.Reversing:
 		// The bank will not reverse it: the debit stands. Ask what it was, and settle that.
+		e.bankStats.ReversalDeclined.Add(1)
 		p.Bank.Reversing, p.Bank.Tries, p.Bank.Code, p.Bank.Next = false, 1, a.Code, now.UnixNano()
 		return false, e.saveBank(ctx, &p, ver, domain.Job{Audit: &domain.Audit{Actor: "bank", Action: "reversal declined", Detail: p.ID + " " + a.Code}})
 	case a.Outcome == domain.BankApproved:
+		e.bankStats.Approved.Add(1)
 		return true, e.completeDebit(ctx, &p, ver, was, merchant, a)
 	default:
+		e.bankStats.Declined.Add(1)
 		code, why := bankReason(a.Code)
 		p.Bank.Code = a.Code
 		p.State, p.Reason = domain.PaymentRefused, string(code)

@@ -121,6 +121,7 @@ type Engine struct {
 	pinMACs, receiptMACs *macPool
 	bank                 Bank          // nil: DEBIT is not available
 	bankWake             chan struct{} // a DEBIT was confirmed: the bank worker looks now
+	bankStats            BankStats
 }
 
 // New makes an engine for the daemon; the keys must be set.
