@@ -20,6 +20,7 @@ type Job struct {
 	Open      []AccountSpec
 	Status    []StatusChange
 	Tiers     []TierChange
+	Limits    []LimitChange // credit lines' limits, set before the transfers
 	Transfers []Transfer
 	Messages  []Message
 	// Compose, if set, runs on the writer after the job's money is applied and returns more

@@ -33,6 +33,12 @@ func SpentSince(spends []Spend, now int64) uint64 {
 	return sum
 }
 
+// LimitChange sets how far a credit line may go: never below what it already owes and holds.
+type LimitChange struct {
+	Account uint64
+	Limit   uint64
+}
+
 // TierChange moves a purse to another KYC tier.
 type TierChange struct {
 	Account uint64

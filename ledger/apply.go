@@ -47,9 +47,10 @@ type undoBalance struct {
 }
 
 type undoStatus struct {
-	a    *account
-	s    domain.Status
-	tier uint8
+	a     *account
+	s     domain.Status
+	tier  uint8
+	limit uint64
 }
 
 // put is a write the job makes to the file if it commits.
@@ -73,7 +74,7 @@ type jobApply struct {
 func (w *batchWriter) apply(job *domain.Job) (domain.Result, error) {
 	l, st := w.l, w.l.st
 	if len(job.Transfers) > domain.MaxJobTransfers || len(job.Open) > domain.MaxJobAccounts ||
-		len(job.Messages) > domain.MaxJobMessages || len(job.Status) > domain.MaxJobStatus {
+		len(job.Messages) > domain.MaxJobMessages || len(job.Status) > domain.MaxJobStatus || len(job.Limits) > domain.MaxJobStatus {
 		return domain.Result{}, refuse(domain.ErrJobTooLarge, -1, "at most %d transfers, %d accounts, %d messages, %d status changes",
 			domain.MaxJobTransfers, domain.MaxJobAccounts, domain.MaxJobMessages, domain.MaxJobStatus)
 	}
@@ -156,6 +157,11 @@ func (ja *jobApply) run(job *domain.Job) (domain.Result, error) {
 	}
 	for i, tc := range job.Tiers {
 		if err := ja.setTier(i, tc); err != nil {
+			return res, err
+		}
+	}
+	for i, lc := range job.Limits {
+		if err := ja.setLimit(i, lc); err != nil {
 			return res, err
 		}
 	}
@@ -324,7 +330,7 @@ func (ja *jobApply) rollback() {
 		b.a.wBal, b.a.wLast, b.a.wSpend = b.bal, b.last, b.spend
 	}
 	for i := len(u.status) - 1; i >= 0; i-- {
-		u.status[i].a.wStatus, u.status[i].a.wTier = u.status[i].s, u.status[i].tier
+		u.status[i].a.wStatus, u.status[i].a.wTier, u.status[i].a.wLimit = u.status[i].s, u.status[i].tier, u.status[i].limit
 	}
 	for _, id := range u.pendAdd {
 		delete(st.pending, id)
@@ -411,7 +417,7 @@ func (ja *jobApply) open(i int, spec domain.AccountSpec) (*account, error) {
 		ID: uint64(len(l.accounts)), Currency: spec.Currency, Kind: spec.Kind, Owner: spec.Owner,
 		Name: spec.Name, Phone: spec.Phone, Tier: spec.Tier, Flags: domain.DefaultFlags(spec.Kind), Limit: spec.Limit,
 		Status: domain.StatusActive,
-	}, wStatus: domain.StatusActive, wTier: spec.Tier}
+	}, wStatus: domain.StatusActive, wTier: spec.Tier, wLimit: spec.Limit}
 	seq := ja.journal(entAccount, func(e *enc) {
 		a.Created = ja.ts
 		e.accountStatic(&a.Account)
@@ -482,7 +488,7 @@ func (ja *jobApply) setStatus(i int, sc domain.StatusChange) error {
 		return refuse(domain.ErrInvalid, i, "account %d has pending transfers", a.ID)
 	}
 	old := a.wStatus
-	ja.u.status = append(ja.u.status, undoStatus{a: a, s: old, tier: a.wTier})
+	ja.u.status = append(ja.u.status, undoStatus{a: a, s: old, tier: a.wTier, limit: a.wLimit})
 	a.wStatus = sc.Status
 	ja.journal(entStatus, func(e *enc) { e.u64(a.ID); e.u8(uint8(old)); e.u8(uint8(sc.Status)) })
 	ja.w.touch(a)
@@ -507,9 +513,35 @@ func (ja *jobApply) setTier(i int, tc domain.TierChange) error {
 		return refuse(domain.ErrAccountClosed, i, "account %d", a.ID)
 	}
 	old := a.wTier
-	ja.u.status = append(ja.u.status, undoStatus{a: a, s: a.wStatus, tier: old})
+	ja.u.status = append(ja.u.status, undoStatus{a: a, s: a.wStatus, tier: old, limit: a.wLimit})
 	a.wTier = tc.Tier
 	ja.journal(entTier, func(e *enc) { e.u64(a.ID); e.u8(old); e.u8(tc.Tier) })
+	ja.w.touch(a)
+	ja.putAccountRecord(a)
+	return nil
+}
+
+// setLimit sets a credit line's limit. It may not fall below what the line already owes
+// and holds: a limit never makes a line exceed it.
+func (ja *jobApply) setLimit(i int, lc domain.LimitChange) error {
+	a, err := ja.account(i, lc.Account, "")
+	if err != nil {
+		return err
+	}
+	if a.Kind != domain.KindCreditLine {
+		return refuse(domain.ErrInvalid, i, "account %d is a %s: only credit lines have a limit", a.ID, a.Kind)
+	}
+	if a.wStatus == domain.StatusClosed {
+		return refuse(domain.ErrAccountClosed, i, "account %d", a.ID)
+	}
+	if used, ok := add3(a.wBal.DebitsPosted, a.wBal.DebitsPending, 0); !ok || used > a.wBal.CreditsPosted+lc.Limit {
+		return &domain.RefusedError{Reason: domain.ErrLimitExceeded, Index: i, Detail: fmt.Sprintf("account %d owes and holds more than %d", a.ID, lc.Limit),
+			Room: used - min(used, a.wBal.CreditsPosted)}
+	}
+	old := a.wLimit
+	ja.u.status = append(ja.u.status, undoStatus{a: a, s: a.wStatus, tier: a.wTier, limit: old})
+	a.wLimit = lc.Limit
+	ja.journal(entLimit, func(e *enc) { e.u64(a.ID); e.u64(old); e.u64(lc.Limit) })
 	ja.w.touch(a)
 	ja.putAccountRecord(a)
 	return nil
@@ -763,16 +795,16 @@ func checkPosted(i int, dr, cr *account, amount uint64) error {
 
 func checkLimits(i int, dr, cr *account, debits, credits uint64) error {
 	if dr.Flags&domain.DebitsMustNotExceedCredits != 0 {
-		room, ok := add3(dr.wBal.CreditsPosted, dr.Limit, 0)
+		room, ok := add3(dr.wBal.CreditsPosted, dr.wLimit, 0)
 		if ok && debits > room {
-			if dr.Limit > 0 {
+			if dr.wLimit > 0 {
 				return refuse(domain.ErrLimitExceeded, i, "account %d", dr.ID)
 			}
 			return refuse(domain.ErrInsufficientFunds, i, "account %d", dr.ID)
 		}
 	}
 	if cr.Flags&domain.CreditsMustNotExceedDebits != 0 {
-		room, ok := add3(cr.wBal.DebitsPosted, cr.Limit, 0)
+		room, ok := add3(cr.wBal.DebitsPosted, cr.wLimit, 0)
 		if ok && credits > room {
 			return refuse(domain.ErrLimitExceeded, i, "account %d", cr.ID)
 		}

@@ -20,6 +20,7 @@ const (
 	entStatus   byte = 3 // an account was blocked, unblocked or closed
 	entAudit    byte = 4 // an admin or system action
 	entTier     byte = 5 // a purse moved to another KYC tier
+	entLimit    byte = 6 // a credit line's limit changed
 )
 
 const entHeader = 32 + 1 + 8

@@ -16,6 +16,7 @@ type account struct {
 	wBal    domain.Balances
 	wStatus domain.Status
 	wTier   uint8
+	wLimit  uint64 // a credit line's limit
 	wSpend  []domain.Spend // never changed in place: a change makes a new slice, so readers may share it
 	wLast   uint64
 	dirty   bool // changed since its last checkpoint record (writer only)
@@ -120,18 +121,18 @@ func readAccount(tx *bolt.Tx, id uint64) (*account, uint64, error) {
 	if err != nil || a.ID != id {
 		return nil, 0, fmt.Errorf("account record %d unreadable", id)
 	}
-	return &account{Account: a, wBal: a.Balances, wStatus: a.Status, wTier: a.Tier, wSpend: a.Spends, wLast: a.LastSeq}, asOf, nil
+	return &account{Account: a, wBal: a.Balances, wStatus: a.Status, wTier: a.Tier, wLimit: a.Limit, wSpend: a.Spends, wLast: a.LastSeq}, asOf, nil
 }
 
 // publish copies the writer's working state into what readers see (under viewMu).
 func (a *account) publish() {
-	a.Balances, a.Status, a.Tier, a.Spends, a.LastSeq = a.wBal, a.wStatus, a.wTier, a.wSpend, a.wLast
+	a.Balances, a.Status, a.Tier, a.Limit, a.Spends, a.LastSeq = a.wBal, a.wStatus, a.wTier, a.wLimit, a.wSpend, a.wLast
 }
 
 // record is the account as its checkpoint record holds it: the working state.
 func (a *account) record() domain.Account {
 	rec := a.Account
-	rec.Balances, rec.Status, rec.Tier, rec.Spends, rec.LastSeq = a.wBal, a.wStatus, a.wTier, a.wSpend, a.wLast
+	rec.Balances, rec.Status, rec.Tier, rec.Limit, rec.Spends, rec.LastSeq = a.wBal, a.wStatus, a.wTier, a.wLimit, a.wSpend, a.wLast
 	return rec
 }
 
@@ -217,6 +218,21 @@ func (l *Ledger) replay(tx *bolt.Tx, seq uint64, en entry, asOf map[uint64]uint6
 		}
 		if seq > at {
 			a.wStatus = s
+			l.markDirty(a)
+		}
+	case entLimit:
+		id := d.u64()
+		_ = d.u64()
+		limit := d.u64()
+		if d.err != nil {
+			return fmt.Errorf("bad limit entry")
+		}
+		a, at, err := get(id)
+		if err != nil {
+			return err
+		}
+		if seq > at {
+			a.wLimit = limit
 			l.markDirty(a)
 		}
 	case entTier:

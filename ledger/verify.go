@@ -133,6 +133,12 @@ func verifyTx(ctx context.Context, tx *bolt.Tx, l *Ledger, rep *Report, progress
 				return bad("journal entry %d: status change for unknown account", seq)
 			}
 			accts[id].a.Status = s
+		case entLimit:
+			id, _, limit := d.u64(), d.u64(), d.u64()
+			if d.err != nil || id == 0 || id >= uint64(len(accts)) || accts[id].a.Kind != domain.KindCreditLine {
+				return bad("journal entry %d: limit change for an account that is no credit line", seq)
+			}
+			accts[id].a.Limit = limit
 		case entTier:
 			id, _, tier := d.u64(), d.u8(), d.u8()
 			if d.err != nil || id == 0 || id >= uint64(len(accts)) || accts[id].a.Kind != domain.KindPurse {
