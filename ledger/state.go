@@ -16,7 +16,7 @@ type account struct {
 	wBal    domain.Balances
 	wStatus domain.Status
 	wTier   uint8
-	wLimit  uint64 // a credit line's limit
+	wLimit  uint64         // a credit line's limit
 	wSpend  []domain.Spend // never changed in place: a change makes a new slice, so readers may share it
 	wLast   uint64
 	dirty   bool // changed since its last checkpoint record (writer only)
