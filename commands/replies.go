@@ -81,27 +81,37 @@ const (
 	RReceiptNotYours // CHECK: genuine, but neither from nor to the checker's number
 	RNotPossible     // a request that can never be done as written
 	RAccountClosed
-	RClosedNotice   // customer care closed the purse
-	RReversedIn     // a payment reversed: money back to this purse
-	RReversedOut    // a payment reversed: money taken back from this purse
-	RClaimWaiting   // a hold this purse cannot take yet (its tier's maximum balance)
-	RToppedUp       // cash-in at an agent
-	RPayeeClosed    // the payee's purse or the merchant's account is closed
-	RFlood          // too many messages from one number: they wait
-	RPayRequest     // a merchant asks this number to pay: YES <code> pays
-	RCheckoutCode   // the security code to type on a web checkout page
-	RMerchantRefund // a merchant refunded (part of) a payment
-	RPayDeclined    // the subscriber answered NO to a merchant's request
-	RCompanyPaid    // an employee paid on his company's account
-	RCompanyNo      // he may not (not authorised, not at this merchant, company blocked)
-	RCompanyLimit   // above his limit on the company's account
-	RDebitAsk       // DEBIT: confirm with YES <code>; irreversible
-	RDebitPending   // YES taken: the bank is asked; the result follows by SMS
-	RDebitPaid      // the bank approved: paid
-	RDebitDeclined  // the bank declined
-	RDebitReversed  // the bank did not answer: reversed, nothing taken
-	RBankNotLinked  // DEBIT without a linked bank account
-	RBankLinked     // an operator linked (or unlinked) a bank account
+	RClosedNotice     // customer care closed the purse
+	RReversedIn       // a payment reversed: money back to this purse
+	RReversedOut      // a payment reversed: money taken back from this purse
+	RClaimWaiting     // a hold this purse cannot take yet (its tier's maximum balance)
+	RToppedUp         // cash-in at an agent
+	RPayeeClosed      // the payee's purse or the merchant's account is closed
+	RFlood            // too many messages from one number: they wait
+	RPayRequest       // a merchant asks this number to pay: YES <code> pays
+	RCheckoutCode     // the security code to type on a web checkout page
+	RMerchantRefund   // a merchant refunded (part of) a payment
+	RPayDeclined      // the subscriber answered NO to a merchant's request
+	RCompanyPaid      // an employee paid on his company's account
+	RCompanyNo        // he may not (not authorised, not at this merchant, company blocked)
+	RCompanyLimit     // above his limit on the company's account
+	RDebitAsk         // DEBIT: confirm with YES <code>; irreversible
+	RDebitPending     // YES taken: the bank is asked; the result follows by SMS
+	RDebitPaid        // the bank approved: paid
+	RDebitDeclined    // the bank declined
+	RDebitReversed    // the bank did not answer: reversed, nothing taken
+	RBankNotLinked    // DEBIT without a linked bank account
+	RBankLinked       // an operator linked (or unlinked) a bank account
+	RCreditHeld       // CREDIT: an authorisation held on the credit line
+	RMerchantHeld     // to the merchant: an authorisation to capture or void
+	RCreditCaptured   // the merchant captured (part of) a hold
+	RCreditReleased   // the merchant voided a hold, or it expired: released
+	RCreditLine       // CREDIT <pin>: the line's statement
+	RRepaid           // REPAY: moved from the purse to the line
+	RNoCreditLine     // CREDIT or REPAY without a credit line
+	RCreditGranted    // an operator granted or changed a credit line
+	RMerchantReleased // to the merchant: an authorisation expired, released
+	RCreditFrozen     // the credit line is frozen: no new authorisation
 	replyCount
 )
 
@@ -383,8 +393,54 @@ var templates = [replyCount][3]string{
 		"Le compte {account} est lié à votre porte-monnaie: DEBIT paie depuis ce compte.",
 		"银行账户 {account} 已关联到您的钱包。",
 	},
-	RFlood: {"Too many messages from your number. Wait a minute: messages sent meanwhile are answered later.", "Trop de messages de votre numéro. Patientez une minute: les messages envoyés entre-temps seront traités plus tard.", "您发送的信息过多。请稍候一分钟,之后的信息将陆续处理。"},
-	RBusy:  {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
+	RCreditHeld: {
+		"Authorised {amount} at {party} on your credit line. Available {balance}. Ref {ref}",
+		"Autorisé {amount} chez {party} sur votre ligne de crédit. Disponible {balance}. Réf {ref}",
+		"已在{party}授权 {amount}(信用额度)。可用 {balance}。参考号 {ref}",
+	},
+	RMerchantHeld: {
+		"Authorisation {amount} from {party}. Ref {ref}. Capture or void it with the merchant API.",
+		"Autorisation {amount} de {party}. Réf {ref}. A capturer ou annuler par l'API marchand.",
+		"来自{party}的授权 {amount}。参考号 {ref}。请通过商户接口请款或撤销。",
+	},
+	RCreditCaptured: {
+		"{party} charged {amount} to your credit line. Available {balance}. Ref {ref}. Receipt {receipt}",
+		"{party} a débité {amount} sur votre ligne de crédit. Disponible {balance}. Réf {ref}. Recu {receipt}",
+		"{party}已从您的信用额度扣款 {amount}。可用 {balance}。参考号 {ref}。收据 {receipt}",
+	},
+	RCreditReleased: {
+		"The authorisation of {amount} at {party} is released. Available {balance}.",
+		"L'autorisation de {amount} chez {party} est levée. Disponible {balance}.",
+		"在{party}的授权 {amount} 已释放。可用 {balance}。",
+	},
+	RCreditLine: {
+		"Credit line: limit {limit}, used {amount}, held {fee}, available {balance}.",
+		"Ligne de crédit: plafond {limit}, utilisé {amount}, réservé {fee}, disponible {balance}.",
+		"信用额度:上限 {limit},已用 {amount},冻结 {fee},可用 {balance}。",
+	},
+	RRepaid: {
+		"Repaid {amount} on your credit line: {limit} still owed. Balance {balance}. Ref {ref}",
+		"Remboursé {amount} sur votre ligne de crédit: reste du {limit}. Solde {balance}. Réf {ref}",
+		"已偿还信用额度 {amount}:尚欠 {limit}。余额 {balance}。参考号 {ref}",
+	},
+	RNoCreditLine: {
+		"You have no credit line. Ask an agent.",
+		"Vous n'avez pas de ligne de crédit. Demandez à un agent.",
+		"您没有信用额度。请联系代理人。",
+	},
+	RCreditGranted: {
+		"Your credit line: limit {limit}. CREDIT shop amount pin to pay, CREDIT pin for the statement, REPAY amount pin to repay.",
+		"Votre ligne de crédit: plafond {limit}. CREDIT code montant pin pour payer, CREDIT pin pour le relevé, REMBOURSER montant pin.",
+		"您的信用额度:上限 {limit}。信用 商户 金额 密码 付款;信用 密码 查询;还款 金额 密码。",
+	},
+	RMerchantReleased: {
+		"The authorisation of {amount} from {party} expired and is released. Ref {ref}",
+		"L'autorisation de {amount} de {party} a expiré et est levée. Réf {ref}",
+		"来自{party}的授权 {amount} 已过期并释放。参考号 {ref}",
+	},
+	RCreditFrozen: {"Your credit line is frozen: no new payment on it. Call customer care.", "Votre ligne de crédit est gelée: aucun nouveau paiement. Appelez le service client.", "您的信用额度已冻结,不能新增付款。请致电客服。"},
+	RFlood:        {"Too many messages from your number. Wait a minute: messages sent meanwhile are answered later.", "Trop de messages de votre numéro. Patientez une minute: les messages envoyés entre-temps seront traités plus tard.", "您发送的信息过多。请稍候一分钟,之后的信息将陆续处理。"},
+	RBusy:         {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
 }
 
 // usage is each command's syntax in each language.

@@ -22,3 +22,10 @@ const CodeCompanyPay uint16 = 11
 
 // CodeDebit is an mDebit the bank approved: bank clearing to the merchant.
 const CodeDebit uint16 = 12
+
+// CodeCreditAuth is an mCredit authorisation: a pending transfer from the credit line to
+// the merchant, posted by a capture, voided by a void or by its timeout.
+const CodeCreditAuth uint16 = 13
+
+// CodeRepay is a repayment of a credit line from the purse.
+const CodeRepay uint16 = 14

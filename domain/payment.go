@@ -26,6 +26,9 @@ const (
 	// asked. Until it answers for sure the outcome is unknown, and no clock ends it: it is
 	// resolved by asking the bank again with the same key, or by a reversal.
 	PaymentSentToBank PaymentState = "sent_to_bank"
+	// PaymentAuthorised: an mCredit hold on the subscriber's credit line, until the merchant
+	// captures it (completed), voids it (cancelled) or it expires.
+	PaymentAuthorised PaymentState = "authorised"
 )
 
 // Open reports whether the payment can still be confirmed, cancelled or expire.
@@ -42,6 +45,8 @@ const (
 	ChannelWeb = "web" // a checkout: the buyer types the texted code on the hosted page
 	// ChannelBank is an mDebit: confirmed by YES <code>, paid by the subscriber's bank.
 	ChannelBank = "bank"
+	// ChannelCredit is an mCredit authorisation on a credit line.
+	ChannelCredit = "credit"
 )
 
 // Payment is the record of one payment.

@@ -149,6 +149,10 @@ func (t *turn) refusal(ref *domain.RefusedError) {
 	case domain.ErrInsufficientFunds:
 		t.reply(commands.RInsufficient, commands.Args{Balance: bal, Amount: t.money(t.cmd.Amount + t.fee(codeOf(t.cmd.Kind), t.cmd.Amount))})
 	case domain.ErrAccountBlocked:
+		if t.cmd.Kind == commands.Credit {
+			t.reply(commands.RCreditFrozen, commands.Args{})
+			break
+		}
 		t.reply(commands.RAccountBlocked, commands.Args{})
 	case domain.ErrAccountClosed:
 		if strings.HasPrefix(ref.Detail, "credit") && t.payeeName != "" {

@@ -105,6 +105,10 @@ type Config struct {
 	CheckoutMax, CheckoutMonthly uint64
 	CodesPerHour                 int
 	CheckoutURL                  string
+	// HoldFor is how long an mCredit authorisation holds (default 7 days); CreditMinTier the
+	// lowest tier granted a credit line (default 2).
+	HoldFor       time.Duration
+	CreditMinTier uint8
 	// BankTries is how many attempts without a sure answer an mDebit gets before it is
 	// reversed (default 5).
 	BankTries int
@@ -176,6 +180,12 @@ func NewAdmin(cfg Config, l Ledger) *Engine {
 	}
 	if cfg.BankTries <= 0 {
 		cfg.BankTries = 5
+	}
+	if cfg.HoldFor <= 0 {
+		cfg.HoldFor = 7 * 24 * time.Hour
+	}
+	if cfg.CreditMinTier == 0 {
+		cfg.CreditMinTier = 2
 	}
 	return &Engine{cfg: cfg, l: l, pinMACs: newMACPool(cfg.PINKey), receiptMACs: newMACPool(cfg.ReceiptKey), bankWake: make(chan struct{}, 1)}
 }
@@ -351,9 +361,6 @@ func (t *turn) run() domain.Job {
 		return t.check()
 	case commands.Reg:
 		return t.register()
-	case commands.Credit, commands.Statement, commands.Repay:
-		t.reply(commands.RNotAvailable, commands.Args{Arg: c.Kind.String()})
-		return domain.Job{}
 	}
 	if t.purse == nil {
 		t.reply(commands.RNotRegistered, commands.Args{})
@@ -411,6 +418,13 @@ func (t *turn) run() domain.Job {
 		return t.send()
 	case commands.Debit:
 		return t.debit()
+	case commands.Credit:
+		return t.authorise()
+	case commands.Statement:
+		t.repeat.Kind = repeatQuery
+		return t.statement()
+	case commands.Repay:
+		return t.repay()
 	}
 	t.reply(commands.RHelp, commands.Args{})
 	return domain.Job{}

@@ -70,6 +70,9 @@ func (e *Engine) claim(ctx context.Context, msisdn string, tell bool) error {
 // so the ledger can have it from the moment it opens.
 func ExpiryNotices(cfg Config) domain.ExpiryHook {
 	return func(p domain.Transfer, v domain.View) []domain.Message {
+		if p.Code == domain.CodeCreditAuth {
+			return creditExpiryNotices(cfg, p, v)
+		}
 		if p.Code != domain.CodeHold || p.For == "" {
 			return nil
 		}

@@ -98,6 +98,14 @@ func (t *turn) answerPayment(p *domain.Payment, ver uint64, yes bool) domain.Job
 	if p.Channel == domain.ChannelBank {
 		return t.sendToBank(p, ver, was)
 	}
+	if p.Channel == domain.ChannelCredit {
+		line, err := e.creditLine(t.in.From)
+		merchant, merr := e.l.Account(p.Merchant)
+		if err != nil || merr != nil {
+			return refuse(domain.CodeSubscriberNotFound, commands.RNoCreditLine, commands.Args{})
+		}
+		return t.creditHold(p, ver, was, line, &merchant)
+	}
 	// The account that pays: the subscriber's purse, or his company's (Internet+ Pro).
 	var payer *domain.Account
 	if p.Payer != 0 {

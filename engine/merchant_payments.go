@@ -31,6 +31,9 @@ type CreatePayment struct {
 	// Bank makes a request to pay an mDebit: from the subscriber's linked bank account,
 	// confirmed by YES <code> like any DEBIT.
 	Bank bool
+	// Credit makes it a request for an mCredit authorisation: confirmed by YES <code>, it
+	// becomes a hold on the subscriber's credit line that the merchant captures or voids.
+	Credit bool
 	Idempotency
 }
 
@@ -187,6 +190,12 @@ func (e *Engine) createRequest(ctx context.Context, p *domain.Payment, req Creat
 	}
 	t.lang = t.prof.Lang
 	var extra []domain.Profile
+	if req.Credit {
+		if _, err := e.creditLine(msisdn); err != nil {
+			return domain.PaymentErr(domain.CodeSubscriberNotFound, "this subscriber has no credit line")
+		}
+		p.Channel = domain.ChannelCredit
+	}
 	if req.Bank {
 		switch {
 		case e.bank == nil:
@@ -553,6 +562,9 @@ func (e *Engine) RunExpiry(ctx context.Context, every time.Duration, logf func(s
 		case <-t.C:
 			if _, err := e.ExpirePayments(ctx); err != nil && ctx.Err() == nil {
 				logf("expiring payments: %v", err)
+			}
+			if _, err := e.ExpireHolds(ctx); err != nil && ctx.Err() == nil {
+				logf("expiring credit authorisations: %v", err)
 			}
 		}
 	}

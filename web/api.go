@@ -266,8 +266,8 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, m domain.Account
 		err = domain.PaymentErr(domain.CodeInvalidRequest, "msisdn: the subscriber to ask")
 	case !checkout && req.ReturnURL != "":
 		err = domain.PaymentErr(domain.CodeInvalidRequest, "return_url is for checkouts")
-	case req.Method != "" && req.Method != "purse" && (checkout || req.Method != "bank"):
-		err = domain.PaymentErr(domain.CodeInvalidRequest, `method: "purse" (default), or "bank" for a request to pay`)
+	case req.Method != "" && req.Method != "purse" && (checkout || (req.Method != "bank" && req.Method != "credit")):
+		err = domain.PaymentErr(domain.CodeInvalidRequest, `method: "purse" (default), "bank" or "credit" for a request to pay`)
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -285,7 +285,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, m domain.Account
 	}
 	defer done()
 	p, replay, err := s.e.CreatePayment(r.Context(), engine.CreatePayment{Merchant: m.ID, MSISDN: req.MSISDN, Amount: amount,
-		Reference: req.Reference, Description: req.Description, ReturnURL: req.ReturnURL, Actor: actor(m), Bank: req.Method == "bank", Idempotency: idem})
+		Reference: req.Reference, Description: req.Description, ReturnURL: req.ReturnURL, Actor: actor(m), Bank: req.Method == "bank", Credit: req.Method == "credit", Idempotency: idem})
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -312,6 +312,38 @@ func (s *Server) getPayment(w http.ResponseWriter, r *http.Request, m domain.Acc
 
 func (s *Server) cancelPayment(w http.ResponseWriter, r *http.Request, m domain.Account) {
 	p, err := s.e.CancelPayment(r.Context(), actor(m), m.ID, r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.e.View(p))
+}
+
+type captureRequest struct {
+	Amount amountField `json:"amount"` // absent: all that was authorised
+}
+
+func (s *Server) capturePayment(w http.ResponseWriter, r *http.Request, m domain.Account) {
+	var req captureRequest
+	if _, err := readBody(r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	amount, err := s.amount(req.Amount, "", false)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p, err := s.e.CaptureHold(r.Context(), actor(m), m.ID, r.PathValue("id"), amount)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.e.View(p))
+}
+
+func (s *Server) voidPayment(w http.ResponseWriter, r *http.Request, m domain.Account) {
+	p, err := s.e.VoidHold(r.Context(), actor(m), m.ID, r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -101,6 +101,8 @@ func (s *Server) apiRoutes() []route {
 		{"GET /v1/payments/{id}", s.merchant(s.getPayment)},
 		{"POST /v1/payments/{id}/cancel", s.merchant(s.cancelPayment)},
 		{"POST /v1/payments/{id}/refunds", s.merchant(s.refundPayment)},
+		{"POST /v1/payments/{id}/capture", s.merchant(s.capturePayment)},
+		{"POST /v1/payments/{id}/void", s.merchant(s.voidPayment)},
 		{"GET /v1/company/employees", s.company(s.listEmployees)},
 		{"PUT /v1/company/employees/{msisdn}", s.company(s.putEmployee)},
 		{"DELETE /v1/company/employees/{msisdn}", s.company(s.deleteEmployee)},

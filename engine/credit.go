@@ -1,0 +1,320 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"mpg/commands"
+	"mpg/domain"
+)
+
+// mCredit: a credit line is a ledger account of kind credit_line that may go below zero
+// by at most its limit, which the ledger enforces with every debit and every hold. CREDIT
+// <merchant> <amount> <pin> is an authorisation: a pending transfer from the line to the
+// merchant, expiring after HoldFor, recorded as a payment of channel "credit" in state
+// "authorised". The merchant captures it (fully, or partly once: the rest is released) or
+// voids it; the ledger resolves each hold exactly once (post, void or expiry). REPAY moves
+// money from the purse to the line.
+
+// ErrNoCreditLine: the subscriber has no open credit line.
+var ErrNoCreditLine = errors.New("no credit line for this number")
+
+const keyCreditHold = "@ph:" // + payment id: authorisations not resolved yet
+
+// creditFor is the key a hold is indexed by (Transfer.For), so that the engine can see
+// whether the ledger still holds it: never a phone number, so no claim can take it.
+func creditFor(paymentID string) string { return "@ch:" + paymentID }
+
+func (e *Engine) creditLine(msisdn string) (*domain.Account, error) {
+	for _, a := range e.l.AccountsOf(msisdn) {
+		if a.Kind == domain.KindCreditLine && a.Currency == e.cfg.Currency && a.Status != domain.StatusClosed {
+			return &a, nil
+		}
+	}
+	return nil, ErrNoCreditLine
+}
+
+// lineUse is what a line owes (posted) and holds (pending), and what is left.
+func lineUse(a domain.Account) (owed, held, available uint64) {
+	if a.DebitsPosted > a.CreditsPosted {
+		owed = a.DebitsPosted - a.CreditsPosted
+	}
+	held = a.DebitsPending
+	if a.Limit+a.CreditsPosted > a.DebitsPosted+a.DebitsPending {
+		available = a.Limit + a.CreditsPosted - a.DebitsPosted - a.DebitsPending
+	}
+	return owed, held, available
+}
+
+// GrantCredit opens a credit line with a limit for a subscriber of tier minTier or above.
+func (e *Engine) GrantCredit(ctx context.Context, actor, msisdn string, limit uint64, minTier uint8) (domain.Account, error) {
+	if limit == 0 {
+		return domain.Account{}, errors.New("a credit line needs a limit above zero")
+	}
+	res, err := e.opTurn(ctx, msisdn, func(purse *domain.Account, p *profile, ver uint64) (domain.Job, error) {
+		switch {
+		case purse == nil:
+			return domain.Job{}, ErrNoPurse
+		case purse.Tier < minTier:
+			return domain.Job{}, fmt.Errorf("tier %d: credit lines are for tier %d and above (mpg account tier)", purse.Tier, minTier)
+		}
+		if line, err := e.creditLine(msisdn); err == nil {
+			return domain.Job{}, fmt.Errorf("%s already has credit line %d (mpg credit set-limit)", msisdn, line.ID)
+		}
+		return domain.Job{Open: []domain.AccountSpec{{Currency: e.cfg.Currency, Kind: domain.KindCreditLine, Owner: msisdn, Name: "Credit line", Limit: limit}},
+			Messages: []domain.Message{e.sms(msisdn, p.Lang, commands.RCreditGranted, commands.Args{Limit: e.money(limit)})},
+			Audit:    &domain.Audit{Actor: actor, Action: "credit grant", Detail: msisdn + " " + domain.FormatAmount(limit, e.cfg.Currency)}}, nil
+	})
+	if err != nil {
+		return domain.Account{}, err
+	}
+	return res.Accounts[0], nil
+}
+
+// SetCreditLimit changes a line's limit; the ledger refuses a limit below what it owes and holds.
+func (e *Engine) SetCreditLimit(ctx context.Context, actor, msisdn string, limit uint64) error {
+	_, err := e.opTurn(ctx, msisdn, func(_ *domain.Account, p *profile, ver uint64) (domain.Job, error) {
+		line, err := e.creditLine(msisdn)
+		if err != nil {
+			return domain.Job{}, err
+		}
+		return domain.Job{Limits: []domain.LimitChange{{Account: line.ID, Limit: limit}},
+			Messages: []domain.Message{e.sms(msisdn, p.Lang, commands.RCreditGranted, commands.Args{Limit: e.money(limit)})},
+			Audit:    &domain.Audit{Actor: actor, Action: "credit set-limit", Detail: msisdn + " " + domain.FormatAmount(limit, e.cfg.Currency)}}, nil
+	})
+	return err
+}
+
+// SetCreditStatus freezes (blocked: no new authorisation, captures and repayments still go),
+// unfreezes or closes a line. A line that owes or holds money cannot be closed.
+func (e *Engine) SetCreditStatus(ctx context.Context, actor, msisdn string, s domain.Status) error {
+	_, err := e.opTurn(ctx, msisdn, func(_ *domain.Account, p *profile, ver uint64) (domain.Job, error) {
+		line, err := e.creditLine(msisdn)
+		if err != nil {
+			return domain.Job{}, err
+		}
+		if owed, held, _ := lineUse(*line); s == domain.StatusClosed && (owed > 0 || held > 0 || line.CreditsPosted > line.DebitsPosted) {
+			return domain.Job{}, fmt.Errorf("the line owes %s and holds %s: repay and resolve them first",
+				domain.FormatAmount(owed, e.cfg.Currency), domain.FormatAmount(held, e.cfg.Currency))
+		}
+		return domain.Job{Status: []domain.StatusChange{{Account: line.ID, Status: s}},
+			Audit: &domain.Audit{Actor: actor, Action: "credit " + s.String(), Detail: msisdn}}, nil
+	})
+	return err
+}
+
+// CreditLineOf returns a subscriber's open line.
+func (e *Engine) CreditLineOf(msisdn string) (domain.Account, error) {
+	a, err := e.creditLine(msisdn)
+	if err != nil {
+		return domain.Account{}, err
+	}
+	return *a, nil
+}
+
+// statement answers CREDIT <pin>.
+func (t *turn) statement() domain.Job {
+	line, err := t.e.creditLine(t.in.From)
+	if err != nil {
+		t.reply(commands.RNoCreditLine, commands.Args{})
+		return t.withProfile(domain.Job{})
+	}
+	owed, held, avail := lineUse(*line)
+	t.reply(commands.RCreditLine, commands.Args{Limit: t.money(line.Limit), Amount: t.money(owed), Fee: t.money(held), Balance: t.money(avail)})
+	return t.withProfile(domain.Job{})
+}
+
+// repay answers REPAY <amount> <pin>: the purse pays the line, never more than it owes.
+func (t *turn) repay() domain.Job {
+	line, err := t.e.creditLine(t.in.From)
+	if err != nil {
+		t.reply(commands.RNoCreditLine, commands.Args{})
+		return t.withProfile(domain.Job{})
+	}
+	owed, _, _ := lineUse(*line)
+	amount := min(t.cmd.Amount, owed)
+	if amount == 0 {
+		t.reply(commands.RCreditLine, commands.Args{Limit: t.money(line.Limit), Amount: t.money(0), Fee: t.money(line.DebitsPending), Balance: t.money(line.Limit)})
+		return t.withProfile(domain.Job{})
+	}
+	tr := domain.Transfer{ID: domain.NewID(), Debit: t.purse.ID, Credit: line.ID, Amount: amount, Code: domain.CodeRepay, Flags: domain.Exempt}
+	t.audit = &domain.Audit{Actor: t.in.From, Action: "credit repay", Detail: domain.FormatAmount(amount, t.e.cfg.Currency)}
+	job := t.withProfile(domain.Job{Transfers: []domain.Transfer{tr}})
+	e, from, lang, purse, lineID := t.e, t.in.From, t.lang, t.purse.ID, line.ID
+	job.Compose = func(v domain.View, r *domain.Result) ([]domain.Message, error) {
+		p, _ := v.Account(purse)
+		l, _ := v.Account(lineID)
+		owed, _, _ := lineUse(l)
+		return []domain.Message{e.sms(from, lang, commands.RRepaid, commands.Args{Amount: e.money(amount), Limit: e.money(owed),
+			Balance: e.money(uint64(max(0, p.Available()))), Ref: shortRef(r.Transfers[0])})}, nil
+	}
+	return job
+}
+
+// authorise answers CREDIT <merchant> <amount> <pin>: a hold on the line for the merchant.
+func (t *turn) authorise() domain.Job {
+	e, c := t.e, t.cmd
+	line, err := e.creditLine(t.in.From)
+	if err != nil {
+		t.reply(commands.RNoCreditLine, commands.Args{})
+		return t.withProfile(domain.Job{})
+	}
+	var merchant *domain.Account
+	for _, a := range e.l.AccountsOf(c.Merchant) {
+		if a.Kind == domain.KindMerchant && a.Currency == e.cfg.Currency && a.Status == domain.StatusActive {
+			merchant = &a
+		}
+	}
+	if merchant == nil {
+		t.reply(commands.RUnknownMerchant, commands.Args{Arg: c.Merchant})
+		return t.withProfile(domain.Job{})
+	}
+	now := e.cfg.Now().UnixNano()
+	p := &domain.Payment{ID: domain.NewID().String(), Merchant: merchant.ID, MerchantName: merchantName(*merchant), Channel: domain.ChannelCredit,
+		MSISDN: t.in.From, Amount: c.Amount, Currency: e.cfg.Currency, Reference: "CREDIT", Created: now}
+	if c.Ref != "" {
+		p.Reference = c.Ref
+	}
+	return t.creditHold(p, 0, "", line, merchant)
+}
+
+// creditHold places the authorisation of p on the line (a new CREDIT, or a merchant's request the
+// subscriber confirmed), with the replies to both sides.
+func (t *turn) creditHold(p *domain.Payment, ver uint64, was domain.PaymentState, line, merchant *domain.Account) domain.Job {
+	e, now := t.e, t.e.cfg.Now().UnixNano()
+	p.State, p.Expires, p.Debited = domain.PaymentAuthorised, now+int64(e.cfg.HoldFor), line.ID
+	pid, _ := domain.ParseID(p.ID)
+	hold := domain.Transfer{ID: claimID(pid, 'H'), Debit: line.ID, Credit: merchant.ID, Amount: p.Amount, Code: domain.CodeCreditAuth,
+		Flags: domain.Pending, Timeout: e.cfg.HoldFor, Ref: p.Reference, For: creditFor(p.ID)}
+	p.Transfer = hold.ID.String()
+	t.payeeName = merchant.Name
+	t.audit = &domain.Audit{Actor: t.in.From, Action: "credit authorise", Detail: p.ID + " " + domain.FormatAmount(p.Amount, e.cfg.Currency) + " " + merchant.Owner}
+	job, err := e.paymentJob(p, ver, was, domain.Job{Transfers: []domain.Transfer{hold}, Profiles: []domain.Profile{write(keyCreditHold+p.ID, struct{}{}, 0)}}, t.in.From, false)
+	if err != nil {
+		t.reply(commands.RBusy, commands.Args{})
+		return t.withProfile(domain.Job{})
+	}
+	job.Audit = nil // the turn's says it
+	from, lang, lineID, amount := t.in.From, t.lang, line.ID, p.Amount
+	job.Compose = func(v domain.View, r *domain.Result) ([]domain.Message, error) {
+		l, _ := v.Account(lineID)
+		_, _, avail := lineUse(l)
+		ref := shortRef(r.Transfers[0])
+		msgs := []domain.Message{e.sms(from, lang, commands.RCreditHeld, commands.Args{Amount: e.money(amount), Party: merchant.Name, Balance: e.money(avail), Ref: ref})}
+		if merchant.Phone != "" {
+			msgs = append(msgs, e.sms(merchant.Phone, commands.EN, commands.RMerchantHeld, commands.Args{Amount: e.money(amount), Party: domain.Mask(from), Ref: ref}))
+		}
+		return msgs, nil
+	}
+	return t.withProfile(job)
+}
+
+// CaptureHold takes (part of) an authorisation: once; a part releases the rest.
+func (e *Engine) CaptureHold(ctx context.Context, actor string, merchant uint64, id string, amount uint64) (domain.Payment, error) {
+	return e.resolveHold(ctx, actor, merchant, id, true, amount)
+}
+
+// VoidHold releases an authorisation.
+func (e *Engine) VoidHold(ctx context.Context, actor string, merchant uint64, id string) (domain.Payment, error) {
+	return e.resolveHold(ctx, actor, merchant, id, false, 0)
+}
+
+func (e *Engine) resolveHold(ctx context.Context, actor string, merchant uint64, id string, capture bool, amount uint64) (domain.Payment, error) {
+	for try := 0; ; try++ {
+		p, ver, err := e.merchantPayment(merchant, id)
+		if err != nil {
+			return p, err
+		}
+		switch {
+		case p.Channel != domain.ChannelCredit:
+			return p, domain.PaymentErr(domain.CodeInvalidState, "not a credit authorisation")
+		case p.State != domain.PaymentAuthorised:
+			return p, domain.PaymentErr(domain.CodeInvalidState, "the authorisation is "+string(p.State))
+		case capture && amount > p.Amount:
+			return p, domain.PaymentErr(domain.CodeRefundTooLarge, "at most "+domain.FormatAmount(p.Amount, p.Currency)+" was authorised")
+		}
+		hold, _ := domain.ParseID(p.Transfer)
+		pid, _ := domain.ParseID(p.ID)
+		was := p.State
+		tr := domain.Transfer{ID: claimID(pid, 'V'), PendingID: hold, Flags: domain.VoidPending}
+		reply := commands.RCreditReleased
+		if capture {
+			if amount == 0 {
+				amount = p.Amount
+			}
+			tr = domain.Transfer{ID: claimID(pid, 'C'), PendingID: hold, Amount: amount, Flags: domain.PostPending}
+			p.State, p.Amount, reply = domain.PaymentCompleted, amount, commands.RCreditCaptured
+		} else {
+			p.State = domain.PaymentCancelled
+		}
+		job := domain.Job{Transfers: []domain.Transfer{tr}, Profiles: []domain.Profile{{Owner: keyCreditHold + p.ID, Version: 1, Delete: true}},
+			Audit: &domain.Audit{Actor: actor, Action: "credit " + map[bool]string{true: "capture", false: "void"}[capture], Detail: p.ID}}
+		lang, msisdn, name, lineID, amt := e.langOf(p.MSISDN), p.MSISDN, p.MerchantName, p.Debited, p.Amount
+		job.Compose = func(v domain.View, r *domain.Result) ([]domain.Message, error) {
+			l, _ := v.Account(lineID)
+			_, _, avail := lineUse(l)
+			return []domain.Message{e.sms(msisdn, lang, reply, commands.Args{Amount: e.money(amt), Party: name, Balance: e.money(avail),
+				Ref: shortRef(r.Transfers[0]), Receipt: e.receipt(r.Transfers[0])})}, nil
+		}
+		if job, err = e.paymentJob(&p, ver, was, job, actor, false); err != nil {
+			return p, err
+		}
+		_, err = e.l.Submit(ctx, job)
+		if errors.Is(err, domain.ErrConflict) && try < maxTurns {
+			continue
+		}
+		if errors.Is(err, domain.ErrPendingExpired) || errors.Is(err, domain.ErrPendingResolved) {
+			e.ExpireHolds(ctx) // the ledger released it meanwhile: say so
+			p, _, _ = e.merchantPayment(merchant, id)
+			return p, domain.PaymentErr(domain.CodeInvalidState, "the authorisation expired")
+		}
+		return p, err
+	}
+}
+
+// ExpireHolds marks the authorisations the ledger released by their timeout as expired
+// (the ledger's expiry hook already told both sides). It returns how many.
+func (e *Engine) ExpireHolds(ctx context.Context) (int, error) {
+	n := 0
+	_, err := e.scan(keyCreditHold, "", 1000, func(r domain.Profile) (bool, error) {
+		id := strings.TrimPrefix(r.Owner, keyCreditHold)
+		if open, err := e.l.HoldsFor(creditFor(id)); err != nil || len(open) > 0 {
+			return err == nil, err
+		}
+		_, err := e.transition(ctx, 0, id, func(p *domain.Payment) (domain.Job, bool, error) {
+			if p.State != domain.PaymentAuthorised {
+				return domain.Job{}, false, nil
+			}
+			p.State = domain.PaymentExpired
+			return domain.Job{Profiles: []domain.Profile{{Owner: keyCreditHold + id, Version: 1, Delete: true}}}, false, nil
+		})
+		if err == nil {
+			n++
+		}
+		return err == nil, err
+	})
+	return n, err
+}
+
+// creditExpiryNotices tell both sides when the ledger releases an authorisation by its
+// timeout (part of the ledger's expiry hook).
+func creditExpiryNotices(cfg Config, p domain.Transfer, v domain.View) []domain.Message {
+	line, ok1 := v.Account(p.Debit)
+	merchant, ok2 := v.Account(p.Credit)
+	if !ok1 || !ok2 {
+		return nil
+	}
+	m := func(x uint64) domain.Money {
+		return domain.Money{Minor: x, Currency: cfg.Currency, Exponent: cfg.Exponent}
+	}
+	_, _, avail := lineUse(line)
+	out := []domain.Message{{From: cfg.ShortCode, To: line.Owner, Text: commands.Render(commands.EN, commands.RCreditReleased,
+		commands.Args{Amount: m(p.Amount), Party: merchant.Name, Balance: m(avail)})}}
+	if merchant.Phone != "" {
+		out = append(out, domain.Message{From: cfg.ShortCode, To: merchant.Phone, Text: commands.Render(commands.EN, commands.RMerchantReleased,
+			commands.Args{Amount: m(p.Amount), Party: domain.Mask(line.Owner), Ref: shortRef(p)})})
+	}
+	return out
+}

@@ -1,0 +1,229 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+
+	"mpg/domain"
+)
+
+// creditWorld: alice at tier 2 with 100.00 EUR in her purse and a 200.00 EUR credit line.
+func creditWorld(t *testing.T) (*world, uint64) {
+	w := newWorld(t)
+	w.expect(alice, "REG 739164 Alice", "Welcome Alice")
+	w.topup(alice, 10000, 2)
+	if _, err := w.e.GrantCredit(context.Background(), "ops", alice, 20000, 2); err != nil {
+		t.Fatal(err)
+	}
+	w.outbox()
+	return w, w.l.AccountsOf("SHOP42")[0].ID
+}
+
+func (w *world) line() domain.Account {
+	l, err := w.e.CreditLineOf(alice)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return l
+}
+
+// lastPayment is the newest payment of the merchant.
+func (w *world) lastPayment(shop uint64) domain.Payment {
+	ps, _, _ := w.e.ListPayments(shop, PaymentFilter{Limit: 1000})
+	return ps[len(ps)-1]
+}
+
+func TestCreditLineAuthoriseCaptureVoidExpireRepay(t *testing.T) {
+	w, shop := creditWorld(t)
+	ctx := context.Background()
+	if _, err := w.e.GrantCredit(ctx, "ops", bob, 100, 2); !errors.Is(err, ErrNoPurse) {
+		t.Fatalf("grant without a purse: %v", err)
+	}
+	w.expect(alice, "CREDIT 739164", "limit 200.00 EUR, used 0.00 EUR, held 0.00 EUR, available 200.00 EUR")
+	got := w.sms(alice, "CREDIT SHOP42 50 739164")
+	if !strings.Contains(got[alice][0], "Authorised 50.00 EUR at Corner Shop on your credit line. Available 150.00 EUR") ||
+		!strings.Contains(got["+33698765432"][0], "Authorisation 50.00 EUR from +336****678") {
+		t.Fatalf("authorise: %q", got)
+	}
+	p := w.lastPayment(shop)
+	if p.State != domain.PaymentAuthorised || p.Channel != domain.ChannelCredit {
+		t.Fatalf("%+v", p)
+	}
+	// A partial capture takes 30.00 and releases the rest; a second capture is refused.
+	if c, err := w.e.CaptureHold(ctx, "merchant:SHOP42", shop, p.ID, 3000); err != nil || c.State != domain.PaymentCompleted || c.Amount != 3000 {
+		t.Fatalf("capture: %+v %v", c, err)
+	}
+	if owed, held, avail := lineUse(w.line()); owed != 3000 || held != 0 || avail != 17000 || w.available("SHOP42") != 3000 {
+		t.Fatalf("after capture: owed %d held %d available %d", owed, held, avail)
+	}
+	_, err := w.e.CaptureHold(ctx, "merchant:SHOP42", shop, p.ID, 0)
+	wantCode(t, err, domain.CodeInvalidState)
+	w.outbox()
+	// A void releases; an expiry releases and tells both sides.
+	w.expect(alice, "CREDIT SHOP42 20 739164", "Available 150.00 EUR")
+	v := w.lastPayment(shop)
+	if v, err := w.e.VoidHold(ctx, "merchant:SHOP42", shop, v.ID); err != nil || v.State != domain.PaymentCancelled {
+		t.Fatalf("void: %+v %v", v, err)
+	}
+	if msgs := w.outbox()[alice]; len(msgs) != 1 || !strings.Contains(msgs[0], "The authorisation of 20.00 EUR at Corner Shop is released") {
+		t.Fatalf("void notice %q", msgs)
+	}
+	w.expect(alice, "CREDIT SHOP42 10 739164", "Available 160.00 EUR")
+	x := w.lastPayment(shop)
+	w.advance(8 * 24 * time.Hour)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, held, _ := lineUse(w.line()); held == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the ledger did not release the expired hold")
+		}
+	}
+	if n, err := w.e.ExpireHolds(ctx); err != nil || n != 1 {
+		t.Fatalf("expire holds: %d %v", n, err)
+	}
+	if x, _ := w.e.GetPayment(shop, x.ID); x.State != domain.PaymentExpired {
+		t.Fatalf("expired: %+v", x)
+	}
+	if msgs := w.outbox(); !strings.Contains(strings.Join(msgs[alice], ""), "The authorisation of 10.00 EUR at Corner Shop is released") ||
+		!strings.Contains(strings.Join(msgs["+33698765432"], ""), "expired and is released") {
+		t.Fatalf("expiry notices %q", msgs)
+	}
+	_, err = w.e.CaptureHold(ctx, "merchant:SHOP42", shop, x.ID, 0)
+	wantCode(t, err, domain.CodeInvalidState)
+	// Never beyond the limit.
+	w.expect(alice, "CREDIT SHOP42 171 739164", "limit")
+	// REPAY pays what is owed, no more.
+	w.expect(alice, "REPAY 40 739164", "Repaid 30.00 EUR on your credit line: 0.00 EUR still owed. Balance 70.00 EUR")
+	// Limits: never below what is used; freeze stops new authorisations; close when clear.
+	w.expect(alice, "CREDIT SHOP42 5 739164", "Authorised")
+	if err := w.e.SetCreditLimit(ctx, "ops", alice, 400); !errors.Is(err, domain.ErrLimitExceeded) {
+		t.Fatalf("limit below what is held: %v", err)
+	}
+	if err := w.e.SetCreditStatus(ctx, "ops", alice, domain.StatusClosed); err == nil {
+		t.Fatal("closed a line that holds money")
+	}
+	w.e.VoidHold(ctx, "m", shop, w.lastPayment(shop).ID)
+	w.outbox()
+	if err := w.e.SetCreditStatus(ctx, "ops", alice, domain.StatusBlocked); err != nil {
+		t.Fatal(err)
+	}
+	w.expect(alice, "CREDIT SHOP42 6 739164", "Your credit line is frozen")
+	if err := w.e.SetCreditStatus(ctx, "ops", alice, domain.StatusClosed); err != nil {
+		t.Fatal(err)
+	}
+	w.expect(alice, "CREDIT  739164", "no credit line")
+	mustVerifyWorld(t, w)
+}
+
+func TestMerchantRequestsACreditAuthorisation(t *testing.T) {
+	w, shop := creditWorld(t)
+	ctx := context.Background()
+	p, _, err := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, MSISDN: alice, Amount: 2500, Reference: "car-rental", Credit: true})
+	if err != nil || p.Channel != domain.ChannelCredit {
+		t.Fatalf("%+v %v", p, err)
+	}
+	w.expect(alice, "YES "+payCode(t, w.outbox()[alice]), "Authorised 25.00 EUR at Corner Shop")
+	if p, _ = w.e.GetPayment(shop, p.ID); p.State != domain.PaymentAuthorised {
+		t.Fatalf("%+v", p)
+	}
+	if c, err := w.e.CaptureHold(ctx, "m", shop, p.ID, 0); err != nil || c.State != domain.PaymentCompleted || w.available("SHOP42") != 2500 {
+		t.Fatalf("capture: %+v %v", c, err)
+	}
+}
+
+func mustVerifyWorld(t *testing.T, w *world) {
+	t.Helper()
+	if rep, err := w.l.Verify(context.Background(), nil); err != nil || !rep.OK() {
+		t.Fatalf("verify: %v %v", err, rep)
+	}
+}
+
+// TestCreditLinesAgainstAModel: random authorisations, captures (full and partial), voids,
+// expiries and repayments; after each step the line holds, owes and has available exactly
+// what a model of it says, and never more than its limit.
+func TestCreditLinesAgainstAModel(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		w, shop := creditWorld(t)
+		ctx := context.Background()
+		type hold struct {
+			id     string
+			amount uint64
+		}
+		var holds []hold
+		var owed, held uint64
+		const limit = 20000
+		purse := uint64(10000)
+		texts := 0
+		sms := func(text string) { // every SMS a new text: the dedupe window must not answer a repeat
+			texts++
+			w.e.Handle(ctx, Inbound{From: alice, To: "1234", Text: text + strings.Repeat(" ", texts)})
+		}
+		for step := rapid.IntRange(1, 25).Draw(rt, "steps"); step > 0; step-- {
+			switch rapid.IntRange(0, 4).Draw(rt, "op") {
+			case 0: // authorise
+				a := uint64(rapid.IntRange(1, 8000).Draw(rt, "amount"))
+				sms("CREDIT SHOP42 " + domain.FormatMinor(a, 2) + " 739164")
+				if owed+held+a <= limit {
+					holds = append(holds, hold{w.lastPayment(shop).ID, a})
+					held += a
+				}
+			case 1, 2: // capture (full or partial) or void
+				if len(holds) == 0 {
+					continue
+				}
+				i := rapid.IntRange(0, len(holds)-1).Draw(rt, "hold")
+				h := holds[i]
+				holds = append(holds[:i], holds[i+1:]...)
+				held -= h.amount
+				if rapid.Bool().Draw(rt, "capture") {
+					part := uint64(rapid.IntRange(1, int(h.amount)).Draw(rt, "part"))
+					if _, err := w.e.CaptureHold(ctx, "m", shop, h.id, part); err != nil {
+						rt.Fatalf("capture: %v", err)
+					}
+					owed += part
+				} else if _, err := w.e.VoidHold(ctx, "m", shop, h.id); err != nil {
+					rt.Fatalf("void: %v", err)
+				}
+			case 3: // every hold expires
+				w.advance(8 * 24 * time.Hour)
+				for deadline := time.Now().Add(5 * time.Second); lineHeld(w) > 0; time.Sleep(5 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						rt.Fatal("holds not released")
+					}
+				}
+				w.e.ExpireHolds(ctx)
+				holds, held = nil, 0
+			case 4: // repay
+				a := uint64(rapid.IntRange(1, 5000).Draw(rt, "repay"))
+				sms("REPAY " + domain.FormatMinor(a, 2) + " 739164")
+				pay := min(a, owed, purse)
+				if min(a, owed) > purse {
+					pay = 0 // the purse cannot pay it: refused whole
+				}
+				owed -= pay
+				purse -= pay
+			}
+			gotOwed, gotHeld, avail := lineUse(w.line())
+			if gotOwed != owed || gotHeld != held || avail != limit-owed-held || uint64(w.available(alice)) != purse {
+				rt.Fatalf("line owes %d holds %d available %d purse %d; model %d %d %d %d", gotOwed, gotHeld, avail, w.available(alice), owed, held, limit-owed-held, purse)
+			}
+		}
+		for _, h := range holds {
+			if p, _ := w.e.GetPayment(shop, h.id); p.State != domain.PaymentAuthorised {
+				rt.Fatalf("hold %s is %s", h.id, p.State)
+			}
+		}
+		mustVerifyWorld(t, w)
+	})
+}
+
+func lineHeld(w *world) uint64 {
+	_, h, _ := lineUse(w.line())
+	return h
+}
