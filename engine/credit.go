@@ -36,8 +36,8 @@ func (e *Engine) creditLine(msisdn string) (*domain.Account, error) {
 	return nil, ErrNoCreditLine
 }
 
-// lineUse is what a line owes (posted) and holds (pending), and what is left.
-func lineUse(a domain.Account) (owed, held, available uint64) {
+// LineUse is what a line owes (posted) and holds (pending), and what is left.
+func LineUse(a domain.Account) (owed, held, available uint64) {
 	if a.DebitsPosted > a.CreditsPosted {
 		owed = a.DebitsPosted - a.CreditsPosted
 	}
@@ -95,7 +95,7 @@ func (e *Engine) SetCreditStatus(ctx context.Context, actor, msisdn string, s do
 		if err != nil {
 			return domain.Job{}, err
 		}
-		if owed, held, _ := lineUse(*line); s == domain.StatusClosed && (owed > 0 || held > 0 || line.CreditsPosted > line.DebitsPosted) {
+		if owed, held, _ := LineUse(*line); s == domain.StatusClosed && (owed > 0 || held > 0 || line.CreditsPosted > line.DebitsPosted) {
 			return domain.Job{}, fmt.Errorf("the line owes %s and holds %s: repay and resolve them first",
 				domain.FormatAmount(owed, e.cfg.Currency), domain.FormatAmount(held, e.cfg.Currency))
 		}
@@ -121,7 +121,7 @@ func (t *turn) statement() domain.Job {
 		t.reply(commands.RNoCreditLine, commands.Args{})
 		return t.withProfile(domain.Job{})
 	}
-	owed, held, avail := lineUse(*line)
+	owed, held, avail := LineUse(*line)
 	t.reply(commands.RCreditLine, commands.Args{Limit: t.money(line.Limit), Amount: t.money(owed), Fee: t.money(held), Balance: t.money(avail)})
 	return t.withProfile(domain.Job{})
 }
@@ -133,7 +133,7 @@ func (t *turn) repay() domain.Job {
 		t.reply(commands.RNoCreditLine, commands.Args{})
 		return t.withProfile(domain.Job{})
 	}
-	owed, _, _ := lineUse(*line)
+	owed, _, _ := LineUse(*line)
 	amount := min(t.cmd.Amount, owed)
 	if amount == 0 {
 		t.reply(commands.RCreditLine, commands.Args{Limit: t.money(line.Limit), Amount: t.money(0), Fee: t.money(line.DebitsPending), Balance: t.money(line.Limit)})
@@ -146,7 +146,7 @@ func (t *turn) repay() domain.Job {
 	job.Compose = func(v domain.View, r *domain.Result) ([]domain.Message, error) {
 		p, _ := v.Account(purse)
 		l, _ := v.Account(lineID)
-		owed, _, _ := lineUse(l)
+		owed, _, _ := LineUse(l)
 		return []domain.Message{e.sms(from, lang, commands.RRepaid, commands.Args{Amount: e.money(amount), Limit: e.money(owed),
 			Balance: e.money(uint64(max(0, p.Available()))), Ref: shortRef(r.Transfers[0])})}, nil
 	}
@@ -200,7 +200,7 @@ func (t *turn) creditHold(p *domain.Payment, ver uint64, was domain.PaymentState
 	from, lang, lineID, amount := t.in.From, t.lang, line.ID, p.Amount
 	job.Compose = func(v domain.View, r *domain.Result) ([]domain.Message, error) {
 		l, _ := v.Account(lineID)
-		_, _, avail := lineUse(l)
+		_, _, avail := LineUse(l)
 		ref := shortRef(r.Transfers[0])
 		msgs := []domain.Message{e.sms(from, lang, commands.RCreditHeld, commands.Args{Amount: e.money(amount), Party: merchant.Name, Balance: e.money(avail), Ref: ref})}
 		if merchant.Phone != "" {
@@ -254,7 +254,7 @@ func (e *Engine) resolveHold(ctx context.Context, actor string, merchant uint64,
 		lang, msisdn, name, lineID, amt := e.langOf(p.MSISDN), p.MSISDN, p.MerchantName, p.Debited, p.Amount
 		job.Compose = func(v domain.View, r *domain.Result) ([]domain.Message, error) {
 			l, _ := v.Account(lineID)
-			_, _, avail := lineUse(l)
+			_, _, avail := LineUse(l)
 			return []domain.Message{e.sms(msisdn, lang, reply, commands.Args{Amount: e.money(amt), Party: name, Balance: e.money(avail),
 				Ref: shortRef(r.Transfers[0]), Receipt: e.receipt(r.Transfers[0])})}, nil
 		}
@@ -309,7 +309,7 @@ func creditExpiryNotices(cfg Config, p domain.Transfer, v domain.View) []domain.
 	m := func(x uint64) domain.Money {
 		return domain.Money{Minor: x, Currency: cfg.Currency, Exponent: cfg.Exponent}
 	}
-	_, _, avail := lineUse(line)
+	_, _, avail := LineUse(line)
 	out := []domain.Message{{From: cfg.ShortCode, To: line.Owner, Text: commands.Render(commands.EN, commands.RCreditReleased,
 		commands.Args{Amount: m(p.Amount), Party: merchant.Name, Balance: m(avail)})}}
 	if merchant.Phone != "" {

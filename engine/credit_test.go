@@ -58,7 +58,7 @@ func TestCreditLineAuthoriseCaptureVoidExpireRepay(t *testing.T) {
 	if c, err := w.e.CaptureHold(ctx, "merchant:SHOP42", shop, p.ID, 3000); err != nil || c.State != domain.PaymentCompleted || c.Amount != 3000 {
 		t.Fatalf("capture: %+v %v", c, err)
 	}
-	if owed, held, avail := lineUse(w.line()); owed != 3000 || held != 0 || avail != 17000 || w.available("SHOP42") != 3000 {
+	if owed, held, avail := LineUse(w.line()); owed != 3000 || held != 0 || avail != 17000 || w.available("SHOP42") != 3000 {
 		t.Fatalf("after capture: owed %d held %d available %d", owed, held, avail)
 	}
 	_, err := w.e.CaptureHold(ctx, "merchant:SHOP42", shop, p.ID, 0)
@@ -77,7 +77,7 @@ func TestCreditLineAuthoriseCaptureVoidExpireRepay(t *testing.T) {
 	x := w.lastPayment(shop)
 	w.advance(8 * 24 * time.Hour)
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if _, held, _ := lineUse(w.line()); held == 0 {
+		if _, held, _ := LineUse(w.line()); held == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -209,7 +209,7 @@ func TestCreditLinesAgainstAModel(t *testing.T) {
 				owed -= pay
 				purse -= pay
 			}
-			gotOwed, gotHeld, avail := lineUse(w.line())
+			gotOwed, gotHeld, avail := LineUse(w.line())
 			if gotOwed != owed || gotHeld != held || avail != limit-owed-held || uint64(w.available(alice)) != purse {
 				rt.Fatalf("line owes %d holds %d available %d purse %d; model %d %d %d %d", gotOwed, gotHeld, avail, w.available(alice), owed, held, limit-owed-held, purse)
 			}
@@ -224,6 +224,6 @@ func TestCreditLinesAgainstAModel(t *testing.T) {
 }
 
 func lineHeld(w *world) uint64 {
-	_, h, _ := lineUse(w.line())
+	_, h, _ := LineUse(w.line())
 	return h
 }

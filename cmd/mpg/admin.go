@@ -31,7 +31,7 @@ import (
 func socketPath(db string) string { return db + ".sock" }
 
 // adminCommands are the commands the daemon runs for the CLI.
-var adminCommands = map[string]bool{"ledger": true, "account": true, "merchant": true, "outbox": true, "payment": true, "webhook": true, "company": true}
+var adminCommands = map[string]bool{"ledger": true, "account": true, "merchant": true, "outbox": true, "payment": true, "webhook": true, "company": true, "credit": true}
 
 // forwarded says whether a command (its words after mpg) runs in the daemon when it runs.
 // `mpg bank` is the bank simulator; only its reconcile reads the ledger.
@@ -144,7 +144,7 @@ func handleAdmin(ctx context.Context, c net.Conn, cfg config.Config, l *ledger.L
 	c.SetDeadline(time.Now().Add(5 * time.Minute))
 	var req adminRequest
 	if err := json.NewDecoder(io.LimitReader(c, 64<<10)).Decode(&req); err != nil || len(req.Args) == 0 || !forwarded(req.Args) {
-		json.NewEncoder(c).Encode(adminResponse{Error: "admin socket: only the admin commands (ledger, account, merchant, outbox, payment, webhook, company, bank reconcile)", Code: 1})
+		json.NewEncoder(c).Encode(adminResponse{Error: "admin socket: only the admin commands (ledger, account, merchant, outbox, payment, webhook, company, credit, bank reconcile)", Code: 1})
 		return
 	}
 	a := &app{cfg: cfg, log: log.Named("admin"), shared: l, eng: eng, operator: operator, dbPath: l.Path()}

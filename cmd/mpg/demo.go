@@ -162,6 +162,9 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 	if _, err := d.eng.LinkBank(ctx, "demo", demoAlice, demoIBAN); err != nil {
 		return err
 	}
+	if _, err := d.eng.GrantCredit(ctx, "demo", demoAlice, 10000, 2); err != nil {
+		return err
+	}
 	time.Sleep(100 * time.Millisecond) // the link notice reaches Alice's phone before the prompt
 	ph.show()
 	ph.quiet = false
@@ -183,6 +186,8 @@ Merchant SHOP42 "Corner Shop" (told on %s), biller EDF. Short code 1234.
 Try: BAL 1234 | PAY SHOP42 12.50 1234 | SEND 0687654321 5 1234 | MINI 1234 | LANG FR | HELP
 Alice's bank account FR76 **** 0189 (500.00 EUR at the simulated bank on %s) is linked:
   DEBIT SHOP42 20 1234, then YES <code> from the SMS
+Alice has a 100.00 EUR credit line: CREDIT SHOP42 30 1234 (an authorisation SHOP42 captures
+  with POST /v1/payments/<id>/capture), CREDIT 1234 (the statement), REPAY 10 1234
 
 Web checkout: open %s in a browser, type Alice's number 06 12 34 56 78, then the code
 texted to her (it shows here). Merchant API (key of SHOP42: %s):
@@ -197,6 +202,9 @@ texted to her (it shows here). Merchant API (key of SHOP42: %s):
 			}
 		}
 		if err := demoDebit(ctx, out, ph); err != nil {
+			return err
+		}
+		if err := demoCredit(ctx, out, ph, d, shop); err != nil {
 			return err
 		}
 		return demoCheckout(ctx, out, ph, checkoutURL)
@@ -242,6 +250,30 @@ func demoDebit(ctx context.Context, out io.Writer, ph *phone) error {
 	ph.sim.WaitMT(wctx, demoAlice, before+2) // "sent to your bank", then the bank's answer
 	time.Sleep(100 * time.Millisecond)
 	ph.show()
+	return nil
+}
+
+// demoCredit plays an authorisation on Alice's credit line, its capture by the shop, her
+// statement and a repayment.
+func demoCredit(ctx context.Context, out io.Writer, ph *phone, d *daemon, shop uint64) error {
+	if err := ph.text(ctx, demoAlice, "CREDIT SHOP42 30 1234", true); err != nil {
+		return err
+	}
+	ps, _, err := d.eng.ListPayments(shop, engine.PaymentFilter{Limit: 1000})
+	if err != nil || len(ps) == 0 {
+		return fmt.Errorf("demo: no authorisation: %v", err)
+	}
+	fmt.Fprintln(out, "shop  > captures 25.00 EUR of it (POST /v1/payments/<id>/capture)")
+	if _, err := d.eng.CaptureHold(ctx, "demo", shop, ps[len(ps)-1].ID, 2500); err != nil {
+		return err
+	}
+	time.Sleep(100 * time.Millisecond)
+	ph.show()
+	for _, text := range []string{"CREDIT 1234", "REPAY 10 1234"} {
+		if err := ph.text(ctx, demoAlice, text, true); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
