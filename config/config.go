@@ -53,24 +53,26 @@ type Merchant struct {
 
 // Engine configures the SMS commands.
 type Engine struct {
-	ShortCode    string `toml:"short_code"`          // the number subscribers text
-	Region       string `toml:"region"`              // default country for national numbers, e.g. "FR"
-	PINKey       string `toml:"pin_key"`             // secret: prefer MPG_PIN_KEY
-	ReceiptKey   string `toml:"receipt_key"`         // secret: prefer MPG_RECEIPT_KEY
-	DedupeS      int    `toml:"dedupe_s"`            // identical SMS within this window are one (the SMSC's redelivery period)
-	LockAfter    int    `toml:"lock_after"`          // wrong PINs before lockout
-	LockMinutes  int    `toml:"lock_minutes"`        // how long the first lockout lasts; each next one twice as long
-	LockForever  int    `toml:"lock_forever_after"`  // lockouts in a row after which only an operator unlocks
-	ClaimDays    int    `toml:"claim_days"`          // money sent to an unregistered number waits this long
-	MaxHolds     int    `toml:"max_holds_per_payee"` // payments that may wait for one unregistered number
-	ConfirmAbove int    `toml:"confirm_above_minor"` // payments above this ask YES <code> (0: never)
-	ConfirmMin   int    `toml:"confirm_minutes"`     // how long a confirmation code lives
-	ActivationH  int    `toml:"activation_hours"`    // how long a one-time code to set a PIN lives
-	TimeZone     string `toml:"time_zone"`           // for times in replies, e.g. "Europe/Paris"
-	MOPerMinute  int    `toml:"mo_per_minute"`       // what one number may text per minute (0: no limit)
-	MOBurst      int    `toml:"mo_burst"`            // and in a burst
-	Tiers        []Tier `toml:"tiers"`               // KYC tiers; a purse's tier must be one of them
-	Fees         Fees   `toml:"fees"`                // banded fee tables per product
+	ShortCode      string `toml:"short_code"`          // the number subscribers text
+	Region         string `toml:"region"`              // default country for national numbers, e.g. "FR"
+	PINKey         string `toml:"pin_key"`             // secret: prefer MPG_PIN_KEY
+	ReceiptKey     string `toml:"receipt_key"`         // secret: prefer MPG_RECEIPT_KEY
+	DedupeS        int    `toml:"dedupe_s"`            // identical SMS within this window are one (the SMSC's redelivery period)
+	LockAfter      int    `toml:"lock_after"`          // wrong PINs before lockout
+	LockMinutes    int    `toml:"lock_minutes"`        // how long the first lockout lasts; each next one twice as long
+	LockForever    int    `toml:"lock_forever_after"`  // lockouts in a row after which only an operator unlocks
+	ClaimDays      int    `toml:"claim_days"`          // money sent to an unregistered number waits this long
+	MaxHolds       int    `toml:"max_holds_per_payee"` // payments that may wait for one unregistered number
+	ConfirmAbove   int    `toml:"confirm_above_minor"` // payments above this ask YES <code> (0: never)
+	ConfirmMin     int    `toml:"confirm_minutes"`     // how long a confirmation code lives
+	ActivationH    int    `toml:"activation_hours"`    // how long a one-time code to set a PIN lives
+	TimeZone       string `toml:"time_zone"`           // for times in replies, e.g. "Europe/Paris"
+	MOPerMinute    int    `toml:"mo_per_minute"`       // what one number may text per minute (0: no limit)
+	MOBurst        int    `toml:"mo_burst"`            // and in a burst
+	CreditHoldDays int    `toml:"credit_hold_days"`    // an mCredit authorisation holds this long
+	CreditMinTier  int    `toml:"credit_min_tier"`     // the lowest tier granted a credit line
+	Tiers          []Tier `toml:"tiers"`               // KYC tiers; a purse's tier must be one of them
+	Fees           Fees   `toml:"fees"`                // banded fee tables per product
 }
 
 // Tier is one KYC tier's limits, in minor units (0: no limit).
@@ -157,7 +159,7 @@ func Default() Config {
 		Ledger: Ledger{Path: "mpg.db", Currency: "EUR", MaxBatchJobs: 4096, MaxBatchWaitUs: 500,
 			CheckpointEveryMs: 5000, CheckpointChunk: 1024, OutboxRetentionDays: 30},
 		Engine: Engine{ShortCode: "1234", Region: "FR", DedupeS: 21600, LockAfter: 3, LockMinutes: 30, LockForever: 5,
-			ClaimDays: 7, MaxHolds: 8, ConfirmMin: 5, ActivationH: 24, TimeZone: "UTC", MOPerMinute: 30, MOBurst: 10,
+			ClaimDays: 7, MaxHolds: 8, CreditHoldDays: 7, CreditMinTier: 2, ConfirmMin: 5, ActivationH: 24, TimeZone: "UTC", MOPerMinute: 30, MOBurst: 10,
 			Tiers: []Tier{
 				{Tier: 1, PerPayment: 10000, Daily: 20000, MaxBalance: 50000},
 				{Tier: 2, PerPayment: 50000, Daily: 100000, MaxBalance: 200000, CanSend: true},
@@ -262,6 +264,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("config: engine.dedupe_s, lock_after, lock_minutes, lock_forever_after, claim_days, max_holds_per_payee, confirm_minutes and activation_hours must be positive")
 	case c.Engine.MOPerMinute < 0 || c.Engine.MOBurst < 0 || (c.Engine.MOPerMinute > 0 && c.Engine.MOBurst < 1):
 		return fmt.Errorf("config: engine.mo_per_minute must be 0 (no limit) or more, with engine.mo_burst at least 1")
+	case c.Engine.CreditHoldDays < 1 || c.Engine.CreditHoldDays > 30 || c.Engine.CreditMinTier < 1 || c.Engine.CreditMinTier > 255:
+		return fmt.Errorf("config: engine.credit_hold_days must be 1..30 and engine.credit_min_tier 1..255")
 	case c.Engine.DedupeS > 7*24*3600:
 		return fmt.Errorf("config: engine.dedupe_s is at most a week (604800), got %d", c.Engine.DedupeS)
 	case c.Merchant.RatePerS < 1 || c.Merchant.RatePerS > 10000 || c.Merchant.Burst < 1 || c.Merchant.Burst > 100000:

@@ -38,7 +38,7 @@ func (a *app) creditCmd() *cobra.Command {
 	}
 	grant := amountCmd("grant <msisdn> <limit>", "Open a credit line with a limit (tier 2 and up); the subscriber is told",
 		"  mpg credit grant 0612345678 200", func(eng *engine.Engine, cmd *cobra.Command, msisdn string, limit uint64) error {
-			line, err := eng.GrantCredit(cmd.Context(), a.actor(), msisdn, limit, 2)
+			line, err := eng.GrantCredit(cmd.Context(), a.actor(), msisdn, limit, uint8(a.cfg.Engine.CreditMinTier))
 			if err != nil {
 				return err
 			}

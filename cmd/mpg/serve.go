@@ -112,7 +112,8 @@ func engineConfig(cfg config.Config) engine.Config {
 		ActivationFor: time.Duration(e.ActivationH) * time.Hour, Location: loc, MOPerMinute: e.MOPerMinute, MOBurst: e.MOBurst,
 		RequestFor: time.Duration(cfg.Merchant.RequestMin) * time.Minute, CheckoutFor: time.Duration(cfg.Merchant.CheckoutMin) * time.Minute,
 		CheckoutMax: cfg.Merchant.CheckoutMax, CheckoutMonthly: cfg.Merchant.CheckoutMonthly, CodesPerHour: cfg.Merchant.CodesPerHour,
-		CheckoutURL: publicURL(cfg.Merchant), BankTries: cfg.Bank.Tries}
+		CheckoutURL: publicURL(cfg.Merchant), BankTries: cfg.Bank.Tries,
+		HoldFor: time.Duration(e.CreditHoldDays) * 24 * time.Hour, CreditMinTier: uint8(e.CreditMinTier)}
 }
 
 // publicURL is where buyers reach the checkout pages.
