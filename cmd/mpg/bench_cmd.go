@@ -32,14 +32,15 @@ made through the merchant API (POST /v1/payments), whose code the phone reads an
 with YES <code> by SMS; the last line starts paid_per_s= and latency is from the POST to
 the "Paid" reply. With --mix debit each is a DEBIT, its YES <code>, and the simulated bank
 (in this process, answering after --bank-latency) approving it; latency is from the DEBIT
-to the "Paid" reply. bench ledger and bench smpp measure one part each.`
+to the "Paid" reply. With --mix credit each is a CREDIT authorisation (a hold on the
+phone's credit line, granted in the set-up). bench ledger and bench smpp measure one part each.`
 	c.Args = cobra.NoArgs
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		if opt.merchants < 1 || opt.commands < 1 || opt.outstanding < 1 || opt.outstanding > opt.subscribers {
 			return fmt.Errorf("need --merchants, --commands >= 1 and 1 <= --outstanding <= --subscribers")
 		}
-		if opt.mix != "pay" && opt.mix != "mixed" && opt.mix != "http" && opt.mix != "debit" {
-			return fmt.Errorf("--mix is pay, mixed, http or debit")
+		if opt.mix != "pay" && opt.mix != "mixed" && opt.mix != "http" && opt.mix != "debit" && opt.mix != "credit" {
+			return fmt.Errorf("--mix is pay, mixed, http, debit or credit")
 		}
 		if opt.binds < 1 || opt.binds > 16 || opt.window < 1 || opt.window > 1024 {
 			return fmt.Errorf("--binds must be 1..16 and --window 1..1024")
@@ -53,7 +54,7 @@ to the "Paid" reply. bench ledger and bench smpp measure one part each.`
 	c.Flags().IntVar(&opt.commands, "commands", 50000, "commands to text")
 	c.Flags().IntVar(&opt.outstanding, "outstanding", 200, "MO in flight: phones texting at once, each waiting for its reply")
 	c.Flags().Float64Var(&opt.rate, "rate", 0, "pace the MO to this many per second (0: as fast as answered)")
-	c.Flags().StringVar(&opt.mix, "mix", "pay", "pay: unique PAY only; mixed: 70% PAY, 20% SEND, 10% BAL; http: requests to pay by the merchant API, each confirmed by YES <code>; debit: DEBIT then YES <code>, paid by a simulated bank")
+	c.Flags().StringVar(&opt.mix, "mix", "pay", "pay: unique PAY only; mixed: 70% PAY, 20% SEND, 10% BAL; http: requests to pay by the merchant API, each confirmed by YES <code>; debit: DEBIT then YES <code>, paid by a simulated bank; credit: CREDIT authorisations on credit lines")
 	c.Flags().DurationVar(&opt.bankLatency, "bank-latency", 20*time.Millisecond, "--mix debit: how long the simulated bank takes to answer")
 	c.Flags().IntVar(&opt.binds, "binds", 2, "the daemon's SMPP links")
 	c.Flags().IntVar(&opt.window, "window", 256, "unanswered requests per link")

@@ -96,6 +96,9 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 		cfg.Bank.Addr = bk.Addr()
 		cfg.Engine.DedupeS = 1 // DEBIT has no reference: a phone's next DEBIT is the same text
 	}
+	if opt.mix == "credit" {
+		cfg.Engine.DedupeS = 1 // CREDIT has no reference either
+	}
 	conf, err := toml.Marshal(cfg)
 	if err != nil {
 		return err
@@ -196,6 +199,27 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 			return fail(err)
 		}
 		pay = debitFlow{sim: sim}
+	case "credit":
+		next.Store(0)
+		if err := parallelN(32, func(int) error {
+			for i := int(next.Add(1)) - 1; i < opt.subscribers; i = int(next.Add(1)) - 1 {
+				if err := adminCall(sock, "account", "tier", phoneOf(i), "2"); err != nil {
+					return err
+				}
+				if err := adminCall(sock, "credit", "grant", phoneOf(i), "100000"); err != nil {
+					return fmt.Errorf("credit grant of %s: %w", phoneOf(i), err)
+				}
+			}
+			return nil
+		}); err != nil {
+			return fail(err)
+		}
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if m, err := scrape(metricsURL); err == nil && m["mpg_outbox_due"] == 0 {
+				break // the grants' notices have left
+			}
+		}
+		pay = creditFlow{sim: sim}
 	}
 	before, err := scrape(metricsURL)
 	if err != nil {
@@ -533,6 +557,27 @@ func (f debitFlow) run(ctx context.Context, msisdn string, k int64) error {
 			return fmt.Errorf("after YES: %q", last)
 		}
 	}
+}
+
+// creditFlow is a phone authorising on its credit line: CREDIT and its "Authorised" reply.
+type creditFlow struct{ sim *smpp.Sim }
+
+func (f creditFlow) run(ctx context.Context, msisdn string, k int64) error {
+	have := len(f.sim.MT(msisdn))
+	c := 1 + k%9999 // a phone's CREDITs inside the dedupe window differ by their amount
+	if _, err := f.sim.SendMO(ctx, msisdn, "1234", fmt.Sprintf("CREDIT SHOP42 %d.%02d 1234", c/100, c%100)); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	msgs, err := f.sim.WaitMT(wctx, msisdn, have+1)
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(msgs[len(msgs)-1], "Authorised") {
+		return fmt.Errorf("CREDIT: %q", msgs[len(msgs)-1])
+	}
+	return nil
 }
 
 // requestToPay is one bench client of the merchant API: it asks a subscriber to pay, reads

@@ -77,7 +77,7 @@ func TestBenchSMPPLastLine(t *testing.T) {
 // to pay through the merchant API, each confirmed by YES <code>).
 func TestBenchEndToEndAnswersEverything(t *testing.T) {
 	t.Setenv("MPG_TEST_AS_MPG", "1")
-	for _, mix := range []string{"pay", "mixed", "http", "debit"} {
+	for _, mix := range []string{"pay", "mixed", "http", "debit", "credit"} {
 		out := mustRun(t, "bench", "--subscribers", "100", "--merchants", "5", "--commands", "600", "--outstanding", "16", "--mix", mix)
 		lines := strings.Split(strings.TrimSpace(out), "\n")
 		last := lines[len(lines)-1]
