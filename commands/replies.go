@@ -112,6 +112,9 @@ const (
 	RCreditGranted    // an operator granted or changed a credit line
 	RMerchantReleased // to the merchant: an authorisation expired, released
 	RCreditFrozen     // the credit line is frozen: no new authorisation
+	RCreditDue        // CREDIT <pin>, and the statement SMS: what is due and by when
+	RCreditStatement  // the statement day's SMS
+	RCreditOverdue    // an overdue line refuses new authorisations
 	replyCount
 )
 
@@ -414,9 +417,9 @@ var templates = [replyCount][3]string{
 		"在{party}的授权 {amount} 已释放。可用 {balance}。",
 	},
 	RCreditLine: {
-		"Credit line: limit {limit}, used {amount}, held {fee}, available {balance}.",
-		"Ligne de crédit: plafond {limit}, utilisé {amount}, réservé {fee}, disponible {balance}.",
-		"信用额度:上限 {limit},已用 {amount},冻结 {fee},可用 {balance}。",
+		"Credit line: limit {limit}, used {amount}, held {fee}, available {balance}.{lines}",
+		"Ligne de crédit: plafond {limit}, utilisé {amount}, réservé {fee}, disponible {balance}.{lines}",
+		"信用额度:上限 {limit},已用 {amount},冻结 {fee},可用 {balance}。{lines}",
 	},
 	RRepaid: {
 		"Repaid {amount} on your credit line: {limit} still owed. Balance {balance}. Ref {ref}",
@@ -439,8 +442,19 @@ var templates = [replyCount][3]string{
 		"来自{party}的授权 {amount} 已过期并释放。参考号 {ref}",
 	},
 	RCreditFrozen: {"Your credit line is frozen: no new payment on it. Call customer care.", "Votre ligne de crédit est gelée: aucun nouveau paiement. Appelez le service client.", "您的信用额度已冻结,不能新增付款。请致电客服。"},
-	RFlood:        {"Too many messages from your number. Wait a minute: messages sent meanwhile are answered later.", "Trop de messages de votre numéro. Patientez une minute: les messages envoyés entre-temps seront traités plus tard.", "您发送的信息过多。请稍候一分钟,之后的信息将陆续处理。"},
-	RBusy:         {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
+	RCreditDue:    {"Minimum due {amount} by {time}.", "Minimum du {amount} avant le {time}.", "最低还款 {amount},截止 {time}。"},
+	RCreditStatement: {
+		"Credit line statement: owed {limit}. Minimum due {amount} by {time}. Send REPAY amount pin.",
+		"Relevé de ligne de crédit: du {limit}. Minimum {amount} avant le {time}. Envoyez REMBOURSER montant pin.",
+		"信用额度账单:欠款 {limit}。最低还款 {amount},截止 {time}。请发送 还款 金额 密码。",
+	},
+	RCreditOverdue: {
+		"Your credit line is overdue: repay at least {amount} (REPAY amount pin) to use it again. Nothing was done.",
+		"Votre ligne de crédit est en retard: remboursez au moins {amount} pour la réutiliser. Rien n'a été fait.",
+		"您的信用额度已逾期:请至少还款 {amount} 后再使用。未执行任何操作。",
+	},
+	RFlood: {"Too many messages from your number. Wait a minute: messages sent meanwhile are answered later.", "Trop de messages de votre numéro. Patientez une minute: les messages envoyés entre-temps seront traités plus tard.", "您发送的信息过多。请稍候一分钟,之后的信息将陆续处理。"},
+	RBusy:  {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
 }
 
 // usage is each command's syntax in each language.

@@ -2,9 +2,11 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"mpg/commands"
 	"mpg/domain"
@@ -21,7 +23,33 @@ import (
 // ErrNoCreditLine: the subscriber has no open credit line.
 var ErrNoCreditLine = errors.New("no credit line for this number")
 
-const keyCreditHold = "@ph:" // + payment id: authorisations not resolved yet
+const (
+	keyCreditHold  = "@ph:" // + payment id: authorisations not resolved yet
+	keyCreditTerms = "@cl:" // + number: the line's statement day and what is due
+)
+
+// creditTerms are a line's statement cycle: on StatementDay each month the subscriber is
+// told what he owes and the minimum due by DueBy; a line with a minimum due past DueBy
+// takes no new authorisation until it is repaid. Written with the repayments that lower
+// it, at the version read.
+type creditTerms struct {
+	StatementDay int    `json:"day"`
+	Month        string `json:"month,omitempty"` // YYYY-MM of the last statement
+	Due          uint64 `json:"due,omitempty"`
+	DueBy        int64  `json:"due_by,omitempty"`
+}
+
+// minimumDue is a tenth of what is owed, at least 10.00 (or all of it when less).
+func minimumDue(owed uint64) uint64 { return min(owed, max(owed/10, 1000)) }
+
+// dueDays is how long after the statement the minimum is due.
+const dueDays = 20
+
+func (e *Engine) terms(msisdn string) (creditTerms, uint64, error) {
+	var t creditTerms
+	ver, _, err := e.record(keyCreditTerms+msisdn, &t)
+	return t, ver, err
+}
 
 // creditFor is the key a hold is indexed by (Transfer.For), so that the engine can see
 // whether the ledger still holds it: never a phone number, so no claim can take it.
@@ -49,9 +77,12 @@ func LineUse(a domain.Account) (owed, held, available uint64) {
 }
 
 // GrantCredit opens a credit line with a limit for a subscriber of tier minTier or above.
-func (e *Engine) GrantCredit(ctx context.Context, actor, msisdn string, limit uint64, minTier uint8) (domain.Account, error) {
+func (e *Engine) GrantCredit(ctx context.Context, actor, msisdn string, limit uint64, minTier uint8, statementDay int) (domain.Account, error) {
 	if limit == 0 {
 		return domain.Account{}, errors.New("a credit line needs a limit above zero")
+	}
+	if statementDay < 1 || statementDay > 28 {
+		return domain.Account{}, errors.New("the statement day is 1 to 28")
 	}
 	res, err := e.opTurn(ctx, msisdn, func(purse *domain.Account, p *profile, ver uint64) (domain.Job, error) {
 		switch {
@@ -63,7 +94,14 @@ func (e *Engine) GrantCredit(ctx context.Context, actor, msisdn string, limit ui
 		if line, err := e.creditLine(msisdn); err == nil {
 			return domain.Job{}, fmt.Errorf("%s already has credit line %d (mpg credit set-limit)", msisdn, line.ID)
 		}
+		_, tver, err := e.terms(msisdn)
+		if err != nil {
+			return domain.Job{}, err
+		}
 		return domain.Job{Open: []domain.AccountSpec{{Currency: e.cfg.Currency, Kind: domain.KindCreditLine, Owner: msisdn, Name: "Credit line", Limit: limit}},
+			// The first statement is next month's: this month has nothing to bill yet.
+			Profiles: []domain.Profile{write(keyCreditTerms+msisdn, creditTerms{StatementDay: statementDay,
+				Month: e.cfg.Now().In(e.cfg.Location).Format("2006-01")}, tver)},
 			Messages: []domain.Message{e.sms(msisdn, p.Lang, commands.RCreditGranted, commands.Args{Limit: e.money(limit)})},
 			Audit:    &domain.Audit{Actor: actor, Action: "credit grant", Detail: msisdn + " " + domain.FormatAmount(limit, e.cfg.Currency)}}, nil
 	})
@@ -122,7 +160,12 @@ func (t *turn) statement() domain.Job {
 		return t.withProfile(domain.Job{})
 	}
 	owed, held, avail := LineUse(*line)
-	t.reply(commands.RCreditLine, commands.Args{Limit: t.money(line.Limit), Amount: t.money(owed), Fee: t.money(held), Balance: t.money(avail)})
+	var due []string
+	if terms, _, err := t.e.terms(t.in.From); err == nil && terms.Due > 0 {
+		due = []string{" " + commands.Render(t.lang, commands.RCreditDue, commands.Args{Amount: t.money(terms.Due),
+			Time: time.Unix(0, terms.DueBy).In(t.e.cfg.Location).Format("02/01")})}
+	}
+	t.reply(commands.RCreditLine, commands.Args{Limit: t.money(line.Limit), Amount: t.money(owed), Fee: t.money(held), Balance: t.money(avail), Lines: due})
 	return t.withProfile(domain.Job{})
 }
 
@@ -142,6 +185,10 @@ func (t *turn) repay() domain.Job {
 	tr := domain.Transfer{ID: domain.NewID(), Debit: t.purse.ID, Credit: line.ID, Amount: amount, Code: domain.CodeRepay, Flags: domain.Exempt}
 	t.audit = &domain.Audit{Actor: t.in.From, Action: "credit repay", Detail: domain.FormatAmount(amount, t.e.cfg.Currency)}
 	job := t.withProfile(domain.Job{Transfers: []domain.Transfer{tr}})
+	if terms, tver, err := t.e.terms(t.in.From); err == nil && terms.Due > 0 {
+		terms.Due -= min(terms.Due, amount) // counted with the money, at the version read
+		job.Profiles = append(job.Profiles, write(keyCreditTerms+t.in.From, terms, tver))
+	}
 	e, from, lang, purse, lineID := t.e, t.in.From, t.lang, t.purse.ID, line.ID
 	job.Compose = func(v domain.View, r *domain.Result) ([]domain.Message, error) {
 		p, _ := v.Account(purse)
@@ -172,6 +219,10 @@ func (t *turn) authorise() domain.Job {
 		return t.withProfile(domain.Job{})
 	}
 	now := e.cfg.Now().UnixNano()
+	if terms, _, err := e.terms(t.in.From); err == nil && terms.Due > 0 && now > terms.DueBy {
+		t.reply(commands.RCreditOverdue, commands.Args{Amount: t.money(terms.Due)})
+		return t.withProfile(domain.Job{})
+	}
 	p := &domain.Payment{ID: domain.NewID().String(), Merchant: merchant.ID, MerchantName: merchantName(*merchant), Channel: domain.ChannelCredit,
 		MSISDN: t.in.From, Amount: c.Amount, Currency: e.cfg.Currency, Reference: "CREDIT", Created: now}
 	if c.Ref != "" {
@@ -317,4 +368,36 @@ func creditExpiryNotices(cfg Config, p domain.Transfer, v domain.View) []domain.
 			commands.Args{Amount: m(p.Amount), Party: domain.Mask(line.Owner), Ref: shortRef(p)})})
 	}
 	return out
+}
+
+// Statements sends each line's monthly statement on (or, if the daemon was down, after)
+// its statement day: what is owed and the minimum due in dueDays. It returns how many.
+func (e *Engine) Statements(ctx context.Context) (int, error) {
+	now := e.cfg.Now().In(e.cfg.Location)
+	month := now.Format("2006-01")
+	n := 0
+	_, err := e.scan(keyCreditTerms, "", 1<<30, func(r domain.Profile) (bool, error) {
+		msisdn := strings.TrimPrefix(r.Owner, keyCreditTerms)
+		var terms creditTerms
+		if json.Unmarshal(r.Data, &terms) != nil || terms.Month == month || now.Day() < terms.StatementDay {
+			return true, nil
+		}
+		line, err := e.creditLine(msisdn)
+		if err != nil {
+			return true, nil // closed
+		}
+		owed, _, _ := LineUse(*line)
+		terms.Month, terms.Due, terms.DueBy = month, minimumDue(owed), now.AddDate(0, 0, dueDays).UnixNano()
+		job := domain.Job{Profiles: []domain.Profile{write(keyCreditTerms+msisdn, terms, r.Version)}}
+		if owed > 0 {
+			job.Messages = []domain.Message{e.sms(msisdn, e.langOf(msisdn), commands.RCreditStatement, commands.Args{Limit: e.money(owed),
+				Amount: e.money(terms.Due), Time: time.Unix(0, terms.DueBy).In(e.cfg.Location).Format("02/01")})}
+		}
+		if _, err := e.l.Submit(ctx, job); err != nil && !errors.Is(err, domain.ErrConflict) {
+			return false, err
+		}
+		n++
+		return true, nil
+	})
+	return n, err
 }

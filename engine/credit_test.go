@@ -17,7 +17,7 @@ func creditWorld(t *testing.T) (*world, uint64) {
 	w := newWorld(t)
 	w.expect(alice, "REG 739164 Alice", "Welcome Alice")
 	w.topup(alice, 10000, 2)
-	if _, err := w.e.GrantCredit(context.Background(), "ops", alice, 20000, 2); err != nil {
+	if _, err := w.e.GrantCredit(context.Background(), "ops", alice, 20000, 2, 5); err != nil {
 		t.Fatal(err)
 	}
 	w.outbox()
@@ -41,7 +41,7 @@ func (w *world) lastPayment(shop uint64) domain.Payment {
 func TestCreditLineAuthoriseCaptureVoidExpireRepay(t *testing.T) {
 	w, shop := creditWorld(t)
 	ctx := context.Background()
-	if _, err := w.e.GrantCredit(ctx, "ops", bob, 100, 2); !errors.Is(err, ErrNoPurse) {
+	if _, err := w.e.GrantCredit(ctx, "ops", bob, 100, 2, 5); !errors.Is(err, ErrNoPurse) {
 		t.Fatalf("grant without a purse: %v", err)
 	}
 	w.expect(alice, "CREDIT 739164", "limit 200.00 EUR, used 0.00 EUR, held 0.00 EUR, available 200.00 EUR")
@@ -226,4 +226,36 @@ func TestCreditLinesAgainstAModel(t *testing.T) {
 func lineHeld(w *world) uint64 {
 	_, h, _ := LineUse(w.line())
 	return h
+}
+
+// TestCreditStatementsAndOverdue: on the statement day the subscriber is told what he owes
+// and the minimum due; past its date the line takes no new authorisation until repaid.
+func TestCreditStatementsAndOverdue(t *testing.T) {
+	w, shop := creditWorld(t) // statement day 5; the clock is 25 November
+	ctx := context.Background()
+	w.expect(alice, "CREDIT SHOP42 30 739164", "Authorised")
+	if _, err := w.e.CaptureHold(ctx, "m", shop, w.lastPayment(shop).ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	w.outbox()
+	if n, _ := w.e.Statements(ctx); n != 0 {
+		t.Fatalf("%d statements before the statement day", n)
+	}
+	w.advance(10 * 24 * time.Hour) // 5 December
+	if n, err := w.e.Statements(ctx); err != nil || n != 1 {
+		t.Fatalf("statements: %d %v", n, err)
+	}
+	if n, _ := w.e.Statements(ctx); n != 0 {
+		t.Fatal("a second statement the same month")
+	}
+	if msgs := w.outbox()[alice]; len(msgs) != 1 || !strings.Contains(msgs[0], "owed 30.00 EUR. Minimum due 10.00 EUR by 25/12") {
+		t.Fatalf("statement SMS %q", msgs)
+	}
+	w.expect(alice, "CREDIT 739164", "Minimum due 10.00 EUR by 25/12.")
+	w.advance(21 * 24 * time.Hour) // 26 December: overdue
+	w.expect(alice, "CREDIT SHOP42 5 739164", "overdue: repay at least 10.00 EUR")
+	w.expect(alice, "REPAY 4 739164", "Repaid 4.00 EUR")
+	w.expect(alice, "CREDIT SHOP42 5.00 739164", "overdue: repay at least 6.00 EUR")
+	w.expect(alice, "REPAY 6 739164", "Repaid 6.00 EUR")
+	w.expect(alice, "CREDIT SHOP42 5  739164", "Authorised 5.00 EUR")
 }

@@ -555,11 +555,18 @@ func (e *Engine) SetCheckoutURL(u string) { e.cfg.CheckoutURL = u }
 func (e *Engine) RunExpiry(ctx context.Context, every time.Duration, logf func(string, ...any)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var statements time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if time.Since(statements) > time.Minute { // credit statements: once a minute is plenty
+				statements = time.Now()
+				if _, err := e.Statements(ctx); err != nil && ctx.Err() == nil {
+					logf("credit statements: %v", err)
+				}
+			}
 			if _, err := e.ExpirePayments(ctx); err != nil && ctx.Err() == nil {
 				logf("expiring payments: %v", err)
 			}

@@ -22,6 +22,7 @@ func (a *app) creditCmd() *cobra.Command {
   mpg credit show 0612345678`,
 	}
 	c.PersistentFlags().StringVar(&a.regionFlag, "region", "", "country of national numbers (default engine.region)")
+	statementDay := 1
 	amountCmd := func(use, short, example string, f func(eng *engine.Engine, cmd *cobra.Command, msisdn string, amount uint64) error) *cobra.Command {
 		return &cobra.Command{
 			Use: use, Short: short, Example: example, Args: cobra.ExactArgs(2),
@@ -38,7 +39,7 @@ func (a *app) creditCmd() *cobra.Command {
 	}
 	grant := amountCmd("grant <msisdn> <limit>", "Open a credit line with a limit (tier 2 and up); the subscriber is told",
 		"  mpg credit grant 0612345678 200", func(eng *engine.Engine, cmd *cobra.Command, msisdn string, limit uint64) error {
-			line, err := eng.GrantCredit(cmd.Context(), a.actor(), msisdn, limit, uint8(a.cfg.Engine.CreditMinTier))
+			line, err := eng.GrantCredit(cmd.Context(), a.actor(), msisdn, limit, uint8(a.cfg.Engine.CreditMinTier), statementDay)
 			if err != nil {
 				return err
 			}
@@ -83,6 +84,7 @@ func (a *app) creditCmd() *cobra.Command {
 			})
 		},
 	}
+	grant.Flags().IntVar(&statementDay, "statement-day", 1, "day of the month (1..28) of the statement SMS")
 	c.AddCommand(grant, setLimit, status("freeze", "No new authorisation (captures and repayments still go)", domain.StatusBlocked),
 		status("unfreeze", "Authorisations again", domain.StatusActive), status("close", "Close a line that owes and holds nothing", domain.StatusClosed), show)
 	return c

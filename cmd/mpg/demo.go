@@ -162,7 +162,7 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 	if _, err := d.eng.LinkBank(ctx, "demo", demoAlice, demoIBAN); err != nil {
 		return err
 	}
-	if _, err := d.eng.GrantCredit(ctx, "demo", demoAlice, 10000, 2); err != nil {
+	if _, err := d.eng.GrantCredit(ctx, "demo", demoAlice, 10000, 2, 1); err != nil {
 		return err
 	}
 	time.Sleep(100 * time.Millisecond) // the link notice reaches Alice's phone before the prompt
