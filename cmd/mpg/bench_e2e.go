@@ -234,8 +234,7 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 	var answered, sent, lost atomic.Int64
 	next.Store(0)
 	cpu0, self0 := procCPU(daemon.Process.Pid), selfCPU()
-	stopProgress := make(chan struct{})
-	go reportProgress(out, &answered, opt.commands, "answered", 2*time.Second, stopProgress)
+	stopProgress := reportProgress(out, &answered, opt.commands, "answered", 2*time.Second)
 	start = time.Now()
 	// Phones below texters text; with SEND in the mix the others only receive, so that a
 	// payee's notice never lands on a phone that waits for its own reply.
@@ -293,7 +292,7 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 		return nil
 	})
 	elapsed := time.Since(start)
-	close(stopProgress)
+	stopProgress()
 	cpu1, self1 := procCPU(daemon.Process.Pid), selfCPU()
 	if err != nil {
 		return fail(err)

@@ -114,8 +114,7 @@ func benchLedger(ctx context.Context, out, errw io.Writer, path string, opt *led
 	lat := make([][]time.Duration, nCli)
 	var done, refused atomic.Int64
 	var issued atomic.Int64
-	stop := make(chan struct{})
-	go reportProgress(errw, &done, nTr, "transfers", time.Second, stop)
+	stopProgress := reportProgress(errw, &done, nTr, "transfers", time.Second)
 	start = time.Now()
 	err = parallelN(nCli, func(c int) error {
 		rng := rand.New(rand.NewPCG(uint64(c), 42))
@@ -157,7 +156,7 @@ func benchLedger(ctx context.Context, out, errw io.Writer, path string, opt *led
 		return nil
 	})
 	elapsed := time.Since(start)
-	close(stop)
+	stopProgress()
 	if err != nil {
 		return err
 	}
@@ -204,21 +203,27 @@ func ms2(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // rssMB reads the resident set size of this process from /proc (Linux).
 func rssMB() int64 { return procRSSMB("self") }
 
-// reportProgress prints done/total and the rate every interval until stop closes.
-func reportProgress(w io.Writer, done *atomic.Int64, total int, what string, every time.Duration, stop chan struct{}) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	var last int64
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			d := done.Load()
-			fmt.Fprintf(w, "bench: %d/%d %s, %.0f/s\n", d, total, what, float64(d-last)/every.Seconds())
-			last = d
+// reportProgress prints done/total and the rate every interval until stop is called.
+func reportProgress(w io.Writer, done *atomic.Int64, total int, what string, every time.Duration) (stop func()) {
+	quit, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		var last int64
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				d := done.Load()
+				fmt.Fprintf(w, "bench: %d/%d %s, %.0f/s\n", d, total, what, float64(d-last)/every.Seconds())
+				last = d
+			}
 		}
-	}
+	}()
+	// Stopping waits for the reporter: nothing it writes may interleave with what follows.
+	return func() { close(quit); <-finished }
 }
 
 func parallel(n int, f func() error) error {
