@@ -46,9 +46,11 @@ const (
 	Block
 	Check
 	Promo
+	Capture // a merchant's phone: CAPTURE <ref> [amount] takes an mCredit authorisation
+	Void    // a merchant's phone: VOID <ref> releases it
 )
 
-var kindNames = [...]string{"", "HELP", "REG", "BAL", "MINI", "PAY", "BILL", "SEND", "DEBIT", "CREDIT", "CREDIT", "REPAY", "YES", "NO", "PIN", "LANG", "BLOCK", "CHECK", "PROMO"}
+var kindNames = [...]string{"", "HELP", "REG", "BAL", "MINI", "PAY", "BILL", "SEND", "DEBIT", "CREDIT", "CREDIT", "REPAY", "YES", "NO", "PIN", "LANG", "BLOCK", "CHECK", "PROMO", "CAPTURE", "VOID"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -80,6 +82,8 @@ var keywords = map[string]struct {
 	"BLOCK": {Block, EN}, "BLOQUER": {Block, FR}, "冻结": {Block, ZH},
 	"CHECK": {Check, EN}, "VERIFIER": {Check, FR}, "VÉRIFIER": {Check, FR}, "验证": {Check, ZH},
 	"PROMO": {Promo, EN}, "促销": {Promo, ZH},
+	"CAPTURE": {Capture, EN}, "ENCAISSER": {Capture, FR}, "请款": {Capture, ZH},
+	"VOID": {Void, EN}, "ANNULER": {Void, FR}, "撤销": {Void, ZH},
 }
 
 // Command is one parsed SMS. Only the fields its Kind uses are set.
@@ -347,6 +351,20 @@ func (p *parser) parse() *ParseError {
 		return nil
 	case Block:
 		return p.arity(len(a) == 0)
+	case Capture, Void:
+		// The reference the merchant was told (6 characters); CAPTURE may take less than was
+		// authorised. No PIN: the merchant's registered number is the credential.
+		if err := p.arity(len(a) == 1 || (len(a) == 2 && c.Kind == Capture)); err != nil {
+			return err
+		}
+		if !codeRe.MatchString(strings.ToUpper(a[0])) {
+			return &ParseError{Problem: BadCode, Arg: domain.Clip(a[0])}
+		}
+		c.Code = strings.ToUpper(a[0])
+		if len(a) == 2 {
+			return p.amount(a[1])
+		}
+		return nil
 	case Promo:
 		if err := p.arity(len(a) == 1); err != nil {
 			return err

@@ -115,6 +115,9 @@ const (
 	RCreditDue        // CREDIT <pin>, and the statement SMS: what is due and by when
 	RCreditStatement  // the statement day's SMS
 	RCreditOverdue    // an overdue line refuses new authorisations
+	RHoldCaptured     // to the merchant's phone: CAPTURE done
+	RHoldVoided       // to the merchant's phone: VOID done
+	RHoldNotFound     // no open authorisation of this merchant has that reference
 	replyCount
 )
 
@@ -453,8 +456,11 @@ var templates = [replyCount][3]string{
 		"Votre ligne de crédit est en retard: remboursez au moins {amount} pour la réutiliser. Rien n'a été fait.",
 		"您的信用额度已逾期:请至少还款 {amount} 后再使用。未执行任何操作。",
 	},
-	RFlood: {"Too many messages from your number. Wait a minute: messages sent meanwhile are answered later.", "Trop de messages de votre numéro. Patientez une minute: les messages envoyés entre-temps seront traités plus tard.", "您发送的信息过多。请稍候一分钟,之后的信息将陆续处理。"},
-	RBusy:  {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
+	RHoldCaptured: {"Captured {amount} from {party}. Ref {ref}. Receipt {receipt}", "Encaissé {amount} de {party}. Réf {ref}. Recu {receipt}", "已向{party}请款 {amount}。参考号 {ref}。收据 {receipt}"},
+	RHoldVoided:   {"Released the authorisation of {amount} from {party}. Ref {ref}", "Autorisation de {amount} de {party} levée. Réf {ref}", "已撤销来自{party}的授权 {amount}。参考号 {ref}"},
+	RHoldNotFound: {"No open authorisation with reference {arg}. Nothing was done.", "Aucune autorisation ouverte avec la référence {arg}. Rien n'a été fait.", "没有参考号为 {arg} 的有效授权。未执行任何操作。"},
+	RFlood:        {"Too many messages from your number. Wait a minute: messages sent meanwhile are answered later.", "Trop de messages de votre numéro. Patientez une minute: les messages envoyés entre-temps seront traités plus tard.", "您发送的信息过多。请稍候一分钟,之后的信息将陆续处理。"},
+	RBusy:         {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
 }
 
 // usage is each command's syntax in each language.
@@ -477,6 +483,8 @@ var usage = map[Kind][3]string{
 	Block:     {"BLOCK (no PIN needed)", "BLOQUER (sans PIN)", "冻结(无需密码)"},
 	Check:     {"CHECK receipt", "VERIFIER preuve", "验证 凭证"},
 	Promo:     {"PROMO ON or OFF", "PROMO OUI ou NON", "促销 开 或 关"},
+	Capture:   {"CAPTURE ref [amount] (merchants)", "ENCAISSER réf [montant] (marchands)", "请款 参考号 [金额](商户)"},
+	Void:      {"VOID ref (merchants)", "ANNULER réf (marchands)", "撤销 参考号(商户)"},
 }
 
 // Usage is a command's syntax in a language.

@@ -278,38 +278,8 @@ func (e *Engine) resolveHold(ctx context.Context, actor string, merchant uint64,
 		if err != nil {
 			return p, err
 		}
-		switch {
-		case p.Channel != domain.ChannelCredit:
-			return p, domain.PaymentErr(domain.CodeInvalidState, "not a credit authorisation")
-		case p.State != domain.PaymentAuthorised:
-			return p, domain.PaymentErr(domain.CodeInvalidState, "the authorisation is "+string(p.State))
-		case capture && amount > p.Amount:
-			return p, domain.PaymentErr(domain.CodeRefundTooLarge, "at most "+domain.FormatAmount(p.Amount, p.Currency)+" was authorised")
-		}
-		hold, _ := domain.ParseID(p.Transfer)
-		pid, _ := domain.ParseID(p.ID)
-		was := p.State
-		tr := domain.Transfer{ID: claimID(pid, 'V'), PendingID: hold, Flags: domain.VoidPending}
-		reply := commands.RCreditReleased
-		if capture {
-			if amount == 0 {
-				amount = p.Amount
-			}
-			tr = domain.Transfer{ID: claimID(pid, 'C'), PendingID: hold, Amount: amount, Flags: domain.PostPending}
-			p.State, p.Amount, reply = domain.PaymentCompleted, amount, commands.RCreditCaptured
-		} else {
-			p.State = domain.PaymentCancelled
-		}
-		job := domain.Job{Transfers: []domain.Transfer{tr}, Profiles: []domain.Profile{{Owner: keyCreditHold + p.ID, Version: 1, Delete: true}},
-			Audit: &domain.Audit{Actor: actor, Action: "credit " + map[bool]string{true: "capture", false: "void"}[capture], Detail: p.ID}}
-		lang, msisdn, name, lineID, amt := e.langOf(p.MSISDN), p.MSISDN, p.MerchantName, p.Debited, p.Amount
-		job.Compose = func(v domain.View, r *domain.Result) ([]domain.Message, error) {
-			l, _ := v.Account(lineID)
-			_, _, avail := LineUse(l)
-			return []domain.Message{e.sms(msisdn, lang, reply, commands.Args{Amount: e.money(amt), Party: name, Balance: e.money(avail),
-				Ref: shortRef(r.Transfers[0]), Receipt: e.receipt(r.Transfers[0])})}, nil
-		}
-		if job, err = e.paymentJob(&p, ver, was, job, actor, false); err != nil {
+		job, err := e.holdStep(&p, ver, capture, amount, actor)
+		if err != nil {
 			return p, err
 		}
 		_, err = e.l.Submit(ctx, job)
@@ -323,6 +293,90 @@ func (e *Engine) resolveHold(ctx context.Context, actor string, merchant uint64,
 		}
 		return p, err
 	}
+}
+
+// holdStep builds the job that captures (amount, 0 for all; once) or voids an
+// authorisation read at ver, with the subscriber's notice.
+func (e *Engine) holdStep(p *domain.Payment, ver uint64, capture bool, amount uint64, actor string) (domain.Job, error) {
+	switch {
+	case p.Channel != domain.ChannelCredit:
+		return domain.Job{}, domain.PaymentErr(domain.CodeInvalidState, "not a credit authorisation")
+	case p.State != domain.PaymentAuthorised:
+		return domain.Job{}, domain.PaymentErr(domain.CodeInvalidState, "the authorisation is "+string(p.State))
+	case capture && amount > p.Amount:
+		return domain.Job{}, domain.PaymentErr(domain.CodeRefundTooLarge, "at most "+domain.FormatAmount(p.Amount, p.Currency)+" was authorised")
+	}
+	hold, _ := domain.ParseID(p.Transfer)
+	pid, _ := domain.ParseID(p.ID)
+	was := p.State
+	tr := domain.Transfer{ID: claimID(pid, 'V'), PendingID: hold, Flags: domain.VoidPending}
+	reply := commands.RCreditReleased
+	if capture {
+		if amount == 0 {
+			amount = p.Amount
+		}
+		tr = domain.Transfer{ID: claimID(pid, 'C'), PendingID: hold, Amount: amount, Flags: domain.PostPending}
+		p.State, p.Amount, reply = domain.PaymentCompleted, amount, commands.RCreditCaptured
+	} else {
+		p.State = domain.PaymentCancelled
+	}
+	job := domain.Job{Transfers: []domain.Transfer{tr}, Profiles: []domain.Profile{{Owner: keyCreditHold + p.ID, Version: 1, Delete: true}},
+		Audit: &domain.Audit{Actor: actor, Action: "credit " + map[bool]string{true: "capture", false: "void"}[capture], Detail: p.ID}}
+	lang, msisdn, name, lineID, amt := e.langOf(p.MSISDN), p.MSISDN, p.MerchantName, p.Debited, p.Amount
+	job.Compose = func(v domain.View, r *domain.Result) ([]domain.Message, error) {
+		l, _ := v.Account(lineID)
+		_, _, avail := LineUse(l)
+		return []domain.Message{e.sms(msisdn, lang, reply, commands.Args{Amount: e.money(amt), Party: name, Balance: e.money(avail),
+			Ref: shortRef(r.Transfers[0]), Receipt: e.receipt(r.Transfers[0])})}, nil
+	}
+	return e.paymentJob(p, ver, was, job, actor, false)
+}
+
+// merchantHold answers CAPTURE <ref> [amount] and VOID <ref> from a merchant's registered
+// number: the open authorisation of that merchant with that reference.
+func (t *turn) merchantHold() domain.Job {
+	e, c := t.e, t.cmd
+	merchants := map[uint64]domain.Account{}
+	var found *domain.Payment
+	var ver uint64
+	e.scan(keyCreditHold, "", maxQueueScan, func(r domain.Profile) (bool, error) {
+		p, v, err := e.payment(strings.TrimPrefix(r.Owner, keyCreditHold))
+		if err != nil || p.State != domain.PaymentAuthorised {
+			return true, nil
+		}
+		m, ok := merchants[p.Merchant]
+		if !ok {
+			m, _ = e.l.Account(p.Merchant)
+			merchants[p.Merchant] = m
+		}
+		hold, _ := domain.ParseID(p.Transfer)
+		if m.Phone == t.in.From && shortRef(domain.Transfer{ID: hold}) == c.Code {
+			found, ver = &p, v
+			return false, nil
+		}
+		return true, nil
+	})
+	if found == nil {
+		t.reply(commands.RHoldNotFound, commands.Args{Arg: c.Code})
+		return domain.Job{}
+	}
+	job, err := e.holdStep(found, ver, c.Kind == commands.Capture, c.Amount, t.in.From)
+	if err != nil {
+		t.reply(commands.RHoldNotFound, commands.Args{Arg: c.Code})
+		return domain.Job{}
+	}
+	subscriber := job.Compose
+	party, amount, from, capture := domain.Mask(found.MSISDN), found.Amount, t.in.From, c.Kind == commands.Capture
+	job.Compose = func(v domain.View, r *domain.Result) ([]domain.Message, error) {
+		msgs, err := subscriber(v, r)
+		rep, args := commands.RHoldVoided, commands.Args{Amount: e.money(amount), Party: party, Ref: c.Code}
+		if capture {
+			rep, args.Receipt = commands.RHoldCaptured, e.receipt(r.Transfers[0])
+		}
+		return append(msgs, e.sms(from, commands.EN, rep, args)), err
+	}
+	t.audit = job.Audit
+	return job
 }
 
 // ExpireHolds marks the authorisations the ledger released by their timeout as expired

@@ -259,3 +259,35 @@ func TestCreditStatementsAndOverdue(t *testing.T) {
 	w.expect(alice, "REPAY 6 739164", "Repaid 6.00 EUR")
 	w.expect(alice, "CREDIT SHOP42 5  739164", "Authorised 5.00 EUR")
 }
+
+// TestMerchantCapturesAndVoidsBySMS: the merchant's registered number captures or voids an
+// authorisation by the reference it was told; nobody else can.
+func TestMerchantCapturesAndVoidsBySMS(t *testing.T) {
+	w, shop := creditWorld(t)
+	const shopPhone = "+33698765432"
+	ref := func(text string) string {
+		got := w.sms(alice, text)
+		m := got[shopPhone][0]
+		return m[strings.Index(m, "Ref ")+4 : strings.Index(m, "Ref ")+10]
+	}
+	r1 := ref("CREDIT SHOP42 30 739164")
+	got := w.sms(bob, "CAPTURE "+r1)
+	if len(got[bob]) != 1 || !strings.Contains(got[bob][0], "No open authorisation") {
+		t.Fatalf("someone else: %q", got)
+	}
+	got = w.sms(shopPhone, "CAPTURE "+r1+" 20")
+	if !strings.Contains(strings.Join(got[shopPhone], ""), "Captured 20.00 EUR from +336****678") ||
+		!strings.Contains(strings.Join(got[alice], ""), "Corner Shop charged 20.00 EUR to your credit line") {
+		t.Fatalf("capture: %q", got)
+	}
+	w.expect(shopPhone, "capture "+r1, "No open authorisation") // once
+	r2 := ref("CREDIT SHOP42 12 739164")
+	got = w.sms(shopPhone, "ANNULER "+r2)
+	if !strings.Contains(strings.Join(got[shopPhone], ""), "Released the authorisation of 12.00 EUR") {
+		t.Fatalf("void: %q", got)
+	}
+	if owed, held, _ := LineUse(w.line()); owed != 2000 || held != 0 || w.available("SHOP42") != 2000 {
+		t.Fatalf("owed %d held %d shop %d", owed, held, w.available("SHOP42"))
+	}
+	_ = shop
+}

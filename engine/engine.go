@@ -361,6 +361,8 @@ func (t *turn) run() domain.Job {
 		return t.check()
 	case commands.Reg:
 		return t.register()
+	case commands.Capture, commands.Void:
+		return t.merchantHold() // a merchant's phone, with no purse or PIN of its own
 	}
 	if t.purse == nil {
 		t.reply(commands.RNotRegistered, commands.Args{})
