@@ -90,6 +90,10 @@ type Fees struct {
 	Pay  []Band `toml:"pay"`
 	Bill []Band `toml:"bill"`
 	Send []Band `toml:"send"`
+	// Debit and Credit are charged to the merchant, out of what it receives (as card
+	// acquirers do): the subscriber pays the amount he confirmed.
+	Debit  []Band `toml:"debit"`
+	Credit []Band `toml:"credit"`
 }
 
 // Band is one line of a fee table.
@@ -165,7 +169,7 @@ func Default() Config {
 				{Tier: 2, PerPayment: 50000, Daily: 100000, MaxBalance: 200000, CanSend: true},
 				{Tier: 3, PerPayment: 200000, Daily: 500000, MaxBalance: 1000000, CanSend: true},
 			},
-			Fees: Fees{Pay: []Band{}, Bill: []Band{}, Send: []Band{}}},
+			Fees: Fees{Pay: []Band{}, Bill: []Band{}, Send: []Band{}, Debit: []Band{}, Credit: []Band{}}},
 		HTTP: HTTP{Addr: "127.0.0.1:9464"},
 		Bank: Bank{TimeoutMs: 5000, Tries: 5, MaxInflight: 64},
 		Merchant: Merchant{RatePerS: 20, Burst: 40, RequestMin: 15, CheckoutMin: 15, CheckoutMax: 1000,
@@ -299,7 +303,8 @@ func (c Config) validate() error {
 	if !seen[1] {
 		return fmt.Errorf("config: engine.tiers: tier 1 is required (REG opens purses at tier 1)")
 	}
-	for name, bands := range map[string][]Band{"pay": c.Engine.Fees.Pay, "bill": c.Engine.Fees.Bill, "send": c.Engine.Fees.Send} {
+	for name, bands := range map[string][]Band{"pay": c.Engine.Fees.Pay, "bill": c.Engine.Fees.Bill, "send": c.Engine.Fees.Send,
+		"debit": c.Engine.Fees.Debit, "credit": c.Engine.Fees.Credit} {
 		for i, b := range bands {
 			if i > 0 && b.UpTo != 0 && (bands[i-1].UpTo == 0 || b.UpTo <= bands[i-1].UpTo) {
 				return fmt.Errorf("config: engine.fees.%s: bands must be in increasing up_to_minor, the unbounded one (0) last", name)

@@ -320,7 +320,17 @@ func (e *Engine) holdStep(p *domain.Payment, ver uint64, capture bool, amount ui
 	} else {
 		p.State = domain.PaymentCancelled
 	}
-	job := domain.Job{Transfers: []domain.Transfer{tr}, Profiles: []domain.Profile{{Owner: keyCreditHold + p.ID, Version: 1, Delete: true}},
+	transfers := []domain.Transfer{tr}
+	if capture {
+		fee, err := e.merchantFee(domain.CodeCreditAuth, p.Merchant, amount, claimID(pid, 'c'))
+		if err != nil {
+			return domain.Job{}, err
+		}
+		if fee != nil {
+			transfers, p.Fee = append(transfers, *fee), fee.Amount
+		}
+	}
+	job := domain.Job{Transfers: transfers, Profiles: []domain.Profile{{Owner: keyCreditHold + p.ID, Version: 1, Delete: true}},
 		Audit: &domain.Audit{Actor: actor, Action: "credit " + map[bool]string{true: "capture", false: "void"}[capture], Detail: p.ID}}
 	lang, msisdn, name, lineID, amt := e.langOf(p.MSISDN), p.MSISDN, p.MerchantName, p.Debited, p.Amount
 	job.Compose = func(v domain.View, r *domain.Result) ([]domain.Message, error) {

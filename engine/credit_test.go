@@ -291,3 +291,20 @@ func TestMerchantCapturesAndVoidsBySMS(t *testing.T) {
 	}
 	_ = shop
 }
+
+// TestMerchantFeesOfDebitAndCredit: the fee tables of mDebit and mCredit are charged to the
+// merchant out of what it receives; the subscriber pays what he confirmed.
+func TestMerchantFeesOfDebitAndCredit(t *testing.T) {
+	w, shop := creditWorld(t)
+	w.e.cfg.Fees[domain.CodeCreditAuth] = []Band{{UpTo: 1 << 62, Fee: 50}}
+	ctx := context.Background()
+	w.expect(alice, "CREDIT SHOP42 30 739164", "Authorised")
+	p, err := w.e.CaptureHold(ctx, "m", shop, w.lastPayment(shop).ID, 0)
+	if err != nil || p.Fee != 50 {
+		t.Fatalf("%+v %v", p, err)
+	}
+	if owed, _, _ := LineUse(w.line()); owed != 3000 || w.available("SHOP42") != 2950 || w.available("@fees") != 50 {
+		t.Fatalf("owed %d shop %d fees %d", owed, w.available("SHOP42"), w.available("@fees"))
+	}
+	mustVerifyWorld(t, w)
+}

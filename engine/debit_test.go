@@ -224,3 +224,15 @@ func TestMerchantAsksForADebit(t *testing.T) {
 	_, _, err = w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, MSISDN: alice, Amount: 100, Reference: "inv-10", Bank: true})
 	wantCode(t, err, domain.CodeSubscriberNotFound)
 }
+
+func TestDebitFeeIsTheMerchants(t *testing.T) {
+	w, sim := debitWorld(t)
+	w.e.cfg.Fees[domain.CodeDebit] = []Band{{UpTo: 1 << 62, Fee: 25}}
+	p := w.debitAndConfirm("10")
+	if end := w.settle(p.ID); end.State != domain.PaymentCompleted || end.Fee != 25 {
+		t.Fatalf("%+v", end)
+	}
+	if sim.Balance(aliceIBAN) != 100000-1000 || w.available("SHOP42") != 975 || w.available("@fees") != 25 {
+		t.Fatalf("bank %d shop %d fees %d", sim.Balance(aliceIBAN), w.available("SHOP42"), w.available("@fees"))
+	}
+}

@@ -179,6 +179,12 @@ func (e *Engine) completeDebit(ctx context.Context, p *domain.Payment, ver uint6
 	p.State, p.Reason, p.Transfer, p.Debited = domain.PaymentCompleted, "", tr.ID.String(), clr.ID
 	p.Bank.Auth, p.Bank.Code = a.AuthCode, a.Code
 	job := domain.Job{Transfers: []domain.Transfer{tr}, Profiles: []domain.Profile{{Owner: keyBankQueue + p.ID, Version: 1, Delete: true}}}
+	if fee, err := e.merchantFee(domain.CodeDebit, merchant.ID, p.Amount, claimID(pid, 'b')); err != nil {
+		return err
+	} else if fee != nil {
+		job.Transfers = append(job.Transfers, *fee)
+		p.Fee = fee.Amount
+	}
 	lang, msisdn, account := e.langOf(p.MSISDN), p.MSISDN, domain.MaskIBAN(p.Bank.Account)
 	amount, name, auth := p.Amount, p.MerchantName, a.AuthCode
 	job.Compose = func(v domain.View, r *domain.Result) ([]domain.Message, error) {
@@ -229,4 +235,18 @@ func (e *Engine) dropBankQueue(ctx context.Context, id string) error {
 		return nil
 	}
 	return err
+}
+
+// merchantFee is the fee a merchant pays out of what it receives for a product (mDebit,
+// mCredit), from the fee table of its transfer code; nil when there is none.
+func (e *Engine) merchantFee(code uint16, merchant, amount uint64, id domain.ID) (*domain.Transfer, error) {
+	fee := e.fee(code, amount)
+	if fee == 0 {
+		return nil, nil
+	}
+	fees, err := e.l.System(domain.KindFees, e.cfg.Currency)
+	if err != nil {
+		return nil, err
+	}
+	return &domain.Transfer{ID: id, Debit: merchant, Credit: fees.ID, Amount: min(fee, amount), Code: domain.CodeFee, Flags: domain.Exempt}, nil
 }

@@ -94,7 +94,8 @@ func engineConfig(cfg config.Config) engine.Config {
 		}
 		return out
 	}
-	fees := map[uint16][]engine.Band{domain.CodePay: bands(e.Fees.Pay), domain.CodeBill: bands(e.Fees.Bill), domain.CodeSend: bands(e.Fees.Send)}
+	fees := map[uint16][]engine.Band{domain.CodePay: bands(e.Fees.Pay), domain.CodeBill: bands(e.Fees.Bill), domain.CodeSend: bands(e.Fees.Send),
+		domain.CodeDebit: bands(e.Fees.Debit), domain.CodeCreditAuth: bands(e.Fees.Credit)}
 	tiers := map[uint8]engine.Limits{}
 	for _, t := range e.Tiers {
 		tiers[t.Tier] = engine.Limits{PerTx: t.PerPayment, Daily: t.Daily, MaxBalance: t.MaxBalance, CanSend: t.CanSend}
