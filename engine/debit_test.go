@@ -169,7 +169,9 @@ func TestBankWorkerResumesAfterARestart(t *testing.T) {
 	go func() { w2.e.RunBank(ctx, 10*time.Millisecond, 2); close(done) }()
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		w2.advance(2 * time.Second)
-		if got, _ := w2.e.GetPayment(0, p.ID); got.State == domain.PaymentCompleted {
+		// The record is on disk when the job commits; balances are published to readers just
+		// after: wait for both.
+		if got, _ := w2.e.GetPayment(0, p.ID); got.State == domain.PaymentCompleted && w2.available("SHOP42") == 500 {
 			break
 		}
 		if time.Now().After(deadline) {

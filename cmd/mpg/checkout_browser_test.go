@@ -19,9 +19,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"go.uber.org/zap"
-
-	"mpg/ledger"
 )
 
 // TestCheckoutInABrowser drives headless Chromium through the whole web checkout against a
@@ -47,17 +44,7 @@ func TestCheckoutInABrowser(t *testing.T) {
 	const buyer = "+33612345678"
 	db, sim, cfg := testSetup(t, []string{"merchant", "add", "SHOP42", "--name", "Corner Shop"})
 	cfg.Merchant.Addr = "127.0.0.1:0"
-	a := &app{cfg: cfg, log: zap.NewNop()}
-	l, err := ledger.Open(db, a.daemonLedgerOptions(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	d, _, stop, err := startDaemon(context.Background(), cfg, l, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	l, d := serveDaemon(t, db, cfg)
 	mustRun(t, "--db", db, "account", "open", buyer, "--name", "Alice")
 	mustRun(t, "--db", db, "account", "topup", buyer, "20")
 	key := strings.Fields(mustRun(t, "--db", db, "merchant", "key", "create", "SHOP42"))[0]

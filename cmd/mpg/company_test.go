@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-
-	"mpg/ledger"
 	"mpg/smpp"
 )
 
@@ -22,17 +19,7 @@ func TestCompanyAccountEndToEnd(t *testing.T) {
 	const emp = "+33612345678"
 	db, sim, cfg := testSetup(t, []string{"merchant", "add", "SHOP42", "--name", "Corner Shop"})
 	cfg.Merchant.Addr = "127.0.0.1:0"
-	a := &app{cfg: cfg, log: zap.NewNop()}
-	l, err := ledger.Open(db, a.daemonLedgerOptions(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	d, _, stop, err := startDaemon(context.Background(), cfg, l, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	l, d := serveDaemon(t, db, cfg)
 	ctx := context.Background()
 	text := func(msg, want string) {
 		t.Helper()

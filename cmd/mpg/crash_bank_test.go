@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,18 +31,7 @@ func TestCrashBankChild(t *testing.T) {
 	}
 	cfg := crashConfig(smsc)
 	cfg.Bank.Addr, cfg.Bank.TimeoutMs, cfg.Bank.Tries = bankAddr, 400, 3
-	a := &app{cfg: cfg, log: zap.NewNop()}
-	l, err := ledger.Open(db, a.daemonLedgerOptions(cfg))
-	if err != nil {
-		fmt.Println("open:", err)
-		os.Exit(3)
-	}
-	d, err := newDaemon(cfg, l, zap.NewNop())
-	if err != nil {
-		fmt.Println("daemon:", err)
-		os.Exit(3)
-	}
-	d.run(context.Background(), nil) // until SIGKILL
+	serveUntilKilled(db, cfg)
 }
 
 // TestCrashDuringBankCalls kills the daemon with SIGKILL at random moments, 6 times, while
@@ -75,27 +63,9 @@ func TestCrashDuringBankCalls(t *testing.T) {
 	bk.Inject(bank.FaultSlow, -1)
 
 	start := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashBankChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "MPG_CRASH_DB="+db, "MPG_CRASH_SMSC="+sim.Addr(), "MPG_CRASH_BANK="+bk.Addr())
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		for deadline := time.Now().Add(10 * time.Second); sim.Bound() == 0; time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				cmd.Process.Kill()
-				t.Fatal("daemon did not bind")
-			}
-		}
-		return cmd
+		return startChild(t, "TestCrashBankChild", sim, "MPG_CRASH_DB="+db, "MPG_CRASH_SMSC="+sim.Addr(), "MPG_CRASH_BANK="+bk.Addr())
 	}
-	kill := func(cmd *exec.Cmd) {
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
-		for deadline := time.Now().Add(5 * time.Second); sim.Bound() > 0 && time.Now().Before(deadline); {
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
+	kill := func(cmd *exec.Cmd) { killChild(cmd, sim) }
 	phones := []string{"+33630000001", "+33630000002", "+33630000003", "+33630000004"}
 	cmd := start()
 	ctx := context.Background()

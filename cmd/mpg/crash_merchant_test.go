@@ -18,11 +18,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
-
-	"go.uber.org/zap"
 
 	"mpg/domain"
 	"mpg/ledger"
@@ -38,18 +35,7 @@ func TestCrashMerchantChild(t *testing.T) {
 	cfg := crashConfig(smsc)
 	cfg.Merchant.Addr, cfg.Merchant.RatePerS, cfg.Merchant.Burst = addr, 10000, 10000
 	cfg.Merchant.CheckoutMonthly, cfg.Merchant.CodesPerHour = 0, 100000
-	a := &app{cfg: cfg, log: zap.NewNop()}
-	l, err := ledger.Open(db, a.daemonLedgerOptions(cfg))
-	if err != nil {
-		fmt.Println("open:", err)
-		os.Exit(3)
-	}
-	d, err := newDaemon(cfg, l, zap.NewNop())
-	if err != nil {
-		fmt.Println("daemon:", err)
-		os.Exit(3)
-	}
-	d.run(context.Background(), nil) // until SIGKILL
+	serveUntilKilled(db, cfg)
 }
 
 // TestCrashDuringCheckoutsAndWebhooks kills the daemon with SIGKILL at random moments while
@@ -101,27 +87,9 @@ func TestCrashDuringCheckoutsAndWebhooks(t *testing.T) {
 	defer hook.Close()
 
 	start := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashMerchantChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "MPG_CRASH_DB="+db, "MPG_CRASH_SMSC="+sim.Addr(), "MPG_CRASH_HTTP="+addr)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		for deadline := time.Now().Add(10 * time.Second); sim.Bound() == 0; time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				cmd.Process.Kill()
-				t.Fatal("daemon did not bind")
-			}
-		}
-		return cmd
+		return startChild(t, "TestCrashMerchantChild", sim, "MPG_CRASH_DB="+db, "MPG_CRASH_SMSC="+sim.Addr(), "MPG_CRASH_HTTP="+addr)
 	}
-	kill := func(cmd *exec.Cmd) {
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
-		for deadline := time.Now().Add(5 * time.Second); sim.Bound() > 0 && time.Now().Before(deadline); {
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
+	kill := func(cmd *exec.Cmd) { killChild(cmd, sim) }
 
 	buyers := []string{"+33620000001", "+33620000002", "+33620000003", "+33620000004"}
 	cmd := start()

@@ -9,11 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
-
-	"go.uber.org/zap"
 
 	"mpg/config"
 	"mpg/ledger"
@@ -26,19 +23,7 @@ func TestCrashChildDaemon(t *testing.T) {
 	if db == "" {
 		t.Skip("run by TestCrashDaemonUnderLoad")
 	}
-	cfg := crashConfig(smsc)
-	a := &app{cfg: cfg, log: zap.NewNop()}
-	l, err := ledger.Open(db, a.daemonLedgerOptions(cfg))
-	if err != nil {
-		fmt.Println("open:", err)
-		os.Exit(3)
-	}
-	d, err := newDaemon(cfg, l, zap.NewNop())
-	if err != nil {
-		fmt.Println("daemon:", err)
-		os.Exit(3)
-	}
-	d.run(context.Background(), nil) // until SIGKILL
+	serveUntilKilled(db, crashConfig(smsc))
 }
 
 func crashConfig(smsc string) config.Config {
@@ -67,29 +52,9 @@ func TestCrashDaemonUnderLoad(t *testing.T) {
 	phones := []string{"+33610000001", "+33610000002", "+33610000003", "+33610000004"}
 
 	start := func() *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChildDaemon$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "MPG_CRASH_DB="+db, "MPG_CRASH_SMSC="+sim.Addr())
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		deadline := time.Now().Add(10 * time.Second)
-		for sim.Bound() == 0 {
-			if time.Now().After(deadline) {
-				cmd.Process.Kill()
-				t.Fatal("daemon did not bind")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		return cmd
+		return startChild(t, "TestCrashChildDaemon", sim, "MPG_CRASH_DB="+db, "MPG_CRASH_SMSC="+sim.Addr())
 	}
-	kill := func(cmd *exec.Cmd) {
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
-		for deadline := time.Now().Add(5 * time.Second); sim.Bound() > 0 && time.Now().Before(deadline); {
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
+	kill := func(cmd *exec.Cmd) { killChild(cmd, sim) }
 
 	// Register and fund the phones first.
 	cmd := start()

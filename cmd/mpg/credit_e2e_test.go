@@ -8,9 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"go.uber.org/zap"
-
-	"mpg/ledger"
 	"mpg/smpp"
 )
 
@@ -21,17 +18,7 @@ func TestCreditEndToEnd(t *testing.T) {
 	const phone = "+33612345678"
 	db, sim, cfg := testSetup(t, []string{"merchant", "add", "SHOP42", "--name", "Corner Shop"})
 	cfg.Merchant.Addr = "127.0.0.1:0"
-	a := &app{cfg: cfg, log: zap.NewNop()}
-	l, err := ledger.Open(db, a.daemonLedgerOptions(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	d, _, stop, err := startDaemon(context.Background(), cfg, l, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	_, d := serveDaemon(t, db, cfg)
 	ctx := context.Background()
 	text := func(msg, want string) string {
 		t.Helper()

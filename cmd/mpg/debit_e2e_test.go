@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-
-	"mpg/ledger"
 	"mpg/smpp"
 )
 
@@ -60,17 +57,7 @@ func TestDebitEndToEndWithTheBankProcess(t *testing.T) {
 	isoAddr, control, bankProc := startBankProcess(t, settlement)
 	db, sim, cfg := testSetup(t, []string{"merchant", "add", "SHOP42", "--name", "Corner Shop", "--msisdn", "+33698765432"})
 	cfg.Bank.Addr, cfg.Bank.TimeoutMs, cfg.Bank.Tries = isoAddr, 300, 2
-	a := &app{cfg: cfg, log: zap.NewNop()}
-	l, err := ledger.Open(db, a.daemonLedgerOptions(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, _, stop, err := startDaemon(context.Background(), cfg, l, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	l, _ := serveDaemon(t, db, cfg)
 	ctx := context.Background()
 	text := func(msg, want string) string {
 		t.Helper()
