@@ -145,4 +145,11 @@ func TestReversalsAndTheirAdvice(t *testing.T) {
 	if err := s.WriteSettlement(&b); err != nil || !strings.Contains(b.String(), "000000000007,"+iban+",3000,978,reversed") {
 		t.Fatalf("settlement: %v\n%s", err, b.String())
 	}
+	rows, err := ReadSettlement(&b)
+	if err != nil || len(rows) != 1 || rows[0] != (domain.BankSettled{Key: "000000000007", Account: iban, Amount: 3000, Reversed: true}) {
+		t.Fatalf("read back: %+v %v", rows, err)
+	}
+	if _, err := ReadSettlement(strings.NewReader("rrn,amount\n1,2\n")); err == nil {
+		t.Fatal("a file that is no settlement was read")
+	}
 }

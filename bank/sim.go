@@ -5,9 +5,11 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"mpg/domain"
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -310,4 +312,27 @@ func (s *Sim) WriteSettlement(w io.Writer) error {
 	cw.Write(SettlementHeader)
 	cw.WriteAll(rows)
 	return cw.Error()
+}
+
+// ReadSettlement reads a settlement file as WriteSettlement writes it.
+func ReadSettlement(r io.Reader) ([]domain.BankSettled, error) {
+	rows, err := csv.NewReader(io.LimitReader(r, 1<<30)).ReadAll()
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 || strings.Join(rows[0], ",") != strings.Join(SettlementHeader, ",") {
+		return nil, fmt.Errorf("not a settlement file (first line %s)", strings.Join(SettlementHeader, ","))
+	}
+	var out []domain.BankSettled
+	for i, row := range rows[1:] {
+		if len(row) != len(SettlementHeader) {
+			return nil, fmt.Errorf("line %d: %d fields, want %d", i+2, len(row), len(SettlementHeader))
+		}
+		amount, err := strconv.ParseUint(row[2], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: amount %q", i+2, row[2])
+		}
+		out = append(out, domain.BankSettled{Key: row[0], Account: row[1], Amount: amount, Reversed: row[4] == "reversed"})
+	}
+	return out, nil
 }

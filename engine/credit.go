@@ -247,7 +247,6 @@ func (t *turn) creditHold(p *domain.Payment, ver uint64, was domain.PaymentState
 		t.reply(commands.RBusy, commands.Args{})
 		return t.withProfile(domain.Job{})
 	}
-	job.Audit = nil // the turn's says it
 	from, lang, lineID, amount := t.in.From, t.lang, line.ID, p.Amount
 	job.Compose = func(v domain.View, r *domain.Result) ([]domain.Message, error) {
 		l, _ := v.Account(lineID)

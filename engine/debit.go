@@ -117,7 +117,6 @@ func (t *turn) debit() domain.Job {
 		t.reply(commands.RBusy, commands.Args{})
 		return t.withProfile(domain.Job{})
 	}
-	job.Audit = nil // the turn's audit entry says it
 	return t.withProfile(job)
 }
 

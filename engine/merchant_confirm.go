@@ -199,13 +199,6 @@ func (t *turn) answerPayment(p *domain.Payment, ver uint64, yes bool) domain.Job
 	return t.withProfile(job)
 }
 
-func boolInt(b bool) uint64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // webTurn runs f as a turn of the subscriber's that did not come by SMS (the checkout
 // page): under his lock, computed again if his profile changed meanwhile. It has no dedupe
 // record: the page's steps are idempotent by the payment record's version.
@@ -269,7 +262,11 @@ func (e *Engine) CheckoutPhone(ctx context.Context, id, number, company string) 
 			return domain.Job{}, domain.PaymentErr(domain.CodeAccountBlocked, "this e-purse is blocked")
 		}
 		month := now.In(e.cfg.Location).Format("2006-01")
-		if spent := t.prof.WebSpent * boolInt(t.prof.WebMonth == month); payer == nil && e.cfg.CheckoutMonthly > 0 && spent+p.Amount > e.cfg.CheckoutMonthly {
+		spent := t.prof.WebSpent
+		if t.prof.WebMonth != month {
+			spent = 0 // last month's
+		}
+		if payer == nil && e.cfg.CheckoutMonthly > 0 && spent+p.Amount > e.cfg.CheckoutMonthly {
 			return domain.Job{}, domain.PaymentErr(domain.CodeLimitExceeded, "above this number's monthly limit for web payments")
 		}
 		p.Payer = 0

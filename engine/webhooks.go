@@ -139,6 +139,7 @@ func (e *Engine) SetWebhook(ctx context.Context, actor string, merchant uint64, 
 func (e *Engine) DueWebhooks(ctx context.Context, limit int, skip func(id string) bool) ([]Delivery, error) {
 	now := e.cfg.Now().UnixNano()
 	var out []Delivery
+	endpoints := map[uint64]merchantSettings{} // read once per look, not once per delivery
 	_, err := e.scan(keyQueued, "", maxQueueScan, func(r domain.Profile) (bool, error) {
 		var q queued
 		id := strings.TrimPrefix(r.Owner, keyQueued)
@@ -149,9 +150,12 @@ func (e *Engine) DueWebhooks(ctx context.Context, limit int, skip func(id string
 		if err != nil {
 			return true, nil
 		}
-		s, _, err := e.settings(d.Merchant)
-		if err != nil {
-			return false, err
+		s, ok := endpoints[d.Merchant]
+		if !ok {
+			if s, _, err = e.settings(d.Merchant); err != nil {
+				return false, err
+			}
+			endpoints[d.Merchant] = s
 		}
 		if s.WebhookURL == "" || s.WebhookOff {
 			return true, e.closeDelivery(ctx, d.ID, DeliveryDisabled, 0, "the endpoint is off")

@@ -21,8 +21,6 @@ import (
 	"mpg/engine"
 )
 
-type merchantKey struct{}
-
 // merchant authenticates the request by a merchant's API key and applies its rate.
 func (s *Server) merchant(h func(http.ResponseWriter, *http.Request, domain.Account)) http.Handler {
 	return s.keyed(domain.KindMerchant, h)
@@ -301,63 +299,53 @@ func (s *Server) answerPayment(w http.ResponseWriter, p domain.Payment, replay b
 	writeJSON(w, status, s.e.View(p))
 }
 
-func (s *Server) getPayment(w http.ResponseWriter, r *http.Request, m domain.Account) {
-	p, err := s.e.GetPayment(m.ID, r.PathValue("id"))
+// answer is a step's outcome: the payment as it is now, or the refusal.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, p domain.Payment, err error) {
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, s.e.View(p))
+}
+
+func (s *Server) getPayment(w http.ResponseWriter, r *http.Request, m domain.Account) {
+	p, err := s.e.GetPayment(m.ID, r.PathValue("id"))
+	s.answer(w, r, p, err)
 }
 
 func (s *Server) cancelPayment(w http.ResponseWriter, r *http.Request, m domain.Account) {
 	p, err := s.e.CancelPayment(r.Context(), actor(m), m.ID, r.PathValue("id"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, s.e.View(p))
+	s.answer(w, r, p, err)
 }
 
-type captureRequest struct {
-	Amount amountField `json:"amount"` // absent: all that was authorised
+// amountRequest is the body of a refund or a capture: absent amount, all of it.
+type amountRequest struct {
+	Amount   amountField `json:"amount"`
+	Currency string      `json:"currency"`
 }
 
 func (s *Server) capturePayment(w http.ResponseWriter, r *http.Request, m domain.Account) {
-	var req captureRequest
+	var req amountRequest
 	if _, err := readBody(r, &req); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	amount, err := s.amount(req.Amount, "", false)
+	amount, err := s.amount(req.Amount, req.Currency, false)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	p, err := s.e.CaptureHold(r.Context(), actor(m), m.ID, r.PathValue("id"), amount)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, s.e.View(p))
+	s.answer(w, r, p, err)
 }
 
 func (s *Server) voidPayment(w http.ResponseWriter, r *http.Request, m domain.Account) {
 	p, err := s.e.VoidHold(r.Context(), actor(m), m.ID, r.PathValue("id"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, s.e.View(p))
-}
-
-type refundRequest struct {
-	Amount   amountField `json:"amount"` // "" or absent: all that is left
-	Currency string      `json:"currency"`
+	s.answer(w, r, p, err)
 }
 
 func (s *Server) refundPayment(w http.ResponseWriter, r *http.Request, m domain.Account) {
-	var req refundRequest
+	var req amountRequest
 	body, err := readBody(r, &req)
 	if err != nil {
 		s.fail(w, r, err)

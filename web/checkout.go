@@ -130,10 +130,10 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, id, errText stri
 	}
 	v := s.e.View(p)
 	d := pageData{T: t, Lang: l, OtherLang: map[string]string{"en": "fr", "fr": "en"}[l], ID: p.ID, Merchant: p.MerchantName,
-		Amount: money(v.Amount, v.Currency, l), Reference: p.Reference, Desc: p.Description, Error: errText,
+		Amount: s.money(p.Amount, l), Reference: p.Reference, Desc: p.Description, Error: errText,
 		CSRF: s.csrfToken(w, r), ReturnURL: returnURL(p), Receipt: v.Receipt}
 	if fee := s.e.FeeOf(domain.CodePay, p.Amount); fee > 0 {
-		d.Fee = money(domain.FormatMinor(fee, s.cfg.Exponent), v.Currency, l)
+		d.Fee = s.money(fee, l)
 	}
 	switch p.State {
 	case domain.PaymentCreated:
@@ -170,11 +170,13 @@ func returnURL(p domain.Payment) string {
 	return u.String()
 }
 
-func money(amount, currency, l string) string {
+// money writes an amount as the page's language does: 4.50 EUR, 4,50 EUR.
+func (s *Server) money(minor uint64, l string) string {
+	mark := byte('.')
 	if l == "fr" {
-		amount = strings.Replace(amount, ".", ",", 1)
+		mark = ','
 	}
-	return amount + " " + currency
+	return domain.Money{Minor: minor, Currency: s.cfg.Currency, Exponent: s.cfg.Exponent}.Format(mark)
 }
 
 func (s *Server) checkoutPhone(w http.ResponseWriter, r *http.Request) {

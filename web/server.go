@@ -22,17 +22,15 @@ import (
 
 // Config is what the HTTP side needs.
 type Config struct {
-	Addr             string // listen address of the API and the checkout pages
-	PublicURL        string // how buyers reach the pages, e.g. https://pay.example.com
-	TLSCert, TLSKey  string // both set: HTTPS
-	RatePerS, Burst  int    // per merchant (default 20 and 40)
-	Exponent         uint8  // of the currency
-	Currency         string
-	WebhookTimeout   time.Duration // one delivery attempt (default 10s)
-	WebhookEvery     time.Duration // how often the queue is looked at (default 1s)
-	WebhookWorkers   int           // deliveries in flight (default 8)
-	MaxBodyBytes     int64         // request bodies (default 16 KiB)
-	DisableTLSVerify bool          // tests only: webhook receivers with self-signed certificates
+	PublicURL       string // how buyers reach the pages, e.g. https://pay.example.com
+	TLSCert, TLSKey string // both set: HTTPS
+	RatePerS, Burst int    // per merchant (default 20 and 40)
+	Exponent        uint8  // of the currency
+	Currency        string
+	WebhookTimeout  time.Duration // one delivery attempt (default 10s)
+	WebhookEvery    time.Duration // how often the queue is looked at (default 1s)
+	WebhookWorkers  int           // deliveries in flight (default 8)
+	MaxBodyBytes    int64         // request bodies (default 16 KiB)
 }
 
 // Server serves the merchant API and the checkout pages.
@@ -110,7 +108,7 @@ func (s *Server) apiRoutes() []route {
 	}
 }
 
-// Serve listens on cfg.Addr until ctx ends, with the webhook sender running beside it. It returns when all of them have stopped.
+// Serve serves on ln until ctx ends, with the webhook sender running beside it. It returns when all of them have stopped.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 32 << 10,

@@ -3,7 +3,6 @@ package web
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"io"
 	"net/http"
 	"strconv"
@@ -22,9 +21,6 @@ import (
 // off, anything else: try again later); redirects are not followed.
 func (s *Server) RunWebhooks(ctx context.Context) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if s.cfg.DisableTLSVerify {
-		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
-	}
 	client := &http.Client{Transport: tr, Timeout: s.cfg.WebhookTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	defer tr.CloseIdleConnections()

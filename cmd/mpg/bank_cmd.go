@@ -1,10 +1,8 @@
 package main
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -177,20 +175,9 @@ when they agree, 2 when they do not.`,
 				return err
 			}
 			defer f.Close()
-			rows, err := csv.NewReader(io.LimitReader(f, 1<<30)).ReadAll()
+			settled, err := bank.ReadSettlement(f)
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
-			}
-			if len(rows) == 0 || strings.Join(rows[0], ",") != strings.Join(bank.SettlementHeader, ",") {
-				return fmt.Errorf("%s: not a settlement file (first line %s)", args[0], strings.Join(bank.SettlementHeader, ","))
-			}
-			var settled []domain.BankSettled
-			for i, r := range rows[1:] {
-				amount, err := strconv.ParseUint(r[2], 10, 64)
-				if len(r) != len(bank.SettlementHeader) || err != nil {
-					return fmt.Errorf("%s line %d: bad row", args[0], i+2)
-				}
-				settled = append(settled, domain.BankSettled{Key: r[0], Account: r[1], Amount: amount, Reversed: r[4] == "reversed"})
 			}
 			return a.withLedger(func(l *ledger.Ledger) error {
 				diffs, checked, err := a.engine(l).ReconcileBank(settled)

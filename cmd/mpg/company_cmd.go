@@ -80,11 +80,7 @@ func (a *app) companyTopupCmd() *cobra.Command {
 		Example: "  mpg company topup ACME 500",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withLedger(func(l *ledger.Ledger) error {
-				co, err := companyAccount(l, args[0])
-				if err != nil {
-					return err
-				}
+			return a.withAccount(args[0], companyAccount, func(l *ledger.Ledger, co domain.Account) error {
 				amount, err := domain.ParseAmountIn(args[1], co.Currency)
 				if err != nil {
 					return err
@@ -126,11 +122,7 @@ func (a *app) companyEmployeeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.withLedger(func(l *ledger.Ledger) error {
-				co, err := companyAccount(l, args[0])
-				if err != nil {
-					return err
-				}
+			return a.withAccount(args[0], companyAccount, func(l *ledger.Ledger, co domain.Account) error {
 				emp := engine.Employee{MSISDN: msisdn}
 				for _, x := range []struct {
 					s   string
@@ -167,11 +159,7 @@ func (a *app) companyEmployeeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.withLedger(func(l *ledger.Ledger) error {
-				co, err := companyAccount(l, args[0])
-				if err != nil {
-					return err
-				}
+			return a.withAccount(args[0], companyAccount, func(l *ledger.Ledger, co domain.Account) error {
 				if err := a.engine(l).RemoveEmployee(cmd.Context(), a.actor(), co.ID, msisdn); err != nil {
 					return err
 				}
@@ -186,11 +174,7 @@ func (a *app) companyEmployeeCmd() *cobra.Command {
 		Example: "  mpg company employee list ACME",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withLedger(func(l *ledger.Ledger) error {
-				co, err := companyAccount(l, args[0])
-				if err != nil {
-					return err
-				}
+			return a.withAccount(args[0], companyAccount, func(l *ledger.Ledger, co domain.Account) error {
 				emps, err := a.engine(l).Employees(co.ID)
 				if err != nil {
 					return err
@@ -238,11 +222,7 @@ func (a *app) companyPaymentsCmd() *cobra.Command {
 				}
 				employee = m
 			}
-			return a.withLedger(func(l *ledger.Ledger) error {
-				co, err := companyAccount(l, args[0])
-				if err != nil {
-					return err
-				}
+			return a.withAccount(args[0], companyAccount, func(l *ledger.Ledger, co domain.Account) error {
 				ps, next, err := a.engine(l).CompanyPayments(co.ID, employee, after, limit)
 				if err != nil {
 					return err
@@ -292,11 +272,7 @@ func (a *app) companyKeyCmd() *cobra.Command {
 		Example: "  mpg company key ACME",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withLedger(func(l *ledger.Ledger) error {
-				co, err := companyAccount(l, args[0])
-				if err != nil {
-					return err
-				}
+			return a.withAccount(args[0], companyAccount, func(l *ledger.Ledger, co domain.Account) error {
 				key, info, err := a.engine(l).CreateAPIKey(cmd.Context(), a.actor(), co.ID)
 				if err != nil {
 					return err

@@ -1,14 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -44,15 +43,7 @@ func TestCrashDuringBankCalls(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash loop is not short")
 	}
-	dir := t.TempDir()
-	db := filepath.Join(dir, "mpg.db")
-	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
-	mustRun(t, "--db", db, "merchant", "add", "SHOP42", "--name", "Corner Shop")
-	sim, err := smpp.NewSim("127.0.0.1:0", "mpg", "pw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
+	db, sim, _ := testSetup(t, []string{"merchant", "add", "SHOP42", "--name", "Corner Shop"})
 	bk, err := bank.NewSim("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -138,14 +129,11 @@ func TestCrashDuringBankCalls(t *testing.T) {
 	if taken != shop || -clr.Available() != shop || shop != paidMinor {
 		t.Fatalf("bank took %d, merchant has %d, clearing %d, %d debits paid of %d", taken, shop, clr.Available(), paid, len(outcome))
 	}
-	var settlement strings.Builder
+	var settlement bytes.Buffer
 	bk.WriteSettlement(&settlement)
-	var settled []domain.BankSettled
-	for _, row := range strings.Split(strings.TrimSpace(settlement.String()), "\n")[1:] {
-		f := strings.Split(row, ",")
-		var amount uint64
-		fmt.Sscan(f[2], &amount)
-		settled = append(settled, domain.BankSettled{Key: f[0], Account: f[1], Amount: amount, Reversed: f[4] == "reversed"})
+	settled, err := bank.ReadSettlement(&settlement)
+	if err != nil {
+		t.Fatal(err)
 	}
 	diffs, checked, err := engine.NewAdmin(engineConfig(a.cfg), l).ReconcileBank(settled)
 	if err != nil || len(diffs) != 0 {

@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -48,15 +47,7 @@ func TestCrashDuringCheckoutsAndWebhooks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash loop is not short")
 	}
-	dir := t.TempDir()
-	db := filepath.Join(dir, "mpg.db")
-	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
-	mustRun(t, "--db", db, "merchant", "add", "SHOP42", "--name", "Corner Shop")
-	sim, err := smpp.NewSim("127.0.0.1:0", "mpg", "pw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
+	db, sim, _ := testSetup(t, []string{"merchant", "add", "SHOP42", "--name", "Corner Shop"})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

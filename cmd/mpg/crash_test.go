@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -40,15 +39,7 @@ func TestCrashDaemonUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash loop is not short")
 	}
-	dir := t.TempDir()
-	db := filepath.Join(dir, "mpg.db")
-	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
-	mustRun(t, "--db", db, "merchant", "add", "SHOP42", "--name", "Corner Shop")
-	sim, err := smpp.NewSim("127.0.0.1:0", "mpg", "pw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
+	db, sim, _ := testSetup(t, []string{"merchant", "add", "SHOP42", "--name", "Corner Shop"})
 	phones := []string{"+33610000001", "+33610000002", "+33610000003", "+33610000004"}
 
 	start := func() *exec.Cmd {

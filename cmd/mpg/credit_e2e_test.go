@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
-
-	"mpg/smpp"
 )
 
 // TestCreditEndToEnd: an operator grants a line through the socket; the subscriber
@@ -19,15 +16,7 @@ func TestCreditEndToEnd(t *testing.T) {
 	db, sim, cfg := testSetup(t, []string{"merchant", "add", "SHOP42", "--name", "Corner Shop"})
 	cfg.Merchant.Addr = "127.0.0.1:0"
 	_, d := serveDaemon(t, db, cfg)
-	ctx := context.Background()
-	text := func(msg, want string) string {
-		t.Helper()
-		n := len(sim.MT(phone))
-		if st, err := sim.SendMO(ctx, phone, "1234", msg); err != nil || st != smpp.StatusOK {
-			t.Fatalf("%q: %v %v", msg, st, err)
-		}
-		return waitText(t, sim, phone, n, want)
-	}
+	text := texter(t, sim, phone)
 	text("REG 1234 Alice", "Welcome Alice")
 	if _, err := run(t, "--db", db, "credit", "grant", phone, "100"); err == nil {
 		t.Fatal("a tier 1 purse got a credit line")

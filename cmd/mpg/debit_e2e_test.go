@@ -58,15 +58,7 @@ func TestDebitEndToEndWithTheBankProcess(t *testing.T) {
 	db, sim, cfg := testSetup(t, []string{"merchant", "add", "SHOP42", "--name", "Corner Shop", "--msisdn", "+33698765432"})
 	cfg.Bank.Addr, cfg.Bank.TimeoutMs, cfg.Bank.Tries = isoAddr, 300, 2
 	l, _ := serveDaemon(t, db, cfg)
-	ctx := context.Background()
-	text := func(msg, want string) string {
-		t.Helper()
-		n := len(sim.MT(phone))
-		if st, err := sim.SendMO(ctx, phone, "1234", msg); err != nil || st != smpp.StatusOK {
-			t.Fatalf("%q: %v %v", msg, st, err)
-		}
-		return waitText(t, sim, phone, n, want)
-	}
+	text := texter(t, sim, phone)
 	text("REG 1234 Alice", "Welcome Alice")
 	if out := mustRun(t, "--db", db, "account", "bank", "link", "0612345678", "FR76 3000 6000 0112 3456 7890 189"); !strings.Contains(out, "FR76 **** 0189") {
 		t.Fatalf("link: %s", out)
@@ -98,6 +90,18 @@ func TestDebitEndToEndWithTheBankProcess(t *testing.T) {
 	if err != nil || !strings.Contains(out, "3 debits, ledger and bank agree") {
 		b, _ := os.ReadFile(settlement)
 		t.Fatalf("reconcile: %v\n%s\n%s", err, out, b)
+	}
+}
+
+// texter texts the short code as phone and waits for a reply containing want.
+func texter(t *testing.T, sim *smpp.Sim, phone string) func(msg, want string) string {
+	return func(msg, want string) string {
+		t.Helper()
+		n := len(sim.MT(phone))
+		if st, err := sim.SendMO(context.Background(), phone, "1234", msg); err != nil || st != smpp.StatusOK {
+			t.Fatalf("%q: %v %v", msg, st, err)
+		}
+		return waitText(t, sim, phone, n, want)
 	}
 }
 

@@ -16,6 +16,18 @@ import (
 // The operator's side of the merchant API: keys, the webhook endpoint, deliveries and
 // payments. Like every admin command they go through the daemon's socket when it runs.
 
+// withAccount runs f on the ledger (the daemon's when it runs) with the account find
+// finds by code.
+func (a *app) withAccount(code string, find func(*ledger.Ledger, string) (domain.Account, error), f func(*ledger.Ledger, domain.Account) error) error {
+	return a.withLedger(func(l *ledger.Ledger) error {
+		acc, err := find(l, code)
+		if err != nil {
+			return err
+		}
+		return f(l, acc)
+	})
+}
+
 // merchantAccount finds a merchant by its code.
 func merchantAccount(l *ledger.Ledger, code string) (domain.Account, error) {
 	for _, a := range l.AccountsOf(strings.ToUpper(code)) {
@@ -48,11 +60,7 @@ func (a *app) merchantKeyCmd() *cobra.Command {
 		Short:   "Make an API key; it is shown once and kept only as a hash",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withLedger(func(l *ledger.Ledger) error {
-				m, err := keyAccount(l, args[0])
-				if err != nil {
-					return err
-				}
+			return a.withAccount(args[0], keyAccount, func(l *ledger.Ledger, m domain.Account) error {
 				key, info, err := a.engine(l).CreateAPIKey(cmd.Context(), a.actor(), m.ID)
 				if err != nil {
 					return err
@@ -68,11 +76,7 @@ func (a *app) merchantKeyCmd() *cobra.Command {
 		Example: "  mpg merchant key list SHOP42",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withLedger(func(l *ledger.Ledger) error {
-				m, err := keyAccount(l, args[0])
-				if err != nil {
-					return err
-				}
+			return a.withAccount(args[0], keyAccount, func(l *ledger.Ledger, m domain.Account) error {
 				keys, err := a.engine(l).APIKeys(m.ID)
 				if err != nil {
 					return err
@@ -96,11 +100,7 @@ func (a *app) merchantKeyCmd() *cobra.Command {
 		Short:   "Revoke a key: it stops at once",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withLedger(func(l *ledger.Ledger) error {
-				m, err := keyAccount(l, args[0])
-				if err != nil {
-					return err
-				}
+			return a.withAccount(args[0], keyAccount, func(l *ledger.Ledger, m domain.Account) error {
 				if err := a.engine(l).RevokeAPIKey(cmd.Context(), a.actor(), m.ID, args[1]); err != nil {
 					return err
 				}
@@ -127,11 +127,7 @@ func (a *app) merchantWebhookCmd() *cobra.Command {
 			if (endpoint == "") == !off {
 				return fmt.Errorf("give --url, or --off to stop webhooks")
 			}
-			return a.withLedger(func(l *ledger.Ledger) error {
-				m, err := merchantAccount(l, args[0])
-				if err != nil {
-					return err
-				}
+			return a.withAccount(args[0], merchantAccount, func(l *ledger.Ledger, m domain.Account) error {
 				secret, err := a.engine(l).SetWebhook(cmd.Context(), a.actor(), m.ID, endpoint, rotate)
 				if err != nil {
 					return err
@@ -278,11 +274,7 @@ func (a *app) paymentCmd() *cobra.Command {
 				}
 			}
 			f.Reference, f.Limit = reference, limit
-			return a.withLedger(func(l *ledger.Ledger) error {
-				m, err := merchantAccount(l, args[0])
-				if err != nil {
-					return err
-				}
+			return a.withAccount(args[0], merchantAccount, func(l *ledger.Ledger, m domain.Account) error {
 				eng := a.engine(l)
 				ps, next, err := eng.ListPayments(m.ID, f)
 				if err != nil {

@@ -148,7 +148,7 @@ func (d *daemon) serveMerchants(ctx context.Context) (done <-chan struct{}, err 
 		d.eng.SetCheckoutURL(strings.Replace(publicURL(m), m.Addr, d.merchantAddr, 1))
 	}
 	exp, _ := domain.Exponent(d.cfg.Ledger.Currency)
-	srv := web.New(web.Config{Addr: m.Addr, PublicURL: publicURL(m), TLSCert: m.TLSCert, TLSKey: m.TLSKey, RatePerS: m.RatePerS,
+	srv := web.New(web.Config{PublicURL: publicURL(m), TLSCert: m.TLSCert, TLSKey: m.TLSKey, RatePerS: m.RatePerS,
 		Burst: m.Burst, Currency: d.cfg.Ledger.Currency, Exponent: exp}, d.eng, d.log.Named("web"))
 	go func() {
 		defer close(c)
