@@ -208,12 +208,7 @@ func (t *turn) authorise() domain.Job {
 		t.reply(commands.RNoCreditLine, commands.Args{})
 		return t.withProfile(domain.Job{})
 	}
-	var merchant *domain.Account
-	for _, a := range e.l.AccountsOf(c.Merchant) {
-		if a.Kind == domain.KindMerchant && a.Currency == e.cfg.Currency && a.Status == domain.StatusActive {
-			merchant = &a
-		}
-	}
+	merchant := e.activeMerchant(c.Merchant)
 	if merchant == nil {
 		t.reply(commands.RUnknownMerchant, commands.Args{Arg: c.Merchant})
 		return t.withProfile(domain.Job{})

@@ -68,12 +68,7 @@ func (t *turn) debit() domain.Job {
 		t.reply(commands.RBankNotLinked, commands.Args{})
 		return t.withProfile(domain.Job{})
 	}
-	var merchant *domain.Account
-	for _, a := range e.l.AccountsOf(c.Merchant) {
-		if a.Kind == domain.KindMerchant && a.Currency == e.cfg.Currency && a.Status == domain.StatusActive {
-			merchant = &a
-		}
-	}
+	merchant := e.activeMerchant(c.Merchant)
 	if merchant == nil {
 		t.reply(commands.RUnknownMerchant, commands.Args{Arg: c.Merchant})
 		return t.withProfile(domain.Job{})
@@ -118,6 +113,16 @@ func (t *turn) debit() domain.Job {
 		return t.withProfile(domain.Job{})
 	}
 	return t.withProfile(job)
+}
+
+// activeMerchant finds an active merchant of the engine's currency by its code (nil: none).
+func (e *Engine) activeMerchant(code string) *domain.Account {
+	for _, a := range e.l.AccountsOf(code) {
+		if a.Kind == domain.KindMerchant && a.Currency == e.cfg.Currency && a.Status == domain.StatusActive {
+			return &a
+		}
+	}
+	return nil
 }
 
 // sendToBank is YES to an mDebit: the payment goes to the bank queue, in the job that

@@ -146,35 +146,25 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 
 	phoneOf := func(i int) string { return fmt.Sprintf("+336%08d", i) }
 	start := time.Now()
-	var next atomic.Int64
-	if err := parallelN(64, func(int) error {
-		for i := int(next.Add(1)) - 1; i < opt.subscribers; i = int(next.Add(1)) - 1 {
-			if st, err := sim.SendMO(ctx, phoneOf(i), "1234", "REG 1234"); err != nil || st != smpp.StatusOK {
-				return fmt.Errorf("REG from %s: %v %v", phoneOf(i), st, err)
-			}
+	if err := eachSubscriber(opt.subscribers, 64, func(i int) error {
+		if st, err := sim.SendMO(ctx, phoneOf(i), "1234", "REG 1234"); err != nil || st != smpp.StatusOK {
+			return fmt.Errorf("REG from %s: %v %v", phoneOf(i), st, err)
 		}
 		return nil
 	}); err != nil {
 		return fail(err)
 	}
 	sock := socketPath(db)
-	next.Store(0)
-	if err := parallelN(32, func(int) error {
-		for i := int(next.Add(1)) - 1; i < opt.subscribers; i = int(next.Add(1)) - 1 {
-			if err := adminCall(sock, "account", "topup", phoneOf(i), "200"); err != nil {
-				return fmt.Errorf("top-up of %s: %w", phoneOf(i), err)
-			}
+	if err := eachSubscriber(opt.subscribers, 32, func(i int) error {
+		if err := adminCall(sock, "account", "topup", phoneOf(i), "200"); err != nil {
+			return fmt.Errorf("top-up of %s: %w", phoneOf(i), err)
 		}
 		return nil
 	}); err != nil {
 		return fail(err)
 	}
 	// Let the setup's replies leave before the load starts.
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if m, err := scrape(metricsURL); err == nil && m["mpg_outbox_due"] == 0 {
-			break
-		}
-	}
+	waitOutboxDrained(metricsURL)
 	fmt.Fprintf(out, "setup: %d subscribers registered by SMS and topped up through the admin socket, %d merchants, in %s\n",
 		opt.subscribers, opt.merchants, time.Since(start).Round(time.Millisecond))
 
@@ -187,12 +177,9 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 		}
 		pay = newRequestToPay("http://"+apiAddr, strings.Fields(out)[0], opt.outstanding, sim)
 	case "debit":
-		next.Store(0)
-		if err := parallelN(32, func(int) error {
-			for i := int(next.Add(1)) - 1; i < opt.subscribers; i = int(next.Add(1)) - 1 {
-				if err := adminCall(sock, "account", "bank", "link", phoneOf(i), benchIBAN); err != nil {
-					return fmt.Errorf("bank link of %s: %w", phoneOf(i), err)
-				}
+		if err := eachSubscriber(opt.subscribers, 32, func(i int) error {
+			if err := adminCall(sock, "account", "bank", "link", phoneOf(i), benchIBAN); err != nil {
+				return fmt.Errorf("bank link of %s: %w", phoneOf(i), err)
 			}
 			return nil
 		}); err != nil {
@@ -200,25 +187,18 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 		}
 		pay = debitFlow{sim: sim}
 	case "credit":
-		next.Store(0)
-		if err := parallelN(32, func(int) error {
-			for i := int(next.Add(1)) - 1; i < opt.subscribers; i = int(next.Add(1)) - 1 {
-				if err := adminCall(sock, "account", "tier", phoneOf(i), "2"); err != nil {
-					return err
-				}
-				if err := adminCall(sock, "credit", "grant", phoneOf(i), "100000"); err != nil {
-					return fmt.Errorf("credit grant of %s: %w", phoneOf(i), err)
-				}
+		if err := eachSubscriber(opt.subscribers, 32, func(i int) error {
+			if err := adminCall(sock, "account", "tier", phoneOf(i), "2"); err != nil {
+				return err
+			}
+			if err := adminCall(sock, "credit", "grant", phoneOf(i), "100000"); err != nil {
+				return fmt.Errorf("credit grant of %s: %w", phoneOf(i), err)
 			}
 			return nil
 		}); err != nil {
 			return fail(err)
 		}
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if m, err := scrape(metricsURL); err == nil && m["mpg_outbox_due"] == 0 {
-				break // the grants' notices have left
-			}
-		}
+		waitOutboxDrained(metricsURL)
 		pay = creditFlow{sim: sim}
 	}
 	before, err := scrape(metricsURL)
@@ -232,7 +212,7 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 	}
 	lat := make([][]time.Duration, opt.outstanding)
 	var answered, sent, lost atomic.Int64
-	next.Store(0)
+	var next atomic.Int64
 	cpu0, self0 := procCPU(daemon.Process.Pid), selfCPU()
 	stopProgress := reportProgress(out, &answered, opt.commands, "answered", 2*time.Second)
 	start = time.Now()
@@ -508,6 +488,28 @@ func rateName(r float64) string {
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// eachSubscriber runs f for every bench subscriber, on workers goroutines.
+func eachSubscriber(n, workers int, f func(i int) error) error {
+	var next atomic.Int64
+	return parallelN(workers, func(int) error {
+		for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+			if err := f(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// waitOutboxDrained waits (up to 30 s) until the daemon has no reply left to send.
+func waitOutboxDrained(metricsURL string) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if m, err := scrape(metricsURL); err == nil && m["mpg_outbox_due"] == 0 {
+			return
+		}
+	}
 }
 
 // flow is one paid payment of a mix that takes more than one message.
