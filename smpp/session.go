@@ -293,7 +293,7 @@ func (c *Client) Quiesce(ctx context.Context) {
 	done := make(chan struct{})
 	go func() {
 		for _, cn := range conns {
-			cn.handlers.Wait()
+			cn.drained()
 		}
 		close(done)
 	}()
@@ -632,6 +632,9 @@ type conn struct {
 	window   chan struct{}
 	inflight chan struct{}
 	handlers sync.WaitGroup
+	// admit makes "not draining, so one more handler" one step: a drain that sets draining
+	// and then waits for the handlers cannot miss one being added meanwhile.
+	admit sync.Mutex
 
 	since       time.Time
 	moIn, mtOut atomic.Int64
@@ -849,7 +852,7 @@ func (cn *conn) serve(ctx context.Context) {
 func (cn *conn) stop() {
 	cn.c.draining.Store(true)
 	waited := make(chan struct{})
-	go func() { cn.handlers.Wait(); close(waited) }()
+	go func() { cn.drained(); close(waited) }()
 	select {
 	case <-waited:
 	case <-time.After(cn.c.cfg.StopTimeout):
@@ -863,17 +866,30 @@ func (cn *conn) stop() {
 	cn.handlers.Wait()
 }
 
+// drained waits for the handlers in flight once draining is set: taking admit first means
+// no handler is being added while the wait starts.
+func (cn *conn) drained() {
+	cn.admit.Lock()
+	cn.admit.Unlock() // a barrier: every admission in progress is done
+	cn.handlers.Wait()
+}
+
 // inbound hands deliver_sm and data_sm to a handler goroutine; the response is written when
 // the handler returns, so the read loop never waits and ESME_ROK means "durably taken".
 func (cn *conn) inbound(f Frame) {
 	respID := f.Header.ID | 0x80000000
+	cn.admit.Lock()
 	if cn.c.draining.Load() {
+		cn.admit.Unlock()
 		cn.write(encodePDU(respID, StatusTempAppErr, f.Header.Seq, respBody("")))
 		return
 	}
 	select {
 	case cn.inflight <- struct{}{}:
+		cn.handlers.Add(1)
+		cn.admit.Unlock()
 	default:
+		cn.admit.Unlock()
 		cn.c.Metrics.MORejected.Add(1)
 		if n := cn.c.rejected.Add(1); cn.c.logEvery(&cn.c.rejectLog, time.Second) {
 			cn.c.rejected.Add(-n)
@@ -882,7 +898,6 @@ func (cn *conn) inbound(f Frame) {
 		cn.write(encodePDU(respID, StatusTempAppErr, f.Header.Seq, respBody("")))
 		return
 	}
-	cn.handlers.Add(1)
 	go func() {
 		defer cn.handlers.Done()
 		st := cn.c.take(cn, f)
