@@ -146,7 +146,7 @@ func TestReversalsAndTheirAdvice(t *testing.T) {
 		t.Fatalf("settlement: %v\n%s", err, b.String())
 	}
 	rows, err := ReadSettlement(&b)
-	if err != nil || len(rows) != 1 || rows[0] != (domain.BankSettled{Key: "000000000007", Account: iban, Amount: 3000, Reversed: true}) {
+	if err != nil || len(rows) != 1 || rows[0] != (domain.BankSettled{Key: "000000000007", Account: iban, Amount: 3000, Currency: "EUR", Reversed: true}) {
 		t.Fatalf("read back: %+v %v", rows, err)
 	}
 	if _, err := ReadSettlement(strings.NewReader("rrn,amount\n1,2\n")); err == nil {

@@ -104,6 +104,17 @@ func numericCurrency(code string) string {
 	return "000"
 }
 
+// alphaCurrency is the alphabetic code of a numeric one (as field 49 and the settlement file
+// carry it); a code it does not know is returned as it is, so a comparison shows it.
+func alphaCurrency(numeric string) string {
+	for alpha, n := range currencyNumbers {
+		if n == numeric {
+			return alpha
+		}
+	}
+	return numeric
+}
+
 func amountField(minor uint64) string { return fmt.Sprintf("%012d", minor) }
 
 func parseAmount(s string) (uint64, error) { return strconv.ParseUint(s, 10, 64) }

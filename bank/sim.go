@@ -332,7 +332,8 @@ func ReadSettlement(r io.Reader) ([]domain.BankSettled, error) {
 		if err != nil {
 			return nil, fmt.Errorf("line %d: amount %q", i+2, row[2])
 		}
-		out = append(out, domain.BankSettled{Key: row[0], Account: row[1], Amount: amount, Reversed: row[4] == "reversed"})
+		out = append(out, domain.BankSettled{Key: row[0], Account: row[1], Amount: amount, Currency: alphaCurrency(row[3]),
+			Reversed: row[4] == "reversed"})
 	}
 	return out, nil
 }

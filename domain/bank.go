@@ -69,5 +69,6 @@ type BankSettled struct {
 	Key      string
 	Account  string
 	Amount   uint64
+	Currency string // ISO 4217 alphabetic code (the file's numeric code, translated)
 	Reversed bool
 }

@@ -233,7 +233,7 @@ func (t *turn) creditHold(p *domain.Payment, ver uint64, was domain.PaymentState
 	p.State, p.Expires, p.Debited = domain.PaymentAuthorised, now+int64(e.cfg.HoldFor), line.ID
 	pid, _ := domain.ParseID(p.ID)
 	hold := domain.Transfer{ID: claimID(pid, 'H'), Debit: line.ID, Credit: merchant.ID, Amount: p.Amount, Code: domain.CodeCreditAuth,
-		Flags: domain.Pending, Timeout: e.cfg.HoldFor, Ref: p.Reference, For: creditFor(p.ID)}
+		Flags: domain.Pending, Timeout: e.cfg.HoldFor, Ref: holdRef(e.langOf(p.MSISDN), p.Reference), For: creditFor(p.ID)}
 	p.Transfer = hold.ID.String()
 	t.payeeName = merchant.Name
 	t.audit = &domain.Audit{Actor: t.in.From, Action: "credit authorise", Detail: p.ID + " " + domain.FormatAmount(p.Amount, e.cfg.Currency) + " " + merchant.Owner}
@@ -370,14 +370,14 @@ func (t *turn) merchantHold() domain.Job {
 		return domain.Job{}
 	}
 	subscriber := job.Compose
-	party, amount, from, capture := domain.Mask(found.MSISDN), found.Amount, t.in.From, c.Kind == commands.Capture
+	party, amount, from, capture, lang := domain.Mask(found.MSISDN), found.Amount, t.in.From, c.Kind == commands.Capture, t.lang
 	job.Compose = func(v domain.View, r *domain.Result) ([]domain.Message, error) {
 		msgs, err := subscriber(v, r)
 		rep, args := commands.RHoldVoided, commands.Args{Amount: e.money(amount), Party: party, Ref: c.Code}
 		if capture {
 			rep, args.Receipt = commands.RHoldCaptured, e.receipt(r.Transfers[0])
 		}
-		return append(msgs, e.sms(from, commands.EN, rep, args)), err
+		return append(msgs, e.sms(from, lang, rep, args)), err
 	}
 	t.audit = job.Audit
 	return job
@@ -419,7 +419,7 @@ func creditExpiryNotices(cfg Config, p domain.Transfer, v domain.View) []domain.
 		return domain.Money{Minor: x, Currency: cfg.Currency, Exponent: cfg.Exponent}
 	}
 	_, _, avail := LineUse(line)
-	out := []domain.Message{{From: cfg.ShortCode, To: line.Owner, Text: commands.Render(commands.EN, commands.RCreditReleased,
+	out := []domain.Message{{From: cfg.ShortCode, To: line.Owner, Text: commands.Render(holdLang(p.Ref), commands.RCreditReleased,
 		commands.Args{Amount: m(p.Amount), Party: merchant.Name, Balance: m(avail)})}}
 	if merchant.Phone != "" {
 		out = append(out, domain.Message{From: cfg.ShortCode, To: merchant.Phone, Text: commands.Render(commands.EN, commands.RMerchantReleased,

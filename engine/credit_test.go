@@ -121,6 +121,34 @@ func TestCreditLineAuthoriseCaptureVoidExpireRepay(t *testing.T) {
 	mustVerifyWorld(t, w)
 }
 
+// An expiry happens on the ledger's writer, long after the subscriber texted: its notice is
+// still in the language he reads, which the hold carries.
+func TestCreditHoldExpiryNoticeInTheSubscribersLanguage(t *testing.T) {
+	w, shop := creditWorld(t)
+	w.expect(alice, "LANG FR", "désormais en FR")
+	w.expect(alice, "CREDIT SHOP42 10 739164", "Autorisé")
+	x := w.lastPayment(shop)
+	w.advance(8 * 24 * time.Hour)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, held, _ := LineUse(w.line()); held == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the ledger did not release the expired hold")
+		}
+	}
+	if msgs := w.outbox()[alice]; len(msgs) != 1 || !strings.Contains(msgs[0], "L'autorisation de 10,00 EUR chez Corner Shop est levée") {
+		t.Fatalf("expiry notice %q", msgs)
+	}
+	if n, err := w.e.ExpireHolds(context.Background()); err != nil || n != 1 {
+		t.Fatalf("expire holds: %d %v", n, err)
+	}
+	if x, _ := w.e.GetPayment(shop, x.ID); x.State != domain.PaymentExpired || x.Reference != "CREDIT" {
+		t.Fatalf("expired: %+v", x)
+	}
+	mustVerifyWorld(t, w)
+}
+
 func TestMerchantRequestsACreditAuthorisation(t *testing.T) {
 	w, shop := creditWorld(t)
 	ctx := context.Background()
@@ -282,8 +310,8 @@ func TestMerchantCapturesAndVoidsBySMS(t *testing.T) {
 	}
 	w.expect(shopPhone, "capture "+r1, "No open authorisation") // once
 	r2 := ref("CREDIT SHOP42 12 739164")
-	got = w.sms(shopPhone, "ANNULER "+r2)
-	if !strings.Contains(strings.Join(got[shopPhone], ""), "Released the authorisation of 12.00 EUR") {
+	got = w.sms(shopPhone, "ANNULER "+r2) // texted in French, answered in French
+	if !strings.Contains(strings.Join(got[shopPhone], ""), "Autorisation de 12,00 EUR de +336****678 levée") {
 		t.Fatalf("void: %q", got)
 	}
 	if owed, held, _ := LineUse(w.line()); owed != 2000 || held != 0 || w.available("SHOP42") != 2000 {

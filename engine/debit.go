@@ -137,6 +137,9 @@ func (t *turn) sendToBank(p *domain.Payment, ver uint64, was domain.PaymentState
 		return t.withProfile(domain.Job{})
 	}
 	t.reply(commands.RDebitPending, commands.Args{Amount: t.money(p.Amount), Party: p.MerchantName})
+	// Urgent like the bank's answer that follows (it moves money, so it is urgent): queued
+	// normally, "pending" could reach the phone after "Paid" when the outbox is busy.
+	t.replies[len(t.replies)-1].Urgent = true
 	t.toBank = true
 	return t.withProfile(job)
 }

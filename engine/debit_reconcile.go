@@ -40,7 +40,7 @@ func (e *Engine) ReconcileBank(settled []domain.BankSettled) ([]BankDiff, int, e
 		case inBank && s.Reversed:
 			bankSays = "reversed"
 		case inBank:
-			bankSays = "settled " + domain.FormatAmount(s.Amount, p.Currency)
+			bankSays = "settled " + domain.FormatAmount(s.Amount, s.Currency)
 		}
 		d := BankDiff{Key: key, Payment: id, Bank: bankSays, Ledger: string(p.State) + " " + domain.FormatAmount(p.Amount, p.Currency)}
 		settledForReal := inBank && !s.Reversed
@@ -53,6 +53,10 @@ func (e *Engine) ReconcileBank(settled []domain.BankSettled) ([]BankDiff, int, e
 			d.What = "paid in the ledger, not settled by the bank"
 		case p.State == domain.PaymentCompleted && s.Amount != p.Amount:
 			d.What = "amounts differ"
+		case p.State == domain.PaymentCompleted && s.Currency != p.Currency:
+			d.What = "currencies differ"
+		case p.State == domain.PaymentCompleted && p.Bank != nil && s.Account != p.Bank.Account:
+			d.What = "accounts differ: the bank debited " + domain.MaskIBAN(s.Account) + ", the ledger asked " + domain.MaskIBAN(p.Bank.Account)
 		case p.State != domain.PaymentCompleted && settledForReal:
 			d.What = "settled by the bank, not paid in the ledger"
 		default:
@@ -63,7 +67,7 @@ func (e *Engine) ReconcileBank(settled []domain.BankSettled) ([]BankDiff, int, e
 	})
 	for _, s := range settled {
 		if !seen[s.Key] && !s.Reversed {
-			diffs = append(diffs, BankDiff{Key: s.Key, Bank: "settled " + domain.FormatAmount(s.Amount, e.cfg.Currency), Ledger: "nothing",
+			diffs = append(diffs, BankDiff{Key: s.Key, Bank: "settled " + domain.FormatAmount(s.Amount, s.Currency), Ledger: "nothing",
 				What: "settled by the bank, unknown to the ledger"})
 		}
 	}

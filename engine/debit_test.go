@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -236,5 +238,99 @@ func TestDebitFeeIsTheMerchants(t *testing.T) {
 	}
 	if sim.Balance(aliceIBAN) != 100000-1000 || w.available("SHOP42") != 975 || w.available("@fees") != 25 {
 		t.Fatalf("bank %d shop %d fees %d", sim.Balance(aliceIBAN), w.available("SHOP42"), w.available("@fees"))
+	}
+}
+
+// TestReconcileListsEveryDifference reads the simulator's own settlement file (clean), then
+// the same file changed in each way a bank's file can disagree with the ledger.
+func TestReconcileListsEveryDifference(t *testing.T) {
+	w, sim := debitWorld(t)
+	var paid []domain.Payment
+	for _, amount := range []string{"2", "3", "4"} {
+		p := w.debitAndConfirm(amount)
+		if p = w.settle(p.ID); p.State != domain.PaymentCompleted {
+			t.Fatalf("%s: %s", amount, p.State)
+		}
+		paid = append(paid, p)
+		w.outbox()
+	}
+	var file bytes.Buffer
+	if err := sim.WriteSettlement(&file); err != nil {
+		t.Fatal(err)
+	}
+	settled, err := bank.ReadSettlement(bytes.NewReader(file.Bytes()))
+	if err != nil || len(settled) != 3 || settled[0].Currency != "EUR" {
+		t.Fatalf("settlement %+v %v", settled, err)
+	}
+	if diffs, checked, err := w.e.ReconcileBank(settled); err != nil || len(diffs) != 0 || checked != 3 {
+		t.Fatalf("clean file: %+v checked %d %v", diffs, checked, err)
+	}
+	at := func(key string) int {
+		for i, s := range settled {
+			if s.Key == key {
+				return i
+			}
+		}
+		t.Fatalf("no line %s", key)
+		return -1
+	}
+	changed := func(change func([]domain.BankSettled) []domain.BankSettled) []domain.BankSettled {
+		return change(append([]domain.BankSettled(nil), settled...))
+	}
+	cases := []struct {
+		name  string
+		file  []domain.BankSettled
+		key   string
+		what  string
+		known bool
+	}{
+		{"amount", changed(func(s []domain.BankSettled) []domain.BankSettled { s[at(paid[0].Bank.Key)].Amount++; return s }),
+			paid[0].Bank.Key, "amounts differ", true},
+		{"currency", changed(func(s []domain.BankSettled) []domain.BankSettled { s[at(paid[1].Bank.Key)].Currency = "USD"; return s }),
+			paid[1].Bank.Key, "currencies differ", true},
+		{"account", changed(func(s []domain.BankSettled) []domain.BankSettled {
+			s[at(paid[2].Bank.Key)].Account = "DE89370400440532013000"
+			return s
+		}), paid[2].Bank.Key, "accounts differ: the bank debited DE89 **** 3000", true},
+		{"reversed at the bank", changed(func(s []domain.BankSettled) []domain.BankSettled { s[at(paid[0].Bank.Key)].Reversed = true; return s }),
+			paid[0].Bank.Key, "paid in the ledger, not settled by the bank", true},
+		{"missing from the file", changed(func(s []domain.BankSettled) []domain.BankSettled { return append(s[:0], s[1:]...) }),
+			settled[0].Key, "paid in the ledger, not settled by the bank", true},
+		{"unknown to the ledger", changed(func(s []domain.BankSettled) []domain.BankSettled {
+			return append(s, domain.BankSettled{Key: "999999999999", Account: aliceIBAN, Amount: 100, Currency: "EUR"})
+		}), "999999999999", "settled by the bank, unknown to the ledger", false},
+	}
+	for _, c := range cases {
+		diffs, _, err := w.e.ReconcileBank(c.file)
+		if err != nil || len(diffs) != 1 || diffs[0].Key != c.key || !strings.HasPrefix(diffs[0].What, c.what) || (diffs[0].Payment != "") != c.known {
+			t.Errorf("%s: %+v %v, want one difference %q on %s", c.name, diffs, err, c.what, c.key)
+		}
+	}
+}
+
+// TestDebitRepliesLeaveInTheOrderTheyWereWritten: the outbox sends urgent messages first;
+// "pending" must not be passed by the bank's "Paid" that it announces.
+func TestDebitRepliesLeaveInTheOrderTheyWereWritten(t *testing.T) {
+	w, _ := debitWorld(t)
+	w.expect(bob, "BAL", "") // a normal message queued before, as on a busy outbox
+	p := w.debitAndConfirm("2")
+	if end := w.settle(p.ID); end.State != domain.PaymentCompleted {
+		t.Fatalf("%s", end.State)
+	}
+	msgs, err := w.l.NextMessages(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, m := range msgs {
+		if m.To == alice {
+			text, _ := w.e.DeliverText(m)
+			order = append(order, text[:min(len(text), 18)])
+		}
+	}
+	pending, paid := slices.IndexFunc(order, func(s string) bool { return strings.HasPrefix(s, "Sent to your bank") }),
+		slices.IndexFunc(order, func(s string) bool { return strings.HasPrefix(s, "Paid") })
+	if pending < 0 || paid < 0 || pending > paid {
+		t.Fatalf("alice's messages leave as %q", order)
 	}
 }

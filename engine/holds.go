@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"mpg/commands"
 	"mpg/domain"
@@ -76,14 +75,7 @@ func ExpiryNotices(cfg Config) domain.ExpiryHook {
 		if p.Code != domain.CodeHold || p.For == "" {
 			return nil
 		}
-		lang, _, _ := strings.Cut(p.Ref, " ")
-		l := commands.EN
-		switch lang {
-		case "FR":
-			l = commands.FR
-		case "ZH":
-			l = commands.ZH
-		}
+		l := holdLang(p.Ref)
 		payer, ok := v.Account(p.Debit)
 		if !ok {
 			return nil

@@ -3,6 +3,7 @@ package engine
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"strings"
 
 	"mpg/commands"
 	"mpg/domain"
@@ -94,7 +95,23 @@ func holdRef(l commands.Lang, ref string) string {
 	if ref == "" {
 		return l.String()
 	}
-	return l.String() + " " + ref
+	r := l.String() + " " + ref
+	if len(r) > domain.MaxRefLen {
+		r = r[:domain.MaxRefLen] // the payment record keeps the whole reference
+	}
+	return r
+}
+
+// holdLang is the language holdRef put at the front of a hold's reference: the expiry hook
+// runs on the ledger's writer and cannot read the payer's profile.
+func holdLang(ref string) commands.Lang {
+	switch l, _, _ := strings.Cut(ref, " "); l {
+	case "FR":
+		return commands.FR
+	case "ZH":
+		return commands.ZH
+	}
+	return commands.EN
 }
 
 // hold sends to a number with no purse: the amount waits in escrow as a pending transfer

@@ -212,6 +212,12 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 	}
 	lat := make([][]time.Duration, opt.outstanding)
 	var answered, sent, lost atomic.Int64
+	var firstLost atomic.Pointer[string] // why the first unanswered command went unanswered
+	unanswered := func(me string, err error) {
+		lost.Add(1)
+		why := me + ": " + err.Error()
+		firstLost.CompareAndSwap(nil, &why)
+	}
 	var next atomic.Int64
 	cpu0, self0 := procCPU(daemon.Process.Pid), selfCPU()
 	stopProgress := reportProgress(out, &answered, opt.commands, "answered", 2*time.Second)
@@ -246,7 +252,7 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 				t0 := time.Now()
 				sent.Add(1)
 				if err := pay.run(ctx, me, k); err != nil {
-					lost.Add(1)
+					unanswered(me, err)
 					continue
 				}
 				answered.Add(1)
@@ -263,7 +269,7 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 			_, err := sim.WaitMT(wctx, me, have+1)
 			cancel()
 			if err != nil {
-				lost.Add(1)
+				unanswered(me, err)
 				continue
 			}
 			answered.Add(1)
@@ -307,6 +313,9 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 		opt.outstanding, rateName(opt.rate), elapsed.Round(time.Millisecond), fsyncs, float64(sent.Load())/max(1, fsyncs),
 		(cpu1-cpu0)/secs, (self1-self0)/secs, daemonRSS)
 	fmt.Fprintf(out, "refused: %s\n", refusals(refused0, sim.MORefusals(), before, after))
+	if why := firstLost.Load(); why != nil {
+		fmt.Fprintf(out, "unanswered: %d, the first %s\n", lost.Load(), *why)
+	}
 	first := "mo_mt_per_s"
 	if pay != nil {
 		first = "paid_per_s"
