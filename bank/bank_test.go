@@ -153,3 +153,35 @@ func TestReversalsAndTheirAdvice(t *testing.T) {
 		t.Fatal("a file that is no settlement was read")
 	}
 }
+
+// TestKeepAliveClosesALinkThatStoppedAnswering: a connection the bank no longer answers on
+// (a half-open TCP link looks just like this) is found by the echo and replaced, before a
+// debit is sent into it.
+func TestKeepAliveClosesALinkThatStoppedAnswering(t *testing.T) {
+	s, c := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); c.KeepAlive(ctx, 50*time.Millisecond, t.Logf) }()
+	defer func() { cancel(); <-done }()
+	current := func() *conn { c.mu.Lock(); defer c.mu.Unlock(); return c.cur }
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("never %s", what)
+			}
+		}
+	}
+	waitFor("up", c.Up)
+	first := current()
+	s.Inject(FaultNoAnswer, -1) // the bank stops answering on every link
+	waitFor("down", func() bool { return !c.Up() && c.EchoesFailed.Load() >= 2 })
+	if cur := current(); cur == first {
+		t.Fatal("the unanswered link was kept")
+	}
+	s.Inject(FaultNoAnswer, 0)
+	waitFor("up again", c.Up)
+	if a, err := c.Debit(context.Background(), debit("000000000031", 100)); err != nil || a.Outcome != domain.BankApproved {
+		t.Fatalf("debit on the new link: %+v %v", a, err)
+	}
+}

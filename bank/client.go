@@ -30,6 +30,9 @@ type Client struct {
 	mu    sync.Mutex
 	cur   *conn
 	trace atomic.Uint32 // for echoes; debits carry their own trace numbers
+
+	up           atomic.Bool  // the bank answered the last echo (or, since, a request)
+	EchoesFailed atomic.Int64 // echoes without an answer: each closed the link
 }
 
 // NewClient makes a client; it dials on first use.
@@ -145,6 +148,7 @@ func (c *Client) call(ctx context.Context, m *msg, respMTI string) (*msg, error)
 	defer t.Stop()
 	select {
 	case a := <-ch:
+		c.up.Store(true)
 		return a, nil
 	case <-t.C:
 		return nil, fmt.Errorf("%w: no answer to %s %s within %s", domain.ErrBankUnknown, m.MTI, m.RRN, c.cfg.Timeout)
@@ -219,3 +223,37 @@ func (c *Client) Echo(ctx context.Context) error {
 	}
 	return nil
 }
+
+// KeepAlive echoes the bank every so often while ctx lasts (0800, dialling if there is no
+// link). A link that does not answer an echo in time is closed, so that the next debit dials
+// a fresh one rather than going into a dead connection, where its outcome would be unknown
+// and cost a repeat or a reversal. warn is told of each failure.
+func (c *Client) KeepAlive(ctx context.Context, every time.Duration, warn func(string, ...any)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		cn, err := c.conn(ctx)
+		if err == nil {
+			err = c.Echo(ctx)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			c.EchoesFailed.Add(1)
+			c.up.Store(false)
+			if cn != nil {
+				c.drop(cn) // this link only: a request may have dialled a new one since
+			}
+			warn("bank echo failed, link closed: %v", err)
+		}
+	}
+}
+
+// Up reports whether the bank answered the last echo (or a request since).
+func (c *Client) Up() bool { return c.up.Load() }

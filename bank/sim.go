@@ -119,6 +119,13 @@ func (s *Sim) take(f Fault) bool {
 	return s.takeLocked(f)
 }
 
+// always reports whether the fault is set for every request until cleared.
+func (s *Sim) always(f Fault) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults[f] < 0
+}
+
 func (s *Sim) takeLocked(f Fault) bool {
 	n, ok := s.faults[f]
 	if !ok {
@@ -189,20 +196,26 @@ func (s *Sim) serve(c net.Conn) {
 			return
 		}
 		s.Requests.Add(1)
-		if s.take(FaultNoAnswer) {
+		// A fault set for the next n requests is meant for debits and reversals: an echo
+		// does not use it up. A fault set for all (-1) hits echoes too: the bank is down so.
+		take := s.take
+		if m.MTI == mtiNetwork {
+			take = s.always
+		}
+		if take(FaultNoAnswer) {
 			continue
 		}
 		resp := s.handle(m)
 		switch {
-		case s.take(FaultApproveThenDrop):
+		case take(FaultApproveThenDrop):
 			return // applied, never answered
-		case s.take(FaultLate):
+		case take(FaultLate):
 			answers.Add(1)
 			go func() { defer answers.Done(); time.Sleep(s.Late); w.send(resp) }()
-		case s.take(FaultSlow):
+		case take(FaultSlow):
 			answers.Add(1)
 			go func() { defer answers.Done(); time.Sleep(s.Slow); w.send(resp) }()
-		case s.take(FaultDuplicate):
+		case take(FaultDuplicate):
 			w.send(resp)
 			w.send(resp)
 		default:

@@ -31,6 +31,8 @@ type Bank struct {
 	Tries     int    `toml:"tries"`      // attempts without a sure answer before a reversal
 	// MaxInflight bounds the requests waiting for the bank at once.
 	MaxInflight int `toml:"max_inflight"`
+	// EchoS is how often the link is checked with a network echo (0800); 0: never.
+	EchoS int `toml:"echo_s"`
 }
 
 // Merchant configures the merchant API, the hosted checkout pages and their rules.
@@ -171,7 +173,7 @@ func Default() Config {
 			},
 			Fees: Fees{Pay: []Band{}, Bill: []Band{}, Send: []Band{}, Debit: []Band{}, Credit: []Band{}}},
 		HTTP: HTTP{Addr: "127.0.0.1:9464"},
-		Bank: Bank{TimeoutMs: 5000, Tries: 5, MaxInflight: 64},
+		Bank: Bank{TimeoutMs: 5000, Tries: 5, MaxInflight: 64, EchoS: 30},
 		Merchant: Merchant{RatePerS: 20, Burst: 40, RequestMin: 15, CheckoutMin: 15, CheckoutMax: 1000,
 			CheckoutMonthly: 30000, CodesPerHour: 5},
 		SMPP: SMPP{Addr: "127.0.0.1:2775", SystemID: "mpg", Transceiver: true, Binds: 1, Window: 10, MaxInflight: 1024,
@@ -278,6 +280,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("config: merchant.request_minutes and merchant.checkout_minutes must be 1..1440")
 	case c.Bank.TimeoutMs < 100 || c.Bank.TimeoutMs > 120000 || c.Bank.Tries < 1 || c.Bank.Tries > 100 || c.Bank.MaxInflight < 1 || c.Bank.MaxInflight > 4096:
 		return fmt.Errorf("config: bank.timeout_ms must be 100..120000, bank.tries 1..100 and bank.max_inflight 1..4096")
+	case c.Bank.EchoS < 0 || c.Bank.EchoS > 3600:
+		return fmt.Errorf("config: bank.echo_s must be 0 (no echo) to 3600, got %d", c.Bank.EchoS)
 	case c.Merchant.CodesPerHour < 1 || c.Merchant.CodesPerHour > 100:
 		return fmt.Errorf("config: merchant.codes_per_hour must be 1..100, got %d", c.Merchant.CodesPerHour)
 	case (c.Merchant.TLSCert == "") != (c.Merchant.TLSKey == ""):

@@ -56,8 +56,8 @@ func TestDebitEndToEndWithTheBankProcess(t *testing.T) {
 	settlement := filepath.Join(t.TempDir(), "settle.csv")
 	isoAddr, control, bankProc := startBankProcess(t, settlement)
 	db, sim, cfg := testSetup(t, []string{"merchant", "add", "SHOP42", "--name", "Corner Shop", "--msisdn", "+33698765432"})
-	cfg.Bank.Addr, cfg.Bank.TimeoutMs, cfg.Bank.Tries = isoAddr, 300, 2
-	l, _ := serveDaemon(t, db, cfg)
+	cfg.Bank.Addr, cfg.Bank.TimeoutMs, cfg.Bank.Tries, cfg.Bank.EchoS = isoAddr, 300, 2, 1
+	l, d := serveDaemon(t, db, cfg)
 	text := texter(t, sim, phone)
 	text("REG 1234 Alice", "Welcome Alice")
 	if out := mustRun(t, "--db", db, "account", "bank", "link", "0612345678", "FR76 3000 6000 0112 3456 7890 189"); !strings.Contains(out, "FR76 **** 0189") {
@@ -84,8 +84,17 @@ func TestDebitEndToEndWithTheBankProcess(t *testing.T) {
 	if got := l.AccountsOf("SHOP42")[0].Available(); got != 550 {
 		t.Fatalf("merchant has %d", got)
 	}
+	if !d.bankClient.Up() {
+		t.Fatal("the link is not up after the bank answered")
+	}
 	bankProc.Process.Signal(syscall.SIGTERM)
 	bankProc.Wait()
+	// The echo (every second here) finds the bank gone, and the link is shown down.
+	for deadline := time.Now().Add(10 * time.Second); d.bankClient.Up(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the link still shows up with the bank stopped")
+		}
+	}
 	out, err := run(t, "--db", db, "bank", "reconcile", settlement)
 	if err != nil || !strings.Contains(out, "3 debits, ledger and bank agree") {
 		b, _ := os.ReadFile(settlement)

@@ -181,6 +181,7 @@ type daemon struct {
 	flooded       atomic.Int64 // MO refused for now: their number texted too fast
 	notTaken      atomic.Int64 // MO refused for now for any other reason (ledger busy or stopped)
 	merchantAddr  string       // where the merchant API listens, once it does
+	bankClient    *bank.Client // the link to the bank for mDebit (nil: bank.addr unset)
 }
 
 func newDaemon(cfg config.Config, l *ledger.Ledger, log *zap.Logger) (*daemon, error) {
@@ -313,6 +314,15 @@ func (d *daemon) handleReceipt(ctx context.Context, r smpp.Receipt) error {
 
 // run serves until ctx ends; ready, if set, is closed once the HTTP endpoints listen.
 func (d *daemon) run(ctx context.Context, ready chan<- string) error {
+	if b := d.cfg.Bank; b.Addr != "" {
+		bc := bank.Config{Addr: b.Addr, Timeout: time.Duration(b.TimeoutMs) * time.Millisecond}
+		if b.TLS {
+			host, _, _ := net.SplitHostPort(b.Addr)
+			bc.TLS = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+		}
+		d.bankClient = bank.NewClient(bc)
+		d.eng.SetBank(d.bankClient)
+	}
 	reg := prometheus.NewRegistry()
 	d.register(reg)
 	mux := http.NewServeMux()
@@ -343,21 +353,21 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 		defer work.Done()
 		d.eng.RunExpiry(workCtx, time.Second, d.log.Sugar().Warnf)
 	}()
-	if b := d.cfg.Bank; b.Addr != "" {
-		bc := bank.Config{Addr: b.Addr, Timeout: time.Duration(b.TimeoutMs) * time.Millisecond}
-		if b.TLS {
-			host, _, _ := net.SplitHostPort(b.Addr)
-			bc.TLS = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
-		}
-		client := bank.NewClient(bc)
-		d.eng.SetBank(client)
+	if client, b := d.bankClient, d.cfg.Bank; client != nil {
 		work.Add(1)
 		go func() {
 			defer work.Done()
 			defer client.Close()
 			d.eng.RunBank(workCtx, 200*time.Millisecond, b.MaxInflight)
 		}()
-		d.log.Info("bank connector", zap.String("addr", b.Addr))
+		if b.EchoS > 0 {
+			work.Add(1)
+			go func() {
+				defer work.Done()
+				client.KeepAlive(workCtx, time.Duration(b.EchoS)*time.Second, d.log.Sugar().Warnf)
+			}()
+		}
+		d.log.Info("bank connector", zap.String("addr", b.Addr), zap.Int("echo_s", b.EchoS))
 	}
 	webCtx, stopWeb := context.WithCancel(context.Background())
 	defer stopWeb()
@@ -457,6 +467,15 @@ func (d *daemon) register(reg *prometheus.Registry) {
 	counter("mpg_bank_unknown_total", "Bank attempts without a sure answer (asked again with the same key).", bs.Unknown.Load)
 	counter("mpg_bank_reversed_total", "mDebits reversed after bank.tries unsure attempts.", bs.Reversed.Load)
 	counter("mpg_bank_reversal_declined_total", "Reversals the bank declined (the debit stood and was settled).", bs.ReversalDeclined.Load)
+	if bc := d.bankClient; bc != nil {
+		counter("mpg_bank_echo_failed_total", "Network echoes (0800) the bank did not answer in time: each closed the link.", bc.EchoesFailed.Load)
+		gauge("mpg_bank_link_up", "1 when the bank answered the last echo or request.", func() float64 {
+			if bc.Up() {
+				return 1
+			}
+			return 0
+		})
+	}
 	st := d.l.Stats()
 	counter("mpg_ledger_commits_total", "Ledger commits (one fsync each).", func() int64 { return int64(st.Commits.Load()) })
 	counter("mpg_ledger_jobs_total", "Ledger jobs committed.", func() int64 { return int64(st.Jobs.Load()) })
