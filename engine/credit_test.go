@@ -32,6 +32,19 @@ func (w *world) line() domain.Account {
 	return l
 }
 
+// waitHoldsReleased waits for the ledger's expiry to release every hold on alice's line.
+func (w *world) waitHoldsReleased() {
+	w.t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, held, _ := LineUse(w.line()); held == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatal("the ledger did not release the expired hold")
+		}
+	}
+}
+
 // lastPayment is the newest payment of the merchant.
 func (w *world) lastPayment(shop uint64) domain.Payment {
 	ps, _, _ := w.e.ListPayments(shop, PaymentFilter{Limit: 1000})
@@ -76,14 +89,7 @@ func TestCreditLineAuthoriseCaptureVoidExpireRepay(t *testing.T) {
 	w.expect(alice, "CREDIT SHOP42 10 739164", "Available 160.00 EUR")
 	x := w.lastPayment(shop)
 	w.advance(8 * 24 * time.Hour)
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if _, held, _ := LineUse(w.line()); held == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the ledger did not release the expired hold")
-		}
-	}
+	w.waitHoldsReleased()
 	if n, err := w.e.ExpireHolds(ctx); err != nil || n != 1 {
 		t.Fatalf("expire holds: %d %v", n, err)
 	}
@@ -129,14 +135,7 @@ func TestCreditHoldExpiryNoticeInTheSubscribersLanguage(t *testing.T) {
 	w.expect(alice, "CREDIT SHOP42 10 739164", "Autorisé")
 	x := w.lastPayment(shop)
 	w.advance(8 * 24 * time.Hour)
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if _, held, _ := LineUse(w.line()); held == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the ledger did not release the expired hold")
-		}
-	}
+	w.waitHoldsReleased()
 	if msgs := w.outbox()[alice]; len(msgs) != 1 || !strings.Contains(msgs[0], "L'autorisation de 10,00 EUR chez Corner Shop est levée") {
 		t.Fatalf("expiry notice %q", msgs)
 	}
