@@ -78,6 +78,10 @@ func (t *turn) debit() domain.Job {
 		return t.withProfile(domain.Job{})
 	}
 	now := e.cfg.Now().UnixNano()
+	if left, ok := t.bankDailyLeft(now); ok && c.Amount > left {
+		t.reply(commands.RLimitDaily, commands.Args{Limit: t.money(left)})
+		return t.withProfile(domain.Job{})
+	}
 	ref := c.Ref
 	if ref == "" {
 		ref = "DEBIT"
@@ -125,11 +129,56 @@ func (e *Engine) activeMerchant(code string) *domain.Account {
 	return nil
 }
 
+// maxBankSpends bounds the DEBITs a profile remembers for the 24-hour limit.
+const maxBankSpends = 24
+
+// bankDailyLeft is what the tier's 24-hour limit leaves for DEBITs now (ok false: no limit).
+func (t *turn) bankDailyLeft(now int64) (uint64, bool) {
+	if t.purse == nil {
+		return 0, false
+	}
+	lim, ok := t.e.cfg.Tiers[t.purse.Tier]
+	if !ok || lim.Daily == 0 {
+		return 0, false
+	}
+	return lim.Daily - min(lim.Daily, domain.SpentSince(t.prof.BankSpends, now)), true
+}
+
 // sendToBank is YES to an mDebit: the payment goes to the bank queue, in the job that
-// answers the subscriber "pending"; the worker asks the bank after this commit.
+// answers the subscriber "pending"; the worker asks the bank after this commit. The amount
+// is counted against the tier's 24-hour limit in the profile this job writes at the version
+// it read, so two YES racing from two phones cannot both fit under the limit. A DEBIT the
+// bank then declines stays counted: the limit errs on the side of the account holder.
 func (t *turn) sendToBank(p *domain.Payment, ver uint64, was domain.PaymentState) domain.Job {
+	now := t.e.cfg.Now().UnixNano()
+	if left, ok := t.bankDailyLeft(now); ok {
+		if p.Amount > left {
+			p.State, p.Reason = domain.PaymentRefused, string(domain.CodeLimitExceeded)
+			job, err := t.e.paymentJob(p, ver, was, domain.Job{}, t.in.From, false)
+			if err != nil {
+				t.reply(commands.RBusy, commands.Args{})
+				return t.withProfile(domain.Job{})
+			}
+			t.reply(commands.RLimitDaily, commands.Args{Limit: t.money(left)})
+			return t.withProfile(job)
+		}
+		kept := t.prof.BankSpends[:0:0]
+		for _, s := range t.prof.BankSpends {
+			if s.At > now-int64(domain.SpendWindow) {
+				kept = append(kept, s)
+			}
+		}
+		// At most maxBankSpends entries, so the profile stays small: the oldest is merged
+		// into the next, which makes it count a little longer, never shorter.
+		for len(kept) >= maxBankSpends {
+			kept[1].Amount += kept[0].Amount
+			kept = kept[1:]
+		}
+		t.prof.BankSpends = append(kept, domain.Spend{At: now, Amount: p.Amount})
+		t.profDirty = true
+	}
 	p.State = domain.PaymentSentToBank
-	p.Bank.At = t.e.cfg.Now().UnixNano()
+	p.Bank.At = now
 	job, err := t.e.paymentJob(p, ver, was, domain.Job{NotAfter: p.Expires,
 		Profiles: []domain.Profile{write(keyBankQueue+p.ID, struct{}{}, 0)}}, t.in.From, false)
 	if err != nil {

@@ -3,8 +3,11 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -332,5 +335,72 @@ func TestDebitRepliesLeaveInTheOrderTheyWereWritten(t *testing.T) {
 		slices.IndexFunc(order, func(s string) bool { return strings.HasPrefix(s, "Paid") })
 	if pending < 0 || paid < 0 || pending > paid {
 		t.Fatalf("alice's messages leave as %q", order)
+	}
+}
+
+// TestDebitsCountAgainstTheDailyLimitAtomically: three DEBITs of about 80.00 asked, their YES
+// texted at once; the tier allows 200.00 in 24 hours, so exactly two go to the bank.
+func TestDebitsCountAgainstTheDailyLimitAtomically(t *testing.T) {
+	w, _ := debitWorld(t)
+	var codes []string
+	for i := 0; i < 3; i++ {
+		ask := w.expect(alice, fmt.Sprintf("DEBIT SHOP42 80.0%d 739164", i), "Irreversible")
+		codes = append(codes, sixDigits.FindStringSubmatch(ask[strings.Index(ask, "YES"):])[1])
+	}
+	var wg sync.WaitGroup
+	for _, code := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.e.Handle(context.Background(), Inbound{From: alice, To: "1234", Text: "YES " + code}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	states := map[domain.PaymentState]int{}
+	ps, _, _ := w.e.ListPayments(w.l.AccountsOf("SHOP42")[0].ID, PaymentFilter{Limit: 100})
+	for _, p := range ps {
+		states[p.State]++
+		if p.State == domain.PaymentRefused && p.Reason != string(domain.CodeLimitExceeded) {
+			t.Errorf("refused for %s", p.Reason)
+		}
+	}
+	if states[domain.PaymentSentToBank] != 2 || states[domain.PaymentRefused] != 1 {
+		t.Fatalf("states %v", states)
+	}
+	all, _ := w.l.Messages(100, 0, 0)
+	refusals := 0
+	for _, m := range all {
+		if m.To == alice && strings.Contains(m.Text, "Over your 24-hour limit: you can still spend 39.9") {
+			refusals++
+		}
+	}
+	// A new DEBIT above what is left is refused before any code is sent.
+	if got := w.sms(alice, "DEBIT SHOP42 50 739164")[alice]; !strings.Contains(got[len(got)-1], "Over your 24-hour limit: you can still spend 39.9") {
+		t.Fatalf("a new DEBIT: %q", got)
+	}
+	if refusals != 1 {
+		t.Fatalf("%d limit replies to the racing YES", refusals)
+	}
+}
+
+// TestDebitWindowStaysBounded: many small DEBITs are remembered in at most maxBankSpends
+// entries, none of the amount lost.
+func TestDebitWindowStaysBounded(t *testing.T) {
+	w, _ := debitWorld(t)
+	var total uint64
+	for i := 1; i <= maxBankSpends+6; i++ {
+		ask := w.expect(alice, fmt.Sprintf("DEBIT SHOP42 0.%02d 739164", i), "Irreversible")
+		w.expect(alice, "YES "+sixDigits.FindStringSubmatch(ask[strings.Index(ask, "YES"):])[1], "Sent to your bank")
+		total += uint64(i)
+	}
+	b, _, err := w.l.Profile(alice)
+	var p profile
+	if err != nil || json.Unmarshal(b, &p) != nil {
+		t.Fatal(err)
+	}
+	if len(p.BankSpends) != maxBankSpends || domain.SpentSince(p.BankSpends, w.e.cfg.Now().UnixNano()) != total {
+		t.Fatalf("%d entries, %d counted, want %d", len(p.BankSpends), domain.SpentSince(p.BankSpends, w.e.cfg.Now().UnixNano()), total)
 	}
 }

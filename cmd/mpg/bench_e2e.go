@@ -536,7 +536,9 @@ var debitAsk = regexp.MustCompile(`Reply YES (\d{6})`)
 
 func (f debitFlow) run(ctx context.Context, msisdn string, k int64) error {
 	have := len(f.sim.MT(msisdn))
-	c := 1 + k%9999 // a phone's DEBITs inside the dedupe window differ by their amount
+	// A phone's DEBITs inside the dedupe window differ by their amount, and stay small: they
+	// count against the tier's 24-hour limit (200.00 EUR at tier 1, about 20 DEBITs here).
+	c := 1 + k%999
 	amount := fmt.Sprintf("%d.%02d", c/100, c%100)
 	if _, err := f.sim.SendMO(ctx, msisdn, "1234", "DEBIT SHOP42 "+amount+" 1234"); err != nil {
 		return err
