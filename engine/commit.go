@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,6 +71,9 @@ func (t *turn) submit(ctx context.Context, job domain.Job) error {
 	if errors.As(err, &dup) {
 		err = t.answerRepeat(ctx, dup, computed)
 	}
+	if errors.Is(err, errFreshCode) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBusy, err)
 	}
@@ -89,6 +93,9 @@ func (t *turn) dedupe() *domain.Dedupe {
 // a balance or statement is answered with the current state (its PIN checked, a wrong one
 // not counted twice); help and receipt checks, which change nothing, are answered anew.
 func (t *turn) answerRepeat(ctx context.Context, dup *domain.DuplicateError, computed []domain.Message) error {
+	if err := t.freshAnswer(); err != nil {
+		return err
+	}
 	var r repeatRecord
 	json.Unmarshal(dup.Result, &r)
 	at := time.Unix(0, dup.At).In(t.e.cfg.Location).Format("15:04")
@@ -179,4 +186,39 @@ func (t *turn) refusal(ref *domain.RefusedError) {
 	default:
 		t.reply(commands.RBusy, commands.Args{})
 	}
+}
+
+// freshAnswer recognises a YES/NO <code> whose text was taken before but whose code is one
+// waiting now: six random digits repeat, and a number that confirms often inside the dedupe
+// window (hours) will one day be texted a code it has already typed. The earlier message
+// cannot have answered this code (a right code ends what it answers), so this one is new;
+// it runs again under a key that names what it answers, and a copy of it is still a copy.
+func (t *turn) freshAnswer() error {
+	if t.salted || (t.cmd.Kind != commands.Yes && t.cmd.Kind != commands.No) || t.cmd.Code == "" {
+		return nil
+	}
+	// The profile as stored: the turn that ran has changed its copy (a request answered is
+	// dropped from it) in the job the ledger just refused as a duplicate.
+	var prof profile
+	if b, _, err := t.e.l.Profile(t.in.From); err != nil || b == nil || json.Unmarshal(b, &prof) != nil {
+		return nil
+	}
+	answers := ""
+	if c := prof.Confirm; c != nil && t.e.cfg.Now().UnixNano() < c.Expires && t.e.macEqual(c.CodeMAC, t.in.From, "confirm:"+t.cmd.Code) {
+		answers = "confirm:" + strconv.FormatInt(c.Expires, 10)
+	}
+	for _, id := range prof.Requests {
+		if answers != "" {
+			break
+		}
+		if p, _, err := t.e.payment(id); err == nil && p.State == domain.PaymentAwaiting && p.MSISDN == t.in.From &&
+			t.e.macEqual(p.CodeMAC, t.in.From, "pay:"+p.ID+":"+t.cmd.Code) {
+			answers = "pay:" + p.ID
+		}
+	}
+	if answers == "" {
+		return nil
+	}
+	t.freshKey = t.e.dedupeKey(Inbound{From: t.in.From, To: t.in.To, Text: t.in.Text + "\x00" + answers})
+	return errFreshCode
 }

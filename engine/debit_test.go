@@ -404,3 +404,39 @@ func TestDebitWindowStaysBounded(t *testing.T) {
 		t.Fatalf("%d entries, %d counted, want %d", len(p.BankSpends), domain.SpentSince(p.BankSpends, w.e.cfg.Now().UnixNano()), total)
 	}
 }
+
+// TestYESWithACodeTypedBeforeIsNotACopy: six random digits repeat. A number texted a code it
+// already typed inside the dedupe window confirms with it; a real copy is still a copy.
+func TestYESWithACodeTypedBeforeIsNotACopy(t *testing.T) {
+	w, _ := debitWorld(t)
+	p := w.debitAndConfirm("2")
+	w.settle(p.ID)
+	w.outbox()
+	// The same digits come up for the next DEBIT: its code is set to what alice typed.
+	ask := w.expect(alice, "DEBIT SHOP42 3 739164", "Irreversible")
+	code := sixDigits.FindStringSubmatch(ask[strings.Index(ask, "YES"):])[1]
+	var first string
+	all, _ := w.l.Messages(100, 0, 0)
+	for _, m := range all {
+		if m.To == alice {
+			if text, _ := w.e.DeliverText(m); strings.Contains(text, "Irreversible") && !strings.Contains(text, "3.00 EUR") {
+				first = sixDigits.FindStringSubmatch(text[strings.Index(text, "YES"):])[1]
+			}
+		}
+	}
+	q := w.lastPayment(w.l.AccountsOf("SHOP42")[0].ID)
+	rec, ver, err := w.e.payment(q.ID)
+	if err != nil || first == "" || first == code {
+		t.Fatalf("%v %q %q", err, first, code)
+	}
+	rec.CodeMAC = w.e.codeMACFor(&rec, first)
+	if _, err := w.l.Submit(context.Background(), domain.Job{Profiles: []domain.Profile{write(keyPayment+rec.ID, rec, ver)}}); err != nil {
+		t.Fatal(err)
+	}
+	w.expect(alice, "YES "+first, "Sent to your bank: 3.00 EUR")
+	// A copy of that YES, redelivered by the SMSC, moves nothing again.
+	w.expect(alice, "YES "+first, "We already answered this message")
+	if q, _ := w.e.GetPayment(0, q.ID); q.State != domain.PaymentSentToBank {
+		t.Fatalf("%s", q.State)
+	}
+}

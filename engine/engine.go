@@ -208,6 +208,10 @@ var ErrNotSubscriber = errors.New("sender is not a phone number")
 // (an operator or another daemon changed it); the turn is computed again.
 var errConflict = errors.New("profile changed meanwhile")
 
+// errFreshCode: a YES/NO <code> is the same text as one taken earlier, yet its code is one
+// waiting now, so it cannot be a copy of that one (see turn.freshAnswer).
+var errFreshCode = errors.New("the same text answers a new code")
+
 // maxTurns bounds how often one SMS is computed again after a conflict.
 const maxTurns = 4
 
@@ -230,16 +234,20 @@ func (e *Engine) Handle(ctx context.Context, in Inbound) error {
 	mu := e.lock(in.From)
 	mu.Lock()
 	defer mu.Unlock()
-	key := e.dedupeKey(in)
+	key, salted := e.dedupeKey(in), false
 	var t *turn
 	for try := 0; ; try++ {
-		t = &turn{e: e, in: in, dedupeKey: key}
+		t = &turn{e: e, in: in, dedupeKey: key, salted: salted}
 		if err := t.load(); err != nil {
 			return fmt.Errorf("%w: %v", ErrBusy, err)
 		}
 		job := t.run()
 		err := t.submit(ctx, job)
 		if errors.Is(err, errConflict) && try < maxTurns {
+			continue
+		}
+		if errors.Is(err, errFreshCode) && !salted {
+			key, salted = t.freshKey, true
 			continue
 		}
 		if err != nil {
@@ -270,6 +278,8 @@ type turn struct {
 	e         *Engine
 	in        Inbound
 	dedupeKey string
+	salted    bool   // dedupeKey names the code answered (errFreshCode)
+	freshKey  string // the key to use when the text answers a new code
 	purse     *domain.Account
 	prof      profile
 	profVer   uint64 // the version of the profile read: the write names it

@@ -178,6 +178,10 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 		pay = newRequestToPay("http://"+apiAddr, strings.Fields(out)[0], opt.outstanding, sim)
 	case "debit":
 		if err := eachSubscriber(opt.subscribers, 32, func(i int) error {
+			// Tier 3: DEBITs count against the 24-hour limit, 5000.00 EUR there.
+			if err := adminCall(sock, "account", "tier", phoneOf(i), "3"); err != nil {
+				return err
+			}
 			if err := adminCall(sock, "account", "bank", "link", phoneOf(i), benchIBAN); err != nil {
 				return fmt.Errorf("bank link of %s: %w", phoneOf(i), err)
 			}
@@ -536,9 +540,7 @@ var debitAsk = regexp.MustCompile(`Reply YES (\d{6})`)
 
 func (f debitFlow) run(ctx context.Context, msisdn string, k int64) error {
 	have := len(f.sim.MT(msisdn))
-	// A phone's DEBITs inside the dedupe window differ by their amount, and stay small: they
-	// count against the tier's 24-hour limit (200.00 EUR at tier 1, about 20 DEBITs here).
-	c := 1 + k%999
+	c := 1 + k%9999 // a phone's DEBITs inside the dedupe window differ by their amount
 	amount := fmt.Sprintf("%d.%02d", c/100, c%100)
 	if _, err := f.sim.SendMO(ctx, msisdn, "1234", "DEBIT SHOP42 "+amount+" 1234"); err != nil {
 		return err
