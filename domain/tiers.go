@@ -21,6 +21,31 @@ type Spend struct {
 // SpendWindow is how long a debit counts against the daily limit.
 const SpendWindow = 24 * time.Hour
 
+// AddSpend returns a new slice (the old one may be published to readers or kept for undo)
+// without entries that left the window, with the debit added: in the last entry if that is
+// less than a minute old, and beyond max entries the two oldest merged into the later one, so
+// money counts a little longer than 24 hours, never less.
+func AddSpend(spends []Spend, now int64, amount uint64, max int) []Spend {
+	from := now - int64(SpendWindow)
+	out := make([]Spend, 0, len(spends)+1)
+	for _, s := range spends {
+		if s.At > from {
+			out = append(out, s)
+		}
+	}
+	if n := len(out); n > 0 && now-out[n-1].At < int64(time.Minute) && out[n-1].At <= now {
+		out[n-1].Amount += amount // same minute: one entry
+		out[n-1].At = now
+		return out
+	}
+	out = append(out, Spend{At: now, Amount: amount})
+	for len(out) > max {
+		out[1].Amount += out[0].Amount
+		out = out[1:]
+	}
+	return out
+}
+
 // SpentSince sums the debits in the window ending at now.
 func SpentSince(spends []Spend, now int64) uint64 {
 	var sum uint64

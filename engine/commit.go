@@ -204,15 +204,12 @@ func (t *turn) freshAnswer() error {
 		return nil
 	}
 	answers := ""
-	if c := prof.Confirm; c != nil && t.e.cfg.Now().UnixNano() < c.Expires && t.e.macEqual(c.CodeMAC, t.in.From, "confirm:"+t.cmd.Code) {
-		answers = "confirm:" + strconv.FormatInt(c.Expires, 10)
+	if t.e.confirmationCode(prof.Confirm, t.in.From, t.cmd.Code) {
+		answers = "confirm:" + strconv.FormatInt(prof.Confirm.Expires, 10)
 	}
-	for _, id := range prof.Requests {
-		if answers != "" {
-			break
-		}
-		if p, _, err := t.e.payment(id); err == nil && p.State == domain.PaymentAwaiting && p.MSISDN == t.in.From &&
-			t.e.macEqual(p.CodeMAC, t.in.From, "pay:"+p.ID+":"+t.cmd.Code) {
+	for i := 0; i < len(prof.Requests) && answers == ""; i++ {
+		p, _, err := t.e.payment(prof.Requests[i])
+		if err == nil && p.State == domain.PaymentAwaiting && p.MSISDN == t.in.From && t.e.paymentCode(&p, t.cmd.Code) {
 			answers = "pay:" + p.ID
 		}
 	}

@@ -100,9 +100,14 @@ func voids(c *confirmation) []domain.Transfer {
 func derive(pending domain.ID, tag byte) domain.ID { return claimID(pending, tag) }
 
 // confirm answers YES (post) or NO (void) for the waiting payment.
+// confirmationCode reports whether code answers c, a number's own confirmation still open.
+func (e *Engine) confirmationCode(c *confirmation, msisdn, code string) bool {
+	return c != nil && e.cfg.Now().UnixNano() < c.Expires && e.macEqual(c.CodeMAC, msisdn, "confirm:"+code)
+}
+
 func (t *turn) confirm(yes bool) domain.Job {
 	c := t.prof.Confirm
-	if c == nil || t.e.cfg.Now().UnixNano() >= c.Expires || !t.e.macEqual(c.CodeMAC, t.in.From, "confirm:"+t.cmd.Code) {
+	if !t.e.confirmationCode(c, t.in.From, t.cmd.Code) {
 		if job, ok := t.answerRequests(yes); ok {
 			return job
 		}
@@ -114,7 +119,7 @@ func (t *turn) confirm(yes bool) domain.Job {
 		t.reply(commands.RConfirmExpired, commands.Args{})
 		return t.withProfile(domain.Job{})
 	}
-	if !t.e.macEqual(c.CodeMAC, t.in.From, "confirm:"+t.cmd.Code) {
+	if !t.e.confirmationCode(c, t.in.From, t.cmd.Code) {
 		c.Tries++
 		t.profDirty = true
 		if c.Tries >= maxConfirmTries {

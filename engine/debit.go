@@ -144,37 +144,16 @@ func (t *turn) bankDailyLeft(now int64) (uint64, bool) {
 	return lim.Daily - min(lim.Daily, domain.SpentSince(t.prof.BankSpends, now)), true
 }
 
-// sendToBank is YES to an mDebit: the payment goes to the bank queue, in the job that
-// answers the subscriber "pending"; the worker asks the bank after this commit. The amount
-// is counted against the tier's 24-hour limit in the profile this job writes at the version
-// it read, so two YES racing from two phones cannot both fit under the limit. A DEBIT the
-// bank then declines stays counted: the limit errs on the side of the account holder.
+// sendToBank is YES to an mDebit (answerPayment checked what the 24-hour limit leaves): the
+// payment goes to the bank queue, in the job that answers the subscriber "pending"; the
+// worker asks the bank after this commit. The amount is counted against the limit in the
+// profile this job writes at the version it read, so two YES racing (an operator's change,
+// another daemon) cannot both fit. A DEBIT the bank then declines stays counted: the limit
+// errs on the side of the account holder.
 func (t *turn) sendToBank(p *domain.Payment, ver uint64, was domain.PaymentState) domain.Job {
 	now := t.e.cfg.Now().UnixNano()
-	if left, ok := t.bankDailyLeft(now); ok {
-		if p.Amount > left {
-			p.State, p.Reason = domain.PaymentRefused, string(domain.CodeLimitExceeded)
-			job, err := t.e.paymentJob(p, ver, was, domain.Job{}, t.in.From, false)
-			if err != nil {
-				t.reply(commands.RBusy, commands.Args{})
-				return t.withProfile(domain.Job{})
-			}
-			t.reply(commands.RLimitDaily, commands.Args{Limit: t.money(left)})
-			return t.withProfile(job)
-		}
-		kept := t.prof.BankSpends[:0:0]
-		for _, s := range t.prof.BankSpends {
-			if s.At > now-int64(domain.SpendWindow) {
-				kept = append(kept, s)
-			}
-		}
-		// At most maxBankSpends entries, so the profile stays small: the oldest is merged
-		// into the next, which makes it count a little longer, never shorter.
-		for len(kept) >= maxBankSpends {
-			kept[1].Amount += kept[0].Amount
-			kept = kept[1:]
-		}
-		t.prof.BankSpends = append(kept, domain.Spend{At: now, Amount: p.Amount})
+	if _, ok := t.bankDailyLeft(now); ok {
+		t.prof.BankSpends = domain.AddSpend(t.prof.BankSpends, now, p.Amount, maxBankSpends)
 		t.profDirty = true
 	}
 	p.State = domain.PaymentSentToBank

@@ -394,6 +394,7 @@ func TestDebitWindowStaysBounded(t *testing.T) {
 		ask := w.expect(alice, fmt.Sprintf("DEBIT SHOP42 0.%02d 739164", i), "Irreversible")
 		w.expect(alice, "YES "+sixDigits.FindStringSubmatch(ask[strings.Index(ask, "YES"):])[1], "Sent to your bank")
 		total += uint64(i)
+		w.advance(time.Minute) // DEBITs of the same minute share one entry
 	}
 	b, _, err := w.l.Profile(alice)
 	var p profile

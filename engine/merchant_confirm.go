@@ -30,7 +30,7 @@ func (t *turn) answerRequests(yes bool) (domain.Job, bool) {
 		if err != nil || p.State != domain.PaymentAwaiting || p.MSISDN != t.in.From {
 			continue
 		}
-		if t.e.macEqual(p.CodeMAC, t.in.From, "pay:"+p.ID+":"+t.cmd.Code) {
+		if t.e.paymentCode(&p, t.cmd.Code) {
 			return t.answerPayment(&p, ver, yes), true
 		}
 		open = append(open, id)
@@ -96,6 +96,9 @@ func (t *turn) answerPayment(p *domain.Payment, ver uint64, yes bool) domain.Job
 		return refuse(domain.CodeDeclined, commands.RPayDeclined, commands.Args{Party: p.MerchantName})
 	}
 	if p.Channel == domain.ChannelBank {
+		if left, ok := t.bankDailyLeft(now.UnixNano()); ok && p.Amount > left {
+			return refuse(domain.CodeLimitExceeded, commands.RLimitDaily, commands.Args{Limit: t.money(left)})
+		}
 		return t.sendToBank(p, ver, was)
 	}
 	if p.Channel == domain.ChannelCredit {
@@ -334,7 +337,7 @@ func (e *Engine) CheckoutCode(ctx context.Context, id, code string) (domain.Paym
 		if p.State != domain.PaymentAwaiting || p.MSISDN != t.in.From {
 			return domain.Job{}, domain.PaymentErr(domain.CodeInvalidState, "the payment is "+string(p.State))
 		}
-		if len(code) == 6 && e.macEqual(p.CodeMAC, p.MSISDN, "pay:"+p.ID+":"+code) {
+		if len(code) == 6 && e.paymentCode(&p, code) {
 			wrong = nil
 			return t.answerPayment(&p, ver, true), nil
 		}

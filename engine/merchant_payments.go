@@ -280,6 +280,11 @@ func (e *Engine) codeMACFor(p *domain.Payment, code string) string {
 	return e.pinMAC(p.MSISDN, "pay:"+p.ID+":"+code)
 }
 
+// paymentCode reports whether code is the one texted to p's number for p.
+func (e *Engine) paymentCode(p *domain.Payment, code string) bool {
+	return e.macEqual(p.CodeMAC, p.MSISDN, "pay:"+p.ID+":"+code)
+}
+
 // paymentJob adds to job what every step of a payment writes: the record at the version it
 // was read (was: the state it was read in, "" for a new payment), its indexes, the webhook
 // event for the merchant, and the audit entry. forceEvent sends an event even when the state

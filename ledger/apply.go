@@ -711,7 +711,7 @@ func (ja *jobApply) transfer(i int, t domain.Transfer) (domain.Transfer, bool, e
 	if t.Flags&domain.Counted != 0 {
 		// At the entry's own time, as replay does it, so both build the same window.
 		if t.Flags&(domain.VoidPending|domain.PostPending) == 0 {
-			dr.wSpend = addSpend(dr.wSpend, t.Timestamp, t.Amount)
+			dr.wSpend = domain.AddSpend(dr.wSpend, t.Timestamp, t.Amount, maxSpends)
 		} else if p := ja.u.pendDel[len(ja.u.pendDel)-1]; p.t.ID == t.PendingID {
 			dr.wSpend = releaseSpend(dr.wSpend, p.t.Timestamp, released(&t, &p.t), t.Timestamp)
 		}

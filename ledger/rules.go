@@ -3,7 +3,6 @@ package ledger
 import (
 	"mpg/domain"
 	"strconv"
-	"time"
 )
 
 // The rules that protect a subscriber's purse are checked by the writer in the same step as
@@ -11,32 +10,8 @@ import (
 // snapshot a caller took earlier. Concurrent payments, registrations and admin actions
 // therefore cannot walk around them.
 
-// maxSpends bounds the entries kept per purse; beyond it the two oldest merge into the later
-// one, so money counts a little longer than 24 hours, never less.
+// maxSpends bounds the entries kept per purse (domain.AddSpend merges beyond it).
 const maxSpends = 48
-
-// addSpend returns a new slice (the old one may be published to readers or kept for undo)
-// without entries that left the window, with the debit added.
-func addSpend(spends []domain.Spend, now int64, amount uint64) []domain.Spend {
-	from := now - int64(domain.SpendWindow)
-	out := make([]domain.Spend, 0, len(spends)+1)
-	for _, s := range spends {
-		if s.At > from {
-			out = append(out, s)
-		}
-	}
-	if n := len(out); n > 0 && now-out[n-1].At < int64(time.Minute) && out[n-1].At <= now {
-		out[n-1].Amount += amount // same minute: one entry
-		out[n-1].At = now
-		return out
-	}
-	out = append(out, domain.Spend{At: now, Amount: amount})
-	for len(out) > maxSpends {
-		out[1].Amount += out[0].Amount
-		out = out[1:]
-	}
-	return out
-}
 
 // releaseSpend takes a released reservation (made at `at`) out of the window at time now:
 // from the entry that holds it, the first at or after its time (entries only ever merge

@@ -194,7 +194,7 @@ func (l *Ledger) replay(tx *bolt.Tx, seq uint64, en entry, asOf map[uint64]uint6
 					}
 					dr.wSpend = releaseSpend(dr.wSpend, p.Timestamp, released(&t.Transfer, &p), en.ts)
 				} else {
-					dr.wSpend = addSpend(dr.wSpend, en.ts, t.Amount)
+					dr.wSpend = domain.AddSpend(dr.wSpend, en.ts, t.Amount, maxSpends)
 				}
 			}
 			dr.wLast = seq
