@@ -118,6 +118,8 @@ const (
 	RHoldCaptured     // to the merchant's phone: CAPTURE done
 	RHoldVoided       // to the merchant's phone: VOID done
 	RHoldNotFound     // no open authorisation of this merchant has that reference
+	RMerchantPaidRef  // to the merchant: paid, with the subscriber's reference
+	RRefundToLine     // a refund of a credit payment: to the line, the rest to the purse
 	replyCount
 )
 
@@ -342,6 +344,16 @@ var templates = [replyCount][3]string{
 		"Code {code} to pay {amount} to {party} on its web page. Valid {n} min. Never give it to anyone by phone.",
 		"Code {code} pour payer {amount} à {party} sur sa page web. Valable {n} min. Ne le donnez jamais par téléphone.",
 		"验证码 {code}:在{party}网页上支付 {amount}。{n}分钟内有效。切勿在电话中告诉他人。",
+	},
+	RMerchantPaidRef: {
+		"Payment received: {amount} from {party} for {account}. Ref {ref}. Receipt {receipt}",
+		"Paiement de {amount} par {party} pour {account}. Réf {ref}. Preuve {receipt}",
+		"收到{party}付款 {amount},用于 {account}。编号 {ref}。凭证 {receipt}",
+	},
+	RRefundToLine: {
+		"{party} refunded {amount}: {fee} to your credit line, {limit} to your e-purse. Balance {balance}. Ref {ref}",
+		"{party} vous a remboursé {amount}: {fee} sur votre ligne de crédit, {limit} sur votre porte-monnaie. Solde {balance}. Réf {ref}",
+		"{party}已退款 {amount}:{fee} 退至信用额度,{limit} 退至钱包。余额 {balance}。参考号 {ref}",
 	},
 	RMerchantRefund: {
 		"{party} refunded {amount} to your e-purse. Balance {balance}. Ref {ref}",

@@ -39,6 +39,15 @@ type Job struct {
 	// ErrPendingExpired when its clock has passed it, so a confirmation that arrives as its
 	// payment times out can never move money after the deadline.
 	NotAfter int64
+	// Guards are the payer's rule book as the writer checks it, before anything of the job
+	// applies, against the state of that moment: Active names accounts that must be active
+	// (the subscriber's own purse when the money comes from elsewhere: his company's account,
+	// his credit line, his bank), Reads names records that must still be at the version the
+	// job was computed from (the profile whose lockout was read, a credit line's terms). A
+	// blocked or closed account refuses the job with its reason; a changed record with
+	// ErrConflict, and the engine computes the step again from the new state.
+	Active []uint64
+	Reads  []Profile // Owner and Version only
 }
 
 // Profile is a small versioned record the engine keeps in the books: a subscriber's profile

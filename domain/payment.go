@@ -41,32 +41,53 @@ func (s PaymentState) Refundable() bool {
 
 // Channels a payment is confirmed on.
 const (
-	ChannelSMS = "sms" // a request to pay: the subscriber answers YES <code> by SMS
+	ChannelSMS = "sms" // a texted command, or a request to pay the subscriber answers YES <code> by SMS
 	ChannelWeb = "web" // a checkout: the buyer types the texted code on the hosted page
 	// ChannelBank is an mDebit: confirmed by YES <code>, paid by the subscriber's bank.
 	ChannelBank = "bank"
 	// ChannelCredit is an mCredit authorisation on a credit line.
 	ChannelCredit = "credit"
+	// ChannelOperator is a payment an operator made (a cash-in at the counter).
+	ChannelOperator = "operator"
+)
+
+// Products: what a payment is, whatever channel started or confirmed it. Every money
+// movement a person starts is a payment record with one of them.
+const (
+	ProductPay    = "pay"    // mPurse: a merchant paid from a purse (a texted PAY, a request, a checkout)
+	ProductBill   = "bill"   // mPurse: a biller paid from a purse
+	ProductSend   = "send"   // mP2P: a purse paid another purse
+	ProductDebit  = "debit"  // mDebit: a merchant paid from a bank account
+	ProductCredit = "credit" // mCredit: a merchant paid on a credit line
+	ProductRepay  = "repay"  // a credit line repaid from the purse
+	ProductTopup  = "topup"  // cash-in: a purse credited from the float
 )
 
 // Payment is the record of one payment.
 type Payment struct {
-	ID           string       `json:"id"`
-	Merchant     uint64       `json:"merchant"` // the merchant's account
-	MerchantName string       `json:"merchant_name"`
-	Channel      string       `json:"channel"`
-	MSISDN       string       `json:"msisdn,omitempty"` // the payer, once known
-	Amount       uint64       `json:"amount"`           // minor units
-	Fee          uint64       `json:"fee,omitempty"`    // paid by the subscriber on completion
-	Currency     string       `json:"currency"`
-	Reference    string       `json:"reference"`
-	Description  string       `json:"description,omitempty"`
-	ReturnURL    string       `json:"return_url,omitempty"`
-	State        PaymentState `json:"state"`
-	Reason       string       `json:"reason,omitempty"` // an ErrorCode when refused or cancelled
-	Created      int64        `json:"created"`          // unix nanos
-	Updated      int64        `json:"updated"`
-	Expires      int64        `json:"expires"`
+	ID string `json:"id"`
+	// Product is what the payment is (ProductPay...); "" in records written before products
+	// existed, which were all merchants' payments of their channel.
+	Product string `json:"product,omitempty"`
+	// Merchant is the account paid: a merchant's, a biller's, the payee's purse (send,
+	// topup) or the credit line (repay). Its list of payments is indexed by it.
+	Merchant     uint64 `json:"merchant"`
+	MerchantName string `json:"merchant_name"`
+	Channel      string `json:"channel"`
+	// Requested: the merchant asked this number to pay (the API); it knows the number.
+	Requested   bool         `json:"requested,omitempty"`
+	MSISDN      string       `json:"msisdn,omitempty"` // the payer, once known
+	Amount      uint64       `json:"amount"`           // minor units
+	Fee         uint64       `json:"fee,omitempty"`    // paid by the subscriber on completion
+	Currency    string       `json:"currency"`
+	Reference   string       `json:"reference"`
+	Description string       `json:"description,omitempty"`
+	ReturnURL   string       `json:"return_url,omitempty"`
+	State       PaymentState `json:"state"`
+	Reason      string       `json:"reason,omitempty"` // an ErrorCode when refused or cancelled
+	Created     int64        `json:"created"`          // unix nanos
+	Updated     int64        `json:"updated"`
+	Expires     int64        `json:"expires"`
 	// CodeMAC is the HMAC of the one-time code, bound to the payment and the number; the
 	// code itself is never stored.
 	CodeMAC   string `json:"code_mac,omitempty"`
@@ -96,12 +117,48 @@ type BankState struct {
 	Code      string `json:"code,omitempty"`      // the bank's last response code
 }
 
-// Refund is money a merchant gave back on a payment: a new transfer, never an edit.
+// Refund is money given back on a payment, by its merchant (a refund) or by an operator (a
+// reversal): a new transfer, never an edit. Both count against one cap: everything given
+// back never exceeds what was paid.
 type Refund struct {
 	ID       string `json:"id"`
 	Amount   uint64 `json:"amount"`
 	At       int64  `json:"at"`
 	Transfer string `json:"transfer"`
+	Kind     string `json:"kind,omitempty"` // RefundByMerchant ("" in older records) or Reversal
+	By       string `json:"by,omitempty"`   // who gave it back: the merchant's key, an operator
+	// ToPurse is the part of a refund of a credit payment that went to the purse because
+	// the line no longer owed it (it was repaid meanwhile).
+	ToPurse uint64 `json:"to_purse,omitempty"`
+}
+
+// Kinds of money given back.
+const (
+	RefundByMerchant = "refund"
+	Reversal         = "reversal"
+)
+
+// ProductOf is the product of a payment, for records written before products existed.
+func (p *Payment) ProductOf() string {
+	switch {
+	case p.Product != "":
+		return p.Product
+	case p.Channel == ChannelBank:
+		return ProductDebit
+	case p.Channel == ChannelCredit:
+		return ProductCredit
+	}
+	return ProductPay
+}
+
+// Reversed reports whether an operator reversed the payment already.
+func (p *Payment) Reversed() bool {
+	for _, r := range p.Refunds {
+		if r.Kind == Reversal {
+			return true
+		}
+	}
+	return false
 }
 
 // Limits of the payment records.
@@ -133,6 +190,9 @@ const (
 	CodeRefundTooLarge      ErrorCode = "refund_exceeds_payment"
 	CodeNotAuthorised       ErrorCode = "employee_not_authorised"
 	CodeUnavailable         ErrorCode = "temporarily_unavailable"
+	CodeAccountLocked       ErrorCode = "account_locked" // too many wrong PINs: locked for a while
+	CodeCreditOverdue       ErrorCode = "credit_overdue" // the credit line's minimum due is late
+	CodeAlreadyReversed     ErrorCode = "already_reversed"
 )
 
 // PaymentError is a refusal of a payment operation with its stable code.

@@ -230,7 +230,7 @@ func (t *turn) companyPay(company, merchant *domain.Account) domain.Job {
 	amount := t.cmd.Amount
 	fee := t.fee(domain.CodePay, amount)
 	id := domain.NewID()
-	writes, err := t.e.companyCharge(*company, t.in.From, *merchant, amount, fee, id, t.cmd.Ref, domain.ChannelSMS, "")
+	writes, err := t.e.companyCharge(*company, t.in.From, *merchant, amount, fee, id, t.cmd.Ref, domain.ChannelSMS, id.String())
 	var pe *domain.PaymentError
 	switch {
 	case errors.As(err, &pe) && pe.Code == domain.CodeLimitExceeded:
@@ -254,13 +254,19 @@ func (t *turn) companyPay(company, merchant *domain.Account) domain.Job {
 	}
 	t.audit = &domain.Audit{Actor: t.in.From, Action: "company pay", Detail: company.Owner + " " + merchant.Owner + " " + domain.FormatAmount(amount, t.e.cfg.Currency)}
 	t.repeat = t.paidRecord(domain.CodePay, merchant, amount, ts[0])
-	job := t.withProfile(domain.Job{Transfers: ts, Profiles: writes})
-	job.Compose = t.companyNotices(company, merchant, amount, fee)
+	p := t.smsPayment(domain.ProductPay, id, merchant, company.ID, amount, fee, t.cmd.Ref)
+	p.Payer = company.ID
+	job, err := t.e.paymentJob(p, 0, "", t.withProfile(domain.Job{Transfers: ts, Profiles: writes}), t.in.From, false)
+	if err != nil {
+		t.reply(commands.RBusy, commands.Args{})
+		return t.withProfile(domain.Job{})
+	}
+	job.Compose = t.companyNotices(company, merchant, amount, fee, t.cmd.Ref)
 	return job
 }
 
 // companyNotices tell the employee and the merchant, with the receipt, once the money moved.
-func (t *turn) companyNotices(company, merchant *domain.Account, amount, fee uint64) func(domain.View, *domain.Result) ([]domain.Message, error) {
+func (t *turn) companyNotices(company, merchant *domain.Account, amount, fee uint64, ref string) func(domain.View, *domain.Result) ([]domain.Message, error) {
 	e, lang, from := t.e, t.lang, t.in.From
 	return func(v domain.View, r *domain.Result) ([]domain.Message, error) {
 		main := r.Transfers[0]
@@ -268,8 +274,8 @@ func (t *turn) companyNotices(company, merchant *domain.Account, amount, fee uin
 		msgs := []domain.Message{e.sms(from, lang, commands.RCompanyPaid, commands.Args{Amount: e.money(amount), Fee: e.money(fee),
 			Name: merchant.Name, Party: company.Name, Ref: shortRef(main), Receipt: rc})}
 		if merchant.Phone != "" {
-			msgs = append(msgs, e.sms(merchant.Phone, commands.EN, commands.RMerchantPaid, commands.Args{Amount: e.money(amount),
-				Party: company.Name, Ref: shortRef(main), Receipt: rc}))
+			msgs = append(msgs, e.sms(merchant.Phone, commands.EN, merchantPaid(ref), commands.Args{Amount: e.money(amount),
+				Party: company.Name, Ref: shortRef(main), Receipt: rc, Account: ref}))
 		}
 		return msgs, nil
 	}

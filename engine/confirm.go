@@ -28,6 +28,9 @@ type confirmation struct {
 	For     string `json:"for,omitempty"`
 	Expires int64  `json:"expires"`
 	Tries   int    `json:"tries"`
+	// Payment is the record of the payment waiting (none for a SEND to a number with no
+	// purse, whose hold is its record, or one asked before records existed).
+	Payment string `json:"payment,omitempty"`
 }
 
 const maxConfirmTries = 3
@@ -83,7 +86,45 @@ func (t *turn) askConfirm(code uint16, payee *domain.Account, amount, fee uint64
 		return t.withProfile(domain.Job{})
 	}
 	t.audit = &domain.Audit{Actor: t.in.From, Action: "confirmation asked", Detail: what}
-	return t.withProfile(domain.Job{Transfers: append(release, ts...)})
+	job := domain.Job{Transfers: append(release, ts...)}
+	if old := t.prof.Confirm; old != nil && len(release) > 0 {
+		job = t.confirmStep(old, job, domain.PaymentCancelled, "", domain.ID{})
+	}
+	if holdFor == "" {
+		p := t.smsPayment(productOf(code), ts[0].ID, payee, t.purse.ID, amount, fee, ref)
+		p.State, p.Expires, p.Transfer = domain.PaymentAwaiting, c.Expires, ""
+		c.Payment = p.ID
+		if job, err = t.e.paymentJob(p, 0, "", job, t.in.From, false); err != nil {
+			t.replies = nil
+			t.reply(commands.RBusy, commands.Args{})
+			return t.withProfile(domain.Job{})
+		}
+	}
+	t.prof.Confirm = c
+	return t.withProfile(job)
+}
+
+// confirmStep moves the record of the subscriber's own confirmation c, if it has one still
+// open, to state in the job that answers it (transfer: the post that completed it).
+func (t *turn) confirmStep(c *confirmation, job domain.Job, state domain.PaymentState, reason domain.ErrorCode, transfer domain.ID) domain.Job {
+	if c.Payment == "" {
+		return job
+	}
+	p, ver, err := t.e.payment(c.Payment)
+	if err != nil || !p.State.Open() {
+		return job
+	}
+	was := p.State
+	p.State, p.Reason = state, string(reason)
+	if state == domain.PaymentCompleted {
+		p.Transfer = transfer.String() // a post of the payment's id: paymentOf finds it
+	}
+	out, err := t.e.paymentJob(&p, ver, was, job, t.in.From, false)
+	if err != nil {
+		return job
+	}
+	out.Audit = job.Audit
+	return out
 }
 
 func voids(c *confirmation) []domain.Transfer {
@@ -125,7 +166,7 @@ func (t *turn) confirm(yes bool) domain.Job {
 		if c.Tries >= maxConfirmTries {
 			t.prof.Confirm = nil
 			t.reply(commands.RCancelled, commands.Args{})
-			return t.withProfile(domain.Job{Transfers: voids(c)})
+			return t.withProfile(t.confirmStep(c, domain.Job{Transfers: voids(c)}, domain.PaymentRefused, domain.CodeWrongCode, domain.ID{}))
 		}
 		t.reply(commands.RConfirmWrong, commands.Args{N: maxConfirmTries - c.Tries})
 		return t.withProfile(domain.Job{})
@@ -134,7 +175,12 @@ func (t *turn) confirm(yes bool) domain.Job {
 	t.prof.Confirm, t.profDirty = nil, true
 	if !yes {
 		t.reply(commands.RCancelled, commands.Args{})
-		return t.withProfile(domain.Job{Transfers: voids(c)})
+		return t.withProfile(t.confirmStep(c, domain.Job{Transfers: voids(c)}, domain.PaymentRefused, domain.CodeDeclined, domain.ID{}))
+	}
+	// YES commits the subscriber: the rule book first, then its guards ride with the posts.
+	if r := t.payerRefusal(fromPurse, nil); r != nil {
+		t.reply(r.reply, r.args)
+		return t.withProfile(t.confirmStep(c, domain.Job{Transfers: voids(c)}, domain.PaymentRefused, r.code, domain.ID{}))
 	}
 	payee, err := t.e.l.Account(c.Payee)
 	if err != nil {
@@ -170,7 +216,9 @@ func (t *turn) confirm(yes bool) domain.Job {
 		job.Compose = t.heldNotices(c.For, c.Amount, c.Fee)
 		return job
 	}
-	t.repeat = t.paidRecord(c.Code, &payee, c.Amount, domain.Transfer{ID: derive(mustID(c.Pending[0]), 'p')})
+	post := derive(mustID(c.Pending[0]), 'p')
+	t.repeat = t.paidRecord(c.Code, &payee, c.Amount, domain.Transfer{ID: post})
+	job = t.guard(t.confirmStep(c, job, domain.PaymentCompleted, "", post))
 	job.Compose = t.notices(c.Code, &payee, c.Amount, c.Fee, c.Ref, t.payeeLang(&payee))
 	return job
 }

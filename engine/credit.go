@@ -37,6 +37,24 @@ type creditTerms struct {
 	Month        string `json:"month,omitempty"` // YYYY-MM of the last statement
 	Due          uint64 `json:"due,omitempty"`
 	DueBy        int64  `json:"due_by,omitempty"`
+	// Overdue is what earlier statements asked and was not repaid by its date: carried into
+	// each next statement, so that only a repayment lifts the overdue state.
+	Overdue uint64 `json:"overdue,omitempty"`
+}
+
+// late is what the line owes past its dates at now: 0 when it is not overdue.
+func (c creditTerms) late(now int64) uint64 {
+	if c.Due > 0 && now > c.DueBy {
+		return c.Overdue + c.Due
+	}
+	return c.Overdue
+}
+
+// repaid lowers what is due by a repayment: the overdue part first.
+func (c *creditTerms) repaid(amount uint64) {
+	x := min(c.Overdue, amount)
+	c.Overdue -= x
+	c.Due -= min(c.Due, amount-x)
 }
 
 // minimumDue is a tenth of what is owed, at least 10.00 (or all of it when less).
@@ -62,6 +80,12 @@ func (e *Engine) creditLine(msisdn string) (*domain.Account, error) {
 		}
 	}
 	return nil, ErrNoCreditLine
+}
+
+// lineOrNil is a subscriber's open line, nil when he has none.
+func (e *Engine) lineOrNil(msisdn string) *domain.Account {
+	line, _ := e.creditLine(msisdn)
+	return line
 }
 
 // LineUse is what a line owes (posted) and holds (pending), and what is left.
@@ -161,8 +185,8 @@ func (t *turn) statement() domain.Job {
 	}
 	owed, held, avail := LineUse(*line)
 	var due []string
-	if terms, _, err := t.e.terms(t.in.From); err == nil && terms.Due > 0 {
-		due = []string{" " + commands.Render(t.lang, commands.RCreditDue, commands.Args{Amount: t.money(terms.Due),
+	if terms, _, err := t.e.terms(t.in.From); err == nil && terms.Due+terms.Overdue > 0 {
+		due = []string{" " + commands.Render(t.lang, commands.RCreditDue, commands.Args{Amount: t.money(terms.Due + terms.Overdue),
 			Time: time.Unix(0, terms.DueBy).In(t.e.cfg.Location).Format("02/01")})}
 	}
 	t.reply(commands.RCreditLine, commands.Args{Limit: t.money(line.Limit), Amount: t.money(owed), Fee: t.money(held), Balance: t.money(avail), Lines: due})
@@ -184,9 +208,14 @@ func (t *turn) repay() domain.Job {
 	}
 	tr := domain.Transfer{ID: domain.NewID(), Debit: t.purse.ID, Credit: line.ID, Amount: amount, Code: domain.CodeRepay, Flags: domain.Exempt}
 	t.audit = &domain.Audit{Actor: t.in.From, Action: "credit repay", Detail: domain.FormatAmount(amount, t.e.cfg.Currency)}
-	job := t.withProfile(domain.Job{Transfers: []domain.Transfer{tr}})
-	if terms, tver, err := t.e.terms(t.in.From); err == nil && terms.Due > 0 {
-		terms.Due -= min(terms.Due, amount) // counted with the money, at the version read
+	job, err := t.e.paymentJob(t.smsPayment(domain.ProductRepay, tr.ID, line, t.purse.ID, amount, 0, ""), 0, "",
+		t.withProfile(domain.Job{Transfers: []domain.Transfer{tr}}), t.in.From, false)
+	if err != nil {
+		t.reply(commands.RBusy, commands.Args{})
+		return t.withProfile(domain.Job{})
+	}
+	if terms, tver, err := t.e.terms(t.in.From); err == nil && terms.Due+terms.Overdue > 0 {
+		terms.repaid(amount) // counted with the money, at the version read
 		job.Profiles = append(job.Profiles, write(keyCreditTerms+t.in.From, terms, tver))
 	}
 	e, from, lang, purse, lineID := t.e, t.in.From, t.lang, t.purse.ID, line.ID
@@ -203,10 +232,9 @@ func (t *turn) repay() domain.Job {
 // authorise answers CREDIT <merchant> <amount> <pin>: a hold on the line for the merchant.
 func (t *turn) authorise() domain.Job {
 	e, c := t.e, t.cmd
-	line, err := e.creditLine(t.in.From)
-	if err != nil {
-		t.reply(commands.RNoCreditLine, commands.Args{})
-		return t.withProfile(domain.Job{})
+	line := e.lineOrNil(t.in.From)
+	if r := t.payerRefusal(fromLine, line); r != nil {
+		return t.refuseBy(r)
 	}
 	merchant := e.activeMerchant(c.Merchant)
 	if merchant == nil {
@@ -214,11 +242,7 @@ func (t *turn) authorise() domain.Job {
 		return t.withProfile(domain.Job{})
 	}
 	now := e.cfg.Now().UnixNano()
-	if terms, _, err := e.terms(t.in.From); err == nil && terms.Due > 0 && now > terms.DueBy {
-		t.reply(commands.RCreditOverdue, commands.Args{Amount: t.money(terms.Due)})
-		return t.withProfile(domain.Job{})
-	}
-	p := &domain.Payment{ID: domain.NewID().String(), Merchant: merchant.ID, MerchantName: merchantName(*merchant), Channel: domain.ChannelCredit,
+	p := &domain.Payment{Product: domain.ProductCredit, ID: domain.NewID().String(), Merchant: merchant.ID, MerchantName: merchantName(*merchant), Channel: domain.ChannelCredit,
 		MSISDN: t.in.From, Amount: c.Amount, Currency: e.cfg.Currency, Reference: "CREDIT", Created: now}
 	if c.Ref != "" {
 		p.Reference = c.Ref
@@ -445,11 +469,14 @@ func (e *Engine) Statements(ctx context.Context) (int, error) {
 			return true, nil // closed
 		}
 		owed, _, _ := LineUse(*line)
-		terms.Month, terms.Due, terms.DueBy = month, minimumDue(owed), now.AddDate(0, 0, dueDays).UnixNano()
+		if terms.Due > 0 && now.UnixNano() > terms.DueBy { // not repaid in time: still owed, still late
+			terms.Overdue = min(owed, terms.Overdue+terms.Due)
+		}
+		terms.Month, terms.Due, terms.DueBy = month, minimumDue(owed-min(owed, terms.Overdue)), now.AddDate(0, 0, dueDays).UnixNano()
 		job := domain.Job{Profiles: []domain.Profile{write(keyCreditTerms+msisdn, terms, r.Version)}}
 		if owed > 0 {
 			job.Messages = []domain.Message{e.sms(msisdn, e.langOf(msisdn), commands.RCreditStatement, commands.Args{Limit: e.money(owed),
-				Amount: e.money(terms.Due), Time: time.Unix(0, terms.DueBy).In(e.cfg.Location).Format("02/01")})}
+				Amount: e.money(terms.Due + terms.Overdue), Time: time.Unix(0, terms.DueBy).In(e.cfg.Location).Format("02/01")})}
 		}
 		if _, err := e.l.Submit(ctx, job); err != nil && !errors.Is(err, domain.ErrConflict) {
 			return false, err

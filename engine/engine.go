@@ -301,6 +301,9 @@ type turn struct {
 	payeeName string
 	holds     int  // money held for this number when the SMS came
 	toBank    bool // the job queues an mDebit: wake the bank worker once it is durable
+	// termsVer is the version of the credit line's terms the rule book read (termsRead).
+	termsVer  uint64
+	termsRead bool
 }
 
 func (t *turn) load() error {
@@ -425,18 +428,18 @@ func (t *turn) run() domain.Job {
 	case commands.PIN:
 		return t.changePIN()
 	case commands.Pay, commands.Bill:
-		return t.pay()
+		return t.guard(t.pay())
 	case commands.Send:
-		return t.send()
+		return t.guard(t.send())
 	case commands.Debit:
-		return t.debit()
+		return t.guard(t.debit())
 	case commands.Credit:
-		return t.authorise()
+		return t.guard(t.authorise())
 	case commands.Statement:
 		t.repeat.Kind = repeatQuery
 		return t.statement()
 	case commands.Repay:
-		return t.repay()
+		return t.guard(t.repay())
 	}
 	t.reply(commands.RHelp, commands.Args{})
 	return domain.Job{}

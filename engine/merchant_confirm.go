@@ -77,14 +77,7 @@ func (t *turn) answerPayment(p *domain.Payment, ver uint64, yes bool) domain.Job
 	t.dropRequest(p.ID)
 	t.audit = &domain.Audit{Actor: t.in.From, Action: "payment answered", Detail: p.ID}
 	refuse := func(code domain.ErrorCode, r commands.Reply, a commands.Args) domain.Job {
-		p.State, p.Reason = domain.PaymentRefused, string(code)
-		job, err := e.paymentJob(p, ver, was, domain.Job{}, t.in.From, false)
-		if err != nil {
-			t.reply(commands.RBusy, commands.Args{})
-			return t.withProfile(domain.Job{})
-		}
-		t.reply(r, a)
-		return t.withProfile(job)
+		return t.refusePayment(p, ver, was, code, r, a)
 	}
 	if now.UnixNano() >= p.Expires {
 		p.State = domain.PaymentExpired
@@ -95,22 +88,48 @@ func (t *turn) answerPayment(p *domain.Payment, ver uint64, yes bool) domain.Job
 	if !yes {
 		return refuse(domain.CodeDeclined, commands.RPayDeclined, commands.Args{Party: p.MerchantName})
 	}
-	if p.Channel == domain.ChannelBank {
+	// The one rule book of the payer, whatever the channel; the job carries its guards.
+	with, line := fromPurse, (*domain.Account)(nil)
+	switch {
+	case p.Channel == domain.ChannelBank:
+		with = fromBank
+	case p.Channel == domain.ChannelCredit:
+		with, line = fromLine, t.e.lineOrNil(t.in.From)
+	case p.Payer != 0:
+		with = fromCompany
+	}
+	if r := t.payerRefusal(with, line); r != nil {
+		return refuse(r.code, r.reply, r.args)
+	}
+	// If the ledger refuses the step, the payment is refused with the ledger's reason, in
+	// the job that carries the refusal reply.
+	t.onRefused = t.refusedRecord(*p, ver, was)
+	return t.guard(t.acceptPayment(p, ver, was, with, line))
+}
+
+// acceptPayment is YES to a payment the rule book allows: to the bank, a hold on the line,
+// or the money from the purse or the company's account.
+func (t *turn) acceptPayment(p *domain.Payment, ver uint64, was domain.PaymentState, with payWith, line *domain.Account) domain.Job {
+	e, now := t.e, t.e.cfg.Now()
+	refuse := func(code domain.ErrorCode, r commands.Reply, a commands.Args) domain.Job {
+		return t.refusePayment(p, ver, was, code, r, a)
+	}
+	switch with {
+	case fromBank:
 		if left, ok := t.bankDailyLeft(now.UnixNano()); ok && p.Amount > left {
 			return refuse(domain.CodeLimitExceeded, commands.RLimitDaily, commands.Args{Limit: t.money(left)})
 		}
 		return t.sendToBank(p, ver, was)
-	}
-	if p.Channel == domain.ChannelCredit {
-		line, err := e.creditLine(t.in.From)
-		merchant, merr := e.l.Account(p.Merchant)
-		if err != nil || merr != nil {
-			return refuse(domain.CodeSubscriberNotFound, commands.RNoCreditLine, commands.Args{})
+	case fromLine:
+		merchant, err := e.l.Account(p.Merchant)
+		if err != nil {
+			t.reply(commands.RBusy, commands.Args{})
+			return t.withProfile(domain.Job{})
 		}
 		return t.creditHold(p, ver, was, line, &merchant)
 	}
 	// The account that pays: the subscriber's purse, or his company's (Internet+ Pro).
-	var payer *domain.Account
+	payer := t.purse
 	if p.Payer != 0 {
 		c, err := e.l.Account(p.Payer)
 		if err != nil {
@@ -118,12 +137,7 @@ func (t *turn) answerPayment(p *domain.Payment, ver uint64, yes bool) domain.Job
 			return t.withProfile(domain.Job{})
 		}
 		payer = &c
-	} else if t.purse == nil || t.purse.Status == domain.StatusClosed {
-		return refuse(domain.CodeSubscriberNotFound, commands.RNotRegistered, commands.Args{})
-	} else {
-		payer = t.purse
 	}
-	beforeProfile := t.prof
 	if p.Channel == domain.ChannelWeb && e.cfg.CheckoutMonthly > 0 && p.Payer == 0 {
 		month := now.In(e.cfg.Location).Format("2006-01")
 		if t.prof.WebMonth != month {
@@ -149,7 +163,7 @@ func (t *turn) answerPayment(p *domain.Payment, ver uint64, yes bool) domain.Job
 	if p.Payer != 0 {
 		code = domain.CodeCompanyPay
 		// The employee's limits, counted in the job that moves the money.
-		if employee, err = e.companyCharge(*payer, t.in.From, merchant, p.Amount, fee, claimID(pid, 'P'), p.Reference, p.Channel, p.ID); err != nil {
+		if employee, err = e.companyCharge(*payer, t.in.From, merchant, p.Amount, fee, pid, p.Reference, p.Channel, p.ID); err != nil {
 			c := domain.CodeOf(err)
 			if c == "" {
 				t.reply(commands.RBusy, commands.Args{})
@@ -158,7 +172,7 @@ func (t *turn) answerPayment(p *domain.Payment, ver uint64, yes bool) domain.Job
 			return refuse(c, commands.RCompanyNo, commands.Args{Party: payer.Name, Arg: merchant.Name})
 		}
 	}
-	ts := []domain.Transfer{{ID: claimID(pid, 'P'), Debit: payer.ID, Credit: merchant.ID, Amount: p.Amount, Code: code, Ref: p.Reference}}
+	ts := []domain.Transfer{{ID: pid, Debit: payer.ID, Credit: merchant.ID, Amount: p.Amount, Code: code, Ref: p.Reference}}
 	if fee > 0 {
 		fees := t.system(domain.KindFees)
 		if fees == nil {
@@ -171,22 +185,6 @@ func (t *turn) answerPayment(p *domain.Payment, ver uint64, yes bool) domain.Job
 	}
 	t.cmd.Kind, t.cmd.Amount = commands.Pay, p.Amount // for the wording of a refusal
 	t.payeeName = merchant.Name
-	// If the ledger refuses the money, the payment is refused with the ledger's reason, in
-	// the job that carries the refusal reply.
-	refused := *p
-	t.onRefused = func(ref *domain.RefusedError) []domain.Profile {
-		r := refused
-		r.State, r.Reason = domain.PaymentRefused, string(domain.CodeOf(ref))
-		if ref.Reason == domain.ErrPendingExpired { // the ledger's clock passed the deadline
-			r.State, r.Reason = domain.PaymentExpired, ""
-		}
-		t.prof, t.profDirty = beforeProfile, true
-		job, err := e.paymentJob(&r, ver, was, t.withProfile(domain.Job{}), t.in.From, false)
-		if err != nil {
-			return nil
-		}
-		return job.Profiles
-	}
 	p.State, p.Reason, p.Fee, p.Transfer, p.Debited = domain.PaymentCompleted, "", fee, ts[0].ID.String(), payer.ID
 	job, err := e.paymentJob(p, ver, was, domain.Job{Transfers: ts, NotAfter: p.Expires, Profiles: employee}, t.in.From, false)
 	if err != nil {
@@ -195,11 +193,44 @@ func (t *turn) answerPayment(p *domain.Payment, ver uint64, yes bool) domain.Job
 	}
 	t.repeat = t.paidRecord(domain.CodePay, &merchant, p.Amount, ts[0])
 	if p.Payer != 0 {
-		job.Compose = t.companyNotices(payer, &merchant, p.Amount, fee)
+		job.Compose = t.companyNotices(payer, &merchant, p.Amount, fee, p.Reference)
 	} else {
 		job.Compose = t.notices(domain.CodePay, &merchant, p.Amount, fee, p.Reference, commands.EN)
 	}
 	return t.withProfile(job)
+}
+
+// refusePayment ends a payment the subscriber answered as refused, with its reply.
+func (t *turn) refusePayment(p *domain.Payment, ver uint64, was domain.PaymentState, code domain.ErrorCode, r commands.Reply, a commands.Args) domain.Job {
+	p.State, p.Reason = domain.PaymentRefused, string(code)
+	job, err := t.e.paymentJob(p, ver, was, domain.Job{}, t.in.From, false)
+	if err != nil {
+		t.reply(commands.RBusy, commands.Args{})
+		return t.withProfile(domain.Job{})
+	}
+	t.reply(r, a)
+	return t.withProfile(job)
+}
+
+// refusedRecord is the refusal path of a subscriber's answer: if the ledger refuses the
+// step, the payment as it was read is refused with the ledger's reason (expired when the
+// ledger's clock passed its deadline), and the profile written is the one read.
+func (t *turn) refusedRecord(p domain.Payment, ver uint64, was domain.PaymentState) func(*domain.RefusedError) []domain.Profile {
+	before := t.prof
+	return func(ref *domain.RefusedError) []domain.Profile {
+		r := p
+		r.State, r.Reason = domain.PaymentRefused, string(domain.CodeOf(ref))
+		if ref.Reason == domain.ErrPendingExpired {
+			r.State, r.Reason = domain.PaymentExpired, ""
+		}
+		t.prof, t.profDirty = before, true
+		t.dropRequest(p.ID)
+		job, err := t.e.paymentJob(&r, ver, was, t.withProfile(domain.Job{}), t.in.From, false)
+		if err != nil {
+			return nil
+		}
+		return job.Profiles
+	}
 }
 
 // webTurn runs f as a turn of the subscriber's that did not come by SMS (the checkout
@@ -259,10 +290,13 @@ func (e *Engine) CheckoutPhone(ctx context.Context, id, number, company string) 
 			return domain.Job{}, domain.PaymentErr(domain.CodeInvalidState, "the checkout expired")
 		case p.CodesSent >= domain.MaxPaymentTries:
 			return domain.Job{}, domain.PaymentErr(domain.CodeTooManyCodes, "too many codes were sent for this payment")
-		case payer == nil && (t.purse == nil || t.purse.Status == domain.StatusClosed):
-			return domain.Job{}, domain.PaymentErr(domain.CodeSubscriberNotFound, "this number has no e-purse")
-		case payer == nil && t.purse.Status == domain.StatusBlocked:
-			return domain.Job{}, domain.PaymentErr(domain.CodeAccountBlocked, "this e-purse is blocked")
+		}
+		with := fromPurse
+		if payer != nil {
+			with = fromCompany
+		}
+		if r := t.payerRefusal(with, nil); r != nil { // told now, before a code is sent
+			return domain.Job{}, r.err()
 		}
 		month := now.In(e.cfg.Location).Format("2006-01")
 		spent := t.prof.WebSpent

@@ -159,7 +159,7 @@ func (e *Engine) createCheckout(ctx context.Context, p *domain.Payment, req Crea
 	if e.cfg.CheckoutMax > 0 && p.Amount > e.cfg.CheckoutMax {
 		return domain.PaymentErr(domain.CodeLimitExceeded, "a web checkout charges at most "+domain.FormatAmount(e.cfg.CheckoutMax, e.cfg.Currency))
 	}
-	p.Channel, p.State = domain.ChannelWeb, domain.PaymentCreated
+	p.Channel, p.State, p.Product = domain.ChannelWeb, domain.PaymentCreated, domain.ProductPay
 	p.Expires = p.Created + int64(e.cfg.CheckoutFor)
 	job, err := e.paymentJob(p, 0, "", domain.Job{}, req.Actor, false)
 	if err != nil {
@@ -173,7 +173,7 @@ func (e *Engine) createRequest(ctx context.Context, p *domain.Payment, req Creat
 	if err != nil {
 		return domain.PaymentErr(domain.CodeInvalidRequest, "msisdn: "+err.Error())
 	}
-	p.Channel, p.State, p.MSISDN = domain.ChannelSMS, domain.PaymentAwaiting, msisdn
+	p.Channel, p.State, p.MSISDN, p.Product, p.Requested = domain.ChannelSMS, domain.PaymentAwaiting, msisdn, domain.ProductPay, true
 	p.Expires = p.Created + int64(e.cfg.RequestFor)
 	mu := e.lock(msisdn)
 	mu.Lock()
@@ -194,7 +194,7 @@ func (e *Engine) createRequest(ctx context.Context, p *domain.Payment, req Creat
 		if _, err := e.creditLine(msisdn); err != nil {
 			return domain.PaymentErr(domain.CodeSubscriberNotFound, "this subscriber has no credit line")
 		}
-		p.Channel = domain.ChannelCredit
+		p.Channel, p.Product = domain.ChannelCredit, domain.ProductCredit
 	}
 	if req.Bank {
 		switch {
@@ -204,7 +204,7 @@ func (e *Engine) createRequest(ctx context.Context, p *domain.Payment, req Creat
 			return domain.PaymentErr(domain.CodeSubscriberNotFound, "this subscriber has no linked bank account")
 		}
 		rrn, trace := bankKeys(p.ID)
-		p.Channel, p.Bank = domain.ChannelBank, &domain.BankState{Account: t.prof.BankIBAN, Key: rrn, Trace: trace}
+		p.Channel, p.Product, p.Bank = domain.ChannelBank, domain.ProductDebit, &domain.BankState{Account: t.prof.BankIBAN, Key: rrn, Trace: trace}
 		extra = append(extra, write(keyBankKey+rrn, p.ID, 0))
 	}
 	if err := t.addRequest(p.ID); err != nil {
@@ -375,87 +375,6 @@ func (e *Engine) CancelPayment(ctx context.Context, actor string, merchant uint6
 		p.State, p.Reason = domain.PaymentCancelled, ""
 		return domain.Job{Audit: &domain.Audit{Actor: actor, Action: "payment cancelled", Detail: p.ID}}, false, nil
 	})
-}
-
-// RefundRequest gives back part or all of a completed payment.
-type RefundRequest struct {
-	Merchant  uint64
-	PaymentID string
-	Amount    uint64 // 0: all that is left
-	Actor     string
-	Idempotency
-}
-
-// RefundPayment refunds a completed payment, never above what is left of it: a new
-// transfer from the merchant back to the account that paid. The fee stays paid.
-func (e *Engine) RefundPayment(ctx context.Context, req RefundRequest) (domain.Payment, domain.Refund, bool, error) {
-	var refund domain.Refund
-	for try := 0; ; try++ {
-		if r, err := e.replay(req.Merchant, req.Idempotency); err != nil || r != nil {
-			if r != nil && r.Refund >= 0 && r.Refund < len(r.Payment.Refunds) {
-				return r.Payment, r.Payment.Refunds[r.Refund], true, nil
-			}
-			if err == nil {
-				err = domain.PaymentErr(domain.CodeIdempotencyMismatch, "this idempotency key was used with another request")
-			}
-			return domain.Payment{}, refund, false, err
-		}
-		p, ver, err := e.merchantPayment(req.Merchant, req.PaymentID)
-		if err != nil {
-			return p, refund, false, err
-		}
-		left := p.Amount - p.Refunded
-		amount := req.Amount
-		if amount == 0 {
-			amount = left
-		}
-		switch {
-		case !p.State.Refundable():
-			return p, refund, false, domain.PaymentErr(domain.CodeInvalidState, "the payment is "+string(p.State))
-		case amount > left:
-			return p, refund, false, domain.PaymentErr(domain.CodeRefundTooLarge, "at most "+domain.FormatAmount(left, p.Currency)+" is left to refund")
-		case len(p.Refunds) >= domain.MaxRefunds:
-			return p, refund, false, domain.PaymentErr(domain.CodeLimitExceeded, fmt.Sprintf("at most %d refunds per payment", domain.MaxRefunds))
-		}
-		pid, _ := domain.ParseID(p.ID)
-		tr := domain.Transfer{ID: claimID(pid, byte('a'+len(p.Refunds))), Debit: p.Merchant, Credit: p.Debited, Amount: amount,
-			Code: domain.CodeRefund, Ref: p.Reference, Flags: domain.Exempt}
-		was := p.State
-		refund = domain.Refund{ID: tr.ID.String(), Amount: amount, At: e.cfg.Now().UnixNano(), Transfer: tr.ID.String()}
-		p.Refunds = append(p.Refunds, refund)
-		p.Refunded += amount
-		p.State = domain.PaymentPartiallyRefunded
-		if p.Refunded == p.Amount {
-			p.State = domain.PaymentRefunded
-		}
-		job := domain.Job{Transfers: []domain.Transfer{tr},
-			Audit: &domain.Audit{Actor: req.Actor, Action: "payment refund", Detail: p.ID + " " + domain.FormatAmount(amount, p.Currency)}}
-		job.Compose = e.refundNotice(p, amount)
-		if job, err = e.paymentJob(&p, ver, was, job, req.Actor, true); err != nil {
-			return p, refund, false, err
-		}
-		if req.Key != "" {
-			job.Profiles = append(job.Profiles, write(idemKey(p.Merchant, req.Key), idemRecord{Hash: req.BodyHash, Payment: p, Refund: len(p.Refunds) - 1}, 0))
-		}
-		_, err = e.l.Submit(ctx, job)
-		if errors.Is(err, domain.ErrConflict) && try < maxTurns {
-			continue
-		}
-		return p, refund, false, err
-	}
-}
-
-// refundNotice tells the subscriber the money is back, with the new balance.
-func (e *Engine) refundNotice(p domain.Payment, amount uint64) func(domain.View, *domain.Result) ([]domain.Message, error) {
-	lang := e.langOf(p.MSISDN)
-	return func(v domain.View, r *domain.Result) ([]domain.Message, error) {
-		acct, ok := v.Account(p.Debited)
-		if !ok || acct.Kind != domain.KindPurse {
-			return nil, nil
-		}
-		return []domain.Message{e.sms(acct.Owner, lang, commands.RMerchantRefund, commands.Args{Party: p.MerchantName,
-			Amount: e.money(amount), Balance: e.money(uint64(max(0, acct.Available()))), Ref: shortRef(r.Transfers[0])})}, nil
-	}
 }
 
 // PaymentFilter selects a merchant's payments for reconciliation.

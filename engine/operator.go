@@ -192,16 +192,20 @@ func (e *Engine) Topup(ctx context.Context, actor, msisdn string, amount uint64,
 		if purse == nil {
 			return domain.Job{}, ErrNoPurse
 		}
-		lang, id := p.Lang, purse.ID
-		return domain.Job{
-			Transfers: []domain.Transfer{{ID: domain.NewID(), Debit: float.ID, Credit: purse.ID, Amount: amount, Code: domain.CodeTopup, Ref: ref}},
+		lang, id, tid := p.Lang, purse.ID, domain.NewID()
+		now := e.cfg.Now().UnixNano()
+		rec := &domain.Payment{ID: tid.String(), Product: domain.ProductTopup, Merchant: purse.ID, MerchantName: domain.Mask(msisdn),
+			Channel: domain.ChannelOperator, MSISDN: msisdn, Amount: amount, Currency: e.cfg.Currency, Reference: ref,
+			State: domain.PaymentCompleted, Created: now, Updated: now, Expires: now, Transfer: tid.String(), Debited: float.ID}
+		return e.paymentJob(rec, 0, "", domain.Job{
+			Transfers: []domain.Transfer{{ID: tid, Debit: float.ID, Credit: purse.ID, Amount: amount, Code: domain.CodeTopup, Ref: ref}},
 			Audit:     &domain.Audit{Actor: actor, Action: "account topup", Detail: msisdn + " " + domain.FormatAmount(amount, e.cfg.Currency)},
 			Compose: func(v domain.View, r *domain.Result) ([]domain.Message, error) {
 				after, _ := v.Account(id)
 				return []domain.Message{e.sms(msisdn, lang, commands.RToppedUp, commands.Args{Amount: e.money(amount),
 					Balance: e.money(uint64(max(0, after.Available()))), Ref: shortRef(r.Transfers[0])})}, nil
 			},
-		}, nil
+		}, actor, false)
 	})
 	if err != nil {
 		return domain.Transfer{}, err
@@ -242,16 +246,45 @@ func (e *Engine) ClosePurse(ctx context.Context, actor, msisdn string, payout bo
 	return paid, err
 }
 
-// reversalID derives the id of a reversal from the transfer it reverses: reversing twice is
-// the same transfer, which the ledger answers as already done.
+// reversalID derives the id of a reversal of a transfer that paid no payment record: reversing
+// twice is the same transfer, which the ledger answers as already done.
 func reversalID(of domain.ID) domain.ID { return claimID(of, 'r') }
 
-// Reverse undoes a payment by a compensating transfer (never an edit): the payee gives the
-// amount back to the payer. The payer's maximum balance applies; the limits do not (it is
-// not a spend). Both sides are told.
+// ErrAlreadyReversed: an operator asked to reverse what was reversed before.
+var ErrAlreadyReversed = errors.New("this payment was reversed already")
+
+// Reverse undoes a payment by a compensating transfer (never an edit), once. A transfer that
+// paid a payment record reverses the payment: giveBack, under the one cap it shares with the
+// merchant's refunds (what was refunded already is not given back twice), on the record and
+// in its webhook. Any other transfer (a fee, a claim, one from before payments had records)
+// is given back from payee to payer. The payer's maximum balance applies; the limits do not
+// (it is not a spend). Both sides are told.
 func (e *Engine) Reverse(ctx context.Context, actor string, tr domain.Transfer) (domain.Transfer, error) {
-	if tr.Flags&(domain.Pending|domain.VoidPending) != 0 || tr.Code == domain.CodeReversal || tr.Amount == 0 {
+	if tr.Flags&(domain.Pending|domain.VoidPending) != 0 || tr.Code == domain.CodeReversal || tr.Code == domain.CodeRefund || tr.Amount == 0 {
 		return domain.Transfer{}, fmt.Errorf("%w: %s is a %s transfer", ErrNotReversed, tr.ID, tr.Flags)
+	}
+	p, _, found, err := e.paymentOf(tr)
+	if err != nil {
+		return domain.Transfer{}, err
+	}
+	if found {
+		_, r, _, err := e.RefundPayment(ctx, RefundRequest{PaymentID: p.ID, Actor: actor, Kind: domain.Reversal})
+		if domain.CodeOf(err) == domain.CodeAlreadyReversed {
+			return domain.Transfer{}, ErrAlreadyReversed
+		}
+		if err != nil {
+			return domain.Transfer{}, err
+		}
+		id, _ := domain.ParseID(r.Transfer)
+		return e.l.Transfer(id)
+	}
+	return e.reverseTransfer(ctx, actor, tr)
+}
+
+// reverseTransfer gives back a transfer that paid no payment record, once.
+func (e *Engine) reverseTransfer(ctx context.Context, actor string, tr domain.Transfer) (domain.Transfer, error) {
+	if _, err := e.l.Transfer(reversalID(tr.ID)); err == nil {
+		return domain.Transfer{}, ErrAlreadyReversed
 	}
 	payer, err := e.l.Account(tr.Debit)
 	if err != nil {
@@ -268,7 +301,7 @@ func (e *Engine) Reverse(ctx context.Context, actor string, tr domain.Transfer) 
 		Audit: &domain.Audit{Actor: actor, Action: "transfer reverse", Detail: tr.ID.String()}}
 	job.Compose = func(v domain.View, r *domain.Result) ([]domain.Message, error) {
 		if r.Existed[0] {
-			return nil, nil // reversed before: nobody is told twice
+			return nil, nil // a racing reversal won: nobody is told twice
 		}
 		var out []domain.Message
 		a := commands.Args{Amount: e.money(tr.Amount), Ref: shortRef(tr)}
@@ -276,18 +309,14 @@ func (e *Engine) Reverse(ctx context.Context, actor string, tr domain.Transfer) 
 			a.Balance = e.money(uint64(max(0, after.Available())))
 			out = append(out, e.sms(payer.Owner, payerLang, commands.RReversedIn, a))
 		}
-		if after, ok := v.Account(payee.ID); ok && after.Kind == domain.KindPurse {
-			a.Balance = e.money(uint64(max(0, after.Available())))
-			out = append(out, e.sms(payee.Owner, payeeLang, commands.RReversedOut, a))
-		} else if payee.Phone != "" {
-			a.Balance = e.money(uint64(max(0, after.Available())))
-			out = append(out, e.sms(payee.Phone, commands.EN, commands.RReversedOut, a))
-		}
-		return out, nil
+		return append(out, e.payeeReversed(payee, tr.Amount, v, payeeLang, shortRef(tr))...), nil
 	}
 	res, err := e.l.Submit(ctx, job)
 	if err != nil {
 		return domain.Transfer{}, err
+	}
+	if res.Existed[0] {
+		return domain.Transfer{}, ErrAlreadyReversed
 	}
 	return res.Transfers[0], nil
 }

@@ -120,9 +120,9 @@ func TestReverseFindAndCheckByWhatTheSubscriberReadsOut(t *testing.T) {
 	if len(got[alice]) != 1 || !strings.Contains(got[alice][0], "20.00 EUR is back") || len(got["+33698765432"]) != 1 {
 		t.Fatalf("reversal notices: %q", got)
 	}
-	// Twice is once: the same compensating transfer, nobody told again.
-	if _, err := w.e.Reverse(ctx, "care:9", found[0].Transfer); err != nil {
-		t.Fatal(err)
+	// A second reversal is refused, and nobody is told again.
+	if _, err := w.e.Reverse(ctx, "care:9", found[0].Transfer); !errors.Is(err, ErrAlreadyReversed) {
+		t.Fatalf("second reversal: %v", err)
 	}
 	if got := w.inbox(); len(got[alice]) != 0 {
 		t.Fatalf("told twice: %q", got)
@@ -137,7 +137,7 @@ func TestReverseFindAndCheckByWhatTheSubscriberReadsOut(t *testing.T) {
 		t.Fatalf("check: %v %v", ok, err)
 	}
 	audits, _ := w.l.AuditLog(10, 0)
-	if len(audits) == 0 || audits[0].Actor != "care:9" || audits[0].Action != "transfer reverse" {
+	if len(audits) == 0 || audits[0].Actor != "care:9" || audits[0].Action != "payment reverse" {
 		t.Fatalf("audit: %+v", audits)
 	}
 	w.verify()

@@ -11,7 +11,9 @@ type PaymentView struct {
 	ID          string       `json:"id"`
 	State       string       `json:"state"`
 	Reason      string       `json:"reason,omitempty"`
+	Product     string       `json:"product"`
 	Channel     string       `json:"channel"`
+	Requested   bool         `json:"requested,omitempty"`
 	Merchant    string       `json:"merchant"`
 	MSISDN      string       `json:"msisdn,omitempty"`
 	Amount      string       `json:"amount"`
@@ -34,20 +36,17 @@ type RefundView struct {
 	ID     string `json:"id"`
 	Amount string `json:"amount"`
 	At     string `json:"at"`
+	Kind   string `json:"kind"`
 }
 
 // View renders a payment for merchants.
 func (e *Engine) View(p domain.Payment) PaymentView {
 	f := func(v uint64) string { return domain.FormatMinor(v, e.cfg.Exponent) }
-	v := PaymentView{ID: p.ID, State: string(p.State), Reason: p.Reason, Channel: p.Channel, Merchant: p.MerchantName,
-		MSISDN: p.MSISDN, Amount: f(p.Amount), Currency: p.Currency, Reference: p.Reference, Description: p.Description,
+	v := PaymentView{ID: p.ID, State: string(p.State), Reason: p.Reason, Product: p.ProductOf(), Channel: p.Channel, Requested: p.Requested,
+		Merchant: p.MerchantName, MSISDN: maskedFor(p), Amount: f(p.Amount), Currency: p.Currency, Reference: p.Reference, Description: p.Description,
 		Refunded: f(p.Refunded), ReturnURL: p.ReturnURL,
 		Created: domain.FormatTime(p.Created), Updated: domain.FormatTime(p.Updated), Expires: domain.FormatTime(p.Expires)}
 	if p.Channel == domain.ChannelWeb {
-		v.MSISDN = ""
-		if p.MSISDN != "" {
-			v.MSISDN = domain.Mask(p.MSISDN)
-		}
 		if e.cfg.CheckoutURL != "" {
 			v.CheckoutURL = e.cfg.CheckoutURL + "/checkout/" + p.ID
 		}
@@ -63,7 +62,21 @@ func (e *Engine) View(p domain.Payment) PaymentView {
 		}
 	}
 	for _, r := range p.Refunds {
-		v.Refunds = append(v.Refunds, RefundView{ID: r.ID, Amount: f(r.Amount), At: domain.FormatTime(r.At)})
+		kind := r.Kind
+		if kind == "" {
+			kind = domain.RefundByMerchant
+		}
+		v.Refunds = append(v.Refunds, RefundView{ID: r.ID, Amount: f(r.Amount), At: domain.FormatTime(r.At), Kind: kind})
 	}
 	return v
+}
+
+// maskedFor is the payer's number as merchants see it, in the API, webhooks, exports and the
+// CLI alike: whole only where the merchant gave it (a request to pay that number), masked as
+// in the merchant's SMS everywhere else (a texted payment, a checkout, a DEBIT or CREDIT).
+func maskedFor(p domain.Payment) string {
+	if p.MSISDN == "" || p.Requested {
+		return p.MSISDN
+	}
+	return domain.Mask(p.MSISDN)
 }

@@ -193,9 +193,47 @@ func (t *turn) move(code uint16, payee *domain.Account, amount uint64, ref strin
 		return t.askConfirm(code, payee, amount, fee, ref, "", ts)
 	}
 	t.repeat = t.paidRecord(code, payee, amount, ts[0])
-	job := t.withProfile(domain.Job{Transfers: ts})
+	p := t.smsPayment(productOf(code), ts[0].ID, payee, t.purse.ID, amount, fee, ref)
+	job, err := t.e.paymentJob(p, 0, "", t.withProfile(domain.Job{Transfers: ts}), t.in.From, false)
+	if err != nil {
+		t.reply(commands.RBusy, commands.Args{})
+		return t.withProfile(domain.Job{})
+	}
 	job.Compose = t.notices(code, payee, amount, fee, ref, t.payeeLang(payee))
 	return job
+}
+
+// smsPayment is the record of a payment the subscriber made by texting a command, completed
+// by the transfer id (its id too): the same record, view, list and webhook as a merchant's
+// request or a checkout.
+func (t *turn) smsPayment(product string, id domain.ID, payee *domain.Account, payer, amount, fee uint64, ref string) *domain.Payment {
+	now := t.e.cfg.Now().UnixNano()
+	name := merchantName(*payee)
+	if payee.Kind == domain.KindPurse || payee.Kind == domain.KindCreditLine {
+		name = domain.Mask(payee.Owner)
+	}
+	return &domain.Payment{ID: id.String(), Product: product, Merchant: payee.ID, MerchantName: name, Channel: domain.ChannelSMS,
+		MSISDN: t.in.From, Amount: amount, Fee: fee, Currency: t.e.cfg.Currency, Reference: ref, State: domain.PaymentCompleted,
+		Created: now, Updated: now, Expires: now, Transfer: id.String(), Debited: payer}
+}
+
+// productOf is the product of a transfer code a subscriber pays with.
+func productOf(code uint16) string {
+	switch code {
+	case domain.CodeBill:
+		return domain.ProductBill
+	case domain.CodeSend, domain.CodeHold:
+		return domain.ProductSend
+	case domain.CodeRepay:
+		return domain.ProductRepay
+	case domain.CodeTopup:
+		return domain.ProductTopup
+	case domain.CodeDebit:
+		return domain.ProductDebit
+	case domain.CodeCreditAuth:
+		return domain.ProductCredit
+	}
+	return domain.ProductPay
 }
 
 func (t *turn) paidRecord(code uint16, payee *domain.Account, amount uint64, tr domain.Transfer) repeatRecord {
@@ -247,7 +285,7 @@ func (t *turn) notices(code uint16, payee *domain.Account, amount, fee uint64, r
 		case domain.CodePay:
 			add(from, payerLang, commands.RPaid, args)
 			if payee.Phone != "" {
-				add(payee.Phone, commands.EN, commands.RMerchantPaid, commands.Args{Amount: args.Amount, Party: domain.Mask(from), Ref: args.Ref, Receipt: rc})
+				add(payee.Phone, commands.EN, merchantPaid(ref), commands.Args{Amount: args.Amount, Party: domain.Mask(from), Ref: args.Ref, Receipt: rc, Account: ref})
 			}
 		case domain.CodeBill:
 			add(from, payerLang, commands.RBillPaid, args)
@@ -259,6 +297,14 @@ func (t *turn) notices(code uint16, payee *domain.Account, amount, fee uint64, r
 		}
 		return msgs, nil
 	}
+}
+
+// merchantPaid is the merchant's notice of a payment, with the payer's reference if any.
+func merchantPaid(ref string) commands.Reply {
+	if ref != "" {
+		return commands.RMerchantPaidRef
+	}
+	return commands.RMerchantPaid
 }
 
 func codeOf(k commands.Kind) uint16 {

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"mpg/domain"
 )
@@ -21,6 +22,43 @@ const (
 	keyEvent    = "@w:"  // + event id: a webhook delivery
 	keyQueued   = "@wq:" // + event id: index of deliveries still to make
 )
+
+// paymentOf finds the payment a transfer paid, from what the transfer itself says: its
+// id is the payment's (a texted payment, an answered request or checkout), or it posts a
+// pending transfer whose id is the payment's (a confirmed PAY) or that holds for the payment
+// (a captured credit authorisation), or it is a bank's credit naming the payment's retrieval
+// reference. found is false for a transfer that paid no payment (a fee, a claim, a payment
+// from before payments had records).
+func (e *Engine) paymentOf(tr domain.Transfer) (p domain.Payment, ver uint64, found bool, err error) {
+	try := func(id string) bool {
+		if id == "" {
+			return false
+		}
+		p, ver, err = e.payment(id)
+		if domain.CodeOf(err) == domain.CodeNotFound {
+			err = nil
+			return false
+		}
+		return true
+	}
+	switch {
+	case try(tr.ID.String()):
+	case tr.Flags&domain.PostPending != 0 && try(tr.PendingID.String()):
+	case tr.Flags&domain.PostPending != 0:
+		if held, terr := e.l.Transfer(tr.PendingID); terr == nil && strings.HasPrefix(held.For, "@ch:") {
+			try(strings.TrimPrefix(held.For, "@ch:"))
+		}
+	case tr.Code == domain.CodeDebit && tr.Ref != "":
+		var id string
+		if _, ok, rerr := e.record(keyBankKey+tr.Ref, &id); rerr == nil && ok {
+			try(id)
+		}
+	}
+	if err != nil {
+		return p, 0, false, err
+	}
+	return p, ver, p.ID != "", nil
+}
 
 func merchantKey(m uint64, id string) string { return fmt.Sprintf("%s%016x:%s", keyMerchant, m, id) }
 func settingsKey(m uint64) string            { return fmt.Sprintf("%s%016x", keySettings, m) }

@@ -74,7 +74,8 @@ type jobApply struct {
 func (w *batchWriter) apply(job *domain.Job) (domain.Result, error) {
 	l, st := w.l, w.l.st
 	if len(job.Transfers) > domain.MaxJobTransfers || len(job.Open) > domain.MaxJobAccounts ||
-		len(job.Messages) > domain.MaxJobMessages || len(job.Status) > domain.MaxJobStatus || len(job.Limits) > domain.MaxJobStatus {
+		len(job.Messages) > domain.MaxJobMessages || len(job.Status) > domain.MaxJobStatus || len(job.Limits) > domain.MaxJobStatus ||
+		len(job.Active) > domain.MaxJobStatus || len(job.Reads) > domain.MaxJobStatus {
 		return domain.Result{}, refuse(domain.ErrJobTooLarge, -1, "at most %d transfers, %d accounts, %d messages, %d status changes",
 			domain.MaxJobTransfers, domain.MaxJobAccounts, domain.MaxJobMessages, domain.MaxJobStatus)
 	}
@@ -137,6 +138,9 @@ func (ja *jobApply) run(job *domain.Job) (domain.Result, error) {
 	var res domain.Result
 	if job.NotAfter != 0 && ja.now > job.NotAfter {
 		return res, refuse(domain.ErrPendingExpired, -1, "the job's deadline passed")
+	}
+	if err := ja.guards(job); err != nil {
+		return res, err
 	}
 	for i, spec := range job.Open {
 		a, err := ja.open(i, spec)
@@ -251,6 +255,30 @@ func (ja *jobApply) run(job *domain.Job) (domain.Result, error) {
 			put{bucket: bktDedupeIdx, key: []byte(d.Key), val: k})
 	}
 	return res, nil
+}
+
+// guards checks the payer's rule book of a job against the state of this moment: accounts
+// that must be active, records that must still be at the version read.
+func (ja *jobApply) guards(job *domain.Job) error {
+	for i, id := range job.Active {
+		a, err := ja.account(i, id, "payer")
+		if err != nil {
+			return err
+		}
+		switch a.wStatus {
+		case domain.StatusClosed:
+			return refuse(domain.ErrAccountClosed, i, "payer account %d", id)
+		case domain.StatusBlocked:
+			return refuse(domain.ErrAccountBlocked, i, "payer account %d", id)
+		}
+	}
+	b := ja.w.tx.Bucket(bktProfiles)
+	for i, r := range job.Reads {
+		if _, cur := decodeProfile(b.Get([]byte(r.Owner))); cur != r.Version {
+			return refuse(domain.ErrConflict, i, "a record read is at version %d, the job was computed from %d", cur, r.Version)
+		}
+	}
+	return nil
 }
 
 // profiles writes engine records, each only if it is still the version its writer read.
@@ -650,10 +678,12 @@ func (ja *jobApply) transfer(i int, t domain.Transfer) (domain.Transfer, bool, e
 		}
 		if t.Flags&domain.PostPending != 0 {
 			// A reservation is posted only from a purse that may still pay, to one still open.
+			// A frozen credit line takes no new authorisation, but the holds it granted before
+			// are the merchant's: their captures go on.
 			switch {
 			case dr.wStatus == domain.StatusClosed:
 				return t, false, refuse(domain.ErrAccountClosed, i, "debit account %d", dr.ID)
-			case dr.wStatus == domain.StatusBlocked:
+			case dr.wStatus == domain.StatusBlocked && dr.Kind != domain.KindCreditLine:
 				return t, false, refuse(domain.ErrAccountBlocked, i, "debit account %d", dr.ID)
 			case cr.wStatus == domain.StatusClosed:
 				return t, false, refuse(domain.ErrAccountClosed, i, "credit account %d", cr.ID)

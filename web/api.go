@@ -98,6 +98,9 @@ var statusOf = map[domain.ErrorCode]int{
 	domain.CodeSubscriberNotFound:  http.StatusNotFound,
 	domain.CodeDuplicateRequest:    http.StatusConflict,
 	domain.CodeInvalidState:        http.StatusConflict,
+	domain.CodeAlreadyReversed:     http.StatusConflict,
+	domain.CodeAccountLocked:       http.StatusForbidden,
+	domain.CodeCreditOverdue:       http.StatusUnprocessableEntity,
 	domain.CodeIdempotencyMismatch: http.StatusUnprocessableEntity,
 	domain.CodeInsufficientFunds:   http.StatusUnprocessableEntity,
 	domain.CodeLimitExceeded:       http.StatusUnprocessableEntity,
@@ -433,14 +436,14 @@ func (s *Server) listPayments(w http.ResponseWriter, r *http.Request, m domain.A
 	}{views, next})
 }
 
-var csvHeader = []string{"id", "created", "updated", "state", "reason", "channel", "msisdn", "amount", "currency", "refunded", "reference", "receipt"}
+var csvHeader = []string{"id", "created", "updated", "state", "reason", "channel", "msisdn", "amount", "currency", "refunded", "reference", "receipt", "product"}
 
 func writeCSV(w http.ResponseWriter, views []engine.PaymentView) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	rows := [][]string{csvHeader}
 	for _, v := range views {
 		rows = append(rows, []string{v.ID, v.Created, v.Updated, v.State, v.Reason, v.Channel, v.MSISDN, v.Amount, v.Currency, v.Refunded,
-			csvSafe(v.Reference), v.Receipt})
+			csvSafe(v.Reference), v.Receipt, v.Product})
 	}
 	writeRows(w, rows)
 }

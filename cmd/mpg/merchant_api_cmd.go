@@ -38,6 +38,16 @@ func merchantAccount(l *ledger.Ledger, code string) (domain.Account, error) {
 	return domain.Account{}, fmt.Errorf("no merchant %s (mpg merchant list)", strings.ToUpper(code))
 }
 
+// payeeAccount finds whose payments are meant: a merchant or a biller by its code.
+func payeeAccount(l *ledger.Ledger, code string) (domain.Account, error) {
+	for _, a := range l.AccountsOf(strings.ToUpper(code)) {
+		if a.Kind == domain.KindMerchant || a.Kind == domain.KindBiller {
+			return a, nil
+		}
+	}
+	return domain.Account{}, fmt.Errorf("no merchant or biller %s (mpg merchant list)", strings.ToUpper(code))
+}
+
 // keyAccount finds the merchant or company whose API keys are meant.
 func keyAccount(l *ledger.Ledger, code string) (domain.Account, error) {
 	if co, err := companyAccount(l, code); err == nil {
@@ -248,7 +258,7 @@ func lastAttempt(d engine.Delivery) string {
 func (a *app) paymentCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "payment",
-		Short: "List and show merchants' payments (requests to pay and checkouts)",
+		Short: "List and show the payments merchants and billers received, whatever their channel",
 		Example: `  mpg payment list SHOP42 --from 2026-12-01T00:00:00Z
   mpg payment show 0187c3…`,
 	}
@@ -256,7 +266,7 @@ func (a *app) paymentCmd() *cobra.Command {
 	var limit int
 	list := &cobra.Command{
 		Use:     "list <merchant>",
-		Short:   "A merchant's payments, oldest first",
+		Short:   "A merchant's or biller's payments (texted, requested, checkouts, DEBIT, CREDIT), oldest first",
 		Example: "  mpg payment list SHOP42 --from 2026-12-01T00:00:00Z --reference order-1234",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -274,7 +284,7 @@ func (a *app) paymentCmd() *cobra.Command {
 				}
 			}
 			f.Reference, f.Limit = reference, limit
-			return a.withAccount(args[0], merchantAccount, func(l *ledger.Ledger, m domain.Account) error {
+			return a.withAccount(args[0], payeeAccount, func(l *ledger.Ledger, m domain.Account) error {
 				eng := a.engine(l)
 				ps, next, err := eng.ListPayments(m.ID, f)
 				if err != nil {

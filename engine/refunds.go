@@ -1,0 +1,264 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+
+	"mpg/commands"
+	"mpg/domain"
+)
+
+// Money given back on a payment is one operation, whoever asks: a merchant's refund (the
+// API, `mpg payment refund`) and an operator's reversal (`mpg ledger reverse`) both run
+// giveBack on the payment's record, at the version read, under one cap (everything given
+// back never exceeds what was paid), both show on the record and in its webhook event, and
+// a payment is reversed at most once. Where the money goes depends on what paid it: the
+// purse or the company's account that paid; for a credit payment the line, as far as it
+// still owes it (the rest, repaid meanwhile, to the purse); for a DEBIT the subscriber's
+// purse; a repayment back to the purse, a cash-in back to the float.
+
+// RefundRequest gives back part or all of a completed payment.
+type RefundRequest struct {
+	Merchant  uint64 // the merchant asking: its own payments only; 0 for an operator
+	PaymentID string
+	Amount    uint64 // 0: all that is left
+	Actor     string
+	// Kind is domain.RefundByMerchant ("" too) or domain.Reversal: an operator's, once.
+	Kind string
+	Idempotency
+}
+
+// RefundPayment gives back part or all of a completed payment; it returns the payment, the
+// refund and whether it is the replay of an earlier request with the same idempotency key.
+func (e *Engine) RefundPayment(ctx context.Context, req RefundRequest) (domain.Payment, domain.Refund, bool, error) {
+	if req.Kind == "" {
+		req.Kind = domain.RefundByMerchant
+	}
+	for try := 0; ; try++ {
+		if p, r, ok, err := e.refundReplay(req); ok || err != nil {
+			return p, r, ok, err
+		}
+		p, ver, err := e.merchantPayment(req.Merchant, req.PaymentID)
+		if err != nil {
+			return p, domain.Refund{}, false, err
+		}
+		refund, job, err := e.giveBack(&p, ver, req)
+		if err != nil {
+			return p, refund, false, err
+		}
+		_, err = e.l.Submit(ctx, job)
+		if errors.Is(err, domain.ErrConflict) && try < maxTurns {
+			continue
+		}
+		return p, refund, false, err
+	}
+}
+
+// refundReplay answers a refund whose idempotency key was used: ok with the first answer.
+func (e *Engine) refundReplay(req RefundRequest) (domain.Payment, domain.Refund, bool, error) {
+	r, err := e.replay(req.Merchant, req.Idempotency)
+	if err != nil || r == nil {
+		return domain.Payment{}, domain.Refund{}, false, err
+	}
+	if r.Refund >= 0 && r.Refund < len(r.Payment.Refunds) {
+		return r.Payment, r.Payment.Refunds[r.Refund], true, nil
+	}
+	return domain.Payment{}, domain.Refund{}, false, domain.PaymentErr(domain.CodeIdempotencyMismatch, "this idempotency key was used with another request")
+}
+
+// giveBackAmount checks a request against the payment and returns what it gives back.
+func giveBackAmount(p *domain.Payment, req RefundRequest) (uint64, error) {
+	left := p.Amount - min(p.Amount, p.Refunded)
+	amount := req.Amount
+	if amount == 0 || req.Kind == domain.Reversal {
+		amount = left
+	}
+	switch {
+	case req.Kind == domain.Reversal && p.Reversed():
+		return 0, domain.PaymentErr(domain.CodeAlreadyReversed, "the payment was reversed already")
+	case !p.State.Refundable():
+		return 0, domain.PaymentErr(domain.CodeInvalidState, "the payment is "+string(p.State))
+	case left == 0:
+		return 0, domain.PaymentErr(domain.CodeRefundTooLarge, "nothing is left to give back")
+	case amount > left:
+		return 0, domain.PaymentErr(domain.CodeRefundTooLarge, "at most "+domain.FormatAmount(left, p.Currency)+" is left to refund")
+	case len(p.Refunds) >= domain.MaxRefunds:
+		return 0, domain.PaymentErr(domain.CodeLimitExceeded, fmt.Sprintf("at most %d refunds per payment", domain.MaxRefunds))
+	case req.Kind == domain.RefundByMerchant && (p.ProductOf() == domain.ProductRepay || p.ProductOf() == domain.ProductTopup):
+		return 0, domain.PaymentErr(domain.CodeInvalidState, "only an operator reverses a "+p.ProductOf())
+	}
+	return amount, nil
+}
+
+// giveBackID is the id of part (0, 1) of the n-th money given back on a payment: derived,
+// so a retry is the same transfer, and in a namespace of its own, so it never meets a fee's
+// or a capture's id.
+func giveBackID(payment string, n, part int) domain.ID {
+	pid, _ := domain.ParseID(payment)
+	h := sha256.Sum256(append([]byte(fmt.Sprintf("mpg give back %d %d ", n, part)), pid[:]...))
+	var id domain.ID
+	copy(id[:], h[:16])
+	return id
+}
+
+// giveBack builds the job that gives back on p (read at ver) what req asks, and moves p.
+func (e *Engine) giveBack(p *domain.Payment, ver uint64, req RefundRequest) (domain.Refund, domain.Job, error) {
+	amount, err := giveBackAmount(p, req)
+	if err != nil {
+		return domain.Refund{}, domain.Job{}, err
+	}
+	n := len(p.Refunds)
+	ts, toPurse, err := e.giveBackTransfers(p, n, amount, req.Kind)
+	if err != nil {
+		return domain.Refund{}, domain.Job{}, err
+	}
+	was := p.State
+	refund := domain.Refund{ID: ts[0].ID.String(), Amount: amount, At: e.cfg.Now().UnixNano(), Transfer: ts[0].ID.String(),
+		Kind: req.Kind, By: req.Actor, ToPurse: toPurse}
+	p.Refunds = append(p.Refunds, refund)
+	p.Refunded += amount
+	p.State = domain.PaymentPartiallyRefunded
+	if p.Refunded >= p.Amount {
+		p.State = domain.PaymentRefunded
+	}
+	action := "payment refund"
+	if req.Kind == domain.Reversal {
+		action = "payment reverse"
+	}
+	job := domain.Job{Transfers: ts, Compose: e.giveBackNotices(*p, refund),
+		Audit: &domain.Audit{Actor: req.Actor, Action: action, Detail: p.ID + " " + domain.FormatAmount(amount, p.Currency)}}
+	if job, err = e.paymentJob(p, ver, was, job, req.Actor, true); err != nil {
+		return refund, job, err
+	}
+	if req.Key != "" {
+		job.Profiles = append(job.Profiles, write(idemKey(p.Merchant, req.Key), idemRecord{Hash: req.BodyHash, Payment: *p, Refund: n}, 0))
+	}
+	return refund, job, nil
+}
+
+// giveBackTransfers are the transfers that give amount back on p, and the part of it that
+// goes to the purse instead of the credit line that paid.
+func (e *Engine) giveBackTransfers(p *domain.Payment, n int, amount uint64, kind string) ([]domain.Transfer, uint64, error) {
+	code := domain.CodeRefund
+	if kind == domain.Reversal {
+		code = domain.CodeReversal
+	}
+	to := p.Debited
+	tr := func(part int, to, amount uint64) domain.Transfer {
+		return domain.Transfer{ID: giveBackID(p.ID, n, part), Debit: p.Merchant, Credit: to, Amount: amount, Code: code,
+			Ref: clip(p.Reference, domain.MaxRefLen), Flags: domain.Exempt}
+	}
+	switch p.ProductOf() {
+	case domain.ProductDebit:
+		purse, err := e.purseOf(p.MSISDN)
+		if err != nil {
+			return nil, 0, err
+		}
+		return []domain.Transfer{tr(0, purse, amount)}, amount, nil
+	case domain.ProductCredit:
+		return e.creditGiveBack(p, amount, tr)
+	}
+	if to == 0 {
+		return nil, 0, domain.PaymentErr(domain.CodeInvalidState, "the payment has no account to give back to")
+	}
+	return []domain.Transfer{tr(0, to, amount)}, 0, nil
+}
+
+// creditGiveBack gives back a captured credit payment: to the line as far as it still owes
+// (what it owes falls), the rest to the purse; never to a line that owes nothing, where the
+// money would be stranded and the line could never close.
+func (e *Engine) creditGiveBack(p *domain.Payment, amount uint64, tr func(int, uint64, uint64) domain.Transfer) ([]domain.Transfer, uint64, error) {
+	line, err := e.l.Account(p.Debited)
+	if err != nil {
+		return nil, 0, err
+	}
+	owed, _, _ := LineUse(line)
+	toLine := min(owed, amount)
+	var ts []domain.Transfer
+	if toLine > 0 {
+		ts = append(ts, tr(0, line.ID, toLine))
+	}
+	if rest := amount - toLine; rest > 0 {
+		purse, err := e.purseOf(p.MSISDN)
+		if err != nil {
+			return nil, 0, err
+		}
+		ts = append(ts, tr(1, purse, rest))
+	}
+	return ts, amount - toLine, nil
+}
+
+// purseOf is the id of a subscriber's purse in the engine's currency.
+func (e *Engine) purseOf(msisdn string) (uint64, error) {
+	for _, a := range e.l.AccountsOf(msisdn) {
+		if a.Kind == domain.KindPurse && a.Currency == e.cfg.Currency {
+			return a.ID, nil
+		}
+	}
+	return 0, domain.PaymentErr(domain.CodeSubscriberNotFound, "the payer has no e-purse to give the money back to")
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// giveBackNotices tell the payer the money is back (and the payee of a reversal that it was
+// taken back), with the new balances, once the money moved.
+func (e *Engine) giveBackNotices(p domain.Payment, r domain.Refund) func(domain.View, *domain.Result) ([]domain.Message, error) {
+	payerLang := e.langOf(p.MSISDN)
+	payee, _ := e.l.Account(p.Merchant)
+	payeeLang := e.langOf(payee.Owner)
+	return func(v domain.View, res *domain.Result) ([]domain.Message, error) {
+		if res.Existed[0] {
+			return nil, nil // given back before (a retry): nobody is told twice
+		}
+		ref := shortRef(res.Transfers[0])
+		var out []domain.Message
+		if m, ok := e.payerNotice(p, r, v, payerLang, ref); ok {
+			out = append(out, m)
+		}
+		if r.Kind == domain.Reversal {
+			out = append(out, e.payeeReversed(payee, r.Amount, v, payeeLang, ref)...)
+		}
+		return out, nil
+	}
+}
+
+// payerNotice is the payer's SMS: where his money went back to, and his balance.
+func (e *Engine) payerNotice(p domain.Payment, r domain.Refund, v domain.View, lang commands.Lang, ref string) (domain.Message, bool) {
+	purse, err := e.purseOf(p.MSISDN)
+	if p.MSISDN == "" || err != nil {
+		return domain.Message{}, false
+	}
+	acct, _ := v.Account(purse)
+	bal := e.money(uint64(max(0, acct.Available())))
+	a := commands.Args{Party: p.MerchantName, Amount: e.money(r.Amount), Balance: bal, Ref: ref}
+	switch {
+	case p.ProductOf() == domain.ProductCredit:
+		a.Fee, a.Limit = e.money(r.Amount-r.ToPurse), e.money(r.ToPurse)
+		return e.sms(p.MSISDN, lang, commands.RRefundToLine, a), true
+	case p.Payer != 0:
+		return domain.Message{}, false // the company's money: the company sees it in its list
+	case r.Kind == domain.Reversal:
+		return e.sms(p.MSISDN, lang, commands.RReversedIn, a), true
+	}
+	return e.sms(p.MSISDN, lang, commands.RMerchantRefund, a), true
+}
+
+// payeeReversed tells the payee of a reversed payment: a subscriber, or a merchant's phone.
+func (e *Engine) payeeReversed(payee domain.Account, amount uint64, v domain.View, lang commands.Lang, ref string) []domain.Message {
+	after, _ := v.Account(payee.ID)
+	a := commands.Args{Amount: e.money(amount), Ref: ref, Balance: e.money(uint64(max(0, after.Available())))}
+	switch {
+	case payee.Kind == domain.KindPurse:
+		return []domain.Message{e.sms(payee.Owner, lang, commands.RReversedOut, a)}
+	case payee.Phone != "":
+		return []domain.Message{e.sms(payee.Phone, commands.EN, commands.RReversedOut, a)}
+	}
+	return nil
+}
