@@ -134,7 +134,7 @@ func TestOperatorLifecycleThroughTheDaemon(t *testing.T) {
 		who = "socket:uid " + u.Username + "(" + u.Uid + ")"
 	}
 	audit := mustRun(t, "--db", db, "ledger", "audit", "--limit", "50")
-	for _, action := range []string{"account open", "account topup", "pin unlock", "account tier", "transfer reverse", "account close"} {
+	for _, action := range []string{"account open", "account topup", "pin unlock", "account tier", "payment reverse", "account close"} {
 		if !regexp.MustCompile(regexp.QuoteMeta(who) + `\s+` + action).MatchString(audit) {
 			t.Errorf("audit has no %q by %q:\n%s", action, who, audit)
 		}
