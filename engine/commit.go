@@ -46,7 +46,7 @@ func (t *turn) submit(ctx context.Context, job domain.Job) error {
 		// redelivered copy does not run again and nothing is left unanswered.
 		t.replies = nil
 		t.refusal(ref)
-		profiles := job.Profiles
+		profiles := t.ownProfile(job.Profiles)
 		if t.onRefusal != nil {
 			profiles = *t.onRefusal
 		}
@@ -76,6 +76,18 @@ func (t *turn) submit(ctx context.Context, job domain.Job) error {
 	}
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBusy, err)
+	}
+	return nil
+}
+
+// ownProfile keeps, of a refused job's record writes, only the subscriber's own profile
+// (a lockout counted, a wrong PIN): the records of a payment the ledger refused (its record
+// completed or authorised, its indexes, its webhook) must not be written without its money.
+func (t *turn) ownProfile(ps []domain.Profile) []domain.Profile {
+	for _, p := range ps {
+		if p.Owner == t.in.From {
+			return []domain.Profile{p}
+		}
 	}
 	return nil
 }

@@ -171,16 +171,17 @@ func (t *turn) confirm(yes bool) domain.Job {
 		t.reply(commands.RConfirmWrong, commands.Args{N: maxConfirmTries - c.Tries})
 		return t.withProfile(domain.Job{})
 	}
+	// YES commits the subscriber: the rule book first, then its guards ride with the posts.
+	// A refusal keeps the reservation until its time runs out: the same YES runs once the
+	// cause is gone (an unblock), like any refusal that can be retried.
+	if r := t.payerRefusal(fromPurse, nil); yes && r != nil {
+		return t.refuseBy(r)
+	}
 	t.keepForRefusal()
 	t.prof.Confirm, t.profDirty = nil, true
 	if !yes {
 		t.reply(commands.RCancelled, commands.Args{})
 		return t.withProfile(t.confirmStep(c, domain.Job{Transfers: voids(c)}, domain.PaymentRefused, domain.CodeDeclined, domain.ID{}))
-	}
-	// YES commits the subscriber: the rule book first, then its guards ride with the posts.
-	if r := t.payerRefusal(fromPurse, nil); r != nil {
-		t.reply(r.reply, r.args)
-		return t.withProfile(t.confirmStep(c, domain.Job{Transfers: voids(c)}, domain.PaymentRefused, r.code, domain.ID{}))
 	}
 	payee, err := t.e.l.Account(c.Payee)
 	if err != nil {

@@ -1,0 +1,321 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"mpg/domain"
+)
+
+// The payer's rule book, rule by channel: every cell of the README's table is a case here.
+// Each channel's step is prepared before the rule's cause (the code texted, the checkout
+// bound to the number), and committed after it: nothing may move or be committed.
+
+// bookWorld: alice at tier 2 with 100.00 EUR, a linked bank account at a simulated bank, a
+// 200.00 EUR credit line, employee of ACME; payments above 30.00 EUR ask YES <code>.
+func bookWorld(t *testing.T) (*world, uint64) {
+	w, _ := debitWorld(t)
+	ctx := context.Background()
+	w.e.cfg.ConfirmAbove, w.e.cfg.CheckoutMax = 3000, 5000
+	w.topup(alice, 10000, 2)
+	if _, err := w.e.GrantCredit(ctx, "ops", alice, 20000, 2, 5); err != nil {
+		t.Fatal(err)
+	}
+	res, err := w.l.Submit(ctx, domain.Job{Open: []domain.AccountSpec{{Currency: "EUR", Kind: domain.KindCompany, Owner: "ACME", Name: "Acme SA"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{{ID: domain.NewID(), Debit: w.float, Credit: res.Accounts[0].ID, Amount: 10000, Code: domain.CodeTopup}}})
+	if _, err := w.e.SetEmployee(ctx, "test", res.Accounts[0].ID, Employee{MSISDN: alice}); err != nil {
+		t.Fatal(err)
+	}
+	w.outbox()
+	return w, w.l.AccountsOf("SHOP42")[0].ID
+}
+
+// handle runs one SMS without reading the outbox: safe from many goroutines at once.
+func (w *world) handle(from, text string) {
+	if err := w.e.Handle(context.Background(), Inbound{From: from, To: "1234", Text: text}); err != nil {
+		w.t.Errorf("%s %q: %v", from, text, err)
+	}
+}
+
+// committed is what any channel's step moves or commits: the merchant's money in, on its
+// way in, and the DEBITs queued for the bank.
+func (w *world) committed() [3]uint64 {
+	m := w.l.AccountsOf("SHOP42")[0]
+	q, _ := w.l.ProfilesFrom(keyBankQueue, "", 100)
+	return [3]uint64{m.CreditsPosted, m.CreditsPending, uint64(len(q))}
+}
+
+// nothingCommitted: no money in, none more on its way (a reservation released is fine), no
+// DEBIT queued.
+func nothingCommitted(before, after [3]uint64) bool {
+	return after[0] == before[0] && after[1] <= before[1] && after[2] == before[2]
+}
+
+// codeTo is the six digits of the last SMS to a number.
+func (w *world) codeTo(msisdn string) string {
+	w.t.Helper()
+	got := w.outbox()[msisdn]
+	return payCode(w.t, got[len(got)-1:])
+}
+
+// bookChannel prepares one channel's step and returns the act that commits it.
+type bookChannel struct {
+	name   string
+	credit bool // a payment on the credit line: the line's rules apply too
+	prep   func(w *world, shop uint64, n int) func()
+}
+
+func (w *world) request(shop uint64, n int, bank, credit bool) string {
+	p, _, err := w.e.CreatePayment(context.Background(), CreatePayment{Merchant: shop, MSISDN: alice, Amount: 100,
+		Reference: fmt.Sprintf("r%d", n), Bank: bank, Credit: credit})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return p.ID
+}
+
+func (w *world) checkout(shop uint64, n int, company string) string {
+	ctx := context.Background()
+	p, _, err := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 100, Reference: fmt.Sprintf("c%d", n)})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := w.e.CheckoutPhone(ctx, p.ID, alice, company); err != nil {
+		w.t.Fatal(err)
+	}
+	return p.ID
+}
+
+var bookChannels = []bookChannel{
+	{name: "texted PAY", prep: func(w *world, _ uint64, n int) func() {
+		return func() { w.handle(alice, fmt.Sprintf("PAY SHOP42 1 P%d 739164", n)) }
+	}},
+	{name: "texted company PAY", prep: func(w *world, _ uint64, n int) func() {
+		return func() { w.handle(alice, fmt.Sprintf("PAY SHOP42 1.0%d ACME 739164", n)) }
+	}},
+	{name: "YES to his own PAY", prep: func(w *world, _ uint64, n int) func() {
+		code := payCode(w.t, w.sms(alice, fmt.Sprintf("PAY SHOP42 31 Y%d 739164", n))[alice])
+		return func() { w.handle(alice, "YES "+code) }
+	}},
+	{name: "YES to a request", prep: func(w *world, shop uint64, n int) func() {
+		w.request(shop, n, false, false)
+		code := w.codeTo(alice)
+		return func() { w.handle(alice, "YES "+code) }
+	}},
+	{name: "YES to a DEBIT", prep: func(w *world, _ uint64, n int) func() {
+		code := payCode(w.t, w.sms(alice, fmt.Sprintf("DEBIT SHOP42 1.0%d 739164", n))[alice])
+		return func() { w.handle(alice, "YES "+code) }
+	}},
+	{name: "YES to a bank request", prep: func(w *world, shop uint64, n int) func() {
+		w.request(shop, n, true, false)
+		code := w.codeTo(alice)
+		return func() { w.handle(alice, "YES "+code) }
+	}},
+	{name: "checkout code", prep: func(w *world, shop uint64, n int) func() {
+		id := w.checkout(shop, n, "")
+		code := w.codeTo(alice)
+		return func() { w.e.CheckoutCode(context.Background(), id, code) }
+	}},
+	{name: "checkout on the company", prep: func(w *world, shop uint64, n int) func() {
+		id := w.checkout(shop, n, "ACME")
+		code := w.codeTo(alice)
+		return func() { w.e.CheckoutCode(context.Background(), id, code) }
+	}},
+	{name: "texted CREDIT", credit: true, prep: func(w *world, _ uint64, n int) func() {
+		return func() { w.handle(alice, fmt.Sprintf("CREDIT SHOP42 1 K%d 739164", n)) }
+	}},
+	{name: "YES to a credit request", credit: true, prep: func(w *world, shop uint64, n int) func() {
+		w.request(shop, n, false, true)
+		code := w.codeTo(alice)
+		return func() { w.handle(alice, "YES "+code) }
+	}},
+}
+
+// bookRules are the causes, each made as its user makes it.
+var bookRules = []struct {
+	name       string
+	creditOnly bool
+	cause      func(w *world)
+}{
+	{"blocked by BLOCK", false, func(w *world) { w.handle(alice, "BLOCK") }},
+	{"locked by wrong PINs", false, func(w *world) {
+		// Three wrong PINs in a row lock; a right one racing them starts the count again.
+		for i := 0; i < 30; i++ {
+			if st, _, _ := w.e.StateOf(alice); st.LockedUntil > 0 || st.LockedForever {
+				return
+			}
+			w.handle(alice, fmt.Sprintf("BAL 0000%02d", i))
+		}
+	}},
+	{"closed", false, func(w *world) {
+		// An operator closes the purse, its money paid out (a reservation of the prepared
+		// step released first, as the ledger demands).
+		if _, err := w.e.ClosePurse(context.Background(), "ops", alice, true); err != nil {
+			w.t.Fatal(err)
+		}
+	}},
+	{"credit line frozen", true, func(w *world) {
+		if err := w.e.SetCreditStatus(context.Background(), "ops", alice, domain.StatusBlocked); err != nil {
+			w.t.Fatal(err)
+		}
+	}},
+	{"credit line overdue", true, func(w *world) { w.makeOverdue() }},
+}
+
+// makeOverdue sets alice's line's terms as a statement left unpaid past its date.
+func (w *world) makeOverdue() {
+	w.t.Helper()
+	terms, ver, _ := w.e.terms(alice)
+	terms.Due, terms.DueBy = 1000, w.now.Add(-1).UnixNano()
+	if _, err := w.l.Submit(context.Background(), domain.Job{Profiles: []domain.Profile{write(keyCreditTerms+alice, terms, ver)},
+		Audit: &domain.Audit{Actor: "test", Action: "credit overdue"}}); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func TestRuleBookHoldsOnEveryChannel(t *testing.T) {
+	for _, rule := range bookRules {
+		for _, ch := range bookChannels {
+			if rule.creditOnly && !ch.credit {
+				continue
+			}
+			t.Run(rule.name+"/"+ch.name, func(t *testing.T) {
+				w, shop := bookWorld(t)
+				act := ch.prep(w, shop, 0)
+				if rule.name == "closed" {
+					w.releaseReservations()
+				}
+				rule.cause(w)
+				before := w.committed()
+				act()
+				if after := w.committed(); !nothingCommitted(before, after) {
+					t.Fatalf("%s moved money: %v, then %v", ch.name, before, after)
+				}
+				w.settleBank()
+				if after := w.committed(); !nothingCommitted(before, after) {
+					t.Fatalf("%s: the bank was paid: %v, then %v", ch.name, before, after)
+				}
+				w.verify()
+			})
+		}
+	}
+}
+
+// releaseReservations voids alice's own reservation (a PAY waiting for YES), so an operator
+// may close her purse.
+func (w *world) releaseReservations() {
+	b, ver, _ := w.l.Profile(alice)
+	var p profile
+	if b == nil || json.Unmarshal(b, &p) != nil || p.Confirm == nil {
+		return
+	}
+	voids := voids(p.Confirm)
+	p.Confirm = nil
+	if _, err := w.l.Submit(context.Background(), domain.Job{Transfers: voids, Profiles: []domain.Profile{w.e.profileWrite(alice, &p, ver)}}); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// settleBank runs the bank worker over every queued DEBIT.
+func (w *world) settleBank() {
+	q, _ := w.l.ProfilesFrom(keyBankQueue, "", 100)
+	for _, r := range q {
+		w.settle(strings.TrimPrefix(r.Owner, keyBankQueue))
+	}
+}
+
+// TestRuleBookRacesEveryChannelOnTwoDaemons: the cause of each rule is made by a second
+// engine on the same ledger (another daemon: its own locks) while the first commits steps
+// of every channel at once. Each step that committed did so before the cause: its journal
+// entry comes before the cause's, which the writer's guards ensure.
+func TestRuleBookRacesEveryChannelOnTwoDaemons(t *testing.T) {
+	for _, rule := range bookRules {
+		if rule.name == "closed" {
+			continue // a close needs the reservations released first: not a race
+		}
+		for half := range 2 { // at most 5 requests wait for one number: the channels in two halves
+			t.Run(fmt.Sprintf("%s/%d", rule.name, half), func(t *testing.T) { raceRule(t, rule.creditOnly, rule.name, rule.cause, half) })
+		}
+	}
+}
+
+func raceRule(t *testing.T, creditOnly bool, name string, cause func(*world), half int) {
+	w, shop := bookWorld(t)
+	other, err := New(w.e.cfg, w.l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.SetBank(w.e.bank)
+	var acts []func()
+	for i, ch := range bookChannels {
+		if (!creditOnly && i%2 == half) || (creditOnly && ch.credit) {
+			acts = append(acts, ch.prep(w, shop, i+1))
+		}
+	}
+	d := *w
+	d.e = other
+	acts = append(acts[:len(acts)/2], append([]func(){func() { cause(&d) }}, acts[len(acts)/2:]...)...)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for _, act := range acts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			act()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	w.commitsBefore(name)
+	w.verify()
+}
+
+// commitsBefore checks that every step of alice that committed did so before the cause's
+// audit entry.
+func (w *world) commitsBefore(rule string) {
+	w.t.Helper()
+	action := map[string]string{"blocked by BLOCK": "subscriber block", "locked by wrong PINs": "pin lockout",
+		"credit line frozen": "credit blocked", "credit line overdue": "credit overdue"}[rule]
+	audits, _ := w.l.AuditLog(1000, 0)
+	cause := uint64(1 << 62)
+	answered := map[string]uint64{}
+	for _, a := range audits {
+		if a.Action == action {
+			cause = a.Seq
+		}
+		if a.Action == "payment answered" {
+			answered[a.Detail] = a.Seq
+		}
+	}
+	if cause == 1<<62 {
+		w.t.Fatalf("no %q in the audit", action)
+	}
+	ps, _, _ := w.e.ListPayments(w.l.AccountsOf("SHOP42")[0].ID, PaymentFilter{Limit: 1000})
+	for _, p := range ps {
+		var seq uint64
+		switch p.State {
+		case domain.PaymentCompleted, domain.PaymentAuthorised:
+			id, _ := domain.ParseID(p.Transfer)
+			tr, err := w.l.Transfer(id)
+			if err != nil {
+				w.t.Fatalf("%s %s (%s) %s: %v", p.ProductOf(), p.ID, p.Channel, p.State, err)
+			}
+			seq = tr.Seq
+		case domain.PaymentSentToBank:
+			seq = answered[p.ID]
+		default:
+			continue
+		}
+		if seq > cause {
+			w.t.Errorf("%s %s (%s) committed at %d, after %q at %d", p.ProductOf(), p.ID, p.Channel, seq, rule, cause)
+		}
+	}
+}
