@@ -301,6 +301,7 @@ type turn struct {
 	payeeName string
 	holds     int  // money held for this number when the SMS came
 	toBank    bool // the job queues an mDebit: wake the bank worker once it is durable
+	retry     retryState // what the sender is told and whether a guess was counted: may a copy run again (commit.go)
 }
 
 func (t *turn) load() error {
@@ -339,6 +340,7 @@ func (t *turn) replyTo(to string, l commands.Lang, r commands.Reply, a commands.
 	if a.Currency == "" {
 		a.Currency = t.e.cfg.Currency
 	}
+	t.retry.said = append(t.retry.said, r)
 	t.replies = append(t.replies, domain.Message{From: t.e.cfg.ShortCode, To: to, Text: commands.Render(l, r, a)})
 }
 
