@@ -301,7 +301,9 @@ type turn struct {
 	payeeName string
 	holds     int  // money held for this number when the SMS came
 	toBank    bool // the job queues an mDebit: wake the bank worker once it is durable
-	retry     retryState // what the sender is told and whether a guess was counted: may a copy run again (commit.go)
+	// retry: what the sender is told and whether a guess was counted, for whether a copy
+	// of this SMS may run again (commit.go).
+	retry retryState
 }
 
 func (t *turn) load() error {
