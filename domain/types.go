@@ -309,6 +309,10 @@ type Dedupe struct {
 	Key    string        // a keyed MAC of sender and text; at most MaxDedupeKeyLen bytes
 	TTL    time.Duration // how long a copy counts as the same message
 	Result []byte        // what the caller wants back on a duplicate; at most MaxDedupeResultLen bytes
+	// Retry marks the answer to a refusal that moved nothing and whose cause can go away: a
+	// later job with the same key is not a duplicate; it runs, and its record replaces this
+	// one in the same commit (so of many copies at most one is taken after it).
+	Retry bool
 }
 
 const (

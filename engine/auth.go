@@ -52,7 +52,7 @@ func (t *turn) authenticate() bool {
 // wrongPIN counts a failure; the LockAfter-th locks the purse, for longer each time.
 func (t *turn) wrongPIN(now int64) {
 	t.prof.Fails++
-	t.profDirty = true
+	t.profDirty, t.retry.final = true, true // a guess counted: its copy must never count again
 	if t.prof.Fails < t.e.cfg.LockAfter {
 		t.reply(commands.RWrongPIN, commands.Args{N: t.e.cfg.LockAfter - t.prof.Fails})
 		return

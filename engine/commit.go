@@ -35,7 +35,7 @@ func (t *turn) submit(ctx context.Context, job domain.Job) error {
 	computed := t.replies
 	job.Audit = t.audit
 	job.Messages = append(job.Messages, t.replies...)
-	job.Dedupe = t.dedupe()
+	job.Dedupe = t.dedupe(&job)
 	_, err := t.e.l.Submit(ctx, job)
 	var ref *domain.RefusedError
 	if errors.As(err, &ref) && ref.Reason == domain.ErrConflict {
@@ -44,7 +44,7 @@ func (t *turn) submit(ctx context.Context, job domain.Job) error {
 	if errors.As(err, &ref) && ref.Reason != domain.ErrDuplicate {
 		// Every other refusal is an answer, committed with the dedupe record, so that a
 		// redelivered copy does not run again and nothing is left unanswered.
-		t.replies = nil
+		t.replies, t.retry.said = nil, nil
 		t.refusal(ref)
 		profiles := t.ownProfile(job.Profiles)
 		if t.onRefusal != nil {
@@ -54,10 +54,11 @@ func (t *turn) submit(ctx context.Context, job domain.Job) error {
 			profiles = t.onRefused(ref)
 		}
 		t.repeat = repeatRecord{}
-		job = domain.Job{Messages: t.replies, Profiles: profiles, Dedupe: t.dedupe()}
+		job = domain.Job{Messages: t.replies, Profiles: profiles}
 		if t.onRefused != nil {
 			job.Audit = t.audit // a merchant's payment refused: a transition like any other
 		}
+		job.Dedupe = t.dedupe(&job)
 		_, err = t.e.l.Submit(ctx, job)
 		if errors.As(err, &ref) && ref.Reason == domain.ErrConflict {
 			return errConflict
@@ -92,12 +93,66 @@ func (t *turn) ownProfile(ps []domain.Profile) []domain.Profile {
 	return nil
 }
 
-func (t *turn) dedupe() *domain.Dedupe {
+// dedupe is the record of the SMS that job answers.
+func (t *turn) dedupe(job *domain.Job) *domain.Dedupe {
 	if t.dedupeKey == "" {
 		return nil // not an SMS (the checkout page): nothing to recognise a copy of
 	}
 	b, _ := json.Marshal(t.repeat)
-	return &domain.Dedupe{Key: t.dedupeKey, TTL: t.e.cfg.Dedupe, Result: b}
+	return &domain.Dedupe{Key: t.dedupeKey, TTL: t.e.cfg.Dedupe, Result: b, Retry: t.mayRetry(job)}
+}
+
+// retryState is what a turn knows, when it commits, of whether its SMS may run again.
+type retryState struct {
+	said  []commands.Reply // what the sender is told, in order
+	final bool             // a wrong PIN was counted: a copy of this SMS must never count again
+}
+
+// mayRetry reports whether job answers the SMS with a refusal whose cause can go away
+// (money, limits, a block, a lockout, a service not there yet, a passing fault) and which
+// moved nothing, counted nothing and ended nothing: then the same text sent again runs
+// again, its record replacing this one, and a copy redelivered meanwhile is refused again
+// to its sender only. Every other answer is final: its copies are repeats.
+func (t *turn) mayRetry(job *domain.Job) bool {
+	if t.retry.final || t.cmd.Kind == 0 || len(t.retry.said) == 0 || len(t.retry.said) != len(job.Messages) {
+		return false // a parse error, or replies the turn did not word as refusals
+	}
+	if len(job.Transfers)+len(job.Open)+len(job.Status)+len(job.Tiers)+len(job.Limits) > 0 ||
+		job.Compose != nil || job.Part != nil || job.ReleaseParts != nil {
+		return false
+	}
+	for _, p := range job.Profiles {
+		if p.Owner != t.in.From && (p.Version != 0 || p.Delete) {
+			return false // a record that was there before moved on (a merchant's request refused)
+		}
+	}
+	for _, m := range job.Messages {
+		if m.To != t.in.From {
+			return false // someone else was told
+		}
+	}
+	for _, r := range t.retry.said {
+		if !causeMayGo(r) || r == commands.RBusy && (t.cmd.Kind == commands.Yes || t.cmd.Kind == commands.No) {
+			return false // a YES/NO that failed half way may have taken its request off the profile
+		}
+	}
+	return true
+}
+
+// causeMayGo tells the refusals whose cause can go away, and what lifts it.
+func causeMayGo(r commands.Reply) bool {
+	switch r {
+	case commands.RInsufficient, // a top-up
+		commands.RLimitPerPayment, commands.RLimitDaily, commands.RLimitExceeded, commands.RTierCannotSend, // a higher tier, the 24 hours moving on
+		commands.RLimitBalance, commands.RTooManyHolds, // the payee spends or claims
+		commands.RAccountBlocked, commands.RCreditFrozen, commands.RCreditOverdue, // an unblock, a repayment
+		commands.RCompanyLimit, commands.RCompanyNo, // the company changes what an employee may do
+		commands.RLocked, commands.RLockedAdmin, // the lockout ends or customer care unlocks
+		commands.RNotRegistered, commands.RNoCreditLine, commands.RBankNotLinked, commands.RNotAvailable, // REG, a line, a bank
+		commands.RBusy: // a passing fault
+		return true
+	}
+	return false
 }
 
 // answerRepeat tells the sender of a copy of an SMS taken before what the first one did,

@@ -304,6 +304,9 @@ type turn struct {
 	// termsVer is the version of the credit line's terms the rule book read (termsRead).
 	termsVer  uint64
 	termsRead bool
+	// retry: what the sender is told and whether a guess was counted, for whether a copy
+	// of this SMS may run again (commit.go).
+	retry retryState
 }
 
 func (t *turn) load() error {
@@ -342,6 +345,7 @@ func (t *turn) replyTo(to string, l commands.Lang, r commands.Reply, a commands.
 	if a.Currency == "" {
 		a.Currency = t.e.cfg.Currency
 	}
+	t.retry.said = append(t.retry.said, r)
 	t.replies = append(t.replies, domain.Message{From: t.e.cfg.ShortCode, To: to, Text: commands.Render(l, r, a)})
 }
 

@@ -114,7 +114,8 @@ func (w *batchWriter) apply(job *domain.Job) (domain.Result, error) {
 }
 
 // findDedupe looks a key up on disk: earlier jobs of this batch are already in the
-// transaction, so a copy that arrives in the same batch is caught too.
+// transaction, so a copy that arrives in the same batch is caught too. A record that may be
+// retried is no duplicate: the job runs, and its own record replaces that one.
 func (w *batchWriter) findDedupe(key string, now int64) *domain.DuplicateError {
 	rk := w.tx.Bucket(bktDedupeIdx).Get([]byte(key))
 	if rk == nil || len(rk) < 8 || int64(be64(rk)) <= now {
@@ -124,13 +125,15 @@ func (w *batchWriter) findDedupe(key string, now int64) *domain.DuplicateError {
 	if v == nil {
 		return nil
 	}
-	d := dec{b: v}
-	d.take(int(d.u16()))
+	_, result, retry, _ := decodeDedupe(v)
+	if retry {
+		return nil
+	}
 	at := int64(0)
 	if len(rk) >= 24 {
 		at = int64(be64(rk[16:24]))
 	}
-	return &domain.DuplicateError{Key: key, Result: append([]byte(nil), d.b...), At: at}
+	return &domain.DuplicateError{Key: key, Result: append([]byte(nil), result...), At: at}
 }
 
 func (ja *jobApply) run(job *domain.Job) (domain.Result, error) {
@@ -244,14 +247,14 @@ func (ja *jobApply) run(job *domain.Job) (domain.Result, error) {
 		k = binary.BigEndian.AppendUint64(k, uint64(ja.now))
 		ja.w.dedupeN++
 		k = binary.BigEndian.AppendUint32(k, ja.w.dedupeN)
-		e := enc{}
-		e.str(d.Key)
-		e.b = append(e.b, d.Result...)
 		idx := ja.w.tx.Bucket(bktDedupeIdx)
-		if old := idx.Get([]byte(d.Key)); old != nil { // a record whose window ended, not yet swept
+		// A record found here is one whose window ended, not yet swept, or a refusal that may
+		// be retried (findDedupe let the job through): it leaves the expiry list with its
+		// index entry, so the list holds one record per key.
+		if old := idx.Get([]byte(d.Key)); old != nil {
 			ja.puts = append(ja.puts, put{bucket: bktDedupe, key: append([]byte(nil), old...), del: true})
 		}
-		ja.puts = append(ja.puts, put{bucket: bktDedupe, key: k, val: e.b},
+		ja.puts = append(ja.puts, put{bucket: bktDedupe, key: k, val: encodeDedupe(d)},
 			put{bucket: bktDedupeIdx, key: []byte(d.Key), val: k})
 	}
 	return res, nil

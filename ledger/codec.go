@@ -286,3 +286,28 @@ func (d *dec) currency() string {
 	}
 	return string(b)
 }
+
+// A dedupe record's value is str(key) | result. The top bit of the key's length marks a
+// record that may be retried (domain.Dedupe.Retry): keys are at most MaxDedupeKeyLen
+// bytes, so records written before it never set the bit and stay final.
+const dedupeRetryBit = 0x8000
+
+func encodeDedupe(d *domain.Dedupe) []byte {
+	e := enc{b: make([]byte, 0, 2+len(d.Key)+len(d.Result))}
+	n := uint16(len(d.Key))
+	if d.Retry {
+		n |= dedupeRetryBit
+	}
+	e.u16(n)
+	e.b = append(e.b, d.Key...)
+	e.b = append(e.b, d.Result...)
+	return e.b
+}
+
+// decodeDedupe splits a dedupe record's value; the slices alias v.
+func decodeDedupe(v []byte) (key, result []byte, retry bool, err error) {
+	d := dec{b: v}
+	n := d.u16()
+	key = d.take(int(n &^ dedupeRetryBit))
+	return key, d.b, n&dedupeRetryBit != 0, d.err
+}

@@ -260,9 +260,8 @@ func (l *Ledger) upgradeFile() error {
 		// Index the dedupe records an older file kept only in time order.
 		idx := tx.Bucket(bktDedupeIdx)
 		return tx.Bucket(bktDedupe).ForEach(func(k, v []byte) error {
-			d := dec{b: v}
-			key := d.take(int(d.u16()))
-			if d.err != nil {
+			key, _, _, err := decodeDedupe(v)
+			if err != nil {
 				return nil
 			}
 			return idx.Put(append([]byte(nil), key...), append([]byte(nil), k...))

@@ -344,9 +344,7 @@ func (w *batchWriter) expireDedupe(now int64) error {
 	c := w.tx.Bucket(bktDedupe).Cursor()
 	n := 0
 	for k, v := c.First(); k != nil && int64(be64(k)) <= now && n < maxDedupeExpiryPerCommit; k, v = c.First() {
-		d := dec{b: v}
-		key := d.take(int(d.u16()))
-		if d.err == nil {
+		if key, _, _, err := decodeDedupe(v); err == nil {
 			if cur := idx.Get(key); cur != nil && string(cur) == string(k) {
 				if err := idx.Delete(key); err != nil {
 					return err
