@@ -277,6 +277,6 @@ func (a *app) rotate(cmd *cobra.Command, l *ledger.Ledger, held []keyAtHand, con
 	if err := l.RotateKeys(cmd.Context(), changes, audit); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "recorded in %s (audited): start mpg with the new keys, and back them up with the file\n", l.Path())
+	fmt.Fprintf(out, "recorded in %s (audited): start mpg with the new keys, and back them up apart from the ledger file\n", l.Path())
 	return nil
 }
