@@ -1,5 +1,6 @@
 // Package config reads mpg's TOML configuration strictly: an unknown key or a bad value is an
-// error that names the key. Secrets may come from the environment instead of the file.
+// error that names the key. Secrets may come from the environment instead of the file, and
+// the server keys from key files or systemd credentials (see keys.go).
 package config
 
 import (
@@ -21,6 +22,8 @@ type Config struct {
 	HTTP     HTTP     `toml:"http"`
 	Merchant Merchant `toml:"merchant"`
 	Bank     Bank     `toml:"bank"`
+	// KeyFrom says where the keys were read from, for messages (not a key of the file).
+	KeyFrom KeyFrom `toml:"-"`
 }
 
 // Bank configures the link to the bank's back end for mDebit (ISO 8583 over TCP).
@@ -57,8 +60,10 @@ type Merchant struct {
 type Engine struct {
 	ShortCode      string `toml:"short_code"`          // the number subscribers text
 	Region         string `toml:"region"`              // default country for national numbers, e.g. "FR"
-	PINKey         string `toml:"pin_key"`             // secret: prefer MPG_PIN_KEY
-	ReceiptKey     string `toml:"receipt_key"`         // secret: prefer MPG_RECEIPT_KEY
+	PINKey         string `toml:"pin_key"`             // secret: prefer pin_key_file
+	ReceiptKey     string `toml:"receipt_key"`         // secret: prefer receipt_key_file
+	PINKeyFile     string `toml:"pin_key_file"`        // a file (mode 0600 or 0400) holding the PIN key in hex
+	ReceiptKeyFile string `toml:"receipt_key_file"`    // a file (mode 0600 or 0400) holding the receipt key in hex
 	DedupeS        int    `toml:"dedupe_s"`            // identical SMS within this window are one (the SMSC's redelivery period)
 	LockAfter      int    `toml:"lock_after"`          // wrong PINs before lockout
 	LockMinutes    int    `toml:"lock_minutes"`        // how long the first lockout lasts; each next one twice as long
@@ -109,7 +114,7 @@ type HTTP struct {
 	Addr string `toml:"addr"`
 }
 
-// Secret environment variables override the file.
+// The keys' environment variables: a key set there and elsewhere must be the same key.
 const (
 	PINKeyEnv     = "MPG_PIN_KEY"
 	ReceiptKeyEnv = "MPG_RECEIPT_KEY"
@@ -217,10 +222,11 @@ func Load(path string, required bool) (Config, error) {
 		}
 		return c, fmt.Errorf("config %s: %w", path, err)
 	}
-	for env, dst := range map[string]*string{PasswordEnv: &c.SMPP.Password, PINKeyEnv: &c.Engine.PINKey, ReceiptKeyEnv: &c.Engine.ReceiptKey} {
-		if v := os.Getenv(env); v != "" {
-			*dst = v
-		}
+	if v := os.Getenv(PasswordEnv); v != "" {
+		c.SMPP.Password = v
+	}
+	if err := c.loadKeys(path); err != nil {
+		return c, err
 	}
 	return c, c.validate()
 }
@@ -318,13 +324,23 @@ func (c Config) validate() error {
 	return nil
 }
 
+// MinKeyLen is the shortest key mpg uses; a shorter one counts as missing.
+const MinKeyLen = 16
+
 // Secrets says whether the keys `mpg serve` needs are set, naming the first missing one.
 func (c Config) Secrets() error {
-	if len(c.Engine.PINKey) < 16 {
-		return fmt.Errorf("config: engine.pin_key must be at least 16 characters (set %s)", PINKeyEnv)
+	if err := keySet(KeyPIN, c.Engine.PINKey, c.KeyFrom.PIN, "engine.pin_key_file", PINKeyCredential, PINKeyEnv); err != nil {
+		return err
 	}
-	if len(c.Engine.ReceiptKey) < 16 {
-		return fmt.Errorf("config: engine.receipt_key must be at least 16 characters (set %s)", ReceiptKeyEnv)
+	return keySet(KeyReceipt, c.Engine.ReceiptKey, c.KeyFrom.Receipt, "engine.receipt_key_file", ReceiptKeyCredential, ReceiptKeyEnv)
+}
+
+func keySet(name, key, from, file, credential, env string) error {
+	switch {
+	case key == "":
+		return fmt.Errorf("config: no %s key: set %s (or the systemd credential %s, or %s); see README 'Keys'", name, file, credential, env)
+	case len(key) < MinKeyLen:
+		return fmt.Errorf("config: the %s key from %s is shorter than %d characters", name, from, MinKeyLen)
 	}
 	return nil
 }

@@ -77,6 +77,10 @@ type Options struct {
 	// CommitFault, if set, is called before each commit; an error fails the commit as a disk
 	// write error would (fault injection for tests of the fail-stop path).
 	CommitFault func() error
+	// KeyChecks are the check values of the server keys the caller will use with the file:
+	// those the file has not seen are recorded, and a different one refuses the open with
+	// a *KeyMismatchError before anything runs.
+	KeyChecks []KeyCheck
 }
 
 func (o *Options) withDefaults() Options {
@@ -203,6 +207,9 @@ func open(path string, opt *Options, create bool) (*Ledger, error) {
 		err = l.initFile()
 	} else {
 		err = l.upgradeFile()
+	}
+	if err == nil {
+		err = l.checkKeysAtOpen(o.KeyChecks)
 	}
 	if err == nil {
 		err = l.load()

@@ -14,6 +14,7 @@ import (
 type jobReq struct {
 	job  *domain.Job
 	upd  *msgUpdate
+	meta []metaPut // written with the job, if it is applied (RotateKeys)
 	res  domain.Result
 	err  error
 	done chan struct{}
@@ -187,6 +188,9 @@ func (w *batchWriter) commit(reqs []*jobReq) {
 			continue
 		}
 		r.res, r.err = w.apply(r.job)
+		if r.err == nil && len(r.meta) > 0 {
+			w.putMeta(r.meta)
+		}
 	}
 	if err == nil {
 		err = w.ioErr

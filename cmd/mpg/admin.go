@@ -35,12 +35,18 @@ var adminCommands = map[string]bool{"ledger": true, "account": true, "merchant":
 
 // forwarded says whether a command (its words after mpg) runs in the daemon when it runs.
 // `mpg bank` is the bank simulator; only its reconcile reads the ledger.
+// `mpg keys check` asks the daemon; `mpg keys rotate` never runs in it (the daemon keeps the
+// keys it started with).
 func forwarded(args []string) bool {
-	return len(args) > 0 && (adminCommands[args[0]] || (args[0] == "bank" && len(args) > 1 && args[1] == "reconcile"))
+	sub := func(cmd, name string) bool { return args[0] == cmd && len(args) > 1 && args[1] == name }
+	return len(args) > 0 && (adminCommands[args[0]] || sub("bank", "reconcile") || sub("keys", "check"))
 }
 
 type adminRequest struct {
 	Args []string `json:"args"`
+	// Keys are the check values of the CLI's own keys (never the keys): a CLI with another
+	// key than the ledger's is refused here as it would be opening the file itself.
+	Keys []keyAtHand `json:"keys,omitempty"`
 }
 
 type adminResponse struct {
@@ -77,7 +83,7 @@ func (a *app) forward(cmd *cobra.Command, args []string) (bool, error) {
 	}
 	full := append(strings.Fields(cmd.CommandPath())[1:], args...)
 	full = append(full, flagArgs(cmd)...)
-	if err := json.NewEncoder(c).Encode(adminRequest{Args: full}); err != nil {
+	if err := json.NewEncoder(c).Encode(adminRequest{Args: full, Keys: keysAtHand(a.cfg)}); err != nil {
 		return true, fmt.Errorf("admin socket: %w", err)
 	}
 	var resp adminResponse
@@ -144,10 +150,15 @@ func handleAdmin(ctx context.Context, c net.Conn, cfg config.Config, l *ledger.L
 	c.SetDeadline(time.Now().Add(5 * time.Minute))
 	var req adminRequest
 	if err := json.NewDecoder(io.LimitReader(c, 64<<10)).Decode(&req); err != nil || len(req.Args) == 0 || !forwarded(req.Args) {
-		json.NewEncoder(c).Encode(adminResponse{Error: "admin socket: only the admin commands (ledger, account, merchant, outbox, payment, webhook, company, credit, bank reconcile)", Code: 1})
+		json.NewEncoder(c).Encode(adminResponse{Error: "admin socket: only the admin commands (ledger, account, merchant, outbox, payment, webhook, company, credit, bank reconcile, keys check)", Code: 1})
 		return
 	}
-	a := &app{cfg: cfg, log: log.Named("admin"), shared: l, eng: eng, operator: operator, dbPath: l.Path()}
+	if err := clientKeysRefused(l, req.Keys); err != nil {
+		log.Warn("admin command refused: the CLI has another key", zap.String("operator", operator), zap.Strings("args", req.Args), zap.Error(err))
+		json.NewEncoder(c).Encode(adminResponse{Error: err.Error(), Code: 1})
+		return
+	}
+	a := &app{cfg: cfg, log: log.Named("admin"), shared: l, eng: eng, operator: operator, dbPath: l.Path(), clientKeys: req.Keys}
 	root := a.rootCmd()
 	var out bytes.Buffer
 	root.SetOut(&out)

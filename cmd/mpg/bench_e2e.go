@@ -26,6 +26,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"mpg/bank"
+	"mpg/config"
 	"mpg/domain"
 	"mpg/ledger"
 	"mpg/smpp"
@@ -70,7 +71,8 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 	cfg := a.cfg
 	cfg.Ledger.Path, cfg.Ledger.Currency = db, "EUR"
 	cfg.Engine.PINKey, cfg.Engine.ReceiptKey = "", "" // in the daemon's environment, not the file
-	cfg.Engine.MOPerMinute = 0                        // bench phones text as fast as they are answered
+	cfg.Engine.PINKeyFile, cfg.Engine.ReceiptKeyFile = "", ""
+	cfg.Engine.MOPerMinute = 0 // bench phones text as fast as they are answered
 	cfg.SMPP.Addr, cfg.SMPP.SystemID, cfg.SMPP.Password = sim.Addr(), "mpg", ""
 	cfg.SMPP.Window, cfg.SMPP.RatePerS, cfg.SMPP.Binds = opt.window, 100000, opt.binds
 	cfg.HTTP.Addr = httpAddr
@@ -121,7 +123,8 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 	}
 	defer logf.Close()
 	daemon := exec.Command(exe, args...)
-	daemon.Env = append(os.Environ(), "MPG_PIN_KEY="+randomKey(), "MPG_RECEIPT_KEY="+randomKey(), "MPG_SMPP_PASSWORD="+password)
+	// Fresh keys for a fresh file; no systemd credential of this shell's may set others.
+	daemon.Env = append(os.Environ(), "MPG_PIN_KEY="+randomKey(), "MPG_RECEIPT_KEY="+randomKey(), "MPG_SMPP_PASSWORD="+password, config.CredentialsDirEnv+"=")
 	daemon.Stdout, daemon.Stderr = logf, logf
 	if err := daemon.Start(); err != nil {
 		return err

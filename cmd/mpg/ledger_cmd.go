@@ -40,10 +40,14 @@ func (a *app) ledgerOptions() *ledger.Options {
 	}
 }
 
+// openLedger opens the file for a CLI command, refusing keys the file was not used with.
 func (a *app) openLedger() (*ledger.Ledger, error) {
-	l, err := ledger.Open(a.dbPath, a.ledgerOptions())
+	o := a.ledgerOptions()
+	held := keysAtHand(a.cfg)
+	o.KeyChecks = ledgerChecks(held)
+	l, err := ledger.Open(a.dbPath, o)
 	if err != nil {
-		return nil, err
+		return nil, keyAdvice(err, held)
 	}
 	a.log.Debug("ledger opened", zap.String("db", a.dbPath))
 	return l, nil
@@ -95,7 +99,9 @@ func (a *app) ledgerInitCmd() *cobra.Command {
 			if a.shared != nil {
 				return errInit
 			}
-			l, err := ledger.Create(a.dbPath, a.ledgerOptions())
+			o := a.ledgerOptions()
+			o.KeyChecks = ledgerChecks(keysAtHand(a.cfg)) // the keys at hand are the file's from now on
+			l, err := ledger.Create(a.dbPath, o)
 			if err != nil {
 				return err
 			}

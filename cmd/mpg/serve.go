@@ -39,8 +39,10 @@ func (a *app) serveCmd() *cobra.Command {
 		Long: `serve opens the ledger, binds to the SMSC over SMPP, turns every SMS into a ledger job and
 sends the replies from the outbox. It serves /metrics, /healthz and /readyz on http.addr.
 SIGINT or SIGTERM stops it gracefully: no new MO, handlers finish, replies drain, unbind.
-Secrets come from the environment: MPG_SMPP_PASSWORD, MPG_PIN_KEY, MPG_RECEIPT_KEY.`,
-		Example: "  MPG_PIN_KEY=... MPG_RECEIPT_KEY=... mpg serve --config /etc/mpg/mpg.toml",
+The PIN and receipt keys come from engine.pin_key_file and engine.receipt_key_file, systemd
+credentials (mpg-pin-key, mpg-receipt-key) or MPG_PIN_KEY and MPG_RECEIPT_KEY; the SMPP
+password from MPG_SMPP_PASSWORD. A ledger file used with other keys is refused.`,
+		Example: "  mpg serve --config /etc/mpg/mpg.toml",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.cfg.Secrets(); err != nil {
@@ -61,7 +63,7 @@ Secrets come from the environment: MPG_SMPP_PASSWORD, MPG_PIN_KEY, MPG_RECEIPT_K
 			defer stop()
 			l, err := ledger.Open(a.dbPath, a.daemonLedgerOptions(a.cfg))
 			if err != nil {
-				return err
+				return keyAdvice(err, keysAtHand(a.cfg))
 			}
 			d, err := newDaemon(a.cfg, l, a.log)
 			if err != nil {
@@ -161,10 +163,12 @@ func (d *daemon) serveMerchants(ctx context.Context) (done <-chan struct{}, err 
 }
 
 // daemonLedgerOptions are the ledger options of a daemon: the app's, plus the engine's
-// expiry notices, present from the moment the file opens (the first expiry scan runs then).
+// expiry notices, present from the moment the file opens (the first expiry scan runs then),
+// and the check values of its keys: a file used with other keys is refused before that.
 func (a *app) daemonLedgerOptions(cfg config.Config) *ledger.Options {
 	o := a.ledgerOptions()
 	o.ExpiryHook = engine.ExpiryNotices(engineConfig(cfg))
+	o.KeyChecks = ledgerChecks(keysAtHand(cfg))
 	return o
 }
 
