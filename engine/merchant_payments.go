@@ -430,6 +430,7 @@ func (e *Engine) RefundPayment(ctx context.Context, req RefundRequest) (domain.P
 		}
 		job := domain.Job{Transfers: []domain.Transfer{tr},
 			Audit: &domain.Audit{Actor: req.Actor, Action: "payment refund", Detail: p.ID + " " + domain.FormatAmount(amount, p.Currency)}}
+		job.Profiles = append(job.Profiles, e.bankRefund(&p, len(p.Refunds)-1)...) // an mDebit's refund: a credit to the bank account
 		job.Compose = e.refundNotice(p, amount)
 		if job, err = e.paymentJob(&p, ver, was, job, req.Actor, true); err != nil {
 			return p, refund, false, err
@@ -440,6 +441,9 @@ func (e *Engine) RefundPayment(ctx context.Context, req RefundRequest) (domain.P
 		_, err = e.l.Submit(ctx, job)
 		if errors.Is(err, domain.ErrConflict) && try < maxTurns {
 			continue
+		}
+		if err == nil && p.Channel == domain.ChannelBank {
+			e.wakeBank() // the credit is queued and durable: the bank worker sends it
 		}
 		return p, refund, false, err
 	}
