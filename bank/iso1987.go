@@ -175,16 +175,6 @@ func newSpec() *iso8583.MessageSpec {
 // spec is the message format of the link.
 var spec = newSpec()
 
-// elementOf is the definition of element n (ok false: not an element of 1987).
-func elementOf(n int) (element, bool) {
-	for _, e := range elements1987 {
-		if e.n == n {
-			return e, true
-		}
-	}
-	return element{}, false
-}
-
 // describe is how the interface page names an element: "n 12", "ans ..28 (LLVAR)".
 func (e element) describe() string {
 	switch e.vary {

@@ -40,8 +40,8 @@ type Sim struct {
 	// FaultSlow waits (shorter).
 	Late, Slow time.Duration
 	// Requests counts the messages taken, Debits the accounts debited, Credits the refunds
-	// credited.
-	Requests, Debits, Reversals, Credits atomic.Int64
+	// credited, Duplicates the second originals (0200) of one RRN, which mpg never sends.
+	Requests, Debits, Reversals, Credits, Duplicates atomic.Int64
 }
 
 // SimAccount is one account at the simulated bank.
@@ -302,6 +302,7 @@ func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 func (s *Sim) financial(m *msg) *msg {
 	if rec, ok := s.done[m.RRN]; ok {
 		if m.MTI == mtiFinancial && !rec.tombstone() {
+			s.Duplicates.Add(1)
 			dup := *m // a second original of one RRN: a duplicate transmission, nothing applied
 			dup.MTI, dup.Response = mtiFinancialResp, CodeDuplicate
 			return &dup

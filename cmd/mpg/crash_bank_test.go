@@ -37,8 +37,8 @@ func TestCrashBankChild(t *testing.T) {
 // subscribers pay by DEBIT against a bank that answers slowly and now and then drops an
 // approved answer. Phones redeliver what was not acknowledged, as an SMSC does. At the end
 // every DEBIT has ended (paid, or reversed with nothing taken), the bank debited exactly
-// the payments the ledger paid, bank clearing matches, reconcile finds no difference, and
-// verify is clean.
+// the payments the ledger paid and never got a second original (0200) of one RRN, bank
+// clearing matches, reconcile finds no difference, and verify is clean.
 func TestCrashDuringBankCalls(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash loop is not short")
@@ -128,6 +128,10 @@ func TestCrashDuringBankCalls(t *testing.T) {
 	taken := (1 << 40) - bk.Balance(e2eIBAN)
 	if taken != shop || -clr.Available() != shop || shop != paidMinor {
 		t.Fatalf("bank took %d, merchant has %d, clearing %d, %d debits paid of %d", taken, shop, clr.Available(), paid, len(outcome))
+	}
+	// After every kill, what may have left went again as a repeat (0201), never as a second 0200.
+	if n := bk.Duplicates.Load(); n != 0 {
+		t.Fatalf("the bank got %d second originals (0200) of one RRN", n)
 	}
 	var settlement bytes.Buffer
 	bk.WriteSettlement(&settlement)
