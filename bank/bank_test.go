@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -384,6 +386,27 @@ func TestAnUnreadableAnswerIsLoggedByItsShape(t *testing.T) {
 	for _, secret := range []string{iban, iban[len(iban)-8:], "2345"} {
 		if strings.Contains(all, secret) {
 			t.Fatalf("the log shows %q: %s", secret, all)
+		}
+	}
+}
+
+// TestTheInterfacePageIsTheCode: docs/bank-interface.md lists every response code with the
+// class mpg gives it, and every element mpg reads with its format, as the code has them.
+func TestTheInterfacePageIsTheCode(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "bank-interface.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	for rc, c := range codes {
+		row := fmt.Sprintf("| %s | %s | %s | %s | %s |", rc, c.meaning, Classify(rc, First), Classify(rc, Repeat), Classify(rc, Reversal))
+		if !strings.Contains(page, row) {
+			t.Errorf("the page lacks %s", row)
+		}
+	}
+	for _, e := range elements1987 {
+		if row := fmt.Sprintf("| %d | %s | %s |", e.n, e.name, e.describe()); !strings.Contains(page, row) {
+			t.Errorf("the page lacks %s", row)
 		}
 	}
 }
