@@ -34,6 +34,8 @@ type RefundView struct {
 	ID     string `json:"id"`
 	Amount string `json:"amount"`
 	At     string `json:"at"`
+	// State is where the credit of a refunded mDebit is: sent_to_bank, credited, to_purse.
+	State string `json:"state,omitempty"`
 }
 
 // View renders a payment for merchants.
@@ -63,7 +65,7 @@ func (e *Engine) View(p domain.Payment) PaymentView {
 		}
 	}
 	for _, r := range p.Refunds {
-		v.Refunds = append(v.Refunds, RefundView{ID: r.ID, Amount: f(r.Amount), At: domain.FormatTime(r.At)})
+		v.Refunds = append(v.Refunds, RefundView{ID: r.ID, Amount: f(r.Amount), At: domain.FormatTime(r.At), State: string(r.State)})
 	}
 	return v
 }
