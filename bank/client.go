@@ -197,6 +197,7 @@ func (c *Client) call(ctx context.Context, m *msg, respMTI string) (*msg, error)
 	}()
 	cn.c.SetWriteDeadline(time.Now().Add(c.cfg.Timeout))
 	if err := cn.w.send(m); err != nil {
+		c.logf("bank link closed: sending %s %s: %v", m.MTI, m.RRN, err)
 		c.drop(cn) // a half-written message spoils the stream
 		return nil, fmt.Errorf("%w: sending %s: %v", domain.ErrBankUnknown, m.MTI, err)
 	}
