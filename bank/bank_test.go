@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,11 +63,13 @@ func TestDebitsAndDeclines(t *testing.T) {
 	if a, _ := c.Debit(ctx, domain.BankDebit{Key: "000000000004", Trace: "000004", Account: "FR7630006000010000000000097", Amount: 1, Currency: "EUR"}); a.Code != CodeAccountClosed {
 		t.Fatalf("closed: %+v", a)
 	}
-	// The same RRN again, as a plain resend or as a repeat: the first answer, no new debit.
-	for _, f := range []func(context.Context, domain.BankDebit) (domain.BankAnswer, error){c.Debit, c.Status} {
-		if a, err := f(ctx, debit("000000000001", 2500)); err != nil || a.Outcome != domain.BankApproved || s.Balance(iban) != 7500 {
-			t.Fatalf("repeat: %+v %v, balance %d", a, err, s.Balance(iban))
-		}
+	// The same RRN again as a repeat: the first answer, no new debit. As a second original
+	// (which mpg never sends): a duplicate transmission, unknown, nothing debited.
+	if a, err := c.Status(ctx, debit("000000000001", 2500)); err != nil || a.Outcome != domain.BankApproved || s.Balance(iban) != 7500 {
+		t.Fatalf("repeat: %+v %v, balance %d", a, err, s.Balance(iban))
+	}
+	if a, err := c.Debit(ctx, debit("000000000001", 2500)); !errors.Is(err, domain.ErrBankUnknown) || a.Code != CodeDuplicate || s.Balance(iban) != 7500 {
+		t.Fatalf("second original: %+v %v, balance %d", a, err, s.Balance(iban))
 	}
 }
 
@@ -183,5 +189,224 @@ func TestKeepAliveClosesALinkThatStoppedAnswering(t *testing.T) {
 	waitFor("up again", c.Up)
 	if a, err := c.Debit(context.Background(), debit("000000000031", 100)); err != nil || a.Outcome != domain.BankApproved {
 		t.Fatalf("debit on the new link: %+v %v", a, err)
+	}
+}
+
+// stamped is a debit whose first transmission was stamped at a time of its own (an hour
+// ago), as the engine records it before sending.
+func stamped(c *Client, rrn string, amount uint64) domain.BankDebit {
+	d := debit(rrn, amount)
+	d.Sent = c.Stamp(d, false, time.Now().Add(-time.Hour))
+	return d
+}
+
+// TestMessagesCarryTheBitmapsOfTheStandard: bit 1 of the primary bitmap is set, and a
+// secondary bitmap follows, exactly when a field above 64 is present.
+func TestMessagesCarryTheBitmapsOfTheStandard(t *testing.T) {
+	withAccount := &msg{MTI: mtiFinancial, Process: procDebit, Amount: "2500", Sent: "0102150405", Trace: "000001",
+		RRN: "00000000000A", Merchant: "SHOP42", Currency: "978", AccountID: iban}
+	without := &msg{MTI: mtiFinancialResp, Process: procDebit, Amount: "2500", Trace: "000001", RRN: "00000000000A", Response: "00"}
+	for _, c := range []struct {
+		m         *msg
+		primary   string
+		secondary string
+	}{
+		// 1 (secondary), 3, 4, 7, 11, 37, 42, 49; then 102.
+		{withAccount, "B220000008408000", "0000000004000000"},
+		// 3, 4, 11, 37, 39 and nothing above 64: one bitmap, bit 1 clear.
+		{without, "302000000A000000", ""},
+	} {
+		b, err := encode(c.m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(b[4:20]); got != c.primary {
+			t.Errorf("%s: primary bitmap %s, want %s", c.m.MTI, got, c.primary)
+		}
+		if c.secondary != "" && string(b[20:36]) != c.secondary {
+			t.Errorf("%s: secondary bitmap %s, want %s", c.m.MTI, b[20:36], c.secondary)
+		}
+		if c.secondary == "" && string(b[20:26]) != procDebit {
+			t.Errorf("%s: field 3 does not follow the primary bitmap: %s", c.m.MTI, b)
+		}
+		back, err := decode(b)
+		if err != nil || *back != *c.m {
+			t.Errorf("%s read back: %+v %v", c.m.MTI, back, err)
+		}
+	}
+}
+
+func TestResponseCodesAreSortedByWhatTheyAnswer(t *testing.T) {
+	for _, c := range []struct {
+		code string
+		kind Kind
+		want Class
+	}{
+		{"00", First, Approved}, {"08", First, Approved}, {"11", Repeat, Approved},
+		{"05", First, Declined}, {"51", Repeat, Declined}, {"14", First, Declined}, {"62", Repeat, Declined},
+		{"12", First, Declined}, {"30", First, Declined},
+		// A bank that takes no repeats may hold the original's money: not a decline.
+		{"12", Repeat, Unknown}, {"30", Repeat, Unknown},
+		{"96", First, Unknown}, {"96", Repeat, Unknown}, {"91", First, Unknown}, {"68", Repeat, Unknown},
+		{"06", First, Unknown}, {"10", First, Unknown}, {"94", First, Unknown}, {"N7", First, Unknown}, {"", First, Unknown},
+		{"00", Reversal, Approved}, {"25", Reversal, Approved}, {"12", Reversal, Declined}, {"96", Reversal, Unknown},
+		{"08", Reversal, Unknown}, {"Q1", Reversal, Unknown},
+	} {
+		if got := Classify(c.code, c.kind); got != c.want {
+			t.Errorf("%q answering %d: %s, want %s", c.code, c.kind, got, c.want)
+		}
+	}
+}
+
+// TestAMalfunctionIsNoDecline: a 96 is unknown, whether it answers the debit or its repeat;
+// the repeat after it finds out what the bank did.
+func TestAMalfunctionIsNoDecline(t *testing.T) {
+	s, c := setup(t)
+	ctx := context.Background()
+	d := stamped(c, "000000000050", 1000)
+	s.Inject(FaultApproveThenDrop, 1)
+	if _, err := c.Debit(ctx, d); !errors.Is(err, domain.ErrBankUnknown) {
+		t.Fatalf("dropped answer: %v", err)
+	}
+	s.Inject(FaultMalfunction, 1)
+	if a, err := c.Status(ctx, d); !errors.Is(err, domain.ErrBankUnknown) || a.Code != CodeSystemError || a.Outcome == domain.BankDeclined {
+		t.Fatalf("96 to the repeat: %+v %v", a, err)
+	}
+	if a, err := c.Status(ctx, d); err != nil || a.Outcome != domain.BankApproved || s.Balance(iban) != 9000 {
+		t.Fatalf("the next repeat: %+v %v", a, err)
+	}
+	if got := s.Messages(d.Key); strings.Join(got, " ") != "0200 0201 0201" {
+		t.Fatalf("the bank got %v", got)
+	}
+}
+
+// TestReversalsNameTheRequestAsSent: a reversal sent long after its original carries, in
+// field 90, the original's type, trace, transmission time and acquirer; its repeat is 0401.
+func TestReversalsNameTheRequestAsSent(t *testing.T) {
+	s, c := setup(t)
+	c.cfg.Acquirer = "12345"
+	ctx := context.Background()
+	d := stamped(c, "000000000060", 1500)
+	if a, err := c.Debit(ctx, d); err != nil || a.Outcome != domain.BankApproved {
+		t.Fatalf("%+v %v", a, err)
+	}
+	d.Reversal = c.Stamp(d, true, time.Now())
+	s.Inject(FaultNoAnswer, 1)
+	if _, err := c.Reverse(ctx, d, false); !errors.Is(err, domain.ErrBankUnknown) {
+		t.Fatalf("unanswered reversal: %v", err)
+	}
+	if a, err := c.Reverse(ctx, d, true); err != nil || a.Outcome != domain.BankApproved || a.Code != CodeApproved || s.Balance(iban) != 10000 {
+		t.Fatalf("reversal repeat: %+v %v balance %d", a, err, s.Balance(iban))
+	}
+	if got := strings.Join(s.Messages(d.Key), " "); got != "0200 0400 0401" {
+		t.Fatalf("the bank got %s", got)
+	}
+	// Field 90 naming another transmission names nothing this bank got: 25, nothing reversed.
+	e := stamped(c, "000000000061", 700)
+	c.Debit(ctx, e)
+	e.Sent.Time = transmitted(time.Now().Add(time.Minute))
+	if a, err := c.Reverse(ctx, e, false); err != nil || a.Code != CodeNotFound || s.Balance(iban) != 9300 {
+		t.Fatalf("a reversal naming another request: %+v %v balance %d", a, err, s.Balance(iban))
+	}
+}
+
+// TestRefundCredits: a credit puts money on the account once; its repeat answers the first
+// outcome; its reversal takes it back; the settlement file says which lines are credits.
+func TestRefundCredits(t *testing.T) {
+	s, c := setup(t)
+	ctx := context.Background()
+	d := stamped(c, "000000000070", 400)
+	if a, err := c.Credit(ctx, d); err != nil || a.Outcome != domain.BankApproved || s.Balance(iban) != 10400 {
+		t.Fatalf("credit: %+v %v balance %d", a, err, s.Balance(iban))
+	}
+	d.Credit = true
+	if a, err := c.Status(ctx, d); err != nil || a.Outcome != domain.BankApproved || s.Balance(iban) != 10400 || s.Credits.Load() != 1 {
+		t.Fatalf("repeat: %+v %v balance %d", a, err, s.Balance(iban))
+	}
+	unknown := stamped(c, "000000000071", 400)
+	unknown.Account = "FR7630006000019999999999999"
+	if a, err := c.Credit(ctx, unknown); err != nil || a.Outcome != domain.BankDeclined || a.Code != CodeInvalidAccount {
+		t.Fatalf("to an unknown account: %+v %v", a, err)
+	}
+	var b bytes.Buffer
+	s.WriteSettlement(&b)
+	rows, err := ReadSettlement(&b)
+	if err != nil || len(rows) != 1 || !rows[0].Credit || rows[0].Amount != 400 || rows[0].Reversed {
+		t.Fatalf("settlement: %+v %v", rows, err)
+	}
+	if a, err := c.Reverse(ctx, d, false); err != nil || a.Outcome != domain.BankApproved || s.Balance(iban) != 10000 {
+		t.Fatalf("credit reversed: %+v %v balance %d", a, err, s.Balance(iban))
+	}
+	// A file written before credits (no type column) reads as debits.
+	old, err := ReadSettlement(strings.NewReader("rrn,account,amount_minor,currency,status,auth_code,time\n1,X,5,978,settled,000001,t\n"))
+	if err != nil || len(old) != 1 || old[0].Credit {
+		t.Fatalf("old file: %+v %v", old, err)
+	}
+}
+
+// TestTheBanksOwnNetworkMessagesAreAnswered: the bank signs on, echoes, changes keys on the
+// link mpg opened; each is answered 0810 "00" on that link.
+func TestTheBanksOwnNetworkMessagesAreAnswered(t *testing.T) {
+	s, c := setup(t)
+	if err := c.Echo(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range []string{netSignOn, netEcho, "161"} {
+		if n := s.Network(code, time.Second); n != 1 {
+			t.Fatalf("network %s: %d links answered", code, n)
+		}
+	}
+}
+
+// TestAnUnreadableAnswerIsLoggedByItsShape: the log says the message's length, type,
+// bitmaps and fields, never the account or the amount it carried; the link stays up, and
+// the request is found out by its repeat.
+func TestAnUnreadableAnswerIsLoggedByItsShape(t *testing.T) {
+	s, c := setup(t)
+	var mu sync.Mutex
+	var logs []string
+	c.cfg.Log = func(f string, args ...any) { mu.Lock(); logs = append(logs, fmt.Sprintf(f, args...)); mu.Unlock() }
+	ctx := context.Background()
+	d := stamped(c, "000000000080", 2345)
+	c.Echo(ctx)
+	link := c.cur
+	s.Inject(FaultGarbage, 1)
+	if _, err := c.Debit(ctx, d); !errors.Is(err, domain.ErrBankUnknown) {
+		t.Fatalf("garbled answer: %v", err)
+	}
+	if a, err := c.Status(ctx, d); err != nil || a.Outcome != domain.BankApproved || c.cur != link {
+		t.Fatalf("repeat on the same link: %+v %v", a, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	all := strings.Join(logs, "\n")
+	if !strings.Contains(all, "cannot read") || !strings.Contains(all, "MTI 0210") || !strings.Contains(all, "fields 2 3 4 7 11 37 38 39 42 49 102") {
+		t.Fatalf("log: %s", all)
+	}
+	for _, secret := range []string{iban, iban[len(iban)-8:], "2345"} {
+		if strings.Contains(all, secret) {
+			t.Fatalf("the log shows %q: %s", secret, all)
+		}
+	}
+}
+
+// TestTheInterfacePageIsTheCode: docs/bank-interface.md lists every response code with the
+// class mpg gives it, and every element mpg reads with its format, as the code has them.
+func TestTheInterfacePageIsTheCode(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "bank-interface.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	for rc, c := range codes {
+		row := fmt.Sprintf("| %s | %s | %s | %s | %s |", rc, c.meaning, Classify(rc, First), Classify(rc, Repeat), Classify(rc, Reversal))
+		if !strings.Contains(page, row) {
+			t.Errorf("the page lacks %s", row)
+		}
+	}
+	for _, e := range elements1987 {
+		if row := fmt.Sprintf("| %d | %s | %s |", e.n, e.name, e.describe()); !strings.Contains(page, row) {
+			t.Errorf("the page lacks %s", row)
+		}
 	}
 }

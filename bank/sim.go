@@ -7,6 +7,7 @@ import (
 	"io"
 	"mpg/domain"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,24 +16,32 @@ import (
 	"time"
 )
 
-// Sim is a bank's back end for tests and the demo: accounts with balances, debits by RRN
-// (the same RRN is never debited twice), reversals, and the faults real back ends have.
+// Sim is a bank's back end for tests and the demo, written to answer as ISO 8583:1987
+// says a bank does: accounts with balances, debits and refund credits by RRN (an RRN is
+// applied once: a second 0200 is a duplicate transmission, a repeat is answered with the
+// first outcome, or processed as the original if that never arrived), reversals matched on
+// the original data elements of field 90, its own network management messages, and the
+// faults real back ends have.
 type Sim struct {
 	ln net.Listener
 
 	mu       sync.Mutex
 	accounts map[string]*SimAccount
-	done     map[string]*debitRecord // by RRN
-	faults   map[Fault]int           // how many more requests each fault hits (-1: all)
-	conns    map[net.Conn]bool
+	done     map[string]*record // by RRN
+	seen     map[string][]string
+	faults   map[Fault]int // how many more requests each fault hits (-1: all)
+	conns    map[net.Conn]*writer
+	network  map[string]chan string // the sim's own 0800 waiting for an answer, by trace
 	wg       sync.WaitGroup
 	closed   bool
+	trace    int
 
 	// Late is how long FaultLate waits (longer than the client's timeout); Slow how long
 	// FaultSlow waits (shorter).
 	Late, Slow time.Duration
-	// Requests counts the messages taken, Debits the accounts debited.
-	Requests, Debits, Reversals atomic.Int64
+	// Requests counts the messages taken, Debits the accounts debited, Credits the refunds
+	// credited, Duplicates the second originals (0200) of one RRN, which mpg never sends.
+	Requests, Debits, Reversals, Credits, Duplicates atomic.Int64
 }
 
 // SimAccount is one account at the simulated bank.
@@ -42,11 +51,14 @@ type SimAccount struct {
 	Closed     bool
 }
 
-type debitRecord struct {
+// record is what the bank did with one RRN.
+type record struct {
 	resp     msg // the first answer, given again to every repeat
+	orig     msg // the request as it first arrived: what a reversal's field 90 must name
 	account  string
 	amount   uint64
 	currency string
+	credit   bool
 	reversed bool
 	at       time.Time
 }
@@ -62,10 +74,13 @@ const (
 	FaultRefuse          Fault = "refuse"            // close every new connection at once
 	FaultSlow            Fault = "slow"              // answer after Slow (within the timeout)
 	FaultDeclineReversal Fault = "decline-reversal"  // answer a reversal with "12": the debit stands
+	FaultMalfunction     Fault = "malfunction"       // answer "96" (system malfunction), applying nothing
+	FaultGarbage         Fault = "garbage"           // answer with a message no reader can parse
 )
 
 // Faults lists every fault, for the command line.
-var Faults = []Fault{FaultNoAnswer, FaultLate, FaultApproveThenDrop, FaultDuplicate, FaultRefuse, FaultSlow, FaultDeclineReversal}
+var Faults = []Fault{FaultNoAnswer, FaultLate, FaultApproveThenDrop, FaultDuplicate, FaultRefuse, FaultSlow, FaultDeclineReversal,
+	FaultMalfunction, FaultGarbage}
 
 // NewSim listens on addr.
 func NewSim(addr string) (*Sim, error) {
@@ -73,8 +88,8 @@ func NewSim(addr string) (*Sim, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Sim{ln: ln, accounts: map[string]*SimAccount{}, done: map[string]*debitRecord{}, faults: map[Fault]int{},
-		conns: map[net.Conn]bool{}, Late: 8 * time.Second, Slow: 300 * time.Millisecond}
+	s := &Sim{ln: ln, accounts: map[string]*SimAccount{}, done: map[string]*record{}, seen: map[string][]string{}, faults: map[Fault]int{},
+		conns: map[net.Conn]*writer{}, network: map[string]chan string{}, Late: 8 * time.Second, Slow: 300 * time.Millisecond}
 	s.wg.Add(1)
 	go s.accept()
 	return s, nil
@@ -171,7 +186,7 @@ func (s *Sim) accept() {
 			c.Close()
 			return
 		}
-		s.conns[c] = true
+		s.conns[c] = &writer{w: c}
 		s.mu.Unlock()
 		s.wg.Add(1)
 		go s.serve(c)
@@ -180,6 +195,9 @@ func (s *Sim) accept() {
 
 func (s *Sim) serve(c net.Conn) {
 	defer s.wg.Done()
+	s.mu.Lock()
+	w := s.conns[c]
+	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, c)
@@ -187,7 +205,6 @@ func (s *Sim) serve(c net.Conn) {
 		c.Close()
 	}()
 	r := bufio.NewReader(c)
-	w := &writer{w: c}
 	var answers sync.WaitGroup
 	defer answers.Wait()
 	for {
@@ -195,9 +212,14 @@ func (s *Sim) serve(c net.Conn) {
 		if err != nil {
 			return
 		}
+		if m.MTI == mtiNetworkResp {
+			s.answered(m)
+			continue
+		}
 		s.Requests.Add(1)
-		// A fault set for the next n requests is meant for debits and reversals: an echo
-		// does not use it up. A fault set for all (-1) hits echoes too: the bank is down so.
+		s.note(m)
+		// A fault set for the next n requests is meant for debits, credits and reversals: an
+		// echo does not use it up. A fault set for all (-1) hits echoes too: the bank is down so.
 		take := s.take
 		if m.MTI == mtiNetwork {
 			take = s.always
@@ -209,6 +231,8 @@ func (s *Sim) serve(c net.Conn) {
 		switch {
 		case take(FaultApproveThenDrop):
 			return // applied, never answered
+		case take(FaultGarbage):
+			w.sendRaw(garbled(resp))
 		case take(FaultLate):
 			answers.Add(1)
 			go func() { defer answers.Done(); time.Sleep(s.Late); w.send(resp) }()
@@ -224,74 +248,138 @@ func (s *Sim) serve(c net.Conn) {
 	}
 }
 
+// note remembers what arrived for an RRN.
+func (s *Sim) note(m *msg) {
+	if m.RRN == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.seen[m.RRN]) < 100 {
+		s.seen[m.RRN] = append(s.seen[m.RRN], m.MTI)
+	}
+}
+
+// Messages lists the message types the bank received for an RRN, in order.
+func (s *Sim) Messages(rrn string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.seen[rrn]...)
+}
+
 // handle applies one request and returns its answer.
 func (s *Sim) handle(m *msg) *msg {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	resp := *m
-	switch m.MTI {
-	case mtiNetwork:
-		resp.MTI, resp.Response = mtiNetworkResp, CodeApproved
-		return &resp
-	case mtiFinancial, mtiFinancialRepeat:
-		if rec, ok := s.done[m.RRN]; ok {
-			first := rec.resp // the same RRN: the first answer, nothing applied again
-			first.Trace = m.Trace
-			return &first
-		}
-		resp.MTI = mtiFinancialResp
-		resp.Response = s.debit(m)
-		if resp.Response == CodeApproved {
-			resp.AuthCode = fmt.Sprintf("%06d", s.Debits.Add(1)%1000000)
-		}
-		amount, _ := parseAmount(m.Amount)
-		s.done[m.RRN] = &debitRecord{resp: resp, account: m.AccountID, amount: amount, currency: m.Currency, at: time.Now()}
-		return &resp
-	case mtiReversal, mtiReversalAdvice:
-		resp.MTI = mtiReversalResp
-		if m.MTI == mtiReversalAdvice {
-			resp.MTI = mtiAdviceResp
-		}
-		rec, ok := s.done[m.RRN]
-		switch {
-		case s.takeLocked(FaultDeclineReversal):
-			resp.Response = CodeReversalDeclined
-		case !ok:
-			// Never seen: remember it, so that the original arriving late is refused.
-			declined := *m
-			declined.MTI, declined.Response = mtiFinancialResp, CodeReversalDeclined
-			s.done[m.RRN] = &debitRecord{resp: declined, reversed: true, at: time.Now()}
-			resp.Response = CodeNotFound
-		case rec.resp.Response != CodeApproved || rec.reversed:
-			resp.Response = CodeApproved // nothing taken, or already given back
-		default:
-			if a := s.accounts[rec.account]; a != nil {
-				a.Balance += int64(rec.amount)
-			}
-			rec.reversed = true
-			s.Reversals.Add(1)
-			resp.Response = CodeApproved
-		}
+	if m.MTI != mtiNetwork && s.takeLocked(FaultMalfunction) {
+		resp := *m
+		resp.MTI, resp.Response = respMTI(m.MTI), CodeSystemError
 		return &resp
 	}
-	resp.MTI = fmt.Sprintf("%04d", atoi(m.MTI)+10)
-	resp.Response = CodeSystemError
+	switch m.MTI {
+	case mtiNetwork, mtiNetworkAdvice:
+		resp := *m
+		resp.MTI, resp.Response = respMTI(m.MTI), CodeApproved
+		return &resp
+	case mtiFinancial, mtiFinancialRepeat:
+		return s.financial(m)
+	case mtiReversal, mtiReversalRepeat, mtiReversalAdvice, mtiAdviceRepeat:
+		return s.reversal(m)
+	}
+	resp := *m
+	resp.MTI, resp.Response = respMTI(m.MTI), CodeReversalDeclined
 	return &resp
+}
+
+// respMTI is the message type answering mti: 0200 and 0201 → 0210, 0400 and 0401 → 0410.
+func respMTI(mti string) string {
+	return fmt.Sprintf("%04d", atoi(mti)/10*10+10)
 }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
-// debit applies a new debit and returns its response code.
-func (s *Sim) debit(m *msg) string {
+// financial applies a debit or a credit, once per RRN.
+func (s *Sim) financial(m *msg) *msg {
+	if rec, ok := s.done[m.RRN]; ok {
+		if m.MTI == mtiFinancial && !rec.tombstone() {
+			s.Duplicates.Add(1)
+			dup := *m // a second original of one RRN: a duplicate transmission, nothing applied
+			dup.MTI, dup.Response = mtiFinancialResp, CodeDuplicate
+			return &dup
+		}
+		first := rec.resp // a repeat: the first answer, nothing applied again
+		first.Trace = m.Trace
+		return &first
+	}
+	resp := *m
+	resp.MTI = mtiFinancialResp
+	credit := m.Process == procCredit
+	resp.Response = s.apply(m, credit)
+	if resp.Response == CodeApproved {
+		n := &s.Debits
+		if credit {
+			n = &s.Credits
+		}
+		resp.AuthCode = fmt.Sprintf("%06d", n.Add(1)%1000000)
+	}
+	amount, _ := parseAmount(m.Amount)
+	s.done[m.RRN] = &record{resp: resp, orig: *m, account: m.AccountID, amount: amount, currency: m.Currency, credit: credit, at: time.Now()}
+	return &resp
+}
+
+// tombstone reports whether the record is a reversal that came before its original.
+func (r *record) tombstone() bool { return r.orig.MTI == "" }
+
+// reversal undoes what an RRN did, if field 90 names it as it was sent.
+func (s *Sim) reversal(m *msg) *msg {
+	resp := *m
+	resp.MTI = respMTI(m.MTI)
+	rec, ok := s.done[m.RRN]
+	switch {
+	case s.takeLocked(FaultDeclineReversal):
+		resp.Response = CodeReversalDeclined
+	case !ok:
+		// Never seen: remember it, so that the original arriving late is refused.
+		declined := *m
+		declined.MTI, declined.Response = mtiFinancialResp, CodeReversalDeclined
+		s.done[m.RRN] = &record{resp: declined, reversed: true, at: time.Now()}
+		resp.Response = CodeNotFound
+	case rec.tombstone() || rec.resp.Response != CodeApproved || rec.reversed:
+		resp.Response = CodeApproved // nothing done, or already undone
+	case m.Original != originalOf(&rec.orig):
+		resp.Response = CodeNotFound // field 90 names no request this bank got
+	default:
+		if a := s.accounts[rec.account]; a != nil && rec.credit {
+			a.Balance -= int64(rec.amount)
+		} else if a != nil {
+			a.Balance += int64(rec.amount)
+		}
+		rec.reversed = true
+		s.Reversals.Add(1)
+		resp.Response = CodeApproved
+	}
+	return &resp
+}
+
+// originalOf is the field 90 that names a request as it arrived.
+func originalOf(m *msg) string {
+	return originalData(domain.BankSent{MTI: mtiFinancial, Trace: m.Trace, Time: m.Sent, Acquirer: m.Acquirer})
+}
+
+// apply applies a new debit or credit and returns its response code.
+func (s *Sim) apply(m *msg, credit bool) string {
 	a, ok := s.accounts[m.AccountID]
 	amount, err := parseAmount(m.Amount)
 	switch {
 	case !ok:
 		return CodeInvalidAccount
 	case err != nil || amount == 0:
-		return CodeSystemError
+		return "13" // invalid amount
 	case a.Closed:
 		return CodeAccountClosed
+	case credit:
+		a.Balance += int64(amount)
+		return CodeApproved
 	case a.PerPayment > 0 && amount > a.PerPayment:
 		return CodeLimitExceeded
 	case a.Balance < int64(amount):
@@ -301,11 +389,69 @@ func (s *Sim) debit(m *msg) string {
 	return CodeApproved
 }
 
-// SettlementHeader is the first line of a settlement file.
-var SettlementHeader = []string{"rrn", "account", "amount_minor", "currency", "status", "auth_code", "time"}
+// Network sends the bank's own network management request (0800, field 70 code: 001
+// sign-on, 301 echo, 161 key change) on every link, and returns how many answered it with
+// 0810 "00" within wait.
+func (s *Sim) Network(code string, wait time.Duration) int {
+	ch := make(chan string, 64)
+	sent := map[string]*writer{}
+	s.mu.Lock()
+	for _, w := range s.conns {
+		s.trace++
+		t := fmt.Sprintf("%06d", 900000+s.trace%100000)
+		s.network[t] = ch
+		sent[t] = w
+		if len(sent) == cap(ch) {
+			break
+		}
+	}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		for t := range sent {
+			delete(s.network, t)
+		}
+		s.mu.Unlock()
+	}()
+	for t, w := range sent {
+		w.send(&msg{MTI: mtiNetwork, Sent: transmitted(time.Now()), Trace: t, Network: code})
+	}
+	ok := 0
+	deadline := time.After(wait)
+	for range sent {
+		select {
+		case rc := <-ch:
+			if rc == CodeApproved {
+				ok++
+			}
+		case <-deadline:
+			return ok
+		}
+	}
+	return ok
+}
 
-// WriteSettlement writes the bank's settlement file: every debit it approved, as CSV
-// (SettlementHeader), oldest first; status is "settled" or "reversed".
+// answered takes the answer to one of the sim's own network messages.
+func (s *Sim) answered(m *msg) {
+	s.mu.Lock()
+	ch := s.network[m.Trace]
+	delete(s.network, m.Trace)
+	s.mu.Unlock()
+	if ch != nil {
+		ch <- m.Response
+	}
+}
+
+// SettlementHeader is the first line of a settlement file.
+var SettlementHeader = []string{"rrn", "account", "amount_minor", "currency", "status", "auth_code", "time", "type"}
+
+// settlementHeaderV1 is the header of files written before refund credits: every line a
+// debit.
+var settlementHeaderV1 = SettlementHeader[:7]
+
+// WriteSettlement writes the bank's settlement file: every debit and refund credit it
+// approved, as CSV (SettlementHeader), oldest first; status is "settled" or "reversed",
+// type "debit" or "credit".
 func (s *Sim) WriteSettlement(w io.Writer) error {
 	s.mu.Lock()
 	var rows [][]string
@@ -317,7 +463,12 @@ func (s *Sim) WriteSettlement(w io.Writer) error {
 		if r.reversed {
 			status = "reversed"
 		}
-		rows = append(rows, []string{rrn, r.account, strconv.FormatUint(r.amount, 10), r.currency, status, r.resp.AuthCode, r.at.UTC().Format(time.RFC3339Nano)})
+		kind := "debit"
+		if r.credit {
+			kind = "credit"
+		}
+		rows = append(rows, []string{rrn, r.account, strconv.FormatUint(r.amount, 10), r.currency, status, r.resp.AuthCode,
+			r.at.UTC().Format(time.RFC3339Nano), kind})
 	}
 	s.mu.Unlock()
 	sort.Slice(rows, func(i, j int) bool { return rows[i][6] < rows[j][6] })
@@ -327,26 +478,51 @@ func (s *Sim) WriteSettlement(w io.Writer) error {
 	return cw.Error()
 }
 
-// ReadSettlement reads a settlement file as WriteSettlement writes it.
+// ReadSettlement reads a settlement file as WriteSettlement writes it (or as it did before
+// refund credits, without the type column: every line a debit).
 func ReadSettlement(r io.Reader) ([]domain.BankSettled, error) {
-	rows, err := csv.NewReader(io.LimitReader(r, 1<<30)).ReadAll()
+	cr := csv.NewReader(io.LimitReader(r, 1<<30))
+	cr.FieldsPerRecord = -1
+	rows, err := cr.ReadAll()
 	if err != nil {
 		return nil, err
 	}
-	if len(rows) == 0 || strings.Join(rows[0], ",") != strings.Join(SettlementHeader, ",") {
+	if len(rows) == 0 || (!slices.Equal(rows[0], SettlementHeader) && !slices.Equal(rows[0], settlementHeaderV1)) {
 		return nil, fmt.Errorf("not a settlement file (first line %s)", strings.Join(SettlementHeader, ","))
 	}
+	width := len(rows[0])
 	var out []domain.BankSettled
 	for i, row := range rows[1:] {
-		if len(row) != len(SettlementHeader) {
-			return nil, fmt.Errorf("line %d: %d fields, want %d", i+2, len(row), len(SettlementHeader))
+		if len(row) != width {
+			return nil, fmt.Errorf("line %d: %d fields, want %d", i+2, len(row), width)
 		}
 		amount, err := strconv.ParseUint(row[2], 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("line %d: amount %q", i+2, row[2])
 		}
-		out = append(out, domain.BankSettled{Key: row[0], Account: row[1], Amount: amount, Currency: alphaCurrency(row[3]),
-			Reversed: row[4] == "reversed"})
+		s := domain.BankSettled{Key: row[0], Account: row[1], Amount: amount, Currency: alphaCurrency(row[3]), Reversed: row[4] == "reversed"}
+		if width == len(SettlementHeader) {
+			switch row[7] {
+			case "credit":
+				s.Credit = true
+			case "debit":
+			default:
+				return nil, fmt.Errorf("line %d: type %q, want debit or credit", i+2, row[7])
+			}
+		}
+		out = append(out, s)
 	}
 	return out, nil
+}
+
+// garbled is an answer whose primary bitmap announces a field (2) that is not there: a
+// reader that follows the bitmap loses its place, and must not show what the bytes carry.
+func garbled(m *msg) []byte {
+	b, err := encode(m)
+	if err != nil || len(b) < 5 {
+		return []byte("0000")
+	}
+	const digits = "0123456789ABCDEF"
+	b[4] = digits[strings.IndexByte(digits, b[4])|4]
+	return b
 }

@@ -81,45 +81,47 @@ const (
 	RReceiptNotYours // CHECK: genuine, but neither from nor to the checker's number
 	RNotPossible     // a request that can never be done as written
 	RAccountClosed
-	RClosedNotice     // customer care closed the purse
-	RReversedIn       // a payment reversed: money back to this purse
-	RReversedOut      // a payment reversed: money taken back from this purse
-	RClaimWaiting     // a hold this purse cannot take yet (its tier's maximum balance)
-	RToppedUp         // cash-in at an agent
-	RPayeeClosed      // the payee's purse or the merchant's account is closed
-	RFlood            // too many messages from one number: they wait
-	RPayRequest       // a merchant asks this number to pay: YES <code> pays
-	RCheckoutCode     // the security code to type on a web checkout page
-	RMerchantRefund   // a merchant refunded (part of) a payment
-	RPayDeclined      // the subscriber answered NO to a merchant's request
-	RCompanyPaid      // an employee paid on his company's account
-	RCompanyNo        // he may not (not authorised, not at this merchant, company blocked)
-	RCompanyLimit     // above his limit on the company's account
-	RDebitAsk         // DEBIT: confirm with YES <code>; irreversible
-	RDebitPending     // YES taken: the bank is asked; the result follows by SMS
-	RDebitPaid        // the bank approved: paid
-	RDebitDeclined    // the bank declined
-	RDebitReversed    // the bank did not answer: reversed, nothing taken
-	RBankNotLinked    // DEBIT without a linked bank account
-	RBankLinked       // an operator linked (or unlinked) a bank account
-	RCreditHeld       // CREDIT: an authorisation held on the credit line
-	RMerchantHeld     // to the merchant: an authorisation to capture or void
-	RCreditCaptured   // the merchant captured (part of) a hold
-	RCreditReleased   // the merchant voided a hold, or it expired: released
-	RCreditLine       // CREDIT <pin>: the line's statement
-	RRepaid           // REPAY: moved from the purse to the line
-	RNoCreditLine     // CREDIT or REPAY without a credit line
-	RCreditGranted    // an operator granted or changed a credit line
-	RMerchantReleased // to the merchant: an authorisation expired, released
-	RCreditFrozen     // the credit line is frozen: no new authorisation
-	RCreditDue        // CREDIT <pin>, and the statement SMS: what is due and by when
-	RCreditStatement  // the statement day's SMS
-	RCreditOverdue    // an overdue line refuses new authorisations
-	RHoldCaptured     // to the merchant's phone: CAPTURE done
-	RHoldVoided       // to the merchant's phone: VOID done
-	RHoldNotFound     // no open authorisation of this merchant has that reference
-	RMerchantPaidRef  // to the merchant: paid, with the subscriber's reference
-	RRefundToLine     // a refund of a credit payment: to the line, the rest to the purse
+	RClosedNotice      // customer care closed the purse
+	RReversedIn        // a payment reversed: money back to this purse
+	RReversedOut       // a payment reversed: money taken back from this purse
+	RClaimWaiting      // a hold this purse cannot take yet (its tier's maximum balance)
+	RToppedUp          // cash-in at an agent
+	RPayeeClosed       // the payee's purse or the merchant's account is closed
+	RFlood             // too many messages from one number: they wait
+	RPayRequest        // a merchant asks this number to pay: YES <code> pays
+	RCheckoutCode      // the security code to type on a web checkout page
+	RMerchantRefund    // a merchant refunded (part of) a payment
+	RPayDeclined       // the subscriber answered NO to a merchant's request
+	RCompanyPaid       // an employee paid on his company's account
+	RCompanyNo         // he may not (not authorised, not at this merchant, company blocked)
+	RCompanyLimit      // above his limit on the company's account
+	RDebitAsk          // DEBIT: confirm with YES <code>; irreversible
+	RDebitPending      // YES taken: the bank is asked; the result follows by SMS
+	RDebitPaid         // the bank approved: paid
+	RDebitDeclined     // the bank declined
+	RDebitReversed     // the bank did not answer: reversed, nothing taken
+	RBankNotLinked     // DEBIT without a linked bank account
+	RBankLinked        // an operator linked (or unlinked) a bank account
+	RCreditHeld        // CREDIT: an authorisation held on the credit line
+	RMerchantHeld      // to the merchant: an authorisation to capture or void
+	RCreditCaptured    // the merchant captured (part of) a hold
+	RCreditReleased    // the merchant voided a hold, or it expired: released
+	RCreditLine        // CREDIT <pin>: the line's statement
+	RRepaid            // REPAY: moved from the purse to the line
+	RNoCreditLine      // CREDIT or REPAY without a credit line
+	RCreditGranted     // an operator granted or changed a credit line
+	RMerchantReleased  // to the merchant: an authorisation expired, released
+	RCreditFrozen      // the credit line is frozen: no new authorisation
+	RCreditDue         // CREDIT <pin>, and the statement SMS: what is due and by when
+	RCreditStatement   // the statement day's SMS
+	RCreditOverdue     // an overdue line refuses new authorisations
+	RHoldCaptured      // to the merchant's phone: CAPTURE done
+	RHoldVoided        // to the merchant's phone: VOID done
+	RHoldNotFound      // no open authorisation of this merchant has that reference
+	RBankRefundSent    // a refunded DEBIT: the bank took the credit, on its way to the account
+	RBankRefundToPurse // a refunded DEBIT the bank could not credit: in the purse instead
+	RMerchantPaidRef   // to the merchant: paid, with the subscriber's reference
+	RRefundToLine      // a refund of a credit payment: to the line, the rest to the purse
 	replyCount
 )
 
@@ -471,8 +473,18 @@ var templates = [replyCount][3]string{
 	RHoldCaptured: {"Captured {amount} from {party}. Ref {ref}. Receipt {receipt}", "Encaissé {amount} de {party}. Réf {ref}. Recu {receipt}", "已向{party}请款 {amount}。参考号 {ref}。收据 {receipt}"},
 	RHoldVoided:   {"Released the authorisation of {amount} from {party}. Ref {ref}", "Autorisation de {amount} de {party} levée. Réf {ref}", "已撤销来自{party}的授权 {amount}。参考号 {ref}"},
 	RHoldNotFound: {"No open authorisation with reference {arg}. Nothing was done.", "Aucune autorisation ouverte avec la référence {arg}. Rien n'a été fait.", "没有参考号为 {arg} 的有效授权。未执行任何操作。"},
-	RFlood:        {"Too many messages from your number. Wait a minute: messages sent meanwhile are answered later.", "Trop de messages de votre numéro. Patientez une minute: les messages envoyés entre-temps seront traités plus tard.", "您发送的信息过多。请稍候一分钟,之后的信息将陆续处理。"},
-	RBusy:         {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
+	RBankRefundSent: {
+		"{party} refunded {amount}: it is on its way to your bank account {account}. Bank approval {name}.",
+		"{party} vous a remboursé {amount}: virement en cours vers votre compte {account}. Autorisation {name}.",
+		"{party}已退款 {amount},正在转入您的银行账户 {account}。银行授权 {name}。",
+	},
+	RBankRefundToPurse: {
+		"{party} refunded {amount}. Your bank could not take it ({arg}): it is in your e-purse. Balance {balance}.",
+		"{party} vous a remboursé {amount}. Votre banque n'a pas pu le recevoir ({arg}): il est dans votre porte-monnaie. Solde {balance}.",
+		"{party}已退款 {amount}。您的银行无法入账({arg}),款项已存入您的钱包。余额 {balance}。",
+	},
+	RFlood: {"Too many messages from your number. Wait a minute: messages sent meanwhile are answered later.", "Trop de messages de votre numéro. Patientez une minute: les messages envoyés entre-temps seront traités plus tard.", "您发送的信息过多。请稍候一分钟,之后的信息将陆续处理。"},
+	RBusy:  {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
 }
 
 // usage is each command's syntax in each language.

@@ -36,6 +36,9 @@ type Bank struct {
 	MaxInflight int `toml:"max_inflight"`
 	// EchoS is how often the link is checked with a network echo (0800); 0: never.
 	EchoS int `toml:"echo_s"`
+	// Acquirer is mpg's acquiring institution identification code, as the bank assigned it
+	// (ISO 8583 field 32, 1..11 digits; "": not sent).
+	Acquirer string `toml:"acquirer"`
 }
 
 // Merchant configures the merchant API, the hosted checkout pages and their rules.
@@ -288,6 +291,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("config: bank.timeout_ms must be 100..120000, bank.tries 1..100 and bank.max_inflight 1..4096")
 	case c.Bank.EchoS < 0 || c.Bank.EchoS > 3600:
 		return fmt.Errorf("config: bank.echo_s must be 0 (no echo) to 3600, got %d", c.Bank.EchoS)
+	case len(c.Bank.Acquirer) > 11 || strings.Trim(c.Bank.Acquirer, "0123456789") != "":
+		return fmt.Errorf("config: bank.acquirer must be the acquiring institution code the bank gave, up to 11 digits, got %q", c.Bank.Acquirer)
 	case c.Merchant.CodesPerHour < 1 || c.Merchant.CodesPerHour > 100:
 		return fmt.Errorf("config: merchant.codes_per_hour must be 1..100, got %d", c.Merchant.CodesPerHour)
 	case (c.Merchant.TLSCert == "") != (c.Merchant.TLSKey == ""):

@@ -105,16 +105,21 @@ type Payment struct {
 
 // BankState is where an mDebit's bank request is.
 type BankState struct {
-	Account   string `json:"account"` // the subscriber's IBAN
-	Key       string `json:"key"`     // the retrieval reference number: the bank's idempotency key
-	Trace     string `json:"trace"`
-	At        int64  `json:"at,omitempty"`    // first attempt
+	Account   string `json:"account,omitempty"` // the subscriber's IBAN
+	Key       string `json:"key"`               // the retrieval reference number: the bank's idempotency key
+	Trace     string `json:"trace,omitempty"`
+	At        int64  `json:"at,omitempty"`    // when it was queued for the bank
 	Tries     int    `json:"tries,omitempty"` // attempts without a sure answer
 	Next      int64  `json:"next,omitempty"`  // when to ask again
 	LastError string `json:"last_error,omitempty"`
 	Reversing bool   `json:"reversing,omitempty"` // the debit is being reversed
 	Auth      string `json:"auth,omitempty"`      // the bank's approval code
 	Code      string `json:"code,omitempty"`      // the bank's last response code
+	// Sent is the request as first transmitted, recorded before it left: once set, every
+	// attempt is a repeat (0201) of it, and a reversal names it.
+	Sent *BankSent `json:"sent,omitempty"`
+	// Reversal is the reversal as first transmitted: once set, the next is a repeat (0401).
+	Reversal *BankSent `json:"reversal,omitempty"`
 }
 
 // Refund is money given back on a payment, by its merchant (a refund) or by an operator (a
@@ -130,6 +135,12 @@ type Refund struct {
 	// ToPurse is the part of a refund of a credit payment that went to the purse because
 	// the line no longer owed it (it was repaid meanwhile).
 	ToPurse uint64 `json:"to_purse,omitempty"`
+
+	// State is where a refund of an mDebit is: its money goes back to the subscriber's
+	// bank account by a credit ("": a refund that needs no bank).
+	State RefundState `json:"state,omitempty"`
+	// Bank is the state of that credit's request to the bank.
+	Bank *BankState `json:"bank,omitempty"`
 }
 
 // Kinds of money given back.
@@ -160,6 +171,19 @@ func (p *Payment) Reversed() bool {
 	}
 	return false
 }
+
+// RefundState is where the credit of a refunded mDebit is.
+type RefundState string
+
+const (
+	// RefundSentToBank: the credit is queued or sent; until the bank answers for sure the
+	// outcome is unknown, resolved by a repeat or a reversal, never guessed.
+	RefundSentToBank RefundState = "sent_to_bank"
+	RefundCredited   RefundState = "credited" // the bank approved the credit
+	// RefundToPurse: the bank surely did not credit the account (declined, or reversed);
+	// the money went to the subscriber's e-purse instead.
+	RefundToPurse RefundState = "to_purse"
+)
 
 // Limits of the payment records.
 const (

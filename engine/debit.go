@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"mpg/commands"
 	"mpg/domain"
@@ -22,11 +23,18 @@ import (
 // Bank is what the engine needs of a bank's back end. An error is an outcome the engine
 // must not guess: domain.ErrBankUnknown (the bank may have acted) or ErrBankUnreachable.
 type Bank interface {
+	// Stamp is how the first transmission of d (reversal: of its reversal) identifies it.
+	// The engine records it before sending: once recorded, every attempt is a repeat.
+	Stamp(d domain.BankDebit, reversal bool, now time.Time) domain.BankSent
+	// Debit asks the bank to debit the subscriber's account, for the first time.
 	Debit(ctx context.Context, d domain.BankDebit) (domain.BankAnswer, error)
-	// Status asks again with the same key: the bank answers its first outcome, and debits
-	// only if it never got the request.
+	// Credit asks the bank to credit a refund to the subscriber's account, for the first time.
+	Credit(ctx context.Context, d domain.BankDebit) (domain.BankAnswer, error)
+	// Status repeats a debit or a credit (d.Credit) as first sent: the bank answers its
+	// first outcome, and acts only if it never got the request.
 	Status(ctx context.Context, d domain.BankDebit) (domain.BankAnswer, error)
-	// Reverse undoes the debit with that key; approved means no money stays taken.
+	// Reverse undoes the debit or credit with that key (again: a repeat of the reversal);
+	// approved means no money stays moved.
 	Reverse(ctx context.Context, d domain.BankDebit, again bool) (domain.BankAnswer, error)
 }
 
@@ -51,10 +59,31 @@ func bankKeys(id string) (rrn, trace string) {
 	return rrn, trace
 }
 
+// refundKeys derives the RRN and the trace number of a refund's credit from the refund's id.
+func refundKeys(refundID string) (rrn, trace string) {
+	h := sha256.Sum256([]byte("mpg refund credit\x00" + refundID))
+	rrn = strings.ToUpper(strconv.FormatUint(binary.BigEndian.Uint64(h[:8])>>2, 36))
+	rrn = strings.Repeat("0", max(0, 12-len(rrn))) + rrn
+	trace = fmt.Sprintf("%06d", binary.BigEndian.Uint32(h[8:12])%1000000)
+	return rrn, trace
+}
+
 // debitOf is the bank request of a payment.
 func debitOf(p *domain.Payment, merchantCode string) domain.BankDebit {
-	return domain.BankDebit{Key: p.Bank.Key, Trace: p.Bank.Trace, Account: p.Bank.Account, Amount: p.Amount,
-		Currency: p.Currency, Merchant: merchantCode, At: p.Bank.At}
+	return requestOf(p.Bank, p.Amount, p.Currency, merchantCode, false)
+}
+
+// requestOf is the bank request in state b: its key, account, and how it was first sent.
+func requestOf(b *domain.BankState, amount uint64, currency, merchantCode string, credit bool) domain.BankDebit {
+	d := domain.BankDebit{Key: b.Key, Trace: b.Trace, Account: b.Account, Amount: amount, Currency: currency,
+		Merchant: merchantCode, At: b.At, Credit: credit}
+	if b.Sent != nil {
+		d.Sent = *b.Sent
+	}
+	if b.Reversal != nil {
+		d.Reversal = *b.Reversal
+	}
+	return d
 }
 
 // debit handles DEBIT: it asks for YES <code>, and nothing goes to the bank before it.
@@ -180,6 +209,9 @@ func (e *Engine) LinkBank(ctx context.Context, actor, msisdn, account string) (s
 		var err error
 		if ibanCode, err = domain.ParseIBAN(account); err != nil {
 			return "", err
+		}
+		if len(ibanCode) > domain.MaxBankAccount {
+			return "", fmt.Errorf("IBAN of %d characters: the bank interface (ISO 8583 field 102) carries at most %d", len(ibanCode), domain.MaxBankAccount)
 		}
 	}
 	_, err := e.opTurn(ctx, msisdn, func(purse *domain.Account, p *profile, ver uint64) (domain.Job, error) {

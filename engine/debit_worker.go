@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -12,12 +13,13 @@ import (
 	"mpg/domain"
 )
 
-// The bank worker asks the bank about every mDebit in the queue, one attempt at a time:
-// the first attempt is a debit, every later one a repeat with the same key (which the bank
-// answers with its first outcome), and after BankTries attempts without a sure answer, a
-// reversal, repeated until the bank answers it. Each answer is one ledger job: approved
-// moves the money from bank clearing to the merchant; declined or reversed ends the
-// payment with its reason. The queue is in the ledger: a restart resumes every request.
+// The bank worker asks the bank about every request in its queues: mDebits (@pb:) and the
+// refund credits of refunded mDebits (@pbc:), one attempt at a time. Before a request first
+// leaves, how it will be sent is recorded; from then on every attempt is a repeat of that
+// same message (0201), which the bank answers with its first outcome — a crash between
+// sending and recording the answer included. After BankTries attempts without a sure
+// answer it is reversed (0400, then repeats 0401) until the bank answers that. Each sure
+// answer is one ledger job. The queues are in the ledger: a restart resumes every request.
 
 // BankStats count what the bank worker saw, for the daemon's metrics.
 type BankStats struct {
@@ -27,33 +29,31 @@ type BankStats struct {
 // BankStats are the bank worker's counters.
 func (e *Engine) BankStats() *BankStats { return &e.bankStats }
 
-// RunBank works the queue until ctx ends.
+// bankItem is one request in the bank worker's queues.
+type bankItem struct {
+	payment string
+	refund  int // the refund whose credit it is; -1: the payment's debit
+}
+
+// RunBank works the queues until ctx ends, one request of a payment at a time.
 func (e *Engine) RunBank(ctx context.Context, every time.Duration, workers int) {
 	if e.bank == nil {
 		return
 	}
 	var mu sync.Mutex
-	running := map[string]bool{}
+	running := map[string]bool{} // payments with a step under way
 	slots := make(chan struct{}, max(1, workers))
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		now := e.cfg.Now().UnixNano()
-		var due []string
-		e.scan(keyBankQueue, "", maxQueueScan, func(r domain.Profile) (bool, error) {
-			due = append(due, strings.TrimPrefix(r.Owner, keyBankQueue))
-			return true, nil
-		})
-		for _, id := range due {
+		for _, it := range e.bankDue(e.cfg.Now().UnixNano()) {
 			mu.Lock()
-			busy := running[id]
+			busy := running[it.payment]
+			running[it.payment] = true
 			mu.Unlock()
 			if busy {
-				continue
-			}
-			if p, _, err := e.payment(id); err != nil || (p.Bank != nil && p.Bank.Next > now) {
 				continue
 			}
 			select {
@@ -61,15 +61,16 @@ func (e *Engine) RunBank(ctx context.Context, every time.Duration, workers int) 
 			case <-ctx.Done():
 				return
 			}
-			mu.Lock()
-			running[id] = true
-			mu.Unlock()
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				e.BankStep(ctx, id)
+				if it.refund < 0 {
+					e.BankStep(ctx, it.payment)
+				} else {
+					e.CreditStep(ctx, it.payment, it.refund)
+				}
 				mu.Lock()
-				delete(running, id)
+				delete(running, it.payment)
 				mu.Unlock()
 				<-slots
 			}()
@@ -81,6 +82,27 @@ func (e *Engine) RunBank(ctx context.Context, every time.Duration, workers int) 
 		case <-e.bankWake:
 		}
 	}
+}
+
+// bankDue lists the queued requests whose next attempt is due.
+func (e *Engine) bankDue(now int64) []bankItem {
+	var due []bankItem
+	e.scan(keyBankQueue, "", maxQueueScan, func(r domain.Profile) (bool, error) {
+		id := strings.TrimPrefix(r.Owner, keyBankQueue)
+		if p, _, err := e.payment(id); err == nil && (p.Bank == nil || p.Bank.Next <= now) {
+			due = append(due, bankItem{payment: id, refund: -1})
+		}
+		return true, nil
+	})
+	e.scan(keyBankCredit, "", maxQueueScan, func(r domain.Profile) (bool, error) {
+		id, i, ok := parseCreditKey(r.Owner)
+		var b domain.BankState
+		if ok && json.Unmarshal(r.Data, &b) == nil && b.Next <= now {
+			due = append(due, bankItem{payment: id, refund: i})
+		}
+		return true, nil
+	})
+	return due
 }
 
 // wakeBank tells the bank worker a request was queued (it also looks every so often).
@@ -97,6 +119,85 @@ func bankBackoff(n int) time.Duration {
 	return min(d, 10*time.Minute)
 }
 
+// stamp records, before the first transmission of a request or of its reversal, how it
+// will be sent (save writes b's record; it fails with ErrConflict if the record changed
+// since it was read). It reports whether this attempt is the first transmission (false:
+// one may have happened, the attempt is a repeat) and whether it wrote the record.
+func (e *Engine) stamp(b *domain.BankState, d domain.BankDebit, save func() error) (first, wrote bool, err error) {
+	now := e.cfg.Now()
+	switch {
+	case b.Reversing && b.Reversal == nil:
+		s := e.bank.Stamp(d, true, now)
+		b.Reversal = &s
+	case !b.Reversing && b.Sent == nil:
+		s := e.bank.Stamp(d, false, now)
+		b.Sent = &s
+	default:
+		return false, false, nil
+	}
+	if err := save(); err != nil {
+		return false, false, err
+	}
+	// Tries > 0 without a record: sent by an mpg that kept none; repeated all the same.
+	return b.Tries == 0, true, nil
+}
+
+// exchange is one attempt: the request (or its reversal) for the first time, or repeated.
+func (e *Engine) exchange(ctx context.Context, b *domain.BankState, d domain.BankDebit, first bool) (domain.BankAnswer, error) {
+	switch {
+	case b.Reversing:
+		return e.bank.Reverse(ctx, d, !first)
+	case !first:
+		return e.bank.Status(ctx, d)
+	case d.Credit:
+		return e.bank.Credit(ctx, d)
+	}
+	return e.bank.Debit(ctx, d)
+}
+
+// verdict is what one attempt came to.
+type verdict uint8
+
+const (
+	unsure           verdict = iota // no sure answer: asked again later, reversed after BankTries
+	reversed                        // reversed, or never done: nothing moved
+	reversalDeclined                // the bank will not reverse: the request stands, a repeat settles it
+	approved
+	declined
+)
+
+// judge records in b what one attempt came to, and what follows.
+func (e *Engine) judge(b *domain.BankState, a domain.BankAnswer, err error) verdict {
+	now := e.cfg.Now()
+	switch {
+	case err != nil:
+		e.bankStats.Unknown.Add(1)
+		b.Tries++
+		b.LastError = clipError(err.Error())
+		if !b.Reversing && b.Tries >= e.cfg.BankTries {
+			b.Reversing, b.Tries, b.Next = true, 0, now.UnixNano()
+		} else {
+			b.Next = now.Add(bankBackoff(b.Tries)).UnixNano()
+		}
+		return unsure
+	case b.Reversing && a.Outcome == domain.BankApproved:
+		e.bankStats.Reversed.Add(1)
+		b.Code = a.Code
+		return reversed
+	case b.Reversing:
+		e.bankStats.ReversalDeclined.Add(1)
+		b.Reversing, b.Tries, b.Code, b.Next = false, 1, a.Code, now.UnixNano()
+		return reversalDeclined
+	case a.Outcome == domain.BankApproved:
+		e.bankStats.Approved.Add(1)
+		b.Auth, b.Code = a.AuthCode, a.Code
+		return approved
+	}
+	e.bankStats.Declined.Add(1)
+	b.Code = a.Code
+	return declined
+}
+
 // BankStep makes one attempt for one queued mDebit and records what came of it. It
 // reports whether the payment reached an end.
 func (e *Engine) BankStep(ctx context.Context, id string) (bool, error) {
@@ -111,55 +212,44 @@ func (e *Engine) BankStep(ctx context.Context, id string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	d := debitOf(&p, merchant.Owner)
-	var a domain.BankAnswer
-	switch {
-	case p.Bank.Reversing:
-		a, err = e.bank.Reverse(ctx, d, p.Bank.Tries > 0)
-	case p.Bank.Tries == 0:
-		a, err = e.bank.Debit(ctx, d)
-	default:
-		a, err = e.bank.Status(ctx, d)
+	first, wrote, err := e.stamp(p.Bank, debitOf(&p, merchant.Owner), func() error { return e.saveBank(ctx, &p, ver, domain.Job{}) })
+	if err != nil {
+		return false, ignoreConflict(err) // another step wrote it: the next round goes on
 	}
+	if wrote {
+		ver++
+	}
+	a, err := e.exchange(ctx, p.Bank, debitOf(&p, merchant.Owner), first)
 	if ctx.Err() != nil {
 		return false, ctx.Err() // stopping: the queue keeps it for the next start
 	}
 	was := p.State
-	now := e.cfg.Now()
-	switch {
-	case err != nil:
-		// Unsure: ask again later with the same key; after BankTries, reverse.
-		e.bankStats.Unknown.Add(1)
-		p.Bank.Tries++
-		p.Bank.LastError = clipError(err.Error())
-		if !p.Bank.Reversing && p.Bank.Tries >= e.cfg.BankTries {
-			p.Bank.Reversing, p.Bank.Tries, p.Bank.Next = true, 0, now.UnixNano()
-		} else {
-			p.Bank.Next = now.Add(bankBackoff(p.Bank.Tries)).UnixNano()
-		}
-		return false, e.saveBank(ctx, &p, ver, domain.Job{Audit: &domain.Audit{Actor: "bank", Action: "debit unknown", Detail: p.ID + " " + p.Bank.LastError}})
-	case p.Bank.Reversing && a.Outcome == domain.BankApproved:
-		e.bankStats.Reversed.Add(1)
-		p.Bank.Code = a.Code
+	switch e.judge(p.Bank, a, err) {
+	case unsure:
+		return false, ignoreConflict(e.saveBank(ctx, &p, ver, domain.Job{Audit: &domain.Audit{Actor: "bank", Action: "debit unknown", Detail: p.ID + " " + p.Bank.LastError}}))
+	case reversalDeclined:
+		// The bank will not reverse it: the debit stands. Ask what it was, and settle that.
+		return false, ignoreConflict(e.saveBank(ctx, &p, ver, domain.Job{Audit: &domain.Audit{Actor: "bank", Action: "reversal declined", Detail: p.ID + " " + a.Code}}))
+	case reversed:
 		p.State, p.Reason = domain.PaymentRefused, "bank_no_answer"
 		job := e.bankEnd(&p, e.sms(p.MSISDN, e.langOf(p.MSISDN), commands.RDebitReversed, commands.Args{Amount: e.money(p.Amount), Party: p.MerchantName}))
 		return true, e.submitBank(ctx, &p, ver, was, job)
-	case p.Bank.Reversing:
-		// The bank will not reverse it: the debit stands. Ask what it was, and settle that.
-		e.bankStats.ReversalDeclined.Add(1)
-		p.Bank.Reversing, p.Bank.Tries, p.Bank.Code, p.Bank.Next = false, 1, a.Code, now.UnixNano()
-		return false, e.saveBank(ctx, &p, ver, domain.Job{Audit: &domain.Audit{Actor: "bank", Action: "reversal declined", Detail: p.ID + " " + a.Code}})
-	case a.Outcome == domain.BankApproved:
-		e.bankStats.Approved.Add(1)
+	case approved:
 		return true, e.completeDebit(ctx, &p, ver, was, merchant, a)
-	default:
-		e.bankStats.Declined.Add(1)
-		code, why := bankReason(a.Code)
-		p.Bank.Code = a.Code
-		p.State, p.Reason = domain.PaymentRefused, string(code)
-		job := e.bankEnd(&p, e.sms(p.MSISDN, e.langOf(p.MSISDN), commands.RDebitDeclined, commands.Args{Amount: e.money(p.Amount), Party: p.MerchantName, Arg: why}))
-		return true, e.submitBank(ctx, &p, ver, was, job)
 	}
+	code, why := bankReason(a.Code)
+	p.State, p.Reason = domain.PaymentRefused, string(code)
+	job := e.bankEnd(&p, e.sms(p.MSISDN, e.langOf(p.MSISDN), commands.RDebitDeclined, commands.Args{Amount: e.money(p.Amount), Party: p.MerchantName, Arg: why}))
+	return true, e.submitBank(ctx, &p, ver, was, job)
+}
+
+// ignoreConflict: a record another step changed meanwhile is not an error; the next round
+// reads it again.
+func ignoreConflict(err error) error {
+	if errors.Is(err, domain.ErrConflict) {
+		return nil
+	}
+	return err
 }
 
 // bankEnd is the job that ends a queued mDebit: its reply, and out of the queue.
@@ -214,14 +304,12 @@ func (e *Engine) submitBank(ctx context.Context, p *domain.Payment, ver uint64, 
 	return err
 }
 
-// saveBank records an attempt that did not end the payment.
+// saveBank records an attempt that did not end the payment (ErrConflict: the record
+// changed since it was read).
 func (e *Engine) saveBank(ctx context.Context, p *domain.Payment, ver uint64, job domain.Job) error {
 	p.Updated = e.cfg.Now().UnixNano()
 	job.Profiles = append(job.Profiles, write(keyPayment+p.ID, p, ver))
 	_, err := e.l.Submit(ctx, job)
-	if errors.Is(err, domain.ErrConflict) {
-		return nil
-	}
 	return err
 }
 

@@ -37,6 +37,8 @@ type RefundView struct {
 	Amount string `json:"amount"`
 	At     string `json:"at"`
 	Kind   string `json:"kind"`
+	// State is where the credit of a refunded mDebit is: sent_to_bank, credited, to_purse.
+	State string `json:"state,omitempty"`
 }
 
 // View renders a payment for merchants.
@@ -66,7 +68,7 @@ func (e *Engine) View(p domain.Payment) PaymentView {
 		if kind == "" {
 			kind = domain.RefundByMerchant
 		}
-		v.Refunds = append(v.Refunds, RefundView{ID: r.ID, Amount: f(r.Amount), At: domain.FormatTime(r.At), Kind: kind})
+		v.Refunds = append(v.Refunds, RefundView{ID: r.ID, Amount: f(r.Amount), At: domain.FormatTime(r.At), Kind: kind, State: string(r.State)})
 	}
 	return v
 }

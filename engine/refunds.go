@@ -16,8 +16,8 @@ import (
 // back never exceeds what was paid), both show on the record and in its webhook event, and
 // a payment is reversed at most once. Where the money goes depends on what paid it: the
 // purse or the company's account that paid; for a credit payment the line, as far as it
-// still owes it (the rest, repaid meanwhile, to the purse); for a DEBIT the subscriber's
-// purse; a repayment back to the purse, a cash-in back to the float.
+// still owes it (the rest, repaid meanwhile, to the purse); for a DEBIT his bank account,
+// by a credit the bank worker sends (debit_refund.go); a repayment back to the purse, a cash-in back to the float.
 
 // RefundRequest gives back part or all of a completed payment.
 type RefundRequest struct {
@@ -51,6 +51,9 @@ func (e *Engine) RefundPayment(ctx context.Context, req RefundRequest) (domain.P
 		_, err = e.l.Submit(ctx, job)
 		if errors.Is(err, domain.ErrConflict) && try < maxTurns {
 			continue
+		}
+		if err == nil && p.Channel == domain.ChannelBank {
+			e.wakeBank() // the credit is queued and durable: the bank worker sends it
 		}
 		return p, refund, false, err
 	}
@@ -127,7 +130,11 @@ func (e *Engine) giveBack(p *domain.Payment, ver uint64, req RefundRequest) (dom
 	if req.Kind == domain.Reversal {
 		action = "payment reverse"
 	}
-	job := domain.Job{Transfers: ts, Compose: e.giveBackNotices(*p, refund),
+	// An mDebit's money goes back to the subscriber's bank account: the transfer takes it to
+	// bank clearing, and the same job queues the credit the bank worker sends.
+	bank := e.bankRefund(p, n)
+	refund = p.Refunds[n]
+	job := domain.Job{Transfers: ts, Compose: e.giveBackNotices(*p, refund), Profiles: bank,
 		Audit: &domain.Audit{Actor: req.Actor, Action: action, Detail: p.ID + " " + domain.FormatAmount(amount, p.Currency)}}
 	if job, err = e.paymentJob(p, ver, was, job, req.Actor, true); err != nil {
 		return refund, job, err
@@ -151,12 +158,6 @@ func (e *Engine) giveBackTransfers(p *domain.Payment, n int, amount uint64, kind
 			Ref: clip(p.Reference, domain.MaxRefLen), Flags: domain.Exempt}
 	}
 	switch p.ProductOf() {
-	case domain.ProductDebit:
-		purse, err := e.purseOf(p.MSISDN)
-		if err != nil {
-			return nil, 0, err
-		}
-		return []domain.Transfer{tr(0, purse, amount)}, amount, nil
 	case domain.ProductCredit:
 		return e.creditGiveBack(p, amount, tr)
 	}
@@ -181,7 +182,7 @@ func (e *Engine) creditGiveBack(p *domain.Payment, amount uint64, tr func(int, u
 		ts = append(ts, tr(0, line.ID, toLine))
 	}
 	if rest := amount - toLine; rest > 0 {
-		purse, err := e.purseOf(p.MSISDN)
+		purse, err := e.purseID(p.MSISDN)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -190,12 +191,10 @@ func (e *Engine) creditGiveBack(p *domain.Payment, amount uint64, tr func(int, u
 	return ts, amount - toLine, nil
 }
 
-// purseOf is the id of a subscriber's purse in the engine's currency.
-func (e *Engine) purseOf(msisdn string) (uint64, error) {
-	for _, a := range e.l.AccountsOf(msisdn) {
-		if a.Kind == domain.KindPurse && a.Currency == e.cfg.Currency {
-			return a.ID, nil
-		}
+// purseID is the id of a subscriber's open purse in the engine's currency.
+func (e *Engine) purseID(msisdn string) (uint64, error) {
+	if a := e.purseOf(msisdn); a != nil {
+		return a.ID, nil
 	}
 	return 0, domain.PaymentErr(domain.CodeSubscriberNotFound, "the payer has no e-purse to give the money back to")
 }
@@ -231,9 +230,9 @@ func (e *Engine) giveBackNotices(p domain.Payment, r domain.Refund) func(domain.
 
 // payerNotice is the payer's SMS: where his money went back to, and his balance.
 func (e *Engine) payerNotice(p domain.Payment, r domain.Refund, v domain.View, lang commands.Lang, ref string) (domain.Message, bool) {
-	purse, err := e.purseOf(p.MSISDN)
-	if p.MSISDN == "" || err != nil {
-		return domain.Message{}, false
+	purse, err := e.purseID(p.MSISDN)
+	if p.MSISDN == "" || err != nil || p.ProductOf() == domain.ProductDebit {
+		return domain.Message{}, false // a DEBIT's payer is told by the bank worker, when the bank answers
 	}
 	acct, _ := v.Account(purse)
 	bal := e.money(uint64(max(0, acct.Available())))

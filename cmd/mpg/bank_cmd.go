@@ -30,9 +30,12 @@ func (a *app) bankCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "bank",
 		Short: "Run a bank simulator (ISO 8583 over TCP) with accounts and faults on demand",
-		Long: `bank runs a simulated bank back end for mDebit: accounts with balances, approvals and
-declines (insufficient funds 51, limit 61, account closed 62, unknown account 14), each RRN
-debited at most once, reversals, and faults on demand. Faults (--fault NAME[=N], or POST
+		Long: `bank runs a simulated bank back end for mDebit, speaking ISO 8583:1987 as
+docs/bank-interface.md describes: accounts with balances, debits and refund credits with
+approvals and declines (insufficient funds 51, limit 61, account closed 62, unknown account
+14), each RRN applied at most once (a second 0200 is answered 94, a repeat 0201 with the
+first outcome), reversals matched on field 90, its own network messages (POST
+/network?code=001), and faults on demand. Faults (--fault NAME[=N], or POST
 /fault?name=NAME&n=N on --http; N=-1 for all requests, 0 to clear): ` + faultNames() + `.
 On SIGTERM it writes its settlement file (--settlement), the input of mpg bank reconcile.`,
 		Example: `  mpg bank --listen 127.0.0.1:8583 --account FR7630006000011234567890189=50000 --http 127.0.0.1:8584
@@ -77,7 +80,7 @@ On SIGTERM it writes its settlement file (--settlement), the input of mpg bank r
 				srv := &http.Server{Handler: bankControl(sim), ReadHeaderTimeout: 5 * time.Second}
 				go srv.Serve(ln)
 				defer srv.Close()
-				fmt.Fprintf(out, "mpg bank: control on http://%s (POST /fault, POST /account, GET /balance, GET /settlement)\n", ln.Addr())
+				fmt.Fprintf(out, "mpg bank: control on http://%s (POST /fault, POST /account, POST /network, GET /balance, GET /settlement)\n", ln.Addr())
 			}
 			<-ctx.Done()
 			if settlement != "" {
@@ -149,7 +152,16 @@ func bankControl(sim *bank.Sim) http.Handler {
 	})
 	mux.HandleFunc("GET /balance", func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]int64{"balance": sim.Balance(r.URL.Query().Get("iban")), "debits": sim.Debits.Load(),
-			"reversals": sim.Reversals.Load(), "requests": sim.Requests.Load()})
+			"credits": sim.Credits.Load(), "reversals": sim.Reversals.Load(), "requests": sim.Requests.Load()})
+	})
+	// The bank's own network management message (0800) on every link: how many answered 0810 "00".
+	mux.HandleFunc("POST /network", func(w http.ResponseWriter, r *http.Request) {
+		code := r.URL.Query().Get("code")
+		if len(code) != 3 || strings.Trim(code, "0123456789") != "" {
+			http.Error(w, "want code= (3 digits: 001 sign-on, 301 echo, 161 key change)", http.StatusBadRequest)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]int{"answered": sim.Network(code, 5*time.Second)})
 	})
 	mux.HandleFunc("GET /settlement", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/csv")
@@ -163,10 +175,13 @@ func (a *app) bankReconcileCmd() *cobra.Command {
 		Use:   "reconcile <settlement.csv>",
 		Short: "Compare the bank's settlement file with the ledger and list every difference",
 		Long: `reconcile reads the bank's settlement file (CSV: rrn, account, amount_minor, currency,
-status settled|reversed, auth_code, time; what mpg bank writes) and the ledger's mDebits,
-and lists every difference: a debit the bank settled that the ledger did not pay, one the
-ledger paid that the bank did not settle (or reversed), and amounts that differ. Exit 0
-when they agree, 2 when they do not.`,
+status settled|reversed, auth_code, time, type debit|credit; what mpg bank writes) and the
+ledger's mDebits and the refund credits of their refunds, and lists every difference: a
+debit the bank settled that the ledger did not pay, one the ledger paid that the bank did
+not settle (or reversed), an RRN settled twice, a refund credit missing from the file or
+settled twice, a credit the ledger gave to the purse instead, a settled debit or credit the
+ledger does not know, and amounts, currencies or accounts that differ. Exit 0 when they
+agree, 2 when they do not.`,
 		Example: "  mpg bank reconcile /tmp/settle.csv",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -186,7 +201,7 @@ when they agree, 2 when they do not.`,
 				}
 				w := cmd.OutOrStdout()
 				if len(diffs) == 0 {
-					fmt.Fprintf(w, "bank reconcile: %d debits, ledger and bank agree\n", checked)
+					fmt.Fprintf(w, "bank reconcile: %d requests (debits and refund credits), ledger and bank agree\n", checked)
 					return nil
 				}
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -195,7 +210,7 @@ when they agree, 2 when they do not.`,
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Key, d.Payment, d.Bank, d.Ledger, d.What)
 				}
 				tw.Flush()
-				return &exitError{code: 2, msg: fmt.Sprintf("bank reconcile: %d differences in %d debits", len(diffs), checked)}
+				return &exitError{code: 2, msg: fmt.Sprintf("bank reconcile: %d differences in %d requests", len(diffs), checked)}
 			})
 		},
 	}

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,15 +33,18 @@ func TestCrashBankChild(t *testing.T) {
 	}
 	cfg := crashConfig(smsc)
 	cfg.Bank.Addr, cfg.Bank.TimeoutMs, cfg.Bank.Tries = bankAddr, 400, 3
+	cfg.Merchant.Addr, cfg.Merchant.RatePerS, cfg.Merchant.Burst = os.Getenv("MPG_CRASH_HTTP"), 10000, 10000
 	serveUntilKilled(db, cfg)
 }
 
 // TestCrashDuringBankCalls kills the daemon with SIGKILL at random moments, 6 times, while
 // subscribers pay by DEBIT against a bank that answers slowly and now and then drops an
-// approved answer. Phones redeliver what was not acknowledged, as an SMSC does. At the end
-// every DEBIT has ended (paid, or reversed with nothing taken), the bank debited exactly
-// the payments the ledger paid, bank clearing matches, reconcile finds no difference, and
-// verify is clean.
+// approved answer, and the merchant refunds paid DEBITs by the API (retrying with the same
+// idempotency key when the daemon is gone). Phones redeliver what was not acknowledged, as an
+// SMSC does. At the end every DEBIT has ended (paid, or reversed with nothing taken) and
+// every refund's credit too (credited, or in the purse), the bank moved exactly what the
+// ledger says and never got a second original (0200) of one RRN, bank clearing matches,
+// reconcile finds no difference, and verify is clean.
 func TestCrashDuringBankCalls(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash loop is not short")
@@ -53,8 +59,11 @@ func TestCrashDuringBankCalls(t *testing.T) {
 	bk.Open(e2eIBAN, bank.SimAccount{Balance: 1 << 40})
 	bk.Inject(bank.FaultSlow, -1)
 
+	httpAddr, _ := freeLoopbackAddr()
+	key := strings.Fields(mustRun(t, "--db", db, "merchant", "key", "create", "SHOP42"))[0]
 	start := func() *exec.Cmd {
-		return startChild(t, "TestCrashBankChild", sim, "MPG_CRASH_DB="+db, "MPG_CRASH_SMSC="+sim.Addr(), "MPG_CRASH_BANK="+bk.Addr())
+		return startChild(t, "TestCrashBankChild", sim, "MPG_CRASH_DB="+db, "MPG_CRASH_SMSC="+sim.Addr(), "MPG_CRASH_BANK="+bk.Addr(),
+			"MPG_CRASH_HTTP="+httpAddr)
 	}
 	kill := func(cmd *exec.Cmd) { killChild(cmd, sim) }
 	phones := []string{"+33630000001", "+33630000002", "+33630000003", "+33630000004"}
@@ -93,6 +102,9 @@ func TestCrashDuringBankCalls(t *testing.T) {
 			}
 		}()
 	}
+	refunds := &debitRefunder{api: "http://" + httpAddr, key: key, done: map[string]bool{}}
+	wg.Add(1)
+	go func() { defer wg.Done(); refunds.run(t, &stop) }()
 	for round := range 6 {
 		time.Sleep(time.Duration(300+rand.IntN(700)) * time.Millisecond)
 		if round%2 == 1 {
@@ -106,6 +118,7 @@ func TestCrashDuringBankCalls(t *testing.T) {
 	}
 	stop.Store(true)
 	wg.Wait()
+	refunds.waitEnded(t) // every refund's credit ends, as the merchant sees it
 	kill(cmd)
 
 	a := &app{cfg: crashConfig(sim.Addr()), log: zap.NewNop()}
@@ -126,8 +139,14 @@ func TestCrashDuringBankCalls(t *testing.T) {
 	shop := l.AccountsOf("SHOP42")[0].Available()
 	clr, _ := l.System(domain.KindBankClearing, "EUR")
 	taken := (1 << 40) - bk.Balance(e2eIBAN)
-	if taken != shop || -clr.Available() != shop || shop != paidMinor {
-		t.Fatalf("bank took %d, merchant has %d, clearing %d, %d debits paid of %d", taken, shop, clr.Available(), paid, len(outcome))
+	refunded, toPurse := refundsIn(t, engine.NewAdmin(engineConfig(a.cfg), l), refunds.ids(), l, phones)
+	if shop != paidMinor-refunded || -clr.Available() != taken || taken != paidMinor-(refunded-toPurse) {
+		t.Fatalf("bank took %d net, merchant has %d, clearing %d; %d paid in %d debits, %d refunded, %d of it to purses",
+			taken, shop, clr.Available(), paidMinor, paid, refunded, toPurse)
+	}
+	// After every kill, what may have left went again as a repeat (0201), never as a second 0200.
+	if n := bk.Duplicates.Load(); n != 0 {
+		t.Fatalf("the bank got %d second originals (0200) of one RRN", n)
 	}
 	var settlement bytes.Buffer
 	bk.WriteSettlement(&settlement)
@@ -142,7 +161,8 @@ func TestCrashDuringBankCalls(t *testing.T) {
 	if len(outcome) < 8 {
 		t.Fatalf("only %d debits ended: the test proved little", len(outcome))
 	}
-	t.Logf("%d debits ended (%d paid), %d checked against the bank: no difference; verify clean", len(outcome), paid, checked)
+	t.Logf("%d debits ended (%d paid), %d refunded (%d to purses), %d requests checked against the bank: no difference; verify clean",
+		len(outcome), paid, refunds.count(), toPurse, checked)
 }
 
 var debitCode = regexp.MustCompile(`Reply YES (\d{6})`)
@@ -194,4 +214,137 @@ func debitByPhone(sim *smpp.Sim, phone string, cents int) (string, error) {
 		return "paid", nil
 	}
 	return "reversed", nil
+}
+
+// debitRefunder refunds paid DEBITs through the merchant API, one cent each, as a merchant
+// would while the daemon is killed and restarted: a refund that got no answer is sent again
+// with the same idempotency key.
+type debitRefunder struct {
+	api, key string
+	mu       sync.Mutex
+	done     map[string]bool // payment ids refunded
+}
+
+// maxCrashRefunds bounds the refunds of the crash loop.
+const maxCrashRefunds = 16
+
+func (r *debitRefunder) run(t *testing.T, stop *atomic.Bool) {
+	for !stop.Load() && r.count() < maxCrashRefunds {
+		time.Sleep(100 * time.Millisecond)
+		var list struct{ Payments []engine.PaymentView }
+		if r.call("GET", "/v1/payments?limit=1000", "", &list) != http.StatusOK {
+			continue // the daemon is down: try later
+		}
+		for _, p := range list.Payments {
+			if p.State != "completed" || p.Amount == "0.01" || r.refunded(p.ID) {
+				continue
+			}
+			for !stop.Load() {
+				st := r.call("POST", "/v1/payments/"+p.ID+"/refunds", `{"amount":"0.01"}`, nil)
+				if st == http.StatusCreated {
+					r.mu.Lock()
+					r.done[p.ID] = true
+					r.mu.Unlock()
+					break
+				}
+				if st >= 400 && st < 500 && st != http.StatusConflict && st != http.StatusTooManyRequests {
+					t.Errorf("refund %s: HTTP %d", p.ID, st)
+					return
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			break // one refund per look, so that they spread over the kills
+		}
+	}
+}
+
+// call makes one API call (0: no answer) and decodes a 200's body into out.
+func (r *debitRefunder) call(method, path, body string, out any) int {
+	req, _ := http.NewRequest(method, r.api+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+r.key)
+	if method == "POST" {
+		req.Header.Set("Idempotency-Key", "crash-refund-"+path)
+	}
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	if out != nil && resp.StatusCode == http.StatusOK {
+		json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode
+}
+
+func (r *debitRefunder) refunded(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.done[id]
+}
+
+func (r *debitRefunder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.done)
+}
+
+func (r *debitRefunder) ids() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for id := range r.done {
+		out = append(out, id)
+	}
+	return out
+}
+
+// waitEnded waits until the API shows every refund's credit ended (credited or to_purse).
+func (r *debitRefunder) waitEnded(t *testing.T) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		pending := 0
+		for _, id := range r.ids() {
+			var p engine.PaymentView
+			if r.call("GET", "/v1/payments/"+id, "", &p) != http.StatusOK || len(p.Refunds) != 1 || p.Refunds[0].State == string(domain.RefundSentToBank) {
+				pending++
+			}
+		}
+		if pending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d refunds still at the bank", pending)
+		}
+	}
+}
+
+// refundsIn checks that every refund's credit ended, and returns what was refunded and what
+// of it went to the purses (which must hold exactly that).
+func refundsIn(t *testing.T, e *engine.Engine, ids []string, l *ledger.Ledger, phones []string) (refunded, toPurse int64) {
+	t.Helper()
+	for _, id := range ids {
+		p, err := e.GetPayment(0, id)
+		if err != nil || len(p.Refunds) != 1 {
+			t.Fatalf("%s: %v, %d refunds", id, err, len(p.Refunds))
+		}
+		switch r := p.Refunds[0]; r.State {
+		case domain.RefundCredited:
+		case domain.RefundToPurse:
+			toPurse += int64(r.Amount)
+		default:
+			t.Fatalf("refund of %s is %q", id, r.State)
+		}
+		refunded += int64(p.Refunds[0].Amount)
+	}
+	var purses int64
+	for _, phone := range phones {
+		for _, a := range l.AccountsOf(phone) {
+			purses += a.Available()
+		}
+	}
+	if purses != toPurse {
+		t.Fatalf("purses hold %d, %d refunded to them", purses, toPurse)
+	}
+	return refunded, toPurse
 }

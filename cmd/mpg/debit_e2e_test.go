@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"mpg/engine"
 	"mpg/smpp"
 )
 
@@ -48,15 +51,17 @@ func startBankProcess(t *testing.T, settlement string, extra ...string) (isoAddr
 }
 
 // TestDebitEndToEndWithTheBankProcess: a subscriber pays by DEBIT over real SMPP; the daemon
-// talks ISO 8583 to `mpg bank` in its own process, which drops an approved answer and then
-// stops answering; at the end the bank's settlement file and the ledger agree.
+// talks ISO 8583 to `mpg bank` in its own process, which drops an approved answer, stops
+// answering, signs on by its own 0800; the merchant refunds a DEBIT by the API and the money
+// is credited to the bank account; at the end the bank's settlement file and the ledger agree.
 func TestDebitEndToEndWithTheBankProcess(t *testing.T) {
 	t.Setenv("MPG_TEST_AS_MPG", "")
 	const phone = "+33612345678"
 	settlement := filepath.Join(t.TempDir(), "settle.csv")
 	isoAddr, control, bankProc := startBankProcess(t, settlement)
 	db, sim, cfg := testSetup(t, []string{"merchant", "add", "SHOP42", "--name", "Corner Shop", "--msisdn", "+33698765432"})
-	cfg.Bank.Addr, cfg.Bank.TimeoutMs, cfg.Bank.Tries, cfg.Bank.EchoS = isoAddr, 300, 2, 1
+	cfg.Bank.Addr, cfg.Bank.TimeoutMs, cfg.Bank.Tries, cfg.Bank.EchoS, cfg.Bank.Acquirer = isoAddr, 300, 2, 1, "4711"
+	cfg.Merchant.Addr = "127.0.0.1:0"
 	l, d := serveDaemon(t, db, cfg)
 	text := texter(t, sim, phone)
 	text("REG 1234 Alice", "Welcome Alice")
@@ -87,6 +92,12 @@ func TestDebitEndToEndWithTheBankProcess(t *testing.T) {
 	if !d.bankClient.Up() {
 		t.Fatal("the link is not up after the bank answered")
 	}
+	// The bank signs on by its own network message: answered on the link mpg opened.
+	if body := post(t, "http://"+control+"/network?code=001", ""); !strings.Contains(body, `"answered":1`) {
+		t.Fatalf("the bank's sign-on: %s", body)
+	}
+	refundByAPI(t, db, d, "2.50", "1.00")
+	waitText(t, sim, phone, 0, "Corner Shop refunded 1.00 EUR: it is on its way to your bank account FR76 **** 0189")
 	bankProc.Process.Signal(syscall.SIGTERM)
 	bankProc.Wait()
 	// The echo (every second here) finds the bank gone, and the link is shown down.
@@ -96,10 +107,49 @@ func TestDebitEndToEndWithTheBankProcess(t *testing.T) {
 		}
 	}
 	out, err := run(t, "--db", db, "bank", "reconcile", settlement)
-	if err != nil || !strings.Contains(out, "3 debits, ledger and bank agree") {
+	if err != nil || !strings.Contains(out, "4 requests (debits and refund credits), ledger and bank agree") {
 		b, _ := os.ReadFile(settlement)
 		t.Fatalf("reconcile: %v\n%s\n%s", err, out, b)
 	}
+}
+
+func post(t *testing.T, url, body string) string {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// refundByAPI refunds part of SHOP42's completed payment of amount through the merchant API.
+func refundByAPI(t *testing.T, db string, d *daemon, amount, part string) {
+	t.Helper()
+	key := strings.Fields(mustRun(t, "--db", db, "merchant", "key", "create", "SHOP42"))[0]
+	call := func(method, path, body string) string {
+		req, _ := http.NewRequest(method, "http://"+d.merchantAddr+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	var list struct{ Payments []engine.PaymentView }
+	json.Unmarshal([]byte(call("GET", "/v1/payments", "")), &list)
+	for _, p := range list.Payments {
+		if p.Amount == amount && p.State == "completed" {
+			if body := call("POST", "/v1/payments/"+p.ID+"/refunds", `{"amount":"`+part+`"}`); !strings.Contains(body, `"refunded": "`+part+`"`) {
+				t.Fatalf("refund: %s", body)
+			}
+			return
+		}
+	}
+	t.Fatalf("no completed payment of %s in %+v", amount, list)
 }
 
 // texter texts the short code as phone and waits for a reply containing want.

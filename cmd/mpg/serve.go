@@ -319,7 +319,8 @@ func (d *daemon) handleReceipt(ctx context.Context, r smpp.Receipt) error {
 // run serves until ctx ends; ready, if set, is closed once the HTTP endpoints listen.
 func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 	if b := d.cfg.Bank; b.Addr != "" {
-		bc := bank.Config{Addr: b.Addr, Timeout: time.Duration(b.TimeoutMs) * time.Millisecond}
+		bc := bank.Config{Addr: b.Addr, Timeout: time.Duration(b.TimeoutMs) * time.Millisecond, Acquirer: b.Acquirer,
+			Log: d.log.Named("bank").WithOptions(zap.AddCallerSkip(1)).Sugar().Warnf}
 		if b.TLS {
 			host, _, _ := net.SplitHostPort(b.Addr)
 			bc.TLS = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
@@ -466,11 +467,11 @@ func (d *daemon) register(reg *prometheus.Registry) {
 	gauge("mpg_smpp_window_in_use", "Requests awaiting a response.", func() float64 { return float64(m.WindowInUse.Load()) })
 	gauge("mpg_smpp_links", "Bound connections.", func() float64 { return float64(len(d.cl.Links())) })
 	bs := d.eng.BankStats()
-	counter("mpg_bank_approved_total", "mDebits the bank approved.", bs.Approved.Load)
-	counter("mpg_bank_declined_total", "mDebits the bank declined.", bs.Declined.Load)
-	counter("mpg_bank_unknown_total", "Bank attempts without a sure answer (asked again with the same key).", bs.Unknown.Load)
-	counter("mpg_bank_reversed_total", "mDebits reversed after bank.tries unsure attempts.", bs.Reversed.Load)
-	counter("mpg_bank_reversal_declined_total", "Reversals the bank declined (the debit stood and was settled).", bs.ReversalDeclined.Load)
+	counter("mpg_bank_approved_total", "mDebits and refund credits the bank approved.", bs.Approved.Load)
+	counter("mpg_bank_declined_total", "mDebits and refund credits the bank surely declined.", bs.Declined.Load)
+	counter("mpg_bank_unknown_total", "Bank attempts without a sure answer: none in time, unreadable, or a code such as 96, 91, 68 (asked again as a repeat).", bs.Unknown.Load)
+	counter("mpg_bank_reversed_total", "mDebits and refund credits reversed after bank.tries unsure attempts.", bs.Reversed.Load)
+	counter("mpg_bank_reversal_declined_total", "Reversals the bank declined (the request stood and was settled).", bs.ReversalDeclined.Load)
 	if bc := d.bankClient; bc != nil {
 		counter("mpg_bank_echo_failed_total", "Network echoes (0800) the bank did not answer in time: each closed the link.", bc.EchoesFailed.Load)
 		gauge("mpg_bank_link_up", "1 when the bank answered the last echo or request.", func() float64 {
