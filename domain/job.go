@@ -48,6 +48,16 @@ type Job struct {
 	// ErrConflict, and the engine computes the step again from the new state.
 	Active []uint64
 	Reads  []Profile // Owner and Version only
+	// Untouched names accounts no transfer may have touched since the job read them (the
+	// journal position of their newest entry): for a step computed from a balance, such as a
+	// refund split between a credit line and a purse by what the line owes.
+	Untouched []AccountAt
+}
+
+// AccountAt is an account as of its newest journal entry.
+type AccountAt struct {
+	ID      uint64
+	LastSeq uint64
 }
 
 // Profile is a small versioned record the engine keeps in the books: a subscriber's profile

@@ -29,10 +29,16 @@ const (
 	// PaymentAuthorised: an mCredit hold on the subscriber's credit line, until the merchant
 	// captures it (completed), voids it (cancelled) or it expires.
 	PaymentAuthorised PaymentState = "authorised"
+	// PaymentHeld: a SEND to a number with no purse yet; the money waits in escrow until the
+	// payee registers and claims it (completed), or the claim window ends (expired: the
+	// ledger gives it back to the payer).
+	PaymentHeld PaymentState = "held"
 )
 
 // Open reports whether the payment can still be confirmed, cancelled or expire.
-func (s PaymentState) Open() bool { return s == PaymentCreated || s == PaymentAwaiting }
+func (s PaymentState) Open() bool {
+	return s == PaymentCreated || s == PaymentAwaiting || s == PaymentHeld
+}
 
 // Refundable reports whether money was paid that can go back.
 func (s PaymentState) Refundable() bool {

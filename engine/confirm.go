@@ -60,8 +60,9 @@ func (t *turn) askConfirm(code uint16, payee *domain.Account, amount, fee uint64
 	t.keepForRefusal()
 	// A new request replaces one still waiting: release that one in the same job.
 	var release []domain.Transfer
-	if old := t.prof.Confirm; old != nil && t.e.cfg.Now().UnixNano() < old.Expires {
-		release = voids(old)
+	replaced := t.prof.Confirm
+	if replaced != nil && t.e.cfg.Now().UnixNano() < replaced.Expires {
+		release = voids(replaced)
 	}
 	for i := range ts {
 		ts[i].Flags |= domain.Pending
@@ -87,8 +88,8 @@ func (t *turn) askConfirm(code uint16, payee *domain.Account, amount, fee uint64
 	}
 	t.audit = &domain.Audit{Actor: t.in.From, Action: "confirmation asked", Detail: what}
 	job := domain.Job{Transfers: append(release, ts...)}
-	if old := t.prof.Confirm; old != nil && len(release) > 0 {
-		job = t.confirmStep(old, job, domain.PaymentCancelled, "", domain.ID{})
+	if len(release) > 0 {
+		job = t.confirmStep(replaced, job, domain.PaymentCancelled, "", domain.ID{})
 	}
 	if holdFor == "" {
 		p := t.smsPayment(productOf(code), ts[0].ID, payee, t.purse.ID, amount, fee, ref)
@@ -171,6 +172,12 @@ func (t *turn) confirm(yes bool) domain.Job {
 		t.reply(commands.RConfirmWrong, commands.Args{N: maxConfirmTries - c.Tries})
 		return t.withProfile(domain.Job{})
 	}
+	// A payment the merchant cancelled meanwhile is not paid: its reservation is released.
+	if rec, _, err := t.e.payment(c.Payment); c.Payment != "" && err == nil && !rec.State.Open() {
+		t.prof.Confirm, t.profDirty = nil, true
+		t.reply(commands.RCancelled, commands.Args{})
+		return t.withProfile(domain.Job{Transfers: voids(c)})
+	}
 	// YES commits the subscriber: the rule book first, then its guards ride with the posts.
 	// A refusal keeps the reservation until its time runs out: the same YES runs once the
 	// cause is gone (an unblock), like any refusal that can be retried.
@@ -211,6 +218,12 @@ func (t *turn) confirm(yes bool) domain.Job {
 	}
 	job := t.withProfile(domain.Job{Transfers: posts})
 	if c.For != "" {
+		held := derive(mustID(c.Pending[0]), 'h')
+		if job, err = t.e.paymentJob(t.heldPayment(held, &payee, c.For, c.Amount, c.Fee, c.Ref), 0, "", job, t.in.From, false); err != nil {
+			t.reply(commands.RBusy, commands.Args{})
+			return t.withProfile(domain.Job{})
+		}
+		job = t.guard(job)
 		t.payeeName = domain.Mask(c.For)
 		t.repeat = repeatRecord{Kind: repeatSent, Amount: c.Amount, Party: domain.Mask(c.For),
 			Ref: shortRef(domain.Transfer{ID: derive(mustID(c.Pending[0]), 'h')})}

@@ -47,6 +47,9 @@ func (e *Engine) claim(ctx context.Context, msisdn string, tell bool) error {
 				commands.Args{Amount: money(held.Amount), Party: domain.Mask(payer.Owner), Balance: money(uint64(max(0, after.Available()))),
 					Ref: shortRef(r.Transfers[1])})}}, nil
 		}
+		if job, err = e.claimed(held, purse, job); err != nil {
+			return err
+		}
 		_, err = e.l.Submit(ctx, job)
 		var ref *domain.RefusedError
 		if errors.As(err, &ref) {
@@ -62,6 +65,24 @@ func (e *Engine) claim(ctx context.Context, msisdn string, tell bool) error {
 		}
 	}
 	return nil
+}
+
+// claimed completes, in the claim's job, the record of the SEND the hold was for: the payee's
+// purse is now what it paid, the claim its transfer, and the payee's list shows it. The
+// claim is refused after the record's deadline, so the record and the ledger cannot end
+// differently. A hold with no record (made before holds had one) is claimed as it is.
+func (e *Engine) claimed(held domain.Transfer, purse *domain.Account, job domain.Job) (domain.Job, error) {
+	p, ver, err := e.payment(held.ID.String())
+	if domain.CodeOf(err) == domain.CodeNotFound || (err == nil && p.State != domain.PaymentHeld) {
+		return job, nil
+	}
+	if err != nil {
+		return job, err
+	}
+	p.State, p.Merchant, p.Transfer = domain.PaymentCompleted, purse.ID, claimID(held.ID, 1).String()
+	job.NotAfter = p.Expires
+	job.Profiles = append(job.Profiles, write(merchantKey(purse.ID, p.ID), struct{}{}, 0))
+	return e.paymentJob(&p, ver, domain.PaymentHeld, job, "system", false)
 }
 
 // ExpiryNotices is the ledger's expiry hook: when a hold lapses, the payer is told the money

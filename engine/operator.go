@@ -260,12 +260,15 @@ var ErrAlreadyReversed = errors.New("this payment was reversed already")
 // is given back from payee to payer. The payer's maximum balance applies; the limits do not
 // (it is not a spend). Both sides are told.
 func (e *Engine) Reverse(ctx context.Context, actor string, tr domain.Transfer) (domain.Transfer, error) {
-	if tr.Flags&(domain.Pending|domain.VoidPending) != 0 || tr.Code == domain.CodeReversal || tr.Code == domain.CodeRefund || tr.Amount == 0 {
+	if tr.Code == domain.CodeReversal || tr.Code == domain.CodeRefund || tr.Flags&domain.VoidPending != 0 {
 		return domain.Transfer{}, fmt.Errorf("%w: %s is a %s transfer", ErrNotReversed, tr.ID, tr.Flags)
 	}
-	p, _, found, err := e.paymentOf(tr)
+	p, _, found, err := e.paymentOf(tr) // the payer's receipt of a held SEND names its hold
 	if err != nil {
 		return domain.Transfer{}, err
+	}
+	if !found && (tr.Flags&domain.Pending != 0 || tr.Amount == 0 || tr.Code == domain.CodeClaim) {
+		return domain.Transfer{}, fmt.Errorf("%w: %s is a %s transfer", ErrNotReversed, tr.ID, tr.Flags)
 	}
 	if found {
 		_, r, _, err := e.RefundPayment(ctx, RefundRequest{PaymentID: p.ID, Actor: actor, Kind: domain.Reversal})

@@ -140,9 +140,23 @@ func (t *turn) hold(payeeNumber string, amount uint64) domain.Job {
 		return t.askConfirm(domain.CodeHold, escrow, amount, fee, t.cmd.Ref, payeeNumber, ts)
 	}
 	t.repeat = repeatRecord{Kind: repeatSent, Amount: amount, Party: domain.Mask(payeeNumber), Ref: shortRef(ts[0])}
-	job := t.withProfile(domain.Job{Transfers: ts})
+	job, err := t.e.paymentJob(t.heldPayment(ts[0].ID, escrow, payeeNumber, amount, fee, t.cmd.Ref), 0, "",
+		t.withProfile(domain.Job{Transfers: ts}), t.in.From, false)
+	if err != nil {
+		t.reply(commands.RBusy, commands.Args{})
+		return t.withProfile(domain.Job{})
+	}
 	job.Compose = t.heldNotices(payeeNumber, amount, fee)
 	return job
+}
+
+// heldPayment is the record of a SEND held for a number with no purse: its id is the hold's,
+// the claim completes it, the end of the claim window expires it.
+func (t *turn) heldPayment(hold domain.ID, escrow *domain.Account, payeeNumber string, amount, fee uint64, ref string) *domain.Payment {
+	p := t.smsPayment(domain.ProductSend, hold, escrow, t.purse.ID, amount, fee, ref)
+	p.State, p.MerchantName, p.Transfer = domain.PaymentHeld, domain.Mask(payeeNumber), ""
+	p.Expires = p.Created + int64(t.e.cfg.ClaimFor)
+	return p
 }
 
 // heldNotices tell the payer the money is held and the payee how to claim it.

@@ -48,6 +48,11 @@ func (e *Engine) paymentOf(tr domain.Transfer) (p domain.Payment, ver uint64, fo
 		if held, terr := e.l.Transfer(tr.PendingID); terr == nil && strings.HasPrefix(held.For, "@ch:") {
 			try(strings.TrimPrefix(held.For, "@ch:"))
 		}
+	case tr.Code == domain.CodeClaim && len(tr.Ref) == 16:
+		// A claim names the hold by its first 16 hex digits: time-ordered, so one payment.
+		if recs, rerr := e.l.ProfilesFrom(keyPayment+tr.Ref, "", 2); rerr == nil && len(recs) == 1 {
+			try(strings.TrimPrefix(recs[0].Owner, keyPayment))
+		}
 	case tr.Code == domain.CodeDebit && tr.Ref != "":
 		var id string
 		if _, ok, rerr := e.record(keyBankKey+tr.Ref, &id); rerr == nil && ok {

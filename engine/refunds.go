@@ -108,15 +108,19 @@ func giveBackID(payment string, n, part int) domain.ID {
 
 // giveBack builds the job that gives back on p (read at ver) what req asks, and moves p.
 func (e *Engine) giveBack(p *domain.Payment, ver uint64, req RefundRequest) (domain.Refund, domain.Job, error) {
+	if e.reversedBefore(p) {
+		return domain.Refund{}, domain.Job{}, domain.PaymentErr(domain.CodeAlreadyReversed, "the payment was reversed already")
+	}
 	amount, err := giveBackAmount(p, req)
 	if err != nil {
 		return domain.Refund{}, domain.Job{}, err
 	}
 	n := len(p.Refunds)
-	ts, toPurse, err := e.giveBackTransfers(p, n, amount, req.Kind)
+	plan, err := e.giveBackTransfers(p, n, amount, req.Kind)
 	if err != nil {
 		return domain.Refund{}, domain.Job{}, err
 	}
+	ts, toPurse := plan.Transfers, plan.toPurse
 	was := p.State
 	refund := domain.Refund{ID: ts[0].ID.String(), Amount: amount, At: e.cfg.Now().UnixNano(), Transfer: ts[0].ID.String(),
 		Kind: req.Kind, By: req.Actor, ToPurse: toPurse}
@@ -134,8 +138,9 @@ func (e *Engine) giveBack(p *domain.Payment, ver uint64, req RefundRequest) (dom
 	// bank clearing, and the same job queues the credit the bank worker sends.
 	bank := e.bankRefund(p, n)
 	refund = p.Refunds[n]
-	job := domain.Job{Transfers: ts, Compose: e.giveBackNotices(*p, refund), Profiles: bank,
-		Audit: &domain.Audit{Actor: req.Actor, Action: action, Detail: p.ID + " " + domain.FormatAmount(amount, p.Currency)}}
+	job := plan.Job
+	job.Compose, job.Profiles = e.giveBackNotices(*p, refund), append(job.Profiles, bank...)
+	job.Audit = &domain.Audit{Actor: req.Actor, Action: action, Detail: p.ID + " " + domain.FormatAmount(amount, p.Currency)}
 	if job, err = e.paymentJob(p, ver, was, job, req.Actor, true); err != nil {
 		return refund, job, err
 	}
@@ -145,50 +150,72 @@ func (e *Engine) giveBack(p *domain.Payment, ver uint64, req RefundRequest) (dom
 	return refund, job, nil
 }
 
-// giveBackTransfers are the transfers that give amount back on p, and the part of it that
-// goes to the purse instead of the credit line that paid.
-func (e *Engine) giveBackTransfers(p *domain.Payment, n int, amount uint64, kind string) ([]domain.Transfer, uint64, error) {
+// givePlan is what giving back moves: the transfers and the guards and records that go
+// with them; toPurse is the part of a credit payment's refund that goes to the purse.
+type givePlan struct {
+	domain.Job
+	toPurse uint64
+}
+
+// giveBackTransfers plans the transfers that give amount back on p.
+func (e *Engine) giveBackTransfers(p *domain.Payment, n int, amount uint64, kind string) (givePlan, error) {
 	code := domain.CodeRefund
 	if kind == domain.Reversal {
 		code = domain.CodeReversal
 	}
-	to := p.Debited
 	tr := func(part int, to, amount uint64) domain.Transfer {
 		return domain.Transfer{ID: giveBackID(p.ID, n, part), Debit: p.Merchant, Credit: to, Amount: amount, Code: code,
 			Ref: clip(p.Reference, domain.MaxRefLen), Flags: domain.Exempt}
 	}
-	switch p.ProductOf() {
-	case domain.ProductCredit:
+	if p.ProductOf() == domain.ProductCredit {
 		return e.creditGiveBack(p, amount, tr)
 	}
-	if to == 0 {
-		return nil, 0, domain.PaymentErr(domain.CodeInvalidState, "the payment has no account to give back to")
+	if p.Debited == 0 {
+		return givePlan{}, domain.PaymentErr(domain.CodeInvalidState, "the payment has no account to give back to")
 	}
-	return []domain.Transfer{tr(0, to, amount)}, 0, nil
+	return givePlan{Job: domain.Job{Transfers: []domain.Transfer{tr(0, p.Debited, amount)}}}, nil
 }
 
 // creditGiveBack gives back a captured credit payment: to the line as far as it still owes
-// (what it owes falls), the rest to the purse; never to a line that owes nothing, where the
-// money would be stranded and the line could never close.
-func (e *Engine) creditGiveBack(p *domain.Payment, amount uint64, tr func(int, uint64, uint64) domain.Transfer) ([]domain.Transfer, uint64, error) {
+// (what it owes falls, and so does what its statement asks), the rest to the purse; never to
+// a line that owes nothing, where the money would be stranded and the line could never
+// close. The split is computed from the line as read: the job names the line's journal
+// position, so a repayment or another refund committed in between refuses it (ErrConflict)
+// and it is computed again.
+func (e *Engine) creditGiveBack(p *domain.Payment, amount uint64, tr func(int, uint64, uint64) domain.Transfer) (givePlan, error) {
 	line, err := e.l.Account(p.Debited)
 	if err != nil {
-		return nil, 0, err
+		return givePlan{}, err
 	}
 	owed, _, _ := LineUse(line)
 	toLine := min(owed, amount)
-	var ts []domain.Transfer
+	plan := givePlan{Job: domain.Job{Untouched: []domain.AccountAt{{ID: line.ID, LastSeq: line.LastSeq}}}, toPurse: amount - toLine}
 	if toLine > 0 {
-		ts = append(ts, tr(0, line.ID, toLine))
+		plan.Transfers = append(plan.Transfers, tr(0, line.ID, toLine))
+		if terms, ver, err := e.terms(line.Owner); err == nil && terms.Due+terms.Overdue > 0 {
+			terms.repaid(toLine)
+			plan.Profiles = append(plan.Profiles, write(keyCreditTerms+line.Owner, terms, ver))
+		}
 	}
-	if rest := amount - toLine; rest > 0 {
+	if plan.toPurse > 0 {
 		purse, err := e.purseID(p.MSISDN)
 		if err != nil {
-			return nil, 0, err
+			return givePlan{}, err
 		}
-		ts = append(ts, tr(1, purse, rest))
+		plan.Transfers = append(plan.Transfers, tr(1, purse, plan.toPurse))
 	}
-	return ts, amount - toLine, nil
+	return plan, nil
+}
+
+// reversedBefore reports whether an operator reversed the payment's transfer before payments
+// had one cap (a bare compensating transfer, outside the record): nothing is left to give.
+func (e *Engine) reversedBefore(p *domain.Payment) bool {
+	id, err := domain.ParseID(p.Transfer)
+	if err != nil {
+		return false
+	}
+	_, err = e.l.Transfer(reversalID(id))
+	return err == nil
 }
 
 // purseID is the id of a subscriber's open purse in the engine's currency.
@@ -230,9 +257,15 @@ func (e *Engine) giveBackNotices(p domain.Payment, r domain.Refund) func(domain.
 
 // payerNotice is the payer's SMS: where his money went back to, and his balance.
 func (e *Engine) payerNotice(p domain.Payment, r domain.Refund, v domain.View, lang commands.Lang, ref string) (domain.Message, bool) {
+	switch p.ProductOf() {
+	case domain.ProductDebit:
+		return domain.Message{}, false // told by the bank worker, when the bank answers
+	case domain.ProductTopup:
+		return domain.Message{}, false // the float paid; the subscriber is the payee, told as such
+	}
 	purse, err := e.purseID(p.MSISDN)
-	if p.MSISDN == "" || err != nil || p.ProductOf() == domain.ProductDebit {
-		return domain.Message{}, false // a DEBIT's payer is told by the bank worker, when the bank answers
+	if p.MSISDN == "" || err != nil {
+		return domain.Message{}, false
 	}
 	acct, _ := v.Account(purse)
 	bal := e.money(uint64(max(0, acct.Available())))

@@ -77,7 +77,8 @@ func (t *turn) lineRefusal(line *domain.Account, now int64) *refusal {
 		return &refusal{domain.CodeUnavailable, commands.RBusy, commands.Args{}}
 	}
 	t.termsVer, t.termsRead = ver, true
-	if late := terms.late(now); late > 0 {
+	owed, _, _ := LineUse(*line)
+	if late := min(terms.late(now), owed); late > 0 {
 		return &refusal{domain.CodeCreditOverdue, commands.RCreditOverdue, commands.Args{Amount: t.money(late)}}
 	}
 	return nil

@@ -174,8 +174,10 @@ func (w *world) makeOverdue() {
 	w.t.Helper()
 	terms, ver, _ := w.e.terms(alice)
 	terms.Due, terms.DueBy = 1000, w.now.Add(-1).UnixNano()
+	line, _ := w.e.CreditLineOf(alice) // the line owes what the statement asks
+	owe := domain.Transfer{ID: domain.NewID(), Debit: line.ID, Credit: w.float, Amount: 1000, Code: domain.CodeCreditAuth}
 	if _, err := w.l.Submit(context.Background(), domain.Job{Profiles: []domain.Profile{write(keyCreditTerms+alice, terms, ver)},
-		Audit: &domain.Audit{Actor: "test", Action: "credit overdue"}}); err != nil {
+		Transfers: []domain.Transfer{owe}, Audit: &domain.Audit{Actor: "test", Action: "credit overdue"}}); err != nil {
 		w.t.Fatal(err)
 	}
 }

@@ -75,7 +75,7 @@ func (w *batchWriter) apply(job *domain.Job) (domain.Result, error) {
 	l, st := w.l, w.l.st
 	if len(job.Transfers) > domain.MaxJobTransfers || len(job.Open) > domain.MaxJobAccounts ||
 		len(job.Messages) > domain.MaxJobMessages || len(job.Status) > domain.MaxJobStatus || len(job.Limits) > domain.MaxJobStatus ||
-		len(job.Active) > domain.MaxJobStatus || len(job.Reads) > domain.MaxJobStatus {
+		len(job.Active) > domain.MaxJobStatus || len(job.Reads) > domain.MaxJobStatus || len(job.Untouched) > domain.MaxJobStatus {
 		return domain.Result{}, refuse(domain.ErrJobTooLarge, -1, "at most %d transfers, %d accounts, %d messages, %d status changes",
 			domain.MaxJobTransfers, domain.MaxJobAccounts, domain.MaxJobMessages, domain.MaxJobStatus)
 	}
@@ -273,6 +273,15 @@ func (ja *jobApply) guards(job *domain.Job) error {
 			return refuse(domain.ErrAccountClosed, i, "payer account %d", id)
 		case domain.StatusBlocked:
 			return refuse(domain.ErrAccountBlocked, i, "payer account %d", id)
+		}
+	}
+	for i, at := range job.Untouched {
+		a, err := ja.account(i, at.ID, "read")
+		if err != nil {
+			return err
+		}
+		if a.wLast != at.LastSeq {
+			return refuse(domain.ErrConflict, i, "account %d moved since it was read", at.ID)
 		}
 	}
 	b := ja.w.tx.Bucket(bktProfiles)
