@@ -39,8 +39,9 @@ func TestCrashBankChild(t *testing.T) {
 
 // TestCrashDuringBankCalls kills the daemon with SIGKILL at random moments, 6 times, while
 // subscribers pay by DEBIT against a bank that answers slowly and now and then drops an
-// approved answer, and the merchant refunds paid DEBITs by the API (retrying with the same
-// idempotency key when the daemon is gone). Phones redeliver what was not acknowledged, as an
+// approved answer, the merchant refunds paid DEBITs by the API (retrying with the same
+// idempotency key when the daemon is gone) and an operator reverses some of those refunded
+// (what is left goes back under the same cap, by a credit to the bank account too). Phones redeliver what was not acknowledged, as an
 // SMSC does. At the end every DEBIT has ended (paid, or reversed with nothing taken) and
 // every refund's credit too (credited, or in the purse), the bank moved exactly what the
 // ledger says and never got a second original (0200) of one RRN, bank clearing matches,
@@ -102,9 +103,10 @@ func TestCrashDuringBankCalls(t *testing.T) {
 			}
 		}()
 	}
-	refunds := &debitRefunder{api: "http://" + httpAddr, key: key, done: map[string]bool{}}
-	wg.Add(1)
+	refunds := &debitRefunder{api: "http://" + httpAddr, key: key, done: map[string]bool{}, reversed: map[string]bool{}}
+	wg.Add(2)
 	go func() { defer wg.Done(); refunds.run(t, &stop) }()
+	go func() { defer wg.Done(); refunds.reverse(t, db, &stop) }()
 	for round := range 6 {
 		time.Sleep(time.Duration(300+rand.IntN(700)) * time.Millisecond)
 		if round%2 == 1 {
@@ -161,8 +163,11 @@ func TestCrashDuringBankCalls(t *testing.T) {
 	if len(outcome) < 8 {
 		t.Fatalf("only %d debits ended: the test proved little", len(outcome))
 	}
-	t.Logf("%d debits ended (%d paid), %d refunded (%d to purses), %d requests checked against the bank: no difference; verify clean",
-		len(outcome), paid, refunds.count(), toPurse, checked)
+	if refunds.reversals() == 0 {
+		t.Fatal("no operator's reversal got through: the test proved little")
+	}
+	t.Logf("%d debits ended (%d paid), %d refunded, %d of them then reversed (%d to purses), %d requests checked against the bank: no difference; verify clean",
+		len(outcome), paid, refunds.count(), refunds.reversals(), toPurse, checked)
 }
 
 var debitCode = regexp.MustCompile(`Reply YES (\d{6})`)
@@ -223,6 +228,42 @@ type debitRefunder struct {
 	api, key string
 	mu       sync.Mutex
 	done     map[string]bool // payment ids refunded
+	reversed map[string]bool // of those, the ones an operator reversed
+}
+
+// reverse has an operator reverse, by its receipt, a DEBIT the merchant refunded a cent of
+// (what is left goes back, under the same cap), every so often while the daemon is killed
+// and restarted: through the daemon's socket, or on the file when the daemon is down. A
+// reversal that got no answer is asked again; "reversed already" means it went through.
+func (r *debitRefunder) reverse(t *testing.T, db string, stop *atomic.Bool) {
+	for !stop.Load() {
+		time.Sleep(150 * time.Millisecond)
+		for _, id := range r.ids() {
+			var p engine.PaymentView
+			if r.isReversed(id) || r.call("GET", "/v1/payments/"+id, "", &p) != http.StatusOK || p.Receipt == "" {
+				continue
+			}
+			out, err := run(t, "--db", db, "ledger", "reverse", p.Receipt)
+			if err == nil || strings.Contains(out+err.Error(), "reversed already") {
+				r.mu.Lock()
+				r.reversed[id] = true
+				r.mu.Unlock()
+			}
+			break // one at a time, so that they spread over the kills
+		}
+	}
+}
+
+func (r *debitRefunder) isReversed(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reversed[id] || len(r.reversed) >= maxCrashRefunds/2
+}
+
+func (r *debitRefunder) reversals() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.reversed)
 }
 
 // maxCrashRefunds bounds the refunds of the crash loop.
@@ -306,8 +347,14 @@ func (r *debitRefunder) waitEnded(t *testing.T) {
 		pending := 0
 		for _, id := range r.ids() {
 			var p engine.PaymentView
-			if r.call("GET", "/v1/payments/"+id, "", &p) != http.StatusOK || len(p.Refunds) != 1 || p.Refunds[0].State == string(domain.RefundSentToBank) {
+			if r.call("GET", "/v1/payments/"+id, "", &p) != http.StatusOK || len(p.Refunds) == 0 {
 				pending++
+				continue
+			}
+			for _, g := range p.Refunds {
+				if g.State == string(domain.RefundSentToBank) {
+					pending++
+				}
 			}
 		}
 		if pending == 0 {
@@ -325,17 +372,28 @@ func refundsIn(t *testing.T, e *engine.Engine, ids []string, l *ledger.Ledger, p
 	t.Helper()
 	for _, id := range ids {
 		p, err := e.GetPayment(0, id)
-		if err != nil || len(p.Refunds) != 1 {
+		if err != nil || len(p.Refunds) == 0 || len(p.Refunds) > 2 {
 			t.Fatalf("%s: %v, %d refunds", id, err, len(p.Refunds))
 		}
-		switch r := p.Refunds[0]; r.State {
-		case domain.RefundCredited:
-		case domain.RefundToPurse:
-			toPurse += int64(r.Amount)
-		default:
-			t.Fatalf("refund of %s is %q", id, r.State)
+		back := uint64(0)
+		for i, r := range p.Refunds {
+			switch r.State {
+			case domain.RefundCredited:
+			case domain.RefundToPurse:
+				toPurse += int64(r.Amount)
+			default:
+				t.Fatalf("refund %d of %s is %q", i, id, r.State)
+			}
+			if (i == 1) != (r.Kind == domain.Reversal) {
+				t.Fatalf("%s: money given back %d is a %q", id, i, r.Kind)
+			}
+			back += r.Amount
 		}
-		refunded += int64(p.Refunds[0].Amount)
+		// One cap: the merchant's refund and the operator's reversal, never above what was paid.
+		if back != p.Refunded || back > p.Amount || (len(p.Refunds) == 2 && back != p.Amount) {
+			t.Fatalf("%s: %d given back of %d (record says %d)", id, back, p.Amount, p.Refunded)
+		}
+		refunded += int64(back)
 	}
 	var purses int64
 	for _, phone := range phones {
