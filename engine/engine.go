@@ -126,6 +126,7 @@ type Engine struct {
 	bank                 Bank          // nil: DEBIT is not available
 	bankWake             chan struct{} // a DEBIT was confirmed: the bank worker looks now
 	bankStats            BankStats
+	hooks                sync.Map // merchant account -> hookEntry
 }
 
 // New makes an engine for the daemon; the keys must be set.

@@ -293,16 +293,16 @@ func (e *Engine) paymentJob(p *domain.Payment, ver uint64, was domain.PaymentSta
 	p.Updated = e.cfg.Now().UnixNano()
 	job.Profiles = append(job.Profiles, write(keyPayment+p.ID, p, ver))
 	if was == "" {
-		job.Profiles = append(job.Profiles, write(merchantKey(p.Merchant, p.ID), struct{}{}, 0))
+		job.Profiles = append(job.Profiles, domain.Profile{Owner: merchantKey(p.Merchant, p.ID), Data: indexEntry})
 		if p.State.Open() {
-			job.Profiles = append(job.Profiles, write(keyOpen+p.ID, struct{}{}, 0))
+			job.Profiles = append(job.Profiles, domain.Profile{Owner: keyOpen + p.ID, Data: indexEntry})
 		}
 	} else if was.Open() && !p.State.Open() {
 		// The open index is written once, when the payment is made: it is at version 1.
 		job.Profiles = append(job.Profiles, domain.Profile{Owner: keyOpen + p.ID, Version: 1, Delete: true})
 	}
 	if p.State != was || forceEvent {
-		s, _, err := e.settings(p.Merchant)
+		s, err := e.hookSettings(p.Merchant)
 		if err != nil {
 			return job, err
 		}
@@ -321,6 +321,9 @@ func (e *Engine) paymentJob(p *domain.Payment, ver uint64, was domain.PaymentSta
 	}
 	return job, nil
 }
+
+// indexEntry is the value of an index record: its key says it all.
+var indexEntry = []byte("{}")
 
 // GetPayment returns a merchant's payment (merchant 0: anyone's, for operators).
 func (e *Engine) GetPayment(merchant uint64, id string) (domain.Payment, error) {

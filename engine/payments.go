@@ -208,7 +208,7 @@ func (t *turn) move(code uint16, payee *domain.Account, amount uint64, ref strin
 	}
 	t.repeat = t.paidRecord(code, payee, amount, ts[0])
 	p := t.smsPayment(productOf(code), ts[0].ID, payee, t.purse.ID, amount, fee, ref)
-	job, err := t.e.paymentJob(p, 0, "", t.withProfile(domain.Job{Transfers: ts}), t.in.From, false)
+	job, err := t.e.leanPaymentJob(p, t.withProfile(domain.Job{Transfers: ts}))
 	if err != nil {
 		t.reply(commands.RBusy, commands.Args{})
 		return t.withProfile(domain.Job{})
@@ -260,6 +260,9 @@ func (t *turn) paidRecord(code uint16, payee *domain.Account, amount uint64, tr 
 // payeeLang is the language a payee subscriber reads (read before the job: Compose runs on
 // the ledger's writer and must not read the ledger).
 func (t *turn) payeeLang(payee *domain.Account) commands.Lang {
+	if payee.Kind != domain.KindPurse {
+		return commands.EN // a merchant's or biller's notice is in English: no profile to read
+	}
 	return t.e.langOf(payee.Owner)
 }
 

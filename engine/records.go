@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"mpg/domain"
 )
@@ -65,8 +66,18 @@ func (e *Engine) paymentOf(tr domain.Transfer) (p domain.Payment, ver uint64, fo
 	return p, ver, p.ID != "", nil
 }
 
-func merchantKey(m uint64, id string) string { return fmt.Sprintf("%s%016x:%s", keyMerchant, m, id) }
-func settingsKey(m uint64) string            { return fmt.Sprintf("%s%016x", keySettings, m) }
+func merchantKey(m uint64, id string) string { return keyMerchant + hex16(m) + ":" + id }
+func settingsKey(m uint64) string            { return keySettings + hex16(m) }
+
+// hex16 is m as 16 hex digits (a key's part that sorts by number).
+func hex16(m uint64) string {
+	var b [16]byte
+	for i := 15; i >= 0; i-- {
+		b[i] = "0123456789abcdef"[m&15]
+		m >>= 4
+	}
+	return string(b[:])
+}
 
 // record reads one record into v; found is false when there is none.
 func (e *Engine) record(key string, v any) (ver uint64, found bool, err error) {
@@ -102,14 +113,91 @@ func (e *Engine) settings(m uint64) (merchantSettings, uint64, error) {
 	return s, ver, err
 }
 
+// hookTTL bounds how long a merchant's webhook endpoint is taken from memory: every payment
+// step asks whether there is one, and this engine forgets it at once when it changes it; a
+// change made by another process is seen within hookTTL.
+const hookTTL = time.Second
+
+type hookEntry struct {
+	s  merchantSettings
+	at time.Time
+}
+
+// hookSettings are a merchant's settings for its webhook events, from memory when fresh.
+func (e *Engine) hookSettings(m uint64) (merchantSettings, error) {
+	if v, ok := e.hooks.Load(m); ok && time.Since(v.(hookEntry).at) < hookTTL {
+		return v.(hookEntry).s, nil
+	}
+	s, _, err := e.settings(m)
+	if err == nil {
+		e.hooks.Store(m, hookEntry{s: s, at: time.Now()})
+	}
+	return s, err
+}
+
 // payment reads a payment record.
 func (e *Engine) payment(id string) (domain.Payment, uint64, error) {
 	var p domain.Payment
 	ver, found, err := e.record(keyPayment+id, &p)
 	if err == nil && !found {
-		err = domain.PaymentErr(domain.CodeNotFound, "no payment "+id)
+		if p, found = e.leanPayment(id); !found {
+			err = domain.PaymentErr(domain.CodeNotFound, "no payment "+id)
+		}
 	}
 	return p, ver, err
+}
+
+// A texted PAY, BILL or SEND is completed in the job that asks for it, and its record is
+// then all in its transfer (payer, payee, amount, reference, time) but for the fee: the job
+// writes only the payee's index entry, holding the fee, and the webhook event. The record is
+// read from them (version 0) until something happens to the payment: the first refund or
+// reversal writes it whole, at version 0, so two racing steps cannot both. This keeps the
+// payment path, which the ledger's single writer serialises, at one small record a payment.
+
+// leanEntry is a lean payment's index entry.
+type leanEntry struct {
+	Fee uint64 `json:"fee,omitempty"`
+}
+
+// leanPaymentJob adds to a texted payment's job its index entry and webhook event.
+func (e *Engine) leanPaymentJob(p *domain.Payment, job domain.Job) (domain.Job, error) {
+	job.Profiles = append(job.Profiles, write(merchantKey(p.Merchant, p.ID), leanEntry{Fee: p.Fee}, 0))
+	s, err := e.hookSettings(p.Merchant)
+	if err != nil {
+		return job, err
+	}
+	ev, err := e.event(p, s)
+	job.Profiles = append(job.Profiles, ev...)
+	return job, err
+}
+
+// leanPayment reads a texted payment's record from its transfer and index entry.
+func (e *Engine) leanPayment(id string) (domain.Payment, bool) {
+	tid, err := domain.ParseID(id)
+	if err != nil {
+		return domain.Payment{}, false
+	}
+	tr, err := e.l.Transfer(tid)
+	if err != nil || tr.Flags&(domain.Pending|domain.PostPending|domain.VoidPending) != 0 ||
+		(tr.Code != domain.CodePay && tr.Code != domain.CodeBill && tr.Code != domain.CodeSend) {
+		return domain.Payment{}, false
+	}
+	var entry leanEntry
+	if _, found, err := e.record(merchantKey(tr.Credit, id), &entry); err != nil || !found {
+		return domain.Payment{}, false
+	}
+	payer, err1 := e.l.Account(tr.Debit)
+	payee, err2 := e.l.Account(tr.Credit)
+	if err1 != nil || err2 != nil {
+		return domain.Payment{}, false
+	}
+	name := merchantName(payee)
+	if payee.Kind == domain.KindPurse {
+		name = domain.Mask(payee.Owner)
+	}
+	return domain.Payment{ID: id, Product: productOf(tr.Code), Merchant: payee.ID, MerchantName: name, Channel: domain.ChannelSMS,
+		MSISDN: payer.Owner, Amount: tr.Amount, Fee: entry.Fee, Currency: tr.Currency, Reference: tr.Ref, State: domain.PaymentCompleted,
+		Created: tr.Timestamp, Updated: tr.Timestamp, Expires: tr.Timestamp, Transfer: id, Debited: payer.ID}, true
 }
 
 // scan calls f with each record whose key begins with prefix, in key order, from the key
