@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
@@ -182,5 +183,36 @@ func TestMerchantCancelledConfirmationDoesNotPay(t *testing.T) {
 	w.expect(alice, "YES "+code, "Cancelled")
 	if w.available("SHOP42") != 0 || w.available(alice) != 5000 {
 		t.Fatalf("shop %d alice %d", w.available("SHOP42"), w.available(alice))
+	}
+}
+
+// TestRequestPaidBeforeOneIdIsFoundByItsReceipt: a request completed when its transfer had an
+// id of its own (before the payment's id was the transfer's) is still found from the receipt
+// the subscriber reads out, so a refund and a reversal share its cap.
+func TestRequestPaidBeforeOneIdIsFoundByItsReceipt(t *testing.T) {
+	w, shop := merchantWorld(t)
+	ctx := context.Background()
+	// A request completed as the release before did it: its transfer had an id of its own,
+	// which the record names. Its id is time-ordered by the ledger's clock, as in a daemon.
+	var pid domain.ID
+	binary.BigEndian.PutUint64(pid[:8], uint64(w.now.Add(-time.Minute).UnixNano()))
+	pid[15] = 7
+	tr := domain.Transfer{ID: claimID(pid, 'P'), Debit: w.l.AccountsOf(alice)[0].ID, Credit: shop, Amount: 450, Code: domain.CodePay, Ref: "old-1"}
+	p := domain.Payment{ID: pid.String(), Merchant: shop, MerchantName: "Corner Shop", Channel: domain.ChannelSMS, MSISDN: alice, Amount: 450,
+		Currency: "EUR", Reference: "old-1", State: domain.PaymentCompleted, Transfer: tr.ID.String(), Debited: tr.Debit}
+	if _, err := w.l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{tr}, Profiles: []domain.Profile{write(keyPayment+p.ID, p, 0),
+		{Owner: merchantKey(shop, p.ID), Data: indexEntry}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := w.e.RefundPayment(ctx, RefundRequest{Merchant: shop, PaymentID: p.ID, Amount: 150}); err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := w.l.Transfer(tr.ID)
+	before := w.available(alice)
+	if rev, err := w.e.Reverse(ctx, "care", stored); err != nil || rev.Amount != 300 {
+		t.Fatalf("reversal of the rest: %+v %v", rev, err)
+	}
+	if w.available(alice)-before != 300 {
+		t.Fatalf("given back %d", w.available(alice)-before)
 	}
 }

@@ -60,10 +60,35 @@ func (e *Engine) paymentOf(tr domain.Transfer) (p domain.Payment, ver uint64, fo
 			try(id)
 		}
 	}
+	if err == nil && p.ID == "" && (tr.Code == domain.CodePay || tr.Code == domain.CodeCompanyPay) {
+		p, ver, err = e.requestPaidBy(tr)
+	}
 	if err != nil {
 		return p, 0, false, err
 	}
 	return p, ver, p.ID != "", nil
+}
+
+// requestPaidBy finds the merchant's request or checkout a transfer paid when its id is not
+// the payment's (records completed before they shared it): among the merchant's payments
+// made in the hour before the transfer, the one that names it.
+func (e *Engine) requestPaidBy(tr domain.Transfer) (domain.Payment, uint64, error) {
+	prefix := merchantKey(tr.Credit, "")
+	var found domain.Payment
+	var ver uint64
+	_, err := e.scan(prefix, prefix+hex16(uint64(tr.Timestamp-int64(time.Hour))), 2000, func(r domain.Profile) (bool, error) {
+		id := strings.TrimPrefix(r.Owner, prefix)
+		if pid, err := domain.ParseID(id); err != nil || int64(binaryTime(pid)) > tr.Timestamp {
+			return false, nil
+		}
+		p, v, err := e.payment(id)
+		if err == nil && p.Transfer == tr.ID.String() {
+			found, ver = p, v
+			return false, nil
+		}
+		return true, nil
+	})
+	return found, ver, err
 }
 
 func merchantKey(m uint64, id string) string { return keyMerchant + hex16(m) + ":" + id }
