@@ -94,6 +94,9 @@ type Payment struct {
 	Created     int64        `json:"created"`          // unix nanos
 	Updated     int64        `json:"updated"`
 	Expires     int64        `json:"expires"`
+	// Deadline is when the payment is due to expire in the engine's index of open payments
+	// (where its entry is filed); 0 once it cannot expire, or in records from before.
+	Deadline int64 `json:"deadline,omitempty"`
 	// CodeMAC is the HMAC of the one-time code, bound to the payment and the number; the
 	// code itself is never stored.
 	CodeMAC   string `json:"code_mac,omitempty"`

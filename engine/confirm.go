@@ -210,7 +210,7 @@ func (t *turn) confirm(yes bool) domain.Job {
 				return t.withProfile(domain.Job{})
 			}
 			posts = append(posts, domain.Transfer{ID: derive(id, 'v'), PendingID: id, Flags: domain.VoidPending},
-				domain.Transfer{ID: derive(id, 'h'), Debit: held.Debit, Credit: held.Credit, Amount: held.Amount, Code: domain.CodeHold,
+				domain.Transfer{ID: heldID(id), Debit: held.Debit, Credit: held.Credit, Amount: held.Amount, Code: domain.CodeHold,
 					Flags: domain.Pending, Timeout: t.e.cfg.ClaimFor, For: c.For, Ref: holdRef(t.lang, c.Ref)})
 			continue
 		}
@@ -218,7 +218,7 @@ func (t *turn) confirm(yes bool) domain.Job {
 	}
 	job := t.withProfile(domain.Job{Transfers: posts})
 	if c.For != "" {
-		held := derive(mustID(c.Pending[0]), 'h')
+		held := heldID(mustID(c.Pending[0]))
 		if job, err = t.e.paymentJob(t.heldPayment(held, &payee, c.For, c.Amount, c.Fee, c.Ref), 0, "", job, t.in.From, false); err != nil {
 			t.reply(commands.RBusy, commands.Args{})
 			return t.withProfile(domain.Job{})
@@ -226,7 +226,7 @@ func (t *turn) confirm(yes bool) domain.Job {
 		job = t.guard(job)
 		t.payeeName = domain.Mask(c.For)
 		t.repeat = repeatRecord{Kind: repeatSent, Amount: c.Amount, Party: domain.Mask(c.For),
-			Ref: shortRef(domain.Transfer{ID: derive(mustID(c.Pending[0]), 'h')})}
+			Ref: shortRef(domain.Transfer{ID: heldID(mustID(c.Pending[0]))})}
 		job.Compose = t.heldNotices(c.For, c.Amount, c.Fee)
 		return job
 	}
@@ -235,6 +235,15 @@ func (t *turn) confirm(yes bool) domain.Job {
 	job = t.guard(t.confirmStep(c, job, domain.PaymentCompleted, "", post))
 	job.Compose = t.notices(c.Code, &payee, c.Amount, c.Fee, c.Ref, t.payeeLang(&payee))
 	return job
+}
+
+// heldID is the id of the hold a confirmed SEND to a number with no purse becomes, and of
+// its payment record: derived from the reservation (a retried YES is the same), keeping its
+// time, so the record sorts by when it was made in every list.
+func heldID(pending domain.ID) domain.ID {
+	id := derive(pending, 'h')
+	copy(id[:8], pending[:8])
+	return id
 }
 
 func mustID(s string) domain.ID {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"mpg/commands"
@@ -127,6 +128,7 @@ type Engine struct {
 	bankWake             chan struct{} // a DEBIT was confirmed: the bank worker looks now
 	bankStats            BankStats
 	hooks                sync.Map // merchant account -> hookEntry
+	hookGen, hookCount   atomic.Int64
 }
 
 // New makes an engine for the daemon; the keys must be set.

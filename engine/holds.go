@@ -47,7 +47,9 @@ func (e *Engine) claim(ctx context.Context, msisdn string, tell bool) error {
 				commands.Args{Amount: money(held.Amount), Party: domain.Mask(payer.Owner), Balance: money(uint64(max(0, after.Available()))),
 					Ref: shortRef(r.Transfers[1])})}}, nil
 		}
-		if job, err = e.claimed(held, purse, job); err != nil {
+		if job, err = e.claimed(held, purse, job); errors.Is(err, errNotHeld) {
+			continue // the record ended: the ledger releases the hold to the payer
+		} else if err != nil {
 			return err
 		}
 		_, err = e.l.Submit(ctx, job)
@@ -67,17 +69,22 @@ func (e *Engine) claim(ctx context.Context, msisdn string, tell bool) error {
 	return nil
 }
 
+// errNotHeld: the hold's record is no longer held (it expired): the money is not claimed.
+var errNotHeld = errors.New("the held payment ended")
+
 // claimed completes, in the claim's job, the record of the SEND the hold was for: the payee's
 // purse is now what it paid, the claim its transfer, and the payee's list shows it. The
 // claim is refused after the record's deadline, so the record and the ledger cannot end
 // differently. A hold with no record (made before holds had one) is claimed as it is.
 func (e *Engine) claimed(held domain.Transfer, purse *domain.Account, job domain.Job) (domain.Job, error) {
 	p, ver, err := e.payment(held.ID.String())
-	if domain.CodeOf(err) == domain.CodeNotFound || (err == nil && p.State != domain.PaymentHeld) {
+	switch {
+	case domain.CodeOf(err) == domain.CodeNotFound:
 		return job, nil
-	}
-	if err != nil {
+	case err != nil:
 		return job, err
+	case p.State != domain.PaymentHeld:
+		return job, errNotHeld
 	}
 	p.State, p.Merchant, p.Transfer = domain.PaymentCompleted, purse.ID, claimID(held.ID, 1).String()
 	job.NotAfter = p.Expires

@@ -291,16 +291,16 @@ func (e *Engine) paymentCode(p *domain.Payment, code string) bool {
 // stays (a second partial refund).
 func (e *Engine) paymentJob(p *domain.Payment, ver uint64, was domain.PaymentState, job domain.Job, actor string, forceEvent bool) (domain.Job, error) {
 	p.Updated = e.cfg.Now().UnixNano()
-	job.Profiles = append(job.Profiles, write(keyPayment+p.ID, p, ver))
+	if was == "" && p.State.Open() {
+		p.Deadline = openDeadline(p.State, p.Expires)
+		job.Profiles = append(job.Profiles, domain.Profile{Owner: openKey(p.ID, p.Deadline), Data: indexEntry})
+	} else if was.Open() && !p.State.Open() {
+		job.Profiles = append(job.Profiles, e.closeOpen(p))
+	}
 	if was == "" {
 		job.Profiles = append(job.Profiles, domain.Profile{Owner: merchantKey(p.Merchant, p.ID), Data: indexEntry})
-		if p.State.Open() {
-			job.Profiles = append(job.Profiles, domain.Profile{Owner: keyOpen + p.ID, Data: indexEntry})
-		}
-	} else if was.Open() && !p.State.Open() {
-		// The open index is written once, when the payment is made: it is at version 1.
-		job.Profiles = append(job.Profiles, domain.Profile{Owner: keyOpen + p.ID, Version: 1, Delete: true})
 	}
+	job.Profiles = append(job.Profiles, write(keyPayment+p.ID, p, ver))
 	if p.State != was || forceEvent {
 		s, err := e.hookSettings(p.Merchant)
 		if err != nil {
@@ -320,6 +320,18 @@ func (e *Engine) paymentJob(p *domain.Payment, ver uint64, was domain.PaymentSta
 			Detail: p.ID + " " + domain.FormatAmount(p.Amount, p.Currency) + " " + p.Reference}
 	}
 	return job, nil
+}
+
+// closeOpen removes a payment's open entry, filed under its deadline when it was made
+// (before the index was in deadline order, under its id alone). Written once, it is at
+// version 1.
+func (e *Engine) closeOpen(p *domain.Payment) domain.Profile {
+	key := keyOpen + p.ID
+	if p.Deadline != 0 {
+		key = openKey(p.ID, p.Deadline)
+	}
+	p.Deadline = 0
+	return domain.Profile{Owner: key, Version: 1, Delete: true}
 }
 
 // indexEntry is the value of an index record: its key says it all.
@@ -407,9 +419,10 @@ func (e *Engine) ListPayments(merchant uint64, f PaymentFilter) ([]domain.Paymen
 		from = max(from, prefix+f.After+"\x00")
 	}
 	var out []domain.Payment
-	next := ""
+	next, last := "", ""
 	capped, err := e.scan(prefix, from, maxListScan, func(r domain.Profile) (bool, error) {
 		id := strings.TrimPrefix(r.Owner, prefix)
+		last = id
 		if pid, err := domain.ParseID(id); err == nil && f.To > 0 && int64(binaryTime(pid)) > f.To {
 			return false, nil
 		}
@@ -429,8 +442,8 @@ func (e *Engine) ListPayments(merchant uint64, f PaymentFilter) ([]domain.Paymen
 	if err != nil {
 		return nil, "", err
 	}
-	if capped && len(out) > 0 {
-		next = out[len(out)-1].ID // the scan's bound: the caller goes on from here
+	if capped {
+		next = last // the scan's bound, matches or not: the caller goes on from here
 	}
 	return out, next, nil
 }
@@ -445,7 +458,8 @@ func binaryTime(id domain.ID) uint64 {
 }
 
 // ExpirePayments moves payments whose time ran out to expired; the daemon calls it every
-// second. It returns how many it expired.
+// second. The open index is in deadline order: it reads only the entries due, at most 1000 a
+// call. It returns how many it expired.
 func (e *Engine) ExpirePayments(ctx context.Context) (int, error) {
 	recs, err := e.l.ProfilesFrom(keyOpen, "", 1000)
 	if err != nil {
@@ -454,13 +468,16 @@ func (e *Engine) ExpirePayments(ctx context.Context) (int, error) {
 	now := e.cfg.Now().UnixNano()
 	n := 0
 	for _, r := range recs {
-		id := strings.TrimPrefix(r.Owner, keyOpen)
+		deadline, id, old := parseOpenKey(r.Owner)
+		if !old && deadline > now {
+			break // the rest are due later
+		}
 		p, _, err := e.payment(id)
-		if err != nil || p.Expires > now || !p.State.Open() {
+		if err != nil || !p.State.Open() || openDeadline(p.State, p.Expires) > now {
 			continue
 		}
 		_, err = e.transition(ctx, 0, id, func(p *domain.Payment) (domain.Job, bool, error) {
-			if !p.State.Open() || p.Expires > now {
+			if !p.State.Open() || openDeadline(p.State, p.Expires) > now {
 				return domain.Job{}, false, nil
 			}
 			p.State = domain.PaymentExpired

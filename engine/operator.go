@@ -271,17 +271,23 @@ func (e *Engine) Reverse(ctx context.Context, actor string, tr domain.Transfer) 
 		return domain.Transfer{}, fmt.Errorf("%w: %s is a %s transfer", ErrNotReversed, tr.ID, tr.Flags)
 	}
 	if found {
-		_, r, _, err := e.RefundPayment(ctx, RefundRequest{PaymentID: p.ID, Actor: actor, Kind: domain.Reversal})
-		if domain.CodeOf(err) == domain.CodeAlreadyReversed {
-			return domain.Transfer{}, ErrAlreadyReversed
-		}
-		if err != nil {
-			return domain.Transfer{}, err
-		}
-		id, _ := domain.ParseID(r.Transfer)
-		return e.l.Transfer(id)
+		return e.ReversePayment(ctx, actor, p.ID)
 	}
 	return e.reverseTransfer(ctx, actor, tr)
+}
+
+// ReversePayment reverses a payment named by its id: what its refunds left goes back, once.
+// It returns the first transfer that gave it back.
+func (e *Engine) ReversePayment(ctx context.Context, actor, id string) (domain.Transfer, error) {
+	_, r, _, err := e.RefundPayment(ctx, RefundRequest{PaymentID: id, Actor: actor, Kind: domain.Reversal})
+	if domain.CodeOf(err) == domain.CodeAlreadyReversed {
+		return domain.Transfer{}, ErrAlreadyReversed
+	}
+	if err != nil {
+		return domain.Transfer{}, err
+	}
+	tid, _ := domain.ParseID(r.Transfer)
+	return e.l.Transfer(tid)
 }
 
 // reverseTransfer gives back a transfer that paid no payment record, once.

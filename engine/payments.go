@@ -208,7 +208,7 @@ func (t *turn) move(code uint16, payee *domain.Account, amount uint64, ref strin
 	}
 	t.repeat = t.paidRecord(code, payee, amount, ts[0])
 	p := t.smsPayment(productOf(code), ts[0].ID, payee, t.purse.ID, amount, fee, ref)
-	job, err := t.e.leanPaymentJob(p, t.withProfile(domain.Job{Transfers: ts}))
+	job, err := t.e.leanPaymentJob(p, t.withProfile(domain.Job{Transfers: ts}), payee)
 	if err != nil {
 		t.reply(commands.RBusy, commands.Args{})
 		return t.withProfile(domain.Job{})

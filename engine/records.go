@@ -2,7 +2,9 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,7 +17,7 @@ import (
 // under domain.MaxStringLen bytes.
 const (
 	keyPayment  = "@p:"  // + payment id: the payment record
-	keyOpen     = "@pa:" // + payment id: index of payments that can still expire
+	keyOpen     = "@pa:" // + deadline %016x + ":" + payment id: payments that can still expire, in deadline order
 	keyMerchant = "@pm:" // + merchant %016x + ":" + payment id: a merchant's payments in time order
 	keyIdem     = "@pi:" // + merchant %016x + ":" + hash of the client's key: idempotency
 	keySettings = "@m:"  // + merchant %016x: API key list, webhook endpoint
@@ -50,9 +52,14 @@ func (e *Engine) paymentOf(tr domain.Transfer) (p domain.Payment, ver uint64, fo
 			try(strings.TrimPrefix(held.For, "@ch:"))
 		}
 	case tr.Code == domain.CodeClaim && len(tr.Ref) == 16:
-		// A claim names the hold by its first 16 hex digits: time-ordered, so one payment.
-		if recs, rerr := e.l.ProfilesFrom(keyPayment+tr.Ref, "", 2); rerr == nil && len(recs) == 1 {
-			try(strings.TrimPrefix(recs[0].Owner, keyPayment))
+		// A claim names the hold by its first 16 hex digits (its time): of the payments made
+		// then, the one the claim completed.
+		recs, rerr := e.l.ProfilesFrom(keyPayment+tr.Ref, "", 8)
+		for i := 0; rerr == nil && i < len(recs) && p.Transfer != tr.ID.String(); i++ {
+			try(strings.TrimPrefix(recs[i].Owner, keyPayment))
+		}
+		if p.Transfer != tr.ID.String() {
+			p = domain.Payment{}
 		}
 	case tr.Code == domain.CodeDebit && tr.Ref != "":
 		var id string
@@ -61,7 +68,12 @@ func (e *Engine) paymentOf(tr domain.Transfer) (p domain.Payment, ver uint64, fo
 		}
 	}
 	if err == nil && p.ID == "" && (tr.Code == domain.CodePay || tr.Code == domain.CodeCompanyPay) {
-		p, ver, err = e.requestPaidBy(tr)
+		switch req, capped := e.requestScan(tr); {
+		case req.ID != "":
+			p, ver, err = e.payment(req.ID)
+		case capped:
+			err = ErrUnknownPayment // a payment may name it that the search did not reach
+		}
 	}
 	if err != nil {
 		return p, 0, false, err
@@ -69,30 +81,67 @@ func (e *Engine) paymentOf(tr domain.Transfer) (p domain.Payment, ver uint64, fo
 	return p, ver, p.ID != "", nil
 }
 
-// requestPaidBy finds the merchant's request or checkout a transfer paid when its id is not
-// the payment's (records completed before they shared it): among the merchant's payments
-// made in the hour before the transfer, the one that names it.
-func (e *Engine) requestPaidBy(tr domain.Transfer) (domain.Payment, uint64, error) {
+// ErrUnknownPayment: a transfer may have paid a payment the search could not reach; it is
+// not given back on its own, where the payment's refunds would not count.
+var ErrUnknownPayment = errors.New("this transfer may belong to a payment too old to find from it: reverse the payment by its id (mpg payment list)")
+
+// maxRequestScan bounds the payments requestScan reads.
+const maxRequestScan = 20000
+
+// requestScan reads the merchant's payments made in the hour before tr for the one naming
+// it; capped is true when it stopped at its bound before the transfer's time.
+func (e *Engine) requestScan(tr domain.Transfer) (found domain.Payment, capped bool) {
 	prefix := merchantKey(tr.Credit, "")
-	var found domain.Payment
-	var ver uint64
-	_, err := e.scan(prefix, prefix+hex16(uint64(tr.Timestamp-int64(time.Hour))), 2000, func(r domain.Profile) (bool, error) {
+	capped, err := e.scan(prefix, prefix+hex16(uint64(tr.Timestamp-int64(time.Hour))), maxRequestScan, func(r domain.Profile) (bool, error) {
 		id := strings.TrimPrefix(r.Owner, prefix)
 		if pid, err := domain.ParseID(id); err != nil || int64(binaryTime(pid)) > tr.Timestamp {
 			return false, nil
 		}
-		p, v, err := e.payment(id)
-		if err == nil && p.Transfer == tr.ID.String() {
-			found, ver = p, v
+		var p domain.Payment
+		if _, ok, err := e.record(keyPayment+id, &p); err == nil && ok && p.Transfer == tr.ID.String() {
+			found = p
 			return false, nil
 		}
 		return true, nil
 	})
-	return found, ver, err
+	return found, capped || err != nil
 }
 
 func merchantKey(m uint64, id string) string { return keyMerchant + hex16(m) + ":" + id }
 func settingsKey(m uint64) string            { return keySettings + hex16(m) }
+
+// heldMargin is how long after its claim window a held SEND's record expires: the ledger
+// releases the hold by its own clock from the moment it committed, and the record follows
+// it, never precedes it (a claim refused by the ledger is never a claim the record missed).
+const heldMargin = time.Minute
+
+// openDeadline is when a payment in state s expiring at expires is due to expire.
+func openDeadline(s domain.PaymentState, expires int64) int64 {
+	if s == domain.PaymentHeld {
+		return expires + int64(heldMargin)
+	}
+	return expires
+}
+
+// openKey is a payment's entry in the index of payments that can still expire.
+func openKey(id string, deadline int64) string {
+	return keyOpen + hex16(uint64(max(0, deadline))) + ":" + id
+}
+
+// parseOpenKey reads an open entry: its deadline and payment id; old is true for an entry
+// written before the index was in deadline order (the payment id alone).
+func parseOpenKey(key string) (deadline int64, id string, old bool) {
+	rest := strings.TrimPrefix(key, keyOpen)
+	d, id, found := strings.Cut(rest, ":")
+	if !found {
+		return 0, rest, true
+	}
+	v, err := strconv.ParseUint(d, 16, 64)
+	if err != nil {
+		return 0, id, true
+	}
+	return int64(v), id, false
+}
 
 // hex16 is m as 16 hex digits (a key's part that sorts by number).
 func hex16(m uint64) string {
@@ -148,16 +197,31 @@ type hookEntry struct {
 	at time.Time
 }
 
-// hookSettings are a merchant's settings for its webhook events, from memory when fresh.
+// maxHooks bounds the merchants whose settings are kept in memory.
+const maxHooks = 4096
+
+// hookSettings are a merchant's settings for its webhook events, from memory when fresh. A
+// value read before this engine changed the settings is never kept (the generation moved).
 func (e *Engine) hookSettings(m uint64) (merchantSettings, error) {
 	if v, ok := e.hooks.Load(m); ok && time.Since(v.(hookEntry).at) < hookTTL {
 		return v.(hookEntry).s, nil
 	}
+	gen := e.hookGen.Load()
 	s, _, err := e.settings(m)
-	if err == nil {
+	if err == nil && e.hookGen.Load() == gen {
+		if e.hookCount.Add(1) > maxHooks {
+			e.hooks.Clear()
+			e.hookCount.Store(0)
+		}
 		e.hooks.Store(m, hookEntry{s: s, at: time.Now()})
 	}
 	return s, err
+}
+
+// forgetHook drops a merchant's settings from memory once this engine changed them.
+func (e *Engine) forgetHook(m uint64) {
+	e.hookGen.Add(1)
+	e.hooks.Delete(m)
 }
 
 // payment reads a payment record.
@@ -185,8 +249,11 @@ type leanEntry struct {
 }
 
 // leanPaymentJob adds to a texted payment's job its index entry and webhook event.
-func (e *Engine) leanPaymentJob(p *domain.Payment, job domain.Job) (domain.Job, error) {
+func (e *Engine) leanPaymentJob(p *domain.Payment, job domain.Job, payee *domain.Account) (domain.Job, error) {
 	job.Profiles = append(job.Profiles, write(merchantKey(p.Merchant, p.ID), leanEntry{Fee: p.Fee}, 0))
+	if payee.Kind != domain.KindMerchant && payee.Kind != domain.KindBiller {
+		return job, nil // a subscriber has no webhook endpoint
+	}
 	s, err := e.hookSettings(p.Merchant)
 	if err != nil {
 		return job, err

@@ -36,6 +36,11 @@ func (e *Engine) RefundPayment(ctx context.Context, req RefundRequest) (domain.P
 	if req.Kind == "" {
 		req.Kind = domain.RefundByMerchant
 	}
+	// One step at a time on a payment in this daemon; across daemons the job's guard on the
+	// record's version makes the loser compute again.
+	mu := e.lock("give back " + req.PaymentID)
+	mu.Lock()
+	defer mu.Unlock()
 	for try := 0; ; try++ {
 		if p, r, ok, err := e.refundReplay(req); ok || err != nil {
 			return p, r, ok, err
@@ -140,6 +145,9 @@ func (e *Engine) giveBack(p *domain.Payment, ver uint64, req RefundRequest) (dom
 	refund = p.Refunds[n]
 	job := plan.Job
 	job.Compose, job.Profiles = e.giveBackNotices(*p, refund), append(job.Profiles, bank...)
+	// The record at the version read, checked before the transfers: a racing step that wrote
+	// it first makes this one a conflict (computed again), never a reused transfer id.
+	job.Reads = append(job.Reads, domain.Profile{Owner: keyPayment + p.ID, Version: ver})
 	job.Audit = &domain.Audit{Actor: req.Actor, Action: action, Detail: p.ID + " " + domain.FormatAmount(amount, p.Currency)}
 	if job, err = e.paymentJob(p, ver, was, job, req.Actor, true); err != nil {
 		return refund, job, err

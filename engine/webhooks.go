@@ -126,7 +126,7 @@ func (e *Engine) SetWebhook(ctx context.Context, actor string, merchant uint64, 
 		}
 		_, err = e.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{write(settingsKey(merchant), s, ver)},
 			Audit: &domain.Audit{Actor: actor, Action: "merchant webhook", Detail: fmt.Sprintf("%d %s", merchant, endpoint)}})
-		e.hooks.Delete(merchant)
+		e.forgetHook(merchant)
 		if errors.Is(err, domain.ErrConflict) && try < maxTurns {
 			continue
 		}
@@ -264,7 +264,7 @@ func (e *Engine) disableEndpoint(ctx context.Context, merchant uint64) error {
 		s.WebhookOff = true
 		_, err = e.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{write(settingsKey(merchant), s, ver)},
 			Audit: &domain.Audit{Actor: "system", Action: "merchant webhook off", Detail: fmt.Sprintf("%d answered 410 Gone", merchant)}})
-		e.hooks.Delete(merchant)
+		e.forgetHook(merchant)
 		if errors.Is(err, domain.ErrConflict) && try < maxTurns {
 			continue
 		}

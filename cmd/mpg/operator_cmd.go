@@ -192,12 +192,14 @@ func (a *app) ownerArg(s string) (string, error) {
 func (a *app) ledgerReverseCmd() *cobra.Command {
 	var owner string
 	c := &cobra.Command{
-		Use:   "reverse <receipt|ref|transfer-id>",
+		Use:   "reverse <receipt|ref|transfer-id|payment-id>",
 		Short: "Reverse a payment by a compensating transfer (never an edit); both sides are told",
-		Long: `reverse finds a payment as find does and moves its amount back from the payee to the payer
-in a new transfer (the fee stays). Reversing twice is refused as already done. The payer's
-maximum balance applies.`,
-		Example: "  mpg ledger reverse 3A-K4P92M7X\n  mpg ledger reverse 7QX2K9 --owner +33612345678",
+		Long: `reverse finds a payment by its id, or by a transfer as find does, and gives back what the
+merchant's refunds left of it, from the payee to what paid, in new transfers (the fee stays;
+a DEBIT's money goes back by a credit to the bank account). It shows on the payment's record
+and in its webhook. Reversing twice is refused as already done. The payer's maximum balance
+applies.`,
+		Example: "  mpg ledger reverse 3A-K4P92M7X\n  mpg ledger reverse 7QX2K9 --owner +33612345678\n  mpg ledger reverse 18ee2ce79e38d4a82d5bef56285fef6b",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withLedger(func(l *ledger.Ledger) error {
@@ -206,6 +208,15 @@ maximum balance applies.`,
 					return err
 				}
 				eng := a.engine(l)
+				if p, err := eng.GetPayment(0, args[0]); err == nil { // a payment's id
+					rev, err := eng.ReversePayment(cmd.Context(), a.actor(), p.ID)
+					if err != nil {
+						return refusalError(err)
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "reversed payment %s with transfer %s (%s back to account %d)\n", p.ID, rev.ID,
+						domain.FormatAmount(rev.Amount, rev.Currency), rev.Credit)
+					return nil
+				}
 				found, err := eng.Find(args[0], o)
 				if err != nil {
 					return err
