@@ -57,6 +57,9 @@ type Merchant struct {
 	CheckoutMax     uint64 `toml:"checkout_max_minor"`
 	CheckoutMonthly uint64 `toml:"checkout_monthly_minor"`
 	CodesPerHour    int    `toml:"codes_per_hour"` // checkout codes texted to one number per hour
+	// WebhookRetryS is the wait in seconds before each next attempt of a webhook delivery
+	// that failed; after the last, the delivery is failed (default: about three days).
+	WebhookRetryS []int `toml:"webhook_retry_s"`
 }
 
 // Engine configures the SMS commands.
@@ -183,7 +186,7 @@ func Default() Config {
 		HTTP: HTTP{Addr: "127.0.0.1:9464"},
 		Bank: Bank{TimeoutMs: 5000, Tries: 5, MaxInflight: 64, EchoS: 30},
 		Merchant: Merchant{RatePerS: 20, Burst: 40, RequestMin: 15, CheckoutMin: 15, CheckoutMax: 1000,
-			CheckoutMonthly: 30000, CodesPerHour: 5},
+			CheckoutMonthly: 30000, CodesPerHour: 5, WebhookRetryS: []int{5, 300, 1800, 7200, 18000, 36000, 36000, 50400, 86400}},
 		SMPP: SMPP{Addr: "127.0.0.1:2775", SystemID: "mpg", Transceiver: true, Binds: 1, Window: 10, MaxInflight: 1024,
 			EnquireLinkS: 30, RespTimeoutS: 10, RatePerS: 100, RetryUnknown: 3, ValidityS: 86400, RetryMs: 5000, SourceNPI: 1, AuthRetryS: 600, DrainS: 5},
 	}
@@ -295,6 +298,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("config: bank.acquirer must be the acquiring institution code the bank gave, up to 11 digits, got %q", c.Bank.Acquirer)
 	case c.Merchant.CodesPerHour < 1 || c.Merchant.CodesPerHour > 100:
 		return fmt.Errorf("config: merchant.codes_per_hour must be 1..100, got %d", c.Merchant.CodesPerHour)
+	case !validRetries(c.Merchant.WebhookRetryS):
+		return fmt.Errorf("config: merchant.webhook_retry_s must be 1 to 30 waits of 1 to 604800 seconds each, got %v", c.Merchant.WebhookRetryS)
 	case (c.Merchant.TLSCert == "") != (c.Merchant.TLSKey == ""):
 		return fmt.Errorf("config: merchant.tls_cert and merchant.tls_key go together")
 	case c.Merchant.PublicURL != "" && !strings.HasPrefix(c.Merchant.PublicURL, "https://") && !strings.HasPrefix(c.Merchant.PublicURL, "http://"):
@@ -348,4 +353,18 @@ func keySet(name, key, from, file, credential, env string) error {
 		return fmt.Errorf("config: the %s key from %s is shorter than %d characters", name, from, MinKeyLen)
 	}
 	return nil
+}
+
+// validRetries reports whether a retry schedule is empty (the default) or 1..30 waits of a
+// second to a week.
+func validRetries(waits []int) bool {
+	if len(waits) > 30 {
+		return false
+	}
+	for _, w := range waits {
+		if w < 1 || w > 7*24*3600 {
+			return false
+		}
+	}
+	return true
 }

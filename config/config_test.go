@@ -20,6 +20,9 @@ func TestLoadStrict(t *testing.T) {
 		{"[smpp]\nwindow = 0\n", "smpp.window"},
 		{"[smpp]\nwindw = 5\n", "smpp.windw"},
 		{"[engine]\npay_fee_minor = 10\n", "engine.fees.pay"},
+		{"[ledger]\npath = \"x.db\"\ncurrency = \"XOF\"\n[merchant]\nwebhook_retry_s = [5, 60, 3600]\n", ""},
+		{"[merchant]\nwebhook_retry_s = [5, 0]\n", "merchant.webhook_retry_s"},
+		{"[merchant]\nwebhook_retry_s = [5, 700000]\n", "merchant.webhook_retry_s"},
 	}
 	for i, c := range cases {
 		p := filepath.Join(dir, "c.toml")

@@ -113,7 +113,10 @@ type Config struct {
 	// BankTries is how many attempts without a sure answer an mDebit gets before it is
 	// reversed (default 5).
 	BankTries int
-	Now       func() time.Time
+	// WebhookRetry is the wait before each next attempt of a webhook delivery that failed
+	// (default: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, 14 h, 24 h: about three days).
+	WebhookRetry []time.Duration
+	Now          func() time.Time
 }
 
 // Engine handles inbound SMS.
@@ -129,6 +132,8 @@ type Engine struct {
 	bankStats            BankStats
 	hooks                sync.Map // merchant account -> hookEntry
 	hookGen, hookCount   atomic.Int64
+	hookCursor           atomic.Uint64 // the endpoint the next look at the webhook queue starts from
+	hookFailures         sync.Map      // merchant account -> *atomic.Int64: failed webhook attempts
 }
 
 // New makes an engine for the daemon; the keys must be set.
@@ -186,6 +191,9 @@ func NewAdmin(cfg Config, l Ledger) *Engine {
 	}
 	if cfg.HoldFor <= 0 {
 		cfg.HoldFor = 7 * 24 * time.Hour
+	}
+	if len(cfg.WebhookRetry) == 0 {
+		cfg.WebhookRetry = retrySchedule
 	}
 	if cfg.CreditMinTier == 0 {
 		cfg.CreditMinTier = 2

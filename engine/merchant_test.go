@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
@@ -377,7 +378,8 @@ func TestWebhookAttemptsBackOffAnd410TurnsTheEndpointOff(t *testing.T) {
 	if d, _, _ := w.e.Delivery(id); d.State != DeliveryDelivered || d.Attempts != 2 {
 		t.Fatalf("delivered: %+v", d)
 	}
-	// A 410 turns the endpoint off; what was queued closes as disabled; replay re-queues.
+	// A 410 turns the endpoint off; what was queued, and what happens meanwhile, waits for it
+	// to be on again; replay re-queues the delivery that got the 410, its attempts counted on.
 	w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 100, Reference: "b"})
 	w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 100, Reference: "c"})
 	due, _ = w.e.DueWebhooks(ctx, 1, nil)
@@ -387,17 +389,24 @@ func TestWebhookAttemptsBackOffAnd410TurnsTheEndpointOff(t *testing.T) {
 	if due, _ := w.e.DueWebhooks(ctx, 10, nil); len(due) != 0 {
 		t.Fatalf("an endpoint that is off got %d deliveries", len(due))
 	}
-	if ds, _ := w.e.Deliveries("", DeliveryDisabled, 10); len(ds) != 1 {
-		t.Fatalf("disabled: %+v", ds)
+	w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 100, Reference: "d"}) // while it is off
+	if ds, _ := w.e.Deliveries("", DeliveryPending, 10); len(ds) != 2 {
+		t.Fatalf("kept while the endpoint is off: %+v", ds)
 	}
 	if _, err := w.e.SetWebhook(ctx, "test", shop, "https://shop.example/hook2", false); err != nil {
 		t.Fatal(err)
 	}
+	if due2, _ := w.e.DueWebhooks(ctx, 10, nil); len(due2) != 2 || due2[0].URL != "https://shop.example/hook2" {
+		t.Fatalf("once on again: %+v", due2)
+	}
 	if err := w.e.ReplayWebhook(ctx, "test", due[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	if due2, _ := w.e.DueWebhooks(ctx, 10, nil); len(due2) != 1 || due2[0].URL != "https://shop.example/hook2" {
-		t.Fatalf("after replay: %+v", due2)
+	if d, _, _ := w.e.Delivery(due[0].ID); d.State != DeliveryPending || d.Attempts != 1 || d.Round != 0 {
+		t.Fatalf("replayed: %+v", d)
+	}
+	if due3, _ := w.e.DueWebhooks(ctx, 10, nil); len(due3) != 3 {
+		t.Fatalf("after replay: %d due", len(due3))
 	}
 	// Signatures follow Standard Webhooks: v1,base64(HMAC-SHA256(id.ts.body)).
 	sig, err := SignWebhook(secret, "msg_1", 1700000000, []byte(`{"a":1}`))
@@ -455,5 +464,117 @@ func TestConfirmationAtTheDeadlineIsRefusedByTheLedger(t *testing.T) {
 	got, _ := w.e.CheckoutCode(ctx, p.ID, code)
 	if got.State != domain.PaymentExpired || w.available(alice) != 5000 || w.available("SHOP42") != 0 {
 		t.Fatalf("state %s, alice %d, shop %d", got.State, w.available(alice), w.available("SHOP42"))
+	}
+}
+
+// TestWebhookEndpointsAreServedFairly: a backlog at one endpoint (deliveries waiting to be
+// retried, and more due than it may take at once) never delays another's.
+func TestWebhookEndpointsAreServedFairly(t *testing.T) {
+	w, shop := merchantWorld(t)
+	ctx := context.Background()
+	res, err := w.l.Submit(ctx, domain.Job{Open: []domain.AccountSpec{{Currency: "EUR", Kind: domain.KindMerchant, Owner: "SHOP7", Name: "Other Shop"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := res.Accounts[0].ID
+	for _, m := range []uint64{shop, other} {
+		if _, err := w.e.SetWebhook(ctx, "test", m, "https://hooks.example/"+hex16(m), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// SHOP42: 3,000 deliveries waiting for a retry, 40 due now.
+	var ps []domain.Profile
+	for i := range 3040 {
+		d := Delivery{ID: fmt.Sprintf("msg_%032x", i), Merchant: shop, Type: "payment.created", Body: []byte(`{}`), State: DeliveryPending, Attempts: 1, Round: 1}
+		if i >= 40 {
+			d.NextAt = w.now.Add(time.Hour).UnixNano()
+		}
+		ps = append(ps, write(keyEvent+d.ID, d, 0), write(queueKey(shop, d.NextAt, d.ID), queued{NextAt: d.NextAt}, 0))
+		if len(ps) >= 1000 {
+			if _, err := w.l.Submit(ctx, domain.Job{Profiles: ps}); err != nil {
+				t.Fatal(err)
+			}
+			ps = nil
+		}
+	}
+	w.l.Submit(ctx, domain.Job{Profiles: ps})
+	w.e.CreatePayment(ctx, CreatePayment{Merchant: other, Amount: 100, Reference: "o1"})
+	due, err := w.e.DueWebhooks(ctx, 32, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[uint64]int{}
+	for _, d := range due {
+		per[d.Merchant]++
+	}
+	if per[other] != 1 || per[shop] > perEndpoint {
+		t.Fatalf("one look: %d of the other shop's, %d of the backlogged one (at most %d)", per[other], per[shop], perEndpoint)
+	}
+}
+
+// TestCompletedEventCarriesTheReceipt: the event of a completed payment, written before its
+// transfer could be read, carries the receipt the API shows.
+func TestCompletedEventCarriesTheReceipt(t *testing.T) {
+	w, shop := merchantWorld(t)
+	ctx := context.Background()
+	if _, err := w.e.SetWebhook(ctx, "test", shop, "https://shop.example/hook", false); err != nil {
+		t.Fatal(err)
+	}
+	w.expect(alice, "PAY SHOP42 3 R1 739164", "Paid 3.00 EUR")
+	due, err := w.e.DueWebhooks(ctx, 10, nil)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due %d %v", len(due), err)
+	}
+	p, _ := w.e.GetPayment(shop, due[0].Payment)
+	receipt := w.e.View(p).Receipt
+	if receipt == "" || !strings.Contains(string(due[0].Body), `"receipt":"`+receipt+`"`) {
+		t.Fatalf("event %s, receipt %q", due[0].Body, receipt)
+	}
+	again, _ := w.e.DueWebhooks(ctx, 10, nil)
+	if len(again) != 1 || string(again[0].Body) != string(due[0].Body) {
+		t.Fatal("the body changed between looks: attempts would not send the same bytes")
+	}
+}
+
+// TestWebhookRetryScheduleFromConfig: the waits between attempts are the configured ones,
+// and after the last the delivery fails.
+func TestWebhookRetryScheduleFromConfig(t *testing.T) {
+	w, shop := merchantWorld(t)
+	w.e.cfg.WebhookRetry = []time.Duration{time.Second, 3 * time.Second}
+	ctx := context.Background()
+	w.e.SetWebhook(ctx, "test", shop, "https://shop.example/hook", false)
+	w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 100, Reference: "a"})
+	for i, wait := range []time.Duration{time.Second, 3 * time.Second, 0} {
+		due, _ := w.e.DueWebhooks(ctx, 10, nil)
+		if len(due) != 1 {
+			t.Fatalf("attempt %d: %d due", i+1, len(due))
+		}
+		w.e.WebhookAttempt(ctx, due[0].ID, 503, "busy")
+		if wait > 0 {
+			w.advance(wait - time.Millisecond)
+			if due, _ := w.e.DueWebhooks(ctx, 10, nil); len(due) != 0 {
+				t.Fatalf("attempt %d due before its wait", i+2)
+			}
+			w.advance(time.Second)
+		}
+	}
+	if ds, _ := w.e.Deliveries("", DeliveryFailed, 10); len(ds) != 1 || ds[0].Attempts != 3 {
+		t.Fatalf("after the schedule: %+v", ds)
+	}
+}
+
+// TestWebhookBacklogPerEndpoint: what waits at each endpoint, since when, and its failures.
+func TestWebhookBacklogPerEndpoint(t *testing.T) {
+	w, shop := merchantWorld(t)
+	ctx := context.Background()
+	w.e.SetWebhook(ctx, "test", shop, "https://shop.example/hook", false)
+	for _, ref := range []string{"a", "b", "c"} {
+		w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 100, Reference: ref})
+	}
+	due, _ := w.e.DueWebhooks(ctx, 1, nil)
+	w.e.WebhookAttempt(ctx, due[0].ID, 500, "down")
+	b, err := w.e.WebhookBacklog()
+	if err != nil || len(b) != 1 || b[0].Merchant != shop || b[0].Pending != 3 || b[0].Failures != 1 || b[0].OldestDue > w.now.UnixNano() {
+		t.Fatalf("backlog %+v %v", b, err)
 	}
 }

@@ -34,18 +34,21 @@ var retrySchedule = []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.
 
 // Delivery is one webhook message: what is sent, where, and how it went.
 type Delivery struct {
-	ID         string          `json:"id"` // the webhook-id header: the same on every attempt
-	Merchant   uint64          `json:"merchant"`
-	Type       string          `json:"type"`
-	Payment    string          `json:"payment"`
-	Body       json.RawMessage `json:"body"` // the exact bytes signed and sent
-	Created    int64           `json:"created"`
-	State      string          `json:"state"`
-	Attempts   int             `json:"attempts"`
-	NextAt     int64           `json:"next_at,omitempty"`
-	LastStatus int             `json:"last_status,omitempty"`
-	LastError  string          `json:"last_error,omitempty"`
-	Done       int64           `json:"done,omitempty"`
+	ID       string          `json:"id"` // the webhook-id header: the same on every attempt
+	Merchant uint64          `json:"merchant"`
+	Type     string          `json:"type"`
+	Payment  string          `json:"payment"`
+	Body     json.RawMessage `json:"body"` // the exact bytes signed and sent
+	Created  int64           `json:"created"`
+	State    string          `json:"state"`
+	Attempts int             `json:"attempts"` // every attempt, replays included
+	// Round counts the attempts since the delivery was made or last replayed: the retry
+	// schedule's place.
+	Round      int    `json:"round,omitempty"`
+	NextAt     int64  `json:"next_at,omitempty"`
+	LastStatus int    `json:"last_status,omitempty"`
+	LastError  string `json:"last_error,omitempty"`
+	Done       int64  `json:"done,omitempty"`
 	// Set when handed to the sender, never stored.
 	URL    string `json:"-"`
 	Secret string `json:"-"`
@@ -56,9 +59,10 @@ type queued struct {
 	NextAt int64 `json:"n"`
 }
 
-// event writes the delivery of a payment's new state, if the merchant has an endpoint.
+// event writes the delivery of a payment's new state, if the merchant has an endpoint: also
+// while the endpoint is off (after a 410), so that it is sent when it is on again, or on replay.
 func (e *Engine) event(p *domain.Payment, s merchantSettings) ([]domain.Profile, error) {
-	if s.WebhookURL == "" || s.WebhookOff {
+	if s.WebhookURL == "" {
 		return nil, nil
 	}
 	id := domain.NewID().String()
@@ -72,7 +76,7 @@ func (e *Engine) event(p *domain.Payment, s merchantSettings) ([]domain.Profile,
 		return nil, err
 	}
 	d := Delivery{ID: "msg_" + id, Merchant: p.Merchant, Type: typ, Payment: p.ID, Body: body, Created: p.Updated, State: DeliveryPending}
-	return []domain.Profile{write(keyEvent+d.ID, d, 0), write(keyQueued+d.ID, queued{}, 0)}, nil
+	return []domain.Profile{write(keyEvent+d.ID, d, 0), write(queueKey(d.Merchant, 0, d.ID), queued{}, 0)}, nil
 }
 
 // WebhookSecret is the merchant's signing secret in the Standard Webhooks form (whsec_ and
@@ -134,43 +138,6 @@ func (e *Engine) SetWebhook(ctx context.Context, actor string, merchant uint64, 
 	}
 }
 
-// DueWebhooks returns up to limit deliveries whose time has come, with their endpoint and
-// secret, leaving out those skip names (attempts still running). Deliveries for an
-// endpoint that is off are closed as disabled on the way.
-func (e *Engine) DueWebhooks(ctx context.Context, limit int, skip func(id string) bool) ([]Delivery, error) {
-	now := e.cfg.Now().UnixNano()
-	var out []Delivery
-	endpoints := map[uint64]merchantSettings{} // read once per look, not once per delivery
-	_, err := e.scan(keyQueued, "", maxQueueScan, func(r domain.Profile) (bool, error) {
-		var q queued
-		id := strings.TrimPrefix(r.Owner, keyQueued)
-		if json.Unmarshal(r.Data, &q) != nil || q.NextAt > now || (skip != nil && skip(id)) {
-			return true, nil
-		}
-		d, _, err := e.Delivery(id)
-		if err != nil {
-			return true, nil
-		}
-		s, ok := endpoints[d.Merchant]
-		if !ok {
-			if s, _, err = e.settings(d.Merchant); err != nil {
-				return false, err
-			}
-			endpoints[d.Merchant] = s
-		}
-		if s.WebhookURL == "" || s.WebhookOff {
-			return true, e.closeDelivery(ctx, d.ID, DeliveryDisabled, 0, "the endpoint is off")
-		}
-		if d.Secret, err = e.WebhookSecret(d.Merchant, s.SecretVersion); err != nil {
-			return false, err
-		}
-		d.URL = s.WebhookURL
-		out = append(out, d)
-		return len(out) < limit, nil
-	})
-	return out, err
-}
-
 // maxQueueScan bounds the queue entries one look reads (those waiting for a later retry
 // are read and passed over).
 const maxQueueScan = 10 * domain.MaxProfileScan
@@ -206,16 +173,21 @@ func (e *Engine) WebhookAttempt(ctx context.Context, id string, status int, fail
 		if err != nil || d.State != DeliveryPending {
 			return err
 		}
-		d.Attempts++
-		d.LastStatus, d.LastError = status, clipError(failure)
-		var profiles []domain.Profile
-		if d.Attempts > len(retrySchedule) {
-			d.State, d.Done = DeliveryFailed, e.cfg.Now().UnixNano()
-			profiles = []domain.Profile{write(keyEvent+id, d, ver), {Owner: keyQueued + id, Delete: true, Version: e.queuedVersion(id)}}
-		} else {
-			d.NextAt = e.cfg.Now().Add(retrySchedule[d.Attempts-1]).UnixNano()
-			profiles = []domain.Profile{write(keyEvent+id, d, ver), write(keyQueued+id, queued{NextAt: d.NextAt}, e.queuedVersion(id))}
+		if try == 0 {
+			e.countFailure(d.Merchant)
 		}
+		was := queueKey(d.Merchant, d.NextAt, id)
+		d.Attempts++
+		d.Round++
+		d.LastStatus, d.LastError = status, clipError(failure)
+		profiles := []domain.Profile{{}, e.dequeue(was, id)}
+		if d.Round > len(e.cfg.WebhookRetry) {
+			d.State, d.Done = DeliveryFailed, e.cfg.Now().UnixNano()
+		} else {
+			d.NextAt = e.cfg.Now().Add(e.cfg.WebhookRetry[d.Round-1]).UnixNano()
+			profiles = append(profiles, write(queueKey(d.Merchant, d.NextAt, id), queued{NextAt: d.NextAt}, 0))
+		}
+		profiles[0] = write(keyEvent+id, d, ver)
 		_, err = e.l.Submit(ctx, domain.Job{Profiles: profiles})
 		if errors.Is(err, domain.ErrConflict) && try < maxTurns {
 			continue
@@ -231,11 +203,6 @@ func clipError(s string) string {
 	return s
 }
 
-func (e *Engine) queuedVersion(id string) uint64 {
-	_, v, _ := e.l.Profile(keyQueued + id)
-	return v
-}
-
 func (e *Engine) closeDelivery(ctx context.Context, id, state string, status int, why string) error {
 	for try := 0; ; try++ {
 		d, ver, err := e.Delivery(id)
@@ -245,9 +212,9 @@ func (e *Engine) closeDelivery(ctx context.Context, id, state string, status int
 		if status != 0 || state == DeliveryDelivered {
 			d.Attempts++
 		}
+		was := queueKey(d.Merchant, d.NextAt, id)
 		d.State, d.LastStatus, d.LastError, d.Done, d.NextAt = state, status, why, e.cfg.Now().UnixNano(), 0
-		_, err = e.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{write(keyEvent+id, d, ver),
-			{Owner: keyQueued + id, Delete: true, Version: e.queuedVersion(id)}}})
+		_, err = e.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{write(keyEvent+id, d, ver), e.dequeue(was, id)}})
 		if errors.Is(err, domain.ErrConflict) && try < maxTurns {
 			continue
 		}
@@ -272,17 +239,25 @@ func (e *Engine) disableEndpoint(ctx context.Context, merchant uint64) error {
 	}
 }
 
-// ReplayWebhook queues a delivery again, whatever became of it, with its attempts reset.
-// The id and body stay the same, so a receiver that already has it can tell.
+// ReplayWebhook queues a delivery again, whatever became of it: its retry schedule starts
+// again, its count of attempts goes on. The id and body stay the same, so a receiver that
+// already has it can tell.
 func (e *Engine) ReplayWebhook(ctx context.Context, actor, id string) error {
 	for try := 0; ; try++ {
 		d, ver, err := e.Delivery(id)
 		if err != nil {
 			return err
 		}
-		d.State, d.Attempts, d.NextAt, d.Done, d.LastError, d.LastStatus = DeliveryPending, 0, 0, 0, "", 0
-		_, err = e.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{write(keyEvent+id, d, ver), write(keyQueued+id, queued{}, e.queuedVersion(id))},
-			Audit: &domain.Audit{Actor: actor, Action: "webhook replay", Detail: id}})
+		profiles := []domain.Profile{{}}
+		if was := queueKey(d.Merchant, d.NextAt, id); d.State != DeliveryPending || was != queueKey(d.Merchant, 0, id) {
+			if d.State == DeliveryPending {
+				profiles = append(profiles, e.dequeue(was, id))
+			}
+			profiles = append(profiles, write(queueKey(d.Merchant, 0, id), queued{}, 0))
+		}
+		d.State, d.Round, d.NextAt, d.Done, d.LastError, d.LastStatus = DeliveryPending, 0, 0, 0, "", 0
+		profiles[0] = write(keyEvent+id, d, ver)
+		_, err = e.l.Submit(ctx, domain.Job{Profiles: profiles, Audit: &domain.Audit{Actor: actor, Action: "webhook replay", Detail: id}})
 		if errors.Is(err, domain.ErrConflict) && try < maxTurns {
 			continue
 		}

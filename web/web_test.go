@@ -382,10 +382,10 @@ func TestWebhooksAreSignedRetriedAndStoppedByGone(t *testing.T) {
 	rc.mu.Lock()
 	rc.mode = "slow"
 	rc.mu.Unlock()
-	f.e.ReplayWebhook(ctx, "test", ds[0].ID) // now, not in 5 s
+	f.e.ReplayWebhook(ctx, "test", ds[0].ID) // now, not in 5 s; the attempts are counted on
 	waitFor(t, func() bool {
 		d, _, _ := f.e.Delivery(ds[0].ID)
-		return d.Attempts == 1 && d.LastStatus == 0 && d.LastError != ""
+		return d.Attempts == 2 && d.LastStatus == 0 && d.LastError != ""
 	})
 	rc.mu.Lock()
 	rc.mode = "ok"

@@ -25,11 +25,18 @@ func (s *Server) RunWebhooks(ctx context.Context) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	defer tr.CloseIdleConnections()
 	var (
-		mu      sync.Mutex
-		running = map[string]bool{} // deliveries being attempted: never two attempts at once
-		wg      sync.WaitGroup
-		slots   = make(chan struct{}, s.cfg.WebhookWorkers)
+		mu       sync.Mutex
+		running  = map[string]bool{} // deliveries being attempted: never two attempts at once
+		inflight = map[uint64]int{}  // attempts per endpoint: a slow one never holds every worker
+		wg       sync.WaitGroup
+		slots    = make(chan struct{}, s.cfg.WebhookWorkers)
 	)
+	freed := make(chan struct{}, 1) // an attempt ended: an endpoint may take the next
+	room := func(m uint64) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return engine.WebhooksPerEndpoint - inflight[m]
+	}
 	t := time.NewTicker(s.cfg.WebhookEvery)
 	defer t.Stop()
 	defer wg.Wait()
@@ -40,7 +47,7 @@ func (s *Server) RunWebhooks(ctx context.Context) {
 			defer mu.Unlock()
 			return running[id]
 		}
-		due, err := s.e.DueWebhooks(ctx, limit, busy)
+		due, err := s.e.DueWebhooksWithin(ctx, limit, busy, room)
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("webhook queue", zap.Error(err))
 		}
@@ -52,6 +59,7 @@ func (s *Server) RunWebhooks(ctx context.Context) {
 			}
 			mu.Lock()
 			running[d.ID] = true
+			inflight[d.Merchant]++
 			mu.Unlock()
 			wg.Add(1)
 			go func(d engine.Delivery) {
@@ -59,8 +67,15 @@ func (s *Server) RunWebhooks(ctx context.Context) {
 				s.deliver(ctx, client, d)
 				mu.Lock()
 				delete(running, d.ID)
+				if inflight[d.Merchant]--; inflight[d.Merchant] <= 0 {
+					delete(inflight, d.Merchant)
+				}
 				mu.Unlock()
 				<-slots
+				select {
+				case freed <- struct{}{}:
+				default:
+				}
 			}(d)
 		}
 		if len(due) == limit && err == nil {
@@ -70,6 +85,7 @@ func (s *Server) RunWebhooks(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-freed: // an endpoint held at its share may take its next delivery now
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -116,7 +117,17 @@ func engineConfig(cfg config.Config) engine.Config {
 		RequestFor: time.Duration(cfg.Merchant.RequestMin) * time.Minute, CheckoutFor: time.Duration(cfg.Merchant.CheckoutMin) * time.Minute,
 		CheckoutMax: cfg.Merchant.CheckoutMax, CheckoutMonthly: cfg.Merchant.CheckoutMonthly, CodesPerHour: cfg.Merchant.CodesPerHour,
 		CheckoutURL: publicURL(cfg.Merchant), BankTries: cfg.Bank.Tries,
-		HoldFor: time.Duration(e.CreditHoldDays) * 24 * time.Hour, CreditMinTier: uint8(e.CreditMinTier)}
+		HoldFor: time.Duration(e.CreditHoldDays) * 24 * time.Hour, CreditMinTier: uint8(e.CreditMinTier),
+		WebhookRetry: seconds(cfg.Merchant.WebhookRetryS)}
+}
+
+// seconds turns waits in seconds into durations (nil for none).
+func seconds(in []int) []time.Duration {
+	var out []time.Duration
+	for _, s := range in {
+		out = append(out, time.Duration(s)*time.Second)
+	}
+	return out
 }
 
 // publicURL is where buyers reach the checkout pages.
@@ -437,7 +448,48 @@ func (d *daemon) drain() {
 	}
 }
 
+// webhookCollector reports, at each scrape, what waits at each merchant's webhook endpoint.
+type webhookCollector struct {
+	e                         *engine.Engine
+	l                         *ledger.Ledger
+	pending, oldest, failures *prometheus.Desc
+}
+
+func newWebhookCollector(e *engine.Engine, l *ledger.Ledger) *webhookCollector {
+	label := []string{"merchant"}
+	return &webhookCollector{e: e, l: l,
+		pending:  prometheus.NewDesc("mpg_webhook_pending", "Webhook deliveries queued for the merchant's endpoint.", label, nil),
+		oldest:   prometheus.NewDesc("mpg_webhook_oldest_due_age_seconds", "How long the delivery due first has been due (0: none due yet).", label, nil),
+		failures: prometheus.NewDesc("mpg_webhook_failures_total", "Failed attempts at the merchant's endpoint since the daemon started.", label, nil)}
+}
+
+func (c *webhookCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.pending
+	ch <- c.oldest
+	ch <- c.failures
+}
+
+func (c *webhookCollector) Collect(ch chan<- prometheus.Metric) {
+	backlog, _ := c.e.WebhookBacklog()
+	for _, b := range backlog {
+		code := strconv.FormatUint(b.Merchant, 10)
+		if a, err := c.l.Account(b.Merchant); err == nil {
+			code = a.Owner
+		}
+		age := max(0, time.Since(time.Unix(0, b.OldestDue)).Seconds())
+		if b.Pending == 0 {
+			age = 0
+		}
+		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(b.Pending), code)
+		ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age, code)
+		ch <- prometheus.MustNewConstMetric(c.failures, prometheus.CounterValue, float64(b.Failures), code)
+	}
+}
+
 func (d *daemon) register(reg *prometheus.Registry) {
+	if d.eng != nil {
+		reg.MustRegister(newWebhookCollector(d.eng, d.l))
+	}
 	m := &d.cl.Metrics
 	counter := func(name, help string, f func() int64) {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) }))
