@@ -433,11 +433,12 @@ func (e *Engine) ListPayments(merchant uint64, f PaymentFilter) ([]domain.Paymen
 		if f.Reference != "" && p.Reference != f.Reference {
 			return true, nil
 		}
-		out = append(out, p)
-		if len(out) == f.Limit {
-			next = id
+		if len(out) == f.Limit { // one more beyond the page: there is a next page
+			next = out[len(out)-1].ID
+			return false, nil
 		}
-		return len(out) < f.Limit, nil
+		out = append(out, p)
+		return true, nil
 	})
 	if err != nil {
 		return nil, "", err
