@@ -43,7 +43,8 @@ type Server struct {
 
 	mu       sync.Mutex
 	limiters map[uint64]*rate.Limiter
-	inflight map[string]bool // idempotency keys whose first request is running
+	inflight map[string]bool             // idempotency keys whose first request is running
+	sessions map[string]*checkoutSession // by the browser's cookie and the checkout
 }
 
 // New makes the HTTP side.
@@ -69,7 +70,7 @@ func New(cfg Config, e *engine.Engine, log *zap.Logger) *Server {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Server{cfg: cfg, e: e, log: log, limiters: map[uint64]*rate.Limiter{}, inflight: map[string]bool{}}
+	return &Server{cfg: cfg, e: e, log: log, limiters: map[uint64]*rate.Limiter{}, inflight: map[string]bool{}, sessions: map[string]*checkoutSession{}}
 }
 
 // Handler routes every endpoint.
