@@ -56,7 +56,7 @@ type Merchant struct {
 	// calendar month (the EU's carrier-billing ceilings are 50 EUR and 300 EUR).
 	CheckoutMax     uint64 `toml:"checkout_max_minor"`
 	CheckoutMonthly uint64 `toml:"checkout_monthly_minor"`
-	CodesPerHour    int    `toml:"codes_per_hour"` // checkout codes texted to one number per hour
+	CodesPerHour    int    `toml:"codes_per_hour"` // codes texted to one number per hour: checkouts and requests to pay
 	// WebhookRetryS is the wait in seconds before each next attempt of a webhook delivery
 	// that failed; after the last, the delivery is failed (default: about three days).
 	WebhookRetryS []int `toml:"webhook_retry_s"`

@@ -167,11 +167,12 @@ func (e *Engine) CompanyPayments(company uint64, employee, after string, limit i
 		if json.Unmarshal(r.Data, &cp) != nil || (employee != "" && cp.Employee != employee) {
 			return true, nil
 		}
-		out = append(out, cp)
-		if len(out) == limit {
-			next = cp.Transfer
+		if len(out) == limit { // one more beyond the page: there is a next page
+			next = out[len(out)-1].Transfer
+			return false, nil
 		}
-		return len(out) < limit, nil
+		out = append(out, cp)
+		return true, nil
 	})
 	if capped && len(out) > 0 {
 		next = out[len(out)-1].Transfer // the scan's bound: the caller goes on from here

@@ -318,17 +318,12 @@ func (e *Engine) CheckoutPhone(ctx context.Context, id, number, company string) 
 			}
 			p.Payer = payer.ID
 		}
-		hour := now.Truncate(time.Hour).UnixNano()
-		if t.prof.CodeHour != hour {
-			t.prof.CodeHour, t.prof.CodesInHour = hour, 0
-		}
-		if e.cfg.CodesPerHour > 0 && t.prof.CodesInHour >= e.cfg.CodesPerHour {
-			return domain.Job{}, domain.PaymentErr(domain.CodeTooManyCodes, "too many codes sent to this number this hour")
+		if err := t.countCode(now); err != nil {
+			return domain.Job{}, err
 		}
 		if err := t.addRequest(p.ID); err != nil {
 			return domain.Job{}, err
 		}
-		t.prof.CodesInHour++
 		code, err := oneTimeCode()
 		if err != nil {
 			return domain.Job{}, err

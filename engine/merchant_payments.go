@@ -207,6 +207,9 @@ func (e *Engine) createRequest(ctx context.Context, p *domain.Payment, req Creat
 		p.Channel, p.Product, p.Bank = domain.ChannelBank, domain.ProductDebit, &domain.BankState{Account: t.prof.BankIBAN, Key: rrn, Trace: trace}
 		extra = append(extra, write(keyBankKey+rrn, p.ID, 0))
 	}
+	if err := t.countCode(e.cfg.Now()); err != nil {
+		return err
+	}
 	if err := t.addRequest(p.ID); err != nil {
 		return err
 	}
@@ -243,6 +246,23 @@ func (e *Engine) submitCreate(ctx context.Context, job domain.Job, p *domain.Pay
 		return errConflict // a racing create with the same key, or the subscriber's profile changed
 	}
 	return err
+}
+
+// countCode counts a code texted to the subscriber now, a merchant's request to pay or a
+// checkout's, against codes_per_hour: so that no merchant can text a number an unlimited
+// stream of codes, even by cancelling its requests. The count is in the subscriber's profile,
+// written at the version read with the request, so racing requests cannot pass it.
+func (t *turn) countCode(now time.Time) error {
+	hour := now.Truncate(time.Hour).UnixNano()
+	if t.prof.CodeHour != hour {
+		t.prof.CodeHour, t.prof.CodesInHour = hour, 0
+	}
+	if t.e.cfg.CodesPerHour > 0 && t.prof.CodesInHour >= t.e.cfg.CodesPerHour {
+		return domain.PaymentErr(domain.CodeTooManyCodes, "too many codes sent to this number this hour")
+	}
+	t.prof.CodesInHour++
+	t.profDirty = true
+	return nil
 }
 
 // maxOpenRequests bounds the requests waiting for one subscriber's answer, so that no
@@ -433,11 +453,12 @@ func (e *Engine) ListPayments(merchant uint64, f PaymentFilter) ([]domain.Paymen
 		if f.Reference != "" && p.Reference != f.Reference {
 			return true, nil
 		}
-		out = append(out, p)
-		if len(out) == f.Limit {
-			next = id
+		if len(out) == f.Limit { // one more beyond the page: there is a next page
+			next = out[len(out)-1].ID
+			return false, nil
 		}
-		return len(out) < f.Limit, nil
+		out = append(out, p)
+		return true, nil
 	})
 	if err != nil {
 		return nil, "", err

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -36,8 +37,8 @@ func (s *Server) company(h func(http.ResponseWriter, *http.Request, domain.Accou
 func (s *Server) keyed(kind domain.Kind, h func(http.ResponseWriter, *http.Request, domain.Account)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok {
+		scheme, key, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !strings.EqualFold(scheme, "Bearer") {
 			s.fail(w, r, domain.PaymentErr(domain.CodeUnauthorized, "send the API key as Authorization: Bearer <key>"))
 			return
 		}
@@ -110,7 +111,15 @@ var statusOf = map[domain.ErrorCode]int{
 	domain.CodeRateLimited:         http.StatusTooManyRequests,
 	domain.CodeTooManyCodes:        http.StatusTooManyRequests,
 	domain.CodeUnavailable:         http.StatusServiceUnavailable,
+	codeMethodNotAllowed:           http.StatusMethodNotAllowed,
+	codeUnsupportedMedia:           http.StatusUnsupportedMediaType,
 }
+
+// The API's own refusals of a request's form, before any merchant rule.
+const (
+	codeMethodNotAllowed domain.ErrorCode = "method_not_allowed"
+	codeUnsupportedMedia domain.ErrorCode = "unsupported_media_type"
+)
 
 // fail answers an error as JSON with its stable code; anything that is not a refusal is a
 // 503 (the engine was busy: retry) or a 500, logged without the request's body.
@@ -155,20 +164,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// amountField reads an amount written as a string ("4.50", as the GSMA API does) or a number.
-type amountField string
+// amountField reads an amount written as a decimal string ("4.50"), as openapi.yaml and the
+// GSMA API write it. A number, null or "" is refused: only leaving the field out means
+// "not given" (all of it, for a refund or a capture).
+type amountField struct {
+	text string
+	set  bool
+}
 
 func (a *amountField) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		*a = amountField(s)
-		return nil
+	if err := json.Unmarshal(b, &a.text); err != nil || string(b) == "null" || a.text == "" {
+		return errors.New("amount: a decimal string like \"4.50\" (leave the field out to mean all of it)")
 	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return errors.New("amount: a decimal like \"4.50\"")
-	}
-	*a = amountField(n.String())
+	a.set = true
 	return nil
 }
 
@@ -176,18 +184,22 @@ func (s *Server) amount(a amountField, currency string, required bool) (uint64, 
 	if currency != "" && currency != s.cfg.Currency {
 		return 0, domain.PaymentErr(domain.CodeInvalidRequest, "currency: only "+s.cfg.Currency+" is accepted")
 	}
-	if a == "" && !required {
+	if !a.set && !required {
 		return 0, nil
 	}
-	v, err := domain.ParseAmount(string(a), s.cfg.Exponent)
+	v, err := domain.ParseAmount(a.text, s.cfg.Exponent)
 	if err != nil {
 		return 0, domain.PaymentErr(domain.CodeInvalidRequest, err.Error())
 	}
 	return v, nil
 }
 
-// readBody decodes a JSON body strictly, and returns its bytes for the idempotency hash.
+// readBody decodes a JSON body strictly (one JSON value, no unknown field, nothing after it),
+// and returns its bytes for the idempotency hash. A body said to be anything but JSON is 415.
 func readBody(r *http.Request, v any) ([]byte, error) {
+	if err := jsonContent(r); err != nil {
+		return nil, err
+	}
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
 		return nil, err
@@ -200,7 +212,23 @@ func readBody(r *http.Request, v any) ([]byte, error) {
 	if err := d.Decode(v); err != nil {
 		return nil, domain.PaymentErr(domain.CodeInvalidRequest, "body: "+err.Error())
 	}
+	if _, err := d.Token(); err != io.EOF {
+		return nil, domain.PaymentErr(domain.CodeInvalidRequest, "body: one JSON object and nothing after it")
+	}
 	return b, nil
+}
+
+// jsonContent refuses a body whose Content-Type is not JSON; a body without one is read as JSON.
+func jsonContent(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return domain.PaymentErr(codeUnsupportedMedia, "Content-Type: application/json")
+	}
+	return nil
 }
 
 // idempotency reads the client's key (Idempotency-Key, or X-Correlation-ID as the GSMA API

@@ -113,12 +113,70 @@ func (s *Server) csrfOK(r *http.Request) bool {
 	return true
 }
 
-func (s *Server) checkoutPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, r.PathValue("id"), "", http.StatusOK)
+// checkoutSession is what one browser did on one checkout: the number it typed (so that only
+// it sees that number, masked) and the refusal its last post met, shown once on the next GET.
+type checkoutSession struct {
+	msisdn  string
+	refusal string
 }
 
-// render shows the checkout as its payment now is, with an error line if any.
-func (s *Server) render(w http.ResponseWriter, r *http.Request, id, errText string, status int) {
+// maxSessions bounds the browser sessions kept; beyond it they start again empty (the
+// number then shows as "the number typed", never to another browser).
+const maxSessions = 100000
+
+// session is the browser's record for checkout id, made if needed; nil without a session cookie.
+// Call with s.mu held.
+func (s *Server) session(r *http.Request, id string) *checkoutSession {
+	c, err := r.Cookie(csrfCookie)
+	if err != nil || len(c.Value) != 32 {
+		return nil
+	}
+	k := c.Value + "/" + id
+	cs, ok := s.sessions[k]
+	if !ok {
+		if len(s.sessions) >= maxSessions {
+			clear(s.sessions)
+		}
+		cs = &checkoutSession{}
+		s.sessions[k] = cs
+	}
+	return cs
+}
+
+// seen reads the browser's record for the page: the number it typed, and its last refusal
+// (which it forgets, so that a reload shows the page as it is).
+func (s *Server) seen(r *http.Request, id string) (msisdn, refusal string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cs := s.session(r, id)
+	if cs == nil {
+		return "", ""
+	}
+	refusal, cs.refusal = cs.refusal, ""
+	return cs.msisdn, refusal
+}
+
+// note records what a post of this browser did: the number it typed, or a refusal.
+func (s *Server) note(r *http.Request, id, msisdn, refusal string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cs := s.session(r, id); cs != nil {
+		if msisdn != "" {
+			cs.msisdn = msisdn
+		}
+		cs.refusal = refusal
+	}
+}
+
+func (s *Server) checkoutPage(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	typed, refusal := s.seen(r, id)
+	s.render(w, r, id, typed, refusal, http.StatusOK)
+}
+
+// render shows the checkout as its payment now is, with an error line if any; the number
+// the code went to only to the browser that typed it (typed).
+func (s *Server) render(w http.ResponseWriter, r *http.Request, id, typed, errText string, status int) {
 	s.setPageHeaders(w)
 	l := lang(r)
 	t := texts[l]
@@ -139,7 +197,10 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, id, errText stri
 	case domain.PaymentCreated:
 		d.Step = "phone"
 	case domain.PaymentAwaiting:
-		d.Step, d.Masked, d.CanRetype = "code", domain.Mask(p.MSISDN), p.CodesSent < domain.MaxPaymentTries
+		d.Step, d.CanRetype = "code", p.CodesSent < domain.MaxPaymentTries
+		if typed != "" && typed == p.MSISDN {
+			d.Masked = domain.Mask(p.MSISDN)
+		}
 	case domain.PaymentCompleted, domain.PaymentPartiallyRefunded, domain.PaymentRefunded:
 		d.Step, d.StateText = "done", t["paid"]
 	default:
@@ -180,22 +241,24 @@ func (s *Server) money(minor uint64, l string) string {
 }
 
 func (s *Server) checkoutPhone(w http.ResponseWriter, r *http.Request) {
-	s.post(w, r, func(id string) error {
-		_, err := s.e.CheckoutPhone(r.Context(), id, r.PostFormValue("phone"), r.PostFormValue("company"))
-		return err
+	s.post(w, r, func(id string) (string, error) {
+		p, err := s.e.CheckoutPhone(r.Context(), id, r.PostFormValue("phone"), r.PostFormValue("company"))
+		return p.MSISDN, err
 	})
 }
 
 func (s *Server) checkoutCode(w http.ResponseWriter, r *http.Request) {
-	s.post(w, r, func(id string) error {
+	s.post(w, r, func(id string) (string, error) {
 		_, err := s.e.CheckoutCode(r.Context(), id, strings.TrimSpace(r.PostFormValue("code")))
-		return err
+		return "", err
 	})
 }
 
-// post runs one step of the page: a refusal is shown on the page; success goes back to
-// the page by a redirect, so that reloading it never submits twice.
-func (s *Server) post(w http.ResponseWriter, r *http.Request, step func(id string) error) {
+// post runs one step of the page (which returns the number typed, if any) and answers with
+// a redirect to the page, a refusal too (kept in the browser's session and shown on the
+// next GET), so that reloading the page never submits a number or a code again. Only a
+// forged post (no session cookie or token) is answered 403 at once.
+func (s *Server) post(w http.ResponseWriter, r *http.Request, step func(id string) (string, error)) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 	id := r.PathValue("id")
 	if err := r.ParseForm(); err != nil || !s.csrfOK(r) {
@@ -205,24 +268,30 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, step func(id strin
 		checkoutTmpl.Execute(w, pageData{T: t, Lang: lang(r), Step: "closed", StateText: t["csrf"]})
 		return
 	}
-	if err := step(id); err != nil {
-		t := texts[lang(r)]
-		var pe *domain.PaymentError
-		msg := t["busy"]
-		status := http.StatusServiceUnavailable
-		if errors.As(err, &pe) {
-			msg, status = t["err_"+string(pe.Code)], statusOf[pe.Code]
-			if msg == "" {
-				msg = t["err_other"]
-			}
-			if pe.Code == domain.CodeWrongCode {
-				msg = strings.ReplaceAll(msg, "{n}", string(rune('0'+max(0, pe.Left))))
-			}
-		} else {
-			s.log.Sugar().Warnw("checkout step", "payment", id, "error", err)
-		}
-		s.render(w, r, id, msg, max(status, 400))
-		return
+	msisdn, err := step(id)
+	refusal := ""
+	if err != nil {
+		msisdn, refusal = "", s.refusalText(r, id, err)
 	}
+	s.note(r, id, msisdn, refusal)
+	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, "/checkout/"+id+"?lang="+lang(r), http.StatusSeeOther)
+}
+
+// refusalText is the page's line for a step the engine refused.
+func (s *Server) refusalText(r *http.Request, id string, err error) string {
+	t := texts[lang(r)]
+	var pe *domain.PaymentError
+	if !errors.As(err, &pe) {
+		s.log.Sugar().Warnw("checkout step", "payment", id, "error", err)
+		return t["busy"]
+	}
+	msg := t["err_"+string(pe.Code)]
+	if msg == "" {
+		msg = t["err_other"]
+	}
+	if pe.Code == domain.CodeWrongCode {
+		msg = strings.ReplaceAll(msg, "{n}", string(rune('0'+max(0, pe.Left))))
+	}
+	return msg
 }

@@ -11,12 +11,14 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
+	"mpg/domain"
 	"mpg/engine"
 )
 
@@ -41,7 +43,8 @@ type Server struct {
 
 	mu       sync.Mutex
 	limiters map[uint64]*rate.Limiter
-	inflight map[string]bool // idempotency keys whose first request is running
+	inflight map[string]bool             // idempotency keys whose first request is running
+	sessions map[string]*checkoutSession // by the browser's cookie and the checkout
 }
 
 // New makes the HTTP side.
@@ -67,7 +70,7 @@ func New(cfg Config, e *engine.Engine, log *zap.Logger) *Server {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Server{cfg: cfg, e: e, log: log, limiters: map[uint64]*rate.Limiter{}, inflight: map[string]bool{}}
+	return &Server{cfg: cfg, e: e, log: log, limiters: map[uint64]*rate.Limiter{}, inflight: map[string]bool{}, sessions: map[string]*checkoutSession{}}
 }
 
 // Handler routes every endpoint.
@@ -78,6 +81,7 @@ func (s *Server) Handler() http.Handler {
 	for _, r := range s.apiRoutes() {
 		mux.Handle(r.pattern, r.h)
 	}
+	mux.Handle("/v1/", s.unrouted(mux))
 	mux.HandleFunc("GET /checkout/style.css", s.checkoutStyle)
 	mux.HandleFunc("GET /checkout/{id}", s.checkoutPage)
 	mux.HandleFunc("POST /checkout/{id}/phone", s.checkoutPhone)
@@ -106,6 +110,31 @@ func (s *Server) apiRoutes() []route {
 		{"DELETE /v1/company/employees/{msisdn}", s.company(s.deleteEmployee)},
 		{"GET /v1/company/payments", s.company(s.companyPayments)},
 	}
+}
+
+// apiMethods are the methods the API's routes use, to name in an Allow header.
+var apiMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete}
+
+// unrouted answers what no API route took, in the API's JSON: 405 with Allow when the path
+// exists with other methods, else 404.
+func (s *Server) unrouted(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		var allow []string
+		for _, m := range apiMethods {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "/v1/" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
+			s.fail(w, r, domain.PaymentErr(domain.CodeNotFound, "no such endpoint: see /openapi.yaml"))
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		s.fail(w, r, domain.PaymentErr(codeMethodNotAllowed, r.Method+" is not allowed here: "+strings.Join(allow, ", ")))
+	})
 }
 
 // Serve serves on ln until ctx ends, with the webhook sender running beside it. It returns when all of them have stopped.

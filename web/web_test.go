@@ -463,7 +463,7 @@ func TestCheckoutPagesResistCSRFAndFraming(t *testing.T) {
 		t.Fatalf("code step: %s", r.body)
 	}
 	r = postForm(t, buyer, f.srv.URL+"/checkout/"+v.ID+"/code", url.Values{"csrf": {token}, "code": {"12345x"}, "lang": {"en"}})
-	if r.StatusCode != 422 || !strings.Contains(r.body, "Wrong code. 2 tries left.") {
+	if r.StatusCode != 200 || !strings.Contains(r.body, "Wrong code. 2 tries left.") {
 		t.Fatalf("wrong code: %d %s", r.StatusCode, r.body)
 	}
 	r = postForm(t, buyer, f.srv.URL+"/checkout/"+v.ID+"/code", url.Values{"csrf": {token}, "code": {f.lastCode()}, "lang": {"en"}})

@@ -191,7 +191,7 @@ Alice has a 100.00 EUR credit line: CREDIT SHOP42 30 1234 (an authorisation SHOP
 
 Web checkout: open %s in a browser, type Alice's number 06 12 34 56 78, then the code
 texted to her (it shows here). Merchant API (key of SHOP42: %s):
-  curl -s -H 'Authorization: Bearer %s' -d '{"msisdn":"0687654321","amount":"3.20","reference":"order-7"}' %s/v1/payments
+  curl -s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{"msisdn":"0687654321","amount":"3.20","reference":"order-7"}' %s/v1/payments
   (Bob is texted a code: answer YES <code> with --as %s)
 
 `, sim.Addr(), metrics, demoAlice, demoBob, demoShop, bk.Addr(), checkoutURL, key, key, api, demoBob)
