@@ -155,9 +155,9 @@ type Args struct {
 // ê, â, î, ô, û in French), so one SMS holds 160 characters; ZH is UCS-2.
 var templates = [replyCount][3]string{
 	RHelp: {
-		"mPurse: BAL pin | PAY shop amount pin | SEND phone amount pin | BILL biller account amount pin | MINI pin | PIN old new | LANG EN/FR/ZH | BLOCK. HELP PAY for more.",
-		"mPurse: SOLDE pin | PAYER code montant pin | ENVOYER tel montant pin | FACTURE code compte montant pin | RELEVE pin | PIN ancien nouveau | LANGUE FR | BLOQUER. AIDE PAYER",
-		"钱包:余额 密码|付款 商户 金额 密码|转账 手机 金额 密码|缴费 机构 账号 金额 密码|明细 密码|密码 旧 新|语言 ZH|冻结。帮助 付款 查看详情",
+		"mPurse: BAL pin | MINI pin | PAY shop amount pin | BILL biller account amount pin | SEND phone amount pin | DEBIT shop amount pin (from your bank) | CREDIT shop amount pin | CREDIT pin (statement) | REPAY amount pin | YES code / NO code | CHECK receipt | PIN old new | LANG EN/FR/ZH | PROMO ON/OFF | BLOCK. HELP PAY (or any command) for details.",
+		"mPurse: SOLDE pin | RELEVE pin | PAYER code montant pin | FACTURE code compte montant pin | ENVOYER tel montant pin | DEBIT code montant pin (depuis la banque) | CREDIT code montant pin | CREDIT pin (relevé) | REMBOURSER montant pin | OUI code / NON code | VERIFIER preuve | PIN ancien nouveau | LANGUE FR/EN/ZH | PROMO OUI/NON | BLOQUER. AIDE PAYER (ou une autre commande) pour le détail.",
+		"钱包:余额 密码|明细 密码|付款 商户 金额 密码|缴费 机构 账号 金额 密码|转账 手机 金额 密码|借记 商户 金额 密码(银行付款)|信用 商户 金额 密码|信用 密码(账单)|还款 金额 密码|是/否 确认码|验证 凭证|密码 旧 新|语言 ZH/EN/FR|促销 开/关|冻结。帮助 付款(或其他命令)查看详情",
 	},
 	RHelpTopic: {"{usage}", "{usage}", "{usage}"},
 	RUsage: {
