@@ -122,6 +122,7 @@ const (
 	RBankRefundToPurse // a refunded DEBIT the bank could not credit: in the purse instead
 	RMerchantPaidRef   // to the merchant: paid, with the subscriber's reference
 	RRefundToLine      // a refund of a credit payment: to the line, the rest to the purse
+	RPINWasReset       // the old PIN after an operator's reset: set a new one with the code
 	replyCount
 )
 
@@ -356,6 +357,11 @@ var templates = [replyCount][3]string{
 		"{party} refunded {amount}: {fee} to your credit line, {limit} to your e-purse. Balance {balance}. Ref {ref}",
 		"{party} vous a remboursé {amount}: {fee} sur votre ligne de crédit, {limit} sur votre porte-monnaie. Solde {balance}. Réf {ref}",
 		"{party}已退款 {amount}:{fee} 退至信用额度,{limit} 退至钱包。余额 {balance}。参考号 {ref}",
+	},
+	RPINWasReset: {
+		"Your PIN was reset: use the code we texted you to set a new one (PIN <code> <new pin>). Nothing was done.",
+		"Votre PIN a été réinitialisé: utilisez le code reçu par SMS pour en choisir un nouveau (PIN <code> <nouveau pin>). Rien n'a été fait.",
+		"您的密码已重置:请用短信收到的验证码设置新密码(密码 验证码 新密码)。未执行任何操作。",
 	},
 	RMerchantRefund: {
 		"{party} refunded {amount} to your e-purse. Balance {balance}. Ref {ref}",

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -29,4 +30,21 @@ func TestHelpListsEveryCommand(t *testing.T) {
 			t.Errorf("%s: %d parts, %v", kw, len(parts), err)
 		}
 	}
+}
+
+// After an operator's PIN reset, the old PIN is answered with how to set a new one, in the
+// subscriber's language, and never counts as a wrong PIN.
+func TestOldPINAfterResetIsNoWrongPIN(t *testing.T) {
+	w := newWorld(t)
+	w.expect(alice, "REG 739164", "Welcome")
+	if err := w.e.ResetPIN(context.Background(), "care:1", alice); err != nil {
+		t.Fatal(err)
+	}
+	code := codeIn(t, w.inbox()[alice])
+	w.expect(alice, "BAL 739164", "Your PIN was reset: use the code we texted you to set a new one (PIN <code> <new pin>)")
+	w.expect(alice, "SOLDE 739164", "Votre PIN a été réinitialisé: utilisez le code reçu par SMS")
+	w.expect(alice, "余额 739164", "您的密码已重置")
+	w.expect(alice, "MINI 739164", "Your PIN was reset")
+	w.expect(alice, "PIN "+code+" 246802", "Your PIN is set")
+	w.expect(alice, "BAL 246802", "Balance")
 }
