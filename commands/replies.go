@@ -123,6 +123,7 @@ const (
 	RMerchantPaidRef   // to the merchant: paid, with the subscriber's reference
 	RRefundToLine      // a refund of a credit payment: to the line, the rest to the purse
 	RPINWasReset       // the old PIN after an operator's reset: set a new one with the code
+	RReversedOutShop   // a payment reversed: money taken back from a merchant's account
 	replyCount
 )
 
@@ -242,9 +243,9 @@ var templates = [replyCount][3]string{
 		"请确认向{party}{arg} {amount}:{n}分钟内回复 是 {code},或 否 {code}。",
 	},
 	RConfirmExpired: {"No payment is waiting for this code (it expired or was used). Nothing was done; send the command again.", "Aucun paiement n'attend ce code (expiré ou déjà utilisé). Rien n'a été fait.", "没有待确认的付款(确认码已过期或已使用)。未执行任何操作。"},
-	RConfirmWrong:   {"Code not recognised. {n} tries left.", "Code non reconnu. Encore {n} essais.", "确认码错误。还可尝试{n}次。"},
+	RConfirmWrong:   {"Code not recognised. {tries} left.", "Code non reconnu. Encore {tries}.", "确认码错误。还可尝试{n}次。"},
 	RCancelled:      {"Cancelled. Nothing was done.", "Annulé. Rien n'a été fait.", "已取消。未执行任何操作。"},
-	RWrongPIN:       {"Wrong PIN. {n} tries left before your e-purse is locked.", "Code PIN erroné. Encore {n} essais avant blocage.", "密码错误。还可尝试{n}次,之后将锁定。"},
+	RWrongPIN:       {"Wrong PIN. {tries} left before your e-purse is locked.", "Code PIN erroné. Encore {tries} avant blocage.", "密码错误。还可尝试{n}次,之后将锁定。"},
 	RLocked:         {"Too many wrong PINs: your e-purse is locked for {n} min.", "Trop d'erreurs de PIN: porte-monnaie bloqué {n} min.", "密码错误次数过多,钱包锁定{n}分钟。"},
 	RAccountBlocked: {"Your e-purse is blocked. Call customer care to unblock it.", "Votre porte-monnaie est bloqué. Appelez le service client.", "您的钱包已冻结。请联系客服解冻。"},
 	RInsufficient:   {"Not enough money: balance {balance}, needed {amount}. Nothing was done.", "Solde insuffisant: {balance}, il faut {amount}. Rien n'a été fait.", "余额不足:余额 {balance},需要 {amount}。未执行任何操作。"},
@@ -258,7 +259,7 @@ var templates = [replyCount][3]string{
 	RUnknownBiller: {"Unknown biller {arg}. Check the code on your bill.", "Organisme {arg} inconnu. Vérifiez le code sur la facture.", "未知缴费机构 {arg}。请核对账单上的代码。"},
 	RSelfTransfer:  {"You cannot send money to yourself.", "Envoi impossible vers votre propre numéro.", "不能向自己转账。"},
 	RPINChanged:    {"Your PIN has been changed.", "Votre code PIN a été changé.", "密码已修改。"},
-	RLangSet:       {"Replies will now be in English.", "Les réponses seront désormais en FR.", "今后将以中文回复。"},
+	RLangSet:       {"Replies will now be in English.", "Les réponses seront désormais en français.", "今后将以中文回复。"},
 	RBlocked:       {"Your e-purse is blocked: no payment can leave it. Call customer care to unblock.", "Porte-monnaie bloqué: aucun paiement possible. Appelez le service client.", "钱包已冻结,无法付款。请联系客服解冻。"},
 	RPromoOn:       {"You will receive offers. Send PROMO OFF to stop.", "Vous recevrez des offres. Envoyez PROMO NON pour ne plus en recevoir.", "您将收到优惠信息。发送 促销 关 退订。"},
 	RPromoOff:      {"You will not receive offers any more.", "Vous ne recevrez plus d'offres.", "您将不再收到优惠信息。"},
@@ -331,6 +332,11 @@ var templates = [replyCount][3]string{
 	RClosedNotice:    {"Your e-purse has been closed; {amount} was paid out to you. Thank you.", "Votre porte-monnaie est fermé; {amount} vous ont été versés. Merci.", "您的钱包已注销,已向您支付 {amount}。谢谢。"},
 	RReversedIn:      {"Payment Ref {ref} was reversed: {amount} is back in your e-purse. Balance {balance}.", "Paiement Réf {ref} annulé: {amount} rendus. Solde {balance}.", "编号 {ref} 的付款已撤销:{amount} 已退回。余额 {balance}。"},
 	RReversedOut:     {"Payment Ref {ref} was reversed: {amount} was taken back from your e-purse. Balance {balance}.", "Paiement Réf {ref} annulé: {amount} repris. Solde {balance}.", "编号 {ref} 的付款已撤销:已扣回 {amount}。余额 {balance}。"},
+	RReversedOutShop: {
+		"Payment Ref {ref} was reversed: {amount} was taken back from your account. Balance {balance}.",
+		"Paiement Réf {ref} annulé: {amount} repris sur votre compte. Solde {balance}.",
+		"编号 {ref} 的付款已撤销:已从您的账户扣回 {amount}。余额 {balance}。",
+	},
 	RClaimWaiting: {
 		"{amount} from {party} waits for you, but your e-purse level cannot hold it. Ask an agent to raise your level within {n} days.",
 		"{amount} de {party} vous attendent, mais votre niveau ne permet pas de les recevoir. Demandez à un agent sous {n} jours.",
@@ -360,7 +366,7 @@ var templates = [replyCount][3]string{
 	},
 	RPINWasReset: {
 		"Your PIN was reset: use the code we texted you to set a new one (PIN <code> <new pin>). Nothing was done.",
-		"Votre PIN a été réinitialisé: utilisez le code reçu par SMS pour en choisir un nouveau (PIN <code> <nouveau pin>). Rien n'a été fait.",
+		"Votre PIN a été réinitialisé: utilisez le code envoyé par SMS pour en choisir un nouveau (PIN <code> <nouveau pin>). Rien n'a été fait.",
 		"您的密码已重置:请用短信收到的验证码设置新密码(密码 验证码 新密码)。未执行任何操作。",
 	},
 	RMerchantRefund: {
@@ -371,8 +377,8 @@ var templates = [replyCount][3]string{
 	RPayDeclined: {"You refused the payment to {party}. Nothing was paid.", "Vous avez refusé le paiement à {party}. Rien n'a été payé.", "您已拒绝向{party}付款。未支付任何款项。"},
 	RCompanyPaid: {
 		"Paid {amount} to {name} on {party}'s account. Fee {fee}. Ref {ref}. Receipt {receipt}",
-		"Payé {amount} à {name} sur le compte de {party}. Frais {fee}. Réf {ref}. Recu {receipt}",
-		"已用{party}的账户向{name}支付 {amount}。手续费 {fee}。参考号 {ref}。收据 {receipt}",
+		"Payé {amount} à {name} sur le compte de {party}. Frais {fee}. Réf {ref}. Preuve {receipt}",
+		"已用{party}的账户向{name}支付 {amount}。手续费 {fee}。参考号 {ref}。凭证 {receipt}",
 	},
 	RCompanyNo: {
 		"You may not pay {arg} on {party}'s account. Nothing was paid.",
@@ -396,8 +402,8 @@ var templates = [replyCount][3]string{
 	},
 	RDebitPaid: {
 		"Paid {amount} to {party} from your bank account {account}. Bank approval {name}. Ref {ref}. Receipt {receipt}",
-		"Payé {amount} à {party} depuis votre compte {account}. Autorisation {name}. Réf {ref}. Recu {receipt}",
-		"已从银行账户 {account} 向{party}支付 {amount}。银行授权 {name}。参考号 {ref}。收据 {receipt}",
+		"Payé {amount} à {party} depuis votre compte {account}. Autorisation {name}. Réf {ref}. Preuve {receipt}",
+		"已从银行账户 {account} 向{party}支付 {amount}。银行授权 {name}。参考号 {ref}。凭证 {receipt}",
 	},
 	RDebitDeclined: {
 		"Your bank declined the DEBIT of {amount} to {party} ({arg}). Nothing was paid.",
@@ -431,8 +437,8 @@ var templates = [replyCount][3]string{
 	},
 	RCreditCaptured: {
 		"{party} charged {amount} to your credit line. Available {balance}. Ref {ref}. Receipt {receipt}",
-		"{party} a débité {amount} sur votre ligne de crédit. Disponible {balance}. Réf {ref}. Recu {receipt}",
-		"{party}已从您的信用额度扣款 {amount}。可用 {balance}。参考号 {ref}。收据 {receipt}",
+		"{party} a débité {amount} sur votre ligne de crédit. Disponible {balance}. Réf {ref}. Preuve {receipt}",
+		"{party}已从您的信用额度扣款 {amount}。可用 {balance}。参考号 {ref}。凭证 {receipt}",
 	},
 	RCreditReleased: {
 		"The authorisation of {amount} at {party} is released. Available {balance}.",
@@ -476,7 +482,7 @@ var templates = [replyCount][3]string{
 		"Votre ligne de crédit est en retard: remboursez au moins {amount} pour la réutiliser. Rien n'a été fait.",
 		"您的信用额度已逾期:请至少还款 {amount} 后再使用。未执行任何操作。",
 	},
-	RHoldCaptured: {"Captured {amount} from {party}. Ref {ref}. Receipt {receipt}", "Encaissé {amount} de {party}. Réf {ref}. Recu {receipt}", "已向{party}请款 {amount}。参考号 {ref}。收据 {receipt}"},
+	RHoldCaptured: {"Captured {amount} from {party}. Ref {ref}. Receipt {receipt}", "Encaissé {amount} de {party}. Réf {ref}. Preuve {receipt}", "已向{party}请款 {amount}。参考号 {ref}。凭证 {receipt}"},
 	RHoldVoided:   {"Released the authorisation of {amount} from {party}. Ref {ref}", "Autorisation de {amount} de {party} levée. Réf {ref}", "已撤销来自{party}的授权 {amount}。参考号 {ref}"},
 	RHoldNotFound: {"No open authorisation with reference {arg}. Nothing was done.", "Aucune autorisation ouverte avec la référence {arg}. Rien n'a été fait.", "没有参考号为 {arg} 的有效授权。未执行任何操作。"},
 	RBankRefundSent: {
@@ -575,6 +581,8 @@ func Render(l Lang, r Reply, a Args) string {
 			b.WriteString(a.Code)
 		case "n":
 			b.WriteString(strconv.Itoa(a.N))
+		case "tries":
+			b.WriteString(tries(l, a.N))
 		case "usage":
 			b.WriteString(Usage(a.Topic, l))
 		case "lines":
@@ -592,6 +600,17 @@ func Render(l Lang, r Reply, a Args) string {
 		}
 		tmpl = tmpl[i+j+1:]
 	}
+}
+
+// tries is a number of tries left, singular or plural: "1 try", "2 tries", "1 essai".
+func tries(l Lang, n int) string {
+	switch {
+	case l == ZH:
+		return strconv.Itoa(n) + "次"
+	case n == 1:
+		return "1 " + [3]string{"try", "essai"}[l]
+	}
+	return strconv.Itoa(n) + " " + [3]string{"tries", "essais"}[l]
 }
 
 // ForParseError is the reply to an SMS that did not parse, and its arguments.

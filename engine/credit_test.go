@@ -131,7 +131,7 @@ func TestCreditLineAuthoriseCaptureVoidExpireRepay(t *testing.T) {
 // still in the language he reads, which the hold carries.
 func TestCreditHoldExpiryNoticeInTheSubscribersLanguage(t *testing.T) {
 	w, shop := creditWorld(t)
-	w.expect(alice, "LANG FR", "désormais en FR")
+	w.expect(alice, "LANG FR", "désormais en français")
 	w.expect(alice, "CREDIT SHOP42 10 739164", "Autorisé")
 	x := w.lastPayment(shop)
 	w.advance(8 * 24 * time.Hour)

@@ -42,9 +42,32 @@ func TestOldPINAfterResetIsNoWrongPIN(t *testing.T) {
 	}
 	code := codeIn(t, w.inbox()[alice])
 	w.expect(alice, "BAL 739164", "Your PIN was reset: use the code we texted you to set a new one (PIN <code> <new pin>)")
-	w.expect(alice, "SOLDE 739164", "Votre PIN a été réinitialisé: utilisez le code reçu par SMS")
+	w.expect(alice, "SOLDE 739164", "Votre PIN a été réinitialisé: utilisez le code envoyé par SMS")
 	w.expect(alice, "余额 739164", "您的密码已重置")
 	w.expect(alice, "MINI 739164", "Your PIN was reset")
 	w.expect(alice, "PIN "+code+" 246802", "Your PIN is set")
 	w.expect(alice, "BAL 246802", "Balance")
+}
+
+// A reversal that takes money from a merchant tells its phone "your account", not "e-purse".
+func TestReversalTellsTheMerchantItsAccount(t *testing.T) {
+	w := newWorld(t)
+	w.expect(alice, "REG 739164 Alice", "Welcome")
+	w.topup(alice, 5000, 1)
+	reply := w.expect(alice, "PAY SHOP42 4.50 739164", "Paid 4.50 EUR")
+	found, err := w.e.Find(reply[strings.LastIndex(reply, " ")+1:], "")
+	if err != nil || len(found) != 1 {
+		t.Fatalf("find: %v %d", err, len(found))
+	}
+	w.outbox()
+	if _, err := w.e.Reverse(context.Background(), "care:1", found[0].Transfer); err != nil {
+		t.Fatal(err)
+	}
+	out := w.outbox()
+	if got := out["+33698765432"]; len(got) != 1 || !strings.Contains(got[0], "4.50 EUR was taken back from your account") {
+		t.Fatalf("merchant: %q", got)
+	}
+	if got := out[alice]; len(got) != 1 || !strings.Contains(got[0], "back in your e-purse") {
+		t.Fatalf("payer: %q", got)
+	}
 }
