@@ -124,6 +124,7 @@ const (
 	RRefundToLine      // a refund of a credit payment: to the line, the rest to the purse
 	RPINWasReset       // the old PIN after an operator's reset: set a new one with the code
 	RReversedOutShop   // a payment reversed: money taken back from a merchant's account
+	RNothingOwed       // REPAY when the credit line owes nothing: nothing moved
 	replyCount
 )
 
@@ -451,9 +452,14 @@ var templates = [replyCount][3]string{
 		"信用额度:上限 {limit},已用 {amount},冻结 {fee},可用 {balance}。{lines}",
 	},
 	RRepaid: {
-		"Repaid {amount} on your credit line: {limit} still owed. Balance {balance}. Ref {ref}",
-		"Remboursé {amount} sur votre ligne de crédit: reste du {limit}. Solde {balance}. Réf {ref}",
-		"已偿还信用额度 {amount}:尚欠 {limit}。余额 {balance}。参考号 {ref}",
+		"Repaid {amount} on your credit line: {limit} still owed, available {fee}. Balance {balance}. Ref {ref}",
+		"Remboursé {amount} sur votre ligne de crédit: reste du {limit}, disponible {fee}. Solde {balance}. Réf {ref}",
+		"已偿还信用额度 {amount}:尚欠 {limit},可用 {fee}。余额 {balance}。参考号 {ref}",
+	},
+	RNothingOwed: {
+		"You owe nothing on your credit line: nothing was repaid. Available {balance}.",
+		"Vous ne devez rien sur votre ligne de crédit: rien n'a été remboursé. Disponible {balance}.",
+		"您的信用额度没有欠款,未还款。可用 {balance}。",
 	},
 	RNoCreditLine: {
 		"You have no credit line. Ask an agent.",

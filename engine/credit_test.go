@@ -105,7 +105,7 @@ func TestCreditLineAuthoriseCaptureVoidExpireRepay(t *testing.T) {
 	// Never beyond the limit.
 	w.expect(alice, "CREDIT SHOP42 171 739164", "limit")
 	// REPAY pays what is owed, no more.
-	w.expect(alice, "REPAY 40 739164", "Repaid 30.00 EUR on your credit line: 0.00 EUR still owed. Balance 70.00 EUR")
+	w.expect(alice, "REPAY 40 739164", "Repaid 30.00 EUR on your credit line: 0.00 EUR still owed, available 200.00 EUR. Balance 70.00 EUR")
 	// Limits: never below what is used; freeze stops new authorisations; close when clear.
 	w.expect(alice, "CREDIT SHOP42 5 739164", "Authorised")
 	if err := w.e.SetCreditLimit(ctx, "ops", alice, 400); !errors.Is(err, domain.ErrLimitExceeded) {

@@ -71,3 +71,20 @@ func TestReversalTellsTheMerchantItsAccount(t *testing.T) {
 		t.Fatalf("payer: %q", got)
 	}
 }
+
+// REPAY with nothing owed says so; REPAY and CREDIT show the same available amount.
+func TestRepayNothingOwedAndTheSameAvailable(t *testing.T) {
+	w, shop := creditWorld(t)
+	w.expect(alice, "REPAY 10 739164", "You owe nothing on your credit line: nothing was repaid. Available 200.00 EUR.")
+	w.expect(alice, "CREDIT SHOP42 50 739164", "Available 150.00 EUR")
+	w.expect(alice, "REPAY 11 739164", "You owe nothing on your credit line: nothing was repaid. Available 150.00 EUR.")
+	w.expect(alice, "REMBOURSER 12 739164", "Vous ne devez rien sur votre ligne de crédit: rien n'a été remboursé. Disponible 150,00 EUR.")
+	w.expect(alice, "还款 13 739164", "您的信用额度没有欠款,未还款。可用 150.00 EUR。")
+	if _, err := w.e.CaptureHold(context.Background(), "merchant:SHOP42", shop, w.lastPayment(shop).ID, 3000); err != nil {
+		t.Fatal(err)
+	}
+	w.outbox()
+	w.expect(alice, "REPAY 10.00 739164", "Repaid 10.00 EUR on your credit line: 20.00 EUR still owed, available 180.00 EUR.")
+	w.expect(alice, "CREDIT 739164", "available 180.00 EUR")
+	w.expect(alice, "CREDIT SHOP42 5 739164", "Available 175.00 EUR")
+}
