@@ -154,8 +154,9 @@ type Args struct {
 }
 
 // templates[reply][lang]; blanks are {amount} {fee} {balance} {limit} {party} {name} {account}
-// {ref} {receipt} {code} {n} {usage} {lines} {arg} {currency}. EN and FR are written in GSM 03.38 (no ç,
-// ê, â, î, ô, û in French), so one SMS holds 160 characters; ZH is UCS-2.
+// {ref} {receipt} {code} {n} {tries} {usage} {lines} {arg} {currency}. EN and FR are written in GSM 03.38
+// (no ç, ê, â, î, ô, û in French), so one SMS holds 160 characters; ZH is UCS-2. One exception:
+// LANG FR's answer says "français", and fits one UCS-2 SMS.
 var templates = [replyCount][3]string{
 	RHelp: {
 		"mPurse: BAL pin | MINI pin | PAY shop amount pin | BILL biller account amount pin | SEND phone amount pin | DEBIT shop amount pin (from your bank) | CREDIT shop amount pin | CREDIT pin (statement) | REPAY amount pin | YES code / NO code | CHECK receipt | PIN old new | LANG EN/FR/ZH | PROMO ON/OFF | BLOCK. HELP PAY (or any command) for details.",
@@ -505,6 +506,34 @@ var templates = [replyCount][3]string{
 	RBusy:  {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
 }
 
+// Word names what a MINI line was, when no merchant or payee says it.
+type Word uint8
+
+const (
+	WordCashIn Word = iota
+	WordFee
+	WordRefund
+	WordReversal
+	WordClaimed
+	WordPayout
+	WordRepay
+	WordBank
+)
+
+var words = [...][3]string{
+	WordCashIn:   {"cash-in", "versement", "充值"},
+	WordFee:      {"fee", "frais", "手续费"},
+	WordRefund:   {"refund", "remboursement", "退款"},
+	WordReversal: {"reversal", "annulation", "撤销"},
+	WordClaimed:  {"held payment claimed", "envoi en attente retiré", "领取待收款"},
+	WordPayout:   {"payout", "paiement de cloture", "销户付款"},
+	WordRepay:    {"credit repaid", "crédit remboursé", "信用还款"},
+	WordBank:     {"bank", "banque", "银行"},
+}
+
+// Say is a MINI word in a language.
+func Say(l Lang, w Word) string { return words[w][l] }
+
 // usage is each command's syntax in each language.
 var usage = map[Kind][3]string{
 	Help:      {"HELP [command]", "AIDE [commande]", "帮助 [命令]"},
@@ -656,8 +685,8 @@ func SampleArgs() Args {
 	return Args{Amount: eur(125050), Fee: eur(150), Balance: eur(1234567), Limit: eur(50000),
 		Party: "Boulangerie du Centre", Name: "Alice Martin", Account: "0042-7789-12", Ref: "7QX2K9",
 		Receipt: "K4P9-2M7X-QT", Code: "483920", N: 3, Topic: Pay, Arg: "SHOP4", Currency: "EUR", Time: "23:59",
-		Lines: []string{"24/11 PAY SHOP42 -12.50", "23/11 SEND +336****678 -5.00", "22/11 TOPUP +50.00",
-			"21/11 BILL EDF -60.00", "20/11 RECV +3.00"}}
+		Lines: []string{"24/11 -12.50 EUR Corner Shop", "24/11 -0.10 EUR fee", "23/11 +1.50 EUR refund Corner Shop",
+			"22/11 -5.00 EUR +336****678", "21/11 +50.00 EUR cash-in"}}
 }
 
 // Rendered is one reply in one language.

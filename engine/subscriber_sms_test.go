@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"mpg/commands"
+	"mpg/domain"
 	"mpg/smpp"
 )
 
@@ -87,4 +89,69 @@ func TestRepayNothingOwedAndTheSameAvailable(t *testing.T) {
 	w.expect(alice, "REPAY 10.00 739164", "Repaid 10.00 EUR on your credit line: 20.00 EUR still owed, available 180.00 EUR.")
 	w.expect(alice, "CREDIT 739164", "available 180.00 EUR")
 	w.expect(alice, "CREDIT SHOP42 5 739164", "Available 175.00 EUR")
+}
+
+// MINI says what each line was: merchant or payee, fee, refund, reversal, cash-in.
+func TestMiniSaysWhatEachLineWas(t *testing.T) {
+	w := newWorldTiers(t, sendTiers)
+	ctx := context.Background()
+	w.expect(bob, "REG 246810 Bob", "Welcome")
+	w.expect(alice, "REG 739164 Alice", "Welcome")
+	w.topup(alice, 5000, 2)
+	w.expect(alice, "PAY SHOP42 12.50 739164", "Paid")
+	p := w.paymentsOf("SHOP42", domain.KindMerchant)[0]
+	if _, _, _, err := w.e.RefundPayment(ctx, RefundRequest{Merchant: w.l.AccountsOf("SHOP42")[0].ID, PaymentID: p.ID, Amount: 150, Actor: "key:1"}); err != nil {
+		t.Fatal(err)
+	}
+	w.outbox()
+	reply := w.expect(alice, "SEND 0687654321 2 739164", "Sent")
+	found, err := w.e.Find(reply[strings.LastIndex(reply, " ")+1:], "")
+	if err != nil || len(found) != 1 {
+		t.Fatalf("find: %v %d", err, len(found))
+	}
+	if _, err := w.e.Reverse(ctx, "care:1", found[0].Transfer); err != nil {
+		t.Fatal(err)
+	}
+	w.outbox()
+	got := w.expect(alice, "MINI 739164", "Last operations")
+	for _, line := range []string{"+2.00 EUR reversal", "-2.00 EUR +336****321", "+1.50 EUR refund Corner Shop",
+		"-0.10 EUR fee", "-12.50 EUR Corner Shop"} {
+		if !strings.Contains(got, line) {
+			t.Errorf("MINI has no %q: %q", line, got)
+		}
+	}
+	fr := w.expect(alice, "RELEVE 739164", "Dernières")
+	for _, line := range []string{"+2,00 EUR annulation", "+1,50 EUR remboursement Corner Shop"} {
+		if !strings.Contains(fr, line) {
+			t.Errorf("RELEVE has no %q: %q", line, fr)
+		}
+	}
+	zh := w.expect(alice, "明细 739164", "最近交易")
+	if !strings.Contains(zh, "撤销") || !strings.Contains(zh, "退款 Corner Shop") {
+		t.Errorf("明细: %q", zh)
+	}
+	w.expect(bob, "MINI 246810", "+336****678")
+}
+
+// A cash-in is named on MINI.
+func TestMiniNamesACashIn(t *testing.T) {
+	w := newWorld(t)
+	w.expect(alice, "REG 739164 Alice", "Welcome")
+	if _, err := w.e.Topup(context.Background(), "care:1", alice, 500, "cash"); err != nil {
+		t.Fatal(err)
+	}
+	w.outbox()
+	w.expect(alice, "MINI 739164", "+5.00 EUR cash-in")
+}
+
+// Long MINI lines are cut to the newest that fit, so the reply stays within 3 SMS.
+func TestMiniFitsThreeParts(t *testing.T) {
+	line := "24/11 -1250.50 EUR 退款 Boulangerie du C"
+	lines := []string{line, line, line, line, line}
+	for _, l := range []commands.Lang{commands.EN, commands.FR, commands.ZH} {
+		text := commands.Render(l, commands.RMini, commands.Args{Lines: fitLines(lines, l), Balance: domain.Money{Minor: 1234567, Currency: "EUR", Exponent: 2}})
+		if _, err := smpp.Split(text, 1, 3); err != nil {
+			t.Errorf("%s: %v", l, err)
+		}
+	}
 }
