@@ -155,3 +155,26 @@ func TestMiniFitsThreeParts(t *testing.T) {
 		}
 	}
 }
+
+// CHECK on one's own DEBIT receipt says it is one's own: the transfer is bank clearing to the
+// merchant, and the payment record names the payer.
+func TestCheckOwnDebitReceipt(t *testing.T) {
+	w, _ := debitWorld(t)
+	p := w.debitAndConfirm("20")
+	if end := w.settle(p.ID); end.State != domain.PaymentCompleted {
+		t.Fatalf("%+v", end)
+	}
+	var paid string
+	for _, m := range w.outbox()[alice] {
+		if strings.Contains(m, "Paid 20.00 EUR") {
+			paid = m
+		}
+	}
+	if paid == "" {
+		t.Fatal("no DEBIT receipt")
+	}
+	receipt := paid[strings.LastIndex(paid, " ")+1:]
+	w.expect(alice, "CHECK "+receipt, "is genuine: 20.00 EUR from you to Corner Shop")
+	w.expect(alice, "VERIFIER "+receipt, "authentique: 20,00 EUR de vous à Corner Shop")
+	w.expect(bob, "CHECK "+receipt, "genuine but NOT for your number")
+}
