@@ -518,6 +518,7 @@ const (
 	WordPayout
 	WordRepay
 	WordBank
+	WordHeld
 )
 
 var words = [...][3]string{
@@ -529,6 +530,7 @@ var words = [...][3]string{
 	WordPayout:   {"payout", "paiement de cloture", "销户付款"},
 	WordRepay:    {"credit repaid", "crédit remboursé", "信用还款"},
 	WordBank:     {"bank", "banque", "银行"},
+	WordHeld:     {"held for a payee", "réservé pour un bénéficiaire", "待领取转账"},
 }
 
 // Say is a MINI word in a language.

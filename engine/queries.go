@@ -102,6 +102,10 @@ func (e *Engine) partyName(l commands.Lang, id uint64) string {
 		return domain.Mask(a.Owner)
 	case a.Kind == domain.KindBankClearing:
 		return commands.Say(l, commands.WordBank)
+	case a.Kind == domain.KindFees:
+		return commands.Say(l, commands.WordFee)
+	case a.Kind == domain.KindEscrow: // a SEND held until its payee registers
+		return commands.Say(l, commands.WordHeld)
 	}
 	name := a.Name
 	if name == "" {
