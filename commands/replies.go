@@ -163,7 +163,7 @@ var templates = [replyCount][3]string{
 		"mPurse: SOLDE pin | RELEVE pin | PAYER code montant pin | FACTURE code compte montant pin | ENVOYER tel montant pin | DEBIT code montant pin (depuis la banque) | CREDIT code montant pin | CREDIT pin (relevé) | REMBOURSER montant pin | OUI code / NON code | VERIFIER preuve | PIN ancien nouveau | LANGUE FR/EN/ZH | PROMO OUI/NON | BLOQUER. AIDE PAYER (ou une autre commande) pour le détail.",
 		"钱包:余额 密码|明细 密码|付款 商户 金额 密码|缴费 机构 账号 金额 密码|转账 手机 金额 密码|借记 商户 金额 密码(银行付款)|信用 商户 金额 密码|信用 密码(账单)|还款 金额 密码|是/否 确认码|验证 凭证|密码 旧 新|语言 ZH/EN/FR|促销 开/关|冻结。帮助 付款(或其他命令)查看详情",
 	},
-	RHelpTopic: {"{usage}", "{usage}", "{usage}"},
+	RHelpTopic: {"{about}: {usage}", "{about}: {usage}", "{about}:{usage}"},
 	RUsage: {
 		"Not understood. Send: {usage}",
 		"Message incomplet. Envoyez: {usage}",
@@ -560,6 +560,30 @@ var usage = map[Kind][3]string{
 	Void:      {"VOID ref (merchants)", "ANNULER réf (marchands)", "撤销 参考号(商户)"},
 }
 
+// about is what each command does, for HELP <cmd>.
+var about = map[Kind][3]string{
+	Help:      {"The list of commands", "La liste des commandes", "命令列表"},
+	Reg:       {"Open an e-purse", "Ouvrir un porte-monnaie", "开通钱包"},
+	Bal:       {"Your balance and what you can pay now", "Votre solde et ce que vous pouvez payer", "查询余额及当前可付金额"},
+	Mini:      {"Your last 5 operations", "Vos 5 dernières opérations", "最近5笔交易"},
+	Pay:       {"Pay a shop from your e-purse; a ref lets you pay the same again", "Payer un marchand; une réf permet de payer encore la meme somme", "从钱包向商户付款;加备注可再次支付相同金额"},
+	Bill:      {"Pay a bill from your e-purse", "Payer une facture", "缴纳账单"},
+	Send:      {"Send money to a phone; held until they open an e-purse", "Envoyer de l'argent; réservé jusqu'à l'ouverture de son porte-monnaie", "向手机号转账;对方未开通钱包则保留至其注册"},
+	Debit:     {"Pay a shop from your linked bank account after YES code; irreversible", "Payer un marchand depuis votre compte bancaire lié après OUI code; irréversible", "确认后从关联银行账户向商户付款;不可撤销"},
+	Credit:    {"Pay a shop on your credit line; CREDIT pin shows the line", "Payer sur votre ligne de crédit; CREDIT pin affiche la ligne", "用信用额度付款;信用 密码 查询额度"},
+	Statement: {"Your credit line: used, held, available, due", "Votre ligne de crédit: utilisé, réservé, disponible, du", "信用额度:已用、冻结、可用、应还"},
+	Repay:     {"Repay your credit line from your e-purse", "Rembourser votre ligne de crédit depuis le porte-monnaie", "用钱包余额偿还信用额度"},
+	Yes:       {"Confirm the payment the code was texted for", "Confirmer le paiement du code envoyé par SMS", "确认短信中确认码对应的付款"},
+	No:        {"Refuse the payment the code was texted for", "Refuser le paiement du code envoyé par SMS", "拒绝短信中确认码对应的付款"},
+	PIN:       {"Change your PIN, or set it with a code we texted you", "Changer votre PIN, ou le choisir avec le code envoyé", "修改密码,或用短信验证码设置密码"},
+	Language:  {"The language of the replies", "La langue des réponses", "回复语言"},
+	Block:     {"Block your e-purse at once if your phone is lost", "Bloquer tout de suite votre porte-monnaie si le téléphone est perdu", "手机丢失时立即冻结钱包"},
+	Check:     {"Is a receipt genuine, and is it yours", "Une preuve est-elle authentique, et à vous", "验证凭证真伪及是否属于您"},
+	Promo:     {"Receive offers, or stop them", "Recevoir des offres, ou plus", "接收或退订优惠信息"},
+	Capture:   {"Take an mCredit authorisation (merchants)", "Encaisser une autorisation mCredit (marchands)", "请款 mCredit 授权(商户)"},
+	Void:      {"Release an mCredit authorisation (merchants)", "Lever une autorisation mCredit (marchands)", "撤销 mCredit 授权(商户)"},
+}
+
 // Usage is a command's syntax in a language.
 func Usage(k Kind, l Lang) string { return usage[k][l] }
 
@@ -622,6 +646,8 @@ func Render(l Lang, r Reply, a Args) string {
 			b.WriteString(tries(l, a.N))
 		case "usage":
 			b.WriteString(Usage(a.Topic, l))
+		case "about":
+			b.WriteString(about[a.Topic][l])
 		case "lines":
 			b.WriteString(strings.Join(a.Lines, "\n"))
 		case "arg":

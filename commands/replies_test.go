@@ -84,3 +84,21 @@ func TestOneWordForReceipt(t *testing.T) {
 		}
 	}
 }
+
+// HELP <cmd> says what every command does, with its syntax, in one GSM-7 SMS for EN and FR.
+func TestHelpTopicForEveryCommand(t *testing.T) {
+	for k := range usage {
+		for _, l := range []Lang{EN, FR, ZH} {
+			text := Render(l, RHelpTopic, Args{Topic: k})
+			if about[k][l] == "" || !strings.Contains(text, Usage(k, l)) {
+				t.Errorf("HELP %s %s: %q", k, l, text)
+			}
+			if l != ZH && len([]rune(text)) > 160 {
+				t.Errorf("HELP %s %s takes more than one SMS: %q", k, l, text)
+			}
+			if l != ZH && strings.ContainsAny(text, "çêâîôû") {
+				t.Errorf("HELP %s %s is not GSM-7: %q", k, l, text)
+			}
+		}
+	}
+}

@@ -178,3 +178,11 @@ func TestCheckOwnDebitReceipt(t *testing.T) {
 	w.expect(alice, "VERIFIER "+receipt, "authentique: 20,00 EUR de vous à Corner Shop")
 	w.expect(bob, "CHECK "+receipt, "genuine but NOT for your number")
 }
+
+// HELP <cmd> says what the command does, in the keyword's language.
+func TestHelpTopicSaysWhatItDoes(t *testing.T) {
+	w := newWorld(t)
+	w.expect(alice, "HELP DEBIT", "Pay a shop from your linked bank account after YES code; irreversible: DEBIT merchant amount pin")
+	w.expect(alice, "AIDE OUI", "Confirmer le paiement du code envoyé par SMS: OUI code")
+	w.expect(alice, "帮助 还款", "用钱包余额偿还信用额度:还款 金额 密码")
+}
