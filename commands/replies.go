@@ -159,9 +159,9 @@ type Args struct {
 // LANG FR's answer says "français", and fits one UCS-2 SMS.
 var templates = [replyCount][3]string{
 	RHelp: {
-		"mPurse: BAL pin | MINI pin | PAY shop amount pin | BILL biller account amount pin | SEND phone amount pin | DEBIT shop amount pin (from your bank) | CREDIT shop amount pin | CREDIT pin (statement) | REPAY amount pin | YES code / NO code | CHECK receipt | PIN old new | LANG EN/FR/ZH | PROMO ON/OFF | BLOCK. HELP PAY (or any command) for details.",
-		"mPurse: SOLDE pin | RELEVE pin | PAYER code montant pin | FACTURE code compte montant pin | ENVOYER tel montant pin | DEBIT code montant pin (depuis la banque) | CREDIT code montant pin | CREDIT pin (relevé) | REMBOURSER montant pin | OUI code / NON code | VERIFIER preuve | PIN ancien nouveau | LANGUE FR/EN/ZH | PROMO OUI/NON | BLOQUER. AIDE PAYER (ou une autre commande) pour le détail.",
-		"钱包:余额 密码|明细 密码|付款 商户 金额 密码|缴费 机构 账号 金额 密码|转账 手机 金额 密码|借记 商户 金额 密码(银行付款)|信用 商户 金额 密码|信用 密码(账单)|还款 金额 密码|是/否 确认码|验证 凭证|密码 旧 新|语言 ZH/EN/FR|促销 开/关|冻结。帮助 付款(或其他命令)查看详情",
+		"mPurse: BAL pin; MINI pin; PAY shop amount pin; BILL biller account amount pin; SEND phone amount pin; DEBIT shop amount pin; CREDIT [shop amount] pin; REPAY amount pin; YES/NO code; CHECK receipt; PIN old new; LANG EN/FR/ZH; PROMO ON/OFF; BLOCK. HELP PAY for details.",
+		"mPurse: SOLDE pin; RELEVE pin; PAYER code montant pin; FACTURE code compte montant pin; ENVOYER tel montant pin; DEBIT code montant pin; CREDIT [code montant] pin; REMBOURSER montant pin; OUI/NON code; VERIFIER preuve; PIN ancien nouveau; LANGUE FR; PROMO OUI/NON; BLOQUER. Détail: AIDE PAYER",
+		"余额 密码|明细 密码|付款 商户 金额 密码|缴费 机构 账号 金额 密码|转账 手机 金额 密码|借记 商户 金额 密码|信用 [商户 金额] 密码|还款 金额 密码|是/否 确认码|验证 凭证|密码 旧 新|语言 ZH|促销 开/关|冻结。详情:帮助 命令",
 	},
 	RHelpTopic: {"{about}: {usage}", "{about}: {usage}", "{about}:{usage}"},
 	RUsage: {
