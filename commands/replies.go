@@ -122,6 +122,9 @@ const (
 	RBankRefundToPurse // a refunded DEBIT the bank could not credit: in the purse instead
 	RMerchantPaidRef   // to the merchant: paid, with the subscriber's reference
 	RRefundToLine      // a refund of a credit payment: to the line, the rest to the purse
+	RPINWasReset       // the old PIN after an operator's reset: set a new one with the code
+	RReversedOutShop   // a payment reversed: money taken back from a merchant's account
+	RNothingOwed       // REPAY when the credit line owes nothing: nothing moved
 	replyCount
 )
 
@@ -151,15 +154,16 @@ type Args struct {
 }
 
 // templates[reply][lang]; blanks are {amount} {fee} {balance} {limit} {party} {name} {account}
-// {ref} {receipt} {code} {n} {usage} {lines} {arg} {currency}. EN and FR are written in GSM 03.38 (no ç,
-// ê, â, î, ô, û in French), so one SMS holds 160 characters; ZH is UCS-2.
+// {ref} {receipt} {code} {n} {tries} {usage} {lines} {arg} {currency}. EN and FR are written in GSM 03.38
+// (no ç, ê, â, î, ô, û in French), so one SMS holds 160 characters; ZH is UCS-2. One exception:
+// LANG FR's answer says "français", and fits one UCS-2 SMS.
 var templates = [replyCount][3]string{
 	RHelp: {
-		"mPurse: BAL pin | PAY shop amount pin | SEND phone amount pin | BILL biller account amount pin | MINI pin | PIN old new | LANG EN/FR/ZH | BLOCK. HELP PAY for more.",
-		"mPurse: SOLDE pin | PAYER code montant pin | ENVOYER tel montant pin | FACTURE code compte montant pin | RELEVE pin | PIN ancien nouveau | LANGUE FR | BLOQUER. AIDE PAYER",
-		"钱包:余额 密码|付款 商户 金额 密码|转账 手机 金额 密码|缴费 机构 账号 金额 密码|明细 密码|密码 旧 新|语言 ZH|冻结。帮助 付款 查看详情",
+		"mPurse: BAL pin; MINI pin; PAY shop amount pin; BILL biller account amount pin; SEND phone amount pin; DEBIT shop amount pin; CREDIT [shop amount] pin; REPAY amount pin; YES/NO code; CHECK receipt; PIN old new; LANG EN/FR/ZH; PROMO ON/OFF; BLOCK. HELP PAY for details.",
+		"mPurse: SOLDE pin; RELEVE pin; PAYER code montant pin; FACTURE code compte montant pin; ENVOYER tel montant pin; DEBIT code montant pin; CREDIT [code montant] pin; REMBOURSER montant pin; OUI/NON code; VERIFIER preuve; PIN ancien nouveau; LANGUE FR; PROMO OUI/NON; BLOQUER. Détail: AIDE PAYER",
+		"余额 密码|明细 密码|付款 商户 金额 密码|缴费 机构 账号 金额 密码|转账 手机 金额 密码|借记 商户 金额 密码|信用 [商户 金额] 密码|还款 金额 密码|是/否 确认码|验证 凭证|密码 旧 新|语言 ZH|促销 开/关|冻结。详情:帮助 命令",
 	},
-	RHelpTopic: {"{usage}", "{usage}", "{usage}"},
+	RHelpTopic: {"{about}: {usage}", "{about}: {usage}", "{about}:{usage}"},
 	RUsage: {
 		"Not understood. Send: {usage}",
 		"Message incomplet. Envoyez: {usage}",
@@ -241,9 +245,9 @@ var templates = [replyCount][3]string{
 		"请确认向{party}{arg} {amount}:{n}分钟内回复 是 {code},或 否 {code}。",
 	},
 	RConfirmExpired: {"No payment is waiting for this code (it expired or was used). Nothing was done; send the command again.", "Aucun paiement n'attend ce code (expiré ou déjà utilisé). Rien n'a été fait.", "没有待确认的付款(确认码已过期或已使用)。未执行任何操作。"},
-	RConfirmWrong:   {"Code not recognised. {n} tries left.", "Code non reconnu. Encore {n} essais.", "确认码错误。还可尝试{n}次。"},
+	RConfirmWrong:   {"Code not recognised. {tries} left.", "Code non reconnu. Encore {tries}.", "确认码错误。还可尝试{n}次。"},
 	RCancelled:      {"Cancelled. Nothing was done.", "Annulé. Rien n'a été fait.", "已取消。未执行任何操作。"},
-	RWrongPIN:       {"Wrong PIN. {n} tries left before your e-purse is locked.", "Code PIN erroné. Encore {n} essais avant blocage.", "密码错误。还可尝试{n}次,之后将锁定。"},
+	RWrongPIN:       {"Wrong PIN. {tries} left before your e-purse is locked.", "Code PIN erroné. Encore {tries} avant blocage.", "密码错误。还可尝试{n}次,之后将锁定。"},
 	RLocked:         {"Too many wrong PINs: your e-purse is locked for {n} min.", "Trop d'erreurs de PIN: porte-monnaie bloqué {n} min.", "密码错误次数过多,钱包锁定{n}分钟。"},
 	RAccountBlocked: {"Your e-purse is blocked. Call customer care to unblock it.", "Votre porte-monnaie est bloqué. Appelez le service client.", "您的钱包已冻结。请联系客服解冻。"},
 	RInsufficient:   {"Not enough money: balance {balance}, needed {amount}. Nothing was done.", "Solde insuffisant: {balance}, il faut {amount}. Rien n'a été fait.", "余额不足:余额 {balance},需要 {amount}。未执行任何操作。"},
@@ -257,7 +261,7 @@ var templates = [replyCount][3]string{
 	RUnknownBiller: {"Unknown biller {arg}. Check the code on your bill.", "Organisme {arg} inconnu. Vérifiez le code sur la facture.", "未知缴费机构 {arg}。请核对账单上的代码。"},
 	RSelfTransfer:  {"You cannot send money to yourself.", "Envoi impossible vers votre propre numéro.", "不能向自己转账。"},
 	RPINChanged:    {"Your PIN has been changed.", "Votre code PIN a été changé.", "密码已修改。"},
-	RLangSet:       {"Replies will now be in English.", "Les réponses seront désormais en FR.", "今后将以中文回复。"},
+	RLangSet:       {"Replies will now be in English.", "Les réponses seront désormais en français.", "今后将以中文回复。"},
 	RBlocked:       {"Your e-purse is blocked: no payment can leave it. Call customer care to unblock.", "Porte-monnaie bloqué: aucun paiement possible. Appelez le service client.", "钱包已冻结,无法付款。请联系客服解冻。"},
 	RPromoOn:       {"You will receive offers. Send PROMO OFF to stop.", "Vous recevrez des offres. Envoyez PROMO NON pour ne plus en recevoir.", "您将收到优惠信息。发送 促销 关 退订。"},
 	RPromoOff:      {"You will not receive offers any more.", "Vous ne recevrez plus d'offres.", "您将不再收到优惠信息。"},
@@ -330,6 +334,11 @@ var templates = [replyCount][3]string{
 	RClosedNotice:    {"Your e-purse has been closed; {amount} was paid out to you. Thank you.", "Votre porte-monnaie est fermé; {amount} vous ont été versés. Merci.", "您的钱包已注销,已向您支付 {amount}。谢谢。"},
 	RReversedIn:      {"Payment Ref {ref} was reversed: {amount} is back in your e-purse. Balance {balance}.", "Paiement Réf {ref} annulé: {amount} rendus. Solde {balance}.", "编号 {ref} 的付款已撤销:{amount} 已退回。余额 {balance}。"},
 	RReversedOut:     {"Payment Ref {ref} was reversed: {amount} was taken back from your e-purse. Balance {balance}.", "Paiement Réf {ref} annulé: {amount} repris. Solde {balance}.", "编号 {ref} 的付款已撤销:已扣回 {amount}。余额 {balance}。"},
+	RReversedOutShop: {
+		"Payment Ref {ref} was reversed: {amount} was taken back from your account. Balance {balance}.",
+		"Paiement Réf {ref} annulé: {amount} repris sur votre compte. Solde {balance}.",
+		"编号 {ref} 的付款已撤销:已从您的账户扣回 {amount}。余额 {balance}。",
+	},
 	RClaimWaiting: {
 		"{amount} from {party} waits for you, but your e-purse level cannot hold it. Ask an agent to raise your level within {n} days.",
 		"{amount} de {party} vous attendent, mais votre niveau ne permet pas de les recevoir. Demandez à un agent sous {n} jours.",
@@ -357,6 +366,11 @@ var templates = [replyCount][3]string{
 		"{party} vous a remboursé {amount}: {fee} sur votre ligne de crédit, {limit} sur votre porte-monnaie. Solde {balance}. Réf {ref}",
 		"{party}已退款 {amount}:{fee} 退至信用额度,{limit} 退至钱包。余额 {balance}。参考号 {ref}",
 	},
+	RPINWasReset: {
+		"Your PIN was reset: use the code we texted you to set a new one (PIN <code> <new pin>). Nothing was done.",
+		"Votre PIN a été réinitialisé: utilisez le code envoyé par SMS pour en choisir un nouveau (PIN <code> <nouveau pin>). Rien n'a été fait.",
+		"您的密码已重置:请用短信收到的验证码设置新密码(密码 验证码 新密码)。未执行任何操作。",
+	},
 	RMerchantRefund: {
 		"{party} refunded {amount} to your e-purse. Balance {balance}. Ref {ref}",
 		"{party} vous a remboursé {amount}. Solde {balance}. Réf {ref}",
@@ -365,8 +379,8 @@ var templates = [replyCount][3]string{
 	RPayDeclined: {"You refused the payment to {party}. Nothing was paid.", "Vous avez refusé le paiement à {party}. Rien n'a été payé.", "您已拒绝向{party}付款。未支付任何款项。"},
 	RCompanyPaid: {
 		"Paid {amount} to {name} on {party}'s account. Fee {fee}. Ref {ref}. Receipt {receipt}",
-		"Payé {amount} à {name} sur le compte de {party}. Frais {fee}. Réf {ref}. Recu {receipt}",
-		"已用{party}的账户向{name}支付 {amount}。手续费 {fee}。参考号 {ref}。收据 {receipt}",
+		"Payé {amount} à {name} sur le compte de {party}. Frais {fee}. Réf {ref}. Preuve {receipt}",
+		"已用{party}的账户向{name}支付 {amount}。手续费 {fee}。参考号 {ref}。凭证 {receipt}",
 	},
 	RCompanyNo: {
 		"You may not pay {arg} on {party}'s account. Nothing was paid.",
@@ -390,8 +404,8 @@ var templates = [replyCount][3]string{
 	},
 	RDebitPaid: {
 		"Paid {amount} to {party} from your bank account {account}. Bank approval {name}. Ref {ref}. Receipt {receipt}",
-		"Payé {amount} à {party} depuis votre compte {account}. Autorisation {name}. Réf {ref}. Recu {receipt}",
-		"已从银行账户 {account} 向{party}支付 {amount}。银行授权 {name}。参考号 {ref}。收据 {receipt}",
+		"Payé {amount} à {party} depuis votre compte {account}. Autorisation {name}. Réf {ref}. Preuve {receipt}",
+		"已从银行账户 {account} 向{party}支付 {amount}。银行授权 {name}。参考号 {ref}。凭证 {receipt}",
 	},
 	RDebitDeclined: {
 		"Your bank declined the DEBIT of {amount} to {party} ({arg}). Nothing was paid.",
@@ -425,8 +439,8 @@ var templates = [replyCount][3]string{
 	},
 	RCreditCaptured: {
 		"{party} charged {amount} to your credit line. Available {balance}. Ref {ref}. Receipt {receipt}",
-		"{party} a débité {amount} sur votre ligne de crédit. Disponible {balance}. Réf {ref}. Recu {receipt}",
-		"{party}已从您的信用额度扣款 {amount}。可用 {balance}。参考号 {ref}。收据 {receipt}",
+		"{party} a débité {amount} sur votre ligne de crédit. Disponible {balance}. Réf {ref}. Preuve {receipt}",
+		"{party}已从您的信用额度扣款 {amount}。可用 {balance}。参考号 {ref}。凭证 {receipt}",
 	},
 	RCreditReleased: {
 		"The authorisation of {amount} at {party} is released. Available {balance}.",
@@ -439,9 +453,14 @@ var templates = [replyCount][3]string{
 		"信用额度:上限 {limit},已用 {amount},冻结 {fee},可用 {balance}。{lines}",
 	},
 	RRepaid: {
-		"Repaid {amount} on your credit line: {limit} still owed. Balance {balance}. Ref {ref}",
-		"Remboursé {amount} sur votre ligne de crédit: reste du {limit}. Solde {balance}. Réf {ref}",
-		"已偿还信用额度 {amount}:尚欠 {limit}。余额 {balance}。参考号 {ref}",
+		"Repaid {amount} on your credit line: {limit} still owed, available {fee}. Balance {balance}. Ref {ref}",
+		"Remboursé {amount} sur votre ligne de crédit: reste du {limit}, disponible {fee}. Solde {balance}. Réf {ref}",
+		"已偿还信用额度 {amount}:尚欠 {limit},可用 {fee}。余额 {balance}。参考号 {ref}",
+	},
+	RNothingOwed: {
+		"You owe nothing on your credit line: nothing was repaid. Available {balance}.",
+		"Vous ne devez rien sur votre ligne de crédit: rien n'a été remboursé. Disponible {balance}.",
+		"您的信用额度没有欠款,未还款。可用 {balance}。",
 	},
 	RNoCreditLine: {
 		"You have no credit line. Ask an agent.",
@@ -470,7 +489,7 @@ var templates = [replyCount][3]string{
 		"Votre ligne de crédit est en retard: remboursez au moins {amount} pour la réutiliser. Rien n'a été fait.",
 		"您的信用额度已逾期:请至少还款 {amount} 后再使用。未执行任何操作。",
 	},
-	RHoldCaptured: {"Captured {amount} from {party}. Ref {ref}. Receipt {receipt}", "Encaissé {amount} de {party}. Réf {ref}. Recu {receipt}", "已向{party}请款 {amount}。参考号 {ref}。收据 {receipt}"},
+	RHoldCaptured: {"Captured {amount} from {party}. Ref {ref}. Receipt {receipt}", "Encaissé {amount} de {party}. Réf {ref}. Preuve {receipt}", "已向{party}请款 {amount}。参考号 {ref}。凭证 {receipt}"},
 	RHoldVoided:   {"Released the authorisation of {amount} from {party}. Ref {ref}", "Autorisation de {amount} de {party} levée. Réf {ref}", "已撤销来自{party}的授权 {amount}。参考号 {ref}"},
 	RHoldNotFound: {"No open authorisation with reference {arg}. Nothing was done.", "Aucune autorisation ouverte avec la référence {arg}. Rien n'a été fait.", "没有参考号为 {arg} 的有效授权。未执行任何操作。"},
 	RBankRefundSent: {
@@ -486,6 +505,36 @@ var templates = [replyCount][3]string{
 	RFlood: {"Too many messages from your number. Wait a minute: messages sent meanwhile are answered later.", "Trop de messages de votre numéro. Patientez une minute: les messages envoyés entre-temps seront traités plus tard.", "您发送的信息过多。请稍候一分钟,之后的信息将陆续处理。"},
 	RBusy:  {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
 }
+
+// Word names what a MINI line was, when no merchant or payee says it.
+type Word uint8
+
+const (
+	WordCashIn Word = iota
+	WordFee
+	WordRefund
+	WordReversal
+	WordClaimed
+	WordPayout
+	WordRepay
+	WordBank
+	WordHeld
+)
+
+var words = [...][3]string{
+	WordCashIn:   {"cash-in", "versement", "充值"},
+	WordFee:      {"fee", "frais", "手续费"},
+	WordRefund:   {"refund", "remboursement", "退款"},
+	WordReversal: {"reversal", "annulation", "撤销"},
+	WordClaimed:  {"held payment claimed", "envoi en attente retiré", "领取待收款"},
+	WordPayout:   {"payout", "paiement de cloture", "销户付款"},
+	WordRepay:    {"credit repaid", "crédit remboursé", "信用还款"},
+	WordBank:     {"bank", "banque", "银行"},
+	WordHeld:     {"held for a payee", "réservé pour un bénéficiaire", "待领取转账"},
+}
+
+// Say is a MINI word in a language.
+func Say(l Lang, w Word) string { return words[w][l] }
 
 // usage is each command's syntax in each language.
 var usage = map[Kind][3]string{
@@ -509,6 +558,30 @@ var usage = map[Kind][3]string{
 	Promo:     {"PROMO ON or OFF", "PROMO OUI ou NON", "促销 开 或 关"},
 	Capture:   {"CAPTURE ref [amount] (merchants)", "ENCAISSER réf [montant] (marchands)", "请款 参考号 [金额](商户)"},
 	Void:      {"VOID ref (merchants)", "ANNULER réf (marchands)", "撤销 参考号(商户)"},
+}
+
+// about is what each command does, for HELP <cmd>.
+var about = map[Kind][3]string{
+	Help:      {"The list of commands", "La liste des commandes", "命令列表"},
+	Reg:       {"Open an e-purse", "Ouvrir un porte-monnaie", "开通钱包"},
+	Bal:       {"Your balance and what you can pay now", "Votre solde et ce que vous pouvez payer", "查询余额及当前可付金额"},
+	Mini:      {"Your last 5 operations", "Vos 5 dernières opérations", "最近5笔交易"},
+	Pay:       {"Pay a shop from your e-purse; a ref lets you pay the same again", "Payer un marchand; une réf permet de payer encore la meme somme", "从钱包向商户付款;加备注可再次支付相同金额"},
+	Bill:      {"Pay a bill from your e-purse", "Payer une facture", "缴纳账单"},
+	Send:      {"Send money to a phone; held until they open an e-purse", "Envoyer de l'argent; réservé jusqu'à l'ouverture de son porte-monnaie", "向手机号转账;对方未开通钱包则保留至其注册"},
+	Debit:     {"Pay a shop from your linked bank account after YES code; irreversible", "Payer un marchand depuis votre compte bancaire lié après OUI code; irréversible", "确认后从关联银行账户向商户付款;不可撤销"},
+	Credit:    {"Pay a shop on your credit line; CREDIT pin shows the line", "Payer sur votre ligne de crédit; CREDIT pin affiche la ligne", "用信用额度付款;信用 密码 查询额度"},
+	Statement: {"Your credit line: used, held, available, due", "Votre ligne de crédit: utilisé, réservé, disponible, du", "信用额度:已用、冻结、可用、应还"},
+	Repay:     {"Repay your credit line from your e-purse", "Rembourser votre ligne de crédit depuis le porte-monnaie", "用钱包余额偿还信用额度"},
+	Yes:       {"Confirm the payment the code was texted for", "Confirmer le paiement du code envoyé par SMS", "确认短信中确认码对应的付款"},
+	No:        {"Refuse the payment the code was texted for", "Refuser le paiement du code envoyé par SMS", "拒绝短信中确认码对应的付款"},
+	PIN:       {"Change your PIN, or set it with a code we texted you", "Changer votre PIN, ou le choisir avec le code envoyé", "修改密码,或用短信验证码设置密码"},
+	Language:  {"The language of the replies", "La langue des réponses", "回复语言"},
+	Block:     {"Block your e-purse at once if your phone is lost", "Bloquer tout de suite votre porte-monnaie si le téléphone est perdu", "手机丢失时立即冻结钱包"},
+	Check:     {"Is a receipt genuine, and is it yours", "Une preuve est-elle authentique, et à vous", "验证凭证真伪及是否属于您"},
+	Promo:     {"Receive offers, or stop them", "Recevoir des offres, ou plus", "接收或退订优惠信息"},
+	Capture:   {"Take an mCredit authorisation (merchants)", "Encaisser une autorisation mCredit (marchands)", "请款 mCredit 授权(商户)"},
+	Void:      {"Release an mCredit authorisation (merchants)", "Lever une autorisation mCredit (marchands)", "撤销 mCredit 授权(商户)"},
 }
 
 // Usage is a command's syntax in a language.
@@ -569,8 +642,12 @@ func Render(l Lang, r Reply, a Args) string {
 			b.WriteString(a.Code)
 		case "n":
 			b.WriteString(strconv.Itoa(a.N))
+		case "tries":
+			b.WriteString(tries(l, a.N))
 		case "usage":
 			b.WriteString(Usage(a.Topic, l))
+		case "about":
+			b.WriteString(about[a.Topic][l])
 		case "lines":
 			b.WriteString(strings.Join(a.Lines, "\n"))
 		case "arg":
@@ -586,6 +663,17 @@ func Render(l Lang, r Reply, a Args) string {
 		}
 		tmpl = tmpl[i+j+1:]
 	}
+}
+
+// tries is a number of tries left, singular or plural: "1 try", "2 tries", "1 essai".
+func tries(l Lang, n int) string {
+	switch {
+	case l == ZH:
+		return strconv.Itoa(n) + "次"
+	case n == 1:
+		return "1 " + [3]string{"try", "essai"}[l]
+	}
+	return strconv.Itoa(n) + " " + [3]string{"tries", "essais"}[l]
 }
 
 // ForParseError is the reply to an SMS that did not parse, and its arguments.
@@ -625,8 +713,8 @@ func SampleArgs() Args {
 	return Args{Amount: eur(125050), Fee: eur(150), Balance: eur(1234567), Limit: eur(50000),
 		Party: "Boulangerie du Centre", Name: "Alice Martin", Account: "0042-7789-12", Ref: "7QX2K9",
 		Receipt: "K4P9-2M7X-QT", Code: "483920", N: 3, Topic: Pay, Arg: "SHOP4", Currency: "EUR", Time: "23:59",
-		Lines: []string{"24/11 PAY SHOP42 -12.50", "23/11 SEND +336****678 -5.00", "22/11 TOPUP +50.00",
-			"21/11 BILL EDF -60.00", "20/11 RECV +3.00"}}
+		Lines: []string{"24/11 -12.50 EUR Corner Shop", "24/11 -0.10 EUR fee", "23/11 +1.50 EUR refund Corner Shop",
+			"22/11 -5.00 EUR +336****678", "21/11 +50.00 EUR cash-in"}}
 }
 
 // Rendered is one reply in one language.

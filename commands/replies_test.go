@@ -53,3 +53,52 @@ func TestEveryParseErrorHasAReply(t *testing.T) {
 		t.Errorf("XOF money: %q", got)
 	}
 }
+
+// Tries left are counted in words that agree with the number.
+func TestTriesLeftAgreeWithTheNumber(t *testing.T) {
+	for _, c := range []struct {
+		l    Lang
+		r    Reply
+		n    int
+		want string
+	}{
+		{EN, RWrongPIN, 1, "Wrong PIN. 1 try left before"}, {EN, RWrongPIN, 2, "Wrong PIN. 2 tries left"},
+		{FR, RWrongPIN, 1, "Encore 1 essai avant"}, {FR, RWrongPIN, 2, "Encore 2 essais avant"},
+		{ZH, RWrongPIN, 1, "还可尝试1次"}, {EN, RConfirmWrong, 1, "Code not recognised. 1 try left."},
+		{FR, RConfirmWrong, 1, "Encore 1 essai."}, {FR, RConfirmWrong, 2, "Encore 2 essais."},
+	} {
+		if got := Render(c.l, c.r, Args{N: c.n}); !strings.Contains(got, c.want) {
+			t.Errorf("%s %d n=%d: %q, want %q", c.l, c.r, c.n, got, c.want)
+		}
+	}
+}
+
+// Every reply names a receipt with one word per language.
+func TestOneWordForReceipt(t *testing.T) {
+	other := map[Lang][]string{EN: {"Proof", "receipt {"}, FR: {"Recu", "Reçu"}, ZH: {"收据"}}
+	for _, x := range Catalogue() {
+		for _, w := range other[x.Lang] {
+			if strings.Contains(x.Text, w) {
+				t.Errorf("reply %d %s says %q: %q", x.Reply, x.Lang, w, x.Text)
+			}
+		}
+	}
+}
+
+// HELP <cmd> says what every command does, with its syntax, in one GSM-7 SMS for EN and FR.
+func TestHelpTopicForEveryCommand(t *testing.T) {
+	for k := range usage {
+		for _, l := range []Lang{EN, FR, ZH} {
+			text := Render(l, RHelpTopic, Args{Topic: k})
+			if about[k][l] == "" || !strings.Contains(text, Usage(k, l)) {
+				t.Errorf("HELP %s %s: %q", k, l, text)
+			}
+			if l != ZH && len([]rune(text)) > 160 {
+				t.Errorf("HELP %s %s takes more than one SMS: %q", k, l, text)
+			}
+			if l != ZH && strings.ContainsAny(text, "çêâîôû") {
+				t.Errorf("HELP %s %s is not GSM-7: %q", k, l, text)
+			}
+		}
+	}
+}

@@ -45,8 +45,19 @@ func (t *turn) authenticate() bool {
 		}
 		return true
 	}
+	if t.awaitsResetCode(now) {
+		t.reply(commands.RPINWasReset, commands.Args{})
+		return false
+	}
 	t.wrongPIN(now)
 	return false
+}
+
+// awaitsResetCode is true after an operator reset the PIN, until the code is used or
+// expires: the old PIN then is no guess and never counts as a wrong one.
+func (t *turn) awaitsResetCode(now int64) bool {
+	act := t.prof.Activation
+	return t.prof.PINMAC == "" && act != nil && act.Reset && act.Expires > now
 }
 
 // wrongPIN counts a failure; the LockAfter-th locks the purse, for longer each time.

@@ -200,10 +200,10 @@ func (t *turn) repay() domain.Job {
 		t.reply(commands.RNoCreditLine, commands.Args{})
 		return t.withProfile(domain.Job{})
 	}
-	owed, _, _ := LineUse(*line)
+	owed, _, avail := LineUse(*line)
 	amount := min(t.cmd.Amount, owed)
 	if amount == 0 {
-		t.reply(commands.RCreditLine, commands.Args{Limit: t.money(line.Limit), Amount: t.money(0), Fee: t.money(line.DebitsPending), Balance: t.money(line.Limit)})
+		t.reply(commands.RNothingOwed, commands.Args{Balance: t.money(avail)})
 		return t.withProfile(domain.Job{})
 	}
 	tr := domain.Transfer{ID: domain.NewID(), Debit: t.purse.ID, Credit: line.ID, Amount: amount, Code: domain.CodeRepay, Flags: domain.Exempt}
@@ -222,8 +222,8 @@ func (t *turn) repay() domain.Job {
 	job.Compose = func(v domain.View, r *domain.Result) ([]domain.Message, error) {
 		p, _ := v.Account(purse)
 		l, _ := v.Account(lineID)
-		owed, _, _ := LineUse(l)
-		return []domain.Message{e.sms(from, lang, commands.RRepaid, commands.Args{Amount: e.money(amount), Limit: e.money(owed),
+		owed, _, avail := LineUse(l)
+		return []domain.Message{e.sms(from, lang, commands.RRepaid, commands.Args{Amount: e.money(amount), Limit: e.money(owed), Fee: e.money(avail),
 			Balance: e.money(uint64(max(0, p.Available()))), Ref: shortRef(r.Transfers[0])})}, nil
 	}
 	return job

@@ -105,7 +105,7 @@ func TestCreditLineAuthoriseCaptureVoidExpireRepay(t *testing.T) {
 	// Never beyond the limit.
 	w.expect(alice, "CREDIT SHOP42 171 739164", "limit")
 	// REPAY pays what is owed, no more.
-	w.expect(alice, "REPAY 40 739164", "Repaid 30.00 EUR on your credit line: 0.00 EUR still owed. Balance 70.00 EUR")
+	w.expect(alice, "REPAY 40 739164", "Repaid 30.00 EUR on your credit line: 0.00 EUR still owed, available 200.00 EUR. Balance 70.00 EUR")
 	// Limits: never below what is used; freeze stops new authorisations; close when clear.
 	w.expect(alice, "CREDIT SHOP42 5 739164", "Authorised")
 	if err := w.e.SetCreditLimit(ctx, "ops", alice, 400); !errors.Is(err, domain.ErrLimitExceeded) {
@@ -131,7 +131,7 @@ func TestCreditLineAuthoriseCaptureVoidExpireRepay(t *testing.T) {
 // still in the language he reads, which the hold carries.
 func TestCreditHoldExpiryNoticeInTheSubscribersLanguage(t *testing.T) {
 	w, shop := creditWorld(t)
-	w.expect(alice, "LANG FR", "désormais en FR")
+	w.expect(alice, "LANG FR", "désormais en français")
 	w.expect(alice, "CREDIT SHOP42 10 739164", "Autorisé")
 	x := w.lastPayment(shop)
 	w.advance(8 * 24 * time.Hour)

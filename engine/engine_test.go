@@ -175,12 +175,12 @@ func TestConversation(t *testing.T) {
 	w.expect(alice, "MINI 739164", "-12.50 EUR")
 
 	// LANG switches the replies; French amounts use a comma.
-	w.expect(alice, "LANG FR", "désormais en FR")
+	w.expect(alice, "LANG FR", "Les réponses seront désormais en français")
 	w.expect(alice, "BAL *739164", "Solde 7,40 EUR")
 
 	// Three wrong PINs lock the purse; then even the right PIN is refused.
 	w.expect(alice, "BAL 000000", "Encore 2 essais")
-	w.expect(alice, "BAL 000001", "Encore 1 essais")
+	w.expect(alice, "BAL 000001", "Encore 1 essai avant")
 	w.expect(alice, "BAL 000002", "bloqué 30 min")
 	w.expect(alice, "Bal 739164", "bloqué")
 	w.advance(31 * time.Minute)
@@ -336,7 +336,7 @@ func TestTwoStepConfirmation(t *testing.T) {
 	// Three wrong codes cancel too.
 	w.expect(alice, "PAY SHOP42 52 739164", "Confirm PAY")
 	w.expect(alice, "YES 111111", "2 tries left")
-	w.expect(alice, "YES 222222", "1 tries left")
+	w.expect(alice, "YES 222222", "1 try left")
 	w.expect(alice, "YES 333333", "Cancelled")
 	if w.available(alice) != 8990 {
 		t.Fatalf("after 3 wrong codes: %d", w.available(alice))

@@ -141,7 +141,7 @@ func TestRequestRefusals(t *testing.T) {
 		wrong = "111111"
 	}
 	w.expect(alice, "YES "+wrong, "2 tries left")
-	w.expect(alice, "YES  "+wrong, "1 tries left")
+	w.expect(alice, "YES  "+wrong, "1 try left")
 	w.expect(alice, "YES   "+wrong, "Cancelled")
 	if got, _ := w.e.GetPayment(shop, p.ID); got.State != domain.PaymentRefused || got.Reason != string(domain.CodeWrongCode) {
 		t.Fatalf("after 3 wrong codes: %+v", got)

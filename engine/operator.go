@@ -129,6 +129,7 @@ func (e *Engine) ResetPIN(ctx context.Context, actor, msisdn string) error {
 		if err != nil {
 			return domain.Job{}, err
 		}
+		act.Reset = true
 		p.Activation, p.PINMAC, p.Fails, p.LockedUntil, p.Lockouts = act, "", 0, 0, 0
 		msg, err := e.sealedMessage(e.sms(msisdn, p.Lang, commands.RActivate, commands.Args{Code: secretMark, N: int(e.cfg.ActivationFor.Hours())}), code)
 		if err != nil {

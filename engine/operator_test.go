@@ -56,7 +56,7 @@ func TestResetPINUnlocksAndReplacesThePIN(t *testing.T) {
 		t.Fatal(err)
 	}
 	code := codeIn(t, w.inbox()[alice])
-	w.expect(alice, "BAL  739164", "Wrong PIN") // the old PIN stopped working at once
+	w.expect(alice, "BAL  739164", "Your PIN was reset") // the old PIN stopped working at once
 	w.expect(alice, "PIN "+code+" 246802", "Your PIN is set")
 	w.expect(alice, "BAL 246802", "Balance")
 	// An expired code is no good; the purse is back to waiting for one.

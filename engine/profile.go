@@ -45,6 +45,7 @@ type profile struct {
 type activation struct {
 	CodeMAC string `json:"code_mac"`
 	Expires int64  `json:"expires"`
+	Reset   bool   `json:"reset,omitempty"` // an operator reset a PIN the subscriber had
 }
 
 // lockedForever marks a lockout only an operator lifts.

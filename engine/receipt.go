@@ -42,7 +42,7 @@ func (t *turn) check() domain.Job {
 	cr, _ := t.e.l.Account(tr.Credit)
 	a := commands.Args{Receipt: shown, Amount: t.money(tr.Amount), Ref: shortRef(tr)}
 	switch {
-	case dr.Owner == t.in.From:
+	case dr.Owner == t.in.From || t.e.debitPayer(tr) == t.in.From:
 		a.Party = t.nameOf(tr.Credit)
 		t.reply(commands.RReceiptFromYou, a)
 	case cr.Owner == t.in.From || cr.Phone == t.in.From:
@@ -53,6 +53,19 @@ func (t *turn) check() domain.Job {
 		t.reply(commands.RReceiptNotYours, a)
 	}
 	return domain.Job{}
+}
+
+// debitPayer is the number that paid a DEBIT: its transfer runs from bank clearing to the
+// merchant, so only the payment record names the subscriber. "" for any other transfer.
+func (e *Engine) debitPayer(tr domain.Transfer) string {
+	if tr.Code != domain.CodeDebit {
+		return ""
+	}
+	p, _, found, err := e.paymentOf(tr)
+	if err != nil || !found {
+		return ""
+	}
+	return p.MSISDN
 }
 
 // verifyReceipt finds the transfer a receipt code names and checks its MAC.

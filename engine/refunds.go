@@ -298,7 +298,7 @@ func (e *Engine) payeeReversed(payee domain.Account, amount uint64, v domain.Vie
 	case payee.Kind == domain.KindPurse:
 		return []domain.Message{e.sms(payee.Owner, lang, commands.RReversedOut, a)}
 	case payee.Phone != "":
-		return []domain.Message{e.sms(payee.Phone, commands.EN, commands.RReversedOut, a)}
+		return []domain.Message{e.sms(payee.Phone, commands.EN, commands.RReversedOutShop, a)}
 	}
 	return nil
 }
