@@ -49,7 +49,7 @@ func TestCreditEndToEnd(t *testing.T) {
 		t.Fatalf("void after capture: %d", st)
 	}
 	text("CREDIT 1234", "limit 100.00 EUR, used 25.00 EUR, held 0.00 EUR, available 75.00 EUR")
-	text("REPAY 10 1234", "Repaid 10.00 EUR on your credit line: 15.00 EUR still owed. Balance 40.00 EUR")
+	text("REPAY 10 1234", "Repaid 10.00 EUR on your credit line: 15.00 EUR still owed, available 85.00 EUR. Balance 40.00 EUR")
 	if out := mustRun(t, "--db", db, "credit", "show", phone); !strings.Contains(out, "owed 15.00 EUR") {
 		t.Fatalf("show: %s", out)
 	}
