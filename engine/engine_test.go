@@ -30,6 +30,12 @@ func newWorld(t *testing.T) *world { return newWorldTiers(t, nil) }
 func newWorldTiers(t *testing.T, tiers map[uint8]Limits) *world { return newWorldWith(t, tiers, 0) }
 
 func newWorldWith(t *testing.T, tiers map[uint8]Limits, confirmAbove uint64) *world {
+	return newWorldLag(t, tiers, confirmAbove, new(atomic.Int64))
+}
+
+// newWorldLag is a world whose ledger commits lag after the engine read the clock (the
+// latency of a batch commit).
+func newWorldLag(t *testing.T, tiers map[uint8]Limits, confirmAbove uint64, lag *atomic.Int64) *world {
 	w := &world{t: t, path: filepath.Join(t.TempDir(), "mpg.db"), now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	var clock atomic.Int64
 	clock.Store(w.now.UnixNano())
@@ -39,7 +45,7 @@ func newWorldWith(t *testing.T, tiers map[uint8]Limits, confirmAbove uint64) *wo
 		Fees:  map[uint16][]Band{domain.CodePay: {{UpTo: 1000, Fee: 0}, {UpTo: 1 << 62, Fee: 10}}},
 		Tiers: tiers, ClaimFor: 48 * time.Hour, ConfirmAbove: confirmAbove,
 		Now: func() time.Time { return time.Unix(0, clock.Load()) }}
-	l, err := ledger.Create(w.path, &ledger.Options{Now: cfg.Now, ExpiryEvery: 10 * time.Millisecond, ExpiryHook: ExpiryNotices(cfg),
+	l, err := ledger.Create(w.path, &ledger.Options{Now: func() time.Time { return time.Unix(0, clock.Load()+lag.Load()) }, ExpiryEvery: 10 * time.Millisecond, ExpiryHook: ExpiryNotices(cfg),
 		Tiers: LedgerTiers(tiers)})
 	if err != nil {
 		t.Fatal(err)

@@ -194,16 +194,7 @@ func TestRequestPaidBeforeOneIdIsFoundByItsReceipt(t *testing.T) {
 	ctx := context.Background()
 	// A request completed as the release before did it: its transfer had an id of its own,
 	// which the record names. Its id is time-ordered by the ledger's clock, as in a daemon.
-	var pid domain.ID
-	binary.BigEndian.PutUint64(pid[:8], uint64(w.now.Add(-time.Minute).UnixNano()))
-	pid[15] = 7
-	tr := domain.Transfer{ID: claimID(pid, 'P'), Debit: w.l.AccountsOf(alice)[0].ID, Credit: shop, Amount: 450, Code: domain.CodePay, Ref: "old-1"}
-	p := domain.Payment{ID: pid.String(), Merchant: shop, MerchantName: "Corner Shop", Channel: domain.ChannelSMS, MSISDN: alice, Amount: 450,
-		Currency: "EUR", Reference: "old-1", State: domain.PaymentCompleted, Transfer: tr.ID.String(), Debited: tr.Debit}
-	if _, err := w.l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{tr}, Profiles: []domain.Profile{write(keyPayment+p.ID, p, 0),
-		{Owner: merchantKey(shop, p.ID), Data: indexEntry}}}); err != nil {
-		t.Fatal(err)
-	}
+	p, tr := w.oldRequest(shop)
 	if _, _, _, err := w.e.RefundPayment(ctx, RefundRequest{Merchant: shop, PaymentID: p.ID, Amount: 150}); err != nil {
 		t.Fatal(err)
 	}
@@ -214,5 +205,45 @@ func TestRequestPaidBeforeOneIdIsFoundByItsReceipt(t *testing.T) {
 	}
 	if w.available(alice)-before != 300 {
 		t.Fatalf("given back %d", w.available(alice)-before)
+	}
+}
+
+// timeID is an id made at t, as NewID makes them (time first), told apart by n.
+func timeID(t time.Time, n uint64) domain.ID {
+	var id domain.ID
+	binary.BigEndian.PutUint64(id[:8], uint64(t.UnixNano()))
+	binary.BigEndian.PutUint64(id[8:], n)
+	return id
+}
+
+// oldRequest stores a 4.50 request alice paid a minute ago as the release before completed
+// them: its transfer had an id of its own, which the record names.
+func (w *world) oldRequest(shop uint64) (domain.Payment, domain.Transfer) {
+	w.t.Helper()
+	pid := timeID(w.now.Add(-time.Minute), 7)
+	tr := domain.Transfer{ID: claimID(pid, 'P'), Debit: w.l.AccountsOf(alice)[0].ID, Credit: shop, Amount: 450, Code: domain.CodePay, Ref: "old-1"}
+	p := domain.Payment{ID: pid.String(), Merchant: shop, MerchantName: "Corner Shop", Channel: domain.ChannelSMS, MSISDN: alice, Amount: 450,
+		Currency: "EUR", Reference: "old-1", State: domain.PaymentCompleted, Transfer: tr.ID.String(), Debited: tr.Debit}
+	if _, err := w.l.Submit(context.Background(), domain.Job{Transfers: []domain.Transfer{tr}, Profiles: []domain.Profile{write(keyPayment+p.ID, p, 0),
+		{Owner: merchantKey(shop, p.ID), Data: indexEntry}}}); err != nil {
+		w.t.Fatal(err)
+	}
+	return p, tr
+}
+
+// expiredCheckouts stores n expired checkouts of the shop, made a microsecond apart from t.
+func (w *world) expiredCheckouts(shop uint64, n int, t time.Time) {
+	w.t.Helper()
+	var ps []domain.Profile
+	for i := range n {
+		q := domain.Payment{ID: timeID(t.Add(time.Duration(i)*time.Microsecond), 1).String(), Merchant: shop, MerchantName: "Corner Shop",
+			Channel: domain.ChannelWeb, Amount: 100, Currency: "EUR", Reference: "x", State: domain.PaymentExpired}
+		ps = append(ps, write(keyPayment+q.ID, q, 0), domain.Profile{Owner: merchantKey(shop, q.ID), Data: indexEntry})
+		if len(ps) >= 2000 || i == n-1 {
+			if _, err := w.l.Submit(context.Background(), domain.Job{Profiles: ps}); err != nil {
+				w.t.Fatal(err)
+			}
+			ps = nil
+		}
 	}
 }

@@ -2,17 +2,14 @@ package engine
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"mpg/domain"
-	"mpg/ledger"
 )
 
 var bigTiers = map[uint8]Limits{1: {PerTx: 1000000, Daily: 1 << 40, MaxBalance: 1 << 40}, 2: {PerTx: 1000000, Daily: 1 << 40, MaxBalance: 1 << 40, CanSend: true}}
@@ -49,39 +46,10 @@ func TestManyHeldSendsDoNotStopOtherExpiries(t *testing.T) {
 	}
 }
 
-// lagWorld is newWorld with a ledger whose writer commits `lag` after the engine read the
-// clock (the latency of a batch commit).
+// lagWorld is a world whose ledger commits lag after the engine read the clock.
 func lagWorld(t *testing.T) (*world, *atomic.Int64) {
-	w := &world{t: t, path: filepath.Join(t.TempDir(), "mpg.db"), now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
-	var clock, lag atomic.Int64
-	clock.Store(w.now.UnixNano())
-	w.clock = &clock
-	tiers := bigTiers
-	cfg := Config{ShortCode: "1234", Currency: "EUR", Exponent: 2, Region: "FR",
-		PINKey: []byte("pin-key-for-tests-only"), ReceiptKey: []byte("receipt-key-for-tests"),
-		Tiers: tiers, ClaimFor: 48 * time.Hour,
-		Now: func() time.Time { return time.Unix(0, clock.Load()) }}
-	l, err := ledger.Create(w.path, &ledger.Options{Now: func() time.Time { return time.Unix(0, clock.Load()+lag.Load()) },
-		ExpiryEvery: 10 * time.Millisecond, ExpiryHook: ExpiryNotices(cfg), Tiers: LedgerTiers(tiers)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	w.l = l
-	res, err := l.Submit(context.Background(), domain.Job{Open: []domain.AccountSpec{
-		{Currency: "EUR", Kind: domain.KindFloat, Owner: "@float"},
-		{Currency: "EUR", Kind: domain.KindFees, Owner: "@fees"},
-		{Currency: "EUR", Kind: domain.KindEscrow, Owner: "@escrow"},
-		{Currency: "EUR", Kind: domain.KindMerchant, Owner: "SHOP42", Name: "Corner Shop", Phone: "+33698765432"},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.float = res.Accounts[0].ID
-	if w.e, err = New(cfg, l); err != nil {
-		t.Fatal(err)
-	}
-	return w, &lag
+	lag := new(atomic.Int64)
+	return newWorldLag(t, bigTiers, 0, lag), lag
 }
 
 // TestHeldRecordAndLedgerEndTheSameWay: the ledger's hold lives from its commit, a moment
@@ -180,33 +148,9 @@ func TestRacingFirstRefundsAreComputedAgain(t *testing.T) {
 func TestRequestPaidBeforeOneIdBehindABusyHour(t *testing.T) {
 	w, shop := merchantWorld(t)
 	ctx := context.Background()
-	w.expect(alice, "PAY SHOP42 20 SALE 739164", "Paid") // the shop has money of other sales
-	// 2000 payments in the half hour before (records as any request writes them).
-	var ps []domain.Profile
-	for i := range 2000 {
-		var id domain.ID
-		binary.BigEndian.PutUint64(id[:8], uint64(w.now.Add(-30*time.Minute).UnixNano()+int64(i)*1000))
-		id[15] = 1
-		q := domain.Payment{ID: id.String(), Merchant: shop, MerchantName: "Corner Shop", Channel: domain.ChannelWeb, Amount: 100,
-			Currency: "EUR", Reference: "x", State: domain.PaymentExpired}
-		ps = append(ps, write(keyPayment+q.ID, q, 0), domain.Profile{Owner: merchantKey(shop, q.ID), Data: indexEntry})
-		if len(ps) == 400 {
-			if _, err := w.l.Submit(ctx, domain.Job{Profiles: ps}); err != nil {
-				t.Fatal(err)
-			}
-			ps = nil
-		}
-	}
-	var pid domain.ID
-	binary.BigEndian.PutUint64(pid[:8], uint64(w.now.Add(-time.Minute).UnixNano()))
-	pid[15] = 7
-	tr := domain.Transfer{ID: claimID(pid, 'P'), Debit: w.l.AccountsOf(alice)[0].ID, Credit: shop, Amount: 450, Code: domain.CodePay, Ref: "old-1"}
-	p := domain.Payment{ID: pid.String(), Merchant: shop, MerchantName: "Corner Shop", Channel: domain.ChannelSMS, MSISDN: alice, Amount: 450,
-		Currency: "EUR", Reference: "old-1", State: domain.PaymentCompleted, Transfer: tr.ID.String(), Debited: tr.Debit}
-	if _, err := w.l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{tr}, Profiles: []domain.Profile{write(keyPayment+p.ID, p, 0),
-		{Owner: merchantKey(shop, p.ID), Data: indexEntry}}}); err != nil {
-		t.Fatal(err)
-	}
+	w.expect(alice, "PAY SHOP42 20 SALE 739164", "Paid")       // the shop has money of other sales
+	w.expiredCheckouts(shop, 2000, w.now.Add(-30*time.Minute)) // 2000 payments in the half hour before
+	p, tr := w.oldRequest(shop)
 	before := w.available(alice)
 	if _, _, _, err := w.e.RefundPayment(ctx, RefundRequest{Merchant: shop, PaymentID: p.ID, Amount: 150}); err != nil {
 		t.Fatal(err)
@@ -275,26 +219,7 @@ func TestWebhookSettingsKeptOnlyForMerchants(t *testing.T) {
 // page and no cursor: the texted payment INV77 exists but the merchant is told there is none.
 func TestReferenceFilterPastTheScanBoundGivesACursor(t *testing.T) {
 	w, shop := merchantWorld(t)
-	ctx := context.Background()
-	var ps []domain.Profile
-	base := time.Now().Add(-2 * time.Hour).UnixNano()
-	for i := range maxListScan + 1 {
-		var id domain.ID
-		binary.BigEndian.PutUint64(id[:8], uint64(base+int64(i)*1000))
-		id[15] = 1
-		q := domain.Payment{ID: id.String(), Merchant: shop, MerchantName: "Corner Shop", Channel: domain.ChannelWeb, Amount: 100,
-			Currency: "EUR", Reference: "x", State: domain.PaymentExpired}
-		ps = append(ps, write(keyPayment+q.ID, q, 0), domain.Profile{Owner: merchantKey(shop, q.ID), Data: indexEntry})
-		if len(ps) == 2000 {
-			if _, err := w.l.Submit(ctx, domain.Job{Profiles: ps}); err != nil {
-				t.Fatal(err)
-			}
-			ps = nil
-		}
-	}
-	if _, err := w.l.Submit(ctx, domain.Job{Profiles: ps}); err != nil {
-		t.Fatal(err)
-	}
+	w.expiredCheckouts(shop, maxListScan+1, time.Now().Add(-2*time.Hour))
 	w.expect(alice, "PAY SHOP42 3 INV77 739164", "Paid 3.00 EUR")
 	out, next, err := w.e.ListPayments(shop, PaymentFilter{Reference: "INV77"})
 	t.Logf("found %d, next %q, err %v", len(out), next, err)

@@ -101,7 +101,7 @@ func (e *Engine) DueWebhooksWithin(ctx context.Context, limit int, skip func(id 
 		if room != nil {
 			n = min(n, room(m))
 		}
-		got, err := e.dueOf(m, now, n, skip)
+		got, err := e.dueOf(ctx, m, now, n, skip)
 		if err != nil {
 			return out, err
 		}
@@ -113,7 +113,7 @@ func (e *Engine) DueWebhooksWithin(ctx context.Context, limit int, skip func(id 
 }
 
 // dueOf returns up to n of an endpoint's deliveries due at now, none while it is off.
-func (e *Engine) dueOf(m uint64, now int64, n int, skip func(string) bool) ([]Delivery, error) {
+func (e *Engine) dueOf(ctx context.Context, m uint64, now int64, n int, skip func(string) bool) ([]Delivery, error) {
 	s, _, err := e.settings(m)
 	if err != nil || s.WebhookURL == "" || s.WebhookOff {
 		return nil, err
@@ -137,7 +137,7 @@ func (e *Engine) dueOf(m uint64, now int64, n int, skip func(string) bool) ([]De
 			continue
 		}
 		d, ver, err := e.Delivery(id)
-		if err != nil || e.withReceipt(&d, ver) != nil {
+		if err != nil || e.withReceipt(ctx, &d, ver) != nil {
 			continue
 		}
 		d.URL, d.Secret = s.WebhookURL, secret
@@ -171,7 +171,7 @@ type eventBody struct {
 // withReceipt completes, before its first attempt, an event written in the job that made
 // the payment's transfer, when the receipt could not be read yet: the receipt is put in
 // and the body kept, so every attempt sends the same bytes.
-func (e *Engine) withReceipt(d *Delivery, ver uint64) error {
+func (e *Engine) withReceipt(ctx context.Context, d *Delivery, ver uint64) error {
 	var b eventBody
 	if d.Attempts > 0 || json.Unmarshal(d.Body, &b) != nil || b.Data.Receipt != "" {
 		return nil
@@ -189,7 +189,7 @@ func (e *Engine) withReceipt(d *Delivery, ver uint64) error {
 	if d.Body, err = json.Marshal(b); err != nil {
 		return err
 	}
-	_, err = e.l.Submit(context.Background(), domain.Job{Profiles: []domain.Profile{write(keyEvent+d.ID, d, ver)}})
+	_, err = e.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{write(keyEvent+d.ID, d, ver)}})
 	return err
 }
 

@@ -180,14 +180,14 @@ func (e *Engine) WebhookAttempt(ctx context.Context, id string, status int, fail
 		d.Attempts++
 		d.Round++
 		d.LastStatus, d.LastError = status, clipError(failure)
-		profiles := []domain.Profile{{}, e.dequeue(was, id)}
+		var next []domain.Profile
 		if d.Round > len(e.cfg.WebhookRetry) {
 			d.State, d.Done = DeliveryFailed, e.cfg.Now().UnixNano()
 		} else {
 			d.NextAt = e.cfg.Now().Add(e.cfg.WebhookRetry[d.Round-1]).UnixNano()
-			profiles = append(profiles, write(queueKey(d.Merchant, d.NextAt, id), queued{NextAt: d.NextAt}, 0))
+			next = append(next, write(queueKey(d.Merchant, d.NextAt, id), queued{NextAt: d.NextAt}, 0))
 		}
-		profiles[0] = write(keyEvent+id, d, ver)
+		profiles := append([]domain.Profile{write(keyEvent+id, d, ver), e.dequeue(was, id)}, next...)
 		_, err = e.l.Submit(ctx, domain.Job{Profiles: profiles})
 		if errors.Is(err, domain.ErrConflict) && try < maxTurns {
 			continue
