@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"mpg/domain"
+
+	"github.com/fiorix/go-smpp/smpp/pdu/pdutext"
 	"os"
 	"os/exec"
 	"strconv"
@@ -201,7 +203,7 @@ func decodeBody(t *testing.T, coding int, b []byte) string {
 			t.Fatalf("GSM 7-bit octet %#x in %q", c, b)
 		}
 	}
-	return string(b)
+	return string(pdutext.GSM7(b).Decode())
 }
 
 // waitText waits until addr has received n texts and returns the last.
@@ -288,7 +290,7 @@ func TestNetSMPPPeer(t *testing.T) {
 	}
 	// A reply longer than one SMS comes in parts joined by a UDH.
 	ok(peer.mo(1, alice, 0, []byte("HELP")))
-	if got := peer.waitText(alice, 6); !strings.HasPrefix(got, "mPurse: BAL pin") || !strings.HasSuffix(got, "HELP PAY for more.") {
+	if got := peer.waitText(alice, 6); !strings.HasPrefix(got, "mPurse: BAL pin") || !strings.HasSuffix(got, "HELP PAY for details.") || !strings.Contains(got, "CREDIT [shop amount] pin") {
 		t.Fatalf("HELP in parts: %q", got)
 	}
 
