@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -213,20 +215,7 @@ func Load(path string, required bool) (Config, error) {
 	d := toml.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
 	if err := d.Decode(&c); err != nil {
-		var sm *toml.StrictMissingError
-		if errors.As(err, &sm) {
-			key := strings.Join(sm.Errors[0].Key(), ".")
-			if now, ok := replacedKeys[key]; ok {
-				return c, fmt.Errorf("config %s: %s is no longer read: %s (see mpg.example.toml)", path, key, now)
-			}
-			return c, fmt.Errorf("config %s: unknown key %s", path, key)
-		}
-		var de *toml.DecodeError
-		if errors.As(err, &de) {
-			row, col := de.Position()
-			return c, fmt.Errorf("config %s:%d:%d: %s (key %s)", path, row, col, de.Error(), strings.Join(de.Key(), "."))
-		}
-		return c, fmt.Errorf("config %s: %w", path, err)
+		return c, decodeError(path, err)
 	}
 	if v := os.Getenv(PasswordEnv); v != "" {
 		c.SMPP.Password = v
@@ -234,104 +223,224 @@ func Load(path string, required bool) (Config, error) {
 	if err := c.loadKeys(path); err != nil {
 		return c, err
 	}
-	return c, c.validate()
+	if bad := c.validate(); len(bad) > 0 {
+		errs := make([]error, len(bad))
+		for i, k := range bad {
+			errs[i] = fmt.Errorf("config %s: %w", path, k)
+		}
+		return c, errors.Join(errs...)
+	}
+	return c, nil
 }
 
-func (c Config) validate() error {
-	switch {
-	case c.Ledger.Path == "":
-		return fmt.Errorf("config: ledger.path must not be empty")
-	case c.Ledger.MaxBatchJobs < 1 || c.Ledger.MaxBatchJobs > 65536:
-		return fmt.Errorf("config: ledger.max_batch_jobs must be 1..65536, got %d", c.Ledger.MaxBatchJobs)
-	case c.Ledger.MaxBatchWaitUs < 0 || c.Ledger.MaxBatchWaitUs > 100000:
-		return fmt.Errorf("config: ledger.max_batch_wait_us must be 0..100000, got %d", c.Ledger.MaxBatchWaitUs)
-	case c.Ledger.CheckpointEveryMs < 100 || c.Ledger.CheckpointEveryMs > 3600000:
-		return fmt.Errorf("config: ledger.checkpoint_every_ms must be 100..3600000, got %d", c.Ledger.CheckpointEveryMs)
-	case c.Ledger.CheckpointChunk < 64 || c.Ledger.CheckpointChunk > 1<<20:
-		return fmt.Errorf("config: ledger.checkpoint_chunk must be 64..1048576, got %d", c.Ledger.CheckpointChunk)
-	case c.SMPP.Binds < 1 || c.SMPP.Binds > 64:
-		return fmt.Errorf("config: smpp.binds must be 1..64, got %d", c.SMPP.Binds)
-	case c.SMPP.Window < 1 || c.SMPP.Window > 1000:
-		return fmt.Errorf("config: smpp.window must be 1..1000, got %d", c.SMPP.Window)
-	case c.SMPP.EnquireLinkS < 1 || c.SMPP.EnquireLinkS > 3600:
-		return fmt.Errorf("config: smpp.enquire_link_s must be 1..3600, got %d", c.SMPP.EnquireLinkS)
-	case c.SMPP.RespTimeoutS < 1 || c.SMPP.RespTimeoutS > 300:
-		return fmt.Errorf("config: smpp.response_timeout_s must be 1..300, got %d", c.SMPP.RespTimeoutS)
-	case c.SMPP.RatePerS < 1 || c.SMPP.RatePerS > 100000:
-		return fmt.Errorf("config: smpp.rate_per_s must be 1..100000, got %d", c.SMPP.RatePerS)
-	case c.SMPP.DrainS < 0 || c.SMPP.DrainS > 300:
-		return fmt.Errorf("config: smpp.drain_s must be 0..300, got %d", c.SMPP.DrainS)
-	case c.SMPP.AuthRetryS < 1 || c.SMPP.AuthRetryS > 86400:
-		return fmt.Errorf("config: smpp.auth_retry_s must be 1..86400, got %d", c.SMPP.AuthRetryS)
-	case c.SMPP.RetryUnknown < 0 || c.SMPP.RetryUnknown > 10:
-		return fmt.Errorf("config: smpp.retry_unknown must be 0..10, got %d", c.SMPP.RetryUnknown)
-	case c.SMPP.MaxInflight < 1 || c.SMPP.MaxInflight > 65536:
-		return fmt.Errorf("config: smpp.max_inflight must be 1..65536, got %d", c.SMPP.MaxInflight)
-	case c.SMPP.RetryMs < 10 || c.SMPP.RetryMs > 600000:
-		return fmt.Errorf("config: smpp.retry_backoff_ms must be 10..600000, got %d", c.SMPP.RetryMs)
-	case c.SMPP.ValidityS < 60 || c.SMPP.ValidityS > 7*86400:
-		return fmt.Errorf("config: smpp.validity_s must be 60..604800, got %d", c.SMPP.ValidityS)
-	case c.Ledger.OutboxRetentionDays < 1 || c.Ledger.OutboxRetentionDays > 3650:
-		return fmt.Errorf("config: ledger.outbox_retention_days must be 1..3650, got %d", c.Ledger.OutboxRetentionDays)
-	case len(c.SMPP.SystemID) > 15 || len(c.SMPP.Password) > 8:
-		return fmt.Errorf("config: smpp.system_id is at most 15 characters and smpp.password at most 8 (SMPP 3.4)")
-	case c.Engine.ShortCode == "" || len(c.Engine.Region) != 2:
-		return fmt.Errorf("config: engine.short_code must be set and engine.region be a 2-letter country code")
-	case c.Engine.DedupeS < 1 || c.Engine.LockAfter < 1 || c.Engine.LockMinutes < 1 || c.Engine.ClaimDays < 1 || c.Engine.ConfirmMin < 1 || c.Engine.ConfirmAbove < 0 ||
-		c.Engine.LockForever < 1 || c.Engine.MaxHolds < 1 || c.Engine.ActivationH < 1:
-		return fmt.Errorf("config: engine.dedupe_s, lock_after, lock_minutes, lock_forever_after, claim_days, max_holds_per_payee, confirm_minutes and activation_hours must be positive")
-	case c.Engine.MOPerMinute < 0 || c.Engine.MOBurst < 0 || (c.Engine.MOPerMinute > 0 && c.Engine.MOBurst < 1):
-		return fmt.Errorf("config: engine.mo_per_minute must be 0 (no limit) or more, with engine.mo_burst at least 1")
-	case c.Engine.CreditHoldDays < 1 || c.Engine.CreditHoldDays > 30 || c.Engine.CreditMinTier < 1 || c.Engine.CreditMinTier > 255:
-		return fmt.Errorf("config: engine.credit_hold_days must be 1..30 and engine.credit_min_tier 1..255")
-	case c.Engine.DedupeS > 7*24*3600:
-		return fmt.Errorf("config: engine.dedupe_s is at most a week (604800), got %d", c.Engine.DedupeS)
-	case c.Merchant.RatePerS < 1 || c.Merchant.RatePerS > 10000 || c.Merchant.Burst < 1 || c.Merchant.Burst > 100000:
-		return fmt.Errorf("config: merchant.rate_per_s must be 1..10000 and merchant.burst 1..100000")
-	case c.Merchant.RequestMin < 1 || c.Merchant.RequestMin > 1440 || c.Merchant.CheckoutMin < 1 || c.Merchant.CheckoutMin > 1440:
-		return fmt.Errorf("config: merchant.request_minutes and merchant.checkout_minutes must be 1..1440")
-	case c.Bank.TimeoutMs < 100 || c.Bank.TimeoutMs > 120000 || c.Bank.Tries < 1 || c.Bank.Tries > 100 || c.Bank.MaxInflight < 1 || c.Bank.MaxInflight > 4096:
-		return fmt.Errorf("config: bank.timeout_ms must be 100..120000, bank.tries 1..100 and bank.max_inflight 1..4096")
-	case c.Bank.EchoS < 0 || c.Bank.EchoS > 3600:
-		return fmt.Errorf("config: bank.echo_s must be 0 (no echo) to 3600, got %d", c.Bank.EchoS)
-	case len(c.Bank.Acquirer) > 11 || strings.Trim(c.Bank.Acquirer, "0123456789") != "":
-		return fmt.Errorf("config: bank.acquirer must be the acquiring institution code the bank gave, up to 11 digits, got %q", c.Bank.Acquirer)
-	case c.Merchant.CodesPerHour < 1 || c.Merchant.CodesPerHour > 100:
-		return fmt.Errorf("config: merchant.codes_per_hour must be 1..100, got %d", c.Merchant.CodesPerHour)
-	case !validRetries(c.Merchant.WebhookRetryS):
-		return fmt.Errorf("config: merchant.webhook_retry_s must be 1 to 30 waits of 1 to 604800 seconds each, got %v", c.Merchant.WebhookRetryS)
-	case (c.Merchant.TLSCert == "") != (c.Merchant.TLSKey == ""):
-		return fmt.Errorf("config: merchant.tls_cert and merchant.tls_key go together")
-	case c.Merchant.PublicURL != "" && !strings.HasPrefix(c.Merchant.PublicURL, "https://") && !strings.HasPrefix(c.Merchant.PublicURL, "http://"):
-		return fmt.Errorf("config: merchant.public_url must be an http(s) URL, got %q", c.Merchant.PublicURL)
-	case len(c.Ledger.Currency) != 3:
-		return fmt.Errorf("config: ledger.currency must be an ISO 4217 code like EUR, got %q", c.Ledger.Currency)
+// A KeyError is one key of the file whose value breaks a rule.
+type KeyError struct {
+	Key   string // dotted, e.g. "engine.lock_after"
+	Value string // as TOML writes it; "" when it is not shown (a secret, a table)
+	Rule  string // what the value must be
+}
+
+// Error reads as the line of the file: "[engine] lock_after = -1: must be at least 1".
+func (e *KeyError) Error() string {
+	s := keyName(strings.Split(e.Key, "."))
+	if e.Value != "" {
+		s += " = " + e.Value
 	}
-	if _, err := time.LoadLocation(c.Engine.TimeZone); err != nil {
-		return fmt.Errorf("config: engine.time_zone %q: %v", c.Engine.TimeZone, err)
+	return s + ": " + e.Rule
+}
+
+// keyName writes a key as a reader finds it in the file: its table, then its name.
+func keyName(parts []string) string {
+	if len(parts) < 2 {
+		return strings.Join(parts, ".")
 	}
-	if len(c.Engine.Tiers) == 0 {
-		return fmt.Errorf("config: engine.tiers: at least one tier (tier 1 is what REG opens)")
+	return "[" + strings.Join(parts[:len(parts)-1], ".") + "] " + parts[len(parts)-1]
+}
+
+// decodeError says where in the file the TOML could not be read, and which key, if any.
+func decodeError(path string, err error) error {
+	var sm *toml.StrictMissingError
+	if errors.As(err, &sm) {
+		errs := make([]error, len(sm.Errors))
+		for i := range sm.Errors {
+			e := &sm.Errors[i]
+			row, col := e.Position()
+			key := strings.Join(e.Key(), ".")
+			if now, ok := replacedKeys[key]; ok {
+				errs[i] = fmt.Errorf("config %s:%d:%d: %s is no longer read: %s (see mpg.example.toml)", path, row, col, keyName(e.Key()), now)
+			} else {
+				errs[i] = fmt.Errorf("config %s:%d:%d: %s: unknown key (see mpg.example.toml)", path, row, col, keyName(e.Key()))
+			}
+		}
+		return errors.Join(errs...)
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		row, col := de.Position()
+		msg := readableDecode(strings.TrimPrefix(de.Error(), "toml: "))
+		if key := de.Key(); len(key) > 0 {
+			return fmt.Errorf("config %s:%d:%d: %s: %s", path, row, col, keyName(key), msg)
+		}
+		return fmt.Errorf("config %s:%d:%d: %s", path, row, col, msg)
+	}
+	return fmt.Errorf("config %s: %w", path, err)
+}
+
+// typeMismatch is the TOML library's message for a value of the wrong type, which names Go
+// fields and types rather than what the file should hold.
+var typeMismatch = regexp.MustCompile(`^cannot decode TOML (.+) into struct field \S+ of type (\S+)$`)
+
+// readableDecode says a type mismatch in TOML's words; other messages are kept.
+func readableDecode(msg string) string {
+	m := typeMismatch.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	want := map[string]string{"string": "a string", "bool": "true or false", "int": "an integer",
+		"uint8": "an integer", "uint64": "an integer", "[]int": "an array of integers"}[m[2]]
+	if want == "" {
+		want = "another type of value (see mpg.example.toml)"
+	}
+	return fmt.Sprintf("a TOML %s, want %s", m[1], want)
+}
+
+// rules collects the keys whose values break a rule, in the order of the checks.
+type rules []*KeyError
+
+func (r *rules) bad(key, value, rule string) {
+	*r = append(*r, &KeyError{Key: key, Value: value, Rule: rule})
+}
+
+func (r *rules) between(key string, got, lo, hi int) {
+	if got < lo || got > hi {
+		r.bad(key, strconv.Itoa(got), fmt.Sprintf("must be %d to %d", lo, hi))
+	}
+}
+
+func (r *rules) atLeast(key string, got, lo int) {
+	if got < lo {
+		r.bad(key, strconv.Itoa(got), fmt.Sprintf("must be at least %d", lo))
+	}
+}
+
+// validate names every key whose value breaks its rule; none: the configuration is usable.
+func (c Config) validate() []*KeyError {
+	var r rules
+	l, s, e, m, b := c.Ledger, c.SMPP, c.Engine, c.Merchant, c.Bank
+	if l.Path == "" {
+		r.bad("ledger.path", `""`, "must not be empty")
+	}
+	if len(l.Currency) != 3 {
+		r.bad("ledger.currency", strconv.Quote(l.Currency), "must be an ISO 4217 code like EUR")
+	}
+	r.between("ledger.max_batch_jobs", l.MaxBatchJobs, 1, 65536)
+	r.between("ledger.max_batch_wait_us", l.MaxBatchWaitUs, 0, 100000)
+	r.between("ledger.checkpoint_every_ms", l.CheckpointEveryMs, 100, 3600000)
+	r.between("ledger.checkpoint_chunk", l.CheckpointChunk, 64, 1<<20)
+	r.between("ledger.outbox_retention_days", l.OutboxRetentionDays, 1, 3650)
+
+	if len(s.SystemID) > 15 {
+		r.bad("smpp.system_id", strconv.Quote(s.SystemID), "must be at most 15 characters (SMPP 3.4)")
+	}
+	if len(s.Password) > 8 { // a secret: its length only
+		r.bad("smpp.password", "", fmt.Sprintf("must be at most 8 characters (SMPP 3.4), has %d", len(s.Password)))
+	}
+	r.between("smpp.binds", s.Binds, 1, 64)
+	r.between("smpp.window", s.Window, 1, 1000)
+	r.between("smpp.max_inflight", s.MaxInflight, 1, 65536)
+	r.between("smpp.enquire_link_s", s.EnquireLinkS, 1, 3600)
+	r.between("smpp.response_timeout_s", s.RespTimeoutS, 1, 300)
+	r.between("smpp.rate_per_s", s.RatePerS, 1, 100000)
+	r.between("smpp.retry_unknown", s.RetryUnknown, 0, 10)
+	r.between("smpp.validity_s", s.ValidityS, 60, 7*86400)
+	r.between("smpp.retry_backoff_ms", s.RetryMs, 10, 600000)
+	r.between("smpp.auth_retry_s", s.AuthRetryS, 1, 86400)
+	r.between("smpp.drain_s", s.DrainS, 0, 300)
+
+	if e.ShortCode == "" {
+		r.bad("engine.short_code", `""`, "must be set: the number subscribers text")
+	}
+	if len(e.Region) != 2 {
+		r.bad("engine.region", strconv.Quote(e.Region), "must be a 2-letter country code like FR")
+	}
+	if _, err := time.LoadLocation(e.TimeZone); err != nil {
+		r.bad("engine.time_zone", strconv.Quote(e.TimeZone), "must be a time zone like Europe/Paris: "+err.Error())
+	}
+	r.between("engine.dedupe_s", e.DedupeS, 1, 7*24*3600)
+	r.atLeast("engine.lock_after", e.LockAfter, 1)
+	r.atLeast("engine.lock_minutes", e.LockMinutes, 1)
+	r.atLeast("engine.lock_forever_after", e.LockForever, 1)
+	r.atLeast("engine.claim_days", e.ClaimDays, 1)
+	r.atLeast("engine.max_holds_per_payee", e.MaxHolds, 1)
+	r.atLeast("engine.confirm_above_minor", e.ConfirmAbove, 0)
+	r.atLeast("engine.confirm_minutes", e.ConfirmMin, 1)
+	r.atLeast("engine.activation_hours", e.ActivationH, 1)
+	r.atLeast("engine.mo_per_minute", e.MOPerMinute, 0)
+	if e.MOBurst < 0 || (e.MOPerMinute > 0 && e.MOBurst < 1) {
+		r.bad("engine.mo_burst", strconv.Itoa(e.MOBurst), "must be at least 1 when mo_per_minute is set (0 only with no limit)")
+	}
+	r.between("engine.credit_hold_days", e.CreditHoldDays, 1, 30)
+	r.between("engine.credit_min_tier", e.CreditMinTier, 1, 255)
+	if len(e.Tiers) == 0 {
+		r.bad("engine.tiers", "[]", "at least one tier (tier 1 is what REG opens)")
 	}
 	seen := map[uint8]bool{}
-	for _, t := range c.Engine.Tiers {
+	for _, t := range e.Tiers {
 		if t.Tier == 0 || seen[t.Tier] {
-			return fmt.Errorf("config: engine.tiers: tier numbers must be 1..255 and each once, got %d", t.Tier)
+			r.bad("engine.tiers", "", fmt.Sprintf("tier numbers must be 1..255 and each once, got tier = %d", t.Tier))
 		}
 		seen[t.Tier] = true
 	}
-	if !seen[1] {
-		return fmt.Errorf("config: engine.tiers: tier 1 is required (REG opens purses at tier 1)")
+	if len(e.Tiers) > 0 && !seen[1] {
+		r.bad("engine.tiers", "", "tier 1 is required (REG opens purses at tier 1)")
 	}
-	for name, bands := range map[string][]Band{"pay": c.Engine.Fees.Pay, "bill": c.Engine.Fees.Bill, "send": c.Engine.Fees.Send,
-		"debit": c.Engine.Fees.Debit, "credit": c.Engine.Fees.Credit} {
-		for i, b := range bands {
-			if i > 0 && b.UpTo != 0 && (bands[i-1].UpTo == 0 || b.UpTo <= bands[i-1].UpTo) {
-				return fmt.Errorf("config: engine.fees.%s: bands must be in increasing up_to_minor, the unbounded one (0) last", name)
+	for _, f := range []struct {
+		name  string
+		bands []Band
+	}{{"pay", e.Fees.Pay}, {"bill", e.Fees.Bill}, {"send", e.Fees.Send}, {"debit", e.Fees.Debit}, {"credit", e.Fees.Credit}} {
+		for i, band := range f.bands {
+			if i > 0 && band.UpTo != 0 && (f.bands[i-1].UpTo == 0 || band.UpTo <= f.bands[i-1].UpTo) {
+				r.bad("engine.fees."+f.name, "", "bands must be in increasing up_to_minor, the unbounded one (0) last")
+				break
 			}
 		}
 	}
-	return nil
+
+	r.between("merchant.rate_per_s", m.RatePerS, 1, 10000)
+	r.between("merchant.burst", m.Burst, 1, 100000)
+	r.between("merchant.request_minutes", m.RequestMin, 1, 1440)
+	r.between("merchant.checkout_minutes", m.CheckoutMin, 1, 1440)
+	r.between("merchant.codes_per_hour", m.CodesPerHour, 1, 100)
+	if !validRetries(m.WebhookRetryS) {
+		r.bad("merchant.webhook_retry_s", tomlInts(m.WebhookRetryS), "must be 1 to 30 waits of 1 to 604800 seconds each")
+	}
+	if m.TLSCert != "" && m.TLSKey == "" {
+		r.bad("merchant.tls_key", `""`, "must be set when tls_cert is")
+	}
+	if m.TLSKey != "" && m.TLSCert == "" {
+		r.bad("merchant.tls_cert", `""`, "must be set when tls_key is")
+	}
+	if m.PublicURL != "" && !strings.HasPrefix(m.PublicURL, "https://") && !strings.HasPrefix(m.PublicURL, "http://") {
+		r.bad("merchant.public_url", strconv.Quote(m.PublicURL), "must be an http(s) URL")
+	}
+
+	r.between("bank.timeout_ms", b.TimeoutMs, 100, 120000)
+	r.between("bank.tries", b.Tries, 1, 100)
+	r.between("bank.max_inflight", b.MaxInflight, 1, 4096)
+	r.between("bank.echo_s", b.EchoS, 0, 3600)
+	if len(b.Acquirer) > 11 || strings.Trim(b.Acquirer, "0123456789") != "" {
+		r.bad("bank.acquirer", strconv.Quote(b.Acquirer), "must be the acquiring institution code the bank gave, up to 11 digits")
+	}
+	return r
+}
+
+// tomlInts writes a list of integers as TOML does.
+func tomlInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return "[" + strings.Join(s, ", ") + "]"
 }
 
 // MinKeyLen is the shortest key mpg uses; a shorter one counts as missing.

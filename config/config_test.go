@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,15 +15,15 @@ func TestLoadStrict(t *testing.T) {
 		body, wantErr string
 	}{
 		{"[ledger]\npath = \"x.db\"\ncurrency = \"XOF\"\n", ""},
-		{"[ledger]\npaht = \"x.db\"\n", "ledger.paht"},
-		{"[ledger]\nmax_batch_jobs = \"many\"\n", "max_batch_jobs"},
+		{"[ledger]\npaht = \"x.db\"\n", "[ledger] paht: unknown key"},
+		{"[ledger]\nmax_batch_jobs = \"many\"\n", "[ledger] max_batch_jobs: a TOML string, want an integer"},
 		{"[ledger]\nmax_batch_jobs = 0\n", "max_batch_jobs"},
-		{"[smpp]\nwindow = 0\n", "smpp.window"},
-		{"[smpp]\nwindw = 5\n", "smpp.windw"},
+		{"[smpp]\nwindow = 0\n", "[smpp] window = 0: must be 1 to 1000"},
+		{"[smpp]\nwindw = 5\n", "[smpp] windw: unknown key"},
 		{"[engine]\npay_fee_minor = 10\n", "engine.fees.pay"},
 		{"[ledger]\npath = \"x.db\"\ncurrency = \"XOF\"\n[merchant]\nwebhook_retry_s = [5, 60, 3600]\n", ""},
-		{"[merchant]\nwebhook_retry_s = [5, 0]\n", "merchant.webhook_retry_s"},
-		{"[merchant]\nwebhook_retry_s = [5, 700000]\n", "merchant.webhook_retry_s"},
+		{"[merchant]\nwebhook_retry_s = [5, 0]\n", "[merchant] webhook_retry_s = [5, 0]: must be"},
+		{"[merchant]\nwebhook_retry_s = [5, 700000]\n", "[merchant] webhook_retry_s = [5, 700000]: must be"},
 	}
 	for i, c := range cases {
 		p := filepath.Join(dir, "c.toml")
@@ -45,6 +46,53 @@ func TestLoadStrict(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(dir, "none.toml"), true); err == nil {
 		t.Error("missing required file: no error")
+	}
+}
+
+// An operator who gets a value wrong is told that one key, with the value as the file has it
+// and the rule it breaks; a file that is no TOML is told where, never with an empty key.
+func TestErrorNamesTheBadKey(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "mpg.toml")
+	cases := []struct{ body, want string }{
+		{"[engine]\nlock_after = -1\n", "config P: [engine] lock_after = -1: must be at least 1"},
+		{"[engine]\nlock_minutes = 0\nclaim_days = 0\n",
+			"config P: [engine] lock_minutes = 0: must be at least 1\nconfig P: [engine] claim_days = 0: must be at least 1"},
+		{"[engine]\ndedupe_s = 700000\n", "config P: [engine] dedupe_s = 700000: must be 1 to 604800"},
+		{"[engine]\nmo_per_minute = 10\nmo_burst = 0\n", "config P: [engine] mo_burst = 0: must be at least 1 when mo_per_minute is set (0 only with no limit)"},
+		{"[engine]\nregion = \"FRA\"\n", `config P: [engine] region = "FRA": must be a 2-letter country code like FR`},
+		{"[bank]\ntries = 0\n", "config P: [bank] tries = 0: must be 1 to 100"},
+		{"[merchant]\ntls_cert = \"c.pem\"\n", `config P: [merchant] tls_key = "": must be set when tls_cert is`},
+		{"[engine.fees]\npay = [ { up_to_minor = 0, fee_minor = 1 }, { up_to_minor = 5 } ]\n",
+			"config P: [engine.fees] pay: bands must be in increasing up_to_minor, the unbounded one (0) last"},
+		{"[smpp]\npassword = \"longsecret\"\n", "config P: [smpp] password: must be at most 8 characters (SMPP 3.4), has 10"},
+		// Not TOML: the place, and no "(key )".
+		{"[engine]\nlock_after = = 3\n", "config P:2:14: unexpected character U+003D '=' at start of value"},
+		{"[ledger\npath = \"x.db\"\n", "config P:1:8: expected ']' to close table name"},
+		{"[engine]\nlock_after = \"three\"\n", "config P:2:14: [engine] lock_after: a TOML string, want an integer"},
+		{"[engine]\nlock_after = 3\nlock_atfer = 4\n", "config P:3:1: [engine] lock_atfer: unknown key (see mpg.example.toml)"},
+	}
+	for _, c := range cases {
+		if err := os.WriteFile(p, []byte(c.body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(p, true)
+		want := strings.ReplaceAll(c.want, "config P", "config "+p)
+		if err == nil || err.Error() != want {
+			t.Errorf("%q:\n got %v\nwant %s", c.body, err, want)
+		}
+		if err != nil && strings.Contains(err.Error(), "(key )") {
+			t.Errorf("%q: an empty key in %v", c.body, err)
+		}
+	}
+	var ke *KeyError
+	os.WriteFile(p, []byte("[engine]\nlock_after = -1\n"), 0o600)
+	if _, err := Load(p, true); !errors.As(err, &ke) || ke.Key != "engine.lock_after" || ke.Value != "-1" {
+		t.Errorf("KeyError: %v %+v", err, ke)
+	}
+	os.WriteFile(p, []byte("[smpp]\npassword = \"longsecret\"\n"), 0o600)
+	if _, err := Load(p, true); err == nil || strings.Contains(err.Error(), "longsecret") {
+		t.Error("the password is shown")
 	}
 }
 

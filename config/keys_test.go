@@ -102,7 +102,7 @@ func TestKeyFileRefusals(t *testing.T) {
 		t.Errorf("missing key file: %v", err)
 	}
 	p, _ = keyConfig(t, "[engine]\npin_keyfile = \"x\"\n", nil)
-	if _, err := Load(p, true); err == nil || !strings.Contains(err.Error(), "engine.pin_keyfile") {
+	if _, err := Load(p, true); err == nil || !strings.Contains(err.Error(), "[engine] pin_keyfile: unknown key") {
 		t.Errorf("misspelt key: %v", err)
 	}
 	p, _ = keyConfig(t, "[engine]\npin_key_file = 12\n", nil)
