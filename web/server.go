@@ -78,6 +78,7 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /openapi.yaml", s.openAPI)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /{$}", s.home)
 	for _, r := range s.apiRoutes() {
 		mux.Handle(r.pattern, r.h)
 	}
@@ -87,6 +88,27 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /checkout/{id}/phone", s.checkoutPhone)
 	mux.HandleFunc("POST /checkout/{id}/code", s.checkoutCode)
 	return mux
+}
+
+// homePage is the answer to "GET /": what this listener is and where its endpoints are. It is
+// public (buyers reach it), so it names no version and no other listener.
+const homePage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>mpg merchant API</title></head>
+<body>
+<h1>mpg: merchant API and checkout pages</h1>
+<p>mpg takes payments by SMS. Merchants use this API with their key (Authorization: Bearer);
+buyers pay on its checkout pages with a code texted to their phone.</p>
+<ul>
+<li><a href="/openapi.yaml">/openapi.yaml</a>: the API under /v1 (OpenAPI 3.1)</li>
+<li>/checkout/{id}: a checkout page, made with POST /v1/checkouts</li>
+<li><a href="/healthz">/healthz</a>: the service answers</li>
+</ul>
+</body></html>
+`
+
+func (s *Server) home(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Write([]byte(homePage))
 }
 
 type route struct {

@@ -581,3 +581,39 @@ func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
 	kb, _ := x509.MarshalECPrivateKey(key)
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
 }
+
+// TestHomePage: "/" says what the listener is and links its endpoints, each of which answers;
+// other paths outside the API stay 404.
+func TestHomePage(t *testing.T) {
+	f := newFixture(t, Config{})
+	get := func(path string) (int, string, string) {
+		t.Helper()
+		resp, err := http.Get(f.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+	}
+	code, ctype, body := get("/")
+	if code != http.StatusOK || !strings.HasPrefix(ctype, "text/html") || !strings.Contains(body, "mpg") {
+		t.Fatalf("/: %d %s\n%s", code, ctype, body)
+	}
+	for _, link := range []string{"/openapi.yaml", "/healthz"} {
+		if !strings.Contains(body, `href="`+link+`"`) {
+			t.Errorf("/ does not link %s:\n%s", link, body)
+		}
+		if code, _, _ := get(link); code != http.StatusOK {
+			t.Errorf("%s: %d", link, code)
+		}
+	}
+	if !strings.Contains(body, "/checkout/") || !strings.Contains(body, "/v1") {
+		t.Errorf("/ does not say where the API and the checkout pages are:\n%s", body)
+	}
+	for _, path := range []string{"/index.html", "/nothing", "/checkout", "/openapi.yml"} {
+		if code, _, _ := get(path); code != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", path, code)
+		}
+	}
+}

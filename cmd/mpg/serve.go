@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -196,6 +197,7 @@ type daemon struct {
 	flooded       atomic.Int64 // MO refused for now: their number texted too fast
 	notTaken      atomic.Int64 // MO refused for now for any other reason (ledger busy or stopped)
 	merchantAddr  string       // where the merchant API listens, once it does
+	httpAddr      string       // where the operator endpoints listen, once they do
 	bankClient    *bank.Client // the link to the bank for mDebit (nil: bank.addr unset)
 }
 
@@ -360,7 +362,6 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 		return fmt.Errorf("http.addr: %w", err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
 	workCtx, stopWork := context.WithCancel(context.Background())
 	var work sync.WaitGroup
 	defer func() { stopWork(); work.Wait() }()
@@ -389,9 +390,14 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 	defer stopWeb()
 	webDone, err := d.serveMerchants(webCtx)
 	if err != nil {
-		srv.Close()
+		ln.Close()
 		return err
 	}
+	// The page at "/" names every listener: the operator endpoints start serving once the
+	// merchant API listens (connections wait in the listener's backlog until then).
+	d.httpAddr = ln.Addr().String()
+	mux.HandleFunc("GET /{$}", d.home(d.httpAddr))
+	go srv.Serve(ln)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -487,6 +493,7 @@ func (c *webhookCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (d *daemon) register(reg *prometheus.Registry) {
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if d.eng != nil {
 		reg.MustRegister(newWebhookCollector(d.eng, d.l))
 	}
