@@ -159,3 +159,51 @@ func allCommands(c *cobra.Command) []*cobra.Command {
 	}
 	return out
 }
+
+// runConfig runs mpg with a config file of this body, keeping stdout and stderr apart.
+func runConfig(t *testing.T, body string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	a := &app{}
+	root := a.rootCmd()
+	var out, errOut bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	cfg := filepath.Join(t.TempDir(), "mpg.toml")
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	root.SetArgs(append([]string{"--config", cfg}, args...))
+	root.SetContext(context.Background())
+	err = root.Execute()
+	if a.log != nil {
+		a.log.Sync()
+	}
+	return out.String(), errOut.String(), err
+}
+
+// TestMerchantKeyWarnsWhenTheAPIIsOff: a merchant's (or a company's) key made while [merchant] addr is empty is still
+// made and shown, and stderr says that it works only once the API is on; with the API on,
+// nothing is said.
+func TestMerchantKeyWarnsWhenTheAPIIsOff(t *testing.T) {
+	t.Setenv("MPG_PIN_KEY", "cli-test-pin-key-0123")
+	t.Setenv("MPG_RECEIPT_KEY", "cli-test-receipt-key-01")
+	db := filepath.Join(t.TempDir(), "mpg.db")
+	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
+	mustRun(t, "--db", db, "merchant", "add", "SHOP42", "--name", "Corner Shop")
+	out, errOut, err := runConfig(t, "", "--db", db, "merchant", "key", "create", "SHOP42")
+	if err != nil || !strings.Contains(out, "give it to the merchant now") || strings.Contains(out, "warning") {
+		t.Fatalf("API off: %v\n%s", err, out)
+	}
+	if !strings.Contains(errOut, "warning: the merchant API is off ([merchant] addr is not set") {
+		t.Errorf("API off: no warning on stderr: %q", errOut)
+	}
+	out, errOut, err = runConfig(t, "[merchant]\naddr = \"127.0.0.1:8080\"\n", "--db", db, "merchant", "key", "create", "SHOP42")
+	if err != nil || !strings.Contains(out, "give it to the merchant now") || errOut != "" {
+		t.Fatalf("API on: %v\n%s\nstderr: %q", err, out, errOut)
+	}
+	// A company's key is for the same API.
+	mustRun(t, "--db", db, "company", "add", "ACME", "--name", "Acme SA")
+	if _, errOut, err := runConfig(t, "", "--db", db, "company", "key", "ACME"); err != nil || !strings.Contains(errOut, "the merchant API is off") {
+		t.Errorf("company key, API off: %v, stderr %q", err, errOut)
+	}
+}

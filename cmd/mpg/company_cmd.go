@@ -279,6 +279,7 @@ func (a *app) companyKeyCmd() *cobra.Command {
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s\nkey id %s for %s: give it to the company now, it is not shown again (revoke: mpg merchant key revoke %s %s)\n",
 					key, info.ID, co.Owner, co.Owner, info.ID)
+				a.warnAPIOff(cmd)
 				return nil
 			})
 		},

@@ -56,6 +56,15 @@ func keyAccount(l *ledger.Ledger, code string) (domain.Account, error) {
 	return merchantAccount(l, code)
 }
 
+// warnAPIOff tells the operator who made an API key that it is of no use yet when the
+// merchant API is off in the config.
+func (a *app) warnAPIOff(cmd *cobra.Command) {
+	if a.cfg.Merchant.Addr == "" {
+		fmt.Fprintln(cmd.ErrOrStderr(), "warning: the merchant API is off ([merchant] addr is not set in the config): "+
+			"the key works once it is set and `mpg serve` is restarted")
+	}
+}
+
 func (a *app) merchantKeyCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "key",
@@ -76,6 +85,7 @@ func (a *app) merchantKeyCmd() *cobra.Command {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s\nkey id %s for %s: give it to the merchant now, it is not shown again\n", key, info.ID, m.Owner)
+				a.warnAPIOff(cmd)
 				return nil
 			})
 		},
