@@ -201,7 +201,7 @@ agree, 2 when they do not.`,
 				}
 				w := cmd.OutOrStdout()
 				if len(diffs) == 0 {
-					fmt.Fprintf(w, "bank reconcile: %d requests (debits and refund credits), ledger and bank agree\n", checked)
+					fmt.Fprintf(w, "bank reconcile: %s (debits and refund credits), ledger and bank agree\n", plural(checked, "request", "requests"))
 					return nil
 				}
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -210,7 +210,7 @@ agree, 2 when they do not.`,
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Key, d.Payment, d.Bank, d.Ledger, d.What)
 				}
 				tw.Flush()
-				return &exitError{code: 2, msg: fmt.Sprintf("bank reconcile: %d differences in %d requests", len(diffs), checked)}
+				return &exitError{code: 2, msg: fmt.Sprintf("bank reconcile: %s in %s", plural(len(diffs), "difference", "differences"), plural(checked, "request", "requests"))}
 			})
 		},
 	}

@@ -207,3 +207,26 @@ func TestMerchantKeyWarnsWhenTheAPIIsOff(t *testing.T) {
 		t.Errorf("company key, API off: %v, stderr %q", err, errOut)
 	}
 }
+
+// TestSummariesCountInWords: the CLI's summaries say "1 difference", "2 differences".
+func TestSummariesCountInWords(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		want string
+	}{{0, "0 differences"}, {1, "1 difference"}, {2, "2 differences"}} {
+		if got := plural(c.n, "difference", "differences"); got != c.want {
+			t.Errorf("plural(%d) = %q, want %q", c.n, got, c.want)
+		}
+	}
+	t.Setenv("MPG_PIN_KEY", "cli-test-pin-key-0123")
+	t.Setenv("MPG_RECEIPT_KEY", "cli-test-receipt-key-01")
+	db := filepath.Join(t.TempDir(), "mpg.db")
+	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
+	settle := filepath.Join(t.TempDir(), "settle.csv")
+	os.WriteFile(settle, []byte("rrn,account,amount_minor,currency,status,auth_code,time,type\n"+
+		"000000000001,FR7630006000011234567890189,250,978,settled,A1,2026-01-02T10:00:00Z,debit\n"), 0o600)
+	out, err := run(t, "--db", db, "bank", "reconcile", settle)
+	if exitCode(err) != 2 || !strings.Contains(err.Error(), "bank reconcile: 1 difference in 0 requests") {
+		t.Fatalf("reconcile: %v\n%s", err, out)
+	}
+}

@@ -226,12 +226,12 @@ func describeState(st engine.State) string {
 	}
 	switch {
 	case st.LockedForever:
-		parts = append(parts, fmt.Sprintf("LOCKED until an operator unlocks (after %d lockouts)", st.Lockouts))
+		parts = append(parts, "LOCKED until an operator unlocks (after "+plural(st.Lockouts, "lockout", "lockouts")+")")
 	case st.LockedUntil > 0:
 		parts = append(parts, "LOCKED until "+time.Unix(0, st.LockedUntil).UTC().Format(time.RFC3339))
 	}
 	if st.Fails > 0 {
-		parts = append(parts, fmt.Sprintf("%d wrong PIN(s) since the last right one", st.Fails))
+		parts = append(parts, plural(st.Fails, "wrong PIN", "wrong PINs")+" since the last right one")
 	}
 	if st.PendingConfirm {
 		parts = append(parts, "a payment waits for YES")

@@ -222,7 +222,7 @@ applies.`,
 					return err
 				}
 				if len(found) != 1 {
-					return fmt.Errorf("%d transfers match %q: name one by its id (mpg ledger find)", len(found), args[0])
+					return fmt.Errorf("%s match %q: name one by its id (mpg ledger find)", plural(len(found), "transfer", "transfers"), args[0])
 				}
 				rev, err := eng.Reverse(cmd.Context(), a.actor(), found[0].Transfer)
 				if err != nil {

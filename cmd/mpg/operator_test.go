@@ -67,6 +67,11 @@ func TestOperatorLifecycleThroughTheDaemon(t *testing.T) {
 	// Locked by wrong PINs, seen by the operator, unlocked by the operator.
 	for i := range 3 {
 		text(alice, fmt.Sprintf("BAL 000%d", i+1), 7+i)
+		if i == 0 {
+			if out := mustRun(t, "--db", db, "ledger", "show", alice); !strings.Contains(out, "1 wrong PIN since the last right one") {
+				t.Fatalf("show after one wrong PIN: %s", out)
+			}
+		}
 	}
 	if out := mustRun(t, "--db", db, "ledger", "show", "0611110001"); !strings.Contains(out, "LOCKED until") {
 		t.Fatalf("show lockout: %s", out)
