@@ -37,6 +37,24 @@ func FormatAmount(minor uint64, currency string) string {
 	return Money{Minor: minor, Currency: currency, Exponent: exponents[currency]}.Format('.')
 }
 
+// FormatAmountGrouped writes minor units for an operator, thousands grouped with commas:
+// 191750 EUR is "1,917.50 EUR". SMS replies keep FormatAmount's plain form.
+func FormatAmountGrouped(minor uint64, currency string) string {
+	s := FormatMinor(minor, exponents[currency])
+	whole, frac, hasFrac := strings.Cut(s, ".")
+	var b strings.Builder
+	for i, c := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if hasFrac {
+		b.WriteString("." + frac)
+	}
+	return b.String() + " " + currency
+}
+
 // FormatMinor writes minor units with e decimals.
 func FormatMinor(minor uint64, e uint8) string {
 	s := strconv.FormatUint(minor, 10)

@@ -159,3 +159,18 @@ func allCommands(c *cobra.Command) []*cobra.Command {
 	}
 	return out
 }
+
+// TestOperatorRefusalsInCurrencyUnits: a refused top-up says what would fit in euros, with
+// thousands grouped, never as a count of cents.
+func TestOperatorRefusalsInCurrencyUnits(t *testing.T) {
+	t.Setenv("MPG_PIN_KEY", "cli-test-pin-key-0123")
+	t.Setenv("MPG_RECEIPT_KEY", "cli-test-receipt-key-01")
+	db := filepath.Join(t.TempDir(), "mpg.db")
+	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
+	mustRun(t, "--db", db, "account", "open", "0612345678", "--name", "Alice", "--tier", "2")
+	mustRun(t, "--db", db, "account", "topup", "0612345678", "82.50")
+	_, err := run(t, "--db", db, "account", "topup", "0612345678", "2000")
+	if err == nil || !strings.Contains(err.Error(), "at most 1,917.50 EUR more") || strings.Contains(err.Error(), "minor units") {
+		t.Fatalf("topup beyond the tier's maximum balance: %v", err)
+	}
+}
