@@ -95,6 +95,11 @@ type Money struct {
 // ParseAmount reads "12", "12.5", "12.50" or "12,50" into minor units with e decimals.
 // Signs, more decimals than e, zero, and overflow are errors.
 func ParseAmount(s string, e uint8) (uint64, error) {
+	if rest, neg := strings.CutPrefix(s, "-"); neg {
+		if _, err := ParseAmount(rest, e); err == nil {
+			return 0, fmt.Errorf("amount must be positive: %s", s)
+		}
+	}
 	whole, frac, hasFrac := strings.Cut(strings.Replace(s, ",", ".", 1), ".")
 	if whole == "" || !digitsOnly(whole) || (hasFrac && (frac == "" || !digitsOnly(frac))) {
 		return 0, fmt.Errorf("amount %q: want digits like 12 or 12.50", s)
@@ -107,7 +112,7 @@ func ParseAmount(s string, e uint8) (uint64, error) {
 		return 0, fmt.Errorf("amount %q is too large", s)
 	}
 	if v == 0 {
-		return 0, fmt.Errorf("amount %q must be positive", s)
+		return 0, fmt.Errorf("amount must be positive: %s", s)
 	}
 	return v, nil
 }

@@ -1,6 +1,9 @@
 package domain
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestFormatAmountGroupedForOperators(t *testing.T) {
 	for _, c := range []struct {
@@ -19,6 +22,20 @@ func TestFormatAmountGroupedForOperators(t *testing.T) {
 	} {
 		if got := FormatAmountGrouped(c.minor, c.currency); got != c.want {
 			t.Errorf("FormatAmountGrouped(%d, %s) = %q, want %q", c.minor, c.currency, got, c.want)
+		}
+	}
+}
+
+func TestParseAmountSaysNegativeAndZeroAreNotPositive(t *testing.T) {
+	for _, s := range []string{"-5", "-12.50", "-0,5", "0", "0.00"} {
+		_, err := ParseAmount(s, 2)
+		if err == nil || err.Error() != "amount must be positive: "+s {
+			t.Errorf("ParseAmount(%q): %v", s, err)
+		}
+	}
+	for _, s := range []string{"-", "--5", "-5x", "-1.234"} {
+		if _, err := ParseAmount(s, 2); err == nil || strings.Contains(err.Error(), "positive") {
+			t.Errorf("ParseAmount(%q): %v, want the form's error", s, err)
 		}
 	}
 }
