@@ -20,7 +20,11 @@ var merchantCode = regexp.MustCompile(`^[A-Z0-9]{2,20}$`)
 func (a *app) msisdn(s string) (string, error) {
 	m, err := domain.ParseMSISDN(s, a.region())
 	if err != nil {
-		return "", fmt.Errorf("phone number %q: not a number of region %s (write it as +33612345678, or set --region)", s, a.region())
+		bad := domain.NumberError(s, a.region())
+		if bad.CountryCode != 0 { // foreign, written in full: --region would not change it
+			return "", bad
+		}
+		return "", fmt.Errorf("%w; a national number of another country: set --region", bad)
 	}
 	return m, nil
 }

@@ -205,3 +205,19 @@ func TestNegativeAmountsAreSaidSo(t *testing.T) {
 		}
 	}
 }
+
+// TestForeignNumbersAreNamedForeign: a +44 number that cannot exist is called foreign, not
+// shown how French numbers are written; a bad national one is, with --region as the way out.
+func TestForeignNumbersAreNamedForeign(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "mpg.db")
+	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
+	for _, c := range []struct{ number, want string }{
+		{"+447700900123", `phone number "+447700900123" is foreign (+44 is GB, not FR) and not a valid GB number`},
+		{"0612", `phone number "0612" is not a valid FR number (write it like +33612345678 or 06 12 34 56 78); a national number of another country: set --region`},
+	} {
+		_, err := run(t, "--db", db, "account", "open", c.number, "--name", "X")
+		if err == nil || err.Error() != c.want || !errors.Is(err, domain.ErrNotMSISDN) {
+			t.Errorf("account open %s: %v\n want %s", c.number, err, c.want)
+		}
+	}
+}

@@ -410,10 +410,17 @@ func (a *app) phoneCmd() *cobra.Command {
 		Example: "  mpg phone --as +33612345678 --smsc-http 127.0.0.1:2776",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return phoneOverHTTP(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), "http://"+smscHTTP, as)
+			// The number the daemon will see, read as every other: 0612345678 and
+			// +33612345678 text from, and read the replies of, the same phone.
+			msisdn, err := a.msisdn(as)
+			if err != nil {
+				return err
+			}
+			return phoneOverHTTP(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), "http://"+smscHTTP, msisdn)
 		},
 	}
-	c.Flags().StringVar(&as, "as", demoAlice, "the phone number you text as")
+	c.Flags().StringVar(&as, "as", demoAlice, "the phone number you text as (national numbers in --region)")
+	c.Flags().StringVar(&a.regionFlag, "region", "", "country of national numbers (default engine.region)")
 	c.Flags().StringVar(&smscHTTP, "smsc-http", "127.0.0.1:2776", "the simulator's phone interface (mpg smsc --http)")
 	return c
 }
