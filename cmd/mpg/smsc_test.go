@@ -129,7 +129,7 @@ func TestPhoneReadsItsNumberLikeEveryOther(t *testing.T) {
 	a := &app{}
 	root := a.rootCmd()
 	var out bytes.Buffer
-	root.SetIn(strings.NewReader("BAL\n"))
+	root.SetIn(strings.NewReader("\nBAL\n"))
 	root.SetOut(&out)
 	root.SetErr(&out)
 	cfg := filepath.Join(t.TempDir(), "mpg.toml")
