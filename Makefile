@@ -40,7 +40,8 @@ fmt-check:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # The simulator, the daemon bound to it over SMPP, demo accounts and a phone prompt (a short
-# scripted conversation when there is no terminal).
+# scripted conversation when there is no terminal). At the prompt, /as bob takes Bob's phone;
+# /quit or Ctrl-D ends the demo and deletes its temporary ledger.
 demo: build
 	./$(BIN) demo
 

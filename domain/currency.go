@@ -37,6 +37,24 @@ func FormatAmount(minor uint64, currency string) string {
 	return Money{Minor: minor, Currency: currency, Exponent: exponents[currency]}.Format('.')
 }
 
+// FormatAmountGrouped writes minor units for an operator, thousands grouped with commas:
+// 191750 EUR is "1,917.50 EUR". SMS replies keep FormatAmount's plain form.
+func FormatAmountGrouped(minor uint64, currency string) string {
+	s := FormatMinor(minor, exponents[currency])
+	whole, frac, hasFrac := strings.Cut(s, ".")
+	var b strings.Builder
+	for i, c := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if hasFrac {
+		b.WriteString("." + frac)
+	}
+	return b.String() + " " + currency
+}
+
 // FormatMinor writes minor units with e decimals.
 func FormatMinor(minor uint64, e uint8) string {
 	s := strconv.FormatUint(minor, 10)
@@ -77,6 +95,11 @@ type Money struct {
 // ParseAmount reads "12", "12.5", "12.50" or "12,50" into minor units with e decimals.
 // Signs, more decimals than e, zero, and overflow are errors.
 func ParseAmount(s string, e uint8) (uint64, error) {
+	if rest, neg := strings.CutPrefix(s, "-"); neg {
+		if _, err := ParseAmount(rest, e); err == nil {
+			return 0, fmt.Errorf("amount must be positive: %s", s)
+		}
+	}
 	whole, frac, hasFrac := strings.Cut(strings.Replace(s, ",", ".", 1), ".")
 	if whole == "" || !digitsOnly(whole) || (hasFrac && (frac == "" || !digitsOnly(frac))) {
 		return 0, fmt.Errorf("amount %q: want digits like 12 or 12.50", s)
@@ -89,7 +112,7 @@ func ParseAmount(s string, e uint8) (uint64, error) {
 		return 0, fmt.Errorf("amount %q is too large", s)
 	}
 	if v == 0 {
-		return 0, fmt.Errorf("amount %q must be positive", s)
+		return 0, fmt.Errorf("amount must be positive: %s", s)
 	}
 	return v, nil
 }

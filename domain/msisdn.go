@@ -60,12 +60,7 @@ func Sender(addr string, ton uint8, region string) (string, error) {
 // (national, with region), 33612345678 (international digits without +, with region),
 // with spaces, dots or dashes between digits.
 func ParseMSISDN(s, region string) (string, error) {
-	s = strings.Map(func(r rune) rune {
-		if r == ' ' || r == '.' || r == '-' || r == '(' || r == ')' {
-			return -1
-		}
-		return r
-	}, s)
+	s = stripSeparators(s)
 	if m, err := canonical(s, region); err == nil {
 		return m, nil
 	}
@@ -73,6 +68,63 @@ func ParseMSISDN(s, region string) (string, error) {
 		return canonical("+"+s, "")
 	}
 	return "", fmt.Errorf("%w: %q", ErrNotMSISDN, Clip(s))
+}
+
+// stripSeparators drops what people put between digits: spaces, dots, dashes, brackets.
+func stripSeparators(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '.' || r == '-' || r == '(' || r == ')' {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// NumberError says why s, which ParseMSISDN refused, is no number of region, for the person
+// who typed it. A number written in international form (+44…, or with region's
+// international prefix, 0044… from FR) of another country is named as foreign: showing its
+// writer how numbers of region look would mislead. Anything else is shown how they look.
+func NumberError(s, region string) *BadNumberError {
+	e := &BadNumberError{Input: Clip(s), Region: region}
+	if n, err := phonenumbers.Parse(stripSeparators(s), region); err == nil && n.GetCountryCodeSource() != phonenumbers.PhoneNumber_FROM_DEFAULT_COUNTRY {
+		if cc := int(n.GetCountryCode()); cc != phonenumbers.GetCountryCodeForRegion(region) {
+			e.CountryCode, e.Country = cc, phonenumbers.GetRegionCodeForNumber(n)
+			if e.Country == "" || e.Country == "ZZ" {
+				e.Country = phonenumbers.GetRegionCodeForCountryCode(cc)
+			}
+		}
+	}
+	return e
+}
+
+// BadNumberError is a number that cannot exist, as NumberError reads it. It is ErrNotMSISDN.
+type BadNumberError struct {
+	Input       string // as typed, clipped
+	Region      string // the country national numbers are read in
+	CountryCode int    // of a foreign number written in international form; 0 otherwise
+	Country     string // its region, e.g. GB
+}
+
+func (e *BadNumberError) Error() string {
+	if e.CountryCode != 0 {
+		return fmt.Sprintf("phone number %q is foreign (+%d is %s, not %s) and not a valid %s number", e.Input, e.CountryCode, e.Country, e.Region, e.Country)
+	}
+	if intl, national := ExampleNumber(e.Region); intl != "" {
+		return fmt.Sprintf("phone number %q is not a valid %s number (write it like %s or %s)", e.Input, e.Region, intl, national)
+	}
+	return fmt.Sprintf("phone number %q is not a valid %s number", e.Input, e.Region)
+}
+
+func (e *BadNumberError) Unwrap() error { return ErrNotMSISDN }
+
+// ExampleNumber is how a mobile number of region is written, internationally and
+// nationally: +33612345678 and 06 12 34 56 78 for FR ("" for a region phonenumbers lacks).
+func ExampleNumber(region string) (intl, national string) {
+	n := phonenumbers.GetExampleNumberForType(region, phonenumbers.MOBILE)
+	if n == nil {
+		return "", ""
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), phonenumbers.Format(n, phonenumbers.NATIONAL)
 }
 
 // canonicalCache remembers numbers already read: phonenumbers costs tens of microseconds a

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -54,5 +55,29 @@ func TestParseMSISDNAsPeopleType(t *testing.T) {
 		if got, err := ParseMSISDN(in, "FR"); err == nil {
 			t.Errorf("ParseMSISDN(%q) = %q, want an error", in, got)
 		}
+	}
+}
+
+// TestNumberErrorNamesForeignNumbers: a number of another country that cannot exist is
+// called foreign, not shown how French numbers are written; a bad national one is.
+func TestNumberErrorNamesForeignNumbers(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"+447700900123", `phone number "+447700900123" is foreign (+44 is GB, not FR) and not a valid GB number`},
+		{"0044 7700 900123", `phone number "0044 7700 900123" is foreign (+44 is GB, not FR) and not a valid GB number`},
+		{"+1 555 0100", `phone number "+1 555 0100" is foreign (+1 is US, not FR) and not a valid US number`},
+		{"0612", `phone number "0612" is not a valid FR number (write it like +33612345678 or 06 12 34 56 78)`},
+		{"+3361234", `phone number "+3361234" is not a valid FR number (write it like +33612345678 or 06 12 34 56 78)`},
+		{"SHOP42", `phone number "SHOP42" is not a valid FR number (write it like +33612345678 or 06 12 34 56 78)`},
+	} {
+		if _, err := ParseMSISDN(c.in, "FR"); err == nil {
+			t.Fatalf("ParseMSISDN(%q) took it", c.in)
+		}
+		var err error = NumberError(c.in, "FR")
+		if !errors.Is(err, ErrNotMSISDN) || err.Error() != c.want {
+			t.Errorf("NumberError(%q) = %v\n want %s", c.in, err, c.want)
+		}
+	}
+	if err := NumberError("07700 900123", "GB"); err == nil || strings.Contains(err.Error(), "foreign") {
+		t.Errorf("a bad national number of the region itself: %v", err)
 	}
 }

@@ -575,7 +575,8 @@ func (ja *jobApply) setLimit(i int, lc domain.LimitChange) error {
 		return refuse(domain.ErrAccountClosed, i, "account %d", a.ID)
 	}
 	if used, ok := add3(a.wBal.DebitsPosted, a.wBal.DebitsPending, 0); !ok || used > a.wBal.CreditsPosted+lc.Limit {
-		return &domain.RefusedError{Reason: domain.ErrLimitExceeded, Index: i, Detail: fmt.Sprintf("account %d owes and holds more than %d", a.ID, lc.Limit),
+		return &domain.RefusedError{Reason: domain.ErrLimitExceeded, Index: i, Detail: fmt.Sprintf("account %d owes and holds %s, more than a limit of %s", a.ID,
+			domain.FormatAmountGrouped(used-min(used, a.wBal.CreditsPosted), a.Currency), domain.FormatAmountGrouped(lc.Limit, a.Currency)),
 			Room: used - min(used, a.wBal.CreditsPosted)}
 	}
 	old := a.wLimit

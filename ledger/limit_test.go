@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -28,6 +29,10 @@ func TestCreditLineLimitsChangeButNeverBelowWhatIsOwed(t *testing.T) {
 	var ref *domain.RefusedError
 	if !errors.As(err, &ref) || ref.Reason != domain.ErrLimitExceeded || ref.Room != 800 {
 		t.Fatalf("lowering below what is held: %v", err)
+	}
+	// The operator reads the refusal in the currency's units, never in minor units.
+	if want := "owes and holds 8.00 EUR, more than a limit of 5.00 EUR"; !strings.Contains(err.Error(), want) {
+		t.Fatalf("lowering below what is held: %q lacks %q", err, want)
 	}
 	if _, err := l.Submit(ctx, domain.Job{Limits: []domain.LimitChange{{Account: acc[2].ID, Limit: 5}}}); !errors.Is(err, domain.ErrInvalid) {
 		t.Fatalf("a purse's limit: %v", err)

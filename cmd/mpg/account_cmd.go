@@ -20,7 +20,11 @@ var merchantCode = regexp.MustCompile(`^[A-Z0-9]{2,20}$`)
 func (a *app) msisdn(s string) (string, error) {
 	m, err := domain.ParseMSISDN(s, a.region())
 	if err != nil {
-		return "", fmt.Errorf("phone number %q: not a number of region %s (write it as +33612345678, or set --region)", s, a.region())
+		bad := domain.NumberError(s, a.region())
+		if bad.CountryCode != 0 { // foreign, written in full: --region would not change it
+			return "", bad
+		}
+		return "", fmt.Errorf("%w; a national number of another country: set --region", bad)
 	}
 	return m, nil
 }
@@ -188,7 +192,7 @@ func (a *app) accountTopupCmd() *cobra.Command {
 				}
 				tr, err := eng.Topup(cmd.Context(), a.actor(), msisdn, amount, ref)
 				if err != nil {
-					return refusalError(err)
+					return refusalError(err, purse.Currency)
 				}
 				after, _ := l.Account(purse.ID)
 				fmt.Fprintf(cmd.OutOrStdout(), "topped up %s with %s: balance %s (transfer %s)\n", msisdn,
@@ -201,17 +205,21 @@ func (a *app) accountTopupCmd() *cobra.Command {
 	return c
 }
 
-// refusalError words a ledger refusal for an operator: which rule, and what would fit.
-func refusalError(err error) error {
+// refusalError words a ledger refusal for an operator: which rule, and what would fit, in
+// the currency's units (never minor units).
+func refusalError(err error, currency string) error {
 	var ref *domain.RefusedError
 	if !errors.As(err, &ref) {
 		return err
 	}
 	switch ref.Reason {
 	case domain.ErrLimitBalance:
-		return fmt.Errorf("refused: the purse's tier allows at most %d minor units more (maximum balance); raise its tier with `mpg account tier`", ref.Room)
-	case domain.ErrLimitDaily, domain.ErrLimitPerPayment:
-		return fmt.Errorf("refused: %v (room %d minor units)", ref.Reason, ref.Room)
+		return fmt.Errorf("refused: the purse's tier allows at most %s more (maximum balance); raise its tier with `mpg account tier`",
+			domain.FormatAmountGrouped(ref.Room, currency))
+	case domain.ErrLimitPerPayment:
+		return fmt.Errorf("refused: %v (at most %s a payment)", ref.Reason, domain.FormatAmountGrouped(ref.Room, currency))
+	case domain.ErrLimitDaily:
+		return fmt.Errorf("refused: %v (at most %s more within 24 hours)", ref.Reason, domain.FormatAmountGrouped(ref.Room, currency))
 	}
 	return fmt.Errorf("refused: %w", err)
 }

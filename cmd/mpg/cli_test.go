@@ -230,3 +230,65 @@ func TestSummariesCountInWords(t *testing.T) {
 		t.Fatalf("reconcile: %v\n%s", err, out)
 	}
 }
+
+// TestOperatorRefusalsInCurrencyUnits: a refused top-up says what would fit in euros, with
+// thousands grouped, never as a count of cents.
+func TestOperatorRefusalsInCurrencyUnits(t *testing.T) {
+	t.Setenv("MPG_PIN_KEY", "cli-test-pin-key-0123")
+	t.Setenv("MPG_RECEIPT_KEY", "cli-test-receipt-key-01")
+	db := filepath.Join(t.TempDir(), "mpg.db")
+	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
+	mustRun(t, "--db", db, "account", "open", "0612345678", "--name", "Alice", "--tier", "2")
+	mustRun(t, "--db", db, "account", "topup", "0612345678", "82.50")
+	_, err := run(t, "--db", db, "account", "topup", "0612345678", "2000")
+	if err == nil || !strings.Contains(err.Error(), "at most 1,917.50 EUR more") || strings.Contains(err.Error(), "minor units") {
+		t.Fatalf("topup beyond the tier's maximum balance: %v", err)
+	}
+}
+
+// TestNegativeAmountsAreSaidSo: a negative amount, wherever a command takes one, is refused
+// as such, not as an unknown shorthand flag "-5".
+func TestNegativeAmountsAreSaidSo(t *testing.T) {
+	t.Setenv("MPG_PIN_KEY", "cli-test-pin-key-0123")
+	t.Setenv("MPG_RECEIPT_KEY", "cli-test-receipt-key-01")
+	db := filepath.Join(t.TempDir(), "mpg.db")
+	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
+	mustRun(t, "--db", db, "account", "open", "0612345678", "--name", "Alice", "--tier", "2")
+	mustRun(t, "--db", db, "company", "add", "ACME", "--name", "Acme SA")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"account", "topup", "0612345678", "-5"}, "amount must be positive: -5"},
+		{[]string{"account", "topup", "0612345678", "-12.50", "--ref", "A7"}, "amount must be positive: -12.50"},
+		{[]string{"account", "topup", "0612345678", "--", "-5"}, "amount must be positive: -5"},
+		{[]string{"company", "topup", "ACME", "-100"}, "amount must be positive: -100"},
+		{[]string{"credit", "grant", "0612345678", "-200"}, "amount must be positive: -200"},
+		{[]string{"credit", "set-limit", "0612345678", "-1,5"}, "amount must be positive: -1,5"},
+		{[]string{"company", "employee", "add", "ACME", "0612345678", "--per-payment", "-5"}, "amount must be positive: -5"},
+		{[]string{"account", "topup", "0612345678", "0"}, "amount must be positive: 0"},
+		// Other flag errors are the parser's own.
+		{[]string{"account", "topup", "0612345678", "5", "-x"}, "unknown shorthand flag: 'x' in -x"},
+	} {
+		_, err := run(t, append([]string{"--db", db}, c.args...)...)
+		if err == nil || err.Error() != c.want {
+			t.Errorf("mpg %s: %v, want %q", strings.Join(c.args, " "), err, c.want)
+		}
+	}
+}
+
+// TestForeignNumbersAreNamedForeign: a +44 number that cannot exist is called foreign, not
+// shown how French numbers are written; a bad national one is, with --region as the way out.
+func TestForeignNumbersAreNamedForeign(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "mpg.db")
+	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
+	for _, c := range []struct{ number, want string }{
+		{"+447700900123", `phone number "+447700900123" is foreign (+44 is GB, not FR) and not a valid GB number`},
+		{"0612", `phone number "0612" is not a valid FR number (write it like +33612345678 or 06 12 34 56 78); a national number of another country: set --region`},
+	} {
+		_, err := run(t, "--db", db, "account", "open", c.number, "--name", "X")
+		if err == nil || err.Error() != c.want || !errors.Is(err, domain.ErrNotMSISDN) {
+			t.Errorf("account open %s: %v\n want %s", c.number, err, c.want)
+		}
+	}
+}

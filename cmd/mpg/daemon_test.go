@@ -462,3 +462,87 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestDemoPromptTakesBobsPhoneAndQuitsOnlyWhenAsked drives the demo's prompt as a person
+// does: an empty Enter is nothing (the demo goes on), a merchant's request to Bob is
+// answered from Bob's phone with /as bob in the same demo, and /quit ends it, saying that
+// its data goes. The log never gives the merchant pages' address as port 0.
+func TestDemoPromptTakesBobsPhoneAndQuitsOnlyWhenAsked(t *testing.T) {
+	var logs syncBuffer
+	log := zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), &logs, zapcore.DebugLevel))
+	a := &app{cfg: config.Default(), log: log}
+	in, typed := io.Pipe()
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- a.demo(context.Background(), in, &out, demoAlice, true) }()
+	defer typed.Close()
+	wait := func(re *regexp.Regexp) []string {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if m := re.FindStringSubmatch(out.String()); m != nil {
+				return m
+			}
+		}
+		t.Fatalf("the demo never printed %s:\n%s", re, out.String())
+		return nil
+	}
+	typeLine := func(s string) {
+		t.Helper()
+		wrote := make(chan error, 1)
+		go func() { _, err := io.WriteString(typed, s+"\n"); wrote <- err }()
+		select {
+		case err := <-wrote:
+			if err != nil {
+				t.Fatalf("typing %q: %v", s, err)
+			}
+		case err := <-done:
+			t.Fatalf("the demo ended (%v) before %q was typed:\n%s", err, s, out.String())
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the demo did not read %q", s)
+		}
+	}
+	wait(regexp.MustCompile(`You are \+33612345678\.`))
+	curl := wait(regexp.MustCompile(`Bearer ([^']+)'.* (http://127\.0\.0\.1:\d+)/v1/payments`))
+	typeLine("")
+	typeLine("   ")
+	typeLine("BAL 1234")
+	wait(regexp.MustCompile(`\+33612345678 < Balance 50\.00 EUR`))
+
+	// SHOP42 asks Bob to pay, as the banner's curl line does; Bob answers from his phone.
+	req, _ := http.NewRequest("POST", curl[2]+"/v1/payments", strings.NewReader(`{"msisdn":"0687654321","amount":"3.20","reference":"order-7"}`))
+	req.Header.Set("Authorization", "Bearer "+curl[1])
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("request to pay: HTTP %d", resp.StatusCode)
+	}
+	code := wait(regexp.MustCompile(`\+33687654321 < Corner Shop asks 3\.20 EUR[^\n]*YES (\d{6})`))
+	typeLine("/as bob")
+	wait(regexp.MustCompile(`You are \+33687654321\.`))
+	typeLine("YES " + code[1])
+	wait(regexp.MustCompile(`\+33687654321 < Paid 3\.20 EUR to Corner Shop`))
+	typeLine("/as 0612345678")
+	wait(regexp.MustCompile(`You are \+33612345678\.\n`))
+	typeLine("/as nobody")
+	wait(regexp.MustCompile(`! /as alice, bob, carol or a phone number`))
+
+	typeLine("/quit")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("/quit did not end the demo")
+	}
+	if !strings.Contains(out.String(), "Demo over: its ledger, keys and simulators") {
+		t.Errorf("the demo deleted its data without saying so:\n%s", out.String())
+	}
+	if !strings.Contains(logs.String(), "public_url") || regexp.MustCompile(`public_url[^\n]*:0\b`).MatchString(logs.String()) {
+		t.Errorf("the log gives the merchant pages' public URL with port 0:\n%s", logs.String())
+	}
+}

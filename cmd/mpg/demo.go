@@ -65,7 +65,9 @@ func (a *app) demoCmd() *cobra.Command {
 		Long: `demo starts the SMSC simulator and the daemon (bound to it over real SMPP on loopback) on a
 temporary ledger, registers Alice (+33612345678, PIN 1234) and Bob (+33687654321, PIN 5678)
 by SMS, tops them up, adds the merchant SHOP42 and the biller EDF, and opens a phone prompt
-where you text the short code 1234 as Alice. With no terminal it plays a short conversation.`,
+where you text the short code 1234 as Alice. At the prompt, /as bob (alice, carol, or a
+number) takes another phone, an empty line is nothing, and /quit or Ctrl-D ends the demo,
+deleting its temporary ledger. With no terminal it plays a short conversation.`,
 		Example: "  mpg demo\n  mpg demo --as +33687654321",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -192,9 +194,9 @@ Alice has a 100.00 EUR credit line: CREDIT SHOP42 30 1234 (an authorisation SHOP
 Web checkout: open %s in a browser, type Alice's number 06 12 34 56 78, then the code
 texted to her (it shows here). Merchant API (key of SHOP42: %s):
   curl -s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{"msisdn":"0687654321","amount":"3.20","reference":"order-7"}' %s/v1/payments
-  (Bob is texted a code: answer YES <code> with --as %s)
+  (Bob is texted a code: type /as bob, then YES <code>)
 
-`, sim.Addr(), metrics, demoAlice, demoBob, demoShop, bk.Addr(), checkoutURL, key, key, api, demoBob)
+`, sim.Addr(), metrics, demoAlice, demoBob, demoShop, bk.Addr(), checkoutURL, key, key, api)
 	if !interactive {
 		for _, s := range demoScript {
 			if err := ph.text(ctx, s.from, s.text, true); err != nil {
@@ -217,18 +219,54 @@ texted to her (it shows here). Merchant API (key of SHOP42: %s):
 			ph.show()
 		}
 	}()
-	fmt.Fprintf(out, "You are %s. Type a message and Enter (empty line or Ctrl-D to quit).\n", as)
+	demoPrompt(ctx, in, out, ph, as)
+	fmt.Fprintf(out, "Demo over: its ledger, keys and simulators (%s) are deleted now; `mpg demo` starts a new one.\n", dir)
+	return nil
+}
+
+// demoPhones are the names the prompt's /as knows.
+var demoPhones = map[string]string{"alice": demoAlice, "bob": demoBob, "carol": demoCarol}
+
+// demoPrompt is the phone prompt: each line is an SMS to the short code from the phone in
+// hand; a line starting with / is for the prompt itself: /as <alice|bob|carol|number> takes
+// another phone, /quit ends the demo (as does Ctrl-D). An empty line is nothing.
+func demoPrompt(ctx context.Context, in io.Reader, out io.Writer, ph *phone, as string) {
+	if m, err := domain.ParseMSISDN(as, "FR"); err == nil {
+		as = m // --as 0687654321 is Bob, as the daemon reads him
+	}
+	ph.mu.Lock()
+	fmt.Fprintf(out, "You are %s. Type a message and Enter; /as bob (or alice, carol, a number) to take another phone, /quit or Ctrl-D to end the demo.\n", as)
+	ph.mu.Unlock()
 	sc := bufio.NewScanner(in)
-	for fmt.Fprint(out, "> "); sc.Scan(); fmt.Fprint(out, "> ") {
+	for ph.say("> "); sc.Scan(); ph.say("> ") {
 		text := strings.TrimSpace(sc.Text())
-		if text == "" {
-			break
-		}
-		if err := ph.text(ctx, as, text, false); err != nil {
-			fmt.Fprintln(out, "!", err)
+		cmd, arg, _ := strings.Cut(text, " ")
+		switch {
+		case text == "":
+			continue
+		case cmd == "/quit" || cmd == "/exit":
+			return
+		case cmd == "/as":
+			arg = strings.TrimSpace(arg)
+			to, ok := demoPhones[strings.ToLower(arg)]
+			if !ok {
+				m, err := domain.ParseMSISDN(arg, "FR")
+				if err != nil {
+					ph.say("! /as alice, bob, carol or a phone number (+33… or 06…)\n")
+					continue
+				}
+				to = m
+			}
+			as = to
+			ph.say("You are " + as + ".\n")
+		case strings.HasPrefix(cmd, "/"):
+			ph.say("! " + cmd + ": the prompt knows /as <alice|bob|carol|number> and /quit\n")
+		default:
+			if err := ph.text(ctx, as, text, false); err != nil {
+				ph.say("! " + err.Error() + "\n")
+			}
 		}
 	}
-	return nil
 }
 
 // demoDebit plays Alice paying by DEBIT from her bank account: the ask, YES, the bank's answer.
@@ -363,6 +401,13 @@ func (p *phone) show() {
 	}
 }
 
+// say prints a line of the prompt's own, never in the middle of a message being shown.
+func (p *phone) say(s string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprint(p.out, s)
+}
+
 // markSeen counts what reached the phones as printed (someone else printed it).
 func (p *phone) markSeen() {
 	quiet := p.quiet
@@ -378,9 +423,11 @@ func (p *phone) text(ctx context.Context, from, text string, echo bool) error {
 	// Replies go to the sender's E.164 number whatever form the SMSC gave it in; a sender
 	// that is no number (alphanumeric) gets none.
 	to, _ := domain.ParseMSISDN(from, "FR")
+	p.mu.Lock() // show reads watch, from the prompt's ticker too
 	if to != "" && !slices.Contains(p.watch, to) && to != demoAlice && to != demoBob && to != demoShop {
 		p.watch = append(p.watch, to)
 	}
+	p.mu.Unlock()
 	p.show()
 	before := len(p.sim.MT(to))
 	st, err := p.sim.SendMO(ctx, from, "1234", text)
@@ -406,14 +453,21 @@ func (a *app) phoneCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:     "phone",
 		Short:   "Text the short code as a subscriber through a running simulator",
-		Long:    "phone reads lines from the terminal, texts each through `mpg smsc`'s phone interface, and prints the replies as they arrive.",
+		Long:    "phone reads lines from the terminal, texts each through `mpg smsc`'s phone interface, and prints the replies as they arrive; empty lines are skipped, Ctrl-D ends.",
 		Example: "  mpg phone --as +33612345678 --smsc-http 127.0.0.1:2776",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return phoneOverHTTP(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), "http://"+smscHTTP, as)
+			// The number the daemon will see, read as every other: 0612345678 and
+			// +33612345678 text from, and read the replies of, the same phone.
+			msisdn, err := a.msisdn(as)
+			if err != nil {
+				return err
+			}
+			return phoneOverHTTP(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), "http://"+smscHTTP, msisdn)
 		},
 	}
-	c.Flags().StringVar(&as, "as", demoAlice, "the phone number you text as")
+	c.Flags().StringVar(&as, "as", demoAlice, "the phone number you text as (national numbers in --region)")
+	c.Flags().StringVar(&a.regionFlag, "region", "", "country of national numbers (default engine.region)")
 	c.Flags().StringVar(&smscHTTP, "smsc-http", "127.0.0.1:2776", "the simulator's phone interface (mpg smsc --http)")
 	return c
 }
@@ -432,7 +486,7 @@ func phoneOverHTTP(ctx context.Context, in io.Reader, out io.Writer, base, as st
 	for fmt.Fprint(out, "> "); sc.Scan(); fmt.Fprint(out, "> ") {
 		text := strings.TrimSpace(sc.Text())
 		if text == "" {
-			return nil
+			continue // an Enter too many is no SMS, and no reason to stop: Ctrl-D is
 		}
 		before, err := mt()
 		if err != nil {

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -97,6 +99,9 @@ bbolt file, and answers with confirmation SMS.`,
 			return nil
 		},
 	}
+	// An amount typed negative ("topup +336… -5") reads to the flag parser as the shorthand
+	// flags -5: say what is wrong with it instead, for every command that takes an amount.
+	root.SetFlagErrorFunc(negativeAmountError)
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.configPath, "config", "mpg.toml", "configuration file (optional for admin commands)")
 	pf.StringVar(&a.dbPath, "db", "", "ledger file (default: ledger.path from the config, else ./mpg.db)")
@@ -138,6 +143,25 @@ func newLogger(format, level string) (*zap.Logger, error) {
 	zc.Level = zap.NewAtomicLevelAt(lvl)
 	zc.OutputPaths = []string{"stderr"}
 	return zc.Build()
+}
+
+// negativeAmountError turns the parser's "unknown shorthand flag: '5' in -5" for an argument
+// that is a negative number into "amount must be positive: -5"; other flag errors pass.
+func negativeAmountError(_ *cobra.Command, err error) error {
+	var ne *pflag.NotExistError
+	if errors.As(err, &ne) {
+		if arg := "-" + ne.GetSpecifiedShortnames(); isNegativeNumber(arg) {
+			return fmt.Errorf("amount must be positive: %s", arg)
+		}
+	}
+	return err
+}
+
+// isNegativeNumber says whether s is a minus sign and an amount as people type one: -5,
+// -12.50, -12,50, -.5.
+func isNegativeNumber(s string) bool {
+	rest, ok := strings.CutPrefix(s, "-")
+	return ok && strings.ContainsAny(rest, "0123456789") && strings.Trim(rest, "0123456789.,") == ""
 }
 
 func (a *app) versionCmd() *cobra.Command {

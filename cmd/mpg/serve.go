@@ -158,11 +158,15 @@ func (d *daemon) serveMerchants(ctx context.Context) (done <-chan struct{}, err 
 		return nil, fmt.Errorf("merchant.addr: %w", err)
 	}
 	d.merchantAddr = ln.Addr().String()
-	if m.PublicURL == "" && strings.HasSuffix(m.Addr, ":0") { // a test's port: the one it got
-		d.eng.SetCheckoutURL(strings.Replace(publicURL(m), m.Addr, d.merchantAddr, 1))
+	// The public URL is known only now: with port 0 (a test's, the demo's) it is the port
+	// the listener got, never ":0".
+	public := publicURL(m)
+	if m.PublicURL == "" && strings.HasSuffix(m.Addr, ":0") {
+		public = strings.Replace(public, m.Addr, d.merchantAddr, 1)
+		d.eng.SetCheckoutURL(public)
 	}
 	exp, _ := domain.Exponent(d.cfg.Ledger.Currency)
-	srv := web.New(web.Config{PublicURL: publicURL(m), TLSCert: m.TLSCert, TLSKey: m.TLSKey, RatePerS: m.RatePerS,
+	srv := web.New(web.Config{PublicURL: public, TLSCert: m.TLSCert, TLSKey: m.TLSKey, RatePerS: m.RatePerS,
 		Burst: m.Burst, Currency: d.cfg.Ledger.Currency, Exponent: exp}, d.eng, d.log.Named("web"))
 	go func() {
 		defer close(c)
@@ -170,7 +174,7 @@ func (d *daemon) serveMerchants(ctx context.Context) (done <-chan struct{}, err 
 			d.log.Error("merchant API stopped", zap.Error(err))
 		}
 	}()
-	d.log.Info("merchant API and checkout pages", zap.String("addr", d.merchantAddr), zap.String("public_url", publicURL(m)))
+	d.log.Info("merchant API and checkout pages", zap.String("addr", d.merchantAddr), zap.String("public_url", public))
 	return c, nil
 }
 
