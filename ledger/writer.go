@@ -17,9 +17,9 @@ type jobReq struct {
 	meta []metaPut // written with the job, if it is applied (RotateKeys)
 	// erase is a party erased before the job (its audit entry) is applied (Erase).
 	erase string
-	res  domain.Result
-	err  error
-	done chan struct{}
+	res   domain.Result
+	err   error
+	done  chan struct{}
 }
 
 // Submit queues a job and waits until it is durable (nil error) or refused. A refused job
