@@ -286,7 +286,7 @@ func (ja *jobApply) guards(job *domain.Job) error {
 	}
 	b := ja.w.tx.Bucket(bktProfiles)
 	for i, r := range job.Reads {
-		if _, cur := decodeProfile(b.Get([]byte(r.Owner))); cur != r.Version {
+		if _, cur := decodeProfile(b.Get([]byte(ja.w.l.people.diskKey(r.Owner)))); cur != r.Version {
 			return refuse(domain.ErrConflict, i, "a record read is at version %d, the job was computed from %d", cur, r.Version)
 		}
 	}
@@ -302,18 +302,22 @@ func (ja *jobApply) profiles(ps []domain.Profile) error {
 		}
 		for _, q := range ps[:i] {
 			if q.Owner == p.Owner {
-				return refuse(domain.ErrInvalid, i, "profile of %s written twice in one job", p.Owner)
+				return refuse(domain.ErrInvalid, i, "a record written twice in one job")
 			}
 		}
-		_, cur := decodeProfile(b.Get([]byte(p.Owner)))
+		key, err := ja.w.party(p.Owner)
+		if err != nil {
+			return err
+		}
+		_, cur := decodeProfile(b.Get([]byte(key)))
 		if cur != p.Version {
-			return refuse(domain.ErrConflict, i, "profile of %s is at version %d, the job was computed from %d", p.Owner, cur, p.Version)
+			return refuse(domain.ErrConflict, i, "a record is at version %d, the job was computed from %d", cur, p.Version)
 		}
 		if p.Delete {
-			ja.puts = append(ja.puts, put{bucket: bktProfiles, key: []byte(p.Owner), del: true})
+			ja.puts = append(ja.puts, put{bucket: bktProfiles, key: []byte(key), del: true})
 			continue
 		}
-		ja.puts = append(ja.puts, put{bucket: bktProfiles, key: []byte(p.Owner), val: encodeProfile(p.Data, cur+1)})
+		ja.puts = append(ja.puts, put{bucket: bktProfiles, key: []byte(key), val: encodeProfile(p.Data, cur+1)})
 	}
 	return nil
 }
@@ -426,8 +430,8 @@ func (ja *jobApply) open(i int, spec domain.AccountSpec) (*account, error) {
 	if spec.Limit != 0 && spec.Kind != domain.KindCreditLine {
 		return nil, refuse(domain.ErrInvalid, i, "only a credit line has a limit")
 	}
-	if strings.IndexByte(spec.Owner, 0) >= 0 {
-		return nil, refuse(domain.ErrInvalid, i, "owner must not contain a NUL byte")
+	if strings.IndexByte(spec.Owner, 0) >= 0 || IsParty(spec.Owner) {
+		return nil, refuse(domain.ErrInvalid, i, "owner must not contain a NUL byte nor begin with %s", partyPrefix)
 	}
 	// System accounts are found by kind; their owners, and only theirs, begin with '@', so no
 	// subscriber or merchant can ever be taken for one.
@@ -438,9 +442,13 @@ func (ja *jobApply) open(i int, spec domain.AccountSpec) (*account, error) {
 	if id, ok := ja.w.l.st.system[systemKey{spec.Kind, spec.Currency}]; sys && ok {
 		return nil, refuse(domain.ErrAccountExists, i, "the %s account in %s is already account %d", spec.Kind, spec.Currency, id)
 	}
+	owner, err := ja.w.party(spec.Owner)
+	if err != nil {
+		return nil, err
+	}
 	if spec.Owner != "" {
 		// Earlier jobs of the batch are in the transaction; this job's own opens are not yet.
-		ids := ownedIDs(ja.w.tx, spec.Owner)
+		ids := ownedIDs(ja.w.tx, owner)
 		for _, a := range l.accounts[ja.u.accounts:] {
 			if a.Owner == spec.Owner {
 				ids = append(ids, a.ID)
@@ -460,7 +468,8 @@ func (ja *jobApply) open(i int, spec domain.AccountSpec) (*account, error) {
 	}, wStatus: domain.StatusActive, wTier: spec.Tier, wLimit: spec.Limit}
 	seq := ja.journal(entAccount, func(e *enc) {
 		a.Created = ja.ts
-		e.accountStatic(&a.Account)
+		disk := l.people.diskAccount(a.Account)
+		e.accountStatic(&disk)
 	})
 	a.wLast = seq
 	l.viewMu.Lock()
@@ -471,7 +480,7 @@ func (ja *jobApply) open(i int, spec domain.AccountSpec) (*account, error) {
 	l.viewMu.Unlock()
 	ja.w.touch(a)
 	if a.Owner != "" {
-		ja.puts = append(ja.puts, put{bucket: bktOwners, key: ownerIndexKey(a.Owner, a.ID), val: []byte{}})
+		ja.puts = append(ja.puts, put{bucket: bktOwners, key: ownerIndexKey(owner, a.ID), val: []byte{}})
 	}
 	// The record goes with the job, so an acknowledged account is in the file whatever the
 	// checkpoint rounds do.
@@ -481,7 +490,7 @@ func (ja *jobApply) open(i int, spec domain.AccountSpec) (*account, error) {
 
 // putAccountRecord writes the account as it is now, correct as of the last journal entry.
 func (ja *jobApply) putAccountRecord(a *account) {
-	rec := a.record()
+	rec := ja.w.l.people.diskAccount(a.record())
 	ja.puts = append(ja.puts, put{bucket: bktAccounts, key: u64key(a.ID), val: encodeAccountRecord(&rec, ja.w.l.st.lastSeq)})
 }
 
@@ -502,7 +511,7 @@ func (w *batchWriter) get(id uint64) (*account, error) {
 	if a := l.accounts[id]; a != nil {
 		return a, nil
 	}
-	a, _, err := readAccount(w.tx, id)
+	a, _, err := w.l.readAccount(w.tx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -605,18 +614,18 @@ func (w *batchWriter) lookup(id domain.ID) (domain.Transfer, bool, error) {
 	if v == nil {
 		return domain.Transfer{}, false, nil
 	}
-	t, err := readTransfer(w.tx, be64(v))
+	t, err := w.l.readTransfer(w.tx, be64(v))
 	return t, err == nil, err
 }
 
-func readTransfer(tx *bolt.Tx, seq uint64) (domain.Transfer, error) {
+func (l *Ledger) readTransfer(tx *bolt.Tx, seq uint64) (domain.Transfer, error) {
 	en, err := splitEntry(tx.Bucket(bktJournal).Get(u64key(seq)))
 	if err != nil || en.typ != entTransfer {
 		return domain.Transfer{}, errCorrupt
 	}
 	d := dec{b: en.body}
 	r := d.transfer()
-	r.Seq, r.Timestamp = seq, en.ts
+	r.Seq, r.Timestamp, r.For = seq, en.ts, l.people.number(r.For)
 	return r.Transfer, d.err
 }
 
@@ -712,7 +721,7 @@ func (ja *jobApply) transfer(i int, t domain.Transfer) (domain.Transfer, bool, e
 		ja.u.pendDel = append(ja.u.pendDel, p)
 		ja.puts = append(ja.puts, put{bucket: bktPending, key: u64key(p.t.Seq), del: true})
 		if p.t.For != "" {
-			ja.puts = append(ja.puts, put{bucket: bktHolds, key: holdKey(p.t.For, p.t.Seq), del: true})
+			ja.puts = append(ja.puts, put{bucket: bktHolds, key: holdKey(w.l.people.diskKey(p.t.For), p.t.Seq), del: true})
 		}
 	} else {
 		if t.PendingID != (domain.ID{}) {
@@ -738,8 +747,12 @@ func (ja *jobApply) transfer(i int, t domain.Transfer) (domain.Transfer, bool, e
 			t.Flags |= domain.Counted
 		}
 		if t.For != "" {
-			if n := countHolds(w.tx, t.For); n >= w.l.opt.MaxHoldsPerOwner {
-				return t, false, refuse(domain.ErrTooManyHolds, i, "%d payments already held for %s", n, t.For)
+			held, err := w.party(t.For)
+			if err != nil {
+				return t, false, err
+			}
+			if n := countHolds(w.tx, held); n >= w.l.opt.MaxHoldsPerOwner {
+				return t, false, refuse(domain.ErrTooManyHolds, i, "%d payments already held for one payee", n)
 			}
 		}
 		t.Currency = dr.Currency
@@ -747,6 +760,7 @@ func (ja *jobApply) transfer(i int, t domain.Transfer) (domain.Transfer, bool, e
 	ja.saveBalance(dr)
 	ja.saveBalance(cr)
 	rec := transferRec{Transfer: t, prevDebit: dr.wLast, prevCredit: cr.wLast}
+	rec.For = w.l.people.diskKey(t.For)
 	seq := ja.journal(entTransfer, func(e *enc) { e.transfer(&rec) })
 	t.Seq, t.Timestamp = seq, st.lastTS
 	applyDebit(&dr.wBal, &t)
@@ -769,7 +783,7 @@ func (ja *jobApply) transfer(i int, t domain.Transfer) (domain.Transfer, bool, e
 		ja.u.pendAdd = append(ja.u.pendAdd, t.ID)
 		ja.puts = append(ja.puts, put{bucket: bktPending, key: w.keep8(seq), val: []byte{}})
 		if t.For != "" {
-			ja.puts = append(ja.puts, put{bucket: bktHolds, key: holdKey(t.For, seq), val: []byte{}})
+			ja.puts = append(ja.puts, put{bucket: bktHolds, key: holdKey(rec.For, seq), val: []byte{}})
 		}
 	}
 	w.ids[t.ID] = t
@@ -888,4 +902,20 @@ func countHolds(tx *bolt.Tx, owner string) int {
 		n++
 	}
 	return n
+}
+
+// party is how the file names an owner: a number by its party, made now if it has none
+// (its key and index entry go into the batch's transaction); anything else as it is.
+func (w *batchWriter) party(owner string) (string, error) {
+	if !isNumber(owner) {
+		return owner, nil
+	}
+	if id, ok := w.l.people.party(owner); ok {
+		return id, nil
+	}
+	id, err := w.l.people.create(w.tx, owner)
+	if err != nil && w.ioErr == nil {
+		w.ioErr = err
+	}
+	return id, err
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"mpg/domain"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,7 +25,10 @@ import (
 )
 
 // SchemaVersion is the layout of the file this mpg writes.
-const SchemaVersion = 1
+//
+//	1: people named by their numbers
+//	2: people named by party ids, their numbers and names sealed (people.go)
+const SchemaVersion = 2
 
 var (
 	bktMeta      = []byte("meta")
@@ -45,7 +49,7 @@ var (
 
 	allBuckets = [][]byte{bktMeta, bktJournal, bktIDs, bktAccounts, bktPending, bktDedupe, bktOutbox, bktOutQueue, bktSMSCIDs, bktOwners, bktProfiles}
 	// Buckets added since schema 1 was first written; opening a file creates them.
-	laterBuckets = [][]byte{bktDedupeIdx, bktHolds, bktParts, bktEarly}
+	laterBuckets = [][]byte{bktDedupeIdx, bktHolds, bktParts, bktEarly, bktPartyKeys, bktParties, bktPartyIndex}
 
 	keySchema     = []byte("schema")
 	keyReplayFrom = []byte("replay_from")
@@ -81,9 +85,16 @@ type Options struct {
 	// those the file has not seen are recorded, and a different one refuses the open with
 	// a *KeyMismatchError before anything runs.
 	KeyChecks []KeyCheck
+	// IdentityKey wraps the keys people's numbers and names are sealed under (people.go).
+	// Nil: a key kept in the file (tools and tests; a stolen copy of the file is then readable).
+	IdentityKey []byte
+	// ErasureLog is the file every erasure is appended to before it is committed, and
+	// replayed from at every open, so that a backup restored from before an erasure is
+	// erased again (default: the ledger's path + ".erasures").
+	ErasureLog string
 }
 
-func (o *Options) withDefaults() Options {
+func (o *Options) withDefaults(path string) Options {
 	v := Options{}
 	if o != nil {
 		v = *o
@@ -118,6 +129,9 @@ func (o *Options) withDefaults() Options {
 	if v.Now == nil {
 		v.Now = time.Now
 	}
+	if v.ErasureLog == "" && path != "" {
+		v.ErasureLog = path + ".erasures"
+	}
 	return v
 }
 
@@ -136,6 +150,9 @@ type Ledger struct {
 
 	// Writer-owned state; only the writer goroutine touches it after Open returns.
 	st *state
+
+	// The people the books name by party id (people.go).
+	people *people
 
 	// The committed view readers see, published after each commit.
 	viewMu   sync.RWMutex
@@ -182,13 +199,8 @@ func Open(path string, opt *Options) (*Ledger, error) {
 }
 
 func open(path string, opt *Options, create bool) (*Ledger, error) {
-	o := opt.withDefaults()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:         o.LockTimeout,
-		NoSync:          o.NoSync,
-		FreelistType:    bolt.FreelistMapType,
-		InitialMmapSize: 1 << 30,
-	})
+	o := opt.withDefaults(path)
+	db, err := openBolt(path, o)
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, inUseError(path)
 	}
@@ -212,6 +224,12 @@ func open(path string, opt *Options, create bool) (*Ledger, error) {
 		err = l.checkKeysAtOpen(o.KeyChecks)
 	}
 	if err == nil {
+		err = l.openPeople()
+	}
+	if err == nil && l.people.moved {
+		err = l.compact()
+	}
+	if err == nil {
 		err = l.load()
 	}
 	if err != nil {
@@ -224,6 +242,44 @@ func open(path string, opt *Options, create bool) (*Ledger, error) {
 	writePIDFile(path)
 	go l.writer()
 	return l, nil
+}
+
+func openBolt(path string, o Options) (*bolt.DB, error) {
+	return bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:         o.LockTimeout,
+		NoSync:          o.NoSync,
+		FreelistType:    bolt.FreelistMapType,
+		InitialMmapSize: 1 << 30,
+	})
+}
+
+// compact rewrites the file with its live records only, so that no freed page keeps what
+// was replaced (the numbers a move to party ids took out of the journal).
+func (l *Ledger) compact() error {
+	tmp := l.path + ".compact"
+	os.Remove(tmp)
+	dst, err := openBolt(tmp, l.opt)
+	if err != nil {
+		return err
+	}
+	if err := bolt.Compact(dst, l.db, 64<<20); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("compact %s: %w", l.path, err)
+	}
+	if err := dst.Close(); err != nil {
+		return err
+	}
+	l.db.Close()
+	if err := os.Rename(tmp, l.path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(l.path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	l.db, err = openBolt(l.path, l.opt)
+	return err
 }
 
 // inUseError names the process holding the file, from the pid file it left beside it.

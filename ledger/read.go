@@ -36,7 +36,7 @@ func (l *Ledger) accountLocked(tx *bolt.Tx, id uint64) (domain.Account, error) {
 	if a := l.accounts[id]; a != nil {
 		return a.Account, nil
 	}
-	a, _, err := readAccount(tx, id)
+	a, _, err := l.readAccount(tx, id)
 	if err != nil {
 		return domain.Account{}, err
 	}
@@ -49,7 +49,7 @@ func (l *Ledger) AccountsOf(owner string) []domain.Account {
 	l.db.View(func(tx *bolt.Tx) error {
 		l.viewMu.RLock()
 		defer l.viewMu.RUnlock()
-		for _, id := range ownedIDs(tx, owner) {
+		for _, id := range ownedIDs(tx, l.people.diskKey(owner)) {
 			if a, err := l.accountLocked(tx, id); err == nil {
 				out = append(out, a)
 			}
@@ -127,7 +127,7 @@ func (l *Ledger) Transfer(id domain.ID) (domain.Transfer, error) {
 			return fmt.Errorf("%w: %s", domain.ErrTransferNotFound, id)
 		}
 		var err error
-		t, err = readTransfer(tx, be64(v))
+		t, err = l.readTransfer(tx, be64(v))
 		return err
 	})
 	return t, err
@@ -157,7 +157,7 @@ func (l *Ledger) History(account uint64, limit int, before uint64) ([]domain.Tra
 			if d.err != nil {
 				return fmt.Errorf("journal entry %d: %w", seq, d.err)
 			}
-			r.Seq, r.Timestamp = seq, en.ts
+			r.Seq, r.Timestamp, r.For = seq, en.ts, l.people.number(r.For)
 			if before == 0 || seq < before {
 				out = append(out, r.Transfer)
 			}
@@ -178,7 +178,7 @@ func (l *Ledger) Profile(owner string) ([]byte, uint64, error) {
 	var out []byte
 	var version uint64
 	err := l.db.View(func(tx *bolt.Tx) error {
-		data, v := decodeProfile(tx.Bucket(bktProfiles).Get([]byte(owner)))
+		data, v := decodeProfile(tx.Bucket(bktProfiles).Get([]byte(l.people.diskKey(owner))))
 		if data != nil {
 			out = append([]byte{}, data...)
 		}
@@ -214,10 +214,10 @@ func (l *Ledger) ProfilesFrom(prefix, from string, limit int) ([]domain.Profile,
 func (l *Ledger) HoldsFor(owner string) ([]domain.Transfer, error) {
 	var out []domain.Transfer
 	err := l.db.View(func(tx *bolt.Tx) error {
-		prefix := append([]byte(owner), 0)
+		prefix := append([]byte(l.people.diskKey(owner)), 0)
 		c := tx.Bucket(bktHolds).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && len(k) == len(prefix)+8 && string(k[:len(prefix)]) == string(prefix); k, _ = c.Next() {
-			t, err := readTransfer(tx, be64(k[len(prefix):]))
+			t, err := l.readTransfer(tx, be64(k[len(prefix):]))
 			if err != nil {
 				return err
 			}
@@ -248,7 +248,7 @@ func (l *Ledger) TransferAt(seq uint64) (domain.Transfer, error) {
 			return fmt.Errorf("%w: entry %d", domain.ErrTransferNotFound, seq)
 		}
 		var err error
-		if t, err = readTransfer(tx, seq); err != nil {
+		if t, err = l.readTransfer(tx, seq); err != nil {
 			return fmt.Errorf("%w: entry %d", domain.ErrTransferNotFound, seq)
 		}
 		return nil
@@ -304,6 +304,7 @@ func (l *Ledger) AuditLog(limit int, before uint64) ([]AuditEntry, error) {
 // Owner reads an owner's state as of one commit.
 func (l *Ledger) Owner(owner string) (domain.OwnerState, error) {
 	var st domain.OwnerState
+	owner = l.people.diskKey(owner)
 	err := l.db.View(func(tx *bolt.Tx) error {
 		l.viewMu.RLock()
 		for _, id := range ownedIDs(tx, owner) {

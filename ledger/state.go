@@ -112,7 +112,7 @@ func (l *Ledger) publishAll() {
 }
 
 // readAccount decodes an account's checkpoint record.
-func readAccount(tx *bolt.Tx, id uint64) (*account, uint64, error) {
+func (l *Ledger) readAccount(tx *bolt.Tx, id uint64) (*account, uint64, error) {
 	v := tx.Bucket(bktAccounts).Get(u64key(id))
 	if v == nil {
 		return nil, 0, fmt.Errorf("account record %d missing", id)
@@ -121,6 +121,7 @@ func readAccount(tx *bolt.Tx, id uint64) (*account, uint64, error) {
 	if err != nil || a.ID != id {
 		return nil, 0, fmt.Errorf("account record %d unreadable", id)
 	}
+	l.people.memAccount(&a)
 	return &account{Account: a, wBal: a.Balances, wStatus: a.Status, wTier: a.Tier, wLimit: a.Limit, wSpend: a.Spends, wLast: a.LastSeq}, asOf, nil
 }
 
@@ -152,7 +153,7 @@ func (l *Ledger) replay(tx *bolt.Tx, seq uint64, en entry, asOf map[uint64]uint6
 		if a := l.accounts[id]; a != nil {
 			return a, asOf[id], nil
 		}
-		a, at, err := readAccount(tx, id)
+		a, at, err := l.readAccount(tx, id)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -263,7 +264,7 @@ func (l *Ledger) pendingOf(tx *bolt.Tx, id domain.ID) (domain.Transfer, error) {
 	if v == nil {
 		return domain.Transfer{}, fmt.Errorf("pending transfer %s not in the id index", id)
 	}
-	return readTransfer(tx, be64(v))
+	return l.readTransfer(tx, be64(v))
 }
 
 // The balance effect of a transfer, shared by the writer, replay and Verify so that all
@@ -322,7 +323,7 @@ func (l *Ledger) loadPending(tx *bolt.Tx) error {
 		}
 		d := dec{b: en.body}
 		t := d.transfer()
-		t.Seq, t.Timestamp = binary.BigEndian.Uint64(k), en.ts
+		t.Seq, t.Timestamp, t.For = binary.BigEndian.Uint64(k), en.ts, l.people.number(t.For)
 		p := &pendingRec{t: t.Transfer}
 		if t.Timeout > 0 {
 			p.expires = en.ts + int64(t.Timeout)
@@ -342,7 +343,7 @@ func (l *Ledger) loadSystem(tx *bolt.Tx) error {
 			continue
 		}
 		id := binary.BigEndian.Uint64(k[len(k)-8:])
-		a, _, err := readAccount(tx, id)
+		a, _, err := l.readAccount(tx, id)
 		if err != nil {
 			return err
 		}

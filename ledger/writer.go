@@ -15,9 +15,11 @@ type jobReq struct {
 	job  *domain.Job
 	upd  *msgUpdate
 	meta []metaPut // written with the job, if it is applied (RotateKeys)
-	res  domain.Result
-	err  error
-	done chan struct{}
+	// erase is a party erased before the job (its audit entry) is applied (Erase).
+	erase string
+	res   domain.Result
+	err   error
+	done  chan struct{}
 }
 
 // Submit queues a job and waits until it is durable (nil error) or refused. A refused job
@@ -187,6 +189,12 @@ func (w *batchWriter) commit(reqs []*jobReq) {
 			r.err = w.applyUpdate(r.upd)
 			continue
 		}
+		if r.erase != "" {
+			if r.err = w.erase(r.erase); r.err != nil {
+				w.ioErr = r.err
+				continue
+			}
+		}
 		r.res, r.err = w.apply(r.job)
 		if r.err == nil && len(r.meta) > 0 {
 			w.putMeta(r.meta)
@@ -300,7 +308,7 @@ func (w *batchWriter) checkpoint() error {
 }
 
 func (w *batchWriter) putAccount(b *bolt.Bucket, a *account) error {
-	rec := a.record()
+	rec := w.l.people.diskAccount(a.record())
 	return b.Put(u64key(a.ID), encodeAccountRecord(&rec, w.l.st.lastSeq))
 }
 

@@ -1,0 +1,114 @@
+package ledger
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"mpg/domain"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// ErrNoPerson: the number names nobody the file knows (never seen, or erased already).
+var ErrNoPerson = errors.New("no such person in the ledger")
+
+// Erase makes a person unreadable for good: his key, sealed number and index entry are
+// destroyed and his profile deleted, so what the journal and every backup hold of him (a
+// party id, a sealed name) can never be read again; his accounts, their transfers and
+// balances, and every hash of the chain stay as they were. The erasure is appended to the
+// erasure log (and synced) before it is committed, and the log is replayed at every open:
+// a backup restored from before the erasure is erased again. It returns the party id, which
+// is all the audit entry (written in the same commit) and the log name him by.
+func (l *Ledger) Erase(ctx context.Context, number string, audit domain.Audit) (string, error) {
+	party, ok := l.people.party(number)
+	if !ok {
+		return "", ErrNoPerson
+	}
+	if err := appendErasure(l.opt.ErasureLog, party, l.opt.Now()); err != nil {
+		return "", fmt.Errorf("erasure log: %w", err)
+	}
+	audit.Detail = strings.TrimSpace(party + " " + audit.Detail)
+	r := &jobReq{job: &domain.Job{Audit: &audit}, erase: party, done: make(chan struct{})}
+	if err := l.enqueue(ctx, r); err != nil {
+		return "", err
+	}
+	select {
+	case <-r.done:
+		return party, r.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// appendErasure adds one line to the erasure log: time and party id, nothing personal.
+func appendErasure(path, party string, now time.Time) error {
+	if path == "" {
+		return errors.New("no erasure log")
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err = fmt.Fprintf(f, "%s %s\n", now.UTC().Format(time.RFC3339Nano), party); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// erase forgets a party in the batch's transaction and in memory: loaded accounts show the
+// party id and no name from now on.
+func (w *batchWriter) erase(party string) error {
+	if _, err := w.l.people.forget(w.tx, party); err != nil {
+		return err
+	}
+	if err := w.tx.Bucket(bktProfiles).Delete([]byte(party)); err != nil {
+		return err
+	}
+	l := w.l
+	for _, id := range ownedIDs(w.tx, party) {
+		if id >= uint64(len(l.accounts)) || l.accounts[id] == nil {
+			continue // not loaded: its record already names the party
+		}
+		a := l.accounts[id]
+		l.viewMu.Lock()
+		a.Owner, a.Name = party, ""
+		l.viewMu.Unlock()
+		l.markDirty(a) // its next record drops the sealed name
+	}
+	return nil
+}
+
+// replayErasures erases again whoever the erasure log names and the file still knows: the
+// file is a backup restored from before those erasures.
+func (l *Ledger) replayErasures(tx *bolt.Tx) error {
+	f, err := os.Open(l.opt.ErasureLog)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("erasure log: %w", err)
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		fields := strings.Fields(s.Text())
+		if len(fields) != 2 || !IsParty(fields[1]) {
+			continue
+		}
+		if _, err := l.people.forget(tx, fields[1]); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bktProfiles).Delete([]byte(fields[1])); err != nil {
+			return err
+		}
+	}
+	return s.Err()
+}

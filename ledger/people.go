@@ -1,0 +1,300 @@
+package ledger
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"mpg/domain"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// People are kept apart from the books. The file never holds a subscriber's number or name
+// where it cannot be erased: wherever the books name a person (an account's owner, the
+// number money is held for, the key of his profile) they name a random party id, and the
+// person's number and name are sealed under a key of his own. The keys are wrapped under
+// the server's identity key; a keyed index (an HMAC of the number under that key) finds a
+// party from a number. Erasing a person destroys his key and his index entry: what the
+// journal and every backup hold about him becomes unreadable for good, while every
+// transfer, balance and hash of the chain stays as it was and still verifies.
+//
+//	party_keys:  party id -> nonce | AES-GCM(wrap key, person key)
+//	parties:     party id -> nonce | AES-GCM(person key, number)
+//	party_index: HMAC-SHA256(index key, number)[:16] -> party id
+var (
+	bktPartyKeys  = []byte("party_keys")
+	bktParties    = []byte("parties")
+	bktPartyIndex = []byte("party_index")
+)
+
+// partyPrefix begins every party id: neither a number ('+'), a merchant code nor a system
+// owner ('@') can be taken for one.
+const partyPrefix = "~"
+
+// keyIdentityInFile holds the identity key of a file opened without one (tools, tests): the
+// people are still erasable, but only a key kept outside the file protects a stolen copy.
+var keyIdentityInFile = []byte("identity key (in file)")
+
+// isNumber tells the owners that are people: E.164 numbers.
+func isNumber(owner string) bool { return strings.HasPrefix(owner, "+") }
+
+// IsParty tells whether an owner is a party id: a person the books name without his number
+// (an erased one, once his key is gone).
+func IsParty(owner string) bool { return strings.HasPrefix(owner, partyPrefix) }
+
+// person is one party as the ledger knows it in memory.
+type person struct {
+	number string
+	aead   cipher.AEAD // under the person's key
+}
+
+// people maps numbers and party ids both ways. The writer adds and removes; readers look up.
+type people struct {
+	index, wrap []byte // derived from the identity key
+	mu          sync.RWMutex
+	byNumber    map[string]string // number -> party id
+	byParty     map[string]*person
+	moved       bool // the file was moved to party ids at this open
+}
+
+func newPeople(identityKey []byte) *people {
+	derive := func(label string) []byte {
+		m := hmac.New(sha256.New, identityKey)
+		m.Write([]byte("mpg people " + label))
+		return m.Sum(nil)
+	}
+	return &people{index: derive("index"), wrap: derive("wrap"), byNumber: map[string]string{}, byParty: map[string]*person{}}
+}
+
+func gcm(key []byte) cipher.AEAD {
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		panic(err) // a 32-byte key always makes a cipher
+	}
+	a, err := cipher.NewGCM(b)
+	if err != nil {
+		panic(err)
+	}
+	return a
+}
+
+func seal(a cipher.AEAD, plain, ad []byte) []byte {
+	nonce := make([]byte, a.NonceSize(), a.NonceSize()+len(plain)+a.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		panic(err) // the system's random source does not fail on Linux
+	}
+	return a.Seal(nonce, nonce, plain, ad)
+}
+
+func unseal(a cipher.AEAD, v, ad []byte) ([]byte, error) {
+	if len(v) < a.NonceSize() {
+		return nil, errCorrupt
+	}
+	return a.Open(nil, v[:a.NonceSize()], v[a.NonceSize():], ad)
+}
+
+// indexKey is a number's key in the party index.
+func (p *people) indexKey(number string) []byte {
+	m := hmac.New(sha256.New, p.index)
+	m.Write([]byte(number))
+	return m.Sum(nil)[:16]
+}
+
+// party returns a number's party id, if it has one.
+func (p *people) party(number string) (string, bool) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	id, ok := p.byNumber[number]
+	return id, ok
+}
+
+// diskKey is how the file names an owner: a number by its party (as it is when it has
+// none: nothing is stored under it), anything else as it is.
+func (p *people) diskKey(owner string) string {
+	if !isNumber(owner) {
+		return owner
+	}
+	if id, ok := p.party(owner); ok {
+		return id
+	}
+	return owner
+}
+
+// number is the owner a party id stands for: the number, or the party id itself once the
+// person is erased.
+func (p *people) number(owner string) string {
+	if !IsParty(owner) {
+		return owner
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if who := p.byParty[owner]; who != nil {
+		return who.number
+	}
+	return owner
+}
+
+// sealField seals a personal field (a name) for the journal under the party's key.
+func (p *people) sealField(party, field string) string {
+	if field == "" {
+		return ""
+	}
+	p.mu.RLock()
+	who := p.byParty[party]
+	p.mu.RUnlock()
+	if who == nil {
+		return ""
+	}
+	return base64.RawStdEncoding.EncodeToString(seal(who.aead, []byte(field), []byte(party)))
+}
+
+// openField opens a sealed field: "" once the person is erased.
+func (p *people) openField(party, sealed string) string {
+	p.mu.RLock()
+	who := p.byParty[party]
+	p.mu.RUnlock()
+	if who == nil || sealed == "" {
+		return ""
+	}
+	b, err := base64.RawStdEncoding.DecodeString(sealed)
+	if err != nil {
+		return ""
+	}
+	plain, err := unseal(who.aead, b, []byte(party))
+	if err != nil {
+		return ""
+	}
+	return string(plain)
+}
+
+// create makes a party for a number in tx: its key, its sealed number, its index entry.
+func (p *people) create(tx *bolt.Tx, number string) (string, error) {
+	var raw [8]byte
+	key := make([]byte, 32)
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", err
+	}
+	if _, err := rand.Read(key); err != nil {
+		return "", err
+	}
+	id := partyPrefix + hex.EncodeToString(raw[:])
+	who := &person{number: number, aead: gcm(key)}
+	puts := []struct {
+		bucket, key, val []byte
+	}{
+		{bktPartyKeys, []byte(id), seal(gcm(p.wrap), key, []byte(id))},
+		{bktParties, []byte(id), seal(who.aead, []byte(number), []byte(id))},
+		{bktPartyIndex, p.indexKey(number), []byte(id)},
+	}
+	for _, w := range puts {
+		if err := tx.Bucket(w.bucket).Put(w.key, w.val); err != nil {
+			return "", err
+		}
+	}
+	p.mu.Lock()
+	p.byNumber[number], p.byParty[id] = id, who
+	p.mu.Unlock()
+	return id, nil
+}
+
+// load reads every party whose key is still in the file.
+func (p *people) load(tx *bolt.Tx) error {
+	wrap := gcm(p.wrap)
+	parties := tx.Bucket(bktParties)
+	return tx.Bucket(bktPartyKeys).ForEach(func(k, v []byte) error {
+		key, err := unseal(wrap, v, k)
+		if err != nil {
+			return fmt.Errorf("party %s: %w", k, ErrIdentityKey)
+		}
+		who := &person{aead: gcm(key)}
+		number, err := unseal(who.aead, parties.Get(k), k)
+		if err != nil {
+			return fmt.Errorf("party %s: its record is unreadable", k)
+		}
+		who.number = string(number)
+		p.byNumber[who.number], p.byParty[string(k)] = string(k), who
+		return nil
+	})
+}
+
+// ErrIdentityKey: the file's people were sealed under another identity key.
+var ErrIdentityKey = errors.New("the people in this file were sealed under another identity key")
+
+// forget destroys a party's key, sealed number and index entry in tx, and forgets it in
+// memory. It reports whether there was anything to destroy.
+func (p *people) forget(tx *bolt.Tx, party string) (bool, error) {
+	if tx.Bucket(bktPartyKeys).Get([]byte(party)) == nil {
+		return false, nil
+	}
+	p.mu.Lock()
+	who := p.byParty[party]
+	delete(p.byParty, party)
+	if who != nil {
+		delete(p.byNumber, who.number)
+	}
+	p.mu.Unlock()
+	if who != nil {
+		if err := tx.Bucket(bktPartyIndex).Delete(p.indexKey(who.number)); err != nil {
+			return false, err
+		}
+	}
+	for _, b := range [][]byte{bktPartyKeys, bktParties} {
+		if err := tx.Bucket(b).Delete([]byte(party)); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// identityKey is the key the people are sealed under: the caller's, or one kept in the file.
+func identityKey(tx *bolt.Tx, given []byte) ([]byte, error) {
+	if len(given) > 0 {
+		if len(given) < 16 {
+			return nil, fmt.Errorf("identity key: at least 16 bytes")
+		}
+		return given, nil
+	}
+	m := tx.Bucket(bktMeta)
+	if k := m.Get(keyIdentityInFile); k != nil {
+		return append([]byte(nil), k...), nil
+	}
+	if !tx.Writable() {
+		return nil, fmt.Errorf("identity key: none given and none in the file")
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	return k, m.Put(keyIdentityInFile, k)
+}
+
+// memAccount turns an account as the file holds it into what the ledger's users see: a
+// person's number for his party id, his name opened. An erased person's accounts keep the
+// party id and no name.
+func (p *people) memAccount(a *domain.Account) {
+	if !IsParty(a.Owner) {
+		return
+	}
+	party := a.Owner
+	a.Owner, a.Name = p.number(party), p.openField(party, a.Name)
+}
+
+// diskAccount is an account as the file holds it: a person's party id for his number, his
+// name sealed. The writer calls it after the party exists (see batchWriter.party).
+func (p *people) diskAccount(a domain.Account) domain.Account {
+	if !isNumber(a.Owner) {
+		return a
+	}
+	party := p.diskKey(a.Owner)
+	a.Owner, a.Name = party, p.sealField(party, a.Name)
+	return a
+}

@@ -1,0 +1,238 @@
+package ledger
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"mpg/domain"
+)
+
+// The planted person: a number and a name that must never be on disk in clear.
+const (
+	plantedNumber = "+33612345678"
+	plantedName   = "Alice Planted"
+	heldNumber    = "+33611112222" // money held for a number that never registered
+)
+
+// readable reports which of the planted strings the file holds in clear, anywhere in it
+// (free pages included).
+func readable(t *testing.T, path string, planted ...string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, p := range planted {
+		if bytes.Contains(b, []byte(p)) || bytes.Contains(b, []byte(strings.TrimPrefix(p, "+"))) {
+			found = append(found, p)
+		}
+	}
+	return found
+}
+
+// plant opens the planted person's purse with money, a profile and a hold for another
+// number, as a day of mpg would.
+func plant(t *testing.T, l *Ledger) (purse uint64) {
+	t.Helper()
+	acc := mustOpen(t, l,
+		domain.AccountSpec{Currency: "EUR", Kind: domain.KindFloat, Owner: "@float"},
+		domain.AccountSpec{Currency: "EUR", Kind: domain.KindEscrow, Owner: "@escrow"},
+		domain.AccountSpec{Currency: "EUR", Kind: domain.KindPurse, Owner: plantedNumber, Name: plantedName, Tier: 1},
+	)
+	ctx := context.Background()
+	jobs := []domain.Job{
+		{Transfers: []domain.Transfer{transfer(acc[0].ID, acc[2].ID, 5000)}},
+		{Transfers: []domain.Transfer{{ID: domain.NewID(), Debit: acc[2].ID, Credit: acc[1].ID, Amount: 300, Flags: domain.Pending, Timeout: time.Hour, For: heldNumber}}},
+		{Profiles: []domain.Profile{{Owner: plantedNumber, Data: []byte(`{"lang":"FR"}`)}}},
+	}
+	for _, j := range jobs {
+		if _, err := l.Submit(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return acc[2].ID
+}
+
+func peopleOptions() *Options {
+	return &Options{Tiers: map[uint8]domain.TierLimits{1: {MaySend: true}}, CheckpointEvery: time.Millisecond}
+}
+
+func TestPeopleAreNeverOnDiskInClear(t *testing.T) {
+	l, path := testLedger(t, peopleOptions())
+	purse := plant(t, l)
+	check := func(l *Ledger) {
+		t.Helper()
+		a, err := l.Account(purse)
+		if err != nil || a.Owner != plantedNumber || a.Name != plantedName {
+			t.Fatalf("account as its users see it: %+v %v", a, err)
+		}
+		if got := l.AccountsOf(plantedNumber); len(got) != 1 || got[0].ID != purse {
+			t.Fatalf("accounts of the number: %+v", got)
+		}
+		if p, _, _ := l.Profile(plantedNumber); string(p) != `{"lang":"FR"}` {
+			t.Fatalf("profile: %q", p)
+		}
+		if h, _ := l.HoldsFor(heldNumber); len(h) != 1 || h[0].For != heldNumber {
+			t.Fatalf("holds: %+v", h)
+		}
+		mustVerify(t, l)
+	}
+	check(l)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if found := readable(t, path, plantedNumber, plantedName, heldNumber); len(found) > 0 {
+		t.Fatalf("the file holds %q in clear", found)
+	}
+	l2, err := Open(path, peopleOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	check(l2)
+}
+
+func TestErasureIsForGoodAndSurvivesARestore(t *testing.T) {
+	l, path := testLedger(t, peopleOptions())
+	purse := plant(t, l)
+	ctx := context.Background()
+	backup := filepath.Join(t.TempDir(), "before.db")
+	if _, err := l.BackupFile(backup); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := l.Account(purse)
+	party, err := l.Erase(ctx, plantedNumber, domain.Audit{Actor: "op", Action: "subscriber erase"})
+	if err != nil || !IsParty(party) {
+		t.Fatalf("erase: %q %v", party, err)
+	}
+	if _, err := l.Erase(ctx, plantedNumber, domain.Audit{Actor: "op", Action: "subscriber erase"}); !errors.Is(err, ErrNoPerson) {
+		t.Fatalf("second erase: %v", err)
+	}
+	erased := func(l *Ledger) {
+		t.Helper()
+		a, err := l.Account(purse)
+		if err != nil || a.Owner != party || a.Name != "" || a.Balances != before.Balances {
+			t.Fatalf("erased account: %+v %v (before %+v)", a, err, before)
+		}
+		if got := l.AccountsOf(plantedNumber); len(got) != 0 {
+			t.Fatalf("the number still finds %+v", got)
+		}
+		if p, v, _ := l.Profile(plantedNumber); p != nil || v != 0 {
+			t.Fatalf("profile kept: %q", p)
+		}
+		mustVerify(t, l)
+	}
+	erased(l)
+	log, err := l.AuditLog(5, 0)
+	if err != nil || len(log) == 0 || log[0].Action != "subscriber erase" || !strings.Contains(log[0].Detail, party) {
+		t.Fatalf("audit: %+v %v", log, err)
+	}
+	l.Close()
+	l2, err := Open(path, peopleOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	erased(l2)
+	l2.Close()
+	// An operator restores the backup taken before the erasure: the log erases him again.
+	b, _ := os.ReadFile(backup)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l3, err := Open(path, peopleOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l3.Close()
+	erased(l3)
+}
+
+func TestIdentityKeyMovesOutOfTheFileAndIsChecked(t *testing.T) {
+	l, path := testLedger(t, peopleOptions())
+	purse := plant(t, l)
+	l.Close()
+	key := bytes.Repeat([]byte{7}, 32)
+	opt := peopleOptions()
+	opt.IdentityKey = key
+	l2, err := Open(path, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := l2.Account(purse); a.Owner != plantedNumber || a.Name != plantedName {
+		t.Fatalf("after the key moved: %+v", a)
+	}
+	l2.Close()
+	// The file no longer opens without the key, nor with another one.
+	for _, k := range [][]byte{nil, bytes.Repeat([]byte{8}, 32)} {
+		opt := peopleOptions()
+		opt.IdentityKey = k
+		if l3, err := Open(path, opt); err == nil {
+			l3.Close()
+			t.Fatalf("opened with key %x", k)
+		}
+	}
+}
+
+func TestSchema1FileMovesToPartyIDs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	gunzip(t, "testdata/schema1.db.gz", path)
+	if found := readable(t, path, plantedNumber, plantedName); len(found) != 2 {
+		t.Fatalf("the fixture should name the person in clear, found %q", found)
+	}
+	l, err := Open(path, peopleOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	accs := l.AccountsOf(plantedNumber)
+	if len(accs) != 1 || accs[0].Name != plantedName || accs[0].Available() != 5000-1250-700-300 {
+		t.Fatalf("after the move: %+v", accs)
+	}
+	if bob := l.AccountsOf("+33698765432"); len(bob) != 1 || bob[0].Available() != 700 || bob[0].Name != "Bob Other" {
+		t.Fatalf("the other person: %+v", bob)
+	}
+	if h, _ := l.HoldsFor(heldNumber); len(h) != 1 || h[0].Amount != 300 {
+		t.Fatalf("holds: %+v", h)
+	}
+	if p, _, _ := l.Profile(plantedNumber); string(p) != `{"lang":"FR"}` {
+		t.Fatalf("profile: %q", p)
+	}
+	mustVerify(t, l)
+	log, _ := l.AuditLog(1, 0)
+	if len(log) != 1 || log[0].Action != "ledger migrate" || !strings.Contains(log[0].Detail, "previous head") {
+		t.Fatalf("the move is not in the chain: %+v", log)
+	}
+	l.Close()
+	if found := readable(t, path, plantedNumber, plantedName, heldNumber); len(found) > 0 {
+		t.Fatalf("after the move the file still holds %q in clear", found)
+	}
+}
+
+func gunzip(t *testing.T, from, to string) {
+	t.Helper()
+	f, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.Create(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	if _, err := io.Copy(out, z); err != nil {
+		t.Fatal(err)
+	}
+}
