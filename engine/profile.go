@@ -38,6 +38,9 @@ type profile struct {
 	// BankSpends are the DEBITs confirmed in the last 24 hours, for the tier's daily limit:
 	// bank money never passes through the purse, whose window the ledger keeps.
 	BankSpends []domain.Spend `json:"bank_spends,omitempty"`
+	// DataDay (YYYY-MM-DD) and DataCount: DATA requests that day, for privacy.data_per_day.
+	DataDay   string `json:"data_day,omitempty"`
+	DataCount int    `json:"data_count,omitempty"`
 }
 
 // activation is a one-time code, kept only as an HMAC, that lets the subscriber set a PIN
