@@ -512,9 +512,9 @@ var templates = [replyCount][3]string{
 	RStopped: {"You will not receive offers any more. Send START to receive them again.", "Vous ne recevrez plus d'offres. Envoyez START pour en recevoir a nouveau.", "您将不再收到优惠信息。发送 订阅 可重新接收。"},
 	RStarted: {"You will receive offers. Send STOP to stop them at any time.", "Vous recevrez des offres. Envoyez ARRET pour ne plus en recevoir.", "您将收到优惠信息。随时发送 退订 即可停止。"},
 	RData: {
-		"Your data: balance {balance}, {n} payments, offers {offers}. Payments are kept {years} years after you leave. Everything we hold, for {minutes} min, once: {link}",
-		"Vos donnees: solde {balance}, {n} paiements, offres {offers}. Paiements gardes {years} ans apres votre depart. Tout ce que nous gardons, {minutes} min, une fois: {link}",
-		"您的数据:余额 {balance},{n}笔付款,优惠信息{offers}。付款记录在您离开后保留{years}年。全部数据({minutes}分钟内一次有效):{link}",
+		"Your data: balance {balance}, {n} operations, offers {offers}. Payments are kept {years} years after you leave. Everything we hold, for {minutes} min, once: {link}",
+		"Vos donnees: solde {balance}, {n} operations, offres {offers}. Paiements gardes {years} ans apres votre depart. Tout ce que nous gardons, {minutes} min, une fois: {link}",
+		"您的数据:余额 {balance},{n}笔交易,优惠信息{offers}。付款记录在您离开后保留{years}年。全部数据({minutes}分钟内一次有效):{link}",
 	},
 	RDataLimit: {"You asked for your data {n} times today: try again tomorrow. Nothing was sent.", "Vous avez demande vos donnees {n} fois aujourd'hui: reessayez demain. Rien n'a ete envoye.", "您今天已申请{n}次数据,请明天再试。未发送任何内容。"},
 	RFlood:     {"Too many messages from your number. Wait a minute: messages sent meanwhile are answered later.", "Trop de messages de votre numéro. Patientez une minute: les messages envoyés entre-temps seront traités plus tard.", "您发送的信息过多。请稍候一分钟,之后的信息将陆续处理。"},

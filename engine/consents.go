@@ -41,9 +41,11 @@ func consentKey(number string, at int64, seq int) string {
 	return keyConsent + number + ":" + hex16(uint64(max(0, at))) + ":" + strconv.Itoa(seq)
 }
 
-// consentWrite appends a consent record; the write at version 0 fails if the key exists.
-func consentWrite(number string, c Consent, seq int) domain.Profile {
-	return write(consentKey(number, c.Time, seq), c, 0)
+// consentWrite appends a consent record, numbered by the profile written with it (so two
+// records of one instant have distinct keys); the write at version 0 fails if the key exists.
+func consentWrite(number string, c Consent, p *profile) domain.Profile {
+	p.Consents++
+	return write(consentKey(number, c.Time, p.Consents), c, 0)
 }
 
 // Consents lists a number's consent records, oldest first.
@@ -72,8 +74,9 @@ func (t *turn) promo(on bool, r commands.Reply) domain.Job {
 	c := Consent{Time: t.e.cfg.Now().UnixNano(), Granted: on, Channel: ConsentSMS,
 		Command: domain.Clip(commands.Redact(strings.Join(strings.Fields(t.in.Text), " "))),
 		Text:    t.replies[len(t.replies)-1].Text, TextID: "reply:" + strconv.Itoa(int(r)) + ":" + t.lang.String()}
+	cw := consentWrite(t.in.From, c, &t.prof)
 	job := t.withProfile(domain.Job{})
-	job.Profiles = append(job.Profiles, consentWrite(t.in.From, c, 0))
+	job.Profiles = append(job.Profiles, cw)
 	return job
 }
 
@@ -113,7 +116,8 @@ func (e *Engine) RecordConsent(ctx context.Context, number string, c Consent) (b
 		}
 		p.Promo = c.Granted
 		c.Time = e.cfg.Now().UnixNano()
-		return domain.Job{Profiles: []domain.Profile{e.profileWrite(number, p, ver), consentWrite(number, c, 0)}}, nil
+		cw := consentWrite(number, c, p)
+		return domain.Job{Profiles: []domain.Profile{e.profileWrite(number, p, ver), cw}}, nil
 	})
 	return changed, err
 }

@@ -41,6 +41,8 @@ type profile struct {
 	// DataDay (YYYY-MM-DD) and DataCount: DATA requests that day, for privacy.data_per_day.
 	DataDay   string `json:"data_day,omitempty"`
 	DataCount int    `json:"data_count,omitempty"`
+	// Consents counts the consent records written: the next one's sequence in its key.
+	Consents int `json:"consents,omitempty"`
 }
 
 // activation is a one-time code, kept only as an HMAC, that lets the subscriber set a PIN
