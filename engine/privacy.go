@@ -302,4 +302,3 @@ func (e *Engine) paymentsCount(purse uint64, max int) int {
 	})
 	return n
 }
-
