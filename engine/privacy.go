@@ -186,7 +186,7 @@ func (e *Engine) exportMoney(x *Export) error {
 				t.Payment = p.ID
 				if !seen[p.ID] {
 					seen[p.ID] = true
-					x.Payments = append(x.Payments, e.exportPayment(x.Number, p))
+					x.Payments = append(x.Payments, exportPayment(x.Number, p, tr.Debit == a.ID))
 				}
 			}
 			x.Transfers = append(x.Transfers, t)
@@ -230,10 +230,15 @@ func (e *Engine) exportTransfer(account uint64, tr domain.Transfer) ExportTransf
 		Currency: tr.Currency, What: e.miniWhat(commands.EN, tr.Code, other), Ref: tr.Ref}
 }
 
-func (e *Engine) exportPayment(number string, p domain.Payment) ExportPayment {
+// exportPayment is a payment as he took part in it: the payer (the money left his account)
+// sees the payee, the payee sees the payer's number masked (or the channel, for a cash-in).
+func exportPayment(number string, p domain.Payment, payer bool) ExportPayment {
 	role, other := "payer", p.MerchantName
-	if p.MSISDN != number {
-		role, other = "payee", domain.Mask(p.MSISDN)
+	if !payer {
+		role, other = "payee", p.Channel
+		if p.MSISDN != "" && p.MSISDN != number {
+			other = domain.Mask(p.MSISDN)
+		}
 	}
 	return ExportPayment{ID: p.ID, Role: role, Product: p.ProductOf(), Channel: p.Channel, Other: other, Amount: p.Amount, Fee: p.Fee,
 		Refunded: p.Refunded, Currency: p.Currency, Reference: p.Reference, Description: p.Description, State: string(p.State),

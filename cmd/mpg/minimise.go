@@ -27,7 +27,7 @@ func maskArg(a string) string {
 			digits++
 		}
 	}
-	if digits < 7 {
+	if digits < 7 || strings.Contains(a, "/") { // a path, not a person
 		return a
 	}
 	compact := strings.ReplaceAll(a, " ", "")
