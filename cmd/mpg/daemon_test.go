@@ -210,7 +210,7 @@ func TestServeEndpointsAndNoPINAnywhere(t *testing.T) {
 	}
 	for _, pin := range pins {
 		if strings.Contains(logs.String(), pin) {
-			t.Errorf("PIN %s in the log", pin)
+			t.Errorf("PIN %s in the log:\n%s", pin, logs.String())
 		}
 		if bytes.Contains(file, []byte(pin)) {
 			t.Errorf("PIN %s in the ledger file", pin)

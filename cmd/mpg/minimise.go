@@ -37,12 +37,16 @@ func maskArg(a string) string {
 	return domain.Mask(compact)
 }
 
-// keyword is what the log keeps of an SMS: its first word, clipped (the rest may carry a
-// PIN, a number, a name or a code).
+// keyword is what the log keeps of an SMS: its first word up to any digit, clipped (the
+// rest may carry a PIN, a number, a name or a code; "BAL:1234" and "BAL1234" keep "BAL").
 func keyword(text string) string {
-	f := strings.Fields(text)
+	f := strings.FieldsFunc(text, func(r rune) bool { return unicode.IsSpace(r) || r == '*' || r == ':' || r == ';' })
 	if len(f) == 0 {
 		return ""
 	}
-	return domain.Clip(f[0])
+	w := f[0]
+	if i := strings.IndexFunc(w, unicode.IsDigit); i >= 0 {
+		w = w[:i]
+	}
+	return domain.Clip(w)
 }

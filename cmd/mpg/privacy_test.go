@@ -99,3 +99,15 @@ func TestPersonalDataThroughTheDaemon(t *testing.T) {
 		t.Log(logs.String())
 	}
 }
+
+func TestLogMinimisers(t *testing.T) {
+	for in, want := range map[string]string{"BAL:582047": "BAL", "BAL582047": "BAL", "REG 739164 Zoe Martin": "REG", "SEND*0612345678*5*1234": "SEND", "  ": ""} {
+		if got := keyword(in); got != want {
+			t.Errorf("keyword(%q) = %q, want %q", in, got, want)
+		}
+	}
+	got := strings.Join(maskArgs([]string{"account", "open", "0612345678", "--name=Zoe Martin", "FR7630006000011234567890189", "--out=/tmp/12345678/x", "25.00"}), " ")
+	if got != "account open 0612****678 --name=… FR76 **** 0189 --out=/tmp/12345678/x 25.00" {
+		t.Errorf("maskArgs: %s", got)
+	}
+}
