@@ -22,6 +22,12 @@ import (
 // downloads cannot both succeed.
 const keyDataLink = "@dl:" // + hex of the token's SHA-256, first 16 bytes
 
+// sentLink is a link texted, as the profile remembers it for the sweep.
+type sentLink struct {
+	Key     string `json:"key"`
+	Expires int64  `json:"expires"`
+}
+
 type dataLink struct {
 	Number  string `json:"number"`
 	Hash    string `json:"hash"` // hex SHA-256 of the token
@@ -58,9 +64,31 @@ func (t *turn) data() domain.Job {
 	}
 	t.replies[len(t.replies)-1] = m
 	t.audit = &domain.Audit{Actor: domain.Mask(t.in.From), Action: "data link", Detail: domain.Mask(t.in.From)}
+	sweep := t.sweepLinks()
+	t.prof.DataLinks = append(t.prof.DataLinks, sentLink{Key: dataLinkKey(sum), Expires: link.Expires})
 	job := t.withProfile(domain.Job{})
-	job.Profiles = append(job.Profiles, write(dataLinkKey(sum), link, 0))
+	job.Profiles = append(append(job.Profiles, sweep...), write(dataLinkKey(sum), link, 0))
 	return job
+}
+
+// sweepLinks deletes the records of the links that expired, at the version read, and
+// forgets them; the profile keeps the ones still alive (at most privacy.data_per_day a day).
+func (t *turn) sweepLinks() []domain.Profile {
+	now := t.e.cfg.Now().UnixNano()
+	var dels []domain.Profile
+	alive := t.prof.DataLinks[:0]
+	for _, sl := range t.prof.DataLinks {
+		if sl.Expires > now {
+			alive = append(alive, sl)
+			continue
+		}
+		var link dataLink
+		if ver, found, err := t.e.record(sl.Key, &link); err == nil && found {
+			dels = append(dels, domain.Profile{Owner: sl.Key, Version: ver, Delete: true})
+		}
+	}
+	t.prof.DataLinks = alive
+	return dels
 }
 
 func newDataToken() (string, dataLink) {

@@ -187,6 +187,10 @@ func TestDataLink(t *testing.T) {
 	w.expect(alice, "data 739164", "3 times today")
 	w.advance(24 * time.Hour)
 	w.expect(alice, "DATA 739164", "Your data")
+	// The links that expired unused were swept by that DATA: only its own is left.
+	if recs, _ := w.l.ProfilesFrom(keyDataLink, "", 100); len(recs) != 1 {
+		t.Fatalf("%d link records left", len(recs))
+	}
 	b, _ := json.Marshal(x)
 	if strings.Contains(string(b), "pin_mac") {
 		t.Fatal("PIN hash exported")

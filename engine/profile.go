@@ -41,6 +41,9 @@ type profile struct {
 	// DataDay (YYYY-MM-DD) and DataCount: DATA requests that day, for privacy.data_per_day.
 	DataDay   string `json:"data_day,omitempty"`
 	DataCount int    `json:"data_count,omitempty"`
+	// DataLinks are the DATA links texted and not yet swept: each next DATA deletes the
+	// records of those that expired unused (a used one deleted itself).
+	DataLinks []sentLink `json:"data_links,omitempty"`
 	// Consents counts the consent records written: the next one's sequence in its key.
 	Consents int `json:"consents,omitempty"`
 }
