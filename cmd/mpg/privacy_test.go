@@ -111,3 +111,31 @@ func TestLogMinimisers(t *testing.T) {
 		t.Errorf("maskArgs: %s", got)
 	}
 }
+
+// Without a daemon the CLI opens the file itself: the export prints one JSON document and
+// is audited with the number masked; a number with no consent lists none.
+func TestSubscriberExportWithoutDaemon(t *testing.T) {
+	t.Setenv("MPG_PIN_KEY", "cli-test-pin-key-0123")
+	t.Setenv("MPG_RECEIPT_KEY", "cli-test-receipt-key-01")
+	db := filepath.Join(t.TempDir(), "mpg.db")
+	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
+	mustRun(t, "--db", db, "account", "open", "0612345678", "--name", "Alice Martin", "--tier", "2")
+	mustRun(t, "--db", db, "account", "open", "0687654321", "--name", "Bob Other")
+	mustRun(t, "--db", db, "account", "topup", "0612345678", "12.50")
+	var x engine.Export
+	out := mustRun(t, "--db", db, "subscriber", "export", "0612345678")
+	if err := json.Unmarshal([]byte(out), &x); err != nil || x.Number != "+33612345678" || len(x.Accounts) != 1 ||
+		x.Accounts[0].Name != "Alice Martin" || x.Accounts[0].Available != 1250 || len(x.Payments) != 1 || x.Profile.PINSet {
+		t.Fatalf("%v %s", err, out)
+	}
+	if strings.Contains(out, "Bob") || strings.Contains(out, "87654321") {
+		t.Fatalf("another person in the export: %s", out)
+	}
+	if out := mustRun(t, "--db", db, "subscriber", "consents", "0612345678"); strings.TrimSpace(out) != "TIME  OFFERS  CHANNEL  COMMAND  TEXT" {
+		t.Fatalf("consents: %q", out)
+	}
+	audit := mustRun(t, "--db", db, "ledger", "audit")
+	if !strings.Contains(audit, "subscriber export") || !strings.Contains(audit, "+336****678") || strings.Contains(audit, "subscriber export +33612345678") {
+		t.Fatalf("audit: %s", audit)
+	}
+}
