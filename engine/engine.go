@@ -342,7 +342,7 @@ func (t *turn) load() error {
 	t.profVer = st.ProfileVersion
 	if b != nil {
 		if err := json.Unmarshal(b, &t.prof); err != nil {
-			return fmt.Errorf("profile of %s: %w", t.in.From, err)
+			return fmt.Errorf("profile of %s: %w", domain.Mask(t.in.From), err)
 		}
 		t.hasProf = true
 	}
