@@ -197,3 +197,40 @@ func TestDataLink(t *testing.T) {
 	}
 	_ = commands.EN
 }
+
+// Two downloads racing for one link: exactly one gets the data.
+func TestDataLinkRace(t *testing.T) {
+	w := newWorld(t)
+	w.expect(alice, "REG 739164 Alice", "Welcome")
+	token := linkRe.FindStringSubmatch(w.expect(alice, "DATA 739164", "Your data"))[1]
+	const n = 8
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := w.e.OpenDataLink(context.Background(), "web", token)
+			errs <- err
+		}()
+	}
+	ok := 0
+	for range n {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case !errors.Is(err, ErrDataLink):
+			t.Fatal(err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d downloads got the data", ok)
+	}
+	a, _ := w.l.AuditLog(20, 0)
+	exports := 0
+	for _, e := range a {
+		if e.Action == "subscriber export" {
+			exports++
+		}
+	}
+	if exports != 1 {
+		t.Fatalf("%d exports audited: %+v", exports, a)
+	}
+}
