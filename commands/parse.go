@@ -48,9 +48,10 @@ const (
 	Promo
 	Capture // a merchant's phone: CAPTURE <ref> [amount] takes an mCredit authorisation
 	Void    // a merchant's phone: VOID <ref> releases it
+	Data    // DATA <pin>: my personal data, a summary and a one-time export link
 )
 
-var kindNames = [...]string{"", "HELP", "REG", "BAL", "MINI", "PAY", "BILL", "SEND", "DEBIT", "CREDIT", "CREDIT", "REPAY", "YES", "NO", "PIN", "LANG", "BLOCK", "CHECK", "PROMO", "CAPTURE", "VOID"}
+var kindNames = [...]string{"", "HELP", "REG", "BAL", "MINI", "PAY", "BILL", "SEND", "DEBIT", "CREDIT", "CREDIT", "REPAY", "YES", "NO", "PIN", "LANG", "BLOCK", "CHECK", "PROMO", "CAPTURE", "VOID", "DATA"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -84,6 +85,7 @@ var keywords = map[string]struct {
 	"PROMO": {Promo, EN}, "促销": {Promo, ZH},
 	"CAPTURE": {Capture, EN}, "ENCAISSER": {Capture, FR}, "请款": {Capture, ZH},
 	"VOID": {Void, EN}, "ANNULER": {Void, FR}, "撤销": {Void, ZH},
+	"DATA": {Data, EN}, "DONNEES": {Data, FR}, "DONNÉES": {Data, FR}, "数据": {Data, ZH},
 }
 
 // Command is one parsed SMS. Only the fields its Kind uses are set.
@@ -269,7 +271,7 @@ func (p *parser) parse() *ParseError {
 		// replies, and such a run is likely a PIN typed twice.
 		c.Name = clipBytes(MaskDigits(strings.Join(a[1:], " ")), MaxNameBytes)
 		return nil
-	case Bal, Mini:
+	case Bal, Mini, Data:
 		if err := p.arity(len(a) == 1); err != nil {
 			return err
 		}

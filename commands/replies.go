@@ -125,6 +125,10 @@ const (
 	RPINWasReset       // the old PIN after an operator's reset: set a new one with the code
 	RReversedOutShop   // a payment reversed: money taken back from a merchant's account
 	RNothingOwed       // REPAY when the credit line owes nothing: nothing moved
+	RStopped           // STOP: marketing off at once
+	RStarted           // START: marketing on
+	RData              // DATA <pin>: a summary and the one-time link to everything held
+	RDataLimit         // DATA asked too often today: nothing sent
 	replyCount
 )
 
@@ -151,6 +155,9 @@ type Args struct {
 	Arg                         string // the offending word of a bad command
 	Currency                    string // the purse currency, for a wrong-currency reply
 	Time                        string // when something happened, HH:MM
+	Link                        string // a one-time web link (DATA)
+	Years, Minutes              int    // how long data is kept; how long a link lives
+	On                          bool   // offers (marketing) on or off
 }
 
 // templates[reply][lang]; blanks are {amount} {fee} {balance} {limit} {party} {name} {account}
@@ -502,8 +509,16 @@ var templates = [replyCount][3]string{
 		"{party} vous a remboursé {amount}. Votre banque n'a pas pu le recevoir ({arg}): il est dans votre porte-monnaie. Solde {balance}.",
 		"{party}已退款 {amount}。您的银行无法入账({arg}),款项已存入您的钱包。余额 {balance}。",
 	},
-	RFlood: {"Too many messages from your number. Wait a minute: messages sent meanwhile are answered later.", "Trop de messages de votre numéro. Patientez une minute: les messages envoyés entre-temps seront traités plus tard.", "您发送的信息过多。请稍候一分钟,之后的信息将陆续处理。"},
-	RBusy:  {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
+	RStopped: {"You will not receive offers any more. Send START to receive them again.", "Vous ne recevrez plus d'offres. Envoyez START pour en recevoir a nouveau.", "您将不再收到优惠信息。发送 订阅 可重新接收。"},
+	RStarted: {"You will receive offers. Send STOP to stop them at any time.", "Vous recevrez des offres. Envoyez ARRET pour ne plus en recevoir.", "您将收到优惠信息。随时发送 退订 即可停止。"},
+	RData: {
+		"Your data: balance {balance}, {n} operations, offers {offers}. Payments are kept {years} years after you leave. Everything we hold, for {minutes} min, once: {link}",
+		"Vos donnees: solde {balance}, {n} operations, offres {offers}. Paiements gardes {years} ans apres votre depart. Tout ce que nous gardons, {minutes} min, une fois: {link}",
+		"您的数据:余额 {balance},{n}笔交易,优惠信息{offers}。付款记录在您离开后保留{years}年。全部数据({minutes}分钟内一次有效):{link}",
+	},
+	RDataLimit: {"You asked for your data {n} times today: try again tomorrow. Nothing was sent.", "Vous avez demande vos donnees {n} fois aujourd'hui: reessayez demain. Rien n'a ete envoye.", "您今天已申请{n}次数据,请明天再试。未发送任何内容。"},
+	RFlood:     {"Too many messages from your number. Wait a minute: messages sent meanwhile are answered later.", "Trop de messages de votre numéro. Patientez une minute: les messages envoyés entre-temps seront traités plus tard.", "您发送的信息过多。请稍候一分钟,之后的信息将陆续处理。"},
+	RBusy:      {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
 }
 
 // Word names what a MINI line was, when no merchant or payee says it.
@@ -558,6 +573,7 @@ var usage = map[Kind][3]string{
 	Promo:     {"PROMO ON or OFF", "PROMO OUI ou NON", "促销 开 或 关"},
 	Capture:   {"CAPTURE ref [amount] (merchants)", "ENCAISSER réf [montant] (marchands)", "请款 参考号 [金额](商户)"},
 	Void:      {"VOID ref (merchants)", "ANNULER réf (marchands)", "撤销 参考号(商户)"},
+	Data:      {"DATA pin", "DONNEES pin", "数据 密码"},
 }
 
 // about is what each command does, for HELP <cmd>.
@@ -582,6 +598,7 @@ var about = map[Kind][3]string{
 	Promo:     {"Receive offers, or stop them", "Recevoir des offres, ou plus", "接收或退订优惠信息"},
 	Capture:   {"Take an mCredit authorisation (merchants)", "Encaisser une autorisation mCredit (marchands)", "请款 mCredit 授权(商户)"},
 	Void:      {"Release an mCredit authorisation (merchants)", "Lever une autorisation mCredit (marchands)", "撤销 mCredit 授权(商户)"},
+	Data:      {"What we hold about you, and a one-time link to all of it", "Ce que nous gardons sur vous, et un lien unique pour tout obtenir", "我们保存的您的数据,及一次性下载链接"},
 }
 
 // Usage is a command's syntax in a language.
@@ -656,6 +673,14 @@ func Render(l Lang, r Reply, a Args) string {
 			b.WriteString(a.Currency)
 		case "time":
 			b.WriteString(a.Time)
+		case "link":
+			b.WriteString(a.Link)
+		case "years":
+			b.WriteString(strconv.Itoa(a.Years))
+		case "minutes":
+			b.WriteString(strconv.Itoa(a.Minutes))
+		case "offers":
+			b.WriteString(onOff(l, a.On))
 		default: // not a placeholder: the brace is kept as written and the scan goes on after it
 			b.WriteByte('{')
 			tmpl = tmpl[i+1:]
@@ -663,6 +688,14 @@ func Render(l Lang, r Reply, a Args) string {
 		}
 		tmpl = tmpl[i+j+1:]
 	}
+}
+
+// onOff says whether offers are on, in a language.
+func onOff(l Lang, on bool) string {
+	if on {
+		return [3]string{"on", "oui", "开"}[l]
+	}
+	return [3]string{"off", "non", "关"}[l]
 }
 
 // tries is a number of tries left, singular or plural: "1 try", "2 tries", "1 essai".
@@ -713,6 +746,7 @@ func SampleArgs() Args {
 	return Args{Amount: eur(125050), Fee: eur(150), Balance: eur(1234567), Limit: eur(50000),
 		Party: "Boulangerie du Centre", Name: "Alice Martin", Account: "0042-7789-12", Ref: "7QX2K9",
 		Receipt: "K4P9-2M7X-QT", Code: "483920", N: 3, Topic: Pay, Arg: "SHOP4", Currency: "EUR", Time: "23:59",
+		Link: "https://pay.example.com/data/Xq3vJ9kP2mR7tY4wZ8bN1cD6fG5hL0sA3eU7iO9pQ2r", Years: 5, Minutes: 15, On: true,
 		Lines: []string{"24/11 -12.50 EUR Corner Shop", "24/11 -0.10 EUR fee", "23/11 +1.50 EUR refund Corner Shop",
 			"22/11 -5.00 EUR +336****678", "21/11 +50.00 EUR cash-in"}}
 }

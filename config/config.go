@@ -24,6 +24,7 @@ type Config struct {
 	HTTP     HTTP     `toml:"http"`
 	Merchant Merchant `toml:"merchant"`
 	Bank     Bank     `toml:"bank"`
+	Privacy  Privacy  `toml:"privacy"`
 	// KeyFrom says where the keys were read from, for messages (not a key of the file).
 	KeyFrom KeyFrom `toml:"-"`
 }
@@ -41,6 +42,16 @@ type Bank struct {
 	// Acquirer is mpg's acquiring institution identification code, as the bank assigned it
 	// (ISO 8583 field 32, 1..11 digits; "": not sent).
 	Acquirer string `toml:"acquirer"`
+}
+
+// Privacy configures what mpg keeps about a person and how he gets a copy of it.
+type Privacy struct {
+	// RetentionYears is how long financial records are kept after the relationship ends.
+	RetentionYears int `toml:"retention_years"`
+	// ExportLinkMin is how long the one-time link DATA texts stays valid.
+	ExportLinkMin int `toml:"export_link_minutes"`
+	// DataPerDay bounds the DATA requests one number makes per day (each one sends an SMS).
+	DataPerDay int `toml:"data_per_day"`
 }
 
 // Merchant configures the merchant API, the hosted checkout pages and their rules.
@@ -185,8 +196,9 @@ func Default() Config {
 				{Tier: 3, PerPayment: 200000, Daily: 500000, MaxBalance: 1000000, CanSend: true},
 			},
 			Fees: Fees{Pay: []Band{}, Bill: []Band{}, Send: []Band{}, Debit: []Band{}, Credit: []Band{}}},
-		HTTP: HTTP{Addr: "127.0.0.1:9464"},
-		Bank: Bank{TimeoutMs: 5000, Tries: 5, MaxInflight: 64, EchoS: 30},
+		HTTP:    HTTP{Addr: "127.0.0.1:9464"},
+		Bank:    Bank{TimeoutMs: 5000, Tries: 5, MaxInflight: 64, EchoS: 30},
+		Privacy: Privacy{RetentionYears: 5, ExportLinkMin: 15, DataPerDay: 3},
 		Merchant: Merchant{RatePerS: 20, Burst: 40, RequestMin: 15, CheckoutMin: 15, CheckoutMax: 1000,
 			CheckoutMonthly: 30000, CodesPerHour: 5, WebhookRetryS: []int{5, 300, 1800, 7200, 18000, 36000, 36000, 50400, 86400}},
 		SMPP: SMPP{Addr: "127.0.0.1:2775", SystemID: "mpg", Transceiver: true, Binds: 1, Window: 10, MaxInflight: 1024,
@@ -326,6 +338,7 @@ func (r *rules) atLeast(key string, got, lo int) {
 // validate names every key whose value breaks its rule; none: the configuration is usable.
 func (c Config) validate() []*KeyError {
 	var r rules
+	c.Privacy.validate(&r)
 	l, s, e, m, b := c.Ledger, c.SMPP, c.Engine, c.Merchant, c.Bank
 	if l.Path == "" {
 		r.bad("ledger.path", `""`, "must not be empty")
@@ -476,4 +489,10 @@ func validRetries(waits []int) bool {
 		}
 	}
 	return true
+}
+
+func (p Privacy) validate(r *rules) {
+	r.between("privacy.retention_years", p.RetentionYears, 1, 100)
+	r.between("privacy.export_link_minutes", p.ExportLinkMin, 1, 1440)
+	r.between("privacy.data_per_day", p.DataPerDay, 1, 100)
 }

@@ -116,7 +116,12 @@ type Config struct {
 	// WebhookRetry is the wait before each next attempt of a webhook delivery that failed
 	// (default: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, 14 h, 24 h: about three days).
 	WebhookRetry []time.Duration
-	Now          func() time.Time
+	// Privacy: how long records are kept after the relationship ends (years, for the DATA
+	// reply and the export), how long a DATA link lives, DATA requests per number per day.
+	RetentionYears int
+	DataLinkFor    time.Duration
+	DataPerDay     int
+	Now            func() time.Time
 }
 
 // Engine handles inbound SMS.
@@ -198,6 +203,7 @@ func NewAdmin(cfg Config, l Ledger) *Engine {
 	if cfg.CreditMinTier == 0 {
 		cfg.CreditMinTier = 2
 	}
+	cfg = privacyDefaults(cfg)
 	return &Engine{cfg: cfg, l: l, pinMACs: newMACPool(cfg.PINKey), receiptMACs: newMACPool(cfg.ReceiptKey), bankWake: make(chan struct{}, 1)}
 }
 
@@ -336,7 +342,7 @@ func (t *turn) load() error {
 	t.profVer = st.ProfileVersion
 	if b != nil {
 		if err := json.Unmarshal(b, &t.prof); err != nil {
-			return fmt.Errorf("profile of %s: %w", t.in.From, err)
+			return fmt.Errorf("profile of %s: %w", domain.Mask(t.in.From), err)
 		}
 		t.hasProf = true
 	}
@@ -362,6 +368,9 @@ func (t *turn) replyTo(to string, l commands.Lang, r commands.Reply, a commands.
 
 // run decides what the SMS does and returns the job that does it.
 func (t *turn) run() domain.Job {
+	if on, l, _, ok := commands.StopWord(t.in.Text); ok {
+		return t.stopWord(on, l)
+	}
 	c, err := commands.Parse(t.in.Text, commands.Options{Currency: t.e.cfg.Currency, Exponent: t.e.cfg.Exponent, Region: t.e.cfg.Region})
 	t.lang = t.prof.Lang
 	var pe *commands.ParseError
@@ -419,13 +428,10 @@ func (t *turn) run() domain.Job {
 		return t.withProfile(domain.Job{})
 	}
 	if c.Kind == commands.Promo {
-		t.prof.Promo, t.profDirty = c.On, true
 		if c.On {
-			t.reply(commands.RPromoOn, commands.Args{})
-		} else {
-			t.reply(commands.RPromoOff, commands.Args{})
+			return t.promo(true, commands.RPromoOn)
 		}
-		return t.withProfile(domain.Job{})
+		return t.promo(false, commands.RPromoOff)
 	}
 	if c.Kind == commands.Yes || c.Kind == commands.No {
 		return t.confirm(c.Kind == commands.Yes)
@@ -455,6 +461,8 @@ func (t *turn) run() domain.Job {
 		return t.statement()
 	case commands.Repay:
 		return t.guard(t.repay())
+	case commands.Data:
+		return t.data()
 	}
 	t.reply(commands.RHelp, commands.Args{})
 	return domain.Job{}

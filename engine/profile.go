@@ -38,6 +38,14 @@ type profile struct {
 	// BankSpends are the DEBITs confirmed in the last 24 hours, for the tier's daily limit:
 	// bank money never passes through the purse, whose window the ledger keeps.
 	BankSpends []domain.Spend `json:"bank_spends,omitempty"`
+	// DataDay (YYYY-MM-DD) and DataCount: DATA requests that day, for privacy.data_per_day.
+	DataDay   string `json:"data_day,omitempty"`
+	DataCount int    `json:"data_count,omitempty"`
+	// DataLinks are the DATA links texted and not yet swept: each next DATA deletes the
+	// records of those that expired unused (a used one deleted itself).
+	DataLinks []sentLink `json:"data_links,omitempty"`
+	// Consents counts the consent records written: the next one's sequence in its key.
+	Consents int `json:"consents,omitempty"`
 }
 
 // activation is a one-time code, kept only as an HMAC, that lets the subscriber set a PIN

@@ -235,7 +235,15 @@ func (ja *jobApply) run(job *domain.Job) (domain.Result, error) {
 		if len(a.Actor) > domain.MaxStringLen || len(a.Action) > domain.MaxStringLen || len(a.Detail) > domain.MaxAuditLen || a.Action == "" {
 			return res, refuse(domain.ErrInvalid, -1, "audit needs an action; actor and action at most %d bytes, detail %d", domain.MaxStringLen, domain.MaxAuditLen)
 		}
-		ja.journal(entAudit, func(e *enc) { e.str(a.Actor); e.str(a.Action); e.str(a.Detail) })
+		actor, err := ja.w.partyText(a.Actor)
+		if err != nil {
+			return res, err
+		}
+		detail, err := ja.w.partyText(a.Detail)
+		if err != nil {
+			return res, err
+		}
+		ja.journal(entAudit, func(e *enc) { e.str(actor); e.str(a.Action); e.str(detail) })
 	}
 	if d := job.Dedupe; d != nil {
 		exp := ja.now + int64(d.TTL)
@@ -918,4 +926,22 @@ func (w *batchWriter) party(owner string) (string, error) {
 		w.ioErr = err
 	}
 	return id, err
+}
+
+// partyText is free text for the journal with every number in it named by its party.
+func (w *batchWriter) partyText(s string) (string, error) {
+	if !strings.Contains(s, "+") {
+		return s, nil
+	}
+	words := strings.Split(s, " ")
+	for i, word := range words {
+		if numberToken(word) {
+			party, err := w.party(word)
+			if err != nil {
+				return "", err
+			}
+			words[i] = party
+		}
+	}
+	return strings.Join(words, " "), nil
 }

@@ -298,3 +298,29 @@ func (p *people) diskAccount(a domain.Account) domain.Account {
 	a.Owner, a.Name = party, p.sealField(party, a.Name)
 	return a
 }
+
+// numberToken tells a word of free text that is a person's number (an audit entry's actor
+// or detail): E.164, '+' and 6 to 15 digits.
+func numberToken(w string) bool {
+	if len(w) < 7 || len(w) > 16 || w[0] != '+' {
+		return false
+	}
+	for _, c := range w[1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// numbersIn turns the party ids of a text back into numbers, for those not erased.
+func (p *people) numbersIn(s string) string {
+	if !strings.Contains(s, partyPrefix) {
+		return s
+	}
+	words := strings.Split(s, " ")
+	for i, w := range words {
+		words[i] = p.number(w)
+	}
+	return strings.Join(words, " ")
+}

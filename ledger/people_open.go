@@ -2,9 +2,12 @@ package ledger
 
 import (
 	"bytes"
+	"errors"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+
+	"mpg/domain"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -242,6 +245,19 @@ func (l *Ledger) movedBody(w *batchWriter, en entry) ([]byte, bool, error) {
 		}
 		t.For = party
 		e.transfer(&t)
+	case entAudit:
+		a := domain.Audit{Actor: d.str(), Action: d.str(), Detail: d.str()}
+		actor, err := w.partyText(a.Actor)
+		if err != nil || d.err != nil {
+			return nil, false, errors.Join(err, d.err)
+		}
+		detail, err := w.partyText(a.Detail)
+		if err != nil || (actor == a.Actor && detail == a.Detail) {
+			return en.body, false, err
+		}
+		e.str(actor)
+		e.str(a.Action)
+		e.str(detail)
 	default:
 		return en.body, false, nil
 	}

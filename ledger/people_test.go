@@ -53,6 +53,7 @@ func plant(t *testing.T, l *Ledger) (purse uint64) {
 		{Transfers: []domain.Transfer{transfer(acc[0].ID, acc[2].ID, 5000)}},
 		{Transfers: []domain.Transfer{{ID: domain.NewID(), Debit: acc[2].ID, Credit: acc[1].ID, Amount: 300, Flags: domain.Pending, Timeout: time.Hour, For: heldNumber}}},
 		{Profiles: []domain.Profile{{Owner: plantedNumber, Data: []byte(`{"lang":"FR"}`)}}},
+		{Audit: &domain.Audit{Actor: plantedNumber, Action: "pin change", Detail: "for " + plantedNumber + " by " + heldNumber}},
 	}
 	for _, j := range jobs {
 		if _, err := l.Submit(ctx, j); err != nil {
@@ -83,6 +84,10 @@ func TestPeopleAreNeverOnDiskInClear(t *testing.T) {
 		}
 		if h, _ := l.HoldsFor(heldNumber); len(h) != 1 || h[0].For != heldNumber {
 			t.Fatalf("holds: %+v", h)
+		}
+		log, _ := l.AuditLog(1, 0)
+		if len(log) != 1 || log[0].Actor != plantedNumber || log[0].Detail != "for "+plantedNumber+" by "+heldNumber {
+			t.Fatalf("audit as operators read it: %+v", log)
 		}
 		mustVerify(t, l)
 	}
@@ -133,8 +138,11 @@ func TestErasureIsForGoodAndSurvivesARestore(t *testing.T) {
 	}
 	erased(l)
 	log, err := l.AuditLog(5, 0)
-	if err != nil || len(log) == 0 || log[0].Action != "subscriber erase" || !strings.Contains(log[0].Detail, party) {
+	if err != nil || len(log) < 2 || log[0].Action != "subscriber erase" || !strings.Contains(log[0].Detail, party) {
 		t.Fatalf("audit: %+v %v", log, err)
+	}
+	if log[1].Actor != party || strings.Contains(log[1].Detail, plantedNumber) {
+		t.Fatalf("an erased person's audit entries still name him: %+v", log[1])
 	}
 	l.Close()
 	l2, err := Open(path, peopleOptions())

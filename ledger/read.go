@@ -290,7 +290,7 @@ func (l *Ledger) AuditLog(limit int, before uint64) ([]AuditEntry, error) {
 				continue
 			}
 			d := dec{b: en.body}
-			a := domain.Audit{Actor: d.str(), Action: d.str(), Detail: d.str()}
+			a := domain.Audit{Actor: l.people.numbersIn(d.str()), Action: d.str(), Detail: l.people.numbersIn(d.str())}
 			if d.err != nil {
 				return fmt.Errorf("journal entry %d: %w", be64(k), d.err)
 			}

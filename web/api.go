@@ -134,7 +134,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		code, err = domain.CodeUnavailable, errors.New("busy: try again")
 		w.Header().Set("Retry-After", "1")
 	case code == "":
-		s.log.Error("merchant API", zap.String("path", r.URL.Path), zap.Error(err))
+		s.log.Error("merchant API", zap.String("route", r.Pattern), zap.Error(err))
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusInternalServerError)
 		w.Write([]byte(`{"error":{"code":"internal","message":"internal error"}}` + "\n"))

@@ -118,6 +118,7 @@ func (s *Server) csrfOK(r *http.Request) bool {
 type checkoutSession struct {
 	msisdn  string
 	refusal string
+	offers  bool // the marketing box was ticked with the number: recorded once the code proves it
 }
 
 // maxSessions bounds the browser sessions kept; beyond it they start again empty (the
@@ -243,13 +244,19 @@ func (s *Server) money(minor uint64, l string) string {
 func (s *Server) checkoutPhone(w http.ResponseWriter, r *http.Request) {
 	s.post(w, r, func(id string) (string, error) {
 		p, err := s.e.CheckoutPhone(r.Context(), id, r.PostFormValue("phone"), r.PostFormValue("company"))
+		if err == nil {
+			s.noteOffers(r, id, r.PostFormValue("offers") == "yes")
+		}
 		return p.MSISDN, err
 	})
 }
 
 func (s *Server) checkoutCode(w http.ResponseWriter, r *http.Request) {
 	s.post(w, r, func(id string) (string, error) {
-		_, err := s.e.CheckoutCode(r.Context(), id, strings.TrimSpace(r.PostFormValue("code")))
+		p, err := s.e.CheckoutCode(r.Context(), id, strings.TrimSpace(r.PostFormValue("code")))
+		if err == nil {
+			s.offersConsent(r, id, p.MSISDN)
+		}
 		return "", err
 	})
 }

@@ -87,6 +87,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /checkout/{id}", s.checkoutPage)
 	mux.HandleFunc("POST /checkout/{id}/phone", s.checkoutPhone)
 	mux.HandleFunc("POST /checkout/{id}/code", s.checkoutCode)
+	mux.HandleFunc("GET /data/{token}", s.dataPage)
+	mux.HandleFunc("POST /data/{token}", s.dataDownload)
 	return mux
 }
 

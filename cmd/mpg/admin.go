@@ -31,7 +31,7 @@ import (
 func socketPath(db string) string { return db + ".sock" }
 
 // adminCommands are the commands the daemon runs for the CLI.
-var adminCommands = map[string]bool{"ledger": true, "account": true, "merchant": true, "outbox": true, "payment": true, "webhook": true, "company": true, "credit": true}
+var adminCommands = map[string]bool{"ledger": true, "account": true, "merchant": true, "outbox": true, "payment": true, "webhook": true, "company": true, "credit": true, "subscriber": true}
 
 // forwarded says whether a command (its words after mpg) runs in the daemon when it runs.
 // `mpg bank` is the bank simulator; only its reconcile reads the ledger.
@@ -79,6 +79,11 @@ func (a *app) forward(cmd *cobra.Command, args []string) (bool, error) {
 	if (cmd.Name() == "backup" || cmd.Name() == "reconcile") && len(args) == 1 {
 		if abs, err := filepath.Abs(args[0]); err == nil {
 			args = []string{abs} // the daemon runs elsewhere: the file is where the user meant
+		}
+	}
+	if f := cmd.Flags().Lookup("out"); f != nil && f.Changed {
+		if abs, err := filepath.Abs(f.Value.String()); err == nil {
+			f.Value.Set(abs)
 		}
 	}
 	full := append(strings.Fields(cmd.CommandPath())[1:], args...)
@@ -150,11 +155,11 @@ func handleAdmin(ctx context.Context, c net.Conn, cfg config.Config, l *ledger.L
 	c.SetDeadline(time.Now().Add(5 * time.Minute))
 	var req adminRequest
 	if err := json.NewDecoder(io.LimitReader(c, 64<<10)).Decode(&req); err != nil || len(req.Args) == 0 || !forwarded(req.Args) {
-		json.NewEncoder(c).Encode(adminResponse{Error: "admin socket: only the admin commands (ledger, account, merchant, outbox, payment, webhook, company, credit, bank reconcile, keys check)", Code: 1})
+		json.NewEncoder(c).Encode(adminResponse{Error: "admin socket: only the admin commands (ledger, account, merchant, outbox, payment, webhook, company, credit, subscriber, bank reconcile, keys check)", Code: 1})
 		return
 	}
 	if err := clientKeysRefused(l, req.Keys); err != nil {
-		log.Warn("admin command refused: the CLI has another key", zap.String("operator", operator), zap.Strings("args", req.Args), zap.Error(err))
+		log.Warn("admin command refused: the CLI has another key", zap.String("operator", operator), zap.Strings("args", maskArgs(req.Args)), zap.Error(err))
 		json.NewEncoder(c).Encode(adminResponse{Error: err.Error(), Code: 1})
 		return
 	}
@@ -170,7 +175,7 @@ func handleAdmin(ctx context.Context, c net.Conn, cfg config.Config, l *ledger.L
 	if err != nil {
 		resp.Error, resp.Code = err.Error(), exitCode(err)
 	}
-	log.Info("admin command", zap.String("operator", operator), zap.Strings("args", req.Args), zap.Int("code", resp.Code))
+	log.Info("admin command", zap.String("operator", operator), zap.Strings("args", maskArgs(req.Args)), zap.Int("code", resp.Code))
 	json.NewEncoder(c).Encode(resp)
 }
 

@@ -119,7 +119,9 @@ func engineConfig(cfg config.Config) engine.Config {
 		CheckoutMax: cfg.Merchant.CheckoutMax, CheckoutMonthly: cfg.Merchant.CheckoutMonthly, CodesPerHour: cfg.Merchant.CodesPerHour,
 		CheckoutURL: publicURL(cfg.Merchant), BankTries: cfg.Bank.Tries,
 		HoldFor: time.Duration(e.CreditHoldDays) * 24 * time.Hour, CreditMinTier: uint8(e.CreditMinTier),
-		WebhookRetry: seconds(cfg.Merchant.WebhookRetryS)}
+		WebhookRetry:   seconds(cfg.Merchant.WebhookRetryS),
+		RetentionYears: cfg.Privacy.RetentionYears, DataLinkFor: time.Duration(cfg.Privacy.ExportLinkMin) * time.Minute,
+		DataPerDay: cfg.Privacy.DataPerDay}
 }
 
 // seconds turns waits in seconds into durations (nil for none).
@@ -296,8 +298,8 @@ func (d *daemon) handleMO(ctx context.Context, mo smpp.MO) error {
 	}
 	if errors.Is(err, domain.ErrNotMSISDN) || errors.Is(err, engine.ErrNotSubscriber) {
 		d.notSubscriber.Add(1)
-		d.log.Info("MO from a sender that is no phone number: taken, not run", zap.String("from", commands.MaskDigits(mo.From)),
-			zap.Uint8("ton", mo.FromTON), zap.String("text", commands.Redact(mo.Text)))
+		d.log.Info("MO from a sender that is no phone number: taken, not run", zap.String("from", domain.Mask(commands.MaskDigits(mo.From))),
+			zap.Uint8("ton", mo.FromTON), zap.String("command", keyword(mo.Text)))
 		return nil
 	}
 	var flood *engine.FloodError
@@ -305,7 +307,7 @@ func (d *daemon) handleMO(ctx context.Context, mo smpp.MO) error {
 		d.flooded.Add(1)
 		if flood.First {
 			d.log.Warn("MO refused for now: the number texts faster than engine.mo_per_minute; told once a minute, the SMSC redelivers",
-				zap.String("from", from))
+				zap.String("from", domain.Mask(from)))
 		}
 		return err
 	}
@@ -315,10 +317,10 @@ func (d *daemon) handleMO(ctx context.Context, mo smpp.MO) error {
 	// The text is logged only with its PINs masked.
 	if err != nil {
 		d.notTaken.Add(1)
-		d.log.Warn("MO not taken, the SMSC will redeliver", zap.String("from", mo.From), zap.String("text", commands.Redact(mo.Text)), zap.Error(err))
+		d.log.Warn("MO not taken, the SMSC will redeliver", zap.String("from", domain.Mask(mo.From)), zap.String("command", keyword(mo.Text)), zap.Error(err))
 		return err
 	}
-	d.log.Debug("MO", zap.String("from", mo.From), zap.String("text", commands.Redact(mo.Text)))
+	d.log.Debug("MO", zap.String("from", domain.Mask(mo.From)), zap.String("command", keyword(mo.Text)))
 	return nil
 }
 

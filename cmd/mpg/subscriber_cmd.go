@@ -1,0 +1,113 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"mpg/engine"
+	"mpg/ledger"
+)
+
+// What mpg holds about a person: his marketing consents as given, and everything else, for
+// the person's right of access and portability.
+
+func (a *app) subscriberCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "subscriber",
+		Short: "A person's data: marketing consents, and an export of everything held about him",
+		Example: `  mpg subscriber consents 0612345678
+  mpg subscriber export 0612345678 --out /tmp/alice`,
+	}
+	c.PersistentFlags().StringVar(&a.regionFlag, "region", "", "country of national numbers (default engine.region)")
+	c.AddCommand(a.subscriberConsentsCmd(), a.subscriberExportCmd())
+	return c
+}
+
+func (a *app) subscriberConsentsCmd() *cobra.Command {
+	var output string
+	c := &cobra.Command{
+		Use:     "consents <msisdn>",
+		Short:   "Every marketing consent and withdrawal: when, how, and the wording shown or texted",
+		Example: "  mpg subscriber consents +33612345678 -o json",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.onSubscriber(args[0], func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+				cs, err := eng.Consents(msisdn)
+				if err != nil {
+					return err
+				}
+				if output == "json" {
+					return writeJSON(cmd.OutOrStdout(), cs)
+				}
+				return consentTable(cmd, cs)
+			})
+		},
+	}
+	c.Flags().StringVarP(&output, "output", "o", "table", "output: table or json")
+	return c
+}
+
+func consentTable(cmd *cobra.Command, cs []engine.Consent) error {
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tOFFERS\tCHANNEL\tCOMMAND\tTEXT")
+	for _, c := range cs {
+		on := "off"
+		if c.Granted {
+			on = "on"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", time.Unix(0, c.Time).UTC().Format(time.RFC3339), on, c.Channel, c.Command, c.Text)
+	}
+	return tw.Flush()
+}
+
+func (a *app) subscriberExportCmd() *cobra.Command {
+	var out string
+	c := &cobra.Command{
+		Use:   "export <msisdn>",
+		Short: "Everything held about a person, as one JSON document, or with --out as files (JSON and CSV)",
+		Long: `export gathers the person's profile (no PIN hash), accounts and balances, consents, the
+payments he made and received, the transfers of his accounts, the SMS sent to him and the
+money held for him. Without --out it prints the JSON document; with --out it writes
+export.json, payments.csv, transfers.csv, messages.csv and consents.csv in that directory
+(created 0700, files 0600). Every export is audited with the number masked.`,
+		Example: "  mpg subscriber export 0612345678 --out /tmp/alice",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.onSubscriber(args[0], func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+				x, err := eng.ExportFor(cmd.Context(), a.actor(), msisdn)
+				if err != nil {
+					return err
+				}
+				if out == "" {
+					return writeJSON(cmd.OutOrStdout(), x)
+				}
+				return writeExport(cmd, out, x)
+			})
+		},
+	}
+	c.Flags().StringVar(&out, "out", "", "directory to write the files in")
+	return c
+}
+
+func writeExport(cmd *cobra.Command, dir string, x engine.Export) error {
+	names, files, err := engine.ExportFiles(x)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := os.WriteFile(filepath.Join(dir, n), files[n], 0o600); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "wrote %d files in %s: %d payments, %d transfers, %d messages, %d consents\n",
+		len(names), dir, len(x.Payments), len(x.Transfers), len(x.Messages), len(x.Consents))
+	return nil
+}
