@@ -77,28 +77,32 @@ type Merchant struct {
 
 // Engine configures the SMS commands.
 type Engine struct {
-	ShortCode      string `toml:"short_code"`          // the number subscribers text
-	Region         string `toml:"region"`              // default country for national numbers, e.g. "FR"
-	PINKey         string `toml:"pin_key"`             // secret: prefer pin_key_file
-	ReceiptKey     string `toml:"receipt_key"`         // secret: prefer receipt_key_file
-	PINKeyFile     string `toml:"pin_key_file"`        // a file (mode 0600 or 0400) holding the PIN key in hex
-	ReceiptKeyFile string `toml:"receipt_key_file"`    // a file (mode 0600 or 0400) holding the receipt key in hex
-	DedupeS        int    `toml:"dedupe_s"`            // identical SMS within this window are one (the SMSC's redelivery period)
-	LockAfter      int    `toml:"lock_after"`          // wrong PINs before lockout
-	LockMinutes    int    `toml:"lock_minutes"`        // how long the first lockout lasts; each next one twice as long
-	LockForever    int    `toml:"lock_forever_after"`  // lockouts in a row after which only an operator unlocks
-	ClaimDays      int    `toml:"claim_days"`          // money sent to an unregistered number waits this long
-	MaxHolds       int    `toml:"max_holds_per_payee"` // payments that may wait for one unregistered number
-	ConfirmAbove   int    `toml:"confirm_above_minor"` // payments above this ask YES <code> (0: never)
-	ConfirmMin     int    `toml:"confirm_minutes"`     // how long a confirmation code lives
-	ActivationH    int    `toml:"activation_hours"`    // how long a one-time code to set a PIN lives
-	TimeZone       string `toml:"time_zone"`           // for times in replies, e.g. "Europe/Paris"
-	MOPerMinute    int    `toml:"mo_per_minute"`       // what one number may text per minute (0: no limit)
-	MOBurst        int    `toml:"mo_burst"`            // and in a burst
-	CreditHoldDays int    `toml:"credit_hold_days"`    // an mCredit authorisation holds this long
-	CreditMinTier  int    `toml:"credit_min_tier"`     // the lowest tier granted a credit line
-	Tiers          []Tier `toml:"tiers"`               // KYC tiers; a purse's tier must be one of them
-	Fees           Fees   `toml:"fees"`                // banded fee tables per product
+	ShortCode      string `toml:"short_code"`       // the number subscribers text
+	Region         string `toml:"region"`           // default country for national numbers, e.g. "FR"
+	PINKey         string `toml:"pin_key"`          // secret: prefer pin_key_file
+	ReceiptKey     string `toml:"receipt_key"`      // secret: prefer receipt_key_file
+	PINKeyFile     string `toml:"pin_key_file"`     // a file (mode 0600 or 0400) holding the PIN key in hex
+	ReceiptKeyFile string `toml:"receipt_key_file"` // a file (mode 0600 or 0400) holding the receipt key in hex
+	// IdentityKeyFile holds the key people's numbers and names are sealed under in the
+	// ledger (hex, like the others). Unset: a key kept in the ledger file itself.
+	IdentityKeyFile string `toml:"identity_key_file"`
+	IdentityKey     string `toml:"-"`                   // from the file, MPG_IDENTITY_KEY or the credential
+	DedupeS         int    `toml:"dedupe_s"`            // identical SMS within this window are one (the SMSC's redelivery period)
+	LockAfter       int    `toml:"lock_after"`          // wrong PINs before lockout
+	LockMinutes     int    `toml:"lock_minutes"`        // how long the first lockout lasts; each next one twice as long
+	LockForever     int    `toml:"lock_forever_after"`  // lockouts in a row after which only an operator unlocks
+	ClaimDays       int    `toml:"claim_days"`          // money sent to an unregistered number waits this long
+	MaxHolds        int    `toml:"max_holds_per_payee"` // payments that may wait for one unregistered number
+	ConfirmAbove    int    `toml:"confirm_above_minor"` // payments above this ask YES <code> (0: never)
+	ConfirmMin      int    `toml:"confirm_minutes"`     // how long a confirmation code lives
+	ActivationH     int    `toml:"activation_hours"`    // how long a one-time code to set a PIN lives
+	TimeZone        string `toml:"time_zone"`           // for times in replies, e.g. "Europe/Paris"
+	MOPerMinute     int    `toml:"mo_per_minute"`       // what one number may text per minute (0: no limit)
+	MOBurst         int    `toml:"mo_burst"`            // and in a burst
+	CreditHoldDays  int    `toml:"credit_hold_days"`    // an mCredit authorisation holds this long
+	CreditMinTier   int    `toml:"credit_min_tier"`     // the lowest tier granted a credit line
+	Tiers           []Tier `toml:"tiers"`               // KYC tiers; a purse's tier must be one of them
+	Fees            Fees   `toml:"fees"`                // banded fee tables per product
 }
 
 // Tier is one KYC tier's limits, in minor units (0: no limit).
@@ -137,6 +141,8 @@ type HTTP struct {
 const (
 	PINKeyEnv     = "MPG_PIN_KEY"
 	ReceiptKeyEnv = "MPG_RECEIPT_KEY"
+	// IdentityKeyEnv holds the identity key (see Engine.IdentityKeyFile).
+	IdentityKeyEnv = "MPG_IDENTITY_KEY"
 )
 
 // SMPP configures the link to the operator's SMSC.

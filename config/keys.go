@@ -29,6 +29,8 @@ const CredentialsDirEnv = "CREDENTIALS_DIRECTORY"
 const (
 	PINKeyCredential     = "mpg-pin-key"
 	ReceiptKeyCredential = "mpg-receipt-key"
+	// IdentityKeyCredential seals people in the ledger (optional).
+	IdentityKeyCredential = "mpg-identity-key"
 )
 
 // MinKeyFileHex is the fewest hex digits a key file or credential holds: 128 random bits.
@@ -72,6 +74,15 @@ func (c *Config) loadKeys(path string) error {
 	}
 	c.Engine.PINKey, c.KeyFrom.PIN = pin.key, pin.where
 	c.Engine.ReceiptKey, c.KeyFrom.Receipt = receipt.key, receipt.where
+	identity, err := resolveKey("identity", []keySourceSpec{
+		{where: IdentityKeyEnv, env: IdentityKeyEnv},
+		{where: "systemd credential " + IdentityKeyCredential, credential: IdentityKeyCredential},
+		{where: "engine.identity_key_file", file: c.Engine.IdentityKeyFile},
+	})
+	if err != nil {
+		return err
+	}
+	c.Engine.IdentityKey = identity.key
 	return nil
 }
 

@@ -215,3 +215,6 @@ func Clip(s string) string {
 	}
 	return s
 }
+
+// ErrNoPerson: a number mpg holds nothing about (never seen, or erased already).
+var ErrNoPerson = errors.New("mpg holds nothing about this number (never seen, or erased already)")

@@ -31,6 +31,8 @@ type Ledger interface {
 	TransferAt(seq uint64) (domain.Transfer, error)
 	Transfer(id domain.ID) (domain.Transfer, error)
 	ProfilesFrom(prefix, from string, limit int) ([]domain.Profile, error)
+	// Erase destroys a person's key (see ledger.Erase): he becomes unreadable for good.
+	Erase(ctx context.Context, number string, audit domain.Audit) (string, error)
 }
 
 // Inbound is one SMS from a subscriber. From is the canonical E.164 identity

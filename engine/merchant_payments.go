@@ -520,7 +520,7 @@ func (e *Engine) SetCheckoutURL(u string) { e.cfg.CheckoutURL = u }
 func (e *Engine) RunExpiry(ctx context.Context, every time.Duration, logf func(string, ...any)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	var statements time.Time
+	var statements, erasures time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -537,6 +537,12 @@ func (e *Engine) RunExpiry(ctx context.Context, every time.Duration, logf func(s
 			}
 			if _, err := e.ExpireHolds(ctx); err != nil && ctx.Err() == nil {
 				logf("expiring credit authorisations: %v", err)
+			}
+			if time.Since(erasures) > time.Minute {
+				erasures = time.Now()
+				if _, err := e.EraseDue(ctx); err != nil && ctx.Err() == nil {
+					logf("erasures due: %v", err)
+				}
 			}
 		}
 	}

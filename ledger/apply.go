@@ -294,7 +294,7 @@ func (ja *jobApply) guards(job *domain.Job) error {
 	}
 	b := ja.w.tx.Bucket(bktProfiles)
 	for i, r := range job.Reads {
-		if _, cur := decodeProfile(b.Get([]byte(ja.w.l.people.diskKey(r.Owner)))); cur != r.Version {
+		if _, cur := decodeProfile(b.Get([]byte(ja.w.l.people.recordKey(r.Owner)))); cur != r.Version {
 			return refuse(domain.ErrConflict, i, "a record read is at version %d, the job was computed from %d", cur, r.Version)
 		}
 	}
@@ -313,7 +313,7 @@ func (ja *jobApply) profiles(ps []domain.Profile) error {
 				return refuse(domain.ErrInvalid, i, "a record written twice in one job")
 			}
 		}
-		key, err := ja.w.party(p.Owner)
+		key, err := ja.w.partyKey(p.Owner)
 		if err != nil {
 			return err
 		}
@@ -944,4 +944,23 @@ func (w *batchWriter) partyText(s string) (string, error) {
 		}
 	}
 	return strings.Join(words, " "), nil
+}
+
+// partyKey is a record's key for the file: its numbers named by their parties, made now for
+// a number that has none.
+func (w *batchWriter) partyKey(key string) (string, error) {
+	if !strings.Contains(key, "+") {
+		return key, nil
+	}
+	parts := strings.Split(key, ":")
+	for i, s := range parts {
+		if numberToken(s) {
+			party, err := w.party(s)
+			if err != nil {
+				return "", err
+			}
+			parts[i] = party
+		}
+	}
+	return strings.Join(parts, ":"), nil
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // ErrNoPerson: the number names nobody the file knows (never seen, or erased already).
-var ErrNoPerson = errors.New("no such person in the ledger")
+var ErrNoPerson = domain.ErrNoPerson
 
 // Erase makes a person unreadable for good: his key, sealed number and index entry are
 // destroyed and his profile deleted, so what the journal and every backup hold of him (a

@@ -229,6 +229,9 @@ func (p *people) load(tx *bolt.Tx) error {
 // ErrIdentityKey: the file's people were sealed under another identity key.
 var ErrIdentityKey = errors.New("the people in this file were sealed under another identity key")
 
+// ErrIdentityKeyMissing: the file's people are sealed under a key it was not given.
+var ErrIdentityKeyMissing = errors.New("the people in this file are sealed under an identity key not given")
+
 // forget destroys a party's key, sealed number and index entry in tx, and forgets it in
 // memory. It reports whether there was anything to destroy.
 func (p *people) forget(tx *bolt.Tx, party string) (bool, error) {
@@ -255,15 +258,36 @@ func (p *people) forget(tx *bolt.Tx, party string) (bool, error) {
 	return true, nil
 }
 
+// keyIdentityCheck holds a check value of the identity key kept outside the file: once a
+// file has been opened with one, it never opens without it (nor with another).
+var keyIdentityCheck = []byte("identity key check")
+
+func identityCheck(key []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("mpg identity key check v1"))
+	return m.Sum(nil)[:8]
+}
+
 // identityKey is the key the people are sealed under: the caller's, or one kept in the file.
 func identityKey(tx *bolt.Tx, given []byte) ([]byte, error) {
+	m := tx.Bucket(bktMeta)
+	check := m.Get(keyIdentityCheck)
 	if len(given) > 0 {
-		if len(given) < 16 {
+		switch {
+		case len(given) < 16:
 			return nil, fmt.Errorf("identity key: at least 16 bytes")
+		case check != nil && !hmac.Equal(check, identityCheck(given)):
+			return nil, ErrIdentityKey
+		case check == nil && tx.Writable():
+			if err := m.Put(keyIdentityCheck, identityCheck(given)); err != nil {
+				return nil, err
+			}
 		}
 		return given, nil
 	}
-	m := tx.Bucket(bktMeta)
+	if check != nil {
+		return nil, fmt.Errorf("%w: it is kept outside the file (engine.identity_key_file, MPG_IDENTITY_KEY)", ErrIdentityKeyMissing)
+	}
 	if k := m.Get(keyIdentityInFile); k != nil {
 		return append([]byte(nil), k...), nil
 	}
@@ -323,4 +347,31 @@ func (p *people) numbersIn(s string) string {
 		words[i] = p.number(w)
 	}
 	return strings.Join(words, " ")
+}
+
+// recordKey is how the file names a record's key: a number, or every number segment of a
+// key made of parts joined by ':' ("@cl:+33612345678"), by its party, when it has one.
+func (p *people) recordKey(key string) string {
+	if !strings.Contains(key, "+") {
+		return key
+	}
+	parts := strings.Split(key, ":")
+	for i, s := range parts {
+		if numberToken(s) {
+			parts[i] = p.diskKey(s)
+		}
+	}
+	return strings.Join(parts, ":")
+}
+
+// numbersInKey is recordKey undone, for people not erased.
+func (p *people) numbersInKey(key string) string {
+	if !strings.Contains(key, partyPrefix) {
+		return key
+	}
+	parts := strings.Split(key, ":")
+	for i, s := range parts {
+		parts[i] = p.number(s)
+	}
+	return strings.Join(parts, ":")
 }

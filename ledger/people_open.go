@@ -2,9 +2,9 @@ package ledger
 
 import (
 	"bytes"
-	"errors"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 
 	"mpg/domain"
@@ -150,19 +150,21 @@ func moveIndex(w *batchWriter, name []byte) error {
 func moveProfiles(w *batchWriter) error {
 	b := w.tx.Bucket(bktProfiles)
 	var old [][2][]byte
-	c := b.Cursor()
-	for k, v := c.Seek([]byte("+")); k != nil && k[0] == '+'; k, v = c.Next() {
-		old = append(old, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
-	}
+	b.ForEach(func(k, v []byte) error {
+		if bytes.IndexByte(k, '+') >= 0 {
+			old = append(old, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+		}
+		return nil
+	})
 	for _, kv := range old {
-		party, err := w.party(string(kv[0]))
-		if err != nil {
-			return err
+		key, err := w.partyKey(string(kv[0]))
+		if err != nil || key == string(kv[0]) {
+			continue
 		}
 		if err := b.Delete(kv[0]); err != nil {
 			return err
 		}
-		if err := b.Put([]byte(party), kv[1]); err != nil {
+		if err := b.Put([]byte(key), kv[1]); err != nil {
 			return err
 		}
 	}

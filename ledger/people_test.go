@@ -52,7 +52,7 @@ func plant(t *testing.T, l *Ledger) (purse uint64) {
 	jobs := []domain.Job{
 		{Transfers: []domain.Transfer{transfer(acc[0].ID, acc[2].ID, 5000)}},
 		{Transfers: []domain.Transfer{{ID: domain.NewID(), Debit: acc[2].ID, Credit: acc[1].ID, Amount: 300, Flags: domain.Pending, Timeout: time.Hour, For: heldNumber}}},
-		{Profiles: []domain.Profile{{Owner: plantedNumber, Data: []byte(`{"lang":"FR"}`)}}},
+		{Profiles: []domain.Profile{{Owner: plantedNumber, Data: []byte(`{"lang":"FR"}`)}, {Owner: "@cl:" + plantedNumber, Data: []byte(`{}`)}}},
 		{Audit: &domain.Audit{Actor: plantedNumber, Action: "pin change", Detail: "for " + plantedNumber + " by " + heldNumber}},
 	}
 	for _, j := range jobs {
@@ -81,6 +81,12 @@ func TestPeopleAreNeverOnDiskInClear(t *testing.T) {
 		}
 		if p, _, _ := l.Profile(plantedNumber); string(p) != `{"lang":"FR"}` {
 			t.Fatalf("profile: %q", p)
+		}
+		if rs, _ := l.ProfilesFrom("@cl:", "", 10); len(rs) != 1 || rs[0].Owner != "@cl:"+plantedNumber || rs[0].Version != 1 {
+			t.Fatalf("records keyed by the number: %+v", rs)
+		}
+		if p, v, _ := l.Profile("@cl:" + plantedNumber); string(p) != `{}` || v != 1 {
+			t.Fatalf("record keyed by the number: %q %d", p, v)
 		}
 		if h, _ := l.HoldsFor(heldNumber); len(h) != 1 || h[0].For != heldNumber {
 			t.Fatalf("holds: %+v", h)

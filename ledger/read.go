@@ -178,7 +178,7 @@ func (l *Ledger) Profile(owner string) ([]byte, uint64, error) {
 	var out []byte
 	var version uint64
 	err := l.db.View(func(tx *bolt.Tx) error {
-		data, v := decodeProfile(tx.Bucket(bktProfiles).Get([]byte(l.people.diskKey(owner))))
+		data, v := decodeProfile(tx.Bucket(bktProfiles).Get([]byte(l.people.recordKey(owner))))
 		if data != nil {
 			out = append([]byte{}, data...)
 		}
@@ -197,12 +197,13 @@ func (l *Ledger) ProfilesFrom(prefix, from string, limit int) ([]domain.Profile,
 	if from < prefix {
 		from = prefix
 	}
+	prefix, from = l.people.recordKey(prefix), l.people.recordKey(from)
 	var out []domain.Profile
 	err := l.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bktProfiles).Cursor()
 		for k, v := c.Seek([]byte(from)); k != nil && strings.HasPrefix(string(k), prefix) && len(out) < limit; k, v = c.Next() {
 			data, ver := decodeProfile(v)
-			out = append(out, domain.Profile{Owner: string(k), Data: append([]byte{}, data...), Version: ver})
+			out = append(out, domain.Profile{Owner: l.people.numbersInKey(string(k)), Data: append([]byte{}, data...), Version: ver})
 		}
 		return nil
 	})

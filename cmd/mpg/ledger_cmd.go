@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -37,7 +38,20 @@ func (a *app) ledgerOptions() *ledger.Options {
 		CheckpointEvery:  time.Duration(a.cfg.Ledger.CheckpointEveryMs) * time.Millisecond,
 		CheckpointChunk:  a.cfg.Ledger.CheckpointChunk,
 		OutboxRetention:  time.Duration(a.cfg.Ledger.OutboxRetentionDays) * 24 * time.Hour,
+		IdentityKey:      identityKey(a.cfg.Engine.IdentityKey),
 	}
+}
+
+// identityKey is the identity key's bytes: its hex decoded (nil when none is set).
+func identityKey(hexKey string) []byte {
+	if hexKey == "" {
+		return nil
+	}
+	b, err := hex.DecodeString(hexKey)
+	if err != nil || len(b) < 16 {
+		return []byte(hexKey) // from the environment as typed: its bytes, like the other keys
+	}
+	return b
 }
 
 // openLedger opens the file for a CLI command, refusing keys the file was not used with.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"mpg/domain"
 	"mpg/engine"
 	"mpg/ledger"
 )
@@ -21,10 +22,11 @@ func (a *app) subscriberCmd() *cobra.Command {
 		Use:   "subscriber",
 		Short: "A person's data: marketing consents, and an export of everything held about him",
 		Example: `  mpg subscriber consents 0612345678
-  mpg subscriber export 0612345678 --out /tmp/alice`,
+  mpg subscriber export 0612345678 --out /tmp/alice
+  mpg subscriber erase 0612345678`,
 	}
 	c.PersistentFlags().StringVar(&a.regionFlag, "region", "", "country of national numbers (default engine.region)")
-	c.AddCommand(a.subscriberConsentsCmd(), a.subscriberExportCmd())
+	c.AddCommand(a.subscriberConsentsCmd(), a.subscriberExportCmd(), a.subscriberEraseCmd())
 	return c
 }
 
@@ -110,4 +112,41 @@ func writeExport(cmd *cobra.Command, dir string, x engine.Export) error {
 	fmt.Fprintf(cmd.OutOrStdout(), "wrote %d files in %s: %d payments, %d transfers, %d messages, %d consents\n",
 		len(names), dir, len(x.Payments), len(x.Transfers), len(x.Messages), len(x.Consents))
 	return nil
+}
+
+func (a *app) subscriberEraseCmd() *cobra.Command {
+	var now bool
+	c := &cobra.Command{
+		Use:   "erase <msisdn>",
+		Short: "Erase a person: purse closed and paid out, offers stopped now; unreadable for good when the retention ends",
+		Long: `erase closes the person's purse at once (its balance paid out, as account close --payout
+does) and stops his offers. His financial records are kept for privacy.retention_years after
+that (the law's retention); then mpg destroys his key: his number and name can never be read
+again, in the file, the journal or any backup, while every transfer, balance and the hash
+chain still verify. --now erases at once (nothing has to be kept). Every erasure is written
+to the erasure log beside the ledger (ledger path + ".erasures") and replayed when the file
+is opened, so a restored backup is erased again: keep that log with the ledger, not with its
+backups.`,
+		Example: "  mpg subscriber erase 0612345678\n  mpg subscriber erase 0612345678 --now",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.onSubscriber(args[0], func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+				er, err := eng.RequestErasure(cmd.Context(), a.actor(), msisdn, now)
+				if err != nil {
+					return err
+				}
+				cur := floatCurrency(l, a.cfg.Ledger.Currency)
+				paid := domain.FormatAmount(er.Paid, cur)
+				if er.Done {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s erased (%s paid out): the number and name can no longer be read\n", domain.Mask(msisdn), paid)
+					return nil
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: purse closed (%s paid out), offers stopped; erased for good on %s, when the retention ends\n",
+					domain.Mask(msisdn), paid, er.Due.UTC().Format(time.DateOnly))
+				return nil
+			})
+		},
+	}
+	c.Flags().BoolVar(&now, "now", false, "erase at once instead of when the retention ends")
+	return c
 }

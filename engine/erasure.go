@@ -1,0 +1,172 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"mpg/domain"
+)
+
+// Erasure. A person who asks to be erased has his purse closed at once (the balance paid
+// out, as an operator's close does) and his marketing stopped; his financial records are
+// then kept for the retention the law asks (Config.Retention after the relationship ends)
+// and, when it is over, the person becomes unreadable for good: the ledger destroys his key
+// (the journal and backups keep only a party id and sealed fields), and the engine first
+// clears what its own records hold of him in clear (the payer's number and IBAN of his
+// payment records, his consent records). Until then an erasure waits in a record filed by
+// its due time, which RunExpiry's sweep reads in order.
+
+const keyErasure = "@ed:" // + due %016x + ":" + number: erasures waiting for the retention to end
+
+// ErrNoPerson: the number is nobody mpg knows, or was erased already.
+var ErrNoPerson = domain.ErrNoPerson
+
+// Erasure is what an erasure request did.
+type Erasure struct {
+	Paid uint64    `json:"paid_minor"` // the balance paid out at the close
+	Due  time.Time `json:"due"`        // when the person becomes unreadable (now: already)
+	Done bool      `json:"done"`
+}
+
+type erasureRecord struct {
+	Requested int64  `json:"requested"`
+	Actor     string `json:"actor"`
+}
+
+// maxErasureScrub bounds the transfers read to find the payment records to clear.
+const maxErasureScrub = 100000
+
+// RequestErasure closes a person's purse (paying out its balance), stops his marketing and
+// files his erasure for when the retention ends; now erases him at once (no financial
+// record has to be kept, or the law allows it).
+func (e *Engine) RequestErasure(ctx context.Context, actor, number string, now bool) (Erasure, error) {
+	var out Erasure
+	if len(e.l.AccountsOf(number)) == 0 {
+		if _, v, _ := e.l.Profile(number); v == 0 {
+			return out, ErrNoPerson
+		}
+	}
+	if p := e.purseOf(number); p != nil {
+		paid, err := e.ClosePurse(ctx, actor, number, true)
+		if err != nil {
+			return out, fmt.Errorf("close the purse first: %w", err)
+		}
+		out.Paid = paid
+	}
+	if err := e.stopMarketing(ctx, number); err != nil {
+		return out, err
+	}
+	if now {
+		out.Due, out.Done = e.cfg.Now(), true
+		return out, e.eraseNow(ctx, actor, number)
+	}
+	out.Due = e.cfg.Now().AddDate(e.cfg.RetentionYears, 0, 0)
+	rec := write(keyErasure+hex16(uint64(out.Due.UnixNano()))+":"+number, erasureRecord{Requested: e.cfg.Now().UnixNano(), Actor: actor}, 0)
+	_, err := e.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{rec},
+		Audit: &domain.Audit{Actor: actor, Action: "subscriber erase requested", Detail: number + " due " + out.Due.UTC().Format(time.DateOnly)}})
+	if errors.Is(err, domain.ErrConflict) {
+		err = nil // asked before, for the same instant
+	}
+	return out, err
+}
+
+// stopMarketing withdraws a marketing consent still given, recorded as the others are.
+func (e *Engine) stopMarketing(ctx context.Context, number string) error {
+	c := Consent{Time: e.cfg.Now().UnixNano(), Channel: "operator", Command: "erasure requested", Text: "Erasure requested: no more offers."}
+	_, err := e.RecordConsent(ctx, number, c)
+	return err
+}
+
+// EraseDue erases the people whose retention is over; RunExpiry calls it. It returns how
+// many it erased.
+func (e *Engine) EraseDue(ctx context.Context) (int, error) {
+	recs, err := e.l.ProfilesFrom(keyErasure, "", 100)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range recs {
+		rest := strings.TrimPrefix(r.Owner, keyErasure)
+		due, err := strconv.ParseUint(rest[:min(16, len(rest))], 16, 64)
+		if err != nil || int64(due) > e.cfg.Now().UnixNano() {
+			break // filed by due time: the rest are later
+		}
+		who := rest[min(17, len(rest)):]
+		if !strings.HasPrefix(who, "+") {
+			// Erased already (the ledger names him by party id now): the request is done.
+			_, err = e.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{{Owner: r.Owner, Version: r.Version, Delete: true}}})
+			if err != nil && !errors.Is(err, domain.ErrConflict) {
+				return n, err
+			}
+			continue
+		}
+		var rec erasureRecord
+		json.Unmarshal(r.Data, &rec)
+		if err := e.eraseNow(ctx, "retention ended ("+rec.Actor+")", who); err != nil && !errors.Is(err, ErrNoPerson) {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// eraseNow clears what the engine's records hold of a person in clear, then has the ledger
+// destroy his key.
+func (e *Engine) eraseNow(ctx context.Context, actor, number string) error {
+	if err := e.scrubPayments(ctx, number); err != nil {
+		return err
+	}
+	if err := e.dropRecords(ctx, keyConsent+number+":"); err != nil {
+		return err
+	}
+	_, err := e.l.Erase(ctx, number, domain.Audit{Actor: actor, Action: "subscriber erase"})
+	return err
+}
+
+// scrubPayments clears the payer's number and bank account from the payment records of his
+// accounts' transfers (lean records hold neither: the ledger names their payer by party).
+func (e *Engine) scrubPayments(ctx context.Context, number string) error {
+	for _, a := range e.l.AccountsOf(number) {
+		err := e.history(a.ID, maxErasureScrub, func(tr domain.Transfer) error {
+			p, ver, found, err := e.paymentOf(tr)
+			if err != nil || !found || ver == 0 || p.MSISDN != number {
+				return err
+			}
+			p.MSISDN = ""
+			if p.Bank != nil {
+				p.Bank.Account = ""
+			}
+			_, err = e.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{write(keyPayment+p.ID, p, ver)}})
+			if errors.Is(err, domain.ErrConflict) {
+				return nil // moved meanwhile: its next write keeps the number; the sweep is run again by the operator
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropRecords deletes every record under a prefix.
+func (e *Engine) dropRecords(ctx context.Context, prefix string) error {
+	for {
+		recs, err := e.l.ProfilesFrom(prefix, "", 64)
+		if err != nil || len(recs) == 0 {
+			return err
+		}
+		job := domain.Job{}
+		for _, r := range recs[:min(len(recs), domain.MaxJobStatus)] {
+			job.Profiles = append(job.Profiles, domain.Profile{Owner: r.Owner, Version: r.Version, Delete: true})
+		}
+		if _, err := e.l.Submit(ctx, job); err != nil && !errors.Is(err, domain.ErrConflict) {
+			return err
+		}
+	}
+}
