@@ -22,8 +22,21 @@ type Config struct {
 	HTTP     HTTP     `toml:"http"`
 	Merchant Merchant `toml:"merchant"`
 	Bank     Bank     `toml:"bank"`
+	Disputes Disputes `toml:"disputes"`
 	// KeyFrom says where the keys were read from, for messages (not a key of the file).
 	KeyFrom KeyFrom `toml:"-"`
+}
+
+// Disputes configures return requests (REV) and dispute cases.
+type Disputes struct {
+	SelfServiceHours int `toml:"self_service_hours"` // REV within this long of the SEND
+	AnswerHours      int `toml:"answer_hours"`       // the payee's time to answer OK or NO
+	OpenDays         int `toml:"open_days"`          // DISPUTE within this long of the payment
+	MerchantDays     int `toml:"merchant_days"`      // the merchant's time to answer a case
+	CloseHours       int `toml:"close_hours"`        // a decided case closes after this long
+	// AutoRefundMax: a case the merchant leaves unanswered is decided for the payer at or
+	// below this (minor units), else it goes to an operator.
+	AutoRefundMax uint64 `toml:"auto_refund_max_minor"`
 }
 
 // Bank configures the link to the bank's back end for mDebit (ISO 8583 over TCP).
@@ -185,6 +198,7 @@ func Default() Config {
 			Fees: Fees{Pay: []Band{}, Bill: []Band{}, Send: []Band{}, Debit: []Band{}, Credit: []Band{}}},
 		HTTP: HTTP{Addr: "127.0.0.1:9464"},
 		Bank: Bank{TimeoutMs: 5000, Tries: 5, MaxInflight: 64, EchoS: 30},
+		Disputes: Disputes{SelfServiceHours: 24, AnswerHours: 48, OpenDays: 120, MerchantDays: 7, CloseHours: 72, AutoRefundMax: 5000},
 		Merchant: Merchant{RatePerS: 20, Burst: 40, RequestMin: 15, CheckoutMin: 15, CheckoutMax: 1000,
 			CheckoutMonthly: 30000, CodesPerHour: 5, WebhookRetryS: []int{5, 300, 1800, 7200, 18000, 36000, 36000, 50400, 86400}},
 		SMPP: SMPP{Addr: "127.0.0.1:2775", SystemID: "mpg", Transceiver: true, Binds: 1, Window: 10, MaxInflight: 1024,
@@ -296,6 +310,12 @@ func (c Config) validate() error {
 		return fmt.Errorf("config: bank.echo_s must be 0 (no echo) to 3600, got %d", c.Bank.EchoS)
 	case len(c.Bank.Acquirer) > 11 || strings.Trim(c.Bank.Acquirer, "0123456789") != "":
 		return fmt.Errorf("config: bank.acquirer must be the acquiring institution code the bank gave, up to 11 digits, got %q", c.Bank.Acquirer)
+	case c.Disputes.SelfServiceHours < 1 || c.Disputes.SelfServiceHours > 24*30 || c.Disputes.AnswerHours < 1 || c.Disputes.AnswerHours > 24*30:
+		return fmt.Errorf("config: disputes.self_service_hours and disputes.answer_hours must be 1..720")
+	case c.Disputes.OpenDays < 1 || c.Disputes.OpenDays > 540 || c.Disputes.MerchantDays < 1 || c.Disputes.MerchantDays > 90:
+		return fmt.Errorf("config: disputes.open_days must be 1..540 and disputes.merchant_days 1..90")
+	case c.Disputes.CloseHours < 0 || c.Disputes.CloseHours > 24*90:
+		return fmt.Errorf("config: disputes.close_hours must be 0..2160, got %d", c.Disputes.CloseHours)
 	case c.Merchant.CodesPerHour < 1 || c.Merchant.CodesPerHour > 100:
 		return fmt.Errorf("config: merchant.codes_per_hour must be 1..100, got %d", c.Merchant.CodesPerHour)
 	case !validRetries(c.Merchant.WebhookRetryS):
