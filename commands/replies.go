@@ -567,20 +567,20 @@ var templates = [replyCount][3]string{
 		"Trop tard pour demander le retour de Réf {ref}: {n} heures au plus. Envoyez LITIGE preuve motif.",
 		"编号 {ref} 已超过 {n} 小时,无法撤回。请发送 争议 凭证 原因。",
 	},
-	RRevTooMany:     {"Ref {ref} was asked back {n} times already. Send DISPUTE receipt reason.", "Retour de Réf {ref} déjà demandé {n} fois. Envoyez LITIGE preuve motif.", "编号 {ref} 已申请撤回 {n} 次。请发送 争议 凭证 原因。"},
-	RDisputeBusy:    {"A request or a dispute is already open on Ref {ref}. You will be told how it ends.", "Une demande ou un litige est déjà ouvert sur Réf {ref}. Vous serez prévenu.", "编号 {ref} 已有处理中的请求或争议,结果将通知您。"},
-	RNothingLeft:    {"Everything paid on Ref {ref} was given back already. Nothing was done.", "Tout le paiement Réf {ref} a déjà été rendu. Rien n'a été fait.", "编号 {ref} 的款项已全部退回。未执行任何操作。"},
+	RRevTooMany:  {"Ref {ref} was asked back {n} times already. Send DISPUTE receipt reason.", "Retour de Réf {ref} déjà demandé {n} fois. Envoyez LITIGE preuve motif.", "编号 {ref} 已申请撤回 {n} 次。请发送 争议 凭证 原因。"},
+	RDisputeBusy: {"A request or a dispute is already open on Ref {ref}. You will be told how it ends.", "Une demande ou un litige est déjà ouvert sur Réf {ref}. Vous serez prévenu.", "编号 {ref} 已有处理中的请求或争议,结果将通知您。"},
+	RNothingLeft: {"Everything paid on Ref {ref} was given back already. Nothing was done.", "Tout le paiement Réf {ref} a déjà été rendu. Rien n'a été fait.", "编号 {ref} 的款项已全部退回。未执行任何操作。"},
 	RDisputeOpened: {
 		"Dispute case {case} opened on {amount} to {party}, Ref {ref}. Answer due by {time}; you will be told at each step.",
 		"Litige {case} ouvert sur {amount} à {party}, Réf {ref}. Réponse attendue avant le {time}; vous serez prévenu.",
 		"已就付给{party}的 {amount}(编号 {ref})立争议案件 {case}。须在 {time} 前答复,进展将通知您。",
 	},
-	RDisputeTooLate: {"Too late to dispute Ref {ref}: payments can be disputed within {n} days. Call customer care.", "Trop tard pour contester Réf {ref}: {n} jours au plus. Appelez le service client.", "编号 {ref} 已超过 {n} 天,无法申请争议。请致电客服。"},
-	RDisputeNotHere: {"A top-up or a repayment cannot be disputed here. Call customer care.", "Un versement ou un remboursement ne se conteste pas ici. Appelez le service client.", "充值或还款不能在此申请争议。请致电客服。"},
-	RDisputeRefund: {"Dispute case {case} (Ref {ref}) is decided for you: {amount} is given back.", "Litige {case} (Réf {ref}) tranché en votre faveur: {amount} vous est rendu.", "争议案件 {case}(编号 {ref})裁定支持您:退回 {amount}。"},
+	RDisputeTooLate:  {"Too late to dispute Ref {ref}: payments can be disputed within {n} days. Call customer care.", "Trop tard pour contester Réf {ref}: {n} jours au plus. Appelez le service client.", "编号 {ref} 已超过 {n} 天,无法申请争议。请致电客服。"},
+	RDisputeNotHere:  {"A top-up or a repayment cannot be disputed here. Call customer care.", "Un versement ou un remboursement ne se conteste pas ici. Appelez le service client.", "充值或还款不能在此申请争议。请致电客服。"},
+	RDisputeRefund:   {"Dispute case {case} (Ref {ref}) is decided for you: {amount} is given back.", "Litige {case} (Réf {ref}) tranché en votre faveur: {amount} vous est rendu.", "争议案件 {case}(编号 {ref})裁定支持您:退回 {amount}。"},
 	RDisputeRejected: {"Dispute case {case} (Ref {ref}) is decided: no refund. Call customer care with questions.", "Litige {case} (Réf {ref}) tranché: pas de remboursement. Questions: service client.", "争议案件 {case}(编号 {ref})已裁定:不予退款。如有疑问请致电客服。"},
-	RDisputeReview: {"Dispute case {case} (Ref {ref}) is with customer care, who will decide and tell you.", "Litige {case} (Réf {ref}) transmis au service client, qui décidera et vous préviendra.", "争议案件 {case}(编号 {ref})已转客服,裁定后将通知您。"},
-	RBusy:  {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
+	RDisputeReview:   {"Dispute case {case} (Ref {ref}) is with customer care, who will decide and tell you.", "Litige {case} (Réf {ref}) transmis au service client, qui décidera et vous préviendra.", "争议案件 {case}(编号 {ref})已转客服,裁定后将通知您。"},
+	RBusy:            {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
 }
 
 // Word names what a MINI line was, when no merchant or payee says it.
