@@ -180,9 +180,9 @@ type Args struct {
 // LANG FR's answer says "français", and fits one UCS-2 SMS.
 var templates = [replyCount][3]string{
 	RHelp: {
-		"mPurse: BAL pin; MINI pin; PAY shop amount pin; BILL biller account amount pin; SEND phone amount pin; DEBIT shop amount pin; CREDIT [shop amount] pin; REPAY amount pin; YES/NO code; CHECK receipt; REV receipt pin; DISPUTE receipt reason; PIN old new; LANG EN/FR/ZH; PROMO ON/OFF; BLOCK. HELP PAY for details.",
-		"mPurse: SOLDE pin; RELEVE pin; PAYER code montant pin; FACTURE code compte montant pin; ENVOYER tel montant pin; DEBIT code montant pin; CREDIT [code montant] pin; REMBOURSER montant pin; OUI/NON code; VERIFIER preuve; RETOUR preuve pin; LITIGE preuve motif; PIN ancien nouveau; LANGUE FR; PROMO OUI/NON; BLOQUER. Détail: AIDE PAYER",
-		"余额 密码|明细 密码|付款 商户 金额 密码|缴费 机构 账号 金额 密码|转账 手机 金额 密码|借记 商户 金额 密码|信用 [商户 金额] 密码|还款 金额 密码|是/否 确认码|验证 凭证|撤回 凭证 密码|争议 凭证 原因|密码 旧 新|语言 ZH|促销 开/关|冻结。详情:帮助 命令",
+		"mPurse: BAL pin; MINI pin; PAY shop amount pin; BILL biller acct amount pin; SEND phone amount pin; DEBIT shop amount pin; CREDIT [shop amount] pin; REPAY amount pin; YES/NO code; CHECK receipt; REV receipt pin; DISPUTE receipt why; PIN old new; LANG EN/FR/ZH; PROMO ON/OFF; BLOCK. HELP PAY for details.",
+		"SOLDE pin; RELEVE pin; PAYER code somme pin; FACTURE code cpte somme pin; ENVOYER tel somme pin; DEBIT code somme pin; CREDIT [code somme] pin; REMBOURSER somme pin; OUI/NON code; VERIFIER preuve; RETOUR preuve pin; LITIGE preuve motif; PIN ancien neuf; LANGUE FR; PROMO OUI/NON; BLOQUER. Détail AIDE cmd",
+		"余额|明细|付款 商户 金额|缴费 机构 账号 金额|转账 手机 金额|借记 商户 金额|信用 [商户 金额]|还款 金额|撤回 凭证,以上均加 密码|是/否 确认码|验证 凭证|争议 凭证 原因|密码 旧 新|语言 ZH|促销 开/关|冻结。详情:帮助 命令",
 	},
 	RHelpTopic: {"{about}: {usage}", "{about}: {usage}", "{about}:{usage}"},
 	RUsage: {

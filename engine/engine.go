@@ -116,7 +116,9 @@ type Config struct {
 	// WebhookRetry is the wait before each next attempt of a webhook delivery that failed
 	// (default: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, 14 h, 24 h: about three days).
 	WebhookRetry []time.Duration
-	Now          func() time.Time
+	// Disputes: return requests (REV) and dispute cases.
+	Disputes DisputeConfig
+	Now      func() time.Time
 }
 
 // Engine handles inbound SMS.
@@ -134,6 +136,7 @@ type Engine struct {
 	hookGen, hookCount   atomic.Int64
 	hookCursor           atomic.Uint64 // the endpoint the next look at the webhook queue starts from
 	hookFailures         sync.Map      // merchant account -> *atomic.Int64: failed webhook attempts
+	disputeMoves         disputeCounters
 }
 
 // New makes an engine for the daemon; the keys must be set.
@@ -195,6 +198,7 @@ func NewAdmin(cfg Config, l Ledger) *Engine {
 	if len(cfg.WebhookRetry) == 0 {
 		cfg.WebhookRetry = retrySchedule
 	}
+	cfg.Disputes.defaults()
 	if cfg.CreditMinTier == 0 {
 		cfg.CreditMinTier = 2
 	}
@@ -269,6 +273,9 @@ func (e *Engine) Handle(ctx context.Context, in Inbound) error {
 	if t.toBank {
 		e.wakeBank()
 	}
+	if t.onCase != nil {
+		e.counted(t.onCase, 0)
+	}
 	// Money held for this number goes to its purse once it has one. A claim that fails now
 	// is tried again with the subscriber's next message; the SMS itself is already durable.
 	if t.holds > 0 && (t.purse != nil || t.cmd.Kind == commands.Reg) {
@@ -318,6 +325,8 @@ type turn struct {
 	// retry: what the sender is told and whether a guess was counted, for whether a copy
 	// of this SMS may run again (commit.go).
 	retry retryState
+	// onCase is a dispute case the job opens: counted once it is durable.
+	onCase *domain.Dispute
 }
 
 func (t *turn) load() error {
@@ -427,8 +436,14 @@ func (t *turn) run() domain.Job {
 		}
 		return t.withProfile(domain.Job{})
 	}
-	if c.Kind == commands.Yes || c.Kind == commands.No {
-		return t.confirm(c.Kind == commands.Yes)
+	if c.Kind == commands.Yes || c.Kind == commands.No || c.Kind == commands.Ok {
+		if job, ok := t.answerReturn(c.Kind != commands.No); ok {
+			return job
+		}
+		return t.confirm(c.Kind != commands.No)
+	}
+	if c.Kind == commands.Dispute { // no PIN, as the spec writes it: anyone may complain
+		return t.openCaseBySMS()
 	}
 	if !t.authenticate() {
 		return t.withProfile(domain.Job{})
@@ -455,6 +470,8 @@ func (t *turn) run() domain.Job {
 		return t.statement()
 	case commands.Repay:
 		return t.guard(t.repay())
+	case commands.Rev:
+		return t.askReturn()
 	}
 	t.reply(commands.RHelp, commands.Args{})
 	return domain.Job{}
