@@ -34,7 +34,7 @@ type DisputeConfig struct {
 	AnswerFor   time.Duration // the payee's time to answer a REV (default 48h)
 	OpenFor     time.Duration // DISPUTE within this long of the payment (default 120 days)
 	MerchantFor time.Duration // the merchant's time to answer a case (default 7 days)
-	CloseAfter  time.Duration // a decided case closes after this long (0: at once)
+	CloseAfter  time.Duration // a decided case closes after this long (default 72h; negative: at once)
 	// AutoRefundMax: an unanswered case at or below this (minor units) is refunded.
 	AutoRefundMax uint64
 }
@@ -52,8 +52,8 @@ func (c *DisputeConfig) defaults() {
 	if c.MerchantFor <= 0 {
 		c.MerchantFor = 7 * 24 * time.Hour
 	}
-	if c.CloseAfter < 0 {
-		c.CloseAfter = 0
+	if c.CloseAfter == 0 {
+		c.CloseAfter = 72 * time.Hour
 	}
 }
 
@@ -433,7 +433,7 @@ func (e *Engine) decide(c *domain.Dispute, p *domain.Payment, pver uint64, refun
 	job.Audit = &domain.Audit{Actor: actor, Action: "dispute decide", Detail: c.ID + " " + p.ID + " " + decisionWord(c.Decision, c.Currency)}
 	e.step(c, actor, domain.DisputeDecided)
 	c.Deadline = now.Add(e.cfg.Disputes.CloseAfter).UnixNano()
-	if e.cfg.Disputes.CloseAfter == 0 {
+	if e.cfg.Disputes.CloseAfter < 0 {
 		e.step(c, actor, domain.DisputeClosed)
 		c.Deadline = 0
 	}
