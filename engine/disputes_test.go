@@ -13,7 +13,16 @@ import (
 	"mpg/domain"
 )
 
-var refRe = regexp.MustCompile(`Ref ([0-9A-F]{6})`)
+var refRe, okRe = regexp.MustCompile(`Ref ([0-9A-F]{6})`), regexp.MustCompile(`OK (\d{6}) `)
+
+// okCode is the code of the one request to give back among texts (a short ref may be digits).
+func okCode(t *testing.T, texts []string) string {
+	t.Helper()
+	if len(texts) != 1 || okRe.FindStringSubmatch(texts[0]) == nil {
+		t.Fatalf("want one request with a code, got %q", texts)
+	}
+	return okRe.FindStringSubmatch(texts[0])[1]
+}
 
 const carol = "+33611112222"
 
@@ -73,7 +82,7 @@ func TestRevThenOKGivesTheSendBack(t *testing.T) {
 	if len(got[bob]) != 1 || !strings.Contains(got[bob][0], "+336****678 says 25.00 EUR (Ref "+ref+") was sent to you by mistake. Reply OK ") {
 		t.Fatalf("payee: %q", got[bob])
 	}
-	code := payCode(t, got[bob])
+	code := okCode(t, got[bob])
 	if w.available(bob) != 1 || w.pendingOut(bob) != 2500 {
 		t.Fatalf("bob available %d, held %d", w.available(bob), w.pendingOut(bob))
 	}
@@ -106,7 +115,7 @@ func TestRevNOOpensACaseAndNothingElseGivesBack(t *testing.T) {
 	ref := w.sent(alice, bob, "20", "739164")
 	w.sms(bob, "SEND "+alice+" 5 246810") // bob spends part of it first: 15.01 left
 	w.outbox()
-	code := payCode(t, w.sms(alice, "RETOUR "+ref+" 739164")[bob])
+	code := okCode(t, w.sms(alice, "RETOUR "+ref+" 739164")[bob])
 	if w.pendingOut(bob) != 1501 {
 		t.Fatalf("held %d, want what bob had", w.pendingOut(bob))
 	}
@@ -186,7 +195,7 @@ func TestRevAtMostThreeTimes(t *testing.T) {
 	ctx := context.Background()
 	ref := w.sent(alice, bob, "10", "739164")
 	for i, kw := range []string{"REV", "rev", "Rev"} {
-		code := payCode(t, w.sms(alice, kw+" "+ref+" 739164")[bob])
+		code := okCode(t, w.sms(alice, kw+" "+ref+" 739164")[bob])
 		w.sms(bob, "NO "+code)
 		p := w.paymentOfRef(alice, ref)
 		if _, err := w.e.DecideDispute(ctx, "care:1", p.Dispute, 0, true); err != nil {
@@ -206,7 +215,9 @@ func TestRevAtMostThreeTimes(t *testing.T) {
 func TestRevRacingThePayeeSpending(t *testing.T) {
 	w := sendWorld(t)
 	w.expect(carol, "REG 135790 Carol", "Welcome")
-	total := func() int64 { return w.available(alice) + w.available(bob) + w.available(carol) + int64(w.pendingOut(bob)) }
+	total := func() int64 {
+		return w.available(alice) + w.available(bob) + w.available(carol) + int64(w.pendingOut(bob))
+	}
 	before := total()
 	for round := 0; round < 15; round++ {
 		ref := w.sent(alice, bob, fmt.Sprintf("3.%02d", round), "739164") // each text its own: no repeat
@@ -241,8 +252,10 @@ func TestRevRacingThePayeeSpending(t *testing.T) {
 				ask = append(ask, m)
 			}
 		}
-		code := payCode(t, ask)
-		w.sms(bob, "OK "+code)
+		code := okCode(t, ask)
+		if got := w.sms(bob, "OK "+code); w.pendingOut(bob) != 0 {
+			t.Fatalf("round %d: OK left a hold of %d: %q", round, w.pendingOut(bob), got)
+		}
 		if got := total(); got != before {
 			t.Fatalf("round %d: money %d, was %d", round, got, before)
 		}
