@@ -49,9 +49,12 @@ const (
 	Capture // a merchant's phone: CAPTURE <ref> [amount] takes an mCredit authorisation
 	Void    // a merchant's phone: VOID <ref> releases it
 	Data    // DATA <pin>: my personal data, a summary and a one-time export link
+	Rev     // REV <receipt or ref> <pin>: ask back a SEND sent by mistake
+	Dispute // DISPUTE <receipt or ref> <reason...>: open a case on a payment
+	Ok      // OK <code>: the payee gives back what a REV asked (YES to anything else)
 )
 
-var kindNames = [...]string{"", "HELP", "REG", "BAL", "MINI", "PAY", "BILL", "SEND", "DEBIT", "CREDIT", "CREDIT", "REPAY", "YES", "NO", "PIN", "LANG", "BLOCK", "CHECK", "PROMO", "CAPTURE", "VOID", "DATA"}
+var kindNames = [...]string{"", "HELP", "REG", "BAL", "MINI", "PAY", "BILL", "SEND", "DEBIT", "CREDIT", "CREDIT", "REPAY", "YES", "NO", "PIN", "LANG", "BLOCK", "CHECK", "PROMO", "CAPTURE", "VOID", "DATA", "REV", "DISPUTE", "OK"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -86,6 +89,9 @@ var keywords = map[string]struct {
 	"CAPTURE": {Capture, EN}, "ENCAISSER": {Capture, FR}, "请款": {Capture, ZH},
 	"VOID": {Void, EN}, "ANNULER": {Void, FR}, "撤销": {Void, ZH},
 	"DATA": {Data, EN}, "DONNEES": {Data, FR}, "DONNÉES": {Data, FR}, "数据": {Data, ZH},
+	"REV": {Rev, EN}, "RETOUR": {Rev, FR}, "撤回": {Rev, ZH},
+	"DISPUTE": {Dispute, EN}, "LITIGE": {Dispute, FR}, "争议": {Dispute, ZH},
+	"OK": {Ok, EN}, "同意": {Ok, ZH},
 }
 
 // Command is one parsed SMS. Only the fields its Kind uses are set.
@@ -100,7 +106,8 @@ type Command struct {
 	Phone    string // SEND: payee in E.164
 	Amount   uint64 // minor units of Options.Currency
 	Name     string // REG
-	Code     string // YES, NO: confirmation code; CHECK: receipt code
+	Code     string // YES, NO, OK: confirmation code; CHECK, REV, DISPUTE: receipt code or short ref
+	Reason   string // DISPUTE: why, digits runs masked, at most MaxReasonBytes
 	Target   Lang   // LANG
 	On       bool   // PROMO
 	Topic    Kind   // HELP <cmd>
@@ -321,7 +328,22 @@ func (p *parser) parse() *ParseError {
 			return err
 		}
 		return p.all(p.amount(a[0]), p.pin(a[1], &c.PIN))
-	case Yes, No, Check:
+	case Rev:
+		if err := p.arity(len(a) == 2); err != nil {
+			return err
+		}
+		return p.all(p.receipt(a[0]), p.pin(a[1], &c.PIN))
+	case Dispute:
+		if err := p.arity(len(a) >= 2); err != nil {
+			return err
+		}
+		if err := p.receipt(a[0]); err != nil {
+			return err
+		}
+		// No PIN: a reason never keeps a run of 4-6 digits (it may be one typed by habit).
+		c.Reason = domain.CleanText(MaskDigits(strings.Join(a[1:], " ")), MaxReasonBytes)
+		return nil
+	case Yes, No, Ok, Check:
 		if err := p.arity(len(a) == 1); err != nil {
 			return err
 		}
@@ -398,6 +420,19 @@ func (p *parser) pin(s string, dst *string) *ParseError {
 		return &ParseError{Problem: BadPIN} // the token is not echoed: it may be a PIN
 	}
 	*dst = s
+	return nil
+}
+
+// MaxReasonBytes bounds a dispute's reason.
+const MaxReasonBytes = domain.MaxReasonLen
+
+// receipt reads a receipt code or a short reference.
+func (p *parser) receipt(s string) *ParseError {
+	code := strings.ToUpper(s)
+	if !codeRe.MatchString(code) {
+		return &ParseError{Problem: BadCode, Arg: domain.Clip(s)}
+	}
+	p.c.Code = code
 	return nil
 }
 

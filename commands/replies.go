@@ -129,6 +129,26 @@ const (
 	RStarted           // START: marketing on
 	RData              // DATA <pin>: a summary and the one-time link to everything held
 	RDataLimit         // DATA asked too often today: nothing sent
+	RRevAsked          // REV taken: the payee is asked, what is held meanwhile
+	RRevAsk            // to the payee: give it back with OK <code>, or NO <code>
+	RRevReturned       // to the payer: the payee gave it back
+	RRevGaveBack       // to the payee: given back
+	RRevDeclined       // to the payer: the payee said NO; a case is open
+	RRevDeclinedPayee  // to the payee: NO taken, hold released, a case is open
+	RRevExpired        // to the payer: no answer in time; a case is open
+	RRevExpiredPayee   // to the payee: no answer in time, hold released, a case is open
+	RPaymentNotFound   // REV, DISPUTE: no payment of the sender's with that receipt or ref
+	RRevNotSend        // REV on something else than a SEND from the purse
+	RRevTooLate        // REV after the self-service window
+	RRevTooMany        // the payment was asked back too often
+	RDisputeBusy       // a request or a case is open on the payment already
+	RNothingLeft       // everything was given back already
+	RDisputeOpened     // DISPUTE taken: the case and what happens next
+	RDisputeTooLate    // DISPUTE after the window
+	RDisputeNotHere    // DISPUTE on a top-up or a repayment
+	RDisputeRefund     // a case decided for the payer: given back
+	RDisputeRejected   // a case decided against the payer
+	RDisputeReview     // a case goes to customer care
 	replyCount
 )
 
@@ -158,17 +178,18 @@ type Args struct {
 	Link                        string // a one-time web link (DATA)
 	Years, Minutes              int    // how long data is kept; how long a link lives
 	On                          bool   // offers (marketing) on or off
+	Case                        string // a dispute case's short reference
 }
 
 // templates[reply][lang]; blanks are {amount} {fee} {balance} {limit} {party} {name} {account}
-// {ref} {receipt} {code} {n} {tries} {usage} {lines} {arg} {currency}. EN and FR are written in GSM 03.38
+// {ref} {receipt} {code} {n} {tries} {usage} {lines} {arg} {currency} {time} {case}. EN and FR are written in GSM 03.38
 // (no ç, ê, â, î, ô, û in French), so one SMS holds 160 characters; ZH is UCS-2. One exception:
 // LANG FR's answer says "français", and fits one UCS-2 SMS.
 var templates = [replyCount][3]string{
 	RHelp: {
-		"mPurse: BAL pin; MINI pin; PAY shop amount pin; BILL biller account amount pin; SEND phone amount pin; DEBIT shop amount pin; CREDIT [shop amount] pin; REPAY amount pin; YES/NO code; CHECK receipt; PIN old new; LANG EN/FR/ZH; PROMO ON/OFF; BLOCK. HELP PAY for details.",
-		"mPurse: SOLDE pin; RELEVE pin; PAYER code montant pin; FACTURE code compte montant pin; ENVOYER tel montant pin; DEBIT code montant pin; CREDIT [code montant] pin; REMBOURSER montant pin; OUI/NON code; VERIFIER preuve; PIN ancien nouveau; LANGUE FR; PROMO OUI/NON; BLOQUER. Détail: AIDE PAYER",
-		"余额 密码|明细 密码|付款 商户 金额 密码|缴费 机构 账号 金额 密码|转账 手机 金额 密码|借记 商户 金额 密码|信用 [商户 金额] 密码|还款 金额 密码|是/否 确认码|验证 凭证|密码 旧 新|语言 ZH|促销 开/关|冻结。详情:帮助 命令",
+		"mPurse: BAL pin; MINI pin; PAY shop amount pin; BILL biller acct amount pin; SEND phone amount pin; DEBIT shop amount pin; CREDIT [shop amount] pin; REPAY amount pin; YES/NO code; CHECK receipt; REV receipt pin; DISPUTE receipt why; PIN old new; LANG EN/FR/ZH; PROMO ON/OFF; BLOCK. HELP PAY for details.",
+		"SOLDE pin; RELEVE pin; PAYER code somme pin; FACTURE code cpte somme pin; ENVOYER tel somme pin; DEBIT code somme pin; CREDIT [code somme] pin; REMBOURSER somme pin; OUI/NON code; VERIFIER preuve; RETOUR preuve pin; LITIGE preuve motif; PIN ancien neuf; LANGUE FR; PROMO OUI/NON; BLOQUER. Détail AIDE cmd",
+		"余额|明细|付款 商户 金额|缴费 机构 账号 金额|转账 手机 金额|借记 商户 金额|信用 [商户 金额]|还款 金额|撤回 凭证,以上均加 密码|是/否 确认码|验证 凭证|争议 凭证 原因|密码 旧 新|语言 ZH|促销 开/关|冻结。详情:帮助 命令",
 	},
 	RHelpTopic: {"{about}: {usage}", "{about}: {usage}", "{about}:{usage}"},
 	RUsage: {
@@ -519,6 +540,62 @@ var templates = [replyCount][3]string{
 	RDataLimit: {"You asked for your data {n} times today: try again tomorrow. Nothing was sent.", "Vous avez demande vos donnees {n} fois aujourd'hui: reessayez demain. Rien n'a ete envoye.", "您今天已申请{n}次数据,请明天再试。未发送任何内容。"},
 	RFlood:     {"Too many messages from your number. Wait a minute: messages sent meanwhile are answered later.", "Trop de messages de votre numéro. Patientez une minute: les messages envoyés entre-temps seront traités plus tard.", "您发送的信息过多。请稍候一分钟,之后的信息将陆续处理。"},
 	RBusy:      {"Service busy, please try again in a few minutes. Nothing was done.", "Service occupé, réessayez dans quelques minutes. Rien n'a été fait.", "系统繁忙,请稍后再试。未执行任何操作。"},
+	RRevAsked: {
+		"Asked {party} to give back {amount}, Ref {ref}. {limit} is held meanwhile. They have until {time} to answer; you will be told.",
+		"{party} est prié de rendre {amount}, Réf {ref}. {limit} est bloqué en attendant. Réponse attendue avant le {time}; vous serez prévenu.",
+		"已请{party}退回 {amount},编号 {ref}。已冻结 {limit}。对方须在 {time} 前答复,结果将通知您。",
+	},
+	RRevAsk: {
+		"{party} says {amount} (Ref {ref}) was sent to you by mistake. Reply OK {code} to give it back, or NO {code}, by {time}. {limit} is held meanwhile.",
+		"{party} dit vous avoir envoyé {amount} par erreur (Réf {ref}). Répondez OK {code} pour le rendre, ou NON {code}, avant le {time}. {limit} est bloqué.",
+		"{party}称误转给您 {amount}(编号 {ref})。回复 同意 {code} 退回,或 否 {code} 拒绝,截止 {time}。已冻结 {limit}。",
+	},
+	RRevReturned: {"{party} gave back {amount}, Ref {ref}. Balance {balance}.", "{party} vous a rendu {amount}, Réf {ref}. Solde {balance}.", "{party}已退回 {amount},编号 {ref}。余额 {balance}。"},
+	RRevGaveBack: {"You gave back {amount} to {party}, Ref {ref}. Balance {balance}.", "Vous avez rendu {amount} à {party}, Réf {ref}. Solde {balance}.", "您已向{party}退回 {amount},编号 {ref}。余额 {balance}。"},
+	RRevDeclined: {
+		"{party} refused to give back {amount}, Ref {ref}. Dispute case {case} is open: customer care will decide and tell you.",
+		"{party} refuse de rendre {amount}, Réf {ref}. Litige {case} ouvert: le service client décidera et vous préviendra.",
+		"{party}拒绝退回 {amount},编号 {ref}。已立争议案件 {case},客服将裁定并通知您。",
+	},
+	RRevDeclinedPayee: {
+		"You refused to give back {amount} to {party}. The hold is released. Dispute case {case} is open: customer care will decide.",
+		"Vous refusez de rendre {amount} à {party}. Le blocage est levé. Litige {case} ouvert: le service client décidera.",
+		"您拒绝向{party}退回 {amount}。冻结已解除。已立争议案件 {case},由客服裁定。",
+	},
+	RRevExpired: {
+		"{party} did not answer your request for {amount}, Ref {ref}. Dispute case {case} is open: customer care will decide and tell you.",
+		"{party} n'a pas répondu pour {amount}, Réf {ref}. Litige {case} ouvert: le service client décidera et vous préviendra.",
+		"{party}未答复退回 {amount} 的请求,编号 {ref}。已立争议案件 {case},客服将裁定并通知您。",
+	},
+	RRevExpiredPayee: {
+		"You did not answer the request to give back {amount} to {party}. The hold is released. Dispute case {case} is open.",
+		"Vous n'avez pas répondu pour rendre {amount} à {party}. Le blocage est levé. Litige {case} ouvert.",
+		"您未答复向{party}退回 {amount} 的请求。冻结已解除。已立争议案件 {case}。",
+	},
+	RPaymentNotFound: {"No payment of yours has receipt or Ref {arg}. Nothing was done.", "Aucun paiement à vous avec la preuve ou Réf {arg}. Rien n'a été fait.", "没有凭证或编号为 {arg} 的您的付款。未执行任何操作。"},
+	RRevNotSend: {
+		"Only a SEND from your e-purse can be asked back. For a payment to a shop send DISPUTE receipt reason.",
+		"Seul un ENVOYER depuis votre porte-monnaie peut etre demandé en retour. Pour un marchand: LITIGE preuve motif.",
+		"只有从钱包发出的转账可以撤回。向商户的付款请发送 争议 凭证 原因。",
+	},
+	RRevTooLate: {
+		"Too late to ask back Ref {ref}: a SEND can be asked back within {n} hours. Send DISPUTE receipt reason.",
+		"Trop tard pour demander le retour de Réf {ref}: {n} heures au plus. Envoyez LITIGE preuve motif.",
+		"编号 {ref} 已超过 {n} 小时,无法撤回。请发送 争议 凭证 原因。",
+	},
+	RRevTooMany:  {"Ref {ref} was asked back {n} times already. Send DISPUTE receipt reason.", "Retour de Réf {ref} déjà demandé {n} fois. Envoyez LITIGE preuve motif.", "编号 {ref} 已申请撤回 {n} 次。请发送 争议 凭证 原因。"},
+	RDisputeBusy: {"A request or a dispute is already open on Ref {ref}. You will be told how it ends.", "Une demande ou un litige est déjà ouvert sur Réf {ref}. Vous serez prévenu.", "编号 {ref} 已有处理中的请求或争议,结果将通知您。"},
+	RNothingLeft: {"Everything paid on Ref {ref} was given back already. Nothing was done.", "Tout le paiement Réf {ref} a déjà été rendu. Rien n'a été fait.", "编号 {ref} 的款项已全部退回。未执行任何操作。"},
+	RDisputeOpened: {
+		"Dispute case {case} opened on {amount} to {party}, Ref {ref}. Answer due by {time}; you will be told at each step.",
+		"Litige {case} ouvert sur {amount} à {party}, Réf {ref}. Réponse attendue avant le {time}; vous serez prévenu.",
+		"已就付给{party}的 {amount}(编号 {ref})立争议案件 {case}。须在 {time} 前答复,进展将通知您。",
+	},
+	RDisputeTooLate:  {"Too late to dispute Ref {ref}: payments can be disputed within {n} days. Call customer care.", "Trop tard pour contester Réf {ref}: {n} jours au plus. Appelez le service client.", "编号 {ref} 已超过 {n} 天,无法申请争议。请致电客服。"},
+	RDisputeNotHere:  {"A top-up or a repayment cannot be disputed here. Call customer care.", "Un versement ou un remboursement ne se conteste pas ici. Appelez le service client.", "充值或还款不能在此申请争议。请致电客服。"},
+	RDisputeRefund:   {"Dispute case {case} (Ref {ref}) is decided for you: {amount} is given back.", "Litige {case} (Réf {ref}) tranché en votre faveur: {amount} vous est rendu.", "争议案件 {case}(编号 {ref})裁定支持您:退回 {amount}。"},
+	RDisputeRejected: {"Dispute case {case} (Ref {ref}) is decided: no refund. Call customer care with questions.", "Litige {case} (Réf {ref}) tranché: pas de remboursement. Questions: service client.", "争议案件 {case}(编号 {ref})已裁定:不予退款。如有疑问请致电客服。"},
+	RDisputeReview:   {"Dispute case {case} (Ref {ref}) is with customer care, who will decide and tell you.", "Litige {case} (Réf {ref}) transmis au service client, qui décidera et vous préviendra.", "争议案件 {case}(编号 {ref})已转客服,裁定后将通知您。"},
 }
 
 // Word names what a MINI line was, when no merchant or payee says it.
@@ -574,6 +651,9 @@ var usage = map[Kind][3]string{
 	Capture:   {"CAPTURE ref [amount] (merchants)", "ENCAISSER réf [montant] (marchands)", "请款 参考号 [金额](商户)"},
 	Void:      {"VOID ref (merchants)", "ANNULER réf (marchands)", "撤销 参考号(商户)"},
 	Data:      {"DATA pin", "DONNEES pin", "数据 密码"},
+	Rev:       {"REV receipt pin (or the Ref)", "RETOUR preuve pin (ou la Réf)", "撤回 凭证 密码(或编号)"},
+	Dispute:   {"DISPUTE receipt reason, e.g. DISPUTE 7QX2K9 never delivered", "LITIGE preuve motif, ex: LITIGE 7QX2K9 jamais livré", "争议 凭证 原因,例如 争议 7QX2K9 未收到货"},
+	Ok:        {"OK code", "OK code", "同意 确认码"},
 }
 
 // about is what each command does, for HELP <cmd>.
@@ -599,6 +679,9 @@ var about = map[Kind][3]string{
 	Capture:   {"Take an mCredit authorisation (merchants)", "Encaisser une autorisation mCredit (marchands)", "请款 mCredit 授权(商户)"},
 	Void:      {"Release an mCredit authorisation (merchants)", "Lever une autorisation mCredit (marchands)", "撤销 mCredit 授权(商户)"},
 	Data:      {"What we hold about you, and a one-time link to all of it", "Ce que nous gardons sur vous, et un lien unique pour tout obtenir", "我们保存的您的数据,及一次性下载链接"},
+	Rev:       {"Ask back a SEND made by mistake, within a day; the payee answers", "Demander le retour d'un envoi fait par erreur, sous 24h; le bénéficiaire répond", "一天内撤回误转的款项,由收款人确认"},
+	Dispute:   {"Open a dispute on a payment; the merchant answers, customer care decides", "Contester un paiement; le marchand répond, le service client décide", "对付款提出争议;商户答复,客服裁定"},
+	Ok:        {"Give back money asked back from you, with the code texted", "Rendre l'argent demandé en retour, avec le code envoyé", "用短信确认码退回对方申请撤回的款项"},
 }
 
 // Usage is a command's syntax in a language.
@@ -681,6 +764,8 @@ func Render(l Lang, r Reply, a Args) string {
 			b.WriteString(strconv.Itoa(a.Minutes))
 		case "offers":
 			b.WriteString(onOff(l, a.On))
+		case "case":
+			b.WriteString(a.Case)
 		default: // not a placeholder: the brace is kept as written and the scan goes on after it
 			b.WriteByte('{')
 			tmpl = tmpl[i+1:]
@@ -745,7 +830,7 @@ func SampleArgs() Args {
 	eur := func(v uint64) domain.Money { return domain.Money{Minor: v, Currency: "EUR", Exponent: 2} }
 	return Args{Amount: eur(125050), Fee: eur(150), Balance: eur(1234567), Limit: eur(50000),
 		Party: "Boulangerie du Centre", Name: "Alice Martin", Account: "0042-7789-12", Ref: "7QX2K9",
-		Receipt: "K4P9-2M7X-QT", Code: "483920", N: 3, Topic: Pay, Arg: "SHOP4", Currency: "EUR", Time: "23:59",
+		Receipt: "K4P9-2M7X-QT", Code: "483920", N: 3, Topic: Pay, Arg: "SHOP4", Currency: "EUR", Time: "23:59", Case: "D7QX2K",
 		Link: "https://pay.example.com/data/Xq3vJ9kP2mR7tY4wZ8bN1cD6fG5hL0sA3eU7iO9pQ2r", Years: 5, Minutes: 15, On: true,
 		Lines: []string{"24/11 -12.50 EUR Corner Shop", "24/11 -0.10 EUR fee", "23/11 +1.50 EUR refund Corner Shop",
 			"22/11 -5.00 EUR +336****678", "21/11 +50.00 EUR cash-in"}}

@@ -25,8 +25,21 @@ type Config struct {
 	Merchant Merchant `toml:"merchant"`
 	Bank     Bank     `toml:"bank"`
 	Privacy  Privacy  `toml:"privacy"`
+	Disputes Disputes `toml:"disputes"`
 	// KeyFrom says where the keys were read from, for messages (not a key of the file).
 	KeyFrom KeyFrom `toml:"-"`
+}
+
+// Disputes configures return requests (REV) and dispute cases.
+type Disputes struct {
+	SelfServiceHours int `toml:"self_service_hours"` // REV within this long of the SEND
+	AnswerHours      int `toml:"answer_hours"`       // the payee's time to answer OK or NO
+	OpenDays         int `toml:"open_days"`          // DISPUTE within this long of the payment
+	MerchantDays     int `toml:"merchant_days"`      // the merchant's time to answer a case
+	CloseHours       int `toml:"close_hours"`        // a decided case closes after this long
+	// AutoRefundMax: a case the merchant leaves unanswered is decided for the payer at or
+	// below this (minor units), else it goes to an operator.
+	AutoRefundMax uint64 `toml:"auto_refund_max_minor"`
 }
 
 // Bank configures the link to the bank's back end for mDebit (ISO 8583 over TCP).
@@ -202,9 +215,10 @@ func Default() Config {
 				{Tier: 3, PerPayment: 200000, Daily: 500000, MaxBalance: 1000000, CanSend: true},
 			},
 			Fees: Fees{Pay: []Band{}, Bill: []Band{}, Send: []Band{}, Debit: []Band{}, Credit: []Band{}}},
-		HTTP:    HTTP{Addr: "127.0.0.1:9464"},
-		Bank:    Bank{TimeoutMs: 5000, Tries: 5, MaxInflight: 64, EchoS: 30},
-		Privacy: Privacy{RetentionYears: 5, ExportLinkMin: 15, DataPerDay: 3},
+		HTTP:     HTTP{Addr: "127.0.0.1:9464"},
+		Bank:     Bank{TimeoutMs: 5000, Tries: 5, MaxInflight: 64, EchoS: 30},
+		Privacy:  Privacy{RetentionYears: 5, ExportLinkMin: 15, DataPerDay: 3},
+		Disputes: Disputes{SelfServiceHours: 24, AnswerHours: 48, OpenDays: 120, MerchantDays: 7, CloseHours: 72, AutoRefundMax: 5000},
 		Merchant: Merchant{RatePerS: 20, Burst: 40, RequestMin: 15, CheckoutMin: 15, CheckoutMax: 1000,
 			CheckoutMonthly: 30000, CodesPerHour: 5, WebhookRetryS: []int{5, 300, 1800, 7200, 18000, 36000, 36000, 50400, 86400}},
 		SMPP: SMPP{Addr: "127.0.0.1:2775", SystemID: "mpg", Transceiver: true, Binds: 1, Window: 10, MaxInflight: 1024,
@@ -345,6 +359,7 @@ func (r *rules) atLeast(key string, got, lo int) {
 func (c Config) validate() []*KeyError {
 	var r rules
 	c.Privacy.validate(&r)
+	c.Disputes.validate(&r)
 	l, s, e, m, b := c.Ledger, c.SMPP, c.Engine, c.Merchant, c.Bank
 	if l.Path == "" {
 		r.bad("ledger.path", `""`, "must not be empty")
@@ -501,4 +516,12 @@ func (p Privacy) validate(r *rules) {
 	r.between("privacy.retention_years", p.RetentionYears, 1, 100)
 	r.between("privacy.export_link_minutes", p.ExportLinkMin, 1, 1440)
 	r.between("privacy.data_per_day", p.DataPerDay, 1, 100)
+}
+
+func (d Disputes) validate(r *rules) {
+	r.between("disputes.self_service_hours", d.SelfServiceHours, 1, 24*30)
+	r.between("disputes.answer_hours", d.AnswerHours, 1, 24*30)
+	r.between("disputes.open_days", d.OpenDays, 1, 540)
+	r.between("disputes.merchant_days", d.MerchantDays, 1, 90)
+	r.between("disputes.close_hours", d.CloseHours, 0, 24*90)
 }

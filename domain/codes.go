@@ -29,3 +29,7 @@ const CodeCreditAuth uint16 = 13
 
 // CodeRepay is a repayment of a credit line from the purse.
 const CodeRepay uint16 = 14
+
+// CodeReturnHold is the hold a REV places on the payee's purse (pending to escrow) until he
+// answers: voided by his answer or the deadline, never posted.
+const CodeReturnHold uint16 = 15

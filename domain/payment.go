@@ -110,6 +110,11 @@ type Payment struct {
 	Refunds  []Refund `json:"refunds,omitempty"`
 	// Bank is the state of an mDebit's request to the bank.
 	Bank *BankState `json:"bank,omitempty"`
+	// Dispute is the case open on the payment (while it is open nothing else is given back);
+	// Return the payer's return request waiting for the payee (a SEND); Returns counts them.
+	Dispute string `json:"dispute,omitempty"`
+	Return  string `json:"return,omitempty"`
+	Returns int    `json:"returns,omitempty"`
 }
 
 // BankState is where an mDebit's bank request is.
@@ -156,6 +161,8 @@ type Refund struct {
 const (
 	RefundByMerchant = "refund"
 	Reversal         = "reversal"
+	RefundReturn     = "return"  // a SEND's payee gave it back (REV, then OK <code>)
+	RefundDispute    = "dispute" // a dispute case decided for the payer
 )
 
 // ProductOf is the product of a payment, for records written before products existed.
@@ -226,6 +233,8 @@ const (
 	CodeAccountLocked       ErrorCode = "account_locked" // too many wrong PINs: locked for a while
 	CodeCreditOverdue       ErrorCode = "credit_overdue" // the credit line's minimum due is late
 	CodeAlreadyReversed     ErrorCode = "already_reversed"
+	CodeDisputeOpen         ErrorCode = "dispute_open" // a case or return request is open on the payment
+	CodeTooLate             ErrorCode = "too_late"     // past the window a dispute or return may be asked in
 )
 
 // PaymentError is a refusal of a payment operation with its stable code.

@@ -123,7 +123,9 @@ type Config struct {
 	RetentionYears int
 	DataLinkFor    time.Duration
 	DataPerDay     int
-	Now            func() time.Time
+	// Disputes: return requests (REV) and dispute cases.
+	Disputes DisputeConfig
+	Now      func() time.Time
 }
 
 // Engine handles inbound SMS.
@@ -141,6 +143,7 @@ type Engine struct {
 	hookGen, hookCount   atomic.Int64
 	hookCursor           atomic.Uint64 // the endpoint the next look at the webhook queue starts from
 	hookFailures         sync.Map      // merchant account -> *atomic.Int64: failed webhook attempts
+	disputeMoves         disputeCounters
 }
 
 // New makes an engine for the daemon; the keys must be set.
@@ -202,6 +205,7 @@ func NewAdmin(cfg Config, l Ledger) *Engine {
 	if len(cfg.WebhookRetry) == 0 {
 		cfg.WebhookRetry = retrySchedule
 	}
+	cfg.Disputes.defaults()
 	if cfg.CreditMinTier == 0 {
 		cfg.CreditMinTier = 2
 	}
@@ -277,6 +281,9 @@ func (e *Engine) Handle(ctx context.Context, in Inbound) error {
 	if t.toBank {
 		e.wakeBank()
 	}
+	if t.onCase != nil {
+		e.counted(t.onCase, 0)
+	}
 	// Money held for this number goes to its purse once it has one. A claim that fails now
 	// is tried again with the subscriber's next message; the SMS itself is already durable.
 	if t.holds > 0 && (t.purse != nil || t.cmd.Kind == commands.Reg) {
@@ -326,6 +333,8 @@ type turn struct {
 	// retry: what the sender is told and whether a guess was counted, for whether a copy
 	// of this SMS may run again (commit.go).
 	retry retryState
+	// onCase is a dispute case the job opens: counted once it is durable.
+	onCase *domain.Dispute
 }
 
 func (t *turn) load() error {
@@ -435,8 +444,14 @@ func (t *turn) run() domain.Job {
 		}
 		return t.promo(false, commands.RPromoOff)
 	}
-	if c.Kind == commands.Yes || c.Kind == commands.No {
-		return t.confirm(c.Kind == commands.Yes)
+	if c.Kind == commands.Yes || c.Kind == commands.No || c.Kind == commands.Ok {
+		if job, ok := t.answerReturn(c.Kind != commands.No); ok {
+			return job
+		}
+		return t.confirm(c.Kind != commands.No)
+	}
+	if c.Kind == commands.Dispute { // no PIN, as the spec writes it: anyone may complain
+		return t.openCaseBySMS()
 	}
 	if !t.authenticate() {
 		return t.withProfile(domain.Job{})
@@ -465,6 +480,8 @@ func (t *turn) run() domain.Job {
 		return t.guard(t.repay())
 	case commands.Data:
 		return t.data()
+	case commands.Rev:
+		return t.askReturn()
 	}
 	t.reply(commands.RHelp, commands.Args{})
 	return domain.Job{}

@@ -538,6 +538,9 @@ func (e *Engine) RunExpiry(ctx context.Context, every time.Duration, logf func(s
 			if _, err := e.ExpireHolds(ctx); err != nil && ctx.Err() == nil {
 				logf("expiring credit authorisations: %v", err)
 			}
+			if _, err := e.ExpireDisputes(ctx); err != nil && ctx.Err() == nil {
+				logf("dispute deadlines: %v", err)
+			}
 			if time.Since(erasures) > time.Minute {
 				erasures = time.Now()
 				if _, err := e.EraseDue(ctx); err != nil && ctx.Err() == nil {

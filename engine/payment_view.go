@@ -29,6 +29,7 @@ type PaymentView struct {
 	Updated     string       `json:"updated"`
 	Expires     string       `json:"expires"`
 	Company     string       `json:"company,omitempty"` // the company that paid (Internet+ Pro)
+	Dispute     string       `json:"dispute,omitempty"` // the case open on the payment: nothing else is given back meanwhile
 }
 
 // RefundView is one refund as merchants see it.
@@ -46,7 +47,7 @@ func (e *Engine) View(p domain.Payment) PaymentView {
 	f := func(v uint64) string { return domain.FormatMinor(v, e.cfg.Exponent) }
 	v := PaymentView{ID: p.ID, State: string(p.State), Reason: p.Reason, Product: p.ProductOf(), Channel: p.Channel, Requested: p.Requested,
 		Merchant: p.MerchantName, MSISDN: maskedFor(p), Amount: f(p.Amount), Currency: p.Currency, Reference: p.Reference, Description: p.Description,
-		Refunded: f(p.Refunded), ReturnURL: p.ReturnURL,
+		Refunded: f(p.Refunded), ReturnURL: p.ReturnURL, Dispute: p.Dispute,
 		Created: domain.FormatTime(p.Created), Updated: domain.FormatTime(p.Updated), Expires: domain.FormatTime(p.Expires)}
 	if p.Channel == domain.ChannelWeb {
 		if e.cfg.CheckoutURL != "" {

@@ -84,6 +84,11 @@ func giveBackAmount(p *domain.Payment, req RefundRequest) (uint64, error) {
 		amount = left
 	}
 	switch {
+	case p.Dispute != "" || p.Return != "":
+		// A case or a return request open on the payment decides what goes back: nothing
+		// else is given back meanwhile. The record's version guard makes a refund racing the
+		// opening lose one way or the other.
+		return 0, domain.PaymentErr(domain.CodeDisputeOpen, "a dispute or a return request is open on the payment")
 	case req.Kind == domain.Reversal && p.Reversed():
 		return 0, domain.PaymentErr(domain.CodeAlreadyReversed, "the payment was reversed already")
 	case !p.State.Refundable():
@@ -256,8 +261,13 @@ func (e *Engine) giveBackNotices(p domain.Payment, r domain.Refund) func(domain.
 		if m, ok := e.payerNotice(p, r, v, payerLang, ref); ok {
 			out = append(out, m)
 		}
-		if r.Kind == domain.Reversal {
+		switch {
+		case r.Kind == domain.Reversal, r.Kind == domain.RefundDispute && payee.Kind == domain.KindPurse:
 			out = append(out, e.payeeReversed(payee, r.Amount, v, payeeLang, ref)...)
+		case r.Kind == domain.RefundReturn:
+			after, _ := v.Account(payee.ID)
+			out = append(out, e.sms(payee.Owner, payeeLang, commands.RRevGaveBack, commands.Args{Amount: e.money(r.Amount), Ref: ref,
+				Party: domain.Mask(p.MSISDN), Balance: e.money(uint64(max(0, after.Available())))}))
 		}
 		return out, nil
 	}
@@ -286,6 +296,8 @@ func (e *Engine) payerNotice(p domain.Payment, r domain.Refund, v domain.View, l
 		return domain.Message{}, false // the company's money: the company sees it in its list
 	case r.Kind == domain.Reversal:
 		return e.sms(p.MSISDN, lang, commands.RReversedIn, a), true
+	case r.Kind == domain.RefundReturn:
+		return e.sms(p.MSISDN, lang, commands.RRevReturned, a), true
 	}
 	return e.sms(p.MSISDN, lang, commands.RMerchantRefund, a), true
 }

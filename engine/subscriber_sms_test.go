@@ -14,9 +14,9 @@ import (
 func TestHelpListsEveryCommand(t *testing.T) {
 	w := newWorld(t)
 	want := map[string][]string{
-		"HELP": {"BAL", "MINI", "PAY", "BILL", "SEND", "DEBIT", "CREDIT", "REPAY", "YES", "NO", "CHECK", "PIN", "LANG", "PROMO", "BLOCK"},
-		"AIDE": {"SOLDE", "RELEVE", "PAYER", "FACTURE", "ENVOYER", "DEBIT", "CREDIT", "REMBOURSER", "OUI", "NON", "VERIFIER", "PIN", "LANGUE", "PROMO", "BLOQUER"},
-		"帮助":   {"余额", "明细", "付款", "缴费", "转账", "借记", "信用", "还款", "是", "否", "验证", "密码", "语言", "促销", "冻结"},
+		"HELP": {"BAL", "MINI", "PAY", "BILL", "SEND", "DEBIT", "CREDIT", "REPAY", "YES", "NO", "CHECK", "PIN", "LANG", "PROMO", "BLOCK", "REV", "DISPUTE"},
+		"AIDE": {"SOLDE", "RELEVE", "PAYER", "FACTURE", "ENVOYER", "DEBIT", "CREDIT", "REMBOURSER", "OUI", "NON", "VERIFIER", "PIN", "LANGUE", "PROMO", "BLOQUER", "RETOUR", "LITIGE"},
+		"帮助":   {"余额", "明细", "付款", "缴费", "转账", "借记", "信用", "还款", "是", "否", "验证", "密码", "语言", "促销", "冻结", "撤回", "争议"},
 	}
 	for kw, words := range want {
 		got := w.sms(alice, kw)[alice]

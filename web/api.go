@@ -100,6 +100,8 @@ var statusOf = map[domain.ErrorCode]int{
 	domain.CodeDuplicateRequest:    http.StatusConflict,
 	domain.CodeInvalidState:        http.StatusConflict,
 	domain.CodeAlreadyReversed:     http.StatusConflict,
+	domain.CodeDisputeOpen:         http.StatusConflict,
+	domain.CodeTooLate:             http.StatusUnprocessableEntity,
 	domain.CodeAccountLocked:       http.StatusForbidden,
 	domain.CodeCreditOverdue:       http.StatusUnprocessableEntity,
 	domain.CodeIdempotencyMismatch: http.StatusUnprocessableEntity,

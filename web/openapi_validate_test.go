@@ -54,6 +54,8 @@ func TestAnswersFollowOpenAPI(t *testing.T) {
 		{"POST", "/v1/payments/" + chk.ID + "/cancel", "", f.key, ""},
 		{"POST", "/v1/payments/" + done.ID + "/refunds", `{"amount":"0.40"}`, f.key, ""},
 		{"POST", "/v1/payments/" + done.ID + "/refunds", `{"amount":"9.00"}`, f.key, ""},
+		{"POST", "/v1/disputes", `{"payment_id":"` + bad.ID + `","reason":"never delivered"}`, f.key, ""},
+		{"POST", "/v1/disputes", `{"payment_id":"` + bad.ID + `","reason":"again"}`, f.key, ""},
 		{"POST", "/v1/payments/" + done.ID + "/refunds", ``, f.key, ""},
 		{"POST", "/v1/payments/" + req.ID + "/capture", `{}`, f.key, ""},
 		{"POST", "/v1/payments/" + req.ID + "/void", "", f.key, ""},
@@ -64,10 +66,28 @@ func TestAnswersFollowOpenAPI(t *testing.T) {
 		{"GET", "/v1/company/payments?limit=10", "", company, ""},
 		{"GET", "/v1/company/payments?format=csv", "", company, ""},
 		{"DELETE", emp, "", company, ""},
+		{"GET", "/v1/disputes?limit=10", "", f.key, ""},
 	}
 	covered := map[string]bool{}
 	for _, x := range walk {
 		covered[f.validate(v, x)] = true
+	}
+	// The case just opened: read, answered with evidence, then accepted by the merchant.
+	cs, _, err := f.e.ListDisputes(f.shop, "", 10)
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("cases %+v %v", cs, err)
+	}
+	for _, x := range []exchange{
+		{"GET", "/v1/disputes/" + cs[0].ID, "", f.key, ""},
+		{"GET", "/v1/disputes/" + missing, "", f.key, ""},
+		{"POST", "/v1/disputes/" + cs[0].ID + "/evidence", `{"text":"delivered on 26/11"}`, f.key, ""},
+		{"POST", "/v1/disputes/" + cs[0].ID + "/accept", "", f.key, ""},
+		{"POST", "/v1/disputes/" + cs[0].ID + "/accept", "", f.key, ""},
+	} {
+		covered[f.validate(v, x)] = true
+	}
+	if p, _ := f.e.GetPayment(f.shop, bad.ID); p.State != domain.PaymentRefunded || p.Dispute != "" {
+		t.Fatalf("after the case: %+v", p)
 	}
 	for _, op := range documentedOperations(t) {
 		if !covered[op] {
@@ -166,7 +186,7 @@ func operationOf(x exchange) string {
 	p, _, _ := strings.Cut(x.path, "?")
 	parts := strings.Split(p, "/")
 	switch {
-	case len(parts) >= 4 && parts[2] == "payments":
+	case len(parts) >= 4 && (parts[2] == "payments" || parts[2] == "disputes"):
 		parts[3] = "{id}"
 	case len(parts) == 5 && parts[3] == "employees":
 		parts[4] = "{msisdn}"

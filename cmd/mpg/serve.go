@@ -121,7 +121,18 @@ func engineConfig(cfg config.Config) engine.Config {
 		HoldFor: time.Duration(e.CreditHoldDays) * 24 * time.Hour, CreditMinTier: uint8(e.CreditMinTier),
 		WebhookRetry:   seconds(cfg.Merchant.WebhookRetryS),
 		RetentionYears: cfg.Privacy.RetentionYears, DataLinkFor: time.Duration(cfg.Privacy.ExportLinkMin) * time.Minute,
-		DataPerDay: cfg.Privacy.DataPerDay}
+		DataPerDay: cfg.Privacy.DataPerDay, Disputes: disputeConfig(cfg.Disputes)}
+}
+
+// disputeConfig is the [disputes] section as the engine takes it.
+func disputeConfig(d config.Disputes) engine.DisputeConfig {
+	closeAfter := time.Duration(d.CloseHours) * time.Hour
+	if closeAfter == 0 {
+		closeAfter = -1 // close_hours = 0: a decided case closes at once
+	}
+	return engine.DisputeConfig{SelfService: time.Duration(d.SelfServiceHours) * time.Hour, AnswerFor: time.Duration(d.AnswerHours) * time.Hour,
+		OpenFor: time.Duration(d.OpenDays) * 24 * time.Hour, MerchantFor: time.Duration(d.MerchantDays) * 24 * time.Hour,
+		CloseAfter: closeAfter, AutoRefundMax: d.AutoRefundMax}
 }
 
 // seconds turns waits in seconds into durations (nil for none).
@@ -531,6 +542,10 @@ func (d *daemon) register(reg *prometheus.Registry) {
 	counter("mpg_mo_not_subscriber_total", "MO from senders that are no phone number (alphanumeric, empty, too long): taken, not run.", d.notSubscriber.Load)
 	gauge("mpg_smpp_window_in_use", "Requests awaiting a response.", func() float64 { return float64(m.WindowInUse.Load()) })
 	gauge("mpg_smpp_links", "Bound connections.", func() float64 { return float64(len(d.cl.Links())) })
+	for _, st := range []string{"opened", "awaiting_merchant", "under_review", "decided", "closed"} {
+		st := st
+		counter("mpg_dispute_"+st+"_total", "Dispute cases that entered "+st+" (by this daemon).", func() int64 { return d.eng.DisputeTransitions()[st] })
+	}
 	bs := d.eng.BankStats()
 	counter("mpg_bank_approved_total", "mDebits and refund credits the bank approved.", bs.Approved.Load)
 	counter("mpg_bank_declined_total", "mDebits and refund credits the bank surely declined.", bs.Declined.Load)

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"mpg/domain"
+	"mpg/engine"
+	"mpg/ledger"
+)
+
+// TestDisputeCLI: an operator opens a case on a texted payment, a reversal is refused while
+// it is open, the decision refunds part of it, and the evidence bundle holds the payment's
+// transfers, its SMS and a clean ledger verify.
+func TestDisputeCLI(t *testing.T) {
+	t.Setenv("MPG_PIN_KEY", "cli-test-pin-key-0123")
+	t.Setenv("MPG_RECEIPT_KEY", "cli-test-receipt-key-01")
+	db := filepath.Join(t.TempDir(), "mpg.db")
+	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
+	mustRun(t, "--db", db, "merchant", "add", "shop42", "--name", "Corner Shop", "--msisdn", "+33698765432")
+	const alice = "+33612345678"
+	l, err := ledger.Open(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(engine.Config{ShortCode: "1234", Currency: "EUR", Exponent: 2, Region: "FR",
+		PINKey: []byte("cli-test-pin-key-0123"), ReceiptKey: []byte("cli-test-receipt-key-01")}, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, text := range []string{"REG 2468 Alice"} {
+		if err := e.Handle(ctx, engine.Inbound{From: alice, To: "1234", Text: text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.Topup(ctx, "test", alice, 2000, "cash"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Handle(ctx, engine.Inbound{From: alice, To: "1234", Text: "PAY SHOP42 8 2468"}); err != nil {
+		t.Fatal(err)
+	}
+	shop, _ := l.Find("SHOP42")
+	ps, _, _ := e.ListPayments(shop.ID, engine.PaymentFilter{Limit: 10})
+	l.Close()
+	if len(ps) != 1 {
+		t.Fatalf("payments %+v", ps)
+	}
+	out := mustRun(t, "--db", db, "dispute", "open", ps[0].ID, "charged", "twice")
+	id := strings.Fields(out)[1]
+	if _, err := run(t, "--db", db, "ledger", "reverse", ps[0].ID); err == nil || !strings.Contains(err.Error(), "dispute") {
+		t.Fatalf("reverse while a case is open: %v", err)
+	}
+	if out := mustRun(t, "--db", db, "dispute", "list", "SHOP42"); !strings.Contains(out, id) || !strings.Contains(out, "awaiting_merchant") {
+		t.Fatalf("list: %s", out)
+	}
+	if out := mustRun(t, "--db", db, "dispute", "decide", id, "refund", "3.00"); !strings.Contains(out, "decided") {
+		t.Fatalf("decide: %s", out)
+	}
+	var ev struct {
+		Case      engine.DisputeView    `json:"case"`
+		Transfers []engine.TransferFact `json:"transfers"`
+		Messages  []engine.MessageFact  `json:"messages"`
+		Verify    ledger.Report         `json:"ledger_verify"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "--db", db, "dispute", "evidence", id)), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Case.State != string(domain.DisputeDecided) || len(ev.Transfers) != 2 || ev.Transfers[1].What != domain.RefundDispute ||
+		len(ev.Messages) == 0 || !ev.Verify.OK() || ev.Transfers[0].Seq == 0 {
+		t.Fatalf("evidence %+v", ev)
+	}
+	if out := mustRun(t, "--db", db, "dispute", "stats", "SHOP42"); !strings.Contains(out, `"opened": 1`) {
+		t.Fatalf("stats: %s", out)
+	}
+	mustRun(t, "--db", db, "dispute", "close", id)
+	if out := mustRun(t, "--db", db, "payment", "show", ps[0].ID); !strings.Contains(out, `"refunded": "3.00"`) {
+		t.Fatalf("payment: %s", out)
+	}
+}
