@@ -124,7 +124,21 @@ func (e *Engine) eraseNow(ctx context.Context, actor, number string) error {
 	if err := e.dropRecords(ctx, keyConsent+number+":"); err != nil {
 		return err
 	}
-	_, err := e.l.Erase(ctx, number, domain.Audit{Actor: actor, Action: "subscriber erase"})
+	err := e.casesOf(number, func(c domain.Dispute, ver uint64) error {
+		c.MSISDN, c.By = "", strings.ReplaceAll(c.By, number, "")
+		for i := range c.History {
+			c.History[i].Actor = strings.ReplaceAll(c.History[i].Actor, number, "")
+		}
+		_, err := e.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{write(keyDispute+c.ID, c, ver)}})
+		if errors.Is(err, domain.ErrConflict) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	_, err = e.l.Erase(ctx, number, domain.Audit{Actor: actor, Action: "subscriber erase"})
 	return err
 }
 

@@ -283,11 +283,32 @@ func (e *Engine) exportHolds(x *Export) error {
 	return err
 }
 
-// exportDisputes is where the disputes a person opened or is party to go into his export;
-// there are none yet: the disputes work fills this in.
+// exportDisputes adds the dispute cases of his payments and those he opened.
 func (e *Engine) exportDisputes(x *Export) error {
 	x.Disputes = []json.RawMessage{}
-	return nil
+	return e.casesOf(x.Number, func(c domain.Dispute, _ uint64) error {
+		b, err := json.Marshal(c)
+		x.Disputes = append(x.Disputes, b)
+		return err
+	})
+}
+
+// maxCaseScan bounds the case records read to find one person's (an export, an erasure).
+const maxCaseScan = 1000000
+
+// casesOf calls f with every case whose payer or opener is the number.
+func (e *Engine) casesOf(number string, f func(c domain.Dispute, ver uint64) error) error {
+	_, err := e.scan(keyDispute, "", maxCaseScan, func(r domain.Profile) (bool, error) {
+		var c domain.Dispute
+		if err := json.Unmarshal(r.Data, &c); err != nil {
+			return false, err
+		}
+		if c.MSISDN == number || c.By == number {
+			return true, f(c, r.Version)
+		}
+		return true, nil
+	})
+	return err
 }
 
 // exportPoints is where loyalty points go into the export; there are none yet.
