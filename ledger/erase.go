@@ -29,6 +29,9 @@ func (l *Ledger) Erase(ctx context.Context, number string, audit domain.Audit) (
 	if !ok {
 		return "", ErrNoPerson
 	}
+	if len(audit.Detail)+len(party)+1 > domain.MaxAuditLen || len(audit.Actor) > domain.MaxStringLen || audit.Action == "" {
+		return "", fmt.Errorf("erase: an audit action, actor at most %d bytes, detail at most %d", domain.MaxStringLen, domain.MaxAuditLen-len(party)-1)
+	}
 	if err := appendErasure(l.opt.ErasureLog, party, l.opt.Now()); err != nil {
 		return "", fmt.Errorf("erasure log: %w", err)
 	}
@@ -66,13 +69,22 @@ func appendErasure(path, party string, now time.Time) error {
 // erase forgets a party in the batch's transaction and in memory: loaded accounts show the
 // party id and no name from now on.
 func (w *batchWriter) erase(party string) error {
+	number := w.l.people.number(party)
 	if _, err := w.l.people.forget(w.tx, party); err != nil {
 		return err
 	}
 	if err := w.tx.Bucket(bktProfiles).Delete([]byte(party)); err != nil {
 		return err
 	}
+	if err := w.tx.Bucket(bktMeta).Put(keyCompactPending, []byte{1}); err != nil {
+		return err
+	}
 	l := w.l
+	for _, p := range l.st.pending {
+		if p.t.For != "" && p.t.For == number {
+			p.t.For = party // its hold index entry is under the party: the void or post finds it
+		}
+	}
 	for _, id := range ownedIDs(w.tx, party) {
 		if id >= uint64(len(l.accounts)) || l.accounts[id] == nil {
 			continue // not loaded: its record already names the party

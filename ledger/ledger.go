@@ -226,7 +226,7 @@ func open(path string, opt *Options, create bool) (*Ledger, error) {
 	if err == nil {
 		err = l.openPeople()
 	}
-	if err == nil && l.people.moved {
+	if err == nil && l.compactPending() {
 		err = l.compact()
 	}
 	if err == nil {
@@ -253,6 +253,17 @@ func openBolt(path string, o Options) (*bolt.DB, error) {
 	})
 }
 
+func (l *Ledger) compactPending() bool {
+	pending := false
+	l.db.View(func(tx *bolt.Tx) error {
+		if m := tx.Bucket(bktMeta); m != nil {
+			pending = m.Get(keyCompactPending) != nil
+		}
+		return nil
+	})
+	return pending
+}
+
 // compact rewrites the file with its live records only, so that no freed page keeps what
 // was replaced (the numbers a move to party ids took out of the journal).
 func (l *Ledger) compact() error {
@@ -267,8 +278,13 @@ func (l *Ledger) compact() error {
 		os.Remove(tmp)
 		return fmt.Errorf("compact %s: %w", l.path, err)
 	}
-	if err := dst.Close(); err != nil {
-		return err
+	err = dst.Update(func(tx *bolt.Tx) error { return tx.Bucket(bktMeta).Delete(keyCompactPending) })
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("compact %s: %w", l.path, err)
 	}
 	l.db.Close()
 	if err := os.Rename(tmp, l.path); err != nil {

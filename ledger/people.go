@@ -45,7 +45,7 @@ const partyPrefix = "~"
 var keyIdentityInFile = []byte("identity key (in file)")
 
 // isNumber tells the owners that are people: E.164 numbers.
-func isNumber(owner string) bool { return strings.HasPrefix(owner, "+") }
+func isNumber(owner string) bool { return numberToken(owner) }
 
 // IsParty tells whether an owner is a party id: a person the books name without his number
 // (an erased one, once his key is gone).
@@ -63,8 +63,11 @@ type people struct {
 	mu          sync.RWMutex
 	byNumber    map[string]string // number -> party id
 	byParty     map[string]*person
-	moved       bool // the file was moved to party ids at this open
 }
+
+// keyCompactPending marks a file whose freed pages may still hold what was taken out of it
+// (a move to party ids, an erasure): the next open compacts it.
+var keyCompactPending = []byte("compact pending")
 
 func newPeople(identityKey []byte) *people {
 	derive := func(label string) []byte {
@@ -374,4 +377,24 @@ func (p *people) numbersInKey(key string) string {
 		parts[i] = p.number(s)
 	}
 	return strings.Join(parts, ":")
+}
+
+// reindex rebuilds the party index under the present identity key (after the key moved out
+// of the file: entries made under the old one would still find an erased person's party).
+func (p *people) reindex(tx *bolt.Tx) error {
+	if err := tx.DeleteBucket(bktPartyIndex); err != nil {
+		return err
+	}
+	b, err := tx.CreateBucket(bktPartyIndex)
+	if err != nil {
+		return err
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	for number, party := range p.byNumber {
+		if err := b.Put(p.indexKey(number), []byte(party)); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket(bktMeta).Put(keyCompactPending, []byte{1}) // the old entries' pages
 }

@@ -26,7 +26,8 @@ func (l *Ledger) openPeople() error {
 		if err != nil {
 			return err
 		}
-		if len(l.opt.IdentityKey) > 0 && m.Get(keyIdentityInFile) != nil {
+		rewrapped := len(l.opt.IdentityKey) > 0 && m.Get(keyIdentityInFile) != nil
+		if rewrapped {
 			if err := rewrap(tx, m.Get(keyIdentityInFile), key); err != nil {
 				return err
 			}
@@ -35,11 +36,18 @@ func (l *Ledger) openPeople() error {
 		if err := l.people.load(tx); err != nil {
 			return fmt.Errorf("%s: %w (see README 'Keys')", l.path, err)
 		}
+		if rewrapped {
+			if err := l.people.reindex(tx); err != nil {
+				return err
+			}
+		}
 		if binary.BigEndian.Uint64(m.Get(keySchema)) == 1 {
 			if err := l.movePeople(tx); err != nil {
 				return fmt.Errorf("%s: moving people to party ids: %w", l.path, err)
 			}
-			l.people.moved = true
+			if err := tx.Bucket(bktMeta).Put(keyCompactPending, []byte{1}); err != nil {
+				return err
+			}
 		}
 		return l.replayErasures(tx)
 	})
@@ -77,8 +85,13 @@ func rewrap(tx *bolt.Tx, inFile, given []byte) error {
 // journal changes every hash after the first entry that named a number, so the chain is
 // computed again from there, and an audit entry at its end records the head it replaced.
 // Transfers, balances and journal positions (and so receipts) do not change.
-func (l *Ledger) movePeople(tx *bolt.Tx) error {
+func (l *Ledger) movePeople(tx *bolt.Tx) (err error) {
 	w := &batchWriter{l: l, tx: tx}
+	defer func() {
+		if err == nil {
+			err = w.ioErr
+		}
+	}()
 	if err := l.moveAccountRecords(w); err != nil {
 		return err
 	}

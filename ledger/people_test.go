@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"mpg/domain"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // The planted person: a number and a name that must never be on disk in clear.
@@ -249,4 +252,63 @@ func gunzip(t *testing.T, from, to string) {
 	if _, err := io.Copy(out, z); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestRecordsKeyedByNumbersPage: a scan of records keyed by numbers, page by page as the
+// engine reads them (the next page from the last key and a NUL), sees each record once.
+func TestRecordsKeyedByNumbersPage(t *testing.T) {
+	l, _ := testLedger(t, peopleOptions())
+	ctx := context.Background()
+	for i := 0; i < 30; i++ {
+		n := fmt.Sprintf("+336000000%02d", i)
+		if _, err := l.Submit(ctx, domain.Job{Profiles: []domain.Profile{{Owner: "@cl:" + n, Data: []byte(`{}`)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	from := ""
+	for page := 0; page < 10; page++ {
+		rs, err := l.ProfilesFrom("@cl:", from, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if seen[r.Owner] || !strings.HasPrefix(r.Owner, "@cl:+336") {
+				t.Fatalf("page %d: %q again or not a number", page, r.Owner)
+			}
+			seen[r.Owner] = true
+		}
+		if len(rs) < 10 {
+			break
+		}
+		from = rs[len(rs)-1].Owner + "\x00"
+	}
+	if len(seen) != 30 {
+		t.Fatalf("saw %d records of 30", len(seen))
+	}
+}
+
+// TestHoldForAnErasedNumberEndsClean: money held for a number erased meanwhile goes back
+// to the payer when the hold is voided, and the hold index keeps nothing of it.
+func TestHoldForAnErasedNumberEndsClean(t *testing.T) {
+	l, _ := testLedger(t, peopleOptions())
+	ctx := context.Background()
+	purse := plant(t, l)
+	h, _ := l.HoldsFor(heldNumber)
+	if _, err := l.Erase(ctx, heldNumber, domain.Audit{Actor: "op", Action: "subscriber erase"}); err != nil {
+		t.Fatal(err)
+	}
+	void := domain.Transfer{ID: domain.NewID(), PendingID: h[0].ID, Flags: domain.VoidPending}
+	if _, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{void}}); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := l.Account(purse); a.Available() != 5000 {
+		t.Fatalf("the payer's money: %d", a.Available())
+	}
+	var n int
+	l.db.View(func(tx *bolt.Tx) error { n = tx.Bucket(bktHolds).Stats().KeyN; return nil })
+	if n != 0 {
+		t.Fatalf("%d hold index entries left", n)
+	}
+	mustVerify(t, l)
 }

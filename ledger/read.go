@@ -197,7 +197,9 @@ func (l *Ledger) ProfilesFrom(prefix, from string, limit int) ([]domain.Profile,
 	if from < prefix {
 		from = prefix
 	}
-	prefix, from = l.people.recordKey(prefix), l.people.recordKey(from)
+	// A page's next start is the last key returned and a NUL: translate the key, keep the NULs.
+	base := strings.TrimRight(from, "\x00")
+	prefix, from = l.people.recordKey(prefix), l.people.recordKey(base)+from[len(base):]
 	var out []domain.Profile
 	err := l.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bktProfiles).Cursor()
