@@ -188,6 +188,10 @@ func (p *Payment) Reversed() bool {
 	return false
 }
 
+// Left is what can still be given back on the payment: what was paid less what was given
+// back already, under the one cap every refund, reversal, return and decision shares.
+func (p *Payment) Left() uint64 { return p.Amount - min(p.Amount, p.Refunded) }
+
 // RefundState is where the credit of a refunded mDebit is.
 type RefundState string
 

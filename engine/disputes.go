@@ -242,7 +242,7 @@ type OpenDispute struct {
 
 // disputable checks that a case may open on p now; left is what it disputes.
 func (e *Engine) disputable(p *domain.Payment) (uint64, error) {
-	left := p.Amount - min(p.Amount, p.Refunded)
+	left := p.Left()
 	switch {
 	case p.ProductOf() == domain.ProductTopup || p.ProductOf() == domain.ProductRepay:
 		return 0, domain.PaymentErr(domain.CodeInvalidState, "a "+p.ProductOf()+" is not disputed")

@@ -124,16 +124,18 @@ func (e *Engine) eraseNow(ctx context.Context, actor, number string) error {
 	if err := e.dropRecords(ctx, keyConsent+number+":"); err != nil {
 		return err
 	}
-	err := e.casesOf(number, func(c domain.Dispute, ver uint64) error {
-		c.MSISDN, c.By = "", strings.ReplaceAll(c.By, number, "")
-		for i := range c.History {
-			c.History[i].Actor = strings.ReplaceAll(c.History[i].Actor, number, "")
-		}
-		_, err := e.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{write(keyDispute+c.ID, c, ver)}})
-		if errors.Is(err, domain.ErrConflict) {
-			return nil
-		}
-		return err
+	err := e.casesOf(number, func(c domain.Dispute, _ uint64) error {
+		return e.rewrite(ctx, func() (domain.Profile, bool, error) {
+			c, ver, err := e.dispute(c.ID)
+			if err != nil {
+				return domain.Profile{}, false, err
+			}
+			c.MSISDN, c.By = "", strings.ReplaceAll(c.By, number, "")
+			for i := range c.History {
+				c.History[i].Actor = strings.ReplaceAll(c.History[i].Actor, number, "")
+			}
+			return write(keyDispute+c.ID, c, ver), true, nil
+		})
 	})
 	if err != nil {
 		return err
@@ -151,21 +153,39 @@ func (e *Engine) scrubPayments(ctx context.Context, number string) error {
 			if err != nil || !found || ver == 0 || p.MSISDN != number {
 				return err
 			}
-			p.MSISDN = ""
-			if p.Bank != nil {
-				p.Bank.Account = ""
-			}
-			_, err = e.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{write(keyPayment+p.ID, p, ver)}})
-			if errors.Is(err, domain.ErrConflict) {
-				return nil // moved meanwhile: its next write keeps the number; the sweep is run again by the operator
-			}
-			return err
+			return e.rewrite(ctx, func() (domain.Profile, bool, error) {
+				p, ver, err := e.payment(p.ID)
+				if err != nil || p.MSISDN != number {
+					return domain.Profile{}, false, err
+				}
+				p.MSISDN = ""
+				if p.Bank != nil {
+					p.Bank.Account = ""
+				}
+				return write(keyPayment+p.ID, p, ver), true, nil
+			})
 		})
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// rewrite writes back a record that next reads fresh and changes (ok false: nothing to
+// write), again while a racing step wrote it in between.
+func (e *Engine) rewrite(ctx context.Context, next func() (domain.Profile, bool, error)) error {
+	for try := 0; ; try++ {
+		w, ok, err := next()
+		if err != nil || !ok {
+			return err
+		}
+		_, err = e.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{w}})
+		if errors.Is(err, domain.ErrConflict) && try < maxTurns {
+			continue
+		}
+		return err
+	}
 }
 
 // dropRecords deletes every record under a prefix.

@@ -78,7 +78,7 @@ func (e *Engine) refundReplay(req RefundRequest) (domain.Payment, domain.Refund,
 
 // giveBackAmount checks a request against the payment and returns what it gives back.
 func giveBackAmount(p *domain.Payment, req RefundRequest) (uint64, error) {
-	left := p.Amount - min(p.Amount, p.Refunded)
+	left := p.Left()
 	amount := req.Amount
 	if amount == 0 || req.Kind == domain.Reversal {
 		amount = left

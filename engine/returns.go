@@ -67,7 +67,7 @@ func (t *turn) askReturn() domain.Job {
 	ref := paymentRef(&p)
 	payee, err := e.l.Account(p.Merchant)
 	now := e.cfg.Now()
-	left := p.Amount - min(p.Amount, p.Refunded)
+	left := p.Left()
 	switch {
 	case err != nil:
 		t.reply(commands.RBusy, commands.Args{})
@@ -235,7 +235,7 @@ func (e *Engine) endReturn(r *domain.ReturnRequest, ver uint64, p *domain.Paymen
 	if r.Hold != "" {
 		job.Transfers = []domain.Transfer{{ID: returnVoidID(r.ID), PendingID: returnHoldID(r.ID), Flags: domain.VoidPending}}
 	}
-	left := p.Amount - min(p.Amount, p.Refunded)
+	left := p.Left()
 	p.Return = ""
 	c := e.newCase(p, min(r.Left, left), domain.DisputeMistakenSend, domain.OpenerSystem, actor,
 		"SEND asked back by the payer, "+map[string]string{domain.ReturnDeclined: "refused by the payee", domain.ReturnExpired: "not answered by the payee"}[state])

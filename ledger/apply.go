@@ -235,11 +235,11 @@ func (ja *jobApply) run(job *domain.Job) (domain.Result, error) {
 		if len(a.Actor) > domain.MaxStringLen || len(a.Action) > domain.MaxStringLen || len(a.Detail) > domain.MaxAuditLen || a.Action == "" {
 			return res, refuse(domain.ErrInvalid, -1, "audit needs an action; actor and action at most %d bytes, detail %d", domain.MaxStringLen, domain.MaxAuditLen)
 		}
-		actor, err := ja.w.partyText(a.Actor)
+		actor, err := ja.w.partyWords(a.Actor, " ")
 		if err != nil {
 			return res, err
 		}
-		detail, err := ja.w.partyText(a.Detail)
+		detail, err := ja.w.partyWords(a.Detail, " ")
 		if err != nil {
 			return res, err
 		}
@@ -313,7 +313,7 @@ func (ja *jobApply) profiles(ps []domain.Profile) error {
 				return refuse(domain.ErrInvalid, i, "a record written twice in one job")
 			}
 		}
-		key, err := ja.w.partyKey(p.Owner)
+		key, err := ja.w.partyWords(p.Owner, ":")
 		if err != nil {
 			return err
 		}
@@ -928,39 +928,8 @@ func (w *batchWriter) party(owner string) (string, error) {
 	return id, err
 }
 
-// partyText is free text for the journal with every number in it named by its party.
-func (w *batchWriter) partyText(s string) (string, error) {
-	if !strings.Contains(s, "+") {
-		return s, nil
-	}
-	words := strings.Split(s, " ")
-	for i, word := range words {
-		if numberToken(word) {
-			party, err := w.party(word)
-			if err != nil {
-				return "", err
-			}
-			words[i] = party
-		}
-	}
-	return strings.Join(words, " "), nil
-}
-
-// partyKey is a record's key for the file: its numbers named by their parties, made now for
-// a number that has none.
-func (w *batchWriter) partyKey(key string) (string, error) {
-	if !strings.Contains(key, "+") {
-		return key, nil
-	}
-	parts := strings.Split(key, ":")
-	for i, s := range parts {
-		if numberToken(s) {
-			party, err := w.party(s)
-			if err != nil {
-				return "", err
-			}
-			parts[i] = party
-		}
-	}
-	return strings.Join(parts, ":"), nil
+// partyWords is text for the file with every number among its parts (split by sep: " " in
+// free text, ":" in a record's key) named by its party, made now for a number that has none.
+func (w *batchWriter) partyWords(s, sep string) (string, error) {
+	return mapParts(s, sep, "+", w.party)
 }

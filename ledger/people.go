@@ -342,41 +342,41 @@ func numberToken(w string) bool {
 
 // numbersIn turns the party ids of a text back into numbers, for those not erased.
 func (p *people) numbersIn(s string) string {
-	if !strings.Contains(s, partyPrefix) {
-		return s
+	out, _ := mapParts(s, " ", partyPrefix, p.found(p.number))
+	return out
+}
+
+// mapParts maps each part of s (split by sep) through f; s without mark is returned as is.
+func mapParts(s, sep, mark string, f func(string) (string, error)) (string, error) {
+	if !strings.Contains(s, mark) {
+		return s, nil
 	}
-	words := strings.Split(s, " ")
-	for i, w := range words {
-		words[i] = p.number(w)
+	parts := strings.Split(s, sep)
+	for i, part := range parts {
+		var err error
+		if parts[i], err = f(part); err != nil {
+			return "", err
+		}
 	}
-	return strings.Join(words, " ")
+	return strings.Join(parts, sep), nil
+}
+
+// found makes a lookup that cannot fail fit mapParts.
+func (p *people) found(f func(string) string) func(string) (string, error) {
+	return func(s string) (string, error) { return f(s), nil }
 }
 
 // recordKey is how the file names a record's key: a number, or every number segment of a
 // key made of parts joined by ':' ("@cl:+33612345678"), by its party, when it has one.
 func (p *people) recordKey(key string) string {
-	if !strings.Contains(key, "+") {
-		return key
-	}
-	parts := strings.Split(key, ":")
-	for i, s := range parts {
-		if numberToken(s) {
-			parts[i] = p.diskKey(s)
-		}
-	}
-	return strings.Join(parts, ":")
+	out, _ := mapParts(key, ":", "+", p.found(p.diskKey))
+	return out
 }
 
 // numbersInKey is recordKey undone, for people not erased.
 func (p *people) numbersInKey(key string) string {
-	if !strings.Contains(key, partyPrefix) {
-		return key
-	}
-	parts := strings.Split(key, ":")
-	for i, s := range parts {
-		parts[i] = p.number(s)
-	}
-	return strings.Join(parts, ":")
+	out, _ := mapParts(key, ":", partyPrefix, p.found(p.number))
+	return out
 }
 
 // reindex rebuilds the party index under the present identity key (after the key moved out

@@ -170,7 +170,7 @@ func moveProfiles(w *batchWriter) error {
 		return nil
 	})
 	for _, kv := range old {
-		key, err := w.partyKey(string(kv[0]))
+		key, err := w.partyWords(string(kv[0]), ":")
 		if err != nil || key == string(kv[0]) {
 			continue
 		}
@@ -262,11 +262,11 @@ func (l *Ledger) movedBody(w *batchWriter, en entry) ([]byte, bool, error) {
 		e.transfer(&t)
 	case entAudit:
 		a := domain.Audit{Actor: d.str(), Action: d.str(), Detail: d.str()}
-		actor, err := w.partyText(a.Actor)
+		actor, err := w.partyWords(a.Actor, " ")
 		if err != nil || d.err != nil {
 			return nil, false, errors.Join(err, d.err)
 		}
-		detail, err := w.partyText(a.Detail)
+		detail, err := w.partyWords(a.Detail, " ")
 		if err != nil || (actor == a.Actor && detail == a.Detail) {
 			return en.body, false, err
 		}

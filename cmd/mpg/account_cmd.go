@@ -207,6 +207,11 @@ func (a *app) accountTopupCmd() *cobra.Command {
 
 // refusalError words a ledger refusal for an operator: which rule, and what would fit, in
 // the currency's units (never minor units).
+// refused is refusalError in the currency of the ledger at hand.
+func (a *app) refused(l *ledger.Ledger, err error) error {
+	return refusalError(err, floatCurrency(l, a.cfg.Ledger.Currency))
+}
+
 func refusalError(err error, currency string) error {
 	var ref *domain.RefusedError
 	if !errors.As(err, &ref) {

@@ -52,11 +52,18 @@ func mustRun(t *testing.T, args ...string) string {
 	return out
 }
 
-func TestAdminCLI(t *testing.T) {
+// cliLedger makes a ledger file in EUR for a test of the CLI, with the server keys set.
+func cliLedger(t *testing.T) string {
+	t.Helper()
 	t.Setenv("MPG_PIN_KEY", "cli-test-pin-key-0123")
 	t.Setenv("MPG_RECEIPT_KEY", "cli-test-receipt-key-01")
 	db := filepath.Join(t.TempDir(), "mpg.db")
 	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
+	return db
+}
+
+func TestAdminCLI(t *testing.T) {
+	db := cliLedger(t)
 	mustRun(t, "--db", db, "account", "open", "+33612345678", "--name", "Alice", "--tier", "2")
 	mustRun(t, "--db", db, "merchant", "add", "shop42", "--name", "Corner Shop", "--msisdn", "+33698765432")
 	if out := mustRun(t, "--db", db, "account", "topup", "+33612345678", "12.50"); !strings.Contains(out, "balance 12.50 EUR") {
@@ -185,10 +192,7 @@ func runConfig(t *testing.T, body string, args ...string) (stdout, stderr string
 // made and shown, and stderr says that it works only once the API is on; with the API on,
 // nothing is said.
 func TestMerchantKeyWarnsWhenTheAPIIsOff(t *testing.T) {
-	t.Setenv("MPG_PIN_KEY", "cli-test-pin-key-0123")
-	t.Setenv("MPG_RECEIPT_KEY", "cli-test-receipt-key-01")
-	db := filepath.Join(t.TempDir(), "mpg.db")
-	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
+	db := cliLedger(t)
 	mustRun(t, "--db", db, "merchant", "add", "SHOP42", "--name", "Corner Shop")
 	out, errOut, err := runConfig(t, "", "--db", db, "merchant", "key", "create", "SHOP42")
 	if err != nil || !strings.Contains(out, "give it to the merchant now") || strings.Contains(out, "warning") {
@@ -218,10 +222,7 @@ func TestSummariesCountInWords(t *testing.T) {
 			t.Errorf("plural(%d) = %q, want %q", c.n, got, c.want)
 		}
 	}
-	t.Setenv("MPG_PIN_KEY", "cli-test-pin-key-0123")
-	t.Setenv("MPG_RECEIPT_KEY", "cli-test-receipt-key-01")
-	db := filepath.Join(t.TempDir(), "mpg.db")
-	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
+	db := cliLedger(t)
 	settle := filepath.Join(t.TempDir(), "settle.csv")
 	os.WriteFile(settle, []byte("rrn,account,amount_minor,currency,status,auth_code,time,type\n"+
 		"000000000001,FR7630006000011234567890189,250,978,settled,A1,2026-01-02T10:00:00Z,debit\n"), 0o600)
@@ -234,10 +235,7 @@ func TestSummariesCountInWords(t *testing.T) {
 // TestOperatorRefusalsInCurrencyUnits: a refused top-up says what would fit in euros, with
 // thousands grouped, never as a count of cents.
 func TestOperatorRefusalsInCurrencyUnits(t *testing.T) {
-	t.Setenv("MPG_PIN_KEY", "cli-test-pin-key-0123")
-	t.Setenv("MPG_RECEIPT_KEY", "cli-test-receipt-key-01")
-	db := filepath.Join(t.TempDir(), "mpg.db")
-	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
+	db := cliLedger(t)
 	mustRun(t, "--db", db, "account", "open", "0612345678", "--name", "Alice", "--tier", "2")
 	mustRun(t, "--db", db, "account", "topup", "0612345678", "82.50")
 	_, err := run(t, "--db", db, "account", "topup", "0612345678", "2000")
@@ -249,10 +247,7 @@ func TestOperatorRefusalsInCurrencyUnits(t *testing.T) {
 // TestNegativeAmountsAreSaidSo: a negative amount, wherever a command takes one, is refused
 // as such, not as an unknown shorthand flag "-5".
 func TestNegativeAmountsAreSaidSo(t *testing.T) {
-	t.Setenv("MPG_PIN_KEY", "cli-test-pin-key-0123")
-	t.Setenv("MPG_RECEIPT_KEY", "cli-test-receipt-key-01")
-	db := filepath.Join(t.TempDir(), "mpg.db")
-	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
+	db := cliLedger(t)
 	mustRun(t, "--db", db, "account", "open", "0612345678", "--name", "Alice", "--tier", "2")
 	mustRun(t, "--db", db, "company", "add", "ACME", "--name", "Acme SA")
 	for _, c := range []struct {

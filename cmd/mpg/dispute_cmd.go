@@ -23,9 +23,14 @@ func (a *app) disputeCmd() *cobra.Command {
   mpg dispute decide 18ee… refund 5.00
   mpg dispute evidence 18ee…`,
 	}
+	c.AddCommand(a.disputeListCmd(), a.disputeShowCmd(), a.disputeOpenCmd(), a.disputeDecideCmd(), a.disputeCloseCmd(), a.disputeEvidenceCmd(), a.disputeStatsCmd())
+	return c
+}
+
+func (a *app) disputeListCmd() *cobra.Command {
 	var output, after string
 	var limit int
-	list := &cobra.Command{
+	c := &cobra.Command{
 		Use:     "list [merchant]",
 		Short:   "Cases, oldest first (one merchant's, or all)",
 		Example: "  mpg dispute list SHOP42 -o json",
@@ -65,10 +70,14 @@ func (a *app) disputeCmd() *cobra.Command {
 			})
 		},
 	}
-	list.Flags().StringVarP(&output, "output", "o", "table", "output: table or json")
-	list.Flags().StringVar(&after, "after", "", "the cursor a page ended with")
-	list.Flags().IntVar(&limit, "limit", 100, "at most this many (1..100)")
-	show := &cobra.Command{
+	c.Flags().StringVarP(&output, "output", "o", "table", "output: table or json")
+	c.Flags().StringVar(&after, "after", "", "the cursor a page ended with")
+	c.Flags().IntVar(&limit, "limit", 100, "at most this many (1..100)")
+	return c
+}
+
+func (a *app) disputeShowCmd() *cobra.Command {
+	c := &cobra.Command{
 		Use:     "show <id>",
 		Short:   "One case, its history and its payment",
 		Example: "  mpg dispute show 18ee35204024dee91c97bc999519a794",
@@ -78,7 +87,7 @@ func (a *app) disputeCmd() *cobra.Command {
 				eng := a.engine(l)
 				x, err := eng.GetDispute(0, args[0])
 				if err != nil {
-					return refusalError(err, floatCurrency(l, a.cfg.Ledger.Currency))
+					return a.refused(l, err)
 				}
 				v := eng.ViewDispute(x)
 				if p, err := eng.GetPayment(0, x.Payment); err == nil {
@@ -89,7 +98,11 @@ func (a *app) disputeCmd() *cobra.Command {
 			})
 		},
 	}
-	open := &cobra.Command{
+	return c
+}
+
+func (a *app) disputeOpenCmd() *cobra.Command {
+	c := &cobra.Command{
 		Use:     "open <payment-id|receipt> <reason...>",
 		Short:   "Open a case on a payment for its payer (nothing else is given back while it is open)",
 		Example: `  mpg dispute open 3A-K4P92M7X never delivered`,
@@ -112,14 +125,18 @@ func (a *app) disputeCmd() *cobra.Command {
 				x, err := eng.OpenDispute(cmd.Context(), engine.OpenDispute{PaymentID: id, Reason: strings.Join(args[1:], " "),
 					Opener: domain.OpenerOperator, Actor: a.actor()})
 				if err != nil {
-					return refusalError(err, floatCurrency(l, a.cfg.Ledger.Currency))
+					return a.refused(l, err)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "case %s (%s) opened on payment %s: %s\n", x.ID, engine.CaseRef(x.ID), x.Payment, x.State)
 				return nil
 			})
 		},
 	}
-	decide := &cobra.Command{
+	return c
+}
+
+func (a *app) disputeDecideCmd() *cobra.Command {
+	c := &cobra.Command{
 		Use:   "decide <id> refund [amount] | reject",
 		Short: "Decide a case: refund the disputed amount or part of it (the payment's one cap), or reject",
 		Example: `  mpg dispute decide 18ee… refund
@@ -131,7 +148,7 @@ func (a *app) disputeCmd() *cobra.Command {
 				eng := a.engine(l)
 				x, err := eng.GetDispute(0, args[0])
 				if err != nil {
-					return refusalError(err, floatCurrency(l, a.cfg.Ledger.Currency))
+					return a.refused(l, err)
 				}
 				var amount uint64
 				reject := false
@@ -146,31 +163,30 @@ func (a *app) disputeCmd() *cobra.Command {
 				default:
 					return fmt.Errorf("decide <id> refund [amount] | reject")
 				}
-				if x, err = eng.DecideDispute(cmd.Context(), a.actor(), x.ID, amount, reject); err != nil {
-					return refusalError(err, floatCurrency(l, a.cfg.Ledger.Currency))
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "case %s: %s\n", x.ID, x.State)
-				return nil
+				return a.caseMoved(cmd, l)(eng.DecideDispute(cmd.Context(), a.actor(), x.ID, amount, reject))
 			})
 		},
 	}
-	closeC := &cobra.Command{
+	return c
+}
+
+func (a *app) disputeCloseCmd() *cobra.Command {
+	c := &cobra.Command{
 		Use:     "close <id>",
 		Short:   "Close a case at once (an open one is rejected first)",
 		Example: "  mpg dispute close 18ee35204024dee91c97bc999519a794",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withLedger(func(l *ledger.Ledger) error {
-				x, err := a.engine(l).CloseDispute(cmd.Context(), a.actor(), args[0])
-				if err != nil {
-					return refusalError(err, floatCurrency(l, a.cfg.Ledger.Currency))
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "case %s: %s\n", x.ID, x.State)
-				return nil
+				return a.caseMoved(cmd, l)(a.engine(l).CloseDispute(cmd.Context(), a.actor(), args[0]))
 			})
 		},
 	}
-	evidence := &cobra.Command{
+	return c
+}
+
+func (a *app) disputeEvidenceCmd() *cobra.Command {
+	c := &cobra.Command{
 		Use:     "evidence <id>",
 		Short:   "The evidence bundle: the payment, its transfers, the SMS around it, and the audit chain checked up to now",
 		Example: "  mpg dispute evidence 18ee35204024dee91c97bc999519a794 > case.json",
@@ -179,7 +195,7 @@ func (a *app) disputeCmd() *cobra.Command {
 			return a.withLedger(func(l *ledger.Ledger) error {
 				ev, err := a.engine(l).DisputeEvidenceBundle(0, args[0])
 				if err != nil {
-					return refusalError(err, floatCurrency(l, a.cfg.Ledger.Currency))
+					return a.refused(l, err)
 				}
 				rep, err := l.Verify(cmd.Context(), nil)
 				if err != nil {
@@ -192,7 +208,11 @@ func (a *app) disputeCmd() *cobra.Command {
 			})
 		},
 	}
-	stats := &cobra.Command{
+	return c
+}
+
+func (a *app) disputeStatsCmd() *cobra.Command {
+	c := &cobra.Command{
 		Use:     "stats <merchant>",
 		Short:   "A merchant's cases: opened, open, decided for the subscriber, for the merchant",
 		Example: "  mpg dispute stats SHOP42",
@@ -211,6 +231,16 @@ func (a *app) disputeCmd() *cobra.Command {
 			})
 		},
 	}
-	c.AddCommand(list, show, open, decide, closeC, evidence, stats)
 	return c
+}
+
+// caseMoved says where an operator's step left a case, or why it was refused.
+func (a *app) caseMoved(cmd *cobra.Command, l *ledger.Ledger) func(domain.Dispute, error) error {
+	return func(x domain.Dispute, err error) error {
+		if err != nil {
+			return a.refused(l, err)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "case %s: %s\n", x.ID, x.State)
+		return nil
+	}
 }

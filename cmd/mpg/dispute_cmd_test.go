@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,10 +15,7 @@ import (
 // it is open, the decision refunds part of it, and the evidence bundle holds the payment's
 // transfers, its SMS and a clean ledger verify.
 func TestDisputeCLI(t *testing.T) {
-	t.Setenv("MPG_PIN_KEY", "cli-test-pin-key-0123")
-	t.Setenv("MPG_RECEIPT_KEY", "cli-test-receipt-key-01")
-	db := filepath.Join(t.TempDir(), "mpg.db")
-	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
+	db := cliLedger(t)
 	mustRun(t, "--db", db, "merchant", "add", "shop42", "--name", "Corner Shop", "--msisdn", "+33698765432")
 	const alice = "+33612345678"
 	l, err := ledger.Open(db, nil)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -13,11 +12,8 @@ import (
 // the number finds nothing, the erasure log names only a party id, the identity key given
 // in the environment seals the file, and the books verify.
 func TestSubscriberEraseFromTheCLI(t *testing.T) {
-	t.Setenv("MPG_PIN_KEY", "cli-test-pin-key-0123")
-	t.Setenv("MPG_RECEIPT_KEY", "cli-test-receipt-key-01")
 	t.Setenv("MPG_IDENTITY_KEY", strings.Repeat("ab", 32))
-	db := filepath.Join(t.TempDir(), "mpg.db")
-	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
+	db := cliLedger(t)
 	mustRun(t, "--db", db, "account", "open", "0612345678", "--name", "Alice Planted", "--tier", "2")
 	mustRun(t, "--db", db, "account", "topup", "0612345678", "20")
 	out := mustRun(t, "--db", db, "subscriber", "erase", "0612345678")

@@ -43,7 +43,7 @@ the subscriber is told them by SMS, and money held for them that now fits is cla
 			}
 			return a.onSubscriber(args[0], func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error {
 				if err := eng.SetTier(cmd.Context(), a.actor(), msisdn, uint8(tier)); err != nil {
-					return refusalError(err, floatCurrency(l, a.cfg.Ledger.Currency))
+					return a.refused(l, err)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s is now tier %d\n", msisdn, tier)
 				return nil
@@ -106,7 +106,7 @@ waiting for YES is refused until it ends.`,
 			return a.onSubscriber(args[0], func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error {
 				paid, err := eng.ClosePurse(cmd.Context(), a.actor(), msisdn, payout)
 				if err != nil {
-					return refusalError(err, floatCurrency(l, a.cfg.Ledger.Currency))
+					return a.refused(l, err)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s is closed; paid out %s\n", msisdn, domain.FormatAmount(paid, floatCurrency(l, a.cfg.Ledger.Currency)))
 				return nil
@@ -211,7 +211,7 @@ applies.`,
 				if p, err := eng.GetPayment(0, args[0]); err == nil { // a payment's id
 					rev, err := eng.ReversePayment(cmd.Context(), a.actor(), p.ID)
 					if err != nil {
-						return refusalError(err, floatCurrency(l, a.cfg.Ledger.Currency))
+						return a.refused(l, err)
 					}
 					fmt.Fprintf(cmd.OutOrStdout(), "reversed payment %s with transfer %s (%s back to account %d)\n", p.ID, rev.ID,
 						domain.FormatAmount(rev.Amount, rev.Currency), rev.Credit)
@@ -226,7 +226,7 @@ applies.`,
 				}
 				rev, err := eng.Reverse(cmd.Context(), a.actor(), found[0].Transfer)
 				if err != nil {
-					return refusalError(err, floatCurrency(l, a.cfg.Ledger.Currency))
+					return a.refused(l, err)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "reversed %s with transfer %s (%s back to account %d)\n", found[0].Transfer.ID, rev.ID,
 					domain.FormatAmount(rev.Amount, rev.Currency), rev.Credit)

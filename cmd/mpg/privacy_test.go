@@ -115,10 +115,7 @@ func TestLogMinimisers(t *testing.T) {
 // Without a daemon the CLI opens the file itself: the export prints one JSON document and
 // is audited with the number masked; a number with no consent lists none.
 func TestSubscriberExportWithoutDaemon(t *testing.T) {
-	t.Setenv("MPG_PIN_KEY", "cli-test-pin-key-0123")
-	t.Setenv("MPG_RECEIPT_KEY", "cli-test-receipt-key-01")
-	db := filepath.Join(t.TempDir(), "mpg.db")
-	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
+	db := cliLedger(t)
 	mustRun(t, "--db", db, "account", "open", "0612345678", "--name", "Alice Martin", "--tier", "2")
 	mustRun(t, "--db", db, "account", "open", "0687654321", "--name", "Bob Other")
 	mustRun(t, "--db", db, "account", "topup", "0612345678", "12.50")
