@@ -52,9 +52,10 @@ const (
 	Rev     // REV <receipt or ref> <pin>: ask back a SEND sent by mistake
 	Dispute // DISPUTE <receipt or ref> <reason...>: open a case on a payment
 	Ok      // OK <code>: the payee gives back what a REV asked (YES to anything else)
+	Erase   // ERASE <pin>: close the e-purse and have the data erased, confirmed by YES <code>
 )
 
-var kindNames = [...]string{"", "HELP", "REG", "BAL", "MINI", "PAY", "BILL", "SEND", "DEBIT", "CREDIT", "CREDIT", "REPAY", "YES", "NO", "PIN", "LANG", "BLOCK", "CHECK", "PROMO", "CAPTURE", "VOID", "DATA", "REV", "DISPUTE", "OK"}
+var kindNames = [...]string{"", "HELP", "REG", "BAL", "MINI", "PAY", "BILL", "SEND", "DEBIT", "CREDIT", "CREDIT", "REPAY", "YES", "NO", "PIN", "LANG", "BLOCK", "CHECK", "PROMO", "CAPTURE", "VOID", "DATA", "REV", "DISPUTE", "OK", "ERASE"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -92,6 +93,7 @@ var keywords = map[string]struct {
 	"REV": {Rev, EN}, "RETOUR": {Rev, FR}, "撤回": {Rev, ZH},
 	"DISPUTE": {Dispute, EN}, "LITIGE": {Dispute, FR}, "争议": {Dispute, ZH},
 	"OK": {Ok, EN}, "同意": {Ok, ZH},
+	"ERASE": {Erase, EN}, "EFFACER": {Erase, FR}, "注销": {Erase, ZH},
 }
 
 // Command is one parsed SMS. Only the fields its Kind uses are set.
@@ -278,7 +280,7 @@ func (p *parser) parse() *ParseError {
 		// replies, and such a run is likely a PIN typed twice.
 		c.Name = clipBytes(MaskDigits(strings.Join(a[1:], " ")), MaxNameBytes)
 		return nil
-	case Bal, Mini, Data:
+	case Bal, Mini, Data, Erase:
 		if err := p.arity(len(a) == 1); err != nil {
 			return err
 		}

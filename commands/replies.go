@@ -138,6 +138,9 @@ const (
 	RRevExpired        // to the payer: no answer in time; a case is open
 	RRevExpiredPayee   // to the payee: no answer in time, hold released, a case is open
 	RPaymentNotFound   // REV, DISPUTE: no payment of the sender's with that receipt or ref
+	RErasureAsk        // ERASE <pin>: what an erasure does, confirm with YES <code>
+	RErasureFiled      // YES to ERASE: purse closed, paid out, offers stopped, erased on a date
+	RErasureWaiting    // ERASE while payments still wait (codes, holds): nothing done
 	RRevNotSend        // REV on something else than a SEND from the purse
 	RRevTooLate        // REV after the self-service window
 	RRevTooMany        // the payment was asked back too often
@@ -572,6 +575,21 @@ var templates = [replyCount][3]string{
 		"Vous n'avez pas répondu pour rendre {amount} à {party}. Le blocage est levé. Litige {case} ouvert.",
 		"您未答复向{party}退回 {amount} 的请求。冻结已解除。已立争议案件 {case}。",
 	},
+	RErasureAsk: {
+		"ERASE closes your e-purse ({amount} paid out) and stops offers; the law keeps your payments {years} years, then erases them. Confirm: YES {code} within {n} min.",
+		"EFFACER ferme votre porte-monnaie ({amount} verses) et arrete les offres; la loi garde vos paiements {years} ans, puis les efface. Confirmez: OUI {code} sous {n} min.",
+		"注销将关闭您的钱包(向您支付 {amount})并停止优惠信息;付款记录依法保留{years}年后删除。如需继续,请在{n}分钟内回复 是 {code}。",
+	},
+	RErasureFiled: {
+		"Your e-purse is closed; {amount} was paid out to you. No more offers. Your data will be erased on {time}; until then the law keeps your payments.",
+		"Votre porte-monnaie est ferme; {amount} vous ont ete verses. Plus d'offres. Vos donnees seront effacees le {time}; d'ici la, la loi garde vos paiements.",
+		"您的钱包已关闭,已向您支付 {amount}。不再发送优惠信息。您的数据将于{time}删除;在此之前付款记录依法保留。",
+	},
+	RErasureWaiting: {
+		"Payments of yours are still waiting (a YES code, a hold). Send ERASE again once they are done. Nothing was done.",
+		"Des paiements a vous attendent encore (un code OUI, une reservation). Renvoyez EFFACER ensuite. Rien n'a ete fait.",
+		"您还有待处理的付款(确认码或冻结款项)。处理完毕后请再发送 注销。未执行任何操作。",
+	},
 	RPaymentNotFound: {"No payment of yours has receipt or Ref {arg}. Nothing was done.", "Aucun paiement à vous avec la preuve ou Réf {arg}. Rien n'a été fait.", "没有凭证或编号为 {arg} 的您的付款。未执行任何操作。"},
 	RRevNotSend: {
 		"Only a SEND from your e-purse can be asked back. For a payment to a shop send DISPUTE receipt reason.",
@@ -654,6 +672,7 @@ var usage = map[Kind][3]string{
 	Rev:       {"REV receipt pin (or the Ref)", "RETOUR preuve pin (ou la Réf)", "撤回 凭证 密码(或编号)"},
 	Dispute:   {"DISPUTE receipt reason, e.g. DISPUTE 7QX2K9 never delivered", "LITIGE preuve motif, ex: LITIGE 7QX2K9 jamais livré", "争议 凭证 原因,例如 争议 7QX2K9 未收到货"},
 	Ok:        {"OK code", "OK code", "同意 确认码"},
+	Erase:     {"ERASE pin", "EFFACER pin", "注销 密码"},
 }
 
 // about is what each command does, for HELP <cmd>.
@@ -682,6 +701,7 @@ var about = map[Kind][3]string{
 	Rev:       {"Ask back a SEND made by mistake, within a day; the payee answers", "Demander le retour d'un envoi fait par erreur, sous 24h; le bénéficiaire répond", "一天内撤回误转的款项,由收款人确认"},
 	Dispute:   {"Open a dispute on a payment; the merchant answers, customer care decides", "Contester un paiement; le marchand répond, le service client décide", "对付款提出争议;商户答复,客服裁定"},
 	Ok:        {"Give back money asked back from you, with the code texted", "Rendre l'argent demandé en retour, avec le code envoyé", "用短信确认码退回对方申请撤回的款项"},
+	Erase:     {"Close your e-purse and have your data erased, after YES code", "Fermer votre porte-monnaie et faire effacer vos donnees, apres OUI code", "确认后关闭钱包并删除您的数据"},
 }
 
 // Usage is a command's syntax in a language.

@@ -149,7 +149,8 @@ func causeMayGo(r commands.Reply) bool {
 		commands.RCompanyLimit, commands.RCompanyNo, // the company changes what an employee may do
 		commands.RLocked, commands.RLockedAdmin, // the lockout ends or customer care unlocks
 		commands.RNotRegistered, commands.RNoCreditLine, commands.RBankNotLinked, commands.RNotAvailable, // REG, a line, a bank
-		commands.RBusy: // a passing fault
+		commands.RErasureWaiting, // the payments waiting are answered or expire
+		commands.RBusy:           // a passing fault
 		return true
 	}
 	return false

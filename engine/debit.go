@@ -119,7 +119,12 @@ func (t *turn) debit() domain.Job {
 		MSISDN: t.in.From, Amount: c.Amount, Currency: e.cfg.Currency, Reference: ref, State: domain.PaymentAwaiting,
 		Created: now, Expires: now + int64(e.cfg.ConfirmFor)}
 	rrn, trace := bankKeys(p.ID)
-	p.Bank = &domain.BankState{Account: t.prof.BankIBAN, Key: rrn, Trace: trace}
+	account, err := e.l.SealFor(t.in.From, t.prof.BankIBAN)
+	if err != nil {
+		t.reply(commands.RBusy, commands.Args{})
+		return t.withProfile(domain.Job{})
+	}
+	p.Bank = &domain.BankState{Account: account, Key: rrn, Trace: trace}
 	if err := t.addRequest(p.ID); err != nil {
 		t.reply(commands.RTooManyHolds, commands.Args{Party: merchant.Name})
 		return t.withProfile(domain.Job{})

@@ -38,7 +38,9 @@ func (e *Engine) ReconcileBank(settled []domain.BankSettled) ([]BankDiff, int, e
 		}
 		seen[key] = true
 		checked++
-		if d, ok := compareRequest(requestView(&p, key), lines[key]); ok {
+		rv := requestView(&p, key)
+		rv.account = e.l.Unseal(rv.account)
+		if d, ok := compareRequest(rv, lines[key]); ok {
 			d.Key, d.Payment = key, id
 			diffs = append(diffs, d)
 		}
@@ -78,7 +80,7 @@ type request struct {
 func requestView(p *domain.Payment, key string) request {
 	r := request{state: string(p.State), amount: p.Amount, currency: p.Currency}
 	if p.Bank != nil {
-		r.account = p.Bank.Account
+		r.account = p.Bank.Account // sealed for its person: the caller opens it
 	}
 	if p.Bank != nil && p.Bank.Key == key {
 		r.inFlight = p.State == domain.PaymentSentToBank

@@ -122,7 +122,7 @@ func (e *Engine) endCredit(ctx context.Context, id string, i int, b *domain.Bank
 		if v == approved {
 			r.State = domain.RefundCredited
 			job.Messages = []domain.Message{e.sms(p.MSISDN, e.langOf(p.MSISDN), commands.RBankRefundSent, commands.Args{
-				Party: p.MerchantName, Amount: e.money(r.Amount), Account: domain.MaskIBAN(b.Account), Name: b.Auth})}
+				Party: p.MerchantName, Amount: e.money(r.Amount), Account: domain.MaskIBAN(e.l.Unseal(b.Account)), Name: b.Auth})}
 			job.Audit = &domain.Audit{Actor: "bank", Action: "refund credited", Detail: p.ID + " " + r.ID + " " + b.Key}
 		} else if job, err = e.refundToPurse(ctx, &p, i, b, v, job); err != nil {
 			return err

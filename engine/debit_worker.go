@@ -144,6 +144,7 @@ func (e *Engine) stamp(b *domain.BankState, d domain.BankDebit, save func() erro
 
 // exchange is one attempt: the request (or its reversal) for the first time, or repeated.
 func (e *Engine) exchange(ctx context.Context, b *domain.BankState, d domain.BankDebit, first bool) (domain.BankAnswer, error) {
+	d.Account = e.l.Unseal(d.Account) // sealed for its person in the records
 	switch {
 	case b.Reversing:
 		return e.bank.Reverse(ctx, d, !first)
@@ -275,7 +276,7 @@ func (e *Engine) completeDebit(ctx context.Context, p *domain.Payment, ver uint6
 		job.Transfers = append(job.Transfers, *fee)
 		p.Fee = fee.Amount
 	}
-	lang, msisdn, account := e.langOf(p.MSISDN), p.MSISDN, domain.MaskIBAN(p.Bank.Account)
+	lang, msisdn, account := e.langOf(p.MSISDN), p.MSISDN, domain.MaskIBAN(e.l.Unseal(p.Bank.Account))
 	amount, name, auth := p.Amount, p.MerchantName, a.AuthCode
 	job.Compose = func(v domain.View, r *domain.Result) ([]domain.Message, error) {
 		rc := e.receipt(r.Transfers[0])

@@ -33,6 +33,10 @@ type Ledger interface {
 	ProfilesFrom(prefix, from string, limit int) ([]domain.Profile, error)
 	// Erase destroys a person's key (see ledger.Erase): he becomes unreadable for good.
 	Erase(ctx context.Context, number string, audit domain.Audit) (string, error)
+	// SealFor seals a person's field (his bank account) in a record that is not his alone,
+	// so that erasing him makes it unreadable; Unseal opens it ("" once he is erased).
+	SealFor(number, field string) (string, error)
+	Unseal(sealed string) string
 }
 
 // Inbound is one SMS from a subscriber. From is the canonical E.164 identity
@@ -448,6 +452,9 @@ func (t *turn) run() domain.Job {
 		if job, ok := t.answerReturn(c.Kind != commands.No); ok {
 			return job
 		}
+		if job, ok := t.answerErasure(c.Kind != commands.No); ok {
+			return job
+		}
 		return t.confirm(c.Kind != commands.No)
 	}
 	if c.Kind == commands.Dispute { // no PIN, as the spec writes it: anyone may complain
@@ -480,6 +487,8 @@ func (t *turn) run() domain.Job {
 		return t.guard(t.repay())
 	case commands.Data:
 		return t.data()
+	case commands.Erase:
+		return t.askErasure()
 	case commands.Rev:
 		return t.askReturn()
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"mpg/commands"
 	"mpg/domain"
 )
 
@@ -51,35 +52,26 @@ func (e *Engine) RequestErasure(ctx context.Context, actor, number string, now b
 			return out, ErrNoPerson
 		}
 	}
-	if p := e.purseOf(number); p != nil {
-		paid, err := e.ClosePurse(ctx, actor, number, true)
-		if err != nil {
-			return out, fmt.Errorf("close the purse first: %w", err)
-		}
-		out.Paid = paid
-	}
-	if err := e.stopMarketing(ctx, number); err != nil {
+	float, err := e.l.System(domain.KindFloat, e.cfg.Currency)
+	if err != nil {
 		return out, err
 	}
+	_, err = e.opTurn(ctx, number, func(purse *domain.Account, p *profile, ver uint64) (domain.Job, error) {
+		job, o := e.erasureJob(actor, number, "operator", purse, float.ID, p, !now)
+		out = o
+		job.Profiles = append(job.Profiles, e.profileWrite(number, p, ver))
+		if len(job.Status) > 0 {
+			job.Messages = []domain.Message{e.sms(number, p.Lang, commands.RClosedNotice, commands.Args{Amount: e.money(o.Paid)})}
+		}
+		return job, nil
+	})
+	if err != nil {
+		return out, fmt.Errorf("the purse could not be paid out and closed: %w", err)
+	}
 	if now {
-		out.Due, out.Done = e.cfg.Now(), true
 		return out, e.eraseNow(ctx, actor, number)
 	}
-	out.Due = e.cfg.Now().AddDate(e.cfg.RetentionYears, 0, 0)
-	rec := write(keyErasure+hex16(uint64(out.Due.UnixNano()))+":"+number, erasureRecord{Requested: e.cfg.Now().UnixNano(), Actor: actor}, 0)
-	_, err := e.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{rec},
-		Audit: &domain.Audit{Actor: actor, Action: "subscriber erase requested", Detail: number + " due " + out.Due.UTC().Format(time.DateOnly)}})
-	if errors.Is(err, domain.ErrConflict) {
-		err = nil // asked before, for the same instant
-	}
-	return out, err
-}
-
-// stopMarketing withdraws a marketing consent still given, recorded as the others are.
-func (e *Engine) stopMarketing(ctx context.Context, number string) error {
-	c := Consent{Time: e.cfg.Now().UnixNano(), Channel: "operator", Command: "erasure requested", Text: "Erasure requested: no more offers."}
-	_, err := e.RecordConsent(ctx, number, c)
-	return err
+	return out, nil
 }
 
 // EraseDue erases the people whose retention is over; RunExpiry calls it. It returns how

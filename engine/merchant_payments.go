@@ -204,7 +204,11 @@ func (e *Engine) createRequest(ctx context.Context, p *domain.Payment, req Creat
 			return domain.PaymentErr(domain.CodeSubscriberNotFound, "this subscriber has no linked bank account")
 		}
 		rrn, trace := bankKeys(p.ID)
-		p.Channel, p.Product, p.Bank = domain.ChannelBank, domain.ProductDebit, &domain.BankState{Account: t.prof.BankIBAN, Key: rrn, Trace: trace}
+		account, err := e.l.SealFor(msisdn, t.prof.BankIBAN)
+		if err != nil {
+			return err
+		}
+		p.Channel, p.Product, p.Bank = domain.ChannelBank, domain.ProductDebit, &domain.BankState{Account: account, Key: rrn, Trace: trace}
 		extra = append(extra, write(keyBankKey+rrn, p.ID, 0))
 	}
 	if err := t.countCode(e.cfg.Now()); err != nil {
@@ -222,7 +226,7 @@ func (e *Engine) createRequest(ctx context.Context, p *domain.Payment, req Creat
 		Amount: e.money(p.Amount + e.fee(domain.CodePay, p.Amount)), Account: p.Reference, Code: secretMark, N: int(e.cfg.RequestFor.Minutes())})
 	if req.Bank {
 		ask = e.sms(msisdn, t.lang, commands.RDebitAsk, commands.Args{Amount: e.money(p.Amount), Party: p.MerchantName,
-			Account: domain.MaskIBAN(p.Bank.Account), Code: secretMark, N: int(e.cfg.RequestFor.Minutes())})
+			Account: domain.MaskIBAN(t.prof.BankIBAN), Code: secretMark, N: int(e.cfg.RequestFor.Minutes())})
 	}
 	msg, err := e.sealedMessage(ask, code)
 	if err != nil {

@@ -227,7 +227,9 @@ func (e *Engine) ClosePurse(ctx context.Context, actor, msisdn string, payout bo
 		if purse == nil {
 			return domain.Job{}, ErrNoPurse
 		}
-		job := domain.Job{Audit: &domain.Audit{Actor: actor, Action: "account close", Detail: msisdn}}
+		// Read untouched since: money paid in meanwhile computes the close again.
+		job := domain.Job{Audit: &domain.Audit{Actor: actor, Action: "account close", Detail: msisdn},
+			Untouched: []domain.AccountAt{{ID: purse.ID, LastSeq: purse.LastSeq}}}
 		paid = uint64(max(0, purse.Available()))
 		if paid > 0 {
 			if !payout {

@@ -46,6 +46,8 @@ type profile struct {
 	DataLinks []sentLink `json:"data_links,omitempty"`
 	// Consents counts the consent records written: the next one's sequence in its key.
 	Consents int `json:"consents,omitempty"`
+	// EraseAsk is the ERASE waiting for YES <code>.
+	EraseAsk *erasureAsk `json:"erase_ask,omitempty"`
 }
 
 // activation is a one-time code, kept only as an HMAC, that lets the subscriber set a PIN

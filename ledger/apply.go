@@ -212,8 +212,12 @@ func (ja *jobApply) run(job *domain.Job) (domain.Result, error) {
 		m.ID, m.Created, m.Status, m.Attempts, m.SMSCID, m.Reason = st.nextMsg, ja.now, domain.MsgQueued, 0, "", ""
 		m.NextAt, m.Unknowns = 0, 0
 		m.Urgent = m.Urgent || len(job.Transfers) > 0
+		disk, err := ja.w.diskMessage(m)
+		if err != nil {
+			return res, err
+		}
 		e := enc{}
-		e.message(&m)
+		e.message(&disk)
 		ja.puts = append(ja.puts, put{bucket: bktOutbox, key: u64key(m.ID), val: e.b},
 			put{bucket: bktOutQueue, key: u64key(m.ID), val: []byte{}})
 		res.Messages = append(res.Messages, m.ID)
@@ -325,7 +329,11 @@ func (ja *jobApply) profiles(ps []domain.Profile) error {
 			ja.puts = append(ja.puts, put{bucket: bktProfiles, key: []byte(key), del: true})
 			continue
 		}
-		ja.puts = append(ja.puts, put{bucket: bktProfiles, key: []byte(key), val: encodeProfile(p.Data, cur+1)})
+		data, err := ja.w.diskRecord(key, p.Data)
+		if err != nil {
+			return err
+		}
+		ja.puts = append(ja.puts, put{bucket: bktProfiles, key: []byte(key), val: encodeProfile(data, cur+1)})
 	}
 	return nil
 }

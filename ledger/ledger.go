@@ -28,7 +28,8 @@ import (
 //
 //	1: people named by their numbers
 //	2: people named by party ids, their numbers and names sealed (people.go)
-const SchemaVersion = 2
+//	3: records' values and outbox messages too (atrest.go)
+const SchemaVersion = 3
 
 var (
 	bktMeta      = []byte("meta")

@@ -41,16 +41,32 @@ func (l *Ledger) openPeople() error {
 				return err
 			}
 		}
-		if binary.BigEndian.Uint64(m.Get(keySchema)) == 1 {
-			if err := l.movePeople(tx); err != nil {
-				return fmt.Errorf("%s: moving people to party ids: %w", l.path, err)
-			}
-			if err := tx.Bucket(bktMeta).Put(keyCompactPending, []byte{1}); err != nil {
-				return err
-			}
+		if err := l.migrate(tx, binary.BigEndian.Uint64(m.Get(keySchema))); err != nil {
+			return err
 		}
 		return l.replayErasures(tx)
 	})
+}
+
+// migrate brings a file of an earlier schema to this one, step by step, in the open's
+// transaction; the pages it frees are compacted at the next open.
+func (l *Ledger) migrate(tx *bolt.Tx, schema uint64) error {
+	if schema >= SchemaVersion {
+		return nil // a later schema is refused by the check that follows
+	}
+	if schema == 1 {
+		if err := l.movePeople(tx); err != nil {
+			return fmt.Errorf("%s: moving people to party ids: %w", l.path, err)
+		}
+	}
+	if err := l.sealRest(tx); err != nil {
+		return fmt.Errorf("%s: sealing records and messages: %w", l.path, err)
+	}
+	m := tx.Bucket(bktMeta)
+	if err := m.Put(keySchema, u64key(SchemaVersion)); err != nil {
+		return err
+	}
+	return m.Put(keyCompactPending, []byte{1})
 }
 
 // rewrap seals every person's key under the identity key given instead of the file's own,
@@ -103,10 +119,7 @@ func (l *Ledger) movePeople(tx *bolt.Tx) (err error) {
 	if err := moveProfiles(w); err != nil {
 		return err
 	}
-	if err := l.rechain(w); err != nil {
-		return err
-	}
-	return tx.Bucket(bktMeta).Put(keySchema, u64key(SchemaVersion))
+	return l.rechain(w)
 }
 
 func (l *Ledger) moveAccountRecords(w *batchWriter) error {

@@ -178,8 +178,9 @@ func (l *Ledger) Profile(owner string) ([]byte, uint64, error) {
 	var out []byte
 	var version uint64
 	err := l.db.View(func(tx *bolt.Tx) error {
-		data, v := decodeProfile(tx.Bucket(bktProfiles).Get([]byte(l.people.recordKey(owner))))
-		if data != nil {
+		key := l.people.recordKey(owner)
+		data, v := decodeProfile(tx.Bucket(bktProfiles).Get([]byte(key)))
+		if data = l.people.memRecord(key, data); data != nil {
 			out = append([]byte{}, data...)
 		}
 		version = v
@@ -205,6 +206,9 @@ func (l *Ledger) ProfilesFrom(prefix, from string, limit int) ([]domain.Profile,
 		c := tx.Bucket(bktProfiles).Cursor()
 		for k, v := c.Seek([]byte(from)); k != nil && strings.HasPrefix(string(k), prefix) && len(out) < limit; k, v = c.Next() {
 			data, ver := decodeProfile(v)
+			if data = l.people.memRecord(string(k), data); data == nil {
+				continue // sealed for a person erased since
+			}
 			out = append(out, domain.Profile{Owner: l.people.numbersInKey(string(k)), Data: append([]byte{}, data...), Version: ver})
 		}
 		return nil
@@ -317,7 +321,7 @@ func (l *Ledger) Owner(owner string) (domain.OwnerState, error) {
 		}
 		l.viewMu.RUnlock()
 		data, v := decodeProfile(tx.Bucket(bktProfiles).Get([]byte(owner)))
-		if data != nil {
+		if data = l.people.memRecord(owner, data); data != nil {
 			st.Profile = append([]byte{}, data...)
 		}
 		st.ProfileVersion = v

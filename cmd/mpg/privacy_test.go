@@ -98,6 +98,22 @@ func TestPersonalDataThroughTheDaemon(t *testing.T) {
 	if t.Failed() {
 		t.Log(logs.String())
 	}
+	// The ledger file, free pages included, and a backup of it hold none of him either.
+	stop()
+	l.Close()
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	mustRun(t, "--db", db, "ledger", "backup", backup)
+	for _, f := range []string{db, backup} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range []string{number, "33655501234", "Zacharie", "Plantard", iban, "30006000011234567890189", "+33655509876"} {
+			if strings.Contains(string(b), bad) {
+				t.Errorf("%s holds %q", filepath.Base(f), bad)
+			}
+		}
+	}
 }
 
 func TestLogMinimisers(t *testing.T) {

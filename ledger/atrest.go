@@ -1,0 +1,258 @@
+package ledger
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"mpg/domain"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// What the engine keeps besides the books follows the same rule as the books: the file
+// never holds a person's number in clear, nor what is his where it cannot be erased.
+//
+//   - In every record's value (a payment, a case), each number is named by its party, made
+//     on the spot for a number that has none; reads give the number back.
+//   - A record whose key names a person (his profile, his consents, his pending links) is
+//     sealed whole under his key: his bank account, his language, his settings.
+//   - An outbox message names its recipient by his party and its text is sealed under his
+//     key: a reply saying "Welcome Alice" or a masked IBAN is his.
+//
+// Erasing the person destroys the key: the values then name a party nobody can trace, and
+// his sealed records and messages read as nothing.
+
+// sealedRecord begins a record value sealed under its person's key (JSON never does).
+const sealedRecord = 0x01
+
+// tokenEdge tells a byte that may stand next to a number or a party id in a value: none that
+// can continue a word, a base64 text or a number.
+func tokenEdge(c byte) bool {
+	return !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '+' || c == '/' || c == '=' || c == '~' || c == '_' || c == '-')
+}
+
+// mapTokens maps each token of b that begins with mark and that is (as a whole, between
+// edges) what isToken accepts, through f.
+func mapTokens(b []byte, mark byte, isToken func(string) bool, f func(string) (string, error)) ([]byte, error) {
+	i := strings.IndexByte(string(b), mark)
+	if i < 0 {
+		return b, nil
+	}
+	out := make([]byte, 0, len(b)+32)
+	for i >= 0 {
+		j := i + 1
+		for j < len(b) && !tokenEdge(b[j]) {
+			j++
+		}
+		tok := string(b[i:j])
+		if (i == 0 || tokenEdge(b[i-1])) && isToken(tok) {
+			mapped, err := f(tok)
+			if err != nil {
+				return nil, err
+			}
+			out = append(append(out, b[:i]...), mapped...)
+			b = b[j:]
+		} else {
+			out = append(out, b[:j]...)
+			b = b[j:]
+		}
+		i = strings.IndexByte(string(b), mark)
+	}
+	return append(out, b...), nil
+}
+
+// partyToken tells a party id: the prefix and 16 lowercase hex digits.
+func partyToken(s string) bool {
+	if len(s) != 17 || !IsParty(s) {
+		return false
+	}
+	for _, c := range s[1:] {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// keyParty is the first party a record's key (as the file holds it) names: the person the
+// record belongs to.
+func keyParty(diskKey string) string {
+	for _, part := range strings.Split(diskKey, ":") {
+		if partyToken(part) {
+			return part
+		}
+	}
+	return ""
+}
+
+// diskRecord is a record's value as the file keeps it under diskKey.
+func (w *batchWriter) diskRecord(diskKey string, data []byte) ([]byte, error) {
+	data, err := mapTokens(data, '+', numberToken, w.party)
+	if err != nil {
+		return nil, err
+	}
+	party := keyParty(diskKey)
+	if party == "" {
+		return data, nil
+	}
+	who := w.l.people.person(party)
+	if who == nil {
+		return data, nil // a party erased meanwhile: nothing is his any more
+	}
+	return append([]byte{sealedRecord}, seal(who.aead, data, []byte(diskKey))...), nil
+}
+
+// memRecord is a record's value as the ledger's users see it: opened, its parties named by
+// their numbers. A record sealed for a person since erased reads as nothing (nil).
+func (p *people) memRecord(diskKey string, data []byte) []byte {
+	if len(data) > 0 && data[0] == sealedRecord {
+		who := p.person(keyParty(diskKey))
+		if who == nil {
+			return nil
+		}
+		plain, err := unseal(who.aead, data[1:], []byte(diskKey))
+		if err != nil {
+			return nil
+		}
+		data = plain
+	}
+	out, _ := mapTokens(data, partyPrefix[0], partyToken, p.found(p.number))
+	return out
+}
+
+// diskMessage is an outbox message as the file keeps it: its recipient by his party, its
+// text sealed under his key.
+func (w *batchWriter) diskMessage(m domain.Message) (domain.Message, error) {
+	if !isNumber(m.To) {
+		return m, nil
+	}
+	party, err := w.party(m.To)
+	if err != nil {
+		return m, err
+	}
+	who := w.l.people.person(party)
+	if who == nil {
+		return m, nil
+	}
+	m.To, m.Text = party, string(seal(who.aead, []byte(m.Text), []byte("sms "+party)))
+	return m, nil
+}
+
+// memMessage is diskMessage undone: an erased recipient's message keeps his party id and
+// has no text.
+func (p *people) memMessage(m *domain.Message) {
+	if !IsParty(m.To) {
+		return
+	}
+	party := m.To
+	who := p.person(party)
+	if who == nil {
+		m.Text = ""
+		return
+	}
+	m.To = who.number
+	text, err := unseal(who.aead, []byte(m.Text), []byte("sms "+party))
+	if err != nil {
+		m.Text = ""
+		return
+	}
+	m.Text = string(text)
+}
+
+// person is a party as the ledger knows it (nil once erased).
+func (p *people) person(party string) *person {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.byParty[party]
+}
+
+// sealedFieldSep joins a sealed field's party and its sealed text: a byte that continues a
+// token, so a value's scan never takes the party inside for one to name by its number.
+const sealedFieldSep = '_'
+
+// SealFor seals a personal field (a bank account) for a record that is not the person's
+// alone (a payment): his party, then the field sealed under his key. Erasing him makes it
+// unreadable for good. The number must be a person the ledger knows.
+func (l *Ledger) SealFor(number, field string) (string, error) {
+	party, ok := l.people.party(number)
+	if !ok {
+		return "", fmt.Errorf("%w: no person for that number", ErrNoPerson)
+	}
+	if field == "" {
+		return "", nil
+	}
+	return party + string(sealedFieldSep) + l.people.sealField(party, field), nil
+}
+
+// Unseal opens a field SealFor sealed: "" once its person is erased. Any other text (a field
+// written before fields were sealed) is returned as it is.
+func (l *Ledger) Unseal(s string) string {
+	if len(s) < 18 || s[17] != sealedFieldSep || !partyToken(s[:17]) {
+		return s
+	}
+	return l.people.openField(s[:17], s[18:])
+}
+
+// sealRest brings a file of schema 2 to schema 3 in the open's transaction: every record's
+// value and every outbox message is written again as diskRecord and diskMessage keep them
+// (their numbers named by parties, a person's own sealed under his key).
+func (l *Ledger) sealRest(tx *bolt.Tx) (err error) {
+	w := &batchWriter{l: l, tx: tx}
+	defer func() {
+		if err == nil {
+			err = w.ioErr
+		}
+	}()
+	type kv struct{ k, v []byte }
+	var recs []kv
+	b := tx.Bucket(bktProfiles)
+	err = b.ForEach(func(k, v []byte) error {
+		data, ver := decodeProfile(v)
+		if len(data) > 0 && data[0] == sealedRecord {
+			return nil
+		}
+		disk, err := w.diskRecord(string(k), data)
+		if err == nil && !bytes.Equal(disk, data) {
+			recs = append(recs, kv{bytes.Clone(k), encodeProfile(disk, ver)})
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if err := b.Put(r.k, r.v); err != nil {
+			return err
+		}
+	}
+	return l.sealMessages(w)
+}
+
+// sealMessages writes again every outbox message still naming its recipient by number.
+func (l *Ledger) sealMessages(w *batchWriter) error {
+	out := w.tx.Bucket(bktOutbox)
+	var ids [][]byte
+	if err := out.ForEach(func(k, v []byte) error {
+		m, err := decodeMessage(v)
+		if err == nil && isNumber(m.To) {
+			ids = append(ids, bytes.Clone(k))
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, k := range ids {
+		m, _ := decodeMessage(out.Get(k))
+		disk, err := w.diskMessage(m)
+		if err != nil {
+			return err
+		}
+		e := enc{}
+		e.message(&disk)
+		if err := out.Put(k, e.b); err != nil {
+			return err
+		}
+	}
+	return nil
+}

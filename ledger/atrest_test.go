@@ -1,0 +1,120 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"mpg/domain"
+)
+
+func TestTokensInValues(t *testing.T) {
+	named := func(s string) (string, error) { return "<" + s + ">", nil }
+	for in, want := range map[string]string{
+		`{"msisdn":"+33612345678","amount":300}`: `{"msisdn":"<+33612345678>","amount":300}`,
+		"Sent to +33612345678. Ref A1":           "Sent to <+33612345678>. Ref A1",
+		"+33612345678":                           "<+33612345678>",
+		"a+33612345678 b/+33612345678":           "a+33612345678 b/+33612345678", // base64 and paths
+		"+33612345678x +3361234567812345678":     "+33612345678x +3361234567812345678",
+		"+12345 and ++33612345678":               "+12345 and ++33612345678",
+		"two: +33612345678,+33687654321":         "two: <+33612345678>,<+33687654321>",
+		"no number here":                         "no number here",
+	} {
+		got, err := mapTokens([]byte(in), '+', numberToken, named)
+		if err != nil || string(got) != want {
+			t.Errorf("%q: got %q %v, want %q", in, got, err, want)
+		}
+	}
+	if !partyToken("~0123456789abcdef") || partyToken("~0123456789ABCDEF") || partyToken("~0123456789abcde") {
+		t.Error("party tokens")
+	}
+}
+
+// TestRecordsAndMessagesSealedAtRest: a record's value names people by their parties and a
+// person's own record and his SMS are sealed under his key; reads give them back whole,
+// and after his erasure they read as nothing while the others' records stay readable.
+func TestRecordsAndMessagesSealedAtRest(t *testing.T) {
+	l, path := testLedger(t, peopleOptions())
+	plant(t, l)
+	ctx := context.Background()
+	payment := `{"msisdn":"` + plantedNumber + `","payee":"` + heldNumber + `","amount":300}`
+	res, err := l.Submit(ctx, domain.Job{
+		Messages: []domain.Message{{From: "1234", To: plantedNumber, Text: "Welcome " + plantedName + "!"}},
+		Profiles: []domain.Profile{{Owner: "@p:42", Data: []byte(payment)}, {Owner: plantedNumber, Data: []byte(`{"lang":"EN","bank_iban":"FR7630006000011234567890189"}`), Version: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := l.SealFor(plantedNumber, "FR7630006000011234567890189")
+	if err != nil || strings.Contains(sealed, "FR76") || l.Unseal(sealed) != "FR7630006000011234567890189" || l.Unseal("plain") != "plain" {
+		t.Fatalf("sealed field: %q %v", sealed, err)
+	}
+	if _, err := l.SealFor("+33600000000", "x"); !errors.Is(err, ErrNoPerson) {
+		t.Fatalf("sealing for nobody: %v", err)
+	}
+	if p, _, _ := l.Profile("@p:42"); string(p) != payment {
+		t.Fatalf("record read back: %q", p)
+	}
+	if m, err := l.Message(res.Messages[0]); err != nil || m.To != plantedNumber || m.Text != "Welcome "+plantedName+"!" {
+		t.Fatalf("message read back: %+v %v", m, err)
+	}
+	if next, _ := l.NextMessages(ctx, 10); len(next) != 1 || next[0].To != plantedNumber || next[0].Text != "Welcome "+plantedName+"!" {
+		t.Fatalf("message to send: %+v", next)
+	}
+	l.Close()
+	if found := readable(t, path, plantedNumber, plantedName, heldNumber, "FR7630006000011234567890189"); len(found) > 0 {
+		t.Fatalf("the file holds %q in clear", found)
+	}
+	l, err = Open(path, peopleOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.Erase(ctx, plantedNumber, domain.Audit{Actor: "op", Action: "subscriber erase"}); err != nil {
+		t.Fatal(err)
+	}
+	p, _, _ := l.Profile("@p:42")
+	if strings.Contains(string(p), plantedNumber) || !strings.Contains(string(p), `"payee":"`+heldNumber+`"`) || !strings.Contains(string(p), `"msisdn":"~`) {
+		t.Fatalf("a record naming an erased person: %q", p)
+	}
+	if m, _ := l.Message(res.Messages[0]); !IsParty(m.To) || m.Text != "" {
+		t.Fatalf("an erased person's SMS: %+v", m)
+	}
+	if l.Unseal(sealed) != "" {
+		t.Fatal("an erased person's field still opens")
+	}
+	if rs, _ := l.ProfilesFrom("@cl:", "", 10); len(rs) != 0 {
+		t.Fatalf("an erased person's own record is still read: %+v", rs)
+	}
+	mustVerify(t, l)
+}
+
+// TestSchema2FileSealsRecordsAndMessages: a file written before values and messages were
+// sealed is brought to schema 3 at its first open: every record and message reads as
+// before, and the file no longer holds them in clear.
+func TestSchema2FileSealsRecordsAndMessages(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	gunzip(t, "testdata/schema2.db.gz", path)
+	if found := readable(t, path, plantedNumber, plantedName, heldNumber); len(found) != 3 {
+		t.Fatalf("the fixture should hold the people in clear, found %q", found)
+	}
+	l, err := Open(path, peopleOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _, _ := l.Profile("@p:42"); string(p) != `{"msisdn":"`+plantedNumber+`","payee":"`+heldNumber+`","amount":300}` {
+		t.Fatalf("record after the move: %q", p)
+	}
+	if p, _, _ := l.Profile(plantedNumber); string(p) != `{"lang":"FR"}` {
+		t.Fatalf("profile after the move: %q", p)
+	}
+	if ms, _ := l.Messages(10, 0, 0); len(ms) != 1 || ms[0].To != plantedNumber || !strings.HasPrefix(ms[0].Text, "Welcome "+plantedName) {
+		t.Fatalf("messages after the move: %+v", ms)
+	}
+	mustVerify(t, l)
+	l.Close()
+	if found := readable(t, path, plantedNumber, plantedName, heldNumber); len(found) > 0 {
+		t.Fatalf("after the move the file still holds %q in clear", found)
+	}
+}
