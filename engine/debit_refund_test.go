@@ -273,3 +273,48 @@ func TestReconcileFindsEveryDifferenceOfCredits(t *testing.T) {
 		}
 	}
 }
+
+// TestRefundsOfADebitWithAFeeNeverReuseAnId: with a fee table for DEBIT, the merchant refunds
+// a paid DEBIT twice in part. Both refunds are taken (the fee's transfer id and the refunds'
+// never meet: "transfer id already used" was the 2nd refund's answer), each its own credit
+// to the bank account; the fee stays with the fees account.
+func TestRefundsOfADebitWithAFeeNeverReuseAnId(t *testing.T) {
+	w, sim := debitWorld(t)
+	w.e.cfg.Fees[domain.CodeDebit] = []Band{{UpTo: 1 << 62, Fee: 25}}
+	p := paidDebit(w)
+	if p.Fee != 25 || w.available("SHOP42") != 1975 {
+		t.Fatalf("paid DEBIT: fee %d, shop %d", p.Fee, w.available("SHOP42"))
+	}
+	for i, minor := range []uint64{500, 300} {
+		got, _, _, err := w.e.RefundPayment(context.Background(), RefundRequest{Merchant: p.Merchant, PaymentID: p.ID, Amount: minor, Actor: "api"})
+		if err != nil {
+			t.Fatalf("refund %d of %d: %v", i+1, minor, err)
+		}
+		p = got
+	}
+	if len(p.Refunds) != 2 || p.Refunded != 800 || p.Refunds[0].Transfer == p.Refunds[1].Transfer ||
+		p.Refunds[0].Bank.Key == p.Refunds[1].Bank.Key {
+		t.Fatalf("refunds %+v, refunded %d", p.Refunds, p.Refunded)
+	}
+	pid, _ := domain.ParseID(p.ID)
+	fee, err := w.l.Transfer(claimID(pid, 'b')) // the merchant's fee, as the DEBIT's completion wrote it
+	if err != nil || fee.Code != domain.CodeFee || fee.Amount != 25 {
+		t.Fatalf("the fee's transfer: %+v %v", fee, err)
+	}
+	ids := map[string]string{p.Transfer: "payment", fee.ID.String(): "fee"}
+	for i, r := range p.Refunds {
+		if was, ok := ids[r.Transfer]; ok {
+			t.Fatalf("refund %d's transfer %s is the %s's", i+1, r.Transfer, was)
+		}
+		ids[r.Transfer] = "refund"
+	}
+	for i := range 2 {
+		if end := w.settleCredit(p.ID, i); end.State != domain.RefundCredited {
+			t.Fatalf("refund %d: %+v", i+1, end)
+		}
+	}
+	if sim.Balance(aliceIBAN) != 100000-2000+800 || w.available("SHOP42") != 1975-800 || w.available("@fees") != 25 {
+		t.Fatalf("bank %d shop %d fees %d", sim.Balance(aliceIBAN), w.available("SHOP42"), w.available("@fees"))
+	}
+	agree(t, w, sim)
+}

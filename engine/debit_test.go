@@ -20,8 +20,11 @@ const aliceIBAN = "FR7630006000011234567890189"
 
 // debitWorld is a world whose engine talks ISO 8583 to a real bank simulator, with alice's
 // bank account linked.
-func debitWorld(t *testing.T) (*world, *bank.Sim) {
-	w := newWorld(t)
+func debitWorld(t *testing.T) (*world, *bank.Sim) { return debitWorldTiers(t, nil) }
+
+// debitWorldTiers is debitWorld with the tiers given (nil: the default ones).
+func debitWorldTiers(t *testing.T, tiers map[uint8]Limits) (*world, *bank.Sim) {
+	w := newWorldTiers(t, tiers)
 	sim, err := bank.NewSim("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/csv"
 	"encoding/json"
 	"encoding/pem"
 	"io"
@@ -246,6 +247,19 @@ func TestMerchantAPIReconciliationPagesAndCSV(t *testing.T) {
 	if len(only.Payments) != 0 {
 		t.Fatalf("from the future: %d", len(only.Payments))
 	}
+	// A texted payment is in the export too, with its product, channel, masked number and
+	// the subscriber's reference.
+	const bob = "+33687654321"
+	ctx := context.Background()
+	if err := f.e.Handle(ctx, engine.Inbound{From: bob, To: "1234", Text: "REG 739164 Bob"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.e.Topup(ctx, "test", bob, 2000, "cash"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.e.Handle(ctx, engine.Inbound{From: bob, To: "1234", Text: "PAY SHOP42 3 INV77 739164"}); err != nil {
+		t.Fatal(err)
+	}
 	req, _ := http.NewRequest("GET", f.srv.URL+"/v1/payments?format=csv", nil)
 	req.Header.Set("Authorization", "Bearer "+f.key)
 	resp, err := http.DefaultClient.Do(req)
@@ -254,9 +268,37 @@ func TestMerchantAPIReconciliationPagesAndCSV(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if resp.Header.Get("Content-Type") != "text/csv; charset=utf-8" || len(lines) != 8 || !strings.HasPrefix(lines[0], "id,created") {
-		t.Fatalf("csv: %q", b)
+	rows, err := csv.NewReader(strings.NewReader(string(b))).ReadAll()
+	if err != nil || resp.Header.Get("Content-Type") != "text/csv; charset=utf-8" || len(rows) != 9 ||
+		strings.Join(rows[0], ",") != "id,created,updated,state,reason,channel,msisdn,amount,currency,refunded,reference,receipt,product" {
+		t.Fatalf("csv (%v): %q", err, b)
+	}
+	col := map[string]int{}
+	for i, name := range rows[0] {
+		col[name] = i
+	}
+	texted := 0
+	for _, r := range rows[1:] {
+		if ids[r[col["id"]]] { // a checkout
+			if r[col["product"]] != "pay" || r[col["channel"]] != "web" {
+				t.Errorf("checkout row %q", r)
+			}
+			continue
+		}
+		texted++
+		want := map[string]string{"state": "completed", "channel": "sms", "msisdn": "+336****321", "amount": "3.00",
+			"currency": "EUR", "refunded": "0.00", "reference": "INV77", "product": "pay"}
+		for name, v := range want {
+			if r[col[name]] != v {
+				t.Errorf("texted payment's %s is %q, want %q (row %q)", name, r[col[name]], v, r)
+			}
+		}
+		if r[col["receipt"]] == "" {
+			t.Errorf("texted payment without its receipt: %q", r)
+		}
+	}
+	if texted != 1 {
+		t.Fatalf("%d texted payments in the csv, want 1: %q", texted, b)
 	}
 }
 
