@@ -2,6 +2,9 @@ package ledger
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 
@@ -226,7 +229,35 @@ func (l *Ledger) sealRest(tx *bolt.Tx) (err error) {
 			return err
 		}
 	}
+	if err := l.sealParts(tx); err != nil {
+		return err
+	}
 	return l.sealMessages(w)
+}
+
+// sealParts moves the parts of long SMS kept under their sender's number in clear to his
+// keyed hash, their text sealed.
+func (l *Ledger) sealParts(tx *bolt.Tx) error {
+	b := tx.Bucket(bktParts)
+	type part struct{ k, v []byte }
+	var old []part
+	if err := b.ForEach(func(k, v []byte) error {
+		old = append(old, part{bytes.Clone(k), bytes.Clone(v)})
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, p := range old {
+		f := bytes.SplitN(p.k, []byte{0}, 3)
+		if err := b.Delete(p.k); err != nil || len(f) != 3 || len(p.v) < 9 {
+			continue // unreadable: dropped, as an incomplete message is when its time runs out
+		}
+		k := append(l.partPrefix(string(f[0]), string(f[1])), f[2]...)
+		if err := b.Put(k, append(bytes.Clone(p.v[:9]), l.people.sealPart(k, p.v[9:])...)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sealMessages writes again every outbox message still naming its recipient by number.
@@ -255,4 +286,22 @@ func (l *Ledger) sealMessages(w *batchWriter) error {
 		}
 	}
 	return nil
+}
+
+// partSender is how the parts of a long SMS name their sender: a keyed hash.
+func (p *people) partSender(sender string) []byte {
+	m := hmac.New(sha256.New, p.parts)
+	m.Write([]byte(sender))
+	return []byte(hex.EncodeToString(m.Sum(nil)[:16]))
+}
+
+// sealPart seals a part's text, bound to its key.
+func (p *people) sealPart(key, data []byte) []byte { return seal(p.partAEAD, data, key) }
+
+// openPart opens the text of a part record (expiry | coding | sealed text).
+func (p *people) openPart(key, v []byte) ([]byte, error) {
+	if len(v) < 9 {
+		return nil, errCorrupt
+	}
+	return unseal(p.partAEAD, v[9:], key)
 }

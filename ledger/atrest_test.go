@@ -3,9 +3,11 @@ package ledger
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"mpg/domain"
 )
@@ -45,6 +47,13 @@ func TestRecordsAndMessagesSealedAtRest(t *testing.T) {
 		Profiles: []domain.Profile{{Owner: "@p:42", Data: []byte(payment)}, {Owner: plantedNumber, Data: []byte(`{"lang":"EN","bank_iban":"FR7630006000011234567890189"}`), Version: 1}}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	long := domain.PartWrite{Sender: plantedNumber, Msg: "9/2", Seq: 1, Data: []byte("SEND " + heldNumber + " 5 1234 for " + plantedName), TTL: time.Hour}
+	if err := l.KeepPart(ctx, long); err != nil {
+		t.Fatal(err)
+	}
+	if ps, err := l.Parts(plantedNumber, "9/2"); err != nil || len(ps) != 1 || string(ps[0].Data) != string(long.Data) {
+		t.Fatalf("part read back: %+v %v", ps, err)
 	}
 	sealed, err := l.SealFor(plantedNumber, "FR7630006000011234567890189")
 	if err != nil || strings.Contains(sealed, "FR76") || l.Unseal(sealed) != "FR7630006000011234567890189" || l.Unseal("plain") != "plain" {
@@ -112,9 +121,33 @@ func TestSchema2FileSealsRecordsAndMessages(t *testing.T) {
 	if ms, _ := l.Messages(10, 0, 0); len(ms) != 1 || ms[0].To != plantedNumber || !strings.HasPrefix(ms[0].Text, "Welcome "+plantedName) {
 		t.Fatalf("messages after the move: %+v", ms)
 	}
+	if ps, err := l.Parts(plantedNumber, "7/2"); err != nil || len(ps) != 1 || string(ps[0].Data) != "REG 739164 "+plantedName {
+		t.Fatalf("the part of a long SMS after the move: %+v %v", ps, err)
+	}
 	mustVerify(t, l)
 	l.Close()
 	if found := readable(t, path, plantedNumber, plantedName, heldNumber); len(found) > 0 {
 		t.Fatalf("after the move the file still holds %q in clear", found)
 	}
+}
+
+// TestSchema1FileRefusedAfterErasures: a file from before party ids cannot have later
+// erasures replayed on it: its open is refused, saying why and what to do, rather than
+// bringing erased people back.
+func TestSchema1FileRefusedAfterErasures(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	gunzip(t, "testdata/schema1.db.gz", path)
+	if err := os.WriteFile(path+".erasures", []byte("2026-12-01T10:00:00Z ~0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(path, peopleOptions())
+	if err == nil || !strings.Contains(err.Error(), "predates party ids") || !strings.Contains(err.Error(), "1 erasure(s)") {
+		t.Fatalf("open: %v", err)
+	}
+	os.Remove(path + ".erasures")
+	l, err := Open(path, peopleOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
 }

@@ -98,6 +98,15 @@ func (w *batchWriter) erase(party string) error {
 	return nil
 }
 
+// erasuresLogged counts the erasure log's entries (0 without a log).
+func (l *Ledger) erasuresLogged() int {
+	b, err := os.ReadFile(l.opt.ErasureLog)
+	if err != nil {
+		return 0
+	}
+	return strings.Count(string(b), "\n")
+}
+
 // replayErasures erases again whoever the erasure log names and the file still knows: the
 // file is a backup restored from before those erasures.
 func (l *Ledger) replayErasures(tx *bolt.Tx) error {

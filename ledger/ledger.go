@@ -45,7 +45,7 @@ var (
 	bktOwners    = []byte("owners")         // owner | 0 | account id -> empty
 	bktProfiles  = []byte("profiles")       // owner -> version | engine profile
 	bktHolds     = []byte("holds")          // owner held for | 0 | seq of the pending transfer -> empty
-	bktParts     = []byte("parts")          // sender | 0 | message | 0 | part seq -> expiry | coding | payload
+	bktParts     = []byte("parts")          // sender's keyed hash | 0 | message | 0 | part seq -> expiry | coding | sealed payload
 	bktEarly     = []byte("early_receipts") // SMSC message id -> time | status | state: receipts that came before the submit was recorded
 
 	allBuckets = [][]byte{bktMeta, bktJournal, bktIDs, bktAccounts, bktPending, bktDedupe, bktOutbox, bktOutQueue, bktSMSCIDs, bktOwners, bktProfiles}

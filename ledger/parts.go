@@ -13,7 +13,9 @@ import (
 
 // The parts of a long inbound SMS are kept in the file, group-committed like any job, before
 // the SMSC is told it has them: a restart between two parts loses nothing. They are released
-// once the whole message has been taken, and swept when it never completes.
+// once the whole message has been taken, and swept when it never completes. A part's sender
+// is kept as a keyed hash and its text sealed (under keys derived from the identity key):
+// what a subscriber types, a number or a name, is never in the file in clear.
 
 // Limits on the parts held, so that one sender cannot fill the file.
 const (
@@ -29,8 +31,8 @@ type Part struct {
 	Data   []byte
 }
 
-func partPrefix(sender, msg string) []byte {
-	k := append([]byte(sender), 0)
+func (l *Ledger) partPrefix(sender, msg string) []byte {
+	k := append(l.people.partSender(sender), 0)
 	return append(append(k, msg...), 0)
 }
 
@@ -51,14 +53,15 @@ func (l *Ledger) ReleaseParts(ctx context.Context, sender, msg string) error {
 // Parts returns the parts kept for a message, in order.
 func (l *Ledger) Parts(sender, msg string) ([]Part, error) {
 	var out []Part
-	prefix := partPrefix(sender, msg)
+	prefix := l.partPrefix(sender, msg)
 	err := l.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bktParts).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+1; k, v = c.Next() {
-			if len(v) < 9 {
-				return fmt.Errorf("part record %q unreadable", k)
+			data, err := l.people.openPart(k, v)
+			if err != nil {
+				return fmt.Errorf("part %d of a message: %w", k[len(k)-1], err)
 			}
-			out = append(out, Part{Seq: k[len(k)-1], Coding: v[8], Data: append([]byte(nil), v[9:]...)})
+			out = append(out, Part{Seq: k[len(k)-1], Coding: v[8], Data: data})
 		}
 		return nil
 	})
@@ -71,7 +74,7 @@ func (ja *jobApply) keepPart(p *domain.PartWrite) error {
 	if p.Sender == "" || len(p.Sender) > 256 || len(p.Msg) > 64 || len(p.Data) > MaxPartBytes || p.Seq == 0 || p.TTL <= 0 {
 		return refuse(domain.ErrInvalid, -1, "part: sender, message of at most 64 bytes, sequence from 1, payload at most %d bytes, positive TTL", MaxPartBytes)
 	}
-	k := append(partPrefix(p.Sender, p.Msg), p.Seq)
+	k := append(ja.w.l.partPrefix(p.Sender, p.Msg), p.Seq)
 	if b.Get(k) != nil {
 		return nil // a repeat of a part kept: the first copy counts
 	}
@@ -79,15 +82,15 @@ func (ja *jobApply) keepPart(p *domain.PartWrite) error {
 		return refuse(domain.ErrLimitExceeded, -1, "%d parts of long messages held", st.parts)
 	}
 	n := 0
-	sp := append([]byte(p.Sender), 0)
+	sp := append(ja.w.l.people.partSender(p.Sender), 0)
 	c := b.Cursor()
 	for ck, _ := c.Seek(sp); ck != nil && bytes.HasPrefix(ck, sp); ck, _ = c.Next() {
 		if n++; n >= MaxPartsOfSender {
-			return refuse(domain.ErrLimitExceeded, -1, "%d parts held for %s", n, p.Sender)
+			return refuse(domain.ErrLimitExceeded, -1, "%d parts held for %s", n, domain.Mask(p.Sender))
 		}
 	}
 	v := binary.BigEndian.AppendUint64(nil, uint64(ja.now+int64(p.TTL)))
-	v = append(append(v, p.Coding), p.Data...)
+	v = append(append(v, p.Coding), ja.w.l.people.sealPart(k, p.Data)...)
 	ja.puts = append(ja.puts, put{bucket: bktParts, key: k, val: v})
 	st.parts++
 	ja.u.parts++
@@ -95,7 +98,7 @@ func (ja *jobApply) keepPart(p *domain.PartWrite) error {
 }
 
 func (ja *jobApply) releaseParts(p *domain.PartWrite) {
-	prefix := partPrefix(p.Sender, p.Msg)
+	prefix := ja.w.l.partPrefix(p.Sender, p.Msg)
 	c := ja.w.tx.Bucket(bktParts).Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+1; k, _ = c.Next() {
 		ja.puts = append(ja.puts, put{bucket: bktParts, key: append([]byte(nil), k...), del: true})

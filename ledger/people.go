@@ -59,10 +59,11 @@ type person struct {
 
 // people maps numbers and party ids both ways. The writer adds and removes; readers look up.
 type people struct {
-	index, wrap []byte // derived from the identity key
-	mu          sync.RWMutex
-	byNumber    map[string]string // number -> party id
-	byParty     map[string]*person
+	index, wrap, parts []byte // derived from the identity key
+	partAEAD           cipher.AEAD
+	mu                 sync.RWMutex
+	byNumber           map[string]string // number -> party id
+	byParty            map[string]*person
 }
 
 // keyCompactPending marks a file whose freed pages may still hold what was taken out of it
@@ -75,7 +76,9 @@ func newPeople(identityKey []byte) *people {
 		m.Write([]byte("mpg people " + label))
 		return m.Sum(nil)
 	}
-	return &people{index: derive("index"), wrap: derive("wrap"), byNumber: map[string]string{}, byParty: map[string]*person{}}
+	p := &people{index: derive("index"), wrap: derive("wrap"), parts: derive("parts"), byNumber: map[string]string{}, byParty: map[string]*person{}}
+	p.partAEAD = gcm(derive("parts seal"))
+	return p
 }
 
 func gcm(key []byte) cipher.AEAD {

@@ -55,6 +55,11 @@ func (l *Ledger) migrate(tx *bolt.Tx, schema uint64) error {
 		return nil // a later schema is refused by the check that follows
 	}
 	if schema == 1 {
+		// The log names erased people by party ids, which such a file never had: the
+		// erasures could not be replayed on it, and it would bring them back.
+		if n := l.erasuresLogged(); n > 0 {
+			return fmt.Errorf("%s predates party ids (schema 1), and the erasure log %s records %d erasure(s) since, which cannot be replayed on it: restore a backup taken since the move to party ids, or move the log aside to open this one and erase those people again by number (mpg subscriber erase --now)", l.path, l.opt.ErasureLog, n)
+		}
 		if err := l.movePeople(tx); err != nil {
 			return fmt.Errorf("%s: moving people to party ids: %w", l.path, err)
 		}
