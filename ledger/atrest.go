@@ -38,7 +38,7 @@ func tokenEdge(c byte) bool {
 // mapTokens maps each token of b that begins with mark and that is (as a whole, between
 // edges) what isToken accepts, through f.
 func mapTokens(b []byte, mark byte, isToken func(string) bool, f func(string) (string, error)) ([]byte, error) {
-	i := strings.IndexByte(string(b), mark)
+	i := bytes.IndexByte(b, mark)
 	if i < 0 {
 		return b, nil
 	}
@@ -60,7 +60,7 @@ func mapTokens(b []byte, mark byte, isToken func(string) bool, f func(string) (s
 			out = append(out, b[:j]...)
 			b = b[j:]
 		}
-		i = strings.IndexByte(string(b), mark)
+		i = bytes.IndexByte(b, mark)
 	}
 	return append(out, b...), nil
 }
