@@ -3,6 +3,7 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -206,6 +207,24 @@ func Mask(msisdn string) string {
 		return msisdn
 	}
 	return msisdn[:4] + "****" + msisdn[len(msisdn)-3:]
+}
+
+// MaskIP hides most of a browser's address for a merchant: an IPv4 address's last octet
+// (192.0.2.x), an IPv6 address's all but its first three groups (2001:db8:1::x). Text that
+// is not an address is hidden whole.
+func MaskIP(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	switch {
+	case ip == "":
+		return ""
+	case err != nil:
+		return "x"
+	case a.Unmap().Is4():
+		b := a.Unmap().As4()
+		return fmt.Sprintf("%d.%d.%d.x", b[0], b[1], b[2])
+	}
+	b := a.As16()
+	return fmt.Sprintf("%x:%x:%x::x", uint16(b[0])<<8|uint16(b[1]), uint16(b[2])<<8|uint16(b[3]), uint16(b[4])<<8|uint16(b[5]))
 }
 
 // Clip cuts what a user typed to 20 characters before it is quoted back in an error.

@@ -81,3 +81,14 @@ func TestNumberErrorNamesForeignNumbers(t *testing.T) {
 		t.Errorf("a bad national number of the region itself: %v", err)
 	}
 }
+
+func TestMaskIP(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.1": "192.0.2.x", "::ffff:198.51.100.7": "198.51.100.x", "2001:db8:1:2::5": "2001:db8:1::x",
+		"": "", "not an address": "x",
+	} {
+		if got := MaskIP(in); got != want {
+			t.Errorf("MaskIP(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -115,6 +115,18 @@ type Payment struct {
 	Dispute string `json:"dispute,omitempty"`
 	Return  string `json:"return,omitempty"`
 	Returns int    `json:"returns,omitempty"`
+	// Checkout is what the hosted checkout page saw of the buyer's browser (web payments).
+	Checkout *CheckoutSeen `json:"checkout,omitempty"`
+}
+
+// CheckoutSeen is when the buyer typed his number and his code on the hosted checkout page
+// and from which address, kept as evidence for a dispute. The addresses are personal data:
+// sealed for the payer (Ledger.SealFor), unreadable once he is erased, "" when not known.
+type CheckoutSeen struct {
+	PhoneAt int64  `json:"phone_at,omitempty"` // unix nanos the number was entered
+	PhoneIP string `json:"phone_ip,omitempty"` // sealed browser address it came from
+	CodeAt  int64  `json:"code_at,omitempty"`  // unix nanos the right code was typed
+	CodeIP  string `json:"code_ip,omitempty"`  // sealed browser address it came from
 }
 
 // BankState is where an mDebit's bank request is.

@@ -83,15 +83,15 @@ func TestCheckoutOnTheCompanyAccount(t *testing.T) {
 	ctx := context.Background()
 	shop := w.l.AccountsOf("SHOP42")[0].ID
 	p, _, _ := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 800, Reference: "pro-1"})
-	_, err := w.e.CheckoutPhone(ctx, p.ID, alice, "ACME")
+	_, err := w.e.CheckoutPhone(ctx, p.ID, alice, "ACME", "")
 	wantCode(t, err, domain.CodeLimitExceeded) // told before any code is sent
-	_, err = w.e.CheckoutPhone(ctx, p.ID, bob, "ACME")
+	_, err = w.e.CheckoutPhone(ctx, p.ID, bob, "ACME", "")
 	wantCode(t, err, domain.CodeNotAuthorised)
 	q, _, _ := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 400, Reference: "pro-2"})
-	if _, err := w.e.CheckoutPhone(ctx, q.ID, alice, "acme"); err != nil {
+	if _, err := w.e.CheckoutPhone(ctx, q.ID, alice, "acme", ""); err != nil {
 		t.Fatal(err)
 	}
-	q, err = w.e.CheckoutCode(ctx, q.ID, payCode(t, w.outbox()[alice]))
+	q, err = w.e.CheckoutCode(ctx, q.ID, payCode(t, w.outbox()[alice]), "")
 	if err != nil || q.State != domain.PaymentCompleted || q.Debited != acme.ID {
 		t.Fatalf("%+v %v", q, err)
 	}

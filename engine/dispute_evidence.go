@@ -7,14 +7,18 @@ import (
 )
 
 // Evidence is what mpg knows of a disputed payment, put together from the books: the
-// record, its transfers with their journal positions, the SMS around it with their delivery
-// state, and what the record says of its confirmation. Numbers are masked for a merchant.
+// record, its transfers with their journal positions and chained hashes, the journal's head
+// when the bundle was made, the SMS around it with their delivery state, and what the record
+// says of its confirmation (with the checkout browser's address and times). Numbers and
+// addresses are masked for a merchant.
 type Evidence struct {
 	Case         DisputeView       `json:"case"`
 	Payment      PaymentView       `json:"payment"`
 	Confirmation ConfirmationFacts `json:"confirmation"`
 	Transfers    []TransferFact    `json:"transfers"`
 	Messages     []MessageFact     `json:"messages"`
+	// Chain is the audit chain proof: where the journal stood when the bundle was made.
+	Chain ChainProof `json:"chain"`
 	// MessagesScanned is how many of the newest outbox messages were read for them.
 	MessagesScanned int `json:"messages_scanned"`
 }
@@ -28,6 +32,31 @@ type ConfirmationFacts struct {
 	BankAuth  string `json:"bank_auth,omitempty"` // an mDebit's approval code
 	Created   string `json:"created"`
 	Completed string `json:"completed"`
+	// The hosted checkout: when the number was entered and the code confirmed there, and the
+	// browser's address each came from (masked for a merchant; "" once the payer is erased).
+	CheckoutPhoneAt string `json:"checkout_phone_at,omitempty"`
+	CheckoutPhoneIP string `json:"checkout_phone_ip,omitempty"`
+	CheckoutCodeAt  string `json:"checkout_code_at,omitempty"`
+	CheckoutCodeIP  string `json:"checkout_code_ip,omitempty"`
+}
+
+// ChainProof is the journal's head when a bundle was made, and how to check the bundle's
+// transfers against it.
+type ChainProof struct {
+	HeadPosition uint64 `json:"head_position,omitempty"`
+	HeadHash     string `json:"head_hash,omitempty"`
+	How          string `json:"how"`
+}
+
+// chainHow tells a reader of the evidence how the transfers' hashes prove them.
+const chainHow = "Every journal entry's hash is SHA-256 of the entry before it, its position and its content. " +
+	"`mpg ledger verify` recomputes every hash from the first entry to the head; each transfer above is proven " +
+	"when the hash recomputed at its journal_position is its journal_hash, and the chain still reaches this head_hash at head_position."
+
+// chainReader is the part of the ledger that reads the hash chain (the bbolt ledger has it).
+type chainReader interface {
+	EntryHash(seq uint64) (string, error)
+	Head() (seq uint64, hash string, err error)
 }
 
 // TransferFact is one transfer of the payment as the journal holds it.
@@ -38,6 +67,7 @@ type TransferFact struct {
 	Flags  string `json:"flags"`
 	At     string `json:"at"`
 	Seq    uint64 `json:"journal_position"`
+	Hash   string `json:"journal_hash,omitempty"` // the entry's chained hash, hex
 }
 
 // MessageFact is one SMS to the payer or the payee around the payment.
@@ -76,14 +106,35 @@ func (e *Engine) DisputeEvidenceBundle(merchant uint64, id string) (Evidence, er
 	if p.Bank != nil {
 		ev.Confirmation.BankAuth = p.Bank.Auth
 	}
+	if c := p.Checkout; c != nil {
+		ip := func(sealed string) string {
+			a := e.l.Unseal(sealed)
+			if merchant != 0 {
+				a = domain.MaskIP(a)
+			}
+			return a
+		}
+		ev.Confirmation.CheckoutPhoneIP, ev.Confirmation.CheckoutCodeIP = ip(c.PhoneIP), ip(c.CodeIP)
+		if c.PhoneAt != 0 {
+			ev.Confirmation.CheckoutPhoneAt = domain.FormatTime(c.PhoneAt)
+		}
+		if c.CodeAt != 0 {
+			ev.Confirmation.CheckoutCodeAt = domain.FormatTime(c.CodeAt)
+		}
+	}
+	chain, _ := e.l.(chainReader)
 	add := func(what, id string) {
 		tid, err := domain.ParseID(id)
 		if err != nil {
 			return
 		}
 		if tr, err := e.l.Transfer(tid); err == nil {
-			ev.Transfers = append(ev.Transfers, TransferFact{ID: tr.ID.String(), What: what, Amount: domain.FormatAmount(tr.Amount, tr.Currency),
-				Flags: tr.Flags.String(), At: domain.FormatTime(tr.Timestamp), Seq: tr.Seq})
+			f := TransferFact{ID: tr.ID.String(), What: what, Amount: domain.FormatAmount(tr.Amount, tr.Currency),
+				Flags: tr.Flags.String(), At: domain.FormatTime(tr.Timestamp), Seq: tr.Seq}
+			if chain != nil {
+				f.Hash, _ = chain.EntryHash(tr.Seq) // "" if unreadable: the bundle still lists it
+			}
+			ev.Transfers = append(ev.Transfers, f)
 		}
 	}
 	add("payment", p.Transfer)
@@ -96,6 +147,15 @@ func (e *Engine) DisputeEvidenceBundle(merchant uint64, id string) (Evidence, er
 			add("return hold", r.Hold)
 			add("return hold released", returnVoidID(r.ID).String())
 		}
+	}
+	ev.Chain.How = "This ledger does not expose its hash chain."
+	if chain != nil {
+		// Read after the transfers: every transfer listed is at or below this head.
+		seq, hash, err := chain.Head()
+		if err != nil {
+			return Evidence{}, err
+		}
+		ev.Chain = ChainProof{HeadPosition: seq, HeadHash: hash, How: chainHow}
 	}
 	ob, ok := e.l.(outboxReader)
 	if !ok {

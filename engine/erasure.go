@@ -136,8 +136,9 @@ func (e *Engine) eraseNow(ctx context.Context, actor, number string) error {
 	return err
 }
 
-// scrubPayments clears the payer's number and bank account from the payment records of his
-// accounts' transfers (lean records hold neither: the ledger names their payer by party).
+// scrubPayments clears the payer's number, bank account and checkout browser addresses from
+// the payment records of his accounts' transfers (lean records hold none: the ledger names
+// their payer by party).
 func (e *Engine) scrubPayments(ctx context.Context, number string) error {
 	for _, a := range e.l.AccountsOf(number) {
 		err := e.history(a.ID, maxErasureScrub, func(tr domain.Transfer) error {
@@ -153,6 +154,9 @@ func (e *Engine) scrubPayments(ctx context.Context, number string) error {
 				p.MSISDN = ""
 				if p.Bank != nil {
 					p.Bank.Account = ""
+				}
+				if c := p.Checkout; c != nil {
+					c.PhoneIP, c.CodeIP = "", ""
 				}
 				return write(keyPayment+p.ID, p, ver), true, nil
 			})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -262,8 +263,9 @@ func (e *Engine) webTurn(ctx context.Context, msisdn string, f func(t *turn) (do
 // a number again (a typo) sends a new code to the new number; the old code stops working.
 //
 // company, if not "", is the code of the company the buyer pays for (Internet+ Pro): he
-// must be one of its employees, allowed there and within his limits.
-func (e *Engine) CheckoutPhone(ctx context.Context, id, number, company string) (domain.Payment, error) {
+// must be one of its employees, allowed there and within his limits. ip is the browser's
+// address ("" if not known): kept with the time, sealed for the payer, as dispute evidence.
+func (e *Engine) CheckoutPhone(ctx context.Context, id, number, company, ip string) (domain.Payment, error) {
 	msisdn, err := domain.ParseMSISDN(number, e.cfg.Region)
 	if err != nil {
 		return domain.Payment{}, domain.PaymentErr(domain.CodeInvalidRequest, "not a phone number")
@@ -332,6 +334,7 @@ func (e *Engine) CheckoutPhone(ctx context.Context, id, number, company string) 
 		p.MSISDN, p.State, p.Tries = msisdn, domain.PaymentAwaiting, 0
 		p.CodeMAC = e.codeMACFor(&p, code)
 		p.CodesSent++
+		p.Checkout = &domain.CheckoutSeen{PhoneAt: now.UnixNano(), PhoneIP: e.sealIP(msisdn, ip)}
 		left := time.Duration(p.Expires - now.UnixNano())
 		msg, err := e.sealedMessage(e.sms(msisdn, t.lang, commands.RCheckoutCode, commands.Args{Code: secretMark,
 			Amount: e.money(p.Amount + e.fee(domain.CodePay, p.Amount)), Party: p.MerchantName, N: max(1, int(left.Minutes()))}), code)
@@ -348,8 +351,9 @@ func (e *Engine) CheckoutPhone(ctx context.Context, id, number, company string) 
 }
 
 // CheckoutCode confirms a web checkout with the code the buyer typed. A wrong code returns
-// a PaymentError with the tries left; the third refuses the payment.
-func (e *Engine) CheckoutCode(ctx context.Context, id, code string) (domain.Payment, error) {
+// a PaymentError with the tries left; the third refuses the payment. ip is the browser's
+// address ("" if not known), kept with the time of the right code as CheckoutPhone keeps it.
+func (e *Engine) CheckoutCode(ctx context.Context, id, code, ip string) (domain.Payment, error) {
 	p, err := e.GetPayment(0, id)
 	if err != nil {
 		return p, err
@@ -368,6 +372,12 @@ func (e *Engine) CheckoutCode(ctx context.Context, id, code string) (domain.Paym
 		}
 		if len(code) == 6 && e.paymentCode(&p, code) {
 			wrong = nil
+			seen := domain.CheckoutSeen{}
+			if p.Checkout != nil {
+				seen = *p.Checkout
+			}
+			seen.CodeAt, seen.CodeIP = e.cfg.Now().UnixNano(), e.sealIP(p.MSISDN, ip)
+			p.Checkout = &seen
 			return t.answerPayment(&p, ver, true), nil
 		}
 		was := p.State
@@ -388,4 +398,19 @@ func (e *Engine) CheckoutCode(ctx context.Context, id, code string) (domain.Paym
 		err = wrong
 	}
 	return p, err
+}
+
+// sealIP is a checkout browser's address sealed for the payer, for the payment record: ""
+// when it is not an IP address, or when the number is no person the ledger knows (then the
+// address is not kept rather than kept bare).
+func (e *Engine) sealIP(msisdn, ip string) string {
+	addr, err := netip.ParseAddr(strings.TrimSpace(ip))
+	if err != nil {
+		return ""
+	}
+	sealed, err := e.l.SealFor(msisdn, addr.Unmap().WithZone("").String())
+	if err != nil {
+		return ""
+	}
+	return sealed
 }

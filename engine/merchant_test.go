@@ -251,9 +251,9 @@ func TestCheckoutIsConfirmedByTheTextedCodeOnce(t *testing.T) {
 	if err != nil || p.State != domain.PaymentCreated {
 		t.Fatalf("checkout: %+v %v", p, err)
 	}
-	_, err = w.e.CheckoutPhone(ctx, p.ID, "0600000009", "")
+	_, err = w.e.CheckoutPhone(ctx, p.ID, "0600000009", "", "")
 	wantCode(t, err, domain.CodeSubscriberNotFound)
-	if _, err = w.e.CheckoutPhone(ctx, p.ID, "06 12 34 56 78", ""); err != nil {
+	if _, err = w.e.CheckoutPhone(ctx, p.ID, "06 12 34 56 78", "", ""); err != nil {
 		t.Fatal(err)
 	}
 	sms := w.outbox()[alice]
@@ -266,7 +266,7 @@ func TestCheckoutIsConfirmedByTheTextedCodeOnce(t *testing.T) {
 		wrong = "111111"
 	}
 	var pe *domain.PaymentError
-	if _, err := w.e.CheckoutCode(ctx, p.ID, wrong); !errors.As(err, &pe) || pe.Code != domain.CodeWrongCode || pe.Left != 2 {
+	if _, err := w.e.CheckoutCode(ctx, p.ID, wrong, ""); !errors.As(err, &pe) || pe.Code != domain.CodeWrongCode || pe.Left != 2 {
 		t.Fatalf("wrong code: %v", err)
 	}
 
@@ -276,7 +276,7 @@ func TestCheckoutIsConfirmedByTheTextedCodeOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.e.CheckoutCode(ctx, p.ID, code)
+			w.e.CheckoutCode(ctx, p.ID, code, "")
 		}()
 	}
 	wg.Add(1)
@@ -307,22 +307,22 @@ func TestCheckoutIsConfirmedByTheTextedCodeOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.e.CheckoutPhone(ctx, q.ID, alice, ""); err != nil {
+		if _, err := w.e.CheckoutPhone(ctx, q.ID, alice, "", ""); err != nil {
 			t.Fatal(err)
 		}
-		if q, err = w.e.CheckoutCode(ctx, q.ID, payCode(t, w.outbox()[alice])); err != nil || q.State != domain.PaymentCompleted {
+		if q, err = w.e.CheckoutCode(ctx, q.ID, payCode(t, w.outbox()[alice]), ""); err != nil || q.State != domain.PaymentCompleted {
 			t.Fatalf("checkout %d: %+v %v", i, q, err)
 		}
 		w.outbox()
 		spent += 800
 	}
 	q, _, _ := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 800, Reference: "over"})
-	_, err = w.e.CheckoutPhone(ctx, q.ID, alice, "")
+	_, err = w.e.CheckoutPhone(ctx, q.ID, alice, "", "")
 	wantCode(t, err, domain.CodeLimitExceeded)
 	w.advance(31 * 24 * time.Hour) // next month
 	w.outbox()
 	q, _, _ = w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 100, Reference: "next month"})
-	if _, err := w.e.CheckoutPhone(ctx, q.ID, alice, ""); err != nil {
+	if _, err := w.e.CheckoutPhone(ctx, q.ID, alice, "", ""); err != nil {
 		t.Fatalf("next month: %v", err)
 	}
 }
@@ -335,16 +335,16 @@ func TestCheckoutCodesPerNumberPerHourAreLimited(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err = w.e.CheckoutPhone(ctx, q.ID, alice, ""); err != nil {
+		if _, err = w.e.CheckoutPhone(ctx, q.ID, alice, "", ""); err != nil {
 			t.Fatalf("code %d: %v", i, err)
 		}
 	}
 	q, _, _ := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 100, Reference: "c"})
-	_, err := w.e.CheckoutPhone(ctx, q.ID, alice, "")
+	_, err := w.e.CheckoutPhone(ctx, q.ID, alice, "", "")
 	wantCode(t, err, domain.CodeTooManyCodes)
 	w.advance(time.Hour)
 	q, _, _ = w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 100, Reference: "c"})
-	if _, err := w.e.CheckoutPhone(ctx, q.ID, alice, ""); err != nil {
+	if _, err := w.e.CheckoutPhone(ctx, q.ID, alice, "", ""); err != nil {
 		t.Fatalf("an hour later: %v", err)
 	}
 }
@@ -456,12 +456,12 @@ func TestConfirmationAtTheDeadlineIsRefusedByTheLedger(t *testing.T) {
 	w, shop := merchantWorld(t)
 	ctx := context.Background()
 	p, _, _ := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, Amount: 300, Reference: "late"})
-	w.e.CheckoutPhone(ctx, p.ID, alice, "")
+	w.e.CheckoutPhone(ctx, p.ID, alice, "", "")
 	code := payCode(t, w.outbox()[alice])
 	// The engine's clock says 1 ns before the deadline; the ledger's is past it.
 	w.e.cfg.Now = func() time.Time { return time.Unix(0, p.Expires-1) }
 	w.clock.Store(p.Expires + 1)
-	got, _ := w.e.CheckoutCode(ctx, p.ID, code)
+	got, _ := w.e.CheckoutCode(ctx, p.ID, code, "")
 	if got.State != domain.PaymentExpired || w.available(alice) != 5000 || w.available("SHOP42") != 0 {
 		t.Fatalf("state %s, alice %d, shop %d", got.State, w.available(alice), w.available("SHOP42"))
 	}

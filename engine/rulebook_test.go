@@ -112,7 +112,7 @@ func (w *world) checkout(shop uint64, n int, company string) string {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	if _, err := w.e.CheckoutPhone(ctx, p.ID, alice, company); err != nil {
+	if _, err := w.e.CheckoutPhone(ctx, p.ID, alice, company, ""); err != nil {
 		w.t.Fatal(err)
 	}
 	return p.ID
@@ -147,12 +147,12 @@ var bookChannels = []bookChannel{
 	{name: "checkout code", tier: true, prep: func(w *world, shop uint64, n int) func() {
 		id := w.checkout(shop, n, "")
 		code := w.codeTo(alice)
-		return func() { w.e.CheckoutCode(context.Background(), id, code) }
+		return func() { w.e.CheckoutCode(context.Background(), id, code, "") }
 	}},
 	{name: "checkout on the company", prep: func(w *world, shop uint64, n int) func() {
 		id := w.checkout(shop, n, "ACME")
 		code := w.codeTo(alice)
-		return func() { w.e.CheckoutCode(context.Background(), id, code) }
+		return func() { w.e.CheckoutCode(context.Background(), id, code, "") }
 	}},
 	{name: "texted CREDIT", credit: true, prep: func(w *world, _ uint64, n int) func() {
 		return func() { w.handle(alice, fmt.Sprintf("CREDIT SHOP42 1 K%d 739164", n)) }
@@ -483,11 +483,11 @@ func TestOnePayerOnEveryChannelStaysWithinTheDailyLimit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := w.e.CheckoutPhone(ctx, p.ID, alice, ""); err != nil {
+			if _, err := w.e.CheckoutPhone(ctx, p.ID, alice, "", ""); err != nil {
 				t.Fatal(err)
 			}
 			code := w.codeTo(alice)
-			acts = append(acts, func(e *Engine) { e.CheckoutCode(ctx, p.ID, code) })
+			acts = append(acts, func(e *Engine) { e.CheckoutCode(ctx, p.ID, code, "") })
 		}
 		debit := payCode(t, w.sms(alice, "DEBIT SHOP42 10 739164")[alice])
 		acts = append(acts, func(e *Engine) { handleOn(w, e, "YES "+debit) })

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"encoding/hex"
 	"fmt"
 	"mpg/domain"
 	"strconv"
@@ -329,4 +330,45 @@ func (l *Ledger) Owner(owner string) (domain.OwnerState, error) {
 		return nil
 	})
 	return st, err
+}
+
+// EntryHash returns, in hex, the chained hash stored with the journal entry at a position:
+// SHA-256 of the entry before it, the position and the entry. `mpg ledger verify`
+// recomputes every one from the first entry, so a hash read here and matched there proves
+// the entry is the one the books have held since it was written.
+func (l *Ledger) EntryHash(seq uint64) (string, error) {
+	var out string
+	err := l.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bktJournal).Get(u64key(seq))
+		if v == nil {
+			return fmt.Errorf("no journal entry %d", seq)
+		}
+		en, err := splitEntry(v)
+		if err != nil {
+			return fmt.Errorf("journal entry %d: %w", seq, err)
+		}
+		out = hex.EncodeToString(en.hash[:])
+		return nil
+	})
+	return out, err
+}
+
+// Head returns the newest committed journal entry's position and chained hash in hex
+// (0 and "" for an empty journal).
+func (l *Ledger) Head() (uint64, string, error) {
+	var seq uint64
+	var out string
+	err := l.db.View(func(tx *bolt.Tx) error {
+		k, v := tx.Bucket(bktJournal).Cursor().Last()
+		if k == nil {
+			return nil
+		}
+		en, err := splitEntry(v)
+		if err != nil {
+			return fmt.Errorf("journal entry %d: %w", be64(k), err)
+		}
+		seq, out = be64(k), hex.EncodeToString(en.hash[:])
+		return nil
+	})
+	return seq, out, err
 }

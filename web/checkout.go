@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"html/template"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -243,7 +244,7 @@ func (s *Server) money(minor uint64, l string) string {
 
 func (s *Server) checkoutPhone(w http.ResponseWriter, r *http.Request) {
 	s.post(w, r, func(id string) (string, error) {
-		p, err := s.e.CheckoutPhone(r.Context(), id, r.PostFormValue("phone"), r.PostFormValue("company"))
+		p, err := s.e.CheckoutPhone(r.Context(), id, r.PostFormValue("phone"), r.PostFormValue("company"), browserIP(r))
 		if err == nil {
 			s.noteOffers(r, id, r.PostFormValue("offers") == "yes")
 		}
@@ -253,12 +254,25 @@ func (s *Server) checkoutPhone(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) checkoutCode(w http.ResponseWriter, r *http.Request) {
 	s.post(w, r, func(id string) (string, error) {
-		p, err := s.e.CheckoutCode(r.Context(), id, strings.TrimSpace(r.PostFormValue("code")))
+		p, err := s.e.CheckoutCode(r.Context(), id, strings.TrimSpace(r.PostFormValue("code")), browserIP(r))
 		if err == nil {
 			s.offersConsent(r, id, p.MSISDN)
 		}
 		return "", err
 	})
+}
+
+// browserIP is the address a checkout step came from, kept (sealed for the payer) as dispute
+// evidence: the host part of the connection's RemoteAddr. X-Forwarded-For and Forwarded are
+// ignored on purpose: anyone can send them, and the web config has no trusted-proxy setting
+// that would say which hop may be believed. Behind a reverse proxy this is the proxy's
+// address until such a setting exists.
+func browserIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr // no port: the address alone, or text the engine drops
+	}
+	return host
 }
 
 // post runs one step of the page (which returns the number typed, if any) and answers with

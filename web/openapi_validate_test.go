@@ -224,10 +224,10 @@ func (f *fixture) payOnCompany(amount string) {
 	var v engine.PaymentView
 	f.call("POST", "/v1/checkouts", `{"amount":"`+amount+`","reference":"pro-`+amount+`"}`, nil, &v)
 	ctx := context.Background()
-	if _, err := f.e.CheckoutPhone(ctx, v.ID, alice, "ACME"); err != nil {
+	if _, err := f.e.CheckoutPhone(ctx, v.ID, alice, "ACME", ""); err != nil {
 		f.t.Fatal(err)
 	}
-	if _, err := f.e.CheckoutCode(ctx, v.ID, f.lastCode()); err != nil {
+	if _, err := f.e.CheckoutCode(ctx, v.ID, f.lastCode(), ""); err != nil {
 		f.t.Fatal(err)
 	}
 }

@@ -203,7 +203,7 @@ func (a *app) disputeEvidenceCmd() *cobra.Command {
 				}
 				return writeJSON(cmd.OutOrStdout(), struct {
 					engine.Evidence
-					Chain *ledger.Report `json:"ledger_verify"`
+					Verify *ledger.Report `json:"ledger_verify"`
 				}{ev, rep})
 			})
 		},

@@ -61,6 +61,7 @@ func TestDisputeCLI(t *testing.T) {
 		Transfers []engine.TransferFact `json:"transfers"`
 		Messages  []engine.MessageFact  `json:"messages"`
 		Verify    ledger.Report         `json:"ledger_verify"`
+		Chain     engine.ChainProof     `json:"chain"`
 	}
 	if err := json.Unmarshal([]byte(mustRun(t, "--db", db, "dispute", "evidence", id)), &ev); err != nil {
 		t.Fatal(err)
@@ -68,6 +69,12 @@ func TestDisputeCLI(t *testing.T) {
 	if ev.Case.State != string(domain.DisputeDecided) || len(ev.Transfers) != 2 || ev.Transfers[1].What != domain.RefundDispute ||
 		len(ev.Messages) == 0 || !ev.Verify.OK() || ev.Transfers[0].Seq == 0 {
 		t.Fatalf("evidence %+v", ev)
+	}
+	// The audit chain proof: each transfer's hash, at or below the head the bundle names.
+	for _, f := range ev.Transfers {
+		if len(f.Hash) != 64 || f.Seq > ev.Chain.HeadPosition || len(ev.Chain.HeadHash) != 64 {
+			t.Fatalf("chain proof: transfer %+v, chain %+v", f, ev.Chain)
+		}
 	}
 	if out := mustRun(t, "--db", db, "dispute", "stats", "SHOP42"); !strings.Contains(out, `"opened": 1`) {
 		t.Fatalf("stats: %s", out)
