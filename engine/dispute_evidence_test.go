@@ -71,6 +71,21 @@ func TestCheckoutEvidenceHasTheBrowserAndTheChain(t *testing.T) {
 		t.Fatalf("merchant's evidence: %+v %+v", m.Confirmation, m.Transfers)
 	}
 
+	// The payer's own export says what the page saw of his browser.
+	x, err := w.e.export(alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen string
+	for _, xp := range x.Payments {
+		if xp.ID == p.ID {
+			seen = xp.Checkout
+		}
+	}
+	if !strings.Contains(seen, "number typed") || !strings.Contains(seen, "from 192.0.2.1") || !strings.Contains(seen, "from 2001:db8:1:2::5") {
+		t.Fatalf("export's checkout_seen: %q", seen)
+	}
+
 	if err := w.e.scrubPayments(ctx, alice); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"mpg/commands"
@@ -106,6 +107,8 @@ type ExportPayment struct {
 	State       string `json:"state"`
 	Created     string `json:"created"`
 	Updated     string `json:"updated"`
+	// Checkout is what the checkout page saw of his browser, for a payment he made there.
+	Checkout string `json:"checkout_seen,omitempty"`
 }
 
 // ExportMessage is an SMS sent to him, as the outbox has it (one-time codes stay sealed).
@@ -186,7 +189,7 @@ func (e *Engine) exportMoney(x *Export) error {
 				t.Payment = p.ID
 				if !seen[p.ID] {
 					seen[p.ID] = true
-					x.Payments = append(x.Payments, exportPayment(x.Number, p, tr.Debit == a.ID))
+					x.Payments = append(x.Payments, e.exportPayment(x.Number, p, tr.Debit == a.ID))
 				}
 			}
 			x.Transfers = append(x.Transfers, t)
@@ -232,7 +235,7 @@ func (e *Engine) exportTransfer(account uint64, tr domain.Transfer) ExportTransf
 
 // exportPayment is a payment as he took part in it: the payer (the money left his account)
 // sees the payee, the payee sees the payer's number masked (or the channel, for a cash-in).
-func exportPayment(number string, p domain.Payment, payer bool) ExportPayment {
+func (e *Engine) exportPayment(number string, p domain.Payment, payer bool) ExportPayment {
 	role, other := "payer", p.MerchantName
 	if !payer {
 		role, other = "payee", p.Channel
@@ -242,7 +245,30 @@ func exportPayment(number string, p domain.Payment, payer bool) ExportPayment {
 	}
 	return ExportPayment{ID: p.ID, Role: role, Product: p.ProductOf(), Channel: p.Channel, Other: other, Amount: p.Amount, Fee: p.Fee,
 		Refunded: p.Refunded, Currency: p.Currency, Reference: p.Reference, Description: p.Description, State: string(p.State),
-		Created: domain.FormatTime(p.Created), Updated: domain.FormatTime(p.Updated)}
+		Created: domain.FormatTime(p.Created), Updated: domain.FormatTime(p.Updated), Checkout: e.checkoutSeen(p, payer)}
+}
+
+// checkoutSeen words what the checkout page recorded of the payer's browser, for him.
+func (e *Engine) checkoutSeen(p domain.Payment, payer bool) string {
+	c := p.Checkout
+	if !payer || c == nil {
+		return ""
+	}
+	var parts []string
+	if c.PhoneAt != 0 {
+		parts = append(parts, "number typed "+domain.FormatTime(c.PhoneAt)+" from "+or(e.l.Unseal(c.PhoneIP), "an address not kept"))
+	}
+	if c.CodeAt != 0 {
+		parts = append(parts, "code typed "+domain.FormatTime(c.CodeAt)+" from "+or(e.l.Unseal(c.CodeIP), "an address not kept"))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func or(s, otherwise string) string {
+	if s == "" {
+		return otherwise
+	}
+	return s
 }
 
 // outbox is the part of the ledger that lists the SMS sent.

@@ -18,9 +18,9 @@ func ExportFiles(x Export) ([]string, map[string][]byte, error) {
 	}
 	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
 	files := map[string][]byte{"export.json": append(js, '\n')}
-	pay := [][]string{{"id", "role", "product", "channel", "other_party", "amount_minor", "fee_minor", "refunded_minor", "currency", "reference", "description", "state", "created", "updated"}}
+	pay := [][]string{{"id", "role", "product", "channel", "other_party", "amount_minor", "fee_minor", "refunded_minor", "currency", "reference", "description", "state", "created", "updated", "checkout_seen"}}
 	for _, p := range x.Payments {
-		pay = append(pay, []string{p.ID, p.Role, p.Product, p.Channel, p.Other, u(p.Amount), u(p.Fee), u(p.Refunded), p.Currency, p.Reference, p.Description, p.State, p.Created, p.Updated})
+		pay = append(pay, []string{p.ID, p.Role, p.Product, p.Channel, p.Other, u(p.Amount), u(p.Fee), u(p.Refunded), p.Currency, p.Reference, p.Description, p.State, p.Created, p.Updated, p.Checkout})
 	}
 	trs := [][]string{{"id", "time", "account", "direction", "amount_minor", "currency", "what", "ref", "payment"}}
 	for _, t := range append(append([]ExportTransfer{}, x.Transfers...), x.Holds...) {
