@@ -298,7 +298,7 @@ func (ja *jobApply) guards(job *domain.Job) error {
 	}
 	b := ja.w.tx.Bucket(bktProfiles)
 	for i, r := range job.Reads {
-		if _, cur := decodeProfile(b.Get([]byte(ja.w.l.people.recordKey(r.Owner)))); cur != r.Version {
+		if _, cur := decodeProfile(b.Get([]byte(ja.w.l.people.recordKey(ja.w.tx, r.Owner)))); cur != r.Version {
 			return refuse(domain.ErrConflict, i, "a record read is at version %d, the job was computed from %d", cur, r.Version)
 		}
 	}
@@ -484,7 +484,7 @@ func (ja *jobApply) open(i int, spec domain.AccountSpec) (*account, error) {
 	}, wStatus: domain.StatusActive, wTier: spec.Tier, wLimit: spec.Limit}
 	seq := ja.journal(entAccount, func(e *enc) {
 		a.Created = ja.ts
-		disk := l.people.diskAccount(a.Account)
+		disk := l.people.diskAccount(ja.w.tx, a.Account)
 		e.accountStatic(&disk)
 	})
 	a.wLast = seq
@@ -506,7 +506,7 @@ func (ja *jobApply) open(i int, spec domain.AccountSpec) (*account, error) {
 
 // putAccountRecord writes the account as it is now, correct as of the last journal entry.
 func (ja *jobApply) putAccountRecord(a *account) {
-	rec := ja.w.l.people.diskAccount(a.record())
+	rec := ja.w.l.people.diskAccount(ja.w.tx, a.record())
 	ja.puts = append(ja.puts, put{bucket: bktAccounts, key: u64key(a.ID), val: encodeAccountRecord(&rec, ja.w.l.st.lastSeq)})
 }
 
@@ -641,7 +641,7 @@ func (l *Ledger) readTransfer(tx *bolt.Tx, seq uint64) (domain.Transfer, error) 
 	}
 	d := dec{b: en.body}
 	r := d.transfer()
-	r.Seq, r.Timestamp, r.For = seq, en.ts, l.people.number(r.For)
+	r.Seq, r.Timestamp, r.For = seq, en.ts, l.people.number(tx, r.For)
 	return r.Transfer, d.err
 }
 
@@ -737,7 +737,7 @@ func (ja *jobApply) transfer(i int, t domain.Transfer) (domain.Transfer, bool, e
 		ja.u.pendDel = append(ja.u.pendDel, p)
 		ja.puts = append(ja.puts, put{bucket: bktPending, key: u64key(p.t.Seq), del: true})
 		if p.t.For != "" {
-			ja.puts = append(ja.puts, put{bucket: bktHolds, key: holdKey(w.l.people.diskKey(p.t.For), p.t.Seq), del: true})
+			ja.puts = append(ja.puts, put{bucket: bktHolds, key: holdKey(w.l.people.diskKey(w.tx, p.t.For), p.t.Seq), del: true})
 		}
 	} else {
 		if t.PendingID != (domain.ID{}) {
@@ -776,7 +776,7 @@ func (ja *jobApply) transfer(i int, t domain.Transfer) (domain.Transfer, bool, e
 	ja.saveBalance(dr)
 	ja.saveBalance(cr)
 	rec := transferRec{Transfer: t, prevDebit: dr.wLast, prevCredit: cr.wLast}
-	rec.For = w.l.people.diskKey(t.For)
+	rec.For = w.l.people.diskKey(w.tx, t.For)
 	seq := ja.journal(entTransfer, func(e *enc) { e.transfer(&rec) })
 	t.Seq, t.Timestamp = seq, st.lastTS
 	applyDebit(&dr.wBal, &t)
@@ -926,7 +926,7 @@ func (w *batchWriter) party(owner string) (string, error) {
 	if !isNumber(owner) {
 		return owner, nil
 	}
-	if id, ok := w.l.people.party(owner); ok {
+	if id, ok := w.l.people.party(w.tx, owner); ok {
 		return id, nil
 	}
 	id, err := w.l.people.create(w.tx, owner)

@@ -99,7 +99,7 @@ func (w *batchWriter) diskRecord(diskKey string, data []byte) ([]byte, error) {
 	if party == "" {
 		return data, nil
 	}
-	who := w.l.people.person(party)
+	who := w.l.people.person(w.tx, party)
 	if who == nil {
 		return data, nil // a party erased meanwhile: nothing is his any more
 	}
@@ -108,9 +108,9 @@ func (w *batchWriter) diskRecord(diskKey string, data []byte) ([]byte, error) {
 
 // memRecord is a record's value as the ledger's users see it: opened, its parties named by
 // their numbers. A record sealed for a person since erased reads as nothing (nil).
-func (p *people) memRecord(diskKey string, data []byte) []byte {
+func (p *people) memRecord(tx *bolt.Tx, diskKey string, data []byte) []byte {
 	if len(data) > 0 && data[0] == sealedRecord {
-		who := p.person(keyParty(diskKey))
+		who := p.person(tx, keyParty(diskKey))
 		if who == nil {
 			return nil
 		}
@@ -120,7 +120,7 @@ func (p *people) memRecord(diskKey string, data []byte) []byte {
 		}
 		data = plain
 	}
-	out, _ := mapTokens(data, partyPrefix[0], partyToken, p.found(p.number))
+	out, _ := mapTokens(data, partyPrefix[0], partyToken, p.numbers(tx))
 	return out
 }
 
@@ -134,7 +134,7 @@ func (w *batchWriter) diskMessage(m domain.Message) (domain.Message, error) {
 	if err != nil {
 		return m, err
 	}
-	who := w.l.people.person(party)
+	who := w.l.people.person(w.tx, party)
 	if who == nil {
 		return m, nil
 	}
@@ -144,12 +144,12 @@ func (w *batchWriter) diskMessage(m domain.Message) (domain.Message, error) {
 
 // memMessage is diskMessage undone: an erased recipient's message keeps his party id and
 // has no text.
-func (p *people) memMessage(m *domain.Message) {
+func (p *people) memMessage(tx *bolt.Tx, m *domain.Message) {
 	if !IsParty(m.To) {
 		return
 	}
 	party := m.To
-	who := p.person(party)
+	who := p.person(tx, party)
 	if who == nil {
 		m.Text = ""
 		return
@@ -163,13 +163,6 @@ func (p *people) memMessage(m *domain.Message) {
 	m.Text = string(text)
 }
 
-// person is a party as the ledger knows it (nil once erased).
-func (p *people) person(party string) *person {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return p.byParty[party]
-}
-
 // sealedFieldSep joins a sealed field's party and its sealed text: a byte that continues a
 // token, so a value's scan never takes the party inside for one to name by its number.
 const sealedFieldSep = '_'
@@ -177,15 +170,18 @@ const sealedFieldSep = '_'
 // SealFor seals a personal field (a bank account) for a record that is not the person's
 // alone (a payment): his party, then the field sealed under his key. Erasing him makes it
 // unreadable for good. The number must be a person the ledger knows.
-func (l *Ledger) SealFor(number, field string) (string, error) {
-	party, ok := l.people.party(number)
-	if !ok {
-		return "", fmt.Errorf("%w: no person for that number", ErrNoPerson)
-	}
-	if field == "" {
-		return "", nil
-	}
-	return party + string(sealedFieldSep) + l.people.sealField(party, field), nil
+func (l *Ledger) SealFor(number, field string) (sealed string, err error) {
+	err = l.db.View(func(tx *bolt.Tx) error {
+		party, ok := l.people.party(tx, number)
+		if !ok {
+			return fmt.Errorf("%w: no person for that number", ErrNoPerson)
+		}
+		if field != "" {
+			sealed = party + string(sealedFieldSep) + l.people.sealField(tx, party, field)
+		}
+		return nil
+	})
+	return sealed, err
 }
 
 // Unseal opens a field SealFor sealed: "" once its person is erased. Any other text (a field
@@ -194,7 +190,12 @@ func (l *Ledger) Unseal(s string) string {
 	if len(s) < 18 || s[17] != sealedFieldSep || !partyToken(s[:17]) {
 		return s
 	}
-	return l.people.openField(s[:17], s[18:])
+	var out string
+	l.db.View(func(tx *bolt.Tx) error {
+		out = l.people.openField(tx, s[:17], s[18:])
+		return nil
+	})
+	return out
 }
 
 // sealRest brings a file of schema 2 to schema 3 in the open's transaction: every record's

@@ -25,8 +25,12 @@ var ErrNoPerson = domain.ErrNoPerson
 // a backup restored from before the erasure is erased again. It returns the party id, which
 // is all the audit entry (written in the same commit) and the log name him by.
 func (l *Ledger) Erase(ctx context.Context, number string, audit domain.Audit) (string, error) {
-	party, ok := l.people.party(number)
-	if !ok {
+	var party string
+	l.db.View(func(tx *bolt.Tx) error {
+		party, _ = l.people.party(tx, number)
+		return nil
+	})
+	if party == "" {
 		return "", ErrNoPerson
 	}
 	if len(audit.Detail)+len(party)+1 > domain.MaxAuditLen || len(audit.Actor) > domain.MaxStringLen || audit.Action == "" {
@@ -69,7 +73,7 @@ func appendErasure(path, party string, now time.Time) error {
 // erase forgets a party in the batch's transaction and in memory: loaded accounts show the
 // party id and no name from now on.
 func (w *batchWriter) erase(party string) error {
-	number := w.l.people.number(party)
+	number := w.l.people.number(w.tx, party)
 	if _, err := w.l.people.forget(w.tx, party); err != nil {
 		return err
 	}

@@ -93,6 +93,9 @@ type Options struct {
 	// replayed from at every open, so that a backup restored from before an erasure is
 	// erased again (default: the ledger's path + ".erasures").
 	ErasureLog string
+	// PeopleCache bounds the people kept at hand (0: DefaultPeopleCache); the others are
+	// read from the file when asked.
+	PeopleCache int
 }
 
 func (o *Options) withDefaults(path string) Options {

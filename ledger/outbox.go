@@ -60,7 +60,7 @@ func (l *Ledger) NextMessages(ctx context.Context, max int) ([]domain.Message, e
 					if err != nil {
 						return fmt.Errorf("outbox message %d: %w", id, err)
 					}
-					l.people.memMessage(&m)
+					l.people.memMessage(tx, &m)
 					out = append(out, m)
 				}
 				return nil
@@ -289,7 +289,7 @@ func (l *Ledger) Message(id uint64) (domain.Message, error) {
 		}
 		var err error
 		m, err = decodeMessage(v)
-		l.people.memMessage(&m)
+		l.people.memMessage(tx, &m)
 		return err
 	})
 	return m, err
@@ -314,7 +314,7 @@ func (l *Ledger) Messages(limit int, before uint64, state domain.MessageStatus) 
 				return err
 			}
 			if state == 0 || m.Status == state {
-				l.people.memMessage(&m)
+				l.people.memMessage(tx, &m)
 				out = append(out, m)
 			}
 		}

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
@@ -57,14 +58,26 @@ type person struct {
 	aead   cipher.AEAD // under the person's key
 }
 
-// people maps numbers and party ids both ways. The writer adds and removes; readers look up.
+// people maps numbers and party ids both ways, reading the file when asked: the party index
+// finds a number's party, the party's wrapped key and sealed number give the person. What
+// was read is kept in a bounded cache, so opening a file costs nothing per person and
+// memory does not grow with the number of subscribers. Every lookup names the transaction
+// it reads in (the writer's own, with the parties it made and not yet committed, or a
+// reader's), never opening one of its own inside another. The writer adds and removes.
 type people struct {
 	index, wrap, parts []byte // derived from the identity key
-	partAEAD           cipher.AEAD
-	mu                 sync.RWMutex
-	byNumber           map[string]string // number -> party id
+	partAEAD, wrapAEAD cipher.AEAD
+	mu                 sync.Mutex
+	byNumber           map[string]string // cache: number -> party id
 	byParty            map[string]*person
+	// erased are the parties forgotten since the file was opened: a reader still on an older
+	// snapshot must not bring one back into the cache.
+	erased map[string]bool
+	max    int // cache size
 }
+
+// DefaultPeopleCache is how many people the ledger keeps at hand (a few hundred bytes each).
+const DefaultPeopleCache = 100000
 
 // keyCompactPending marks a file whose freed pages may still hold what was taken out of it
 // (a move to party ids, an erasure): the next open compacts it.
@@ -76,8 +89,9 @@ func newPeople(identityKey []byte) *people {
 		m.Write([]byte("mpg people " + label))
 		return m.Sum(nil)
 	}
-	p := &people{index: derive("index"), wrap: derive("wrap"), parts: derive("parts"), byNumber: map[string]string{}, byParty: map[string]*person{}}
-	p.partAEAD = gcm(derive("parts seal"))
+	p := &people{index: derive("index"), wrap: derive("wrap"), parts: derive("parts"), byNumber: map[string]string{}, byParty: map[string]*person{},
+		erased: map[string]bool{}, max: DefaultPeopleCache}
+	p.partAEAD, p.wrapAEAD = gcm(derive("parts seal")), gcm(p.wrap)
 	return p
 }
 
@@ -115,21 +129,98 @@ func (p *people) indexKey(number string) []byte {
 	return m.Sum(nil)[:16]
 }
 
-// party returns a number's party id, if it has one.
-func (p *people) party(number string) (string, bool) {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
+// party returns a number's party id, if it has one, as tx sees it.
+func (p *people) party(tx *bolt.Tx, number string) (string, bool) {
+	p.mu.Lock()
 	id, ok := p.byNumber[number]
-	return id, ok
+	p.mu.Unlock()
+	if ok {
+		return id, true
+	}
+	v := tx.Bucket(bktPartyIndex).Get(p.indexKey(number))
+	if v == nil {
+		return "", false
+	}
+	id = string(v)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.erased[id] {
+		return "", false
+	}
+	p.room()
+	p.byNumber[number] = id
+	return id, true
+}
+
+// person returns a party as tx sees it: nil once erased.
+func (p *people) person(tx *bolt.Tx, party string) *person {
+	p.mu.Lock()
+	who, known := p.byParty[party], p.erased[party]
+	p.mu.Unlock()
+	if who != nil || known {
+		return who
+	}
+	who, err := p.read(tx, party)
+	if err != nil || who == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.erased[party] {
+		return nil
+	}
+	p.room()
+	p.byParty[party], p.byNumber[who.number] = who, party
+	return who
+}
+
+// read unwraps a party's key and opens its number (nil: no such party in tx).
+func (p *people) read(tx *bolt.Tx, party string) (*person, error) {
+	wrapped := tx.Bucket(bktPartyKeys).Get([]byte(party))
+	if wrapped == nil {
+		return nil, nil
+	}
+	key, err := unseal(p.wrapAEAD, wrapped, []byte(party))
+	if err != nil {
+		return nil, fmt.Errorf("party %s: %w", party, ErrIdentityKey)
+	}
+	who := &person{aead: gcm(key)}
+	number, err := unseal(who.aead, tx.Bucket(bktParties).Get([]byte(party)), []byte(party))
+	if err != nil {
+		return nil, fmt.Errorf("party %s: its record is unreadable", party)
+	}
+	who.number = string(number)
+	return who, nil
+}
+
+// room makes room in the cache for one more (p.mu held): a tenth of it goes, at random.
+func (p *people) room() {
+	if len(p.byParty) < p.max && len(p.byNumber) < p.max {
+		return
+	}
+	n := p.max/10 + 1
+	for k := range p.byParty {
+		if n--; n < 0 {
+			break
+		}
+		delete(p.byParty, k)
+	}
+	n = p.max/10 + 1
+	for k := range p.byNumber {
+		if n--; n < 0 {
+			break
+		}
+		delete(p.byNumber, k)
+	}
 }
 
 // diskKey is how the file names an owner: a number by its party (as it is when it has
 // none: nothing is stored under it), anything else as it is.
-func (p *people) diskKey(owner string) string {
+func (p *people) diskKey(tx *bolt.Tx, owner string) string {
 	if !isNumber(owner) {
 		return owner
 	}
-	if id, ok := p.party(owner); ok {
+	if id, ok := p.party(tx, owner); ok {
 		return id
 	}
 	return owner
@@ -137,26 +228,27 @@ func (p *people) diskKey(owner string) string {
 
 // number is the owner a party id stands for: the number, or the party id itself once the
 // person is erased.
-func (p *people) number(owner string) string {
+func (p *people) number(tx *bolt.Tx, owner string) string {
 	if !IsParty(owner) {
 		return owner
 	}
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if who := p.byParty[owner]; who != nil {
+	if who := p.person(tx, owner); who != nil {
 		return who.number
 	}
 	return owner
 }
 
+// numbers makes number fit mapParts and mapTokens, reading in tx.
+func (p *people) numbers(tx *bolt.Tx) func(string) (string, error) {
+	return func(s string) (string, error) { return p.number(tx, s), nil }
+}
+
 // sealField seals a personal field (a name) for the journal under the party's key.
-func (p *people) sealField(party, field string) string {
+func (p *people) sealField(tx *bolt.Tx, party, field string) string {
 	if field == "" {
 		return ""
 	}
-	p.mu.RLock()
-	who := p.byParty[party]
-	p.mu.RUnlock()
+	who := p.person(tx, party)
 	if who == nil {
 		return ""
 	}
@@ -164,11 +256,12 @@ func (p *people) sealField(party, field string) string {
 }
 
 // openField opens a sealed field: "" once the person is erased.
-func (p *people) openField(party, sealed string) string {
-	p.mu.RLock()
-	who := p.byParty[party]
-	p.mu.RUnlock()
-	if who == nil || sealed == "" {
+func (p *people) openField(tx *bolt.Tx, party, sealed string) string {
+	if sealed == "" {
+		return ""
+	}
+	who := p.person(tx, party)
+	if who == nil {
 		return ""
 	}
 	b, err := base64.RawStdEncoding.DecodeString(sealed)
@@ -207,29 +300,21 @@ func (p *people) create(tx *bolt.Tx, number string) (string, error) {
 		}
 	}
 	p.mu.Lock()
+	p.room()
 	p.byNumber[number], p.byParty[id] = id, who
 	p.mu.Unlock()
 	return id, nil
 }
 
-// load reads every party whose key is still in the file.
-func (p *people) load(tx *bolt.Tx) error {
-	wrap := gcm(p.wrap)
-	parties := tx.Bucket(bktParties)
-	return tx.Bucket(bktPartyKeys).ForEach(func(k, v []byte) error {
-		key, err := unseal(wrap, v, k)
-		if err != nil {
-			return fmt.Errorf("party %s: %w", k, ErrIdentityKey)
-		}
-		who := &person{aead: gcm(key)}
-		number, err := unseal(who.aead, parties.Get(k), k)
-		if err != nil {
-			return fmt.Errorf("party %s: its record is unreadable", k)
-		}
-		who.number = string(number)
-		p.byNumber[who.number], p.byParty[string(k)] = string(k), who
+// check opens one party of the file, if it has any: a file sealed under another identity
+// key is refused at its open, not at the first person read.
+func (p *people) check(tx *bolt.Tx) error {
+	k, _ := tx.Bucket(bktPartyKeys).Cursor().First()
+	if k == nil {
 		return nil
-	})
+	}
+	_, err := p.read(tx, string(k))
+	return err
 }
 
 // ErrIdentityKey: the file's people were sealed under another identity key.
@@ -241,15 +326,14 @@ var ErrIdentityKeyMissing = errors.New("the people in this file are sealed under
 // forget destroys a party's key, sealed number and index entry in tx, and forgets it in
 // memory. It reports whether there was anything to destroy.
 func (p *people) forget(tx *bolt.Tx, party string) (bool, error) {
-	if tx.Bucket(bktPartyKeys).Get([]byte(party)) == nil {
-		return false, nil
+	who, err := p.read(tx, party)
+	if err != nil || who == nil {
+		return false, err
 	}
 	p.mu.Lock()
-	who := p.byParty[party]
 	delete(p.byParty, party)
-	if who != nil {
-		delete(p.byNumber, who.number)
-	}
+	delete(p.byNumber, who.number)
+	p.erased[party] = true
 	p.mu.Unlock()
 	if who != nil {
 		if err := tx.Bucket(bktPartyIndex).Delete(p.indexKey(who.number)); err != nil {
@@ -310,22 +394,22 @@ func identityKey(tx *bolt.Tx, given []byte) ([]byte, error) {
 // memAccount turns an account as the file holds it into what the ledger's users see: a
 // person's number for his party id, his name opened. An erased person's accounts keep the
 // party id and no name.
-func (p *people) memAccount(a *domain.Account) {
+func (p *people) memAccount(tx *bolt.Tx, a *domain.Account) {
 	if !IsParty(a.Owner) {
 		return
 	}
 	party := a.Owner
-	a.Owner, a.Name = p.number(party), p.openField(party, a.Name)
+	a.Owner, a.Name = p.number(tx, party), p.openField(tx, party, a.Name)
 }
 
 // diskAccount is an account as the file holds it: a person's party id for his number, his
 // name sealed. The writer calls it after the party exists (see batchWriter.party).
-func (p *people) diskAccount(a domain.Account) domain.Account {
+func (p *people) diskAccount(tx *bolt.Tx, a domain.Account) domain.Account {
 	if !isNumber(a.Owner) {
 		return a
 	}
-	party := p.diskKey(a.Owner)
-	a.Owner, a.Name = party, p.sealField(party, a.Name)
+	party := p.diskKey(tx, a.Owner)
+	a.Owner, a.Name = party, p.sealField(tx, party, a.Name)
 	return a
 }
 
@@ -344,8 +428,8 @@ func numberToken(w string) bool {
 }
 
 // numbersIn turns the party ids of a text back into numbers, for those not erased.
-func (p *people) numbersIn(s string) string {
-	out, _ := mapParts(s, " ", partyPrefix, p.found(p.number))
+func (p *people) numbersIn(tx *bolt.Tx, s string) string {
+	out, _ := mapParts(s, " ", partyPrefix, p.numbers(tx))
 	return out
 }
 
@@ -364,21 +448,16 @@ func mapParts(s, sep, mark string, f func(string) (string, error)) (string, erro
 	return strings.Join(parts, sep), nil
 }
 
-// found makes a lookup that cannot fail fit mapParts.
-func (p *people) found(f func(string) string) func(string) (string, error) {
-	return func(s string) (string, error) { return f(s), nil }
-}
-
 // recordKey is how the file names a record's key: a number, or every number segment of a
 // key made of parts joined by ':' ("@cl:+33612345678"), by its party, when it has one.
-func (p *people) recordKey(key string) string {
-	out, _ := mapParts(key, ":", "+", p.found(p.diskKey))
+func (p *people) recordKey(tx *bolt.Tx, key string) string {
+	out, _ := mapParts(key, ":", "+", func(s string) (string, error) { return p.diskKey(tx, s), nil })
 	return out
 }
 
 // numbersInKey is recordKey undone, for people not erased.
-func (p *people) numbersInKey(key string) string {
-	out, _ := mapParts(key, ":", partyPrefix, p.found(p.number))
+func (p *people) numbersInKey(tx *bolt.Tx, key string) string {
+	out, _ := mapParts(key, ":", partyPrefix, p.numbers(tx))
 	return out
 }
 
@@ -392,12 +471,15 @@ func (p *people) reindex(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	for number, party := range p.byNumber {
-		if err := b.Put(p.indexKey(number), []byte(party)); err != nil {
+	err = tx.Bucket(bktPartyKeys).ForEach(func(k, _ []byte) error {
+		who, err := p.read(tx, string(k))
+		if err != nil || who == nil {
 			return err
 		}
+		return b.Put(p.indexKey(who.number), bytes.Clone(k))
+	})
+	if err != nil {
+		return err
 	}
 	return tx.Bucket(bktMeta).Put(keyCompactPending, []byte{1}) // the old entries' pages
 }

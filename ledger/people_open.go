@@ -33,7 +33,10 @@ func (l *Ledger) openPeople() error {
 			}
 		}
 		l.people = newPeople(key)
-		if err := l.people.load(tx); err != nil {
+		if l.opt.PeopleCache > 0 {
+			l.people.max = l.opt.PeopleCache
+		}
+		if err := l.people.check(tx); err != nil {
 			return fmt.Errorf("%s: %w (see README 'Keys')", l.path, err)
 		}
 		if rewrapped {
@@ -138,7 +141,7 @@ func (l *Ledger) moveAccountRecords(w *batchWriter) error {
 		if _, err := w.party(a.Owner); err != nil {
 			return err
 		}
-		disk := l.people.diskAccount(a)
+		disk := l.people.diskAccount(w.tx, a)
 		moved = append(moved, [2][]byte{bytes.Clone(k), encodeAccountRecord(&disk, asOf)})
 		return nil
 	})
@@ -265,7 +268,7 @@ func (l *Ledger) movedBody(w *batchWriter, en entry) ([]byte, bool, error) {
 		if _, err := w.party(a.Owner); err != nil {
 			return nil, false, err
 		}
-		disk := l.people.diskAccount(a)
+		disk := l.people.diskAccount(w.tx, a)
 		e.accountStatic(&disk)
 	case entTransfer:
 		t := d.transfer()

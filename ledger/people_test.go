@@ -312,3 +312,69 @@ func TestHoldForAnErasedNumberEndsClean(t *testing.T) {
 	}
 	mustVerify(t, l)
 }
+
+// TestPeopleReadWhenAsked: with room for three people at hand, forty are opened, paid,
+// named in records and erased one by one; every read finds the right person, an erased
+// one is never brought back by a read, and a reopened file finds them all again without
+// reading any at its open.
+func TestPeopleReadWhenAsked(t *testing.T) {
+	opt := peopleOptions()
+	opt.PeopleCache = 3
+	l, path := testLedger(t, opt)
+	ctx := context.Background()
+	specs := []domain.AccountSpec{{Currency: "EUR", Kind: domain.KindFloat, Owner: "@float"}}
+	number := func(i int) string { return fmt.Sprintf("+336100%05d", i) }
+	for i := range 40 {
+		specs = append(specs, domain.AccountSpec{Currency: "EUR", Kind: domain.KindPurse, Owner: number(i), Name: fmt.Sprintf("Person %d", i), Tier: 1})
+	}
+	res, err := l.Submit(ctx, domain.Job{Open: specs[:1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range specs[1:] {
+		if _, err := l.Submit(ctx, domain.Job{Open: []domain.AccountSpec{s},
+			Profiles: []domain.Profile{{Owner: "@p:" + s.Owner[1:], Data: []byte(`{"msisdn":"` + s.Owner + `"}`)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = res
+	check := func(l *Ledger, erased map[int]bool) {
+		t.Helper()
+		for i := range 40 {
+			accs := l.AccountsOf(number(i))
+			p, _, _ := l.Profile("@p:" + number(i)[1:])
+			if erased[i] {
+				if len(accs) != 0 || strings.Contains(string(p), number(i)) {
+					t.Fatalf("erased %d found again: %+v %q", i, accs, p)
+				}
+				continue
+			}
+			if len(accs) != 1 || accs[0].Owner != number(i) || accs[0].Name != fmt.Sprintf("Person %d", i) || string(p) != `{"msisdn":"`+number(i)+`"}` {
+				t.Fatalf("person %d: %+v %q", i, accs, p)
+			}
+		}
+	}
+	check(l, nil)
+	erased := map[int]bool{}
+	for _, i := range []int{3, 17, 39} {
+		if _, err := l.Erase(ctx, number(i), domain.Audit{Actor: "op", Action: "subscriber erase"}); err != nil {
+			t.Fatal(err)
+		}
+		erased[i] = true
+		check(l, erased)
+	}
+	if n := len(l.people.byParty) + len(l.people.byNumber); n > 2*3 {
+		t.Fatalf("%d people kept at hand, room for 3", n)
+	}
+	mustVerify(t, l)
+	l.Close()
+	l2, err := Open(path, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if n := len(l2.people.byParty); n > 1 {
+		t.Fatalf("the open read %d people", n)
+	}
+	check(l2, erased)
+}

@@ -50,7 +50,7 @@ func (l *Ledger) AccountsOf(owner string) []domain.Account {
 	l.db.View(func(tx *bolt.Tx) error {
 		l.viewMu.RLock()
 		defer l.viewMu.RUnlock()
-		for _, id := range ownedIDs(tx, l.people.diskKey(owner)) {
+		for _, id := range ownedIDs(tx, l.people.diskKey(tx, owner)) {
 			if a, err := l.accountLocked(tx, id); err == nil {
 				out = append(out, a)
 			}
@@ -158,7 +158,7 @@ func (l *Ledger) History(account uint64, limit int, before uint64) ([]domain.Tra
 			if d.err != nil {
 				return fmt.Errorf("journal entry %d: %w", seq, d.err)
 			}
-			r.Seq, r.Timestamp, r.For = seq, en.ts, l.people.number(r.For)
+			r.Seq, r.Timestamp, r.For = seq, en.ts, l.people.number(tx, r.For)
 			if before == 0 || seq < before {
 				out = append(out, r.Transfer)
 			}
@@ -179,9 +179,9 @@ func (l *Ledger) Profile(owner string) ([]byte, uint64, error) {
 	var out []byte
 	var version uint64
 	err := l.db.View(func(tx *bolt.Tx) error {
-		key := l.people.recordKey(owner)
+		key := l.people.recordKey(tx, owner)
 		data, v := decodeProfile(tx.Bucket(bktProfiles).Get([]byte(key)))
-		if data = l.people.memRecord(key, data); data != nil {
+		if data = l.people.memRecord(tx, key, data); data != nil {
 			out = append([]byte{}, data...)
 		}
 		version = v
@@ -201,16 +201,16 @@ func (l *Ledger) ProfilesFrom(prefix, from string, limit int) ([]domain.Profile,
 	}
 	// A page's next start is the last key returned and a NUL: translate the key, keep the NULs.
 	base := strings.TrimRight(from, "\x00")
-	prefix, from = l.people.recordKey(prefix), l.people.recordKey(base)+from[len(base):]
 	var out []domain.Profile
 	err := l.db.View(func(tx *bolt.Tx) error {
+		prefix, from := l.people.recordKey(tx, prefix), l.people.recordKey(tx, base)+from[len(base):]
 		c := tx.Bucket(bktProfiles).Cursor()
 		for k, v := c.Seek([]byte(from)); k != nil && strings.HasPrefix(string(k), prefix) && len(out) < limit; k, v = c.Next() {
 			data, ver := decodeProfile(v)
-			if data = l.people.memRecord(string(k), data); data == nil {
+			if data = l.people.memRecord(tx, string(k), data); data == nil {
 				continue // sealed for a person erased since
 			}
-			out = append(out, domain.Profile{Owner: l.people.numbersInKey(string(k)), Data: append([]byte{}, data...), Version: ver})
+			out = append(out, domain.Profile{Owner: l.people.numbersInKey(tx, string(k)), Data: append([]byte{}, data...), Version: ver})
 		}
 		return nil
 	})
@@ -222,7 +222,7 @@ func (l *Ledger) ProfilesFrom(prefix, from string, limit int) ([]domain.Profile,
 func (l *Ledger) HoldsFor(owner string) ([]domain.Transfer, error) {
 	var out []domain.Transfer
 	err := l.db.View(func(tx *bolt.Tx) error {
-		prefix := append([]byte(l.people.diskKey(owner)), 0)
+		prefix := append([]byte(l.people.diskKey(tx, owner)), 0)
 		c := tx.Bucket(bktHolds).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && len(k) == len(prefix)+8 && string(k[:len(prefix)]) == string(prefix); k, _ = c.Next() {
 			t, err := l.readTransfer(tx, be64(k[len(prefix):]))
@@ -298,7 +298,7 @@ func (l *Ledger) AuditLog(limit int, before uint64) ([]AuditEntry, error) {
 				continue
 			}
 			d := dec{b: en.body}
-			a := domain.Audit{Actor: l.people.numbersIn(d.str()), Action: d.str(), Detail: l.people.numbersIn(d.str())}
+			a := domain.Audit{Actor: l.people.numbersIn(tx, d.str()), Action: d.str(), Detail: l.people.numbersIn(tx, d.str())}
 			if d.err != nil {
 				return fmt.Errorf("journal entry %d: %w", be64(k), d.err)
 			}
@@ -312,8 +312,8 @@ func (l *Ledger) AuditLog(limit int, before uint64) ([]AuditEntry, error) {
 // Owner reads an owner's state as of one commit.
 func (l *Ledger) Owner(owner string) (domain.OwnerState, error) {
 	var st domain.OwnerState
-	owner = l.people.diskKey(owner)
 	err := l.db.View(func(tx *bolt.Tx) error {
+		owner := l.people.diskKey(tx, owner)
 		l.viewMu.RLock()
 		for _, id := range ownedIDs(tx, owner) {
 			if a, err := l.accountLocked(tx, id); err == nil {
@@ -322,7 +322,7 @@ func (l *Ledger) Owner(owner string) (domain.OwnerState, error) {
 		}
 		l.viewMu.RUnlock()
 		data, v := decodeProfile(tx.Bucket(bktProfiles).Get([]byte(owner)))
-		if data = l.people.memRecord(owner, data); data != nil {
+		if data = l.people.memRecord(tx, owner, data); data != nil {
 			st.Profile = append([]byte{}, data...)
 		}
 		st.ProfileVersion = v

@@ -121,7 +121,7 @@ func (l *Ledger) readAccount(tx *bolt.Tx, id uint64) (*account, uint64, error) {
 	if err != nil || a.ID != id {
 		return nil, 0, fmt.Errorf("account record %d unreadable", id)
 	}
-	l.people.memAccount(&a)
+	l.people.memAccount(tx, &a)
 	return &account{Account: a, wBal: a.Balances, wStatus: a.Status, wTier: a.Tier, wLimit: a.Limit, wSpend: a.Spends, wLast: a.LastSeq}, asOf, nil
 }
 
@@ -323,7 +323,7 @@ func (l *Ledger) loadPending(tx *bolt.Tx) error {
 		}
 		d := dec{b: en.body}
 		t := d.transfer()
-		t.Seq, t.Timestamp, t.For = binary.BigEndian.Uint64(k), en.ts, l.people.number(t.For)
+		t.Seq, t.Timestamp, t.For = binary.BigEndian.Uint64(k), en.ts, l.people.number(tx, t.For)
 		p := &pendingRec{t: t.Transfer}
 		if t.Timeout > 0 {
 			p.expires = en.ts + int64(t.Timeout)

@@ -308,7 +308,7 @@ func (w *batchWriter) checkpoint() error {
 }
 
 func (w *batchWriter) putAccount(b *bolt.Bucket, a *account) error {
-	rec := w.l.people.diskAccount(a.record())
+	rec := w.l.people.diskAccount(w.tx, a.record())
 	return b.Put(u64key(a.ID), encodeAccountRecord(&rec, w.l.st.lastSeq))
 }
 
