@@ -2,6 +2,7 @@ package domain
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -133,6 +134,38 @@ type Balances struct {
 // credits posted minus debits posted and pending. It may be negative for debit-normal kinds.
 func (b Balances) Available() int64 {
 	return int64(b.CreditsPosted) - int64(b.DebitsPosted) - int64(b.DebitsPending)
+}
+
+// Debit and Credit are the balance effect of a transfer on its debit and its credit
+// account: every ledger's writer, replay and verify use them, so that all agree by
+// construction. Overflow was checked when the transfer was accepted.
+func (b *Balances) Debit(t *Transfer) { applySide(&b.DebitsPending, &b.DebitsPosted, t) }
+
+// Credit: see Debit.
+func (b *Balances) Credit(t *Transfer) { applySide(&b.CreditsPending, &b.CreditsPosted, t) }
+
+// applySide moves one side's pending and posted sums by a transfer: a pending transfer
+// adds to pending; a post or void releases the pending amount and posts what it takes.
+func applySide(pending, posted *uint64, t *Transfer) {
+	switch {
+	case t.Flags&Pending != 0:
+		*pending += t.Amount
+	case t.Flags&(PostPending|VoidPending) != 0:
+		*pending -= t.PendingAmount
+		*posted += t.Amount
+	default:
+		*posted += t.Amount
+	}
+}
+
+// ExpiryID is the id of the void a ledger writes when a pending transfer times out. It is
+// derived from the pending id, so that a replayed expiry is the same transfer and every
+// ledger (bbolt, PostgreSQL) writes the same one.
+func ExpiryID(pending ID) ID {
+	h := sha256.Sum256(append([]byte("mpg-expire:"), pending[:]...))
+	var id ID
+	copy(id[:], h[:16])
+	return id
 }
 
 // Account is one book in the ledger.

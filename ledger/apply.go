@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -14,15 +13,6 @@ import (
 )
 
 func be64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
-
-// expiryID is the id of the void the ledger writes when a pending transfer times out;
-// derived from the pending id so that a replayed expiry is the same transfer.
-func expiryID(pending domain.ID) domain.ID {
-	h := sha256.Sum256(append([]byte("mpg-expire:"), pending[:]...))
-	var id domain.ID
-	copy(id[:], h[:16])
-	return id
-}
 
 // undo remembers what one job changed in memory so that a refused job leaves no trace.
 type undo struct {
@@ -779,8 +769,8 @@ func (ja *jobApply) transfer(i int, t domain.Transfer) (domain.Transfer, bool, e
 	rec.For = w.l.people.diskKey(w.tx, t.For)
 	seq := ja.journal(entTransfer, func(e *enc) { e.transfer(&rec) })
 	t.Seq, t.Timestamp = seq, st.lastTS
-	applyDebit(&dr.wBal, &t)
-	applyCredit(&cr.wBal, &t)
+	dr.wBal.Debit(&t)
+	cr.wBal.Credit(&t)
 	if t.Flags&domain.Counted != 0 {
 		// At the entry's own time, as replay does it, so both build the same window.
 		if t.Flags&(domain.VoidPending|domain.PostPending) == 0 {

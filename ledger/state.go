@@ -186,7 +186,7 @@ func (l *Ledger) replay(tx *bolt.Tx, seq uint64, en entry, asOf map[uint64]uint6
 			return err
 		}
 		if seq > drAt {
-			applyDebit(&dr.wBal, &t.Transfer)
+			dr.wBal.Debit(&t.Transfer)
 			if t.Flags&domain.Counted != 0 {
 				if t.Flags&(domain.VoidPending|domain.PostPending) != 0 {
 					p, err := l.pendingOf(tx, t.PendingID)
@@ -202,7 +202,7 @@ func (l *Ledger) replay(tx *bolt.Tx, seq uint64, en entry, asOf map[uint64]uint6
 			l.markDirty(dr)
 		}
 		if seq > crAt {
-			applyCredit(&cr.wBal, &t.Transfer)
+			cr.wBal.Credit(&t.Transfer)
 			cr.wLast = seq
 			l.markDirty(cr)
 		}
@@ -265,32 +265,6 @@ func (l *Ledger) pendingOf(tx *bolt.Tx, id domain.ID) (domain.Transfer, error) {
 		return domain.Transfer{}, fmt.Errorf("pending transfer %s not in the id index", id)
 	}
 	return l.readTransfer(tx, be64(v))
-}
-
-// The balance effect of a transfer, shared by the writer, replay and Verify so that all
-// three agree by construction. Overflow was checked when the transfer was accepted.
-func applyDebit(b *domain.Balances, t *domain.Transfer) {
-	switch {
-	case t.Flags&domain.Pending != 0:
-		b.DebitsPending += t.Amount
-	case t.Flags&(domain.PostPending|domain.VoidPending) != 0:
-		b.DebitsPending -= t.PendingAmount
-		b.DebitsPosted += t.Amount
-	default:
-		b.DebitsPosted += t.Amount
-	}
-}
-
-func applyCredit(b *domain.Balances, t *domain.Transfer) {
-	switch {
-	case t.Flags&domain.Pending != 0:
-		b.CreditsPending += t.Amount
-	case t.Flags&(domain.PostPending|domain.VoidPending) != 0:
-		b.CreditsPending -= t.PendingAmount
-		b.CreditsPosted += t.Amount
-	default:
-		b.CreditsPosted += t.Amount
-	}
 }
 
 // ownerIndexKey is the owners bucket key: owner, a zero byte, account id.

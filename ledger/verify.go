@@ -186,8 +186,8 @@ func verifyTx(ctx context.Context, tx *bolt.Tx, l *Ledger, rep *Report, progress
 				t.Seq = seq
 				pending[t.ID] = t
 			}
-			applyDebit(&dr.bal, &t)
-			applyCredit(&cr.bal, &t)
+			dr.bal.Debit(&t)
+			cr.bal.Credit(&t)
 			if err := checkFlags(&dr.a, dr.bal); err != "" {
 				return bad("journal entry %d: transfer %s leaves account %d %s", seq, t.ID, t.Debit, err)
 			}

@@ -324,7 +324,7 @@ func (w *batchWriter) expire() error {
 		if p.expires == 0 || p.expires > now {
 			continue
 		}
-		void := domain.Transfer{ID: expiryID(p.t.ID), PendingID: p.t.ID, Flags: domain.VoidPending | domain.Expired}
+		void := domain.Transfer{ID: domain.ExpiryID(p.t.ID), PendingID: p.t.ID, Flags: domain.VoidPending | domain.Expired}
 		job := &domain.Job{Transfers: []domain.Transfer{void}}
 		if hook := l.opt.ExpiryHook; hook != nil {
 			pending := p.t

@@ -1,14 +1,14 @@
-package ledger
+package ledgertest
 
 import (
 	"context"
 	"errors"
-	"mpg/domain"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"mpg/domain"
 )
 
 var testTiers = map[uint8]domain.TierLimits{
@@ -17,24 +17,20 @@ var testTiers = map[uint8]domain.TierLimits{
 }
 
 type rulesWorld struct {
-	l                              *Ledger
-	path                           string
-	opt                            *Options
+	l                              Ledger
+	store                          Store
+	cfg                            Config
 	clock                          *atomic.Int64
 	float, a, b, shop, escrow, fee uint64
 }
 
-func newRulesWorld(t *testing.T) *rulesWorld {
+func newRulesWorld(t *testing.T, open Opener) *rulesWorld {
 	t.Helper()
-	w := &rulesWorld{path: filepath.Join(t.TempDir(), "r.db"), clock: &atomic.Int64{}}
+	w := &rulesWorld{clock: &atomic.Int64{}}
 	w.clock.Store(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC).UnixNano())
-	w.opt = &Options{Tiers: testTiers, CheckpointEvery: time.Hour, Now: func() time.Time { return time.Unix(0, w.clock.Load()) }, ExpiryEvery: 5 * time.Millisecond}
-	l, err := Create(w.path, w.opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.l = l
-	t.Cleanup(func() { w.l.Close() })
+	w.cfg = Config{Tiers: testTiers, Tuning: Tuning{CheckpointEvery: time.Hour}, Now: func() time.Time { return time.Unix(0, w.clock.Load()) }, ExpiryEvery: 5 * time.Millisecond}
+	w.l, w.store = open(t, w.cfg)
+	l := w.l
 	acc := mustOpen(t, l,
 		domain.AccountSpec{Currency: "EUR", Kind: domain.KindFloat, Owner: "@float"},
 		domain.AccountSpec{Currency: "EUR", Kind: domain.KindPurse, Owner: "+33611110001", Tier: 1},
@@ -48,7 +44,7 @@ func newRulesWorld(t *testing.T) *rulesWorld {
 }
 
 // concurrently submits n jobs at once and returns the errors.
-func concurrently(l *Ledger, n int, job func(i int) domain.Job) []error {
+func concurrently(l Ledger, n int, job func(i int) domain.Job) []error {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -77,8 +73,10 @@ func count(errs []error, target error) (ok, matched int) {
 	return ok, matched
 }
 
-func TestMaxBalanceHeldUnderConcurrentCredits(t *testing.T) {
-	w := newRulesWorld(t)
+// MaxBalanceHeldUnderConcurrentCredits: a tier's maximum balance holds under racing top-ups,
+// pending credits included.
+func MaxBalanceHeldUnderConcurrentCredits(t *testing.T, open Opener) {
+	w := newRulesWorld(t, open)
 	// 16 top-ups of 10.00 at once into a purse that may hold 50.00: exactly 5 land.
 	errs := concurrently(w.l, 16, func(int) domain.Job { return domain.Job{Transfers: []domain.Transfer{transfer(w.float, w.a, 1000)}} })
 	if ok, refused := count(errs, domain.ErrLimitBalance); ok != 5 || refused != 11 {
@@ -101,8 +99,10 @@ func TestMaxBalanceHeldUnderConcurrentCredits(t *testing.T) {
 	mustVerify(t, w.l)
 }
 
-func TestDailyAndPerPaymentLimitsUnderConcurrentDebits(t *testing.T) {
-	w := newRulesWorld(t)
+// DailyAndPerPaymentLimitsUnderConcurrentDebits: a tier's per-payment and rolling 24-hour
+// limits hold under racing payments; a fee is exempt.
+func DailyAndPerPaymentLimitsUnderConcurrentDebits(t *testing.T, open Opener) {
+	w := newRulesWorld(t, open)
 	mustSubmit(t, w.l, domain.Job{Transfers: []domain.Transfer{transfer(w.float, w.a, 5000)}})
 	_, err := w.l.Submit(context.Background(), domain.Job{Transfers: []domain.Transfer{transfer(w.a, w.shop, 1001)}})
 	var ref *domain.RefusedError
@@ -126,8 +126,10 @@ func TestDailyAndPerPaymentLimitsUnderConcurrentDebits(t *testing.T) {
 	mustVerify(t, w.l)
 }
 
-func TestReservationCountsUntilReleased(t *testing.T) {
-	w := newRulesWorld(t)
+// ReservationCountsUntilReleased: a reservation counts in the daily window until voided or
+// expired, a partial post keeps what it took, and the window survives a replay and a restart.
+func ReservationCountsUntilReleased(t *testing.T, open Opener) {
+	w := newRulesWorld(t, open)
 	mustSubmit(t, w.l, domain.Job{Transfers: []domain.Transfer{transfer(w.float, w.a, 5000)}})
 	pend := func(amount uint64, timeout time.Duration) domain.ID {
 		id := domain.NewID()
@@ -145,7 +147,7 @@ func TestReservationCountsUntilReleased(t *testing.T) {
 	w.clock.Add(int64(2 * time.Minute))
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if _, err := w.l.Transfer(expiryID(p1)); err == nil {
+		if _, err := w.l.Transfer(domain.ExpiryID(p1)); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -167,25 +169,17 @@ func TestReservationCountsUntilReleased(t *testing.T) {
 	before, _ := w.l.Account(w.a)
 	// A copy taken while serving has older checkpoint records: opening it replays the
 	// journal, which must rebuild the window exactly (Counted marks what counted).
-	copyPath := filepath.Join(t.TempDir(), "copy.db")
-	if _, err := w.l.BackupFile(copyPath); err != nil {
-		t.Fatal(err)
+	if w.store.Copy != nil {
+		replayed := w.store.Copy(t, w.l, w.cfg)
+		ra, _ := replayed.Account(w.a)
+		if got := domain.SpentSince(ra.Spends, w.clock.Load()); got != 2400 {
+			t.Fatalf("spent after replay %d, want 2000 (%+v)", got, ra.Spends)
+		}
+		replayed.Close()
 	}
-	replayed, err := Open(copyPath, w.opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ra, _ := replayed.Account(w.a)
-	if got := domain.SpentSince(ra.Spends, w.clock.Load()); got != 2400 {
-		t.Fatalf("spent after replay %d, want 2000 (%+v)", got, ra.Spends)
-	}
-	replayed.Close()
 	// The window survives a restart as it was.
 	w.l.Close()
-	l, err := Open(w.path, w.opt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := w.store.Reopen(t, w.cfg)
 	w.l = l
 	after, _ := l.Account(w.a)
 	if got, want := domain.SpentSince(after.Spends, w.clock.Load()), domain.SpentSince(before.Spends, w.clock.Load()); got != want || got != 2400 {
@@ -194,14 +188,13 @@ func TestReservationCountsUntilReleased(t *testing.T) {
 	mustVerify(t, l)
 }
 
-func TestHoldsIndexedByPayee(t *testing.T) {
-	w := newRulesWorld(t)
+// HoldsIndexedByPayee: money held for a number is listed by it, at most MaxHoldsPerOwner
+// (default 8) under racing holds.
+func HoldsIndexedByPayee(t *testing.T, open Opener) {
+	w := newRulesWorld(t, open)
 	w.l.Close()
-	w.opt.Tiers = map[uint8]domain.TierLimits{1: {MaySend: true}} // no limits: this test is about the holds
-	l, err := Open(w.path, w.opt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w.cfg.Tiers = map[uint8]domain.TierLimits{1: {MaySend: true}} // no limits: this test is about the holds
+	l := w.store.Reopen(t, w.cfg)
 	w.l = l
 	mustSubmit(t, l, domain.Job{Transfers: []domain.Transfer{transfer(w.float, w.a, 100000)}})
 	const payee = "+33699990000"
@@ -232,8 +225,9 @@ func TestHoldsIndexedByPayee(t *testing.T) {
 	mustVerify(t, l)
 }
 
-func TestTierThatMayNotSend(t *testing.T) {
-	w := newRulesWorld(t) // tier 1 may not send; tier 2 in testTiers neither
+// TierThatMayNotSend: a tier that may not send pays merchants only.
+func TierThatMayNotSend(t *testing.T, open Opener) {
+	w := newRulesWorld(t, open) // tier 1 may not send; tier 2 in testTiers neither
 	mustSubmit(t, w.l, domain.Job{Transfers: []domain.Transfer{transfer(w.float, w.a, 3000)}})
 	for _, tr := range []domain.Transfer{transfer(w.a, w.b, 100), {ID: domain.NewID(), Debit: w.a, Credit: w.escrow, Amount: 100, Flags: domain.Pending, For: "+33699990000"}} {
 		if _, err := w.l.Submit(context.Background(), domain.Job{Transfers: []domain.Transfer{tr}}); !errors.Is(err, domain.ErrTierCannotSend) {
@@ -243,8 +237,10 @@ func TestTierThatMayNotSend(t *testing.T) {
 	mustSubmit(t, w.l, domain.Job{Transfers: []domain.Transfer{transfer(w.a, w.shop, 100)}}) // a merchant: yes
 }
 
-func TestTierChangeAndSystemAccounts(t *testing.T) {
-	w := newRulesWorld(t)
+// TierChangeAndSystemAccounts: a tier change takes effect and survives a restart; system
+// accounts are one per kind and currency, and no sender opens one.
+func TierChangeAndSystemAccounts(t *testing.T, open Opener) {
+	w := newRulesWorld(t, open)
 	mustSubmit(t, w.l, domain.Job{Transfers: []domain.Transfer{transfer(w.float, w.a, 5000)}})
 	if _, err := w.l.Submit(context.Background(), domain.Job{Transfers: []domain.Transfer{transfer(w.float, w.a, 1)}}); !errors.Is(err, domain.ErrLimitBalance) {
 		t.Fatal(err)
@@ -262,10 +258,7 @@ func TestTierChangeAndSystemAccounts(t *testing.T) {
 		t.Fatalf("second EUR float: %v", err)
 	}
 	w.l.Close()
-	l, err := Open(w.path, w.opt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := w.store.Reopen(t, w.cfg)
 	w.l = l
 	if a, _ := l.Account(w.a); a.Tier != 2 {
 		t.Fatalf("tier after reopen %d", a.Tier)
@@ -277,13 +270,4 @@ func TestTierChangeAndSystemAccounts(t *testing.T) {
 		t.Fatalf("System(float, XOF): %v", err)
 	}
 	mustVerify(t, l)
-}
-
-func mustSubmit(t *testing.T, l *Ledger, job domain.Job) domain.Result {
-	t.Helper()
-	res, err := l.Submit(context.Background(), job)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
 }

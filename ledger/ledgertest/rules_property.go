@@ -1,11 +1,9 @@
-package ledger
+package ledgertest
 
 import (
 	"context"
 	"errors"
 	"mpg/domain"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,11 +11,11 @@ import (
 	"pgregory.net/rapid"
 )
 
-// TestPropertyTierRulesAgreeWithModel drives one tiered purse through random payments,
+// PropertyTierRulesAgreeWithModel drives one tiered purse through random payments,
 // reservations, voids, partial posts, top-ups, clock moves and replays of a copy taken while
 // serving, and checks every outcome and the 24-hour window against a plain model: a list of
 // what was spent when, reservations counted from when they were made.
-func TestPropertyTierRulesAgreeWithModel(t *testing.T) {
+func PropertyTierRulesAgreeWithModel(t *testing.T, open Opener) {
 	rapid.Check(t, func(rt *rapid.T) {
 		lim := domain.TierLimits{
 			PerPayment: rapid.Uint64Range(1, 3000).Draw(rt, "per_payment"),
@@ -26,13 +24,9 @@ func TestPropertyTierRulesAgreeWithModel(t *testing.T) {
 		}
 		var clock atomic.Int64
 		clock.Store(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-		dir := t.TempDir()
-		opt := &Options{Tiers: map[uint8]domain.TierLimits{1: lim}, NoSync: true, ExpiryEvery: time.Hour, CheckpointEvery: time.Hour,
+		cfg := Config{Tiers: map[uint8]domain.TierLimits{1: lim}, ExpiryEvery: time.Hour, Tuning: Tuning{NoSync: true, CheckpointEvery: time.Hour},
 			Now: func() time.Time { return time.Unix(0, clock.Load()) }}
-		l, err := Create(filepath.Join(dir, "p.db"), opt)
-		if err != nil {
-			rt.Fatal(err)
-		}
+		l, store := open(t, cfg)
 		defer func() { l.Close() }()
 		ctx := context.Background()
 		res, err := l.Submit(ctx, domain.Job{Open: []domain.AccountSpec{
@@ -142,17 +136,12 @@ func TestPropertyTierRulesAgreeWithModel(t *testing.T) {
 				delete(open, id)
 				delete(openAmount, id)
 			case 5: // a copy taken while serving, opened: the journal replayed
-				cp := filepath.Join(dir, "copy.db")
-				if _, err := l.BackupFile(cp); err != nil {
-					rt.Fatal(err)
+				if store.Copy == nil {
+					continue
 				}
-				l2, err := Open(cp, opt)
-				if err != nil {
-					rt.Fatal(err)
-				}
+				l2 := store.Copy(t, l, cfg)
 				a, _ := l2.Account(purse)
 				l2.Close()
-				removeDB(cp)
 				if got := domain.SpentSince(a.Spends, clock.Load()); got != spent() {
 					rt.Fatalf("replayed window %d, model %d", got, spent())
 				}
@@ -175,13 +164,8 @@ func TestPropertyTierRulesAgreeWithModel(t *testing.T) {
 	})
 }
 
-func mustSubmitRT(rt *rapid.T, l *Ledger, job domain.Job) {
+func mustSubmitRT(rt *rapid.T, l Ledger, job domain.Job) {
 	if _, err := l.Submit(context.Background(), job); err != nil {
 		rt.Fatal(err)
 	}
-}
-
-func removeDB(path string) {
-	os.Remove(path)
-	os.Remove(path + ".pid")
 }
