@@ -452,6 +452,9 @@ func (ja *jobApply) open(i int, spec domain.AccountSpec) (*account, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, err := ja.w.party(spec.Phone); err != nil { // a merchant's phone is a person's too
+		return nil, err
+	}
 	if spec.Owner != "" {
 		// Earlier jobs of the batch are in the transaction; this job's own opens are not yet.
 		ids := ownedIDs(ja.w.tx, owner)

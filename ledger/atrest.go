@@ -29,38 +29,45 @@ import (
 // sealedRecord begins a record value sealed under its person's key (JSON never does).
 const sealedRecord = 0x01
 
-// tokenEdge tells a byte that may stand next to a number or a party id in a value: none that
-// can continue a word, a base64 text or a number.
-func tokenEdge(c byte) bool {
-	return !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '+' || c == '/' || c == '=' || c == '~' || c == '_' || c == '-')
+// A number or a party id inside a value is a token: its mark ('+' or '~'), then a run of
+// digits and lowercase letters, between edges. The bytes around a token are the same
+// before and after it is mapped, so the same rule finds a number on the way to the file and
+// its party id on the way back: the round trip is exact. On the left anything but a digit or
+// a mark may stand (a quote, a space, '=' in a URL, the 'n' of a JSON "\n"); on the right
+// nothing that could continue it: no letter or digit, no mark, no '_' (which joins a sealed
+// field to its party, see SealFor).
+func leftEdge(c byte) bool { return !(c >= '0' && c <= '9' || c == '+' || c == '~') }
+
+func rightEdge(c byte) bool {
+	return !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '+' || c == '~' || c == '_')
 }
 
-// mapTokens maps each token of b that begins with mark and that is (as a whole, between
-// edges) what isToken accepts, through f.
+// mapTokens maps each token of b that begins with mark and that isToken accepts, through f.
 func mapTokens(b []byte, mark byte, isToken func(string) bool, f func(string) (string, error)) ([]byte, error) {
 	i := bytes.IndexByte(b, mark)
 	if i < 0 {
 		return b, nil
 	}
 	out := make([]byte, 0, len(b)+32)
-	for i >= 0 {
+	for prev := byte(' '); i >= 0; i = bytes.IndexByte(b, mark) {
+		if i > 0 {
+			prev = b[i-1]
+		}
 		j := i + 1
-		for j < len(b) && !tokenEdge(b[j]) {
+		for j < len(b) && (b[j] >= '0' && b[j] <= '9' || b[j] >= 'a' && b[j] <= 'z') {
 			j++
 		}
 		tok := string(b[i:j])
-		if (i == 0 || tokenEdge(b[i-1])) && isToken(tok) {
+		if leftEdge(prev) && (j == len(b) || rightEdge(b[j])) && isToken(tok) {
 			mapped, err := f(tok)
 			if err != nil {
 				return nil, err
 			}
 			out = append(append(out, b[:i]...), mapped...)
-			b = b[j:]
 		} else {
 			out = append(out, b[:j]...)
-			b = b[j:]
 		}
-		i = bytes.IndexByte(b, mark)
+		prev, b = b[j-1], b[j:]
 	}
 	return append(out, b...), nil
 }
@@ -91,7 +98,7 @@ func keyParty(diskKey string) string {
 
 // diskRecord is a record's value as the file keeps it under diskKey.
 func (w *batchWriter) diskRecord(diskKey string, data []byte) ([]byte, error) {
-	data, err := mapTokens(data, '+', numberToken, w.party)
+	data, err := mapTokens(data, '+', numberToken, w.recordNumber)
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +111,19 @@ func (w *batchWriter) diskRecord(diskKey string, data []byte) ([]byte, error) {
 		return data, nil // a party erased meanwhile: nothing is his any more
 	}
 	return append([]byte{sealedRecord}, seal(who.aead, data, []byte(diskKey))...), nil
+}
+
+// recordNumber names a number in a record's value by its party: one a person has, or a
+// valid number, made a party now. A text that only looks like one (a merchant's "+1000000")
+// is kept as it is: it makes no party, so free text cannot grow the people without bound.
+func (w *batchWriter) recordNumber(tok string) (string, error) {
+	if id, ok := w.l.people.party(w.tx, tok); ok {
+		return id, nil
+	}
+	if n, err := domain.ParseMSISDN(tok, ""); err != nil || n != tok {
+		return tok, nil
+	}
+	return w.party(tok)
 }
 
 // memRecord is a record's value as the ledger's users see it: opened, its parties named by
@@ -176,10 +196,14 @@ func (l *Ledger) SealFor(number, field string) (sealed string, err error) {
 		if !ok {
 			return fmt.Errorf("%w: no person for that number", ErrNoPerson)
 		}
-		if field != "" {
-			sealed = party + string(sealedFieldSep) + l.people.sealField(tx, party, field)
+		if field == "" {
+			return nil
 		}
-		return nil
+		if s := l.people.sealField(tx, party, field); s != "" {
+			sealed = party + string(sealedFieldSep) + s
+			return nil
+		}
+		return fmt.Errorf("%w: erased meanwhile", ErrNoPerson)
 	})
 	return sealed, err
 }
@@ -276,8 +300,12 @@ func (l *Ledger) sealMessages(w *batchWriter) error {
 	}
 	for _, k := range ids {
 		m, _ := decodeMessage(out.Get(k))
-		disk, err := w.diskMessage(m)
-		if err != nil {
+		disk, err := m, error(nil)
+		if _, known := l.people.party(w.tx, m.To); !known && m.Status.Final() {
+			// Sent to a number that is nobody now (erased, or never registered): kept as a
+			// count, not as a person brought back under a new party.
+			disk.To, disk.Text = "-", ""
+		} else if disk, err = w.diskMessage(m); err != nil {
 			return err
 		}
 		e := enc{}

@@ -67,7 +67,7 @@ type person struct {
 type people struct {
 	index, wrap, parts []byte // derived from the identity key
 	partAEAD, wrapAEAD cipher.AEAD
-	mu                 sync.Mutex
+	mu                 sync.RWMutex
 	byNumber           map[string]string // cache: number -> party id
 	byParty            map[string]*person
 	// erased are the parties forgotten since the file was opened: a reader still on an older
@@ -131,9 +131,9 @@ func (p *people) indexKey(number string) []byte {
 
 // party returns a number's party id, if it has one, as tx sees it.
 func (p *people) party(tx *bolt.Tx, number string) (string, bool) {
-	p.mu.Lock()
+	p.mu.RLock()
 	id, ok := p.byNumber[number]
-	p.mu.Unlock()
+	p.mu.RUnlock()
 	if ok {
 		return id, true
 	}
@@ -154,9 +154,9 @@ func (p *people) party(tx *bolt.Tx, number string) (string, bool) {
 
 // person returns a party as tx sees it: nil once erased.
 func (p *people) person(tx *bolt.Tx, party string) *person {
-	p.mu.Lock()
+	p.mu.RLock()
 	who, known := p.byParty[party], p.erased[party]
-	p.mu.Unlock()
+	p.mu.RUnlock()
 	if who != nil || known {
 		return who
 	}
@@ -395,6 +395,9 @@ func identityKey(tx *bolt.Tx, given []byte) ([]byte, error) {
 // person's number for his party id, his name opened. An erased person's accounts keep the
 // party id and no name.
 func (p *people) memAccount(tx *bolt.Tx, a *domain.Account) {
+	if IsParty(a.Phone) {
+		a.Phone = p.number(tx, a.Phone)
+	}
 	if !IsParty(a.Owner) {
 		return
 	}
@@ -405,6 +408,7 @@ func (p *people) memAccount(tx *bolt.Tx, a *domain.Account) {
 // diskAccount is an account as the file holds it: a person's party id for his number, his
 // name sealed. The writer calls it after the party exists (see batchWriter.party).
 func (p *people) diskAccount(tx *bolt.Tx, a domain.Account) domain.Account {
+	a.Phone = p.diskKey(tx, a.Phone)
 	if !isNumber(a.Owner) {
 		return a
 	}

@@ -67,6 +67,13 @@ func (l *Ledger) migrate(tx *bolt.Tx, schema uint64) error {
 			return fmt.Errorf("%s: moving people to party ids: %w", l.path, err)
 		}
 	}
+	if schema == 2 {
+		// Merchants' phones were kept as numbers in their accounts and journal entries.
+		w := &batchWriter{l: l, tx: tx}
+		if err := errors.Join(l.moveAccountRecords(w), l.rechain(w), w.ioErr); err != nil {
+			return fmt.Errorf("%s: moving merchants' phones to party ids: %w", l.path, err)
+		}
+	}
 	if err := l.sealRest(tx); err != nil {
 		return fmt.Errorf("%s: sealing records and messages: %w", l.path, err)
 	}
@@ -135,10 +142,13 @@ func (l *Ledger) moveAccountRecords(w *batchWriter) error {
 	var moved [][2][]byte
 	err := b.ForEach(func(k, v []byte) error {
 		a, asOf, err := decodeAccountRecord(v)
-		if err != nil || !isNumber(a.Owner) {
+		if err != nil || !isNumber(a.Owner) && !isNumber(a.Phone) {
 			return err
 		}
 		if _, err := w.party(a.Owner); err != nil {
+			return err
+		}
+		if _, err := w.party(a.Phone); err != nil {
 			return err
 		}
 		disk := l.people.diskAccount(w.tx, a)
@@ -242,7 +252,7 @@ func (l *Ledger) rechain(w *batchWriter) error {
 	if !changed {
 		return nil
 	}
-	detail := fmt.Sprintf("people named by party ids; journal chained again from its first entry naming a number; the previous head was entry %d, hash %s",
+	detail := fmt.Sprintf("people named by party ids (owners, holds' payees, merchants' phones); journal chained again from its first entry naming a number; the previous head was entry %d, hash %s",
 		seq, hex.EncodeToString(oldHead[:]))
 	seq++
 	v, _ := sealEntry(nil, prev, seq, entAudit, max(ts+1, l.opt.Now().UnixNano()), func(e *enc) {
@@ -262,10 +272,13 @@ func (l *Ledger) movedBody(w *batchWriter, en entry) ([]byte, bool, error) {
 	switch en.typ {
 	case entAccount:
 		a := d.accountStatic()
-		if d.err != nil || !isNumber(a.Owner) {
+		if d.err != nil || !isNumber(a.Owner) && !isNumber(a.Phone) {
 			return en.body, false, d.err
 		}
 		if _, err := w.party(a.Owner); err != nil {
+			return nil, false, err
+		}
+		if _, err := w.party(a.Phone); err != nil {
 			return nil, false, err
 		}
 		disk := l.people.diskAccount(w.tx, a)
