@@ -53,12 +53,6 @@ const chainHow = "Every journal entry's hash is SHA-256 of the entry before it, 
 	"`mpg ledger verify` recomputes every hash from the first entry to the head; each transfer above is proven " +
 	"when the hash recomputed at its journal_position is its journal_hash, and the chain still reaches this head_hash at head_position."
 
-// chainReader is the part of the ledger that reads the hash chain (the bbolt ledger has it).
-type chainReader interface {
-	EntryHash(seq uint64) (string, error)
-	Head() (seq uint64, hash string, err error)
-}
-
 // TransferFact is one transfer of the payment as the journal holds it.
 type TransferFact struct {
 	ID     string `json:"id"`
@@ -77,11 +71,6 @@ type MessageFact struct {
 	At     string `json:"at"`
 	Status string `json:"status"`
 	Text   string `json:"text"`
-}
-
-// outboxReader is the part of the ledger that lists sent messages (the bbolt ledger has it).
-type outboxReader interface {
-	Messages(limit int, before uint64, state domain.MessageStatus) ([]domain.Message, error)
 }
 
 // maxEvidenceScan bounds the outbox messages read for one bundle.
@@ -122,7 +111,6 @@ func (e *Engine) DisputeEvidenceBundle(merchant uint64, id string) (Evidence, er
 			ev.Confirmation.CheckoutCodeAt = domain.FormatTime(c.CodeAt)
 		}
 	}
-	chain, _ := e.l.(chainReader)
 	add := func(what, id string) {
 		tid, err := domain.ParseID(id)
 		if err != nil {
@@ -131,9 +119,7 @@ func (e *Engine) DisputeEvidenceBundle(merchant uint64, id string) (Evidence, er
 		if tr, err := e.l.Transfer(tid); err == nil {
 			f := TransferFact{ID: tr.ID.String(), What: what, Amount: domain.FormatAmount(tr.Amount, tr.Currency),
 				Flags: tr.Flags.String(), At: domain.FormatTime(tr.Timestamp), Seq: tr.Seq}
-			if chain != nil {
-				f.Hash, _ = chain.EntryHash(tr.Seq) // "" if unreadable: the bundle still lists it
-			}
+			f.Hash, _ = e.l.EntryHash(tr.Seq) // "" if unreadable: the bundle still lists it
 			ev.Transfers = append(ev.Transfers, f)
 		}
 	}
@@ -148,19 +134,12 @@ func (e *Engine) DisputeEvidenceBundle(merchant uint64, id string) (Evidence, er
 			add("return hold released", returnVoidID(r.ID).String())
 		}
 	}
-	ev.Chain.How = "This ledger does not expose its hash chain."
-	if chain != nil {
-		// Read after the transfers: every transfer listed is at or below this head.
-		seq, hash, err := chain.Head()
-		if err != nil {
-			return Evidence{}, err
-		}
-		ev.Chain = ChainProof{HeadPosition: seq, HeadHash: hash, How: chainHow}
+	// Read after the transfers: every transfer listed is at or below this head.
+	seq, hash, err := e.l.Head()
+	if err != nil {
+		return Evidence{}, err
 	}
-	ob, ok := e.l.(outboxReader)
-	if !ok {
-		return ev, nil
-	}
+	ev.Chain = ChainProof{HeadPosition: seq, HeadHash: hash, How: chainHow}
 	parties := map[string]bool{p.MSISDN: true}
 	if payee, err := e.l.Account(p.Merchant); err == nil {
 		parties[payee.Phone] = true
@@ -169,7 +148,7 @@ func (e *Engine) DisputeEvidenceBundle(merchant uint64, id string) (Evidence, er
 		}
 	}
 	delete(parties, "")
-	msgs, err := ob.Messages(maxEvidenceScan, 0, 0)
+	msgs, err := e.l.Messages(maxEvidenceScan, 0, 0)
 	if err != nil {
 		return ev, err
 	}

@@ -37,6 +37,12 @@ type Ledger interface {
 	// so that erasing him makes it unreadable; Unseal opens it ("" once he is erased).
 	SealFor(number, field string) (string, error)
 	Unseal(sealed string) string
+	// Messages pages the outbox, newest first (state 0: any); privacy exports and dispute
+	// evidence read the SMS sent with it.
+	Messages(limit int, before uint64, state domain.MessageStatus) ([]domain.Message, error)
+	// EntryHash and Head read the hash chain, for dispute evidence.
+	EntryHash(seq uint64) (string, error)
+	Head() (seq uint64, hash string, err error)
 }
 
 // Inbound is one SMS from a subscriber. From is the canonical E.164 identity

@@ -271,19 +271,10 @@ func or(s, otherwise string) string {
 	return s
 }
 
-// outbox is the part of the ledger that lists the SMS sent.
-type outbox interface {
-	Messages(limit int, before uint64, state domain.MessageStatus) ([]domain.Message, error)
-}
-
 func (e *Engine) exportMessages(x *Export) error {
-	o, ok := e.l.(outbox)
-	if !ok {
-		return nil
-	}
 	var before uint64
 	for read := 0; read < maxExportMessages; {
-		msgs, err := o.Messages(1000, before, 0)
+		msgs, err := e.l.Messages(1000, before, 0)
 		if err != nil || len(msgs) == 0 {
 			return err
 		}
