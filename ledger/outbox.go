@@ -32,6 +32,20 @@ type msgUpdate struct {
 	result  domain.Message // the message as written (zero when the update changed nothing)
 }
 
+// Outbox is the outbox as its sender uses it (the methods below): the daemon's SMPP
+// sender and the conformance suite (ledgertest) ask it of every ledger, so that another
+// ledger than this one can send. OutboxDue and OutboxWaiting count for /metrics.
+type Outbox interface {
+	NextMessages(ctx context.Context, max int) ([]domain.Message, error)
+	MarkSent(ctx context.Context, id uint64, smscIDs ...string) error
+	MarkFailed(ctx context.Context, id uint64, reason string) error
+	MarkRetry(ctx context.Context, id uint64, r Retry) error
+	MarkReceipt(ctx context.Context, smscID string, delivered bool, state string) error
+	Requeue(id uint64)
+	OutboxDue() int
+	OutboxWaiting() int
+}
+
 // Retry is what MarkRetry records about a message that could not be sent now.
 type Retry struct {
 	// Unknown: the submit got no answer, so the SMSC may have the message.

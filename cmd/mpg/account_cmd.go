@@ -38,7 +38,7 @@ func (a *app) region() string {
 
 // engine is the engine operator commands run through: the daemon's own (same locks as the
 // SMS it handles) when the command came over the admin socket, else one on this ledger.
-func (a *app) engine(l *ledger.Ledger) *engine.Engine {
+func (a *app) engine(l store) *engine.Engine {
 	if a.eng != nil {
 		return a.eng
 	}
@@ -83,7 +83,7 @@ func (a *app) accountBankCmd() *cobra.Command {
 		Example: `  mpg account bank link 0612345678 FR7630006000011234567890189`,
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.onSubscriber(args[0], func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+			return a.onSubscriber(args[0], func(l store, eng *engine.Engine, msisdn string) error {
 				code, err := eng.LinkBank(cmd.Context(), a.actor(), msisdn, args[1])
 				if err != nil {
 					return err
@@ -99,7 +99,7 @@ func (a *app) accountBankCmd() *cobra.Command {
 		Example: "  mpg account bank show 0612345678",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.onSubscriber(args[0], func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+			return a.onSubscriber(args[0], func(l store, eng *engine.Engine, msisdn string) error {
 				code, err := eng.LinkedBank(msisdn)
 				if err != nil {
 					return err
@@ -119,7 +119,7 @@ func (a *app) accountBankCmd() *cobra.Command {
 		Example: "  mpg account bank unlink 0612345678",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.onSubscriber(args[0], func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+			return a.onSubscriber(args[0], func(l store, eng *engine.Engine, msisdn string) error {
 				if _, err := eng.LinkBank(cmd.Context(), a.actor(), msisdn, ""); err != nil {
 					return err
 				}
@@ -147,7 +147,7 @@ Needs MPG_PIN_KEY when no daemon runs.`,
 			if _, ok := engineConfig(a.cfg).Tiers[tier]; !ok {
 				return fmt.Errorf("--tier %d is not configured (engine.tiers)", tier)
 			}
-			return a.onSubscriber(args[0], func(_ *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+			return a.onSubscriber(args[0], func(_ store, eng *engine.Engine, msisdn string) error {
 				acc, err := eng.OpenPurse(cmd.Context(), a.actor(), msisdn, name, tier)
 				if err != nil {
 					return err
@@ -163,7 +163,7 @@ Needs MPG_PIN_KEY when no daemon runs.`,
 }
 
 // floatCurrency is the currency of the ledger's float account, the natural default.
-func floatCurrency(l *ledger.Ledger, fallback string) string {
+func floatCurrency(l store, fallback string) string {
 	if _, err := l.System(domain.KindFloat, fallback); err == nil {
 		return fallback
 	}
@@ -181,7 +181,7 @@ func (a *app) accountTopupCmd() *cobra.Command {
 		Example: "  mpg account topup +33612345678 25.00 --ref AGENT7-0042",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.onSubscriber(args[0], func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+			return a.onSubscriber(args[0], func(l store, eng *engine.Engine, msisdn string) error {
 				purse, err := findKind(l, msisdn, domain.KindPurse)
 				if err != nil {
 					return err
@@ -208,7 +208,7 @@ func (a *app) accountTopupCmd() *cobra.Command {
 // refusalError words a ledger refusal for an operator: which rule, and what would fit, in
 // the currency's units (never minor units).
 // refused is refusalError in the currency of the ledger at hand.
-func (a *app) refused(l *ledger.Ledger, err error) error {
+func (a *app) refused(l store, err error) error {
 	return refusalError(err, floatCurrency(l, a.cfg.Ledger.Currency))
 }
 
@@ -229,7 +229,7 @@ func refusalError(err error, currency string) error {
 	return fmt.Errorf("refused: %w", err)
 }
 
-func findKind(l *ledger.Ledger, owner string, kinds ...domain.Kind) (domain.Account, error) {
+func findKind(l store, owner string, kinds ...domain.Kind) (domain.Account, error) {
 	for _, acc := range l.AccountsOf(owner) {
 		for _, k := range kinds {
 			if acc.Kind == k {
@@ -251,7 +251,7 @@ func (a *app) accountStatusCmd(verb string, to domain.Status) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				purse, err := findKind(l, msisdn, domain.KindPurse)
 				if err != nil {
 					return err
@@ -314,7 +314,7 @@ func (a *app) merchantAddCmd() *cobra.Command {
 			if biller {
 				kind = domain.KindBiller
 			}
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				if currency == "" {
 					currency = floatCurrency(l, a.cfg.Ledger.Currency)
 				}
@@ -350,7 +350,7 @@ func (a *app) merchantListCmd() *cobra.Command {
 		Example: "  mpg merchant list -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				accs := append(l.Accounts(ledger.Filter{Kind: domain.KindMerchant}), l.Accounts(ledger.Filter{Kind: domain.KindBiller})...)
 				return printAccounts(cmd.OutOrStdout(), output, accs)
 			})

@@ -20,7 +20,6 @@ import (
 
 	"mpg/config"
 	"mpg/engine"
-	"mpg/ledger"
 )
 
 // The admin socket lets `mpg ledger|account|merchant …` work while `mpg serve` holds the
@@ -115,8 +114,13 @@ func flagArgs(cmd *cobra.Command) []string {
 }
 
 // serveAdmin answers CLI requests on the socket until ctx ends.
-func serveAdmin(ctx context.Context, cfg config.Config, l *ledger.Ledger, eng *engine.Engine, log *zap.Logger) (func(), error) {
-	path := socketPath(l.Path())
+func serveAdmin(ctx context.Context, cfg config.Config, l store, eng *engine.Engine, log *zap.Logger) (func(), error) {
+	// The socket is found by the CLI beside the ledger file its --db names.
+	f, err := fileOf(l, "the admin socket")
+	if err != nil {
+		return nil, err
+	}
+	path := socketPath(f.Path())
 	os.Remove(path) // a socket left by a daemon that was killed
 	// The socket is created 0600 (umask set around the bind, so there is no moment when it
 	// is open to others), and every peer is checked by uid when it connects.
@@ -144,7 +148,7 @@ func serveAdmin(ctx context.Context, cfg config.Config, l *ledger.Ledger, eng *e
 	return func() { ln.Close(); <-done; os.Remove(path) }, nil
 }
 
-func handleAdmin(ctx context.Context, c net.Conn, cfg config.Config, l *ledger.Ledger, eng *engine.Engine, log *zap.Logger) {
+func handleAdmin(ctx context.Context, c net.Conn, cfg config.Config, l store, eng *engine.Engine, log *zap.Logger) {
 	defer c.Close()
 	operator, err := peerOperator(c)
 	if err != nil {
@@ -163,7 +167,7 @@ func handleAdmin(ctx context.Context, c net.Conn, cfg config.Config, l *ledger.L
 		json.NewEncoder(c).Encode(adminResponse{Error: err.Error(), Code: 1})
 		return
 	}
-	a := &app{cfg: cfg, log: log.Named("admin"), shared: l, eng: eng, operator: operator, dbPath: l.Path(), clientKeys: req.Keys}
+	a := &app{cfg: cfg, log: log.Named("admin"), shared: l, eng: eng, operator: operator, dbPath: where(l), clientKeys: req.Keys}
 	root := a.rootCmd()
 	var out bytes.Buffer
 	root.SetOut(&out)

@@ -17,7 +17,6 @@ import (
 
 	"mpg/bank"
 	"mpg/domain"
-	"mpg/ledger"
 )
 
 // `mpg bank` runs the bank simulator as its own process; `mpg bank reconcile` compares the
@@ -194,7 +193,7 @@ agree, 2 when they do not.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				diffs, checked, err := a.engine(l).ReconcileBank(settled)
 				if err != nil {
 					return err

@@ -10,7 +10,6 @@ import (
 
 	"mpg/domain"
 	"mpg/engine"
-	"mpg/ledger"
 )
 
 // Company accounts (Internet+ Pro) for operators: open one, fund it, authorise employees,
@@ -29,7 +28,7 @@ func (a *app) companyCmd() *cobra.Command {
 	return c
 }
 
-func companyAccount(l *ledger.Ledger, code string) (domain.Account, error) {
+func companyAccount(l store, code string) (domain.Account, error) {
 	for _, acc := range l.AccountsOf(strings.ToUpper(code)) {
 		if acc.Kind == domain.KindCompany {
 			return acc, nil
@@ -53,7 +52,7 @@ func (a *app) companyAddCmd() *cobra.Command {
 			if name == "" {
 				return fmt.Errorf("--name is required: employees see it in their receipts")
 			}
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				if len(l.AccountsOf(code)) > 0 {
 					return fmt.Errorf("%s is already taken", code)
 				}
@@ -80,7 +79,7 @@ func (a *app) companyTopupCmd() *cobra.Command {
 		Example: "  mpg company topup ACME 500",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withAccount(args[0], companyAccount, func(l *ledger.Ledger, co domain.Account) error {
+			return a.withAccount(args[0], companyAccount, func(l store, co domain.Account) error {
 				amount, err := domain.ParseAmountIn(args[1], co.Currency)
 				if err != nil {
 					return err
@@ -122,7 +121,7 @@ func (a *app) companyEmployeeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.withAccount(args[0], companyAccount, func(l *ledger.Ledger, co domain.Account) error {
+			return a.withAccount(args[0], companyAccount, func(l store, co domain.Account) error {
 				emp := engine.Employee{MSISDN: msisdn}
 				for _, x := range []struct {
 					s   string
@@ -159,7 +158,7 @@ func (a *app) companyEmployeeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.withAccount(args[0], companyAccount, func(l *ledger.Ledger, co domain.Account) error {
+			return a.withAccount(args[0], companyAccount, func(l store, co domain.Account) error {
 				if err := a.engine(l).RemoveEmployee(cmd.Context(), a.actor(), co.ID, msisdn); err != nil {
 					return err
 				}
@@ -174,7 +173,7 @@ func (a *app) companyEmployeeCmd() *cobra.Command {
 		Example: "  mpg company employee list ACME",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withAccount(args[0], companyAccount, func(l *ledger.Ledger, co domain.Account) error {
+			return a.withAccount(args[0], companyAccount, func(l store, co domain.Account) error {
 				emps, err := a.engine(l).Employees(co.ID)
 				if err != nil {
 					return err
@@ -222,7 +221,7 @@ func (a *app) companyPaymentsCmd() *cobra.Command {
 				}
 				employee = m
 			}
-			return a.withAccount(args[0], companyAccount, func(l *ledger.Ledger, co domain.Account) error {
+			return a.withAccount(args[0], companyAccount, func(l store, co domain.Account) error {
 				ps, next, err := a.engine(l).CompanyPayments(co.ID, employee, after, limit)
 				if err != nil {
 					return err
@@ -272,7 +271,7 @@ func (a *app) companyKeyCmd() *cobra.Command {
 		Example: "  mpg company key ACME",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withAccount(args[0], companyAccount, func(l *ledger.Ledger, co domain.Account) error {
+			return a.withAccount(args[0], companyAccount, func(l store, co domain.Account) error {
 				key, info, err := a.engine(l).CreateAPIKey(cmd.Context(), a.actor(), co.ID)
 				if err != nil {
 					return err

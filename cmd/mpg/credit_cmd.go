@@ -7,7 +7,6 @@ import (
 
 	"mpg/domain"
 	"mpg/engine"
-	"mpg/ledger"
 )
 
 // Credit lines (mCredit) for operators: grant, change the limit, freeze, close, show.
@@ -27,7 +26,7 @@ func (a *app) creditCmd() *cobra.Command {
 		return &cobra.Command{
 			Use: use, Short: short, Example: example, Args: cobra.ExactArgs(2),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				return a.onSubscriber(args[0], func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+				return a.onSubscriber(args[0], func(l store, eng *engine.Engine, msisdn string) error {
 					amount, err := domain.ParseAmountIn(args[1], floatCurrency(l, a.cfg.Ledger.Currency))
 					if err != nil {
 						return err
@@ -58,7 +57,7 @@ func (a *app) creditCmd() *cobra.Command {
 		return &cobra.Command{
 			Use: use + " <msisdn>", Short: short, Example: "  mpg credit " + use + " 0612345678", Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				return a.onSubscriber(args[0], func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+				return a.onSubscriber(args[0], func(l store, eng *engine.Engine, msisdn string) error {
 					if err := eng.SetCreditStatus(cmd.Context(), a.actor(), msisdn, s); err != nil {
 						return err
 					}
@@ -71,7 +70,7 @@ func (a *app) creditCmd() *cobra.Command {
 	show := &cobra.Command{
 		Use: "show <msisdn>", Short: "The line: limit, owed, held, available", Example: "  mpg credit show 0612345678", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.onSubscriber(args[0], func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+			return a.onSubscriber(args[0], func(l store, eng *engine.Engine, msisdn string) error {
 				line, err := eng.CreditLineOf(msisdn)
 				if err != nil {
 					return err

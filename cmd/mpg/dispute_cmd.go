@@ -36,7 +36,7 @@ func (a *app) disputeListCmd() *cobra.Command {
 		Example: "  mpg dispute list SHOP42 -o json",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				var m uint64
 				if len(args) == 1 {
 					acc, err := l.Find(args[0])
@@ -83,7 +83,7 @@ func (a *app) disputeShowCmd() *cobra.Command {
 		Example: "  mpg dispute show 18ee35204024dee91c97bc999519a794",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				eng := a.engine(l)
 				x, err := eng.GetDispute(0, args[0])
 				if err != nil {
@@ -108,7 +108,7 @@ func (a *app) disputeOpenCmd() *cobra.Command {
 		Example: `  mpg dispute open 3A-K4P92M7X never delivered`,
 		Args:    cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				eng := a.engine(l)
 				id := args[0]
 				if _, err := eng.GetPayment(0, id); err != nil {
@@ -144,7 +144,7 @@ func (a *app) disputeDecideCmd() *cobra.Command {
   mpg dispute decide 18ee… reject`,
 		Args: cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				eng := a.engine(l)
 				x, err := eng.GetDispute(0, args[0])
 				if err != nil {
@@ -177,7 +177,7 @@ func (a *app) disputeCloseCmd() *cobra.Command {
 		Example: "  mpg dispute close 18ee35204024dee91c97bc999519a794",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				return a.caseMoved(cmd, l)(a.engine(l).CloseDispute(cmd.Context(), a.actor(), args[0]))
 			})
 		},
@@ -192,7 +192,7 @@ func (a *app) disputeEvidenceCmd() *cobra.Command {
 		Example: "  mpg dispute evidence 18ee35204024dee91c97bc999519a794 > case.json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				ev, err := a.engine(l).DisputeEvidenceBundle(0, args[0])
 				if err != nil {
 					return a.refused(l, err)
@@ -218,7 +218,7 @@ func (a *app) disputeStatsCmd() *cobra.Command {
 		Example: "  mpg dispute stats SHOP42",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				acc, err := l.Find(args[0])
 				if err != nil {
 					return err
@@ -235,7 +235,7 @@ func (a *app) disputeStatsCmd() *cobra.Command {
 }
 
 // caseMoved says where an operator's step left a case, or why it was refused.
-func (a *app) caseMoved(cmd *cobra.Command, l *ledger.Ledger) func(domain.Dispute, error) error {
+func (a *app) caseMoved(cmd *cobra.Command, l store) func(domain.Dispute, error) error {
 	return func(x domain.Dispute, err error) error {
 		if err != nil {
 			return a.refused(l, err)

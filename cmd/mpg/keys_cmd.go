@@ -92,7 +92,7 @@ func keyAdvice(err error, ks []keyAtHand) error {
 
 // clientKeysRefused says whether the keys a CLI sent over the admin socket differ from the
 // ledger's, in the words keyAdvice uses.
-func clientKeysRefused(l *ledger.Ledger, ks []keyAtHand) error {
+func clientKeysRefused(l store, ks []keyAtHand) error {
 	if len(ks) == 0 {
 		return nil
 	}
@@ -128,13 +128,13 @@ keys at hand are still this command's).`,
 			if a.shared == nil {
 				held = keysAtHand(a.cfg)
 			}
-			return a.withLedgerUnchecked(func(l *ledger.Ledger) error {
+			return a.withLedgerUnchecked(func(l store) error {
 				recorded, err := l.KeyChecks()
 				if err != nil {
 					return err
 				}
 				if differ := printKeyChecks(cmd.OutOrStdout(), recorded, held); differ != "" {
-					return &exitError{code: 1, msg: "keys check: the " + differ + " key at hand is not the one " + l.Path() + " was used with"}
+					return &exitError{code: 1, msg: "keys check: the " + differ + " key at hand is not the one " + where(l) + " was used with"}
 				}
 				return nil
 			})
@@ -180,19 +180,14 @@ func findKey(ks []keyAtHand, name string) *keyAtHand {
 
 // withLedgerUnchecked runs f on the daemon's ledger, or on the file opened without key
 // checks (the keys commands compare or replace them themselves).
-func (a *app) withLedgerUnchecked(f func(l *ledger.Ledger) error) error {
-	if a.shared != nil {
-		return f(a.shared)
-	}
-	l, err := ledger.Open(a.dbPath, a.ledgerOptions())
-	if err != nil {
-		return err
-	}
-	ferr := f(l)
-	if err := l.Close(); ferr == nil {
-		ferr = err
-	}
-	return ferr
+func (a *app) withLedgerUnchecked(f func(l store) error) error {
+	return a.withOpen(func() (store, error) {
+		l, err := ledger.Open(a.dbPath, a.ledgerOptions())
+		if err != nil {
+			return nil, err // not l: a nil *ledger.Ledger would be a store that is not nil
+		}
+		return l, nil
+	}, f)
 }
 
 // What changing each key breaks, as keys rotate says it and the README's "Keys" explains.
@@ -226,7 +221,7 @@ daemon with the new keys after. Keys not at hand are left as they are.`,
 			if len(held) == 0 {
 				return fmt.Errorf("keys rotate: no key at hand: put the new key in %s (or %s) first", keyPlaces(config.KeyPIN), keyPlaces(config.KeyReceipt))
 			}
-			err := a.withLedgerUnchecked(func(l *ledger.Ledger) error {
+			err := a.withLedgerUnchecked(func(l store) error {
 				return a.rotate(cmd, l, held, confirm)
 			})
 			if errors.Is(err, ledger.ErrInUse) {
@@ -240,7 +235,7 @@ daemon with the new keys after. Keys not at hand are left as they are.`,
 }
 
 // rotate prints what recording the keys at hand changes and, if confirmed, records them.
-func (a *app) rotate(cmd *cobra.Command, l *ledger.Ledger, held []keyAtHand, confirm bool) error {
+func (a *app) rotate(cmd *cobra.Command, l store, held []keyAtHand, confirm bool) error {
 	recorded, err := l.KeyChecks()
 	if err != nil {
 		return err
@@ -277,6 +272,6 @@ func (a *app) rotate(cmd *cobra.Command, l *ledger.Ledger, held []keyAtHand, con
 	if err := l.RotateKeys(cmd.Context(), changes, audit); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "recorded in %s (audited): start mpg with the new keys, and back them up apart from the ledger file\n", l.Path())
+	fmt.Fprintf(out, "recorded in %s (audited): start mpg with the new keys, and back them up apart from the ledger file\n", where(l))
 	return nil
 }

@@ -55,7 +55,7 @@ func identityKey(hexKey string) []byte {
 }
 
 // openLedger opens the file for a CLI command, refusing keys the file was not used with.
-func (a *app) openLedger() (*ledger.Ledger, error) {
+func (a *app) openLedger() (store, error) {
 	o := a.ledgerOptions()
 	held := keysAtHand(a.cfg)
 	o.KeyChecks = ledgerChecks(held)
@@ -68,11 +68,14 @@ func (a *app) openLedger() (*ledger.Ledger, error) {
 }
 
 // withLedger runs f on the open ledger and closes it after.
-func (a *app) withLedger(f func(l *ledger.Ledger) error) error {
+func (a *app) withLedger(f func(l store) error) error { return a.withOpen(a.openLedger, f) }
+
+// withOpen runs f on the daemon's ledger, or on the one open opens, closed after.
+func (a *app) withOpen(open func() (store, error), f func(l store) error) error {
 	if a.shared != nil {
 		return f(a.shared) // the daemon's ledger: it stays open
 	}
-	l, err := a.openLedger()
+	l, err := open()
 	if err != nil {
 		return err
 	}
@@ -161,7 +164,7 @@ func (a *app) ledgerAccountsCmd() *cobra.Command {
 				}
 				f.Kind = k
 			}
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				return printAccounts(cmd.OutOrStdout(), output, l.Accounts(f))
 			})
 		},
@@ -183,7 +186,7 @@ func (a *app) ledgerShowCmd() *cobra.Command {
 		Example: "  mpg ledger show +33612345678\n  mpg ledger show SHOP42 -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				acc, err := a.find(l, args[0])
 				if err != nil {
 					return err
@@ -218,7 +221,7 @@ func (a *app) ledgerShowCmd() *cobra.Command {
 }
 
 // find resolves what an admin types: an account id, a number in any form, a merchant code.
-func (a *app) find(l *ledger.Ledger, ref string) (domain.Account, error) {
+func (a *app) find(l store, ref string) (domain.Account, error) {
 	if _, err := strconv.ParseUint(ref, 10, 64); err == nil && len(ref) < 9 {
 		return l.Find(ref)
 	}
@@ -266,7 +269,7 @@ func (a *app) ledgerHistoryCmd() *cobra.Command {
 			if limit < 1 || limit > 10000 {
 				return fmt.Errorf("--limit must be 1..10000")
 			}
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				acc, err := a.find(l, args[0])
 				if err != nil {
 					return err
@@ -297,7 +300,7 @@ func (a *app) ledgerTransferCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				t, err := l.Transfer(id)
 				if err != nil {
 					return err
@@ -321,7 +324,7 @@ checkpointed balances. It exits 0 only when all is clean, 2 when something is br
 		Example: "  mpg ledger verify --db /var/lib/mpg/mpg.db",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				start := time.Now()
 				prog := newProgress(cmd.ErrOrStderr(), "verify")
 				rep, err := l.Verify(cmd.Context(), prog.update)
@@ -358,8 +361,12 @@ func (a *app) ledgerBackupCmd() *cobra.Command {
 		Example: "  mpg ledger backup /backup/mpg-$(date +%F).db",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withLedger(func(l *ledger.Ledger) error {
-				n, err := l.BackupFile(args[0])
+			return a.withLedger(func(l store) error {
+				f, err := fileOf(l, "ledger backup")
+				if err != nil {
+					return err
+				}
+				n, err := f.BackupFile(args[0])
 				if err != nil {
 					return fmt.Errorf("backup: %w", err)
 				}

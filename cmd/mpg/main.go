@@ -15,7 +15,6 @@ import (
 
 	"mpg/config"
 	"mpg/engine"
-	"mpg/ledger"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -31,7 +30,7 @@ type app struct {
 	log        *zap.Logger
 	// shared is the daemon's open ledger when this app runs a command for the admin socket,
 	// eng the daemon's engine and operator the socket peer's identity.
-	shared     *ledger.Ledger
+	shared     store
 	eng        *engine.Engine
 	operator   string
 	regionFlag string

@@ -10,7 +10,6 @@ import (
 
 	"mpg/domain"
 	"mpg/engine"
-	"mpg/ledger"
 )
 
 // The operator's side of the merchant API: keys, the webhook endpoint, deliveries and
@@ -18,8 +17,8 @@ import (
 
 // withAccount runs f on the ledger (the daemon's when it runs) with the account find
 // finds by code.
-func (a *app) withAccount(code string, find func(*ledger.Ledger, string) (domain.Account, error), f func(*ledger.Ledger, domain.Account) error) error {
-	return a.withLedger(func(l *ledger.Ledger) error {
+func (a *app) withAccount(code string, find func(store, string) (domain.Account, error), f func(store, domain.Account) error) error {
+	return a.withLedger(func(l store) error {
 		acc, err := find(l, code)
 		if err != nil {
 			return err
@@ -29,7 +28,7 @@ func (a *app) withAccount(code string, find func(*ledger.Ledger, string) (domain
 }
 
 // merchantAccount finds a merchant by its code.
-func merchantAccount(l *ledger.Ledger, code string) (domain.Account, error) {
+func merchantAccount(l store, code string) (domain.Account, error) {
 	for _, a := range l.AccountsOf(strings.ToUpper(code)) {
 		if a.Kind == domain.KindMerchant {
 			return a, nil
@@ -39,7 +38,7 @@ func merchantAccount(l *ledger.Ledger, code string) (domain.Account, error) {
 }
 
 // payeeAccount finds whose payments are meant: a merchant or a biller by its code.
-func payeeAccount(l *ledger.Ledger, code string) (domain.Account, error) {
+func payeeAccount(l store, code string) (domain.Account, error) {
 	for _, a := range l.AccountsOf(strings.ToUpper(code)) {
 		if a.Kind == domain.KindMerchant || a.Kind == domain.KindBiller {
 			return a, nil
@@ -49,7 +48,7 @@ func payeeAccount(l *ledger.Ledger, code string) (domain.Account, error) {
 }
 
 // keyAccount finds the merchant or company whose API keys are meant.
-func keyAccount(l *ledger.Ledger, code string) (domain.Account, error) {
+func keyAccount(l store, code string) (domain.Account, error) {
 	if co, err := companyAccount(l, code); err == nil {
 		return co, nil
 	}
@@ -79,7 +78,7 @@ func (a *app) merchantKeyCmd() *cobra.Command {
 		Short:   "Make an API key; it is shown once and kept only as a hash",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withAccount(args[0], keyAccount, func(l *ledger.Ledger, m domain.Account) error {
+			return a.withAccount(args[0], keyAccount, func(l store, m domain.Account) error {
 				key, info, err := a.engine(l).CreateAPIKey(cmd.Context(), a.actor(), m.ID)
 				if err != nil {
 					return err
@@ -96,7 +95,7 @@ func (a *app) merchantKeyCmd() *cobra.Command {
 		Example: "  mpg merchant key list SHOP42",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withAccount(args[0], keyAccount, func(l *ledger.Ledger, m domain.Account) error {
+			return a.withAccount(args[0], keyAccount, func(l store, m domain.Account) error {
 				keys, err := a.engine(l).APIKeys(m.ID)
 				if err != nil {
 					return err
@@ -120,7 +119,7 @@ func (a *app) merchantKeyCmd() *cobra.Command {
 		Short:   "Revoke a key: it stops at once",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withAccount(args[0], keyAccount, func(l *ledger.Ledger, m domain.Account) error {
+			return a.withAccount(args[0], keyAccount, func(l store, m domain.Account) error {
 				if err := a.engine(l).RevokeAPIKey(cmd.Context(), a.actor(), m.ID, args[1]); err != nil {
 					return err
 				}
@@ -147,7 +146,7 @@ func (a *app) merchantWebhookCmd() *cobra.Command {
 			if (endpoint == "") == !off {
 				return fmt.Errorf("give --url, or --off to stop webhooks")
 			}
-			return a.withAccount(args[0], merchantAccount, func(l *ledger.Ledger, m domain.Account) error {
+			return a.withAccount(args[0], merchantAccount, func(l store, m domain.Account) error {
 				secret, err := a.engine(l).SetWebhook(cmd.Context(), a.actor(), m.ID, endpoint, rotate)
 				if err != nil {
 					return err
@@ -186,7 +185,7 @@ func (a *app) webhookCmd() *cobra.Command {
 			if limit < 1 || limit > 10000 {
 				return fmt.Errorf("--limit must be 1..10000")
 			}
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				ds, err := a.engine(l).Deliveries(after, state, limit)
 				if err != nil {
 					return err
@@ -217,7 +216,7 @@ func (a *app) webhookCmd() *cobra.Command {
 		Example: "  mpg webhook show msg_0187c3e2a1b4c5d6e7f8091a2b3c4d5e",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				d, _, err := a.engine(l).Delivery(args[0])
 				if err != nil {
 					return err
@@ -234,7 +233,7 @@ func (a *app) webhookCmd() *cobra.Command {
 		Short:   "Queue a delivery again now (same id and body), whatever became of it",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				if err := a.engine(l).ReplayWebhook(cmd.Context(), a.actor(), args[0]); err != nil {
 					return err
 				}
@@ -248,7 +247,7 @@ func (a *app) webhookCmd() *cobra.Command {
 }
 
 // ownerOf names an account by its owner (a merchant's code), or by its id if it has none.
-func ownerOf(l *ledger.Ledger, id uint64) string {
+func ownerOf(l store, id uint64) string {
 	if a, err := l.Account(id); err == nil && a.Owner != "" {
 		return a.Owner
 	}
@@ -294,7 +293,7 @@ func (a *app) paymentCmd() *cobra.Command {
 				}
 			}
 			f.Reference, f.Limit = reference, limit
-			return a.withAccount(args[0], payeeAccount, func(l *ledger.Ledger, m domain.Account) error {
+			return a.withAccount(args[0], payeeAccount, func(l store, m domain.Account) error {
 				eng := a.engine(l)
 				ps, next, err := eng.ListPayments(m.ID, f)
 				if err != nil {
@@ -330,7 +329,7 @@ func (a *app) paymentCmd() *cobra.Command {
 		Example: "  mpg payment show 0187c3e2a1b4c5d6e7f8091a2b3c4d5e",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				eng := a.engine(l)
 				p, err := eng.GetPayment(0, args[0])
 				if err != nil {

@@ -11,7 +11,6 @@ import (
 
 	"mpg/domain"
 	"mpg/engine"
-	"mpg/ledger"
 )
 
 // Customer care's commands on one subscriber: each goes through the engine (the same rules
@@ -20,12 +19,12 @@ import (
 
 // onSubscriber runs an operator command on one subscriber: the number read as people type
 // it, the ledger (the daemon's when it runs) and its engine.
-func (a *app) onSubscriber(number string, f func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error) error {
+func (a *app) onSubscriber(number string, f func(l store, eng *engine.Engine, msisdn string) error) error {
 	msisdn, err := a.msisdn(number)
 	if err != nil {
 		return err
 	}
-	return a.withLedger(func(l *ledger.Ledger) error { return f(l, a.engine(l), msisdn) })
+	return a.withLedger(func(l store) error { return f(l, a.engine(l), msisdn) })
 }
 
 func (a *app) accountTierCmd() *cobra.Command {
@@ -41,7 +40,7 @@ the subscriber is told them by SMS, and money held for them that now fits is cla
 			if err != nil {
 				return fmt.Errorf("tier %q: want a number of engine.tiers", args[1])
 			}
-			return a.onSubscriber(args[0], func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+			return a.onSubscriber(args[0], func(l store, eng *engine.Engine, msisdn string) error {
 				if err := eng.SetTier(cmd.Context(), a.actor(), msisdn, uint8(tier)); err != nil {
 					return a.refused(l, err)
 				}
@@ -59,7 +58,7 @@ func (a *app) accountUnlockCmd() *cobra.Command {
 		Example: "  mpg account unlock +33612345678",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.onSubscriber(args[0], func(_ *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+			return a.onSubscriber(args[0], func(_ store, eng *engine.Engine, msisdn string) error {
 				if err := eng.Unlock(cmd.Context(), a.actor(), msisdn); err != nil {
 					return err
 				}
@@ -80,7 +79,7 @@ Needs MPG_PIN_KEY when no daemon runs.`,
 		Example: "  mpg account reset-pin +33612345678",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.onSubscriber(args[0], func(_ *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+			return a.onSubscriber(args[0], func(_ store, eng *engine.Engine, msisdn string) error {
 				if err := eng.ResetPIN(cmd.Context(), a.actor(), msisdn); err != nil {
 					return err
 				}
@@ -103,7 +102,7 @@ waiting for YES is refused until it ends.`,
 		Example: "  mpg account close +33612345678 --payout",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.onSubscriber(args[0], func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+			return a.onSubscriber(args[0], func(l store, eng *engine.Engine, msisdn string) error {
 				paid, err := eng.ClosePurse(cmd.Context(), a.actor(), msisdn, payout)
 				if err != nil {
 					return a.refused(l, err)
@@ -129,7 +128,7 @@ history of --owner, a number or a merchant code, newest first), or a 32-hex-digi
 		Example: "  mpg ledger find 3A-K4P92M7X\n  mpg ledger find 7QX2K9 --owner 0612345678",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				o, err := a.ownerArg(owner)
 				if err != nil {
 					return err
@@ -151,7 +150,7 @@ history of --owner, a number or a merchant code, newest first), or a 32-hex-digi
 	return c
 }
 
-func printFound(cmd *cobra.Command, l *ledger.Ledger, output string, found []engine.Found) error {
+func printFound(cmd *cobra.Command, l store, output string, found []engine.Found) error {
 	if output == "json" {
 		return writeJSON(cmd.OutOrStdout(), found)
 	}
@@ -202,7 +201,7 @@ applies.`,
 		Example: "  mpg ledger reverse 3A-K4P92M7X\n  mpg ledger reverse 7QX2K9 --owner +33612345678\n  mpg ledger reverse 18ee2ce79e38d4a82d5bef56285fef6b",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				o, err := a.ownerArg(owner)
 				if err != nil {
 					return err
@@ -246,7 +245,7 @@ func (a *app) ledgerCheckCmd() *cobra.Command {
 		Example: "  mpg ledger check 3A-K4P92M7X",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				tr, ok, err := a.engine(l).CheckReceipt(args[0])
 				if err != nil {
 					return err
@@ -277,7 +276,7 @@ func (a *app) ledgerAuditCmd() *cobra.Command {
 			if limit < 1 || limit > 10000 {
 				return fmt.Errorf("--limit must be 1..10000")
 			}
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				entries, err := l.AuditLog(limit, before)
 				if err != nil {
 					return err

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"mpg/domain"
-	"mpg/ledger"
 )
 
 // The operator's view of the replies: what is queued, waiting for a retry, unknown or
@@ -49,7 +48,7 @@ func (a *app) outboxListCmd() *cobra.Command {
 					return err
 				}
 			}
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				msgs, err := l.Messages(limit, before, st)
 				if err != nil {
 					return err
@@ -85,7 +84,7 @@ func (a *app) outboxShowCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("message id: %q is not a number", args[0])
 			}
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				m, err := l.Message(id)
 				if err != nil {
 					return err
@@ -112,7 +111,7 @@ func (a *app) outboxCountCmd() *cobra.Command {
 		Example: "  mpg outbox count -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				counts, err := l.MessageCounts()
 				if err != nil {
 					return err
@@ -150,7 +149,7 @@ asked in the audit trail. A message still queued is refused: it goes out on its 
 			if err != nil {
 				return fmt.Errorf("message id: %q is not a number", args[0])
 			}
-			return a.withLedger(func(l *ledger.Ledger) error {
+			return a.withLedger(func(l store) error {
 				nid, err := l.Resend(cmd.Context(), id, a.actor())
 				if err != nil {
 					return err

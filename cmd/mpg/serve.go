@@ -204,7 +204,7 @@ func (a *app) daemonLedgerOptions(cfg config.Config) *ledger.Options {
 // daemon wires the ledger, the engine and the SMPP session.
 type daemon struct {
 	cfg config.Config
-	l   *ledger.Ledger
+	l   store
 	eng *engine.Engine
 	cl  *smpp.Client
 	log *zap.Logger
@@ -218,12 +218,12 @@ type daemon struct {
 	bankClient    *bank.Client // the link to the bank for mDebit (nil: bank.addr unset)
 }
 
-func newDaemon(cfg config.Config, l *ledger.Ledger, log *zap.Logger) (*daemon, error) {
+func newDaemon(cfg config.Config, l store, log *zap.Logger) (*daemon, error) {
 	if _, err := l.System(domain.KindFloat, cfg.Ledger.Currency); err != nil {
 		if fs := l.Accounts(ledger.Filter{Kind: domain.KindFloat, Limit: 1}); len(fs) > 0 {
-			return nil, fmt.Errorf("ledger.currency is %s but %s keeps %s: set ledger.currency = %q", cfg.Ledger.Currency, l.Path(), fs[0].Currency, fs[0].Currency)
+			return nil, fmt.Errorf("ledger.currency is %s but %s keeps %s: set ledger.currency = %q", cfg.Ledger.Currency, where(l), fs[0].Currency, fs[0].Currency)
 		}
-		return nil, fmt.Errorf("%s has no float account: run `mpg ledger init` first", l.Path())
+		return nil, fmt.Errorf("%s has no float account: run `mpg ledger init` first", where(l))
 	}
 	eng, err := engine.New(engineConfig(cfg), l)
 	if err != nil {
@@ -269,7 +269,7 @@ func smppLogf(log *zap.Logger) func(string, ...any) {
 
 // startDaemon runs a daemon in the background and returns once it is bound to the SMSC;
 // stop ends it gracefully and returns what run returned.
-func startDaemon(ctx context.Context, cfg config.Config, l *ledger.Ledger, log *zap.Logger) (d *daemon, httpAddr string, stop func() error, err error) {
+func startDaemon(ctx context.Context, cfg config.Config, l store, log *zap.Logger) (d *daemon, httpAddr string, stop func() error, err error) {
 	if d, err = newDaemon(cfg, l, log); err != nil {
 		return nil, "", nil, err
 	}
@@ -418,7 +418,7 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
-	d.log.Info("mpg serving", zap.String("smsc", d.cfg.SMPP.Addr), zap.String("http", ln.Addr().String()), zap.String("db", d.l.Path()))
+	d.log.Info("mpg serving", zap.String("smsc", d.cfg.SMPP.Addr), zap.String("http", ln.Addr().String()), zap.String("db", where(d.l)))
 
 	closeAdmin, err := serveAdmin(ctx, d.cfg, d.l, d.eng, d.log)
 	if err != nil {
@@ -474,11 +474,11 @@ func (d *daemon) drain() {
 // webhookCollector reports, at each scrape, what waits at each merchant's webhook endpoint.
 type webhookCollector struct {
 	e                         *engine.Engine
-	l                         *ledger.Ledger
+	l                         store
 	pending, oldest, failures *prometheus.Desc
 }
 
-func newWebhookCollector(e *engine.Engine, l *ledger.Ledger) *webhookCollector {
+func newWebhookCollector(e *engine.Engine, l store) *webhookCollector {
 	label := []string{"merchant"}
 	return &webhookCollector{e: e, l: l,
 		pending:  prometheus.NewDesc("mpg_webhook_pending", "Webhook deliveries queued for the merchant's endpoint.", label, nil),
@@ -580,7 +580,7 @@ func (d *daemon) register(reg *prometheus.Registry) {
 // partStore keeps the parts of long MO in the ledger file, for the dedupe window (the SMSC's
 // redelivery period): a part is acknowledged only once it is there.
 type partStore struct {
-	l   *ledger.Ledger
+	l   store
 	ttl time.Duration
 }
 
@@ -603,7 +603,7 @@ func (p partStore) Release(ctx context.Context, sender, msg string) error {
 // outbox adapts the ledger's outbox to the SMPP sender; a one-time code sealed in a message
 // is opened by the engine just before the SMS leaves.
 type outbox struct {
-	l   *ledger.Ledger
+	l   store
 	eng *engine.Engine
 	log *zap.Logger
 }

@@ -11,7 +11,6 @@ import (
 
 	"mpg/domain"
 	"mpg/engine"
-	"mpg/ledger"
 )
 
 // What mpg holds about a person: his marketing consents as given, and everything else, for
@@ -38,7 +37,7 @@ func (a *app) subscriberConsentsCmd() *cobra.Command {
 		Example: "  mpg subscriber consents +33612345678 -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.onSubscriber(args[0], func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+			return a.onSubscriber(args[0], func(l store, eng *engine.Engine, msisdn string) error {
 				cs, err := eng.Consents(msisdn)
 				if err != nil {
 					return err
@@ -80,7 +79,7 @@ export.json, payments.csv, transfers.csv, messages.csv and consents.csv in that 
 		Example: "  mpg subscriber export 0612345678 --out /tmp/alice",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.onSubscriber(args[0], func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+			return a.onSubscriber(args[0], func(l store, eng *engine.Engine, msisdn string) error {
 				x, err := eng.ExportFor(cmd.Context(), a.actor(), msisdn)
 				if err != nil {
 					return err
@@ -130,7 +129,7 @@ backups.`,
 		Example: "  mpg subscriber erase 0612345678\n  mpg subscriber erase 0612345678 --now",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.onSubscriber(args[0], func(l *ledger.Ledger, eng *engine.Engine, msisdn string) error {
+			return a.onSubscriber(args[0], func(l store, eng *engine.Engine, msisdn string) error {
 				er, err := eng.RequestErasure(cmd.Context(), a.actor(), msisdn, now)
 				if err != nil {
 					return err

@@ -42,14 +42,7 @@ type Ledger interface {
 	Message(id uint64) (domain.Message, error)
 	MessageCounts() (map[domain.MessageStatus]int, error)
 	Unsent() (int, error)
-	NextMessages(ctx context.Context, max int) ([]domain.Message, error)
-	MarkSent(ctx context.Context, id uint64, smscIDs ...string) error
-	MarkFailed(ctx context.Context, id uint64, reason string) error
-	MarkRetry(ctx context.Context, id uint64, r ledger.Retry) error
-	MarkReceipt(ctx context.Context, smscID string, delivered bool, state string) error
-	Requeue(id uint64)
-	OutboxDue() int
-	OutboxWaiting() int
+	ledger.Outbox
 
 	KeepPart(ctx context.Context, p domain.PartWrite) error
 	Parts(sender, msg string) ([]ledger.Part, error)
