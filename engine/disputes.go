@@ -128,6 +128,9 @@ func (e *Engine) caseWrites(c *domain.Dispute, ver uint64, wasDeadline int64, fr
 	out := []domain.Profile{write(disputeKey(c.ID), c, ver)}
 	if ver == 0 {
 		out = append(out, domain.Profile{Owner: disputeOfKey(c.Merchant, c.ID), Data: indexEntry})
+		for _, who := range casePeople(c) {
+			out = append(out, domain.Profile{Owner: casePersonKey(who, c.ID), Data: indexEntry})
+		}
 	}
 	if wasDeadline != c.Deadline {
 		if wasDeadline != 0 {

@@ -422,3 +422,40 @@ func TestRefundRacingTheOpeningOfACase(t *testing.T) {
 		}
 	}
 }
+
+// TestCasesFoundByPerson: a person's cases are found through the index filed with them; a
+// case from before the index is found by a scan until IndexCases has filed it, and after.
+func TestCasesFoundByPerson(t *testing.T) {
+	w, _, ref := disputeWorld(t, "30")
+	ctx := context.Background()
+	w.expect(alice, "DISPUTE "+ref+" never delivered", "Dispute case")
+	var old domain.Dispute
+	if err := w.e.casesOf(alice, func(c domain.Dispute, _ uint64) error { old = c; return nil }); err != nil || old.ID == "" {
+		t.Fatalf("by scan: %+v %v", old, err)
+	}
+	// As a file from before the index holds it: no index entry.
+	if _, err := w.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{{Owner: casePersonKey(alice, old.ID), Version: 1, Delete: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := w.e.IndexCases(ctx); n != 1 || err != nil {
+		t.Fatalf("indexed %d: %v", n, err)
+	}
+	if n, err := w.e.IndexCases(ctx); n != 0 || err != nil {
+		t.Fatalf("indexed again %d: %v", n, err)
+	}
+	ref2 := refRe.FindStringSubmatch(w.expect(alice, "PAY SHOP42 12 739164", "Paid"))[1]
+	w.expect(alice, "DISPUTE "+ref2+" wrong amount", "Dispute case")
+	var found []string
+	if err := w.e.casesOf(alice, func(c domain.Dispute, _ uint64) error { found = append(found, c.ID); return nil }); err != nil || len(found) != 2 {
+		t.Fatalf("by index: %v %v", found, err)
+	}
+	if err := w.e.casesOf(bob, func(c domain.Dispute, _ uint64) error { found = append(found, c.ID); return nil }); err != nil || len(found) != 2 {
+		t.Fatalf("bob's cases: %v %v", found, err)
+	}
+	if err := w.e.eraseNow(ctx, "op", alice); err != nil {
+		t.Fatal(err)
+	}
+	if rs, _ := w.l.ProfilesFrom(keyDisputePerson, "", 10); len(rs) != 0 {
+		t.Fatalf("index entries left after erasure: %+v", rs)
+	}
+}

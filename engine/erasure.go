@@ -132,6 +132,9 @@ func (e *Engine) eraseNow(ctx context.Context, actor, number string) error {
 	if err != nil {
 		return err
 	}
+	if err := e.dropRecords(ctx, keyDisputePerson+number+":"); err != nil {
+		return err
+	}
 	_, err = e.l.Erase(ctx, number, domain.Audit{Actor: actor, Action: "subscriber erase"})
 	return err
 }

@@ -545,6 +545,9 @@ func (e *Engine) RunExpiry(ctx context.Context, every time.Duration, logf func(s
 			if _, err := e.ExpireDisputes(ctx); err != nil && ctx.Err() == nil {
 				logf("dispute deadlines: %v", err)
 			}
+			if _, err := e.IndexCases(ctx); err != nil && ctx.Err() == nil {
+				logf("indexing dispute cases by person: %v", err)
+			}
 			if time.Since(erasures) > time.Minute {
 				erasures = time.Now()
 				if _, err := e.EraseDue(ctx); err != nil && ctx.Err() == nil {

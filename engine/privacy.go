@@ -310,24 +310,6 @@ func (e *Engine) exportDisputes(x *Export) error {
 	})
 }
 
-// maxCaseScan bounds the case records read to find one person's (an export, an erasure).
-const maxCaseScan = 1000000
-
-// casesOf calls f with every case whose payer or opener is the number.
-func (e *Engine) casesOf(number string, f func(c domain.Dispute, ver uint64) error) error {
-	_, err := e.scan(keyDispute, "", maxCaseScan, func(r domain.Profile) (bool, error) {
-		var c domain.Dispute
-		if err := json.Unmarshal(r.Data, &c); err != nil {
-			return false, err
-		}
-		if c.MSISDN == number || c.By == number {
-			return true, f(c, r.Version)
-		}
-		return true, nil
-	})
-	return err
-}
-
 // exportPoints is where loyalty points go into the export; there are none yet.
 func (e *Engine) exportPoints(x *Export) error {
 	x.Points = []json.RawMessage{}
