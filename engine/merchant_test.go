@@ -578,3 +578,33 @@ func TestWebhookBacklogPerEndpoint(t *testing.T) {
 		t.Fatalf("backlog %+v %v", b, err)
 	}
 }
+
+// TestWebhookBacklogIsBoundedPerEndpoint: a dead endpoint's long queue is counted up to the
+// bound and no further, and the endpoint after it is still seen with its own count.
+func TestWebhookBacklogIsBoundedPerEndpoint(t *testing.T) {
+	w, shop := merchantWorld(t)
+	ctx := context.Background()
+	next := shop + 1
+	var writes []domain.Profile
+	for i := range MaxBacklogCount + 5 {
+		writes = append(writes, domain.Profile{Owner: queueKey(shop, int64(i+1)*1e9, fmt.Sprintf("msg_%08d", i)), Data: indexEntry})
+		if len(writes) == 500 {
+			if _, err := w.l.Submit(ctx, domain.Job{Profiles: writes}); err != nil {
+				t.Fatal(err)
+			}
+			writes = nil
+		}
+	}
+	writes = append(writes, domain.Profile{Owner: queueKey(next, 7e9, "msg_x"), Data: indexEntry}, domain.Profile{Owner: keyQueued + "msg_old", Data: indexEntry})
+	if _, err := w.l.Submit(ctx, domain.Job{Profiles: writes}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := w.e.WebhookBacklog()
+	got := map[uint64]Backlog{}
+	for _, x := range b {
+		got[x.Merchant] = x
+	}
+	if err != nil || len(b) != 2 || got[shop].Pending != MaxBacklogCount || got[shop].OldestDue != 1e9 || got[next].Pending != 1 || got[next].OldestDue != 7e9 {
+		t.Fatalf("backlog %+v %v", b, err)
+	}
+}

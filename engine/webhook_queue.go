@@ -201,39 +201,55 @@ type Backlog struct {
 	Failures  int64 // attempts that failed since this engine started
 }
 
-// maxBacklogScan bounds the queue entries WebhookBacklog reads.
-const maxBacklogScan = 1 << 20
+// MaxBacklogCount bounds the entries WebhookBacklog counts for one endpoint: a scrape of
+// the metrics reads at most this many per endpoint, however long a dead endpoint's queue.
+const MaxBacklogCount = 10000
 
-// WebhookBacklog reads the queue of every endpoint that has one: how many wait, since when.
+// maxBacklogEndpoints bounds the endpoints one WebhookBacklog visits.
+const maxBacklogEndpoints = 10000
+
+// WebhookBacklog reads the queue of every endpoint that has one: how many wait (counted up
+// to MaxBacklogCount), since when. It visits each endpoint's queue from its first entry and
+// skips to the next endpoint, so its cost is the endpoints times at most the bound.
 func (e *Engine) WebhookBacklog() ([]Backlog, error) {
 	byMerchant := map[uint64]*Backlog{}
-	var out []Backlog
-	_, err := e.scan(keyQueued, "", maxBacklogScan, func(r domain.Profile) (bool, error) {
-		m, dueS, _, old := parseQueueKey(r.Owner)
-		if old {
+	from := keyQueued
+	for range maxBacklogEndpoints {
+		first, err := e.l.ProfilesFrom(keyQueued, from, 1)
+		if err != nil || len(first) == 0 {
+			break
+		}
+		m, dueS, _, old := parseQueueKey(first[0].Owner)
+		if old { // an entry from before queues were per endpoint: past it, one at a time
+			from = first[0].Owner + "\x00"
+			continue
+		}
+		b := &Backlog{Merchant: m, OldestDue: dueS * 1e9}
+		prefix := keyQueued + hex16(m) + ":"
+		_, err = e.scan(prefix, "", MaxBacklogCount, func(domain.Profile) (bool, error) {
+			b.Pending++
 			return true, nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		b := byMerchant[m]
-		if b == nil {
-			b = &Backlog{Merchant: m, OldestDue: dueS * 1e9}
-			byMerchant[m] = b
-		}
-		b.Pending++
-		return true, nil
-	})
+		byMerchant[m] = b
+		from = keyQueued + hex16(m) + ";" // ';' follows ':': the next endpoint's first entry
+	}
 	e.hookFailures.Range(func(k, v any) bool {
 		if byMerchant[k.(uint64)] == nil {
 			byMerchant[k.(uint64)] = &Backlog{Merchant: k.(uint64)}
 		}
 		return true
 	})
+	out := make([]Backlog, 0, len(byMerchant))
 	for m, b := range byMerchant {
 		if v, ok := e.hookFailures.Load(m); ok {
 			b.Failures = v.(*atomic.Int64).Load()
 		}
 		out = append(out, *b)
 	}
-	return out, err
+	return out, nil
 }
 
 // countFailure counts a failed attempt at a merchant's endpoint.
