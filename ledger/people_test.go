@@ -378,3 +378,63 @@ func TestPeopleReadWhenAsked(t *testing.T) {
 	}
 	check(l2, erased)
 }
+
+// TestErasedKeyIsGoneFromTheFile: after an erasure and the next open (which compacts), the
+// erased person's wrapped key and sealed number are nowhere in the file, freed pages
+// included: what the journal holds of him can never be opened again. The same after a
+// backup from before the erasure is restored and the erasure log replayed on it.
+func TestErasedKeyIsGoneFromTheFile(t *testing.T) {
+	l, path := testLedger(t, peopleOptions())
+	plant(t, l)
+	ctx := context.Background()
+	backup := filepath.Join(t.TempDir(), "before.db")
+	if _, err := l.BackupFile(backup); err != nil {
+		t.Fatal(err)
+	}
+	var party string
+	var wrapped, sealed []byte
+	l.db.View(func(tx *bolt.Tx) error {
+		party, _ = l.people.party(tx, plantedNumber)
+		wrapped = bytes.Clone(tx.Bucket(bktPartyKeys).Get([]byte(party)))
+		sealed = bytes.Clone(tx.Bucket(bktParties).Get([]byte(party)))
+		return nil
+	})
+	if len(wrapped) == 0 || len(sealed) == 0 {
+		t.Fatal("no key to erase")
+	}
+	if _, err := l.Erase(ctx, plantedNumber, domain.Audit{Actor: "op", Action: "subscriber erase"}); err != nil {
+		t.Fatal(err)
+	}
+	gone := func() {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, wrapped) || bytes.Contains(b, sealed) {
+			t.Fatal("the erased person's key is still in the file")
+		}
+	}
+	l.Close()
+	reopen := func() {
+		t.Helper()
+		l2, err := Open(path, peopleOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustVerify(t, l2)
+		l2.Close()
+	}
+	reopen()
+	gone()
+	b, _ := os.ReadFile(backup)
+	if !bytes.Contains(b, wrapped) {
+		t.Fatal("the backup should hold the key until restored")
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reopen() // replays the erasure log
+	reopen() // compacts what the replay freed
+	gone()
+}
