@@ -32,12 +32,30 @@ type Erasure struct {
 	Paid uint64    `json:"paid_minor"` // the balance paid out at the close
 	Due  time.Time `json:"due"`        // when the person becomes unreadable (now: already)
 	Done bool      `json:"done"`
+	// Already: the erasure was asked before and is filed for Due; nothing was done again.
+	Already bool `json:"already,omitempty"`
+}
+
+// knows tells whether mpg holds anything about a number: an account, a profile, or money
+// held for it.
+func (e *Engine) knows(number string) bool {
+	if len(e.l.AccountsOf(number)) > 0 {
+		return true
+	}
+	if _, v, _ := e.l.Profile(number); v > 0 {
+		return true
+	}
+	h, _ := e.l.HoldsFor(number)
+	return len(h) > 0
 }
 
 type erasureRecord struct {
 	Requested int64  `json:"requested"`
 	Actor     string `json:"actor"`
 }
+
+// errAlreadyAsked ends an erasure request filed before.
+var errAlreadyAsked = errors.New("erasure asked before")
 
 // maxErasureScrub bounds the transfers read to find the payment records to clear.
 const maxErasureScrub = 100000
@@ -47,16 +65,18 @@ const maxErasureScrub = 100000
 // record has to be kept, or the law allows it).
 func (e *Engine) RequestErasure(ctx context.Context, actor, number string, now bool) (Erasure, error) {
 	var out Erasure
-	if len(e.l.AccountsOf(number)) == 0 {
-		if _, v, _ := e.l.Profile(number); v == 0 {
-			return out, ErrNoPerson
-		}
+	if !e.knows(number) {
+		return out, ErrNoPerson
 	}
 	float, err := e.l.System(domain.KindFloat, e.cfg.Currency)
 	if err != nil {
 		return out, err
 	}
 	_, err = e.opTurn(ctx, number, func(purse *domain.Account, p *profile, ver uint64) (domain.Job, error) {
+		if p.ErasureDue != 0 && !now {
+			out = Erasure{Due: time.Unix(0, p.ErasureDue), Already: true}
+			return domain.Job{}, errAlreadyAsked
+		}
 		job, o := e.erasureJob(actor, number, "operator", purse, float.ID, p, !now)
 		out = o
 		job.Profiles = append(job.Profiles, e.profileWrite(number, p, ver))
@@ -65,6 +85,9 @@ func (e *Engine) RequestErasure(ctx context.Context, actor, number string, now b
 		}
 		return job, nil
 	})
+	if errors.Is(err, errAlreadyAsked) {
+		return out, nil
+	}
 	if err != nil {
 		return out, fmt.Errorf("the purse could not be paid out and closed: %w", err)
 	}

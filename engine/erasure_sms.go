@@ -113,6 +113,7 @@ func (e *Engine) erasureJob(actor, number, channel string, purse *domain.Account
 		job.Profiles = append(job.Profiles, consentWrite(number, c, p))
 	}
 	if file {
+		p.ErasureDue = out.Due.UnixNano()
 		job.Profiles = append(job.Profiles, write(keyErasure+hex16(uint64(out.Due.UnixNano()))+":"+number, erasureRecord{Requested: now.UnixNano(), Actor: actor}, 0))
 	} else {
 		out.Due, out.Done = now, true

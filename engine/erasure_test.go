@@ -175,3 +175,26 @@ func TestErasureYESRacesAPaymentIn(t *testing.T) {
 		t.Fatalf("verify: %v %+v", err, rep)
 	}
 }
+
+// TestErasureAskedTwiceIsFiledOnce: asking again before the retention ends does nothing
+// again and says when the erasure is due; an export of a number nobody holds is refused.
+func TestErasureAskedTwiceIsFiledOnce(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	w.expect(alice, "REG 739164 Alice", "Welcome")
+	first, err := w.e.RequestErasure(ctx, "op", alice, false)
+	if err != nil || first.Already {
+		t.Fatalf("first: %+v %v", first, err)
+	}
+	w.advance(time.Hour)
+	again, err := w.e.RequestErasure(ctx, "op", alice, false)
+	if err != nil || !again.Already || !again.Due.Equal(first.Due) {
+		t.Fatalf("again: %+v %v", again, err)
+	}
+	if rs, _ := w.l.ProfilesFrom(keyErasure, "", 10); len(rs) != 1 {
+		t.Fatalf("filed %d times", len(rs))
+	}
+	if _, err := w.e.ExportFor(ctx, "op", "+33600000000"); !errors.Is(err, ErrNoPerson) {
+		t.Fatalf("export of nobody: %v", err)
+	}
+}

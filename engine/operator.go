@@ -17,7 +17,7 @@ import (
 
 // ErrNoKey is returned by an operator command that needs a server key the configuration
 // does not hold.
-var ErrNoKey = errors.New("this command needs MPG_PIN_KEY and MPG_RECEIPT_KEY (or the running daemon)")
+var ErrNoKey = errors.New("this command needs the PIN and receipt keys: engine.pin_key_file and engine.receipt_key_file in mpg.toml, MPG_PIN_KEY and MPG_RECEIPT_KEY, or the running daemon (README, Keys)")
 
 // Operator errors the CLI shows as they are.
 var (

@@ -122,6 +122,9 @@ type ExportMessage struct {
 
 // ExportFor gathers everything held about a number and audits it (actor, number masked).
 func (e *Engine) ExportFor(ctx context.Context, actor, number string) (Export, error) {
+	if !e.knows(number) {
+		return Export{}, ErrNoPerson
+	}
 	x, err := e.export(number)
 	if err != nil {
 		return x, err

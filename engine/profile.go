@@ -48,6 +48,8 @@ type profile struct {
 	Consents int `json:"consents,omitempty"`
 	// EraseAsk is the ERASE waiting for YES <code>.
 	EraseAsk *erasureAsk `json:"erase_ask,omitempty"`
+	// ErasureDue is when the erasure asked is filed for (unix nanos; 0: none asked).
+	ErasureDue int64 `json:"erasure_due,omitempty"`
 }
 
 // activation is a one-time code, kept only as an HMAC, that lets the subscriber set a PIN

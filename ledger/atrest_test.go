@@ -103,8 +103,13 @@ func TestRecordsAndMessagesSealedAtRest(t *testing.T) {
 	if strings.Contains(string(p), plantedNumber) || !strings.Contains(string(p), `"payee":"`+heldNumber+`"`) || !strings.Contains(string(p), `"msisdn":"~`) {
 		t.Fatalf("a record naming an erased person: %q", p)
 	}
-	if m, _ := l.Message(res.Messages[0]); !IsParty(m.To) || m.Text != "" {
+	if m, _ := l.Message(res.Messages[0]); !IsParty(m.To) || m.Text != "" || m.Status != domain.MsgFailed || m.Reason != "recipient erased" {
 		t.Fatalf("an erased person's SMS: %+v", m)
+	}
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond) // it waits for something to send
+	defer cancel()
+	if next, _ := l.NextMessages(short, 10); len(next) != 0 {
+		t.Fatalf("an SMS to an erased person is still handed out: %+v", next)
 	}
 	if l.Unseal(sealed) != "" {
 		t.Fatal("an erased person's field still opens")

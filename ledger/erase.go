@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -80,6 +81,9 @@ func (w *batchWriter) erase(party string) error {
 	if err := w.tx.Bucket(bktProfiles).Delete([]byte(party)); err != nil {
 		return err
 	}
+	if err := w.failQueuedTo(party); err != nil {
+		return err
+	}
 	if err := w.tx.Bucket(bktMeta).Put(keyCompactPending, []byte{1}); err != nil {
 		return err
 	}
@@ -111,6 +115,29 @@ func (l *Ledger) erasuresLogged() int {
 	return strings.Count(string(b), "\n")
 }
 
+// failQueuedTo ends the SMS still to send to an erased party: failed, "recipient erased"
+// (his number is gone, they cannot be delivered). The sender's queue drops them at its
+// next look.
+func (w *batchWriter) failQueuedTo(party string) error {
+	q, box := w.tx.Bucket(bktOutQueue), w.tx.Bucket(bktOutbox)
+	var ids [][]byte
+	err := q.ForEach(func(k, _ []byte) error {
+		m, err := decodeMessage(box.Get(k))
+		if err == nil && m.To == party {
+			ids = append(ids, bytes.Clone(k))
+		}
+		return err
+	})
+	for _, k := range ids {
+		m, _ := decodeMessage(box.Get(k))
+		m.Status, m.Reason = domain.MsgFailed, "recipient erased"
+		e := enc{}
+		e.message(&m)
+		err = errors.Join(err, box.Put(k, e.b), q.Delete(k))
+	}
+	return err
+}
+
 // replayErasures erases again whoever the erasure log names and the file still knows: the
 // file is a backup restored from before those erasures.
 func (l *Ledger) replayErasures(tx *bolt.Tx) error {
@@ -129,6 +156,9 @@ func (l *Ledger) replayErasures(tx *bolt.Tx) error {
 			continue
 		}
 		if _, err := l.people.forget(tx, fields[1]); err != nil {
+			return err
+		}
+		if err := (&batchWriter{l: l, tx: tx}).failQueuedTo(fields[1]); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bktProfiles).Delete([]byte(fields[1])); err != nil {

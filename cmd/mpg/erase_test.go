@@ -20,6 +20,12 @@ func TestSubscriberEraseFromTheCLI(t *testing.T) {
 	if !strings.Contains(out, "purse closed (20.00 EUR paid out)") || !strings.Contains(out, "erased for good on") || strings.Contains(out, "12345678") {
 		t.Fatalf("erase: %s", out)
 	}
+	if again := mustRun(t, "--db", db, "subscriber", "erase", "0612345678"); !strings.Contains(again, "erasure asked before; erased for good on") {
+		t.Fatalf("asked again: %s", again)
+	}
+	if out, err := run(t, "--db", db, "subscriber", "export", "0600000000"); err == nil || !strings.Contains(out+err.Error(), "holds nothing") {
+		t.Fatalf("export of a number nobody holds: %v %s", err, out)
+	}
 	if show := mustRun(t, "--db", db, "ledger", "show", "+33612345678"); !strings.Contains(show, "Alice Planted") {
 		t.Fatalf("during the retention the books still name her: %s", show)
 	}

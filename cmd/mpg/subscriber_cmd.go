@@ -136,6 +136,11 @@ backups.`,
 				}
 				cur := floatCurrency(l, a.cfg.Ledger.Currency)
 				paid := domain.FormatAmount(er.Paid, cur)
+				if er.Already {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: erasure asked before; erased for good on %s, when the retention ends (nothing done again; --now erases at once)\n",
+						domain.Mask(msisdn), er.Due.UTC().Format(time.DateOnly))
+					return nil
+				}
 				if er.Done {
 					fmt.Fprintf(cmd.OutOrStdout(), "%s erased (%s paid out): the number and name can no longer be read\n", domain.Mask(msisdn), paid)
 					return nil
