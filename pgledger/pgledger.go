@@ -2,8 +2,9 @@
 // ledger (package ledger), for operators who run several daemons on one shared, replicated
 // database.
 //
-// Work in progress: what exists is the schema, its versioned migrations (Migrate) and Open,
-// which refuses a database whose schema this mpg does not read. The ledger itself (Submit,
+// Work in progress: what exists is the schema, its versioned migrations (Migrate), Open,
+// which refuses a database whose schema this mpg does not read, and the leases that share
+// work among daemons, with fencing tokens (lease.go). The ledger itself (Submit,
 // transfers and the money rules) is not written yet; nothing in mpg uses this package.
 //
 // The SQL stays portable (PostgreSQL, CockroachDB, YugabyteDB): no advisory locks, no

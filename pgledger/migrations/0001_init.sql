@@ -191,9 +191,13 @@ CREATE INDEX party_index_party ON party_index (party);
 -- leases have no bbolt bucket (one process needs none): work that must run once among
 -- several daemons (outbox sending, the bank worker, webhooks, expiries, statements) is done
 -- by the holder of its lease, which renews it; another daemon takes it over once it has
--- expired. On the database's clock, so daemons' clocks need not agree.
+-- expired. On the database's clock, so daemons' clocks need not agree. pgledger/lease.go
+-- writes them: a row is never deleted, so token only grows.
 CREATE TABLE leases (
-    name    text        PRIMARY KEY,
-    holder  text        NOT NULL,
-    expires timestamptz NOT NULL
+    name     text        PRIMARY KEY,                    -- the work: "outbox", "bank"...
+    holder   text        NOT NULL,                       -- the daemon holding it; '' once released
+    token    bigint      NOT NULL CHECK (token >= 1),    -- fencing token: +1 at every new tenure
+    acquired timestamptz NOT NULL,                       -- when this tenure began
+    renewed  timestamptz NOT NULL,                       -- the last grant (acquisition or renewal)
+    expires  timestamptz NOT NULL                        -- free for another holder from then
 );
