@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 
 	"mpg/domain"
@@ -34,6 +35,30 @@ func casePeople(c *domain.Dispute) []string {
 }
 
 func casePersonKey(number, id string) string { return keyDisputePerson + number + ":" + id }
+
+// fileCase files case id under a person who still has a profile, guarded by its version:
+// a person erased meanwhile (his profile gone) is never brought back by his index entry.
+// It reports 1 when it wrote the entry.
+func (e *Engine) fileCase(ctx context.Context, who, id string) (int, error) {
+	for range maxTurns {
+		_, v, err := e.l.Profile(who)
+		if err != nil || v == 0 {
+			return 0, err // nobody now: nothing to file under
+		}
+		_, err = e.l.Submit(ctx, domain.Job{Reads: []domain.Profile{{Owner: who, Version: v}},
+			Profiles: []domain.Profile{{Owner: casePersonKey(who, id), Data: indexEntry}}})
+		if err == nil {
+			return 1, nil
+		}
+		if !errors.Is(err, domain.ErrConflict) {
+			return 0, err
+		}
+		if _, fv, _ := e.l.Profile(casePersonKey(who, id)); fv != 0 {
+			return 0, nil // filed already, by the case itself
+		}
+	}
+	return 0, nil // his profile keeps moving: the next sweep files it
+}
 
 // casesOf calls f with every case whose payer or opener is the number.
 func (e *Engine) casesOf(number string, f func(c domain.Dispute, ver uint64) error) error {
@@ -73,23 +98,25 @@ func (e *Engine) IndexCases(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	n := 0
-	_, err := e.scan(keyDispute, "", maxCaseScan, func(r domain.Profile) (bool, error) {
+	more, err := e.scan(keyDispute, "", maxCaseScan, func(r domain.Profile) (bool, error) {
 		var c domain.Dispute
 		if err := json.Unmarshal(r.Data, &c); err != nil {
 			return false, err
 		}
 		for _, who := range casePeople(&c) {
-			_, err := e.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{{Owner: casePersonKey(who, c.ID), Data: indexEntry}}})
-			if err == nil {
-				n++
-			} else if !errors.Is(err, domain.ErrConflict) { // filed already, by the case itself
+			filed, err := e.fileCase(ctx, who, c.ID)
+			if err != nil {
 				return false, err
 			}
+			n += filed
 		}
 		return true, nil
 	})
 	if err != nil {
 		return n, err
+	}
+	if more {
+		return n, fmt.Errorf("more than %d dispute cases: the person index is left incomplete, and cases are found by a scan", maxCaseScan)
 	}
 	_, err = e.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{{Owner: keyCasesIndexed, Data: indexEntry}}})
 	if errors.Is(err, domain.ErrConflict) {

@@ -459,3 +459,26 @@ func TestCasesFoundByPerson(t *testing.T) {
 		t.Fatalf("index entries left after erasure: %+v", rs)
 	}
 }
+
+// TestIndexingCasesNeverBringsBackAnErasedPerson: a case filed before the index, of a person
+// erased since, is not filed under his number by the sweep: that would make him a person
+// again.
+func TestIndexingCasesNeverBringsBackAnErasedPerson(t *testing.T) {
+	w, _, ref := disputeWorld(t, "30")
+	ctx := context.Background()
+	w.expect(alice, "DISPUTE "+ref+" never delivered", "Dispute case")
+	var id string
+	w.e.casesOf(alice, func(c domain.Dispute, _ uint64) error { id = c.ID; return nil })
+	if _, err := w.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{{Owner: casePersonKey(alice, id), Version: 1, Delete: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.l.Erase(ctx, alice, domain.Audit{Actor: "op", Action: "subscriber erase"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := w.e.IndexCases(ctx); n != 0 || err != nil {
+		t.Fatalf("indexed %d: %v", n, err)
+	}
+	if _, err := w.l.SealFor(alice, "x"); !errors.Is(err, domain.ErrNoPerson) {
+		t.Fatalf("the erased number is a person again: %v", err)
+	}
+}

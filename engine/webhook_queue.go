@@ -216,7 +216,10 @@ func (e *Engine) WebhookBacklog() ([]Backlog, error) {
 	from := keyQueued
 	for range maxBacklogEndpoints {
 		first, err := e.l.ProfilesFrom(keyQueued, from, 1)
-		if err != nil || len(first) == 0 {
+		if err != nil {
+			return nil, err
+		}
+		if len(first) == 0 {
 			break
 		}
 		m, dueS, _, old := parseQueueKey(first[0].Owner)

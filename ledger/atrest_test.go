@@ -250,3 +250,30 @@ func (l *Ledger) SealForErr(number string) error {
 	_, err := l.SealFor(number, "x")
 	return err
 }
+
+// TestErasureDropsQueuedSMSFromTheSchedule: SMS still queued to an erased person leave the
+// sender's schedule as well as the file's queue, so the counts of what waits are right.
+func TestErasureDropsQueuedSMSFromTheSchedule(t *testing.T) {
+	l, _ := testLedger(t, peopleOptions())
+	plant(t, l)
+	ctx := context.Background()
+	if _, err := l.Submit(ctx, domain.Job{Messages: []domain.Message{{From: "1234", To: plantedNumber, Text: "later"}}}); err != nil {
+		t.Fatal(err)
+	}
+	next, _ := l.NextMessages(ctx, 10)
+	if len(next) != 1 {
+		t.Fatalf("to send: %+v", next)
+	}
+	if err := l.MarkRetry(ctx, next[0].ID, Retry{Reason: "throttled", At: time.Now().Add(6 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if l.OutboxWaiting() != 1 {
+		t.Fatalf("waiting before: %d", l.OutboxWaiting())
+	}
+	if _, err := l.Erase(ctx, plantedNumber, domain.Audit{Actor: "op", Action: "subscriber erase"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := l.Unsent(); n != 0 || l.OutboxWaiting() != 0 || l.OutboxDue() != 0 {
+		t.Fatalf("after the erasure: unsent %d, waiting %d, due %d", n, l.OutboxWaiting(), l.OutboxDue())
+	}
+}

@@ -134,6 +134,7 @@ func (w *batchWriter) failQueuedTo(party string) error {
 		e := enc{}
 		e.message(&m)
 		err = errors.Join(err, box.Put(k, e.b), q.Delete(k))
+		w.l.out.drop(be64(k)) // a failed commit stops the ledger: the schedule does not matter then
 	}
 	return err
 }
@@ -155,8 +156,12 @@ func (l *Ledger) replayErasures(tx *bolt.Tx) error {
 		if len(fields) != 2 || !IsParty(fields[1]) {
 			continue
 		}
-		if _, err := l.people.forget(tx, fields[1]); err != nil {
+		found, err := l.people.forget(tx, fields[1])
+		if err != nil {
 			return err
+		}
+		if !found {
+			continue // erased in this file already
 		}
 		if err := (&batchWriter{l: l, tx: tx}).failQueuedTo(fields[1]); err != nil {
 			return err

@@ -117,3 +117,27 @@ func (q *outQueue) waiting() int {
 	defer q.mu.Unlock()
 	return q.later.Len()
 }
+
+// drop forgets a message the file no longer has queued (its recipient was erased). A sender
+// that holds it already still marks it: it left before the erasure.
+func (q *outQueue) drop(id uint64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.urgent = removeID(q.urgent, id)
+	q.normal = removeID(q.normal, id)
+	for i, it := range q.later {
+		if it.id == id {
+			heap.Remove(&q.later, i)
+			break
+		}
+	}
+}
+
+func removeID(ids []uint64, id uint64) []uint64 {
+	for i, x := range ids {
+		if x == id {
+			return append(ids[:i], ids[i+1:]...)
+		}
+	}
+	return ids
+}

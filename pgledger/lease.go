@@ -98,7 +98,9 @@ func interval(d time.Duration) pgtype.Interval {
 // Acquire takes the lease name for holder for ttl, in one statement: when nobody has it,
 // when its holder's grant has expired (on the database's clock) or it was released, or when
 // holder has it already, which renews it (same token). It answers false, with no error, when
-// another holder's lease is live.
+// another holder's lease is live. The grant's times are read as the statement begins: one
+// that waited for the row lock (a guarded transaction in flight) lasts less than ttl, and may
+// even have expired when it returns. Work under it is guarded by Fence all the same.
 func (db *DB) Acquire(ctx context.Context, name, holder string, ttl time.Duration) (Lease, bool, error) {
 	if err := checkLease(name, holder, ttl); err != nil {
 		return Lease{}, false, err
@@ -150,6 +152,7 @@ func (db *DB) Release(ctx context.Context, l Lease) error {
 // back. An expired lease nobody has taken still passes: nobody else can have worked under it.
 // (Where CockroachDB takes no lock for FOR SHARE, as under serializable isolation by default,
 // that isolation still aborts one of a fenced transaction and a takeover of the row it read.)
+// The holder's own Renew waits for tx too: keep fenced transactions far shorter than the TTL.
 func Fence(ctx context.Context, tx pgx.Tx, l Lease) error {
 	var holder string
 	var token int64
