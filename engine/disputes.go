@@ -470,14 +470,7 @@ func (e *Engine) DisputeEvidence(ctx context.Context, merchant uint64, id, text,
 		switch c.State {
 		case domain.DisputeAwaitingMerchant:
 			c.Evidence = text
-			e.step(c, actor, domain.DisputeUnderReview)
-			c.Deadline = 0
-			job := domain.Job{}
-			if p.MSISDN != "" {
-				job.Messages = []domain.Message{e.sms(p.MSISDN, e.langOf(p.MSISDN), commands.RDisputeReview,
-					commands.Args{Ref: paymentRef(p), Case: CaseRef(c.ID)})}
-			}
-			return job, nil
+			return e.toReview(c, actor, p), nil
 		case domain.DisputeUnderReview:
 			c.Evidence = text // more evidence while customer care has it
 			c.Updated = e.cfg.Now().UnixNano()
@@ -537,14 +530,7 @@ func (e *Engine) dueCaseMove(ctx context.Context, id string, now int64) error {
 				}
 				c.Decision = nil // the money cannot move (the merchant's balance): customer care decides
 			}
-			e.step(c, "system", domain.DisputeUnderReview)
-			c.Deadline = 0
-			job := domain.Job{}
-			if p.MSISDN != "" {
-				job.Messages = []domain.Message{e.sms(p.MSISDN, e.langOf(p.MSISDN), commands.RDisputeReview,
-					commands.Args{Ref: paymentRef(p), Case: CaseRef(c.ID)})}
-			}
-			return job, nil
+			return e.toReview(c, "system", p), nil
 		case domain.DisputeDecided:
 			e.step(c, "system", domain.DisputeClosed)
 			c.Deadline = 0
@@ -670,4 +656,15 @@ func (e *Engine) MerchantDisputeStats(merchant uint64) (DisputeStats, error) {
 		return true, nil
 	})
 	return s, err
+}
+
+// toReview hands a case to customer care, with no deadline, and tells the payer.
+func (e *Engine) toReview(c *domain.Dispute, actor string, p *domain.Payment) domain.Job {
+	e.step(c, actor, domain.DisputeUnderReview)
+	c.Deadline = 0
+	if p.MSISDN == "" {
+		return domain.Job{}
+	}
+	return domain.Job{Messages: []domain.Message{e.sms(p.MSISDN, e.langOf(p.MSISDN), commands.RDisputeReview,
+		commands.Args{Ref: paymentRef(p), Case: CaseRef(c.ID)})}}
 }

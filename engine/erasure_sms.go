@@ -27,12 +27,8 @@ func (e *Engine) erasureCodeMAC(number, code string) string {
 
 // askErasure handles ERASE <pin>.
 func (t *turn) askErasure() domain.Job {
-	if r := t.payerRefusal(fromPurse, nil); r != nil {
-		return t.refuseBy(r)
-	}
-	if t.purse.DebitsPending > 0 {
-		t.reply(commands.RErasureWaiting, commands.Args{})
-		return t.withProfile(domain.Job{})
+	if job, refused := t.erasureRefused(); refused {
+		return job
 	}
 	code, err := oneTimeCode()
 	if err != nil {
@@ -55,6 +51,19 @@ func (t *turn) askErasure() domain.Job {
 	return t.withProfile(domain.Job{})
 }
 
+// erasureRefused applies, at both steps, the payer's rule book and the rule that payments
+// still waiting (a YES code, a hold) are answered first.
+func (t *turn) erasureRefused() (domain.Job, bool) {
+	if r := t.payerRefusal(fromPurse, nil); r != nil {
+		return t.refuseBy(r), true
+	}
+	if t.purse.DebitsPending > 0 {
+		t.reply(commands.RErasureWaiting, commands.Args{})
+		return t.withProfile(domain.Job{}), true
+	}
+	return domain.Job{}, false
+}
+
 // answerErasure is YES or NO <code> to an ERASE; false when the code answers none (then it
 // answers something else).
 func (t *turn) answerErasure(yes bool) (domain.Job, bool) {
@@ -71,12 +80,8 @@ func (t *turn) answerErasure(yes bool) (domain.Job, bool) {
 		t.reply(commands.RCancelled, commands.Args{})
 		return t.withProfile(domain.Job{}), true
 	}
-	if r := t.payerRefusal(fromPurse, nil); r != nil {
-		return t.refuseBy(r), true
-	}
-	if t.purse.DebitsPending > 0 {
-		t.reply(commands.RErasureWaiting, commands.Args{})
-		return t.withProfile(domain.Job{}), true
+	if job, refused := t.erasureRefused(); refused {
+		return job, true
 	}
 	float, err := e.l.System(domain.KindFloat, e.cfg.Currency)
 	if err != nil {

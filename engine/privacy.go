@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"strings"
@@ -259,19 +260,12 @@ func (e *Engine) checkoutSeen(p domain.Payment, payer bool) string {
 	}
 	var parts []string
 	if c.PhoneAt != 0 {
-		parts = append(parts, "number typed "+domain.FormatTime(c.PhoneAt)+" from "+or(e.l.Unseal(c.PhoneIP), "an address not kept"))
+		parts = append(parts, "number typed "+domain.FormatTime(c.PhoneAt)+" from "+cmp.Or(e.l.Unseal(c.PhoneIP), "an address not kept"))
 	}
 	if c.CodeAt != 0 {
-		parts = append(parts, "code typed "+domain.FormatTime(c.CodeAt)+" from "+or(e.l.Unseal(c.CodeIP), "an address not kept"))
+		parts = append(parts, "code typed "+domain.FormatTime(c.CodeAt)+" from "+cmp.Or(e.l.Unseal(c.CodeIP), "an address not kept"))
 	}
 	return strings.Join(parts, "; ")
-}
-
-func or(s, otherwise string) string {
-	if s == "" {
-		return otherwise
-	}
-	return s
 }
 
 func (e *Engine) exportMessages(x *Export) error {

@@ -28,8 +28,13 @@ func returnVoidID(id string) domain.ID { return derive(returnHoldID(id), 'v') }
 
 // paymentByCode finds the sender's own payment a receipt code or a short reference names: a
 // receipt is checked with the key; a short reference is looked for in his purse's recent
-// history.
-func (t *turn) paymentByCode(code string) (domain.Payment, uint64, bool) {
+// history. When it names none it says so to the sender.
+func (t *turn) paymentByCode(code string) (p domain.Payment, ver uint64, ok bool) {
+	defer func() {
+		if !ok {
+			t.reply(commands.RPaymentNotFound, commands.Args{Arg: code})
+		}
+	}()
 	var tr domain.Transfer
 	found := false
 	if strings.Contains(code, "-") {
@@ -61,7 +66,6 @@ func (t *turn) askReturn() domain.Job {
 	e := t.e
 	p, ver, ok := t.paymentByCode(t.cmd.Code)
 	if !ok {
-		t.reply(commands.RPaymentNotFound, commands.Args{Arg: t.cmd.Code})
 		return t.withProfile(domain.Job{})
 	}
 	ref := paymentRef(&p)
@@ -297,7 +301,6 @@ func (t *turn) openCaseBySMS() domain.Job {
 	e := t.e
 	p, ver, ok := t.paymentByCode(t.cmd.Code)
 	if !ok {
-		t.reply(commands.RPaymentNotFound, commands.Args{Arg: t.cmd.Code})
 		return t.withProfile(domain.Job{})
 	}
 	ref := paymentRef(&p)

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"container/heap"
+	"slices"
 	"sync"
 )
 
@@ -123,21 +124,12 @@ func (q *outQueue) waiting() int {
 func (q *outQueue) drop(id uint64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.urgent = removeID(q.urgent, id)
-	q.normal = removeID(q.normal, id)
+	q.urgent = slices.DeleteFunc(q.urgent, func(x uint64) bool { return x == id })
+	q.normal = slices.DeleteFunc(q.normal, func(x uint64) bool { return x == id })
 	for i, it := range q.later {
 		if it.id == id {
 			heap.Remove(&q.later, i)
 			break
 		}
 	}
-}
-
-func removeID(ids []uint64, id uint64) []uint64 {
-	for i, x := range ids {
-		if x == id {
-			return append(ids[:i], ids[i+1:]...)
-		}
-	}
-	return ids
 }

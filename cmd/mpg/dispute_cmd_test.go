@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -17,28 +16,7 @@ import (
 func TestDisputeCLI(t *testing.T) {
 	db := cliLedger(t)
 	mustRun(t, "--db", db, "merchant", "add", "shop42", "--name", "Corner Shop", "--msisdn", "+33698765432")
-	const alice = "+33612345678"
-	l, err := ledger.Open(db, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.New(engine.Config{ShortCode: "1234", Currency: "EUR", Exponent: 2, Region: "FR",
-		PINKey: []byte("cli-test-pin-key-0123"), ReceiptKey: []byte("cli-test-receipt-key-01")}, l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	for _, text := range []string{"REG 2468 Alice"} {
-		if err := e.Handle(ctx, engine.Inbound{From: alice, To: "1234", Text: text}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := e.Topup(ctx, "test", alice, 2000, "cash"); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Handle(ctx, engine.Inbound{From: alice, To: "1234", Text: "PAY SHOP42 8 2468"}); err != nil {
-		t.Fatal(err)
-	}
+	l, e := alicePays(t, db, "PAY SHOP42 8 2468")
 	shop, _ := l.Find("SHOP42")
 	ps, _, _ := e.ListPayments(shop.ID, engine.PaymentFilter{Limit: 10})
 	l.Close()

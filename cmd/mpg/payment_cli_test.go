@@ -16,27 +16,7 @@ import (
 func TestTextedPaymentInTheCLIAndReversedOnce(t *testing.T) {
 	db := cliLedger(t)
 	mustRun(t, "--db", db, "merchant", "add", "shop42", "--name", "Corner Shop", "--msisdn", "+33698765432")
-	const alice = "+33612345678"
-	l, err := ledger.Open(db, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The engine on the ledger file, as the daemon runs it for each SMS.
-	e, err := engine.New(engine.Config{ShortCode: "1234", Currency: "EUR", Exponent: 2, Region: "FR",
-		PINKey: []byte("cli-test-pin-key-0123"), ReceiptKey: []byte("cli-test-receipt-key-01")}, l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	if err := e.Handle(ctx, engine.Inbound{From: alice, To: "1234", Text: "REG 2468 Alice"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.Topup(ctx, "test", alice, 2000, "cash"); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Handle(ctx, engine.Inbound{From: alice, To: "1234", Text: "PAY SHOP42 3 INV77 2468"}); err != nil {
-		t.Fatal(err)
-	}
+	l, _ := alicePays(t, db, "PAY SHOP42 3 INV77 2468")
 	l.Close()
 
 	out := mustRun(t, "--db", db, "payment", "list", "SHOP42")
@@ -66,7 +46,37 @@ func TestTextedPaymentInTheCLIAndReversedOnce(t *testing.T) {
 			t.Fatalf("reverse %s again: %v\n%s", again, err, out)
 		}
 	}
-	if out := mustRun(t, "--db", db, "ledger", "show", alice); !strings.Contains(out, "20.00 EUR") {
+	if out := mustRun(t, "--db", db, "ledger", "show", cliAlice); !strings.Contains(out, "20.00 EUR") {
 		t.Fatalf("alice after one reversal: %s", out)
 	}
+}
+
+// cliAlice is the subscriber the CLI tests' texted payments come from.
+const cliAlice = "+33612345678"
+
+// alicePays registers cliAlice as Alice (PIN 2468) by SMS through an engine on the
+// ledger file, as the daemon runs it for each SMS, tops her up 20.00 and texts pay. The
+// ledger stays open for the caller to read and close.
+func alicePays(t *testing.T, db, pay string) (*ledger.Ledger, *engine.Engine) {
+	t.Helper()
+	l, err := ledger.Open(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New(engine.Config{ShortCode: "1234", Currency: "EUR", Exponent: 2, Region: "FR",
+		PINKey: []byte("cli-test-pin-key-0123"), ReceiptKey: []byte("cli-test-receipt-key-01")}, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := e.Handle(ctx, engine.Inbound{From: cliAlice, To: "1234", Text: "REG 2468 Alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Topup(ctx, "test", cliAlice, 2000, "cash"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Handle(ctx, engine.Inbound{From: cliAlice, To: "1234", Text: pay}); err != nil {
+		t.Fatal(err)
+	}
+	return l, e
 }
