@@ -141,8 +141,9 @@ func (o *Options) withDefaults(path string) Options {
 
 // Ledger is an open ledger file.
 type Ledger struct {
-	db   *bolt.DB
-	path string
+	db    *bolt.DB // the file, when the store is one (nil on a shared store)
+	store Store
+	path  string
 	opt  Options
 
 	jobs    chan *jobReq
@@ -212,7 +213,7 @@ func open(path string, opt *Options, create bool) (*Ledger, error) {
 		return nil, fmt.Errorf("open ledger %s: %w", path, err)
 	}
 	l := &Ledger{
-		db: db, path: path, opt: o,
+		db: db, store: boltStore{db}, path: path, opt: o,
 		jobs:     make(chan *jobReq, o.QueueLen),
 		closing:  make(chan struct{}),
 		done:     make(chan struct{}),
