@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 func be64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
@@ -627,7 +625,7 @@ func (w *batchWriter) lookup(id domain.ID) (domain.Transfer, bool, error) {
 	return t, err == nil, err
 }
 
-func (l *Ledger) readTransfer(tx *bolt.Tx, seq uint64) (domain.Transfer, error) {
+func (l *Ledger) readTransfer(tx Tx, seq uint64) (domain.Transfer, error) {
 	en, err := splitEntry(tx.Bucket(bktJournal).Get(u64key(seq)))
 	if err != nil || en.typ != entTransfer {
 		return domain.Transfer{}, errCorrupt
@@ -903,7 +901,7 @@ func holdKey(owner string, seq uint64) []byte { return ownerIndexKey(owner, seq)
 
 // countHolds counts the open holds for an owner (earlier jobs of the batch included: their
 // writes are in the transaction).
-func countHolds(tx *bolt.Tx, owner string) int {
+func countHolds(tx Tx, owner string) int {
 	prefix := append([]byte(owner), 0)
 	n := 0
 	c := tx.Bucket(bktHolds).Cursor()

@@ -9,8 +9,6 @@ import (
 	"strings"
 
 	"mpg/domain"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // What the engine keeps besides the books follows the same rule as the books: the file
@@ -128,7 +126,7 @@ func (w *batchWriter) recordNumber(tok string) (string, error) {
 
 // memRecord is a record's value as the ledger's users see it: opened, its parties named by
 // their numbers. A record sealed for a person since erased reads as nothing (nil).
-func (p *people) memRecord(tx *bolt.Tx, diskKey string, data []byte) []byte {
+func (p *people) memRecord(tx Tx, diskKey string, data []byte) []byte {
 	if len(data) > 0 && data[0] == sealedRecord {
 		who := p.person(tx, keyParty(diskKey))
 		if who == nil {
@@ -164,7 +162,7 @@ func (w *batchWriter) diskMessage(m domain.Message) (domain.Message, error) {
 
 // memMessage is diskMessage undone: an erased recipient's message keeps his party id and
 // has no text.
-func (p *people) memMessage(tx *bolt.Tx, m *domain.Message) {
+func (p *people) memMessage(tx Tx, m *domain.Message) {
 	if !IsParty(m.To) {
 		return
 	}
@@ -191,7 +189,7 @@ const sealedFieldSep = '_'
 // alone (a payment): his party, then the field sealed under his key. Erasing him makes it
 // unreadable for good. The number must be a person the ledger knows.
 func (l *Ledger) SealFor(number, field string) (sealed string, err error) {
-	err = l.db.View(func(tx *bolt.Tx) error {
+	err = l.view(func(tx Tx) error {
 		party, ok := l.people.party(tx, number)
 		if !ok {
 			return fmt.Errorf("%w: no person for that number", ErrNoPerson)
@@ -215,7 +213,7 @@ func (l *Ledger) Unseal(s string) string {
 		return s
 	}
 	var out string
-	l.db.View(func(tx *bolt.Tx) error {
+	l.view(func(tx Tx) error {
 		out = l.people.openField(tx, s[:17], s[18:])
 		return nil
 	})
@@ -225,7 +223,7 @@ func (l *Ledger) Unseal(s string) string {
 // sealRest brings a file of schema 2 to schema 3 in the open's transaction: every record's
 // value and every outbox message is written again as diskRecord and diskMessage keep them
 // (their numbers named by parties, a person's own sealed under his key).
-func (l *Ledger) sealRest(tx *bolt.Tx) (err error) {
+func (l *Ledger) sealRest(tx Tx) (err error) {
 	w := &batchWriter{l: l, tx: tx}
 	defer func() {
 		if err == nil {
@@ -262,7 +260,7 @@ func (l *Ledger) sealRest(tx *bolt.Tx) (err error) {
 
 // sealParts moves the parts of long SMS kept under their sender's number in clear to his
 // keyed hash, their text sealed.
-func (l *Ledger) sealParts(tx *bolt.Tx) error {
+func (l *Ledger) sealParts(tx Tx) error {
 	b := tx.Bucket(bktParts)
 	type part struct{ k, v []byte }
 	var old []part

@@ -229,7 +229,7 @@ func TestOldMessagesToNobodyAreNotBroughtBack(t *testing.T) {
 				return err
 			}
 		}
-		return l.sealMessages(&batchWriter{l: l, tx: tx})
+		return l.sealMessages(&batchWriter{l: l, tx: boltTx{tx}})
 	})
 	if err != nil {
 		t.Fatal(err)

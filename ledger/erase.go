@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"mpg/domain"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // ErrNoPerson: the number names nobody the file knows (never seen, or erased already).
@@ -27,7 +25,7 @@ var ErrNoPerson = domain.ErrNoPerson
 // is all the audit entry (written in the same commit) and the log name him by.
 func (l *Ledger) Erase(ctx context.Context, number string, audit domain.Audit) (string, error) {
 	var party string
-	l.db.View(func(tx *bolt.Tx) error {
+	l.view(func(tx Tx) error {
 		party, _ = l.people.party(tx, number)
 		return nil
 	})
@@ -141,7 +139,7 @@ func (w *batchWriter) failQueuedTo(party string) error {
 
 // replayErasures erases again whoever the erasure log names and the file still knows: the
 // file is a backup restored from before those erasures.
-func (l *Ledger) replayErasures(tx *bolt.Tx) error {
+func (l *Ledger) replayErasures(tx Tx) error {
 	f, err := os.Open(l.opt.ErasureLog)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil

@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"mpg/domain"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // The ledger keeps a check value of each server key it is used with (never the key: the
@@ -55,7 +53,7 @@ func validKeyChecks(checks []KeyCheck) error {
 }
 
 // compareKeys returns the first check whose recorded value differs, and those not recorded.
-func (l *Ledger) compareKeys(tx *bolt.Tx, checks []KeyCheck) (missing []KeyCheck, err error) {
+func (l *Ledger) compareKeys(tx Tx, checks []KeyCheck) (missing []KeyCheck, err error) {
 	m := tx.Bucket(bktMeta)
 	for _, c := range checks {
 		rec := m.Get(keyCheckKey(c.Name))
@@ -78,7 +76,7 @@ func (l *Ledger) checkKeysAtOpen(checks []KeyCheck) error {
 	if err := validKeyChecks(checks); err != nil {
 		return err
 	}
-	return l.db.Update(func(tx *bolt.Tx) error {
+	return l.updateTx(func(tx Tx) error {
 		if tx.Bucket(bktMeta) == nil || tx.Bucket(bktMeta).Get(keySchema) == nil {
 			return nil // not a ledger: load says so
 		}
@@ -101,7 +99,7 @@ func (l *Ledger) CheckKeys(checks []KeyCheck) error {
 	if err := validKeyChecks(checks); err != nil {
 		return err
 	}
-	return l.db.View(func(tx *bolt.Tx) error {
+	return l.view(func(tx Tx) error {
 		_, err := l.compareKeys(tx, checks)
 		return err
 	})
@@ -110,7 +108,7 @@ func (l *Ledger) CheckKeys(checks []KeyCheck) error {
 // KeyChecks returns the recorded check values by key name.
 func (l *Ledger) KeyChecks() (map[string][]byte, error) {
 	out := map[string][]byte{}
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx Tx) error {
 		c := tx.Bucket(bktMeta).Cursor()
 		for k, v := c.Seek([]byte(keyCheckPrefix)); k != nil && strings.HasPrefix(string(k), keyCheckPrefix); k, v = c.Next() {
 			out[strings.TrimPrefix(string(k), keyCheckPrefix)] = bytes.Clone(v)

@@ -144,7 +144,7 @@ type Ledger struct {
 	db    *bolt.DB // the file, when the store is one (nil on a shared store)
 	store Store
 	path  string
-	opt  Options
+	opt   Options
 
 	jobs    chan *jobReq
 	closing chan struct{}
@@ -260,7 +260,7 @@ func openBolt(path string, o Options) (*bolt.DB, error) {
 
 func (l *Ledger) compactPending() bool {
 	pending := false
-	l.db.View(func(tx *bolt.Tx) error {
+	l.view(func(tx Tx) error {
 		if m := tx.Bucket(bktMeta); m != nil {
 			pending = m.Get(keyCompactPending) != nil
 		}
@@ -300,6 +300,7 @@ func (l *Ledger) compact() error {
 		d.Close()
 	}
 	l.db, err = openBolt(l.path, l.opt)
+	l.store = boltStore{l.db}
 	return err
 }
 
@@ -323,7 +324,7 @@ func writePIDFile(path string) {
 // upgradeFile adds the buckets later versions of mpg keep to a file written before them.
 func (l *Ledger) upgradeFile() error {
 	missing := false
-	l.db.View(func(tx *bolt.Tx) error {
+	l.view(func(tx Tx) error {
 		for _, name := range laterBuckets {
 			missing = missing || tx.Bucket(name) == nil
 		}
@@ -332,14 +333,12 @@ func (l *Ledger) upgradeFile() error {
 	if !missing {
 		return nil
 	}
-	return l.db.Update(func(tx *bolt.Tx) error {
+	return l.updateTx(func(tx Tx) error {
 		if tx.Bucket(bktMeta) == nil || tx.Bucket(bktMeta).Get(keySchema) == nil {
 			return nil // not a ledger: load says so
 		}
-		for _, name := range laterBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
+		if err := createBuckets(tx, laterBuckets); err != nil {
+			return err
 		}
 		// Index the dedupe records an older file kept only in time order.
 		idx := tx.Bucket(bktDedupeIdx)
@@ -354,11 +353,9 @@ func (l *Ledger) upgradeFile() error {
 }
 
 func (l *Ledger) initFile() error {
-	return l.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range append(allBuckets, laterBuckets...) {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
+	return l.updateTx(func(tx Tx) error {
+		if err := createBuckets(tx, append(allBuckets, laterBuckets...)); err != nil {
+			return err
 		}
 		m := tx.Bucket(bktMeta)
 		if err := m.Put(keySchema, u64key(SchemaVersion)); err != nil {
@@ -395,10 +392,10 @@ func (l *Ledger) Close() error {
 	l.closeMu.Unlock()
 	<-l.done
 	os.Remove(l.path + ".pid")
-	return l.db.Close()
+	return l.store.Close()
 }
 
-func (l *Ledger) schemaCheck(tx *bolt.Tx) error {
+func (l *Ledger) schemaCheck(tx Tx) error {
 	m := tx.Bucket(bktMeta)
 	if m == nil || m.Get(keySchema) == nil {
 		return fmt.Errorf("%s: %w", l.path, ErrNotLedger)

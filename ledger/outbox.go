@@ -6,8 +6,6 @@ import (
 	"mpg/domain"
 	"strings"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // The outbox holds the replies written with the money. A sender takes due messages with
@@ -63,7 +61,7 @@ func (l *Ledger) NextMessages(ctx context.Context, max int) ([]domain.Message, e
 		ids, next := l.out.take(max, l.opt.Now().UnixNano())
 		if len(ids) > 0 {
 			out := make([]domain.Message, 0, len(ids))
-			err := l.db.View(func(tx *bolt.Tx) error {
+			err := l.view(func(tx Tx) error {
 				b, q := tx.Bucket(bktOutbox), tx.Bucket(bktOutQueue)
 				for _, id := range ids {
 					if q.Get(u64key(id)) == nil {
@@ -279,8 +277,8 @@ func (w *batchWriter) applyUpdate(u *msgUpdate) error {
 // resend scheduled, or handed to a sender and not yet marked.
 func (l *Ledger) Unsent() (int, error) {
 	n := 0
-	err := l.db.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bktOutQueue).Stats().KeyN
+	err := l.view(func(tx Tx) error {
+		n = keyCount(tx.Bucket(bktOutQueue))
 		return nil
 	})
 	return n, err
@@ -296,7 +294,7 @@ func (l *Ledger) OutboxWaiting() int { return l.out.waiting() }
 // Message reads one outbox message.
 func (l *Ledger) Message(id uint64) (domain.Message, error) {
 	var m domain.Message
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx Tx) error {
 		v := tx.Bucket(bktOutbox).Get(u64key(id))
 		if v == nil {
 			return fmt.Errorf("%w: %d", domain.ErrMessageNotFound, id)
@@ -313,7 +311,7 @@ func (l *Ledger) Message(id uint64) (domain.Message, error) {
 // only those in state (0: any).
 func (l *Ledger) Messages(limit int, before uint64, state domain.MessageStatus) ([]domain.Message, error) {
 	var out []domain.Message
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx Tx) error {
 		c := tx.Bucket(bktOutbox).Cursor()
 		var k, v []byte
 		if before == 0 {
@@ -341,7 +339,7 @@ func (l *Ledger) Messages(limit int, before uint64, state domain.MessageStatus) 
 // retention bounds it).
 func (l *Ledger) MessageCounts() (map[domain.MessageStatus]int, error) {
 	n := map[domain.MessageStatus]int{}
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx Tx) error {
 		return tx.Bucket(bktOutbox).ForEach(func(_, v []byte) error {
 			m, err := decodeMessage(v)
 			n[m.Status]++

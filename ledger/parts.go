@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"mpg/domain"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // The parts of a long inbound SMS are kept in the file, group-committed like any job, before
@@ -54,7 +52,7 @@ func (l *Ledger) ReleaseParts(ctx context.Context, sender, msg string) error {
 func (l *Ledger) Parts(sender, msg string) ([]Part, error) {
 	var out []Part
 	prefix := l.partPrefix(sender, msg)
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx Tx) error {
 		c := tx.Bucket(bktParts).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+1; k, v = c.Next() {
 			data, err := l.people.openPart(k, v)

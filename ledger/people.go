@@ -15,8 +15,6 @@ import (
 	"sync"
 
 	"mpg/domain"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // People are kept apart from the books. The file never holds a subscriber's number or name
@@ -130,7 +128,7 @@ func (p *people) indexKey(number string) []byte {
 }
 
 // party returns a number's party id, if it has one, as tx sees it.
-func (p *people) party(tx *bolt.Tx, number string) (string, bool) {
+func (p *people) party(tx Tx, number string) (string, bool) {
 	p.mu.RLock()
 	id, ok := p.byNumber[number]
 	p.mu.RUnlock()
@@ -153,7 +151,7 @@ func (p *people) party(tx *bolt.Tx, number string) (string, bool) {
 }
 
 // person returns a party as tx sees it: nil once erased.
-func (p *people) person(tx *bolt.Tx, party string) *person {
+func (p *people) person(tx Tx, party string) *person {
 	p.mu.RLock()
 	who, known := p.byParty[party], p.erased[party]
 	p.mu.RUnlock()
@@ -175,7 +173,7 @@ func (p *people) person(tx *bolt.Tx, party string) *person {
 }
 
 // read unwraps a party's key and opens its number (nil: no such party in tx).
-func (p *people) read(tx *bolt.Tx, party string) (*person, error) {
+func (p *people) read(tx Tx, party string) (*person, error) {
 	wrapped := tx.Bucket(bktPartyKeys).Get([]byte(party))
 	if wrapped == nil {
 		return nil, nil
@@ -216,7 +214,7 @@ func (p *people) room() {
 
 // diskKey is how the file names an owner: a number by its party (as it is when it has
 // none: nothing is stored under it), anything else as it is.
-func (p *people) diskKey(tx *bolt.Tx, owner string) string {
+func (p *people) diskKey(tx Tx, owner string) string {
 	if !isNumber(owner) {
 		return owner
 	}
@@ -228,7 +226,7 @@ func (p *people) diskKey(tx *bolt.Tx, owner string) string {
 
 // number is the owner a party id stands for: the number, or the party id itself once the
 // person is erased.
-func (p *people) number(tx *bolt.Tx, owner string) string {
+func (p *people) number(tx Tx, owner string) string {
 	if !IsParty(owner) {
 		return owner
 	}
@@ -239,12 +237,12 @@ func (p *people) number(tx *bolt.Tx, owner string) string {
 }
 
 // numbers makes number fit mapParts and mapTokens, reading in tx.
-func (p *people) numbers(tx *bolt.Tx) func(string) (string, error) {
+func (p *people) numbers(tx Tx) func(string) (string, error) {
 	return func(s string) (string, error) { return p.number(tx, s), nil }
 }
 
 // sealField seals a personal field (a name) for the journal under the party's key.
-func (p *people) sealField(tx *bolt.Tx, party, field string) string {
+func (p *people) sealField(tx Tx, party, field string) string {
 	if field == "" {
 		return ""
 	}
@@ -256,7 +254,7 @@ func (p *people) sealField(tx *bolt.Tx, party, field string) string {
 }
 
 // openField opens a sealed field: "" once the person is erased.
-func (p *people) openField(tx *bolt.Tx, party, sealed string) string {
+func (p *people) openField(tx Tx, party, sealed string) string {
 	if sealed == "" {
 		return ""
 	}
@@ -276,7 +274,7 @@ func (p *people) openField(tx *bolt.Tx, party, sealed string) string {
 }
 
 // create makes a party for a number in tx: its key, its sealed number, its index entry.
-func (p *people) create(tx *bolt.Tx, number string) (string, error) {
+func (p *people) create(tx Tx, number string) (string, error) {
 	var raw [8]byte
 	key := make([]byte, 32)
 	if _, err := rand.Read(raw[:]); err != nil {
@@ -308,7 +306,7 @@ func (p *people) create(tx *bolt.Tx, number string) (string, error) {
 
 // check opens one party of the file, if it has any: a file sealed under another identity
 // key is refused at its open, not at the first person read.
-func (p *people) check(tx *bolt.Tx) error {
+func (p *people) check(tx Tx) error {
 	k, _ := tx.Bucket(bktPartyKeys).Cursor().First()
 	if k == nil {
 		return nil
@@ -325,7 +323,7 @@ var ErrIdentityKeyMissing = errors.New("the people in this file are sealed under
 
 // forget destroys a party's key, sealed number and index entry in tx, and forgets it in
 // memory. It reports whether there was anything to destroy.
-func (p *people) forget(tx *bolt.Tx, party string) (bool, error) {
+func (p *people) forget(tx Tx, party string) (bool, error) {
 	who, err := p.read(tx, party)
 	if err != nil || who == nil {
 		return false, err
@@ -359,7 +357,7 @@ func identityCheck(key []byte) []byte {
 }
 
 // identityKey is the key the people are sealed under: the caller's, or one kept in the file.
-func identityKey(tx *bolt.Tx, given []byte) ([]byte, error) {
+func identityKey(tx Tx, given []byte) ([]byte, error) {
 	m := tx.Bucket(bktMeta)
 	check := m.Get(keyIdentityCheck)
 	if len(given) > 0 {
@@ -394,7 +392,7 @@ func identityKey(tx *bolt.Tx, given []byte) ([]byte, error) {
 // memAccount turns an account as the file holds it into what the ledger's users see: a
 // person's number for his party id, his name opened. An erased person's accounts keep the
 // party id and no name.
-func (p *people) memAccount(tx *bolt.Tx, a *domain.Account) {
+func (p *people) memAccount(tx Tx, a *domain.Account) {
 	if IsParty(a.Phone) {
 		a.Phone = p.number(tx, a.Phone)
 	}
@@ -407,7 +405,7 @@ func (p *people) memAccount(tx *bolt.Tx, a *domain.Account) {
 
 // diskAccount is an account as the file holds it: a person's party id for his number, his
 // name sealed. The writer calls it after the party exists (see batchWriter.party).
-func (p *people) diskAccount(tx *bolt.Tx, a domain.Account) domain.Account {
+func (p *people) diskAccount(tx Tx, a domain.Account) domain.Account {
 	a.Phone = p.diskKey(tx, a.Phone)
 	if !isNumber(a.Owner) {
 		return a
@@ -432,7 +430,7 @@ func numberToken(w string) bool {
 }
 
 // numbersIn turns the party ids of a text back into numbers, for those not erased.
-func (p *people) numbersIn(tx *bolt.Tx, s string) string {
+func (p *people) numbersIn(tx Tx, s string) string {
 	out, _ := mapParts(s, " ", partyPrefix, p.numbers(tx))
 	return out
 }
@@ -454,28 +452,25 @@ func mapParts(s, sep, mark string, f func(string) (string, error)) (string, erro
 
 // recordKey is how the file names a record's key: a number, or every number segment of a
 // key made of parts joined by ':' ("@cl:+33612345678"), by its party, when it has one.
-func (p *people) recordKey(tx *bolt.Tx, key string) string {
+func (p *people) recordKey(tx Tx, key string) string {
 	out, _ := mapParts(key, ":", "+", func(s string) (string, error) { return p.diskKey(tx, s), nil })
 	return out
 }
 
 // numbersInKey is recordKey undone, for people not erased.
-func (p *people) numbersInKey(tx *bolt.Tx, key string) string {
+func (p *people) numbersInKey(tx Tx, key string) string {
 	out, _ := mapParts(key, ":", partyPrefix, p.numbers(tx))
 	return out
 }
 
 // reindex rebuilds the party index under the present identity key (after the key moved out
 // of the file: entries made under the old one would still find an erased person's party).
-func (p *people) reindex(tx *bolt.Tx) error {
-	if err := tx.DeleteBucket(bktPartyIndex); err != nil {
+func (p *people) reindex(tx Tx) error {
+	if err := emptyBucket(tx, bktPartyIndex); err != nil {
 		return err
 	}
-	b, err := tx.CreateBucket(bktPartyIndex)
-	if err != nil {
-		return err
-	}
-	err = tx.Bucket(bktPartyKeys).ForEach(func(k, _ []byte) error {
+	b := tx.Bucket(bktPartyIndex)
+	err := tx.Bucket(bktPartyKeys).ForEach(func(k, _ []byte) error {
 		who, err := p.read(tx, string(k))
 		if err != nil || who == nil {
 			return err

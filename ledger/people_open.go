@@ -8,8 +8,6 @@ import (
 	"fmt"
 
 	"mpg/domain"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // openPeople loads the file's people before anything reads an account: it moves a file
@@ -17,7 +15,7 @@ import (
 // identity key given, and erases again whoever the erasure log names (a restored backup).
 func (l *Ledger) openPeople() error {
 	l.people = newPeople(nil)
-	return l.db.Update(func(tx *bolt.Tx) error {
+	return l.updateTx(func(tx Tx) error {
 		m := tx.Bucket(bktMeta)
 		if m == nil || m.Get(keySchema) == nil {
 			return nil // not a ledger: load says so
@@ -53,7 +51,7 @@ func (l *Ledger) openPeople() error {
 
 // migrate brings a file of an earlier schema to this one, step by step, in the open's
 // transaction; the pages it frees are compacted at the next open.
-func (l *Ledger) migrate(tx *bolt.Tx, schema uint64) error {
+func (l *Ledger) migrate(tx Tx, schema uint64) error {
 	if schema >= SchemaVersion {
 		return nil // a later schema is refused by the check that follows
 	}
@@ -86,7 +84,7 @@ func (l *Ledger) migrate(tx *bolt.Tx, schema uint64) error {
 
 // rewrap seals every person's key under the identity key given instead of the file's own,
 // and drops the file's own: from then on a copy of the file alone reveals nobody.
-func rewrap(tx *bolt.Tx, inFile, given []byte) error {
+func rewrap(tx Tx, inFile, given []byte) error {
 	from, to := gcm(newPeople(inFile).wrap), gcm(newPeople(given).wrap)
 	b := tx.Bucket(bktPartyKeys)
 	type kv struct{ k, v []byte }
@@ -116,7 +114,7 @@ func rewrap(tx *bolt.Tx, inFile, given []byte) error {
 // journal changes every hash after the first entry that named a number, so the chain is
 // computed again from there, and an audit entry at its end records the head it replaced.
 // Transfers, balances and journal positions (and so receipts) do not change.
-func (l *Ledger) movePeople(tx *bolt.Tx) (err error) {
+func (l *Ledger) movePeople(tx Tx) (err error) {
 	w := &batchWriter{l: l, tx: tx}
 	defer func() {
 		if err == nil {

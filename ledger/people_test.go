@@ -394,7 +394,7 @@ func TestErasedKeyIsGoneFromTheFile(t *testing.T) {
 	var party string
 	var wrapped, sealed []byte
 	l.db.View(func(tx *bolt.Tx) error {
-		party, _ = l.people.party(tx, plantedNumber)
+		party, _ = l.people.party(boltTx{tx}, plantedNumber)
 		wrapped = bytes.Clone(tx.Bucket(bktPartyKeys).Get([]byte(party)))
 		sealed = bytes.Clone(tx.Bucket(bktParties).Get([]byte(party)))
 		return nil

@@ -6,8 +6,6 @@ import (
 	"mpg/domain"
 	"strconv"
 	"strings"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Reads see committed state only and never wait for the writer's disk work: balances come
@@ -17,7 +15,7 @@ import (
 // Account returns a committed account.
 func (l *Ledger) Account(id uint64) (domain.Account, error) {
 	var out domain.Account
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx Tx) error {
 		l.viewMu.RLock()
 		defer l.viewMu.RUnlock()
 		var err error
@@ -30,7 +28,7 @@ func (l *Ledger) Account(id uint64) (domain.Account, error) {
 // accountLocked reads a committed account: the published copy when the writer has loaded
 // it, else its checkpoint record, which is current for an account untouched since open.
 // The caller holds viewMu for reading, so the writer cannot load it meanwhile.
-func (l *Ledger) accountLocked(tx *bolt.Tx, id uint64) (domain.Account, error) {
+func (l *Ledger) accountLocked(tx Tx, id uint64) (domain.Account, error) {
 	if id == 0 || id > l.visible {
 		return domain.Account{}, fmt.Errorf("%w: %d", domain.ErrAccountNotFound, id)
 	}
@@ -47,7 +45,7 @@ func (l *Ledger) accountLocked(tx *bolt.Tx, id uint64) (domain.Account, error) {
 // AccountsOf returns the committed accounts of an owner (MSISDN or merchant code).
 func (l *Ledger) AccountsOf(owner string) []domain.Account {
 	var out []domain.Account
-	l.db.View(func(tx *bolt.Tx) error {
+	l.view(func(tx Tx) error {
 		l.viewMu.RLock()
 		defer l.viewMu.RUnlock()
 		for _, id := range ownedIDs(tx, l.people.diskKey(tx, owner)) {
@@ -84,7 +82,7 @@ func (l *Ledger) Accounts(f Filter) []domain.Account {
 		return out
 	}
 	var out []domain.Account
-	l.db.View(func(tx *bolt.Tx) error {
+	l.view(func(tx Tx) error {
 		l.viewMu.RLock()
 		defer l.viewMu.RUnlock()
 		for id := uint64(1); id <= l.visible; id++ {
@@ -122,7 +120,7 @@ func (l *Ledger) Find(ref string) (domain.Account, error) {
 // Transfer returns a committed transfer by id.
 func (l *Ledger) Transfer(id domain.ID) (domain.Transfer, error) {
 	var t domain.Transfer
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx Tx) error {
 		v := tx.Bucket(bktIDs).Get(id[:])
 		if v == nil {
 			return fmt.Errorf("%w: %s", domain.ErrTransferNotFound, id)
@@ -143,7 +141,7 @@ func (l *Ledger) History(account uint64, limit int, before uint64) ([]domain.Tra
 		return nil, err
 	}
 	var out []domain.Transfer
-	err = l.db.View(func(tx *bolt.Tx) error {
+	err = l.view(func(tx Tx) error {
 		j := tx.Bucket(bktJournal)
 		for seq := a.LastSeq; seq != 0 && len(out) < limit; {
 			en, err := splitEntry(j.Get(u64key(seq)))
@@ -178,7 +176,7 @@ func (l *Ledger) History(account uint64, limit int, before uint64) ([]domain.Tra
 func (l *Ledger) Profile(owner string) ([]byte, uint64, error) {
 	var out []byte
 	var version uint64
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx Tx) error {
 		key := l.people.recordKey(tx, owner)
 		data, v := decodeProfile(tx.Bucket(bktProfiles).Get([]byte(key)))
 		if data = l.people.memRecord(tx, key, data); data != nil {
@@ -202,7 +200,7 @@ func (l *Ledger) ProfilesFrom(prefix, from string, limit int) ([]domain.Profile,
 	// A page's next start is the last key returned and a NUL: translate the key, keep the NULs.
 	base := strings.TrimRight(from, "\x00")
 	var out []domain.Profile
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx Tx) error {
 		prefix, from := l.people.recordKey(tx, prefix), l.people.recordKey(tx, base)+from[len(base):]
 		c := tx.Bucket(bktProfiles).Cursor()
 		for k, v := c.Seek([]byte(from)); k != nil && strings.HasPrefix(string(k), prefix) && len(out) < limit; k, v = c.Next() {
@@ -221,7 +219,7 @@ func (l *Ledger) ProfilesFrom(prefix, from string, limit int) ([]domain.Profile,
 // oldest first.
 func (l *Ledger) HoldsFor(owner string) ([]domain.Transfer, error) {
 	var out []domain.Transfer
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx Tx) error {
 		prefix := append([]byte(l.people.diskKey(tx, owner)), 0)
 		c := tx.Bucket(bktHolds).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && len(k) == len(prefix)+8 && string(k[:len(prefix)]) == string(prefix); k, _ = c.Next() {
@@ -251,7 +249,7 @@ func (l *Ledger) System(kind domain.Kind, currency string) (domain.Account, erro
 // TransferAt returns the committed transfer at a journal position.
 func (l *Ledger) TransferAt(seq uint64) (domain.Transfer, error) {
 	var t domain.Transfer
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx Tx) error {
 		if seq == 0 || seq > l.stats.LastSeq.Load() {
 			return fmt.Errorf("%w: entry %d", domain.ErrTransferNotFound, seq)
 		}
@@ -278,7 +276,7 @@ const MaxAuditScan = 1 << 20
 // positions before `before` (0: the end), reading at most MaxAuditScan entries.
 func (l *Ledger) AuditLog(limit int, before uint64) ([]AuditEntry, error) {
 	var out []AuditEntry
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx Tx) error {
 		c := tx.Bucket(bktJournal).Cursor()
 		var k, v []byte
 		if before == 0 {
@@ -312,7 +310,7 @@ func (l *Ledger) AuditLog(limit int, before uint64) ([]AuditEntry, error) {
 // Owner reads an owner's state as of one commit.
 func (l *Ledger) Owner(owner string) (domain.OwnerState, error) {
 	var st domain.OwnerState
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx Tx) error {
 		owner := l.people.diskKey(tx, owner)
 		l.viewMu.RLock()
 		for _, id := range ownedIDs(tx, owner) {
@@ -338,7 +336,7 @@ func (l *Ledger) Owner(owner string) (domain.OwnerState, error) {
 // the entry is the one the books have held since it was written.
 func (l *Ledger) EntryHash(seq uint64) (string, error) {
 	var out string
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx Tx) error {
 		v := tx.Bucket(bktJournal).Get(u64key(seq))
 		if v == nil {
 			return fmt.Errorf("no journal entry %d", seq)
@@ -358,7 +356,7 @@ func (l *Ledger) EntryHash(seq uint64) (string, error) {
 func (l *Ledger) Head() (uint64, string, error) {
 	var seq uint64
 	var out string
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx Tx) error {
 		k, v := tx.Bucket(bktJournal).Cursor().Last()
 		if k == nil {
 			return nil

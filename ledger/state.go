@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"mpg/domain"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // account holds both what readers see (the embedded Account, guarded by Ledger.viewMu and
@@ -52,7 +50,7 @@ type state struct {
 func (l *Ledger) load() error {
 	st := &state{pending: map[domain.ID]*pendingRec{}, system: map[systemKey]uint64{}}
 	l.st = st
-	return l.db.View(func(tx *bolt.Tx) error {
+	return l.view(func(tx Tx) error {
 		if err := l.schemaCheck(tx); err != nil {
 			return err
 		}
@@ -89,7 +87,7 @@ func (l *Ledger) load() error {
 		if err := l.loadSystem(tx); err != nil {
 			return err
 		}
-		st.parts = tx.Bucket(bktParts).Stats().KeyN
+		st.parts = keyCount(tx.Bucket(bktParts))
 		if err := l.loadOutbox(tx); err != nil {
 			return err
 		}
@@ -112,7 +110,7 @@ func (l *Ledger) publishAll() {
 }
 
 // readAccount decodes an account's checkpoint record.
-func (l *Ledger) readAccount(tx *bolt.Tx, id uint64) (*account, uint64, error) {
+func (l *Ledger) readAccount(tx Tx, id uint64) (*account, uint64, error) {
 	v := tx.Bucket(bktAccounts).Get(u64key(id))
 	if v == nil {
 		return nil, 0, fmt.Errorf("account record %d missing", id)
@@ -145,7 +143,7 @@ func (l *Ledger) install(a *account) {
 }
 
 // replay applies one journal entry to accounts whose checkpoint record is older than it.
-func (l *Ledger) replay(tx *bolt.Tx, seq uint64, en entry, asOf map[uint64]uint64) error {
+func (l *Ledger) replay(tx Tx, seq uint64, en entry, asOf map[uint64]uint64) error {
 	get := func(id uint64) (*account, uint64, error) {
 		if id == 0 || id >= uint64(len(l.accounts)) {
 			return nil, 0, fmt.Errorf("unknown account %d", id)
@@ -259,7 +257,7 @@ func (l *Ledger) replay(tx *bolt.Tx, seq uint64, en entry, asOf map[uint64]uint6
 }
 
 // pendingOf reads the pending transfer a post or void resolved, from the journal.
-func (l *Ledger) pendingOf(tx *bolt.Tx, id domain.ID) (domain.Transfer, error) {
+func (l *Ledger) pendingOf(tx Tx, id domain.ID) (domain.Transfer, error) {
 	v := tx.Bucket(bktIDs).Get(id[:])
 	if v == nil {
 		return domain.Transfer{}, fmt.Errorf("pending transfer %s not in the id index", id)
@@ -275,7 +273,7 @@ func ownerIndexKey(owner string, id uint64) []byte {
 }
 
 // ownedIDs lists an owner's account ids in id order from the owners bucket.
-func ownedIDs(tx *bolt.Tx, owner string) []uint64 {
+func ownedIDs(tx Tx, owner string) []uint64 {
 	prefix := append([]byte(owner), 0)
 	var ids []uint64
 	c := tx.Bucket(bktOwners).Cursor()
@@ -287,7 +285,7 @@ func ownedIDs(tx *bolt.Tx, owner string) []uint64 {
 
 func (l *Ledger) markDirty(a *account) { a.dirty = true }
 
-func (l *Ledger) loadPending(tx *bolt.Tx) error {
+func (l *Ledger) loadPending(tx Tx) error {
 	j := tx.Bucket(bktJournal)
 	return tx.Bucket(bktPending).ForEach(func(k, _ []byte) error {
 		v := j.Get(k)
@@ -310,7 +308,7 @@ func (l *Ledger) loadPending(tx *bolt.Tx) error {
 // loadSystem finds the system accounts by their kind. Their owners all begin with '@'
 // (the ledger refuses that prefix for any other kind), so a prefix scan of the owner index
 // finds every one of them.
-func (l *Ledger) loadSystem(tx *bolt.Tx) error {
+func (l *Ledger) loadSystem(tx Tx) error {
 	c := tx.Bucket(bktOwners).Cursor()
 	for k, _ := c.Seek([]byte("@")); k != nil && k[0] == '@'; k, _ = c.Next() {
 		if len(k) < 9 {
@@ -329,7 +327,7 @@ func (l *Ledger) loadSystem(tx *bolt.Tx) error {
 	return nil
 }
 
-func (l *Ledger) loadOutbox(tx *bolt.Tx) error {
+func (l *Ledger) loadOutbox(tx Tx) error {
 	if k, _ := tx.Bucket(bktOutbox).Cursor().Last(); k != nil {
 		l.st.nextMsg = binary.BigEndian.Uint64(k)
 	}

@@ -147,5 +147,50 @@ func (l *Ledger) updateTx(fn func(tx Tx) error) error {
 	return tx.Commit()
 }
 
+// createBuckets makes the named buckets of a file that lacks them; a database has them all.
+func createBuckets(tx Tx, names [][]byte) error {
+	b := boltOf(tx)
+	if b == nil {
+		return nil
+	}
+	for _, name := range names {
+		if _, err := b.CreateBucketIfNotExists(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// emptyBucket deletes every key of a bucket.
+func emptyBucket(tx Tx, name []byte) error {
+	if b := boltOf(tx); b != nil {
+		if err := b.DeleteBucket(name); err != nil {
+			return err
+		}
+		_, err := b.CreateBucket(name)
+		return err
+	}
+	c := tx.Bucket(name).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keyCount counts a bucket's keys: bbolt keeps the count, another store is walked.
+func keyCount(b Bucket) int {
+	if bb, ok := b.(boltBucket); ok {
+		return bb.b.Stats().KeyN
+	}
+	n := 0
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		n++
+	}
+	return n
+}
+
 // errNoBolt refuses what only a bbolt file can do.
 var errNoBolt = errors.New("only a ledger file (bbolt) does this")

@@ -8,8 +8,6 @@ import (
 	"mpg/domain"
 	"os"
 	"path/filepath"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Report is what Verify found.
@@ -33,13 +31,13 @@ func (r *Report) OK() bool { return r.Problem == "" }
 // with entries done and the total now and then.
 func (l *Ledger) Verify(ctx context.Context, progress func(done, total uint64)) (*Report, error) {
 	rep := &Report{Currencies: map[string]uint64{}}
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx Tx) error {
 		return verifyTx(ctx, tx, l, rep, progress)
 	})
 	return rep, err
 }
 
-func verifyTx(ctx context.Context, tx *bolt.Tx, l *Ledger, rep *Report, progress func(done, total uint64)) error {
+func verifyTx(ctx context.Context, tx Tx, l *Ledger, rep *Report, progress func(done, total uint64)) error {
 	type acct struct {
 		a   domain.Account
 		bal domain.Balances
@@ -232,7 +230,7 @@ func verifyTx(ctx context.Context, tx *bolt.Tx, l *Ledger, rep *Report, progress
 	}
 	// Open pending transfers match the pending records.
 	pb := tx.Bucket(bktPending)
-	if n := uint64(pb.Stats().KeyN); n != rep.Pending {
+	if n := uint64(keyCount(pb)); n != rep.Pending {
 		return bad("pending: %d open pending transfers in the journal, %d pending records", rep.Pending, n)
 	}
 	for id, t := range pending {
@@ -277,9 +275,13 @@ func checkFlags(a *domain.Account, b domain.Balances) string {
 // Backup writes a consistent copy of the file to w while writes go on.
 func (l *Ledger) Backup(w io.Writer) (int64, error) {
 	var n int64
-	err := l.db.View(func(tx *bolt.Tx) error {
+	err := l.view(func(tx Tx) error {
+		b := boltOf(tx)
+		if b == nil {
+			return errNoBolt
+		}
 		var err error
-		n, err = tx.WriteTo(w)
+		n, err = b.WriteTo(w)
 		return err
 	})
 	return n, err

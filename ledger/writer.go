@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"mpg/domain"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // jobReq is one request to the writer: a job, or an outbox status update.
@@ -132,7 +130,7 @@ func (l *Ledger) gather(reqs []*jobReq) []*jobReq {
 // batchWriter holds the writer's per-commit machinery.
 type batchWriter struct {
 	l             *Ledger
-	tx            *bolt.Tx
+	tx            Tx
 	touched       []*account
 	ids           map[domain.ID]domain.Transfer // transfers of this batch, for idempotency inside it
 	outIDs        []laterItem                   // messages committed in this batch, for the sender once published
@@ -166,7 +164,7 @@ func (w *batchWriter) commit(reqs []*jobReq) {
 	if len(reqs) == 0 && !w.expireDue && !w.final {
 		return
 	}
-	tx, err := l.db.Begin(true)
+	tx, err := l.store.Begin(true)
 	if err != nil {
 		w.fail(reqs, err)
 		return
@@ -174,7 +172,9 @@ func (w *batchWriter) commit(reqs []*jobReq) {
 	w.tx = tx
 	// Keys that only grow fill their pages; bbolt's default half-fills on every split.
 	for _, name := range [][]byte{bktJournal, bktOutbox, bktOutQueue, bktDedupe, bktPending, bktAccounts, bktIDs, bktHolds} {
-		tx.Bucket(name).FillPercent = 1.0
+		if b, ok := tx.Bucket(name).(boltBucket); ok {
+			b.b.FillPercent = 1.0
+		}
 	}
 	if w.ids == nil {
 		w.ids = make(map[domain.ID]domain.Transfer, 1024)
@@ -307,12 +307,12 @@ func (w *batchWriter) checkpoint() error {
 	return l.setReplayFrom(w.tx, w.roundStart+1)
 }
 
-func (w *batchWriter) putAccount(b *bolt.Bucket, a *account) error {
+func (w *batchWriter) putAccount(b Bucket, a *account) error {
 	rec := w.l.people.diskAccount(w.tx, a.record())
 	return b.Put(u64key(a.ID), encodeAccountRecord(&rec, w.l.st.lastSeq))
 }
 
-func (l *Ledger) setReplayFrom(tx *bolt.Tx, seq uint64) error {
+func (l *Ledger) setReplayFrom(tx Tx, seq uint64) error {
 	return tx.Bucket(bktMeta).Put(keyReplayFrom, u64key(seq))
 }
 
