@@ -35,7 +35,9 @@ func (l *Ledger) Erase(ctx context.Context, number string, audit domain.Audit) (
 	if len(audit.Detail)+len(party)+1 > domain.MaxAuditLen || len(audit.Actor) > domain.MaxStringLen || audit.Action == "" {
 		return "", fmt.Errorf("erase: an audit action, actor at most %d bytes, detail at most %d", domain.MaxStringLen, domain.MaxAuditLen-len(party)-1)
 	}
-	if err := appendErasure(l.opt.ErasureLog, party, l.opt.Now()); err != nil {
+	if l.shared != nil && l.opt.ErasureLog == "" {
+		// A database's backups are the operator's (README, PostgreSQL): no log beside a file.
+	} else if err := appendErasure(l.opt.ErasureLog, party, l.opt.Now()); err != nil {
 		return "", fmt.Errorf("erasure log: %w", err)
 	}
 	audit.Detail = strings.TrimSpace(party + " " + audit.Detail)

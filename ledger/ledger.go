@@ -96,6 +96,9 @@ type Options struct {
 	// PeopleCache bounds the people kept at hand (0: DefaultPeopleCache); the others are
 	// read from the file when asked.
 	PeopleCache int
+	// RefreshEvery is how often an idle ledger on a shared store reads what other daemons
+	// committed (default 50ms).
+	RefreshEvery time.Duration
 }
 
 func (o *Options) withDefaults(path string) Options {
@@ -141,8 +144,9 @@ func (o *Options) withDefaults(path string) Options {
 
 // Ledger is an open ledger file.
 type Ledger struct {
-	db    *bolt.DB // the file, when the store is one (nil on a shared store)
-	store Store
+	db     *bolt.DB // the file, when the store is one (nil on a shared store)
+	store  Store
+	shared SharedStore // the store, when other daemons write it too (shared.go)
 	path  string
 	opt   Options
 
@@ -152,6 +156,8 @@ type Ledger struct {
 	closeMu sync.Mutex
 	closed  bool
 	failed  atomic.Pointer[error]
+	// degraded is why the last batch on a shared store failed; nil after one succeeds.
+	degraded atomic.Pointer[error]
 
 	// Writer-owned state; only the writer goroutine touches it after Open returns.
 	st *state
@@ -371,6 +377,9 @@ func (l *Ledger) Err() error {
 	if p := l.failed.Load(); p != nil {
 		return *p
 	}
+	if p := l.degraded.Load(); p != nil {
+		return *p
+	}
 	return nil
 }
 
@@ -391,7 +400,9 @@ func (l *Ledger) Close() error {
 	close(l.closing)
 	l.closeMu.Unlock()
 	<-l.done
-	os.Remove(l.path + ".pid")
+	if l.db != nil {
+		os.Remove(l.path + ".pid")
+	}
 	return l.store.Close()
 }
 

@@ -191,6 +191,27 @@ func (p *people) read(tx Tx, party string) (*person, error) {
 	return who, nil
 }
 
+// reset empties the cache (after a failed batch on a shared store: the parties it made
+// were never stored).
+func (p *people) reset() {
+	p.mu.Lock()
+	p.byNumber, p.byParty = map[string]string{}, map[string]*person{}
+	p.mu.Unlock()
+}
+
+// evict forgets a party another daemon erased.
+func (p *people) evict(party string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.byParty, party)
+	for n, id := range p.byNumber {
+		if id == party {
+			delete(p.byNumber, n)
+		}
+	}
+	p.erased[party] = true
+}
+
 // room makes room in the cache for one more (p.mu held): a tenth of it goes, at random.
 func (p *people) room() {
 	if len(p.byParty) < p.max && len(p.byNumber) < p.max {

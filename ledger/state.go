@@ -19,6 +19,7 @@ type account struct {
 	wLast   uint64
 	dirty   bool // changed since its last checkpoint record (writer only)
 	inBatch bool // changed in the batch being committed (writer only)
+	caught  bool // changed by another daemon's entries, read in this batch (writer only)
 }
 
 // pendingRec is an open pending transfer.
@@ -76,7 +77,7 @@ func (l *Ledger) load() error {
 			if err != nil {
 				return fmt.Errorf("journal entry %d: %w", seq, err)
 			}
-			if err := l.replay(tx, seq, en, asOf); err != nil {
+			if err := l.replay(tx, seq, en, asOf, l.markDirty); err != nil {
 				return fmt.Errorf("journal entry %d: %w", seq, err)
 			}
 			st.lastHash, st.lastSeq, st.lastTS = en.hash, seq, en.ts
@@ -142,8 +143,9 @@ func (l *Ledger) install(a *account) {
 	l.viewMu.Unlock()
 }
 
-// replay applies one journal entry to accounts whose checkpoint record is older than it.
-func (l *Ledger) replay(tx Tx, seq uint64, en entry, asOf map[uint64]uint64) error {
+// replay applies one journal entry to accounts whose checkpoint record is older than it,
+// and marks each account it changed.
+func (l *Ledger) replay(tx Tx, seq uint64, en entry, asOf map[uint64]uint64, mark func(*account)) error {
 	get := func(id uint64) (*account, uint64, error) {
 		if id == 0 || id >= uint64(len(l.accounts)) {
 			return nil, 0, fmt.Errorf("unknown account %d", id)
@@ -197,12 +199,12 @@ func (l *Ledger) replay(tx Tx, seq uint64, en entry, asOf map[uint64]uint64) err
 				}
 			}
 			dr.wLast = seq
-			l.markDirty(dr)
+			mark(dr)
 		}
 		if seq > crAt {
 			cr.wBal.Credit(&t.Transfer)
 			cr.wLast = seq
-			l.markDirty(cr)
+			mark(cr)
 		}
 	case entStatus:
 		id := d.u64()
@@ -217,7 +219,7 @@ func (l *Ledger) replay(tx Tx, seq uint64, en entry, asOf map[uint64]uint64) err
 		}
 		if seq > at {
 			a.wStatus = s
-			l.markDirty(a)
+			mark(a)
 		}
 	case entLimit:
 		id := d.u64()
@@ -232,7 +234,7 @@ func (l *Ledger) replay(tx Tx, seq uint64, en entry, asOf map[uint64]uint64) err
 		}
 		if seq > at {
 			a.wLimit = limit
-			l.markDirty(a)
+			mark(a)
 		}
 	case entTier:
 		id := d.u64()
@@ -247,7 +249,7 @@ func (l *Ledger) replay(tx Tx, seq uint64, en entry, asOf map[uint64]uint64) err
 		}
 		if seq > at {
 			a.wTier = tier
-			l.markDirty(a)
+			mark(a)
 		}
 	case entAudit:
 	default:

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -62,6 +63,12 @@ func (l *Ledger) writer() {
 	defer close(l.done)
 	expiry := time.NewTicker(l.opt.ExpiryEvery)
 	defer expiry.Stop()
+	var refresh <-chan time.Time // an idle ledger on a shared store reads the others' commits
+	if l.shared != nil {
+		t := time.NewTicker(l.opt.RefreshEvery)
+		defer t.Stop()
+		refresh = t.C
+	}
 	w := &batchWriter{l: l, lastRound: time.Now()}
 	w.expireDue = true
 	w.commit(nil) // the expiry scan at start
@@ -73,6 +80,9 @@ func (l *Ledger) writer() {
 			reqs = append(reqs, r)
 		case <-expiry.C:
 			w.expireDue = true
+		case <-refresh:
+			w.refresh()
+			continue
 		case <-l.closing:
 			// Finish what is queued, then write a full checkpoint so the next open replays nothing.
 			for {
@@ -147,6 +157,12 @@ type batchWriter struct {
 	arena     [][]byte
 	arenaUsed int
 
+	// On a shared store (shared.go): memory as the batch found it, the accounts other
+	// daemons' entries changed, and whether the maps must be read again after a failure.
+	start  batchStart
+	caught []*account
+	stale  bool
+
 	roundNext  uint64 // next account id the checkpoint round looks at; 0: no round running
 	roundStart uint64 // journal position the round started at
 	lastRound  time.Time
@@ -164,12 +180,41 @@ func (w *batchWriter) commit(reqs []*jobReq) {
 	if len(reqs) == 0 && !w.expireDue && !w.final {
 		return
 	}
-	tx, err := l.store.Begin(true)
+	err := w.attempt(reqs)
+	if err != nil && l.shared != nil {
+		if err = w.retry(reqs, err); err != nil {
+			w.unavailable(reqs, err)
+			return
+		}
+	}
 	if err != nil {
 		w.fail(reqs, err)
 		return
 	}
+	l.degraded.Store(nil)
+	l.stats.Commits.Add(1)
+	w.publish()
+	for _, r := range reqs {
+		if r.err != nil {
+			l.stats.Refused.Add(1)
+		} else if r.job != nil {
+			l.stats.Jobs.Add(1)
+			l.stats.Transfers.Add(uint64(len(r.res.Transfers)))
+		}
+		close(r.done)
+	}
+}
+
+// attempt applies a batch in one transaction and commits it. On a shared store it first
+// catches up with what other daemons committed.
+func (w *batchWriter) attempt(reqs []*jobReq) error {
+	l := w.l
+	tx, err := l.store.Begin(true)
+	if err != nil {
+		return err
+	}
 	w.tx = tx
+	defer w.endTx()
 	// Keys that only grow fill their pages; bbolt's default half-fills on every split.
 	for _, name := range [][]byte{bktJournal, bktOutbox, bktOutQueue, bktDedupe, bktPending, bktAccounts, bktIDs, bktHolds} {
 		if b, ok := tx.Bucket(name).(boltBucket); ok {
@@ -179,12 +224,20 @@ func (w *batchWriter) commit(reqs []*jobReq) {
 	if w.ids == nil {
 		w.ids = make(map[domain.ID]domain.Transfer, 1024)
 	}
+	w.markStart()
+	if l.shared != nil {
+		if err := w.catchUp(tx); err != nil {
+			tx.Rollback()
+			return err
+		}
+	}
 	// Expiry first: a post that arrives after its pending transfer timed out must not win.
 	if w.expireDue {
 		w.expireDue = false
 		err = w.expire()
 	}
 	for _, r := range reqs {
+		r.res, r.err = domain.Result{}, nil
 		if r.upd != nil {
 			r.err = w.applyUpdate(r.upd)
 			continue
@@ -200,38 +253,27 @@ func (w *batchWriter) commit(reqs []*jobReq) {
 			w.putMeta(r.meta)
 		}
 	}
-	if err == nil {
-		err = w.ioErr
-	}
-	if err == nil {
+	err = cmp.Or(err, w.ioErr, tx.Err())
+	if err == nil && l.shared != nil {
+		err = w.writeTouched()
+	} else if err == nil {
 		err = w.checkpoint()
 	}
 	if err == nil && l.opt.CommitFault != nil {
 		err = l.opt.CommitFault()
 	}
 	if err == nil {
-		err = tx.Commit()
-	} else {
-		tx.Rollback()
+		return tx.Commit()
 	}
+	tx.Rollback()
+	return err
+}
+
+// endTx forgets the batch's transaction and what lived only as long as it.
+func (w *batchWriter) endTx() {
 	w.tx, w.ioErr = nil, nil
 	clear(w.ids)
 	w.resetArena()
-	if err != nil {
-		w.fail(reqs, err)
-		return
-	}
-	l.stats.Commits.Add(1)
-	w.publish()
-	for _, r := range reqs {
-		if r.err != nil {
-			l.stats.Refused.Add(1)
-		} else if r.job != nil {
-			l.stats.Jobs.Add(1)
-			l.stats.Transfers.Add(uint64(len(r.res.Transfers)))
-		}
-		close(r.done)
-	}
 }
 
 // fail stops the ledger: memory may now be ahead of the file, so nothing more is accepted
@@ -253,6 +295,11 @@ func (w *batchWriter) publish() {
 		a.publish()
 		a.inBatch = false
 	}
+	for _, a := range w.caught {
+		a.publish()
+		a.caught = false
+	}
+	w.caught = w.caught[:0]
 	l.visible = uint64(len(l.accounts) - 1)
 	l.stats.LastSeq.Store(l.st.lastSeq) // under viewMu: readers pair it with the balances
 	l.viewMu.Unlock()

@@ -1,0 +1,307 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"mpg/domain"
+	"strings"
+	"time"
+)
+
+// A ledger on a shared store (a PostgreSQL database several daemons write) keeps the same
+// memory as one on a file, but trusts it only while it holds the store's writer lock:
+//
+//   - every batch begins with the lock (the store's Begin takes it), then reads the journal
+//     entries other daemons appended since its last batch and applies them to its memory
+//     with the replay a file's open uses (follow); every rule then runs on the state all
+//     daemons committed, and the journal stays one dense chain;
+//   - every batch writes the records of the accounts it changed, so that an account not in
+//     memory is always read current from its record (a file checkpoints in rounds instead);
+//   - a batch that fails (the database went away, a serialization failure) leaves no trace
+//     in memory: the accounts it touched are dropped, to be read again from their records,
+//     and the batch runs again after a random pause when the store says it may, or its
+//     jobs are answered ErrUnavailable; the ledger goes on (a file stops instead);
+//   - between batches an idle ledger catches up on its own every RefreshEvery, so that its
+//     readers see what the other daemons committed.
+
+// ErrUnavailable is returned for jobs the shared store could not commit now (the database
+// is unreachable or failing): nothing of them was applied, and the same job may be
+// submitted again.
+var ErrUnavailable = errors.New("ledger database unavailable")
+
+// maxBatchTries bounds how often a batch runs again after a retryable failure.
+const maxBatchTries = 5
+
+// InitShared writes an empty ledger into a shared store that has none.
+func InitShared(s SharedStore) error {
+	l := &Ledger{store: s, path: s.Name()}
+	var exists bool
+	err := l.view(func(tx Tx) error {
+		exists = tx.Bucket(bktMeta).Get(keySchema) != nil
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if exists {
+		return fmt.Errorf("%s already holds a ledger", s.Name())
+	}
+	return l.initFile()
+}
+
+// OpenShared opens the ledger a shared store holds (InitShared made it). Several ledgers,
+// in several processes, may have the same store open.
+func OpenShared(s SharedStore, opt *Options) (*Ledger, error) {
+	o := opt.withDefaults("")
+	if o.RefreshEvery <= 0 {
+		o.RefreshEvery = 50 * time.Millisecond
+	}
+	l := &Ledger{
+		store: s, shared: s, path: s.Name(), opt: o,
+		jobs:     make(chan *jobReq, o.QueueLen),
+		closing:  make(chan struct{}),
+		done:     make(chan struct{}),
+		accounts: []*account{nil},
+		out:      newOutQueue(),
+	}
+	err := l.checkKeysAtOpen(o.KeyChecks)
+	if err == nil {
+		err = l.openPeople()
+	}
+	if err == nil {
+		err = l.load()
+	}
+	if err != nil {
+		return nil, err
+	}
+	go l.writer()
+	return l, nil
+}
+
+// Shared reports whether the ledger is on a store other daemons write too.
+func (l *Ledger) Shared() bool { return l.shared != nil }
+
+// batchStart is the writer's memory as the last committed batch left it.
+type batchStart struct {
+	accounts int
+	seq      uint64
+	hash     [32]byte
+	ts       int64
+	nextMsg  uint64
+}
+
+func (w *batchWriter) markStart() {
+	st := w.l.st
+	w.start = batchStart{len(w.l.accounts), st.lastSeq, st.lastHash, st.lastTS, st.nextMsg}
+}
+
+// forget takes back from memory what a failed batch (or catch-up) did: the accounts it
+// touched are dropped, to be read again from their records, and the journal position goes
+// back to where the batch began.
+func (w *batchWriter) forget() {
+	l, st := w.l, w.l.st
+	l.viewMu.Lock()
+	for _, list := range [][]*account{w.touched, w.caught} {
+		for _, a := range list {
+			a.inBatch, a.caught = false, false
+			if a.ID < uint64(len(l.accounts)) && l.accounts[a.ID] == a {
+				l.accounts[a.ID] = nil
+			}
+		}
+	}
+	clear(l.accounts[w.start.accounts:])
+	l.accounts = l.accounts[:w.start.accounts]
+	l.viewMu.Unlock()
+	w.touched, w.caught, w.outIDs = w.touched[:0], w.caught[:0], w.outIDs[:0]
+	st.lastSeq, st.lastHash, st.lastTS, st.nextMsg = w.start.seq, w.start.hash, w.start.ts, w.start.nextMsg
+	l.people.reset() // parties made by the batch are not in the store
+	w.stale = true   // open pending transfers and system accounts are read again
+}
+
+// retry runs a failed batch again on a shared store while the store says it may.
+func (w *batchWriter) retry(reqs []*jobReq, err error) error {
+	for try := 1; err != nil; try++ {
+		w.forget()
+		if !w.l.shared.Retryable(err) || try >= maxBatchTries {
+			return err
+		}
+		time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << try)))
+		err = w.attempt(reqs)
+	}
+	return nil
+}
+
+// unavailable answers the jobs of a batch the shared store could not commit.
+func (w *batchWriter) unavailable(reqs []*jobReq, cause error) {
+	err := fmt.Errorf("%w: %v", ErrUnavailable, cause)
+	w.l.degraded.Store(&err)
+	for _, r := range reqs {
+		r.res, r.err = domain.Result{}, err
+		close(r.done)
+	}
+}
+
+// catchUp applies to memory the journal entries committed after the writer's position.
+func (w *batchWriter) catchUp(tx Tx) error {
+	l, st := w.l, w.l.st
+	if w.stale {
+		clear(st.pending)
+		clear(st.system)
+		if err := l.loadPending(tx); err != nil {
+			return err
+		}
+		if err := l.loadSystem(tx); err != nil {
+			return err
+		}
+		w.stale = false
+	}
+	asOf := map[uint64]uint64{}
+	c := tx.Bucket(bktJournal).Cursor()
+	for k, v := c.Seek(u64key(st.lastSeq + 1)); k != nil; k, v = c.Next() {
+		seq := be64(k)
+		if seq != st.lastSeq+1 {
+			return fmt.Errorf("journal entry %d follows entry %d", seq, st.lastSeq)
+		}
+		en, err := splitEntry(v)
+		if err != nil {
+			return fmt.Errorf("journal entry %d: %w", seq, err)
+		}
+		if err := w.follow(tx, seq, en, asOf); err != nil {
+			return fmt.Errorf("journal entry %d: %w", seq, err)
+		}
+		st.lastHash, st.lastSeq, st.lastTS = en.hash, seq, en.ts
+	}
+	if k, _ := tx.Bucket(bktOutbox).Cursor().Last(); k != nil && be64(k) > st.nextMsg {
+		st.nextMsg = be64(k)
+	}
+	return tx.Err()
+}
+
+// follow applies one entry another daemon committed.
+func (w *batchWriter) follow(tx Tx, seq uint64, en entry, asOf map[uint64]uint64) error {
+	l, st := w.l, w.l.st
+	d := dec{b: en.body}
+	switch en.typ {
+	case entAccount:
+		a := d.accountStatic()
+		if d.err != nil {
+			return d.err
+		}
+		l.grow(a.ID)
+		if key := (systemKey{a.Kind, a.Currency}); domain.IsSystem(a.Kind) && st.system[key] == 0 {
+			st.system[key] = a.ID
+		}
+	case entAudit:
+		return w.followErasure(tx, &d)
+	}
+	if err := l.replay(tx, seq, en, asOf, w.caughtUp); err != nil {
+		return err
+	}
+	if en.typ == entTransfer {
+		t := d.transfer()
+		if d.err != nil {
+			return d.err
+		}
+		switch {
+		case t.Flags&domain.Pending != 0:
+			t.Seq, t.Timestamp, t.For = seq, en.ts, l.people.number(tx, t.For)
+			p := &pendingRec{t: t.Transfer}
+			if t.Timeout > 0 {
+				p.expires = en.ts + int64(t.Timeout)
+			}
+			st.pending[t.ID] = p
+		case t.Flags&(domain.PostPending|domain.VoidPending) != 0:
+			delete(st.pending, t.PendingID)
+		}
+	}
+	return nil
+}
+
+// caughtUp notes an account catch-up changed, to publish with the batch.
+func (w *batchWriter) caughtUp(a *account) {
+	if !a.caught && !a.inBatch {
+		a.caught = true
+		w.caught = append(w.caught, a)
+	}
+}
+
+// grow makes room in the account table up to id (an account another daemon opened).
+func (l *Ledger) grow(id uint64) {
+	if id < uint64(len(l.accounts)) {
+		return
+	}
+	l.viewMu.Lock()
+	for uint64(len(l.accounts)) <= id {
+		l.accounts = append(l.accounts, nil)
+	}
+	l.viewMu.Unlock()
+}
+
+// followErasure forgets in memory a party another daemon erased: the audit entry of an
+// erasure names the party first, and the store no longer has its key.
+func (w *batchWriter) followErasure(tx Tx, d *dec) error {
+	_, _, detail := d.str(), d.str(), d.str()
+	if d.err != nil {
+		return fmt.Errorf("bad audit entry")
+	}
+	party, _, _ := strings.Cut(detail, " ")
+	if !IsParty(party) || tx.Bucket(bktPartyKeys).Get([]byte(party)) != nil {
+		return nil
+	}
+	l := w.l
+	l.people.evict(party)
+	holds := tx.Bucket(bktHolds).Cursor()
+	prefix := append([]byte(party), 0)
+	for k, _ := holds.Seek(prefix); k != nil && strings.HasPrefix(string(k), string(prefix)); k, _ = holds.Next() {
+		seq := be64(k[len(prefix):])
+		for _, p := range l.st.pending {
+			if p.t.Seq == seq {
+				p.t.For = party
+			}
+		}
+	}
+	for _, id := range ownedIDs(tx, party) {
+		if id < uint64(len(l.accounts)) && l.accounts[id] != nil {
+			a := l.accounts[id]
+			l.viewMu.Lock()
+			a.Owner, a.Name = party, ""
+			l.viewMu.Unlock()
+		}
+	}
+	return nil
+}
+
+// refresh catches an idle writer up with what other daemons committed, for its readers.
+func (w *batchWriter) refresh() {
+	l := w.l
+	tx, err := l.store.Begin(false)
+	if err == nil {
+		w.markStart()
+		err = w.catchUp(tx)
+		tx.Rollback()
+		if err != nil {
+			w.forget()
+		}
+	}
+	if err != nil {
+		err = fmt.Errorf("%w: %v", ErrUnavailable, err)
+		l.degraded.Store(&err)
+		return
+	}
+	l.degraded.Store(nil)
+	w.publish()
+}
+
+// writeTouched writes the record of every account the batch changed, so that the store
+// always holds each account as of the last batch that changed it.
+func (w *batchWriter) writeTouched() error {
+	b := w.tx.Bucket(bktAccounts)
+	for _, a := range w.touched {
+		a.dirty = false
+		if err := w.putAccount(b, a); err != nil {
+			return err
+		}
+	}
+	return w.l.setReplayFrom(w.tx, w.l.st.lastSeq+1)
+}
