@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -185,10 +186,33 @@ type SMPP struct {
 // PasswordEnv overrides smpp.password, so the secret need not sit in a file.
 const PasswordEnv = "MPG_SMPP_PASSWORD"
 
-// Ledger configures the ledger file.
+// DSNEnv overrides ledger.dsn (and may carry a password, kept out of the file).
+const DSNEnv = "MPG_LEDGER_DSN"
+
+// Ledger drivers.
+const (
+	DriverBbolt    = "bbolt"
+	DriverPostgres = "postgres"
+)
+
+// Ledger configures where the books are kept.
 type Ledger struct {
+	// Driver is "bbolt" (one local file, the default) or "postgres" (a database several
+	// daemons share).
+	Driver string `toml:"driver"`
 	// Path of the bbolt file.
 	Path string `toml:"path"`
+	// DSN names the PostgreSQL database (driver "postgres"), without its password: that
+	// comes from PGPASSWORD, a .pgpass file, or dsn_file. MPG_LEDGER_DSN overrides it.
+	DSN string `toml:"dsn"`
+	// DSNFile is a file holding the whole DSN, password included, readable by mpg alone.
+	DSNFile string `toml:"dsn_file"`
+	// Daemon names this daemon among those sharing a database (default: host, process id
+	// and a random suffix); two live daemons must never share one.
+	Daemon string `toml:"daemon"`
+	// AdminSocket is the admin socket's path (default: the file's path + ".sock"; with
+	// PostgreSQL, "mpg.sock" in the working directory).
+	AdminSocket string `toml:"admin_socket"`
 	// Currency of the system accounts `mpg ledger init` opens, and of new purses.
 	Currency string `toml:"currency"`
 	// Group commit: at most this many jobs per commit, waiting at most this long for company.
@@ -205,7 +229,7 @@ type Ledger struct {
 // Default is the configuration used when no file is given.
 func Default() Config {
 	return Config{
-		Ledger: Ledger{Path: "mpg.db", Currency: "EUR", MaxBatchJobs: 4096, MaxBatchWaitUs: 500,
+		Ledger: Ledger{Driver: DriverBbolt, Path: "mpg.db", Currency: "EUR", MaxBatchJobs: 4096, MaxBatchWaitUs: 500,
 			CheckpointEveryMs: 5000, CheckpointChunk: 1024, OutboxRetentionDays: 30},
 		Engine: Engine{ShortCode: "1234", Region: "FR", DedupeS: 21600, LockAfter: 3, LockMinutes: 30, LockForever: 5,
 			ClaimDays: 7, MaxHolds: 8, CreditHoldDays: 7, CreditMinTier: 2, ConfirmMin: 5, ActivationH: 24, TimeZone: "UTC", MOPerMinute: 30, MOBurst: 10,
@@ -251,6 +275,9 @@ func Load(path string, required bool) (Config, error) {
 	}
 	if v := os.Getenv(PasswordEnv); v != "" {
 		c.SMPP.Password = v
+	}
+	if v := os.Getenv(DSNEnv); v != "" {
+		c.Ledger.DSN, c.Ledger.DSNFile = v, ""
 	}
 	if err := c.loadKeys(path); err != nil {
 		return c, err
@@ -361,8 +388,20 @@ func (c Config) validate() []*KeyError {
 	c.Privacy.validate(&r)
 	c.Disputes.validate(&r)
 	l, s, e, m, b := c.Ledger, c.SMPP, c.Engine, c.Merchant, c.Bank
-	if l.Path == "" {
-		r.bad("ledger.path", `""`, "must not be empty")
+	switch l.Driver {
+	case DriverBbolt:
+		if l.Path == "" {
+			r.bad("ledger.path", `""`, "must not be empty")
+		}
+	case DriverPostgres:
+		if l.DSN == "" && l.DSNFile == "" {
+			r.bad("ledger.dsn", `""`, "must name the database (or set ledger.dsn_file, or MPG_LEDGER_DSN)")
+		}
+		if os.Getenv(DSNEnv) == "" && hasPassword(l.DSN) { // a secret: never echoed
+			r.bad("ledger.dsn", "", "must not hold a password: use PGPASSWORD, a .pgpass file, ledger.dsn_file or MPG_LEDGER_DSN")
+		}
+	default:
+		r.bad("ledger.driver", strconv.Quote(l.Driver), `must be "bbolt" or "postgres"`)
 	}
 	if len(l.Currency) != 3 {
 		r.bad("ledger.currency", strconv.Quote(l.Currency), "must be an ISO 4217 code like EUR")
@@ -524,4 +563,26 @@ func (d Disputes) validate(r *rules) {
 	r.between("disputes.open_days", d.OpenDays, 1, 540)
 	r.between("disputes.merchant_days", d.MerchantDays, 1, 90)
 	r.between("disputes.close_hours", d.CloseHours, 0, 24*90)
+}
+
+// hasPassword reports whether a PostgreSQL DSN (URL or key=value) carries a password.
+func hasPassword(dsn string) bool {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		if _, set := u.User.Password(); set {
+			return true
+		}
+	}
+	return strings.Contains(strings.ToLower(dsn), "password=")
+}
+
+// DSNValue is the DSN to connect with: from dsn_file when it is set, else dsn.
+func (l Ledger) DSNValue() (string, error) {
+	if l.DSNFile == "" {
+		return l.DSN, nil
+	}
+	b, err := os.ReadFile(l.DSNFile)
+	if err != nil {
+		return "", fmt.Errorf("ledger.dsn_file: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }

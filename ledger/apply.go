@@ -207,7 +207,7 @@ func (ja *jobApply) run(job *domain.Job) (domain.Result, error) {
 		e := enc{}
 		e.message(&disk)
 		ja.puts = append(ja.puts, put{bucket: bktOutbox, key: u64key(m.ID), val: e.b},
-			put{bucket: bktOutQueue, key: u64key(m.ID), val: []byte{}})
+			put{bucket: bktOutQueue, key: u64key(m.ID), val: ja.w.l.self})
 		res.Messages = append(res.Messages, m.ID)
 		ja.out = append(ja.out, laterItem{id: m.ID, urgent: m.Urgent})
 		stored = append(stored, m)

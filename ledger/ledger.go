@@ -40,7 +40,7 @@ var (
 	bktDedupe    = []byte("dedupe")         // expiry nanos | seq | n -> key | result (time order, for expiry)
 	bktDedupeIdx = []byte("dedupe_keys")    // key -> its record's key in bktDedupe
 	bktOutbox    = []byte("outbox")         // message id -> message
-	bktOutQueue  = []byte("outq")           // message id -> empty (still to send)
+	bktOutQueue  = []byte("outq")           // message id -> the daemon sending it (still to send; empty on a file)
 	bktSMSCIDs   = []byte("smscids")        // SMSC message id -> message id
 	bktOwners    = []byte("owners")         // owner | 0 | account id -> empty
 	bktProfiles  = []byte("profiles")       // owner -> version | engine profile
@@ -96,6 +96,12 @@ type Options struct {
 	// PeopleCache bounds the people kept at hand (0: DefaultPeopleCache); the others are
 	// read from the file when asked.
 	PeopleCache int
+	// Daemon names this daemon among those sharing a store (default: host, process id and
+	// a random suffix). Two live daemons must never share a name.
+	Daemon string
+	// OrphanAfter is how long a daemon on a shared store may be silent before the others
+	// send the replies it left queued (default 15s).
+	OrphanAfter time.Duration
 	// RefreshEvery is how often an idle ledger on a shared store reads what other daemons
 	// committed (default 50ms).
 	RefreshEvery time.Duration
@@ -147,8 +153,9 @@ type Ledger struct {
 	db     *bolt.DB // the file, when the store is one (nil on a shared store)
 	store  Store
 	shared SharedStore // the store, when other daemons write it too (shared.go)
-	path  string
-	opt   Options
+	self   []byte      // this daemon's name on a shared store, as its outbox entries carry it (empty on a file)
+	path   string
+	opt    Options
 
 	jobs    chan *jobReq
 	closing chan struct{}

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"mpg/domain"
@@ -64,8 +65,8 @@ func (l *Ledger) NextMessages(ctx context.Context, max int) ([]domain.Message, e
 			err := l.view(func(tx Tx) error {
 				b, q := tx.Bucket(bktOutbox), tx.Bucket(bktOutQueue)
 				for _, id := range ids {
-					if q.Get(u64key(id)) == nil {
-						l.out.release(id) // settled meanwhile (a late answer, an operator)
+					if s := q.Get(u64key(id)); s == nil || !bytes.Equal(s, l.self) {
+						l.out.release(id) // settled meanwhile (a late answer, an operator), or taken over
 						continue
 					}
 					m, err := decodeMessage(b.Get(u64key(id)))
@@ -262,7 +263,7 @@ func (w *batchWriter) applyUpdate(u *msgUpdate) error {
 	}
 	// Still to send: queued, or unknown with a resend scheduled.
 	if m.Status == domain.MsgQueued || m.Status == domain.MsgUnknown && m.NextAt != 0 {
-		err = q.Put(u64key(id), []byte{})
+		err = q.Put(u64key(id), w.l.self) // whoever marks it sends it next
 	} else {
 		err = q.Delete(u64key(id))
 	}

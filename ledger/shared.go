@@ -1,11 +1,14 @@
 package ledger
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"mpg/domain"
+	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,6 +32,9 @@ import (
 // is unreachable or failing): nothing of them was applied, and the same job may be
 // submitted again.
 var ErrUnavailable = errors.New("ledger database unavailable")
+
+// daemonSeq tells apart the ledgers one process opens on shared stores (tests, tools).
+var daemonSeq atomic.Uint64
 
 // maxBatchTries bounds how often a batch runs again after a retryable failure.
 const maxBatchTries = 5
@@ -57,8 +63,15 @@ func OpenShared(s SharedStore, opt *Options) (*Ledger, error) {
 	if o.RefreshEvery <= 0 {
 		o.RefreshEvery = 50 * time.Millisecond
 	}
+	if o.OrphanAfter <= 0 {
+		o.OrphanAfter = 15 * time.Second
+	}
+	if o.Daemon == "" {
+		host, _ := os.Hostname()
+		o.Daemon = fmt.Sprintf("%s-%d-%d-%04x", host, os.Getpid(), daemonSeq.Add(1), rand.Uint32N(1<<16))
+	}
 	l := &Ledger{
-		store: s, shared: s, path: s.Name(), opt: o,
+		store: s, shared: s, path: s.Name(), opt: o, self: []byte(o.Daemon),
 		jobs:     make(chan *jobReq, o.QueueLen),
 		closing:  make(chan struct{}),
 		done:     make(chan struct{}),
@@ -78,6 +91,9 @@ func OpenShared(s SharedStore, opt *Options) (*Ledger, error) {
 	go l.writer()
 	return l, nil
 }
+
+// Daemon is this daemon's name among those sharing a store ("" on a file).
+func (l *Ledger) Daemon() string { return string(l.self) }
 
 // Shared reports whether the ledger is on a store other daemons write too.
 func (l *Ledger) Shared() bool { return l.shared != nil }
@@ -303,5 +319,82 @@ func (w *batchWriter) writeTouched() error {
 			return err
 		}
 	}
+	if err := w.beat(); err != nil {
+		return err
+	}
 	return w.l.setReplayFrom(w.tx, w.l.st.lastSeq+1)
+}
+
+// keyDaemonPrefix begins the meta keys of the daemons sharing a store: each holds the time
+// of the daemon's last batch (by its clock).
+const keyDaemonPrefix = "daemon "
+
+// beat records that this daemon is alive, at most once a second.
+func (w *batchWriter) beat() error {
+	now := w.l.opt.Now().UnixNano()
+	if now-w.lastBeat < int64(time.Second) {
+		return nil
+	}
+	w.lastBeat = now
+	return w.tx.Bucket(bktMeta).Put(append([]byte(keyDaemonPrefix), w.l.self...), u64key(uint64(now)))
+}
+
+// maxAdoptPerCommit bounds the outbox entries one commit looks at for orphans.
+const maxAdoptPerCommit = 20000
+
+// adoptOrphans takes over the replies still to send of daemons silent for OrphanAfter (or
+// of none: books moved from a file): they
+// are this daemon's to send from the commit on (at least once: a daemon that was only
+// paused sends nothing more once it sees the entry is no longer its own). A dead daemon
+// with nothing left is forgotten.
+func (w *batchWriter) adoptOrphans(now int64) error {
+	l := w.l
+	meta := w.tx.Bucket(bktMeta)
+	alive, dead := map[string]bool{string(l.self): true}, map[string]bool{}
+	c := meta.Cursor()
+	prefix := []byte(keyDaemonPrefix)
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		name := string(k[len(prefix):])
+		if len(v) == 8 && now-int64(be64(v)) <= int64(l.opt.OrphanAfter) {
+			alive[name] = true
+		} else if name != string(l.self) {
+			dead[name] = true
+		}
+	}
+	// Entries of a daemon that no longer beats at all (forgotten, or books moved from a
+	// file) are looked for every OrphanAfter.
+	if len(dead) == 0 && now-w.lastAdopt < int64(l.opt.OrphanAfter) {
+		return nil
+	}
+	w.lastAdopt = now
+	q, box := w.tx.Bucket(bktOutQueue), w.tx.Bucket(bktOutbox)
+	var adopt [][]byte
+	n := 0
+	qc := q.Cursor()
+	for k, v := qc.First(); k != nil && n < maxAdoptPerCommit; k, v = qc.Next() {
+		n++
+		if !alive[string(v)] {
+			adopt = append(adopt, bytes.Clone(k))
+		}
+	}
+	for _, k := range adopt {
+		m, err := decodeMessage(box.Get(k))
+		if err != nil {
+			return fmt.Errorf("outbox message %d: %w", be64(k), err)
+		}
+		if err := q.Put(k, l.self); err != nil {
+			return err
+		}
+		w.outIDs = append(w.outIDs, laterItem{id: m.ID, urgent: m.Urgent, at: m.NextAt})
+	}
+	if n == maxAdoptPerCommit {
+		w.expireDue = true // more to look at: the next commit goes on
+		return nil
+	}
+	for name := range dead {
+		if err := meta.Delete(append([]byte(keyDaemonPrefix), name...)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

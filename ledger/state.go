@@ -335,7 +335,10 @@ func (l *Ledger) loadOutbox(tx Tx) error {
 	}
 	out := tx.Bucket(bktOutbox)
 	now := l.opt.Now().UnixNano()
-	return tx.Bucket(bktOutQueue).ForEach(func(k, _ []byte) error {
+	return tx.Bucket(bktOutQueue).ForEach(func(k, sender []byte) error {
+		if !bytes.Equal(sender, l.self) {
+			return nil // another daemon's to send (a shared store): taken over if it dies
+		}
 		m, err := decodeMessage(out.Get(k))
 		if err != nil {
 			return fmt.Errorf("outbox message %d: %w", binary.BigEndian.Uint64(k), err)

@@ -17,6 +17,9 @@ type Report struct {
 	Transfers  uint64            `json:"transfers"`
 	Pending    uint64            `json:"pending"`
 	Currencies map[string]uint64 `json:"posted_volume_by_currency"`
+	// Head is the hash of the last journal entry: two books with the same head hold the
+	// same journal, and so (each verified) the same transfers and balances.
+	Head string `json:"head,omitempty"`
 	// Problem is the first broken thing, precisely; empty when the file is clean.
 	Problem string `json:"problem,omitempty"`
 }
@@ -227,6 +230,9 @@ func verifyTx(ctx context.Context, tx Tx, l *Ledger, rep *Report, progress func(
 		if s.dP != s.cP || s.dp != s.cp {
 			return bad("currency %s: debits %d posted / %d pending but credits %d posted / %d pending", cur, s.dP, s.dp, s.cP, s.cp)
 		}
+	}
+	if rep.Entries > 0 {
+		rep.Head = fmt.Sprintf("%x", prev)
 	}
 	// Open pending transfers match the pending records.
 	pb := tx.Bucket(bktPending)

@@ -162,6 +162,9 @@ type batchWriter struct {
 	start  batchStart
 	caught []*account
 	stale  bool
+	// lastBeat is when this daemon last recorded that it is alive (unix nanos).
+	lastBeat  int64
+	lastAdopt int64 // when the outbox was last looked at for orphans
 
 	roundNext  uint64 // next account id the checkpoint round looks at; 0: no round running
 	roundStart uint64 // journal position the round started at
@@ -307,7 +310,7 @@ func (w *batchWriter) publish() {
 	if len(w.outIDs) > 0 {
 		now := l.opt.Now().UnixNano()
 		for _, it := range w.outIDs {
-			l.out.push(it.id, it.urgent, 0, now)
+			l.out.push(it.id, it.urgent, it.at, now)
 		}
 		w.outIDs = w.outIDs[:0]
 	}
@@ -383,6 +386,11 @@ func (w *batchWriter) expire() error {
 			return fmt.Errorf("expire %s: %w", p.t.ID, err)
 		}
 		l.stats.Expired.Add(1)
+	}
+	if l.shared != nil {
+		if err := w.adoptOrphans(now); err != nil {
+			return err
+		}
 	}
 	if err := w.sweepParts(now); err != nil {
 		return err

@@ -33,6 +33,9 @@ type Config struct {
 	WebhookEvery    time.Duration // how often the queue is looked at (default 1s)
 	WebhookWorkers  int           // deliveries in flight (default 8)
 	MaxBodyBytes    int64         // request bodies (default 16 KiB)
+	// Once runs work that must run on one daemon at a time (the webhook sender) while this
+	// daemon may (a lease, when several share a database); nil runs it at once.
+	Once func(ctx context.Context, name string, work func(context.Context))
 }
 
 // Server serves the merchant API and the checkout pages.
@@ -181,7 +184,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); s.RunWebhooks(ctx) }()
+	go func() {
+		defer wg.Done()
+		if s.cfg.Once != nil {
+			s.cfg.Once(ctx, "webhooks", s.RunWebhooks)
+		} else {
+			s.RunWebhooks(ctx)
+		}
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var err error

@@ -27,8 +27,6 @@ import (
 // so only the daemon's user can use it), the daemon runs the same command against its open
 // ledger and sends back the output and the exit status.
 
-func socketPath(db string) string { return db + ".sock" }
-
 // adminCommands are the commands the daemon runs for the CLI.
 var adminCommands = map[string]bool{"ledger": true, "account": true, "merchant": true, "outbox": true, "payment": true, "webhook": true, "company": true, "credit": true, "subscriber": true}
 
@@ -69,7 +67,7 @@ func (a *app) forward(cmd *cobra.Command, args []string) (bool, error) {
 	if !forwarded(strings.Fields(cmd.CommandPath())[1:]) || a.shared != nil {
 		return false, nil
 	}
-	c, err := net.DialTimeout("unix", socketPath(a.dbPath), time.Second)
+	c, err := net.DialTimeout("unix", adminSocket(a.cfg, a.dbPath), time.Second)
 	if err != nil {
 		return false, nil
 	}
@@ -115,12 +113,8 @@ func flagArgs(cmd *cobra.Command) []string {
 
 // serveAdmin answers CLI requests on the socket until ctx ends.
 func serveAdmin(ctx context.Context, cfg config.Config, l store, eng *engine.Engine, log *zap.Logger) (func(), error) {
-	// The socket is found by the CLI beside the ledger file its --db names.
-	f, err := fileOf(l, "the admin socket")
-	if err != nil {
-		return nil, err
-	}
-	path := socketPath(f.Path())
+	// The CLI finds the socket where its configuration says (beside the file its --db names).
+	path := adminSocket(cfg, where(l))
 	os.Remove(path) // a socket left by a daemon that was killed
 	// The socket is created 0600 (umask set around the bind, so there is no moment when it
 	// is open to others), and every peer is checked by uid when it connects.

@@ -182,7 +182,7 @@ func findKey(ks []keyAtHand, name string) *keyAtHand {
 // checks (the keys commands compare or replace them themselves).
 func (a *app) withLedgerUnchecked(f func(l store) error) error {
 	return a.withOpen(func() (store, error) {
-		l, err := ledger.Open(a.dbPath, a.ledgerOptions())
+		l, err := a.openBooks(a.ledgerOptions())
 		if err != nil {
 			return nil, err // not l: a nil *ledger.Ledger would be a store that is not nil
 		}

@@ -59,11 +59,11 @@ func (a *app) openLedger() (store, error) {
 	o := a.ledgerOptions()
 	held := keysAtHand(a.cfg)
 	o.KeyChecks = ledgerChecks(held)
-	l, err := ledger.Open(a.dbPath, o)
+	l, err := a.openBooks(o)
 	if err != nil {
 		return nil, keyAdvice(err, held)
 	}
-	a.log.Debug("ledger opened", zap.String("db", a.dbPath))
+	a.log.Debug("ledger opened", zap.String("db", a.booksName()))
 	return l, nil
 }
 
@@ -118,7 +118,7 @@ func (a *app) ledgerInitCmd() *cobra.Command {
 			}
 			o := a.ledgerOptions()
 			o.KeyChecks = ledgerChecks(keysAtHand(a.cfg)) // the keys at hand are the file's from now on
-			l, err := ledger.Create(a.dbPath, o)
+			l, err := a.createBooks(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
@@ -135,7 +135,7 @@ func (a *app) ledgerInitCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "created %s (%s): float %d, fees %d, escrow %d\n",
-				a.dbPath, currency, res.Accounts[0].ID, res.Accounts[1].ID, res.Accounts[2].ID)
+				a.booksName(), currency, res.Accounts[0].ID, res.Accounts[1].ID, res.Accounts[2].ID)
 			return nil
 		},
 	}

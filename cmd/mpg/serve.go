@@ -63,7 +63,7 @@ password from MPG_SMPP_PASSWORD. A ledger file used with other keys is refused.`
 			defer stopProfile()
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			l, err := ledger.Open(a.dbPath, a.daemonLedgerOptions(a.cfg))
+			l, err := a.openBooks(a.daemonLedgerOptions(a.cfg))
 			if err != nil {
 				return keyAdvice(err, keysAtHand(a.cfg))
 			}
@@ -180,7 +180,7 @@ func (d *daemon) serveMerchants(ctx context.Context) (done <-chan struct{}, err 
 	}
 	exp, _ := domain.Exponent(d.cfg.Ledger.Currency)
 	srv := web.New(web.Config{PublicURL: public, TLSCert: m.TLSCert, TLSKey: m.TLSKey, RatePerS: m.RatePerS,
-		Burst: m.Burst, Currency: d.cfg.Ledger.Currency, Exponent: exp}, d.eng, d.log.Named("web"))
+		Burst: m.Burst, Currency: d.cfg.Ledger.Currency, Exponent: exp, Once: d.leases.once}, d.eng, d.log.Named("web"))
 	go func() {
 		defer close(c)
 		if err := srv.Serve(ctx, ln); err != nil {
@@ -216,6 +216,9 @@ type daemon struct {
 	merchantAddr  string       // where the merchant API listens, once it does
 	httpAddr      string       // where the operator endpoints listen, once they do
 	bankClient    *bank.Client // the link to the bank for mDebit (nil: bank.addr unset)
+	// leases give work that must run once to one of the daemons sharing a database (nil:
+	// the books are a file, and this daemon runs it all).
+	leases *leases
 }
 
 func newDaemon(cfg config.Config, l store, log *zap.Logger) (*daemon, error) {
@@ -385,14 +388,14 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 	work.Add(1)
 	go func() {
 		defer work.Done()
-		d.eng.RunExpiry(workCtx, time.Second, d.log.Sugar().Warnf)
+		d.leases.once(workCtx, "expiry", func(ctx context.Context) { d.eng.RunExpiry(ctx, time.Second, d.log.Sugar().Warnf) })
 	}()
 	if client, b := d.bankClient, d.cfg.Bank; client != nil {
 		work.Add(1)
 		go func() {
 			defer work.Done()
 			defer client.Close()
-			d.eng.RunBank(workCtx, 200*time.Millisecond, b.MaxInflight)
+			d.leases.once(workCtx, "bank", func(ctx context.Context) { d.eng.RunBank(ctx, 200*time.Millisecond, b.MaxInflight) })
 		}()
 		if b.EchoS > 0 {
 			work.Add(1)

@@ -85,6 +85,10 @@ type Store struct {
 	// backup would (bbolt: BackupFile). Nil where the copy is taken outside mpg (PostgreSQL:
 	// pg_dump); the steps that need it are then skipped.
 	Copy func(t testing.TB, l Ledger, c Config) Ledger
+	// Another opens a second ledger on the same books while the first serves, as a second
+	// daemon would. Nil where the books are one process's alone (bbolt); the tests of
+	// shared books are then skipped.
+	Another func(t testing.TB, c Config) Ledger
 }
 
 // Run runs the whole suite against the ledgers open makes, one subtest a test.
@@ -118,6 +122,11 @@ func Run(t *testing.T, open Opener) {
 		{"PartsOfLongMessagesAreDurableCappedAndSwept", PartsOfLongMessagesAreDurableCappedAndSwept},
 		{"PropertyLedgerAgreesWithModel", PropertyLedgerAgreesWithModel},
 		{"PropertyTierRulesAgreeWithModel", PropertyTierRulesAgreeWithModel},
+		{"SharedRulesAcrossDaemons", SharedRulesAcrossDaemons},
+		{"SharedDedupeAcrossDaemons", SharedDedupeAcrossDaemons},
+		{"SharedPendingAcrossDaemons", SharedPendingAcrossDaemons},
+		{"SharedAccountsOnEitherDaemon", SharedAccountsOnEitherDaemon},
+		{"SharedOutboxOneSender", SharedOutboxOneSender},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, open) })
 	}
