@@ -231,7 +231,7 @@ func TestLeaseFence(t *testing.T) {
 	if err := Fence(ctx, tx, a); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.Exec(ctx, "INSERT INTO meta (key, value) VALUES ('work', 'a')"); err != nil {
+	if _, err := tx.Exec(ctx, "INSERT INTO kv (bucket, k, v) VALUES ('meta', 'work', 'a')"); err != nil {
 		t.Fatal(err)
 	}
 	waitPast(t, db, a.Expires)
@@ -269,7 +269,7 @@ func TestLeaseFence(t *testing.T) {
 		if err := Fence(ctx, tx, a); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, "INSERT INTO meta (key, value) VALUES ('late', 'a')")
+		_, err := tx.Exec(ctx, "INSERT INTO kv (bucket, k, v) VALUES ('meta', 'late', 'a')")
 		return err
 	})
 	if !errors.Is(err, ErrLeaseLost) {
@@ -279,14 +279,14 @@ func TestLeaseFence(t *testing.T) {
 		if err := Fence(ctx, tx, b); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, "INSERT INTO meta (key, value) VALUES ('late', 'b')")
+		_, err := tx.Exec(ctx, "INSERT INTO kv (bucket, k, v) VALUES ('meta', 'late', 'b')")
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var by string
-	if err := db.pool.QueryRow(ctx, "SELECT convert_from(value, 'UTF8') FROM meta WHERE key = 'late'").Scan(&by); err != nil || by != "b" {
+	if err := db.pool.QueryRow(ctx, "SELECT convert_from(v, 'UTF8') FROM kv WHERE bucket = 'meta' AND k = 'late'").Scan(&by); err != nil || by != "b" {
 		t.Fatalf("late work by %q, %v; want b's only", by, err)
 	}
 

@@ -17,11 +17,8 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-// The tables 0001 makes: every bbolt bucket's counterpart, and the leases.
-var tables = []string{
-	"mpg_schema", "meta", "accounts", "journal", "transfers", "pending", "holds", "records",
-	"dedupe", "outbox", "smsc_ids", "early_receipts", "parts", "parties", "party_index", "leases",
-}
+// The tables 0001 makes: the buckets' key-value table, the writer lock, and the leases.
+var tables = []string{"mpg_schema", "kv", "writer_lock", "leases"}
 
 func newPool(t *testing.T) (*pgxpool.Pool, string) {
 	t.Helper()
@@ -81,8 +78,13 @@ func TestMigrateFreshThenAgain(t *testing.T) {
 		t.Fatalf("Open: schema %d", db.Schema())
 	}
 	// The handle works: a row in, a row out.
-	if _, err := db.Pool().Exec(ctx, "INSERT INTO meta (key, value) VALUES ('probe', '\\x01')"); err != nil {
+	if _, err := db.Pool().Exec(ctx, "INSERT INTO kv (bucket, k, v) VALUES ('meta', 'probe', '\\x01')"); err != nil {
 		t.Fatal(err)
+	}
+	// The writer lock's one row is there for writable transactions to lock.
+	var id int
+	if err := db.Pool().QueryRow(ctx, "SELECT id FROM writer_lock").Scan(&id); err != nil || id != 1 {
+		t.Fatalf("writer_lock: %d, %v", id, err)
 	}
 }
 

@@ -2,10 +2,12 @@
 // ledger (package ledger), for operators who run several daemons on one shared, replicated
 // database.
 //
-// Work in progress: what exists is the schema, its versioned migrations (Migrate), Open,
-// which refuses a database whose schema this mpg does not read, and the leases that share
-// work among daemons, with fencing tokens (lease.go). The ledger itself (Submit,
-// transfers and the money rules) is not written yet; nothing in mpg uses this package.
+// The ledger's rules are package ledger's, written once over its Store of buckets; this
+// package keeps those buckets in the database: Store (store.go) is a ledger.SharedStore on
+// a kv table, whose writable transactions, in all daemons, take one writer lock in turn.
+// Beside it: the schema's versioned migrations (Migrate), Open, which refuses a database
+// whose schema this mpg does not read, and the leases that share work among daemons, with
+// fencing tokens (lease.go). Nothing in mpg opens a ledger on this package yet.
 //
 // The SQL stays portable (PostgreSQL, CockroachDB, YugabyteDB): no advisory locks, no
 // LISTEN/NOTIFY, no sequences; work that must run once is shared by leases in a table.
