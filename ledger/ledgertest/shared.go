@@ -136,7 +136,7 @@ func SharedPendingAcrossDaemons(t *testing.T, open Opener) {
 	w, b := sharedWorld(t, open)
 	mustSubmit(t, w.l, domain.Job{Transfers: []domain.Transfer{transfer(w.float, w.a, 4000)}})
 	pid := domain.NewID()
-	mustSubmit(t, w.l, domain.Job{Transfers: []domain.Transfer{{ID: pid, Debit: w.a, Credit: w.shop, Amount: 1500, Flags: domain.Pending}}})
+	mustSubmit(t, w.l, domain.Job{Transfers: []domain.Transfer{{ID: pid, Debit: w.a, Credit: w.shop, Amount: 1000, Flags: domain.Pending}}})
 	errs := eitherDaemon(w.l, b, 6, func(int) domain.Job {
 		return domain.Job{Transfers: []domain.Transfer{{ID: domain.NewID(), PendingID: pid, Flags: domain.PostPending}}}
 	})
@@ -148,7 +148,7 @@ func SharedPendingAcrossDaemons(t *testing.T, open Opener) {
 		t.Fatalf("void after post: %v", err)
 	}
 	expiring := domain.NewID()
-	mustSubmit(t, b, domain.Job{Transfers: []domain.Transfer{{ID: expiring, Debit: w.a, Credit: w.shop, Amount: 1000, Flags: domain.Pending, Timeout: time.Minute}}})
+	mustSubmit(t, b, domain.Job{Transfers: []domain.Transfer{{ID: expiring, Debit: w.a, Credit: w.shop, Amount: 800, Flags: domain.Pending, Timeout: time.Minute}}})
 	w.clock.Add(int64(2 * time.Minute))
 	deadline := time.Now().Add(5 * time.Second)
 	for w.l.Stats().Expired.Load()+b.Stats().Expired.Load() == 0 && time.Now().Before(deadline) {
@@ -158,8 +158,8 @@ func SharedPendingAcrossDaemons(t *testing.T, open Opener) {
 	if n := w.l.Stats().Expired.Load() + b.Stats().Expired.Load(); n != 1 {
 		t.Fatalf("the reservation was voided %d times by expiry", n)
 	}
-	if acc := agree(t, w.l, b, w.a); acc.Available() != 2500 || acc.DebitsPending != 0 {
-		t.Fatalf("purse %+v: want 25.00 available and nothing pending", acc.Balances)
+	if acc := agree(t, w.l, b, w.a); acc.Available() != 3000 || acc.DebitsPending != 0 {
+		t.Fatalf("purse %+v: want 30.00 available and nothing pending", acc.Balances)
 	}
 	mustVerify(t, b)
 }
