@@ -319,7 +319,12 @@ func (w *batchWriter) writeTouched() error {
 			return err
 		}
 	}
-	if err := w.beat(); err != nil {
+	if w.final {
+		// Stopping: the replies left queued are the others' to send from now on.
+		if err := w.tx.Bucket(bktMeta).Delete(append([]byte(keyDaemonPrefix), w.l.self...)); err != nil {
+			return err
+		}
+	} else if err := w.beat(); err != nil {
 		return err
 	}
 	return w.l.setReplayFrom(w.tx, w.l.st.lastSeq+1)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"time"
 
 	"mpg/config"
@@ -27,12 +29,12 @@ func (a *app) openBooks(o *ledger.Options) (*ledger.Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	o.Daemon = a.cfg.Ledger.Daemon
 	l, err := ledger.OpenShared(pgledger.NewStore(db), o)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
+	a.pg = db
 	return l, nil
 }
 
@@ -100,6 +102,21 @@ func adminSocket(cfg config.Config, dbPath string) string {
 		return "mpg.sock"
 	}
 	return socketPath(dbPath)
+}
+
+// daemonName names this daemon among those sharing a database: ledger.daemon, else the
+// host and the admin socket, the same across restarts (a restarted daemon sends at once
+// what it left queued). A CLI that opens the database itself takes a name of its own.
+func (a *app) daemonName() string {
+	if a.cfg.Ledger.Daemon != "" {
+		return a.cfg.Ledger.Daemon
+	}
+	host, _ := os.Hostname()
+	sock, err := filepath.Abs(adminSocket(a.cfg, a.dbPath))
+	if err != nil {
+		sock = adminSocket(a.cfg, a.dbPath)
+	}
+	return host + ":" + sock
 }
 
 // socketPath is the admin socket beside a ledger file.

@@ -14,7 +14,6 @@ import (
 	"go.uber.org/zap"
 
 	"mpg/config"
-	"mpg/ledger"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -91,17 +90,16 @@ var (
 	timeRe    = regexp.MustCompile(`\b[0-2][0-9]:[0-5][0-9]\b`)
 )
 
-func TestConversationGolden(t *testing.T) {
-	db, sim, cfg := testSetup(t,
+// TestConversationGolden plays the conversation on each ledger: the same SMS in, the same
+// replies out, whichever keeps the books.
+func TestConversationGolden(t *testing.T) { onBothLedgers(t, conversationGolden) }
+
+func conversationGolden(t *testing.T, bk testBooks) {
+	sim, cfg := testSetupOn(t, bk,
 		[]string{"merchant", "add", "SHOP42", "--name", "Corner Shop", "--msisdn", "+33699000000"},
 		[]string{"merchant", "add", "EDF", "--name", "EDF", "--biller"})
 	cfg.Engine.ConfirmAbove, cfg.Engine.Fees.Pay = 5000, []config.Band{{UpTo: 1000, Fee: 0}, {UpTo: 0, Fee: 10}}
-	a := &app{cfg: cfg, log: zap.NewNop()}
-	l, err := ledger.Open(db, a.daemonLedgerOptions(cfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := bk.open(t, cfg, nil)
 	_, _, stop, err := startDaemon(context.Background(), cfg, l, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +117,7 @@ func TestConversationGolden(t *testing.T) {
 		agent := func(what string, args ...string) {
 			fmt.Fprintf(&b, "(agent %s)\n", what)
 			n := len(sim.MT(step.from))
-			mustRun(t, append([]string{"--db", db}, args...)...)
+			mustRun(t, bk.cli(args...)...)
 			wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			defer cancel()
 			msgs, _ := sim.WaitMT(wctx, step.from, n+1)

@@ -106,17 +106,28 @@ func serveTest(t *testing.T, db string, cfg config.Config, opt func(*ledger.Opti
 // returns them with the configuration of a daemon bound to that simulator.
 func testSetup(t *testing.T, admin ...[]string) (db string, sim *smpp.Sim, cfg config.Config) {
 	t.Helper()
-	db = filepath.Join(t.TempDir(), "mpg.db")
-	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
+	bk := newBooks(t, config.DriverBbolt)
+	sim, cfg = testSetupOn(t, bk, admin...)
+	return bk.ledger.Path, sim, cfg
+}
+
+// testSetupOn makes a ledger in the books (init, then the given admin commands) and a
+// simulator, and returns the simulator with the configuration of a daemon on the books
+// bound to it.
+func testSetupOn(t *testing.T, bk testBooks, admin ...[]string) (sim *smpp.Sim, cfg config.Config) {
+	t.Helper()
+	mustRun(t, bk.cli("ledger", "init", "--currency", "EUR")...)
 	for _, args := range admin {
-		mustRun(t, append([]string{"--db", db}, args...)...)
+		mustRun(t, bk.cli(args...)...)
 	}
 	sim, err := smpp.NewSim("127.0.0.1:0", "mpg", "pw")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sim.Close() })
-	return db, sim, testServeConfig(sim.Addr())
+	cfg = testServeConfig(sim.Addr())
+	cfg.Ledger = bk.ledger
+	return sim, cfg
 }
 
 // TestServeEndpointsAndNoPINAnywhere runs the daemon against the simulator with debug logs,

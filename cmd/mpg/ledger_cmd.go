@@ -95,7 +95,8 @@ func (a *app) ledgerCmd() *cobra.Command {
   mpg ledger verify`,
 	}
 	c.AddCommand(a.ledgerInitCmd(), a.ledgerAccountsCmd(), a.ledgerShowCmd(), a.ledgerHistoryCmd(),
-		a.ledgerTransferCmd(), a.ledgerVerifyCmd(), a.ledgerBackupCmd(), a.ledgerFindCmd(), a.ledgerReverseCmd(), a.ledgerCheckCmd(), a.ledgerAuditCmd())
+		a.ledgerTransferCmd(), a.ledgerVerifyCmd(), a.ledgerBackupCmd(), a.ledgerFindCmd(), a.ledgerReverseCmd(), a.ledgerCheckCmd(), a.ledgerAuditCmd(),
+		a.ledgerMigrateCmd(), a.ledgerMigrateSchemaCmd())
 	return c
 }
 
@@ -357,10 +358,13 @@ checkpointed balances. It exits 0 only when all is clean, 2 when something is br
 func (a *app) ledgerBackupCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "backup <file>",
-		Short:   "Write a consistent copy of the ledger file while it is in use",
+		Short:   "Write a consistent copy of the ledger while it is in use (PostgreSQL: pg_dump)",
 		Example: "  mpg ledger backup /backup/mpg-$(date +%F).db",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if a.postgres() {
+				return a.backupPostgres(cmd.Context(), cmd.OutOrStdout(), args[0])
+			}
 			return a.withLedger(func(l store) error {
 				f, err := fileOf(l, "ledger backup")
 				if err != nil {

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"mpg/config"
+	"mpg/pgledger"
 	"mpg/engine"
 )
 
@@ -36,6 +37,8 @@ type app struct {
 	regionFlag string
 	// clientKeys are the check values of the keys of the CLI the daemon runs a command for.
 	clientKeys []keyAtHand
+	// pg is the database the books are in, when they are (ledger.driver "postgres").
+	pg *pgledger.DB
 }
 
 func main() {

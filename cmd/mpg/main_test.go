@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"testing"
+
+	"mpg/internal/pgtest"
 )
 
 // TestMain lets a test run this test binary as mpg itself (MPG_TEST_AS_MPG=1), for the
@@ -17,5 +19,5 @@ func TestMain(m *testing.M) {
 	for _, env := range []string{"MPG_PIN_KEY", "MPG_RECEIPT_KEY", "CREDENTIALS_DIRECTORY"} {
 		os.Unsetenv(env)
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Main(m)) // a PostgreSQL cluster for the tests that run on both ledgers
 }

@@ -6,9 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"mpg/domain"
-
-	"github.com/fiorix/go-smpp/smpp/pdu/pdutext"
 	"os"
 	"os/exec"
 	"strconv"
@@ -16,6 +13,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fiorix/go-smpp/smpp/pdu/pdutext"
+	"go.uber.org/zap"
+
+	"mpg/domain"
 )
 
 // netsmppPeer is the SMSC of testdata/netsmpp_smsc.pl, built on Debian's libnet-smpp-perl:
@@ -236,13 +238,21 @@ func (p *netsmppPeer) poll(wait time.Duration) {
 // TON 1 and no '+' (and the same phone in national form with TON 2), long MO joined by UDH
 // and by sar_* TLVs with a part redelivered, long replies split with UDH, delivery receipts
 // in Net::SMPP's encoding; every MO answered ESME_ROK and every reply checked.
-func TestNetSMPPPeer(t *testing.T) {
+// TestNetSMPPPeer runs against an SMSC mpg did not write (Perl's Net::SMPP), on each ledger.
+func TestNetSMPPPeer(t *testing.T) { onBothLedgers(t, netSMPPPeer) }
+
+func netSMPPPeer(t *testing.T, bk testBooks) {
 	peer, addr := startNetSMPP(t)
-	db := t.TempDir() + "/mpg.db"
-	mustRun(t, "--db", db, "ledger", "init", "--currency", "EUR")
-	mustRun(t, "--db", db, "merchant", "add", "SHOP42", "--name", "Corner Shop", "--msisdn", "0699000000")
+	mustRun(t, bk.cli("ledger", "init", "--currency", "EUR")...)
+	mustRun(t, bk.cli("merchant", "add", "SHOP42", "--name", "Corner Shop", "--msisdn", "0699000000")...)
 	cfg := testServeConfig(addr)
-	l, _, _ := serveTest(t, db, cfg, nil)
+	cfg.Ledger = bk.ledger
+	l := bk.open(t, cfg, nil)
+	_, _, stop, err := startDaemon(context.Background(), cfg, l, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stop() })
 	if got := peer.next(10 * time.Second); got != "BIND mpg 0" {
 		t.Fatalf("bind: %q", got)
 	}
@@ -258,7 +268,7 @@ func TestNetSMPPPeer(t *testing.T) {
 	if got := peer.waitText(alice, 1); !strings.Contains(got, "Welcome Alice") {
 		t.Fatalf("REG: %q", got)
 	}
-	mustRun(t, "--db", db, "account", "topup", "+"+alice, "50")
+	mustRun(t, bk.cli("account", "topup", "+"+alice, "50")...)
 	if got := peer.waitText(alice, 2); !strings.Contains(got, "50.00 EUR") {
 		t.Fatalf("top-up: %q", got)
 	}

@@ -72,6 +72,9 @@ password from MPG_SMPP_PASSWORD. A ledger file used with other keys is refused.`
 				l.Close()
 				return err
 			}
+			if a.pg != nil {
+				d.leases = &leases{db: a.pg, holder: l.Daemon(), log: a.log.Named("lease")}
+			}
 			err = d.run(ctx, nil)
 			if cerr := l.Close(); err == nil {
 				err = cerr
@@ -198,6 +201,9 @@ func (a *app) daemonLedgerOptions(cfg config.Config) *ledger.Options {
 	o := a.ledgerOptions()
 	o.ExpiryHook = engine.ExpiryNotices(engineConfig(cfg))
 	o.KeyChecks = ledgerChecks(keysAtHand(cfg))
+	if a.postgres() {
+		o.Daemon = a.daemonName()
+	}
 	return o
 }
 
