@@ -49,7 +49,9 @@ func newBooks(t *testing.T, driver string) testBooks {
 }
 
 // cli is the CLI's arguments for a command on the books.
-func (bk testBooks) cli(args ...string) []string { return append(append([]string{}, bk.args...), args...) }
+func (bk testBooks) cli(args ...string) []string {
+	return append(append([]string{}, bk.args...), args...)
+}
 
 // open opens the books as the daemon with configuration cfg does (its ledger section is the
 // books'), closed at the test's end.

@@ -14,8 +14,8 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"mpg/config"
-	"mpg/pgledger"
 	"mpg/engine"
+	"mpg/pgledger"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
