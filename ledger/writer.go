@@ -165,6 +165,8 @@ type batchWriter struct {
 	// lastBeat is when this daemon last recorded that it is alive (unix nanos).
 	lastBeat  int64
 	lastAdopt int64 // when the outbox was last looked at for orphans
+	// prefetchKeys is the batch's keys to read ahead (prefetch.go), reused.
+	prefetchKeys []KeyRef
 
 	roundNext  uint64 // next account id the checkpoint round looks at; 0: no round running
 	roundStart uint64 // journal position the round started at
@@ -234,6 +236,7 @@ func (w *batchWriter) attempt(reqs []*jobReq) error {
 			return err
 		}
 	}
+	w.prefetch(reqs)
 	// Expiry first: a post that arrives after its pending transfer timed out must not win.
 	if w.expireDue {
 		w.expireDue = false

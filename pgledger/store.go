@@ -78,6 +78,8 @@ const (
 	putSQL        = `INSERT INTO kv (bucket, k, v) SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[])
 ON CONFLICT (bucket, k) DO UPDATE SET v = excluded.v`
 	deleteSQL = "DELETE FROM kv WHERE (bucket, k) IN (SELECT * FROM unnest($1::text[], $2::bytea[]))"
+	// manySQL reads many keys of any buckets at once (Prefetch).
+	manySQL = "SELECT bucket, k, v FROM kv WHERE (bucket, k) IN (SELECT * FROM unnest($1::text[], $2::bytea[]))"
 	fromSQL   = "SELECT k, v FROM kv WHERE bucket = $1 AND k >= $2 ORDER BY k LIMIT $3"
 	afterSQL  = "SELECT k, v FROM kv WHERE bucket = $1 AND k > $2 ORDER BY k LIMIT $3"
 	beforeSQL = "SELECT k, v FROM kv WHERE bucket = $1 AND k < $2 ORDER BY k DESC LIMIT $3"
@@ -166,7 +168,7 @@ func (t *storeTx) ctx() (context.Context, context.CancelFunc) {
 func (t *storeTx) Bucket(name []byte) ledger.Bucket {
 	b := t.buckets[string(name)]
 	if b == nil {
-		b = &bucket{t: t, name: string(name), pending: map[string]write{}}
+		b = &bucket{t: t, name: string(name), pending: map[string]write{}, known: map[string][]byte{}}
 		t.buckets[b.name] = b
 	}
 	return b
@@ -290,6 +292,9 @@ type bucket struct {
 	t       *storeTx
 	name    string
 	pending map[string]write // by key: the last Put or Delete not yet sent
+	// known are values read ahead (Prefetch) or by Get, kept up to date by the writes; a
+	// nil value is a key known to be absent. Cursors read the database itself.
+	known map[string][]byte
 }
 
 // Get returns the key's value, or nil when there is none: the transaction's own write if it
@@ -297,6 +302,9 @@ type bucket struct {
 func (b *bucket) Get(key []byte) []byte {
 	if w, ok := b.pending[string(key)]; ok {
 		return w.v
+	}
+	if v, ok := b.known[string(key)]; ok {
+		return v
 	}
 	if !b.t.usable() {
 		return nil
@@ -306,12 +314,14 @@ func (b *bucket) Get(key []byte) []byte {
 	var v []byte
 	err := b.t.conn.QueryRow(ctx, getSQL, b.name, key).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
+		b.known[string(key)] = nil
 		return nil
 	}
 	if err != nil {
 		b.t.fail(fmt.Errorf("pgledger: get from bucket %q: %w", b.name, err))
 		return nil
 	}
+	b.known[string(key)] = v
 	return v
 }
 
@@ -342,6 +352,9 @@ func (b *bucket) write(key, v []byte) error {
 	}
 	w := write{b: b, k: bytes.Clone(key), v: v}
 	b.pending[string(key)] = w
+	if _, ok := b.known[string(key)]; ok {
+		b.known[string(key)] = v
+	}
 	t.log = append(t.log, w)
 	return nil
 }
@@ -604,4 +617,39 @@ func (c *cursor) read(query string, bound []byte) ([]row, error) {
 		return err
 	})
 	return rows, err
+}
+
+// Prefetch reads the keys the transaction has neither written nor read yet, all in one
+// round trip, so that their Gets need none (ledger.Prefetcher).
+func (t *storeTx) Prefetch(keys []ledger.KeyRef) {
+	var names []string
+	var ks [][]byte
+	for _, r := range keys {
+		b := t.Bucket(r.Bucket).(*bucket)
+		if _, ok := b.pending[string(r.Key)]; ok {
+			continue
+		}
+		if _, ok := b.known[string(r.Key)]; ok {
+			continue
+		}
+		b.known[string(r.Key)] = nil // absent unless the query finds it
+		names, ks = append(names, b.name), append(ks, r.Key)
+	}
+	if len(ks) == 0 || !t.usable() {
+		return
+	}
+	ctx, cancel := t.ctx()
+	defer cancel()
+	rows, err := t.conn.Query(ctx, manySQL, names, ks)
+	if err == nil {
+		var name string
+		var k, v []byte
+		_, err = pgx.ForEachRow(rows, []any{&name, &k, &v}, func() error {
+			t.Bucket([]byte(name)).(*bucket).known[string(k)] = bytes.Clone(v)
+			return nil
+		})
+	}
+	if err != nil {
+		t.fail(fmt.Errorf("pgledger: read ahead: %w", err))
+	}
 }

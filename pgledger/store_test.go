@@ -837,3 +837,40 @@ func batch(b *testing.B, s *Store, n, puts, gets int) {
 		b.Fatal(err)
 	}
 }
+
+// TestStorePrefetch: keys read ahead in one query read as the database and the
+// transaction's own writes have them, before and after later writes and a cursor's flush.
+func TestStorePrefetch(t *testing.T) {
+	s := newStore(t, 2)
+	tx := begin(t, s, true)
+	b := tx.Bucket([]byte("ids"))
+	put(t, b, "a", "1")
+	put(t, b, "b", "2")
+	commit(t, tx)
+
+	tx = begin(t, s, true)
+	b = tx.Bucket([]byte("ids"))
+	put(t, b, "c", "mine") // written before the read-ahead: the write wins
+	tx.(ledger.Prefetcher).Prefetch([]ledger.KeyRef{
+		{Bucket: []byte("ids"), Key: []byte("a")}, {Bucket: []byte("ids"), Key: []byte("c")},
+		{Bucket: []byte("ids"), Key: []byte("z")}, {Bucket: []byte("other"), Key: []byte("b")},
+	})
+	if n := len(b.(*bucket).known); n != 2 {
+		t.Fatalf("%d keys of ids read ahead, want a and z", n)
+	}
+	wantGet(t, b, "a", "1", true)
+	wantGet(t, b, "c", "mine", true)
+	wantGet(t, b, "z", "", false)
+	wantGet(t, tx.Bucket([]byte("other")), "b", "", false)
+	put(t, b, "z", "new")
+	del(t, b, "a")
+	if k, _ := b.Cursor().First(); string(k) != "b" { // flushes the writes
+		t.Fatalf("first key after the writes: %q", k)
+	}
+	wantGet(t, b, "a", "", false)
+	wantGet(t, b, "z", "new", true)
+	commit(t, tx)
+	ro := begin(t, s, false)
+	wantGet(t, ro.Bucket([]byte("ids")), "z", "new", true)
+	wantGet(t, ro.Bucket([]byte("ids")), "a", "", false)
+}

@@ -1,0 +1,87 @@
+package pgledger
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"mpg/domain"
+	"mpg/ledger/ledgertest"
+)
+
+// BenchmarkSharedPay measures payment jobs (a transfer, a dedupe record and a reply, as a
+// texted PAY makes) committed by 1 and 3 ledgers on one database, 256 submitters at once,
+// to one merchant (a hot account) from 1000 purses. The test cluster runs without fsync:
+// `mpg bench --ledger postgres` measures the durable figure.
+func BenchmarkSharedPay(b *testing.B) {
+	for _, daemons := range []int{1, 3} {
+		b.Run(fmt.Sprintf("daemons=%d", daemons), func(b *testing.B) { benchSharedPay(b, daemons) })
+	}
+}
+
+func benchSharedPay(b *testing.B, daemons int) {
+	first, store := pgOpener(b, ledgertest.Config{})
+	ls := []ledgertest.Ledger{first}
+	for range daemons - 1 {
+		ls = append(ls, store.Another(b, ledgertest.Config{}))
+	}
+	ctx := context.Background()
+	specs := []domain.AccountSpec{{Currency: "EUR", Kind: domain.KindFloat, Owner: "@float"}, {Currency: "EUR", Kind: domain.KindMerchant, Owner: "SHOP42"}}
+	for i := range 1000 {
+		specs = append(specs, domain.AccountSpec{Currency: "EUR", Kind: domain.KindPurse, Owner: fmt.Sprintf("+336%08d", i)})
+	}
+	var accts []domain.Account
+	for i := 0; i < len(specs); i += domain.MaxJobAccounts {
+		res, err := first.Submit(ctx, domain.Job{Open: specs[i:min(i+domain.MaxJobAccounts, len(specs))]})
+		if err != nil {
+			b.Fatal(err)
+		}
+		accts = append(accts, res.Accounts...)
+	}
+	float, shop := accts[0].ID, accts[1].ID
+	var fund []domain.Transfer
+	for _, a := range accts[2:] {
+		fund = append(fund, domain.Transfer{ID: domain.NewID(), Debit: float, Credit: a.ID, Amount: 1 << 40})
+		if len(fund) == domain.MaxJobTransfers {
+			if _, err := first.Submit(ctx, domain.Job{Transfers: fund}); err != nil {
+				b.Fatal(err)
+			}
+			fund = nil
+		}
+	}
+	if _, err := first.Submit(ctx, domain.Job{Transfers: fund}); err != nil {
+		b.Fatal(err)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for g := range 256 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l := ls[g%daemons]
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				purse := accts[2+int(i)%1000].ID
+				_, err := l.Submit(ctx, domain.Job{
+					Transfers: []domain.Transfer{{ID: domain.NewID(), Debit: purse, Credit: shop, Amount: 1}},
+					Dedupe:    &domain.Dedupe{Key: fmt.Sprintf("mo-%d", i), TTL: time.Hour, Result: []byte("ok")},
+					Messages:  []domain.Message{{From: "1234", To: fmt.Sprintf("+336%08d", int(i)%1000), Text: "Paid 0.01 EUR to Corner Shop"}},
+				})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "jobs/s")
+}
