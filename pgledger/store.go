@@ -79,7 +79,7 @@ const (
 ON CONFLICT (bucket, k) DO UPDATE SET v = excluded.v`
 	deleteSQL = "DELETE FROM kv WHERE (bucket, k) IN (SELECT * FROM unnest($1::text[], $2::bytea[]))"
 	// manySQL reads many keys of any buckets at once (Prefetch).
-	manySQL = "SELECT bucket, k, v FROM kv WHERE (bucket, k) IN (SELECT * FROM unnest($1::text[], $2::bytea[]))"
+	manySQL   = "SELECT bucket, k, v FROM kv WHERE (bucket, k) IN (SELECT * FROM unnest($1::text[], $2::bytea[]))"
 	fromSQL   = "SELECT k, v FROM kv WHERE bucket = $1 AND k >= $2 ORDER BY k LIMIT $3"
 	afterSQL  = "SELECT k, v FROM kv WHERE bucket = $1 AND k > $2 ORDER BY k LIMIT $3"
 	beforeSQL = "SELECT k, v FROM kv WHERE bucket = $1 AND k < $2 ORDER BY k DESC LIMIT $3"
