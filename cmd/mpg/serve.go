@@ -374,7 +374,7 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if err := d.l.Err(); err != nil {
-			http.Error(w, "ledger stopped: "+err.Error(), http.StatusServiceUnavailable)
+			http.Error(w, err.Error(), http.StatusServiceUnavailable) // a file stopped, or the database away
 			return
 		}
 		if !d.cl.Ready() {
