@@ -89,7 +89,7 @@ func (a *app) withOpen(open func() (store, error), f func(l store) error) error 
 func (a *app) ledgerCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "ledger",
-		Short: "Inspect and check the ledger file",
+		Short: "Create, inspect, check, back up and move the ledger (a file or a PostgreSQL database)",
 		Example: `  mpg ledger init --currency EUR
   mpg ledger accounts --kind purse -o json
   mpg ledger verify`,
@@ -104,7 +104,7 @@ func (a *app) ledgerInitCmd() *cobra.Command {
 	var currency string
 	c := &cobra.Command{
 		Use:     "init",
-		Short:   "Create a new ledger file with its float, fees and escrow accounts",
+		Short:   "Create a new ledger (a file, or the schema and books in an empty PostgreSQL database) with its float, fees and escrow accounts",
 		Example: "  mpg ledger init --db /var/lib/mpg/mpg.db --currency XOF",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -80,7 +80,8 @@ func (a *app) rootCmd() *cobra.Command {
 		Short: "mpg: SMS-command payment engine (e-purse, P2P, direct debit, credit) over SMPP",
 		Long: `mpg binds to an operator's SMSC over SMPP 3.4, turns SMS commands sent to a short
 code ("PAY SHOP42 12.50 1234") into transfers on a double-entry ledger kept in one
-bbolt file, and answers with confirmation SMS.`,
+bbolt file (or in a PostgreSQL database several daemons share), and answers with
+confirmation SMS.`,
 		Example: `  mpg ledger init --currency EUR
   mpg account open +33612345678 --name Alice
   mpg account topup +33612345678 50.00
