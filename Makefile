@@ -10,10 +10,12 @@ DEMO_DB := demo/mpg-demo.db
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mpg
 
-# Everything: formatting, vet, unit and property tests, crash tests, the whole suite again
-# under -race, then each fuzz target for a short time.
+# Everything: formatting, vet, unit and property tests, crash tests, the engine's and the
+# merchant side's tests again on PostgreSQL (the ledger's own suite runs on both in every
+# pass), the whole suite again under -race, then each fuzz target for a short time.
 test: fmt-check vet
 	$(GO) test -count=1 -timeout 15m ./...
+	MPG_TEST_LEDGER=postgres $(GO) test -count=1 -timeout 15m ./engine ./web
 	$(GO) test -race -count=1 -timeout 15m ./...
 	$(MAKE) fuzz FUZZTIME=100000x
 

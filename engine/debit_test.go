@@ -196,14 +196,11 @@ func TestBankWorkerResumesAfterARestart(t *testing.T) {
 // reopen opens the world's ledger file again, as a restarted daemon does, with a new engine.
 func reopen(t *testing.T, w *world, cfg Config) *world {
 	t.Helper()
-	l, err := ledger.Open(w.path, &ledger.Options{Now: cfg.Now, ExpiryEvery: 10 * time.Millisecond, ExpiryHook: ExpiryNotices(cfg),
+	l := w.books.Open(t, &ledger.Options{Now: cfg.Now, ExpiryEvery: 10 * time.Millisecond, ExpiryHook: ExpiryNotices(cfg),
 		Tiers: LedgerTiers(cfg.Tiers)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
 	w2 := *w
 	w2.l = l
+	var err error
 	if w2.e, err = New(cfg, l); err != nil {
 		t.Fatal(err)
 	}

@@ -3,14 +3,13 @@ package engine
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"mpg/domain"
+	"mpg/internal/testbooks"
 	"mpg/ledger"
 )
 
@@ -18,7 +17,7 @@ type world struct {
 	t     *testing.T
 	l     *ledger.Ledger
 	e     *Engine
-	path  string
+	books *testbooks.Books // a file, or a database (MPG_TEST_LEDGER=postgres)
 	seen  uint64 // last outbox id read
 	now   time.Time
 	clock *atomic.Int64
@@ -36,7 +35,7 @@ func newWorldWith(t *testing.T, tiers map[uint8]Limits, confirmAbove uint64) *wo
 // newWorldLag is a world whose ledger commits lag after the engine read the clock (the
 // latency of a batch commit).
 func newWorldLag(t *testing.T, tiers map[uint8]Limits, confirmAbove uint64, lag *atomic.Int64) *world {
-	w := &world{t: t, path: filepath.Join(t.TempDir(), "mpg.db"), now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	w := &world{t: t, books: testbooks.New(t), now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
 	var clock atomic.Int64
 	clock.Store(w.now.UnixNano())
 	w.clock = &clock
@@ -45,12 +44,8 @@ func newWorldLag(t *testing.T, tiers map[uint8]Limits, confirmAbove uint64, lag 
 		Fees:  map[uint16][]Band{domain.CodePay: {{UpTo: 1000, Fee: 0}, {UpTo: 1 << 62, Fee: 10}}},
 		Tiers: tiers, ClaimFor: 48 * time.Hour, ConfirmAbove: confirmAbove,
 		Now: func() time.Time { return time.Unix(0, clock.Load()) }}
-	l, err := ledger.Create(w.path, &ledger.Options{Now: func() time.Time { return time.Unix(0, clock.Load()+lag.Load()) }, ExpiryEvery: 10 * time.Millisecond, ExpiryHook: ExpiryNotices(cfg),
+	l := w.books.Create(t, &ledger.Options{Now: func() time.Time { return time.Unix(0, clock.Load()+lag.Load()) }, ExpiryEvery: 10 * time.Millisecond, ExpiryHook: ExpiryNotices(cfg),
 		Tiers: LedgerTiers(tiers)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
 	w.l = l
 	res, err := l.Submit(context.Background(), domain.Job{Open: []domain.AccountSpec{
 		{Currency: "EUR", Kind: domain.KindFloat, Owner: "@float"},
@@ -200,10 +195,7 @@ func TestConversation(t *testing.T) {
 
 	// No PIN ever reaches the file.
 	w.l.Close()
-	b, err := os.ReadFile(w.path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := w.rawBooks(t)
 	for _, pin := range []string{"739164", "246810", "582047", "000001"} {
 		if bytes.Contains(b, []byte(pin)) {
 			t.Errorf("PIN %s found in the ledger file", pin)

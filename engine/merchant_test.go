@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -435,18 +434,9 @@ func TestAPIKeysAreStoredAsHashesAndRevokedAtOnce(t *testing.T) {
 		t.Fatalf("revoked key: %v", err)
 	}
 	w.l.Close()
-	if b := readFile(t, w.path); strings.Contains(string(b), key) || strings.Contains(string(b), key[13:]) {
+	if b := w.rawBooks(t); strings.Contains(string(b), key) || strings.Contains(string(b), key[13:]) {
 		t.Fatal("the API key is in the ledger file")
 	}
-}
-
-func readFile(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // TestConfirmationAtTheDeadlineIsRefusedByTheLedger: the engine reads the payment just

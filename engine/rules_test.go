@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -288,10 +287,7 @@ func TestDedupeKeyIsKeyedAndDeterministicRefusalsAreAnswered(t *testing.T) {
 	w.expect(alice, long, "not accepted")
 	w.expect(alice, long, "not accepted") // a copy: answered again, nothing stored twice
 	w.l.Close()
-	b, err := os.ReadFile(w.path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := w.rawBooks(t)
 	for _, text := range []string{"BAL 739164", "REG 739164"} {
 		sum := sha256.Sum256([]byte(text))
 		if bytes.Contains(b, []byte(hex.EncodeToString(sum[:12]))) || bytes.Contains(b, sum[:12]) {

@@ -320,8 +320,10 @@ func (w *batchWriter) writeTouched() error {
 		}
 	}
 	if w.final {
-		// Stopping: the replies left queued are the others' to send from now on.
-		if err := w.tx.Bucket(bktMeta).Delete(append([]byte(keyDaemonPrefix), w.l.self...)); err != nil {
+		// Stopping: a beat at time zero says so, and the replies left queued are taken over
+		// by another daemon at its next sweep (a CLI that opened the database, a daemon
+		// stopped for good).
+		if err := w.tx.Bucket(bktMeta).Put(append([]byte(keyDaemonPrefix), w.l.self...), u64key(0)); err != nil {
 			return err
 		}
 	} else if err := w.beat(); err != nil {

@@ -33,6 +33,7 @@ import (
 
 	"mpg/domain"
 	"mpg/engine"
+	"mpg/internal/testbooks"
 	"mpg/ledger"
 )
 
@@ -53,11 +54,7 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	ecfg := engine.Config{ShortCode: "1234", Currency: "EUR", Exponent: 2, Region: "FR",
 		PINKey: []byte("pin-key-for-tests-only"), ReceiptKey: []byte("receipt-key-for-tests"),
 		CheckoutMax: 1000, CheckoutMonthly: 30000, CheckoutURL: "http://checkout.test"}
-	l, err := ledger.Create(filepath.Join(t.TempDir(), "mpg.db"), &ledger.Options{Tiers: engine.LedgerTiers(nil)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
+	l := testbooks.New(t).Create(t, &ledger.Options{Tiers: engine.LedgerTiers(nil)})
 	ctx := context.Background()
 	res, err := l.Submit(ctx, domain.Job{Open: []domain.AccountSpec{
 		{Currency: "EUR", Kind: domain.KindFloat, Owner: "@float"},
