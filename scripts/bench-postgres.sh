@@ -13,6 +13,8 @@
 #   MPG_BENCH_ARGS    mpg bench's load (--daemons 3 --outstanding 200 --subscribers 2000
 #                     --commands 50000)
 #   MPG_CPUPROFILE    a file for the first daemon's CPU profile (go tool pprof -top)
+#   MPG_DSN_OPTIONS   more of mpg's DSN, e.g. "pool_max_conns=32" (each daemon's pool; pgx's
+#                     default is max(4, cores))
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -100,7 +102,7 @@ echo "$pgbench_out"
 tps=$(echo "$pgbench_out" | awk '/^tps = / {print $3; exit}')
 
 echo
-dsn="host=$tmp port=$port user=postgres dbname=mpg sslmode=disable"
+dsn="host=$tmp port=$port user=postgres dbname=mpg sslmode=disable${MPG_DSN_OPTIONS:+ $MPG_DSN_OPTIONS}"
 profile=()
 [[ -n "${MPG_CPUPROFILE:-}" ]] && profile=(--cpuprofile "$MPG_CPUPROFILE")
 # shellcheck disable=SC2086 # MPG_BENCH_ARGS is a list of flags

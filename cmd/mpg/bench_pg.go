@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"mpg/config"
 	"mpg/domain"
@@ -106,11 +107,11 @@ func (a *app) benchBooksPG(ctx context.Context, dsn string, merchants int) (*app
 func emptyDatabase(ctx context.Context, dsn string) error {
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
+	conn, err := pgxpool.New(ctx, dsn) // as the ledger connects: pool_max_conns and the like are the pool's
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	defer conn.Close(context.Background())
+	defer conn.Close()
 	var n int
 	var some string
 	err = conn.QueryRow(ctx, `SELECT count(*), coalesce(min(n.nspname || '.' || c.relname), '')
