@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 DEMO_DB := demo/mpg-demo.db
 
-.PHONY: build test test-short race vet fmt-check fuzz demo bench clean
+.PHONY: build test test-short race vet fmt-check fuzz demo bench bench-postgres clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mpg
@@ -52,6 +52,11 @@ bench: build
 	@rm -f /tmp/mpg-bench.db
 	./$(BIN) bench ledger --db /tmp/mpg-bench.db --accounts 100000 --transfers 2000000 --clients 2048
 	./$(BIN) bench smpp --messages 50000 --clients 64
+
+# mpg on PostgreSQL against pgbench, on a throw-away cluster with durable commits (a few
+# minutes; needs postgresql installed). Not part of `make test`.
+bench-postgres:
+	./scripts/bench-postgres.sh
 
 clean:
 	rm -rf bin demo

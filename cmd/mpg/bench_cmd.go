@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"mpg/config"
 )
 
 func (a *app) benchCmd() *cobra.Command {
@@ -16,7 +18,8 @@ func (a *app) benchCmd() *cobra.Command {
 		Example: `  mpg bench --subscribers 2000 --commands 100000 --outstanding 200
   mpg bench --outstanding 100 --rate 5000 --commands 50000
   mpg bench ledger --db /tmp/bench.db --accounts 100000 --transfers 2000000 --clients 2048
-  mpg bench smpp --messages 50000`,
+  mpg bench smpp --messages 50000
+  mpg bench --ledger postgres --dsn "host=/run/postgresql dbname=mpgbench" --daemons 3`,
 	}
 	c.Long = `bench alone measures mpg from outside. This process is the SMSC: the simulator, driving
 the load over real SMPP on loopback. The daemon runs as its own process (mpg serve, with
@@ -33,7 +36,17 @@ with YES <code> by SMS; the last line starts paid_per_s= and latency is from the
 the "Paid" reply. With --mix debit each is a DEBIT, its YES <code>, and the simulated bank
 (in this process, answering after --bank-latency) approving it; latency is from the DEBIT
 to the "Paid" reply. With --mix credit each is a CREDIT authorisation (a hold on the
-phone's credit line, granted in the set-up). bench ledger and bench smpp measure one part each.`
+phone's credit line, granted in the set-up).
+
+With --ledger postgres the books are in the empty database --dsn names (the bench refuses
+any other), made as "mpg ledger init" makes them, and --daemons daemons share them, each
+with its own config, daemon name, HTTP and merchant addresses, admin socket and --binds
+links to the simulator, which hands each MO to one of the bound links: the subscribers'
+MO reach every daemon, and the top-ups take turns over the admin sockets. The report adds
+the CPU of each daemon and of the PostgreSQL server (its postmaster and children, when the
+DSN names a local socket directory; "not_measured" otherwise) and what each daemon took;
+ledger verify runs on the database, and the last line ends "ledger=postgres daemons=N".
+bench ledger and bench smpp measure one part each.`
 	c.Args = cobra.NoArgs
 	c.RunE = func(cmd *cobra.Command, _ []string) error {
 		if opt.merchants < 1 || opt.commands < 1 || opt.outstanding < 1 || opt.outstanding > opt.subscribers {
@@ -44,6 +57,21 @@ phone's credit line, granted in the set-up). bench ledger and bench smpp measure
 		}
 		if opt.binds < 1 || opt.binds > 16 || opt.window < 1 || opt.window > 1024 {
 			return fmt.Errorf("--binds must be 1..16 and --window 1..1024")
+		}
+		switch opt.ledger {
+		case config.DriverBbolt:
+			if opt.dsn != "" || cmd.Flags().Changed("daemons") {
+				return fmt.Errorf("--dsn and --daemons go with --ledger postgres")
+			}
+		case config.DriverPostgres:
+			if opt.dsn == "" {
+				return fmt.Errorf("--ledger postgres needs --dsn, naming an empty database (its password, if any, in PGPASSWORD or the DSN)")
+			}
+			if opt.daemons < 1 || opt.daemons > 8 {
+				return fmt.Errorf("--daemons must be 1..8")
+			}
+		default:
+			return fmt.Errorf("--ledger is bbolt or postgres")
 		}
 		opt.profile = cpuprofile
 		return a.benchE2E(cmd, opt)
@@ -56,7 +84,10 @@ phone's credit line, granted in the set-up). bench ledger and bench smpp measure
 	c.Flags().Float64Var(&opt.rate, "rate", 0, "pace the MO to this many per second (0: as fast as answered)")
 	c.Flags().StringVar(&opt.mix, "mix", "pay", "pay: unique PAY only; mixed: 70% PAY, 20% SEND, 10% BAL; http: requests to pay by the merchant API, each confirmed by YES <code>; debit: DEBIT then YES <code>, paid by a simulated bank; credit: CREDIT authorisations on credit lines")
 	c.Flags().DurationVar(&opt.bankLatency, "bank-latency", 20*time.Millisecond, "--mix debit: how long the simulated bank takes to answer")
-	c.Flags().IntVar(&opt.binds, "binds", 2, "the daemon's SMPP links")
+	c.Flags().IntVar(&opt.binds, "binds", 2, "the daemon's SMPP links (each daemon's)")
+	c.Flags().StringVar(&opt.ledger, "ledger", config.DriverBbolt, "bbolt: a fresh file, one daemon; postgres: the empty database --dsn names, shared by --daemons daemons")
+	c.Flags().StringVar(&opt.dsn, "dsn", "", "--ledger postgres: the database (must be empty), e.g. \"host=/run/postgresql dbname=mpgbench\"")
+	c.Flags().IntVar(&opt.daemons, "daemons", 1, "--ledger postgres: daemons sharing the books (1..8), each with its own binds, HTTP and merchant addresses and admin socket")
 	c.Flags().IntVar(&opt.window, "window", 256, "unanswered requests per link")
 	c.AddCommand(a.benchLedgerCmd(), a.benchSMPPCmd())
 	return c

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -29,6 +28,7 @@ import (
 	"mpg/config"
 	"mpg/domain"
 	"mpg/ledger"
+	"mpg/pgledger"
 	"mpg/smpp"
 )
 
@@ -39,23 +39,39 @@ type benchE2EOptions struct {
 	rate                                          float64
 	mix, profile                                  string
 	bankLatency                                   time.Duration
+	// ledger is "bbolt" (a fresh file, one daemon) or "postgres" (the empty database dsn
+	// names, shared by daemons daemons).
+	ledger, dsn string
+	daemons     int
 }
 
 // benchE2E measures mpg from outside: this process is the SMSC (the simulator, driving the
 // load over real SMPP on loopback) and `mpg serve` runs as its own process on a fresh ledger
 // file with fsync on, exactly as in production. Subscribers register by SMS and are topped
 // up through the daemon's admin socket; then opt.outstanding phones each text a command and
-// wait for its reply, so that many MO are outstanding at any time.
+// wait for its reply, so that many MO are outstanding at any time. With opt.ledger
+// "postgres", opt.daemons daemons share the books in the database opt.dsn names, each bound
+// to the simulator, which hands every MO to one of the bound links.
 func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
+	pg := opt.ledger == config.DriverPostgres
+	n := 1
+	if pg {
+		n = opt.daemons
+	}
 	dir, err := os.MkdirTemp("", "mpg-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
 	db := filepath.Join(dir, "mpg.db")
-	if err := a.benchBooks(ctx, db, opt.merchants); err != nil {
+	var books *app // the bench's view of the PostgreSQL books
+	if pg {
+		if books, err = a.benchBooksPG(ctx, opt.dsn, opt.merchants); err != nil {
+			return err
+		}
+	} else if err := a.benchBooks(ctx, db, opt.merchants); err != nil {
 		return err
 	}
 	password := randomKey()[:8]
@@ -64,10 +80,6 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 		return err
 	}
 	defer sim.Close()
-	httpAddr, err := freeLoopbackAddr()
-	if err != nil {
-		return err
-	}
 	cfg := a.cfg
 	cfg.Ledger.Path, cfg.Ledger.Currency = db, "EUR"
 	cfg.Engine.PINKey, cfg.Engine.ReceiptKey = "", "" // in the daemon's environment, not the file
@@ -75,13 +87,8 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 	cfg.Engine.MOPerMinute = 0 // bench phones text as fast as they are answered
 	cfg.SMPP.Addr, cfg.SMPP.SystemID, cfg.SMPP.Password = sim.Addr(), "mpg", ""
 	cfg.SMPP.Window, cfg.SMPP.RatePerS, cfg.SMPP.Binds = opt.window, 100000, opt.binds
-	cfg.HTTP.Addr = httpAddr
-	apiAddr := ""
 	if opt.mix == "http" {
-		if apiAddr, err = freeLoopbackAddr(); err != nil {
-			return err
-		}
-		cfg.Merchant.Addr, cfg.Merchant.RatePerS, cfg.Merchant.Burst = apiAddr, 10000, 10000
+		cfg.Merchant.RatePerS, cfg.Merchant.Burst = 10000, 10000
 		// Each request texts a code, counted per phone and hour: the bench's phones get the
 		// most the config allows (25 requests each by default).
 		cfg.Merchant.CodesPerHour = 100
@@ -104,51 +111,115 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 	if opt.mix == "credit" {
 		cfg.Engine.DedupeS = 1 // CREDIT has no reference either
 	}
-	conf, err := toml.Marshal(cfg)
-	if err != nil {
-		return err
-	}
-	confPath := filepath.Join(dir, "mpg.toml")
-	if err := os.WriteFile(confPath, conf, 0o600); err != nil {
-		return err
-	}
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	args := []string{"serve", "--config", confPath, "--log-level", "warn"}
-	if opt.profile != "" {
-		args = append(args, "--cpuprofile", opt.profile)
+	// Fresh keys for fresh books, the same for every daemon on them; no systemd credential
+	// of this shell's may set others.
+	env := append(os.Environ(), "MPG_PIN_KEY="+randomKey(), "MPG_RECEIPT_KEY="+randomKey(), "MPG_SMPP_PASSWORD="+password, config.CredentialsDirEnv+"=")
+	if pg {
+		env = append(env, config.DSNEnv+"="+opt.dsn) // the DSN may hold a password: never in a file
 	}
-	logf, err := os.Create(filepath.Join(dir, "daemon.log"))
-	if err != nil {
-		return err
-	}
-	defer logf.Close()
-	daemon := exec.Command(exe, args...)
-	// Fresh keys for a fresh file; no systemd credential of this shell's may set others.
-	daemon.Env = append(os.Environ(), "MPG_PIN_KEY="+randomKey(), "MPG_RECEIPT_KEY="+randomKey(), "MPG_SMPP_PASSWORD="+password, config.CredentialsDirEnv+"=")
-	daemon.Stdout, daemon.Stderr = logf, logf
-	if err := daemon.Start(); err != nil {
-		return err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- daemon.Wait() }()
+	daemons := make([]*benchDaemon, n)
 	defer func() {
-		if daemon.ProcessState == nil {
-			daemon.Process.Kill() // our own child, by its handle
-			<-exited
+		for _, d := range daemons {
+			if d != nil {
+				d.kill()
+			}
 		}
 	}()
 	fail := func(err error) error {
-		b, _ := os.ReadFile(logf.Name())
-		return fmt.Errorf("%w\ndaemon log:\n%s", err, tail(string(b), 20))
+		for _, d := range daemons {
+			if d != nil {
+				b, _ := os.ReadFile(d.log)
+				err = fmt.Errorf("%w\n%s log:\n%s", err, d.what, tail(string(b), 20))
+			}
+		}
+		return err
 	}
-	metricsURL := "http://" + httpAddr + "/metrics"
-	if err := waitReady(ctx, "http://"+httpAddr+"/readyz", exited); err != nil {
-		return fail(err)
+	for i := range n {
+		d := &benchDaemon{what: "daemon"}
+		if d.httpAddr, err = freeLoopbackAddr(); err != nil {
+			return err
+		}
+		dc := cfg
+		dc.HTTP.Addr = d.httpAddr
+		if opt.mix == "http" {
+			if d.apiAddr, err = freeLoopbackAddr(); err != nil {
+				return err
+			}
+			dc.Merchant.Addr = d.apiAddr
+		}
+		confPath, logPath := filepath.Join(dir, "mpg.toml"), filepath.Join(dir, "daemon.log")
+		d.sock = socketPath(db)
+		if pg {
+			d.what = fmt.Sprintf("daemon bench%d", i+1)
+			d.sock = filepath.Join(dir, fmt.Sprintf("bench%d.sock", i+1))
+			dc.Ledger.Driver, dc.Ledger.DSN, dc.Ledger.DSNFile = config.DriverPostgres, "", ""
+			dc.Ledger.Daemon, dc.Ledger.AdminSocket = fmt.Sprintf("bench%d", i+1), d.sock
+			confPath, logPath = filepath.Join(dir, fmt.Sprintf("bench%d.toml", i+1)), filepath.Join(dir, fmt.Sprintf("bench%d.log", i+1))
+		}
+		conf, err := toml.Marshal(dc)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(confPath, conf, 0o600); err != nil {
+			return err
+		}
+		args := []string{"serve", "--config", confPath, "--log-level", "warn"}
+		if opt.profile != "" && i == 0 {
+			args = append(args, "--cpuprofile", opt.profile)
+		}
+		if err := d.start(exe, args, env, logPath); err != nil {
+			return err
+		}
+		daemons[i] = d
 	}
-	fmt.Fprintf(out, "daemon: pid %d, %d binds of window %d, ledger %s (fsync on)\n", daemon.Process.Pid, opt.binds, opt.window, db)
+	for _, d := range daemons {
+		if err := waitReady(ctx, d.url("/readyz"), d.exited); err != nil {
+			if pg {
+				err = fmt.Errorf("%s: %w", d.what, err)
+			}
+			return fail(err)
+		}
+	}
+	if pg {
+		// Every link bound, so that the simulator spreads the MO over every daemon.
+		for deadline := time.Now().Add(10 * time.Second); sim.Bound() < n*opt.binds && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		}
+		if got := sim.Bound(); got < n*opt.binds {
+			return fail(fmt.Errorf("%d of %d SMPP links bound after 10 s", got, n*opt.binds))
+		}
+		pids := make([]string, n)
+		for i, d := range daemons {
+			pids[i] = strconv.Itoa(d.cmd.Process.Pid)
+		}
+		fmt.Fprintf(out, "daemons: %d (pids %s), each %d binds of window %d, ledger %s (shared)\n", n, strings.Join(pids, " "), opt.binds, opt.window, pgledger.Describe(opt.dsn))
+	} else {
+		fmt.Fprintf(out, "daemon: pid %d, %d binds of window %d, ledger %s (fsync on)\n", daemons[0].cmd.Process.Pid, opt.binds, opt.window, db)
+	}
+	// sock is the admin socket that serves subscriber i: the daemons take turns.
+	sock := func(i int) string { return daemons[i%n].sock }
+	scrapeAll := func() (map[string]float64, []map[string]float64, error) {
+		sum, each := map[string]float64{}, make([]map[string]float64, n)
+		for i, d := range daemons {
+			m, err := scrape(d.url("/metrics"))
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", d.what, err)
+			}
+			for k, v := range m {
+				sum[k] += v
+			}
+			each[i] = m
+		}
+		return sum, each, nil
+	}
+	drained := func() {
+		for _, d := range daemons {
+			waitOutboxDrained(d.url("/metrics"))
+		}
+	}
 
 	phoneOf := func(i int) string { return fmt.Sprintf("+336%08d", i) }
 	start := time.Now()
@@ -160,9 +231,8 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 	}); err != nil {
 		return fail(err)
 	}
-	sock := socketPath(db)
 	if err := eachSubscriber(opt.subscribers, 32, func(i int) error {
-		if err := adminCall(sock, "account", "topup", phoneOf(i), "200"); err != nil {
+		if err := adminCall(sock(i), "account", "topup", phoneOf(i), "200"); err != nil {
 			return fmt.Errorf("top-up of %s: %w", phoneOf(i), err)
 		}
 		return nil
@@ -170,25 +240,36 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 		return fail(err)
 	}
 	// Let the setup's replies leave before the load starts.
-	waitOutboxDrained(metricsURL)
-	fmt.Fprintf(out, "setup: %d subscribers registered by SMS and topped up through the admin socket, %d merchants, in %s\n",
-		opt.subscribers, opt.merchants, time.Since(start).Round(time.Millisecond))
+	drained()
+	through := "the admin socket"
+	if n > 1 {
+		through = fmt.Sprintf("the %d daemons' admin sockets", n)
+	}
+	fmt.Fprintf(out, "setup: %d subscribers registered by SMS and topped up through %s, %d merchants, in %s\n",
+		opt.subscribers, through, opt.merchants, time.Since(start).Round(time.Millisecond))
 
 	var pay flow
 	switch opt.mix {
 	case "http":
-		out, err := adminOutput(sock, "merchant", "key", "create", "SHOP42")
+		out, err := adminOutput(sock(0), "merchant", "key", "create", "SHOP42")
 		if err != nil {
 			return fail(err)
 		}
-		pay = newRequestToPay("http://"+apiAddr, strings.Fields(out)[0], opt.outstanding, sim)
+		var each spreadFlow // the requests take turns over the daemons' merchant APIs
+		for _, d := range daemons {
+			each = append(each, newRequestToPay("http://"+d.apiAddr, strings.Fields(out)[0], opt.outstanding, sim))
+		}
+		pay = each
+		if n == 1 {
+			pay = each[0]
+		}
 	case "debit":
 		if err := eachSubscriber(opt.subscribers, 32, func(i int) error {
 			// Tier 3: DEBITs count against the 24-hour limit, 5000.00 EUR there.
-			if err := adminCall(sock, "account", "tier", phoneOf(i), "3"); err != nil {
+			if err := adminCall(sock(i), "account", "tier", phoneOf(i), "3"); err != nil {
 				return err
 			}
-			if err := adminCall(sock, "account", "bank", "link", phoneOf(i), benchIBAN); err != nil {
+			if err := adminCall(sock(i), "account", "bank", "link", phoneOf(i), benchIBAN); err != nil {
 				return fmt.Errorf("bank link of %s: %w", phoneOf(i), err)
 			}
 			return nil
@@ -198,20 +279,20 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 		pay = debitFlow{sim: sim}
 	case "credit":
 		if err := eachSubscriber(opt.subscribers, 32, func(i int) error {
-			if err := adminCall(sock, "account", "tier", phoneOf(i), "2"); err != nil {
+			if err := adminCall(sock(i), "account", "tier", phoneOf(i), "2"); err != nil {
 				return err
 			}
-			if err := adminCall(sock, "credit", "grant", phoneOf(i), "100000"); err != nil {
+			if err := adminCall(sock(i), "credit", "grant", phoneOf(i), "100000"); err != nil {
 				return fmt.Errorf("credit grant of %s: %w", phoneOf(i), err)
 			}
 			return nil
 		}); err != nil {
 			return fail(err)
 		}
-		waitOutboxDrained(metricsURL)
+		drained()
 		pay = creditFlow{sim: sim}
 	}
-	before, err := scrape(metricsURL)
+	before, eachBefore, err := scrapeAll()
 	if err != nil {
 		return fail(err)
 	}
@@ -229,7 +310,18 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 		firstLost.CompareAndSwap(nil, &why)
 	}
 	var next atomic.Int64
-	cpu0, self0 := procCPU(daemon.Process.Pid), selfCPU()
+	cpuOf := func() []float64 {
+		c := make([]float64, n)
+		for i, d := range daemons {
+			c[i] = procCPU(d.cmd.Process.Pid)
+		}
+		return c
+	}
+	var server *pgServer // the PostgreSQL server, when its processes are this machine's
+	if pg {
+		server = localServer(opt.dsn)
+	}
+	cpu0, self0, pg0 := cpuOf(), selfCPU(), server.cpu()
 	stopProgress := reportProgress(out, &answered, opt.commands, "answered", 2*time.Second)
 	start = time.Now()
 	// Phones below texters text; with SEND in the mix the others only receive, so that a
@@ -289,23 +381,33 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 	})
 	elapsed := time.Since(start)
 	stopProgress()
-	cpu1, self1 := procCPU(daemon.Process.Pid), selfCPU()
+	cpu1, self1, pg1 := cpuOf(), selfCPU(), server.cpu()
 	if err != nil {
 		return fail(err)
 	}
-	after, err := scrape(metricsURL)
+	after, eachAfter, err := scrapeAll()
 	if err != nil {
 		return fail(err)
 	}
-	daemonRSS := procRSSMB(daemon.Process.Pid)
-	daemon.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(30 * time.Second):
-		return fail(fmt.Errorf("the daemon did not stop within 30 s of SIGTERM"))
+	rss := make([]int64, n)
+	for i, d := range daemons {
+		rss[i] = procRSSMB(d.cmd.Process.Pid)
+		d.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	for _, d := range daemons {
+		select {
+		case <-d.done:
+		case <-time.After(30 * time.Second):
+			return fail(fmt.Errorf("the %s did not stop within 30 s of SIGTERM", d.what))
+		}
 	}
 	verify := "ok"
-	l, err := ledger.Open(db, a.ledgerOptions())
+	var l *ledger.Ledger
+	if pg {
+		l, err = books.openBooks(books.ledgerOptions())
+	} else {
+		l, err = ledger.Open(db, a.ledgerOptions())
+	}
 	if err != nil {
 		return err
 	}
@@ -319,9 +421,35 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 	slices.Sort(all)
 	fsyncs := after["mpg_ledger_commits_total"] - before["mpg_ledger_commits_total"]
 	secs := elapsed.Seconds()
-	fmt.Fprintf(out, "outstanding=%d rate=%s elapsed=%s fsyncs=%.0f cmds_per_fsync=%.1f cpu_daemon=%.2f cpu_driver=%.2f (cores) rss_daemon_mb=%d\n",
-		opt.outstanding, rateName(opt.rate), elapsed.Round(time.Millisecond), fsyncs, float64(sent.Load())/max(1, fsyncs),
-		(cpu1-cpu0)/secs, (self1-self0)/secs, daemonRSS)
+	if pg {
+		cores, sum := make([]string, n), 0.0
+		for i := range n {
+			cores[i] = fmt.Sprintf("%.2f", (cpu1[i]-cpu0[i])/secs)
+			sum += (cpu1[i] - cpu0[i]) / secs
+		}
+		pgCores := "not_measured"
+		if server != nil && pg0 >= 0 && pg1 >= 0 {
+			pgCores = fmt.Sprintf("%.2f", (pg1-pg0)/secs)
+		}
+		fmt.Fprintf(out, "outstanding=%d rate=%s elapsed=%s commits=%.0f cmds_per_commit=%.1f cpu_daemon=%.2f cpu_daemons=%s cpu_postgres=%s cpu_driver=%.2f (cores) rss_daemons_mb=%s\n",
+			opt.outstanding, rateName(opt.rate), elapsed.Round(time.Millisecond), fsyncs, float64(sent.Load())/max(1, fsyncs),
+			sum, strings.Join(cores, "+"), pgCores, (self1-self0)/secs, joinInts(rss, "+"))
+		if server == nil {
+			fmt.Fprintf(out, "postgres: CPU not measured (the DSN names no local cluster's socket directory this process can read)\n")
+		} else {
+			fmt.Fprintf(out, "postgres: postmaster pid %d and its children, CPU from /proc\n", server.pid)
+		}
+		spread := make([]string, n)
+		for i, d := range daemons {
+			spread[i] = fmt.Sprintf("%s=%.0f/%.0f", strings.TrimPrefix(d.what, "daemon "),
+				eachAfter[i]["mpg_smpp_mo_total"]-eachBefore[i]["mpg_smpp_mo_total"], eachAfter[i]["mpg_ledger_jobs_total"]-eachBefore[i]["mpg_ledger_jobs_total"])
+		}
+		fmt.Fprintf(out, "per daemon (MO taken/ledger jobs): %s\n", strings.Join(spread, " "))
+	} else {
+		fmt.Fprintf(out, "outstanding=%d rate=%s elapsed=%s fsyncs=%.0f cmds_per_fsync=%.1f cpu_daemon=%.2f cpu_driver=%.2f (cores) rss_daemon_mb=%d\n",
+			opt.outstanding, rateName(opt.rate), elapsed.Round(time.Millisecond), fsyncs, float64(sent.Load())/max(1, fsyncs),
+			(cpu1[0]-cpu0[0])/secs, (self1-self0)/secs, rss[0])
+	}
 	fmt.Fprintf(out, "refused: %s\n", refusals(refused0, sim.MORefusals(), before, after))
 	if why := firstLost.Load(); why != nil {
 		fmt.Fprintf(out, "unanswered: %d, the first %s\n", lost.Load(), *why)
@@ -333,8 +461,12 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 	if bk != nil {
 		fmt.Fprintf(out, "bank: %d debits, latency %s\n", bk.Debits.Load(), opt.bankLatency)
 	}
-	fmt.Fprintf(out, first+"=%.0f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f answered=%d/%d verify=%s\n",
-		float64(len(all))/secs, ms2(pct(all, 0.5)), ms2(pct(all, 0.99)), ms2(pct(all, 0.999)), answered.Load(), sent.Load(), verify)
+	suffix := ""
+	if pg {
+		suffix = fmt.Sprintf(" ledger=postgres daemons=%d", n)
+	}
+	fmt.Fprintf(out, first+"=%.0f p50_ms=%.2f p99_ms=%.2f p999_ms=%.2f answered=%d/%d verify=%s%s\n",
+		float64(len(all))/secs, ms2(pct(all, 0.5)), ms2(pct(all, 0.99)), ms2(pct(all, 0.999)), answered.Load(), sent.Load(), verify, suffix)
 	if verify != "ok" {
 		return &exitError{code: 2, msg: "ledger verify FAILED after the run"}
 	}
