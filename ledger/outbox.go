@@ -64,6 +64,13 @@ func (l *Ledger) NextMessages(ctx context.Context, max int) ([]domain.Message, e
 			out := make([]domain.Message, 0, len(ids))
 			err := l.view(func(tx Tx) error {
 				b, q := tx.Bucket(bktOutbox), tx.Bucket(bktOutQueue)
+				if p, ok := tx.(Prefetcher); ok {
+					keys := make([]KeyRef, 0, 2*len(ids))
+					for _, id := range ids {
+						keys = append(keys, KeyRef{bktOutQueue, u64key(id)}, KeyRef{bktOutbox, u64key(id)})
+					}
+					p.Prefetch(keys)
+				}
 				for _, id := range ids {
 					if s := q.Get(u64key(id)); s == nil || !bytes.Equal(s, l.self) {
 						l.out.release(id) // settled meanwhile (a late answer, an operator), or taken over

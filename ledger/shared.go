@@ -188,10 +188,26 @@ func (w *batchWriter) catchUp(tx Tx) error {
 		}
 		st.lastHash, st.lastSeq, st.lastTS = en.hash, seq, en.ts
 	}
-	if k, _ := tx.Bucket(bktOutbox).Cursor().Last(); k != nil && be64(k) > st.nextMsg {
-		st.nextMsg = be64(k)
+	if next := w.lastMessage(tx); next > st.nextMsg {
+		st.nextMsg = next
 	}
 	return tx.Err()
+}
+
+// keyNextMessage holds the last outbox id a daemon gave on a shared store, so that the
+// others' next ids follow it (a reply need not come with a journal entry).
+var keyNextMessage = []byte("last message")
+
+// lastMessage is the last outbox id given, as the meta bucket says, or (books moved from a
+// file, before any daemon wrote it) as the outbox's last key.
+func (w *batchWriter) lastMessage(tx Tx) uint64 {
+	if v := tx.Bucket(bktMeta).Get(keyNextMessage); len(v) == 8 {
+		return be64(v)
+	}
+	if k, _ := tx.Bucket(bktOutbox).Cursor().Last(); k != nil {
+		return be64(k)
+	}
+	return 0
 }
 
 // follow applies one entry another daemon committed.
@@ -316,6 +332,11 @@ func (w *batchWriter) writeTouched() error {
 	for _, a := range w.touched {
 		a.dirty = false
 		if err := w.putAccount(b, a); err != nil {
+			return err
+		}
+	}
+	if st := w.l.st; st.nextMsg != w.start.nextMsg {
+		if err := w.tx.Bucket(bktMeta).Put(keyNextMessage, u64key(st.nextMsg)); err != nil {
 			return err
 		}
 	}

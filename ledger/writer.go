@@ -230,13 +230,13 @@ func (w *batchWriter) attempt(reqs []*jobReq) error {
 		w.ids = make(map[domain.ID]domain.Transfer, 1024)
 	}
 	w.markStart()
+	w.prefetch(reqs)
 	if l.shared != nil {
 		if err := w.catchUp(tx); err != nil {
 			tx.Rollback()
 			return err
 		}
 	}
-	w.prefetch(reqs)
 	// Expiry first: a post that arrives after its pending transfer timed out must not win.
 	if w.expireDue {
 		w.expireDue = false

@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -38,6 +40,9 @@ type Store struct {
 	db      *DB
 	chunk   int           // rows a cursor reads at once
 	timeout time.Duration // each round trip's
+
+	countMu sync.Mutex
+	counts  map[string]uint64 // round trips by kind (RoundTrips)
 }
 
 var _ ledger.SharedStore = (*Store)(nil)
@@ -51,8 +56,9 @@ const (
 	// roundTripTimeout bounds every round trip of a transaction, the wait for the writer
 	// lock included, so a lost database fails the transaction instead of hanging it.
 	roundTripTimeout = 30 * time.Second
-	// chunkRows is how many rows a cursor reads at once.
+	// chunkRows is how many rows a cursor reads at once, at most; firstRows its first read.
 	chunkRows = 256
+	firstRows = 8
 )
 
 // The errors of misuse, as bbolt has them.
@@ -309,6 +315,7 @@ func (b *bucket) Get(key []byte) []byte {
 	if !b.t.usable() {
 		return nil
 	}
+	b.t.s.count(b.t.kind() + "get " + b.name)
 	ctx, cancel := b.t.ctx()
 	defer cancel()
 	var v []byte
@@ -388,6 +395,10 @@ type cursor struct {
 	synced int    // how many of the transaction's writes the chunk has
 	key    []byte // the key the cursor is on; nil when on none
 	after  bool   // on no key: past the end (true) or before the start
+	// limit is the rows the last read asked for: a cursor's first read asks for few (most
+	// walks are a lookup by prefix: an owner's accounts, a payee's holds), each next one
+	// four times more, up to the store's chunk.
+	limit int
 }
 
 // First moves to the first key.
@@ -537,12 +548,14 @@ func (c *cursor) fetch(query string, bound []byte, down bool) ([]byte, []byte) {
 	if !t.usable() {
 		return c.off(!down)
 	}
-	rows, err := c.read(query, bound)
+	c.limit = min(t.s.chunk, max(firstRows, 4*c.limit))
+	t.s.count(t.kind() + "range " + c.b.name)
+	rows, err := c.read(query, bound, c.limit)
 	if err != nil {
 		t.fail(fmt.Errorf("pgledger: read bucket %q: %w", c.b.name, err))
 		return c.off(!down)
 	}
-	full := len(rows) == t.s.chunk
+	full := len(rows) == c.limit
 	if down {
 		slices.Reverse(rows)
 	}
@@ -589,19 +602,19 @@ func (c *cursor) setRange(query string, bound []byte, full bool) {
 }
 
 // read sends the buffered writes and the chunk's query in one batch and returns its rows.
-func (c *cursor) read(query string, bound []byte) ([]row, error) {
+func (c *cursor) read(query string, bound []byte, limit int) ([]row, error) {
 	t := c.b.t
 	ctx, cancel := t.ctx()
 	defer cancel()
 	b := &pgx.Batch{}
 	n := t.queueFlush(b)
 	if query == lastSQL {
-		b.Queue(query, c.b.name, t.s.chunk)
+		b.Queue(query, c.b.name, limit)
 	} else {
 		if bound == nil {
 			bound = []byte{}
 		}
-		b.Queue(query, c.b.name, bound, t.s.chunk)
+		b.Queue(query, c.b.name, bound, limit)
 	}
 	var rows []row
 	err := t.sendFlush(ctx, b, n, func(br pgx.BatchResults) error {
@@ -652,4 +665,32 @@ func (t *storeTx) Prefetch(keys []ledger.KeyRef) {
 	if err != nil {
 		t.fail(fmt.Errorf("pgledger: read ahead: %w", err))
 	}
+}
+
+// kind prefixes what a round trip counts under: "write " in a writable transaction (under
+// the writer lock), "" in a read-only one.
+func (t *storeTx) kind() string {
+	if t.writable {
+		return "write "
+	}
+	return ""
+}
+
+// count notes one round trip of a kind (a Get or a range read of a bucket).
+func (s *Store) count(what string) {
+	s.countMu.Lock()
+	if s.counts == nil {
+		s.counts = map[string]uint64{}
+	}
+	s.counts[what]++
+	s.countMu.Unlock()
+}
+
+// RoundTrips counts the single reads ("get <bucket>") and range reads ("range <bucket>")
+// the store sent since it was made, those of writable transactions (which hold the writer
+// lock) as "write get …" and "write range …": what a batch did not read ahead.
+func (s *Store) RoundTrips() map[string]uint64 {
+	s.countMu.Lock()
+	defer s.countMu.Unlock()
+	return maps.Clone(s.counts)
 }
