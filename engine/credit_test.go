@@ -2,8 +2,8 @@ package engine
 
 import (
 	"context"
-	"flag"
 	"errors"
+	"flag"
 	"strings"
 	"testing"
 	"time"

@@ -18,7 +18,7 @@ type world struct {
 	l     *ledger.Ledger
 	e     *Engine
 	books *testbooks.Books // a file, or a database (MPG_TEST_LEDGER=postgres)
-	seen  uint64 // last outbox id read
+	seen  uint64           // last outbox id read
 	now   time.Time
 	clock *atomic.Int64
 	float uint64
