@@ -488,6 +488,7 @@ func (ja *jobApply) open(i int, spec domain.AccountSpec) (*account, error) {
 	ja.w.touch(a)
 	if a.Owner != "" {
 		ja.puts = append(ja.puts, put{bucket: bktOwners, key: ownerIndexKey(owner, a.ID), val: []byte{}})
+		ja.w.ownersChanged = append(ja.w.ownersChanged, owner)
 	}
 	// The record goes with the job, so an acknowledged account is in the file whatever the
 	// checkpoint rounds do.

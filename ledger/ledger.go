@@ -178,6 +178,9 @@ type Ledger struct {
 	owners   map[uint64]uint64 // ownerKey -> newest account; older ones chain through prevOwned
 	accounts []*account        // index = id; [0] unused
 
+	// The account ids of owners readers asked for (owned.go).
+	owned ownedCache
+
 	// Outbox messages committed and still to hand to a sender.
 	out *outQueue
 

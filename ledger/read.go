@@ -48,7 +48,7 @@ func (l *Ledger) AccountsOf(owner string) []domain.Account {
 	l.view(func(tx Tx) error {
 		l.viewMu.RLock()
 		defer l.viewMu.RUnlock()
-		for _, id := range ownedIDs(tx, l.people.diskKey(tx, owner)) {
+		for _, id := range l.ownedIDsOf(tx, l.people.diskKey(tx, owner)) {
 			if a, err := l.accountLocked(tx, id); err == nil {
 				out = append(out, a)
 			}
@@ -313,7 +313,7 @@ func (l *Ledger) Owner(owner string) (domain.OwnerState, error) {
 	err := l.view(func(tx Tx) error {
 		owner := l.people.diskKey(tx, owner)
 		l.viewMu.RLock()
-		for _, id := range ownedIDs(tx, owner) {
+		for _, id := range l.ownedIDsOf(tx, owner) {
 			if a, err := l.accountLocked(tx, id); err == nil {
 				st.Accounts = append(st.Accounts, a)
 			}

@@ -130,6 +130,8 @@ func (w *batchWriter) forget() {
 	l.accounts = l.accounts[:w.start.accounts]
 	l.viewMu.Unlock()
 	w.touched, w.caught, w.outIDs = w.touched[:0], w.caught[:0], w.outIDs[:0]
+	l.forgetOwners(w.ownersChanged)
+	w.ownersChanged = w.ownersChanged[:0]
 	st.lastSeq, st.lastHash, st.lastTS, st.nextMsg = w.start.seq, w.start.hash, w.start.ts, w.start.nextMsg
 	l.people.reset() // parties made by the batch are not in the store
 	w.stale = true   // open pending transfers and system accounts are read again
@@ -221,6 +223,9 @@ func (w *batchWriter) follow(tx Tx, seq uint64, en entry, asOf map[uint64]uint64
 			return d.err
 		}
 		l.grow(a.ID)
+		if a.Owner != "" {
+			w.ownersChanged = append(w.ownersChanged, a.Owner)
+		}
 		if key := (systemKey{a.Kind, a.Currency}); domain.IsSystem(a.Kind) && st.system[key] == 0 {
 			st.system[key] = a.ID
 		}

@@ -163,8 +163,11 @@ type batchWriter struct {
 	caught []*account
 	stale  bool
 	// lastBeat is when this daemon last recorded that it is alive (unix nanos).
-	lastBeat  int64
-	lastAdopt int64 // when the outbox was last looked at for orphans
+	// ownersChanged are the owners (their keys in the books) the batch opened accounts for:
+	// what readers kept of them is forgotten once the batch is committed (owned.go).
+	ownersChanged []string
+	lastBeat      int64
+	lastAdopt     int64 // when the outbox was last looked at for orphans
 	// prefetchKeys is the batch's keys to read ahead (prefetch.go), reused.
 	prefetchKeys []KeyRef
 
@@ -310,6 +313,8 @@ func (w *batchWriter) publish() {
 	l.stats.LastSeq.Store(l.st.lastSeq) // under viewMu: readers pair it with the balances
 	l.viewMu.Unlock()
 	w.touched = w.touched[:0]
+	l.forgetOwners(w.ownersChanged)
+	w.ownersChanged = w.ownersChanged[:0]
 	if len(w.outIDs) > 0 {
 		now := l.opt.Now().UnixNano()
 		for _, it := range w.outIDs {

@@ -92,8 +92,10 @@ ON CONFLICT (bucket, k) DO UPDATE SET v = excluded.v`
 	lastSQL   = "SELECT k, v FROM kv WHERE bucket = $1 ORDER BY k DESC LIMIT $2"
 )
 
-// Begin takes a connection of the pool and begins a transaction on it, in one round trip:
-// a writable one waits for the writer lock.
+// Begin takes a connection of the pool and begins a transaction on it: a writable one at
+// once, in one round trip that waits for the writer lock; a read-only one with its first
+// read (in the same round trip), so that a reader costs one round trip less, and one that
+// reads nothing costs none.
 func (s *Store) Begin(writable bool) (ledger.Tx, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
@@ -101,18 +103,19 @@ func (s *Store) Begin(writable bool) (ledger.Tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgledger: begin: %w", err)
 	}
-	b := &pgx.Batch{}
-	if writable {
-		b.Queue(beginWriteSQL)
-		b.Queue(lockSQL)
-	} else {
-		b.Queue(beginReadSQL)
+	t := &storeTx{s: s, conn: conn, writable: writable, buckets: map[string]*bucket{}}
+	if !writable {
+		t.begin = beginReadSQL
+		return t, nil
 	}
+	b := &pgx.Batch{}
+	b.Queue(beginWriteSQL)
+	b.Queue(lockSQL)
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		conn.Release() // a connection left in a transaction is closed, not pooled
 		return nil, fmt.Errorf("pgledger: begin: %w", err)
 	}
-	return &storeTx{s: s, conn: conn, writable: writable, buckets: map[string]*bucket{}}, nil
+	return t, nil
 }
 
 // Close closes the database's connections.
@@ -144,6 +147,7 @@ type storeTx struct {
 	writable bool
 	buckets  map[string]*bucket
 	log      []write // every write, in order: cursors bring their chunks up to date from it
+	begin    string  // the BEGIN still to send before the first read ("" once sent)
 	err      error   // the first failure
 }
 
@@ -271,6 +275,11 @@ func (t *storeTx) queueFlush(b *pgx.Batch) int {
 // sendFlush sends b, whose first n statements queueFlush queued, and reads their results,
 // then the rest's with rest. A failure is the transaction's.
 func (t *storeTx) sendFlush(ctx context.Context, b *pgx.Batch, n int, rest func(pgx.BatchResults) error) error {
+	if t.begin != "" { // a read-only transaction's first read: BEGIN goes first
+		b.QueuedQueries = append([]*pgx.QueuedQuery{{SQL: t.begin}}, b.QueuedQueries...)
+		t.begin = ""
+		n++
+	}
 	br := t.conn.SendBatch(ctx, b)
 	var err error
 	for i := 0; i < n && err == nil; i++ {
@@ -319,7 +328,9 @@ func (b *bucket) Get(key []byte) []byte {
 	ctx, cancel := b.t.ctx()
 	defer cancel()
 	var v []byte
-	err := b.t.conn.QueryRow(ctx, getSQL, b.name, key).Scan(&v)
+	q := &pgx.Batch{}
+	q.Queue(getSQL, b.name, key)
+	err := b.t.sendFlush(ctx, q, 0, func(br pgx.BatchResults) error { return br.QueryRow().Scan(&v) })
 	if errors.Is(err, pgx.ErrNoRows) {
 		b.known[string(key)] = nil
 		return nil
@@ -653,15 +664,21 @@ func (t *storeTx) Prefetch(keys []ledger.KeyRef) {
 	}
 	ctx, cancel := t.ctx()
 	defer cancel()
-	rows, err := t.conn.Query(ctx, manySQL, names, ks)
-	if err == nil {
+	q := &pgx.Batch{}
+	q.Queue(manySQL, names, ks)
+	err := t.sendFlush(ctx, q, 0, func(br pgx.BatchResults) error {
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
 		var name string
 		var k, v []byte
 		_, err = pgx.ForEachRow(rows, []any{&name, &k, &v}, func() error {
 			t.Bucket([]byte(name)).(*bucket).known[string(k)] = bytes.Clone(v)
 			return nil
 		})
-	}
+		return err
+	})
 	if err != nil {
 		t.fail(fmt.Errorf("pgledger: read ahead: %w", err))
 	}
