@@ -60,7 +60,7 @@ func TestClusterBank(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(200 * time.Millisecond) // the checker catches up
-	var ids []uint64 // the purses, then the shop
+	var ids []uint64                   // the purses, then the shop
 	for _, p := range phones {
 		ids = append(ids, purse(t, l, p).ID)
 	}

@@ -601,7 +601,6 @@ func TestClusterCrashLoop(t *testing.T) {
 		len(cmds), redelivered.Load(), c.lostAcks.Load(), maxDeliveries, repeats, tempRefusals, c.kills.Load(), restarts, c.starts.Load(), c.startFailures.Load(), chaos.Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
 }
 
-
 // TestSharedFailedBatchForgetsWhatItRead: a batch on PostgreSQL that fails (the database
 // went away under it) is forgotten: forget drops the accounts it touched and those its
 // catch-up changed, and takes the journal position back to where the batch began. But an
