@@ -54,6 +54,9 @@ func TestClusterBank(t *testing.T) {
 		c.mpg("account", "topup", p, "100")
 	}
 	const total = int64(5 * 100_00)
+	// Every daemon catches up with the purses before they are used: a daemon up to a
+	// refresh behind would answer "No e-purse" (TestClusterRegisterThenTextAnother).
+	time.Sleep(200 * time.Millisecond)
 
 	// One payment brings the shop into the checker's memory too.
 	if _, err := c.deliver(phones[0], "PAY SHOP42 0.01 W0 1234", 20*time.Second); err != nil {

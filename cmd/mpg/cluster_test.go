@@ -416,6 +416,9 @@ func TestClusterCrashLoop(t *testing.T) {
 		}
 		c.mpg("account", "topup", p, "100")
 	}
+	// Every daemon catches up with the purses before they are used: a daemon up to a
+	// refresh behind would answer "No e-purse" (TestClusterRegisterThenTextAnother).
+	time.Sleep(200 * time.Millisecond)
 
 	var (
 		stop        atomic.Bool
@@ -668,5 +671,50 @@ func TestSharedFailedBatchForgetsWhatItRead(t *testing.T) {
 	out, verr := run(t, "--config", c.cli, "ledger", "verify")
 	if got := first.Available(); got != 300 || verr != nil {
 		t.Fatalf("after a's failed batch, a shows the first purse with %d (b topped it up with 300); then ledger verify: %v\n%s", got, verr, out)
+	}
+}
+
+// TestClusterRegisterThenTextAnother: a subscriber registers through one daemon and, as
+// soon as that is acknowledged, texts BAL through the two others: each must know the purse.
+// Each answers "No e-purse for this number" instead: a daemon decides who texts from its
+// memory, which catches up with the others' commits only every ledger RefreshEvery (50 ms),
+// and that answer is committed with the SMS's dedupe record, so it is final: delivered
+// again, the SMS gets the same answer. A PAY texted that soon is refused the same way and
+// never moves money, though acknowledged. 60 ms between the two is enough here.
+func TestClusterRegisterThenTextAnother(t *testing.T) {
+	t.Skip("bug in mpg: on a PostgreSQL ledger a daemon answers an SMS from its memory, up to RefreshEvery (50 ms) behind the others' commits: a subscriber who registered through one daemon is told \"No e-purse for this number\" by the next, and the answer is final (deduped)")
+	c := newTestCluster(t, pgtest.Start(t), 3)
+	c.mpg("ledger", "init", "--currency", "EUR")
+	for _, n := range c.nodes {
+		if !c.start(n) {
+			t.FailNow()
+		}
+	}
+	ctx := context.Background()
+	var wrong []string
+	for i := range 12 {
+		phone := fmt.Sprintf("+3368000%04d", i)
+		reg := c.nodes[i%3]
+		if st, err := reg.sim.SendMO(ctx, phone, "1234", "REG 1234"); err != nil || st != smpp.StatusOK {
+			t.Fatalf("REG %s on %s: %v %v", phone, reg.name, st, err)
+		}
+		for k := 1; k <= 2; k++ {
+			n := c.nodes[(i+k)%3]
+			before := len(n.sim.MT(phone))
+			text := []string{"", "BAL 1234", "SOLDE 1234"}[k] // two texts: not a repeat of one
+			if st, err := n.sim.SendMO(ctx, phone, "1234", text); err != nil || st != smpp.StatusOK {
+				t.Fatalf("BAL %s on %s: %v %v", phone, n.name, st, err)
+			}
+			got, err := n.sim.WaitMT(ctx, phone, before+1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m := got[before]; !strings.HasPrefix(m, "Balance") && !strings.HasPrefix(m, "Solde") {
+				wrong = append(wrong, fmt.Sprintf("%s registered on %s, texted BAL on %s: %q", phone, reg.name, n.name, m))
+			}
+		}
+	}
+	if len(wrong) > 0 {
+		t.Fatalf("%d of 24 answers wrong:\n%s", len(wrong), strings.Join(wrong, "\n"))
 	}
 }
