@@ -23,9 +23,12 @@
 // The server listens on a Unix socket in its directory (the DSNs name that) and on a free
 // port of 127.0.0.1, so it never meets a system cluster on 5432. It runs with fsync=off and
 // synchronous_commit=off: the tests check what the ledger does, not whether the disk keeps
-// it through a power cut, and a killed server process (not a crashed machine) loses nothing
-// even so, since its writes are in the operating system's cache. Benchmarks that measure
-// durable commits must use a server of their own.
+// it through a power cut. A killed server loses nothing of fsync=off (its writes are in the
+// operating system's cache), but synchronous_commit=off lets a commit return before its WAL
+// leaves the server's memory: a crashed server (SIGQUIT, SIGKILL) forgets the last fraction
+// of a second of commits. A test that crashes the server (NewCluster, Restart) gets a cluster
+// with synchronous_commit=on, where a commit returned is in the WAL the restart recovers
+// from. Benchmarks that measure durable commits must use a server of their own.
 package pgtest
 
 import (
@@ -66,6 +69,9 @@ type Cluster struct {
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed when the server process has ended
 	waitErr error
+	// syncCommit runs the server with synchronous_commit=on (NewCluster's, which a test may
+	// crash), else off.
+	syncCommit bool
 
 	mu    sync.Mutex
 	admin *pgx.Conn // to the postgres database: creates and drops the tests' databases
@@ -102,7 +108,13 @@ func Main(m *testing.M) int {
 // PostgreSQL is not installed, unless MPG_REQUIRE_POSTGRES=1.
 func Start(t testing.TB) string {
 	t.Helper()
-	c := Shared(t)
+	return Shared(t).NewDatabase(t)
+}
+
+// NewDatabase returns the DSN of a new, empty database on c, dropped when the test ends (as
+// Start's are, on the shared cluster).
+func (c *Cluster) NewDatabase(t testing.TB) string {
+	t.Helper()
 	name := dbName(t.Name())
 	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 	defer cancel()
@@ -120,6 +132,81 @@ func Start(t testing.TB) string {
 	return c.DSN(name)
 }
 
+// NewCluster starts a cluster of the test's own, which the test may stop and start again
+// (Restart) without touching the other tests' shared one; it is stopped and its directory
+// removed when the test ends. It skips or fails t as Start does when PostgreSQL is missing.
+func NewCluster(t testing.TB) *Cluster {
+	t.Helper()
+	bin, why := findBinDir()
+	if bin == "" {
+		msg := "pgtest: PostgreSQL is not installed (" + why + "): install it (Debian: apt-get install postgresql) to run these tests"
+		if os.Getenv("MPG_REQUIRE_POSTGRES") == "1" {
+			t.Fatal(msg + "; MPG_REQUIRE_POSTGRES=1 makes that a failure")
+		}
+		t.Skip(msg)
+	}
+	c, err := startCluster(bin, true)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Errorf("pgtest: %v", err)
+		}
+	})
+	return c
+}
+
+// Restart stops the server and starts it again on the same directory and port, so that
+// every DSN of it stays good: its clients lose their connections and must connect again.
+// With immediate, the server stops as if it crashed (SIGQUIT: no checkpoint, every
+// connection cut at once) and recovers from its WAL at the start; otherwise it shuts down
+// fast (SIGINT: open transactions are rolled back, a checkpoint is written). It stays down
+// for down before it starts again. Restart must not be used on the shared cluster, whose
+// databases other tests use at the same time: only on a NewCluster.
+func (c *Cluster) Restart(immediate bool, down time.Duration) error {
+	if c == shared {
+		return fmt.Errorf("pgtest: Restart of the shared cluster: use NewCluster")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.admin != nil {
+		c.admin.Close(context.Background())
+		c.admin = nil
+	}
+	sig := syscall.SIGINT
+	if immediate {
+		sig = syscall.SIGQUIT
+	}
+	_ = c.cmd.Process.Signal(sig)
+	select {
+	case <-c.exited:
+	case <-time.After(stopTimeout):
+		c.kill()
+		return fmt.Errorf("pgtest: postgres did not stop within %v; killed", stopTimeout)
+	}
+	time.Sleep(down)
+	cred, err := runAs()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
+	defer cancel()
+	c.exited = make(chan struct{})
+	// The log of the run that ended is kept beside the new one, for a test's failure.
+	if b, err := os.ReadFile(filepath.Join(c.Dir, "server.log")); err == nil {
+		f, err := os.OpenFile(filepath.Join(c.Dir, "server.old.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err == nil {
+			f.Write(b)
+			f.Close()
+		}
+	}
+	if err := c.run(ctx, cred, filepath.Join(c.Dir, "data")); err != nil {
+		return fmt.Errorf("pgtest: restart: %w", err)
+	}
+	return nil
+}
+
 // Shared returns the test binary's cluster, starting it on first use; it skips or fails t as
 // Start does.
 func Shared(t testing.TB) *Cluster {
@@ -133,7 +220,7 @@ func Shared(t testing.TB) *Cluster {
 			missing = why
 			return
 		}
-		shared, sharedErr = startCluster(bin)
+		shared, sharedErr = startCluster(bin, false)
 	})
 	if missing != "" {
 		msg := "pgtest: PostgreSQL is not installed (" + missing + "): install it (Debian: apt-get install postgresql) to run these tests"
@@ -238,7 +325,9 @@ func runAs() (*syscall.Credential, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}, nil
 }
 
-func startCluster(bin string) (*Cluster, error) {
+// startCluster makes and starts a cluster; syncCommit makes every commit reach the WAL
+// (the operating system's cache of it) before it returns.
+func startCluster(bin string, syncCommit bool) (*Cluster, error) {
 	began := time.Now()
 	deadline := began.Add(StartTimeout)
 	cred, err := runAs()
@@ -251,7 +340,7 @@ func startCluster(bin string) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Dir: dir, BinDir: bin, exited: make(chan struct{})}
+	c := &Cluster{Dir: dir, BinDir: bin, exited: make(chan struct{}), syncCommit: syncCommit}
 	fail := func(err error) (*Cluster, error) {
 		c.kill()
 		os.RemoveAll(dir)
@@ -319,7 +408,7 @@ func (c *Cluster) run(ctx context.Context, cred *syscall.Credential, data string
 		"-h", "127.0.0.1",
 		"-p", strconv.Itoa(c.Port),
 		"-c", "fsync=off",
-		"-c", "synchronous_commit=off",
+		"-c", "synchronous_commit="+map[bool]string{true: "on", false: "off"}[c.syncCommit],
 		"-c", "full_page_writes=off",
 		"-c", "shared_buffers=32MB",
 		"-c", "max_connections=200",
@@ -332,9 +421,9 @@ func (c *Cluster) run(ctx context.Context, cred *syscall.Credential, data string
 	if err := c.cmd.Start(); err != nil {
 		return fmt.Errorf("start postgres: %w", err)
 	}
-	exited := c.exited
+	exited, cmd := c.exited, c.cmd
 	go func() {
-		c.waitErr = c.cmd.Wait()
+		c.waitErr = cmd.Wait() // read only after exited is closed
 		close(exited)
 	}()
 	for {

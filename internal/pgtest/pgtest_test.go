@@ -88,3 +88,44 @@ func TestDBName(t *testing.T) {
 		t.Fatalf("dbName = %q", n)
 	}
 }
+
+// A cluster of the test's own restarts on the same port, crashed or shut down: what was
+// committed before is there after, and the DSN needs no change.
+func TestNewClusterRestart(t *testing.T) {
+	c := NewCluster(t)
+	if c == Shared(t) {
+		t.Fatal("NewCluster returned the shared cluster")
+	}
+	dsn := c.NewDatabase(t)
+	ctx := context.Background()
+	exec := func(sql string) {
+		t.Helper()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec("CREATE TABLE x (id bigint PRIMARY KEY)")
+	for i, immediate := range []bool{true, false} {
+		exec("INSERT INTO x VALUES (" + strconv.Itoa(i) + ")")
+		if err := c.Restart(immediate, 0); err != nil {
+			t.Fatalf("restart (immediate %v): %v", immediate, err)
+		}
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM x").Scan(&n); err != nil || n != 2 {
+		t.Fatalf("after two restarts: %d rows, %v", n, err)
+	}
+	if err := Shared(t).Restart(false, 0); err == nil {
+		t.Fatal("the shared cluster restarted")
+	}
+}
