@@ -29,6 +29,9 @@ func (l *Ledger) Account(id uint64) (domain.Account, error) {
 // it, else its checkpoint record, which is current for an account untouched since open.
 // The caller holds viewMu for reading, so the writer cannot load it meanwhile.
 func (l *Ledger) accountLocked(tx Tx, id uint64) (domain.Account, error) {
+	if l.shared != nil {
+		return l.recordOf(tx, id)
+	}
 	if id == 0 || id > l.visible {
 		return domain.Account{}, fmt.Errorf("%w: %d", domain.ErrAccountNotFound, id)
 	}
@@ -48,7 +51,9 @@ func (l *Ledger) AccountsOf(owner string) []domain.Account {
 	l.view(func(tx Tx) error {
 		l.viewMu.RLock()
 		defer l.viewMu.RUnlock()
-		for _, id := range l.ownedIDsOf(tx, l.people.diskKey(tx, owner)) {
+		ids := l.ownedIDsOf(tx, l.people.diskKey(tx, owner))
+		readAhead(tx, ids)
+		for _, id := range ids {
 			if a, err := l.accountLocked(tx, id); err == nil {
 				out = append(out, a)
 			}
@@ -83,6 +88,10 @@ func (l *Ledger) Accounts(f Filter) []domain.Account {
 	}
 	var out []domain.Account
 	l.view(func(tx Tx) error {
+		if l.shared != nil {
+			out = l.sharedAccounts(tx, f, match)
+			return nil
+		}
 		l.viewMu.RLock()
 		defer l.viewMu.RUnlock()
 		for id := uint64(1); id <= l.visible; id++ {
@@ -313,7 +322,9 @@ func (l *Ledger) Owner(owner string) (domain.OwnerState, error) {
 	err := l.view(func(tx Tx) error {
 		owner := l.people.diskKey(tx, owner)
 		l.viewMu.RLock()
-		for _, id := range l.ownedIDsOf(tx, owner) {
+		ids := l.ownedIDsOf(tx, owner)
+		readAhead(tx, ids)
+		for _, id := range ids {
 			if a, err := l.accountLocked(tx, id); err == nil {
 				st.Accounts = append(st.Accounts, a)
 			}
@@ -369,4 +380,54 @@ func (l *Ledger) Head() (uint64, string, error) {
 		return nil
 	})
 	return seq, out, err
+}
+
+// recordOf reads an account as tx's snapshot holds it. On a shared store every commit
+// writes the records of the accounts it changed, so the snapshot's records are the books
+// as of one commit: the writer's memory may be behind them (until its next catch-up) and is
+// not what readers are answered from.
+func (l *Ledger) recordOf(tx Tx, id uint64) (domain.Account, error) {
+	v := tx.Bucket(bktAccounts).Get(u64key(id))
+	if v == nil {
+		return domain.Account{}, fmt.Errorf("%w: %d", domain.ErrAccountNotFound, id)
+	}
+	a, _, err := decodeAccountRecord(v)
+	if err != nil || a.ID != id {
+		return domain.Account{}, fmt.Errorf("account record %d unreadable", id)
+	}
+	l.people.memAccount(tx, &a)
+	return a, nil
+}
+
+// readAhead asks a shared store's transaction for the records of the given accounts at once.
+func readAhead(tx Tx, ids []uint64) {
+	p, ok := tx.(Prefetcher)
+	if !ok || len(ids) < 2 {
+		return
+	}
+	keys := make([]KeyRef, len(ids))
+	for i, id := range ids {
+		keys[i] = KeyRef{bktAccounts, u64key(id)}
+	}
+	p.Prefetch(keys)
+}
+
+// sharedAccounts lists the accounts of tx's snapshot matching f, walking their records.
+func (l *Ledger) sharedAccounts(tx Tx, f Filter, match func(*domain.Account) bool) []domain.Account {
+	var out []domain.Account
+	c := tx.Bucket(bktAccounts).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		a, _, err := decodeAccountRecord(v)
+		if err != nil {
+			continue
+		}
+		l.people.memAccount(tx, &a)
+		if match(&a) {
+			out = append(out, a)
+			if f.Limit > 0 && len(out) >= f.Limit {
+				break
+			}
+		}
+	}
+	return out
 }

@@ -112,21 +112,20 @@ func (w *batchWriter) markStart() {
 	w.start = batchStart{len(w.l.accounts), st.lastSeq, st.lastHash, st.lastTS, st.nextMsg}
 }
 
-// forget takes back from memory what a failed batch (or catch-up) did: the accounts it
-// touched are dropped, to be read again from their records, and the journal position goes
-// back to where the batch began.
+// forget takes back from memory what a failed batch (or catch-up) did: every account in
+// memory is dropped, to be read again from its record, and the journal position goes back
+// to where the batch began. All of them, not only those the batch changed: one the
+// catch-up loaded from a record newer than that position would otherwise be moved again
+// by the next catch-up (a record read later is checked against its own position instead).
 func (w *batchWriter) forget() {
 	l, st := w.l, w.l.st
-	l.viewMu.Lock()
 	for _, list := range [][]*account{w.touched, w.caught} {
 		for _, a := range list {
 			a.inBatch, a.caught = false, false
-			if a.ID < uint64(len(l.accounts)) && l.accounts[a.ID] == a {
-				l.accounts[a.ID] = nil
-			}
 		}
 	}
-	clear(l.accounts[w.start.accounts:])
+	l.viewMu.Lock()
+	clear(l.accounts)
 	l.accounts = l.accounts[:w.start.accounts]
 	l.viewMu.Unlock()
 	w.touched, w.caught, w.outIDs = w.touched[:0], w.caught[:0], w.outIDs[:0]
@@ -165,11 +164,14 @@ func (w *batchWriter) catchUp(tx Tx) error {
 	l, st := w.l, w.l.st
 	if w.stale {
 		clear(st.pending)
-		clear(st.system)
 		if err := l.loadPending(tx); err != nil {
 			return err
 		}
-		if err := l.loadSystem(tx); err != nil {
+		l.viewMu.Lock() // System reads the map
+		clear(st.system)
+		err := l.loadSystem(tx)
+		l.viewMu.Unlock()
+		if err != nil {
 			return err
 		}
 		w.stale = false
@@ -226,8 +228,12 @@ func (w *batchWriter) follow(tx Tx, seq uint64, en entry, asOf map[uint64]uint64
 		if a.Owner != "" {
 			w.ownersChanged = append(w.ownersChanged, a.Owner)
 		}
-		if key := (systemKey{a.Kind, a.Currency}); domain.IsSystem(a.Kind) && st.system[key] == 0 {
-			st.system[key] = a.ID
+		if key := (systemKey{a.Kind, a.Currency}); domain.IsSystem(a.Kind) {
+			l.viewMu.Lock()
+			if st.system[key] == 0 {
+				st.system[key] = a.ID
+			}
+			l.viewMu.Unlock()
 		}
 	case entAudit:
 		return w.followErasure(tx, &d)

@@ -241,7 +241,6 @@ func TestClusterBank(t *testing.T) {
 // TestClusterBank's checker met it in its first checks (the sum of the balances off by
 // what another daemon had just moved), before its ledger had loaded every account.
 func TestSharedAccountsAsOfOneCommit(t *testing.T) {
-	t.Skip("bug in mpg: on a PostgreSQL ledger, Ledger.Accounts (and Account, AccountsOf) mixes the reader's memory, as of its last catch-up, with the records of accounts it has not loaded, as of the store's last commit: not one commit")
 	c := newTestCluster(t, pgtest.Start(t), 0)
 	c.mpg("ledger", "init", "--currency", "EUR")
 	c.mpg("account", "open", "+33660000001")

@@ -385,18 +385,9 @@ type clusterCommand struct {
 // random 20 times and started again with its configuration, and PostgreSQL itself is
 // crashed once and restarted once. At the end every command took effect exactly once, each
 // one's reply (its receipt) reached its phone, and the books verify.
-//
-// The PostgreSQL restarts run only with MPG_CLUSTER_PG_RESTARTS=1 until the bug
-// TestSharedFailedBatchForgetsWhatItRead shows is fixed: a batch that fails when the
-// database goes away leaves accounts in memory that the next catch-up moves twice, and the
-// books then fail verify (in 2 of 3 runs here). Fixed, the variable is to go.
 func TestClusterCrashLoop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash loop is not short")
-	}
-	pgRestarts := os.Getenv("MPG_CLUSTER_PG_RESTARTS") == "1"
-	if !pgRestarts {
-		t.Log("PostgreSQL is not restarted (MPG_CLUSTER_PG_RESTARTS=1 does it): a failed batch leaves accounts moved twice, see TestSharedFailedBatchForgetsWhatItRead")
 	}
 	began := time.Now()
 	pg := pgtest.NewCluster(t)
@@ -464,7 +455,7 @@ func TestClusterCrashLoop(t *testing.T) {
 	restarts := 0
 	for k := 0; k < 20 && !t.Failed(); k++ {
 		time.Sleep(time.Duration(500+rand.IntN(800)) * time.Millisecond)
-		if pgRestarts && (k == 6 || k == 13) {
+		if k == 6 || k == 13 {
 			t0 := time.Now()
 			if err := pg.Restart(k == 6, 300*time.Millisecond); err != nil {
 				t.Errorf("PostgreSQL restart: %v", err)
@@ -615,7 +606,6 @@ func TestClusterCrashLoop(t *testing.T) {
 // `mpg ledger verify` fails ("checkpoint ... says ..., transfers give ...") and the sum of
 // the balances is off. TestClusterCrashLoop met it after PostgreSQL restarts under load.
 func TestSharedFailedBatchForgetsWhatItRead(t *testing.T) {
-	t.Skip("bug in mpg: ledger/shared.go forget() keeps accounts a failed batch's catch-up (or read-ahead) installed from their records without marking them, so the next catch-up applies journal entries to them twice; the books then fail verify")
 	c := newTestCluster(t, pgtest.Start(t), 0)
 	c.mpg("ledger", "init", "--currency", "EUR")
 	c.mpg("account", "open", "+33670000001")
@@ -682,7 +672,6 @@ func TestSharedFailedBatchForgetsWhatItRead(t *testing.T) {
 // again, the SMS gets the same answer. A PAY texted that soon is refused the same way and
 // never moves money, though acknowledged. 60 ms between the two is enough here.
 func TestClusterRegisterThenTextAnother(t *testing.T) {
-	t.Skip("bug in mpg: on a PostgreSQL ledger a daemon answers an SMS from its memory, up to RefreshEvery (50 ms) behind the others' commits: a subscriber who registered through one daemon is told \"No e-purse for this number\" by the next, and the answer is final (deduped)")
 	c := newTestCluster(t, pgtest.Start(t), 3)
 	c.mpg("ledger", "init", "--currency", "EUR")
 	for _, n := range c.nodes {
