@@ -323,7 +323,7 @@ func (l *Ledger) Owner(owner string) (domain.OwnerState, error) {
 		owner := l.people.diskKey(tx, owner)
 		l.viewMu.RLock()
 		ids := l.ownedIDsOf(tx, owner)
-		readAhead(tx, ids)
+		readAhead(tx, ids, KeyRef{bktProfiles, []byte(owner)})
 		for _, id := range ids {
 			if a, err := l.accountLocked(tx, id); err == nil {
 				st.Accounts = append(st.Accounts, a)
@@ -399,17 +399,18 @@ func (l *Ledger) recordOf(tx Tx, id uint64) (domain.Account, error) {
 	return a, nil
 }
 
-// readAhead asks a shared store's transaction for the records of the given accounts at once.
-func readAhead(tx Tx, ids []uint64) {
+// readAhead asks a shared store's transaction for the records of the given accounts, and
+// any other keys, at once.
+func readAhead(tx Tx, ids []uint64, more ...KeyRef) {
 	p, ok := tx.(Prefetcher)
-	if !ok || len(ids) < 2 {
+	if !ok || len(ids)+len(more) < 2 {
 		return
 	}
-	keys := make([]KeyRef, len(ids))
-	for i, id := range ids {
-		keys[i] = KeyRef{bktAccounts, u64key(id)}
+	keys := make([]KeyRef, 0, len(ids)+len(more))
+	for _, id := range ids {
+		keys = append(keys, KeyRef{bktAccounts, u64key(id)})
 	}
-	p.Prefetch(keys)
+	p.Prefetch(append(keys, more...))
 }
 
 // sharedAccounts lists the accounts of tx's snapshot matching f, walking their records.
