@@ -26,9 +26,6 @@ func (w *batchWriter) prefetch(reqs []*jobReq) {
 		return
 	}
 	keys := w.prefetchKeys[:0]
-	if w.l.shared != nil {
-		keys = append(keys, KeyRef{bktMeta, keyNextMessage}) // catch-up reads it
-	}
 	receipts := false
 	for _, r := range reqs {
 		switch {
