@@ -1,10 +1,12 @@
 // Package ledger is mpg's double-entry e-purse: accounts, transfers, a hash-chained journal,
-// the outbox of replies and the dedupe records of inbound messages, in one bbolt file.
+// the outbox of replies and the dedupe records of inbound messages, kept in a Store of
+// ordered buckets: one bbolt file (Create, Open), or a database several daemons share
+// (OpenShared, on pgledger's store; shared.go says how they take turns).
 //
-// One writer goroutine owns the state in memory and commits jobs in groups: one bbolt
-// transaction and one fsync for up to Options.MaxBatchJobs jobs. Balances live in memory
-// and are checkpointed into the file in chunks; opening loads the checkpoint and replays the
-// journal after it. Reads never wait for the writer's disk work.
+// One writer goroutine owns the state in memory and commits jobs in groups: one
+// transaction and one fsync for up to Options.MaxBatchJobs jobs. On a file, balances live in
+// memory and are checkpointed into the file in chunks; opening loads the checkpoint and
+// replays the journal after it. Reads never wait for the writer's disk work.
 package ledger
 
 import (

@@ -10,9 +10,9 @@ import (
 )
 
 // store is what the daemon and the CLI use of the books: the engine's Ledger and, beside
-// it, exactly the methods cmd/mpg calls. The bbolt ledger (package ledger) is one; a
-// second ledger (issue 18's PostgreSQL one) plugs in by having them all. What only a
-// ledger kept in one local file can do is in bboltFile, asked for where it is needed.
+// it, exactly the methods cmd/mpg calls. Package ledger's is one, on a file or on a
+// PostgreSQL database (books.go opens either). What only a ledger kept in one local file
+// can do is in bboltFile, asked for where it is needed.
 // It is defined here, by its one user, rather than in package ledger: that package cannot
 // embed engine.Ledger (the engine's tests import it), and a list of its own would repeat it.
 type store interface {
