@@ -219,8 +219,11 @@ func roundTrip(t *testing.T) {
 // number, which would otherwise come back as a new person; one still to send is sealed.
 func TestOldMessagesToNobodyAreNotBroughtBack(t *testing.T) {
 	l, _ := testLedger(t, peopleOptions())
-	sent := domain.Message{ID: 900, From: "1234", To: "+33655501234", Text: "Welcome Zoe", Status: domain.MsgDelivered}
-	queued := domain.Message{ID: 901, From: "1234", To: "+33655509876", Text: "Money is held for you", Status: domain.MsgQueued}
+	// Created now: older than the outbox's retention, the writer's first sweep (which may run
+	// after this write) would prune them.
+	now := time.Now().UnixNano()
+	sent := domain.Message{ID: 900, From: "1234", To: "+33655501234", Text: "Welcome Zoe", Status: domain.MsgDelivered, Created: now}
+	queued := domain.Message{ID: 901, From: "1234", To: "+33655509876", Text: "Money is held for you", Status: domain.MsgQueued, Created: now}
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		for _, m := range []domain.Message{sent, queued} {
 			e := enc{}
