@@ -1,0 +1,205 @@
+package pgledger
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"mpg/domain"
+	"mpg/internal/pgtest"
+	"mpg/ledger"
+)
+
+// Adversarial review tests: each proves one bug (see the t.Skip message when skipped).
+
+// hookStore wraps a Store to simulate what a network does: a COMMIT whose answer is lost
+// (the transaction committed, the client hears an error), and a reader paused just after
+// its first read (its snapshot taken).
+type hookStore struct {
+	*Store
+	ambiguous atomic.Bool // the next commit commits, then reports a lost connection
+	mu        sync.Mutex
+	pause     chan struct{} // armed: the next read-only Get signals paused, then waits on pause
+	paused    chan struct{}
+}
+
+type hookTx struct {
+	*storeTx
+	s *hookStore
+}
+
+type hookBucket struct {
+	*bucket
+	tx *hookTx
+}
+
+func (s *hookStore) Begin(writable bool) (ledger.Tx, error) {
+	tx, err := s.Store.Begin(writable)
+	if err != nil {
+		return nil, err
+	}
+	return &hookTx{storeTx: tx.(*storeTx), s: s}, nil
+}
+
+func (t *hookTx) Commit() error {
+	replies := false
+	if q := t.storeTx.buckets["outq"]; q != nil && len(q.pending) > 0 {
+		replies = true
+	}
+	err := t.storeTx.Commit()
+	if err == nil && replies && t.s.ambiguous.CompareAndSwap(true, false) {
+		return errors.New("pgledger: commit: unexpected EOF (simulated: the answer to COMMIT was lost)")
+	}
+	return err
+}
+
+func (t *hookTx) Bucket(name []byte) ledger.Bucket {
+	return &hookBucket{bucket: t.storeTx.Bucket(name).(*bucket), tx: t}
+}
+
+func (b *hookBucket) Get(k []byte) []byte {
+	v := b.bucket.Get(k)
+	if !b.tx.writable && b.name == "party_index" { // a reader resolving a number
+		s := b.tx.s
+		s.mu.Lock()
+		pause, paused := s.pause, s.paused
+		s.pause, s.paused = nil, nil
+		s.mu.Unlock()
+		if pause != nil {
+			close(paused)
+			<-pause
+		}
+	}
+	return v
+}
+
+// newHookDB makes a database with an empty ledger and returns its DSN.
+func newHookDB(t *testing.T) string {
+	dsn := pgtest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := MigrateDSN(ctx, dsn); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ledger.InitShared(NewStore(db)); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	return dsn
+}
+
+func openHooked(t *testing.T, dsn, daemon string) (*ledger.Ledger, *hookStore) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &hookStore{Store: NewStore(db)}
+	l, err := ledger.OpenShared(hs, &ledger.Options{Daemon: daemon, Tiers: map[uint8]domain.TierLimits{1: {PerPayment: 1000, Daily: 3000, MaxBalance: 5000}}})
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, hs
+}
+
+// TestReviewAmbiguousCommitReplyStuck: a batch whose COMMIT succeeded in the database but
+// whose answer was lost (the doc: "if it did commit, the next batch reads it back as another
+// daemon's") leaves its replies queued in the outbox under this daemon's name; forget()
+// dropped their ids from memory (outIDs), catch-up never pushes outbox ids, and
+// adoptOrphans skips a live daemon's entries: the reply is never handed to the sender
+// while the daemon lives (only loadOutbox at the next open finds it).
+func TestReviewAmbiguousCommitReplyStuck(t *testing.T) {
+	t.Skip("bug: after an ambiguous commit the committed reply is never sent by the live daemon (ledger/shared.go forget drops outIDs; catchUp/follow never re-pushes own queued outbox ids)")
+	dsn := newHookDB(t)
+	l, hs := openHooked(t, dsn, "amb")
+	ctx := context.Background()
+	hs.ambiguous.Store(true)
+	_, err := l.Submit(ctx, domain.Job{Messages: []domain.Message{{From: "1234", To: "+33611110001", Text: "receipt"}}})
+	if !errors.Is(err, ledger.ErrUnavailable) {
+		t.Fatalf("submit with the answer to COMMIT lost: %v, want ErrUnavailable", err)
+	}
+	if n, err := l.Unsent(); err != nil || n != 1 {
+		t.Fatalf("%d unsent (%v): the batch did not commit, the premise fails", n, err)
+	}
+	wait, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	msgs, err := l.NextMessages(wait, 10)
+	if len(msgs) != 1 {
+		t.Fatalf("the committed reply (queued for this live daemon) is not handed to its sender: %v %+v", err, msgs)
+	}
+}
+
+// TestReviewOwnerCacheStale: Owner() resolves a number to its party (a read that takes the
+// read-only transaction's snapshot, lazily) before it reads the owners cache's epoch. An
+// account opened for the owner and published (forgetOwners, epoch++) between the two leaves
+// the reader storing the old snapshot's ids under the new epoch: AccountsOf and Owner then
+// miss the new account for good.
+func TestReviewOwnerCacheStale(t *testing.T) {
+	t.Skip("bug: ledger/read.go Owner takes its snapshot in people.diskKey before ownedIDsOf reads the epoch; a stale id list is cached for good (owned.go)")
+	dsn := newHookDB(t)
+	a, hs := openHooked(t, dsn, "reader")
+	b, _ := openHooked(t, dsn, "writer")
+	ctx := context.Background()
+	const owner = "+33611112222"
+	if _, err := b.Submit(ctx, domain.Job{Open: []domain.AccountSpec{{Currency: "EUR", Kind: domain.KindPurse, Owner: owner, Tier: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	pause, paused := make(chan struct{}), make(chan struct{})
+	control := os.Getenv("REVIEW_CONTROL") != "" // no pause: the same steps in order
+	if control {
+		close(pause)
+		close(paused)
+	} else {
+		hs.mu.Lock()
+		hs.pause, hs.paused = pause, paused
+		hs.mu.Unlock()
+	}
+	got := make(chan domain.OwnerState, 1)
+	go func() { st, _ := a.Owner(owner); got <- st }()
+	select {
+	case <-paused:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the reader made no read")
+	}
+	res, err := b.Submit(ctx, domain.Job{Open: []domain.AccountSpec{{Currency: "USD", Kind: domain.KindPurse, Owner: owner, Tier: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res
+	deadline := time.Now().Add(5 * time.Second)
+	for a.Stats().LastSeq.Load() < b.Stats().LastSeq.Load() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // the catch-up's publish forgets the owner
+	if !control {
+		close(pause)
+	}
+	<-got
+	for _, try := range []int{0, 1} {
+		if try == 1 {
+			time.Sleep(300 * time.Millisecond)
+		}
+		st, err := a.Owner(owner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		accs := a.AccountsOf(owner)
+		if len(st.Accounts) == 2 && len(accs) == 2 {
+			return
+		}
+		if try == 1 {
+			t.Fatalf("after both opens committed and were caught up, Owner sees %d accounts and AccountsOf %d (want 2)", len(st.Accounts), len(accs))
+		}
+	}
+}
