@@ -22,6 +22,7 @@ import (
 type hookStore struct {
 	*Store
 	ambiguous atomic.Bool // the next commit commits, then reports a lost connection
+	failErase atomic.Bool // the next commit that erases a person fails (rolled back)
 	mu        sync.Mutex
 	pause     chan struct{} // armed: the next read-only Get signals paused, then waits on pause
 	paused    chan struct{}
@@ -29,7 +30,15 @@ type hookStore struct {
 
 type hookTx struct {
 	*storeTx
-	s *hookStore
+	s      *hookStore
+	erases bool // deleted a party's key
+}
+
+func (b *hookBucket) Delete(k []byte) error {
+	if b.name == "party_keys" {
+		b.tx.erases = true
+	}
+	return b.bucket.Delete(k)
 }
 
 type hookBucket struct {
@@ -49,6 +58,10 @@ func (t *hookTx) Commit() error {
 	replies := false
 	if q := t.storeTx.buckets["outq"]; q != nil && len(q.pending) > 0 {
 		replies = true
+	}
+	if t.erases && t.s.failErase.CompareAndSwap(true, false) {
+		t.storeTx.Rollback()
+		return errors.New("pgledger: commit: connection reset by peer (simulated, before COMMIT reached the server)")
 	}
 	err := t.storeTx.Commit()
 	if err == nil && replies && t.s.ambiguous.CompareAndSwap(true, false) {
@@ -201,5 +214,35 @@ func TestReviewOwnerCacheStale(t *testing.T) {
 		if try == 1 {
 			t.Fatalf("after both opens committed and were caught up, Owner sees %d accounts and AccountsOf %d (want 2)", len(st.Accounts), len(accs))
 		}
+	}
+}
+
+// TestReviewFailedErasureForgetsPerson: an erasure whose batch fails leaves the party marked
+// erased in the daemon's memory (people.forget sets p.erased; forget() after the failed
+// batch only calls people.reset, which keeps erased): the books still hold the person and
+// his purse, another daemon finds them, but this daemon finds no account for the number
+// and refuses to erase him again (ErrNoPerson) until it restarts.
+func TestReviewFailedErasureForgetsPerson(t *testing.T) {
+	t.Skip("bug: ledger/shared.go forget -> people.reset keeps people.erased set by a failed batch's erase (people.go forget)")
+	dsn := newHookDB(t)
+	l, hs := openHooked(t, dsn, "eraser")
+	ctx := context.Background()
+	const number = "+33611113333"
+	if _, err := l.Submit(ctx, domain.Job{Open: []domain.AccountSpec{{Currency: "EUR", Kind: domain.KindPurse, Owner: number, Tier: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	hs.failErase.Store(true)
+	if _, err := l.Erase(ctx, number, domain.Audit{Actor: "op", Action: "erase"}); !errors.Is(err, ledger.ErrUnavailable) {
+		t.Fatalf("erase with its commit failing: %v, want ErrUnavailable", err)
+	}
+	other, _ := openHooked(t, dsn, "other")
+	if n := len(other.AccountsOf(number)); n != 1 {
+		t.Fatalf("another daemon finds %d accounts: the erasure was committed after all, the premise fails", n)
+	}
+	if n := len(l.AccountsOf(number)); n != 1 {
+		t.Errorf("the daemon whose erasure failed finds %d accounts for %s; the books hold 1", n, number)
+	}
+	if _, err := l.Erase(ctx, number, domain.Audit{Actor: "op", Action: "erase"}); err != nil {
+		t.Errorf("erasing again after the failure: %v", err)
 	}
 }
