@@ -78,6 +78,7 @@ func (w *batchWriter) erase(party string) error {
 	if _, err := w.l.people.forget(w.tx, party); err != nil {
 		return err
 	}
+	w.erased = append(w.erased, party) // taken back if the batch fails (shared.go)
 	if err := w.tx.Bucket(bktProfiles).Delete([]byte(party)); err != nil {
 		return err
 	}

@@ -263,7 +263,7 @@ func open(path string, opt *Options, create bool) (*Ledger, error) {
 		return nil, err
 	}
 	writePIDFile(path)
-	go l.writer()
+	go l.writer(l.newBatchWriter())
 	return l, nil
 }
 

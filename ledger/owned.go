@@ -20,15 +20,23 @@ type ownedCache struct {
 	epoch uint64              // moves at every forget
 }
 
-// ownedIDsOf is ownedIDs, kept for the next reader.
-func (l *Ledger) ownedIDsOf(tx Tx, owner string) []uint64 {
+// ownedEpoch is the cache's epoch, taken by a reader before its transaction reads anything:
+// what that transaction finds is kept only if no open was committed since.
+func (l *Ledger) ownedEpoch() uint64 {
+	l.owned.mu.Lock()
+	defer l.owned.mu.Unlock()
+	return l.owned.epoch
+}
+
+// ownedIDsOf is ownedIDs, kept for the next reader if the epoch taken before tx began
+// still holds.
+func (l *Ledger) ownedIDsOf(tx Tx, owner string, epoch uint64) []uint64 {
 	c := &l.owned
 	c.mu.Lock()
 	if ids, ok := c.ids[owner]; ok {
 		c.mu.Unlock()
 		return slices.Clone(ids)
 	}
-	epoch := c.epoch
 	c.mu.Unlock()
 	ids := ownedIDs(tx, owner)
 	c.mu.Lock()

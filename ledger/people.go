@@ -199,6 +199,15 @@ func (p *people) reset() {
 	p.mu.Unlock()
 }
 
+// unerase takes back the erasures of a batch that failed: the parties are in the books.
+func (p *people) unerase(parties []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, party := range parties {
+		delete(p.erased, party)
+	}
+}
+
 // evict forgets a party another daemon erased.
 func (p *people) evict(party string) {
 	p.mu.Lock()

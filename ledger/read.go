@@ -48,10 +48,11 @@ func (l *Ledger) accountLocked(tx Tx, id uint64) (domain.Account, error) {
 // AccountsOf returns the committed accounts of an owner (MSISDN or merchant code).
 func (l *Ledger) AccountsOf(owner string) []domain.Account {
 	var out []domain.Account
+	epoch := l.ownedEpoch()
 	l.view(func(tx Tx) error {
 		l.viewMu.RLock()
 		defer l.viewMu.RUnlock()
-		ids := l.ownedIDsOf(tx, l.people.diskKey(tx, owner))
+		ids := l.ownedIDsOf(tx, l.people.diskKey(tx, owner), epoch)
 		readAhead(tx, ids)
 		for _, id := range ids {
 			if a, err := l.accountLocked(tx, id); err == nil {
@@ -319,10 +320,11 @@ func (l *Ledger) AuditLog(limit int, before uint64) ([]AuditEntry, error) {
 // Owner reads an owner's state as of one commit.
 func (l *Ledger) Owner(owner string) (domain.OwnerState, error) {
 	var st domain.OwnerState
+	epoch := l.ownedEpoch()
 	err := l.view(func(tx Tx) error {
 		owner := l.people.diskKey(tx, owner)
 		l.viewMu.RLock()
-		ids := l.ownedIDsOf(tx, owner)
+		ids := l.ownedIDsOf(tx, owner, epoch)
 		readAhead(tx, ids, KeyRef{bktProfiles, []byte(owner)})
 		for _, id := range ids {
 			if a, err := l.accountLocked(tx, id); err == nil {

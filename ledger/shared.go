@@ -85,11 +85,33 @@ func OpenShared(s SharedStore, opt *Options) (*Ledger, error) {
 	if err == nil {
 		err = l.load()
 	}
+	var w *batchWriter
+	if err == nil {
+		w, err = l.settle()
+	}
 	if err != nil {
 		return nil, err
 	}
-	go l.writer()
+	go l.writer(w)
 	return l, nil
+}
+
+// settle runs the first batch before the ledger takes work: it writes the record of every
+// account the open replayed, so that the store's records are current before anything reads
+// them. A database written by daemons always is; books copied from a file may not be (a
+// file writes its records in rounds, and its journal's end may be ahead of them).
+func (l *Ledger) settle() (*batchWriter, error) {
+	w := l.newBatchWriter()
+	for _, a := range l.accounts {
+		if a != nil && a.dirty {
+			w.touch(a)
+		}
+	}
+	w.commit(nil)
+	if err := l.Err(); err != nil {
+		return nil, err
+	}
+	return w, nil
 }
 
 // Daemon is this daemon's name among those sharing a store ("" on a file).
@@ -128,12 +150,15 @@ func (w *batchWriter) forget() {
 	clear(l.accounts)
 	l.accounts = l.accounts[:w.start.accounts]
 	l.viewMu.Unlock()
-	w.touched, w.caught, w.outIDs = w.touched[:0], w.caught[:0], w.outIDs[:0]
+	w.touched, w.caught, w.outIDs, w.found = w.touched[:0], w.caught[:0], w.outIDs[:0], w.found[:0]
 	l.forgetOwners(w.ownersChanged)
 	w.ownersChanged = w.ownersChanged[:0]
 	st.lastSeq, st.lastHash, st.lastTS, st.nextMsg = w.start.seq, w.start.hash, w.start.ts, w.start.nextMsg
+	w.rescan = true  // replies it committed, if its commit did land, are found again
 	l.people.reset() // parties made by the batch are not in the store
-	w.stale = true   // open pending transfers and system accounts are read again
+	l.people.unerase(w.erased)
+	w.erased = w.erased[:0]
+	w.stale = true // open pending transfers and system accounts are read again
 }
 
 // retry runs a failed batch again on a shared store while the store says it may.
@@ -195,7 +220,33 @@ func (w *batchWriter) catchUp(tx Tx) error {
 	if next := w.lastMessage(tx); next > st.nextMsg {
 		st.nextMsg = next
 	}
+	if w.rescan {
+		if err := w.findOwnReplies(tx); err != nil {
+			return err
+		}
+	}
 	return tx.Err()
+}
+
+// findOwnReplies looks, after a failed batch, for the replies still to send that this
+// daemon owns: a commit whose answer was lost may have landed, and nobody else sends them.
+// They are scheduled once the batch is committed, unless they are already.
+func (w *batchWriter) findOwnReplies(tx Tx) error {
+	q, box := tx.Bucket(bktOutQueue), tx.Bucket(bktOutbox)
+	c := q.Cursor()
+	n := 0
+	for k, v := c.First(); k != nil && n < maxAdoptPerCommit; k, v = c.Next() {
+		n++
+		if !bytes.Equal(v, w.l.self) {
+			continue
+		}
+		m, err := decodeMessage(box.Get(k))
+		if err != nil {
+			return fmt.Errorf("outbox message %d: %w", be64(k), err)
+		}
+		w.found = append(w.found, laterItem{id: m.ID, urgent: m.Urgent, at: m.NextAt})
+	}
+	return nil
 }
 
 // keyNextMessage holds the last outbox id a daemon gave on a shared store, so that the
@@ -410,11 +461,21 @@ func (w *batchWriter) adoptOrphans(now int64) error {
 	var adopt [][]byte
 	n := 0
 	qc := q.Cursor()
-	for k, v := qc.First(); k != nil && n < maxAdoptPerCommit; k, v = qc.Next() {
+	// A walk longer than one commit's share goes on where the last one stopped.
+	k, v := qc.First()
+	if w.adoptFrom != nil {
+		k, v = qc.Seek(w.adoptFrom)
+	}
+	for ; k != nil && n < maxAdoptPerCommit; k, v = qc.Next() {
 		n++
 		if !alive[string(v)] {
 			adopt = append(adopt, bytes.Clone(k))
 		}
+	}
+	resumed := w.adoptFrom != nil
+	w.adoptFrom = nil
+	if k != nil {
+		w.adoptFrom = bytes.Clone(k)
 	}
 	for _, k := range adopt {
 		m, err := decodeMessage(box.Get(k))
@@ -426,8 +487,11 @@ func (w *batchWriter) adoptOrphans(now int64) error {
 		}
 		w.outIDs = append(w.outIDs, laterItem{id: m.ID, urgent: m.Urgent, at: m.NextAt})
 	}
-	if n == maxAdoptPerCommit {
-		w.expireDue = true // more to look at: the next commit goes on
+	if w.adoptFrom != nil || resumed {
+		// More to look at (the next commit goes on), or a walk that did not begin at the
+		// first entry: the dead are forgotten after a whole walk in one commit.
+		w.expireDue = w.adoptFrom != nil
+		w.lastAdopt = 0
 		return nil
 	}
 	for name := range dead {

@@ -58,8 +58,15 @@ func (l *Ledger) enqueue(ctx context.Context, r *jobReq) error {
 	}
 }
 
+// newBatchWriter is the writer's machinery, before its first commit.
+func (l *Ledger) newBatchWriter() *batchWriter {
+	w := &batchWriter{l: l, lastRound: time.Now()}
+	w.expireDue = true
+	return w
+}
+
 // writer is the one goroutine that changes the ledger.
-func (l *Ledger) writer() {
+func (l *Ledger) writer(w *batchWriter) {
 	defer close(l.done)
 	expiry := time.NewTicker(l.opt.ExpiryEvery)
 	defer expiry.Stop()
@@ -69,9 +76,7 @@ func (l *Ledger) writer() {
 		defer t.Stop()
 		refresh = t.C
 	}
-	w := &batchWriter{l: l, lastRound: time.Now()}
-	w.expireDue = true
-	w.commit(nil) // the expiry scan at start
+	w.commit(nil) // the expiry scan at start (on a shared store, OpenShared made it)
 	reqs := make([]*jobReq, 0, l.opt.MaxBatchJobs)
 	for {
 		reqs = reqs[:0]
@@ -168,6 +173,14 @@ type batchWriter struct {
 	ownersChanged []string
 	lastBeat      int64
 	lastAdopt     int64 // when the outbox was last looked at for orphans
+	// erased are the parties the batch erased, until it is committed.
+	erased []string
+	// rescan: a batch failed, and the next looks for this daemon's replies in the books
+	// (found), which the sender may not have (shared.go).
+	rescan bool
+	// adoptFrom is where the walk for orphaned replies goes on (nil: from the first).
+	adoptFrom []byte
+	found     []laterItem
 	// prefetchKeys is the batch's keys to read ahead (prefetch.go), reused.
 	prefetchKeys []KeyRef
 
@@ -215,7 +228,7 @@ func (w *batchWriter) commit(reqs []*jobReq) {
 
 // attempt applies a batch in one transaction and commits it. On a shared store it first
 // catches up with what other daemons committed.
-func (w *batchWriter) attempt(reqs []*jobReq) error {
+func (w *batchWriter) attempt(reqs []*jobReq) (err error) {
 	l := w.l
 	tx, err := l.store.Begin(true)
 	if err != nil {
@@ -243,6 +256,11 @@ func (w *batchWriter) attempt(reqs []*jobReq) error {
 	// Expiry first: a post that arrives after its pending transfer timed out must not win.
 	if w.expireDue {
 		w.expireDue = false
+		defer func() {
+			if err != nil {
+				w.expireDue = true // a batch run again expires first again
+			}
+		}()
 		err = w.expire()
 	}
 	for _, r := range reqs {
@@ -313,6 +331,11 @@ func (w *batchWriter) publish() {
 	l.stats.LastSeq.Store(l.st.lastSeq) // under viewMu: readers pair it with the balances
 	l.viewMu.Unlock()
 	w.touched = w.touched[:0]
+	w.erased = w.erased[:0]
+	if w.rescan {
+		l.out.pushMissing(w.found, l.opt.Now().UnixNano())
+		w.rescan, w.found = false, w.found[:0]
+	}
 	l.forgetOwners(w.ownersChanged)
 	w.ownersChanged = w.ownersChanged[:0]
 	if len(w.outIDs) > 0 {

@@ -35,7 +35,9 @@ func (ls *leases) once(ctx context.Context, name string, work func(context.Conte
 	}
 	for ctx.Err() == nil {
 		sent := time.Now()
-		lease, ok, err := ls.db.Acquire(ctx, name, ls.holder, leaseTTL)
+		actx, cancel := context.WithTimeout(ctx, leaseTTL/3)
+		lease, ok, err := ls.db.Acquire(actx, name, ls.holder, leaseTTL)
+		cancel()
 		if err != nil || !ok {
 			if err != nil && ctx.Err() == nil {
 				ls.log.Warn("lease not granted", zap.String("work", name), zap.Error(err))
@@ -63,8 +65,12 @@ func (ls *leases) hold(ctx context.Context, lease *pgledger.Lease, sent time.Tim
 			ls.release(lease)
 			return
 		case <-tick.C:
+			// Each renewal is bounded: one that hangs (a network that drops without a reset)
+			// must not keep the work running past the lease's end.
 			sent := time.Now()
-			ok, err := ls.db.Renew(ctx, lease)
+			rctx, cancel := context.WithTimeout(ctx, leaseTTL/3)
+			ok, err := ls.db.Renew(rctx, lease)
+			cancel()
 			switch {
 			case err == nil && ok:
 				sure = sent.Add(leaseTTL)

@@ -6,10 +6,10 @@ import (
 	"mpg/ledger"
 )
 
-// TestReviewEmptyValues: keys with empty values (the owners, pending and holds buckets) are
+// TestEmptyValues: keys with empty values (the owners, pending and holds buckets) are
 // present to Get, Prefetch and cursors alike, in writable and read-only transactions, before
 // and after a flush, and a cursor Delete is seen by Get afterwards (the known cache).
-func TestReviewEmptyValues(t *testing.T) {
+func TestEmptyValues(t *testing.T) {
 	s := newStore(t, 3)
 	tx := begin(t, s, true)
 	b := tx.Bucket([]byte("pending"))
