@@ -22,17 +22,9 @@ func pgOpener(t testing.TB, c ledgertest.Config) (ledgertest.Ledger, ledgertest.
 	dsn := pgtest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := MigrateDSN(ctx, dsn); err != nil {
+	if err := Create(ctx, dsn); err != nil {
 		t.Fatal(err)
 	}
-	db, err := Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ledger.InitShared(NewStore(db)); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
 	// A restart keeps the daemon's name (it sends what it left queued at once); a second
 	// daemon has its own.
 	var others atomic.Int32
@@ -47,16 +39,11 @@ func pgOpener(t testing.TB, c ledgertest.Config) (ledgertest.Ledger, ledgertest.
 func openShared(t testing.TB, dsn, daemon string, c ledgertest.Config) *ledger.Ledger {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db, err := Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := ledger.OpenShared(NewStore(db), &ledger.Options{
+	l, _, err := OpenLedger(ctx, dsn, &ledger.Options{
 		Now: c.Now, Tiers: c.Tiers, ExpiryEvery: c.ExpiryEvery, OutboxRetention: c.OutboxRetention,
 		MaxBatchJobs: c.Tuning.MaxBatchJobs, Daemon: daemon,
 	})
 	if err != nil {
-		db.Close()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })

@@ -1,6 +1,7 @@
 package pgledger
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -13,14 +14,17 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"mpg/internal/pgtest"
 )
 
-// newLeaseDB is a migrated, open ledger database of the test's own.
-func newLeaseDB(t *testing.T) *DB {
+// newDB is a migrated, open ledger database of the test's own.
+func newDB(t testing.TB) *DB {
 	t.Helper()
-	ctx := ctxT(t)
-	pool, dsn := newPool(t)
-	if err := Migrate(ctx, pool); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dsn := pgtest.Start(t)
+	if err := MigrateDSN(ctx, dsn); err != nil {
 		t.Fatal(err)
 	}
 	db, err := Open(ctx, dsn)
@@ -65,7 +69,7 @@ func waitPast(t *testing.T, db *DB, at time.Time) {
 
 func TestLeaseOneHolderWins(t *testing.T) {
 	ctx := ctxT(t)
-	db := newLeaseDB(t)
+	db := newDB(t)
 	a := mustAcquire(t, db, "outbox", "a", time.Minute)
 	if a.Token != 1 || a.Holder != "a" || a.Name != "outbox" || !a.Acquired.Equal(a.Renewed) {
 		t.Fatalf("first lease: %+v", a)
@@ -94,7 +98,7 @@ func TestLeaseOneHolderWins(t *testing.T) {
 
 func TestLeaseRenewalKeepsIt(t *testing.T) {
 	ctx := ctxT(t)
-	db := newLeaseDB(t)
+	db := newDB(t)
 	const ttl = 300 * time.Millisecond
 	a := mustAcquire(t, db, "outbox", "a", ttl)
 	first := a
@@ -116,7 +120,7 @@ func TestLeaseRenewalKeepsIt(t *testing.T) {
 
 func TestLeaseTakenOverAfterExpiry(t *testing.T) {
 	ctx := ctxT(t)
-	db := newLeaseDB(t)
+	db := newDB(t)
 	const ttl = 300 * time.Millisecond
 	a := mustAcquire(t, db, "outbox", "a", ttl)
 	refused(t, db, "outbox", "b")
@@ -160,7 +164,7 @@ func TestLeaseTakenOverAfterExpiry(t *testing.T) {
 
 func TestLeaseReleaseLetsAnotherIn(t *testing.T) {
 	ctx := ctxT(t)
-	db := newLeaseDB(t)
+	db := newDB(t)
 	a := mustAcquire(t, db, "outbox", "a", time.Minute)
 	refused(t, db, "outbox", "b")
 	if err := db.Release(ctx, a); err != nil {
@@ -192,7 +196,7 @@ func TestLeaseReleaseLetsAnotherIn(t *testing.T) {
 
 func TestLeaseAfterItsOwnExpiry(t *testing.T) {
 	ctx := ctxT(t)
-	db := newLeaseDB(t)
+	db := newDB(t)
 	const ttl = 300 * time.Millisecond
 	a := mustAcquire(t, db, "outbox", "a", ttl)
 
@@ -217,7 +221,7 @@ func TestLeaseAfterItsOwnExpiry(t *testing.T) {
 
 func TestLeaseFence(t *testing.T) {
 	ctx := ctxT(t)
-	db := newLeaseDB(t)
+	db := newDB(t)
 	const ttl = 300 * time.Millisecond
 	a := mustAcquire(t, db, "bank", "a", ttl)
 
@@ -306,7 +310,7 @@ func TestLeaseFence(t *testing.T) {
 
 func TestLeaseRefusesBadArguments(t *testing.T) {
 	ctx := ctxT(t)
-	db := newLeaseDB(t)
+	db := newDB(t)
 	for _, c := range []struct {
 		name, holder string
 		ttl          time.Duration
@@ -332,7 +336,7 @@ func TestLeaseRefusesBadArguments(t *testing.T) {
 // latest expiry granted to any earlier tenure: no two holders ever held it at once.
 func TestLeaseConcurrentDaemons(t *testing.T) {
 	ctx := ctxT(t)
-	db := newLeaseDB(t)
+	db := newDB(t)
 	const (
 		ttl        = 200 * time.Millisecond
 		run        = 2 * time.Second

@@ -95,17 +95,9 @@ func newHookDB(t *testing.T) string {
 	dsn := pgtest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := MigrateDSN(ctx, dsn); err != nil {
+	if err := Create(ctx, dsn); err != nil {
 		t.Fatal(err)
 	}
-	db, err := Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ledger.InitShared(NewStore(db)); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
 	return dsn
 }
 

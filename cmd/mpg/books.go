@@ -25,13 +25,14 @@ func (a *app) openBooks(o *ledger.Options) (*ledger.Ledger, error) {
 	if !a.postgres() {
 		return ledger.Open(a.dbPath, o)
 	}
-	db, err := a.connect(pgledger.Open)
+	dsn, err := a.cfg.Ledger.DSNValue()
 	if err != nil {
 		return nil, err
 	}
-	l, err := ledger.OpenShared(pgledger.NewStore(db), o)
+	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+	defer cancel()
+	l, db, err := pgledger.OpenLedger(ctx, dsn, o)
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
 	a.pg = db
@@ -44,18 +45,15 @@ func (a *app) createBooks(ctx context.Context, o *ledger.Options) (*ledger.Ledge
 	if !a.postgres() {
 		return ledger.Create(a.dbPath, o)
 	}
-	if err := a.migrateSchema(ctx); err != nil {
-		return nil, err
-	}
-	db, err := a.connect(pgledger.Open)
+	dsn, err := a.cfg.Ledger.DSNValue()
 	if err != nil {
 		return nil, err
 	}
-	if err := ledger.InitShared(pgledger.NewStore(db)); err != nil {
-		db.Close()
+	cctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := pgledger.Create(cctx, dsn); err != nil {
 		return nil, err
 	}
-	db.Close()
 	return a.openBooks(o)
 }
 
@@ -68,17 +66,6 @@ func (a *app) migrateSchema(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	return pgledger.MigrateDSN(ctx, dsn)
-}
-
-// connect opens the database the configuration names with open (pgledger.Open).
-func (a *app) connect(open func(context.Context, string) (*pgledger.DB, error)) (*pgledger.DB, error) {
-	dsn, err := a.cfg.Ledger.DSNValue()
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
-	defer cancel()
-	return open(ctx, dsn)
 }
 
 // booksName names the books in messages: the file, or the database (no password).

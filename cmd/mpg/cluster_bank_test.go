@@ -35,10 +35,7 @@ func TestClusterBank(t *testing.T) {
 	c := newTestCluster(t, pgtest.Start(t), 3)
 	c.loseAcks = 0.02
 	c.mpg("ledger", "init", "--currency", "EUR")
-	// The checker opens the books before any purse or merchant is in them: it loads each
-	// one as it follows its opening, and so reads them all from its memory, as of one commit
-	// (an account it had not loaded would be read from its record, as of another commit:
-	// TestSharedAccountsAsOfOneCommit).
+	// The checker reads the books as a daemon's readers do: each read as of one commit.
 	l := c.open("checker")
 	c.mpg("merchant", "add", "SHOP42", "--name", "Corner Shop")
 	for _, n := range c.nodes {
@@ -54,15 +51,10 @@ func TestClusterBank(t *testing.T) {
 		c.mpg("account", "topup", p, "100")
 	}
 	const total = int64(5 * 100_00)
-	// Every daemon catches up with the purses before they are used: a daemon up to a
-	// refresh behind would answer "No e-purse" (TestClusterRegisterThenTextAnother).
-	time.Sleep(200 * time.Millisecond)
-
-	// One payment brings the shop into the checker's memory too.
+	// A first payment, through whichever daemon, right after the registrations.
 	if _, err := c.deliver(phones[0], "PAY SHOP42 0.01 W0 1234", 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // the checker catches up
 	var ids []uint64                   // the purses, then the shop
 	for _, p := range phones {
 		ids = append(ids, purse(t, l, p).ID)

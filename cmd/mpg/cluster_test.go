@@ -407,9 +407,6 @@ func TestClusterCrashLoop(t *testing.T) {
 		}
 		c.mpg("account", "topup", p, "100")
 	}
-	// Every daemon catches up with the purses before they are used: a daemon up to a
-	// refresh behind would answer "No e-purse" (TestClusterRegisterThenTextAnother).
-	time.Sleep(200 * time.Millisecond)
 
 	var (
 		stop        atomic.Bool

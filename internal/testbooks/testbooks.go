@@ -63,18 +63,7 @@ func (b *Books) openDatabase(t testing.TB, o *ledger.Options, create bool) (*led
 	defer cancel()
 	if create {
 		b.DSN = pgtest.Start(t)
-		if err := pgledger.MigrateDSN(ctx, b.DSN); err != nil {
-			return nil, err
-		}
-	}
-	db, err := pgledger.Open(ctx, b.DSN)
-	if err != nil {
-		return nil, err
-	}
-	s := pgledger.NewStore(db)
-	if create {
-		if err := ledger.InitShared(s); err != nil {
-			s.Close()
+		if err := pgledger.Create(ctx, b.DSN); err != nil {
 			return nil, err
 		}
 	}
@@ -82,10 +71,7 @@ func (b *Books) openDatabase(t testing.TB, o *ledger.Options, create bool) (*led
 		o = &ledger.Options{}
 	}
 	o.Daemon = "test" // the same across a reopen: it sends what it left queued
-	l, err := ledger.OpenShared(s, o)
-	if err != nil {
-		s.Close()
-	}
+	l, _, err := pgledger.OpenLedger(ctx, b.DSN, o)
 	return l, err
 }
 

@@ -3,7 +3,6 @@ package ledgertest
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -45,20 +44,7 @@ func newRulesWorld(t *testing.T, open Opener) *rulesWorld {
 
 // concurrently submits n jobs at once and returns the errors.
 func concurrently(l Ledger, n int, job func(i int) domain.Job) []error {
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			_, errs[i] = l.Submit(context.Background(), job(i))
-		}()
-	}
-	close(start)
-	wg.Wait()
-	return errs
+	return eitherDaemon(l, l, n, job)
 }
 
 func count(errs []error, target error) (ok, matched int) {
