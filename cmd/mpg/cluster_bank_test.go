@@ -55,7 +55,7 @@ func TestClusterBank(t *testing.T) {
 	if _, err := c.deliver(phones[0], "PAY SHOP42 0.01 W0 1234", 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	var ids []uint64                   // the purses, then the shop
+	var ids []uint64 // the purses, then the shop
 	for _, p := range phones {
 		ids = append(ids, purse(t, l, p).ID)
 	}
