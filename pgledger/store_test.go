@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"pgregory.net/rapid"
 
+	"mpg/domain"
 	"mpg/ledger"
 )
 
@@ -856,4 +857,65 @@ func TestStorePrefetch(t *testing.T) {
 	ro := begin(t, s, false)
 	wantGet(t, ro.Bucket([]byte("ids")), "z", "new", true)
 	wantGet(t, ro.Bucket([]byte("ids")), "a", "", false)
+}
+
+// TestPaymentBatchesReadAhead: payment jobs (a transfer, a dedupe record, a reply) and the
+// replies' sent marks make no single-key read under the writer lock but the last outbox id
+// (one a batch): the keys they name are read ahead, in one query a batch.
+func TestPaymentBatchesReadAhead(t *testing.T) {
+	db := newDB(t)
+	s := NewStore(db)
+	if err := ledger.InitShared(s); err != nil {
+		t.Fatal(err)
+	}
+	l, err := ledger.OpenShared(s, &ledger.Options{Daemon: "d1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+	res, err := l.Submit(ctx, domain.Job{Open: []domain.AccountSpec{
+		{Currency: "EUR", Kind: domain.KindFloat, Owner: "@float"},
+		{Currency: "EUR", Kind: domain.KindMerchant, Owner: "SHOP42"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	float, shop := res.Accounts[0].ID, res.Accounts[1].ID
+	before := s.RoundTrips()
+	var wg sync.WaitGroup
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := l.Submit(ctx, domain.Job{
+				Transfers: []domain.Transfer{{ID: domain.NewID(), Debit: float, Credit: shop, Amount: 1}},
+				Dedupe:    &domain.Dedupe{Key: fmt.Sprintf("mo-%d", i), TTL: time.Hour, Result: []byte("ok")},
+				Messages:  []domain.Message{{From: "1234", To: "SHOP42", Text: "paid"}},
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for sent := 0; sent < 64; {
+		msgs, err := l.NextMessages(wctx, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if err := l.MarkSent(ctx, m.ID, fmt.Sprintf("s%d", m.ID)); err != nil {
+				t.Fatal(err)
+			}
+			sent++
+		}
+	}
+	for what, n := range s.RoundTrips() {
+		if d := n - before[what]; d > 0 && strings.HasPrefix(what, "write get ") && what != "write get meta" {
+			t.Errorf("%d single reads under the writer lock (%s): not read ahead", d, what)
+		}
+	}
 }
