@@ -105,7 +105,7 @@ type Options struct {
 	// send the replies it left queued (default 15s).
 	OrphanAfter time.Duration
 	// RefreshEvery is how often an idle ledger on a shared store reads what other daemons
-	// committed (default 50ms).
+	// committed, and so finds out whether the store is there (default 50ms).
 	RefreshEvery time.Duration
 }
 

@@ -20,13 +20,14 @@ import (
 //     with the replay a file's open uses (follow); every rule then runs on the state all
 //     daemons committed, and the journal stays one dense chain;
 //   - every batch writes the records of the accounts it changed, so that an account not in
-//     memory is always read current from its record (a file checkpoints in rounds instead);
+//     memory is always read current from its record (a file checkpoints in rounds instead),
+//     and readers are answered from their snapshot's records, as of one commit (read.go);
 //   - a batch that fails (the database went away, a serialization failure) leaves no trace
-//     in memory: the accounts it touched are dropped, to be read again from their records,
-//     and the batch runs again after a random pause when the store says it may, or its
-//     jobs are answered ErrUnavailable; the ledger goes on (a file stops instead);
-//   - between batches an idle ledger catches up on its own every RefreshEvery, so that its
-//     readers see what the other daemons committed.
+//     in memory: every account is dropped, to be read again from its record, and the batch
+//     runs again after a random pause when the store says it may, or its jobs are answered
+//     ErrUnavailable; the ledger goes on (a file stops instead);
+//   - between batches an idle ledger catches up on its own every RefreshEvery: the next
+//     batch has less to follow, and a database that went away is noticed (Err, /readyz).
 
 // ErrUnavailable is returned for jobs the shared store could not commit now (the database
 // is unreachable or failing): nothing of them was applied, and the same job may be
@@ -366,7 +367,8 @@ func (w *batchWriter) followErasure(tx Tx, d *dec) error {
 	return nil
 }
 
-// refresh catches an idle writer up with what other daemons committed, for its readers.
+// refresh catches an idle writer up with what other daemons committed, and says whether the
+// store can be reached (Err).
 func (w *batchWriter) refresh() {
 	l := w.l
 	tx, err := l.store.Begin(false)

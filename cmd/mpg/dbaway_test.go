@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,9 +20,11 @@ import (
 )
 
 // pgProxy stands between the daemon and PostgreSQL on loopback, so that a test can take
-// the database away (every connection cut, new ones refused) and bring it back.
+// the database away (down: every connection cut, new ones refused) and bring it back (up),
+// or partition it (freeze: every byte dropped both ways, the connections kept open).
 type pgProxy struct {
 	addr, upstream string
+	frozen         atomic.Bool
 	mu             sync.Mutex
 	ln             net.Listener
 	conns          []net.Conn
@@ -60,12 +63,32 @@ func (p *pgProxy) up() error {
 			p.mu.Lock()
 			p.conns = append(p.conns, c, u)
 			p.mu.Unlock()
-			go func() { io.Copy(u, c); u.Close() }()
-			go func() { io.Copy(c, u); c.Close() }()
+			go p.pipe(u, c)
+			go p.pipe(c, u)
 		}
 	}()
 	return nil
 }
+
+// pipe copies src to dst, dropping what comes while the proxy is frozen.
+func (p *pgProxy) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !p.frozen.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			dst.Close()
+			return
+		}
+	}
+}
+
+// freeze drops every byte from now on, as a network partition does.
+func (p *pgProxy) freeze() { p.frozen.Store(true) }
 
 // down cuts every connection and refuses new ones.
 func (p *pgProxy) down() {

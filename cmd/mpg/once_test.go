@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,65 +14,6 @@ import (
 	"mpg/internal/pgtest"
 	"mpg/pgledger"
 )
-
-// blackhole forwards TCP to PostgreSQL until frozen; frozen, it drops every byte both ways
-// and keeps the connections open: a network partition, not a reset.
-type blackhole struct {
-	ln     net.Listener
-	frozen atomic.Bool
-	mu     sync.Mutex
-	conns  []net.Conn
-}
-
-func newBlackhole(t *testing.T, upstream string) *blackhole {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &blackhole{ln: ln}
-	pipe := func(dst, src net.Conn) {
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := src.Read(buf)
-			if n > 0 && !b.frozen.Load() {
-				if _, werr := dst.Write(buf[:n]); werr != nil {
-					return
-				}
-			}
-			if err != nil {
-				dst.Close()
-				return
-			}
-		}
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", upstream)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			b.mu.Lock()
-			b.conns = append(b.conns, c, u)
-			b.mu.Unlock()
-			go pipe(u, c)
-			go pipe(c, u)
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		b.mu.Lock()
-		for _, c := range b.conns {
-			c.Close()
-		}
-		b.mu.Unlock()
-	})
-	return b
-}
 
 // TestLeaseHolderStopsAtExpiry: hold() renews with the daemon's context and no
 // deadline of its own, so a Renew that hangs (the holder's packets to the database are lost;
@@ -92,8 +31,8 @@ func TestLeaseHolderStopsAtExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bh := newBlackhole(t, fmt.Sprintf("127.0.0.1:%d", pc.Port))
-	addr := bh.ln.Addr().String()
+	bh := newPGProxy(t, fmt.Sprintf("127.0.0.1:%d", pc.Port))
+	addr := bh.addr
 	viaProxy := fmt.Sprintf("host=127.0.0.1 port=%s user=%s dbname=%s sslmode=disable",
 		addr[strings.LastIndexByte(addr, ':')+1:], pc.User, pc.Database)
 	holderDB, err := pgledger.Open(ctx, viaProxy)
@@ -124,7 +63,7 @@ func TestLeaseHolderStopsAtExpiry(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("daemon A never took the lease")
 	}
-	bh.frozen.Store(true) // A's database is away, silently
+	bh.freeze() // A's database is away, silently
 	deadline := time.Now().Add(2*leaseTTL + 5*time.Second)
 	for {
 		l, ok, err := otherDB.Acquire(ctx, "bank", "B", leaseTTL)
