@@ -3,6 +3,9 @@ package pgledger
 import (
 	"context"
 	"fmt"
+	"net"
+	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,14 +23,23 @@ func MigrateDSN(ctx context.Context, dsn string) error {
 	return Migrate(ctx, pool)
 }
 
-// Describe names the database a DSN points to as an operator reads it: database, user,
-// host and port, never the password.
+// Describe names the database a DSN points to as an operator reads it (as Store.Name
+// does): database, host and port, never the password.
 func Describe(dsn string) string {
 	c, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return "PostgreSQL (unreadable DSN)"
 	}
-	return fmt.Sprintf("PostgreSQL database %q as %q on %s:%d", c.Database, c.User, c.Host, c.Port)
+	return describe(c)
+}
+
+// describe names a connection's database and server, never its password.
+func describe(cc *pgx.ConnConfig) string {
+	port := strconv.Itoa(int(cc.Port))
+	if strings.HasPrefix(cc.Host, "/") { // a Unix socket's directory
+		return fmt.Sprintf("PostgreSQL database %s on %s (socket, port %s)", cc.Database, cc.Host, port)
+	}
+	return fmt.Sprintf("PostgreSQL database %s on %s", cc.Database, net.JoinHostPort(cc.Host, port))
 }
 
 // Create makes the schema and an empty ledger in the database dsn names (`mpg ledger

@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -131,14 +128,7 @@ func (s *Store) Retryable(err error) bool {
 }
 
 // Name is the database as an operator names it: its name and server, never a password.
-func (s *Store) Name() string {
-	cc := s.db.pool.Config().ConnConfig
-	port := strconv.Itoa(int(cc.Port))
-	if strings.HasPrefix(cc.Host, "/") { // a Unix socket's directory
-		return fmt.Sprintf("PostgreSQL database %s on %s (socket, port %s)", cc.Database, cc.Host, port)
-	}
-	return fmt.Sprintf("PostgreSQL database %s on %s", cc.Database, net.JoinHostPort(cc.Host, port))
-}
+func (s *Store) Name() string { return describe(s.db.pool.Config().ConnConfig) }
 
 // storeTx is a transaction of a Store, on a connection of its own until it ends.
 type storeTx struct {
