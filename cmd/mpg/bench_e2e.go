@@ -27,7 +27,6 @@ import (
 	"mpg/bank"
 	"mpg/config"
 	"mpg/domain"
-	"mpg/ledger"
 	"mpg/pgledger"
 	"mpg/smpp"
 )
@@ -66,12 +65,16 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 	}
 	defer os.RemoveAll(dir)
 	db := filepath.Join(dir, "mpg.db")
-	var books *app // the bench's view of the PostgreSQL books
+	books := *a // the bench's view of the books: a new file, or the database
+	books.dbPath, books.cfg.Ledger.Path, books.cfg.Ledger.Currency = db, db, "EUR"
 	if pg {
-		if books, err = a.benchBooksPG(ctx, opt.dsn, opt.merchants); err != nil {
+		if err := emptyDatabase(ctx, opt.dsn); err != nil {
 			return err
 		}
-	} else if err := a.benchBooks(ctx, db, opt.merchants); err != nil {
+		books.cfg.Ledger.Driver, books.cfg.Ledger.DSN, books.cfg.Ledger.DSNFile = config.DriverPostgres, opt.dsn, ""
+		books.cfg.Ledger.Daemon = "bench-setup"
+	}
+	if err := books.benchBooks(ctx, opt.merchants); err != nil {
 		return err
 	}
 	password := randomKey()[:8]
@@ -402,12 +405,7 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 		}
 	}
 	verify := "ok"
-	var l *ledger.Ledger
-	if pg {
-		l, err = books.openBooks(books.ledgerOptions())
-	} else {
-		l, err = ledger.Open(db, a.ledgerOptions())
-	}
+	l, err := books.openBooks(books.ledgerOptions())
 	if err != nil {
 		return err
 	}
@@ -473,20 +471,25 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 	return nil
 }
 
-// benchBooks makes the ledger file: system accounts and merchants SHOP42, SHOP43, …
-func (a *app) benchBooks(ctx context.Context, db string, merchants int) error {
-	l, err := ledger.Create(db, a.ledgerOptions())
+// benchBooks makes new books as `mpg ledger init` does (a file, or the schema and the
+// system accounts in an empty database), with merchants SHOP42, SHOP43, …
+func (a *app) benchBooks(ctx context.Context, merchants int) error {
+	l, err := a.createBooks(ctx, a.ledgerOptions())
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	specs := []domain.AccountSpec{{Currency: "EUR", Kind: domain.KindFloat, Owner: ownerFloat}, {Currency: "EUR", Kind: domain.KindFees, Owner: ownerFees},
-		{Currency: "EUR", Kind: domain.KindEscrow, Owner: ownerEscrow}}
+	specs := []domain.AccountSpec{{Currency: "EUR", Kind: domain.KindFloat, Owner: ownerFloat, Name: "Float"}, {Currency: "EUR", Kind: domain.KindFees, Owner: ownerFees, Name: "Fees"},
+		{Currency: "EUR", Kind: domain.KindEscrow, Owner: ownerEscrow, Name: "Escrow"}}
 	for m := range merchants {
 		specs = append(specs, domain.AccountSpec{Currency: "EUR", Kind: domain.KindMerchant, Owner: fmt.Sprintf("SHOP%d", 42+m), Name: fmt.Sprintf("Shop %d", 42+m)})
 	}
 	for i := 0; i < len(specs); i += domain.MaxJobAccounts {
-		if _, err := l.Submit(ctx, domain.Job{Open: specs[i:min(i+domain.MaxJobAccounts, len(specs))]}); err != nil {
+		job := domain.Job{Open: specs[i:min(i+domain.MaxJobAccounts, len(specs))]}
+		if i == 0 {
+			job.Audit = &domain.Audit{Actor: "mpg bench", Action: "ledger init", Detail: "EUR"}
+		}
+		if _, err := l.Submit(ctx, job); err != nil {
 			return err
 		}
 	}

@@ -12,8 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"mpg/config"
-	"mpg/domain"
+	"mpg/pgledger"
 )
 
 // benchDaemon is one `mpg serve` the end-to-end bench runs as its child.
@@ -70,38 +69,6 @@ func (s spreadFlow) run(ctx context.Context, msisdn string, k int64) error {
 	return s[int(k)%len(s)].run(ctx, msisdn, k)
 }
 
-// benchBooksPG makes the bench's books in the database dsn names, which must be empty, as
-// `mpg ledger init` does (the schema, the system accounts), with merchants SHOP42, SHOP43, …
-// It returns the app that opens them.
-func (a *app) benchBooksPG(ctx context.Context, dsn string, merchants int) (*app, error) {
-	if err := emptyDatabase(ctx, dsn); err != nil {
-		return nil, err
-	}
-	b := *a
-	b.cfg.Ledger.Driver, b.cfg.Ledger.DSN, b.cfg.Ledger.DSNFile, b.cfg.Ledger.Currency = config.DriverPostgres, dsn, "", "EUR"
-	b.cfg.Ledger.Daemon = "bench-setup"
-	l, err := b.createBooks(ctx, b.ledgerOptions())
-	if err != nil {
-		return nil, err
-	}
-	defer l.Close()
-	specs := []domain.AccountSpec{{Currency: "EUR", Kind: domain.KindFloat, Owner: ownerFloat, Name: "Float"}, {Currency: "EUR", Kind: domain.KindFees, Owner: ownerFees, Name: "Fees"},
-		{Currency: "EUR", Kind: domain.KindEscrow, Owner: ownerEscrow, Name: "Escrow"}}
-	for m := range merchants {
-		specs = append(specs, domain.AccountSpec{Currency: "EUR", Kind: domain.KindMerchant, Owner: fmt.Sprintf("SHOP%d", 42+m), Name: fmt.Sprintf("Shop %d", 42+m)})
-	}
-	for i := 0; i < len(specs); i += domain.MaxJobAccounts {
-		job := domain.Job{Open: specs[i:min(i+domain.MaxJobAccounts, len(specs))]}
-		if i == 0 {
-			job.Audit = &domain.Audit{Actor: "mpg bench", Action: "ledger init", Detail: "EUR"}
-		}
-		if _, err := l.Submit(ctx, job); err != nil {
-			return nil, err
-		}
-	}
-	return &b, nil
-}
-
 // emptyDatabase refuses a database that holds any table, view or sequence of its own: the
 // bench makes new books, and never writes into an operator's.
 func emptyDatabase(ctx context.Context, dsn string) error {
@@ -122,17 +89,9 @@ WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%' AND c.rel
 	}
 	if n > 0 {
 		return fmt.Errorf("bench: %s is not empty (%d relations, %s among them): the bench makes new books and needs an empty database (createdb a new one, or drop this one)",
-			describeDSN(dsn), n, some)
+			pgledger.Describe(dsn), n, some)
 	}
 	return nil
-}
-
-func describeDSN(dsn string) string {
-	c, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		return "the database"
-	}
-	return fmt.Sprintf("database %q on %s:%d", c.Database, c.Host, c.Port)
 }
 
 // pgServer is a PostgreSQL server running on this machine: its postmaster, whose children
