@@ -134,22 +134,23 @@ func (q *outQueue) drop(id uint64) {
 	}
 }
 
-// has reports whether id is scheduled or held by a sender (q.mu held).
-func (q *outQueue) has(id uint64) bool {
-	if q.taken[id] || slices.Contains(q.urgent, id) || slices.Contains(q.normal, id) {
-		return true
-	}
-	return slices.ContainsFunc(q.later, func(it laterItem) bool { return it.id == id })
-}
-
 // pushMissing schedules the messages not already there (found again in the books after a
 // failed commit whose outcome was not known).
 func (q *outQueue) pushMissing(items []laterItem, now int64) {
+	q.mu.Lock()
+	have := make(map[uint64]bool, len(q.taken)+len(q.urgent)+len(q.normal)+len(q.later))
+	for id := range q.taken {
+		have[id] = true
+	}
+	for _, id := range append(slices.Clone(q.urgent), q.normal...) {
+		have[id] = true
+	}
+	for _, it := range q.later {
+		have[it.id] = true
+	}
+	q.mu.Unlock()
 	for _, it := range items {
-		q.mu.Lock()
-		known := q.has(it.id)
-		q.mu.Unlock()
-		if !known {
+		if !have[it.id] {
 			q.push(it.id, it.urgent, it.at, now)
 		}
 	}

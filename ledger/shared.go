@@ -118,9 +118,6 @@ func (l *Ledger) settle() (*batchWriter, error) {
 // Daemon is this daemon's name among those sharing a store ("" on a file).
 func (l *Ledger) Daemon() string { return string(l.self) }
 
-// Shared reports whether the ledger is on a store other daemons write too.
-func (l *Ledger) Shared() bool { return l.shared != nil }
-
 // batchStart is the writer's memory as the last committed batch left it.
 type batchStart struct {
 	accounts int
