@@ -232,7 +232,7 @@ func (t *turn) repay() domain.Job {
 // authorise answers CREDIT <merchant> <amount> <pin>: a hold on the line for the merchant.
 func (t *turn) authorise() domain.Job {
 	e, c := t.e, t.cmd
-	line := e.lineOrNil(t.in.From)
+	line := t.ruleLine()
 	if r := t.payerRefusal(fromLine, line); r != nil {
 		return t.refuseBy(r)
 	}

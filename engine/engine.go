@@ -337,7 +337,9 @@ type turn struct {
 	payeeName string
 	holds     int  // money held for this number when the SMS came
 	toBank    bool // the job queues an mDebit: wake the bank worker once it is durable
-	// termsVer is the version of the credit line's terms the rule book read (termsRead).
+	// terms of the credit line as the rule book read them (ruleLine), at termsVer; termsRead
+	// says they were.
+	terms     creditTerms
 	termsVer  uint64
 	termsRead bool
 	// retry: what the sender is told and whether a guess was counted, for whether a copy

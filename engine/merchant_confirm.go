@@ -95,7 +95,7 @@ func (t *turn) answerPayment(p *domain.Payment, ver uint64, yes bool) domain.Job
 	case p.Channel == domain.ChannelBank:
 		with = fromBank
 	case p.Channel == domain.ChannelCredit:
-		with, line = fromLine, t.e.lineOrNil(t.in.From)
+		with, line = fromLine, t.ruleLine()
 	case p.Payer != 0:
 		with = fromCompany
 	}

@@ -64,7 +64,20 @@ func (t *turn) payerRefusal(with payWith, line *domain.Account) *refusal {
 	return nil
 }
 
+// ruleLine reads the subscriber's credit line for the rule book, its terms first. The
+// cause of an overdue line (a statement left unpaid) writes the terms and the debt in one
+// job: read in this order, a cause committed between the two reads leaves the terms at the
+// version the job's guard names, and the commit is refused; read the other way round, the
+// old debt and the new terms would both pass.
+func (t *turn) ruleLine() *domain.Account {
+	var err error
+	t.terms, t.termsVer, err = t.e.terms(t.in.From)
+	t.termsRead = err == nil
+	return t.e.lineOrNil(t.in.From)
+}
+
 // lineRefusal: a frozen line takes no new authorisation, an overdue one none until repaid.
+// The line and its terms are as ruleLine read them.
 func (t *turn) lineRefusal(line *domain.Account, now int64) *refusal {
 	if line == nil {
 		return &refusal{domain.CodeSubscriberNotFound, commands.RNoCreditLine, commands.Args{}}
@@ -72,13 +85,11 @@ func (t *turn) lineRefusal(line *domain.Account, now int64) *refusal {
 	if line.Status != domain.StatusActive {
 		return &refusal{domain.CodeAccountBlocked, commands.RCreditFrozen, commands.Args{}}
 	}
-	terms, ver, err := t.e.terms(t.in.From)
-	if err != nil {
+	if !t.termsRead {
 		return &refusal{domain.CodeUnavailable, commands.RBusy, commands.Args{}}
 	}
-	t.termsVer, t.termsRead = ver, true
 	owed, _, _ := LineUse(*line)
-	if late := min(terms.late(now), owed); late > 0 {
+	if late := min(t.terms.late(now), owed); late > 0 {
 		return &refusal{domain.CodeCreditOverdue, commands.RCreditOverdue, commands.Args{Amount: t.money(late)}}
 	}
 	return nil
