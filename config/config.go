@@ -403,7 +403,7 @@ func (c Config) validate() []*KeyError {
 	default:
 		r.bad("ledger.driver", strconv.Quote(l.Driver), `must be "bbolt" or "postgres"`)
 	}
-	if len(l.Currency) != 3 {
+	if len(l.Currency) != 3 || l.Currency == "PTS" {
 		r.bad("ledger.currency", strconv.Quote(l.Currency), "must be an ISO 4217 code like EUR")
 	}
 	r.between("ledger.max_batch_jobs", l.MaxBatchJobs, 1, 65536)

@@ -12,6 +12,19 @@ var exponents = map[string]uint8{
 	"GHS": 2, "ZAR": 2, "TZS": 2, "MAD": 2, "EGP": 2, "PHP": 2, "BRL": 2,
 	"XOF": 0, "XAF": 0, "JPY": 0, "KRW": 0, "UGX": 0, "RWF": 0, "GNF": 0, "VND": 0,
 	"BHD": 3, "KWD": 3, "TND": 3,
+	PointsAsset: 0,
+}
+
+// PointsAsset is the code of loyalty points in the ledger: an asset of its own, whole
+// points, never money. Transfers never cross currencies, so points cannot be paid out, nor
+// money paid in points, by mistake; only the engine's redemption turns points into a
+// discount, at a merchant's rate, as two transfers in one job.
+const PointsAsset = "PTS"
+
+// IsMoney says whether a currency code is money (any code mpg knows but points).
+func IsMoney(currency string) bool {
+	_, ok := exponents[currency]
+	return ok && currency != PointsAsset
 }
 
 // Currencies lists the codes mpg knows.

@@ -60,12 +60,18 @@ const (
 	// KindCompany is a company's purse (Internet+ Pro): its authorised employees pay
 	// merchants from it, each within his own limits.
 	KindCompany
+	// KindPoints is a member's loyalty points (currency PointsAsset): awarded from the
+	// points float (the programme's issuing account), spent back to it, never below zero.
+	KindPoints
+	// KindPointsExpired is the system account where what is left of an expired lot goes.
+	KindPointsExpired
 )
 
 var kindNames = map[Kind]string{
 	KindPurse: "purse", KindMerchant: "merchant", KindBiller: "biller",
 	KindCreditLine: "credit_line", KindFloat: "float", KindFees: "fees",
 	KindEscrow: "escrow", KindBankClearing: "bank_clearing", KindCompany: "company",
+	KindPoints: "points", KindPointsExpired: "points_expired",
 }
 
 // Valid reports whether k is one of the kinds above.
@@ -82,11 +88,12 @@ func (k Kind) String() string {
 func ParseKind(s string) (Kind, error) {
 	for k, n := range kindNames {
 		if strings.EqualFold(n, s) || (k == KindCreditLine && strings.EqualFold(s, "credit-line")) ||
-			(k == KindBankClearing && strings.EqualFold(s, "bank-clearing")) {
+			(k == KindBankClearing && strings.EqualFold(s, "bank-clearing")) ||
+			(k == KindPointsExpired && strings.EqualFold(s, "points-expired")) {
 			return k, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown account kind %q (purse, merchant, biller, credit_line, float, fees, escrow, bank_clearing, company)", s)
+	return 0, fmt.Errorf("unknown account kind %q (purse, merchant, biller, credit_line, float, fees, escrow, bank_clearing, company, points, points_expired)", s)
 }
 
 // Status of an account. A blocked account refuses debits but may still receive money
