@@ -53,9 +53,10 @@ const (
 	Dispute // DISPUTE <receipt or ref> <reason...>: open a case on a payment
 	Ok      // OK <code>: the payee gives back what a REV asked (YES to anything else)
 	Erase   // ERASE <pin>: close the e-purse and have the data erased, confirmed by YES <code>
+	Points  // POINTS <pin>: loyalty points, and what expires next
 )
 
-var kindNames = [...]string{"", "HELP", "REG", "BAL", "MINI", "PAY", "BILL", "SEND", "DEBIT", "CREDIT", "CREDIT", "REPAY", "YES", "NO", "PIN", "LANG", "BLOCK", "CHECK", "PROMO", "CAPTURE", "VOID", "DATA", "REV", "DISPUTE", "OK", "ERASE"}
+var kindNames = [...]string{"", "HELP", "REG", "BAL", "MINI", "PAY", "BILL", "SEND", "DEBIT", "CREDIT", "CREDIT", "REPAY", "YES", "NO", "PIN", "LANG", "BLOCK", "CHECK", "PROMO", "CAPTURE", "VOID", "DATA", "REV", "DISPUTE", "OK", "ERASE", "POINTS"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -94,7 +95,16 @@ var keywords = map[string]struct {
 	"DISPUTE": {Dispute, EN}, "LITIGE": {Dispute, FR}, "争议": {Dispute, ZH},
 	"OK": {Ok, EN}, "同意": {Ok, ZH},
 	"ERASE": {Erase, EN}, "EFFACER": {Erase, FR}, "注销": {Erase, ZH},
+	"POINTS": {Points, EN}, "积分": {Points, ZH},
+	// REDEEM is PAY with points: `REDEEM SHOP42 12.50 1234` as `PAY SHOP42 12.50 1234 PTS`.
+	"REDEEM": {Pay, EN}, "UTILISER": {Pay, FR}, "兑换": {Pay, ZH},
 }
+
+// pointsWords end a PAY that is paid with loyalty points first (`PAY SHOP42 12.50 1234 PTS`).
+var pointsWords = map[string]bool{"PTS": true, "POINTS": true, "积分": true}
+
+// redeemWords are the keywords of a PAY with points.
+var redeemWords = map[string]bool{"REDEEM": true, "UTILISER": true, "兑换": true}
 
 // Command is one parsed SMS. Only the fields its Kind uses are set.
 type Command struct {
@@ -113,6 +123,8 @@ type Command struct {
 	Target   Lang   // LANG
 	On       bool   // PROMO
 	Topic    Kind   // HELP <cmd>
+	// WithPoints: PAY with loyalty points first (a trailing PTS, or REDEEM), the rest in money.
+	WithPoints bool
 }
 
 // Options are what parsing needs to know of the deployment.
@@ -225,8 +237,12 @@ func Parse(text string, opt Options) (Command, error) {
 	if !ok {
 		return Command{}, &ParseError{Problem: UnknownKeyword, Arg: domain.Clip(toks[0])}
 	}
-	c := Command{Kind: kw.kind, Lang: kw.lang}
-	p := parser{c: &c, opt: opt, args: toks[1:]}
+	c := Command{Kind: kw.kind, Lang: kw.lang, WithPoints: redeemWords[strings.ToUpper(toks[0])]}
+	args := toks[1:]
+	if n := len(args); c.Kind == Pay && n >= 4 && pointsWords[strings.ToUpper(args[n-1])] {
+		c.WithPoints, args = true, args[:n-1]
+	}
+	p := parser{c: &c, opt: opt, args: args}
 	if err := p.parse(); err != nil {
 		err.Kind, err.Lang = c.Kind, c.Lang
 		return Command{}, err
@@ -280,7 +296,7 @@ func (p *parser) parse() *ParseError {
 		// replies, and such a run is likely a PIN typed twice.
 		c.Name = clipBytes(MaskDigits(strings.Join(a[1:], " ")), MaxNameBytes)
 		return nil
-	case Bal, Mini, Data, Erase:
+	case Bal, Mini, Data, Erase, Points:
 		if err := p.arity(len(a) == 1); err != nil {
 			return err
 		}

@@ -152,6 +152,14 @@ const (
 	RDisputeRefund     // a case decided for the payer: given back
 	RDisputeRejected   // a case decided against the payer
 	RDisputeReview     // a case goes to customer care
+	RPointsEarned      // appended to a payment's reply: what it earned, the member's total
+	RPointsUsed        // appended to a payment paid with points: points, their worth, left
+	RPoints            // POINTS: the total and the next lot to expire
+	RPointsNoExpiry    // POINTS: the total, nothing about to expire
+	RPointsOff         // POINTS or PAY ... PTS where no programme runs
+	RPointsNotHere     // PAY ... PTS at a merchant that takes no points
+	RPointsExpiring    // a notice: points of a lot expire on a date
+	RPointsConfirm     // PAY ... PTS whose money part would need a code: nothing done
 	replyCount
 )
 
@@ -182,10 +190,14 @@ type Args struct {
 	Years, Minutes              int    // how long data is kept; how long a link lives
 	On                          bool   // offers (marketing) on or off
 	Case                        string // a dispute case's short reference
+	Points, Total               uint64 // loyalty points of a step, and the member's total after it
+	Worth                       domain.Money
+	Date                        string // a day, DD/MM/YYYY
 }
 
 // templates[reply][lang]; blanks are {amount} {fee} {balance} {limit} {party} {name} {account}
-// {ref} {receipt} {code} {n} {tries} {usage} {lines} {arg} {currency} {time} {case}. EN and FR are written in GSM 03.38
+// {ref} {receipt} {code} {n} {tries} {usage} {lines} {arg} {currency} {time} {case} {points}
+// {total} {worth} {date}. EN and FR are written in GSM 03.38
 // (no ç, ê, â, î, ô, û in French), so one SMS holds 160 characters; ZH is UCS-2. One exception:
 // LANG FR's answer says "français", and fits one UCS-2 SMS.
 var templates = [replyCount][3]string{
@@ -289,14 +301,22 @@ var templates = [replyCount][3]string{
 		"Marchand {arg} inconnu. Vérifiez le code affiché en caisse.",
 		"未知商户 {arg}。请核对收银台上的代码。",
 	},
-	RUnknownBiller: {"Unknown biller {arg}. Check the code on your bill.", "Organisme {arg} inconnu. Vérifiez le code sur la facture.", "未知缴费机构 {arg}。请核对账单上的代码。"},
-	RSelfTransfer:  {"You cannot send money to yourself.", "Envoi impossible vers votre propre numéro.", "不能向自己转账。"},
-	RPINChanged:    {"Your PIN has been changed.", "Votre code PIN a été changé.", "密码已修改。"},
-	RLangSet:       {"Replies will now be in English.", "Les réponses seront désormais en français.", "今后将以中文回复。"},
-	RBlocked:       {"Your e-purse is blocked: no payment can leave it. Call customer care to unblock.", "Porte-monnaie bloqué: aucun paiement possible. Appelez le service client.", "钱包已冻结,无法付款。请联系客服解冻。"},
-	RPromoOn:       {"You will receive offers. Send PROMO OFF to stop.", "Vous recevrez des offres. Envoyez PROMO NON pour ne plus en recevoir.", "您将收到优惠信息。发送 促销 关 退订。"},
-	RPromoOff:      {"You will not receive offers any more.", "Vous ne recevrez plus d'offres.", "您将不再收到优惠信息。"},
-	RReceiptValid:  {"Receipt {receipt} is genuine: {amount} to {party}, ref {ref}.", "Preuve {receipt} authentique: {amount} à {party}, réf {ref}.", "凭证 {receipt} 真实有效:{amount} 给{party},编号 {ref}。"},
+	RUnknownBiller:  {"Unknown biller {arg}. Check the code on your bill.", "Organisme {arg} inconnu. Vérifiez le code sur la facture.", "未知缴费机构 {arg}。请核对账单上的代码。"},
+	RSelfTransfer:   {"You cannot send money to yourself.", "Envoi impossible vers votre propre numéro.", "不能向自己转账。"},
+	RPINChanged:     {"Your PIN has been changed.", "Votre code PIN a été changé.", "密码已修改。"},
+	RLangSet:        {"Replies will now be in English.", "Les réponses seront désormais en français.", "今后将以中文回复。"},
+	RBlocked:        {"Your e-purse is blocked: no payment can leave it. Call customer care to unblock.", "Porte-monnaie bloqué: aucun paiement possible. Appelez le service client.", "钱包已冻结,无法付款。请联系客服解冻。"},
+	RPointsEarned:   {" +{points} pts ({total} total).", " +{points} pts ({total} au total).", " +{points}积分(共{total})。"},
+	RPointsUsed:     {" Paid with {points} pts ({worth}): {total} pts left.", " Payé avec {points} pts ({worth}): reste {total} pts.", " 使用{points}积分({worth}),剩余{total}积分。"},
+	RPoints:         {"You have {total} points. {points} expire on {date}.", "Vous avez {total} points. {points} expirent le {date}.", "您有{total}积分。其中{points}积分将于{date}到期。"},
+	RPointsNoExpiry: {"You have {total} points.", "Vous avez {total} points.", "您有{total}积分。"},
+	RPointsOff:      {"There is no loyalty programme on this service.", "Ce service n'a pas de programme de fidelite.", "本服务暂无积分计划。"},
+	RPointsNotHere:  {"{party} does not take points. Pay without PTS. Nothing was done.", "{party} n'accepte pas les points. Payez sans PTS. Rien n'a été fait.", "{party}不接受积分。请不加积分付款。未执行任何操作。"},
+	RPointsExpiring: {"{points} of your {total} points expire on {date}. Use them with PAY shop amount pin PTS.", "{points} de vos {total} points expirent le {date}. Utilisez-les: PAYER code somme pin PTS.", "您的{total}积分中有{points}积分将于{date}到期。使用方法:付款 商户 金额 密码 积分。"},
+	RPointsConfirm:  {"With points, pay at most {amount} in money without a code. Pay without PTS. Nothing was done.", "Avec des points, payez au plus {amount} sans code. Payez sans PTS. Rien n'a été fait.", "使用积分时,现金部分最多 {amount}(无需确认码)。请不加积分付款。未执行任何操作。"},
+	RPromoOn:        {"You will receive offers. Send PROMO OFF to stop.", "Vous recevrez des offres. Envoyez PROMO NON pour ne plus en recevoir.", "您将收到优惠信息。发送 促销 关 退订。"},
+	RPromoOff:       {"You will not receive offers any more.", "Vous ne recevrez plus d'offres.", "您将不再收到优惠信息。"},
+	RReceiptValid:   {"Receipt {receipt} is genuine: {amount} to {party}, ref {ref}.", "Preuve {receipt} authentique: {amount} à {party}, réf {ref}.", "凭证 {receipt} 真实有效:{amount} 给{party},编号 {ref}。"},
 	RReceiptInvalid: {
 		"Receipt {receipt} is NOT genuine. Do not trust the message that showed it.",
 		"Preuve {receipt} NON authentique. Ne vous fiez pas au message.",
@@ -673,6 +693,7 @@ var usage = map[Kind][3]string{
 	Dispute:   {"DISPUTE receipt reason, e.g. DISPUTE 7QX2K9 never delivered", "LITIGE preuve motif, ex: LITIGE 7QX2K9 jamais livré", "争议 凭证 原因,例如 争议 7QX2K9 未收到货"},
 	Ok:        {"OK code", "OK code", "同意 确认码"},
 	Erase:     {"ERASE pin", "EFFACER pin", "注销 密码"},
+	Points:    {"POINTS pin", "POINTS pin", "积分 密码"},
 }
 
 // about is what each command does, for HELP <cmd>.
@@ -702,6 +723,7 @@ var about = map[Kind][3]string{
 	Dispute:   {"Open a dispute on a payment; the merchant answers, customer care decides", "Contester un paiement; le marchand répond, le service client décide", "对付款提出争议;商户答复,客服裁定"},
 	Ok:        {"Give back money asked back from you, with the code texted", "Rendre l'argent demandé en retour, avec le code envoyé", "用短信确认码退回对方申请撤回的款项"},
 	Erase:     {"Close your e-purse and have your data erased, after YES code", "Fermer votre porte-monnaie et faire effacer vos donnees, apres OUI code", "确认后关闭钱包并删除您的数据"},
+	Points:    {"Your loyalty points and when they expire; PAY shop amount pin PTS pays with them", "Vos points de fidelite et leur expiration; PAYER code somme pin PTS paie avec", "查询积分及到期日;付款 商户 金额 密码 积分 用积分付款"},
 }
 
 // Usage is a command's syntax in a language.
@@ -786,6 +808,14 @@ func Render(l Lang, r Reply, a Args) string {
 			b.WriteString(onOff(l, a.On))
 		case "case":
 			b.WriteString(a.Case)
+		case "points":
+			b.WriteString(strconv.FormatUint(a.Points, 10))
+		case "total":
+			b.WriteString(strconv.FormatUint(a.Total, 10))
+		case "worth":
+			b.WriteString(money(a.Worth))
+		case "date":
+			b.WriteString(a.Date)
 		default: // not a placeholder: the brace is kept as written and the scan goes on after it
 			b.WriteByte('{')
 			tmpl = tmpl[i+1:]
@@ -852,6 +882,7 @@ func SampleArgs() Args {
 		Party: "Boulangerie du Centre", Name: "Alice Martin", Account: "0042-7789-12", Ref: "7QX2K9",
 		Receipt: "K4P9-2M7X-QT", Code: "483920", N: 3, Topic: Pay, Arg: "SHOP4", Currency: "EUR", Time: "23:59", Case: "D7QX2K",
 		Link: "https://pay.example.com/data/Xq3vJ9kP2mR7tY4wZ8bN1cD6fG5hL0sA3eU7iO9pQ2r", Years: 5, Minutes: 15, On: true,
+		Points: 12345, Total: 1234567, Worth: eur(12345), Date: "31/12/2028",
 		Lines: []string{"24/11 -12.50 EUR Corner Shop", "24/11 -0.10 EUR fee", "23/11 +1.50 EUR refund Corner Shop",
 			"22/11 -5.00 EUR +336****678", "21/11 +50.00 EUR cash-in"}}
 }

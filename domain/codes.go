@@ -33,3 +33,12 @@ const CodeRepay uint16 = 14
 // CodeReturnHold is the hold a REV places on the payee's purse (pending to escrow) until he
 // answers: voided by his answer or the deadline, never posted.
 const CodeReturnHold uint16 = 15
+
+// Loyalty points (currency PointsAsset) move with these codes.
+const (
+	CodePointsAward    uint16 = 16 // earned by a payment: the points float to the member
+	CodePointsRedeem   uint16 = 17 // spent on a payment: the member back to the points float
+	CodePointsExpire   uint16 = 18 // what is left of an expired lot: the member to the expired account
+	CodePointsTakeBack uint16 = 19 // a refund takes back what its payment earned
+	CodePointsRestore  uint16 = 20 // a refund gives back what its payment spent
+)

@@ -117,6 +117,32 @@ type Payment struct {
 	Returns int    `json:"returns,omitempty"`
 	// Checkout is what the hosted checkout page saw of the buyer's browser (web payments).
 	Checkout *CheckoutSeen `json:"checkout,omitempty"`
+	// Points are the loyalty points the payment earned and spent, and what refunds did to them.
+	Points *PaymentPoints `json:"points,omitempty"`
+}
+
+// PaymentPoints are a payment's loyalty points. Amount is the money paid; points spent on
+// it paid Worth more, at the merchant's rate. A refund of part of the money takes back that
+// part of what was earned and gives back that part of what was spent (all of both at the
+// end), each once: TakenBack and Restored count what was done.
+type PaymentPoints struct {
+	Earned    uint64       `json:"earned,omitempty"`
+	Lot       int32        `json:"lot,omitempty"`   // the month the earned points were filed in
+	Total     uint64       `json:"total,omitempty"` // the member's points after the payment
+	Spent     uint64       `json:"spent,omitempty"`
+	Worth     uint64       `json:"worth,omitempty"` // minor units the spent points paid
+	Draws     []PointsDraw `json:"draws,omitempty"` // the lots they came from
+	TakenBack uint64       `json:"taken_back,omitempty"`
+	Short     uint64       `json:"short,omitempty"` // earned points spent before the refund: not taken back
+	Restored  uint64       `json:"restored,omitempty"`
+}
+
+// PointsDraw is what a payment took from one lot of points, given back to that lot (with its
+// expiry) by a refund.
+type PointsDraw struct {
+	Month   int32  `json:"m"`
+	Points  uint64 `json:"p"`
+	Expires int64  `json:"e"`
 }
 
 // CheckoutSeen is when the buyer typed his number and his code on the hosted checkout page

@@ -16,6 +16,7 @@ import (
 
 	"mpg/commands"
 	"mpg/domain"
+	"mpg/loyalty"
 )
 
 // Ledger is what the engine needs of the books.
@@ -135,7 +136,9 @@ type Config struct {
 	DataPerDay     int
 	// Disputes: return requests (REV) and dispute cases.
 	Disputes DisputeConfig
-	Now      func() time.Time
+	// Loyalty is the points programme; nil: none runs.
+	Loyalty *loyalty.Programme
+	Now     func() time.Time
 }
 
 // Engine handles inbound SMS.
@@ -495,6 +498,8 @@ func (t *turn) run() domain.Job {
 		return t.guard(t.repay())
 	case commands.Data:
 		return t.data()
+	case commands.Points:
+		return t.points()
 	case commands.Erase:
 		return t.askErasure()
 	case commands.Rev:

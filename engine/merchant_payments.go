@@ -315,6 +315,12 @@ func (e *Engine) paymentCode(p *domain.Payment, code string) bool {
 // stays (a second partial refund).
 func (e *Engine) paymentJob(p *domain.Payment, ver uint64, was domain.PaymentState, job domain.Job, actor string, forceEvent bool) (domain.Job, error) {
 	p.Updated = e.cfg.Now().UnixNano()
+	if p.State == domain.PaymentCompleted && was != domain.PaymentCompleted && p.Points == nil && e.loyal() {
+		var err error
+		if job, err = e.earnOnCompletion(job, p); err != nil {
+			return job, err
+		}
+	}
 	if was == "" && p.State.Open() {
 		p.Deadline = openDeadline(p.State, p.Expires)
 		job.Profiles = append(job.Profiles, domain.Profile{Owner: openKey(p.ID, p.Deadline), Data: indexEntry})
@@ -541,6 +547,9 @@ func (e *Engine) RunExpiry(ctx context.Context, every time.Duration, logf func(s
 			}
 			if _, err := e.ExpireHolds(ctx); err != nil && ctx.Err() == nil {
 				logf("expiring credit authorisations: %v", err)
+			}
+			if _, err := e.ExpirePoints(ctx); err != nil && ctx.Err() == nil {
+				logf("points due: %v", err)
 			}
 			if _, err := e.ExpireDisputes(ctx); err != nil && ctx.Err() == nil {
 				logf("dispute deadlines: %v", err)

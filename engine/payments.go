@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"strings"
@@ -193,6 +194,9 @@ func claimID(pending domain.ID, n byte) domain.ID {
 // account as one chain, with the payer's and the payee's replies composed after the money
 // moved (so they carry the new balances) and a receipt code derived from the transfer.
 func (t *turn) move(code uint16, payee *domain.Account, amount uint64, ref string) domain.Job {
+	if t.cmd.WithPoints {
+		return t.payWithPoints(code, payee, amount, ref)
+	}
 	fee := t.fee(code, amount)
 	ts := []domain.Transfer{{ID: domain.NewID(), Debit: t.purse.ID, Credit: payee.ID, Amount: amount, Code: code, Ref: ref}}
 	if fee > 0 {
@@ -208,12 +212,15 @@ func (t *turn) move(code uint16, payee *domain.Account, amount uint64, ref strin
 	}
 	t.repeat = t.paidRecord(code, payee, amount, ts[0])
 	p := t.smsPayment(productOf(code), ts[0].ID, payee, t.purse.ID, amount, fee, ref)
-	job, err := t.e.leanPaymentJob(p, t.withProfile(domain.Job{Transfers: ts}), payee)
+	job := t.withProfile(domain.Job{Transfers: ts, Compose: t.notices(code, payee, amount, fee, ref, t.payeeLang(payee))})
+	job, err := t.e.earn(context.Background(), job, p, nil, payee.Owner, t.lang)
+	if err == nil {
+		job, err = t.e.leanPaymentJob(p, job, payee)
+	}
 	if err != nil {
 		t.reply(commands.RBusy, commands.Args{})
 		return t.withProfile(domain.Job{})
 	}
-	job.Compose = t.notices(code, payee, amount, fee, ref, t.payeeLang(payee))
 	return job
 }
 

@@ -93,6 +93,8 @@ func giveBackAmount(p *domain.Payment, req RefundRequest) (uint64, error) {
 		return 0, domain.PaymentErr(domain.CodeAlreadyReversed, "the payment was reversed already")
 	case !p.State.Refundable():
 		return 0, domain.PaymentErr(domain.CodeInvalidState, "the payment is "+string(p.State))
+	case left == 0 && pointsOnly(p):
+		return 0, nil // paid all in points: giving back is giving the points back
 	case left == 0:
 		return 0, domain.PaymentErr(domain.CodeRefundTooLarge, "nothing is left to give back")
 	case amount > left:
@@ -126,14 +128,19 @@ func (e *Engine) giveBack(p *domain.Payment, ver uint64, req RefundRequest) (dom
 		return domain.Refund{}, domain.Job{}, err
 	}
 	n := len(p.Refunds)
-	plan, err := e.giveBackTransfers(p, n, amount, req.Kind)
-	if err != nil {
-		return domain.Refund{}, domain.Job{}, err
+	var plan givePlan
+	if amount > 0 {
+		if plan, err = e.giveBackTransfers(p, n, amount, req.Kind); err != nil {
+			return domain.Refund{}, domain.Job{}, err
+		}
 	}
-	ts, toPurse := plan.Transfers, plan.toPurse
+	refundID := giveBackID(p.ID, n, pointsPart)
+	if len(plan.Transfers) > 0 {
+		refundID = plan.Transfers[0].ID
+	}
 	was := p.State
-	refund := domain.Refund{ID: ts[0].ID.String(), Amount: amount, At: e.cfg.Now().UnixNano(), Transfer: ts[0].ID.String(),
-		Kind: req.Kind, By: req.Actor, ToPurse: toPurse}
+	refund := domain.Refund{ID: refundID.String(), Amount: amount, At: e.cfg.Now().UnixNano(), Transfer: refundID.String(),
+		Kind: req.Kind, By: req.Actor, ToPurse: plan.toPurse}
 	p.Refunds = append(p.Refunds, refund)
 	p.Refunded += amount
 	p.State = domain.PaymentPartiallyRefunded
@@ -149,6 +156,9 @@ func (e *Engine) giveBack(p *domain.Payment, ver uint64, req RefundRequest) (dom
 	bank := e.bankRefund(p, n)
 	refund = p.Refunds[n]
 	job := plan.Job
+	if err := e.givePointsBack(p, n, &job); err != nil {
+		return refund, job, err
+	}
 	job.Compose, job.Profiles = e.giveBackNotices(*p, refund), append(job.Profiles, bank...)
 	// The record at the version read, checked before the transfers: a racing step that wrote
 	// it first makes this one a conflict (computed again), never a reused transfer id.

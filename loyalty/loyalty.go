@@ -18,6 +18,9 @@ import (
 // bank or his credit line. Sending to a person, a cash-in and a repayment never earn.
 var earning = []string{"pay", "bill", "debit", "credit"}
 
+// Earns says whether a product earns points at all.
+func Earns(product string) bool { return slices.Contains(earning, product) }
+
 // Bounds on what configuration may say, so that no product of them overflows.
 const (
 	MaxPerUnit    = 1000 // points per whole unit of money
@@ -234,4 +237,22 @@ func (p *Programme) Due(w *Wallet, now time.Time) (lot int, left uint64, notice 
 		}
 	}
 	return 0, 0, 0, false
+}
+
+// NextDue is when the wallet next needs the clock: its first notice or expiry (0: never).
+func (p *Programme) NextDue(w *Wallet) int64 {
+	var due int64
+	for _, l := range w.Lots {
+		if l.Left == 0 {
+			continue
+		}
+		at := l.Expires
+		if int(l.Told) < len(p.Notices) {
+			at = l.Expires - int64(p.Notices[l.Told])
+		}
+		if due == 0 || at < due {
+			due = at
+		}
+	}
+	return due
 }

@@ -2,7 +2,10 @@ package loyalty
 
 import (
 	"errors"
+	"math/bits"
 	"slices"
+
+	"mpg/domain"
 )
 
 // ErrNotEnough: the wallet's unexpired lots hold fewer points than asked.
@@ -18,6 +21,8 @@ type Wallet struct {
 	Weeks     []Week `json:"weeks,omitempty"`     // the level window's activity, oldest first
 	Shortfall uint64 `json:"shortfall,omitempty"` // points refunds could not take back
 	Expired   uint64 `json:"expired,omitempty"`   // points gone to the expired account, in all
+	// Filed is when the wallet is due in the index of notices and expiries (0: not filed).
+	Filed int64 `json:"filed,omitempty"`
 }
 
 // Lot is the points awarded in one month, expiring together.
@@ -38,11 +43,7 @@ type Week struct {
 
 // Draw is what a spend took from one lot, kept on the payment so that a refund gives back
 // exactly those points, with the lot's own expiry.
-type Draw struct {
-	Month   int32  `json:"m"`
-	Points  uint64 `json:"p"`
-	Expires int64  `json:"e"`
-}
+type Draw = domain.PointsDraw
 
 // Balance is the points the wallet holds, expired or not yet swept.
 func (w *Wallet) Balance() uint64 {
@@ -218,4 +219,34 @@ func (w *Wallet) activity(week int64) (count int, volume uint64) {
 		}
 	}
 	return count, volume
+}
+
+// Part is n points of draws after their first skip points: what a refund of part of a
+// payment gives back, the earlier refunds having given back the first skip.
+func Part(draws []Draw, skip, n uint64) []Draw {
+	var out []Draw
+	for _, d := range draws {
+		if skip >= d.Points {
+			skip -= d.Points
+			continue
+		}
+		take := min(d.Points-skip, n)
+		skip = 0
+		if take > 0 {
+			out = append(out, Draw{Month: d.Month, Points: take, Expires: d.Expires})
+			n -= take
+		}
+	}
+	return out
+}
+
+// Share is the part of whole that part of total is, rounded down, all of it when part is
+// total: what a refund of part of a payment does to its points.
+func Share(whole, part, total uint64) uint64 {
+	if total == 0 || part >= total {
+		return whole
+	}
+	hi, lo := bits.Mul64(whole, part)
+	q, _ := bits.Div64(hi, lo, total) // part < total: no overflow
+	return q
 }

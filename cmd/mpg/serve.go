@@ -29,6 +29,7 @@ import (
 	"mpg/domain"
 	"mpg/engine"
 	"mpg/ledger"
+	"mpg/loyalty"
 	"mpg/smpp"
 	"mpg/web"
 )
@@ -124,7 +125,16 @@ func engineConfig(cfg config.Config) engine.Config {
 		HoldFor: time.Duration(e.CreditHoldDays) * 24 * time.Hour, CreditMinTier: uint8(e.CreditMinTier),
 		WebhookRetry:   seconds(cfg.Merchant.WebhookRetryS),
 		RetentionYears: cfg.Privacy.RetentionYears, DataLinkFor: time.Duration(cfg.Privacy.ExportLinkMin) * time.Minute,
-		DataPerDay: cfg.Privacy.DataPerDay, Disputes: disputeConfig(cfg.Disputes)}
+		DataPerDay: cfg.Privacy.DataPerDay, Disputes: disputeConfig(cfg.Disputes), Loyalty: programme(cfg, exp, loc)}
+}
+
+// programme is the [loyalty] section as the engine takes it: nil when off.
+func programme(cfg config.Config, exp uint8, loc *time.Location) *loyalty.Programme {
+	p, err := cfg.Loyalty.Programme(exp, loc)
+	if err != nil {
+		return nil // validated when the configuration was read
+	}
+	return p
 }
 
 // disputeConfig is the [disputes] section as the engine takes it.
