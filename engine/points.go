@@ -129,7 +129,7 @@ func (e *Engine) earn(ctx context.Context, job domain.Job, p *domain.Payment, m 
 	}
 	now := e.cfg.Now()
 	n := prog.Earn(merchantCode, p.ProductOf(), p.Amount, now, prog.LevelOf(&m.wallet, now))
-	prog.Record(&m.wallet, now, p.Amount)
+	prog.Record(&m.wallet, now, p.Amount, merchantCode)
 	if p.Points == nil {
 		p.Points = &domain.PaymentPoints{}
 	}

@@ -30,6 +30,7 @@ const (
 	MaxLots       = 64   // lots a wallet holds (one per month of awards: 25 live at 24 months)
 	weeksKept     = 13   // the level's window: this week and the 12 before (at most 91 days)
 	maxNotices    = 4    // notices before a lot expires
+	maxPaid       = 8    // merchants a wallet remembers as lately paid
 	maxMonths     = 120  // a lot's life
 )
 
@@ -207,8 +208,16 @@ func (p *Programme) week(at time.Time) int64 {
 	return day - int64((t.Weekday()+6)%7)
 }
 
-// Record counts a payment of amount at at in the wallet's activity.
-func (p *Programme) Record(w *Wallet, at time.Time, amount uint64) {
+// Record counts a payment of amount at at to merchant in the wallet's activity.
+func (p *Programme) Record(w *Wallet, at time.Time, amount uint64, merchant string) {
+	w.Last = at.UnixNano()
+	if merchant != "" {
+		w.Paid = slices.DeleteFunc(w.Paid, func(m string) bool { return m == merchant })
+		w.Paid = append(w.Paid, merchant)
+		if len(w.Paid) > maxPaid {
+			w.Paid = w.Paid[len(w.Paid)-maxPaid:]
+		}
+	}
 	wk := p.week(at)
 	w.Weeks = slices.DeleteFunc(w.Weeks, func(x Week) bool { return x.Start <= wk-7*weeksKept })
 	if n := len(w.Weeks); n > 0 && w.Weeks[n-1].Start == wk {
@@ -217,6 +226,16 @@ func (p *Programme) Record(w *Wallet, at time.Time, amount uint64) {
 		return
 	}
 	w.Weeks = append(w.Weeks, Week{Start: wk, Count: 1, Volume: amount})
+}
+
+// Activity is a wallet's payments at now: how many in the level window, and days since the
+// last one (-1: none).
+func (p *Programme) Activity(w *Wallet, now time.Time) (payments int, days int64) {
+	payments, _ = w.activity(p.week(now))
+	if w.Last == 0 {
+		return payments, -1
+	}
+	return payments, int64(now.Sub(time.Unix(0, w.Last)) / (24 * time.Hour))
 }
 
 // Due is the notice of expiry a wallet is owed at now, if any: the lot, how many points of

@@ -88,7 +88,7 @@ func TestLevelCountsTheLastThirteenWeeks(t *testing.T) {
 	var w Wallet
 	start := time.Date(2026, 1, 5, 10, 0, 0, 0, paris) // a Monday
 	for i := range 10 {
-		p.Record(&w, start.AddDate(0, 0, 7*i), 6000)
+		p.Record(&w, start.AddDate(0, 0, 7*i), 6000, "SHOP42")
 	}
 	now := start.AddDate(0, 0, 7*9)
 	if l := p.LevelOf(&w, now); l.Name != "gold" {
@@ -103,7 +103,7 @@ func TestLevelCountsTheLastThirteenWeeks(t *testing.T) {
 	if len(w.Weeks) > weeksKept {
 		t.Errorf("%d weeks kept", len(w.Weeks))
 	}
-	p.Record(&w, now.AddDate(0, 0, 7*30), 100)
+	p.Record(&w, now.AddDate(0, 0, 7*30), 100, "CAFE")
 	if len(w.Weeks) != 1 {
 		t.Errorf("a payment 30 weeks later keeps %d weeks, want its own", len(w.Weeks))
 	}

@@ -17,10 +17,12 @@ var ErrTooManyLots = errors.New("too many lots")
 // Wallet is a member's points as lots, with his recent activity for his level. Its Balance
 // is always his points account's balance in the ledger: both are written in one job.
 type Wallet struct {
-	Lots      []Lot  `json:"lots,omitempty"`      // by expiry, then month
-	Weeks     []Week `json:"weeks,omitempty"`     // the level window's activity, oldest first
-	Shortfall uint64 `json:"shortfall,omitempty"` // points refunds could not take back
-	Expired   uint64 `json:"expired,omitempty"`   // points gone to the expired account, in all
+	Lots      []Lot    `json:"lots,omitempty"`      // by expiry, then month
+	Weeks     []Week   `json:"weeks,omitempty"`     // the level window's activity, oldest first
+	Shortfall uint64   `json:"shortfall,omitempty"` // points refunds could not take back
+	Expired   uint64   `json:"expired,omitempty"`   // points gone to the expired account, in all
+	Last      int64    `json:"last,omitempty"`      // unix nanos of the last payment
+	Paid      []string `json:"paid,omitempty"`      // the merchants lately paid, the latest last
 	// Filed is when the wallet is due in the index of notices and expiries (0: not filed).
 	Filed int64 `json:"filed,omitempty"`
 }
