@@ -54,9 +54,12 @@ const (
 	Ok      // OK <code>: the payee gives back what a REV asked (YES to anything else)
 	Erase   // ERASE <pin>: close the e-purse and have the data erased, confirmed by YES <code>
 	Points  // POINTS <pin>: loyalty points, and what expires next
+	Offers  // OFFERS: the promotions on offer for the sender
+	Join    // JOIN <code>: join a promotion
+	Leave   // LEAVE <code>: leave it
 )
 
-var kindNames = [...]string{"", "HELP", "REG", "BAL", "MINI", "PAY", "BILL", "SEND", "DEBIT", "CREDIT", "CREDIT", "REPAY", "YES", "NO", "PIN", "LANG", "BLOCK", "CHECK", "PROMO", "CAPTURE", "VOID", "DATA", "REV", "DISPUTE", "OK", "ERASE", "POINTS"}
+var kindNames = [...]string{"", "HELP", "REG", "BAL", "MINI", "PAY", "BILL", "SEND", "DEBIT", "CREDIT", "CREDIT", "REPAY", "YES", "NO", "PIN", "LANG", "BLOCK", "CHECK", "PROMO", "CAPTURE", "VOID", "DATA", "REV", "DISPUTE", "OK", "ERASE", "POINTS", "OFFERS", "JOIN", "LEAVE"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -96,9 +99,15 @@ var keywords = map[string]struct {
 	"OK": {Ok, EN}, "同意": {Ok, ZH},
 	"ERASE": {Erase, EN}, "EFFACER": {Erase, FR}, "注销": {Erase, ZH},
 	"POINTS": {Points, EN}, "积分": {Points, ZH},
+	"OFFERS": {Offers, EN}, "OFFRES": {Offers, FR}, "优惠": {Offers, ZH},
+	"JOIN": {Join, EN}, "REJOINDRE": {Join, FR}, "参加": {Join, ZH},
+	"LEAVE": {Leave, EN}, "QUITTER": {Leave, FR}, "退出": {Leave, ZH},
 	// REDEEM is PAY with points: `REDEEM SHOP42 12.50 1234` as `PAY SHOP42 12.50 1234 PTS`.
 	"REDEEM": {Pay, EN}, "UTILISER": {Pay, FR}, "兑换": {Pay, ZH},
 }
+
+// promoCodeRe is a promotion's code, as merchants make them.
+var promoCodeRe = regexp.MustCompile(`^[A-Z][A-Z0-9]{2,11}$`)
 
 // pointsWords end a PAY that is paid with loyalty points first (`PAY SHOP42 12.50 1234 PTS`).
 var pointsWords = map[string]bool{"PTS": true, "POINTS": true, "积分": true}
@@ -406,6 +415,18 @@ func (p *parser) parse() *ParseError {
 		if len(a) == 2 {
 			return p.amount(a[1])
 		}
+		return nil
+	case Offers:
+		return p.arity(len(a) == 0)
+	case Join, Leave:
+		if err := p.arity(len(a) == 1); err != nil {
+			return err
+		}
+		code := strings.ToUpper(a[0])
+		if !promoCodeRe.MatchString(code) {
+			return &ParseError{Problem: BadCode, Arg: domain.Clip(a[0])}
+		}
+		c.Code = code
 		return nil
 	case Promo:
 		if err := p.arity(len(a) == 1); err != nil {

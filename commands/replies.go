@@ -160,6 +160,12 @@ const (
 	RPointsNotHere     // PAY ... PTS at a merchant that takes no points
 	RPointsExpiring    // a notice: points of a lot expire on a date
 	RPointsConfirm     // PAY ... PTS whose money part would need a code: nothing done
+	RDiscount          // appended to a payment's reply: the promotion's part of the price
+	ROffers            // OFFERS: what is on offer for the sender
+	ROffersNone        // OFFERS: nothing
+	RJoined            // JOIN: joined
+	RLeft              // LEAVE: left
+	RNoOffer           // JOIN, LEAVE: no such promotion running
 	replyCount
 )
 
@@ -314,6 +320,12 @@ var templates = [replyCount][3]string{
 	RPointsNotHere:  {"{party} does not take points. Pay without PTS. Nothing was done.", "{party} n'accepte pas les points. Payez sans PTS. Rien n'a été fait.", "{party}不接受积分。请不加积分付款。未执行任何操作。"},
 	RPointsExpiring: {"{points} of your {total} points expire on {date}. Use them with PAY shop amount pin PTS.", "{points} de vos {total} points expirent le {date}. Utilisez-les: PAYER code somme pin PTS.", "您的{total}积分中有{points}积分将于{date}到期。使用方法:付款 商户 金额 密码 积分。"},
 	RPointsConfirm:  {"With points, pay at most {amount} in money without a code. Pay without PTS. Nothing was done.", "Avec des points, payez au plus {amount} sans code. Payez sans PTS. Rien n'a été fait.", "使用积分时,现金部分最多 {amount}(无需确认码)。请不加积分付款。未执行任何操作。"},
+	RDiscount:       {" Offer {ref}: {amount} off {worth}.", " Offre {ref}: -{amount} sur {worth}.", " 优惠{ref}:{worth}立减{amount}。"},
+	ROffers:         {"Offers for you: {lines}. JOIN code to join one.", "Offres pour vous: {lines}. REJOINDRE code pour participer.", "您可参加的优惠:{lines}。发送 参加 代码 参加。"},
+	ROffersNone:     {"No offers for you now.", "Aucune offre pour vous en ce moment.", "目前没有适合您的优惠。"},
+	RJoined:         {"You joined {ref} ({name}) at {party}: it applies when you pay there. LEAVE {ref} to leave.", "Vous participez a {ref} ({name}) chez {party}: applique quand vous y payez. QUITTER {ref} pour arreter.", "您已参加{party}的优惠{ref}({name}),在该商户付款时自动使用。发送 退出 {ref} 退出。"},
+	RLeft:           {"You left {ref}.", "Vous ne participez plus a {ref}.", "您已退出优惠{ref}。"},
+	RNoOffer:        {"No offer {ref} is running. OFFERS lists yours.", "Aucune offre {ref} en cours. OFFRES les liste.", "没有进行中的优惠{ref}。发送 优惠 查看。"},
 	RPromoOn:        {"You will receive offers. Send PROMO OFF to stop.", "Vous recevrez des offres. Envoyez PROMO NON pour ne plus en recevoir.", "您将收到优惠信息。发送 促销 关 退订。"},
 	RPromoOff:       {"You will not receive offers any more.", "Vous ne recevrez plus d'offres.", "您将不再收到优惠信息。"},
 	RReceiptValid:   {"Receipt {receipt} is genuine: {amount} to {party}, ref {ref}.", "Preuve {receipt} authentique: {amount} à {party}, réf {ref}.", "凭证 {receipt} 真实有效:{amount} 给{party},编号 {ref}。"},
@@ -694,6 +706,9 @@ var usage = map[Kind][3]string{
 	Ok:        {"OK code", "OK code", "同意 确认码"},
 	Erase:     {"ERASE pin", "EFFACER pin", "注销 密码"},
 	Points:    {"POINTS pin", "POINTS pin", "积分 密码"},
+	Offers:    {"OFFERS", "OFFRES", "优惠"},
+	Join:      {"JOIN code", "REJOINDRE code", "参加 代码"},
+	Leave:     {"LEAVE code", "QUITTER code", "退出 代码"},
 }
 
 // about is what each command does, for HELP <cmd>.
@@ -723,6 +738,9 @@ var about = map[Kind][3]string{
 	Dispute:   {"Open a dispute on a payment; the merchant answers, customer care decides", "Contester un paiement; le marchand répond, le service client décide", "对付款提出争议;商户答复,客服裁定"},
 	Ok:        {"Give back money asked back from you, with the code texted", "Rendre l'argent demandé en retour, avec le code envoyé", "用短信确认码退回对方申请撤回的款项"},
 	Erase:     {"Close your e-purse and have your data erased, after YES code", "Fermer votre porte-monnaie et faire effacer vos donnees, apres OUI code", "确认后关闭钱包并删除您的数据"},
+	Offers:    {"The offers for you now", "Les offres pour vous", "适合您的优惠"},
+	Join:      {"Join an offer: it applies when you pay that shop", "Participer a une offre: appliquee quand vous payez ce marchand", "参加优惠,在该商户付款时自动使用"},
+	Leave:     {"Leave an offer", "Quitter une offre", "退出优惠"},
 	Points:    {"Your loyalty points and when they expire; PAY shop amount pin PTS pays with them", "Vos points de fidelite et leur expiration; PAYER code somme pin PTS paie avec", "查询积分及到期日;付款 商户 金额 密码 积分 用积分付款"},
 }
 

@@ -42,3 +42,10 @@ const (
 	CodePointsTakeBack uint16 = 19 // a refund takes back what its payment earned
 	CodePointsRestore  uint16 = 20 // a refund gives back what its payment spent
 )
+
+// CodeDiscount is a promotion's discount: its budget to the merchant, beside what the buyer
+// paid; CodeBudget funds a budget, or gives back what is left when the promotion ends.
+const (
+	CodeDiscount uint16 = 21
+	CodeBudget   uint16 = 22
+)

@@ -119,6 +119,16 @@ type Payment struct {
 	Checkout *CheckoutSeen `json:"checkout,omitempty"`
 	// Points are the loyalty points the payment earned and spent, and what refunds did to them.
 	Points *PaymentPoints `json:"points,omitempty"`
+	// Discount is the promotion that took part of the price: Amount is what the buyer paid,
+	// Discount.Amount what the promotion's budget paid the merchant beside it.
+	Discount *PaymentDiscount `json:"discount,omitempty"`
+}
+
+// PaymentDiscount is a promotion's part of a payment.
+type PaymentDiscount struct {
+	Promotion string `json:"promotion"` // its code
+	Amount    uint64 `json:"amount"`    // minor units paid from its budget
+	Price     uint64 `json:"price"`     // the price before it
 }
 
 // PaymentPoints are a payment's loyalty points. Amount is the money paid; points spent on

@@ -65,13 +65,17 @@ const (
 	KindPoints
 	// KindPointsExpired is the system account where what is left of an expired lot goes.
 	KindPointsExpired
+	// KindPromoBudget is a promotion's budget (owner: merchant code/promotion code): the
+	// discounts are paid from it, and it never goes below zero, so racing payments cannot
+	// spend more than it holds.
+	KindPromoBudget
 )
 
 var kindNames = map[Kind]string{
 	KindPurse: "purse", KindMerchant: "merchant", KindBiller: "biller",
 	KindCreditLine: "credit_line", KindFloat: "float", KindFees: "fees",
 	KindEscrow: "escrow", KindBankClearing: "bank_clearing", KindCompany: "company",
-	KindPoints: "points", KindPointsExpired: "points_expired",
+	KindPoints: "points", KindPointsExpired: "points_expired", KindPromoBudget: "promo_budget",
 }
 
 // Valid reports whether k is one of the kinds above.
@@ -89,11 +93,12 @@ func ParseKind(s string) (Kind, error) {
 	for k, n := range kindNames {
 		if strings.EqualFold(n, s) || (k == KindCreditLine && strings.EqualFold(s, "credit-line")) ||
 			(k == KindBankClearing && strings.EqualFold(s, "bank-clearing")) ||
-			(k == KindPointsExpired && strings.EqualFold(s, "points-expired")) {
+			(k == KindPointsExpired && strings.EqualFold(s, "points-expired")) ||
+			(k == KindPromoBudget && strings.EqualFold(s, "promo-budget")) {
 			return k, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown account kind %q (purse, merchant, biller, credit_line, float, fees, escrow, bank_clearing, company, points, points_expired)", s)
+	return 0, fmt.Errorf("unknown account kind %q (purse, merchant, biller, credit_line, float, fees, escrow, bank_clearing, company, points, points_expired, promo_budget)", s)
 }
 
 // Status of an account. A blocked account refuses debits but may still receive money

@@ -38,8 +38,9 @@ func (t *turn) submit(ctx context.Context, job domain.Job) error {
 	job.Dedupe = t.dedupe(&job)
 	_, err := t.e.l.Submit(ctx, job)
 	var ref *domain.RefusedError
-	if errors.As(err, &ref) && ref.Reason == domain.ErrConflict {
-		return errConflict
+	if errors.As(err, &ref) && (ref.Reason == domain.ErrConflict ||
+		ref.Reason == domain.ErrInsufficientFunds && t.discountAt != 0 && ref.Index == t.discountAt-1) {
+		return errConflict // a record moved, or the discount's budget ran out: computed again
 	}
 	if errors.As(err, &ref) && ref.Reason != domain.ErrDuplicate {
 		// Every other refusal is an answer, committed with the dedupe record, so that a

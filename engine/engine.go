@@ -342,9 +342,12 @@ type turn struct {
 	toBank    bool // the job queues an mDebit: wake the bank worker once it is durable
 	// terms of the credit line as the rule book read them (ruleLine), at termsVer; termsRead
 	// says they were.
-	terms     creditTerms
-	termsVer  uint64
-	termsRead bool
+	// discountAt is 1 + the index of the job's discount transfer (0: none): the budget
+	// running out meanwhile makes the step computed again, without the discount.
+	discountAt int
+	terms      creditTerms
+	termsVer   uint64
+	termsRead  bool
 	// retry: what the sender is told and whether a guess was counted, for whether a copy
 	// of this SMS may run again (commit.go).
 	retry retryState
@@ -470,6 +473,16 @@ func (t *turn) run() domain.Job {
 	}
 	if c.Kind == commands.Dispute { // no PIN, as the spec writes it: anyone may complain
 		return t.openCaseBySMS()
+	}
+	if c.Kind == commands.Offers || c.Kind == commands.Join || c.Kind == commands.Leave { // no PIN: nothing moves
+		switch {
+		case t.purse == nil:
+			t.reply(commands.RNotRegistered, commands.Args{})
+			return domain.Job{}
+		case c.Kind == commands.Offers:
+			return t.offers()
+		}
+		return t.joinOrLeave(c.Kind == commands.Join)
 	}
 	if !t.authenticate() {
 		return t.withProfile(domain.Job{})

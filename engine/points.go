@@ -166,22 +166,7 @@ func (e *Engine) withPointsLine(compose func(domain.View, *domain.Result) ([]dom
 	if line == "" {
 		return compose
 	}
-	return func(v domain.View, r *domain.Result) ([]domain.Message, error) {
-		var msgs []domain.Message
-		if compose != nil {
-			var err error
-			if msgs, err = compose(v, r); err != nil {
-				return nil, err
-			}
-		}
-		for i := range msgs {
-			if msgs[i].To == to {
-				msgs[i].Text = strings.TrimRight(msgs[i].Text, " ") + line
-				break
-			}
-		}
-		return msgs, nil
-	}
+	return appendLine(compose, to, line)
 }
 
 // points answers POINTS <pin>: the member's points and the next lot to expire.

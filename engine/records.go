@@ -245,13 +245,14 @@ func (e *Engine) payment(id string) (domain.Payment, uint64, error) {
 
 // leanEntry is a lean payment's index entry.
 type leanEntry struct {
-	Fee    uint64                `json:"fee,omitempty"`
-	Points *domain.PaymentPoints `json:"points,omitempty"`
+	Fee      uint64                  `json:"fee,omitempty"`
+	Points   *domain.PaymentPoints   `json:"points,omitempty"`
+	Discount *domain.PaymentDiscount `json:"discount,omitempty"`
 }
 
 // leanPaymentJob adds to a texted payment's job its index entry and webhook event.
 func (e *Engine) leanPaymentJob(p *domain.Payment, job domain.Job, payee *domain.Account) (domain.Job, error) {
-	job.Profiles = append(job.Profiles, write(merchantKey(p.Merchant, p.ID), leanEntry{Fee: p.Fee, Points: p.Points}, 0))
+	job.Profiles = append(job.Profiles, write(merchantKey(p.Merchant, p.ID), leanEntry{Fee: p.Fee, Points: p.Points, Discount: p.Discount}, 0))
 	if payee.Kind != domain.KindMerchant && payee.Kind != domain.KindBiller {
 		return job, nil // a subscriber has no webhook endpoint
 	}
@@ -290,7 +291,7 @@ func (e *Engine) leanPayment(id string) (domain.Payment, bool) {
 	}
 	return domain.Payment{ID: id, Product: productOf(tr.Code), Merchant: payee.ID, MerchantName: name, Channel: domain.ChannelSMS,
 		MSISDN: payer.Owner, Amount: tr.Amount, Fee: entry.Fee, Currency: tr.Currency, Reference: tr.Ref, State: domain.PaymentCompleted,
-		Created: tr.Timestamp, Updated: tr.Timestamp, Expires: tr.Timestamp, Transfer: id, Debited: payer.ID, Points: entry.Points}, true
+		Created: tr.Timestamp, Updated: tr.Timestamp, Expires: tr.Timestamp, Transfer: id, Debited: payer.ID, Points: entry.Points, Discount: entry.Discount}, true
 }
 
 // scan calls f with each record whose key begins with prefix, in key order, from the key

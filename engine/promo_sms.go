@@ -1,0 +1,227 @@
+package engine
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+
+	"mpg/commands"
+	"mpg/domain"
+	"mpg/promo"
+)
+
+// offer is the discount a payment gets, and what it was computed from: the promotion and
+// the member's use of it at the versions read.
+type offer struct {
+	p        promo.Promotion
+	ver      uint64
+	use      promo.Use
+	useVer   uint64
+	discount uint64
+}
+
+// offerFor is the best discount a payment of amount to payee gets now: among the merchant's
+// promotions running for that amount, those for this member (the code he added to PAY, one
+// he joined, or an automatic one whose audience he is in) within his limits and what their
+// budget holds.
+func (t *turn) offerFor(payee *domain.Account, amount uint64, code string) *offer {
+	e := t.e
+	if payee.Kind != domain.KindMerchant {
+		return nil
+	}
+	now := e.cfg.Now()
+	day := promo.Day(now, e.cfg.Location)
+	var member *promo.Member
+	var best *offer
+	e.scan(keyMerchantPromos+payee.Owner+":", "", maxPromosPerMerchant, func(r domain.Profile) (bool, error) {
+		p, ver, err := e.promotion(r.Owner[strings.LastIndexByte(r.Owner, ':')+1:])
+		if err != nil || !p.Runs(now, e.cfg.Location, amount) {
+			return true, nil
+		}
+		var u promo.Use
+		uver, _, err := e.record(keyPromoUse+p.Code+":"+t.in.From, &u)
+		if err != nil || !p.Allows(u, day) {
+			return true, nil
+		}
+		if p.WithCode && !strings.EqualFold(code, p.Code) && !u.Joined {
+			return true, nil
+		}
+		if !p.WithCode && p.Audience != "" {
+			if member == nil {
+				m, err := e.MemberOf(t.in.From)
+				if err != nil {
+					return true, nil
+				}
+				member = &m
+			}
+			if !audienceOf(p.Audience).Match(*member) {
+				return true, nil
+			}
+		}
+		d := p.Discount(amount)
+		if b, err := e.l.Account(p.Account); d == 0 || err != nil || b.Available() < int64(d) {
+			return true, nil
+		}
+		if best == nil || d > best.discount {
+			best = &offer{p: p, ver: ver, use: u, useVer: uver, discount: d}
+		}
+		return true, nil
+	})
+	return best
+}
+
+// audiences caches compiled audience rules by their text (each compiled when its promotion
+// was saved; compiled again here once per daemon).
+var audiences struct {
+	sync.Mutex
+	m map[string]*promo.Audience
+}
+
+func audienceOf(rule string) *promo.Audience {
+	audiences.Lock()
+	defer audiences.Unlock()
+	if a, ok := audiences.m[rule]; ok {
+		return a
+	}
+	a, err := promo.Compile(rule)
+	if err != nil {
+		return nobody // saved rules compile: one that does not matches nobody
+	}
+	if audiences.m == nil || len(audiences.m) > 1000 {
+		audiences.m = map[string]*promo.Audience{}
+	}
+	audiences.m[rule] = a
+	return a
+}
+
+// nobody is the audience of a rule that does not compile.
+var nobody, _ = promo.Compile("false")
+
+// payDiscounted is a PAY with a promotion's discount: the buyer pays the price less the
+// discount (and the fee on what he pays), the budget pays the discount, the merchant gets
+// the price; the member's use and the promotion's version guard it (see promotions.go).
+func (t *turn) payDiscounted(code uint16, payee *domain.Account, amount uint64, ref string, o *offer) domain.Job {
+	paid := amount - o.discount
+	fee := t.fee(code, paid)
+	id := domain.NewID()
+	ts := []domain.Transfer{{ID: id, Debit: t.purse.ID, Credit: payee.ID, Amount: paid, Code: code, Ref: ref},
+		{ID: pointsID(id.String(), "discount"), Debit: o.p.Account, Credit: payee.ID, Amount: o.discount, Code: domain.CodeDiscount, Ref: o.p.Code}}
+	t.discountAt = 2
+	if fee > 0 {
+		fees := t.system(domain.KindFees)
+		if fees == nil {
+			t.reply(commands.RBusy, commands.Args{})
+			return t.withProfile(domain.Job{})
+		}
+		ts = append(ts, feeTransfer(t.purse.ID, fees.ID, fee))
+	}
+	o.use.Take(promo.Day(t.e.cfg.Now(), t.e.cfg.Location))
+	t.repeat = t.paidRecord(code, payee, paid, ts[0])
+	p := t.smsPayment(productOf(code), id, payee, t.purse.ID, paid, fee, ref)
+	p.Discount = &domain.PaymentDiscount{Promotion: o.p.Code, Amount: o.discount, Price: amount}
+	line := commands.Render(t.lang, commands.RDiscount, commands.Args{Ref: o.p.Code, Amount: t.money(o.discount), Worth: t.money(amount)})
+	job := t.withProfile(domain.Job{Transfers: ts, Compose: appendLine(t.notices(code, payee, paid, fee, ref, t.payeeLang(payee)), t.in.From, line)})
+	job.Profiles = append(job.Profiles, write(keyPromoUse+o.p.Code+":"+t.in.From, o.use, o.useVer))
+	job.Reads = append(job.Reads, domain.Profile{Owner: keyPromo + o.p.Code, Version: o.ver})
+	job, err := t.e.earn(context.Background(), job, p, nil, payee.Owner, t.lang)
+	if err == nil {
+		job, err = t.e.leanPaymentJob(p, job, payee)
+	}
+	if err != nil {
+		t.reply(commands.RBusy, commands.Args{})
+		return t.withProfile(domain.Job{})
+	}
+	return job
+}
+
+// offers answers OFFERS: the promotions running now that this member may use, at most 5.
+func (t *turn) offers() domain.Job {
+	t.repeat.Kind = repeatQuery
+	e := t.e
+	now := e.cfg.Now()
+	m, err := e.MemberOf(t.in.From)
+	all, err2 := e.Promotions("")
+	if err != nil || err2 != nil {
+		t.reply(commands.RBusy, commands.Args{})
+		return t.withProfile(domain.Job{})
+	}
+	var lines []string
+	for _, p := range all {
+		if len(lines) == 5 {
+			break
+		}
+		if p.Ended != 0 || !p.Runs(now, e.cfg.Location, p.MinAmount) || (!p.WithCode && !audienceOf(p.Audience).Match(m)) {
+			continue
+		}
+		lines = append(lines, t.offerLine(p))
+	}
+	if len(lines) == 0 {
+		t.reply(commands.ROffersNone, commands.Args{})
+		return t.withProfile(domain.Job{})
+	}
+	t.reply(commands.ROffers, commands.Args{Lines: []string{strings.Join(lines, "; ")}})
+	return t.withProfile(domain.Job{})
+}
+
+// offerLine is one promotion as OFFERS lists it: "SUMMER -10% Corner Shop".
+func (t *turn) offerLine(p promo.Promotion) string {
+	off := t.money(p.Fixed).Format(t.lang.DecimalMark())
+	if p.Percent > 0 {
+		off = strconv.FormatUint(p.Percent, 10) + "%"
+	}
+	name := p.Merchant
+	if m := t.e.activeMerchant(p.Merchant); m != nil {
+		name = merchantName(*m)
+	}
+	return p.Code + " -" + off + " " + name
+}
+
+// joinOrLeave answers JOIN <code> and LEAVE <code>: the member's use of the promotion,
+// written at the version read.
+func (t *turn) joinOrLeave(join bool) domain.Job {
+	e, code := t.e, t.cmd.Code
+	p, _, err := e.promotion(code)
+	if err != nil || p.Ended != 0 || (p.End != 0 && e.cfg.Now().UnixNano() >= p.End) {
+		t.reply(commands.RNoOffer, commands.Args{Ref: code})
+		return t.withProfile(domain.Job{})
+	}
+	var u promo.Use
+	ver, _, err := e.record(keyPromoUse+p.Code+":"+t.in.From, &u)
+	if err != nil {
+		t.reply(commands.RBusy, commands.Args{})
+		return t.withProfile(domain.Job{})
+	}
+	u.Joined, u.Left = join, !join
+	job := t.withProfile(domain.Job{Profiles: []domain.Profile{write(keyPromoUse+p.Code+":"+t.in.From, u, ver)}})
+	if join {
+		party := p.Merchant
+		if m := e.activeMerchant(p.Merchant); m != nil {
+			party = merchantName(*m)
+		}
+		t.reply(commands.RJoined, commands.Args{Ref: p.Code, Name: p.Name, Party: party})
+	} else {
+		t.reply(commands.RLeft, commands.Args{Ref: p.Code})
+	}
+	return job
+}
+
+// appendLine appends a line to the first message composed for to.
+func appendLine(compose func(domain.View, *domain.Result) ([]domain.Message, error), to, line string) func(domain.View, *domain.Result) ([]domain.Message, error) {
+	return func(v domain.View, r *domain.Result) ([]domain.Message, error) {
+		var msgs []domain.Message
+		if compose != nil {
+			var err error
+			if msgs, err = compose(v, r); err != nil {
+				return nil, err
+			}
+		}
+		for i := range msgs {
+			if msgs[i].To == to {
+				msgs[i].Text = strings.TrimRight(msgs[i].Text, " ") + line
+				break
+			}
+		}
+		return msgs, nil
+	}
+}

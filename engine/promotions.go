@@ -1,0 +1,159 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"mpg/domain"
+	"mpg/promo"
+)
+
+// A merchant's promotion is a record (keyPromo), an entry in the merchant's list
+// (keyMerchantPromos) and a budget account funded from the merchant's account when it is
+// made. A payment that gets a discount pays the merchant from the buyer's purse and from
+// the budget in one job, with the member's use of the promotion written at the version read
+// and the promotion's record guarded at its version: racing payments cannot pass a member's
+// limit (one of two writes of his use is refused and computed again), nor spend more than the
+// budget (the ledger keeps it at or above zero; a payment the budget can no longer cover is
+// computed again, without the discount), nor use a promotion ended meanwhile.
+const (
+	keyPromo          = "@pr:"  // + code: the promotion (promo.Promotion)
+	keyMerchantPromos = "@prm:" // + merchant code + ":" + code: a merchant's promotions
+	keyPromoUse       = "@pu:"  // + code + ":" + number: a member's use (promo.Use)
+	// maxPromosPerMerchant bounds what a payment reads to find its discount.
+	maxPromosPerMerchant = 20
+)
+
+// Errors of the promotion API, in the merchant API's stable codes.
+var (
+	errPromoExists   = domain.PaymentErr(domain.CodeInvalidState, "a promotion with this code exists")
+	errPromoNotFound = domain.PaymentErr(domain.CodeNotFound, "no such promotion")
+	errPromoTooMany  = domain.PaymentErr(domain.CodeLimitExceeded, fmt.Sprintf("at most %d promotions per merchant", maxPromosPerMerchant))
+)
+
+// promotion reads a promotion and the version read.
+func (e *Engine) promotion(code string) (promo.Promotion, uint64, error) {
+	var p promo.Promotion
+	ver, found, err := e.record(keyPromo+strings.ToUpper(code), &p)
+	if err == nil && !found {
+		err = errPromoNotFound
+	}
+	return p, ver, err
+}
+
+// Promotions lists a merchant's promotions (merchant "": every merchant's, for operators).
+func (e *Engine) Promotions(merchant string) ([]promo.Promotion, error) {
+	var out []promo.Promotion
+	_, err := e.scan(keyMerchantPromos+merchant, "", 10000, func(r domain.Profile) (bool, error) {
+		code := r.Owner[strings.LastIndexByte(r.Owner, ':')+1:]
+		p, _, err := e.promotion(code)
+		if err == nil {
+			out = append(out, p)
+		}
+		return true, err
+	})
+	return out, err
+}
+
+// CreatePromotion saves a merchant's promotion and funds its budget from the merchant's
+// account. The audience rule is compiled now: a rule that cannot run is refused here, never
+// at a payment.
+func (e *Engine) CreatePromotion(ctx context.Context, merchant uint64, p promo.Promotion, actor string) (promo.Promotion, error) {
+	m, err := e.l.Account(merchant)
+	if err != nil || m.Kind != domain.KindMerchant {
+		return p, domain.PaymentErr(domain.CodeNotFound, "no such merchant")
+	}
+	p.Code, p.Merchant, p.MerchantID = strings.ToUpper(p.Code), m.Owner, m.ID
+	p.Created = e.cfg.Now().UnixNano()
+	if p.Start == 0 {
+		p.Start = p.Created
+	}
+	if err := p.Validate(); err != nil {
+		return p, domain.PaymentErr(domain.CodeInvalidRequest, err.Error())
+	}
+	if _, _, err := e.promotion(p.Code); err == nil {
+		return p, errPromoExists
+	}
+	if mine, err := e.Promotions(m.Owner); err != nil {
+		return p, err
+	} else if len(mine) >= maxPromosPerMerchant {
+		return p, errPromoTooMany
+	}
+	budget, err := e.budgetAccount(ctx, m, p.Code)
+	if err != nil {
+		return p, err
+	}
+	p.Account = budget
+	job := domain.Job{
+		Transfers: []domain.Transfer{{ID: domain.NewID(), Debit: m.ID, Credit: budget, Amount: p.Budget, Code: domain.CodeBudget, Ref: p.Code}},
+		Profiles: []domain.Profile{write(keyPromo+p.Code, p, 0),
+			{Owner: keyMerchantPromos + m.Owner + ":" + p.Code, Data: indexEntry}},
+		Audit: &domain.Audit{Actor: actor, Action: "promotion create", Detail: p.Code + " " + domain.FormatAmount(p.Budget, e.cfg.Currency)},
+	}
+	if _, err := e.l.Submit(ctx, job); err != nil {
+		if errors.Is(err, domain.ErrInsufficientFunds) {
+			return p, domain.PaymentErr(domain.CodeInsufficientFunds, "the merchant's account cannot fund this budget")
+		}
+		if errors.Is(err, domain.ErrConflict) {
+			return p, errPromoExists
+		}
+		return p, err
+	}
+	return p, nil
+}
+
+// budgetAccount opens a promotion's budget account (or finds the one a failed attempt left).
+func (e *Engine) budgetAccount(ctx context.Context, m domain.Account, code string) (uint64, error) {
+	owner := m.Owner + "/" + code
+	find := func() uint64 {
+		for _, a := range e.l.AccountsOf(owner) {
+			if a.Kind == domain.KindPromoBudget && a.Currency == e.cfg.Currency {
+				return a.ID
+			}
+		}
+		return 0
+	}
+	if id := find(); id != 0 {
+		return id, nil
+	}
+	_, err := e.l.Submit(ctx, domain.Job{Open: []domain.AccountSpec{{Currency: e.cfg.Currency, Kind: domain.KindPromoBudget, Owner: owner, Name: "Promotion " + code}}})
+	if err != nil && !errors.Is(err, domain.ErrAccountExists) {
+		return 0, err
+	}
+	if id := find(); id != 0 {
+		return id, nil
+	}
+	return 0, errors.New("no budget account")
+}
+
+// EndPromotion ends a merchant's promotion now (merchant 0: an operator) and gives back to
+// the merchant what is left of its budget, in one job. A payment racing it either committed
+// first (and the budget given back is what it left) or is computed again without it.
+func (e *Engine) EndPromotion(ctx context.Context, merchant uint64, code, actor string) (promo.Promotion, error) {
+	for try := 0; ; try++ {
+		p, ver, err := e.promotion(code)
+		if err != nil || (merchant != 0 && p.MerchantID != merchant) {
+			return p, errPromoNotFound
+		}
+		if p.Ended != 0 {
+			return p, nil
+		}
+		p.Ended = e.cfg.Now().UnixNano()
+		left := int64(0)
+		if b, err := e.l.Account(p.Account); err == nil {
+			left = b.Available()
+		}
+		job := domain.Job{Profiles: []domain.Profile{write(keyPromo+p.Code, p, ver)},
+			Audit: &domain.Audit{Actor: actor, Action: "promotion end", Detail: p.Code}}
+		if left > 0 {
+			job.Transfers = []domain.Transfer{{ID: domain.NewID(), Debit: p.Account, Credit: p.MerchantID, Amount: uint64(left), Code: domain.CodeBudget, Ref: p.Code}}
+		}
+		_, err = e.l.Submit(ctx, job)
+		if (errors.Is(err, domain.ErrConflict) || errors.Is(err, domain.ErrInsufficientFunds)) && try < maxTurns {
+			continue // a payment used the budget meanwhile: what is left is less
+		}
+		return p, err
+	}
+}
