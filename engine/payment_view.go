@@ -30,6 +30,25 @@ type PaymentView struct {
 	Expires     string       `json:"expires"`
 	Company     string       `json:"company,omitempty"` // the company that paid (Internet+ Pro)
 	Dispute     string       `json:"dispute,omitempty"` // the case open on the payment: nothing else is given back meanwhile
+	// Discount is a promotion's part of the price, paid to the merchant from its budget
+	// beside Amount, which is what the buyer paid.
+	Discount *DiscountView `json:"discount,omitempty"`
+	// Points are the loyalty points the buyer spent (paying Worth of the price) and earned.
+	Points *PointsView `json:"points,omitempty"`
+}
+
+// DiscountView is a promotion's part of a payment.
+type DiscountView struct {
+	Promotion string `json:"promotion"`
+	Amount    string `json:"amount"`
+	Price     string `json:"price"`
+}
+
+// PointsView is a payment's loyalty points as the merchant sees them.
+type PointsView struct {
+	Spent  uint64 `json:"spent,omitempty"`
+	Worth  string `json:"worth,omitempty"`
+	Earned uint64 `json:"earned,omitempty"`
 }
 
 // RefundView is one refund as merchants see it.
@@ -62,6 +81,15 @@ func (e *Engine) View(p domain.Payment) PaymentView {
 	if p.Payer != 0 && e.l != nil {
 		if c, err := e.l.Account(p.Payer); err == nil {
 			v.Company = c.Owner
+		}
+	}
+	if d := p.Discount; d != nil {
+		v.Discount = &DiscountView{Promotion: d.Promotion, Amount: f(d.Amount), Price: f(d.Price)}
+	}
+	if pts := p.Points; pts != nil && pts.Spent+pts.Earned > 0 {
+		v.Points = &PointsView{Spent: pts.Spent, Earned: pts.Earned}
+		if pts.Worth > 0 {
+			v.Points.Worth = f(pts.Worth)
 		}
 	}
 	for _, r := range p.Refunds {
