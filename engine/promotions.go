@@ -157,3 +157,12 @@ func (e *Engine) EndPromotion(ctx context.Context, merchant uint64, code, actor 
 		return p, err
 	}
 }
+
+// BudgetLeft is what a promotion's budget still holds.
+func (e *Engine) BudgetLeft(p promo.Promotion) uint64 {
+	b, err := e.l.Account(p.Account)
+	if err != nil {
+		return 0
+	}
+	return uint64(max(0, b.Available()))
+}

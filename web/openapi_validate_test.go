@@ -67,6 +67,12 @@ func TestAnswersFollowOpenAPI(t *testing.T) {
 		{"GET", "/v1/company/payments?format=csv", "", company, ""},
 		{"DELETE", emp, "", company, ""},
 		{"GET", "/v1/disputes?limit=10", "", f.key, ""},
+		{"POST", "/v1/promotions", `{"code":"SUMMER","name":"Summer","percent":10,"budget":"0.50","days":["mon","sat"],"audience":"level == \"gold\""}`, f.key, ""},
+		{"POST", "/v1/promotions", `{"code":"BAD","name":"Bad","percent":10,"budget":"0.50","audience":"age > 3"}`, f.key, ""},
+		{"POST", "/v1/promotions", `{"code":"HUGE","name":"Huge","fixed":"1.00","budget":"900.00"}`, f.key, ""},
+		{"GET", "/v1/promotions", "", f.key, ""},
+		{"POST", "/v1/promotions/SUMMER/end", "", f.key, ""},
+		{"POST", "/v1/promotions/NOSUCH/end", "", f.key, ""},
 	}
 	covered := map[string]bool{}
 	for _, x := range walk {
@@ -190,6 +196,8 @@ func operationOf(x exchange) string {
 		parts[3] = "{id}"
 	case len(parts) == 5 && parts[3] == "employees":
 		parts[4] = "{msisdn}"
+	case len(parts) == 5 && parts[2] == "promotions":
+		parts[3] = "{code}"
 	}
 	return x.method + " " + strings.Join(parts, "/")
 }
