@@ -232,9 +232,8 @@ func (t *turn) confirm(yes bool) domain.Job {
 	}
 	post := derive(mustID(c.Pending[0]), 'p')
 	t.repeat = t.paidRecord(c.Code, &payee, c.Amount, domain.Transfer{ID: post})
-	job = t.guard(t.confirmStep(c, job, domain.PaymentCompleted, "", post))
-	job.Compose = t.notices(c.Code, &payee, c.Amount, c.Fee, c.Ref, t.payeeLang(&payee))
-	return job
+	job.Compose = t.notices(c.Code, &payee, c.Amount, c.Fee, c.Ref, t.payeeLang(&payee)) // before the step: points add to it
+	return t.guard(t.confirmStep(c, job, domain.PaymentCompleted, "", post))
 }
 
 // heldID is the id of the hold a confirmed SEND to a number with no purse becomes, and of

@@ -345,6 +345,7 @@ type turn struct {
 	// discountAt is 1 + the index of the job's discount transfer (0: none): the budget
 	// running out meanwhile makes the step computed again, without the discount.
 	discountAt int
+	credited   uint64 // what a discounted payment's merchant receives (the price), for its notice
 	terms      creditTerms
 	termsVer   uint64
 	termsRead  bool

@@ -187,17 +187,17 @@ func (t *turn) acceptPayment(p *domain.Payment, ver uint64, was domain.PaymentSt
 	t.cmd.Kind, t.cmd.Amount = commands.Pay, p.Amount // for the wording of a refusal
 	t.payeeName = merchant.Name
 	p.State, p.Reason, p.Fee, p.Transfer, p.Debited = domain.PaymentCompleted, "", fee, ts[0].ID.String(), payer.ID
-	job, err := e.paymentJob(p, ver, was, domain.Job{Transfers: ts, NotAfter: p.Expires, Profiles: employee}, t.in.From, false)
+	step := domain.Job{Transfers: ts, NotAfter: p.Expires, Profiles: employee,
+		Compose: t.notices(domain.CodePay, &merchant, p.Amount, fee, p.Reference, commands.EN)}
+	if p.Payer != 0 {
+		step.Compose = t.companyNotices(payer, &merchant, p.Amount, fee, p.Reference)
+	}
+	job, err := e.paymentJob(p, ver, was, step, t.in.From, false) // after the notices: points add to them
 	if err != nil {
 		t.reply(commands.RBusy, commands.Args{})
 		return t.withProfile(domain.Job{})
 	}
 	t.repeat = t.paidRecord(domain.CodePay, &merchant, p.Amount, ts[0])
-	if p.Payer != 0 {
-		job.Compose = t.companyNotices(payer, &merchant, p.Amount, fee, p.Reference)
-	} else {
-		job.Compose = t.notices(domain.CodePay, &merchant, p.Amount, fee, p.Reference, commands.EN)
-	}
 	return t.withProfile(job)
 }
 

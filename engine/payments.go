@@ -291,6 +291,10 @@ func (e *Engine) langOf(msisdn string) commands.Lang {
 func (t *turn) notices(code uint16, payee *domain.Account, amount, fee uint64, ref string, payeeLang commands.Lang) func(domain.View, *domain.Result) ([]domain.Message, error) {
 	payerLang, e := t.lang, t.e
 	from, purse, payerName := t.in.From, t.purse.ID, t.purse.Name
+	credited := amount // what the merchant is told it received: the price, with a discount
+	if t.credited != 0 {
+		credited = t.credited
+	}
 	return func(v domain.View, r *domain.Result) ([]domain.Message, error) {
 		main := r.Transfers[0] // a post of a confirmed payment carries no code
 		for _, tr := range r.Transfers {
@@ -312,7 +316,7 @@ func (t *turn) notices(code uint16, payee *domain.Account, amount, fee uint64, r
 		case domain.CodePay:
 			add(from, payerLang, commands.RPaid, args)
 			if payee.Phone != "" {
-				add(payee.Phone, commands.EN, merchantPaid(ref), commands.Args{Amount: args.Amount, Party: domain.Mask(from), Ref: args.Ref, Receipt: rc, Account: ref})
+				add(payee.Phone, commands.EN, merchantPaid(ref), commands.Args{Amount: t.money(credited), Party: domain.Mask(from), Ref: args.Ref, Receipt: rc, Account: ref})
 			}
 		case domain.CodeBill:
 			add(from, payerLang, commands.RBillPaid, args)

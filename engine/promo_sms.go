@@ -107,7 +107,7 @@ func (t *turn) payDiscounted(code uint16, payee *domain.Account, amount uint64, 
 	id := domain.NewID()
 	ts := []domain.Transfer{{ID: id, Debit: t.purse.ID, Credit: payee.ID, Amount: paid, Code: code, Ref: ref},
 		{ID: pointsID(id.String(), "discount"), Debit: o.p.Account, Credit: payee.ID, Amount: o.discount, Code: domain.CodeDiscount, Ref: o.p.Code}}
-	t.discountAt = 2
+	t.discountAt, t.credited = 2, amount
 	if fee > 0 {
 		fees := t.system(domain.KindFees)
 		if fees == nil {

@@ -50,6 +50,15 @@ func TestDemoPlaysAConversationOverSMPP(t *testing.T) {
 		"+33612345678 < Corner Shop charged 25.00 EUR to your credit line",
 		"+33612345678 < Repaid 10.00 EUR on your credit line: 15.00 EUR still owed",
 		"+33612345678 < Paid 20.00 EUR to Corner Shop from your bank account FR76 **** 0189. Bank approval 000001",
+		"Receipt 1A-", // points and offers: earned in the payment's job, shown in its reply
+		"+12 pts (12 total).",
+		"+33612345678 < Offers for you: WELCOME -1.00 EUR Corner Shop.",
+		"+33612345678 < Paid 7.00 EUR to Corner Shop.",
+		"Offer WELCOME: 1.00 EUR off 8.00 EUR. +7 pts (19 total).",
+		"+33698765432 < Payment received: 8.00 EUR from +336****678 for WELCOME",
+		"+33612345678 < You have 19 points. 19 expire on",
+		"Paid with 19 pts (0.19 EUR): 0 pts left.",
+		"+4 pts (49 total).", // a checkout earns like a texted payment
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())

@@ -29,6 +29,7 @@ import (
 	"mpg/domain"
 	"mpg/engine"
 	"mpg/ledger"
+	"mpg/promo"
 	"mpg/smpp"
 )
 
@@ -47,6 +48,10 @@ var demoScript = []struct{ from, text string }{
 	{demoBob, "LANG ZH"},
 	{demoBob, "余额 5678"},
 	{demoAlice, "HELP"},
+	{demoAlice, "OFFERS"},                    // SHOP42's promotion WELCOME, with its code
+	{demoAlice, "PAY SHOP42 8 WELCOME 1234"}, // 1.00 off, paid from its budget
+	{demoAlice, "POINTS 1234"},
+	{demoAlice, "PAY SHOP42 0.19 1234 PTS"}, // paid with points at SHOP42's rate
 }
 
 const (
@@ -107,6 +112,7 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 	cfg.Engine.DedupeS = 3  // so that retyping a command in the demo is a new command
 	cfg.Engine.MOBurst = 30 // the scripted conversation texts quickly
 	cfg.Engine.Fees.Pay = []config.Band{{UpTo: 1000, Fee: 0}, {UpTo: 0, Fee: 10}}
+	cfg.Loyalty.Enabled, cfg.Loyalty.Worth = true, map[string]uint64{"SHOP42": 1} // a point pays 0.01 EUR at SHOP42
 	l, err := ledger.Create(filepath.Join(dir, "mpg.db"), a.daemonLedgerOptions(cfg))
 	if err != nil {
 		return err
@@ -164,6 +170,9 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 	if _, err := d.eng.LinkBank(ctx, "demo", demoAlice, demoIBAN); err != nil {
 		return err
 	}
+	if err := demoPromotion(ctx, l, d.eng, float, res.Accounts[3].ID); err != nil {
+		return err
+	}
 	if _, err := d.eng.GrantCredit(ctx, "demo", demoAlice, 10000, 2, 1); err != nil {
 		return err
 	}
@@ -186,6 +195,8 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 Subscribers: Alice %s (PIN 1234), Bob %s (PIN 5678), tier 2, 50.00 EUR each.
 Merchant SHOP42 "Corner Shop" (told on %s), biller EDF. Short code 1234.
 Try: BAL 1234 | PAY SHOP42 12.50 1234 | SEND 0687654321 5 1234 | MINI 1234 | LANG FR | HELP
+Points and offers: POINTS 1234 | PAY SHOP42 2 1234 PTS (a point pays 0.01 EUR there) | OFFERS |
+  PAY SHOP42 8 WELCOME 1234 (SHOP42's promotion: 1.00 EUR off, once per member)
 Alice's bank account FR76 **** 0189 (500.00 EUR at the simulated bank on %s) is linked:
   DEBIT SHOP42 20 1234, then YES <code> from the SMS
 Alice has a 100.00 EUR credit line: CREDIT SHOP42 30 1234 (an authorisation SHOP42 captures
@@ -514,4 +525,15 @@ func phoneOverHTTP(ctx context.Context, in io.Reader, out io.Writer, base, as st
 		}
 	}
 	return sc.Err()
+}
+
+// demoPromotion gives SHOP42 some takings and a promotion funded from them: WELCOME, 1.00
+// EUR off a payment of 5.00 or more for a buyer who adds the code, once per member.
+func demoPromotion(ctx context.Context, l *ledger.Ledger, eng *engine.Engine, float, shop uint64) error {
+	if _, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{{ID: domain.NewID(), Debit: float, Credit: shop, Amount: 2000, Code: domain.CodeTopup}}}); err != nil {
+		return err
+	}
+	_, err := eng.CreatePromotion(ctx, shop, promo.Promotion{Code: "WELCOME", Name: "Welcome", Fixed: 100, MinAmount: 500, Budget: 1000,
+		PerMember: 1, WithCode: true}, "demo")
+	return err
 }
