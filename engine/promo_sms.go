@@ -40,9 +40,11 @@ func (t *turn) offerFor(payee *domain.Account, amount uint64, code string) *offe
 			return true, nil
 		}
 		var u promo.Use
-		uver, _, err := e.record(keyPromoUse+p.Code+":"+t.in.From, &u)
-		if err != nil || !p.Allows(u, day) {
-			return true, nil
+		var uver uint64
+		if p.Counts() { // a promotion with no limit and no code keeps no record per member
+			if uver, _, err = e.record(keyPromoUse+p.Code+":"+t.in.From, &u); err != nil || !p.Allows(u, day) {
+				return true, nil
+			}
 		}
 		if p.WithCode && !strings.EqualFold(code, p.Code) && !u.Joined {
 			return true, nil
@@ -116,13 +118,15 @@ func (t *turn) payDiscounted(code uint16, payee *domain.Account, amount uint64, 
 		}
 		ts = append(ts, feeTransfer(t.purse.ID, fees.ID, fee))
 	}
-	o.use.Take(promo.Day(t.e.cfg.Now(), t.e.cfg.Location))
 	t.repeat = t.paidRecord(code, payee, paid, ts[0])
 	p := t.smsPayment(productOf(code), id, payee, t.purse.ID, paid, fee, ref)
 	p.Discount = &domain.PaymentDiscount{Promotion: o.p.Code, Amount: o.discount, Price: amount}
 	line := commands.Render(t.lang, commands.RDiscount, commands.Args{Ref: o.p.Code, Amount: t.money(o.discount), Worth: t.money(amount)})
 	job := t.withProfile(domain.Job{Transfers: ts, Compose: appendLine(t.notices(code, payee, paid, fee, ref, t.payeeLang(payee)), t.in.From, line)})
-	job.Profiles = append(job.Profiles, write(keyPromoUse+o.p.Code+":"+t.in.From, o.use, o.useVer))
+	if o.p.Counts() {
+		o.use.Take(promo.Day(t.e.cfg.Now(), t.e.cfg.Location))
+		job.Profiles = append(job.Profiles, write(keyPromoUse+o.p.Code+":"+t.in.From, o.use, o.useVer))
+	}
 	job.Reads = append(job.Reads, domain.Profile{Owner: keyPromo + o.p.Code, Version: o.ver})
 	job, err := t.e.earn(context.Background(), job, p, nil, payee.Owner, t.lang)
 	if err == nil {

@@ -194,3 +194,7 @@ func (u *Use) Take(day int64) {
 	}
 	u.OnDay++
 }
+
+// Counts says whether members' uses must be counted: a limit per member, or a code (which
+// members join). An automatic promotion without limits needs no record per member.
+func (p *Promotion) Counts() bool { return p.PerDay > 0 || p.PerMember > 0 || p.WithCode }

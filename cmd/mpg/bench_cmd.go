@@ -89,6 +89,8 @@ bench ledger and bench smpp measure one part each.`
 	c.Flags().StringVar(&opt.dsn, "dsn", "", "--ledger postgres: the database (must be empty), e.g. \"host=/run/postgresql dbname=mpgbench\"")
 	c.Flags().IntVar(&opt.daemons, "daemons", 1, "--ledger postgres: daemons sharing the books (1..8), each with its own binds, HTTP and merchant addresses and admin socket")
 	c.Flags().IntVar(&opt.window, "window", 256, "unanswered requests per link")
+	c.Flags().StringVar(&opt.amount, "amount", "0.01", "each PAY's amount")
+	c.Flags().BoolVar(&opt.loyalty, "loyalty", false, "points on every PAY and every merchant's automatic promotion (5% off): the cost of the loyalty and promotion engines (compare with --amount alone)")
 	c.AddCommand(a.benchLedgerCmd(), a.benchSMPPCmd())
 	return c
 }

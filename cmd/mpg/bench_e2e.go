@@ -27,7 +27,9 @@ import (
 	"mpg/bank"
 	"mpg/config"
 	"mpg/domain"
+	"mpg/engine"
 	"mpg/pgledger"
+	"mpg/promo"
 	"mpg/smpp"
 )
 
@@ -42,6 +44,10 @@ type benchE2EOptions struct {
 	// names, shared by daemons daemons).
 	ledger, dsn string
 	daemons     int
+	// amount is each PAY's; loyalty turns the points programme on and gives every merchant
+	// an automatic promotion (5% off, from a budget), so every PAY earns and is discounted.
+	amount  string
+	loyalty bool
 }
 
 // benchE2E measures mpg from outside: this process is the SMSC (the simulator, driving the
@@ -77,6 +83,11 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 	if err := books.benchBooks(ctx, opt.merchants); err != nil {
 		return err
 	}
+	if opt.loyalty {
+		if err := books.benchPromotions(ctx, opt.merchants); err != nil {
+			return err
+		}
+	}
 	password := randomKey()[:8]
 	sim, err := smpp.NewSim("127.0.0.1:0", "mpg", password)
 	if err != nil {
@@ -88,6 +99,9 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 	cfg.Engine.PINKey, cfg.Engine.ReceiptKey = "", "" // in the daemon's environment, not the file
 	cfg.Engine.PINKeyFile, cfg.Engine.ReceiptKeyFile = "", ""
 	cfg.Engine.MOPerMinute = 0 // bench phones text as fast as they are answered
+	if opt.loyalty {
+		cfg.Loyalty.Enabled = true
+	}
 	cfg.SMPP.Addr, cfg.SMPP.SystemID, cfg.SMPP.Password = sim.Addr(), "mpg", ""
 	cfg.SMPP.Window, cfg.SMPP.RatePerS, cfg.SMPP.Binds = opt.window, 100000, opt.binds
 	if opt.mix == "http" {
@@ -339,7 +353,7 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 			// Client c owns phones c, c+outstanding, …: one MO outstanding per phone at most.
 			me := phoneOf(c + opt.outstanding*(turn%max(1, texters/opt.outstanding)))
 			turn++
-			text := fmt.Sprintf("PAY SHOP%d 0.01 R%d 1234", 42+int(k)%opt.merchants, k)
+			text := fmt.Sprintf("PAY SHOP%d %s R%d 1234", 42+int(k)%opt.merchants, opt.amount, k)
 			if opt.mix == "mixed" {
 				switch k % 10 {
 				case 7, 8:
@@ -490,6 +504,34 @@ func (a *app) benchBooks(ctx context.Context, merchants int) error {
 			job.Audit = &domain.Audit{Actor: "mpg bench", Action: "ledger init", Detail: "EUR"}
 		}
 		if _, err := l.Submit(ctx, job); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// benchPromotions gives each merchant takings from the float and an automatic promotion
+// funded from them: 5% off every payment, for everybody, a budget no bench spends.
+func (a *app) benchPromotions(ctx context.Context, merchants int) error {
+	l, err := a.openBooks(a.ledgerOptions())
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	float, err := l.System(domain.KindFloat, "EUR")
+	if err != nil {
+		return err
+	}
+	eng := engine.NewAdmin(engineConfig(a.cfg), l)
+	for m := range merchants {
+		shop, err := l.Find(fmt.Sprintf("SHOP%d", 42+m))
+		if err != nil {
+			return err
+		}
+		if _, err := l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{{ID: domain.NewID(), Debit: float.ID, Credit: shop.ID, Amount: 1 << 40, Code: domain.CodeTopup}}}); err != nil {
+			return err
+		}
+		if _, err := eng.CreatePromotion(ctx, shop.ID, promo.Promotion{Code: fmt.Sprintf("BENCH%d", 42+m), Name: "Bench", Percent: 5, Budget: 1 << 40}, "mpg bench"); err != nil {
 			return err
 		}
 	}
