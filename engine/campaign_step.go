@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 
 	"mpg/commands"
@@ -59,8 +60,8 @@ func (e *Engine) campaignStep(ctx context.Context, id string, budget int) (int, 
 		}
 		c.Last = number
 		out, msg, err := e.campaignMember(ctx, &c, aud, number)
-		if err != nil {
-			return sent, err
+		if err != nil { // said without the member's number: it goes to the logs
+			return sent, fmt.Errorf("campaign %s, member %s: %s", c.ID, domain.Mask(number), strings.ReplaceAll(err.Error(), number, domain.Mask(number)))
 		}
 		if out == outSent {
 			sent++
