@@ -25,9 +25,10 @@ import (
 type outcome uint8
 
 const (
-	outSkipped  outcome = iota // not opted in, not in the audience, sent already, or a STOP raced it
+	outSkipped  outcome = iota // not opted in, not in the audience, or sent already
 	outDeferred                // quiet hours or a cap: tried again next round
 	outSent
+	outRaced // his consent, his caps or the campaign changed meanwhile: the job was refused
 )
 
 // campaignStep reads the next page of consent records and handles each member in it, up to
@@ -59,9 +60,12 @@ func (e *Engine) campaignStep(ctx context.Context, id string, budget int) (int, 
 			continue
 		}
 		c.Last = number
-		out, msg, err := e.campaignMember(ctx, &c, aud, number)
+		out, msg, err := e.campaignMember(ctx, &c, ver, aud, number)
 		if err != nil { // said without the member's number: it goes to the logs
 			return sent, fmt.Errorf("campaign %s, member %s: %s", c.ID, domain.Mask(number), strings.ReplaceAll(err.Error(), number, domain.Mask(number)))
+		}
+		if out == outRaced && e.campaignMoved(id, ver) {
+			return sent, nil // stopped by an operator, or stepped by another daemon
 		}
 		if out == outSent {
 			sent++
@@ -116,11 +120,17 @@ func (e *Engine) campaignSave(ctx context.Context, c Campaign, ver uint64, ids [
 	return err
 }
 
+// campaignMoved says whether the campaign's record changed since the step read it.
+func (e *Engine) campaignMoved(id string, ver uint64) bool {
+	_, now, err := e.l.Profile(keyCampaign + id)
+	return err != nil || now != ver
+}
+
 func sentKey(id, number string) string { return keyCampaignSent + id + ":" + number }
 
 // campaignMember sends the campaign to one member if he opted in, the rule matches him, it
 // was not sent to him yet, his hours are open and his caps allow it.
-func (e *Engine) campaignMember(ctx context.Context, c *Campaign, aud *promo.Audience, number string) (outcome, uint64, error) {
+func (e *Engine) campaignMember(ctx context.Context, c *Campaign, cver uint64, aud *promo.Audience, number string) (outcome, uint64, error) {
 	b, ver, err := e.l.Profile(number)
 	if err != nil || b == nil {
 		return outSkipped, 0, err
@@ -152,12 +162,13 @@ func (e *Engine) campaignMember(ctx context.Context, c *Campaign, aud *promo.Aud
 	s.Take(now)
 	text := commands.Render(p.Lang, commands.RCampaign, commands.Args{Arg: c.Text})
 	res, err := e.l.Submit(ctx, domain.Job{
-		Reads:    []domain.Profile{{Owner: number, Version: ver}}, // a STOP since refuses the job
+		// A STOP since, or the campaign stopped since, refuses the job.
+		Reads:    []domain.Profile{{Owner: number, Version: ver}, {Owner: keyCampaign + c.ID, Version: cver}},
 		Profiles: []domain.Profile{write(keyMarketingCap+number, s, capVer), write(sentKey(c.ID, number), campaignSend{At: now.UnixNano()}, 0)},
 		Messages: []domain.Message{{From: e.cfg.ShortCode, To: number, Text: text}},
 	})
 	if errors.Is(err, domain.ErrConflict) {
-		return outSkipped, 0, nil // he switched offers meanwhile, or another daemon sent it
+		return outRaced, 0, nil
 	}
 	if err != nil {
 		return outSkipped, 0, err
