@@ -26,6 +26,8 @@ func TestStopWords(t *testing.T) {
 	}{
 		{"STOP", false, EN, true}, {" stop\n", false, EN, true}, {"START", true, EN, true},
 		{"ARRET", false, FR, true}, {"arrêt", false, FR, true}, {"退订", false, ZH, true}, {"订阅", true, ZH, true},
+		{"UNSUBSCRIBE", false, EN, true}, {"end", false, EN, true}, {" Quit ", false, EN, true}, {"CANCEL", false, EN, true},
+		{"CANCEL 1234", false, EN, false}, {"END NOW", false, EN, false}, {"QUITS", false, EN, false}, {"UN SUBSCRIBE", false, EN, false},
 		{"STOP 1234", false, EN, false}, {"PROMO OFF", false, EN, false}, {"STOPP", false, EN, false},
 	}
 	for _, c := range cases {

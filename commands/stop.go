@@ -3,13 +3,15 @@ package commands
 import "strings"
 
 // stopWords are the one-word SMS that switch marketing off or on at once, whatever else the
-// subscriber has set: the words carriers and regulators expect, read before the parser and
-// needing no PIN (SPEC.md: STOP / START).
+// subscriber has set: the words carriers and regulators expect (STOP and its usual English
+// synonyms), read before the parser and needing no PIN (SPEC.md: STOP / START). Only the
+// word alone counts: "CANCEL 1234" or "STOP PLEASE" go to the parser.
 var stopWords = map[string]struct {
 	on   bool
 	lang Lang
 }{
 	"STOP": {false, EN}, "START": {true, EN},
+	"UNSUBSCRIBE": {false, EN}, "END": {false, EN}, "QUIT": {false, EN}, "CANCEL": {false, EN},
 	"ARRET": {false, FR}, "ARRÊT": {false, FR},
 	"退订": {false, ZH}, "订阅": {true, ZH},
 }

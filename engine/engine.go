@@ -138,7 +138,9 @@ type Config struct {
 	Disputes DisputeConfig
 	// Loyalty is the points programme; nil: none runs.
 	Loyalty *loyalty.Programme
-	Now     func() time.Time
+	// Marketing is how campaigns reach members who opted in.
+	Marketing MarketingConfig
+	Now       func() time.Time
 }
 
 // Engine handles inbound SMS.
@@ -223,6 +225,7 @@ func NewAdmin(cfg Config, l Ledger) *Engine {
 		cfg.CreditMinTier = 2
 	}
 	cfg = privacyDefaults(cfg)
+	cfg.Marketing.defaults(cfg.Location)
 	return &Engine{cfg: cfg, l: l, pinMACs: newMACPool(cfg.PINKey), receiptMACs: newMACPool(cfg.ReceiptKey), bankWake: make(chan struct{}, 1)}
 }
 

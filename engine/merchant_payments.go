@@ -530,7 +530,7 @@ func (e *Engine) SetCheckoutURL(u string) { e.cfg.CheckoutURL = u }
 func (e *Engine) RunExpiry(ctx context.Context, every time.Duration, logf func(string, ...any)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	var statements, erasures time.Time
+	var statements, erasures, campaigns time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -556,6 +556,12 @@ func (e *Engine) RunExpiry(ctx context.Context, every time.Duration, logf func(s
 			}
 			if _, err := e.IndexCases(ctx); err != nil && ctx.Err() == nil {
 				logf("indexing dispute cases by person: %v", err)
+			}
+			if time.Since(campaigns) >= time.Second { // PerSecond SMS a call: once a second
+				campaigns = time.Now()
+				if _, err := e.RunCampaigns(ctx); err != nil && ctx.Err() == nil {
+					logf("campaigns: %v", err)
+				}
 			}
 			if time.Since(erasures) > time.Minute {
 				erasures = time.Now()

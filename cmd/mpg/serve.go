@@ -125,7 +125,18 @@ func engineConfig(cfg config.Config) engine.Config {
 		HoldFor: time.Duration(e.CreditHoldDays) * 24 * time.Hour, CreditMinTier: uint8(e.CreditMinTier),
 		WebhookRetry:   seconds(cfg.Merchant.WebhookRetryS),
 		RetentionYears: cfg.Privacy.RetentionYears, DataLinkFor: time.Duration(cfg.Privacy.ExportLinkMin) * time.Minute,
-		DataPerDay: cfg.Privacy.DataPerDay, Disputes: disputeConfig(cfg.Disputes), Loyalty: programme(cfg, exp, loc)}
+		DataPerDay: cfg.Privacy.DataPerDay, Disputes: disputeConfig(cfg.Disputes), Loyalty: programme(cfg, exp, loc),
+		Marketing: marketingConfig(cfg.Marketing, loc)}
+}
+
+// marketingConfig is the [marketing] section as the engine takes it, other numbers in loc.
+func marketingConfig(m config.Marketing, loc *time.Location) engine.MarketingConfig {
+	rules, err := m.Rules(loc)
+	if err != nil {
+		return engine.MarketingConfig{} // validated when the configuration was read: defaults
+	}
+	return engine.MarketingConfig{Rules: rules, MaxOutbox: m.MaxOutbox, PerSecond: m.PerSecond,
+		Lasts: time.Duration(m.Days) * 24 * time.Hour}
 }
 
 // programme is the [loyalty] section as the engine takes it: nil when off.
