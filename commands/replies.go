@@ -166,7 +166,7 @@ const (
 	RJoined            // JOIN: joined
 	RLeft              // LEAVE: left
 	RNoOffer           // JOIN, LEAVE: no such promotion running
-	RCampaign          // a marketing SMS: the merchant's text ({arg}), then how to stop them
+	RCampaign          // a marketing SMS: the merchant's text ({lines}), then how to stop them
 	replyCount
 )
 
@@ -646,7 +646,7 @@ var templates = [replyCount][3]string{
 	RDisputeNotHere:  {"A top-up or a repayment cannot be disputed here. Call customer care.", "Un versement ou un remboursement ne se conteste pas ici. Appelez le service client.", "充值或还款不能在此申请争议。请致电客服。"},
 	RDisputeRefund:   {"Dispute case {case} (Ref {ref}) is decided for you: {amount} is given back.", "Litige {case} (Réf {ref}) tranché en votre faveur: {amount} vous est rendu.", "争议案件 {case}(编号 {ref})裁定支持您:退回 {amount}。"},
 	RDisputeRejected: {"Dispute case {case} (Ref {ref}) is decided: no refund. Call customer care with questions.", "Litige {case} (Réf {ref}) tranché: pas de remboursement. Questions: service client.", "争议案件 {case}(编号 {ref})已裁定:不予退款。如有疑问请致电客服。"},
-	RCampaign:        {"{arg} STOP to end", "{arg} STOP pour arreter", "{arg} 回复退订停止"},
+	RCampaign:        {"{lines} STOP to end", "{lines} STOP pour arreter", "{lines} 回复退订停止"},
 	RDisputeReview:   {"Dispute case {case} (Ref {ref}) is with customer care, who will decide and tell you.", "Litige {case} (Réf {ref}) transmis au service client, qui décidera et vous préviendra.", "争议案件 {case}(编号 {ref})已转客服,裁定后将通知您。"},
 }
 

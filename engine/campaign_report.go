@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"mpg/domain"
+	"mpg/promo"
 )
 
 // CampaignReport is what a campaign did. Audience counts the opted-in members its rule
@@ -19,6 +20,12 @@ type CampaignReport struct {
 	Failed     int  `json:"failed"` // refused by the SMSC or undeliverable
 	OptedOut   int  `json:"opted_out"`
 	Partial    bool `json:"partial,omitempty"` // more recipients than one report reads
+	// Uses is how often the recipients used the promotion (counted when the promotion keeps
+	// a count per member: a code or a limit), at any time; Budget and BudgetLeft are the
+	// promotion's, in minor units.
+	Uses       int    `json:"uses"`
+	Budget     uint64 `json:"budget"`
+	BudgetLeft uint64 `json:"budget_left"`
 }
 
 // maxConsentsAfter bounds the consent records read per recipient.
@@ -33,6 +40,10 @@ func (e *Engine) ReportCampaign(id string) (CampaignReport, error) {
 		return CampaignReport{}, err
 	}
 	rep := CampaignReport{Campaign: c}
+	p, _, err := e.promotion(c.Promo)
+	if err == nil {
+		rep.Budget, rep.BudgetLeft = p.Budget, e.BudgetLeft(p)
+	}
 	prefix := keyCampaignSent + id + ":"
 	rep.Partial, err = e.scan(prefix, "", maxReport, func(r domain.Profile) (bool, error) {
 		rep.Recipients++
@@ -43,7 +54,12 @@ func (e *Engine) ReportCampaign(id string) (CampaignReport, error) {
 		if err := e.countDelivery(&rep, s.Msg); err != nil {
 			return false, err
 		}
-		out, err := e.optedOutSince(strings.TrimPrefix(r.Owner, prefix), c.Created)
+		number := strings.TrimPrefix(r.Owner, prefix)
+		var u promo.Use
+		if _, _, err := e.record(keyPromoUse+c.Promo+":"+number, &u); err == nil {
+			rep.Uses += u.Count
+		}
+		out, err := e.optedOutSince(number, c.Created)
 		if out {
 			rep.OptedOut++
 		}

@@ -160,7 +160,7 @@ func (e *Engine) campaignMember(ctx context.Context, c *Campaign, cver uint64, a
 		return outDeferred, 0, nil
 	}
 	s.Take(now)
-	text := commands.Render(p.Lang, commands.RCampaign, commands.Args{Arg: c.Text})
+	text := commands.Render(p.Lang, commands.RCampaign, commands.Args{Lines: []string{c.Text}}) // as the merchant wrote it: digits kept
 	res, err := e.l.Submit(ctx, domain.Job{
 		// A STOP since, or the campaign stopped since, refuses the job.
 		Reads:    []domain.Profile{{Owner: number, Version: ver}, {Owner: keyCampaign + c.ID, Version: cver}},

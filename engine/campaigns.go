@@ -118,6 +118,11 @@ func (e *Engine) CreateCampaign(ctx context.Context, code, text, audience, actor
 		return Campaign{}, err
 	}
 	now := e.cfg.Now()
+	if p, _, err := e.promotion(code); err != nil {
+		return Campaign{}, err
+	} else if p.Ended != 0 || (p.End != 0 && now.UnixNano() >= p.End) {
+		return Campaign{}, domain.PaymentErr(domain.CodeInvalidState, "promotion "+code+" has ended")
+	}
 	c := Campaign{Promo: code, Text: text, Audience: audience, State: CampaignRunning,
 		Created: now.UnixNano(), Until: now.Add(e.cfg.Marketing.Lasts).UnixNano(), Round: 1}
 	for try := range maxCampaigns {

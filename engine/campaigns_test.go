@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"mpg/domain"
 	"mpg/marketing"
+	"mpg/promo"
 )
 
 const wang = "+8613800138000" // a member in Shanghai
@@ -65,7 +67,17 @@ func (w *world) runCampaigns(want map[string]string) {
 
 func (w *world) campaign(code, text, audience string) Campaign {
 	w.t.Helper()
-	c, err := w.e.CreateCampaign(context.Background(), code, text, audience, "ops")
+	ctx := context.Background()
+	if _, _, err := w.e.promotion(code); err != nil { // the promotion the campaign sends, funded by SHOP42
+		shop := w.l.AccountsOf("SHOP42")[0].ID
+		if _, err := w.l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{{ID: domain.NewID(), Debit: w.float, Credit: shop, Amount: 10000, Code: domain.CodeTopup}}}); err != nil {
+			w.t.Fatal(err)
+		}
+		if _, err := w.e.CreatePromotion(ctx, shop, promo.Promotion{Code: code, Name: code, Percent: 10, Budget: 10000, WithCode: true}, "ops"); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	c, err := w.e.CreateCampaign(ctx, code, text, audience, "ops")
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -186,7 +198,7 @@ func TestCampaignRacingStopNeverSendsAfterTheStop(t *testing.T) {
 		m := fmt.Sprintf("+336100%05d", i)
 		w.expect(m, "REG 1234", "Welcome")
 		w.expect(m, "START", "You will receive offers")
-		w.campaign(fmt.Sprintf("RACE%d", i), "Race sale", "")
+		w.campaign("RACE", fmt.Sprintf("Race sale %d", i), "") // a new campaign of one promotion each round
 		var wg sync.WaitGroup
 		start := make(chan struct{})
 		wg.Add(2)

@@ -18,6 +18,13 @@ func TestCampaignCLI(t *testing.T) {
 	if _, err := run(t, "--db", db, "campaign", "create", "--promo", "SUMMER", "--text", "Hello", "--audience", "level =="); err == nil {
 		t.Fatal("a rule that does not parse was taken")
 	}
+	if _, err := run(t, "--db", db, "campaign", "create", "--promo", "SUMMER", "--text", "Hello"); err == nil {
+		t.Fatal("a campaign for a promotion that does not exist")
+	}
+	mustRun(t, "--db", db, "merchant", "add", "shop42", "--name", "Corner Shop", "--msisdn", "+33698765432")
+	l, _ := alicePays(t, db, "PAY SHOP42 15 2468") // takings to fund the promotion
+	l.Close()
+	mustRun(t, "--db", db, "promo", "create", "SHOP42", "SUMMER", "--name", "Summer", "--percent", "20", "--budget", "10", "--with-code")
 	out := mustRun(t, "--db", db, "campaign", "create", "--promo", "summer", "--text", "Summer at Corner Shop: -20%", "--audience", `language == "FR"`)
 	fields := strings.Fields(out)
 	if len(fields) < 3 || fields[0] != "campaign" || fields[2] != "created:" {
