@@ -158,6 +158,13 @@ func (t *turn) acceptPayment(p *domain.Payment, ver uint64, was domain.PaymentSt
 		return t.withProfile(domain.Job{})
 	}
 	pid, _ := domain.ParseID(p.ID)
+	var o *offer
+	if p.Payer == 0 && p.Discount == nil {
+		if o = t.offerFor(&merchant, p.Amount, ""); o != nil { // a promotion for this buyer: he pays less
+			p.Discount = &domain.PaymentDiscount{Promotion: o.p.Code, Amount: o.discount, Price: p.Amount}
+			p.Amount -= o.discount
+		}
+	}
 	fee := t.fee(domain.CodePay, p.Amount)
 	code := domain.CodePay
 	var employee []domain.Profile
@@ -184,6 +191,11 @@ func (t *turn) acceptPayment(p *domain.Payment, ver uint64, was domain.PaymentSt
 		fr.ID = claimID(pid, 'F')
 		ts = append(ts, fr)
 	}
+	if o != nil {
+		ts = append(ts, domain.Transfer{ID: claimID(pid, 'D'), Debit: o.p.Account, Credit: merchant.ID, Amount: o.discount, Code: domain.CodeDiscount, Ref: o.p.Code})
+		t.discountAt, t.credited = len(ts), p.Discount.Price
+		employee = append(employee, t.useOffer(o)...)
+	}
 	t.cmd.Kind, t.cmd.Amount = commands.Pay, p.Amount // for the wording of a refusal
 	t.payeeName = merchant.Name
 	p.State, p.Reason, p.Fee, p.Transfer, p.Debited = domain.PaymentCompleted, "", fee, ts[0].ID.String(), payer.ID
@@ -191,6 +203,11 @@ func (t *turn) acceptPayment(p *domain.Payment, ver uint64, was domain.PaymentSt
 		Compose: t.notices(domain.CodePay, &merchant, p.Amount, fee, p.Reference, commands.EN)}
 	if p.Payer != 0 {
 		step.Compose = t.companyNotices(payer, &merchant, p.Amount, fee, p.Reference)
+	}
+	if o != nil {
+		step.Reads = append(step.Reads, domain.Profile{Owner: keyPromo + o.p.Code, Version: o.ver})
+		step.Compose = appendLine(step.Compose, t.in.From, commands.Render(t.lang, commands.RDiscount,
+			commands.Args{Ref: o.p.Code, Amount: t.money(o.discount), Worth: t.money(p.Discount.Price)}))
 	}
 	job, err := e.paymentJob(p, ver, was, step, t.in.From, false) // after the notices: points add to them
 	if err != nil {

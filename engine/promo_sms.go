@@ -123,10 +123,7 @@ func (t *turn) payDiscounted(code uint16, payee *domain.Account, amount uint64, 
 	p.Discount = &domain.PaymentDiscount{Promotion: o.p.Code, Amount: o.discount, Price: amount}
 	line := commands.Render(t.lang, commands.RDiscount, commands.Args{Ref: o.p.Code, Amount: t.money(o.discount), Worth: t.money(amount)})
 	job := t.withProfile(domain.Job{Transfers: ts, Compose: appendLine(t.notices(code, payee, paid, fee, ref, t.payeeLang(payee)), t.in.From, line)})
-	if o.p.Counts() {
-		o.use.Take(promo.Day(t.e.cfg.Now(), t.e.cfg.Location))
-		job.Profiles = append(job.Profiles, write(keyPromoUse+o.p.Code+":"+t.in.From, o.use, o.useVer))
-	}
+	job.Profiles = append(job.Profiles, t.useOffer(o)...)
 	job.Reads = append(job.Reads, domain.Profile{Owner: keyPromo + o.p.Code, Version: o.ver})
 	job, err := t.e.earn(context.Background(), job, p, nil, payee.Owner, t.lang)
 	if err == nil {
@@ -228,4 +225,32 @@ func appendLine(compose func(domain.View, *domain.Result) ([]domain.Message, err
 		}
 		return msgs, nil
 	}
+}
+
+// useOffer counts the member's use of a promotion, in the job that gets its discount (at the
+// version read: two racing payments cannot both take the last use).
+func (t *turn) useOffer(o *offer) []domain.Profile {
+	if !o.p.Counts() {
+		return nil
+	}
+	o.use.Take(promo.Day(t.e.cfg.Now(), t.e.cfg.Location))
+	return []domain.Profile{write(keyPromoUse+o.p.Code+":"+t.in.From, o.use, o.useVer)}
+}
+
+// OfferFor is the discount a payment would get from its payer now (a checkout whose number
+// was typed, a request to pay): the promotion's code and the discount; ok false for none.
+// The payment's confirmation computes it again, in its job.
+func (e *Engine) OfferFor(p domain.Payment) (code string, discount uint64, ok bool) {
+	if p.MSISDN == "" || p.Payer != 0 || p.Discount != nil {
+		return "", 0, false
+	}
+	merchant, err := e.l.Account(p.Merchant)
+	if err != nil {
+		return "", 0, false
+	}
+	t := &turn{e: e, in: Inbound{From: p.MSISDN}}
+	if o := t.offerFor(&merchant, p.Amount, ""); o != nil {
+		return o.p.Code, o.discount, true
+	}
+	return "", 0, false
 }

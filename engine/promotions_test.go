@@ -176,3 +176,29 @@ func (w *world) discounted(shop uint64, code string) int {
 	}
 	return n
 }
+
+// TestRequestsAndCheckoutsGetTheirDiscountWhenConfirmed: a merchant's request to pay and a
+// web checkout are discounted in the job that confirms them, as a texted PAY is; what the
+// page shows before the code is what is paid.
+func TestRequestsAndCheckoutsGetTheirDiscountWhenConfirmed(t *testing.T) {
+	w, shop := promoWorld(t)
+	w.promotion(shop, promo.Promotion{Code: "AUTUMN", Percent: 20, Budget: 1000})
+	ctx := context.Background()
+	p, _, err := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, MSISDN: alice, Amount: 1000, Reference: "order-1", Actor: "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, d, ok := w.e.OfferFor(p); !ok || code != "AUTUMN" || d != 200 {
+		t.Fatalf("the offer shown before the code: %s %d %v", code, d, ok)
+	}
+	before := w.available(alice)
+	w.expect(alice, "YES "+w.codeTo(alice), "Offer AUTUMN: 2.00 EUR off 10.00 EUR.")
+	got, _ := w.e.GetPayment(shop, p.ID)
+	if got.Amount != 800 || got.Discount == nil || got.Discount.Price != 1000 || before-w.available(alice) != 800 {
+		t.Errorf("after YES: %+v %+v, alice paid %d", got, got.Discount, before-w.available(alice))
+	}
+	if v := w.e.View(got); v.Discount == nil || v.Discount.Amount != "2.00" || v.Amount != "8.00" {
+		t.Errorf("the merchant's view: %+v", v)
+	}
+	w.verify()
+}

@@ -36,6 +36,9 @@ type pageData struct {
 	ID         string
 	Merchant   string
 	Amount     string
+	PayAmount  string // what the buyer pays: the amount less a promotion's discount
+	Offer      string // the promotion's code and its discount, shown before the code is typed
+	Discount   string
 	Fee        string
 	Reference  string
 	Desc       string
@@ -190,7 +193,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, id, typed, errTe
 	}
 	v := s.e.View(p)
 	d := pageData{T: t, Lang: l, OtherLang: map[string]string{"en": "fr", "fr": "en"}[l], ID: p.ID, Merchant: p.MerchantName,
-		Amount: s.money(p.Amount, l), Reference: p.Reference, Desc: p.Description, Error: errText,
+		Amount: s.money(p.Amount, l), PayAmount: s.money(p.Amount, l), Reference: p.Reference, Desc: p.Description, Error: errText,
 		CSRF: s.csrfToken(w, r), ReturnURL: returnURL(p), Receipt: v.Receipt}
 	if fee := s.e.FeeOf(domain.CodePay, p.Amount); fee > 0 {
 		d.Fee = s.money(fee, l)
@@ -202,6 +205,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, id, typed, errTe
 		d.Step, d.CanRetype = "code", p.CodesSent < domain.MaxPaymentTries
 		if typed != "" && typed == p.MSISDN {
 			d.Masked = domain.Mask(p.MSISDN)
+			if code, off, ok := s.e.OfferFor(p); ok { // what confirming would pay now, shown to him only
+				d.Offer, d.Discount, d.PayAmount = code, s.money(off, l), s.money(p.Amount-off, l)
+			}
 		}
 	case domain.PaymentCompleted, domain.PaymentPartiallyRefunded, domain.PaymentRefunded:
 		d.Step, d.StateText = "done", t["paid"]
