@@ -41,6 +41,8 @@ func (a *app) promoCreateCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "create <merchant> <code>",
 		Short: "Create a promotion; its budget is moved from the merchant's account",
+		Example: `  mpg promo create SHOP42 SUMMER --name "Summer sale" --percent 10 --budget 100 --min 5 --days mon,tue,wed --hours 8-20 --per-member 3
+  mpg promo create SHOP42 WELCOME --name "Welcome" --fixed 2 --budget 50 --with-code --per-member 1`,
 		Long: `create saves a promotion of a merchant: a discount (--percent or --fixed) paid from a
 budget taken from the merchant's account now, on payments of at least --min, between --start
 and --end (RFC 3339 or YYYY-MM-DD, engine.time_zone), on --days (mon,tue,...) and --hours
@@ -159,6 +161,7 @@ func when(s string, loc *time.Location) (int64, error) {
 func (a *app) promoListCmd() *cobra.Command {
 	return &cobra.Command{
 		Use: "list [merchant]", Short: "Promotions, with what is left of their budget", Args: cobra.MaximumNArgs(1),
+		Example: "  mpg promo list\n  mpg promo list SHOP42",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withLedger(func(l store) error {
 				merchant := ""
@@ -203,6 +206,7 @@ func promoLine(l store, p promo.Promotion) string {
 func (a *app) promoEndCmd() *cobra.Command {
 	return &cobra.Command{
 		Use: "end <code>", Short: "End a promotion now; what is left of its budget goes back to the merchant", Args: cobra.ExactArgs(1),
+		Example: "  mpg promo end SUMMER",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withLedger(func(l store) error {
 				p, err := a.engine(l).EndPromotion(cmd.Context(), 0, strings.ToUpper(args[0]), a.actor())
