@@ -113,8 +113,7 @@ func pointsDueKey(at int64, number string) string {
 // company's account, or for a product that never earns (the wallet is still written when
 // m was changed by the caller, a payment with points).
 func (e *Engine) earn(ctx context.Context, job domain.Job, p *domain.Payment, m *member, merchantCode string, lang commands.Lang) (domain.Job, error) {
-	prog := e.cfg.Loyalty
-	if prog == nil || p.Payer != 0 || p.MSISDN == "" {
+	if !e.loyal() || p.Payer != 0 || p.MSISDN == "" {
 		return job, nil
 	}
 	spent := p.Points != nil && p.Points.Spent > 0
@@ -127,7 +126,7 @@ func (e *Engine) earn(ctx context.Context, job domain.Job, p *domain.Payment, m 
 			return job, err
 		}
 	}
-	now := e.cfg.Now()
+	now, prog := e.cfg.Now(), e.programmeAt(merchantCode)
 	n := prog.Earn(merchantCode, p.ProductOf(), p.Amount, now, prog.LevelOf(&m.wallet, now))
 	prog.Record(&m.wallet, now, p.Amount, merchantCode)
 	if p.Points == nil {
@@ -227,7 +226,7 @@ func (t *turn) payWithPoints(code uint16, payee *domain.Account, amount uint64, 
 		return refuse(commands.RBusy, commands.Args{})
 	}
 	now := e.cfg.Now().UnixNano()
-	pts, worth, money, ok := e.cfg.Loyalty.Redeem(payee.Owner, amount, m.wallet.Spendable(now))
+	pts, worth, money, ok := e.programmeAt(payee.Owner).Redeem(payee.Owner, amount, m.wallet.Spendable(now))
 	switch {
 	case !ok:
 		return refuse(commands.RPointsNotHere, commands.Args{Party: payee.Name})

@@ -224,3 +224,26 @@ func TestPointsRaceRefundsAndPaymentsOnOneMember(t *testing.T) {
 	}
 	w.verify()
 }
+
+// TestAMerchantsOwnRuleComesFirst: a merchant sets its own rule and worth (the API's PUT
+// /v1/loyalty); its payments follow them, other merchants' the configuration's.
+func TestAMerchantsOwnRuleComesFirst(t *testing.T) {
+	w, shop := pointsWorld(t)
+	ctx := context.Background()
+	if err := w.e.SetMerchantLoyalty(ctx, shop, MerchantLoyalty{PerUnit: 3, PointWorth: 2}, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	w.expect(alice, "PAY SHOP42 10 1234", "+30 pts (30 total).")
+	w.expect(alice, "BILL EDF 778899 10 1234", "+10 pts (40 total).")
+	w.expect(alice, "PAY SHOP42 0.50 1234 PTS", "Paid with 25 pts (0.50 EUR): 15 pts left.")
+	if err := w.e.SetMerchantLoyalty(ctx, shop, MerchantLoyalty{PerUnit: 1, PointWorth: 0}, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	w.expect(alice, "PAY SHOP42 0.60 1234 PTS", "Corner Shop does not take points.")
+	if err := w.e.SetMerchantLoyalty(ctx, shop, MerchantLoyalty{PerUnit: loyalty.MaxPerUnit + 1}, "shop"); err == nil {
+		t.Error("a rule beyond the bounds was saved")
+	}
+	if ml, own, err := w.e.MerchantLoyaltyOf(shop); err != nil || !own || ml.PerUnit != 1 {
+		t.Errorf("the rule read back: %+v %v %v", ml, own, err)
+	}
+}

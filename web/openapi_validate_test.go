@@ -71,6 +71,9 @@ func TestAnswersFollowOpenAPI(t *testing.T) {
 		{"POST", "/v1/promotions", `{"code":"BAD","name":"Bad","percent":10,"budget":"0.50","audience":"age > 3"}`, f.key, ""},
 		{"POST", "/v1/promotions", `{"code":"HUGE","name":"Huge","fixed":"1.00","budget":"900.00"}`, f.key, ""},
 		{"GET", "/v1/promotions", "", f.key, ""},
+		{"GET", "/v1/loyalty", "", f.key, ""},
+		{"PUT", "/v1/loyalty", `{"per_unit":2,"bonus_days":["sun"],"bonus_times":3,"point_worth":"0.02"}`, f.key, ""},
+		{"PUT", "/v1/loyalty", `{"per_unit":2000}`, f.key, ""},
 		{"POST", "/v1/promotions/SUMMER/end", "", f.key, ""},
 		{"POST", "/v1/promotions/NOSUCH/end", "", f.key, ""},
 	}

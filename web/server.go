@@ -132,6 +132,8 @@ func (s *Server) apiRoutes() []route {
 		{"POST /v1/payments/{id}/refunds", s.merchant(s.refundPayment)},
 		{"POST /v1/payments/{id}/capture", s.merchant(s.capturePayment)},
 		{"POST /v1/payments/{id}/void", s.merchant(s.voidPayment)},
+		{"GET /v1/loyalty", s.merchant(s.getLoyalty)},
+		{"PUT /v1/loyalty", s.merchant(s.putLoyalty)},
 		{"POST /v1/promotions", s.merchant(s.createPromotion)},
 		{"GET /v1/promotions", s.merchant(s.listPromotions)},
 		{"POST /v1/promotions/{code}/end", s.merchant(s.endPromotion)},
