@@ -161,6 +161,7 @@ const (
 	RPointsExpiring    // a notice: points of a lot expire on a date
 	RPointsConfirm     // PAY ... PTS whose money part would need a code: nothing done
 	RDiscount          // appended to a payment's reply: the promotion's part of the price
+	RPointsHeld        // appended to BAL: the member's points
 	ROffers            // OFFERS: what is on offer for the sender
 	ROffersNone        // OFFERS: nothing
 	RJoined            // JOIN: joined
@@ -321,6 +322,7 @@ var templates = [replyCount][3]string{
 	RPointsNotHere:  {"{party} does not take points. Pay without PTS. Nothing was done.", "{party} n'accepte pas les points. Payez sans PTS. Rien n'a été fait.", "{party}不接受积分。请不加积分付款。未执行任何操作。"},
 	RPointsExpiring: {"{points} of your {total} points expire on {date}. Use them with PAY shop amount pin PTS.", "{points} de vos {total} points expirent le {date}. Utilisez-les: PAYER code somme pin PTS.", "您的{total}积分中有{points}积分将于{date}到期。使用方法:付款 商户 金额 密码 积分。"},
 	RPointsConfirm:  {"With points, pay at most {amount} in money without a code. Pay without PTS. Nothing was done.", "Avec des points, payez au plus {amount} sans code. Payez sans PTS. Rien n'a été fait.", "使用积分时,现金部分最多 {amount}(无需确认码)。请不加积分付款。未执行任何操作。"},
+	RPointsHeld:     {" Points: {total}.", " Points: {total}.", " 积分:{total}。"},
 	RDiscount:       {" Offer {ref}: {amount} off {worth}.", " Offre {ref}: -{amount} sur {worth}.", " 优惠{ref}:{worth}立减{amount}。"},
 	ROffers:         {"Offers for you: {lines}. JOIN code to join one.", "Offres pour vous: {lines}. REJOINDRE code pour participer.", "您可参加的优惠:{lines}。发送 参加 代码 参加。"},
 	ROffersNone:     {"No offers for you now.", "Aucune offre pour vous en ce moment.", "目前没有适合您的优惠。"},

@@ -382,3 +382,18 @@ func (e *Engine) sweepWallet(ctx context.Context, number string, now time.Time) 
 	_, err = e.l.Submit(ctx, job)
 	return err
 }
+
+// withPointsHeld appends a member's points to the last reply (BAL), when he holds any.
+func (t *turn) withPointsHeld() {
+	if !t.e.loyal() || len(t.replies) == 0 {
+		return
+	}
+	var w loyalty.Wallet
+	if _, found, err := t.e.record(keyWallet+t.in.From, &w); err != nil || !found {
+		return
+	}
+	if n := w.Spendable(t.e.cfg.Now().UnixNano()); n > 0 {
+		last := &t.replies[len(t.replies)-1]
+		last.Text += commands.Render(t.lang, commands.RPointsHeld, commands.Args{Total: n})
+	}
+}

@@ -58,6 +58,7 @@ func TestPointsAreEarnedInThePaymentsJobAndShownInItsReply(t *testing.T) {
 	}
 	w.expect(alice, "BILL EDF 778899 30 1234", "+30 pts (42 total).")
 	w.expect(alice, "POINTS 1234", "You have 42 points. 42 expire on 30/11/2028.")
+	w.expect(alice, "BAL 1234", "left of your 24-hour limit. Points: 42.")
 	r := w.sms(alice, "SEND "+bob+" 5 1234")[alice]
 	if len(r) != 1 || strings.Contains(r[0], "pts") || w.points(alice) != 42 {
 		t.Errorf("a SEND earns nothing and says nothing of points: %q, %d points", r, w.points(alice))

@@ -33,6 +33,7 @@ func (t *turn) balance() domain.Job {
 	}
 	now, today := t.e.canPay(t.purse)
 	t.reply(commands.RBalance, commands.Args{Balance: bal, Limit: t.money(now), Amount: t.money(today)})
+	t.withPointsHeld()
 	return t.withProfile(domain.Job{})
 }
 
