@@ -159,6 +159,7 @@ type Engine struct {
 	hookCursor           atomic.Uint64 // the endpoint the next look at the webhook queue starts from
 	hookFailures         sync.Map      // merchant account -> *atomic.Int64: failed webhook attempts
 	disputeMoves         disputeCounters
+	promos               promoCache // each merchant's promotions, by generation
 }
 
 // New makes an engine for the daemon; the keys must be set.

@@ -34,42 +34,42 @@ func (t *turn) offerFor(payee *domain.Account, amount uint64, code string) *offe
 	day := promo.Day(now, e.cfg.Location)
 	var member *promo.Member
 	var best *offer
-	e.scan(keyMerchantPromos+payee.Owner+":", "", maxPromosPerMerchant, func(r domain.Profile) (bool, error) {
-		p, ver, err := e.promotion(r.Owner[strings.LastIndexByte(r.Owner, ':')+1:])
-		if err != nil || !p.Runs(now, e.cfg.Location, amount) {
-			return true, nil
+	for _, c := range e.merchantPromos(payee.Owner) {
+		p, ver := c.p, c.ver
+		if !p.Runs(now, e.cfg.Location, amount) {
+			continue
 		}
 		var u promo.Use
 		var uver uint64
 		if p.Counts() { // a promotion with no limit and no code keeps no record per member
+			var err error
 			if uver, _, err = e.record(keyPromoUse+p.Code+":"+t.in.From, &u); err != nil || !p.Allows(u, day) {
-				return true, nil
+				continue
 			}
 		}
 		if p.WithCode && !strings.EqualFold(code, p.Code) && !u.Joined {
-			return true, nil
+			continue
 		}
 		if !p.WithCode && p.Audience != "" {
 			if member == nil {
 				m, err := e.MemberOf(t.in.From)
 				if err != nil {
-					return true, nil
+					continue
 				}
 				member = &m
 			}
 			if !audienceOf(p.Audience).Match(*member) {
-				return true, nil
+				continue
 			}
 		}
 		d := p.Discount(amount)
 		if b, err := e.l.Account(p.Account); d == 0 || err != nil || b.Available() < int64(d) {
-			return true, nil
+			continue
 		}
 		if best == nil || d > best.discount {
 			best = &offer{p: p, ver: ver, use: u, useVer: uver, discount: d}
 		}
-		return true, nil
-	})
+	}
 	return best
 }
 

@@ -20,8 +20,12 @@ import (
 // computed again, without the discount), nor use a promotion ended meanwhile.
 const (
 	keyPromo          = "@pr:"  // + code: the promotion (promo.Promotion)
-	keyMerchantPromos = "@prm:" // + merchant code + ":" + code: a merchant's promotions
+	keyMerchantPromos = "@prm:" // + merchant code + ":" + code: a merchant's promotions not ended
+	keyEndedPromos    = "@pre:" // + merchant code + ":" + code: those ended (kept for their history)
 	keyPromoUse       = "@pu:"  // + code + ":" + number: a member's use (promo.Use)
+	// keyPromoGen + merchant code: written whenever one of the merchant's promotions is made
+	// or ended; its version tells a payment whether its copy of the list is current.
+	keyPromoGen = "@prg:"
 	// maxPromosPerMerchant bounds what a payment reads to find its discount.
 	maxPromosPerMerchant = 20
 )
@@ -30,7 +34,7 @@ const (
 var (
 	errPromoExists   = domain.PaymentErr(domain.CodeInvalidState, "a promotion with this code exists")
 	errPromoNotFound = domain.PaymentErr(domain.CodeNotFound, "no such promotion")
-	errPromoTooMany  = domain.PaymentErr(domain.CodeLimitExceeded, fmt.Sprintf("at most %d promotions per merchant", maxPromosPerMerchant))
+	errPromoTooMany  = domain.PaymentErr(domain.CodeLimitExceeded, fmt.Sprintf("at most %d promotions of a merchant running or to come: end one first", maxPromosPerMerchant))
 )
 
 // promotion reads a promotion and the version read.
@@ -43,18 +47,34 @@ func (e *Engine) promotion(code string) (promo.Promotion, uint64, error) {
 	return p, ver, err
 }
 
-// Promotions lists a merchant's promotions (merchant "": every merchant's, for operators).
+// Promotions lists a merchant's promotions (merchant "": every merchant's, for operators),
+// those running or to come first, then at most 1000 ended ones.
 func (e *Engine) Promotions(merchant string) ([]promo.Promotion, error) {
 	var out []promo.Promotion
-	_, err := e.scan(keyMerchantPromos+merchant, "", 10000, func(r domain.Profile) (bool, error) {
-		code := r.Owner[strings.LastIndexByte(r.Owner, ':')+1:]
-		p, _, err := e.promotion(code)
-		if err == nil {
-			out = append(out, p)
+	for _, prefix := range []string{keyMerchantPromos, keyEndedPromos} {
+		_, err := e.scan(prefix+merchant, "", 1000, func(r domain.Profile) (bool, error) {
+			code := r.Owner[strings.LastIndexByte(r.Owner, ':')+1:]
+			p, _, err := e.promotion(code)
+			if err == nil {
+				out = append(out, p)
+			}
+			return true, err
+		})
+		if err != nil {
+			return out, err
 		}
-		return true, err
+	}
+	return out, nil
+}
+
+// livePromotions counts a merchant's promotions not ended.
+func (e *Engine) livePromotions(merchant string) (int, error) {
+	n := 0
+	_, err := e.scan(keyMerchantPromos+merchant+":", "", maxPromosPerMerchant+1, func(domain.Profile) (bool, error) {
+		n++
+		return true, nil
 	})
-	return out, err
+	return n, err
 }
 
 // CreatePromotion saves a merchant's promotion and funds its budget from the merchant's
@@ -76,9 +96,9 @@ func (e *Engine) CreatePromotion(ctx context.Context, merchant uint64, p promo.P
 	if _, _, err := e.promotion(p.Code); err == nil {
 		return p, errPromoExists
 	}
-	if mine, err := e.Promotions(m.Owner); err != nil {
+	if n, err := e.livePromotions(m.Owner); err != nil {
 		return p, err
-	} else if len(mine) >= maxPromosPerMerchant {
+	} else if n >= maxPromosPerMerchant {
 		return p, errPromoTooMany
 	}
 	budget, err := e.budgetAccount(ctx, m, p.Code)
@@ -86,22 +106,35 @@ func (e *Engine) CreatePromotion(ctx context.Context, merchant uint64, p promo.P
 		return p, err
 	}
 	p.Account = budget
-	job := domain.Job{
-		Transfers: []domain.Transfer{{ID: domain.NewID(), Debit: m.ID, Credit: budget, Amount: p.Budget, Code: domain.CodeBudget, Ref: p.Code}},
-		Profiles: []domain.Profile{write(keyPromo+p.Code, p, 0),
-			{Owner: keyMerchantPromos + m.Owner + ":" + p.Code, Data: indexEntry}},
-		Audit: &domain.Audit{Actor: actor, Action: "promotion create", Detail: p.Code + " " + domain.FormatAmount(p.Budget, e.cfg.Currency)},
-	}
-	if _, err := e.l.Submit(ctx, job); err != nil {
-		if errors.Is(err, domain.ErrInsufficientFunds) {
-			return p, domain.PaymentErr(domain.CodeInsufficientFunds, "the merchant's account cannot fund this budget")
+	for try := 0; ; try++ {
+		gen, err := e.promoGen(m.Owner)
+		if err != nil {
+			return p, err
 		}
-		if errors.Is(err, domain.ErrConflict) {
-			return p, errPromoExists
+		job := domain.Job{
+			Transfers: []domain.Transfer{{ID: domain.NewID(), Debit: m.ID, Credit: budget, Amount: p.Budget, Code: domain.CodeBudget, Ref: p.Code}},
+			Profiles: []domain.Profile{write(keyPromo+p.Code, p, 0),
+				{Owner: keyMerchantPromos + m.Owner + ":" + p.Code, Data: indexEntry}, gen},
+			Audit: &domain.Audit{Actor: actor, Action: "promotion create", Detail: p.Code + " " + domain.FormatAmount(p.Budget, e.cfg.Currency)},
+		}
+		_, err = e.l.Submit(ctx, job)
+		switch {
+		case errors.Is(err, domain.ErrInsufficientFunds):
+			return p, domain.PaymentErr(domain.CodeInsufficientFunds, "the merchant's account cannot fund this budget")
+		case errors.Is(err, domain.ErrConflict) && try < maxTurns:
+			if _, _, err := e.promotion(p.Code); err == nil {
+				return p, errPromoExists
+			}
+			continue // another promotion of the merchant was made meanwhile
 		}
 		return p, err
 	}
-	return p, nil
+}
+
+// promoGen is the write that marks a merchant's promotions changed: its list's version moves.
+func (e *Engine) promoGen(merchant string) (domain.Profile, error) {
+	_, ver, err := e.l.Profile(keyPromoGen + merchant)
+	return domain.Profile{Owner: keyPromoGen + merchant, Data: indexEntry, Version: ver}, err
 }
 
 // budgetAccount opens a promotion's budget account (or finds the one a failed attempt left).
@@ -145,7 +178,13 @@ func (e *Engine) EndPromotion(ctx context.Context, merchant uint64, code, actor 
 		if b, err := e.l.Account(p.Account); err == nil {
 			left = b.Available()
 		}
-		job := domain.Job{Profiles: []domain.Profile{write(keyPromo+p.Code, p, ver)},
+		gen, err := e.promoGen(p.Merchant)
+		if err != nil {
+			return p, err
+		}
+		job := domain.Job{Profiles: []domain.Profile{write(keyPromo+p.Code, p, ver), gen,
+			{Owner: keyMerchantPromos + p.Merchant + ":" + p.Code, Version: 1, Delete: true},
+			{Owner: keyEndedPromos + p.Merchant + ":" + p.Code, Data: indexEntry}},
 			Audit: &domain.Audit{Actor: actor, Action: "promotion end", Detail: p.Code}}
 		if left > 0 {
 			job.Transfers = []domain.Transfer{{ID: domain.NewID(), Debit: p.Account, Credit: p.MerchantID, Amount: uint64(left), Code: domain.CodeBudget, Ref: p.Code}}

@@ -202,3 +202,27 @@ func TestRequestsAndCheckoutsGetTheirDiscountWhenConfirmed(t *testing.T) {
 	}
 	w.verify()
 }
+
+// TestEndedPromotionsLeaveRoomAndHistory: a merchant runs at most maxPromosPerMerchant at a
+// time; ended ones no longer count, are not read by payments, and stay listed.
+func TestEndedPromotionsLeaveRoomAndHistory(t *testing.T) {
+	w, shop := promoWorld(t)
+	ctx := context.Background()
+	for i := range maxPromosPerMerchant {
+		w.promotion(shop, promo.Promotion{Code: fmt.Sprintf("PR%d", i), Fixed: 10, Budget: 100})
+	}
+	if _, err := w.e.CreatePromotion(ctx, shop, promo.Promotion{Code: "ONEMORE", Name: "x", Fixed: 10, Budget: 100}, "t"); err == nil {
+		t.Fatal("more promotions than a merchant may run")
+	}
+	for i := range maxPromosPerMerchant {
+		if _, err := w.e.EndPromotion(ctx, shop, fmt.Sprintf("PR%d", i), "t"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.promotion(shop, promo.Promotion{Code: "ONEMORE", Fixed: 50, Budget: 100})
+	w.expect(alice, "PAY SHOP42 10 1234", "Offer ONEMORE: 0.50 EUR off 10.00 EUR.")
+	all, err := w.e.Promotions("SHOP42")
+	if err != nil || len(all) != maxPromosPerMerchant+1 || all[0].Code != "ONEMORE" {
+		t.Errorf("listed %d, first %+v, %v", len(all), all[0], err)
+	}
+}
