@@ -160,6 +160,7 @@ type Engine struct {
 	hookFailures         sync.Map      // merchant account -> *atomic.Int64: failed webhook attempts
 	disputeMoves         disputeCounters
 	promos               promoCache // each merchant's promotions, by generation
+	pointsAccounts       sync.Map   // number -> his points account's id
 }
 
 // New makes an engine for the daemon; the keys must be set.

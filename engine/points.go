@@ -57,14 +57,21 @@ func (e *Engine) pointsSystem(ctx context.Context, kind domain.Kind) (uint64, er
 // memberOf reads a member's points account (opened the first time) and wallet.
 func (e *Engine) memberOf(ctx context.Context, number string) (*member, error) {
 	m := &member{number: number}
+	if id, ok := e.pointsAccounts.Load(number); ok { // an account, once opened, keeps its id
+		m.account = id.(uint64)
+	}
 	find := func() {
 		for _, a := range e.l.AccountsOf(number) {
 			if a.Kind == domain.KindPoints && a.Currency == domain.PointsAsset {
 				m.account = a.ID
+				e.pointsAccounts.Store(number, a.ID)
 			}
 		}
 	}
-	if find(); m.account == 0 {
+	if m.account == 0 {
+		find()
+	}
+	if m.account == 0 {
 		_, err := e.l.Submit(ctx, domain.Job{Open: []domain.AccountSpec{{Currency: domain.PointsAsset, Kind: domain.KindPoints, Owner: number, Name: "Points"}}})
 		if err != nil && !errors.Is(err, domain.ErrAccountExists) {
 			return nil, err
