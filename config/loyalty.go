@@ -20,6 +20,9 @@ type Loyalty struct {
 	// Worth is what one point pays at a merchant, in minor units, by merchant code; a
 	// merchant not named takes no points.
 	Worth map[string]uint64 `toml:"point_worth_minor"`
+	// MerchantMaxPerUnit bounds the rule a merchant sets through the API: points per 1.00,
+	// bonus included (0: merchants set none).
+	MerchantMaxPerUnit uint64 `toml:"merchant_max_per_unit"`
 }
 
 // PointsRule is one earning rule.
@@ -44,7 +47,7 @@ func defaultLoyalty() Loyalty {
 		Rules: []PointsRule{{PerUnit: 1, Products: []string{"pay", "bill", "debit", "credit"}, BonusDays: []string{}}},
 		Levels: []PointsLevel{{Name: "silver", MinCount: 5, MinVolume: 10000, Percent: 125},
 			{Name: "gold", MinCount: 20, MinVolume: 50000, Percent: 150}},
-		Worth: map[string]uint64{}}
+		Worth: map[string]uint64{}, MerchantMaxPerUnit: 2}
 }
 
 var weekdays = map[string]time.Weekday{"sun": time.Sunday, "mon": time.Monday, "tue": time.Tuesday, "wed": time.Wednesday,
@@ -56,7 +59,8 @@ func (l Loyalty) Programme(exponent uint8, loc *time.Location) (*loyalty.Program
 	if !l.Enabled {
 		return nil, nil
 	}
-	p := &loyalty.Programme{ExpiryMonths: l.ExpiryMonths, Exponent: exponent, Location: loc, Rates: map[string]uint64{}}
+	p := &loyalty.Programme{ExpiryMonths: l.ExpiryMonths, Exponent: exponent, Location: loc, Rates: map[string]uint64{},
+		MerchantMax: l.MerchantMaxPerUnit}
 	for _, h := range l.NoticeHours {
 		p.Notices = append(p.Notices, time.Duration(h)*time.Hour)
 	}

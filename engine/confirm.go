@@ -121,8 +121,10 @@ func (t *turn) confirmStep(c *confirmation, job domain.Job, state domain.Payment
 		p.Transfer = transfer.String() // a post of the payment's id: paymentOf finds it
 	}
 	out, err := t.e.paymentJob(&p, ver, was, job, t.in.From, false)
-	if err != nil {
-		return job
+	if err != nil { // never the money without its record: nothing moves, the sender is told to retry
+		t.replies = nil
+		t.reply(commands.RBusy, commands.Args{})
+		return t.withProfile(domain.Job{})
 	}
 	out.Audit = job.Audit
 	return out

@@ -159,8 +159,9 @@ type Engine struct {
 	hookCursor           atomic.Uint64 // the endpoint the next look at the webhook queue starts from
 	hookFailures         sync.Map      // merchant account -> *atomic.Int64: failed webhook attempts
 	disputeMoves         disputeCounters
-	promos               promoCache // each merchant's promotions, by generation
-	pointsAccounts       sync.Map   // number -> his points account's id
+	promos               promoCache   // each merchant's promotions, by generation
+	pointsAccounts       sync.Map     // number -> his points account's id
+	pointsMissed         atomic.Int64 // payments that earned nothing for a fault (PointsMissed)
 }
 
 // New makes an engine for the daemon; the keys must be set.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -32,6 +33,9 @@ func (e *Engine) SetMerchantLoyalty(ctx context.Context, merchant uint64, ml Mer
 	m, err := e.l.Account(merchant)
 	if err != nil || (m.Kind != domain.KindMerchant && m.Kind != domain.KindBiller) {
 		return domain.PaymentErr(domain.CodeNotFound, "no such merchant")
+	}
+	if most := ml.PerUnit * max(1, ml.BonusTimes); ml.PerUnit > loyalty.MaxPerUnit || most > e.cfg.Loyalty.MerchantMax {
+		return domain.PaymentErr(domain.CodeInvalidRequest, fmt.Sprintf("at most %d points per 1.00, bonus included", e.cfg.Loyalty.MerchantMax))
 	}
 	for _, d := range ml.BonusDays {
 		if d < 0 || d > 6 {

@@ -568,6 +568,9 @@ func (e *Engine) RunExpiry(ctx context.Context, every time.Duration, logf func(s
 				if _, err := e.EraseDue(ctx); err != nil && ctx.Err() == nil {
 					logf("erasures due: %v", err)
 				}
+				if _, err := e.EndDuePromotions(ctx); err != nil && ctx.Err() == nil {
+					logf("promotions past their end: %v", err)
+				}
 			}
 		}
 	}

@@ -276,6 +276,9 @@ func (e *Engine) Reverse(ctx context.Context, actor string, tr domain.Transfer) 
 	if found {
 		return e.ReversePayment(ctx, actor, p.ID)
 	}
+	if tr.Currency == domain.PointsAsset { // points move with their payment, never on their own
+		return domain.Transfer{}, fmt.Errorf("%w: %s moves loyalty points: reverse the payment it belongs to", ErrNotReversed, tr.ID)
+	}
 	return e.reverseTransfer(ctx, actor, tr)
 }
 

@@ -130,7 +130,8 @@ func (e *Engine) earn(ctx context.Context, job domain.Job, p *domain.Payment, m 
 	if m == nil {
 		var err error
 		if m, err = e.memberOf(ctx, p.MSISDN); err != nil {
-			return job, err
+			e.pointsMissed.Add(1) // the payment goes on; what it earns is not worth refusing it
+			return job, nil
 		}
 	}
 	now, prog := e.cfg.Now(), e.programmeAt(merchantCode)
@@ -139,15 +140,19 @@ func (e *Engine) earn(ctx context.Context, job domain.Job, p *domain.Payment, m 
 	if p.Points == nil {
 		p.Points = &domain.PaymentPoints{}
 	}
+	float, err := e.pointsSystem(ctx, domain.KindFloat)
+	if err != nil {
+		n = 0
+	}
 	if n > 0 {
 		month, expires := prog.LotOf(now)
 		if err := m.wallet.Award(month, expires, n); err != nil {
-			return job, err
+			n = 0
+			e.pointsMissed.Add(1)
 		}
-		float, err := e.pointsSystem(ctx, domain.KindFloat)
-		if err != nil {
-			return job, err
-		}
+	}
+	if n > 0 {
+		month, _ := prog.LotOf(now)
 		job.Transfers = append(job.Transfers, domain.Transfer{ID: pointsID(p.ID, "earn"), Debit: float, Credit: m.account,
 			Amount: n, Code: domain.CodePointsAward})
 		p.Points.Earned, p.Points.Lot = n, month
@@ -251,7 +256,11 @@ func (t *turn) payWithPoints(code uint16, payee *domain.Account, amount uint64, 
 		ts = append(ts, domain.Transfer{ID: id, Debit: t.purse.ID, Credit: payee.ID, Amount: money, Code: code, Ref: ref})
 	}
 	if pts > 0 {
-		ts = append(ts, domain.Transfer{ID: pointsID(id.String(), "spend"), Debit: m.account, Credit: float, Amount: pts, Code: domain.CodePointsRedeem})
+		pid := pointsID(id.String(), "spend")
+		if money == 0 {
+			pid = id // all in points: its transfer is the payment's, as the receipt and reversals find it
+		}
+		ts = append(ts, domain.Transfer{ID: pid, Debit: m.account, Credit: float, Amount: pts, Code: domain.CodePointsRedeem})
 	}
 	fee := t.fee(code, money)
 	if fees := t.system(domain.KindFees); fee > 0 && fees != nil {
@@ -281,9 +290,9 @@ func pointsOnly(p *domain.Payment) bool {
 }
 
 // givePointsBack adds to a refund's job what it does to the payment's points, as the refunds
-// so far stand against the money paid: that share of what the payment earned taken back
-// (capped at what the member holds; the rest recorded as short), that share of what it spent
-// given back to the lots it came from. All of both once everything is given back; each once,
+// so far stand against the money paid: that share of what it spent given back to the lots it
+// came from, then that share of what it earned taken back (capped at what the member holds,
+// the points just given back included; the rest recorded as short). All of both once everything is given back; each once,
 // as the record's counts and version see to it.
 func (e *Engine) givePointsBack(p *domain.Payment, n int, job *domain.Job) error {
 	pts := p.Points
@@ -304,14 +313,6 @@ func (e *Engine) givePointsBack(p *domain.Payment, n int, job *domain.Job) error
 	if err != nil {
 		return err
 	}
-	if take > 0 {
-		got := m.wallet.TakeBack(pts.Lot, take)
-		pts.TakenBack, pts.Short = pts.TakenBack+got, pts.Short+take-got
-		if got > 0 {
-			job.Transfers = append(job.Transfers, domain.Transfer{ID: giveBackID(p.ID, n, pointsPart+1), Debit: m.account, Credit: float,
-				Amount: got, Code: domain.CodePointsTakeBack})
-		}
-	}
 	if give > 0 {
 		back, err := m.wallet.Restore(loyalty.Part(pts.Draws, pts.Restored, give))
 		if err != nil {
@@ -320,6 +321,14 @@ func (e *Engine) givePointsBack(p *domain.Payment, n int, job *domain.Job) error
 		pts.Restored += back
 		job.Transfers = append(job.Transfers, domain.Transfer{ID: giveBackID(p.ID, n, pointsPart), Debit: float, Credit: m.account,
 			Amount: back, Code: domain.CodePointsRestore})
+	}
+	if take > 0 {
+		got := m.wallet.TakeBack(pts.Lot, take)
+		pts.TakenBack, pts.Short = pts.TakenBack+got, pts.Short+take-got
+		if got > 0 {
+			job.Transfers = append(job.Transfers, domain.Transfer{ID: giveBackID(p.ID, n, pointsPart+1), Debit: m.account, Credit: float,
+				Amount: got, Code: domain.CodePointsTakeBack})
+		}
 	}
 	pts.Total = m.wallet.Balance()
 	e.writeWallet(job, m)
@@ -404,3 +413,7 @@ func (t *turn) withPointsHeld() {
 		last.Text += commands.Render(t.lang, commands.RPointsHeld, commands.Args{Total: n})
 	}
 }
+
+// PointsMissed counts the completed payments that earned no points for a fault (the
+// points account could not be opened, the wallet held too many lots): /metrics shows it.
+func (e *Engine) PointsMissed() int64 { return e.pointsMissed.Load() }

@@ -20,7 +20,7 @@ func pointsWorld(t *testing.T) (*world, uint64) {
 		Rules: []loyalty.Rule{{Merchant: "SHOP42", PerUnit: 1, BonusDays: []time.Weekday{time.Sunday}, BonusTimes: 2},
 			{PerUnit: 1, Products: []string{"pay", "bill"}}},
 		ExpiryMonths: 24, Notices: []time.Duration{720 * time.Hour, 48 * time.Hour}, Exponent: 2, Location: time.UTC,
-		Rates: map[string]uint64{"SHOP42": 1},
+		Rates: map[string]uint64{"SHOP42": 1}, MerchantMax: 3,
 	}
 	if err := w.e.cfg.Loyalty.Validate(); err != nil {
 		t.Fatal(err)
@@ -243,6 +243,9 @@ func TestAMerchantsOwnRuleComesFirst(t *testing.T) {
 	w.expect(alice, "PAY SHOP42 0.60 1234 PTS", "Corner Shop does not take points.")
 	if err := w.e.SetMerchantLoyalty(ctx, shop, MerchantLoyalty{PerUnit: loyalty.MaxPerUnit + 1}, "shop"); err == nil {
 		t.Error("a rule beyond the bounds was saved")
+	}
+	if err := w.e.SetMerchantLoyalty(ctx, shop, MerchantLoyalty{PerUnit: 2, BonusDays: []int{0}, BonusTimes: 2}, "shop"); err == nil {
+		t.Error("a merchant printed more points than the service lets it (2 × 2 > 3)")
 	}
 	if ml, own, err := w.e.MerchantLoyaltyOf(shop); err != nil || !own || ml.PerUnit != 1 {
 		t.Errorf("the rule read back: %+v %v %v", ml, own, err)

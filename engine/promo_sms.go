@@ -40,17 +40,14 @@ func (t *turn) offerFor(payee *domain.Account, amount uint64, code string) *offe
 			continue
 		}
 		var u promo.Use
-		var uver uint64
-		if p.Counts() { // a promotion with no limit and no code keeps no record per member
-			var err error
-			if uver, _, err = e.record(keyPromoUse+p.Code+":"+t.in.From, &u); err != nil || !p.Allows(u, day) {
-				continue
-			}
+		uver, _, err := e.record(keyPromoUse+p.Code+":"+t.in.From, &u) // his use: joined, left, counted
+		if err != nil || u.Left || (p.Counts() && !p.Allows(u, day)) {
+			continue
 		}
 		if p.WithCode && !strings.EqualFold(code, p.Code) && !u.Joined {
 			continue
 		}
-		if !p.WithCode && p.Audience != "" {
+		if p.Audience != "" { // a code's promotion too: the code does not widen its audience
 			if member == nil {
 				m, err := e.MemberOf(t.in.From)
 				if err != nil {
@@ -152,7 +149,7 @@ func (t *turn) offers() domain.Job {
 		if len(lines) == 5 {
 			break
 		}
-		if p.Ended != 0 || !p.Runs(now, e.cfg.Location, p.MinAmount) || (!p.WithCode && !audienceOf(p.Audience).Match(m)) {
+		if p.Ended != 0 || !p.Runs(now, e.cfg.Location, p.MinAmount) || !audienceOf(p.Audience).Match(m) {
 			continue
 		}
 		lines = append(lines, t.offerLine(p))

@@ -205,3 +205,25 @@ func (e *Engine) BudgetLeft(p promo.Promotion) uint64 {
 	}
 	return uint64(max(0, b.Available()))
 }
+
+// EndDuePromotions ends the promotions whose end passed, giving back what is left of their
+// budgets (the daemon's sweep, once a minute): a budget is never locked past its promotion.
+// It reads at most 1000 live promotions a call and returns how many it ended.
+func (e *Engine) EndDuePromotions(ctx context.Context) (int, error) {
+	now, n := e.cfg.Now().UnixNano(), 0
+	var due []string
+	_, err := e.scan(keyMerchantPromos, "", 1000, func(r domain.Profile) (bool, error) {
+		code := r.Owner[strings.LastIndexByte(r.Owner, ':')+1:]
+		if p, _, err := e.promotion(code); err == nil && p.End != 0 && p.End <= now {
+			due = append(due, code)
+		}
+		return true, nil
+	})
+	for _, code := range due {
+		if _, err := e.EndPromotion(ctx, 0, code, "system"); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, err
+}

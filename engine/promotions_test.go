@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"mpg/domain"
 	"mpg/promo"
@@ -224,5 +225,26 @@ func TestEndedPromotionsLeaveRoomAndHistory(t *testing.T) {
 	all, err := w.e.Promotions("SHOP42")
 	if err != nil || len(all) != maxPromosPerMerchant+1 || all[0].Code != "ONEMORE" {
 		t.Errorf("listed %d, first %+v, %v", len(all), all[0], err)
+	}
+}
+
+// TestAPromotionPastItsEndGivesBackItsBudget: the sweep ends it and the rest of the budget
+// goes back to the merchant.
+func TestAPromotionPastItsEndGivesBackItsBudget(t *testing.T) {
+	w, shop := promoWorld(t)
+	before := w.available("SHOP42")
+	p := w.promotion(shop, promo.Promotion{Code: "WEEK", Percent: 10, Budget: 1000, End: w.now.Add(7 * 24 * time.Hour).UnixNano()})
+	w.expect(alice, "PAY SHOP42 10 1234", "Offer WEEK")
+	if n, err := w.e.EndDuePromotions(context.Background()); err != nil || n != 0 {
+		t.Fatalf("before its end: %d %v", n, err)
+	}
+	w.advance(8 * 24 * time.Hour)
+	if n, err := w.e.EndDuePromotions(context.Background()); err != nil || n != 1 {
+		t.Fatalf("after its end: %d %v", n, err)
+	}
+	// The shop funded 10.00, was paid the price of 10.00 (9.00 by alice, 1.00 from the
+	// budget) and got the 9.00 left of the budget back: 9.00 more than before.
+	if got := w.e.BudgetLeft(p); got != 0 || w.available("SHOP42") != before+900 {
+		t.Errorf("budget left %d; the shop has %d, want %d", got, w.available("SHOP42"), before+900)
 	}
 }

@@ -38,9 +38,15 @@ func (t *turn) check() domain.Job {
 		return domain.Job{}
 	}
 	shown := t.cmd.Code // genuine: one of our codes, not something secret
+	a := commands.Args{Receipt: shown, Amount: t.money(tr.Amount), Ref: shortRef(tr)}
+	if tr.Code == domain.CodePointsRedeem { // a payment all in points: what it paid, to whom
+		if p, _, found, _ := t.e.paymentOf(tr); found && p.Points != nil {
+			tr.Debit, tr.Credit = p.Debited, p.Merchant
+			a.Amount = t.money(p.Points.Worth)
+		}
+	}
 	dr, _ := t.e.l.Account(tr.Debit)
 	cr, _ := t.e.l.Account(tr.Credit)
-	a := commands.Args{Receipt: shown, Amount: t.money(tr.Amount), Ref: shortRef(tr)}
 	switch {
 	case dr.Owner == t.in.From || t.e.debitPayer(tr) == t.in.From:
 		a.Party = t.nameOf(tr.Credit)

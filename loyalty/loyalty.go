@@ -31,7 +31,7 @@ const (
 	weeksKept     = 13   // the level's window: this week and the 12 before (at most 91 days)
 	maxNotices    = 4    // notices before a lot expires
 	maxPaid       = 8    // merchants a wallet remembers as lately paid
-	maxMonths     = 120  // a lot's life
+	maxMonths     = 48   // a lot's life: a wallet holds at most maxMonths+1 live lots, under MaxLots
 )
 
 // Rule is how many points a payment earns: PerUnit points per whole unit of money (1.00
@@ -68,6 +68,10 @@ type Programme struct {
 	// Rates are what one point is worth at a merchant, in minor units of money, by merchant
 	// code; a merchant absent takes no points.
 	Rates map[string]uint64
+	// MerchantMax bounds a merchant's own rule: points per whole unit of money, its bonus
+	// included (0: merchants set none). Points are the service's, spent at every merchant
+	// that takes them, so a merchant cannot print them at will.
+	MerchantMax uint64
 }
 
 // Validate says what is wrong with a programme, naming the rule or level.

@@ -121,6 +121,8 @@ func (p *Promotion) Validate() error {
 		return fmt.Errorf("limits per member: 0 (none) to %d", MaxUses)
 	case p.Budget == 0:
 		return errors.New("a budget above zero: the discounts are paid from it")
+	case p.Fixed > p.Budget:
+		return errors.New("a fixed discount larger than the budget could never be given")
 	}
 	for _, d := range p.Days {
 		if d < 0 || d > 6 {

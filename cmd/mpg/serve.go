@@ -576,6 +576,7 @@ func (d *daemon) register(reg *prometheus.Registry) {
 		st := st
 		counter("mpg_dispute_"+st+"_total", "Dispute cases that entered "+st+" (by this daemon).", func() int64 { return d.eng.DisputeTransitions()[st] })
 	}
+	counter("mpg_points_missed_total", "Completed payments that earned no loyalty points for a fault (the payment went on).", d.eng.PointsMissed)
 	bs := d.eng.BankStats()
 	counter("mpg_bank_approved_total", "mDebits and refund credits the bank approved.", bs.Approved.Load)
 	counter("mpg_bank_declined_total", "mDebits and refund credits the bank surely declined.", bs.Declined.Load)
