@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"encoding/csv"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -41,6 +43,17 @@ func TestCheckoutShowsTheDiscountBeforeTheCode(t *testing.T) {
 	f.call("GET", "/v1/payments/"+v.ID, "", nil, &paid)
 	if paid.State != "completed" || paid.Amount != "3.60" || paid.Discount == nil || paid.Discount.Price != "4.00" {
 		t.Fatalf("paid %+v %+v", paid, paid.Discount)
+	}
+	csvReq, _ := http.NewRequest("GET", f.srv.URL+"/v1/payments?format=csv", nil)
+	csvReq.Header.Set("Authorization", "Bearer "+f.key)
+	resp, err := http.DefaultClient.Do(csvReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := csv.NewReader(resp.Body).ReadAll()
+	resp.Body.Close()
+	if len(rows) != 2 || strings.Join(rows[1][7:8], "") != "3.60" || strings.Join(rows[1][13:15], " ") != "WEB10 0.40" {
+		t.Fatalf("the reconciliation: %q", rows)
 	}
 	var list struct{ Data []promotionView }
 	f.call("GET", "/v1/promotions", "", nil, &list)

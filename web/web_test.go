@@ -267,7 +267,7 @@ func TestMerchantAPIReconciliationPagesAndCSV(t *testing.T) {
 	resp.Body.Close()
 	rows, err := csv.NewReader(strings.NewReader(string(b))).ReadAll()
 	if err != nil || resp.Header.Get("Content-Type") != "text/csv; charset=utf-8" || len(rows) != 9 ||
-		strings.Join(rows[0], ",") != "id,created,updated,state,reason,channel,msisdn,amount,currency,refunded,reference,receipt,product" {
+		strings.Join(rows[0], ",") != "id,created,updated,state,reason,channel,msisdn,amount,currency,refunded,reference,receipt,product,promotion,discount,points_spent,points_worth,points_earned" {
 		t.Fatalf("csv (%v): %q", err, b)
 	}
 	col := map[string]int{}
