@@ -286,6 +286,7 @@ func (e *Engine) Handle(ctx context.Context, in Inbound) error {
 		job := t.run()
 		err := t.submit(ctx, job)
 		if errors.Is(err, errConflict) && try < maxTurns {
+			e.promos.forget() // what was read stale may be a promotion: read them afresh
 			continue
 		}
 		if errors.Is(err, errFreshCode) && !salted {

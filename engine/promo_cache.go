@@ -3,6 +3,7 @@ package engine
 import (
 	"strings"
 	"sync"
+	"time"
 
 	"mpg/domain"
 	"mpg/promo"
@@ -19,9 +20,15 @@ type promoCache struct {
 }
 
 type promoList struct {
-	gen  uint64
-	list []cachedPromo
+	gen     uint64
+	checked time.Time // when gen was last read
+	list    []cachedPromo
 }
+
+// promoRecheck is how long a list is used without reading its generation again: a promotion
+// made on another daemon applies here that much later at most, and one ended there is
+// refused by the payment's guard (its record's version) and computed again afresh.
+const promoRecheck = 100 * time.Millisecond
 
 type cachedPromo struct {
 	p   promo.Promotion
@@ -33,18 +40,23 @@ const maxCachedMerchants = 10000
 
 // merchantPromos is a merchant's promotions, from the cache when its generation is current.
 func (e *Engine) merchantPromos(merchant string) []cachedPromo {
-	_, gen, err := e.l.Profile(keyPromoGen + merchant)
-	if err != nil {
-		return nil
-	}
 	c := &e.promos
 	c.Lock()
 	pl, ok := c.m[merchant]
 	c.Unlock()
-	if ok && pl.gen == gen {
+	if ok && time.Since(pl.checked) < promoRecheck {
 		return pl.list
 	}
-	pl = promoList{gen: gen}
+	checked := time.Now()
+	_, gen, err := e.l.Profile(keyPromoGen + merchant)
+	if err != nil {
+		return nil
+	}
+	if ok && pl.gen == gen {
+		c.store(merchant, promoList{gen: gen, checked: checked, list: pl.list})
+		return pl.list
+	}
+	pl = promoList{gen: gen, checked: checked}
 	if gen != 0 { // a merchant that never had a promotion has no list to read
 		_, err = e.scan(keyMerchantPromos+merchant+":", "", maxPromosPerMerchant, func(r domain.Profile) (bool, error) {
 			p, ver, err := e.promotion(r.Owner[strings.LastIndexByte(r.Owner, ':')+1:])
@@ -57,11 +69,22 @@ func (e *Engine) merchantPromos(merchant string) []cachedPromo {
 			return nil
 		}
 	}
+	c.store(merchant, pl)
+	return pl.list
+}
+
+func (c *promoCache) store(merchant string, pl promoList) {
 	c.Lock()
+	defer c.Unlock()
 	if c.m == nil || len(c.m) >= maxCachedMerchants {
 		c.m = map[string]promoList{}
 	}
 	c.m[merchant] = pl
+}
+
+// forget drops every list: a step was refused for a record read stale, perhaps a promotion.
+func (c *promoCache) forget() {
+	c.Lock()
+	c.m = nil
 	c.Unlock()
-	return pl.list
 }

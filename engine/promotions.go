@@ -118,6 +118,7 @@ func (e *Engine) CreatePromotion(ctx context.Context, merchant uint64, p promo.P
 			Audit: &domain.Audit{Actor: actor, Action: "promotion create", Detail: p.Code + " " + domain.FormatAmount(p.Budget, e.cfg.Currency)},
 		}
 		_, err = e.l.Submit(ctx, job)
+		e.promos.forget() // this daemon sees its own change at once
 		switch {
 		case errors.Is(err, domain.ErrInsufficientFunds):
 			return p, domain.PaymentErr(domain.CodeInsufficientFunds, "the merchant's account cannot fund this budget")
@@ -190,6 +191,7 @@ func (e *Engine) EndPromotion(ctx context.Context, merchant uint64, code, actor 
 			job.Transfers = []domain.Transfer{{ID: domain.NewID(), Debit: p.Account, Credit: p.MerchantID, Amount: uint64(left), Code: domain.CodeBudget, Ref: p.Code}}
 		}
 		_, err = e.l.Submit(ctx, job)
+		e.promos.forget()
 		if (errors.Is(err, domain.ErrConflict) || errors.Is(err, domain.ErrInsufficientFunds)) && try < maxTurns {
 			continue // a payment used the budget meanwhile: what is left is less
 		}

@@ -142,6 +142,7 @@ func TestRacingPaymentsNeverOverspendABudgetNorPassALimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.promotion(shop, promo.Promotion{Code: "BUDGET", Fixed: 100, Budget: 400})
+	time.Sleep(promoRecheck) // the other engine (daemon) sees a new promotion this much later at most
 	members := []string{alice, bob}
 	w.topup(bob, 10000, 2)
 	for i := range 6 {
