@@ -31,6 +31,10 @@ type confirmation struct {
 	// Payment is the record of the payment waiting (none for a SEND to a number with no
 	// purse, whose hold is its record, or one asked before records existed).
 	Payment string `json:"payment,omitempty"`
+	// Promo and Discount: a promotion's part, reserved from its budget with the rest (Amount
+	// is what the payer pays).
+	Promo    string `json:"promo,omitempty"`
+	Discount uint64 `json:"discount,omitempty"`
 }
 
 const maxConfirmTries = 3
@@ -91,9 +95,12 @@ func (t *turn) askConfirm(code uint16, payee *domain.Account, amount, fee uint64
 	if len(release) > 0 {
 		job = t.confirmStep(replaced, job, domain.PaymentCancelled, "", domain.ID{})
 	}
+	if d := t.askDiscount; d != nil {
+		c.Promo, c.Discount = d.Promotion, d.Amount
+	}
 	if holdFor == "" {
 		p := t.smsPayment(productOf(code), ts[0].ID, payee, t.purse.ID, amount, fee, ref)
-		p.State, p.Expires, p.Transfer = domain.PaymentAwaiting, c.Expires, ""
+		p.State, p.Expires, p.Transfer, p.Discount = domain.PaymentAwaiting, c.Expires, "", t.askDiscount
 		c.Payment = p.ID
 		if job, err = t.e.paymentJob(p, 0, "", job, t.in.From, false); err != nil {
 			t.replies = nil
@@ -235,6 +242,11 @@ func (t *turn) confirm(yes bool) domain.Job {
 	post := derive(mustID(c.Pending[0]), 'p')
 	t.repeat = t.paidRecord(c.Code, &payee, c.Amount, domain.Transfer{ID: post})
 	job.Compose = t.notices(c.Code, &payee, c.Amount, c.Fee, c.Ref, t.payeeLang(&payee)) // before the step: points add to it
+	if c.Discount > 0 {
+		t.credited = c.Amount + c.Discount
+		job.Compose = appendLine(t.notices(c.Code, &payee, c.Amount, c.Fee, c.Ref, t.payeeLang(&payee)), t.in.From, commands.Render(t.lang,
+			commands.RDiscount, commands.Args{Ref: c.Promo, Amount: t.money(c.Discount), Worth: t.money(c.Amount + c.Discount)}))
+	}
 	return t.guard(t.confirmStep(c, job, domain.PaymentCompleted, "", post))
 }
 

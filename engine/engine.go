@@ -353,9 +353,11 @@ type turn struct {
 	// running out meanwhile makes the step computed again, without the discount.
 	discountAt int
 	credited   uint64 // what a discounted payment's merchant receives (the price), for its notice
-	terms      creditTerms
-	termsVer   uint64
-	termsRead  bool
+	// askDiscount is the discount of a payment asked to be confirmed (askConfirm keeps it).
+	askDiscount *domain.PaymentDiscount
+	terms       creditTerms
+	termsVer    uint64
+	termsRead   bool
 	// retry: what the sender is told and whether a guess was counted, for whether a copy
 	// of this SMS may run again (commit.go).
 	retry retryState

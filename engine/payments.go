@@ -197,7 +197,7 @@ func (t *turn) move(code uint16, payee *domain.Account, amount uint64, ref strin
 	if t.cmd.WithPoints {
 		return t.payWithPoints(code, payee, amount, ref)
 	}
-	if o := t.offerFor(payee, amount, ref); o != nil && (t.e.cfg.ConfirmAbove == 0 || amount-o.discount <= t.e.cfg.ConfirmAbove) {
+	if o := t.offerFor(payee, amount, ref); o != nil {
 		return t.payDiscounted(code, payee, amount, ref, o)
 	}
 	fee := t.fee(code, amount)

@@ -115,9 +115,19 @@ func (t *turn) payDiscounted(code uint16, payee *domain.Account, amount uint64, 
 		}
 		ts = append(ts, feeTransfer(t.purse.ID, fees.ID, fee))
 	}
+	discount := &domain.PaymentDiscount{Promotion: o.p.Code, Amount: o.discount, Price: amount}
+	if above := t.e.cfg.ConfirmAbove; above > 0 && paid > above { // confirmed first: the discount reserved with the rest
+		t.askDiscount = discount
+		job := t.askConfirm(code, payee, paid, fee, ref, "", ts)
+		if len(job.Transfers) > 0 {
+			job.Profiles = append(job.Profiles, t.useOffer(o)...) // a use counts when it is asked
+			job.Reads = append(job.Reads, domain.Profile{Owner: keyPromo + o.p.Code, Version: o.ver})
+		}
+		return job
+	}
 	t.repeat = t.paidRecord(code, payee, paid, ts[0])
 	p := t.smsPayment(productOf(code), id, payee, t.purse.ID, paid, fee, ref)
-	p.Discount = &domain.PaymentDiscount{Promotion: o.p.Code, Amount: o.discount, Price: amount}
+	p.Discount = discount
 	line := commands.Render(t.lang, commands.RDiscount, commands.Args{Ref: o.p.Code, Amount: t.money(o.discount), Worth: t.money(amount)})
 	job := t.withProfile(domain.Job{Transfers: ts, Compose: appendLine(t.notices(code, payee, paid, fee, ref, t.payeeLang(payee)), t.in.From, line)})
 	job.Profiles = append(job.Profiles, t.useOffer(o)...)
@@ -230,7 +240,6 @@ func (t *turn) useOffer(o *offer) []domain.Profile {
 	if !o.p.Counts() {
 		return nil
 	}
-	o.use.Take(promo.Day(t.e.cfg.Now(), t.e.cfg.Location))
 	return []domain.Profile{write(keyPromoUse+o.p.Code+":"+t.in.From, o.use, o.useVer)}
 }
 

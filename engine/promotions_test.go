@@ -249,3 +249,27 @@ func TestAPromotionPastItsEndGivesBackItsBudget(t *testing.T) {
 		t.Errorf("budget left %d; the shop has %d, want %d", got, w.available("SHOP42"), before+900)
 	}
 }
+
+// TestAConfirmedPayKeepsItsDiscount: a texted PAY above confirm_above reserves the discount
+// from the budget with the rest; YES pays it, NO releases it.
+func TestAConfirmedPayKeepsItsDiscount(t *testing.T) {
+	w, shop := promoWorld(t)
+	w.e.cfg.ConfirmAbove = 3000
+	p := w.promotion(shop, promo.Promotion{Code: "BIG", Percent: 10, Budget: 1000})
+	w.handle(alice, "PAY SHOP42 50 1234") // asks YES <code>
+	if got := w.e.BudgetLeft(p); got != 500 {
+		t.Errorf("the budget holds %d while the payment waits, want 5.00 reserved", got)
+	}
+	before := w.available("SHOP42")
+	w.expect(alice, "YES "+w.codeTo(alice), "Offer BIG: 5.00 EUR off 50.00 EUR.")
+	rec := w.lastPayment(shop)
+	if rec.Amount != 4500 || rec.Discount == nil || rec.Discount.Price != 5000 || w.available("SHOP42")-before != 5000 {
+		t.Errorf("after YES: %+v %+v, the shop got %d", rec, rec.Discount, w.available("SHOP42")-before)
+	}
+	w.handle(alice, "PAY SHOP42 40 R2 1234")
+	w.handle(alice, "NO "+w.codeTo(alice))
+	if got := w.e.BudgetLeft(p); got != 500 {
+		t.Errorf("after NO the budget holds %d, want the 4.00 released", got)
+	}
+	w.verify()
+}
