@@ -240,6 +240,7 @@ func (t *turn) useOffer(o *offer) []domain.Profile {
 	if !o.p.Counts() {
 		return nil
 	}
+	o.use.Take(promo.Day(t.e.cfg.Now(), t.e.cfg.Location))
 	return []domain.Profile{write(keyPromoUse+o.p.Code+":"+t.in.From, o.use, o.useVer)}
 }
 
