@@ -294,15 +294,25 @@ func (e *Engine) completeDebit(ctx context.Context, p *domain.Payment, ver uint6
 // submitBank commits the end of a queued mDebit with the payment's record and event. A
 // conflict (another worker settled it) is not an error: the queue entry goes next time.
 func (e *Engine) submitBank(ctx context.Context, p *domain.Payment, ver uint64, was domain.PaymentState, job domain.Job) error {
-	job, err := e.paymentJob(p, ver, was, job, "bank", false)
-	if err != nil {
-		return err
+	step, base := *p, job
+	for try := 0; ; try++ {
+		*p, job = step, base
+		job.Profiles = append([]domain.Profile(nil), base.Profiles...)
+		job.Transfers = append([]domain.Transfer(nil), base.Transfers...)
+		out, err := e.paymentJob(p, ver, was, job, "bank", false)
+		if err != nil {
+			return err
+		}
+		_, err = e.l.Submit(ctx, out)
+		if !errors.Is(err, domain.ErrConflict) {
+			return err
+		}
+		// The record moved (another worker settled it), or only the member's points wallet
+		// did (he paid meanwhile): then the bank's answer is recorded again, afresh.
+		if _, cur, rerr := e.payment(p.ID); rerr != nil || cur != ver || try >= maxTurns {
+			return nil
+		}
 	}
-	_, err = e.l.Submit(ctx, job)
-	if errors.Is(err, domain.ErrConflict) {
-		return nil
-	}
-	return err
 }
 
 // saveBank records an attempt that did not end the payment (ErrConflict: the record
