@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -197,4 +198,48 @@ func TestLoyaltyEdgePartialRefundsWithPoints(t *testing.T) {
 		t.Errorf("%d points", got)
 	}
 	w.verify()
+}
+
+// walletBumper is the books with a member texting at the worst moment: the first job that
+// writes his points wallet finds it changed just before (another of his payments).
+type walletBumper struct {
+	Ledger
+	e      *Engine
+	number string
+	once   sync.Once
+}
+
+func (b *walletBumper) Submit(ctx context.Context, job domain.Job) (domain.Result, error) {
+	for _, p := range job.Profiles {
+		if p.Owner == keyWallet+b.number {
+			b.once.Do(func() {
+				var w loyalty.Wallet
+				ver, _, _ := b.e.record(keyWallet+b.number, &w)
+				w.Last++ // a change of his, committed first
+				b.Ledger.Submit(ctx, domain.Job{Profiles: []domain.Profile{write(keyWallet+b.number, w, ver)}})
+			})
+		}
+	}
+	return b.Ledger.Submit(ctx, job)
+}
+
+// An mDebit the bank approved while its payer's wallet moved: the approval is recorded (with
+// its points) in the same round, not taken for another worker's.
+func TestLoyaltyEdgeBankApprovalWhileTheWalletMoves(t *testing.T) {
+	w, _ := debitWorldTiers(t, nil)
+	w.e.cfg.Loyalty = &loyalty.Programme{Rules: []loyalty.Rule{{PerUnit: 1}}, ExpiryMonths: 24, Exponent: 2, Location: time.UTC}
+	p := w.debitAndConfirm("20")
+	bumper := &walletBumper{Ledger: w.l, number: alice}
+	worker := NewAdmin(w.e.cfg, bumper)
+	bumper.e = worker
+	worker.SetBank(w.e.bank)
+	done, err := worker.BankStep(context.Background(), p.ID)
+	if err != nil || !done {
+		t.Fatalf("one round: done %v, %v", done, err)
+	}
+	got, _ := w.e.GetPayment(0, p.ID)
+	if got.State != domain.PaymentCompleted || got.Points == nil || got.Points.Earned != 20 {
+		t.Fatalf("after the round: %s %+v", got.State, got.Points)
+	}
+	w.points(alice)
 }
