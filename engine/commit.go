@@ -100,7 +100,7 @@ func (t *turn) dedupe(job *domain.Job) *domain.Dedupe {
 		return nil // not an SMS (the checkout page): nothing to recognise a copy of
 	}
 	b, _ := json.Marshal(t.repeat)
-	return &domain.Dedupe{Key: t.dedupeKey, TTL: t.e.cfg.Dedupe, Result: b, Retry: t.mayRetry(job)}
+	return &domain.Dedupe{Key: t.dedupeKey, TTL: t.e.cfg.Dedupe, Result: b, Retry: t.rerun || t.mayRetry(job)}
 }
 
 // retryState is what a turn knows, when it commits, of whether its SMS may run again.

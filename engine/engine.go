@@ -353,6 +353,10 @@ type turn struct {
 	// running out meanwhile makes the step computed again, without the discount.
 	discountAt int
 	credited   uint64 // what a discounted payment's merchant receives (the price), for its notice
+	// rerun: the SMS sets a state or asks one (STOP, START, PROMO, LANG, POINTS, OFFERS, JOIN,
+	// LEAVE), so the same text sent again later runs again: STOP after START after STOP
+	// takes effect, and a copy redelivered does no harm.
+	rerun bool
 	// askDiscount is the discount of a payment asked to be confirmed (askConfirm keeps it).
 	askDiscount *domain.PaymentDiscount
 	terms       creditTerms
@@ -408,6 +412,7 @@ func (t *turn) replyTo(to string, l commands.Lang, r commands.Reply, a commands.
 // run decides what the SMS does and returns the job that does it.
 func (t *turn) run() domain.Job {
 	if on, l, _, ok := commands.StopWord(t.in.Text); ok {
+		t.rerun = true
 		return t.stopWord(on, l)
 	}
 	c, err := commands.Parse(t.in.Text, commands.Options{Currency: t.e.cfg.Currency, Exponent: t.e.cfg.Exponent, Region: t.e.cfg.Region})
@@ -459,6 +464,10 @@ func (t *turn) run() domain.Job {
 		}
 		t.reply(commands.RBlocked, commands.Args{})
 		return domain.Job{}
+	}
+	switch c.Kind {
+	case commands.Language, commands.Promo, commands.Points, commands.Offers, commands.Join, commands.Leave:
+		t.rerun = true
 	}
 	if c.Kind == commands.Language {
 		t.prof.Lang, t.prof.LangSet, t.profDirty = c.Target, true, true

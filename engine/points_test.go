@@ -251,3 +251,22 @@ func TestAMerchantsOwnRuleComesFirst(t *testing.T) {
 		t.Errorf("the rule read back: %+v %v %v", ml, own, err)
 	}
 }
+
+// TestStateCommandsRunAgainWhenTextedAgain: STOP, START, STOP within the dedupe window ends
+// with offers off; POINTS and OFFERS texted again answer the state of now; JOIN after LEAVE
+// joins again.
+func TestStateCommandsRunAgainWhenTextedAgain(t *testing.T) {
+	w, _ := pointsWorld(t)
+	w.expect(alice, "STOP", "You will not receive offers")
+	w.expect(alice, "START", "You will receive offers")
+	w.expect(alice, "STOP", "You will not receive offers")
+	if cs, _ := w.e.Consents(alice); len(cs) == 0 || cs[len(cs)-1].Granted {
+		t.Errorf("the last STOP did not take: %+v", cs)
+	}
+	w.expect(alice, "POINTS 1234", "You have 0 points.")
+	w.expect(alice, "PAY SHOP42 10 1234", "+10 pts")
+	w.expect(alice, "POINTS 1234", "You have 10 points.")
+	w.expect(alice, "LANG FR", "français")
+	w.expect(alice, "LANG EN", "English")
+	w.expect(alice, "LANG FR", "français")
+}

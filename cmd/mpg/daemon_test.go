@@ -277,6 +277,15 @@ func TestAdminWhileServing(t *testing.T) {
 	if out := mustRun(t, "--db", db, "ledger", "verify"); !strings.Contains(out, "ledger verify: ok") {
 		t.Fatalf("verify through the daemon: %s", out)
 	}
+	// Promotions and campaigns too: SHOP42's takings fund a promotion, a campaign sends it.
+	mustRun(t, "--db", db, "promo", "create", "SHOP42", "SPRING", "--name", "Spring", "--percent", "10", "--budget", "2")
+	if out := mustRun(t, "--db", db, "promo", "list", "SHOP42"); !strings.Contains(out, "SPRING") {
+		t.Fatalf("promo list through the daemon: %s", out)
+	}
+	if out := mustRun(t, "--db", db, "campaign", "create", "--promo", "SPRING", "--text", "Spring at Corner Shop"); !strings.Contains(out, "created") {
+		t.Fatalf("campaign through the daemon: %s", out)
+	}
+	mustRun(t, "--db", db, "dispute", "list", "SHOP42")
 	backup := filepath.Join(dir, "copy.db")
 	mustRun(t, "--db", db, "ledger", "backup", backup)
 	if _, err := os.Stat(backup); err != nil {
