@@ -160,6 +160,7 @@ const (
 	RPointsNotHere     // PAY ... PTS at a merchant that takes no points
 	RPointsExpiring    // a notice: points of a lot expire on a date
 	RPointsConfirm     // PAY ... PTS whose money part would need a code: nothing done
+	RPointsNone        // PAY ... PTS with no points to pay with: nothing done
 	RDiscount          // appended to a payment's reply: the promotion's part of the price
 	RPointsHeld        // appended to BAL: the member's points
 	ROffers            // OFFERS: what is on offer for the sender
@@ -318,16 +319,17 @@ var templates = [replyCount][3]string{
 	RPointsUsed:     {" Paid with {points} pts ({worth}): {total} pts left.", " Payé avec {points} pts ({worth}): reste {total} pts.", " 使用{points}积分({worth}),剩余{total}积分。"},
 	RPoints:         {"You have {total} points. {points} expire on {date}.", "Vous avez {total} points. {points} expirent le {date}.", "您有{total}积分。其中{points}积分将于{date}到期。"},
 	RPointsNoExpiry: {"You have {total} points.", "Vous avez {total} points.", "您有{total}积分。"},
-	RPointsOff:      {"There is no loyalty programme on this service.", "Ce service n'a pas de programme de fidelite.", "本服务暂无积分计划。"},
+	RPointsOff:      {"There is no loyalty programme on this service.", "Ce service n'a pas de programme de fidélité.", "本服务暂无积分计划。"},
 	RPointsNotHere:  {"{party} does not take points. Pay without PTS. Nothing was done.", "{party} n'accepte pas les points. Payez sans PTS. Rien n'a été fait.", "{party}不接受积分。请不加积分付款。未执行任何操作。"},
 	RPointsExpiring: {"{points} of your {total} points expire on {date}. Use them with PAY shop amount pin PTS.", "{points} de vos {total} points expirent le {date}. Utilisez-les: PAYER code somme pin PTS.", "您的{total}积分中有{points}积分将于{date}到期。使用方法:付款 商户 金额 密码 积分。"},
+	RPointsNone:     {"You have no points to pay {party} with. Pay without PTS. Nothing was done.", "Vous n'avez pas de points pour payer {party}. Payez sans PTS. Rien n'a été fait.", "您没有可用于向{party}付款的积分。请不加积分付款。未执行任何操作。"},
 	RPointsConfirm:  {"With points, pay at most {amount} in money without a code. Pay without PTS. Nothing was done.", "Avec des points, payez au plus {amount} sans code. Payez sans PTS. Rien n'a été fait.", "使用积分时,现金部分最多 {amount}(无需确认码)。请不加积分付款。未执行任何操作。"},
 	RPointsHeld:     {" Points: {total}.", " Points: {total}.", " 积分:{total}。"},
 	RDiscount:       {" Offer {ref}: {amount} off {worth}.", " Offre {ref}: -{amount} sur {worth}.", " 优惠{ref}:{worth}立减{amount}。"},
 	ROffers:         {"Offers for you: {lines}. JOIN code to join one.", "Offres pour vous: {lines}. REJOINDRE code pour participer.", "您可参加的优惠:{lines}。发送 参加 代码 参加。"},
 	ROffersNone:     {"No offers for you now.", "Aucune offre pour vous en ce moment.", "目前没有适合您的优惠。"},
-	RJoined:         {"You joined {ref} ({name}) at {party}: it applies when you pay there. LEAVE {ref} to leave.", "Vous participez a {ref} ({name}) chez {party}: applique quand vous y payez. QUITTER {ref} pour arreter.", "您已参加{party}的优惠{ref}({name}),在该商户付款时自动使用。发送 退出 {ref} 退出。"},
-	RLeft:           {"You left {ref}.", "Vous ne participez plus a {ref}.", "您已退出优惠{ref}。"},
+	RJoined:         {"You joined {ref} ({name}) at {party}: it applies when you pay there. LEAVE {ref} to leave.", "Vous participez à {ref} ({name}) chez {party}: appliquée quand vous y payez. QUITTER {ref} pour la quitter.", "您已参加{party}的优惠{ref}({name}),在该商户付款时自动使用。发送 退出 {ref} 退出。"},
+	RLeft:           {"You left {ref}.", "Vous ne participez plus à {ref}.", "您已退出优惠{ref}。"},
 	RNoOffer:        {"No offer {ref} is running. OFFERS lists yours.", "Aucune offre {ref} en cours. OFFRES les liste.", "没有进行中的优惠{ref}。发送 优惠 查看。"},
 	RPromoOn:        {"You will receive offers. Send PROMO OFF to stop.", "Vous recevrez des offres. Envoyez PROMO NON pour ne plus en recevoir.", "您将收到优惠信息。发送 促销 关 退订。"},
 	RPromoOff:       {"You will not receive offers any more.", "Vous ne recevrez plus d'offres.", "您将不再收到优惠信息。"},
@@ -568,7 +570,7 @@ var templates = [replyCount][3]string{
 		"{party} vous a remboursé {amount}. Votre banque n'a pas pu le recevoir ({arg}): il est dans votre porte-monnaie. Solde {balance}.",
 		"{party}已退款 {amount}。您的银行无法入账({arg}),款项已存入您的钱包。余额 {balance}。",
 	},
-	RStopped: {"You will not receive offers any more. Send START to receive them again.", "Vous ne recevrez plus d'offres. Envoyez START pour en recevoir a nouveau.", "您将不再收到优惠信息。发送 订阅 可重新接收。"},
+	RStopped: {"You will not receive offers any more. Send START to receive them again.", "Vous ne recevrez plus d'offres. Envoyez START pour en recevoir à nouveau.", "您将不再收到优惠信息。发送 订阅 可重新接收。"},
 	RStarted: {"You will receive offers. Send STOP to stop them at any time.", "Vous recevrez des offres. Envoyez ARRET pour ne plus en recevoir.", "您将收到优惠信息。随时发送 退订 即可停止。"},
 	RData: {
 		"Your data: balance {balance}, {n} operations, offers {offers}. Payments are kept {years} years after you leave. Everything we hold, for {minutes} min, once: {link}",
@@ -648,7 +650,7 @@ var templates = [replyCount][3]string{
 	RDisputeNotHere:  {"A top-up or a repayment cannot be disputed here. Call customer care.", "Un versement ou un remboursement ne se conteste pas ici. Appelez le service client.", "充值或还款不能在此申请争议。请致电客服。"},
 	RDisputeRefund:   {"Dispute case {case} (Ref {ref}) is decided for you: {amount} is given back.", "Litige {case} (Réf {ref}) tranché en votre faveur: {amount} vous est rendu.", "争议案件 {case}(编号 {ref})裁定支持您:退回 {amount}。"},
 	RDisputeRejected: {"Dispute case {case} (Ref {ref}) is decided: no refund. Call customer care with questions.", "Litige {case} (Réf {ref}) tranché: pas de remboursement. Questions: service client.", "争议案件 {case}(编号 {ref})已裁定:不予退款。如有疑问请致电客服。"},
-	RCampaign:        {"{lines} STOP to end", "{lines} STOP pour arreter", "{lines} 回复退订停止"},
+	RCampaign:        {"{lines} (STOP to end)", "{lines} (STOP: plus d'offres)", "{lines}(回复退订停止)"},
 	RDisputeReview:   {"Dispute case {case} (Ref {ref}) is with customer care, who will decide and tell you.", "Litige {case} (Réf {ref}) transmis au service client, qui décidera et vous préviendra.", "争议案件 {case}(编号 {ref})已转客服,裁定后将通知您。"},
 }
 

@@ -92,12 +92,12 @@ func TestCampaignQuietHoursAndCapsInTwoZones(t *testing.T) {
 	w.expect(wang, "注册 739164 Wang", "")
 	w.expect(wang, "订阅", "您将收到优惠信息")
 	first := w.campaign("SUMMER", "Summer sale: -20% at Corner Shop", "")
-	w.runCampaigns(map[string]string{alice: "Summer sale: -20% at Corner Shop STOP to end"})
+	w.runCampaigns(map[string]string{alice: "Summer sale: -20% at Corner Shop (STOP to end)"})
 	w.runCampaigns(nil) // the next round waits a while
 	w.advance(roundWait)
 	w.runCampaigns(nil) // 20:15 in Shanghai: still quiet
 	w.advance(12*time.Hour + 15*time.Minute)
-	w.runCampaigns(map[string]string{wang: "Summer sale: -20% at Corner Shop 回复退订停止"}) // 08:30 Thursday in Shanghai
+	w.runCampaigns(map[string]string{wang: "Summer sale: -20% at Corner Shop(回复退订停止)"}) // 08:30 Thursday in Shanghai
 	if c, _, _ := w.e.CampaignByID(first.ID); c.State != CampaignDone || c.Sent != 2 || c.Matched != 2 {
 		t.Fatalf("first campaign %+v, want done with 2 sent to 2 matched", c)
 	}
@@ -105,23 +105,23 @@ func TestCampaignQuietHoursAndCapsInTwoZones(t *testing.T) {
 	w.campaign("WINTER", "Winter sale", "")
 	w.runCampaigns(nil)
 	w.advance(7 * time.Hour) // 08:30 in Paris, 15:30 in Shanghai: Wang is at his daily cap
-	w.runCampaigns(map[string]string{alice: "Winter sale STOP to end"})
+	w.runCampaigns(map[string]string{alice: "Winter sale (STOP to end)"})
 	w.advance(17 * time.Hour) // Friday 08:30 in Shanghai
-	w.runCampaigns(map[string]string{wang: "Winter sale 回复退订停止"})
+	w.runCampaigns(map[string]string{wang: "Winter sale(回复退订停止)"})
 	// A third and a fourth: the week's cap (three) stops the fourth for both until their
 	// first SMS is a week old.
 	w.advance(31*time.Hour + 30*time.Minute) // Saturday 09:00 in Paris, 16:00 in Shanghai
 	w.campaign("AUTUMN", "Autumn sale", "")
-	w.runCampaigns(map[string]string{alice: "Autumn sale STOP to end", wang: "Autumn sale 回复退订停止"})
+	w.runCampaigns(map[string]string{alice: "Autumn sale (STOP to end)", wang: "Autumn sale(回复退订停止)"})
 	w.advance(24 * time.Hour) // Sunday: Paris rests, Shanghai is at its week's cap
 	w.campaign("SPRING", "Spring sale", "")
 	w.runCampaigns(nil)
 	w.advance(48*time.Hour + roundWait) // Tuesday 1 December 09:15 in Paris: both still at three
 	w.runCampaigns(nil)
 	w.advance(28 * time.Hour) // Wednesday 13:15 in Paris: Alice's first is a week old; 20:15 in Shanghai
-	w.runCampaigns(map[string]string{alice: "Spring sale STOP to end"})
+	w.runCampaigns(map[string]string{alice: "Spring sale (STOP to end)"})
 	w.advance(12*time.Hour + 30*time.Minute) // Thursday 08:45 in Shanghai: Wang's first is a week old
-	w.runCampaigns(map[string]string{wang: "Spring sale 回复退订停止"})
+	w.runCampaigns(map[string]string{wang: "Spring sale(回复退订停止)"})
 }
 
 func TestCampaignReachesOnlyOptedInMembersOfItsAudience(t *testing.T) {
@@ -137,7 +137,7 @@ func TestCampaignReachesOnlyOptedInMembersOfItsAudience(t *testing.T) {
 	w.expect(dave, "PROMO ON", "Vous recevrez des offres")
 	w.expect(stranger, "START", "")
 	c := w.campaign("SHOP42A", "Two for one at Corner Shop", `language == "EN"`)
-	w.runCampaigns(map[string]string{alice: "Two for one at Corner Shop STOP to end"})
+	w.runCampaigns(map[string]string{alice: "Two for one at Corner Shop (STOP to end)"})
 	rep, err := w.e.ReportCampaign(c.ID)
 	if err != nil || rep.Matched != 1 || rep.Sent != 1 || rep.Recipients != 1 || rep.Delivered != 0 || rep.OptedOut != 0 {
 		t.Fatalf("report %+v, %v", rep, err)

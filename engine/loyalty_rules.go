@@ -55,7 +55,8 @@ func (e *Engine) SetMerchantLoyalty(ctx context.Context, merchant uint64, ml Mer
 	return err
 }
 
-// MerchantLoyaltyOf is a merchant's own points rule, found or not.
+// MerchantLoyaltyOf is the points rule that applies to a merchant's payments: its own (own
+// true), else the service's as it applies to it.
 func (e *Engine) MerchantLoyaltyOf(merchant uint64) (MerchantLoyalty, bool, error) {
 	var ml MerchantLoyalty
 	m, err := e.l.Account(merchant)
@@ -63,7 +64,36 @@ func (e *Engine) MerchantLoyaltyOf(merchant uint64) (MerchantLoyalty, bool, erro
 		return ml, false, domain.PaymentErr(domain.CodeNotFound, "no such merchant")
 	}
 	_, found, err := e.record(keyMerchantLoyalty+m.Owner, &ml)
-	return ml, found, err
+	if err != nil || found || !e.loyal() {
+		return ml, found, err
+	}
+	prog := e.cfg.Loyalty
+	for _, product := range []string{"pay", "bill", "debit", "credit"} {
+		if r, ok := prog.RuleFor(m.Owner, product); ok {
+			ml = MerchantLoyalty{PerUnit: r.PerUnit, Products: r.Products, BonusTimes: r.BonusTimes}
+			for _, d := range r.BonusDays {
+				ml.BonusDays = append(ml.BonusDays, int(d))
+			}
+			break
+		}
+	}
+	ml.PointWorth = prog.Rates[m.Owner]
+	return ml, false, nil
+}
+
+// DropMerchantLoyalty removes a merchant's own rule: the service's applies again.
+func (e *Engine) DropMerchantLoyalty(ctx context.Context, merchant uint64, actor string) error {
+	m, err := e.l.Account(merchant)
+	if err != nil {
+		return domain.PaymentErr(domain.CodeNotFound, "no such merchant")
+	}
+	_, ver, err := e.l.Profile(keyMerchantLoyalty + m.Owner)
+	if err != nil || ver == 0 {
+		return err
+	}
+	_, err = e.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{{Owner: keyMerchantLoyalty + m.Owner, Version: ver, Delete: true}},
+		Audit: &domain.Audit{Actor: actor, Action: "merchant loyalty dropped", Detail: m.Owner}})
+	return err
 }
 
 // programmeAt is the programme as it applies to payments to a merchant: the configuration's,

@@ -242,6 +242,8 @@ func (t *turn) payWithPoints(code uint16, payee *domain.Account, amount uint64, 
 	switch {
 	case !ok:
 		return refuse(commands.RPointsNotHere, commands.Args{Party: payee.Name})
+	case pts == 0: // asked to pay with points, he has none (or none worth a unit here)
+		return refuse(commands.RPointsNone, commands.Args{Party: payee.Name})
 	case e.cfg.ConfirmAbove > 0 && money > e.cfg.ConfirmAbove:
 		return refuse(commands.RPointsConfirm, commands.Args{Amount: t.money(e.cfg.ConfirmAbove)})
 	}

@@ -250,6 +250,15 @@ func TestAMerchantsOwnRuleComesFirst(t *testing.T) {
 	if ml, own, err := w.e.MerchantLoyaltyOf(shop); err != nil || !own || ml.PerUnit != 1 {
 		t.Errorf("the rule read back: %+v %v %v", ml, own, err)
 	}
+	if err := w.e.DropMerchantLoyalty(ctx, shop, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	// The service's rule as it applies to SHOP42: its configured rule, ×2 on Sundays, 0.01 a point.
+	if ml, own, err := w.e.MerchantLoyaltyOf(shop); err != nil || own || ml.PerUnit != 1 || ml.BonusTimes != 2 || ml.PointWorth != 1 {
+		t.Errorf("the service's rule: %+v %v %v", ml, own, err)
+	}
+	w.expect(alice, "PAY SHOP42 0.10 1234 PTS", "Paid with 10 pts (0.10 EUR)")
+	w.expect(bob, "PAY SHOP42 1 4321 PTS", "You have no points to pay Corner Shop with. Pay without PTS. Nothing was done.")
 }
 
 // TestStateCommandsRunAgainWhenTextedAgain: STOP, START, STOP within the dedupe window ends

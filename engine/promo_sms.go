@@ -226,6 +226,7 @@ func appendLine(compose func(domain.View, *domain.Result) ([]domain.Message, err
 		}
 		for i := range msgs {
 			if msgs[i].To == to {
+				// No full stop after a receipt code: the subscriber copies it as it stands.
 				msgs[i].Text = strings.TrimRight(msgs[i].Text, " ") + line
 				break
 			}

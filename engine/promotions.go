@@ -121,7 +121,12 @@ func (e *Engine) CreatePromotion(ctx context.Context, merchant uint64, p promo.P
 		e.promos.forget() // this daemon sees its own change at once
 		switch {
 		case errors.Is(err, domain.ErrInsufficientFunds):
-			return p, domain.PaymentErr(domain.CodeInsufficientFunds, "the merchant's account cannot fund this budget")
+			held := uint64(0)
+			if a, err := e.l.Account(m.ID); err == nil {
+				held = uint64(max(0, a.Available()))
+			}
+			return p, domain.PaymentErr(domain.CodeInsufficientFunds, fmt.Sprintf("the budget (%s) comes from the merchant's account, which holds %s",
+				domain.FormatAmount(p.Budget, e.cfg.Currency), domain.FormatAmount(held, e.cfg.Currency)))
 		case errors.Is(err, domain.ErrConflict) && try < maxTurns:
 			if _, _, err := e.promotion(p.Code); err == nil {
 				return p, errPromoExists

@@ -76,7 +76,7 @@ func (e *Engine) debitPayer(tr domain.Transfer) string {
 
 // verifyReceipt finds the transfer a receipt code names and checks its MAC.
 func (e *Engine) verifyReceipt(code string) (domain.Transfer, bool) {
-	pos, mac, ok := strings.Cut(strings.ToUpper(strings.TrimSpace(code)), "-")
+	pos, mac, ok := strings.Cut(strings.ToUpper(strings.TrimRight(strings.TrimSpace(code), ".,;")), "-") // copied with the full stop after it: still the code
 	var seq uint64
 	if _, err := fmt.Sscanf(pos, "%X", &seq); !ok || err != nil || len(e.cfg.ReceiptKey) == 0 {
 		return domain.Transfer{}, false

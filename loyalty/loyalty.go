@@ -149,6 +149,9 @@ func (p *Programme) Earn(merchant, product string, amount uint64, at time.Time, 
 	return q
 }
 
+// RuleFor is the rule a payment of product to merchant earns by (ok false: none).
+func (p *Programme) RuleFor(merchant, product string) (Rule, bool) { return p.rule(merchant, product) }
+
 func (p *Programme) rule(merchant, product string) (Rule, bool) {
 	if !slices.Contains(earning, product) {
 		return Rule{}, false

@@ -14,7 +14,7 @@ import (
 
 // loyaltyBody is the rule as the API writes it.
 type loyaltyBody struct {
-	PerUnit    uint64      `json:"per_unit"`
+	PerUnit    *uint64     `json:"per_unit"` // required: a rule says what it earns
 	Products   []string    `json:"products,omitempty"`
 	BonusDays  []string    `json:"bonus_days,omitempty"`
 	BonusTimes uint64      `json:"bonus_times,omitempty"`
@@ -37,7 +37,11 @@ func (s *Server) putLoyalty(w http.ResponseWriter, r *http.Request, m domain.Acc
 		s.fail(w, r, err)
 		return
 	}
-	ml := engine.MerchantLoyalty{PerUnit: req.PerUnit, Products: req.Products, BonusTimes: req.BonusTimes}
+	if req.PerUnit == nil {
+		s.fail(w, r, domain.PaymentErr(domain.CodeInvalidRequest, "per_unit is required (DELETE /v1/loyalty goes back to the service's rule)"))
+		return
+	}
+	ml := engine.MerchantLoyalty{PerUnit: *req.PerUnit, Products: req.Products, BonusTimes: req.BonusTimes}
 	var err error
 	if ml.PointWorth, err = s.amount(req.PointWorth, "", false); err != nil {
 		s.fail(w, r, err)
@@ -59,6 +63,15 @@ func (s *Server) putLoyalty(w http.ResponseWriter, r *http.Request, m domain.Acc
 }
 
 func (s *Server) getLoyalty(w http.ResponseWriter, r *http.Request, m domain.Account) {
+	s.answerLoyalty(w, r, m)
+}
+
+// deleteLoyalty drops the merchant's own rule: the service's applies again.
+func (s *Server) deleteLoyalty(w http.ResponseWriter, r *http.Request, m domain.Account) {
+	if err := s.e.DropMerchantLoyalty(r.Context(), m.ID, actor(m)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.answerLoyalty(w, r, m)
 }
 

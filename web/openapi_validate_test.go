@@ -74,6 +74,8 @@ func TestAnswersFollowOpenAPI(t *testing.T) {
 		{"GET", "/v1/loyalty", "", f.key, ""},
 		{"PUT", "/v1/loyalty", `{"per_unit":2,"bonus_days":["sun"],"bonus_times":3,"point_worth":"0.02"}`, f.key, ""},
 		{"PUT", "/v1/loyalty", `{"per_unit":2000}`, f.key, ""},
+		{"PUT", "/v1/loyalty", `{}`, f.key, ""},
+		{"DELETE", "/v1/loyalty", "", f.key, ""},
 		{"POST", "/v1/promotions/SUMMER/end", "", f.key, ""},
 		{"POST", "/v1/promotions/NOSUCH/end", "", f.key, ""},
 	}

@@ -134,6 +134,7 @@ func (s *Server) apiRoutes() []route {
 		{"POST /v1/payments/{id}/void", s.merchant(s.voidPayment)},
 		{"GET /v1/loyalty", s.merchant(s.getLoyalty)},
 		{"PUT /v1/loyalty", s.merchant(s.putLoyalty)},
+		{"DELETE /v1/loyalty", s.merchant(s.deleteLoyalty)},
 		{"POST /v1/promotions", s.merchant(s.createPromotion)},
 		{"GET /v1/promotions", s.merchant(s.listPromotions)},
 		{"POST /v1/promotions/{code}/end", s.merchant(s.endPromotion)},
