@@ -13,7 +13,7 @@ func TestPromoCLI(t *testing.T) {
 	db := cliLedger(t)
 	mustRun(t, "--db", db, "merchant", "add", "shop42", "--name", "Corner Shop", "--msisdn", "+33698765432")
 	if _, err := run(t, "--db", db, "promo", "create", "SHOP42", "SUMMER", "--name", "Summer", "--percent", "10", "--budget", "50"); err == nil ||
-		!strings.Contains(err.Error(), "cannot fund") {
+		!strings.Contains(err.Error(), "which holds 0.00 EUR") {
 		t.Fatalf("a budget the merchant cannot fund: %v", err)
 	}
 	l, _ := alicePays(t, db, "PAY SHOP42 15 2468") // the shop's takings fund its promotions
