@@ -161,6 +161,7 @@ const (
 	RPointsExpiring    // a notice: points of a lot expire on a date
 	RPointsConfirm     // PAY ... PTS whose money part would need a code: nothing done
 	RPointsNone        // PAY ... PTS with no points to pay with: nothing done
+	RPointsRefund      // appended to a refund's notice: points given back and taken back
 	RDiscount          // appended to a payment's reply: the promotion's part of the price
 	RPointsHeld        // appended to BAL: the member's points
 	ROffers            // OFFERS: what is on offer for the sender
@@ -322,6 +323,7 @@ var templates = [replyCount][3]string{
 	RPointsOff:      {"There is no loyalty programme on this service.", "Ce service n'a pas de programme de fidélité.", "本服务暂无积分计划。"},
 	RPointsNotHere:  {"{party} does not take points. Pay without PTS. Nothing was done.", "{party} n'accepte pas les points. Payez sans PTS. Rien n'a été fait.", "{party}不接受积分。请不加积分付款。未执行任何操作。"},
 	RPointsExpiring: {"{points} of your {total} points expire on {date}. Use them with PAY shop amount pin PTS.", "{points} de vos {total} points expirent le {date}. Utilisez-les: PAYER code somme pin PTS.", "您的{total}积分中有{points}积分将于{date}到期。使用方法:付款 商户 金额 密码 积分。"},
+	RPointsRefund:   {" Points: {points} back, {n} taken back ({total} total).", " Points: {points} rendus, {n} repris ({total} au total).", " 积分:退回{points},扣回{n}(共{total})。"},
 	RPointsNone:     {"You have no points to pay {party} with. Pay without PTS. Nothing was done.", "Vous n'avez pas de points pour payer {party}. Payez sans PTS. Rien n'a été fait.", "您没有可用于向{party}付款的积分。请不加积分付款。未执行任何操作。"},
 	RPointsConfirm:  {"With points, pay at most {amount} in money without a code. Pay without PTS. Nothing was done.", "Avec des points, payez au plus {amount} sans code. Payez sans PTS. Rien n'a été fait.", "使用积分时,现金部分最多 {amount}(无需确认码)。请不加积分付款。未执行任何操作。"},
 	RPointsHeld:     {" Points: {total}.", " Points: {total}.", " 积分:{total}。"},

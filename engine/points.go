@@ -296,29 +296,29 @@ func pointsOnly(p *domain.Payment) bool {
 // came from, then that share of what it earned taken back (capped at what the member holds,
 // the points just given back included; the rest recorded as short). All of both once everything is given back; each once,
 // as the record's counts and version see to it.
-func (e *Engine) givePointsBack(p *domain.Payment, n int, job *domain.Job) error {
+func (e *Engine) givePointsBack(p *domain.Payment, n int, job *domain.Job) (back, taken uint64, err error) {
 	pts := p.Points
 	if pts == nil || !e.loyal() {
-		return nil
+		return 0, 0, nil
 	}
 	take := loyalty.Share(pts.Earned, p.Refunded, p.Amount) - min(pts.TakenBack+pts.Short, loyalty.Share(pts.Earned, p.Refunded, p.Amount))
 	give := loyalty.Share(pts.Spent, p.Refunded, p.Amount) - min(pts.Restored, loyalty.Share(pts.Spent, p.Refunded, p.Amount))
 	if take == 0 && give == 0 {
-		return nil
+		return 0, 0, nil
 	}
 	ctx := context.Background()
 	m, err := e.memberOf(ctx, p.MSISDN)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	float, err := e.pointsSystem(ctx, domain.KindFloat)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	if give > 0 {
-		back, err := m.wallet.Restore(loyalty.Part(pts.Draws, pts.Restored, give))
+		back, err = m.wallet.Restore(loyalty.Part(pts.Draws, pts.Restored, give))
 		if err != nil {
-			return err
+			return 0, 0, err
 		}
 		pts.Restored += back
 		job.Transfers = append(job.Transfers, domain.Transfer{ID: giveBackID(p.ID, n, pointsPart), Debit: float, Credit: m.account,
@@ -326,6 +326,7 @@ func (e *Engine) givePointsBack(p *domain.Payment, n int, job *domain.Job) error
 	}
 	if take > 0 {
 		got := m.wallet.TakeBack(pts.Lot, take)
+		taken = got
 		pts.TakenBack, pts.Short = pts.TakenBack+got, pts.Short+take-got
 		if got > 0 {
 			job.Transfers = append(job.Transfers, domain.Transfer{ID: giveBackID(p.ID, n, pointsPart+1), Debit: m.account, Credit: float,
@@ -334,7 +335,7 @@ func (e *Engine) givePointsBack(p *domain.Payment, n int, job *domain.Job) error
 	}
 	pts.Total = m.wallet.Balance()
 	e.writeWallet(job, m)
-	return nil
+	return back, taken, nil
 }
 
 // ExpirePoints tells members of points about to expire and moves what is left of expired

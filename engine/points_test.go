@@ -88,6 +88,9 @@ func TestPayWithPointsThenRefundGivesBackAndTakesBackOnce(t *testing.T) {
 	if got := w.points(alice); got != 100 {
 		t.Errorf("after the refund: %d points, want the 100 spent back and the 11 earned gone", got)
 	}
+	if got := w.outbox()[alice]; len(got) != 1 || !strings.Contains(got[0], "Points: 100 back, 11 taken back (100 total).") {
+		t.Errorf("the refund's SMS: %q", got)
+	}
 	if _, _, _, err := w.e.RefundPayment(ctx, RefundRequest{Merchant: shop, PaymentID: id, Actor: "shop"}); err == nil {
 		t.Error("refunded twice")
 	}

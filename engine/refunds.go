@@ -156,10 +156,15 @@ func (e *Engine) giveBack(p *domain.Payment, ver uint64, req RefundRequest) (dom
 	bank := e.bankRefund(p, n)
 	refund = p.Refunds[n]
 	job := plan.Job
-	if err := e.givePointsBack(p, n, &job); err != nil {
+	back, taken, err := e.givePointsBack(p, n, &job)
+	if err != nil {
 		return refund, job, err
 	}
 	job.Compose, job.Profiles = e.giveBackNotices(*p, refund), append(job.Profiles, bank...)
+	if back+taken > 0 { // the payer is told what his points did too
+		job.Compose = appendLine(job.Compose, p.MSISDN, commands.Render(e.langOf(p.MSISDN), commands.RPointsRefund,
+			commands.Args{Points: back, N: int(taken), Total: p.Points.Total}))
+	}
 	// The record at the version read, checked before the transfers: a racing step that wrote
 	// it first makes this one a conflict (computed again), never a reused transfer id.
 	job.Reads = append(job.Reads, domain.Profile{Owner: keyPayment + p.ID, Version: ver})
