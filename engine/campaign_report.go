@@ -39,6 +39,7 @@ func (e *Engine) ReportCampaign(id string) (CampaignReport, error) {
 	if err != nil {
 		return CampaignReport{}, err
 	}
+	c.Cursor, c.Last = "", "" // where the sweep is: nothing a reader needs
 	rep := CampaignReport{Campaign: c}
 	p, _, err := e.promotion(c.Promo)
 	if err == nil {

@@ -47,7 +47,8 @@ func (e *Engine) campaignStep(ctx context.Context, id string, budget int) (int, 
 		return 0, err
 	}
 	page := min(domain.MaxProfileScan, 4*budget)
-	recs, err := e.l.ProfilesFrom(keyConsent, max(c.Cursor, keyConsent), page)
+	cur, last := e.openCursor(c.Cursor), e.openCursor(c.Last)
+	recs, err := e.l.ProfilesFrom(keyConsent, max(cur, keyConsent), page)
 	if err != nil {
 		return 0, err
 	}
@@ -55,11 +56,11 @@ func (e *Engine) campaignStep(ctx context.Context, id string, budget int) (int, 
 	var ids []sentMsg
 	for i, r := range recs {
 		number, _, _ := strings.Cut(strings.TrimPrefix(r.Owner, keyConsent), ":")
-		c.Cursor = r.Owner + "\x00"
-		if number == c.Last {
+		cur = r.Owner + "\x00"
+		if number == last {
 			continue
 		}
-		c.Last = number
+		last = number
 		out, msg, err := e.campaignMember(ctx, &c, ver, aud, number)
 		if err != nil { // said without the member's number: it goes to the logs
 			return sent, fmt.Errorf("campaign %s, member %s: %s", c.ID, domain.Mask(number), strings.ReplaceAll(err.Error(), number, domain.Mask(number)))
@@ -77,6 +78,12 @@ func (e *Engine) campaignStep(ctx context.Context, id string, budget int) (int, 
 		}
 	}
 	c.Sent += sent
+	if c.Cursor, err = e.sealCursor(cur); err != nil {
+		return sent, err
+	}
+	if c.Last, err = e.sealCursor(last); err != nil {
+		return sent, err
+	}
 	if done {
 		e.campaignRoundEnd(&c, now)
 	}
@@ -174,4 +181,26 @@ func (e *Engine) campaignMember(ctx context.Context, c *Campaign, cver uint64, a
 		return outSkipped, 0, err
 	}
 	return outSent, res.Messages[0], nil
+}
+
+// The cursor and the last member handled name a member (his number, in his consent record's
+// key): the campaign record keeps them sealed, so it holds no number in clear, and no listing
+// shows one. A cursor that cannot be opened (the PIN key changed) starts the round again;
+// the members sent already are skipped by their own records.
+func (e *Engine) sealCursor(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	return e.seal(s)
+}
+
+func (e *Engine) openCursor(s string) string {
+	if s == "" {
+		return ""
+	}
+	t, err := e.DeliverText(domain.Message{Text: secretMark, Sealed: s})
+	if err != nil {
+		return ""
+	}
+	return t
 }

@@ -82,8 +82,8 @@ type Campaign struct {
 	Until    int64  `json:"until"`   // deferred members are tried until then
 	Ended    int64  `json:"ended,omitempty"`
 	Round    int    `json:"round"`
-	Cursor   string `json:"cursor,omitempty"`  // the next consent record to read
-	Last     string `json:"last,omitempty"`    // the member handled last (his records are adjacent)
+	Cursor   string `json:"cursor,omitempty"`  // the next consent record to read (sealed: it names a member)
+	Last     string `json:"last,omitempty"`    // the member handled last, his records adjacent (sealed)
 	NextAt   int64  `json:"next_at,omitempty"` // the next round starts then
 	Deferred int    `json:"deferred,omitempty"`
 	Matched  int    `json:"matched"` // opted-in members the rule matched, in the first round

@@ -142,6 +142,10 @@ func TestCampaignReachesOnlyOptedInMembersOfItsAudience(t *testing.T) {
 	if err != nil || rep.Matched != 1 || rep.Sent != 1 || rep.Recipients != 1 || rep.Delivered != 0 || rep.OptedOut != 0 {
 		t.Fatalf("report %+v, %v", rep, err)
 	}
+	// Where the sweep is names a member: the campaign's record keeps it sealed.
+	if b, _, err := w.l.Profile(keyCampaign + c.ID); err != nil || strings.Contains(string(b), "+336") || strings.Contains(string(b), "336111") {
+		t.Errorf("a number in clear in the campaign's record: %s %v", b, err)
+	}
 	// The SMSC takes everything and reports alice's campaign SMS delivered; then she stops.
 	ctx := context.Background()
 	msgs, err := w.l.NextMessages(ctx, 100)
