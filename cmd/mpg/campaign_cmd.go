@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"mpg/domain"
 	"mpg/engine"
 )
 
@@ -16,8 +18,8 @@ func (a *app) campaignCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "campaign",
 		Short: "Marketing campaigns: create, list, report, stop (sent only to members who opted in)",
-		Example: `  mpg campaign create --promo SUMMER --text "Summer at Corner Shop: -20% with code SUMMER"
-  mpg campaign create --promo GOLD10 --text "Gold members: 10% off" --audience 'level == "gold"'
+		Example: `  mpg campaign create --promo SUMMER --text "Summer at Corner Shop: 10% off from 5.00"
+  mpg campaign create --promo GOLD --text "Gold members: 2.00 off at Corner Shop" --audience 'level == "gold"'
   mpg campaign list
   mpg campaign report 18ee35204024dee9
   mpg campaign stop 18ee35204024dee9`,
@@ -31,8 +33,8 @@ func (a *app) campaignCreateCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "create --promo CODE --text TEXT [--audience RULE]",
 		Short: "Text a promotion to the members who opted in and match the rule, in their sending hours",
-		Example: `  mpg campaign create --promo SUMMER --text "Summer at Corner Shop: -20% with code SUMMER"
-  mpg campaign create --promo GOLD10 --text "Gold members: 10% off" --audience 'level == "gold"'`,
+		Example: `  mpg campaign create --promo SUMMER --text "Summer at Corner Shop: 10% off from 5.00"
+  mpg campaign create --promo GOLD --text "Gold members: 2.00 off at Corner Shop" --audience 'level == "gold"'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withLedger(func(l store) error {
@@ -68,6 +70,9 @@ func (a *app) campaignListCmd() *cobra.Command {
 					if err != nil {
 						return err
 					}
+					for i := range cs {
+						cs[i].Cursor, cs[i].Last = "", "" // where the sweep is: sealed, nothing to read
+					}
 					return writeJSON(cmd.OutOrStdout(), cs)
 				}
 				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
@@ -85,10 +90,11 @@ func (a *app) campaignListCmd() *cobra.Command {
 }
 
 func (a *app) campaignReportCmd() *cobra.Command {
-	return &cobra.Command{
+	var output string
+	c := &cobra.Command{
 		Use:     "report <id>",
-		Short:   "What a campaign did: audience, sent, delivered, opted out after it",
-		Example: "  mpg campaign report 18ee35204024dee9",
+		Short:   "What a campaign did: audience, sent, delivered, opted out after it, its promotion's use",
+		Example: "  mpg campaign report 18ee35204024dee9\n  mpg campaign report 18ee35204024dee9 -o json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withLedger(func(l store) error {
@@ -96,10 +102,37 @@ func (a *app) campaignReportCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return writeJSON(cmd.OutOrStdout(), rep)
+				if output == "json" {
+					return writeJSON(cmd.OutOrStdout(), rep)
+				}
+				return writeCampaignReport(cmd.OutOrStdout(), rep, floatCurrency(l, a.cfg.Ledger.Currency))
 			})
 		},
 	}
+	c.Flags().StringVarP(&output, "output", "o", "table", "output: table or json (times in unix nanoseconds, amounts in minor units)")
+	return c
+}
+
+// writeCampaignReport writes a report as an operator reads it.
+func writeCampaignReport(w io.Writer, rep engine.CampaignReport, currency string) error {
+	at := func(ns int64) string {
+		if ns == 0 {
+			return "-"
+		}
+		return time.Unix(0, ns).UTC().Format(time.RFC3339)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "campaign\t%s (%s), %s\n", rep.ID, rep.Promo, rep.State)
+	fmt.Fprintf(tw, "created\t%s, ended %s, round %d\n", at(rep.Created), at(rep.Ended), rep.Round)
+	fmt.Fprintf(tw, "audience\t%d opted-in members matched the rule\n", rep.Matched)
+	fmt.Fprintf(tw, "sent\t%d (to %d members); delivered %d, failed %d\n", rep.Sent, rep.Recipients, rep.Delivered, rep.Failed)
+	fmt.Fprintf(tw, "opted out after it\t%d\n", rep.OptedOut)
+	fmt.Fprintf(tw, "promotion\t%d uses by the recipients; budget %s, %s left\n", rep.Uses,
+		domain.FormatAmount(rep.Budget, currency), domain.FormatAmount(rep.BudgetLeft, currency))
+	if rep.Partial {
+		fmt.Fprintln(tw, "note\tmore recipients than one report reads: the counts are of the first ones")
+	}
+	return tw.Flush()
 }
 
 func (a *app) campaignStopCmd() *cobra.Command {

@@ -42,8 +42,11 @@ func TestCampaignCLI(t *testing.T) {
 		t.Fatalf("list table: %s", out)
 	}
 	var rep engine.CampaignReport
-	if err := json.Unmarshal([]byte(mustRun(t, "--db", db, "campaign", "report", id)), &rep); err != nil || rep.ID != id || rep.Sent != 0 {
+	if err := json.Unmarshal([]byte(mustRun(t, "--db", db, "campaign", "report", id, "-o", "json")), &rep); err != nil || rep.ID != id || rep.Sent != 0 || rep.Budget != 1000 {
 		t.Fatalf("report %+v, %v", rep, err)
+	}
+	if out := mustRun(t, "--db", db, "campaign", "report", id); !strings.Contains(out, "budget 10.00 EUR, 10.00 EUR left") || !strings.Contains(out, "(SUMMER), running") {
+		t.Fatalf("report as read: %s", out)
 	}
 	if out := mustRun(t, "--db", db, "campaign", "stop", id); !strings.Contains(out, "stopped") {
 		t.Fatalf("stop: %s", out)
