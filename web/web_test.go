@@ -451,14 +451,16 @@ func TestWebhooksAreSignedRetriedAndStoppedByGone(t *testing.T) {
 	<-done
 }
 
+// waitFor waits for what a background worker does: at most 15 s, as CI machines run the
+// PostgreSQL suites beside others and a worker's round can come late there.
 func waitFor(t *testing.T, ok func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if ok() {
 			return
 		}
 	}
-	t.Fatal("condition not met in 5 s")
+	t.Fatal("condition not met in 15 s")
 }
 
 func TestCheckoutPagesResistCSRFAndFraming(t *testing.T) {
