@@ -21,12 +21,6 @@ var exponents = map[string]uint8{
 // discount, at a merchant's rate, as two transfers in one job.
 const PointsAsset = "PTS"
 
-// IsMoney says whether a currency code is money (any code mpg knows but points).
-func IsMoney(currency string) bool {
-	_, ok := exponents[currency]
-	return ok && currency != PointsAsset
-}
-
 // Currencies lists the codes mpg knows.
 func Currencies() []string {
 	out := make([]string, 0, len(exponents))

@@ -194,7 +194,6 @@ func (t *turn) acceptPayment(p *domain.Payment, ver uint64, was domain.PaymentSt
 	if o != nil {
 		ts = append(ts, domain.Transfer{ID: claimID(pid, 'D'), Debit: o.p.Account, Credit: merchant.ID, Amount: o.discount, Code: domain.CodeDiscount, Ref: o.p.Code})
 		t.discountAt, t.credited = len(ts), p.Discount.Price
-		employee = append(employee, t.useOffer(o)...)
 	}
 	t.cmd.Kind, t.cmd.Amount = commands.Pay, p.Amount // for the wording of a refusal
 	t.payeeName = merchant.Name
@@ -205,7 +204,7 @@ func (t *turn) acceptPayment(p *domain.Payment, ver uint64, was domain.PaymentSt
 		step.Compose = t.companyNotices(payer, &merchant, p.Amount, fee, p.Reference)
 	}
 	if o != nil {
-		step.Reads = append(step.Reads, domain.Profile{Owner: keyPromo + o.p.Code, Version: o.ver})
+		step = t.withOffer(step, o)
 		step.Compose = appendLine(step.Compose, t.in.From, commands.Render(t.lang, commands.RDiscount,
 			commands.Args{Ref: o.p.Code, Amount: t.money(o.discount), Worth: t.money(p.Discount.Price)}))
 	}

@@ -197,34 +197,74 @@ func (t *turn) move(code uint16, payee *domain.Account, amount uint64, ref strin
 	if t.cmd.WithPoints {
 		return t.payWithPoints(code, payee, amount, ref)
 	}
-	if o := t.offerFor(payee, amount, ref); o != nil {
-		return t.payDiscounted(code, payee, amount, ref, o)
+	// A promotion for this member: he pays the price less the discount (and the fee on what
+	// he pays), its budget pays the discount beside it, the merchant gets the price.
+	o := t.offerFor(payee, amount, ref)
+	paid := amount
+	var discount *domain.PaymentDiscount
+	if o != nil {
+		paid -= o.discount
+		discount = &domain.PaymentDiscount{Promotion: o.p.Code, Amount: o.discount, Price: amount}
 	}
-	fee := t.fee(code, amount)
-	ts := []domain.Transfer{{ID: domain.NewID(), Debit: t.purse.ID, Credit: payee.ID, Amount: amount, Code: code, Ref: ref}}
-	if fee > 0 {
-		fees := t.system(domain.KindFees)
-		if fees == nil {
-			t.reply(commands.RBusy, commands.Args{})
-			return t.withProfile(domain.Job{})
+	id := domain.NewID()
+	ts := []domain.Transfer{{ID: id, Debit: t.purse.ID, Credit: payee.ID, Amount: paid, Code: code, Ref: ref}}
+	if o != nil {
+		ts = append(ts, domain.Transfer{ID: pointsID(id.String(), "discount"), Debit: o.p.Account, Credit: payee.ID, Amount: o.discount,
+			Code: domain.CodeDiscount, Ref: o.p.Code})
+		t.discountAt, t.credited = len(ts), amount
+	}
+	ts, fee, ok := t.withFee(ts, code, paid)
+	if !ok {
+		return t.busy()
+	}
+	if above := t.e.cfg.ConfirmAbove; above > 0 && paid > above { // confirmed first: a discount reserved with the rest
+		t.askDiscount = discount
+		job := t.askConfirm(code, payee, paid, fee, ref, "", ts)
+		if o != nil && len(job.Transfers) > 0 {
+			job = t.withOffer(job, o) // a use counts when it is asked
 		}
-		ts = append(ts, feeTransfer(t.purse.ID, fees.ID, fee))
+		return job
 	}
-	if above := t.e.cfg.ConfirmAbove; above > 0 && amount > above {
-		return t.askConfirm(code, payee, amount, fee, ref, "", ts)
+	t.repeat = t.paidRecord(code, payee, paid, ts[0])
+	p := t.smsPayment(productOf(code), id, payee, t.purse.ID, paid, fee, ref)
+	p.Discount = discount
+	compose := t.notices(code, payee, paid, fee, ref, t.payeeLang(payee))
+	if o != nil {
+		compose = appendLine(compose, t.in.From, commands.Render(t.lang, commands.RDiscount,
+			commands.Args{Ref: o.p.Code, Amount: t.money(o.discount), Worth: t.money(amount)}))
 	}
-	t.repeat = t.paidRecord(code, payee, amount, ts[0])
-	p := t.smsPayment(productOf(code), ts[0].ID, payee, t.purse.ID, amount, fee, ref)
-	job := t.withProfile(domain.Job{Transfers: ts, Compose: t.notices(code, payee, amount, fee, ref, t.payeeLang(payee))})
+	job := t.withProfile(domain.Job{Transfers: ts, Compose: compose})
+	if o != nil {
+		job = t.withOffer(job, o)
+	}
 	job, err := t.e.earn(context.Background(), job, p, nil, payee.Owner, t.lang)
 	if err == nil {
 		job, err = t.e.leanPaymentJob(p, job, payee)
 	}
 	if err != nil {
-		t.reply(commands.RBusy, commands.Args{})
-		return t.withProfile(domain.Job{})
+		return t.busy()
 	}
 	return job
+}
+
+// withFee adds to a payment's transfers the fee of what the payer pays (fee 0: none); ok
+// false when the fees account cannot be found.
+func (t *turn) withFee(ts []domain.Transfer, code uint16, paid uint64) ([]domain.Transfer, uint64, bool) {
+	fee := t.fee(code, paid)
+	if fee == 0 {
+		return ts, 0, true
+	}
+	fees := t.system(domain.KindFees)
+	if fees == nil {
+		return ts, fee, false
+	}
+	return append(ts, feeTransfer(t.purse.ID, fees.ID, fee)), fee, true
+}
+
+// busy answers a step that could not be computed: try again, nothing done.
+func (t *turn) busy() domain.Job {
+	t.reply(commands.RBusy, commands.Args{})
+	return t.withProfile(domain.Job{})
 }
 
 // smsPayment is the record of a payment the subscriber made by texting a command, completed

@@ -264,11 +264,9 @@ func (t *turn) payWithPoints(code uint16, payee *domain.Account, amount uint64, 
 		}
 		ts = append(ts, domain.Transfer{ID: pid, Debit: m.account, Credit: float, Amount: pts, Code: domain.CodePointsRedeem})
 	}
-	fee := t.fee(code, money)
-	if fees := t.system(domain.KindFees); fee > 0 && fees != nil {
-		ts = append(ts, feeTransfer(t.purse.ID, fees.ID, fee))
-	} else if fee > 0 {
-		return refuse(commands.RBusy, commands.Args{})
+	ts, fee, ok := t.withFee(ts, code, money)
+	if !ok {
+		return t.busy()
 	}
 	t.repeat = t.paidRecord(code, payee, amount, ts[0])
 	p := t.smsPayment(productOf(code), id, payee, t.purse.ID, money, fee, ref)

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,52 +96,6 @@ func audienceOf(rule string) *promo.Audience {
 // nobody is the audience of a rule that does not compile.
 var nobody, _ = promo.Compile("false")
 
-// payDiscounted is a PAY with a promotion's discount: the buyer pays the price less the
-// discount (and the fee on what he pays), the budget pays the discount, the merchant gets
-// the price; the member's use and the promotion's version guard it (see promotions.go).
-func (t *turn) payDiscounted(code uint16, payee *domain.Account, amount uint64, ref string, o *offer) domain.Job {
-	paid := amount - o.discount
-	fee := t.fee(code, paid)
-	id := domain.NewID()
-	ts := []domain.Transfer{{ID: id, Debit: t.purse.ID, Credit: payee.ID, Amount: paid, Code: code, Ref: ref},
-		{ID: pointsID(id.String(), "discount"), Debit: o.p.Account, Credit: payee.ID, Amount: o.discount, Code: domain.CodeDiscount, Ref: o.p.Code}}
-	t.discountAt, t.credited = 2, amount
-	if fee > 0 {
-		fees := t.system(domain.KindFees)
-		if fees == nil {
-			t.reply(commands.RBusy, commands.Args{})
-			return t.withProfile(domain.Job{})
-		}
-		ts = append(ts, feeTransfer(t.purse.ID, fees.ID, fee))
-	}
-	discount := &domain.PaymentDiscount{Promotion: o.p.Code, Amount: o.discount, Price: amount}
-	if above := t.e.cfg.ConfirmAbove; above > 0 && paid > above { // confirmed first: the discount reserved with the rest
-		t.askDiscount = discount
-		job := t.askConfirm(code, payee, paid, fee, ref, "", ts)
-		if len(job.Transfers) > 0 {
-			job.Profiles = append(job.Profiles, t.useOffer(o)...) // a use counts when it is asked
-			job.Reads = append(job.Reads, domain.Profile{Owner: keyPromo + o.p.Code, Version: o.ver})
-		}
-		return job
-	}
-	t.repeat = t.paidRecord(code, payee, paid, ts[0])
-	p := t.smsPayment(productOf(code), id, payee, t.purse.ID, paid, fee, ref)
-	p.Discount = discount
-	line := commands.Render(t.lang, commands.RDiscount, commands.Args{Ref: o.p.Code, Amount: t.money(o.discount), Worth: t.money(amount)})
-	job := t.withProfile(domain.Job{Transfers: ts, Compose: appendLine(t.notices(code, payee, paid, fee, ref, t.payeeLang(payee)), t.in.From, line)})
-	job.Profiles = append(job.Profiles, t.useOffer(o)...)
-	job.Reads = append(job.Reads, domain.Profile{Owner: keyPromo + o.p.Code, Version: o.ver})
-	job, err := t.e.earn(context.Background(), job, p, nil, payee.Owner, t.lang)
-	if err == nil {
-		job, err = t.e.leanPaymentJob(p, job, payee)
-	}
-	if err != nil {
-		t.reply(commands.RBusy, commands.Args{})
-		return t.withProfile(domain.Job{})
-	}
-	return job
-}
-
 // offers answers OFFERS: the promotions running now that this member may use, at most 5.
 func (t *turn) offers() domain.Job {
 	t.repeat.Kind = repeatQuery
@@ -235,14 +188,16 @@ func appendLine(compose func(domain.View, *domain.Result) ([]domain.Message, err
 	}
 }
 
-// useOffer counts the member's use of a promotion, in the job that gets its discount (at the
-// version read: two racing payments cannot both take the last use).
-func (t *turn) useOffer(o *offer) []domain.Profile {
-	if !o.p.Counts() {
-		return nil
+// withOffer adds to the job that gets a promotion's discount what guards it: the member's
+// use counted at the version read (two racing payments cannot both take the last use) and
+// the promotion at the version read (one ended meanwhile refuses it).
+func (t *turn) withOffer(job domain.Job, o *offer) domain.Job {
+	if o.p.Counts() {
+		o.use.Take(promo.Day(t.e.cfg.Now(), t.e.cfg.Location))
+		job.Profiles = append(job.Profiles, write(keyPromoUse+o.p.Code+":"+t.in.From, o.use, o.useVer))
 	}
-	o.use.Take(promo.Day(t.e.cfg.Now(), t.e.cfg.Location))
-	return []domain.Profile{write(keyPromoUse+o.p.Code+":"+t.in.From, o.use, o.useVer)}
+	job.Reads = append(job.Reads, domain.Profile{Owner: keyPromo + o.p.Code, Version: o.ver})
+	return job
 }
 
 // OfferFor is the discount a payment would get from its payer now (a checkout whose number

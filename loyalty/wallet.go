@@ -194,16 +194,6 @@ func (w *Wallet) Expire(now int64) uint64 {
 	return moved
 }
 
-// FirstExpiry is when the wallet's first lot with points expires (0: none).
-func (w *Wallet) FirstExpiry() int64 {
-	for _, l := range w.Lots {
-		if l.Left > 0 {
-			return l.Expires
-		}
-	}
-	return 0
-}
-
 // Told marks the notice number n sent for lot i.
 func (w *Wallet) Told(i, n int) { w.Lots[i].Told = uint8(n) }
 
