@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"mpg/domain"
-	"mpg/internal/pgtest"
 	"mpg/ledger"
 	"mpg/ledger/ledgertest"
 )
@@ -69,14 +68,7 @@ func TestCopyOfAFileWithLaggingRecords(t *testing.T) {
 		}
 	}
 
-	dsn := pgtest.Start(t)
-	if err := MigrateDSN(ctx, dsn); err != nil {
-		t.Fatal(err)
-	}
-	db, err := Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, dsn := migratedDB(t)
 	store := NewStore(db)
 	if _, err := ledger.CopyFile(ctx, crashed, store, nil); err != nil {
 		t.Fatal(err)

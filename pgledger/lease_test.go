@@ -21,6 +21,13 @@ import (
 // newDB is a migrated, open ledger database of the test's own.
 func newDB(t testing.TB) *DB {
 	t.Helper()
+	db, _ := migratedDB(t)
+	return db
+}
+
+// migratedDB is newDB with the database's DSN, for tests that open it again.
+func migratedDB(t testing.TB) (*DB, string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	dsn := pgtest.Start(t)
@@ -32,7 +39,7 @@ func newDB(t testing.TB) *DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.Close)
-	return db
+	return db, dsn
 }
 
 func mustAcquire(t *testing.T, db *DB, name, holder string, ttl time.Duration) Lease {
