@@ -52,6 +52,9 @@ type Job struct {
 	// journal position of their newest entry): for a step computed from a balance, such as a
 	// refund split between a credit line and a purse by what the line owes.
 	Untouched []AccountAt
+	// Facts are what the job's payment steps did, for statistics and fraud counters
+	// (fact.go): journaled with the rest, at most MaxFacts.
+	Facts []Fact
 }
 
 // AccountAt is an account as of its newest journal entry.

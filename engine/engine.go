@@ -44,6 +44,8 @@ type Ledger interface {
 	// EntryHash and Head read the hash chain, for dispute evidence.
 	EntryHash(seq uint64) (string, error)
 	Head() (seq uint64, hash string, err error)
+	// Journal reads the journal from a position for followers (statistics, fraud counters).
+	Journal(from uint64, max int) ([]domain.JournalEntry, uint64, error)
 }
 
 // Inbound is one SMS from a subscriber. From is the canonical E.164 identity

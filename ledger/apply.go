@@ -237,6 +237,17 @@ func (ja *jobApply) run(job *domain.Job) (domain.Result, error) {
 		}
 		ja.journal(entAudit, func(e *enc) { e.str(actor); e.str(a.Action); e.str(detail) })
 	}
+	if len(job.Facts) > domain.MaxFacts {
+		return res, refuse(domain.ErrJobTooLarge, -1, "at most %d facts", domain.MaxFacts)
+	}
+	for i := range job.Facts {
+		f := &job.Facts[i]
+		if f.Kind == 0 || len(f.Product) > domain.MaxStringLen || len(f.Channel) > domain.MaxStringLen ||
+			len(f.Reason) > domain.MaxStringLen || len(f.Promo) > domain.MaxStringLen {
+			return res, refuse(domain.ErrInvalid, -1, "a fact needs a kind and words of at most %d bytes", domain.MaxStringLen)
+		}
+		ja.journal(entFact, func(e *enc) { e.fact(f) })
+	}
 	if d := job.Dedupe; d != nil {
 		exp := ja.now + int64(d.TTL)
 		if d.TTL > time.Duration(math.MaxInt64-ja.now) {

@@ -21,6 +21,7 @@ const (
 	entAudit    byte = 4 // an admin or system action
 	entTier     byte = 5 // a purse moved to another KYC tier
 	entLimit    byte = 6 // a credit line's limit changed
+	entFact     byte = 7 // what a payment step did (domain.Fact), for statistics
 )
 
 const entHeader = 32 + 1 + 8
@@ -310,4 +311,26 @@ func decodeDedupe(v []byte) (key, result []byte, retry bool, err error) {
 	n := d.u16()
 	key = d.take(int(n &^ dedupeRetryBit))
 	return key, d.b, n&dedupeRetryBit != 0, d.err
+}
+
+// fact encodes a domain.Fact; its strings are bounded by the writer.
+func (e *enc) fact(f *domain.Fact) {
+	e.u8(uint8(f.Kind))
+	e.str(f.Product)
+	e.str(f.Channel)
+	e.u64(f.Payer)
+	e.u64(f.Payee)
+	e.u64(f.Amount)
+	e.u64(f.Fee)
+	e.str(f.Reason)
+	e.u64(f.Earned)
+	e.u64(f.Spent)
+	e.str(f.Promo)
+	e.u64(f.Discount)
+	e.u8(f.Local)
+}
+
+func (d *dec) fact() domain.Fact {
+	return domain.Fact{Kind: domain.FactKind(d.u8()), Product: d.str(), Channel: d.str(), Payer: d.u64(), Payee: d.u64(),
+		Amount: d.u64(), Fee: d.u64(), Reason: d.str(), Earned: d.u64(), Spent: d.u64(), Promo: d.str(), Discount: d.u64(), Local: d.u8()}
 }

@@ -434,3 +434,78 @@ func (l *Ledger) sharedAccounts(tx Tx, f Filter, match func(*domain.Account) boo
 	}
 	return out
 }
+
+// MaxJournalRead bounds the entries one Journal call returns.
+const MaxJournalRead = 4096
+
+// Journal reads the committed journal from position from (inclusive) for a follower: at
+// most max entries (MaxJournalRead at most) of the kinds it follows (transfers, facts,
+// accounts opened, tier changes), in order, in one read. next is where the following call
+// starts: past every entry read, of any kind. A transfer's For is left out (it may name a
+// person), and so are the owner and name of a person's account opened; a transfer's currency
+// is not filled.
+func (l *Ledger) Journal(from uint64, max int) (entries []domain.JournalEntry, next uint64, err error) {
+	max = min(max, MaxJournalRead)
+	from = max64(from, 1)
+	next = from
+	head := l.stats.LastSeq.Load()
+	err = l.view(func(tx Tx) error {
+		c := tx.Bucket(bktJournal).Cursor()
+		for k, v := c.Seek(u64key(from)); k != nil && len(entries) < max; k, v = c.Next() {
+			seq := be64(k)
+			if seq > head {
+				break // committed by another daemon, not yet followed here
+			}
+			en, err := splitEntry(v)
+			if err != nil {
+				return fmt.Errorf("journal entry %d: %w", seq, err)
+			}
+			next = seq + 1
+			if e, ok, err := journalEntry(seq, en); err != nil {
+				return err
+			} else if ok {
+				entries = append(entries, e)
+			}
+		}
+		return nil
+	})
+	return entries, next, err
+}
+
+func max64(a, b uint64) uint64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// journalEntry decodes one entry a follower reads (ok false: a kind it skips).
+func journalEntry(seq uint64, en entry) (domain.JournalEntry, bool, error) {
+	e := domain.JournalEntry{Seq: seq, Time: en.ts}
+	d := dec{b: en.body}
+	switch en.typ {
+	case entTransfer:
+		r := d.transfer()
+		t := r.Transfer
+		t.Seq, t.Timestamp, t.For = seq, en.ts, ""
+		e.Transfer = &t
+	case entFact:
+		f := d.fact()
+		e.Fact = &f
+	case entAccount:
+		a := d.accountStatic()
+		if a.Phone = ""; a.Kind == domain.KindPurse || a.Kind == domain.KindCreditLine {
+			a.Owner, a.Name = "", "" // a person: his account id is enough
+		}
+		e.Opened = &a
+	case entTier:
+		id, _, tier := d.u64(), d.u8(), d.u8()
+		e.Tier = &domain.TierChange{Account: id, Tier: tier}
+	default:
+		return e, false, nil
+	}
+	if d.err != nil {
+		return e, false, fmt.Errorf("journal entry %d: %w", seq, d.err)
+	}
+	return e, true, nil
+}

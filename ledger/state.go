@@ -251,7 +251,7 @@ func (l *Ledger) replay(tx Tx, seq uint64, en entry, asOf map[uint64]uint64, mar
 			a.wTier = tier
 			mark(a)
 		}
-	case entAudit:
+	case entAudit, entFact:
 	default:
 		return fmt.Errorf("unknown entry type %d", en.typ)
 	}

@@ -153,6 +153,10 @@ func verifyTx(ctx context.Context, tx Tx, l *Ledger, rep *Report, progress func(
 			if d.err != nil {
 				return bad("journal entry %d: audit entry unreadable", seq)
 			}
+		case entFact:
+			if d.fact(); d.err != nil {
+				return bad("journal entry %d: fact unreadable", seq)
+			}
 		case entTransfer:
 			r := d.transfer()
 			t := r.Transfer

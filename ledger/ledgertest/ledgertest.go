@@ -127,6 +127,7 @@ func Run(t *testing.T, open Opener) {
 		{"SharedPendingAcrossDaemons", SharedPendingAcrossDaemons},
 		{"SharedAccountsOnEitherDaemon", SharedAccountsOnEitherDaemon},
 		{"SharedOutboxOneSender", SharedOutboxOneSender},
+		{"JournalForFollowers", JournalForFollowers},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, open) })
 	}
