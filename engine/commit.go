@@ -36,6 +36,7 @@ func (t *turn) submit(ctx context.Context, job domain.Job) error {
 	job.Audit = t.audit
 	job.Messages = append(job.Messages, t.replies...)
 	job.Dedupe = t.dedupe(&job)
+	job.Facts = t.saidFacts(job)
 	_, err := t.e.l.Submit(ctx, job)
 	var ref *domain.RefusedError
 	if errors.As(err, &ref) && (ref.Reason == domain.ErrConflict ||
@@ -55,11 +56,12 @@ func (t *turn) submit(ctx context.Context, job domain.Job) error {
 			profiles = t.onRefused(ref)
 		}
 		t.repeat = repeatRecord{}
-		job = domain.Job{Messages: t.replies, Profiles: profiles}
+		job = domain.Job{Messages: t.replies, Profiles: profiles, Facts: t.e.refusedRecordFacts(profiles)}
 		if t.onRefused != nil {
 			job.Audit = t.audit // a merchant's payment refused: a transition like any other
 		}
 		job.Dedupe = t.dedupe(&job)
+		job.Facts = t.saidFacts(job)
 		_, err = t.e.l.Submit(ctx, job)
 		if errors.As(err, &ref) && ref.Reason == domain.ErrConflict {
 			return errConflict

@@ -259,7 +259,7 @@ func (t *turn) creditHold(p *domain.Payment, ver uint64, was domain.PaymentState
 	hold := domain.Transfer{ID: claimID(pid, 'H'), Debit: line.ID, Credit: merchant.ID, Amount: p.Amount, Code: domain.CodeCreditAuth,
 		Flags: domain.Pending, Timeout: e.cfg.HoldFor, Ref: holdRef(e.langOf(p.MSISDN), p.Reference), For: creditFor(p.ID)}
 	p.Transfer = hold.ID.String()
-	t.payeeName = merchant.Name
+	t.payeeName, t.payee = merchant.Name, merchant.ID
 	t.audit = &domain.Audit{Actor: t.in.From, Action: "credit authorise", Detail: p.ID + " " + domain.FormatAmount(p.Amount, e.cfg.Currency) + " " + merchant.Owner}
 	job, err := e.paymentJob(p, ver, was, domain.Job{Transfers: []domain.Transfer{hold}, Profiles: []domain.Profile{write(keyCreditHold+p.ID, struct{}{}, 0)}}, t.in.From, false)
 	if err != nil {

@@ -345,8 +345,9 @@ type turn struct {
 	audit     *domain.Audit
 	// repeat is what a redelivered copy of this SMS will be told (the dedupe record).
 	repeat repeatRecord
-	// payee of a payment, for a refusal naming whose limit it is.
+	// payee of a payment, for a refusal naming whose limit it is, and its account.
 	payeeName string
+	payee     uint64
 	holds     int  // money held for this number when the SMS came
 	toBank    bool // the job queues an mDebit: wake the bank worker once it is durable
 	// terms of the credit line as the rule book read them (ruleLine), at termsVer; termsRead

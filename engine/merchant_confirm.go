@@ -56,6 +56,7 @@ func (t *turn) answerRequests(yes bool) (domain.Job, bool) {
 		}
 		left = min(left, domain.MaxPaymentTries-p.Tries)
 		var err2 error
+		job.Facts = append(job.Facts, t.e.wrongCodeFact(&p))
 		if job, err2 = t.e.paymentJob(&p, ver, was, job, t.in.From, false); err2 != nil {
 			t.reply(commands.RBusy, commands.Args{})
 			return t.withProfile(domain.Job{}), true
@@ -196,7 +197,7 @@ func (t *turn) acceptPayment(p *domain.Payment, ver uint64, was domain.PaymentSt
 		t.discountAt, t.credited = len(ts), p.Discount.Price
 	}
 	t.cmd.Kind, t.cmd.Amount = commands.Pay, p.Amount // for the wording of a refusal
-	t.payeeName = merchant.Name
+	t.payeeName, t.payee = merchant.Name, merchant.ID
 	p.State, p.Reason, p.Fee, p.Transfer, p.Debited = domain.PaymentCompleted, "", fee, ts[0].ID.String(), payer.ID
 	step := domain.Job{Transfers: ts, NotAfter: p.Expires, Profiles: employee,
 		Compose: t.notices(domain.CodePay, &merchant, p.Amount, fee, p.Reference, commands.EN)}
@@ -403,7 +404,7 @@ func (e *Engine) CheckoutCode(ctx context.Context, id, code, ip string) (domain.
 			p.State, p.Reason = domain.PaymentRefused, string(domain.CodeWrongCode)
 			t.dropRequest(p.ID)
 		}
-		job, err := e.paymentJob(&p, ver, was, domain.Job{}, p.MSISDN, false)
+		job, err := e.paymentJob(&p, ver, was, domain.Job{Facts: []domain.Fact{e.wrongCodeFact(&p)}}, p.MSISDN, false)
 		return t.withProfile(job), err
 	})
 	if err != nil {

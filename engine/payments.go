@@ -55,7 +55,7 @@ func (t *turn) pay() domain.Job {
 	if c.Kind == commands.Bill {
 		ref = c.Account
 	}
-	t.payeeName = payee.Name
+	t.payeeName, t.payee = payee.Name, payee.ID
 	if c.Kind == commands.Pay && c.Ref != "" {
 		if company, ok := t.e.employerOf(t.in.From, c.Ref); ok {
 			return t.companyPay(&company, payee)
@@ -84,6 +84,7 @@ func (t *turn) send() domain.Job {
 	if payee == nil {
 		return t.hold(c.Phone, c.Amount)
 	}
+	t.payee = payee.ID
 	if payee.Status == domain.StatusClosed {
 		t.reply(commands.RPayeeClosed, commands.Args{Party: t.payeeName})
 		return t.withProfile(domain.Job{})

@@ -253,6 +253,7 @@ type leanEntry struct {
 // leanPaymentJob adds to a texted payment's job its index entry and webhook event.
 func (e *Engine) leanPaymentJob(p *domain.Payment, job domain.Job, payee *domain.Account) (domain.Job, error) {
 	job.Profiles = append(job.Profiles, write(merchantKey(p.Merchant, p.ID), leanEntry{Fee: p.Fee, Points: p.Points, Discount: p.Discount}, 0))
+	job = e.paymentFacts(p, "", job)
 	if payee.Kind != domain.KindMerchant && payee.Kind != domain.KindBiller {
 		return job, nil // a subscriber has no webhook endpoint
 	}
