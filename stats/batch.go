@@ -16,8 +16,12 @@ type Batch struct {
 // NewBatch is an empty batch.
 func NewBatch() *Batch { return &Batch{Cells: make(map[Key]Cell)} }
 
-// Add folds a fact made at t (unix nanoseconds) into the batch.
+// Add folds a fact made at t (unix nanoseconds) into the batch. A fact no cell counts
+// touches no key.
 func (b *Batch) Add(f domain.Fact, t int64) {
+	if !Counts(f) {
+		return
+	}
 	if b.Cells == nil {
 		b.Cells = make(map[Key]Cell)
 	}

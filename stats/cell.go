@@ -78,6 +78,16 @@ func Reason(r string) string {
 	return domain.ReasonOther
 }
 
+// Counts says whether a cell counts facts of this kind at all (a PIN reset, or a kind this
+// version does not know, touches no cell).
+func Counts(f domain.Fact) bool {
+	switch f.Kind {
+	case domain.FactPaid, domain.FactRefused, domain.FactRefund, domain.FactHeld, domain.FactWrongPIN:
+		return true
+	}
+	return false
+}
+
 // Fold adds one fact to a cell. A PIN reset is an operator's act, not a payment's: it is
 // not counted. A refund's fee is not counted either (Fees are what payments were charged).
 func Fold(c *Cell, f domain.Fact) {
