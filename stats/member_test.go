@@ -2,12 +2,14 @@ package stats
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"reflect"
 	"testing"
 	"time"
 
 	"mpg/domain"
+	"pgregory.net/rapid"
 )
 
 var paris = mustLoad("Europe/Paris")
@@ -229,4 +231,73 @@ func TestSummary(t *testing.T) {
 	if feb := Summary(m, day(2027, 2, 2, 12)); feb.PrevAmt != 0 || feb.ChangeOK {
 		t.Errorf("February summary %+v", feb)
 	}
+}
+
+// TestFirstsExactlyOnce: over random payments in journal order, each payer's newDay,
+// newMonth and first are true exactly once per local day, month and ever.
+func TestFirstsExactlyOnce(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		start := time.Date(2026, 12, 20, 0, 0, 0, 0, time.UTC).UnixNano()
+		members := map[uint64]*Member{}
+		type dayKey struct {
+			payer uint64
+			day   int32
+		}
+		type monthKey struct {
+			payer uint64
+			month int32
+		}
+		days, months, firsts := map[dayKey]int{}, map[monthKey]int{}, map[uint64]int{}
+		seenDays, seenMonths := map[dayKey]bool{}, map[monthKey]bool{}
+		at := start
+		for i := range rapid.IntRange(1, 300).Draw(rt, "n") {
+			at += rapid.Int64Range(0, 30*int64(time.Hour)).Draw(rt, fmt.Sprint("gap", i))
+			payer := rapid.Uint64Range(1, 4).Draw(rt, "payer")
+			kind := rapid.SampledFrom([]domain.FactKind{domain.FactPaid, domain.FactPaid, domain.FactRefund, domain.FactRefused}).Draw(rt, "kind")
+			if members[payer] == nil {
+				members[payer] = &Member{}
+			}
+			d, mo, f := members[payer].Observe(domain.Fact{Kind: kind, Product: "pay", Payer: payer, Payee: 42, Amount: 100}, at, paris)
+			local := time.Unix(0, at).In(paris)
+			dk, mk := dayKey{payer, DayOf(local)}, monthKey{payer, MonthOf(local)}
+			if kind == domain.FactPaid {
+				seenDays[dk], seenMonths[mk] = true, true
+			}
+			days[dk] += b2i(d)
+			months[mk] += b2i(mo)
+			firsts[payer] += b2i(f)
+		}
+		for k := range seenDays {
+			if days[k] != 1 {
+				rt.Fatalf("payer %d day %d counted %d times", k.payer, k.day, days[k])
+			}
+		}
+		for k := range seenMonths {
+			if months[k] != 1 {
+				rt.Fatalf("payer %d month %d counted %d times", k.payer, k.month, months[k])
+			}
+		}
+		for p, m := range members {
+			if want := b2i(m.First != 0); firsts[p] != want {
+				rt.Fatalf("payer %d first %d times", p, firsts[p])
+			}
+		}
+		for k, n := range days {
+			if n > 0 && !seenDays[k] {
+				rt.Fatalf("payer %d: a first on day %d without a payment", k.payer, k.day)
+			}
+		}
+		for k, n := range months {
+			if n > 0 && !seenMonths[k] {
+				rt.Fatalf("payer %d: a first in month %d without a payment", k.payer, k.month)
+			}
+		}
+	})
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
