@@ -67,7 +67,11 @@ func KeyOf(f domain.Fact, t int64) Key {
 
 // HourOf is the start of t's hour (t in unix nanoseconds) in unix seconds.
 func HourOf(t int64) int64 {
-	return time.Unix(0, t).Truncate(time.Hour).Unix()
+	h := t / int64(time.Hour)
+	if t%int64(time.Hour) < 0 {
+		h-- // before 1970: round down, not towards zero
+	}
+	return h * 3600
 }
 
 // Reason is the reason a refusal is counted under: r itself when known, else "other".

@@ -33,6 +33,9 @@ func TestKeyOf(t *testing.T) {
 			t.Errorf("%s: KeyOf = %+v, want %+v", tc.product, got, want)
 		}
 	}
+	if h := HourOf(-1); h != -3600 {
+		t.Errorf("HourOf(-1) = %d, want -3600", h)
+	}
 	if h := HourOf(at(15, 0)); h != hour+3600 {
 		t.Errorf("HourOf(15:00) = %d, want %d", h, hour+3600)
 	}
@@ -181,4 +184,18 @@ func normal(cells map[Key]Cell) map[Key]Cell {
 		out[k] = c
 	}
 	return out
+}
+
+// BenchmarkBatchAdd is the follower's cost per fact.
+func BenchmarkBatchAdd(b *testing.B) {
+	facts := []domain.Fact{
+		{Kind: domain.FactPaid, Product: "pay", Channel: "sms", Payee: 42, Amount: 1250, Fee: 10, Earned: 12},
+		{Kind: domain.FactRefused, Product: "pay", Channel: "sms", Payee: 42, Reason: domain.ReasonFunds},
+		{Kind: domain.FactPaid, Product: "send", Channel: "sms", Payee: 7, Amount: 500},
+	}
+	t0 := at(10, 0)
+	batch := NewBatch()
+	for i := 0; b.Loop(); i++ {
+		batch.Add(facts[i%len(facts)], t0+int64(i%7200)*int64(time.Second))
+	}
 }

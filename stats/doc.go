@@ -21,8 +21,9 @@
 // definitions. A follower's pass folds its facts into a Batch (one delta per touched key)
 // and merges each delta into the stored record with Merge, one write per key. Recount
 // folds a whole journal the same way from scratch; since adding is associative and
-// commutative, a follower that stops, crashes and resumes without folding an entry twice
-// gets the same cells as Recount.
+// commutative, a follower that writes a pass's records together with its place in the
+// journal, and so never folds an entry twice or skips one after a crash, has the same cells
+// as Recount.
 //
 // # Members
 //

@@ -28,7 +28,9 @@ var (
 )
 
 // Query asks for the cells of a period, [From, To), filtered, in rows. A cell counts when
-// its hour starts in the period. Days are calendar days in From's location.
+// its hour starts in the period. Days are calendar days in From's location (in a zone
+// whose offset is not whole hours, an hour counts in the day it starts in). Check a
+// query before answering it: rows by an unknown grouping come out as one total.
 type Query struct {
 	From     time.Time `json:"from"`
 	To       time.Time `json:"to"`
