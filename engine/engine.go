@@ -164,6 +164,8 @@ type Engine struct {
 	promos               promoCache   // each merchant's promotions, by generation
 	pointsAccounts       sync.Map     // number -> his points account's id
 	pointsMissed         atomic.Int64 // payments that earned nothing for a fault (PointsMissed)
+	// statsLag: journal entries the statistics follower had still to read after its last pass.
+	statsLag atomic.Int64
 }
 
 // New makes an engine for the daemon; the keys must be set.
