@@ -172,3 +172,58 @@ func (w *world) checkMembers(entries []domain.JournalEntry) {
 		}
 	}
 }
+
+// A rebuild deletes every figure and the follower refolds the journal: the cells are
+// exactly those of before and of a recount, the payers' records too.
+func TestStatisticsRebuildGivesTheSameCells(t *testing.T) {
+	w := newWorldTiers(t, map[uint8]Limits{2: {PerTx: 5000, Daily: 20000, MaxBalance: 100000, CanSend: true}})
+	w.payers(6, 20000)
+	w.randomTraffic(rand.New(rand.NewPCG(3, 5)), w.e, 200)
+	ctx := context.Background()
+	if err := w.e.CatchUpStatistics(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	before := w.storedCells()
+	var seen int
+	if err := w.e.RebuildStatistics(ctx, "test", func(done int) { seen = done }); err != nil {
+		t.Fatal(err)
+	}
+	if seen < len(before) {
+		t.Fatalf("the rebuild deleted %d records, there were %d cells", seen, len(before))
+	}
+	if got := w.storedCells(); len(got) != 0 {
+		t.Fatalf("%d cells left after the rebuild", len(got))
+	}
+	if err := w.e.CatchUpStatistics(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	entries := w.journal()
+	got := w.storedCells()
+	if !reflect.DeepEqual(got, before) || !reflect.DeepEqual(got, stats.Recount(entries)) {
+		t.Fatalf("after the rebuild %d cells, before %d", len(got), len(before))
+	}
+	w.checkMembers(entries)
+	w.verify()
+}
+
+// While a rebuild runs, no pass folds: a pass that read the position before the rebuild
+// began is refused, and one that reads it during the rebuild does nothing.
+func TestStatisticsPassDuringRebuildFoldsNothing(t *testing.T) {
+	w := newWorldTiers(t, map[uint8]Limits{2: {PerTx: 5000, Daily: 20000, MaxBalance: 100000, CanSend: true}})
+	w.payers(2, 20000)
+	w.handleOn(w.e, payer(0), "PAY SHOP42 3 739164")
+	var pos statsPos
+	ver, _, err := w.e.record(keyStatsPos, &pos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.l.Submit(context.Background(), domain.Job{Profiles: []domain.Profile{write(keyStatsPos, statsPos{Next: pos.Next, Rebuild: true}, ver)}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := w.e.FollowStatistics(context.Background()); n != 0 || err != nil {
+		t.Fatalf("a pass during a rebuild read %d entries (%v)", n, err)
+	}
+	if got := w.storedCells(); len(got) != 0 {
+		t.Fatalf("a pass during a rebuild wrote %d cells", len(got))
+	}
+}
