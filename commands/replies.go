@@ -218,7 +218,7 @@ type Args struct {
 	Parts                       []Part       // where this month's money went (STATS)
 }
 
-// Part is what was spent at one merchant; Name "" is people paid, "*" all the others.
+// Part is what was spent at one merchant; Name "" is the rest (other merchants, people paid).
 type Part struct {
 	Name   string
 	Amount domain.Money
@@ -959,7 +959,7 @@ func SampleArgs() Args {
 		Link: "https://pay.example.com/data/Xq3vJ9kP2mR7tY4wZ8bN1cD6fG5hL0sA3eU7iO9pQ2r", Years: 5, Minutes: 15, On: true,
 		Points: 12345, Total: 1234567, Worth: eur(12345), Date: "31/12/2028",
 		Month: time.September, PrevMonth: time.August, Prev: eur(123456), Change: -100, HasChange: true,
-		Parts: []Part{{"SHOP42", eur(45050)}, {"ELECTRICITE", eur(30000)}, {"", eur(25000)}, {"*", eur(25000)}},
+		Parts: []Part{{"SHOP42", eur(45050)}, {"ELECTRICITE", eur(30000)}, {"BOULANGERIE", eur(25000)}, {"", eur(25000)}},
 		Lines: []string{"24/11 -12.50 EUR Corner Shop", "24/11 -0.10 EUR fee", "23/11 +1.50 EUR refund Corner Shop",
 			"22/11 -5.00 EUR +336****678", "21/11 +50.00 EUR cash-in"}}
 }

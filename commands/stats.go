@@ -58,19 +58,16 @@ func payments(l Lang, n int) string {
 	return strconv.Itoa(n) + " payments"
 }
 
-// partWords name the people paid and the other merchants.
-var partWords = [3][2]string{{"people", "others"}, {"particuliers", "autres"}, {"个人", "其他"}}
+// othersWord names the rest: the other merchants and the people paid.
+var othersWord = [3]string{"others", "autres", "其他"}
 
-// parts is "SHOP42 50.00, EDF 30.00, people 10.00, others 43.45".
+// parts is "SHOP42 50.00, EDF 30.00, others 43.45".
 func parts(l Lang, ps []Part) string {
 	out := make([]string, 0, len(ps))
 	for _, p := range ps {
 		name := p.Name
-		switch name {
-		case "":
-			name = partWords[l][0]
-		case "*":
-			name = partWords[l][1]
+		if name == "" {
+			name = othersWord[l]
 		}
 		out = append(out, name+" "+number(l, p.Amount))
 	}
