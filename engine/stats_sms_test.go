@@ -2,8 +2,13 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
+
+	"mpg/domain"
+	"mpg/promo"
+	"mpg/stats"
 )
 
 // STATS answers a payer's spend this month against last month's, from the statistics the
@@ -40,4 +45,37 @@ func (w *world) catchUp() {
 	if err := w.e.CatchUpStatistics(context.Background(), 100); err != nil {
 		w.t.Fatal(err)
 	}
+}
+
+// A promotion for champions is offered to a payer whose payments made him one (paid
+// lately, often and much, for more than NewDays), and not to a new payer.
+func TestPromotionForChampionsByTheirPayments(t *testing.T) {
+	w := newWorldTiers(t, map[uint8]Limits{2: {PerTx: 5000, Daily: 20000, MaxBalance: 100000, CanSend: true}})
+	w.payers(2, 100000)
+	shop := w.l.AccountsOf("SHOP42")[0].ID
+	if _, err := w.l.Submit(context.Background(), domain.Job{Transfers: []domain.Transfer{{ID: domain.NewID(), Debit: w.float, Credit: shop, Amount: 20000, Code: domain.CodeTopup}}}); err != nil {
+		t.Fatal(err)
+	}
+	champ, newcomer := payer(0), payer(1)
+	w.expect(champ, "PAY SHOP42 20 R0 739164", "Paid")
+	w.advance(31 * 24 * time.Hour)
+	for i := 1; i < 12; i++ {
+		if i == 6 {
+			w.advance(25 * time.Hour) // the daily limit
+		}
+		w.expect(champ, fmt.Sprintf("PAY SHOP42 20 R%d 739164", i), "Paid")
+	}
+	w.expect(newcomer, "PAY SHOP42 5 739164", "Paid")
+	w.promotion(shop, promo.Promotion{Code: "CHAMPS", Percent: 10, Budget: 1000, Audience: `segment == "champions" && rfm_f >= 4`})
+	w.expect(champ, "OFFERS", "No offers for you now.") // the follower has not counted his payments yet
+	w.catchUp()
+	if m, err := w.e.MemberOf(champ); err != nil || m.Segment != stats.SegmentChampions || m.Recency != 5 || m.Frequency != 4 || m.Monetary != 4 {
+		t.Fatalf("the champion is %+v (%v)", m, err)
+	}
+	if m, _ := w.e.MemberOf(newcomer); m.Segment != stats.SegmentNew {
+		t.Fatalf("the newcomer is %+v", m)
+	}
+	w.expect(champ, "OFFERS ", "Offers for you: CHAMPS -10% Corner Shop.")
+	w.expect(newcomer, "OFFERS", "No offers for you now.")
+	w.expect(champ, "PAY SHOP42 20 R12 739164", "2.00") // the promotion's part
 }
