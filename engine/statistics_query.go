@@ -112,3 +112,24 @@ func (e *Engine) MemberStatsOf(purse uint64, asOf time.Time) (MemberStats, error
 	ms.Segment = stats.Segment(ms.Score, ms.Member, asOf)
 	return ms, nil
 }
+
+// StatsDays is the period of the days from and to (YYYY-MM-DD, both included, in the
+// engine's zone); an empty to is today, an empty from 6 days before to.
+func (e *Engine) StatsDays(from, to string) (time.Time, time.Time, error) {
+	loc := e.cfg.Location
+	today := e.cfg.Now().In(loc)
+	end := time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, loc)
+	var err error
+	if to != "" {
+		if end, err = time.ParseInLocation(time.DateOnly, to, loc); err != nil {
+			return end, end, domain.PaymentErr(domain.CodeInvalidRequest, "to: a day as YYYY-MM-DD")
+		}
+	}
+	start := end.AddDate(0, 0, -6)
+	if from != "" {
+		if start, err = time.ParseInLocation(time.DateOnly, from, loc); err != nil {
+			return start, end, domain.PaymentErr(domain.CodeInvalidRequest, "from: a day as YYYY-MM-DD")
+		}
+	}
+	return start, end.AddDate(0, 0, 1), nil
+}

@@ -99,7 +99,7 @@ func headOf(l store) uint64 {
 
 func (a *app) showStats(cmd *cobra.Command, l store, f statsFlags) error {
 	eng := a.engine(l)
-	q, err := f.query(l, a.location(), time.Now())
+	q, err := f.query(l, eng)
 	if err != nil {
 		return err
 	}
@@ -120,25 +120,13 @@ func (a *app) showStats(cmd *cobra.Command, l store, f statsFlags) error {
 	return writeStats(cmd.OutOrStdout(), f.output, ans, cur)
 }
 
-// query reads the flags into a query in loc, days counted back from now.
-func (f statsFlags) query(l store, loc *time.Location, now time.Time) (stats.Query, error) {
+// query reads the flags into a query, days in the engine's zone.
+func (f statsFlags) query(l store, eng *engine.Engine) (stats.Query, error) {
 	q := stats.Query{By: f.by, Product: f.product, Channel: f.channel}
-	today := now.In(loc)
-	to := time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, loc)
-	if f.to != "" {
-		var err error
-		if to, err = time.ParseInLocation(time.DateOnly, f.to, loc); err != nil {
-			return q, fmt.Errorf("--to %q: a day as YYYY-MM-DD", f.to)
-		}
+	var err error
+	if q.From, q.To, err = eng.StatsDays(f.from, f.to); err != nil {
+		return q, err
 	}
-	from := to.AddDate(0, 0, -6)
-	if f.from != "" {
-		var err error
-		if from, err = time.ParseInLocation(time.DateOnly, f.from, loc); err != nil {
-			return q, fmt.Errorf("--from %q: a day as YYYY-MM-DD", f.from)
-		}
-	}
-	q.From, q.To = from, to.AddDate(0, 0, 1)
 	if f.merchant != "" {
 		m, err := l.Find(strings.ToUpper(f.merchant))
 		if err != nil || m.Kind != domain.KindMerchant && m.Kind != domain.KindBiller {
