@@ -10,7 +10,9 @@ import (
 
 // The readable form names every number in full, with the previous period and the change.
 func TestReadableNamesEveryNumber(t *testing.T) {
-	money := func(m uint64) string { return strconv.FormatUint(m/100, 10) + "." + strconv.FormatUint(m%100/10, 10) + strconv.FormatUint(m%10, 10) }
+	money := func(m uint64) string {
+		return strconv.FormatUint(m/100, 10) + "." + strconv.FormatUint(m%100/10, 10) + strconv.FormatUint(m%10, 10)
+	}
 	from := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	q := Query{From: from, To: from.Add(24 * time.Hour), By: ByTotal}
 	cells := []KeyedCell{
