@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -161,9 +162,11 @@ func merchantNames(l store) accountNames {
 	}
 }
 
+// label is a row's label for people: merchants by code, "none" for facts that name no
+// product or channel (a wrong PIN is counted before the command is known).
 func (n accountNames) label(by, label string) string {
 	if by != stats.ByMerchant {
-		return label
+		return cmp.Or(label, "none")
 	}
 	id, err := strconv.ParseUint(label, 10, 64)
 	if err != nil {
