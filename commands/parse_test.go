@@ -135,6 +135,7 @@ func TestRedactMasksEveryPIN(t *testing.T) {
 		"PAY SHOP42 1500 FCFA 1234": "PAY SHOP42 **** FCFA ****", // over-masking is the safe side
 		"SEND +33612345678 5 1234":  "SEND +33612345678 5 ****",
 		"HELLO 5555":                "HELLO ****",
+		"STATS 12a4":                "STATS ****",
 		"BLOCK":                     "BLOCK",
 		"":                          "",
 	}
