@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -225,5 +226,15 @@ func TestStatisticsPassDuringRebuildFoldsNothing(t *testing.T) {
 	}
 	if got := w.storedCells(); len(got) != 0 {
 		t.Fatalf("a pass during a rebuild wrote %d cells", len(got))
+	}
+	if err := w.e.CatchUpStatistics(context.Background(), 10); !errors.Is(err, ErrStatsRebuilding) {
+		t.Fatalf("catching up during a rebuild: %v", err)
+	}
+	// A rebuild cut short is run again, and the follower goes on.
+	if err := w.e.RebuildStatistics(context.Background(), "test", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.e.CatchUpStatistics(context.Background(), 10); err != nil || len(w.storedCells()) == 0 {
+		t.Fatalf("after the rebuild ran again: %v, %d cells", err, len(w.storedCells()))
 	}
 }

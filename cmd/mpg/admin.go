@@ -154,7 +154,7 @@ func handleAdmin(ctx context.Context, c net.Conn, cfg config.Config, l store, en
 	c.SetDeadline(time.Now().Add(5 * time.Minute))
 	var req adminRequest
 	if err := json.NewDecoder(io.LimitReader(c, 64<<10)).Decode(&req); err != nil || len(req.Args) == 0 || !forwarded(req.Args) {
-		json.NewEncoder(c).Encode(adminResponse{Error: "admin socket: only the admin commands (ledger, account, merchant, outbox, payment, webhook, company, credit, subscriber, bank reconcile, keys check)", Code: 1})
+		json.NewEncoder(c).Encode(adminResponse{Error: "admin socket: only the admin commands (ledger, account, merchant, outbox, payment, webhook, company, credit, subscriber, dispute, promo, campaign, stats, bank reconcile, keys check)", Code: 1})
 		return
 	}
 	if err := clientKeysRefused(l, req.Keys); err != nil {
