@@ -179,7 +179,8 @@ func TestServeEndpointsAndNoPINAnywhere(t *testing.T) {
 	if got := sim.MT("+33655555555"); len(got) != 6 || !strings.Contains(got[5], "Balance 0.00 EUR") {
 		t.Fatalf("replies: %q", got)
 	}
-	if code, body := get("/metrics"); code != http.StatusOK || !strings.Contains(body, "mpg_smpp_mo_total 6") || !strings.Contains(body, "mpg_ledger_commits_total") {
+	if code, body := get("/metrics"); code != http.StatusOK || !strings.Contains(body, "mpg_smpp_mo_total 6") || !strings.Contains(body, "mpg_ledger_commits_total") ||
+		!strings.Contains(body, "mpg_statistics_lag_entries ") {
 		t.Fatalf("/metrics %d:\n%s", code, body)
 	}
 	// One-time codes are secrets too: a confirmation code, and the code that sets the PIN of
