@@ -38,11 +38,28 @@ func (e *Engine) Statistics(q stats.Query) (StatsAnswer, error) {
 	if err != nil {
 		return StatsAnswer{}, err
 	}
-	a := StatsAnswer{Report: stats.NewReport(cells, q), Lag: e.StatisticsLag()}
+	a := StatsAnswer{Report: stats.NewReport(cells, q)}
+	if a.Lag, err = e.statsBehind(); err != nil {
+		return a, err
+	}
 	if q.Merchant == 0 {
 		a.Payers, err = e.payers(q)
 	}
 	return a, err
+}
+
+// statsBehind is how many journal entries the follower's position, as the books hold it,
+// has still to read (whichever daemon follows): all of them while a rebuild runs.
+func (e *Engine) statsBehind() (int64, error) {
+	var pos statsPos
+	if _, _, err := e.record(keyStatsPos, &pos); err != nil {
+		return 0, err
+	}
+	head := int64(e.headSeq())
+	if pos.Rebuild {
+		return head, nil
+	}
+	return max(0, head-int64(max(pos.Next, 1))+1), nil
 }
 
 // statsCells reads the cells of the hours in [from, to).

@@ -238,3 +238,19 @@ func TestStatisticsPassDuringRebuildFoldsNothing(t *testing.T) {
 		t.Fatalf("after the rebuild ran again: %v, %d cells", err, len(w.storedCells()))
 	}
 }
+
+// An answer says how far behind the journal the follower's position is, whichever engine
+// follows: some entries after payments, none once caught up.
+func TestStatisticsAnswerSaysTheLag(t *testing.T) {
+	w := newWorldTiers(t, map[uint8]Limits{2: {PerTx: 5000, Daily: 20000, MaxBalance: 100000, CanSend: true}})
+	w.payers(1, 20000)
+	w.handleOn(w.e, payer(0), "PAY SHOP42 3 739164")
+	q := stats.Query{From: w.now.Add(-time.Hour), To: w.now.Add(time.Hour), By: stats.ByTotal}
+	if a, err := w.e.Statistics(q); err != nil || a.Lag == 0 || a.Totals.Cell.Paid != 0 {
+		t.Fatalf("before the follower: lag %d, %d paid (%v)", a.Lag, a.Totals.Cell.Paid, err)
+	}
+	w.catchUp()
+	if a, err := w.e.Statistics(q); err != nil || a.Lag != 0 || a.Totals.Cell.Paid != 1 {
+		t.Fatalf("caught up: lag %d, %d paid (%v)", a.Lag, a.Totals.Cell.Paid, err)
+	}
+}
