@@ -211,7 +211,7 @@ func justUnderLimit(v *view, p *[maxParams]float64) float64 {
 }
 
 func nearLimit(amount, limit uint64, within float64) bool {
-	return limit > 0 && amount <= limit && float64(amount) >= float64(limit)*(1-within)
+	return limit > 0 && amount <= limit && float64(amount) >= float64(limit)-float64(limit)*within
 }
 
 // maxRefundRatio is the value of a merchant who refunds without having been paid.
