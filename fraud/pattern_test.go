@@ -154,7 +154,7 @@ var patterns = []pattern{
 	}},
 	{"merchant_refund_ratio", func(d draw) Input {
 		merchant := &Activity{}
-		sales := uint64(d(20_000, 100_000, "sales"))
+		sales := uint64(d(50_000, 200_000, "sales"))
 		paid(merchant, at(-3*24*time.Hour), sales, 9001, "sms", 12)
 		refund := sales * uint64(d(31, 150, "percent")) / 100
 		merchant.Observe(Event{Time: at(-2 * 24 * time.Hour), Kind: Refund, Amount: refund, Counterparty: 9001})
@@ -162,9 +162,9 @@ var patterns = []pattern{
 	}},
 	{"merchant_refund_ratio", func(d draw) Input { // the merchant refunding
 		merchant := &Activity{}
-		sales := uint64(d(20_000, 100_000, "sales"))
+		sales := uint64(d(50_000, 200_000, "sales"))
 		paid(merchant, at(-3*24*time.Hour), sales, 9001, "sms", 12)
-		in := pay(nil, merchant, shop, sales*uint64(d(30, 150, "percent"))/100)
+		in := pay(nil, merchant, shop, sales*uint64(d(31, 150, "percent"))/100)
 		in.Refund = true
 		return in
 	}},

@@ -94,7 +94,7 @@ var rules = []ruleDef{
 	{id: "checkout_burst", value: checkoutBurst,
 		bands: []Band{{5, 25}, {10, 60}, {20, 100}}},
 	{id: "merchant_refund_ratio", unit: unitShare, refunds: true, value: merchantRefundRatio,
-		params: []param{{"min_paid", 10_000, 0}},
+		params: []param{{"min_paid", 50_000, 0}},
 		bands:  []Band{{0.3, 25}, {0.6, 60}, {1, 100}}},
 	{id: "night_burst", value: nightBurst,
 		bands: []Band{{3, 25}, {6, 60}, {10, 100}}},
