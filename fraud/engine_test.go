@@ -10,7 +10,10 @@ import (
 	"time"
 )
 
-func defaultEngine(t testing.TB) *Engine {
+func defaultEngine(t interface {
+	Helper()
+	Fatal(...any)
+}) *Engine {
 	t.Helper()
 	e, err := New(Default())
 	if err != nil {
