@@ -16,6 +16,7 @@ import (
 
 	"mpg/commands"
 	"mpg/domain"
+	"mpg/fraud"
 	"mpg/loyalty"
 )
 
@@ -142,6 +143,8 @@ type Config struct {
 	Loyalty *loyalty.Programme
 	// Marketing is how campaigns reach members who opted in.
 	Marketing MarketingConfig
+	// Fraud is how the fraud rules score payments (off by default).
+	Fraud FraudConfig
 	Now       func() time.Time
 }
 
@@ -164,6 +167,9 @@ type Engine struct {
 	promos               promoCache   // each merchant's promotions, by generation
 	pointsAccounts       sync.Map     // number -> his points account's id
 	pointsMissed         atomic.Int64 // payments that earned nothing for a fault (PointsMissed)
+	// risk runs the fraud rules (nil: off); riskCache keeps payees' activities at hand.
+	risk      *fraud.Engine
+	riskCache riskCache
 	// statsLag: journal entries the statistics follower had still to read after its last pass.
 	statsLag atomic.Int64
 }
@@ -173,7 +179,15 @@ func New(cfg Config, l Ledger) (*Engine, error) {
 	if len(cfg.PINKey) < 16 || len(cfg.ReceiptKey) < 16 {
 		return nil, errors.New("engine: PIN and receipt keys must be at least 16 bytes")
 	}
-	return NewAdmin(cfg, l), nil
+	e := NewAdmin(cfg, l)
+	if cfg.Fraud.Rules.Enabled {
+		r, err := fraud.New(cfg.Fraud.Rules)
+		if err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+		e.risk = r
+	}
+	return e, nil
 }
 
 // NewAdmin makes an engine for operator commands run without the daemon, where the keys may
@@ -372,6 +386,11 @@ type turn struct {
 	retry retryState
 	// onCase is a dispute case the job opens: counted once it is durable.
 	onCase *domain.Dispute
+	// scored: the payer's purse as the fraud rules scored it (the job's guard); decision:
+	// what they decided, to keep; holdIt: a merchant's payment to hold for a review.
+	scored   *domain.AccountAt
+	decision *FraudDecision
+	holdIt   bool
 }
 
 func (t *turn) load() error {
