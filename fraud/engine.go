@@ -188,6 +188,8 @@ func Explain(d Decision) string {
 	return b.String()
 }
 
+// formatValue writes a value in its rule's unit; amounts are written with two decimals, as
+// euro cents are.
 func formatValue(id string, v float64) string {
 	u := unitCount
 	if d := ruleByID(id); d != nil {
