@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -253,3 +254,33 @@ func TestValidateNamesTheField(t *testing.T) {
 }
 
 func nan() float64 { var z float64; return z / z }
+
+// One engine decides for many goroutines at once over shared activities, each getting
+// what it would get alone.
+func TestDecideConcurrent(t *testing.T) {
+	e := defaultEngine(t)
+	inputs := make([]Input, len(patterns))
+	want := make([]string, len(patterns))
+	for i, p := range patterns {
+		inputs[i] = p.build(mildest)
+		want[i] = Explain(e.Decide(inputs[i]))
+	}
+	errs := make(chan string, 8)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for n := range 200 {
+				i := (g + n) % len(inputs)
+				if got := Explain(e.Decide(inputs[i])); got != want[i] {
+					errs <- fmt.Sprintf("%s: got %q, want %q", patterns[i].rule, got, want[i])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
