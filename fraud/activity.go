@@ -187,10 +187,28 @@ func (a *Activity) UnmarshalJSON(b []byte) error {
 	}
 	*a = Activity(p)
 	a.bound()
+	a.clamp()
+	return nil
+}
+
+// clamp brings the numbers of a foreign or damaged record within their limits.
+func (a *Activity) clamp() {
+	a.Payments = min(a.Payments, maxCount)
 	for i, r := range a.Recent {
 		a.Recent[i][1] = min(max(r[1], 0), maxAmount)
 	}
-	return nil
+	for _, col := range [][]uint64{a.Hour.Count[:], a.Hour.Night[:], a.Day.Count[:]} {
+		clampAll(col, maxCount)
+	}
+	for _, col := range [][]uint64{a.Day.Amount[:], a.Week.Paid[:], a.Week.Refunded[:]} {
+		clampAll(col, maxAmount)
+	}
+}
+
+func clampAll(col []uint64, limit uint64) {
+	for i := range col {
+		col[i] = min(col[i], limit)
+	}
 }
 
 // touch records id as seen at minute: an entry already there moves forward; a new one takes

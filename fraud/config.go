@@ -60,7 +60,8 @@ type RuleConfig struct {
 }
 
 // Config is the whole rule set. A decision's score is the sum of its rules' scores; at or
-// above Review it is reviewed, at or above Hold held, at or above Decline declined.
+// above Review it is reviewed, at or above Hold held, at or above Decline declined. With
+// Enabled false every operation is allowed and no rule runs.
 type Config struct {
 	Enabled bool
 	Version int // the version of this rule set, stored with every decision
@@ -69,6 +70,9 @@ type Config struct {
 	Decline int
 	Rules   []RuleConfig
 }
+
+// MaxScore is the most a band may score, so that no sum of scores overflows.
+const MaxScore = 10_000
 
 // ErrConfig is wrapped by every error Validate returns.
 var ErrConfig = errors.New("fraud: invalid config")
@@ -154,8 +158,8 @@ func checkBands(bands []Band) error {
 		switch {
 		case math.IsNaN(b.Min) || math.IsInf(b.Min, 0):
 			return fmt.Errorf("Bands[%d].Min: must be a finite number", i)
-		case b.Score < 0:
-			return fmt.Errorf("Bands[%d].Score: must not be negative, got %d", i, b.Score)
+		case b.Score < 0 || b.Score > MaxScore:
+			return fmt.Errorf("Bands[%d].Score: must be from 0 to %d, got %d", i, MaxScore, b.Score)
 		case i > 0 && b.Min <= bands[i-1].Min:
 			return fmt.Errorf("Bands[%d].Min: must be above Bands[%d].Min (%g), got %g", i, i-1, bands[i-1].Min, b.Min)
 		}

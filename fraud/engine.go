@@ -98,8 +98,8 @@ func (e *Engine) Decide(in Input) Decision {
 	var all [maxRules]Hit
 	hits := 0
 	for i := range e.rules {
-		h := e.rules[i].run(&v)
-		all[i] = h
+		h := &all[i]
+		e.rules[i].run(&v, h)
 		d.Score += h.Score
 		if h.Score > 0 {
 			hits++
@@ -110,19 +110,18 @@ func (e *Engine) Decide(in Input) Decision {
 	return d
 }
 
-// run computes one rule's value and score; a rule that does not look at this operation
-// is worth 0.
-func (r *rule) run(v *view) Hit {
-	h := Hit{Rule: r.def.id, Version: r.version}
+// run computes one rule's value and score into h; a rule that does not look at this
+// operation is worth 0.
+func (r *rule) run(v *view, h *Hit) {
+	h.Rule, h.Version = r.def.id, r.version
 	if v.in.Refund && !r.def.refunds {
-		return h
+		return
 	}
 	if len(r.products) > 0 && !slices.Contains(r.products, v.in.Product) {
-		return h
+		return
 	}
 	h.Value = r.def.value(v, &r.params)
 	h.Score = score(r.bands, h.Value)
-	return h
 }
 
 // score is the score of the highest band value reaches.
@@ -188,6 +187,8 @@ func Explain(d Decision) string {
 	return b.String()
 }
 
+// formatValue writes a value in its rule's unit; amounts are written with two decimals, as
+// euro cents are.
 func formatValue(id string, v float64) string {
 	u := unitCount
 	if d := ruleByID(id); d != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -60,6 +61,11 @@ func TestEveryRuleHasAPattern(t *testing.T) {
 	}
 	if len(rules) > maxRules {
 		t.Errorf("%d rules, maxRules is %d", len(rules), maxRules)
+	}
+	for _, r := range rules {
+		if len(r.params) > maxParams {
+			t.Errorf("rule %s has %d params, maxParams is %d", r.id, len(r.params), maxParams)
+		}
 	}
 }
 
@@ -221,7 +227,8 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"bands unsorted", func(c *Config) { c.Rules[0].Bands[1].Min = 6 }, []string{"payer_count_hour", "Bands[1].Min", "above Bands[0].Min"}},
 		{"no bands", func(c *Config) { c.Rules[0].Bands = nil }, []string{"payer_count_hour", "Bands"}},
 		{"NaN band", func(c *Config) { c.Rules[0].Bands[0].Min = nan() }, []string{"Bands[0].Min", "finite"}},
-		{"negative score", func(c *Config) { c.Rules[0].Bands[2].Score = -5 }, []string{"Bands[2].Score", "negative"}},
+		{"negative score", func(c *Config) { c.Rules[0].Bands[2].Score = -5 }, []string{"Bands[2].Score", "from 0"}},
+		{"huge score", func(c *Config) { c.Rules[0].Bands[2].Score = MaxScore + 1 }, []string{"Bands[2].Score", "from 0 to 10000"}},
 		{"negative param", func(c *Config) { c.Rules[5].Params["floor"] = -1 }, []string{"new_payee_large", `Params["floor"]`, "negative"}},
 		{"unknown param", func(c *Config) { c.Rules[5].Params["ceiling"] = 1 }, []string{`Params["ceiling"]`, "unknown"}},
 		{"param too big", func(c *Config) { c.Rules[9].Params["within"] = 1.5 }, []string{"just_under_limit", `Params["within"]`, "at most 1"}},
@@ -247,3 +254,33 @@ func TestValidateNamesTheField(t *testing.T) {
 }
 
 func nan() float64 { var z float64; return z / z }
+
+// One engine decides for many goroutines at once over shared activities, each getting
+// what it would get alone.
+func TestDecideConcurrent(t *testing.T) {
+	e := defaultEngine(t)
+	inputs := make([]Input, len(patterns))
+	want := make([]string, len(patterns))
+	for i, p := range patterns {
+		inputs[i] = p.build(mildest)
+		want[i] = Explain(e.Decide(inputs[i]))
+	}
+	errs := make(chan string, 8)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for n := range 200 {
+				i := (g + n) % len(inputs)
+				if got := Explain(e.Decide(inputs[i])); got != want[i] {
+					errs <- fmt.Sprintf("%s: got %q, want %q", patterns[i].rule, got, want[i])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}

@@ -32,8 +32,60 @@ type ruleDef struct {
 	params   []param
 	bands    []Band
 	products []string
-	// value computes the rule's value; p holds its parameters in the order of params.
-	value func(v *view, p *[maxParams]float64) float64
+	kind     kind
+}
+
+// kind names a rule's value function, called through a switch rather than a function
+// value so that nothing a decision looks at leaves the stack.
+type kind uint8
+
+const (
+	kPayerCountHour kind = iota
+	kPayerAmountDay
+	kPayerCountDay
+	kPayeeFanIn
+	kPayerFanOut
+	kNewPayeeLarge
+	kDormantThenPay
+	kSendAfterReset
+	kWrongCodesAcross
+	kJustUnderLimit
+	kCheckoutBurst
+	kMerchantRefundRatio
+	kNightBurst
+)
+
+// value computes the rule's value; p holds its parameters in the order of params.
+func (d *ruleDef) value(v *view, p *[maxParams]float64) float64 {
+	switch d.kind {
+	case kPayerCountHour:
+		return payerCountHour(v, p)
+	case kPayerAmountDay:
+		return payerAmountDay(v, p)
+	case kPayerCountDay:
+		return payerCountDay(v, p)
+	case kPayeeFanIn:
+		return payeeFanIn(v, p)
+	case kPayerFanOut:
+		return payerFanOut(v, p)
+	case kNewPayeeLarge:
+		return newPayeeLarge(v, p)
+	case kDormantThenPay:
+		return dormantThenPay(v, p)
+	case kSendAfterReset:
+		return sendAfterReset(v, p)
+	case kWrongCodesAcross:
+		return wrongCodesAcross(v, p)
+	case kJustUnderLimit:
+		return justUnderLimit(v, p)
+	case kCheckoutBurst:
+		return checkoutBurst(v, p)
+	case kMerchantRefundRatio:
+		return merchantRefundRatio(v, p)
+	case kNightBurst:
+		return nightBurst(v, p)
+	}
+	return 0
 }
 
 // view is what a rule sees of one decision.
@@ -66,37 +118,37 @@ const (
 
 // rules are every rule this package knows, in the order Default lists them.
 var rules = []ruleDef{
-	{id: "payer_count_hour", value: payerCountHour,
+	{id: "payer_count_hour", kind: kPayerCountHour,
 		bands: []Band{{6, 25}, {12, 60}, {25, 100}}},
-	{id: "payer_amount_day", unit: unitAmount, value: payerAmountDay,
+	{id: "payer_amount_day", unit: unitAmount, kind: kPayerAmountDay,
 		bands: []Band{{100_000, 25}, {300_000, 60}, {1_000_000, 100}}},
-	{id: "payer_count_day", value: payerCountDay,
+	{id: "payer_count_day", kind: kPayerCountDay,
 		bands: []Band{{20, 25}, {40, 60}, {80, 100}}},
-	{id: "payee_fan_in", value: payeeFanIn, products: []string{"send"},
+	{id: "payee_fan_in", kind: kPayeeFanIn, products: []string{"send"},
 		bands: []Band{{5, 25}, {10, 60}, {20, 100}}},
-	{id: "payer_fan_out", value: payerFanOut,
+	{id: "payer_fan_out", kind: kPayerFanOut,
 		bands: []Band{{6, 25}, {12, 60}, {24, 100}}},
-	{id: "new_payee_large", unit: unitRatio, value: newPayeeLarge,
+	{id: "new_payee_large", unit: unitRatio, kind: kNewPayeeLarge,
 		params: []param{{"floor", 10_000, 0}, {"min_history", 3, 0}, {"min_amount", 2_000, 0}},
 		bands:  []Band{{5, 25}, {10, 40}, {20, 60}}},
-	{id: "dormant_then_pay", unit: unitDays, value: dormantThenPay,
+	{id: "dormant_then_pay", unit: unitDays, kind: kDormantThenPay,
 		params: []param{{"min_amount", 20_000, 0}},
 		bands:  []Band{{30, 25}, {90, 60}}},
-	{id: "send_after_reset", unit: unitAmount, value: sendAfterReset, products: []string{"send"},
+	{id: "send_after_reset", unit: unitAmount, kind: kSendAfterReset, products: []string{"send"},
 		params: []param{{"hours", 24, 24 * 365}},
 		bands:  []Band{{5_000, 25}, {20_000, 60}, {50_000, 100}}},
-	{id: "wrong_codes_across", value: wrongCodesAcross,
+	{id: "wrong_codes_across", kind: kWrongCodesAcross,
 		params: []param{{"service_weight", 0.5, 0}},
 		bands:  []Band{{5, 25}, {10, 60}, {16, 100}}},
-	{id: "just_under_limit", value: justUnderLimit,
+	{id: "just_under_limit", kind: kJustUnderLimit,
 		params: []param{{"within", 0.1, 1}},
 		bands:  []Band{{2, 25}, {3, 60}, {5, 100}}},
-	{id: "checkout_burst", value: checkoutBurst,
+	{id: "checkout_burst", kind: kCheckoutBurst,
 		bands: []Band{{5, 25}, {10, 60}, {20, 100}}},
-	{id: "merchant_refund_ratio", unit: unitShare, refunds: true, value: merchantRefundRatio,
+	{id: "merchant_refund_ratio", unit: unitShare, refunds: true, kind: kMerchantRefundRatio,
 		params: []param{{"min_paid", 50_000, 0}},
 		bands:  []Band{{0.3, 25}, {0.6, 60}, {1, 100}}},
-	{id: "night_burst", value: nightBurst,
+	{id: "night_burst", kind: kNightBurst,
 		bands: []Band{{3, 25}, {6, 60}, {10, 100}}},
 }
 
