@@ -30,7 +30,8 @@ import (
 // with every rule's value and the rule set's version, so it can be explained and scored
 // again under another rule set.
 const (
-	keyRisk      = "@fa:"        // + account (hex): that account's activity, as the follower folded it
+	keyRiskPays  = "@fa:p:"      // + account (hex): what it paid, as the follower folded it
+	keyRiskPaid  = "@fa:r:"      // + account (hex): what it was paid (and gave back)
 	keyRiskAll   = "@fa:service" // the whole service's (wrong codes across numbers)
 	keyDecision  = "@fd:"        // + id: a decision with its inputs
 	keyRiskQueue = "@fq:"        // + time (hex) : id: decisions waiting for an operator
@@ -119,12 +120,14 @@ func (e *Engine) activity(key string, cached bool) (riskRecord, error) {
 	return r, err
 }
 
-func riskKey(account uint64) string { return keyRisk + hex16(account) }
+// An account that pays and is paid (a purse) has an activity for each side.
+func paysKey(account uint64) string { return keyRiskPays + hex16(account) }
+func paidKey(account uint64) string { return keyRiskPaid + hex16(account) }
 
 // payerActivity is the turn's subscriber's activity, with his own payments the follower
 // has not folded yet added from his purse's history.
 func (t *turn) payerActivity() (fraud.Activity, error) {
-	r, err := t.e.activity(riskKey(t.purse.ID), false)
+	r, err := t.e.activity(paysKey(t.purse.ID), false)
 	if err != nil || t.purse.LastSeq < r.Seq {
 		return r.A, err
 	}
@@ -159,7 +162,7 @@ func (t *turn) risk(product, channel string, payee, amount uint64) (d fraud.Deci
 	if err != nil {
 		return d, false, err
 	}
-	to, err1 := t.e.activity(riskKey(payee), true)
+	to, err1 := t.e.activity(paidKey(payee), true)
 	all, err2 := t.e.activity(keyRiskAll, true)
 	if err1 != nil || err2 != nil {
 		return d, false, firstErr(err1, err2)

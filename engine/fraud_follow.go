@@ -75,7 +75,7 @@ func factEvents(f domain.Fact, t int64) (payer, payee, service *fraud.Event) {
 // fold adds one journal entry to the pass's activities; it returns the records it added.
 func (r *riskPass) fold(en domain.JournalEntry) (int, error) {
 	if en.Tier != nil {
-		fresh, err := r.observe(riskKey(en.Tier.Account), fraud.Event{Time: en.Time, Kind: fraud.TierChange, Local: 255})
+		fresh, err := r.observe(paysKey(en.Tier.Account), fraud.Event{Time: en.Time, Kind: fraud.TierChange, Local: 255})
 		return b2i(fresh), err
 	}
 	if en.Fact == nil {
@@ -86,8 +86,9 @@ func (r *riskPass) fold(en domain.JournalEntry) (int, error) {
 	for _, side := range []struct {
 		key string
 		ev  *fraud.Event
-	}{{riskKey(en.Fact.Payer), payer}, {riskKey(en.Fact.Payee), payee}, {keyRiskAll, service}} {
-		if side.ev == nil || side.key == riskKey(0) {
+		id  uint64
+	}{{paysKey(en.Fact.Payer), payer, en.Fact.Payer}, {paidKey(en.Fact.Payee), payee, en.Fact.Payee}, {keyRiskAll, service, 1}} {
+		if side.ev == nil || side.id == 0 {
 			continue
 		}
 		fresh, err := r.observe(side.key, *side.ev)
