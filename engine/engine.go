@@ -145,7 +145,7 @@ type Config struct {
 	Marketing MarketingConfig
 	// Fraud is how the fraud rules score payments (off by default).
 	Fraud FraudConfig
-	Now       func() time.Time
+	Now   func() time.Time
 }
 
 // Engine handles inbound SMS.
