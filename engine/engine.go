@@ -179,15 +179,12 @@ func New(cfg Config, l Ledger) (*Engine, error) {
 	if len(cfg.PINKey) < 16 || len(cfg.ReceiptKey) < 16 {
 		return nil, errors.New("engine: PIN and receipt keys must be at least 16 bytes")
 	}
-	e := NewAdmin(cfg, l)
 	if cfg.Fraud.Rules.Enabled {
-		r, err := fraud.New(cfg.Fraud.Rules)
-		if err != nil {
+		if _, err := fraud.New(cfg.Fraud.Rules); err != nil {
 			return nil, fmt.Errorf("engine: %w", err)
 		}
-		e.risk = r
 	}
-	return e, nil
+	return NewAdmin(cfg, l), nil
 }
 
 // NewAdmin makes an engine for operator commands run without the daemon, where the keys may
@@ -247,7 +244,11 @@ func NewAdmin(cfg Config, l Ledger) *Engine {
 	}
 	cfg = privacyDefaults(cfg)
 	cfg.Marketing.defaults(cfg.Location)
-	return &Engine{cfg: cfg, l: l, pinMACs: newMACPool(cfg.PINKey), receiptMACs: newMACPool(cfg.ReceiptKey), bankWake: make(chan struct{}, 1)}
+	e := &Engine{cfg: cfg, l: l, pinMACs: newMACPool(cfg.PINKey), receiptMACs: newMACPool(cfg.ReceiptKey), bankWake: make(chan struct{}, 1)}
+	if cfg.Fraud.Rules.Enabled {
+		e.risk, _ = fraud.New(cfg.Fraud.Rules) // New refused a rule set that does not validate
+	}
+	return e
 }
 
 func (e *Engine) lock(msisdn string) *sync.Mutex {

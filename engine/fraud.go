@@ -45,6 +45,9 @@ const (
 type FraudConfig struct {
 	Rules     fraud.Config  // Enabled false (the zero value): no rule runs
 	ReviewFor time.Duration // how long a held payment waits for an operator (default 72h)
+	// Shadow scores every payment and keeps the decisions a rule scored, acting on none:
+	// how an operator tunes a rule set on real traffic before enforcing it.
+	Shadow bool
 }
 
 // riskRecord is an account's activity as the follower folded it, up to journal position
@@ -70,8 +73,8 @@ type FraudDecision struct {
 	Payee   uint64      `json:"payee"`
 	Local   uint8       `json:"local"`
 	At      int64       `json:"at"`
-	// State: open (waiting for an operator), released, declined, expired, or done (a
-	// decline, decided when it was made).
+	// State: open (waiting for an operator), released, declined, expired, done (a
+	// decline, decided when it was made), or shadow (the rules ran in shadow: not acted on).
 	State   string   `json:"state"`
 	By      string   `json:"by,omitempty"`
 	Decided int64    `json:"decided,omitempty"`
@@ -171,7 +174,9 @@ func (t *turn) risk(product, channel string, payee, amount uint64) (d fraud.Deci
 	local := t.e.localHour(t.in.From)
 	d = t.e.risk.Decide(fraud.Input{Now: t.e.cfg.Now().UnixNano(), Amount: amount, Product: product, Channel: channel,
 		Payer: &payer, Payee: &to.A, Service: &all.A, PayeeID: payee, PayerID: t.purse.ID, PerPaymentLimit: limit, Local: local})
-	t.scored = &domain.AccountAt{ID: t.purse.ID, LastSeq: t.purse.LastSeq}
+	if !t.e.cfg.Fraud.Shadow {
+		t.scored = &domain.AccountAt{ID: t.purse.ID, LastSeq: t.purse.LastSeq}
+	}
 	if d.Action != fraud.Allow || d.Score > 0 {
 		t.decision = &FraudDecision{ID: domain.NewID().String(), Action: d.Action.String(), Score: d.Score, Config: d.Config,
 			Hits: d.Hits, Values: d.Values, Amount: amount, Product: product, Channel: channel, Payer: t.purse.ID, Payee: payee,
@@ -198,6 +203,9 @@ func (t *turn) riskGate(product, channel string, payee, amount uint64, canHold b
 	case err != nil:
 		return &refusal{domain.CodeUnavailable, commands.RBusy, commands.Args{}}, false
 	case !ok || d.Action == fraud.Allow:
+		return nil, false
+	case t.e.cfg.Fraud.Shadow:
+		t.decision.State = "shadow" // kept, not acted on
 		return nil, false
 	case d.Action == fraud.Review:
 		t.decision.State = "open"

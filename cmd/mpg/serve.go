@@ -126,7 +126,7 @@ func engineConfig(cfg config.Config) engine.Config {
 		WebhookRetry:   seconds(cfg.Merchant.WebhookRetryS),
 		RetentionYears: cfg.Privacy.RetentionYears, DataLinkFor: time.Duration(cfg.Privacy.ExportLinkMin) * time.Minute,
 		DataPerDay: cfg.Privacy.DataPerDay, Disputes: disputeConfig(cfg.Disputes), Loyalty: programme(cfg, exp, loc),
-		Marketing: marketingConfig(cfg.Marketing, loc)}
+		Marketing: marketingConfig(cfg.Marketing, loc), Fraud: fraudConfig(cfg.Fraud)}
 }
 
 // marketingConfig is the [marketing] section as the engine takes it, other numbers in loc.
@@ -668,3 +668,9 @@ func (o outbox) Later(ctx context.Context, id uint64, unknown bool, reason strin
 }
 
 func (o outbox) Retry(id uint64) { o.l.Requeue(id) }
+
+// fraudConfig is the fraud section as the engine takes it (validated when read).
+func fraudConfig(f config.Fraud) engine.FraudConfig {
+	rules, _ := f.RuleSet()
+	return engine.FraudConfig{Rules: rules, ReviewFor: time.Duration(f.ReviewHours) * time.Hour, Shadow: f.Mode == config.FraudShadow}
+}
