@@ -170,6 +170,7 @@ type Engine struct {
 	// risk runs the fraud rules (nil: off); riskCache keeps payees' activities at hand.
 	risk      *fraud.Engine
 	riskCache riskCache
+	decided   [fraud.Decline + 1]atomic.Int64 // decisions kept, by action
 	// statsLag: journal entries the statistics follower had still to read after its last pass.
 	statsLag atomic.Int64
 }

@@ -242,3 +242,17 @@ func withProfileWrite(job domain.Job, p domain.Profile) domain.Job {
 	job.Profiles = append(job.Profiles, p)
 	return job
 }
+
+// countDecision counts a kept decision once its job is durable.
+func (e *Engine) countDecision(d *FraudDecision) {
+	if d == nil {
+		return
+	}
+	if a, err := fraud.ParseAction(d.Action); err == nil {
+		e.decided[a].Add(1)
+	}
+}
+
+// FraudDecided is how many decisions of an action this engine kept (a rule scored), in
+// shadow or enforced.
+func (e *Engine) FraudDecided(a fraud.Action) int64 { return e.decided[a].Load() }

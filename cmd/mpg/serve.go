@@ -28,6 +28,7 @@ import (
 	"mpg/config"
 	"mpg/domain"
 	"mpg/engine"
+	"mpg/fraud"
 	"mpg/ledger"
 	"mpg/loyalty"
 	"mpg/smpp"
@@ -575,6 +576,10 @@ func (d *daemon) register(reg *prometheus.Registry) {
 	for _, st := range []string{"opened", "awaiting_merchant", "under_review", "decided", "closed"} {
 		st := st
 		counter("mpg_dispute_"+st+"_total", "Dispute cases that entered "+st+" (by this daemon).", func() int64 { return d.eng.DisputeTransitions()[st] })
+	}
+	for _, a := range []fraud.Action{fraud.Allow, fraud.Review, fraud.Hold, fraud.Decline} {
+		counter("mpg_fraud_"+a.String()+"_total", "Payments the fraud rules scored and decided "+a.String()+" (in shadow mode: would have), by this daemon.",
+			func() int64 { return d.eng.FraudDecided(a) })
 	}
 	counter("mpg_points_missed_total", "Completed payments that earned no loyalty points for a fault (the payment went on).", d.eng.PointsMissed)
 	bs := d.eng.BankStats()
