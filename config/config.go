@@ -29,6 +29,7 @@ type Config struct {
 	Disputes  Disputes  `toml:"disputes"`
 	Loyalty   Loyalty   `toml:"loyalty"`
 	Marketing Marketing `toml:"marketing"`
+	Fraud     Fraud     `toml:"fraud"`
 	Stats     Stats     `toml:"stats"`
 	// KeyFrom says where the keys were read from, for messages (not a key of the file).
 	KeyFrom KeyFrom `toml:"-"`
@@ -248,6 +249,7 @@ func Default() Config {
 		Disputes:  Disputes{SelfServiceHours: 24, AnswerHours: 48, OpenDays: 120, MerchantDays: 7, CloseHours: 72, AutoRefundMax: 5000},
 		Loyalty:   defaultLoyalty(),
 		Marketing: defaultMarketing(),
+		Fraud:     defaultFraud(),
 		Stats:     defaultStats(),
 		Merchant: Merchant{RatePerS: 20, Burst: 40, RequestMin: 15, CheckoutMin: 15, CheckoutMax: 1000,
 			CheckoutMonthly: 30000, CodesPerHour: 5, WebhookRetryS: []int{5, 300, 1800, 7200, 18000, 36000, 36000, 50400, 86400}},
@@ -395,6 +397,7 @@ func (c Config) validate() []*KeyError {
 	c.Disputes.validate(&r)
 	c.Loyalty.validate(&r)
 	c.Marketing.validate(&r)
+	c.Fraud.validate(&r)
 	c.Stats.validate(&r)
 	l, s, e, m, b := c.Ledger, c.SMPP, c.Engine, c.Merchant, c.Bank
 	switch l.Driver {

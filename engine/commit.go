@@ -47,6 +47,7 @@ func (t *turn) submit(ctx context.Context, job domain.Job) error {
 		// Every other refusal is an answer, committed with the dedupe record, so that a
 		// redelivered copy does not run again and nothing is left unanswered.
 		t.replies, t.retry.said = nil, nil
+		t.decision = nil // its job is not written: nothing decided to keep
 		t.refusal(ref)
 		profiles := t.ownProfile(job.Profiles)
 		if t.onRefusal != nil {
@@ -81,6 +82,7 @@ func (t *turn) submit(ctx context.Context, job domain.Job) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBusy, err)
 	}
+	t.e.countDecision(t.decision)
 	return nil
 }
 

@@ -241,6 +241,9 @@ func (t *turn) authorise() domain.Job {
 		t.reply(commands.RUnknownMerchant, commands.Args{Arg: c.Merchant})
 		return t.withProfile(domain.Job{})
 	}
+	if r, _ := t.riskGate(domain.ProductCredit, domain.ChannelCredit, merchant.ID, c.Amount, false); r != nil {
+		return t.refuseBy(r)
+	}
 	now := e.cfg.Now().UnixNano()
 	p := &domain.Payment{Product: domain.ProductCredit, ID: domain.NewID().String(), Merchant: merchant.ID, MerchantName: merchantName(*merchant), Channel: domain.ChannelCredit,
 		MSISDN: t.in.From, Amount: c.Amount, Currency: e.cfg.Currency, Reference: "CREDIT", Created: now}

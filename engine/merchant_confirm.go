@@ -103,6 +103,13 @@ func (t *turn) answerPayment(p *domain.Payment, ver uint64, yes bool) domain.Job
 	if r := t.payerRefusal(with, line); r != nil {
 		return refuse(r.code, r.reply, r.args)
 	}
+	r, hold := t.riskGate(productOfPayment(p), p.Channel, p.Merchant, p.Amount, with == fromPurse)
+	if r != nil {
+		return t.withDecision(refuse(r.code, r.reply, r.args))
+	}
+	if t.holdIt = hold; t.decision != nil {
+		t.decision.Payment = p.ID
+	}
 	// If the ledger refuses the step, the payment is refused with the ledger's reason, in
 	// the job that carries the refusal reply.
 	t.onRefused = t.refusedRecord(*p, ver, was)
@@ -208,6 +215,9 @@ func (t *turn) acceptPayment(p *domain.Payment, ver uint64, was domain.PaymentSt
 		step = t.withOffer(step, o)
 		step.Compose = appendLine(step.Compose, t.in.From, commands.Render(t.lang, commands.RDiscount,
 			commands.Args{Ref: o.p.Code, Amount: t.money(o.discount), Worth: t.money(p.Discount.Price)}))
+	}
+	if t.holdIt {
+		return t.holdForReview(p, ver, was, step)
 	}
 	job, err := e.paymentJob(p, ver, was, step, t.in.From, false) // after the notices: points add to them
 	if err != nil {

@@ -127,6 +127,9 @@ func (t *turn) hold(payeeNumber string, amount uint64) domain.Job {
 		t.reply(commands.RBusy, commands.Args{})
 		return t.withProfile(domain.Job{})
 	}
+	if r, _ := t.riskGate(domain.ProductSend, domain.ChannelSMS, escrow.ID, amount, false); r != nil {
+		return t.refuseBy(r)
+	}
 	fee := t.fee(domain.CodeSend, amount)
 	ts := []domain.Transfer{{ID: domain.NewID(), Debit: t.purse.ID, Credit: escrow.ID, Amount: amount, Code: domain.CodeHold,
 		Flags: domain.Pending, Timeout: t.e.cfg.ClaimFor, For: payeeNumber, Ref: holdRef(t.lang, t.cmd.Ref)}}
@@ -217,6 +220,20 @@ func (t *turn) move(code uint16, payee *domain.Account, amount uint64, ref strin
 	ts, fee, ok := t.withFee(ts, code, paid)
 	if !ok {
 		return t.busy()
+	}
+	if r, hold := t.riskGate(productOf(code), domain.ChannelSMS, payee.ID, paid, true); r != nil {
+		return t.refuseBy(r)
+	} else if hold {
+		p := t.smsPayment(productOf(code), id, payee, t.purse.ID, paid, fee, ref)
+		p.Discount = discount
+		step := domain.Job{Transfers: ts}
+		if o != nil {
+			step = t.withOffer(step, o)
+		}
+		return t.holdForReview(p, 0, "", step)
+	}
+	if t.decision != nil {
+		t.decision.Payment = id.String()
 	}
 	if above := t.e.cfg.ConfirmAbove; above > 0 && paid > above { // confirmed first: a discount reserved with the rest
 		t.askDiscount = discount

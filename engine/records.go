@@ -117,7 +117,7 @@ const heldMargin = time.Minute
 
 // openDeadline is when a payment in state s expiring at expires is due to expire.
 func openDeadline(s domain.PaymentState, expires int64) int64 {
-	if s == domain.PaymentHeld {
+	if s == domain.PaymentHeld || s == domain.PaymentInReview {
 		return expires + int64(heldMargin)
 	}
 	return expires

@@ -52,6 +52,7 @@ type statsPass struct {
 	batch   *stats.Batch
 	members map[uint64]*versioned[stats.Member]
 	counts  map[string]*versioned[payersCount]
+	risk    *riskPass // the fraud rules' activities (nil: the rules are off)
 	writes  int
 }
 
@@ -74,6 +75,9 @@ func (e *Engine) FollowStatistics(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	p := &statsPass{e: e, batch: stats.NewBatch(), members: map[uint64]*versioned[stats.Member]{}, counts: map[string]*versioned[payersCount]{}}
+	if e.risk != nil {
+		p.risk = &riskPass{e: e, acts: map[string]*versioned[riskRecord]{}}
+	}
 	read := 0
 	for _, en := range entries {
 		if p.writes >= statsMaxWrites {
@@ -86,8 +90,15 @@ func (e *Engine) FollowStatistics(ctx context.Context) (int, error) {
 				return 0, err
 			}
 		}
+		if p.risk != nil {
+			n, err := p.risk.fold(en)
+			if err != nil {
+				return 0, err
+			}
+			p.writes += n
+		}
 	}
-	job, err := p.job()
+	job, err := p.job(next)
 	if err != nil {
 		return 0, err
 	}
@@ -171,7 +182,7 @@ func (p *statsPass) count(key string) (*versioned[payersCount], error) {
 
 // job is the pass's writes: every touched cell merged into its stored record, the payers'
 // records and counts, each at the version read.
-func (p *statsPass) job() (domain.Job, error) {
+func (p *statsPass) job(next uint64) (domain.Job, error) {
 	job := domain.Job{}
 	for _, k := range p.batch.Keys() {
 		var stored stats.Cell
@@ -187,6 +198,9 @@ func (p *statsPass) job() (domain.Job, error) {
 	}
 	for key, c := range p.counts {
 		job.Profiles = append(job.Profiles, write(key, c.v, c.ver))
+	}
+	if p.risk != nil {
+		job = p.risk.writes(job, next)
 	}
 	return job, nil
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -178,13 +179,17 @@ func (w *world) checkMembers(entries []domain.JournalEntry) {
 // exactly those of before and of a recount, the payers' records too.
 func TestStatisticsRebuildGivesTheSameCells(t *testing.T) {
 	w := newWorldTiers(t, map[uint8]Limits{2: {PerTx: 5000, Daily: 20000, MaxBalance: 100000, CanSend: true}})
+	w.fraudRules(oneRule("payer_count_hour", 1000, 25, nil)) // the follower keeps activities too; none scores
 	w.payers(6, 20000)
 	w.randomTraffic(rand.New(rand.NewPCG(3, 5)), w.e, 200)
 	ctx := context.Background()
 	if err := w.e.CatchUpStatistics(ctx, 100); err != nil {
 		t.Fatal(err)
 	}
-	before := w.storedCells()
+	before, activities := w.storedCells(), w.activities()
+	if len(activities) == 0 {
+		t.Fatal("no fraud activity was folded")
+	}
 	var seen int
 	if err := w.e.RebuildStatistics(ctx, "test", func(done int) { seen = done }); err != nil {
 		t.Fatal(err)
@@ -202,6 +207,9 @@ func TestStatisticsRebuildGivesTheSameCells(t *testing.T) {
 	got := w.storedCells()
 	if !reflect.DeepEqual(got, before) || !reflect.DeepEqual(got, stats.Recount(entries)) {
 		t.Fatalf("after the rebuild %d cells, before %d", len(got), len(before))
+	}
+	if after := w.activities(); !reflect.DeepEqual(after, activities) {
+		t.Fatalf("the fraud activities differ after the rebuild:\n got %+v\nwant %+v", after, activities)
 	}
 	w.checkMembers(entries)
 	w.verify()
@@ -253,4 +261,22 @@ func TestStatisticsAnswerSaysTheLag(t *testing.T) {
 	if a, err := w.e.Statistics(q); err != nil || a.Lag != 0 || a.Totals.Cell.Paid != 1 {
 		t.Fatalf("caught up: lag %d, %d paid (%v)", a.Lag, a.Totals.Cell.Paid, err)
 	}
+}
+
+// activities reads every fraud activity the follower folded, without the position it was
+// folded to (passes of a rebuild end elsewhere).
+func (w *world) activities() map[string]riskRecord {
+	w.t.Helper()
+	out := map[string]riskRecord{}
+	_, err := w.e.scan("@fa:", "", 100000, func(r domain.Profile) (bool, error) {
+		var rec riskRecord
+		err := json.Unmarshal(r.Data, &rec)
+		rec.Seq = 0
+		out[r.Owner] = rec
+		return true, err
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return out
 }

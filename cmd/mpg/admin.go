@@ -29,7 +29,7 @@ import (
 
 // adminCommands are the commands the daemon runs for the CLI.
 var adminCommands = map[string]bool{"ledger": true, "account": true, "merchant": true, "outbox": true, "payment": true, "webhook": true, "company": true, "credit": true, "subscriber": true,
-	"dispute": true, "promo": true, "campaign": true, "stats": true}
+	"dispute": true, "promo": true, "campaign": true, "fraud": true, "stats": true}
 
 // forwarded says whether a command (its words after mpg) runs in the daemon when it runs.
 // `mpg bank` is the bank simulator; only its reconcile reads the ledger.
