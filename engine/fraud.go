@@ -134,15 +134,41 @@ func (t *turn) payerActivity() (fraud.Activity, error) {
 	if err != nil || t.purse.LastSeq < r.Seq {
 		return r.A, err
 	}
-	recent, err := t.e.l.History(t.purse.ID, fraud.MaxRecent*4, 0)
+	recent, err := t.e.unfolded(t.purse.ID, r.Seq)
 	for i := len(recent) - 1; i >= 0; i-- {
 		tr := recent[i]
-		if tr.Seq >= r.Seq && tr.Debit == t.purse.ID && paysSomeone(tr) {
+		if tr.Debit == t.purse.ID && paysSomeone(tr) {
 			r.A.Observe(fraud.Event{Time: tr.Timestamp, Kind: fraud.Paid, Amount: tr.Amount, Counterparty: tr.Credit,
 				Product: productOf(tr.Code), Local: 255})
 		}
 	}
 	return r.A, err
+}
+
+// unfoldedPage is how many of an account's transfers one history read takes.
+const unfoldedPage = 4
+
+// unfolded reads an account's transfers from journal position from on, newest first, in
+// small pages (the follower is usually one or two payments behind), at most 64.
+func (e *Engine) unfolded(account, from uint64) ([]domain.Transfer, error) {
+	var out []domain.Transfer
+	for before := uint64(0); len(out) < 64; {
+		page, err := e.l.History(account, unfoldedPage, before)
+		if err != nil {
+			return out, err
+		}
+		for _, tr := range page {
+			if tr.Seq < from {
+				return out, nil
+			}
+			out = append(out, tr)
+		}
+		if len(page) < unfoldedPage {
+			return out, nil
+		}
+		before = page[len(page)-1].Seq
+	}
+	return out, nil
 }
 
 // paysSomeone says whether a transfer from a purse is a payment (not a fee, a post or a
@@ -177,7 +203,7 @@ func (t *turn) risk(product, channel string, payee, amount uint64) (d fraud.Deci
 	if !t.e.cfg.Fraud.Shadow {
 		t.scored = &domain.AccountAt{ID: t.purse.ID, LastSeq: t.purse.LastSeq}
 	}
-	if d.Action != fraud.Allow || d.Score > 0 {
+	if d.Action != fraud.Allow {
 		t.decision = &FraudDecision{ID: domain.NewID().String(), Action: d.Action.String(), Score: d.Score, Config: d.Config,
 			Hits: d.Hits, Values: d.Values, Amount: amount, Product: product, Channel: channel, Payer: t.purse.ID, Payee: payee,
 			Local: local, At: t.e.cfg.Now().UnixNano(), State: "done"}

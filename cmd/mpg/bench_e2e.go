@@ -413,6 +413,7 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 	if err != nil {
 		return fail(err)
 	}
+	lagEnd, caughtUp := followerLag(daemons[0].url("/metrics"))
 	rss := make([]int64, n)
 	for i, d := range daemons {
 		rss[i] = procRSSMB(d.cmd.Process.Pid)
@@ -469,6 +470,7 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 			opt.outstanding, rateName(opt.rate), elapsed.Round(time.Millisecond), fsyncs, float64(sent.Load())/max(1, fsyncs),
 			(cpu1[0]-cpu0[0])/secs, (self1-self0)/secs, rss[0])
 	}
+	fmt.Fprintf(out, "statistics follower: %.0f journal entries behind at the end of the load, caught up %s later\n", lagEnd, caughtUp)
 	fmt.Fprintf(out, "refused: %s\n", refusals(refused0, sim.MORefusals(), before, after))
 	if why := firstLost.Load(); why != nil {
 		fmt.Fprintf(out, "unanswered: %d, the first %s\n", lost.Load(), *why)
@@ -837,4 +839,24 @@ func (r *requestToPay) run(ctx context.Context, msisdn string, k int64) error {
 		return fmt.Errorf("after YES: %q", msgs[len(msgs)-1])
 	}
 	return nil
+}
+
+// followerLag reads how far the statistics follower is behind the journal now, and waits
+// (at most a minute) until it has caught up: how long that took ("never" past the minute).
+func followerLag(metricsURL string) (float64, string) {
+	start := time.Now()
+	m, err := scrape(metricsURL)
+	if err != nil {
+		return -1, "unknown"
+	}
+	lag := m["mpg_statistics_lag_entries"]
+	for cur := lag; cur > 0; time.Sleep(20 * time.Millisecond) {
+		if time.Since(start) > time.Minute {
+			return lag, "never (a minute)"
+		}
+		if m, err := scrape(metricsURL); err == nil {
+			cur = m["mpg_statistics_lag_entries"]
+		}
+	}
+	return lag, time.Since(start).Round(time.Millisecond).String()
 }
