@@ -31,15 +31,15 @@ type Insights interface {
 
 // Figures are a period's activity, of the whole service or of one merchant.
 type Figures struct {
-	Payments, Refused          int64
-	Amount, Fees, Refunded     int64 // minor units
-	SuccessRate                float64
-	Prev                       *Figures // the previous period of the same length
-	Series                     []Point  // per day or per hour
-	Refusals                   map[string]int64
-	TopMerchants               []Named
-	Segments                   map[string]int64 // RFM segments: members in each
-	DAU, MAU                   int64
+	Payments, Refused      int64
+	Amount, Fees, Refunded int64 // minor units
+	SuccessRate            float64
+	Prev                   *Figures // the previous period of the same length
+	Series                 []Point  // per day or per hour
+	Refusals               map[string]int64
+	TopMerchants           []Named
+	Segments               map[string]int64 // RFM segments: members in each
+	DAU, MAU               int64
 }
 
 // Point is one day's or hour's activity.
@@ -73,7 +73,7 @@ type Outbox interface {
 
 // Config is what the console needs of the configuration.
 type Config struct {
-	TLSCert, TLSKey string // both set: HTTPS
+	TLSCert, TLSKey string        // both set: HTTPS
 	SessionTTL      time.Duration // a session ends after this long without a request (default 30m)
 	SessionMax      time.Duration // and this long after sign-in in any case (default 8h)
 	SecureCookies   bool

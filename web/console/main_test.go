@@ -40,8 +40,8 @@ type fakeInsights struct {
 
 func (f *fakeInsights) Figures(_ context.Context, from, to time.Time, merchant uint64) (Figures, error) {
 	fig := Figures{Payments: 1280, Refused: 64, Amount: 2563450, Fees: 12800, Refunded: 4500, SuccessRate: 0.952, DAU: 310, MAU: 2950,
-		Refusals: map[string]int64{"insufficient_funds": 31, "wrong_pin": 18, "daily_limit": 9, "blocked": 4, "fraud_hold": 2},
-		Segments: map[string]int64{"champions": 120, "loyal": 340, "at risk": 95, "new": 210, "hibernating": 400},
+		Refusals:     map[string]int64{"insufficient_funds": 31, "wrong_pin": 18, "daily_limit": 9, "blocked": 4, "fraud_hold": 2},
+		Segments:     map[string]int64{"champions": 120, "loyal": 340, "at risk": 95, "new": 210, "hibernating": 400},
 		TopMerchants: []Named{{"Corner Shop", 512, 1023400}, {"Bakery Paul", 301, 45150}, {"EDF", 120, 903000}},
 		Prev:         &Figures{Payments: 1150}}
 	if merchant != 0 {
@@ -86,13 +86,13 @@ func (f *fakeInsights) decisions() []string {
 // fixture is a console over a real ledger and engine, with a viewer, an operator and an
 // admin, two merchants with a payment each, and a held payment in the fraud queue.
 type fixture struct {
-	t                *testing.T
-	l                *ledger.Ledger
-	e                *engine.Engine
-	s                *Server
-	srv              *httptest.Server
-	in               *fakeInsights
-	clock            *atomic.Int64
+	t                 *testing.T
+	l                 *ledger.Ledger
+	e                 *engine.Engine
+	s                 *Server
+	srv               *httptest.Server
+	in                *fakeInsights
+	clock             *atomic.Int64
 	shopKey, shop2Key string
 	shopPay, shop2Pay string
 }

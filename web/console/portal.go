@@ -233,7 +233,7 @@ var texts = map[string]map[string]string{
 	"en": {
 		"portal": "Merchant portal", "payment": "Payment", "promotions": "Promotions", "sign_in": "Sign in", "api_key": "API key",
 		"key_help": "Sign in with one of your API keys (mpg_…). It is never stored by this page.",
-		"expired": "This form has expired: send it again.", "too_many": "Too many attempts from your address: wait a minute.",
+		"expired":  "This form has expired: send it again.", "too_many": "Too many attempts from your address: wait a minute.",
 		"bad_key": "This key is not valid.", "no_figures": "Figures are not available yet.", "no_payment": "No such payment.",
 		"takings": "Takings", "figures": "Figures", "balance": "Balance", "settlement_note": "This is your account's balance. Settlement to your bank account comes later: this page will show it then.",
 		"points": "Loyalty points", "points_none": "No points rule of your own: the service's applies.", "points_per_unit": "points per 1.00 paid",
@@ -249,7 +249,7 @@ var texts = map[string]map[string]string{
 	"fr": {
 		"portal": "Espace commerçant", "payment": "Paiement", "promotions": "Promotions", "sign_in": "Se connecter", "api_key": "Clé d'API",
 		"key_help": "Connectez-vous avec une de vos clés d'API (mpg_…). Cette page ne la garde pas.",
-		"expired": "Ce formulaire a expiré : envoyez-le à nouveau.", "too_many": "Trop d'essais depuis votre adresse : attendez une minute.",
+		"expired":  "Ce formulaire a expiré : envoyez-le à nouveau.", "too_many": "Trop d'essais depuis votre adresse : attendez une minute.",
 		"bad_key": "Cette clé n'est pas valide.", "no_figures": "Les chiffres ne sont pas encore disponibles.", "no_payment": "Paiement introuvable.",
 		"takings": "Encaissements", "figures": "Chiffres", "balance": "Solde", "settlement_note": "C'est le solde de votre compte. Le reversement sur votre compte bancaire viendra plus tard : cette page le montrera alors.",
 		"points": "Points de fidélité", "points_none": "Pas de règle de points propre : celle du service s'applique.", "points_per_unit": "points par 1,00 payé",
