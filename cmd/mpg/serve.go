@@ -271,9 +271,9 @@ type daemon struct {
 	consoleAddr   string       // where the console listens, once it does
 	// insights are the console's figures and fraud queue (nil: the console says they are
 	// not available).
-	insights console.Insights
-	httpAddr      string       // where the operator endpoints listen, once they do
-	bankClient    *bank.Client // the link to the bank for mDebit (nil: bank.addr unset)
+	insights   console.Insights
+	httpAddr   string       // where the operator endpoints listen, once they do
+	bankClient *bank.Client // the link to the bank for mDebit (nil: bank.addr unset)
 	// leases give work that must run once to one of the daemons sharing a database (nil:
 	// the books are a file, and this daemon runs it all).
 	leases *leases
