@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image/color"
 	"sort"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -25,7 +26,7 @@ var (
 )
 
 // seriesChart draws payments and refusals per point of the period as bars.
-func seriesChart(title string, pts []Point) ([]byte, error) {
+func seriesChart(title, refusedLabel string, pts []Point) ([]byte, error) {
 	if len(pts) > maxBars {
 		pts = pts[len(pts)-maxBars:]
 	}
@@ -48,9 +49,10 @@ func seriesChart(title string, pts []Point) ([]byte, error) {
 	ref.Color, ref.LineStyle.Width = refusedColor, 0
 	ref.StackOn(paid)
 	p.Add(paid, ref)
-	p.Legend.Add("paid", paid)
-	p.Legend.Add("refused", ref)
-	p.Legend.Top = true
+	p.Legend.Add(title, paid)
+	p.Legend.Add(refusedLabel, ref)
+	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.XOffs = vg.Points(30)
 	p.NominalX(thin(labels)...)
 	return render(p)
 }
@@ -130,6 +132,9 @@ func (intTicks) Ticks(lo, hi float64) []plot.Tick {
 	var out []plot.Tick
 	for _, t := range (plot.DefaultTicks{}).Ticks(lo, hi) {
 		if t.Value == float64(int64(t.Value)) {
+			if t.Label != "" {
+				t.Label = strconv.FormatInt(int64(t.Value), 10)
+			}
 			out = append(out, t)
 		}
 	}

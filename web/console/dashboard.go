@@ -171,10 +171,10 @@ func (s *Server) webhookHealth(d *dashboardView) {
 
 // chart serves a dashboard chart as SVG: ?period= as the dashboard.
 func (s *Server) chart(w http.ResponseWriter, r *http.Request, _ *session) {
-	s.serveChart(w, r, 0)
+	s.serveChart(w, r, 0, "en")
 }
 
-func (s *Server) serveChart(w http.ResponseWriter, r *http.Request, merchant uint64) {
+func (s *Server) serveChart(w http.ResponseWriter, r *http.Request, merchant uint64, lang string) {
 	_, from, to := s.period(r)
 	f, err := s.figures(r.Context(), from, to, merchant)
 	if err != nil {
@@ -184,9 +184,9 @@ func (s *Server) serveChart(w http.ResponseWriter, r *http.Request, merchant uin
 	var svg []byte
 	switch r.PathValue("name") {
 	case "activity.svg":
-		svg, err = seriesChart("Payments", f.Series)
+		svg, err = seriesChart(tr(lang, "payments"), tr(lang, "refused"), f.Series)
 	case "refusals.svg":
-		svg, err = countsChart("Refusals by reason", f.Refusals)
+		svg, err = countsChart(tr(lang, "refusals"), f.Refusals)
 	default:
 		http.NotFound(w, r)
 		return

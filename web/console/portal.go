@@ -122,7 +122,7 @@ func (s *Server) pointsRule(lang string, merchant uint64) string {
 }
 
 func (s *Server) portalChart(w http.ResponseWriter, r *http.Request, ss *session) {
-	s.serveChart(w, r, ss.Merchant)
+	s.serveChart(w, r, ss.Merchant, langOf(r, ss))
 }
 
 func (s *Server) portalPayment(w http.ResponseWriter, r *http.Request, ss *session) {
