@@ -41,6 +41,7 @@ type session struct {
 	MerchantCode  string
 	MerchantName  string
 	Lang          string
+	keyID         string // the API key a merchant signed in with (its id, never the key)
 	created, seen time.Time
 }
 
@@ -91,8 +92,8 @@ func (s *Server) cookie(name, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true, Secure: s.cfg.SecureCookies, SameSite: http.SameSiteStrictMode}
 }
 
-// lookup finds the request's live session, ending it when it expired or its user was
-// disabled.
+// lookup finds the request's live session, ending it when it expired, its user was
+// disabled or its merchant's key revoked. It returns a copy: handlers never share it.
 func (s *Server) lookup(r *http.Request) *session {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
@@ -105,25 +106,49 @@ func (s *Server) lookup(r *http.Request) *session {
 		delete(s.sessions, c.Value)
 		ss = nil
 	}
+	var cp session
 	if ss != nil {
 		ss.seen = now
+		cp = *ss
 	}
 	s.mu.Unlock()
-	if ss != nil && ss.operator() && !s.userLive(ss) {
-		s.end(ss.id)
+	if ss == nil {
 		return nil
 	}
-	return ss
+	if !s.stillAllowed(&cp) {
+		s.end(cp.id)
+		return nil
+	}
+	return &cp
 }
 
-// userLive reads the operator's record again: a disabled user's sessions stop at once.
-func (s *Server) userLive(ss *session) bool {
+// stillAllowed reads again who the session is: a disabled user, or a merchant whose key
+// was revoked, is out at his next request; an operator's role is the record's.
+func (s *Server) stillAllowed(ss *session) bool {
+	if !ss.operator() {
+		keys, err := s.e.APIKeys(ss.Merchant)
+		for _, k := range keys {
+			if k.ID == ss.keyID {
+				return err == nil && k.Revoked == 0
+			}
+		}
+		return false
+	}
 	u, found, err := s.e.ConsoleUserOf(ss.User)
 	if err != nil || !found || u.Disabled != 0 {
 		return false
 	}
 	ss.Role = u.Role
 	return true
+}
+
+// setLang keeps the language a merchant chose for the rest of the session.
+func (s *Server) setLang(id, lang string) {
+	s.mu.Lock()
+	if ss := s.sessions[id]; ss != nil {
+		ss.Lang = lang
+	}
+	s.mu.Unlock()
 }
 
 // start opens a new session (a fresh id: one known before sign-in is never kept).
@@ -168,7 +193,7 @@ func (s *Server) guard(rt route) http.HandlerFunc {
 		headers(w)
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-			if !sameOrigin(r) {
+			if !sameOrigin(r, s.cfg.SecureCookies) {
 				s.refuse(w, r, http.StatusForbidden, "This form was sent from another site.")
 				return
 			}
@@ -230,10 +255,11 @@ func headers(w http.ResponseWriter) {
 	h.Set("Cache-Control", "no-store")
 }
 
-// sameOrigin checks a form's Origin, or its Referer, when the browser sent one.
-func sameOrigin(r *http.Request) bool {
+// sameOrigin checks a form's Origin, or its Referer, when the browser sent one; behind a
+// proxy that serves TLS (secure cookies), the site's scheme is https.
+func sameOrigin(r *http.Request, https bool) bool {
 	scheme := "http"
-	if r.TLS != nil {
+	if r.TLS != nil || https {
 		scheme = "https"
 	}
 	want := scheme + "://" + r.Host
@@ -324,7 +350,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *session) {
 
 // portalLogin signs a merchant in with one of its API keys.
 func (s *Server) portalLogin(w http.ResponseWriter, r *http.Request, _ *session) {
-	lang := langOf(r, nil)
+	lang := s.langOf(r, nil)
 	p := page{Title: tr(lang, "portal"), Lang: lang, T: texts[lang]}
 	if r.Method == http.MethodGet {
 		p.CSRF = s.preToken(w, r)
@@ -348,9 +374,18 @@ func (s *Server) portalLogin(w http.ResponseWriter, r *http.Request, _ *session)
 		fail(http.StatusUnauthorized, tr(lang, "bad_key"))
 		return
 	}
-	s.start(w, &session{Merchant: m.ID, MerchantCode: m.Owner, MerchantName: m.Name, Lang: lang})
+	s.start(w, &session{Merchant: m.ID, MerchantCode: m.Owner, MerchantName: m.Name, Lang: lang, keyID: keyID(r.PostFormValue("key"))})
 	s.log.Info("portal sign-in", zap.String("merchant", m.Owner))
 	http.Redirect(w, r, "/portal", http.StatusSeeOther)
+}
+
+// keyID is the id part of an API key (mpg_<id>_<secret>).
+func keyID(key string) string {
+	parts := strings.Split(strings.TrimSpace(key), "_")
+	if len(parts) != 3 {
+		return ""
+	}
+	return parts[1]
 }
 
 // logout ends the session.

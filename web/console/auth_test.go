@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -252,5 +253,12 @@ func TestMerchantSeesOnlyItsOwn(t *testing.T) {
 	}
 	if code := f.browser().portalLogin("mpg_00000000_notakey"); code != http.StatusUnauthorized {
 		t.Fatalf("a wrong key: %d", code)
+	}
+	// The key revoked, its session is over at once.
+	if err := f.e.RevokeAPIKey(context.Background(), "test", f.e.AccountsOf("SHOP42")[0].ID, keyID(f.shopKey)); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, h := m.get("/portal"); code != http.StatusSeeOther || h.Get("Location") != "/portal/login" {
+		t.Fatalf("after the key was revoked: %d", code)
 	}
 }

@@ -18,11 +18,12 @@ import (
 // and figures, refunds, runs its promotions and reads its points rule and balance, in
 // English or French.
 
-// langOf is the page's language: ?lang=, else the session's, else Accept-Language.
-func langOf(r *http.Request, ss *session) string {
+// langOf is the page's language: ?lang= (kept for the session), else the session's, else
+// Accept-Language.
+func (s *Server) langOf(r *http.Request, ss *session) string {
 	if l := r.URL.Query().Get("lang"); l == "en" || l == "fr" {
 		if ss != nil {
-			ss.Lang = l
+			s.setLang(ss.id, l)
 		}
 		return l
 	}
@@ -49,8 +50,8 @@ func tr(lang, key string) string {
 }
 
 // merchantPage is a portal page in the session's language.
-func merchantPage(r *http.Request, ss *session, title string) page {
-	lang := langOf(r, ss)
+func (s *Server) merchantPage(r *http.Request, ss *session, title string) page {
+	lang := s.langOf(r, ss)
 	return page{Title: tr(lang, title), S: ss, Lang: lang, T: texts[lang]}
 }
 
@@ -75,7 +76,7 @@ type portalView struct {
 const maxTakings = 100
 
 func (s *Server) portal(w http.ResponseWriter, r *http.Request, ss *session) {
-	p := merchantPage(r, ss, "portal")
+	p := s.merchantPage(r, ss, "portal")
 	name, from, to := s.period(r)
 	p.Period, p.Done = name, doneOf(r)
 	var v portalView
@@ -122,11 +123,11 @@ func (s *Server) pointsRule(lang string, merchant uint64) string {
 }
 
 func (s *Server) portalChart(w http.ResponseWriter, r *http.Request, ss *session) {
-	s.serveChart(w, r, ss.Merchant, langOf(r, ss))
+	s.serveChart(w, r, ss.Merchant, s.langOf(r, ss))
 }
 
 func (s *Server) portalPayment(w http.ResponseWriter, r *http.Request, ss *session) {
-	pg := merchantPage(r, ss, "payment")
+	pg := s.merchantPage(r, ss, "payment")
 	id := strings.TrimSpace(r.URL.Query().Get("id"))
 	p, err := s.e.GetPayment(ss.Merchant, id) // another merchant's payment is not found
 	if err != nil {
@@ -165,7 +166,7 @@ type promoRow struct {
 }
 
 func (s *Server) portalPromotions(w http.ResponseWriter, r *http.Request, ss *session) {
-	p := merchantPage(r, ss, "promotions")
+	p := s.merchantPage(r, ss, "promotions")
 	p.Done = doneOf(r)
 	list, err := s.e.Promotions(ss.MerchantCode)
 	if err != nil {
