@@ -23,6 +23,7 @@ func actorOf(ss *session) string { return "console:" + ss.User }
 var done = map[string]string{
 	"reversed": "The payment was reversed.", "released": "The payment was released.", "declined": "The payment was declined.",
 	"reset-pin": "The PIN was reset: the subscriber was texted a one-time code.", "unlock": "The PIN lockout was ended.",
+	"block": "The purse is blocked: no payment out until it is unblocked.", "unblock": "The purse is unblocked.",
 	"tier": "The tier was changed.", "topup": "The purse was topped up.", "user-added": "The console user was added.",
 	"user-disabled": "The console user was disabled.", "refunded": "Le remboursement est fait. / The refund is done.",
 	"promo-created": "✓", "promo-ended": "✓",
@@ -203,6 +204,10 @@ func (s *Server) subscriberAction(w http.ResponseWriter, r *http.Request, ss *se
 		err = s.e.ResetPIN(ctx, actor, n)
 	case "unlock":
 		err = s.e.Unlock(ctx, actor, n)
+	case "block":
+		err = s.e.SetPurseStatus(ctx, actor, n, domain.StatusBlocked)
+	case "unblock":
+		err = s.e.SetPurseStatus(ctx, actor, n, domain.StatusActive)
 	case "tier":
 		var t uint64
 		if t, err = strconv.ParseUint(r.PostFormValue("tier"), 10, 8); err == nil {

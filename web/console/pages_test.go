@@ -25,7 +25,7 @@ func TestOperatorActionsAreAuditedWithTheirAuthor(t *testing.T) {
 		t.Fatalf("decisions %v", got)
 	}
 	b.get("/subscriber?msisdn=0612345678")
-	for _, v := range []url.Values{{"action": {"unlock"}}, {"action": {"topup"}, "amount": {"2.50"}}} {
+	for _, v := range []url.Values{{"action": {"unlock"}}, {"action": {"block"}}, {"action": {"unblock"}}, {"action": {"topup"}, "amount": {"2.50"}}} {
 		v.Set("msisdn", "06 12 34 56 78")
 		if code, body, _ := b.post("/subscriber/action", v); code != http.StatusSeeOther {
 			t.Fatalf("%v: %d %s", v, code, body)
@@ -41,7 +41,7 @@ func TestOperatorActionsAreAuditedWithTheirAuthor(t *testing.T) {
 			seen[a.Action] = a.Actor
 		}
 	}
-	if seen["pin unlock"] != "console:olga" || seen["account topup"] != "console:olga" {
+	if seen["pin unlock"] != "console:olga" || seen["account topup"] != "console:olga" || seen["account block"] != "console:olga" || seen["account unblock"] != "console:olga" {
 		t.Fatalf("audit %+v", seen)
 	}
 	if _, body, _ := b.get("/subscriber?msisdn=0612345678"); !strings.Contains(body, "37.00 EUR") {
