@@ -82,3 +82,27 @@ func TestConsoleUsersLockoutAndDisable(t *testing.T) {
 		t.Fatalf("%+v %v", users, err)
 	}
 }
+
+// TestConsoleLoginTakesAsLongForAnUnknownName: a name that has no user still costs an
+// argon2id computation, so a sign-in's time does not tell which names exist.
+func TestConsoleLoginTakesAsLongForAnUnknownName(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	h, _ := HashPassword("same password here")
+	if _, err := w.e.AddConsoleUser(ctx, "cli:root", "ann", RoleViewer, h); err != nil {
+		t.Fatal(err)
+	}
+	fastest := func(name string) time.Duration {
+		best := time.Hour
+		for range 3 {
+			start := time.Now()
+			w.e.ConsoleLogin(ctx, name, "wrong password")
+			best = min(best, time.Since(start))
+		}
+		return best
+	}
+	known, unknown := fastest("ann"), fastest("nobody")
+	if unknown < known/3 {
+		t.Fatalf("an unknown name is answered in %v, a known one in %v", unknown, known)
+	}
+}

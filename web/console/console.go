@@ -121,6 +121,11 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]*session
 	limiters map[string]*rate.Limiter // sign-in attempts by address
+	outbox   struct {                 // the outbox's counts, as last read
+		sync.Mutex
+		counts map[domain.MessageStatus]int
+		at     time.Time
+	}
 }
 
 // New makes the console's server; in may be nil while no figures exist (the pages say so).

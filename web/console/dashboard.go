@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"mpg/domain"
 )
 
 // periods are the dashboard's choices.
@@ -138,7 +140,7 @@ func (s *Server) outboxHealth(d *dashboardView) {
 		d.OutboxErr = "not available"
 		return
 	}
-	counts, err := s.cfg.Outbox.MessageCounts()
+	counts, err := s.outboxCounts()
 	if err != nil {
 		d.OutboxErr = "could not be read"
 		return
@@ -199,4 +201,21 @@ func (s *Server) serveChart(w http.ResponseWriter, r *http.Request, merchant uin
 	w.Header().Set("Content-Type", "image/svg+xml")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
 	w.Write(svg)
+}
+
+// outboxEvery is how long the outbox's counts are kept: counting reads the whole outbox.
+const outboxEvery = 10 * time.Second
+
+// outboxCounts are the outbox's counts by state, read at most every outboxEvery.
+func (s *Server) outboxCounts() (map[domain.MessageStatus]int, error) {
+	s.outbox.Lock()
+	defer s.outbox.Unlock()
+	if s.outbox.counts != nil && s.cfg.Now().Sub(s.outbox.at) < outboxEvery {
+		return s.outbox.counts, nil
+	}
+	counts, err := s.cfg.Outbox.MessageCounts()
+	if err == nil {
+		s.outbox.counts, s.outbox.at = counts, s.cfg.Now()
+	}
+	return counts, err
 }

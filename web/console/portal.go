@@ -95,19 +95,37 @@ func (s *Server) portal(w http.ResponseWriter, r *http.Request, ss *session) {
 	s.render(w, r, http.StatusOK, "portal", p)
 }
 
-// takings are the merchant's payments since from, newest first.
-func (s *Server) takings(merchant uint64, from time.Time) ([]takingRow, bool) {
-	list, next, err := s.e.ListPayments(merchant, engine.PaymentFilter{From: from.UnixNano(), Limit: maxTakings})
-	if err != nil {
-		s.log.Warn("portal takings", zap.Error(err))
+// maxTakingsScan bounds the payments read to find the newest of a period.
+const maxTakingsScan = 5000
+
+// takings are the merchant's newest payments since from, newest first; more says that older
+// ones of the period are not shown.
+func (s *Server) takings(merchant uint64, from time.Time) (out []takingRow, more bool) {
+	var last []domain.Payment
+	f := engine.PaymentFilter{From: from.UnixNano(), Limit: 1000}
+	for read := 0; read < maxTakingsScan; {
+		list, next, err := s.e.ListPayments(merchant, f)
+		if err != nil {
+			s.log.Warn("portal takings", zap.Error(err))
+			break
+		}
+		read += len(list)
+		last = append(last, list...)
+		if len(last) > maxTakings {
+			more = true
+			last = last[len(last)-maxTakings:]
+		}
+		if next == "" {
+			break
+		}
+		f.After = next
 	}
-	out := make([]takingRow, 0, len(list))
-	for i := len(list) - 1; i >= 0; i-- {
-		p := list[i]
+	for i := len(last) - 1; i >= 0; i-- {
+		p := last[i]
 		out = append(out, takingRow{PaymentView: s.e.View(p), When: s.when(p.Created),
 			Refundable: p.State == domain.PaymentCompleted && p.Refunded < p.Amount})
 	}
-	return out, next != ""
+	return out, more
 }
 
 func (s *Server) pointsRule(lang string, merchant uint64) string {
@@ -241,7 +259,7 @@ var texts = map[string]map[string]string{
 		"point_worth": "a point is worth", "when": "When", "amount": "Amount", "state": "State", "reference": "Reference", "payer": "Payer",
 		"refunded": "Refunded", "refund": "Refund", "refund_help": "Empty: all that is left.", "product": "Product", "channel": "Channel",
 		"payments": "Payments", "refused": "Refused", "fees": "Fees", "success": "Success rate", "change": "Against the previous period",
-		"today": "Today", "d7": "7 days", "d30": "30 days", "show": "Show", "sign_out": "Sign out", "more": "More payments than shown: narrow the period.",
+		"today": "Today", "d7": "7 days", "d30": "30 days", "show": "Show", "sign_out": "Sign out", "more": "The newest 100 payments of the period are shown.",
 		"code": "Code", "name": "Name", "discount": "Discount", "budget": "Budget", "left": "Left", "start": "Start", "end": "End",
 		"new_promo": "New promotion", "percent": "Percent", "fixed": "or fixed amount", "min": "Minimum payment", "with_code": "Only with the code",
 		"create": "Create", "end_now": "End", "running": "running", "ended": "ended", "scheduled": "scheduled", "none": "None.",
@@ -257,7 +275,7 @@ var texts = map[string]map[string]string{
 		"point_worth": "un point vaut", "when": "Date", "amount": "Montant", "state": "État", "reference": "Référence", "payer": "Payeur",
 		"refunded": "Remboursé", "refund": "Rembourser", "refund_help": "Vide : tout ce qui reste.", "product": "Produit", "channel": "Canal",
 		"payments": "Paiements", "refused": "Refusés", "fees": "Frais", "success": "Taux de succès", "change": "Par rapport à la période précédente",
-		"today": "Aujourd'hui", "d7": "7 jours", "d30": "30 jours", "show": "Afficher", "sign_out": "Se déconnecter", "more": "Plus de paiements que affichés : réduisez la période.",
+		"today": "Aujourd'hui", "d7": "7 jours", "d30": "30 jours", "show": "Afficher", "sign_out": "Se déconnecter", "more": "Les 100 paiements les plus récents de la période sont affichés.",
 		"code": "Code", "name": "Nom", "discount": "Remise", "budget": "Budget", "left": "Restant", "start": "Début", "end": "Fin",
 		"new_promo": "Nouvelle promotion", "percent": "Pourcentage", "fixed": "ou montant fixe", "min": "Paiement minimum", "with_code": "Seulement avec le code",
 		"create": "Créer", "end_now": "Terminer", "running": "en cours", "ended": "terminée", "scheduled": "à venir", "none": "Aucune.",
