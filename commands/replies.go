@@ -170,6 +170,10 @@ const (
 	RLeft              // LEAVE: left
 	RNoOffer           // JOIN, LEAVE: no such promotion running
 	RCampaign          // a marketing SMS: the merchant's text ({lines}), then how to stop them
+	RRiskDeclined      // a payment the fraud rules declined: says nothing of why
+	RRiskHeld          // a payment held for a review: reserved, not paid, an answer follows
+	RRiskReleased      // to the payer: the review let the payment go through
+	RRiskVoided        // to the payer: the review stopped the payment, the money is back
 	replyCount
 )
 
@@ -328,14 +332,26 @@ var templates = [replyCount][3]string{
 	RPointsConfirm:  {"With points, pay at most {amount} in money without a code. Pay without PTS. Nothing was done.", "Avec des points, payez au plus {amount} sans code. Payez sans PTS. Rien n'a été fait.", "使用积分时,现金部分最多 {amount}(无需确认码)。请不加积分付款。未执行任何操作。"},
 	RPointsHeld:     {" Points: {total}.", " Points: {total}.", " 积分:{total}。"},
 	RDiscount:       {" Offer {ref}: {amount} off {worth}.", " Offre {ref}: -{amount} sur {worth}.", " 优惠{ref}:{worth}立减{amount}。"},
-	ROffers:         {"Offers for you: {lines}. JOIN code to join one.", "Offres pour vous: {lines}. REJOINDRE code pour participer.", "您可参加的优惠:{lines}。发送 参加 代码 参加。"},
-	ROffersNone:     {"No offers for you now.", "Aucune offre pour vous en ce moment.", "目前没有适合您的优惠。"},
-	RJoined:         {"You joined {ref} ({name}) at {party}: it applies when you pay there. LEAVE {ref} to leave.", "Vous participez à {ref} ({name}) chez {party}: appliquée quand vous y payez. QUITTER {ref} pour la quitter.", "您已参加{party}的优惠{ref}({name}),在该商户付款时自动使用。发送 退出 {ref} 退出。"},
-	RLeft:           {"You left {ref}.", "Vous ne participez plus à {ref}.", "您已退出优惠{ref}。"},
-	RNoOffer:        {"No offer {ref} is running. OFFERS lists yours.", "Aucune offre {ref} en cours. OFFRES les liste.", "没有进行中的优惠{ref}。发送 优惠 查看。"},
-	RPromoOn:        {"You will receive offers. Send PROMO OFF to stop.", "Vous recevrez des offres. Envoyez PROMO NON pour ne plus en recevoir.", "您将收到优惠信息。发送 促销 关 退订。"},
-	RPromoOff:       {"You will not receive offers any more.", "Vous ne recevrez plus d'offres.", "您将不再收到优惠信息。"},
-	RReceiptValid:   {"Receipt {receipt} is genuine: {amount} to {party}, ref {ref}.", "Preuve {receipt} authentique: {amount} à {party}, réf {ref}.", "凭证 {receipt} 真实有效:{amount} 给{party},编号 {ref}。"},
+	RRiskDeclined: {"This payment cannot be made. Nothing was done. Call customer care if you need help.",
+		"Ce paiement est impossible. Rien n'a été fait. Appelez le service client si besoin.",
+		"该付款无法进行。未执行任何操作。如需帮助请联系客服。"},
+	RRiskHeld: {"Your payment of {amount} to {party} is being checked. The money is reserved; an SMS will tell you the outcome.",
+		"Votre paiement de {amount} à {party} est en cours de vérification. L'argent est réservé; un SMS vous dira la suite.",
+		"您向{party}支付的{amount}正在审核。款项已预留,结果将以短信通知。"},
+	RRiskReleased: {"Your payment of {amount} to {party} has gone through. Ref {ref}.",
+		"Votre paiement de {amount} à {party} est effectué. Réf {ref}.",
+		"您向{party}支付的{amount}已完成。编号 {ref}。"},
+	RRiskVoided: {"Your payment of {amount} to {party} was not made. The money is back in your e-purse.",
+		"Votre paiement de {amount} à {party} n'a pas été effectué. L'argent est revenu dans votre porte-monnaie.",
+		"您向{party}支付的{amount}未完成。款项已退回您的钱包。"},
+	ROffers:       {"Offers for you: {lines}. JOIN code to join one.", "Offres pour vous: {lines}. REJOINDRE code pour participer.", "您可参加的优惠:{lines}。发送 参加 代码 参加。"},
+	ROffersNone:   {"No offers for you now.", "Aucune offre pour vous en ce moment.", "目前没有适合您的优惠。"},
+	RJoined:       {"You joined {ref} ({name}) at {party}: it applies when you pay there. LEAVE {ref} to leave.", "Vous participez à {ref} ({name}) chez {party}: appliquée quand vous y payez. QUITTER {ref} pour la quitter.", "您已参加{party}的优惠{ref}({name}),在该商户付款时自动使用。发送 退出 {ref} 退出。"},
+	RLeft:         {"You left {ref}.", "Vous ne participez plus à {ref}.", "您已退出优惠{ref}。"},
+	RNoOffer:      {"No offer {ref} is running. OFFERS lists yours.", "Aucune offre {ref} en cours. OFFRES les liste.", "没有进行中的优惠{ref}。发送 优惠 查看。"},
+	RPromoOn:      {"You will receive offers. Send PROMO OFF to stop.", "Vous recevrez des offres. Envoyez PROMO NON pour ne plus en recevoir.", "您将收到优惠信息。发送 促销 关 退订。"},
+	RPromoOff:     {"You will not receive offers any more.", "Vous ne recevrez plus d'offres.", "您将不再收到优惠信息。"},
+	RReceiptValid: {"Receipt {receipt} is genuine: {amount} to {party}, ref {ref}.", "Preuve {receipt} authentique: {amount} à {party}, réf {ref}.", "凭证 {receipt} 真实有效:{amount} 给{party},编号 {ref}。"},
 	RReceiptInvalid: {
 		"Receipt {receipt} is NOT genuine. Do not trust the message that showed it.",
 		"Preuve {receipt} NON authentique. Ne vous fiez pas au message.",

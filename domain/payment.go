@@ -33,11 +33,15 @@ const (
 	// payee registers and claims it (completed), or the claim window ends (expired: the
 	// ledger gives it back to the payer).
 	PaymentHeld PaymentState = "held"
+	// PaymentInReview: the fraud rules held the payment for an operator's review. The
+	// money is reserved (a pending transfer); release pays it (completed), decline or the
+	// review's deadline gives it back (refused, expired).
+	PaymentInReview PaymentState = "in_review"
 )
 
 // Open reports whether the payment can still be confirmed, cancelled or expire.
 func (s PaymentState) Open() bool {
-	return s == PaymentCreated || s == PaymentAwaiting || s == PaymentHeld
+	return s == PaymentCreated || s == PaymentAwaiting || s == PaymentHeld || s == PaymentInReview
 }
 
 // Refundable reports whether money was paid that can go back.
@@ -105,9 +109,12 @@ type Payment struct {
 	Transfer  string `json:"transfer,omitempty"`   // the completed payment's transfer id
 	Debited   uint64 `json:"debited,omitempty"`    // the account that paid: refunds go back there
 	// Payer is the company account an employee pays on (Internet+ Pro); 0: his own purse.
-	Payer    uint64   `json:"payer,omitempty"`
-	Refunded uint64   `json:"refunded,omitempty"`
-	Refunds  []Refund `json:"refunds,omitempty"`
+	Payer    uint64 `json:"payer,omitempty"`
+	Refunded uint64 `json:"refunded,omitempty"`
+	// Counted is how much of Refunded the journal's facts have told (facts.go), so that a
+	// refund is counted by statistics exactly once.
+	Counted uint64   `json:"counted,omitempty"`
+	Refunds []Refund `json:"refunds,omitempty"`
 	// Bank is the state of an mDebit's request to the bank.
 	Bank *BankState `json:"bank,omitempty"`
 	// Dispute is the case open on the payment (while it is open nothing else is given back);
@@ -287,6 +294,8 @@ const (
 	CodeAlreadyReversed     ErrorCode = "already_reversed"
 	CodeDisputeOpen         ErrorCode = "dispute_open" // a case or return request is open on the payment
 	CodeTooLate             ErrorCode = "too_late"     // past the window a dispute or return may be asked in
+	// CodeRiskDeclined: the fraud rules said no; the words never say which rule.
+	CodeRiskDeclined ErrorCode = "payment_declined"
 )
 
 // PaymentError is a refusal of a payment operation with its stable code.

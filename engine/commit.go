@@ -36,6 +36,7 @@ func (t *turn) submit(ctx context.Context, job domain.Job) error {
 	job.Audit = t.audit
 	job.Messages = append(job.Messages, t.replies...)
 	job.Dedupe = t.dedupe(&job)
+	job.Facts = t.saidFacts(job)
 	_, err := t.e.l.Submit(ctx, job)
 	var ref *domain.RefusedError
 	if errors.As(err, &ref) && (ref.Reason == domain.ErrConflict ||
@@ -46,6 +47,7 @@ func (t *turn) submit(ctx context.Context, job domain.Job) error {
 		// Every other refusal is an answer, committed with the dedupe record, so that a
 		// redelivered copy does not run again and nothing is left unanswered.
 		t.replies, t.retry.said = nil, nil
+		t.decision = nil // its job is not written: nothing decided to keep
 		t.refusal(ref)
 		profiles := t.ownProfile(job.Profiles)
 		if t.onRefusal != nil {
@@ -55,11 +57,12 @@ func (t *turn) submit(ctx context.Context, job domain.Job) error {
 			profiles = t.onRefused(ref)
 		}
 		t.repeat = repeatRecord{}
-		job = domain.Job{Messages: t.replies, Profiles: profiles}
+		job = domain.Job{Messages: t.replies, Profiles: profiles, Facts: t.e.refusedRecordFacts(profiles)}
 		if t.onRefused != nil {
 			job.Audit = t.audit // a merchant's payment refused: a transition like any other
 		}
 		job.Dedupe = t.dedupe(&job)
+		job.Facts = t.saidFacts(job)
 		_, err = t.e.l.Submit(ctx, job)
 		if errors.As(err, &ref) && ref.Reason == domain.ErrConflict {
 			return errConflict
@@ -79,6 +82,7 @@ func (t *turn) submit(ctx context.Context, job domain.Job) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrBusy, err)
 	}
+	t.e.countDecision(t.decision)
 	return nil
 }
 

@@ -229,6 +229,9 @@ func (e *Engine) employerOf(msisdn, code string) (domain.Account, bool) {
 // and the fee; the employee's limits are counted in the same job.
 func (t *turn) companyPay(company, merchant *domain.Account) domain.Job {
 	amount := t.cmd.Amount
+	if r, _ := t.riskGate(domain.ProductPay, domain.ChannelSMS, merchant.ID, amount, false); r != nil {
+		return t.refuseBy(r)
+	}
 	fee := t.fee(domain.CodePay, amount)
 	id := domain.NewID()
 	writes, err := t.e.companyCharge(*company, t.in.From, *merchant, amount, fee, id, t.cmd.Ref, domain.ChannelSMS, id.String())

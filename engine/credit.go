@@ -241,6 +241,9 @@ func (t *turn) authorise() domain.Job {
 		t.reply(commands.RUnknownMerchant, commands.Args{Arg: c.Merchant})
 		return t.withProfile(domain.Job{})
 	}
+	if r, _ := t.riskGate(domain.ProductCredit, domain.ChannelCredit, merchant.ID, c.Amount, false); r != nil {
+		return t.refuseBy(r)
+	}
 	now := e.cfg.Now().UnixNano()
 	p := &domain.Payment{Product: domain.ProductCredit, ID: domain.NewID().String(), Merchant: merchant.ID, MerchantName: merchantName(*merchant), Channel: domain.ChannelCredit,
 		MSISDN: t.in.From, Amount: c.Amount, Currency: e.cfg.Currency, Reference: "CREDIT", Created: now}
@@ -259,7 +262,7 @@ func (t *turn) creditHold(p *domain.Payment, ver uint64, was domain.PaymentState
 	hold := domain.Transfer{ID: claimID(pid, 'H'), Debit: line.ID, Credit: merchant.ID, Amount: p.Amount, Code: domain.CodeCreditAuth,
 		Flags: domain.Pending, Timeout: e.cfg.HoldFor, Ref: holdRef(e.langOf(p.MSISDN), p.Reference), For: creditFor(p.ID)}
 	p.Transfer = hold.ID.String()
-	t.payeeName = merchant.Name
+	t.payeeName, t.payee = merchant.Name, merchant.ID
 	t.audit = &domain.Audit{Actor: t.in.From, Action: "credit authorise", Detail: p.ID + " " + domain.FormatAmount(p.Amount, e.cfg.Currency) + " " + merchant.Owner}
 	job, err := e.paymentJob(p, ver, was, domain.Job{Transfers: []domain.Transfer{hold}, Profiles: []domain.Profile{write(keyCreditHold+p.ID, struct{}{}, 0)}}, t.in.From, false)
 	if err != nil {

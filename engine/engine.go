@@ -16,6 +16,7 @@ import (
 
 	"mpg/commands"
 	"mpg/domain"
+	"mpg/fraud"
 	"mpg/loyalty"
 )
 
@@ -142,7 +143,9 @@ type Config struct {
 	Loyalty *loyalty.Programme
 	// Marketing is how campaigns reach members who opted in.
 	Marketing MarketingConfig
-	Now       func() time.Time
+	// Fraud is how the fraud rules score payments (off by default).
+	Fraud FraudConfig
+	Now   func() time.Time
 }
 
 // Engine handles inbound SMS.
@@ -164,12 +167,23 @@ type Engine struct {
 	promos               promoCache   // each merchant's promotions, by generation
 	pointsAccounts       sync.Map     // number -> his points account's id
 	pointsMissed         atomic.Int64 // payments that earned nothing for a fault (PointsMissed)
+	// risk runs the fraud rules (nil: off); riskCache keeps payees' activities at hand.
+	risk      *fraud.Engine
+	riskCache riskCache
+	decided   [fraud.Decline + 1]atomic.Int64 // decisions kept, by action
+	// statsLag: journal entries the statistics follower had still to read after its last pass.
+	statsLag atomic.Int64
 }
 
 // New makes an engine for the daemon; the keys must be set.
 func New(cfg Config, l Ledger) (*Engine, error) {
 	if len(cfg.PINKey) < 16 || len(cfg.ReceiptKey) < 16 {
 		return nil, errors.New("engine: PIN and receipt keys must be at least 16 bytes")
+	}
+	if cfg.Fraud.Rules.Enabled {
+		if _, err := fraud.New(cfg.Fraud.Rules); err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
 	}
 	return NewAdmin(cfg, l), nil
 }
@@ -231,7 +245,11 @@ func NewAdmin(cfg Config, l Ledger) *Engine {
 	}
 	cfg = privacyDefaults(cfg)
 	cfg.Marketing.defaults(cfg.Location)
-	return &Engine{cfg: cfg, l: l, pinMACs: newMACPool(cfg.PINKey), receiptMACs: newMACPool(cfg.ReceiptKey), bankWake: make(chan struct{}, 1)}
+	e := &Engine{cfg: cfg, l: l, pinMACs: newMACPool(cfg.PINKey), receiptMACs: newMACPool(cfg.ReceiptKey), bankWake: make(chan struct{}, 1)}
+	if cfg.Fraud.Rules.Enabled {
+		e.risk, _ = fraud.New(cfg.Fraud.Rules) // New refused a rule set that does not validate
+	}
+	return e
 }
 
 func (e *Engine) lock(msisdn string) *sync.Mutex {
@@ -345,8 +363,9 @@ type turn struct {
 	audit     *domain.Audit
 	// repeat is what a redelivered copy of this SMS will be told (the dedupe record).
 	repeat repeatRecord
-	// payee of a payment, for a refusal naming whose limit it is.
+	// payee of a payment, for a refusal naming whose limit it is, and its account.
 	payeeName string
+	payee     uint64
 	holds     int  // money held for this number when the SMS came
 	toBank    bool // the job queues an mDebit: wake the bank worker once it is durable
 	// terms of the credit line as the rule book read them (ruleLine), at termsVer; termsRead
@@ -369,6 +388,11 @@ type turn struct {
 	retry retryState
 	// onCase is a dispute case the job opens: counted once it is durable.
 	onCase *domain.Dispute
+	// scored: the payer's purse as the fraud rules scored it (the job's guard); decision:
+	// what they decided, to keep; holdIt: a merchant's payment to hold for a review.
+	scored   *domain.AccountAt
+	decision *FraudDecision
+	holdIt   bool
 }
 
 func (t *turn) load() error {

@@ -56,6 +56,7 @@ func (t *turn) answerRequests(yes bool) (domain.Job, bool) {
 		}
 		left = min(left, domain.MaxPaymentTries-p.Tries)
 		var err2 error
+		job.Facts = append(job.Facts, t.e.wrongCodeFact(&p))
 		if job, err2 = t.e.paymentJob(&p, ver, was, job, t.in.From, false); err2 != nil {
 			t.reply(commands.RBusy, commands.Args{})
 			return t.withProfile(domain.Job{}), true
@@ -101,6 +102,13 @@ func (t *turn) answerPayment(p *domain.Payment, ver uint64, yes bool) domain.Job
 	}
 	if r := t.payerRefusal(with, line); r != nil {
 		return refuse(r.code, r.reply, r.args)
+	}
+	r, hold := t.riskGate(productOfPayment(p), p.Channel, p.Merchant, p.Amount, with == fromPurse)
+	if r != nil {
+		return t.withDecision(refuse(r.code, r.reply, r.args))
+	}
+	if t.holdIt = hold; t.decision != nil {
+		t.decision.Payment = p.ID
 	}
 	// If the ledger refuses the step, the payment is refused with the ledger's reason, in
 	// the job that carries the refusal reply.
@@ -196,7 +204,7 @@ func (t *turn) acceptPayment(p *domain.Payment, ver uint64, was domain.PaymentSt
 		t.discountAt, t.credited = len(ts), p.Discount.Price
 	}
 	t.cmd.Kind, t.cmd.Amount = commands.Pay, p.Amount // for the wording of a refusal
-	t.payeeName = merchant.Name
+	t.payeeName, t.payee = merchant.Name, merchant.ID
 	p.State, p.Reason, p.Fee, p.Transfer, p.Debited = domain.PaymentCompleted, "", fee, ts[0].ID.String(), payer.ID
 	step := domain.Job{Transfers: ts, NotAfter: p.Expires, Profiles: employee,
 		Compose: t.notices(domain.CodePay, &merchant, p.Amount, fee, p.Reference, commands.EN)}
@@ -207,6 +215,9 @@ func (t *turn) acceptPayment(p *domain.Payment, ver uint64, was domain.PaymentSt
 		step = t.withOffer(step, o)
 		step.Compose = appendLine(step.Compose, t.in.From, commands.Render(t.lang, commands.RDiscount,
 			commands.Args{Ref: o.p.Code, Amount: t.money(o.discount), Worth: t.money(p.Discount.Price)}))
+	}
+	if t.holdIt {
+		return t.holdForReview(p, ver, was, step)
 	}
 	job, err := e.paymentJob(p, ver, was, step, t.in.From, false) // after the notices: points add to them
 	if err != nil {
@@ -403,7 +414,7 @@ func (e *Engine) CheckoutCode(ctx context.Context, id, code, ip string) (domain.
 			p.State, p.Reason = domain.PaymentRefused, string(domain.CodeWrongCode)
 			t.dropRequest(p.ID)
 		}
-		job, err := e.paymentJob(&p, ver, was, domain.Job{}, p.MSISDN, false)
+		job, err := e.paymentJob(&p, ver, was, domain.Job{Facts: []domain.Fact{e.wrongCodeFact(&p)}}, p.MSISDN, false)
 		return t.withProfile(job), err
 	})
 	if err != nil {

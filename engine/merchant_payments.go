@@ -330,6 +330,7 @@ func (e *Engine) paymentJob(p *domain.Payment, ver uint64, was domain.PaymentSta
 	if was == "" {
 		job.Profiles = append(job.Profiles, domain.Profile{Owner: merchantKey(p.Merchant, p.ID), Data: indexEntry})
 	}
+	job = e.paymentFacts(p, was, job)
 	job.Profiles = append(job.Profiles, write(keyPayment+p.ID, p, ver))
 	if p.State != was || forceEvent {
 		s, err := e.hookSettings(p.Merchant)

@@ -139,6 +139,7 @@ func (e *Engine) ResetPIN(ctx context.Context, actor, msisdn string) error {
 			Profiles: []domain.Profile{e.profileWrite(msisdn, p, ver)},
 			Messages: []domain.Message{msg},
 			Audit:    &domain.Audit{Actor: actor, Action: "pin reset", Detail: msisdn},
+			Facts:    []domain.Fact{{Kind: domain.FactPINReset, Payer: purse.ID, Local: 255}},
 		}, nil
 	})
 	return err

@@ -55,7 +55,7 @@ func (t *turn) pay() domain.Job {
 	if c.Kind == commands.Bill {
 		ref = c.Account
 	}
-	t.payeeName = payee.Name
+	t.payeeName, t.payee = payee.Name, payee.ID
 	if c.Kind == commands.Pay && c.Ref != "" {
 		if company, ok := t.e.employerOf(t.in.From, c.Ref); ok {
 			return t.companyPay(&company, payee)
@@ -84,6 +84,7 @@ func (t *turn) send() domain.Job {
 	if payee == nil {
 		return t.hold(c.Phone, c.Amount)
 	}
+	t.payee = payee.ID
 	if payee.Status == domain.StatusClosed {
 		t.reply(commands.RPayeeClosed, commands.Args{Party: t.payeeName})
 		return t.withProfile(domain.Job{})
@@ -125,6 +126,9 @@ func (t *turn) hold(payeeNumber string, amount uint64) domain.Job {
 	if escrow == nil {
 		t.reply(commands.RBusy, commands.Args{})
 		return t.withProfile(domain.Job{})
+	}
+	if r, _ := t.riskGate(domain.ProductSend, domain.ChannelSMS, escrow.ID, amount, false); r != nil {
+		return t.refuseBy(r)
 	}
 	fee := t.fee(domain.CodeSend, amount)
 	ts := []domain.Transfer{{ID: domain.NewID(), Debit: t.purse.ID, Credit: escrow.ID, Amount: amount, Code: domain.CodeHold,
@@ -216,6 +220,20 @@ func (t *turn) move(code uint16, payee *domain.Account, amount uint64, ref strin
 	ts, fee, ok := t.withFee(ts, code, paid)
 	if !ok {
 		return t.busy()
+	}
+	if r, hold := t.riskGate(productOf(code), domain.ChannelSMS, payee.ID, paid, true); r != nil {
+		return t.refuseBy(r)
+	} else if hold {
+		p := t.smsPayment(productOf(code), id, payee, t.purse.ID, paid, fee, ref)
+		p.Discount = discount
+		step := domain.Job{Transfers: ts}
+		if o != nil {
+			step = t.withOffer(step, o)
+		}
+		return t.holdForReview(p, 0, "", step)
+	}
+	if t.decision != nil {
+		t.decision.Payment = id.String()
 	}
 	if above := t.e.cfg.ConfirmAbove; above > 0 && paid > above { // confirmed first: a discount reserved with the rest
 		t.askDiscount = discount

@@ -233,6 +233,9 @@ func (t *turn) payWithPoints(code uint16, payee *domain.Account, amount uint64, 
 	if !e.loyal() {
 		return refuse(commands.RPointsOff, commands.Args{})
 	}
+	if r, _ := t.riskGate(productOf(code), domain.ChannelSMS, payee.ID, amount, false); r != nil {
+		return t.refuseBy(r)
+	}
 	m, err := e.memberOf(ctx, t.in.From)
 	if err != nil {
 		return refuse(commands.RBusy, commands.Args{})

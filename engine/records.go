@@ -117,7 +117,7 @@ const heldMargin = time.Minute
 
 // openDeadline is when a payment in state s expiring at expires is due to expire.
 func openDeadline(s domain.PaymentState, expires int64) int64 {
-	if s == domain.PaymentHeld {
+	if s == domain.PaymentHeld || s == domain.PaymentInReview {
 		return expires + int64(heldMargin)
 	}
 	return expires
@@ -253,6 +253,7 @@ type leanEntry struct {
 // leanPaymentJob adds to a texted payment's job its index entry and webhook event.
 func (e *Engine) leanPaymentJob(p *domain.Payment, job domain.Job, payee *domain.Account) (domain.Job, error) {
 	job.Profiles = append(job.Profiles, write(merchantKey(p.Merchant, p.ID), leanEntry{Fee: p.Fee, Points: p.Points, Discount: p.Discount}, 0))
+	job = e.paymentFacts(p, "", job)
 	if payee.Kind != domain.KindMerchant && payee.Kind != domain.KindBiller {
 		return job, nil // a subscriber has no webhook endpoint
 	}

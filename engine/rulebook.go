@@ -21,6 +21,8 @@ import (
 //	credit line frozen       | the writer refuses new holds on a blocked line; captures go on
 //	credit line overdue      | here (the line's terms), and the writer (Reads guard on the terms)
 //	employee's own purse     | here: his purse blocked, closed or locked stops company payments
+//	fraud rules              | here (fraud.go: scored from the activities and his history),
+//	                         | and the writer (Untouched guard on his purse since it was scored)
 
 // payWith says where a payment's money comes from.
 type payWith uint8
@@ -105,7 +107,7 @@ func (t *turn) guard(job domain.Job) domain.Job {
 	if t.termsRead {
 		job.Reads = append(job.Reads, domain.Profile{Owner: keyCreditTerms + t.in.From, Version: t.termsVer})
 	}
-	return job
+	return t.withDecision(job)
 }
 
 // err is the refusal as the merchant API and the checkout page show it: the stable code

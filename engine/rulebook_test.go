@@ -155,7 +155,7 @@ var bookChannels = []bookChannel{
 		return func() { w.e.CheckoutCode(context.Background(), id, code, "") }
 	}},
 	{name: "texted CREDIT", credit: true, prep: func(w *world, _ uint64, n int) func() {
-		return func() { w.handle(alice, fmt.Sprintf("CREDIT SHOP42 1 K%d 739164", n)) }
+		return func() { w.handle(alice, fmt.Sprintf("CREDIT SHOP42 1.0%d 739164", n)) }
 	}},
 	{name: "YES to a credit request", credit: true, prep: func(w *world, shop uint64, n int) func() {
 		w.request(shop, n, false, true)

@@ -90,6 +90,7 @@ bench ledger and bench smpp measure one part each.`
 	c.Flags().IntVar(&opt.daemons, "daemons", 1, "--ledger postgres: daemons sharing the books (1..8), each with its own binds, HTTP and merchant addresses and admin socket")
 	c.Flags().IntVar(&opt.window, "window", 256, "unanswered requests per link")
 	c.Flags().StringVar(&opt.amount, "amount", "0.01", "each PAY's amount")
+	c.Flags().StringVar(&opt.fraud, "fraud", "", "the fraud rules' mode for the run: off, shadow or enforce (default: the configuration's, shadow unless set); compare off with shadow for their cost")
 	c.Flags().BoolVar(&opt.loyalty, "loyalty", false, "points on every PAY and every merchant's automatic promotion (5% off): the cost of the loyalty and promotion engines (compare with --amount alone)")
 	c.AddCommand(a.benchLedgerCmd(), a.benchSMPPCmd())
 	return c

@@ -48,6 +48,7 @@ type benchE2EOptions struct {
 	// an automatic promotion (5% off, from a budget), so every PAY earns and is discounted.
 	amount  string
 	loyalty bool
+	fraud   string // the fraud rules' mode ("": the configuration's)
 }
 
 // benchE2E measures mpg from outside: this process is the SMSC (the simulator, driving the
@@ -101,6 +102,12 @@ func (a *app) benchE2E(cmd *cobra.Command, opt benchE2EOptions) error {
 	cfg.Engine.MOPerMinute = 0 // bench phones text as fast as they are answered
 	if opt.loyalty {
 		cfg.Loyalty.Enabled = true
+	}
+	if opt.fraud != "" {
+		if opt.fraud != config.FraudOff && opt.fraud != config.FraudShadow && opt.fraud != config.FraudEnforce {
+			return fmt.Errorf("--fraud %q: off, shadow or enforce", opt.fraud)
+		}
+		cfg.Fraud.Mode = opt.fraud
 	}
 	cfg.SMPP.Addr, cfg.SMPP.SystemID, cfg.SMPP.Password = sim.Addr(), "mpg", ""
 	cfg.SMPP.Window, cfg.SMPP.RatePerS, cfg.SMPP.Binds = opt.window, 100000, opt.binds

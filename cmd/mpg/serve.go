@@ -28,6 +28,7 @@ import (
 	"mpg/config"
 	"mpg/domain"
 	"mpg/engine"
+	"mpg/fraud"
 	"mpg/ledger"
 	"mpg/loyalty"
 	"mpg/smpp"
@@ -127,7 +128,7 @@ func engineConfig(cfg config.Config) engine.Config {
 		WebhookRetry:   seconds(cfg.Merchant.WebhookRetryS),
 		RetentionYears: cfg.Privacy.RetentionYears, DataLinkFor: time.Duration(cfg.Privacy.ExportLinkMin) * time.Minute,
 		DataPerDay: cfg.Privacy.DataPerDay, Disputes: disputeConfig(cfg.Disputes), Loyalty: programme(cfg, exp, loc),
-		Marketing: marketingConfig(cfg.Marketing, loc)}
+		Marketing: marketingConfig(cfg.Marketing, loc), Fraud: fraudConfig(cfg.Fraud)}
 }
 
 // marketingConfig is the [marketing] section as the engine takes it, other numbers in loc.
@@ -615,6 +616,10 @@ func (d *daemon) register(reg *prometheus.Registry) {
 		st := st
 		counter("mpg_dispute_"+st+"_total", "Dispute cases that entered "+st+" (by this daemon).", func() int64 { return d.eng.DisputeTransitions()[st] })
 	}
+	for _, a := range []fraud.Action{fraud.Allow, fraud.Review, fraud.Hold, fraud.Decline} {
+		counter("mpg_fraud_"+a.String()+"_total", "Payments the fraud rules scored and decided "+a.String()+" (in shadow mode: would have), by this daemon.",
+			func() int64 { return d.eng.FraudDecided(a) })
+	}
 	counter("mpg_points_missed_total", "Completed payments that earned no loyalty points for a fault (the payment went on).", d.eng.PointsMissed)
 	bs := d.eng.BankStats()
 	counter("mpg_bank_approved_total", "mDebits and refund credits the bank approved.", bs.Approved.Load)
@@ -707,3 +712,9 @@ func (o outbox) Later(ctx context.Context, id uint64, unknown bool, reason strin
 }
 
 func (o outbox) Retry(id uint64) { o.l.Requeue(id) }
+
+// fraudConfig is the fraud section as the engine takes it (validated when read).
+func fraudConfig(f config.Fraud) engine.FraudConfig {
+	rules, _ := f.RuleSet()
+	return engine.FraudConfig{Rules: rules, ReviewFor: time.Duration(f.ReviewHours) * time.Hour, Shadow: f.Mode == config.FraudShadow}
+}

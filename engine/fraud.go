@@ -1,0 +1,258 @@
+package engine
+
+import (
+	"encoding/json"
+	"sync"
+	"time"
+
+	"mpg/commands"
+	"mpg/domain"
+	"mpg/fraud"
+)
+
+// The fraud rules in the payment path. Each payment a subscriber commits himself to (a
+// texted PAY, BILL, SEND, DEBIT or CREDIT, YES to a merchant's request, a checkout code) is
+// scored by the fraud package from the payer's, the payee's and the service's recent
+// activity, which the statistics follower keeps in the books from the journal's facts. A
+// payer's own payments the follower has not folded yet are read from his purse's history,
+// and the step's job names his purse as untouched since: two payments of his racing on two
+// channels are scored one after the other, never both from the same history.
+//
+//	allow   the payment goes on
+//	review  the payment goes on; the decision waits for an operator, who may reverse it
+//	hold    the money is reserved (pending transfers), not paid, until an operator releases
+//	        it or declines it, or the review time runs out (the ledger gives it back)
+//	decline the payment is refused with words that never say why
+//
+// A hold needs money that can be reserved in the books: a purse paying a merchant, a biller
+// or another purse. Where it cannot (a DEBIT, a CREDIT, a SEND to a number without a purse,
+// a company's account, points), a hold declines. Every decision a rule scored is stored
+// with every rule's value and the rule set's version, so it can be explained and scored
+// again under another rule set.
+const (
+	keyRiskPays  = "@fa:p:"      // + account (hex): what it paid, as the follower folded it
+	keyRiskPaid  = "@fa:r:"      // + account (hex): what it was paid (and gave back)
+	keyRiskAll   = "@fa:service" // the whole service's (wrong codes across numbers)
+	keyDecision  = "@fd:"        // + id: a decision with its inputs
+	keyRiskQueue = "@fq:"        // + time (hex) : id: decisions waiting for an operator
+
+	defaultReviewFor = 72 * time.Hour
+	riskCacheFor     = 250 * time.Millisecond // a payee's or the service's activity kept at hand
+	maxRiskCache     = 4096
+)
+
+// FraudConfig is how the fraud rules run.
+type FraudConfig struct {
+	Rules     fraud.Config  // Enabled false (the zero value): no rule runs
+	ReviewFor time.Duration // how long a held payment waits for an operator (default 72h)
+	// Shadow scores every payment and keeps the decisions a rule scored, acting on none:
+	// how an operator tunes a rule set on real traffic before enforcing it.
+	Shadow bool
+}
+
+// riskRecord is an account's activity as the follower folded it, up to journal position
+// Seq (every entry before it).
+type riskRecord struct {
+	Seq uint64         `json:"s"`
+	A   fraud.Activity `json:"a"`
+}
+
+// FraudDecision is a stored decision.
+type FraudDecision struct {
+	ID      string      `json:"id"`
+	Payment string      `json:"payment,omitempty"`
+	Action  string      `json:"action"`
+	Score   int         `json:"score"`
+	Config  int         `json:"config"` // the rule set's version
+	Hits    []fraud.Hit `json:"hits,omitempty"`
+	Values  []fraud.Hit `json:"values"` // every rule's value: what a replay scores again
+	Amount  uint64      `json:"amount"`
+	Product string      `json:"product"`
+	Channel string      `json:"channel"`
+	Payer   uint64      `json:"payer"` // the payer's purse
+	Payee   uint64      `json:"payee"`
+	Local   uint8       `json:"local"`
+	At      int64       `json:"at"`
+	// State: open (waiting for an operator), released, declined, expired, done (a
+	// decline, decided when it was made), or shadow (the rules ran in shadow: not acted on).
+	State   string   `json:"state"`
+	By      string   `json:"by,omitempty"`
+	Decided int64    `json:"decided,omitempty"`
+	Pending []string `json:"pending,omitempty"` // a hold's reserved transfers
+	Queued  string   `json:"queued,omitempty"`  // its key in the queue while open
+}
+
+// riskCache keeps payees' and the service's activities at hand for riskCacheFor.
+type riskCache struct {
+	mu sync.Mutex
+	m  map[string]riskCached
+}
+
+type riskCached struct {
+	r  riskRecord
+	at time.Time
+}
+
+func (e *Engine) reviewFor() time.Duration {
+	if e.cfg.Fraud.ReviewFor > 0 {
+		return e.cfg.Fraud.ReviewFor
+	}
+	return defaultReviewFor
+}
+
+// activity reads an account's activity; cached says it may come from memory.
+func (e *Engine) activity(key string, cached bool) (riskRecord, error) {
+	if cached {
+		e.riskCache.mu.Lock()
+		c, ok := e.riskCache.m[key]
+		e.riskCache.mu.Unlock()
+		if ok && time.Since(c.at) < riskCacheFor {
+			return c.r, nil
+		}
+	}
+	var r riskRecord
+	_, _, err := e.record(key, &r)
+	if err == nil && cached {
+		e.riskCache.mu.Lock()
+		if e.riskCache.m == nil || len(e.riskCache.m) >= maxRiskCache {
+			e.riskCache.m = map[string]riskCached{}
+		}
+		e.riskCache.m[key] = riskCached{r: r, at: time.Now()}
+		e.riskCache.mu.Unlock()
+	}
+	return r, err
+}
+
+// An account that pays and is paid (a purse) has an activity for each side.
+func paysKey(account uint64) string { return keyRiskPays + hex16(account) }
+func paidKey(account uint64) string { return keyRiskPaid + hex16(account) }
+
+// payerActivity is the turn's subscriber's activity, with his own payments the follower
+// has not folded yet added from his purse's history.
+func (t *turn) payerActivity() (fraud.Activity, error) {
+	r, err := t.e.activity(paysKey(t.purse.ID), false)
+	if err != nil || t.purse.LastSeq < r.Seq {
+		return r.A, err
+	}
+	recent, err := t.e.l.History(t.purse.ID, fraud.MaxRecent*4, 0)
+	for i := len(recent) - 1; i >= 0; i-- {
+		tr := recent[i]
+		if tr.Seq >= r.Seq && tr.Debit == t.purse.ID && paysSomeone(tr) {
+			r.A.Observe(fraud.Event{Time: tr.Timestamp, Kind: fraud.Paid, Amount: tr.Amount, Counterparty: tr.Credit,
+				Product: productOf(tr.Code), Local: 255})
+		}
+	}
+	return r.A, err
+}
+
+// paysSomeone says whether a transfer from a purse is a payment (not a fee, a post or a
+// void of one already counted).
+func paysSomeone(tr domain.Transfer) bool {
+	switch tr.Code {
+	case domain.CodePay, domain.CodeBill, domain.CodeSend, domain.CodeHold:
+		return tr.Flags&(domain.PostPending|domain.VoidPending) == 0
+	}
+	return false
+}
+
+// risk scores a payment the turn's subscriber is about to make. ok false: no rule runs
+// (off, or no purse to score).
+func (t *turn) risk(product, channel string, payee, amount uint64) (d fraud.Decision, ok bool, err error) {
+	if t.e.risk == nil || t.purse == nil {
+		return d, false, nil
+	}
+	payer, err := t.payerActivity()
+	if err != nil {
+		return d, false, err
+	}
+	to, err1 := t.e.activity(paidKey(payee), true)
+	all, err2 := t.e.activity(keyRiskAll, true)
+	if err1 != nil || err2 != nil {
+		return d, false, firstErr(err1, err2)
+	}
+	limit := t.e.cfg.Tiers[t.purse.Tier].PerTx
+	local := t.e.localHour(t.in.From)
+	d = t.e.risk.Decide(fraud.Input{Now: t.e.cfg.Now().UnixNano(), Amount: amount, Product: product, Channel: channel,
+		Payer: &payer, Payee: &to.A, Service: &all.A, PayeeID: payee, PayerID: t.purse.ID, PerPaymentLimit: limit, Local: local})
+	if !t.e.cfg.Fraud.Shadow {
+		t.scored = &domain.AccountAt{ID: t.purse.ID, LastSeq: t.purse.LastSeq}
+	}
+	if d.Action != fraud.Allow || d.Score > 0 {
+		t.decision = &FraudDecision{ID: domain.NewID().String(), Action: d.Action.String(), Score: d.Score, Config: d.Config,
+			Hits: d.Hits, Values: d.Values, Amount: amount, Product: product, Channel: channel, Payer: t.purse.ID, Payee: payee,
+			Local: local, At: t.e.cfg.Now().UnixNano(), State: "done"}
+	}
+	return d, true, nil
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// riskGate scores a payment and says what to do: nil to go on (hold: reserve it for a
+// review instead of paying, when canHold), or the refusal. A hold where the money cannot
+// be reserved declines.
+func (t *turn) riskGate(product, channel string, payee, amount uint64, canHold bool) (r *refusal, hold bool) {
+	d, ok, err := t.risk(product, channel, payee, amount)
+	switch {
+	case err != nil:
+		return &refusal{domain.CodeUnavailable, commands.RBusy, commands.Args{}}, false
+	case !ok || d.Action == fraud.Allow:
+		return nil, false
+	case t.e.cfg.Fraud.Shadow:
+		t.decision.State = "shadow" // kept, not acted on
+		return nil, false
+	case d.Action == fraud.Review:
+		t.decision.State = "open"
+		return nil, false
+	case d.Action == fraud.Hold && canHold:
+		t.decision.State = "open"
+		return nil, true
+	}
+	t.decision.Action = fraud.Decline.String() // a hold where nothing can be reserved
+	return &refusal{domain.CodeRiskDeclined, commands.RRiskDeclined, commands.Args{}}, false
+}
+
+// withDecision adds to a job the decision the turn made (if one is to be kept), its place
+// in the operators' queue while open, and the guard that the payer's purse was not
+// touched since it was scored.
+func (t *turn) withDecision(job domain.Job) domain.Job {
+	if t.scored != nil {
+		job.Untouched = append(job.Untouched, *t.scored)
+	}
+	d := t.decision
+	if d == nil {
+		return job
+	}
+	if d.State == "open" {
+		d.Queued = keyRiskQueue + hex16(uint64(d.At)) + ":" + d.ID
+		job.Profiles = append(job.Profiles, domain.Profile{Owner: d.Queued, Data: []byte(d.ID)})
+	}
+	b, _ := json.Marshal(d)
+	return withProfileWrite(job, domain.Profile{Owner: keyDecision + d.ID, Data: b})
+}
+
+// withProfileWrite adds a record write to a job.
+func withProfileWrite(job domain.Job, p domain.Profile) domain.Job {
+	job.Profiles = append(job.Profiles, p)
+	return job
+}
+
+// countDecision counts a kept decision once its job is durable.
+func (e *Engine) countDecision(d *FraudDecision) {
+	if d == nil {
+		return
+	}
+	if a, err := fraud.ParseAction(d.Action); err == nil {
+		e.decided[a].Add(1)
+	}
+}
+
+// FraudDecided is how many decisions of an action this engine kept (a rule scored), in
+// shadow or enforced.
+func (e *Engine) FraudDecided(a fraud.Action) int64 { return e.decided[a].Load() }

@@ -1,0 +1,117 @@
+package engine
+
+import (
+	"mpg/domain"
+	"mpg/fraud"
+)
+
+// The statistics follower also keeps the fraud rules' counters: each fact it reads is an
+// event in the payer's activity and in the payee's (and wrong codes in the service's),
+// written in the same job as its position, with that position (riskRecord.Seq).
+
+// riskPass is the activities one pass touched, read at their versions.
+type riskPass struct {
+	e    *Engine
+	acts map[string]*versioned[riskRecord]
+}
+
+// activity reads an activity into the pass once.
+func (r *riskPass) activity(key string) (*versioned[riskRecord], bool, error) {
+	if a, ok := r.acts[key]; ok {
+		return a, false, nil
+	}
+	a := &versioned[riskRecord]{}
+	var err error
+	a.ver, _, err = r.e.record(key, &a.v)
+	r.acts[key] = a
+	return a, true, err
+}
+
+// observe folds one event into an account's activity; it says whether the activity is new
+// to the pass (one more record to write).
+func (r *riskPass) observe(key string, ev fraud.Event) (bool, error) {
+	a, fresh, err := r.activity(key)
+	if err == nil {
+		a.v.A.Observe(ev)
+	}
+	return fresh, err
+}
+
+// events are what a fact is to each side: the payer's, the payee's and the service's.
+func factEvents(f domain.Fact, t int64) (payer, payee, service *fraud.Event) {
+	ev := fraud.Event{Time: t, Amount: f.Amount, Product: f.Product, Channel: f.Channel, Local: f.Local}
+	switch f.Kind {
+	case domain.FactPaid:
+		ev.Kind = fraud.Paid
+	case domain.FactRefused:
+		ev.Kind = fraud.Refused
+	case domain.FactHeld:
+		ev.Kind = fraud.Held
+	case domain.FactRefund:
+		ev.Kind = fraud.Refund
+		to := ev
+		to.Counterparty = f.Payer
+		return nil, &to, nil // the merchant's refunds: its refund ratio
+	case domain.FactWrongPIN:
+		ev.Kind = fraud.WrongPIN
+		all := ev
+		all.Counterparty = f.Payer
+		var to *fraud.Event
+		if f.Payee != 0 {
+			to = &all
+		}
+		return &ev, to, &all
+	case domain.FactPINReset:
+		ev.Kind = fraud.PINReset
+		return &ev, nil, nil
+	default:
+		return nil, nil, nil
+	}
+	from, to := ev, ev
+	from.Counterparty, to.Counterparty = f.Payee, f.Payer
+	return &from, &to, nil
+}
+
+// fold adds one journal entry to the pass's activities; it returns the records it added.
+func (r *riskPass) fold(en domain.JournalEntry) (int, error) {
+	if en.Tier != nil {
+		fresh, err := r.observe(paysKey(en.Tier.Account), fraud.Event{Time: en.Time, Kind: fraud.TierChange, Local: 255})
+		return b2i(fresh), err
+	}
+	if en.Fact == nil {
+		return 0, nil
+	}
+	payer, payee, service := factEvents(*en.Fact, en.Time)
+	n := 0
+	for _, side := range []struct {
+		key string
+		ev  *fraud.Event
+		id  uint64
+	}{{paysKey(en.Fact.Payer), payer, en.Fact.Payer}, {paidKey(en.Fact.Payee), payee, en.Fact.Payee}, {keyRiskAll, service, 1}} {
+		if side.ev == nil || side.id == 0 {
+			continue
+		}
+		fresh, err := r.observe(side.key, *side.ev)
+		if err != nil {
+			return n, err
+		}
+		n += b2i(fresh)
+	}
+	return n, nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// writes adds the pass's activities to its job, each folded up to position next.
+func (r *riskPass) writes(job domain.Job, next uint64) domain.Job {
+	for key, a := range r.acts {
+		a.v.Seq = next
+		job.Profiles = append(job.Profiles, write(key, a.v, a.ver))
+	}
+	return job
+}

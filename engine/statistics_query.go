@@ -1,0 +1,114 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"mpg/domain"
+	"mpg/stats"
+)
+
+// maxStatsCells bounds the cells one answer reads (a period and the one before it).
+const maxStatsCells = 200000
+
+// StatsAnswer is a query's answer: the roll-ups' rows and totals with the previous equal
+// period beside them, the payers, and how far behind the journal the follower was.
+type StatsAnswer struct {
+	stats.Report
+	Payers Payers `json:"payers"`
+	Lag    int64  `json:"lag_entries"`
+}
+
+// Payers are the people who paid: new ones in the period and the one before, active ones
+// on the period's last day (DAU) and in its last month (MAU). Service-wide only.
+type Payers struct {
+	New     int64 `json:"new"`
+	PrevNew int64 `json:"prev_new"`
+	DAU     int64 `json:"dau"`
+	MAU     int64 `json:"mau"`
+}
+
+// Statistics answers a query from the roll-ups.
+func (e *Engine) Statistics(q stats.Query) (StatsAnswer, error) {
+	if err := q.Check(); err != nil {
+		return StatsAnswer{}, domain.PaymentErr(domain.CodeInvalidRequest, err.Error())
+	}
+	cells, err := e.statsCells(stats.Previous(q).From, q.To)
+	if err != nil {
+		return StatsAnswer{}, err
+	}
+	a := StatsAnswer{Report: stats.NewReport(cells, q), Lag: e.StatisticsLag()}
+	if q.Merchant == 0 {
+		a.Payers, err = e.payers(q)
+	}
+	return a, err
+}
+
+// statsCells reads the cells of the hours in [from, to).
+func (e *Engine) statsCells(from, to time.Time) ([]stats.KeyedCell, error) {
+	var out []stats.KeyedCell
+	end := keyStatsCell + hex16(uint64(stats.HourOf(to.UnixNano())))
+	more, err := e.scan(keyStatsCell, keyStatsCell+hex16(uint64(stats.HourOf(from.UnixNano()))), maxStatsCells, func(r domain.Profile) (bool, error) {
+		if r.Owner >= end {
+			return false, nil
+		}
+		k, ok := parseCellKey(r.Owner)
+		var c stats.Cell
+		if !ok || json.Unmarshal(r.Data, &c) != nil {
+			return false, fmt.Errorf("statistics record %s unreadable", r.Owner)
+		}
+		out = append(out, stats.KeyedCell{Key: k, Cell: c})
+		return true, nil
+	})
+	if more {
+		return nil, domain.PaymentErr(domain.CodeInvalidRequest, "the period holds too many figures: ask for a shorter one")
+	}
+	return out, err
+}
+
+// payers reads the payers' counts of a query's period.
+func (e *Engine) payers(q stats.Query) (Payers, error) {
+	var p Payers
+	loc := e.cfg.Location
+	last := q.To.Add(-time.Nanosecond).In(loc)
+	prev := stats.Previous(q)
+	for d := stats.DayOf(prev.From.In(loc)); d <= stats.DayOf(last); d++ {
+		var c payersCount
+		if _, _, err := e.record(keyStatsDay+hex16(uint64(d)), &c); err != nil {
+			return p, err
+		}
+		if d < stats.DayOf(q.From.In(loc)) {
+			p.PrevNew += c.New
+		} else {
+			p.New += c.New
+		}
+		if d == stats.DayOf(last) {
+			p.DAU = c.Active
+		}
+	}
+	var m payersCount
+	_, _, err := e.record(keyStatsMonth+hex16(uint64(stats.MonthOf(last))), &m)
+	p.MAU = m.Active
+	return p, err
+}
+
+// MemberStats is a payer's record and scores as of a date.
+type MemberStats struct {
+	Member  stats.Member
+	Score   stats.Score
+	Segment string
+	Found   bool
+}
+
+// MemberStatsOf reads the statistics of the payer whose purse is purse, scored as of asOf.
+func (e *Engine) MemberStatsOf(purse uint64, asOf time.Time) (MemberStats, error) {
+	var ms MemberStats
+	_, found, err := e.record(memberKey(purse), &ms.Member)
+	if err != nil || !found {
+		return ms, err
+	}
+	ms.Found, ms.Score = true, stats.RFM(ms.Member, asOf)
+	ms.Segment = stats.Segment(ms.Score, ms.Member, asOf)
+	return ms, nil
+}

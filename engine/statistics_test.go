@@ -1,0 +1,174 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"mpg/domain"
+	"mpg/ledger"
+	"mpg/stats"
+)
+
+// storedCells reads every roll-up cell the follower wrote.
+func (w *world) storedCells() map[stats.Key]stats.Cell {
+	w.t.Helper()
+	cells, err := w.e.statsCells(time.Unix(0, 0), time.Unix(1<<40, 0))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	out := map[stats.Key]stats.Cell{}
+	for _, c := range cells {
+		out[c.Key] = c.Cell
+	}
+	return out
+}
+
+// journal reads every entry a follower reads.
+func (w *world) journal() []domain.JournalEntry {
+	w.t.Helper()
+	var all []domain.JournalEntry
+	for next := uint64(1); ; {
+		page, n, err := w.l.Journal(next, 1000)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		all = append(all, page...)
+		if n == next {
+			return all
+		}
+		next = n
+	}
+}
+
+// randomTraffic sends n random commands from the payers: payments that pass, refusals of
+// every kind, refunds, across days.
+func (w *world) randomTraffic(r *rand.Rand, e *Engine, n int) {
+	shop := w.l.AccountsOf("SHOP42")[0].ID
+	for i := range n {
+		from := payer(r.IntN(6))
+		switch r.IntN(8) {
+		case 0, 1, 2:
+			w.handleOn(e, from, fmt.Sprintf("PAY SHOP42 %d.%02d 739164", r.IntN(30), r.IntN(100)))
+		case 3:
+			w.handleOn(e, from, fmt.Sprintf("BILL EDF A%d %d 739164", i, 1+r.IntN(5)))
+		case 4:
+			w.handleOn(e, from, fmt.Sprintf("SEND %s %d 739164", payer(r.IntN(6)), 1+r.IntN(9)))
+		case 5:
+			w.handleOn(e, from, "PAY SHOP42 1 000000") // a wrong PIN
+		case 6:
+			ps, _, _ := e.ListPayments(shop, PaymentFilter{Limit: 50})
+			if len(ps) > 0 {
+				p := ps[r.IntN(len(ps))]
+				e.RefundPayment(context.Background(), RefundRequest{Merchant: shop, PaymentID: p.ID, Amount: 1 + uint64(r.IntN(200)), Actor: "test"})
+			}
+		case 7:
+			w.advance(time.Duration(r.IntN(5)) * time.Hour)
+		}
+	}
+}
+
+func (w *world) handleOn(e *Engine, from, text string) {
+	for range 5 {
+		if e.Handle(context.Background(), Inbound{From: from, To: "1234", Text: text}) == nil {
+			return
+		}
+	}
+}
+
+// The roll-ups equal a recount of the journal from scratch: after random traffic through
+// two engines on the same books while both follow the journal at once (each pass racing
+// the other's), and after a restart in the middle of it, every cell is what folding every
+// fact once gives, every payer's record agrees, and nothing was counted twice.
+func TestStatisticsEqualARecountAfterRacesAndARestart(t *testing.T) {
+	w := newWorldTiers(t, map[uint8]Limits{2: {PerTx: 5000, Daily: 20000, MaxBalance: 100000, CanSend: true}})
+	w.payers(6, 20000)
+	r := rand.New(rand.NewPCG(7, 19))
+	other, err := New(w.e.cfg, w.l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	follow := func(e *Engine, wg *sync.WaitGroup) {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			if _, err := e.FollowStatistics(ctx); err != nil && ctx.Err() == nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go follow(w.e, &wg)
+	go follow(other, &wg)
+	w.randomTraffic(r, w.e, 150)
+	w.randomTraffic(r, other, 150)
+	cancel()
+	wg.Wait()
+
+	// A restart: the books are closed and opened again; the follower goes on from its
+	// position as the books hold it.
+	cfg := w.e.cfg
+	if err := w.l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w.l = w.books.Open(t, &ledger.Options{Now: cfg.Now, ExpiryEvery: 10 * time.Millisecond, Tiers: LedgerTiers(cfg.Tiers)})
+	if w.e, err = New(cfg, w.l); err != nil {
+		t.Fatal(err)
+	}
+	w.randomTraffic(r, w.e, 100)
+	if err := w.e.CatchUpStatistics(context.Background(), 100); err != nil {
+		t.Fatal(err)
+	}
+	entries := w.journal()
+	want := stats.Recount(entries)
+	if got := w.storedCells(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("the roll-ups differ from a recount:\n got %d cells %+v\nwant %d cells %+v", len(got), got, len(want), want)
+	}
+	var paid, refused int64
+	for _, c := range want {
+		paid, refused = paid+c.Paid, refused+c.RefusedCount()
+	}
+	if paid < 50 || refused < 10 {
+		t.Fatalf("the traffic paid %d times and was refused %d times: too little to prove anything", paid, refused)
+	}
+	w.checkMembers(entries)
+	w.verify()
+}
+
+// checkMembers: each payer's record and the day counts agree with a fold of the journal.
+func (w *world) checkMembers(entries []domain.JournalEntry) {
+	w.t.Helper()
+	members := map[uint64]*stats.Member{}
+	days := map[int32]int64{}
+	for _, en := range entries {
+		f := en.Fact
+		if f == nil || f.Payer == 0 || f.Kind != domain.FactPaid && f.Kind != domain.FactRefund {
+			continue
+		}
+		if members[f.Payer] == nil {
+			members[f.Payer] = &stats.Member{}
+		}
+		if newDay, _, _ := members[f.Payer].Observe(*f, en.Time, w.e.cfg.Location); newDay {
+			days[stats.DayOf(time.Unix(0, en.Time).In(w.e.cfg.Location))]++
+		}
+	}
+	for id, m := range members {
+		got, err := w.e.MemberStatsOf(id, w.now)
+		if err != nil || !got.Found || !reflect.DeepEqual(got.Member, *m) {
+			w.t.Fatalf("payer %d: record %+v (%v), a fold of the journal gives %+v", id, got.Member, err, *m)
+		}
+	}
+	for d, n := range days {
+		var c payersCount
+		if _, _, err := w.e.record(keyStatsDay+hex16(uint64(d)), &c); err != nil || c.Active != n {
+			w.t.Fatalf("day %d: %d active payers recorded, %d in the journal (%v)", d, c.Active, n, err)
+		}
+	}
+}
