@@ -57,9 +57,10 @@ const (
 	Offers  // OFFERS: the promotions on offer for the sender
 	Join    // JOIN <code>: join a promotion
 	Leave   // LEAVE <code>: leave it
+	Stats   // STATS <pin>: this month's spend against last month's, and where it went
 )
 
-var kindNames = [...]string{"", "HELP", "REG", "BAL", "MINI", "PAY", "BILL", "SEND", "DEBIT", "CREDIT", "CREDIT", "REPAY", "YES", "NO", "PIN", "LANG", "BLOCK", "CHECK", "PROMO", "CAPTURE", "VOID", "DATA", "REV", "DISPUTE", "OK", "ERASE", "POINTS", "OFFERS", "JOIN", "LEAVE"}
+var kindNames = [...]string{"", "HELP", "REG", "BAL", "MINI", "PAY", "BILL", "SEND", "DEBIT", "CREDIT", "CREDIT", "REPAY", "YES", "NO", "PIN", "LANG", "BLOCK", "CHECK", "PROMO", "CAPTURE", "VOID", "DATA", "REV", "DISPUTE", "OK", "ERASE", "POINTS", "OFFERS", "JOIN", "LEAVE", "STATS"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -102,6 +103,7 @@ var keywords = map[string]struct {
 	"OFFERS": {Offers, EN}, "OFFRES": {Offers, FR}, "优惠": {Offers, ZH},
 	"JOIN": {Join, EN}, "REJOINDRE": {Join, FR}, "参加": {Join, ZH},
 	"LEAVE": {Leave, EN}, "QUITTER": {Leave, FR}, "退出": {Leave, ZH},
+	"STATS": {Stats, EN}, "统计": {Stats, ZH},
 	// REDEEM is PAY with points: `REDEEM SHOP42 12.50 1234` as `PAY SHOP42 12.50 1234 PTS`.
 	"REDEEM": {Pay, EN}, "UTILISER": {Pay, FR}, "兑换": {Pay, ZH},
 }
@@ -305,7 +307,7 @@ func (p *parser) parse() *ParseError {
 		// replies, and such a run is likely a PIN typed twice.
 		c.Name = clipBytes(MaskDigits(strings.Join(a[1:], " ")), MaxNameBytes)
 		return nil
-	case Bal, Mini, Data, Erase, Points:
+	case Bal, Mini, Data, Erase, Points, Stats:
 		if err := p.arity(len(a) == 1); err != nil {
 			return err
 		}

@@ -51,6 +51,9 @@ func TestParseCommands(t *testing.T) {
 		{"PROMO off", Command{Kind: Promo, Lang: EN}},
 		{"POINTS 1234", Command{Kind: Points, Lang: EN, PIN: "1234"}},
 		{"积分 1234", Command{Kind: Points, Lang: ZH, PIN: "1234"}},
+		{"STATS 1234", Command{Kind: Stats, Lang: EN, PIN: "1234"}},
+		{"stats 1234", Command{Kind: Stats, Lang: EN, PIN: "1234"}},
+		{"统计 1234", Command{Kind: Stats, Lang: ZH, PIN: "1234"}},
 		{"PAY SHOP42 12.50 1234 PTS", Command{Kind: Pay, Lang: EN, Merchant: "SHOP42", Amount: 1250, PIN: "1234", WithPoints: true}},
 		{"payer shop42 12,50 MARDI 1234 points", Command{Kind: Pay, Lang: FR, Merchant: "SHOP42", Amount: 1250, Ref: "MARDI", PIN: "1234", WithPoints: true}},
 		{"REDEEM SHOP42 12.50 1234", Command{Kind: Pay, Lang: EN, Merchant: "SHOP42", Amount: 1250, PIN: "1234", WithPoints: true}},
@@ -132,6 +135,7 @@ func TestRedactMasksEveryPIN(t *testing.T) {
 		"PAY SHOP42 1500 FCFA 1234": "PAY SHOP42 **** FCFA ****", // over-masking is the safe side
 		"SEND +33612345678 5 1234":  "SEND +33612345678 5 ****",
 		"HELLO 5555":                "HELLO ****",
+		"STATS 12a4":                "STATS ****",
 		"BLOCK":                     "BLOCK",
 		"":                          "",
 	}

@@ -2,9 +2,11 @@ package commands
 
 import (
 	"fmt"
-	"mpg/domain"
 	"strconv"
 	"strings"
+	"time"
+
+	"mpg/domain"
 )
 
 // Reply names an outcome the subscriber (or merchant) is told about.
@@ -174,6 +176,8 @@ const (
 	RRiskHeld          // a payment held for a review: reserved, not paid, an answer follows
 	RRiskReleased      // to the payer: the review let the payment go through
 	RRiskVoided        // to the payer: the review stopped the payment, the money is back
+	RStats             // STATS: this month's spend against last month's, and where it went
+	RStatsNone         // STATS: no payment yet this month
 	replyCount
 )
 
@@ -207,6 +211,17 @@ type Args struct {
 	Points, Total               uint64 // loyalty points of a step, and the member's total after it
 	Worth                       domain.Money
 	Date                        string // a day, DD/MM/YYYY
+	Month, PrevMonth            time.Month
+	Prev                        domain.Money // last month's spend (STATS), written without currency
+	Change                      int          // last month to this one, in percent
+	HasChange                   bool         // false: nothing to compare with (no spend last month)
+	Parts                       []Part       // where this month's money went (STATS)
+}
+
+// Part is what was spent at one merchant; Name "" is the rest (other merchants, people paid).
+type Part struct {
+	Name   string
+	Amount domain.Money
 }
 
 // templates[reply][lang]; blanks are {amount} {fee} {balance} {limit} {party} {name} {account}
@@ -341,6 +356,10 @@ var templates = [replyCount][3]string{
 	RRiskReleased: {"Your payment of {amount} to {party} has gone through. Ref {ref}.",
 		"Votre paiement de {amount} à {party} est effectué. Réf {ref}.",
 		"您向{party}支付的{amount}已完成。编号 {ref}。"},
+	RStats: {"{month}: {amount} in {payments} ({prevmonth} {prev}{change}). {parts}.",
+		"{month}: {amount} en {payments} ({prevmonth} {prev}{change}). {parts}.",
+		"{month}:{payments}共{amount}({prevmonth} {prev}{change})。{parts}。"},
+	RStatsNone: {"No payments yet this month.", "Aucun paiement ce mois-ci.", "本月还没有付款。"},
 	RRiskVoided: {"Your payment of {amount} to {party} was not made. The money is back in your e-purse.",
 		"Votre paiement de {amount} à {party} n'a pas été effectué. L'argent est revenu dans votre porte-monnaie.",
 		"您向{party}支付的{amount}未完成。款项已退回您的钱包。"},
@@ -733,6 +752,7 @@ var usage = map[Kind][3]string{
 	Offers:    {"OFFERS", "OFFRES", "优惠"},
 	Join:      {"JOIN code", "REJOINDRE code", "参加 代码"},
 	Leave:     {"LEAVE code", "QUITTER code", "退出 代码"},
+	Stats:     {"STATS pin", "STATS pin", "统计 密码"},
 }
 
 // about is what each command does, for HELP <cmd>.
@@ -766,6 +786,7 @@ var about = map[Kind][3]string{
 	Join:      {"Join an offer: it applies when you pay that shop", "Participer a une offre: appliquee quand vous payez ce marchand", "参加优惠,在该商户付款时自动使用"},
 	Leave:     {"Leave an offer", "Quitter une offre", "退出优惠"},
 	Points:    {"Your loyalty points and when they expire; PAY shop amount pin PTS pays with them", "Vos points de fidelite et leur expiration; PAYER code somme pin PTS paie avec", "查询积分及到期日;付款 商户 金额 密码 积分 用积分付款"},
+	Stats:     {"This month's spend against last month's, and where it went", "Vos dépenses du mois face au mois dernier, et où elles sont allées", "本月与上月消费对比及去向"},
 }
 
 // Usage is a command's syntax in a language.
@@ -858,6 +879,18 @@ func Render(l Lang, r Reply, a Args) string {
 			b.WriteString(money(a.Worth))
 		case "date":
 			b.WriteString(a.Date)
+		case "month":
+			b.WriteString(MonthName(l, a.Month))
+		case "prevmonth":
+			b.WriteString(MonthName(l, a.PrevMonth))
+		case "prev":
+			b.WriteString(number(l, a.Prev))
+		case "change":
+			b.WriteString(change(a.Change, a.HasChange))
+		case "payments":
+			b.WriteString(payments(l, a.N))
+		case "parts":
+			b.WriteString(parts(l, a.Parts))
 		default: // not a placeholder: the brace is kept as written and the scan goes on after it
 			b.WriteByte('{')
 			tmpl = tmpl[i+1:]
@@ -925,6 +958,8 @@ func SampleArgs() Args {
 		Receipt: "K4P9-2M7X-QT", Code: "483920", N: 3, Topic: Pay, Arg: "SHOP4", Currency: "EUR", Time: "23:59", Case: "D7QX2K",
 		Link: "https://pay.example.com/data/Xq3vJ9kP2mR7tY4wZ8bN1cD6fG5hL0sA3eU7iO9pQ2r", Years: 5, Minutes: 15, On: true,
 		Points: 12345, Total: 1234567, Worth: eur(12345), Date: "31/12/2028",
+		Month: time.September, PrevMonth: time.August, Prev: eur(123456), Change: -100, HasChange: true,
+		Parts: []Part{{"SHOP42", eur(45050)}, {"ELECTRICITE", eur(30000)}, {"BOULANGERIE", eur(25000)}, {"", eur(25000)}},
 		Lines: []string{"24/11 -12.50 EUR Corner Shop", "24/11 -0.10 EUR fee", "23/11 +1.50 EUR refund Corner Shop",
 			"22/11 -5.00 EUR +336****678", "21/11 +50.00 EUR cash-in"}}
 }

@@ -20,6 +20,9 @@ func (e *Engine) MemberOf(number string) (promo.Member, error) {
 			m.Language = p.Lang.String()
 		}
 	}
+	if err := e.withSegment(&m, number); err != nil {
+		return m, err
+	}
 	if !e.loyal() {
 		return m, nil
 	}
@@ -39,4 +42,19 @@ func (e *Engine) memberFrom(m promo.Member, w *loyalty.Wallet) promo.Member {
 	m.Payments, m.Days = int64(payments), days
 	m.Paid = append([]string(nil), w.Paid...)
 	return m
+}
+
+// withSegment fills a member's RFM segment and scores from his statistics record.
+func (e *Engine) withSegment(m *promo.Member, number string) error {
+	purse := e.purseOf(number)
+	if purse == nil {
+		return nil
+	}
+	ms, err := e.MemberStatsOf(purse.ID, e.cfg.Now().In(e.cfg.Location))
+	if err != nil || !ms.Found {
+		return err
+	}
+	m.Segment = ms.Segment
+	m.Recency, m.Frequency, m.Monetary = int64(ms.Score.R), int64(ms.Score.F), int64(ms.Score.M)
+	return nil
 }

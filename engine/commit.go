@@ -163,7 +163,7 @@ func causeMayGo(r commands.Reply) bool {
 
 // answerRepeat tells the sender of a copy of an SMS taken before what the first one did,
 // and moves nothing. A copy of a payment says it was paid and how to pay again on purpose;
-// a balance or statement is answered with the current state (its PIN checked, a wrong one
+// a balance, statement or STATS is answered with the current state (its PIN checked, a wrong one
 // not counted twice); help and receipt checks, which change nothing, are answered anew.
 func (t *turn) answerRepeat(ctx context.Context, dup *domain.DuplicateError, computed []domain.Message) error {
 	if err := t.freshAnswer(); err != nil {
@@ -181,19 +181,27 @@ func (t *turn) answerRepeat(ctx context.Context, dup *domain.DuplicateError, com
 		t.reply(commands.RRepeatSent, a)
 	case t.cmd.Kind == 0 || t.cmd.Kind == commands.Help || t.cmd.Kind == commands.Check:
 		t.replies = computed
-	case (t.cmd.Kind == commands.Bal || t.cmd.Kind == commands.Mini) && t.purse != nil && t.purse.Status != domain.StatusClosed:
+	case (t.cmd.Kind == commands.Bal || t.cmd.Kind == commands.Mini || t.cmd.Kind == commands.Stats) && t.purse != nil && t.purse.Status != domain.StatusClosed:
 		if t.pinHolds() {
-			if t.cmd.Kind == commands.Mini {
-				t.mini()
-			} else {
-				t.balance()
-			}
+			t.query()
 		}
 	default:
 		t.reply(commands.RRepeat, a)
 	}
 	_, err := t.e.l.Submit(ctx, domain.Job{Messages: t.replies})
 	return err
+}
+
+// query answers BAL, MINI or STATS with the current state.
+func (t *turn) query() {
+	switch t.cmd.Kind {
+	case commands.Mini:
+		t.mini()
+	case commands.Stats:
+		t.spendStats()
+	default:
+		t.balance()
+	}
 }
 
 // pinHolds checks the PIN of a repeated query without counting a failure: the copy of a

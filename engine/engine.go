@@ -558,6 +558,8 @@ func (t *turn) run() domain.Job {
 		return t.data()
 	case commands.Points:
 		return t.points()
+	case commands.Stats:
+		return t.spendStats()
 	case commands.Erase:
 		return t.askErasure()
 	case commands.Rev:

@@ -254,6 +254,10 @@ func (e *Engine) RunStatistics(ctx context.Context, every time.Duration, logf fu
 	}
 }
 
+// ErrStatsRebuilding: a rebuild is deleting the statistics (or one was cut short, and
+// RebuildStatistics must run again): the follower folds nothing meanwhile.
+var ErrStatsRebuilding = errors.New("statistics: a rebuild is under way (if none runs, one was cut short: run mpg stats rebuild)")
+
 // CatchUpStatistics runs passes until the follower has read the whole journal (at most
 // maxPasses), for tools and tests.
 func (e *Engine) CatchUpStatistics(ctx context.Context, maxPasses int) error {
@@ -261,6 +265,9 @@ func (e *Engine) CatchUpStatistics(ctx context.Context, maxPasses int) error {
 		var pos statsPos
 		if _, _, err := e.record(keyStatsPos, &pos); err != nil {
 			return err
+		}
+		if pos.Rebuild {
+			return ErrStatsRebuilding
 		}
 		if pos.Next > e.headSeq() {
 			return nil

@@ -38,11 +38,28 @@ func (e *Engine) Statistics(q stats.Query) (StatsAnswer, error) {
 	if err != nil {
 		return StatsAnswer{}, err
 	}
-	a := StatsAnswer{Report: stats.NewReport(cells, q), Lag: e.StatisticsLag()}
+	a := StatsAnswer{Report: stats.NewReport(cells, q)}
+	if a.Lag, err = e.statsBehind(); err != nil {
+		return a, err
+	}
 	if q.Merchant == 0 {
 		a.Payers, err = e.payers(q)
 	}
 	return a, err
+}
+
+// statsBehind is how many journal entries the follower's position, as the books hold it,
+// has still to read (whichever daemon follows): all of them while a rebuild runs.
+func (e *Engine) statsBehind() (int64, error) {
+	var pos statsPos
+	if _, _, err := e.record(keyStatsPos, &pos); err != nil {
+		return 0, err
+	}
+	head := int64(e.headSeq())
+	if pos.Rebuild {
+		return head, nil
+	}
+	return max(0, head-int64(max(pos.Next, 1))+1), nil
 }
 
 // statsCells reads the cells of the hours in [from, to).
@@ -111,4 +128,25 @@ func (e *Engine) MemberStatsOf(purse uint64, asOf time.Time) (MemberStats, error
 	ms.Found, ms.Score = true, stats.RFM(ms.Member, asOf)
 	ms.Segment = stats.Segment(ms.Score, ms.Member, asOf)
 	return ms, nil
+}
+
+// StatsDays is the period of the days from and to (YYYY-MM-DD, both included, in the
+// engine's zone); an empty to is today, an empty from 6 days before to.
+func (e *Engine) StatsDays(from, to string) (time.Time, time.Time, error) {
+	loc := e.cfg.Location
+	today := e.cfg.Now().In(loc)
+	end := time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, loc)
+	var err error
+	if to != "" {
+		if end, err = time.ParseInLocation(time.DateOnly, to, loc); err != nil {
+			return end, end, domain.PaymentErr(domain.CodeInvalidRequest, "to: a day as YYYY-MM-DD")
+		}
+	}
+	start := end.AddDate(0, 0, -6)
+	if from != "" {
+		if start, err = time.ParseInLocation(time.DateOnly, from, loc); err != nil {
+			return start, end, domain.PaymentErr(domain.CodeInvalidRequest, "from: a day as YYYY-MM-DD")
+		}
+	}
+	return start, end.AddDate(0, 0, 1), nil
 }

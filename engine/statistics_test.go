@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -171,4 +173,110 @@ func (w *world) checkMembers(entries []domain.JournalEntry) {
 			w.t.Fatalf("day %d: %d active payers recorded, %d in the journal (%v)", d, c.Active, n, err)
 		}
 	}
+}
+
+// A rebuild deletes every figure and the follower refolds the journal: the cells are
+// exactly those of before and of a recount, the payers' records too.
+func TestStatisticsRebuildGivesTheSameCells(t *testing.T) {
+	w := newWorldTiers(t, map[uint8]Limits{2: {PerTx: 5000, Daily: 20000, MaxBalance: 100000, CanSend: true}})
+	w.fraudRules(oneRule("payer_count_hour", 1000, 25, nil)) // the follower keeps activities too; none scores
+	w.payers(6, 20000)
+	w.randomTraffic(rand.New(rand.NewPCG(3, 5)), w.e, 200)
+	ctx := context.Background()
+	if err := w.e.CatchUpStatistics(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	before, activities := w.storedCells(), w.activities()
+	if len(activities) == 0 {
+		t.Fatal("no fraud activity was folded")
+	}
+	var seen int
+	if err := w.e.RebuildStatistics(ctx, "test", func(done int) { seen = done }); err != nil {
+		t.Fatal(err)
+	}
+	if seen < len(before) {
+		t.Fatalf("the rebuild deleted %d records, there were %d cells", seen, len(before))
+	}
+	if got := w.storedCells(); len(got) != 0 {
+		t.Fatalf("%d cells left after the rebuild", len(got))
+	}
+	if err := w.e.CatchUpStatistics(ctx, 100); err != nil {
+		t.Fatal(err)
+	}
+	entries := w.journal()
+	got := w.storedCells()
+	if !reflect.DeepEqual(got, before) || !reflect.DeepEqual(got, stats.Recount(entries)) {
+		t.Fatalf("after the rebuild %d cells, before %d", len(got), len(before))
+	}
+	if after := w.activities(); !reflect.DeepEqual(after, activities) {
+		t.Fatalf("the fraud activities differ after the rebuild:\n got %+v\nwant %+v", after, activities)
+	}
+	w.checkMembers(entries)
+	w.verify()
+}
+
+// While a rebuild runs, no pass folds: a pass that read the position before the rebuild
+// began is refused, and one that reads it during the rebuild does nothing.
+func TestStatisticsPassDuringRebuildFoldsNothing(t *testing.T) {
+	w := newWorldTiers(t, map[uint8]Limits{2: {PerTx: 5000, Daily: 20000, MaxBalance: 100000, CanSend: true}})
+	w.payers(2, 20000)
+	w.handleOn(w.e, payer(0), "PAY SHOP42 3 739164")
+	var pos statsPos
+	ver, _, err := w.e.record(keyStatsPos, &pos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.l.Submit(context.Background(), domain.Job{Profiles: []domain.Profile{write(keyStatsPos, statsPos{Next: pos.Next, Rebuild: true}, ver)}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := w.e.FollowStatistics(context.Background()); n != 0 || err != nil {
+		t.Fatalf("a pass during a rebuild read %d entries (%v)", n, err)
+	}
+	if got := w.storedCells(); len(got) != 0 {
+		t.Fatalf("a pass during a rebuild wrote %d cells", len(got))
+	}
+	if err := w.e.CatchUpStatistics(context.Background(), 10); !errors.Is(err, ErrStatsRebuilding) {
+		t.Fatalf("catching up during a rebuild: %v", err)
+	}
+	// A rebuild cut short is run again, and the follower goes on.
+	if err := w.e.RebuildStatistics(context.Background(), "test", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.e.CatchUpStatistics(context.Background(), 10); err != nil || len(w.storedCells()) == 0 {
+		t.Fatalf("after the rebuild ran again: %v, %d cells", err, len(w.storedCells()))
+	}
+}
+
+// An answer says how far behind the journal the follower's position is, whichever engine
+// follows: some entries after payments, none once caught up.
+func TestStatisticsAnswerSaysTheLag(t *testing.T) {
+	w := newWorldTiers(t, map[uint8]Limits{2: {PerTx: 5000, Daily: 20000, MaxBalance: 100000, CanSend: true}})
+	w.payers(1, 20000)
+	w.handleOn(w.e, payer(0), "PAY SHOP42 3 739164")
+	q := stats.Query{From: w.now.Add(-time.Hour), To: w.now.Add(time.Hour), By: stats.ByTotal}
+	if a, err := w.e.Statistics(q); err != nil || a.Lag == 0 || a.Totals.Cell.Paid != 0 {
+		t.Fatalf("before the follower: lag %d, %d paid (%v)", a.Lag, a.Totals.Cell.Paid, err)
+	}
+	w.catchUp()
+	if a, err := w.e.Statistics(q); err != nil || a.Lag != 0 || a.Totals.Cell.Paid != 1 {
+		t.Fatalf("caught up: lag %d, %d paid (%v)", a.Lag, a.Totals.Cell.Paid, err)
+	}
+}
+
+// activities reads every fraud activity the follower folded, without the position it was
+// folded to (passes of a rebuild end elsewhere).
+func (w *world) activities() map[string]riskRecord {
+	w.t.Helper()
+	out := map[string]riskRecord{}
+	_, err := w.e.scan("@fa:", "", 100000, func(r domain.Profile) (bool, error) {
+		var rec riskRecord
+		err := json.Unmarshal(r.Data, &rec)
+		rec.Seq = 0
+		out[r.Owner] = rec
+		return true, err
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return out
 }

@@ -25,6 +25,13 @@ type Member struct {
 	Payments int64    `expr:"payments"`                // payments in the last 13 weeks
 	Paid     []string `expr:"merchants_paid"`          // merchants he paid lately, by code
 	Language string   `expr:"language"`                // EN, FR or ZH
+	// Segment is his RFM segment as the statistics follower last saw his payments: new,
+	// champions, loyal, at_risk, lost or regular ("": he never paid); Recency, Frequency and
+	// Monetary his RFM scores, 1 to 5 (0: he never paid).
+	Segment   string `expr:"segment"`
+	Recency   int64  `expr:"rfm_r"`
+	Frequency int64  `expr:"rfm_f"`
+	Monetary  int64  `expr:"rfm_m"`
 }
 
 // maxRuleNodes bounds an audience rule: small enough to read, quick to run on every payment.

@@ -38,6 +38,9 @@ func TestAnswersFollowOpenAPI(t *testing.T) {
 	if err := f.e.Handle(context.Background(), engine.Inbound{From: alice, To: "1234", Text: "YES " + f.lastCode()}); err != nil {
 		t.Fatal(err)
 	}
+	if err := f.e.CatchUpStatistics(context.Background(), 100); err != nil {
+		t.Fatal(err)
+	}
 	missing := strings.Repeat("0", 32)
 	emp := "/v1/company/employees/%2B33612345678"
 	walk := []exchange{
@@ -78,6 +81,10 @@ func TestAnswersFollowOpenAPI(t *testing.T) {
 		{"DELETE", "/v1/loyalty", "", f.key, ""},
 		{"POST", "/v1/promotions/SUMMER/end", "", f.key, ""},
 		{"POST", "/v1/promotions/NOSUCH/end", "", f.key, ""},
+		{"GET", "/v1/stats", "", f.key, ""},
+		{"GET", "/v1/stats?by=product&format=csv", "", f.key, ""},
+		{"GET", "/v1/stats?by=merchant", "", f.key, ""},
+		{"GET", "/v1/stats?from=yesterday", "", company, ""},
 	}
 	covered := map[string]bool{}
 	for _, x := range walk {

@@ -143,6 +143,7 @@ func (s *Server) apiRoutes() []route {
 		{"GET /v1/disputes/{id}", s.merchant(s.getDispute)},
 		{"POST /v1/disputes/{id}/accept", s.merchant(s.acceptDispute)},
 		{"POST /v1/disputes/{id}/evidence", s.merchant(s.disputeEvidence)},
+		{"GET /v1/stats", s.merchant(s.getStats)},
 		{"GET /v1/company/employees", s.company(s.listEmployees)},
 		{"PUT /v1/company/employees/{msisdn}", s.company(s.putEmployee)},
 		{"DELETE /v1/company/employees/{msisdn}", s.company(s.deleteEmployee)},

@@ -179,7 +179,8 @@ func TestServeEndpointsAndNoPINAnywhere(t *testing.T) {
 	if got := sim.MT("+33655555555"); len(got) != 6 || !strings.Contains(got[5], "Balance 0.00 EUR") {
 		t.Fatalf("replies: %q", got)
 	}
-	if code, body := get("/metrics"); code != http.StatusOK || !strings.Contains(body, "mpg_smpp_mo_total 6") || !strings.Contains(body, "mpg_ledger_commits_total") {
+	if code, body := get("/metrics"); code != http.StatusOK || !strings.Contains(body, "mpg_smpp_mo_total 6") || !strings.Contains(body, "mpg_ledger_commits_total") ||
+		!strings.Contains(body, "mpg_statistics_lag_entries ") {
 		t.Fatalf("/metrics %d:\n%s", code, body)
 	}
 	// One-time codes are secrets too: a confirmation code, and the code that sets the PIN of
@@ -286,6 +287,26 @@ func TestAdminWhileServing(t *testing.T) {
 		t.Fatalf("campaign through the daemon: %s", out)
 	}
 	mustRun(t, "--db", db, "dispute", "list", "SHOP42")
+	// Statistics: the daemon's follower counts the payment; a rebuild counts it again.
+	waitStats := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			out := mustRun(t, "--db", db, "stats", "--by", "merchant")
+			if strings.Contains(out, "SHOP42 Corner Shop") && strings.Contains(out, "5.00") {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("stats through the daemon %s: %s", what, out)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitStats("after PAY")
+	if out := mustRun(t, "--db", db, "stats", "rebuild"); !strings.Contains(out, "the daemon's follower counts them again") {
+		t.Fatalf("stats rebuild through the daemon: %s", out)
+	}
+	waitStats("after a rebuild")
 	backup := filepath.Join(dir, "copy.db")
 	mustRun(t, "--db", db, "ledger", "backup", backup)
 	if _, err := os.Stat(backup); err != nil {

@@ -47,7 +47,8 @@ func (a *app) promoCreateCmd() *cobra.Command {
 budget taken from the merchant's account now, on payments of at least --min, between --start
 and --end (RFC 3339 or YYYY-MM-DD, engine.time_zone), on --days (mon,tue,...) and --hours
 (8-20). Automatic for every member of the audience (--audience, a rule over level, points,
-days_since_last_payment, payments, merchants_paid, language), or --with-code: only for
+days_since_last_payment, payments, merchants_paid, language, segment, rfm_r, rfm_f, rfm_m),
+or --with-code: only for
 buyers who add the code to PAY or JOIN it. --per-day and --per-member limit each member.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {

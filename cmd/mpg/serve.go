@@ -449,6 +449,15 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 		defer work.Done()
 		d.leases.once(workCtx, "expiry", func(ctx context.Context) { d.eng.RunExpiry(ctx, time.Second, d.log.Sugar().Warnf) })
 	}()
+	if st := d.cfg.Stats; st.Enabled {
+		work.Add(1)
+		go func() {
+			defer work.Done()
+			d.leases.once(workCtx, "statistics", func(ctx context.Context) {
+				d.eng.RunStatistics(ctx, st.FollowEvery(), d.log.Sugar().Warnf)
+			})
+		}()
+	}
 	if client, b := d.bankClient, d.cfg.Bank; client != nil {
 		work.Add(1)
 		go func() {
@@ -616,6 +625,7 @@ func (d *daemon) register(reg *prometheus.Registry) {
 		st := st
 		counter("mpg_dispute_"+st+"_total", "Dispute cases that entered "+st+" (by this daemon).", func() int64 { return d.eng.DisputeTransitions()[st] })
 	}
+	gauge("mpg_statistics_lag_entries", "Journal entries the statistics follower had still to read after its last pass.", func() float64 { return float64(d.eng.StatisticsLag()) })
 	for _, a := range []fraud.Action{fraud.Allow, fraud.Review, fraud.Hold, fraud.Decline} {
 		counter("mpg_fraud_"+a.String()+"_total", "Payments the fraud rules scored and decided "+a.String()+" (in shadow mode: would have), by this daemon.",
 			func() int64 { return d.eng.FraudDecided(a) })
