@@ -29,6 +29,7 @@ type Config struct {
 	Disputes  Disputes  `toml:"disputes"`
 	Loyalty   Loyalty   `toml:"loyalty"`
 	Marketing Marketing `toml:"marketing"`
+	Console   Console   `toml:"console"`
 	Fraud     Fraud     `toml:"fraud"`
 	Stats     Stats     `toml:"stats"`
 	// KeyFrom says where the keys were read from, for messages (not a key of the file).
@@ -91,6 +92,39 @@ type Merchant struct {
 	// WebhookRetryS is the wait in seconds before each next attempt of a webhook delivery
 	// that failed; after the last, the delivery is failed (default: about three days).
 	WebhookRetryS []int `toml:"webhook_retry_s"`
+}
+
+// Console configures the operator console and the merchant portal (web pages).
+type Console struct {
+	Addr    string `toml:"addr"`     // listen address ("": off)
+	TLSCert string `toml:"tls_cert"` // PEM files: both set serves HTTPS
+	TLSKey  string `toml:"tls_key"`
+	// A session ends after SessionTTLMin minutes without a request, and SessionMaxHours
+	// after it began in any case.
+	SessionTTLMin   int `toml:"session_ttl_minutes"`
+	SessionMaxHours int `toml:"session_max_hours"`
+	// SecureCookies marks the session cookie Secure: "auto" (when TLS is served, or when
+	// a proxy in front serves it: set "true"), "true" or "false".
+	SecureCookies string `toml:"secure_cookies"`
+}
+
+// Secure says whether the console's cookies are marked Secure.
+func (c Console) Secure() bool {
+	return c.SecureCookies == "true" || (c.SecureCookies == "auto" && c.TLSCert != "")
+}
+
+func (c Console) validate(r *rules) {
+	r.between("console.session_ttl_minutes", c.SessionTTLMin, 1, 24*60)
+	r.between("console.session_max_hours", c.SessionMaxHours, 1, 24*7)
+	if c.SessionMaxHours*60 < c.SessionTTLMin {
+		r.bad("console.session_max_hours", strconv.Itoa(c.SessionMaxHours), "must be at least session_ttl_minutes")
+	}
+	if c.SecureCookies != "auto" && c.SecureCookies != "true" && c.SecureCookies != "false" {
+		r.bad("console.secure_cookies", strconv.Quote(c.SecureCookies), `must be "auto", "true" or "false"`)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		r.bad("console.tls_key", strconv.Quote(c.TLSKey), "must be set with tls_cert, both or neither")
+	}
 }
 
 // Engine configures the SMS commands.
@@ -249,6 +283,7 @@ func Default() Config {
 		Disputes:  Disputes{SelfServiceHours: 24, AnswerHours: 48, OpenDays: 120, MerchantDays: 7, CloseHours: 72, AutoRefundMax: 5000},
 		Loyalty:   defaultLoyalty(),
 		Marketing: defaultMarketing(),
+		Console:   Console{SessionTTLMin: 30, SessionMaxHours: 8, SecureCookies: "auto"},
 		Fraud:     defaultFraud(),
 		Stats:     defaultStats(),
 		Merchant: Merchant{RatePerS: 20, Burst: 40, RequestMin: 15, CheckoutMin: 15, CheckoutMax: 1000,
@@ -397,6 +432,7 @@ func (c Config) validate() []*KeyError {
 	c.Disputes.validate(&r)
 	c.Loyalty.validate(&r)
 	c.Marketing.validate(&r)
+	c.Console.validate(&r)
 	c.Fraud.validate(&r)
 	c.Stats.validate(&r)
 	l, s, e, m, b := c.Ledger, c.SMPP, c.Engine, c.Merchant, c.Bank

@@ -67,6 +67,10 @@ func TestErrorNamesTheBadKey(t *testing.T) {
 		{"[engine.fees]\npay = [ { up_to_minor = 0, fee_minor = 1 }, { up_to_minor = 5 } ]\n",
 			"config P: [engine.fees] pay: bands must be in increasing up_to_minor, the unbounded one (0) last"},
 		{"[smpp]\npassword = \"longsecret\"\n", "config P: [smpp] password: must be at most 8 characters (SMPP 3.4), has 10"},
+		{"[console]\nsession_ttl_minutes = 0\n", "config P: [console] session_ttl_minutes = 0: must be 1 to 1440"},
+		{"[console]\nsession_ttl_minutes = 600\nsession_max_hours = 2\n", "config P: [console] session_max_hours = 2: must be at least session_ttl_minutes"},
+		{"[console]\nsecure_cookies = \"yes\"\n", `config P: [console] secure_cookies = "yes": must be "auto", "true" or "false"`},
+		{"[console]\ntls_cert = \"c.pem\"\n", `config P: [console] tls_key = "": must be set with tls_cert, both or neither`},
 		// Not TOML: the place, and no "(key )".
 		{"[engine]\nlock_after = = 3\n", "config P:2:14: unexpected character U+003D '=' at start of value"},
 		{"[ledger\npath = \"x.db\"\n", "config P:1:8: expected ']' to close table name"},
@@ -169,6 +173,19 @@ send = [ { up_to_minor = 1000, fee_minor = 0 }, { up_to_minor = 0, fee_minor = 2
 		os.WriteFile(p, []byte(body), 0o600)
 		if _, err := Load(p, true); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", body, err, want)
+		}
+	}
+}
+
+// TestConsoleSecureCookies: "auto" marks cookies Secure when the console serves TLS.
+func TestConsoleSecureCookies(t *testing.T) {
+	for _, c := range []struct {
+		c    Console
+		want bool
+	}{{Console{SecureCookies: "auto"}, false}, {Console{SecureCookies: "auto", TLSCert: "c", TLSKey: "k"}, true},
+		{Console{SecureCookies: "true"}, true}, {Console{SecureCookies: "false", TLSCert: "c", TLSKey: "k"}, false}} {
+		if got := c.c.Secure(); got != c.want {
+			t.Errorf("%+v: %v", c.c, got)
 		}
 	}
 }

@@ -140,6 +140,14 @@ func (e *Engine) DisputeEvidenceBundle(merchant uint64, id string) (Evidence, er
 		return Evidence{}, err
 	}
 	ev.Chain = ChainProof{HeadPosition: seq, HeadHash: hash, How: chainHow}
+	ev.Messages, ev.MessagesScanned, err = e.PaymentMessages(p, merchant != 0, maxEvidenceScan)
+	return ev, err
+}
+
+// PaymentMessages are the SMS to the payer or the payee in the hour around a payment, oldest
+// first, from the newest scan messages of the outbox (how many were read is returned too);
+// codes are never in them (they wait sealed). mask hides the numbers.
+func (e *Engine) PaymentMessages(p domain.Payment, mask bool, scan int) ([]MessageFact, int, error) {
 	parties := map[string]bool{p.MSISDN: true}
 	if payee, err := e.l.Account(p.Merchant); err == nil {
 		parties[payee.Phone] = true
@@ -148,11 +156,11 @@ func (e *Engine) DisputeEvidenceBundle(merchant uint64, id string) (Evidence, er
 		}
 	}
 	delete(parties, "")
-	msgs, err := e.l.Messages(maxEvidenceScan, 0, 0)
+	msgs, err := e.l.Messages(scan, 0, 0)
 	if err != nil {
-		return ev, err
+		return nil, 0, err
 	}
-	ev.MessagesScanned = len(msgs)
+	out := []MessageFact{}
 	from, to := p.Created-int64(evidenceWindow), p.Updated+int64(evidenceWindow)
 	for i := len(msgs) - 1; i >= 0; i-- {
 		m := msgs[i]
@@ -160,12 +168,12 @@ func (e *Engine) DisputeEvidenceBundle(merchant uint64, id string) (Evidence, er
 			continue
 		}
 		f := MessageFact{ID: m.ID, To: m.To, At: domain.FormatTime(m.Created), Status: m.Status.String(), Text: m.Text}
-		if merchant != 0 {
+		if mask {
 			f.To = domain.Mask(m.To)
 		}
-		ev.Messages = append(ev.Messages, f)
+		out = append(out, f)
 	}
-	return ev, nil
+	return out, len(msgs), nil
 }
 
 // PaymentOfTransfer is the payment record a transfer paid, for operator commands.

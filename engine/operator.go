@@ -435,3 +435,25 @@ func (e *Engine) StateOf(msisdn string) (State, bool, error) {
 
 // ReceiptOf is the receipt code of a transfer (for the CLI's `find`).
 func (e *Engine) ReceiptOf(tr domain.Transfer) string { return e.receipt(tr) }
+
+// ErrSameStatus: the purse already has the status asked for.
+var ErrSameStatus = errors.New("the purse already has this status")
+
+// SetPurseStatus blocks a purse (no payment out until unblocked) or unblocks it.
+func (e *Engine) SetPurseStatus(ctx context.Context, actor, msisdn string, to domain.Status) error {
+	verb := map[domain.Status]string{domain.StatusBlocked: "block", domain.StatusActive: "unblock"}[to]
+	if verb == "" {
+		return fmt.Errorf("a purse is blocked or unblocked here, not %s", to)
+	}
+	_, err := e.opTurn(ctx, msisdn, func(purse *domain.Account, _ *profile, _ uint64) (domain.Job, error) {
+		switch {
+		case purse == nil:
+			return domain.Job{}, ErrNoPurse
+		case purse.Status == to:
+			return domain.Job{}, ErrSameStatus
+		}
+		return domain.Job{Status: []domain.StatusChange{{Account: purse.ID, Status: to}},
+			Audit: &domain.Audit{Actor: actor, Action: "account " + verb, Detail: msisdn}}, nil
+	})
+	return err
+}

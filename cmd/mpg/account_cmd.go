@@ -252,18 +252,14 @@ func (a *app) accountStatusCmd(verb string, to domain.Status) *cobra.Command {
 				return err
 			}
 			return a.withLedger(func(l store) error {
-				purse, err := findKind(l, msisdn, domain.KindPurse)
-				if err != nil {
+				if _, err := findKind(l, msisdn, domain.KindPurse); err != nil {
 					return err
 				}
-				if purse.Status == to {
+				err := a.engine(l).SetPurseStatus(cmd.Context(), a.actor(), msisdn, to)
+				if errors.Is(err, engine.ErrSameStatus) {
 					fmt.Fprintf(cmd.OutOrStdout(), "%s is already %s\n", msisdn, to)
 					return nil
 				}
-				_, err = l.Submit(cmd.Context(), domain.Job{
-					Status: []domain.StatusChange{{Account: purse.ID, Status: to}},
-					Audit:  &domain.Audit{Actor: a.actor(), Action: "account " + verb, Detail: msisdn},
-				})
 				if err != nil {
 					return err
 				}

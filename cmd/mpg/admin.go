@@ -29,7 +29,7 @@ import (
 
 // adminCommands are the commands the daemon runs for the CLI.
 var adminCommands = map[string]bool{"ledger": true, "account": true, "merchant": true, "outbox": true, "payment": true, "webhook": true, "company": true, "credit": true, "subscriber": true,
-	"dispute": true, "promo": true, "campaign": true, "fraud": true, "stats": true}
+	"dispute": true, "promo": true, "campaign": true, "fraud": true, "stats": true, "console": true}
 
 // forwarded says whether a command (its words after mpg) runs in the daemon when it runs.
 // `mpg bank` is the bank simulator; only its reconcile reads the ledger.
@@ -154,7 +154,7 @@ func handleAdmin(ctx context.Context, c net.Conn, cfg config.Config, l store, en
 	c.SetDeadline(time.Now().Add(5 * time.Minute))
 	var req adminRequest
 	if err := json.NewDecoder(io.LimitReader(c, 64<<10)).Decode(&req); err != nil || len(req.Args) == 0 || !forwarded(req.Args) {
-		json.NewEncoder(c).Encode(adminResponse{Error: "admin socket: only the admin commands (ledger, account, merchant, outbox, payment, webhook, company, credit, subscriber, dispute, promo, campaign, stats, bank reconcile, keys check)", Code: 1})
+		json.NewEncoder(c).Encode(adminResponse{Error: "admin socket: only the admin commands (ledger, account, merchant, outbox, payment, webhook, company, credit, subscriber, dispute, promo, campaign, fraud, stats, console, bank reconcile, keys check)", Code: 1})
 		return
 	}
 	if err := clientKeysRefused(l, req.Keys); err != nil {

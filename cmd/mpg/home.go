@@ -20,6 +20,8 @@ var homePage = template.Must(template.New("home").Parse(`<!doctype html>
 <li>SMSC (SMPP): {{.SMSC}}</li>
 {{if .MerchantAddr}}<li>Merchant API and checkout pages: {{.MerchantAddr}}, public at <a href="{{.MerchantURL}}/">{{.MerchantURL}}</a></li>
 {{else}}<li>Merchant API and checkout pages: off (set [merchant] addr)</li>
+{{end}}{{if .ConsoleAddr}}<li>Operator console and merchant portal: {{.ConsoleAddr}} (/login, /portal/login)</li>
+{{else}}<li>Operator console and merchant portal: off (set [console] addr)</li>
 {{end}}{{if .BankAddr}}<li>Bank link for DEBIT (ISO 8583): {{.BankAddr}}</li>
 {{else}}<li>Bank link for DEBIT: off (set [bank] addr)</li>
 {{end}}</ul>
@@ -35,13 +37,13 @@ var homePage = template.Must(template.New("home").Parse(`<!doctype html>
 `))
 
 type homeInfo struct {
-	Version, ShortCode, HTTPAddr, SMSC, MerchantAddr, MerchantURL, BankAddr string
+	Version, ShortCode, HTTPAddr, SMSC, MerchantAddr, MerchantURL, BankAddr, ConsoleAddr string
 }
 
 // home serves the operator listener's page at "/" exactly; other unknown paths stay 404.
 func (d *daemon) home(httpAddr string) http.HandlerFunc {
 	info := homeInfo{Version: version, ShortCode: d.cfg.Engine.ShortCode, HTTPAddr: httpAddr, SMSC: d.cfg.SMPP.Addr,
-		MerchantAddr: d.merchantAddr, BankAddr: d.cfg.Bank.Addr}
+		MerchantAddr: d.merchantAddr, BankAddr: d.cfg.Bank.Addr, ConsoleAddr: d.consoleAddr}
 	if d.merchantAddr != "" {
 		info.MerchantURL = publicURL(d.cfg.Merchant)
 		if d.cfg.Merchant.PublicURL == "" && strings.HasSuffix(d.cfg.Merchant.Addr, ":0") {

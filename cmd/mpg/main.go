@@ -92,6 +92,9 @@ confirmation SMS.`,
 			if err := a.setup(cmd); err != nil {
 				return err
 			}
+			if err := hashPassword(cmd); err != nil {
+				return err
+			}
 			// With a daemon running, admin commands go through its socket.
 			if ok, err := a.forward(cmd, args); ok {
 				if err == nil {
@@ -110,7 +113,7 @@ confirmation SMS.`,
 	pf.StringVar(&a.dbPath, "db", "", "ledger file (default: ledger.path from the config, else ./mpg.db)")
 	pf.StringVar(&a.logFormat, "log-format", "console", "log format: console or json")
 	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	root.AddCommand(a.versionCmd(), a.ledgerCmd(), a.accountCmd(), a.merchantCmd(), a.paymentCmd(), a.disputeCmd(), a.webhookCmd(), a.companyCmd(), a.bankCmd(), a.creditCmd(), a.outboxCmd(), a.benchCmd(), a.smscCmd(), a.serveCmd(), a.demoCmd(), a.phoneCmd(), a.keysCmd(), a.subscriberCmd(), a.promoCmd(), a.campaignCmd(), a.fraudCmd(), a.statsCmd())
+	root.AddCommand(a.versionCmd(), a.ledgerCmd(), a.accountCmd(), a.merchantCmd(), a.paymentCmd(), a.disputeCmd(), a.webhookCmd(), a.companyCmd(), a.bankCmd(), a.creditCmd(), a.outboxCmd(), a.benchCmd(), a.smscCmd(), a.serveCmd(), a.demoCmd(), a.phoneCmd(), a.keysCmd(), a.subscriberCmd(), a.promoCmd(), a.campaignCmd(), a.fraudCmd(), a.statsCmd(), a.consoleCmd())
 	return root
 }
 

@@ -16,7 +16,7 @@ func TestMain(m *testing.M) {
 	}
 	// The tests give keys where they mean to: keys of the shell that runs them (an
 	// MPG_PIN_KEY exported, a systemd credential) would be refused by their ledger files.
-	for _, env := range []string{"MPG_PIN_KEY", "MPG_RECEIPT_KEY", "CREDENTIALS_DIRECTORY"} {
+	for _, env := range []string{"MPG_PIN_KEY", "MPG_RECEIPT_KEY", "CREDENTIALS_DIRECTORY", ConsolePasswordEnv} {
 		os.Unsetenv(env)
 	}
 	os.Exit(pgtest.Main(m)) // a PostgreSQL cluster for the tests that run on both ledgers

@@ -33,6 +33,7 @@ import (
 	"mpg/loyalty"
 	"mpg/smpp"
 	"mpg/web"
+	"mpg/web/console"
 )
 
 func (a *app) serveCmd() *cobra.Command {
@@ -216,6 +217,32 @@ func (d *daemon) serveMerchants(ctx context.Context) (done <-chan struct{}, err 
 	return c, nil
 }
 
+// serveConsole starts the operator console and the merchant portal, if configured; they
+// stop when ctx ends and done is closed then.
+func (d *daemon) serveConsole(ctx context.Context) (done <-chan struct{}, err error) {
+	c := make(chan struct{})
+	if d.cfg.Console.Addr == "" {
+		close(c)
+		return c, nil
+	}
+	ln, err := net.Listen("tcp", d.cfg.Console.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("console.addr: %w", err)
+	}
+	d.consoleAddr = ln.Addr().String()
+	cfg := console.FromConfig(d.cfg)
+	cfg.Outbox = d.l
+	srv := console.New(d.eng, d.insights, cfg, d.log.Named("console"))
+	go func() {
+		defer close(c)
+		if err := srv.Serve(ctx, ln); err != nil {
+			d.log.Error("console stopped", zap.Error(err))
+		}
+	}()
+	d.log.Info("operator console and merchant portal", zap.String("addr", d.consoleAddr), zap.Bool("tls", cfg.TLSCert != ""))
+	return c, nil
+}
+
 // daemonLedgerOptions are the ledger options of a daemon: the app's, plus the engine's
 // expiry notices, present from the moment the file opens (the first expiry scan runs then),
 // and the check values of its keys: a file used with other keys is refused before that.
@@ -242,8 +269,12 @@ type daemon struct {
 	flooded       atomic.Int64 // MO refused for now: their number texted too fast
 	notTaken      atomic.Int64 // MO refused for now for any other reason (ledger busy or stopped)
 	merchantAddr  string       // where the merchant API listens, once it does
-	httpAddr      string       // where the operator endpoints listen, once they do
-	bankClient    *bank.Client // the link to the bank for mDebit (nil: bank.addr unset)
+	consoleAddr   string       // where the console listens, once it does
+	// insights are the console's figures and fraud queue (nil: the console says they are
+	// not available).
+	insights   console.Insights
+	httpAddr   string       // where the operator endpoints listen, once they do
+	bankClient *bank.Client // the link to the bank for mDebit (nil: bank.addr unset)
 	// leases give work that must run once to one of the daemons sharing a database (nil:
 	// the books are a file, and this daemon runs it all).
 	leases *leases
@@ -450,6 +481,13 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 		ln.Close()
 		return err
 	}
+	consoleDone, err := d.serveConsole(webCtx)
+	if err != nil {
+		stopWeb()
+		<-webDone
+		ln.Close()
+		return err
+	}
 	// The page at "/" names every listener: the operator endpoints start serving once the
 	// merchant API listens (connections wait in the listener's backlog until then).
 	d.httpAddr = ln.Addr().String()
@@ -482,6 +520,7 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 	unbind()
 	stopWeb()
 	<-webDone
+	<-consoleDone
 	stopSend()
 	<-sent
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
