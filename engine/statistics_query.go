@@ -62,10 +62,11 @@ func (e *Engine) statsBehind() (int64, error) {
 	return max(0, head-int64(max(pos.Next, 1))+1), nil
 }
 
-// statsCells reads the cells of the hours in [from, to).
+// statsCells reads the cells of the hours that start in [from, to).
 func (e *Engine) statsCells(from, to time.Time) ([]stats.KeyedCell, error) {
 	var out []stats.KeyedCell
-	end := keyStatsCell + hex16(uint64(stats.HourOf(to.UnixNano())))
+	// Every hour that starts before to: the hour to falls in too, unless to begins it.
+	end := keyStatsCell + hex16(uint64(stats.HourOf(to.UnixNano()-1)+3600))
 	more, err := e.scan(keyStatsCell, keyStatsCell+hex16(uint64(stats.HourOf(from.UnixNano()))), maxStatsCells, func(r domain.Profile) (bool, error) {
 		if r.Owner >= end {
 			return false, nil
@@ -149,4 +150,22 @@ func (e *Engine) StatsDays(from, to string) (time.Time, time.Time, error) {
 		}
 	}
 	return start, end.AddDate(0, 0, 1), nil
+}
+
+// maxCensus bounds the payers' records one census reads.
+const maxCensus = 200000
+
+// Segments counts the payers in each RFM segment as of asOf (complete false when there
+// were more records than a census reads).
+func (e *Engine) Segments(asOf time.Time) (counts map[string]int64, complete bool, err error) {
+	counts = map[string]int64{}
+	more, err := e.scan(keyStatsMember, "", maxCensus, func(r domain.Profile) (bool, error) {
+		var m stats.Member
+		if json.Unmarshal(r.Data, &m) != nil {
+			return true, nil // an unreadable record counts in no segment
+		}
+		counts[stats.Segment(stats.RFM(m, asOf), m, asOf)]++
+		return true, nil
+	})
+	return counts, !more, err
 }

@@ -280,3 +280,23 @@ func (w *world) activities() map[string]riskRecord {
 	}
 	return out
 }
+
+// A period that ends now counts the hour in progress: today's figures include the payment
+// made a minute ago; a period that ends on the hour does not count the hour it begins.
+func TestStatisticsIncludeTheHourInProgress(t *testing.T) {
+	w, _ := merchantWorld(t)
+	w.advance(30 * time.Minute) // 12:30
+	w.expect(alice, "PAY SHOP42 2 739164", "Paid")
+	if err := w.e.CatchUpStatistics(context.Background(), 10); err != nil {
+		t.Fatal(err)
+	}
+	day := time.Date(w.now.Year(), w.now.Month(), w.now.Day(), 0, 0, 0, 0, time.UTC)
+	now, err := w.e.Statistics(stats.Query{From: day, To: w.now.Add(time.Minute), By: stats.ByTotal})
+	if err != nil || now.Totals.Cell.Paid != 1 || now.Totals.Cell.Amount != 200 {
+		t.Fatalf("today until now: %+v, %v", now.Totals, err)
+	}
+	onTheHour, err := w.e.Statistics(stats.Query{From: day, To: w.now.Truncate(time.Hour), By: stats.ByTotal})
+	if err != nil || onTheHour.Totals.Cell.Paid != 0 {
+		t.Fatalf("until 12:00: %+v, %v", onTheHour.Totals, err)
+	}
+}

@@ -232,7 +232,11 @@ func (d *daemon) serveConsole(ctx context.Context) (done <-chan struct{}, err er
 	d.consoleAddr = ln.Addr().String()
 	cfg := console.FromConfig(d.cfg)
 	cfg.Outbox = d.l
-	srv := console.New(d.eng, d.insights, cfg, d.log.Named("console"))
+	insights := d.insights
+	if insights == nil {
+		insights = console.EngineInsights(d.eng)
+	}
+	srv := console.New(d.eng, insights, cfg, d.log.Named("console"))
 	go func() {
 		defer close(c)
 		if err := srv.Serve(ctx, ln); err != nil {
@@ -270,8 +274,8 @@ type daemon struct {
 	notTaken      atomic.Int64 // MO refused for now for any other reason (ledger busy or stopped)
 	merchantAddr  string       // where the merchant API listens, once it does
 	consoleAddr   string       // where the console listens, once it does
-	// insights are the console's figures and fraud queue (nil: the console says they are
-	// not available).
+	// insights are the console's figures and fraud queue (nil: the engine's, as `mpg stats`
+	// and `mpg fraud` read them; tests may set others).
 	insights   console.Insights
 	httpAddr   string       // where the operator endpoints listen, once they do
 	bankClient *bank.Client // the link to the bank for mDebit (nil: bank.addr unset)
