@@ -77,6 +77,11 @@ type Profile struct {
 	Delete  bool
 }
 
+// RawRecord begins a record whose value is binary and names nobody: the ledger keeps it as
+// it is, never looking in it for phone numbers to file under their parties (a JSON value
+// never begins with it).
+const RawRecord byte = 0
+
 // MaxProfileScan bounds the records one read of a key range returns.
 const MaxProfileScan = 1000
 

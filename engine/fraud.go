@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"time"
 
@@ -51,10 +53,42 @@ type FraudConfig struct {
 }
 
 // riskRecord is an account's activity as the follower folded it, up to journal position
-// Seq (every entry before it).
+// Seq (every entry before it). It is kept in binary (domain.RawRecord, Seq as a varint,
+// then the activity's binary form): it is read on every payment the rules score.
 type riskRecord struct {
-	Seq uint64         `json:"s"`
-	A   fraud.Activity `json:"a"`
+	Seq uint64
+	A   fraud.Activity
+}
+
+func (r *riskRecord) encode() []byte {
+	b, _ := r.A.AppendBinary(binary.AppendUvarint([]byte{domain.RawRecord}, r.Seq))
+	return b
+}
+
+func (r *riskRecord) decode(b []byte) error {
+	if len(b) == 0 || b[0] != domain.RawRecord {
+		return fraud.ErrBinary
+	}
+	seq, n := binary.Uvarint(b[1:])
+	if n <= 0 {
+		return fraud.ErrBinary
+	}
+	b = b[1:]
+	r.Seq = seq
+	return r.A.UnmarshalBinary(b[n:])
+}
+
+// readRisk reads an activity record (none: empty, at version 0).
+func (e *Engine) readRisk(key string) (riskRecord, uint64, error) {
+	var r riskRecord
+	b, ver, err := e.l.Profile(key)
+	if err != nil || b == nil {
+		return r, ver, err
+	}
+	if err := r.decode(b); err != nil {
+		return riskRecord{}, 0, fmt.Errorf("record %s: %w", key, err)
+	}
+	return r, ver, nil
 }
 
 // FraudDecision is a stored decision.
@@ -110,8 +144,7 @@ func (e *Engine) activity(key string, cached bool) (riskRecord, error) {
 			return c.r, nil
 		}
 	}
-	var r riskRecord
-	_, _, err := e.record(key, &r)
+	r, _, err := e.readRisk(key)
 	if err == nil && cached {
 		e.riskCache.mu.Lock()
 		if e.riskCache.m == nil || len(e.riskCache.m) >= maxRiskCache {

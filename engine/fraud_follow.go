@@ -22,7 +22,7 @@ func (r *riskPass) activity(key string) (*versioned[riskRecord], bool, error) {
 	}
 	a := &versioned[riskRecord]{}
 	var err error
-	a.ver, _, err = r.e.record(key, &a.v)
+	a.v, a.ver, err = r.e.readRisk(key)
 	r.acts[key] = a
 	return a, true, err
 }
@@ -111,7 +111,7 @@ func b2i(b bool) int {
 func (r *riskPass) writes(job domain.Job, next uint64) domain.Job {
 	for key, a := range r.acts {
 		a.v.Seq = next
-		job.Profiles = append(job.Profiles, write(key, a.v, a.ver))
+		job.Profiles = append(job.Profiles, domain.Profile{Owner: key, Data: a.v.encode(), Version: a.ver})
 	}
 	return job
 }

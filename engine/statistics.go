@@ -29,7 +29,7 @@ const (
 	keyStatsMonth  = "@sn:"    // + month (months since 1970, hex): active payers that month
 
 	statsEntries   = 2000 // journal entries one pass reads
-	statsMaxWrites = 400  // records one pass writes (then it stops early; the next goes on)
+	statsMaxWrites = 1000 // records one pass writes (then it stops early; the next goes on)
 )
 
 // statsPos is where the follower stands: the next journal position to read. Rebuild set
@@ -243,8 +243,8 @@ func (e *Engine) RunStatistics(ctx context.Context, every time.Duration, logf fu
 		if err != nil && ctx.Err() == nil {
 			logf("statistics: %v", err)
 		}
-		if n >= statsEntries/2 && err == nil {
-			continue // more is waiting
+		if n > 0 && err == nil && e.statsLag.Load() > 0 {
+			continue // more is waiting: read on at once
 		}
 		select {
 		case <-ctx.Done():

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -270,7 +269,7 @@ func (w *world) activities() map[string]riskRecord {
 	out := map[string]riskRecord{}
 	_, err := w.e.scan("@fa:", "", 100000, func(r domain.Profile) (bool, error) {
 		var rec riskRecord
-		err := json.Unmarshal(r.Data, &rec)
+		err := rec.decode(r.Data)
 		rec.Seq = 0
 		out[r.Owner] = rec
 		return true, err

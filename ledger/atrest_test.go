@@ -280,3 +280,23 @@ func TestErasureDropsQueuedSMSFromTheSchedule(t *testing.T) {
 		t.Fatalf("after the erasure: unsent %d, waiting %d, due %d", n, l.OutboxWaiting(), l.OutboxDue())
 	}
 }
+
+// A binary record (domain.RawRecord first) is kept as it is: a valid number spelled in its
+// bytes makes nobody a person, as it would in a JSON record.
+func TestRawRecordsMakeNobody(t *testing.T) {
+	l, _ := testLedger(t, peopleOptions())
+	raw := append([]byte{domain.RawRecord, 7, ' '}, "+33699999999 \x00\xff"...)
+	js := []byte(`{"n":"+33688888888"}`)
+	if _, err := l.Submit(context.Background(), domain.Job{Profiles: []domain.Profile{{Owner: "@raw:1", Data: raw}, {Owner: "@json:1", Data: js}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := l.Profile("@raw:1"); string(got) != string(raw) {
+		t.Fatalf("read back %q, wrote %q", got, raw)
+	}
+	if !errors.Is(l.SealForErr("+33699999999"), ErrNoPerson) {
+		t.Fatal("a number in a binary record made a person")
+	}
+	if l.SealForErr("+33688888888") != nil {
+		t.Fatal("a number in a JSON record made nobody: the test proves nothing")
+	}
+}

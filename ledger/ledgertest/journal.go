@@ -99,3 +99,16 @@ func waitCaughtUp(t *testing.T, a, b Ledger) {
 		}
 	}
 }
+
+// RawRecordsKeptAsTheyAre: a record whose value begins with domain.RawRecord is binary and
+// comes back byte for byte, even where its bytes spell a phone number (a JSON record's
+// numbers are filed under their people; a binary one's never are).
+func RawRecordsKeptAsTheyAre(t *testing.T, open Opener) {
+	w := newRulesWorld(t, open)
+	raw := append([]byte{domain.RawRecord, 7, ' '}, "+33611110001 and +33699999999 \x00\xff"...)
+	mustSubmit(t, w.l, domain.Job{Profiles: []domain.Profile{{Owner: "@raw:1", Data: raw}}})
+	got, ver, err := w.l.Profile("@raw:1")
+	if err != nil || ver != 1 || string(got) != string(raw) {
+		t.Fatalf("read back %q (version %d, %v), wrote %q", got, ver, err, raw)
+	}
+}

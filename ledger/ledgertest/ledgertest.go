@@ -128,6 +128,7 @@ func Run(t *testing.T, open Opener) {
 		{"SharedAccountsOnEitherDaemon", SharedAccountsOnEitherDaemon},
 		{"SharedOutboxOneSender", SharedOutboxOneSender},
 		{"JournalForFollowers", JournalForFollowers},
+		{"RawRecordsKeptAsTheyAre", RawRecordsKeptAsTheyAre},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.test(t, open) })
 	}
