@@ -171,6 +171,10 @@ type Engine struct {
 	risk      *fraud.Engine
 	riskCache riskCache
 	decided   [fraud.Decline + 1]atomic.Int64 // decisions kept, by action
+	// followedPos: the statistics follower's position as this engine last saw it, at
+	// followedAt (unix nanos).
+	followedPos atomic.Uint64
+	followedAt  atomic.Int64
 	// statsLag: journal entries the statistics follower had still to read after its last pass.
 	statsLag atomic.Int64
 }

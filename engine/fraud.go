@@ -164,10 +164,11 @@ func paidKey(account uint64) string { return keyRiskPaid + hex16(account) }
 // has not folded yet added from his purse's history.
 func (t *turn) payerActivity() (fraud.Activity, error) {
 	r, err := t.e.activity(paysKey(t.purse.ID), false)
-	if err != nil || t.purse.LastSeq < r.Seq {
-		return r.A, err
+	folded := max(r.Seq, t.e.followed())
+	if err != nil || t.purse.LastSeq < folded {
+		return r.A, err // the follower has folded everything of his
 	}
-	recent, err := t.e.unfolded(t.purse.ID, r.Seq)
+	recent, err := t.e.unfolded(t.purse.ID, folded)
 	for i := len(recent) - 1; i >= 0; i-- {
 		tr := recent[i]
 		if tr.Debit == t.purse.ID && paysSomeone(tr) {
@@ -315,3 +316,30 @@ func (e *Engine) countDecision(d *FraudDecision) {
 // FraudDecided is how many decisions of an action this engine kept (a rule scored), in
 // shadow or enforced.
 func (e *Engine) FraudDecided(a fraud.Action) int64 { return e.decided[a].Load() }
+
+// followedFor is how long the follower's position is taken from memory.
+const followedFor = 100 * time.Millisecond
+
+// followed is a journal position the statistics follower has folded everything before:
+// its position as this engine last saw it (it only grows, so an old one is safe).
+func (e *Engine) followed() uint64 {
+	if at := e.followedAt.Load(); at != 0 && time.Since(time.Unix(0, at)) < followedFor {
+		return e.followedPos.Load()
+	}
+	var pos statsPos
+	if _, _, err := e.record(keyStatsPos, &pos); err == nil {
+		if pos.Rebuild {
+			pos.Next = 0 // the activities are being folded again from the start
+		}
+		e.followedPos.Store(pos.Next) // as the books hold it: lower after a rebuild
+		e.followedAt.Store(time.Now().UnixNano())
+	}
+	return e.followedPos.Load()
+}
+
+// sawFollowed notes the position a pass of this engine's follower reached.
+func (e *Engine) sawFollowed(next uint64) {
+	for cur := e.followedPos.Load(); next > cur && !e.followedPos.CompareAndSwap(cur, next); cur = e.followedPos.Load() {
+	}
+	e.followedAt.Store(time.Now().UnixNano())
+}

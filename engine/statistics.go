@@ -109,6 +109,7 @@ func (e *Engine) FollowStatistics(ctx context.Context) (int, error) {
 	}
 	if err == nil {
 		e.statsLag.Store(int64(e.headSeq()) - int64(next) + 1)
+		e.sawFollowed(next)
 	}
 	return read, err
 }
