@@ -2,18 +2,23 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"mpg/config"
+	"mpg/domain"
+	"mpg/engine"
 	"mpg/ledger"
 	"mpg/smpp"
+	"mpg/stats"
 )
 
 // TestCrashChildDaemon is the daemon TestCrashDaemonUnderLoad kills: it serves until killed.
@@ -182,4 +187,45 @@ func TestCrashDaemonUnderLoad(t *testing.T) {
 		t.Fatalf("only %d payments acknowledged: the test proved little", len(acked))
 	}
 	t.Logf("%d payments acknowledged, each applied once and answered; verify clean", len(acked))
+	statisticsEqualARecount(t, l, crashConfig(sim.Addr()))
+}
+
+// statisticsEqualARecount: the statistics follower, killed with its daemons, goes on from
+// the position the books hold and ends with the figures a recount of the journal from
+// scratch gives, hour by hour, product by product.
+func statisticsEqualARecount(t *testing.T, l *ledger.Ledger, cfg config.Config) {
+	t.Helper()
+	e := engine.NewAdmin(engineConfig(cfg), l)
+	var pos struct{ N uint64 }
+	if b, _, err := l.Profile("@sx:pos"); err != nil || json.Unmarshal(b, &pos) != nil || pos.N <= 1 {
+		t.Fatalf("the killed daemons' followers folded nothing (%s, %v)", b, err)
+	}
+	t.Logf("the followers had folded the journal up to %d when the last daemon stopped", pos.N)
+	if err := e.CatchUpStatistics(context.Background(), 1000); err != nil {
+		t.Fatal(err)
+	}
+	var all []domain.JournalEntry
+	for next := uint64(1); ; {
+		page, n, err := l.Journal(next, ledger.MaxJournalRead)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, page...)
+		if n == next {
+			break
+		}
+		next = n
+	}
+	q := stats.Query{From: time.Now().Add(-24 * time.Hour), To: time.Now().Add(time.Hour), By: stats.ByHour}
+	for _, by := range []string{stats.ByHour, stats.ByProduct} {
+		q.By = by
+		got, err := e.Statistics(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := stats.NewReport(stats.Keyed(stats.Recount(all)), q)
+		if !reflect.DeepEqual(got.Rows, want.Rows) || got.Totals.Cell.Paid == 0 {
+			t.Fatalf("by %s the roll-ups say\n%+v\na recount of the journal says\n%+v", by, got.Rows, want.Rows)
+		}
+	}
 }
