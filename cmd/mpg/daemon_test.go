@@ -50,7 +50,7 @@ func TestDemoPlaysAConversationOverSMPP(t *testing.T) {
 		"+33612345678 < Corner Shop charged 25.00 EUR to your credit line",
 		"+33612345678 < Repaid 10.00 EUR on your credit line: 15.00 EUR still owed",
 		"+33612345678 < Paid 20.00 EUR to Corner Shop from your bank account FR76 **** 0189. Bank approval 000001",
-		"Receipt 1A-", // points and offers: earned in the payment's job, shown in its reply
+		"Receipt 1B-", // points and offers: earned in the payment's job, shown in its reply
 		"+12 pts (12 total).",
 		"+33612345678 < Offers for you: WELCOME -1.00 EUR Corner Shop.",
 		"+33612345678 < Paid 7.00 EUR to Corner Shop.",

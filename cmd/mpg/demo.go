@@ -147,6 +147,7 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 	cfg.Bank.Addr, cfg.Bank.TimeoutMs, cfg.Bank.Tries = bk.Addr(), 2000, 3
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.Merchant.Addr, cfg.Merchant.PublicURL = "127.0.0.1:0", ""
+	cfg.Console.Addr = "127.0.0.1:0"
 	d, metrics, stop, err := startDaemon(ctx, cfg, l, a.log.Named("daemon"))
 	if err != nil {
 		return err
@@ -191,10 +192,18 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 	}
 	checkoutURL := d.eng.View(co).CheckoutURL
 	api := "http://" + d.merchantAddr
+	consolePassword := randomKey()[:12]
+	hash, err := engine.HashPassword(consolePassword)
+	if err != nil {
+		return err
+	}
+	if _, err := d.eng.AddConsoleUser(ctx, "demo", "olga", engine.RoleAdmin, hash); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, `mpg demo: SMSC simulator on %s, daemon bound to it over SMPP, metrics on http://%s/metrics
 Subscribers: Alice %s (PIN 1234), Bob %s (PIN 5678), tier 2, 50.00 EUR each.
 Merchant SHOP42 "Corner Shop" (told on %s), biller EDF. Short code 1234.
-Try: BAL 1234 | PAY SHOP42 12.50 1234 | SEND 0687654321 5 1234 | MINI 1234 | LANG FR | HELP
+Try: BAL 1234 | PAY SHOP42 12.50 1234 | SEND 0687654321 5 1234 | MINI 1234 | STATS 1234 | LANG FR | HELP
 Points and offers: POINTS 1234 | PAY SHOP42 2 1234 PTS (a point pays 0.01 EUR there) | OFFERS |
   PAY SHOP42 8 WELCOME 1234 (SHOP42's promotion: 1.00 EUR off, once per member)
 Alice's bank account FR76 **** 0189 (500.00 EUR at the simulated bank on %s) is linked:
@@ -206,8 +215,10 @@ Web checkout: open %s in a browser, type Alice's number 06 12 34 56 78, then the
 texted to her (it shows here). Merchant API (key of SHOP42: %s):
   curl -s -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{"msisdn":"0687654321","amount":"3.20","reference":"order-7"}' %s/v1/payments
   (Bob is texted a code: type /as bob, then YES <code>)
+Operator console: http://%s/login (olga, password %s): figures, fraud queue, subscribers;
+  merchant portal: http://%s/portal/login with SHOP42's key. Fraud rules run in shadow.
 
-`, sim.Addr(), metrics, demoAlice, demoBob, demoShop, bk.Addr(), checkoutURL, key, key, api)
+`, sim.Addr(), metrics, demoAlice, demoBob, demoShop, bk.Addr(), checkoutURL, key, key, api, d.consoleAddr, consolePassword, d.consoleAddr)
 	if !interactive {
 		for _, s := range demoScript {
 			if err := ph.text(ctx, s.from, s.text, true); err != nil {

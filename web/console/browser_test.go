@@ -105,12 +105,10 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("dashboard figures: %q", got)
 	}
 	op.do(chromedp.Navigate(f.srv.URL+"/dashboard?period=30d"), chromedp.WaitVisible(chromedp.CSS("#figures")))
-	op.shot("dashboard")
 	op.do(chromedp.Navigate(f.srv.URL+"/fraud"), chromedp.WaitVisible(chromedp.CSS("#release-fc1")))
 	if got := op.text("#queue"); !strings.Contains(got, "velocity_1h") || !strings.Contains(got, "+336****678") {
 		t.Fatalf("fraud queue: %q", got)
 	}
-	op.shot("fraud")
 	op.do(chromedp.Click(chromedp.CSS("#release-fc1")), chromedp.WaitVisible(chromedp.CSS(".ok")))
 	if got := op.text(".ok"); got != "The payment was released." {
 		t.Fatalf("after release: %q", got)

@@ -27,10 +27,9 @@ func TestConsoleOnTheEngineInABrowser(t *testing.T) {
 	f := newFixture(t, nil) // alice paid SHOP42 12.50 and SHOP43 3.00
 	rules := fraud.Config{Enabled: true, Version: 1, Review: 25, Hold: 60, Decline: 100, Rules: []fraud.RuleConfig{
 		{ID: "payer_count_hour", Version: 1, Enabled: true, Bands: []fraud.Band{{Min: 4, Score: 60}}}}}
-	clock := func() time.Time { return time.Unix(0, f.clock.Load()) }
-	now := time.Now // the ledger's clock, which times the journal's facts
+	now := time.Now // the ledger's clock, which times the journal's facts and the rules' windows
 	e, err := engine.New(engine.Config{ShortCode: "1234", Currency: "EUR", Exponent: 2, Region: "FR",
-		PINKey: []byte("pin-key-for-tests-only"), ReceiptKey: []byte("receipt-key-for-tests"), Now: clock,
+		PINKey: []byte("pin-key-for-tests-only"), ReceiptKey: []byte("receipt-key-for-tests"), Now: now,
 		Fraud: engine.FraudConfig{Rules: rules}}, f.l)
 	if err != nil {
 		t.Fatal(err)
@@ -65,23 +64,29 @@ func TestConsoleOnTheEngineInABrowser(t *testing.T) {
 		t.Fatalf("the payees received %d (the cash-in included), the figures say %d", got, want.Amount)
 	}
 	cfg := Config{Key: KeyFrom([]byte("pin-key-for-tests-only")), Currency: "EUR", Exponent: 2, LoginsPerMinute: 1000, Now: now, Outbox: f.l}
+	f.others(ctx) // more people paying, for the screenshots; the figures are read again below
 	srv := httptest.NewServer(New(e, EngineInsights(e), cfg, nil).Handler())
 	t.Cleanup(srv.Close)
 
 	bctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
+	want = follow()
 	op := newTab(t, bctx, chrome, srv.URL, 1000, 900)
 	op.signIn("olga")
 	figures := op.text("#figures")
-	for _, s := range []string{"Payments\n4", "66.50 EUR", "Success rate\n80"} { // 4 paid of 5 tried
+	success, _ := want.SuccessRate()
+	for _, s := range []string{"Payments\n" + strconv.FormatInt(want.Paid, 10), domain.FormatAmount(want.Amount, "EUR"),
+		"Success rate\n" + strconv.FormatFloat(success, 'f', 1, 64), "Refused\n" + strconv.FormatInt(want.RefusedCount(), 10)} {
 		if !strings.Contains(figures, s) {
 			t.Fatalf("dashboard figures %q lack %q (the roll-ups: %+v)", figures, s, want)
 		}
 	}
+	op.shot("dashboard")
 	op.do(chromedp.Navigate(srv.URL+"/fraud"), chromedp.WaitVisible(chromedp.CSS("#release-"+cases[0].ID)))
 	if got := op.text("#queue"); !strings.Contains(got, "payer_count_hour=4") || !strings.Contains(got, domain.Mask(alice)) {
 		t.Fatalf("fraud queue: %q", got)
 	}
+	op.shot("fraud")
 	viewer := newTab(t, bctx, chrome, srv.URL, 1000, 900)
 	viewer.signIn("vera")
 	viewer.do(chromedp.Navigate(srv.URL+"/fraud"), chromedp.WaitVisible(chromedp.CSS("#queue")))
@@ -100,12 +105,31 @@ func TestConsoleOnTheEngineInABrowser(t *testing.T) {
 	if d, _ := e.FraudDecisionOf(cases[0].ID); d.State != "released" || d.By != "console:olga" {
 		t.Fatalf("decision after release: %+v", d)
 	}
-	if got := follow(); got.Paid != 5 || got.Amount != 6850 {
-		t.Fatalf("after the release the roll-ups say %+v", got)
+	if got := follow(); got.Paid != want.Paid+1 || got.Amount != want.Amount+200 {
+		t.Fatalf("after the release the roll-ups say %+v, before %+v", got, want)
 	}
 	op.do(chromedp.Navigate(srv.URL+"/dashboard"), chromedp.WaitVisible(chromedp.CSS("#figures")))
-	if got := op.text("#figures"); !strings.Contains(got, "68.50 EUR") || !strings.Contains(got, strconv.Itoa(5)) {
+	if got := op.text("#figures"); !strings.Contains(got, domain.FormatAmount(want.Amount+200, "EUR")) {
 		t.Fatalf("dashboard after the release: %q", got)
+	}
+}
+
+// others has a few more people pay the shops, one of them short of money, one with a
+// wrong PIN.
+func (f *fixture) others(ctx context.Context) {
+	f.t.Helper()
+	for i, text := range []string{"PAY SHOP42 4.20 111111", "PAY SHOP43 2.80 111111", "PAY SHOP42 7 111111",
+		"PAY SHOP43 1.10 111111", "PAY SHOP42 80 111111", "PAY SHOP42 3 000000", "BAL 111111"} {
+		from := "+3361234570" + strconv.Itoa(i%4)
+		if _, found, _ := f.e.StateOf(from); !found {
+			f.e.Handle(ctx, engine.Inbound{From: from, To: "1234", Text: "REG 111111"})
+			if _, err := f.e.Topup(ctx, "test", from, 3000, ""); err != nil {
+				f.t.Fatal(err)
+			}
+		}
+		if err := f.e.Handle(ctx, engine.Inbound{From: from, To: "1234", Text: text}); err != nil {
+			f.t.Fatal(err)
+		}
 	}
 }
 
