@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -32,8 +31,7 @@ import (
 // with every rule's value and the rule set's version, so it can be explained and scored
 // again under another rule set.
 const (
-	keyRiskPays  = "@fa:p:"      // + account (hex): what it paid, as the follower folded it
-	keyRiskPaid  = "@fa:r:"      // + account (hex): what it was paid (and gave back)
+	keyRiskPaid  = "@fa:r:"      // + account (hex): what it was paid (and gave back); what a purse pays is in its payer's record (payer_record.go)
 	keyRiskAll   = "@fa:service" // the whole service's (wrong codes across numbers)
 	keyDecision  = "@fd:"        // + id: a decision with its inputs
 	keyRiskQueue = "@fq:"        // + time (hex) : id: decisions waiting for an operator
@@ -61,7 +59,7 @@ type riskRecord struct {
 }
 
 func (r *riskRecord) encode() []byte {
-	b, _ := r.A.AppendBinary(binary.AppendUvarint([]byte{domain.RawRecord}, r.Seq))
+	b, _ := r.appendTo([]byte{domain.RawRecord})
 	return b
 }
 
@@ -69,13 +67,7 @@ func (r *riskRecord) decode(b []byte) error {
 	if len(b) == 0 || b[0] != domain.RawRecord {
 		return fraud.ErrBinary
 	}
-	seq, n := binary.Uvarint(b[1:])
-	if n <= 0 {
-		return fraud.ErrBinary
-	}
-	b = b[1:]
-	r.Seq = seq
-	return r.A.UnmarshalBinary(b[n:])
+	return r.decodeFrom(b[1:])
 }
 
 // readRisk reads an activity record (none: empty, at version 0).
@@ -156,14 +148,15 @@ func (e *Engine) activity(key string, cached bool) (riskRecord, error) {
 	return r, err
 }
 
-// An account that pays and is paid (a purse) has an activity for each side.
-func paysKey(account uint64) string { return keyRiskPays + hex16(account) }
+// An account that pays and is paid (a purse) has an activity for each side: what it pays in
+// its payer's record, what it is paid here.
 func paidKey(account uint64) string { return keyRiskPaid + hex16(account) }
 
 // payerActivity is the turn's subscriber's activity, with his own payments the follower
 // has not folded yet added from his purse's history.
 func (t *turn) payerActivity() (fraud.Activity, error) {
-	r, err := t.e.activity(paysKey(t.purse.ID), false)
+	rec, _, err := t.e.readPayer(t.purse.ID)
+	r := rec.Risk
 	folded := max(r.Seq, t.e.followed())
 	if err != nil || t.purse.LastSeq < folded {
 		return r.A, err // the follower has folded everything of his

@@ -11,8 +11,9 @@ import (
 
 // riskPass is the activities one pass touched, read at their versions.
 type riskPass struct {
-	e    *Engine
-	acts map[string]*versioned[riskRecord]
+	e     *Engine
+	acts  map[string]*versioned[riskRecord]                      // payees' and the service's
+	payer func(purse uint64) (*versioned[payerRecord], error) // a payer's record, shared with the statistics
 }
 
 // activity reads an activity into the pass once.
@@ -72,22 +73,27 @@ func factEvents(f domain.Fact, t int64) (payer, payee, service *fraud.Event) {
 	return &from, &to, nil
 }
 
-// fold adds one journal entry to the pass's activities; it returns the records it added.
+// fold adds one journal entry to the pass's activities; it returns the records it added
+// (a payer's record is counted by the statistics pass that reads it).
 func (r *riskPass) fold(en domain.JournalEntry) (int, error) {
 	if en.Tier != nil {
-		fresh, err := r.observe(paysKey(en.Tier.Account), fraud.Event{Time: en.Time, Kind: fraud.TierChange, Local: 255})
-		return b2i(fresh), err
+		return 0, r.observePayer(en.Tier.Account, fraud.Event{Time: en.Time, Kind: fraud.TierChange, Local: 255})
 	}
 	if en.Fact == nil {
 		return 0, nil
 	}
 	payer, payee, service := factEvents(*en.Fact, en.Time)
+	if payer != nil && en.Fact.Payer != 0 {
+		if err := r.observePayer(en.Fact.Payer, *payer); err != nil {
+			return 0, err
+		}
+	}
 	n := 0
 	for _, side := range []struct {
 		key string
 		ev  *fraud.Event
 		id  uint64
-	}{{paysKey(en.Fact.Payer), payer, en.Fact.Payer}, {paidKey(en.Fact.Payee), payee, en.Fact.Payee}, {keyRiskAll, service, 1}} {
+	}{{paidKey(en.Fact.Payee), payee, en.Fact.Payee}, {keyRiskAll, service, 1}} {
 		if side.ev == nil || side.id == 0 {
 			continue
 		}
@@ -98,6 +104,15 @@ func (r *riskPass) fold(en domain.JournalEntry) (int, error) {
 		n += b2i(fresh)
 	}
 	return n, nil
+}
+
+// observePayer folds an event into what a purse has paid, in its payer's record.
+func (r *riskPass) observePayer(purse uint64, ev fraud.Event) error {
+	m, err := r.payer(purse)
+	if err == nil {
+		m.v.Risk.A.Observe(ev)
+	}
+	return err
 }
 
 func b2i(b bool) int {

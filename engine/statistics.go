@@ -50,7 +50,7 @@ type payersCount struct {
 type statsPass struct {
 	e       *Engine
 	batch   *stats.Batch
-	members map[uint64]*versioned[stats.Member]
+	payers  map[uint64]*versioned[payerRecord] // each payer's one record (payer_record.go)
 	counts  map[string]*versioned[payersCount]
 	risk    *riskPass // the fraud rules' activities (nil: the rules are off)
 	writes  int
@@ -74,9 +74,9 @@ func (e *Engine) FollowStatistics(ctx context.Context) (int, error) {
 	if err != nil || len(entries) == 0 && next <= pos.Next {
 		return 0, err
 	}
-	p := &statsPass{e: e, batch: stats.NewBatch(), members: map[uint64]*versioned[stats.Member]{}, counts: map[string]*versioned[payersCount]{}}
+	p := &statsPass{e: e, batch: stats.NewBatch(), payers: map[uint64]*versioned[payerRecord]{}, counts: map[string]*versioned[payersCount]{}}
 	if e.risk != nil {
-		p.risk = &riskPass{e: e, acts: map[string]*versioned[riskRecord]{}}
+		p.risk = &riskPass{e: e, acts: map[string]*versioned[riskRecord]{}, payer: p.payer}
 	}
 	read := 0
 	for _, en := range entries {
@@ -135,17 +135,12 @@ func (p *statsPass) fold(f domain.Fact, t int64) error {
 // member folds a payment or refund into its payer's record, counting him active (and new)
 // on his first payment of the day and of the month.
 func (p *statsPass) member(f domain.Fact, t int64) error {
-	m, ok := p.members[f.Payer]
-	if !ok {
-		m = &versioned[stats.Member]{}
-		var err error
-		if m.ver, _, err = p.e.record(memberKey(f.Payer), &m.v); err != nil {
-			return err
-		}
-		p.members[f.Payer], p.writes = m, p.writes+1
+	m, err := p.payer(f.Payer)
+	if err != nil {
+		return err
 	}
 	loc := p.e.cfg.Location
-	newDay, newMonth, first := m.v.Observe(f, t, loc)
+	newDay, newMonth, first := m.v.Member.Observe(f, t, loc)
 	at := time.Unix(0, t).In(loc)
 	if newDay {
 		c, err := p.count(keyStatsDay + hex16(uint64(stats.DayOf(at))))
@@ -168,6 +163,18 @@ func (p *statsPass) member(f domain.Fact, t int64) error {
 		}
 	}
 	return nil
+}
+
+// payer reads a payer's record into the pass once.
+func (p *statsPass) payer(purse uint64) (*versioned[payerRecord], error) {
+	if m, ok := p.payers[purse]; ok {
+		return m, nil
+	}
+	m := &versioned[payerRecord]{}
+	var err error
+	m.v, m.ver, err = p.e.readPayer(purse)
+	p.payers[purse], p.writes = m, p.writes+1
+	return m, err
 }
 
 func (p *statsPass) count(key string) (*versioned[payersCount], error) {
@@ -194,8 +201,11 @@ func (p *statsPass) job(next uint64) (domain.Job, error) {
 		stats.Merge(&stored, p.batch.Cells[k])
 		job.Profiles = append(job.Profiles, write(cellKey(k), stored, ver))
 	}
-	for id, m := range p.members {
-		job.Profiles = append(job.Profiles, write(memberKey(id), m.v, m.ver))
+	for id, m := range p.payers {
+		if p.risk != nil {
+			m.v.Risk.Seq = next // his activity is folded up to here
+		}
+		job.Profiles = append(job.Profiles, domain.Profile{Owner: memberKey(id), Data: m.v.encode(), Version: m.ver})
 	}
 	for key, c := range p.counts {
 		job.Profiles = append(job.Profiles, write(key, c.v, c.ver))

@@ -122,10 +122,11 @@ type MemberStats struct {
 // MemberStatsOf reads the statistics of the payer whose purse is purse, scored as of asOf.
 func (e *Engine) MemberStatsOf(purse uint64, asOf time.Time) (MemberStats, error) {
 	var ms MemberStats
-	_, found, err := e.record(memberKey(purse), &ms.Member)
-	if err != nil || !found {
-		return ms, err
+	p, _, err := e.readPayer(purse)
+	if err != nil || p.Member.First == 0 {
+		return ms, err // no payment of his folded yet
 	}
+	ms.Member = p.Member
 	ms.Found, ms.Score = true, stats.RFM(ms.Member, asOf)
 	ms.Segment = stats.Segment(ms.Score, ms.Member, asOf)
 	return ms, nil
@@ -160,10 +161,11 @@ const maxCensus = 200000
 func (e *Engine) Segments(asOf time.Time) (counts map[string]int64, complete bool, err error) {
 	counts = map[string]int64{}
 	more, err := e.scan(keyStatsMember, "", maxCensus, func(r domain.Profile) (bool, error) {
-		var m stats.Member
-		if json.Unmarshal(r.Data, &m) != nil {
-			return true, nil // an unreadable record counts in no segment
+		var p payerRecord
+		if p.decode(r.Data) != nil || p.Member.First == 0 {
+			return true, nil // unreadable, or a purse that only ever was scored: in no segment
 		}
+		m := p.Member
 		counts[stats.Segment(stats.RFM(m, asOf), m, asOf)]++
 		return true, nil
 	})

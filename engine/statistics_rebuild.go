@@ -12,7 +12,7 @@ const rebuildDeletes = 256
 
 // statsPrefixes are the follower's records a rebuild deletes: the statistics, and the
 // fraud rules' activities it folds from the same position (else they would count twice).
-var statsPrefixes = []string{keyStatsCell, keyStatsMember, keyStatsDay, keyStatsMonth, keyRiskPays, keyRiskPaid, keyRiskAll}
+var statsPrefixes = []string{keyStatsCell, keyStatsMember, keyStatsDay, keyStatsMonth, keyRiskPaid, keyRiskAll}
 
 // RebuildStatistics starts the statistics again from the journal's first entry. It marks
 // the follower's position as rebuilding (so a pass in flight is refused and no pass folds

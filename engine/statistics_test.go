@@ -274,6 +274,15 @@ func (w *world) activities() map[string]riskRecord {
 		out[r.Owner] = rec
 		return true, err
 	})
+	if err == nil { // what purses paid, in their payers' records
+		_, err = w.e.scan(keyStatsMember, "", 100000, func(r domain.Profile) (bool, error) {
+			var p payerRecord
+			err := p.decode(r.Data)
+			p.Risk.Seq = 0
+			out[r.Owner] = p.Risk
+			return true, err
+		})
+	}
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"mpg/domain"
+	"mpg/fraud"
+	"mpg/stats"
+)
+
+// payerRecord is all the follower keeps of one payer, in ONE record (@sp:<his purse>): his
+// statistics (days, months, spend: stats.Member) and, when the fraud rules run, his
+// activity as a payer. One record rather than two because the follower writes one per payer
+// a pass, and the ledger's single writer applies every one of them: a second record per
+// payer cost the payment path a tenth of its rate.
+//
+// Its value is binary (domain.RawRecord first, so the ledger never looks in it for phone
+// numbers; it names none): a format byte, the member's JSON with its length, then the
+// activity's position (a varint) and binary form. A record of the first layout (the
+// member's JSON alone) is read as a member with no activity.
+type payerRecord struct {
+	Member stats.Member
+	Risk   riskRecord
+}
+
+const payerFormat = 2
+
+var errPayerRecord = errors.New("not a payer's record")
+
+func (p *payerRecord) encode() []byte {
+	m, _ := json.Marshal(p.Member)
+	b := binary.AppendUvarint([]byte{domain.RawRecord, payerFormat}, uint64(len(m)))
+	b = append(b, m...)
+	b, _ = p.Risk.appendTo(b)
+	return b
+}
+
+func (p *payerRecord) decode(b []byte) error {
+	*p = payerRecord{}
+	if len(b) > 0 && b[0] == '{' {
+		return json.Unmarshal(b, &p.Member) // the first layout
+	}
+	if len(b) < 2 || b[0] != domain.RawRecord || b[1] != payerFormat {
+		return errPayerRecord
+	}
+	n, k := binary.Uvarint(b[2:])
+	if k <= 0 || uint64(len(b)-2-k) < n {
+		return errPayerRecord
+	}
+	rest := b[2+k:]
+	if err := json.Unmarshal(rest[:n], &p.Member); err != nil {
+		return err
+	}
+	return p.Risk.decodeFrom(rest[n:])
+}
+
+// readPayer reads a payer's record (none: empty, version 0).
+func (e *Engine) readPayer(purse uint64) (payerRecord, uint64, error) {
+	var p payerRecord
+	b, ver, err := e.l.Profile(memberKey(purse))
+	if err != nil || b == nil {
+		return p, ver, err
+	}
+	if err := p.decode(b); err != nil {
+		return payerRecord{}, 0, fmt.Errorf("record %s: %w", memberKey(purse), err)
+	}
+	return p, ver, nil
+}
+
+// appendTo appends the activity's position and binary form.
+func (r *riskRecord) appendTo(b []byte) ([]byte, error) {
+	return r.A.AppendBinary(binary.AppendUvarint(b, r.Seq))
+}
+
+// decodeFrom reads what appendTo wrote; nothing at all is an empty activity.
+func (r *riskRecord) decodeFrom(b []byte) error {
+	*r = riskRecord{}
+	if len(b) == 0 {
+		return nil
+	}
+	seq, n := binary.Uvarint(b)
+	if n <= 0 {
+		return fraud.ErrBinary
+	}
+	r.Seq = seq
+	return r.A.UnmarshalBinary(b[n:])
+}

@@ -1,0 +1,53 @@
+package engine
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"mpg/domain"
+	"mpg/fraud"
+)
+
+// A payer's one record reads back as it was written: his statistics and his activity; a
+// record of the first layout (his statistics' JSON alone) reads as statistics with no
+// activity; other bytes are refused.
+func TestPayerRecordRoundTrip(t *testing.T) {
+	var p payerRecord
+	at := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC).UnixNano()
+	p.Member.Observe(domain.Fact{Kind: domain.FactPaid, Payer: 7, Payee: 3, Amount: 1250}, at, time.UTC)
+	p.Risk.Seq = 42
+	p.Risk.A.Observe(fraud.Event{Time: at, Kind: fraud.Paid, Amount: 1250, Counterparty: 3, Product: "pay", Channel: "sms", Local: 11})
+	b := p.encode()
+	if b[0] != domain.RawRecord {
+		t.Fatalf("a payer's record begins with %#x, not the raw mark", b[0])
+	}
+	var back payerRecord
+	if err := back.decode(b); err != nil || !reflect.DeepEqual(back.Member, p.Member) || back.Risk.Seq != 42 ||
+		!reflect.DeepEqual(normal(back.Risk.A), normal(p.Risk.A)) {
+		t.Fatalf("read back %+v (%v), wrote %+v", back, err, p)
+	}
+	var old payerRecord
+	if err := old.decode([]byte(`{"f":20000,"l":20000}`)); err != nil || old.Member.First != 20000 || old.Risk.Seq != 0 {
+		t.Fatalf("first layout: %+v, %v", old, err)
+	}
+	for _, bad := range [][]byte{{domain.RawRecord}, {domain.RawRecord, 9}, {domain.RawRecord, payerFormat, 200}, b[:len(b)-1]} {
+		if back.decode(bad) == nil {
+			t.Errorf("%x read as a payer's record", bad)
+		}
+	}
+}
+
+// normal makes an activity's empty lists nil, for comparing.
+func normal(a fraud.Activity) fraud.Activity {
+	if len(a.Peers) == 0 {
+		a.Peers = nil
+	}
+	if len(a.Failed) == 0 {
+		a.Failed = nil
+	}
+	if len(a.Recent) == 0 {
+		a.Recent = nil
+	}
+	return a
+}
