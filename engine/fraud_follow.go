@@ -12,7 +12,7 @@ import (
 // riskPass is the activities one pass touched, read at their versions.
 type riskPass struct {
 	e     *Engine
-	acts  map[string]*versioned[riskRecord]                      // payees' and the service's
+	acts  map[string]*versioned[riskRecord]                   // payees' and the service's
 	payer func(purse uint64) (*versioned[payerRecord], error) // a payer's record, shared with the statistics
 }
 

@@ -48,12 +48,12 @@ type payersCount struct {
 
 // statsPass is the records one pass touched, read at their versions.
 type statsPass struct {
-	e       *Engine
-	batch   *stats.Batch
-	payers  map[uint64]*versioned[payerRecord] // each payer's one record (payer_record.go)
-	counts  map[string]*versioned[payersCount]
-	risk    *riskPass // the fraud rules' activities (nil: the rules are off)
-	writes  int
+	e      *Engine
+	batch  *stats.Batch
+	payers map[uint64]*versioned[payerRecord] // each payer's one record (payer_record.go)
+	counts map[string]*versioned[payersCount]
+	risk   *riskPass // the fraud rules' activities (nil: the rules are off)
+	writes int
 }
 
 type versioned[T any] struct {
