@@ -155,8 +155,7 @@ func paidKey(account uint64) string { return keyRiskPaid + hex16(account) }
 // payerActivity is the turn's subscriber's activity, with his own payments the follower
 // has not folded yet added from his purse's history.
 func (t *turn) payerActivity() (fraud.Activity, error) {
-	rec, _, err := t.e.readPayer(t.purse.ID)
-	r := rec.Risk
+	r, err := t.e.readPayerRisk(t.purse.ID)
 	folded := max(r.Seq, t.e.followed())
 	if err != nil || t.purse.LastSeq < folded {
 		return r.A, err // the follower has folded everything of his

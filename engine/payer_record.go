@@ -43,18 +43,45 @@ func (p *payerRecord) decode(b []byte) error {
 	if len(b) > 0 && b[0] == '{' {
 		return json.Unmarshal(b, &p.Member) // the first layout
 	}
+	member, risk, err := payerParts(b)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(member, &p.Member); err != nil {
+		return err
+	}
+	return p.Risk.decodeFrom(risk)
+}
+
+// payerParts splits a payer's record into its member's JSON and its activity's bytes.
+func payerParts(b []byte) (member, risk []byte, err error) {
 	if len(b) < 2 || b[0] != domain.RawRecord || b[1] != payerFormat {
-		return errPayerRecord
+		return nil, nil, errPayerRecord
 	}
 	n, k := binary.Uvarint(b[2:])
 	if k <= 0 || uint64(len(b)-2-k) < n {
-		return errPayerRecord
+		return nil, nil, errPayerRecord
 	}
 	rest := b[2+k:]
-	if err := json.Unmarshal(rest[:n], &p.Member); err != nil {
-		return err
+	return rest[:n], rest[n:], nil
+}
+
+// readPayerRisk reads only a payer's activity (the payment path: his statistics' JSON is
+// left unread).
+func (e *Engine) readPayerRisk(purse uint64) (riskRecord, error) {
+	var r riskRecord
+	b, _, err := e.l.Profile(memberKey(purse))
+	if err != nil || b == nil || b[0] == '{' {
+		return r, err // none, or the first layout: no activity
 	}
-	return p.Risk.decodeFrom(rest[n:])
+	_, risk, err := payerParts(b)
+	if err == nil {
+		err = r.decodeFrom(risk)
+	}
+	if err != nil {
+		return riskRecord{}, fmt.Errorf("record %s: %w", memberKey(purse), err)
+	}
+	return r, nil
 }
 
 // readPayer reads a payer's record (none: empty, version 0).
