@@ -50,8 +50,9 @@ const (
 	ReasonOther    = "other"
 )
 
-// MaxFacts bounds the facts of one job.
-const MaxFacts = 8
+// MaxFacts bounds the facts of one job (a wrong code refusing every request a number has
+// waiting writes one for each, and one for the code).
+const MaxFacts = 16
 
 // JournalEntry is one entry of the journal as a follower reads it: exactly one of its parts
 // is set (entries of other kinds are skipped, their positions still counted).

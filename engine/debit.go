@@ -106,9 +106,6 @@ func (t *turn) debit() domain.Job {
 		t.reply(commands.RLimitPerPayment, commands.Args{Limit: t.money(lim.PerTx)})
 		return t.withProfile(domain.Job{})
 	}
-	if r, _ := t.riskGate(domain.ProductDebit, domain.ChannelBank, merchant.ID, c.Amount, false); r != nil {
-		return t.refuseBy(r)
-	}
 	now := e.cfg.Now().UnixNano()
 	if left, ok := t.bankDailyLeft(now); ok && c.Amount > left {
 		t.reply(commands.RLimitDaily, commands.Args{Limit: t.money(left)})

@@ -171,6 +171,7 @@ type Engine struct {
 	risk      *fraud.Engine
 	riskCache riskCache
 	decided   [fraud.Decline + 1]atomic.Int64 // decisions kept, by action
+	unscored  atomic.Int64                    // payments that went on unscored: an activity unreadable
 	// followedPos: the statistics follower's position as this engine last saw it, at
 	// followedAt (unix nanos).
 	followedPos atomic.Uint64

@@ -192,7 +192,8 @@ func (t *turn) saidFacts(job domain.Job) []domain.Fact {
 	}
 	facts := job.Facts
 	for _, r := range t.retry.said {
-		if r == commands.RWrongPIN || r == commands.RLocked {
+		wrong := r == commands.RWrongPIN || r == commands.RLocked || r == commands.RConfirmWrong
+		if wrong && !hasKind(facts, domain.FactWrongPIN) { // a request's wrong code told it already
 			facts = append(facts, domain.Fact{Kind: domain.FactWrongPIN, Payer: payer, Local: t.e.localHour(t.in.From)})
 			break
 		}
@@ -259,4 +260,13 @@ func (e *Engine) refusedRecordFacts(profiles []domain.Profile) []domain.Fact {
 func (e *Engine) wrongCodeFact(p *domain.Payment) domain.Fact {
 	return domain.Fact{Kind: domain.FactWrongPIN, Product: productOfPayment(p), Channel: p.Channel, Payer: e.payerPurse(p),
 		Payee: p.Merchant, Local: e.localHour(p.MSISDN)}
+}
+
+func hasKind(facts []domain.Fact, k domain.FactKind) bool {
+	for _, f := range facts {
+		if f.Kind == k {
+			return true
+		}
+	}
+	return false
 }

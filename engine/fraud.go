@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,7 +28,9 @@ import (
 //
 // A hold needs money that can be reserved in the books: a purse paying a merchant, a biller
 // or another purse. Where it cannot (a DEBIT, a CREDIT, a SEND to a number without a purse,
-// a company's account, points), a hold declines. Every decision a rule scored is stored
+// a company's account, points), and for a payment the payer has still to confirm (YES), a
+// hold declines. A DEBIT's or a CREDIT's unfolded payments are read from the journal's facts
+// past the follower (unfoldedFacts), since they are in no purse's history. Every decision a rule scored is stored
 // with every rule's value and the rule set's version, so it can be explained and scored
 // again under another rule set.
 const (
@@ -153,12 +156,17 @@ func (e *Engine) activity(key string, cached bool) (riskRecord, error) {
 func paidKey(account uint64) string { return keyRiskPaid + hex16(account) }
 
 // payerActivity is the turn's subscriber's activity, with his own payments the follower
-// has not folded yet added from his purse's history.
-func (t *turn) payerActivity() (fraud.Activity, error) {
+// has not folded yet: from his purse's history, and, for a payment whose money does not
+// come from his purse (a DEBIT, a CREDIT, a company's account), from the facts the journal
+// holds past the follower's position as well, when it is close behind.
+func (t *turn) payerActivity(fromPurse bool) (fraud.Activity, error) {
 	r, err := t.e.readPayerRisk(t.purse.ID)
 	folded := max(r.Seq, t.e.followed())
+	if err == nil && !fromPurse {
+		t.e.unfoldedFacts(&r.A, t.purse.ID, folded)
+	}
 	if err != nil || t.purse.LastSeq < folded {
-		return r.A, err // the follower has folded everything of his
+		return r.A, err // the follower has folded everything of his purse
 	}
 	recent, err := t.e.unfolded(t.purse.ID, folded)
 	for i := len(recent) - 1; i >= 0; i-- {
@@ -169,6 +177,28 @@ func (t *turn) payerActivity() (fraud.Activity, error) {
 		}
 	}
 	return r.A, err
+}
+
+// maxUnfoldedFacts bounds the journal entries a payment not from the purse reads past the
+// follower's position; further behind, the follower's figures are all it has.
+const maxUnfoldedFacts = 512
+
+// unfoldedFacts folds into a the payer's payments the journal holds past position from
+// that were not from his purse (those are in its history).
+func (e *Engine) unfoldedFacts(a *fraud.Activity, purse, from uint64) {
+	if head := e.headSeq(); head < from || head-from > maxUnfoldedFacts {
+		return
+	}
+	entries, _, err := e.l.Journal(from, maxUnfoldedFacts)
+	if err != nil {
+		return
+	}
+	for _, en := range entries {
+		f := en.Fact
+		if f != nil && f.Kind == domain.FactPaid && f.Payer == purse && (f.Channel == domain.ChannelBank || f.Channel == domain.ChannelCredit) {
+			a.Observe(fraud.Event{Time: en.Time, Kind: fraud.Paid, Amount: f.Amount, Counterparty: f.Payee, Product: f.Product, Channel: f.Channel, Local: f.Local})
+		}
+	}
 }
 
 // unfoldedPage is how many of an account's transfers one history read takes.
@@ -210,28 +240,33 @@ func paysSomeone(tr domain.Transfer) bool {
 // risk scores a payment the turn's subscriber is about to make. ok false: no rule runs
 // (off, or no purse to score).
 func (t *turn) risk(product, channel string, payee, amount uint64) (d fraud.Decision, ok bool, err error) {
-	if t.e.risk == nil || t.purse == nil {
+	if t.e.risk == nil {
 		return d, false, nil
 	}
-	payer, err := t.payerActivity()
-	if err != nil {
-		return d, false, err
+	var payer fraud.Activity // an employee with no purse of his own: no history as a payer
+	var payerID uint64
+	var limit uint64
+	if t.purse != nil {
+		var err error
+		if payer, err = t.payerActivity(channel == domain.ChannelSMS || channel == domain.ChannelWeb); err != nil {
+			return d, false, err
+		}
+		payerID, limit = t.purse.ID, t.e.cfg.Tiers[t.purse.Tier].PerTx
 	}
 	to, err1 := t.e.activity(paidKey(payee), true)
 	all, err2 := t.e.activity(keyRiskAll, true)
 	if err1 != nil || err2 != nil {
 		return d, false, firstErr(err1, err2)
 	}
-	limit := t.e.cfg.Tiers[t.purse.Tier].PerTx
 	local := t.e.localHour(t.in.From)
 	d = t.e.risk.Decide(fraud.Input{Now: t.e.cfg.Now().UnixNano(), Amount: amount, Product: product, Channel: channel,
-		Payer: &payer, Payee: &to.A, Service: &all.A, PayeeID: payee, PayerID: t.purse.ID, PerPaymentLimit: limit, Local: local})
-	if !t.e.cfg.Fraud.Shadow {
+		Payer: &payer, Payee: &to.A, Service: &all.A, PayeeID: payee, PayerID: payerID, PerPaymentLimit: limit, Local: local})
+	if !t.e.cfg.Fraud.Shadow && t.purse != nil {
 		t.scored = &domain.AccountAt{ID: t.purse.ID, LastSeq: t.purse.LastSeq}
 	}
 	if d.Action != fraud.Allow {
 		t.decision = &FraudDecision{ID: domain.NewID().String(), Action: d.Action.String(), Score: d.Score, Config: d.Config,
-			Hits: d.Hits, Values: d.Values, Amount: amount, Product: product, Channel: channel, Payer: t.purse.ID, Payee: payee,
+			Hits: d.Hits, Values: d.Values, Amount: amount, Product: product, Channel: channel, Payer: payerID, Payee: payee,
 			Local: local, At: t.e.cfg.Now().UnixNano(), State: "done"}
 	}
 	return d, true, nil
@@ -253,7 +288,11 @@ func (t *turn) riskGate(product, channel string, payee, amount uint64, canHold b
 	d, ok, err := t.risk(product, channel, payee, amount)
 	switch {
 	case err != nil:
-		return &refusal{domain.CodeUnavailable, commands.RBusy, commands.Args{}}, false
+		// An activity the rules cannot read (damaged, or written by a newer mpg): the
+		// payment is not held up by it; it goes on unscored, counted
+		// (mpg_fraud_unscored_total), as a payment made while the rules are off.
+		t.e.unscored.Add(1)
+		return nil, false
 	case !ok || d.Action == fraud.Allow:
 		return nil, false
 	case t.e.cfg.Fraud.Shadow:
@@ -281,6 +320,9 @@ func (t *turn) withDecision(job domain.Job) domain.Job {
 	if d == nil {
 		return job
 	}
+	if d.Payment == "" {
+		d.Payment = paymentIn(job)
+	}
 	if d.State == "open" {
 		d.Queued = keyRiskQueue + hex16(uint64(d.At)) + ":" + d.ID
 		job.Profiles = append(job.Profiles, domain.Profile{Owner: d.Queued, Data: []byte(d.ID)})
@@ -304,6 +346,9 @@ func (e *Engine) countDecision(d *FraudDecision) {
 		e.decided[a].Add(1)
 	}
 }
+
+// FraudUnscored is how many payments went on unscored because an activity could not be read.
+func (e *Engine) FraudUnscored() int64 { return e.unscored.Load() }
 
 // FraudDecided is how many decisions of an action this engine kept (a rule scored), in
 // shadow or enforced.
@@ -334,4 +379,18 @@ func (e *Engine) sawFollowed(next uint64) {
 	for cur := e.followedPos.Load(); next > cur && !e.followedPos.CompareAndSwap(cur, next); cur = e.followedPos.Load() {
 	}
 	e.followedAt.Store(time.Now().UnixNano())
+}
+
+// paymentIn is the id of the payment a job records (its record, or a texted payment's
+// index entry), "" if none.
+func paymentIn(job domain.Job) string {
+	for _, p := range job.Profiles {
+		switch {
+		case strings.HasPrefix(p.Owner, keyPayment):
+			return strings.TrimPrefix(p.Owner, keyPayment)
+		case strings.HasPrefix(p.Owner, keyMerchant):
+			return p.Owner[strings.LastIndexByte(p.Owner, ':')+1:]
+		}
+	}
+	return ""
 }

@@ -114,6 +114,9 @@ func (e *Engine) DecideFraud(ctx context.Context, actor, id string, release bool
 		if _, err = e.l.Submit(ctx, job); errors.Is(err, domain.ErrConflict) && try < maxTurns {
 			continue
 		}
+		if err == nil && !release {
+			e.wakeBank() // a reversed DEBIT's credit is queued for the bank
+		}
 		return d, err
 	}
 }
@@ -127,10 +130,10 @@ func (e *Engine) decideJob(d *FraudDecision, ver uint64, actor string, release b
 	if d.Action == fraud.Review.String() {
 		job := e.closeDecision(d, ver, state, actor)
 		job.Audit = &domain.Audit{Actor: actor, Action: "fraud " + state, Detail: d.ID + " " + d.Payment}
-		if !release && d.Payment != "" {
-			return job, e.reverseFlagged(d, actor)
+		if release || d.Payment == "" {
+			return job, nil
 		}
-		return job, nil
+		return e.reverseFlagged(d, actor, job)
 	}
 	p, pver, err := e.payment(d.Payment)
 	if err != nil {
@@ -172,13 +175,23 @@ func (e *Engine) heldStep(d *FraudDecision, p *domain.Payment, release bool) dom
 	return step
 }
 
-// reverseFlagged gives back a flagged payment an operator declined after it went through.
-func (e *Engine) reverseFlagged(d *FraudDecision, actor string) error {
-	_, _, _, err := e.RefundPayment(context.Background(), RefundRequest{PaymentID: d.Payment, Actor: actor, Kind: domain.Reversal})
-	if err != nil && domain.CodeOf(err) == domain.CodeAlreadyReversed {
-		return nil
+// reverseFlagged is the job of a flagged payment an operator declined after it went
+// through: the operator's reversal of it, with the decision closed in the same job, so the
+// two never part (a release landing first refuses it).
+func (e *Engine) reverseFlagged(d *FraudDecision, actor string, closing domain.Job) (domain.Job, error) {
+	p, ver, err := e.merchantPayment(0, d.Payment)
+	if err != nil {
+		return domain.Job{}, err
 	}
-	return err
+	_, job, err := e.giveBack(&p, ver, RefundRequest{PaymentID: d.Payment, Actor: actor, Kind: domain.Reversal})
+	if domain.CodeOf(err) == domain.CodeAlreadyReversed || domain.CodeOf(err) == domain.CodeRefundTooLarge {
+		return closing, nil // given back already: the case just closes
+	}
+	if err != nil {
+		return domain.Job{}, err
+	}
+	job.Profiles = append(job.Profiles, closing.Profiles...)
+	return job, nil
 }
 
 // ExplainFraud is a decision in words, and what the rule set in use now would decide on

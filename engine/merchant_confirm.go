@@ -56,7 +56,9 @@ func (t *turn) answerRequests(yes bool) (domain.Job, bool) {
 		}
 		left = min(left, domain.MaxPaymentTries-p.Tries)
 		var err2 error
-		job.Facts = append(job.Facts, t.e.wrongCodeFact(&p))
+		if len(job.Facts) == 0 {
+			job.Facts = append(job.Facts, t.e.wrongCodeFact(&p)) // one wrong code, told once
+		}
 		if job, err2 = t.e.paymentJob(&p, ver, was, job, t.in.From, false); err2 != nil {
 			t.reply(commands.RBusy, commands.Args{})
 			return t.withProfile(domain.Job{}), true
@@ -206,10 +208,11 @@ func (t *turn) acceptPayment(p *domain.Payment, ver uint64, was domain.PaymentSt
 	t.cmd.Kind, t.cmd.Amount = commands.Pay, p.Amount // for the wording of a refusal
 	t.payeeName, t.payee = merchant.Name, merchant.ID
 	p.State, p.Reason, p.Fee, p.Transfer, p.Debited = domain.PaymentCompleted, "", fee, ts[0].ID.String(), payer.ID
-	step := domain.Job{Transfers: ts, NotAfter: p.Expires, Profiles: employee,
-		Compose: t.notices(domain.CodePay, &merchant, p.Amount, fee, p.Reference, commands.EN)}
-	if p.Payer != 0 {
+	step := domain.Job{Transfers: ts, NotAfter: p.Expires, Profiles: employee}
+	if p.Payer != 0 { // an employee may have no purse of his own: his notices are the company's
 		step.Compose = t.companyNotices(payer, &merchant, p.Amount, fee, p.Reference)
+	} else {
+		step.Compose = t.notices(domain.CodePay, &merchant, p.Amount, fee, p.Reference, commands.EN)
 	}
 	if o != nil {
 		step = t.withOffer(step, o)
@@ -313,7 +316,7 @@ func (e *Engine) CheckoutPhone(ctx context.Context, id, number, company, ip stri
 		}
 		now := e.cfg.Now()
 		switch {
-		case p.Channel != domain.ChannelWeb || !p.State.Open():
+		case p.Channel != domain.ChannelWeb || !p.State.Open() || p.State == domain.PaymentInReview:
 			return domain.Job{}, domain.PaymentErr(domain.CodeInvalidState, "the payment is "+string(p.State))
 		case now.UnixNano() >= p.Expires:
 			return domain.Job{}, domain.PaymentErr(domain.CodeInvalidState, "the checkout expired")

@@ -326,6 +326,11 @@ func (e *Engine) paymentJob(p *domain.Payment, ver uint64, was domain.PaymentSta
 		job.Profiles = append(job.Profiles, domain.Profile{Owner: openKey(p.ID, p.Deadline), Data: indexEntry})
 	} else if was.Open() && !p.State.Open() {
 		job.Profiles = append(job.Profiles, e.closeOpen(p))
+	} else if was != "" && p.State.Open() && p.Deadline != 0 && openDeadline(p.State, p.Expires) != p.Deadline {
+		// Still open with another deadline (held for a review): refiled under it.
+		job.Profiles = append(job.Profiles, e.closeOpen(p))
+		p.Deadline = openDeadline(p.State, p.Expires)
+		job.Profiles = append(job.Profiles, domain.Profile{Owner: openKey(p.ID, p.Deadline), Data: indexEntry})
 	}
 	if was == "" {
 		job.Profiles = append(job.Profiles, domain.Profile{Owner: merchantKey(p.Merchant, p.ID), Data: indexEntry})
@@ -415,6 +420,10 @@ func (e *Engine) CancelPayment(ctx context.Context, actor string, merchant uint6
 		switch {
 		case p.State == domain.PaymentCancelled:
 			return domain.Job{}, false, nil
+		case p.State == domain.PaymentInReview:
+			// Its money is reserved for an operator's review: only his release or decline,
+			// or the end of the review's time, ends it.
+			return domain.Job{}, false, domain.PaymentErr(domain.CodeInvalidState, "the payment is held for a review")
 		case !p.State.Open():
 			return domain.Job{}, false, domain.PaymentErr(domain.CodeInvalidState, "the payment is "+string(p.State))
 		}

@@ -221,7 +221,10 @@ func (t *turn) move(code uint16, payee *domain.Account, amount uint64, ref strin
 	if !ok {
 		return t.busy()
 	}
-	if r, hold := t.riskGate(productOf(code), domain.ChannelSMS, payee.ID, paid, true); r != nil {
+	// A payment the payer must confirm (YES) cannot be held: a hold would pay it on an
+	// operator's word without his; such a hold declines.
+	needsYes := t.e.cfg.ConfirmAbove > 0 && paid > t.e.cfg.ConfirmAbove
+	if r, hold := t.riskGate(productOf(code), domain.ChannelSMS, payee.ID, paid, !needsYes); r != nil {
 		return t.refuseBy(r)
 	} else if hold {
 		p := t.smsPayment(productOf(code), id, payee, t.purse.ID, paid, fee, ref)

@@ -634,6 +634,7 @@ func (d *daemon) register(reg *prometheus.Registry) {
 		counter("mpg_fraud_"+a.String()+"_total", "Payments the fraud rules scored and decided "+a.String()+" (in shadow mode: would have), by this daemon.",
 			func() int64 { return d.eng.FraudDecided(a) })
 	}
+	counter("mpg_fraud_unscored_total", "Payments that went on without the fraud rules: an activity record could not be read (see the logs of mpg stats rebuild).", d.eng.FraudUnscored)
 	counter("mpg_points_missed_total", "Completed payments that earned no loyalty points for a fault (the payment went on).", d.eng.PointsMissed)
 	bs := d.eng.BankStats()
 	counter("mpg_bank_approved_total", "mDebits and refund credits the bank approved.", bs.Approved.Load)
