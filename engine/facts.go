@@ -238,8 +238,9 @@ func hasOutcome(job domain.Job) bool {
 	return false
 }
 
-// refusedRecordFacts are the facts of payment records a refusal job writes as refused
-// (a step the ledger refused, recorded on its payment).
+// refusedRecordFacts are the facts of payment records a refusal job writes as refused or
+// expired (a step the ledger refused, recorded on its payment; expired when its deadline
+// passed as it committed).
 func (e *Engine) refusedRecordFacts(profiles []domain.Profile) []domain.Fact {
 	var facts []domain.Fact
 	for _, w := range profiles {
@@ -247,7 +248,7 @@ func (e *Engine) refusedRecordFacts(profiles []domain.Profile) []domain.Fact {
 			continue
 		}
 		var p domain.Payment
-		if json.Unmarshal(w.Data, &p) != nil || p.State != domain.PaymentRefused {
+		if json.Unmarshal(w.Data, &p) != nil || p.State != domain.PaymentRefused && p.State != domain.PaymentExpired {
 			continue
 		}
 		facts = append(facts, domain.Fact{Kind: domain.FactRefused, Product: productOfPayment(&p), Channel: p.Channel,

@@ -186,3 +186,19 @@ func TestFactsOfRefunds(t *testing.T) {
 		t.Fatalf("refund fact %+v names the wrong accounts", refunds[0])
 	}
 }
+
+// A payment a refusal job records as refused or expired (the ledger refused its step, or its
+// deadline passed as it committed) is told as refused, with its reason; other records are
+// not facts.
+func TestFactsOfRecordsARefusalWrites(t *testing.T) {
+	w := newWorld(t)
+	rec := func(id string, s domain.PaymentState, reason string) domain.Profile {
+		return write(keyPayment+id, domain.Payment{ID: id, Product: domain.ProductPay, Channel: domain.ChannelWeb, Merchant: 4,
+			Amount: 300, State: s, Reason: reason}, 1)
+	}
+	fs := w.e.refusedRecordFacts([]domain.Profile{rec("a", domain.PaymentRefused, string(domain.CodeInsufficientFunds)),
+		rec("b", domain.PaymentExpired, ""), rec("c", domain.PaymentAwaiting, ""), {Owner: alice, Data: []byte("{}")}})
+	if len(fs) != 2 || fs[0].Reason != domain.ReasonFunds || fs[1].Reason != domain.ReasonExpired || fs[1].Kind != domain.FactRefused {
+		t.Fatalf("facts %+v, want funds then expired", fs)
+	}
+}
