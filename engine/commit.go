@@ -74,6 +74,7 @@ func (t *turn) submit(ctx context.Context, job domain.Job) error {
 	}
 	var dup *domain.DuplicateError
 	if errors.As(err, &dup) {
+		t.decision = nil // a repeat: the first copy's decision was counted
 		err = t.answerRepeat(ctx, dup, computed)
 	}
 	if errors.Is(err, errFreshCode) {
