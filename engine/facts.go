@@ -16,6 +16,9 @@ import (
 
 // paymentFacts adds to a step's job what it did to payment p, which was in state was.
 func (e *Engine) paymentFacts(p *domain.Payment, was domain.PaymentState, job domain.Job) domain.Job {
+	if p.State == was && p.Refunded <= p.Counted {
+		return job // a step that tells nothing (a code sent, a wrong code counted): no look-ups
+	}
 	base := domain.Fact{Product: productOfPayment(p), Channel: p.Channel, Payer: e.payerPurse(p), Payee: p.Merchant,
 		Amount: p.Amount, Local: e.localHour(p.MSISDN)}
 	if p.State != was {

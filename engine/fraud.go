@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -108,8 +109,10 @@ type FraudDecision struct {
 	By      string   `json:"by,omitempty"`
 	Decided int64    `json:"decided,omitempty"`
 	Pending []string `json:"pending,omitempty"` // a hold's reserved transfers
-	Queued  string   `json:"queued,omitempty"`  // its key in the queue while open
 }
+
+// queueKey is an open decision's entry in the operators' queue: in time order.
+func (d *FraudDecision) queueKey() string { return keyRiskQueue + hex16(uint64(d.At)) + ":" + d.ID }
 
 // riskCache keeps payees' and the service's activities at hand for riskCacheFor.
 type riskCache struct {
@@ -256,7 +259,7 @@ func (t *turn) risk(product, channel string, payee, amount uint64) (d fraud.Deci
 	to, err1 := t.e.activity(paidKey(payee), true)
 	all, err2 := t.e.activity(keyRiskAll, true)
 	if err1 != nil || err2 != nil {
-		return d, false, firstErr(err1, err2)
+		return d, false, cmp.Or(err1, err2)
 	}
 	local := t.e.localHour(t.in.From)
 	d = t.e.risk.Decide(fraud.Input{Now: t.e.cfg.Now().UnixNano(), Amount: amount, Product: product, Channel: channel,
@@ -270,15 +273,6 @@ func (t *turn) risk(product, channel string, payee, amount uint64) (d fraud.Deci
 			Local: local, At: t.e.cfg.Now().UnixNano(), State: "done"}
 	}
 	return d, true, nil
-}
-
-func firstErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // riskGate scores a payment and says what to do: nil to go on (hold: reserve it for a
@@ -324,16 +318,10 @@ func (t *turn) withDecision(job domain.Job) domain.Job {
 		d.Payment = paymentIn(job)
 	}
 	if d.State == "open" {
-		d.Queued = keyRiskQueue + hex16(uint64(d.At)) + ":" + d.ID
-		job.Profiles = append(job.Profiles, domain.Profile{Owner: d.Queued, Data: []byte(d.ID)})
+		job.Profiles = append(job.Profiles, domain.Profile{Owner: d.queueKey(), Data: []byte(d.ID)})
 	}
 	b, _ := json.Marshal(d)
-	return withProfileWrite(job, domain.Profile{Owner: keyDecision + d.ID, Data: b})
-}
-
-// withProfileWrite adds a record write to a job.
-func withProfileWrite(job domain.Job, p domain.Profile) domain.Job {
-	job.Profiles = append(job.Profiles, p)
+	job.Profiles = append(job.Profiles, domain.Profile{Owner: keyDecision + d.ID, Data: b})
 	return job
 }
 

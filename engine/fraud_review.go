@@ -2,9 +2,7 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"strings"
 
 	"mpg/commands"
 	"mpg/domain"
@@ -85,16 +83,11 @@ func (e *Engine) closeExpired(ctx context.Context, d FraudDecision, ver uint64) 
 	return nil
 }
 
-// closeDecision is the writes that end a decision: its new state, out of the queue.
+// closeDecision is the writes that end an open decision: its new state, out of the queue.
 func (e *Engine) closeDecision(d *FraudDecision, ver uint64, state, actor string) domain.Job {
 	d.State, d.By, d.Decided = state, actor, e.cfg.Now().UnixNano()
-	job := domain.Job{Profiles: []domain.Profile{write(keyDecision+d.ID, d, ver)}}
-	if d.Queued != "" {
-		job.Profiles = append(job.Profiles, domain.Profile{Owner: d.Queued, Version: 1, Delete: true})
-		d.Queued = ""
-		job.Profiles[0] = write(keyDecision+d.ID, d, ver)
-	}
-	return job
+	return domain.Job{Profiles: []domain.Profile{write(keyDecision+d.ID, d, ver),
+		{Owner: d.queueKey(), Version: 1, Delete: true}}}
 }
 
 // DecideFraud releases (release true) or declines a decision waiting for an operator.
@@ -208,10 +201,4 @@ func (e *Engine) ExplainFraud(id string) (stored, now string, err error) {
 	}
 	again := e.risk.Rescore(d.Values)
 	return stored, fraud.Explain(again), nil
-}
-
-// decisionJSON is a decision as tools print it.
-func decisionJSON(d FraudDecision) string {
-	b, _ := json.MarshalIndent(d, "", "  ")
-	return strings.TrimSpace(string(b))
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -53,19 +52,13 @@ var purseChannels = []string{"texted PAY", "YES to a request", "checkout code", 
 func TestFraudRuleHoldsWhilePaymentsRaceOnEveryChannel(t *testing.T) {
 	w, shop := bookWorld(t)
 	w.fraudRules(oneRule("payer_count_hour", 4, 100, nil))
-	other, err := New(w.e.cfg, w.l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other.SetBank(w.e.bank)
-	d := *w
-	d.e = other // a second daemon's engine on the same books
+	d := w.secondDaemon()
 	var acts []func()
 	n := 0
 	for _, ch := range bookChannels {
 		for _, name := range purseChannels {
 			if ch.name == name {
-				acts = append(acts, ch.prep(w, shop, n), ch.prep(&d, shop, n+1))
+				acts = append(acts, ch.prep(w, shop, n), ch.prep(d, shop, n+1))
 				n += 2
 			}
 		}
@@ -73,18 +66,7 @@ func TestFraudRuleHoldsWhilePaymentsRaceOnEveryChannel(t *testing.T) {
 	if w.purseDebits() != 0 {
 		t.Fatal("a preparation paid")
 	}
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for _, act := range acts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			act()
-		}()
-	}
-	close(start)
-	wg.Wait()
+	atOnce(acts)
 	if got := w.purseDebits(); got != 3 {
 		t.Fatalf("%d payments left alice's purse, want 3 (the fourth of the hour declines)", got)
 	}
@@ -105,7 +87,7 @@ func TestFraudRuleHoldsWhilePaymentsRaceOnEveryChannel(t *testing.T) {
 	}
 	for _, d := range cases {
 		if d.Action != "decline" || d.Config != 7 || len(d.Hits) != 1 || d.Hits[0].Rule != "payer_count_hour" || d.Hits[0].Version != 3 {
-			t.Fatalf("decision %s", decisionJSON(d))
+			t.Fatalf("decision %+v", d)
 		}
 	}
 	if declined == 0 {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"mpg/commands"
@@ -147,4 +148,17 @@ func gsmish(lines []string) bool {
 		}
 	}
 	return true
+}
+
+// PartyOf is an account as an operator's screens show it: a merchant's or biller's code, a
+// person's number masked (his purse or credit line), the id of one it cannot read.
+func (e *Engine) PartyOf(id uint64) string {
+	a, err := e.l.Account(id)
+	switch {
+	case err != nil:
+		return strconv.FormatUint(id, 10)
+	case a.Kind == domain.KindPurse || a.Kind == domain.KindCreditLine:
+		return domain.Mask(a.Owner)
+	}
+	return a.Owner
 }

@@ -302,20 +302,35 @@ func TestRuleBookRacesEveryChannelOnTwoDaemons(t *testing.T) {
 
 func raceRule(t *testing.T, creditOnly bool, name string, cause func(*world), half int) {
 	w, shop := bookWorld(t)
-	other, err := New(w.e.cfg, w.l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other.SetBank(w.e.bank)
 	var acts []func()
 	for i, ch := range bookChannels {
 		if (!creditOnly && i%2 == half) || (creditOnly && ch.credit) {
 			acts = append(acts, ch.prep(w, shop, i+1))
 		}
 	}
+	d := w.secondDaemon()
+	acts = append(acts[:len(acts)/2], append([]func(){func() { cause(d) }}, acts[len(acts)/2:]...)...)
+	atOnce(acts)
+	w.commitsBefore(name)
+	w.verify()
+}
+
+// secondDaemon is the world seen through a second engine on the same books, as another
+// daemon's: its own locks and caches.
+func (w *world) secondDaemon() *world {
+	w.t.Helper()
+	other, err := New(w.e.cfg, w.l)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	other.SetBank(w.e.bank)
 	d := *w
 	d.e = other
-	acts = append(acts[:len(acts)/2], append([]func(){func() { cause(&d) }}, acts[len(acts)/2:]...)...)
+	return &d
+}
+
+// atOnce runs acts at the same moment and waits for them all.
+func atOnce(acts []func()) {
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for _, act := range acts {
@@ -328,8 +343,6 @@ func raceRule(t *testing.T, creditOnly bool, name string, cause func(*world), ha
 	}
 	close(start)
 	wg.Wait()
-	w.commitsBefore(name)
-	w.verify()
 }
 
 // commitsBefore checks that every step of alice that committed did so before the cause's

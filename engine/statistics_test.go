@@ -89,10 +89,7 @@ func TestStatisticsEqualARecountAfterRacesAndARestart(t *testing.T) {
 	w := newWorldTiers(t, map[uint8]Limits{2: {PerTx: 5000, Daily: 20000, MaxBalance: 100000, CanSend: true}})
 	w.payers(6, 20000)
 	r := rand.New(rand.NewPCG(7, 19))
-	other, err := New(w.e.cfg, w.l)
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := w.secondDaemon().e
 	ctx, cancel := context.WithCancel(context.Background())
 	follow := func(e *Engine, wg *sync.WaitGroup) {
 		defer wg.Done()
@@ -120,6 +117,7 @@ func TestStatisticsEqualARecountAfterRacesAndARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.l = w.books.Open(t, &ledger.Options{Now: cfg.Now, ExpiryEvery: 10 * time.Millisecond, Tiers: LedgerTiers(cfg.Tiers)})
+	var err error
 	if w.e, err = New(cfg, w.l); err != nil {
 		t.Fatal(err)
 	}

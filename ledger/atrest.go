@@ -96,12 +96,11 @@ func keyParty(diskKey string) string {
 
 // diskRecord is a record's value as the file keeps it under diskKey.
 func (w *batchWriter) diskRecord(diskKey string, data []byte) ([]byte, error) {
-	if len(data) > 0 && data[0] == domain.RawRecord {
-		return data, nil
-	}
-	data, err := mapTokens(data, '+', numberToken, w.recordNumber)
-	if err != nil {
-		return nil, err
+	if len(data) == 0 || data[0] != domain.RawRecord { // a binary record names nobody
+		var err error
+		if data, err = mapTokens(data, '+', numberToken, w.recordNumber); err != nil {
+			return nil, err
+		}
 	}
 	party := keyParty(diskKey)
 	if party == "" {
@@ -130,9 +129,6 @@ func (w *batchWriter) recordNumber(tok string) (string, error) {
 // memRecord is a record's value as the ledger's users see it: opened, its parties named by
 // their numbers. A record sealed for a person since erased reads as nothing (nil).
 func (p *people) memRecord(tx Tx, diskKey string, data []byte) []byte {
-	if len(data) > 0 && data[0] == domain.RawRecord {
-		return data
-	}
 	if len(data) > 0 && data[0] == sealedRecord {
 		who := p.person(tx, keyParty(diskKey))
 		if who == nil {
@@ -143,6 +139,9 @@ func (p *people) memRecord(tx Tx, diskKey string, data []byte) []byte {
 			return nil
 		}
 		data = plain
+	}
+	if len(data) > 0 && data[0] == domain.RawRecord {
+		return data
 	}
 	out, _ := mapTokens(data, partyPrefix[0], partyToken, p.numbers(tx))
 	return out

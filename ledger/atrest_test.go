@@ -282,21 +282,32 @@ func TestErasureDropsQueuedSMSFromTheSchedule(t *testing.T) {
 }
 
 // A binary record (domain.RawRecord first) is kept as it is: a valid number spelled in its
-// bytes makes nobody a person, as it would in a JSON record.
+// bytes makes nobody a person, as it would in a JSON record; and one filed under a person
+// is sealed under his key like any of his records.
 func TestRawRecordsMakeNobody(t *testing.T) {
-	l, _ := testLedger(t, peopleOptions())
+	l, path := testLedger(t, peopleOptions())
+	plant(t, l)
 	raw := append([]byte{domain.RawRecord, 7, ' '}, "+33699999999 \x00\xff"...)
+	his := append([]byte{domain.RawRecord}, "RAWSECRET42"...)
 	js := []byte(`{"n":"+33688888888"}`)
-	if _, err := l.Submit(context.Background(), domain.Job{Profiles: []domain.Profile{{Owner: "@raw:1", Data: raw}, {Owner: "@json:1", Data: js}}}); err != nil {
+	if _, err := l.Submit(context.Background(), domain.Job{Profiles: []domain.Profile{{Owner: "@raw:1", Data: raw},
+		{Owner: "@raw:" + plantedNumber, Data: his}, {Owner: "@json:1", Data: js}}}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _, _ := l.Profile("@raw:1"); string(got) != string(raw) {
 		t.Fatalf("read back %q, wrote %q", got, raw)
+	}
+	if got, _, _ := l.Profile("@raw:" + plantedNumber); string(got) != string(his) {
+		t.Fatalf("his record read back %q, wrote %q", got, his)
 	}
 	if !errors.Is(l.SealForErr("+33699999999"), ErrNoPerson) {
 		t.Fatal("a number in a binary record made a person")
 	}
 	if l.SealForErr("+33688888888") != nil {
 		t.Fatal("a number in a JSON record made nobody: the test proves nothing")
+	}
+	l.Close()
+	if found := readable(t, path, "RAWSECRET42"); len(found) > 0 {
+		t.Fatalf("a binary record filed under a person is in clear in the file: %q", found)
 	}
 }

@@ -439,19 +439,19 @@ func (l *Ledger) sharedAccounts(tx Tx, f Filter, match func(*domain.Account) boo
 const MaxJournalRead = 4096
 
 // Journal reads the committed journal from position from (inclusive) for a follower: at
-// most max entries (MaxJournalRead at most) of the kinds it follows (transfers, facts,
+// most limit entries (MaxJournalRead at most) of the kinds it follows (transfers, facts,
 // accounts opened, tier changes), in order, in one read. next is where the following call
 // starts: past every entry read, of any kind. A transfer's For is left out (it may name a
 // person), and so are the owner and name of a person's account opened; a transfer's currency
 // is not filled.
-func (l *Ledger) Journal(from uint64, max int) (entries []domain.JournalEntry, next uint64, err error) {
-	max = min(max, MaxJournalRead)
-	from = max64(from, 1)
+func (l *Ledger) Journal(from uint64, limit int) (entries []domain.JournalEntry, next uint64, err error) {
+	limit = min(limit, MaxJournalRead)
+	from = max(from, 1)
 	next = from
 	head := l.stats.LastSeq.Load()
 	err = l.view(func(tx Tx) error {
 		c := tx.Bucket(bktJournal).Cursor()
-		for k, v := c.Seek(u64key(from)); k != nil && len(entries) < max; k, v = c.Next() {
+		for k, v := c.Seek(u64key(from)); k != nil && len(entries) < limit; k, v = c.Next() {
 			seq := be64(k)
 			if seq > head {
 				break // committed by another daemon, not yet followed here
@@ -470,13 +470,6 @@ func (l *Ledger) Journal(from uint64, max int) (entries []domain.JournalEntry, n
 		return nil
 	})
 	return entries, next, err
-}
-
-func max64(a, b uint64) uint64 {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 // journalEntry decodes one entry a follower reads (ok false: a kind it skips).

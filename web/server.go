@@ -178,17 +178,6 @@ func (s *Server) unrouted(mux *http.ServeMux) http.Handler {
 
 // Serve serves on ln until ctx ends, with the webhook sender running beside it. It returns when all of them have stopped.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 32 << 10,
-		ErrorLog: zap.NewStdLog(s.log.Named("http"))}
-	if s.cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
-		if err != nil {
-			return err
-		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		ln = tls.NewListener(ln, srv.TLSConfig)
-	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -199,6 +188,26 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			s.RunWebhooks(ctx)
 		}
 	}()
+	err := ServeHTTP(ctx, ln, s.Handler(), s.cfg.TLSCert, s.cfg.TLSKey, s.log)
+	wg.Wait()
+	return err
+}
+
+// ServeHTTP serves h on ln until ctx ends, then shuts down within 5 s: the HTTP server of
+// every mpg listener (the merchant API and checkout pages, the console), with bounded
+// times and headers, and TLS 1.2 or later when a certificate is given.
+func ServeHTTP(ctx context.Context, ln net.Listener, h http.Handler, certFile, keyFile string, log *zap.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 32 << 10,
+		ErrorLog: zap.NewStdLog(log.Named("http"))}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return err
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	var err error
@@ -207,9 +216,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err = srv.Shutdown(sctx)
 		cancel()
+		<-errc
 	case err = <-errc:
 	}
-	wg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

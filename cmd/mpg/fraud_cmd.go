@@ -44,7 +44,7 @@ func (a *app) fraudReviewCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				writeCases(cmd.OutOrStdout(), l, cases)
+				writeCases(cmd.OutOrStdout(), l, a.engine(l), cases)
 				return nil
 			})
 		},
@@ -54,7 +54,7 @@ func (a *app) fraudReviewCmd() *cobra.Command {
 }
 
 // writeCases prints the queue: one line a decision, people's numbers masked.
-func writeCases(w io.Writer, l store, cases []engine.FraudDecision) {
+func writeCases(w io.Writer, l store, eng *engine.Engine, cases []engine.FraudDecision) {
 	if len(cases) == 0 {
 		fmt.Fprintln(w, "nothing waits for a review")
 		return
@@ -62,21 +62,8 @@ func writeCases(w io.Writer, l store, cases []engine.FraudDecision) {
 	fmt.Fprintf(w, "%-32s  %-6s  %5s  %12s  %-14s  %-14s  %s\n", "DECISION", "ACTION", "SCORE", "AMOUNT", "PAYER", "PAYEE", "RULES")
 	for _, d := range cases {
 		fmt.Fprintf(w, "%-32s  %-6s  %5d  %12s  %-14s  %-14s  %s\n", d.ID, d.Action, d.Score,
-			domain.FormatAmount(d.Amount, currencyOf(l)), partyName(l, d.Payer), partyName(l, d.Payee), hitsText(d.Hits))
+			domain.FormatAmount(d.Amount, currencyOf(l)), eng.PartyOf(d.Payer), eng.PartyOf(d.Payee), hitsText(d.Hits))
 	}
-}
-
-// partyName is an account as an operator reads it: a merchant's code, a person's number
-// masked.
-func partyName(l store, id uint64) string {
-	a, err := l.Account(id)
-	switch {
-	case err != nil:
-		return fmt.Sprint(id)
-	case a.Kind == domain.KindPurse || a.Kind == domain.KindCreditLine:
-		return domain.Mask(a.Owner)
-	}
-	return a.Owner
 }
 
 func currencyOf(l store) string {
@@ -133,7 +120,7 @@ func (a *app) fraudExplainCmd() *cobra.Command {
 				w := cmd.OutOrStdout()
 				fmt.Fprintf(w, "decision %s, %s, rule set %d, %s at %s\n", d.ID, d.State, d.Config, d.Product+"/"+d.Channel,
 					time.Unix(0, d.At).In(a.location()).Format(time.RFC3339))
-				fmt.Fprintf(w, "payment %s of %s from %s to %s\n", d.Payment, domain.FormatAmount(d.Amount, currencyOf(l)), partyName(l, d.Payer), partyName(l, d.Payee))
+				fmt.Fprintf(w, "payment %s of %s from %s to %s\n", d.Payment, domain.FormatAmount(d.Amount, currencyOf(l)), eng.PartyOf(d.Payer), eng.PartyOf(d.Payee))
 				fmt.Fprintf(w, "then: %s\nnow:  %s\n", stored, now)
 				return nil
 			})

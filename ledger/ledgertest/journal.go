@@ -100,9 +100,10 @@ func waitCaughtUp(t *testing.T, a, b Ledger) {
 	}
 }
 
-// RawRecordsKeptAsTheyAre: a record whose value begins with domain.RawRecord is binary and
-// comes back byte for byte, even where its bytes spell a phone number (a JSON record's
-// numbers are filed under their people; a binary one's never are).
+// RawRecordsKeptAsTheyAre: a record whose value begins with domain.RawRecord is binary
+// (NUL and 0xff bytes among its own) and every store gives it back byte for byte, even where
+// its bytes spell a phone number. That no person is made of such a number is checked inside
+// the ledger package (TestRawRecordsMakeNobody): this suite cannot see the people.
 func RawRecordsKeptAsTheyAre(t *testing.T, open Opener) {
 	w := newRulesWorld(t, open)
 	raw := append([]byte{domain.RawRecord, 7, ' '}, "+33611110001 and +33699999999 \x00\xff"...)

@@ -8,9 +8,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/tls"
 	"net"
-	"net/http"
 	"sync"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"mpg/config"
 	"mpg/domain"
 	"mpg/engine"
+	"mpg/web"
 )
 
 // Insights are the figures and the fraud queue the console shows.
@@ -158,29 +157,7 @@ func New(e *engine.Engine, in Insights, cfg Config, log *zap.Logger) *Server {
 	return &Server{cfg: cfg, e: e, in: in, log: log, sessions: map[string]*session{}, limiters: map[string]*rate.Limiter{}}
 }
 
-// Serve serves on ln until ctx ends, then shuts down.
+// Serve serves on ln until ctx ends, then shuts down (web.ServeHTTP, as the merchant API).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 32 << 10,
-		ErrorLog: zap.NewStdLog(s.log.Named("http"))}
-	if s.cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
-		if err != nil {
-			return err
-		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		ln = tls.NewListener(ln, srv.TLSConfig)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	srv.Shutdown(sctx)
-	<-errc
-	return nil
+	return web.ServeHTTP(ctx, ln, s.Handler(), s.cfg.TLSCert, s.cfg.TLSKey, s.log)
 }

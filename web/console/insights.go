@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"mpg/domain"
 	"mpg/engine"
 	"mpg/stats"
 )
@@ -76,11 +75,7 @@ func (in *engineInsights) top(from, to time.Time) ([]Named, error) {
 		if id == 0 || len(out) == topMerchants {
 			continue // people paid: no merchant
 		}
-		name := r.Label
-		if acc, err := in.e.Account(id); err == nil {
-			name = acc.Owner
-		}
-		out = append(out, Named{Name: name, Payments: r.Cell.Paid, Amount: int64(r.Cell.Amount)})
+		out = append(out, Named{Name: in.e.PartyOf(id), Payments: r.Cell.Paid, Amount: int64(r.Cell.Amount)})
 	}
 	return out, nil
 }
@@ -103,25 +98,13 @@ func (in *engineInsights) FraudQueue(ctx context.Context, limit int) ([]FraudCas
 	var out []FraudCase
 	for _, d := range ds {
 		c := FraudCase{ID: d.ID, Payment: d.Payment, State: d.State, Action: d.Action, Score: d.Score, Amount: int64(d.Amount),
-			Payer: in.party(d.Payer), Payee: in.party(d.Payee), At: time.Unix(0, d.At)}
+			Payer: in.e.PartyOf(d.Payer), Payee: in.e.PartyOf(d.Payee), At: time.Unix(0, d.At)}
 		for _, h := range d.Hits {
 			c.Hits = append(c.Hits, h.Rule+"="+strconv.FormatFloat(h.Value, 'g', 4, 64)+" (+"+strconv.Itoa(h.Score)+")")
 		}
 		out = append(out, c)
 	}
 	return out, err
-}
-
-// party is an account as the queue shows it: a merchant's code, a person's number masked.
-func (in *engineInsights) party(id uint64) string {
-	a, err := in.e.Account(id)
-	switch {
-	case err != nil:
-		return strconv.FormatUint(id, 10)
-	case a.Kind == domain.KindPurse || a.Kind == domain.KindCreditLine:
-		return domain.Mask(a.Owner)
-	}
-	return a.Owner
 }
 
 func (in *engineInsights) FraudDecide(ctx context.Context, actor, id string, release bool) error {
