@@ -58,9 +58,12 @@ const (
 	Join    // JOIN <code>: join a promotion
 	Leave   // LEAVE <code>: leave it
 	Stats   // STATS <pin>: this month's spend against last month's, and where it went
+	// ConfirmBy: CONFIRM VOICE|SMS <pin>: how payments waiting for a YES are confirmed,
+	// by a phone call keyed with the PIN (On) or by a code texted (the default).
+	ConfirmBy
 )
 
-var kindNames = [...]string{"", "HELP", "REG", "BAL", "MINI", "PAY", "BILL", "SEND", "DEBIT", "CREDIT", "CREDIT", "REPAY", "YES", "NO", "PIN", "LANG", "BLOCK", "CHECK", "PROMO", "CAPTURE", "VOID", "DATA", "REV", "DISPUTE", "OK", "ERASE", "POINTS", "OFFERS", "JOIN", "LEAVE", "STATS"}
+var kindNames = [...]string{"", "HELP", "REG", "BAL", "MINI", "PAY", "BILL", "SEND", "DEBIT", "CREDIT", "CREDIT", "REPAY", "YES", "NO", "PIN", "LANG", "BLOCK", "CHECK", "PROMO", "CAPTURE", "VOID", "DATA", "REV", "DISPUTE", "OK", "ERASE", "POINTS", "OFFERS", "JOIN", "LEAVE", "STATS", "CONFIRM"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -104,6 +107,7 @@ var keywords = map[string]struct {
 	"JOIN": {Join, EN}, "REJOINDRE": {Join, FR}, "参加": {Join, ZH},
 	"LEAVE": {Leave, EN}, "QUITTER": {Leave, FR}, "退出": {Leave, ZH},
 	"STATS": {Stats, EN}, "统计": {Stats, ZH},
+	"CONFIRM": {ConfirmBy, EN}, "CONFIRMER": {ConfirmBy, FR}, "确认方式": {ConfirmBy, ZH},
 	// REDEEM is PAY with points: `REDEEM SHOP42 12.50 1234` as `PAY SHOP42 12.50 1234 PTS`.
 	"REDEEM": {Pay, EN}, "UTILISER": {Pay, FR}, "兑换": {Pay, ZH},
 }
@@ -132,7 +136,7 @@ type Command struct {
 	Code     string // YES, NO, OK: confirmation code; CHECK, REV, DISPUTE: receipt code or short ref
 	Reason   string // DISPUTE: why, digits runs masked, at most MaxReasonBytes
 	Target   Lang   // LANG
-	On       bool   // PROMO
+	On       bool   // PROMO; CONFIRM: VOICE (a call) rather than SMS
 	Topic    Kind   // HELP <cmd>
 	// WithPoints: PAY with loyalty points first (a trailing PTS, or REDEEM), the rest in money.
 	WithPoints bool
@@ -430,6 +434,18 @@ func (p *parser) parse() *ParseError {
 		}
 		c.Code = code
 		return nil
+	case ConfirmBy:
+		if err := p.arity(len(a) == 2); err != nil {
+			return err
+		}
+		switch strings.ToUpper(a[0]) {
+		case "VOICE", "CALL", "VOIX", "APPEL", "语音", "电话":
+			c.On = true
+		case "SMS", "TEXT", "短信":
+		default:
+			return p.arity(false) // the reply shows the syntax: VOICE or SMS
+		}
+		return p.pin(a[1], &c.PIN)
 	case Promo:
 		if err := p.arity(len(a) == 1); err != nil {
 			return err

@@ -178,6 +178,17 @@ const (
 	RRiskVoided        // to the payer: the review stopped the payment, the money is back
 	RStats             // STATS: this month's spend against last month's, and where it went
 	RStatsNone         // STATS: no payment yet this month
+	RConfirmVoice      // CONFIRM VOICE: payments waiting for a YES are confirmed by a call
+	RConfirmSMS        // CONFIRM SMS: by a code texted, as before
+	RVoiceUnavailable  // CONFIRM VOICE where no calls can be made: codes by SMS go on
+	RVoiceCalling      // instead of a code: a call is coming about this payment
+	RVoiceNoAnswer     // the call was not answered (or busy, or hung up): nothing paid
+	RVoiceRefused      // the PIN keyed in the call was wrong too often: nothing paid
+	RVoiceFailed       // the call could not be made or was cut: nothing paid
+	RVoicePrompt       // spoken: what the payment is, key in the PIN then hash
+	RVoiceWrong        // spoken: wrong PIN, tries left
+	RVoiceDone         // spoken: the payment goes on
+	RVoiceBye          // spoken: nothing paid, goodbye
 	replyCount
 )
 
@@ -360,6 +371,35 @@ var templates = [replyCount][3]string{
 		"{month}: {amount} en {payments} ({prevmonth} {prev}{change}). {parts}.",
 		"{month}:{payments}共{amount}({prevmonth} {prev}{change})。{parts}。"},
 	RStatsNone: {"No payments yet this month.", "Aucun paiement ce mois-ci.", "本月还没有付款。"},
+	RConfirmVoice: {"Payments waiting for your YES will now be confirmed by a phone call: key in your PIN, then #. CONFIRM SMS to go back to codes.",
+		"Les paiements à confirmer le seront par un appel: tapez votre PIN puis #. CONFIRMER SMS pour revenir aux codes.",
+		"待确认的付款今后将通过电话确认:输入密码后按#。发送 确认方式 短信 恢复短信确认码。"},
+	RConfirmSMS: {"Payments waiting for your YES will now be confirmed by a code texted to you.",
+		"Les paiements à confirmer le seront par un code envoyé par SMS.",
+		"待确认的付款今后将通过短信确认码确认。"},
+	RVoiceUnavailable: {"Confirmation by phone call is not available now. We will go on texting you a code.",
+		"La confirmation par appel n'est pas disponible. Nous continuons à vous envoyer un code par SMS.",
+		"暂不支持电话确认。我们将继续以短信发送确认码。"},
+	RVoiceCalling: {"We are calling you to confirm {arg} of {amount} to {party}: answer and key in your PIN, then #.",
+		"Nous vous appelons pour confirmer {arg} de {amount} à {party}: répondez et tapez votre PIN puis #.",
+		"我们将致电您确认向{party}的{arg} {amount}:请接听并输入密码后按#。"},
+	RVoiceNoAnswer: {"We called you about {amount} to {party} and got no answer. The payment was not made; nothing was taken.",
+		"Nous vous avons appelé pour {amount} à {party}, sans réponse. Le paiement n'a pas été fait; rien n'a été pris.",
+		"我们就向{party}支付{amount}致电您,无人接听。付款未完成,未扣任何款项。"},
+	RVoiceRefused: {"The PIN keyed in our call about {amount} to {party} was wrong. The payment was not made; nothing was taken.",
+		"Le PIN tapé lors de notre appel pour {amount} à {party} était erroné. Le paiement n'a pas été fait; rien n'a été pris.",
+		"在关于向{party}支付{amount}的来电中输入的密码错误。付款未完成,未扣任何款项。"},
+	RVoiceFailed: {"Our call about {amount} to {party} could not be completed. The payment was not made; nothing was taken.",
+		"Notre appel pour {amount} à {party} n'a pas abouti. Le paiement n'a pas été fait; rien n'a été pris.",
+		"关于向{party}支付{amount}的来电未能完成。付款未完成,未扣任何款项。"},
+	RVoicePrompt: {"Pay {amount} to {party}. Key in your PIN, then hash.",
+		"Payer {amount} à {party}. Tapez votre code PIN, puis dièse.",
+		"向{party}支付{amount}。请输入密码,然后按井号键。"},
+	RVoiceWrong: {"Wrong PIN. {n} tries left. Key in your PIN, then hash.",
+		"Code PIN erroné. Encore {n} essais. Tapez votre code PIN, puis dièse.",
+		"密码错误。还可尝试{n}次。请输入密码,然后按井号键。"},
+	RVoiceDone: {"Thank you. Your payment is confirmed.", "Merci. Votre paiement est confirmé.", "谢谢。您的付款已确认。"},
+	RVoiceBye:  {"The payment was not made. Goodbye.", "Le paiement n'a pas été fait. Au revoir.", "付款未完成。再见。"},
 	RRiskVoided: {"Your payment of {amount} to {party} was not made. The money is back in your e-purse.",
 		"Votre paiement de {amount} à {party} n'a pas été effectué. L'argent est revenu dans votre porte-monnaie.",
 		"您向{party}支付的{amount}未完成。款项已退回您的钱包。"},
@@ -753,6 +793,7 @@ var usage = map[Kind][3]string{
 	Join:      {"JOIN code", "REJOINDRE code", "参加 代码"},
 	Leave:     {"LEAVE code", "QUITTER code", "退出 代码"},
 	Stats:     {"STATS pin", "STATS pin", "统计 密码"},
+	ConfirmBy: {"CONFIRM VOICE pin, or CONFIRM SMS pin", "CONFIRMER APPEL pin, ou CONFIRMER SMS pin", "确认方式 语音 密码,或 确认方式 短信 密码"},
 }
 
 // about is what each command does, for HELP <cmd>.
@@ -787,6 +828,7 @@ var about = map[Kind][3]string{
 	Leave:     {"Leave an offer", "Quitter une offre", "退出优惠"},
 	Points:    {"Your loyalty points and when they expire; PAY shop amount pin PTS pays with them", "Vos points de fidelite et leur expiration; PAYER code somme pin PTS paie avec", "查询积分及到期日;付款 商户 金额 密码 积分 用积分付款"},
 	Stats:     {"This month's spend against last month's, and where it went", "Vos dépenses du mois face au mois dernier, et où elles sont allées", "本月与上月消费对比及去向"},
+	ConfirmBy: {"Confirm payments by a phone call keyed with your PIN, or by a code texted", "Confirmer les paiements par un appel avec votre PIN, ou par un code SMS", "通过来电输入密码或短信确认码确认付款"},
 }
 
 // Usage is a command's syntax in a language.

@@ -92,6 +92,9 @@ func (t *turn) askConfirm(code uint16, payee *domain.Account, amount, fee uint64
 	}
 	t.audit = &domain.Audit{Actor: t.in.From, Action: "confirmation asked", Detail: what}
 	job := domain.Job{Transfers: append(release, ts...)}
+	if msg, queue, ok := t.callInstead(voiceCall{Own: c.Pending[0], What: what, Amount: amount + fee, Party: party, Expires: c.Expires}); ok {
+		t.replies[len(t.replies)-1], job.Profiles = msg, queue // the code is never sent: he keys his PIN in our call
+	}
 	if len(release) > 0 {
 		job = t.confirmStep(replaced, job, domain.PaymentCancelled, "", domain.ID{})
 	}
@@ -181,6 +184,12 @@ func (t *turn) confirm(yes bool) domain.Job {
 		t.reply(commands.RConfirmWrong, commands.Args{N: maxConfirmTries - c.Tries})
 		return t.withProfile(domain.Job{})
 	}
+	return t.answerOwn(c, yes)
+}
+
+// answerOwn answers the subscriber's own confirmation c, still open, once he proved it is
+// his (the code texted, or his PIN keyed in our call): YES posts it, NO releases it.
+func (t *turn) answerOwn(c *confirmation, yes bool) domain.Job {
 	// A payment the merchant cancelled meanwhile is not paid: its reservation is released.
 	if rec, _, err := t.e.payment(c.Payment); c.Payment != "" && err == nil && !rec.State.Open() {
 		t.prof.Confirm, t.profDirty = nil, true

@@ -142,9 +142,13 @@ func (t *turn) debit() domain.Job {
 		return t.withProfile(domain.Job{})
 	}
 	msg.Urgent = true
+	queue := []domain.Profile{write(keyBankKey+rrn, p.ID, 0)}
+	if m, q, ok := t.callInstead(voiceCall{Payment: p.ID, What: "DEBIT", Amount: c.Amount, Party: merchant.Name, Expires: p.Expires}); ok {
+		msg, queue = m, append(queue, q...) // the code is never sent: he keys his PIN in our call
+	}
 	t.replies = append(t.replies, msg)
 	t.audit = &domain.Audit{Actor: t.in.From, Action: "debit asked", Detail: p.ID + " " + domain.FormatAmount(c.Amount, e.cfg.Currency) + " " + merchant.Owner}
-	job, err := e.paymentJob(p, 0, "", domain.Job{Profiles: []domain.Profile{write(keyBankKey+rrn, p.ID, 0)}}, t.in.From, false)
+	job, err := e.paymentJob(p, 0, "", domain.Job{Profiles: queue}, t.in.From, false)
 	if err != nil {
 		t.replies = nil
 		t.reply(commands.RBusy, commands.Args{})

@@ -178,6 +178,10 @@ type Engine struct {
 	followedAt  atomic.Int64
 	// statsLag: journal entries the statistics follower had still to read after its last pass.
 	statsLag atomic.Int64
+	// voice: confirmation calls can be made (the [voice] worker runs); voiceWake: a call
+	// was queued, the voice worker looks now.
+	voice     atomic.Bool
+	voiceWake chan struct{}
 }
 
 // New makes an engine for the daemon; the keys must be set.
@@ -250,7 +254,7 @@ func NewAdmin(cfg Config, l Ledger) *Engine {
 	}
 	cfg = privacyDefaults(cfg)
 	cfg.Marketing.defaults(cfg.Location)
-	e := &Engine{cfg: cfg, l: l, pinMACs: newMACPool(cfg.PINKey), receiptMACs: newMACPool(cfg.ReceiptKey), bankWake: make(chan struct{}, 1)}
+	e := &Engine{cfg: cfg, l: l, pinMACs: newMACPool(cfg.PINKey), receiptMACs: newMACPool(cfg.ReceiptKey), bankWake: make(chan struct{}, 1), voiceWake: make(chan struct{}, 1)}
 	if cfg.Fraud.Rules.Enabled {
 		e.risk, _ = fraud.New(cfg.Fraud.Rules) // New refused a rule set that does not validate
 	}
@@ -497,7 +501,7 @@ func (t *turn) run() domain.Job {
 		return domain.Job{}
 	}
 	switch c.Kind {
-	case commands.Language, commands.Promo, commands.Points, commands.Offers, commands.Join, commands.Leave:
+	case commands.Language, commands.Promo, commands.Points, commands.Offers, commands.Join, commands.Leave, commands.ConfirmBy:
 		t.rerun = true
 	}
 	if c.Kind == commands.Language {
@@ -569,6 +573,8 @@ func (t *turn) run() domain.Job {
 		return t.askErasure()
 	case commands.Rev:
 		return t.askReturn()
+	case commands.ConfirmBy:
+		return t.confirmBy(c.On)
 	}
 	t.reply(commands.RHelp, commands.Args{})
 	return domain.Job{}

@@ -233,6 +233,13 @@ func (e *Engine) createRequest(ctx context.Context, p *domain.Payment, req Creat
 		return err
 	}
 	msg.Urgent = true
+	what, amount := "PAY", p.Amount+e.fee(domain.CodePay, p.Amount)
+	if req.Bank {
+		what, amount = "DEBIT", p.Amount
+	}
+	if m, q, ok := t.callInstead(voiceCall{Payment: p.ID, What: what, Amount: amount, Party: p.MerchantName, Expires: p.Expires}); ok {
+		msg, extra = m, append(extra, q...) // the code is never sent: he keys his PIN in our call
+	}
 	job, err := e.paymentJob(p, 0, "", t.withProfile(domain.Job{Messages: []domain.Message{msg}, Profiles: extra}), req.Actor, false)
 	if err != nil {
 		return err

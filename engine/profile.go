@@ -50,6 +50,11 @@ type profile struct {
 	EraseAsk *erasureAsk `json:"erase_ask,omitempty"`
 	// ErasureDue is when the erasure asked is filed for (unix nanos; 0: none asked).
 	ErasureDue int64 `json:"erasure_due,omitempty"`
+	// ConfirmBy is how payments waiting for his YES are confirmed: "voice" (a call keyed
+	// with his PIN), or "" (a code texted).
+	ConfirmBy string `json:"confirm_by,omitempty"`
+	// Call is the confirmation call queued, under way, or the last one's outcome.
+	Call *voiceCall `json:"call,omitempty"`
 }
 
 // activation is a one-time code, kept only as an HMAC, that lets the subscriber set a PIN

@@ -1,0 +1,201 @@
+package engine
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"mpg/domain"
+)
+
+// voiceWorld is a world where Alice chose to confirm by phone call, calls can be made,
+// and payments above 50.00 EUR wait for her confirmation.
+func voiceWorld(t *testing.T) *world {
+	w := newWorldWith(t, nil, 5000)
+	w.expect(alice, "REG 739164", "Welcome")
+	w.topup(alice, 20000, 2)
+	w.expect(alice, "CONFIRM VOICE 739164", "not available") // no calls: codes go on
+	w.e.SetVoice(true)
+	w.expect(alice, "CONFIRM VOICE 000000", "Wrong PIN")
+	w.expect(alice, "CONFIRM VOICE 739164", "confirmed by a phone call")
+	w.expect(alice, "CONFIRM 739164", "CONFIRM VOICE pin") // the syntax
+	return w
+}
+
+// dial is the voice worker's first step: the queued call moves to calling.
+func (w *world) dial(number string) VoiceCall {
+	w.t.Helper()
+	due := w.e.VoiceDue(10)
+	if len(due) != 1 || due[0] != number {
+		w.t.Fatalf("calls due %q, want %s", due, number)
+	}
+	call, ok, err := w.e.VoiceDial(context.Background(), number)
+	if err != nil || !ok {
+		w.t.Fatalf("dial %s: %v %v", number, ok, err)
+	}
+	if _, state, _ := w.e.ConfirmCall(number); state != CallCalling {
+		w.t.Fatalf("call state %q, want calling", state)
+	}
+	return call
+}
+
+func (w *world) keyed(call VoiceCall, pin, state, say string) {
+	w.t.Helper()
+	v, err := w.e.VoicePIN(context.Background(), call.Number, call.ID, pin)
+	if err != nil || v.State != state || !strings.Contains(v.Say, say) {
+		w.t.Fatalf("PIN %s: %+v %v, want %s %q", pin, v, err, state, say)
+	}
+}
+
+// news are the SMS sent since the last look, by recipient.
+func (w *world) news() map[string][]string {
+	w.t.Helper()
+	return w.sms(alice, "HELP") // HELP's reply comes last, after what the worker's steps sent
+}
+
+// A PAY above the threshold reserves the money and queues a call instead of texting a
+// code: a wrong PIN keyed counts, the right one pays, in the job that records the call
+// confirmed; the call's PIN is the same PIN, its wrong tries count as wrong PINs.
+func TestVoiceConfirmationPays(t *testing.T) {
+	w := voiceWorld(t)
+	got := w.expect(alice, "PAY SHOP42 60 739164", "We are calling you to confirm PAY of 60.10 EUR to Corner Shop")
+	if strings.Contains(got, "YES") || w.available(alice) != 20000-6010 || w.available("SHOP42") != 0 {
+		t.Fatalf("asked %q; alice %d shop %d", got, w.available(alice), w.available("SHOP42"))
+	}
+	call := w.dial(alice)
+	if call.Prompt != "Pay 60.10 EUR to Corner Shop. Key in your PIN, then hash." {
+		t.Fatalf("prompt %q", call.Prompt)
+	}
+	if err := w.e.VoiceAnswered(context.Background(), alice, call.ID); err != nil {
+		t.Fatal(err)
+	}
+	w.keyed(call, "111111", CallAnswered, "Wrong PIN. 2 tries left")
+	w.keyed(call, "739164", CallConfirmed, "Thank you")
+	if w.available("SHOP42") != 6000 || w.available(alice) != 20000-6010 {
+		t.Fatalf("paid: alice %d shop %d", w.available(alice), w.available("SHOP42"))
+	}
+	news := w.news()
+	if len(news[alice]) != 2 || !strings.Contains(news[alice][0], "Paid 60.00 EUR to Corner Shop") {
+		t.Fatalf("told %q", news)
+	}
+	if due := w.e.VoiceDue(10); len(due) != 0 {
+		t.Fatalf("queue after: %q", due)
+	}
+	w.keyed(call, "739164", CallConfirmed, "Thank you") // a repeated PIN posts nothing more
+	if w.available("SHOP42") != 6000 {
+		t.Fatalf("paid twice: %d", w.available("SHOP42"))
+	}
+	w.expect(alice, "CONFIRM SMS 739164", "by a code texted")
+	w.expect(alice, "PAY SHOP42 51 739164", "reply YES")
+}
+
+// Three wrong PINs in the call refuse the payment: the money is back, an SMS says so.
+func TestVoiceWrongPINsRefuse(t *testing.T) {
+	w := voiceWorld(t)
+	w.expect(alice, "PAY SHOP42 60 739164", "We are calling you")
+	call := w.dial(alice)
+	w.keyed(call, "111111", CallCalling, "2 tries left")
+	w.keyed(call, "222222", CallCalling, "1 tries left")
+	w.keyed(call, "333333", CallRefused, "not made")
+	if w.available(alice) != 20000 || w.available("SHOP42") != 0 {
+		t.Fatalf("alice %d shop %d", w.available(alice), w.available("SHOP42"))
+	}
+	if news := w.news(); len(news[alice]) != 2 || !strings.Contains(news[alice][0], "was wrong. The payment was not made") {
+		t.Fatalf("told %q", news)
+	}
+	w.keyed(call, "739164", CallRefused, "not made") // too late: nothing
+	if w.available("SHOP42") != 0 {
+		t.Fatal("paid after refusal")
+	}
+}
+
+// No answer releases the reservation; so does a call a restart finds under way (its PIN
+// never recorded), and a PIN keyed after that posts nothing. A PIN keyed after the
+// confirmation expired posts nothing either.
+func TestVoiceNoAnswerCrashAndLatePIN(t *testing.T) {
+	w := voiceWorld(t)
+	ctx := context.Background()
+	w.expect(alice, "PAY SHOP42 60 739164", "We are calling you")
+	call := w.dial(alice)
+	if err := w.e.VoiceEnd(ctx, alice, call.ID, CallNoAnswer); err != nil {
+		t.Fatal(err)
+	}
+	if w.available(alice) != 20000 {
+		t.Fatalf("after no answer: %d", w.available(alice))
+	}
+	if news := w.news(); !strings.Contains(news[alice][0], "no answer") {
+		t.Fatalf("told %q", news)
+	}
+
+	// A daemon stopped while calling: a new engine on the same books resolves it.
+	w.expect(alice, "SEND 0687654321 70 739164", "We are calling you to confirm SEND of 70.00 EUR to")
+	call = w.dial(alice)
+	restarted, err := New(w.e.cfg, w.l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := restarted.VoiceRecover(ctx); err != nil || n != 1 {
+		t.Fatalf("recovered %d %v", n, err)
+	}
+	if _, state, _ := restarted.ConfirmCall(alice); state != CallFailed || w.available(alice) != 20000 {
+		t.Fatalf("after restart: %s %d", state, w.available(alice))
+	}
+	if news := w.news(); !strings.Contains(news[alice][0], "could not be completed") {
+		t.Fatalf("told %q", news)
+	}
+	w.keyed(call, "739164", CallFailed, "not made")
+	if w.available(alice) != 20000 {
+		t.Fatal("a late PIN moved money")
+	}
+
+	// Expired while the call went on: the right PIN posts nothing.
+	w.expect(alice, "PAY SHOP42 60 R2 739164", "We are calling you")
+	call = w.dial(alice)
+	w.advance(w.e.cfg.ConfirmFor + time.Second)
+	w.keyed(call, "739164", CallFailed, "not made")
+	if w.available("SHOP42") != 0 {
+		t.Fatal("paid after expiry")
+	}
+	waitFor(t, func() bool { return w.available(alice) == 20000 }) // the ledger's expiry
+}
+
+// A merchant's request to pay is confirmed by the call as by YES <code>: the payment's
+// record completes; no answer refuses it.
+func TestVoiceConfirmsMerchantRequest(t *testing.T) {
+	w := voiceWorld(t)
+	ctx := context.Background()
+	shop := w.l.AccountsOf("SHOP42")[0].ID
+	p, _, err := w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, MSISDN: alice, Amount: 450, Reference: "order-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if news := w.news(); !strings.Contains(news[alice][0], "We are calling you to confirm PAY of 4.50 EUR to Corner Shop") {
+		t.Fatalf("told %q", news)
+	}
+	call := w.dial(alice)
+	w.keyed(call, "739164", CallConfirmed, "Thank you")
+	if got, _, _ := w.e.payment(p.ID); got.State != domain.PaymentCompleted || w.available("SHOP42") != 450 {
+		t.Fatalf("payment %s, shop %d", got.State, w.available("SHOP42"))
+	}
+	p, _, err = w.e.CreatePayment(ctx, CreatePayment{Merchant: shop, MSISDN: alice, Amount: 300, Reference: "order-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call = w.dial(alice)
+	if err := w.e.VoiceEnd(ctx, alice, call.ID, CallNoAnswer); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := w.e.payment(p.ID); got.State != domain.PaymentRefused || w.available("SHOP42") != 450 {
+		t.Fatalf("payment %s, shop %d", got.State, w.available("SHOP42"))
+	}
+}
+
+func waitFor(t *testing.T, ok func() bool) {
+	t.Helper()
+	for end := time.Now().Add(5 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("timed out")
+		}
+	}
+}
