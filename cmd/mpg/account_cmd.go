@@ -64,7 +64,7 @@ identity, and the subscriber is told by SMS. Numbers may be typed as +3361234567
 	c.PersistentFlags().StringVar(&a.regionFlag, "region", "", "country of national numbers (default engine.region)")
 	c.AddCommand(a.accountOpenCmd(), a.accountTopupCmd(), a.accountStatusCmd("block", domain.StatusBlocked),
 		a.accountStatusCmd("unblock", domain.StatusActive), a.accountTierCmd(), a.accountUnlockCmd(),
-		a.accountResetPINCmd(), a.accountCloseCmd(), a.accountBankCmd())
+		a.accountResetPINCmd(), a.accountCloseCmd(), a.accountBankCmd(), a.accountConfirmCmd())
 	return c
 }
 

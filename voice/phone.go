@@ -1,0 +1,175 @@
+package voice
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/emiago/diago"
+	"github.com/emiago/diago/media"
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// Config is how the phone reaches subscribers.
+type Config struct {
+	Trunk     string // SIP URI of the trunk (its user part is replaced by the number called)
+	Transport string // udp or tcp
+	Bind      string // local host:port for SIP and the calls' audio
+	FromUser  string
+	Username  string // digest credentials ("": none); the password is never logged
+	Password  string
+	Ring      time.Duration // not answered within this long: no answer
+	Key       time.Duration // each PIN, with its #, within this long
+	MaxCalls  int
+}
+
+// Phone places confirmation calls through the trunk.
+type Phone struct {
+	cfg   Config
+	trunk sip.Uri
+	ua    *sipgo.UserAgent
+	dg    *diago.Diago
+}
+
+// NewPhone binds the phone's SIP transport; it serves (and refuses) incoming calls until
+// ctx ends.
+func NewPhone(ctx context.Context, cfg Config) (*Phone, error) {
+	var trunk sip.Uri
+	if err := sip.ParseUri(cfg.Trunk, &trunk); err != nil {
+		return nil, fmt.Errorf("voice: trunk: %w", err)
+	}
+	host, port, err := net.SplitHostPort(cfg.Bind)
+	if err != nil {
+		return nil, fmt.Errorf("voice: bind: %w", err)
+	}
+	p, _ := strconv.Atoi(port)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil)) // their logs would name numbers
+	sip.SetDefaultLogger(quiet)
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(cfg.FromUser))
+	if err != nil {
+		return nil, err
+	}
+	dg := diago.NewDiago(ua, diago.WithLogger(quiet),
+		diago.WithTransport(diago.Transport{Transport: cfg.Transport, BindHost: host, BindPort: p}),
+		diago.WithMediaConfig(diago.MediaConfig{Codecs: []media.Codec{media.CodecAudioUlaw, media.CodecAudioAlaw, media.CodecTelephoneEvent8000}}))
+	err = dg.ServeBackground(ctx, func(in *diago.DialogServerSession) {
+		in.Respond(sip.StatusForbidden, "mpg places calls, it takes none", nil)
+	})
+	if err != nil {
+		ua.Close()
+		return nil, fmt.Errorf("voice: listen %s: %w", cfg.Bind, err)
+	}
+	go func() { <-ctx.Done(); ua.Close() }()
+	return &Phone{cfg: cfg, trunk: trunk, ua: ua, dg: dg}, nil
+}
+
+// Outcome is how a call ended, seen from the line.
+type Outcome int
+
+const (
+	Unanswered Outcome = iota // no answer in time, busy, declined
+	HungUp                    // answered, then gone before the engine decided
+	Failed                    // the call could not be placed or its audio broke
+	Decided                   // the engine decided (confirmed or refused)
+)
+
+// Session is what a call does once answered: it says the prompt, and gets each PIN keyed
+// (the digits before #); it returns what to say and whether the call is over.
+type Session struct {
+	Answered func()
+	Prompt   []byte // 8 kHz 16-bit PCM
+	PIN      func(pin string) (say []byte, over bool)
+}
+
+// Call dials number and runs s.
+func (p *Phone) Call(ctx context.Context, number string, s Session) Outcome {
+	to := p.trunk
+	to.User = number
+	ring, cancel := context.WithTimeout(ctx, p.cfg.Ring)
+	defer cancel()
+	d, med, err := p.dg.Invite(ring, to, diago.InviteOptions{Username: p.cfg.Username, Password: p.cfg.Password})
+	if err != nil {
+		var no *sipgo.ErrDialogResponse
+		if errors.As(err, &no) || ring.Err() != nil {
+			return Unanswered
+		}
+		return Failed
+	}
+	defer d.Close()
+	defer func() {
+		bye, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		d.Hangup(bye)
+	}()
+	s.Answered()
+	return p.converse(ctx, d.Context(), med, s)
+}
+
+// converse plays the prompt and reads PINs until the engine decides, the line drops, or
+// a PIN takes longer than Key.
+func (p *Phone) converse(ctx, line context.Context, med *diago.DialogMedia, s Session) Outcome {
+	digits := make(chan rune, 64)
+	r, err := med.AudioReaderDTMF()
+	if err != nil {
+		return Failed
+	}
+	r.OnDTMF(func(d rune) error {
+		select {
+		case digits <- d:
+		default: // more keys than any PIN: dropped
+		}
+		return nil
+	})
+	gone := make(chan struct{})
+	go func() { // reading the audio is what reads the keys
+		defer close(gone)
+		buf := make([]byte, media.RTPBufSize)
+		for {
+			if _, err := r.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	pb, err := med.PlaybackCreate()
+	if err != nil {
+		return Failed
+	}
+	say := func(pcm []byte) { pb.Play(bytes.NewReader(pcm), "audio/pcm") }
+	say(s.Prompt)
+	var pin []rune
+	timer := time.NewTimer(p.cfg.Key)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done(): // the daemon stops: the call ends unconfirmed
+			return Failed
+		case <-line.Done():
+			return HungUp
+		case <-gone:
+			return HungUp
+		case <-timer.C:
+			return Unanswered
+		case d := <-digits:
+			if d != '#' {
+				if len(pin) < 12 {
+					pin = append(pin, d)
+				}
+				continue
+			}
+			words, over := s.PIN(string(pin))
+			pin = pin[:0]
+			say(words)
+			if over {
+				return Decided
+			}
+			timer.Reset(p.cfg.Key)
+		}
+	}
+}

@@ -1,0 +1,364 @@
+package voice
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"mpg/domain"
+	"mpg/engine"
+	"mpg/internal/testbooks"
+	"mpg/ledger"
+)
+
+// The confirmation calls are tested against baresip, a SIP phone mpg did not write, on
+// 127.0.0.1: it auto-answers (or does not), and keys in DTMF (RFC 4733) when told to over
+// its ctrl_tcp socket. The prompts are spoken by espeak-ng.
+
+const alice = "+33612345678"
+
+func needPrograms(t *testing.T) {
+	for _, p := range []string{"baresip", "espeak-ng"} {
+		if _, err := exec.LookPath(p); err != nil {
+			if os.Getenv("MPG_REQUIRE_INTEROP") == "1" {
+				t.Fatalf("%s not installed (Debian package %s; .ci/run installs it)", p, p)
+			}
+			t.Skipf("%s not installed (apt-get install %s)", p, p)
+		}
+	}
+}
+
+// freePort finds a port free for both UDP and TCP on 127.0.0.1 (baresip listens on both,
+// and on the next port for TLS).
+func freePort(t *testing.T) int {
+	for range 50 {
+		u, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := u.LocalAddr().(*net.UDPAddr).Port
+		t1, err1 := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		t2, err2 := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+1)))
+		u.Close()
+		for _, l := range []net.Listener{t1, t2} {
+			if l != nil {
+				l.Close()
+			}
+		}
+		if err1 == nil && err2 == nil {
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// baresip is a running baresip and its control socket.
+type baresip struct {
+	dir  string
+	sip  int
+	ctrl net.Conn
+	in   *bufio.Reader
+}
+
+// startBaresip starts a phone on 127.0.0.1 that answers by itself (auto) or never; it
+// quits by itself after 55 s, and is stopped when the test ends.
+func startBaresip(t *testing.T, auto bool) *baresip {
+	dir := t.TempDir()
+	sipPort, ctrlPort := freePort(t), freePort(t)
+	mode := "manual"
+	if auto {
+		mode = "auto"
+	}
+	conf := fmt.Sprintf(`sip_listen 127.0.0.1:%d
+module_path /usr/lib/baresip/modules
+module g711.so
+module ausine.so
+module_app account.so
+module_app menu.so
+module_app ctrl_tcp.so
+ctrl_tcp_listen 127.0.0.1:%d
+audio_source ausine,440
+ausrc_srate 48000
+ausrc_channels 2
+answermode %s
+`, sipPort, ctrlPort, mode)
+	os.WriteFile(filepath.Join(dir, "config"), []byte(conf), 0o600)
+	os.WriteFile(filepath.Join(dir, "accounts"), []byte("<sip:"+alice+"@127.0.0.1>;regint=0;answermode="+mode+"\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "contacts"), nil, 0o600)
+	cmd := exec.Command("baresip", "-f", dir, "-t", "55")
+	log, _ := os.Create(filepath.Join(dir, "log"))
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); log.Close() })
+	b := &baresip{sip: sipPort, dir: dir}
+	for end := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(ctrlPort)))
+		if err == nil {
+			b.ctrl, b.in = c, bufio.NewReader(c)
+			t.Cleanup(func() { c.Close() })
+			return b
+		}
+		if time.Now().After(end) {
+			out, _ := os.ReadFile(filepath.Join(dir, "log"))
+			t.Fatalf("baresip did not start: %s", out)
+		}
+	}
+}
+
+// await reads baresip's events until one of type kind (within d).
+func (b *baresip) await(t *testing.T, kind string, d time.Duration) {
+	t.Helper()
+	b.ctrl.SetReadDeadline(time.Now().Add(d))
+	for {
+		size, err := b.in.ReadString(':')
+		if err != nil {
+			out, _ := os.ReadFile(filepath.Join(b.dir, "log"))
+			t.Fatalf("waiting for %s: %v; baresip said:\n%s", kind, err, out)
+		}
+		n, _ := strconv.Atoi(strings.TrimSuffix(size, ":"))
+		msg := make([]byte, n+1)
+		if _, err := io.ReadFull(b.in, msg); err != nil {
+			t.Fatal(err)
+		}
+		var ev struct {
+			Event bool   `json:"event"`
+			Type  string `json:"type"`
+		}
+		if json.Unmarshal(msg[:n], &ev) == nil && ev.Event && ev.Type == kind {
+			return
+		}
+	}
+}
+
+// keys has baresip key in digits (DTMF over RTP) in the call under way.
+func (b *baresip) keys(t *testing.T, digits string) {
+	msg, _ := json.Marshal(map[string]string{"command": "sndcode", "params": digits, "token": "k"})
+	if _, err := fmt.Fprintf(b.ctrl, "%d:%s,", len(msg), msg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// site is an engine on real books where Alice (PIN 739164, 200.00 EUR) confirms by call
+// every payment above 50.00 EUR, and a voice worker dialing the phone at trunk.
+type site struct {
+	books  *testbooks.Books
+	l      *ledger.Ledger
+	e      *engine.Engine
+	cfg    engine.Config
+	seen   uint64
+	worker *Worker
+}
+
+func newSite(t *testing.T) *site {
+	cfg := engine.Config{ShortCode: "1234", Currency: "EUR", Exponent: 2, Region: "FR", ConfirmAbove: 5000,
+		PINKey: []byte("pin-key-for-tests-only"), ReceiptKey: []byte("receipt-key-for-tests")}
+	s := &site{books: testbooks.New(t), cfg: cfg}
+	s.l = s.books.Create(t, &ledger.Options{Tiers: engine.LedgerTiers(nil), ExpiryHook: engine.ExpiryNotices(cfg)})
+	ctx := context.Background()
+	res, err := s.l.Submit(ctx, domain.Job{Open: []domain.AccountSpec{
+		{Currency: "EUR", Kind: domain.KindFloat, Owner: "@float"},
+		{Currency: "EUR", Kind: domain.KindFees, Owner: "@fees"},
+		{Currency: "EUR", Kind: domain.KindMerchant, Owner: "SHOP42", Name: "Corner Shop"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.e, err = engine.New(cfg, s.l); err != nil {
+		t.Fatal(err)
+	}
+	s.e.SetVoice(true)
+	s.sms(t, "REG 739164 Alice")
+	if _, err := s.l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{{ID: domain.NewID(), Debit: res.Accounts[0].ID,
+		Credit: s.l.AccountsOf(alice)[0].ID, Amount: 20000, Code: domain.CodeTopup}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.sms(t, "CONFIRM VOICE 739164"); len(got) != 1 || !strings.Contains(got[0], "phone call") {
+		t.Fatalf("CONFIRM VOICE: %q", got)
+	}
+	return s
+}
+
+// sms texts the short code as Alice and returns what she was sent since the last look.
+func (s *site) sms(t *testing.T, text string) []string {
+	t.Helper()
+	if err := s.e.Handle(context.Background(), engine.Inbound{From: alice, To: "1234", Text: text}); err != nil {
+		t.Fatal(err)
+	}
+	return s.news(t)
+}
+
+func (s *site) news(t *testing.T) []string {
+	t.Helper()
+	msgs, err := s.l.Messages(100, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if msgs[i].ID > s.seen {
+			text, _ := s.e.DeliverText(msgs[i])
+			if msgs[i].To == alice {
+				out = append(out, text)
+			}
+			s.seen = msgs[i].ID
+		}
+	}
+	return out
+}
+
+func (s *site) available(t *testing.T, owner string) int64 {
+	return s.l.AccountsOf(owner)[0].Available()
+}
+
+// run starts a voice worker calling the phone at port, until the test ends or stop.
+func (s *site) run(t *testing.T, port int, ring time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	phone, err := NewPhone(ctx, Config{Trunk: fmt.Sprintf("sip:127.0.0.1:%d", port), Transport: "udp", Bind: "127.0.0.1:0",
+		FromUser: "mpg", Ring: ring, Key: 15 * time.Second, MaxCalls: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.worker = &Worker{Engine: s.e, Phone: phone, Speaker: Speaker{Program: "espeak-ng"}, Every: 50 * time.Millisecond, Log: t.Logf}
+	done := make(chan struct{})
+	go func() { defer close(done); s.worker.Run(ctx) }()
+	stop = func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return stop
+}
+
+// state waits (up to d) for Alice's call to reach want.
+func (s *site) state(t *testing.T, want string, d time.Duration) {
+	t.Helper()
+	var got string
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if _, got, _ = s.e.ConfirmCall(alice); got == want {
+			return
+		}
+	}
+	t.Fatalf("call state %q, want %q", got, want)
+}
+
+// says reports whether one of the texts contains want.
+func says(texts []string, want string) bool {
+	for _, s := range texts {
+		if strings.Contains(s, want) {
+			return true
+		}
+	}
+	return false
+}
+
+// The right PIN keyed in the call pays: the shop is paid, Alice texted her receipt.
+func TestCallRightPINPays(t *testing.T) {
+	needPrograms(t)
+	phone := startBaresip(t, true)
+	s := newSite(t)
+	s.run(t, phone.sip, 10*time.Second)
+	if got := s.sms(t, "PAY SHOP42 60 739164"); !says(got, "We are calling you to confirm PAY of 60.00 EUR to Corner Shop") {
+		t.Fatalf("asked: %q", got)
+	}
+	phone.await(t, "CALL_ESTABLISHED", 10*time.Second)
+	s.state(t, engine.CallAnswered, 5*time.Second)
+	phone.keys(t, "739164#")
+	s.state(t, engine.CallConfirmed, 15*time.Second)
+	if s.available(t, "SHOP42") != 6000 || s.available(t, alice) != 14000 {
+		t.Fatalf("shop %d, alice %d", s.available(t, "SHOP42"), s.available(t, alice))
+	}
+	if got := s.news(t); !says(got, "Paid 60.00 EUR to Corner Shop") {
+		t.Fatalf("told %q", got)
+	}
+	if s.worker.Stats.Confirmed.Load() != 1 {
+		t.Fatalf("stats %+v", &s.worker.Stats)
+	}
+}
+
+// Wrong PINs keyed in the call refuse the payment: no money moves, the reservation is
+// released, Alice is told by SMS.
+func TestCallWrongPINsRefuse(t *testing.T) {
+	needPrograms(t)
+	phone := startBaresip(t, true)
+	s := newSite(t)
+	s.run(t, phone.sip, 10*time.Second)
+	s.sms(t, "PAY SHOP42 60 739164")
+	phone.await(t, "CALL_ESTABLISHED", 10*time.Second)
+	phone.keys(t, "111111#222222#333333#")
+	s.state(t, engine.CallRefused, 20*time.Second)
+	if s.available(t, "SHOP42") != 0 || s.available(t, alice) != 20000 {
+		t.Fatalf("shop %d, alice %d", s.available(t, "SHOP42"), s.available(t, alice))
+	}
+	if got := s.news(t); !says(got, "was wrong. The payment was not made") {
+		t.Fatalf("told %q", got)
+	}
+}
+
+// A phone that rings and is never answered: no payment, the reservation released, an SMS.
+func TestCallNoAnswerReleases(t *testing.T) {
+	needPrograms(t)
+	phone := startBaresip(t, false)
+	s := newSite(t)
+	s.run(t, phone.sip, 3*time.Second)
+	s.sms(t, "PAY SHOP42 60 739164")
+	if s.available(t, alice) != 14000 {
+		t.Fatalf("not reserved: %d", s.available(t, alice))
+	}
+	s.state(t, engine.CallNoAnswer, 10*time.Second)
+	if s.available(t, "SHOP42") != 0 || s.available(t, alice) != 20000 {
+		t.Fatalf("shop %d, alice %d", s.available(t, "SHOP42"), s.available(t, alice))
+	}
+	if got := s.news(t); !says(got, "got no answer") {
+		t.Fatalf("told %q", got)
+	}
+}
+
+// The daemon stops dead while Alice is on the line (its books closed under it): on the
+// restart nothing was posted, the call is resolved as not confirmed, the money is back and
+// she is told; her PIN keyed after that posts nothing.
+func TestCallCrashMidCallIsNotConfirmed(t *testing.T) {
+	needPrograms(t)
+	phone := startBaresip(t, true)
+	s := newSite(t)
+	stop := s.run(t, phone.sip, 10*time.Second)
+	s.sms(t, "PAY SHOP42 60 739164")
+	phone.await(t, "CALL_ESTABLISHED", 10*time.Second)
+	s.state(t, engine.CallAnswered, 5*time.Second)
+	s.l.Close() // the crash: nothing more is recorded
+	stop()
+
+	s.l = s.books.Open(t, &ledger.Options{Tiers: engine.LedgerTiers(nil), ExpiryHook: engine.ExpiryNotices(s.cfg)})
+	var err error
+	if s.e, err = engine.New(s.cfg, s.l); err != nil {
+		t.Fatal(err)
+	}
+	s.e.SetVoice(true)
+	if _, state, _ := s.e.ConfirmCall(alice); state != engine.CallAnswered {
+		t.Fatalf("after the crash: %q", state)
+	}
+	s.run(t, phone.sip, 10*time.Second)
+	s.state(t, engine.CallFailed, 5*time.Second)
+	if s.available(t, "SHOP42") != 0 || s.available(t, alice) != 20000 {
+		t.Fatalf("shop %d, alice %d", s.available(t, "SHOP42"), s.available(t, alice))
+	}
+	if got := s.news(t); !says(got, "could not be completed") {
+		t.Fatalf("told %q", got)
+	}
+	call := ""
+	if v, err := s.e.VoicePIN(context.Background(), alice, call, "739164"); err != nil || v.State == engine.CallConfirmed {
+		t.Fatalf("late PIN: %+v %v", v, err)
+	}
+	if s.available(t, "SHOP42") != 0 {
+		t.Fatal("a late PIN paid")
+	}
+}

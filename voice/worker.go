@@ -1,0 +1,143 @@
+package voice
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"mpg/commands"
+	"mpg/domain"
+	"mpg/engine"
+)
+
+// Stats count the calls' outcomes, for the daemon's metrics.
+type Stats struct {
+	Confirmed, Refused, NoAnswer, Failed, Recovered atomic.Int64
+}
+
+// Worker makes the engine's queued confirmation calls, at most MaxCalls at once.
+type Worker struct {
+	Engine  *engine.Engine
+	Phone   *Phone
+	Speaker Speaker
+	Every   time.Duration // a look at the queue this often (and when woken)
+	Log     func(format string, args ...any)
+	Stats   Stats
+}
+
+// Run resolves the calls a stopped daemon left under way, then works the queue until ctx
+// ends; the calls under way end with it (their reservations released).
+func (w *Worker) Run(ctx context.Context) error {
+	n, err := w.Engine.VoiceRecover(ctx)
+	if err != nil {
+		return err
+	}
+	w.Stats.Recovered.Add(int64(n))
+	slots := make(chan struct{}, max(1, w.Phone.cfg.MaxCalls))
+	var mu sync.Mutex
+	running := map[string]bool{}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	tick := time.NewTicker(max(w.Every, 10*time.Millisecond))
+	defer tick.Stop()
+	for {
+		for _, number := range w.Engine.VoiceDue(256) {
+			mu.Lock()
+			busy := running[number]
+			running[number] = true
+			mu.Unlock()
+			if busy {
+				continue
+			}
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return nil
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w.one(ctx, number)
+				mu.Lock()
+				delete(running, number)
+				mu.Unlock()
+				<-slots
+			}()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		case <-w.Engine.VoiceWake():
+		}
+	}
+}
+
+// one makes the number's queued call, from dialing to the end recorded.
+func (w *Worker) one(ctx context.Context, number string) {
+	call, ok, err := w.Engine.VoiceDial(ctx, number)
+	if err != nil || !ok {
+		return
+	}
+	// The engine's steps outlive a stopping daemon by a little, so a call's end is recorded.
+	rec, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	prompt, err := w.Speaker.Say(ctx, call.Lang, call.Prompt)
+	if err != nil {
+		w.logf("voice: no prompt for %s: %v", domain.Mask(number), err)
+		w.end(rec, call, engine.CallFailed)
+		return
+	}
+	out := w.Phone.Call(ctx, number, Session{
+		Answered: func() { w.Engine.VoiceAnswered(rec, number, call.ID) },
+		Prompt:   prompt,
+		PIN:      func(pin string) ([]byte, bool) { return w.keyed(rec, call, pin) },
+	})
+	switch out {
+	case Unanswered, HungUp:
+		w.end(rec, call, engine.CallNoAnswer)
+	case Failed:
+		w.end(rec, call, engine.CallFailed)
+	}
+}
+
+// keyed hands a PIN to the engine and says its verdict.
+func (w *Worker) keyed(ctx context.Context, call engine.VoiceCall, pin string) ([]byte, bool) {
+	v, err := w.Engine.VoicePIN(ctx, call.Number, call.ID, pin)
+	if err != nil {
+		w.logf("voice: the PIN keyed by %s could not be checked: %v", domain.Mask(call.Number), err)
+	}
+	over := v.State != engine.CallCalling && v.State != engine.CallAnswered
+	switch v.State {
+	case engine.CallConfirmed:
+		w.Stats.Confirmed.Add(1)
+	case engine.CallRefused:
+		w.Stats.Refused.Add(1)
+	}
+	if v.Say == "" {
+		v.Say = commands.Render(call.Lang, commands.RVoiceBye, commands.Args{})
+	}
+	pcm, err := w.Speaker.Say(ctx, call.Lang, v.Say)
+	if err != nil {
+		return nil, over
+	}
+	return pcm, over
+}
+
+func (w *Worker) end(ctx context.Context, call engine.VoiceCall, state string) {
+	if state == engine.CallNoAnswer {
+		w.Stats.NoAnswer.Add(1)
+	} else {
+		w.Stats.Failed.Add(1)
+	}
+	if err := w.Engine.VoiceEnd(ctx, call.Number, call.ID, state); err != nil {
+		w.logf("voice: the end of the call to %s is not recorded (a restart resolves it): %v", domain.Mask(call.Number), err)
+	}
+}
+
+func (w *Worker) logf(format string, args ...any) {
+	if w.Log != nil {
+		w.Log(format, args...)
+	}
+}
