@@ -34,6 +34,13 @@ func TestParseCommands(t *testing.T) {
 		{"YES k4p9", Command{Kind: Yes, Lang: EN, Code: "K4P9"}},
 		{"NON K4P9", Command{Kind: No, Lang: FR, Code: "K4P9"}},
 		{"PIN 1234 5678", Command{Kind: PIN, Lang: EN, PIN: "1234", NewPIN: "5678"}},
+		{"CONFIRM VOICE 1234", Command{Kind: ConfirmBy, Lang: EN, On: true, PIN: "1234"}},
+		{"confirm sms 1234", Command{Kind: ConfirmBy, Lang: EN, PIN: "1234"}},
+		{"CONFIRMER APPEL 1234", Command{Kind: ConfirmBy, Lang: FR, On: true, PIN: "1234"}},
+		{"确认方式 语音 1234", Command{Kind: ConfirmBy, Lang: ZH, On: true, PIN: "1234"}},
+		{"确认方式 短信 1234", Command{Kind: ConfirmBy, Lang: ZH, PIN: "1234"}},
+		{"CONFIRM FAX 1234", Command{}}, // neither VOICE nor SMS: the syntax is shown
+		{"CONFIRM VOICE", Command{}},
 		{"REV 7qx2k9 1234", Command{Kind: Rev, Lang: EN, Code: "7QX2K9", PIN: "1234"}},
 		{"RETOUR 1A-ABCDEFGH 1234", Command{Kind: Rev, Lang: FR, Code: "1A-ABCDEFGH", PIN: "1234"}},
 		{"撤回 7QX2K9 1234", Command{Kind: Rev, Lang: ZH, Code: "7QX2K9", PIN: "1234"}},
@@ -136,6 +143,7 @@ func TestRedactMasksEveryPIN(t *testing.T) {
 		"SEND +33612345678 5 1234":  "SEND +33612345678 5 ****",
 		"HELLO 5555":                "HELLO ****",
 		"STATS 12a4":                "STATS ****",
+		"CONFIRM VOICE 12a4":        "CONFIRM VOICE ****",
 		"BLOCK":                     "BLOCK",
 		"":                          "",
 	}
