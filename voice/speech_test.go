@@ -67,3 +67,14 @@ func TestSpeakerSays(t *testing.T) {
 		t.Fatal("a missing program spoke")
 	}
 }
+
+// BenchmarkSay is one prompt spoken and made phone audio: the time between dialing's
+// decision and the first word, and after each PIN keyed.
+func BenchmarkSay(b *testing.B) {
+	s := Speaker{Program: "espeak-ng"}
+	for b.Loop() {
+		if _, err := s.Say(context.Background(), commands.EN, "Pay 60.10 EUR to Corner Shop. Key in your PIN, then hash."); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
