@@ -148,6 +148,13 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.Merchant.Addr, cfg.Merchant.PublicURL = "127.0.0.1:0", ""
 	cfg.Console.Addr = "127.0.0.1:0"
+	var voicePhone *demoVoice // Alice's phone for confirmation calls, at the keyboard only
+	if interactive {
+		if voicePhone = startDemoVoice(dir); voicePhone != nil {
+			defer voicePhone.stop()
+			cfg.Voice.Trunk, cfg.Voice.KeyS = voicePhone.trunk, 60
+		}
+	}
 	d, metrics, stop, err := startDaemon(ctx, cfg, l, a.log.Named("daemon"))
 	if err != nil {
 		return err
@@ -208,7 +215,7 @@ Points and offers: POINTS 1234 | PAY SHOP42 2 1234 PTS (a point pays 0.01 EUR th
   PAY SHOP42 8 WELCOME 1234 (SHOP42's promotion: 1.00 EUR off, once per member)
 Alice's bank account FR76 **** 0189 (500.00 EUR at the simulated bank on %s) is linked:
   DEBIT SHOP42 20 1234, then YES <code> from the SMS
-Alice has a 100.00 EUR credit line: CREDIT SHOP42 30 1234 (an authorisation SHOP42 captures
+%sAlice has a 100.00 EUR credit line: CREDIT SHOP42 30 1234 (an authorisation SHOP42 captures
   with POST /v1/payments/<id>/capture), CREDIT 1234 (the statement), REPAY 10 1234
 
 Web checkout: open %s in a browser, type Alice's number 06 12 34 56 78, then the code
@@ -218,7 +225,7 @@ texted to her (it shows here). Merchant API (key of SHOP42: %s):
 Operator console: http://%s/login (olga, password %s): figures, fraud queue, subscribers;
   merchant portal: http://%s/portal/login with SHOP42's key. Fraud rules run in shadow.
 
-`, sim.Addr(), metrics, demoAlice, demoBob, demoShop, bk.Addr(), checkoutURL, key, key, api, d.consoleAddr, consolePassword, d.consoleAddr)
+`, sim.Addr(), metrics, demoAlice, demoBob, demoShop, bk.Addr(), demoVoiceHint(voicePhone), checkoutURL, key, key, api, d.consoleAddr, consolePassword, d.consoleAddr)
 	if !interactive {
 		for _, s := range demoScript {
 			if err := ph.text(ctx, s.from, s.text, true); err != nil {
@@ -241,7 +248,7 @@ Operator console: http://%s/login (olga, password %s): figures, fraud queue, sub
 			ph.show()
 		}
 	}()
-	demoPrompt(ctx, in, out, ph, as)
+	demoPrompt(ctx, in, out, ph, as, voicePhone)
 	fmt.Fprintf(out, "Demo over: its ledger, keys and simulators (%s) are deleted now; `mpg demo` starts a new one.\n", dir)
 	return nil
 }
@@ -252,7 +259,7 @@ var demoPhones = map[string]string{"alice": demoAlice, "bob": demoBob, "carol": 
 // demoPrompt is the phone prompt: each line is an SMS to the short code from the phone in
 // hand; a line starting with / is for the prompt itself: /as <alice|bob|carol|number> takes
 // another phone, /quit ends the demo (as does Ctrl-D). An empty line is nothing.
-func demoPrompt(ctx context.Context, in io.Reader, out io.Writer, ph *phone, as string) {
+func demoPrompt(ctx context.Context, in io.Reader, out io.Writer, ph *phone, as string, voicePhone *demoVoice) {
 	if m, err := domain.ParseMSISDN(as, "FR"); err == nil {
 		as = m // --as 0687654321 is Bob, as the daemon reads him
 	}
@@ -281,6 +288,10 @@ func demoPrompt(ctx context.Context, in io.Reader, out io.Writer, ph *phone, as 
 			}
 			as = to
 			ph.say("You are " + as + ".\n")
+		case cmd == "/key" && voicePhone != nil: // Alice keys digits in the confirmation call
+			if err := voicePhone.Key(strings.TrimSpace(arg)); err != nil {
+				ph.say("! " + err.Error() + "\n")
+			}
 		case strings.HasPrefix(cmd, "/"):
 			ph.say("! " + cmd + ": the prompt knows /as <alice|bob|carol|number> and /quit\n")
 		default:
