@@ -252,7 +252,9 @@ func (e *Engine) VoicePIN(ctx context.Context, number, id, pin string) (VoiceVer
 			if left = maxConfirmTries - c.Tries; left <= 0 || t.prof.LockedUntil > now {
 				return t.endCall(c, CallRefused), nil
 			}
-			t.audit = &domain.Audit{Actor: t.in.From, Action: "voice call", Detail: c.ID + " wrong pin"}
+			if t.audit == nil { // a lockout's own audit record stands
+				t.audit = &domain.Audit{Actor: t.in.From, Action: "voice call", Detail: c.ID + " wrong pin"}
+			}
 			return t.withProfile(domain.Job{}), nil
 		}
 		if t.prof.Fails != 0 || t.prof.Lockouts != 0 {
@@ -355,7 +357,9 @@ func (e *Engine) VoiceEnd(ctx context.Context, number, id, state string) error {
 // its reservation released, and the subscriber told why, in one job with the call's state.
 func (t *turn) endCall(c *voiceCall, state string) domain.Job {
 	c.State, t.profDirty = state, true
-	t.audit = &domain.Audit{Actor: t.in.From, Action: "voice call", Detail: c.ID + " " + state}
+	if t.audit == nil || state != CallRefused { // a lockout's own audit record stands
+		t.audit = &domain.Audit{Actor: t.in.From, Action: "voice call", Detail: c.ID + " " + state}
+	}
 	reply, code := commands.RVoiceFailed, domain.CodeUnavailable
 	switch state {
 	case CallNoAnswer:
