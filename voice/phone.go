@@ -92,15 +92,9 @@ type Session struct {
 func (p *Phone) Call(ctx context.Context, number string, s Session) Outcome {
 	to := p.trunk
 	to.User = number
-	ring, cancel := context.WithTimeout(ctx, p.cfg.Ring)
-	defer cancel()
-	d, med, err := p.dg.Invite(ring, to, diago.InviteOptions{Username: p.cfg.Username, Password: p.cfg.Password})
-	if err != nil {
-		var no *sipgo.ErrDialogResponse
-		if errors.As(err, &no) || ring.Err() != nil {
-			return Unanswered
-		}
-		return Failed
+	d, med, out := p.invite(ctx, to)
+	if d == nil {
+		return out
 	}
 	defer d.Close()
 	defer func() {
@@ -110,6 +104,47 @@ func (p *Phone) Call(ctx context.Context, number string, s Session) Outcome {
 	}()
 	s.Answered()
 	return p.converse(ctx, d.Context(), med, s)
+}
+
+// invite rings to for at most Ring. A peer that never answers the INVITE (nothing there)
+// keeps the SIP transaction going past its context: the call is then given up, and the
+// dialog, if it comes after all, hung up.
+func (p *Phone) invite(ctx context.Context, to sip.Uri) (*diago.DialogClientSession, *diago.DialogMedia, Outcome) {
+	type invited struct {
+		d   *diago.DialogClientSession
+		med *diago.DialogMedia
+		err error
+	}
+	ring, cancel := context.WithTimeout(ctx, p.cfg.Ring)
+	done := make(chan invited, 1)
+	go func() {
+		defer cancel()
+		d, med, err := p.dg.Invite(ring, to, diago.InviteOptions{Username: p.cfg.Username, Password: p.cfg.Password})
+		done <- invited{d, med, err}
+	}()
+	wait := time.NewTimer(p.cfg.Ring + 2*time.Second)
+	defer wait.Stop()
+	select {
+	case r := <-done:
+		if r.err == nil {
+			return r.d, r.med, Decided
+		}
+		var no *sipgo.ErrDialogResponse
+		if errors.As(r.err, &no) || ring.Err() != nil {
+			return nil, nil, Unanswered
+		}
+		return nil, nil, Failed
+	case <-wait.C:
+		go func() {
+			if r := <-done; r.err == nil {
+				bye, stop := context.WithTimeout(context.Background(), 2*time.Second)
+				defer stop()
+				r.d.Hangup(bye)
+				r.d.Close()
+			}
+		}()
+		return nil, nil, Unanswered
+	}
 }
 
 // converse plays the prompt and reads PINs until the engine decides, the line drops, or

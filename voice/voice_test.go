@@ -362,3 +362,27 @@ func TestCallCrashMidCallIsNotConfirmed(t *testing.T) {
 		t.Fatal("a late PIN paid")
 	}
 }
+
+// No phone at the trunk's address (nothing listens there): the call fails or rings out, and
+// either way nothing is paid, the reservation is released and Alice is told.
+func TestCallToNoPhoneReleases(t *testing.T) {
+	needPrograms(t)
+	s := newSite(t)
+	s.run(t, freePort(t), 3*time.Second)
+	s.sms(t, "PAY SHOP42 60 739164")
+	var state string
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if _, state, _ = s.e.ConfirmCall(alice); state == engine.CallFailed || state == engine.CallNoAnswer {
+			break
+		}
+	}
+	if state != engine.CallFailed && state != engine.CallNoAnswer {
+		t.Fatalf("call state %q", state)
+	}
+	if s.available(t, "SHOP42") != 0 || s.available(t, alice) != 20000 {
+		t.Fatalf("shop %d, alice %d", s.available(t, "SHOP42"), s.available(t, alice))
+	}
+	if got := s.news(t); !says(got, "could not be completed") && !says(got, "got no answer") {
+		t.Fatalf("told %q", got)
+	}
+}
