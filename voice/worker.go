@@ -99,6 +99,10 @@ func (w *Worker) one(ctx context.Context, number string) {
 		w.end(rec, call, engine.CallNoAnswer)
 	case Failed:
 		w.end(rec, call, engine.CallFailed)
+	case Decided: // ended by the engine; if its step failed, the call still open ends here
+		if err := w.Engine.VoiceEnd(rec, number, call.ID, engine.CallFailed); err != nil {
+			w.logf("voice: the end of the call to %s is not recorded (a restart resolves it): %v", domain.Mask(number), err)
+		}
 	}
 }
 
