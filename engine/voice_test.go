@@ -199,3 +199,32 @@ func waitFor(t *testing.T, ok func() bool) {
 		}
 	}
 }
+
+// A DEBIT confirmed by the call goes to the bank as after YES <code>, and the bank's answer
+// completes it; one not confirmed (no answer) never reaches the bank.
+func TestVoiceConfirmsDebit(t *testing.T) {
+	w, _ := debitWorld(t)
+	w.e.SetVoice(true)
+	w.expect(alice, "CONFIRM VOICE 739164", "phone call")
+	w.expect(alice, "DEBIT SHOP42 20 739164", "We are calling you to confirm DEBIT of 20.00 EUR to Corner Shop")
+	call := w.dial(alice)
+	w.keyed(call, "739164", CallConfirmed, "Thank you")
+	recs, _ := w.l.ProfilesFrom(keyBankQueue, "", 10)
+	if len(recs) != 1 {
+		t.Fatalf("bank queue: %d", len(recs))
+	}
+	if p := w.settle(strings.TrimPrefix(recs[0].Owner, keyBankQueue)); p.State != domain.PaymentCompleted || w.available("SHOP42") != 2000 {
+		t.Fatalf("after the bank: %s, shop %d", p.State, w.available("SHOP42"))
+	}
+	if got := strings.Join(w.outbox()[alice], " "); !strings.Contains(got, "Sent to your bank: 20.00 EUR") || !strings.Contains(got, "Bank approval") {
+		t.Fatalf("told %q", got)
+	}
+	w.expect(alice, "DEBIT SHOP42 30 739164", "We are calling you")
+	call = w.dial(alice)
+	if err := w.e.VoiceEnd(context.Background(), alice, call.ID, CallNoAnswer); err != nil {
+		t.Fatal(err)
+	}
+	if recs, _ := w.l.ProfilesFrom(keyBankQueue, "", 10); len(recs) != 0 || w.available("SHOP42") != 2000 {
+		t.Fatalf("unconfirmed DEBIT queued for the bank: %d, shop %d", len(recs), w.available("SHOP42"))
+	}
+}
