@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -80,17 +81,10 @@ func (t *turn) confirmBy(voice bool) domain.Job {
 	}
 	if t.prof.ConfirmBy != by {
 		t.prof.ConfirmBy, t.profDirty = by, true
-		t.audit = &domain.Audit{Actor: t.in.From, Action: "confirm by", Detail: cmpOr(by, "sms")}
+		t.audit = &domain.Audit{Actor: t.in.From, Action: "confirm by", Detail: cmp.Or(by, "sms")}
 	}
 	t.reply(r, commands.Args{})
 	return t.withProfile(domain.Job{})
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // SetConfirmBy is the operator's CONFIRM VOICE|SMS for a subscriber, audited.
@@ -108,7 +102,7 @@ func (e *Engine) SetConfirmBy(ctx context.Context, actor, number string, voice b
 			by = "voice"
 		}
 		t.prof.ConfirmBy, t.profDirty = by, true
-		t.audit = &domain.Audit{Actor: actor, Action: "confirm by", Detail: domain.Mask(msisdn) + " " + cmpOr(by, "sms")}
+		t.audit = &domain.Audit{Actor: actor, Action: "confirm by", Detail: domain.Mask(msisdn) + " " + cmp.Or(by, "sms")}
 		return t.withProfile(domain.Job{}), nil
 	})
 }
@@ -127,7 +121,7 @@ func (e *Engine) ConfirmCall(number string) (by, state string, err error) {
 	if t.prof.Call != nil {
 		state = t.prof.Call.State
 	}
-	return cmpOr(t.prof.ConfirmBy, "sms"), state, nil
+	return cmp.Or(t.prof.ConfirmBy, "sms"), state, nil
 }
 
 // callInstead queues a confirmation call instead of texting a code, when the subscriber
