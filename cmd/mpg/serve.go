@@ -478,7 +478,7 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 		}
 		d.log.Info("bank connector", zap.String("addr", b.Addr), zap.Int("echo_s", b.EchoS))
 	}
-	d.startVoice(workCtx, &work)
+	d.startVoice(workCtx, &work, reg)
 	webCtx, stopWeb := context.WithCancel(context.Background())
 	defer stopWeb()
 	webDone, err := d.serveMerchants(webCtx)
