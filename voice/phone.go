@@ -49,7 +49,7 @@ func NewPhone(ctx context.Context, cfg Config) (*Phone, error) {
 	if err != nil {
 		return nil, fmt.Errorf("voice: bind: %w", err)
 	}
-	p, _ := strconv.Atoi(port)
+	bindPort, _ := strconv.Atoi(port)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil)) // their logs would name numbers
 	sip.SetDefaultLogger(quiet)
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(cfg.FromUser))
@@ -57,7 +57,7 @@ func NewPhone(ctx context.Context, cfg Config) (*Phone, error) {
 		return nil, err
 	}
 	dg := diago.NewDiago(ua, diago.WithLogger(quiet),
-		diago.WithTransport(diago.Transport{Transport: cfg.Transport, BindHost: host, BindPort: p}),
+		diago.WithTransport(diago.Transport{Transport: cfg.Transport, BindHost: host, BindPort: bindPort}),
 		diago.WithMediaConfig(diago.MediaConfig{Codecs: []media.Codec{media.CodecAudioUlaw, media.CodecAudioAlaw, media.CodecTelephoneEvent8000}}))
 	err = dg.ServeBackground(ctx, func(in *diago.DialogServerSession) {
 		in.Respond(sip.StatusForbidden, "mpg places calls, it takes none", nil)
@@ -66,9 +66,14 @@ func NewPhone(ctx context.Context, cfg Config) (*Phone, error) {
 		ua.Close()
 		return nil, fmt.Errorf("voice: listen %s: %w", cfg.Bind, err)
 	}
-	go func() { <-ctx.Done(); ua.Close() }()
-	return &Phone{cfg: cfg, trunk: trunk, ua: ua, dg: dg}, nil
+	p := &Phone{cfg: cfg, trunk: trunk, ua: ua, dg: dg}
+	go func() { <-ctx.Done(); p.Close() }()
+	return p, nil
 }
+
+// Close stops the phone's SIP transport (its connections, its listener); ctx ending does it
+// too.
+func (p *Phone) Close() error { return p.ua.Close() }
 
 // Outcome is how a call ended, seen from the line.
 type Outcome int

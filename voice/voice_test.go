@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"mpg/domain"
 	"mpg/engine"
 	"mpg/internal/testbooks"
@@ -234,7 +236,7 @@ func (s *site) run(t *testing.T, port int, ring time.Duration) (stop func()) {
 	s.worker = &Worker{Engine: s.e, Phone: phone, Speaker: Speaker{Program: "espeak-ng"}, Every: 50 * time.Millisecond, Log: t.Logf}
 	done := make(chan struct{})
 	go func() { defer close(done); s.worker.Run(ctx) }()
-	stop = func() { cancel(); <-done }
+	stop = func() { cancel(); <-done; phone.Close() }
 	t.Cleanup(stop)
 	return stop
 }
@@ -266,7 +268,8 @@ func TestCallRightPINPays(t *testing.T) {
 	needPrograms(t)
 	phone := startBaresip(t, true)
 	s := newSite(t)
-	s.run(t, phone.sip, 10*time.Second)
+	leaks := goleak.IgnoreCurrent()
+	stop := s.run(t, phone.sip, 10*time.Second)
 	if got := s.sms(t, "PAY SHOP42 60 739164"); !says(got, "We are calling you to confirm PAY of 60.00 EUR to Corner Shop") {
 		t.Fatalf("asked: %q", got)
 	}
@@ -283,6 +286,8 @@ func TestCallRightPINPays(t *testing.T) {
 	if s.worker.Stats.Confirmed.Load() != 1 {
 		t.Fatalf("stats %+v", &s.worker.Stats)
 	}
+	stop() // the worker, its phone and its calls end with it
+	goleak.VerifyNone(t, leaks)
 }
 
 // Wrong PINs keyed in the call refuse the payment: no money moves, the reservation is

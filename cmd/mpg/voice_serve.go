@@ -42,6 +42,7 @@ func (d *daemon) startVoice(ctx context.Context, work *sync.WaitGroup, reg *prom
 				d.log.Warn("voice: the phone did not start", zap.Error(err))
 				return
 			}
+			defer phone.Close()
 			w.Phone = phone
 			if err := w.Run(ctx); err != nil {
 				d.log.Warn("voice: the worker stopped", zap.Error(err))
