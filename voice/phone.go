@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/emiago/diago"
@@ -30,6 +31,12 @@ type Config struct {
 	MaxCalls  int
 }
 
+// quiet discards diago's and sipgo's logs: they would name numbers.
+var (
+	quiet     = slog.New(slog.NewTextHandler(io.Discard, nil))
+	quietOnce sync.Once
+)
+
 // Phone places confirmation calls through the trunk.
 type Phone struct {
 	cfg   Config
@@ -50,8 +57,7 @@ func NewPhone(ctx context.Context, cfg Config) (*Phone, error) {
 		return nil, fmt.Errorf("voice: bind: %w", err)
 	}
 	bindPort, _ := strconv.Atoi(port)
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil)) // their logs would name numbers
-	sip.SetDefaultLogger(quiet)
+	quietOnce.Do(func() { sip.SetDefaultLogger(quiet) }) // a global of sipgo's: set once, before any phone
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(cfg.FromUser))
 	if err != nil {
 		return nil, err
