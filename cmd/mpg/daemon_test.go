@@ -50,8 +50,7 @@ func TestDemoPlaysAConversationOverSMPP(t *testing.T) {
 		"+33612345678 < Corner Shop charged 25.00 EUR to your credit line",
 		"+33612345678 < Repaid 10.00 EUR on your credit line: 15.00 EUR still owed",
 		"+33612345678 < Paid 20.00 EUR to Corner Shop from your bank account FR76 **** 0189. Bank approval 000001",
-		"Receipt 1B-", // points and offers: earned in the payment's job, shown in its reply
-		"+12 pts (12 total).",
+		"+12 pts (12 total).", // points and offers: earned in the payment's job, shown in its reply
 		"+33612345678 < Offers for you: WELCOME -1.00 EUR Corner Shop.",
 		"+33612345678 < Paid 7.00 EUR to Corner Shop.",
 		"Offer WELCOME: 1.00 EUR off 8.00 EUR. +7 pts (19 total).",
@@ -63,6 +62,10 @@ func TestDemoPlaysAConversationOverSMPP(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
+	}
+	// The points come right after the payment's receipt, in its own reply.
+	if !regexp.MustCompile(`Receipt [0-9A-Z]+-[0-9A-Z]+ \+12 pts`).MatchString(out.String()) {
+		t.Errorf("the first payment's reply lacks its receipt then its points:\n%s", out.String())
 	}
 }
 
