@@ -58,9 +58,11 @@ const (
 	Join    // JOIN <code>: join a promotion
 	Leave   // LEAVE <code>: leave it
 	Stats   // STATS <pin>: this month's spend against last month's, and where it went
+	Receive  // RECEIVE BANK|PURSE: where money sent to me lands
+	Settings // SETTINGS <pin>: my preferences
 )
 
-var kindNames = [...]string{"", "HELP", "REG", "BAL", "MINI", "PAY", "BILL", "SEND", "DEBIT", "CREDIT", "CREDIT", "REPAY", "YES", "NO", "PIN", "LANG", "BLOCK", "CHECK", "PROMO", "CAPTURE", "VOID", "DATA", "REV", "DISPUTE", "OK", "ERASE", "POINTS", "OFFERS", "JOIN", "LEAVE", "STATS"}
+var kindNames = [...]string{"", "HELP", "REG", "BAL", "MINI", "PAY", "BILL", "SEND", "DEBIT", "CREDIT", "CREDIT", "REPAY", "YES", "NO", "PIN", "LANG", "BLOCK", "CHECK", "PROMO", "CAPTURE", "VOID", "DATA", "REV", "DISPUTE", "OK", "ERASE", "POINTS", "OFFERS", "JOIN", "LEAVE", "STATS", "RECEIVE", "SETTINGS"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -104,8 +106,22 @@ var keywords = map[string]struct {
 	"JOIN": {Join, EN}, "REJOINDRE": {Join, FR}, "参加": {Join, ZH},
 	"LEAVE": {Leave, EN}, "QUITTER": {Leave, FR}, "退出": {Leave, ZH},
 	"STATS": {Stats, EN}, "统计": {Stats, ZH},
+	"RECEIVE": {Receive, EN}, "RECEVOIR": {Receive, FR}, "收款": {Receive, ZH},
+	"SETTINGS": {Settings, EN}, "REGLAGES": {Settings, FR}, "RÉGLAGES": {Settings, FR}, "设置": {Settings, ZH},
 	// REDEEM is PAY with points: `REDEEM SHOP42 12.50 1234` as `PAY SHOP42 12.50 1234 PTS`.
 	"REDEEM": {Pay, EN}, "UTILISER": {Pay, FR}, "兑换": {Pay, ZH},
+}
+
+// Where money sent to a subscriber lands (RECEIVE).
+const (
+	ReceiveBank  = "bank"  // his linked bank account, through the bank connector
+	ReceivePurse = "purse" // his e-purse (the default)
+)
+
+// receiveWords are RECEIVE's words for where, in every language.
+var receiveWords = map[string]string{
+	"BANK": ReceiveBank, "BANQUE": ReceiveBank, "银行": ReceiveBank,
+	"PURSE": ReceivePurse, "PORTEMONNAIE": ReceivePurse, "PORTE-MONNAIE": ReceivePurse, "钱包": ReceivePurse,
 }
 
 // promoCodeRe is a promotion's code, as merchants make them.
@@ -133,6 +149,7 @@ type Command struct {
 	Reason   string // DISPUTE: why, digits runs masked, at most MaxReasonBytes
 	Target   Lang   // LANG
 	On       bool   // PROMO
+	Where    string // RECEIVE: ReceiveBank or ReceivePurse
 	Topic    Kind   // HELP <cmd>
 	// WithPoints: PAY with loyalty points first (a trailing PTS, or REDEEM), the rest in money.
 	WithPoints bool
@@ -307,7 +324,7 @@ func (p *parser) parse() *ParseError {
 		// replies, and such a run is likely a PIN typed twice.
 		c.Name = clipBytes(MaskDigits(strings.Join(a[1:], " ")), MaxNameBytes)
 		return nil
-	case Bal, Mini, Data, Erase, Points, Stats:
+	case Bal, Mini, Data, Erase, Points, Stats, Settings:
 		if err := p.arity(len(a) == 1); err != nil {
 			return err
 		}
@@ -430,6 +447,11 @@ func (p *parser) parse() *ParseError {
 		}
 		c.Code = code
 		return nil
+	case Receive:
+		if len(a) == 1 {
+			c.Where = receiveWords[strings.ToUpper(a[0])]
+		}
+		return p.arity(c.Where != "")
 	case Promo:
 		if err := p.arity(len(a) == 1); err != nil {
 			return err

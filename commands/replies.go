@@ -83,101 +83,109 @@ const (
 	RReceiptNotYours // CHECK: genuine, but neither from nor to the checker's number
 	RNotPossible     // a request that can never be done as written
 	RAccountClosed
-	RClosedNotice      // customer care closed the purse
-	RReversedIn        // a payment reversed: money back to this purse
-	RReversedOut       // a payment reversed: money taken back from this purse
-	RClaimWaiting      // a hold this purse cannot take yet (its tier's maximum balance)
-	RToppedUp          // cash-in at an agent
-	RPayeeClosed       // the payee's purse or the merchant's account is closed
-	RFlood             // too many messages from one number: they wait
-	RPayRequest        // a merchant asks this number to pay: YES <code> pays
-	RCheckoutCode      // the security code to type on a web checkout page
-	RMerchantRefund    // a merchant refunded (part of) a payment
-	RPayDeclined       // the subscriber answered NO to a merchant's request
-	RCompanyPaid       // an employee paid on his company's account
-	RCompanyNo         // he may not (not authorised, not at this merchant, company blocked)
-	RCompanyLimit      // above his limit on the company's account
-	RDebitAsk          // DEBIT: confirm with YES <code>; irreversible
-	RDebitPending      // YES taken: the bank is asked; the result follows by SMS
-	RDebitPaid         // the bank approved: paid
-	RDebitDeclined     // the bank declined
-	RDebitReversed     // the bank did not answer: reversed, nothing taken
-	RBankNotLinked     // DEBIT without a linked bank account
-	RBankLinked        // an operator linked (or unlinked) a bank account
-	RCreditHeld        // CREDIT: an authorisation held on the credit line
-	RMerchantHeld      // to the merchant: an authorisation to capture or void
-	RCreditCaptured    // the merchant captured (part of) a hold
-	RCreditReleased    // the merchant voided a hold, or it expired: released
-	RCreditLine        // CREDIT <pin>: the line's statement
-	RRepaid            // REPAY: moved from the purse to the line
-	RNoCreditLine      // CREDIT or REPAY without a credit line
-	RCreditGranted     // an operator granted or changed a credit line
-	RMerchantReleased  // to the merchant: an authorisation expired, released
-	RCreditFrozen      // the credit line is frozen: no new authorisation
-	RCreditDue         // CREDIT <pin>, and the statement SMS: what is due and by when
-	RCreditStatement   // the statement day's SMS
-	RCreditOverdue     // an overdue line refuses new authorisations
-	RHoldCaptured      // to the merchant's phone: CAPTURE done
-	RHoldVoided        // to the merchant's phone: VOID done
-	RHoldNotFound      // no open authorisation of this merchant has that reference
-	RBankRefundSent    // a refunded DEBIT: the bank took the credit, on its way to the account
-	RBankRefundToPurse // a refunded DEBIT the bank could not credit: in the purse instead
-	RMerchantPaidRef   // to the merchant: paid, with the subscriber's reference
-	RRefundToLine      // a refund of a credit payment: to the line, the rest to the purse
-	RPINWasReset       // the old PIN after an operator's reset: set a new one with the code
-	RReversedOutShop   // a payment reversed: money taken back from a merchant's account
-	RNothingOwed       // REPAY when the credit line owes nothing: nothing moved
-	RStopped           // STOP: marketing off at once
-	RStarted           // START: marketing on
-	RData              // DATA <pin>: a summary and the one-time link to everything held
-	RDataLimit         // DATA asked too often today: nothing sent
-	RRevAsked          // REV taken: the payee is asked, what is held meanwhile
-	RRevAsk            // to the payee: give it back with OK <code>, or NO <code>
-	RRevReturned       // to the payer: the payee gave it back
-	RRevGaveBack       // to the payee: given back
-	RRevDeclined       // to the payer: the payee said NO; a case is open
-	RRevDeclinedPayee  // to the payee: NO taken, hold released, a case is open
-	RRevExpired        // to the payer: no answer in time; a case is open
-	RRevExpiredPayee   // to the payee: no answer in time, hold released, a case is open
-	RPaymentNotFound   // REV, DISPUTE: no payment of the sender's with that receipt or ref
-	RErasureAsk        // ERASE <pin>: what an erasure does, confirm with YES <code>
-	RErasureFiled      // YES to ERASE: purse closed, paid out, offers stopped, erased on a date
-	RErasureWaiting    // ERASE while payments still wait (codes, holds): nothing done
-	RRevNotSend        // REV on something else than a SEND from the purse
-	RRevTooLate        // REV after the self-service window
-	RRevTooMany        // the payment was asked back too often
-	RDisputeBusy       // a request or a case is open on the payment already
-	RNothingLeft       // everything was given back already
-	RDisputeOpened     // DISPUTE taken: the case and what happens next
-	RDisputeTooLate    // DISPUTE after the window
-	RDisputeNotHere    // DISPUTE on a top-up or a repayment
-	RDisputeRefund     // a case decided for the payer: given back
-	RDisputeRejected   // a case decided against the payer
-	RDisputeReview     // a case goes to customer care
-	RPointsEarned      // appended to a payment's reply: what it earned, the member's total
-	RPointsUsed        // appended to a payment paid with points: points, their worth, left
-	RPoints            // POINTS: the total and the next lot to expire
-	RPointsNoExpiry    // POINTS: the total, nothing about to expire
-	RPointsOff         // POINTS or PAY ... PTS where no programme runs
-	RPointsNotHere     // PAY ... PTS at a merchant that takes no points
-	RPointsExpiring    // a notice: points of a lot expire on a date
-	RPointsConfirm     // PAY ... PTS whose money part would need a code: nothing done
-	RPointsNone        // PAY ... PTS with no points to pay with: nothing done
-	RPointsRefund      // appended to a refund's notice: points given back and taken back
-	RDiscount          // appended to a payment's reply: the promotion's part of the price
-	RPointsHeld        // appended to BAL: the member's points
-	ROffers            // OFFERS: what is on offer for the sender
-	ROffersNone        // OFFERS: nothing
-	RJoined            // JOIN: joined
-	RLeft              // LEAVE: left
-	RNoOffer           // JOIN, LEAVE: no such promotion running
-	RCampaign          // a marketing SMS: the merchant's text ({lines}), then how to stop them
-	RRiskDeclined      // a payment the fraud rules declined: says nothing of why
-	RRiskHeld          // a payment held for a review: reserved, not paid, an answer follows
-	RRiskReleased      // to the payer: the review let the payment go through
-	RRiskVoided        // to the payer: the review stopped the payment, the money is back
-	RStats             // STATS: this month's spend against last month's, and where it went
-	RStatsNone         // STATS: no payment yet this month
+	RClosedNotice       // customer care closed the purse
+	RReversedIn         // a payment reversed: money back to this purse
+	RReversedOut        // a payment reversed: money taken back from this purse
+	RClaimWaiting       // a hold this purse cannot take yet (its tier's maximum balance)
+	RToppedUp           // cash-in at an agent
+	RPayeeClosed        // the payee's purse or the merchant's account is closed
+	RFlood              // too many messages from one number: they wait
+	RPayRequest         // a merchant asks this number to pay: YES <code> pays
+	RCheckoutCode       // the security code to type on a web checkout page
+	RMerchantRefund     // a merchant refunded (part of) a payment
+	RPayDeclined        // the subscriber answered NO to a merchant's request
+	RCompanyPaid        // an employee paid on his company's account
+	RCompanyNo          // he may not (not authorised, not at this merchant, company blocked)
+	RCompanyLimit       // above his limit on the company's account
+	RDebitAsk           // DEBIT: confirm with YES <code>; irreversible
+	RDebitPending       // YES taken: the bank is asked; the result follows by SMS
+	RDebitPaid          // the bank approved: paid
+	RDebitDeclined      // the bank declined
+	RDebitReversed      // the bank did not answer: reversed, nothing taken
+	RBankNotLinked      // DEBIT without a linked bank account
+	RBankLinked         // an operator linked (or unlinked) a bank account
+	RCreditHeld         // CREDIT: an authorisation held on the credit line
+	RMerchantHeld       // to the merchant: an authorisation to capture or void
+	RCreditCaptured     // the merchant captured (part of) a hold
+	RCreditReleased     // the merchant voided a hold, or it expired: released
+	RCreditLine         // CREDIT <pin>: the line's statement
+	RRepaid             // REPAY: moved from the purse to the line
+	RNoCreditLine       // CREDIT or REPAY without a credit line
+	RCreditGranted      // an operator granted or changed a credit line
+	RMerchantReleased   // to the merchant: an authorisation expired, released
+	RCreditFrozen       // the credit line is frozen: no new authorisation
+	RCreditDue          // CREDIT <pin>, and the statement SMS: what is due and by when
+	RCreditStatement    // the statement day's SMS
+	RCreditOverdue      // an overdue line refuses new authorisations
+	RHoldCaptured       // to the merchant's phone: CAPTURE done
+	RHoldVoided         // to the merchant's phone: VOID done
+	RHoldNotFound       // no open authorisation of this merchant has that reference
+	RBankRefundSent     // a refunded DEBIT: the bank took the credit, on its way to the account
+	RBankRefundToPurse  // a refunded DEBIT the bank could not credit: in the purse instead
+	RMerchantPaidRef    // to the merchant: paid, with the subscriber's reference
+	RRefundToLine       // a refund of a credit payment: to the line, the rest to the purse
+	RPINWasReset        // the old PIN after an operator's reset: set a new one with the code
+	RReversedOutShop    // a payment reversed: money taken back from a merchant's account
+	RNothingOwed        // REPAY when the credit line owes nothing: nothing moved
+	RStopped            // STOP: marketing off at once
+	RStarted            // START: marketing on
+	RData               // DATA <pin>: a summary and the one-time link to everything held
+	RDataLimit          // DATA asked too often today: nothing sent
+	RRevAsked           // REV taken: the payee is asked, what is held meanwhile
+	RRevAsk             // to the payee: give it back with OK <code>, or NO <code>
+	RRevReturned        // to the payer: the payee gave it back
+	RRevGaveBack        // to the payee: given back
+	RRevDeclined        // to the payer: the payee said NO; a case is open
+	RRevDeclinedPayee   // to the payee: NO taken, hold released, a case is open
+	RRevExpired         // to the payer: no answer in time; a case is open
+	RRevExpiredPayee    // to the payee: no answer in time, hold released, a case is open
+	RPaymentNotFound    // REV, DISPUTE: no payment of the sender's with that receipt or ref
+	RErasureAsk         // ERASE <pin>: what an erasure does, confirm with YES <code>
+	RErasureFiled       // YES to ERASE: purse closed, paid out, offers stopped, erased on a date
+	RErasureWaiting     // ERASE while payments still wait (codes, holds): nothing done
+	RRevNotSend         // REV on something else than a SEND from the purse
+	RRevTooLate         // REV after the self-service window
+	RRevTooMany         // the payment was asked back too often
+	RDisputeBusy        // a request or a case is open on the payment already
+	RNothingLeft        // everything was given back already
+	RDisputeOpened      // DISPUTE taken: the case and what happens next
+	RDisputeTooLate     // DISPUTE after the window
+	RDisputeNotHere     // DISPUTE on a top-up or a repayment
+	RDisputeRefund      // a case decided for the payer: given back
+	RDisputeRejected    // a case decided against the payer
+	RDisputeReview      // a case goes to customer care
+	RPointsEarned       // appended to a payment's reply: what it earned, the member's total
+	RPointsUsed         // appended to a payment paid with points: points, their worth, left
+	RPoints             // POINTS: the total and the next lot to expire
+	RPointsNoExpiry     // POINTS: the total, nothing about to expire
+	RPointsOff          // POINTS or PAY ... PTS where no programme runs
+	RPointsNotHere      // PAY ... PTS at a merchant that takes no points
+	RPointsExpiring     // a notice: points of a lot expire on a date
+	RPointsConfirm      // PAY ... PTS whose money part would need a code: nothing done
+	RPointsNone         // PAY ... PTS with no points to pay with: nothing done
+	RPointsRefund       // appended to a refund's notice: points given back and taken back
+	RDiscount           // appended to a payment's reply: the promotion's part of the price
+	RPointsHeld         // appended to BAL: the member's points
+	ROffers             // OFFERS: what is on offer for the sender
+	ROffersNone         // OFFERS: nothing
+	RJoined             // JOIN: joined
+	RLeft               // LEAVE: left
+	RNoOffer            // JOIN, LEAVE: no such promotion running
+	RCampaign           // a marketing SMS: the merchant's text ({lines}), then how to stop them
+	RRiskDeclined       // a payment the fraud rules declined: says nothing of why
+	RRiskHeld           // a payment held for a review: reserved, not paid, an answer follows
+	RRiskReleased       // to the payer: the review let the payment go through
+	RRiskVoided         // to the payer: the review stopped the payment, the money is back
+	RStats              // STATS: this month's spend against last month's, and where it went
+	RStatsNone          // STATS: no payment yet this month
+	RReceiveBank        // RECEIVE BANK: money sent to him now goes to his bank account
+	RReceivePurse       // RECEIVE PURSE: it stays in his e-purse
+	RReceiveNoBank      // RECEIVE BANK with no bank account linked
+	RReceiveNoConnector // RECEIVE BANK where mpg is bound to no bank
+	RReceivedToBank     // to a payee who chose RECEIVE BANK: a SEND is on its way to his bank
+	RBankReceived       // his bank took it
+	RBankReceiveToPurse // his bank did not take it: it is in his e-purse
+	RSettings           // SETTINGS: his preferences, one a line ({lines})
 	replyCount
 )
 
@@ -356,6 +364,26 @@ var templates = [replyCount][3]string{
 	RRiskReleased: {"Your payment of {amount} to {party} has gone through. Ref {ref}.",
 		"Votre paiement de {amount} à {party} est effectué. Réf {ref}.",
 		"您向{party}支付的{amount}已完成。编号 {ref}。"},
+	RReceiveBank: {"Money sent to you now goes to your bank account {account}. Send RECEIVE PURSE to keep it in your e-purse.",
+		"L'argent envoye vous arrivera sur votre compte bancaire {account}. Envoyez RECEVOIR PORTEMONNAIE pour le garder dans votre porte-monnaie.",
+		"转给您的钱今后将转入您的银行账户 {account}。发送 收款 钱包 可改回存入钱包。"},
+	RReceivePurse: {"Money sent to you now stays in your e-purse.", "L'argent envoye vous restera dans votre porte-monnaie.", "转给您的钱今后将存入您的钱包。"},
+	RReceiveNoBank: {"No bank account is linked to your e-purse. Ask your operator to link one first.",
+		"Aucun compte bancaire n'est lie a votre porte-monnaie. Demandez d'abord a votre operateur d'en lier un.",
+		"您的钱包尚未关联银行账户。请先联系运营商关联。"},
+	RReceiveNoConnector: {"Money cannot be sent on to a bank account here. It stays in your e-purse.",
+		"L'argent ne peut pas etre vire sur un compte bancaire ici. Il reste dans votre porte-monnaie.",
+		"此处不支持转入银行账户,款项将存入您的钱包。"},
+	RReceivedToBank: {"{amount} from {party} {name}: on its way to your bank account {account}. Ref {ref}. Receipt {receipt}",
+		"{amount} de {party} {name}: en route vers votre compte bancaire {account}. Ref {ref}. Preuve {receipt}",
+		"收到 {party} {name} 转来的 {amount},正在转入您的银行账户 {account}。编号 {ref}。凭证 {receipt}"},
+	RBankReceived: {"{amount} from {party} is on your bank account {account}. Bank approval {name}.",
+		"{amount} de {party} est sur votre compte bancaire {account}. Autorisation banque {name}.",
+		"{party} 转来的 {amount} 已转入您的银行账户 {account}。银行授权号 {name}。"},
+	RBankReceiveToPurse: {"Your bank did not take {amount} from {party} ({arg}): it is in your e-purse. Balance {balance}.",
+		"Votre banque n'a pas pris {amount} de {party} ({arg}): la somme est dans votre porte-monnaie. Solde {balance}.",
+		"您的银行未接收 {party} 转来的 {amount}({arg}),款项已存入您的钱包。余额 {balance}。"},
+	RSettings: {"Your settings:\n{lines}", "Vos reglages:\n{lines}", "您的设置:\n{lines}"},
 	RStats: {"{month}: {amount} in {payments} ({prevmonth} {prev}{change}). {parts}.",
 		"{month}: {amount} en {payments} ({prevmonth} {prev}{change}). {parts}.",
 		"{month}:{payments}共{amount}({prevmonth} {prev}{change})。{parts}。"},
@@ -753,6 +781,8 @@ var usage = map[Kind][3]string{
 	Join:      {"JOIN code", "REJOINDRE code", "参加 代码"},
 	Leave:     {"LEAVE code", "QUITTER code", "退出 代码"},
 	Stats:     {"STATS pin", "STATS pin", "统计 密码"},
+	Receive:   {"RECEIVE BANK or PURSE", "RECEVOIR BANQUE ou PORTEMONNAIE", "收款 银行 或 钱包"},
+	Settings:  {"SETTINGS pin", "REGLAGES pin", "设置 密码"},
 }
 
 // about is what each command does, for HELP <cmd>.
@@ -787,6 +817,8 @@ var about = map[Kind][3]string{
 	Leave:     {"Leave an offer", "Quitter une offre", "退出优惠"},
 	Points:    {"Your loyalty points and when they expire; PAY shop amount pin PTS pays with them", "Vos points de fidelite et leur expiration; PAYER code somme pin PTS paie avec", "查询积分及到期日;付款 商户 金额 密码 积分 用积分付款"},
 	Stats:     {"This month's spend against last month's, and where it went", "Vos dépenses du mois face au mois dernier, et où elles sont allées", "本月与上月消费对比及去向"},
+	Receive:   {"Where money sent to you lands: your linked bank account or your e-purse", "Ou arrive l'argent envoye: votre compte bancaire lie ou votre porte-monnaie", "收款去向:关联的银行账户或钱包"},
+	Settings:  {"Your preferences, and how to change them", "Vos reglages, et comment les changer", "您的设置及修改方法"},
 }
 
 // Usage is a command's syntax in a language.
@@ -897,6 +929,32 @@ func Render(l Lang, r Reply, a Args) string {
 			continue
 		}
 		tmpl = tmpl[i+j+1:]
+	}
+}
+
+// Preferences are a subscriber's settings, as SETTINGS shows them.
+type Preferences struct {
+	Lang    Lang
+	Offers  bool
+	Receive string // ReceiveBank or ReceivePurse
+	Bank    string // his linked bank account, masked ("": none)
+}
+
+// SettingsLines are his preferences, one a line, each with the command that changes it.
+func SettingsLines(l Lang, s Preferences) []string {
+	where := [3]string{"e-purse", "porte-monnaie", "钱包"}[l]
+	if s.Receive == ReceiveBank {
+		where = [3]string{"bank account", "compte bancaire", "银行账户"}[l]
+	}
+	bank := s.Bank
+	if bank == "" {
+		bank = [3]string{"none", "aucun", "无"}[l]
+	}
+	return []string{
+		[3]string{"Language: ", "Langue: ", "语言:"}[l] + l.String() + " (LANG)",
+		[3]string{"Offers: ", "Offres: ", "优惠:"}[l] + onOff(l, s.Offers) + " (PROMO)",
+		[3]string{"Money sent to you: ", "Argent recu: ", "收款:"}[l] + where + " (" + Usage(Receive, l) + ")",
+		[3]string{"Bank account: ", "Compte bancaire: ", "银行账户:"}[l] + bank,
 	}
 }
 

@@ -49,3 +49,8 @@ const (
 	CodeDiscount uint16 = 21
 	CodeBudget   uint16 = 22
 )
+
+// CodeToBank moves a SEND's amount on from its payee's purse to bank clearing, when he chose
+// to receive money on his bank account (RECEIVE BANK), and back to his purse when his bank
+// did not take it.
+const CodeToBank uint16 = 30

@@ -182,7 +182,7 @@ func (t *turn) answerRepeat(ctx context.Context, dup *domain.DuplicateError, com
 		t.reply(commands.RRepeatSent, a)
 	case t.cmd.Kind == 0 || t.cmd.Kind == commands.Help || t.cmd.Kind == commands.Check:
 		t.replies = computed
-	case (t.cmd.Kind == commands.Bal || t.cmd.Kind == commands.Mini || t.cmd.Kind == commands.Stats) && t.purse != nil && t.purse.Status != domain.StatusClosed:
+	case (t.cmd.Kind == commands.Bal || t.cmd.Kind == commands.Mini || t.cmd.Kind == commands.Stats || t.cmd.Kind == commands.Settings) && t.purse != nil && t.purse.Status != domain.StatusClosed:
 		if t.pinHolds() {
 			t.query()
 		}
@@ -200,6 +200,8 @@ func (t *turn) query() {
 		t.mini()
 	case commands.Stats:
 		t.spendStats()
+	case commands.Settings:
+		t.settings()
 	default:
 		t.balance()
 	}

@@ -373,6 +373,8 @@ type turn struct {
 	payee     uint64
 	holds     int  // money held for this number when the SMS came
 	toBank    bool // the job queues an mDebit: wake the bank worker once it is durable
+	// payeeBank is the payee's bank account (masked) a SEND goes on to (RECEIVE BANK).
+	payeeBank string
 	// terms of the credit line as the rule book read them (ruleLine), at termsVer; termsRead
 	// says they were.
 	// discountAt is 1 + the index of the job's discount transfer (0: none): the budget
@@ -497,8 +499,11 @@ func (t *turn) run() domain.Job {
 		return domain.Job{}
 	}
 	switch c.Kind {
-	case commands.Language, commands.Promo, commands.Points, commands.Offers, commands.Join, commands.Leave:
+	case commands.Language, commands.Promo, commands.Points, commands.Offers, commands.Join, commands.Leave, commands.Receive:
 		t.rerun = true
+	}
+	if c.Kind == commands.Receive { // no PIN, as PROMO: the money stays his either way
+		return t.receive()
 	}
 	if c.Kind == commands.Language {
 		t.prof.Lang, t.prof.LangSet, t.profDirty = c.Target, true, true
@@ -565,6 +570,9 @@ func (t *turn) run() domain.Job {
 		return t.points()
 	case commands.Stats:
 		return t.spendStats()
+	case commands.Settings:
+		t.repeat.Kind = repeatQuery
+		return t.settings()
 	case commands.Erase:
 		return t.askErasure()
 	case commands.Rev:

@@ -35,6 +35,8 @@ type profile struct {
 	CodesInHour int   `json:"codes_in_hour,omitempty"`
 	// BankIBAN is the bank account DEBIT pays from (linked by an operator).
 	BankIBAN string `json:"bank_iban,omitempty"`
+	// Receive is where money sent to him lands: commands.ReceiveBank, or "" for his purse.
+	Receive string `json:"receive,omitempty"`
 	// BankSpends are the DEBITs confirmed in the last 24 hours, for the tier's daily limit:
 	// bank money never passes through the purse, whose window the ledger keeps.
 	BankSpends []domain.Spend `json:"bank_spends,omitempty"`

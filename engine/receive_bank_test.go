@@ -1,0 +1,174 @@
+package engine
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"mpg/bank"
+	"mpg/domain"
+)
+
+// receiveWorld is debitWorld where alice chose to receive on her bank account and bob,
+// registered and funded, may send to her.
+func receiveWorld(t *testing.T) (*world, *bank.Sim) {
+	w, sim := debitWorld(t)
+	w.expect(alice, "RECEIVE BANK", "now goes to your bank account FR76 **** 0189")
+	w.expect(bob, "REG 246810 Bob", "Welcome")
+	w.topup(bob, 5000, 2)
+	w.outbox()
+	return w, sim
+}
+
+// settleReceipt runs the bank credit of a SEND's payee until it ends, moving the clock past
+// each backoff.
+func (w *world) settleReceipt(id string) bankReceipt {
+	w.t.Helper()
+	for n := 0; n < 40; n++ {
+		done, err := w.e.ReceiptStep(context.Background(), id)
+		if err != nil {
+			w.t.Fatalf("step %d: %v", n, err)
+		}
+		if done {
+			var r bankReceipt
+			if _, _, err := w.e.record(keyBankReceipt+id, &r); err != nil {
+				w.t.Fatal(err)
+			}
+			return r
+		}
+		w.advance(11 * time.Minute)
+	}
+	w.t.Fatal("the credit never ended")
+	return bankReceipt{}
+}
+
+// receiptQueued is the one SEND whose payee's bank credit waits for the bank worker.
+func (w *world) receiptQueued() string {
+	w.t.Helper()
+	recs, err := w.l.ProfilesFrom(keyReceiptQueue, "", 10)
+	if err != nil || len(recs) != 1 {
+		w.t.Fatalf("bank credits queued: %d, %v", len(recs), err)
+	}
+	return strings.TrimPrefix(recs[0].Owner, keyReceiptQueue)
+}
+
+// TestASendGoesOnToThePayeesBankAccount: bob's SEND to alice, who chose RECEIVE BANK, is
+// paid into her purse and moved on to bank clearing in the same job; the bank credits her
+// account once the job is durable; each side is told; the books, the bank and its
+// settlement file agree.
+func TestASendGoesOnToThePayeesBankAccount(t *testing.T) {
+	w, sim := receiveWorld(t)
+	got := w.sms(bob, "SEND "+alice+" 10 246810")
+	if len(got[bob]) != 1 || !strings.Contains(got[bob][0], "Sent 10.00 EUR") ||
+		len(got[alice]) != 1 || !strings.Contains(got[alice][0], "10.00 EUR from +336****321 Bob: on its way to your bank account FR76 **** 0189") {
+		t.Fatalf("replies %q", got)
+	}
+	if w.available(alice) != 0 || w.available(bob) != 4000 || sim.Credits.Load() != 0 {
+		t.Fatalf("alice's purse %d, bob's %d, %d credits before the worker", w.available(alice), w.available(bob), sim.Credits.Load())
+	}
+	id := w.receiptQueued()
+	if r := w.settleReceipt(id); r.State != domain.RefundCredited || r.Auth == "" {
+		t.Fatalf("%+v", r)
+	}
+	if msgs := w.outbox()[alice]; len(msgs) != 1 || !strings.Contains(msgs[0], "10.00 EUR from +336****321 is on your bank account FR76 **** 0189. Bank approval") {
+		t.Fatalf("%q", msgs)
+	}
+	if sim.Balance(aliceIBAN) != 100000+1000 || sim.Credits.Load() != 1 {
+		t.Fatalf("bank %d, %d credits", sim.Balance(aliceIBAN), sim.Credits.Load())
+	}
+	if recs, _ := w.l.ProfilesFrom(keyReceiptQueue, "", 10); len(recs) != 0 {
+		t.Fatalf("queue after: %d", len(recs))
+	}
+	// Another step on an ended credit does nothing.
+	if done, err := w.e.ReceiptStep(context.Background(), id); !done || err != nil || sim.Credits.Load() != 1 {
+		t.Fatalf("a step after the end: %v %v, %d credits", done, err, sim.Credits.Load())
+	}
+	agree(t, w, sim)
+}
+
+// TestAPayeesBankCreditUnderEveryFault: an unsure credit (a lost answer, 96, garbage) is
+// repeated (0201), never guessed; a sure decline, or a reversal after bank.tries, puts the
+// money back in alice's purse in one job, and she is told why. Either way she gets it
+// exactly once, and the ledger and the bank agree.
+func TestAPayeesBankCreditUnderEveryFault(t *testing.T) {
+	cases := []struct {
+		name     string
+		faults   map[bank.Fault]int
+		closed   bool
+		credited bool
+		reply    string
+	}{
+		{"answer lost", map[bank.Fault]int{bank.FaultApproveThenDrop: 1}, false, true, "is on your bank account"},
+		{"96", map[bank.Fault]int{bank.FaultMalfunction: 2}, false, true, "is on your bank account"},
+		{"unreadable answer", map[bank.Fault]int{bank.FaultGarbage: 1}, false, true, "is on your bank account"},
+		{"declined: the account is closed", nil, true, false, "Your bank did not take 10.00 EUR from +336****321 (account closed or unknown): it is in your e-purse. Balance 10.00 EUR."},
+		{"never answered: reversed", map[bank.Fault]int{bank.FaultApproveThenDrop: 5}, false, false, "(your bank did not answer): it is in your e-purse"},
+		{"reversal declined: the credit stands", map[bank.Fault]int{bank.FaultApproveThenDrop: 5, bank.FaultDeclineReversal: 1}, false, true, "is on your bank account"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w, sim := receiveWorld(t)
+			if c.closed {
+				sim.Open(aliceIBAN, bank.SimAccount{Balance: sim.Balance(aliceIBAN), Closed: true})
+			}
+			w.expect(bob, "SEND "+alice+" 10 246810", "Sent")
+			for f, n := range c.faults {
+				sim.Inject(f, n)
+			}
+			r := w.settleReceipt(w.receiptQueued())
+			time.Sleep(sim.Late)
+			if msgs := w.outbox()[alice]; len(msgs) != 1 || !strings.Contains(msgs[0], c.reply) {
+				t.Fatalf("%q, want %q", msgs, c.reply)
+			}
+			credited := sim.Balance(aliceIBAN) - 100000
+			if c.credited != (r.State == domain.RefundCredited) || credited+w.available(alice) != 1000 || sim.Credits.Load() > 1 {
+				t.Fatalf("%s: bank credited %d, purse has %d, %d credits", r.State, credited, w.available(alice), sim.Credits.Load())
+			}
+			agree(t, w, sim)
+		})
+	}
+}
+
+// TestReceivePreferences: RECEIVE BANK needs a linked account; RECEIVE PURSE undoes it and
+// SENDs stay in the purse; SETTINGS shows where money lands, in the subscriber's language.
+func TestReceivePreferences(t *testing.T) {
+	w, _ := debitWorld(t)
+	w.expect(bob, "REG 246810 Bob", "Welcome")
+	w.topup(bob, 5000, 2)
+	w.expect(bob, "RECEIVE BANK", "No bank account is linked")
+	w.expect(bob, "RECEVOIR BANQUE", "Aucun compte bancaire")
+	w.expect(alice, "RECEIVE BANK", "bank account FR76 **** 0189")
+	w.expect(alice, "SETTINGS 739164", "Money sent to you: bank account (RECEIVE BANK or PURSE)")
+	w.expect(alice, "RECEIVE PURSE", "stays in your e-purse")
+	w.expect(alice, "SETTINGS 739164", "Money sent to you: e-purse")
+	w.expect(alice, "REGLAGES 739164", "Compte bancaire: FR76 **** 0189")
+	w.expect(alice, "RECEIVE", "RECEIVE BANK or PURSE") // no word: its usage
+	got := w.sms(bob, "SEND "+alice+" 10 246810")
+	if len(got[alice]) != 1 || strings.Contains(got[alice][0], "bank") || w.available(alice) != 1000 {
+		t.Fatalf("alice got %q and has %d", got[alice], w.available(alice))
+	}
+	if recs, _ := w.l.ProfilesFrom(keyReceiptQueue, "", 10); len(recs) != 0 {
+		t.Fatalf("bank credits queued for a purse: %d", len(recs))
+	}
+	if got := w.sms(alice, "SETTINGS 000000")[alice]; len(got) != 1 || !strings.Contains(got[0], "Wrong PIN") {
+		t.Fatalf("SETTINGS with a wrong PIN: %q", got)
+	}
+}
+
+// TestAConfirmedSendGoesOnToTheBankToo: a SEND above the confirmation threshold, confirmed
+// with YES, goes on to the payee's bank like one below it.
+func TestAConfirmedSendGoesOnToTheBankToo(t *testing.T) {
+	w, sim := receiveWorld(t)
+	w.e.cfg.ConfirmAbove = 500
+	ask := w.expect(bob, "SEND "+alice+" 10 246810", "YES")
+	code := sixDigits.FindStringSubmatch(ask[strings.Index(ask, "YES"):])[1]
+	got := w.sms(bob, "YES "+code)
+	if len(got[alice]) != 1 || !strings.Contains(got[alice][0], "on its way to your bank account") || w.available(alice) != 0 {
+		t.Fatalf("alice got %q and has %d", got[alice], w.available(alice))
+	}
+	if r := w.settleReceipt(w.receiptQueued()); r.State != domain.RefundCredited || sim.Balance(aliceIBAN) != 101000 {
+		t.Fatalf("%+v, bank %d", r, sim.Balance(aliceIBAN))
+	}
+	agree(t, w, sim)
+}
