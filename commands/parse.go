@@ -46,18 +46,18 @@ const (
 	Block
 	Check
 	Promo
-	Capture // a merchant's phone: CAPTURE <ref> [amount] takes an mCredit authorisation
-	Void    // a merchant's phone: VOID <ref> releases it
-	Data    // DATA <pin>: my personal data, a summary and a one-time export link
-	Rev     // REV <receipt or ref> <pin>: ask back a SEND sent by mistake
-	Dispute // DISPUTE <receipt or ref> <reason...>: open a case on a payment
-	Ok      // OK <code>: the payee gives back what a REV asked (YES to anything else)
-	Erase   // ERASE <pin>: close the e-purse and have the data erased, confirmed by YES <code>
-	Points  // POINTS <pin>: loyalty points, and what expires next
-	Offers  // OFFERS: the promotions on offer for the sender
-	Join    // JOIN <code>: join a promotion
-	Leave   // LEAVE <code>: leave it
-	Stats   // STATS <pin>: this month's spend against last month's, and where it went
+	Capture  // a merchant's phone: CAPTURE <ref> [amount] takes an mCredit authorisation
+	Void     // a merchant's phone: VOID <ref> releases it
+	Data     // DATA <pin>: my personal data, a summary and a one-time export link
+	Rev      // REV <receipt or ref> <pin>: ask back a SEND sent by mistake
+	Dispute  // DISPUTE <receipt or ref> <reason...>: open a case on a payment
+	Ok       // OK <code>: the payee gives back what a REV asked (YES to anything else)
+	Erase    // ERASE <pin>: close the e-purse and have the data erased, confirmed by YES <code>
+	Points   // POINTS <pin>: loyalty points, and what expires next
+	Offers   // OFFERS: the promotions on offer for the sender
+	Join     // JOIN <code>: join a promotion
+	Leave    // LEAVE <code>: leave it
+	Stats    // STATS <pin>: this month's spend against last month's, and where it went
 	Receive  // RECEIVE BANK|PURSE: where money sent to me lands
 	Settings // SETTINGS <pin>: my preferences
 )
