@@ -72,8 +72,8 @@ func (t *turn) receive() domain.Job {
 // SEND's id). ok is false when the money stays in his purse.
 func (t *turn) onToBank(payee *domain.Account, amount uint64, payment domain.ID) (tr domain.Transfer, records []domain.Profile, account string, ok bool) {
 	e := t.e
-	if e.bank == nil || payee.Kind != domain.KindPurse {
-		return tr, nil, "", false
+	if e.bank == nil || payee.Kind != domain.KindPurse || payee.Status != domain.StatusActive {
+		return tr, nil, "", false // a blocked purse (a stolen phone) keeps what it receives
 	}
 	b, _, err := e.l.Profile(payee.Owner)
 	var p profile

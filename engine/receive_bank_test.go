@@ -154,6 +154,16 @@ func TestReceivePreferences(t *testing.T) {
 	if got := w.sms(alice, "SETTINGS 000000")[alice]; len(got) != 1 || !strings.Contains(got[0], "Wrong PIN") {
 		t.Fatalf("SETTINGS with a wrong PIN: %q", got)
 	}
+	// A blocked purse keeps what it receives, whatever its owner chose.
+	w.expect(alice, "RECEIVE BANK", "bank account")
+	w.expect(alice, "BLOCK", "")
+	got = w.sms(bob, "SEND "+alice+" 5 246810")
+	if len(got[bob]) != 1 || !strings.Contains(got[bob][0], "Sent 5.00 EUR") || w.available(alice) != 1500 {
+		t.Fatalf("bob got %q, alice has %d", got[bob], w.available(alice))
+	}
+	if recs, _ := w.l.ProfilesFrom(keyReceiptQueue, "", 10); len(recs) != 0 {
+		t.Fatalf("bank credits queued for a blocked purse: %d", len(recs))
+	}
 }
 
 // TestAConfirmedSendGoesOnToTheBankToo: a SEND above the confirmation threshold, confirmed
