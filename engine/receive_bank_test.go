@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -179,6 +180,49 @@ func TestAConfirmedSendGoesOnToTheBankToo(t *testing.T) {
 	}
 	if r := w.settleReceipt(w.receiptQueued()); r.State != domain.RefundCredited || sim.Balance(aliceIBAN) != 101000 {
 		t.Fatalf("%+v, bank %d", r, sim.Balance(aliceIBAN))
+	}
+	agree(t, w, sim)
+}
+
+// TestSendsToABankPayeeAtOnce: SENDs to alice from two daemons at once, some confirmed with
+// YES, while both daemons' bank workers run and alice switches between RECEIVE BANK and
+// PURSE: every cent sent reaches her exactly once, on her bank account or in her purse, and
+// the books, the bank and its settlement agree.
+func TestSendsToABankPayeesAtOnce(t *testing.T) {
+	w, sim := receiveWorld(t)
+	other := w.secondDaemon().e
+	const carol = "+33611223344"
+	w.expect(carol, "REG 135790 Carol", "Welcome")
+	w.topup(carol, 5000, 2)
+	w.outbox()
+	ctx, stop := context.WithCancel(context.Background())
+	workers := make(chan struct{}, 2)
+	for _, e := range []*Engine{w.e, other} {
+		go func() { e.RunBank(ctx, 5*time.Millisecond, 2); workers <- struct{}{} }()
+	}
+	var acts []func()
+	for i := range 8 {
+		acts = append(acts,
+			func() { w.handleOn(w.e, bob, fmt.Sprintf("SEND %s 1 B%d 246810", alice, i)) },
+			func() { w.handleOn(other, carol, fmt.Sprintf("SEND %s 2 C%d 135790", alice, i)) })
+	}
+	acts = append(acts, func() { w.handleOn(other, alice, "RECEIVE BANK") }) // again: nothing changes
+	atOnce(acts)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if recs, _ := w.l.ProfilesFrom(keyReceiptQueue, "", 100); len(recs) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("bank credits still queued after 10 s")
+		}
+	}
+	stop()
+	<-workers
+	<-workers
+	sent := (5000 - w.available(bob)) + (5000 - w.available(carol))
+	credited := sim.Balance(aliceIBAN) - 100000
+	if sent != 8*100+8*200 || credited != sent || w.available(alice) != 0 || sim.Credits.Load() != 16 {
+		t.Fatalf("sent %d: the bank credited %d and alice's purse has %d", sent, credited, w.available(alice))
 	}
 	agree(t, w, sim)
 }
