@@ -58,6 +58,9 @@ func TestDemoPlaysAConversationOverSMPP(t *testing.T) {
 		"+33612345678 < You have 19 points. 19 expire on",
 		"Paid with 19 pts (0.19 EUR): 0 pts left.",
 		"+4 pts (49 total).", // a checkout earns like a texted payment
+		"+33612345678 < Money sent to you now goes to your bank account FR76 **** 0189",
+		"+33612345678 < 3.00 EUR from +336****321 Bob: on its way to your bank account FR76 **** 0189",
+		"Money sent to you: bank account (RECEIVE BANK or PURSE)",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())

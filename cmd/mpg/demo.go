@@ -52,6 +52,9 @@ var demoScript = []struct{ from, text string }{
 	{demoAlice, "PAY SHOP42 8 WELCOME 1234"}, // 1.00 off, paid from its budget
 	{demoAlice, "POINTS 1234"},
 	{demoAlice, "PAY SHOP42 0.19 1234 PTS"}, // paid with points at SHOP42's rate
+	{demoAlice, "RECEIVE BANK"},             // money sent to Alice goes on to her bank account
+	{demoBob, "SEND 0612345678 3 5678"},     // credited to it by the bank worker
+	{demoAlice, "SETTINGS 1234"},
 }
 
 const (
@@ -207,7 +210,8 @@ Try: BAL 1234 | PAY SHOP42 12.50 1234 | SEND 0687654321 5 1234 | MINI 1234 | STA
 Points and offers: POINTS 1234 | PAY SHOP42 2 1234 PTS (a point pays 0.01 EUR there) | OFFERS |
   PAY SHOP42 8 WELCOME 1234 (SHOP42's promotion: 1.00 EUR off, once per member)
 Alice's bank account FR76 **** 0189 (500.00 EUR at the simulated bank on %s) is linked:
-  DEBIT SHOP42 20 1234, then YES <code> from the SMS
+  DEBIT SHOP42 20 1234, then YES <code> from the SMS; RECEIVE BANK, and what is sent to her goes
+  on to that account (RECEIVE PURSE undoes it; SETTINGS 1234 shows it)
 Alice has a 100.00 EUR credit line: CREDIT SHOP42 30 1234 (an authorisation SHOP42 captures
   with POST /v1/payments/<id>/capture), CREDIT 1234 (the statement), REPAY 10 1234
 
