@@ -145,7 +145,9 @@ type Config struct {
 	Marketing MarketingConfig
 	// Fraud is how the fraud rules score payments (off by default).
 	Fraud FraudConfig
-	Now   func() time.Time
+	// Mail is how merchants' e-mail notices and statements are queued and retried.
+	Mail MailConfig
+	Now  func() time.Time
 }
 
 // Engine handles inbound SMS.
