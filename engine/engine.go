@@ -143,11 +143,11 @@ type Config struct {
 	Loyalty *loyalty.Programme
 	// Marketing is how campaigns reach members who opted in.
 	Marketing MarketingConfig
-	// Fraud is how the fraud rules score payments (off by default).
-	Fraud FraudConfig
 	// Mail is how merchants' e-mail notices and statements are queued and retried.
 	Mail MailConfig
-	Now  func() time.Time
+	// Fraud is how the fraud rules score payments (off by default).
+	Fraud FraudConfig
+	Now   func() time.Time
 }
 
 // Engine handles inbound SMS.
