@@ -13,6 +13,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"regexp"
 	"sync"
 	"time"
 
@@ -146,9 +147,14 @@ func attempt(ctx context.Context, cfg Config, src Source, l engine.Letter, log *
 		return
 	}
 	if !o.Accepted {
-		log.Info("mail attempt failed", zap.String("id", l.ID), zap.Uint64("merchant", l.Merchant), zap.Bool("permanent", o.Permanent), zap.String("error", o.Error))
+		// The relay's words may name the address: the log gets the code, the record the words.
+		log.Info("mail attempt failed (mpg merchant mail list)", zap.String("id", l.ID), zap.Uint64("merchant", l.Merchant),
+			zap.Bool("permanent", o.Permanent), zap.String("reply", replyCode.FindString(o.Error)))
 	}
 }
+
+// replyCode finds an SMTP reply code in an error's words.
+var replyCode = regexp.MustCompile(`\b[45][0-9][0-9]\b`)
 
 // Send makes one attempt at the relay.
 func Send(ctx context.Context, cfg Config, l engine.Letter) engine.Outcome {

@@ -128,7 +128,8 @@ func engineConfig(cfg config.Config) engine.Config {
 		WebhookRetry:   seconds(cfg.Merchant.WebhookRetryS),
 		RetentionYears: cfg.Privacy.RetentionYears, DataLinkFor: time.Duration(cfg.Privacy.ExportLinkMin) * time.Minute,
 		DataPerDay: cfg.Privacy.DataPerDay, Disputes: disputeConfig(cfg.Disputes), Loyalty: programme(cfg, exp, loc),
-		Marketing: marketingConfig(cfg.Marketing, loc), Fraud: fraudConfig(cfg.Fraud)}
+		Marketing: marketingConfig(cfg.Marketing, loc), Fraud: fraudConfig(cfg.Fraud),
+		Mail: engine.MailConfig{StatementHour: cfg.Mail.StatementHour, Retry: seconds(cfg.Mail.RetryS), MaxRows: cfg.Mail.MaxRows}}
 }
 
 // marketingConfig is the [marketing] section as the engine takes it, other numbers in loc.
@@ -461,6 +462,10 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 				d.eng.RunStatistics(ctx, st.FollowEvery(), d.log.Sugar().Warnf)
 			})
 		}()
+	}
+	if err := d.startMail(workCtx, &work); err != nil {
+		ln.Close()
+		return err
 	}
 	if client, b := d.bankClient, d.cfg.Bank; client != nil {
 		work.Add(1)

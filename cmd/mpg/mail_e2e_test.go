@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"mpg/ledger"
+	"mpg/smpp"
+)
+
+// relay is an SMTP server on loopback (emersion/go-smtp) that takes every message after
+// PLAIN auth and keeps it.
+type relay struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+type relaySession struct {
+	r    *relay
+	user string
+}
+
+func (s *relaySession) AuthMechanisms() []string { return []string{sasl.Plain} }
+func (s *relaySession) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, password string) error {
+		if password != "relay-pass-0123" {
+			return smtp.ErrAuthFailed
+		}
+		s.user = user
+		return nil
+	}), nil
+}
+func (s *relaySession) Mail(string, *smtp.MailOptions) error {
+	if s.user == "" {
+		return smtp.ErrAuthRequired
+	}
+	return nil
+}
+func (s *relaySession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (s *relaySession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	s.r.mu.Lock()
+	s.r.msgs = append(s.r.msgs, string(b))
+	s.r.mu.Unlock()
+	return err
+}
+func (s *relaySession) Reset()        {}
+func (s *relaySession) Logout() error { return nil }
+
+func (r *relay) messages() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.msgs...)
+}
+
+// TestDaemonSendsMerchantNotices: with [mail] set (a loopback relay, the password from the
+// environment), an operator gives SHOP42 an address through the daemon's socket, Alice pays
+// by SMS over SMPP, and the relay gets the notice; mpg merchant mail lists it sent. Neither
+// the password nor the address is in the daemon's log.
+func TestDaemonSendsMerchantNotices(t *testing.T) {
+	const alice = "+33612345678"
+	r := &relay{}
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &relaySession{r: r}, nil }))
+	srv.Domain, srv.AllowInsecureAuth, srv.ReadTimeout, srv.WriteTimeout = "127.0.0.1", true, 10*time.Second, 10*time.Second
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+
+	db, sim, cfg := testSetup(t, []string{"merchant", "add", "SHOP42", "--name", "Corner Shop"})
+	t.Setenv("MPG_TEST_MAIL_PASSWORD", "relay-pass-0123")
+	cfg.Mail.Server, cfg.Mail.Port, cfg.Mail.From, cfg.Mail.Username = "127.0.0.1", atoi(t, port), "mpg <notices@pay.example>", "mpg"
+	cfg.Mail.PasswordEnv, cfg.Mail.TLSPolicy, cfg.Mail.EveryMs, cfg.Mail.StatementHour = "MPG_TEST_MAIL_PASSWORD", "none", 20, -1
+	var logs syncBuffer
+	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), &logs, zapcore.DebugLevel))
+	l, err := ledger.Open(db, (&app{cfg: cfg}).daemonLedgerOptions(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	_, _, stop, err := startDaemon(context.Background(), cfg, l, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stop() })
+
+	mustRun(t, "--db", db, "merchant", "email", "SHOP42", "owner@shop.example")
+	ctx := context.Background()
+	for i, msg := range []string{"REG 1234 Alice", "PAY SHOP42 3 INV9 1234"} {
+		if i == 1 {
+			mustRun(t, "--db", db, "account", "topup", "0612345678", "10")
+		}
+		n := len(sim.MT(alice))
+		if st, err := sim.SendMO(ctx, alice, "1234", msg); err != nil || st != smpp.StatusOK {
+			t.Fatalf("%q: %v %v", msg, st, err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		sim.WaitMT(wctx, alice, n+1)
+		cancel()
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(r.messages()) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no notice reached the relay")
+		}
+	}
+	if got := r.messages(); len(got) != 1 || !strings.Contains(got[0], "Payment received: 3.00 EUR, Ref INV9") || !strings.Contains(got[0], "+336****678") {
+		t.Fatalf("the relay got %q", got)
+	}
+	var out string
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(out, "sent"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("mpg merchant mail list: %s", out)
+		}
+		out = mustRun(t, "--db", db, "merchant", "mail", "list", "--merchant", "SHOP42")
+	}
+	if s := logs.String(); strings.Contains(s, "relay-pass-0123") || strings.Contains(s, "owner@shop.example") {
+		t.Fatalf("the log shows the password or the address:\n%s", s)
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
