@@ -21,7 +21,15 @@ func (e *Engine) compose(m Mail) (Letter, error) {
 	if err != nil {
 		return Letter{}, err
 	}
-	l := Letter{ID: m.ID, To: m.To, Merchant: m.Merchant}
+	s, _, err := e.settings(m.Merchant)
+	if err != nil {
+		return Letter{}, err
+	}
+	if s.Email == "" {
+		return Letter{}, errors.New("the merchant stopped e-mail notices")
+	}
+	// The address as it is now: a merchant that changed it gets what waits at the new one.
+	l := Letter{ID: m.ID, To: s.Email, Merchant: m.Merchant}
 	who := merchantName(acc)
 	if who != acc.Owner {
 		who += " (" + acc.Owner + ")"

@@ -69,8 +69,14 @@ func TestMailNoticesAreWrittenWithThePaymentAndTheRefund(t *testing.T) {
 	if len(ms) != 2 || ms[1].Kind != MailRefund || ms[1].Amount != 250 {
 		t.Fatalf("after a refund: %+v", ms)
 	}
-	// Without an address nothing is written.
+	// Without an address nothing is written, and what waits is failed, not sent.
 	w.shopMail("")
+	if due, err := w.e.DueMails(context.Background(), 10, nil); err != nil || len(due) != 0 {
+		t.Fatalf("due once the address is removed: %v %+v", err, due)
+	}
+	if failed := w.mails(MailFailed); len(failed) != 2 || !strings.Contains(failed[0].LastErr, "stopped e-mail") {
+		t.Fatalf("waiting mails once the address is removed: %+v", failed)
+	}
 	w.sms(alice, "PAY SHOP42 1 NOMAIL 739164")
 	if n := len(w.mails("")); n != 2 {
 		t.Fatalf("%d mails, want still 2 once the address is removed", n)
