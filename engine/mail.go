@@ -341,3 +341,17 @@ func (e *Engine) Mails(after, state string, merchant uint64, limit int) ([]Mail,
 	})
 	return out, err
 }
+
+// MaxMailCount bounds the queue entries MailQueued counts: a scrape of the metrics reads at
+// most this many, however long a dead relay's queue.
+const MaxMailCount = 10000
+
+// MailQueued counts the mails waiting to be sent (up to MaxMailCount).
+func (e *Engine) MailQueued() (int, error) {
+	n := 0
+	_, err := e.scan(keyMailQueue, "", MaxMailCount, func(domain.Profile) (bool, error) {
+		n++
+		return true, nil
+	})
+	return n, err
+}

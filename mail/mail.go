@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -44,6 +45,25 @@ type Config struct {
 	Every     time.Duration // how often the queue is looked at (default 1 s)
 	// StatementsEvery is how often the statements due are queued (default 1 min).
 	StatementsEvery time.Duration
+	// Metrics counts the attempts (nil: not counted).
+	Metrics *Metrics
+}
+
+// Metrics count what the relay answered, since the daemon started.
+type Metrics struct {
+	Sent, Retried, Failed atomic.Int64
+}
+
+func (m *Metrics) count(o engine.Outcome) {
+	switch {
+	case m == nil:
+	case o.Accepted:
+		m.Sent.Add(1)
+	case o.Permanent:
+		m.Failed.Add(1)
+	default:
+		m.Retried.Add(1)
+	}
 }
 
 func (c *Config) defaults() {
@@ -142,6 +162,7 @@ func attempt(ctx context.Context, cfg Config, src Source, l engine.Letter, log *
 	if ctx.Err() != nil && !o.Accepted {
 		return // stopping: the mail stays queued and goes after the restart
 	}
+	cfg.Metrics.count(o)
 	if err := src.MailAttempt(context.WithoutCancel(ctx), l.ID, o); err != nil {
 		log.Warn("mail attempt not recorded", zap.String("id", l.ID), zap.Error(err))
 		return

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
@@ -154,6 +156,7 @@ func (d *daemon) startMail(ctx context.Context, work *sync.WaitGroup) error {
 	if err != nil {
 		return err
 	}
+	mc.Metrics = &d.mailMetrics
 	work.Add(1)
 	go func() {
 		defer work.Done()
@@ -161,4 +164,24 @@ func (d *daemon) startMail(ctx context.Context, work *sync.WaitGroup) error {
 	}()
 	d.log.Info("e-mail notices", zap.String("server", d.cfg.Mail.Server), zap.Int("port", d.cfg.Mail.Port), zap.String("tls", d.cfg.Mail.TLSPolicy))
 	return nil
+}
+
+// registerMail adds the mail room's figures to the daemon's metrics.
+func (d *daemon) registerMail(reg *prometheus.Registry) {
+	m := &d.mailMetrics
+	for name, c := range map[string]struct {
+		help string
+		v    *atomic.Int64
+	}{
+		"mpg_mail_sent_total":    {"Merchants' e-mails the SMTP relay accepted (250 after DATA).", &m.Sent},
+		"mpg_mail_retried_total": {"Attempts the relay refused for now or did not answer: tried again later.", &m.Retried},
+		"mpg_mail_failed_total":  {"E-mails the relay refused for good (5xx): failed at once, listed by mpg merchant mail list --state failed.", &m.Failed},
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: c.help}, func() float64 { return float64(c.v.Load()) }))
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mpg_mail_queued",
+		Help: "Merchants' e-mails waiting to be sent (counted up to 10000)."}, func() float64 {
+		n, _ := d.eng.MailQueued()
+		return float64(n)
+	}))
 }

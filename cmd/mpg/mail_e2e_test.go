@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,7 +93,7 @@ func TestDaemonSendsMerchantNotices(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	_, _, stop, err := startDaemon(context.Background(), cfg, l, log)
+	_, httpAddr, stop, err := startDaemon(context.Background(), cfg, l, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +127,17 @@ func TestDaemonSendsMerchantNotices(t *testing.T) {
 			t.Fatalf("mpg merchant mail list: %s", out)
 		}
 		out = mustRun(t, "--db", db, "merchant", "mail", "list", "--merchant", "SHOP42")
+	}
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"mpg_mail_sent_total 1", "mpg_mail_failed_total 0", "mpg_mail_queued 0"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 	if s := logs.String(); strings.Contains(s, "relay-pass-0123") || strings.Contains(s, "owner@shop.example") {
 		t.Fatalf("the log shows the password or the address:\n%s", s)

@@ -31,6 +31,7 @@ import (
 	"mpg/fraud"
 	"mpg/ledger"
 	"mpg/loyalty"
+	"mpg/mail"
 	"mpg/smpp"
 	"mpg/web"
 	"mpg/web/console"
@@ -283,6 +284,8 @@ type daemon struct {
 	// leases give work that must run once to one of the daemons sharing a database (nil:
 	// the books are a file, and this daemon runs it all).
 	leases *leases
+	// mailMetrics count the mail room's attempts.
+	mailMetrics mail.Metrics
 }
 
 func newDaemon(cfg config.Config, l store, log *zap.Logger) (*daemon, error) {
@@ -601,6 +604,7 @@ func (d *daemon) register(reg *prometheus.Registry) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if d.eng != nil {
 		reg.MustRegister(newWebhookCollector(d.eng, d.l))
+		d.registerMail(reg)
 	}
 	m := &d.cl.Metrics
 	counter := func(name, help string, f func() int64) {
