@@ -29,7 +29,7 @@ const alice = "+33612345678"
 // world is a ledger (a file, or PostgreSQL), an engine whose clock runs offset from the
 // wall clock, a merchant with an address, and Alice with 50.00 EUR.
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	l      *ledger.Ledger
 	e      *engine.Engine
 	books  *testbooks.Books
@@ -38,10 +38,10 @@ type world struct {
 	seen   uint64
 }
 
-func newWorld(t *testing.T) *world { return newWorldAt(t, -1) }
+func newWorld(t testing.TB) *world { return newWorldAt(t, -1) }
 
 // newWorldAt is a world whose statements are queued from hour (-1: none).
-func newWorldAt(t *testing.T, hour int) *world {
+func newWorldAt(t testing.TB, hour int) *world {
 	t.Helper()
 	w := &world{t: t, books: testbooks.New(t)}
 	now := func() time.Time { return time.Now().Add(time.Duration(w.offset.Load())) }

@@ -60,7 +60,7 @@ type smtpServer struct {
 
 const testUser, testPassword = "mpg", "s3cret-relay-password"
 
-func startServer(t *testing.T, startTLS bool, modes ...mode) *smtpServer {
+func startServer(t testing.TB, startTLS bool, modes ...mode) *smtpServer {
 	t.Helper()
 	cert, pool := selfSigned(t)
 	s := &smtpServer{Pool: pool, modes: modes}
@@ -177,7 +177,7 @@ func (x *session) Reset()        { x.from, x.to = "", "" }
 func (x *session) Logout() error { return nil }
 
 // selfSigned makes a certificate for 127.0.0.1 and the pool that trusts it.
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+func selfSigned(t testing.TB) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
