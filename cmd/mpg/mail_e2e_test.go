@@ -23,8 +23,10 @@ import (
 // relay is an SMTP server on loopback (emersion/go-smtp) that takes every message after
 // PLAIN auth and keeps it.
 type relay struct {
-	mu   sync.Mutex
-	msgs []string
+	mu      sync.Mutex
+	msgs    []string
+	refuse  int // messages still to refuse for now (451)
+	refused int
 }
 
 type relaySession struct {
@@ -52,8 +54,13 @@ func (s *relaySession) Rcpt(string, *smtp.RcptOptions) error { return nil }
 func (s *relaySession) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	s.r.mu.Lock()
+	defer s.r.mu.Unlock()
+	if s.r.refuse > 0 {
+		s.r.refuse--
+		s.r.refused++
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
+	}
 	s.r.msgs = append(s.r.msgs, string(b))
-	s.r.mu.Unlock()
 	return err
 }
 func (s *relaySession) Reset()        {}
@@ -67,11 +74,12 @@ func (r *relay) messages() []string {
 
 // TestDaemonSendsMerchantNotices: with [mail] set (a loopback relay, the password from the
 // environment), an operator gives SHOP42 an address through the daemon's socket, Alice pays
-// by SMS over SMPP, and the relay gets the notice; mpg merchant mail lists it sent. Neither
-// the password nor the address is in the daemon's log.
+// by SMS over SMPP and gets her reply while the relay refuses (451, twice), and the relay
+// then gets the notice, once; mpg merchant mail lists it sent. Neither the password nor the
+// address is in the daemon's log.
 func TestDaemonSendsMerchantNotices(t *testing.T) {
 	const alice = "+33612345678"
-	r := &relay{}
+	r := &relay{refuse: 2}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &relaySession{r: r}, nil }))
 	srv.Domain, srv.AllowInsecureAuth, srv.ReadTimeout, srv.WriteTimeout = "127.0.0.1", true, 10*time.Second, 10*time.Second
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -86,6 +94,7 @@ func TestDaemonSendsMerchantNotices(t *testing.T) {
 	t.Setenv("MPG_TEST_MAIL_PASSWORD", "relay-pass-0123")
 	cfg.Mail.Server, cfg.Mail.Port, cfg.Mail.From, cfg.Mail.Username = "127.0.0.1", atoi(t, port), "mpg <notices@pay.example>", "mpg"
 	cfg.Mail.PasswordEnv, cfg.Mail.TLSPolicy, cfg.Mail.EveryMs, cfg.Mail.StatementHour = "MPG_TEST_MAIL_PASSWORD", "none", 20, -1
+	cfg.Mail.RetryS = []int{1, 1, 1}
 	var logs syncBuffer
 	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), &logs, zapcore.DebugLevel))
 	l, err := ledger.Open(db, (&app{cfg: cfg}).daemonLedgerOptions(cfg))
@@ -101,24 +110,33 @@ func TestDaemonSendsMerchantNotices(t *testing.T) {
 
 	mustRun(t, "--db", db, "merchant", "email", "SHOP42", "owner@shop.example")
 	ctx := context.Background()
-	for i, msg := range []string{"REG 1234 Alice", "PAY SHOP42 3 INV9 1234"} {
-		if i == 1 {
-			mustRun(t, "--db", db, "account", "topup", "0612345678", "10")
+	await := func(want string) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(strings.Join(sim.MT(alice), "|"), want); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no SMS to Alice saying %q: %q", want, sim.MT(alice))
+			}
 		}
-		n := len(sim.MT(alice))
-		if st, err := sim.SendMO(ctx, alice, "1234", msg); err != nil || st != smpp.StatusOK {
-			t.Fatalf("%q: %v %v", msg, st, err)
-		}
-		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		sim.WaitMT(wctx, alice, n+1)
-		cancel()
+	}
+	if st, err := sim.SendMO(ctx, alice, "1234", "REG 1234 Alice"); err != nil || st != smpp.StatusOK {
+		t.Fatalf("REG: %v %v", st, err)
+	}
+	await("Welcome Alice")
+	mustRun(t, "--db", db, "account", "topup", "0612345678", "10")
+	if st, err := sim.SendMO(ctx, alice, "1234", "PAY SHOP42 3 INV9 1234"); err != nil || st != smpp.StatusOK {
+		t.Fatalf("PAY: %v %v", st, err)
+	}
+	await("Paid 3.00 EUR to Corner Shop")
+	if n := len(r.messages()); n != 0 {
+		t.Fatalf("the relay took %d messages before the payer's reply: it was to refuse until after", n)
 	}
 	for deadline := time.Now().Add(10 * time.Second); len(r.messages()) == 0; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("no notice reached the relay")
 		}
 	}
-	if got := r.messages(); len(got) != 1 || !strings.Contains(got[0], "Payment received: 3.00 EUR, Ref INV9") || !strings.Contains(got[0], "+336****678") {
+	time.Sleep(200 * time.Millisecond) // time for a copy, if there were one
+	if got := r.messages(); len(got) != 1 || r.refused != 2 || !strings.Contains(got[0], "Payment received: 3.00 EUR, Ref INV9") || !strings.Contains(got[0], "+336****678") {
 		t.Fatalf("the relay got %q", got)
 	}
 	var out string
