@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 
 	"mpg/domain"
@@ -272,5 +273,31 @@ func TestStatementArrivesWithTheDaysCSV(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if n := len(srv.messages()); n != 5 {
 		t.Fatalf("%d messages, want 5", n)
+	}
+}
+
+// The mail room stops with its context: every attempt it started has ended, no goroutine
+// is left behind, and a mail it did not finish stays queued.
+func TestRunStopsWithItsContext(t *testing.T) {
+	w := newWorld(t)
+	srv := startServer(t, true, refuse, refuse, refuse, refuse)
+	host, port, _ := net.SplitHostPort(srv.Addr)
+	p, _ := strconv.Atoi(port)
+	cfg := Config{Host: host, Port: p, From: "mpg <notices@pay.example>", Username: testUser, Password: testPassword,
+		TLS: &tls.Config{RootCAs: srv.Pool, ServerName: host, MinVersion: tls.VersionTLS12}, Every: 10 * time.Millisecond}
+	w.text("PAY SHOP42 2 STOP 739164")
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); Run(ctx, cfg, w.e, nil) }()
+	waitFor(t, "an attempt", func() bool { return srv.tries() > 0 })
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	if ms := w.mails(engine.MailPending); len(ms) != 1 {
+		t.Fatalf("pending after the stop: %+v", ms)
 	}
 }
