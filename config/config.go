@@ -32,6 +32,7 @@ type Config struct {
 	Console   Console   `toml:"console"`
 	Fraud     Fraud     `toml:"fraud"`
 	Stats     Stats     `toml:"stats"`
+	Mail      Mail      `toml:"mail"`
 	// KeyFrom says where the keys were read from, for messages (not a key of the file).
 	KeyFrom KeyFrom `toml:"-"`
 }
@@ -286,6 +287,7 @@ func Default() Config {
 		Console:   Console{SessionTTLMin: 30, SessionMaxHours: 8, SecureCookies: "auto"},
 		Fraud:     defaultFraud(),
 		Stats:     defaultStats(),
+		Mail:      defaultMail(),
 		Merchant: Merchant{RatePerS: 20, Burst: 40, RequestMin: 15, CheckoutMin: 15, CheckoutMax: 1000,
 			CheckoutMonthly: 30000, CodesPerHour: 5, WebhookRetryS: []int{5, 300, 1800, 7200, 18000, 36000, 36000, 50400, 86400}},
 		SMPP: SMPP{Addr: "127.0.0.1:2775", SystemID: "mpg", Transceiver: true, Binds: 1, Window: 10, MaxInflight: 1024,
@@ -435,6 +437,7 @@ func (c Config) validate() []*KeyError {
 	c.Console.validate(&r)
 	c.Fraud.validate(&r)
 	c.Stats.validate(&r)
+	c.Mail.validate(&r)
 	l, s, e, m, b := c.Ledger, c.SMPP, c.Engine, c.Merchant, c.Bank
 	switch l.Driver {
 	case DriverBbolt:

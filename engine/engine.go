@@ -143,6 +143,8 @@ type Config struct {
 	Loyalty *loyalty.Programme
 	// Marketing is how campaigns reach members who opted in.
 	Marketing MarketingConfig
+	// Mail is how merchants' e-mail notices and statements are queued and retried.
+	Mail MailConfig
 	// Fraud is how the fraud rules score payments (off by default).
 	Fraud FraudConfig
 	Now   func() time.Time

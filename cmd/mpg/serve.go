@@ -31,6 +31,7 @@ import (
 	"mpg/fraud"
 	"mpg/ledger"
 	"mpg/loyalty"
+	"mpg/mail"
 	"mpg/smpp"
 	"mpg/web"
 	"mpg/web/console"
@@ -128,7 +129,8 @@ func engineConfig(cfg config.Config) engine.Config {
 		WebhookRetry:   seconds(cfg.Merchant.WebhookRetryS),
 		RetentionYears: cfg.Privacy.RetentionYears, DataLinkFor: time.Duration(cfg.Privacy.ExportLinkMin) * time.Minute,
 		DataPerDay: cfg.Privacy.DataPerDay, Disputes: disputeConfig(cfg.Disputes), Loyalty: programme(cfg, exp, loc),
-		Marketing: marketingConfig(cfg.Marketing, loc), Fraud: fraudConfig(cfg.Fraud)}
+		Marketing: marketingConfig(cfg.Marketing, loc), Fraud: fraudConfig(cfg.Fraud),
+		Mail: engine.MailConfig{StatementHour: cfg.Mail.StatementHour, Retry: seconds(cfg.Mail.RetryS), MaxRows: cfg.Mail.MaxRows}}
 }
 
 // marketingConfig is the [marketing] section as the engine takes it, other numbers in loc.
@@ -282,6 +284,8 @@ type daemon struct {
 	// leases give work that must run once to one of the daemons sharing a database (nil:
 	// the books are a file, and this daemon runs it all).
 	leases *leases
+	// mailMetrics count the mail room's attempts.
+	mailMetrics mail.Metrics
 }
 
 func newDaemon(cfg config.Config, l store, log *zap.Logger) (*daemon, error) {
@@ -462,6 +466,10 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 			})
 		}()
 	}
+	if err := d.startMail(workCtx, &work); err != nil {
+		ln.Close()
+		return err
+	}
 	if client, b := d.bankClient, d.cfg.Bank; client != nil {
 		work.Add(1)
 		go func() {
@@ -596,6 +604,7 @@ func (d *daemon) register(reg *prometheus.Registry) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if d.eng != nil {
 		reg.MustRegister(newWebhookCollector(d.eng, d.l))
+		d.registerMail(reg)
 	}
 	m := &d.cl.Metrics
 	counter := func(name, help string, f func() int64) {
