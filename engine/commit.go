@@ -37,11 +37,14 @@ func (t *turn) submit(ctx context.Context, job domain.Job) error {
 	job.Messages = append(job.Messages, t.replies...)
 	job.Dedupe = t.dedupe(&job)
 	job.Facts = t.saidFacts(job)
+	if t.sweep != nil {
+		job.Reads = append(job.Reads, t.sweep.read)
+	}
 	_, err := t.e.l.Submit(ctx, job)
 	var ref *domain.RefusedError
-	if errors.As(err, &ref) && (ref.Reason == domain.ErrConflict ||
+	if errors.As(err, &ref) && (ref.Reason == domain.ErrConflict || t.sweepRefused(&job, ref) ||
 		ref.Reason == domain.ErrInsufficientFunds && t.discountAt != 0 && ref.Index == t.discountAt-1) {
-		return errConflict // a record moved, or the discount's budget ran out: computed again
+		return errConflict // a record moved, the payee's purse was blocked, or the discount's budget ran out: computed again
 	}
 	if errors.As(err, &ref) && ref.Reason != domain.ErrDuplicate {
 		// Every other refusal is an answer, committed with the dedupe record, so that a

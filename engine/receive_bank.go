@@ -75,7 +75,7 @@ func (t *turn) onToBank(payee *domain.Account, amount uint64, payment domain.ID)
 	if e.bank == nil || payee.Kind != domain.KindPurse || payee.Status != domain.StatusActive {
 		return tr, nil, "", false // a blocked purse (a stolen phone) keeps what it receives
 	}
-	b, _, err := e.l.Profile(payee.Owner)
+	b, ver, err := e.l.Profile(payee.Owner)
 	var p profile
 	if err != nil || b == nil || json.Unmarshal(b, &p) != nil || p.Receive != commands.ReceiveBank || p.BankIBAN == "" {
 		return tr, nil, "", false
@@ -94,6 +94,9 @@ func (t *turn) onToBank(payee *domain.Account, amount uint64, payment domain.ID)
 	tr = domain.Transfer{ID: claimID(payment, 'K'), Debit: payee.ID, Credit: clr.ID, Amount: amount, Code: domain.CodeToBank,
 		Ref: rrn, Flags: domain.Exempt}
 	t.toBank = true // the bank worker wakes once the job is durable
+	// His choice and account as read must still be his when the job commits; a purse blocked
+	// meanwhile refuses the sweep, and the SEND is computed again (then it stays in his purse).
+	t.sweep = &sweepGuard{id: tr.ID, read: domain.Profile{Owner: payee.Owner, Version: ver}}
 	id := payment.String()
 	records = []domain.Profile{write(keyBankReceipt+id, r, 0), write(keyReceiptQueue+id, struct{}{}, 0), write(keyBankKey+rrn, receiptRef+id, 0)}
 	return tr, records, domain.MaskIBAN(p.BankIBAN), true
@@ -120,6 +123,20 @@ func (e *Engine) receiptView(id string) (request, error) {
 	}
 	return request{credit: true, state: "receipt " + string(r.State), amount: r.Amount, currency: e.cfg.Currency,
 		account: e.l.Unseal(r.Account), inFlight: r.State == domain.RefundSentToBank, done: r.State == domain.RefundCredited}, nil
+}
+
+// sweepGuard is a SEND's sweep to its payee's bank as the turn computed it: the transfer,
+// and the payee's profile version it was computed from.
+type sweepGuard struct {
+	id   domain.ID
+	read domain.Profile
+}
+
+// sweepRefused reports whether a refusal of job is its sweep's, refused because the payee's
+// purse was blocked after the turn read it: then the SEND is computed again.
+func (t *turn) sweepRefused(job *domain.Job, ref *domain.RefusedError) bool {
+	return t.sweep != nil && ref.Reason == domain.ErrAccountBlocked && ref.Index >= 0 && ref.Index < len(job.Transfers) &&
+		job.Transfers[ref.Index].ID == t.sweep.id
 }
 
 // receiptKeys are the RRN and trace of a payee's bank credit, derived from the SEND's id.
@@ -169,11 +186,12 @@ func (e *Engine) ReceiptStep(ctx context.Context, id string) (bool, error) {
 func (e *Engine) endReceipt(ctx context.Context, id string, r *bankReceipt, ver uint64, v verdict) error {
 	lang := e.langOf(r.Payee)
 	account := domain.MaskIBAN(e.l.Unseal(r.Account))
-	r.State = domain.RefundCredited
+	end := *r // the record as it ends; r stays as it was for a retry if the job is refused
+	end.State = domain.RefundCredited
 	if v != approved {
-		r.State = domain.RefundToPurse
+		end.State = domain.RefundToPurse
 	}
-	job := domain.Job{Profiles: []domain.Profile{write(keyBankReceipt+id, r, ver), {Owner: keyReceiptQueue + id, Version: 1, Delete: true}}}
+	job := domain.Job{Profiles: []domain.Profile{write(keyBankReceipt+id, end, ver), {Owner: keyReceiptQueue + id, Version: 1, Delete: true}}}
 	if v == approved {
 		job.Messages = []domain.Message{e.sms(r.Payee, lang, commands.RBankReceived, commands.Args{Amount: e.money(r.Amount),
 			Party: r.Payer, Account: account, Name: r.Auth})}
@@ -194,6 +212,13 @@ func (e *Engine) endReceipt(ctx context.Context, id string, r *bankReceipt, ver 
 	copy(tid[:], h[:16])
 	job.Transfers = []domain.Transfer{{ID: tid, Debit: clr.ID, Credit: r.Purse, Amount: r.Amount, Code: domain.CodeToBank,
 		Ref: r.Key, Flags: domain.Exempt}}
+	if purse, err := e.l.Account(r.Purse); err == nil && purse.Status == domain.StatusClosed {
+		// His purse was closed (or erased) meanwhile: the money is paid out with it, to the
+		// float the closing payout went to, and nobody is texted.
+		end.State = receiptPaidOut
+		job.Profiles[0] = write(keyBankReceipt+id, end, ver)
+		return e.payOutReceipt(ctx, id, job, r)
+	}
 	to, purse, amount, payer := r.Payee, r.Purse, r.Amount, r.Payer
 	job.Compose = func(view domain.View, _ *domain.Result) ([]domain.Message, error) {
 		after, _ := view.Account(purse)
@@ -268,4 +293,21 @@ func (e *Engine) SetReceive(ctx context.Context, actor, msisdn, where string) (c
 			Audit:    &domain.Audit{Actor: actor, Action: "subscriber receive", Detail: msisdn + " " + where}}, nil
 	})
 	return prefs, err
+}
+
+// receiptPaidOut: the bank refused the credit and the payee's purse was closed meanwhile;
+// the amount was paid out with it.
+const receiptPaidOut domain.RefundState = "paid_out"
+
+// payOutReceipt ends a refused credit of a payee whose purse is closed: the amount goes
+// from bank clearing to the float, as his closing balance did, in the job that ends it.
+func (e *Engine) payOutReceipt(ctx context.Context, id string, job domain.Job, r *bankReceipt) error {
+	float, err := e.l.System(domain.KindFloat, e.cfg.Currency)
+	if err != nil {
+		return err
+	}
+	job.Transfers[0].Credit, job.Transfers[0].Code = float.ID, domain.CodePayout
+	job.Audit = &domain.Audit{Actor: "bank", Action: "receipt paid out", Detail: id + " " + r.Key + " " + r.Code + " purse closed"}
+	_, err = e.l.Submit(ctx, job)
+	return ignoreConflict(err)
 }

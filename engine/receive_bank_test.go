@@ -226,3 +226,129 @@ func TestSendsToABankPayeesAtOnce(t *testing.T) {
 	}
 	agree(t, w, sim)
 }
+
+// settleReceiptLoosely runs the bank worker's steps on a credit, its errors retried as the
+// worker retries them, and returns the record and whether the credit is still queued.
+func (w *world) settleReceiptLoosely(id string, steps int) (bankReceipt, bool) {
+	w.t.Helper()
+	for range steps {
+		if done, _ := w.e.ReceiptStep(context.Background(), id); done {
+			break
+		}
+		w.advance(11 * time.Minute)
+	}
+	var r bankReceipt
+	if _, _, err := w.e.record(keyBankReceipt+id, &r); err != nil {
+		w.t.Fatal(err)
+	}
+	recs, _ := w.l.ProfilesFrom(keyReceiptQueue, "", 10)
+	return r, len(recs) > 0
+}
+
+func (w *world) clearingBalance() int64 {
+	w.t.Helper()
+	clr, err := w.e.clearing(context.Background())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	a, _ := w.l.Account(clr.ID)
+	return a.Available()
+}
+
+// TestARefusedCreditWaitsForRoomInThePurse: the bank declines alice's credit while her purse
+// cannot take the money back (its maximum balance): the credit stays queued and in bank
+// clearing, retried, until she has room; then it reaches her purse, once.
+func TestARefusedCreditWaitsForRoomInThePurse(t *testing.T) {
+	w, sim := debitWorldTiers(t, map[uint8]Limits{
+		1: {PerTx: 100000, Daily: 200000, MaxBalance: 1500, CanSend: true},
+		2: {PerTx: 100000, Daily: 200000, MaxBalance: 1000000, CanSend: true}})
+	w.expect(alice, "RECEIVE BANK", "bank account")
+	w.expect(bob, "REG 246810 Bob", "Welcome")
+	w.topup(bob, 5000, 2)
+	sim.Open(aliceIBAN, bank.SimAccount{Balance: sim.Balance(aliceIBAN), Closed: true}) // the bank declines
+	w.expect(bob, "SEND "+alice+" 10 246810", "Sent")
+	id := w.receiptQueued()
+	w.topup(alice, 1000, 1) // her purse fills meanwhile: 1000 back would pass 1500
+	w.outbox()
+	r, queued := w.settleReceiptLoosely(id, 3)
+	if !queued || r.State != domain.RefundSentToBank || r.LastError == "" || w.clearingBalance() != 1000 {
+		t.Fatalf("a refused return: state %s, queued %v, error %q, clearing %d", r.State, queued, r.LastError, w.clearingBalance())
+	}
+	w.expect(alice, "PAY SHOP42 6 739164", "Paid") // room for it now: 400 + 1000
+	if r, queued = w.settleReceiptLoosely(id, 3); queued || r.State != domain.RefundToPurse || w.available(alice) != 1400 || w.clearingBalance() != 0 {
+		t.Fatalf("state %s, queued %v, purse %d, clearing %d", r.State, queued, w.available(alice), w.clearingBalance())
+	}
+	if msgs := w.outbox()[alice]; len(msgs) != 1 || !strings.Contains(msgs[0], "it is in your e-purse. Balance 14.00 EUR") {
+		t.Fatalf("%q", msgs)
+	}
+	w.verify()
+}
+
+// TestARefusedCreditOfAClosedPurseIsPaidOut: alice is erased (her purse closed and paid out)
+// while her credit is in flight; the bank declines it: the amount is paid out to the float
+// as her closing balance was, and bank clearing keeps nothing.
+func TestARefusedCreditOfAClosedPurseIsPaidOut(t *testing.T) {
+	w, sim := receiveWorld(t)
+	sim.Open(aliceIBAN, bank.SimAccount{Balance: sim.Balance(aliceIBAN), Closed: true})
+	w.expect(bob, "SEND "+alice+" 10 246810", "Sent")
+	id := w.receiptQueued()
+	float, _ := w.l.System(domain.KindFloat, "EUR")
+	if _, err := w.e.RequestErasure(context.Background(), "ops", alice, false); err != nil {
+		t.Fatal(err)
+	}
+	w.outbox()
+	before, _ := w.l.Account(float.ID)
+	r, queued := w.settleReceiptLoosely(id, 10)
+	after, _ := w.l.Account(float.ID)
+	if queued || r.State != receiptPaidOut || w.clearingBalance() != 0 || after.Available()-before.Available() != 1000 {
+		t.Fatalf("state %s, queued %v, clearing %d, float +%d", r.State, queued, w.clearingBalance(), after.Available()-before.Available())
+	}
+	if msgs := w.outbox()[alice]; len(msgs) != 0 {
+		t.Fatalf("the erased payee is texted %q", msgs)
+	}
+	w.verify()
+}
+
+// TestASendRecomputedWhenThePayeeChangesMidTurn: while bob's SEND is computed with the sweep
+// to alice's bank, she texts RECEIVE PURSE, or her purse is blocked: the job is refused as a
+// conflict (it names her profile's version; the sweep's debit of a blocked purse is hers,
+// not bob's), and computed again the SEND lands in her purse; bob is told "Sent", never that
+// his own purse is blocked.
+func TestASendRecomputedWhenThePayeeChangesMidTurn(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		change func(w *world)
+	}{
+		{"RECEIVE PURSE", func(w *world) { w.expect(alice, "RECEIVE PURSE", "stays in your e-purse") }},
+		{"blocked", func(w *world) {
+			purse := w.l.AccountsOf(alice)[0]
+			if _, err := w.l.Submit(context.Background(), domain.Job{Status: []domain.StatusChange{{Account: purse.ID, Status: domain.StatusBlocked}}}); err != nil {
+				w.t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w, _ := receiveWorld(t)
+			in := Inbound{From: bob, To: "1234", Text: "SEND " + alice + " 10 246810"}
+			tn := &turn{e: w.e, in: in, dedupeKey: w.e.dedupeKey(in)}
+			if err := tn.load(); err != nil {
+				t.Fatal(err)
+			}
+			job := tn.run()
+			if tn.sweep == nil {
+				t.Fatal("the SEND was computed without its sweep")
+			}
+			c.change(w)
+			if err := tn.submit(context.Background(), job); err != errConflict {
+				t.Fatalf("the stale SEND's job: %v, want a conflict", err)
+			}
+			got := w.sms(bob, in.Text)
+			if len(got[bob]) != 1 || !strings.Contains(got[bob][0], "Sent 10.00 EUR") || w.available(alice) != 1000 {
+				t.Fatalf("bob %q, alice's purse %d", got[bob], w.available(alice))
+			}
+			if recs, _ := w.l.ProfilesFrom(keyReceiptQueue, "", 10); len(recs) != 0 {
+				t.Fatalf("%d bank credits queued", len(recs))
+			}
+		})
+	}
+}
