@@ -156,6 +156,7 @@ func causeMayGo(r commands.Reply) bool {
 		commands.RLocked, commands.RLockedAdmin, // the lockout ends or customer care unlocks
 		commands.RNotRegistered, commands.RNoCreditLine, commands.RBankNotLinked, commands.RNotAvailable, // REG, a line, a bank
 		commands.RErasureWaiting, // the payments waiting are answered or expire
+		commands.RBillNoAccount,  // a BILL with the account saves it
 		commands.RBusy:           // a passing fault
 		return true
 	}
@@ -182,7 +183,7 @@ func (t *turn) answerRepeat(ctx context.Context, dup *domain.DuplicateError, com
 		t.reply(commands.RRepeatSent, a)
 	case t.cmd.Kind == 0 || t.cmd.Kind == commands.Help || t.cmd.Kind == commands.Check:
 		t.replies = computed
-	case (t.cmd.Kind == commands.Bal || t.cmd.Kind == commands.Mini || t.cmd.Kind == commands.Stats) && t.purse != nil && t.purse.Status != domain.StatusClosed:
+	case (t.cmd.Kind == commands.Bal || t.cmd.Kind == commands.Mini || t.cmd.Kind == commands.Stats || t.cmd.Kind == commands.Orders) && t.purse != nil && t.purse.Status != domain.StatusClosed:
 		if t.pinHolds() {
 			t.query()
 		}
@@ -200,6 +201,8 @@ func (t *turn) query() {
 		t.mini()
 	case commands.Stats:
 		t.spendStats()
+	case commands.Orders:
+		t.listOrders()
 	default:
 		t.balance()
 	}

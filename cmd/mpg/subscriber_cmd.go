@@ -22,10 +22,11 @@ func (a *app) subscriberCmd() *cobra.Command {
 		Short: "A person's data: marketing consents, and an export of everything held about him",
 		Example: `  mpg subscriber consents 0612345678
   mpg subscriber export 0612345678 --out /tmp/alice
-  mpg subscriber erase 0612345678`,
+  mpg subscriber erase 0612345678
+  mpg subscriber orders 0612345678`,
 	}
 	c.PersistentFlags().StringVar(&a.regionFlag, "region", "", "country of national numbers (default engine.region)")
-	c.AddCommand(a.subscriberConsentsCmd(), a.subscriberExportCmd(), a.subscriberEraseCmd())
+	c.AddCommand(a.subscriberConsentsCmd(), a.subscriberExportCmd(), a.subscriberEraseCmd(), a.subscriberOrdersCmd())
 	return c
 }
 
