@@ -346,3 +346,19 @@ func TestStandingOrderSealedAtRest(t *testing.T) {
 		t.Fatalf("orders %+v, %v", orders, err)
 	}
 }
+
+// The export of what is held about a person has his saved bills and standing orders.
+func TestExportHasSavedBillsAndOrders(t *testing.T) {
+	w := newWorld(t)
+	w.expect(alice, "REG 739164 Alice", "Welcome")
+	w.topup(alice, 5000, 2)
+	w.expect(alice, "EVERY 30 BILL EDF 0042-77 3 739164", "Standing order 1 set")
+	x, err := w.e.ExportFor(context.Background(), "test", alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(x.SavedBills) != 1 || x.SavedBills[0] != (ExportBill{Biller: "EDF", Account: "0042-77"}) ||
+		len(x.Orders) != 1 || x.Orders[0].Payee != "EDF" || x.Orders[0].Next != "2026-11-30" {
+		t.Fatalf("export: bills %+v, orders %+v", x.SavedBills, x.Orders)
+	}
+}
