@@ -362,3 +362,27 @@ func TestExportHasSavedBillsAndOrders(t *testing.T) {
 		t.Fatalf("export: bills %+v, orders %+v", x.SavedBills, x.Orders)
 	}
 }
+
+// A restart on the day of a run (the books closed and opened again, a new engine) runs
+// nothing again; the next due date runs after it. Created in Chinese.
+func TestStandingOrderOnceAcrossARestart(t *testing.T) {
+	w := newWorld(t)
+	w.expect(alice, "REG 739164 Alice", "Welcome")
+	w.topup(alice, 5000, 2)
+	w.expect(alice, "每 周五 缴费 EDF 0042 3 739164", "定期1已设置:每周五向EDF支付3.00 EUR。首次付款 27/11/2026")
+	if ran, _ := w.runDays(2); len(ran) != 1 || w.available(alice) != 4700 {
+		t.Fatalf("ran %v, balance %d", ran, w.available(alice))
+	}
+	cfg := w.e.cfg
+	if err := w.l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w = reopen(t, w, cfg)
+	if n, err := w.e.RunDueOrders(context.Background()); n != 0 || err != nil {
+		t.Fatalf("after the restart: %d ran, %v", n, err)
+	}
+	if ran, _ := w.runDays(7); fmt.Sprint(ran) != "[2026-12-04]" || w.available(alice) != 4400 {
+		t.Fatalf("ran %v, balance %d", ran, w.available(alice))
+	}
+	w.verify()
+}
