@@ -386,3 +386,40 @@ func TestStandingOrderOnceAcrossARestart(t *testing.T) {
 	}
 	w.verify()
 }
+
+// The day's orders run from Orders.RunHour, and one pass runs at most Orders.PerPass of them;
+// the next passes run the rest.
+func TestStandingOrderRunHourAndPassBound(t *testing.T) {
+	w := newWorld(t)
+	w.e.cfg.Orders.RunHour, w.e.cfg.Orders.PerPass = 13, 2
+	payers := []string{"+33611110001", "+33611110002", "+33611110003", "+33611110004", "+33611110005"}
+	for _, p := range payers {
+		w.expect(p, "REG 2468 P", "Welcome")
+		w.topup(p, 1000, 2)
+		w.expect(p, "EVERY 26 BILL EDF X1 1 2468", "Standing order 1 set")
+	}
+	w.advance(24 * time.Hour) // the 26th, 12:00
+	if n, err := w.e.RunDueOrders(context.Background()); n != 0 || err != nil {
+		t.Fatalf("before the run hour: %d ran, %v", n, err)
+	}
+	w.advance(time.Hour)
+	var passes []int
+	for {
+		n, err := w.e.RunDueOrders(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		passes = append(passes, n)
+	}
+	if fmt.Sprint(passes) != "[2 2 1]" {
+		t.Fatalf("passes ran %v, want [2 2 1]", passes)
+	}
+	for _, p := range payers {
+		if w.available(p) != 900 {
+			t.Fatalf("%s has %d", p, w.available(p))
+		}
+	}
+}
