@@ -359,12 +359,17 @@ func (e *Engine) RunDueOrders(ctx context.Context) (int, error) {
 		due = append(due, r)
 		return true, nil
 	})
-	// Orders of different payers run side by side, so that the ledger commits many in one
-	// write; one payer's orders wait on his lock, as his SMS do.
+	n, rerr := e.runOrders(ctx, due)
+	return n, firstErr(err, rerr)
+}
+
+// runOrders runs the orders of due entries, those of different payers side by side so that
+// the ledger commits many in one write (one payer's wait on his lock, as his SMS do); it
+// returns how many ran and the first error.
+func (e *Engine) runOrders(ctx context.Context, due []domain.Profile) (n int, err error) {
 	var (
 		mu   sync.Mutex
 		wg   sync.WaitGroup
-		n    int
 		slot = make(chan struct{}, orderWorkers)
 	)
 	for _, r := range due {
