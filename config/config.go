@@ -47,8 +47,8 @@ type Orders struct {
 }
 
 func (o Orders) validate(r *rules) {
-	r.between("orders.max_per_subscriber", o.MaxPerSubscriber, 1, 50)
-	r.between("orders.saved_bills", o.SavedBills, 1, 50)
+	r.between("orders.max_per_subscriber", o.MaxPerSubscriber, 1, 20) // the profile lists them: it holds 4 KiB
+	r.between("orders.saved_bills", o.SavedBills, 1, 20)
 	r.between("orders.run_hour", o.RunHour, 0, 23)
 	r.between("orders.per_pass", o.PerPass, 1, 100000)
 	r.between("orders.every_s", o.EveryS, 1, 3600)
