@@ -450,12 +450,18 @@ func (e *Engine) payOrder(ctx context.Context, o *standingOrder, ver, dueVer uin
 	}
 	moved := e.orderMoved(o, ver, dueVer)
 	var job domain.Job
-	if t.purse == nil || t.purse.Status == domain.StatusClosed {
-		gone, err := e.orderGone(o, ver) // a closed purse pays no more: the order ends
+	// A closed purse pays no more, and nobody pays a payee erased since (his number reads as
+	// nothing): the order ends, told.
+	erased := o.Product == domain.ProductSend && !domain.IsMSISDN(o.Payee)
+	if t.purse == nil || t.purse.Status == domain.StatusClosed || erased {
+		gone, err := e.orderGone(o, ver)
 		if err != nil {
 			return err
 		}
-		if t.purse != nil {
+		switch {
+		case t.purse != nil && erased:
+			t.reply(commands.RPayeeClosed, commands.Args{Party: o.Name})
+		case t.purse != nil:
 			t.reply(commands.RAccountClosed, commands.Args{})
 		}
 		moved, job = gone, t.withProfile(domain.Job{})

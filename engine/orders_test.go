@@ -423,3 +423,24 @@ func TestStandingOrderRunHourAndPassBound(t *testing.T) {
 		}
 	}
 }
+
+// A SEND order whose payee was erased since ends at its due date, told, paying nothing.
+func TestStandingOrderToAnErasedPayeeEnds(t *testing.T) {
+	w := newWorld(t)
+	w.expect(alice, "REG 739164 Alice", "Welcome")
+	w.expect(bob, "REG 5678 Bob", "Welcome")
+	w.topup(alice, 5000, 2)
+	w.expect(alice, "EVERY 27 SEND 0687654321 5 739164", "Standing order 1 set")
+	if _, err := w.e.RequestErasure(context.Background(), "op", bob, true); err != nil {
+		t.Fatal(err)
+	}
+	w.outbox()
+	ran, read := w.runDays(2)
+	if len(ran) != 1 || w.available(alice) != 5000 || len(read[alice]) != 1 || !strings.Contains(read[alice][0], "not paid:") {
+		t.Fatalf("ran %v, balance %d, read %q", ran, w.available(alice), read)
+	}
+	if orders, _ := w.e.Orders(alice); len(orders) != 0 {
+		t.Fatalf("orders %+v", orders)
+	}
+	w.verify()
+}
