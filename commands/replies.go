@@ -186,6 +186,18 @@ const (
 	RBankReceived       // his bank took it
 	RBankReceiveToPurse // his bank did not take it: it is in his e-purse
 	RSettings           // SETTINGS: his preferences, one a line ({lines})
+	RBillNoAccount      // BILL without an account, and none saved for that biller
+	ROrderMade          // EVERY: the standing order is set, and its next run
+	ROrdersFull         // EVERY: as many standing orders as allowed already
+	ROrders             // ORDERS: the standing orders, numbered
+	ROrdersNone         // ORDERS: none
+	ROrderStopped       // STOPORDER: ended
+	ROrderNotFound      // STOPORDER: no order with that number
+	ROrderDue           // heads a standing order's run that was not paid: what was due
+	ROrderNeedsYes      // a run above the confirmation amount: not paid, the payer pays it himself
+	ROrderTooLarge      // EVERY above the confirmation amount: not set
+	RBadDay             // EVERY: a day that is no weekday nor 1..31
+	ROrderEnded         // an operator ended a standing order
 	replyCount
 )
 
@@ -224,6 +236,8 @@ type Args struct {
 	Change                      int          // last month to this one, in percent
 	HasChange                   bool         // false: nothing to compare with (no spend last month)
 	Parts                       []Part       // where this month's money went (STATS)
+	Weekly                      bool         // a standing order's day: a weekday (Day 0 Sunday) or
+	Day                         int          // a day of the month
 }
 
 // Part is what was spent at one merchant; Name "" is the rest (other merchants, people paid).
@@ -239,9 +253,9 @@ type Part struct {
 // LANG FR's answer says "français", and fits one UCS-2 SMS.
 var templates = [replyCount][3]string{
 	RHelp: {
-		"mPurse: BAL pin; MINI pin; PAY shop amount pin; BILL biller acct amount pin; SEND phone amount pin; DEBIT shop amount pin; CREDIT [shop amount] pin; REPAY amount pin; YES/NO code; CHECK receipt; REV receipt pin; DISPUTE receipt why; PIN old new; LANG EN/FR/ZH; PROMO ON/OFF; BLOCK. HELP PAY for details.",
-		"SOLDE pin; RELEVE pin; PAYER code somme pin; FACTURE code cpte somme pin; ENVOYER tel somme pin; DEBIT code somme pin; CREDIT [code somme] pin; REMBOURSER somme pin; OUI/NON code; VERIFIER preuve; RETOUR preuve pin; LITIGE preuve motif; PIN ancien neuf; LANGUE FR; PROMO OUI/NON; BLOQUER. Détail AIDE cmd",
-		"余额|明细|付款 商户 金额|缴费 机构 账号 金额|转账 手机 金额|借记 商户 金额|信用 [商户 金额]|还款 金额|撤回 凭证,以上均加 密码|是/否 确认码|验证 凭证|争议 凭证 原因|密码 旧 新|语言 ZH|促销 开/关|冻结。详情:帮助 命令",
+		"BAL pin; MINI pin; PAY shop amount pin; BILL biller acct amount pin; SEND phone amount pin; DEBIT shop amount pin; CREDIT [shop amount] pin; REPAY amount pin; YES/NO code; CHECK receipt; ORDERS pin; REV receipt pin; DISPUTE receipt why; PIN old new; LANG EN/FR/ZH; PROMO ON/OFF; BLOCK. HELP PAY: details.",
+		"SOLDE pin; RELEVE pin; PAYER code somme pin; FACTURE code cpte somme pin; ENVOYER tel somme pin; DEBIT code somme pin; CREDIT (code somme) pin; REMBOURSER somme pin; OUI/NON code; VERIFIER preuve; ORDRES pin; RETOUR preuve pin; LITIGE preuve motif; PIN anc neuf; LANGUE FR; PROMO OUI/NON; BLOQUER. AIDE cmd",
+		"余额|明细|付款 商户 金额|缴费 机构 账号 金额|转账 手机 金额|借记 商户 金额|信用 [商户 金额]|还款 金额|撤回 凭证,以上均加 密码|是/否 确认码|定期|验证 凭证|争议 凭证 原因|密码 旧 新|语言 ZH|促销 开/关|冻结。详情:帮助 命令",
 	},
 	RHelpTopic: {"{about}: {usage}", "{about}: {usage}", "{about}:{usage}"},
 	RUsage: {
@@ -388,6 +402,34 @@ var templates = [replyCount][3]string{
 		"{month}: {amount} en {payments} ({prevmonth} {prev}{change}). {parts}.",
 		"{month}:{payments}共{amount}({prevmonth} {prev}{change})。{parts}。"},
 	RStatsNone: {"No payments yet this month.", "Aucun paiement ce mois-ci.", "本月还没有付款。"},
+	RBillNoAccount: {"No account saved for {arg}. Send BILL {arg} account amount pin once: the account is kept for next time.",
+		"Aucun compte enregistré pour {arg}. Envoyez FACTURE {arg} compte montant pin une fois: le compte est gardé.",
+		"未保存{arg}的账号。请先发送 缴费 {arg} 账号 金额 密码,账号将被保存。"},
+	ROrderMade: {"Standing order {n} set: {amount} to {party} every {day}. First payment on {date}. ORDERS pin lists them.",
+		"Ordre permanent {n} créé: {amount} à {party} chaque {day}. Premier paiement le {date}. ORDRES pin les liste.",
+		"定期{n}已设置:每{day}向{party}支付{amount}。首次付款 {date}。定期 密码 查看。"},
+	ROrdersFull: {"You have {n} standing orders, the most allowed. STOPORDER n pin ends one. Nothing set.",
+		"Vous avez {n} ordres permanents, le maximum. ARRETORDRE n pin en arrete un. Rien n'a été créé.",
+		"您已有{n}个定期,已达上限。取消定期 序号 密码 可取消。未设置。"},
+	ROrders:     {"Standing orders:\n{lines}", "Ordres permanents:\n{lines}", "定期:\n{lines}"},
+	ROrdersNone: {"No standing orders. EVERY day BILL or SEND ... pin sets one.", "Aucun ordre permanent. CHAQUE jour FACTURE ou ENVOYER ... pin en crée un.", "没有定期。每 日期 缴费 或 转账 ... 密码 可设置。"},
+	ROrderStopped: {"Standing order {n} stopped: {amount} to {party} every {day}. No more payments.",
+		"Ordre permanent {n} arrete: {amount} à {party} chaque {day}. Plus de paiements.",
+		"定期{n}已取消:每{day}向{party}支付{amount}。不再付款。"},
+	ROrderNotFound: {"No standing order {n}. ORDERS pin lists them.", "Pas d'ordre permanent {n}. ORDRES pin les liste.", "没有定期{n}。定期 密码 查看。"},
+	ROrderDue:      {"Standing order {amount} to {party} due {date} not paid:", "Ordre permanent {amount} à {party} du {date} non payé:", "{date}应向{party}支付的定期{amount}未付:"},
+	ROrderNeedsYes: {"above {limit} a payment needs your YES. Nothing was taken: pay it yourself if you wish.",
+		"au-dela de {limit} un paiement demande votre OUI. Rien n'a été pris: payez-le vous-meme si vous le souhaitez.",
+		"超过{limit}的付款需您确认。未扣款,如需请自行支付。"},
+	ROrderTooLarge: {"A standing order pays without your YES, so it can be at most {limit}. Nothing set.",
+		"Un ordre permanent paie sans votre OUI: au plus {limit}. Rien n'a été créé.",
+		"定期付款无需确认,金额最多{limit}。未设置。"},
+	RBadDay: {"Unknown day {arg}. Use MON to SUN, or 1 to 31 for a day of the month.",
+		"Jour {arg} inconnu. Utilisez LUN à DIM, ou 1 à 31 pour un jour du mois.",
+		"未知日期{arg}。请用 周一 至 周日,或 1 至 31 表示每月几号。"},
+	ROrderEnded: {"Customer care ended your standing order: {amount} to {party} every {day}.",
+		"Le service client a arrete votre ordre permanent: {amount} à {party} chaque {day}.",
+		"客服已取消您的定期:每{day}向{party}支付{amount}。"},
 	RRiskVoided: {"Your payment of {amount} to {party} was not made. The money is back in your e-purse.",
 		"Votre paiement de {amount} à {party} n'a pas été effectué. L'argent est revenu dans votre porte-monnaie.",
 		"您向{party}支付的{amount}未完成。款项已退回您的钱包。"},
@@ -783,6 +825,9 @@ var usage = map[Kind][3]string{
 	Stats:     {"STATS pin", "STATS pin", "统计 密码"},
 	Receive:   {"RECEIVE BANK or PURSE", "RECEVOIR BANQUE ou PORTEMONNAIE", "收款 银行 或 钱包"},
 	Settings:  {"SETTINGS pin", "REGLAGES pin", "设置 密码"},
+	Every:     {"EVERY day BILL biller [acct] amount pin, or SEND phone amount pin; day MON..SUN or 1..31", "CHAQUE jour FACTURE code [cpte] montant pin, ou ENVOYER tel montant pin; jour LUN..DIM ou 1..31", "每 日期 缴费 机构 [账号] 金额 密码,或 转账 手机 金额 密码;日期 周一..周日 或 1..31"},
+	Orders:    {"ORDERS pin", "ORDRES pin", "定期 密码"},
+	StopOrder: {"STOPORDER n pin", "ARRETORDRE n pin", "取消定期 序号 密码"},
 }
 
 // about is what each command does, for HELP <cmd>.
@@ -819,6 +864,9 @@ var about = map[Kind][3]string{
 	Stats:     {"This month's spend against last month's, and where it went", "Vos dépenses du mois face au mois dernier, et où elles sont allées", "本月与上月消费对比及去向"},
 	Receive:   {"Where money sent to you lands: your linked bank account or your e-purse", "Ou arrive l'argent envoye: votre compte bancaire lie ou votre porte-monnaie", "收款去向:关联的银行账户或钱包"},
 	Settings:  {"Your preferences, and how to change them", "Vos reglages, et comment les changer", "您的设置及修改方法"},
+	Every:     {"A bill or SEND paid on its day", "Facture ou envoi payé à date fixe", "按固定日期缴费或转账"},
+	Orders:    {"Your standing orders, numbered", "Vos ordres permanents, numérotés", "您的定期列表"},
+	StopOrder: {"End a standing order (its number in ORDERS)", "Arreter un ordre permanent (numéro dans ORDRES)", "取消定期(定期 列表中的序号)"},
 }
 
 // Usage is a command's syntax in a language.
@@ -911,6 +959,8 @@ func Render(l Lang, r Reply, a Args) string {
 			b.WriteString(money(a.Worth))
 		case "date":
 			b.WriteString(a.Date)
+		case "day":
+			b.WriteString(DayName(l, a.Weekly, a.Day))
 		case "month":
 			b.WriteString(MonthName(l, a.Month))
 		case "prevmonth":
@@ -1003,6 +1053,8 @@ func ForParseError(e *ParseError) (Reply, Args) {
 		return RBadLanguage, a
 	case BadSwitch:
 		return RBadSwitch, a
+	case BadDay:
+		return RBadDay, a
 	}
 	return RTooLong, a
 }
@@ -1016,6 +1068,7 @@ func SampleArgs() Args {
 		Receipt: "K4P9-2M7X-QT", Code: "483920", N: 3, Topic: Pay, Arg: "SHOP4", Currency: "EUR", Time: "23:59", Case: "D7QX2K",
 		Link: "https://pay.example.com/data/Xq3vJ9kP2mR7tY4wZ8bN1cD6fG5hL0sA3eU7iO9pQ2r", Years: 5, Minutes: 15, On: true,
 		Points: 12345, Total: 1234567, Worth: eur(12345), Date: "31/12/2028",
+		Weekly: false, Day: 31,
 		Month: time.September, PrevMonth: time.August, Prev: eur(123456), Change: -100, HasChange: true,
 		Parts: []Part{{"SHOP42", eur(45050)}, {"ELECTRICITE", eur(30000)}, {"BOULANGERIE", eur(25000)}, {"", eur(25000)}},
 		Lines: []string{"24/11 -12.50 EUR Corner Shop", "24/11 -0.10 EUR fee", "23/11 +1.50 EUR refund Corner Shop",

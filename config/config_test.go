@@ -63,6 +63,8 @@ func TestErrorNamesTheBadKey(t *testing.T) {
 		{"[engine]\nregion = \"FRA\"\n", `config P: [engine] region = "FRA": must be a 2-letter country code like FR`},
 		{"[bank]\ntries = 0\n", "config P: [bank] tries = 0: must be 1 to 100"},
 		{"[stats]\nfollow_every_ms = 1\n", "config P: [stats] follow_every_ms = 1: must be 10 to 600000"},
+		{"[orders]\nrun_hour = 24\n", "config P: [orders] run_hour = 24: must be 0 to 23"},
+		{"[orders]\nmax_per_subscriber = 0\n", "config P: [orders] max_per_subscriber = 0: must be 1 to 20"},
 		{"[merchant]\ntls_cert = \"c.pem\"\n", `config P: [merchant] tls_key = "": must be set when tls_cert is`},
 		{"[engine.fees]\npay = [ { up_to_minor = 0, fee_minor = 1 }, { up_to_minor = 5 } ]\n",
 			"config P: [engine.fees] pay: bands must be in increasing up_to_minor, the unbounded one (0) last"},

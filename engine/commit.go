@@ -159,6 +159,7 @@ func causeMayGo(r commands.Reply) bool {
 		commands.RLocked, commands.RLockedAdmin, // the lockout ends or customer care unlocks
 		commands.RNotRegistered, commands.RNoCreditLine, commands.RBankNotLinked, commands.RNotAvailable, // REG, a line, a bank
 		commands.RErasureWaiting, // the payments waiting are answered or expire
+		commands.RBillNoAccount,  // a BILL with the account saves it
 		commands.RBusy:           // a passing fault
 		return true
 	}
@@ -185,7 +186,7 @@ func (t *turn) answerRepeat(ctx context.Context, dup *domain.DuplicateError, com
 		t.reply(commands.RRepeatSent, a)
 	case t.cmd.Kind == 0 || t.cmd.Kind == commands.Help || t.cmd.Kind == commands.Check:
 		t.replies = computed
-	case (t.cmd.Kind == commands.Bal || t.cmd.Kind == commands.Mini || t.cmd.Kind == commands.Stats || t.cmd.Kind == commands.Settings) && t.purse != nil && t.purse.Status != domain.StatusClosed:
+	case (t.cmd.Kind == commands.Bal || t.cmd.Kind == commands.Mini || t.cmd.Kind == commands.Stats || t.cmd.Kind == commands.Settings || t.cmd.Kind == commands.Orders) && t.purse != nil && t.purse.Status != domain.StatusClosed:
 		if t.pinHolds() {
 			t.query()
 		}
@@ -205,6 +206,8 @@ func (t *turn) query() {
 		t.spendStats()
 	case commands.Settings:
 		t.settings()
+	case commands.Orders:
+		t.listOrders()
 	default:
 		t.balance()
 	}

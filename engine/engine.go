@@ -147,7 +147,9 @@ type Config struct {
 	Mail MailConfig
 	// Fraud is how the fraud rules score payments (off by default).
 	Fraud FraudConfig
-	Now   func() time.Time
+	// Orders bounds saved bills and standing orders and says when the runs go.
+	Orders OrdersConfig
+	Now    func() time.Time
 }
 
 // Engine handles inbound SMS.
@@ -252,6 +254,7 @@ func NewAdmin(cfg Config, l Ledger) *Engine {
 	}
 	cfg = privacyDefaults(cfg)
 	cfg.Marketing.defaults(cfg.Location)
+	cfg.Orders.defaults()
 	e := &Engine{cfg: cfg, l: l, pinMACs: newMACPool(cfg.PINKey), receiptMACs: newMACPool(cfg.ReceiptKey), bankWake: make(chan struct{}, 1)}
 	if cfg.Fraud.Rules.Enabled {
 		e.risk, _ = fraud.New(cfg.Fraud.Rules) // New refused a rule set that does not validate
@@ -404,6 +407,10 @@ type turn struct {
 	scored   *domain.AccountAt
 	decision *FraudDecision
 	holdIt   bool
+	// sOrder is the standing order this turn pays (no SMS: the scheduler), runID the id its
+	// payment gets, derived from the order and its due date.
+	sOrder *standingOrder
+	runID  domain.ID
 }
 
 func (t *turn) load() error {
@@ -443,7 +450,11 @@ func (t *turn) replyTo(to string, l commands.Lang, r commands.Reply, a commands.
 		a.Currency = t.e.cfg.Currency
 	}
 	t.retry.said = append(t.retry.said, r)
-	t.replies = append(t.replies, domain.Message{From: t.e.cfg.ShortCode, To: to, Text: commands.Render(l, r, a)})
+	text := commands.Render(l, r, a)
+	if t.sOrder != nil && to == t.in.From {
+		text = t.runHeading() + " " + text // a run nobody texted for: say which order it is
+	}
+	t.replies = append(t.replies, domain.Message{From: t.e.cfg.ShortCode, To: to, Text: text})
 }
 
 // run decides what the SMS does and returns the job that does it.
@@ -581,6 +592,13 @@ func (t *turn) run() domain.Job {
 		return t.askErasure()
 	case commands.Rev:
 		return t.askReturn()
+	case commands.Every:
+		return t.guard(t.makeOrder())
+	case commands.Orders:
+		t.repeat.Kind = repeatQuery
+		return t.listOrders()
+	case commands.StopOrder:
+		return t.stopOrder()
 	}
 	t.reply(commands.RHelp, commands.Args{})
 	return domain.Job{}

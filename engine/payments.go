@@ -53,7 +53,10 @@ func (t *turn) pay() domain.Job {
 	}
 	ref := c.Ref
 	if c.Kind == commands.Bill {
-		ref = c.Account
+		if !t.billAccount() {
+			return t.withProfile(domain.Job{})
+		}
+		ref = t.cmd.Account
 	}
 	t.payeeName, t.payee = payee.Name, payee.ID
 	if c.Kind == commands.Pay && c.Ref != "" {
@@ -131,7 +134,7 @@ func (t *turn) hold(payeeNumber string, amount uint64) domain.Job {
 		return t.refuseBy(r)
 	}
 	fee := t.fee(domain.CodeSend, amount)
-	ts := []domain.Transfer{{ID: domain.NewID(), Debit: t.purse.ID, Credit: escrow.ID, Amount: amount, Code: domain.CodeHold,
+	ts := []domain.Transfer{{ID: t.newID(), Debit: t.purse.ID, Credit: escrow.ID, Amount: amount, Code: domain.CodeHold,
 		Flags: domain.Pending, Timeout: t.e.cfg.ClaimFor, For: payeeNumber, Ref: holdRef(t.lang, t.cmd.Ref)}}
 	if fee > 0 {
 		fees := t.system(domain.KindFees)
@@ -210,7 +213,7 @@ func (t *turn) move(code uint16, payee *domain.Account, amount uint64, ref strin
 		paid -= o.discount
 		discount = &domain.PaymentDiscount{Promotion: o.p.Code, Amount: o.discount, Price: amount}
 	}
-	id := domain.NewID()
+	id := t.newID()
 	ts := []domain.Transfer{{ID: id, Debit: t.purse.ID, Credit: payee.ID, Amount: paid, Code: code, Ref: ref}}
 	if o != nil {
 		ts = append(ts, domain.Transfer{ID: pointsID(id.String(), "discount"), Debit: o.p.Account, Credit: payee.ID, Amount: o.discount,

@@ -52,6 +52,11 @@ type profile struct {
 	EraseAsk *erasureAsk `json:"erase_ask,omitempty"`
 	// ErasureDue is when the erasure asked is filed for (unix nanos; 0: none asked).
 	ErasureDue int64 `json:"erasure_due,omitempty"`
+	// Bills are the bill accounts saved per biller (BILL without an account), at most
+	// Config.Orders.SavedBills, the least recently changed dropped first.
+	Bills []savedBill `json:"bills,omitempty"`
+	// Orders are the ids of his standing orders, in the order ORDERS numbers them.
+	Orders []string `json:"orders,omitempty"`
 }
 
 // activation is a one-time code, kept only as an HMAC, that lets the subscriber set a PIN

@@ -130,7 +130,8 @@ func engineConfig(cfg config.Config) engine.Config {
 		RetentionYears: cfg.Privacy.RetentionYears, DataLinkFor: time.Duration(cfg.Privacy.ExportLinkMin) * time.Minute,
 		DataPerDay: cfg.Privacy.DataPerDay, Disputes: disputeConfig(cfg.Disputes), Loyalty: programme(cfg, exp, loc),
 		Marketing: marketingConfig(cfg.Marketing, loc), Fraud: fraudConfig(cfg.Fraud),
-		Mail: engine.MailConfig{StatementHour: cfg.Mail.StatementHour, Retry: seconds(cfg.Mail.RetryS), MaxRows: cfg.Mail.MaxRows}}
+		Mail: engine.MailConfig{StatementHour: cfg.Mail.StatementHour, Retry: seconds(cfg.Mail.RetryS), MaxRows: cfg.Mail.MaxRows},
+		Orders: engine.OrdersConfig{Max: cfg.Orders.MaxPerSubscriber, SavedBills: cfg.Orders.SavedBills, RunHour: cfg.Orders.RunHour, PerPass: cfg.Orders.PerPass}}
 }
 
 // marketingConfig is the [marketing] section as the engine takes it, other numbers in loc.
@@ -456,6 +457,12 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 	go func() {
 		defer work.Done()
 		d.leases.once(workCtx, "expiry", func(ctx context.Context) { d.eng.RunExpiry(ctx, time.Second, d.log.Sugar().Warnf) })
+	}()
+	work.Add(1)
+	go func() { // standing orders: each due date runs once even if two daemons ran this at once
+		defer work.Done()
+		every := time.Duration(d.cfg.Orders.EveryS) * time.Second
+		d.leases.once(workCtx, "orders", func(ctx context.Context) { d.eng.RunOrders(ctx, every, d.log.Sugar().Warnf) })
 	}()
 	if st := d.cfg.Stats; st.Enabled {
 		work.Add(1)

@@ -24,10 +24,11 @@ func (a *app) subscriberCmd() *cobra.Command {
 		Example: `  mpg subscriber consents 0612345678
   mpg subscriber export 0612345678 --out /tmp/alice
   mpg subscriber erase 0612345678
-  mpg subscriber settings 0612345678 --receive bank`,
+  mpg subscriber settings 0612345678 --receive bank
+  mpg subscriber orders 0612345678`,
 	}
 	c.PersistentFlags().StringVar(&a.regionFlag, "region", "", "country of national numbers (default engine.region)")
-	c.AddCommand(a.subscriberConsentsCmd(), a.subscriberExportCmd(), a.subscriberEraseCmd(), a.subscriberSettingsCmd())
+	c.AddCommand(a.subscriberConsentsCmd(), a.subscriberExportCmd(), a.subscriberEraseCmd(), a.subscriberSettingsCmd(), a.subscriberOrdersCmd())
 	return c
 }
 
