@@ -32,6 +32,8 @@ type Config struct {
 	Console   Console   `toml:"console"`
 	Fraud     Fraud     `toml:"fraud"`
 	Stats     Stats     `toml:"stats"`
+	// Settlement pays merchants into their bank accounts.
+	Settlement Settlement `toml:"settlement"`
 	// KeyFrom says where the keys were read from, for messages (not a key of the file).
 	KeyFrom KeyFrom `toml:"-"`
 }
@@ -277,15 +279,16 @@ func Default() Config {
 				{Tier: 3, PerPayment: 200000, Daily: 500000, MaxBalance: 1000000, CanSend: true},
 			},
 			Fees: Fees{Pay: []Band{}, Bill: []Band{}, Send: []Band{}, Debit: []Band{}, Credit: []Band{}}},
-		HTTP:      HTTP{Addr: "127.0.0.1:9464"},
-		Bank:      Bank{TimeoutMs: 5000, Tries: 5, MaxInflight: 64, EchoS: 30},
-		Privacy:   Privacy{RetentionYears: 5, ExportLinkMin: 15, DataPerDay: 3},
-		Disputes:  Disputes{SelfServiceHours: 24, AnswerHours: 48, OpenDays: 120, MerchantDays: 7, CloseHours: 72, AutoRefundMax: 5000},
-		Loyalty:   defaultLoyalty(),
-		Marketing: defaultMarketing(),
-		Console:   Console{SessionTTLMin: 30, SessionMaxHours: 8, SecureCookies: "auto"},
-		Fraud:     defaultFraud(),
-		Stats:     defaultStats(),
+		HTTP:       HTTP{Addr: "127.0.0.1:9464"},
+		Bank:       Bank{TimeoutMs: 5000, Tries: 5, MaxInflight: 64, EchoS: 30},
+		Privacy:    Privacy{RetentionYears: 5, ExportLinkMin: 15, DataPerDay: 3},
+		Disputes:   Disputes{SelfServiceHours: 24, AnswerHours: 48, OpenDays: 120, MerchantDays: 7, CloseHours: 72, AutoRefundMax: 5000},
+		Loyalty:    defaultLoyalty(),
+		Marketing:  defaultMarketing(),
+		Console:    Console{SessionTTLMin: 30, SessionMaxHours: 8, SecureCookies: "auto"},
+		Fraud:      defaultFraud(),
+		Stats:      defaultStats(),
+		Settlement: defaultSettlement(),
 		Merchant: Merchant{RatePerS: 20, Burst: 40, RequestMin: 15, CheckoutMin: 15, CheckoutMax: 1000,
 			CheckoutMonthly: 30000, CodesPerHour: 5, WebhookRetryS: []int{5, 300, 1800, 7200, 18000, 36000, 36000, 50400, 86400}},
 		SMPP: SMPP{Addr: "127.0.0.1:2775", SystemID: "mpg", Transceiver: true, Binds: 1, Window: 10, MaxInflight: 1024,
@@ -435,6 +438,7 @@ func (c Config) validate() []*KeyError {
 	c.Console.validate(&r)
 	c.Fraud.validate(&r)
 	c.Stats.validate(&r)
+	c.Settlement.validate(&r)
 	l, s, e, m, b := c.Ledger, c.SMPP, c.Engine, c.Merchant, c.Bank
 	switch l.Driver {
 	case DriverBbolt:

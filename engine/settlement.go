@@ -109,6 +109,12 @@ func (e *Engine) settlementReady() error {
 	if d.Name == "" || d.IBAN == "" {
 		return errors.New("settlement: settlement.debtor_name and settlement.debtor_iban (the operator's account) are not set")
 	}
+	if _, err := domain.ParseIBAN(d.IBAN); err != nil {
+		return fmt.Errorf("settlement.debtor_iban: %w", err)
+	}
+	if d.BIC != "" && settlement.CheckBIC(d.BIC) != nil {
+		return fmt.Errorf("settlement.debtor_bic: %w", settlement.CheckBIC(d.BIC))
+	}
 	if e.cfg.Settlement.Dir == "" {
 		return errors.New("settlement: settlement.dir (where files go) is not set")
 	}

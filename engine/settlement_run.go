@@ -53,6 +53,11 @@ func (e *Engine) Settle(ctx context.Context, actor string) (SettleReport, error)
 	if err := e.settlePending(ctx, &rep); err != nil {
 		return rep, err
 	}
+	for i, p := range rep.Issued {
+		if p, _, err := e.PayoutByID(p.ID); err == nil {
+			rep.Issued[i] = p // with the file it went into
+		}
+	}
 	if len(rep.Errors) == 0 { // the day is done: the daily run does not start it again
 		_, err = e.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{{Owner: keySettleDay + rep.Day, Data: indexEntry}}})
 		if errors.Is(err, domain.ErrConflict) {

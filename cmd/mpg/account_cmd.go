@@ -278,9 +278,10 @@ func (a *app) merchantCmd() *cobra.Command {
   mpg merchant add EDF --name "EDF" --biller
   mpg merchant list
   mpg merchant key create SHOP42
-  mpg merchant webhook SHOP42 --url https://shop.example/mpg-hook`,
+  mpg merchant webhook SHOP42 --url https://shop.example/mpg-hook
+  mpg merchant iban SHOP42 FR7630006000011234567890189 --bic AGRIFRPP`,
 	}
-	c.AddCommand(a.merchantAddCmd(), a.merchantListCmd(), a.merchantKeyCmd(), a.merchantWebhookCmd())
+	c.AddCommand(a.merchantAddCmd(), a.merchantListCmd(), a.merchantKeyCmd(), a.merchantWebhookCmd(), a.merchantIBANCmd())
 	return c
 }
 

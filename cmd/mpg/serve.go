@@ -128,7 +128,7 @@ func engineConfig(cfg config.Config) engine.Config {
 		WebhookRetry:   seconds(cfg.Merchant.WebhookRetryS),
 		RetentionYears: cfg.Privacy.RetentionYears, DataLinkFor: time.Duration(cfg.Privacy.ExportLinkMin) * time.Minute,
 		DataPerDay: cfg.Privacy.DataPerDay, Disputes: disputeConfig(cfg.Disputes), Loyalty: programme(cfg, exp, loc),
-		Marketing: marketingConfig(cfg.Marketing, loc), Fraud: fraudConfig(cfg.Fraud)}
+		Marketing: marketingConfig(cfg.Marketing, loc), Fraud: fraudConfig(cfg.Fraud), Settlement: settlementConfig(cfg.Settlement)}
 }
 
 // marketingConfig is the [marketing] section as the engine takes it, other numbers in loc.
@@ -460,6 +460,13 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 			d.leases.once(workCtx, "statistics", func(ctx context.Context) {
 				d.eng.RunStatistics(ctx, st.FollowEvery(), d.log.Sugar().Warnf)
 			})
+		}()
+	}
+	if d.cfg.Settlement.Enabled {
+		work.Add(1)
+		go func() {
+			defer work.Done()
+			d.leases.once(workCtx, "settlement", func(ctx context.Context) { d.eng.RunSettlement(ctx, time.Minute, d.log.Sugar().Warnf) })
 		}()
 	}
 	if client, b := d.bankClient, d.cfg.Bank; client != nil {
