@@ -33,9 +33,9 @@ import (
 
 	"mpg/domain"
 	"mpg/engine"
-	"mpg/settlement"
 	"mpg/internal/testbooks"
 	"mpg/ledger"
+	"mpg/settlement"
 )
 
 const alice = "+33612345678"
