@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"mpg/domain"
@@ -39,17 +40,7 @@ func (e *Engine) Settle(ctx context.Context, actor string) (SettleReport, error)
 	if err != nil {
 		return rep, err
 	}
-	for _, b := range banks {
-		p, why, err := e.payOut(ctx, actor, rep.Day, settle, b, now)
-		switch {
-		case err != nil:
-			rep.Errors = append(rep.Errors, b.Code+": "+err.Error())
-		case p != nil:
-			rep.Issued = append(rep.Issued, *p)
-		default:
-			rep.Skipped = append(rep.Skipped, b.Code+": "+why)
-		}
-	}
+	e.payOutAll(ctx, actor, settle, banks, now, &rep)
 	if err := e.settlePending(ctx, &rep); err != nil {
 		return rep, err
 	}
@@ -105,6 +96,48 @@ func (e *Engine) RunSettlement(ctx context.Context, every time.Duration, logf fu
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// settleWorkers bounds the payout jobs in flight at once: the ledger commits those that
+// arrive together with one sync.
+const settleWorkers = 16
+
+// payOutAll issues the day's payouts of the merchants, several at a time, and reports each
+// in the order of the merchants.
+func (e *Engine) payOutAll(ctx context.Context, actor string, settle uint64, banks []PayoutBank, now time.Time, rep *SettleReport) {
+	type outcome struct {
+		p   *Payout
+		why string
+		err error
+	}
+	out := make([]outcome, len(banks))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(settleWorkers, len(banks)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				o := &out[i]
+				o.p, o.why, o.err = e.payOut(ctx, actor, rep.Day, settle, banks[i], now)
+			}
+		}()
+	}
+	for i := range banks {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, o := range out {
+		switch {
+		case o.err != nil:
+			rep.Errors = append(rep.Errors, banks[i].Code+": "+o.err.Error())
+		case o.p != nil:
+			rep.Issued = append(rep.Issued, *o.p)
+		default:
+			rep.Skipped = append(rep.Skipped, banks[i].Code+": "+o.why)
 		}
 	}
 }
