@@ -5,11 +5,11 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
 	"mpg/domain"
-	"mpg/settlement"
 )
 
 // Settlement pays merchants what they are owed into their bank accounts: a payout moves the
@@ -18,8 +18,18 @@ import (
 // pain.002 status report marks each payout paid (in transit to bank clearing) or rejected
 // (back to the merchant).
 
+// SettlementFiles writes the credit transfer files the operator's bank takes and reads its
+// status reports (the settlement room: pain.001 out, pain.002 in).
+type SettlementFiles interface {
+	// WriteInitiation writes f into dir, whole or not at all, and returns its path.
+	WriteInitiation(dir string, f domain.SEPAFile) (string, error)
+	ReadStatus(in io.Reader) (domain.StatusReport, error)
+}
+
 // SettlementConfig is how merchants are settled.
 type SettlementConfig struct {
+	// Files writes and reads the files (nil: settlement is off).
+	Files SettlementFiles
 	// Enabled: the daemon runs the day's settlement by itself at At.
 	Enabled bool
 	// At is the time of day (in Location) the daily run starts.
@@ -35,7 +45,7 @@ type SettlementConfig struct {
 	MinPayout uint64
 	// Debtor is the operator's account the transfers are paid from; Initiator the name the
 	// bank knows the sender of the files by ("" : the debtor's).
-	Debtor    settlement.Party
+	Debtor    domain.SEPAParty
 	Initiator string
 }
 
@@ -103,7 +113,7 @@ func payoutOfKey(m uint64, id string) string { return keyPayoutOf + hex16(m) + "
 // files need the operator's account.
 func (e *Engine) settlementReady() error {
 	if e.cfg.Currency != "EUR" {
-		return fmt.Errorf("%w; this ledger is in %s", settlement.ErrNotEUR, e.cfg.Currency)
+		return fmt.Errorf("%w; this ledger is in %s", domain.ErrNotEUR, e.cfg.Currency)
 	}
 	d := e.cfg.Settlement.Debtor
 	if d.Name == "" || d.IBAN == "" {
@@ -112,8 +122,11 @@ func (e *Engine) settlementReady() error {
 	if _, err := domain.ParseIBAN(d.IBAN); err != nil {
 		return fmt.Errorf("settlement.debtor_iban: %w", err)
 	}
-	if d.BIC != "" && settlement.CheckBIC(d.BIC) != nil {
-		return fmt.Errorf("settlement.debtor_bic: %w", settlement.CheckBIC(d.BIC))
+	if _, err := domain.ParseBIC(d.BIC); d.BIC != "" && err != nil {
+		return fmt.Errorf("settlement.debtor_bic: %w", err)
+	}
+	if e.cfg.Settlement.Files == nil {
+		return errors.New("settlement: no file writer (the daemon wires the settlement room)")
 	}
 	if e.cfg.Settlement.Dir == "" {
 		return errors.New("settlement: settlement.dir (where files go) is not set")
@@ -136,16 +149,16 @@ func (e *Engine) LinkPayoutBank(ctx context.Context, actor string, merchant uint
 			Audit: &domain.Audit{Actor: actor, Action: "merchant iban", Detail: m.Owner + " unlinked"}})
 		return PayoutBank{}, err
 	}
-	b := PayoutBank{Merchant: merchant, Code: m.Owner, BIC: strings.ToUpper(strings.TrimSpace(bic)), Linked: e.cfg.Now().UnixNano()}
+	b := PayoutBank{Merchant: merchant, Code: m.Owner, Linked: e.cfg.Now().UnixNano()}
 	if b.IBAN, err = domain.ParseIBAN(iban); err != nil {
 		return PayoutBank{}, err
 	}
-	if b.BIC != "" {
-		if err := settlement.CheckBIC(b.BIC); err != nil {
+	if strings.TrimSpace(bic) != "" {
+		if b.BIC, err = domain.ParseBIC(bic); err != nil {
 			return PayoutBank{}, err
 		}
 	}
-	if b.Holder = settlement.SEPAText(cmpOr(holder, m.Name, m.Owner), 70); b.Holder == "" {
+	if b.Holder = domain.SEPAText(cmpOr(holder, m.Name, m.Owner), 70); b.Holder == "" {
 		b.Holder = m.Owner // a name of Chinese characters only: the code stands for it
 	}
 	_, err = e.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{write(payoutBankKey(merchant), b, ver)},

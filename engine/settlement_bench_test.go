@@ -29,8 +29,8 @@ func BenchmarkSettleRun(b *testing.B) {
 	}
 	float := res.Accounts[0].ID
 	e, err := New(Config{Currency: "EUR", Exponent: 2, PINKey: []byte("pin-key-for-tests-only"), ReceiptKey: []byte("receipt-key-for-tests"), Now: now,
-		Settlement: SettlementConfig{Dir: b.TempDir(), ReservePercent: 10, ReserveDays: 7, MinPayout: 100,
-			Debtor: settlement.Party{Name: "Operator", IBAN: "DE89370400440532013000"}}}, l)
+		Settlement: SettlementConfig{Files: settlement.Files{}, Dir: b.TempDir(), ReservePercent: 10, ReserveDays: 7, MinPayout: 100,
+			Debtor: domain.SEPAParty{Name: "Operator", IBAN: "DE89370400440532013000"}}}, l)
 	if err != nil {
 		b.Fatal(err)
 	}

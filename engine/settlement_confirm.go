@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"mpg/domain"
-	"mpg/settlement"
 )
 
 // ConfirmLine is what a status report did to one payout.
@@ -33,7 +32,10 @@ type ConfirmReport struct {
 // and keeps the bank's reason. Each in one job with its record. Anything else leaves the
 // payout issued: an unknown outcome is a state, never a guess.
 func (e *Engine) ConfirmPayouts(ctx context.Context, actor string, in io.Reader) (ConfirmReport, error) {
-	rpt, err := settlement.ParseReport(in)
+	if e.cfg.Settlement.Files == nil {
+		return ConfirmReport{}, errors.New("settlement: no file reader (the daemon wires the settlement room)")
+	}
+	rpt, err := e.cfg.Settlement.Files.ReadStatus(in)
 	if err != nil {
 		return ConfirmReport{}, err
 	}
@@ -68,8 +70,8 @@ func cmpErr(a, b error) error {
 }
 
 // closePayout takes a payout from issued to paid or rejected, in one job with its money.
-func (e *Engine) closePayout(ctx context.Context, actor, id string, o settlement.Outcome, why string) (ConfirmLine, error) {
-	want := map[settlement.Outcome]string{settlement.Paid: PayoutPaid, settlement.Rejected: PayoutRejected}[o]
+func (e *Engine) closePayout(ctx context.Context, actor, id string, o domain.Outcome, why string) (ConfirmLine, error) {
+	want := map[domain.Outcome]string{domain.OutcomePaid: PayoutPaid, domain.OutcomeRejected: PayoutRejected}[o]
 	for try := 0; try < maxTurns; try++ {
 		p, ver, err := e.PayoutByID(id)
 		if err != nil {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"mpg/domain"
-	"mpg/settlement"
 )
 
 // SettleReport is what one settlement run did.
@@ -174,7 +173,7 @@ func (e *Engine) payOut(ctx context.Context, actor, day string, settle uint64, b
 			return nil, "", err
 		}
 		if m.Currency != e.cfg.Currency {
-			return nil, "", fmt.Errorf("account in %s: %w", m.Currency, settlement.ErrNotEUR)
+			return nil, "", fmt.Errorf("account in %s: %w", m.Currency, domain.ErrNotEUR)
 		}
 		reserve, err := e.reserve(m, now)
 		if err != nil {
@@ -259,10 +258,10 @@ type payoutFile struct {
 }
 
 // filePayouts puts the payouts no file holds yet into files of at most
-// settlement.MaxTransfers each: one job per file names the file in every payout it holds.
+// domain.MaxSEPATransfers each: one job per file names the file in every payout it holds.
 func (e *Engine) filePayouts(ctx context.Context) error {
-	for round := 0; round < maxSettleScan/settlement.MaxTransfers; round++ {
-		recs, err := e.l.ProfilesFrom(keyUnfiled, "", settlement.MaxTransfers)
+	for round := 0; round < maxSettleScan/domain.MaxSEPATransfers; round++ {
+		recs, err := e.l.ProfilesFrom(keyUnfiled, "", domain.MaxSEPATransfers)
 		if err != nil || len(recs) == 0 {
 			return err
 		}
@@ -317,11 +316,11 @@ func (e *Engine) writeFiles(ctx context.Context, rep *SettleReport) error {
 		if err != nil {
 			return err
 		}
-		data, err := e.renderFile(f)
+		sf, err := e.fileOf(f)
 		if err != nil {
 			return fmt.Errorf("settlement file %s: %w", msg, err)
 		}
-		if f.Path, err = settlement.Write(e.cfg.Settlement.Dir, msg+".xml", data); err != nil {
+		if f.Path, err = e.cfg.Settlement.Files.WriteInitiation(e.cfg.Settlement.Dir, sf); err != nil {
 			return fmt.Errorf("settlement file %s: %w", msg, err)
 		}
 		_, err = e.l.Submit(ctx, domain.Job{Profiles: []domain.Profile{write(keyPayoutFile+msg, f, ver), {Owner: r.Owner, Version: r.Version, Delete: true}}})
@@ -333,23 +332,23 @@ func (e *Engine) writeFiles(ctx context.Context, rep *SettleReport) error {
 	return nil
 }
 
-// renderFile is a file's pain.001, from the books alone: written again, it is the same.
-func (e *Engine) renderFile(f payoutFile) ([]byte, error) {
+// fileOf is what a file says, from the books alone: written again, it is the same.
+func (e *Engine) fileOf(f payoutFile) (domain.SEPAFile, error) {
 	created := time.Unix(0, f.Created)
-	out := settlement.File{MsgID: f.MsgID, Created: created, Execution: created.In(e.cfg.Location), Currency: e.cfg.Currency,
+	out := domain.SEPAFile{MsgID: f.MsgID, Created: created, Execution: created.In(e.cfg.Location), Currency: e.cfg.Currency,
 		Initiator: e.cfg.Settlement.Initiator, Debtor: e.cfg.Settlement.Debtor}
 	for _, id := range f.Payouts {
 		p, _, err := e.PayoutByID(id)
 		if err != nil {
-			return nil, err
+			return out, err
 		}
 		if p.Currency != "EUR" {
-			return nil, settlement.ErrNotEUR
+			return out, domain.ErrNotEUR
 		}
-		out.Transfers = append(out.Transfers, settlement.Transfer{EndToEndID: p.ID, AmountMinor: p.Amount, Name: p.Holder, IBAN: p.IBAN, BIC: p.BIC,
+		out.Transfers = append(out.Transfers, domain.SEPATransfer{EndToEndID: p.ID, AmountMinor: p.Amount, Name: p.Holder, IBAN: p.IBAN, BIC: p.BIC,
 			Remittance: "Payout " + p.ID + " " + p.Code})
 	}
-	return out.Encode()
+	return out, nil
 }
 
 // PayoutFilePath is where a file was written ("" : not yet).

@@ -23,8 +23,8 @@ const shopIBAN = "FR7630006000011234567890189"
 // back, payouts from 1.00 EUR) and links SHOP42's bank account; it returns SHOP42's account.
 func (w *world) settling() domain.Account {
 	w.t.Helper()
-	w.e.cfg.Settlement = SettlementConfig{Dir: w.t.TempDir(), ReservePercent: 10, ReserveDays: 7, MinPayout: 100,
-		Debtor: settlement.Party{Name: "Opérateur Mobile SA", IBAN: "DE89370400440532013000", BIC: "COBADEFFXXX"}}
+	w.e.cfg.Settlement = SettlementConfig{Files: settlement.Files{}, Dir: w.t.TempDir(), ReservePercent: 10, ReserveDays: 7, MinPayout: 100,
+		Debtor: domain.SEPAParty{Name: "Opérateur Mobile SA", IBAN: "DE89370400440532013000", BIC: "COBADEFFXXX"}}
 	shop := w.l.AccountsOf("SHOP42")[0]
 	if _, err := w.e.LinkPayoutBank(context.Background(), "test", shop.ID, "fr76 3000 6000 0112 3456 7890 189", "AGRIFRPP", "Crêperie Zoé"); err != nil {
 		w.t.Fatal(err)

@@ -9,17 +9,17 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"time"
+
+	"mpg/domain"
 )
 
 // Limits of one file.
 const (
-	// MaxTransfers bounds the credit transfers of one file (one payout per merchant).
-	MaxTransfers = 50
 	// maxID is the longest identifier the standard allows (Max35Text).
 	maxID = 35
 	// maxName is the longest name SEPA allows (the schema allows 140).
@@ -28,45 +28,18 @@ const (
 	maxRemittance = 140
 )
 
-// ErrNotEUR: a SEPA credit transfer is in euros only, so mpg cannot settle in another currency.
-var ErrNotEUR = errors.New("settlement: SEPA credit transfers (pain.001) are in EUR only")
+// ErrNotEUR: a SEPA file is in euros only.
+var ErrNotEUR = domain.ErrNotEUR
 
-// Party is the operator's account the transfers are paid from (the debtor).
-type Party struct {
-	Name string
-	IBAN string
-	BIC  string // optional: "" writes NOTPROVIDED, as SEPA allows
-}
+// MaxTransfers bounds the credit transfers of one file.
+const MaxTransfers = domain.MaxSEPATransfers
 
-// Transfer is one credit transfer: one merchant's payout.
-type Transfer struct {
-	EndToEndID  string // the payout's id: the merchant's bank shows it to him
-	AmountMinor uint64 // euro cents
-	Name        string // the merchant's account holder
-	IBAN        string
-	BIC         string // optional
-	Remittance  string // what the merchant reads on his statement
-}
-
-// File is one pain.001 message: a group header and one payment information block.
-type File struct {
-	MsgID     string
-	Created   time.Time
-	Execution time.Time // the requested execution date (its day only)
-	Currency  string
-	Initiator string // the initiating party's name (the operator)
-	Debtor    Party
-	Transfers []Transfer
-}
-
-// Sum is the total of the file's transfers in cents (its CtrlSum).
-func (f File) Sum() uint64 {
-	var s uint64
-	for _, t := range f.Transfers {
-		s += t.AmountMinor
-	}
-	return s
-}
+// File, Party and Transfer are what a pain.001 holds, as the engine says it.
+type (
+	File     = domain.SEPAFile
+	Party    = domain.SEPAParty
+	Transfer = domain.SEPATransfer
+)
 
 var (
 	bicForm  = regexp.MustCompile(`^[A-Z]{6}[A-Z2-9][A-NP-Z0-9]([A-Z0-9]{3})?$`)
@@ -91,7 +64,7 @@ func CheckID(s string) error {
 	return nil
 }
 
-func (f File) check() error {
+func check(f File) error {
 	if f.Currency != "EUR" {
 		return fmt.Errorf("%w (this one is in %q)", ErrNotEUR, f.Currency)
 	}
@@ -121,7 +94,7 @@ func (f File) check() error {
 }
 
 func checkParty(name, iban, bic string) error {
-	if SEPAText(name, maxName) == "" {
+	if domain.SEPAText(name, maxName) == "" {
 		return errors.New("no name")
 	}
 	if !ibanForm.MatchString(iban) {
@@ -140,27 +113,27 @@ func Amount(minor uint64) string {
 
 // Encode writes the file as pain.001.001.03 XML, SEPA rules applied: EUR, service level
 // SEPA, charges shared (SLEV), names and remittance in SEPA characters.
-func (f File) Encode() ([]byte, error) {
-	if err := f.check(); err != nil {
+func Encode(f File) ([]byte, error) {
+	if err := check(f); err != nil {
 		return nil, err
 	}
 	sum := Amount(f.Sum())
 	n := strconv.Itoa(len(f.Transfers))
 	doc := document{Xmlns: namespace001, Initn: initiation{
 		Header: groupHeader{MsgID: f.MsgID, Created: f.Created.UTC().Format("2006-01-02T15:04:05"), NbOfTxs: n, CtrlSum: sum,
-			Initiator: party{Name: SEPAText(cmpOr(f.Initiator, f.Debtor.Name), maxName)}},
+			Initiator: party{Name: domain.SEPAText(cmpOr(f.Initiator, f.Debtor.Name), maxName)}},
 		Info: paymentInfo{ID: f.MsgID + "-1", Method: "TRF", NbOfTxs: n, CtrlSum: sum, Type: &paymentType{Level: code{"SEPA"}},
-			Execution: f.Execution.Format("2006-01-02"), Debtor: party{Name: SEPAText(f.Debtor.Name, maxName)},
+			Execution: f.Execution.Format("2006-01-02"), Debtor: party{Name: domain.SEPAText(f.Debtor.Name, maxName)},
 			DebtorAcct: account{IBAN: f.Debtor.IBAN}, DebtorAgt: agentOf(f.Debtor.BIC), Charges: "SLEV"},
 	}}
 	for _, t := range f.Transfers {
 		tx := transaction{ID: paymentID{EndToEnd: t.EndToEndID}, Amount: amountOf{Value: Amount(t.AmountMinor), Ccy: "EUR"},
-			Creditor: party{Name: SEPAText(t.Name, maxName)}, CreditorAcct: account{IBAN: t.IBAN}}
+			Creditor: party{Name: domain.SEPAText(t.Name, maxName)}, CreditorAcct: account{IBAN: t.IBAN}}
 		if t.BIC != "" {
 			a := agentOf(t.BIC)
 			tx.CreditorAgt = &a
 		}
-		if r := SEPAText(t.Remittance, maxRemittance); r != "" {
+		if r := domain.SEPAText(t.Remittance, maxRemittance); r != "" {
 			tx.Remittance = &remittance{Text: r}
 		}
 		doc.Initn.Info.Txs = append(doc.Initn.Info.Txs, tx)
@@ -227,3 +200,18 @@ func Write(dir, name string, data []byte) (string, error) {
 	defer d.Close()
 	return path, d.Sync()
 }
+
+// Files is the settlement room as the engine uses it (engine.SettlementFiles).
+type Files struct{}
+
+// WriteInitiation encodes a file as pain.001 and writes it into dir as <MsgId>.xml.
+func (Files) WriteInitiation(dir string, f File) (string, error) {
+	data, err := Encode(f)
+	if err != nil {
+		return "", err
+	}
+	return Write(dir, f.MsgID+".xml", data)
+}
+
+// ReadStatus reads a pain.002 status report.
+func (Files) ReadStatus(in io.Reader) (domain.StatusReport, error) { return ParseReport(in) }

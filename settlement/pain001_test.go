@@ -28,7 +28,7 @@ func sampleFile() settlement.File {
 // and its header's count and control sum are its transfers'.
 func TestPain001ValidatesWithXmllint(t *testing.T) {
 	f := sampleFile()
-	b, err := f.Encode()
+	b, err := settlement.Encode(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestPain001Refusals(t *testing.T) {
 	} {
 		f := sampleFile()
 		change(&f)
-		_, err := f.Encode()
+		_, err := settlement.Encode(f)
 		if err == nil {
 			t.Errorf("%s: encoded", name)
 		}
@@ -111,7 +111,7 @@ func TestSEPAText(t *testing.T) {
 		"Crêperie Zoé & Fils": "Creperie Zoe + Fils", "Straße_Ökonom": "Strasse-Okonom", "  a \t\n b ": "a b",
 		"小店": "", "Shop #42 <x>": "Shop 42 x", "L'Œuf": "L'OEuf",
 	} {
-		if got := settlement.SEPAText(in, 70); got != want {
+		if got := domain.SEPAText(in, 70); got != want {
 			t.Errorf("%q: %q, want %q", in, got, want)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"mpg/domain"
 )
 
 // mpg reads the bank's answer to a pain.001 as a pain.002.001.03 payment status report: it
@@ -20,69 +22,20 @@ const (
 	MaxReportTxs   = 10000
 )
 
-// Outcome is what a report says of one payout.
-type Outcome int
-
-const (
-	// Open: the bank has not said it is settled or rejected (received, accepted, pending):
-	// the payout stays issued. Never a guess either way.
-	Open Outcome = iota
-	Paid
-	Rejected
-)
-
-// outcomeOf reads a status code; only the final ones decide.
-func outcomeOf(code string) Outcome {
+// verdict reads a status code and its reason; only the final codes decide.
+func verdict(code, reason string) domain.Verdict {
+	v := domain.Verdict{Code: code, Reason: reason}
 	switch code {
-	case "ACSC":
-		return Paid
+	case "ACSC": // accepted, settlement completed
+		v.Outcome = domain.OutcomePaid
 	case "RJCT":
-		return Rejected
+		v.Outcome = domain.OutcomeRejected
 	}
-	return Open
-}
-
-// Report is a pain.002 as mpg uses it.
-type Report struct {
-	MsgID      string // the report's own id
-	OrigMsgID  string // the pain.001 it answers
-	Group      Status // the whole file's status, if the bank gave one
-	PaymentInf map[string]Status
-	Txs        []TxStatus
-}
-
-// Status is a status code and the reason given with it.
-type Status struct {
-	Code   string
-	Reason string
-}
-
-// TxStatus is the status of one transfer.
-type TxStatus struct {
-	PmtInfID   string
-	EndToEndID string
-	Status
-}
-
-// OutcomeOf is what the report says of the transfer with this EndToEndId in the payment
-// information block pmtInfID: its own status if it has one, else its block's, else the
-// group's; the reason goes with the status that decided.
-func (r Report) OutcomeOf(pmtInfID, endToEnd string) (Outcome, string) {
-	for _, t := range r.Txs {
-		if t.EndToEndID == endToEnd && (t.PmtInfID == "" || t.PmtInfID == pmtInfID) {
-			if t.Code != "" {
-				return outcomeOf(t.Code), t.Reason
-			}
-		}
-	}
-	if s, ok := r.PaymentInf[pmtInfID]; ok && s.Code != "" {
-		return outcomeOf(s.Code), s.Reason
-	}
-	return outcomeOf(r.Group.Code), r.Group.Reason
+	return v
 }
 
 // ParseReport reads a pain.002.001.03 payment status report.
-func ParseReport(in io.Reader) (Report, error) {
+func ParseReport(in io.Reader) (domain.StatusReport, error) {
 	var doc struct {
 		XMLName xml.Name `xml:"Document"`
 		Rpt     struct {
@@ -109,32 +62,32 @@ func ParseReport(in io.Reader) (Report, error) {
 	}
 	b, err := io.ReadAll(io.LimitReader(in, MaxReportBytes+1))
 	if err != nil {
-		return Report{}, err
+		return domain.StatusReport{}, err
 	}
 	if len(b) > MaxReportBytes {
-		return Report{}, fmt.Errorf("status report: larger than %d bytes", MaxReportBytes)
+		return domain.StatusReport{}, fmt.Errorf("status report: larger than %d bytes", MaxReportBytes)
 	}
 	if err := xml.Unmarshal(b, &doc); err != nil {
-		return Report{}, fmt.Errorf("status report: not a pain.002 document: %w", err)
+		return domain.StatusReport{}, fmt.Errorf("status report: not a pain.002 document: %w", err)
 	}
 	if doc.XMLName.Space != namespace002 {
-		return Report{}, fmt.Errorf("status report: namespace %q, want %s", doc.XMLName.Space, namespace002)
+		return domain.StatusReport{}, fmt.Errorf("status report: namespace %q, want %s", doc.XMLName.Space, namespace002)
 	}
 	o := doc.Rpt.Orig
 	if o.MsgID == "" {
-		return Report{}, errors.New("status report: no OrgnlMsgId: which file does it answer?")
+		return domain.StatusReport{}, errors.New("status report: no OrgnlMsgId: which file does it answer?")
 	}
 	if o.NmDefID != "" && !strings.HasPrefix(o.NmDefID, "pain.001") {
-		return Report{}, fmt.Errorf("status report answers a %s, not a pain.001", o.NmDefID)
+		return domain.StatusReport{}, fmt.Errorf("status report answers a %s, not a pain.001", o.NmDefID)
 	}
-	r := Report{MsgID: doc.Rpt.Hdr.MsgID, OrigMsgID: o.MsgID, Group: Status{o.Sts, reasonOf(o.Rsn)}, PaymentInf: map[string]Status{}}
+	r := domain.StatusReport{MsgID: doc.Rpt.Hdr.MsgID, OrigMsgID: o.MsgID, Group: verdict(o.Sts, reasonOf(o.Rsn)), Blocks: map[string]domain.Verdict{}}
 	for _, blk := range doc.Rpt.Blocks {
-		r.PaymentInf[blk.ID] = Status{blk.Sts, reasonOf(blk.Rsn)}
+		r.Blocks[blk.ID] = verdict(blk.Sts, reasonOf(blk.Rsn))
 		for _, t := range blk.Txs {
 			if len(r.Txs) == MaxReportTxs {
-				return Report{}, fmt.Errorf("status report: more than %d transactions", MaxReportTxs)
+				return domain.StatusReport{}, fmt.Errorf("status report: more than %d transactions", MaxReportTxs)
 			}
-			r.Txs = append(r.Txs, TxStatus{PmtInfID: blk.ID, EndToEndID: t.EndToEnd, Status: Status{t.Sts, reasonOf(t.Rsn)}})
+			r.Txs = append(r.Txs, domain.TxVerdict{PmtInfID: blk.ID, EndToEndID: t.EndToEnd, Verdict: verdict(t.Sts, reasonOf(t.Rsn))})
 		}
 	}
 	return r, nil
@@ -162,7 +115,7 @@ func reasonOf(rs []reasonEl) string {
 	if len(r.Info) > 0 {
 		words += ": " + strings.Join(r.Info, " ")
 	}
-	return SEPAText(words, 140)
+	return domain.SEPAText(words, 140)
 }
 
 // reasonNames are the ISO 20022 external status reason codes a SEPA rejection carries most.

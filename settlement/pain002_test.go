@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"mpg/domain"
 	"mpg/settlement"
 )
 
@@ -40,7 +41,7 @@ func TestParseReport(t *testing.T) {
 	if r.OrigMsgID != "MSG1" {
 		t.Fatalf("answers %q", r.OrigMsgID)
 	}
-	for id, want := range map[string]settlement.Outcome{"A": settlement.Paid, "B": settlement.Rejected, "C": settlement.Open, "D": settlement.Open} {
+	for id, want := range map[string]domain.Outcome{"A": domain.OutcomePaid, "B": domain.OutcomeRejected, "C": domain.OutcomeOpen, "D": domain.OutcomeOpen} {
 		if got, _ := r.OutcomeOf("MSG1-1", id); got != want {
 			t.Errorf("%s: %v, want %v", id, got, want)
 		}
@@ -53,7 +54,7 @@ func TestParseReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := r.OutcomeOf("MSG2-1", "X"); got != settlement.Rejected {
+	if got, _ := r.OutcomeOf("MSG2-1", "X"); got != domain.OutcomeRejected {
 		t.Fatalf("group rejection: %v", got)
 	}
 }

@@ -55,8 +55,8 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	ecfg := engine.Config{ShortCode: "1234", Currency: "EUR", Exponent: 2, Region: "FR",
 		PINKey: []byte("pin-key-for-tests-only"), ReceiptKey: []byte("receipt-key-for-tests"),
 		CheckoutMax: 1000, CheckoutMonthly: 30000, CheckoutURL: "http://checkout.test",
-		Settlement: engine.SettlementConfig{Dir: t.TempDir(), ReservePercent: 10, ReserveDays: 7,
-			Debtor: settlement.Party{Name: "Mobile Operator SA", IBAN: "DE89370400440532013000"}}}
+		Settlement: engine.SettlementConfig{Files: settlement.Files{}, Dir: t.TempDir(), ReservePercent: 10, ReserveDays: 7,
+			Debtor: domain.SEPAParty{Name: "Mobile Operator SA", IBAN: "DE89370400440532013000"}}}
 	l := testbooks.New(t).Create(t, &ledger.Options{Tiers: engine.LedgerTiers(nil)})
 	ctx := context.Background()
 	res, err := l.Submit(ctx, domain.Job{Open: []domain.AccountSpec{

@@ -22,9 +22,9 @@ func settlementConfig(s config.Settlement) engine.SettlementConfig {
 	if v, err := domain.ParseIBAN(iban); err == nil {
 		iban = v // a bad one stays as typed: a run refuses it and says why
 	}
-	return engine.SettlementConfig{Enabled: s.Enabled, At: s.AtOffset(), Dir: s.Dir, ReservePercent: s.ReservePercent, ReserveDays: s.ReserveDays,
+	return engine.SettlementConfig{Files: settlement.Files{}, Enabled: s.Enabled, At: s.AtOffset(), Dir: s.Dir, ReservePercent: s.ReservePercent, ReserveDays: s.ReserveDays,
 		ReserveMin: s.ReserveMinMinor, MinPayout: s.MinPayoutMinor, Initiator: s.Initiator,
-		Debtor: settlement.Party{Name: s.DebtorName, IBAN: iban, BIC: strings.ToUpper(s.DebtorBIC)}}
+		Debtor: domain.SEPAParty{Name: s.DebtorName, IBAN: iban, BIC: strings.ToUpper(s.DebtorBIC)}}
 }
 
 func (a *app) merchantIBANCmd() *cobra.Command {
