@@ -198,10 +198,12 @@ func (e *Engine) payOut(ctx context.Context, actor, day string, settle uint64, b
 			Profiles:  []domain.Profile{write(keyPayout+id, p, 0), {Owner: payoutOfKey(m.ID, id), Data: indexEntry}, {Owner: keyUnfiled + id, Data: indexEntry}},
 			Audit:     &domain.Audit{Actor: actor, Action: "settlement payout", Detail: id + " " + e.amount(p.Amount)},
 		})
-		if errors.Is(err, domain.ErrConflict) {
+		switch {
+		case errors.Is(err, domain.ErrConflict):
 			continue // a payment, a refund or another daemon came between: read again
-		}
-		if err != nil {
+		case errors.Is(err, domain.ErrAccountBlocked) || errors.Is(err, domain.ErrAccountClosed):
+			return nil, "the account is blocked or closed: nothing paid out", nil
+		case err != nil:
 			return nil, "", err
 		}
 		return &p, "", nil

@@ -293,3 +293,20 @@ func TestSettlementRacesPayments(t *testing.T) {
 	}
 	w.verify()
 }
+
+// A blocked merchant is not paid out (its account refuses the debit in the payout's job),
+// and the day is done all the same: the daily run does not start again every minute.
+func TestSettlementSkipsABlockedMerchant(t *testing.T) {
+	w := newWorld(t)
+	w.settling()
+	w.payers(1, 50000)
+	w.expect(payer(0), "PAY SHOP42 100 739164", "Paid 100.00 EUR")
+	w.setStatus("SHOP42", domain.StatusBlocked)
+	rep, ran, err := w.e.SettleDue(context.Background())
+	if err != nil || !ran || len(rep.Issued) != 0 || len(rep.Skipped) != 1 || !strings.Contains(rep.Skipped[0], "blocked") {
+		t.Fatalf("run: %+v ran %v: %v", rep, ran, err)
+	}
+	if _, ran, _ := w.e.SettleDue(context.Background()); ran || w.available("SHOP42") != 10000 {
+		t.Fatalf("ran again %v, shop %d", ran, w.available("SHOP42"))
+	}
+}
