@@ -310,3 +310,27 @@ func TestSettlementSkipsABlockedMerchant(t *testing.T) {
 		t.Fatalf("ran again %v, shop %d", ran, w.available("SHOP42"))
 	}
 }
+
+// The daily run starts at its time of day by the engine's clock, once: before it nothing
+// is paid; the daemon's loop pays and writes the file by itself.
+func TestSettlementDailyRunAtItsTime(t *testing.T) {
+	w := newWorld(t) // 12:00 UTC
+	w.settling()
+	w.e.cfg.Settlement.At = 18 * time.Hour
+	w.payers(1, 50000)
+	w.expect(payer(0), "PAY SHOP42 100 739164", "Paid 100.00 EUR")
+	if rep, ran, err := w.e.SettleDue(context.Background()); err != nil || ran || len(rep.Issued) != 0 {
+		t.Fatalf("before its time: %+v %v %v", rep, ran, err)
+	}
+	w.advance(6*time.Hour + time.Minute)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.e.RunSettlement(ctx, 10*time.Millisecond, t.Logf) }()
+	defer func() { stop(); <-done }()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if names, _ := os.ReadDir(w.e.cfg.Settlement.Dir); len(names) == 1 && w.systemBalance(domain.KindSettlement) == 9000 {
+			return
+		}
+	}
+	t.Fatal("the daily run wrote no file")
+}
