@@ -214,6 +214,11 @@ func TestSettlementConfirmAndReject(t *testing.T) {
 	w.advance(24 * time.Hour)
 	po = w.settleNow().Issued[0]
 	po, _, _ = w.e.PayoutByID(po.ID)
+	// The money the bank sent back is paid out again the next day, and the payout says so.
+	if v, err := w.e.PayoutDetail(po.ID); err != nil || po.Amount != 9000 || len(v.Movements) != 1 || v.Movements[0].What != "returned payout" ||
+		v.Sum != int64(v.Amount+v.Reserve)-int64(v.ReserveBefore) {
+		t.Fatalf("the next payout: %+v %v", v, err)
+	}
 	if rep := confirm("ACSC"); rep.Lines[0].State != PayoutPaid || w.systemBalance(domain.KindSettlement) != 0 || w.systemBalance(domain.KindBankClearing) != int64(po.Amount) {
 		t.Fatalf("settled: %+v, clearing %d", rep, w.systemBalance(domain.KindBankClearing))
 	}
