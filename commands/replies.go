@@ -178,6 +178,8 @@ const (
 	RRiskVoided        // to the payer: the review stopped the payment, the money is back
 	RStats             // STATS: this month's spend against last month's, and where it went
 	RStatsNone         // STATS: no payment yet this month
+	RPayoutIssued      // to a merchant: its payout is on its way to its bank account
+	RPayoutRejected    // to a merchant: its bank refused the payout, the money is back
 	replyCount
 )
 
@@ -360,6 +362,12 @@ var templates = [replyCount][3]string{
 		"{month}: {amount} en {payments} ({prevmonth} {prev}{change}). {parts}.",
 		"{month}:{payments}共{amount}({prevmonth} {prev}{change})。{parts}。"},
 	RStatsNone: {"No payments yet this month.", "Aucun paiement ce mois-ci.", "本月还没有付款。"},
+	RPayoutIssued: {"Payout of {amount} on its way to your bank account {account}. Ref {ref}. Kept for refunds: {limit}.",
+		"Virement de {amount} en cours vers votre compte {account}. Réf {ref}. Réserve pour remboursements: {limit}.",
+		"{amount} 正在转入您的银行账户 {account}。编号 {ref}。为退款保留 {limit}。"},
+	RPayoutRejected: {"Your bank refused the payout {ref} of {amount} ({arg}). The money is back on your account: check your IBAN.",
+		"Votre banque a refusé le virement {ref} de {amount} ({arg}). L'argent est revenu sur votre compte: vérifiez votre IBAN.",
+		"您的银行拒绝了转账 {ref}({amount},{arg})。款项已退回您的账户:请核对您的IBAN。"},
 	RRiskVoided: {"Your payment of {amount} to {party} was not made. The money is back in your e-purse.",
 		"Votre paiement de {amount} à {party} n'a pas été effectué. L'argent est revenu dans votre porte-monnaie.",
 		"您向{party}支付的{amount}未完成。款项已退回您的钱包。"},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"mpg/commands"
 	"mpg/domain"
 )
 
@@ -94,6 +95,10 @@ func (e *Engine) closePayout(ctx context.Context, actor, id string, o domain.Out
 			return line, err
 		}
 		tr := domain.Transfer{ID: settleTransferID(id, 'r'), Debit: settle, Credit: p.Merchant, Amount: p.Amount, Code: domain.CodeSettleReturn, Ref: id}
+		var told []domain.Message
+		if m, err := e.l.Account(p.Merchant); err == nil && want == PayoutRejected {
+			told = e.payoutNotice(m, commands.RPayoutRejected, p, why)
+		}
 		if want == PayoutPaid {
 			clearing, err := e.clearing(ctx)
 			if err != nil {
@@ -102,7 +107,7 @@ func (e *Engine) closePayout(ctx context.Context, actor, id string, o domain.Out
 			tr = domain.Transfer{ID: settleTransferID(id, 'p'), Debit: settle, Credit: clearing.ID, Amount: p.Amount, Code: domain.CodeSettlePaid, Ref: id}
 		}
 		p.State, p.Reason, p.Updated = want, why, e.cfg.Now().UnixNano()
-		_, err = e.l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{tr}, Profiles: []domain.Profile{write(keyPayout+id, p, ver)},
+		_, err = e.l.Submit(ctx, domain.Job{Transfers: []domain.Transfer{tr}, Profiles: []domain.Profile{write(keyPayout+id, p, ver)}, Messages: told,
 			Audit: &domain.Audit{Actor: actor, Action: "settlement " + want, Detail: id + " " + why}})
 		if errors.Is(err, domain.ErrConflict) {
 			continue

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"mpg/commands"
 	"mpg/domain"
 )
 
@@ -196,6 +197,7 @@ func (e *Engine) payOut(ctx context.Context, actor, day string, settle uint64, b
 			Transfers: []domain.Transfer{{ID: settleTransferID(id, 'i'), Debit: m.ID, Credit: settle, Amount: p.Amount, Code: domain.CodeSettle, Flags: domain.Exempt, Ref: id}},
 			Untouched: []domain.AccountAt{{ID: m.ID, LastSeq: m.LastSeq}},
 			Profiles:  []domain.Profile{write(keyPayout+id, p, 0), {Owner: payoutOfKey(m.ID, id), Data: indexEntry}, {Owner: keyUnfiled + id, Data: indexEntry}},
+			Messages:  e.payoutNotice(m, commands.RPayoutIssued, p, ""),
 			Audit:     &domain.Audit{Actor: actor, Action: "settlement payout", Detail: id + " " + e.amount(p.Amount)},
 		})
 		switch {
@@ -209,6 +211,18 @@ func (e *Engine) payOut(ctx context.Context, actor, day string, settle uint64, b
 		return &p, "", nil
 	}
 	return nil, "", errors.New("the account kept moving while its payout was computed: the next run pays it")
+}
+
+// payoutNotice tells the merchant, on the number its payment notices go to (none: not told),
+// of its payout (in English, as its other notices).
+func (e *Engine) payoutNotice(m domain.Account, r commands.Reply, p Payout, why string) []domain.Message {
+	if m.Phone == "" {
+		return nil
+	}
+	msg := e.sms(m.Phone, commands.EN, r, commands.Args{Amount: e.money(p.Amount), Account: domain.MaskIBAN(p.IBAN), Ref: p.ID,
+		Limit: e.money(p.Reserve), Arg: cmpOr(why, "no reason given")})
+	msg.Urgent = true
+	return []domain.Message{msg}
 }
 
 // reserve is what is kept back of a merchant's balance for refunds and disputes: the

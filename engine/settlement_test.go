@@ -97,6 +97,9 @@ func TestSettlementPaysWhatIsOwedOnce(t *testing.T) {
 	if sum != 15000 || len(ids) != 1 || ids[0] != "MPG20261125-SHOP42" {
 		t.Fatalf("file asks for %d in %v", sum, ids)
 	}
+	if told := w.outbox()["+33698765432"]; len(told) != 1 || told[0] != "Payout of 150.00 EUR on its way to your bank account FR76 **** 0189. Ref MPG20261125-SHOP42. Kept for refunds: 20.00 EUR." {
+		t.Fatalf("the merchant is told %q", told)
+	}
 	if again := w.settleNow(); len(again.Issued) != 0 || len(again.Files) != 0 || !strings.Contains(strings.Join(again.Skipped, ";"), "already") {
 		t.Fatalf("second run the same day: %+v", again)
 	}
@@ -203,6 +206,9 @@ func TestSettlementConfirmAndReject(t *testing.T) {
 	}
 	if w.available("SHOP42") != 10000 || w.systemBalance(domain.KindSettlement) != 0 {
 		t.Fatalf("money not back: shop %d, in transit %d", w.available("SHOP42"), w.systemBalance(domain.KindSettlement))
+	}
+	if told := w.outbox()["+33698765432"]; len(told) != 2 || !strings.Contains(told[1], "Your bank refused the payout MPG20261125-SHOP42 of 90.00 EUR (AC04 account closed). The money is back") {
+		t.Fatalf("the merchant is told %q", told)
 	}
 	if again := confirm("RJCT AC04"); again.Lines[0].Note == "" || w.available("SHOP42") != 10000 {
 		t.Fatalf("a second rejection moved money: %+v", again)
