@@ -145,9 +145,10 @@ type Config struct {
 	Marketing MarketingConfig
 	// Fraud is how the fraud rules score payments (off by default).
 	Fraud FraudConfig
+	Now   func() time.Time
+
 	// Settlement is how merchants are paid into their bank accounts.
 	Settlement SettlementConfig
-	Now        func() time.Time
 }
 
 // Engine handles inbound SMS.
