@@ -198,6 +198,8 @@ const (
 	ROrderTooLarge      // EVERY above the confirmation amount: not set
 	RBadDay             // EVERY: a day that is no weekday nor 1..31
 	ROrderEnded         // an operator ended a standing order
+	RPayoutIssued       // to a merchant: its payout is on its way to its bank account
+	RPayoutRejected     // to a merchant: its bank refused the payout, the money is back
 	replyCount
 )
 
@@ -430,6 +432,12 @@ var templates = [replyCount][3]string{
 	ROrderEnded: {"Customer care ended your standing order: {amount} to {party} every {day}.",
 		"Le service client a arrete votre ordre permanent: {amount} à {party} chaque {day}.",
 		"客服已取消您的定期:每{day}向{party}支付{amount}。"},
+	RPayoutIssued: {"Payout of {amount} on its way to your bank account {account}. Ref {ref}. Kept for refunds: {limit}.",
+		"Virement de {amount} en cours vers votre compte {account}. Réf {ref}. Réserve pour remboursements: {limit}.",
+		"{amount} 正在转入您的银行账户 {account}。编号 {ref}。为退款保留 {limit}。"},
+	RPayoutRejected: {"Your bank refused the payout {ref} of {amount} ({arg}). The money is back on your account: check your IBAN.",
+		"Votre banque a refusé le virement {ref} de {amount} ({arg}). L'argent est revenu sur votre compte: vérifiez votre IBAN.",
+		"您的银行拒绝了转账 {ref}({amount},{arg})。款项已退回您的账户:请核对您的IBAN。"},
 	RRiskVoided: {"Your payment of {amount} to {party} was not made. The money is back in your e-purse.",
 		"Votre paiement de {amount} à {party} n'a pas été effectué. L'argent est revenu dans votre porte-monnaie.",
 		"您向{party}支付的{amount}未完成。款项已退回您的钱包。"},

@@ -34,6 +34,8 @@ type Config struct {
 	Stats     Stats     `toml:"stats"`
 	Mail      Mail      `toml:"mail"`
 	Orders    Orders    `toml:"orders"`
+	// Settlement pays merchants into their bank accounts.
+	Settlement Settlement `toml:"settlement"`
 	// KeyFrom says where the keys were read from, for messages (not a key of the file).
 	KeyFrom KeyFrom `toml:"-"`
 }
@@ -311,6 +313,7 @@ func Default() Config {
 			CheckoutMonthly: 30000, CodesPerHour: 5, WebhookRetryS: []int{5, 300, 1800, 7200, 18000, 36000, 36000, 50400, 86400}},
 		SMPP: SMPP{Addr: "127.0.0.1:2775", SystemID: "mpg", Transceiver: true, Binds: 1, Window: 10, MaxInflight: 1024,
 			EnquireLinkS: 30, RespTimeoutS: 10, RatePerS: 100, RetryUnknown: 3, ValidityS: 86400, RetryMs: 5000, SourceNPI: 1, AuthRetryS: 600, DrainS: 5},
+		Settlement: defaultSettlement(),
 	}
 }
 
@@ -458,6 +461,7 @@ func (c Config) validate() []*KeyError {
 	c.Stats.validate(&r)
 	c.Mail.validate(&r)
 	c.Orders.validate(&r)
+	c.Settlement.validate(&r)
 	l, s, e, m, b := c.Ledger, c.SMPP, c.Engine, c.Merchant, c.Bank
 	switch l.Driver {
 	case DriverBbolt:

@@ -150,6 +150,9 @@ type Config struct {
 	// Orders bounds saved bills and standing orders and says when the runs go.
 	Orders OrdersConfig
 	Now    func() time.Time
+
+	// Settlement is how merchants are paid into their bank accounts.
+	Settlement SettlementConfig
 }
 
 // Engine handles inbound SMS.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -61,17 +62,10 @@ func (e *Engine) noticeLetter(m Mail, who string, l Letter) (Letter, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s,\n\n%s.\n\n", who, head)
 	fmt.Fprintf(&b, "What:      %s\nAmount:    %s\nPayer:     %s\nReference: %s\nReceipt:   %s\nTime:      %s\nPayment:   %s\n\n",
-		strings.ToLower(what), amount, cmpOr(m.Payer, "-"), cmpOr(m.Ref, "-"), receipt, e.mailTime(m.At), m.Payment)
+		strings.ToLower(what), amount, cmp.Or(m.Payer, "-"), cmp.Or(m.Ref, "-"), receipt, e.mailTime(m.At), m.Payment)
 	b.WriteString("The payment is in GET /v1/payments/" + m.Payment + " and in your reconciliation.\n-- \nmpg\n")
 	l.Text = b.String()
 	return l, nil
-}
-
-func cmpOr(s, or string) string {
-	if s == "" {
-		return or
-	}
-	return s
 }
 
 func (e *Engine) mailTime(ns int64) string {

@@ -36,11 +36,11 @@ const (
 // and what the end needs to tell him.
 type bankReceipt struct {
 	domain.BankState
-	State  domain.RefundState `json:"state"` // sent_to_bank, then credited or to_purse
-	Purse  uint64 `json:"purse"`  // the payee's purse, where the money goes back if the bank refuses it
-	Payee  string `json:"payee"`  // his number
-	Payer  string `json:"payer"`  // the payer's masked number, for the SMS
-	Amount uint64 `json:"amount"` // minor units
+	State  domain.RefundState `json:"state"`  // sent_to_bank, then credited or to_purse
+	Purse  uint64             `json:"purse"`  // the payee's purse, where the money goes back if the bank refuses it
+	Payee  string             `json:"payee"`  // his number
+	Payer  string             `json:"payer"`  // the payer's masked number, for the SMS
+	Amount uint64             `json:"amount"` // minor units
 }
 
 // receive handles RECEIVE BANK|PURSE: where money sent to this subscriber lands.

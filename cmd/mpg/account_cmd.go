@@ -279,9 +279,10 @@ func (a *app) merchantCmd() *cobra.Command {
   mpg merchant list
   mpg merchant key create SHOP42
   mpg merchant webhook SHOP42 --url https://shop.example/mpg-hook
-  mpg merchant email SHOP42 owner@shop.example`,
+  mpg merchant email SHOP42 owner@shop.example
+  mpg merchant iban SHOP42 FR7630006000011234567890189 --bic AGRIFRPP`,
 	}
-	c.AddCommand(a.merchantAddCmd(), a.merchantListCmd(), a.merchantKeyCmd(), a.merchantWebhookCmd(), a.merchantEmailCmd(), a.merchantMailCmd())
+	c.AddCommand(a.merchantAddCmd(), a.merchantListCmd(), a.merchantKeyCmd(), a.merchantWebhookCmd(), a.merchantEmailCmd(), a.merchantMailCmd(), a.merchantIBANCmd())
 	return c
 }
 

@@ -46,6 +46,8 @@ func TestDemoPlaysAConversationOverSMPP(t *testing.T) {
 		"+33612345678 < Paid 4.50 EUR to Corner Shop",
 		"page  : Paid. Thank you.",
 		"+33612345678 < Sent to your bank: 20.00 EUR to Corner Shop",
+		"settlement: payout MPG",
+		"settlement file (pain.001.001.03, SEPA): ",
 		"+33612345678 < Authorised 30.00 EUR at Corner Shop on your credit line. Available 70.00 EUR",
 		"+33612345678 < Corner Shop charged 25.00 EUR to your credit line",
 		"+33612345678 < Repaid 10.00 EUR on your credit line: 15.00 EUR still owed",

@@ -18,7 +18,7 @@ func maskArgs(args []string) []string {
 }
 
 func maskArg(a string) string {
-	if k, _, ok := strings.Cut(a, "="); ok && strings.HasPrefix(a, "--") && (k == "--name" || k == "--phone" || k == "--iban" || k == "--password-hash") {
+	if k, _, ok := strings.Cut(a, "="); ok && strings.HasPrefix(a, "--") && (k == "--name" || k == "--phone" || k == "--iban" || k == "--holder" || k == "--password-hash") {
 		return k + "=…"
 	}
 	if i := strings.LastIndex(a, "@"); i > 0 { // an e-mail address: its domain only

@@ -130,8 +130,9 @@ func engineConfig(cfg config.Config) engine.Config {
 		RetentionYears: cfg.Privacy.RetentionYears, DataLinkFor: time.Duration(cfg.Privacy.ExportLinkMin) * time.Minute,
 		DataPerDay: cfg.Privacy.DataPerDay, Disputes: disputeConfig(cfg.Disputes), Loyalty: programme(cfg, exp, loc),
 		Marketing: marketingConfig(cfg.Marketing, loc), Fraud: fraudConfig(cfg.Fraud),
-		Mail: engine.MailConfig{StatementHour: cfg.Mail.StatementHour, Retry: seconds(cfg.Mail.RetryS), MaxRows: cfg.Mail.MaxRows},
-		Orders: engine.OrdersConfig{Max: cfg.Orders.MaxPerSubscriber, SavedBills: cfg.Orders.SavedBills, RunHour: cfg.Orders.RunHour, PerPass: cfg.Orders.PerPass}}
+		Mail:       engine.MailConfig{StatementHour: cfg.Mail.StatementHour, Retry: seconds(cfg.Mail.RetryS), MaxRows: cfg.Mail.MaxRows},
+		Orders:     engine.OrdersConfig{Max: cfg.Orders.MaxPerSubscriber, SavedBills: cfg.Orders.SavedBills, RunHour: cfg.Orders.RunHour, PerPass: cfg.Orders.PerPass},
+		Settlement: settlementConfig(cfg.Settlement)}
 }
 
 // marketingConfig is the [marketing] section as the engine takes it, other numbers in loc.
@@ -476,6 +477,13 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 	if err := d.startMail(workCtx, &work); err != nil {
 		ln.Close()
 		return err
+	}
+	if d.cfg.Settlement.Enabled {
+		work.Add(1)
+		go func() {
+			defer work.Done()
+			d.leases.once(workCtx, "settlement", func(ctx context.Context) { d.eng.RunSettlement(ctx, time.Minute, d.log.Sugar().Warnf) })
+		}()
 	}
 	if client, b := d.bankClient, d.cfg.Bank; client != nil {
 		work.Add(1)
