@@ -996,6 +996,8 @@ type Preferences struct {
 	Offers  bool
 	Receive string // ReceiveBank or ReceivePurse
 	Bank    string // his linked bank account, masked ("": none)
+	Orders  int    // his standing orders
+	Bills   int    // billers whose account is saved (BILL without an account)
 }
 
 // SettingsLines are his preferences, one a line, each with the command that changes it.
@@ -1013,6 +1015,8 @@ func SettingsLines(l Lang, s Preferences) []string {
 		[3]string{"Offers: ", "Offres: ", "优惠:"}[l] + onOff(l, s.Offers) + " (PROMO)",
 		[3]string{"Money sent to you: ", "Argent recu: ", "收款:"}[l] + where + " (" + Usage(Receive, l) + ")",
 		[3]string{"Bank account: ", "Compte bancaire: ", "银行账户:"}[l] + bank,
+		[3]string{"Standing orders: ", "Ordres permanents: ", "定期:"}[l] + strconv.Itoa(s.Orders) + " (" + Usage(Orders, l) + ")",
+		[3]string{"Saved bill accounts: ", "Comptes de factures: ", "已存账单账号:"}[l] + strconv.Itoa(s.Bills),
 	}
 }
 

@@ -352,3 +352,4 @@ func TestASendRecomputedWhenThePayeeChangesMidTurn(t *testing.T) {
 		})
 	}
 }
+
