@@ -352,4 +352,3 @@ func TestASendRecomputedWhenThePayeeChangesMidTurn(t *testing.T) {
 		})
 	}
 }
-
