@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -46,24 +47,31 @@ const (
 	Block
 	Check
 	Promo
-	Capture // a merchant's phone: CAPTURE <ref> [amount] takes an mCredit authorisation
-	Void    // a merchant's phone: VOID <ref> releases it
-	Data    // DATA <pin>: my personal data, a summary and a one-time export link
-	Rev     // REV <receipt or ref> <pin>: ask back a SEND sent by mistake
-	Dispute // DISPUTE <receipt or ref> <reason...>: open a case on a payment
-	Ok      // OK <code>: the payee gives back what a REV asked (YES to anything else)
-	Erase   // ERASE <pin>: close the e-purse and have the data erased, confirmed by YES <code>
-	Points  // POINTS <pin>: loyalty points, and what expires next
-	Offers  // OFFERS: the promotions on offer for the sender
-	Join    // JOIN <code>: join a promotion
-	Leave   // LEAVE <code>: leave it
-	Stats   // STATS <pin>: this month's spend against last month's, and where it went
+	Capture  // a merchant's phone: CAPTURE <ref> [amount] takes an mCredit authorisation
+	Void     // a merchant's phone: VOID <ref> releases it
+	Data     // DATA <pin>: my personal data, a summary and a one-time export link
+	Rev      // REV <receipt or ref> <pin>: ask back a SEND sent by mistake
+	Dispute  // DISPUTE <receipt or ref> <reason...>: open a case on a payment
+	Ok       // OK <code>: the payee gives back what a REV asked (YES to anything else)
+	Erase    // ERASE <pin>: close the e-purse and have the data erased, confirmed by YES <code>
+	Points   // POINTS <pin>: loyalty points, and what expires next
+	Offers   // OFFERS: the promotions on offer for the sender
+	Join     // JOIN <code>: join a promotion
+	Leave    // LEAVE <code>: leave it
+	Stats    // STATS <pin>: this month's spend against last month's, and where it went
+	Receive  // RECEIVE BANK|PURSE: where money sent to me lands
+	Settings // SETTINGS <pin>: my preferences
+	// Every: EVERY <day> BILL|SEND ... <pin>, a standing order; Orders lists them (ORDERS
+	// <pin>), StopOrder ends one (STOPORDER <n> <pin>).
+	Every
+	Orders
+	StopOrder
 	// ConfirmBy: CONFIRM VOICE|SMS <pin>: how payments waiting for a YES are confirmed,
 	// by a phone call keyed with the PIN (On) or by a code texted (the default).
 	ConfirmBy
 )
 
-var kindNames = [...]string{"", "HELP", "REG", "BAL", "MINI", "PAY", "BILL", "SEND", "DEBIT", "CREDIT", "CREDIT", "REPAY", "YES", "NO", "PIN", "LANG", "BLOCK", "CHECK", "PROMO", "CAPTURE", "VOID", "DATA", "REV", "DISPUTE", "OK", "ERASE", "POINTS", "OFFERS", "JOIN", "LEAVE", "STATS", "CONFIRM"}
+var kindNames = [...]string{"", "HELP", "REG", "BAL", "MINI", "PAY", "BILL", "SEND", "DEBIT", "CREDIT", "CREDIT", "REPAY", "YES", "NO", "PIN", "LANG", "BLOCK", "CHECK", "PROMO", "CAPTURE", "VOID", "DATA", "REV", "DISPUTE", "OK", "ERASE", "POINTS", "OFFERS", "JOIN", "LEAVE", "STATS", "RECEIVE", "SETTINGS", "EVERY", "ORDERS", "STOPORDER", "CONFIRM"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
@@ -108,8 +116,25 @@ var keywords = map[string]struct {
 	"LEAVE": {Leave, EN}, "QUITTER": {Leave, FR}, "退出": {Leave, ZH},
 	"STATS": {Stats, EN}, "统计": {Stats, ZH},
 	"CONFIRM": {ConfirmBy, EN}, "CONFIRMER": {ConfirmBy, FR}, "确认方式": {ConfirmBy, ZH},
+	"RECEIVE": {Receive, EN}, "RECEVOIR": {Receive, FR}, "收款": {Receive, ZH},
+	"SETTINGS": {Settings, EN}, "REGLAGES": {Settings, FR}, "RÉGLAGES": {Settings, FR}, "设置": {Settings, ZH},
+	"EVERY": {Every, EN}, "CHAQUE": {Every, FR}, "每": {Every, ZH},
+	"ORDERS": {Orders, EN}, "ORDRES": {Orders, FR}, "定期": {Orders, ZH},
+	"STOPORDER": {StopOrder, EN}, "ARRETORDRE": {StopOrder, FR}, "ARRÊTORDRE": {StopOrder, FR}, "取消定期": {StopOrder, ZH},
 	// REDEEM is PAY with points: `REDEEM SHOP42 12.50 1234` as `PAY SHOP42 12.50 1234 PTS`.
 	"REDEEM": {Pay, EN}, "UTILISER": {Pay, FR}, "兑换": {Pay, ZH},
+}
+
+// Where money sent to a subscriber lands (RECEIVE).
+const (
+	ReceiveBank  = "bank"  // his linked bank account, through the bank connector
+	ReceivePurse = "purse" // his e-purse (the default)
+)
+
+// receiveWords are RECEIVE's words for where, in every language.
+var receiveWords = map[string]string{
+	"BANK": ReceiveBank, "BANQUE": ReceiveBank, "银行": ReceiveBank,
+	"PURSE": ReceivePurse, "PORTEMONNAIE": ReceivePurse, "PORTE-MONNAIE": ReceivePurse, "钱包": ReceivePurse,
 }
 
 // promoCodeRe is a promotion's code, as merchants make them.
@@ -137,9 +162,16 @@ type Command struct {
 	Reason   string // DISPUTE: why, digits runs masked, at most MaxReasonBytes
 	Target   Lang   // LANG
 	On       bool   // PROMO; CONFIRM: VOICE (a call) rather than SMS
+	Where    string // RECEIVE: ReceiveBank or ReceivePurse
 	Topic    Kind   // HELP <cmd>
 	// WithPoints: PAY with loyalty points first (a trailing PTS, or REDEEM), the rest in money.
 	WithPoints bool
+	// EVERY: the payment repeated (Bill or Send, its fields above), weekly on Day (a
+	// time.Weekday, 0 Sunday) or monthly on Day (1..31). STOPORDER: N, the order's number.
+	Then   Kind
+	Weekly bool
+	Day    int
+	N      int
 }
 
 // Options are what parsing needs to know of the deployment.
@@ -166,6 +198,7 @@ const (
 	BadSwitch
 	TooLong
 	BadRef
+	BadDay
 )
 
 // ParseError is a precise reason an SMS is not a command. Arg is the offending token (never
@@ -181,7 +214,7 @@ func (e *ParseError) Error() string {
 	what := map[Problem]string{Empty: "empty message", UnknownKeyword: "unknown keyword", Arity: "wrong number of words",
 		BadAmount: "bad amount", BadCurrency: "wrong currency", BadPhone: "bad phone number", BadPIN: "PIN must be 4 to 6 digits",
 		BadMerchant: "bad merchant code", BadCode: "bad code", BadLanguage: "unknown language", BadSwitch: "want ON or OFF",
-		TooLong: "message too long", BadRef: "bad reference"}[e.Problem]
+		TooLong: "message too long", BadRef: "bad reference", BadDay: "bad day"}[e.Problem]
 	if e.Kind != 0 {
 		what = e.Kind.String() + ": " + what
 	}
@@ -311,7 +344,7 @@ func (p *parser) parse() *ParseError {
 		// replies, and such a run is likely a PIN typed twice.
 		c.Name = clipBytes(MaskDigits(strings.Join(a[1:], " ")), MaxNameBytes)
 		return nil
-	case Bal, Mini, Data, Erase, Points, Stats:
+	case Bal, Mini, Data, Erase, Points, Stats, Settings:
 		if err := p.arity(len(a) == 1); err != nil {
 			return err
 		}
@@ -337,14 +370,35 @@ func (p *parser) parse() *ParseError {
 		}
 		return p.all(p.merchant(a[0]), p.amount(a[1]), p.pin(a[2], &c.PIN))
 	case Bill:
-		if err := p.arity(len(a) == 4); err != nil {
+		// BILL <biller> <amount> <pin> pays the account saved with an earlier payment.
+		if err := p.arity(len(a) == 3 || len(a) == 4); err != nil {
 			return err
+		}
+		if len(a) == 3 {
+			return p.all(p.merchant(a[0]), p.amount(a[1]), p.pin(a[2], &c.PIN))
 		}
 		if !validRef(a[1]) {
 			return &ParseError{Problem: BadRef, Arg: domain.Clip(a[1])}
 		}
 		c.Account = a[1]
 		return p.all(p.merchant(a[0]), p.amount(a[2]), p.pin(a[3], &c.PIN))
+	case Every:
+		return p.every()
+	case Orders:
+		if err := p.arity(len(a) == 1); err != nil {
+			return err
+		}
+		return p.pin(a[0], &c.PIN)
+	case StopOrder:
+		if err := p.arity(len(a) == 2); err != nil {
+			return err
+		}
+		n, err := strconv.Atoi(a[0])
+		if err != nil || n < 1 || n > 99 {
+			return &ParseError{Problem: BadCode, Arg: domain.Clip(a[0])}
+		}
+		c.N = n
+		return p.pin(a[1], &c.PIN)
 	case Send:
 		if err := p.arity(len(a) == 3 || len(a) == 4); err != nil {
 			return err
@@ -446,6 +500,11 @@ func (p *parser) parse() *ParseError {
 			return p.arity(false) // the reply shows the syntax: VOICE or SMS
 		}
 		return p.pin(a[1], &c.PIN)
+	case Receive:
+		if len(a) == 1 {
+			c.Where = receiveWords[strings.ToUpper(a[0])]
+		}
+		return p.arity(c.Where != "")
 	case Promo:
 		if err := p.arity(len(a) == 1); err != nil {
 			return err
@@ -599,4 +658,67 @@ func digits(s string) bool {
 		}
 	}
 	return true
+}
+
+// every reads EVERY <day> BILL|SEND ... <pin>: the day, then the payment as it would be
+// texted on its own (a BILL may leave out its account: the saved one is used).
+func (p *parser) every() *ParseError {
+	c, a := p.c, p.args
+	if len(a) < 4 {
+		return p.arity(false)
+	}
+	if err := p.day(a[0]); err != nil {
+		return err
+	}
+	kw, ok := keywords[strings.ToUpper(a[1])]
+	if !ok || (kw.kind != Bill && kw.kind != Send) {
+		return p.arity(false)
+	}
+	inner := Command{Kind: kw.kind, Lang: c.Lang}
+	sub := parser{c: &inner, opt: p.opt, args: a[2:]}
+	if err := sub.parse(); err != nil {
+		return err
+	}
+	c.Then, c.Merchant, c.Account, c.Amount, c.Phone, c.Ref, c.PIN = inner.Kind, inner.Merchant, inner.Account, inner.Amount, inner.Phone, inner.Ref, inner.PIN
+	return nil
+}
+
+// weekdays are the day words of a weekly order, in every language.
+var weekdays = map[string]time.Weekday{
+	"MON": time.Monday, "TUE": time.Tuesday, "WED": time.Wednesday, "THU": time.Thursday, "FRI": time.Friday, "SAT": time.Saturday, "SUN": time.Sunday,
+	"MONDAY": time.Monday, "TUESDAY": time.Tuesday, "WEDNESDAY": time.Wednesday, "THURSDAY": time.Thursday, "FRIDAY": time.Friday, "SATURDAY": time.Saturday, "SUNDAY": time.Sunday,
+	"LUN": time.Monday, "MAR": time.Tuesday, "MER": time.Wednesday, "JEU": time.Thursday, "VEN": time.Friday, "SAM": time.Saturday, "DIM": time.Sunday,
+	"LUNDI": time.Monday, "MARDI": time.Tuesday, "MERCREDI": time.Wednesday, "JEUDI": time.Thursday, "VENDREDI": time.Friday, "SAMEDI": time.Saturday, "DIMANCHE": time.Sunday,
+	"周一": time.Monday, "周二": time.Tuesday, "周三": time.Wednesday, "周四": time.Thursday, "周五": time.Friday, "周六": time.Saturday, "周日": time.Sunday,
+	"星期一": time.Monday, "星期二": time.Tuesday, "星期三": time.Wednesday, "星期四": time.Thursday, "星期五": time.Friday, "星期六": time.Saturday, "星期日": time.Sunday, "星期天": time.Sunday,
+}
+
+// day reads a weekday (MON, LUN, 周一) or a day of the month (1..31, also 15日, 15号).
+func (p *parser) day(s string) *ParseError {
+	u := strings.ToUpper(s)
+	if wd, ok := weekdays[u]; ok {
+		p.c.Weekly, p.c.Day = true, int(wd)
+		return nil
+	}
+	n, err := strconv.Atoi(strings.TrimRight(u, "日号"))
+	if err != nil || n < 1 || n > 31 {
+		return &ParseError{Problem: BadDay, Arg: domain.Clip(s)}
+	}
+	p.c.Day = n
+	return nil
+}
+
+// DayName writes an order's day in a language: its weekday word, or its day of the month.
+func DayName(l Lang, weekly bool, day int) string {
+	if !weekly {
+		if l == ZH {
+			return strconv.Itoa(day) + "日"
+		}
+		return strconv.Itoa(day)
+	}
+	return [3][7]string{
+		{"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"},
+		{"DIM", "LUN", "MAR", "MER", "JEU", "VEN", "SAM"},
+		{"周日", "周一", "周二", "周三", "周四", "周五", "周六"},
+	}[l][day%7]
 }

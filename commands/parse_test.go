@@ -235,3 +235,54 @@ func TestGluedPINsAndByteLimits(t *testing.T) {
 		t.Fatalf("reply echoes digits: %q", got)
 	}
 }
+
+// Saved bills and standing orders, in the three languages.
+func TestParseSavedBillsAndOrders(t *testing.T) {
+	cases := []struct {
+		text string
+		want Command
+	}{
+		{"BILL EDF 30 1234", Command{Kind: Bill, Lang: EN, Merchant: "EDF", Amount: 3000, PIN: "1234"}},
+		{"FACTURE EDF 30 EUR 1234", Command{Kind: Bill, Lang: FR, Merchant: "EDF", Amount: 3000, PIN: "1234"}},
+		{"EVERY 31 BILL EDF 30 1234", Command{Kind: Every, Lang: EN, Then: Bill, Day: 31, Merchant: "EDF", Amount: 3000, PIN: "1234"}},
+		{"every mon send 0687654321 5 RENT 1234", Command{Kind: Every, Lang: EN, Then: Send, Weekly: true, Day: 1, Phone: "+33687654321", Amount: 500, Ref: "RENT", PIN: "1234"}},
+		{"CHAQUE DIM FACTURE EDF 0042-77 12,50 1234", Command{Kind: Every, Lang: FR, Then: Bill, Weekly: true, Day: 0, Merchant: "EDF", Account: "0042-77", Amount: 1250, PIN: "1234"}},
+		{"CHAQUE 5 ENVOYER 0687654321 5 1234", Command{Kind: Every, Lang: FR, Then: Send, Day: 5, Phone: "+33687654321", Amount: 500, PIN: "1234"}},
+		{"每 周五 缴费 EDF 30 1234", Command{Kind: Every, Lang: ZH, Then: Bill, Weekly: true, Day: 5, Merchant: "EDF", Amount: 3000, PIN: "1234"}},
+		{"每 15日 转账 0687654321 5 1234", Command{Kind: Every, Lang: ZH, Then: Send, Day: 15, Phone: "+33687654321", Amount: 500, PIN: "1234"}},
+		{"ORDERS 1234", Command{Kind: Orders, Lang: EN, PIN: "1234"}},
+		{"ORDRES 1234", Command{Kind: Orders, Lang: FR, PIN: "1234"}},
+		{"定期 1234", Command{Kind: Orders, Lang: ZH, PIN: "1234"}},
+		{"STOPORDER 2 1234", Command{Kind: StopOrder, Lang: EN, N: 2, PIN: "1234"}},
+		{"ARRETORDRE 1 1234", Command{Kind: StopOrder, Lang: FR, N: 1, PIN: "1234"}},
+		{"取消定期 3 1234", Command{Kind: StopOrder, Lang: ZH, N: 3, PIN: "1234"}},
+	}
+	for _, c := range cases {
+		got, err := Parse(c.text, eur)
+		if err != nil || got != c.want {
+			t.Errorf("%q: got %+v, %v; want %+v", c.text, got, err, c.want)
+		}
+	}
+	bad := []struct {
+		text string
+		p    Problem
+	}{
+		{"EVERY 32 BILL EDF 30 1234", BadDay},
+		{"EVERY FUNDAY BILL EDF 30 1234", BadDay},
+		{"EVERY 0 SEND 0687654321 5 1234", BadDay},
+		{"EVERY MON PAY SHOP42 5 1234", Arity}, // only bills and SENDs repeat
+		{"EVERY MON BILL EDF 30", Arity},
+		{"EVERY MON SEND 0687654321 5 12", BadPIN},
+		{"EVERY MON SEND 0687654321 -5 1234", BadAmount},
+		{"STOPORDER 0 1234", BadCode},
+		{"STOPORDER 1", Arity},
+		{"BILL EDF 1234", Arity},
+	}
+	for _, c := range bad {
+		_, err := Parse(c.text, eur)
+		var pe *ParseError
+		if !errors.As(err, &pe) || pe.Problem != c.p {
+			t.Errorf("%q: got %v, want problem %d", c.text, err, c.p)
+		}
+	}
+}

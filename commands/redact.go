@@ -42,7 +42,7 @@ func Redact(text string) string {
 			for i := 1; i <= last && i <= 2; i++ {
 				mask[i] = true
 			}
-		case Bal, Mini, Pay, Bill, Send, Debit, Credit, Repay, Data, Stats, ConfirmBy:
+		case Bal, Mini, Pay, Bill, Send, Debit, Credit, Repay, Data, Stats, Settings, Every, Orders, StopOrder, ConfirmBy:
 			mask[last] = true
 		}
 	}

@@ -83,112 +83,134 @@ const (
 	RReceiptNotYours // CHECK: genuine, but neither from nor to the checker's number
 	RNotPossible     // a request that can never be done as written
 	RAccountClosed
-	RClosedNotice      // customer care closed the purse
-	RReversedIn        // a payment reversed: money back to this purse
-	RReversedOut       // a payment reversed: money taken back from this purse
-	RClaimWaiting      // a hold this purse cannot take yet (its tier's maximum balance)
-	RToppedUp          // cash-in at an agent
-	RPayeeClosed       // the payee's purse or the merchant's account is closed
-	RFlood             // too many messages from one number: they wait
-	RPayRequest        // a merchant asks this number to pay: YES <code> pays
-	RCheckoutCode      // the security code to type on a web checkout page
-	RMerchantRefund    // a merchant refunded (part of) a payment
-	RPayDeclined       // the subscriber answered NO to a merchant's request
-	RCompanyPaid       // an employee paid on his company's account
-	RCompanyNo         // he may not (not authorised, not at this merchant, company blocked)
-	RCompanyLimit      // above his limit on the company's account
-	RDebitAsk          // DEBIT: confirm with YES <code>; irreversible
-	RDebitPending      // YES taken: the bank is asked; the result follows by SMS
-	RDebitPaid         // the bank approved: paid
-	RDebitDeclined     // the bank declined
-	RDebitReversed     // the bank did not answer: reversed, nothing taken
-	RBankNotLinked     // DEBIT without a linked bank account
-	RBankLinked        // an operator linked (or unlinked) a bank account
-	RCreditHeld        // CREDIT: an authorisation held on the credit line
-	RMerchantHeld      // to the merchant: an authorisation to capture or void
-	RCreditCaptured    // the merchant captured (part of) a hold
-	RCreditReleased    // the merchant voided a hold, or it expired: released
-	RCreditLine        // CREDIT <pin>: the line's statement
-	RRepaid            // REPAY: moved from the purse to the line
-	RNoCreditLine      // CREDIT or REPAY without a credit line
-	RCreditGranted     // an operator granted or changed a credit line
-	RMerchantReleased  // to the merchant: an authorisation expired, released
-	RCreditFrozen      // the credit line is frozen: no new authorisation
-	RCreditDue         // CREDIT <pin>, and the statement SMS: what is due and by when
-	RCreditStatement   // the statement day's SMS
-	RCreditOverdue     // an overdue line refuses new authorisations
-	RHoldCaptured      // to the merchant's phone: CAPTURE done
-	RHoldVoided        // to the merchant's phone: VOID done
-	RHoldNotFound      // no open authorisation of this merchant has that reference
-	RBankRefundSent    // a refunded DEBIT: the bank took the credit, on its way to the account
-	RBankRefundToPurse // a refunded DEBIT the bank could not credit: in the purse instead
-	RMerchantPaidRef   // to the merchant: paid, with the subscriber's reference
-	RRefundToLine      // a refund of a credit payment: to the line, the rest to the purse
-	RPINWasReset       // the old PIN after an operator's reset: set a new one with the code
-	RReversedOutShop   // a payment reversed: money taken back from a merchant's account
-	RNothingOwed       // REPAY when the credit line owes nothing: nothing moved
-	RStopped           // STOP: marketing off at once
-	RStarted           // START: marketing on
-	RData              // DATA <pin>: a summary and the one-time link to everything held
-	RDataLimit         // DATA asked too often today: nothing sent
-	RRevAsked          // REV taken: the payee is asked, what is held meanwhile
-	RRevAsk            // to the payee: give it back with OK <code>, or NO <code>
-	RRevReturned       // to the payer: the payee gave it back
-	RRevGaveBack       // to the payee: given back
-	RRevDeclined       // to the payer: the payee said NO; a case is open
-	RRevDeclinedPayee  // to the payee: NO taken, hold released, a case is open
-	RRevExpired        // to the payer: no answer in time; a case is open
-	RRevExpiredPayee   // to the payee: no answer in time, hold released, a case is open
-	RPaymentNotFound   // REV, DISPUTE: no payment of the sender's with that receipt or ref
-	RErasureAsk        // ERASE <pin>: what an erasure does, confirm with YES <code>
-	RErasureFiled      // YES to ERASE: purse closed, paid out, offers stopped, erased on a date
-	RErasureWaiting    // ERASE while payments still wait (codes, holds): nothing done
-	RRevNotSend        // REV on something else than a SEND from the purse
-	RRevTooLate        // REV after the self-service window
-	RRevTooMany        // the payment was asked back too often
-	RDisputeBusy       // a request or a case is open on the payment already
-	RNothingLeft       // everything was given back already
-	RDisputeOpened     // DISPUTE taken: the case and what happens next
-	RDisputeTooLate    // DISPUTE after the window
-	RDisputeNotHere    // DISPUTE on a top-up or a repayment
-	RDisputeRefund     // a case decided for the payer: given back
-	RDisputeRejected   // a case decided against the payer
-	RDisputeReview     // a case goes to customer care
-	RPointsEarned      // appended to a payment's reply: what it earned, the member's total
-	RPointsUsed        // appended to a payment paid with points: points, their worth, left
-	RPoints            // POINTS: the total and the next lot to expire
-	RPointsNoExpiry    // POINTS: the total, nothing about to expire
-	RPointsOff         // POINTS or PAY ... PTS where no programme runs
-	RPointsNotHere     // PAY ... PTS at a merchant that takes no points
-	RPointsExpiring    // a notice: points of a lot expire on a date
-	RPointsConfirm     // PAY ... PTS whose money part would need a code: nothing done
-	RPointsNone        // PAY ... PTS with no points to pay with: nothing done
-	RPointsRefund      // appended to a refund's notice: points given back and taken back
-	RDiscount          // appended to a payment's reply: the promotion's part of the price
-	RPointsHeld        // appended to BAL: the member's points
-	ROffers            // OFFERS: what is on offer for the sender
-	ROffersNone        // OFFERS: nothing
-	RJoined            // JOIN: joined
-	RLeft              // LEAVE: left
-	RNoOffer           // JOIN, LEAVE: no such promotion running
-	RCampaign          // a marketing SMS: the merchant's text ({lines}), then how to stop them
-	RRiskDeclined      // a payment the fraud rules declined: says nothing of why
-	RRiskHeld          // a payment held for a review: reserved, not paid, an answer follows
-	RRiskReleased      // to the payer: the review let the payment go through
-	RRiskVoided        // to the payer: the review stopped the payment, the money is back
-	RStats             // STATS: this month's spend against last month's, and where it went
-	RStatsNone         // STATS: no payment yet this month
-	RConfirmVoice      // CONFIRM VOICE: payments waiting for a YES are confirmed by a call
-	RConfirmSMS        // CONFIRM SMS: by a code texted, as before
-	RVoiceUnavailable  // CONFIRM VOICE where no calls can be made: codes by SMS go on
-	RVoiceCalling      // instead of a code: a call is coming about this payment
-	RVoiceNoAnswer     // the call was not answered (or busy, or hung up): nothing paid
-	RVoiceRefused      // the PIN keyed in the call was wrong too often: nothing paid
-	RVoiceFailed       // the call could not be made or was cut: nothing paid
-	RVoicePrompt       // spoken: what the payment is, key in the PIN then hash
-	RVoiceWrong        // spoken: wrong PIN, tries left
-	RVoiceDone         // spoken: the payment goes on
-	RVoiceBye          // spoken: nothing paid, goodbye
+	RClosedNotice       // customer care closed the purse
+	RReversedIn         // a payment reversed: money back to this purse
+	RReversedOut        // a payment reversed: money taken back from this purse
+	RClaimWaiting       // a hold this purse cannot take yet (its tier's maximum balance)
+	RToppedUp           // cash-in at an agent
+	RPayeeClosed        // the payee's purse or the merchant's account is closed
+	RFlood              // too many messages from one number: they wait
+	RPayRequest         // a merchant asks this number to pay: YES <code> pays
+	RCheckoutCode       // the security code to type on a web checkout page
+	RMerchantRefund     // a merchant refunded (part of) a payment
+	RPayDeclined        // the subscriber answered NO to a merchant's request
+	RCompanyPaid        // an employee paid on his company's account
+	RCompanyNo          // he may not (not authorised, not at this merchant, company blocked)
+	RCompanyLimit       // above his limit on the company's account
+	RDebitAsk           // DEBIT: confirm with YES <code>; irreversible
+	RDebitPending       // YES taken: the bank is asked; the result follows by SMS
+	RDebitPaid          // the bank approved: paid
+	RDebitDeclined      // the bank declined
+	RDebitReversed      // the bank did not answer: reversed, nothing taken
+	RBankNotLinked      // DEBIT without a linked bank account
+	RBankLinked         // an operator linked (or unlinked) a bank account
+	RCreditHeld         // CREDIT: an authorisation held on the credit line
+	RMerchantHeld       // to the merchant: an authorisation to capture or void
+	RCreditCaptured     // the merchant captured (part of) a hold
+	RCreditReleased     // the merchant voided a hold, or it expired: released
+	RCreditLine         // CREDIT <pin>: the line's statement
+	RRepaid             // REPAY: moved from the purse to the line
+	RNoCreditLine       // CREDIT or REPAY without a credit line
+	RCreditGranted      // an operator granted or changed a credit line
+	RMerchantReleased   // to the merchant: an authorisation expired, released
+	RCreditFrozen       // the credit line is frozen: no new authorisation
+	RCreditDue          // CREDIT <pin>, and the statement SMS: what is due and by when
+	RCreditStatement    // the statement day's SMS
+	RCreditOverdue      // an overdue line refuses new authorisations
+	RHoldCaptured       // to the merchant's phone: CAPTURE done
+	RHoldVoided         // to the merchant's phone: VOID done
+	RHoldNotFound       // no open authorisation of this merchant has that reference
+	RBankRefundSent     // a refunded DEBIT: the bank took the credit, on its way to the account
+	RBankRefundToPurse  // a refunded DEBIT the bank could not credit: in the purse instead
+	RMerchantPaidRef    // to the merchant: paid, with the subscriber's reference
+	RRefundToLine       // a refund of a credit payment: to the line, the rest to the purse
+	RPINWasReset        // the old PIN after an operator's reset: set a new one with the code
+	RReversedOutShop    // a payment reversed: money taken back from a merchant's account
+	RNothingOwed        // REPAY when the credit line owes nothing: nothing moved
+	RStopped            // STOP: marketing off at once
+	RStarted            // START: marketing on
+	RData               // DATA <pin>: a summary and the one-time link to everything held
+	RDataLimit          // DATA asked too often today: nothing sent
+	RRevAsked           // REV taken: the payee is asked, what is held meanwhile
+	RRevAsk             // to the payee: give it back with OK <code>, or NO <code>
+	RRevReturned        // to the payer: the payee gave it back
+	RRevGaveBack        // to the payee: given back
+	RRevDeclined        // to the payer: the payee said NO; a case is open
+	RRevDeclinedPayee   // to the payee: NO taken, hold released, a case is open
+	RRevExpired         // to the payer: no answer in time; a case is open
+	RRevExpiredPayee    // to the payee: no answer in time, hold released, a case is open
+	RPaymentNotFound    // REV, DISPUTE: no payment of the sender's with that receipt or ref
+	RErasureAsk         // ERASE <pin>: what an erasure does, confirm with YES <code>
+	RErasureFiled       // YES to ERASE: purse closed, paid out, offers stopped, erased on a date
+	RErasureWaiting     // ERASE while payments still wait (codes, holds): nothing done
+	RRevNotSend         // REV on something else than a SEND from the purse
+	RRevTooLate         // REV after the self-service window
+	RRevTooMany         // the payment was asked back too often
+	RDisputeBusy        // a request or a case is open on the payment already
+	RNothingLeft        // everything was given back already
+	RDisputeOpened      // DISPUTE taken: the case and what happens next
+	RDisputeTooLate     // DISPUTE after the window
+	RDisputeNotHere     // DISPUTE on a top-up or a repayment
+	RDisputeRefund      // a case decided for the payer: given back
+	RDisputeRejected    // a case decided against the payer
+	RDisputeReview      // a case goes to customer care
+	RPointsEarned       // appended to a payment's reply: what it earned, the member's total
+	RPointsUsed         // appended to a payment paid with points: points, their worth, left
+	RPoints             // POINTS: the total and the next lot to expire
+	RPointsNoExpiry     // POINTS: the total, nothing about to expire
+	RPointsOff          // POINTS or PAY ... PTS where no programme runs
+	RPointsNotHere      // PAY ... PTS at a merchant that takes no points
+	RPointsExpiring     // a notice: points of a lot expire on a date
+	RPointsConfirm      // PAY ... PTS whose money part would need a code: nothing done
+	RPointsNone         // PAY ... PTS with no points to pay with: nothing done
+	RPointsRefund       // appended to a refund's notice: points given back and taken back
+	RDiscount           // appended to a payment's reply: the promotion's part of the price
+	RPointsHeld         // appended to BAL: the member's points
+	ROffers             // OFFERS: what is on offer for the sender
+	ROffersNone         // OFFERS: nothing
+	RJoined             // JOIN: joined
+	RLeft               // LEAVE: left
+	RNoOffer            // JOIN, LEAVE: no such promotion running
+	RCampaign           // a marketing SMS: the merchant's text ({lines}), then how to stop them
+	RRiskDeclined       // a payment the fraud rules declined: says nothing of why
+	RRiskHeld           // a payment held for a review: reserved, not paid, an answer follows
+	RRiskReleased       // to the payer: the review let the payment go through
+	RRiskVoided         // to the payer: the review stopped the payment, the money is back
+	RStats              // STATS: this month's spend against last month's, and where it went
+	RStatsNone          // STATS: no payment yet this month
+	RConfirmVoice       // CONFIRM VOICE: payments waiting for a YES are confirmed by a call
+	RConfirmSMS         // CONFIRM SMS: by a code texted, as before
+	RVoiceUnavailable   // CONFIRM VOICE where no calls can be made: codes by SMS go on
+	RVoiceCalling       // instead of a code: a call is coming about this payment
+	RVoiceNoAnswer      // the call was not answered (or busy, or hung up): nothing paid
+	RVoiceRefused       // the PIN keyed in the call was wrong too often: nothing paid
+	RVoiceFailed        // the call could not be made or was cut: nothing paid
+	RVoicePrompt        // spoken: what the payment is, key in the PIN then hash
+	RVoiceWrong         // spoken: wrong PIN, tries left
+	RVoiceDone          // spoken: the payment goes on
+	RVoiceBye           // spoken: nothing paid, goodbye
+	RReceiveBank        // RECEIVE BANK: money sent to him now goes to his bank account
+	RReceivePurse       // RECEIVE PURSE: it stays in his e-purse
+	RReceiveNoBank      // RECEIVE BANK with no bank account linked
+	RReceiveNoConnector // RECEIVE BANK where mpg is bound to no bank
+	RReceivedToBank     // to a payee who chose RECEIVE BANK: a SEND is on its way to his bank
+	RBankReceived       // his bank took it
+	RBankReceiveToPurse // his bank did not take it: it is in his e-purse
+	RSettings           // SETTINGS: his preferences, one a line ({lines})
+	RBillNoAccount      // BILL without an account, and none saved for that biller
+	ROrderMade          // EVERY: the standing order is set, and its next run
+	ROrdersFull         // EVERY: as many standing orders as allowed already
+	ROrders             // ORDERS: the standing orders, numbered
+	ROrdersNone         // ORDERS: none
+	ROrderStopped       // STOPORDER: ended
+	ROrderNotFound      // STOPORDER: no order with that number
+	ROrderDue           // heads a standing order's run that was not paid: what was due
+	ROrderNeedsYes      // a run above the confirmation amount: not paid, the payer pays it himself
+	ROrderTooLarge      // EVERY above the confirmation amount: not set
+	RBadDay             // EVERY: a day that is no weekday nor 1..31
+	ROrderEnded         // an operator ended a standing order
+	RPayoutIssued       // to a merchant: its payout is on its way to its bank account
+	RPayoutRejected     // to a merchant: its bank refused the payout, the money is back
 	replyCount
 )
 
@@ -227,6 +249,8 @@ type Args struct {
 	Change                      int          // last month to this one, in percent
 	HasChange                   bool         // false: nothing to compare with (no spend last month)
 	Parts                       []Part       // where this month's money went (STATS)
+	Weekly                      bool         // a standing order's day: a weekday (Day 0 Sunday) or
+	Day                         int          // a day of the month
 }
 
 // Part is what was spent at one merchant; Name "" is the rest (other merchants, people paid).
@@ -242,9 +266,9 @@ type Part struct {
 // LANG FR's answer says "français", and fits one UCS-2 SMS.
 var templates = [replyCount][3]string{
 	RHelp: {
-		"mPurse: BAL pin; MINI pin; PAY shop amount pin; BILL biller acct amount pin; SEND phone amount pin; DEBIT shop amount pin; CREDIT [shop amount] pin; REPAY amount pin; YES/NO code; CHECK receipt; REV receipt pin; DISPUTE receipt why; PIN old new; LANG EN/FR/ZH; PROMO ON/OFF; BLOCK. HELP PAY for details.",
-		"SOLDE pin; RELEVE pin; PAYER code somme pin; FACTURE code cpte somme pin; ENVOYER tel somme pin; DEBIT code somme pin; CREDIT [code somme] pin; REMBOURSER somme pin; OUI/NON code; VERIFIER preuve; RETOUR preuve pin; LITIGE preuve motif; PIN ancien neuf; LANGUE FR; PROMO OUI/NON; BLOQUER. Détail AIDE cmd",
-		"余额|明细|付款 商户 金额|缴费 机构 账号 金额|转账 手机 金额|借记 商户 金额|信用 [商户 金额]|还款 金额|撤回 凭证,以上均加 密码|是/否 确认码|验证 凭证|争议 凭证 原因|密码 旧 新|语言 ZH|促销 开/关|冻结。详情:帮助 命令",
+		"BAL pin; MINI pin; PAY shop amount pin; BILL biller acct amount pin; SEND phone amount pin; DEBIT shop amount pin; CREDIT [shop amount] pin; REPAY amount pin; YES/NO code; CHECK receipt; ORDERS pin; REV receipt pin; DISPUTE receipt why; PIN old new; LANG EN/FR/ZH; PROMO ON/OFF; BLOCK. HELP PAY: details.",
+		"SOLDE pin; RELEVE pin; PAYER code somme pin; FACTURE code cpte somme pin; ENVOYER tel somme pin; DEBIT code somme pin; CREDIT (code somme) pin; REMBOURSER somme pin; OUI/NON code; VERIFIER preuve; ORDRES pin; RETOUR preuve pin; LITIGE preuve motif; PIN anc neuf; LANGUE FR; PROMO OUI/NON; BLOQUER. AIDE cmd",
+		"余额|明细|付款 商户 金额|缴费 机构 账号 金额|转账 手机 金额|借记 商户 金额|信用 [商户 金额]|还款 金额|撤回 凭证,以上均加 密码|是/否 确认码|定期|验证 凭证|争议 凭证 原因|密码 旧 新|语言 ZH|促销 开/关|冻结。详情:帮助 命令",
 	},
 	RHelpTopic: {"{about}: {usage}", "{about}: {usage}", "{about}:{usage}"},
 	RUsage: {
@@ -367,6 +391,26 @@ var templates = [replyCount][3]string{
 	RRiskReleased: {"Your payment of {amount} to {party} has gone through. Ref {ref}.",
 		"Votre paiement de {amount} à {party} est effectué. Réf {ref}.",
 		"您向{party}支付的{amount}已完成。编号 {ref}。"},
+	RReceiveBank: {"Money sent to you now goes to your bank account {account}. Send RECEIVE PURSE to keep it in your e-purse.",
+		"L'argent envoye vous arrivera sur votre compte bancaire {account}. Envoyez RECEVOIR PORTEMONNAIE pour le garder dans votre porte-monnaie.",
+		"转给您的钱今后将转入您的银行账户 {account}。发送 收款 钱包 可改回存入钱包。"},
+	RReceivePurse: {"Money sent to you now stays in your e-purse.", "L'argent envoye vous restera dans votre porte-monnaie.", "转给您的钱今后将存入您的钱包。"},
+	RReceiveNoBank: {"No bank account is linked to your e-purse. Ask your operator to link one first.",
+		"Aucun compte bancaire n'est lie a votre porte-monnaie. Demandez d'abord a votre operateur d'en lier un.",
+		"您的钱包尚未关联银行账户。请先联系运营商关联。"},
+	RReceiveNoConnector: {"Money cannot be sent on to a bank account here. It stays in your e-purse.",
+		"L'argent ne peut pas etre vire sur un compte bancaire ici. Il reste dans votre porte-monnaie.",
+		"此处不支持转入银行账户,款项将存入您的钱包。"},
+	RReceivedToBank: {"{amount} from {party} {name}: on its way to your bank account {account}. Ref {ref}. Receipt {receipt}",
+		"{amount} de {party} {name}: en route vers votre compte bancaire {account}. Ref {ref}. Preuve {receipt}",
+		"收到 {party} {name} 转来的 {amount},正在转入您的银行账户 {account}。编号 {ref}。凭证 {receipt}"},
+	RBankReceived: {"{amount} from {party} is on your bank account {account}. Bank approval {name}.",
+		"{amount} de {party} est sur votre compte bancaire {account}. Autorisation banque {name}.",
+		"{party} 转来的 {amount} 已转入您的银行账户 {account}。银行授权号 {name}。"},
+	RBankReceiveToPurse: {"Your bank did not take {amount} from {party} ({arg}): it is in your e-purse. Balance {balance}.",
+		"Votre banque n'a pas pris {amount} de {party} ({arg}): la somme est dans votre porte-monnaie. Solde {balance}.",
+		"您的银行未接收 {party} 转来的 {amount}({arg}),款项已存入您的钱包。余额 {balance}。"},
+	RSettings: {"Your settings:\n{lines}", "Vos reglages:\n{lines}", "您的设置:\n{lines}"},
 	RStats: {"{month}: {amount} in {payments} ({prevmonth} {prev}{change}). {parts}.",
 		"{month}: {amount} en {payments} ({prevmonth} {prev}{change}). {parts}.",
 		"{month}:{payments}共{amount}({prevmonth} {prev}{change})。{parts}。"},
@@ -400,6 +444,40 @@ var templates = [replyCount][3]string{
 		"密码错误。还可尝试{n}次。请输入密码,然后按井号键。"},
 	RVoiceDone: {"Thank you. Your payment is confirmed.", "Merci. Votre paiement est confirmé.", "谢谢。您的付款已确认。"},
 	RVoiceBye:  {"The payment was not made. Goodbye.", "Le paiement n'a pas été fait. Au revoir.", "付款未完成。再见。"},
+	RBillNoAccount: {"No account saved for {arg}. Send BILL {arg} account amount pin once: the account is kept for next time.",
+		"Aucun compte enregistré pour {arg}. Envoyez FACTURE {arg} compte montant pin une fois: le compte est gardé.",
+		"未保存{arg}的账号。请先发送 缴费 {arg} 账号 金额 密码,账号将被保存。"},
+	ROrderMade: {"Standing order {n} set: {amount} to {party} every {day}. First payment on {date}. ORDERS pin lists them.",
+		"Ordre permanent {n} créé: {amount} à {party} chaque {day}. Premier paiement le {date}. ORDRES pin les liste.",
+		"定期{n}已设置:每{day}向{party}支付{amount}。首次付款 {date}。定期 密码 查看。"},
+	ROrdersFull: {"You have {n} standing orders, the most allowed. STOPORDER n pin ends one. Nothing set.",
+		"Vous avez {n} ordres permanents, le maximum. ARRETORDRE n pin en arrete un. Rien n'a été créé.",
+		"您已有{n}个定期,已达上限。取消定期 序号 密码 可取消。未设置。"},
+	ROrders:     {"Standing orders:\n{lines}", "Ordres permanents:\n{lines}", "定期:\n{lines}"},
+	ROrdersNone: {"No standing orders. EVERY day BILL or SEND ... pin sets one.", "Aucun ordre permanent. CHAQUE jour FACTURE ou ENVOYER ... pin en crée un.", "没有定期。每 日期 缴费 或 转账 ... 密码 可设置。"},
+	ROrderStopped: {"Standing order {n} stopped: {amount} to {party} every {day}. No more payments.",
+		"Ordre permanent {n} arrete: {amount} à {party} chaque {day}. Plus de paiements.",
+		"定期{n}已取消:每{day}向{party}支付{amount}。不再付款。"},
+	ROrderNotFound: {"No standing order {n}. ORDERS pin lists them.", "Pas d'ordre permanent {n}. ORDRES pin les liste.", "没有定期{n}。定期 密码 查看。"},
+	ROrderDue:      {"Standing order {amount} to {party} due {date} not paid:", "Ordre permanent {amount} à {party} du {date} non payé:", "{date}应向{party}支付的定期{amount}未付:"},
+	ROrderNeedsYes: {"above {limit} a payment needs your YES. Nothing was taken: pay it yourself if you wish.",
+		"au-dela de {limit} un paiement demande votre OUI. Rien n'a été pris: payez-le vous-meme si vous le souhaitez.",
+		"超过{limit}的付款需您确认。未扣款,如需请自行支付。"},
+	ROrderTooLarge: {"A standing order pays without your YES, so it can be at most {limit}. Nothing set.",
+		"Un ordre permanent paie sans votre OUI: au plus {limit}. Rien n'a été créé.",
+		"定期付款无需确认,金额最多{limit}。未设置。"},
+	RBadDay: {"Unknown day {arg}. Use MON to SUN, or 1 to 31 for a day of the month.",
+		"Jour {arg} inconnu. Utilisez LUN à DIM, ou 1 à 31 pour un jour du mois.",
+		"未知日期{arg}。请用 周一 至 周日,或 1 至 31 表示每月几号。"},
+	ROrderEnded: {"Customer care ended your standing order: {amount} to {party} every {day}.",
+		"Le service client a arrete votre ordre permanent: {amount} à {party} chaque {day}.",
+		"客服已取消您的定期:每{day}向{party}支付{amount}。"},
+	RPayoutIssued: {"Payout of {amount} on its way to your bank account {account}. Ref {ref}. Kept for refunds: {limit}.",
+		"Virement de {amount} en cours vers votre compte {account}. Réf {ref}. Réserve pour remboursements: {limit}.",
+		"{amount} 正在转入您的银行账户 {account}。编号 {ref}。为退款保留 {limit}。"},
+	RPayoutRejected: {"Your bank refused the payout {ref} of {amount} ({arg}). The money is back on your account: check your IBAN.",
+		"Votre banque a refusé le virement {ref} de {amount} ({arg}). L'argent est revenu sur votre compte: vérifiez votre IBAN.",
+		"您的银行拒绝了转账 {ref}({amount},{arg})。款项已退回您的账户:请核对您的IBAN。"},
 	RRiskVoided: {"Your payment of {amount} to {party} was not made. The money is back in your e-purse.",
 		"Votre paiement de {amount} à {party} n'a pas été effectué. L'argent est revenu dans votre porte-monnaie.",
 		"您向{party}支付的{amount}未完成。款项已退回您的钱包。"},
@@ -794,6 +872,11 @@ var usage = map[Kind][3]string{
 	Leave:     {"LEAVE code", "QUITTER code", "退出 代码"},
 	Stats:     {"STATS pin", "STATS pin", "统计 密码"},
 	ConfirmBy: {"CONFIRM VOICE pin, or CONFIRM SMS pin", "CONFIRMER APPEL pin, ou CONFIRMER SMS pin", "确认方式 语音 密码,或 确认方式 短信 密码"},
+	Receive:   {"RECEIVE BANK or PURSE", "RECEVOIR BANQUE ou PORTEMONNAIE", "收款 银行 或 钱包"},
+	Settings:  {"SETTINGS pin", "REGLAGES pin", "设置 密码"},
+	Every:     {"EVERY day BILL biller [acct] amount pin, or SEND phone amount pin; day MON..SUN or 1..31", "CHAQUE jour FACTURE code [cpte] montant pin, ou ENVOYER tel montant pin; jour LUN..DIM ou 1..31", "每 日期 缴费 机构 [账号] 金额 密码,或 转账 手机 金额 密码;日期 周一..周日 或 1..31"},
+	Orders:    {"ORDERS pin", "ORDRES pin", "定期 密码"},
+	StopOrder: {"STOPORDER n pin", "ARRETORDRE n pin", "取消定期 序号 密码"},
 }
 
 // about is what each command does, for HELP <cmd>.
@@ -829,6 +912,11 @@ var about = map[Kind][3]string{
 	Points:    {"Your loyalty points and when they expire; PAY shop amount pin PTS pays with them", "Vos points de fidelite et leur expiration; PAYER code somme pin PTS paie avec", "查询积分及到期日;付款 商户 金额 密码 积分 用积分付款"},
 	Stats:     {"This month's spend against last month's, and where it went", "Vos dépenses du mois face au mois dernier, et où elles sont allées", "本月与上月消费对比及去向"},
 	ConfirmBy: {"Confirm payments by a phone call keyed with your PIN, or by a code texted", "Confirmer les paiements par un appel avec votre PIN, ou par un code SMS", "通过来电输入密码或短信确认码确认付款"},
+	Receive:   {"Where money sent to you lands: your linked bank account or your e-purse", "Ou arrive l'argent envoye: votre compte bancaire lie ou votre porte-monnaie", "收款去向:关联的银行账户或钱包"},
+	Settings:  {"Your preferences, and how to change them", "Vos reglages, et comment les changer", "您的设置及修改方法"},
+	Every:     {"A bill or SEND paid on its day", "Facture ou envoi payé à date fixe", "按固定日期缴费或转账"},
+	Orders:    {"Your standing orders, numbered", "Vos ordres permanents, numérotés", "您的定期列表"},
+	StopOrder: {"End a standing order (its number in ORDERS)", "Arreter un ordre permanent (numéro dans ORDRES)", "取消定期(定期 列表中的序号)"},
 }
 
 // Usage is a command's syntax in a language.
@@ -921,6 +1009,8 @@ func Render(l Lang, r Reply, a Args) string {
 			b.WriteString(money(a.Worth))
 		case "date":
 			b.WriteString(a.Date)
+		case "day":
+			b.WriteString(DayName(l, a.Weekly, a.Day))
 		case "month":
 			b.WriteString(MonthName(l, a.Month))
 		case "prevmonth":
@@ -939,6 +1029,36 @@ func Render(l Lang, r Reply, a Args) string {
 			continue
 		}
 		tmpl = tmpl[i+j+1:]
+	}
+}
+
+// Preferences are a subscriber's settings, as SETTINGS shows them.
+type Preferences struct {
+	Lang    Lang
+	Offers  bool
+	Receive string // ReceiveBank or ReceivePurse
+	Bank    string // his linked bank account, masked ("": none)
+	Orders  int    // his standing orders
+	Bills   int    // billers whose account is saved (BILL without an account)
+}
+
+// SettingsLines are his preferences, one a line, each with the command that changes it.
+func SettingsLines(l Lang, s Preferences) []string {
+	where := [3]string{"e-purse", "porte-monnaie", "钱包"}[l]
+	if s.Receive == ReceiveBank {
+		where = [3]string{"bank account", "compte bancaire", "银行账户"}[l]
+	}
+	bank := s.Bank
+	if bank == "" {
+		bank = [3]string{"none", "aucun", "无"}[l]
+	}
+	return []string{
+		[3]string{"Language: ", "Langue: ", "语言:"}[l] + l.String() + " (LANG)",
+		[3]string{"Offers: ", "Offres: ", "优惠:"}[l] + onOff(l, s.Offers) + " (PROMO)",
+		[3]string{"Money sent to you: ", "Argent recu: ", "收款:"}[l] + where + " (" + Usage(Receive, l) + ")",
+		[3]string{"Bank account: ", "Compte bancaire: ", "银行账户:"}[l] + bank,
+		[3]string{"Standing orders: ", "Ordres permanents: ", "定期:"}[l] + strconv.Itoa(s.Orders) + " (" + Usage(Orders, l) + ")",
+		[3]string{"Saved bill accounts: ", "Comptes de factures: ", "已存账单账号:"}[l] + strconv.Itoa(s.Bills),
 	}
 }
 
@@ -987,6 +1107,8 @@ func ForParseError(e *ParseError) (Reply, Args) {
 		return RBadLanguage, a
 	case BadSwitch:
 		return RBadSwitch, a
+	case BadDay:
+		return RBadDay, a
 	}
 	return RTooLong, a
 }
@@ -1000,6 +1122,7 @@ func SampleArgs() Args {
 		Receipt: "K4P9-2M7X-QT", Code: "483920", N: 3, Topic: Pay, Arg: "SHOP4", Currency: "EUR", Time: "23:59", Case: "D7QX2K",
 		Link: "https://pay.example.com/data/Xq3vJ9kP2mR7tY4wZ8bN1cD6fG5hL0sA3eU7iO9pQ2r", Years: 5, Minutes: 15, On: true,
 		Points: 12345, Total: 1234567, Worth: eur(12345), Date: "31/12/2028",
+		Weekly: false, Day: 31,
 		Month: time.September, PrevMonth: time.August, Prev: eur(123456), Change: -100, HasChange: true,
 		Parts: []Part{{"SHOP42", eur(45050)}, {"ELECTRICITE", eur(30000)}, {"BOULANGERIE", eur(25000)}, {"", eur(25000)}},
 		Lines: []string{"24/11 -12.50 EUR Corner Shop", "24/11 -0.10 EUR fee", "23/11 +1.50 EUR refund Corner Shop",

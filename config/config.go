@@ -33,8 +33,29 @@ type Config struct {
 	Fraud     Fraud     `toml:"fraud"`
 	Stats     Stats     `toml:"stats"`
 	Voice     Voice     `toml:"voice"`
+	Mail      Mail      `toml:"mail"`
+	Orders    Orders    `toml:"orders"`
+	// Settlement pays merchants into their bank accounts.
+	Settlement Settlement `toml:"settlement"`
 	// KeyFrom says where the keys were read from, for messages (not a key of the file).
 	KeyFrom KeyFrom `toml:"-"`
+}
+
+// Orders bounds saved bills and standing orders (EVERY) and says when the day's runs go.
+type Orders struct {
+	MaxPerSubscriber int `toml:"max_per_subscriber"` // standing orders one subscriber may have
+	SavedBills       int `toml:"saved_bills"`        // billers whose account is kept per subscriber
+	RunHour          int `toml:"run_hour"`           // the day's orders run from this hour (engine.time_zone)
+	PerPass          int `toml:"per_pass"`           // orders one pass of the scheduler runs at most
+	EveryS           int `toml:"every_s"`            // how often the scheduler looks for orders due
+}
+
+func (o Orders) validate(r *rules) {
+	r.between("orders.max_per_subscriber", o.MaxPerSubscriber, 1, 20) // the profile lists them: it holds 4 KiB
+	r.between("orders.saved_bills", o.SavedBills, 1, 20)
+	r.between("orders.run_hour", o.RunHour, 0, 23)
+	r.between("orders.per_pass", o.PerPass, 1, 100000)
+	r.between("orders.every_s", o.EveryS, 1, 3600)
 }
 
 // Disputes configures return requests (REV) and dispute cases.
@@ -288,10 +309,13 @@ func Default() Config {
 		Fraud:     defaultFraud(),
 		Stats:     defaultStats(),
 		Voice:     defaultVoice(),
+		Mail:      defaultMail(),
+		Orders:    Orders{MaxPerSubscriber: 5, SavedBills: 10, RunHour: 8, PerPass: 200, EveryS: 60},
 		Merchant: Merchant{RatePerS: 20, Burst: 40, RequestMin: 15, CheckoutMin: 15, CheckoutMax: 1000,
 			CheckoutMonthly: 30000, CodesPerHour: 5, WebhookRetryS: []int{5, 300, 1800, 7200, 18000, 36000, 36000, 50400, 86400}},
 		SMPP: SMPP{Addr: "127.0.0.1:2775", SystemID: "mpg", Transceiver: true, Binds: 1, Window: 10, MaxInflight: 1024,
 			EnquireLinkS: 30, RespTimeoutS: 10, RatePerS: 100, RetryUnknown: 3, ValidityS: 86400, RetryMs: 5000, SourceNPI: 1, AuthRetryS: 600, DrainS: 5},
+		Settlement: defaultSettlement(),
 	}
 }
 
@@ -438,6 +462,9 @@ func (c Config) validate() []*KeyError {
 	c.Fraud.validate(&r)
 	c.Stats.validate(&r)
 	c.Voice.validate(&r)
+	c.Mail.validate(&r)
+	c.Orders.validate(&r)
+	c.Settlement.validate(&r)
 	l, s, e, m, b := c.Ledger, c.SMPP, c.Engine, c.Merchant, c.Bank
 	switch l.Driver {
 	case DriverBbolt:

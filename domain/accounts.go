@@ -4,7 +4,7 @@ import "fmt"
 
 // IsSystem says whether a kind is a system account (found by kind, never by owner).
 func IsSystem(k Kind) bool {
-	return k == KindFloat || k == KindFees || k == KindEscrow || k == KindBankClearing || k == KindPointsExpired
+	return k == KindFloat || k == KindFees || k == KindEscrow || k == KindBankClearing || k == KindPointsExpired || k == KindSettlement
 }
 
 // DefaultFlags are the balance constraints an account of a kind always has.

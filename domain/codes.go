@@ -49,3 +49,18 @@ const (
 	CodeDiscount uint16 = 21
 	CodeBudget   uint16 = 22
 )
+
+// CodeToBank moves a SEND's amount on from its payee's purse to bank clearing, when he chose
+// to receive money on his bank account (RECEIVE BANK), and back to his purse when his bank
+// did not take it.
+const CodeToBank uint16 = 30
+
+// A merchant's settlement (numbers fixed apart from the others): CodeSettle issues a payout
+// (merchant to the settlement account), CodeSettlePaid clears it when the bank confirms it
+// (settlement to bank clearing), CodeSettleReturn gives it back when the bank rejects it
+// (settlement to the merchant).
+const (
+	CodeSettle       uint16 = 40
+	CodeSettlePaid   uint16 = 41
+	CodeSettleReturn uint16 = 42
+)

@@ -35,7 +35,47 @@ const (
 	FactHeld     FactKind = 4 // a payment held for a fraud review: reserved, not paid
 	FactWrongPIN FactKind = 5 // a wrong PIN or confirmation code (Payer tried)
 	FactPINReset FactKind = 6 // an operator reset the payer's PIN
+	// FactReply: an SMS mpg sent changed state at the SMSC; Reason is one of the Reply*.
+	// Written by the ledger in the outbox update itself, so every reply, notice and marketing
+	// SMS counts once, whichever daemon sent it. Product is ProductReply, no payer or payee.
+	FactReply FactKind = 7
 )
+
+// ProductReply is the product of reply facts: the SMS mpg sends, not a payment.
+const ProductReply = "reply"
+
+// How an SMS mpg sent fared, as reply facts count it.
+const (
+	ReplySent          = "sent"          // the SMSC took it (submit_sm_resp with status 0)
+	ReplyDelivered     = "delivered"     // a delivery receipt said it reached the phone
+	ReplyUndeliverable = "undeliverable" // a delivery receipt said it never will
+	ReplyFailed        = "failed"        // the SMSC refused it for good, or retries ran out
+)
+
+// ReplyFacts are the facts an SMS's move from status old to now records: each state reached
+// for the first time counts once (a receipt that came before its submit was recorded
+// counts the send as well), a repeated receipt or a late answer counts nothing.
+func ReplyFacts(old, now MessageStatus) []Fact {
+	if old == now {
+		return nil
+	}
+	var reasons []string
+	atSMSC := func(s MessageStatus) bool { return s == MsgSent || s == MsgDelivered || s == MsgUndeliverable }
+	if atSMSC(now) && !atSMSC(old) {
+		reasons = append(reasons, ReplySent)
+	}
+	switch {
+	case (now == MsgDelivered || now == MsgUndeliverable) && old != MsgDelivered && old != MsgUndeliverable:
+		reasons = append(reasons, now.String())
+	case now == MsgFailed:
+		reasons = append(reasons, ReplyFailed)
+	}
+	facts := make([]Fact, len(reasons))
+	for i, r := range reasons {
+		facts[i] = Fact{Kind: FactReply, Product: ProductReply, Channel: ChannelSMS, Reason: r, Local: 255}
+	}
+	return facts
+}
 
 // Why a payment was refused, as statistics count them.
 const (

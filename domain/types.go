@@ -71,11 +71,18 @@ const (
 	KindPromoBudget
 )
 
+// KindSettlement is the system account where a merchant's payout waits between the ledger and
+// the bank (in transit): credited when the payout is issued, emptied to bank clearing when the
+// bank confirms it, or back to the merchant when the bank rejects it. Its number is fixed, so
+// that kinds added beside it elsewhere cannot take it.
+const KindSettlement Kind = 32
+
 var kindNames = map[Kind]string{
 	KindPurse: "purse", KindMerchant: "merchant", KindBiller: "biller",
 	KindCreditLine: "credit_line", KindFloat: "float", KindFees: "fees",
 	KindEscrow: "escrow", KindBankClearing: "bank_clearing", KindCompany: "company",
 	KindPoints: "points", KindPointsExpired: "points_expired", KindPromoBudget: "promo_budget",
+	KindSettlement: "settlement",
 }
 
 // Valid reports whether k is one of the kinds above.

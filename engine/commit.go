@@ -37,11 +37,14 @@ func (t *turn) submit(ctx context.Context, job domain.Job) error {
 	job.Messages = append(job.Messages, t.replies...)
 	job.Dedupe = t.dedupe(&job)
 	job.Facts = t.saidFacts(job)
+	if t.sweep != nil {
+		job.Reads = append(job.Reads, t.sweep.read)
+	}
 	_, err := t.e.l.Submit(ctx, job)
 	var ref *domain.RefusedError
-	if errors.As(err, &ref) && (ref.Reason == domain.ErrConflict ||
+	if errors.As(err, &ref) && (ref.Reason == domain.ErrConflict || t.sweepRefused(&job, ref) ||
 		ref.Reason == domain.ErrInsufficientFunds && t.discountAt != 0 && ref.Index == t.discountAt-1) {
-		return errConflict // a record moved, or the discount's budget ran out: computed again
+		return errConflict // a record moved, the payee's purse was blocked, or the discount's budget ran out: computed again
 	}
 	if errors.As(err, &ref) && ref.Reason != domain.ErrDuplicate {
 		// Every other refusal is an answer, committed with the dedupe record, so that a
@@ -156,6 +159,7 @@ func causeMayGo(r commands.Reply) bool {
 		commands.RLocked, commands.RLockedAdmin, // the lockout ends or customer care unlocks
 		commands.RNotRegistered, commands.RNoCreditLine, commands.RBankNotLinked, commands.RNotAvailable, // REG, a line, a bank
 		commands.RErasureWaiting, // the payments waiting are answered or expire
+		commands.RBillNoAccount,  // a BILL with the account saves it
 		commands.RBusy:           // a passing fault
 		return true
 	}
@@ -182,7 +186,7 @@ func (t *turn) answerRepeat(ctx context.Context, dup *domain.DuplicateError, com
 		t.reply(commands.RRepeatSent, a)
 	case t.cmd.Kind == 0 || t.cmd.Kind == commands.Help || t.cmd.Kind == commands.Check:
 		t.replies = computed
-	case (t.cmd.Kind == commands.Bal || t.cmd.Kind == commands.Mini || t.cmd.Kind == commands.Stats) && t.purse != nil && t.purse.Status != domain.StatusClosed:
+	case (t.cmd.Kind == commands.Bal || t.cmd.Kind == commands.Mini || t.cmd.Kind == commands.Stats || t.cmd.Kind == commands.Settings || t.cmd.Kind == commands.Orders) && t.purse != nil && t.purse.Status != domain.StatusClosed:
 		if t.pinHolds() {
 			t.query()
 		}
@@ -200,6 +204,10 @@ func (t *turn) query() {
 		t.mini()
 	case commands.Stats:
 		t.spendStats()
+	case commands.Settings:
+		t.settings()
+	case commands.Orders:
+		t.listOrders()
 	default:
 		t.balance()
 	}

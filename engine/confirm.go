@@ -249,6 +249,12 @@ func (t *turn) answerOwn(c *confirmation, yes bool) domain.Job {
 		return job
 	}
 	post := derive(mustID(c.Pending[0]), 'p')
+	if c.Code == domain.CodeSend {
+		if tr, records, account, ok := t.onToBank(&payee, c.Amount, mustID(c.Pending[0])); ok {
+			job.Transfers, t.payeeBank = append(job.Transfers, tr), account
+			job.Profiles = append(job.Profiles, records...)
+		}
+	}
 	t.repeat = t.paidRecord(c.Code, &payee, c.Amount, domain.Transfer{ID: post})
 	job.Compose = t.notices(c.Code, &payee, c.Amount, c.Fee, c.Ref, t.payeeLang(&payee)) // before the step: points add to it
 	if c.Discount > 0 {

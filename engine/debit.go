@@ -229,6 +229,9 @@ func (e *Engine) LinkBank(ctx context.Context, actor, msisdn, account string) (s
 		}
 		was := p.BankIBAN
 		p.BankIBAN = ibanCode
+		if ibanCode == "" {
+			p.Receive = "" // nothing to receive on: SENDs stay in the purse
+		}
 		job := domain.Job{Profiles: []domain.Profile{e.profileWrite(msisdn, p, ver)},
 			Audit: &domain.Audit{Actor: actor, Action: "bank link", Detail: msisdn + " " + domain.MaskIBAN(ibanCode)}}
 		if ibanCode != "" {

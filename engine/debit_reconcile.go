@@ -32,14 +32,12 @@ func (e *Engine) ReconcileBank(settled []domain.BankSettled) ([]BankDiff, int, e
 		if json.Unmarshal(r.Data, &id) != nil {
 			return true, nil
 		}
-		p, _, err := e.payment(id)
+		rv, err := e.ledgerRequest(id, key)
 		if err != nil {
 			return false, err
 		}
 		seen[key] = true
 		checked++
-		rv := requestView(&p, key)
-		rv.account = e.l.Unseal(rv.account)
 		if d, ok := compareRequest(rv, lines[key]); ok {
 			d.Key, d.Payment = key, id
 			diffs = append(diffs, d)
@@ -63,6 +61,21 @@ func (e *Engine) ReconcileBank(settled []domain.BankSettled) ([]BankDiff, int, e
 		}
 	}
 	return diffs, checked, err
+}
+
+// ledgerRequest is what the ledger says of the request of an RRN: a payment's debit or
+// refund credit, or a SEND's credit to its payee's bank account (an id with receiptRef).
+func (e *Engine) ledgerRequest(id, key string) (request, error) {
+	if rid, ok := strings.CutPrefix(id, receiptRef); ok {
+		return e.receiptView(rid)
+	}
+	p, _, err := e.payment(id)
+	if err != nil {
+		return request{}, err
+	}
+	rv := requestView(&p, key)
+	rv.account = e.l.Unseal(rv.account)
+	return rv, nil
 }
 
 // request is what the ledger says of one RRN: a debit or a refund's credit.

@@ -32,8 +32,11 @@ func (e *Engine) BankStats() *BankStats { return &e.bankStats }
 // bankItem is one request in the bank worker's queues.
 type bankItem struct {
 	payment string
-	refund  int // the refund whose credit it is; -1: the payment's debit
+	refund  int // the refund whose credit it is; -1: the payment's debit; receiptItem: its payee's credit
 }
+
+// receiptItem marks the bank credit of a SEND's payee who receives on his bank account.
+const receiptItem = -2
 
 // RunBank works the queues until ctx ends, one request of a payment at a time.
 func (e *Engine) RunBank(ctx context.Context, every time.Duration, workers int) {
@@ -64,9 +67,12 @@ func (e *Engine) RunBank(ctx context.Context, every time.Duration, workers int) 
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if it.refund < 0 {
+				switch {
+				case it.refund == receiptItem:
+					e.ReceiptStep(ctx, it.payment)
+				case it.refund < 0:
 					e.BankStep(ctx, it.payment)
-				} else {
+				default:
 					e.CreditStep(ctx, it.payment, it.refund)
 				}
 				mu.Lock()
@@ -99,6 +105,14 @@ func (e *Engine) bankDue(now int64) []bankItem {
 		var b domain.BankState
 		if ok && json.Unmarshal(r.Data, &b) == nil && b.Next <= now {
 			due = append(due, bankItem{payment: id, refund: i})
+		}
+		return true, nil
+	})
+	e.scan(keyReceiptQueue, "", maxQueueScan, func(r domain.Profile) (bool, error) {
+		id := strings.TrimPrefix(r.Owner, keyReceiptQueue)
+		var b bankReceipt
+		if _, _, err := e.record(keyBankReceipt+id, &b); err == nil && b.Next <= now {
+			due = append(due, bankItem{payment: id, refund: receiptItem})
 		}
 		return true, nil
 	})

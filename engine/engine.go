@@ -143,9 +143,16 @@ type Config struct {
 	Loyalty *loyalty.Programme
 	// Marketing is how campaigns reach members who opted in.
 	Marketing MarketingConfig
+	// Mail is how merchants' e-mail notices and statements are queued and retried.
+	Mail MailConfig
 	// Fraud is how the fraud rules score payments (off by default).
 	Fraud FraudConfig
-	Now   func() time.Time
+	// Orders bounds saved bills and standing orders and says when the runs go.
+	Orders OrdersConfig
+	Now    func() time.Time
+
+	// Settlement is how merchants are paid into their bank accounts.
+	Settlement SettlementConfig
 }
 
 // Engine handles inbound SMS.
@@ -254,6 +261,7 @@ func NewAdmin(cfg Config, l Ledger) *Engine {
 	}
 	cfg = privacyDefaults(cfg)
 	cfg.Marketing.defaults(cfg.Location)
+	cfg.Orders.defaults()
 	e := &Engine{cfg: cfg, l: l, pinMACs: newMACPool(cfg.PINKey), receiptMACs: newMACPool(cfg.ReceiptKey), bankWake: make(chan struct{}, 1), voiceWake: make(chan struct{}, 1)}
 	if cfg.Fraud.Rules.Enabled {
 		e.risk, _ = fraud.New(cfg.Fraud.Rules) // New refused a rule set that does not validate
@@ -377,6 +385,10 @@ type turn struct {
 	payee     uint64
 	holds     int  // money held for this number when the SMS came
 	toBank    bool // the job queues an mDebit: wake the bank worker once it is durable
+	// payeeBank is the payee's bank account (masked) a SEND goes on to (RECEIVE BANK), and
+	// sweep the transfer that takes it there, guarded.
+	payeeBank string
+	sweep     *sweepGuard
 	// terms of the credit line as the rule book read them (ruleLine), at termsVer; termsRead
 	// says they were.
 	// discountAt is 1 + the index of the job's discount transfer (0: none): the budget
@@ -402,6 +414,10 @@ type turn struct {
 	scored   *domain.AccountAt
 	decision *FraudDecision
 	holdIt   bool
+	// sOrder is the standing order this turn pays (no SMS: the scheduler), runID the id its
+	// payment gets, derived from the order and its due date.
+	sOrder *standingOrder
+	runID  domain.ID
 }
 
 func (t *turn) load() error {
@@ -441,7 +457,11 @@ func (t *turn) replyTo(to string, l commands.Lang, r commands.Reply, a commands.
 		a.Currency = t.e.cfg.Currency
 	}
 	t.retry.said = append(t.retry.said, r)
-	t.replies = append(t.replies, domain.Message{From: t.e.cfg.ShortCode, To: to, Text: commands.Render(l, r, a)})
+	text := commands.Render(l, r, a)
+	if t.sOrder != nil && to == t.in.From {
+		text = t.runHeading() + " " + text // a run nobody texted for: say which order it is
+	}
+	t.replies = append(t.replies, domain.Message{From: t.e.cfg.ShortCode, To: to, Text: text})
 }
 
 // run decides what the SMS does and returns the job that does it.
@@ -501,8 +521,11 @@ func (t *turn) run() domain.Job {
 		return domain.Job{}
 	}
 	switch c.Kind {
-	case commands.Language, commands.Promo, commands.Points, commands.Offers, commands.Join, commands.Leave, commands.ConfirmBy:
+	case commands.Language, commands.Promo, commands.Points, commands.Offers, commands.Join, commands.Leave, commands.ConfirmBy, commands.Receive:
 		t.rerun = true
+	}
+	if c.Kind == commands.Receive { // no PIN, as PROMO: the money stays his either way
+		return t.receive()
 	}
 	if c.Kind == commands.Language {
 		t.prof.Lang, t.prof.LangSet, t.profDirty = c.Target, true, true
@@ -569,12 +592,22 @@ func (t *turn) run() domain.Job {
 		return t.points()
 	case commands.Stats:
 		return t.spendStats()
+	case commands.Settings:
+		t.repeat.Kind = repeatQuery
+		return t.settings()
 	case commands.Erase:
 		return t.askErasure()
 	case commands.Rev:
 		return t.askReturn()
 	case commands.ConfirmBy:
 		return t.confirmBy(c.On)
+	case commands.Every:
+		return t.guard(t.makeOrder())
+	case commands.Orders:
+		t.repeat.Kind = repeatQuery
+		return t.listOrders()
+	case commands.StopOrder:
+		return t.stopOrder()
 	}
 	t.reply(commands.RHelp, commands.Args{})
 	return domain.Job{}

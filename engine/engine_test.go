@@ -168,7 +168,7 @@ func TestConversation(t *testing.T) {
 		t.Fatalf("alice %d", w.available(alice))
 	}
 	w.expect(alice, "DEBIT SHOP42 5 739164", "DEBIT is not available yet")
-	w.expect(alice, "BLAH", "mPurse: BAL pin")
+	w.expect(alice, "BLAH", "BAL pin; MINI pin")
 
 	// Tier 1 may not SEND; a registered payee at tier 2 is paid and told.
 	w.expect(bob, "REG 246810 Bob", "Welcome Bob")

@@ -117,6 +117,7 @@ func (e *Engine) erasureJob(actor, number, channel string, purse *domain.Account
 		c := Consent{Time: now.UnixNano(), Channel: channel, Command: "erasure requested", Text: "Erasure requested: no more offers."}
 		job.Profiles = append(job.Profiles, consentWrite(number, c, p))
 	}
+	job.Profiles = append(job.Profiles, e.orderDeletes(p)...) // his standing orders end with him
 	if file {
 		p.ErasureDue = out.Due.UnixNano()
 		job.Profiles = append(job.Profiles, write(keyErasure+hex16(uint64(out.Due.UnixNano()))+":"+number, erasureRecord{Requested: now.UnixNano(), Actor: actor}, 0))

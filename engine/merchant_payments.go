@@ -353,7 +353,7 @@ func (e *Engine) paymentJob(p *domain.Payment, ver uint64, was domain.PaymentSta
 		if err != nil {
 			return job, err
 		}
-		job.Profiles = append(job.Profiles, ev...)
+		job.Profiles = append(append(job.Profiles, ev...), e.paymentMail(p, was, s)...)
 	}
 	if job.Audit == nil {
 		if actor == "" {

@@ -18,21 +18,27 @@ import (
 // payer cost the payment path a tenth of its rate.
 //
 // Its value is binary (domain.RawRecord first, so the ledger never looks in it for phone
-// numbers; it names none): a format byte, the member's JSON with its length, then the
-// activity's position (a varint) and binary form. A record of the first layout (the
-// member's JSON alone) is read as a member with no activity.
+// numbers; it names none): a format byte, the member with its length, then the activity's
+// position (a varint) and binary form. The member is in its binary form (stats.Member's
+// AppendBinary) since format 3; format 2 kept it as JSON, which cost the follower most of
+// its time, and the first layout was the member's JSON alone (read as a member with no
+// activity). Older records are read, and written back in the newest format.
 type payerRecord struct {
 	Member stats.Member
 	Risk   riskRecord
 }
 
-const payerFormat = 2
+const (
+	payerJSON   = 2 // the member as JSON
+	payerFormat = 3 // the member in binary
+)
 
 var errPayerRecord = errors.New("not a payer's record")
 
 func (p *payerRecord) encode() []byte {
-	m, _ := json.Marshal(p.Member)
-	b := binary.AppendUvarint([]byte{domain.RawRecord, payerFormat}, uint64(len(m)))
+	m, _ := p.Member.AppendBinary(make([]byte, 0, 256))
+	b := append(make([]byte, 0, len(m)+512), domain.RawRecord, payerFormat)
+	b = binary.AppendUvarint(b, uint64(len(m)))
 	b = append(b, m...)
 	b, _ = p.Risk.appendTo(b)
 	return b
@@ -47,15 +53,20 @@ func (p *payerRecord) decode(b []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(member, &p.Member); err != nil {
+	if b[1] == payerJSON {
+		err = json.Unmarshal(member, &p.Member)
+	} else {
+		err = p.Member.UnmarshalBinary(member)
+	}
+	if err != nil {
 		return err
 	}
 	return p.Risk.decodeFrom(risk)
 }
 
-// payerParts splits a payer's record into its member's JSON and its activity's bytes.
+// payerParts splits a payer's record into its member's bytes and its activity's bytes.
 func payerParts(b []byte) (member, risk []byte, err error) {
-	if len(b) < 2 || b[0] != domain.RawRecord || b[1] != payerFormat {
+	if len(b) < 2 || b[0] != domain.RawRecord || b[1] != payerFormat && b[1] != payerJSON {
 		return nil, nil, errPayerRecord
 	}
 	n, k := binary.Uvarint(b[2:])

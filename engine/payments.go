@@ -53,7 +53,10 @@ func (t *turn) pay() domain.Job {
 	}
 	ref := c.Ref
 	if c.Kind == commands.Bill {
-		ref = c.Account
+		if !t.billAccount() {
+			return t.withProfile(domain.Job{})
+		}
+		ref = t.cmd.Account
 	}
 	t.payeeName, t.payee = payee.Name, payee.ID
 	if c.Kind == commands.Pay && c.Ref != "" {
@@ -131,7 +134,7 @@ func (t *turn) hold(payeeNumber string, amount uint64) domain.Job {
 		return t.refuseBy(r)
 	}
 	fee := t.fee(domain.CodeSend, amount)
-	ts := []domain.Transfer{{ID: domain.NewID(), Debit: t.purse.ID, Credit: escrow.ID, Amount: amount, Code: domain.CodeHold,
+	ts := []domain.Transfer{{ID: t.newID(), Debit: t.purse.ID, Credit: escrow.ID, Amount: amount, Code: domain.CodeHold,
 		Flags: domain.Pending, Timeout: t.e.cfg.ClaimFor, For: payeeNumber, Ref: holdRef(t.lang, t.cmd.Ref)}}
 	if fee > 0 {
 		fees := t.system(domain.KindFees)
@@ -210,7 +213,7 @@ func (t *turn) move(code uint16, payee *domain.Account, amount uint64, ref strin
 		paid -= o.discount
 		discount = &domain.PaymentDiscount{Promotion: o.p.Code, Amount: o.discount, Price: amount}
 	}
-	id := domain.NewID()
+	id := t.newID()
 	ts := []domain.Transfer{{ID: id, Debit: t.purse.ID, Credit: payee.ID, Amount: paid, Code: code, Ref: ref}}
 	if o != nil {
 		ts = append(ts, domain.Transfer{ID: pointsID(id.String(), "discount"), Debit: o.p.Account, Credit: payee.ID, Amount: o.discount,
@@ -249,12 +252,19 @@ func (t *turn) move(code uint16, payee *domain.Account, amount uint64, ref strin
 	t.repeat = t.paidRecord(code, payee, paid, ts[0])
 	p := t.smsPayment(productOf(code), id, payee, t.purse.ID, paid, fee, ref)
 	p.Discount = discount
+	var onward []domain.Profile
+	if code == domain.CodeSend {
+		if tr, records, account, ok := t.onToBank(payee, paid, id); ok {
+			ts, onward, t.payeeBank = append(ts, tr), records, account
+		}
+	}
 	compose := t.notices(code, payee, paid, fee, ref, t.payeeLang(payee))
 	if o != nil {
 		compose = appendLine(compose, t.in.From, commands.Render(t.lang, commands.RDiscount,
 			commands.Args{Ref: o.p.Code, Amount: t.money(o.discount), Worth: t.money(amount)}))
 	}
 	job := t.withProfile(domain.Job{Transfers: ts, Compose: compose})
+	job.Profiles = append(job.Profiles, onward...)
 	if o != nil {
 		job = t.withOffer(job, o)
 	}
@@ -351,7 +361,7 @@ func (e *Engine) langOf(msisdn string) commands.Lang {
 // notice, with the new balances and a receipt derived from the first transfer.
 func (t *turn) notices(code uint16, payee *domain.Account, amount, fee uint64, ref string, payeeLang commands.Lang) func(domain.View, *domain.Result) ([]domain.Message, error) {
 	payerLang, e := t.lang, t.e
-	from, purse, payerName := t.in.From, t.purse.ID, t.purse.Name
+	from, purse, payerName, payeeBank := t.in.From, t.purse.ID, t.purse.Name, t.payeeBank
 	credited := amount // what the merchant is told it received: the price, with a discount
 	if t.credited != 0 {
 		credited = t.credited
@@ -384,8 +394,13 @@ func (t *turn) notices(code uint16, payee *domain.Account, amount, fee uint64, r
 		case domain.CodeSend:
 			args.Party = domain.Mask(payee.Owner)
 			add(from, payerLang, commands.RSent, args)
-			add(payee.Owner, payeeLang, commands.RReceived, commands.Args{Amount: args.Amount, Party: domain.Mask(from), Name: payerName,
-				Balance: t.money(uint64(max(0, after.Available()))), Ref: args.Ref, Receipt: rc})
+			told := commands.Args{Amount: args.Amount, Party: domain.Mask(from), Name: payerName,
+				Balance: t.money(uint64(max(0, after.Available()))), Ref: args.Ref, Receipt: rc, Account: payeeBank}
+			if payeeBank != "" {
+				add(payee.Owner, payeeLang, commands.RReceivedToBank, told)
+			} else {
+				add(payee.Owner, payeeLang, commands.RReceived, told)
+			}
 		}
 		return msgs, nil
 	}

@@ -48,6 +48,15 @@ type Export struct {
 	Holds          []ExportTransfer  `json:"held_for_you"`
 	Disputes       []json.RawMessage `json:"disputes"`
 	Points         []json.RawMessage `json:"points"`
+	// SavedBills and Orders: the bill accounts kept for BILL and the standing orders.
+	SavedBills []ExportBill `json:"saved_bills"`
+	Orders     []Order      `json:"standing_orders"`
+}
+
+// ExportBill is a bill account saved for a biller.
+type ExportBill struct {
+	Biller  string `json:"biller"`
+	Account string `json:"account"`
 }
 
 // ExportProfile is the subscriber's profile; the PIN's state, never its hash.
@@ -146,6 +155,14 @@ func (e *Engine) export(number string) (Export, error) {
 		return x, err
 	}
 	x.Profile = exportProfile(p)
+	x.SavedBills = []ExportBill{}
+	for _, b := range p.Bills {
+		x.SavedBills = append(x.SavedBills, ExportBill{Biller: b.Biller, Account: b.Account})
+	}
+	var err error
+	if x.Orders, err = e.Orders(number); err != nil {
+		return x, err
+	}
 	steps := []func(*Export) error{e.exportAccounts, e.exportConsents, e.exportMoney, e.exportMessages, e.exportHolds, e.exportDisputes, e.exportPoints}
 	for _, f := range steps {
 		if err := f(&x); err != nil {

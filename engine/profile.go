@@ -35,6 +35,8 @@ type profile struct {
 	CodesInHour int   `json:"codes_in_hour,omitempty"`
 	// BankIBAN is the bank account DEBIT pays from (linked by an operator).
 	BankIBAN string `json:"bank_iban,omitempty"`
+	// Receive is where money sent to him lands: commands.ReceiveBank, or "" for his purse.
+	Receive string `json:"receive,omitempty"`
 	// BankSpends are the DEBITs confirmed in the last 24 hours, for the tier's daily limit:
 	// bank money never passes through the purse, whose window the ledger keeps.
 	BankSpends []domain.Spend `json:"bank_spends,omitempty"`
@@ -55,6 +57,11 @@ type profile struct {
 	ConfirmBy string `json:"confirm_by,omitempty"`
 	// Call is the confirmation call queued, under way, or the last one's outcome.
 	Call *voiceCall `json:"call,omitempty"`
+	// Bills are the bill accounts saved per biller (BILL without an account), at most
+	// Config.Orders.SavedBills, the least recently changed dropped first.
+	Bills []savedBill `json:"bills,omitempty"`
+	// Orders are the ids of his standing orders, in the order ORDERS numbers them.
+	Orders []string `json:"orders,omitempty"`
 }
 
 // activation is a one-time code, kept only as an HMAC, that lets the subscriber set a PIN

@@ -179,6 +179,7 @@ type merchantSettings struct {
 	WebhookURL    string       `json:"webhook_url,omitempty"`
 	WebhookOff    bool         `json:"webhook_off,omitempty"` // the endpoint answered 410 Gone
 	SecretVersion int          `json:"secret_version,omitempty"`
+	Email         string       `json:"email,omitempty"` // where e-mail notices go ("": none)
 }
 
 func (e *Engine) settings(m uint64) (merchantSettings, uint64, error) {
@@ -262,7 +263,7 @@ func (e *Engine) leanPaymentJob(p *domain.Payment, job domain.Job, payee *domain
 		return job, err
 	}
 	ev, err := e.event(p, s)
-	job.Profiles = append(job.Profiles, ev...)
+	job.Profiles = append(append(job.Profiles, ev...), e.paymentMail(p, "", s)...)
 	return job, err
 }
 

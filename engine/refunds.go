@@ -172,6 +172,9 @@ func (e *Engine) giveBack(p *domain.Payment, ver uint64, req RefundRequest) (dom
 	if job, err = e.paymentJob(p, ver, was, job, req.Actor, true); err != nil {
 		return refund, job, err
 	}
+	if job, err = e.refundMail(p, refund, job); err != nil {
+		return refund, job, err
+	}
 	if req.Key != "" {
 		job.Profiles = append(job.Profiles, write(idemKey(p.Merchant, req.Key), idemRecord{Hash: req.BodyHash, Payment: *p, Refund: n}, 0))
 	}

@@ -344,7 +344,7 @@ func TestFloodFromOneNumberWaitsAtTheSMSCAndIsToldOnce(t *testing.T) {
 	w.e.cfg.MOPerMinute, w.e.cfg.MOBurst = 6, 3
 	w.expect(alice, "REG 739164", "Welcome")
 	w.expect(alice, "BAL 739164", "Balance")
-	w.expect(alice, "HELP", "mPurse")
+	w.expect(alice, "HELP", "BAL pin; MINI pin")
 	refused, first := 0, 0
 	for i := range 10 {
 		err := w.e.Handle(context.Background(), Inbound{From: alice, To: "1234", Text: fmt.Sprintf("HELP %d", i)})
@@ -373,7 +373,7 @@ func TestFloodFromOneNumberWaitsAtTheSMSCAndIsToldOnce(t *testing.T) {
 		t.Fatalf("%d refused (%d first), %d notices in %q", refused, first, notices, got)
 	}
 	// Others are not held up, and after the burst refills the number is answered again.
-	w.expect(bob, "HELP", "mPurse")
+	w.expect(bob, "HELP", "BAL pin; MINI pin")
 	w.advance(31 * time.Second) // 6 a minute: 3 tokens back
 	w.expect(alice, "BAL  739164", "Balance")
 }

@@ -306,3 +306,69 @@ func TestStatisticsIncludeTheHourInProgress(t *testing.T) {
 		t.Fatalf("until 12:00: %+v, %v", onTheHour.Totals, err)
 	}
 }
+
+// The SMS mpg sends count in the roll-ups as the SMSC tells of them: taken, delivered,
+// undeliverable, failed, each once, whichever daemon marks it and however the answers and
+// receipts race (a receipt before its submit's answer, a receipt twice, a late answer after
+// a failure).
+func TestStatisticsCountTheSMSAsTheSMSCTellsOfThem(t *testing.T) {
+	w, _ := merchantWorld(t)
+	for i := range 12 {
+		w.expect(alice, fmt.Sprintf("PAY SHOP42 1 R%d 739164", i), "Paid")
+	}
+	msgs, err := w.l.NextMessages(context.Background(), 1000)
+	if err != nil || len(msgs) < 12 {
+		t.Fatalf("%d messages to send, %v", len(msgs), err)
+	}
+	var want stats.Cell
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	count := func(f func(c *stats.Cell)) { mu.Lock(); f(&want); mu.Unlock() }
+	for i, m := range msgs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("smsc-%d", m.ID)
+			var err error
+			switch i % 4 {
+			case 0: // taken, delivered, and the receipt comes twice
+				err = errors.Join(w.l.MarkSent(ctx, m.ID, id), w.l.MarkReceipt(ctx, id, true, "DELIVRD"), w.l.MarkReceipt(ctx, id, true, "DELIVRD"))
+				count(func(c *stats.Cell) { c.SMSSent++; c.SMSDelivered++ })
+			case 1: // the receipt before the submit's answer is recorded
+				err = errors.Join(w.l.MarkReceipt(ctx, id, false, "UNDELIV"), w.l.MarkSent(ctx, m.ID, id))
+				count(func(c *stats.Cell) { c.SMSSent++; c.SMSUndeliverable++ })
+			case 2: // refused for good, then a late answer says nothing more
+				err = errors.Join(w.l.MarkFailed(ctx, m.ID, "0x00000045"), w.l.MarkFailed(ctx, m.ID, "0x00000045"))
+				count(func(c *stats.Cell) { c.SMSFailed++ })
+			case 3: // taken, no receipt (yet)
+				err = w.l.MarkSent(ctx, m.ID, id)
+				count(func(c *stats.Cell) { c.SMSSent++ })
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	other := w.secondDaemon().e
+	if _, err := other.FollowStatistics(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.e.CatchUpStatistics(ctx, 10); err != nil {
+		t.Fatal(err)
+	}
+	got, err := w.e.Statistics(stats.Query{From: w.now.Add(-time.Hour), To: w.now.Add(time.Hour), By: stats.ByProduct})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sms := stats.Cell{SMSSent: got.Totals.Cell.SMSSent, SMSDelivered: got.Totals.Cell.SMSDelivered,
+		SMSUndeliverable: got.Totals.Cell.SMSUndeliverable, SMSFailed: got.Totals.Cell.SMSFailed}
+	if !reflect.DeepEqual(sms, want) || got.Totals.Cell.Paid != 12 {
+		t.Fatalf("the roll-ups count %+v and %d payments, the SMSC told %+v of 12", sms, got.Totals.Cell.Paid, want)
+	}
+	if cells, recount := w.storedCells(), stats.Recount(w.journal()); !reflect.DeepEqual(cells, recount) {
+		t.Fatalf("the roll-ups differ from a recount:\n got %+v\nwant %+v", cells, recount)
+	}
+	w.verify()
+}

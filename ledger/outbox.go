@@ -218,6 +218,7 @@ func (w *batchWriter) applyUpdate(u *msgUpdate) error {
 	if err != nil {
 		return err
 	}
+	was := m.Status
 	q := w.tx.Bucket(bktOutQueue)
 	switch {
 	case u.retry != nil:
@@ -278,6 +279,28 @@ func (w *batchWriter) applyUpdate(u *msgUpdate) error {
 		return err
 	}
 	u.result = m
+	return w.journalFacts(domain.ReplyFacts(was, m.Status))
+}
+
+// journalFacts writes facts in the journal's hash chain outside a job (an SMS's new state,
+// recorded with the outbox's own update). A failed write fails the batch, which takes the
+// journal's position back.
+func (w *batchWriter) journalFacts(facts []domain.Fact) error {
+	if len(facts) == 0 {
+		return nil
+	}
+	ja := &w.ja
+	ja.reset(w, w.l.opt.Now().UnixNano())
+	for i := range facts {
+		ja.journal(entFact, func(e *enc) { e.fact(&facts[i]) })
+	}
+	b := w.tx.Bucket(bktJournal)
+	for _, p := range ja.puts {
+		if err := b.Put(p.key, p.val); err != nil {
+			w.ioErr = err
+			return err
+		}
+	}
 	return nil
 }
 

@@ -49,6 +49,12 @@ type Cell struct {
 	Spent     int64            `json:"s,omitempty"`  // points spent, net of those given back
 	PromoUses int64            `json:"u,omitempty"`  // payments with a promotion's discount
 	Discount  uint64           `json:"d,omitempty"`  // what promotions' budgets paid
+	// The SMS mpg sent (replies, notices, marketing): taken by the SMSC, delivered to the
+	// phone, undeliverable, or failed for good (refused by the SMSC or retries ran out).
+	SMSSent          int64 `json:"ms,omitempty"`
+	SMSDelivered     int64 `json:"md,omitempty"`
+	SMSUndeliverable int64 `json:"mu,omitempty"`
+	SMSFailed        int64 `json:"mf,omitempty"`
 }
 
 // MerchantOf is the merchant a fact counts for: its payee when the product pays a merchant
@@ -88,6 +94,8 @@ func Counts(f domain.Fact) bool {
 	switch f.Kind {
 	case domain.FactPaid, domain.FactRefused, domain.FactRefund, domain.FactHeld, domain.FactWrongPIN:
 		return true
+	case domain.FactReply:
+		return slices.Contains(replyStates, f.Reason)
 	}
 	return false
 }
@@ -109,6 +117,24 @@ func Fold(c *Cell, f domain.Fact) {
 		c.Held++
 	case domain.FactWrongPIN:
 		c.WrongPINs++
+	case domain.FactReply:
+		foldReply(c, f.Reason)
+	}
+}
+
+// replyStates are the states of an SMS a reply fact counts; a fact of another is skipped.
+var replyStates = []string{domain.ReplySent, domain.ReplyDelivered, domain.ReplyUndeliverable, domain.ReplyFailed}
+
+func foldReply(c *Cell, reason string) {
+	switch reason {
+	case domain.ReplySent:
+		c.SMSSent++
+	case domain.ReplyDelivered:
+		c.SMSDelivered++
+	case domain.ReplyUndeliverable:
+		c.SMSUndeliverable++
+	case domain.ReplyFailed:
+		c.SMSFailed++
 	}
 }
 
@@ -151,6 +177,10 @@ func (c *Cell) Add(o Cell) {
 	c.Spent += o.Spent
 	c.PromoUses += o.PromoUses
 	c.Discount += o.Discount
+	c.SMSSent += o.SMSSent
+	c.SMSDelivered += o.SMSDelivered
+	c.SMSUndeliverable += o.SMSUndeliverable
+	c.SMSFailed += o.SMSFailed
 }
 
 // RefusedCount is how many payments were refused, whatever the reason.
@@ -176,5 +206,6 @@ func (c Cell) SuccessRate() (pct float64, ok bool) {
 func (c Cell) Zero() bool {
 	return c.Paid == 0 && c.Amount == 0 && c.Fees == 0 && c.Refunds == 0 && c.Refunded == 0 &&
 		c.RefusedCount() == 0 && c.Held == 0 && c.WrongPINs == 0 && c.Earned == 0 &&
-		c.Spent == 0 && c.PromoUses == 0 && c.Discount == 0
+		c.Spent == 0 && c.PromoUses == 0 && c.Discount == 0 &&
+		c.SMSSent == 0 && c.SMSDelivered == 0 && c.SMSUndeliverable == 0 && c.SMSFailed == 0
 }

@@ -60,6 +60,11 @@ func TestFold(t *testing.T) {
 		{"wrong PIN", domain.Fact{Kind: domain.FactWrongPIN}, Cell{WrongPINs: 1}},
 		{"PIN reset", domain.Fact{Kind: domain.FactPINReset}, Cell{}},
 		{"unknown kind", domain.Fact{Kind: 99, Amount: 5}, Cell{}},
+		{"SMS sent", domain.Fact{Kind: domain.FactReply, Reason: domain.ReplySent}, Cell{SMSSent: 1}},
+		{"SMS delivered", domain.Fact{Kind: domain.FactReply, Reason: domain.ReplyDelivered}, Cell{SMSDelivered: 1}},
+		{"SMS undeliverable", domain.Fact{Kind: domain.FactReply, Reason: domain.ReplyUndeliverable}, Cell{SMSUndeliverable: 1}},
+		{"SMS failed", domain.Fact{Kind: domain.FactReply, Reason: domain.ReplyFailed}, Cell{SMSFailed: 1}},
+		{"SMS in a state not counted", domain.Fact{Kind: domain.FactReply, Reason: "queued"}, Cell{}},
 	} {
 		var c Cell
 		Fold(&c, tc.f)
@@ -119,7 +124,7 @@ func genEntry(t *rapid.T, seq int, start int64) domain.JournalEntry {
 		Payee:   rapid.Uint64Range(1, 5).Draw(t, "payee"),
 		Amount:  rapid.Uint64Range(0, 1e9).Draw(t, "amount"),
 		Fee:     rapid.Uint64Range(0, 1e4).Draw(t, "fee"),
-		Reason:  rapid.SampledFrom(append([]string{"", "unknown"}, Reasons...)).Draw(t, "reason"),
+		Reason:  rapid.SampledFrom(append(append([]string{"", "unknown"}, Reasons...), replyStates...)).Draw(t, "reason"),
 		Earned:  rapid.Uint64Range(0, 1e4).Draw(t, "earned"),
 		Spent:   rapid.Uint64Range(0, 1e4).Draw(t, "spent"),
 	}

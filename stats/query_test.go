@@ -27,7 +27,11 @@ func traffic() []KeyedCell {
 		at := func(hh int) int64 { return time.Date(2026, 11, d, hh, 30, 0, 0, time.UTC).UnixNano() }
 		b.Add(domain.Fact{Kind: domain.FactPaid, Product: "pay", Channel: "sms", Payee: 42, Amount: uint64(d * 100), Fee: 10}, at(10))
 		b.Add(domain.Fact{Kind: domain.FactPaid, Product: "pay", Channel: "web", Payee: 43, Amount: 1000}, at(15))
+		for _, f := range append(domain.ReplyFacts(domain.MsgQueued, domain.MsgDelivered), domain.ReplyFacts(domain.MsgQueued, domain.MsgSent)...) {
+			b.Add(f, at(10))
+		}
 		if d%2 == 0 {
+			b.Add(domain.ReplyFacts(domain.MsgQueued, domain.MsgFailed)[0], at(11))
 			b.Add(domain.Fact{Kind: domain.FactRefused, Product: "pay", Channel: "sms", Payee: 42, Reason: domain.ReasonFunds}, at(11))
 		}
 		if d == 33 {

@@ -16,6 +16,12 @@ type Figures struct {
 	PromoUses    int64            `json:"promo_uses"`
 	Discount     string           `json:"discount"`
 	SuccessPct   *float64         `json:"success_pct"` // null when nothing was tried
+	// The SMS mpg sent: taken by the SMSC, then delivered or undeliverable by its receipts,
+	// or failed for good.
+	SMSSent          int64 `json:"sms_sent"`
+	SMSDelivered     int64 `json:"sms_delivered"`
+	SMSUndeliverable int64 `json:"sms_undeliverable"`
+	SMSFailed        int64 `json:"sms_failed"`
 }
 
 // ReadableRow is one row: its figures, the previous period's, and the change of each
@@ -60,7 +66,8 @@ func FiguresOf(c Cell, money func(uint64) string) Figures {
 	f := Figures{Payments: c.Paid, Amount: money(c.Amount), Fees: money(c.Fees), Refunds: c.Refunds,
 		Refunded: money(c.Refunded), Refused: make(map[string]int64, len(c.Refused)), Held: c.Held,
 		WrongPINs: c.WrongPINs, PointsEarned: c.Earned, PointsSpent: c.Spent, PromoUses: c.PromoUses,
-		Discount: money(c.Discount)}
+		Discount: money(c.Discount), SMSSent: c.SMSSent, SMSDelivered: c.SMSDelivered,
+		SMSUndeliverable: c.SMSUndeliverable, SMSFailed: c.SMSFailed}
 	for r, n := range c.Refused {
 		if n != 0 {
 			f.Refused[r] = n

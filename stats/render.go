@@ -32,6 +32,10 @@ var metrics = []metric{
 	{"points_spent", func(c Cell) int64 { return c.Spent }, false},
 	{"promo_uses", func(c Cell) int64 { return c.PromoUses }, false},
 	{"discount", func(c Cell) int64 { return int64(c.Discount) }, true},
+	{"sms_sent", func(c Cell) int64 { return c.SMSSent }, false},
+	{"sms_delivered", func(c Cell) int64 { return c.SMSDelivered }, false},
+	{"sms_undeliverable", func(c Cell) int64 { return c.SMSUndeliverable }, false},
+	{"sms_failed", func(c Cell) int64 { return c.SMSFailed }, false},
 }
 
 // tableMetrics are the metrics the table shows.
@@ -50,8 +54,24 @@ func WriteTable(w io.Writer, rows []Row, q Query, money func(uint64) string) err
 	for _, r := range rows {
 		fmt.Fprintln(tw, strings.Join(tableLine(r, money), "\t")+"\t")
 	}
-	fmt.Fprintln(tw, strings.Join(tableLine(Total(rows), money), "\t")+"\t")
-	return tw.Flush()
+	total := Total(rows)
+	fmt.Fprintln(tw, strings.Join(tableLine(total, money), "\t")+"\t")
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return writeSMSLine(w, total)
+}
+
+// writeSMSLine says how the SMS mpg sent in the period fared, when it sent any.
+func writeSMSLine(w io.Writer, r Row) error {
+	c, p := r.Cell, r.Prev
+	if c.SMSSent == 0 && c.SMSFailed == 0 && p.SMSSent == 0 && p.SMSFailed == 0 {
+		return nil
+	}
+	_, err := fmt.Fprintf(w, "SMS sent: %d taken by the SMSC%s, %d delivered, %d undeliverable, %d failed%s\n",
+		c.SMSSent, versus(Change(c.SMSSent, p.SMSSent)), c.SMSDelivered, c.SMSUndeliverable, c.SMSFailed,
+		versus(Change(c.SMSFailed, p.SMSFailed)))
+	return err
 }
 
 func tableLine(r Row, money func(uint64) string) []string {

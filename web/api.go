@@ -466,26 +466,9 @@ func (s *Server) listPayments(w http.ResponseWriter, r *http.Request, m domain.A
 	}{views, next})
 }
 
-// csvHeader: the columns of a reconciliation, the promotion's part and the points last (a
-// discount is paid to the merchant from the promotion's budget beside amount).
-var csvHeader = []string{"id", "created", "updated", "state", "reason", "channel", "msisdn", "amount", "currency", "refunded", "reference", "receipt", "product",
-	"promotion", "discount", "points_spent", "points_worth", "points_earned"}
-
 func writeCSV(w http.ResponseWriter, views []engine.PaymentView) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	rows := [][]string{csvHeader}
-	for _, v := range views {
-		var promo, discount, spent, worth, earned string
-		if d := v.Discount; d != nil {
-			promo, discount = d.Promotion, d.Amount
-		}
-		if p := v.Points; p != nil {
-			spent, worth, earned = strconv.FormatUint(p.Spent, 10), p.Worth, strconv.FormatUint(p.Earned, 10)
-		}
-		rows = append(rows, []string{v.ID, v.Created, v.Updated, v.State, v.Reason, v.Channel, v.MSISDN, v.Amount, v.Currency, v.Refunded,
-			csvSafe(v.Reference), v.Receipt, v.Product, promo, discount, spent, worth, earned})
-	}
-	writeRows(w, rows)
+	engine.WriteReconciliationCSV(w, views)
 }
 
 func writeRows(w http.ResponseWriter, rows [][]string) {
@@ -494,9 +477,4 @@ func writeRows(w http.ResponseWriter, rows [][]string) {
 }
 
 // csvSafe keeps a merchant's reference from being read as a formula by a spreadsheet.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
+func csvSafe(s string) string { return engine.CSVSafe(s) }

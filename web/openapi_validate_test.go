@@ -79,6 +79,10 @@ func TestAnswersFollowOpenAPI(t *testing.T) {
 		{"PUT", "/v1/loyalty", `{"per_unit":2000}`, f.key, ""},
 		{"PUT", "/v1/loyalty", `{}`, f.key, ""},
 		{"DELETE", "/v1/loyalty", "", f.key, ""},
+		{"PUT", "/v1/notices/email", `{"email":"owner@shop.example"}`, f.key, ""},
+		{"PUT", "/v1/notices/email", `{"email":"not an address"}`, f.key, ""},
+		{"GET", "/v1/notices/email", "", f.key, ""},
+		{"DELETE", "/v1/notices/email", "", f.key, ""},
 		{"POST", "/v1/promotions/SUMMER/end", "", f.key, ""},
 		{"POST", "/v1/promotions/NOSUCH/end", "", f.key, ""},
 		{"GET", "/v1/stats", "", f.key, ""},
@@ -103,6 +107,9 @@ func TestAnswersFollowOpenAPI(t *testing.T) {
 		{"POST", "/v1/disputes/" + cs[0].ID + "/accept", "", f.key, ""},
 	} {
 		covered[f.validate(v, x)] = true
+	}
+	for _, op := range f.settlementWalk(v) {
+		covered[op] = true
 	}
 	if p, _ := f.e.GetPayment(f.shop, bad.ID); p.State != domain.PaymentRefunded || p.Dispute != "" {
 		t.Fatalf("after the case: %+v", p)
@@ -204,7 +211,7 @@ func operationOf(x exchange) string {
 	p, _, _ := strings.Cut(x.path, "?")
 	parts := strings.Split(p, "/")
 	switch {
-	case len(parts) >= 4 && (parts[2] == "payments" || parts[2] == "disputes"):
+	case len(parts) >= 4 && (parts[2] == "payments" || parts[2] == "disputes" || parts[2] == "payouts"):
 		parts[3] = "{id}"
 	case len(parts) == 5 && parts[3] == "employees":
 		parts[4] = "{msisdn}"
@@ -282,4 +289,29 @@ func TestCompanyPaymentsOldestFirst(t *testing.T) {
 	if strings.Join(got, " ") != "1.00 2.00 3.00" {
 		t.Fatalf("order %v", got)
 	}
+}
+
+// settlementWalk links the shop's IBAN (a wrong one refused), settles, and reads the payout
+// back, and another merchant's id as none.
+func (f *fixture) settlementWalk(v validator.Validator) []string {
+	var ops []string
+	for _, x := range []exchange{
+		{"GET", "/v1/settlement/bank-account", "", f.key, ""},
+		{"PUT", "/v1/settlement/bank-account", `{"iban":"FR7630006000011234567890188"}`, f.key, ""},
+		{"PUT", "/v1/settlement/bank-account", `{"iban":"FR76 3000 6000 0112 3456 7890 189","bic":"AGRIFRPP"}`, f.key, ""},
+	} {
+		ops = append(ops, f.validate(v, x))
+	}
+	rep, err := f.e.Settle(context.Background(), "test")
+	if err != nil || len(rep.Issued) != 1 {
+		f.t.Fatalf("settle: %+v %v", rep, err)
+	}
+	for _, x := range []exchange{
+		{"GET", "/v1/payouts?limit=5", "", f.key, ""},
+		{"GET", "/v1/payouts/" + rep.Issued[0].ID, "", f.key, ""},
+		{"GET", "/v1/payouts/MPG20260101-NOPE", "", f.key, ""},
+	} {
+		ops = append(ops, f.validate(v, x))
+	}
+	return ops
 }

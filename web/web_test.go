@@ -35,6 +35,7 @@ import (
 	"mpg/engine"
 	"mpg/internal/testbooks"
 	"mpg/ledger"
+	"mpg/settlement"
 )
 
 const alice = "+33612345678"
@@ -53,7 +54,9 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	t.Helper()
 	ecfg := engine.Config{ShortCode: "1234", Currency: "EUR", Exponent: 2, Region: "FR",
 		PINKey: []byte("pin-key-for-tests-only"), ReceiptKey: []byte("receipt-key-for-tests"),
-		CheckoutMax: 1000, CheckoutMonthly: 30000, CheckoutURL: "http://checkout.test"}
+		CheckoutMax: 1000, CheckoutMonthly: 30000, CheckoutURL: "http://checkout.test",
+		Settlement: engine.SettlementConfig{Files: settlement.Files{}, Dir: t.TempDir(), ReservePercent: 10, ReserveDays: 7,
+			Debtor: domain.SEPAParty{Name: "Mobile Operator SA", IBAN: "DE89370400440532013000"}}}
 	l := testbooks.New(t).Create(t, &ledger.Options{Tiers: engine.LedgerTiers(nil)})
 	ctx := context.Background()
 	res, err := l.Submit(ctx, domain.Job{Open: []domain.AccountSpec{

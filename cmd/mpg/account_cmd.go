@@ -273,14 +273,16 @@ func (a *app) accountStatusCmd(verb string, to domain.Status) *cobra.Command {
 func (a *app) merchantCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "merchant",
-		Short: "Add and list merchants and billers; their API keys and webhook endpoint",
+		Short: "Add and list merchants and billers; their API keys, webhook endpoint and e-mail notices",
 		Example: `  mpg merchant add SHOP42 --name "Corner Shop" --msisdn +33698765432
   mpg merchant add EDF --name "EDF" --biller
   mpg merchant list
   mpg merchant key create SHOP42
-  mpg merchant webhook SHOP42 --url https://shop.example/mpg-hook`,
+  mpg merchant webhook SHOP42 --url https://shop.example/mpg-hook
+  mpg merchant email SHOP42 owner@shop.example
+  mpg merchant iban SHOP42 FR7630006000011234567890189 --bic AGRIFRPP`,
 	}
-	c.AddCommand(a.merchantAddCmd(), a.merchantListCmd(), a.merchantKeyCmd(), a.merchantWebhookCmd())
+	c.AddCommand(a.merchantAddCmd(), a.merchantListCmd(), a.merchantKeyCmd(), a.merchantWebhookCmd(), a.merchantEmailCmd(), a.merchantMailCmd(), a.merchantIBANCmd())
 	return c
 }
 

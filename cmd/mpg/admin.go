@@ -29,7 +29,7 @@ import (
 
 // adminCommands are the commands the daemon runs for the CLI.
 var adminCommands = map[string]bool{"ledger": true, "account": true, "merchant": true, "outbox": true, "payment": true, "webhook": true, "company": true, "credit": true, "subscriber": true,
-	"dispute": true, "promo": true, "campaign": true, "fraud": true, "stats": true, "console": true}
+	"dispute": true, "promo": true, "campaign": true, "fraud": true, "stats": true, "console": true, "settle": true}
 
 // forwarded says whether a command (its words after mpg) runs in the daemon when it runs.
 // `mpg bank` is the bank simulator; only its reconcile reads the ledger.
@@ -74,7 +74,7 @@ func (a *app) forward(cmd *cobra.Command, args []string) (bool, error) {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Minute)) // verify of a large file takes a while
-	if (cmd.Name() == "backup" || cmd.Name() == "reconcile") && len(args) == 1 {
+	if (cmd.Name() == "backup" || cmd.Name() == "reconcile" || cmd.Name() == "confirm" && top.Name() == "settle") && len(args) == 1 {
 		if abs, err := filepath.Abs(args[0]); err == nil {
 			args = []string{abs} // the daemon runs elsewhere: the file is where the user meant
 		}
@@ -154,7 +154,7 @@ func handleAdmin(ctx context.Context, c net.Conn, cfg config.Config, l store, en
 	c.SetDeadline(time.Now().Add(5 * time.Minute))
 	var req adminRequest
 	if err := json.NewDecoder(io.LimitReader(c, 64<<10)).Decode(&req); err != nil || len(req.Args) == 0 || !forwarded(req.Args) {
-		json.NewEncoder(c).Encode(adminResponse{Error: "admin socket: only the admin commands (ledger, account, merchant, outbox, payment, webhook, company, credit, subscriber, dispute, promo, campaign, fraud, stats, console, bank reconcile, keys check)", Code: 1})
+		json.NewEncoder(c).Encode(adminResponse{Error: "admin socket: only the admin commands (ledger, account, merchant, outbox, payment, webhook, company, credit, subscriber, dispute, promo, campaign, fraud, stats, console, settle, bank reconcile, keys check)", Code: 1})
 		return
 	}
 	if err := clientKeysRefused(l, req.Keys); err != nil {

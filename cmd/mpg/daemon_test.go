@@ -46,12 +46,13 @@ func TestDemoPlaysAConversationOverSMPP(t *testing.T) {
 		"+33612345678 < Paid 4.50 EUR to Corner Shop",
 		"page  : Paid. Thank you.",
 		"+33612345678 < Sent to your bank: 20.00 EUR to Corner Shop",
+		"settlement: payout MPG",
+		"settlement file (pain.001.001.03, SEPA): ",
 		"+33612345678 < Authorised 30.00 EUR at Corner Shop on your credit line. Available 70.00 EUR",
 		"+33612345678 < Corner Shop charged 25.00 EUR to your credit line",
 		"+33612345678 < Repaid 10.00 EUR on your credit line: 15.00 EUR still owed",
 		"+33612345678 < Paid 20.00 EUR to Corner Shop from your bank account FR76 **** 0189. Bank approval 000001",
-		"Receipt 1B-", // points and offers: earned in the payment's job, shown in its reply
-		"+12 pts (12 total).",
+		"+12 pts (12 total).", // points and offers: earned in the payment's job, shown in its reply
 		"+33612345678 < Offers for you: WELCOME -1.00 EUR Corner Shop.",
 		"+33612345678 < Paid 7.00 EUR to Corner Shop.",
 		"Offer WELCOME: 1.00 EUR off 8.00 EUR. +7 pts (19 total).",
@@ -59,10 +60,17 @@ func TestDemoPlaysAConversationOverSMPP(t *testing.T) {
 		"+33612345678 < You have 19 points. 19 expire on",
 		"Paid with 19 pts (0.19 EUR): 0 pts left.",
 		"+4 pts (49 total).", // a checkout earns like a texted payment
+		"+33612345678 < Money sent to you now goes to your bank account FR76 **** 0189",
+		"+33612345678 < 3.00 EUR from +336****321 Bob: on its way to your bank account FR76 **** 0189",
+		"Money sent to you: bank account (RECEIVE BANK or PURSE)",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
+	}
+	// The points come right after the payment's receipt, in its own reply.
+	if !regexp.MustCompile(`Receipt [0-9A-Z]+-[0-9A-Z]+ \+12 pts`).MatchString(out.String()) {
+		t.Errorf("the first payment's reply lacks its receipt then its points:\n%s", out.String())
 	}
 }
 

@@ -52,14 +52,19 @@ var demoScript = []struct{ from, text string }{
 	{demoAlice, "PAY SHOP42 8 WELCOME 1234"}, // 1.00 off, paid from its budget
 	{demoAlice, "POINTS 1234"},
 	{demoAlice, "PAY SHOP42 0.19 1234 PTS"}, // paid with points at SHOP42's rate
+	{demoAlice, "RECEIVE BANK"},             // money sent to Alice goes on to her bank account
+	{demoBob, "SEND 0612345678 3 5678"},     // credited to it by the bank worker
+	{demoAlice, "SETTINGS 1234"},
 }
 
 const (
-	demoIBAN  = "FR7630006000011234567890189"
-	demoAlice = "+33612345678"
-	demoBob   = "+33687654321"
-	demoShop  = "+33698765432"
-	demoCarol = "+33611223344"
+	demoIBAN = "FR7630006000011234567890189"
+	// demoShopIBAN is where SHOP42's payouts go.
+	demoShopIBAN = "FR1420041010050500013M02606"
+	demoAlice    = "+33612345678"
+	demoBob      = "+33687654321"
+	demoShop     = "+33698765432"
+	demoCarol    = "+33611223344"
 )
 
 func (a *app) demoCmd() *cobra.Command {
@@ -155,6 +160,7 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 			cfg.Voice.Trunk, cfg.Voice.KeyS = voicePhone.trunk, 60
 		}
 	}
+	cfg.Settlement.Dir, cfg.Settlement.DebtorName, cfg.Settlement.DebtorIBAN = filepath.Join(dir, "settlement"), "mpg demo operator", "DE89370400440532013000"
 	d, metrics, stop, err := startDaemon(ctx, cfg, l, a.log.Named("daemon"))
 	if err != nil {
 		return err
@@ -214,7 +220,8 @@ Try: BAL 1234 | PAY SHOP42 12.50 1234 | SEND 0687654321 5 1234 | MINI 1234 | STA
 Points and offers: POINTS 1234 | PAY SHOP42 2 1234 PTS (a point pays 0.01 EUR there) | OFFERS |
   PAY SHOP42 8 WELCOME 1234 (SHOP42's promotion: 1.00 EUR off, once per member)
 Alice's bank account FR76 **** 0189 (500.00 EUR at the simulated bank on %s) is linked:
-  DEBIT SHOP42 20 1234, then YES <code> from the SMS
+  DEBIT SHOP42 20 1234, then YES <code> from the SMS; RECEIVE BANK, and what is sent to her goes
+  on to that account (RECEIVE PURSE undoes it; SETTINGS 1234 shows it)
 %sAlice has a 100.00 EUR credit line: CREDIT SHOP42 30 1234 (an authorisation SHOP42 captures
   with POST /v1/payments/<id>/capture), CREDIT 1234 (the statement), REPAY 10 1234
 
@@ -224,6 +231,8 @@ texted to her (it shows here). Merchant API (key of SHOP42: %s):
   (Bob is texted a code: type /as bob, then YES <code>)
 Operator console: http://%s/login (olga, password %s): figures, fraud queue, subscribers;
   merchant portal: http://%s/portal/login with SHOP42's key. Fraud rules run in shadow.
+Settlement: /settle links SHOP42's bank account FR14 **** 2606, pays it what it is owed now
+  and writes the pain.001 file for the bank (its path is printed).
 
 `, sim.Addr(), metrics, demoAlice, demoBob, demoShop, bk.Addr(), demoVoiceHint(voicePhone), checkoutURL, key, key, api, d.consoleAddr, consolePassword, d.consoleAddr)
 	if !interactive {
@@ -238,7 +247,10 @@ Operator console: http://%s/login (olga, password %s): figures, fraud queue, sub
 		if err := demoCredit(ctx, out, ph, d, shop); err != nil {
 			return err
 		}
-		return demoCheckout(ctx, out, ph, checkoutURL)
+		if err := demoCheckout(ctx, out, ph, checkoutURL); err != nil {
+			return err
+		}
+		return demoSettle(ctx, out, d, shop)
 	}
 	// Codes for the web checkout arrive while nobody types: show them as they come.
 	tick := time.NewTicker(500 * time.Millisecond)
@@ -248,7 +260,11 @@ Operator console: http://%s/login (olga, password %s): figures, fraud queue, sub
 			ph.show()
 		}
 	}()
-	demoPrompt(ctx, in, out, ph, as, voicePhone)
+	demoPrompt(ctx, in, out, ph, as, voicePhone, func() {
+		if err := demoSettle(ctx, out, d, shop); err != nil {
+			ph.say("! " + err.Error() + "\n")
+		}
+	})
 	fmt.Fprintf(out, "Demo over: its ledger, keys and simulators (%s) are deleted now; `mpg demo` starts a new one.\n", dir)
 	return nil
 }
@@ -259,7 +275,7 @@ var demoPhones = map[string]string{"alice": demoAlice, "bob": demoBob, "carol": 
 // demoPrompt is the phone prompt: each line is an SMS to the short code from the phone in
 // hand; a line starting with / is for the prompt itself: /as <alice|bob|carol|number> takes
 // another phone, /quit ends the demo (as does Ctrl-D). An empty line is nothing.
-func demoPrompt(ctx context.Context, in io.Reader, out io.Writer, ph *phone, as string, voicePhone *demoVoice) {
+func demoPrompt(ctx context.Context, in io.Reader, out io.Writer, ph *phone, as string, voicePhone *demoVoice, settle func()) {
 	if m, err := domain.ParseMSISDN(as, "FR"); err == nil {
 		as = m // --as 0687654321 is Bob, as the daemon reads him
 	}
@@ -275,6 +291,8 @@ func demoPrompt(ctx context.Context, in io.Reader, out io.Writer, ph *phone, as 
 			continue
 		case cmd == "/quit" || cmd == "/exit":
 			return
+		case cmd == "/settle":
+			settle()
 		case cmd == "/as":
 			arg = strings.TrimSpace(arg)
 			to, ok := demoPhones[strings.ToLower(arg)]
@@ -293,7 +311,7 @@ func demoPrompt(ctx context.Context, in io.Reader, out io.Writer, ph *phone, as 
 				ph.say("! " + err.Error() + "\n")
 			}
 		case strings.HasPrefix(cmd, "/"):
-			ph.say("! " + cmd + ": the prompt knows /as <alice|bob|carol|number> and /quit\n")
+			ph.say("! " + cmd + ": the prompt knows /as <alice|bob|carol|number>, /settle and /quit\n")
 		default:
 			if err := ph.text(ctx, as, text, false); err != nil {
 				ph.say("! " + err.Error() + "\n")
@@ -558,4 +576,27 @@ func demoPromotion(ctx context.Context, l *ledger.Ledger, eng *engine.Engine, fl
 	_, err := eng.CreatePromotion(ctx, shop, promo.Promotion{Code: "WELCOME", Name: "Welcome", Fixed: 100, MinAmount: 500, Budget: 1000,
 		PerMember: 1, WithCode: true}, "demo")
 	return err
+}
+
+// demoSettle pays SHOP42 what it is owed into its bank account and prints the pain.001
+// file written for the bank, and how to check it against the ISO 20022 schema.
+func demoSettle(ctx context.Context, out io.Writer, d *daemon, shop uint64) error {
+	if _, err := d.eng.LinkPayoutBank(ctx, "demo", shop, demoShopIBAN, "AGRIFRPP", "Corner Shop SARL"); err != nil {
+		return err
+	}
+	rep, err := d.eng.Settle(ctx, "demo")
+	if err != nil {
+		return err
+	}
+	for _, p := range rep.Issued {
+		fmt.Fprintf(out, "settlement: payout %s of %s EUR to SHOP42's bank account %s (%s EUR kept back for refunds)\n",
+			p.ID, domain.FormatMinor(p.Amount, 2), domain.MaskIBAN(p.IBAN), domain.FormatMinor(p.Reserve, 2))
+	}
+	for _, s := range rep.Skipped {
+		fmt.Fprintf(out, "settlement: nothing paid: %s\n", s)
+	}
+	for _, f := range rep.Files {
+		fmt.Fprintf(out, "settlement file (pain.001.001.03, SEPA): %s\n  check it: xmllint --noout --schema settlement/testdata/pain.001.001.03.xsd %s\n", f, f)
+	}
+	return nil
 }

@@ -113,7 +113,7 @@ confirmation SMS.`,
 	pf.StringVar(&a.dbPath, "db", "", "ledger file (default: ledger.path from the config, else ./mpg.db)")
 	pf.StringVar(&a.logFormat, "log-format", "console", "log format: console or json")
 	pf.StringVar(&a.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	root.AddCommand(a.versionCmd(), a.ledgerCmd(), a.accountCmd(), a.merchantCmd(), a.paymentCmd(), a.disputeCmd(), a.webhookCmd(), a.companyCmd(), a.bankCmd(), a.creditCmd(), a.outboxCmd(), a.benchCmd(), a.smscCmd(), a.serveCmd(), a.demoCmd(), a.phoneCmd(), a.keysCmd(), a.subscriberCmd(), a.promoCmd(), a.campaignCmd(), a.fraudCmd(), a.statsCmd(), a.consoleCmd())
+	root.AddCommand(a.versionCmd(), a.ledgerCmd(), a.accountCmd(), a.merchantCmd(), a.paymentCmd(), a.disputeCmd(), a.webhookCmd(), a.companyCmd(), a.bankCmd(), a.creditCmd(), a.outboxCmd(), a.benchCmd(), a.smscCmd(), a.serveCmd(), a.demoCmd(), a.phoneCmd(), a.keysCmd(), a.subscriberCmd(), a.promoCmd(), a.campaignCmd(), a.fraudCmd(), a.statsCmd(), a.consoleCmd(), a.settleCmd())
 	return root
 }
 

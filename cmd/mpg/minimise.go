@@ -18,8 +18,11 @@ func maskArgs(args []string) []string {
 }
 
 func maskArg(a string) string {
-	if k, _, ok := strings.Cut(a, "="); ok && strings.HasPrefix(a, "--") && (k == "--name" || k == "--phone" || k == "--iban" || k == "--password-hash") {
+	if k, _, ok := strings.Cut(a, "="); ok && strings.HasPrefix(a, "--") && (k == "--name" || k == "--phone" || k == "--iban" || k == "--holder" || k == "--password-hash") {
 		return k + "=…"
+	}
+	if i := strings.LastIndex(a, "@"); i > 0 { // an e-mail address: its domain only
+		return "…" + a[i:]
 	}
 	digits := 0
 	for _, r := range a {

@@ -300,7 +300,7 @@ func netSMPPPeer(t *testing.T, bk testBooks) {
 	}
 	// A reply longer than one SMS comes in parts joined by a UDH.
 	ok(peer.mo(1, alice, 0, []byte("HELP")))
-	if got := peer.waitText(alice, 6); !strings.HasPrefix(got, "mPurse: BAL pin") || !strings.HasSuffix(got, "HELP PAY for details.") || !strings.Contains(got, "CREDIT [shop amount] pin") {
+	if got := peer.waitText(alice, 6); !strings.HasPrefix(got, "BAL pin; MINI pin") || !strings.HasSuffix(got, "HELP PAY: details.") || !strings.Contains(got, "CREDIT [shop amount] pin") {
 		t.Fatalf("HELP in parts: %q", got)
 	}
 

@@ -126,6 +126,11 @@ func TestLogMinimisers(t *testing.T) {
 	if got != "account open 0612****678 --name=… FR76 **** 0189 --out=/tmp/12345678/x 25.00" {
 		t.Errorf("maskArgs: %s", got)
 	}
+	// A merchant's bank account as an operator links it: the IBAN typed with spaces, the holder.
+	got = strings.Join(maskArgs([]string{"merchant", "iban", "SHOP42", "FR76 3000 6000 0112 3456 7890 189", "--holder=Zoe Martin"}), " ")
+	if got != "merchant iban SHOP42 FR76 **** 0189 --holder=…" {
+		t.Errorf("maskArgs: %s", got)
+	}
 }
 
 // Without a daemon the CLI opens the file itself: the export prints one JSON document and

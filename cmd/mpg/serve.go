@@ -31,6 +31,7 @@ import (
 	"mpg/fraud"
 	"mpg/ledger"
 	"mpg/loyalty"
+	"mpg/mail"
 	"mpg/smpp"
 	"mpg/web"
 	"mpg/web/console"
@@ -128,7 +129,10 @@ func engineConfig(cfg config.Config) engine.Config {
 		WebhookRetry:   seconds(cfg.Merchant.WebhookRetryS),
 		RetentionYears: cfg.Privacy.RetentionYears, DataLinkFor: time.Duration(cfg.Privacy.ExportLinkMin) * time.Minute,
 		DataPerDay: cfg.Privacy.DataPerDay, Disputes: disputeConfig(cfg.Disputes), Loyalty: programme(cfg, exp, loc),
-		Marketing: marketingConfig(cfg.Marketing, loc), Fraud: fraudConfig(cfg.Fraud)}
+		Marketing: marketingConfig(cfg.Marketing, loc), Fraud: fraudConfig(cfg.Fraud),
+		Mail:       engine.MailConfig{StatementHour: cfg.Mail.StatementHour, Retry: seconds(cfg.Mail.RetryS), MaxRows: cfg.Mail.MaxRows},
+		Orders:     engine.OrdersConfig{Max: cfg.Orders.MaxPerSubscriber, SavedBills: cfg.Orders.SavedBills, RunHour: cfg.Orders.RunHour, PerPass: cfg.Orders.PerPass},
+		Settlement: settlementConfig(cfg.Settlement)}
 }
 
 // marketingConfig is the [marketing] section as the engine takes it, other numbers in loc.
@@ -282,6 +286,8 @@ type daemon struct {
 	// leases give work that must run once to one of the daemons sharing a database (nil:
 	// the books are a file, and this daemon runs it all).
 	leases *leases
+	// mailMetrics count the mail room's attempts.
+	mailMetrics mail.Metrics
 }
 
 func newDaemon(cfg config.Config, l store, log *zap.Logger) (*daemon, error) {
@@ -453,6 +459,12 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 		defer work.Done()
 		d.leases.once(workCtx, "expiry", func(ctx context.Context) { d.eng.RunExpiry(ctx, time.Second, d.log.Sugar().Warnf) })
 	}()
+	work.Add(1)
+	go func() { // standing orders: each due date runs once even if two daemons ran this at once
+		defer work.Done()
+		every := time.Duration(d.cfg.Orders.EveryS) * time.Second
+		d.leases.once(workCtx, "orders", func(ctx context.Context) { d.eng.RunOrders(ctx, every, d.log.Sugar().Warnf) })
+	}()
 	if st := d.cfg.Stats; st.Enabled {
 		work.Add(1)
 		go func() {
@@ -460,6 +472,17 @@ func (d *daemon) run(ctx context.Context, ready chan<- string) error {
 			d.leases.once(workCtx, "statistics", func(ctx context.Context) {
 				d.eng.RunStatistics(ctx, st.FollowEvery(), d.log.Sugar().Warnf)
 			})
+		}()
+	}
+	if err := d.startMail(workCtx, &work); err != nil {
+		ln.Close()
+		return err
+	}
+	if d.cfg.Settlement.Enabled {
+		work.Add(1)
+		go func() {
+			defer work.Done()
+			d.leases.once(workCtx, "settlement", func(ctx context.Context) { d.eng.RunSettlement(ctx, time.Minute, d.log.Sugar().Warnf) })
 		}()
 	}
 	if client, b := d.bankClient, d.cfg.Bank; client != nil {
@@ -597,6 +620,7 @@ func (d *daemon) register(reg *prometheus.Registry) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if d.eng != nil {
 		reg.MustRegister(newWebhookCollector(d.eng, d.l))
+		d.registerMail(reg)
 	}
 	m := &d.cl.Metrics
 	counter := func(name, help string, f func() int64) {

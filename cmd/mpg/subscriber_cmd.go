@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"mpg/commands"
 	"mpg/domain"
 	"mpg/engine"
 )
@@ -22,10 +23,12 @@ func (a *app) subscriberCmd() *cobra.Command {
 		Short: "A person's data: marketing consents, and an export of everything held about him",
 		Example: `  mpg subscriber consents 0612345678
   mpg subscriber export 0612345678 --out /tmp/alice
-  mpg subscriber erase 0612345678`,
+  mpg subscriber erase 0612345678
+  mpg subscriber settings 0612345678 --receive bank
+  mpg subscriber orders 0612345678`,
 	}
 	c.PersistentFlags().StringVar(&a.regionFlag, "region", "", "country of national numbers (default engine.region)")
-	c.AddCommand(a.subscriberConsentsCmd(), a.subscriberExportCmd(), a.subscriberEraseCmd())
+	c.AddCommand(a.subscriberConsentsCmd(), a.subscriberExportCmd(), a.subscriberEraseCmd(), a.subscriberSettingsCmd(), a.subscriberOrdersCmd())
 	return c
 }
 
@@ -152,5 +155,41 @@ backups.`,
 		},
 	}
 	c.Flags().BoolVar(&now, "now", false, "erase at once instead of when the retention ends")
+	return c
+}
+
+func (a *app) subscriberSettingsCmd() *cobra.Command {
+	var output, receive string
+	c := &cobra.Command{
+		Use:   "settings <msisdn>",
+		Short: "A subscriber's preferences (what SETTINGS texts him); --receive changes where money sent to him lands",
+		Long: `settings shows a subscriber's preferences: the language of his replies, offers, where money
+sent to him lands (his e-purse, or his linked bank account: RECEIVE BANK) and the bank
+account linked. --receive bank|purse changes where it lands, as his RECEIVE would; it is
+audited and he is told by SMS. bank needs a linked bank account (mpg account bank link).`,
+		Example: "  mpg subscriber settings 0612345678\n  mpg subscriber settings 0612345678 --receive bank -o json",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.onSubscriber(args[0], func(l store, eng *engine.Engine, msisdn string) error {
+				prefs, err := eng.Preferences(msisdn)
+				if receive != "" && err == nil {
+					prefs, err = eng.SetReceive(cmd.Context(), a.actor(), msisdn, receive)
+				}
+				if err != nil {
+					return err
+				}
+				if output == "json" {
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"language": prefs.Lang.String(), "offers": prefs.Offers,
+						"receive": prefs.Receive, "bank_account": prefs.Bank})
+				}
+				for _, line := range commands.SettingsLines(commands.EN, prefs) {
+					fmt.Fprintln(cmd.OutOrStdout(), line)
+				}
+				return nil
+			})
+		},
+	}
+	c.Flags().StringVar(&receive, "receive", "", "where money sent to him lands: bank or purse")
+	c.Flags().StringVarP(&output, "output", "o", "table", "output: table or json")
 	return c
 }
