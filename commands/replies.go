@@ -1040,6 +1040,7 @@ type Preferences struct {
 	Bank    string // his linked bank account, masked ("": none)
 	Orders  int    // his standing orders
 	Bills   int    // billers whose account is saved (BILL without an account)
+	Voice   bool   // payments waiting for his YES are confirmed by a call, not a code SMS
 }
 
 // SettingsLines are his preferences, one a line, each with the command that changes it.
@@ -1047,6 +1048,10 @@ func SettingsLines(l Lang, s Preferences) []string {
 	where := [3]string{"e-purse", "porte-monnaie", "钱包"}[l]
 	if s.Receive == ReceiveBank {
 		where = [3]string{"bank account", "compte bancaire", "银行账户"}[l]
+	}
+	confirm := [3]string{"SMS code", "code SMS", "短信"}[l]
+	if s.Voice {
+		confirm = [3]string{"voice call", "appel", "语音"}[l]
 	}
 	bank := s.Bank
 	if bank == "" {
@@ -1057,6 +1062,7 @@ func SettingsLines(l Lang, s Preferences) []string {
 		[3]string{"Offers: ", "Offres: ", "优惠:"}[l] + onOff(l, s.Offers) + " (PROMO)",
 		[3]string{"Money sent to you: ", "Argent recu: ", "收款:"}[l] + where + " (" + Usage(Receive, l) + ")",
 		[3]string{"Bank account: ", "Compte bancaire: ", "银行账户:"}[l] + bank,
+		[3]string{"Confirm by: ", "Confirmation: ", "确认方式:"}[l] + confirm + " (" + Usage(ConfirmBy, l) + ")",
 		[3]string{"Standing orders: ", "Ordres permanents: ", "定期:"}[l] + strconv.Itoa(s.Orders) + " (" + Usage(Orders, l) + ")",
 		[3]string{"Saved bill accounts: ", "Comptes de factures: ", "已存账单账号:"}[l] + strconv.Itoa(s.Bills),
 	}

@@ -240,7 +240,8 @@ func (t *turn) settings() domain.Job {
 
 // preferences are a subscriber's settings as SETTINGS and operators show them.
 func (e *Engine) preferences(p *profile) commands.Preferences {
-	s := commands.Preferences{Lang: p.Lang, Offers: p.Promo, Receive: commands.ReceivePurse, Orders: len(p.Orders), Bills: len(p.Bills)}
+	s := commands.Preferences{Lang: p.Lang, Offers: p.Promo, Receive: commands.ReceivePurse, Orders: len(p.Orders), Bills: len(p.Bills),
+		Voice: p.ConfirmBy == "voice"}
 	if p.Receive == commands.ReceiveBank {
 		s.Receive = commands.ReceiveBank
 	}

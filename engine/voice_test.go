@@ -16,10 +16,12 @@ func voiceWorld(t *testing.T) *world {
 	w.expect(alice, "REG 739164", "Welcome")
 	w.topup(alice, 20000, 2)
 	w.expect(alice, "CONFIRM VOICE 739164", "not available") // no calls: codes go on
+	w.expect(alice, "SETTINGS 739164", "Confirm by: SMS code (CONFIRM VOICE pin")
 	w.e.SetVoice(true)
 	w.expect(alice, "CONFIRM VOICE 000000", "Wrong PIN")
 	w.expect(alice, "CONFIRM VOICE 739164", "confirmed by a phone call")
 	w.expect(alice, "CONFIRM 739164", "CONFIRM VOICE pin") // the syntax
+	w.expect(alice, "REGLAGES 739164", "Confirmation: appel (CONFIRMER APPEL")
 	return w
 }
 

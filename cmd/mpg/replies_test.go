@@ -34,7 +34,7 @@ func TestRepliesFitTheirEncodingAndPartCap(t *testing.T) {
 // SETTINGS with every preference set, a line each, fits the part cap in each language and
 // stays GSM-7 in English and French.
 func TestSettingsFitTheirEncodingAndPartCap(t *testing.T) {
-	p := commands.Preferences{Offers: true, Receive: commands.ReceiveBank, Bank: "FR76 **** 0189", Orders: 5, Bills: 10}
+	p := commands.Preferences{Offers: true, Receive: commands.ReceiveBank, Bank: "FR76 **** 0189", Orders: 5, Bills: 10, Voice: true}
 	for _, l := range []commands.Lang{commands.EN, commands.FR, commands.ZH} {
 		p.Lang = l
 		text := commands.Render(l, commands.RSettings, commands.Args{Lines: commands.SettingsLines(l, p)})
