@@ -15,7 +15,7 @@ build:
 # pass), the whole suite again under -race, then each fuzz target for a short time.
 test: fmt-check vet
 	$(GO) test -count=1 -timeout 15m ./...
-	MPG_TEST_LEDGER=postgres $(GO) test -count=1 -timeout 15m ./engine ./web/... ./mail
+	MPG_TEST_LEDGER=postgres $(GO) test -count=1 -timeout 15m ./engine ./web/... ./mail ./voice
 	$(GO) test -race -count=1 -timeout 15m ./...
 	$(MAKE) fuzz FUZZTIME=100000x
 
