@@ -10,13 +10,14 @@ DEMO_DB := demo/mpg-demo.db
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mpg
 
-# Everything: formatting, vet, unit and property tests, crash tests, the engine's and the
-# merchant side's tests again on PostgreSQL (the ledger's own suite runs on both in every
-# pass), the whole suite again under -race, then each fuzz target for a short time.
+# Everything: formatting, vet, the whole suite (unit, property, crash, interop and end to
+# end) under -race, the engine's, the merchant side's, mail's and voice's tests again on
+# PostgreSQL (the ledger's own suite runs on both in every pass), then each fuzz target for
+# a short time. The suite runs once, under -race: a plain pass before it would find nothing
+# the race pass does not, and cost CI five minutes.
 test: fmt-check vet
-	$(GO) test -count=1 -timeout 15m ./...
-	MPG_TEST_LEDGER=postgres $(GO) test -count=1 -timeout 15m ./engine ./web/... ./mail ./voice
 	$(GO) test -race -count=1 -timeout 15m ./...
+	MPG_TEST_LEDGER=postgres $(GO) test -count=1 -timeout 15m ./engine ./web/... ./mail ./voice
 	$(MAKE) fuzz FUZZTIME=100000x
 
 # Each fuzz target for a budget of executions (CI: 100000x each, about 10 s here; releases:
