@@ -167,6 +167,7 @@ type VoiceCall struct {
 // (then it is ended, the reservation released).
 func (e *Engine) VoiceDial(ctx context.Context, number string) (call VoiceCall, ok bool, err error) {
 	err = e.webTurn(ctx, number, func(t *turn) (domain.Job, error) {
+		call, ok = VoiceCall{}, false // a retried turn starts again
 		c := t.prof.Call
 		if c == nil || c.State != CallQueued {
 			return t.dropQueue(c), nil
@@ -230,7 +231,7 @@ func (e *Engine) VoicePIN(ctx context.Context, number, id, pin string) (VoiceVer
 	var lang commands.Lang
 	var left int
 	err := e.webTurn(ctx, number, func(t *turn) (domain.Job, error) {
-		lang, t.cmd = t.lang, commands.Command{Kind: commands.Yes, Lang: t.lang}
+		lang, left, t.cmd = t.lang, 0, commands.Command{Kind: commands.Yes, Lang: t.lang}
 		c := t.prof.Call
 		if c == nil || c.ID != id || (c.State != CallCalling && c.State != CallAnswered) {
 			return domain.Job{}, nil
@@ -282,31 +283,62 @@ func (e *Engine) loadTurn(number string) (*turn, error) {
 
 // callConfirmed answers the confirmation the call was for, as YES: the posts, the
 // payment's record and the call recorded confirmed go in one job. A confirmation that no
-// longer waits (expired, answered, replaced) posts nothing and ends the call; one the rule
-// book refuses is told why by SMS, and the call ends failed.
+// longer waits (expired, answered, replaced, cancelled) posts nothing and ends the call;
+// one the rule book refuses is told why by SMS and released (no code was texted, so no YES
+// can come later), and the call ends failed.
 func (t *turn) callConfirmed(c *voiceCall) domain.Job {
 	if !t.callTargetOpen(c) {
 		return t.endCall(c, CallFailed)
 	}
+	// The call as a job the ledger refuses writes it: failed, a copy (the refusal path
+	// keeps the profile as it is now, and must not see the call confirmed).
+	failed := *c
+	failed.State = CallFailed
+	t.prof.Call = &failed
 	var job domain.Job
-	state := CallFailed
+	paid := false
 	if c.Payment != "" {
 		p, ver, err := t.e.payment(c.Payment)
 		if err != nil {
+			t.prof.Call = c
 			t.reply(commands.RBusy, commands.Args{})
 			return domain.Job{}
 		}
-		if job = t.answerPayment(&p, ver, true); p.State != domain.PaymentRefused && p.State != domain.PaymentExpired {
-			state = CallConfirmed
+		job = t.answerPayment(&p, ver, true)
+		switch p.State {
+		case domain.PaymentAwaiting: // not answered (the engine was busy): ended, refused
+			t.prof.Call, t.replies, t.retry.said = c, nil, nil
+			return t.endCall(c, CallFailed)
+		case domain.PaymentRefused, domain.PaymentExpired, domain.PaymentCancelled:
+		default:
+			paid = true
 		}
-	} else if job = t.answerOwn(t.prof.Confirm, true); len(job.Transfers) > 0 {
-		state = CallConfirmed
+	} else {
+		own := t.prof.Confirm
+		job = t.answerOwn(own, true)
+		if paid = posts(job); !paid && t.prof.Confirm == own { // refused: released, told why
+			t.prof.Call = c
+			return t.endCall(c, CallFailed)
+		}
 	}
-	// The state is set after the answer was computed: if the ledger refuses its job, the
-	// profile written is the one before, the call still open, ended when it hangs up.
-	c.State = state
-	t.audit = &domain.Audit{Actor: t.in.From, Action: "voice call", Detail: c.ID + " " + state}
+	done := *c
+	done.State = CallFailed
+	if paid {
+		done.State = CallConfirmed
+	}
+	t.prof.Call = &done
+	t.audit = &domain.Audit{Actor: t.in.From, Action: "voice call", Detail: c.ID + " " + done.State}
 	return t.withQueueDropped(t.rewriteProfile(job))
+}
+
+// posts reports whether job pays: a reservation posted, or made a hold for its payee.
+func posts(job domain.Job) bool {
+	for _, tr := range job.Transfers {
+		if tr.Flags&domain.PostPending != 0 || tr.Code == domain.CodeHold {
+			return true
+		}
+	}
+	return false
 }
 
 // rewriteProfile writes the profile as it is now in job, in place of the one marshalled.

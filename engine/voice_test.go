@@ -230,3 +230,34 @@ func TestVoiceConfirmsDebit(t *testing.T) {
 		t.Fatalf("unconfirmed DEBIT queued for the bank: %d, shop %d", len(recs), w.available("SHOP42"))
 	}
 }
+
+// A confirmation the rule book refuses when the right PIN is keyed (the purse was blocked
+// while the phone rang) is released at once, not kept for a YES: no code was texted, so
+// none can come. The call ends failed, never confirmed; the payment's record too.
+func TestVoiceRefusedAtTheRightPINReleases(t *testing.T) {
+	w := voiceWorld(t)
+	w.expect(alice, "PAY SHOP42 60 739164", "We are calling you")
+	call := w.dial(alice)
+	w.handle(alice, "BLOCK")
+	w.keyed(call, "739164", CallFailed, "not made")
+	if w.available(alice) != 20000 || w.available("SHOP42") != 0 {
+		t.Fatalf("alice %d shop %d", w.available(alice), w.available("SHOP42"))
+	}
+	if due := w.e.VoiceDue(10); len(due) != 0 {
+		t.Fatalf("queue after: %q", due)
+	}
+
+	// A merchant's request: refused, not confirmed, nothing paid.
+	w = voiceWorld(t)
+	shop := w.l.AccountsOf("SHOP42")[0].ID
+	p, _, err := w.e.CreatePayment(context.Background(), CreatePayment{Merchant: shop, MSISDN: alice, Amount: 450, Reference: "order-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call = w.dial(alice)
+	w.handle(alice, "BLOCK")
+	w.keyed(call, "739164", CallFailed, "not made")
+	if got, _, _ := w.e.payment(p.ID); got.State != domain.PaymentRefused || w.available("SHOP42") != 0 || w.available(alice) != 20000 {
+		t.Fatalf("payment %s, shop %d, alice %d", got.State, w.available("SHOP42"), w.available(alice))
+	}
+}

@@ -57,7 +57,9 @@ func NewPhone(ctx context.Context, cfg Config) (*Phone, error) {
 		return nil, fmt.Errorf("voice: bind: %w", err)
 	}
 	bindPort, _ := strconv.Atoi(port)
-	quietOnce.Do(func() { sip.SetDefaultLogger(quiet) }) // a global of sipgo's: set once, before any phone
+	// Globals of sipgo's and diago's, set once before any phone: the media logger would
+	// write each DTMF event (the PIN's digits) at debug level.
+	quietOnce.Do(func() { sip.SetDefaultLogger(quiet); media.SetDefaultLogger(quiet) })
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(cfg.FromUser))
 	if err != nil {
 		return nil, err

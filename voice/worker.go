@@ -80,8 +80,10 @@ func (w *Worker) one(ctx context.Context, number string) {
 	if err != nil || !ok {
 		return
 	}
-	// The engine's steps outlive a stopping daemon by a little, so a call's end is recorded.
-	rec, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	// The engine's steps outlive a stopping daemon by a little, so a call's end is recorded,
+	// but not a stalled ledger: they are bounded by the longest a call can last, and more.
+	longest := w.Phone.cfg.Ring + 10*w.Phone.cfg.Key + 2*time.Minute
+	rec, cancel := context.WithTimeout(context.WithoutCancel(ctx), longest)
 	defer cancel()
 	prompt, err := w.Speaker.Say(ctx, call.Lang, call.Prompt)
 	if err != nil {
