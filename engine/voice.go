@@ -163,12 +163,18 @@ type VoiceCall struct {
 }
 
 // VoiceDial moves the number's queued call to calling, and returns it to dial. ok is false
-// when there is nothing to dial: no call queued, or one whose payment is no longer waiting
-// (then it is ended, the reservation released).
+// when there is nothing to dial: no call queued, one whose payment is no longer waiting, or
+// one left calling or answered by a call whose end was not recorded (then it is ended, the
+// reservation released). The voice worker calls it only for numbers it has no call with.
 func (e *Engine) VoiceDial(ctx context.Context, number string) (call VoiceCall, ok bool, err error) {
 	err = e.webTurn(ctx, number, func(t *turn) (domain.Job, error) {
 		call, ok = VoiceCall{}, false // a retried turn starts again
 		c := t.prof.Call
+		if c.open() && c.State != CallQueued {
+			// Left open by a call whose end could not be recorded: the worker asks only for
+			// numbers it has no call with, so none goes on. Ended as a restart ends it.
+			return t.endCall(c, CallFailed), nil
+		}
 		if c == nil || c.State != CallQueued {
 			return t.dropQueue(c), nil
 		}

@@ -261,3 +261,27 @@ func TestVoiceRefusedAtTheRightPINReleases(t *testing.T) {
 		t.Fatalf("payment %s, shop %d, alice %d", got.State, w.available("SHOP42"), w.available(alice))
 	}
 }
+
+// A call whose end could not be recorded (the ledger failed the worker's last step) stays
+// calling; the worker's next look at the queue ends it as failed, the money back, an SMS.
+func TestVoiceCallLeftOpenIsEndedAtTheNextLook(t *testing.T) {
+	w := voiceWorld(t)
+	w.expect(alice, "PAY SHOP42 60 739164", "We are calling you")
+	w.dial(alice)
+	due := w.e.VoiceDue(10)
+	if len(due) != 1 || due[0] != alice {
+		t.Fatalf("due %q", due)
+	}
+	if _, ok, err := w.e.VoiceDial(context.Background(), alice); ok || err != nil {
+		t.Fatalf("dialled again: %v %v", ok, err)
+	}
+	if _, state, _ := w.e.ConfirmCall(alice); state != CallFailed || w.available(alice) != 20000 {
+		t.Fatalf("after: %s %d", state, w.available(alice))
+	}
+	if news := w.news(); !strings.Contains(news[alice][0], "could not be completed") {
+		t.Fatalf("told %q", news)
+	}
+	if due := w.e.VoiceDue(10); len(due) != 0 {
+		t.Fatalf("queue after: %q", due)
+	}
+}
