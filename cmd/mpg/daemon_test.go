@@ -48,6 +48,8 @@ func TestDemoPlaysAConversationOverSMPP(t *testing.T) {
 		"+33612345678 < Sent to your bank: 20.00 EUR to Corner Shop",
 		"settlement: payout MPG",
 		"settlement file (pain.001.001.03, SEPA): ",
+		"Confirmation by phone call: run the demo at a terminal",
+		"Demo over: its ledger, keys, settlement file and simulators",
 		"+33612345678 < Authorised 30.00 EUR at Corner Shop on your credit line. Available 70.00 EUR",
 		"+33612345678 < Corner Shop charged 25.00 EUR to your credit line",
 		"+33612345678 < Repaid 10.00 EUR on your credit line: 15.00 EUR still owed",
@@ -597,7 +599,7 @@ func TestDemoPromptTakesBobsPhoneAndQuitsOnlyWhenAsked(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("/quit did not end the demo")
 	}
-	if !strings.Contains(out.String(), "Demo over: its ledger, keys and simulators") {
+	if !strings.Contains(out.String(), "Demo over: its ledger, keys, settlement file and simulators") {
 		t.Errorf("the demo deleted its data without saying so:\n%s", out.String())
 	}
 	if !strings.Contains(logs.String(), "public_url") || regexp.MustCompile(`public_url[^\n]*:0\b`).MatchString(logs.String()) {

@@ -234,7 +234,7 @@ Operator console: http://%s/login (olga, password %s): figures, fraud queue, sub
 Settlement: /settle links SHOP42's bank account FR14 **** 2606, pays it what it is owed now
   and writes the pain.001 file for the bank (its path is printed).
 
-`, sim.Addr(), metrics, demoAlice, demoBob, demoShop, bk.Addr(), demoVoiceHint(voicePhone), checkoutURL, key, key, api, d.consoleAddr, consolePassword, d.consoleAddr)
+`, sim.Addr(), metrics, demoAlice, demoBob, demoShop, bk.Addr(), demoVoiceHint(voicePhone, interactive), checkoutURL, key, key, api, d.consoleAddr, consolePassword, d.consoleAddr)
 	if !interactive {
 		for _, s := range demoScript {
 			if err := ph.text(ctx, s.from, s.text, true); err != nil {
@@ -250,7 +250,11 @@ Settlement: /settle links SHOP42's bank account FR14 **** 2606, pays it what it 
 		if err := demoCheckout(ctx, out, ph, checkoutURL); err != nil {
 			return err
 		}
-		return demoSettle(ctx, out, d, shop)
+		if err := demoSettle(ctx, out, d, shop); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "Demo over: its ledger, keys, settlement file and simulators (%s) are deleted now; `mpg demo` at a terminal keeps them until /quit.\n", dir)
+		return nil
 	}
 	// Codes for the web checkout arrive while nobody types: show them as they come.
 	tick := time.NewTicker(500 * time.Millisecond)
@@ -265,7 +269,7 @@ Settlement: /settle links SHOP42's bank account FR14 **** 2606, pays it what it 
 			ph.say("! " + err.Error() + "\n")
 		}
 	})
-	fmt.Fprintf(out, "Demo over: its ledger, keys and simulators (%s) are deleted now; `mpg demo` starts a new one.\n", dir)
+	fmt.Fprintf(out, "Demo over: its ledger, keys, settlement file and simulators (%s) are deleted now; `mpg demo` starts a new one.\n", dir)
 	return nil
 }
 

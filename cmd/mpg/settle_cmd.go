@@ -98,6 +98,9 @@ when [settlement] enabled is true.`,
 					return err
 				}
 				if output == "json" {
+					if rep.Issued == nil {
+						rep.Issued = []engine.Payout{} // none issued: [], not null
+					}
 					return cmpErrs(writeJSON(cmd.OutOrStdout(), rep), err)
 				}
 				return cmpErrs(writeSettleReport(cmd.OutOrStdout(), rep, a.engine(l)), err)
@@ -117,10 +120,14 @@ func cmpErrs(a, b error) error {
 }
 
 func writeSettleReport(w io.Writer, rep engine.SettleReport, e *engine.Engine) error {
-	fmt.Fprintf(w, "settlement of %s: %s issued\n", rep.Day, plural(len(rep.Issued), "payout", "payouts"))
+	day := rep.Day
+	if t, err := time.Parse("20060102", rep.Day); err == nil {
+		day = t.Format("2006-01-02")
+	}
+	fmt.Fprintf(w, "settlement of %s: %s issued\n", day, plural(len(rep.Issued), "payout", "payouts"))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, p := range rep.Issued {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\treserve %s\tto %s\n", p.ID, p.Code, domain.FormatMinor(p.Amount, 2)+" "+p.Currency, domain.FormatMinor(p.Reserve, 2), domain.MaskIBAN(p.IBAN))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\treserve %s\tto %s\n", p.ID, p.Code, domain.FormatMinor(p.Amount, 2)+" "+p.Currency, domain.FormatMinor(p.Reserve, 2)+" "+p.Currency, domain.MaskIBAN(p.IBAN))
 	}
 	tw.Flush()
 	for _, s := range rep.Skipped {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -171,6 +172,9 @@ audited and he is told by SMS. bank needs a linked bank account (mpg account ban
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.onSubscriber(args[0], func(l store, eng *engine.Engine, msisdn string) error {
+				if receive == commands.ReceiveBank && a.cfg.Bank.Addr == "" {
+					return errors.New("receive bank: no bank connector is configured ([bank] addr): money sent to him cannot go on to a bank account")
+				}
 				prefs, err := eng.Preferences(msisdn)
 				if receive != "" && err == nil {
 					prefs, err = eng.SetReceive(cmd.Context(), a.actor(), msisdn, receive)
@@ -179,8 +183,13 @@ audited and he is told by SMS. bank needs a linked bank account (mpg account ban
 					return err
 				}
 				if output == "json" {
+					confirm := "sms"
+					if prefs.Voice {
+						confirm = "voice"
+					}
 					return writeJSON(cmd.OutOrStdout(), map[string]any{"language": prefs.Lang.String(), "offers": prefs.Offers,
-						"receive": prefs.Receive, "bank_account": prefs.Bank})
+						"receive": prefs.Receive, "bank_account": prefs.Bank, "confirm_by": confirm,
+						"standing_orders": prefs.Orders, "saved_bills": prefs.Bills})
 				}
 				for _, line := range commands.SettingsLines(commands.EN, prefs) {
 					fmt.Fprintln(cmd.OutOrStdout(), line)

@@ -14,6 +14,12 @@ func (a *app) accountConfirmCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "confirm <msisdn> [voice|sms]",
 		Short: "How the subscriber confirms payments: by a phone call (voice) or a texted code (sms); alone, shows it and the last call",
+		Long: `confirm sets how a subscriber confirms the payments that wait for his YES (a PAY, BILL or
+SEND above the threshold, a DEBIT, a merchant's request): voice, by a call in which he keys
+his PIN, or sms, by a texted code, as his CONFIRM VOICE|SMS would; audited. Alone it shows
+his choice and the state of his last call (queued, calling, answered, confirmed, refused,
+no_answer, failed, or none). Calls are made only by a daemon with [voice] trunk set; until
+then he is texted codes.`,
 		Example: `  mpg account confirm 0612345678 voice
   mpg account confirm 0612345678`,
 		Args: cobra.RangeArgs(1, 2),
@@ -27,9 +33,15 @@ func (a *app) accountConfirmCmd() *cobra.Command {
 						return err
 					}
 				}
+				if _, err := eng.Preferences(msisdn); err != nil {
+					return err // no e-purse for this number
+				}
 				by, state, err := eng.ConfirmCall(msisdn)
 				if err != nil {
 					return err
+				}
+				if by == "voice" && a.cfg.Voice.Trunk == "" {
+					fmt.Fprintln(cmd.ErrOrStderr(), "note: [voice] trunk is not set in this configuration: no calls are made, codes go by SMS")
 				}
 				if state == "" {
 					state = "none"

@@ -22,6 +22,9 @@ func TestAccountConfirmByOperator(t *testing.T) {
 	if _, err := run(t, "--db", db, "account", "confirm", "0699999999", "voice"); err == nil {
 		t.Fatal("a number with no purse accepted")
 	}
+	if out, err := run(t, "--db", db, "account", "confirm", "0699999999"); err == nil || !strings.Contains(err.Error(), "no e-purse") {
+		t.Fatalf("a number with no purse shown: %v %s", err, out)
+	}
 	if out := mustRun(t, "--db", db, "ledger", "audit", "--limit", "10"); !strings.Contains(out, "confirm by") || !strings.Contains(out, "voice") {
 		t.Fatalf("audit: %s", out)
 	}

@@ -93,7 +93,11 @@ func demoFreePort() int {
 }
 
 // demoVoiceHint is the banner's line about confirmation calls.
-func demoVoiceHint(v *demoVoice) string {
+func demoVoiceHint(v *demoVoice, interactive bool) string {
+	if !interactive {
+		return "Confirmation by phone call: run the demo at a terminal, with baresip and espeak-ng\n" +
+			"  installed, and Alice has a phone that answers (see README, Confirmation by voice call).\n"
+	}
 	if v == nil {
 		return "Confirmation by phone call needs baresip and espeak-ng (apt-get install baresip espeak-ng);\n" +
 			"  with them the demo gives Alice a phone (see README, Confirmation by voice call).\n"
