@@ -129,6 +129,9 @@ type Config struct {
 	// BankTries is how many attempts without a sure answer an mDebit gets before it is
 	// reversed (default 5).
 	BankTries int
+	// BankConfigured: a bank connector is configured ([bank] addr), so RECEIVE BANK may be
+	// chosen even where this engine does not dial it (the CLI; the daemon does).
+	BankConfigured bool
 	// WebhookRetry is the wait before each next attempt of a webhook delivery that failed
 	// (default: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, 14 h, 24 h: about three days).
 	WebhookRetry []time.Duration

@@ -52,18 +52,29 @@ func (t *turn) receive() domain.Job {
 		t.reply(commands.RReceivePurse, commands.Args{})
 		return t.withProfile(domain.Job{})
 	}
-	switch {
-	case t.e.bank == nil:
-		t.reply(commands.RReceiveNoConnector, commands.Args{})
-	case t.prof.BankIBAN == "":
-		t.reply(commands.RReceiveNoBank, commands.Args{})
-	default:
+	switch refused, _ := t.e.receiveBankRefused(&t.prof); refused {
+	case 0:
 		if t.prof.Receive != commands.ReceiveBank {
 			t.prof.Receive, t.profDirty = commands.ReceiveBank, true
 		}
 		t.reply(commands.RReceiveBank, commands.Args{Account: domain.MaskIBAN(t.prof.BankIBAN)})
+	default:
+		t.reply(refused, commands.Args{})
 	}
 	return t.withProfile(domain.Job{})
+}
+
+// receiveBankRefused is the rule RECEIVE BANK obeys on every path (his SMS, an operator's
+// command): a bank connector configured and a bank account linked. It returns the reply and
+// the error that say why not, or 0 and nil.
+func (e *Engine) receiveBankRefused(p *profile) (commands.Reply, error) {
+	switch {
+	case e.bank == nil && !e.cfg.BankConfigured:
+		return commands.RReceiveNoConnector, ErrNoBankConnector
+	case p.BankIBAN == "":
+		return commands.RReceiveNoBank, ErrNoBankLinked
+	}
+	return 0, nil
 }
 
 // onToBank is what sends a SEND's amount on to its payee's bank account when he chose so: the
@@ -254,6 +265,9 @@ func (e *Engine) preferences(p *profile) commands.Preferences {
 // ErrNoBankLinked: a subscriber may receive on his bank account only once one is linked.
 var ErrNoBankLinked = errors.New("no bank account is linked to this purse: link one first (mpg account bank link)")
 
+// ErrNoBankConnector: money goes on to a bank account only where a bank connector is.
+var ErrNoBankConnector = errors.New("no bank connector is configured ([bank] addr): money sent to him cannot go on to a bank account")
+
 // Preferences are a subscriber's settings, as SETTINGS texts them.
 func (e *Engine) Preferences(msisdn string) (commands.Preferences, error) {
 	b, _, err := e.l.Profile(msisdn)
@@ -275,11 +289,11 @@ func (e *Engine) SetReceive(ctx context.Context, actor, msisdn, where string) (c
 	}
 	var prefs commands.Preferences
 	_, err := e.opTurn(ctx, msisdn, func(purse *domain.Account, p *profile, ver uint64) (domain.Job, error) {
-		switch {
-		case purse == nil:
+		if purse == nil {
 			return domain.Job{}, ErrNoPurse
-		case where == commands.ReceiveBank && p.BankIBAN == "":
-			return domain.Job{}, ErrNoBankLinked
+		}
+		if _, err := e.receiveBankRefused(p); where == commands.ReceiveBank && err != nil {
+			return domain.Job{}, err
 		}
 		p.Receive = where
 		reply := commands.RReceivePurse

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,94 +39,40 @@ func needPrograms(t *testing.T) {
 	}
 }
 
-// freePort finds a port free for both UDP and TCP on 127.0.0.1 (baresip listens on both,
-// and on the next port for TLS).
+// freePort is LoopbackPhonePort, or the test stops.
 func freePort(t *testing.T) int {
-	for range 50 {
-		u, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := u.LocalAddr().(*net.UDPAddr).Port
-		t1, err1 := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		t2, err2 := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port+1)))
-		u.Close()
-		for _, l := range []net.Listener{t1, t2} {
-			if l != nil {
-				l.Close()
-			}
-		}
-		if err1 == nil && err2 == nil {
-			return port
-		}
+	port := LoopbackPhonePort()
+	if port == 0 {
+		t.Fatal("no free port")
 	}
-	t.Fatal("no free port")
-	return 0
+	return port
 }
 
-// baresip is a running baresip and its control socket.
+// baresip is a running baresip and a reader of its control socket's events.
 type baresip struct {
-	dir  string
-	sip  int
-	ctrl net.Conn
-	in   *bufio.Reader
+	*Baresip
+	in *bufio.Reader
 }
 
 // startBaresip starts a phone on 127.0.0.1 that answers by itself (auto) or never; it
 // quits by itself after 55 s, and is stopped when the test ends.
 func startBaresip(t *testing.T, auto bool) *baresip {
-	dir := t.TempDir()
-	sipPort, ctrlPort := freePort(t), freePort(t)
-	mode := "manual"
-	if auto {
-		mode = "auto"
-	}
-	conf := fmt.Sprintf(`sip_listen 127.0.0.1:%d
-module_path /usr/lib/baresip/modules
-module g711.so
-module ausine.so
-module_app account.so
-module_app menu.so
-module_app ctrl_tcp.so
-ctrl_tcp_listen 127.0.0.1:%d
-audio_source ausine,440
-ausrc_srate 48000
-ausrc_channels 2
-answermode %s
-`, sipPort, ctrlPort, mode)
-	os.WriteFile(filepath.Join(dir, "config"), []byte(conf), 0o600)
-	os.WriteFile(filepath.Join(dir, "accounts"), []byte("<sip:"+alice+"@127.0.0.1>;regint=0;answermode="+mode+"\n"), 0o600)
-	os.WriteFile(filepath.Join(dir, "contacts"), nil, 0o600)
-	cmd := exec.Command("baresip", "-f", dir, "-t", "55")
-	log, _ := os.Create(filepath.Join(dir, "log"))
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
+	b, err := StartBaresip(t.TempDir(), alice, auto, 55*time.Second)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); log.Close() })
-	b := &baresip{sip: sipPort, dir: dir}
-	for end := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(ctrlPort)))
-		if err == nil {
-			b.ctrl, b.in = c, bufio.NewReader(c)
-			t.Cleanup(func() { c.Close() })
-			return b
-		}
-		if time.Now().After(end) {
-			out, _ := os.ReadFile(filepath.Join(dir, "log"))
-			t.Fatalf("baresip did not start: %s", out)
-		}
-	}
+	t.Cleanup(b.Stop)
+	return &baresip{Baresip: b, in: bufio.NewReader(b.Ctrl)}
 }
 
 // await reads baresip's events until one of type kind (within d).
 func (b *baresip) await(t *testing.T, kind string, d time.Duration) {
 	t.Helper()
-	b.ctrl.SetReadDeadline(time.Now().Add(d))
+	b.Ctrl.SetReadDeadline(time.Now().Add(d))
 	for {
 		size, err := b.in.ReadString(':')
 		if err != nil {
-			out, _ := os.ReadFile(filepath.Join(b.dir, "log"))
+			out, _ := os.ReadFile(filepath.Join(b.Dir, "log"))
 			t.Fatalf("waiting for %s: %v; baresip said:\n%s", kind, err, out)
 		}
 		n, _ := strconv.Atoi(strings.TrimSuffix(size, ":"))
@@ -147,8 +92,7 @@ func (b *baresip) await(t *testing.T, kind string, d time.Duration) {
 
 // keys has baresip key in digits (DTMF over RTP) in the call under way.
 func (b *baresip) keys(t *testing.T, digits string) {
-	msg, _ := json.Marshal(map[string]string{"command": "sndcode", "params": digits, "token": "k"})
-	if _, err := fmt.Fprintf(b.ctrl, "%d:%s,", len(msg), msg); err != nil {
+	if err := b.Key(digits); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -284,7 +228,7 @@ func TestCallRightPINPays(t *testing.T) {
 	phone := startBaresip(t, true)
 	s := newSite(t)
 	leaks := goleak.IgnoreCurrent()
-	stop := s.run(t, phone.sip, 10*time.Second)
+	stop := s.run(t, phone.SIP, 10*time.Second)
 	if got := s.sms(t, "PAY SHOP42 60 739164"); !says(got, "We are calling you to confirm PAY of 60.00 EUR to Corner Shop") {
 		t.Fatalf("asked: %q", got)
 	}
@@ -314,7 +258,7 @@ func TestCallWrongPINsRefuse(t *testing.T) {
 	needPrograms(t)
 	phone := startBaresip(t, true)
 	s := newSite(t)
-	s.run(t, phone.sip, 10*time.Second)
+	s.run(t, phone.SIP, 10*time.Second)
 	s.sms(t, "PAY SHOP42 60 739164")
 	phone.await(t, "CALL_ESTABLISHED", 10*time.Second)
 	phone.keys(t, "111111#222222#333333#")
@@ -330,7 +274,7 @@ func TestCallNoAnswerReleases(t *testing.T) {
 	needPrograms(t)
 	phone := startBaresip(t, false)
 	s := newSite(t)
-	s.run(t, phone.sip, 3*time.Second)
+	s.run(t, phone.SIP, 3*time.Second)
 	s.sms(t, "PAY SHOP42 60 739164")
 	if s.available(t, alice) != 14000 {
 		t.Fatalf("not reserved: %d", s.available(t, alice))
@@ -349,7 +293,7 @@ func TestCallCrashMidCallIsNotConfirmed(t *testing.T) {
 	needPrograms(t)
 	phone := startBaresip(t, true)
 	s := newSite(t)
-	stop := s.run(t, phone.sip, 10*time.Second)
+	stop := s.run(t, phone.SIP, 10*time.Second)
 	s.sms(t, "PAY SHOP42 60 739164")
 	phone.await(t, "CALL_ESTABLISHED", 10*time.Second)
 	s.state(t, engine.CallAnswered, 5*time.Second)
@@ -365,7 +309,7 @@ func TestCallCrashMidCallIsNotConfirmed(t *testing.T) {
 	if _, state, _ := s.e.ConfirmCall(alice); state != engine.CallAnswered {
 		t.Fatalf("after the crash: %q", state)
 	}
-	s.run(t, phone.sip, 10*time.Second)
+	s.run(t, phone.SIP, 10*time.Second)
 	s.state(t, engine.CallFailed, 5*time.Second)
 	s.balances(t, 0, 20000)
 	if got := s.news(t); !says(got, "could not be completed") {

@@ -31,6 +31,7 @@ import (
 	"mpg/ledger"
 	"mpg/promo"
 	"mpg/smpp"
+	"mpg/voice"
 )
 
 // demoScript is what `mpg demo` shows when nobody is at the keyboard.
@@ -153,11 +154,11 @@ func (a *app) demo(ctx context.Context, in io.Reader, out io.Writer, as string, 
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.Merchant.Addr, cfg.Merchant.PublicURL = "127.0.0.1:0", ""
 	cfg.Console.Addr = "127.0.0.1:0"
-	var voicePhone *demoVoice // Alice's phone for confirmation calls, at the keyboard only
+	var voicePhone *voice.Baresip // Alice's phone for confirmation calls, at the keyboard only
 	if interactive {
 		if voicePhone = startDemoVoice(dir); voicePhone != nil {
-			defer voicePhone.stop()
-			cfg.Voice.Trunk, cfg.Voice.KeyS = voicePhone.trunk, 60
+			defer voicePhone.Stop()
+			cfg.Voice.Trunk, cfg.Voice.KeyS = voicePhone.Trunk(), 60
 		}
 	}
 	cfg.Settlement.Dir, cfg.Settlement.DebtorName, cfg.Settlement.DebtorIBAN = filepath.Join(dir, "settlement"), "mpg demo operator", "DE89370400440532013000"
@@ -279,7 +280,7 @@ var demoPhones = map[string]string{"alice": demoAlice, "bob": demoBob, "carol": 
 // demoPrompt is the phone prompt: each line is an SMS to the short code from the phone in
 // hand; a line starting with / is for the prompt itself: /as <alice|bob|carol|number> takes
 // another phone, /quit ends the demo (as does Ctrl-D). An empty line is nothing.
-func demoPrompt(ctx context.Context, in io.Reader, out io.Writer, ph *phone, as string, voicePhone *demoVoice, settle func()) {
+func demoPrompt(ctx context.Context, in io.Reader, out io.Writer, ph *phone, as string, voicePhone *voice.Baresip, settle func()) {
 	if m, err := domain.ParseMSISDN(as, "FR"); err == nil {
 		as = m // --as 0687654321 is Bob, as the daemon reads him
 	}

@@ -124,7 +124,7 @@ func engineConfig(cfg config.Config) engine.Config {
 		ActivationFor: time.Duration(e.ActivationH) * time.Hour, Location: loc, MOPerMinute: e.MOPerMinute, MOBurst: e.MOBurst,
 		RequestFor: time.Duration(cfg.Merchant.RequestMin) * time.Minute, CheckoutFor: time.Duration(cfg.Merchant.CheckoutMin) * time.Minute,
 		CheckoutMax: cfg.Merchant.CheckoutMax, CheckoutMonthly: cfg.Merchant.CheckoutMonthly, CodesPerHour: cfg.Merchant.CodesPerHour,
-		CheckoutURL: publicURL(cfg.Merchant), BankTries: cfg.Bank.Tries,
+		CheckoutURL: publicURL(cfg.Merchant), BankTries: cfg.Bank.Tries, BankConfigured: cfg.Bank.Addr != "",
 		HoldFor: time.Duration(e.CreditHoldDays) * 24 * time.Hour, CreditMinTier: uint8(e.CreditMinTier),
 		WebhookRetry:   seconds(cfg.Merchant.WebhookRetryS),
 		RetentionYears: cfg.Privacy.RetentionYears, DataLinkFor: time.Duration(cfg.Privacy.ExportLinkMin) * time.Minute,

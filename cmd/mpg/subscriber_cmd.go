@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -172,9 +171,6 @@ audited and he is told by SMS. bank needs a linked bank account (mpg account ban
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.onSubscriber(args[0], func(l store, eng *engine.Engine, msisdn string) error {
-				if receive == commands.ReceiveBank && a.cfg.Bank.Addr == "" {
-					return errors.New("receive bank: no bank connector is configured ([bank] addr): money sent to him cannot go on to a bank account")
-				}
 				prefs, err := eng.Preferences(msisdn)
 				if receive != "" && err == nil {
 					prefs, err = eng.SetReceive(cmd.Context(), a.actor(), msisdn, receive)

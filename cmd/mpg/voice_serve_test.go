@@ -28,10 +28,10 @@ func TestServeConfirmsPaymentByCall(t *testing.T) {
 	if phone == nil {
 		t.Fatal("baresip did not start")
 	}
-	t.Cleanup(phone.stop)
+	t.Cleanup(phone.Stop)
 	db, sim, cfg := testSetup(t, []string{"merchant", "add", "SHOP42", "--name", "Corner Shop"})
 	cfg.Engine.ConfirmAbove = 1000
-	cfg.Voice.Trunk, cfg.Voice.RingS, cfg.Voice.KeyS = phone.trunk, 10, 15
+	cfg.Voice.Trunk, cfg.Voice.RingS, cfg.Voice.KeyS = phone.Trunk(), 10, 15
 	_, httpAddr, _ := serveTest(t, db, cfg, nil)
 	ctx := context.Background()
 	n := 0
