@@ -3,6 +3,8 @@ package fraud
 import (
 	"encoding/binary"
 	"errors"
+
+	"mpg/internal/varint"
 )
 
 // An activity is read on every payment a rule scores and written by the follower for
@@ -64,20 +66,20 @@ func appendPeers(b []byte, peers []Peer) []byte {
 
 // UnmarshalBinary reads an activity's binary form, trimmed to its bounds as its JSON is.
 func (a *Activity) UnmarshalBinary(b []byte) error {
-	r := reader{b: b}
-	if r.byte() != binaryVersion {
+	r := reader{varint.Reader{B: b}}
+	if r.Byte() != binaryVersion {
 		return ErrBinary
 	}
-	*a = Activity{LastPaid: r.varint(), LastReset: r.varint(), Usual: r.uvarint(), Payments: r.uvarint()}
+	*a = Activity{LastPaid: r.Int(), LastReset: r.Int(), Usual: r.Uint(), Payments: r.Uint()}
 	a.Hour.Base = r.ring(a.Hour.Count[:], a.Hour.Night[:])
 	a.Day.Base = r.ring(a.Day.Count[:], a.Day.Amount[:])
 	a.Week.Base = r.ring(a.Week.Paid[:], a.Week.Refunded[:])
 	a.Peers, a.Failed = r.peers(MaxPeers), r.peers(MaxFailed)
-	n := r.count(MaxRecent)
+	n := r.Count(MaxRecent)
 	for range n {
-		a.Recent = append(a.Recent, Recent{r.varint(), r.varint()})
+		a.Recent = append(a.Recent, Recent{r.Int(), r.Int()})
 	}
-	if r.err != nil || len(r.b) != 0 {
+	if !r.Done() {
 		*a = Activity{}
 		return ErrBinary
 	}
@@ -86,67 +88,24 @@ func (a *Activity) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
-// reader reads varints until the first error, then only zeros.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) byte() byte {
-	if len(r.b) == 0 {
-		r.err = ErrBinary
-		return 0
-	}
-	v := r.b[0]
-	r.b = r.b[1:]
-	return v
-}
-
-func (r *reader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err, r.b = ErrBinary, nil
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err, r.b = ErrBinary, nil
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
+// reader reads an activity's parts.
+type reader struct{ varint.Reader }
 
 func (r *reader) ring(cols ...[]uint64) int64 {
-	base := r.varint()
+	base := r.Int()
 	for _, col := range cols {
 		for i := range col {
-			col[i] = r.uvarint()
+			col[i] = r.Uint()
 		}
 	}
 	return base
 }
 
-// count reads a list's length, refusing one beyond its bound.
-func (r *reader) count(limit int) int {
-	n := r.uvarint()
-	if n > uint64(limit) {
-		r.err, r.b = ErrBinary, nil
-		return 0
-	}
-	return int(n)
-}
-
 func (r *reader) peers(limit int) []Peer {
-	n := r.count(limit)
+	n := r.Count(limit)
 	var out []Peer
 	for range n {
-		out = append(out, Peer{ID: r.uvarint(), Minute: r.varint(), Web: r.byte() == 1})
+		out = append(out, Peer{ID: r.Uint(), Minute: r.Int(), Web: r.Byte() == 1})
 	}
 	return out
 }

@@ -3,6 +3,8 @@ package stats
 import (
 	"encoding/binary"
 	"errors"
+
+	"mpg/internal/varint"
 )
 
 // A member's binary form, as the statistics follower keeps it in a payer's record (it reads
@@ -46,71 +48,44 @@ func (s *Spend) appendTo(b []byte) []byte {
 
 // UnmarshalBinary reads what AppendBinary wrote, all of it and nothing more.
 func (m *Member) UnmarshalBinary(b []byte) error {
-	r := memberReader{b: b}
+	r := memberReader{varint.Reader{B: b}}
 	*m = Member{First: r.i32(), Last: r.i32()}
-	mask := r.uint()
+	mask := r.Uint()
 	if mask >= 1<<MonthsKept {
 		return errMember
 	}
 	for i := range m.Months {
 		if mask&(1<<i) != 0 {
-			m.Months[i] = Tally{Month: r.i32(), Count: r.int(), Amount: r.int()}
+			m.Months[i] = Tally{Month: r.i32(), Count: r.Int(), Amount: r.Int()}
 		}
 	}
 	m.Cur, m.Prev = r.spend(), r.spend()
-	if r.bad || len(r.b) != 0 {
+	if !r.Done() {
 		return errMember
 	}
 	return nil
 }
 
-// memberReader reads varints, remembering the first error.
-type memberReader struct {
-	b   []byte
-	bad bool
-}
-
-func (r *memberReader) int() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.bad, r.b = true, nil
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *memberReader) uint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.bad, r.b = true, nil
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
+// memberReader reads a member's parts.
+type memberReader struct{ varint.Reader }
 
 func (r *memberReader) i32() int32 {
-	v := r.int()
+	v := r.Int()
 	if v != int64(int32(v)) {
-		r.bad = true
+		r.Bad = true
 	}
 	return int32(v)
 }
 
 func (r *memberReader) spend() Spend {
 	s := Spend{Month: r.i32()}
-	n := r.uint()
-	if n > TopMerchants {
-		r.bad, r.b = true, nil
-		return s
-	}
+	n := r.Count(TopMerchants)
 	for range n {
-		if r.bad {
+		if r.Bad {
 			break
 		}
-		s.Top = append(s.Top, Spent{Merchant: r.uint(), Amount: r.int()})
+		s.Top = append(s.Top, Spent{Merchant: r.Uint(), Amount: r.Int()})
 	}
-	s.Others = r.int()
+	s.Others = r.Int()
 	return s
 }
