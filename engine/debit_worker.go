@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"mpg/commands"
 	"mpg/domain"
+	"mpg/internal/keyed"
 )
 
 // The bank worker asks the bank about every request in its queues: mDebits (@pb:) and the
@@ -43,30 +43,13 @@ func (e *Engine) RunBank(ctx context.Context, every time.Duration, workers int) 
 	if e.bank == nil {
 		return
 	}
-	var mu sync.Mutex
-	running := map[string]bool{} // payments with a step under way
-	slots := make(chan struct{}, max(1, workers))
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	steps := keyed.New(workers) // one step of a payment at a time
+	defer steps.Wait()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		for _, it := range e.bankDue(e.cfg.Now().UnixNano()) {
-			mu.Lock()
-			busy := running[it.payment]
-			running[it.payment] = true
-			mu.Unlock()
-			if busy {
-				continue
-			}
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			err := steps.Go(ctx, it.payment, func() {
 				switch {
 				case it.refund == receiptItem:
 					e.ReceiptStep(ctx, it.payment)
@@ -75,11 +58,10 @@ func (e *Engine) RunBank(ctx context.Context, every time.Duration, workers int) 
 				default:
 					e.CreditStep(ctx, it.payment, it.refund)
 				}
-				mu.Lock()
-				delete(running, it.payment)
-				mu.Unlock()
-				<-slots
-			}()
+			})
+			if err != nil {
+				return
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -2,13 +2,13 @@ package voice
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"mpg/commands"
 	"mpg/domain"
 	"mpg/engine"
+	"mpg/internal/keyed"
 )
 
 // Stats count the calls' outcomes, for the daemon's metrics.
@@ -34,36 +34,15 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	w.Stats.Recovered.Add(int64(n))
-	slots := make(chan struct{}, max(1, w.Phone.cfg.MaxCalls))
-	var mu sync.Mutex
-	running := map[string]bool{}
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	calls := keyed.New(w.Phone.cfg.MaxCalls) // one call per number at a time
+	defer calls.Wait()
 	tick := time.NewTicker(max(w.Every, 10*time.Millisecond))
 	defer tick.Stop()
 	for {
 		for _, number := range w.Engine.VoiceDue(256) {
-			mu.Lock()
-			busy := running[number]
-			running[number] = true
-			mu.Unlock()
-			if busy {
-				continue
-			}
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
+			if err := calls.Go(ctx, number, func() { w.one(ctx, number) }); err != nil {
 				return nil
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				w.one(ctx, number)
-				mu.Lock()
-				delete(running, number)
-				mu.Unlock()
-				<-slots
-			}()
 		}
 		select {
 		case <-ctx.Done():
