@@ -254,8 +254,7 @@ Settlement: /settle links SHOP42's bank account FR14 **** 2606, pays it what it 
 		if err := demoSettle(ctx, out, d, shop); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "Demo over: its ledger, keys, settlement file and simulators (%s) are deleted now; `mpg demo` at a terminal keeps them until /quit.\n", dir)
-		return nil
+		return demoOver(out, dir, "`mpg demo` at a terminal keeps them until /quit")
 	}
 	// Codes for the web checkout arrive while nobody types: show them as they come.
 	tick := time.NewTicker(500 * time.Millisecond)
@@ -270,7 +269,12 @@ Settlement: /settle links SHOP42's bank account FR14 **** 2606, pays it what it 
 			ph.say("! " + err.Error() + "\n")
 		}
 	})
-	fmt.Fprintf(out, "Demo over: its ledger, keys, settlement file and simulators (%s) are deleted now; `mpg demo` starts a new one.\n", dir)
+	return demoOver(out, dir, "`mpg demo` starts a new one")
+}
+
+// demoOver says the demo ended and its files go with it.
+func demoOver(out io.Writer, dir, next string) error {
+	fmt.Fprintf(out, "Demo over: its ledger, keys, settlement file and simulators (%s) are deleted now; %s.\n", dir, next)
 	return nil
 }
 
