@@ -110,18 +110,29 @@ func (e *Engine) SetConfirmBy(ctx context.Context, actor, number string, voice b
 // ConfirmCall is what a subscriber's profile says of his confirmation calls: how he
 // confirms ("voice" or "sms") and the state of his last call ("" if none).
 func (e *Engine) ConfirmCall(number string) (by, state string, err error) {
+	by, _, state, err = e.lastCall(number)
+	return by, state, err
+}
+
+// LastCallID is the id of the subscriber's last confirmation call ("" if none).
+func (e *Engine) LastCallID(number string) string {
+	_, id, _, _ := e.lastCall(number)
+	return id
+}
+
+func (e *Engine) lastCall(number string) (by, id, state string, err error) {
 	msisdn, err := domain.ParseMSISDN(number, e.cfg.Region)
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
-	t := &turn{e: e, in: Inbound{From: msisdn}}
-	if err := t.load(); err != nil {
-		return "", "", err
+	t, err := e.loadTurn(msisdn)
+	if err != nil {
+		return "", "", "", err
 	}
-	if t.prof.Call != nil {
-		state = t.prof.Call.State
+	if c := t.prof.Call; c != nil {
+		id, state = c.ID, c.State
 	}
-	return cmp.Or(t.prof.ConfirmBy, "sms"), state, nil
+	return cmp.Or(t.prof.ConfirmBy, "sms"), id, state, nil
 }
 
 // callInstead queues a confirmation call instead of texting a code, when the subscriber
@@ -242,26 +253,30 @@ func (e *Engine) VoicePIN(ctx context.Context, number, id, pin string) (VoiceVer
 		if c == nil || c.ID != id || (c.State != CallCalling && c.State != CallAnswered) {
 			return domain.Job{}, nil
 		}
-		now := t.e.cfg.Now().UnixNano()
-		if t.prof.LockedUntil > now {
+		// The PIN is checked as every PIN is (lockouts, a blocked purse, an operator's reset);
+		// a wrong one is told by voice, the outcome by SMS.
+		locked := t.prof.LockedUntil > t.e.cfg.Now().UnixNano()
+		t.cmd.PIN = pin
+		switch {
+		case t.purse == nil:
+			return t.endCall(c, CallFailed), nil
+		case t.authenticate():
+			return t.callConfirmed(c), nil
+		case locked:
+			t.replies, t.retry.said = nil, nil
+			return t.endCall(c, CallRefused), nil
+		case !t.retry.final: // no guess counted (purse blocked, PIN reset): told why, ended
+			return t.endCall(c, CallFailed), nil
+		}
+		t.replies, t.retry.said = nil, nil
+		c.Tries++
+		if left = maxConfirmTries - c.Tries; left <= 0 || t.prof.LockedUntil > t.e.cfg.Now().UnixNano() {
 			return t.endCall(c, CallRefused), nil
 		}
-		if !t.e.macEqual(t.prof.PINMAC, t.in.From, pin) {
-			t.wrongPIN(now)
-			t.replies, t.retry.said = nil, nil // told by voice; the outcome by SMS
-			c.Tries++
-			if left = maxConfirmTries - c.Tries; left <= 0 || t.prof.LockedUntil > now {
-				return t.endCall(c, CallRefused), nil
-			}
-			if t.audit == nil { // a lockout's own audit record stands
-				t.audit = &domain.Audit{Actor: t.in.From, Action: "voice call", Detail: c.ID + " wrong pin"}
-			}
-			return t.withProfile(domain.Job{}), nil
+		if t.audit == nil { // a lockout's own audit record stands
+			t.audit = &domain.Audit{Actor: t.in.From, Action: "voice call", Detail: c.ID + " wrong pin"}
 		}
-		if t.prof.Fails != 0 || t.prof.Lockouts != 0 {
-			t.prof.Fails, t.prof.Lockouts, t.profDirty = 0, 0, true
-		}
-		return t.callConfirmed(c), nil
+		return t.withProfile(domain.Job{}), nil
 	})
 	if err != nil {
 		return VoiceVerdict{State: CallFailed}, err

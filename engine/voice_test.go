@@ -285,3 +285,25 @@ func TestVoiceCallLeftOpenIsEndedAtTheNextLook(t *testing.T) {
 		t.Fatalf("queue after: %q", due)
 	}
 }
+
+// The PIN keyed in a call is checked as every PIN is: after an operator reset it (a stolen
+// PIN), the old one keyed is no guess and counts as no wrong PIN; the call ends, the money
+// back, and the SMS says the PIN was reset.
+func TestVoicePINAfterAnOperatorResetIsNoGuess(t *testing.T) {
+	w := voiceWorld(t)
+	w.expect(alice, "PAY SHOP42 60 739164", "We are calling you")
+	call := w.dial(alice)
+	if err := w.e.ResetPIN(context.Background(), "care:3", alice); err != nil {
+		t.Fatal(err)
+	}
+	w.keyed(call, "739164", CallFailed, "not made")
+	if w.available(alice) != 20000 || w.available("SHOP42") != 0 {
+		t.Fatalf("alice %d shop %d", w.available(alice), w.available("SHOP42"))
+	}
+	if tr, err := w.e.loadTurn(alice); err != nil || tr.prof.Fails != 0 {
+		t.Fatalf("wrong PINs counted: %d %v", tr.prof.Fails, err)
+	}
+	if got := strings.Join(w.news()[alice], " "); !strings.Contains(got, "reset") {
+		t.Fatalf("told %q", got)
+	}
+}

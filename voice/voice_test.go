@@ -297,6 +297,7 @@ func TestCallCrashMidCallIsNotConfirmed(t *testing.T) {
 	s.sms(t, "PAY SHOP42 60 739164")
 	phone.await(t, "CALL_ESTABLISHED", 10*time.Second)
 	s.state(t, engine.CallAnswered, 5*time.Second)
+	call := s.e.LastCallID(alice)
 	s.l.Close() // the crash: nothing more is recorded
 	stop()
 
@@ -315,8 +316,7 @@ func TestCallCrashMidCallIsNotConfirmed(t *testing.T) {
 	if got := s.news(t); !says(got, "could not be completed") {
 		t.Fatalf("told %q", got)
 	}
-	call := ""
-	if v, err := s.e.VoicePIN(context.Background(), alice, call, "739164"); err != nil || v.State == engine.CallConfirmed {
+	if v, err := s.e.VoicePIN(context.Background(), alice, call, "739164"); call == "" || err != nil || v.State != engine.CallFailed {
 		t.Fatalf("late PIN: %+v %v", v, err)
 	}
 	if s.available(t, "SHOP42") != 0 {
