@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -360,7 +361,7 @@ func (e *Engine) RunDueOrders(ctx context.Context) (int, error) {
 		return true, nil
 	})
 	n, rerr := e.runOrders(ctx, due)
-	return n, firstErr(err, rerr)
+	return n, cmp.Or(err, rerr)
 }
 
 // runOrders runs the orders of due entries, those of different payers side by side so that
@@ -387,7 +388,7 @@ func (e *Engine) runOrders(ctx context.Context, due []domain.Profile) (n int, er
 			if ran {
 				n++
 			}
-			err = firstErr(err, rerr)
+			err = cmp.Or(err, rerr)
 		}()
 	}
 	wg.Wait()
@@ -396,13 +397,6 @@ func (e *Engine) runOrders(ctx context.Context, due []domain.Profile) (n int, er
 
 // orderWorkers bounds the orders one pass runs at once.
 const orderWorkers = 32
-
-func firstErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
-}
 
 // runOrder runs the order of a due entry once for that due date, again while another step
 // (another daemon's run, a STOPORDER) changed it in between.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -42,7 +43,7 @@ func (e *Engine) ConfirmPayouts(ctx context.Context, actor string, in io.Reader)
 	}
 	var f payoutFile
 	if _, found, err := e.record(keyPayoutFile+rpt.OrigMsgID, &f); err != nil || !found {
-		return ConfirmReport{}, cmpErr(err, fmt.Errorf("the report answers %s, a file mpg did not send", rpt.OrigMsgID))
+		return ConfirmReport{}, cmp.Or(err, fmt.Errorf("the report answers %s, a file mpg did not send", rpt.OrigMsgID))
 	}
 	out := ConfirmReport{File: f.MsgID}
 	held := map[string]bool{}
@@ -61,13 +62,6 @@ func (e *Engine) ConfirmPayouts(ctx context.Context, actor string, in io.Reader)
 		}
 	}
 	return out, nil
-}
-
-func cmpErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // closePayout takes a payout from issued to paid or rejected, in one job with its money.

@@ -6,6 +6,7 @@ package settlement
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -42,18 +43,18 @@ type (
 )
 
 var (
-	bicForm  = regexp.MustCompile(`^[A-Z]{6}[A-Z2-9][A-NP-Z0-9]([A-Z0-9]{3})?$`)
-	ibanForm = regexp.MustCompile(`^[A-Z]{2}[0-9]{2}[A-Za-z0-9]{1,30}$`)
 	// idForm is what SEPA allows in an identifier: its characters, no leading or double slash.
 	idForm = regexp.MustCompile(`^[A-Za-z0-9?:().,'+-][A-Za-z0-9/?:().,'+-]*$`)
 )
 
-// CheckBIC says whether s is a BIC as ISO 9362 writes it (8 or 11 characters).
+// CheckBIC says whether s is a BIC as ISO 9362 writes it (8 or 11 characters), as the
+// file carries it: domain.ParseBIC's form, already in capitals.
 func CheckBIC(s string) error {
-	if !bicForm.MatchString(s) {
-		return fmt.Errorf("BIC %q: want 8 or 11 letters and digits (bank, country, place, branch)", s)
+	b, err := domain.ParseBIC(s)
+	if err == nil && b != s {
+		err = fmt.Errorf("BIC %q: want it in capitals, without spaces", s)
 	}
-	return nil
+	return err
 }
 
 // CheckID says whether s can be a SEPA identifier (MsgId, PmtInfId, EndToEndId).
@@ -97,7 +98,7 @@ func checkParty(name, iban, bic string) error {
 	if domain.SEPAText(name, maxName) == "" {
 		return errors.New("no name")
 	}
-	if !ibanForm.MatchString(iban) {
+	if v, err := domain.ParseIBAN(iban); err != nil || v != iban {
 		return errors.New("IBAN malformed")
 	}
 	if bic != "" {
@@ -107,9 +108,7 @@ func checkParty(name, iban, bic string) error {
 }
 
 // Amount writes cents as the standard's decimal: 1250 is 12.50.
-func Amount(minor uint64) string {
-	return strconv.FormatUint(minor/100, 10) + "." + fmt.Sprintf("%02d", minor%100)
-}
+func Amount(minor uint64) string { return domain.FormatMinor(minor, 2) }
 
 // Encode writes the file as pain.001.001.03 XML, SEPA rules applied: EUR, service level
 // SEPA, charges shared (SLEV), names and remittance in SEPA characters.
@@ -121,7 +120,7 @@ func Encode(f File) ([]byte, error) {
 	n := strconv.Itoa(len(f.Transfers))
 	doc := document{Xmlns: namespace001, Initn: initiation{
 		Header: groupHeader{MsgID: f.MsgID, Created: f.Created.UTC().Format("2006-01-02T15:04:05"), NbOfTxs: n, CtrlSum: sum,
-			Initiator: party{Name: domain.SEPAText(cmpOr(f.Initiator, f.Debtor.Name), maxName)}},
+			Initiator: party{Name: domain.SEPAText(cmp.Or(f.Initiator, f.Debtor.Name), maxName)}},
 		Info: paymentInfo{ID: f.MsgID + "-1", Method: "TRF", NbOfTxs: n, CtrlSum: sum, Type: &paymentType{Level: code{"SEPA"}},
 			Execution: f.Execution.Format("2006-01-02"), Debtor: party{Name: domain.SEPAText(f.Debtor.Name, maxName)},
 			DebtorAcct: account{IBAN: f.Debtor.IBAN}, DebtorAgt: agentOf(f.Debtor.BIC), Charges: "SLEV"},
@@ -147,13 +146,6 @@ func Encode(f File) ([]byte, error) {
 	}
 	b.WriteByte('\n')
 	return b.Bytes(), nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func agentOf(bic string) agent {

@@ -1,6 +1,7 @@
 package settlement
 
 import (
+	"cmp"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -107,7 +108,7 @@ func reasonOf(rs []reasonEl) string {
 		return ""
 	}
 	r := rs[0]
-	c := cmpOr(r.Code, r.Prtry)
+	c := cmp.Or(r.Code, r.Prtry)
 	words := c
 	if n, ok := reasonNames[c]; ok {
 		words += " " + n

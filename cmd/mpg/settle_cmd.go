@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -101,9 +102,9 @@ when [settlement] enabled is true.`,
 					if rep.Issued == nil {
 						rep.Issued = []engine.Payout{} // none issued: [], not null
 					}
-					return cmpErrs(writeJSON(cmd.OutOrStdout(), rep), err)
+					return cmp.Or(writeJSON(cmd.OutOrStdout(), rep), err)
 				}
-				return cmpErrs(writeSettleReport(cmd.OutOrStdout(), rep, a.engine(l)), err)
+				return cmp.Or(writeSettleReport(cmd.OutOrStdout(), rep), err)
 			})
 		},
 	}
@@ -112,14 +113,7 @@ when [settlement] enabled is true.`,
 	return c
 }
 
-func cmpErrs(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
-}
-
-func writeSettleReport(w io.Writer, rep engine.SettleReport, e *engine.Engine) error {
+func writeSettleReport(w io.Writer, rep engine.SettleReport) error {
 	day := rep.Day
 	if t, err := time.Parse("20060102", rep.Day); err == nil {
 		day = t.Format("2006-01-02")
@@ -222,7 +216,7 @@ func writePayout(w io.Writer, v engine.PayoutView) error {
 	fmt.Fprintf(w, "\nto %s (%s), file %s %s\n", domain.MaskIBAN(v.IBAN), v.Holder, v.File, v.FilePath)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, mv := range v.Movements {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\tpayment %s\t%s\n", time.Unix(0, mv.Time).UTC().Format(time.RFC3339), mv.What, signed(mv.Effect), cmpOrDash(mv.Payment), mv.Transfer)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\tpayment %s\t%s\n", time.Unix(0, mv.Time).UTC().Format(time.RFC3339), mv.What, signed(mv.Effect), orDash(mv.Payment), mv.Transfer)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "movements %s = payout %s + reserve kept %s - reserve before %s\n", signed(v.Sum), m(v.Amount), m(v.Reserve), m(v.ReserveBefore))
@@ -230,13 +224,6 @@ func writePayout(w io.Writer, v engine.PayoutView) error {
 		fmt.Fprintln(w, "(more movements than the list holds)")
 	}
 	return nil
-}
-
-func cmpOrDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 func (a *app) settleListCmd() *cobra.Command {
