@@ -152,11 +152,11 @@ func (e *Engine) LinkPayoutBank(ctx context.Context, actor string, merchant uint
 	}
 	b := PayoutBank{Merchant: merchant, Code: m.Owner, Linked: e.cfg.Now().UnixNano()}
 	if b.IBAN, err = domain.ParseIBAN(iban); err != nil {
-		return PayoutBank{}, err
+		return PayoutBank{}, domain.PaymentErr(domain.CodeInvalidRequest, err.Error())
 	}
 	if strings.TrimSpace(bic) != "" {
 		if b.BIC, err = domain.ParseBIC(bic); err != nil {
-			return PayoutBank{}, err
+			return PayoutBank{}, domain.PaymentErr(domain.CodeInvalidRequest, err.Error())
 		}
 	}
 	if b.Holder = domain.SEPAText(cmp.Or(holder, m.Name, m.Owner), 70); b.Holder == "" {

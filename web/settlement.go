@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 
@@ -37,10 +36,7 @@ func (s *Server) putBankAccount(w http.ResponseWriter, r *http.Request, m domain
 		return
 	}
 	if _, err := s.e.LinkPayoutBank(r.Context(), actor(m), m.ID, req.IBAN, req.BIC, req.Holder); err != nil {
-		if !errors.Is(err, domain.ErrConflict) && domain.CodeOf(err) == "" {
-			err = domain.PaymentErr(domain.CodeInvalidRequest, err.Error()) // the IBAN or BIC, named
-		}
-		s.fail(w, r, err)
+		s.fail(w, r, err) // a bad IBAN or BIC is the engine's invalid_request; the ledger's failures are 5xx
 		return
 	}
 	s.getBankAccount(w, r, m)

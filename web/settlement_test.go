@@ -15,6 +15,11 @@ import (
 func TestPayoutsOverTheAPI(t *testing.T) {
 	f := newFixture(t, Config{RatePerS: 1000})
 	var acc bankAccountView
+	for _, bad := range []string{`{"iban":"FR7630006000011234567890188"}`, `{"iban":"FR7630006000011234567890189","bic":"AGRI"}`} {
+		if resp := f.call("PUT", "/v1/settlement/bank-account", bad, map[string]string{"Content-Type": "application/json"}, nil); resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("%s: %d, want 400", bad, resp.StatusCode)
+		}
+	}
 	if resp := f.call("PUT", "/v1/settlement/bank-account", `{"iban":"FR7630006000011234567890189","holder":"Corner Shop SARL"}`,
 		map[string]string{"Content-Type": "application/json"}, &acc); resp.StatusCode != http.StatusOK || !acc.Linked || acc.IBAN != "FR76 **** 0189" {
 		t.Fatalf("link: %d %+v", resp.StatusCode, acc)
