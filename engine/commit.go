@@ -38,11 +38,11 @@ func (t *turn) submit(ctx context.Context, job domain.Job) error {
 	job.Dedupe = t.dedupe(&job)
 	job.Facts = t.saidFacts(job)
 	if t.sweep != nil {
-		job.Reads = append(job.Reads, t.sweep.read)
+		job.Reads = append(job.Reads, *t.sweep)
 	}
 	_, err := t.e.l.Submit(ctx, job)
 	var ref *domain.RefusedError
-	if errors.As(err, &ref) && (ref.Reason == domain.ErrConflict || t.sweepRefused(&job, ref) ||
+	if errors.As(err, &ref) && (ref.Reason == domain.ErrConflict || t.sweep != nil && sweepRefused(&job, err) ||
 		ref.Reason == domain.ErrInsufficientFunds && t.discountAt != 0 && ref.Index == t.discountAt-1) {
 		return errConflict // a record moved, the payee's purse was blocked, or the discount's budget ran out: computed again
 	}

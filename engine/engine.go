@@ -389,9 +389,9 @@ type turn struct {
 	holds     int  // money held for this number when the SMS came
 	toBank    bool // the job queues an mDebit: wake the bank worker once it is durable
 	// payeeBank is the payee's bank account (masked) a SEND goes on to (RECEIVE BANK), and
-	// sweep the transfer that takes it there, guarded.
+	// sweep his profile as read, the guard of the transfer that takes it there.
 	payeeBank string
-	sweep     *sweepGuard
+	sweep     *domain.Profile
 	// terms of the credit line as the rule book read them (ruleLine), at termsVer; termsRead
 	// says they were.
 	// discountAt is 1 + the index of the job's discount transfer (0: none): the budget

@@ -104,11 +104,11 @@ func (e *Engine) DecideFraud(ctx context.Context, actor, id string, release bool
 		if err != nil {
 			return d, err
 		}
-		if _, err = e.l.Submit(ctx, job); errors.Is(err, domain.ErrConflict) && try < maxTurns {
+		if _, err = e.l.Submit(ctx, job); (errors.Is(err, domain.ErrConflict) || sweepRefused(&job, err)) && try < maxTurns {
 			continue
 		}
-		if err == nil && !release {
-			e.wakeBank() // a reversed DEBIT's credit is queued for the bank
+		if err == nil {
+			e.wakeBank() // a reversed DEBIT's credit, or a released SEND's onward credit, is queued
 		}
 		return d, err
 	}
@@ -159,11 +159,31 @@ func (e *Engine) heldStep(d *FraudDecision, p *domain.Payment, release bool) dom
 		if len(step.Transfers) > 0 {
 			p.Transfer = step.Transfers[0].ID.String()
 		}
+		step = e.withOnward(step, p)
 		step.Messages = []domain.Message{e.sms(p.MSISDN, l, commands.RRiskReleased, commands.Args{Amount: e.money(p.Amount),
 			Party: p.MerchantName, Ref: shortRef(step.Transfers[0])})}
 	} else {
 		p.State, p.Reason = domain.PaymentRefused, string(domain.CodeRiskDeclined)
 		step.Messages = []domain.Message{e.sms(p.MSISDN, l, commands.RRiskVoided, commands.Args{Amount: e.money(p.Amount), Party: p.MerchantName})}
+	}
+	return step
+}
+
+// withOnward adds to a released SEND's step its onward credit to the payee's bank, when he
+// chose RECEIVE BANK, as the SEND itself would have.
+func (e *Engine) withOnward(step domain.Job, p *domain.Payment) domain.Job {
+	if p.Product != domain.ProductSend {
+		return step
+	}
+	payee, err := e.l.Account(p.Merchant)
+	id, perr := domain.ParseID(p.ID)
+	if err != nil || perr != nil {
+		return step
+	}
+	if o, ok := e.onward(&payee, p.Amount, id, p.MSISDN); ok {
+		step.Transfers = append(step.Transfers, o.tr)
+		step.Profiles = append(step.Profiles, o.records...)
+		step.Reads = append(step.Reads, o.read)
 	}
 	return step
 }

@@ -77,40 +77,59 @@ func (e *Engine) receiveBankRefused(p *profile) (commands.Reply, error) {
 	return 0, nil
 }
 
-// onToBank is what sends a SEND's amount on to its payee's bank account when he chose so: the
-// transfer from his purse to bank clearing, the credit's record, the bank worker's queue
-// entry and the RRN's index for reconciliation, for the job that pays him (payment: the
-// SEND's id). ok is false when the money stays in his purse.
+// onToBank is what sends a SEND's amount on to its payee's bank account when he chose so,
+// for the job the turn pays him in (payment: the SEND's id); ok is false when the money
+// stays in his purse. The bank worker wakes once the job is durable, and the job is
+// computed again if the sweep is refused (his purse blocked meanwhile).
 func (t *turn) onToBank(payee *domain.Account, amount uint64, payment domain.ID) (tr domain.Transfer, records []domain.Profile, account string, ok bool) {
-	e := t.e
-	if e.bank == nil || payee.Kind != domain.KindPurse || payee.Status != domain.StatusActive {
-		return tr, nil, "", false // a blocked purse (a stolen phone) keeps what it receives
+	o, ok := t.e.onward(payee, amount, payment, t.in.From)
+	if ok {
+		t.toBank, t.sweep = true, &o.read
 	}
-	b, ver, err := e.l.Profile(payee.Owner)
+	return o.tr, o.records, o.account, ok
+}
+
+// onwardCredit is a SEND's amount going on to its payee's bank account: the transfer from
+// his purse to bank clearing (guarded by his choice as read), the credit's record, the bank
+// worker's queue entry and the RRN's index for reconciliation.
+type onwardCredit struct {
+	tr      domain.Transfer
+	read    domain.Profile // his profile's version as read: the job's guard
+	records []domain.Profile
+	account string // his bank account, masked, for the notices
+}
+
+// onward is the onward credit of a SEND of amount to payee, paid by payer, when the payee
+// chose RECEIVE BANK; ok is false when the money stays in his purse. Every path that pays a
+// SEND into a purse asks it: the SEND itself, its YES, an operator's release of its hold.
+func (e *Engine) onward(payee *domain.Account, amount uint64, payment domain.ID, payer string) (o onwardCredit, ok bool) {
+	if e.bank == nil || payee.Kind != domain.KindPurse || payee.Status != domain.StatusActive {
+		return o, false // a blocked purse (a stolen phone) keeps what it receives
+	}
 	var p profile
-	if err != nil || b == nil || json.Unmarshal(b, &p) != nil || p.Receive != commands.ReceiveBank || p.BankIBAN == "" {
-		return tr, nil, "", false
+	ver, found, err := e.record(payee.Owner, &p)
+	if err != nil || !found || p.Receive != commands.ReceiveBank || p.BankIBAN == "" {
+		return o, false
 	}
 	clr, err := e.clearing(context.Background())
 	if err != nil {
-		return tr, nil, "", false
+		return o, false
 	}
 	sealed, err := e.l.SealFor(payee.Owner, p.BankIBAN)
 	if err != nil {
-		return tr, nil, "", false
+		return o, false
 	}
 	rrn, trace := receiptKeys(payment.String())
 	r := bankReceipt{BankState: domain.BankState{Account: sealed, Key: rrn, Trace: trace, At: e.cfg.Now().UnixNano()},
-		State: domain.RefundSentToBank, Purse: payee.ID, Payee: payee.Owner, Payer: domain.Mask(t.in.From), Amount: amount}
-	tr = domain.Transfer{ID: claimID(payment, 'K'), Debit: payee.ID, Credit: clr.ID, Amount: amount, Code: domain.CodeToBank,
+		State: domain.RefundSentToBank, Purse: payee.ID, Payee: payee.Owner, Payer: domain.Mask(payer), Amount: amount}
+	o.tr = domain.Transfer{ID: claimID(payment, 'K'), Debit: payee.ID, Credit: clr.ID, Amount: amount, Code: domain.CodeToBank,
 		Ref: rrn, Flags: domain.Exempt}
-	t.toBank = true // the bank worker wakes once the job is durable
 	// His choice and account as read must still be his when the job commits; a purse blocked
-	// meanwhile refuses the sweep, and the SEND is computed again (then it stays in his purse).
-	t.sweep = &sweepGuard{id: tr.ID, read: domain.Profile{Owner: payee.Owner, Version: ver}}
+	// meanwhile refuses the sweep, and the job is computed again (then it stays in his purse).
+	o.read, o.account = domain.Profile{Owner: payee.Owner, Version: ver}, domain.MaskIBAN(p.BankIBAN)
 	id := payment.String()
-	records = []domain.Profile{write(keyBankReceipt+id, r, 0), write(keyReceiptQueue+id, struct{}{}, 0), write(keyBankKey+rrn, receiptRef+id, 0)}
-	return tr, records, domain.MaskIBAN(p.BankIBAN), true
+	o.records = []domain.Profile{write(keyBankReceipt+id, r, 0), write(keyReceiptQueue+id, struct{}{}, 0), write(keyBankKey+rrn, receiptRef+id, 0)}
+	return o, true
 }
 
 // receiptRef marks, in the RRN index, a payee's bank credit rather than a payment.
@@ -136,18 +155,13 @@ func (e *Engine) receiptView(id string) (request, error) {
 		account: e.l.Unseal(r.Account), inFlight: r.State == domain.RefundSentToBank, done: r.State == domain.RefundCredited}, nil
 }
 
-// sweepGuard is a SEND's sweep to its payee's bank as the turn computed it: the transfer,
-// and the payee's profile version it was computed from.
-type sweepGuard struct {
-	id   domain.ID
-	read domain.Profile
-}
-
-// sweepRefused reports whether a refusal of job is its sweep's, refused because the payee's
-// purse was blocked after the turn read it: then the SEND is computed again.
-func (t *turn) sweepRefused(job *domain.Job, ref *domain.RefusedError) bool {
-	return t.sweep != nil && ref.Reason == domain.ErrAccountBlocked && ref.Index >= 0 && ref.Index < len(job.Transfers) &&
-		job.Transfers[ref.Index].ID == t.sweep.id
+// sweepRefused reports whether err refused job's sweep of a SEND to its payee's bank
+// because his purse was blocked after it was read: then the job is computed again (and the
+// money stays in his purse).
+func sweepRefused(job *domain.Job, err error) bool {
+	var ref *domain.RefusedError
+	return errors.As(err, &ref) && ref.Reason == domain.ErrAccountBlocked && ref.Index >= 0 && ref.Index < len(job.Transfers) &&
+		job.Transfers[ref.Index].Code == domain.CodeToBank
 }
 
 // receiptKeys are the RRN and trace of a payee's bank credit, derived from the SEND's id.

@@ -352,3 +352,29 @@ func TestASendRecomputedWhenThePayeeChangesMidTurn(t *testing.T) {
 		})
 	}
 }
+
+// A SEND held by a fraud rule and released by an operator goes on to the payee's bank as
+// the SEND itself would have: the release posts it into her purse and sweeps it to bank
+// clearing in one job, and the bank credits her account.
+func TestAReleasedSendGoesOnToThePayeesBank(t *testing.T) {
+	w, sim := receiveWorld(t)
+	w.fraudRules(oneRule("payer_count_hour", 1, 60, nil)) // every payment of the hour held
+	w.expect(bob, "SEND "+alice+" 10 246810", "is being checked")
+	cases, err := w.e.FraudCases(context.Background(), 10)
+	if err != nil || len(cases) != 1 || cases[0].Action != "hold" {
+		t.Fatalf("queue %+v, %v", cases, err)
+	}
+	if _, err := w.e.DecideFraud(context.Background(), "console:ops", cases[0].ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if w.available(alice) != 0 || w.available(bob) != 4000 {
+		t.Fatalf("alice's purse %d, bob's %d after the release", w.available(alice), w.available(bob))
+	}
+	if r := w.settleReceipt(w.receiptQueued()); r.State != domain.RefundCredited {
+		t.Fatalf("%+v", r)
+	}
+	if sim.Balance(aliceIBAN) != 100000+1000 {
+		t.Fatalf("bank %d", sim.Balance(aliceIBAN))
+	}
+	agree(t, w, sim)
+}
