@@ -598,8 +598,8 @@ func demoSettle(ctx context.Context, out io.Writer, d *daemon, shop uint64) erro
 		return err
 	}
 	for _, p := range rep.Issued {
-		fmt.Fprintf(out, "settlement: payout %s of %s EUR to SHOP42's bank account %s (%s EUR kept back for refunds)\n",
-			p.ID, domain.FormatMinor(p.Amount, 2), domain.MaskIBAN(p.IBAN), domain.FormatMinor(p.Reserve, 2))
+		fmt.Fprintf(out, "settlement: payout %s of %s to SHOP42's bank account %s (%s kept back for refunds)\n",
+			p.ID, domain.FormatAmount(p.Amount, p.Currency), domain.MaskIBAN(p.IBAN), domain.FormatAmount(p.Reserve, p.Currency))
 	}
 	for _, s := range rep.Skipped {
 		fmt.Fprintf(out, "settlement: nothing paid: %s\n", s)

@@ -121,7 +121,7 @@ func writeSettleReport(w io.Writer, rep engine.SettleReport) error {
 	fmt.Fprintf(w, "settlement of %s: %s issued\n", day, plural(len(rep.Issued), "payout", "payouts"))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, p := range rep.Issued {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\treserve %s\tto %s\n", p.ID, p.Code, domain.FormatMinor(p.Amount, 2)+" "+p.Currency, domain.FormatMinor(p.Reserve, 2)+" "+p.Currency, domain.MaskIBAN(p.IBAN))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\treserve %s\tto %s\n", p.ID, p.Code, domain.FormatAmount(p.Amount, p.Currency), domain.FormatAmount(p.Reserve, p.Currency), domain.MaskIBAN(p.IBAN))
 	}
 	tw.Flush()
 	for _, s := range rep.Skipped {
@@ -208,7 +208,7 @@ func signed(v int64) string {
 }
 
 func writePayout(w io.Writer, v engine.PayoutView) error {
-	m := func(x uint64) string { return domain.FormatMinor(x, 2) + " " + v.Currency }
+	m := func(x uint64) string { return domain.FormatAmount(x, v.Currency) }
 	fmt.Fprintf(w, "payout %s of %s: %s, %s", v.ID, v.Code, m(v.Amount), v.State)
 	if v.Reason != "" {
 		fmt.Fprintf(w, " (%s)", v.Reason)
@@ -238,7 +238,7 @@ func (a *app) settleListCmd() *cobra.Command {
 				ps, err := a.engine(l).PayoutsOf(m.ID, limit)
 				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 				for _, p := range ps {
-					fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\n", p.ID, domain.FormatMinor(p.Amount, 2), p.Currency, p.State, p.Reason)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.ID, domain.FormatAmount(p.Amount, p.Currency), p.State, p.Reason)
 				}
 				tw.Flush()
 				return err
