@@ -229,19 +229,8 @@ func (t *turn) orderPayee(o *standingOrder) bool {
 		o.Product, o.Payee, o.Name, o.Account = domain.ProductBill, c.Merchant, biller.Name, t.cmd.Account
 		return ok
 	}
-	switch {
-	case c.Phone == t.in.From:
-		t.reply(commands.RSelfTransfer, commands.Args{})
+	if _, ok := t.sendPayee(c.Phone); !ok {
 		return false
-	case !t.e.cfg.Tiers[t.purse.Tier].CanSend:
-		t.reply(commands.RTierCannotSend, commands.Args{})
-		return false
-	}
-	for _, a := range t.e.l.AccountsOf(c.Phone) {
-		if a.Kind == domain.KindPurse && a.Status == domain.StatusClosed {
-			t.reply(commands.RPayeeClosed, commands.Args{Party: domain.Mask(c.Phone)})
-			return false
-		}
 	}
 	o.Product, o.Payee, o.Name = domain.ProductSend, c.Phone, domain.Mask(c.Phone)
 	return true

@@ -69,30 +69,42 @@ func (t *turn) pay() domain.Job {
 
 func (t *turn) send() domain.Job {
 	c := t.cmd
-	if c.Phone == t.in.From {
-		t.reply(commands.RSelfTransfer, commands.Args{})
-		return t.withProfile(domain.Job{})
-	}
-	if lim := t.e.cfg.Tiers[t.purse.Tier]; !lim.CanSend {
-		t.reply(commands.RTierCannotSend, commands.Args{})
-		return t.withProfile(domain.Job{})
-	}
 	t.payeeName = domain.Mask(c.Phone)
+	payee, ok := t.sendPayee(c.Phone)
+	switch {
+	case !ok:
+		return t.withProfile(domain.Job{})
+	case payee == nil:
+		return t.hold(c.Phone, c.Amount)
+	}
+	t.payee = payee.ID
+	return t.move(domain.CodeSend, payee, c.Amount, c.Ref)
+}
+
+// sendPayee is the rule book's word on a SEND's payee, for a SEND and for a standing order
+// made of one: not the payer himself, a tier that may send, a purse that is not closed. It
+// returns the payee's purse (nil: he has none yet, the money is held for him), or false
+// after replying why not.
+func (t *turn) sendPayee(phone string) (*domain.Account, bool) {
+	switch {
+	case phone == t.in.From:
+		t.reply(commands.RSelfTransfer, commands.Args{})
+		return nil, false
+	case !t.e.cfg.Tiers[t.purse.Tier].CanSend:
+		t.reply(commands.RTierCannotSend, commands.Args{})
+		return nil, false
+	}
 	var payee *domain.Account
-	for _, a := range t.e.l.AccountsOf(c.Phone) {
+	for _, a := range t.e.l.AccountsOf(phone) {
 		if a.Kind == domain.KindPurse && a.Currency == t.e.cfg.Currency {
 			payee = &a
 		}
 	}
-	if payee == nil {
-		return t.hold(c.Phone, c.Amount)
+	if payee != nil && payee.Status == domain.StatusClosed {
+		t.reply(commands.RPayeeClosed, commands.Args{Party: domain.Mask(phone)})
+		return nil, false
 	}
-	t.payee = payee.ID
-	if payee.Status == domain.StatusClosed {
-		t.reply(commands.RPayeeClosed, commands.Args{Party: t.payeeName})
-		return t.withProfile(domain.Job{})
-	}
-	return t.move(domain.CodeSend, payee, c.Amount, c.Ref)
+	return payee, true
 }
 
 // holdRef is what a hold carries for its expiry notices: the payer's language and reference.
