@@ -159,8 +159,13 @@ func (t *turn) debit() domain.Job {
 
 // activeMerchant finds an active merchant of the engine's currency by its code (nil: none).
 func (e *Engine) activeMerchant(code string) *domain.Account {
+	return e.activeOf(code, domain.KindMerchant)
+}
+
+// activeOf is code's active account of kind in the service's currency (nil: none).
+func (e *Engine) activeOf(code string, kind domain.Kind) *domain.Account {
 	for _, a := range e.l.AccountsOf(code) {
-		if a.Kind == domain.KindMerchant && a.Currency == e.cfg.Currency && a.Status == domain.StatusActive {
+		if a.Kind == kind && a.Currency == e.cfg.Currency && a.Status == domain.StatusActive {
 			return &a
 		}
 	}

@@ -172,16 +172,6 @@ func (t *turn) billAccount() bool {
 	return true
 }
 
-// payeeOf is the active account of a merchant or biller code.
-func (e *Engine) payeeOf(code string, kind domain.Kind) *domain.Account {
-	for _, a := range e.l.AccountsOf(code) {
-		if a.Kind == kind && a.Currency == e.cfg.Currency && a.Status == domain.StatusActive {
-			return &a
-		}
-	}
-	return nil
-}
-
 // makeOrder sets a standing order from EVERY: the payee, biller and amount checked now, its
 // record and due entry written with the profile listing it (at the version read: the
 // bound holds against a racing EVERY).
@@ -218,7 +208,7 @@ func (t *turn) makeOrder() domain.Job {
 func (t *turn) orderPayee(o *standingOrder) bool {
 	c := t.cmd
 	if c.Then == commands.Bill {
-		biller := t.e.payeeOf(c.Merchant, domain.KindBiller)
+		biller := t.e.activeOf(c.Merchant, domain.KindBiller)
 		if biller == nil {
 			t.reply(commands.RUnknownBiller, commands.Args{Arg: c.Merchant})
 			return false
