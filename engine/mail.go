@@ -277,7 +277,13 @@ func (e *Engine) MailAttempt(ctx context.Context, id string, o Outcome) error {
 			m.NextAt = e.cfg.Now().Add(retry[m.Round-1]).UnixNano()
 			next = append(next, domain.Profile{Owner: mailQueueKey(m.NextAt, id), Data: indexEntry})
 		}
-		profiles := append([]domain.Profile{write(keyMail+id, m, ver), e.unqueueMail(was)}, next...)
+		profiles := []domain.Profile{write(keyMail+id, m, ver)}
+		if len(next) == 1 && next[0].Owner == was {
+			next = nil // due again in the same second: its queue entry stands
+		} else {
+			profiles = append(profiles, e.unqueueMail(was))
+		}
+		profiles = append(profiles, next...)
 		_, err = e.l.Submit(ctx, domain.Job{Profiles: profiles})
 		if errors.Is(err, domain.ErrConflict) && try < maxTurns {
 			continue

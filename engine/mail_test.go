@@ -181,6 +181,35 @@ func TestMailRetriesThenFails(t *testing.T) {
 	}
 }
 
+// Retries shorter than a second (a relay that answers 451 at once, a schedule in
+// milliseconds) keep the mail's queue entry when its next due second is the same: each
+// attempt is recorded, none refused as a record written twice.
+func TestMailRetriesWithinOneSecondAreRecorded(t *testing.T) {
+	w := newWorld(t)
+	w.e.cfg.Mail.Retry = []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond}
+	w.shopMail("owner@shop.example")
+	w.expect(alice, "REG 739164 Alice", "Welcome")
+	w.topup(alice, 5000, 1)
+	ctx := context.Background()
+	w.expect(alice, "PAY SHOP42 1 A 739164", "Paid")
+	ls, err := w.e.DueMails(ctx, 10, nil)
+	if err != nil || len(ls) != 1 {
+		t.Fatalf("due: %d, %v", len(ls), err)
+	}
+	for i := range 3 {
+		if err := w.e.MailAttempt(ctx, ls[0].ID, Outcome{Error: "451 try later"}); err != nil {
+			t.Fatalf("attempt %d: %v", i+1, err)
+		}
+	}
+	if m, _, _ := w.e.MailRecord(ls[0].ID); m.Attempts != 3 || m.State != MailPending {
+		t.Fatalf("after 3 quick failures: %+v", m)
+	}
+	w.advance(time.Second)
+	if ls, err := w.e.DueMails(ctx, 10, nil); err != nil || len(ls) != 1 {
+		t.Fatalf("due again: %d, %v", len(ls), err)
+	}
+}
+
 // The statement of a day is queued once per merchant, from the statement hour, however many
 // daemons try at once, and again the next day; its CSV lists the day's payments.
 func TestStatementOncePerDayAcrossDaemons(t *testing.T) {
